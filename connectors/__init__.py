@@ -1,0 +1,29 @@
+"""Platform connectors. The core sees only the contract in ``connectors.base``."""
+
+from __future__ import annotations
+
+import importlib
+
+from connectors.base import Connector
+
+# Connector type (as written in config) -> "module:Class". Imported lazily so a
+# deployment without, say, Telegram never imports aiogram.
+CONNECTOR_TYPES: dict[str, str] = {
+    "webchat": "connectors.webchat:WebChatConnector",
+}
+
+
+class UnknownConnectorType(ValueError):
+    pass
+
+
+def connector_class(type_name: str) -> type[Connector]:
+    try:
+        target = CONNECTOR_TYPES[type_name]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTOR_TYPES))
+        raise UnknownConnectorType(f"unknown connector type {type_name!r} (known: {known})") from None
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, Connector)
+    return cls

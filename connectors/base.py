@@ -1,0 +1,121 @@
+"""The contract between the core and a platform connector.
+
+A connector turns platform payloads into ``InboundMessage`` and hands them to
+``ConnectorHost.on_message``; it delivers ``OutboundMessage`` in ``send``. It
+never imports the store, the rules or the router: everything it needs from the
+core comes through ``ConnectorHost``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from router.models import IdentityRef, InboundMessage, Message, OutboundMessage
+
+
+class ConnectorOptions(BaseModel):
+    """Base of every connector's config section. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The router's answer to ``on_message``: the message is durably stored."""
+
+    message_id: str
+    conversation_id: str | None
+    duplicate: bool
+
+
+class ConnectorHost(Protocol):
+    """What the core offers a connector."""
+
+    async def on_message(self, message: InboundMessage) -> Accepted: ...
+
+    async def history(self, sender: IdentityRef, limit: int) -> list[Message]: ...
+
+    async def secret(self, name: str) -> bytes:
+        """A stable per-installation secret (for signing tokens)."""
+        ...
+
+
+# --- the delivery error tree: the outbox decides what to do from the type ---
+
+
+class DeliveryError(Exception):
+    """Sending failed. ``reason`` is what the agent is shown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(DeliveryError):
+    """Worth retrying later (network, 5xx, timeouts)."""
+
+
+class RateLimited(TransientError):
+    def __init__(self, retry_after: float, reason: str = "rate limited") -> None:
+        super().__init__(f"{reason} (retry after {retry_after:g}s)")
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """Retrying cannot help (blocked by user, bad recipient): dead-letter now."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    external_id: str | None = None
+
+
+RouteRegistrar = Callable[[web.Application], None]
+
+
+class Connector(ABC):
+    """One platform account (a bot, a community, a number, a mailbox).
+
+    Lifecycle: ``async with connector:`` starts pollers or webhooks and stops
+    them on exit; ``setup_routes`` is called before the app starts so webhook
+    connectors can mount their handlers.
+    """
+
+    type_name: ClassVar[str]
+    options_model: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+
+    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
+        self.name = name
+        self.options = options
+        self.host = host
+
+    @classmethod
+    def parse_options(cls, raw: dict[str, Any]) -> ConnectorOptions:
+        return cls.options_model.model_validate(raw)
+
+    def setup_routes(self, app: web.Application) -> None:
+        """Mount this connector's HTTP handlers (webhooks, widgets)."""
+
+    async def __aenter__(self) -> Connector:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def close_clients(self) -> None:
+        """Close live client connections on shutdown (websockets, long polls)."""
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Deliver one message or raise a ``DeliveryError`` subclass."""
+
+
+OnMessage = Callable[[InboundMessage], Awaitable[Accepted]]

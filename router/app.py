@@ -1,0 +1,124 @@
+"""The application factory: builds the aiohttp app and ties every component's
+lifecycle to it (started in order, stopped in reverse by ``cleanup_ctx``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from connectors import connector_class
+from connectors.base import Connector
+from router.bus import EventBus
+from router.config import Settings
+from router.core import Router
+from router.metrics import Metrics
+from router.models import ConversationStatus
+from router.outbox import OutboxWorker
+from router.routing import DefaultTeamRouting
+from router.store import Store
+from router.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+CONFIG_DIR = web.AppKey("config_dir", Path)
+STORE = web.AppKey("store", Store)
+BUS = web.AppKey("bus", EventBus)
+METRICS = web.AppKey("metrics", Metrics)
+ROUTER = web.AppKey("router", Router)
+CONNECTORS = web.AppKey("connectors", dict[str, Connector])
+OUTBOX = web.AppKey("outbox", OutboxWorker)
+
+
+def make_store(settings: Settings, base_dir: Path) -> Store:
+    path = Path(settings.store.path)
+    if not path.is_absolute() and settings.store.path != ":memory:":
+        path = base_dir / path
+    return SQLiteStore(path, settings.store.synchronous)
+
+
+def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
+    built: dict[str, Connector] = {}
+    for name, section in settings.connectors.items():
+        if not section.enabled:
+            log.info("connector %s (%s) is disabled", name, section.type)
+            continue
+        cls = connector_class(section.type)
+        built[name] = cls(name, cls.parse_options(section.options()), router)
+    return built
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with app[STORE]:
+        yield
+
+
+async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[ROUTER].resume()
+    yield
+    await app[ROUTER].drain()
+    app[BUS].close()
+
+
+async def _connectors_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for connector in app[CONNECTORS].values():
+            await stack.enter_async_context(connector)
+        yield
+
+
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[OUTBOX].run(), name="outbox")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_clients(app: web.Application) -> None:
+    for connector in app[CONNECTORS].values():
+        await connector.close_clients()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    counts = await app[STORE].count_conversations()
+    m = app[METRICS]
+    for status, count in counts.items():
+        m.conversations.labels(status.value).set(count)
+    m.queue_length.set(counts[ConversationStatus.QUEUED])
+    return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
+
+
+def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None) -> web.Application:
+    """``base_dir`` anchors relative store paths (the working directory by default)."""
+    from agents_ui import setup_console
+
+    app = web.Application(client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[CONFIG_DIR] = config_dir or Path("config")
+    app[STORE] = make_store(settings, base_dir or Path.cwd())
+    app[BUS] = EventBus()
+    app[METRICS] = Metrics()
+    app[ROUTER] = Router(app[STORE], app[BUS], DefaultTeamRouting(settings.routing), app[METRICS])
+    app[CONNECTORS] = build_connectors(settings, app[ROUTER])
+    app[OUTBOX] = OutboxWorker(
+        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
+    )
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    for connector in app[CONNECTORS].values():
+        connector.setup_routes(app)
+    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx])
+    app.on_shutdown.append(_close_clients)
+    setup_console(app)
+    return app

@@ -1,0 +1,84 @@
+"""In-process event bus: every state change is published once and fanned out
+to subscribers (console websockets, metrics). A subscriber that cannot keep up
+is cut off rather than allowed to grow memory without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def json(self) -> str:
+        """Serialised once however many websockets receive it."""
+        return json.dumps({"type": self.type, "data": self.data}, ensure_ascii=False)
+
+
+class Subscription:
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def _offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # make room for the end marker so the consumer wakes up and leaves
+            self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.queue.get()
+            if event is None:
+                return
+            yield event
+
+
+class EventBus:
+    def __init__(self, subscriber_queue: int = 10_000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._maxsize = subscriber_queue
+
+    def publish(self, event: Event) -> None:
+        for sub in tuple(self._subscribers):
+            sub._offer(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        sub = Subscription(self._maxsize)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+            if sub.overflowed:
+                log.warning("event subscriber fell %d events behind and was cut off", self._maxsize)
+
+    def close(self) -> None:
+        """Wake every subscriber with the end marker (shutdown)."""
+        for sub in tuple(self._subscribers):
+            try:
+                sub.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                sub._offer(Event("closed"))
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,78 @@
+"""The service configuration (``config/omnirouter.yaml``), as pydantic models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.yamlconf import load_model
+
+MAIN_FILE = "omnirouter.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # the address customers and platforms reach us at, when behind a proxy
+    public_url: str | None = None
+    shutdown_timeout: float = Field(10.0, gt=0)
+
+
+class StoreConfig(Section):
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = "var/omnirouter.db"
+    # "normal" survives a crash of the process; "full" also a power cut, slower
+    synchronous: Literal["off", "normal", "full"] = "normal"
+
+
+class RoutingConfig(Section):
+    default_team: str = "support"
+    default_priority: int = 0
+
+
+class OutboxConfig(Section):
+    max_attempts: int = Field(8, ge=1)
+    backoff_initial: float = Field(1.0, gt=0)
+    backoff_max: float = Field(300.0, gt=0)
+    batch: int = Field(200, ge=1)
+
+
+class ConsoleConfig(Section):
+    session_hours: float = Field(12.0, gt=0)
+    # failed logins per username+address before a lock-out, and its length
+    login_attempts: int = Field(5, ge=1)
+    login_lockout_seconds: float = Field(60.0, gt=0)
+
+
+class ConnectorConfig(Section):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    enabled: bool = True
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Settings(Section):
+    server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    routing: RoutingConfig = RoutingConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    connectors: dict[str, ConnectorConfig] = Field(
+        default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
+    )
+
+
+def load_settings(config_dir: Path) -> Settings:
+    path = config_dir / MAIN_FILE
+    if not path.exists():
+        return Settings()
+    return load_model(Settings, path)

@@ -1,0 +1,199 @@
+"""The router: the ingest pipeline and the actions agents take.
+
+    dedupe + persist -> identity -> conversation -> routing -> events
+
+Each step is one atomic store call, so a crash between steps leaves a stored
+but unrouted message that ``resume`` finishes on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.base import Accepted
+from router.bus import Event, EventBus
+from router.metrics import Metrics
+from router.models import (
+    Agent,
+    Author,
+    ConversationStatus,
+    ConversationView,
+    Delivery,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    new_id,
+    utcnow,
+)
+from router.routing import Routing
+from router.store import ConflictError, Store
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 200
+
+
+class ReplyRefused(Exception):
+    """An agent action that the conversation's state does not allow."""
+
+
+def message_event(message: Message, conversation: ConversationView) -> Event:
+    return Event(
+        "message.created",
+        {"message": message.model_dump(mode="json"), "conversation": conversation.model_dump(mode="json")},
+    )
+
+
+def conversation_event(kind: str, conversation: ConversationView) -> Event:
+    return Event(kind, {"conversation": conversation.model_dump(mode="json")})
+
+
+class Router:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        routing: Routing,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.routing = routing
+        self.metrics = metrics
+        self.clock = clock
+        self.outbox_wakeup = asyncio.Event()
+        self._in_flight: set[asyncio.Task[Accepted]] = set()
+
+    # -- what connectors see (connectors.base.ConnectorHost) ----------------
+    async def on_message(self, message: InboundMessage) -> Accepted:
+        # shielded: a client that goes away or a shutdown must not leave a
+        # message half way through the pipeline
+        task = asyncio.ensure_future(self._ingest(message))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(task)
+
+    async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
+        customer = await self.store.find_identity(sender)
+        if customer is None:
+            return []
+        return await self.store.customer_messages(customer.id, limit)
+
+    async def secret(self, name: str) -> bytes:
+        return await self.store.secret(name)
+
+    # -- the pipeline ----------------------------------------------------------
+    async def _ingest(self, message: InboundMessage) -> Accepted:
+        started = time.perf_counter()
+        stored, duplicate = await self.store.insert_inbound(message, self.clock())
+        if duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+            log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
+            if stored.conversation_id is not None:
+                return Accepted(stored.id, stored.conversation_id, True)
+        conversation = await self._route(stored, message.sender_name)
+        self.metrics.messages_in.labels(message.channel).inc()
+        self.metrics.ingest_latency.observe(time.perf_counter() - started)
+        return Accepted(stored.id, conversation.id, duplicate)
+
+    async def _route(self, stored: Message, sender_name: str | None) -> ConversationView:
+        assert stored.sender is not None
+        now = self.clock()
+        customer = await self.store.resolve_identity(stored.sender, sender_name, now)
+        decision = self.routing.decide(stored, customer)
+        conversation, created = await self.store.attach_to_conversation(
+            stored.id, customer.id, stored.channel, decision, now
+        )
+        view = await self.store.get_conversation(conversation.id)
+        stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
+        if created:
+            log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
+            self.bus.publish(conversation_event("conversation.created", view))
+        log.debug("message %s in conversation %s", stored.id, view.id)
+        self.bus.publish(message_event(stored, view))
+        return view
+
+    async def resume(self) -> int:
+        """Route messages that were stored but not routed before a crash."""
+        resumed = 0
+        while batch := await self.store.unrouted_messages(500):
+            for stored in batch:
+                await self._route(stored, stored.extras.get("sender_name"))
+                resumed += 1
+        if resumed:
+            log.warning("resumed routing of %d message(s) stored before a restart", resumed)
+        return resumed
+
+    async def drain(self) -> None:
+        """Wait for messages already in the pipeline (graceful shutdown)."""
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    # -- agents' actions --------------------------------------------------------
+    async def reply(self, conversation_id: str, agent: Agent, text: str) -> Message:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation.status is ConversationStatus.RESOLVED:
+            raise ReplyRefused("the conversation is resolved")
+        if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
+            raise ReplyRefused("the conversation is assigned to another agent")
+        last = await self.store.last_inbound(conversation_id)
+        if last is None or last.sender is None:
+            raise ReplyRefused("the customer has no channel to reply to")
+        now = self.clock()
+        message = Message(
+            id=new_id("msg"),
+            conversation_id=conversation_id,
+            customer_id=conversation.customer_id,
+            direction=Direction.OUT,
+            author=Author.AGENT,
+            agent_id=agent.id,
+            channel=last.channel,
+            text=text,
+            created_at=now,
+            delivery=Delivery.PENDING,
+            extras={"agent_name": agent.display_name},
+        )
+        payload = OutboundMessage(
+            message_id=message.id,
+            channel=last.channel,
+            recipient=last.sender.value,
+            author=Author.AGENT,
+            text=text,
+            created_at=now,
+            extras={"agent_name": agent.display_name},
+        )
+        assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
+        message, view = await self.store.enqueue_outbound(message, payload, assign, now)
+        log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
+        if assign is not None:
+            self.bus.publish(conversation_event("conversation.assigned", view))
+        self.bus.publish(message_event(message, view))
+        self.outbox_wakeup.set()
+        return message
+
+    async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
+        try:
+            view = await self.store.set_conversation_state(
+                conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
+                expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
+            )
+        except ConflictError as exc:
+            raise ReplyRefused(str(exc)) from exc
+        log.info("conversation %s assigned to %s", conversation_id, agent.username)
+        self.bus.publish(conversation_event("conversation.assigned", view))
+        return view
+
+    async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:
+        view = await self.store.set_conversation_state(
+            conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock()
+        )
+        log.info("conversation %s resolved by %s", conversation_id, agent.username)
+        self.bus.publish(conversation_event("conversation.updated", view))
+        return view

@@ -1,0 +1,204 @@
+"""The normalised models every part of omnirouter speaks.
+
+Ids are ``str``; platform-specific data lives in one ``extras`` field; every
+timestamp is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+MAX_TEXT_LENGTH = 10_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A short unguessable id with a readable prefix (``msg_…``, ``conv_…``)."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Author(StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+
+
+class Delivery(StrEnum):
+    """Where a message is on its way: inbound ones are simply ``received``."""
+
+    RECEIVED = "received"
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+class IdentityRef(_Model):
+    """A customer's handle on one channel kind: ``(kind, value)`` is unique.
+
+    ``kind`` is opaque to the core (``webchat``, ``telegram``, ``phone``…):
+    connectors choose it, the core only compares it.
+    """
+
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    value: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class Attachment(_Model):
+    kind: Literal["image", "document", "audio", "video", "sticker", "location", "other"]
+    url: str | None = None
+    name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+class InboundMessage(_Model):
+    """What a connector hands the router for every message a customer sends."""
+
+    channel: Annotated[str, Field(min_length=1, max_length=64)]
+    external_id: Annotated[str, Field(min_length=1, max_length=256)]
+    sender: IdentityRef
+    sender_name: Annotated[str | None, Field(max_length=256)] = None
+    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] = ""
+    attachments: list[Attachment] = Field(default_factory=list)
+    sent_at: Timestamp | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutboundMessage(_Model):
+    """What the outbox hands a connector to deliver."""
+
+    message_id: str
+    channel: str
+    recipient: str
+    author: Author
+    text: str = ""
+    attachments: list[Attachment] = Field(default_factory=list)
+    created_at: Timestamp
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(_Model):
+    """A stored message of a conversation, either direction."""
+
+    id: str
+    conversation_id: str | None
+    customer_id: str | None
+    direction: Direction
+    author: Author
+    agent_id: str | None = None
+    channel: str
+    external_id: str | None = None
+    sender: IdentityRef | None = None
+    text: str = ""
+    attachments: list[Attachment] = Field(default_factory=list)
+    extras: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp
+    delivery: Delivery = Delivery.RECEIVED
+    delivery_error: str | None = None
+
+
+class Customer(_Model):
+    """The golden record: one person, whatever channel they write from."""
+
+    id: str
+    display_name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ChannelIdentity(_Model):
+    customer_id: str
+    ref: IdentityRef
+    verified: bool = True
+    source: str = "channel"
+    created_at: Timestamp
+
+
+class Conversation(_Model):
+    id: str
+    customer_id: str
+    status: ConversationStatus
+    team: str | None = None
+    agent_id: str | None = None
+    priority: int = 0
+    channel: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    last_message_at: Timestamp
+    resolved_at: Timestamp | None = None
+    route_reason: str | None = None
+
+
+class ConversationView(Conversation):
+    """A conversation with what a list in the console needs to show it."""
+
+    customer_name: str | None = None
+    last_message_text: str | None = None
+
+
+class Agent(_Model):
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    created_at: Timestamp
+
+
+class OutboxEntry(_Model):
+    id: str
+    message_id: str
+    conversation_id: str | None
+    payload: OutboundMessage
+    attempts: int = 0
+    next_attempt_at: Timestamp
+    status: Literal["pending", "sent", "dead"] = "pending"
+    last_error: str | None = None
+
+
+class RouteDecision(_Model):
+    """Where a new conversation goes, and the human-readable why."""
+
+    status: ConversationStatus
+    team: str | None = None
+    priority: int = 0
+    reason: str

@@ -1,0 +1,127 @@
+"""The durable outbox worker: delivers stored outbound messages through their
+connector, retries transient failures with exponential backoff (honouring a
+platform's ``retry_after``), and dead-letters with the reason after the last
+try. Messages to one recipient leave in the order they were written."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, TransientError
+from router.bus import Event, EventBus
+from router.config import OutboxConfig
+from router.metrics import Metrics
+from router.models import Message, OutboxEntry, utcnow
+from router.store import Store
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0
+IDLE_POLL = 30.0
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Full-jitter exponential backoff (AWS architecture blog's variant)."""
+    ceiling = min(maximum, initial * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        connectors: Mapping[str, Connector],
+        config: OutboxConfig,
+        metrics: Metrics,
+        wakeup: asyncio.Event,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.connectors = connectors
+        self.config = config
+        self.metrics = metrics
+        self.wakeup = wakeup
+        self.clock = clock
+
+    async def run(self) -> None:
+        while True:
+            delay = await self.run_once()
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> float:
+        """Send what is due; return seconds until something else may be due."""
+        entries = await self.store.pending_outbox(self.config.batch)
+        queues: dict[tuple[str, str], list[OutboxEntry]] = {}
+        for entry in entries:
+            queues.setdefault((entry.payload.channel, entry.payload.recipient), []).append(entry)
+        waits = await asyncio.gather(*(self._drain(q) for q in queues.values()))
+        if len(entries) == self.config.batch:
+            return 0.0  # there may be more right now
+        return min([IDLE_POLL, *(w for w in waits if w is not None)])
+
+    async def _drain(self, queue: list[OutboxEntry]) -> float | None:
+        """Send one recipient's entries in order; stop at the first not yet due
+        or failed one. Returns seconds until that one is due again."""
+        for entry in queue:
+            wait = (entry.next_attempt_at - self.clock()).total_seconds()
+            if wait > 0:
+                return wait
+            retry_in = await self._deliver(entry)
+            if retry_in is not None:
+                return retry_in
+        return None
+
+    async def _deliver(self, entry: OutboxEntry) -> float | None:
+        channel = entry.payload.channel
+        connector = self.connectors.get(channel)
+        attempts = entry.attempts + 1
+        try:
+            if connector is None:
+                raise PermanentError(f"no enabled connector named {channel!r}")
+            async with asyncio.timeout(SEND_TIMEOUT):
+                result = await connector.send(entry.payload)
+        except TimeoutError:
+            return await self._failed(entry, attempts, TransientError(f"no answer within {SEND_TIMEOUT:g}s"))
+        except DeliveryError as exc:
+            return await self._failed(entry, attempts, exc)
+        message = await self.store.outbox_sent(entry.id, result.external_id, self.clock())
+        self.metrics.messages_out.labels(channel, "sent").inc()
+        log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
+        self._publish(message)
+        return None
+
+    async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError) -> float | None:
+        channel = entry.payload.channel
+        if isinstance(error, TransientError) and attempts < self.config.max_attempts:
+            delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
+            if isinstance(error, RateLimited):
+                delay = max(delay, error.retry_after)
+            next_at = self.clock() + timedelta(seconds=delay)
+            await self.store.outbox_retry(entry.id, attempts, next_at, error.reason)
+            self.metrics.messages_out.labels(channel, "retry").inc()
+            log.warning(
+                "message %s on %s failed (attempt %d, retry in %.1fs): %s",
+                entry.message_id, channel, attempts, delay, error.reason,
+            )
+            return delay
+        reason = error.reason if isinstance(error, PermanentError) else f"gave up after {attempts} attempts: {error.reason}"
+        message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock())
+        self.metrics.messages_out.labels(channel, "failed").inc()
+        log.error("message %s on %s dead-lettered (conversation %s): %s",
+                  entry.message_id, channel, entry.conversation_id, reason)
+        self._publish(message)
+        # a dead entry no longer blocks the recipient's later messages
+        return 0.0
+
+    def _publish(self, message: Message) -> None:
+        self.bus.publish(Event("message.updated", {"message": message.model_dump(mode="json")}))

@@ -1,0 +1,92 @@
+"""SQLite schema, one script per version. Append only: never edit a shipped one."""
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE customers (
+        id TEXT PRIMARY KEY,
+        display_name TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE identities (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        verified INTEGER NOT NULL DEFAULT 1,
+        source TEXT NOT NULL DEFAULT 'channel',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (kind, value)
+    );
+    CREATE INDEX identities_customer ON identities(customer_id);
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        status TEXT NOT NULL,
+        team TEXT,
+        agent_id TEXT,
+        priority INTEGER NOT NULL DEFAULT 0,
+        channel TEXT NOT NULL,
+        route_reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_message_at TEXT NOT NULL,
+        last_message_text TEXT,
+        resolved_at TEXT
+    );
+    -- the invariant "one open conversation per customer", enforced by the database
+    CREATE UNIQUE INDEX conversations_one_open ON conversations(customer_id) WHERE status != 'resolved';
+    CREATE INDEX conversations_activity ON conversations(status, last_message_at);
+    CREATE INDEX conversations_customer ON conversations(customer_id, created_at);
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT REFERENCES conversations(id),
+        customer_id TEXT REFERENCES customers(id),
+        direction TEXT NOT NULL,
+        author TEXT NOT NULL,
+        agent_id TEXT,
+        channel TEXT NOT NULL,
+        external_id TEXT,
+        sender_kind TEXT,
+        sender_value TEXT,
+        text TEXT NOT NULL,
+        attachments TEXT NOT NULL DEFAULT '[]',
+        extras TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        delivery_error TEXT
+    );
+    CREATE UNIQUE INDEX messages_dedupe ON messages(channel, external_id)
+        WHERE direction = 'in';
+    CREATE INDEX messages_conversation ON messages(conversation_id, created_at);
+    CREATE INDEX messages_customer ON messages(customer_id, created_at);
+    CREATE INDEX messages_unrouted ON messages(created_at) WHERE conversation_id IS NULL;
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages(id),
+        conversation_id TEXT,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_pending ON outbox(created_at) WHERE status = 'pending';
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        expires_at TEXT NOT NULL
+    );
+    """,
+]

@@ -1,0 +1,49 @@
+"""Shared fixtures: a real app on a real port with a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from router.app import create_app
+from router.config import Settings
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings()
+    s.store.path = str(tmp_path / "omnirouter.db")
+    s.outbox.backoff_initial = 0.01
+    s.outbox.backoff_max = 0.05
+    s.outbox.max_attempts = 3
+    return s
+
+
+@pytest.fixture
+def make_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AppClient:
+    """Start the whole service (store, router, connectors, console) on port 0."""
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+
+    async def make(s: Settings | None = None) -> TestClient[web.Request, web.Application]:
+        app = create_app(s or settings, base_dir=tmp_path)
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: AppClient) -> TestClient[web.Request, web.Application]:
+    return await make_client()
