@@ -25,5 +25,6 @@ def connector_class(type_name: str) -> type[Connector]:
         raise UnknownConnectorType(f"unknown connector type {type_name!r} (known: {known})") from None
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    assert issubclass(cls, Connector)
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise TypeError(f"{target} is not a Connector")
     return cls

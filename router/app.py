@@ -11,8 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agents_ui import setup_console
 from connectors import connector_class
 from connectors.base import Connector
+from router.appkeys import BUS, CONFIG_DIR, CONNECTORS, METRICS, OUTBOX, ROUTER, SETTINGS, STORE
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
@@ -25,14 +27,8 @@ from router.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-CONFIG_DIR = web.AppKey("config_dir", Path)
-STORE = web.AppKey("store", Store)
-BUS = web.AppKey("bus", EventBus)
-METRICS = web.AppKey("metrics", Metrics)
-ROUTER = web.AppKey("router", Router)
-CONNECTORS = web.AppKey("connectors", dict[str, Connector])
-OUTBOX = web.AppKey("outbox", OutboxWorker)
+__all__ = ["BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STORE", "create_app"]
+
 
 
 def make_store(settings: Settings, base_dir: Path) -> Store:
@@ -101,8 +97,6 @@ async def metrics(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None) -> web.Application:
     """``base_dir`` anchors relative store paths (the working directory by default)."""
-    from agents_ui import setup_console
-
     app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from router.app import create_app
 from router.config import load_settings
 from router.yamlconf import ConfigError
 
@@ -27,8 +28,6 @@ def _run(args: argparse.Namespace) -> int:
         settings.server.host = args.host
     if args.port is not None:
         settings.server.port = args.port
-    from router.app import create_app
-
     app = create_app(settings, config_dir)
     log.info("omnirouter on http://%s:%d (console /, site chat /chat/)", settings.server.host, settings.server.port)
     # run_app turns SIGTERM/SIGINT into a graceful shutdown: handlers finish,

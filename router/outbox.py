@@ -6,6 +6,7 @@ try. Messages to one recipient leave in the order they were written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -53,10 +54,9 @@ class OutboxWorker:
         while True:
             delay = await self.run_once()
             self.wakeup.clear()
-            try:
+            # woken early by a new reply, or on time for the next retry
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def run_once(self) -> float:
         """Send what is due; return seconds until something else may be due."""
@@ -114,7 +114,9 @@ class OutboxWorker:
                 entry.message_id, channel, attempts, delay, error.reason,
             )
             return delay
-        reason = error.reason if isinstance(error, PermanentError) else f"gave up after {attempts} attempts: {error.reason}"
+        reason = error.reason
+        if not isinstance(error, PermanentError):
+            reason = f"gave up after {attempts} attempts: {reason}"
         message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock())
         self.metrics.messages_out.labels(channel, "failed").inc()
         log.error("message %s on %s dead-lettered (conversation %s): %s",

@@ -88,7 +88,7 @@ _CONV_FIELDS = set(Conversation.model_fields)
 
 
 def _conversation(row: sqlite3.Row) -> ConversationView:
-    data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}
+    data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}  # noqa: SIM118 (a Row is no dict)
     return ConversationView(
         **data,
         customer_name=row["customer_name"],
@@ -226,12 +226,16 @@ class SQLiteStore(Store):
                 raise
             await conn.execute("COMMIT")
 
-    async def _one(self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    async def _one(
+        self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
         async with conn.execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
         return row
 
-    async def _all(self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    async def _all(
+        self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
         async with conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
@@ -422,8 +426,8 @@ class SQLiteStore(Store):
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._all(
             self._r,
-            "SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, rowid",
+            "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE conversation_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq",
             (conversation_id, limit),
         )
         return [_message(r) for r in rows]
@@ -431,8 +435,8 @@ class SQLiteStore(Store):
     async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
         rows = await self._all(
             self._r,
-            "SELECT * FROM (SELECT * FROM messages WHERE customer_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, rowid",
+            "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE customer_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq",
             (customer_id, limit),
         )
         return [_message(r) for r in rows]

@@ -1,0 +1,25 @@
+"""Typed keys of the app state, shared by the app factory and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from connectors.base import Connector
+from router.bus import EventBus
+from router.config import Settings
+from router.core import Router
+from router.metrics import Metrics
+from router.outbox import OutboxWorker
+from router.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+CONFIG_DIR = web.AppKey("config_dir", Path)
+STORE = web.AppKey("store", Store)
+BUS = web.AppKey("bus", EventBus)
+METRICS = web.AppKey("metrics", Metrics)
+ROUTER = web.AppKey("router", Router)
+CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
+OUTBOX = web.AppKey("outbox", OutboxWorker)

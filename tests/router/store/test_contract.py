@@ -1,0 +1,236 @@
+"""One contract, every backend: callers rely on these behaviours, whatever
+the store is made of."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.models import (
+    Author,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    Role,
+    RouteDecision,
+    new_id,
+)
+from router.store import ConflictError, NotFound, Store
+from router.store.sqlite import SQLiteStore
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+QUEUE = RouteDecision(status=ConversationStatus.QUEUED, team="support", reason="test")
+
+StoreFactory = Callable[[], Store]
+
+
+def _sqlite(tmp_path: Path) -> StoreFactory:
+    return lambda: SQLiteStore(tmp_path / "contract.db")
+
+
+BACKENDS = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    factory: StoreFactory = BACKENDS[request.param](tmp_path)
+    return factory
+
+
+@pytest.fixture
+async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
+    async with store_factory() as s:
+        yield s
+
+
+def inbound(external_id: str = "m1", sender: str = "u1", channel: str = "webchat", text: str = "hi") -> InboundMessage:
+    return InboundMessage(
+        channel=channel, external_id=external_id, sender=IdentityRef(kind="webchat", value=sender), text=text
+    )
+
+
+async def ingest(store: Store, msg: InboundMessage, now: datetime = T0) -> tuple[Message, str]:
+    stored, _ = await store.insert_inbound(msg, now)
+    assert stored.sender is not None
+    customer = await store.resolve_identity(stored.sender, None, now)
+    conv, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, QUEUE, now)
+    return stored, conv.id
+
+
+async def test_redelivery_is_stored_once(store: Store) -> None:
+    first, dup1 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0)
+    second, dup2 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0 + timedelta(seconds=5))
+    assert (dup1, dup2) == (False, True)
+    assert second.id == first.id
+    assert second.text == "Где мой заказ?"
+    # the same external id on another channel is another message
+    other, dup3 = await store.insert_inbound(inbound(channel="telegram"), T0)
+    assert not dup3 and other.id != first.id
+
+
+async def test_identity_resolves_to_one_customer(store: Store) -> None:
+    ref = IdentityRef(kind="webchat", value="v-1")
+    assert await store.find_identity(ref) is None
+    a = await store.resolve_identity(ref, "Анна", T0)
+    b = await store.resolve_identity(ref, None, T0)
+    assert a.id == b.id and b.display_name == "Анна"
+    renamed = await store.resolve_identity(ref, "Anna K.", T0)
+    assert renamed.id == a.id and renamed.display_name == "Anna K."
+    assert [i.ref for i in await store.customer_identities(a.id)] == [ref]
+
+
+async def test_concurrent_first_messages_make_one_customer_and_one_conversation(store: Store) -> None:
+    msgs = [inbound(external_id=f"m{i}", channel=("webchat", "telegram")[i % 2]) for i in range(20)]
+    results = await asyncio.gather(*(ingest(store, m) for m in msgs))
+    assert len({conv_id for _, conv_id in results}) == 1
+    conv = await store.get_conversation(results[0][1])
+    assert len(await store.list_messages(conv.id, 100)) == 20
+    assert len(await store.customer_conversations(conv.customer_id)) == 1
+
+
+async def test_customer_continues_open_conversation_from_any_channel(store: Store) -> None:
+    _, c1 = await ingest(store, inbound("m1", channel="webchat"))
+    _, c2 = await ingest(store, inbound("m2", channel="telegram"), T0 + timedelta(minutes=1))
+    assert c1 == c2
+    view = await store.get_conversation(c1)
+    assert view.channel == "telegram"  # the channel the customer used last
+    assert view.last_message_text == "hi"
+
+
+async def test_resolved_conversation_is_not_continued(store: Store) -> None:
+    _, c1 = await ingest(store, inbound("m1"))
+    await store.set_conversation_state(c1, ConversationStatus.RESOLVED, None, T0)
+    _, c2 = await ingest(store, inbound("m2"))
+    assert c2 != c1
+    assert (await store.get_conversation(c1)).resolved_at == T0
+    assert (await store.get_conversation(c2)).status is ConversationStatus.QUEUED
+
+
+async def test_attach_is_idempotent(store: Store) -> None:
+    stored, conv_id = await ingest(store, inbound())
+    assert stored.customer_id is None  # not yet attached when first stored
+    again, created = await store.attach_to_conversation(stored.id, "ignored", "webchat", QUEUE, T0)
+    assert again.id == conv_id and not created
+
+
+async def test_unrouted_messages_are_found_after_a_crash(store: Store) -> None:
+    stored, _ = await store.insert_inbound(inbound("lost"), T0)
+    assert [m.id for m in await store.unrouted_messages(10)] == [stored.id]
+    await ingest(store, inbound("lost"))
+    assert await store.unrouted_messages(10) == []
+
+
+async def test_state_change_checks_expected_status(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    view = await store.set_conversation_state(
+        conv_id, ConversationStatus.ASSIGNED, agent.id, T0, expected={ConversationStatus.QUEUED}
+    )
+    assert view.status is ConversationStatus.ASSIGNED and view.agent_id == agent.id
+    with pytest.raises(ConflictError):
+        await store.set_conversation_state(
+            conv_id, ConversationStatus.ASSIGNED, agent.id, T0, expected={ConversationStatus.QUEUED}
+        )
+    with pytest.raises(NotFound):
+        await store.set_conversation_state("conv_missing", ConversationStatus.RESOLVED, None, T0)
+
+
+async def test_list_and_count_conversations(store: Store) -> None:
+    _, c1 = await ingest(store, inbound("a", sender="u1"), T0)
+    _, c2 = await ingest(store, inbound("b", sender="u2"), T0 + timedelta(seconds=1))
+    await store.set_conversation_state(c1, ConversationStatus.RESOLVED, None, T0)
+    assert [c.id for c in await store.list_conversations(None, 10)] == [c2, c1]
+    assert [c.id for c in await store.list_conversations([ConversationStatus.QUEUED], 10)] == [c2]
+    counts = await store.count_conversations()
+    assert counts[ConversationStatus.QUEUED] == 1 and counts[ConversationStatus.RESOLVED] == 1
+
+
+def outbound(
+    conv_id: str, customer_id: str | None, recipient: str = "u1", text: str = "ok"
+) -> tuple[Message, OutboundMessage]:
+    message = Message(
+        id=new_id("msg"), conversation_id=conv_id, customer_id=customer_id, direction=Direction.OUT,
+        author=Author.AGENT, channel="webchat", text=text, created_at=T0, delivery=Delivery.PENDING,
+    )
+    payload = OutboundMessage(
+        message_id=message.id, channel="webchat", recipient=recipient, author=Author.AGENT, text=text, created_at=T0
+    )
+    return message, payload
+
+
+async def test_outbox_lifecycle(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    conv = await store.get_conversation(conv_id)
+    msg, payload = outbound(conv_id, conv.customer_id, text="first")
+    _, view = await store.enqueue_outbound(msg, payload, agent.id, T0)
+    assert view.status is ConversationStatus.ASSIGNED and view.agent_id == agent.id
+    assert view.last_message_text == "first"
+    msg2, payload2 = outbound(conv_id, conv.customer_id, text="second")
+    await store.enqueue_outbound(msg2, payload2, None, T0)
+
+    pending = await store.pending_outbox(10)
+    assert [e.payload.text for e in pending] == ["first", "second"]
+    await store.outbox_retry(pending[0].id, 1, T0 + timedelta(seconds=30), "HTTP 502")
+    retried = (await store.pending_outbox(10))[0]
+    assert (retried.attempts, retried.last_error) == (1, "HTTP 502")
+    assert retried.next_attempt_at == T0 + timedelta(seconds=30)
+
+    sent = await store.outbox_sent(pending[0].id, "ext-1", T0)
+    assert sent.delivery is Delivery.SENT and sent.external_id == "ext-1"
+    dead = await store.outbox_dead(pending[1].id, 3, "chat not found", T0)
+    assert dead.delivery is Delivery.FAILED and dead.delivery_error == "chat not found"
+    assert await store.pending_outbox(10) == []
+    texts = [(m.direction, m.text, m.delivery) for m in await store.list_messages(conv_id, 10)]
+    assert texts == [
+        (Direction.IN, "hi", Delivery.RECEIVED),
+        (Direction.OUT, "first", Delivery.SENT),
+        (Direction.OUT, "second", Delivery.FAILED),
+    ]
+
+
+async def test_messages_limit_keeps_the_latest(store: Store) -> None:
+    for i in range(5):
+        _, conv_id = await ingest(store, inbound(f"m{i}", text=str(i)), T0 + timedelta(seconds=i))
+    assert [m.text for m in await store.list_messages(conv_id, 3)] == ["2", "3", "4"]
+    customer_id = (await store.get_conversation(conv_id)).customer_id
+    assert [m.text for m in await store.customer_messages(customer_id, 2)] == ["3", "4"]
+    last = await store.last_inbound(conv_id)
+    assert last is not None and last.text == "4"
+
+
+async def test_agents_and_sessions(store: Store) -> None:
+    ann = await store.create_agent("ann", "Ann", Role.ADMIN, "h1")
+    with pytest.raises(ConflictError):
+        await store.create_agent("ann", "Other Ann", Role.AGENT, "h2")
+    creds = await store.agent_credentials("ann")
+    assert creds is not None and creds == (ann, "h1")
+    await store.set_password_hash(ann.id, "h3")
+    assert (await store.agent_credentials("ann")) == (ann, "h3")
+    assert await store.agent_credentials("bob") is None
+    await store.create_session("tok", ann.id, T0 + timedelta(hours=1))
+    assert await store.session_agent("tok", T0) == ann
+    assert await store.session_agent("tok", T0 + timedelta(hours=2)) is None  # expired
+    await store.delete_session("tok")
+    assert await store.session_agent("tok", T0) is None
+    assert [a.username for a in await store.list_agents()] == ["ann"]
+
+
+async def test_data_and_secrets_survive_reopening(store_factory: StoreFactory) -> None:
+    async with store_factory() as s:
+        secret = await s.secret("webchat")
+        _, conv_id = await ingest(s, inbound())
+    async with store_factory() as s:
+        assert await s.secret("webchat") == secret
+        assert await s.secret("other") != secret
+        assert (await s.get_conversation(conv_id)).status is ConversationStatus.QUEUED
+        with pytest.raises(NotFound):
+            await s.get_customer("cus_missing")

@@ -1,0 +1,53 @@
+"""Config files: bad values are reported with their place in the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.cli import main
+from router.config import load_settings
+from router.yamlconf import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "omnirouter.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_shipped_config_loads() -> None:
+    settings = load_settings(Path(__file__).parents[2] / "config")
+    assert settings.server.port == 8080
+    assert settings.connectors["webchat"].type == "webchat"
+
+
+def test_missing_file_means_embedded_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    assert settings.store.path == "var/omnirouter.db" and "webchat" in settings.connectors
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("server:\n  host: 0.0.0.0\n  port: eighty\n", ":3: server.port: Input should be a valid integer"),
+        ("server:\n  port: 70000\n", ":2: server.port: Input should be less than or equal to 65535"),
+        ("store:\n  path: x.db\n  colour: blue\n", ":3: store.colour: Extra inputs are not permitted"),
+        ("outbox:\n  max_attempts: 0\n", ":2: outbox.max_attempts: Input should be greater than or equal to 1"),
+        ("connectors:\n  web:\n    enabled: true\n", ":3: connectors.web.type: Field required"),
+        ("server:\n  port: [1\n", ":3: "),
+        ("- just\n- a list\n", ":1: (top): Input should be a valid dictionary"),
+    ],
+)
+def test_bad_values_are_reported_with_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert any(expected in p and p.startswith(str(tmp_path / "omnirouter.yaml")) for p in info.value.problems), (
+        info.value.problems
+    )
+
+
+def test_cli_refuses_a_bad_config_with_file_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "server:\n  port: eighty\n")
+    assert main(["run", "--config", str(tmp_path)]) == 1
+    assert f"{tmp_path / 'omnirouter.yaml'}:2: server.port" in capsys.readouterr().err

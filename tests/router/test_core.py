@@ -1,0 +1,136 @@
+"""The ingest pipeline and agents' actions, on a real SQLite store and bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from router.bus import Event, EventBus
+from router.config import RoutingConfig
+from router.core import ReplyRefused, Router
+from router.metrics import Metrics
+from router.models import (
+    Agent,
+    ConversationStatus,
+    Delivery,
+    IdentityRef,
+    InboundMessage,
+    Role,
+)
+from router.routing import DefaultTeamRouting
+from router.store.sqlite import SQLiteStore
+
+
+@pytest.fixture
+async def router(tmp_path: Path) -> AsyncIterator[Router]:
+    async with SQLiteStore(tmp_path / "core.db") as store:
+        yield Router(store, EventBus(), DefaultTeamRouting(RoutingConfig(default_team="sales")), Metrics())
+
+
+@pytest.fixture
+async def agent(router: Router) -> Agent:
+    return await router.store.create_agent("ann", "Ann", Role.AGENT, "x")
+
+
+def msg(
+    external_id: str = "1", sender: str = "v1", channel: str = "webchat", text: str = "Где мой заказ 1234?"
+) -> InboundMessage:
+    return InboundMessage(
+        channel=channel, external_id=external_id, sender=IdentityRef(kind="webchat", value=sender), text=text,
+        sender_name="Анна",
+    )
+
+
+async def collect(router: Router, n: int) -> list[Event]:
+    events: list[Event] = []
+    async with router.bus.subscribe() as sub:
+        async for event in sub:
+            events.append(event)
+            if len(events) == n:
+                break
+    return events
+
+
+async def test_first_message_opens_a_queued_conversation_and_publishes_it(router: Router) -> None:
+    listener = asyncio.create_task(collect(router, 2))
+    await asyncio.sleep(0)
+    accepted = await router.on_message(msg())
+    events = await asyncio.wait_for(listener, 5)
+    assert [e.type for e in events] == ["conversation.created", "message.created"]
+    conv = await router.store.get_conversation(accepted.conversation_id or "")
+    assert conv.status is ConversationStatus.QUEUED and conv.team == "sales"
+    assert conv.customer_name == "Анна"
+    assert events[1].data["message"]["text"] == "Где мой заказ 1234?"
+    assert events[1].data["message"]["conversation_id"] == conv.id
+    assert "default team 'sales'" in (conv.route_reason or "")
+
+
+async def test_a_redelivery_is_routed_once(router: Router) -> None:
+    first = await router.on_message(msg())
+    again = await router.on_message(msg())
+    assert again.duplicate and (again.message_id, again.conversation_id) == (first.message_id, first.conversation_id)
+    assert len(await router.store.list_messages(first.conversation_id or "", 10)) == 1
+    assert router.metrics.duplicates.labels("webchat")._value.get() == 1
+
+
+async def test_customer_switching_channel_continues_the_conversation(router: Router) -> None:
+    a = await router.on_message(msg("1", channel="webchat"))
+    b = await router.on_message(msg("1", channel="webchat-mobile"))
+    assert a.conversation_id == b.conversation_id and a.message_id != b.message_id
+
+
+async def test_resume_routes_what_a_crash_left_unrouted(router: Router) -> None:
+    stored, _ = await router.store.insert_inbound(msg("lost"), router.clock())  # the crash: routed never ran
+    assert await router.resume() == 1
+    history = await router.history(IdentityRef(kind="webchat", value="v1"))
+    assert [m.id for m in history] == [stored.id]
+    assert history[0].conversation_id is not None
+    # a redelivery of that message after the restart is recognised, not re-routed
+    again = await router.on_message(msg("lost"))
+    assert again.duplicate and again.message_id == stored.id
+
+
+async def test_reply_assigns_and_queues_for_delivery(router: Router, agent: Agent) -> None:
+    accepted = await router.on_message(msg())
+    conv_id = accepted.conversation_id or ""
+    reply = await router.reply(conv_id, agent, "Заказ 1234 в пути")
+    assert reply.delivery is Delivery.PENDING and reply.channel == "webchat"
+    conv = await router.store.get_conversation(conv_id)
+    assert conv.status is ConversationStatus.ASSIGNED and conv.agent_id == agent.id
+    [entry] = await router.store.pending_outbox(10)
+    assert entry.payload.recipient == "v1" and entry.payload.text == "Заказ 1234 в пути"
+    assert router.outbox_wakeup.is_set()
+
+
+async def test_reply_goes_to_the_channel_used_last(router: Router, agent: Agent) -> None:
+    await router.on_message(msg("1", channel="webchat"))
+    accepted = await router.on_message(msg("2", channel="webchat-mobile"))
+    reply = await router.reply(accepted.conversation_id or "", agent, "ok")
+    assert reply.channel == "webchat-mobile"
+
+
+async def test_replies_refused_where_they_make_no_sense(router: Router, agent: Agent) -> None:
+    other = await router.store.create_agent("bob", "Bob", Role.AGENT, "x")
+    conv_id = (await router.on_message(msg())).conversation_id or ""
+    await router.assign(conv_id, other)
+    with pytest.raises(ReplyRefused, match="another agent"):
+        await router.reply(conv_id, agent, "hello")
+    await router.resolve(conv_id, other)
+    with pytest.raises(ReplyRefused, match="resolved"):
+        await router.reply(conv_id, other, "hello")
+    with pytest.raises(ReplyRefused):
+        await router.assign(conv_id, agent)
+
+
+async def test_shutdown_waits_for_messages_in_the_pipeline(router: Router) -> None:
+    tasks = [asyncio.create_task(router.on_message(msg(str(i), sender=f"v{i}"))) for i in range(20)]
+    await asyncio.sleep(0)
+    for t in tasks[:10]:
+        t.cancel()  # clients that went away mid-request
+    await router.drain()
+    counts = await router.store.count_conversations()
+    assert counts[ConversationStatus.QUEUED] == 20
+    assert await router.store.unrouted_messages(100) == []
