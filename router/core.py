@@ -108,10 +108,9 @@ class Router:
         now = self.clock()
         customer = await self.store.resolve_identity(stored.sender, sender_name, now)
         decision = self.routing.decide(stored, customer)
-        conversation, created = await self.store.attach_to_conversation(
+        view, created = await self.store.attach_to_conversation(
             stored.id, customer.id, stored.channel, decision, now
         )
-        view = await self.store.get_conversation(conversation.id)
         stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
         if created:
             log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)

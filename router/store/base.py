@@ -12,7 +12,6 @@ from typing import Self
 from router.models import (
     Agent,
     ChannelIdentity,
-    Conversation,
     ConversationStatus,
     ConversationView,
     Customer,
@@ -78,7 +77,7 @@ class Store(ABC):
     @abstractmethod
     async def attach_to_conversation(
         self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
-    ) -> tuple[Conversation, bool]:
+    ) -> tuple[ConversationView, bool]:
         """Put the message in the customer's open conversation (any channel),
         opening one routed by ``route`` when there is none; ``(conv, created)``."""
 

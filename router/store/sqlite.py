@@ -1,24 +1,24 @@
-"""The embedded store: SQLite in WAL mode through aiosqlite.
+"""The embedded store: SQLite in WAL mode.
 
-One writer connection guarded by an asyncio lock (SQLite has one writer at a
-time anyway, and the lock keeps our explicit transactions from interleaving)
-and one reader connection, which WAL lets run beside the writer.
+Each connection lives on its own thread (the aiosqlite pattern), and every
+store method is one function run there: a whole transaction costs one hop off
+the event loop instead of one per statement. One writer connection (SQLite
+has one writer at a time anyway) and one reader, which WAL lets run beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-import aiosqlite
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from router.models import (
     Agent,
@@ -44,6 +44,8 @@ from router.store.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
 _PREVIEW = 200
 
@@ -156,45 +158,363 @@ def _preview(text: str) -> str:
     return text[:_PREVIEW]
 
 
+def _one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
+    return row
+
+
+def _all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _conv_view(conn: sqlite3.Connection, conversation_id: str) -> ConversationView:
+    row = _one(conn, _CONV_SELECT + " WHERE c.id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    return _conversation(row)
+
+
+def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Customer | None:
+    row = _one(
+        conn,
+        "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = ? AND i.value = ?",
+        (ref.kind, ref.value),
+    )
+    return None if row is None else _customer(row)
+
+
+Work = Callable[[sqlite3.Connection], Any]
+
+
+class _Connection:
+    """One sqlite3 connection and the one thread allowed to use it.
+
+    Calls that arrive while the thread is busy are gathered and handed over
+    together: under load one hop (and, for writes, one COMMIT) serves many
+    calls, which is what lets one SQLite file keep up with thousands of
+    messages a second (group commit).
+    """
+
+    def __init__(self, path: str, synchronous: Synchronous, name: str) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
+        self._path = path
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _open(self, read_only: bool) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        if read_only:
+            conn.execute("PRAGMA query_only=ON")
+        self._conn = conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def open(self, read_only: bool = False) -> None:
+        self._transactional = not read_only
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._open, read_only)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._close)
+        self._pool.shutdown(wait=True)
+
+    async def run_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` outside any batch or transaction (schema migrations)."""
+        if self._flusher is not None:
+            await self._flusher
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run_each_one, fn)
+
+    def _run_each_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        return fn(self._conn)
+
+    async def call(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on the connection's thread; on the writer, as a
+        transaction of its own (a savepoint inside the batch's transaction)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def work(conn: sqlite3.Connection) -> T:
+            return fn(conn, *args, **kwargs)
+
+        self._pending.append((work, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        # a cancelled caller does not stop its work half way: it stays in the batch
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                run = self._run_transaction if self._transactional else self._run_each
+                outcomes = await loop.run_in_executor(self._pool, run, [work for work, _ in batch])
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flusher = None
+
+    def _run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        if self._conn is None:
+            return [(False, RuntimeError("store is not open"))] * len(batch)
+        outcomes: list[tuple[bool, Any]] = []
+        for work in batch:
+            try:
+                outcomes.append((True, work(self._conn)))
+            except Exception as exc:  # handed to the caller, who raises it
+                outcomes.append((False, exc))
+        return outcomes
+
+    def _run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        conn = self._conn
+        if conn is None:
+            return [(False, RuntimeError("store is not open"))] * len(batch)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work in batch:
+                outcomes.append(_in_savepoint(conn, work))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(False, exc)] * len(batch)
+        return outcomes
+
+
+def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
+    """One caller's unit of work: all of it, or none of it."""
+    conn.execute("SAVEPOINT work")
+    try:
+        result = work(conn)
+    except Exception as exc:  # undone, then handed to the caller
+        conn.execute("ROLLBACK TO work")
+        conn.execute("RELEASE work")
+        return False, exc
+    conn.execute("RELEASE work")
+    return True, result
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"{path} has schema version {version}, newer than this omnirouter ({len(MIGRATIONS)}); upgrade omnirouter"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        log.info("applying schema migration %d to %s", number, path)
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+
+# -- the units of work, each run on the writer's or reader's thread -----------------
+
+
+def _secret(conn: sqlite3.Connection, key: str, fresh: bytes) -> bytes:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, fresh))
+    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+    assert row is not None
+    return bytes(row[0])
+
+
+def _insert_inbound(conn: sqlite3.Connection, stored: Message) -> tuple[Message, bool]:
+    cur = conn.execute(_INSERT_MESSAGE.replace("INSERT", "INSERT OR IGNORE", 1), _message_params(stored))
+    if cur.rowcount == 1:
+        return stored, False
+    row = _one(
+        conn,
+        "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'in'",
+        (stored.channel, stored.external_id),
+    )
+    assert row is not None
+    return _message(row), True
+
+
+def _resolve_identity(conn: sqlite3.Connection, ref: IdentityRef, name: str | None, now: str) -> Customer:
+    found = _customer_by_identity(conn, ref)
+    if found is None:
+        customer_id = new_id("cus")
+        conn.execute(
+            "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (customer_id, name, now, now),
+        )
+        conn.execute(
+            "INSERT INTO identities (kind, value, customer_id, created_at) VALUES (?, ?, ?, ?)",
+            (ref.kind, ref.value, customer_id, now),
+        )
+    else:
+        customer_id = found.id
+        if not name or name == found.display_name:
+            return found
+        conn.execute("UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ?", (name, now, customer_id))
+    row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+    assert row is not None
+    return _customer(row)
+
+
+def _attach(
+    conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: str
+) -> tuple[ConversationView, bool]:
+    msg = _one(conn, "SELECT conversation_id, text FROM messages WHERE id = ?", (message_id,))
+    if msg is None:
+        raise NotFound(f"message {message_id}")
+    if msg["conversation_id"] is not None:
+        return _conv_view(conn, msg["conversation_id"]), False
+    open_row = _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
+    preview = _preview(msg["text"])
+    if open_row is None:
+        conversation_id = new_id("conv")
+        conn.execute(
+            "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason,"
+            " created_at, updated_at, last_message_at, last_message_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, customer_id, route.status.value, route.team, route.priority, channel, route.reason,
+             now, now, now, preview),
+        )
+    else:
+        conversation_id = open_row["id"]
+        conn.execute(
+            "UPDATE conversations SET channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?"
+            " WHERE id = ?",
+            (channel, now, now, preview, conversation_id),
+        )
+    conn.execute(
+        "UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
+        (conversation_id, customer_id, message_id),
+    )
+    return _conv_view(conn, conversation_id), open_row is None
+
+
+def _set_state(
+    conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
+    expected: set[ConversationStatus] | None,
+) -> ConversationView:
+    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    current = ConversationStatus(row["status"])
+    if expected is not None and current not in expected:
+        raise ConflictError(f"conversation {conversation_id} is {current.value}")
+    resolved_at = now if status is ConversationStatus.RESOLVED else None
+    conn.execute(
+        "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
+        (status.value, agent_id, now, resolved_at, conversation_id),
+    )
+    return _conv_view(conn, conversation_id)
+
+
+def _enqueue(
+    conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str
+) -> ConversationView:
+    conversation_id = message.conversation_id
+    if _one(conn, "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)) is None:
+        raise NotFound(f"conversation {conversation_id}")
+    conn.execute(_INSERT_MESSAGE, _message_params(message))
+    conn.execute(
+        "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        (new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
+    )
+    if assign_to is not None:
+        conn.execute(
+            "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?", (assign_to, conversation_id)
+        )
+    conn.execute(
+        "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
+        (now, now, _preview(message.text), conversation_id),
+    )
+    return _conv_view(conn, str(conversation_id))
+
+
+def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(
+        id=r["id"],
+        message_id=r["message_id"],
+        conversation_id=r["conversation_id"],
+        payload=OutboundMessage.model_validate_json(r["payload"]),
+        attempts=r["attempts"],
+        next_attempt_at=_ts(r["next_attempt_at"]),
+        status=r["status"],
+        last_error=r["last_error"],
+    )
+
+
+def _finish_outbox(
+    conn: sqlite3.Connection, entry_id: str, status: str, attempts: int | None, delivery: Delivery,
+    error: str | None, external_id: str | None,
+) -> Message:
+    row = _one(conn, "SELECT message_id, attempts FROM outbox WHERE id = ?", (entry_id,))
+    if row is None:
+        raise NotFound(f"outbox entry {entry_id}")
+    conn.execute(
+        "UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
+        (status, attempts if attempts is not None else row["attempts"] + 1, error, entry_id),
+    )
+    conn.execute(
+        "UPDATE messages SET delivery = ?, delivery_error = ?, external_id = COALESCE(?, external_id) WHERE id = ?",
+        (delivery.value, error, external_id, row["message_id"]),
+    )
+    msg = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))
+    assert msg is not None
+    return _message(msg)
+
+
+def _identity(r: sqlite3.Row) -> ChannelIdentity:
+    return ChannelIdentity(
+        customer_id=r["customer_id"],
+        ref=IdentityRef(kind=r["kind"], value=r["value"]),
+        verified=bool(r["verified"]),
+        source=r["source"],
+        created_at=_ts(r["created_at"]),
+    )
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+_LATEST_MESSAGES = (
+    "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE {column} = ?"
+    " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq"
+)
+
+
 class SQLiteStore(Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal") -> None:
         self.path = str(path)
         self.synchronous = synchronous
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
 
     # -- lifecycle ------------------------------------------------------------
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        return conn
-
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await self._migrate(self._writer)
-        self._reader = await self._connect()
-        await self._reader.execute("PRAGMA query_only=ON")
-
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        async with conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this omnirouter "
-                f"({len(MIGRATIONS)}); upgrade omnirouter"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("applying schema migration %d to %s", number, self.path)
-            # executescript commits on its own; the version bump is part of the script
-            await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+        writer = _Connection(self.path, self.synchronous, "writer")
+        await writer.open()
+        try:
+            await writer.run_alone(functools.partial(_migrate, path=self.path))
+        except BaseException:
+            await writer.close()
+            raise
+        self._writer = writer
+        self._reader = _Connection(self.path, self.synchronous, "reader")
+        await self._reader.open(read_only=True)
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
@@ -203,181 +523,57 @@ class SQLiteStore(Store):
         self._reader = self._writer = None
 
     @property
-    def _w(self) -> aiosqlite.Connection:
+    def _w(self) -> _Connection:
         if self._writer is None:
             raise RuntimeError("store is not open")
         return self._writer
 
     @property
-    def _r(self) -> aiosqlite.Connection:
+    def _r(self) -> _Connection:
         if self._reader is None:
             raise RuntimeError("store is not open")
         return self._reader
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            conn = self._w
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
-
-    async def _one(
-        self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> sqlite3.Row | None:
-        async with conn.execute(sql, params) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-        return row
-
-    async def _all(
-        self, conn: aiosqlite.Connection, sql: str, params: Iterable[Any] | dict[str, Any] = ()
-    ) -> list[sqlite3.Row]:
-        async with conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
-
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:
-        key = f"secret:{name}"
-        async with self._tx() as conn:
-            await conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (key, secrets.token_bytes(32)),
-            )
-            row = await self._one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
-        assert row is not None
-        return bytes(row[0])
+        return await self._w.call(_secret, f"secret:{name}", secrets.token_bytes(32))
 
     # -- ingest -----------------------------------------------------------------
     async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
+        extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
         stored = Message(
-            id=new_id("msg"),
-            conversation_id=None,
-            customer_id=None,
-            direction=Direction.IN,
-            author="customer",
-            channel=message.channel,
-            external_id=message.external_id,
-            sender=message.sender,
-            text=message.text,
-            attachments=message.attachments,
-            extras=message.extras | ({"sender_name": message.sender_name} if message.sender_name else {}),
-            created_at=received_at,
+            id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
+            channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
+            attachments=message.attachments, extras=extras, created_at=received_at,
         )
-        async with self._tx() as conn:
-            async with conn.execute(
-                _INSERT_MESSAGE.replace("INSERT", "INSERT OR IGNORE", 1), _message_params(stored)
-            ) as cur:
-                inserted = cur.rowcount == 1
-            if inserted:
-                return stored, False
-            row = await self._one(
-                conn,
-                "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'in'",
-                (message.channel, message.external_id),
-            )
-        assert row is not None
-        return _message(row), True
+        return await self._w.call(_insert_inbound, stored)
 
     async def resolve_identity(self, ref: IdentityRef, display_name: str | None, now: datetime) -> Customer:
-        found = await self.find_identity(ref)
-        if found is not None and (display_name is None or found.display_name == display_name):
+        # the common case, a returning customer, needs no write transaction
+        found = await self._r.call(_customer_by_identity, ref)
+        if found is not None and (not display_name or display_name == found.display_name):
             return found
-        async with self._tx() as conn:
-            row = await self._one(
-                conn,
-                "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id "
-                "WHERE i.kind = ? AND i.value = ?",
-                (ref.kind, ref.value),
-            )
-            if row is None:
-                customer_id = new_id("cus")
-                await conn.execute(
-                    "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    (customer_id, display_name, ts(now), ts(now)),
-                )
-                await conn.execute(
-                    "INSERT INTO identities (kind, value, customer_id, created_at) VALUES (?, ?, ?, ?)",
-                    (ref.kind, ref.value, customer_id, ts(now)),
-                )
-            else:
-                customer_id = row["id"]
-                if display_name:
-                    await conn.execute(
-                        "UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ?",
-                        (display_name, ts(now), customer_id),
-                    )
-            row = await self._one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
-        assert row is not None
-        return _customer(row)
+        return await self._w.call(_resolve_identity, ref, display_name, ts(now))
 
     async def find_identity(self, ref: IdentityRef) -> Customer | None:
-        row = await self._one(
-            self._r,
-            "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id "
-            "WHERE i.kind = ? AND i.value = ?",
-            (ref.kind, ref.value),
-        )
-        return None if row is None else _customer(row)
+        return await self._r.call(_customer_by_identity, ref)
 
     async def attach_to_conversation(
         self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
-    ) -> tuple[Conversation, bool]:
-        async with self._tx() as conn:
-            msg = await self._one(conn, "SELECT conversation_id, text FROM messages WHERE id = ?", (message_id,))
-            if msg is None:
-                raise NotFound(f"message {message_id}")
-            if msg["conversation_id"] is not None:
-                conv_row = await self._one(conn, _CONV_SELECT + " WHERE c.id = ?", (msg["conversation_id"],))
-                assert conv_row is not None
-                return _conversation(conv_row), False
-            open_row = await self._one(
-                conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,)
-            )
-            created = open_row is None
-            if created:
-                conversation_id = new_id("conv")
-                await conn.execute(
-                    "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason,"
-                    " created_at, updated_at, last_message_at, last_message_text)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, customer_id, route.status.value, route.team, route.priority, channel,
-                     route.reason, ts(now), ts(now), ts(now), _preview(msg["text"])),
-                )
-            else:
-                assert open_row is not None
-                conversation_id = open_row["id"]
-                await conn.execute(
-                    "UPDATE conversations SET channel = ?, updated_at = ?, last_message_at = ?,"
-                    " last_message_text = ? WHERE id = ?",
-                    (channel, ts(now), ts(now), _preview(msg["text"]), conversation_id),
-                )
-            await conn.execute(
-                "UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
-                (conversation_id, customer_id, message_id),
-            )
-            conv_row = await self._one(conn, _CONV_SELECT + " WHERE c.id = ?", (conversation_id,))
-        assert conv_row is not None
-        return _conversation(conv_row), created
+    ) -> tuple[ConversationView, bool]:
+        return await self._w.call(_attach, message_id, customer_id, channel, route, ts(now))
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
-        rows = await self._all(
-            self._r,
-            "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in'"
-            " ORDER BY created_at LIMIT ?",
+        rows = await self._r.call(
+            _all,
+            "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in' ORDER BY created_at LIMIT ?",
             (limit,),
         )
         return [_message(r) for r in rows]
 
     # -- conversations -------------------------------------------------------------
     async def get_conversation(self, conversation_id: str) -> ConversationView:
-        row = await self._one(self._r, _CONV_SELECT + " WHERE c.id = ?", (conversation_id,))
-        if row is None:
-            raise NotFound(f"conversation {conversation_id}")
-        return _conversation(row)
+        return await self._r.call(_conv_view, conversation_id)
 
     async def list_conversations(
         self, statuses: list[ConversationStatus] | None, limit: int
@@ -389,11 +585,11 @@ class SQLiteStore(Store):
         else:
             sql = f"{_CONV_SELECT} ORDER BY c.last_message_at DESC LIMIT ?"
             params = [limit]
-        return [_conversation(r) for r in await self._all(self._r, sql, params)]
+        return [_conversation(r) for r in await self._r.call(_all, sql, params)]
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
-        rows = await self._all(self._r, "SELECT status, COUNT(*) FROM conversations GROUP BY status")
-        counts = {status: 0 for status in ConversationStatus}
+        rows = await self._r.call(_all, "SELECT status, COUNT(*) FROM conversations GROUP BY status")
+        counts = dict.fromkeys(ConversationStatus, 0)
         for row in rows:
             counts[ConversationStatus(row[0])] = row[1]
         return counts
@@ -407,43 +603,19 @@ class SQLiteStore(Store):
         *,
         expected: set[ConversationStatus] | None = None,
     ) -> ConversationView:
-        async with self._tx() as conn:
-            row = await self._one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-            if row is None:
-                raise NotFound(f"conversation {conversation_id}")
-            current = ConversationStatus(row["status"])
-            if expected is not None and current not in expected:
-                raise ConflictError(f"conversation {conversation_id} is {current.value}")
-            resolved_at = ts(now) if status is ConversationStatus.RESOLVED else None
-            await conn.execute(
-                "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
-                (status.value, agent_id, ts(now), resolved_at, conversation_id),
-            )
-            conv_row = await self._one(conn, _CONV_SELECT + " WHERE c.id = ?", (conversation_id,))
-        assert conv_row is not None
-        return _conversation(conv_row)
+        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected)
 
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        rows = await self._all(
-            self._r,
-            "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE conversation_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq",
-            (conversation_id, limit),
-        )
+        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
         return [_message(r) for r in rows]
 
     async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
-        rows = await self._all(
-            self._r,
-            "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE customer_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq",
-            (customer_id, limit),
-        )
+        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="customer_id"), (customer_id, limit))
         return [_message(r) for r in rows]
 
     async def last_inbound(self, conversation_id: str) -> Message | None:
-        row = await self._one(
-            self._r,
+        row = await self._r.call(
+            _one,
             "SELECT * FROM messages WHERE conversation_id = ? AND direction = 'in'"
             " ORDER BY created_at DESC, rowid DESC LIMIT 1",
             (conversation_id,),
@@ -456,155 +628,88 @@ class SQLiteStore(Store):
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        async with self._tx() as conn:
-            conv = await self._one(conn, "SELECT status FROM conversations WHERE id = ?", (message.conversation_id,))
-            if conv is None:
-                raise NotFound(f"conversation {message.conversation_id}")
-            await conn.execute(_INSERT_MESSAGE, _message_params(message))
-            await conn.execute(
-                "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
-                " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (new_id("out"), message.id, message.conversation_id, payload.model_dump_json(), ts(now), ts(now)),
-            )
-            if assign_to is not None:
-                await conn.execute(
-                    "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?",
-                    (assign_to, message.conversation_id),
-                )
-            await conn.execute(
-                "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-                (ts(now), ts(now), _preview(message.text), message.conversation_id),
-            )
-            conv_row = await self._one(conn, _CONV_SELECT + " WHERE c.id = ?", (message.conversation_id,))
-        assert conv_row is not None
-        return message, _conversation(conv_row)
+        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now))
 
     async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
-        rows = await self._all(
-            self._r,
-            "SELECT * FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?",
-            (limit,),
+        rows = await self._r.call(
+            _all, "SELECT * FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?", (limit,)
         )
-        return [
-            OutboxEntry(
-                id=r["id"],
-                message_id=r["message_id"],
-                conversation_id=r["conversation_id"],
-                payload=OutboundMessage.model_validate_json(r["payload"]),
-                attempts=r["attempts"],
-                next_attempt_at=_ts(r["next_attempt_at"]),
-                status=r["status"],
-                last_error=r["last_error"],
-            )
-            for r in rows
-        ]
-
-    async def _finish_outbox(
-        self, entry_id: str, status: str, attempts: int | None, delivery: Delivery, error: str | None,
-        external_id: str | None,
-    ) -> Message:
-        async with self._tx() as conn:
-            row = await self._one(conn, "SELECT message_id, attempts FROM outbox WHERE id = ?", (entry_id,))
-            if row is None:
-                raise NotFound(f"outbox entry {entry_id}")
-            await conn.execute(
-                "UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
-                (status, attempts if attempts is not None else row["attempts"] + 1, error, entry_id),
-            )
-            await conn.execute(
-                "UPDATE messages SET delivery = ?, delivery_error = ?,"
-                " external_id = COALESCE(?, external_id) WHERE id = ?",
-                (delivery.value, error, external_id, row["message_id"]),
-            )
-            msg = await self._one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))
-        assert msg is not None
-        return _message(msg)
+        return [_outbox_entry(r) for r in rows]
 
     async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
-        return await self._finish_outbox(entry_id, "sent", None, Delivery.SENT, None, external_id)
+        return await self._w.call(_finish_outbox, entry_id, "sent", None, Delivery.SENT, None, external_id)
 
     async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None:
-        async with self._tx() as conn:
-            await conn.execute(
-                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (attempts, ts(next_attempt_at), error, entry_id),
-            )
+        await self._w.call(
+            _execute,
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            (attempts, ts(next_attempt_at), error, entry_id),
+        )
 
     async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message:
-        return await self._finish_outbox(entry_id, "dead", attempts, Delivery.FAILED, reason, None)
+        return await self._w.call(_finish_outbox, entry_id, "dead", attempts, Delivery.FAILED, reason, None)
 
     # -- customers ----------------------------------------------------------------
     async def get_customer(self, customer_id: str) -> Customer:
-        row = await self._one(self._r, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+        row = await self._r.call(_one, "SELECT * FROM customers WHERE id = ?", (customer_id,))
         if row is None:
             raise NotFound(f"customer {customer_id}")
         return _customer(row)
 
     async def customer_identities(self, customer_id: str) -> list[ChannelIdentity]:
-        rows = await self._all(
-            self._r, "SELECT * FROM identities WHERE customer_id = ? ORDER BY created_at", (customer_id,)
+        rows = await self._r.call(
+            _all, "SELECT * FROM identities WHERE customer_id = ? ORDER BY created_at", (customer_id,)
         )
-        return [
-            ChannelIdentity(
-                customer_id=r["customer_id"],
-                ref=IdentityRef(kind=r["kind"], value=r["value"]),
-                verified=bool(r["verified"]),
-                source=r["source"],
-                created_at=_ts(r["created_at"]),
-            )
-            for r in rows
-        ]
+        return [_identity(r) for r in rows]
 
     async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
-        rows = await self._all(
-            self._r, _CONV_SELECT + " WHERE c.customer_id = ? ORDER BY c.created_at DESC", (customer_id,)
+        rows = await self._r.call(
+            _all, _CONV_SELECT + " WHERE c.customer_id = ? ORDER BY c.created_at DESC", (customer_id,)
         )
         return [_conversation(r) for r in rows]
 
     # -- agents and sessions ------------------------------------------------------------
     async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
         agent = Agent(
-            id=new_id("agt"), username=username, display_name=display_name, role=role,
-            created_at=datetime.now(UTC),
+            id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=datetime.now(UTC)
         )
         try:
-            async with self._tx() as conn:
-                await conn.execute(
-                    "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (agent.id, username, display_name, role.value, password_hash, ts(agent.created_at)),
-                )
+            await self._w.call(
+                _execute,
+                "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (agent.id, username, display_name, role.value, password_hash, ts(agent.created_at)),
+            )
         except sqlite3.IntegrityError as exc:
             raise ConflictError(f"username {username!r} is taken") from exc
         return agent
 
     async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
-        row = await self._one(self._r, "SELECT * FROM agents WHERE username = ?", (username,))
+        row = await self._r.call(_one, "SELECT * FROM agents WHERE username = ?", (username,))
         return None if row is None else (_agent(row), row["password_hash"])
 
     async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
-        async with self._tx() as conn:
-            await conn.execute("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
+        await self._w.call(_execute, "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
 
     async def get_agent(self, agent_id: str) -> Agent:
-        row = await self._one(self._r, "SELECT * FROM agents WHERE id = ?", (agent_id,))
+        row = await self._r.call(_one, "SELECT * FROM agents WHERE id = ?", (agent_id,))
         if row is None:
             raise NotFound(f"agent {agent_id}")
         return _agent(row)
 
     async def list_agents(self) -> list[Agent]:
-        return [_agent(r) for r in await self._all(self._r, "SELECT * FROM agents ORDER BY username")]
+        return [_agent(r) for r in await self._r.call(_all, "SELECT * FROM agents ORDER BY username")]
 
     async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        async with self._tx() as conn:
-            await conn.execute(
-                "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES (?, ?, ?)",
-                (token_hash, agent_id, ts(expires_at)),
-            )
+        await self._w.call(
+            _execute,
+            "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES (?, ?, ?)",
+            (token_hash, agent_id, ts(expires_at)),
+        )
 
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
-        row = await self._one(
-            self._r,
+        row = await self._r.call(
+            _one,
             "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id"
             " WHERE s.token_hash = ? AND s.expires_at > ?",
             (token_hash, ts(now)),
@@ -612,5 +717,4 @@ class SQLiteStore(Store):
         return None if row is None else _agent(row)
 
     async def delete_session(self, token_hash: str) -> None:
-        async with self._tx() as conn:
-            await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+        await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
