@@ -1,0 +1,1 @@
+"""Load generators that print figures; never run as tests."""

@@ -1,0 +1,264 @@
+"""Site-chat load over loopback: N customers on /chat/ws, M agents on /api/ws.
+
+Prints sustained messages/s, latency from a customer's send to the first
+agent websocket receiving it (p50/p95/p99), the server's peak RSS, and the
+same figures for a bare aiohttp websocket echo server (the ceiling).
+
+    python -m bench.load --customers 1000 --agents 4 --rate 2000 --duration 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+PASSWORD = "bench-password-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextlib.asynccontextmanager
+async def server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> AsyncIterator[int]:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        if r.status == 200:
+                            break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+        yield proc.pid
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+@dataclass
+class Run:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    acks: int = 0
+    errors: int = 0
+
+    def received(self, token: str) -> None:
+        started = self.sent_at.get(token)
+        if started is not None and token not in self.seen:
+            self.seen.add(token)
+            self.latencies.append(time.perf_counter() - started)
+
+
+async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
+    async for msg in ws:
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+        event = json.loads(msg.data)
+        if event["type"] == "message.created":
+            run.received(event["data"]["message"]["text"])
+
+
+async def customer_reader(ws: aiohttp.ClientWebSocketResponse, run: Run, echo: bool) -> None:
+    async for msg in ws:
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+        frame = json.loads(msg.data)
+        if echo:
+            run.received(frame["text"])
+        elif frame["type"] == "ack":
+            run.acks += 1
+        elif frame["type"] == "error":
+            run.errors += 1
+
+
+async def open_customers(
+    http: aiohttp.ClientSession, url: str, n: int, echo: bool
+) -> list[aiohttp.ClientWebSocketResponse]:
+    sockets = []
+    for i in range(n):
+        ws = await http.ws_connect(url, max_msg_size=0)
+        if not echo:
+            await ws.send_json({"type": "hello", "name": f"Bench customer {i}"})
+            welcome = await ws.receive_json()
+            assert welcome["type"] == "welcome", welcome
+        sockets.append(ws)
+    return sockets
+
+
+async def open_agents(base: str, n: int) -> tuple[list[aiohttp.ClientSession], list[aiohttp.ClientWebSocketResponse]]:
+    sessions, sockets = [], []
+    for _ in range(n):
+        http = aiohttp.ClientSession()
+        async with http.post(f"{base}/api/login", json={"username": "admin", "password": PASSWORD}) as r:
+            r.raise_for_status()
+        sockets.append(await http.ws_connect(f"{base.replace('http', 'ws')}/api/ws", origin=base, max_msg_size=0))
+        sessions.append(http)
+    return sessions, sockets
+
+
+async def drive(
+    customers: list[aiohttp.ClientWebSocketResponse], run: Run, rate: int, duration: float, echo: bool
+) -> float:
+    """Send at ``rate`` msg/s for ``duration`` s in 5 ms ticks; return the send time."""
+    tick = 0.005
+    per_tick = rate * tick
+    owed = 0.0
+    seq = 0
+    started = time.perf_counter()
+    while (now := time.perf_counter()) - started < duration:
+        owed += per_tick
+        while owed >= 1:
+            owed -= 1
+            ws = customers[seq % len(customers)]
+            token = f"bench {seq}"
+            run.sent_at[token] = time.perf_counter()
+            frame = {"type": "message", "text": token, "client_id": str(seq)}
+            await ws.send_str(json.dumps(frame) if not echo else json.dumps({"text": token}))
+            seq += 1
+        await asyncio.sleep(max(0.0, tick - (time.perf_counter() - now)))
+    return time.perf_counter() - started
+
+
+async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) -> dict[str, float]:
+    run = Run()
+    async with aiohttp.ClientSession() as http:
+        customers = await open_customers(http, ws_url, args.customers, echo)
+        sessions, agents = ([], []) if echo else await open_agents(base, args.agents)
+        readers = [asyncio.create_task(customer_reader(ws, run, echo)) for ws in customers]
+        readers += [asyncio.create_task(agent_listener(ws, run)) for ws in agents]
+        elapsed = await drive(customers, run, args.rate, args.duration, echo)
+        deadline = time.perf_counter() + 10
+        while len(run.seen) < len(run.sent_at) and time.perf_counter() < deadline:  # noqa: ASYNC110 (polling a counter)
+            await asyncio.sleep(0.05)
+        drained = time.perf_counter() - deadline + 10
+        for ws in customers + agents:
+            await ws.close()
+        for http_session in sessions:
+            await http_session.close()
+        for task in readers:
+            task.cancel()
+    sent = len(run.sent_at)
+    return {
+        "sent": sent,
+        "received": len(run.seen),
+        "acks": run.acks,
+        "errors": run.errors,
+        "rate": len(run.seen) / (elapsed + drained),
+        "p50": percentile(run.latencies, 0.50) * 1000,
+        "p95": percentile(run.latencies, 0.95) * 1000,
+        "p99": percentile(run.latencies, 0.99) * 1000,
+    }
+
+
+def write_config(folder: Path, port: int) -> None:
+    (folder / "omnirouter.yaml").write_text(
+        f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n"
+        "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n",
+        encoding="utf-8",
+    )
+
+
+def report(name: str, r: dict[str, float], rss: float) -> None:
+    line = (
+        f"{name:<12} sent {r['sent']:>7.0f}  delivered {r['received']:>7.0f}  sustained {r['rate']:>7.0f} msg/s  "
+        f"latency p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+    )
+    line += f"  peak RSS {rss:.0f} MB"
+    print(line, flush=True)
+
+
+async def bench_omnirouter(phases: list[argparse.Namespace]) -> list[dict[str, float]]:
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        write_config(Path(tmp), port)
+        cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
+        async with server(cmd, port, {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}) as pid:
+            for phase in phases:
+                r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/chat/ws", phase, echo=False)
+                r["rss"] = peak_rss_mb(pid)
+                results.append(r)
+    return results
+
+
+async def bench_echo(phases: list[argparse.Namespace]) -> list[dict[str, float]]:
+    results = []
+    port = free_port()
+    async with server([sys.executable, "-m", "bench.echo_server", str(port)], port) as pid:
+        for phase in phases:
+            r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", phase, echo=True)
+            r["rss"] = peak_rss_mb(pid)
+            results.append(r)
+    return results
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(
+        f"load: {args.customers} customers, {args.agents} agent sockets, {args.rate} msg/s offered for "
+        f"{args.duration:g}s, then {args.max_rate} msg/s offered for {args.max_duration:g}s to find the ceiling; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    phases = [args, argparse.Namespace(**{**vars(args), "rate": args.max_rate, "duration": args.max_duration})]
+    ours = await bench_omnirouter(phases)
+    echo = await bench_echo(phases)
+    for title, o, e in zip(("steady", "saturated"), ours, echo, strict=True):
+        print(f"-- {title}")
+        report("omnirouter", o, o["rss"])
+        report("bare echo", e, e["rss"])
+        if o["acks"] != o["sent"] or o["errors"]:
+            print(f"   omnirouter acks {o['acks']:.0f} of {o['sent']:.0f}, error frames {o['errors']:.0f}")
+    print(
+        f"ratio omnirouter/echo: saturated throughput {ours[1]['rate'] / echo[1]['rate']:.2f}, "
+        f"steady p99 latency {ours[0]['p99'] / echo[0]['p99']:.1f}x"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=2000, help="messages per second offered")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    parser.add_argument("--max-rate", type=int, default=12000, help="messages per second offered to find the ceiling")
+    parser.add_argument("--max-duration", type=float, default=5.0)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,86 @@
+"""Browser tests: the real service started by its CLI, driven in Debian's
+headless Chromium through Playwright (which never downloads a browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+ADMIN_PASSWORD = "e2e admin password"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("OMNIROUTER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("browser tests need Chromium: apt-get install chromium (or set OMNIROUTER_CHROMIUM)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_healthy(base: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if proc.returncode is not None:
+                raise RuntimeError(f"omnirouter exited with {proc.returncode}")
+            try:
+                async with http.get(f"{base}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("omnirouter did not become healthy")
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[str]:
+    """``omnirouter run`` on a free port with its own config and SQLite file."""
+    port = free_port()
+    (tmp_path / "omnirouter.yaml").write_text(
+        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n", encoding="utf-8"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
+        env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, "omnirouter did not shut down cleanly on SIGTERM"
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
