@@ -1,0 +1,420 @@
+"""The site chat: an embeddable widget and the websocket it talks to.
+
+HTTP surface (mounted by ``setup_routes``):
+
+- ``GET /chat/widget.js`` — the widget, plain JS, embedded with a script tag;
+- ``GET /chat/`` — a demo shop page with the widget (``/chat`` redirects there);
+- ``WS /chat/ws`` — JSON text frames, see DESIGN.md ("Public contract").
+
+A visitor is identified by a token we issue and sign, so nobody can read
+another visitor's history by guessing or editing an id. The widget keeps the
+token in localStorage; a reload continues the same conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendResult
+from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+IDENTITY_KIND = "webchat"
+SECRET_NAME = "webchat-visitor"
+HISTORY_LIMIT = 200
+# A longest valid message (MAX_TEXT_LENGTH chars, each JSON-escaped to at most
+# 6 bytes, "\uXXXX") still fits, so only abuse hits this limit.
+MAX_FRAME_BYTES = 64 * 1024
+HEARTBEAT_SECONDS = 30.0
+MAX_FIELD_LENGTH = 256
+MAX_CLIENT_ID_LENGTH = 128
+_CONFIG_PLACEHOLDER = b"{/*omnirouter:config*/}"
+
+_RANDOM_BYTES = 24
+_SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: still unforgeable
+
+
+# -- options -------------------------------------------------------------------
+
+
+def _origin(value: str) -> str:
+    """Normalise ``https://Shop.example/`` to ``https://shop.example``, the
+    form browsers send in the Origin header."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ValueError(f"{value!r} is not an origin like https://shop.example")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not an origin like https://shop.example")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class WebChatOptions(ConnectorOptions):
+    # empty: any site may embed the chat; otherwise only these origins
+    allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
+    title: Annotated[str, Field(min_length=1, max_length=100)] = "Chat with us"
+
+
+# -- visitor tokens ------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class VisitorTokens:
+    """``<random>.<signature>``: stateless, so issuing one costs no storage."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _sign(self, random_part: str) -> str:
+        digest = hmac.new(self._secret, random_part.encode("ascii"), hashlib.sha256).digest()
+        return _b64(digest[:_SIGNATURE_BYTES])
+
+    def issue(self) -> str:
+        random_part = _b64(secrets.token_bytes(_RANDOM_BYTES))
+        return f"{random_part}.{self._sign(random_part)}"
+
+    def verify(self, token: str) -> bool:
+        random_part, dot, signature = token.partition(".")
+        if not dot or not random_part.isascii() or not signature.isascii():
+            return False
+        try:
+            if len(_unb64(random_part)) != _RANDOM_BYTES:
+                return False
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(signature, self._sign(random_part))
+
+
+# -- frames --------------------------------------------------------------------
+
+
+class FrameError(Exception):
+    """A bad client frame: answered with an error frame, the socket stays open."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _not_blank(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("must not be empty")
+    return stripped
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+OptionalField = Annotated[str | None, Field(max_length=MAX_FIELD_LENGTH), AfterValidator(_blank_to_none)]
+
+
+class _Frame(BaseModel):
+    # strict: a number is not a text; unknown keys are ignored so an older
+    # server keeps working with a newer widget
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class HelloFrame(_Frame):
+    type: Literal["hello"]
+    # not length-limited here: anything that is not a valid token starts a
+    # new visitor rather than being an error
+    visitor_id: str | None = None
+    name: OptionalField = None
+    email: OptionalField = None
+    phone: OptionalField = None
+
+
+class ChatFrame(_Frame):
+    type: Literal["message"]
+    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame, Field(discriminator="type")]
+_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame:
+    try:
+        return _CLIENT_FRAME.validate_json(raw)
+    except ValidationError as exc:
+        raise frame_error(exc) from None
+
+
+def frame_error(exc: ValidationError) -> FrameError:
+    """Map pydantic's errors to the contract's codes with a readable message."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return FrameError("bad_json", "the frame is not valid JSON")
+    if any(not e["loc"] for e in errors):
+        # not an object, no "type", or a type we do not know
+        return FrameError("unknown_type", 'expected an object with "type": "hello", "message" or "ping"')
+    if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
+        return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
+    details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+    return FrameError("invalid_frame", details)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict[str, Any]:
+    return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
+
+
+def history_frames(history: list[Message]) -> list[dict[str, Any]]:
+    # system notes are for agents, not for the customer
+    return [message_frame(m.id, m.author.value, m.text, m.created_at) for m in history if m.author is not Author.SYSTEM]
+
+
+# -- the connector -------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Session:
+    """One open websocket: one browser tab."""
+
+    ws: web.WebSocketResponse
+    visitor_id: str | None = None
+    sender_name: str | None = None
+    claims: dict[str, str] = field(default_factory=dict)
+    # frames that arrive for this tab while its welcome is being prepared;
+    # None once the welcome is out and frames go straight to the socket
+    backlog: list[dict[str, Any]] | None = None
+
+
+class WebChatConnector(Connector):
+    type_name: ClassVar[str] = "webchat"
+    options_model: ClassVar[type[ConnectorOptions]] = WebChatOptions
+
+    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
+        if not isinstance(options, WebChatOptions):
+            options = WebChatOptions.model_validate(options.model_dump())
+        super().__init__(name, options, host)
+        self.settings: WebChatOptions = options
+        self._sessions: set[_Session] = set()
+        self._visitors: dict[str, set[_Session]] = {}
+        self._tokens: VisitorTokens | None = None
+        self._widget = b""
+
+    # -- HTTP ------------------------------------------------------------------
+    def setup_routes(self, app: web.Application) -> None:
+        # rendered once: the title is the only per-installation part
+        config = json.dumps({"title": self.settings.title}).encode()
+        self._widget = (STATIC_DIR / "widget.js").read_bytes().replace(_CONFIG_PLACEHOLDER, config, 1)
+        app.router.add_get("/chat/widget.js", self._serve_widget)
+        app.router.add_get("/chat/ws", self._serve_ws)
+        app.router.add_get("/chat/", self._serve_demo)
+        app.router.add_get("/chat", self._redirect_demo)
+
+    async def _serve_widget(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self._widget,
+            content_type="application/javascript",
+            charset="utf-8",
+            headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+    async def _serve_demo(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "chat.html", headers={hdrs.CONTENT_TYPE: "text/html; charset=utf-8"})
+
+    async def _redirect_demo(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPPermanentRedirect("/chat/")
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        allowed = self.settings.allowed_origins
+        if not allowed:
+            return True
+        origin = request.headers.get(hdrs.ORIGIN)
+        # a browser always sends Origin on a websocket upgrade; without one
+        # the caller is not a page of an allowed site
+        return origin is not None and origin.rstrip("/").lower() in allowed
+
+    # -- the websocket -----------------------------------------------------------
+    async def _serve_ws(self, request: web.Request) -> web.StreamResponse:
+        if not self._origin_allowed(request):
+            origin = request.headers.get(hdrs.ORIGIN)
+            log.warning("webchat: refused a websocket from origin %r (code forbidden_origin)", origin)
+            raise web.HTTPForbidden(text="origin not allowed")
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
+        await ws.prepare(request)
+        session = _Session(ws)
+        self._sessions.add(session)
+        try:
+            async for msg in ws:
+                await self._on_ws_message(session, msg)
+        finally:
+            self._forget(session)
+        return ws
+
+    async def _on_ws_message(self, session: _Session, msg: WSMessage) -> None:
+        if msg.type is WSMsgType.TEXT:
+            try:
+                await self._on_frame(session, parse_frame(msg.data))
+            except FrameError as exc:
+                await self._send_error(session, exc.code, exc.message)
+        elif msg.type is WSMsgType.BINARY:
+            await self._send_error(session, "binary_not_supported", "send JSON text frames")
+        elif msg.type is WSMsgType.ERROR:
+            # aiohttp has already closed the socket (1009 for an oversized frame)
+            log.warning(
+                "webchat: visitor %s socket error (code %s): %s", session.visitor_id, session.ws.close_code, msg.data
+            )
+
+    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame) -> None:
+        if isinstance(frame, PingFrame):
+            await self._push_now(session, {"type": "pong"})
+        elif isinstance(frame, HelloFrame):
+            await self._on_hello(session, frame)
+        else:
+            await self._on_chat(session, frame)
+
+    async def _on_hello(self, session: _Session, frame: HelloFrame) -> None:
+        if session.visitor_id is not None:
+            raise FrameError("invalid_frame", "hello was already sent on this connection")
+        visitor_id = await self._visitor_id(frame.visitor_id)
+        session.visitor_id = visitor_id
+        session.sender_name = frame.name
+        session.claims = {k: v for k, v in (("claimed_email", frame.email), ("claimed_phone", frame.phone)) if v}
+        # registered before reading history, so a reply sent meanwhile is
+        # held in the backlog instead of being missed
+        session.backlog = []
+        self._visitors.setdefault(visitor_id, set()).add(session)
+        log.debug("webchat: visitor %s connected (%d tab(s))", visitor_id, len(self._visitors[visitor_id]))
+        stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
+        history = history_frames(stored)
+        await self._push_now(session, {"type": "welcome", "visitor_id": visitor_id, "history": history})
+        await self._flush_backlog(session, {f["id"] for f in history})
+
+    async def _flush_backlog(self, session: _Session, seen: set[str]) -> None:
+        # loop until nothing new arrived during the sends, then switch to
+        # direct delivery with no await in between, so order is kept
+        while session.backlog:
+            batch, session.backlog = session.backlog, []
+            for frame in batch:
+                if frame["id"] not in seen:
+                    await self._push_now(session, frame)
+        session.backlog = None
+
+    async def _visitor_id(self, claimed: str | None) -> str:
+        tokens = await self._visitor_tokens()
+        if claimed is not None and tokens.verify(claimed):
+            return claimed
+        if claimed is not None:
+            log.debug("webchat: unknown or forged visitor id, issuing a new one")
+        return tokens.issue()
+
+    async def _visitor_tokens(self) -> VisitorTokens:
+        if self._tokens is None:
+            self._tokens = VisitorTokens(await self.host.secret(SECRET_NAME))
+        return self._tokens
+
+    async def _on_chat(self, session: _Session, frame: ChatFrame) -> None:
+        visitor_id = session.visitor_id
+        if visitor_id is None:
+            raise FrameError("hello_required", 'send {"type": "hello"} first')
+        inbound = InboundMessage(
+            channel=self.name,
+            # the router dedupes on it: a re-sent client_id is stored once
+            external_id=f"{visitor_id}:{frame.client_id}",
+            sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
+            sender_name=session.sender_name,
+            text=frame.text,
+            extras=dict(session.claims),
+        )
+        try:
+            accepted = await self.host.on_message(inbound)
+        except Exception:
+            log.exception("webchat: storing a message of visitor %s failed (code unavailable)", visitor_id)
+            await self._fail(session)
+            return
+        await self._push_now(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
+        if not accepted.duplicate:
+            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, datetime.now(UTC))
+            await self._deliver(visitor_id, echo, skip=session)
+
+    async def _fail(self, session: _Session) -> None:
+        """The message could not be stored: say so and drop the socket, so the
+        widget reconnects and re-sends it (the message stays pending there)."""
+        await self._send_error(session, "unavailable", "the message could not be stored, retrying")
+        await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
+
+    async def _send_error(self, session: _Session, code: str, message: str) -> None:
+        log.warning("webchat: bad frame from visitor %s (code %s)", session.visitor_id, code)
+        await self._push_now(session, {"type": "error", "code": code, "message": message})
+
+    # -- delivery --------------------------------------------------------------
+    async def send(self, message: OutboundMessage) -> SendResult:
+        # the message is already stored: a visitor with no open tab sees it
+        # in the welcome history next time, so "no socket" is still success
+        frame = message_frame(message.message_id, message.author.value, message.text, message.created_at)
+        await self._deliver(message.recipient, frame)
+        return SendResult(external_id=None)
+
+    async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> None:
+        targets = [s for s in self._visitors.get(visitor_id, ()) if s is not skip]
+        await asyncio.gather(*(self._push(s, frame) for s in targets))
+
+    async def _push(self, session: _Session, frame: dict[str, Any]) -> None:
+        if session.backlog is not None:
+            session.backlog.append(frame)
+        else:
+            await self._push_now(session, frame)
+
+    async def _push_now(self, session: _Session, frame: dict[str, Any]) -> None:
+        if session.ws.closed:
+            return
+        try:
+            await session.ws.send_json(frame)
+        except ConnectionError:
+            # the tab went away mid-send; its handler cleans up
+            log.debug("webchat: visitor %s tab closed while sending", session.visitor_id)
+
+    def _forget(self, session: _Session) -> None:
+        self._sessions.discard(session)
+        if session.visitor_id is None:
+            return
+        tabs = self._visitors.get(session.visitor_id)
+        if tabs is not None:
+            tabs.discard(session)
+            if not tabs:
+                del self._visitors[session.visitor_id]
+        log.debug("webchat: visitor %s disconnected (close code %s)", session.visitor_id, session.ws.close_code)
+
+    async def close_clients(self) -> None:
+        sessions = list(self._sessions)
+        await asyncio.gather(
+            *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for s in sessions),
+            return_exceptions=True,
+        )
