@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -201,6 +202,18 @@ def history_frames(history: list[Message]) -> list[dict[str, Any]]:
 # -- the connector -------------------------------------------------------------
 
 
+class _ChatSocket(web.WebSocketResponse):
+    """aiohttp closes a socket with 1009 as soon as a frame is over the size
+    limit; this says why in a frame the widget understands first."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed:
+            frame = {"type": "error", "code": "too_large", "message": f"frames are limited to {MAX_FRAME_BYTES} bytes"}
+            with contextlib.suppress(ConnectionError):
+                await self.send_json(frame)
+        return await super().close(code=code, message=message, drain=drain)
+
+
 @dataclass(eq=False)
 class _Session:
     """One open websocket: one browser tab."""
@@ -259,7 +272,12 @@ class WebChatConnector(Connector):
         origin = request.headers.get(hdrs.ORIGIN)
         # a browser always sends Origin on a websocket upgrade; without one
         # the caller is not a page of an allowed site
-        return origin is not None and origin.rstrip("/").lower() in allowed
+        if origin is None:
+            return False
+        origin = origin.rstrip("/").lower()
+        # our own pages (the demo at /chat/) are always allowed; the scheme is
+        # not compared because a TLS-terminating proxy hides it from us
+        return origin in allowed or urlsplit(origin).netloc == request.host.lower()
 
     # -- the websocket -----------------------------------------------------------
     async def _serve_ws(self, request: web.Request) -> web.StreamResponse:
@@ -267,7 +285,7 @@ class WebChatConnector(Connector):
             origin = request.headers.get(hdrs.ORIGIN)
             log.warning("webchat: refused a websocket from origin %r (code forbidden_origin)", origin)
             raise web.HTTPForbidden(text="origin not allowed")
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
+        ws = _ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
         await ws.prepare(request)
         session = _Session(ws)
         self._sessions.add(session)

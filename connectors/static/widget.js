@@ -167,7 +167,8 @@
     ".omr-msg--customer { align-self: flex-end; background: #2b6cb0; border-color: #2b6cb0; color: #fff; }",
     ".omr-msg--bot { background: #edf2f7; }",
     ".omr-msg--pending { opacity: .6; }",
-    ".omr-time { display: block; font-size: 10px; opacity: .7; margin-top: 2px; text-align: right; }",
+    ".omr-msg::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px;",
+    "  text-align: right; }",
     ".omr-form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e2e8f0; background: #fff; }",
     ".omr-input { flex: 1; resize: none; height: 40px; max-height: 120px; padding: 8px; font: inherit; color: inherit;",
     "  border: 1px solid #cbd5e0; border-radius: 8px; background: #fff; }",
@@ -279,12 +280,12 @@
 
   function messageEl(author, text, ts) {
     var kind = author === "customer" || author === "bot" ? author : "agent";
-    var node = el("div", "omr-msg omr-msg--" + kind, { "data-omr": "message", "data-author": kind });
-    var body = el("span", "omr-text");
-    body.textContent = text;
-    var time = el("time", "omr-time");
-    time.textContent = formatTime(ts);
-    node.append(body, time);
+    // the time is drawn by CSS from data-time, so the element's text is
+    // exactly the message text (copy and paste, screen readers, tests)
+    var node = el("div", "omr-msg omr-msg--" + kind, {
+      "data-omr": "message", "data-author": kind, "data-time": formatTime(ts), title: String(ts || ""),
+    });
+    node.textContent = text;
     return node;
   }
 
