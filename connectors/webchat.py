@@ -306,9 +306,8 @@ class WebChatConnector(Connector):
             await self._send_error(session, "binary_not_supported", "send JSON text frames")
         elif msg.type is WSMsgType.ERROR:
             # aiohttp has already closed the socket (1009 for an oversized frame)
-            log.warning(
-                "webchat: visitor %s socket error (code %s): %s", session.visitor_id, session.ws.close_code, msg.data
-            )
+            code = "too_large" if session.ws.close_code == WSCloseCode.MESSAGE_TOO_BIG else "socket_error"
+            log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
 
     async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame) -> None:
         if isinstance(frame, PingFrame):
@@ -396,7 +395,9 @@ class WebChatConnector(Connector):
     async def send(self, message: OutboundMessage) -> SendResult:
         # the message is already stored: a visitor with no open tab sees it
         # in the welcome history next time, so "no socket" is still success
-        frame = message_frame(message.message_id, message.author.value, message.text, message.created_at)
+        # the widget knows customer, bot and agent; an automatic notice reads as the bot
+        author = Author.BOT if message.author is Author.SYSTEM else message.author
+        frame = message_frame(message.message_id, author.value, message.text, message.created_at)
         await self._deliver(message.recipient, frame)
         return SendResult(external_id=None)
 
