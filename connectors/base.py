@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
@@ -34,6 +35,7 @@ class Accepted:
     message_id: str
     conversation_id: str | None
     duplicate: bool
+    created_at: datetime
 
 
 class ConnectorHost(Protocol):

@@ -378,7 +378,7 @@ class WebChatConnector(Connector):
             return
         await self._push_now(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
         if not accepted.duplicate:
-            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, datetime.now(UTC))
+            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, accepted.created_at)
             await self._deliver(visitor_id, echo, skip=session)
 
     async def _fail(self, session: _Session) -> None:

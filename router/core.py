@@ -97,11 +97,11 @@ class Router:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
             if stored.conversation_id is not None:
-                return Accepted(stored.id, stored.conversation_id, True)
+                return Accepted(stored.id, stored.conversation_id, True, stored.created_at)
         conversation = await self._route(stored, message.sender_name)
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
-        return Accepted(stored.id, conversation.id, duplicate)
+        return Accepted(stored.id, conversation.id, duplicate, stored.created_at)
 
     async def _route(self, stored: Message, sender_name: str | None) -> ConversationView:
         assert stored.sender is not None
