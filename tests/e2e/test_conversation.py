@@ -9,6 +9,7 @@ from tests.e2e.conftest import ADMIN_PASSWORD
 
 QUESTION = "Здравствуйте! Где мой заказ 1234?"
 ANSWER = "Добрый день! Заказ 1234 передан в доставку, курьер привезёт его завтра."
+AGENT_SEES_CUSTOMER = '[data-testid="message"][data-author="customer"] [data-testid="message-text"]'
 XSS = '<img src=x onerror="window.__pwned=1">'
 
 
@@ -43,7 +44,7 @@ async def test_customer_and_agent_talk_and_the_history_survives_a_reload(service
     row = agent.locator('[data-testid="conversation"]', has_text=QUESTION)
     await expect(row).to_have_count(1)
     await row.click()
-    await expect(agent.locator('[data-testid="message"][data-author="customer"]')).to_have_text([QUESTION])
+    await expect(agent.locator(AGENT_SEES_CUSTOMER)).to_have_text([QUESTION])
 
     # the agent replies; the customer sees it arrive
     await agent.locator('[data-testid="reply"]').fill(ANSWER)
@@ -67,7 +68,7 @@ async def test_customer_markup_is_shown_as_text_never_run(service: str, browser:
     row = agent.locator('[data-testid="conversation"]', has_text=XSS)
     await expect(row).to_have_count(1)
     await row.click()
-    await expect(agent.locator('[data-testid="message"][data-author="customer"]')).to_have_text([XSS])
+    await expect(agent.locator(AGENT_SEES_CUSTOMER)).to_have_text([XSS])
     await expect(customer.locator('[data-omr="message"][data-author="customer"]')).to_have_text([XSS])
     for page in (agent, customer):
         assert await page.evaluate("window.__pwned") is None
