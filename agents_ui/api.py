@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from agents_ui.sessions import THROTTLE, end_session, hash_password, start_session, verify_password
+from agents_ui.live import close_session_sockets
+from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
 from router.appkeys import ROUTER, STORE
 from router.core import ReplyRefused
 from router.models import (
@@ -28,6 +30,14 @@ log = logging.getLogger(__name__)
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Query(BaseModel):
+    # unknown query parameters are ignored: caches and proxies add their own
+    model_config = ConfigDict(extra="ignore")
+
+
+StatusFilter = Literal["open", "all", "bot", "queued", "assigned", "resolved"]
 
 
 class LoginBody(Body):
@@ -85,30 +95,48 @@ class CustomerDetail(BaseModel):
     conversations: list[ConversationView]
 
 
-@endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True)
+class ConversationQuery(Query):
+    status: StatusFilter = Field("open", description="open = every status but resolved; all = every status")
+    limit: int = Field(200, ge=1, le=1000, description="at most this many, most recently active first")
+
+
+class MessagesQuery(Query):
+    limit: int = Field(1000, ge=1, le=1000, description="the latest this many, oldest first")
+
+
+def _refuse_throttled(throttle: LoginThrottle, key: tuple[str, str]) -> None:
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(429, "too_many_attempts", f"Too many failed sign-ins. Try again in {seconds} s.",
+                       {"Retry-After": str(seconds)})
+
+
+@endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True,
+          errors=((401, "wrong username or password"), (429, "too many failures; see Retry-After")))
 async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
     throttle = request.app[THROTTLE]
     key = (body.username.lower(), request.remote or "")
-    wait = throttle.retry_after(key)
-    if wait is not None:
-        raise ApiError(429, "too_many_attempts", f"too many failed logins; try again in {wait:.0f} s",
-                       {"Retry-After": str(max(1, round(wait)))})
-    creds = await request.app[STORE].agent_credentials(body.username)
-    if not await verify_password(creds[1] if creds else None, body.password) or creds is None:
-        throttle.failed(key)
+    _refuse_throttled(throttle, key)  # before the password is even looked at
+    throttle.attempt(key)
+    agent = await check_login(request.app[STORE], body.username, body.password)
+    if agent is None:
         log.warning("failed console login for %r from %s", body.username, request.remote)
-        raise ApiError(401, "invalid_credentials", "wrong username or password")
+        raise ApiError(401, "invalid_credentials", "Wrong username or password.")
     throttle.succeeded(key)
-    response = web.Response(text=AgentOut(agent=creds[0]).model_dump_json(), content_type="application/json")
-    await start_session(request, response, creds[0])
-    log.info("agent %s logged in", creds[0].username)
+    response = web.Response(text=AgentOut(agent=agent).model_dump_json(), content_type="application/json")
+    await start_session(request, response, agent)
+    log.info("agent %s logged in from %s", agent.username, request.remote)
     return response
 
 
-@endpoint("POST", "/api/logout", "End the session", status=204)
+@endpoint("POST", "/api/logout", "End the session (and its live sockets)", status=204,
+          response_description="logged out")
 async def logout(request: web.Request, _: None) -> web.StreamResponse:
     response = web.Response(status=204)
-    await end_session(request, response)
+    session = await end_session(request, response)
+    if session is not None:
+        await close_session_sockets(request.app, session)
     return response
 
 
@@ -117,36 +145,17 @@ async def me(request: web.Request, _: None) -> AgentOut:
     return AgentOut(agent=current_agent(request))
 
 
-StatusFilter = Literal["open", "all", "bot", "queued", "assigned", "resolved"]
-_OPEN = [ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED]
+_STATUSES: dict[str, list[ConversationStatus] | None] = {
+    "open": [ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED],
+    "all": None,
+    **{s.value: [s] for s in ConversationStatus},
+}
 
 
-def _statuses(raw: str) -> list[ConversationStatus] | None:
-    if raw == "open":
-        return _OPEN
-    if raw == "all":
-        return None
-    try:
-        return [ConversationStatus(raw)]
-    except ValueError:
-        raise ApiError(422, "invalid", "status: one of open, all, bot, queued, assigned, resolved") from None
-
-
-def _limit(raw: str | None) -> int:
-    try:
-        value = int(raw) if raw is not None else 200
-    except ValueError:
-        raise ApiError(422, "invalid", "limit: a whole number from 1 to 1000") from None
-    if not 1 <= value <= 1000:
-        raise ApiError(422, "invalid", "limit: a whole number from 1 to 1000")
-    return value
-
-
-@endpoint("GET", "/api/conversations", "Conversations, most recently active first (?status=open|all|…&limit=)",
+@endpoint("GET", "/api/conversations", "Conversations, most recently active first", query=ConversationQuery,
           response=ConversationList)
-async def conversations(request: web.Request, _: None) -> ConversationList:
-    statuses = _statuses(request.query.get("status", "open"))
-    found = await request.app[STORE].list_conversations(statuses, _limit(request.query.get("limit")))
+async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
+    found = await request.app[STORE].list_conversations(_STATUSES[query.status], query.limit)
     return ConversationList(conversations=found)
 
 
@@ -158,15 +167,15 @@ async def conversation(request: web.Request, _: None) -> ConversationDetail:
 
 
 @endpoint("GET", "/api/conversations/{id}/messages", "A conversation's messages, oldest first",
-          response=MessageList)
-async def messages(request: web.Request, _: None) -> MessageList:
+          query=MessagesQuery, response=MessageList)
+async def messages(request: web.Request, query: MessagesQuery) -> MessageList:
     store = request.app[STORE]
     conv = await store.get_conversation(request.match_info["id"])
-    return MessageList(messages=await store.list_messages(conv.id, _limit(request.query.get("limit") or "1000")))
+    return MessageList(messages=await store.list_messages(conv.id, query.limit))
 
 
 @endpoint("POST", "/api/conversations/{id}/messages", "Reply to the customer", body=ReplyBody,
-          response=MessageOut, status=201)
+          response=MessageOut, status=201, errors=((409, "resolved, or assigned to another agent"),))
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
         message = await request.app[ROUTER].reply(request.match_info["id"], current_agent(request), body.text)
@@ -175,25 +184,46 @@ async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     return MessageOut(message=message)
 
 
+async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
+    """The conversation, if ``agent`` may act on it: an agent does not take
+    over a colleague's conversation (an admin may)."""
+    conv = await request.app[STORE].get_conversation(request.match_info["id"])
+    if conv.status is ConversationStatus.RESOLVED:
+        raise ApiError(409, "conflict", "the conversation is resolved")
+    mine = conv.agent_id in (None, agent.id) or conv.status is not ConversationStatus.ASSIGNED
+    if not mine and agent.role is not Role.ADMIN:
+        raise ApiError(409, "conflict", "the conversation is assigned to another agent")
+    return conv
+
+
+async def _assignee(request: web.Request, body: AssignBody) -> Agent:
+    me = current_agent(request)
+    if body.agent_id in (None, me.id):
+        return me
+    if me.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
+    return await request.app[STORE].get_agent(body.agent_id)
+
+
 @endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (admins may assign anyone)",
-          body=AssignBody, response=ConversationOut)
+          body=AssignBody, response=ConversationOut,
+          errors=((403, "assigning someone else needs an admin"), (409, "resolved, or another agent's")))
 async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
-    agent = current_agent(request)
-    if body.agent_id not in (None, agent.id):
-        if agent.role is not Role.ADMIN:
-            raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
-        agent = await request.app[STORE].get_agent(body.agent_id)
+    assignee = await _assignee(request, body)
+    await _open_for(request, current_agent(request))
     try:
-        view = await request.app[ROUTER].assign(request.match_info["id"], agent)
+        view = await request.app[ROUTER].assign(request.match_info["id"], assignee)
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     return ConversationOut(conversation=view)
 
 
-@endpoint("POST", "/api/conversations/{id}/resolve", "Mark a conversation resolved", response=ConversationOut)
+@endpoint("POST", "/api/conversations/{id}/resolve", "Mark a conversation resolved", response=ConversationOut,
+          errors=((409, "resolved already, or another agent's"),))
 async def resolve(request: web.Request, _: None) -> ConversationOut:
-    view = await request.app[ROUTER].resolve(request.match_info["id"], current_agent(request))
-    return ConversationOut(conversation=view)
+    agent = current_agent(request)
+    await _open_for(request, agent)
+    return ConversationOut(conversation=await request.app[ROUTER].resolve(request.match_info["id"], agent))
 
 
 @endpoint("GET", "/api/customers/{id}", "A customer: profile, channel identities, conversations",
@@ -214,7 +244,7 @@ async def agents(request: web.Request, _: None) -> AgentList:
 
 
 @endpoint("POST", "/api/agents", "Create an agent account (admins only)", body=NewAgentBody, response=AgentOut,
-          status=201, admin=True)
+          status=201, admin=True, errors=((409, "the username is taken"),))
 async def create_agent(request: web.Request, body: NewAgentBody) -> AgentOut:
     created = await request.app[STORE].create_agent(
         body.username, body.display_name, body.role, await hash_password(body.password)

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents_ui.sessions import AGENT, session_agent
 from router.models import Agent, Role
 from router.store import ConflictError, NotFound
 
 log = logging.getLogger(__name__)
+
+# requests that change something; they must be JSON (see _require_json)
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 class ApiError(Exception):
@@ -33,6 +38,14 @@ def error_response(err: ApiError) -> web.Response:
     return web.json_response(body, status=err.status, headers=err.headers)
 
 
+class _NoBody(BaseModel):
+    """What a write without a body model accepts: nothing, or ``{}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# the second argument is the parsed input: the body model of a write, the
+# query model of a read, otherwise None
 Handler = Callable[[web.Request, Any], Awaitable[BaseModel | web.StreamResponse | None]]
 
 
@@ -43,10 +56,19 @@ class Endpoint:
     summary: str
     handler: Handler
     body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
     admin: bool = False
+    # for routes whose answer is no JSON model (the websocket, the document itself)
+    response_description: str = "ok"
+    # route-specific error answers, for the document: ((409, "why"), ...)
+    errors: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -54,10 +76,16 @@ ENDPOINTS: list[Endpoint] = []
 
 def endpoint(
     method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None, status: int = 200, public: bool = False, admin: bool = False,
+    query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
+    public: bool = False, admin: bool = False, response_description: str = "ok",
+    errors: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Handler], Handler]:
+    if body is not None and query is not None:
+        raise ValueError(f"{method} {path}: a handler takes a body model or a query model, not both")
+
     def register(handler: Handler) -> Handler:
-        ENDPOINTS.append(Endpoint(method, path, summary, handler, body, response, status, public, admin))
+        ENDPOINTS.append(Endpoint(method, path, summary, handler, body, query, response, status, public, admin,
+                                  response_description, errors))
         return handler
 
     return register
@@ -78,14 +106,7 @@ async def _authorise(request: web.Request, ep: Endpoint) -> None:
     request[AGENT] = agent
 
 
-async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    # requiring JSON also defeats cross-site form posts (CSRF)
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+def _validate(model: type[BaseModel], raw: Any) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -94,29 +115,77 @@ async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel
         raise ApiError(422, "invalid", f"{where}: {first['msg']}") from None
 
 
+async def _json_body(request: web.Request) -> Any:
+    # every write must say JSON, with or without a body: a cross-site HTML form
+    # cannot send that content type without a CORS preflight (CSRF)
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+
+
+async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:
+    if request.method in _WRITES:
+        raw = await _json_body(request)
+        if ep.body is not None:
+            return _validate(ep.body, raw)
+        if raw:  # a write without a body model refuses fields it would ignore
+            _validate(_NoBody, raw)
+        return None
+    if ep.query is not None:
+        return _validate(ep.query, dict(request.query))
+    return None
+
+
+def _render(ep: Endpoint, result: BaseModel | web.StreamResponse | None) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    if result is None:
+        return web.Response(status=204)
+    return web.Response(text=result.model_dump_json(), status=ep.status, content_type="application/json")
+
+
 def _bind(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             await _authorise(request, ep)
-            body = await _parse_body(request, ep.body) if ep.body is not None else None
-            result = await ep.handler(request, body)
+            return _render(ep, await ep.handler(request, await _parse(request, ep)))
         except ApiError as err:
             return error_response(err)
         except NotFound as exc:
-            return error_response(ApiError(404, "not_found", str(exc)))
+            return error_response(ApiError(404, "not_found", f"no such {exc}"))
         except ConflictError as exc:
             return error_response(ApiError(409, "conflict", str(exc)))
-        if isinstance(result, web.StreamResponse):
-            return result
-        if result is None:
-            return web.Response(status=204)
-        return web.Response(
-            text=result.model_dump_json(), status=ep.status, content_type="application/json"
-        )
 
     return handle
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    """Under /api/ every error is JSON, also aiohttp's own (unknown path, wrong
+    method, body too large) and a bug's 500, so clients parse one shape."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return error_response(ApiError(exc.status, code, exc.reason, headers))
+    except Exception:
+        log.exception("console API %s %s failed", request.method, request.path)
+        return error_response(ApiError(500, "internal", "internal error; see the server log"))
+
+
 def mount(app: web.Application) -> None:
+    app.middlewares.append(json_errors)
     for ep in ENDPOINTS:
         app.router.add_route(ep.method, ep.path, _bind(ep))

@@ -6,70 +6,103 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from urllib.parse import urlsplit
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
-from agents_ui.endpoints import ApiError, error_response
-from agents_ui.sessions import session_agent
+from agents_ui.endpoints import ApiError, current_agent, endpoint
+from agents_ui.sessions import request_token_hash
 from router.appkeys import BUS
 from router.bus import Subscription
 
 log = logging.getLogger(__name__)
 
-SOCKETS = web.AppKey("console_sockets", set[web.WebSocketResponse])
+# weak: a socket that ended is gone from the set without anyone removing it
+SOCKETS = web.AppKey("console_sockets", weakref.WeakSet[web.WebSocketResponse])
+# the session a socket was opened with, so logging out closes it too
+SESSION = web.ResponseKey("console_session", str)
+HEARTBEAT = 30.0
+_CLOSE_TIMEOUT = 2.0
 
 
 def _same_origin(request: web.Request) -> bool:
     """Browsers send Origin on websocket upgrades; a page of another site must
-    not ride on an agent's cookie (cross-site websocket hijacking)."""
+    not ride on an agent's cookie (cross-site websocket hijacking). Clients
+    that are no browser send none, and still need the cookie."""
     origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
+    return origin is None or urlsplit(origin).netloc.lower() == request.host.lower()
 
 
 async def _push(ws: web.WebSocketResponse, sub: Subscription) -> None:
-    async for event in sub:
-        await ws.send_str(event.json)
-    # the bus cut us off (too slow) or is closing: let the console reconnect and reload
-    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER)
-
-
-async def _answer(ws: web.WebSocketResponse, data: str) -> None:
     try:
-        frame = json.loads(data)
-    except json.JSONDecodeError:
-        frame = None
+        async for event in sub:
+            await ws.send_str(event.json)
+    except ConnectionResetError:
+        return  # the console went away; the reader side notices and ends
+    # the bus cut us off (too slow) or is closing: the console reconnects and reloads
+    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"reconnect")
+
+
+async def _answer(ws: web.WebSocketResponse, msg: WSMessage) -> None:
+    frame = None
+    if msg.type is WSMsgType.TEXT:
+        with contextlib.suppress(json.JSONDecodeError):
+            frame = json.loads(msg.data)
     if isinstance(frame, dict) and frame.get("type") == "ping":
         await ws.send_json({"type": "pong"})
     else:
-        await ws.send_json({"type": "error", "code": "unknown_type", "message": "only ping frames are accepted"})
+        await ws.send_json({"type": "error", "code": "unknown_type", "message": 'only {"type":"ping"} is accepted'})
 
 
-async def console_ws(request: web.Request) -> web.StreamResponse:
-    if not _same_origin(request):
-        return error_response(ApiError(403, "forbidden", "cross-origin websocket refused"))
-    agent = await session_agent(request)
-    if agent is None:
-        return error_response(ApiError(401, "unauthenticated", "log in first"))
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
-    await ws.prepare(request)
-    request.app[SOCKETS].add(ws)
-    log.debug("console socket opened for %s", agent.username)
+async def _serve(ws: web.WebSocketResponse, sub: Subscription) -> None:
+    pusher = asyncio.create_task(_push(ws, sub))
     try:
-        async with request.app[BUS].subscribe() as sub:
-            pusher = asyncio.create_task(_push(ws, sub))
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    await _answer(ws, msg.data)
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await _answer(ws, msg)
+    except ConnectionResetError:
+        pass  # went away while we answered
     finally:
-        request.app[SOCKETS].discard(ws)
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+
+
+@endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, "
+          "message.updated, conversation.created, conversation.updated, conversation.assigned); "
+          'send {"type":"ping"} for {"type":"pong"}', status=101, response_description="switching to websocket")
+async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
+    if not _same_origin(request):
+        raise ApiError(403, "forbidden", "cross-origin websocket refused")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096)
+    # subscribed before the upgrade completes, so no event after it is missed
+    async with request.app[BUS].subscribe() as sub:
+        await ws.prepare(request)
+        ws[SESSION] = request_token_hash(request) or ""
+        request.app[SOCKETS].add(ws)
+        log.debug("console socket opened for %s", current_agent(request).username)
+        await _serve(ws, sub)
     return ws
 
 
+async def _close_all(sockets: list[web.WebSocketResponse], message: bytes) -> None:
+    async def close(ws: web.WebSocketResponse) -> None:
+        # a console that does not answer the close frame must not hold up the caller
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=message)
+
+    await asyncio.gather(*(close(ws) for ws in sockets))
+
+
 async def close_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[SOCKETS]
-    for ws in tuple(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    """on_shutdown: without this the server would wait for every console to leave."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    await _close_all(list(sockets), b"server shutdown")
+
+
+async def close_session_sockets(app: web.Application, session: str) -> None:
+    """Logging out ends the live feed of that session's tabs as well."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    await _close_all([ws for ws in sockets if ws.get(SESSION) == session], b"logged out")

@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, Role, utcnow
+from router.store import ConflictError, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,45 +49,73 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
     return ok and stored_hash is not None
 
 
+async def check_login(store: Store, username: str, password: str) -> Agent | None:
+    """The agent if the password is right; upgrades a hash made with weaker
+    argon2 parameters than today's while the password is at hand."""
+    creds = await store.agent_credentials(username)
+    if not await verify_password(creds[1] if creds else None, password) or creds is None:
+        return None
+    agent, stored_hash = creds
+    if _hasher.check_needs_rehash(stored_hash):
+        await store.set_password_hash(agent.id, await hash_password(password))
+        log.info("re-hashed the password of %s with the current argon2 parameters", agent.username)
+    return agent
+
+
 def token_hash(token: str) -> str:
     """Only a hash of the cookie is stored: a leaked database opens no session."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
-class _Failures:
-    count: int
-    locked_until: float
+class _Record:
+    failures: deque[float]
+    locked_until: float = 0.0
 
 
 class LoginThrottle:
-    """Locks a (username, address) out for a while after repeated failures."""
+    """After ``attempts`` failed logins for a (username, address) within
+    ``lockout`` seconds, that pair is refused for ``lockout`` seconds.
+
+    In memory on purpose: one process serves the console, and a restart
+    forgetting a lock-out costs an attacker a restart's worth of guesses.
+    An attempt counts before its password is checked, so parallel guesses
+    cannot slip past the limit while argon2 is busy; a success clears it.
+    """
+
+    MAX_KEYS = 100_000  # bounds memory under a password-spraying attack
 
     def __init__(self, attempts: int, lockout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
         self.lockout = lockout
         self.clock = clock
-        self._failures: dict[tuple[str, str], _Failures] = {}
+        self._records: dict[tuple[str, str], _Record] = {}
 
     def retry_after(self, key: tuple[str, str]) -> float | None:
-        entry = self._failures.get(key)
-        if entry is None or entry.count < self.attempts:
+        """Seconds until ``key`` may try again, or None when it may now."""
+        record = self._records.get(key)
+        if record is None or not record.locked_until:
             return None
-        remaining = entry.locked_until - self.clock()
-        if remaining <= 0:
-            del self._failures[key]
-            return None
-        return remaining
+        remaining = record.locked_until - self.clock()
+        if remaining > 0:
+            return remaining
+        del self._records[key]  # served its time: a clean slate
+        return None
 
-    def failed(self, key: tuple[str, str]) -> None:
-        entry = self._failures.setdefault(key, _Failures(0, 0.0))
-        entry.count += 1
-        entry.locked_until = self.clock() + self.lockout
-        if len(self._failures) > 100_000:  # bound memory under a spraying attack
-            self._failures.pop(next(iter(self._failures)))
+    def attempt(self, key: tuple[str, str]) -> None:
+        now = self.clock()
+        record = self._records.pop(key, None) or _Record(deque(maxlen=self.attempts))
+        while record.failures and record.failures[0] <= now - self.lockout:
+            record.failures.popleft()
+        record.failures.append(now)
+        if len(record.failures) >= self.attempts:
+            record.locked_until = now + self.lockout
+        self._records[key] = record  # re-inserted last: the dict's order is least recently tried first
+        if len(self._records) > self.MAX_KEYS:
+            self._records.pop(next(iter(self._records)))
 
     def succeeded(self, key: tuple[str, str]) -> None:
-        self._failures.pop(key, None)
+        self._records.pop(key, None)
 
 
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
@@ -101,37 +131,60 @@ async def start_session(request: web.Request, response: web.StreamResponse, agen
     )
 
 
+def request_token_hash(request: web.Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    return token_hash(token) if token else None
+
+
 async def session_agent(request: web.Request) -> Agent | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
+    hashed = request_token_hash(request)
+    if hashed is None:
         return None
-    return await request.app[STORE].session_agent(token_hash(token), utcnow())
+    return await request.app[STORE].session_agent(hashed, utcnow())
 
 
-async def end_session(request: web.Request, response: web.StreamResponse) -> None:
-    token = request.cookies.get(COOKIE)
-    if token:
-        await request.app[STORE].delete_session(token_hash(token))
+async def end_session(request: web.Request, response: web.StreamResponse) -> str | None:
+    """Forget the session; returns its token hash (None if there was none)."""
+    hashed = request_token_hash(request)
+    if hashed is not None:
+        await request.app[STORE].delete_session(hashed)
     response.del_cookie(COOKIE, path="/")
+    return hashed
+
+
+def _announce(password: str) -> None:
+    """The one place the generated password ever appears: the terminal of
+    whoever started the service (never the log, which may be shipped away)."""
+    lines = [
+        "omnirouter created the console account 'admin'.",
+        f"Its password: {password}",
+        "It is shown only this once: sign in and keep it somewhere safe.",
+        f"(Set {ADMIN_ENV} before the first start to choose it yourself.)",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    boxed = [rule, *(f"| {line.ljust(width)} |" for line in lines), rule]
+    print("\n" + "\n".join(boxed) + "\n", file=sys.stderr, flush=True)
+
+
+async def _create_admin(store: Store) -> None:
+    password = os.environ.get(ADMIN_ENV)
+    generated = not password
+    password = password or secrets.token_urlsafe(12)
+    try:
+        await store.create_agent("admin", "Administrator", Role.ADMIN, await hash_password(password))
+    except ConflictError:
+        return  # another process sharing the store seeded it first
+    if generated:
+        _announce(password)
+        log.warning("created the admin account with a generated password, shown once on stderr")
+    else:
+        log.info("created the admin account with the password from %s", ADMIN_ENV)
 
 
 async def seed_admin(app: web.Application) -> AsyncIterator[None]:
-    """First start: create ``admin`` with the password from the environment,
-    or a generated one shown once on the terminal."""
+    """First start: create ``admin`` (runs after the store is open)."""
     store = app[STORE]
     if await store.agent_credentials("admin") is None:
-        password = os.environ.get(ADMIN_ENV)
-        generated = not password
-        password = password or secrets.token_urlsafe(12)
-        await store.create_agent("admin", "Administrator", Role.ADMIN, await hash_password(password))
-        if generated:
-            log.warning("created the admin account with a generated password (shown once on stderr)")
-            print(
-                f"\n  omnirouter: created the console account 'admin' with password: {password}\n"
-                f"  It is shown only this once. Set {ADMIN_ENV} before the first start to choose it.\n",
-                file=sys.stderr,
-                flush=True,
-            )
-        else:
-            log.info("created the admin account from %s", ADMIN_ENV)
+        await _create_admin(store)
     yield

@@ -1,209 +1,207 @@
-"""The console API on the real service: who may do what, and the
-conversation flow an agent goes through."""
+"""The console API on the real service: bodies, errors, conversations,
+customers and what agents may do to them."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Any
-
+import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from openapi_spec_validator import validate
 
-from agents_ui.endpoints import ENDPOINTS
-from agents_ui.sessions import THROTTLE
-from router.app import ROUTER
-from router.config import Settings
-from router.models import IdentityRef, InboundMessage
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from router.appkeys import STORE
+from tests.agents_ui.conftest import Client, customer_writes, error_of, login
 
-Client = TestClient[web.Request, web.Application]
-XSS = '<img src=x onerror="alert(1)">'
+XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-async def api(make_client: AppClient, settings: Settings) -> Client:
-    # no site chat: replies to these conversations have no connector to go out by
-    return await make_client(settings.model_copy(update={"connectors": {}}))
+async def conv(client: Client) -> str:
+    await login(client)
+    return await customer_writes(client, "hi")
 
 
-async def login(client: Client, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict[str, Any]:
-    resp = await client.post("/api/login", json={"username": username, "password": password})
-    assert resp.status == 200, await resp.text()
-    body: dict[str, Any] = await resp.json()
-    body["set-cookie"] = resp.headers["Set-Cookie"]
-    return body
+async def test_malformed_json_is_400(client: Client, conv: str) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/messages", data="{not json",
+                             headers={"Content-Type": "application/json"})
+    assert (await error_of(resp))[:2] == (400, "bad_json")
 
 
-async def customer_writes(client: Client, text: str, sender: str = "visitor-1", external_id: str = "1") -> str:
-    accepted = await client.app[ROUTER].on_message(
-        InboundMessage(channel="webchat", external_id=external_id, sender=IdentityRef(kind="webchat", value=sender),
-                       text=text, sender_name="Анна")
-    )
-    assert accepted.conversation_id
-    return accepted.conversation_id
+@pytest.mark.parametrize("path", ["/messages", "/resolve", "/assign"])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
+async def test_writes_must_be_json_even_without_a_body(client: Client, conv: str, path: str,
+                                                       content_type: str) -> None:
+    """What a cross-site HTML form can send is refused (CSRF)."""
+    resp = await client.post(f"/api/conversations/{conv}{path}", data="text=hi",
+                             headers={"Content-Type": content_type})
+    assert (await error_of(resp))[:2] == (415, "unsupported_media_type")
+    detail = await (await client.get(f"/api/conversations/{conv}")).json()
+    assert detail["conversation"]["status"] == "queued"
 
 
-async def error_code(resp: Any) -> str:
-    body = await resp.json()
-    code: str = body["error"]["code"]
-    return code
+async def test_logout_without_content_type_is_refused(client: Client) -> None:
+    await login(client)
+    assert (await error_of(await client.post("/api/logout")))[:2] == (415, "unsupported_media_type")
+    assert (await client.get("/api/me")).status == 200
 
 
-async def test_login_me_logout(api: Client) -> None:
-    assert (await api.get("/api/me")).status == 401
-    body = await login(api)
-    assert body["agent"]["username"] == "admin" and body["agent"]["role"] == "admin"
-    cookie = body["set-cookie"]
-    assert cookie.startswith("omnirouter_session=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert (await (await api.get("/api/me")).json())["agent"]["username"] == "admin"
-    assert (await api.post("/api/logout")).status == 204
-    assert (await api.get("/api/me")).status == 401
+async def test_an_empty_json_write_is_fine(client: Client, conv: str) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/assign", data=b"",
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 200 and (await resp.json())["conversation"]["status"] == "assigned"
 
 
-async def test_wrong_password_is_401_then_throttled_until_the_lockout_ends(api: Client) -> None:
-    now = [1000.0]
-    api.app[THROTTLE].clock = lambda: now[0]
-    for _ in range(5):
-        resp = await api.post("/api/login", json={"username": "admin", "password": "guess"})
-        assert resp.status == 401 and await error_code(resp) == "invalid_credentials"
-    resp = await api.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
-    assert resp.status == 429 and await error_code(resp) == "too_many_attempts"
-    assert int(resp.headers["Retry-After"]) == 60
-    now[0] += 61
-    await login(api)
-
-
-async def test_unknown_user_is_the_same_401(api: Client) -> None:
-    resp = await api.post("/api/login", json={"username": "nobody", "password": "x"})
-    assert resp.status == 401 and await error_code(resp) == "invalid_credentials"
-
-
-@pytest.mark.parametrize("ep", [ep for ep in ENDPOINTS if not ep.public], ids=lambda ep: f"{ep.method} {ep.path}")
-async def test_every_private_route_needs_a_session(api: Client, ep: Any) -> None:
-    resp = await api.request(ep.method, ep.path.replace("{id}", "conv_x"), json={})
-    assert resp.status == 401 and await error_code(resp) == "unauthenticated"
-
-
-async def test_admins_create_agents_and_agents_may_not(api: Client) -> None:
-    await login(api)
-    new = {"username": "ann", "display_name": "Ann", "password": "s3cret-pass", "role": "agent"}
-    resp = await api.post("/api/agents", json=new)
-    assert resp.status == 201 and (await resp.json())["agent"]["username"] == "ann"
-    assert (await api.post("/api/agents", json=new)).status == 409
-    short = {**new, "username": "bob", "password": "short"}
-    resp = await api.post("/api/agents", json=short)
-    assert resp.status == 422 and "password" in (await resp.json())["error"]["message"]
-    await login(api, "ann", "s3cret-pass")
-    resp = await api.post("/api/agents", json={**new, "username": "eve"})
-    assert resp.status == 403 and await error_code(resp) == "forbidden"
-    assert [a["username"] for a in (await (await api.get("/api/agents")).json())["agents"]] == ["admin", "ann"]
-
-
-async def test_bad_bodies_are_refused_clearly(api: Client) -> None:
-    await login(api)
-    conv = await customer_writes(api, "hi")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": "   "}, "text"),
+        ({"text": 5}, "text"),
+        ({"text": "x" * 10_001}, "text"),
+        ({"txt": "hi"}, "text"),
+        ({"text": "hi", "html": True}, "html"),
+        ([], "body"),
+    ],
+)
+async def test_invalid_replies_are_422_naming_the_field(client: Client, conv: str, body: object,
+                                                         field: str) -> None:
     url = f"/api/conversations/{conv}/messages"
-    resp = await api.post(url, data="{not json", headers={"Content-Type": "application/json"})
-    assert resp.status == 400 and await error_code(resp) == "bad_json"
-    resp = await api.post(url, data="text=hi", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert resp.status == 415
-    for body in ({"text": "   "}, {"text": 5}, {"txt": "hi"}, {"text": "x" * 10_001}):
-        resp = await api.post(url, json=body)
-        assert resp.status == 422 and await error_code(resp) == "invalid", body
-    assert (await api.get("/api/conversations?status=lost")).status == 422
-    assert (await api.get("/api/conversations/conv_missing")).status == 404
-    messages = (await (await api.get(url)).json())["messages"]
-    assert [m["text"] for m in messages] == ["hi"]  # nothing was added by the refused calls
+    status, code, message = await error_of(await client.post(url, json=body))
+    assert (status, code) == (422, "invalid") and message.startswith(field), message
+    assert [m["text"] for m in (await (await client.get(url)).json())["messages"]] == ["hi"]
 
 
-async def next_event(ws: Any, kind: str) -> dict[str, Any]:
-    while True:
-        frame = await asyncio.wait_for(ws.receive_json(), 5)
-        if frame["type"] == kind:
-            data: dict[str, Any] = frame["data"]
-            return data
+async def test_a_body_where_none_is_expected_is_422(client: Client, conv: str) -> None:
+    status, code, message = await error_of(await client.post(f"/api/conversations/{conv}/resolve",
+                                                             json={"force": True}))
+    assert (status, code) == (422, "invalid") and message.startswith("force")
 
 
-async def test_conversation_flow_is_pushed_live(api: Client) -> None:
-    await login(api)
-    ws = await api.ws_connect("/api/ws")
-    conv = await customer_writes(api, XSS)
-    created = await next_event(ws, "message.created")
-    assert created["message"]["text"] == XSS and created["conversation"]["status"] == "queued"
+@pytest.mark.parametrize("query", ["status=lost", "limit=0", "limit=1001", "limit=many"])
+async def test_invalid_list_queries_are_422(client: Client, conv: str, query: str) -> None:
+    status, code, message = await error_of(await client.get(f"/api/conversations?{query}"))
+    assert (status, code) == (422, "invalid") and message.startswith(query.split("=", maxsplit=1)[0])
 
-    listed = (await (await api.get("/api/conversations")).json())["conversations"]
-    assert [(c["id"], c["customer_name"], c["last_message_text"]) for c in listed] == [(conv, "Анна", XSS)]
-    detail = await (await api.get(f"/api/conversations/{conv}")).json()
-    assert detail["customer"]["display_name"] == "Анна"
 
-    resp = await api.post(f"/api/conversations/{conv}/messages", json={"text": "  Здравствуйте!  "})
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/conversations/conv_missing"),
+        ("GET", "/api/conversations/conv_missing/messages"),
+        ("POST", "/api/conversations/conv_missing/messages"),
+        ("POST", "/api/conversations/conv_missing/assign"),
+        ("POST", "/api/conversations/conv_missing/resolve"),
+        ("GET", "/api/customers/cus_missing"),
+        ("GET", "/api/nothing/here"),
+    ],
+)
+async def test_unknown_ids_and_paths_are_json_404(client: Client, method: str, path: str) -> None:
+    await login(client)
+    body = ({"text": "hi"} if path.endswith("/messages") else {}) if method == "POST" else None
+    resp = await client.request(method, path, json=body)
+    assert (await error_of(resp))[:2] == (404, "not_found")
+
+
+async def test_aiohttp_errors_under_api_are_json_too(client: Client) -> None:
+    await login(client)
+    resp = await client.delete("/api/me")
+    assert (await error_of(resp))[:2] == (405, "method_not_allowed") and "GET" in resp.headers["Allow"]
+    resp = await client.post("/api/agents", data=b"{" + b" " * 2 * 1024**2 + b"}",
+                             headers={"Content-Type": "application/json"})
+    assert (await error_of(resp))[:2] == (413, "too_large")
+
+
+async def test_conversations_are_listed_by_status_most_recent_first(client: Client) -> None:
+    await login(client)
+    first = await customer_writes(client, "first", sender="v1", external_id="1")
+    second = await customer_writes(client, "second", sender="v2", external_id="2", name=None)
+    await customer_writes(client, "first again", sender="v1", external_id="3")
+
+    async def listed(query: str = "") -> list[tuple[str, str | None, str]]:
+        body = await (await client.get(f"/api/conversations{query}")).json()
+        return [(c["id"], c["customer_name"], c["last_message_text"]) for c in body["conversations"]]
+
+    assert await listed() == [(first, "Анна", "first again"), (second, None, "second")]
+    assert await listed("?limit=1") == [(first, "Анна", "first again")]
+    assert await client.post(f"/api/conversations/{second}/resolve", json={})
+    assert [c[0] for c in await listed("?status=resolved")] == [second]
+    assert [c[0] for c in await listed("?status=queued")] == [first]
+    assert [c[0] for c in await listed("?status=open")] == [first]
+    assert [c[0] for c in await listed("?status=all&cache_buster=1")] == [first, second]
+
+
+async def test_a_conversation_its_messages_and_its_customer(client: Client) -> None:
+    await login(client)
+    conv = await customer_writes(client, "one")
+    await customer_writes(client, "two", external_id="2")
+    detail = await (await client.get(f"/api/conversations/{conv}")).json()
+    assert detail["conversation"]["status"] == "queued" and detail["customer"]["display_name"] == "Анна"
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert [(m["text"], m["author"], m["delivery"]) for m in messages] == [
+        ("one", "customer", "received"), ("two", "customer", "received")]
+    latest = (await (await client.get(f"/api/conversations/{conv}/messages?limit=1")).json())["messages"]
+    assert [m["text"] for m in latest] == ["two"]
+
+    customer = await (await client.get(f"/api/customers/{detail['customer']['id']}")).json()
+    assert customer["customer"]["display_name"] == "Анна"
+    assert [i["ref"] for i in customer["identities"]] == [{"kind": "webchat", "value": "visitor-1"}]
+    assert [c["id"] for c in customer["conversations"]] == [conv]
+
+
+async def test_markup_is_returned_verbatim_never_escaped_or_stripped(client: Client) -> None:
+    """The API hands text over as it is; the page shows it as text (tests/e2e)."""
+    await login(client)
+    conv = await customer_writes(client, XSS, name=XSS)
+    listed = (await (await client.get("/api/conversations")).json())["conversations"]
+    assert (listed[0]["customer_name"], listed[0]["last_message_text"]) == (XSS, XSS)
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": f"  {XSS}  "})
+    assert (await resp.json())["message"]["text"] == XSS
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert [m["text"] for m in messages] == [XSS, XSS]
+
+
+async def test_a_reply_is_pending_then_assigns_the_replier(client: Client, conv: str) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "  Здравствуйте!\n "})
     assert resp.status == 201
     reply = (await resp.json())["message"]
-    assert reply["text"] == "Здравствуйте!" and reply["delivery"] == "pending"
-    assigned = await next_event(ws, "conversation.assigned")
-    assert assigned["conversation"]["status"] == "assigned"
-    # no connector is configured for the channel: the agent is told it was not delivered
-    updated = await next_event(ws, "message.updated")
-    assert updated["message"]["id"] == reply["id"] and updated["message"]["delivery"] == "failed"
-    assert "no enabled connector" in updated["message"]["delivery_error"]
+    assert (reply["text"], reply["author"], reply["direction"], reply["delivery"]) == (
+        "Здравствуйте!", "agent", "out", "pending")
+    me = (await (await client.get("/api/me")).json())["agent"]
+    detail = await (await client.get(f"/api/conversations/{conv}")).json()
+    assert (detail["conversation"]["status"], detail["conversation"]["agent_id"]) == ("assigned", me["id"])
 
-    resp = await api.post(f"/api/conversations/{conv}/resolve")
+
+async def test_resolved_conversations_take_no_more_actions(client: Client, conv: str) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/resolve", json={})
+    assert resp.status == 200 and (await resp.json())["conversation"]["status"] == "resolved"
+    for path, body in (("messages", {"text": "again"}), ("assign", {}), ("resolve", {})):
+        status, code, message = await error_of(await client.post(f"/api/conversations/{conv}/{path}", json=body))
+        assert (status, code) == (409, "conflict") and "resolved" in message
+
+
+async def test_agents_take_queued_work_but_not_a_colleagues(client: Client, agent_http: aiohttp.ClientSession,
+                                                            ) -> None:
+    conv = await customer_writes(client, "hi")
+    ann = (await (await agent_http.get("/api/me")).json())["agent"]
+    admin = (await (await client.get("/api/me")).json())["agent"]
+    # an agent may not hand work to someone else
+    resp = await agent_http.post(f"/api/conversations/{conv}/assign", json={"agent_id": admin["id"]})
+    assert (await error_of(resp))[:2] == (403, "forbidden")
+    resp = await agent_http.post(f"/api/conversations/{conv}/assign", json={})
+    assert (await resp.json())["conversation"]["agent_id"] == ann["id"]
+
+    # the admin's own reply, take or resolve is allowed; a second agent's is not
+    await client.post(f"/api/conversations/{conv}/assign", json={"agent_id": admin["id"]})
+    for path, body in (("assign", {}), ("resolve", {}), ("messages", {"text": "mine now"})):
+        resp = await agent_http.post(f"/api/conversations/{conv}/{path}", json=body)
+        status, code, message = await error_of(resp)
+        assert (status, code) == (409, "conflict") and "another agent" in message
+
+    # the admin hands it back
+    resp = await client.post(f"/api/conversations/{conv}/assign", json={"agent_id": ann["id"]})
+    assert (await resp.json())["conversation"]["agent_id"] == ann["id"]
+    resp = await agent_http.post(f"/api/conversations/{conv}/resolve", json={})
     assert (await resp.json())["conversation"]["status"] == "resolved"
-    assert (await next_event(ws, "conversation.updated"))["conversation"]["status"] == "resolved"
-    resp = await api.post(f"/api/conversations/{conv}/messages", json={"text": "again"})
-    assert resp.status == 409
-    await ws.close()
+    assert (await client.app[STORE].get_conversation(conv)).agent_id == ann["id"]
 
 
-async def test_customer_profile(api: Client) -> None:
-    await login(api)
-    conv = await customer_writes(api, "hi")
-    customer_id = (await (await api.get(f"/api/conversations/{conv}")).json())["customer"]["id"]
-    body = await (await api.get(f"/api/customers/{customer_id}")).json()
-    assert body["identities"][0]["ref"] == {"kind": "webchat", "value": "visitor-1"}
-    assert [c["id"] for c in body["conversations"]] == [conv]
-
-
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
-
-
-async def test_console_socket_refuses_other_sites_and_strangers(api: Client) -> None:
-    assert (await api.get("/api/ws", headers=UPGRADE)).status == 401
-    await login(api)
-    assert (await api.get("/api/ws", headers={**UPGRADE, "Origin": "https://evil.example"})).status == 403
-    ws = await api.ws_connect("/api/ws", origin=str(api.make_url("/")).rstrip("/"))
-    await ws.send_str("hello?")
-    assert (await ws.receive_json())["code"] == "unknown_type"
-    await ws.send_json({"type": "ping"})
-    assert await ws.receive_json() == {"type": "pong"}
-    await ws.close()
-
-
-async def test_openapi_document_is_valid_and_complete(api: Client) -> None:
-    doc = await (await api.get("/api/openapi.json")).json()
-    validate(doc)
-    for ep in ENDPOINTS:
-        assert ep.method.lower() in doc["paths"][ep.path], ep.path
-    assert "ConversationView" in json.dumps(doc["components"]["schemas"])
-
-
-async def test_console_page_is_served_with_a_strict_policy(api: Client) -> None:
-    resp = await api.get("/")
-    assert resp.status == 200 and 'data-testid="login-form"' in await resp.text()
-    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
-    assert resp.headers["X-Frame-Options"] == "DENY"
-
-
-async def test_generated_admin_password_is_shown_once(
-    make_client: AppClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.delenv("OMNIROUTER_ADMIN_PASSWORD")
-    client = await make_client(settings.model_copy(update={"connectors": {}}))
-    err = capsys.readouterr().err
-    assert "created the console account 'admin' with password: " in err
-    password = err.split("with password: ")[1].split()[0]
-    await login(client, "admin", password)
+async def test_assigning_to_an_unknown_agent_is_404(client: Client, conv: str) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/assign", json={"agent_id": "agt_nobody"})
+    status, code, message = await error_of(resp)
+    assert (status, code) == (404, "not_found") and "agt_nobody" in message

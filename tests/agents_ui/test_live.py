@@ -1,0 +1,96 @@
+"""``WS /api/ws``: events pushed live, who may connect, and how it ends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType
+
+from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login, next_event
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+           "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
+
+
+async def test_the_conversation_flow_is_pushed_live(client: Client) -> None:
+    await login(client)
+    ws = await client.ws_connect("/api/ws")
+    conv = await customer_writes(client, "Где мой заказ?")
+    opened = await next_event(ws, "conversation.created")
+    assert opened["conversation"]["id"] == conv and opened["conversation"]["status"] == "queued"
+    created = await next_event(ws, "message.created")
+    assert created["message"]["text"] == "Где мой заказ?" and created["conversation"]["id"] == conv
+    listed = (await (await client.get("/api/conversations")).json())["conversations"]
+    assert [c["id"] for c in listed] == [conv]
+
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Уже едет"})
+    assert resp.status == 201
+    reply = (await resp.json())["message"]
+    assert (await next_event(ws, "conversation.assigned"))["conversation"]["status"] == "assigned"
+    pushed = await next_event(ws, "message.created")
+    assert pushed["message"] == reply and pushed["conversation"]["last_message_text"] == "Уже едет"
+    # no connector serves the channel here: the agent learns it was not delivered, and why
+    updated = (await next_event(ws, "message.updated"))["message"]
+    assert (updated["id"], updated["delivery"]) == (reply["id"], "failed")
+    assert "no enabled connector named 'webchat'" in updated["delivery_error"]
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert messages[-1]["delivery"] == "failed"
+
+    await client.post(f"/api/conversations/{conv}/resolve", json={})
+    assert (await next_event(ws, "conversation.updated"))["conversation"]["status"] == "resolved"
+    await ws.close()
+
+
+async def test_the_socket_needs_a_session_and_our_own_origin(client: Client) -> None:
+    resp = await client.get("/api/ws", headers=UPGRADE)
+    assert (await error_of(resp))[:2] == (401, "unauthenticated")
+    await login(client)
+    for origin in ("https://evil.example", "null", f"http://{client.host}:1"):
+        resp = await client.get("/api/ws", headers={**UPGRADE, "Origin": origin})
+        assert (await error_of(resp))[:2] == (403, "forbidden"), origin
+    ws = await client.ws_connect("/api/ws", origin=f"http://{client.host}:{client.port}")
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json() == {"type": "pong"}
+    await ws.close()
+
+
+async def test_only_ping_is_understood_and_the_socket_stays_open(client: Client) -> None:
+    await login(client)
+    ws = await client.ws_connect("/api/ws")
+    for send in (ws.send_str("hello?"), ws.send_json({"type": "subscribe"}), ws.send_json([1]),
+                 ws.send_bytes(b"\x00")):
+        await send
+        frame = await ws.receive_json()
+        assert (frame["type"], frame["code"]) == ("error", "unknown_type") and frame["message"]
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json() == {"type": "pong"}
+    await ws.close()
+
+
+async def test_logging_out_closes_that_sessions_sockets_only(client: Client, open_session: OpenSession) -> None:
+    await login(client)
+    mine = await client.ws_connect("/api/ws")
+    other_http = await open_session(client)
+    await login(other_http)
+    other = await other_http.ws_connect("/api/ws")
+
+    assert (await client.post("/api/logout", json={})).status == 204
+    closing = await asyncio.wait_for(mine.receive(), 5)
+    assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
+    await customer_writes(client, "still live?")
+    assert (await next_event(other, "message.created"))["message"]["text"] == "still live?"
+    await other.close()
+
+
+async def test_shutdown_closes_console_sockets_with_going_away(client: Client) -> None:
+    await login(client)
+    sockets = [await client.ws_connect("/api/ws") for _ in range(3)]
+
+    async def closed(ws: aiohttp.ClientWebSocketResponse) -> int | None:
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+        return ws.close_code
+
+    codes = await asyncio.wait_for(asyncio.gather(client.server.close(), *(closed(ws) for ws in sockets)), 10)
+    assert codes[1:] == [WSCloseCode.GOING_AWAY] * 3
