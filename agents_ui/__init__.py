@@ -34,10 +34,13 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "console.html", headers=_PAGE_HEADERS)
 
 
-async def _no_sniff(request: web.Request, response: web.StreamResponse) -> None:
+async def _console_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if not request.path.startswith(_CONSOLE_PATHS):
+        return
     # a browser must not guess a script out of an API answer or an asset
-    if request.path.startswith(_CONSOLE_PATHS):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # revalidate (a cheap 304) so an upgrade's new script is never mixed with an old page
+    response.headers.setdefault("Cache-Control", "no-cache")
 
 
 def setup_console(app: web.Application) -> None:
@@ -46,7 +49,7 @@ def setup_console(app: web.Application) -> None:
     console = app[SETTINGS].console
     app[THROTTLE] = LoginThrottle(console.login_attempts, console.login_lockout_seconds)
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
-    app.on_response_prepare.append(_no_sniff)
+    app.on_response_prepare.append(_console_headers)
     app.router.add_get("/", index)
     app.router.add_static("/console/", STATIC, append_version=True)
     mount(app)

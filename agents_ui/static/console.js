@@ -1,8 +1,26 @@
-// omnirouter agent console. Every piece of text from customers or agents is
-// put on the page with textContent, never as HTML.
+// omnirouter agent console: plain JS, no build step, no inline script (CSP).
+// Every text from customers, agents or the API reaches the page through
+// textContent (see el()), never as HTML: customer markup stays text.
 "use strict";
 
-const state = { me: null, filter: "open", conversations: new Map(), selected: null, messageIds: new Set(), ws: null, retry: 0 };
+const FILTERS = { open: "open", queued: "queued", mine: "assigned", resolved: "resolved" };
+// how far a message is on its way; a late answer never takes it back
+const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, failed: 3 };
+const DELIVERY_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered" };
+
+const state = {
+  me: null,
+  agents: new Map(),        // id -> display name
+  filter: "open",
+  conversations: new Map(), // id -> ConversationView
+  unread: new Set(),        // conversation ids with customer messages not yet seen
+  selected: null,
+  messages: new Map(),      // id -> Message of the selected conversation
+  ws: null,
+  retry: 0,
+  sending: false,
+};
+
 const $ = (sel) => document.querySelector(sel);
 
 function el(tag, className, text) {
@@ -12,64 +30,118 @@ function el(tag, className, text) {
   return node;
 }
 
+// ---- API ---------------------------------------------------------------
+
 async function api(method, path, body) {
-  const init = { method, headers: {}, credentials: "same-origin" };
-  if (body !== undefined) {
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method !== "GET") {
+    // every write is JSON, also without a body: the server refuses anything else (CSRF)
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body === undefined ? {} : body);
   }
   const resp = await fetch(path, init);
   const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-  if (resp.status === 401 && path !== "/api/login") showLogin();
+  if (resp.status === 401 && path !== "/api/login" && state.me) showLogin();
   if (!resp.ok) {
-    const err = new Error((data && data.error && data.error.message) || resp.statusText);
+    const err = new Error((data && data.error && data.error.message) || `${resp.status} ${resp.statusText}`);
     err.status = resp.status;
     throw err;
   }
   return data;
 }
 
-function relative(ts) {
+// ---- formatting --------------------------------------------------------
+
+function relativeTime(ts) {
   const seconds = Math.max(0, (Date.now() - new Date(ts).getTime()) / 1000);
-  if (seconds < 60) return "now";
-  if (seconds < 3600) return Math.floor(seconds / 60) + " min";
-  if (seconds < 86400) return Math.floor(seconds / 3600) + " h";
-  return new Date(ts).toLocaleDateString();
+  if (seconds < 45) return "now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
+  if (seconds < 7 * 86400) return new Date(ts).toLocaleDateString([], { weekday: "short" });
+  return new Date(ts).toLocaleDateString([], { day: "numeric", month: "short" });
 }
 
-function clock(ts) {
+function clockTime(ts) {
   return new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-// ---- login -------------------------------------------------------------
+function dayLabel(ts) {
+  const day = new Date(ts).toDateString();
+  if (day === new Date().toDateString()) return "Today";
+  if (day === new Date(Date.now() - 86400000).toDateString()) return "Yesterday";
+  return new Date(ts).toLocaleDateString([], { weekday: "long", day: "numeric", month: "long" });
+}
+
+function customerName(conv) {
+  return conv.customer_name || "Visitor";
+}
+
+function agentName(id) {
+  if (!id) return "nobody";
+  if (state.me && id === state.me.id) return "you";
+  return state.agents.get(id) || "another agent";
+}
+
+function avatar(name, key, className) {
+  const node = el("span", `avatar ${className || ""}`, initials(name));
+  let hash = 0;
+  for (const ch of String(key || name)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  node.classList.add(`av-${hash % 8}`);
+  return node;
+}
+
+function initials(name) {
+  const parts = String(name).trim().split(/\s+/).filter(Boolean);
+  return parts.slice(0, 2).map((p) => [...p][0]).join("") || "?";
+}
+
+// ---- login and start ---------------------------------------------------
 
 function showLogin() {
   state.me = null;
   if (state.ws) state.ws.close();
+  state.ws = null;
+  state.selected = null;
   $("#app").hidden = true;
   $("#login").hidden = false;
+  document.title = "omnirouter";
+  $('[data-testid="login-form"] input[name="username"]').focus();
 }
 
 async function onLogin(event) {
   event.preventDefault();
   const form = event.target;
-  $('[data-testid="login-error"]').textContent = "";
+  const error = $('[data-testid="login-error"]');
+  const button = form.querySelector('button[type="submit"]');
+  error.textContent = "";
+  button.disabled = true;
   try {
-    const data = await api("POST", "/api/login", { username: form.username.value, password: form.password.value });
+    const data = await api("POST", "/api/login", { username: form.username.value.trim(), password: form.password.value });
     form.password.value = "";
     await start(data.agent);
   } catch (err) {
-    $('[data-testid="login-error"]').textContent = err.message;
+    error.textContent = err.message; // also the lock-out's "try again in N s"
+    form.password.select();
+  } finally {
+    button.disabled = false;
   }
 }
 
 async function start(agent) {
   state.me = agent;
-  $("#me").textContent = agent.display_name + (agent.role === "admin" ? " (admin)" : "");
+  $("#me-name").textContent = agent.display_name;
+  $("#me-role").textContent = agent.role === "admin" ? "Admin" : "Agent";
+  $("#me-avatar").replaceWith(Object.assign(avatar(agent.display_name, agent.id, "small"), { id: "me-avatar" }));
   $("#login").hidden = true;
   $("#app").hidden = false;
+  await loadAgents().catch(() => {});
   connect();
   await loadConversations();
+}
+
+async function loadAgents() {
+  const data = await api("GET", "/api/agents");
+  state.agents = new Map(data.agents.map((a) => [a.id, a.display_name]));
 }
 
 // ---- conversation list -------------------------------------------------
@@ -81,180 +153,286 @@ function matchesFilter(conv) {
 }
 
 async function loadConversations() {
-  const status = state.filter === "mine" ? "assigned" : state.filter;
-  const data = await api("GET", "/api/conversations?status=" + encodeURIComponent(status));
+  const data = await api("GET", `/api/conversations?status=${FILTERS[state.filter]}`);
   state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
   renderList();
 }
 
 function conversationRow(conv) {
-  const li = el("li");
+  const li = el("li", "conv");
   li.dataset.testid = "conversation";
   li.dataset.id = conv.id;
-  if (conv.id === state.selected) li.classList.add("selected");
-  li.append(el("span", "name", conv.customer_name || "Visitor"), el("span", "time", relative(conv.last_message_at)));
-  const preview = el("span", "preview");
-  preview.append(el("span", "badge " + conv.status, conv.status), el("span", "", conv.channel + " · "));
-  preview.append(document.createTextNode(conv.last_message_text || ""));
-  li.append(preview);
-  li.addEventListener("click", () => select(conv.id));
+  li.tabIndex = 0;
+  li.setAttribute("role", "button");
+  li.classList.toggle("selected", conv.id === state.selected);
+  li.classList.toggle("unread", state.unread.has(conv.id));
+  const tags = el("span", "conv-tags");
+  tags.append(el("span", `badge ${conv.status}`, conv.status), el("span", "channel", conv.channel));
+  if (state.unread.has(conv.id)) tags.append(el("span", "unread-dot"));
+  li.append(
+    avatar(customerName(conv), conv.customer_id),
+    el("span", "conv-name", customerName(conv)),
+    el("span", "conv-time", relativeTime(conv.last_message_at)),
+    tags,
+    el("span", "conv-preview", conv.last_message_text || ""),
+  );
   return li;
 }
 
 function renderList() {
-  const list = $("#conversations");
   const rows = [...state.conversations.values()].filter(matchesFilter)
     .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : -1));
-  list.replaceChildren(...rows.map(conversationRow));
+  $("#conversations").replaceChildren(...rows.map(conversationRow));
   $("#empty-list").hidden = rows.length > 0;
+  document.title = state.unread.size ? `(${state.unread.size}) omnirouter` : "omnirouter";
 }
 
 function upsertConversation(conv) {
   state.conversations.set(conv.id, conv);
+  if (conv.agent_id && !state.agents.has(conv.agent_id)) loadAgents().then(renderSelectedHeader, () => {});
   renderList();
   if (conv.id === state.selected) renderHeader(conv);
 }
 
-// ---- one conversation ----------------------------------------------------
-
-function renderHeader(conv) {
-  $("#conv-title").textContent = conv.customer_name || "Visitor";
-  const owner = conv.agent_id ? (conv.agent_id === (state.me && state.me.id) ? "you" : conv.agent_id) : "nobody";
-  $("#conv-meta").textContent = `${conv.channel} · ${conv.status} · team ${conv.team || "—"} · assigned to ${owner}`;
-  $('[data-testid="take"]').hidden = conv.status !== "queued" && conv.status !== "bot";
-  $('[data-testid="resolve"]').hidden = conv.status === "resolved";
-  $("#reply-form").hidden = conv.status === "resolved";
+function onListActivate(event) {
+  const row = event.target.closest('[data-testid="conversation"]');
+  if (!row) return;
+  if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
+  event.preventDefault();
+  select(row.dataset.id).catch(showActionError);
 }
 
-function deliveryText(msg) {
-  if (msg.direction !== "out") return "";
-  if (msg.delivery === "failed") return " · not delivered: " + (msg.delivery_error || "unknown reason");
-  return " · " + msg.delivery;
+async function setFilter(tab) {
+  document.querySelectorAll(".tabs button").forEach((t) => t.setAttribute("aria-selected", String(t === tab)));
+  state.filter = tab.dataset.filter;
+  await loadConversations();
+}
+
+// ---- one conversation --------------------------------------------------
+
+function chip(text) {
+  return el("span", "chip", text);
+}
+
+function renderHeader(conv) {
+  $("#conv-name").textContent = customerName(conv);
+  $("#conv-avatar").replaceWith(Object.assign(avatar(customerName(conv), conv.customer_id), { id: "conv-avatar" }));
+  const meta = $("#conv-meta");
+  meta.replaceChildren(
+    el("span", `badge ${conv.status}`, conv.status),
+    chip(conv.channel),
+    chip(`Team: ${conv.team || "—"}`),
+    chip(`Assignee: ${agentName(conv.agent_id)}`),
+  );
+  const resolved = conv.status === "resolved";
+  $('[data-testid="take"]').hidden = conv.status !== "queued" && conv.status !== "bot";
+  $('[data-testid="resolve"]').hidden = resolved;
+  $("#reply-form").hidden = resolved;
+  $("#resolved-note").hidden = !resolved;
+}
+
+function renderSelectedHeader() {
+  const conv = state.conversations.get(state.selected);
+  if (conv) renderHeader(conv);
+}
+
+function deliveryNode(msg) {
+  if (msg.direction !== "out") return null;
+  if (msg.delivery === "failed") {
+    return el("span", "delivery failed", `Not delivered: ${msg.delivery_error || "unknown reason"}`);
+  }
+  return el("span", `delivery ${msg.delivery}`, DELIVERY_TEXT[msg.delivery] || msg.delivery);
+}
+
+function authorName(msg) {
+  if (msg.author === "agent") return (msg.extras && msg.extras.agent_name) || agentName(msg.agent_id);
+  if (msg.author === "customer") return customerName(state.conversations.get(msg.conversation_id) || {});
+  return msg.author === "bot" ? "Bot" : "System";
 }
 
 function messageRow(msg) {
-  const li = el("li", msg.direction === "out" ? "out" : "in");
+  const li = el("li", `msg ${msg.direction} ${msg.author}`);
   li.dataset.testid = "message";
   li.dataset.id = msg.id;
   li.dataset.author = msg.author;
-  const who = msg.author === "agent" ? (msg.extras && msg.extras.agent_name) || "agent" : msg.author;
-  const meta = el("span", msg.delivery === "failed" ? "meta failed" : "meta", `${who} · ${clock(msg.created_at)}${deliveryText(msg)}`);
+  li.dataset.delivery = msg.delivery;
+  li.classList.toggle("failed", msg.delivery === "failed");
   const bubble = el("div", "bubble", msg.text);
   bubble.dataset.testid = "message-text";
+  const meta = el("div", "msg-meta");
+  meta.append(el("span", "", authorName(msg)), el("span", "", clockTime(msg.created_at)));
+  const delivery = deliveryNode(msg);
+  if (delivery) meta.append(delivery);
   li.append(bubble, meta);
   return li;
 }
 
-function appendMessage(msg) {
+function newer(current, incoming) {
+  // the POST answer and the websocket race: keep whichever is further along
+  return !current || (DELIVERY_RANK[incoming.delivery] || 0) >= (DELIVERY_RANK[current.delivery] || 0);
+}
+
+function showMessage(msg) {
+  if (msg.conversation_id !== state.selected || !newer(state.messages.get(msg.id), msg)) return;
   const list = $("#messages");
   const existing = list.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`);
+  state.messages.set(msg.id, msg);
   if (existing) {
     existing.replaceWith(messageRow(msg));
     return;
   }
-  state.messageIds.add(msg.id);
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const last = [...state.messages.values()].at(-2);
+  if (!last || dayLabel(last.created_at) !== dayLabel(msg.created_at)) list.append(el("li", "day", dayLabel(msg.created_at)));
   list.append(messageRow(msg));
-  list.scrollTop = list.scrollHeight;
+  if (atBottom || msg.direction === "out") list.scrollTop = list.scrollHeight;
 }
 
 async function select(id) {
   state.selected = id;
-  state.messageIds = new Set();
+  state.unread.delete(id);
+  state.messages = new Map();
   renderList();
   $("#placeholder").hidden = true;
   $("#conversation").hidden = false;
   $("#messages").replaceChildren();
   $("#reply-error").textContent = "";
-  const [detail, messages] = await Promise.all([
+  const [detail, history] = await Promise.all([
     api("GET", `/api/conversations/${encodeURIComponent(id)}`),
     api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`),
   ]);
-  if (state.selected !== id) return;
+  if (state.selected !== id) return; // another row was clicked meanwhile
+  state.conversations.set(id, detail.conversation);
   renderHeader(detail.conversation);
-  messages.messages.forEach(appendMessage);
+  history.messages.forEach(showMessage);
+  $("#messages").scrollTop = $("#messages").scrollHeight;
+  $('[data-testid="reply"]').focus();
+}
+
+// ---- actions -----------------------------------------------------------
+
+function showActionError(err) {
+  $("#reply-error").textContent = err.message;
 }
 
 async function act(path, body) {
   $("#reply-error").textContent = "";
-  try {
-    return await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/${path}`, body);
-  } catch (err) {
-    $("#reply-error").textContent = err.message;
-    return null;
-  }
+  const data = await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/${path}`, body);
+  if (data && data.conversation) upsertConversation(data.conversation);
+  return data;
 }
 
-async function onReply(event) {
+async function sendReply(event) {
   event.preventDefault();
   const box = $('[data-testid="reply"]');
   const text = box.value.trim();
-  if (!text || !state.selected) return;
-  const data = await act("messages", { text });
-  if (data) {
+  if (!text || !state.selected || state.sending) return;
+  state.sending = true;
+  $('[data-testid="send"]').disabled = true;
+  try {
+    const data = await act("messages", { text });
     box.value = "";
-    appendMessage(data.message);
+    autoGrow();
+    showMessage(data.message);
+  } catch (err) {
+    showActionError(err);
+  } finally {
+    state.sending = false;
+    $('[data-testid="send"]').disabled = false;
+    box.focus();
   }
 }
 
-// ---- live updates --------------------------------------------------------
+function autoGrow() {
+  const box = $('[data-testid="reply"]');
+  box.style.height = "auto";
+  box.style.height = `${Math.min(box.scrollHeight + 2, 200)}px`;
+}
+
+// ---- live updates ------------------------------------------------------
 
 function onEvent(event) {
   const data = event.data || {};
   if (data.conversation) upsertConversation(data.conversation);
-  if (data.message && data.message.conversation_id === state.selected) appendMessage(data.message);
+  const msg = data.message;
+  if (!msg) return;
+  if (msg.conversation_id === state.selected) {
+    showMessage(msg);
+  } else if (event.type === "message.created" && msg.direction === "in" && msg.conversation_id) {
+    state.unread.add(msg.conversation_id);
+    renderList();
+  }
 }
 
-function setLive(status) {
+function setLive(online) {
   const live = $('[data-testid="live"]');
-  live.dataset.state = status;
-  live.textContent = status === "online" ? "live" : "reconnecting…";
+  live.dataset.state = online ? "online" : "offline";
+  live.querySelector(".live-text").textContent = online ? "Live" : "Reconnecting…";
 }
 
 function connect() {
   if (!state.me) return;
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/ws");
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/api/ws`);
   state.ws = ws;
-  ws.onopen = () => {
-    state.retry = 0;
-    setLive("online");
-    loadConversations().catch(() => {}); // catch up on what happened while we were away
-    if (state.selected) select(state.selected).catch(() => {});
-  };
-  ws.onmessage = (msg) => onEvent(JSON.parse(msg.data));
-  ws.onclose = () => {
-    if (state.ws !== ws || !state.me) return;
-    setLive("offline");
-    const delay = Math.min(10000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setTimeout(connect, delay);
-  };
+  ws.onopen = () => onOpen(ws);
+  ws.onmessage = (frame) => onEvent(JSON.parse(frame.data));
+  ws.onclose = () => onClose(ws);
 }
 
-// ---- wiring -----------------------------------------------------------------
+function onOpen(ws) {
+  const reconnected = state.retry > 0;
+  state.retry = 0;
+  setLive(true);
+  ws.pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25000);
+  // catch up on what happened before the socket was up (or while it was down)
+  loadConversations().catch(() => {});
+  if (reconnected && state.selected) select(state.selected).catch(() => {});
+}
 
-document.addEventListener("DOMContentLoaded", async () => {
+function onClose(ws) {
+  clearInterval(ws.pingTimer);
+  if (state.ws !== ws || !state.me) return;
+  setLive(false);
+  // exponential backoff with jitter, so a restarted server is not stampeded
+  const delay = Math.min(15000, 500 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
+  setTimeout(reconnect, delay);
+}
+
+async function reconnect() {
+  if (!state.me) return;
+  try {
+    await api("GET", "/api/me"); // a session that ended shows the login instead of retrying forever
+  } catch (err) {
+    if (err.status !== 401) setTimeout(reconnect, Math.min(15000, 500 * 2 ** state.retry++));
+    return;
+  }
+  connect();
+}
+
+// ---- wiring ------------------------------------------------------------
+
+function wire() {
   $('[data-testid="login-form"]').addEventListener("submit", onLogin);
-  $("#reply-form").addEventListener("submit", onReply);
-  $('[data-testid="reply"]').addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) onReply(e);
+  $("#reply-form").addEventListener("submit", sendReply);
+  const box = $('[data-testid="reply"]');
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) sendReply(e);
   });
-  $('[data-testid="take"]').addEventListener("click", async () => {
-    const data = await act("assign", {});
-    if (data) upsertConversation(data.conversation);
-  });
-  $('[data-testid="resolve"]').addEventListener("click", async () => {
-    const data = await act("resolve");
-    if (data) upsertConversation(data.conversation);
-  });
+  box.addEventListener("input", autoGrow);
+  $("#conversations").addEventListener("click", onListActivate);
+  $("#conversations").addEventListener("keydown", onListActivate);
+  $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
+  $('[data-testid="resolve"]').addEventListener("click", () => act("resolve").catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
     await api("POST", "/api/logout").catch(() => {});
     showLogin();
   });
-  document.querySelectorAll(".tabs button").forEach((tab) => tab.addEventListener("click", () => {
-    document.querySelectorAll(".tabs button").forEach((t) => t.classList.toggle("active", t === tab));
-    state.filter = tab.dataset.filter;
-    loadConversations();
-  }));
-  setInterval(renderList, 30000);
+  document.querySelectorAll(".tabs button").forEach((tab) => tab.addEventListener("click", () => setFilter(tab)));
+  setInterval(renderList, 30000); // keeps the relative times true
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  wire();
   try {
     const data = await api("GET", "/api/me");
     await start(data.agent);

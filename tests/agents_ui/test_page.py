@@ -7,7 +7,7 @@ import re
 
 from tests.agents_ui.conftest import Client
 
-TEST_IDS = ["login-form", "reply", "send", "resolve", "take", "logout"]
+TEST_IDS = ["login-form", "conversation-list", "reply", "send", "resolve", "take", "logout"]
 
 
 async def test_the_page_is_served_under_a_strict_policy(client: Client) -> None:
