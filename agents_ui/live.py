@@ -13,7 +13,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.sessions import request_token_hash
-from router.appkeys import BUS
+from router.appkeys import BUS, SETTINGS
 from router.bus import Subscription
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,15 @@ _CLOSE_TIMEOUT = 2.0
 def _same_origin(request: web.Request) -> bool:
     """Browsers send Origin on websocket upgrades; a page of another site must
     not ride on an agent's cookie (cross-site websocket hijacking). Clients
-    that are no browser send none, and still need the cookie."""
+    that are no browser send none, and still need the cookie. Behind a proxy
+    that rewrites Host, the configured public address is ours too."""
     origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc.lower() == request.host.lower()
+    if origin is None:
+        return True
+    ours = {request.host.lower()}
+    if public_url := request.app[SETTINGS].server.public_url:
+        ours.add(urlsplit(public_url).netloc.lower())
+    return urlsplit(origin).netloc.lower() in ours
 
 
 async def _push(ws: web.WebSocketResponse, sub: Subscription) -> None:

@@ -122,12 +122,20 @@ THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 AGENT = web.RequestKey("agent", Agent)
 
 
+def served_over_https(request: web.Request) -> bool:
+    """Behind a proxy that ends TLS the request itself is plain http: the
+    configured public address says how browsers really reach us."""
+    public_url = request.app[SETTINGS].server.public_url or ""
+    return request.secure or public_url.startswith("https://")
+
+
 async def start_session(request: web.Request, response: web.StreamResponse, agent: Agent) -> None:
     hours = request.app[SETTINGS].console.session_hours
     token = secrets.token_urlsafe(32)
     await request.app[STORE].create_session(token_hash(token), agent.id, utcnow() + timedelta(hours=hours))
     response.set_cookie(
-        COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="Strict", secure=request.secure, path="/"
+        COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="Strict",
+        secure=served_over_https(request), path="/",
     )
 
 

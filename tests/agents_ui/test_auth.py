@@ -12,9 +12,10 @@ from argon2 import PasswordHasher
 from agents_ui.endpoints import ENDPOINTS, Endpoint
 from agents_ui.sessions import COOKIE, THROTTLE
 from router.appkeys import SETTINGS, STORE
+from router.config import Settings
 from router.models import Role
 from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, create_agent, error_of, login
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, AppClient
 
 PRIVATE = [ep for ep in ENDPOINTS if not ep.public]
 ADMIN_ONLY = [ep for ep in ENDPOINTS if ep.admin]
@@ -43,6 +44,14 @@ async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(c
         stored = [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
     assert stored == [hashlib.sha256(morsel.value.encode()).hexdigest()]
     assert (await (await client.get("/api/me")).json())["agent"]["username"] == "admin"
+
+
+async def test_the_cookie_is_secure_when_the_public_address_is_https(make_client: AppClient,
+                                                                    settings: Settings) -> None:
+    settings.server.public_url = "https://console.example.com"  # TLS ends at a proxy in front of us
+    client = await make_client(settings)
+    resp = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert resp.cookies[COOKIE]["secure"]
 
 
 async def test_logout_ends_the_session_for_good(client: Client, open_session: OpenSession) -> None:

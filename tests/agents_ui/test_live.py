@@ -7,7 +7,10 @@ import asyncio
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType
 
+from agents_ui.sessions import COOKIE
+from router.config import Settings
 from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login, next_event
+from tests.conftest import ADMIN_PASSWORD, AppClient
 
 UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
            "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
@@ -94,3 +97,17 @@ async def test_shutdown_closes_console_sockets_with_going_away(client: Client) -
 
     codes = await asyncio.wait_for(asyncio.gather(client.server.close(), *(closed(ws) for ws in sockets)), 10)
     assert codes[1:] == [WSCloseCode.GOING_AWAY] * 3
+
+
+async def test_behind_a_proxy_the_public_address_is_our_origin(make_client: AppClient, settings: Settings) -> None:
+    settings.server.public_url = "https://console.example.com/"
+    client = await make_client(settings)
+    resp = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    # the cookie is Secure now, so this plain-http client must be handed it, as the proxy would be
+    cookie = {"Cookie": f"{COOKIE}={resp.cookies[COOKIE].value}"}
+    ws = await client.ws_connect("/api/ws", origin="https://console.example.com", headers=cookie)
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json() == {"type": "pong"}
+    await ws.close()
+    resp = await client.get("/api/ws", headers={**UPGRADE, **cookie, "Origin": "https://evil.example.com"})
+    assert resp.status == 403

@@ -1,0 +1,87 @@
+"""The shapes the console API speaks: request bodies (strict: an unknown
+field is an error, never silently dropped), query parameters and answers.
+The OpenAPI document is generated from these same classes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from router.models import MAX_TEXT_LENGTH, Agent, ChannelIdentity, ConversationView, Customer, Message, Role
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Query(BaseModel):
+    # unknown query parameters are ignored: caches and proxies add their own
+    model_config = ConfigDict(extra="ignore")
+
+
+StatusFilter = Literal["open", "all", "bot", "queued", "assigned", "resolved"]
+
+
+class LoginBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class ReplyBody(Body):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
+
+
+class AssignBody(Body):
+    agent_id: str | None = None
+
+
+class NewAgentBody(Body):
+    username: Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,64}$")]
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    role: Role = Role.AGENT
+
+
+class AgentOut(BaseModel):
+    agent: Agent
+
+
+class AgentList(BaseModel):
+    agents: list[Agent]
+
+
+class ConversationOut(BaseModel):
+    conversation: ConversationView
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationView]
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationView
+    customer: Customer
+
+
+class MessageOut(BaseModel):
+    message: Message
+
+
+class MessageList(BaseModel):
+    messages: list[Message]
+
+
+class CustomerDetail(BaseModel):
+    customer: Customer
+    identities: list[ChannelIdentity]
+    conversations: list[ConversationView]
+
+
+class ConversationQuery(Query):
+    status: StatusFilter = Field("open", description="open = every status but resolved; all = every status")
+    limit: int = Field(200, ge=1, le=1000, description="at most this many, most recently active first")
+
+
+class MessagesQuery(Query):
+    limit: int = Field(1000, ge=1, le=1000, description="the latest this many, oldest first")
