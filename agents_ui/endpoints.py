@@ -120,12 +120,12 @@ async def _json_body(request: web.Request) -> Any:
     # cannot send that content type without a CORS preflight (CSRF)
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    text = await request.text()
-    if not text.strip():
+    raw = await request.read()
+    if not raw.strip():
         return {}
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiError(400, "bad_json", "the body is not valid JSON") from None
 
 

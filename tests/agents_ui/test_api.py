@@ -18,8 +18,9 @@ async def conv(client: Client) -> str:
     return await customer_writes(client, "hi")
 
 
-async def test_malformed_json_is_400(client: Client, conv: str) -> None:
-    resp = await client.post(f"/api/conversations/{conv}/messages", data="{not json",
+@pytest.mark.parametrize("data", [b"{not json", b'{"text": "\xff\xfe"}', b'{"text": "hi"'])
+async def test_malformed_json_is_400(client: Client, conv: str, data: bytes) -> None:
+    resp = await client.post(f"/api/conversations/{conv}/messages", data=data,
                              headers={"Content-Type": "application/json"})
     assert (await error_of(resp))[:2] == (400, "bad_json")
 
