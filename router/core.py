@@ -22,6 +22,7 @@ from router.models import (
     Author,
     ConversationStatus,
     ConversationView,
+    Customer,
     Delivery,
     Direction,
     IdentityRef,
@@ -92,29 +93,30 @@ class Router:
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()
-        stored, duplicate = await self.store.insert_inbound(message, self.clock())
-        if duplicate:
+        step = await self.store.ingest(message, self.clock())
+        stored = step.message
+        if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
-            if stored.conversation_id is not None:
-                return Accepted(stored.id, stored.conversation_id, True, stored.created_at)
-        conversation = await self._route(stored, message.sender_name)
+            if step.conversation is not None:
+                return Accepted(stored.id, step.conversation.id, True, stored.created_at)
+        conversation = await self._route(stored, step.customer, step.conversation)
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
-        return Accepted(stored.id, conversation.id, duplicate, stored.created_at)
+        return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
 
-    async def _route(self, stored: Message, sender_name: str | None) -> ConversationView:
-        assert stored.sender is not None
-        now = self.clock()
-        customer = await self.store.resolve_identity(stored.sender, sender_name, now)
-        decision = self.routing.decide(stored, customer)
-        view, created = await self.store.attach_to_conversation(
-            stored.id, customer.id, stored.channel, decision, now
-        )
-        stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
-        if created:
-            log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
-            self.bus.publish(conversation_event("conversation.created", view))
+    async def _route(self, stored: Message, customer: Customer, view: ConversationView | None) -> ConversationView:
+        """Open a routed conversation when the customer has none, then tell everyone."""
+        created = False
+        if view is None:
+            decision = self.routing.decide(stored, customer)
+            view, created = await self.store.attach_to_conversation(
+                stored.id, customer.id, stored.channel, decision, self.clock()
+            )
+            stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
+            if created:
+                log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
+                self.bus.publish(conversation_event("conversation.created", view))
         log.debug("message %s in conversation %s", stored.id, view.id)
         self.bus.publish(message_event(stored, view))
         return view
@@ -124,7 +126,11 @@ class Router:
         resumed = 0
         while batch := await self.store.unrouted_messages(500):
             for stored in batch:
-                await self._route(stored, stored.extras.get("sender_name"))
+                assert stored.sender is not None
+                customer = await self.store.resolve_identity(
+                    stored.sender, stored.extras.get("sender_name"), self.clock()
+                )
+                await self._route(stored, customer, None)
                 resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)

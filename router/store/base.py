@@ -5,6 +5,7 @@ between two steps leaves a state the router can resume from."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -37,6 +38,17 @@ class ConflictError(StoreError):
     """A uniqueness rule or an expected state did not hold."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The first, atomic step of the pipeline for one inbound message."""
+
+    message: Message
+    duplicate: bool
+    customer: Customer
+    # None when the customer has no open conversation: routing decides next
+    conversation: ConversationView | None
+
+
 class Store(ABC):
     async def __aenter__(self) -> Self:
         await self.open()
@@ -66,6 +78,13 @@ class Store(ABC):
 
         A second delivery with the same ``(channel, external_id)`` stores
         nothing and returns the first one with ``duplicate=True``."""
+
+    @abstractmethod
+    async def ingest(self, message: InboundMessage, received_at: datetime) -> Ingested:
+        """In one transaction: store the message (or recognise a redelivery),
+        resolve the sender to a customer, and put the message in the
+        customer's open conversation if there is one. The common case, a
+        customer already in conversation, takes this one step."""
 
     @abstractmethod
     async def resolve_identity(self, ref: IdentityRef, display_name: str | None, now: datetime) -> Customer:

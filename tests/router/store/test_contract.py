@@ -114,6 +114,22 @@ async def test_resolved_conversation_is_not_continued(store: Store) -> None:
     assert (await store.get_conversation(c2)).status is ConversationStatus.QUEUED
 
 
+async def test_ingest_is_one_step_for_a_customer_in_conversation(store: Store) -> None:
+    first = await store.ingest(inbound("m1", text="first"), T0)
+    assert first.conversation is None and not first.duplicate  # nobody to continue with: routing decides
+    assert first.message.customer_id is None and first.customer.display_name is None
+    view, created = await store.attach_to_conversation(first.message.id, first.customer.id, "webchat", QUEUE, T0)
+    assert created
+    second = await store.ingest(inbound("m2", channel="telegram", text="second"), T0 + timedelta(seconds=1))
+    assert second.conversation is not None and second.conversation.id == view.id
+    assert second.message.conversation_id == view.id and second.customer.id == first.customer.id
+    assert second.conversation.last_message_text == "second" and second.conversation.channel == "telegram"
+    again = await store.ingest(inbound("m2", channel="telegram", text="second"), T0 + timedelta(seconds=2))
+    assert again.duplicate and again.message.id == second.message.id
+    assert again.conversation is not None and again.conversation.id == view.id
+    assert len(await store.list_messages(view.id, 10)) == 2
+
+
 async def test_attach_is_idempotent(store: Store) -> None:
     stored, conv_id = await ingest(store, inbound())
     assert stored.customer_id is None  # not yet attached when first stored
