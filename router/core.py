@@ -196,8 +196,11 @@ class Router:
         return view
 
     async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:
+        # checked in the same transaction as the change: two agents resolving at
+        # once get one success and one conflict, never a double "resolved" event
         view = await self.store.set_conversation_state(
-            conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock()
+            conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock(),
+            expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
         )
         log.info("conversation %s resolved by %s", conversation_id, agent.username)
         self.bus.publish(conversation_event("conversation.updated", view))
