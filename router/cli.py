@@ -11,6 +11,7 @@ from aiohttp import web
 
 from router.app import create_app
 from router.config import load_settings
+from router.rules.cli import add_commands as add_rules_commands
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (default from config: 8080)")
     run.set_defaults(func=_run)
+    add_rules_commands(sub)
     return parser
 
 

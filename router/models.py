@@ -195,6 +195,32 @@ class OutboxEntry(_Model):
     last_error: str | None = None
 
 
+class ConditionTrace(_Model):
+    """One condition of a rule and what it evaluated to (None: not evaluated,
+    an earlier condition of the same rule was already false)."""
+
+    expression: str
+    value: bool | None = None
+    error: str | None = None
+
+
+class RuleTrace(_Model):
+    rule: str
+    matched: bool
+    conditions: list[ConditionTrace] = Field(default_factory=list)
+
+
+class RouteTrace(_Model):
+    """Why a conversation went where it went: every rule tried, in order."""
+
+    rules_version: str
+    rules: list[RuleTrace] = Field(default_factory=list)
+    matched_rule: str | None = None  # None: the default route
+    step: str
+    facts: dict[str, Any] = Field(default_factory=dict)
+    decided_at: Timestamp
+
+
 class RouteDecision(_Model):
     """Where a new conversation goes, and the human-readable why."""
 
@@ -202,3 +228,6 @@ class RouteDecision(_Model):
     team: str | None = None
     priority: int = 0
     reason: str
+    # the rules file's version and the explanation, when rules decided
+    rules_version: str | None = None
+    trace: RouteTrace | None = None

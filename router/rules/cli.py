@@ -1,0 +1,143 @@
+"""``omnirouter rules …``: check, schema, facts, explain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, get_args
+
+from router.models import Attachment, Customer, Direction, Message, RouteTrace, new_id, utcnow
+from router.rules.engine import RuleSet, load_rules
+from router.rules.facts import FACTS, History
+from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
+from router.yamlconf import ConfigError
+
+SCHEMAS: dict[str, type[RulesFile] | type[TeamsFile]] = {"rules": RulesFile, "teams": TeamsFile}
+
+
+def json_schema(kind: str) -> str:
+    """The published JSON Schema of a config file, generated from its models."""
+    schema = SCHEMAS[kind].model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"omnirouter {kind}.yaml"
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _load(path: str | None) -> RuleSet:
+    return load_rules(Path(path or Path("config") / RULES_FILE))
+
+
+def _print_problems(exc: ConfigError) -> int:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+    return 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        ruleset = _load(args.file)
+    except ConfigError as exc:
+        return _print_problems(exc)
+    print(f"{ruleset.path}: ok, {len(ruleset.rules)} rule(s), version {ruleset.version}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(json_schema(args.kind))
+    return 0
+
+
+def _facts(args: argparse.Namespace) -> int:
+    for name, fact in FACTS.items():
+        print(f"{name:20} {fact.type.name.lower():10} {fact.description}")
+    return 0
+
+
+def _history(previous: int, last_7d: int, last_30d: int) -> History:
+    now = utcnow()
+    recent = [now - timedelta(days=1)] * last_7d + [now - timedelta(days=20)] * max(0, last_30d - last_7d)
+    return History(total=max(previous, len(recent)), recent=tuple(recent))
+
+
+def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
+    try:
+        attributes: Any = json.loads(args.customer_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--customer-json is not JSON: {exc}") from None
+    if not isinstance(attributes, dict):
+        raise ValueError("--customer-json must be a JSON object of customer attributes")
+    now = utcnow()
+    message = Message(
+        id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
+        channel=args.channel, text=args.text, created_at=now,
+        attachments=[Attachment(kind=k) for k in args.attachment], extras={"language": args.language or ""},
+    )
+    return message, Customer(id="cus_explain", attributes=attributes, created_at=now, updated_at=now)
+
+
+def format_trace(trace: RouteTrace) -> str:
+    lines = [f"rules version {trace.rules_version}"]
+    for rule in trace.rules:
+        lines.append(f"  {'✓' if rule.matched else '✗'} {rule.rule}")
+        for cond in rule.conditions:
+            value = "skipped" if cond.value is None else str(cond.value).lower()
+            error = f"  ({cond.error})" if cond.error else ""
+            lines.append(f"      {value:8} {cond.expression}{error}")
+    lines.append(f"→ {trace.step}" + ("" if trace.matched_rule else "  (default: no rule matched)"))
+    lines.append("facts: " + json.dumps(trace.facts, ensure_ascii=False, sort_keys=True))
+    return "\n".join(lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        ruleset = _load(args.rules)
+        message, customer = _sample(args)
+    except ConfigError as exc:
+        return _print_problems(exc)
+    except ValueError as exc:
+        print(f"omnirouter rules explain: {exc}", file=sys.stderr)
+        return 2
+    now = utcnow()
+    history = _history(args.previous, args.contacts_7d, args.contacts_30d)
+    decision = ruleset.evaluate(ruleset.facts(message, customer, history, now), now)
+    assert decision.trace is not None
+    if args.json:
+        print(decision.model_dump_json(indent=2))
+    else:
+        print(f"{ruleset.path}: {decision.reason}")
+        print(format_trace(decision.trace))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``rules`` and its subcommands on the main parser's subparsers."""
+    rules = sub.add_parser("rules", help="check, explain and publish the routing rules")
+    cmds = rules.add_subparsers(dest="rules_command", required=True)
+    check = cmds.add_parser("check", help="validate a rules file (and the teams.yaml beside it)")
+    check.add_argument("file", nargs="?", help=f"default config/{RULES_FILE}")
+    check.set_defaults(func=_check)
+    schema = cmds.add_parser("schema", help="print the JSON Schema of rules.yaml (or teams.yaml)")
+    schema.add_argument("kind", nargs="?", choices=sorted(SCHEMAS), default="rules")
+    schema.set_defaults(func=_schema)
+    facts = cmds.add_parser("facts", help="list the facts conditions can test, with their types")
+    facts.set_defaults(func=_facts)
+    _add_explain(cmds)
+
+
+def _add_explain(cmds: Any) -> None:
+    explain = cmds.add_parser("explain", help="which rule a message and customer would hit, and why")
+    explain.add_argument("--rules", help=f"rules file (default config/{RULES_FILE}; teams from {TEAMS_FILE} beside it)")
+    explain.add_argument("--channel", default="webchat")
+    explain.add_argument("--text", default="")
+    explain.add_argument("--language")
+    kinds = get_args(Attachment.model_fields["kind"].annotation)
+    explain.add_argument("--attachment", action="append", default=[], choices=kinds, help="repeat for several")
+    explain.add_argument("--customer-json", default="{}", help="""customer attributes: '{"tier": "gold"}'""")
+    explain.add_argument("--previous", type=int, default=0, help="earlier conversations of this customer")
+    explain.add_argument("--contacts-7d", type=int, default=0)
+    explain.add_argument("--contacts-30d", type=int, default=0)
+    explain.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
+    explain.set_defaults(func=_explain)

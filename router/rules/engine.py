@@ -1,0 +1,282 @@
+"""Compile ``rules.yaml`` once (type-checked), then decide in microseconds.
+
+First matching rule wins; a rule's conditions are evaluated in order and stop
+at the first false one, so the trace shows exactly what was looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import rule_engine
+import yaml
+
+from router.models import (
+    ConditionTrace,
+    ConversationStatus,
+    Customer,
+    Message,
+    RouteDecision,
+    RouteTrace,
+    RuleTrace,
+    utcnow,
+)
+from router.rules.facts import FACTS, History, gather, human_request_pattern, printable
+from router.rules.schema import TEAMS_FILE, QueueTarget, Route, Rule, RulesFile, TeamsFile
+from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = rule_engine.Context(
+    type_resolver=rule_engine.type_resolver_from_dict({name: f.type for name, f in FACTS.items()}),
+    default_timezone="UTC",
+    # attributes['plan'], not attributes.plan: the dot form is going away in rule-engine 6
+    mapping_attribute_lookup=False,
+)
+
+
+class ExpressionError(ValueError):
+    """An expression that does not parse, names an unknown fact, or is not a yes/no question."""
+
+
+def compile_expression(source: str) -> rule_engine.Rule:
+    try:
+        rule = rule_engine.Rule(source, context=_CONTEXT)
+    except rule_engine.errors.SymbolResolutionError as exc:
+        suggestion = f" (did you mean {exc.suggestion!r}?)" if getattr(exc, "suggestion", None) else ""
+        raise ExpressionError(f"unknown fact {exc.symbol_name!r}{suggestion}") from None
+    except rule_engine.errors.RuleSyntaxError as exc:
+        raise ExpressionError(f"syntax error in {source!r}: {exc.message}") from None
+    except rule_engine.errors.EngineError as exc:
+        raise ExpressionError(f"{exc.message} in {source!r}") from None
+    result = rule.statement.expression.result_type
+    if result is not rule_engine.DataType.BOOLEAN and result is not rule_engine.DataType.UNDEFINED:
+        raise ExpressionError(f"{source!r} is a {result.name.lower()}, not a yes/no condition")
+    return rule
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    source: str
+    compiled: rule_engine.Rule
+
+    def evaluate(self, facts: dict[str, Any]) -> ConditionTrace:
+        try:
+            return ConditionTrace(expression=self.source, value=bool(self.compiled.evaluate(facts)))
+        except rule_engine.errors.EngineError as exc:
+            # a fact of the wrong shape at run time (an attribute missing from
+            # this customer): the condition is false, and the trace says why
+            return ConditionTrace(expression=self.source, value=False, error=exc.message)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    conditions: tuple[Condition, ...]
+    route: Route
+    handoff: Condition | None
+
+    def trace(self, facts: dict[str, Any]) -> RuleTrace:
+        results: list[ConditionTrace] = []
+        matched = True
+        for condition in self.conditions:
+            if not matched:
+                results.append(ConditionTrace(expression=condition.source))
+                continue
+            outcome = condition.evaluate(facts)
+            results.append(outcome)
+            matched = bool(outcome.value)
+        return RuleTrace(rule=self.name, matched=matched, conditions=results)
+
+
+def describe(route: Route) -> str:
+    if route.bot is not None:
+        return f"bot (handoff when {route.bot.handoff}: team {route.bot.then.team})"
+    assert route.queue is not None
+    skills = ", ".join(f"{k}≥{v}" for k, v in route.queue.skills.items())
+    return f"team {route.queue.team} priority {route.queue.priority}" + (f" skills {skills}" if skills else "")
+
+
+def to_decision(route: Route, reason: str, trace: RouteTrace) -> RouteDecision:
+    queue: QueueTarget = route.bot.then if route.bot is not None else route.queue  # type: ignore[assignment]
+    status = ConversationStatus.BOT if route.bot is not None else ConversationStatus.QUEUED
+    return RouteDecision(
+        status=status, team=queue.team, priority=queue.priority, reason=reason,
+        rules_version=trace.rules_version, trace=trace,
+    )
+
+
+@dataclass
+class RuleSet:
+    """A loaded, checked rules file and the teams it refers to."""
+
+    path: str
+    version: str
+    config: RulesFile
+    teams: TeamsFile
+    rules: list[CompiledRule] = field(default_factory=list)
+    default_handoff: Condition | None = None
+
+    def __post_init__(self) -> None:
+        self.zone = ZoneInfo(self.config.timezone)
+        self.human_request = human_request_pattern(self.config.human_request)
+
+    def facts(self, message: Message, customer: Customer, history: History, now: datetime) -> dict[str, Any]:
+        return gather(
+            message, customer, history, now, zone=self.zone,
+            channel_kind=self.teams.channel_kind(message.channel), human_request=self.human_request,
+        )
+
+    def evaluate(self, facts: dict[str, Any], now: datetime) -> RouteDecision:
+        traces: list[RuleTrace] = []
+        for rule in self.rules:
+            trace = rule.trace(facts)
+            traces.append(trace)
+            if trace.matched:
+                return self._decision(rule.route, rule.name, traces, facts, now)
+        return self._decision(self.config.default, None, traces, facts, now)
+
+    def _decision(
+        self, route: Route, name: str | None, traces: list[RuleTrace], facts: dict[str, Any], now: datetime
+    ) -> RouteDecision:
+        step = describe(route)
+        reason = f"rule {name!r}: {step}" if name is not None else f"no rule matched, default: {step}"
+        trace = RouteTrace(
+            rules_version=self.version, rules=traces, matched_rule=name, step=step,
+            facts=printable(facts), decided_at=now,
+        )
+        return to_decision(route, reason, trace)
+
+
+class RulesRouting:
+    """The ``Routing`` of the pipeline when ``config/rules.yaml`` exists."""
+
+    def __init__(self, ruleset: RuleSet, clock: Callable[[], datetime] = utcnow) -> None:
+        self.ruleset = ruleset
+        self.clock = clock
+
+    def decide(self, message: Message, customer: Customer, history: History | None = None) -> RouteDecision:
+        now = self.clock()
+        facts = self.ruleset.facts(message, customer, history or History(), now)
+        return self.ruleset.evaluate(facts, now)
+
+
+# -- loading -----------------------------------------------------------------------
+
+
+def rules_version(text: str) -> str:
+    """A short content hash: the same file always has the same version."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def load_teams(path: Path) -> TeamsFile:
+    if not path.exists():
+        return TeamsFile()
+    text = _read(path)
+    data, node = parse_yaml(text, str(path))
+    teams = validate(TeamsFile, data, node, str(path))
+    problems = list(_team_problems(teams, node, str(path)))
+    if problems:
+        raise ConfigError(problems)
+    return teams
+
+
+def _team_problems(teams: TeamsFile, node: yaml.Node | None, filename: str) -> list[str]:
+    problems: list[str] = []
+    known_skills = set(teams.skills)
+    seen: set[str] = set()
+    for i, agent in enumerate(teams.agents):
+        if agent.username in seen:
+            where = ("agents", i, "username")
+            problems.append(problem_at(filename, node, where, f"agent {agent.username!r} is listed twice"))
+        seen.add(agent.username)
+        for j, team in enumerate(agent.teams):
+            if team not in teams.teams:
+                problems.append(problem_at(filename, node, ("agents", i, "teams", j), f"unknown team {team!r}"))
+        for skill in agent.skills:
+            if skill not in known_skills:
+                problems.append(problem_at(filename, node, ("agents", i, "skills", skill), f"unknown skill {skill!r}"))
+    return problems
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
+
+
+def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
+    """Load and check ``rules.yaml`` (and the ``teams.yaml`` beside it);
+    ``ConfigError`` with every ``file:line: message`` problem found."""
+    teams_path = teams_path or path.parent / TEAMS_FILE
+    teams = load_teams(teams_path)
+    text = _read(path)
+    data, node = parse_yaml(text, str(path))
+    config = validate(RulesFile, data, node, str(path))
+    checker = _Checker(str(path), node, teams, teams_path)
+    compiled = [checker.rule(i, rule) for i, rule in enumerate(config.rules)]
+    default_handoff = checker.route(("default",), config.default)
+    if checker.problems:
+        raise ConfigError(checker.problems)
+    return RuleSet(str(path), rules_version(text), config, teams, compiled, default_handoff)
+
+
+class _Checker:
+    """The checks pydantic cannot make alone: expressions, teams, skills."""
+
+    def __init__(self, filename: str, node: yaml.Node | None, teams: TeamsFile, teams_path: Path) -> None:
+        self.filename = filename
+        self.node = node
+        self.teams = teams
+        self.teams_path = teams_path
+        self.problems: list[str] = []
+        self.names: set[str] = set()
+
+    def _problem(self, loc: tuple[int | str, ...], message: str) -> None:
+        self.problems.append(problem_at(self.filename, self.node, loc, message))
+
+    def condition(self, loc: tuple[int | str, ...], source: str) -> Condition | None:
+        try:
+            return Condition(source, compile_expression(source))
+        except ExpressionError as exc:
+            self._problem(loc, str(exc))
+            return None
+
+    def rule(self, index: int, rule: Rule) -> CompiledRule:
+        loc: tuple[int | str, ...] = ("rules", index)
+        if rule.name in self.names:
+            self._problem((*loc, "name"), f"two rules are named {rule.name!r}: names identify rules in traces")
+        self.names.add(rule.name)
+        when = [((*loc, "when"), rule.when)] if isinstance(rule.when, str) else [
+            ((*loc, "when", j), source) for j, source in enumerate(rule.when)
+        ]
+        conditions = tuple(c for c in (self.condition(where, src) for where, src in when) if c is not None)
+        handoff = self.route(loc, rule)
+        return CompiledRule(rule.name, conditions, rule, handoff)
+
+    def route(self, loc: tuple[int | str, ...], route: Route) -> Condition | None:
+        if route.bot is not None:
+            self.queue((*loc, "bot", "then"), route.bot.then)
+            return self.condition((*loc, "bot", "handoff"), route.bot.handoff)
+        assert route.queue is not None
+        self.queue((*loc, "queue"), route.queue)
+        return None
+
+    def queue(self, loc: tuple[int | str, ...], queue: QueueTarget) -> None:
+        if queue.team not in self.teams.teams:
+            where = "" if self.teams_path.exists() else f" ({self.teams_path} does not exist)"
+            self._problem((*loc, "team"), f"unknown team {queue.team!r}{where}")
+        for skill in queue.skills:
+            if skill not in self.teams.skills:
+                self._problem((*loc, "skills", skill), f"unknown skill {skill!r}")
+
+
+__all__ = ["ExpressionError", "RuleSet", "RulesRouting", "compile_expression", "load_rules"]

@@ -1,0 +1,131 @@
+"""The facts a rule can test, with their types.
+
+Every name here is a symbol of the expression language; the types let
+rule-engine refuse ``customer_ltv > 'gold'`` or an unknown name when the file
+loads instead of when a customer writes. Customer facts come from the golden
+record's attributes (``tier``, ``lifetime_value``, ``tags``, anything else
+under ``attributes``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rule_engine import DataType
+
+from router.models import Customer, Message
+
+RECENT_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    type: Any  # a rule_engine DataType definition
+    description: str
+
+
+FACTS: dict[str, Fact] = {
+    "channel": Fact(DataType.STRING, "the channel (connector name) the message came from"),
+    "channel_kind": Fact(DataType.STRING, "the channel's kind from teams.yaml (chat, email…)"),
+    "text": Fact(DataType.STRING, "the message text"),
+    "language": Fact(DataType.STRING, "the message's language if known (extras.language or attributes.language)"),
+    "has_attachments": Fact(DataType.BOOLEAN, "the message carries attachments"),
+    "attachment_kinds": Fact(DataType.SET(DataType.STRING), "kinds of the attachments (image, document…)"),
+    "customer_tier": Fact(DataType.STRING, "attributes.tier, '' when unset"),
+    "customer_ltv": Fact(DataType.FLOAT, "attributes.lifetime_value, 0 when unset"),
+    "customer_tags": Fact(DataType.SET(DataType.STRING), "attributes.tags"),
+    "attributes": Fact(DataType.MAPPING(DataType.STRING), "every custom attribute: attributes['plan'] == 'pro'"),
+    "customer_new": Fact(DataType.BOOLEAN, "no earlier conversation with this customer"),
+    "customer_returning": Fact(DataType.BOOLEAN, "the customer had an earlier conversation"),
+    "contacts_7d": Fact(DataType.FLOAT, "conversations the customer opened in the last 7 days"),
+    "contacts_30d": Fact(DataType.FLOAT, "conversations the customer opened in the last 30 days"),
+    "conversation_age": Fact(DataType.FLOAT, "seconds since the conversation opened (0 for a new one)"),
+    "bot_failed": Fact(DataType.BOOLEAN, "the bot could not answer"),
+    "asked_for_human": Fact(DataType.BOOLEAN, "the message asks for a person (rules.yaml human_request)"),
+    "now": Fact(DataType.DATETIME, "the time in the rules' time zone: now.hour, now.weekday == 'Monday'"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store knows of the customer's earlier contacts."""
+
+    total: int = 0
+    recent: tuple[datetime, ...] = ()  # opening times within RECENT_WINDOW
+
+
+def human_request_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE) if alternatives else re.compile(r"(?!)")
+
+
+def _tags(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list | tuple | set):
+        return {str(v) for v in value}
+    return set()
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def gather(
+    message: Message,
+    customer: Customer,
+    history: History,
+    now: datetime,
+    *,
+    zone: ZoneInfo,
+    channel_kind: str,
+    human_request: re.Pattern[str],
+    conversation_age: float = 0.0,
+    bot_failed: bool = False,
+) -> dict[str, Any]:
+    attrs = customer.attributes
+    return {
+        "channel": message.channel,
+        "channel_kind": channel_kind,
+        "text": message.text,
+        "language": str(message.extras.get("language") or attrs.get("language") or ""),
+        "has_attachments": bool(message.attachments),
+        "attachment_kinds": {a.kind for a in message.attachments},
+        "customer_tier": str(attrs.get("tier") or ""),
+        "customer_ltv": _number(attrs.get("lifetime_value")),
+        "customer_tags": _tags(attrs.get("tags")),
+        "attributes": dict(attrs),
+        "customer_new": history.total == 0,
+        "customer_returning": history.total > 0,
+        "contacts_7d": float(sum(1 for t in history.recent if now - t <= timedelta(days=7))),
+        "contacts_30d": float(sum(1 for t in history.recent if now - t <= RECENT_WINDOW)),
+        "conversation_age": conversation_age,
+        "bot_failed": bot_failed,
+        "asked_for_human": bool(human_request.search(message.text)),
+        "now": now.astimezone(zone),
+    }
+
+
+def printable(facts: dict[str, Any], text_limit: int = 200) -> dict[str, Any]:
+    """The facts as JSON values, for the trace."""
+    return {name: _printable(value, text_limit) for name, value in facts.items()}
+
+
+def _printable(value: Any, text_limit: int) -> Any:
+    if isinstance(value, set):
+        return sorted(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str) and len(value) > text_limit:
+        return value[:text_limit] + "…"
+    return value

@@ -1,0 +1,48 @@
+"""Helpers for rules tests: write a config folder with rules.yaml and teams.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+TEAMS = """\
+skills: [billing, tech]
+channel_kinds: {email: email}
+teams:
+  support: {}
+  senior: {}
+agents:
+  - username: anna
+    teams: [senior]
+    skills: {billing: 3}
+"""
+
+RULES = """\
+rules:
+  - name: vip
+    when: customer_tier == 'gold' or customer_ltv >= 5000
+    queue: {team: senior, priority: 80, skills: {billing: 2}}
+  - name: simple
+    when:
+      - not has_attachments
+      - text.length <= 50
+    bot: {then: {team: support, priority: 20}}
+default:
+  queue: {team: support, priority: 10}
+"""
+
+
+def write_config(folder: Path, rules: str = RULES, teams: str | None = TEAMS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if teams is not None:
+        (folder / "teams.yaml").write_text(dedent(teams), encoding="utf-8")
+    path = folder / "rules.yaml"
+    path.write_text(dedent(rules), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def rules_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "config")

@@ -1,0 +1,125 @@
+"""Table-driven: messages and customers through the shipped rules and a test file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.cli import main
+from router.models import Attachment, ConversationStatus, Customer, Direction, Message
+from router.rules import RulesRouting, load_rules
+from router.rules.facts import History
+from tests.router.rules.conftest import write_config
+
+REPO = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
+
+
+def message(text: str = "", channel: str = "webchat", attachments: tuple[str, ...] = ()) -> Message:
+    return Message(
+        id="msg_1", conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
+        channel=channel, text=text, created_at=NOW, attachments=[Attachment(kind=k) for k in attachments],  # type: ignore[arg-type]
+    )
+
+
+def customer(**attributes: Any) -> Customer:
+    return Customer(id="cus_1", attributes=attributes, created_at=NOW, updated_at=NOW)
+
+
+SHIPPED = [
+    # (case, message, customer attributes, rule, status, team, priority)
+    ("gold tier skips the bot", message("hi"), {"tier": "gold"}, "valuable customers skip the bot",
+     ConversationStatus.QUEUED, "senior", 80),
+    ("high lifetime value skips the bot", message("hi"), {"lifetime_value": 12000}, "valuable customers skip the bot",
+     ConversationStatus.QUEUED, "senior", 80),
+    ("a short question goes to the bot", message("where is my parcel?"), {}, "simple questions go to the bot",
+     ConversationStatus.BOT, "support", 20),
+    ("asking for a person", message("operator please"), {}, "asked for a person",
+     ConversationStatus.QUEUED, "support", 40),
+    ("asking for a person, in Russian", message("Позовите оператора, пожалуйста. Оператор!"), {},
+     "asked for a person", ConversationStatus.QUEUED, "support", 40),
+    ("an attachment is no simple question", message("see photo", attachments=("image",)), {}, None,
+     ConversationStatus.QUEUED, "support", 10),
+    ("email is no chat", message("hi", channel="email"), {}, None, ConversationStatus.QUEUED, "support", 10),
+    ("a long story goes to people", message("x" * 201), {"tier": "silver"}, None,
+     ConversationStatus.QUEUED, "support", 10),
+]
+
+
+@pytest.mark.parametrize(("case", "msg", "attrs", "rule", "status", "team", "priority"), SHIPPED,
+                         ids=[c[0] for c in SHIPPED])
+def test_shipped_rules(
+    case: str, msg: Message, attrs: dict[str, Any], rule: str | None, status: ConversationStatus, team: str,
+    priority: int,
+) -> None:
+    routing = RulesRouting(load_rules(REPO / "config" / "rules.yaml"), clock=lambda: NOW)
+    decision = routing.decide(msg, customer(**attrs))
+    assert decision.trace is not None
+    assert (decision.trace.matched_rule, decision.status, decision.team, decision.priority) == (
+        rule, status, team, priority)
+    assert decision.rules_version == routing.ruleset.version
+
+
+FACTS_RULES = """\
+timezone: Europe/Moscow
+rules:
+  - {name: tagged, when: "'vip' in customer_tags", queue: {team: senior}}
+  - {name: plan, when: "attributes['plan'] == 'pro'", queue: {team: senior, priority: 1}}
+  - {name: frequent, when: contacts_7d >= 3, queue: {team: senior, priority: 2}}
+  - {name: returning, when: customer_returning and contacts_30d >= 1, queue: {team: senior, priority: 3}}
+  - {name: russian, when: language == 'ru', queue: {team: senior, priority: 4}}
+  - {name: morning, when: now.hour < 14 and now.weekday == 'Monday', queue: {team: senior, priority: 5}}
+default: {queue: {team: support}}
+"""
+
+RECENT = (NOW - timedelta(days=1),) * 3
+
+FACT_CASES = [
+    ("tags", message("x"), {"tags": ["vip", "b2b"]}, History(), "tagged"),
+    ("custom attribute", message("x"), {"plan": "pro"}, History(), "plan"),
+    ("contacts in the last 7 days", message("x"), {}, History(total=3, recent=RECENT), "frequent"),
+    ("returning", message("x"), {}, History(total=1, recent=(NOW - timedelta(days=20),)), "returning"),
+    ("language from the customer", message("x"), {"language": "ru"}, History(), "russian"),
+    # 10:00 UTC is 13:00 in Moscow on a Monday
+    ("local time", message("x"), {}, History(), "morning"),
+]
+
+
+@pytest.mark.parametrize(("case", "msg", "attrs", "history", "rule"), FACT_CASES, ids=[c[0] for c in FACT_CASES])
+def test_facts(tmp_path: Path, case: str, msg: Message, attrs: dict[str, Any], history: History, rule: str) -> None:
+    routing = RulesRouting(load_rules(write_config(tmp_path, FACTS_RULES)), clock=lambda: NOW)
+    decision = routing.decide(msg, customer(**attrs), history)
+    assert decision.trace is not None and decision.trace.matched_rule == rule
+
+
+def test_a_customer_without_the_attribute_is_simply_not_matched(tmp_path: Path) -> None:
+    routing = RulesRouting(load_rules(write_config(tmp_path, FACTS_RULES)), clock=lambda: NOW + timedelta(hours=5))
+    decision = routing.decide(message("x"), customer())
+    assert decision.trace is not None
+    assert decision.trace.matched_rule is None and decision.team == "support"
+    plan = decision.trace.rules[1].conditions[0]
+    assert plan.value is False and plan.error  # the trace says why: no such attribute
+
+
+def test_trace_shows_every_condition_and_stops_at_the_first_false(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    routing = RulesRouting(load_rules(path), clock=lambda: NOW)
+    decision = routing.decide(message("x", attachments=("image",)), customer())
+    trace = decision.trace
+    assert trace is not None
+    assert [(r.rule, r.matched) for r in trace.rules] == [("vip", False), ("simple", False)]
+    assert [c.value for c in trace.rules[1].conditions] == [False, None]  # the second was not needed
+    assert trace.step == "team support priority 10" and trace.facts["has_attachments"] is True
+
+
+def test_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = str(REPO / "config" / "rules.yaml")
+    assert main(["rules", "explain", "--rules", rules, "--text", "hello", "--customer-json", '{"tier": "gold"}']) == 0
+    out = capsys.readouterr().out
+    assert "rule 'valuable customers skip the bot': team senior priority 80" in out
+    assert "true     customer_tier in ['gold', 'platinum'] or customer_ltv >= 5000" in out
+    assert main(["rules", "explain", "--rules", rules, "--customer-json", "[1]"]) == 2
+    assert "JSON object" in capsys.readouterr().err
