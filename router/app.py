@@ -18,10 +18,11 @@ from router.appkeys import BUS, CONFIG_DIR, CONNECTORS, METRICS, OUTBOX, ROUTER,
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
+from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox import OutboxWorker
-from router.routing import DefaultTeamRouting
+from router.routing import make_routing
 from router.store import Store
 from router.store.sqlite import SQLiteStore
 
@@ -96,14 +97,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None) -> web.Application:
-    """``base_dir`` anchors relative store paths (the working directory by default)."""
+    """``base_dir`` anchors relative store paths (the working directory by default).
+    Routing rules are read only from an explicit ``config_dir`` (``omnirouter
+    run`` always gives one): without it, every conversation goes to the default team."""
     app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
     app[STORE] = make_store(settings, base_dir or Path.cwd())
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
-    app[ROUTER] = Router(app[STORE], app[BUS], DefaultTeamRouting(settings.routing), app[METRICS])
+    identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
+    app[ROUTER] = Router(app[STORE], app[BUS], make_routing(settings.routing, config_dir), app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup

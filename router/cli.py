@@ -29,7 +29,12 @@ def _run(args: argparse.Namespace) -> int:
         settings.server.host = args.host
     if args.port is not None:
         settings.server.port = args.port
-    app = create_app(settings, config_dir)
+    try:
+        app = create_app(settings, config_dir)
+    except ConfigError as exc:  # config/identity.yaml and the like, read when the app is built
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
     log.info("omnirouter on http://%s:%d (console /, site chat /chat/)", settings.server.host, settings.server.port)
     # run_app turns SIGTERM/SIGINT into a graceful shutdown: handlers finish,
     # then cleanup_ctx stops components in reverse order

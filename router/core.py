@@ -16,6 +16,7 @@ from datetime import datetime
 
 from connectors.base import Accepted
 from router.bus import Event, EventBus
+from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
     Agent,
@@ -34,10 +35,15 @@ from router.models import (
 )
 from router.routing import Routing
 from router.store import ConflictError, Store
+from router.store.base import IdentityPlan
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+
+
+def _key(ref: IdentityRef) -> tuple[str, str]:
+    return ref.kind, ref.value
 
 
 class ReplyRefused(Exception):
@@ -63,12 +69,14 @@ class Router:
         routing: Routing,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
+        identity: IdentityRules | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.routing = routing
         self.metrics = metrics
         self.clock = clock
+        self.identity = identity or IdentityRules()
         self.outbox_wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[Accepted]] = set()
 
@@ -82,10 +90,32 @@ class Router:
         return await asyncio.shield(task)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
-        customer = await self.store.find_identity(sender)
+        """What the customer writing as ``sender`` may see of their history.
+
+        Privacy: only messages of identities proven to be this customer's. An
+        identity linked without proof (a claim merged by config) sees only its
+        own messages, and nobody sees an unproven identity's messages."""
+        identity = self.identity.identity_of(sender)
+        customer = await self.store.find_identity(identity)
         if customer is None:
             return []
-        return await self.store.customer_messages(customer.id, limit)
+        linked = await self.store.customer_identities(customer.id)
+        mine = next((i for i in linked if i.ref == identity), None)
+        proven = mine is not None and mine.verified
+        allowed = {_key(i.ref) for i in linked if i.verified} if proven else {_key(identity)}
+        return self._visible(await self.store.customer_messages(customer.id, limit), allowed)
+
+    def _visible(self, messages: list[Message], allowed: set[tuple[str, str]]) -> list[Message]:
+        """Inbound messages from ``allowed`` identities, and the answers that
+        followed them (an answer goes to whoever wrote last)."""
+        shown: list[Message] = []
+        showing = False
+        for m in messages:
+            if m.direction is Direction.IN:
+                showing = m.sender is not None and _key(self.identity.identity_of(m.sender)) in allowed
+            if showing:
+                shown.append(m)
+        return shown
 
     async def secret(self, name: str) -> bytes:
         return await self.store.secret(name)
@@ -93,7 +123,7 @@ class Router:
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()
-        step = await self.store.ingest(message, self.clock())
+        step = await self.store.ingest(message, self.clock(), self.identity.plan(message))
         stored = step.message
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
@@ -128,13 +158,19 @@ class Router:
             for stored in batch:
                 assert stored.sender is not None
                 customer = await self.store.resolve_identity(
-                    stored.sender, stored.extras.get("sender_name"), self.clock()
+                    stored.sender, stored.extras.get("sender_name"), self.clock(), self._replan(stored)
                 )
                 await self._route(stored, customer, None)
                 resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)
         return resumed
+
+    def _replan(self, stored: Message) -> IdentityPlan:
+        assert stored.sender is not None
+        inbound = InboundMessage(channel=stored.channel, external_id=stored.external_id or stored.id,
+                                 sender=stored.sender, text=stored.text, extras=stored.extras)
+        return self.identity.plan(inbound)
 
     async def drain(self) -> None:
         """Wait for messages already in the pipeline (graceful shutdown)."""

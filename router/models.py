@@ -144,14 +144,20 @@ class Customer(_Model):
     attributes: dict[str, Any] = Field(default_factory=dict)
     created_at: Timestamp
     updated_at: Timestamp
+    # set on a profile folded into another by a merge (kept so an unmerge can restore it)
+    merged_into: str | None = None
 
 
 class ChannelIdentity(_Model):
     customer_id: str
     ref: IdentityRef
     verified: bool = True
+    # provenance of the link to this customer: channel, rule, code, agent, import
     source: str = "channel"
     created_at: Timestamp
+    # the normalised key it is matched by ("phone:+79123456789"), if any
+    key: str | None = None
+    link_reason: str | None = None
 
 
 class Conversation(_Model):
@@ -167,6 +173,8 @@ class Conversation(_Model):
     last_message_at: Timestamp
     resolved_at: Timestamp | None = None
     route_reason: str | None = None
+    # the rules file version that routed it (None: no rules file)
+    rules_version: str | None = None
 
 
 class ConversationView(Conversation):
@@ -231,3 +239,51 @@ class RouteDecision(_Model):
     # the rules file's version and the explanation, when rules decided
     rules_version: str | None = None
     trace: RouteTrace | None = None
+
+
+class CustomerHistory(_Model):
+    """The customer's earlier contacts, as routing rules see them."""
+
+    total: int = 0  # conversations before this one
+    recent: list[Timestamp] = Field(default_factory=list)  # their opening times, within the window asked
+    last_agent_id: str | None = None  # who handled the latest one
+
+
+class IdentityClaim(_Model):
+    """A phone or email a customer gave but has not proven: never merges by
+    itself (unless config says so), never reveals another profile's history."""
+
+    id: str
+    customer_id: str
+    kind: str
+    value: str
+    source: str
+    raw: str | None = None
+    message_id: str | None = None
+    created_at: Timestamp
+    verified_at: Timestamp | None = None
+
+
+class MergeRecord(_Model):
+    """One merge: ``merged_id`` folded into ``survivor_id``; undone when ``undone_at`` is set."""
+
+    id: str
+    survivor_id: str
+    merged_id: str
+    source: str
+    actor: str | None = None
+    reason: str
+    created_at: Timestamp
+    undone_at: Timestamp | None = None
+
+
+class AuditEntry(_Model):
+    id: str
+    action: str
+    customer_id: str
+    other_customer_id: str | None = None
+    source: str
+    actor: str | None = None
+    reason: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp

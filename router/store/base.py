@@ -8,16 +8,19 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from router.models import (
     Agent,
+    AuditEntry,
     ChannelIdentity,
     ConversationStatus,
     ConversationView,
     Customer,
+    IdentityClaim,
     IdentityRef,
     InboundMessage,
+    MergeRecord,
     Message,
     OutboundMessage,
     OutboxEntry,
@@ -28,6 +31,94 @@ from router.models import (
 
 class StoreError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """A normalised identity key: ``("phone", "+79123456789")``, ``("email", "anna@example.com")``."""
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPlan:
+    """A phone or email the customer gave, unproven; ``source`` says where
+    (``webchat:claimed_phone``, ``telegram:text``…), ``raw`` as typed."""
+
+    key: KeyRef
+    source: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeMergePolicy:
+    """How a merge settles an attribute both profiles carry."""
+
+    default: str = "most_recent"  # or "source_priority"
+    per_attribute: tuple[tuple[str, str], ...] = ()
+    source_priority: tuple[str, ...] = ("crm", "import", "agent", "channel")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPlan:
+    """What ``router.identity`` decided about a sender, for the store to apply
+    in the same transaction as storing the message."""
+
+    identity: IdentityRef  # normalised
+    key: KeyRef | None = None
+    # join the profile that already has ``key`` (config: auto_merge)
+    match: bool = False
+    # a key shared by more profiles than this is not used for matching
+    max_profiles: int = 3
+    claims: tuple[ClaimPlan, ...] = ()
+    # key kinds whose claims merge profiles without verification (config)
+    merge_claims: frozenset[str] = frozenset()
+    attributes: AttributeMergePolicy = AttributeMergePolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequest:
+    survivor_id: str
+    merged_id: str
+    source: str  # rule, code, agent, import
+    actor: str | None
+    reason: str
+    attributes: AttributeMergePolicy = AttributeMergePolicy()
+    # the moved identities count as proven (a verified code); None keeps their state
+    verified: bool | None = None
+
+
+def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
+    at = str(meta.get("at", ""))
+    if rule == "source_priority":
+        order = policy.source_priority
+        source = meta.get("source")
+        rank = order.index(source) if source in order else len(order)
+        return (-rank, at)
+    return (at,)
+
+
+def merge_attributes(
+    survivor: tuple[dict[str, Any], dict[str, Any]], merged: tuple[dict[str, Any], dict[str, Any]],
+    policy: AttributeMergePolicy,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(attributes, meta)`` after a merge, each attribute settled on its own:
+    the most recently set wins, or the better source (ties: the more recent);
+    on a full tie the survivor's value stays."""
+    (s_attrs, s_meta), (m_attrs, m_meta) = survivor, merged
+    attrs, meta = dict(s_attrs), dict(s_meta)
+    rules = dict(policy.per_attribute)
+    for name, value in m_attrs.items():
+        theirs = m_meta.get(name, {})
+        if name in attrs:
+            rule = rules.get(name, policy.default)
+            if _attribute_rank(theirs, policy, rule) <= _attribute_rank(meta.get(name, {}), policy, rule):
+                continue
+        attrs[name] = value
+        if theirs:
+            meta[name] = theirs
+    return attrs, meta
 
 
 class NotFound(StoreError):
@@ -80,15 +171,24 @@ class Store(ABC):
         nothing and returns the first one with ``duplicate=True``."""
 
     @abstractmethod
-    async def ingest(self, message: InboundMessage, received_at: datetime) -> Ingested:
+    async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
+                     ) -> Ingested:
         """In one transaction: store the message (or recognise a redelivery),
         resolve the sender to a customer, and put the message in the
         customer's open conversation if there is one. The common case, a
-        customer already in conversation, takes this one step."""
+        customer already in conversation, takes this one step.
+
+        ``plan`` (from ``router.identity``) gives the normalised identity, its
+        match key and the claims to record; without one the sender is taken
+        as it is."""
 
     @abstractmethod
-    async def resolve_identity(self, ref: IdentityRef, display_name: str | None, now: datetime) -> Customer:
-        """The customer owning ``ref``, created on first sight."""
+    async def resolve_identity(
+        self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
+    ) -> Customer:
+        """The customer owning ``ref`` (``plan.identity`` when given), created
+        on first sight, or joined to the one profile sharing its key when the
+        plan says so and no more than ``plan.max_profiles`` profiles share it."""
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...
@@ -171,6 +271,34 @@ class Store(ABC):
 
     @abstractmethod
     async def customer_conversations(self, customer_id: str) -> list[ConversationView]: ...
+
+    # -- identity: claims, merges, audit ----------------------------------------
+    @abstractmethod
+    async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
+        """Unverified phones/emails the customer gave, oldest first."""
+
+    @abstractmethod
+    async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
+        """Fold ``merged_id`` into ``survivor_id`` in one transaction: identities,
+        claims, conversations and messages move; attributes are settled per
+        attribute; when both have an open conversation the newer one is folded
+        into the older (its messages move, it is closed), so the customer keeps
+        one open conversation. ``ConflictError`` for a customer merged already,
+        or a customer merged with itself."""
+
+    @abstractmethod
+    async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
+        """Undo a merge: both profiles, their identities, claims, conversations
+        and messages as they were before it. ``ConflictError`` if it was undone
+        already or a later merge of either customer is still in place."""
+
+    @abstractmethod
+    async def customer_merges(self, customer_id: str) -> list[MergeRecord]:
+        """Merges the customer took part in, newest first."""
+
+    @abstractmethod
+    async def identity_audit(self, customer_id: str, limit: int) -> list[AuditEntry]:
+        """Merges, unmerges and links concerning the customer, newest first."""
 
     # -- agents and sessions ------------------------------------------------
     @abstractmethod

@@ -89,4 +89,55 @@ MIGRATIONS: list[str] = [
         expires_at TEXT NOT NULL
     );
     """,
+    # 2: identity — match keys, unverified claims, merges that can be undone, audit log
+    """
+    -- the normalised key an identity is matched by (phone / email), and why it
+    -- belongs to its customer (provenance of the link)
+    ALTER TABLE identities ADD COLUMN key_kind TEXT;
+    ALTER TABLE identities ADD COLUMN key_value TEXT;
+    ALTER TABLE identities ADD COLUMN link_reason TEXT;
+    CREATE INDEX identities_key ON identities(key_kind, key_value) WHERE key_kind IS NOT NULL;
+    ALTER TABLE customers ADD COLUMN merged_into TEXT REFERENCES customers(id);
+    -- per attribute: {"name": {"at": ts, "source": "crm"}}, to settle merge conflicts
+    ALTER TABLE customers ADD COLUMN attribute_meta TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE identity_claims (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        source TEXT NOT NULL,
+        raw TEXT,
+        message_id TEXT,
+        created_at TEXT NOT NULL,
+        verified_at TEXT,
+        UNIQUE (customer_id, kind, value)
+    );
+    CREATE INDEX identity_claims_key ON identity_claims(kind, value);
+    CREATE TABLE customer_merges (
+        id TEXT PRIMARY KEY,
+        survivor_id TEXT NOT NULL REFERENCES customers(id),
+        merged_id TEXT NOT NULL REFERENCES customers(id),
+        source TEXT NOT NULL,
+        actor TEXT,
+        reason TEXT NOT NULL,
+        -- what moved, so that an unmerge puts back exactly that
+        snapshot TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        undone_at TEXT
+    );
+    CREATE INDEX customer_merges_survivor ON customer_merges(survivor_id, created_at);
+    CREATE INDEX customer_merges_merged ON customer_merges(merged_id, created_at);
+    CREATE TABLE identity_audit (
+        id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        other_customer_id TEXT,
+        source TEXT NOT NULL,
+        actor TEXT,
+        reason TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX identity_audit_customer ON identity_audit(customer_id, created_at);
+    """,
 ]

@@ -24,6 +24,14 @@ from router.models import (
     new_id,
 )
 from router.store import ConflictError, NotFound, Store
+from router.store.base import (
+    AttributeMergePolicy,
+    ClaimPlan,
+    IdentityPlan,
+    KeyRef,
+    MergeRequest,
+    merge_attributes,
+)
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -250,3 +258,165 @@ async def test_data_and_secrets_survive_reopening(store_factory: StoreFactory) -
         assert (await s.get_conversation(conv_id)).status is ConversationStatus.QUEUED
         with pytest.raises(NotFound):
             await s.get_customer("cus_missing")
+
+
+# -- identity: keys, claims, merges ---------------------------------------------------------
+
+PHONE = KeyRef("phone", "+79123456789")
+
+
+def keyed(kind: str, value: str, key: KeyRef | None = PHONE, match: bool = True, cap: int = 3,
+          claims: tuple[ClaimPlan, ...] = (), merge_claims: frozenset[str] = frozenset()) -> IdentityPlan:
+    return IdentityPlan(identity=IdentityRef(kind=kind, value=value), key=key, match=match, max_profiles=cap,
+                        claims=claims, merge_claims=merge_claims)
+
+
+def keyed_inbound(plan: IdentityPlan, external_id: str, text: str = "hi") -> InboundMessage:
+    return InboundMessage(channel=plan.identity.kind, external_id=external_id, sender=plan.identity, text=text)
+
+
+async def test_the_same_phone_on_two_channels_is_one_customer(store: Store) -> None:
+    wa = await store.resolve_identity(IdentityRef(kind="whatsapp", value="+79123456789"), "Анна", T0,
+                                      keyed("whatsapp", "+79123456789"))
+    sms = await store.resolve_identity(IdentityRef(kind="sms", value="+79123456789"), None, T0,
+                                       keyed("sms", "+79123456789"))
+    assert sms.id == wa.id
+    linked = {i.ref.kind: i for i in await store.customer_identities(wa.id)}
+    assert linked["sms"].source == "rule" and "auto_merge" in (linked["sms"].link_reason or "")
+    assert linked["sms"].key == "phone:+79123456789" and linked["whatsapp"].source == "channel"
+    assert [a.action for a in await store.identity_audit(wa.id, 10)] == ["link"]
+
+
+async def test_a_key_without_auto_merge_makes_a_profile_of_its_own(store: Store) -> None:
+    wa = await store.resolve_identity(IdentityRef(kind="whatsapp", value="x"), None, T0, keyed("whatsapp", "+7912"))
+    sms = await store.resolve_identity(IdentityRef(kind="sms", value="x"), None, T0,
+                                       keyed("sms", "+7912", match=False))
+    assert sms.id != wa.id
+
+
+async def test_a_key_shared_by_too_many_profiles_stops_matching(store: Store) -> None:
+    owner = await store.resolve_identity(IdentityRef(kind="sms", value="x"), None, T0, keyed("sms", "+7"))
+    # two other profiles claim the same phone: three profiles share it now
+    for n in (1, 2):
+        plan = keyed("webchat", f"v{n}", key=None, claims=(ClaimPlan(PHONE, "webchat:text", "8912"),))
+        await store.resolve_identity(plan.identity, None, T0, plan)
+    within = await store.resolve_identity(IdentityRef(kind="phone", value="x"), None, T0,
+                                          keyed("phone", "+7", cap=3))
+    over = await store.resolve_identity(IdentityRef(kind="whatsapp", value="x"), None, T0,
+                                        keyed("whatsapp", "+7", cap=2))
+    assert over.id != owner.id and within.id == owner.id
+
+
+async def test_a_claim_is_recorded_with_provenance_and_merges_nothing(store: Store) -> None:
+    owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value="x"), None, T0, keyed("whatsapp", "+7"))
+    plan = keyed("webchat", "v1", key=None, claims=(ClaimPlan(PHONE, "webchat:claimed_phone", "8 (912) 345-67-89"),))
+    step = await store.ingest(keyed_inbound(plan, "m1"), T0, plan)
+    again = await store.ingest(keyed_inbound(plan, "m2"), T0 + timedelta(seconds=1), plan)
+    assert step.customer.id != owner.id and again.customer.id == step.customer.id
+    claims = await store.customer_claims(step.customer.id)
+    assert len(claims) == 1  # the same claim twice is one claim, from the first message
+    claim = claims[0]
+    assert (claim.kind, claim.value, claim.source, claim.raw) == ("phone", PHONE.value, "webchat:claimed_phone",
+                                                                  "8 (912) 345-67-89")
+    assert claim.message_id == step.message.id and claim.verified_at is None
+    assert await store.customer_claims(owner.id) == []
+
+
+async def test_a_claim_merges_when_config_says_so_but_stays_unverified(store: Store) -> None:
+    owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value="x"), None, T0, keyed("whatsapp", "+7"))
+    plan = keyed("webchat", "v1", key=None, claims=(ClaimPlan(PHONE, "webchat:text", "8912"),),
+                 merge_claims=frozenset({"phone"}))
+    step = await store.ingest(keyed_inbound(plan, "m1"), T0, plan)
+    assert step.customer.id == owner.id
+    linked = {i.ref.kind: i for i in await store.customer_identities(owner.id)}
+    assert not linked["webchat"].verified and linked["webchat"].source == "rule"
+    assert linked["whatsapp"].verified
+    assert (await store.customer_merges(owner.id))[0].source == "rule"
+
+
+async def _customer_with_conversation(store: Store, sender: str, at: datetime, channel: str = "webchat"
+                                      ) -> tuple[str, str, str]:
+    msg, conv_id = await ingest(store, inbound(f"{sender}-{at}", sender=sender, channel=channel, text=f"от {sender}"),
+                                at)
+    customer = await store.find_identity(IdentityRef(kind="webchat", value=sender))
+    assert customer is not None
+    return customer.id, conv_id, msg.id
+
+
+async def _state(store: Store, *customer_ids: str) -> list[object]:
+    """Everything a merge touches, to compare before and after."""
+    state: list[object] = []
+    for cid in customer_ids:
+        state += [await store.get_customer(cid), await store.customer_identities(cid),
+                  await store.customer_claims(cid), await store.customer_conversations(cid),
+                  await store.customer_messages(cid, 100)]
+        for conv in await store.customer_conversations(cid):
+            state.append(await store.list_messages(conv.id, 100))
+    return state
+
+
+async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -> None:
+    a, conv_a, _ = await _customer_with_conversation(store, "anna-web", T0)
+    b, conv_b, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=5), "telegram")
+    plan = keyed("webchat", "anna-web", key=None, claims=(ClaimPlan(PHONE, "webchat:text", "8912"),))
+    await store.resolve_identity(plan.identity, None, T0, plan)
+    await store.set_conversation_state(conv_b, ConversationStatus.RESOLVED, None, T0 + timedelta(minutes=6))
+    _, conv_b2, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=7), "telegram")
+    before = await _state(store, a, b)
+
+    record = await store.merge_customers(MergeRequest(a, b, "agent", "agt_1", "same person: said so on the phone"),
+                                         T0 + timedelta(hours=1))
+    merged = await store.get_customer(b)
+    assert merged.merged_into == a
+    assert {i.ref.value for i in await store.customer_identities(a)} == {"anna-web", "anna-tg"}
+    convs = await store.customer_conversations(a)
+    assert {c.id for c in convs} == {conv_a, conv_b, conv_b2}
+    # one open conversation: the newer one (conv_b2) folded into the older (conv_a)
+    assert [c.id for c in convs if c.status is not ConversationStatus.RESOLVED] == [conv_a]
+    assert [m.text for m in await store.list_messages(conv_a, 10)] == ["от anna-web", "от anna-tg"]
+    assert len(await store.customer_messages(a, 100)) == 3
+
+    undone = await store.unmerge_customers(record.id, "agt_1", "different people after all", T0 + timedelta(hours=2))
+    assert undone.undone_at is not None
+    assert await _state(store, a, b) == before
+    actions = [(e.action, e.actor) for e in await store.identity_audit(a, 10)]
+    assert actions == [("unmerge", "agt_1"), ("merge", "agt_1")]
+
+
+async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -> None:
+    a, _, _ = await _customer_with_conversation(store, "a", T0)
+    b, _, _ = await _customer_with_conversation(store, "b", T0)
+    c, _, _ = await _customer_with_conversation(store, "c", T0)
+    with pytest.raises(ConflictError, match="itself"):
+        await store.merge_customers(MergeRequest(a, a, "agent", None, "x"), T0)
+    first = await store.merge_customers(MergeRequest(a, b, "agent", None, "x"), T0)
+    before = await _state(store, a, b, c)
+    with pytest.raises(ConflictError, match="merged into"):
+        await store.merge_customers(MergeRequest(c, b, "agent", None, "x"), T0)
+    with pytest.raises(NotFound):
+        await store.merge_customers(MergeRequest(a, "cus_missing", "agent", None, "x"), T0)
+    second = await store.merge_customers(MergeRequest(a, c, "agent", None, "x"), T0 + timedelta(seconds=1))
+    with pytest.raises(ConflictError, match=f"undo the later merge {second.id} first"):
+        await store.unmerge_customers(first.id, None, "x", T0)
+    await store.unmerge_customers(second.id, None, "x", T0)
+    assert await _state(store, a, b, c) == before
+    with pytest.raises(ConflictError, match="undone already"):
+        await store.unmerge_customers(second.id, None, "x", T0)
+    with pytest.raises(NotFound):
+        await store.unmerge_customers("mrg_missing", None, "x", T0)
+
+
+def test_attribute_conflicts_are_settled_per_attribute() -> None:
+    old, new = "2026-01-01T00:00:00.000000Z", "2026-06-01T00:00:00.000000Z"
+    survivor = ({"tier": "gold", "city": "Пермь", "ltv": 10},
+                {"tier": {"at": old, "source": "crm"}, "city": {"at": old, "source": "channel"},
+                 "ltv": {"at": new, "source": "agent"}})
+    merged = ({"tier": "silver", "city": "Москва", "ltv": 99, "vip": True},
+              {"tier": {"at": new, "source": "agent"}, "city": {"at": new, "source": "channel"},
+               "ltv": {"at": old, "source": "crm"}, "vip": {"at": old, "source": "import"}})
+    policy = AttributeMergePolicy(per_attribute=(("tier", "source_priority"), ("ltv", "source_priority")))
+    attrs, meta = merge_attributes(survivor, merged, policy)
+    # tier: the CRM beats an agent although older; city: the more recent wins;
+    # ltv: the CRM's value although older; vip: only one side has it
+    assert attrs == {"tier": "gold", "city": "Москва", "ltv": 99, "vip": True}
+    assert meta["city"]["at"] == new and meta["ltv"]["source"] == "crm"

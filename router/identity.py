@@ -1,0 +1,220 @@
+"""Identity keys: what makes two channel identities the same person.
+
+A connector says which *kind* a sender's value is (``whatsapp``, ``sms``,
+``email``, ``webchat``…); ``config/identity.yaml`` says which kinds carry a
+phone number or an email address. From those the core derives one normalised
+*key* per identity (``phone:+79123456789``, ``email:anna@example.com``), the
+same whatever channel it was seen on, and the policy for that key: does it
+join profiles automatically, is it blocked, is it too widely shared to mean
+anything. Nothing here knows a platform's name (invariant 7).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from router.models import IdentityRef, InboundMessage
+from router.store.base import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
+from router.yamlconf import load_model
+
+log = logging.getLogger(__name__)
+
+IDENTITY_FILE = "identity.yaml"
+KeyKind = Literal["phone", "email"]
+KEY_KINDS: tuple[KeyKind, ...] = ("phone", "email")
+# a loose net for addresses in free text; email-validator then decides
+_EMAIL_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# where a claim can come from in a message's extras (what connectors put there)
+CLAIM_EXTRAS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}
+
+
+class InvalidIdentifier(ValueError):
+    """A value that is not a phone number / email address we can use as a key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeyPolicy(_Section):
+    # identity kinds (as connectors name them) whose value is this kind of key
+    kinds: list[str] = Field(default_factory=list)
+    # a new identity whose key another profile already has (seen on a channel,
+    # so proven) joins that profile; False: it becomes a profile of its own
+    auto_merge: bool = True
+    # a *claim* (typed, unproven) joins profiles too. Dangerous: anyone can
+    # type anyone's phone. Off unless an admin means it.
+    merge_claims: bool = False
+    # exact values or shell patterns (``info@*``, ``+7000*``) never used as keys
+    blocked: list[str] = Field(default_factory=list)
+
+
+class AttributePolicy(_Section):
+    # how a merge settles an attribute both profiles have
+    default: Literal["most_recent", "source_priority"] = "most_recent"
+    # per attribute, when it differs from the default
+    per_attribute: dict[str, Literal["most_recent", "source_priority"]] = Field(default_factory=dict)
+    # best first; a source not listed ranks below every listed one
+    source_priority: list[str] = Field(default_factory=lambda: ["crm", "import", "agent", "channel"])
+
+
+class IdentityConfig(_Section):
+    default_region: Annotated[str, Field(min_length=2, max_length=2)] = "RU"
+    # a key shared by more profiles than this stops being used for matching
+    # (a family phone, an office switchboard, a shared mailbox)
+    max_profiles_per_key: Annotated[int, Field(ge=1)] = 3
+    # look for phones and emails typed in message text and record them as claims
+    claims_from_text: bool = True
+    phone: KeyPolicy = KeyPolicy(kinds=["phone", "whatsapp", "sms"])
+    email: KeyPolicy = KeyPolicy(kinds=["email"])
+    attributes: AttributePolicy = AttributePolicy()
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r} (use an ISO 3166 code such as RU, DE, US)")
+        return region
+
+
+def load_identity_config(config_dir: Path) -> IdentityConfig:
+    """``config_dir/identity.yaml``, or the defaults when there is none."""
+    path = config_dir / IDENTITY_FILE
+    if not path.exists():
+        return IdentityConfig()
+    return load_model(IdentityConfig, path)
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 (``+79123456789``) or ``InvalidIdentifier``."""
+    # a channel prefix such as "whatsapp:" or "tel:" is transport, not number
+    text = raw.rsplit(":", 1)[-1].strip()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentifier(f"{raw!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentifier(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    """The normalised address (domain lower-cased, IDNA) or ``InvalidIdentifier``."""
+    text = raw.strip()
+    if text.lower().startswith("mailto:"):
+        text = text[len("mailto:"):]
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidIdentifier(f"{raw!r} is not an email address: {exc}") from None
+    # the local part is case-sensitive by the RFC, case-insensitive everywhere in practice
+    return valid.normalized.lower()
+
+
+class IdentityRules:
+    """The identity policy the router applies to every inbound message."""
+
+    def __init__(self, config: IdentityConfig | None = None) -> None:
+        self.config = config or IdentityConfig()
+        self._kind_of: dict[str, KeyKind] = {k: "phone" for k in self.config.phone.kinds}
+        self._kind_of |= {k: "email" for k in self.config.email.kinds}
+
+    def policy(self, key_kind: str) -> KeyPolicy:
+        return self.config.phone if key_kind == "phone" else self.config.email
+
+    def normalise(self, key_kind: KeyKind, raw: str) -> str:
+        if key_kind == "phone":
+            return normalise_phone(raw, self.config.default_region)
+        return normalise_email(raw)
+
+    def key(self, key_kind: KeyKind, raw: str) -> KeyRef:
+        """A usable key, or ``InvalidIdentifier`` (also for blocked values)."""
+        value = self.normalise(key_kind, raw)
+        if self.blocked(key_kind, value):
+            raise InvalidIdentifier(f"{value} is blocked for matching by config")
+        return KeyRef(kind=key_kind, value=value)
+
+    def blocked(self, key_kind: str, value: str) -> bool:
+        return any(fnmatch.fnmatchcase(value, p.lower() if key_kind == "email" else p)
+                   for p in self.policy(key_kind).blocked)
+
+    def channel_identity(self, ref: IdentityRef) -> tuple[IdentityRef, KeyRef | None]:
+        """The identity as stored (normalised when its kind is a phone or an
+        email kind) and its match key (None when blocked or not a key kind)."""
+        key_kind = self._kind_of.get(ref.kind)
+        if key_kind is None:
+            return ref, None
+        try:
+            value = self.normalise(key_kind, ref.value)
+        except InvalidIdentifier as exc:
+            # a short code or an alias: still a channel identity, just not a key
+            log.info("identity %s kept as given: %s", ref.kind, exc)
+            return ref, None
+        stored = IdentityRef(kind=ref.kind, value=value)
+        if self.blocked(key_kind, value):
+            return stored, None
+        return stored, KeyRef(kind=key_kind, value=value)
+
+    def claims(self, message: InboundMessage) -> list[ClaimPlan]:
+        """Phones and emails the customer gave: in extras (a form, a contact
+        share) or typed in the text. Unusable values are skipped, not errors:
+        a customer's typo must never stop their message."""
+        found: dict[tuple[str, str], ClaimPlan] = {}
+        for source, key_kind, raw in self._claimed_values(message):
+            try:
+                key = self.key(key_kind, raw)
+            except InvalidIdentifier as exc:
+                log.debug("claim ignored: %s", exc)
+                continue
+            found.setdefault((key.kind, key.value), ClaimPlan(key=key, source=source, raw=raw[:256]))
+        return list(found.values())
+
+    def _claimed_values(self, message: InboundMessage) -> Iterator[tuple[str, KeyKind, str]]:
+        for extra, key_kind in CLAIM_EXTRAS.items():
+            value: Any = message.extras.get(extra)
+            if isinstance(value, str) and value.strip():
+                yield f"{message.channel}:{extra}", key_kind, value
+        if not self.config.claims_from_text or not message.text:
+            return
+        for phone in phonenumbers.PhoneNumberMatcher(message.text, self.config.default_region):
+            yield f"{message.channel}:text", "phone", phone.raw_string
+        for email in _EMAIL_IN_TEXT.finditer(message.text):
+            yield f"{message.channel}:text", "email", email.group(0)
+
+    def plan(self, message: InboundMessage) -> IdentityPlan:
+        """What the store should do about identity in the same transaction as
+        storing the message. The message keeps its sender as the connector
+        gave it (the address the connector replies to); the identity is the
+        normalised form."""
+        identity, key = self.channel_identity(message.sender)
+        return IdentityPlan(
+            identity=identity,
+            key=key,
+            match=key is not None and self.policy(key.kind).auto_merge,
+            max_profiles=self.config.max_profiles_per_key,
+            claims=tuple(self.claims(message)),
+            merge_claims=frozenset(k for k in KEY_KINDS if self.policy(k).merge_claims),
+            attributes=self.attribute_policy(),
+        )
+
+    def attribute_policy(self) -> AttributeMergePolicy:
+        attrs = self.config.attributes
+        return AttributeMergePolicy(
+            default=attrs.default,
+            per_attribute=tuple(sorted(attrs.per_attribute.items())),
+            source_priority=tuple(attrs.source_priority),
+        )
+
+    def identity_of(self, ref: IdentityRef) -> IdentityRef:
+        """The identity as stored for a sender as a connector gives it."""
+        return self.channel_identity(ref)[0]

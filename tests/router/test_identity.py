@@ -1,0 +1,127 @@
+"""Identity keys and the identity config: messy real-world input in, one key out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.identity import (
+    IdentityConfig,
+    IdentityRules,
+    InvalidIdentifier,
+    KeyPolicy,
+    load_identity_config,
+    normalise_email,
+    normalise_phone,
+)
+from router.models import IdentityRef, InboundMessage
+from router.yamlconf import ConfigError
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.mark.parametrize(
+    "raw", ["8 (912) 345-67-89", "+7 912 345 67 89", "89123456789", "whatsapp:+79123456789", "tel:+7-912-345-67-89",
+            "+7(912)3456789", " 8 912 345 67 89 "],
+)
+def test_every_way_of_writing_a_russian_mobile_is_one_key(raw: str) -> None:
+    assert normalise_phone(raw, "RU") == "+79123456789"
+
+
+def test_the_default_region_reads_numbers_without_a_country_code() -> None:
+    assert normalise_phone("030 1234567", "DE") == "+49301234567"
+    assert normalise_phone("+49 30 1234567", "RU") == "+49301234567"
+
+
+@pytest.mark.parametrize("raw", ["12", "not a phone", "+7 000", "8 (912) 345"])
+def test_what_is_not_a_phone_is_refused_with_the_value_named(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="phone"):
+        normalise_phone(raw, "RU")
+
+
+def test_emails_are_one_key_whatever_the_case_and_wrapping() -> None:
+    assert normalise_email("Anna.K@Example.COM") == "anna.k@example.com"
+    assert normalise_email(" mailto:anna.k@example.com ") == "anna.k@example.com"
+    with pytest.raises(InvalidIdentifier, match="email"):
+        normalise_email("anna@@example")
+
+
+def rules(**overrides: object) -> IdentityRules:
+    return IdentityRules(IdentityConfig.model_validate(overrides))
+
+
+def test_a_phone_channel_identity_is_stored_normalised_with_its_key() -> None:
+    stored, key = rules().channel_identity(IdentityRef(kind="whatsapp", value="whatsapp:+7 912 345-67-89"))
+    assert stored == IdentityRef(kind="whatsapp", value="+79123456789")
+    assert key is not None and (key.kind, key.value) == ("phone", "+79123456789")
+
+
+def test_kinds_that_are_not_keys_and_unusable_values_stay_as_given() -> None:
+    r = rules()
+    assert r.channel_identity(IdentityRef(kind="webchat", value="v-1")) == (IdentityRef(kind="webchat", value="v-1"),
+                                                                           None)
+    # an SMS short code is an identity, but no key to match anyone by
+    assert r.channel_identity(IdentityRef(kind="sms", value="900")) == (IdentityRef(kind="sms", value="900"), None)
+
+
+def test_blocked_values_are_never_keys() -> None:
+    r = rules(email={"kinds": ["email"], "blocked": ["info@*"]}, phone={"kinds": ["sms"], "blocked": ["+7999000*"]})
+    assert r.channel_identity(IdentityRef(kind="email", value="INFO@shop.ru"))[1] is None
+    assert r.channel_identity(IdentityRef(kind="sms", value="+7 999 000-12-34"))[1] is None
+    assert r.channel_identity(IdentityRef(kind="sms", value="+7 912 345-67-89"))[1] is not None
+
+
+def message(text: str = "", **extras: str) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id="1", sender=IdentityRef(kind="webchat", value="v-1"),
+                          text=text, extras=extras)
+
+
+def test_claims_come_from_forms_contact_shares_and_typed_text() -> None:
+    claims = rules().claims(message(
+        "Мой номер 8 912 345-67-89, пишите на Anna@Mail.ru. Заказ 123456", claimed_email="anna@mail.ru",
+        claimed_phone="+7 912 345 67 89",
+    ))
+    found = {(c.key.kind, c.key.value): c.source for c in claims}
+    # each key once, attributed to where it was first seen
+    assert found == {("phone", "+79123456789"): "webchat:claimed_phone",
+                     ("email", "anna@mail.ru"): "webchat:claimed_email"}
+    assert [c.raw for c in rules().claims(message("звоните 8 912 345-67-89"))] == ["8 912 345-67-89"]
+
+
+def test_a_typo_or_a_blocked_value_in_a_claim_is_skipped_not_an_error() -> None:
+    r = rules(email={"kinds": ["email"], "blocked": ["info@*"]})
+    assert r.claims(message("пишите на info@shop.ru", claimed_phone="8 912", claimed_email="anna@")) == []
+
+
+def test_claims_from_text_can_be_switched_off() -> None:
+    assert rules(claims_from_text=False).claims(message("8 912 345-67-89")) == []
+
+
+def test_the_shipped_config_loads_and_means_what_the_issue_asks() -> None:
+    config = load_identity_config(REPO_CONFIG)
+    assert config.default_region == "RU"
+    assert "whatsapp" in config.phone.kinds and "sms" in config.phone.kinds
+    assert config.phone.auto_merge and not config.phone.merge_claims
+    assert IdentityRules(config).blocked("email", "info@shop.ru")
+
+
+def test_a_missing_file_means_defaults(tmp_path: Path) -> None:
+    assert load_identity_config(tmp_path) == IdentityConfig()
+    assert IdentityConfig().phone == KeyPolicy(kinds=["phone", "whatsapp", "sms"])
+
+
+def test_a_bad_config_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "identity.yaml").write_text("default_region: RU\nmax_profiles_per_key: 0\nphone:\n  kinds: [sms]\n"
+                                            "  auto_mrege: true\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_identity_config(tmp_path)
+    text = str(err.value)
+    assert "identity.yaml:2: max_profiles_per_key" in text
+    assert "identity.yaml:5: phone.auto_mrege" in text
+
+
+def test_an_unknown_region_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "identity.yaml").write_text("default_region: XX\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"identity\.yaml:1: default_region: .*unknown region 'XX'"):
+        load_identity_config(tmp_path)
