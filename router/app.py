@@ -107,7 +107,8 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
-    app[ROUTER] = Router(app[STORE], app[BUS], make_routing(settings.routing, config_dir), app[METRICS], identity=identity)
+    routing = make_routing(settings.routing, config_dir)
+    app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup

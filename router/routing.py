@@ -1,26 +1,45 @@
-"""The routing step of the pipeline. Until the YAML rules engine lands, every
-new conversation queues to the configured default team."""
+"""The routing step of the pipeline: ``config/rules.yaml`` when it exists
+(router.rules), else every new conversation queues to the configured default
+team."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Protocol
 
 from router.config import RoutingConfig
-from router.models import ConversationStatus, Customer, Message, RouteDecision
+from router.models import ConversationStatus, Customer, CustomerHistory, Message, RouteDecision
+from router.rules import RULES_FILE, RulesRouting, load_rules
+
+log = logging.getLogger(__name__)
 
 
 class Routing(Protocol):
-    def decide(self, message: Message, customer: Customer) -> RouteDecision: ...
+    def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
+        """Where a new conversation goes; ``history``: the customer's earlier contacts."""
+        ...
 
 
 class DefaultTeamRouting:
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
 
-    def decide(self, message: Message, customer: Customer) -> RouteDecision:
+    def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         return RouteDecision(
             status=ConversationStatus.QUEUED,
             team=self.config.default_team,
             priority=self.config.default_priority,
             reason=f"no rules configured: default team {self.config.default_team!r}",
         )
+
+
+def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
+    """Rules from ``config_dir/rules.yaml`` when the service was given a config
+    folder that has one; ``ConfigError`` (file:line) if that file is invalid."""
+    path = config_dir / RULES_FILE if config_dir is not None else None
+    if path is None or not path.exists():
+        return DefaultTeamRouting(config)
+    ruleset = load_rules(path)
+    log.info("routing by %s: %d rule(s), version %s", path, len(ruleset.rules), ruleset.version)
+    return RulesRouting(ruleset)

@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from router.models import Attachment, Customer, Direction, Message, RouteTrace, new_id, utcnow
+from router.models import Attachment, Customer, CustomerHistory, Direction, Message, RouteTrace, new_id, utcnow
 from router.rules.engine import RuleSet, load_rules
-from router.rules.facts import FACTS, History
+from router.rules.facts import FACTS
 from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
 from router.yamlconf import ConfigError
 
@@ -56,10 +56,10 @@ def _facts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(previous: int, last_7d: int, last_30d: int) -> History:
+def _history(previous: int, last_7d: int, last_30d: int) -> CustomerHistory:
     now = utcnow()
     recent = [now - timedelta(days=1)] * last_7d + [now - timedelta(days=20)] * max(0, last_30d - last_7d)
-    return History(total=max(previous, len(recent)), recent=tuple(recent))
+    return CustomerHistory(total=max(previous, len(recent)), recent=recent)
 
 
 def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:

@@ -22,13 +22,14 @@ from router.models import (
     ConditionTrace,
     ConversationStatus,
     Customer,
+    CustomerHistory,
     Message,
     RouteDecision,
     RouteTrace,
     RuleTrace,
     utcnow,
 )
-from router.rules.facts import FACTS, History, gather, human_request_pattern, printable
+from router.rules.facts import FACTS, gather, human_request_pattern, printable
 from router.rules.schema import TEAMS_FILE, QueueTarget, Route, Rule, RulesFile, TeamsFile
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
@@ -128,7 +129,7 @@ class RuleSet:
         self.zone = ZoneInfo(self.config.timezone)
         self.human_request = human_request_pattern(self.config.human_request)
 
-    def facts(self, message: Message, customer: Customer, history: History, now: datetime) -> dict[str, Any]:
+    def facts(self, message: Message, customer: Customer, history: CustomerHistory, now: datetime) -> dict[str, Any]:
         return gather(
             message, customer, history, now, zone=self.zone,
             channel_kind=self.teams.channel_kind(message.channel), human_request=self.human_request,
@@ -162,9 +163,9 @@ class RulesRouting:
         self.ruleset = ruleset
         self.clock = clock
 
-    def decide(self, message: Message, customer: Customer, history: History | None = None) -> RouteDecision:
+    def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         now = self.clock()
-        facts = self.ruleset.facts(message, customer, history or History(), now)
+        facts = self.ruleset.facts(message, customer, history or CustomerHistory(), now)
         return self.ruleset.evaluate(facts, now)
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from rule_engine import DataType
 
-from router.models import Customer, Message
+from router.models import Customer, CustomerHistory, Message
 
 RECENT_WINDOW = timedelta(days=30)
 
@@ -51,14 +51,6 @@ FACTS: dict[str, Fact] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the store knows of the customer's earlier contacts."""
-
-    total: int = 0
-    recent: tuple[datetime, ...] = ()  # opening times within RECENT_WINDOW
-
-
 def human_request_pattern(words: Iterable[str]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(w) for w in words)
     return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE) if alternatives else re.compile(r"(?!)")
@@ -82,7 +74,7 @@ def _number(value: Any) -> float:
 def gather(
     message: Message,
     customer: Customer,
-    history: History,
+    history: CustomerHistory,
     now: datetime,
     *,
     zone: ZoneInfo,

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from router.cli import main
-from router.models import Attachment, ConversationStatus, Customer, Direction, Message
+from router.models import Attachment, ConversationStatus, Customer, CustomerHistory, Direction, Message
 from router.rules import RulesRouting, load_rules
-from router.rules.facts import History
 from tests.router.rules.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[3]
@@ -78,18 +77,20 @@ default: {queue: {team: support}}
 RECENT = (NOW - timedelta(days=1),) * 3
 
 FACT_CASES = [
-    ("tags", message("x"), {"tags": ["vip", "b2b"]}, History(), "tagged"),
-    ("custom attribute", message("x"), {"plan": "pro"}, History(), "plan"),
-    ("contacts in the last 7 days", message("x"), {}, History(total=3, recent=RECENT), "frequent"),
-    ("returning", message("x"), {}, History(total=1, recent=(NOW - timedelta(days=20),)), "returning"),
-    ("language from the customer", message("x"), {"language": "ru"}, History(), "russian"),
+    ("tags", message("x"), {"tags": ["vip", "b2b"]}, CustomerHistory(), "tagged"),
+    ("custom attribute", message("x"), {"plan": "pro"}, CustomerHistory(), "plan"),
+    ("contacts in the last 7 days", message("x"), {}, CustomerHistory(total=3, recent=RECENT), "frequent"),
+    ("returning", message("x"), {}, CustomerHistory(total=1, recent=(NOW - timedelta(days=20),)), "returning"),
+    ("language from the customer", message("x"), {"language": "ru"}, CustomerHistory(), "russian"),
     # 10:00 UTC is 13:00 in Moscow on a Monday
-    ("local time", message("x"), {}, History(), "morning"),
+    ("local time", message("x"), {}, CustomerHistory(), "morning"),
 ]
 
 
 @pytest.mark.parametrize(("case", "msg", "attrs", "history", "rule"), FACT_CASES, ids=[c[0] for c in FACT_CASES])
-def test_facts(tmp_path: Path, case: str, msg: Message, attrs: dict[str, Any], history: History, rule: str) -> None:
+def test_facts(
+    tmp_path: Path, case: str, msg: Message, attrs: dict[str, Any], history: CustomerHistory, rule: str
+) -> None:
     routing = RulesRouting(load_rules(write_config(tmp_path, FACTS_RULES)), clock=lambda: NOW)
     decision = routing.decide(msg, customer(**attrs), history)
     assert decision.trace is not None and decision.trace.matched_rule == rule
