@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connectors.base import Accepted
 from router.bus import Event, EventBus
@@ -40,6 +40,7 @@ from router.store.base import IdentityPlan
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+CONTACT_WINDOW = timedelta(days=30)
 
 
 def _key(ref: IdentityRef) -> tuple[str, str]:
@@ -139,7 +140,10 @@ class Router:
         """Open a routed conversation when the customer has none, then tell everyone."""
         created = False
         if view is None:
-            decision = self.routing.decide(stored, customer)
+            now = self.clock()
+            # earlier contacts are facts rules may test (returning customer, contacts in N days)
+            history = await self.store.contact_history(customer.id, now - CONTACT_WINDOW)
+            decision = self.routing.decide(stored, customer, history)
             view, created = await self.store.attach_to_conversation(
                 stored.id, customer.id, stored.channel, decision, self.clock()
             )

@@ -17,6 +17,7 @@ from router.models import (
     ConversationStatus,
     ConversationView,
     Customer,
+    CustomerHistory,
     IdentityClaim,
     IdentityRef,
     InboundMessage,
@@ -26,6 +27,7 @@ from router.models import (
     OutboxEntry,
     Role,
     RouteDecision,
+    RouteTrace,
 )
 
 
@@ -203,6 +205,16 @@ class Store(ABC):
     @abstractmethod
     async def unrouted_messages(self, limit: int) -> list[Message]:
         """Inbound messages stored but not yet in a conversation (after a crash)."""
+
+    @abstractmethod
+    async def contact_history(self, customer_id: str, since: datetime) -> CustomerHistory:
+        """The customer's conversations so far: how many, the opening times of
+        those opened since ``since``, and the agent of the latest one."""
+
+    @abstractmethod
+    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
+        """Why the conversation went where it went (None when no rules file
+        decided it); ``NotFound`` for an unknown conversation."""
 
     # -- conversations ----------------------------------------------------
     @abstractmethod

@@ -140,4 +140,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX identity_audit_customer ON identity_audit(customer_id, created_at);
     """,
+    # 3: routing — every decision keeps the rules version it used and its explanation
+    """
+    ALTER TABLE conversations ADD COLUMN rules_version TEXT;
+    ALTER TABLE conversations ADD COLUMN route_trace TEXT;
+    """,
 ]

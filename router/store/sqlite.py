@@ -30,6 +30,7 @@ from router.models import (
     ConversationStatus,
     ConversationView,
     Customer,
+    CustomerHistory,
     Delivery,
     Direction,
     IdentityClaim,
@@ -41,6 +42,7 @@ from router.models import (
     OutboxEntry,
     Role,
     RouteDecision,
+    RouteTrace,
     new_id,
 )
 from router.store.base import (
@@ -410,9 +412,10 @@ def _attach(
         conversation_id = new_id("conv")
         conn.execute(
             "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason,"
-            " created_at, updated_at, last_message_at, last_message_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, last_message_at, last_message_text, rules_version, route_trace)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, customer_id, route.status.value, route.team, route.priority, channel, route.reason,
-             now, now, now, preview),
+             now, now, now, preview, route.rules_version, route.trace.model_dump_json() if route.trace else None),
         )
     else:
         conversation_id = open_row["id"]
@@ -426,6 +429,25 @@ def _attach(
         (conversation_id, customer_id, message_id),
     )
     return _conv_view(conn, conversation_id), open_row is None
+
+
+def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str) -> CustomerHistory:
+    total = _one(conn, "SELECT COUNT(*) FROM conversations WHERE customer_id = ?", (customer_id,))
+    recent = _all(
+        conn, "SELECT created_at FROM conversations WHERE customer_id = ? AND created_at >= ? ORDER BY created_at",
+        (customer_id, since),
+    )
+    last = _one(
+        conn,
+        "SELECT agent_id FROM conversations WHERE customer_id = ? AND agent_id IS NOT NULL"
+        " ORDER BY created_at DESC LIMIT 1",
+        (customer_id,),
+    )
+    return CustomerHistory(
+        total=total[0] if total else 0,
+        recent=[_ts(r[0]) for r in recent],
+        last_agent_id=last[0] if last else None,
+    )
 
 
 def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None
@@ -976,6 +998,15 @@ class SQLiteStore(Store):
             (limit,),
         )
         return [_message(r) for r in rows]
+
+    async def contact_history(self, customer_id: str, since: datetime) -> CustomerHistory:
+        return await self._r.call(_contact_history, customer_id, ts(since))
+
+    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
+        row = await self._r.call(_one, "SELECT route_trace FROM conversations WHERE id = ?", (conversation_id,))
+        if row is None:
+            raise NotFound(f"conversation {conversation_id}")
+        return None if row[0] is None else RouteTrace.model_validate_json(row[0])
 
     # -- conversations -------------------------------------------------------------
     async def get_conversation(self, conversation_id: str) -> ConversationView:

@@ -12,6 +12,7 @@ import pytest
 
 from router.models import (
     Author,
+    ConditionTrace,
     ConversationStatus,
     Delivery,
     Direction,
@@ -21,6 +22,8 @@ from router.models import (
     OutboundMessage,
     Role,
     RouteDecision,
+    RouteTrace,
+    RuleTrace,
     new_id,
 )
 from router.store import ConflictError, NotFound, Store
@@ -420,3 +423,39 @@ def test_attribute_conflicts_are_settled_per_attribute() -> None:
     # ltv: the CRM's value although older; vip: only one side has it
     assert attrs == {"tier": "gold", "city": "Москва", "ltv": 99, "vip": True}
     assert meta["city"]["at"] == new and meta["ltv"]["source"] == "crm"
+
+
+# -- routing -----------------------------------------------------------------------
+
+
+async def test_contact_history_counts_earlier_conversations_and_the_last_agent(store: Store) -> None:
+    agent = await store.create_agent("anna", "Anna", Role.AGENT, "x")
+    _, first = await ingest(store, inbound("h1", sender="u7"), T0 - timedelta(days=40))
+    await store.set_conversation_state(first, ConversationStatus.RESOLVED, agent.id, T0 - timedelta(days=40))
+    _, second = await ingest(store, inbound("h2", sender="u7"), T0 - timedelta(days=3))
+    await store.set_conversation_state(second, ConversationStatus.RESOLVED, None, T0 - timedelta(days=3))
+    customer = await store.find_identity(IdentityRef(kind="webchat", value="u7"))
+    assert customer is not None
+    history = await store.contact_history(customer.id, T0 - timedelta(days=30))
+    assert (history.total, history.recent, history.last_agent_id) == (2, [T0 - timedelta(days=3)], agent.id)
+    nobody = await store.contact_history("cus_unknown", T0)
+    assert (nobody.total, nobody.recent, nobody.last_agent_id) == (0, [], None)
+
+
+async def test_a_decision_keeps_its_rules_version_and_trace(store: Store) -> None:
+    trace = RouteTrace(
+        rules_version="abc123", matched_rule="vip", step="team senior priority 80", decided_at=T0,
+        rules=[RuleTrace(rule="vip", matched=True, conditions=[ConditionTrace(expression="x", value=True)])],
+        facts={"customer_tier": "gold"},
+    )
+    routed = QUEUE.model_copy(update={"rules_version": "abc123", "trace": trace, "team": "senior"})
+    stored, _ = await store.insert_inbound(inbound("r1", sender="u8"), T0)
+    assert stored.sender is not None
+    customer = await store.resolve_identity(stored.sender, None, T0)
+    view, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, routed, T0)
+    assert (view.rules_version, view.team) == ("abc123", "senior")
+    assert await store.conversation_route(view.id) == trace
+    _, plain = await ingest(store, inbound("r2", sender="u9"))
+    assert await store.conversation_route(plain) is None
+    with pytest.raises(NotFound):
+        await store.conversation_route("conv_nope")
