@@ -13,17 +13,21 @@ from agents_ui.schemas import (
     AgentList,
     AgentOut,
     AssignBody,
+    AuditList,
     ConversationDetail,
     ConversationList,
     ConversationOut,
     ConversationQuery,
     CustomerDetail,
     LoginBody,
+    MergeBody,
+    MergeOut,
     MessageList,
     MessageOut,
     MessagesQuery,
     NewAgentBody,
     ReplyBody,
+    UnmergeBody,
 )
 from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
 from router.appkeys import ROUTER, STORE
@@ -107,7 +111,9 @@ async def messages(request: web.Request, query: MessagesQuery) -> MessageList:
           response=MessageOut, status=201, errors=((409, "resolved, or assigned to another agent"),))
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
-        message = await request.app[ROUTER].reply(request.match_info["id"], current_agent(request), body.text)
+        message = await request.app[ROUTER].reply(
+            request.match_info["id"], current_agent(request), body.text, body.channel
+        )
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     return MessageOut(message=message)
@@ -164,7 +170,37 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
         customer=found,
         identities=await store.customer_identities(found.id),
         conversations=await store.customer_conversations(found.id),
+        claims=await store.customer_claims(found.id),
+        merges=await store.customer_merges(found.id),
     )
+
+
+@endpoint("POST", "/api/customers/{id}/merge", "Merge another customer into this one (undo with the merge's id)",
+          body=MergeBody, response=MergeOut, status=201,
+          errors=((409, "the same customer, or one merged already"),))
+async def merge_customers(request: web.Request, body: MergeBody) -> MergeOut:
+    agent = current_agent(request)
+    record = await request.app[ROUTER].merge_customers(request.match_info["id"], body.other_id, agent, body.reason)
+    log.info("%s merged customer %s into %s: %s", agent.username, body.other_id, record.survivor_id, body.reason)
+    return MergeOut(merge=record)
+
+
+@endpoint("POST", "/api/merges/{id}/undo", "Undo a merge: both customers as they were before it",
+          body=UnmergeBody, response=MergeOut,
+          errors=((409, "undone already, or a later merge of either customer must be undone first"),))
+async def unmerge_customers(request: web.Request, body: UnmergeBody) -> MergeOut:
+    agent = current_agent(request)
+    record = await request.app[ROUTER].unmerge_customers(request.match_info["id"], agent, body.reason)
+    log.info("%s undid merge %s: %s", agent.username, record.id, body.reason)
+    return MergeOut(merge=record)
+
+
+@endpoint("GET", "/api/customers/{id}/audit", "Merges, unmerges and automatic links of a customer, newest first",
+          response=AuditList)
+async def customer_audit(request: web.Request, _: None) -> AuditList:
+    store = request.app[STORE]
+    found = await store.get_customer(request.match_info["id"])
+    return AuditList(entries=await store.identity_audit(found.id, 200))
 
 
 @endpoint("GET", "/api/agents", "Every agent account", response=AgentList)

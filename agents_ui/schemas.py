@@ -8,7 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from router.models import MAX_TEXT_LENGTH, Agent, ChannelIdentity, ConversationView, Customer, Message, Role
+from router.models import (
+    MAX_TEXT_LENGTH,
+    Agent,
+    AuditEntry,
+    ChannelIdentity,
+    ConversationView,
+    Customer,
+    IdentityClaim,
+    MergeRecord,
+    Message,
+    Role,
+)
 
 
 class Body(BaseModel):
@@ -30,6 +41,10 @@ class LoginBody(Body):
 
 class ReplyBody(Body):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
+    channel: Annotated[str | None, Field(
+        min_length=1, max_length=64,
+        description="one of the customer's linked channels; default: the channel they wrote from last",
+    )] = None
 
 
 class AssignBody(Body):
@@ -76,6 +91,30 @@ class CustomerDetail(BaseModel):
     customer: Customer
     identities: list[ChannelIdentity]
     conversations: list[ConversationView]
+    # unverified phones/emails the customer gave, with where and when
+    claims: list[IdentityClaim] = Field(default_factory=list)
+    # merges the customer took part in, newest first (undo the newest first)
+    merges: list[MergeRecord] = Field(default_factory=list)
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class MergeBody(Body):
+    other_id: Annotated[str, Field(min_length=1, max_length=64, description="the customer folded into this one")]
+    reason: Reason
+
+
+class UnmergeBody(Body):
+    reason: Reason
+
+
+class MergeOut(BaseModel):
+    merge: MergeRecord
+
+
+class AuditList(BaseModel):
+    entries: list[AuditEntry]
 
 
 class ConversationQuery(Query):

@@ -28,6 +28,7 @@ from router.models import (
     Direction,
     IdentityRef,
     InboundMessage,
+    MergeRecord,
     Message,
     OutboundMessage,
     new_id,
@@ -35,7 +36,7 @@ from router.models import (
 )
 from router.routing import Routing
 from router.store import ConflictError, Store
-from router.store.base import IdentityPlan
+from router.store.base import IdentityPlan, MergeRequest
 
 log = logging.getLogger(__name__)
 
@@ -182,15 +183,30 @@ class Router:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     # -- agents' actions --------------------------------------------------------
-    async def reply(self, conversation_id: str, agent: Agent, text: str) -> Message:
+    async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
+        """The inbound message whose channel and sender the reply goes back to:
+        the customer's last one, or their last one on ``channel`` (any linked
+        identity's, in any of their conversations)."""
+        if channel is None:
+            last = await self.store.last_inbound(conversation.id)
+            if last is None or last.sender is None:
+                raise ReplyRefused("the customer has no channel to reply to")
+            return last
+        last = await self.store.customer_last_inbound(conversation.customer_id, channel)
+        if last is None or last.sender is None:
+            raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them")
+        return last
+
+    async def reply(self, conversation_id: str, agent: Agent, text: str, channel: str | None = None) -> Message:
+        """Queue an agent's reply: by default to the channel the customer used
+        last, or to another of their linked channels when ``channel`` is given."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation.status is ConversationStatus.RESOLVED:
             raise ReplyRefused("the conversation is resolved")
         if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
             raise ReplyRefused("the conversation is assigned to another agent")
-        last = await self.store.last_inbound(conversation_id)
-        if last is None or last.sender is None:
-            raise ReplyRefused("the customer has no channel to reply to")
+        last = await self._reply_target(conversation, channel)
+        assert last.sender is not None
         now = self.clock()
         message = Message(
             id=new_id("msg"),
@@ -222,6 +238,22 @@ class Router:
         self.bus.publish(message_event(message, view))
         self.outbox_wakeup.set()
         return message
+
+    # -- identity: merges by people ----------------------------------------------
+    async def merge_customers(self, survivor_id: str, merged_id: str, agent: Agent, reason: str) -> MergeRecord:
+        """An agent's merge: ``merged_id`` folds into ``survivor_id``; the
+        identities keep their verified state (an agent's word is not a proof
+        the customer gave, so the privacy rule still holds for unproven ones)."""
+        request = MergeRequest(survivor_id, merged_id, "agent", agent.username, reason,
+                               self.identity.attribute_policy())
+        record = await self.store.merge_customers(request, self.clock())
+        self.bus.publish(Event("customer.merged", {"merge": record.model_dump(mode="json")}))
+        return record
+
+    async def unmerge_customers(self, merge_id: str, agent: Agent, reason: str) -> MergeRecord:
+        record = await self.store.unmerge_customers(merge_id, agent.username, reason, self.clock())
+        self.bus.publish(Event("customer.unmerged", {"merge": record.model_dump(mode="json")}))
+        return record
 
     async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
         try:

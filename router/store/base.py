@@ -253,6 +253,10 @@ class Store(ABC):
     @abstractmethod
     async def last_inbound(self, conversation_id: str) -> Message | None: ...
 
+    @abstractmethod
+    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
+        """The customer's latest inbound message on ``channel``, any conversation."""
+
     # -- outbound / outbox ---------------------------------------------------
     @abstractmethod
     async def enqueue_outbound(

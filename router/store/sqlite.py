@@ -1059,6 +1059,15 @@ class SQLiteStore(Store):
         )
         return None if row is None else _message(row)
 
+    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
+        row = await self._r.call(
+            _one,
+            "SELECT * FROM messages WHERE customer_id = ? AND channel = ? AND direction = 'in'"
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (customer_id, channel),
+        )
+        return None if row is None else _message(row)
+
     # -- outbound / outbox -------------------------------------------------------------
     async def enqueue_outbound(
         self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime

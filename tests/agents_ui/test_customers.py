@@ -1,0 +1,92 @@
+"""Customers in the console API: the profile with its identities and claims,
+merge and unmerge by an agent, replies to a chosen linked channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from router.appkeys import ROUTER
+from router.models import IdentityRef, InboundMessage
+from tests.agents_ui.conftest import Client, error_of, login
+
+
+async def writes(client: Client, kind: str, sender: str, external_id: str, text: str, **extras: str) -> str:
+    accepted = await client.app[ROUTER].on_message(InboundMessage(
+        channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=sender), text=text, extras=extras,
+    ))
+    assert accepted.conversation_id is not None
+    return accepted.conversation_id
+
+
+async def customer_of(client: Client, conversation_id: str) -> dict[str, Any]:
+    resp = await client.get(f"/api/conversations/{conversation_id}")
+    cid = (await resp.json())["customer"]["id"]
+    detail: dict[str, Any] = await (await client.get(f"/api/customers/{cid}")).json()
+    return detail
+
+
+async def test_profile_shows_identities_with_provenance_and_unverified_claims(client: Client) -> None:
+    await login(client)
+    conv = await writes(client, "webchat", "v-1", "1", "Мой телефон 8 (912) 345-67-89", claimed_email="Anna@Mail.RU")
+    detail = await customer_of(client, conv)
+    assert [(i["ref"]["kind"], i["verified"], i["source"]) for i in detail["identities"]] == [
+        ("webchat", True, "channel")]
+    claims = {(c["kind"], c["value"]): c for c in detail["claims"]}
+    assert set(claims) == {("phone", "+79123456789"), ("email", "anna@mail.ru")}
+    assert claims["phone", "+79123456789"]["source"] == "webchat:text"
+    assert claims["phone", "+79123456789"]["raw"] == "8 (912) 345-67-89"
+    assert claims["email", "anna@mail.ru"]["verified_at"] is None
+
+
+async def test_agent_merges_and_unmerges_two_customers(client: Client, agent_http: aiohttp.ClientSession) -> None:
+    web = await writes(client, "webchat", "v-1", "1", "С сайта")
+    tg = await writes(client, "telegram", "555", "1", "Из телеграма")
+    a, b = (await customer_of(client, web))["customer"]["id"], (await customer_of(client, tg))["customer"]["id"]
+
+    resp = await agent_http.post(f"/api/customers/{a}/merge", json={"other_id": b, "reason": "same phone on a call"})
+    assert resp.status == 201, await resp.text()
+    merge = (await resp.json())["merge"]
+    assert (merge["survivor_id"], merge["merged_id"], merge["actor"]) == (a, b, "ann")
+    detail = await (await agent_http.get(f"/api/customers/{a}")).json()
+    assert {i["ref"]["kind"] for i in detail["identities"]} == {"webchat", "telegram"}
+    assert [c["id"] for c in detail["conversations"] if c["status"] != "resolved"] == [web]
+    assert [m["text"] for m in (await (await agent_http.get(f"/api/conversations/{web}/messages")).json())["messages"]
+            ] == ["С сайта", "Из телеграма"]
+
+    assert await error_of(await agent_http.post(f"/api/customers/{a}/merge", json={"other_id": b, "reason": "again"})
+                          ) == (409, "conflict", f"customer {b} was merged into {a}")
+    resp = await agent_http.post(f"/api/merges/{merge['id']}/undo", json={"reason": "two different Annas"})
+    assert resp.status == 200 and (await resp.json())["merge"]["undone_at"] is not None
+    assert (await customer_of(client, tg))["customer"]["id"] == b
+    audit = await (await agent_http.get(f"/api/customers/{a}/audit")).json()
+    assert [(e["action"], e["actor"], e["reason"]) for e in audit["entries"]] == [
+        ("unmerge", "ann", "two different Annas"), ("merge", "ann", "same phone on a call")]
+
+
+async def test_bad_merge_requests_change_nothing(client: Client) -> None:
+    await login(client)
+    web = await writes(client, "webchat", "v-1", "1", "hi")
+    a = (await customer_of(client, web))["customer"]["id"]
+    assert (await error_of(await client.post(f"/api/customers/{a}/merge", json={"other_id": a, "reason": "x"}))
+            )[:2] == (409, "conflict")
+    assert (await error_of(await client.post(f"/api/customers/{a}/merge", json={"other_id": "cus_nope",
+                                                                                  "reason": "x"})))[0] == 404
+    status, code, message = await error_of(await client.post(f"/api/customers/{a}/merge", json={"other_id": "x"}))
+    assert (status, code) == (422, "invalid") and "reason" in message
+    assert (await error_of(await client.post("/api/merges/mrg_nope/undo", json={"reason": "x"})))[0] == 404
+    assert (await customer_of(client, web))["merges"] == []
+
+
+async def test_reply_goes_to_the_last_channel_or_to_a_chosen_linked_one(client: Client) -> None:
+    await login(client)
+    conv = await writes(client, "whatsapp", "whatsapp:+79123456789", "wa-1", "WhatsApp")
+    await writes(client, "sms", "8 912 345 67 89", "sms-1", "SMS")
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ"})
+    assert (await resp.json())["message"]["channel"] == "sms"
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ", "channel": "whatsapp"})
+    assert resp.status == 201 and (await resp.json())["message"]["channel"] == "whatsapp"
+    status, code, message = await error_of(
+        await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ", "channel": "telegram"}))
+    assert (status, code) == (409, "conflict") and "has not written from channel 'telegram'" in message
