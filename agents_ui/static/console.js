@@ -297,6 +297,7 @@ async function select(id) {
   $("#conversation").hidden = false;
   $("#messages").replaceChildren();
   $("#reply-error").textContent = "";
+  document.dispatchEvent(new CustomEvent("conversation:selected", { detail: { id } })); // routing.js
   const [detail, history] = await Promise.all([
     api("GET", `/api/conversations/${encodeURIComponent(id)}`),
     api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`),

@@ -1,0 +1,62 @@
+// omnirouter console: "Why is this here?" — the routing trace of the selected
+// conversation. Everything is set with textContent: facts include customer text.
+"use strict";
+
+(() => {
+  const panel = () => document.getElementById("why");
+
+  function line(className, text) {
+    const node = document.createElement("div");
+    node.className = className;
+    node.textContent = text;
+    return node;
+  }
+
+  function conditionLine(cond) {
+    const value = cond.value === null ? "skipped" : String(cond.value);
+    const node = line(`why-cond why-${value}`, `${value.padEnd(7)} ${cond.expression}`);
+    if (cond.error) node.title = cond.error;
+    return node;
+  }
+
+  function render(route) {
+    const body = document.getElementById("why-body");
+    const items = [];
+    if (!route.trace) {
+      items.push(line("why-step", route.reason || "Routed without a rules file (default team)."));
+    } else {
+      const t = route.trace;
+      items.push(line("why-step", `→ ${t.step}`));
+      items.push(line("muted", t.matched_rule ? `rule “${t.matched_rule}” matched` : "no rule matched: default route"));
+      for (const rule of t.rules) {
+        items.push(line(`why-rule ${rule.matched ? "why-matched" : ""}`, `${rule.matched ? "✓" : "✗"} ${rule.rule}`));
+        rule.conditions.forEach((c) => items.push(conditionLine(c)));
+      }
+      items.push(line("muted", `rules version ${t.rules_version} · decided ${new Date(t.decided_at).toLocaleString()}`));
+    }
+    body.replaceChildren(...items);
+    body.dataset.conversation = route.conversation_id;
+  }
+
+  async function load(id) {
+    const resp = await fetch(`/api/conversations/${encodeURIComponent(id)}/route`, { credentials: "same-origin" });
+    if (!resp.ok) throw new Error(`route: HTTP ${resp.status}`);
+    render(await resp.json());
+  }
+
+  document.addEventListener("conversation:selected", (event) => {
+    const node = panel();
+    if (!node) return;
+    node.open = false;
+    node.dataset.conversation = event.detail.id;
+    document.getElementById("why-body").replaceChildren();
+  });
+
+  document.addEventListener("toggle", (event) => {
+    const node = panel();
+    if (event.target !== node || !node.open || !node.dataset.conversation) return;
+    load(node.dataset.conversation).catch((err) => {
+      document.getElementById("why-body").replaceChildren(line("form-error", String(err.message || err)));
+    });
+  }, true);
+})();

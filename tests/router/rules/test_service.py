@@ -1,0 +1,98 @@
+"""Rules in the running service: decisions stored with their trace, shown by the console."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from router.app import create_app
+from router.appkeys import ROUTER, STORE
+from router.config import Settings
+from router.models import ConversationStatus, IdentityRef, InboundMessage
+from router.yamlconf import ConfigError
+from tests.conftest import ADMIN_PASSWORD
+from tests.router.rules.conftest import RULES, write_config
+
+Client = TestClient[web.Request, web.Application]
+MakeApp = Callable[[Path | None], Awaitable[Client]]
+
+
+@pytest.fixture
+def make_app(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> MakeApp:
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    settings.connectors = {}
+
+    async def make(config_dir: Path | None) -> Client:
+        return await aiohttp_client(create_app(settings, config_dir, base_dir=tmp_path))
+
+    return make
+
+
+def inbound(external_id: str, sender: str, text: str) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id=external_id, sender=IdentityRef(kind="webchat", value=sender),
+                          text=text)
+
+
+async def route_of(client: Client, conversation_id: str) -> dict[str, Any]:
+    resp = await client.get(f"/api/conversations/{conversation_id}/route")
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def test_a_decision_is_stored_with_its_trace_and_the_console_says_why(make_app: MakeApp, tmp_path: Path) -> None:
+    client = await make_app(write_config(tmp_path / "config").parent)
+    first = await client.app[ROUTER].on_message(inbound("1", "anna", "hello"))
+    conv = await client.app[STORE].get_conversation(first.conversation_id)
+    assert (conv.status, conv.team) == (ConversationStatus.BOT, "support")  # a short question: the bot
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    route = await route_of(client, conv.id)
+    assert route["trace"]["matched_rule"] == "simple"
+    assert route["rules_version"] == route["trace"]["rules_version"] == conv.rules_version
+    assert [c["value"] for c in route["trace"]["rules"][0]["conditions"]] == [False]
+    assert route["trace"]["facts"]["text"] == "hello"
+
+
+async def test_without_rules_the_default_team_routes_and_the_trace_is_empty(make_app: MakeApp) -> None:
+    client = await make_app(None)
+    accepted = await client.app[ROUTER].on_message(inbound("1", "bob", "hello"))
+    conv = await client.app[STORE].get_conversation(accepted.conversation_id)
+    assert (conv.status, conv.team, conv.rules_version) == (ConversationStatus.QUEUED, "support", None)
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    route = await route_of(client, conv.id)
+    assert route["trace"] is None and "default team" in route["reason"]
+
+
+async def test_the_route_needs_a_login_and_a_known_conversation(make_app: MakeApp, tmp_path: Path) -> None:
+    client = await make_app(write_config(tmp_path / "config").parent)
+    assert (await client.get("/api/conversations/conv_x/route")).status == 401
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert (await client.get("/api/conversations/conv_x/route")).status == 404
+
+
+async def test_returning_customers_are_seen_by_rules(make_app: MakeApp, tmp_path: Path) -> None:
+    rules = RULES.replace("  - name: simple", "  - name: again\n    when: customer_returning\n"
+                          "    queue: {team: senior, priority: 50}\n  - name: simple")
+    client = await make_app(write_config(tmp_path / "config", rules).parent)
+    router, store = client.app[ROUTER], client.app[STORE]
+    first = await router.on_message(inbound("1", "carl", "hi"))
+    conv = await store.get_conversation(first.conversation_id)
+    assert conv.status is ConversationStatus.BOT
+    await store.set_conversation_state(conv.id, ConversationStatus.RESOLVED, None, conv.created_at)
+    second = await store.get_conversation((await router.on_message(inbound("2", "carl", "hi again"))).conversation_id)
+    assert (second.team, second.priority) == ("senior", 50)
+
+
+def test_an_invalid_rules_file_stops_the_start_with_its_line(settings: Settings, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "config", RULES.replace("customer_tier", "tier"))
+    with pytest.raises(ConfigError) as caught:
+        create_app(settings, path.parent, base_dir=tmp_path)
+    assert caught.value.problems[0].startswith(f"{path}:3: ")
