@@ -152,8 +152,27 @@ class Router:
             if created:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
                 self.bus.publish(conversation_event("conversation.created", view))
+        elif view.status is ConversationStatus.BOT:
+            view = await self._handoff(stored, customer, view)
         log.debug("message %s in conversation %s", stored.id, view.id)
         self.bus.publish(message_event(stored, view))
+        return view
+
+    async def _handoff(self, stored: Message, customer: Customer, view: ConversationView) -> ConversationView:
+        """A customer message to the bot: hand the conversation to people when
+        the rule's handoff condition now holds."""
+        trace = await self.store.conversation_route(view.id)
+        decision = self.routing.handoff(stored, customer, view, trace)
+        if decision is None:
+            return view
+        try:
+            view = await self.store.reroute_conversation(
+                view.id, decision, self.clock(), expected={ConversationStatus.BOT}
+            )
+        except ConflictError:  # an agent took it meanwhile: theirs now, nothing to hand off
+            return await self.store.get_conversation(view.id)
+        log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
+        self.bus.publish(conversation_event("conversation.updated", view))
         return view
 
     async def resume(self) -> int:

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Protocol
 
 from router.config import RoutingConfig
-from router.models import ConversationStatus, Customer, CustomerHistory, Message, RouteDecision
+from router.models import (
+    ConversationStatus,
+    ConversationView,
+    Customer,
+    CustomerHistory,
+    Message,
+    RouteDecision,
+    RouteTrace,
+)
 from router.rules import RULES_FILE, RulesRouting, load_rules
 
 log = logging.getLogger(__name__)
@@ -18,6 +26,13 @@ log = logging.getLogger(__name__)
 class Routing(Protocol):
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         """Where a new conversation goes; ``history``: the customer's earlier contacts."""
+        ...
+
+    def handoff(
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+    ) -> RouteDecision | None:
+        """For a customer message in a conversation with the bot: the queue it
+        goes to now, or None while the bot keeps it."""
         ...
 
 
@@ -32,6 +47,11 @@ class DefaultTeamRouting:
             priority=self.config.default_priority,
             reason=f"no rules configured: default team {self.config.default_team!r}",
         )
+
+    def handoff(
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+    ) -> RouteDecision | None:
+        return None  # never sends anyone to the bot, so never hands off
 
 
 def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:

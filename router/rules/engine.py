@@ -21,6 +21,7 @@ import yaml
 from router.models import (
     ConditionTrace,
     ConversationStatus,
+    ConversationView,
     Customer,
     CustomerHistory,
     Message,
@@ -145,15 +146,42 @@ class RuleSet:
         return self._decision(self.config.default, None, traces, facts, now)
 
     def _decision(
-        self, route: Route, name: str | None, traces: list[RuleTrace], facts: dict[str, Any], now: datetime
+        self, route: Route, name: str | None, traces: list[RuleTrace], facts: dict[str, Any], now: datetime,
+        prefix: str = "",
     ) -> RouteDecision:
-        step = describe(route)
+        step = prefix + describe(route)
         reason = f"rule {name!r}: {step}" if name is not None else f"no rule matched, default: {step}"
         trace = RouteTrace(
             rules_version=self.version, rules=traces, matched_rule=name, step=step,
             facts=printable(facts), decided_at=now,
         )
         return to_decision(route, reason, trace)
+
+
+    def bot_route(self, rule_name: str | None) -> tuple[str | None, Route, Condition | None]:
+        """The bot route a conversation was sent by (its rule, or the default),
+        as the current file has it; a rule since removed falls back to the default."""
+        for rule in self.rules:
+            if rule.name == rule_name and rule.route.bot is not None:
+                return rule.name, rule.route, rule.handoff
+        return None, self.config.default, self.default_handoff
+
+    def handoff(self, facts: dict[str, Any], rule_name: str | None, now: datetime) -> RouteDecision | None:
+        """Whether a conversation with the bot goes to people now, and where."""
+        name, route, condition = self.bot_route(rule_name)
+        if route.bot is None or condition is None:
+            # the route is no bot route any more (the file changed): people take it
+            queue = route.queue
+        else:
+            outcome = condition.evaluate(facts)
+            traces = [RuleTrace(rule=f"{name or 'default'}: bot handoff", matched=bool(outcome.value),
+                                conditions=[outcome])]
+            if not outcome.value:
+                return None
+            queue = route.bot.then
+            return self._decision(Route(queue=queue), name, traces, facts, now, prefix="bot handoff, ")
+        assert queue is not None
+        return self._decision(Route(queue=queue), name, [], facts, now, prefix="bot route gone, ")
 
 
 class RulesRouting:
@@ -167,6 +195,18 @@ class RulesRouting:
         now = self.clock()
         facts = self.ruleset.facts(message, customer, history or CustomerHistory(), now)
         return self.ruleset.evaluate(facts, now)
+
+    def handoff(
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+    ) -> RouteDecision | None:
+        """For a message in a conversation with the bot: the queue it goes to
+        now, or None while the bot keeps it."""
+        ruleset, now = self.ruleset, self.clock()
+        facts = ruleset.facts(message, customer, CustomerHistory(), now)
+        facts["conversation_age"] = max(0.0, (now - conversation.created_at).total_seconds())
+        # the bot tells us through the message's extras until it has a store flag of its own
+        facts["bot_failed"] = bool(message.extras.get("bot_failed"))
+        return ruleset.handoff(facts, trace.matched_rule if trace else None, now)
 
 
 # -- loading -----------------------------------------------------------------------

@@ -243,6 +243,14 @@ class Store(ABC):
         is in ``expected`` (when given)."""
 
     @abstractmethod
+    async def reroute_conversation(
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+    ) -> ConversationView:
+        """Send an open conversation somewhere else (bot handoff, transfer to a
+        team): status, team, priority, reason and trace from ``route``, no
+        agent; ``ConflictError`` unless the current status is in ``expected``."""
+
+    @abstractmethod
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         """Oldest first, the latest ``limit``."""
 

@@ -464,6 +464,23 @@ def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: st
     return Ingested(stored, duplicate, customer, view)
 
 
+def _reroute(
+    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
+) -> ConversationView:
+    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    if ConversationStatus(row["status"]) not in expected:
+        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
+    conn.execute(
+        "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
+        " rules_version = ?, route_trace = ?, updated_at = ? WHERE id = ?",
+        (route.status.value, route.team, route.priority, route.reason, route.rules_version,
+         route.trace.model_dump_json() if route.trace else None, now, conversation_id),
+    )
+    return _conv_view(conn, conversation_id)
+
+
 def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
     expected: set[ConversationStatus] | None,
@@ -1030,6 +1047,11 @@ class SQLiteStore(Store):
         for row in rows:
             counts[ConversationStatus(row[0])] = row[1]
         return counts
+
+    async def reroute_conversation(
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+    ) -> ConversationView:
+        return await self._w.call(_reroute, conversation_id, route, ts(now), expected)
 
     async def set_conversation_state(
         self,

@@ -459,3 +459,23 @@ async def test_a_decision_keeps_its_rules_version_and_trace(store: Store) -> Non
     assert await store.conversation_route(plain) is None
     with pytest.raises(NotFound):
         await store.conversation_route("conv_nope")
+
+
+async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(store: Store) -> None:
+    bot = QUEUE.model_copy(update={"status": ConversationStatus.BOT})
+    stored, _ = await store.insert_inbound(inbound("b1", sender="u10"), T0)
+    assert stored.sender is not None
+    customer = await store.resolve_identity(stored.sender, None, T0)
+    view, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, bot, T0)
+    trace = RouteTrace(rules_version="v2", matched_rule="simple", step="bot handoff, team senior", decided_at=T0)
+    handoff = RouteDecision(status=ConversationStatus.QUEUED, team="senior", priority=20, reason="handoff",
+                            rules_version="v2", trace=trace)
+    moved = await store.reroute_conversation(view.id, handoff, T0, expected={ConversationStatus.BOT})
+    assert (moved.status, moved.team, moved.priority, moved.route_reason, moved.rules_version) == (
+        ConversationStatus.QUEUED, "senior", 20, "handoff", "v2")
+    assert await store.conversation_route(view.id) == trace
+    with pytest.raises(ConflictError):  # no longer with the bot: refused, nothing changes
+        await store.reroute_conversation(view.id, bot, T0, expected={ConversationStatus.BOT})
+    assert (await store.get_conversation(view.id)).team == "senior"
+    with pytest.raises(NotFound):
+        await store.reroute_conversation("conv_nope", bot, T0, expected={ConversationStatus.BOT})
