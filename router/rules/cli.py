@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from router.models import Attachment, Customer, CustomerHistory, Direction, Message, RouteTrace, new_id, utcnow
+from router.app import make_store
+from router.config import load_settings
+from router.models import (
+    Attachment,
+    ConversationView,
+    Customer,
+    CustomerHistory,
+    Direction,
+    Message,
+    RouteTrace,
+    new_id,
+    utcnow,
+)
 from router.rules.engine import RuleSet, load_rules
 from router.rules.facts import FACTS
 from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
+from router.store import NotFound
 from router.yamlconf import ConfigError
 
 SCHEMAS: dict[str, type[RulesFile] | type[TeamsFile]] = {"rules": RulesFile, "teams": TeamsFile}
@@ -91,7 +105,32 @@ def format_trace(trace: RouteTrace) -> str:
     return "\n".join(lines)
 
 
+async def _stored_route(config_dir: Path, conversation_id: str) -> tuple[ConversationView, RouteTrace | None]:
+    async with make_store(load_settings(config_dir), Path.cwd()) as store:
+        conversation = await store.get_conversation(conversation_id)
+        return conversation, await store.conversation_route(conversation_id)
+
+
+def _explain_stored(args: argparse.Namespace) -> int:
+    try:
+        conversation, trace = asyncio.run(_stored_route(Path(args.config), args.conversation))
+    except ConfigError as exc:
+        return _print_problems(exc)
+    except NotFound:
+        print(f"omnirouter rules explain: no conversation {args.conversation}", file=sys.stderr)
+        return 1
+    print(f"{conversation.id}: {conversation.status.value}, team {conversation.team}, "
+          f"priority {conversation.priority}: {conversation.route_reason}")
+    if trace is None:
+        print("no rules trace: routed without a rules file")
+    else:
+        print(trace.model_dump_json(indent=2) if args.json else format_trace(trace))
+    return 0
+
+
 def _explain(args: argparse.Namespace) -> int:
+    if args.conversation:
+        return _explain_stored(args)
     try:
         ruleset = _load(args.rules)
         message, customer = _sample(args)
@@ -140,4 +179,6 @@ def _add_explain(cmds: Any) -> None:
     explain.add_argument("--contacts-7d", type=int, default=0)
     explain.add_argument("--contacts-30d", type=int, default=0)
     explain.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
+    explain.add_argument("--conversation", help="show the stored trace of this conversation instead")
+    explain.add_argument("--config", default="config", help="configuration folder of the store (with --conversation)")
     explain.set_defaults(func=_explain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from router.app import create_app
 from router.appkeys import ROUTER, STORE
+from router.cli import main
 from router.config import Settings
 from router.models import ConversationStatus, IdentityRef, InboundMessage
 from router.yamlconf import ConfigError
@@ -96,3 +98,20 @@ def test_an_invalid_rules_file_stops_the_start_with_its_line(settings: Settings,
     with pytest.raises(ConfigError) as caught:
         create_app(settings, path.parent, base_dir=tmp_path)
     assert caught.value.problems[0].startswith(f"{path}:3: ")
+
+
+async def test_explain_a_stored_conversation(
+    make_app: MakeApp, tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config").parent
+    (config / "omnirouter.yaml").write_text(f"store: {{path: {settings.store.path}}}\n", encoding="utf-8")
+    client = await make_app(config)
+    accepted = await client.app[ROUTER].on_message(inbound("1", "dora", "hello"))
+    await client.close()  # the command opens the store itself
+    assert await asyncio.to_thread(main, ["rules", "explain", "--config", str(config),
+                                          "--conversation", accepted.conversation_id]) == 0
+    out = capsys.readouterr().out
+    assert f"{accepted.conversation_id}: bot, team support, priority 20" in out
+    assert "✓ simple" in out and "true     not has_attachments" in out
+    assert await asyncio.to_thread(main, ["rules", "explain", "--config", str(config), "--conversation", "conv_x"]) == 1
+    assert "no conversation conv_x" in capsys.readouterr().err
