@@ -19,6 +19,7 @@ from agents_ui.schemas import (
     ConversationOut,
     ConversationQuery,
     CustomerDetail,
+    CustomerUpsertOut,
     LoginBody,
     MergeBody,
     MergeOut,
@@ -32,6 +33,8 @@ from agents_ui.schemas import (
 from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
 from router.appkeys import ROUTER, STORE
 from router.core import ReplyRefused
+from router.customers import LookupKind, ValueAttributes, upsert
+from router.identity import InvalidIdentifier
 from router.models import Agent, ConversationStatus, ConversationView, Role
 
 log = logging.getLogger(__name__)
@@ -173,6 +176,28 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
         claims=await store.customer_claims(found.id),
         merges=await store.customer_merges(found.id),
     )
+
+
+_LOOKUPS: dict[str, LookupKind] = {"id": "id", "external": "external", "phone": "phone", "email": "email"}
+
+
+@endpoint("PUT", "/api/customers/by/{kind}/{value}",
+          "Create or update a customer's value attributes, found by id, external id, phone or email (admins: "
+          "how a CRM keeps tier, lifetime_value, tags and custom attributes current; null removes one)",
+          body=ValueAttributes, response=CustomerUpsertOut, admin=True,
+          errors=((409, "the key belongs to several customers"), (422, "an invalid phone, email or attribute")))
+async def upsert_customer(request: web.Request, body: ValueAttributes) -> CustomerUpsertOut:
+    value = request.match_info["value"]
+    kind = _LOOKUPS.get(request.match_info["kind"])
+    if kind is None:
+        raise ApiError(404, "not_found", "customers are found by id, external, phone or email")
+    try:
+        found, created = await upsert(request.app[STORE], request.app[ROUTER].identity, kind, value, body, "crm")
+    except InvalidIdentifier as exc:
+        raise ApiError(422, "invalid", str(exc)) from None
+    log.info("customer %s %s by %s (%s %s)", found.id, "created" if created else "updated",
+             current_agent(request).username, kind, value)
+    return CustomerUpsertOut(customer=found, created=created)
 
 
 @endpoint("POST", "/api/customers/{id}/merge", "Merge another customer into this one (undo with the merge's id)",

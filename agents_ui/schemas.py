@@ -117,6 +117,11 @@ class AuditList(BaseModel):
     entries: list[AuditEntry]
 
 
+class CustomerUpsertOut(BaseModel):
+    customer: Customer
+    created: bool
+
+
 class ConversationQuery(Query):
     status: StatusFilter = Field("open", description="open = every status but resolved; all = every status")
     limit: int = Field(200, ge=1, le=1000, description="at most this many, most recently active first")

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from router.app import create_app
 from router.config import load_settings
+from router.customers_cli import add_customer_commands
 from router.rules.cli import add_commands as add_rules_commands
 from router.yamlconf import ConfigError
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="listen port (default from config: 8080)")
     run.set_defaults(func=_run)
     add_rules_commands(sub)
+    add_customer_commands(sub)
     return parser
 
 

@@ -91,6 +91,19 @@ class MergeRequest:
     verified: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerUpsert:
+    """Create or update a customer found by id or by keys (external id, phone,
+    email): how a CRM or an import keeps value attributes current."""
+
+    source: str  # crm, import, agent: recorded per attribute, for merge conflicts
+    customer_id: str | None = None
+    keys: tuple[KeyRef, ...] = ()
+    display_name: str | None = None
+    # value None removes the attribute
+    attributes: tuple[tuple[str, Any], ...] = ()
+
+
 def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
     at = str(meta.get("at", ""))
     if rule == "source_priority":
@@ -297,6 +310,13 @@ class Store(ABC):
     async def customer_conversations(self, customer_id: str) -> list[ConversationView]: ...
 
     # -- identity: claims, merges, audit ----------------------------------------
+    @abstractmethod
+    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> tuple[Customer, bool]:
+        """``(customer, created)``. By id, or by the one customer owning any of
+        the keys (the keys it lacks are linked to it); a new customer when
+        nobody owns them. ``ConflictError`` when the keys belong to different
+        customers; ``NotFound`` for an unknown id. All or nothing."""
+
     @abstractmethod
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         """Unverified phones/emails the customer gave, oldest first."""

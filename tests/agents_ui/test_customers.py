@@ -90,3 +90,45 @@ async def test_reply_goes_to_the_last_channel_or_to_a_chosen_linked_one(client: 
     status, code, message = await error_of(
         await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ", "channel": "telegram"}))
     assert (status, code) == (409, "conflict") and "has not written from channel 'telegram'" in message
+
+
+async def test_a_crm_upserts_value_attributes_by_phone_and_the_channel_finds_them(
+    client: Client, agent_http: aiohttp.ClientSession
+) -> None:
+    body = {"display_name": "Анна К.", "tier": "gold", "lifetime_value": 12500.5, "tags": ["vip", "loyal", "vip"],
+            "attributes": {"city": "Пермь", "plan": "pro"}}
+    resp = await client.put("/api/customers/by/phone/8 (912) 345-67-89", json=body)
+    assert resp.status == 200, await resp.text()
+    first = await resp.json()
+    assert first["created"] and first["customer"]["attributes"] == {
+        "tier": "gold", "lifetime_value": 12500.5, "tags": ["loyal", "vip"], "city": "Пермь", "plan": "pro"}
+    # the same customer writes on WhatsApp: one profile, the attributes are there for routing
+    conv = await writes(client, "whatsapp", "whatsapp:+79123456789", "wa-1", "Здравствуйте")
+    assert (await customer_of(client, conv))["customer"]["id"] == first["customer"]["id"]
+    # a partial update leaves the rest alone; null removes
+    resp = await client.put("/api/customers/by/phone/+79123456789", json={"tier": "platinum", "attributes": {
+        "plan": None}})
+    again = await resp.json()
+    assert not again["created"] and again["customer"]["attributes"]["tier"] == "platinum"
+    assert "plan" not in again["customer"]["attributes"] and again["customer"]["attributes"]["city"] == "Пермь"
+    # agents read, only admins (the CRM's account) write
+    assert (await error_of(await agent_http.put("/api/customers/by/phone/+79123456789", json={"tier": "x"})))[0] == 403
+
+
+async def test_bad_upserts_are_refused_with_the_reason(client: Client) -> None:
+    await login(client)
+    cases = [
+        ("/api/customers/by/phone/12", {"tier": "gold"}, 422, "not a valid phone number"),
+        ("/api/customers/by/email/anna@", {"tier": "gold"}, 422, "not an email address"),
+        ("/api/customers/by/email/info@shop.ru", {"tier": "gold"}, 422, "blocked"),
+        ("/api/customers/by/fax/123", {"tier": "gold"}, 404, "found by id, external, phone or email"),
+        ("/api/customers/by/external/crm-1", {"lifetime_value": -1}, 422, "lifetime_value"),
+        ("/api/customers/by/external/crm-1", {"attributes": {"tier": "x"}}, 422, "not custom attributes"),
+        ("/api/customers/by/external/crm-1", {"colour": "red"}, 422, "colour"),
+        ("/api/customers/by/id/cus_missing", {"tier": "gold"}, 404, "cus_missing"),
+    ]
+    for path, body, status, text in cases:
+        got, _, message = await error_of(await client.put(path, json=body))
+        assert (got, text in message) == (status, True), (path, message)
+    resp = await client.put("/api/customers/by/external/crm-1", json={"tier": "gold"})
+    assert (await resp.json())["created"]  # nothing above created it

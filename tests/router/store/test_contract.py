@@ -30,6 +30,7 @@ from router.store import ConflictError, NotFound, Store
 from router.store.base import (
     AttributeMergePolicy,
     ClaimPlan,
+    CustomerUpsert,
     IdentityPlan,
     KeyRef,
     MergeRequest,
@@ -479,3 +480,24 @@ async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(s
     assert (await store.get_conversation(view.id)).team == "senior"
     with pytest.raises(NotFound):
         await store.reroute_conversation("conv_nope", bot, T0, expected={ConversationStatus.BOT})
+
+
+async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: Store) -> None:
+    crm = KeyRef("external", "crm-1")
+    made, created = await store.upsert_customer(
+        CustomerUpsert("crm", keys=(crm, PHONE), display_name="Анна", attributes=(("tier", "gold"),)), T0)
+    assert created and made.attributes == {"tier": "gold"}
+    email = KeyRef("email", "anna@mail.ru")
+    same, created = await store.upsert_customer(
+        CustomerUpsert("import", keys=(email, PHONE), attributes=(("tier", None), ("city", "Пермь"))), T0)
+    assert not created and same.id == made.id and same.attributes == {"city": "Пермь"}
+    assert same.display_name == "Анна"
+    other, _ = await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"),)), T0)
+    with pytest.raises(ConflictError, match="different customers"):
+        await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"), email)), T0)
+    with pytest.raises(ConflictError, match="has external id 'crm-1' already"):
+        await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-3"), email)), T0)
+    with pytest.raises(NotFound):
+        await store.upsert_customer(CustomerUpsert("crm", customer_id="cus_missing"), T0)
+    assert await store.find_identity(IdentityRef(kind="external", value="crm-3")) is None
+    assert (await store.get_customer(other.id)).attributes == {}

@@ -1,0 +1,195 @@
+"""Value attributes: tier, lifetime value, tags and custom attributes, kept
+current by a CRM (the API) or a CSV import, found by id, external id, phone
+or email. Routing rules read them from ``Customer.attributes``."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from router.identity import IdentityRules, InvalidIdentifier
+from router.models import Customer, utcnow
+from router.store import ConflictError, NotFound, Store
+from router.store.base import CustomerUpsert, KeyRef
+
+log = logging.getLogger(__name__)
+
+LookupKind = Literal["id", "external", "phone", "email"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Scalar = str | int | float | bool | None
+# the attributes with a meaning of their own; anything else is custom
+VALUE_FIELDS = ("tier", "lifetime_value", "tags")
+# rows handed to the store together: each is its own savepoint in one transaction
+_IMPORT_CHUNK = 200
+
+
+class ValueAttributes(BaseModel):
+    """What a CRM may set. A field left out is left alone; ``null`` removes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)] | None = None
+    tier: Name | None = None
+    lifetime_value: Annotated[float, Field(ge=0)] | None = None
+    tags: Annotated[list[Name], Field(max_length=50)] | None = None
+    attributes: Annotated[dict[Name, Scalar], Field(max_length=100)] = Field(default_factory=dict)
+
+    @field_validator("lifetime_value")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+        clash = sorted(set(value) & set(VALUE_FIELDS))
+        if clash:
+            raise ValueError(f"{', '.join(clash)}: set these as fields of their own, not custom attributes")
+        return value
+
+    def changes(self) -> tuple[tuple[str, Any], ...]:
+        given = {name: getattr(self, name) for name in VALUE_FIELDS if name in self.model_fields_set}
+        if given.get("tags") is not None:
+            given["tags"] = sorted(set(given["tags"]))
+        return tuple({**given, **self.attributes}.items())
+
+
+def lookup_key(rules: IdentityRules, kind: LookupKind, value: str) -> KeyRef:
+    """The key a customer is found by; ``InvalidIdentifier`` for a bad phone/email."""
+    if kind in ("phone", "email"):
+        return rules.key(kind, value)
+    text = value.strip()
+    if not text or len(text) > 256:
+        raise InvalidIdentifier(f"{kind} must be 1 to 256 characters")
+    return KeyRef(kind=kind, value=text)
+
+
+async def upsert(
+    store: Store, rules: IdentityRules, kind: LookupKind, value: str, attrs: ValueAttributes, source: str,
+    extra_keys: Iterable[KeyRef] = (), now: datetime | None = None,
+) -> tuple[Customer, bool]:
+    """Create or update the customer ``kind``/``value`` names; ``(customer, created)``."""
+    if kind == "id":
+        request = CustomerUpsert(source, customer_id=value, display_name=attrs.display_name,
+                                 attributes=attrs.changes())
+    else:
+        keys = (lookup_key(rules, kind, value), *extra_keys)
+        request = CustomerUpsert(source, keys=keys, display_name=attrs.display_name, attributes=attrs.changes())
+    return await store.upsert_customer(request, now or utcnow())
+
+
+# -- CSV import ---------------------------------------------------------------------
+
+KEY_COLUMNS: tuple[LookupKind, ...] = ("external", "phone", "email")
+_COLUMN_ALIASES = {"external_id": "external", "name": "display_name"}
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    created: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    keys: tuple[KeyRef, ...]
+    attrs: ValueAttributes
+
+
+class RowError(ValueError):
+    pass
+
+
+def _cells(raw: dict[str | None, Any], header_len: int) -> dict[str, str]:
+    if None in raw:
+        raise RowError(f"{header_len + len(raw[None])} fields where the header has {header_len}")
+    if any(v is None for v in raw.values()):
+        raise RowError(f"fewer fields than the header's {header_len}")
+    return {_COLUMN_ALIASES.get(str(k), str(k)): str(v).strip() for k, v in raw.items() if str(v).strip()}
+
+
+def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int, line: int) -> _Row:
+    """One CSV row as keys and attributes, or ``RowError`` saying why not."""
+    cells = _cells(raw, header_len)
+    try:
+        keys = tuple(lookup_key(rules, kind, cells.pop(kind)) for kind in KEY_COLUMNS if kind in cells)
+    except InvalidIdentifier as exc:
+        raise RowError(str(exc)) from None
+    if not keys:
+        raise RowError("no external_id, phone or email to find the customer by")
+    data: dict[str, Any] = {k: cells.pop(k) for k in ("display_name", "tier", "lifetime_value") if k in cells}
+    if "tags" in cells:
+        data["tags"] = [t for t in (t.strip() for t in cells.pop("tags").replace(",", ";").split(";")) if t]
+    data["attributes"] = cells
+    try:
+        return _Row(line, keys, ValueAttributes.model_validate(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if p != "attributes")
+        raise RowError(f"{where}: {first['msg']}") from None
+
+
+def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) -> Iterator[_Row]:
+    """The good rows; the bad ones go to ``report`` with their line number."""
+    reader = csv.DictReader(lines)
+    header = reader.fieldnames or []
+    if not any(_COLUMN_ALIASES.get(h, h) in KEY_COLUMNS for h in header):
+        report.rejected.append((1, "the header names no external_id, phone or email column"))
+        return
+    for raw in reader:
+        try:
+            yield parse_row(rules, raw, len(header), reader.line_num)
+        except RowError as exc:
+            report.rejected.append((reader.line_num, str(exc)))
+
+
+async def _apply(store: Store, rows: list[_Row], source: str, report: ImportReport) -> None:
+    now = utcnow()
+    requests = [CustomerUpsert(source, keys=r.keys, display_name=r.attrs.display_name,
+                               attributes=r.attrs.changes()) for r in rows]
+    # gathered: the store runs them as one transaction, each row its own savepoint
+    outcomes = await asyncio.gather(*(store.upsert_customer(q, now) for q in requests), return_exceptions=True)
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if isinstance(outcome, ConflictError | NotFound):
+            report.rejected.append((row.line, str(outcome)))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            report.imported += 1
+            report.created += outcome[1]
+
+
+async def import_csv(store: Store, rules: IdentityRules, path: Path, source: str = "import",
+                     progress: Any = None) -> ImportReport:
+    """Import ``path``; ``progress`` (a tqdm bar, say) is advanced per row read."""
+    report = ImportReport()
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        chunk: list[_Row] = []
+        rejected = 0
+        for row in read_rows(rules, lines, report):
+            chunk.append(row)
+            if progress is not None:  # rows rejected on the way count as read too
+                progress.update(1 + len(report.rejected) - rejected)
+                rejected = len(report.rejected)
+            if len(chunk) >= _IMPORT_CHUNK:
+                await _apply(store, chunk, source, report)
+                chunk = []
+        if chunk:
+            await _apply(store, chunk, source, report)
+    report.rejected.sort()
+    log.info("imported %d customers from %s (%d new), %d rows rejected", report.imported, path, report.created,
+             len(report.rejected))
+    return report

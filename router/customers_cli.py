@@ -1,0 +1,73 @@
+"""``omnirouter customers …``: keeping customers' value attributes current."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from router.app import make_store
+from router.config import load_settings
+from router.customers import ImportReport, import_csv
+from router.identity import IdentityRules, load_identity_config
+from router.yamlconf import ConfigError
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return max(0, sum(1 for _ in f) - 1)  # the header is no row
+
+
+async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> ImportReport:
+    settings = load_settings(config_dir)
+    rules = IdentityRules(load_identity_config(config_dir))
+    async with make_store(settings, Path.cwd()) as store:
+        return await import_csv(store, rules, path, source, bar)
+
+
+def _print_report(path: Path, report: ImportReport) -> None:
+    print(f"{path}: {report.imported} row(s) imported ({report.created} new customer(s)), "
+          f"{len(report.rejected)} rejected")
+    for line, reason in report.rejected:
+        print(f"{path}:{line}: {reason}", file=sys.stderr)
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        total = _count_lines(path)
+        with tqdm(total=total, unit="row", file=sys.stderr, disable=args.quiet or None) as bar:
+            report = asyncio.run(_import(path, Path(args.config), args.source, bar))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as exc:
+        print(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing after it was imported",
+              file=sys.stderr)
+        return 1
+    _print_report(path, report)
+    return 1 if report.rejected else 0
+
+
+def add_customer_commands(sub: Any) -> None:
+    customers = sub.add_parser("customers", help="customers' value attributes")
+    csub = customers.add_subparsers(dest="customers_command", required=True)
+    imp = csub.add_parser(
+        "import", help="create or update customers from a CSV file",
+        description="Columns: external_id, phone, email (at least one, to find the customer by), name, tier, "
+                    "lifetime_value, tags (separated by ';'); any other column is a custom attribute. "
+                    "A rejected row is reported with its line and changes nothing.",
+    )
+    imp.add_argument("file", help="the CSV file (UTF-8, a header row first)")
+    imp.add_argument("--config", default="config", help="configuration folder (default: config/)")
+    imp.add_argument("--source", default="import", help="provenance recorded on each attribute (default: import)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=_import_command)
