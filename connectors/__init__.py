@@ -10,6 +10,7 @@ from connectors.base import Connector
 # deployment without, say, Telegram never imports aiogram.
 CONNECTOR_TYPES: dict[str, str] = {
     "webchat": "connectors.webchat:WebChatConnector",
+    "telegram": "connectors.telegram:TelegramConnector",
 }
 
 

@@ -27,6 +27,12 @@ class ConnectorOptions(BaseModel):
 
     api_base: str | None = None
 
+    def disabled_reason(self) -> str | None:
+        """Why the connector cannot run yet (a secret's environment variable is
+        not set), or None. Such a connector is switched off, not an error, so a
+        fresh install starts with whatever is configured."""
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -93,6 +99,9 @@ class Connector(ABC):
 
     type_name: ClassVar[str]
     options_model: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    # the address platforms reach this service at (server.public_url), for
+    # connectors that register their webhook URL with the platform
+    public_url: str | None = None
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
         self.name = name

@@ -46,7 +46,12 @@ def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]
             log.info("connector %s (%s) is disabled", name, section.type)
             continue
         cls = connector_class(section.type)
-        built[name] = cls(name, cls.parse_options(section.options()), router)
+        options = cls.parse_options(section.options())
+        if (reason := options.disabled_reason()) is not None:
+            log.info("connector %s (%s) is off until configured: %s", name, section.type, reason)
+            continue
+        built[name] = connector = cls(name, options, router)
+        connector.public_url = settings.server.public_url
     return built
 
 

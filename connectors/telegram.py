@@ -1,0 +1,458 @@
+"""Telegram: a bot through the Bot API, with aiogram 3 as the client.
+
+Inbound by webhook (``POST /webhooks/telegram/{connector}``, authenticated by
+the ``X-Telegram-Bot-Api-Secret-Token`` header) or by long polling
+(``getUpdates``) where the service has no public address. On start the
+connector sets or deletes the webhook to match ``mode``.
+
+Only private chats are customer conversations: the customer's user id is both
+their identity and the chat a reply goes to. Group updates are acknowledged
+and logged.
+
+How a Telegram message becomes an ``InboundMessage``:
+
+- ``external_id`` is ``<chat_id>:<message_id>`` so a redelivered update is
+  stored once; an edit is ``<chat_id>:<message_id>:edit:<edit_date>``, a new
+  message flagged ``extras["edit_of"]`` (the original's external id) and
+  ``extras["edited_at"]``, so it is neither deduped away nor a new conversation;
+- photos, documents, voice, audio, video, stickers and locations become
+  ``Attachment``s with the Telegram ``file_id`` in ``extras`` (file URLs carry
+  the bot token, so none is stored); a message without words gets a short
+  bracketed description as text (``[sticker 😀]``) so it reads as such;
+- a contact the customer shares about *themselves* (the "share my phone"
+  button) puts the number in ``extras["claimed_phone"]``; someone else's
+  contact is kept in ``extras["shared_contact"]`` and claims nothing.
+
+Outbound text is sent with no ``parse_mode``: nothing an agent or a customer
+writes is ever interpreted as Telegram markup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Iterator
+from typing import Any, ClassVar, Literal
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import Message as TgMessage
+from aiogram.types import Update
+from aiohttp import web
+from aiolimiter import AsyncLimiter
+from pydantic import Field, ValidationError, field_validator
+
+from connectors.base import (
+    Connector,
+    ConnectorHost,
+    ConnectorOptions,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    SendResult,
+    TransientError,
+)
+from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+IDENTITY_KIND = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message"]
+MAX_MESSAGE_LENGTH = 4096  # Bot API limit for sendMessage text
+MAX_CAPTION_LENGTH = 1024
+# a send that would wait longer than this for a rate-limit slot is handed
+# back to the outbox as RateLimited instead of holding its send timeout
+MAX_LIMIT_WAIT = 10.0
+MAX_TRACKED_CHATS = 10_000
+POLL_RETRY_SECONDS = 5.0
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class TelegramOptions(ConnectorOptions):
+    token_env: str = "OMNIROUTER_TELEGRAM_TOKEN"
+    secret_token_env: str = "OMNIROUTER_TELEGRAM_SECRET"
+    mode: Literal["webhook", "polling"] = "webhook"
+    # the full webhook URL; by default server.public_url + /webhooks/telegram/<name>
+    webhook_url: str | None = None
+    polling_timeout: int = Field(25, ge=0, le=50)
+    # Telegram's documented limits: about 1 message a second to one chat, 30 a second overall
+    per_chat_per_second: float = Field(1.0, gt=0)
+    per_bot_per_second: float = Field(30.0, gt=0)
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("api_base must be an http(s) URL such as http://localhost:8081")
+        return value
+
+    def disabled_reason(self) -> str | None:
+        if not os.environ.get(self.token_env):
+            return f"set {self.token_env} to the bot's token from @BotFather"
+        if self.mode == "webhook" and not os.environ.get(self.secret_token_env):
+            return f"set {self.secret_token_env} to a random webhook secret (A-Z, a-z, 0-9, _ and -)"
+        return None
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def delivery_error(exc: AiogramError) -> DeliveryError:
+    """aiogram's exception tree, mapped to what the outbox should do."""
+    reason = f"telegram: {exc}"
+    if isinstance(exc, TelegramRetryAfter):
+        return RateLimited(float(exc.retry_after), "telegram: too many requests")
+    if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramConflictError, ClientDecodeError)):
+        return TransientError(reason)
+    if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound,
+                        TelegramUnauthorizedError, TelegramMigrateToChat)):
+        # blocked by the user, chat not found, bad token: retrying cannot help
+        return PermanentError(reason)
+    return TransientError(reason)
+
+
+# -- inbound: Telegram message -> InboundMessage ---------------------------------------
+
+
+def _file_extras(file_id: str, file_unique_id: str, **more: Any) -> dict[str, Any]:
+    extras = {"file_id": file_id, "file_unique_id": file_unique_id}
+    extras.update({k: v for k, v in more.items() if v is not None})
+    return extras
+
+
+def attachments_of(msg: TgMessage) -> list[Attachment]:
+    found: list[Attachment] = []
+    if msg.photo:
+        big = msg.photo[-1]  # Telegram lists the sizes smallest first
+        found.append(Attachment(kind="image", size=big.file_size, extras=_file_extras(
+            big.file_id, big.file_unique_id, width=big.width, height=big.height)))
+    if msg.document:
+        d = msg.document
+        found.append(Attachment(kind="document", name=d.file_name, mime_type=d.mime_type, size=d.file_size,
+                                extras=_file_extras(d.file_id, d.file_unique_id)))
+    if msg.voice:
+        v = msg.voice
+        found.append(Attachment(kind="audio", mime_type=v.mime_type, size=v.file_size,
+                                extras=_file_extras(v.file_id, v.file_unique_id, duration=v.duration, voice=True)))
+    if msg.audio:
+        a = msg.audio
+        found.append(Attachment(kind="audio", name=a.file_name or a.title, mime_type=a.mime_type, size=a.file_size,
+                                extras=_file_extras(a.file_id, a.file_unique_id, duration=a.duration)))
+    found.extend(_video_and_sticker(msg))
+    if msg.location:
+        loc = msg.location
+        found.append(Attachment(kind="location", extras={"latitude": loc.latitude, "longitude": loc.longitude}))
+    return found
+
+
+def _video_and_sticker(msg: TgMessage) -> list[Attachment]:
+    found: list[Attachment] = []
+    for video in (msg.video, msg.video_note):
+        if video is not None:
+            found.append(Attachment(kind="video", mime_type=getattr(video, "mime_type", None), size=video.file_size,
+                                    extras=_file_extras(video.file_id, video.file_unique_id, duration=video.duration)))
+    if msg.sticker:
+        s = msg.sticker
+        found.append(Attachment(kind="sticker", size=s.file_size, extras=_file_extras(
+            s.file_id, s.file_unique_id, emoji=s.emoji, set_name=s.set_name,
+            is_animated=s.is_animated, is_video=s.is_video)))
+    return found
+
+
+def describe(msg: TgMessage) -> str:
+    """Bracketed words for a message that has none of its own."""
+    if msg.sticker:
+        return f"[sticker {msg.sticker.emoji}]" if msg.sticker.emoji else "[sticker]"
+    if msg.location:
+        return f"[location {msg.location.latitude:.6f}, {msg.location.longitude:.6f}]"
+    if msg.contact:
+        name = " ".join(p for p in (msg.contact.first_name, msg.contact.last_name) if p)
+        return f"[contact {name} {msg.contact.phone_number}]"
+    if msg.voice:
+        return f"[voice message {msg.voice.duration // 60}:{msg.voice.duration % 60:02d}]"
+    if msg.document:
+        return f"[document {msg.document.file_name}]" if msg.document.file_name else "[document]"
+    kinds = (("photo", "[photo]"), ("audio", "[audio]"), ("video", "[video]"), ("video_note", "[video message]"))
+    return next((label for attr, label in kinds if getattr(msg, attr)), "")
+
+
+def contact_extras(msg: TgMessage) -> dict[str, Any]:
+    contact = msg.contact
+    if contact is None:
+        return {}
+    if msg.from_user is not None and contact.user_id == msg.from_user.id:
+        # Telegram vouches the number is the sender's own account's
+        return {"claimed_phone": contact.phone_number}
+    return {"shared_contact": contact.model_dump(exclude_none=True)}
+
+
+def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | None:
+    """The customer's message, or None for one that is not a customer's."""
+    user = msg.from_user
+    if msg.chat.type != "private" or user is None or user.is_bot:
+        return None
+    external_id = f"{msg.chat.id}:{msg.message_id}"
+    extras: dict[str, Any] = {"chat_id": msg.chat.id, "message_id": msg.message_id}
+    if user.username:
+        extras["username"] = user.username
+    if edited:
+        edit_date = msg.edit_date or 0
+        extras.update(edit_of=external_id, edited_at=edit_date)
+        external_id = f"{external_id}:edit:{edit_date}"
+    if msg.reply_to_message is not None:
+        extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
+    extras.update(contact_extras(msg))
+    return InboundMessage(
+        channel=channel,
+        external_id=external_id,
+        sender=IdentityRef(kind=IDENTITY_KIND, value=str(user.id)),
+        sender_name=user.full_name[:256],
+        text=msg.text or msg.caption or describe(msg),
+        attachments=attachments_of(msg),
+        sent_at=msg.date,
+        extras=extras,
+    )
+
+
+def update_to_inbound(channel: str, update: Update) -> InboundMessage | None:
+    if update.message is not None:
+        return to_inbound(channel, update.message, edited=False)
+    if update.edited_message is not None:
+        return to_inbound(channel, update.edited_message, edited=True)
+    return None
+
+
+def update_kind(update: Update) -> str:
+    fields = update.model_dump(exclude_none=True, exclude={"update_id"})
+    return next(iter(fields), "empty")
+
+
+# -- outbound ------------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """Telegram's 4096-character limit, cut at a line break where there is one."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:]
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+class _Limits:
+    """Telegram's per-chat and per-bot message limits, as leaky buckets."""
+
+    def __init__(self, per_chat: float, per_bot: float) -> None:
+        self._per_chat = per_chat
+        self._bot = AsyncLimiter(max(1.0, per_bot), max(1.0, per_bot) / per_bot)
+        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    def _chat(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(1, 1 / self._per_chat)
+        self._chats[chat_id] = limiter
+        while len(self._chats) > MAX_TRACKED_CHATS:
+            self._chats.popitem(last=False)
+        return limiter
+
+    async def slot(self, chat_id: int) -> None:
+        try:
+            async with asyncio.timeout(MAX_LIMIT_WAIT):
+                await self._chat(chat_id).acquire()
+                await self._bot.acquire()
+        except TimeoutError:
+            raise RateLimited(1.0, "telegram: local rate limit") from None
+
+
+class TelegramConnector(Connector):
+    type_name: ClassVar[str] = "telegram"
+    options_model: ClassVar[type[ConnectorOptions]] = TelegramOptions
+
+    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
+        if not isinstance(options, TelegramOptions):
+            options = TelegramOptions.model_validate(options.model_dump())
+        super().__init__(name, options, host)
+        self.settings: TelegramOptions = options
+        self._secret = os.environ.get(options.secret_token_env, "")
+        if self._secret and not _SECRET_TOKEN.match(self._secret):
+            raise ValueError(f"{options.secret_token_env} may only hold 1-256 of A-Z, a-z, 0-9, _ and -")
+        api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
+        self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
+        self._limits = _Limits(options.per_chat_per_second, options.per_bot_per_second)
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/webhooks/telegram/{self.name}"
+
+    def webhook_url(self) -> str | None:
+        if self.settings.webhook_url:
+            return self.settings.webhook_url
+        if self.public_url:
+            return self.public_url.rstrip("/") + self.webhook_path
+        return None
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self) -> TelegramConnector:
+        if self.settings.mode == "polling":
+            await self._drop_webhook()
+            self._poller = asyncio.create_task(self._poll(), name=f"telegram-poll-{self.name}")
+        else:
+            await self._register_webhook()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        await self.bot.session.close()
+
+    async def _register_webhook(self) -> None:
+        url = self.webhook_url()
+        if url is None:
+            log.warning("telegram %s: no server.public_url or webhook_url, so the webhook is not registered; "
+                        "updates arrive only if it was set by hand", self.name)
+            return
+        try:
+            await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES)
+        except AiogramError as exc:
+            # the service still starts: the other channels work, and the
+            # webhook can be fixed without a restart of everything else
+            log.error("telegram %s: setting the webhook to %s failed: %s", self.name, url, exc)
+            return
+        log.info("telegram %s: webhook set to %s", self.name, url)
+
+    async def _drop_webhook(self) -> None:
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except AiogramError as exc:
+            log.error("telegram %s: deleting the webhook failed (polling will retry): %s", self.name, exc)
+
+    # -- polling -----------------------------------------------------------------------
+    async def _poll(self) -> None:
+        log.info("telegram %s: long polling started", self.name)
+        offset: int | None = None
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.settings.polling_timeout, allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=self.settings.polling_timeout + 10,
+                )
+                for update in updates:
+                    await self._accept(update)
+                    offset = update.update_id + 1  # confirmed only once stored
+            except TelegramConflictError:
+                log.warning("telegram %s: a webhook is set, deleting it to poll", self.name)
+                await self._drop_webhook()
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+            except AiogramError as exc:
+                log.warning("telegram %s: polling failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+            except Exception:
+                # the store refused the update: it stays unconfirmed and comes again
+                log.exception("telegram %s: storing an update failed, retrying", self.name)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+
+    # -- webhook -------------------------------------------------------------------------
+    def setup_routes(self, app: web.Application) -> None:
+        app.router.add_post(self.webhook_path, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
+            log.warning("telegram %s: webhook call with a missing or wrong secret token from %s",
+                        self.name, request.remote)
+            raise web.HTTPUnauthorized(text="wrong secret token")
+        update = await self._parse(request)
+        await self._accept(update)
+        return web.Response(text="ok")
+
+    async def _parse(self, request: web.Request) -> Update:
+        try:
+            data = json.loads(await request.read())
+            return Update.model_validate(data, context={"bot": self.bot})
+        except (ValueError, ValidationError) as exc:
+            log.warning("telegram %s: malformed update refused: %s", self.name, str(exc)[:200])
+            raise web.HTTPBadRequest(text="malformed update") from None
+
+    async def _accept(self, update: Update) -> None:
+        inbound = update_to_inbound(self.name, update)
+        if inbound is None:
+            log.info("telegram %s: update %d (%s) acknowledged and ignored: not a customer's private message",
+                     self.name, update.update_id, update_kind(update))
+            return
+        accepted = await self.host.on_message(inbound)
+        log.debug("telegram %s: update %d is message %s%s", self.name, update.update_id,
+                  accepted.message_id, " (duplicate)" if accepted.duplicate else "")
+
+    # -- delivery ----------------------------------------------------------------------
+    async def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            chat_id = int(message.recipient)
+        except ValueError:
+            raise PermanentError(f"telegram: {message.recipient!r} is not a chat id") from None
+        last_id: int | None = None
+        for call in self._calls(chat_id, message):
+            await self._limits.slot(chat_id)
+            try:
+                sent = await call
+            except AiogramError as exc:
+                raise delivery_error(exc) from exc
+            last_id = sent.message_id
+        return SendResult(external_id=f"{chat_id}:{last_id}" if last_id is not None else None)
+
+    def _calls(self, chat_id: int, message: OutboundMessage) -> Iterator[Awaitable[TgMessage]]:
+        """The Bot API calls for one message, in order (a generator, so a call
+        is made only after the previous one succeeded)."""
+        text = message.text
+        media = [a for a in message.attachments if _media_source(a) is not None]
+        caption = text if len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH else None
+        if caption is None:
+            for part in split_text(text) if text or not media else []:
+                yield self.bot.send_message(chat_id, part, parse_mode=None)
+        for attachment in media:
+            yield self._send_media(chat_id, attachment, caption)
+            caption = None
+
+    def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> Awaitable[TgMessage]:
+        source = _media_source(attachment)
+        assert source is not None
+        if attachment.kind == "image":
+            return self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
+        return self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+
+
+def _media_source(attachment: Attachment) -> str | None:
+    """A Telegram file_id, or an http(s) URL Telegram fetches itself."""
+    file_id = attachment.extras.get("file_id")
+    if isinstance(file_id, str) and file_id:
+        return file_id
+    if attachment.url and attachment.url.startswith(("http://", "https://")):
+        return attachment.url
+    return None

@@ -1,0 +1,196 @@
+"""A local Telegram Bot API server that speaks the real wire format.
+
+``POST /bot<token>/<method>`` with JSON, urlencoded or multipart parameters,
+answered ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": ...,
+"description": ..., "parameters": {"retry_after": ...}}`` as the Bot API does
+(https://core.telegram.org/bots/api#making-requests). It records every call,
+queues updates for ``getUpdates`` and can be told to fail, throttle or stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any] | str
+
+
+def _decode(value: str) -> Any:
+    """Form fields carry JSON for arrays and objects (aiogram sends them so)."""
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class FakeTelegram:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.failures: deque[tuple[str | None, Failure]] = deque()
+        self.delay = 0.0
+        self.webhook: dict[str, Any] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._new_updates = asyncio.Event()
+        self._message_ids = itertools.count(1000)
+        self._server: TestServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application(client_max_size=50 * 1024**2)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._server = TestServer(app, port=0)
+        await self._server.start_server()
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("")).rstrip("/")
+
+    # -- scripting -----------------------------------------------------------
+    def fail_next(self, error_code: int, description: str, *, method: str | None = None,
+                  retry_after: int | None = None, times: int = 1) -> None:
+        body: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+        for _ in range(times):
+            self.failures.append((method, Failure(error_code, body)))
+
+    def outage(self, times: int, status: int = 502) -> None:
+        """A proxy in front of the API answering HTML, as nginx does."""
+        for _ in range(times):
+            self.failures.append((None, Failure(status, "<html><body>502 Bad Gateway</body></html>")))
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        self._updates.append(update)
+        self._new_updates.set()
+
+    def sent(self, method: str | None = None) -> list[Call]:
+        return [c for c in self.calls if method is None or c.method == method]
+
+    # -- the API -----------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params, files = await self._params(request)
+        self.calls.append(Call(method, params, files))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        failure = self._take_failure(method)
+        if failure is not None:
+            if isinstance(failure.body, str):
+                return web.Response(status=failure.status, text=failure.body, content_type="text/html")
+            return web.json_response(failure.body, status=failure.status)
+        return await self._answer(method, params)
+
+    def _take_failure(self, method: str) -> Failure | None:
+        if self.failures and self.failures[0][0] in (None, method):
+            return self.failures.popleft()[1]
+        return None
+
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+        if request.content_type == "application/json":
+            body = await request.json()
+            return (body if isinstance(body, dict) else {}), {}
+        params: dict[str, Any] = dict(request.query)
+        files: dict[str, bytes] = {}
+        for key, value in (await request.post()).items():
+            if isinstance(value, str):
+                params[key] = _decode(value)
+            else:
+                files[key] = value.file.read()
+                params[key] = f"attach://{value.filename}"
+        return params, files
+
+    async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
+        handler = {
+            "getMe": self._get_me,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getUpdates": self._get_updates,
+        }.get(method)
+        if handler is not None:
+            return _ok(await handler(params))
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
+            return _ok(self._sent_message(method, params))
+        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    async def _get_me(self, params: dict[str, Any]) -> Any:
+        bot_id = int(self.token.split(":", 1)[0])
+        return {"id": bot_id, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
+
+    async def _set_webhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = dict(params)
+        return True
+
+    async def _delete_webhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {}
+        return True
+
+    async def _get_updates(self, params: dict[str, Any]) -> Any:
+        if self.webhook.get("url"):
+            # the real API refuses long polling while a webhook is set
+            raise web.HTTPConflict(
+                text=json.dumps({"ok": False, "error_code": 409, "description":
+                                 "Conflict: can't use getUpdates method while webhook is active"}),
+                content_type="application/json",
+            )
+        offset = int(params.get("offset") or 0)
+        # an offset confirms every update before it: they are never sent again
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates:
+            self._new_updates.clear()
+            timeout = float(params.get("timeout") or 0)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._new_updates.wait()
+            except TimeoutError:
+                return []
+        limit = int(params.get("limit") or 100)
+        return self._updates[:limit]
+
+    def _sent_message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Customer"},
+            "from": {"id": int(self.token.split(":", 1)[0]), "is_bot": True, "first_name": "Shop"},
+        }
+        if method == "sendMessage":
+            message["text"] = params.get("text", "")
+        elif "caption" in params:
+            message["caption"] = params["caption"]
+        return message
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
