@@ -11,6 +11,7 @@ from connectors.base import Connector
 CONNECTOR_TYPES: dict[str, str] = {
     "webchat": "connectors.webchat:WebChatConnector",
     "telegram": "connectors.telegram:TelegramConnector",
+    "vk": "connectors.vk:VkConnector",
 }
 
 

@@ -1,0 +1,193 @@
+"""A local VK API server that speaks the real wire format.
+
+``/method/<name>`` with ``access_token`` and ``v`` among the parameters,
+answered ``{"response": ...}`` or, with HTTP 200 as VK does,
+``{"error": {"error_code": ..., "error_msg": ..., "request_params": [...]}}``
+(https://dev.vk.com/ru/api/api-requests). Also the Bots Long Poll server and
+the upload servers for photos and documents. Records every call; can be told
+to fail, throttle or stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+GROUP_ID = 218000001
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any] | str
+
+
+class FakeVk:
+    def __init__(self, token: str, group_id: int = GROUP_ID) -> None:
+        self.token = token
+        self.group_id = group_id
+        self.calls: list[Call] = []
+        self.uploads: list[tuple[str, str, bytes]] = []  # (kind, filename, bytes)
+        self.failures: deque[tuple[str | None, Failure]] = deque()
+        self.delay = 0.0
+        self.files: dict[str, bytes] = {}
+        self.names: dict[int, tuple[str, str]] = {}
+        self._events: list[dict[str, Any]] = []
+        self._new_events = asyncio.Event()
+        self._sent: dict[tuple[int, int], int] = {}
+        self._ids = itertools.count(500)
+        self._server: TestServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application(client_max_size=50 * 1024**2)
+        app.router.add_route("*", "/method/{method}", self._method)
+        app.router.add_get("/longpoll", self._longpoll)
+        app.router.add_post("/upload/{kind}", self._upload)
+        app.router.add_get("/files/{name}", self._file)
+        self._server = TestServer(app, port=0)
+        await self._server.start_server()
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("")).rstrip("/")
+
+    # -- scripting ---------------------------------------------------------------
+    def fail_next(self, code: int, message: str, *, method: str | None = None, times: int = 1) -> None:
+        body = {"error": {"error_code": code, "error_msg": message, "request_params": []}}
+        for _ in range(times):
+            self.failures.append((method, Failure(200, body)))
+
+    def outage(self, times: int, status: int = 502) -> None:
+        for _ in range(times):
+            self.failures.append((None, Failure(status, "<html><body>502 Bad Gateway</body></html>")))
+
+    def push_event(self, event: dict[str, Any]) -> None:
+        self._events.append(event)
+        self._new_events.set()
+
+    def sent(self, method: str | None = None) -> list[Call]:
+        return [c for c in self.calls if method is None or c.method == method]
+
+    # -- the API -------------------------------------------------------------------
+    async def _method(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        self.calls.append(Call(method, params))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if params.get("access_token") != self.token or "v" not in params:
+            return _error(5, "User authorization failed: invalid access_token (4).", params)
+        if self.failures and self.failures[0][0] in (None, method):
+            failure = self.failures.popleft()[1]
+            if isinstance(failure.body, str):
+                return web.Response(status=failure.status, text=failure.body, content_type="text/html")
+            return web.json_response(failure.body, status=failure.status)
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _error(3, "Unknown method passed.", params)
+        return web.json_response({"response": handler(params)})
+
+    def _messages_send(self, params: dict[str, Any]) -> Any:
+        key = (int(params["peer_id"]), int(params["random_id"]))
+        # VK sends a repeated random_id once and answers with the same id
+        if key not in self._sent:
+            self._sent[key] = next(self._ids)
+        return self._sent[key]
+
+    def delivered(self) -> list[Call]:
+        """messages.send calls VK would have shown the user (one per random_id)."""
+        seen: set[tuple[str, str]] = set()
+        unique = []
+        for call in self.sent("messages.send"):
+            key = (call.params["peer_id"], call.params["random_id"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(call)
+        return unique
+
+    def _users_get(self, params: dict[str, Any]) -> Any:
+        ids = [int(i) for i in str(params.get("user_ids", "")).split(",") if i]
+        return [{"id": i, "first_name": self.names.get(i, ("Ivan", "Petrov"))[0],
+                 "last_name": self.names.get(i, ("Ivan", "Petrov"))[1],
+                 "can_access_closed": True, "is_closed": False} for i in ids]
+
+    def _groups_getLongPollServer(self, params: dict[str, Any]) -> Any:
+        return {"key": "5c2ab0d6e5d4a1b7f0", "server": f"{self.base_url}/longpoll", "ts": "1"}
+
+    def _photos_getMessagesUploadServer(self, params: dict[str, Any]) -> Any:
+        return {"upload_url": f"{self.base_url}/upload/photo", "album_id": -64, "group_id": self.group_id}
+
+    def _photos_saveMessagesPhoto(self, params: dict[str, Any]) -> Any:
+        assert params["hash"] == "9a8b7c" and params["server"] == "838424"
+        return [{"album_id": -64, "date": int(time.time()), "id": next(self._ids), "owner_id": -self.group_id,
+                 "access_key": "e4f2a1b0c9", "sizes": [], "text": "", "has_tags": False}]
+
+    def _docs_getMessagesUploadServer(self, params: dict[str, Any]) -> Any:
+        return {"upload_url": f"{self.base_url}/upload/doc"}
+
+    def _docs_save(self, params: dict[str, Any]) -> Any:
+        doc_id = next(self._ids)
+        return {"type": "doc", "doc": {"id": doc_id, "owner_id": -self.group_id, "title": params.get("title"),
+                                       "size": 1, "ext": "pdf", "date": int(time.time()), "type": 1,
+                                       "url": f"https://vk.ru/doc-{self.group_id}_{doc_id}"}}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        for _, value in (await request.post()).items():
+            if not isinstance(value, str):
+                self.uploads.append((kind, value.filename, value.file.read()))
+        if kind == "photo":
+            photo = json.dumps([{"photo": "c6f3b8e1a2", "sizes": [], "kid": "0b2e"}])
+            return web.json_response({"server": 838424, "photo": photo, "hash": "9a8b7c"})
+        return web.json_response({"file": "218000001|0|0|838424|c6f3b8e1a2|pdf|1|invoice.pdf|doc"})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.files:
+            raise web.HTTPNotFound()
+        return web.Response(body=self.files[name])
+
+    # -- Bots Long Poll ----------------------------------------------------------------
+    async def _longpoll(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.calls.append(Call("longpoll", dict(q)))
+        if q.get("act") != "a_check" or q.get("key") != "5c2ab0d6e5d4a1b7f0":
+            return web.json_response({"failed": 2})
+        ts = int(q.get("ts", "1"))
+        if len(self._events) < ts:
+            self._new_events.clear()
+            try:
+                async with asyncio.timeout(float(q.get("wait", "25"))):
+                    await self._new_events.wait()
+            except TimeoutError:
+                return web.json_response({"ts": str(ts), "updates": []})
+        # event n (from 1) has ts n: a ts confirms every event before it
+        return web.json_response({"ts": str(len(self._events) + 1), "updates": self._events[ts - 1:]})
+
+
+def _error(code: int, message: str, params: dict[str, Any]) -> web.Response:
+    request_params = [{"key": k, "value": str(v)} for k, v in params.items() if k != "access_token"]
+    return web.json_response({"error": {"error_code": code, "error_msg": message, "request_params": request_params}})
