@@ -1,0 +1,40 @@
+"""The connector contract holds for every connector module: a connector gets
+callbacks from the core and never reaches into it (DESIGN.md, "Layout")."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import connectors
+from connectors import CONNECTOR_TYPES, connector_class
+from connectors.base import Connector
+
+CONNECTORS_DIR = Path(connectors.__file__).parent
+ALLOWED_CORE_MODULES = {"router.models"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names if node.module == "router")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(CONNECTORS_DIR.rglob("*.py")), ids=lambda p: p.name)
+def test_connectors_import_nothing_of_the_core_but_its_models(path: Path) -> None:
+    core = {m for m in imported_modules(path) if m == "router" or m.startswith("router.")}
+    assert core <= ALLOWED_CORE_MODULES, f"{path.name} imports {sorted(core - ALLOWED_CORE_MODULES)}"
+
+
+@pytest.mark.parametrize("type_name", sorted(CONNECTOR_TYPES))
+def test_every_registered_type_is_a_connector_named_as_registered(type_name: str) -> None:
+    cls = connector_class(type_name)
+    assert issubclass(cls, Connector)
+    assert cls.type_name == type_name
