@@ -123,11 +123,11 @@ class FakeTelegram:
         params: dict[str, Any] = dict(request.query)
         files: dict[str, bytes] = {}
         for key, value in (await request.post()).items():
-            if isinstance(value, str):
-                params[key] = _decode(value)
-            else:
+            if isinstance(value, web.FileField):
                 files[key] = value.file.read()
                 params[key] = f"attach://{value.filename}"
+            else:
+                params[key] = _decode(value if isinstance(value, str) else bytes(value).decode())
         return params, files
 
     async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:

@@ -157,7 +157,7 @@ class FakeVk:
     async def _upload(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
         for _, value in (await request.post()).items():
-            if not isinstance(value, str):
+            if isinstance(value, web.FileField):
                 self.uploads.append((kind, value.filename, value.file.read()))
         if kind == "photo":
             photo = json.dumps([{"photo": "c6f3b8e1a2", "sizes": [], "kid": "0b2e"}])

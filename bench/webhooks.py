@@ -1,0 +1,149 @@
+"""Webhook ingest per connector: Telegram updates and VK Callback API events
+posted to a real ``omnirouter run`` over loopback, through the whole pipeline
+(secret check, parsing, dedupe, durable store, identity, conversation,
+routing) until the platform would be answered.
+
+Prints messages/s and p50/p95/p99 of the time from a POST to its answer,
+which is only sent once the message is stored. The platforms' APIs (for
+``setWebhook`` and ``users.get``) are the local fakes from ``tests/fakes``.
+
+    python -m bench.webhooks --messages 5000 --concurrency 64 --customers 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.load import PASSWORD, free_port, peak_rss_mb, percentile, server
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.vk_api import GROUP_ID, FakeVk
+
+TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+TG_SECRET = "bench-telegram-secret"
+VK_TOKEN = "vk1.a.bench-community-token"
+VK_SECRET = "bench-vk-secret"
+DATE = 1732460000
+
+Payload = tuple[dict[str, Any], dict[str, str]]  # (JSON body, headers)
+
+
+def telegram_update(i: int, customers: int) -> Payload:
+    user_id = 10_000_000 + i % customers
+    chat = {"id": user_id, "first_name": "Ivan", "type": "private"}
+    message = {"message_id": i + 1, "from": {"id": user_id, "is_bot": False, "first_name": "Ivan"},
+               "chat": chat, "date": DATE, "text": f"where is my order {i}?"}
+    return {"update_id": 900_000_000 + i, "message": message}, {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+
+
+def vk_event(i: int, customers: int) -> Payload:
+    user_id = 100_000_000 + i % customers
+    message = {"date": DATE, "from_id": user_id, "id": i + 1, "out": 0, "attachments": [],
+               "conversation_message_id": i + 1, "fwd_messages": [], "important": False, "is_hidden": False,
+               "peer_id": user_id, "random_id": 0, "text": f"где мой заказ {i}?"}
+    body = {"group_id": GROUP_ID, "type": "message_new", "event_id": f"{i:040x}", "v": "5.199",
+            "object": {"message": message, "client_info": {"keyboard": True, "lang_id": 0}}, "secret": VK_SECRET}
+    return body, {}
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+
+async def fire(url: str, make: Callable[[int, int], Payload], args: argparse.Namespace, first: int) -> Result:
+    """``args.messages`` POSTs from ``args.concurrency`` clients, each waiting
+    for its answer before the next (the platforms deliver so, per bot)."""
+    result = Result()
+    counter = itertools.count(first)
+    end = first + args.messages
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        while (i := next(counter)) < end:
+            body, headers = make(i, args.customers)
+            started = time.perf_counter()
+            async with http.post(url, json=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    result.errors += 1
+            result.latencies.append(time.perf_counter() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(args.concurrency)))
+        result.elapsed = time.perf_counter() - started
+    return result
+
+
+def write_config(folder: Path, port: int, telegram_api: str, vk_api: str) -> None:
+    (folder / "omnirouter.yaml").write_text(
+        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
+        f"store:\n  path: {folder / 'bench.db'}\n"
+        "connectors:\n"
+        "  webchat:\n    type: webchat\n"
+        f"  telegram:\n    type: telegram\n    api_base: {telegram_api}\n"
+        f"  vk:\n    type: vk\n    api_base: {vk_api}\n    group_id: {GROUP_ID}\n    confirmation_code: bench\n",
+        encoding="utf-8",
+    )
+
+
+def report(name: str, r: Result, rss: float) -> None:
+    done = len(r.latencies)
+    print(
+        f"{name:<9} {done:>7} webhooks  {done / r.elapsed:>7.0f} msg/s  "
+        f"latency p50 {percentile(r.latencies, 0.50) * 1000:6.1f} ms  "
+        f"p95 {percentile(r.latencies, 0.95) * 1000:6.1f} ms  p99 {percentile(r.latencies, 0.99) * 1000:6.1f} ms  "
+        f"errors {r.errors}  peak RSS {rss:.0f} MB",
+        flush=True,
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"webhooks: {args.messages} per connector from {args.concurrency} concurrent senders, "
+          f"{args.customers} customers, after {args.warmup} warm-up posts; {os.cpu_count()} CPUs", flush=True)
+    telegram, vk = FakeTelegram(TG_TOKEN), FakeVk(VK_TOKEN)
+    await telegram.start()
+    await vk.start()
+    env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
+           "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET, "OMNIROUTER_VK_TOKEN": VK_TOKEN, "OMNIROUTER_VK_SECRET": VK_SECRET}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            write_config(Path(tmp), port, telegram.base_url, vk.base_url)
+            cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
+            async with server(cmd, port, env) as pid:
+                base = f"http://127.0.0.1:{port}"
+                for name, path, make in (("telegram", "/webhooks/telegram/telegram", telegram_update),
+                                         ("vk", "/webhooks/vk/vk", vk_event)):
+                    warm = argparse.Namespace(**{**vars(args), "messages": args.warmup})
+                    await fire(base + path, make, warm, first=0)
+                    report(name, await fire(base + path, make, args, first=args.warmup), peak_rss_mb(pid))
+    finally:
+        await telegram.close()
+        await vk.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5000, help="webhook posts per connector")
+    parser.add_argument("--concurrency", type=int, default=64, help="posts in flight at once")
+    parser.add_argument("--customers", type=int, default=1000, help="distinct senders")
+    parser.add_argument("--warmup", type=int, default=200)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
