@@ -367,13 +367,15 @@ class VkConnector(Connector):
             log.warning("vk %s: event for community %r refused, this is %d",
                         self.name, event.get("group_id"), self.settings.group_id)
             raise web.HTTPForbidden(text="wrong community")
+        given = event.get("secret")
+        # VK sends the secret with the confirmation too, once one is set
+        optional = event["type"] == "confirmation" and given is None
+        if not optional and not (isinstance(given, str) and hmac.compare_digest(given.encode(), self._secret.encode())):
+            log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
+            raise web.HTTPForbidden(text="wrong secret")
         if event["type"] == "confirmation":
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.settings.confirmation_code or "")
-        given = event.get("secret")
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self._secret.encode()):
-            log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
-            raise web.HTTPForbidden(text="wrong secret")
         await self._accept(event)
         # anything but "ok" makes VK deliver the event again
         return web.Response(text="ok")

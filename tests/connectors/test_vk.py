@@ -157,8 +157,10 @@ async def settled(client: Client, sent: Message) -> Message:
 
 async def test_confirmation_is_answered_with_the_code(vk: Client) -> None:
     assert await post(vk, {"type": "confirmation", "group_id": GROUP_ID}) == (200, CONFIRMATION)
-    status, _ = await post(vk, {"type": "confirmation", "group_id": GROUP_ID + 1})
-    assert status == 403
+    assert await post(vk, {"type": "confirmation", "group_id": GROUP_ID, "secret": SECRET}) == (200, CONFIRMATION)
+    for wrong in ({"group_id": GROUP_ID + 1}, {"group_id": GROUP_ID, "secret": "guess"}):
+        status, _ = await post(vk, {"type": "confirmation", **wrong})
+        assert status == 403
 
 
 async def test_message_in_agent_reply_out(vk: Client, vk_api: FakeVk) -> None:
