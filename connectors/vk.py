@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import io
@@ -36,6 +37,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -72,6 +74,9 @@ MAX_NAMES = 50_000
 MAX_USERS_PER_CALL = 1000
 MAX_DOWNLOAD_BYTES = 50 * 1024**2
 POLL_RETRY_SECONDS = 5.0
+# vk-api paces calls under one lock, so more threads would only wait there;
+# our own pool keeps them from taking the loop's default executor
+WORKER_THREADS = 4
 FIRST_CHAT_PEER = 2_000_000_000  # peer ids from here on are group chats
 
 # error codes (https://dev.vk.com/ru/reference/errors) retrying cannot help with
@@ -338,10 +343,14 @@ class VkConnector(Connector):
         self._upload.http = self.vk.http  # our timeouts for uploads too
         self._names = _Names(self._call)
         self._poller: asyncio.Task[None] | None = None
+        self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix=f"vk-{name}")
+
+    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        # vk-api blocks (requests, and time.sleep for pacing): never on the loop
+        return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(func, *args))
 
     async def _call(self, method: str, values: dict[str, Any]) -> Any:
-        # vk-api blocks (requests, and time.sleep for pacing): never on the loop
-        return await asyncio.to_thread(self.vk.method, method, values)
+        return await self._in_thread(self.vk.method, method, values)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> VkConnector:
@@ -355,7 +364,8 @@ class VkConnector(Connector):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
-        await asyncio.to_thread(self.vk.http.close)
+        await self._in_thread(self.vk.http.close)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     # -- Callback API ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -448,7 +458,7 @@ class VkConnector(Connector):
         except ValueError:
             raise PermanentError(f"vk: {message.recipient!r} is not a peer id") from None
         try:
-            refs = [await asyncio.to_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
+            refs = [await self._in_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
             values: dict[str, Any] = {"peer_id": peer_id, "message": message.text,
                                       "random_id": random_id(message.message_id), "dont_parse_links": 1}
             if refs:
