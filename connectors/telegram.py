@@ -58,6 +58,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import Message as TgMessage
 from aiogram.types import Update
+from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
@@ -108,10 +109,15 @@ class TelegramOptions(ConnectorOptions):
         return value
 
     def disabled_reason(self) -> str | None:
-        if not os.environ.get(self.token_env):
+        token = os.environ.get(self.token_env)
+        if not token:
             return f"set {self.token_env} to the bot's token from @BotFather"
-        if self.mode == "webhook" and not os.environ.get(self.secret_token_env):
-            return f"set {self.secret_token_env} to a random webhook secret (A-Z, a-z, 0-9, _ and -)"
+        try:
+            validate_token(token)
+        except TokenValidationError:
+            return f"{self.token_env} is not a bot token (it looks like 123456789:AA...)"
+        if self.mode == "webhook" and not _SECRET_TOKEN.match(os.environ.get(self.secret_token_env, "")):
+            return f"set {self.secret_token_env} to a random webhook secret of 1-256 of A-Z, a-z, 0-9, _ and -"
         return None
 
 
@@ -297,9 +303,8 @@ class TelegramConnector(Connector):
             options = TelegramOptions.model_validate(options.model_dump())
         super().__init__(name, options, host)
         self.settings: TelegramOptions = options
-        self._secret = os.environ.get(options.secret_token_env, "")
-        if self._secret and not _SECRET_TOKEN.match(self._secret):
-            raise ValueError(f"{options.secret_token_env} may only hold 1-256 of A-Z, a-z, 0-9, _ and -")
+        # in polling mode no secret is needed: every webhook call is then refused
+        self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""
         api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
         self._limits = _Limits(options.per_chat_per_second, options.per_bot_per_second)

@@ -385,12 +385,23 @@ async def test_long_polling_stores_updates_and_confirms_them(
     assert (await calls(tg_api, "sendMessage"))[0].params["text"] == "hi from polling"
 
 
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("OMNIROUTER_TELEGRAM_TOKEN", None, "set OMNIROUTER_TELEGRAM_TOKEN"),
+    ("OMNIROUTER_TELEGRAM_TOKEN", "not a token", "OMNIROUTER_TELEGRAM_TOKEN is not a bot token"),
+    ("OMNIROUTER_TELEGRAM_SECRET", None, "set OMNIROUTER_TELEGRAM_SECRET"),
+    ("OMNIROUTER_TELEGRAM_SECRET", "no spaces allowed", "set OMNIROUTER_TELEGRAM_SECRET"),
+])
 async def test_off_until_the_token_is_set(
-    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    variable: str, value: str | None, says: str,
 ) -> None:
-    monkeypatch.delenv("OMNIROUTER_TELEGRAM_TOKEN")
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
     caplog.set_level(logging.INFO, logger="router.app")
     client = await make_client(tg_settings)
     assert "telegram" not in client.app[CONNECTORS]
-    assert "set OMNIROUTER_TELEGRAM_TOKEN" in caplog.text
+    assert says in caplog.text
+    assert len([r for r in caplog.records if "telegram" in r.getMessage()]) == 1
     assert await post(client, text_update(60, "anyone?")) == 404
