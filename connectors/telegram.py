@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal
 
 from aiogram import Bot
@@ -208,8 +209,10 @@ def contact_extras(msg: TgMessage) -> dict[str, Any]:
     if contact is None:
         return {}
     if msg.from_user is not None and contact.user_id == msg.from_user.id:
-        # Telegram vouches the number is the sender's own account's
-        return {"claimed_phone": contact.phone_number}
+        # Telegram vouches the number is the sender's own account's; it gives
+        # it in international form, often without the leading "+"
+        phone = contact.phone_number.strip()
+        return {"claimed_phone": phone if phone.startswith("+") else f"+{phone}"}
     return {"shared_contact": contact.model_dump(exclude_none=True)}
 
 
@@ -309,6 +312,7 @@ class TelegramConnector(Connector):
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
         self._limits = _Limits(options.per_chat_per_second, options.per_bot_per_second)
         self._poller: asyncio.Task[None] | None = None
+        self._progress: OrderedDict[str, int] = OrderedDict()
 
     @property
     def webhook_path(self) -> str:
@@ -407,7 +411,13 @@ class TelegramConnector(Connector):
             raise web.HTTPBadRequest(text="malformed update") from None
 
     async def _accept(self, update: Update) -> None:
-        inbound = update_to_inbound(self.name, update)
+        try:
+            inbound = update_to_inbound(self.name, update)
+        except ValidationError as exc:
+            # acknowledged: a redelivery could not fix it, and in polling mode
+            # it would block every update behind it
+            log.warning("telegram %s: update %d cannot be read, skipped: %s", self.name, update.update_id, exc)
+            return
         if inbound is None:
             log.info("telegram %s: update %d (%s) acknowledged and ignored: not a customer's private message",
                      self.name, update.update_id, update_kind(update))
@@ -423,27 +433,42 @@ class TelegramConnector(Connector):
         except ValueError:
             raise PermanentError(f"telegram: {message.recipient!r} is not a chat id") from None
         last_id: int | None = None
-        for call in self._calls(chat_id, message):
+        # the Bot API has no idempotency key: a retry of a message sent in
+        # parts (long text, text + files) resumes after the parts that went out
+        done = self._progress.pop(message.message_id, 0)
+        for step, call in enumerate(self._calls(chat_id, message)):
+            if step < done:
+                continue
             await self._limits.slot(chat_id)
             try:
-                sent = await call
+                sent = await call()
             except AiogramError as exc:
-                raise delivery_error(exc) from exc
+                error = delivery_error(exc)
+                if step and not isinstance(error, PermanentError):
+                    self._remember_progress(message.message_id, step)
+                raise error from exc
             last_id = sent.message_id
         return SendResult(external_id=f"{chat_id}:{last_id}" if last_id is not None else None)
 
-    def _calls(self, chat_id: int, message: OutboundMessage) -> Iterator[Awaitable[TgMessage]]:
-        """The Bot API calls for one message, in order (a generator, so a call
-        is made only after the previous one succeeded)."""
+    def _remember_progress(self, message_id: str, step: int) -> None:
+        self._progress[message_id] = step
+        while len(self._progress) > MAX_TRACKED_CHATS:
+            self._progress.popitem(last=False)
+
+    def _calls(self, chat_id: int, message: OutboundMessage) -> list[Callable[[], Awaitable[TgMessage]]]:
+        """The Bot API calls for one message, in order, each made only after
+        the previous one succeeded."""
         text = message.text
         media = [a for a in message.attachments if _media_source(a) is not None]
         caption = text if len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH else None
+        calls: list[Callable[[], Awaitable[TgMessage]]] = []
         if caption is None:
             for part in split_text(text) if text or not media else []:
-                yield self.bot.send_message(chat_id, part, parse_mode=None)
+                calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None))
         for attachment in media:
-            yield self._send_media(chat_id, attachment, caption)
+            calls.append(functools.partial(self._send_media, chat_id, attachment, caption))
             caption = None
+        return calls
 
     def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> Awaitable[TgMessage]:
         source = _media_source(attachment)

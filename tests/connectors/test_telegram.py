@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.base import TransientError
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
@@ -265,13 +266,14 @@ async def test_media_become_attachments_with_readable_text(tg: Client) -> None:
 
 
 async def test_a_shared_own_contact_claims_the_phone_someone_elses_does_not(tg: Client) -> None:
-    own = {"phone_number": "+79123456789", "first_name": "Ivan", "last_name": "Petrov", "user_id": USER}
+    # Telegram gives the number without its "+"
+    own = {"phone_number": "79123456789", "first_name": "Ivan", "last_name": "Petrov", "user_id": USER}
     other = {"phone_number": "+79990001122", "first_name": "Masha"}
     assert await post(tg, update(message=message(20, contact=own))) == 200
     assert await post(tg, update(message=message(21, contact=other))) == 200
     mine, theirs = await inbound(tg)
     assert mine.extras["claimed_phone"] == "+79123456789"
-    assert mine.text == "[contact Ivan Petrov +79123456789]"
+    assert mine.text == "[contact Ivan Petrov 79123456789]"
     assert "claimed_phone" not in theirs.extras
     assert theirs.extras["shared_contact"]["phone_number"] == "+79990001122"
 
@@ -405,3 +407,17 @@ async def test_off_until_the_token_is_set(
     assert says in caplog.text
     assert len([r for r in caplog.records if "telegram" in r.getMessage()]) == 1
     assert await post(client, text_update(60, "anyone?")) == 404
+
+
+async def test_a_retry_resumes_after_the_parts_already_sent(tg: Client, tg_api: FakeTelegram) -> None:
+    connector = tg.app[CONNECTORS]["telegram"]
+    assert isinstance(connector, TelegramConnector)
+    photo = Attachment(kind="image", extras={"file_id": "AgACAgIAAxkBAAMFZ0-large"})
+    out = OutboundMessage(message_id="msg_2", channel="telegram", recipient=str(USER), author=Author.AGENT,
+                          text="x" * 5000, attachments=[photo], created_at=utcnow())
+    tg_api.fail_next(500, "Internal Server Error", method="sendPhoto")
+    with pytest.raises(TransientError):
+        await connector.send(out)
+    await connector.send(out)
+    assert [len(c.params["text"]) for c in tg_api.sent("sendMessage")] == [4096, 904]
+    assert len(tg_api.sent("sendPhoto")) == 2
