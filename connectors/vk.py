@@ -73,6 +73,7 @@ NAME_WAIT = 2.0  # a message is stored without a name rather than held longer
 MAX_NAMES = 50_000
 MAX_USERS_PER_CALL = 1000
 MAX_DOWNLOAD_BYTES = 50 * 1024**2
+MAX_MESSAGE_LENGTH = 4096
 POLL_RETRY_SECONDS = 5.0
 # vk-api paces calls under one lock, so more threads would only wait there;
 # our own pool keeps them from taking the loop's default executor
@@ -155,10 +156,23 @@ def delivery_error(exc: Exception) -> DeliveryError:
     return TransientError(f"vk: {type(exc).__name__}: {exc}")
 
 
-def random_id(message_id: str) -> int:
-    """The same positive int32 for every try of one message: VK drops a
-    repeated random_id, so a retry after a lost answer is not sent twice."""
-    return int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
+def random_id(message_id: str, part: int = 0) -> int:
+    """The same positive int32 for every try of one message (or one part of
+    it): VK drops a repeated random_id, so a retry after a lost answer, or of
+    a long message cut short, sends nothing twice."""
+    key = message_id if part == 0 else f"{message_id}:{part}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """VK's message length limit, cut at a line break where there is one."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text]
 
 
 # -- inbound: VK message object -> InboundMessage ------------------------------------------
@@ -459,11 +473,13 @@ class VkConnector(Connector):
             raise PermanentError(f"vk: {message.recipient!r} is not a peer id") from None
         try:
             refs = [await self._in_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
-            values: dict[str, Any] = {"peer_id": peer_id, "message": message.text,
-                                      "random_id": random_id(message.message_id), "dont_parse_links": 1}
-            if refs:
-                values["attachment"] = ",".join(refs)
-            sent = await self._call("messages.send", values)
+            parts = split_text(message.text)
+            for index, part in enumerate(parts):
+                values: dict[str, Any] = {"peer_id": peer_id, "message": part, "dont_parse_links": 1,
+                                          "random_id": random_id(message.message_id, index)}
+                if refs and index == len(parts) - 1:
+                    values["attachment"] = ",".join(refs)
+                sent = await self._call("messages.send", values)
         except (vk_api.VkApiError, requests.RequestException, ValueError) as exc:
             raise delivery_error(exc) from exc
         return SendResult(external_id=f"{peer_id}:{sent}")

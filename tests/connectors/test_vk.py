@@ -371,3 +371,16 @@ async def test_off_until_its_secrets_are_set(
     assert says in caplog.text
     status, _ = await post(client, message_new(60, "anyone?"))
     assert status == 404
+
+
+async def test_a_long_reply_goes_in_parts_each_sent_once(vk: Client, vk_api: FakeVk) -> None:
+    assert await post(vk, message_new(44, "tell me all")) == (200, "ok")
+    text = "\n".join(f"line {i} " + "x" * 90 for i in range(60))  # about 5800 characters
+    vk_api.fail_call("messages.send", 2, 10, "Internal server error")  # the first part went out
+    sent = await settled(vk, await reply(vk, text))
+    assert sent.delivery is Delivery.SENT
+    parts = [c.params["message"] for c in vk_api.delivered()]
+    assert "".join(parts) == text and len(parts) == 2
+    assert all(len(p) <= 4096 for p in parts) and parts[0].endswith("\n")
+    # the retry repeated the first part's random_id: VK showed it once
+    assert len(vk_api.sent("messages.send")) == 4

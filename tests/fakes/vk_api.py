@@ -50,6 +50,7 @@ class FakeVk:
         self._events: list[dict[str, Any]] = []
         self._new_events = asyncio.Event()
         self._sent: dict[tuple[int, int], int] = {}
+        self._fail_at: dict[tuple[str, int], dict[str, Any]] = {}
         self._ids = itertools.count(500)
         self._server: TestServer | None = None
 
@@ -79,6 +80,10 @@ class FakeVk:
         for _ in range(times):
             self.failures.append((method, Failure(200, body)))
 
+    def fail_call(self, method: str, number: int, code: int, message: str) -> None:
+        """Fail the ``number``-th call (from 1) of ``method`` with an API error."""
+        self._fail_at[(method, number)] = {"error": {"error_code": code, "error_msg": message, "request_params": []}}
+
     def outage(self, times: int, status: int = 502) -> None:
         for _ in range(times):
             self.failures.append((None, Failure(status, "<html><body>502 Bad Gateway</body></html>")))
@@ -105,6 +110,9 @@ class FakeVk:
             if isinstance(failure.body, str):
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html")
             return web.json_response(failure.body, status=failure.status)
+        scripted = self._fail_at.pop((method, len(self.sent(method))), None)
+        if scripted is not None:
+            return web.json_response(scripted)
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error(3, "Unknown method passed.", params)
