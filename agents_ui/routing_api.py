@@ -1,13 +1,15 @@
-"""Console API of routing: why a conversation is where it is."""
+"""Console API of routing: why a conversation is where it is, presence,
+offers and transfers."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from agents_ui.endpoints import endpoint
-from router.appkeys import STORE
-from router.models import RouteTrace
+from agents_ui.endpoints import ApiError, current_agent, endpoint
+from router.appkeys import ASSIGNER, STORE
+from router.assignment import TransferRefused
+from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
 
 
 class RouteOut(BaseModel):
@@ -25,3 +27,85 @@ async def conversation_route(request: web.Request, _: None) -> RouteOut:
     conv = await store.get_conversation(request.match_info["id"])
     trace = await store.conversation_route(conv.id)
     return RouteOut(conversation_id=conv.id, rules_version=conv.rules_version, reason=conv.route_reason, trace=trace)
+
+
+# -- presence ------------------------------------------------------------------------
+
+
+class PresenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    presence: Presence
+    # admins may switch someone else's presence
+    agent_id: str | None = None
+
+
+class PresenceOut(BaseModel):
+    presence: AgentPresence
+
+
+class PresenceList(BaseModel):
+    presence: list[AgentPresence]
+
+
+@endpoint("GET", "/api/presence", "Every agent's presence (agents never switched are offline)",
+          response=PresenceList)
+async def list_presence(request: web.Request, _: None) -> PresenceList:
+    return PresenceList(presence=await request.app[STORE].list_presence())
+
+
+@endpoint("POST", "/api/presence", "Switch presence: online, away or offline (offline gives back unopened offers)",
+          body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs an admin"),))
+async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
+    me = current_agent(request)
+    target = me
+    if body.agent_id not in (None, me.id):
+        if me.role is not Role.ADMIN:
+            raise ApiError(403, "forbidden", "only admins may switch someone else's presence")
+        target = await request.app[STORE].get_agent(str(body.agent_id))
+    return PresenceOut(presence=await request.app[ASSIGNER].set_presence(target, body.presence))
+
+
+# -- offers and transfers -------------------------------------------------------------------
+
+
+@endpoint("POST", "/api/conversations/{id}/open", "The assignee opened the conversation: the offer is taken")
+async def open_conversation(request: web.Request, _: None) -> None:
+    store = request.app[STORE]
+    conv = await store.get_conversation(request.match_info["id"])
+    await store.mark_opened(conv.id, current_agent(request).id, request.app[ASSIGNER].clock())
+
+
+class TransferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team: str | None = None
+    agent_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferBody:
+        if (self.team is None) == (self.agent_id is None):
+            raise ValueError("give exactly one of team or agent_id")
+        return self
+
+
+class TransferOut(BaseModel):
+    conversation: ConversationView
+
+
+@endpoint("POST", "/api/conversations/{id}/transfer", "Transfer to a team's queue or to an agent (within capacity)",
+          body=TransferBody, response=TransferOut,
+          errors=((409, "resolved, another agent's, or the agent is full"), (422, "unknown team or agent")))
+async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
+    me = current_agent(request)
+    store, assigner = request.app[STORE], request.app[ASSIGNER]
+    conv = await store.get_conversation(request.match_info["id"])
+    if conv.status is ConversationStatus.ASSIGNED and conv.agent_id != me.id and me.role is not Role.ADMIN:
+        raise ApiError(409, "conflict", "the conversation is assigned to another agent")
+    try:
+        if body.team is not None:
+            return TransferOut(conversation=await assigner.transfer_to_team(conv.id, body.team, me))
+        target = await store.get_agent(str(body.agent_id))
+        return TransferOut(conversation=await assigner.transfer_to_agent(conv.id, target))
+    except TransferRefused as exc:
+        raise ApiError(422, "invalid", str(exc)) from None

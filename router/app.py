@@ -14,7 +14,8 @@ from aiohttp import web
 from agents_ui import setup_console
 from connectors import connector_class
 from connectors.base import Connector
-from router.appkeys import BUS, CONFIG_DIR, CONNECTORS, METRICS, OUTBOX, ROUTER, SETTINGS, STORE
+from router.appkeys import ASSIGNER, BUS, CONFIG_DIR, CONNECTORS, METRICS, OUTBOX, ROUTER, SETTINGS, STORE
+from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
@@ -22,7 +23,7 @@ from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox import OutboxWorker
-from router.routing import make_routing
+from router.routing import make_routing, team_config
 from router.store import Store
 from router.store.sqlite import SQLiteStore
 
@@ -74,6 +75,16 @@ async def _connectors_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
+    # its own task: ingest only publishes events, never waits for assignment
+    task = asyncio.create_task(app[ASSIGNER].run(), name="assigner")
+    app[ASSIGNER].wakeup.set()  # conversations queued before a restart
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[OUTBOX].run(), name="outbox")
     yield
@@ -113,6 +124,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[METRICS] = Metrics()
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
     routing = make_routing(settings.routing, config_dir)
+    app[ASSIGNER] = Assigner(app[STORE], app[BUS], team_config(routing, config_dir))
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[OUTBOX] = OutboxWorker(
@@ -122,7 +134,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app.router.add_get("/metrics", metrics)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
-    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx])
+    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx])
     app.on_shutdown.append(_close_clients)
     setup_console(app)
     return app

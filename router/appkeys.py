@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from connectors.base import Connector
+from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
@@ -23,3 +24,4 @@ METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+ASSIGNER = web.AppKey("assigner", Assigner)

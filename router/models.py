@@ -175,6 +175,12 @@ class Conversation(_Model):
     route_reason: str | None = None
     # the rules file version that routed it (None: no rules file)
     rules_version: str | None = None
+    skills: dict[str, int] = Field(default_factory=dict)
+    channel_kind: str = "chat"
+    preferred_agent_id: str | None = None
+    assigned_at: Timestamp | None = None
+    # when the assignee first opened it; an offer not opened goes back to the queue
+    opened_at: Timestamp | None = None
 
 
 class ConversationView(Conversation):
@@ -239,6 +245,26 @@ class RouteDecision(_Model):
     # the rules file's version and the explanation, when rules decided
     rules_version: str | None = None
     trace: RouteTrace | None = None
+    # what assignment needs: the skills an agent must have (name → minimum
+    # level), the capacity the conversation counts against, and the agent
+    # preferred for it (the customer's last one)
+    skills: dict[str, int] = Field(default_factory=dict)
+    channel_kind: str = "chat"
+    preferred_agent_id: str | None = None
+
+
+class Presence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class AgentPresence(_Model):
+    agent_id: str
+    presence: Presence = Presence.OFFLINE
+    changed_at: Timestamp
+    # since when the agent has had nothing new: the longest idle is offered first
+    idle_since: Timestamp
 
 
 class CustomerHistory(_Model):

@@ -18,7 +18,8 @@ from router.models import (
     RouteDecision,
     RouteTrace,
 )
-from router.rules import RULES_FILE, RulesRouting, load_rules
+from router.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
+from router.rules.engine import load_teams
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class DefaultTeamRouting:
             team=self.config.default_team,
             priority=self.config.default_priority,
             reason=f"no rules configured: default team {self.config.default_team!r}",
+            preferred_agent_id=history.last_agent_id if history else None,
         )
 
     def handoff(
@@ -63,3 +65,12 @@ def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
     ruleset = load_rules(path)
     log.info("routing by %s: %d rule(s), version %s", path, len(ruleset.rules), ruleset.version)
     return RulesRouting(ruleset)
+
+
+def team_config(routing: Routing, config_dir: Path | None) -> TeamsFile:
+    """The teams and agents assignment works with: those the rules were
+    checked against, else ``config_dir/teams.yaml``, else none (nobody is
+    assigned automatically; agents take conversations by hand)."""
+    if isinstance(routing, RulesRouting):
+        return routing.ruleset.teams
+    return load_teams(config_dir / TEAMS_FILE) if config_dir is not None else TeamsFile()

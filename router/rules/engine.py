@@ -106,12 +106,12 @@ def describe(route: Route) -> str:
     return f"team {route.queue.team} priority {route.queue.priority}" + (f" skills {skills}" if skills else "")
 
 
-def to_decision(route: Route, reason: str, trace: RouteTrace) -> RouteDecision:
+def to_decision(route: Route, reason: str, trace: RouteTrace, channel_kind: str) -> RouteDecision:
     queue: QueueTarget = route.bot.then if route.bot is not None else route.queue  # type: ignore[assignment]
     status = ConversationStatus.BOT if route.bot is not None else ConversationStatus.QUEUED
     return RouteDecision(
         status=status, team=queue.team, priority=queue.priority, reason=reason,
-        rules_version=trace.rules_version, trace=trace,
+        rules_version=trace.rules_version, trace=trace, skills=dict(queue.skills), channel_kind=channel_kind,
     )
 
 
@@ -155,7 +155,7 @@ class RuleSet:
             rules_version=self.version, rules=traces, matched_rule=name, step=step,
             facts=printable(facts), decided_at=now,
         )
-        return to_decision(route, reason, trace)
+        return to_decision(route, reason, trace, str(facts["channel_kind"]))
 
 
     def bot_route(self, rule_name: str | None) -> tuple[str | None, Route, Condition | None]:
@@ -193,8 +193,10 @@ class RulesRouting:
 
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         now = self.clock()
-        facts = self.ruleset.facts(message, customer, history or CustomerHistory(), now)
-        return self.ruleset.evaluate(facts, now)
+        history = history or CustomerHistory()
+        decision = self.ruleset.evaluate(self.ruleset.facts(message, customer, history, now), now)
+        # the customer's last agent is offered the conversation first, if free
+        return decision.model_copy(update={"preferred_agent_id": history.last_agent_id})
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None

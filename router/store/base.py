@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from router.models import (
     Agent,
+    AgentPresence,
     AuditEntry,
     ChannelIdentity,
     ConversationStatus,
@@ -25,6 +26,7 @@ from router.models import (
     Message,
     OutboundMessage,
     OutboxEntry,
+    Presence,
     Role,
     RouteDecision,
     RouteTrace,
@@ -343,6 +345,43 @@ class Store(ABC):
     @abstractmethod
     async def identity_audit(self, customer_id: str, limit: int) -> list[AuditEntry]:
         """Merges, unmerges and links concerning the customer, newest first."""
+
+    # -- assignment ----------------------------------------------------------
+    @abstractmethod
+    async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
+        """Going online restarts the agent's idle time; ``NotFound`` for an unknown agent."""
+
+    @abstractmethod
+    async def list_presence(self) -> list[AgentPresence]:
+        """Every agent that ever set a presence (the others are offline)."""
+
+    @abstractmethod
+    async def queued_conversations(self, limit: int) -> list[ConversationView]:
+        """Waiting for an agent, in serving order: highest priority, then oldest."""
+
+    @abstractmethod
+    async def agent_loads(self) -> dict[str, dict[str, int]]:
+        """Assigned conversations per agent per channel kind."""
+
+    @abstractmethod
+    async def offer(
+        self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+    ) -> ConversationView:
+        """Assign a conversation to an agent, in one step with the check that
+        the agent holds fewer than ``capacity`` conversations of its channel
+        kind: ``ConflictError`` when its status is not in ``expected`` (queued:
+        not taken meanwhile) or the agent is full. The agent's idle time restarts."""
+
+    @abstractmethod
+    async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
+                             ) -> list[ConversationView]:
+        """Put offers not yet opened back in the queue: one agent's (``agent_id``),
+        or everyone's offered before ``offered_before``."""
+
+    @abstractmethod
+    async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
+        """The assignee opened the conversation: the offer is taken (no-op otherwise)."""
 
     # -- agents and sessions ------------------------------------------------
     @abstractmethod

@@ -145,4 +145,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN rules_version TEXT;
     ALTER TABLE conversations ADD COLUMN route_trace TEXT;
     """,
+    # 4: assignment — agents' presence, what a queued conversation needs, offers not yet opened
+    """
+    CREATE TABLE agent_presence (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        presence TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        idle_since TEXT NOT NULL
+    );
+    ALTER TABLE conversations ADD COLUMN skills TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE conversations ADD COLUMN channel_kind TEXT NOT NULL DEFAULT 'chat';
+    ALTER TABLE conversations ADD COLUMN preferred_agent_id TEXT;
+    ALTER TABLE conversations ADD COLUMN assigned_at TEXT;
+    ALTER TABLE conversations ADD COLUMN opened_at TEXT;
+    -- the queue in serving order, and each agent's load per channel kind
+    CREATE INDEX conversations_queue ON conversations(priority DESC, created_at) WHERE status = 'queued';
+    CREATE INDEX conversations_load ON conversations(agent_id, channel_kind) WHERE status = 'assigned';
+    """,
 ]

@@ -23,6 +23,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from router.models import (
     Agent,
+    AgentPresence,
     Attachment,
     AuditEntry,
     ChannelIdentity,
@@ -40,6 +41,7 @@ from router.models import (
     Message,
     OutboundMessage,
     OutboxEntry,
+    Presence,
     Role,
     RouteDecision,
     RouteTrace,
@@ -109,6 +111,8 @@ _CONV_FIELDS = set(Conversation.model_fields)
 
 def _conversation(row: sqlite3.Row) -> ConversationView:
     data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}  # noqa: SIM118 (a Row is no dict)
+    if isinstance(data.get("skills"), str):
+        data["skills"] = json.loads(data["skills"])
     return ConversationView(
         **data,
         customer_name=row["customer_name"],
@@ -413,10 +417,11 @@ def _attach(
         conversation_id = new_id("conv")
         conn.execute(
             "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason,"
-            " created_at, updated_at, last_message_at, last_message_text, rules_version, route_trace)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, last_message_at, last_message_text, rules_version, route_trace,"
+            " skills, channel_kind, preferred_agent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, customer_id, route.status.value, route.team, route.priority, channel, route.reason,
-             now, now, now, preview, route.rules_version, route.trace.model_dump_json() if route.trace else None),
+             now, now, now, preview, route.rules_version, route.trace.model_dump_json() if route.trace else None,
+             json.dumps(route.skills), route.channel_kind, route.preferred_agent_id),
         )
     else:
         conversation_id = open_row["id"]
@@ -475,9 +480,11 @@ def _reroute(
         raise ConflictError(f"conversation {conversation_id} is {row['status']}")
     conn.execute(
         "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
-        " rules_version = ?, route_trace = ?, updated_at = ? WHERE id = ?",
+        " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
+        " preferred_agent_id = COALESCE(?, preferred_agent_id) WHERE id = ?",
         (route.status.value, route.team, route.priority, route.reason, route.rules_version,
-         route.trace.model_dump_json() if route.trace else None, now, conversation_id),
+         route.trace.model_dump_json() if route.trace else None, now, json.dumps(route.skills),
+         route.preferred_agent_id, conversation_id),
     )
     return _conv_view(conn, conversation_id)
 
@@ -554,6 +561,72 @@ def _finish_outbox(
     msg = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))
     assert msg is not None
     return _message(msg)
+
+
+def _presence(r: sqlite3.Row) -> AgentPresence:
+    return AgentPresence(agent_id=r["agent_id"], presence=Presence(r["presence"]), changed_at=_ts(r["changed_at"]),
+                         idle_since=_ts(r["idle_since"]))
+
+
+def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, now: str) -> AgentPresence:
+    if _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is None:
+        raise NotFound(f"agent {agent_id}")
+    # idle time restarts when an agent comes online, not when they step away and back
+    conn.execute(
+        "INSERT INTO agent_presence (agent_id, presence, changed_at, idle_since) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (agent_id) DO UPDATE SET presence = excluded.presence, changed_at = excluded.changed_at,"
+        " idle_since = CASE WHEN agent_presence.presence = 'offline' THEN excluded.idle_since"
+        " ELSE agent_presence.idle_since END",
+        (agent_id, presence.value, now, now),
+    )
+    row = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
+    assert row is not None
+    return _presence(row)
+
+
+def _offer(
+    conn: sqlite3.Connection, conversation_id: str, agent_id: str, capacity: int, now: str,
+    expected: frozenset[ConversationStatus],
+) -> ConversationView:
+    row = _one(conn, "SELECT status, channel_kind, agent_id FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    if ConversationStatus(row["status"]) not in expected or row["agent_id"] == agent_id:
+        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
+    load = _one(
+        conn, "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = ? AND channel_kind = ?",
+        (agent_id, row["channel_kind"]),
+    )
+    if load is not None and load[0] >= capacity:
+        raise ConflictError(f"agent {agent_id} is at capacity for {row['channel_kind']} ({capacity})")
+    conn.execute(
+        "UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?, opened_at = NULL,"
+        " updated_at = ? WHERE id = ?",
+        (agent_id, now, now, conversation_id),
+    )
+    conn.execute("UPDATE agent_presence SET idle_since = ? WHERE agent_id = ?", (now, agent_id))
+    return _conv_view(conn, conversation_id)
+
+
+def _release_offers(
+    conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
+) -> list[ConversationView]:
+    where = "status = 'assigned' AND assigned_at IS NOT NULL AND opened_at IS NULL"
+    params: list[Any] = []
+    if agent_id is not None:
+        where += " AND agent_id = ?"
+        params.append(agent_id)
+    if offered_before is not None:
+        where += " AND assigned_at < ?"
+        params.append(offered_before)
+    ids = [r[0] for r in _all(conn, f"SELECT id FROM conversations WHERE {where}", params)]
+    for conversation_id in ids:
+        conn.execute(
+            "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, updated_at = ?"
+            " WHERE id = ?",
+            (now, conversation_id),
+        )
+    return [_conv_view(conn, i) for i in ids]
 
 
 def _identity(r: sqlite3.Row) -> ChannelIdentity:
@@ -1230,6 +1303,49 @@ class SQLiteStore(Store):
             " ORDER BY created_at DESC, rowid DESC LIMIT ?", (customer_id, customer_id, limit),
         )
         return [_audit_entry(r) for r in rows]
+
+    # -- assignment ------------------------------------------------------------------------
+    async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
+        return await self._w.call(_set_presence, agent_id, presence, ts(now))
+
+    async def list_presence(self) -> list[AgentPresence]:
+        return [_presence(r) for r in await self._r.call(_all, "SELECT * FROM agent_presence ORDER BY agent_id")]
+
+    async def queued_conversations(self, limit: int) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all, _CONV_SELECT + " WHERE c.status = 'queued' ORDER BY c.priority DESC, c.created_at LIMIT ?", (limit,)
+        )
+        return [_conversation(r) for r in rows]
+
+    async def agent_loads(self) -> dict[str, dict[str, int]]:
+        rows = await self._r.call(
+            _all,
+            "SELECT agent_id, channel_kind, COUNT(*) FROM conversations WHERE status = 'assigned'"
+            " AND agent_id IS NOT NULL GROUP BY agent_id, channel_kind",
+        )
+        loads: dict[str, dict[str, int]] = {}
+        for agent_id, kind, count in rows:
+            loads.setdefault(agent_id, {})[kind] = count
+        return loads
+
+    async def offer(
+        self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+    ) -> ConversationView:
+        return await self._w.call(_offer, conversation_id, agent_id, capacity, ts(now), expected)
+
+    async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
+                             ) -> list[ConversationView]:
+        before = ts(offered_before) if offered_before is not None else None
+        return await self._w.call(_release_offers, agent_id, ts(now), before)
+
+    async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
+        await self._w.call(
+            _execute,
+            "UPDATE conversations SET opened_at = ? WHERE id = ? AND agent_id = ? AND status = 'assigned'"
+            " AND opened_at IS NULL",
+            (ts(now), conversation_id, agent_id),
+        )
 
     # -- agents and sessions ------------------------------------------------------------
     async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:

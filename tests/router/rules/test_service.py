@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from router.app import create_app
-from router.appkeys import ROUTER, STORE
+from router.appkeys import BUS, ROUTER, STORE
 from router.cli import main
 from router.config import Settings
 from router.models import ConversationStatus, IdentityRef, InboundMessage
@@ -115,3 +115,43 @@ async def test_explain_a_stored_conversation(
     assert "✓ simple" in out and "true     not has_attachments" in out
     assert await asyncio.to_thread(main, ["rules", "explain", "--config", str(config), "--conversation", "conv_x"]) == 1
     assert "no conversation conv_x" in capsys.readouterr().err
+
+
+async def test_presence_from_the_console_starts_assignment_off_the_ingest_path(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    teams = "skills: [billing]\nteams: {support: {}, senior: {}}\nagents:\n  - {username: admin, teams: [support]}\n"
+    client = await make_app(write_config(tmp_path / "config", teams=teams).parent)
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    accepted = await client.app[ROUTER].on_message(inbound("1", "erin", "x" * 80))  # long: no bot, queued
+    store = client.app[STORE]
+    assert (await store.get_conversation(accepted.conversation_id)).status is ConversationStatus.QUEUED
+    async with client.app[BUS].subscribe() as events:
+        resp = await client.post("/api/presence", json={"presence": "online"})
+        assert resp.status == 200, await resp.text()
+        async for event in events:  # the assigner task, woken by the presence event
+            if event.type == "conversation.assigned":
+                break
+    conv = await store.get_conversation(accepted.conversation_id)
+    me = (await (await client.get("/api/me")).json())["agent"]
+    assert (conv.status, conv.agent_id) == (ConversationStatus.ASSIGNED, me["id"])
+    listed = (await (await client.get("/api/presence")).json())["presence"]
+    assert [(p["agent_id"], p["presence"]) for p in listed] == [(me["id"], "online")]
+    assert (await client.post(f"/api/conversations/{conv.id}/open", json={})).status == 204
+    resp = await client.post("/api/presence", json={"presence": "offline"})
+    assert (await store.get_conversation(conv.id)).agent_id == me["id"]  # opened: stays hers
+
+
+async def test_bad_presence_and_transfer_requests_change_nothing(make_app: MakeApp, tmp_path: Path) -> None:
+    client = await make_app(write_config(tmp_path / "config").parent)
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert (await client.post("/api/presence", json={"presence": "sleeping"})).status == 422
+    accepted = await client.app[ROUTER].on_message(inbound("1", "finn", "x" * 80))
+    url = f"/api/conversations/{accepted.conversation_id}/transfer"
+    assert (await client.post(url, json={"team": "nowhere"})).status == 422
+    assert (await client.post(url, json={"team": "senior", "agent_id": "agt_x"})).status == 422
+    assert (await client.get("/api/presence")).status == 200
+    conv = await client.app[STORE].get_conversation(accepted.conversation_id)
+    assert (conv.status, conv.team) == (ConversationStatus.QUEUED, "support")
+    moved = await client.post(url, json={"team": "senior"})
+    assert moved.status == 200 and (await moved.json())["conversation"]["team"] == "senior"

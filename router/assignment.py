@@ -1,0 +1,203 @@
+"""Assignment: queued conversations to agents with the skills and free capacity.
+
+Runs as its own task, woken by events (a conversation queued or freed, an
+agent's presence changed), never inline in ingest: the ingest path only
+publishes. Order: highest priority first, then oldest. Among eligible agents:
+the customer's last agent if eligible, else the one idle longest.
+
+Capacity is enforced by the store in the same transaction as the assignment
+(``Store.offer``), so however many assigners or transfers run at once no agent
+ever holds more than their capacity; the local picture here only chooses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from router.bus import Event, EventBus
+from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
+from router.rules.schema import AgentConfig, TeamsFile
+from router.store import ConflictError, Store
+
+OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
+
+
+class TransferRefused(ValueError):
+    """A transfer to a team or agent that teams.yaml does not know."""
+
+log = logging.getLogger(__name__)
+
+# events after which a waiting conversation may find an agent
+WAKING_EVENTS = frozenset({
+    "conversation.created", "conversation.updated", "conversation.assigned", "agent.presence",
+})
+
+
+@dataclass
+class Candidate:
+    agent: Agent
+    config: AgentConfig
+    idle_since: datetime
+    load: dict[str, int] = field(default_factory=dict)
+
+    def free(self, kind: str) -> bool:
+        return self.load.get(kind, 0) < self.config.capacity.get(kind, 0)
+
+    def fits(self, conversation: ConversationView) -> bool:
+        if conversation.team is not None and conversation.team not in self.config.teams:
+            return False
+        skills = self.config.skills
+        return all(skills.get(name, 0) >= level for name, level in conversation.skills.items())
+
+
+def choose(conversation: ConversationView, candidates: list[Candidate]) -> Candidate | None:
+    """The customer's last agent if eligible, else the longest idle eligible one."""
+    eligible = [c for c in candidates if c.free(conversation.channel_kind) and c.fits(conversation)]
+    if not eligible:
+        return None
+    preferred = next((c for c in eligible if c.agent.id == conversation.preferred_agent_id), None)
+    return preferred or min(eligible, key=lambda c: (c.idle_since, c.agent.username))
+
+
+class Assigner:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        teams: TeamsFile,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        batch: int = 1000,
+        offer_timeout: timedelta | None = timedelta(minutes=2),
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.teams = teams
+        self.clock = clock
+        self.batch = batch
+        self.offer_timeout = offer_timeout
+        self.wakeup = asyncio.Event()
+
+    # -- the task ----------------------------------------------------------------
+    async def run(self, idle_check: float = 5.0) -> None:
+        """Assign whenever woken; every ``idle_check`` seconds anyway, so offers
+        not opened in time go back to the queue."""
+        listener = asyncio.create_task(self._listen(), name="assigner-events")
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), idle_check)
+                self.wakeup.clear()
+                try:
+                    await self.assign_round()
+                except ConflictError:
+                    log.debug("assignment round lost a race; the next one retries")
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self) -> None:
+        async with self.bus.subscribe() as events:
+            async for event in events:
+                if event.type in WAKING_EVENTS:
+                    self.wakeup.set()
+
+    # -- one round -------------------------------------------------------------
+    async def candidates(self) -> list[Candidate]:
+        """Online agents of teams.yaml, linked to console accounts by username."""
+        accounts = {a.username: a for a in await self.store.list_agents()}
+        presence = {p.agent_id: p for p in await self.store.list_presence()}
+        loads = await self.store.agent_loads()
+        found: list[Candidate] = []
+        for config in self.teams.agents:
+            agent = accounts.get(config.username)
+            state = presence.get(agent.id) if agent is not None else None
+            if agent is None or state is None or state.presence is not Presence.ONLINE:
+                continue
+            found.append(Candidate(agent, config, state.idle_since, dict(loads.get(agent.id, {}))))
+        return found
+
+    async def assign_round(self) -> list[ConversationView]:
+        """Offer every queued conversation that has an eligible agent; the
+        offers go to the store together (one transaction, each checked)."""
+        now = self.clock()
+        await self._expire_offers(now)
+        queued = await self.store.queued_conversations(self.batch)
+        if not queued:
+            return []
+        pool = await self.candidates()
+        planned: list[tuple[ConversationView, Candidate]] = []
+        for conversation in queued:
+            chosen = choose(conversation, pool)
+            if chosen is None:
+                continue
+            chosen.load[conversation.channel_kind] = chosen.load.get(conversation.channel_kind, 0) + 1
+            chosen.idle_since = now
+            planned.append((conversation, chosen))
+        offers = [self.store.offer(c.id, who.agent.id, who.config.capacity.get(c.channel_kind, 0), now)
+                  for c, who in planned]
+        results = await asyncio.gather(*offers, return_exceptions=True)
+        return self._announce(results)
+
+    def _announce(self, results: list[ConversationView | BaseException]) -> list[ConversationView]:
+        assigned: list[ConversationView] = []
+        for result in results:
+            if isinstance(result, ConflictError):
+                continue  # taken by hand meanwhile, or the agent filled up: next round
+            if isinstance(result, BaseException):
+                raise result
+            assigned.append(result)
+            self.bus.publish(Event("conversation.assigned", {"conversation": result.model_dump(mode="json")}))
+        if assigned:
+            log.info("assigned %d conversation(s)", len(assigned))
+        return assigned
+
+    async def _expire_offers(self, now: datetime) -> None:
+        if self.offer_timeout is None:
+            return
+        for view in await self.store.release_offers(None, now, now - self.offer_timeout):
+            log.info("conversation %s back to the queue: offer to %s not opened in time", view.id, view.agent_id)
+            self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+
+    # -- agents' actions ------------------------------------------------------------
+    async def set_presence(self, agent: Agent, presence: Presence) -> AgentPresence:
+        """Switch presence; going offline gives back the offers not yet opened."""
+        now = self.clock()
+        state = await self.store.set_presence(agent.id, presence, now)
+        if presence is Presence.OFFLINE:
+            for view in await self.store.release_offers(agent.id, now):
+                self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+        self.bus.publish(Event("agent.presence", state.model_dump(mode="json")))
+        log.info("agent %s is %s", agent.username, presence.value)
+        return state
+
+    async def transfer_to_team(self, conversation_id: str, team: str, actor: Agent) -> ConversationView:
+        """Back to the queue of ``team`` (same priority, the team's agents only)."""
+        if team not in self.teams.teams:
+            raise TransferRefused(f"unknown team {team!r}")
+        current = await self.store.get_conversation(conversation_id)
+        route = RouteDecision(
+            status=ConversationStatus.QUEUED, team=team, priority=current.priority, skills={},
+            reason=f"transferred to team {team} by {actor.username}",
+        )
+        view = await self.store.reroute_conversation(conversation_id, route, self.clock(), expected=set(OPEN))
+        self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+        return view
+
+    async def transfer_to_agent(self, conversation_id: str, agent: Agent) -> ConversationView:
+        """Offer to one agent, within their capacity (checked in the store)."""
+        config = next((a for a in self.teams.agents if a.username == agent.username), None)
+        if config is None:
+            raise TransferRefused(f"agent {agent.username!r} is not in teams.yaml")
+        current = await self.store.get_conversation(conversation_id)
+        capacity = config.capacity.get(current.channel_kind, 0)
+        # a full agent or a conversation taken meanwhile: ConflictError from the store
+        view = await self.store.offer(conversation_id, agent.id, capacity, self.clock(), expected=OPEN)
+        self.bus.publish(Event("conversation.assigned", {"conversation": view.model_dump(mode="json")}))
+        return view
