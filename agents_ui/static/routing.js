@@ -44,7 +44,44 @@
     render(await resp.json());
   }
 
+  async function post(path, body) {
+    const resp = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
+    });
+    if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
+    return resp.status === 204 ? null : resp.json();
+  }
+
+  // presence: the select in the top bar shows and switches the agent's own
+  async function loadPresence() {
+    const select = document.querySelector('[data-testid="presence"]');
+    const [me, list] = await Promise.all([
+      fetch("/api/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)),
+      fetch("/api/presence", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)),
+    ]);
+    if (!select || !me || !list) return;
+    const mine = list.presence.find((p) => p.agent_id === me.agent.id);
+    select.value = mine ? mine.presence : "offline";
+  }
+
+  document.addEventListener("change", (event) => {
+    const select = event.target;
+    if (!select.matches || !select.matches('[data-testid="presence"]')) return;
+    post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const app = document.getElementById("app");
+    if (!app) return;
+    // the console shows #app after a login: that is when presence can be read
+    new MutationObserver(() => { if (!app.hidden) loadPresence().catch(() => {}); })
+      .observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  });
+
   document.addEventListener("conversation:selected", (event) => {
+    // opening a conversation offered to me takes the offer (no-op otherwise)
+    post(`/api/conversations/${encodeURIComponent(event.detail.id)}/open`).catch(() => {});
     const node = panel();
     if (!node) return;
     node.open = false;
