@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -21,7 +22,7 @@ from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
-from tests.conftest import AppClient
+from tests.conftest import ADMIN_PASSWORD, AppClient
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 Client = TestClient[web.Request, web.Application]
@@ -294,13 +295,31 @@ async def test_an_edit_is_an_edit_in_the_same_conversation(tg: Client) -> None:
 # -- delivery failures and limits -----------------------------------------------------------
 
 
-async def test_an_outage_is_retried_then_dead_lettered_with_the_reason(tg: Client, tg_api: FakeTelegram) -> None:
+async def test_an_outage_is_retried_then_dead_lettered_and_the_agent_sees_why(
+    tg: Client, tg_api: FakeTelegram
+) -> None:
     assert await post(tg, text_update(40, "hello?")) == 200
+    [stored] = await inbound(tg)
     tg_api.outage(times=50)
-    failed = await settled(tg, await reply(tg, "we are here"))
-    assert failed.delivery is Delivery.FAILED
-    assert failed.delivery_error is not None
-    assert failed.delivery_error.startswith("gave up after 3 attempts: telegram:")
+    # the agent's side, through the console API, as the console does it
+    async with aiohttp.ClientSession(str(tg.server.make_url(""))) as console:
+        async with console.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}) as resp:
+            assert resp.status == 200
+            # the cookie is Secure (public_url is https) and the test talks plain http
+            cookie = "; ".join(f"{k}={v.value}" for k, v in resp.cookies.items())
+        console.headers["Cookie"] = cookie
+        url = f"/api/conversations/{stored.conversation_id}/messages"
+        async with console.post(url, json={"text": "we are here"}) as resp:
+            assert resp.status == 201, await resp.text()
+            reply_id = (await resp.json())["message"]["id"]
+
+        async def failed() -> dict[str, Any] | None:
+            async with console.get(url) as resp:
+                shown = {m["id"]: m for m in (await resp.json())["messages"]}
+            return shown[reply_id] if shown[reply_id]["delivery"] == "failed" else None
+
+        shown = await eventually(failed, "the reply to show as failed")
+    assert shown["delivery_error"].startswith("gave up after 3 attempts: telegram:")
     assert len(tg_api.sent("sendMessage")) == 3
 
 
