@@ -1,0 +1,52 @@
+"""Routing in the browser: an agent goes online, gets the conversation the
+rules queued, and the console says why it is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+
+LONG_QUESTION = "My parcel 1234 arrived damaged and I would like a refund to my card, not store credit. " * 3
+
+
+@pytest.fixture
+def routed_config(tmp_path: Path) -> Path:
+    """rules.yaml and teams.yaml in the service's config folder (before ``service`` starts)."""
+    (tmp_path / "teams.yaml").write_text(
+        "teams: {support: {}}\nagents:\n  - {username: admin, teams: [support], capacity: {chat: 2}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: long stories go to people\n    when: text.length > 100\n"
+        "    queue: {team: support, priority: 50}\ndefault: {queue: {team: support}}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+async def test_online_agent_gets_the_queued_conversation_and_sees_why(
+    routed_config: Path, service: str, browser: Browser
+) -> None:
+    agent = await (await browser.new_context()).new_page()
+    customer = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    await open_widget(customer, service)
+    await customer_says(customer, LONG_QUESTION)
+
+    presence = agent.locator('[data-testid="presence"]')
+    await expect(presence).to_have_value("offline")
+    await presence.select_option("online")
+    # the assigner hands it over: it shows under "Mine"
+    await agent.locator('.tabs button[data-filter="mine"]').click()
+    row = agent.locator('[data-testid="conversation"]', has_text="My parcel 1234")
+    await expect(row).to_have_count(1)
+    await row.click()
+    await agent.locator('[data-testid="why"] summary').click()
+    why = agent.locator('[data-testid="why-body"]')
+    await expect(why).to_contain_text("→ team support priority 50")
+    await expect(why).to_contain_text("✓ long stories go to people")
+    await expect(why).to_contain_text("true    text.length > 100")
