@@ -440,3 +440,22 @@ async def test_a_retry_resumes_after_the_parts_already_sent(tg: Client, tg_api: 
     await connector.send(out)
     assert [len(c.params["text"]) for c in tg_api.sent("sendMessage")] == [4096, 904]
     assert len(tg_api.sent("sendPhoto")) == 2
+
+
+async def test_without_a_public_url_the_webhook_is_left_alone_and_it_says_so(
+    make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    tg_settings.server.public_url = None
+    client = await make_client(tg_settings)
+    assert tg_api.sent("setWebhook") == []
+    assert "no server.public_url or webhook_url" in caplog.text
+    assert await post(client, text_update(70, "set by hand")) == 200  # a webhook set by hand still works
+
+
+async def test_an_explicit_webhook_url_wins(
+    make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram
+) -> None:
+    tg_settings.connectors["telegram"] = ConnectorConfig(
+        type="telegram", api_base=tg_api.base_url, webhook_url="https://hooks.example.net/tg")
+    await make_client(tg_settings)
+    assert tg_api.sent("setWebhook")[0].params["url"] == "https://hooks.example.net/tg"
