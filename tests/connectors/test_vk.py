@@ -350,6 +350,20 @@ async def test_bots_long_poll(make_client: AppClient, vk_settings: Settings, vk_
 
     assert [m.text for m in await eventually(both, "two polled messages")] == ["polled one", "polled two"]
     assert vk_api.sent("groups.getLongPollServer")[0].params["group_id"] == str(GROUP_ID)
+
+    vk_api.expire_longpoll_key()
+
+    async def renewed() -> bool:
+        return len(vk_api.sent("groups.getLongPollServer")) >= 2
+
+    await eventually(renewed, "a new long poll key after 'failed: 2'")
+    vk_api.push_event(message_new(52, "after a new key", secret=None))
+
+    async def three() -> list[Message] | None:
+        found = await inbound(client)
+        return found if len(found) == 3 else None
+
+    assert (await eventually(three, "a message after the key expired"))[-1].text == "after a new key"
     await reply(client, "hi from long poll")
 
     async def delivered() -> bool:

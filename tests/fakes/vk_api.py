@@ -51,6 +51,7 @@ class FakeVk:
         self._new_events = asyncio.Event()
         self._sent: dict[tuple[int, int], int] = {}
         self._fail_at: dict[tuple[str, int], dict[str, Any]] = {}
+        self.longpoll_key = "5c2ab0d6e5d4a1b7f0"
         self._ids = itertools.count(500)
         self._server: TestServer | None = None
 
@@ -143,7 +144,11 @@ class FakeVk:
                  "can_access_closed": True, "is_closed": False} for i in ids]
 
     def _groups_getLongPollServer(self, params: dict[str, Any]) -> Any:
-        return {"key": "5c2ab0d6e5d4a1b7f0", "server": f"{self.base_url}/longpoll", "ts": "1"}
+        return {"key": self.longpoll_key, "server": f"{self.base_url}/longpoll", "ts": str(len(self._events) + 1)}
+
+    def expire_longpoll_key(self) -> None:
+        """As VK does every few hours: the next a_check answers failed 2."""
+        self.longpoll_key = f"{self.longpoll_key}-renewed"
 
     def _photos_getMessagesUploadServer(self, params: dict[str, Any]) -> Any:
         return {"upload_url": f"{self.base_url}/upload/photo", "album_id": -64, "group_id": self.group_id}
@@ -182,7 +187,7 @@ class FakeVk:
     async def _longpoll(self, request: web.Request) -> web.Response:
         q = request.query
         self.calls.append(Call("longpoll", dict(q)))
-        if q.get("act") != "a_check" or q.get("key") != "5c2ab0d6e5d4a1b7f0":
+        if q.get("act") != "a_check" or q.get("key") != self.longpoll_key:
             return web.json_response({"failed": 2})
         ts = int(q.get("ts", "1"))
         if len(self._events) < ts:
