@@ -23,7 +23,7 @@ from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox import OutboxWorker
-from router.routing import make_routing, team_config
+from router.routing import assignment_policy, make_routing
 from router.store import Store
 from router.store.sqlite import SQLiteStore
 
@@ -124,7 +124,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[METRICS] = Metrics()
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
     routing = make_routing(settings.routing, config_dir)
-    app[ASSIGNER] = Assigner(app[STORE], app[BUS], team_config(routing, config_dir))
+    app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[OUTBOX] = OutboxWorker(

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 from router.bus import Event, EventBus
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
-from router.rules.schema import AgentConfig, TeamsFile
+from router.rules.engine import DEFAULT_QUEUE, RuleSet
+from router.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
 from router.store import ConflictError, Store
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
@@ -38,6 +39,28 @@ WAKING_EVENTS = frozenset({
 })
 
 
+@dataclass(frozen=True)
+class Policy:
+    """What assignment follows: teams.yaml, and rules.yaml's queue policies
+    (escalation steps, opening hours) when there is one."""
+
+    teams: TeamsFile
+    ruleset: RuleSet | None = None
+
+    def queue(self, team: str | None) -> QueuePolicy:
+        return self.ruleset.queue(team) if self.ruleset is not None else DEFAULT_QUEUE
+
+    def is_open(self, team: str | None, now: datetime) -> bool:
+        hours = self.ruleset.queue_hours(team) if self.ruleset is not None else None
+        return hours is None or hours.is_open(now)
+
+
+def current_step(policy: QueuePolicy, age: float) -> Step | None:
+    """The last step whose ``after`` the conversation's age has reached."""
+    reached = [step for step in policy.steps if step.after <= age]
+    return reached[-1] if reached else None
+
+
 @dataclass
 class Candidate:
     agent: Agent
@@ -48,16 +71,27 @@ class Candidate:
     def free(self, kind: str) -> bool:
         return self.load.get(kind, 0) < self.config.capacity.get(kind, 0)
 
-    def fits(self, conversation: ConversationView) -> bool:
-        if conversation.team is not None and conversation.team not in self.config.teams:
+    def fits(self, conversation: ConversationView, step: Step) -> bool:
+        if step.agents == "last_agent" and self.agent.id != conversation.preferred_agent_id:
+            return False
+        if step.agents == "team" and conversation.team is not None and conversation.team not in self.config.teams:
             return False
         skills = self.config.skills
+        if step.skills == "ignore":
+            return True
+        if step.skills == "relaxed":
+            return all(skills.get(name, 0) >= 1 for name in conversation.skills)
         return all(skills.get(name, 0) >= level for name, level in conversation.skills.items())
 
 
-def choose(conversation: ConversationView, candidates: list[Candidate]) -> Candidate | None:
-    """The customer's last agent if eligible, else the longest idle eligible one."""
-    eligible = [c for c in candidates if c.free(conversation.channel_kind) and c.fits(conversation)]
+def choose(conversation: ConversationView, candidates: list[Candidate], step: Step | None = None
+           ) -> Candidate | None:
+    """Within the escalation ``step``: the customer's last agent if eligible,
+    else the longest idle eligible one."""
+    if step is None:
+        return None
+    kind = conversation.channel_kind
+    eligible = [c for c in candidates if c.free(kind) and c.fits(conversation, step)]
     if not eligible:
         return None
     preferred = next((c for c in eligible if c.agent.id == conversation.preferred_agent_id), None)
@@ -69,7 +103,7 @@ class Assigner:
         self,
         store: Store,
         bus: EventBus,
-        teams: TeamsFile,
+        policy: Policy | Callable[[], Policy],
         clock: Callable[[], datetime] = utcnow,
         *,
         batch: int = 1000,
@@ -77,7 +111,8 @@ class Assigner:
     ) -> None:
         self.store = store
         self.bus = bus
-        self.teams = teams
+        # a getter, so that a reloaded rules file applies to the next round
+        self._policy = policy if callable(policy) else (lambda: policy)
         self.clock = clock
         self.batch = batch
         self.offer_timeout = offer_timeout
@@ -109,6 +144,14 @@ class Assigner:
                     self.wakeup.set()
 
     # -- one round -------------------------------------------------------------
+    @property
+    def policy(self) -> Policy:
+        return self._policy()
+
+    @property
+    def teams(self) -> TeamsFile:
+        return self.policy.teams
+
     async def candidates(self) -> list[Candidate]:
         """Online agents of teams.yaml, linked to console accounts by username."""
         accounts = {a.username: a for a in await self.store.list_agents()}
@@ -131,10 +174,13 @@ class Assigner:
         queued = await self.store.queued_conversations(self.batch)
         if not queued:
             return []
-        pool = await self.candidates()
+        pool, policy = await self.candidates(), self.policy
         planned: list[tuple[ConversationView, Candidate]] = []
         for conversation in queued:
-            chosen = choose(conversation, pool)
+            if not policy.is_open(conversation.team, now):
+                continue  # after hours: it waits for the next opening
+            age = (now - conversation.created_at).total_seconds()
+            chosen = choose(conversation, pool, current_step(policy.queue(conversation.team), age))
             if chosen is None:
                 continue
             chosen.load[conversation.channel_kind] = chosen.load.get(conversation.channel_kind, 0) + 1

@@ -140,6 +140,7 @@ class Router:
     async def _route(self, stored: Message, customer: Customer, view: ConversationView | None) -> ConversationView:
         """Open a routed conversation when the customer has none, then tell everyone."""
         created = False
+        notice: str | None = None
         if view is None:
             now = self.clock()
             # earlier contacts are facts rules may test (returning customer, contacts in N days)
@@ -152,11 +153,32 @@ class Router:
             if created:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
                 self.bus.publish(conversation_event("conversation.created", view))
+                notice = decision.notice
         elif view.status is ConversationStatus.BOT:
             view = await self._handoff(stored, customer, view)
         log.debug("message %s in conversation %s", stored.id, view.id)
         self.bus.publish(message_event(stored, view))
+        if notice:
+            await self._notify(stored, view, notice)
         return view
+
+    async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
+        """An automatic answer (after hours) back to where the customer wrote,
+        through the outbox like every outbound message."""
+        assert inbound.sender is not None
+        now = self.clock()
+        message = Message(
+            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
+            author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
+            extras={"automatic": "after_hours"},
+        )
+        payload = OutboundMessage(
+            message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
+            text=text, created_at=now,
+        )
+        message, view = await self.store.enqueue_outbound(message, payload, None, now)
+        self.bus.publish(message_event(message, view))
+        self.outbox_wakeup.set()
 
     async def _handoff(self, stored: Message, customer: Customer, view: ConversationView) -> ConversationView:
         """A customer message to the bot: hand the conversation to people when

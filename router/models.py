@@ -251,6 +251,8 @@ class RouteDecision(_Model):
     skills: dict[str, int] = Field(default_factory=dict)
     channel_kind: str = "chat"
     preferred_agent_id: str | None = None
+    # told to the customer right away (the queue is closed: when it opens)
+    notice: str | None = None
 
 
 class Presence(StrEnum):

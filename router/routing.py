@@ -5,9 +5,11 @@ team."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from router.assignment import Policy
 from router.config import RoutingConfig
 from router.models import (
     ConversationStatus,
@@ -67,10 +69,12 @@ def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
     return RulesRouting(ruleset)
 
 
-def team_config(routing: Routing, config_dir: Path | None) -> TeamsFile:
-    """The teams and agents assignment works with: those the rules were
-    checked against, else ``config_dir/teams.yaml``, else none (nobody is
-    assigned automatically; agents take conversations by hand)."""
+def assignment_policy(routing: Routing, config_dir: Path | None) -> Callable[[], Policy]:
+    """What assignment follows, read afresh each round (a reloaded rules file
+    applies at once): the teams the rules were checked against and their queue
+    policies; else ``config_dir/teams.yaml``; else no agents (taken by hand)."""
     if isinstance(routing, RulesRouting):
-        return routing.ruleset.teams
-    return load_teams(config_dir / TEAMS_FILE) if config_dir is not None else TeamsFile()
+        rules_routing = routing
+        return lambda: Policy(rules_routing.ruleset.teams, rules_routing.ruleset)
+    fixed = Policy(load_teams(config_dir / TEAMS_FILE) if config_dir is not None else TeamsFile())
+    return lambda: fixed

@@ -30,8 +30,9 @@ from router.models import (
     RuleTrace,
     utcnow,
 )
+from router.rules.calendar import Hours
 from router.rules.facts import FACTS, gather, human_request_pattern, printable
-from router.rules.schema import TEAMS_FILE, QueueTarget, Route, Rule, RulesFile, TeamsFile
+from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, TeamsFile
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ _CONTEXT = rule_engine.Context(
     # attributes['plan'], not attributes.plan: the dot form is going away in rule-engine 6
     mapping_attribute_lookup=False,
 )
+
+
+DEFAULT_QUEUE = QueuePolicy()
 
 
 class ExpressionError(ValueError):
@@ -129,12 +133,31 @@ class RuleSet:
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.config.timezone)
         self.human_request = human_request_pattern(self.config.human_request)
+        self.hours = {name: Hours(cal) for name, cal in self.config.calendars.items()}
+
+    def queue(self, team: str | None) -> QueuePolicy:
+        """How ``team``'s queue is served (the defaults when rules.yaml says nothing)."""
+        return self.config.queues.get(team or "", DEFAULT_QUEUE)
+
+    def queue_hours(self, team: str | None) -> Hours | None:
+        name = self.queue(team).hours
+        return self.hours[name] if name is not None else None
 
     def facts(self, message: Message, customer: Customer, history: CustomerHistory, now: datetime) -> dict[str, Any]:
         return gather(
             message, customer, history, now, zone=self.zone,
             channel_kind=self.teams.channel_kind(message.channel), human_request=self.human_request,
+            calendars={name: hours.is_open(now) for name, hours in self.hours.items()},
         )
+
+    def after_hours_notice(self, team: str | None, now: datetime) -> str | None:
+        """The message for a customer who writes while the queue is closed."""
+        hours, policy = self.queue_hours(team), self.queue(team)
+        if hours is None or policy.after_hours_message is None or hours.is_open(now):
+            return None
+        opens = hours.next_opening(now)
+        when = opens.strftime("%A %H:%M") if opens is not None else "later"
+        return policy.after_hours_message.replace("{opens}", when)
 
     def evaluate(self, facts: dict[str, Any], now: datetime) -> RouteDecision:
         traces: list[RuleTrace] = []
@@ -195,8 +218,11 @@ class RulesRouting:
         now = self.clock()
         history = history or CustomerHistory()
         decision = self.ruleset.evaluate(self.ruleset.facts(message, customer, history, now), now)
+        notice = None
+        if decision.status is ConversationStatus.QUEUED:
+            notice = self.ruleset.after_hours_notice(decision.team, now)
         # the customer's last agent is offered the conversation first, if free
-        return decision.model_copy(update={"preferred_agent_id": history.last_agent_id})
+        return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice})
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
@@ -267,6 +293,7 @@ def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
     checker = _Checker(str(path), node, teams, teams_path)
     compiled = [checker.rule(i, rule) for i, rule in enumerate(config.rules)]
     default_handoff = checker.route(("default",), config.default)
+    checker.queues(config)
     if checker.problems:
         raise ConfigError(checker.problems)
     return RuleSet(str(path), rules_version(text), config, teams, compiled, default_handoff)
@@ -312,6 +339,13 @@ class _Checker:
         assert route.queue is not None
         self.queue((*loc, "queue"), route.queue)
         return None
+
+    def queues(self, config: RulesFile) -> None:
+        for team, policy in config.queues.items():
+            if team not in self.teams.teams:
+                self._problem(("queues", team), f"unknown team {team!r}")
+            if policy.hours is not None and policy.hours not in config.calendars:
+                self._problem(("queues", team, "hours"), f"unknown calendar {policy.hours!r}")
 
     def queue(self, loc: tuple[int | str, ...], queue: QueueTarget) -> None:
         if queue.team not in self.teams.teams:

@@ -48,6 +48,7 @@ FACTS: dict[str, Fact] = {
     "bot_failed": Fact(DataType.BOOLEAN, "the bot could not answer"),
     "asked_for_human": Fact(DataType.BOOLEAN, "the message asks for a person (rules.yaml human_request)"),
     "now": Fact(DataType.DATETIME, "the time in the rules' time zone: now.hour, now.weekday == 'Monday'"),
+    "open": Fact(DataType.MAPPING(DataType.STRING, DataType.BOOLEAN), "calendars open now: open['office']"),
 }
 
 
@@ -82,6 +83,7 @@ def gather(
     human_request: re.Pattern[str],
     conversation_age: float = 0.0,
     bot_failed: bool = False,
+    calendars: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     attrs = customer.attributes
     return {
@@ -103,6 +105,7 @@ def gather(
         "bot_failed": bot_failed,
         "asked_for_human": bool(human_request.search(message.text)),
         "now": now.astimezone(zone),
+        "open": dict(calendars or {}),
     }
 
 

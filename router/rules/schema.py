@@ -6,10 +6,13 @@ These models are the single source of the published JSON Schema
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import itertools
+import re
+from datetime import date, time
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 RULES_FILE = "rules.yaml"
 TEAMS_FILE = "teams.yaml"
@@ -25,6 +28,34 @@ Expression = Annotated[
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: Any) -> Any:
+    """``90``, ``"90s"``, ``"5m"``, ``"1h"`` → seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is no duration (use 90s, 5m, 1h)")
+        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0, description="seconds, or 90s / 5m / 1h")]
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)") from None
+    return value
+
+
+Zone = Annotated[str, BeforeValidator(_zone), Field(description="IANA time zone, e.g. Europe/Moscow")]
 
 
 # -- teams.yaml ----------------------------------------------------------------------
@@ -94,20 +125,107 @@ class Rule(Route):
         return [self.when] if isinstance(self.when, str) else list(self.when)
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+
+def _days(key: str) -> list[int]:
+    """``mon``, ``mon-fri`` → weekday numbers (Monday is 0)."""
+    first, _, last = key.partition("-")
+    if first not in DAYS or (last and last not in DAYS):
+        raise ValueError(f"{key!r} is no day or day range (mon … sun, e.g. mon-fri)")
+    a, b = DAYS.index(first), DAYS.index(last or first)
+    if b < a:
+        raise ValueError(f"{key!r} runs backwards")
+    return list(range(a, b + 1))
+
+
+def _time_range(text: str) -> tuple[time, time]:
+    match = _RANGE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is no time range (e.g. 09:00-18:00)")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h2 == 24 and m2 == 0:
+        h2, m2 = 23, 59  # "-24:00": until the end of the day
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError:
+        raise ValueError(f"{text!r} has an impossible time") from None
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts (split a night shift over two days)")
+    return start, end
+
+
+class Calendar(_Strict):
+    """Opening hours: weekly ranges in a time zone, minus holidays."""
+
+    timezone: Zone
+    hours: dict[str, list[str]] = Field(description="day or day range → time ranges: {mon-fri: ['09:00-18:00']}")
+    holidays: list[date] = Field(default_factory=list, description="closed all day")
+
+    @field_validator("hours")
+    @classmethod
+    def _no_overlap(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
+        week: dict[int, list[tuple[time, time]]] = {}
+        for key, ranges in hours.items():
+            for day in _days(key):
+                for text in ranges:
+                    start, end = _time_range(text)
+                    clash = next((r for r in week.get(day, []) if start < r[1] and r[0] < end), None)
+                    if clash is not None:
+                        raise ValueError(f"{key} {text} overlaps {clash[0]:%H:%M}-{clash[1]:%H:%M} on {DAYS[day]}")
+                    week.setdefault(day, []).append((start, end))
+        return hours
+
+    def week(self) -> dict[int, list[tuple[time, time]]]:
+        out: dict[int, list[tuple[time, time]]] = {}
+        for key, ranges in self.hours.items():
+            for day in _days(key):
+                out.setdefault(day, []).extend(_time_range(t) for t in ranges)
+        return {d: sorted(r) for d, r in out.items()}
+
+
+class Step(_Strict):
+    """One escalation step, from ``after`` (the conversation's age) on."""
+
+    after: Duration = 0
+    agents: Literal["last_agent", "team", "any"] = Field(
+        "team", description="last_agent: only the customer's last agent; team: the queue's team; any: every agent",
+    )
+    skills: Literal["strict", "relaxed", "ignore"] = Field(
+        "strict", description="strict: every required level; relaxed: each skill at any level; ignore: none",
+    )
+
+
+class QueuePolicy(_Strict):
+    """How a team's queue is served: escalation, SLA, opening hours."""
+
+    steps: list[Step] = Field(
+        default_factory=lambda: [Step()], description="the last one whose `after` has passed applies",
+    )
+    first_response: Duration | None = Field(None, description="SLA: the first agent reply within this time")
+    hours: str | None = Field(None, description="a calendar name: outside it nobody is offered the queue")
+    after_hours_message: str | None = Field(
+        None, max_length=1000, description="sent to a customer who writes while closed; {opens} is the next opening",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, steps: list[Step]) -> list[Step]:
+        if not steps:
+            raise ValueError("give at least one step")
+        if any(b.after < a.after for a, b in itertools.pairwise(steps)):
+            raise ValueError("steps must be in order of `after`")
+        return steps
+
+
 class RulesFile(_Strict):
-    timezone: str = Field("UTC", description="the zone of the 'now' fact (IANA name, e.g. Europe/Moscow)")
+    timezone: Zone = Field("UTC", description="the zone of the 'now' fact (IANA name, e.g. Europe/Moscow)")
     human_request: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=lambda: ["human", "operator", "agent", "person", "оператор", "человек"],
         description="words in a message that mean the customer asked for a human (asked_for_human)",
     )
+    calendars: dict[Name, Calendar] = Field(default_factory=dict, description="opening hours, for `open['name']`")
+    queues: dict[Name, QueuePolicy] = Field(default_factory=dict, description="per team: escalation, SLA, hours")
     rules: list[Rule] = Field(default_factory=list, description="tried in order: the first match wins")
     default: Route = Field(description="where a conversation goes when no rule matches")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)") from None
-        return value

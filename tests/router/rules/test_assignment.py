@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from router.assignment import Assigner
+from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage, Presence, Role, RouteDecision
 from router.rules.schema import AgentConfig, TeamConfig, TeamsFile
@@ -86,7 +86,7 @@ async def test_highest_priority_first_then_oldest(store: Store, clock: Clock) ->
     high = await queue(store, clock, priority=80)
     new_low = await queue(store, clock, priority=10)
     [ann] = await online(store, clock, "ann")
-    assigner = Assigner(store, EventBus(), teams(member("ann", chat=2)), clock)
+    assigner = Assigner(store, EventBus(), Policy(teams(member("ann", chat=2))), clock)
     await assigner.assign_round()
     assert [await owner(store, c) for c in (high, old_low, new_low)] == [ann.id, ann.id, None]
 
@@ -96,14 +96,14 @@ async def test_skills_and_teams_decide_who_may_take_it(store: Store, clock: Cloc
     senior = await queue(store, clock, team="senior")
     _, bea = await online(store, clock, "ann", "bea")
     config = teams(member("ann", billing=2), member("bea", billing=3))
-    await Assigner(store, EventBus(), config, clock).assign_round()
+    await Assigner(store, EventBus(), Policy(config), clock).assign_round()
     assert await owner(store, billing) == bea.id
     assert await owner(store, senior) is None  # nobody of team senior is online
 
 
 async def test_the_customers_last_agent_first_else_the_longest_idle(store: Store, clock: Clock) -> None:
     ann, bea = await online(store, clock, "ann", "bea")  # ann has been idle longer
-    assigner = Assigner(store, EventBus(), teams(member("ann"), member("bea")), clock)
+    assigner = Assigner(store, EventBus(), Policy(teams(member("ann"), member("bea"))), clock)
     returning = await queue(store, clock, preferred=bea.id)
     await assigner.assign_round()
     assert await owner(store, returning) == bea.id
@@ -119,7 +119,7 @@ async def test_capacity_is_per_channel_kind(store: Store, clock: Clock) -> None:
     chats = [await queue(store, clock) for _ in range(3)]
     mail = await queue(store, clock, kind="email")
     [ann] = await online(store, clock, "ann")
-    await Assigner(store, EventBus(), teams(member("ann", chat=1, email=1)), clock).assign_round()
+    await Assigner(store, EventBus(), Policy(teams(member("ann", chat=1, email=1))), clock).assign_round()
     assert [await owner(store, c) for c in chats] == [ann.id, None, None]
     assert await owner(store, mail) == ann.id
     assert await store.agent_loads() == {ann.id: {"chat": 1, "email": 1}}
@@ -129,7 +129,7 @@ async def test_away_and_unlisted_agents_get_nothing(store: Store, clock: Clock) 
     conv = await queue(store, clock)
     ann, _ = await online(store, clock, "ann", "zed")  # zed has an account but is not in teams.yaml
     await store.set_presence(ann.id, Presence.AWAY, clock())
-    assigner = Assigner(store, EventBus(), teams(member("ann")), clock)
+    assigner = Assigner(store, EventBus(), Policy(teams(member("ann"))), clock)
     await assigner.assign_round()
     assert await owner(store, conv) is None
     await assigner.set_presence(ann, Presence.ONLINE)
@@ -140,7 +140,7 @@ async def test_away_and_unlisted_agents_get_nothing(store: Store, clock: Clock) 
 async def test_going_offline_gives_back_unopened_offers(store: Store, clock: Clock) -> None:
     opened, unopened = await queue(store, clock), await queue(store, clock)
     [ann] = await online(store, clock, "ann")
-    assigner = Assigner(store, EventBus(), teams(member("ann")), clock)
+    assigner = Assigner(store, EventBus(), Policy(teams(member("ann"))), clock)
     await assigner.assign_round()
     await store.mark_opened(opened, ann.id, clock())
     await assigner.set_presence(ann, Presence.OFFLINE)
@@ -153,7 +153,7 @@ async def test_going_offline_gives_back_unopened_offers(store: Store, clock: Clo
 async def test_an_offer_not_opened_in_time_goes_back(store: Store, clock: Clock) -> None:
     conv = await queue(store, clock)
     ann, bea = await online(store, clock, "ann", "bea")
-    assigner = Assigner(store, EventBus(), teams(member("ann", chat=1), member("bea", chat=1)), clock,
+    assigner = Assigner(store, EventBus(), Policy(teams(member("ann", chat=1), member("bea", chat=1))), clock,
                         offer_timeout=timedelta(minutes=2))
     await assigner.assign_round()
     assert await owner(store, conv) == ann.id
@@ -169,7 +169,7 @@ async def test_no_agent_ever_exceeds_capacity_under_concurrent_assignment(store:
     convs = [await queue(store, clock) for _ in range(300)]
     agents = await online(store, clock, *(f"agent{i}" for i in range(10)))
     config = teams(*(member(a.username, chat=3) for a in agents))
-    assigners = [Assigner(store, EventBus(), config, clock) for _ in range(5)]
+    assigners = [Assigner(store, EventBus(), Policy(config), clock) for _ in range(5)]
     # five assigners race on the same queue, and people transfer by hand at the same time
     manual = [store.offer(c, agents[i % 3].id, 3, clock()) for i, c in enumerate(convs[-60:])]
     results = await asyncio.gather(*(a.assign_round() for a in assigners), *manual, return_exceptions=True)
@@ -183,7 +183,8 @@ async def test_no_agent_ever_exceeds_capacity_under_concurrent_assignment(store:
 async def test_transfers(store: Store, clock: Clock) -> None:
     conv = await queue(store, clock)
     ann, bea = await online(store, clock, "ann", "bea")
-    assigner = Assigner(store, EventBus(), teams(member("ann", chat=1), member("bea", "senior", chat=1)), clock)
+    config = teams(member("ann", chat=1), member("bea", "senior", chat=1))
+    assigner = Assigner(store, EventBus(), Policy(config), clock)
     await assigner.assign_round()
     assert await owner(store, conv) == ann.id
     moved = await assigner.transfer_to_team(conv, "senior", ann)

@@ -1,0 +1,204 @@
+"""Escalation steps on the conversation's age, opening hours and after-hours
+behaviour, with a clock the tests move (no sleeping)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from router.assignment import Assigner, Policy
+from router.bus import EventBus
+from router.core import Router
+from router.metrics import Metrics
+from router.models import Author, ConversationStatus, Direction, IdentityRef, InboundMessage, Presence, Role
+from router.rules import RulesRouting, load_rules
+from router.rules.calendar import Hours
+from router.rules.schema import Calendar
+from router.store.sqlite import SQLiteStore
+from router.yamlconf import ConfigError
+from tests.router.rules.conftest import write_config
+from tests.router.rules.test_decisions import customer, message
+
+MONDAY_10 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+
+TEAMS = """\
+skills: [billing]
+teams: {support: {}, senior: {}}
+agents:
+  - {username: zed, teams: [support], skills: {billing: 1}}
+  - {username: bob, teams: [senior], skills: {billing: 2}}
+  - {username: carl, teams: [support]}
+"""
+
+RULES = """\
+timezone: Europe/Moscow
+calendars:
+  office:
+    timezone: Europe/Moscow
+    hours: {mon-fri: ["09:00-13:00", "14:00-18:00"], sat: ["10:00-14:00"]}
+    holidays: [2026-03-09]
+queues:
+  senior:
+    steps:
+      - {after: 0, agents: last_agent, skills: ignore}
+      - {after: 1m, agents: team}
+      - {after: 2m, agents: team, skills: relaxed}
+      - {after: 5m, agents: any, skills: ignore}
+  support:
+    hours: office
+    after_hours_message: "We are closed; we answer from {opens}."
+rules:
+  - name: money
+    when: text =~~ 'refund'
+    queue: {team: senior, priority: 50, skills: {billing: 3}}
+default: {queue: {team: support}}
+"""
+
+
+class Clock:
+    def __init__(self, now: datetime = MONDAY_10) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def setup(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Router, Assigner]]:
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", RULES, TEAMS)), clock)
+    async with SQLiteStore(tmp_path / "esc.db") as store:
+        policy = Policy(routing.ruleset.teams, routing.ruleset)
+        yield Router(store, EventBus(), routing, Metrics(), clock=clock), Assigner(store, EventBus(), policy, clock)
+
+
+async def online(router: Router, clock: Clock, *names: str) -> dict[str, str]:
+    ids = {}
+    for name in names:
+        agent = await router.store.create_agent(name, name, Role.AGENT, "x")
+        await router.store.set_presence(agent.id, Presence.ONLINE, clock())
+        ids[name] = agent.id
+    return ids
+
+
+async def write(router: Router, n: int, text: str, sender: str = "v1") -> str:
+    msg = InboundMessage(channel="webchat", external_id=str(n), sender=IdentityRef(kind="webchat", value=sender),
+                         text=text)
+    return (await router.on_message(msg)).conversation_id
+
+
+async def owner(router: Router, conversation_id: str) -> str | None:
+    return (await router.store.get_conversation(conversation_id)).agent_id
+
+
+async def test_steps_relax_skills_then_open_to_anyone(setup: tuple[Router, Assigner], clock: Clock) -> None:
+    router, assigner = setup
+    ids = await online(router, clock, "bob")
+    conv = await write(router, 1, "I want a refund")  # senior, billing ≥ 3: bob has 2
+    await assigner.assign_round()
+    assert await owner(router, conv) is None  # step 1: only the last agent (there is none)
+    clock.advance(seconds=61)
+    await assigner.assign_round()
+    assert await owner(router, conv) is None  # step 2: the team, strict skills
+    clock.advance(seconds=60)
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["bob"]  # step 3: relaxed skills
+
+
+async def test_the_last_step_reaches_any_agent(setup: tuple[Router, Assigner], clock: Clock) -> None:
+    router, assigner = setup
+    ids = await online(router, clock, "carl")  # support, no billing at all
+    conv = await write(router, 1, "refund please")
+    clock.advance(minutes=4, seconds=59)
+    await assigner.assign_round()
+    assert await owner(router, conv) is None
+    clock.advance(seconds=2)
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["carl"]
+
+
+async def test_after_hours_a_message_then_the_queue_waits_for_the_opening(
+    setup: tuple[Router, Assigner], clock: Clock
+) -> None:
+    router, assigner = setup
+    clock.now = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)  # Friday 19:30 in Moscow: closed
+    ids = await online(router, clock, "carl")
+    conv = await write(router, 1, "hello, my order is late")
+    messages = await router.store.list_messages(conv, 10)
+    auto = [m for m in messages if m.direction is Direction.OUT]
+    assert [(m.author, m.text) for m in auto] == [(Author.BOT, "We are closed; we answer from Saturday 10:00.")]
+    await assigner.assign_round()
+    assert (await router.store.get_conversation(conv)).status is ConversationStatus.QUEUED
+    clock.now = datetime(2026, 3, 7, 7, 0, tzinfo=UTC)  # Saturday 10:00 in Moscow
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["carl"]
+
+
+async def test_open_hours_send_no_message(setup: tuple[Router, Assigner]) -> None:
+    router, _ = setup
+    conv = await write(router, 1, "hello")
+    assert [m.direction for m in await router.store.list_messages(conv, 10)] == [Direction.IN]
+
+
+CAL = Calendar(timezone="Europe/Moscow", hours={"mon-fri": ["09:00-13:00", "14:00-18:00"]}, holidays=["2026-03-09"])
+MSK = timedelta(hours=3)
+
+OPENINGS = [
+    # (case, local time in Moscow, open?, next opening in local time)
+    ("monday morning", datetime(2026, 3, 2, 10, 0), True, datetime(2026, 3, 2, 10, 0)),
+    ("lunch", datetime(2026, 3, 2, 13, 30), False, datetime(2026, 3, 2, 14, 0)),
+    ("closing time is closed", datetime(2026, 3, 2, 18, 0), False, datetime(2026, 3, 3, 9, 0)),
+    ("friday night waits for monday", datetime(2026, 3, 6, 20, 0), False, datetime(2026, 3, 10, 9, 0)),
+    ("a holiday is closed", datetime(2026, 3, 9, 11, 0), False, datetime(2026, 3, 10, 9, 0)),
+]
+
+
+@pytest.mark.parametrize(("case", "local", "is_open", "opens"), OPENINGS, ids=[c[0] for c in OPENINGS])
+def test_opening_hours(case: str, local: datetime, is_open: bool, opens: datetime) -> None:
+    hours = Hours(CAL)
+    at = (local - MSK).replace(tzinfo=UTC)
+    assert hours.is_open(at) is is_open
+    nxt = hours.next_opening(at)
+    assert nxt is not None and nxt.replace(tzinfo=None) == opens
+
+
+def test_open_is_a_fact(tmp_path: Path, clock: Clock) -> None:
+    rules = RULES.replace("    when: text =~~ 'refund'", "    when: not open['office']")
+    routing = RulesRouting(load_rules(write_config(tmp_path, rules, TEAMS)), clock)
+    clock.now = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)  # Sunday
+    decision = routing.decide(message("hi"), customer())
+    assert decision.trace is not None and decision.trace.matched_rule == "money"
+
+
+BAD = [
+    ("overlapping hours", RULES.replace('sat: ["10:00-14:00"]', 'sat: ["10:00-14:00"], fri: ["17:00-19:00"]'), 5,
+     "overlaps"),
+    ("impossible time", RULES.replace("14:00-18:00", "14:00-25:00"), 5, "impossible"),
+    ("backwards range", RULES.replace("14:00-18:00", "18:00-14:00"), 5, "ends before"),
+    ("unknown day", RULES.replace("sat:", "saturday:"), 5, "no day"),
+    ("bad zone", RULES.replace("    timezone: Europe/Moscow", "    timezone: Moscow"), 4, "time zone"),
+    ("bad holiday", RULES.replace("2026-03-09", "someday"), 6, "date"),
+    ("unknown calendar", RULES.replace("hours: office", "hours: shop"), 15, "unknown calendar 'shop'"),
+    ("unknown queue team", RULES.replace("  senior:\n    steps", "  seniors:\n    steps"), 9, "unknown team"),
+    ("steps out of order", RULES.replace("after: 5m", "after: 30s"), 10, "in order"),
+    ("bad duration", RULES.replace("after: 1m", "after: soon"), 11, "duration"),
+    ("unknown step kind", RULES.replace("agents: any", "agents: everyone"), 13, "agents"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "line", "words"), BAD, ids=[c[0] for c in BAD])
+def test_bad_calendars_and_queues_are_refused(tmp_path: Path, case: str, text: str, line: int, words: str) -> None:
+    path = write_config(tmp_path, text, TEAMS)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert any(p.startswith(f"{path}:{line}: ") and words in p for p in caught.value.problems), caught.value.problems
