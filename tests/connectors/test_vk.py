@@ -398,3 +398,23 @@ async def test_a_long_reply_goes_in_parts_each_sent_once(vk: Client, vk_api: Fak
     assert all(len(p) <= 4096 for p in parts) and parts[0].endswith("\n")
     # the retry repeated the first part's random_id: VK showed it once
     assert len(vk_api.sent("messages.send")) == 4
+
+
+async def test_a_slow_vk_api_never_blocks_the_service(vk: Client, vk_api: FakeVk) -> None:
+    """vk-api is synchronous: while a send hangs on a slow API in its worker
+    thread, webhooks are still taken in and stored."""
+    assert await post(vk, message_new(70, "first")) == (200, "ok")  # the sender's name is now cached
+    vk_api.delay = 1.0
+    pending = await reply(vk, "slow to leave")
+
+    async def sending() -> bool:
+        return bool(vk_api.sent("messages.send"))
+
+    await eventually(sending, "the send to reach VK")
+    assert await post(vk, message_new(71, "second")) == (200, "ok")
+    assert [m.text for m in await inbound(vk)] == ["first", "second"]
+    # the send was still in flight while the webhook was answered
+    shown = await vk.app[STORE].list_messages(pending.conversation_id or "", 10)
+    assert next(m for m in shown if m.id == pending.id).delivery is Delivery.PENDING
+    vk_api.delay = 0.0
+    assert (await settled(vk, pending)).delivery is Delivery.SENT
