@@ -3,11 +3,13 @@ offers and transfers."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from router.appkeys import ASSIGNER, STORE
+from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
 from router.assignment import TransferRefused
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
 
@@ -109,3 +111,28 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
         return TransferOut(conversation=await assigner.transfer_to_agent(conv.id, target))
     except TransferRefused as exc:
         raise ApiError(422, "invalid", str(exc)) from None
+
+
+# -- rules status (hot reload) ------------------------------------------------------------
+
+
+class RulesStatusOut(BaseModel):
+    # False: no rules.yaml, every conversation goes to the default team
+    active: bool
+    path: str | None = None
+    version: str | None = None
+    loaded_at: datetime | None = None
+    # the last edit that was refused (the running rules stayed): file:line lines
+    problems: list[str] = []
+    refused_at: datetime | None = None
+
+
+@endpoint("GET", "/api/rules/status", "The running rules version, and why the last edit was refused if it was",
+          response=RulesStatusOut, admin=True)
+async def rules_status(request: web.Request, _: None) -> RulesStatusOut:
+    reloader = request.app.get(RULES_RELOADER)
+    if reloader is None:
+        return RulesStatusOut(active=False)
+    status = reloader.status
+    return RulesStatusOut(active=True, path=status.path, version=status.version, loaded_at=status.loaded_at,
+                          problems=status.problems, refused_at=status.refused_at)

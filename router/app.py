@@ -14,7 +14,18 @@ from aiohttp import web
 from agents_ui import setup_console
 from connectors import connector_class
 from connectors.base import Connector
-from router.appkeys import ASSIGNER, BUS, CONFIG_DIR, CONNECTORS, METRICS, OUTBOX, ROUTER, SETTINGS, STORE
+from router.appkeys import (
+    ASSIGNER,
+    BUS,
+    CONFIG_DIR,
+    CONNECTORS,
+    METRICS,
+    OUTBOX,
+    ROUTER,
+    RULES_RELOADER,
+    SETTINGS,
+    STORE,
+)
 from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
@@ -24,6 +35,8 @@ from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox import OutboxWorker
 from router.routing import assignment_policy, make_routing
+from router.rules import RulesRouting
+from router.rules.reload import RulesReloader
 from router.store import Store
 from router.store.sqlite import SQLiteStore
 
@@ -73,6 +86,16 @@ async def _connectors_ctx(app: web.Application) -> AsyncIterator[None]:
         for connector in app[CONNECTORS].values():
             await stack.enter_async_context(connector)
         yield
+
+
+async def _rules_reload_ctx(app: web.Application) -> AsyncIterator[None]:
+    reloader = app.get(RULES_RELOADER)
+    task = asyncio.create_task(reloader.run(), name="rules-reload") if reloader is not None else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -125,6 +148,8 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
     routing = make_routing(settings.routing, config_dir)
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
+    if isinstance(routing, RulesRouting):
+        app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[OUTBOX] = OutboxWorker(
@@ -134,7 +159,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app.router.add_get("/metrics", metrics)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
-    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx])
+    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx])
     app.on_shutdown.append(_close_clients)
     setup_console(app)
     return app

@@ -14,6 +14,7 @@ from router.config import Settings
 from router.core import Router
 from router.metrics import Metrics
 from router.outbox import OutboxWorker
+from router.rules.reload import RulesReloader
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,3 +26,5 @@ ROUTER = web.AppKey("router", Router)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
+# set only when routing by rules.yaml
+RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)

@@ -71,12 +71,35 @@
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
   });
 
+  // admins: a refused rules edit shows as a banner until a good one loads
+  async function loadRulesStatus() {
+    const banner = document.getElementById("rules-error");
+    const resp = await fetch("/api/rules/status", { credentials: "same-origin" });
+    if (!banner || !resp.ok) return false; // agents get 403: nothing to show them
+    const status = await resp.json();
+    banner.hidden = status.problems.length === 0;
+    banner.replaceChildren(
+      line("rules-error-title", `rules.yaml edit refused; version ${status.version} is still running:`),
+      ...status.problems.map((p) => line("rules-error-line", p)),
+    );
+    return true;
+  }
+
+  let rulesTimer = null;
+  async function watchRules() {
+    if (rulesTimer !== null) return;
+    if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const app = document.getElementById("app");
     if (!app) return;
     // the console shows #app after a login: that is when presence can be read
-    new MutationObserver(() => { if (!app.hidden) loadPresence().catch(() => {}); })
-      .observe(app, { attributes: true, attributeFilter: ["hidden"] });
+    new MutationObserver(() => {
+      if (app.hidden) return;
+      loadPresence().catch(() => {});
+      watchRules().catch(() => {});
+    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 
   document.addEventListener("conversation:selected", (event) => {

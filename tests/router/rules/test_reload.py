@@ -1,0 +1,94 @@
+"""Hot reload: a good edit applies at once, a bad one is refused with its line
+and the running rules stay; admins see why in the console API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from router.app import create_app
+from router.appkeys import BUS, ROUTER, RULES_RELOADER, STORE
+from router.config import Settings
+from router.models import IdentityRef, InboundMessage
+from tests.conftest import ADMIN_PASSWORD
+from tests.router.rules.conftest import RULES, write_config
+
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Client:
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    settings.connectors = {}
+    config = write_config(tmp_path / "config").parent
+    c = await aiohttp_client(create_app(settings, config, base_dir=tmp_path))
+    await c.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    return c
+
+
+def edit(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    # a later mtime even on a coarse file system clock
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
+
+
+async def team_of_new(client: Client, sender: str, text: str) -> tuple[str | None, str | None]:
+    msg = InboundMessage(channel="webchat", external_id=sender, sender=IdentityRef(kind="webchat", value=sender),
+                         text=text)
+    conv = await client.app[STORE].get_conversation((await client.app[ROUTER].on_message(msg)).conversation_id)
+    return conv.team, conv.rules_version
+
+
+async def test_a_good_edit_applies_to_the_next_decision(client: Client, tmp_path: Path) -> None:
+    reloader = client.app[RULES_RELOADER]
+    before = reloader.status.version
+    assert (await team_of_new(client, "a", "x" * 80))[0] == "support"
+    async with client.app[BUS].subscribe() as events:
+        edit(tmp_path / "config" / "rules.yaml", RULES.replace("queue: {team: support, priority: 10}",
+                                                               "queue: {team: senior, priority: 10}"))
+        assert reloader.check() is True
+        assert (await events.queue.get()) is not None
+    team, version = await team_of_new(client, "b", "x" * 80)
+    assert (team, version) == ("senior", reloader.status.version) and version != before
+    assert reloader.check() is False  # nothing changed since
+
+
+async def test_a_bad_edit_is_refused_and_the_running_rules_stay(client: Client, tmp_path: Path) -> None:
+    reloader = client.app[RULES_RELOADER]
+    running = reloader.status.version
+    path = tmp_path / "config" / "rules.yaml"
+    edit(path, RULES.replace("customer_tier", "customer_teir"))
+    assert reloader.check() is False
+    assert (await team_of_new(client, "c", "x" * 80)) == ("support", running)
+    status = await (await client.get("/api/rules/status")).json()
+    assert status["version"] == running
+    expected = f"{path}:3: rules.0.when: unknown fact 'customer_teir' (did you mean 'customer_tier'?)"
+    assert status["problems"] == [expected]
+    edit(path, RULES)  # fixed: the error goes away (same content as running)
+    assert reloader.check() is True
+    assert (await (await client.get("/api/rules/status")).json())["problems"] == []
+
+
+async def test_a_teams_edit_is_checked_with_the_rules(client: Client, tmp_path: Path) -> None:
+    reloader = client.app[RULES_RELOADER]
+    edit(tmp_path / "config" / "teams.yaml", "teams: {support: {}}\n")  # senior is still used by a rule
+    assert reloader.check() is False
+    assert "unknown team 'senior'" in reloader.status.problems[0]
+
+
+async def test_rules_status_is_for_admins(client: Client, tmp_path: Path) -> None:
+    resp = await client.post("/api/agents", json={"username": "ann", "display_name": "Ann",
+                                                   "password": "agent-password-1", "role": "agent"})
+    assert resp.status == 201
+    await client.post("/api/logout", json={})
+    await client.post("/api/login", json={"username": "ann", "password": "agent-password-1"})
+    assert (await client.get("/api/rules/status")).status == 403
