@@ -52,8 +52,9 @@ class OutboxWorker:
 
     async def run(self) -> None:
         while True:
-            delay = await self.run_once()
+            # cleared before the pass, so a reply queued while it runs wakes the next one
             self.wakeup.clear()
+            delay = await self.run_once()
             # woken early by a new reply, or on time for the next retry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
