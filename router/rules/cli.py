@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
@@ -25,6 +25,7 @@ from router.models import (
 )
 from router.rules.engine import RuleSet, load_rules
 from router.rules.facts import FACTS
+from router.rules.replay import ReplayReport, replay
 from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
 from router.store import NotFound
 from router.yamlconf import ConfigError
@@ -151,6 +152,37 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _replay_store(config_dir: Path, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
+    async with make_store(load_settings(config_dir), Path.cwd()) as store:
+        return await replay(store, ruleset, since)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r} is no date (use 2026-11-01 or 2026-11-01T09:00+03:00)") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        ruleset = load_rules(Path(args.file))
+        since = _since(args.since)
+        report = asyncio.run(_replay_store(Path(args.config), ruleset, since))
+    except ConfigError as exc:
+        return _print_problems(exc)
+    except ValueError as exc:
+        print(f"omnirouter rules replay: {exc}", file=sys.stderr)
+        return 2
+    print(f"{ruleset.path} (version {ruleset.version}) against the stored history"
+          + (f" since {since.isoformat()}" if since else ""))
+    print("\n".join(report.lines(args.limit)))
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     """Register ``rules`` and its subcommands on the main parser's subparsers."""
     rules = sub.add_parser("rules", help="check, explain and publish the routing rules")
@@ -164,6 +196,12 @@ def add_commands(sub: Any) -> None:
     facts = cmds.add_parser("facts", help="list the facts conditions can test, with their types")
     facts.set_defaults(func=_facts)
     _add_explain(cmds)
+    rep = cmds.add_parser("replay", help="run the stored history through a candidate rules file (changes nothing)")
+    rep.add_argument("file", help="the candidate rules.yaml (teams from the teams.yaml beside it)")
+    rep.add_argument("--since", help="only conversations opened since this date (ISO 8601; UTC unless given)")
+    rep.add_argument("--config", default="config", help="configuration folder of the store (default: config/)")
+    rep.add_argument("--limit", type=int, default=50, help="conversations that would move to list (default 50)")
+    rep.set_defaults(func=_replay)
 
 
 def _add_explain(cmds: Any) -> None:

@@ -222,9 +222,19 @@ class Store(ABC):
         """Inbound messages stored but not yet in a conversation (after a crash)."""
 
     @abstractmethod
-    async def contact_history(self, customer_id: str, since: datetime) -> CustomerHistory:
-        """The customer's conversations so far: how many, the opening times of
-        those opened since ``since``, and the agent of the latest one."""
+    async def contact_history(
+        self, customer_id: str, since: datetime, before: datetime | None = None
+    ) -> CustomerHistory:
+        """The customer's conversations so far (opened before ``before`` when
+        given): how many, the opening times of those opened since ``since``,
+        and the agent of the latest one."""
+
+    @abstractmethod
+    async def conversation_openings(
+        self, since: datetime | None, after_id: str | None, limit: int
+    ) -> list[tuple[ConversationView, Message | None]]:
+        """Conversations opened since ``since`` (oldest first, paged after
+        ``after_id``), each with the message that opened it (None if lost)."""
 
     @abstractmethod
     async def conversation_route(self, conversation_id: str) -> RouteTrace | None:

@@ -437,23 +437,50 @@ def _attach(
     return _conv_view(conn, conversation_id), open_row is None
 
 
-def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str) -> CustomerHistory:
-    total = _one(conn, "SELECT COUNT(*) FROM conversations WHERE customer_id = ?", (customer_id,))
+def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str, before: str) -> CustomerHistory:
+    total = _one(
+        conn, "SELECT COUNT(*) FROM conversations WHERE customer_id = ? AND created_at < ?", (customer_id, before)
+    )
     recent = _all(
-        conn, "SELECT created_at FROM conversations WHERE customer_id = ? AND created_at >= ? ORDER BY created_at",
-        (customer_id, since),
+        conn,
+        "SELECT created_at FROM conversations WHERE customer_id = ? AND created_at >= ? AND created_at < ?"
+        " ORDER BY created_at",
+        (customer_id, since, before),
     )
     last = _one(
         conn,
-        "SELECT agent_id FROM conversations WHERE customer_id = ? AND agent_id IS NOT NULL"
+        "SELECT agent_id FROM conversations WHERE customer_id = ? AND agent_id IS NOT NULL AND created_at < ?"
         " ORDER BY created_at DESC LIMIT 1",
-        (customer_id,),
+        (customer_id, before),
     )
     return CustomerHistory(
         total=total[0] if total else 0,
         recent=[_ts(r[0]) for r in recent],
         last_agent_id=last[0] if last else None,
     )
+
+
+def _openings(
+    conn: sqlite3.Connection, since: str, after_id: str | None, limit: int
+) -> list[tuple[ConversationView, Message | None]]:
+    start = ("", "")
+    if after_id is not None:
+        row = _one(conn, "SELECT created_at, id FROM conversations WHERE id = ?", (after_id,))
+        start = (row[0], row[1]) if row is not None else start
+    rows = _all(
+        conn,
+        _CONV_SELECT + " WHERE c.created_at >= ? AND (c.created_at, c.id) > (?, ?) ORDER BY c.created_at, c.id LIMIT ?",
+        (since, start[0], start[1], limit),
+    )
+    out: list[tuple[ConversationView, Message | None]] = []
+    for row in rows:
+        first = _one(
+            conn,
+            "SELECT * FROM messages WHERE conversation_id = ? AND direction = 'in' ORDER BY created_at, rowid LIMIT 1",
+            (row["id"],),
+        )
+        out.append((_conversation(row), _message(first) if first is not None else None))
+    return out
 
 
 def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None
@@ -1154,8 +1181,16 @@ class SQLiteStore(Store):
         )
         return [_message(r) for r in rows]
 
-    async def contact_history(self, customer_id: str, since: datetime) -> CustomerHistory:
-        return await self._r.call(_contact_history, customer_id, ts(since))
+    async def contact_history(
+        self, customer_id: str, since: datetime, before: datetime | None = None
+    ) -> CustomerHistory:
+        # "~" sorts after every timestamp: no upper bound
+        return await self._r.call(_contact_history, customer_id, ts(since), ts(before) if before else "~")
+
+    async def conversation_openings(
+        self, since: datetime | None, after_id: str | None, limit: int
+    ) -> list[tuple[ConversationView, Message | None]]:
+        return await self._r.call(_openings, ts(since) if since else "", after_id, limit)
 
     async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
         row = await self._r.call(_one, "SELECT route_trace FROM conversations WHERE id = ?", (conversation_id,))

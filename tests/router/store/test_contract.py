@@ -501,3 +501,17 @@ async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: 
         await store.upsert_customer(CustomerUpsert("crm", customer_id="cus_missing"), T0)
     assert await store.find_identity(IdentityRef(kind="external", value="crm-3")) is None
     assert (await store.get_customer(other.id)).attributes == {}
+
+
+async def test_conversation_openings_page_through_history_with_their_first_message(store: Store) -> None:
+    ids = []
+    for n in range(5):
+        _, conv = await ingest(store, inbound(f"o{n}", sender=f"w{n}", text=f"first {n}"), T0 + timedelta(hours=n))
+        ids.append(conv)
+    page1 = await store.conversation_openings(T0 + timedelta(hours=1), None, 2)
+    page2 = await store.conversation_openings(T0 + timedelta(hours=1), page1[-1][0].id, 10)
+    assert [c.id for c, _ in page1 + page2] == ids[1:]
+    assert [m.text if m else None for _, m in page1] == ["first 1", "first 2"]
+    customer = page1[0][0].customer_id
+    assert (await store.contact_history(customer, T0, before=T0 + timedelta(hours=1))).total == 0
+    assert (await store.contact_history(customer, T0)).total == 1
