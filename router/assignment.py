@@ -98,6 +98,14 @@ def choose(conversation: ConversationView, candidates: list[Candidate], step: St
     return preferred or min(eligible, key=lambda c: (c.idle_since, c.agent.username))
 
 
+def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
+    teams: dict[str, list[Candidate]] = {}
+    for candidate in pool:
+        for team in candidate.config.teams:
+            teams.setdefault(team, []).append(candidate)
+    return teams
+
+
 class Assigner:
     def __init__(
         self,
@@ -175,12 +183,16 @@ class Assigner:
         if not queued:
             return []
         pool, policy = await self.candidates(), self.policy
+        by_team = _by_team(pool)
         planned: list[tuple[ConversationView, Candidate]] = []
         for conversation in queued:
             if not policy.is_open(conversation.team, now):
                 continue  # after hours: it waits for the next opening
             age = (now - conversation.created_at).total_seconds()
-            chosen = choose(conversation, pool, current_step(policy.queue(conversation.team), age))
+            step = current_step(policy.queue(conversation.team), age)
+            # only a team's own agents are looked at, unless the step opens it to anyone
+            team_only = step is not None and step.agents == "team" and conversation.team is not None
+            chosen = choose(conversation, by_team.get(conversation.team or "", []) if team_only else pool, step)
             if chosen is None:
                 continue
             chosen.load[conversation.channel_kind] = chosen.load.get(conversation.channel_kind, 0) + 1
