@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 
 import aiohttp
@@ -26,7 +27,8 @@ def route_id(ep: Endpoint) -> str:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{id}", "conv_x")
+    # every path parameter filled in (a literal "{kind}" would match no route at all)
+    return re.sub(r"{(\w+)}", lambda m: "conv_x" if m[1] == "id" else "x", path)
 
 
 async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(client: Client) -> None:
