@@ -29,6 +29,7 @@ from agents_ui.schemas import (
     NewAgentBody,
     ReplyBody,
     UnmergeBody,
+    VerificationOut,
 )
 from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
 from router.appkeys import ROUTER, STORE
@@ -36,6 +37,7 @@ from router.core import ReplyRefused
 from router.customers import LookupKind, ValueAttributes, upsert
 from router.identity import InvalidIdentifier
 from router.models import Agent, ConversationStatus, ConversationView, Role
+from router.verification import VerificationRefused
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,21 @@ async def upsert_customer(request: web.Request, body: ValueAttributes) -> Custom
     log.info("customer %s %s by %s (%s %s)", found.id, "created" if created else "updated",
              current_agent(request).username, kind, value)
     return CustomerUpsertOut(customer=found, created=created)
+
+
+@endpoint("POST", "/api/customers/{id}/claims/{claim}/verify",
+          "Send a one-time code to a claimed phone/email; the customer types it in their chat to link the profiles",
+          response=VerificationOut, status=201,
+          errors=((409, "nobody can reach the claimed address, it is verified already, or a code went out "
+                        "moments ago"),))
+async def verify_claim(request: web.Request, _: None) -> VerificationOut:
+    try:
+        verification = await request.app[ROUTER].verifier.start(request.match_info["id"], request.match_info["claim"])
+    except VerificationRefused as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    log.info("%s sent a verification code for %s %s", current_agent(request).username, verification.kind,
+             verification.value)
+    return VerificationOut(verification=verification)
 
 
 @endpoint("POST", "/api/customers/{id}/merge", "Merge another customer into this one (undo with the merge's id)",

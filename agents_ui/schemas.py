@@ -19,6 +19,7 @@ from router.models import (
     MergeRecord,
     Message,
     Role,
+    Verification,
 )
 
 
@@ -115,6 +116,10 @@ class MergeOut(BaseModel):
 
 class AuditList(BaseModel):
     entries: list[AuditEntry]
+
+
+class VerificationOut(BaseModel):
+    verification: Verification
 
 
 class CustomerUpsertOut(BaseModel):

@@ -152,6 +152,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
+    app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
     )

@@ -37,6 +37,7 @@ from router.models import (
 from router.routing import Routing
 from router.store import ConflictError, Store
 from router.store.base import IdentityPlan, MergeRequest
+from router.verification import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class Router:
         self.clock = clock
         self.identity = identity or IdentityRules()
         self.outbox_wakeup = asyncio.Event()
+        # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
+        self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self._in_flight: set[asyncio.Task[Accepted]] = set()
 
     # -- what connectors see (connectors.base.ConnectorHost) ----------------
@@ -133,6 +136,8 @@ class Router:
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
         conversation = await self._route(stored, step.customer, step.conversation)
+        if not step.duplicate:
+            await self.verifier.on_inbound(stored, step.customer.id)
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
         return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)

@@ -67,6 +67,20 @@ class AttributePolicy(_Section):
     source_priority: list[str] = Field(default_factory=lambda: ["crm", "import", "agent", "channel"])
 
 
+class VerificationPolicy(_Section):
+    """One-time codes that prove a claimed phone/email."""
+
+    code_length: Annotated[int, Field(ge=4, le=10)] = 6
+    ttl_seconds: Annotated[float, Field(gt=0)] = 600
+    max_attempts: Annotated[int, Field(ge=1)] = 5
+    resend_after_seconds: Annotated[float, Field(ge=0)] = 60
+    max_sends: Annotated[int, Field(ge=1)] = 5
+    text: str = (
+        "Your verification code: {code}. Type it in the chat where you asked to link {value}. "
+        "If that was not you, ignore this message."
+    )
+
+
 class IdentityConfig(_Section):
     default_region: Annotated[str, Field(min_length=2, max_length=2)] = "RU"
     # a key shared by more profiles than this stops being used for matching
@@ -77,6 +91,7 @@ class IdentityConfig(_Section):
     phone: KeyPolicy = KeyPolicy(kinds=["phone", "whatsapp", "sms"])
     email: KeyPolicy = KeyPolicy(kinds=["email"])
     attributes: AttributePolicy = AttributePolicy()
+    verification: VerificationPolicy = VerificationPolicy()
 
     @field_validator("default_region")
     @classmethod

@@ -315,3 +315,20 @@ class AuditEntry(_Model):
     reason: str
     details: dict[str, Any] = Field(default_factory=dict)
     created_at: Timestamp
+
+
+class Verification(_Model):
+    """A one-time code sent to a claimed phone/email, to link it to the customer who claimed it."""
+
+    id: str
+    customer_id: str
+    kind: str
+    value: str
+    channel: str
+    status: Literal["pending", "verified", "failed", "expired"]
+    attempts: int = 0
+    sends: int = 1
+    created_at: Timestamp
+    last_sent_at: Timestamp
+    expires_at: Timestamp
+    verified_at: Timestamp | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,6 +30,7 @@ from router.models import (
     Role,
     RouteDecision,
     RouteTrace,
+    Verification,
 )
 
 
@@ -104,6 +105,29 @@ class CustomerUpsert:
     display_name: str | None = None
     # value None removes the attribute
     attributes: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationStart:
+    """Send (or resend) a code for ``key`` claimed by ``customer_id``."""
+
+    customer_id: str
+    key: KeyRef
+    channel: str
+    code_hash: str
+    ttl: timedelta
+    resend_after: timedelta
+    max_sends: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationCheck:
+    """A code the customer typed; on a match the key's owner absorbs them."""
+
+    customer_id: str
+    code_hash: str
+    max_attempts: int
+    attributes: AttributeMergePolicy = AttributeMergePolicy()
 
 
 def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
@@ -330,6 +354,25 @@ class Store(ABC):
         customers; ``NotFound`` for an unknown id. All or nothing."""
 
     @abstractmethod
+    async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
+        """The latest inbound messages from identities having ``key`` (newest
+        first): the channel and address a code for that key can be sent to."""
+
+    @abstractmethod
+    async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
+        """A new code for the customer's claim (replacing one in flight for the
+        same key). ``ConflictError`` when the last send was less than
+        ``resend_after`` ago or ``max_sends`` codes went out already."""
+
+    @abstractmethod
+    async def check_verification(self, check: VerificationCheck, now: datetime
+                                 ) -> tuple[Verification, MergeRecord | None] | None:
+        """Try the customer's pending code (None when none is pending). Right:
+        the claim is verified and the profiles merge (source ``code``) in the
+        same transaction. Wrong: one attempt used; at ``max_attempts`` the code
+        is dead. Past expiry: expired."""
+
+    @abstractmethod
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         """Unverified phones/emails the customer gave, oldest first."""
 
@@ -392,6 +435,10 @@ class Store(ABC):
     @abstractmethod
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
         """The assignee opened the conversation: the offer is taken (no-op otherwise)."""
+
+    @abstractmethod
+    async def awaiting_first_response(self, limit: int) -> list[ConversationView]:
+        """Queued or assigned conversations no agent has answered yet, oldest first."""
 
     # -- agents and sessions ------------------------------------------------
     @abstractmethod

@@ -162,4 +162,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue ON conversations(priority DESC, created_at) WHERE status = 'queued';
     CREATE INDEX conversations_load ON conversations(agent_id, channel_kind) WHERE status = 'assigned';
     """,
+    # 5: identity — one-time codes that prove a claimed phone/email
+    """
+    CREATE TABLE identity_verifications (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        sends INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        last_sent_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        verified_at TEXT
+    );
+    -- at most one code in flight per customer: typing digits in the chat checks that one
+    CREATE UNIQUE INDEX identity_verifications_pending ON identity_verifications(customer_id)
+        WHERE status = 'pending';
+    """,
 ]

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import json
 import logging
+import math
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ from router.models import (
     Role,
     RouteDecision,
     RouteTrace,
+    Verification,
     new_id,
 )
 from router.store.base import (
@@ -57,6 +60,8 @@ from router.store.base import (
     MergeRequest,
     NotFound,
     Store,
+    VerificationCheck,
+    VerificationStart,
     merge_attributes,
 )
 from router.store.migrations import MIGRATIONS
@@ -1072,6 +1077,112 @@ def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
         _restore(conn, "conversations", kept)
 
 
+# -- identity: one-time codes ------------------------------------------------------------
+
+
+def _bulk_load(conn: sqlite3.Connection, customers: Iterable[tuple[str, str | None, str]],
+               identities: Iterable[tuple[str, str, str, str | None, str | None, str]]) -> None:
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)", customers
+    )
+    conn.executemany(
+        "INSERT INTO identities (kind, value, customer_id, key_kind, key_value, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)", identities,
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ANALYZE")
+
+
+def _verification(r: sqlite3.Row) -> Verification:
+    return Verification(
+        id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], channel=r["channel"],
+        status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=_ts(r["created_at"]),
+        last_sent_at=_ts(r["last_sent_at"]), expires_at=_ts(r["expires_at"]), verified_at=parse_ts(r["verified_at"]),
+    )
+
+
+def _start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
+    stamp = ts(now)
+    row = _one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+               (start.customer_id,))
+    sends = 1
+    if row is not None and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
+        wait = _ts(row["last_sent_at"]) + start.resend_after - now
+        if wait.total_seconds() > 0:
+            raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
+        if row["sends"] >= start.max_sends:
+            raise ConflictError(f"{row['sends']} codes were sent already: verify another way (ask an agent)")
+        sends = row["sends"] + 1
+    if row is not None:
+        # one code in flight per customer: a new one replaces the old
+        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
+    verification_id = new_id("ver")
+    conn.execute(
+        "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
+        " created_at, last_sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+        (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
+         stamp, stamp, ts(now + start.ttl)),
+    )
+    return _verification(_row_of(conn, "identity_verifications", verification_id))
+
+
+def _row_of(conn: sqlite3.Connection, table: str, row_id: str) -> sqlite3.Row:
+    row = _one(conn, f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+    if row is None:
+        raise NotFound(f"{table} {row_id}")
+    return row
+
+
+def _check_verification(
+    conn: sqlite3.Connection, check: VerificationCheck, now: datetime
+) -> tuple[Verification, MergeRecord | None] | None:
+    row = _one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+               (check.customer_id,))
+    if row is None:
+        return None
+    stamp = ts(now)
+    if row["expires_at"] <= stamp:
+        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
+    elif not hmac.compare_digest(row["code_hash"], check.code_hash):
+        status = "failed" if row["attempts"] + 1 >= check.max_attempts else "pending"
+        conn.execute("UPDATE identity_verifications SET attempts = attempts + 1, status = ? WHERE id = ?",
+                     (status, row["id"]))
+    else:
+        return _verified(conn, row, check, stamp)
+    return _verification(_row_of(conn, "identity_verifications", row["id"])), None
+
+
+def _verified(
+    conn: sqlite3.Connection, row: sqlite3.Row, check: VerificationCheck, now: str
+) -> tuple[Verification, MergeRecord | None]:
+    key = KeyRef(row["kind"], row["value"])
+    conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
+                 (now, row["id"]))
+    conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
+                 (now, check.customer_id, key.kind, key.value))
+    owners = _all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
+                  " AND customer_id != ?", (key.kind, key.value, check.customer_id))
+    merge = None
+    if len(owners) == 1:
+        reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
+        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes,
+                                          verified=True), now)
+    verification = _verification(_row_of(conn, "identity_verifications", row["id"]))
+    return verification, merge
+
+
+def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Message]:
+    rows = _all(
+        conn,
+        "SELECT m.* FROM identities i JOIN messages m ON m.customer_id = i.customer_id AND m.sender_kind = i.kind"
+        " AND m.direction = 'in' WHERE i.key_kind = ? AND i.key_value = ? ORDER BY m.created_at DESC LIMIT ?",
+        (key.kind, key.value, limit),
+    )
+    return [_message(r) for r in rows]
+
+
 class SQLiteStore(Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal") -> None:
         self.path = str(path)
@@ -1130,6 +1241,14 @@ class SQLiteStore(Store):
         if self._reader is None:
             raise RuntimeError("store is not open")
         return self._reader
+
+    async def bulk_load(self, customers: Iterable[tuple[str, str | None, str]],
+                        identities: Iterable[tuple[str, str, str, str | None, str | None, str]]) -> None:
+        """Trusted rows in one transaction, without the per-row checks: for
+        benchmarks and moving data over from another system. Customers are
+        ``(id, name, created_at)``; identities ``(kind, value, customer_id,
+        key_kind, key_value, created_at)``."""
+        await self._w.run_alone(functools.partial(_bulk_load, customers=customers, identities=identities))
 
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:
@@ -1313,6 +1432,16 @@ class SQLiteStore(Store):
     async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> tuple[Customer, bool]:
         return await self._w.call(_upsert_customer, upsert, ts(now))
 
+    async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
+        return await self._r.call(_key_contacts, key, limit)
+
+    async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
+        return await self._w.call(_start_verification, start, now)
+
+    async def check_verification(self, check: VerificationCheck, now: datetime
+                                 ) -> tuple[Verification, MergeRecord | None] | None:
+        return await self._w.call(_check_verification, check, now)
+
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         rows = await self._r.call(
             _all, "SELECT * FROM identity_claims WHERE customer_id = ? ORDER BY created_at, rowid", (customer_id,)
@@ -1373,6 +1502,16 @@ class SQLiteStore(Store):
                              ) -> list[ConversationView]:
         before = ts(offered_before) if offered_before is not None else None
         return await self._w.call(_release_offers, agent_id, ts(now), before)
+
+    async def awaiting_first_response(self, limit: int) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all,
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND NOT EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
+            " ORDER BY c.created_at LIMIT ?",
+            (limit,),
+        )
+        return [_conversation(r) for r in rows]
 
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
         await self._w.call(

@@ -132,3 +132,25 @@ async def test_bad_upserts_are_refused_with_the_reason(client: Client) -> None:
         assert (got, text in message) == (status, True), (path, message)
     resp = await client.put("/api/customers/by/external/crm-1", json={"tier": "gold"})
     assert (await resp.json())["created"]  # nothing above created it
+
+
+async def test_a_code_for_a_claim_nobody_can_reach_is_refused_clearly(client: Client) -> None:
+    await login(client)
+    conv = await writes(client, "webchat", "v-1", "1", "Мой номер 8 912 345 67 89")
+    detail = await customer_of(client, conv)
+    claim = detail["claims"][0]
+    status, code, message = await error_of(
+        await client.post(f"/api/customers/{detail['customer']['id']}/claims/{claim['id']}/verify", json={}))
+    assert (status, code) == (409, "conflict")
+    assert "no connected channel can reach phone +79123456789" in message
+    missing = await client.post(f"/api/customers/{detail['customer']['id']}/claims/clm_nope/verify", json={})
+    assert (await error_of(missing))[0] == 404
+
+
+async def test_the_customer_panel_script_never_writes_html(client: Client) -> None:
+    """Names, claims and attributes are customer input: textContent only."""
+    resp = await client.get("/console/customer.js")
+    assert resp.status == 200 and "javascript" in resp.content_type
+    js = await resp.text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in js, sink

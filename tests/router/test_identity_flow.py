@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics
 from router.models import Agent, IdentityRef, InboundMessage, Role
 from router.routing import DefaultTeamRouting
+from router.store import ConflictError, NotFound
 from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore
+from router.verification import VerificationRefused
 
 
 def make_router(store: SQLiteStore, **config: object) -> Router:
@@ -102,3 +105,115 @@ async def test_after_a_proven_link_the_history_is_whole(router: Router, agent: A
                                                     verified=True), router.clock())
     history = await router.history(IdentityRef(kind="webchat", value="visitor-1"))
     assert [m.text for m in history] == ["С сайта", "Из телеграма"]
+
+
+# -- verified linking by a one-time code ----------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(router: Router) -> Clock:
+    c = Clock()
+    router.clock = c
+    return c
+
+
+async def claimed(router: Router) -> tuple[str, str]:
+    """A WhatsApp customer, and a site visitor claiming their number: (visitor's customer id, claim id)."""
+    await router.on_message(msg("whatsapp", "whatsapp:+79123456789", "wa-1", "Мой заказ 1234 — секрет"))
+    hello = await router.on_message(msg("webchat", "visitor-1", "w-1", "Привет", claimed_phone="8 912 345 67 89"))
+    visitor = (await router.store.get_conversation(hello.conversation_id or "")).customer_id
+    claim = next(c for c in await router.store.customer_claims(visitor) if c.kind == "phone")
+    return visitor, claim.id
+
+
+async def sent_code(router: Router) -> str:
+    """The digits in the latest code message waiting in the outbox (what the phone receives)."""
+    entry = (await router.store.pending_outbox(10))[-1]
+    assert entry.payload.channel == "whatsapp" and entry.payload.recipient == "whatsapp:+79123456789"
+    code = "".join(ch for ch in entry.payload.text.split(":")[1].split(".")[0] if ch.isdigit())
+    assert len(code) == 6
+    return code
+
+
+async def test_the_right_code_links_the_profiles_and_opens_the_history(router: Router, clock: Clock) -> None:
+    visitor, claim_id = await claimed(router)
+    verification = await router.verifier.start(visitor, claim_id)
+    assert (verification.status, verification.channel) == ("pending", "whatsapp")
+    code = await sent_code(router)
+    # the stored copy (what agents and histories show) never carries the digits
+    owner = await router.store.find_identity(IdentityRef(kind="whatsapp", value="+79123456789"))
+    assert owner is not None
+    shown = [m.text for m in await router.store.customer_messages(owner.id, 10)]
+    assert not any(code in text for text in shown) and any("••••••" in text for text in shown)
+
+    wrong = "000000" if code != "000000" else "111111"
+    await router.on_message(msg("webchat", "visitor-1", "w-2", wrong))
+    assert (await router.store.find_identity(IdentityRef(kind="webchat", value="visitor-1")) or owner).id == visitor
+    await router.on_message(msg("webchat", "visitor-1", "w-3", f" {code[:3]} {code[3:]} "))
+    linked = await router.store.find_identity(IdentityRef(kind="webchat", value="visitor-1"))
+    assert linked is not None and linked.id == owner.id
+    assert (await router.store.customer_merges(owner.id))[0].source == "code"
+    assert (await router.store.customer_claims(owner.id))[0].verified_at is not None
+    history = [m.text for m in await router.history(IdentityRef(kind="webchat", value="visitor-1"))]
+    assert "Мой заказ 1234 — секрет" in history
+
+
+async def test_codes_expire_and_die_after_too_many_wrong_tries(router: Router, clock: Clock) -> None:
+    visitor, claim_id = await claimed(router)
+    await router.verifier.start(visitor, claim_id)
+    code = await sent_code(router)
+    clock.advance(601)
+    await router.on_message(msg("webchat", "visitor-1", "w-2", code))
+    assert (await router.store.customer_merges(visitor)) == []
+
+    await router.verifier.start(visitor, claim_id)  # a fresh code after the old one expired
+    code = await sent_code(router)
+    wrong = "000000" if code != "000000" else "111111"
+    for n in range(5):
+        await router.on_message(msg("webchat", "visitor-1", f"x-{n}", wrong))
+    await router.on_message(msg("webchat", "visitor-1", "w-9", code))
+    assert (await router.store.customer_merges(visitor)) == []
+
+
+async def test_resends_are_throttled_and_a_new_code_replaces_the_old(router: Router, clock: Clock) -> None:
+    visitor, claim_id = await claimed(router)
+    await router.verifier.start(visitor, claim_id)
+    first = await sent_code(router)
+    with pytest.raises(ConflictError, match="try again in 60 s"):
+        await router.verifier.start(visitor, claim_id)
+    clock.advance(61)
+    again = await router.verifier.start(visitor, claim_id)
+    assert again.sends == 2
+    second = await sent_code(router)
+    if first != second:
+        await router.on_message(msg("webchat", "visitor-1", "w-2", first))
+        assert (await router.store.customer_merges(visitor)) == []
+    await router.on_message(msg("webchat", "visitor-1", "w-3", second))
+    assert len(await router.store.customer_merges(visitor)) == 1
+
+
+async def test_a_claim_nobody_can_reach_is_refused_with_the_reason(router: Router, clock: Clock) -> None:
+    hello = await router.on_message(msg("webchat", "visitor-1", "w-0", "Пишите на anna@mail.ru"))
+    visitor = (await router.store.get_conversation(hello.conversation_id or "")).customer_id
+    claim = (await router.store.customer_claims(visitor))[0]
+    with pytest.raises(VerificationRefused, match=r"no connected channel can reach email anna@mail\.ru"):
+        await router.verifier.start(visitor, claim.id)
+    # the number has written on WhatsApp, but this installation runs no WhatsApp connector
+    other, claim_id = await claimed(router)
+    router.verifier.channels = frozenset({"webchat"})
+    with pytest.raises(VerificationRefused, match="no connected channel can reach phone"):
+        await router.verifier.start(other, claim_id)
+    with pytest.raises(NotFound):
+        await router.verifier.start(other, "clm_missing")
+    assert await router.store.pending_outbox(10) == []

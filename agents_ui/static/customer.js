@@ -1,0 +1,182 @@
+// omnirouter console: the customer panel beside the selected conversation —
+// who they are on every channel (proven or only claimed, and where each link
+// came from), what they are worth, their past conversations, and merge/unmerge.
+// Every value is set with textContent: names and claims are customer input.
+"use strict";
+
+(() => {
+  const panel = () => document.getElementById("customer-panel");
+  let current = null; // the customer id shown
+
+  function node(tag, className, text) {
+    const n = document.createElement(tag);
+    if (className) n.className = className;
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    return n;
+  }
+
+  async function call(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") {
+      init.headers["Content-Type"] = "application/json"; // every write is JSON (CSRF)
+      init.body = JSON.stringify(body || {});
+    }
+    const resp = await fetch(path, init);
+    const data = await resp.json().catch(() => null);
+    if (!resp.ok) throw new Error((data && data.error && data.error.message) || `${resp.status}`);
+    return data;
+  }
+
+  function when(ts) {
+    return ts ? new Date(ts).toLocaleString() : "";
+  }
+
+  function section(title, testid, items, empty) {
+    const box = node("section", "cp-section");
+    box.dataset.testid = testid;
+    box.append(node("h3", "cp-title", title));
+    if (!items.length) box.append(node("p", "muted", empty));
+    box.append(...items);
+    return box;
+  }
+
+  function attributes(customer) {
+    const a = customer.attributes || {};
+    const rows = [];
+    const add = (label, value) => {
+      const row = node("div", "cp-row");
+      row.append(node("span", "muted", label), node("span", "cp-value", value));
+      rows.push(row);
+    };
+    if (a.tier) add("Tier", a.tier);
+    if (a.lifetime_value !== undefined) add("Lifetime value", Number(a.lifetime_value).toLocaleString());
+    if (Array.isArray(a.tags) && a.tags.length) add("Tags", a.tags.join(", "));
+    for (const [k, v] of Object.entries(a)) {
+      if (!["tier", "lifetime_value", "tags"].includes(k)) add(k, typeof v === "object" ? JSON.stringify(v) : v);
+    }
+    return rows;
+  }
+
+  function identity(i) {
+    const row = node("div", "cp-item");
+    row.dataset.testid = "identity";
+    const badge = node("span", i.verified ? "cp-badge ok" : "cp-badge warn", i.verified ? "verified" : "unverified");
+    row.append(node("span", "cp-value", `${i.ref.kind}: ${i.ref.value}`), badge);
+    const why = `${i.source}${i.link_reason ? ` — ${i.link_reason}` : ""} · ${when(i.created_at)}`;
+    row.append(node("div", "muted small", why));
+    return row;
+  }
+
+  function claim(c, customerId) {
+    const row = node("div", "cp-item");
+    row.dataset.testid = "claim";
+    const badge = node("span", c.verified_at ? "cp-badge ok" : "cp-badge warn", c.verified_at ? "verified" : "claimed");
+    row.append(node("span", "cp-value", `${c.kind}: ${c.value}`), badge);
+    row.append(node("div", "muted small", `${c.source} · ${when(c.created_at)}${c.raw ? ` · typed “${c.raw}”` : ""}`));
+    if (!c.verified_at) {
+      const send = node("button", "btn small", "Send code");
+      send.type = "button";
+      send.dataset.testid = "send-code";
+      send.addEventListener("click", () => act(() =>
+        call("POST", `/api/customers/${encodeURIComponent(customerId)}/claims/${encodeURIComponent(c.id)}/verify`),
+      "Code sent. The customer types it in their chat."));
+      row.append(send);
+    }
+    return row;
+  }
+
+  function conversation(c) {
+    const row = node("div", "cp-item");
+    row.dataset.testid = "past-conversation";
+    row.append(node("span", "cp-value", `${c.channel} · ${c.status}`), node("span", "muted small", when(c.created_at)));
+    if (c.last_message_text) row.append(node("div", "muted small cp-ellipsis", c.last_message_text));
+    return row;
+  }
+
+  function merge(m, customerId) {
+    const row = node("div", "cp-item");
+    row.dataset.testid = "merge";
+    const other = m.survivor_id === customerId ? m.merged_id : m.survivor_id;
+    row.append(node("span", "cp-value", `${m.undone_at ? "undone" : "merged"} with ${other}`));
+    row.append(node("div", "muted small", `${m.source}${m.actor ? ` by ${m.actor}` : ""}: ${m.reason} · ${when(m.created_at)}`));
+    if (!m.undone_at) {
+      const undo = node("button", "btn small", "Unmerge");
+      undo.type = "button";
+      undo.dataset.testid = "unmerge";
+      undo.addEventListener("click", () => {
+        const reason = window.prompt("Why unmerge?");
+        if (reason) act(() => call("POST", `/api/merges/${encodeURIComponent(m.id)}/undo`, { reason }), "Unmerged.");
+      });
+      row.append(undo);
+    }
+    return row;
+  }
+
+  function mergeForm(customerId) {
+    const form = node("form", "cp-merge");
+    form.dataset.testid = "merge-form";
+    const other = node("input");
+    other.placeholder = "Customer id to merge in (cus_…)";
+    other.setAttribute("aria-label", "Customer id to merge in");
+    other.dataset.testid = "merge-other";
+    const reason = node("input");
+    reason.placeholder = "Why they are the same person";
+    reason.setAttribute("aria-label", "Reason");
+    reason.dataset.testid = "merge-reason";
+    const go = node("button", "btn small", "Merge");
+    go.type = "submit";
+    form.append(other, reason, go);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(() => call("POST", `/api/customers/${encodeURIComponent(customerId)}/merge`,
+        { other_id: other.value.trim(), reason: reason.value.trim() }), "Merged.");
+    });
+    return form;
+  }
+
+  async function act(action, done) {
+    const note = document.getElementById("cp-note");
+    try {
+      await action();
+      await show(current);
+      document.getElementById("cp-note").textContent = done;
+    } catch (err) {
+      note.textContent = err.message;
+    }
+  }
+
+  async function show(customerId) {
+    current = customerId;
+    const d = await call("GET", `/api/customers/${encodeURIComponent(customerId)}`);
+    if (current !== customerId) return;
+    const c = d.customer;
+    const head = node("header", "cp-head");
+    head.append(node("h2", "cp-name", c.display_name || "Visitor"), node("div", "muted small", c.id));
+    if (c.merged_into) head.append(node("div", "cp-badge warn", `merged into ${c.merged_into}`));
+    const note = node("p", "form-error");
+    note.id = "cp-note";
+    note.setAttribute("role", "status");
+    panel().replaceChildren(
+      head, note,
+      section("Value", "cp-attributes", attributes(c), "No attributes yet."),
+      section("Channels", "cp-identities", d.identities.map(identity), "None."),
+      section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id)), "No claims."),
+      section("Conversations", "cp-conversations", d.conversations.map(conversation), "None."),
+      section("Merges", "cp-merges", d.merges.map((m) => merge(m, c.id)), "Never merged."),
+      mergeForm(c.id),
+    );
+    panel().hidden = false;
+    panel().dataset.customer = c.id;
+  }
+
+  document.addEventListener("conversation:selected", async (event) => {
+    panel().hidden = true;
+    try {
+      const detail = await call("GET", `/api/conversations/${encodeURIComponent(event.detail.id)}`);
+      await show(detail.conversation.customer_id);
+    } catch (err) {
+      panel().replaceChildren(node("p", "form-error", err.message));
+      panel().hidden = false;
+    }
+  });
+})();

@@ -1,0 +1,114 @@
+"""Identity resolution at scale: 1,000,000 customers and 3,000,000 identities
+in the SQLite store (a temp file), then the latency of resolving senders, as
+the router does for every inbound message (normalise + look up, one store call):
+
+- ``returning``: a known identity writes again (the read path);
+- ``linked``: a new channel identity whose phone another profile has (joins it by key, a write);
+- ``new``: a stranger (a new profile, a write).
+
+Prints p50/p99 per kind, the process's peak RSS and the database size.
+
+    python -m bench.identity --customers 1000000 --samples 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from router.identity import IdentityRules
+from router.models import Customer, IdentityRef, InboundMessage
+from router.store.sqlite import SQLiteStore, ts
+
+PHONE_BASE = 79_000_000_000
+
+
+def phone(n: int) -> str:
+    return f"+{PHONE_BASE + n}"
+
+
+def customers(count: int, stamp: str) -> Iterator[tuple[str, str | None, str]]:
+    for n in range(count):
+        yield f"cus_{n:012x}", f"Customer {n}", stamp
+
+
+def identities(count: int, stamp: str) -> Iterator[tuple[str, str, str, str | None, str | None, str]]:
+    """Three per customer: a site-chat visitor, a WhatsApp number, an email."""
+    for n in range(count):
+        cid = f"cus_{n:012x}"
+        yield "webchat", f"visitor-{n:x}", cid, None, None, stamp
+        yield "whatsapp", phone(n), cid, "phone", phone(n), stamp
+        yield "email", f"user{n}@example.com", cid, "email", f"user{n}@example.com", stamp
+
+
+def message(kind: str, value: str, n: int) -> InboundMessage:
+    return InboundMessage(channel=kind, external_id=f"b{n}", sender=IdentityRef(kind=kind, value=value))
+
+
+async def measure(label: str, calls: list[Callable[[], Awaitable[Customer]]]) -> None:
+    took: list[float] = []
+    preloaded = 0
+    for call in calls:
+        started = time.perf_counter()
+        customer = await call()
+        took.append((time.perf_counter() - started) * 1000)
+        preloaded += len(customer.id) == len("cus_") + 12  # one of the generated profiles
+    q = statistics.quantiles(took, n=100)
+    print(f"{label:<10} n={len(took):>6}  p50 {q[49]:.3f} ms  p99 {q[98]:.3f} ms  max {max(took):.3f} ms"
+          f"  (resolved to an existing profile: {preloaded})")
+
+
+def resolver(store: SQLiteStore, rules: IdentityRules, msg: InboundMessage) -> Callable[[], Awaitable[Customer]]:
+    async def call() -> Customer:
+        plan = rules.plan(msg)  # normalising is part of the cost
+        return await store.resolve_identity(msg.sender, None, datetime.now(UTC), plan)
+
+    return call
+
+
+async def run(count: int, samples: int, path: Path) -> None:
+    stamp = ts(datetime.now(UTC))
+    async with SQLiteStore(path) as store:
+        started = time.perf_counter()
+        await store.bulk_load(customers(count, stamp), identities(count, stamp))
+        print(f"loaded {count:,} customers and {3 * count:,} identities in {time.perf_counter() - started:.1f} s")
+    rules = IdentityRules()
+    rnd = random.Random(7)
+    async with SQLiteStore(path) as store:
+        returning = [resolver(store, rules, message("whatsapp", f"whatsapp:{phone(rnd.randrange(count))}", i))
+                     for i in range(samples)]
+        # an SMS from a number known on WhatsApp: linked to that profile by its key
+        linked = [resolver(store, rules, message("sms", f"8{str(PHONE_BASE + n)[1:]}", i))
+                  for i, n in enumerate(rnd.sample(range(count), samples))]
+        new = [resolver(store, rules, message("webchat", f"stranger-{i}", i)) for i in range(samples)]
+        await measure("warm-up", returning[: samples // 10])
+        for label, calls in (("returning", returning), ("linked", linked), ("new", new)):
+            await measure(label, calls)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1024**2
+    print(f"peak RSS {rss:.0f} MiB; database {size:.0f} MiB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    if args.samples > args.customers:
+        parser.error("--samples may not exceed --customers")
+    with tempfile.TemporaryDirectory(prefix="omnirouter-bench-") as tmp:
+        asyncio.run(run(args.customers, args.samples, Path(tmp) / "identity.db"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

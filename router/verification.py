@@ -1,0 +1,121 @@
+"""Proving a claim: a one-time code goes to the claimed phone/email through
+the durable outbox; the customer types it in the chat they claimed from; on
+the right code the two profiles merge (source ``code``).
+
+The code is sent over a channel where the claimed key has written before (the
+platform proved that address), and the stored copy of that message is masked:
+only the outbox payload carries the digits, so neither an agent reading the
+conversation nor a history shown in another channel reveals them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+
+from router.bus import Event, EventBus
+from router.identity import IdentityRules
+from router.models import Author, Delivery, Direction, MergeRecord, Message, OutboundMessage, Verification, new_id
+from router.store import ConflictError, NotFound, Store
+from router.store.base import KeyRef, VerificationCheck, VerificationStart
+
+log = logging.getLogger(__name__)
+
+_CONTACTS = 20
+
+
+class VerificationRefused(Exception):
+    """A code cannot be sent (nobody can reach the claimed address, or it is proven already)."""
+
+
+class Verifier:
+    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
+                 wakeup: asyncio.Event) -> None:
+        self.store = store
+        self.bus = bus
+        self.rules = rules
+        self.clock = clock
+        self.wakeup = wakeup
+        # the connectors this installation runs; None: not known (no check)
+        self.channels: Collection[str] | None = None
+        policy = rules.config.verification
+        self._code = re.compile(rf"^\s*(\d[\d\s-]{{{policy.code_length - 2},}}\d)\s*$")
+
+    async def _hash(self, customer_id: str, code: str) -> str:
+        key = await self.store.secret("verification")
+        return hmac.new(key, f"{customer_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    async def _contact(self, key: KeyRef) -> Message:
+        """The latest message from an identity proven to have ``key``, on a
+        channel this installation runs: where the code goes."""
+        for contact in await self.store.key_contacts(key, _CONTACTS):
+            if contact.sender is None or contact.conversation_id is None:
+                continue
+            if self.rules.channel_identity(contact.sender)[1] != key:
+                continue
+            if self.channels is None or contact.channel in self.channels:
+                return contact
+        raise VerificationRefused(
+            f"no connected channel can reach {key.kind} {key.value}: nobody has written from it on a channel "
+            "this installation runs, so a code cannot be sent there; link it by hand if you are sure"
+        )
+
+    async def start(self, customer_id: str, claim_id: str) -> Verification:
+        claim = next((c for c in await self.store.customer_claims(customer_id) if c.id == claim_id), None)
+        if claim is None:
+            raise NotFound(f"claim {claim_id} of customer {customer_id}")
+        if claim.verified_at is not None:
+            raise VerificationRefused(f"{claim.kind} {claim.value} is verified already")
+        key = KeyRef(claim.kind, claim.value)
+        contact = await self._contact(key)
+        policy = self.rules.config.verification
+        code = f"{secrets.randbelow(10**policy.code_length):0{policy.code_length}d}"
+        now = self.clock()
+        verification = await self.store.start_verification(VerificationStart(
+            customer_id, key, contact.channel, await self._hash(customer_id, code),
+            timedelta(seconds=policy.ttl_seconds), timedelta(seconds=policy.resend_after_seconds), policy.max_sends,
+        ), now)
+        await self._send(contact, policy.text.format(code=code, value=claim.value), code, now)
+        log.info("verification code for %s %s of %s sent via %s", key.kind, key.value, customer_id, contact.channel)
+        return verification
+
+    async def _send(self, contact: Message, text: str, code: str, now: datetime) -> None:
+        assert contact.sender is not None and contact.conversation_id is not None
+        masked = text.replace(code, "•" * len(code))
+        message = Message(
+            id=new_id("msg"), conversation_id=contact.conversation_id, customer_id=contact.customer_id,
+            direction=Direction.OUT, author=Author.SYSTEM, channel=contact.channel, text=masked, created_at=now,
+            delivery=Delivery.PENDING, extras={"verification": True},
+        )
+        payload = OutboundMessage(message_id=message.id, channel=contact.channel, recipient=contact.sender.value,
+                                  author=Author.SYSTEM, text=text, created_at=now)
+        await self.store.enqueue_outbound(message, payload, None, now)
+        self.wakeup.set()
+
+    async def on_inbound(self, message: Message, customer_id: str) -> MergeRecord | None:
+        """A message that looks like a code is checked against the customer's pending one."""
+        found = self._code.match(message.text)
+        if found is None:
+            return None
+        code = re.sub(r"[\s-]", "", found.group(1))
+        policy = self.rules.config.verification
+        check = VerificationCheck(customer_id, await self._hash(customer_id, code), policy.max_attempts,
+                                  self.rules.attribute_policy())
+        try:
+            outcome = await self.store.check_verification(check, self.clock())
+        except ConflictError as exc:  # the other profile was merged meanwhile: the code proves nothing now
+            log.warning("verification of %s not applied: %s", customer_id, exc)
+            return None
+        if outcome is None:
+            return None
+        verification, merge = outcome
+        log.info("verification %s of %s: %s", verification.id, customer_id, verification.status)
+        if merge is not None:
+            self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
+        return merge
