@@ -136,3 +136,27 @@ async def rules_status(request: web.Request, _: None) -> RulesStatusOut:
     status = reloader.status
     return RulesStatusOut(active=True, path=status.path, version=status.version, loaded_at=status.loaded_at,
                           problems=status.problems, refused_at=status.refused_at)
+
+
+# -- SLA --------------------------------------------------------------------------------
+
+
+class SlaItem(BaseModel):
+    conversation_id: str
+    team: str | None
+    target_seconds: float
+    waiting_seconds: float
+
+
+class SlaList(BaseModel):
+    breached: list[SlaItem]
+
+
+@endpoint("GET", "/api/sla", "Unanswered conversations past their queue's first-response target", response=SlaList)
+async def sla(request: web.Request, _: None) -> SlaList:
+    breaches = await request.app[ASSIGNER].sla_breaches()
+    return SlaList(breached=[
+        SlaItem(conversation_id=b.conversation.id, team=b.conversation.team, target_seconds=b.target,
+                waiting_seconds=b.waited)
+        for b in breaches
+    ])

@@ -57,7 +57,7 @@ class Policy:
 
 def current_step(policy: QueuePolicy, age: float) -> Step | None:
     """The last step whose ``after`` the conversation's age has reached."""
-    reached = [step for step in policy.steps if step.after <= age]
+    reached = [step for step in policy.steps if policy.step_after(step) <= age]
     return reached[-1] if reached else None
 
 
@@ -98,6 +98,13 @@ def choose(conversation: ConversationView, candidates: list[Candidate], step: St
     return preferred or min(eligible, key=lambda c: (c.idle_since, c.agent.username))
 
 
+@dataclass(frozen=True, slots=True)
+class SlaBreach:
+    conversation: ConversationView
+    target: float  # seconds to a first agent answer
+    waited: float
+
+
 def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
     teams: dict[str, list[Candidate]] = {}
     for candidate in pool:
@@ -125,6 +132,8 @@ class Assigner:
         self.batch = batch
         self.offer_timeout = offer_timeout
         self.wakeup = asyncio.Event()
+        # breaches already announced (forgotten once answered): one event each
+        self._breached: set[str] = set()
 
     # -- the task ----------------------------------------------------------------
     async def run(self, idle_check: float = 5.0) -> None:
@@ -179,6 +188,7 @@ class Assigner:
         offers go to the store together (one transaction, each checked)."""
         now = self.clock()
         await self._expire_offers(now)
+        await self._announce_breaches(now)
         queued = await self.store.queued_conversations(self.batch)
         if not queued:
             return []
@@ -222,6 +232,30 @@ class Assigner:
         for view in await self.store.release_offers(None, now, now - self.offer_timeout):
             log.info("conversation %s back to the queue: offer to %s not opened in time", view.id, view.agent_id)
             self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+
+    async def sla_breaches(self, now: datetime | None = None) -> list[SlaBreach]:
+        """Unanswered conversations past their queue's first-response target."""
+        now, policy = now or self.clock(), self.policy
+        found: list[SlaBreach] = []
+        for conversation in await self.store.awaiting_first_response(self.batch):
+            target = policy.queue(conversation.team).first_response
+            waited = (now - conversation.created_at).total_seconds()
+            if target is not None and waited > target:
+                found.append(SlaBreach(conversation, target, waited))
+        return found
+
+    async def _announce_breaches(self, now: datetime) -> None:
+        breaches = await self.sla_breaches(now)
+        for breach in breaches:
+            conversation = breach.conversation
+            if conversation.id in self._breached:
+                continue
+            log.warning("conversation %s (team %s) missed its first-response target of %.0f s",
+                        conversation.id, conversation.team, breach.target)
+            self.bus.publish(Event("conversation.sla_breached", {
+                "conversation": conversation.model_dump(mode="json"), "target_seconds": breach.target,
+            }))
+        self._breached = {b.conversation.id for b in breaches}
 
     # -- agents' actions ------------------------------------------------------------
     async def set_presence(self, agent: Agent, presence: Presence) -> AgentPresence:

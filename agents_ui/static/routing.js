@@ -91,6 +91,34 @@
     if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
   }
 
+  // SLA: rows of conversations past their first-response target get a mark
+  let breached = new Map(); // conversation id -> minutes waited
+  function markBreaches() {
+    document.querySelectorAll('#conversations [data-testid="conversation"]').forEach((row) => {
+      const late = breached.get(row.dataset.id);
+      row.classList.toggle("sla-breached", late !== undefined);
+      row.dataset.sla = late !== undefined ? "breached" : "";
+      if (late !== undefined) row.title = `No answer for ${late} min: first-response target missed`;
+    });
+  }
+
+  async function loadSla() {
+    const resp = await fetch("/api/sla", { credentials: "same-origin" });
+    if (!resp.ok) return;
+    const data = await resp.json();
+    breached = new Map(data.breached.map((b) => [b.conversation_id, Math.floor(b.waiting_seconds / 60)]));
+    markBreaches();
+  }
+
+  let slaTimer = null;
+  function watchSla() {
+    if (slaTimer !== null) return;
+    loadSla().catch(() => {});
+    slaTimer = setInterval(() => loadSla().catch(() => {}), 10000);
+    const list = document.getElementById("conversations");
+    if (list) new MutationObserver(markBreaches).observe(list, { childList: true });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const app = document.getElementById("app");
     if (!app) return;
@@ -99,6 +127,7 @@
       if (app.hidden) return;
       loadPresence().catch(() => {});
       watchRules().catch(() => {});
+      watchSla();
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 

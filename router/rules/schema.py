@@ -188,7 +188,9 @@ class Calendar(_Strict):
 class Step(_Strict):
     """One escalation step, from ``after`` (the conversation's age) on."""
 
-    after: Duration = 0
+    after: Duration | Literal["sla"] = Field(
+        0, description="the conversation's age, or 'sla': when the first-response target is missed",
+    )
     agents: Literal["last_agent", "team", "any"] = Field(
         "team", description="last_agent: only the customer's last agent; team: the queue's team; any: every agent",
     )
@@ -209,14 +211,21 @@ class QueuePolicy(_Strict):
         None, max_length=1000, description="sent to a customer who writes while closed; {opens} is the next opening",
     )
 
-    @field_validator("steps")
-    @classmethod
-    def _in_order(cls, steps: list[Step]) -> list[Step]:
-        if not steps:
-            raise ValueError("give at least one step")
-        if any(b.after < a.after for a, b in itertools.pairwise(steps)):
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> Self:
+        if not self.steps:
+            raise ValueError("steps: give at least one step")
+        for step in self.steps:
+            if step.after == "sla":
+                if self.first_response is None:
+                    raise ValueError("a step after 'sla' needs first_response")
+                step.after = self.first_response
+        if any(float(b.after) < float(a.after) for a, b in itertools.pairwise(self.steps)):
             raise ValueError("steps must be in order of `after`")
-        return steps
+        return self
+
+    def step_after(self, step: Step) -> float:
+        return float(step.after)  # "sla" was resolved on load
 
 
 class RulesFile(_Strict):

@@ -190,7 +190,7 @@ BAD = [
     ("bad holiday", RULES.replace("2026-03-09", "someday"), 6, "date"),
     ("unknown calendar", RULES.replace("hours: office", "hours: shop"), 15, "unknown calendar 'shop'"),
     ("unknown queue team", RULES.replace("  senior:\n    steps", "  seniors:\n    steps"), 9, "unknown team"),
-    ("steps out of order", RULES.replace("after: 5m", "after: 30s"), 10, "in order"),
+    ("steps out of order", RULES.replace("after: 5m", "after: 30s"), 9, "in order"),
     ("bad duration", RULES.replace("after: 1m", "after: soon"), 11, "duration"),
     ("unknown step kind", RULES.replace("agents: any", "agents: everyone"), 13, "agents"),
 ]

@@ -155,3 +155,13 @@ async def test_bad_presence_and_transfer_requests_change_nothing(make_app: MakeA
     assert (conv.status, conv.team) == (ConversationStatus.QUEUED, "support")
     moved = await client.post(url, json={"team": "senior"})
     assert moved.status == 200 and (await moved.json())["conversation"]["team"] == "senior"
+
+
+async def test_the_console_lists_sla_breaches(make_app: MakeApp, tmp_path: Path) -> None:
+    rules = "queues:\n  support: {first_response: 0}\n" + RULES
+    client = await make_app(write_config(tmp_path / "config", rules).parent)
+    await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    accepted = await client.app[ROUTER].on_message(inbound("1", "gil", "x" * 80))
+    body = await (await client.get("/api/sla")).json()
+    assert [(b["conversation_id"], b["team"], b["target_seconds"]) for b in body["breached"]] == [
+        (accepted.conversation_id, "support", 0)]

@@ -1,0 +1,84 @@
+"""First-response SLA per queue: a breach is announced once, listed for the
+console, and can open an escalation step."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from router.assignment import Assigner, Policy
+from router.bus import EventBus
+from router.core import Router
+from router.metrics import Metrics
+from router.models import Presence, Role
+from router.rules import RulesRouting, load_rules
+from router.store.sqlite import SQLiteStore
+from router.yamlconf import ConfigError
+from tests.router.rules.conftest import write_config
+from tests.router.rules.test_escalation import TEAMS, Clock, write
+
+RULES = """\
+queues:
+  support:
+    first_response: 5m
+    steps:
+      - {after: 0, agents: team}
+      - {after: sla, agents: any, skills: ignore}
+default: {queue: {team: senior}}
+rules:
+  - {name: all, when: "text != ''", queue: {team: support, skills: {billing: 3}}}
+"""
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[Router, Assigner, Clock, EventBus]]:
+    clock, bus = Clock(), EventBus()
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", RULES, TEAMS)), clock)
+    async with SQLiteStore(tmp_path / "sla.db") as store:
+        policy = Policy(routing.ruleset.teams, routing.ruleset)
+        yield Router(store, bus, routing, Metrics(), clock=clock), Assigner(store, bus, policy, clock), clock, bus
+
+
+async def test_a_breach_is_announced_once_and_opens_the_sla_step(
+    setup: tuple[Router, Assigner, Clock, EventBus],
+) -> None:
+    router, assigner, clock, bus = setup
+    bob = await router.store.create_agent("bob", "Bob", Role.AGENT, "x")  # senior only: not support's team
+    await router.store.set_presence(bob.id, Presence.ONLINE, clock())
+    conv = await write(router, 1, "where is my money")
+    async with bus.subscribe() as events:
+        clock.advance(minutes=4)
+        await assigner.assign_round()
+        assert await assigner.sla_breaches() == []
+        assert (await router.store.get_conversation(conv)).agent_id is None  # nobody in the team
+        clock.advance(minutes=2)
+        await assigner.assign_round()
+        await assigner.assign_round()
+        kinds = []
+        while not events.queue.empty():
+            event = events.queue.get_nowait()
+            assert event is not None
+            kinds.append(event.type)
+    assert kinds.count("conversation.sla_breached") == 1
+    [breach] = await assigner.sla_breaches()
+    assert (breach.conversation.id, breach.target, breach.waited) == (conv, 300, 360)
+    # the step after the SLA opens the queue to anyone
+    assert (await router.store.get_conversation(conv)).agent_id == bob.id
+
+
+async def test_an_answered_conversation_is_no_breach(setup: tuple[Router, Assigner, Clock, EventBus]) -> None:
+    router, assigner, clock, _ = setup
+    carl = await router.store.create_agent("carl", "Carl", Role.AGENT, "x")
+    conv = await write(router, 1, "hello")
+    await router.reply(conv, carl, "Hello! Looking into it.")
+    clock.advance(minutes=10)
+    assert await assigner.sla_breaches() == []
+
+
+def test_a_sla_step_needs_a_target(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(write_config(tmp_path, RULES.replace("    first_response: 5m\n", ""), TEAMS))
+    assert "needs first_response" in caught.value.problems[0]
+    assert caught.value.problems[0].split(":")[1] == "3"
