@@ -177,6 +177,7 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
         conversations=await store.customer_conversations(found.id),
         claims=await store.customer_claims(found.id),
         merges=await store.customer_merges(found.id),
+        channels=await store.customer_channels(found.id),
     )
 
 

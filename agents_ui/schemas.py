@@ -96,6 +96,8 @@ class CustomerDetail(BaseModel):
     claims: list[IdentityClaim] = Field(default_factory=list)
     # merges the customer took part in, newest first (undo the newest first)
     merges: list[MergeRecord] = Field(default_factory=list)
+    # channels they wrote from, most recent first: where a reply can go
+    channels: list[str] = Field(default_factory=list)
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

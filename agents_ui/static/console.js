@@ -331,7 +331,8 @@ async function sendReply(event) {
   state.sending = true;
   $('[data-testid="send"]').disabled = true;
   try {
-    const data = await act("messages", { text });
+    const channel = $("#reply-channel").value; // customer.js fills it; "" = the channel used last
+    const data = await act("messages", channel ? { text, channel } : { text });
     box.value = "";
     autoGrow();
     showMessage(data.message);

@@ -167,10 +167,27 @@
     );
     panel().hidden = false;
     panel().dataset.customer = c.id;
+    channels(d.channels);
+  }
+
+  // where the agent's reply goes: by default the channel the customer used last
+  function channels(list) {
+    const select = document.getElementById("reply-channel");
+    const keep = select.value;
+    const options = [node("option", null, list.length ? `Reply by ${list[0]} (used last)` : "Reply by the last channel")];
+    options[0].value = "";
+    for (const ch of list.slice(1)) {
+      const opt = node("option", null, `Reply by ${ch}`);
+      opt.value = ch;
+      options.push(opt);
+    }
+    select.replaceChildren(...options);
+    select.value = list.slice(1).includes(keep) ? keep : "";
   }
 
   document.addEventListener("conversation:selected", async (event) => {
     panel().hidden = true;
+    channels([]);
     try {
       const detail = await call("GET", `/api/conversations/${encodeURIComponent(event.detail.id)}`);
       await show(detail.conversation.customer_id);

@@ -314,6 +314,10 @@ class Store(ABC):
     async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
         """The customer's latest inbound message on ``channel``, any conversation."""
 
+    @abstractmethod
+    async def customer_channels(self, customer_id: str) -> list[str]:
+        """The channels the customer has written from (a reply can go to any), most recent first."""
+
     # -- outbound / outbox ---------------------------------------------------
     @abstractmethod
     async def enqueue_outbound(

@@ -1373,6 +1373,15 @@ class SQLiteStore(Store):
         )
         return None if row is None else _message(row)
 
+    async def customer_channels(self, customer_id: str) -> list[str]:
+        rows = await self._r.call(
+            _all,
+            "SELECT channel FROM messages WHERE customer_id = ? AND direction = 'in'"
+            " GROUP BY channel ORDER BY MAX(created_at) DESC",
+            (customer_id,),
+        )
+        return [r[0] for r in rows]
+
     async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
         row = await self._r.call(
             _one,

@@ -83,6 +83,8 @@ async def test_reply_goes_to_the_last_channel_or_to_a_chosen_linked_one(client: 
     await login(client)
     conv = await writes(client, "whatsapp", "whatsapp:+79123456789", "wa-1", "WhatsApp")
     await writes(client, "sms", "8 912 345 67 89", "sms-1", "SMS")
+    # the console offers the channels they wrote from, the one used last first
+    assert (await customer_of(client, conv))["channels"] == ["sms", "whatsapp"]
     resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ"})
     assert (await resp.json())["message"]["channel"] == "sms"
     resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Ответ", "channel": "whatsapp"})
