@@ -114,13 +114,20 @@ def normalise_phone(raw: str, region: str) -> str:
     """E.164 (``+79123456789``) or ``InvalidIdentifier``."""
     # a channel prefix such as "whatsapp:" or "tel:" is transport, not number
     text = raw.rsplit(":", 1)[-1].strip()
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentifier(f"{raw!r} is not a phone number: {exc}") from None
+    number = _parse_phone(text, region, raw)
+    if not phonenumbers.is_valid_number(number) and text.isdigit():
+        # platforms such as Telegram give international numbers without the "+"
+        number = _parse_phone("+" + text, region, raw)
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier(f"{raw!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_phone(text: str, region: str, raw: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentifier(f"{raw!r} is not a phone number: {exc}") from None
 
 
 def normalise_email(raw: str) -> str:

@@ -29,6 +29,19 @@ def test_every_way_of_writing_a_russian_mobile_is_one_key(raw: str) -> None:
     assert normalise_phone(raw, "RU") == "+79123456789"
 
 
+@pytest.mark.parametrize(("raw", "e164"), [("380501234567", "+380501234567"), ("4915112345678", "+4915112345678"),
+                                           ("79123456789", "+79123456789")])
+def test_international_digits_without_a_plus_as_telegram_shares_them(raw: str, e164: str) -> None:
+    assert normalise_phone(raw, "RU") == e164
+
+
+def test_a_telegram_contact_share_is_a_claim() -> None:
+    shared = InboundMessage(channel="telegram", external_id="1", sender=IdentityRef(kind="telegram", value="42"),
+                            extras={"claimed_phone": "79123456789"})
+    [claim] = rules().claims(shared)
+    assert (claim.key.value, claim.source, claim.raw) == ("+79123456789", "telegram:claimed_phone", "79123456789")
+
+
 def test_the_default_region_reads_numbers_without_a_country_code() -> None:
     assert normalise_phone("030 1234567", "DE") == "+49301234567"
     assert normalise_phone("+49 30 1234567", "RU") == "+49301234567"
