@@ -128,7 +128,11 @@ class Router:
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()
-        step = await self.store.ingest(message, self.clock(), self.identity.plan(message))
+        plan = self.identity.plan(message)
+        if plan.identity.value != message.sender.value:
+            # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
+            message = message.model_copy(update={"extras": message.extras | {"identity": plan.identity.value}})
+        step = await self.store.ingest(message, self.clock(), plan)
         stored = step.message
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()

@@ -1018,6 +1018,7 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
         raise ConflictError(f"undo the later merge {later['id']} first")
     snapshot = json.loads(row["snapshot"])
     _move_back(conn, snapshot)
+    _return_later_messages(conn, snapshot, row["created_at"])
     conn.execute("UPDATE customer_merges SET undone_at = ? WHERE id = ?", (now, merge_id))
     _audit(conn, "unmerge", row["survivor_id"], row["merged_id"], "agent" if actor else "rule", actor, reason,
            {"merge_id": merge_id}, now)
@@ -1025,6 +1026,25 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     found = _one(conn, "SELECT * FROM customer_merges WHERE id = ?", (merge_id,))
     assert found is not None
     return _merge_record(found)
+
+
+def _return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], since: str) -> None:
+    """Messages the merged customer's identities sent while merged go back to
+    them too, into their open (or latest) conversation."""
+    mine = {(i["kind"], i["value"]) for i in snapshot["identities"]}
+    merged_id = snapshot["merged"]["id"]
+    later = _all(conn, "SELECT id, sender_kind, sender_value, extras FROM messages WHERE customer_id = ?"
+                 " AND direction = 'in' AND created_at >= ?", (snapshot["survivor"]["id"], since))
+    # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
+    moving = [r["id"] for r in later
+              if (r["sender_kind"], json.loads(r["extras"]).get("identity") or r["sender_value"]) in mine]
+    target = _one(conn, "SELECT id FROM conversations WHERE customer_id = ?"
+                  " ORDER BY status = 'resolved', created_at DESC, rowid DESC LIMIT 1", (merged_id,))
+    if not moving or target is None:
+        return
+    conn.executemany("UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?",
+                     [(merged_id, target["id"], m) for m in moving])
+    log.info("%d message(s) sent during the merge went back to %s", len(moving), merged_id)
 
 
 def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> None:

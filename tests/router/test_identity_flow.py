@@ -217,3 +217,19 @@ async def test_a_claim_nobody_can_reach_is_refused_with_the_reason(router: Route
     with pytest.raises(NotFound):
         await router.verifier.start(other, "clm_missing")
     assert await router.store.pending_outbox(10) == []
+
+
+async def test_messages_sent_while_merged_go_back_with_their_sender_on_unmerge(router: Router, agent: Agent) -> None:
+    a = await router.on_message(msg("webchat", "visitor-1", "w-1", "С сайта"))
+    b = await router.on_message(msg("whatsapp", "whatsapp:+79123456789", "wa-1", "Из WhatsApp"))
+    conv_a, conv_b = (await router.store.get_conversation(a.conversation_id or ""),
+                      await router.store.get_conversation(b.conversation_id or ""))
+    merge = await router.merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "same person")
+    during_b = await router.on_message(msg("whatsapp", "8 912 345 67 89", "wa-2", "Снова из WhatsApp"))
+    during_a = await router.on_message(msg("webchat", "visitor-1", "w-2", "Снова с сайта"))
+    assert during_a.conversation_id == during_b.conversation_id == conv_a.id  # one conversation while merged
+
+    await router.unmerge_customers(merge.id, agent, "two people")
+    assert [m.text for m in await router.store.list_messages(conv_b.id, 10)] == ["Из WhatsApp", "Снова из WhatsApp"]
+    assert [m.text for m in await router.store.list_messages(conv_a.id, 10)] == ["С сайта", "Снова с сайта"]
+    assert (await router.store.get_conversation(conv_b.id)).customer_id == conv_b.customer_id
