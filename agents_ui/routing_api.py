@@ -160,3 +160,26 @@ async def sla(request: web.Request, _: None) -> SlaList:
                 waiting_seconds=b.waited)
         for b in breaches
     ])
+
+
+# -- teams (for the transfer control) ------------------------------------------------------
+
+
+class TeamOut(BaseModel):
+    name: str
+    description: str
+    members: list[str]  # usernames
+
+
+class TeamList(BaseModel):
+    teams: list[TeamOut]
+
+
+@endpoint("GET", "/api/teams", "The teams of teams.yaml and their members", response=TeamList)
+async def teams(request: web.Request, _: None) -> TeamList:
+    config = request.app[ASSIGNER].teams
+    return TeamList(teams=[
+        TeamOut(name=name, description=team.description,
+                members=[a.username for a in config.agents if name in a.teams])
+        for name, team in config.teams.items()
+    ])

@@ -119,6 +119,34 @@
     if (list) new MutationObserver(markBreaches).observe(list, { childList: true });
   }
 
+  // transfer: a select of teams beside Take/Resolve
+  let selected = null;
+  async function loadTeams() {
+    const select = document.querySelector('[data-testid="transfer"]');
+    const resp = await fetch("/api/teams", { credentials: "same-origin" });
+    if (!select || !resp.ok) return;
+    const data = await resp.json();
+    const options = data.teams.map((t) => {
+      const option = document.createElement("option");
+      option.value = t.name;
+      option.textContent = `Team ${t.name}`;
+      return option;
+    });
+    select.replaceChildren(select.options[0], ...options);
+    select.hidden = options.length === 0;
+  }
+
+  document.addEventListener("change", (event) => {
+    const select = event.target;
+    if (!select.matches || !select.matches('[data-testid="transfer"]') || !select.value || !selected) return;
+    const team = select.value;
+    select.value = "";
+    post(`/api/conversations/${encodeURIComponent(selected)}/transfer`, { team })
+      .catch((err) => { document.getElementById("reply-error").textContent = String(err.message || err); });
+  });
+
+  document.addEventListener("conversation:selected", (event) => { selected = event.detail.id; });
+
   document.addEventListener("DOMContentLoaded", () => {
     const app = document.getElementById("app");
     if (!app) return;
@@ -128,6 +156,7 @@
       loadPresence().catch(() => {});
       watchRules().catch(() => {});
       watchSla();
+      loadTeams().catch(() => {});
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 

@@ -17,7 +17,7 @@ LONG_QUESTION = "My parcel 1234 arrived damaged and I would like a refund to my 
 def routed_config(tmp_path: Path) -> Path:
     """rules.yaml and teams.yaml in the service's config folder (before ``service`` starts)."""
     (tmp_path / "teams.yaml").write_text(
-        "teams: {support: {}}\nagents:\n  - {username: admin, teams: [support], capacity: {chat: 2}}\n",
+        "teams: {support: {}, billing: {}}\nagents:\n  - {username: admin, teams: [support], capacity: {chat: 2}}\n",
         encoding="utf-8",
     )
     (tmp_path / "rules.yaml").write_text(
@@ -50,3 +50,14 @@ async def test_online_agent_gets_the_queued_conversation_and_sees_why(
     await expect(why).to_contain_text("→ team support priority 50")
     await expect(why).to_contain_text("✓ long stories go to people")
     await expect(why).to_contain_text("true    text.length > 100")
+
+    # and hands it over to another team's queue
+    conversation_id = await row.get_attribute("data-id")
+    await agent.locator('[data-testid="transfer"]').select_option("billing")
+    url = f"{service}/api/conversations/{conversation_id}"
+    for _ in range(50):
+        conv = (await (await agent.request.get(url)).json())["conversation"]
+        if conv["team"] == "billing":
+            break
+        await agent.wait_for_timeout(100)
+    assert (conv["team"], conv["status"], conv["agent_id"]) == ("billing", "queued", None)
