@@ -11,6 +11,7 @@ anything. Nothing here knows a platform's name (invariant 7).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import re
@@ -117,7 +118,8 @@ def normalise_phone(raw: str, region: str) -> str:
     number = _parse_phone(text, region, raw)
     if not phonenumbers.is_valid_number(number) and text.isdigit():
         # platforms such as Telegram give international numbers without the "+"
-        number = _parse_phone("+" + text, region, raw)
+        with contextlib.suppress(InvalidIdentifier):  # then it is simply no valid number
+            number = _parse_phone("+" + text, region, raw)
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier(f"{raw!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
