@@ -149,6 +149,10 @@ class Assigner:
                     await self.assign_round()
                 except ConflictError:
                     log.debug("assignment round lost a race; the next one retries")
+                except Exception:
+                    # the assigner must outlive a bad round (a locked database, a
+                    # bug): say so loudly and try again on the next wake-up
+                    log.exception("assignment round failed; retrying on the next event or in %.0f s", idle_check)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
