@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from router.cli import main
 from router.identity import (
     IdentityConfig,
     IdentityRules,
@@ -138,3 +139,10 @@ def test_an_unknown_region_is_refused(tmp_path: Path) -> None:
     (tmp_path / "identity.yaml").write_text("default_region: XX\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"identity\.yaml:1: default_region: .*unknown region 'XX'"):
         load_identity_config(tmp_path)
+
+
+def test_the_service_does_not_start_on_a_bad_identity_config(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "identity.yaml").write_text("phone:\n  kinds: sms\n", encoding="utf-8")
+    assert main(["run", "--config", str(tmp_path), "--port", "0"]) == 1
+    assert "identity.yaml:2: phone.kinds: Input should be a valid list" in capsys.readouterr().err

@@ -1,0 +1,34 @@
+"""The site chat and identity, over the real websocket: what a visitor gives
+in the hello is a claim, and a claim shows nothing of another profile."""
+
+from __future__ import annotations
+
+from router.app import ROUTER, STORE
+from router.models import IdentityRef, InboundMessage
+from tests.connectors.test_webchat import Client, hello, say, tab
+
+
+async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_history(client: Client) -> None:
+    # someone already writes on WhatsApp from this number
+    await client.app[ROUTER].on_message(InboundMessage(
+        channel="whatsapp", external_id="wa-1", sender=IdentityRef(kind="whatsapp", value="whatsapp:+79123456789"),
+        text="Мой заказ 1234 — секрет",
+    ))
+    async with tab(client) as ws:
+        welcome = await hello(ws, phone="8 (912) 345-67-89", email="Anna@Mail.RU", name="Анна")
+        await say(ws, "Здравствуйте, это Анна")
+    visitor = welcome["visitor_id"]
+
+    store = client.app[STORE]
+    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor))
+    assert customer is not None
+    claims = {(c.kind, c.value): c.source for c in await store.customer_claims(customer.id)}
+    assert claims == {("phone", "+79123456789"): "webchat:claimed_phone",
+                      ("email", "anna@mail.ru"): "webchat:claimed_email"}
+    # the claim linked nothing: two customers
+    owner = await store.find_identity(IdentityRef(kind="whatsapp", value="+79123456789"))
+    assert owner is not None and owner.id != customer.id
+
+    async with tab(client) as ws:
+        again = await hello(ws, visitor, phone="+7 912 345-67-89")
+    assert [m["text"] for m in again["history"]] == ["Здравствуйте, это Анна"]
