@@ -291,11 +291,12 @@ class Router:
 
     # -- identity: merges by people ----------------------------------------------
     async def merge_customers(self, survivor_id: str, merged_id: str, agent: Agent, reason: str) -> MergeRecord:
-        """An agent's merge: ``merged_id`` folds into ``survivor_id``; the
-        identities keep their verified state (an agent's word is not a proof
-        the customer gave, so the privacy rule still holds for unproven ones)."""
+        """An agent's merge: ``merged_id`` folds into ``survivor_id``. The moved
+        identities count as unproven: an agent's word is no proof the customer
+        gave, so neither side's history is shown to the other until a code is
+        confirmed (agents see everything in the console)."""
         request = MergeRequest(survivor_id, merged_id, "agent", agent.username, reason,
-                               self.identity.attribute_policy())
+                               self.identity.attribute_policy(), verified=False)
         record = await self.store.merge_customers(request, self.clock())
         self.bus.publish(Event("customer.merged", {"merge": record.model_dump(mode="json")}))
         return record

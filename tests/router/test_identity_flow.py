@@ -233,3 +233,17 @@ async def test_messages_sent_while_merged_go_back_with_their_sender_on_unmerge(r
     assert [m.text for m in await router.store.list_messages(conv_b.id, 10)] == ["Из WhatsApp", "Снова из WhatsApp"]
     assert [m.text for m in await router.store.list_messages(conv_a.id, 10)] == ["С сайта", "Снова с сайта"]
     assert (await router.store.get_conversation(conv_b.id)).customer_id == conv_b.customer_id
+
+
+async def test_an_agents_merge_joins_the_conversation_but_not_the_histories(router: Router, agent: Agent) -> None:
+    a = await router.on_message(msg("webchat", "visitor-1", "w-1", "С сайта"))
+    b = await router.on_message(msg("telegram", "555", "tg-1", "Из телеграма"))
+    conv_a = await router.store.get_conversation(a.conversation_id or "")
+    conv_b = await router.store.get_conversation(b.conversation_id or "")
+    await router.merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "said so on the phone")
+    later = await router.on_message(msg("telegram", "555", "tg-2", "Это снова я"))
+    assert later.conversation_id == conv_a.id  # continuity for the agent
+    # the customer proved nothing: each channel still sees only its own messages
+    assert [m.text for m in await router.history(IdentityRef(kind="webchat", value="visitor-1"))] == ["С сайта"]
+    assert [m.text for m in await router.history(IdentityRef(kind="telegram", value="555"))] == [
+        "Из телеграма", "Это снова я"]
