@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from router.models import IdentityRef, InboundMessage, Message, OutboundMessage
+from router.models import Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 
 
 class ConnectorOptions(BaseModel):
@@ -50,6 +50,14 @@ class ConnectorHost(Protocol):
     async def on_message(self, message: InboundMessage) -> Accepted: ...
 
     async def history(self, sender: IdentityRef, limit: int) -> list[Message]: ...
+
+    async def on_delivery_status(
+        self, channel: str, external_id: str, state: Delivery, error: str | None = None
+    ) -> None:
+        """A platform's receipt for a message sent as ``external_id``
+        (``SendResult.external_id``): delivered, read, or failed with the
+        reason the agent is shown. Late or repeated receipts are harmless."""
+        ...
 
     async def secret(self, name: str) -> bytes:
         """A stable per-installation secret (for signing tokens)."""

@@ -125,6 +125,16 @@ class Router:
     async def secret(self, name: str) -> bytes:
         return await self.store.secret(name)
 
+    async def on_delivery_status(
+        self, channel: str, external_id: str, state: Delivery, error: str | None = None
+    ) -> None:
+        message = await self.store.record_delivery(channel, external_id, state, error, self.clock())
+        if message is None:
+            log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)
+            return
+        log.info("message %s on %s is %s%s", message.id, channel, state.value, f": {error}" if error else "")
+        self.bus.publish(Event("message.updated", {"message": message.model_dump(mode="json")}))
+
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()

@@ -5,8 +5,8 @@
 
 const FILTERS = { open: "open", queued: "queued", mine: "assigned", resolved: "resolved" };
 // how far a message is on its way; a late answer never takes it back
-const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, failed: 3 };
-const DELIVERY_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered" };
+const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, failed: 3, read: 4 };
+const DELIVERY_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read" };
 
 const state = {
   me: null,

@@ -19,6 +19,7 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
+    Delivery,
     IdentityClaim,
     IdentityRef,
     InboundMessage,
@@ -335,6 +336,17 @@ class Store(ABC):
 
     @abstractmethod
     async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None: ...
+
+    @abstractmethod
+    async def record_delivery(
+        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+    ) -> Message | None:
+        """A platform's receipt for the outbound message it knows as
+        ``external_id`` on ``channel``. Applied only when it moves the state
+        forward (``Delivery.may_become``); returns the message when it changed.
+        A receipt that raced the send's answer (its id is not stored yet) is
+        kept and applied by ``outbox_sent``."""
+        ...
 
     @abstractmethod
     async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message: ...

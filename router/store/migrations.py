@@ -183,4 +183,19 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX identity_verifications_pending ON identity_verifications(customer_id)
         WHERE status = 'pending';
     """,
+    # 6: delivery receipts — find an outbound message by the platform's id, and keep a
+    # receipt that arrives before the send's answer was stored (applied when it is)
+    """
+    CREATE INDEX messages_outbound_external ON messages(channel, external_id)
+        WHERE direction = 'out' AND external_id IS NOT NULL;
+    CREATE TABLE delivery_receipts (
+        channel TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (channel, external_id)
+    );
+    CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
+    """,
 ]

@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -590,9 +590,55 @@ def _finish_outbox(
         "UPDATE messages SET delivery = ?, delivery_error = ?, external_id = COALESCE(?, external_id) WHERE id = ?",
         (delivery.value, error, external_id, row["message_id"]),
     )
+    if external_id is not None:
+        # a receipt that arrived before this answer was stored
+        key = (row["message_id"], external_id)
+        where = "WHERE channel = (SELECT channel FROM messages WHERE id = ?) AND external_id = ?"
+        receipt = _one(conn, f"SELECT state, error FROM delivery_receipts {where}", key)
+        conn.execute(f"DELETE FROM delivery_receipts {where}", key)
+        if receipt is not None and delivery.may_become(Delivery(receipt["state"])):
+            conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
+                         (receipt["state"], receipt["error"], row["message_id"]))
     msg = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))
     assert msg is not None
     return _message(msg)
+
+
+RECEIPT_KEEP = timedelta(days=1)
+
+
+def _record_delivery(
+    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+) -> Message | None:
+    row = _one(conn, "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'out'",
+               (channel, external_id))
+    if row is None:
+        _keep_receipt(conn, channel, external_id, state, error, now)
+        return None
+    if not Delivery(row["delivery"]).may_become(state):
+        return None
+    conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
+                 (state.value, error if state is Delivery.FAILED else None, row["id"]))
+    updated = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["id"],))
+    assert updated is not None
+    return _message(updated)
+
+
+def _keep_receipt(
+    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+) -> None:
+    """Until the send's answer is stored. Receipts for ids never sent from here
+    (another system on the same account) are dropped after a day."""
+    conn.execute("DELETE FROM delivery_receipts WHERE received_at < ?", (ts(now - RECEIPT_KEEP),))
+    kept = _one(conn, "SELECT state FROM delivery_receipts WHERE channel = ? AND external_id = ?",
+                (channel, external_id))
+    if kept is not None and not Delivery(kept["state"]).may_become(state):
+        return
+    conn.execute(
+        "INSERT OR REPLACE INTO delivery_receipts (channel, external_id, state, error, received_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (channel, external_id, state.value, error if state is Delivery.FAILED else None, ts(now)),
+    )
 
 
 def _presence(r: sqlite3.Row) -> AgentPresence:
@@ -1434,6 +1480,11 @@ class SQLiteStore(Store):
             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
             (attempts, ts(next_attempt_at), error, entry_id),
         )
+
+    async def record_delivery(
+        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+    ) -> Message | None:
+        return await self._w.call(_record_delivery, channel, external_id, state, error, now)
 
     async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message:
         return await self._w.call(_finish_outbox, entry_id, "dead", attempts, Delivery.FAILED, reason, None)

@@ -134,3 +134,20 @@ async def test_shutdown_waits_for_messages_in_the_pipeline(router: Router) -> No
     counts = await router.store.count_conversations()
     assert counts[ConversationStatus.QUEUED] == 20
     assert await router.store.unrouted_messages(100) == []
+
+
+async def test_a_delivery_receipt_updates_the_reply_and_tells_the_consoles(router: Router, agent: Agent) -> None:
+    conv_id = (await router.on_message(msg())).conversation_id or ""
+    reply = await router.reply(conv_id, agent, "ok")
+    [entry] = await router.store.pending_outbox(10)
+    await router.store.outbox_sent(entry.id, "ext-1", router.clock())
+    listener = asyncio.create_task(collect(router, 2))
+    await asyncio.sleep(0)
+    await router.on_delivery_status("webchat", "ext-1", Delivery.DELIVERED)
+    await router.on_delivery_status("webchat", "ext-1", Delivery.SENT)  # late: no event
+    await router.on_delivery_status("webchat", "ext-1", Delivery.READ)
+    events = await asyncio.wait_for(listener, 5)
+    assert [(e.type, e.data["message"]["id"], e.data["message"]["delivery"]) for e in events] == [
+        ("message.updated", reply.id, "delivered"),
+        ("message.updated", reply.id, "read"),
+    ]

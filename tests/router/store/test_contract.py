@@ -225,6 +225,75 @@ async def test_outbox_lifecycle(store: Store) -> None:
     ]
 
 
+async def test_delivery_receipts_only_move_forward(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    conv = await store.get_conversation(conv_id)
+    msg, payload = outbound(conv_id, conv.customer_id)
+    await store.enqueue_outbound(msg, payload, None, T0)
+    [entry] = await store.pending_outbox(10)
+    await store.outbox_sent(entry.id, "SM1", T0)
+
+    delivered = await store.record_delivery("webchat", "SM1", Delivery.DELIVERED, None, T0)
+    assert delivered is not None and delivered.id == msg.id and delivered.delivery is Delivery.DELIVERED
+    # a late "sent" and a repeated "delivered" change nothing
+    assert await store.record_delivery("webchat", "SM1", Delivery.SENT, None, T0) is None
+    assert await store.record_delivery("webchat", "SM1", Delivery.DELIVERED, None, T0) is None
+    # a delivered message does not become failed; read still follows
+    assert await store.record_delivery("webchat", "SM1", Delivery.FAILED, "30008: unknown", T0) is None
+    read = await store.record_delivery("webchat", "SM1", Delivery.READ, None, T0)
+    assert read is not None and read.delivery is Delivery.READ and read.delivery_error is None
+    # the same id on another channel is another message; an inbound id is never touched
+    assert await store.record_delivery("other", "SM1", Delivery.FAILED, "x", T0) is None
+    assert await store.record_delivery("webchat", "m1", Delivery.FAILED, "x", T0) is None
+    stored = {m.id: m for m in await store.list_messages(conv_id, 10)}
+    assert stored[msg.id].delivery is Delivery.READ
+    assert [m.delivery for m in stored.values() if m.direction is Direction.IN] == [Delivery.RECEIVED]
+
+
+async def test_a_failure_receipt_keeps_its_error(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    conv = await store.get_conversation(conv_id)
+    msg, payload = outbound(conv_id, conv.customer_id)
+    await store.enqueue_outbound(msg, payload, None, T0)
+    [entry] = await store.pending_outbox(10)
+    await store.outbox_sent(entry.id, "SM2", T0)
+    failed = await store.record_delivery("webchat", "SM2", Delivery.FAILED, "30003: unreachable handset", T0)
+    assert failed is not None and failed.delivery_error == "30003: unreachable handset"
+    # failed is final: a late "delivered" does not hide the failure
+    assert await store.record_delivery("webchat", "SM2", Delivery.DELIVERED, None, T0) is None
+    [out] = [m for m in await store.list_messages(conv_id, 10) if m.id == msg.id]
+    assert (out.delivery, out.delivery_error) == (Delivery.FAILED, "30003: unreachable handset")
+
+
+async def test_a_receipt_before_the_send_answer_is_applied_when_it_is_stored(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    conv = await store.get_conversation(conv_id)
+    msg, payload = outbound(conv_id, conv.customer_id)
+    await store.enqueue_outbound(msg, payload, None, T0)
+    [entry] = await store.pending_outbox(10)
+    # the platform's callback outran the answer to our send call
+    assert await store.record_delivery("webchat", "SM3", Delivery.SENT, None, T0) is None
+    assert await store.record_delivery("webchat", "SM3", Delivery.DELIVERED, None, T0) is None
+    assert await store.record_delivery("webchat", "SM3", Delivery.SENT, None, T0) is None
+    sent = await store.outbox_sent(entry.id, "SM3", T0)
+    assert sent.delivery is Delivery.DELIVERED
+    # the kept receipt is used once
+    assert await store.record_delivery("webchat", "SM3", Delivery.DELIVERED, None, T0) is None
+
+
+async def test_a_stray_receipt_is_forgotten_after_a_day(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    conv = await store.get_conversation(conv_id)
+    assert await store.record_delivery("webchat", "SM4", Delivery.DELIVERED, None, T0) is None
+    # another receipt a day later sweeps the stray one
+    assert await store.record_delivery("webchat", "SM5", Delivery.SENT, None, T0 + timedelta(days=1, seconds=1)) is None
+    msg, payload = outbound(conv_id, conv.customer_id)
+    await store.enqueue_outbound(msg, payload, None, T0)
+    [entry] = await store.pending_outbox(10)
+    sent = await store.outbox_sent(entry.id, "SM4", T0 + timedelta(days=1, seconds=2))
+    assert sent.delivery is Delivery.SENT
+
+
 async def test_messages_limit_keeps_the_latest(store: Store) -> None:
     for i in range(5):
         _, conv_id = await ingest(store, inbound(f"m{i}", text=str(i)), T0 + timedelta(seconds=i))
