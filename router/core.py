@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.base import Accepted
 from router.bus import Event, EventBus
@@ -47,6 +48,12 @@ CONTACT_WINDOW = timedelta(days=30)
 
 def _key(ref: IdentityRef) -> tuple[str, str]:
     return ref.kind, ref.value
+
+
+def _thread(inbound: Message) -> dict[str, Any]:
+    """The connector's thread data of the message a reply answers (opaque here)."""
+    thread = inbound.extras.get("thread")
+    return thread if isinstance(thread, dict) else {}
 
 
 class ReplyRefused(Exception):
@@ -138,6 +145,8 @@ class Router:
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()
+        if message.automated is not None:
+            return await self._ingest_automated(message)
         plan = self.identity.plan(message)
         if plan.identity.value != message.sender.value:
             # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
@@ -155,6 +164,20 @@ class Router:
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
         return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
+
+    async def _ingest_automated(self, message: InboundMessage) -> Accepted:
+        """A machine's message (auto-reply, delivery report): kept, and shown in
+        the thread it answers, but never routed, handed off or answered."""
+        stored, duplicate, view = await self.store.ingest_automated(message, self.clock())
+        if duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+        else:
+            log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id,
+                     message.automated, stored.id, view.id if view else "no conversation")
+            self.metrics.messages_in.labels(message.channel).inc()
+            if view is not None:
+                self.bus.publish(message_event(stored, view))
+        return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)
 
     async def _route(self, stored: Message, customer: Customer, view: ConversationView | None) -> ConversationView:
         """Open a routed conversation when the customer has none, then tell everyone."""
@@ -193,7 +216,7 @@ class Router:
         )
         payload = OutboundMessage(
             message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
-            text=text, created_at=now,
+            text=text, created_at=now, thread=_thread(inbound),
         )
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
         self.bus.publish(message_event(message, view))
@@ -289,6 +312,7 @@ class Router:
             text=text,
             created_at=now,
             extras={"agent_name": agent.display_name},
+            thread=_thread(last),
         )
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
         message, view = await self.store.enqueue_outbound(message, payload, assign, now)

@@ -118,6 +118,14 @@ class InboundMessage(_Model):
     attachments: list[Attachment] = Field(default_factory=list)
     sent_at: Timestamp | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
+    # external ids of earlier messages on this channel (either direction) that
+    # this one answers, most relevant first: it joins the open conversation of
+    # the first one known, whoever sent it (mail threads by these, not by sender)
+    replies_to: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list, max_length=100)
+    # set, with the reason, when a machine wrote it (an auto-reply, a delivery
+    # report): stored and shown in its thread, but it never opens a
+    # conversation, is never routed and never answered, so no reply loops
+    automated: Annotated[str | None, Field(max_length=256)] = None
 
 
 class OutboundMessage(_Model):
@@ -131,6 +139,9 @@ class OutboundMessage(_Model):
     attachments: list[Attachment] = Field(default_factory=list)
     created_at: Timestamp
     extras: dict[str, Any] = Field(default_factory=dict)
+    # the connector's thread data of the message answered, handed back as it
+    # put it in that inbound message's ``extras["thread"]`` (mail headers)
+    thread: dict[str, Any] = Field(default_factory=dict)
 
 
 class Message(_Model):

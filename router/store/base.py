@@ -217,12 +217,23 @@ class Store(ABC):
                      ) -> Ingested:
         """In one transaction: store the message (or recognise a redelivery),
         resolve the sender to a customer, and put the message in the
-        customer's open conversation if there is one. The common case, a
-        customer already in conversation, takes this one step.
+        customer's open conversation if there is one (or in the open
+        conversation of the earlier message ``message.replies_to`` names,
+        whoever's it is). The common case, a customer already in
+        conversation, takes this one step.
 
         ``plan`` (from ``router.identity``) gives the normalised identity, its
         match key and the claims to record; without one the sender is taken
         as it is."""
+
+    @abstractmethod
+    async def ingest_automated(self, message: InboundMessage, received_at: datetime
+                               ) -> tuple[Message, bool, ConversationView | None]:
+        """Store a message a machine wrote (``message.automated``) once per
+        external id, in the open conversation its ``replies_to`` names if
+        there is one: ``(stored, duplicate, conversation)``. It resolves no
+        identity and opens no conversation, and ``unrouted_messages`` never
+        lists it."""
 
     @abstractmethod
     async def resolve_identity(

@@ -405,16 +405,21 @@ def _resolve_identity(
 
 
 def _attach(
-    conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: str
+    conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: str,
+    thread: str | None = None,
 ) -> tuple[ConversationView | None, bool]:
-    """Attach to the open conversation, or open one by ``route``; without a
-    route and with no open conversation, attach nothing and return None."""
+    """Attach to ``thread`` (an open conversation the message answers) or the
+    customer's open conversation, or open one by ``route``; without a route
+    and with no open conversation, attach nothing and return None."""
     msg = _one(conn, "SELECT conversation_id, text FROM messages WHERE id = ?", (message_id,))
     if msg is None:
         raise NotFound(f"message {message_id}")
     if msg["conversation_id"] is not None:
         return _conv_view(conn, msg["conversation_id"]), False
-    open_row = _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
+    open_row = (
+        {"id": thread} if thread is not None
+        else _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
+    )
     preview = _preview(msg["text"])
     if open_row is None:
         if route is None:
@@ -488,18 +493,62 @@ def _openings(
     return out
 
 
-def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None
-            ) -> Ingested:
+def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tuple[str | None, str | None]:
+    """The conversation of the first earlier message ``replies_to`` names that
+    is known: ``(open one, None)``, or ``(None, resolved one)``."""
+    for external_id in replies_to:
+        # one query per direction: each is served by its own partial index
+        row = next(
+            (found for direction in ("out", "in") if (found := _one(
+                conn,
+                "SELECT c.id, c.status FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.channel = ? AND m.external_id = ? AND m.direction = ? ORDER BY m.rowid DESC LIMIT 1",
+                (channel, external_id, direction),
+            )) is not None),
+            None,
+        )
+        if row is not None:
+            return (None, row["id"]) if row["status"] == ConversationStatus.RESOLVED.value else (row["id"], None)
+    return None, None
+
+
+def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None,
+            replies_to: list[str]) -> Ingested:
+    thread, closed = _thread(conn, stored.channel, replies_to)
+    if closed is not None:
+        # an answer in a thread already resolved starts a new conversation, which keeps the link
+        stored = stored.model_copy(update={"extras": stored.extras | {"follows_conversation": closed}})
     stored, duplicate = _insert_inbound(conn, stored)
     assert stored.sender is not None
     if duplicate or plan is None:
         # a redelivery's claims were recorded the first time
         plan = _plain(plan.identity if plan is not None else stored.sender)
     customer = _resolve_identity(conn, plan, name, now, stored.id)
-    view, _ = _attach(conn, stored.id, customer.id, stored.channel, None, now)
+    view, _ = _attach(conn, stored.id, customer.id, stored.channel, None, now, thread)
     if view is not None:
         stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
     return Ingested(stored, duplicate, customer, view)
+
+
+def _ingest_automated(conn: sqlite3.Connection, stored: Message, now: str, replies_to: list[str]
+                      ) -> tuple[Message, bool, ConversationView | None]:
+    """Store a machine's message; put it in the open conversation it answers,
+    if any, as that conversation's customer's. No identity is resolved (a
+    mailer daemon is nobody's profile) and nothing is opened."""
+    thread, _ = _thread(conn, stored.channel, replies_to)
+    stored, duplicate = _insert_inbound(conn, stored)
+    if duplicate or thread is None:
+        view = _conv_view(conn, stored.conversation_id) if stored.conversation_id else None
+        return stored, duplicate, view
+    conn.execute(
+        "UPDATE messages SET conversation_id = ?, customer_id = (SELECT customer_id FROM conversations WHERE id = ?)"
+        " WHERE id = ?",
+        (thread, thread, stored.id),
+    )
+    conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, thread))
+    row = _one(conn, "SELECT * FROM messages WHERE id = ?", (stored.id,))
+    assert row is not None
+    return _message(row), False, _conv_view(conn, thread)
 
 
 def _reroute(
@@ -1324,6 +1373,8 @@ class SQLiteStore(Store):
     @staticmethod
     def _new_inbound(message: InboundMessage, received_at: datetime) -> Message:
         extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
+        if message.automated:
+            extras["automated"] = message.automated
         return Message(
             id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
             channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
@@ -1356,12 +1407,19 @@ class SQLiteStore(Store):
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
                      ) -> Ingested:
         stored = self._new_inbound(message, received_at)
-        return await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan)
+        return await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan, message.replies_to)
+
+    async def ingest_automated(self, message: InboundMessage, received_at: datetime
+                               ) -> tuple[Message, bool, ConversationView | None]:
+        stored = self._new_inbound(message, received_at)
+        return await self._w.call(_ingest_automated, stored, ts(received_at), message.replies_to)
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
+        # a machine's message outside any thread stays unattached on purpose
         rows = await self._r.call(
             _all,
-            "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in' ORDER BY created_at LIMIT ?",
+            "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in'"
+            " AND json_extract(extras, '$.automated') IS NULL ORDER BY created_at LIMIT ?",
             (limit,),
         )
         return [_message(r) for r in rows]
