@@ -28,12 +28,13 @@ from agents_ui.schemas import (
     MessagesQuery,
     NewAgentBody,
     ReplyBody,
+    TemplateBody,
     UnmergeBody,
     VerificationOut,
 )
 from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
 from router.appkeys import ROUTER, STORE
-from router.core import ReplyRefused
+from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert
 from router.identity import InvalidIdentifier
 from router.models import Agent, ConversationStatus, ConversationView, Role
@@ -112,15 +113,39 @@ async def messages(request: web.Request, query: MessagesQuery) -> MessageList:
     return MessageList(messages=await store.list_messages(conv.id, query.limit))
 
 
+def _refused(exc: ReplyRefused) -> ApiError:
+    if isinstance(exc, ReplyWindowClosed):
+        return ApiError(409, "reply_window_closed", str(exc), details={
+            "channel": exc.channel, "last_inbound_at": exc.last_inbound_at.isoformat(),
+            "template": exc.template_text, "channels": exc.open_channels,
+        })
+    return ApiError(409, "conflict", str(exc))
+
+
 @endpoint("POST", "/api/conversations/{id}/messages", "Reply to the customer", body=ReplyBody,
-          response=MessageOut, status=201, errors=((409, "resolved, or assigned to another agent"),))
+          response=MessageOut, status=201, errors=(
+              (409, "resolved, or assigned to another agent; or (code reply_window_closed) the channel's reply "
+                    "window has closed: the error carries the template text and the channels that can take it"),))
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
         message = await request.app[ROUTER].reply(
             request.match_info["id"], current_agent(request), body.text, body.channel
         )
     except ReplyRefused as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise _refused(exc) from None
+    return MessageOut(message=message)
+
+
+@endpoint("POST", "/api/conversations/{id}/template", "Send the channel's template (re-opens a closed reply window)",
+          body=TemplateBody, response=MessageOut, status=201,
+          errors=((409, "resolved, assigned to another agent, or the channel has no template"),))
+async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
+    try:
+        message = await request.app[ROUTER].reply(
+            request.match_info["id"], current_agent(request), "", body.channel, template=True
+        )
+    except ReplyRefused as exc:
+        raise _refused(exc) from None
     return MessageOut(message=message)
 
 

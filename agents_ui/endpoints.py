@@ -25,16 +25,19 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        # what a client needs to offer a way out (e.g. the channels a reply can take instead)
+        self.details = details or {}
 
 
 def error_response(err: ApiError) -> web.Response:
-    body = {"error": {"code": err.code, "message": err.message}}
+    body = {"error": {"code": err.code, "message": err.message, **err.details}}
     return web.json_response(body, status=err.status, headers=err.headers)
 
 

@@ -48,6 +48,12 @@ class ReplyBody(Body):
     )] = None
 
 
+class TemplateBody(Body):
+    channel: Annotated[str | None, Field(
+        min_length=1, max_length=64, description="default: the channel the customer wrote from last",
+    )] = None
+
+
 class AssignBody(Body):
     agent_id: str | None = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
@@ -94,6 +94,17 @@ class SendResult:
     external_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyWindow:
+    """A channel where a free-text reply may go only for a while after the
+    customer's last message (WhatsApp's 24-hour customer-service window).
+    After it, only a pre-approved template may be sent (``template_text`` is
+    what it says, None when none is configured)."""
+
+    length: timedelta
+    template_text: str | None = None
+
+
 RouteRegistrar = Callable[[web.Application], None]
 
 
@@ -127,6 +138,11 @@ class Connector(ABC):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def reply_window(self) -> ReplyWindow | None:
+        """The channel's reply window, if it has one. An outbound message with
+        ``extras["template"]`` set asks the connector to send its template."""
         return None
 
     async def close_clients(self) -> None:

@@ -153,6 +153,9 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
+    app[ROUTER].reply_windows = {
+        name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
+    }
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
     )

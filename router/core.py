@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Accepted
+from connectors.base import Accepted, ReplyWindow
 from router.bus import Event, EventBus
 from router.identity import IdentityRules
 from router.metrics import Metrics
@@ -60,6 +60,28 @@ class ReplyRefused(Exception):
     """An agent action that the conversation's state does not allow."""
 
 
+class ReplyWindowClosed(ReplyRefused):
+    """A free-text reply on a channel whose reply window has closed: the
+    agent may send the channel's template, or reply on another channel."""
+
+    def __init__(self, channel: str, last_inbound_at: datetime, template_text: str | None,
+                 open_channels: list[str]) -> None:
+        offers = []
+        if template_text is not None:
+            offers.append("send the channel's template to invite the customer to write again")
+        if open_channels:
+            offers.append("reply on " + " or ".join(repr(c) for c in open_channels))
+        super().__init__(
+            f"the reply window on {channel!r} has closed: the customer last wrote there at "
+            f"{last_inbound_at:%Y-%m-%d %H:%M} UTC, so a free-text reply would not be delivered; "
+            + ("; or ".join(offers) if offers else "nothing else can reach the customer until they write again")
+        )
+        self.channel = channel
+        self.last_inbound_at = last_inbound_at
+        self.template_text = template_text
+        self.open_channels = open_channels
+
+
 def message_event(message: Message, conversation: ConversationView) -> Event:
     return Event(
         "message.created",
@@ -91,6 +113,9 @@ class Router:
         # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
         self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self._in_flight: set[asyncio.Task[Accepted]] = set()
+        # channels (connector names) that limit how long after the customer's
+        # last message a free-text reply may go; set by the app from its connectors
+        self.reply_windows: dict[str, ReplyWindow] = {}
 
     # -- what connectors see (connectors.base.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:
@@ -280,9 +305,34 @@ class Router:
             raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them")
         return last
 
-    async def reply(self, conversation_id: str, agent: Agent, text: str, channel: str | None = None) -> Message:
+    def _window_open(self, last: Message) -> bool:
+        window = self.reply_windows.get(last.channel)
+        return window is None or self.clock() - last.created_at <= window.length
+
+    async def _open_channels(self, customer_id: str, besides: str) -> list[str]:
+        """The customer's other channels a free-text reply can reach now."""
+        found = []
+        for channel in await self.store.customer_channels(customer_id):
+            last = await self.store.customer_last_inbound(customer_id, channel)
+            if channel != besides and last is not None and self._window_open(last):
+                found.append(channel)
+        return found
+
+    async def _check_window(self, conversation: ConversationView, last: Message) -> None:
+        if self._window_open(last):
+            return
+        window = self.reply_windows[last.channel]
+        others = await self._open_channels(conversation.customer_id, last.channel)
+        raise ReplyWindowClosed(last.channel, last.created_at, window.template_text, others)
+
+    async def reply(
+        self, conversation_id: str, agent: Agent, text: str, channel: str | None = None, template: bool = False
+    ) -> Message:
         """Queue an agent's reply: by default to the channel the customer used
-        last, or to another of their linked channels when ``channel`` is given."""
+        last, or to another of their linked channels when ``channel`` is given.
+        On a channel whose reply window has closed a free-text reply is
+        refused (``ReplyWindowClosed``); ``template`` sends the channel's
+        template instead of ``text``."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation.status is ConversationStatus.RESOLVED:
             raise ReplyRefused("the conversation is resolved")
@@ -290,6 +340,15 @@ class Router:
             raise ReplyRefused("the conversation is assigned to another agent")
         last = await self._reply_target(conversation, channel)
         assert last.sender is not None
+        extras: dict[str, object] = {"agent_name": agent.display_name}
+        if template:
+            window = self.reply_windows.get(last.channel)
+            if window is None or window.template_text is None:
+                raise ReplyRefused(f"channel {last.channel!r} has no template configured")
+            text = window.template_text
+            extras |= {"template": True, "customer_name": conversation.customer_name or ""}
+        else:
+            await self._check_window(conversation, last)
         now = self.clock()
         message = Message(
             id=new_id("msg"),
@@ -302,7 +361,7 @@ class Router:
             text=text,
             created_at=now,
             delivery=Delivery.PENDING,
-            extras={"agent_name": agent.display_name},
+            extras=extras,
         )
         payload = OutboundMessage(
             message_id=message.id,
@@ -311,7 +370,7 @@ class Router:
             author=Author.AGENT,
             text=text,
             created_at=now,
-            extras={"agent_name": agent.display_name},
+            extras=extras,
             thread=_thread(last),
         )
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
