@@ -12,6 +12,7 @@ CONNECTOR_TYPES: dict[str, str] = {
     "webchat": "connectors.webchat:WebChatConnector",
     "telegram": "connectors.telegram:TelegramConnector",
     "vk": "connectors.vk:VkConnector",
+    "twilio": "connectors.twilio:TwilioConnector",
 }
 
 

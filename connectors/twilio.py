@@ -1,0 +1,570 @@
+"""WhatsApp and SMS through Twilio Programmable Messaging.
+
+One class for both: the config section's ``flavour`` says which channel a
+connector is (``whatsapp`` or ``sms``) and ``from_number`` /
+``messaging_service_sid`` which sender it speaks as, so a deployment runs one
+section per sender.
+
+Inbound: ``POST /webhooks/twilio/{connector}``, form-encoded as Twilio sends
+it, checked with twilio's ``RequestValidator`` against the *public* URL
+(``public_url`` of the section, else ``server.public_url``: behind a proxy the
+address we see is not the one Twilio signed). A bad or missing signature, or
+another account's ``AccountSid``, is a 403 and stores nothing. The answer, an
+empty TwiML ``<Response/>``, is sent only after the message is stored; a
+redelivery (same ``MessageSid``) is stored once.
+
+Delivery receipts: ``POST /webhooks/twilio/{connector}/status`` (signed the
+same way) with ``MessageStatus`` and ``ErrorCode`` moves the outbound message
+to sent / delivered / read / failed through ``ConnectorHost.on_delivery_status``.
+
+Outbound: twilio's async client (``messages.create_async``), never blocking
+the loop; ``api_base`` points it at another host (the local fake in tests).
+Twilio's answers map onto the delivery error tree: 429 is ``RateLimited``
+(``Retry-After`` honoured), 5xx and network trouble ``TransientError``, other
+4xx (invalid number, unsubscribed, outside the WhatsApp window) a
+``PermanentError`` with Twilio's code and a readable reason. Sends are paced
+per sender (Twilio queues or fails what goes beyond a sender's throughput).
+
+WhatsApp's customer-service window: the section's ``reply_window`` (24 hours
+for WhatsApp) and ``window_template`` (an approved Content API template) are
+told to the core through ``Connector.reply_window``, so a free-text reply
+after the window is refused before it is sent, and the template offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from aiohttp import web
+from aiolimiter import AsyncLimiter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from connectors.base import (
+    Connector,
+    ConnectorHost,
+    ConnectorOptions,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    ReplyWindow,
+    SendResult,
+    TransientError,
+)
+from router.models import Attachment, Delivery, IdentityRef, InboundMessage, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+WHATSAPP_PREFIX = "whatsapp:"
+# Twilio's limit for one message's Body; longer text goes as several messages
+MAX_BODY_LENGTH = 1600
+MAX_MEDIA = 10
+# a send that would wait longer than this for the sender's pace is handed
+# back to the outbox as RateLimited instead of holding its send timeout
+MAX_LIMIT_WAIT = 10.0
+HTTP_TIMEOUT = 20.0
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+_MESSAGE_SID = re.compile(r"^(SM|MM|IM)[0-9a-fA-F]{32}$")
+
+# Twilio's MessageStatus values and the delivery state each means here;
+# queued / accepted / scheduled / sending say nothing the outbox did not
+STATUSES: dict[str, Delivery | None] = {
+    "accepted": None, "scheduled": None, "queued": None, "sending": None,
+    "sent": Delivery.SENT, "delivered": Delivery.DELIVERED, "read": Delivery.READ,
+    "undelivered": Delivery.FAILED, "failed": Delivery.FAILED, "canceled": Delivery.FAILED,
+    "receiving": None, "received": None, "partially_delivered": Delivery.DELIVERED,
+}
+
+# Twilio error codes agents meet most, in words they can act on
+# (https://www.twilio.com/docs/api/errors)
+ERRORS: dict[int, str] = {
+    20003: "authentication failed: check the account SID and auth token",
+    21211: "the 'To' number is not a valid phone number",
+    21408: "sending to this region is not enabled on the Twilio account",
+    21610: "the customer has unsubscribed (replied STOP) from this sender",
+    21612: "this sender cannot reach the 'To' number",
+    21614: "the 'To' number is not a mobile number",
+    30003: "unreachable handset (off or out of coverage)",
+    30004: "message blocked by the recipient or their carrier",
+    30005: "unknown handset: the number does not exist",
+    30006: "landline or unreachable carrier",
+    30007: "filtered by the carrier as spam",
+    30008: "unknown error from the carrier",
+    63003: "the number is not on WhatsApp",
+    63016: "outside WhatsApp's 24-hour window: only an approved template can be sent",
+    63018: "the WhatsApp sender's rate limit was exceeded",
+    63024: "the recipient is not a valid WhatsApp user",
+}
+
+
+def describe_error(code: int | str | None, message: str | None = None) -> str:
+    """``twilio 21211: the 'To' number is not a valid phone number``."""
+    try:
+        number = int(code) if code is not None else None
+    except ValueError:
+        number = None
+    words = ERRORS.get(number) if number is not None else None
+    return f"twilio {code}: {words or message or 'error'}"
+
+
+class WindowTemplate(BaseModel):
+    """A Content API template approved by WhatsApp, sent to re-open the window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_sid: str
+    # shown to the agent and stored as the message's text (what the customer sees, roughly)
+    text: str = Field(min_length=1, max_length=MAX_BODY_LENGTH)
+    # template variables ({"1": "{customer_name}"}); {customer_name} and {agent_name} are filled in
+    variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("content_sid")
+    @classmethod
+    def _sid(cls, value: str) -> str:
+        if not _CONTENT_SID.match(value):
+            raise ValueError("content_sid is a Content API SID: HX followed by 32 hex digits")
+        return value
+
+
+class TwilioOptions(ConnectorOptions):
+    flavour: Literal["whatsapp", "sms"]
+    account_sid_env: str = "OMNIROUTER_TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "OMNIROUTER_TWILIO_AUTH_TOKEN"
+    # the sender: a number in E.164 form, or a Messaging Service (its pool of senders)
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    # the public base URL Twilio calls (and signs); default: server.public_url
+    public_url: str | None = None
+    # ask for delivery receipts (needs a public URL Twilio can reach)
+    status_callbacks: bool = True
+    # per-sender pace; default: WhatsApp's 80 a second, a long code's 1 SMS a second
+    messages_per_second: float | None = Field(None, gt=0)
+    # how long after the customer's last message a free-text reply may go;
+    # default: 24 hours for WhatsApp, none for SMS
+    reply_window_hours: float | None = Field(None, gt=0)
+    window_template: WindowTemplate | None = None
+
+    @field_validator("api_base", "public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://support.example.com")
+        return value.rstrip("/") if value else value
+
+    @field_validator("from_number")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.removeprefix(WHATSAPP_PREFIX).strip()
+        if not _E164.match(value):
+            raise ValueError("from_number is a phone number in E.164 form, such as +14155238886")
+        return value
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _service(cls, value: str | None) -> str | None:
+        if value is not None and not _SERVICE_SID.match(value):
+            raise ValueError("messaging_service_sid is MG followed by 32 hex digits")
+        return value
+
+    @model_validator(mode="after")
+    def _one_sender(self) -> TwilioOptions:
+        if (self.from_number is None) == (self.messaging_service_sid is None):
+            raise ValueError("give the sender: either from_number or messaging_service_sid")
+        if self.window_template is not None and self.window() is None:
+            raise ValueError("window_template needs a reply window (reply_window_hours)")
+        return self
+
+    def window(self) -> timedelta | None:
+        hours = self.reply_window_hours or (24.0 if self.flavour == "whatsapp" else None)
+        return None if hours is None else timedelta(hours=hours)
+
+    def pace(self) -> float:
+        return self.messages_per_second or (80.0 if self.flavour == "whatsapp" else 1.0)
+
+    def disabled_reason(self) -> str | None:
+        sid = os.environ.get(self.account_sid_env, "")
+        if not sid:
+            return f"set {self.account_sid_env} to the Twilio account SID (AC...)"
+        if not _ACCOUNT_SID.match(sid):
+            return f"{self.account_sid_env} is not an account SID (AC followed by 32 hex digits)"
+        if not os.environ.get(self.auth_token_env):
+            return f"set {self.auth_token_env} to the Twilio account's auth token"
+        return None
+
+
+# -- the HTTP client -------------------------------------------------------------------------
+
+
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
+    """twilio's aiohttp client, pointed at ``api_base`` when one is set, with
+    a timeout, and a 429 raised with its ``Retry-After`` (twilio's exception
+    drops the headers)."""
+
+    def __init__(self, api_base: str | None) -> None:
+        super().__init__(timeout=HTTP_TIMEOUT)
+        self._base = urlsplit(api_base) if api_base else None
+
+    # twilio's interface, timeout included
+    async def request(
+        self, method: str, url: str, params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        if self._base is not None:
+            parts = urlsplit(url)
+            prefix = self._base.path.rstrip("/")
+            url = urlunsplit((self._base.scheme, self._base.netloc, prefix + parts.path, parts.query, ""))
+        if auth is not None:
+            # aiohttp deprecates its BasicAuth, which twilio would build from ``auth``
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        response: TwilioResponse = await super().request(
+            method, url, params=params, data=data, headers=headers, auth=None,
+            timeout=timeout or HTTP_TIMEOUT, allow_redirects=allow_redirects,
+        )
+        if response.status_code == 429:
+            raise RateLimited(_retry_after(response.headers), "twilio: too many requests")
+        return response
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        return max(0.0, float(headers.get("Retry-After", 1)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def delivery_error(exc: TwilioRestException) -> DeliveryError:
+    reason = describe_error(exc.code, _rest_message(exc))
+    if exc.code in {20429, 63018}:
+        return RateLimited(1.0, reason)
+    if exc.status >= 500:
+        return TransientError(f"{reason} (HTTP {exc.status})")
+    return PermanentError(reason)
+
+
+def _rest_message(exc: TwilioRestException) -> str:
+    # twilio prefixes its own "Unable to create record: "
+    return str(exc.msg).split(": ", 1)[-1]
+
+
+# -- inbound ------------------------------------------------------------------------------------
+
+
+def _attachment_kind(mime: str) -> Literal["image", "audio", "video", "document"]:
+    major = mime.split("/", 1)[0]
+    if major in ("image", "audio", "video"):
+        return major  # type: ignore[return-value]
+    return "document"
+
+
+def media_of(form: dict[str, str]) -> list[Attachment]:
+    try:
+        count = min(int(form.get("NumMedia", "0")), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    found: list[Attachment] = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}")
+        if not url:
+            continue
+        mime = form.get(f"MediaContentType{i}", "application/octet-stream")
+        # Twilio's media URL ends with the Media SID (ME...); the file needs the account's credentials
+        found.append(Attachment(kind=_attachment_kind(mime), url=url, mime_type=mime,
+                                extras={"media_sid": url.rstrip("/").rsplit("/", 1)[-1]}))
+    return found
+
+
+def location_of(form: dict[str, str]) -> Attachment | None:
+    try:
+        lat, lon = float(form["Latitude"]), float(form["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    extras: dict[str, Any] = {"latitude": lat, "longitude": lon}
+    extras.update({k.lower(): form[k] for k in ("Address", "Label") if form.get(k)})
+    return Attachment(kind="location", extras=extras)
+
+
+def describe(attachments: list[Attachment]) -> str:
+    """Bracketed words for a message that has none of its own."""
+    words = []
+    for a in attachments:
+        if a.kind == "location":
+            words.append(f"[location {a.extras['latitude']:.6f}, {a.extras['longitude']:.6f}]")
+        else:
+            words.append(f"[{a.kind} {a.mime_type}]" if a.kind == "document" else f"[{a.kind}]")
+    return " ".join(words)
+
+
+class BadPayload(ValueError):
+    """A signed request that is no message Twilio documents."""
+
+
+def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessage:
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    if not _MESSAGE_SID.match(sid):
+        raise BadPayload("MessageSid is missing or malformed")
+    sender = form.get("From", "").removeprefix(WHATSAPP_PREFIX).strip()
+    if not sender:
+        raise BadPayload("From is missing")
+    attachments = media_of(form)
+    if (location := location_of(form)) is not None:
+        attachments.append(location)
+    extras: dict[str, Any] = {k: form[k] for k in ("To", "WaId", "MessageType", "ButtonPayload",
+                                                   "FromCountry", "NumSegments") if form.get(k)}
+    if replied := form.get("OriginalRepliedMessageSid"):
+        extras["reply_to"] = replied
+    text = form.get("Body", "") or form.get("ButtonText", "") or describe(attachments)
+    return InboundMessage(
+        channel=channel,
+        external_id=sid,
+        sender=IdentityRef(kind=flavour, value=sender),
+        sender_name=(form.get("ProfileName") or None) and form["ProfileName"][:256],
+        text=text,
+        attachments=attachments,
+        extras=extras,
+    )
+
+
+def empty_twiml() -> web.Response:
+    return web.Response(text=str(MessagingResponse()), content_type="text/xml")
+
+
+# -- outbound --------------------------------------------------------------------------------
+
+
+def split_body(text: str, limit: int = MAX_BODY_LENGTH) -> list[str]:
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:]
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def _media_url(a: Attachment) -> str | None:
+    return a.url if a.url and a.url.startswith(("http://", "https://")) else None
+
+
+def _fallback_text(message: OutboundMessage) -> str:
+    """What the channel cannot show goes as words: a location, a file without a URL."""
+    lines = [message.text] if message.text else []
+    for a in message.attachments:
+        if _media_url(a) is not None:
+            continue
+        if a.kind == "location" and "latitude" in a.extras:
+            lat, lon = a.extras["latitude"], a.extras["longitude"]
+            lines.append(f"📍 {a.extras.get('label') or a.extras.get('address') or ''} "
+                         f"https://maps.google.com/?q={lat},{lon}".replace("  ", " "))
+        else:
+            lines.append(f"[{a.name or a.kind}]")
+    return "\n".join(lines)
+
+
+class TwilioConnector(Connector):
+    type_name: ClassVar[str] = "twilio"
+    options_model: ClassVar[type[ConnectorOptions]] = TwilioOptions
+
+    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
+        if not isinstance(options, TwilioOptions):
+            options = TwilioOptions.model_validate(options.model_dump())
+        super().__init__(name, options, host)
+        self.settings: TwilioOptions = options
+        self.account_sid = os.environ.get(options.account_sid_env, "")
+        self._validator = RequestValidator(os.environ.get(options.auth_token_env, ""))
+        self._http: _HttpClient | None = None
+        self._client: Client | None = None
+        # evenly spaced, no bursts: a sender's throughput is counted per second
+        self._limiter = AsyncLimiter(1, 1 / options.pace())
+        # a long text goes in parts; a retry resumes after those already sent
+        self._progress: dict[str, tuple[int, str]] = {}
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/webhooks/twilio/{self.name}"
+
+    def base_url(self) -> str | None:
+        base = self.settings.public_url or self.public_url
+        return base.rstrip("/") if base else None
+
+    def reply_window(self) -> ReplyWindow | None:
+        length = self.settings.window()
+        if length is None:
+            return None
+        template = self.settings.window_template
+        return ReplyWindow(length=length, template_text=template.text if template else None)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def __aenter__(self) -> TwilioConnector:
+        self._http = _HttpClient(self.settings.api_base)
+        self._client = Client(self.account_sid, self._validator.token.decode(), http_client=self._http)
+        if self.base_url() is None:
+            log.warning("twilio %s: no public_url or server.public_url: signatures are checked against the "
+                        "address requests arrive at, which fails behind a proxy; no delivery receipts", self.name)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._client = None
+
+    # -- webhooks ---------------------------------------------------------------------------------
+    def setup_routes(self, app: web.Application) -> None:
+        app.router.add_post(self.webhook_path, self._inbound)
+        app.router.add_post(self.webhook_path + "/status", self._status)
+
+    async def _signed_form(self, request: web.Request) -> dict[str, str]:
+        """The form, once it is proven to come from Twilio for our account; 403 otherwise."""
+        try:
+            form = await request.post()
+        except ValueError:
+            form = None
+        base = self.base_url()
+        url = base + request.path_qs if base else str(request.url)
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if form is None or not signature or not self._validator.validate(url, form, signature):
+            log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
+                        self.name, SIGNATURE_HEADER, request.remote, url)
+            raise web.HTTPForbidden(text="invalid signature")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if fields.get("AccountSid") != self.account_sid:
+            log.warning("twilio %s: signed request for another account %r refused", self.name,
+                        fields.get("AccountSid"))
+            raise web.HTTPForbidden(text="wrong account")
+        return fields
+
+    async def _inbound(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        try:
+            inbound = to_inbound(self.name, self.settings.flavour, form)
+        except (BadPayload, ValueError) as exc:
+            log.warning("twilio %s: malformed message refused: %s", self.name, str(exc)[:200])
+            raise web.HTTPBadRequest(text=f"malformed message: {exc}") from None
+        accepted = await self.host.on_message(inbound)
+        log.debug("twilio %s: %s is message %s%s", self.name, inbound.external_id, accepted.message_id,
+                  " (duplicate)" if accepted.duplicate else "")
+        return empty_twiml()
+
+    async def _status(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+        if not _MESSAGE_SID.match(sid) or status not in STATUSES:
+            log.warning("twilio %s: malformed status callback refused: %r %r", self.name, sid, status)
+            raise web.HTTPBadRequest(text="MessageSid and a known MessageStatus are required")
+        state = STATUSES[status]
+        if state is not None:
+            error = None
+            if state is Delivery.FAILED:
+                error = describe_error(form.get("ErrorCode") or None, form.get("ErrorMessage") or status)
+            await self.host.on_delivery_status(self.name, sid, state, error)
+        return web.Response(status=204)
+
+    # -- delivery ----------------------------------------------------------------------------------
+    def _address(self, number: str) -> str:
+        return WHATSAPP_PREFIX + number if self.settings.flavour == "whatsapp" else number
+
+    def _sender(self) -> dict[str, Any]:
+        if self.settings.messaging_service_sid:
+            return {"messaging_service_sid": self.settings.messaging_service_sid}
+        assert self.settings.from_number is not None
+        return {"from_": self._address(self.settings.from_number)}
+
+    def _callback(self) -> dict[str, Any]:
+        base = self.base_url()
+        if not self.settings.status_callbacks or base is None:
+            return {}
+        return {"status_callback": f"{base}{self.webhook_path}/status"}
+
+    def _requests(self, message: OutboundMessage) -> list[dict[str, Any]]:
+        """The Messages.json calls for one message, in order."""
+        if message.extras.get("template"):
+            return [self._template(message)]
+        media = [u for a in message.attachments if (u := _media_url(a)) is not None][:MAX_MEDIA]
+        parts = split_body(_fallback_text(message))
+        calls: list[dict[str, Any]] = [{"body": p} for p in parts if p]
+        if media:
+            # the pictures go with the last part (Twilio sends Body as their caption)
+            if calls:
+                calls[-1]["media_url"] = media
+            else:
+                calls.append({"media_url": media})
+        return calls or [{"body": ""}]
+
+    def _template(self, message: OutboundMessage) -> dict[str, Any]:
+        template = self.settings.window_template
+        if template is None:
+            raise PermanentError(f"twilio: connector {self.name} has no window_template configured")
+        values = {"customer_name": message.extras.get("customer_name") or "",
+                  "agent_name": message.extras.get("agent_name") or ""}
+        variables = {k: v.format_map(values) for k, v in template.variables.items()}
+        request: dict[str, Any] = {"content_sid": template.content_sid}
+        if variables:
+            request["content_variables"] = json.dumps(variables, ensure_ascii=False)
+        return request
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if self._client is None:
+            raise TransientError(f"twilio: connector {self.name} is not running")
+        recipient = message.recipient.removeprefix(WHATSAPP_PREFIX)
+        if not _E164.match(recipient):
+            raise PermanentError(f"twilio: {message.recipient!r} is not a phone number in E.164 form")
+        done, last_sid = self._progress.pop(message.message_id, (0, ""))
+        for step, request in enumerate(self._requests(message)):
+            if step < done:
+                continue
+            await self._slot()
+            try:
+                created = await self._client.messages.create_async(
+                    to=self._address(recipient), **self._sender(), **self._callback(), **request)
+            except DeliveryError as exc:  # RateLimited from the HTTP client
+                self._remember(message.message_id, step, last_sid)
+                raise exc from None
+            except TwilioRestException as exc:
+                error = delivery_error(exc)
+                if not isinstance(error, PermanentError):
+                    self._remember(message.message_id, step, last_sid)
+                raise error from exc
+            except (aiohttp.ClientError, TimeoutError, TwilioException) as exc:
+                self._remember(message.message_id, step, last_sid)
+                raise TransientError(f"twilio: {type(exc).__name__}: {exc}") from exc
+            last_sid = created.sid or last_sid
+            log.debug("twilio %s: message %s part %d is %s", self.name, message.message_id, step, last_sid)
+        return SendResult(external_id=last_sid or None)
+
+    def _remember(self, message_id: str, step: int, last_sid: str) -> None:
+        if step:
+            self._progress[message_id] = (step, last_sid)
+            while len(self._progress) > 10_000:
+                self._progress.pop(next(iter(self._progress)))
+
+    async def _slot(self) -> None:
+        try:
+            async with asyncio.timeout(MAX_LIMIT_WAIT):
+                await self._limiter.acquire()
+        except TimeoutError:
+            raise RateLimited(1.0, f"twilio: sender pace of {self.settings.pace():g}/s") from None

@@ -1,0 +1,214 @@
+"""A local Twilio REST API that speaks the real wire format.
+
+``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``, form-encoded, with
+HTTP basic auth (account SID, auth token), answered ``201`` with a Message
+resource as https://www.twilio.com/docs/messaging/api/message-resource shows
+it, or with Twilio's error JSON ``{"code", "message", "more_info", "status"}``
+(https://www.twilio.com/docs/usage/twilios-response). It records every call,
+can be told to fail, throttle (429 with ``Retry-After``), go down or stall,
+and can play Twilio's part in delivery receipts: a signed status callback to
+the ``StatusCallback`` URL a message was created with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from multidict import MultiDict
+from twilio.request_validator import RequestValidator
+
+API_VERSION = "2010-04-01"
+
+
+def sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """X-Twilio-Signature as Twilio computes it (the validator's own algorithm)."""
+    return str(RequestValidator(auth_token).compute_signature(url, params))
+
+
+@dataclass
+class Call:
+    account_sid: str
+    params: MultiDict[str]
+    at: float = field(default_factory=time.monotonic)
+    sid: str | None = None
+
+    def get(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def all(self, name: str) -> list[str]:
+        return self.params.getall(name, [])
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeTwilio:
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.calls: list[Call] = []
+        self.failures: deque[Failure] = deque()
+        self.delay = 0.0
+        self._server: TestServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json", self._create)
+        self._server = TestServer(app, port=0)
+        await self._server.start_server()
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("")).rstrip("/")
+
+    # -- scripting -------------------------------------------------------------
+    def fail_next(self, status: int, code: int, message: str, *, times: int = 1,
+                  retry_after: int | None = None) -> None:
+        body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status}
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        for _ in range(times):
+            self.failures.append(Failure(status, body, headers))
+
+    def outage(self, times: int, status: int = 503) -> None:
+        """A load balancer in front of the API answering HTML."""
+        for _ in range(times):
+            self.failures.append(Failure(status, "<html><body>503 Service Unavailable</body></html>"))
+
+    def sent(self) -> list[Call]:
+        return [c for c in self.calls if c.sid is not None]
+
+    async def report(self, call: Call, status: str, *, error_code: int | None = None,
+                     deliver_to: str, tamper: bool = False) -> int:
+        """Twilio's status callback for ``call``: signed for the StatusCallback
+        URL the message was created with, posted to ``deliver_to`` (the test
+        server) with that URL's path, as a proxy in front of the service would."""
+        callback = call.get("StatusCallback")
+        assert callback, "the message was created without a StatusCallback"
+        assert call.sid is not None
+        params = {
+            "MessageSid": call.sid, "SmsSid": call.sid, "AccountSid": self.account_sid,
+            "From": call.get("From") or "", "To": call.get("To") or "", "MessageStatus": status,
+            "SmsStatus": status, "ApiVersion": API_VERSION,
+        }
+        if call.get("MessagingServiceSid"):
+            params["MessagingServiceSid"] = call.get("MessagingServiceSid") or ""
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        if (call.get("To") or "").startswith("whatsapp:"):
+            params["ChannelPrefix"] = "whatsapp"
+        sign = signature(self.auth_token, callback, params)
+        if tamper:
+            params["MessageStatus"] = "delivered"
+        parts = urlsplit(callback)
+        async with aiohttp.ClientSession() as http, http.post(
+            deliver_to.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else ""),
+            data=params, headers={"X-Twilio-Signature": sign},
+        ) as resp:
+            await resp.read()
+            return resp.status
+
+    # -- the API -----------------------------------------------------------------
+    def _authorized(self, request: web.Request, account: str) -> bool:
+        header = request.headers.get("Authorization", "")
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return account == self.account_sid and header == f"Basic {expected}"
+
+    async def _create(self, request: web.Request) -> web.Response:
+        account = request.match_info["account"]
+        params: MultiDict[str] = MultiDict(
+            (k, v) for k, v in (await request.post()).items() if isinstance(v, str))
+        call = Call(account, params)
+        self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self._authorized(request, account):
+            return _error(401, 20003, "Authenticate")
+        if self.failures:
+            failure = self.failures.popleft()
+            if isinstance(failure.body, str):
+                return web.Response(status=failure.status, text=failure.body, content_type="text/html")
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if problem := _invalid(params):
+            return problem
+        call.sid = sid("MM" if params.get("MediaUrl") else "SM")
+        return web.json_response(self._resource(account, call.sid, params), status=201)
+
+    def _resource(self, account: str, message_sid: str, params: MultiDict[str]) -> dict[str, Any]:
+        now = formatdate(usegmt=True)
+        uri = f"/{API_VERSION}/Accounts/{account}/Messages/{message_sid}"
+        service = params.get("MessagingServiceSid")
+        return {
+            "account_sid": account,
+            "api_version": API_VERSION,
+            "body": params.get("Body", ""),
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            # a Messaging Service picks the sender itself
+            "from": params.get("From") or ("+14155550100" if service else None),
+            "messaging_service_sid": service,
+            "num_media": str(len(params.getall("MediaUrl", []))),
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": message_sid,
+            "status": "accepted" if service else "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": params.get("To"),
+            "uri": f"{uri}.json",
+        }
+
+
+def _invalid(params: MultiDict[str]) -> web.Response | None:
+    """Twilio's own checks of a create request, with its codes."""
+    to = params.get("To", "")
+    if not to:
+        return _error(400, 21604, "A 'To' phone number is required.")
+    if not params.get("From") and not params.get("MessagingServiceSid"):
+        return _error(400, 21603, "A 'From' phone number is required.")
+    if not (params.get("Body") or params.get("MediaUrl") or params.get("ContentSid")):
+        return _error(400, 21602, "Message body is required.")
+    if len(params.get("Body", "")) > 1600:
+        return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+    from_ = params.get("From", "")
+    if from_ and to.startswith("whatsapp:") != from_.startswith("whatsapp:"):
+        return _error(400, 21910, "Invalid From and To pair. From and To should be of the same channel")
+    if not to.removeprefix("whatsapp:").startswith("+"):
+        return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+    return None
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message,
+                              "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+                             status=status)
