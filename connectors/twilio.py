@@ -169,6 +169,12 @@ class TwilioOptions(ConnectorOptions):
             raise ValueError("must be an http(s) URL such as https://support.example.com")
         return value.rstrip("/") if value else value
 
+    @field_validator("from_number", mode="before")
+    @classmethod
+    def _number_as_yaml_reads_it(cls, value: object) -> object:
+        # YAML reads an unquoted +14155238886 as the integer 14155238886
+        return f"+{value}" if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("from_number")
     @classmethod
     def _from(cls, value: str | None) -> str | None:

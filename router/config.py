@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from router.yamlconf import load_model
+from connectors import UnknownConnectorType, connector_class
+from router.yamlconf import ConfigError, problem_at, read_yaml, validate
 
 MAIN_FILE = "omnirouter.yaml"
 
@@ -75,4 +77,27 @@ def load_settings(config_dir: Path) -> Settings:
     path = config_dir / MAIN_FILE
     if not path.exists():
         return Settings()
-    return load_model(Settings, path)
+    data, node = read_yaml(path)
+    settings = validate(Settings, data, node, str(path))
+    if problems := _connector_problems(settings, node, str(path)):
+        raise ConfigError(problems)
+    return settings
+
+
+def _connector_problems(settings: Settings, node: yaml.Node | None, filename: str) -> list[str]:
+    """Each connector section checked by its own options model now, so a typo
+    is refused with file:line at start, not found when the app is built."""
+    problems: list[str] = []
+    for name, section in settings.connectors.items():
+        try:
+            cls = connector_class(section.type)
+        except UnknownConnectorType as exc:
+            problems.append(problem_at(filename, node, ("connectors", name, "type"), str(exc)))
+            continue
+        try:
+            cls.parse_options(section.options())
+        except ValidationError as exc:
+            problems.extend(
+                problem_at(filename, node, ("connectors", name, *err["loc"]), err["msg"]) for err in exc.errors()
+            )
+    return problems

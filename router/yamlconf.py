@@ -76,10 +76,14 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, filename: str) -
         raise ConfigError(problems) from exc
 
 
-def load_model(model: type[M], path: Path) -> M:
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-    data, node = parse_yaml(text, str(path))
+    return parse_yaml(text, str(path))
+
+
+def load_model(model: type[M], path: Path) -> M:
+    data, node = read_yaml(path)
     return validate(model, data, node, str(path))

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -24,8 +25,9 @@ from aiohttp.test_utils import TestClient
 
 from connectors.twilio import TwilioConnector, TwilioOptions
 from router.app import CONNECTORS, ROUTER, STORE
-from router.config import ConnectorConfig, Settings
+from router.config import ConnectorConfig, Settings, load_settings
 from router.models import Attachment, Author, IdentityRef, Message, OutboundMessage, utcnow
+from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, AppClient
 from tests.fakes.twilio_api import Call, FakeTwilio, sid, signature
 
@@ -557,3 +559,28 @@ async def test_off_until_the_credentials_are_set(
 def test_bad_options_are_refused_with_a_clear_message(options: dict[str, Any], says: str) -> None:
     with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):
         TwilioOptions.model_validate(options)
+
+
+def test_a_bad_section_in_the_config_file_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "omnirouter.yaml").write_text(
+        "connectors:\n"
+        "  whatsapp:\n"
+        "    type: twilio\n"
+        "    flavour: whatsapp\n"
+        "    from_number: +14155238886\n"
+        "    window_template:\n"
+        "      content_sid: HX123\n"
+        "      text: Hello!\n"
+        "  sms:\n"
+        "    type: twilio\n"
+        "    flavour: sms\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    path = tmp_path / "omnirouter.yaml"
+    assert info.value.problems == [
+        f"{path}:7: connectors.whatsapp.window_template.content_sid: Value error, content_sid is a Content API "
+        "SID: HX followed by 32 hex digits",
+        f"{path}:10: connectors.sms: Value error, give the sender: either from_number or messaging_service_sid",
+    ]

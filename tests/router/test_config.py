@@ -51,3 +51,14 @@ def test_cli_refuses_a_bad_config_with_file_line(tmp_path: Path, capsys: pytest.
     write(tmp_path, "server:\n  port: eighty\n")
     assert main(["run", "--config", str(tmp_path)]) == 1
     assert f"{tmp_path / 'omnirouter.yaml'}:2: server.port" in capsys.readouterr().err
+
+
+def test_connector_options_are_checked_at_load_with_file_and_line(tmp_path: Path) -> None:
+    text = ("connectors:\n  webchat:\n    type: webchat\n  tg:\n    type: telegram\n    mode: pigeon\n"
+            "  fax:\n    type: fax\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    path = tmp_path / "omnirouter.yaml"
+    assert f"{path}:6: connectors.tg.mode: Input should be 'webhook' or 'polling'" in info.value.problems
+    assert any(p.startswith(f"{path}:8: connectors.fax.type: unknown connector type 'fax'")
+               for p in info.value.problems), info.value.problems
