@@ -45,6 +45,8 @@ async function api(method, path, body) {
   if (!resp.ok) {
     const err = new Error((data && data.error && data.error.message) || `${resp.status} ${resp.statusText}`);
     err.status = resp.status;
+    err.code = data && data.error ? data.error.code : undefined;
+    err.details = data && data.error ? data.error : {};
     throw err;
   }
   return data;
@@ -297,6 +299,7 @@ async function select(id) {
   $("#conversation").hidden = false;
   $("#messages").replaceChildren();
   $("#reply-error").textContent = "";
+  hideWindowNotice();
   document.dispatchEvent(new CustomEvent("conversation:selected", { detail: { id } })); // routing.js
   const [detail, history] = await Promise.all([
     api("GET", `/api/conversations/${encodeURIComponent(id)}`),
@@ -323,6 +326,65 @@ async function act(path, body) {
   return data;
 }
 
+// ---- a channel's reply window has closed (e.g. WhatsApp's 24 hours) ----
+
+function hideWindowNotice() {
+  const notice = $("#window-notice");
+  notice.hidden = true;
+  notice.replaceChildren();
+}
+
+function pickChannel(channel) {
+  const select = $("#reply-channel");
+  if (![...select.options].some((o) => o.value === channel)) {
+    const opt = el("option", null, `Reply by ${channel}`);
+    opt.value = channel;
+    select.append(opt);
+  }
+  select.value = channel;
+}
+
+async function sendTemplate(channel) {
+  try {
+    const data = await act("template", { channel });
+    hideWindowNotice();
+    showMessage(data.message);
+  } catch (err) {
+    showActionError(err);
+  }
+}
+
+function showWindowNotice(err) {
+  // the agent's text stays in the box: they choose where it goes instead
+  const d = err.details;
+  const notice = $("#window-notice");
+  const actions = el("div", "window-actions");
+  if (d.template) {
+    const button = el("button", "btn", "Send the template");
+    button.type = "button";
+    button.dataset.testid = "send-template";
+    button.title = d.template;
+    button.addEventListener("click", () => sendTemplate(d.channel));
+    actions.append(button, el("span", "muted window-template", `“${d.template}”`));
+  }
+  for (const channel of d.channels || []) {
+    const button = el("button", "btn", `Send by ${channel} instead`);
+    button.type = "button";
+    button.dataset.testid = "reply-by";
+    button.dataset.channel = channel;
+    button.addEventListener("click", () => {
+      pickChannel(channel);
+      hideWindowNotice();
+      $("#reply-form").requestSubmit();
+    });
+    actions.append(button);
+  }
+  const text = el("p", "window-text", err.message);
+  text.dataset.testid = "window-text";
+  notice.replaceChildren(text, actions);
+  notice.hidden = false;
+}
+
 async function sendReply(event) {
   event.preventDefault();
   const box = $('[data-testid="reply"]');
@@ -335,9 +397,11 @@ async function sendReply(event) {
     const data = await act("messages", channel ? { text, channel } : { text });
     box.value = "";
     autoGrow();
+    hideWindowNotice();
     showMessage(data.message);
   } catch (err) {
-    showActionError(err);
+    if (err.code === "reply_window_closed") showWindowNotice(err);
+    else showActionError(err);
   } finally {
     state.sending = false;
     $('[data-testid="send"]').disabled = false;

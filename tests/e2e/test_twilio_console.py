@@ -1,0 +1,149 @@
+"""WhatsApp through Twilio as an agent sees it in the console: delivery
+receipts arriving live, and a reply after WhatsApp's window closed refused
+with the ways out offered (the template, the customer's SMS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.connectors.test_twilio import (
+    ACCOUNT,
+    CUSTOMER,
+    SMS_NUMBER,
+    TEMPLATE_SID,
+    TOKEN,
+    WA_NUMBER,
+    sent_calls,
+    sms_form,
+    whatsapp_form,
+)
+from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.e2e.test_conversation import agent_logs_in
+from tests.fakes.twilio_api import FakeTwilio, signature
+
+TEMPLATE_TEXT = "Hello! We have an answer to your question. Reply to this message to see it."
+
+
+@pytest.fixture
+async def twilio_api() -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(ACCOUNT, TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def config(port: int, db: Path, api: str, window_hours: float) -> str:
+    return (
+        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
+        f"store:\n  path: {db}\n"
+        "connectors:\n"
+        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
+        f"    api_base: {api}\n    reply_window_hours: {window_hours}\n"
+        f"    window_template:\n      content_sid: {TEMPLATE_SID}\n      text: {TEMPLATE_TEXT}\n"
+        f"  sms:\n    type: twilio\n    flavour: sms\n    from_number: '{SMS_NUMBER}'\n    api_base: {api}\n"
+    )
+
+
+async def start(tmp_path: Path, api: str, window_hours: float) -> AsyncIterator[str]:
+    port = free_port()
+    (tmp_path / "omnirouter.yaml").write_text(config(port, tmp_path / "e2e.db", api, window_hours), encoding="utf-8")
+    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
+           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
+                                                env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+@pytest.fixture
+async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
+    async for base in start(tmp_path, twilio_api.base_url, 24):
+        yield base
+
+
+@pytest.fixture
+async def closed_window_service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
+    """A WhatsApp window of about 4 ms: closed by the time any agent can answer."""
+    async for base in start(tmp_path, twilio_api.base_url, 0.000001):
+        yield base
+
+
+async def twilio_posts(base: str, connector: str, form: dict[str, str]) -> None:
+    path = f"/webhooks/twilio/{connector}"
+    async with aiohttp.ClientSession() as http, http.post(
+        base + path, data=form, headers={"X-Twilio-Signature": signature(TOKEN, base + path, form)}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def open_conversation(agent: Page, base: str, text: str) -> None:
+    await agent_logs_in(agent, base)
+    row = agent.locator('[data-testid="conversation"]', has_text=text)
+    await expect(row).to_have_count(1)
+    await row.click()
+
+
+async def test_the_agent_sees_the_reply_delivered_then_read(
+    service: str, browser: Browser, twilio_api: FakeTwilio
+) -> None:
+    await twilio_posts(service, "whatsapp", whatsapp_form("Где мой заказ 1042?"))
+    agent = await (await browser.new_context()).new_page()
+    await open_conversation(agent, service, "Где мой заказ 1042?")
+    await agent.locator('[data-testid="reply"]').fill("Заказ 1042 уже в пути")
+    await agent.locator('[data-testid="send"]').click()
+    mine = agent.locator('[data-testid="message"][data-author="agent"]')
+    await expect(mine).to_have_attribute("data-delivery", "sent")
+    [call] = twilio_api.sent()
+    assert await twilio_api.report(call, "delivered", deliver_to=service) == 204
+    await expect(mine.locator(".delivery")).to_have_text("Delivered")
+    assert await twilio_api.report(call, "read", deliver_to=service) == 204
+    await expect(mine.locator(".delivery")).to_have_text("Read")
+
+
+async def test_after_the_window_the_agent_is_told_and_offered_the_template_or_sms(
+    closed_window_service: str, browser: Browser, twilio_api: FakeTwilio
+) -> None:
+    base = closed_window_service
+    await twilio_posts(base, "sms", sms_form("I wrote by SMS first"))
+    await twilio_posts(base, "whatsapp", whatsapp_form("then on WhatsApp"))
+    agent = await (await browser.new_context()).new_page()
+    await open_conversation(agent, base, "then on WhatsApp")
+
+    await agent.locator('[data-testid="reply"]').fill("Sorry for the wait")
+    await agent.locator('[data-testid="send"]').click()
+    notice = agent.locator('[data-testid="window-notice"]')
+    await expect(notice).to_be_visible()
+    await expect(notice.locator('[data-testid="window-text"]')).to_contain_text("reply window on 'whatsapp' has closed")
+    assert twilio_api.calls == []  # nothing went out blind
+    await expect(agent.locator('[data-testid="reply"]')).to_have_value("Sorry for the wait")
+
+    # the template re-opens WhatsApp
+    await notice.locator('[data-testid="send-template"]').click()
+    await expect(notice).to_be_hidden()
+    sent = agent.locator('[data-testid="message"][data-author="agent"]')
+    await expect(sent.locator('[data-testid="message-text"]')).to_have_text([TEMPLATE_TEXT])
+    await expect(sent).to_have_attribute("data-delivery", "sent")
+    [template] = twilio_api.sent()
+    assert (template.get("ContentSid"), template.get("To")) == (TEMPLATE_SID, f"whatsapp:{CUSTOMER}")
+
+    # or the customer's SMS takes the text itself
+    await agent.locator('[data-testid="send"]').click()
+    await notice.locator('[data-testid="reply-by"][data-channel="sms"]').click()
+    await expect(sent.locator('[data-testid="message-text"]')).to_have_text([TEMPLATE_TEXT, "Sorry for the wait"])
+    await expect(agent.locator('[data-testid="reply"]')).to_have_value("")
+
+    _, sms = await sent_calls(twilio_api, 2)
+    assert (sms.get("To"), sms.get("From"), sms.get("Body")) == (CUSTOMER, SMS_NUMBER, "Sorry for the wait")
