@@ -1,7 +1,8 @@
-"""Webhook ingest per connector: Telegram updates and VK Callback API events
+"""Webhook ingest per connector: Telegram updates, VK Callback API events and
+Twilio WhatsApp/SMS webhooks (form-encoded, X-Twilio-Signature signed)
 posted to a real ``omnirouter run`` over loopback, through the whole pipeline
-(secret check, parsing, dedupe, durable store, identity, conversation,
-routing) until the platform would be answered.
+(signature or secret check, parsing, dedupe, durable store, identity,
+conversation, routing) until the platform would be answered.
 
 Prints messages/s and p50/p95/p99 of the time from a POST to its answer,
 which is only sent once the message is stored. The platforms' APIs (for
@@ -28,15 +29,20 @@ import aiohttp
 
 from bench.load import PASSWORD, free_port, peak_rss_mb, percentile, server
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio, signature
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 
 TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 TG_SECRET = "bench-telegram-secret"
 VK_TOKEN = "vk1.a.bench-community-token"
 VK_SECRET = "bench-vk-secret"
+TW_ACCOUNT = "AC" + "0123456789abcdef" * 2
+TW_TOKEN = "bench0twilio0auth0token000000000"
+TW_NUMBER = "+14155238886"
 DATE = 1732460000
 
-Payload = tuple[dict[str, Any], dict[str, str]]  # (JSON body, headers)
+# (body, headers): a JSON body, or form fields when a signature header says Twilio sent it
+Payload = tuple[dict[str, Any], dict[str, str]]
 
 
 def telegram_update(i: int, customers: int) -> Payload:
@@ -57,6 +63,23 @@ def vk_event(i: int, customers: int) -> Payload:
     return body, {}
 
 
+def twilio_message(public_base: str, connector: str) -> Callable[[int, int], Payload]:
+    """WhatsApp messages as Twilio posts them, signed for the public URL."""
+    url = f"{public_base}/webhooks/twilio/{connector}"
+
+    def make(i: int, customers: int) -> Payload:
+        message_sid = f"SM{i:032x}"
+        sender = f"+7912{i % customers:07d}"
+        form = {"SmsMessageSid": message_sid, "NumMedia": "0", "ProfileName": "Ivan", "MessageType": "text",
+                "SmsSid": message_sid, "WaId": sender[1:], "SmsStatus": "received",
+                "Body": f"где мой заказ {i}?", "To": f"whatsapp:{TW_NUMBER}", "NumSegments": "1",
+                "ReferralNumMedia": "0", "MessageSid": message_sid, "AccountSid": TW_ACCOUNT,
+                "From": f"whatsapp:{sender}", "ApiVersion": "2010-04-01"}
+        return form, {"X-Twilio-Signature": signature(TW_TOKEN, url, form)}
+
+    return make
+
+
 @dataclass
 class Result:
     latencies: list[float] = field(default_factory=list)
@@ -75,7 +98,9 @@ async def fire(url: str, make: Callable[[int, int], Payload], args: argparse.Nam
         while (i := next(counter)) < end:
             body, headers = make(i, args.customers)
             started = time.perf_counter()
-            async with http.post(url, json=body, headers=headers) as resp:
+            form = "X-Twilio-Signature" in headers
+            async with http.post(url, headers=headers, data=body if form else None,
+                                 json=None if form else body) as resp:
                 await resp.read()
                 if resp.status != 200:
                     result.errors += 1
@@ -88,14 +113,16 @@ async def fire(url: str, make: Callable[[int, int], Payload], args: argparse.Nam
     return result
 
 
-def write_config(folder: Path, port: int, telegram_api: str, vk_api: str) -> None:
+def write_config(folder: Path, port: int, telegram_api: str, vk_api: str, twilio_api: str) -> None:
     (folder / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
         f"store:\n  path: {folder / 'bench.db'}\n"
         "connectors:\n"
         "  webchat:\n    type: webchat\n"
         f"  telegram:\n    type: telegram\n    api_base: {telegram_api}\n"
-        f"  vk:\n    type: vk\n    api_base: {vk_api}\n    group_id: {GROUP_ID}\n    confirmation_code: bench\n",
+        f"  vk:\n    type: vk\n    api_base: {vk_api}\n    group_id: {GROUP_ID}\n    confirmation_code: bench\n"
+        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{TW_NUMBER}'\n"
+        f"    api_base: {twilio_api}\n",
         encoding="utf-8",
     )
 
@@ -114,26 +141,30 @@ def report(name: str, r: Result, rss: float) -> None:
 async def main(args: argparse.Namespace) -> None:
     print(f"webhooks: {args.messages} per connector from {args.concurrency} concurrent senders, "
           f"{args.customers} customers, after {args.warmup} warm-up posts; {os.cpu_count()} CPUs", flush=True)
-    telegram, vk = FakeTelegram(TG_TOKEN), FakeVk(VK_TOKEN)
+    telegram, vk, twilio = FakeTelegram(TG_TOKEN), FakeVk(VK_TOKEN), FakeTwilio(TW_ACCOUNT, TW_TOKEN)
     await telegram.start()
     await vk.start()
+    await twilio.start()
     env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
-           "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET, "OMNIROUTER_VK_TOKEN": VK_TOKEN, "OMNIROUTER_VK_SECRET": VK_SECRET}
+           "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET, "OMNIROUTER_VK_TOKEN": VK_TOKEN, "OMNIROUTER_VK_SECRET": VK_SECRET,
+           "OMNIROUTER_TWILIO_ACCOUNT_SID": TW_ACCOUNT, "OMNIROUTER_TWILIO_AUTH_TOKEN": TW_TOKEN}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
-            write_config(Path(tmp), port, telegram.base_url, vk.base_url)
+            write_config(Path(tmp), port, telegram.base_url, vk.base_url, twilio.base_url)
             cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
             async with server(cmd, port, env) as pid:
                 base = f"http://127.0.0.1:{port}"
                 for name, path, make in (("telegram", "/webhooks/telegram/telegram", telegram_update),
-                                         ("vk", "/webhooks/vk/vk", vk_event)):
+                                         ("vk", "/webhooks/vk/vk", vk_event),
+                                         ("twilio", "/webhooks/twilio/whatsapp", twilio_message(base, "whatsapp"))):
                     warm = argparse.Namespace(**{**vars(args), "messages": args.warmup})
                     await fire(base + path, make, warm, first=0)
                     report(name, await fire(base + path, make, args, first=args.warmup), peak_rss_mb(pid))
     finally:
         await telegram.close()
         await vk.close()
+        await twilio.close()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
