@@ -303,7 +303,9 @@ class _Names:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._fetch(), name="vk-users-get")
         try:
-            return await asyncio.wait_for(asyncio.shield(future), NAME_WAIT)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (gh-86296)
+            async with asyncio.timeout(NAME_WAIT):
+                return await asyncio.shield(future)
         except TimeoutError:
             log.info("vk: no name for user %d within %gs, storing the message without it", user_id, NAME_WAIT)
             return None

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
 from router.rules.engine import DEFAULT_QUEUE, RuleSet
@@ -142,8 +143,7 @@ class Assigner:
         listener = asyncio.create_task(self._listen(), name="assigner-events")
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), idle_check)
+                await wait_event(self.wakeup, idle_check)
                 self.wakeup.clear()
                 try:
                     await self.assign_round()

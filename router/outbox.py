@@ -6,13 +6,13 @@ try. Messages to one recipient leave in the order they were written."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, TransientError
+from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.config import OutboxConfig
 from router.metrics import Metrics
@@ -56,8 +56,7 @@ class OutboxWorker:
             self.wakeup.clear()
             delay = await self.run_once()
             # woken early by a new reply, or on time for the next retry
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
+            await wait_event(self.wakeup, delay)
 
     async def run_once(self) -> float:
         """Send what is due; return seconds until something else may be due."""
