@@ -13,6 +13,7 @@ CONNECTOR_TYPES: dict[str, str] = {
     "telegram": "connectors.telegram:TelegramConnector",
     "vk": "connectors.vk:VkConnector",
     "twilio": "connectors.twilio:TwilioConnector",
+    "email": "connectors.email:EmailConnector",
 }
 
 

@@ -1,0 +1,457 @@
+"""Reading mail for the email connector: raw RFC 5322 bytes -> ``InboundMessage``.
+
+Parsed with the stdlib ``email`` package and ``policy.default``, which decodes
+RFC 2047 headers, RFC 2231 file names and any charset Python has a codec for
+(KOI8-R, windows-1251, ...). HTML-only mail is turned into readable text by
+inscriptis (Apache-2.0). Quoted earlier text and signatures are stripped from
+what the agent sees (quotequail plus our patterns for Russian and common
+clients); the full body is kept in ``extras["full_text"]`` when anything was
+cut. A mail that cannot be read is still stored: its raw text with the parse
+warnings, never dropped.
+
+Machines' mail (auto-replies, out-of-office notes, bounces) is marked
+``automated`` so it never opens a conversation or gets an answer; a bounce's
+delivery report is read so the connector can mark our message failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import parseaddr, parsedate_to_datetime
+from typing import Any, Literal
+
+import quotequail
+from inscriptis import get_text
+
+from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
+
+log = logging.getLogger(__name__)
+
+IDENTITY_KIND = "email"
+# what the agent sees of a long mail; the rest stays in full_text
+MAX_FULL_TEXT = 200_000
+MAX_RAW_KEPT = 1_000_000
+MAX_REFERENCES = 30
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+# -- auto-replies and bounces (RFC 3834, RFC 2076, RFC 3464) ---------------------------
+
+_AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """One recipient's line of a delivery-status report, about our ``message_id``."""
+
+    message_id: str | None
+    action: str
+    status: str | None
+    diagnostic: str | None
+    recipient: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.action == "failed"
+
+    def reason(self) -> str:
+        parts = [f"bounced ({self.action}"]
+        if self.status:
+            parts.append(f" {self.status}")
+        parts.append(")")
+        if self.recipient:
+            parts.append(f" for {self.recipient}")
+        if self.diagnostic:
+            parts.append(f": {self.diagnostic}")
+        return "".join(parts)[:1000]
+
+
+@dataclass(slots=True)
+class ParsedMail:
+    inbound: InboundMessage
+    report: DeliveryReport | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The ids in a Message-ID / In-Reply-To / References header, without <>."""
+    if not value:
+        return []
+    found = _MSGID.findall(value)
+    if not found and value.strip() and " " not in value.strip():
+        # a client that forgot the angle brackets
+        found = [value.strip()]
+    return found
+
+
+def automated_reason(msg: Message, sender: str) -> str | None:
+    """Why this mail was written by a machine, or None for a person's mail."""
+    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto and not auto.startswith("no"):
+        return f"Auto-Submitted: {auto}"
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    if precedence in _AUTO_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    for name in ("X-Autoreply", "X-Autorespond"):
+        if value := str(msg.get(name, "")).strip():
+            return f"{name}: {value}"
+    if msg.get_content_type() == "multipart/report":
+        return f"delivery report ({msg.get_param('report-type') or 'unknown type'})"
+    if _DAEMONS.match(sender):
+        return f"sent by {sender}"
+    if str(msg.get("Return-Path", "")).strip() == "<>":
+        return "empty Return-Path (a delivery notification)"
+    return None
+
+
+def delivery_report(msg: EmailMessage) -> DeliveryReport | None:
+    """The first recipient line of a delivery-status report, and the
+    Message-ID of the mail it is about (from the returned headers)."""
+    if msg.get_content_type() != "multipart/report":
+        return None
+    status_part = original = None
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status" and status_part is None:
+            status_part = part
+        elif kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers") and original is None:
+            original = part
+    if status_part is None:
+        return None
+    fields: dict[str, str] = {}
+    for block in status_part.get_payload():
+        if isinstance(block, Message) and block.get("Action"):
+            fields = {k.lower(): str(v) for k, v in block.items()}
+            break
+    return DeliveryReport(
+        message_id=_original_id(original),
+        action=fields.get("action", "unknown").strip().lower(),
+        status=fields.get("status", "").strip() or None,
+        diagnostic=fields.get("diagnostic-code", "").strip() or None,
+        recipient=fields.get("final-recipient", "").split(";")[-1].strip() or None,
+    )
+
+
+def _original_id(part: Message | None) -> str | None:
+    if part is None:
+        return None
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        ids = message_ids(str(payload[0].get("Message-ID", "")))
+    else:
+        decoded = part.get_payload(decode=True)
+        data = decoded if isinstance(decoded, bytes) else str(payload).encode()
+        headers = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
+        ids = message_ids(str(headers.get("Message-ID", "")))
+    return ids[0] if ids else None
+
+
+# -- bodies -----------------------------------------------------------------------
+
+
+def _text_of(part: EmailMessage, warnings: list[str]) -> str:
+    """A text part's content, decoded by its charset; a charset Python does
+    not know is read as UTF-8 with replacements, and said so."""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError) as exc:
+        warnings.append(f"body charset {part.get_content_charset()!r} could not be used: {exc}")
+        raw = part.get_payload(decode=True)
+        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return content if isinstance(content, str) else content.decode("utf-8", "replace")
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML mail: paragraphs, lists and tables kept as
+    lines, scripts and styles gone."""
+    return str(get_text(html)).strip()
+
+
+def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
+    """The mail's text and whether it came from HTML."""
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return "", False
+    if not isinstance(part, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
+        return str(part.get_payload()), False
+    text = _text_of(part, warnings)
+    if part.get_content_subtype() == "html":
+        return html_to_text(text), True
+    plain = text.replace("\r\n", "\n")
+    if not plain.strip():
+        # some clients send an empty text part next to the real HTML one
+        html = msg.get_body(preferencelist=("html",))
+        if isinstance(html, EmailMessage):
+            return html_to_text(_text_of(html, warnings)), True
+    return plain, False
+
+
+_KINDS: dict[str, Literal["image", "audio", "video", "document"]] = {
+    "image": "image", "audio": "audio", "video": "video"}
+
+
+def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
+    found: list[Attachment] = []
+    for index, part in enumerate(msg.iter_attachments()):
+        kind = part.get_content_type()
+        if kind in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
+            continue  # the report itself, read by delivery_report
+        try:
+            data = part.get_payload(decode=True)
+        except (ValueError, TypeError) as exc:
+            warnings.append(f"attachment {index} could not be decoded: {exc}")
+            data = None
+        if not isinstance(data, bytes):
+            data = part.as_bytes() if part.is_multipart() or kind == "message/rfc822" else b""
+        name = part.get_filename()
+        extras: dict[str, Any] = {"part": index, "sha256": hashlib.sha256(data).hexdigest()}
+        if part.get("Content-ID"):
+            extras["content_id"] = str(part["Content-ID"]).strip("<>")
+        found.append(Attachment(
+            kind=_KINDS.get(part.get_content_maintype(), "document"),
+            name=name, mime_type=kind, size=len(data), extras=extras,
+        ))
+    return found
+
+
+# -- quoted text and signatures -------------------------------------------------------
+
+_REPLY_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
+    r"^\s*On\b.{0,300}\bwrote:\s*$",
+    r"^\s*-{2,}\s*(Original Message|Исходное сообщение|Пересланное сообщение)\s*-{2,}",
+    r"^.{0,300}\bнаписал(?:\(а\)|а)?\s*:\s*$",
+    r"^.{0,300}\bпишет\s*:\s*$",
+    # Gmail/Yandex/Mail.ru in Russian: "пн, 3 июн. 2024 г. в 10:00, Имя <a@b>:",
+    # "24.11.2026, 10:00, "Иван" <a@b>:", "Пятница, 22 ноября 2024, 10:00 +03:00 от Иван <a@b>:"
+    r"^.{0,200}\d{1,2}:\d{2}.{0,300}<?[^\s<>@]+@[^\s<>@]+>?\s*:\s*$",
+)]
+# Outlook's header block: "From:"/"От:" then "Sent:"/"Отправлено:" within a few lines
+_BLOCK_START = re.compile(r"^\s*\**(From|От|Von|De)\s*:\**\s", re.IGNORECASE)
+_BLOCK_NEXT = re.compile(r"^\s*\**(Sent|Date|Отправлено|Дата|Gesendet|Envoyé)\s*:", re.IGNORECASE)
+_SIG_DELIMITER = re.compile(r"^--\s?$")
+_MOBILE_SIG = re.compile(
+    r"^\s*(Sent from my .{1,60}|Sent from (Mail|Outlook|Yahoo).{0,60}|Get Outlook for .{1,40}"
+    r"|Отправлено (с|из) .{1,80}|Отправлено с моего .{1,60}|Sent with .{1,40})\s*$",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^\s*(С уважением|С наилучшими пожеланиями|Всего доброго|Best regards|Kind regards|Regards"
+    r"|Best wishes|Cheers|Sincerely)[,.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _reply_header_at(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        joined = f"{line} {lines[i + 1]}" if i + 1 < len(lines) else line
+        for pattern in _REPLY_HEADERS:
+            if pattern.match(line):
+                return i
+            # a client that wrapped the header line in two
+            if line.strip() and not line.lstrip().startswith(">") and pattern.match(joined):
+                return i
+        if _BLOCK_START.match(line) and any(_BLOCK_NEXT.match(nxt) for nxt in lines[i + 1 : i + 5]):
+            return i
+    return None
+
+
+def _first_quote_at(text: str) -> int | None:
+    """Line index where quotequail sees the first quoted block."""
+    try:
+        parts = quotequail.quote(text)
+    except (ValueError, IndexError, RecursionError):  # a library bug must not lose the mail
+        return None
+    lines = 0
+    for visible, chunk in parts:
+        if not visible:
+            return lines
+        lines += len(chunk.splitlines()) or 1
+    return None
+
+
+def _strip_signature(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if _SIG_DELIMITER.match(line) and i > 0:
+            return lines[:i]
+    while lines and (not lines[-1].strip() or _MOBILE_SIG.match(lines[-1])):
+        lines = lines[:-1]
+    tail = len(lines) - 6
+    for i in range(max(1, tail), len(lines)):
+        after = [x for x in lines[i + 1 :] if x.strip()]
+        if _CLOSING.match(lines[i]) and len(after) <= 4 and all(len(x) <= 80 for x in after):
+            return lines[:i]
+    return lines
+
+
+def strip_quotes(text: str) -> str:
+    """What the customer wrote this time: without the quoted earlier mail,
+    the client's reply header and the signature. Never empty when ``text``
+    is not: a mail that is all quote keeps its full text."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    cuts = [c for c in (_reply_header_at(lines), _first_quote_at(text)) if c is not None]
+    if cuts:
+        lines = lines[: min(cuts)]
+    lines = _strip_signature(lines)
+    # the header line quotequail leaves in the visible part ("On ... wrote:")
+    while lines and (not lines[-1].strip() or any(p.match(lines[-1]) for p in _REPLY_HEADERS)):
+        lines = lines[:-1]
+    stripped = "\n".join(lines).strip()
+    return stripped or text.strip()
+
+
+# -- the whole mail -----------------------------------------------------------------
+
+
+def _sender(msg: EmailMessage, warnings: list[str]) -> tuple[str | None, str | None]:
+    header = msg.get("From")
+    try:
+        addresses: Iterable[Address] = getattr(header, "addresses", ()) if header is not None else ()
+        first = next(iter(addresses), None)
+    except (ValueError, IndexError, TypeError) as exc:
+        warnings.append(f"From header unreadable: {exc}")
+        first = None
+    if first is not None and first.addr_spec and "@" in first.addr_spec:
+        return first.addr_spec, first.display_name or None
+    name, addr = parseaddr(str(header or ""))
+    if "@" in addr:
+        warnings.append("From header malformed, address taken as written")
+        return addr, name or None
+    return None, None
+
+
+def _sent_at(msg: EmailMessage, warnings: list[str]) -> datetime | None:
+    value = msg.get("Date")
+    if value is None:
+        return None
+    try:
+        sent = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        warnings.append(f"Date header unreadable: {str(value)[:100]!r}")
+        return None
+    return sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+
+
+def fallback_id(raw: bytes) -> str:
+    """An external id for a mail without a usable Message-ID: the same bytes
+    delivered twice are still stored once."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        return str(msg.get(name, "") or "")
+    except (ValueError, IndexError, TypeError):
+        return ""
+
+
+def parse_mail(channel: str, raw: bytes) -> ParsedMail:
+    """Read one mail; never raises for bad input (see ``raw_fallback``)."""
+    try:
+        return _parse(channel, raw)
+    except Exception as exc:  # any parser failure: keep the mail raw, never drop it
+        log.warning("email %s: mail could not be parsed, stored raw: %s", channel, exc)
+        return raw_fallback(channel, raw, f"mail could not be parsed: {type(exc).__name__}: {exc}")
+
+
+def _parse(channel: str, raw: bytes) -> ParsedMail:
+    warnings: list[str] = []
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    warnings.extend(f"{type(d).__name__}: {d}" for d in msg.defects)
+    sender, name = _sender(msg, warnings)
+    if sender is None:
+        return raw_fallback(channel, raw, "no sender address in From")
+    subject = _header(msg, "Subject").strip()
+    ids = message_ids(_header(msg, "Message-ID"))
+    message_id = ids[0] if ids and len(ids[0]) <= 256 else None
+    if message_id is None:
+        warnings.append("no usable Message-ID: identified by a hash of the mail")
+    in_reply_to = message_ids(_header(msg, "In-Reply-To"))
+    references = message_ids(_header(msg, "References"))[-MAX_REFERENCES:]
+    report = delivery_report(msg)
+    full, from_html = body_text(msg, warnings)
+    text = strip_quotes(full) if full.strip() else ""
+    attachments = attachments_of(msg, warnings)
+    shown = text or subject or ("[attachments]" if attachments else "[empty mail]")
+    if len(shown) > MAX_TEXT_LENGTH:
+        warnings.append(f"text cut to {MAX_TEXT_LENGTH} characters; the whole is in full_text")
+        shown = shown[: MAX_TEXT_LENGTH - 1] + "…"
+    replies_to = list(dict.fromkeys([*in_reply_to, *reversed(references)]))
+    if report is not None and report.message_id:
+        replies_to.insert(0, report.message_id)
+    extras: dict[str, Any] = {
+        "subject": subject,
+        "message_id": message_id,
+        "in_reply_to": in_reply_to,
+        "references": references,
+        "to": _header(msg, "To"),
+        # what a reply needs to thread: handed back with it as OutboundMessage.thread
+        "thread": {
+            "subject": subject,
+            "message_id": message_id,
+            "references": [*(references or in_reply_to), *([message_id] if message_id else [])][-MAX_REFERENCES:],
+        },
+    }
+    if cc := _header(msg, "Cc"):
+        extras["cc"] = cc
+    if from_html:
+        extras["from_html"] = True
+    if full.strip() and text != full.strip():
+        extras["full_text"] = full[:MAX_FULL_TEXT]
+    if report is not None:
+        extras["delivery_report"] = {
+            "message_id": report.message_id, "action": report.action, "status": report.status,
+            "diagnostic": report.diagnostic, "recipient": report.recipient,
+        }
+    if warnings:
+        extras["parse_warnings"] = warnings[:20]
+    inbound = InboundMessage(
+        channel=channel,
+        external_id=message_id or fallback_id(raw),
+        sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
+        sender_name=name[:256] if name else None,
+        text=shown,
+        attachments=attachments,
+        sent_at=_sent_at(msg, warnings),
+        extras=extras,
+        replies_to=replies_to[:100],
+        automated=automated_reason(msg, sender),
+    )
+    return ParsedMail(inbound, report, warnings)
+
+
+def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
+    """A mail we cannot read, stored as its raw text with the warning: an
+    agent can still read it, and it is never silently dropped."""
+    text = raw.decode("utf-8", "replace")
+    _, addr = parseaddr(_raw_header(text, "from"))
+    sender = addr if "@" in addr else "unknown-sender@invalid"
+    ids = message_ids(_raw_header(text, "message-id"))
+    extras: dict[str, Any] = {
+        "parse_warnings": [warning],
+        "raw": text[:MAX_RAW_KEPT],
+        "thread": {"subject": _raw_header(text, "subject"), "message_id": ids[0] if ids else None, "references": []},
+    }
+    inbound = InboundMessage(
+        channel=channel,
+        external_id=ids[0] if ids and len(ids[0]) <= 256 else fallback_id(raw),
+        sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
+        text=("[unreadable mail] " + text)[:MAX_TEXT_LENGTH],
+        extras=extras,
+    )
+    return ParsedMail(inbound, None, [warning])
+
+
+def _raw_header(text: str, name: str) -> str:
+    match = re.search(rf"^{re.escape(name)}:[ \t]*(.*(?:\r?\n[ \t].*)*)", text.split("\n\n", 1)[0],
+                      re.IGNORECASE | re.MULTILINE)
+    return re.sub(r"\r?\n[ \t]+", " ", match.group(1)).strip()[:998] if match else ""
