@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -265,4 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    # the generator's own collector pauses would be counted as the server's
+    # latency: the same tuning as `omnirouter run` (router/cli.py)
+    gc.freeze()
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     asyncio.run(main(parse_args()))
