@@ -173,7 +173,10 @@ def _text_of(part: EmailMessage, warnings: list[str]) -> str:
 def html_to_text(html: str) -> str:
     """Readable text of an HTML mail: paragraphs, lists and tables kept as
     lines, scripts and styles gone."""
-    return str(get_text(html)).strip()
+    text = str(get_text(html))
+    # inscriptis indents nested blocks; in a mail that is noise, not structure
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
@@ -405,7 +408,7 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         extras["cc"] = cc
     if from_html:
         extras["from_html"] = True
-    if full.strip() and text != full.strip():
+    if full.strip() and shown != full.strip():
         extras["full_text"] = full[:MAX_FULL_TEXT]
     if report is not None:
         extras["delivery_report"] = {

@@ -1,0 +1,191 @@
+"""Reading mail as real clients write it: charsets, encoded headers, HTML-only
+mail, attachments, quoted text and signatures in Russian and English,
+machines' mail, and mail too broken to parse (kept raw, never dropped).
+
+The samples in data/mail/ are shaped as Thunderbird, Outlook and Gmail send
+them (headers, encodings and quoting styles included)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from connectors.email import EmailConnector, EmailOptions
+from connectors.email_parse import fallback_id, parse_mail, strip_quotes
+from router.models import MAX_TEXT_LENGTH, Author, OutboundMessage, utcnow
+
+DATA = Path(__file__).parent / "data" / "mail"
+
+
+def sample(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_koi8r_mail_with_encoded_headers_and_a_thunderbird_quote() -> None:
+    parsed = parse_mail("mail", sample("koi8r_thunderbird.eml")).inbound
+    assert parsed.sender.value == "ivan.petrov@example.ru" and parsed.sender_name == "Иван Петров"
+    assert parsed.extras["subject"] == "Re: Заказ 1042 повреждён"
+    assert parsed.text == "Добрый день!\n\nПосылка пришла повреждённой, коробка мокрая.\nЧто делать?"
+    # the whole mail, quote and signature included, is kept
+    assert "> Трек-номер RA123456789RU" in parsed.extras["full_text"]
+    assert "С уважением, Иван Петров" in parsed.extras["full_text"]
+    assert parsed.external_id == "5f1c2a9e-koi8@example.ru"
+    # In-Reply-To first, then References from the newest back
+    assert parsed.replies_to == ["msg_0a1b2c3d4e5f60718293@shop.example", "first-1042@example.ru"]
+    assert parsed.extras["thread"] == {
+        "subject": "Re: Заказ 1042 повреждён", "message_id": "5f1c2a9e-koi8@example.ru",
+        "references": ["first-1042@example.ru", "msg_0a1b2c3d4e5f60718293@shop.example",
+                       "5f1c2a9e-koi8@example.ru"],
+    }
+    assert parsed.sent_at is not None and parsed.sent_at.isoformat() == "2026-11-24T08:15:03+00:00"
+    assert parsed.automated is None
+
+
+def test_windows1251_outlook_mail_loses_the_header_block_and_the_closing() -> None:
+    parsed = parse_mail("mail", sample("cp1251_outlook.eml")).inbound
+    assert parsed.sender_name == "Мария Сидорова"
+    assert parsed.extras["subject"] == "RE: Счёт"
+    assert parsed.text == "Здравствуйте.\n\nПрошу выставить счёт на ООО «Ромашка», ИНН 7701234567."
+    assert "Отправлено: 23 ноября 2026 г. 18:02" in parsed.extras["full_text"]
+
+
+def test_html_only_mail_becomes_readable_text_without_the_gmail_quote() -> None:
+    parsed = parse_mail("mail", sample("html_only_gmail_ru.eml")).inbound
+    assert parsed.text == (
+        "Здравствуйте!\nНе могу войти в личный кабинет:\n* пароль сброшен\n* письмо не приходит\nЛогин  anna.k")
+    assert "alert" not in parsed.text and "color:red" not in parsed.text and "<b>" not in parsed.text
+    assert parsed.extras["from_html"] is True
+    assert "Попробуйте сбросить пароль." in parsed.extras["full_text"]
+    assert parsed.replies_to == ["msg_1111@shop.example"]
+
+
+def test_attachments_are_kept_with_their_decoded_names() -> None:
+    parsed = parse_mail("mail", sample("attachments.eml")).inbound
+    assert parsed.text == "Here are the invoice and a photo of the damage."
+    pdf, jpg = parsed.attachments
+    assert (pdf.kind, pdf.name, pdf.mime_type, pdf.size) == ("document", "Счёт 1042.pdf", "application/pdf", 45)
+    assert (jpg.kind, jpg.name, jpg.mime_type, jpg.size) == ("image", "damage.jpg", "image/jpeg", 22)
+    assert jpg.extras["content_id"] == "img1@example.com"
+    assert len(pdf.extras["sha256"]) == 64
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # Gmail, English
+    ("Thanks, got it.\n\nOn Mon, Jun 3, 2024 at 10:00 AM Support <support@shop.com> wrote:\n> Your order shipped.\n",
+     "Thanks, got it."),
+    # Gmail wraps a long header line in two
+    ("Sure.\n\nOn Mon, Jun 3, 2024 at 10:00 AM Very Long Support Team Name <\nsupport@shop.com> wrote:\n> old\n",
+     "Sure."),
+    # Gmail, Russian
+    ("Спасибо, получил.\n\nпн, 3 июн. 2024 г. в 10:00, Support <support@shop.ru>:\n> Ваш заказ отправлен.\n",
+     "Спасибо, получил."),
+    # Apple Mail, Russian, quote without '>' marks
+    ("Ок!\n\n24 нояб. 2026 г., в 10:00, Иван Петров <ivan@x.ru> написал(а):\n\nСтарый текст\n", "Ок!"),
+    # Yandex
+    ("Да, верно.\n\n24.11.2026, 10:00, \"Поддержка\" <support@shop.ru>:\n> Верно ли?\n", "Да, верно."),
+    # Mail.ru
+    ("Жду.\n\n\n>Пятница, 22 ноября 2024, 10:00 +03:00 от Поддержка <support@shop.ru>:\n>\n> Ждите\n", "Жду."),
+    # Outlook, English, with a closing formula and a mobile signature
+    ("Hello,\nthe invoice is attached.\n\nBest regards,\nJohn Smith\nACME Inc.\n\nFrom: Support <s@shop.com>\n"
+     "Sent: Monday, June 3, 2024 10:00 AM\nTo: John\nSubject: Order\n\nYour order", "Hello,\nthe invoice is attached."),
+    ("Буду в офисе в 15:00\n\nОтправлено с iPhone", "Буду в офисе в 15:00"),
+    ("Ok\n\n-----Original Message-----\nFrom: a\nSent: b\n\nold", "Ok"),
+    # nothing but a quote: the agent sees all of it rather than nothing
+    ("> only a quote\n", "> only a quote"),
+    # no quote at all: untouched, even a line with a time and an address in it
+    ("Позвоните мне в 10:30, пишите на anna@example.com", "Позвоните мне в 10:30, пишите на anna@example.com"),
+])
+def test_quoted_text_and_signatures_are_stripped(body: str, expected: str) -> None:
+    assert strip_quotes(body) == expected
+
+
+def _mail(headers: dict[str, str], body: str = "text") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = headers.pop("From", "Anna <anna@example.com>")
+    msg["To"] = "support@shop.example"
+    msg["Subject"] = "Subject"
+    msg["Message-ID"] = "<m1@example.com>"
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize(("headers", "reason"), [
+    ({"Auto-Submitted": "auto-replied"}, "Auto-Submitted: auto-replied"),
+    ({"Auto-Submitted": "auto-generated"}, "Auto-Submitted: auto-generated"),
+    ({"Precedence": "bulk"}, "Precedence: bulk"),
+    ({"Precedence": "auto_reply"}, "Precedence: auto_reply"),
+    ({"X-Autoreply": "yes"}, "X-Autoreply: yes"),
+    ({"X-Autorespond": "Out of office"}, "X-Autorespond: Out of office"),
+    ({"From": "MAILER-DAEMON@mx.example.com"}, "sent by MAILER-DAEMON@mx.example.com"),
+    ({"Return-Path": "<>"}, "empty Return-Path (a delivery notification)"),
+])
+def test_machines_mail_is_marked_automated(headers: dict[str, str], reason: str) -> None:
+    assert parse_mail("mail", _mail(headers)).inbound.automated == reason
+
+
+def test_a_persons_mail_is_not_automated() -> None:
+    assert parse_mail("mail", _mail({"Auto-Submitted": "no", "Precedence": "normal"})).inbound.automated is None
+
+
+def test_a_mail_without_message_id_is_identified_by_its_bytes() -> None:
+    raw = _mail({}).replace(b"Message-ID: <m1@example.com>\n", b"")
+    parsed = parse_mail("mail", raw)
+    assert parsed.inbound.external_id == fallback_id(raw) == parse_mail("mail", raw).inbound.external_id
+    assert "no usable Message-ID: identified by a hash of the mail" in parsed.inbound.extras["parse_warnings"]
+
+
+def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
+    raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
+           b"\r\nHello \xff world\r\n")
+    parsed = parse_mail("mail", raw).inbound
+    assert parsed.text == "Hello \ufffd world"
+    assert any("x-no-such-charset" in w for w in parsed.extras["parse_warnings"])
+
+
+def test_a_huge_mail_is_cut_for_the_agent_but_kept_whole() -> None:
+    body = "слово " * 5000
+    parsed = parse_mail("mail", _mail({}, body)).inbound
+    assert len(parsed.text) == MAX_TEXT_LENGTH and parsed.text.endswith("…")
+    assert parsed.extras["full_text"].strip() == body.strip()
+
+
+def test_garbage_is_kept_raw() -> None:
+    parsed = parse_mail("mail", b"\x00\x01 not a mail at all \xff")
+    assert parsed.inbound.sender.value == "unknown-sender@invalid"
+    assert parsed.inbound.extras["raw"] == "\x00\x01 not a mail at all \ufffd"
+    assert parsed.inbound.extras["parse_warnings"] == ["no sender address in From"]
+
+
+# -- what goes out ------------------------------------------------------------------
+
+
+def _connector() -> EmailConnector:
+    options = EmailOptions(address="support@shop.example", display_name="Магазин", imap_host="x", smtp_host="y")
+    return EmailConnector("mail", options, host=None)  # type: ignore[arg-type]
+
+
+def _outbound(author: Author = Author.AGENT, thread: dict[str, object] | None = None) -> OutboundMessage:
+    return OutboundMessage(message_id="msg_1", channel="mail", recipient="anna@example.com", author=author,
+                           text="Здравствуйте", created_at=utcnow(), thread=thread or {})
+
+
+def test_a_reply_without_a_thread_gets_the_default_subject_and_no_reply_headers() -> None:
+    mail = _connector().compose(_outbound())
+    assert mail["Subject"] == "Message from support"
+    assert mail["In-Reply-To"] is None and mail["References"] is None
+    assert mail["Message-ID"] == "<msg_1@shop.example>"
+    assert mail["Auto-Submitted"] is None
+    assert str(mail["From"]) == "Магазин <support@shop.example>"
+
+
+def test_a_subject_is_not_prefixed_twice_and_the_bot_marks_its_mail_automatic() -> None:
+    thread = {"subject": "Ответ: Заказ", "message_id": "a@b", "references": ["z@b", "a@b"]}
+    mail = _connector().compose(_outbound(Author.BOT, thread))
+    assert mail["Subject"] == "Ответ: Заказ"
+    assert mail["References"] == "<z@b> <a@b>"
+    assert mail["Auto-Submitted"] == "auto-replied"
+    assert _connector().compose(_outbound(Author.SYSTEM))["Auto-Submitted"] == "auto-generated"
