@@ -301,15 +301,24 @@ class EmailConnector(Connector):
         batch: list[tuple[int, ParsedMail]] = await self._in_imap_thread(self._fetch_unseen)
         if not batch:
             return False
+        # one sender's mail in order, different senders' side by side
+        by_sender: dict[str, list[tuple[int, ParsedMail]]] = {}
+        for uid, mail in batch:
+            by_sender.setdefault(mail.inbound.sender.value.lower(), []).append((uid, mail))
         stored: list[int] = []
-        try:
-            for uid, mail in batch:
+
+        async def accept_in_order(mails: list[tuple[int, ParsedMail]]) -> None:
+            for uid, mail in mails:
                 await self._accept(mail)
                 stored.append(uid)
                 self._stored_uids.add(uid)
-        finally:
-            if stored:
-                await self._in_imap_thread(self._mark_seen, stored)
+
+        results = await asyncio.gather(*(accept_in_order(m) for m in by_sender.values()), return_exceptions=True)
+        if stored:
+            await self._in_imap_thread(self._mark_seen, sorted(stored))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return True
 
     async def _accept(self, mail: ParsedMail) -> None:
