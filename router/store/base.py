@@ -333,10 +333,13 @@ class Store(ABC):
     # -- outbound / outbox ---------------------------------------------------
     @abstractmethod
     async def enqueue_outbound(
-        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime
+        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
+        *, expected: set[ConversationStatus] | None = None,
     ) -> tuple[Message, ConversationView]:
         """Store an outbound message and its outbox entry in one transaction;
-        when ``assign_to`` is given the conversation becomes assigned to it."""
+        when ``assign_to`` is given the conversation becomes assigned to it.
+        ``ConflictError`` (nothing stored) unless the conversation's status is
+        in ``expected``, when given: the bot answers only what is still its own."""
 
     @abstractmethod
     async def pending_outbox(self, limit: int) -> list[OutboxEntry]:

@@ -589,11 +589,15 @@ def _set_state(
 
 
 def _enqueue(
-    conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str
+    conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
+    expected: set[ConversationStatus] | None = None,
 ) -> ConversationView:
     conversation_id = message.conversation_id
-    if _one(conn, "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)) is None:
+    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
         raise NotFound(f"conversation {conversation_id}")
+    if expected is not None and ConversationStatus(row["status"]) not in expected:
+        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
@@ -1517,11 +1521,12 @@ class SQLiteStore(Store):
 
     # -- outbound / outbox -------------------------------------------------------------
     async def enqueue_outbound(
-        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime
+        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
+        *, expected: set[ConversationStatus] | None = None,
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now))
+        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected)
 
     async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
         rows = await self._r.call(
