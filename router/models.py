@@ -360,3 +360,17 @@ class Verification(_Model):
     last_sent_at: Timestamp
     expires_at: Timestamp
     verified_at: Timestamp | None = None
+
+
+class BotOutcome(_Model):
+    """Why the bot stepped aside from a conversation: the bot facts routing
+    decides the handoff with, kept in the handoff's trace for the agent."""
+
+    reason: str  # router.bot.base.HandoffReason
+    detail: str = ""
+    intent: str | None = None
+    confidence: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.reason != "asked_for_human"

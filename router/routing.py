@@ -12,6 +12,7 @@ from typing import Protocol
 from router.assignment import Policy
 from router.config import RoutingConfig
 from router.models import (
+    BotOutcome,
     ConversationStatus,
     ConversationView,
     Customer,
@@ -32,10 +33,12 @@ class Routing(Protocol):
         ...
 
     def handoff(
-        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
+        outcome: BotOutcome | None = None,
     ) -> RouteDecision | None:
         """For a customer message in a conversation with the bot: the queue it
-        goes to now, or None while the bot keeps it."""
+        goes to now, or None while the bot keeps it. With ``outcome`` (the bot
+        stepped aside) there is always a queue: nobody is left silent."""
         ...
 
 
@@ -53,9 +56,18 @@ class DefaultTeamRouting:
         )
 
     def handoff(
-        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
+        outcome: BotOutcome | None = None,
     ) -> RouteDecision | None:
-        return None  # never sends anyone to the bot, so never hands off
+        # only an agent's hand-back gives the bot a conversation here: back to its team when the bot steps aside
+        if outcome is None:
+            return None
+        team = conversation.team or self.config.default_team
+        return RouteDecision(
+            status=ConversationStatus.QUEUED, team=team, priority=conversation.priority,
+            reason=f"bot handoff ({outcome.reason}: {outcome.detail}): team {team!r}", skills=conversation.skills,
+            channel_kind=conversation.channel_kind,
+        )
 
 
 def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:

@@ -19,6 +19,7 @@ import rule_engine
 import yaml
 
 from router.models import (
+    BotOutcome,
     ConditionTrace,
     ConversationStatus,
     ConversationView,
@@ -195,6 +196,9 @@ class RuleSet:
         return to_decision(route, reason, trace, str(facts["channel_kind"]))
 
 
+    def sends_to_bot(self) -> bool:
+        return self.config.default.bot is not None or any(r.route.bot is not None for r in self.rules)
+
     def bot_route(self, rule_name: str | None) -> tuple[str | None, Route, Condition | None]:
         """The bot route a conversation was sent by (its rule, or the default),
         as the current file has it; a rule since removed falls back to the default."""
@@ -203,8 +207,19 @@ class RuleSet:
                 return rule.name, rule.route, rule.handoff
         return None, self.config.default, self.default_handoff
 
-    def handoff(self, facts: dict[str, Any], rule_name: str | None, now: datetime) -> RouteDecision | None:
-        """Whether a conversation with the bot goes to people now, and where."""
+    def handoff(
+        self, facts: dict[str, Any], rule_name: str | None, now: datetime, *, gave_up: bool = False,
+        back_to: QueueTarget | None = None,
+    ) -> RouteDecision | None:
+        """Whether a conversation with the bot goes to people now, and where.
+        ``gave_up``: the bot itself stepped aside, so people take it even when
+        the rule's condition does not say so (a customer is never left
+        silent). ``back_to``: the queue of a conversation an agent handed back
+        to the bot, which goes back there when the bot steps aside."""
+        if back_to is not None:
+            if not (gave_up or facts["asked_for_human"]):
+                return None
+            return self._decision(Route(queue=back_to), rule_name, [], facts, now, prefix="bot handoff, back to ")
         name, route, condition = self.bot_route(rule_name)
         if route.bot is None or condition is None:
             # the route is no bot route any more (the file changed): people take it
@@ -213,10 +228,10 @@ class RuleSet:
             outcome = condition.evaluate(facts)
             traces = [RuleTrace(rule=f"{name or 'default'}: bot handoff", matched=bool(outcome.value),
                                 conditions=[outcome])]
-            if not outcome.value:
+            if not outcome.value and not gave_up:
                 return None
-            queue = route.bot.then
-            return self._decision(Route(queue=queue), name, traces, facts, now, prefix="bot handoff, ")
+            prefix = "bot handoff, " if outcome.value else "the bot gave up, "
+            return self._decision(Route(queue=route.bot.then), name, traces, facts, now, prefix=prefix)
         assert queue is not None
         return self._decision(Route(queue=queue), name, [], facts, now, prefix="bot route gone, ")
 
@@ -239,16 +254,32 @@ class RulesRouting:
         return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice})
 
     def handoff(
-        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None
+        self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
+        outcome: BotOutcome | None = None,
     ) -> RouteDecision | None:
         """For a message in a conversation with the bot: the queue it goes to
-        now, or None while the bot keeps it."""
+        now, or None while the bot keeps it. ``outcome``: the bot stepped aside."""
         ruleset, now = self.ruleset, self.clock()
         facts = ruleset.facts(message, customer, CustomerHistory(), now)
         facts["conversation_age"] = max(0.0, (now - conversation.created_at).total_seconds())
-        # the bot tells us through the message's extras until it has a store flag of its own
-        facts["bot_failed"] = bool(message.extras.get("bot_failed"))
-        return ruleset.handoff(facts, trace.matched_rule if trace else None, now)
+        if outcome is not None:
+            facts["bot_failed"] = outcome.failed
+            facts["bot_reason"] = outcome.reason
+            facts["asked_for_human"] = facts["asked_for_human"] or not outcome.failed
+        back_to = None
+        if trace is not None and trace.facts.get("handed_back_by") and conversation.team is not None:
+            back_to = QueueTarget.model_validate({"team": conversation.team, "priority": conversation.priority,
+                                                  "skills": conversation.skills})
+        decision = ruleset.handoff(facts, trace.matched_rule if trace else None, now,
+                                   gave_up=outcome is not None, back_to=back_to)
+        if decision is None:
+            return None
+        update: dict[str, Any] = {"notice": ruleset.after_hours_notice(decision.team, now)}
+        if outcome is not None and decision.trace is not None:
+            # what the bot understood, for the agent who takes over ("why is this here?")
+            decision.trace.facts["bot"] = outcome.model_dump()
+            update["reason"] = f"{decision.reason} ({outcome.reason}: {outcome.detail})"
+        return decision.model_copy(update=update)
 
 
 # -- loading -----------------------------------------------------------------------

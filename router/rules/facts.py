@@ -45,7 +45,9 @@ FACTS: dict[str, Fact] = {
     "contacts_7d": Fact(DataType.FLOAT, "conversations the customer opened in the last 7 days"),
     "contacts_30d": Fact(DataType.FLOAT, "conversations the customer opened in the last 30 days"),
     "conversation_age": Fact(DataType.FLOAT, "seconds since the conversation opened (0 for a new one)"),
-    "bot_failed": Fact(DataType.BOOLEAN, "the bot could not answer"),
+    "bot_failed": Fact(DataType.BOOLEAN, "the bot could not answer (unsure, a repeat, an error)"),
+    "bot_reason": Fact(DataType.STRING, "why the bot stepped aside: low_confidence, repeated, unclear, "
+                       "bot_failed, asked_for_human; '' while it answers"),
     "asked_for_human": Fact(DataType.BOOLEAN, "the message asks for a person (rules.yaml human_request)"),
     "now": Fact(DataType.DATETIME, "the time in the rules' time zone: now.hour, now.weekday == 'Monday'"),
     "open": Fact(DataType.MAPPING(DataType.STRING, DataType.BOOLEAN), "calendars open now: open['office']"),
@@ -103,6 +105,7 @@ def gather(
         "contacts_30d": float(sum(1 for t in history.recent if now - t <= RECENT_WINDOW)),
         "conversation_age": conversation_age,
         "bot_failed": bot_failed,
+        "bot_reason": "",
         "asked_for_human": bool(human_request.search(message.text)),
         "now": now.astimezone(zone),
         "open": dict(calendars or {}),

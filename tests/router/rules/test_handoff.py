@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from router.bot import NoBot
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
@@ -69,9 +70,19 @@ async def test_asking_for_a_human_hands_off_to_the_rules_queue(router: Router) -
     assert trace.rules[0].conditions[0].expression.startswith("asked_for_human")
 
 
-async def test_a_failed_bot_answer_hands_off(router: Router) -> None:
-    await status_after(router, 1, "hi")
-    assert await status_after(router, 2, "?", bot_failed=True) == (ConversationStatus.QUEUED, "senior")
+async def test_a_failed_bot_answer_hands_off_with_its_reason(tmp_path: Path, clock: Clock) -> None:
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", HANDOFF_RULES)), clock)
+    async with SQLiteStore(tmp_path / "failed.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock, bot=NoBot())
+        accepted = await router.on_message(say(1, "hi"))
+        assert router.bot_desk is not None
+        await router.bot_desk.drain()
+        conv = await store.get_conversation(accepted.conversation_id)
+        assert (conv.status, conv.team) == (ConversationStatus.QUEUED, "senior")
+        trace = await store.conversation_route(conv.id)
+        assert trace is not None and trace.facts["bot_failed"] is True
+        assert trace.facts["bot"]["reason"] == "bot_failed"
+        assert conv.route_reason is not None and "no bot is configured" in conv.route_reason
 
 
 async def test_a_long_bot_conversation_hands_off_by_its_age(router: Router, clock: Clock) -> None:
