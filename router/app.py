@@ -27,6 +27,7 @@ from router.appkeys import (
     STORE,
 )
 from router.assignment import Assigner
+from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
@@ -71,6 +72,28 @@ def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     async with app[STORE]:
+        yield
+
+
+def load_bot(config_dir: Path | None) -> tuple[Bot, BotFile] | None:
+    """The bot of ``config_dir/bot.yaml`` (``ConfigError`` with file:line when
+    it is invalid); None without one: conversations sent to the bot then wait
+    for an agent."""
+    path = config_dir / BOT_FILE if config_dir is not None else None
+    if path is None or not path.exists():
+        return None
+    config = load_bot_config(path)
+    bot = make_bot(config)
+    log.info("bot from %s: %s, %d intent(s)", path, config.engine, len(config.intents))
+    return bot, config
+
+
+async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
+    desk = app[ROUTER].bot_desk
+    if desk is None:
+        yield
+        return
+    async with desk.bot:  # an external bot's HTTP session; closed after the router drained its turns
         yield
 
 
@@ -150,7 +173,11 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
     if isinstance(routing, RulesRouting):
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
-    app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity)
+    bot = load_bot(config_dir)
+    if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
+        log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
+    app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
+                         bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
     app[ROUTER].reply_windows = {
@@ -163,7 +190,9 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app.router.add_get("/metrics", metrics)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
-    app.cleanup_ctx.extend([_store_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx])
+    app.cleanup_ctx.extend([
+        _store_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
+    ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)
     return app

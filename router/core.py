@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Accepted, ReplyWindow
+from router.bot.base import Bot
+from router.bot.config import Messages
+from router.bot.desk import BotDesk
 from router.bus import Event, EventBus
 from router.identity import IdentityRules
 from router.metrics import Metrics
@@ -32,6 +35,8 @@ from router.models import (
     MergeRecord,
     Message,
     OutboundMessage,
+    RouteDecision,
+    RouteTrace,
     new_id,
     utcnow,
 )
@@ -102,6 +107,8 @@ class Router:
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
         identity: IdentityRules | None = None,
+        bot: Bot | None = None,
+        bot_messages: Messages | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -116,6 +123,11 @@ class Router:
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
         self.reply_windows: dict[str, ReplyWindow] = {}
+        # None: no bot configured; conversations rules send to the bot wait for an agent
+        self.bot_desk = None if bot is None else BotDesk(
+            store, bus, lambda: self.routing, bot, bot_messages or Messages(), lambda: self.clock(),  # noqa: PLW0108
+            self.outbox_wakeup,
+        )
 
     # -- what connectors see (connectors.base.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:
@@ -227,6 +239,8 @@ class Router:
         self.bus.publish(message_event(stored, view))
         if notice:
             await self._notify(stored, view, notice)
+        if view.status is ConversationStatus.BOT and self.bot_desk is not None:
+            self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
         return view
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
@@ -277,6 +291,8 @@ class Router:
                 resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)
+        if self.bot_desk is not None:
+            await self.bot_desk.resume()
         return resumed
 
     def _replan(self, stored: Message) -> IdentityPlan:
@@ -289,6 +305,8 @@ class Router:
         """Wait for messages already in the pipeline (graceful shutdown)."""
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self.bot_desk is not None:
+            await self.bot_desk.drain()
 
     # -- agents' actions --------------------------------------------------------
     async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
@@ -409,6 +427,34 @@ class Router:
             raise ReplyRefused(str(exc)) from exc
         log.info("conversation %s assigned to %s", conversation_id, agent.username)
         self.bus.publish(conversation_event("conversation.assigned", view))
+        return view
+
+    async def hand_to_bot(self, conversation_id: str, agent: Agent) -> ConversationView:
+        """An agent gives the conversation back to the bot: it answers the
+        customer's next messages, and hands the conversation back to this
+        team's queue when it steps aside."""
+        if self.bot_desk is None:
+            raise ReplyRefused("no bot is configured (config/bot.yaml)")
+        view = await self.store.get_conversation(conversation_id)
+        trace = await self.store.conversation_route(conversation_id)
+        now = self.clock()
+        step = f"handed back to the bot by {agent.username}"
+        facts = {**(trace.facts if trace else {}), "handed_back_by": agent.username}
+        new_trace = RouteTrace(rules_version=trace.rules_version if trace else "", rules=[],
+                               matched_rule=trace.matched_rule if trace else None, step=step, facts=facts,
+                               decided_at=now)
+        decision = RouteDecision(
+            status=ConversationStatus.BOT, team=view.team, priority=view.priority, reason=step,
+            rules_version=view.rules_version, trace=new_trace, skills=view.skills, channel_kind=view.channel_kind,
+        )
+        try:
+            view = await self.store.reroute_conversation(
+                conversation_id, decision, now, expected={ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
+            )
+        except ConflictError as exc:
+            raise ReplyRefused(str(exc)) from exc
+        log.info("conversation %s %s", conversation_id, step)
+        self.bus.publish(conversation_event("conversation.updated", view))
         return view
 
     async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:

@@ -1,0 +1,22 @@
+"""The bot: answers simple questions, hands the rest to people with context."""
+
+from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, NoBot, ReplyKind
+from router.bot.config import BOT_FILE, BotFile, load_bot_config
+from router.bot.desk import BotDesk
+from router.bot.faq import FaqBot
+from router.bot.rasa import RasaBot
+
+__all__ = [
+    "BOT_FILE", "Bot", "BotDesk", "BotError", "BotFile", "BotReply", "BotTurn", "FaqBot", "HandoffReason", "NoBot",
+    "RasaBot", "ReplyKind", "load_bot_config", "make_bot",
+]
+
+
+def make_bot(config: BotFile | None) -> Bot:
+    """The bot bot.yaml asks for; ``NoBot`` without one."""
+    if config is None:
+        return NoBot()
+    if config.engine == "external":
+        assert config.external is not None  # checked when the file loaded
+        return RasaBot(config.external, config.human_request)
+    return FaqBot(config)

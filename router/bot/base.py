@@ -1,0 +1,131 @@
+"""The bot contract: given a customer's new message in a conversation the bot
+owns, answer it, ask one short clarifying question, or step aside.
+
+A bot never writes to the store and never decides a queue: it returns a
+``BotReply``; ``router.bot.desk`` enqueues its texts through the outbox (only
+while the conversation is still the bot's) or hands the conversation to the
+routing rules with the reply's reason.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import BaseModel, Field
+
+from router.models import Author, Customer, Message
+
+
+class BotError(Exception):
+    """A bot could not produce a reply (a broken external bot, a bad answer)."""
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    HANDOFF = "handoff"
+
+
+class HandoffReason(StrEnum):
+    """Why the bot stepped aside; routing sees it as the ``bot_reason`` fact."""
+
+    ASKED_FOR_HUMAN = "asked_for_human"
+    LOW_CONFIDENCE = "low_confidence"
+    REPEATED = "repeated"
+    UNCLEAR = "unclear"  # still ambiguous after a clarifying question
+    BOT_FAILED = "bot_failed"  # an error, a timeout, a malformed or empty answer
+
+
+class Candidate(BaseModel):
+    intent: str
+    score: float
+
+
+class BotReply(BaseModel):
+    """What the bot made of one customer message."""
+
+    kind: ReplyKind
+    texts: list[str] = Field(default_factory=list)
+    intent: str | None = None
+    confidence: float = 0.0
+    candidates: list[Candidate] = Field(default_factory=list)
+    reason: HandoffReason | None = None
+    # for people: what the bot understood, shown with the handoff
+    detail: str = ""
+    language: str | None = None
+
+    @classmethod
+    def handoff(cls, reason: HandoffReason, detail: str, **more: Any) -> BotReply:
+        return cls(kind=ReplyKind.HANDOFF, reason=reason, detail=detail, **more)
+
+    def record(self) -> dict[str, Any]:
+        """Kept in the extras of the bot's message: what it understood."""
+        return {
+            "kind": self.kind.value, "intent": self.intent, "confidence": round(self.confidence, 3),
+            "candidates": [c.model_dump() for c in self.candidates[:3]], "language": self.language,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BotTurn:
+    """One customer message for the bot, with the conversation so far."""
+
+    conversation_id: str
+    customer: Customer
+    text: str
+    # the conversation's earlier messages, oldest first (not including this one)
+    history: list[Message] = field(default_factory=list)
+
+    def last_bot_record(self) -> dict[str, Any] | None:
+        """What the bot made of the previous customer message, if it answered it."""
+        for message in reversed(self.history):
+            if message.author is Author.BOT and isinstance(message.extras.get("bot"), dict):
+                record: dict[str, Any] = message.extras["bot"]
+                return record
+            if message.author is Author.AGENT:
+                return None  # a person spoke since: the bot starts afresh
+        return None
+
+    def previous_customer_text(self) -> str | None:
+        for message in reversed(self.history):
+            if message.author is Author.CUSTOMER:
+                return message.text
+        return None
+
+
+class Bot(ABC):
+    """A bot's lifecycle is an async context manager (an HTTP session for an
+    external bot); ``respond`` never raises for a customer's input, only
+    ``BotError`` when the bot itself is broken."""
+
+    name: str = "bot"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    @abstractmethod
+    async def respond(self, turn: BotTurn) -> BotReply: ...
+
+
+class NoBot(Bot):
+    """No bot.yaml: a conversation that rules send to the bot goes to people
+    at once, never left silent."""
+
+    name = "none"
+
+    async def respond(self, turn: BotTurn) -> BotReply:
+        return BotReply.handoff(HandoffReason.BOT_FAILED, "no bot is configured (config/bot.yaml)")
+
+
+__all__ = [
+    "Bot", "BotError", "BotReply", "BotTurn", "Candidate", "HandoffReason", "NoBot", "ReplyKind",
+]

@@ -1,0 +1,165 @@
+"""``config/bot.yaml``: which bot answers, what the built-in one knows, and
+when it steps aside. Validated whole on start; every problem is reported as
+``file:line: where: message`` and the service does not start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from router.rules.schema import Duration
+from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
+
+BOT_FILE = "bot.yaml"
+
+Language = Literal["ru", "en"]
+# {name} or {name|fallback}: a customer attribute, nothing else (no format-string access)
+PLACEHOLDER = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_not_blank), Field(max_length=4000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _some_language(value: dict[Language, str]) -> dict[Language, str]:
+    if not value:
+        raise ValueError("give the text in at least one language (ru, en)")
+    return value
+
+
+Localized = Annotated[dict[Language, Text], AfterValidator(_some_language)]
+
+
+class Intent(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    title: Localized = Field(description="a few words naming the topic, for a clarifying question")
+    examples: dict[Language, list[Text]] = Field(description="how customers ask, per language")
+    answer: Localized = Field(description="the answer; {name} and other customer attributes, {name|fallback}")
+    # asking the same thing again right after this answer means it did not help
+    handoff_on_repeat: bool = True
+
+    @model_validator(mode="after")
+    def _has_examples(self) -> Self:
+        if not any(self.examples.values()):
+            raise ValueError("give at least one example phrasing")
+        return self
+
+
+def _texts(ru: str, en: str) -> dict[Language, str]:
+    return {"ru": ru, "en": en}
+
+
+class Messages(_Strict):
+    clarify: Localized = Field(default_factory=lambda: _texts(
+        "Уточните, пожалуйста, что вас интересует: {options}?",
+        "Just to be sure, what would you like to know: {options}?",
+    ))
+    options_joiner: Localized = Field(default_factory=lambda: _texts(" или ", " or "))
+    handoff: Localized = Field(default_factory=lambda: _texts(
+        "Передаю ваш вопрос специалисту, он ответит здесь же.",
+        "I am passing your question to a colleague, who will answer here.",
+    ))
+
+
+class ExternalBot(_Strict):
+    """A bot behind Rasa's REST channel (or anything speaking it)."""
+
+    url: HttpUrl = Field(description="e.g. http://localhost:5005/webhooks/rest/webhook")
+    timeout: Duration = Field(5.0, description="seconds to wait for its answer; then people take over")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be more than 0 seconds")
+        return self
+
+
+class BotFile(_Strict):
+    engine: Literal["builtin", "external"] = "builtin"
+    threshold: float = Field(0.5, gt=0, lt=1, description="the least confidence (0-1) to answer")
+    clarify_margin: float = Field(
+        0.06, ge=0, lt=1, description="two intents closer than this ask a clarifying question"
+    )
+    human_request: list[Text] = Field(
+        default_factory=list, description="phrases that mean 'let me talk to a person' (any word order, typos)"
+    )
+    messages: Messages = Field(default_factory=Messages)
+    intents: list[Intent] = Field(default_factory=list)
+    external: ExternalBot | None = None
+
+    @model_validator(mode="after")
+    def _engine_needs(self) -> Self:
+        if self.engine == "external" and self.external is None:
+            raise ValueError("engine: external needs an 'external:' section with the bot's url")
+        if self.engine == "builtin" and not self.intents:
+            raise ValueError("the builtin bot needs at least one intent")
+        return self
+
+
+def localized(texts: dict[Language, str], language: str | None) -> str:
+    """The text in ``language``, else in the first language given."""
+    for lang, text in texts.items():
+        if lang == language:
+            return text
+    return next(iter(texts.values()))
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    """Fill ``{name}``/``{name|fallback}`` from ``values``; nothing else is
+    interpreted, and a value's own braces stay as they are (one pass)."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        if value is None or value == "":
+            return match.group(2) or ""
+        return str(value)
+
+    return PLACEHOLDER.sub(fill, template)
+
+
+def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[str]:
+    """What pydantic cannot see alone: duplicates across intents."""
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    phrasings: dict[str, str] = {}
+    for i, intent in enumerate(config.intents):
+        if intent.name in names:
+            first = f"intents.{names[intent.name]}"
+            problems.append(problem_at(filename, node, ("intents", i, "name"),
+                                       f"intent {intent.name!r} is defined twice (first as {first})"))
+        names.setdefault(intent.name, i)
+        for lang, texts in intent.examples.items():
+            for j, text in enumerate(texts):
+                key = " ".join(text.lower().split())
+                other = phrasings.get(key)
+                if other is not None and other != intent.name:
+                    problems.append(problem_at(filename, node, ("intents", i, "examples", lang, j),
+                                               f"example {text!r} is also an example of intent {other!r}"))
+                phrasings.setdefault(key, intent.name)
+    return problems
+
+
+def load_bot_config(path: Path) -> BotFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
+    data, node = parse_yaml(text, str(path))
+    config = validate(BotFile, data, node, str(path))
+    problems = _problems(config, node, str(path))
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,194 @@
+"""Where the bot works: one turn per conversation at a time, off the ingest path.
+
+Ingest stores the customer's message and schedules a turn; the webhook or
+the site chat is answered without waiting for the bot (an external bot may
+be slow). A turn reads the messages the bot has not answered yet, asks the
+bot, then either enqueues its answer through the outbox, checked in the
+same transaction to be still the bot's (an agent who took the conversation
+meanwhile wins), or hands the conversation to the routing rules with the
+bot's reason. On start every conversation with the bot whose last word is
+the customer's gets its turn: a restart leaves no one silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
+from router.bot.config import Messages, localized
+from router.bus import Event, EventBus
+from router.models import (
+    Author,
+    BotOutcome,
+    ConversationStatus,
+    ConversationView,
+    Customer,
+    Delivery,
+    Direction,
+    Message,
+    OutboundMessage,
+    RouteDecision,
+    new_id,
+)
+from router.routing import Routing
+from router.store import ConflictError, Store
+
+log = logging.getLogger(__name__)
+
+# the messages a turn reads: enough for "did the customer ask this before?"
+TURN_HISTORY = 30
+RESUME_BATCH = 10_000
+
+
+def _message_event(message: Message, conversation: ConversationView) -> Event:
+    return Event("message.created", {"message": message.model_dump(mode="json"),
+                                     "conversation": conversation.model_dump(mode="json")})
+
+
+def _conversation_event(conversation: ConversationView) -> Event:
+    return Event("conversation.updated", {"conversation": conversation.model_dump(mode="json")})
+
+
+def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
+    """``(earlier, pending)``: the customer's messages after the last answer
+    (the bot's or an agent's), and everything before them."""
+    cut = len(messages)
+    while cut > 0 and messages[cut - 1].direction is Direction.IN:
+        cut -= 1
+    return messages[:cut], messages[cut:]
+
+
+class BotDesk:
+    def __init__(
+        self, store: Store, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
+        clock: Callable[[], datetime], outbox_wakeup: asyncio.Event,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.routing = routing
+        self.bot = bot
+        self.messages = messages
+        self.clock = clock
+        self.outbox_wakeup = outbox_wakeup
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    # -- scheduling ---------------------------------------------------------------
+    def schedule(self, conversation_id: str) -> None:
+        """Give the bot a turn; a turn already running for the conversation
+        runs once more when it ends (the customer wrote again meanwhile)."""
+        if conversation_id in self._running:
+            self._again.add(conversation_id)
+            return
+        task = asyncio.create_task(self._run(conversation_id), name=f"bot-turn-{conversation_id}")
+        self._running[conversation_id] = task
+
+    async def _run(self, conversation_id: str) -> None:
+        try:
+            while True:
+                self._again.discard(conversation_id)
+                await self._guarded_turn(conversation_id)
+                if conversation_id not in self._again:
+                    return
+        finally:
+            self._running.pop(conversation_id, None)
+
+    async def _guarded_turn(self, conversation_id: str) -> None:
+        try:
+            await self.turn(conversation_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # a store failure mid-turn: the message stays unanswered and is
+            # picked up by the next turn or the next start's resume
+            log.exception("bot turn for conversation %s failed", conversation_id)
+
+    async def resume(self) -> int:
+        """Turns for conversations left with the bot unanswered by a restart."""
+        waiting = await self.store.list_conversations([ConversationStatus.BOT], RESUME_BATCH)
+        for conversation in waiting:
+            self.schedule(conversation.id)
+        return len(waiting)
+
+    async def drain(self) -> None:
+        """Let running turns finish (graceful shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+    # -- one turn -----------------------------------------------------------------
+    async def turn(self, conversation_id: str) -> BotReply | None:
+        view = await self.store.get_conversation(conversation_id)
+        if view.status is not ConversationStatus.BOT:
+            return None
+        earlier, pending = unanswered(await self.store.list_messages(conversation_id, TURN_HISTORY))
+        if not pending:
+            return None
+        current = pending[-1]
+        customer = await self.store.get_customer(view.customer_id)
+        # several quick messages are one question: «привет» + «где мой заказ?»
+        text = "\n".join(m.text for m in pending if m.text.strip())
+        reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
+        if reply.kind is ReplyKind.HANDOFF:
+            await self._hand_off(view, current, customer, reply)
+        else:
+            await self._say(view, current, reply.texts, {"bot": reply.record()}, ConversationStatus.BOT)
+        return reply
+
+    async def _ask(self, turn: BotTurn) -> BotReply:
+        if not turn.text.strip():
+            return BotReply.handoff(HandoffReason.BOT_FAILED, "a message without words (an attachment)")
+        try:
+            return await self.bot.respond(turn)
+        except BotError as exc:
+            log.warning("bot %s failed in conversation %s: %s", self.bot.name, turn.conversation_id, exc)
+            return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed: {exc}")
+
+    async def _say(
+        self, view: ConversationView, inbound: Message, texts: list[str], extras: dict[str, object],
+        expected: ConversationStatus | None,
+    ) -> bool:
+        """Each text through the outbox to where the customer wrote; False when
+        the conversation is no longer ``expected`` (an agent took it)."""
+        assert inbound.sender is not None
+        for text in texts:
+            now = self.clock()
+            message = Message(
+                id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
+                author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
+                extras=dict(extras),
+            )
+            payload = OutboundMessage(message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value,
+                                      author=Author.BOT, text=text, created_at=now)
+            try:
+                message, view = await self.store.enqueue_outbound(
+                    message, payload, None, now, expected={expected} if expected is not None else None
+                )
+            except ConflictError:
+                log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
+                return False
+            self.bus.publish(_message_event(message, view))
+            self.outbox_wakeup.set()
+        return True
+
+    async def _hand_off(self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply) -> None:
+        assert reply.reason is not None
+        outcome = BotOutcome(reason=reply.reason.value, detail=reply.detail, intent=reply.intent,
+                             confidence=round(reply.confidence, 3) if reply.intent else None)
+        trace = await self.store.conversation_route(view.id)
+        decision = self.routing().handoff(inbound, customer, view, trace, outcome)
+        if decision is None:  # a Routing that would keep it even so: people take it where it is
+            decision = RouteDecision(status=ConversationStatus.QUEUED, team=view.team, priority=view.priority,
+                                     reason=f"bot handoff ({outcome.reason}: {outcome.detail})",
+                                     skills=view.skills, channel_kind=view.channel_kind)
+        try:
+            view = await self.store.reroute_conversation(view.id, decision, self.clock(),
+                                                         expected={ConversationStatus.BOT})
+        except ConflictError:  # an agent took it meanwhile: theirs now
+            return
+        log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
+        self.bus.publish(_conversation_event(view))
+        notice = decision.notice or localized(self.messages.handoff, reply.language)
+        await self._say(view, inbound, [notice], {"bot": reply.record(), "automatic": "handoff"}, None)

@@ -1,0 +1,125 @@
+"""The built-in FAQ bot: intents of ``config/bot.yaml`` matched offline.
+
+It answers when it is confident, asks one short question when two intents
+are close, and steps aside when the customer asks for a person, repeats
+themselves after an answer, or asks about something it does not know.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from router.bot.base import Bot, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
+from router.bot.config import BotFile, Intent, localized, render
+from router.bot.matching import IntentIndex, Match, PhraseSpotter, language_of
+from router.models import Customer
+
+log = logging.getLogger(__name__)
+
+# a pick among the options of a clarifying question: "1", "the second", «первое»
+_PICKS: dict[int, re.Pattern[str]] = {
+    0: re.compile(r"^\W*(1|перв\w*|first|the first)\W*$", re.IGNORECASE),
+    1: re.compile(r"^\W*(2|втор\w*|second|the second)\W*$", re.IGNORECASE),
+}
+# the same words again (rapidfuzz ratio, 0-100) counts as a repeat
+REPEAT_SIMILARITY = 90.0
+
+
+def customer_values(customer: Customer) -> dict[str, Any]:
+    """What an answer may mention: the customer's attributes and names."""
+    values: dict[str, Any] = {k: v for k, v in customer.attributes.items() if isinstance(v, str | int | float)}
+    name = (customer.display_name or "").strip()
+    if name:
+        values.setdefault("name", name)
+        values.setdefault("first_name", name.split()[0])
+    return values
+
+
+class FaqBot(Bot):
+    name = "faq"
+
+    def __init__(self, config: BotFile) -> None:
+        self.config = config
+        self.intents: dict[str, Intent] = {i.name: i for i in config.intents}
+        self.index = IntentIndex({
+            i.name: [text for texts in i.examples.values() for text in texts] for i in config.intents
+        })
+        self.human = PhraseSpotter(config.human_request)
+
+    async def respond(self, turn: BotTurn) -> BotReply:
+        # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
+        return self.decide(turn)
+
+    def decide(self, turn: BotTurn) -> BotReply:
+        language = language_of(turn.text)
+        phrase = self.human.find(turn.text)
+        if phrase is not None:
+            return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
+                                    language=language)
+        ranked = self.index.rank(turn.text)
+        candidates = [Candidate(intent=m.intent, score=round(m.score, 3)) for m in ranked[:3]]
+        last = turn.last_bot_record()
+        picked = self._picked(turn.text, last)
+        if picked is not None:
+            return self._answer(turn, picked, 1.0, candidates, language)
+        top = ranked[0]
+        second = ranked[1] if len(ranked) > 1 else Match("", 0.0)
+        after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value
+        common: dict[str, Any] = {"intent": top.intent, "confidence": top.score, "candidates": candidates,
+                                  "language": language}
+        if top.score < self.config.threshold:
+            reason = HandoffReason.UNCLEAR if after_clarify else HandoffReason.LOW_CONFIDENCE
+            return BotReply.handoff(reason, f"not sure what this is about (best guess {top.intent!r}, "
+                                    f"confidence {top.score:.2f} < {self.config.threshold:g})", **common)
+        if self._repeated(turn, top, last):
+            return BotReply.handoff(HandoffReason.REPEATED, f"asked about {top.intent!r} again after the bot's "
+                                    "answer", **common)
+        if second.score >= self.config.threshold and top.score - second.score < self.config.clarify_margin:
+            if after_clarify:
+                return BotReply.handoff(HandoffReason.UNCLEAR, f"still between {top.intent!r} and "
+                                        f"{second.intent!r} after a clarifying question", **common)
+            return self._clarify(top, second, candidates, language)
+        return self._answer(turn, top.intent, top.score, candidates, language)
+
+    def _picked(self, text: str, last: dict[str, Any] | None) -> str | None:
+        """The option chosen by number after a clarifying question."""
+        if last is None or last.get("kind") != ReplyKind.CLARIFY.value:
+            return None
+        options = [c["intent"] for c in last.get("candidates", [])[:2] if c.get("intent") in self.intents]
+        for index, pattern in _PICKS.items():
+            if index < len(options) and pattern.match(text):
+                return str(options[index])
+        return None
+
+    def _repeated(self, turn: BotTurn, top: Match, last: dict[str, Any] | None) -> bool:
+        if last is None or last.get("kind") != ReplyKind.ANSWER.value:
+            return False
+        if top.intent == last.get("intent") and self.intents[top.intent].handoff_on_repeat:
+            return True
+        previous = turn.previous_customer_text()
+        return previous is not None and fuzz.ratio(previous.lower(), turn.text.lower()) >= REPEAT_SIMILARITY
+
+    def _answer(self, turn: BotTurn, intent: str, score: float, candidates: list[Candidate], language: str
+                ) -> BotReply:
+        template = localized(self.intents[intent].answer, language)
+        text = render(template, customer_values(turn.customer))
+        return BotReply(kind=ReplyKind.ANSWER, texts=[text], intent=intent, confidence=score,
+                        candidates=candidates, language=language, detail=f"answered {intent!r}")
+
+    def _clarify(self, top: Match, second: Match, candidates: list[Candidate], language: str) -> BotReply:
+        messages = self.config.messages
+        titles = [localized(self.intents[m.intent].title, language) for m in (top, second)]
+        options = localized(messages.options_joiner, language).join(f"{n}) {t}" for n, t in enumerate(titles, 1))
+        text = render(localized(messages.clarify, language), {"options": options})
+        # the two options first, in the order offered, for a pick by number
+        offered = [Candidate(intent=top.intent, score=round(top.score, 3)),
+                   Candidate(intent=second.intent, score=round(second.score, 3))]
+        offered += [c for c in candidates if c.intent not in (top.intent, second.intent)]
+        return BotReply(kind=ReplyKind.CLARIFY, texts=[text], intent=top.intent, confidence=top.score,
+                        candidates=offered, language=language,
+                        detail=f"asked whether {top.intent!r} or {second.intent!r}")
+

@@ -1,0 +1,246 @@
+"""Offline intent matching for Russian and English that holds up to
+morphology, typos, word order and mixed Cyrillic/Latin.
+
+A message becomes a bag of terms:
+1. words, lower case, ``ё`` → ``е``; a word mixing scripts has its Latin
+   look-alike letters read as Cyrillic (``дoставка`` with a Latin ``o``);
+2. each word stemmed by Snowball (Russian or English by its script), so
+   «доставки», «доставкой», «доставку» are one term;
+3. a stem the examples never use is corrected to the closest one they do
+   (rapidfuzz, edit-distance ratio), or read as transliterated Russian
+   (``dostavka`` → «доставка``) when that is closer;
+4. TF-IDF weights (a rare term says more), unknown terms weigh as the
+   rarest: a question about something else scores low.
+
+The score of an intent is the cosine similarity of the message with its
+closest example, blended with the character 3-grams of the stems (partial
+words, compounds); word order plays no part.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+
+_WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+
+# Latin letters that look like Cyrillic ones, in words that mix both scripts
+_LOOKALIKES = str.maketrans("AaBEeKkMHOoPpCcTyXxu", "АаВЕеКкМНОоРрСсТуХхи")
+
+# Russian typed in Latin letters (common "translit"), longest first
+_TRANSLIT = (
+    ("shch", "щ"), ("sch", "щ"), ("yo", "ё"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"),
+    ("ts", "ц"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("iy", "ий"), ("y", "ы"),
+    ("a", "а"), ("b", "б"), ("v", "в"), ("w", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"),
+    ("i", "и"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"),
+    ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("h", "х"), ("c", "ц"), ("q", "к"),
+    ("x", "кс"),
+)
+_TRANSLIT_RE = re.compile("|".join(latin for latin, _ in _TRANSLIT))
+_TRANSLIT_MAP = dict(_TRANSLIT)
+
+# words that say nothing about the topic (after stemming they would still match everywhere)
+_STOP_TEXT = """
+a an the i me my we our you your he she it its they them is are was were be been am do does did to of in on at
+for with and or but if so can could would should will shall may might have has had please hi hello hey there
+this that these those what which who whom how when where why any some just about from by as up out into
+не ни и а но или да нет я мне меня мой моя мое мои мы нас наш ваш ваша ваше ваши вы вас вам ты тебя тебе
+он она оно они его ее их это этот эта эти то тот та те что как когда где куда почему зачем ли же бы
+в во на с со к ко по о об от до из за у для при про над под без пожалуйста здравствуйте привет добрый день
+можно есть быть был была были будет мочь могу можете подскажите скажите хочу хотел хотела
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
+
+
+def script_of(word: str) -> str:
+    return "ru" if _CYRILLIC.search(word) else "en"
+
+
+def language_of(text: str) -> str:
+    """``ru`` when the text has more Cyrillic than Latin letters, else ``en``."""
+    cyrillic = len(_CYRILLIC.findall(text))
+    return "ru" if cyrillic and cyrillic >= len(_LATIN.findall(text)) else "en"
+
+
+def transliterate(word: str) -> str:
+    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word.lower())
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return str(STEMMERS[script_of(word)].stemWord(word))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words with look-alike letters fixed and ``ё`` read as ``е``."""
+    found: list[str] = []
+    for raw in _WORD.findall(text):
+        word = raw.translate(_LOOKALIKES) if _CYRILLIC.search(raw) and _LATIN.search(raw) else raw
+        found.append(word.lower().replace("ё", "е"))
+    return found
+
+
+# unstressed Russian vowels are often written wrong («атменить», «виртуть»): compared as one sound
+_VOWEL_SOUNDS = str.maketrans("оеёяэыю", "аииииiу")
+
+
+def sound(term: str) -> str:
+    return term.translate(_VOWEL_SOUNDS)
+
+
+def _trigrams(term: str) -> list[str]:
+    padded = f"<{term}>"
+    return [padded[i:i + 3] for i in range(len(padded) - 2)]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    intent: str
+    score: float
+
+
+class _Vector:
+    __slots__ = ("norm", "weights")
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.weights = weights
+        self.norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+
+    def cosine(self, other: _Vector) -> float:
+        small, large = (self, other) if len(self.weights) <= len(other.weights) else (other, self)
+        dot = sum(w * large.weights.get(t, 0.0) for t, w in small.weights.items())
+        return dot / (self.norm * other.norm)
+
+
+class IntentIndex:
+    """Examples of every intent, indexed once; ``rank`` a message in well under a millisecond."""
+
+    # how much the character 3-grams count against whole terms
+    CHAR_WEIGHT = 0.35
+    # the closest example against all of an intent's examples together
+    CENTROID_WEIGHT = 0.5
+    # the least edit-distance ratio (0-100) at which an unknown stem is read as a known one
+    FUZZY_CUTOFF = 85.0
+
+    def __init__(self, examples: dict[str, list[str]]) -> None:
+        self.intents = list(examples)
+        tokenised = [(intent, self._stems(text, known=None)) for intent, texts in examples.items() for text in texts]
+        self.vocabulary = {t for _, terms in tokenised for t in terms}
+        self._sounds: dict[str, str] = {}
+        for term in sorted(self.vocabulary):
+            self._sounds.setdefault(sound(term), term)
+        self._by_script = {
+            lang: sorted(t for t in self.vocabulary if script_of(t) == lang) for lang in ("ru", "en")
+        }
+        documents = len(tokenised) or 1
+        term_df = Counter(t for _, terms in tokenised for t in set(terms))
+        gram_df = Counter(g for _, terms in tokenised for g in {g for t in terms for g in _trigrams(t)})
+        self._idf = {t: math.log((1 + documents) / (1 + n)) + 1 for t, n in term_df.items()}
+        self._gram_idf = {g: math.log((1 + documents) / (1 + n)) + 1 for g, n in gram_df.items()}
+        self._unknown_idf = math.log(1 + documents) + 1
+        self._examples = [(intent, self._vectors(terms)) for intent, terms in tokenised]
+        # every example of an intent together: what it is about overall
+        self._centroids = {
+            intent: self._vectors([t for i, terms in tokenised if i == intent for t in terms])
+            for intent in self.intents
+        }
+
+    def _stems(self, text: str, known: set[str] | None) -> list[str]:
+        stems: list[str] = []
+        for word in words(text):
+            if word in STOP_WORDS:
+                continue
+            term = stem(word)
+            if known is not None and term not in known:
+                term = self._closest(word, term)
+            if term in STOP_WORDS or not term:
+                continue
+            stems.append(term)
+        return stems
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - the index lives as long as the bot config
+    def _closest(self, word: str, term: str) -> str:
+        """A stem the examples know for a stem they do not (a typo, translit), or the stem itself."""
+        options: list[tuple[str, float]] = []
+        if (same := self._sounds.get(sound(term))) is not None:
+            options.append((same, 99.0))
+        if len(term) >= 4:
+            found = process.extractOne(term, self._by_script[script_of(term)], scorer=fuzz.ratio,
+                                       score_cutoff=self.FUZZY_CUTOFF)
+            if found is not None:
+                options.append((found[0], found[1]))
+        if script_of(word) == "en":
+            russian = stem(transliterate(word))
+            if russian in self.vocabulary:
+                options.append((russian, 100.0))
+            elif len(russian) >= 4:
+                found = process.extractOne(russian, self._by_script["ru"], scorer=fuzz.ratio,
+                                           score_cutoff=self.FUZZY_CUTOFF)
+                if found is not None:
+                    options.append((found[0], found[1] - 1))  # a true English word wins a tie
+        return max(options, key=lambda o: o[1])[0] if options else term
+
+    def _vectors(self, terms: list[str]) -> tuple[_Vector, _Vector]:
+        counts = Counter(terms)
+        words_vec = _Vector({t: (1 + math.log(n)) * self._idf.get(t, self._unknown_idf) for t, n in counts.items()})
+        grams = Counter(g for t in terms for g in _trigrams(t))
+        grams_vec = _Vector({
+            g: (1 + math.log(n)) * self._gram_idf.get(g, self._unknown_idf) for g, n in grams.items()
+        })
+        return words_vec, grams_vec
+
+    def terms(self, text: str) -> list[str]:
+        return self._stems(text, known=self.vocabulary)
+
+    def rank(self, text: str) -> list[Match]:
+        """Every intent with its score (0-1), best first."""
+        terms = self.terms(text)
+        if not terms:
+            return [Match(intent, 0.0) for intent in self.intents]
+        query_words, query_grams = self._vectors(terms)
+        best: dict[str, float] = dict.fromkeys(self.intents, 0.0)
+        for intent, vectors in self._examples:
+            best[intent] = max(best[intent], self._similarity(query_words, query_grams, vectors))
+        scores = {
+            intent: (1 - self.CENTROID_WEIGHT) * best[intent]
+            + self.CENTROID_WEIGHT * self._similarity(query_words, query_grams, self._centroids[intent])
+            for intent in self.intents
+        }
+        return sorted((Match(i, s) for i, s in scores.items()), key=lambda m: -m.score)
+
+    def _similarity(self, words_vec: _Vector, grams_vec: _Vector, other: tuple[_Vector, _Vector]) -> float:
+        return (1 - self.CHAR_WEIGHT) * words_vec.cosine(other[0]) + self.CHAR_WEIGHT * grams_vec.cosine(other[1])
+
+
+class PhraseSpotter:
+    """Finds any of a list of phrases in a message, whatever the word forms,
+    order, typos or script: «позовите живого человека», "get me a humon"."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        self._phrases = [tuple(stem(w) for w in words(p)) for p in phrases]
+        self._phrases = [p for p in self._phrases if p]
+
+    def _has(self, stems: list[str], wanted: str) -> bool:
+        if wanted in stems:
+            return True
+        if len(wanted) < 4:
+            return False
+        return any(fuzz.ratio(wanted, s) >= 80 for s in stems if abs(len(s) - len(wanted)) <= 2)
+
+    def find(self, text: str) -> str | None:
+        found = words(text)
+        stems = [stem(w) for w in found] + [stem(transliterate(w)) for w in found if script_of(w) == "en"]
+        for phrase in self._phrases:
+            if all(self._has(stems, w) for w in phrase):
+                return " ".join(phrase)
+        return None
