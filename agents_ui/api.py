@@ -191,6 +191,19 @@ async def resolve(request: web.Request, _: None) -> ConversationOut:
     return ConversationOut(conversation=await request.app[ROUTER].resolve(request.match_info["id"], agent))
 
 
+@endpoint("POST", "/api/conversations/{id}/bot", "Hand the conversation back to the bot: it answers the customer's "
+          "next messages and gives the conversation back to this team's queue when it steps aside",
+          response=ConversationOut, errors=((409, "resolved, with the bot already, another agent's, or no bot"),))
+async def hand_to_bot(request: web.Request, _: None) -> ConversationOut:
+    agent = current_agent(request)
+    await _open_for(request, agent)
+    try:
+        view = await request.app[ROUTER].hand_to_bot(request.match_info["id"], agent)
+    except ReplyRefused as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    return ConversationOut(conversation=view)
+
+
 @endpoint("GET", "/api/customers/{id}", "A customer: profile, channel identities, conversations",
           response=CustomerDetail)
 async def customer(request: web.Request, _: None) -> CustomerDetail:

@@ -229,6 +229,7 @@ function renderHeader(conv) {
   const resolved = conv.status === "resolved";
   $('[data-testid="take"]').hidden = conv.status !== "queued" && conv.status !== "bot";
   $('[data-testid="resolve"]').hidden = resolved;
+  $('[data-testid="to-bot"]').hidden = conv.status !== "queued" && conv.status !== "assigned";
   $("#reply-form").hidden = resolved;
   $("#resolved-note").hidden = !resolved;
 }
@@ -252,6 +253,16 @@ function authorName(msg) {
   return msg.author === "bot" ? "Bot" : "System";
 }
 
+function botNote(msg) {
+  // what the bot understood, for the agent who takes over (text only, never HTML)
+  const bot = msg.author === "bot" && msg.extras && msg.extras.bot;
+  if (!bot || !bot.intent) return null;
+  const confidence = typeof bot.confidence === "number" ? ` ${Math.round(bot.confidence * 100)} %` : "";
+  const span = el("span", "bot-note", `${bot.kind}: ${bot.intent}${confidence}`);
+  span.dataset.testid = "bot-note";
+  return span;
+}
+
 function messageRow(msg) {
   const li = el("li", `msg ${msg.direction} ${msg.author}`);
   li.dataset.testid = "message";
@@ -265,6 +276,8 @@ function messageRow(msg) {
   meta.append(el("span", "", authorName(msg)), el("span", "", clockTime(msg.created_at)));
   const delivery = deliveryNode(msg);
   if (delivery) meta.append(delivery);
+  const understood = botNote(msg);
+  if (understood) meta.append(understood);
   li.append(bubble, meta);
   return li;
 }
@@ -489,6 +502,7 @@ function wire() {
   $("#conversations").addEventListener("keydown", onListActivate);
   $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
   $('[data-testid="resolve"]').addEventListener("click", () => act("resolve").catch(showActionError));
+  $('[data-testid="to-bot"]').addEventListener("click", () => act("bot").catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
     await api("POST", "/api/logout").catch(() => {});
     showLogin();
