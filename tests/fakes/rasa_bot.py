@@ -1,0 +1,71 @@
+"""A local bot speaking Rasa's REST channel, as Rasa documents it
+(https://rasa.com/docs/rasa/connectors/your-own-website#rest-channels):
+
+    POST /webhooks/rest/webhook  {"sender": "...", "message": "..."}
+    → 200 [{"recipient_id": "...", "text": "..."}, {"recipient_id": "...", "image": "..."}]
+
+It echoes ``You said: <message>``. A test can make it stall until released,
+fail with an HTTP status, or answer a body that is no such list. Records
+every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+PATH = "/webhooks/rest/webhook"
+
+
+class FakeRasa:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        # what the next answers are: None → the echo; an int → that HTTP status; str/bytes → that raw body
+        self.script: list[int | str | bytes | None] = []
+        self.stall = False
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()  # set when a request arrives
+        self._server: TestServer | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post(PATH, self._webhook)
+        self._server = TestServer(app, port=0)
+        await self._server.start_server()
+        return self.url
+
+    async def close(self) -> None:
+        self.release.set()
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url(PATH))
+
+    async def _webhook(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return web.json_response({"error": "bad json"}, status=400)
+        if not isinstance(body, dict) or "message" not in body:
+            return web.json_response({"error": "missing message"}, status=400)
+        self.requests.append(body)
+        self.started.set()
+        if self.stall:
+            await self.release.wait()
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, int):
+            return web.json_response({"error": "internal"}, status=step)
+        if isinstance(step, str | bytes):
+            return web.Response(body=step.encode() if isinstance(step, str) else step, content_type="application/json")
+        sender = str(body.get("sender", "default"))
+        return web.json_response([
+            {"recipient_id": sender, "text": f"You said: {body['message']}"},
+            {"recipient_id": sender, "image": "https://example.com/cat.png"},
+        ])

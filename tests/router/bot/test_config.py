@@ -1,0 +1,96 @@
+"""bot.yaml is checked whole on start: every problem with its file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from router.app import create_app
+from router.bot import load_bot_config
+from router.config import Settings
+from router.yamlconf import ConfigError
+from tests.router.rules.conftest import write_config
+
+GOOD = """\
+threshold: 0.4
+intents:
+  - name: hours
+    title: {ru: часы работы, en: opening hours}
+    examples:
+      ru: ["Когда вы работаете?"]
+      en: ["When are you open?"]
+    answer: {ru: "С 9 до 18.", en: "From 9 to 6."}
+  - name: payment
+    title: {en: payment}
+    examples:
+      en: ["How can I pay?"]
+    answer: {en: "By card."}
+"""
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "bot.yaml"
+    path.write_text(dedent(text), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_bot_config(path)
+    return [p.replace(f"{path}:", "") for p in caught.value.problems]
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    config = load_bot_config(path)
+    assert [i.name for i in config.intents] == ["hours", "payment"]
+
+
+def test_a_duplicate_intent_is_refused_with_its_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("  - name: payment", "  - name: hours"))
+    assert found == ["9: intents.1.name: intent 'hours' is defined twice (first as intents.0)"]
+
+
+def test_an_empty_answer_is_refused_with_its_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace('answer: {en: "By card."}', 'answer: {en: "   "}'))
+    assert found == ["13: intents.1.answer.en: Value error, must not be empty"]
+    assert problems(tmp_path, GOOD.replace('answer: {en: "By card."}', "answer: {}"))[0].startswith(
+        "13: intents.1.answer: Value error, give the text in at least one language")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1.5", "threshold: Input should be less than 1"),
+    ("0", "threshold: Input should be greater than 0"),
+    ("high", "threshold: Input should be a valid number"),
+])
+def test_a_bad_threshold_is_refused_with_its_line(tmp_path: Path, value: str, message: str) -> None:
+    assert problems(tmp_path, GOOD.replace("threshold: 0.4", f"threshold: {value}"))[0].startswith(f"1: {message}")
+
+
+def test_one_example_for_two_intents_is_refused(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("How can I pay?", "when are you  open?"))
+    assert found == ["12: intents.1.examples.en.0: example 'when are you  open?' is also an example of intent 'hours'"]
+
+
+def test_unknown_keys_languages_and_an_external_bot_without_url_are_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD.replace("threshold: 0.4", "treshold: 0.4"))[0].startswith(
+        "1: treshold: Extra inputs are not permitted")
+    assert problems(tmp_path, GOOD.replace('ru: ["Когда вы работаете?"]', "de: [Wann]"))[0].startswith(
+        "6: intents.0.examples.de")
+    assert problems(tmp_path, "engine: external\n")[0].startswith(
+        "1: (top): Value error, engine: external needs an 'external:' section")
+    assert problems(tmp_path, "engine: external\nexternal: {url: 'not a url', timeout: 5s}\n")[0].startswith(
+        "2: external.url: ")
+    assert problems(tmp_path, "engine: external\nexternal: {url: 'http://bot:5005/x', timeout: 0s}\n")[0].startswith(
+        "2: external: Value error, timeout must be more than 0")
+
+
+def test_bad_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD.replace("  - name: payment", "  - name: [payment"))[0].startswith("10: ")
+
+
+def test_an_invalid_bot_file_stops_the_start(settings: Settings, tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "config").parent
+    (folder / "bot.yaml").write_text(GOOD.replace("threshold: 0.4", "threshold: 2"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        create_app(settings, folder, base_dir=tmp_path)
+    assert caught.value.problems[0].startswith(f"{folder / 'bot.yaml'}:1: threshold")

@@ -1,0 +1,125 @@
+"""The built-in bot on the shipped config/bot.yaml: phrasings that are not
+among its examples, in Russian and English, with typos, translit and Latin
+look-alike letters; knowing when to step aside."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from router.bot import FaqBot, HandoffReason, ReplyKind
+from router.bot.config import BotFile
+from router.models import Author, Customer, Direction, Message
+from tests.router.bot.conftest import SHIPPED, T0, turn
+
+
+def examples(config: BotFile) -> set[str]:
+    return {" ".join(t.lower().split()) for i in config.intents for ts in i.examples.values() for t in ts}
+
+
+UNSEEN = [
+    ("сколько дней везете заказ в Самару", "delivery_time"),
+    ("доставку по цене во сколько оцениваете", "delivery_cost"),
+    ("где забрать заказ самостоятельно", "pickup"),
+    ("заказ мой где?", "order_status"),  # word order
+    ("хочу отменить заказ который сделал вчера", "cancel_order"),
+    ("как вернуть куртку, размер не подошел", "returns"),
+    ("в субботу работаете?", "opening_hours"),
+    ("оплатить картой при получении можно?", "payment"),
+    ("where is my parcel now", "order_status"),
+    ("how much do you charge for delivery", "delivery_cost"),
+    ("i want to return the shoes", "returns"),
+    ("what time do you open on saturday", "opening_hours"),
+    ("возварт товара", "returns"),  # typo
+    ("атменить заказ", "cancel_order"),  # typo
+    ("vozvrat deneg", "returns"),  # translit
+    ("gde moi zakaz?", "order_status"),  # translit
+    ("oтмeнить зaкaз", "cancel_order"),  # Latin o, e, a inside Russian words
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), UNSEEN)
+def test_questions_worded_unlike_any_example_get_the_right_answer(
+    faq: FaqBot, shipped: BotFile, text: str, intent: str
+) -> None:
+    assert " ".join(text.lower().split()) not in examples(shipped)
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.intent) == (ReplyKind.ANSWER, intent), reply
+    assert reply.texts and reply.texts[0]
+
+
+def test_the_answer_is_in_the_customers_language(faq: FaqBot, shipped: BotFile) -> None:
+    intent = next(i for i in shipped.intents if i.name == "opening_hours")
+    assert faq.decide(turn("в субботу работаете?")).texts == [intent.answer["ru"]]
+    assert faq.decide(turn("are you open on saturday?")).texts == [intent.answer["en"]]
+
+
+def test_answers_use_the_customers_name_and_never_interpret_it(faq: FaqBot) -> None:
+    reply = faq.decide(turn("где мой заказ"))
+    assert reply.texts[0].startswith("Анна Петрова, статус заказа")
+    sly = Customer(id="cus_x", display_name="{tier} {__class__}", attributes={"tier": "gold"}, created_at=T0,
+                   updated_at=T0)
+    assert faq.decide(turn("где мой заказ", customer=sly)).texts[0].startswith("{tier} {__class__}, статус")
+    nobody = Customer(id="cus_y", created_at=T0, updated_at=T0)
+    assert faq.decide(turn("where is my order", customer=nobody)).texts[0].startswith("Hello, you can follow")
+
+
+@pytest.mark.parametrize("text", [
+    "оператор", "позовите человека пожалуйста", "соедините с живым человеком", "можно с менеджером поговорить",
+    "I want a human", "let me talk to an agent", "real persn please", "OPERATOR!!!", "позавите чиловека",
+])
+def test_asking_for_a_person_hands_off(faq: FaqBot, text: str) -> None:
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.reason) == (ReplyKind.HANDOFF, HandoffReason.ASKED_FOR_HUMAN), reply
+
+
+@pytest.mark.parametrize("text", [
+    "погода в Москве какая", "у вас есть вакансии?", "recommend a gaming laptop", "my account was hacked",
+    "как подключить телевизор к wifi", "tell me a joke",
+])
+def test_questions_it_does_not_know_go_to_people(faq: FaqBot, text: str) -> None:
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.reason) == (ReplyKind.HANDOFF, HandoffReason.LOW_CONFIDENCE), reply
+    assert reply.detail.startswith("not sure")
+
+
+def bot_said(reply_record: dict[str, object], n: int = 1) -> list[Message]:
+    at = datetime(2026, 3, 2, 10, n, tzinfo=UTC)
+    return [
+        Message(id=f"m{n}", conversation_id="conv_test", customer_id="cus_anna", direction=Direction.IN,
+                author=Author.CUSTOMER, channel="webchat", text="earlier", created_at=at),
+        Message(id=f"b{n}", conversation_id="conv_test", customer_id="cus_anna", direction=Direction.OUT,
+                author=Author.BOT, channel="webchat", text="…", created_at=at, extras={"bot": reply_record}),
+    ]
+
+
+def test_two_close_intents_get_one_clarifying_question_then_a_handoff(faq: FaqBot) -> None:
+    first = faq.decide(turn("доставка"))
+    assert first.kind is ReplyKind.CLARIFY, first
+    assert {c.intent for c in first.candidates[:2]} == {"delivery_time", "delivery_cost"}
+    assert "сроки доставки" in first.texts[0] and "стоимость доставки" in first.texts[0]
+    again = faq.decide(turn("доставка", bot_said(first.record())))
+    assert (again.kind, again.reason) == (ReplyKind.HANDOFF, HandoffReason.UNCLEAR)
+
+
+def test_a_clarifying_question_is_answered_by_number_or_in_words(faq: FaqBot) -> None:
+    first = faq.decide(turn("delivery"))
+    assert first.kind is ReplyKind.CLARIFY, first
+    offered = [c.intent for c in first.candidates[:2]]
+    assert faq.decide(turn("2", bot_said(first.record()))).intent == offered[1]
+    worded = faq.decide(turn("how much does it cost", bot_said(first.record())))
+    assert (worded.kind, worded.intent) == (ReplyKind.ANSWER, "delivery_cost")
+
+
+def test_asking_the_same_again_after_an_answer_hands_off(faq: FaqBot) -> None:
+    first = faq.decide(turn("как вернуть товар?"))
+    assert (first.kind, first.intent) == (ReplyKind.ANSWER, "returns")
+    again = faq.decide(turn("так как мне вернуть вещь???", bot_said(first.record())))
+    assert (again.kind, again.reason) == (ReplyKind.HANDOFF, HandoffReason.REPEATED)
+    other = faq.decide(turn("а как оплатить?", bot_said(first.record())))
+    assert (other.kind, other.intent) == (ReplyKind.ANSWER, "payment")
+
+
+def test_the_shipped_file_is_the_one_tested() -> None:
+    assert SHIPPED.exists()
