@@ -58,7 +58,8 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
     cut = len(messages)
     while cut > 0 and messages[cut - 1].direction is Direction.IN:
         cut -= 1
-    return messages[:cut], messages[cut:]
+    # a machine's message (an auto-reply) is never answered: no reply loops
+    return messages[:cut], [m for m in messages[cut:] if not m.extras.get("automated")]
 
 
 class BotDesk:
@@ -160,8 +161,10 @@ class BotDesk:
                 author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
                 extras=dict(extras),
             )
+            thread = inbound.extras.get("thread")  # the connector's thread data, handed back as it gave it
             payload = OutboundMessage(message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value,
-                                      author=Author.BOT, text=text, created_at=now)
+                                      author=Author.BOT, text=text, created_at=now,
+                                      thread=thread if isinstance(thread, dict) else {})
             try:
                 message, view = await self.store.enqueue_outbound(
                     message, payload, None, now, expected={expected} if expected is not None else None
