@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import re
+import time
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -406,6 +407,8 @@ class TwilioConnector(Connector):
         self._client: Client | None = None
         # evenly spaced, no bursts: a sender's throughput is counted per second
         self._limiter = AsyncLimiter(1, 1 / options.pace())
+        self._waiting = 0
+        self._turns_until = 0.0  # time.monotonic() of the last turn promised to a send sent back
         # a long text goes in parts; a retry resumes after those already sent
         self._progress: dict[str, tuple[int, str]] = {}
 
@@ -569,8 +572,21 @@ class TwilioConnector(Connector):
                 self._progress.pop(next(iter(self._progress)))
 
     async def _slot(self) -> None:
+        """Wait for the sender's next slot. When more sends wait than the pace
+        lets through within MAX_LIMIT_WAIT, the newcomer goes back to the
+        outbox at once, told when its turn would come, so a burst (a notice
+        to many customers) spreads out instead of timing out together."""
+        pace = self.settings.pace()
+        if self._waiting >= pace * MAX_LIMIT_WAIT:
+            # each one sent back gets its own later turn, after those waiting and those sent back before it
+            now = time.monotonic()
+            self._turns_until = max(self._turns_until, now + self._waiting / pace) + 1 / pace
+            raise RateLimited(round(self._turns_until - now, 3), f"twilio: sender pace of {pace:g}/s")
+        self._waiting += 1
         try:
-            async with asyncio.timeout(MAX_LIMIT_WAIT):
+            async with asyncio.timeout(MAX_LIMIT_WAIT + 1 / pace):
                 await self._limiter.acquire()
         except TimeoutError:
-            raise RateLimited(1.0, f"twilio: sender pace of {self.settings.pace():g}/s") from None
+            raise RateLimited(1 / pace, f"twilio: sender pace of {pace:g}/s") from None
+        finally:
+            self._waiting -= 1
