@@ -129,7 +129,8 @@ def _refused(exc: ReplyRefused) -> ApiError:
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
         message = await request.app[ROUTER].reply(
-            request.match_info["id"], current_agent(request), body.text, body.channel
+            request.match_info["id"], current_agent(request), body.text, body.channel,
+            attachments=[a.attachment() for a in body.attachments],
         )
     except ReplyRefused as exc:
         raise _refused(exc) from None

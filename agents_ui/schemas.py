@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from router.models import (
     MAX_TEXT_LENGTH,
     Agent,
+    Attachment,
     AuditEntry,
     ChannelIdentity,
     ConversationView,
@@ -40,12 +41,36 @@ class LoginBody(Body):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
+class AttachmentIn(Body):
+    """A file the platform fetches itself from its public URL."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$",
+                              description="an http(s) URL the platform can fetch")]
+    kind: Literal["image", "document", "audio", "video"] = "document"
+    name: Annotated[str | None, Field(max_length=256)] = None
+    mime_type: Annotated[str | None, Field(max_length=128)] = None
+
+    def attachment(self) -> Attachment:
+        return Attachment(kind=self.kind, url=self.url, name=self.name, mime_type=self.mime_type)
+
+
 class ReplyBody(Body):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH)]
+    # sent with the text where the channel can (its caption), as links where it cannot;
+    # declared first so that ``text`` is checked knowing whether there are any
+    attachments: Annotated[list[AttachmentIn], Field(max_length=10)] = Field(default_factory=list)
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT_LENGTH),
+                    Field(validate_default=True)] = ""
     channel: Annotated[str | None, Field(
         min_length=1, max_length=64,
         description="one of the customer's linked channels; default: the channel they wrote from last",
     )] = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
+        if not value and not info.data.get("attachments"):
+            raise ValueError("a reply needs text or an attachment")
+        return value
 
 
 class TemplateBody(Body):

@@ -397,7 +397,10 @@ class WebChatConnector(Connector):
         # in the welcome history next time, so "no socket" is still success
         # the widget knows customer, bot and agent; an automatic notice reads as the bot
         author = Author.BOT if message.author is Author.SYSTEM else message.author
-        frame = message_frame(message.message_id, author.value, message.text, message.created_at)
+        # the widget shows text only: files go as their links
+        links = [a.url for a in message.attachments if a.url and a.url.startswith(("http://", "https://"))]
+        text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
+        frame = message_frame(message.message_id, author.value, text, message.created_at)
         await self._deliver(message.recipient, frame)
         return SendResult(external_id=None)
 

@@ -24,6 +24,7 @@ from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
     Agent,
+    Attachment,
     Author,
     ConversationStatus,
     ConversationView,
@@ -344,7 +345,8 @@ class Router:
         raise ReplyWindowClosed(last.channel, last.created_at, window.template_text, others)
 
     async def reply(
-        self, conversation_id: str, agent: Agent, text: str, channel: str | None = None, template: bool = False
+        self, conversation_id: str, agent: Agent, text: str, channel: str | None = None, template: bool = False,
+        attachments: list[Attachment] | None = None,
     ) -> Message:
         """Queue an agent's reply: by default to the channel the customer used
         last, or to another of their linked channels when ``channel`` is given.
@@ -363,7 +365,7 @@ class Router:
             window = self.reply_windows.get(last.channel)
             if window is None or window.template_text is None:
                 raise ReplyRefused(f"channel {last.channel!r} has no template configured")
-            text = window.template_text
+            text, attachments = window.template_text, []
             extras |= {"template": True, "customer_name": conversation.customer_name or ""}
         else:
             await self._check_window(conversation, last)
@@ -377,6 +379,7 @@ class Router:
             agent_id=agent.id,
             channel=last.channel,
             text=text,
+            attachments=attachments or [],
             created_at=now,
             delivery=Delivery.PENDING,
             extras=extras,
@@ -387,6 +390,7 @@ class Router:
             recipient=last.sender.value,
             author=Author.AGENT,
             text=text,
+            attachments=attachments or [],
             created_at=now,
             extras=extras,
             thread=_thread(last),

@@ -263,6 +263,26 @@ function botNote(msg) {
   return span;
 }
 
+function attachmentsNode(msg) {
+  const list = msg.attachments || [];
+  if (!list.length) return null;
+  const box = el("div", "attachments");
+  for (const a of list) {
+    const label = a.name || (a.mime_type ? `${a.kind} · ${a.mime_type}` : a.kind);
+    // only web links open: a URL from a customer's platform is never run as script
+    const web = typeof a.url === "string" && /^https?:\/\//i.test(a.url);
+    const item = el(web ? "a" : "span", "attachment", label);
+    if (web) {
+      item.href = a.url;
+      item.target = "_blank";
+      item.rel = "noopener noreferrer";
+    }
+    item.dataset.testid = "attachment";
+    box.append(item);
+  }
+  return box;
+}
+
 function messageRow(msg) {
   const li = el("li", `msg ${msg.direction} ${msg.author}`);
   li.dataset.testid = "message";
@@ -278,7 +298,7 @@ function messageRow(msg) {
   if (delivery) meta.append(delivery);
   const understood = botNote(msg);
   if (understood) meta.append(understood);
-  li.append(bubble, meta);
+  li.append(...[bubble, attachmentsNode(msg), meta].filter(Boolean));
   return li;
 }
 

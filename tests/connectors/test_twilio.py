@@ -618,3 +618,24 @@ async def test_a_messaging_service_sends_without_a_from_number(
     await client.app[CONNECTORS]["sms"].send(out)
     [call] = twilio_api.sent()
     assert (call.get("MessagingServiceSid"), call.get("From"), call.get("To")) == (service, None, CUSTOMER)
+
+
+async def test_an_agent_sends_a_picture_by_url_through_the_api(tw: Client, twilio_api: FakeTwilio) -> None:
+    assert await post(tw, "whatsapp", whatsapp_form("can I see it?")) == 200
+    [stored] = await inbound(tw)
+    assert stored.conversation_id is not None
+    http = await console(tw)
+    try:
+        picture = {"url": "https://shop.example/p/1042.jpg", "kind": "image", "mime_type": "image/jpeg"}
+        status, body = await api_reply(http, stored.conversation_id, {"attachments": [picture]})
+        assert status == 201, body
+        assert body["message"]["attachments"][0]["url"] == picture["url"]
+        await delivery_is(http, stored.conversation_id, body["message"]["id"], "sent")
+        # a reply with neither words nor files, or a file that is no web link, is refused
+        for bad in ({"text": "  "}, {"attachments": [{"url": "javascript:alert(1)"}]}):
+            status, body = await api_reply(http, stored.conversation_id, bad)
+            assert status == 422, body
+    finally:
+        await http.close()
+    [call] = twilio_api.sent()
+    assert (call.all("MediaUrl"), call.get("Body")) == (["https://shop.example/p/1042.jpg"], None)

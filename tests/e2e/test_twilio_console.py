@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,13 +22,14 @@ from tests.connectors.test_twilio import (
     TEMPLATE_SID,
     TOKEN,
     WA_NUMBER,
+    media_fields,
     sent_calls,
     sms_form,
     whatsapp_form,
 )
 from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
 from tests.e2e.test_conversation import agent_logs_in
-from tests.fakes.twilio_api import FakeTwilio, signature
+from tests.fakes.twilio_api import FakeTwilio, sid, signature
 
 TEMPLATE_TEXT = "Hello! We have an answer to your question. Reply to this message to see it."
 
@@ -99,9 +101,15 @@ async def open_conversation(agent: Page, base: str, text: str) -> None:
 async def test_the_agent_sees_the_reply_delivered_then_read(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await twilio_posts(service, "whatsapp", whatsapp_form("Где мой заказ 1042?"))
+    message_sid = sid("MM")
+    await twilio_posts(service, "whatsapp", whatsapp_form("Где мой заказ 1042?", message_sid,
+                                                         **media_fields(message_sid, "image/jpeg")))
     agent = await (await browser.new_context()).new_page()
     await open_conversation(agent, service, "Где мой заказ 1042?")
+    # the customer's photo is a link the agent can open
+    photo = agent.locator('[data-testid="message"][data-author="customer"] [data-testid="attachment"]')
+    await expect(photo).to_have_text("image · image/jpeg")
+    await expect(photo).to_have_attribute("href", re.compile(rf"/Messages/{message_sid}/Media/ME0+$"))
     await agent.locator('[data-testid="reply"]').fill("Заказ 1042 уже в пути")
     await agent.locator('[data-testid="send"]').click()
     mine = agent.locator('[data-testid="message"][data-author="agent"]')
