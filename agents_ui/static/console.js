@@ -298,7 +298,8 @@ function messageRow(msg) {
   if (delivery) meta.append(delivery);
   const understood = botNote(msg);
   if (understood) meta.append(understood);
-  li.append(...[bubble, attachmentsNode(msg), meta].filter(Boolean));
+  // a reply of files only has no words to show
+  li.append(...[msg.text ? bubble : null, attachmentsNode(msg), meta].filter(Boolean));
   return li;
 }
 
