@@ -32,6 +32,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -40,6 +41,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 import aiosmtplib
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 from pydantic import Field, field_validator
 
 from connectors.base import (
@@ -57,8 +59,16 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RECONNECT_MAX = 300.0
+# a refused login is retried this slowly (doubling up to the max)
+LOGIN_RETRY = 300.0
+LOGIN_RETRY_MAX = 3600.0
 # how often an IDLE wait looks up to see whether it should stop
 IDLE_TICK = 0.5
+CLOSED_AFTER_EMPTY_WAKEUPS = 3
+# how long a shutdown waits for the server's goodbye
+SHUTDOWN_GRACE = 5.0
+# RFC 2177: servers may end an IDLE after 30 minutes
+IDLE_RENEW_MAX = 29 * 60.0
 _RE_PREFIX = ("re:", "ответ:", "aw:", "sv:", "re ")
 ImapError = (imaplib.IMAP4.error, OSError, ssl.SSLError, socket.timeout)
 
@@ -77,7 +87,7 @@ class EmailOptions(ConnectorOptions):
     idle: bool = True  # False: poll even when the server supports IDLE
     poll_interval: float = Field(60.0, gt=0)
     # RFC 2177: re-issue IDLE before servers' 30-minute timeout
-    idle_renew: float = Field(25 * 60.0, gt=0)
+    idle_renew: float = Field(25 * 60.0, gt=0, le=IDLE_RENEW_MAX)
     fetch_batch: int = Field(50, ge=1, le=1000)
 
     smtp_host: str | None = None
@@ -151,8 +161,6 @@ class EmailConnector(Connector):
         self._imap: IMAPClient | None = None
         self._stop = threading.Event()
         self._reader: asyncio.Task[None] | None = None
-        # mails stored but not yet flagged (the flag failed): not handed over again
-        self._stored_uids: set[int] = set()
         # set each time the mailbox has been read through (tests and the bench wait on it)
         self.caught_up = asyncio.Event()
 
@@ -163,17 +171,27 @@ class EmailConnector(Connector):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._stop.set()
+        self._stop.set()  # an IDLE wait sees it within IDLE_TICK and sends DONE
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
-        with contextlib.suppress(*ImapError):
-            await self._in_imap_thread(self._logout)
-        await asyncio.to_thread(self._imap_thread.shutdown, True)
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE):
+                await self._in_imap_thread(self._logout)
+        except TimeoutError:
+            # the server stopped answering (a dead link): pull the socket from
+            # under the thread's blocking read instead of waiting out `timeout`
+            log.warning("email %s: the IMAP server did not answer within %gs; connection closed",
+                        self.name, SHUTDOWN_GRACE)
+            self._abort()
+        except ImapError:
+            pass  # logout on a broken connection: it is closed all the same
+        # still blocked only while a connection is being opened: that ends by `timeout`
+        self._imap_thread.shutdown(wait=False, cancel_futures=True)
 
-    async def _in_imap_thread(self, fn: Any, *args: Any) -> Any:
+    async def _in_imap_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._imap_thread, fn, *args)
 
     # -- IMAP, on the connector's thread --------------------------------------------------
@@ -187,20 +205,18 @@ class EmailConnector(Connector):
         assert s.imap_host is not None
         client = IMAPClient(s.imap_host, port=s.imap_port_or_default(), ssl=s.imap_security == "tls",
                             ssl_context=context, timeout=s.timeout)
+        self._imap = client  # from here on a shutdown can abort it
         try:
             if s.imap_security == "starttls":
                 client.starttls(context)
             client.login(s.login(), self._password)
             client.select_folder(s.mailbox)
-            idle = s.idle and client.has_capability("IDLE")
+            return s.idle and client.has_capability("IDLE")
         except BaseException:
+            self._imap = None
             with contextlib.suppress(*ImapError):
                 client.shutdown()
             raise
-        self._imap = client
-        # a mail stored but never flagged comes again and is deduped
-        self._stored_uids.clear()
-        return idle
 
     def _logout(self) -> None:
         client, self._imap = self._imap, None
@@ -208,22 +224,28 @@ class EmailConnector(Connector):
             try:
                 client.logout()
             except ImapError:
-                client.shutdown()
+                with contextlib.suppress(*ImapError):
+                    client.shutdown()
 
-    def _fetch_unseen(self) -> list[tuple[int, ParsedMail]]:
-        """The next batch of unseen mail, parsed (oldest first)."""
+    def _abort(self) -> None:
+        """From the event loop: make the IMAP thread's blocked read fail now."""
         client = self._imap
-        assert client is not None
-        unseen = sorted(client.search(["UNSEEN"]))
-        if stored := [u for u in unseen if u in self._stored_uids]:
-            self._mark_seen(stored)  # stored earlier, but the flag did not get through
-        uids = [u for u in unseen if u not in self._stored_uids]
-        batch = uids[: self.settings.fetch_batch]
-        if not batch:
-            return []
-        fetched = client.fetch(batch, ["BODY.PEEK[]"])
+        if client is not None:
+            with contextlib.suppress(OSError):
+                # the plain socket's shutdown, also under TLS: it wakes the reader
+                # without touching the TLS object the other thread is using
+                socket.socket.shutdown(client.socket(), socket.SHUT_RDWR)
+
+    def _unseen(self) -> list[int]:
+        assert self._imap is not None
+        return sorted(self._imap.search(["UNSEEN"]))
+
+    def _fetch(self, uids: list[int]) -> list[tuple[int, ParsedMail]]:
+        """These mails, without marking them read, archived and parsed."""
+        assert self._imap is not None
+        fetched = self._imap.fetch(uids, ["BODY.PEEK[]"])
         parsed: list[tuple[int, ParsedMail]] = []
-        for uid in batch:
+        for uid in uids:
             data = fetched.get(uid, {}).get(b"BODY[]")
             if not isinstance(data, bytes):
                 log.warning("email %s: mail uid %d vanished before it was read", self.name, uid)
@@ -249,46 +271,71 @@ class EmailConnector(Connector):
     def _mark_seen(self, uids: list[int]) -> None:
         assert self._imap is not None
         self._imap.add_flags(uids, [b"\\Seen"], silent=True)
-        self._stored_uids.difference_update(uids)
 
     def _idle_wait(self) -> bool:
         """Wait in IDLE until new mail, a renewal or a stop; True on new mail."""
         client = self._imap
         assert client is not None
         client.idle()
-        try:
-            deadline = time.monotonic() + self.settings.idle_renew
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                for response in client.idle_check(timeout=IDLE_TICK):
-                    if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
-                        return True
-            return False
-        finally:
+        deadline = time.monotonic() + self.settings.idle_renew
+        empty_wakeups = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            woken = time.monotonic()
+            responses = client.idle_check(timeout=IDLE_TICK)
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                break
+            # idle_check swallows the end of the stream: a closed connection
+            # shows as a socket that is readable at once yet yields nothing
+            quick_and_empty = not responses and time.monotonic() - woken < IDLE_TICK / 2
+            empty_wakeups = empty_wakeups + 1 if quick_and_empty else 0
+            if empty_wakeups >= CLOSED_AFTER_EMPTY_WAKEUPS:
+                raise ConnectionResetError("the IMAP server closed the connection")
+        else:
             client.idle_done()
+            return False
+        client.idle_done()
+        return True
 
     # -- the reading loop ---------------------------------------------------------------
     async def _read_forever(self) -> None:
         delay = 1.0
+        refused_delay = LOGIN_RETRY
         while True:
             try:
                 idle = await self._in_imap_thread(self._connect)
+            except LoginError as exc:
+                if _login_refused(exc):
+                    # the same password will not do better soon, and servers lock
+                    # out (or fail2ban bans) a client that keeps trying it
+                    log.error("email %s: %s refused the login of %s: %s; check the password in %s; "
+                              "trying again in %gs", self.name, self.settings.imap_host, self.settings.login(),
+                              _reason(exc), self.settings.password_env, refused_delay)
+                    await asyncio.sleep(refused_delay)
+                    refused_delay = min(refused_delay * 2, LOGIN_RETRY_MAX)
+                    continue
+                log.warning("email %s: IMAP failed at login, reconnecting in %gs: %s", self.name, delay, _reason(exc))
+            except ImapError as exc:
+                log.warning("email %s: IMAP failed to connect to %s:%d, reconnecting in %gs: %s", self.name,
+                            self.settings.imap_host, self.settings.imap_port_or_default(), delay, _reason(exc))
+            else:
                 log.info("email %s: reading %s on %s (%s)", self.name, self.settings.mailbox,
                          self.settings.imap_host, "IDLE" if idle else f"polling every {self.settings.poll_interval:g}s")
-                delay = 1.0
-                await self._session(idle)
-            except ImapError as exc:
-                log.warning("email %s: IMAP failed, reconnecting in %gs: %s", self.name, delay, exc)
-            except Exception:
-                # the router could not store a mail: it stays unseen and comes again
-                log.exception("email %s: storing mail failed, retrying in %gs", self.name, delay)
-            with contextlib.suppress(*ImapError):
-                await self._in_imap_thread(self._logout)
+                delay, refused_delay = 1.0, LOGIN_RETRY
+                try:
+                    await self._session(idle)
+                except ImapError as exc:
+                    log.warning("email %s: IMAP failed, reconnecting in %gs: %s", self.name, delay, _reason(exc))
+                except Exception:
+                    # the router could not store a mail: it stays unseen and comes again
+                    log.exception("email %s: storing mail failed, retrying in %gs", self.name, delay)
+                with contextlib.suppress(*ImapError):
+                    await self._in_imap_thread(self._logout)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX)
 
     async def _session(self, idle: bool) -> None:
         while True:
-            while await self._read_batch():
+            while await self._read_unseen():
                 pass
             self.caught_up.set()
             if idle:
@@ -296,11 +343,32 @@ class EmailConnector(Connector):
             else:
                 await asyncio.sleep(self.settings.poll_interval)
 
-    async def _read_batch(self) -> bool:
-        """Hand one batch of unseen mail to the router; False when none was left."""
-        batch: list[tuple[int, ParsedMail]] = await self._in_imap_thread(self._fetch_unseen)
-        if not batch:
+    async def _read_unseen(self) -> bool:
+        """Hand the unseen mail to the router, ``fetch_batch`` mails per fetch
+        (a big mailbox is never one giant response); False when there was none."""
+        uids = await self._in_imap_thread(self._unseen)
+        if not uids:
             return False
+        size = self.settings.fetch_batch
+        chunks = [uids[i:i + size] for i in range(0, len(uids), size)]
+        # the next chunk is fetched and parsed on the IMAP thread while the router
+        # stores this one; it is flagged only after it is stored in its turn
+        loop = asyncio.get_running_loop()
+        pending = loop.create_task(self._in_imap_thread(self._fetch, chunks[0]))
+        try:
+            for following in [*chunks[1:], None]:
+                batch = await pending
+                if following is not None:
+                    pending = loop.create_task(self._in_imap_thread(self._fetch, following))
+                await self._store_batch(batch)
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *ImapError):
+                    await pending
+        return True
+
+    async def _store_batch(self, batch: list[tuple[int, ParsedMail]]) -> None:
         # one sender's mail in order, different senders' side by side
         by_sender: dict[str, list[tuple[int, ParsedMail]]] = {}
         for uid, mail in batch:
@@ -311,7 +379,6 @@ class EmailConnector(Connector):
             for uid, mail in mails:
                 await self._accept(mail)
                 stored.append(uid)
-                self._stored_uids.add(uid)
 
         results = await asyncio.gather(*(accept_in_order(m) for m in by_sender.values()), return_exceptions=True)
         if stored:
@@ -319,7 +386,6 @@ class EmailConnector(Connector):
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return True
 
     async def _accept(self, mail: ParsedMail) -> None:
         accepted = await self.host.on_message(mail.inbound)
@@ -380,6 +446,20 @@ class EmailConnector(Connector):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientError(f"email: SMTP server {s.smtp_host}: {exc}") from exc
         return SendResult(external_id=self.message_id_for(message.message_id))
+
+
+def _login_refused(exc: LoginError) -> bool:
+    """The server said no to these credentials (not: the link broke, or RFC 5530's
+    UNAVAILABLE, a temporary failure of the server's own)."""
+    if isinstance(exc.__context__, (imaplib.IMAP4.abort, OSError)):
+        return False
+    return "[UNAVAILABLE]" not in str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """The server's words as text (imaplib hands them over as bytes reprs)."""
+    text = str(exc) or type(exc).__name__
+    return text[2:-1] if text[:2] in ("b'", 'b"') and text[-1:] == text[1] else text
 
 
 def _by_code(code: int, detail: str) -> TransientError | PermanentError:

@@ -5,12 +5,17 @@
   login allowed (localhost only) and the mail stored as Maildir under tmp.
   Mail reaches it the way it reaches a real mailbox: IMAP APPEND (or files
   written into the Maildir, for the bench's 10,000 messages).
+- ``ImapTap``: a TCP relay between the connector and dovecot that records the
+  commands the client sends and breaks the link the ways networks and servers
+  do: a dropped connection, a connection lost at a given command (a crash
+  between two steps), a server that stops answering.
 - ``SmtpSink``: an aiosmtpd server that records every mail it accepts and can
   be told to answer 4xx or 5xx, or to go away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import imaplib
 import logging
@@ -169,6 +174,107 @@ service anvil {{
         with self.imap(user):
             pass  # the first login creates the Maildir
         return self.root / "home" / user / "Maildir" / "new"
+
+
+# -- a tap on the IMAP link ---------------------------------------------------------------
+
+
+@dataclass
+class _Link:
+    client: asyncio.StreamWriter
+    server: asyncio.StreamWriter
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.close()
+
+
+class ImapTap:
+    """A relay on 127.0.0.1 to ``upstream_port``; the connector is pointed at ``port``."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.lines: list[bytes] = []  # every command line clients sent, in order
+        self.sessions = 0
+        self._links: list[_Link] = []
+        self._drop_on: list[bytes] = []
+        self._answering = asyncio.Event()
+        self._answering.set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> ImapTap:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        self._answering.set()
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def commands(self, name: str = "") -> list[str]:
+        """The commands sent (tags dropped), those starting with ``name`` if given."""
+        out = []
+        for line in self.lines:
+            text = line.decode(errors="replace")
+            command = text if text.upper() == "DONE" else text.partition(" ")[2]
+            if command.upper().startswith(name.upper()):
+                out.append(command)
+        return out
+
+    def cut(self) -> None:
+        """Close every open connection, as a server restart does."""
+        for link in self._links:
+            link.close()
+        self._links.clear()
+
+    def drop_on(self, command: str) -> None:
+        """Close the connection when a client next sends ``command`` (not passed on)."""
+        self._drop_on.append(command.upper().encode())
+
+    def freeze(self) -> None:
+        """The server stops answering: nothing more reaches the clients."""
+        self._answering.clear()
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            client_w.close()
+            return
+        self.sessions += 1
+        link = _Link(client_w, server_w)
+        self._links.append(link)
+        answers = asyncio.create_task(self._answers(server_r, client_w))
+        try:
+            while line := await client_r.readline():
+                self.lines.append(line.rstrip(b"\r\n"))
+                command = line.upper().partition(b" ")[2]
+                if dropped := next((d for d in self._drop_on if command.startswith(d)), None):
+                    self._drop_on.remove(dropped)
+                    break
+                server_w.write(line)
+                await server_w.drain()
+        except (ConnectionError, OSError):
+            pass  # the client went away: so does the link
+        finally:
+            link.close()
+            with contextlib.suppress(ValueError):
+                self._links.remove(link)
+            answers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answers
+
+    async def _answers(self, server_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await server_r.read(65536):
+                await self._answering.wait()
+                client_w.write(data)
+                await client_w.drain()
+        client_w.close()
 
 
 # -- SMTP -------------------------------------------------------------------------------
