@@ -1,13 +1,20 @@
 """Email: one mailbox, read over IMAP and answered over SMTP.
 
-Inbound: the connector logs in to the mailbox with IMAPClient (BSD) in a
-worker thread of its own (IMAP is a stateful, blocking conversation; invariant
-6 keeps it off the event loop), waits with IDLE where the server offers it and
-polls every ``poll_interval`` seconds otherwise. Each unseen mail is fetched
-without marking it, archived (``archive_dir``), parsed (``connectors.email_parse``)
-and handed to the router; only after the router has stored it is the mail
-flagged ``\\Seen``. A crash in between means the mail comes again and is
-deduped by its Message-ID, so nothing is lost or doubled.
+Inbound: the connector logs in to the mailbox with IMAPClient in a worker
+thread of its own (IMAP is a stateful, blocking conversation; invariant 6 keeps
+it off the event loop), waits with IDLE where the server offers it (re-issued
+every ``idle_renew``, under RFC 2177's 30 minutes) and polls every
+``poll_interval`` seconds otherwise. Not aioimaplib, the asyncio client the
+design first named: it is GPL-3.0-only, and this Apache-2.0 project takes no
+GPL dependency; IMAPClient is BSD. Unseen mail is fetched ``fetch_batch`` mails at a time
+without marking it, archived (``archive_dir``), parsed
+(``connectors.email_parse``) and handed to the router; only after the router has
+stored it is the mail flagged ``\\Seen``. A crash in between means the mail
+comes again and is deduped by its Message-ID, so nothing is lost or doubled.
+
+A dropped connection is reopened with backoff (1 s doubling to 5 min); a
+refused login is retried only every 5 minutes (doubling to an hour), since the
+same password will not do better and servers lock out clients that keep trying.
 
 Outbound: aiosmtplib (implicit TLS, STARTTLS or plain for a local relay).
 Each reply gets its own stable ``Message-ID`` (made from the outbox message id,
