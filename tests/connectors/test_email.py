@@ -61,7 +61,7 @@ def mail(subject: str, body: str, *, sender: str = f"Анна Петрова <{C
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot({MAILBOX: PASSWORD}).start()
+    server = Dovecot({MAILBOX: PASSWORD}, tls=True).start()
     yield server
     server.stop()
 
@@ -84,10 +84,10 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
-def email_section(mailbox: Dovecot, smtp: SmtpSink, tmp_path: Path, **more: Any) -> ConnectorConfig:
+def email_section(mailbox: Dovecot | None, smtp: SmtpSink, tmp_path: Path, **more: Any) -> ConnectorConfig:
     return ConnectorConfig.model_validate({
         "type": "email", "address": MAILBOX, "display_name": "Shop Support",
-        "imap_host": "127.0.0.1", "imap_port": mailbox.port, "imap_security": "none",
+        "imap_host": "127.0.0.1", "imap_port": mailbox.port if mailbox else None, "imap_security": "none",
         "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
         "archive_dir": str(tmp_path / "mail"), "poll_interval": 0.2, **more,
     })
@@ -511,36 +511,47 @@ async def tap(mailbox: Dovecot) -> AsyncIterator[ImapTap]:
 
 async def tapped_client(make_client: AppClient, settings: Settings, tap: ImapTap, smtp: SmtpSink,
                         tmp_path: Path, **more: Any) -> Client:
-    section = email_section(tap_as_mailbox(tap), smtp, tmp_path, **more)
-    settings.connectors["mail"] = section
+    """The service, reading the mailbox through the tap."""
+    settings.connectors["mail"] = email_section(None, smtp, tmp_path, imap_port=tap.port, **more)
     return await make_client(settings)
 
 
-def tap_as_mailbox(tap: ImapTap) -> Any:
-    class Through:
-        port = tap.port
-    return Through()
+@pytest.fixture
+async def tls_tap(mailbox: Dovecot) -> AsyncIterator[ImapTap]:
+    relay = await ImapTap(mailbox.tls_port, tls=True).start()
+    yield relay
+    await relay.stop()
 
 
+@pytest.mark.parametrize("security", ["none", "tls"])
 async def test_a_connection_dropped_during_idle_is_reestablished_and_mail_still_arrives(
-    tap: ImapTap, make_client: AppClient, mail_settings: Settings, mailbox: Dovecot, smtp: SmtpSink,
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    security: str, tap: ImapTap, tls_tap: ImapTap, make_client: AppClient, mail_settings: Settings,
+    mailbox: Dovecot, smtp: SmtpSink, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = await tapped_client(make_client, mail_settings, tap, smtp, tmp_path, poll_interval=3600)
+    if security == "tls":
+        tap = tls_tap  # the drop must be seen under TLS too, where EOF reaches IMAPClient differently
+    app = await tapped_client(make_client, mail_settings, tap, smtp, tmp_path, poll_interval=3600,
+                              imap_security=security, verify_certificates=False)
     await eventually(lambda: _caught_up(connector(app)), "the first read of the mailbox")
-    await eventually(lambda: _sent(tap, "IDLE", 1), "the connector to wait in IDLE")
+    if security == "none":
+        await eventually(lambda: _sent(tap, "IDLE", 1), "the connector to wait in IDLE")
+    connector(app).caught_up.clear()
     tap.cut()  # the server restarts
 
     async def reported() -> bool:
         return any("IMAP failed" in r.getMessage() for r in caplog.records)
 
     await eventually(reported, "the dropped connection to be logged")
-    await eventually(lambda: _sent(tap, "IDLE", 2), "IDLE on a new connection")
+    await eventually(lambda: _caught_up_again(connector(app)), "the mailbox read on a new connection")
     assert tap.sessions == 2
     raw, _ = mail("После обрыва", "Дошло?")
     await deliver(mailbox, raw)
     [stored] = await inbound_from(app, CUSTOMER)
     assert stored.text == "Дошло?"
+
+
+async def _caught_up_again(c: EmailConnector) -> bool:
+    return c.caught_up.is_set()
 
 
 async def _sent(tap: ImapTap, command: str, count: int) -> bool:
@@ -631,3 +642,38 @@ async def test_shutdown_does_not_hang_on_a_server_that_stopped_answering(
         await app.close()
     assert "DONE" in tap.commands()
     assert any("did not answer" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_mail_is_read_over_tls_and_starttls(
+    security: str, make_client: AppClient, mail_settings: Settings, mailbox: Dovecot, smtp: SmtpSink,
+    tmp_path: Path,
+) -> None:
+    port = mailbox.tls_port if security == "tls" else mailbox.port
+    # the test server's certificate is self-signed: checking it is switched off here
+    mail_settings.connectors["mail"] = email_section(mailbox, smtp, tmp_path, imap_port=port,
+                                                     imap_security=security, verify_certificates=False)
+    app = await make_client(mail_settings)
+    raw, _ = mail("Шифрование", "По TLS")
+    await deliver(mailbox, raw)
+    [stored] = await inbound_from(app, CUSTOMER)
+    assert stored.text == "По TLS"
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_an_untrusted_certificate_is_refused_with_the_reason(
+    security: str, make_client: AppClient, mail_settings: Settings, mailbox: Dovecot, smtp: SmtpSink,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = mailbox.tls_port if security == "tls" else mailbox.port
+    mail_settings.connectors["mail"] = email_section(mailbox, smtp, tmp_path, imap_port=port,
+                                                     imap_security=security)
+    app = await make_client(mail_settings)
+
+    async def refused() -> list[str] | None:
+        return [r.getMessage() for r in caplog.records if "IMAP failed to connect" in r.getMessage()] or None
+
+    [logged, *_] = await eventually(refused, "the certificate to be refused")
+    assert f"to 127.0.0.1:{port}" in logged and "CERTIFICATE_VERIFY_FAILED" in logged
+    assert "self-signed certificate" in logged
+    assert not connector(app).caught_up.is_set()

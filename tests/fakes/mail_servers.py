@@ -62,11 +62,16 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeo
 
 
 class Dovecot:
-    """One dovecot instance with the given users (``{login: password}``)."""
+    """One dovecot instance with the given users (``{login: password}``).
 
-    def __init__(self, users: dict[str, str]) -> None:
+    With ``tls``: a self-signed certificate for 127.0.0.1 (made by openssl, which
+    dovecot's package brings), STARTTLS on ``port`` and implicit TLS on ``tls_port``."""
+
+    def __init__(self, users: dict[str, str], *, tls: bool = False) -> None:
         self.users = users
+        self.tls = tls
         self.port = 0
+        self.tls_port = 0
         self.root = Path()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -88,13 +93,19 @@ class Dovecot:
             os.chown(home, entry.pw_uid, entry.pw_gid)
         (self.root / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in self.users.items()))
         self.port = free_port()
+        ssl_conf, imaps = "ssl = no", ""
+        if self.tls:
+            cert, key = self._make_certificate()
+            self.tls_port = free_port()
+            ssl_conf = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
+            imaps = f"inet_listener imaps {{\n    port = {self.tls_port}\n    ssl = yes\n  }}"
         (self.root / "dovecot.conf").write_text(f"""
 base_dir = {self.root}/run
 state_dir = {self.root}/state
 log_path = {self.root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl_conf}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -112,6 +123,7 @@ service imap-login {{
   inet_listener imap {{
     port = {self.port}
   }}
+  {imaps}
 }}
 service anvil {{
   chroot =
@@ -120,7 +132,17 @@ service anvil {{
         self._process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_port(self.port, self._process, "dovecot")
+        if self.tls_port:
+            _wait_for_port(self.tls_port, self._process, "dovecot (TLS)")
         return self
+
+    def _make_certificate(self) -> tuple[Path, Path]:
+        cert, key = self.root / "cert.pem", self.root / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        key.chmod(0o644)  # read by dovecot's unprivileged login process
+        return cert, key
 
     def stop(self) -> None:
         if self._process is not None:
@@ -190,10 +212,14 @@ class _Link:
 
 
 class ImapTap:
-    """A relay on 127.0.0.1 to ``upstream_port``; the connector is pointed at ``port``."""
+    """A relay on 127.0.0.1 to ``upstream_port``; the connector is pointed at ``port``.
 
-    def __init__(self, upstream_port: int) -> None:
+    A ``tls`` link is relayed as bytes (its commands are not readable, so not
+    recorded, and ``drop_on`` does not apply); a plain one line by line."""
+
+    def __init__(self, upstream_port: int, *, tls: bool = False) -> None:
         self.upstream_port = upstream_port
+        self.tls = tls
         self.port = 0
         self.lines: list[bytes] = []  # every command line clients sent, in order
         self.sessions = 0
@@ -250,7 +276,10 @@ class ImapTap:
         self._links.append(link)
         answers = asyncio.create_task(self._answers(server_r, client_w))
         try:
-            while line := await client_r.readline():
+            while self.tls and (data := await client_r.read(65536)):
+                server_w.write(data)
+                await server_w.drain()
+            while not self.tls and (line := await client_r.readline()):
                 self.lines.append(line.rstrip(b"\r\n"))
                 command = line.upper().partition(b" ")[2]
                 if dropped := next((d for d in self._drop_on if command.startswith(d)), None):
