@@ -87,17 +87,60 @@ class ExternalBot(_Strict):
         return self
 
 
+Method = Literal["hybrid", "embedding", "lexical"]
+
+
+class Thresholds(_Strict):
+    """When a matcher answers; each matcher scores on its own scale, so each
+    has its own (the defaults are the measured ones, bench/bot.py)."""
+
+    threshold: float = Field(gt=0, lt=1, description="the least confidence (0-1) to answer")
+    clarify_margin: float = Field(ge=0, lt=1, description="two intents closer than this: one clarifying question")
+
+
+class HybridThresholds(Thresholds):
+    threshold: float = Field(0.53, gt=0, lt=1)
+    clarify_margin: float = Field(0.08, ge=0, lt=1)
+
+
+class EmbeddingThresholds(Thresholds):
+    threshold: float = Field(0.70, gt=0, lt=1)
+    clarify_margin: float = Field(0.02, ge=0, lt=1)
+
+
+class LexicalThresholds(Thresholds):
+    threshold: float = Field(0.28, gt=0, lt=1)
+    clarify_margin: float = Field(0.08, ge=0, lt=1)
+
+
+class Matching(_Strict):
+    """How the builtin bot reads a message: ``hybrid`` (meaning and words),
+    ``embedding`` (meaning only) or ``lexical`` (words only, no model)."""
+
+    method: Method = "hybrid"
+    hybrid: HybridThresholds = Field(default_factory=HybridThresholds)
+    embedding: EmbeddingThresholds = Field(default_factory=EmbeddingThresholds)
+    lexical: LexicalThresholds = Field(default_factory=LexicalThresholds)
+
+    @property
+    def chosen(self) -> Thresholds:
+        thresholds: Thresholds = getattr(self, self.method)
+        return thresholds
+
+
 class BotFile(_Strict):
     engine: Literal["builtin", "external"] = "builtin"
-    threshold: float = Field(0.5, gt=0, lt=1, description="the least confidence (0-1) to answer")
-    clarify_margin: float = Field(
-        0.06, ge=0, lt=1, description="two intents closer than this ask a clarifying question"
-    )
+    matching: Matching = Field(default_factory=Matching)
     human_request: list[Text] = Field(
         default_factory=list, description="phrases that mean 'let me talk to a person' (any word order, typos)"
     )
     messages: Messages = Field(default_factory=Messages)
     intents: list[Intent] = Field(default_factory=list)
+    off_topic: dict[Language, list[Text]] = Field(
+        default_factory=dict,
+        description="what customers ask that the bot leaves to people; a message closer to these than to any "
+                    "intent is handed off (questions that share words with an intent but mean something else)",
+    )
     external: ExternalBot | None = None
 
     @model_validator(mode="after")
@@ -131,7 +174,7 @@ def render(template: str, values: dict[str, Any]) -> str:
 
 
 def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[str]:
-    """What pydantic cannot see alone: duplicates across intents."""
+    """What pydantic cannot see alone: duplicates across intents and off_topic."""
     problems: list[str] = []
     names: dict[str, int] = {}
     phrasings: dict[str, str] = {}
@@ -149,6 +192,12 @@ def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[st
                     problems.append(problem_at(filename, node, ("intents", i, "examples", lang, j),
                                                f"example {text!r} is also an example of intent {other!r}"))
                 phrasings.setdefault(key, intent.name)
+    for lang, texts in config.off_topic.items():
+        for j, text in enumerate(texts):
+            other = phrasings.get(" ".join(text.lower().split()))
+            if other is not None:
+                problems.append(problem_at(filename, node, ("off_topic", lang, j),
+                                           f"{text!r} is also an example of intent {other!r}"))
     return problems
 
 

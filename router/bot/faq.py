@@ -7,15 +7,18 @@ themselves after an answer, or asks about something it does not know.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from typing import Any
+import threading
+from typing import Any, Self
 
 from rapidfuzz import fuzz
 
-from router.bot.base import Bot, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
+from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
-from router.bot.matching import IntentIndex, Match, PhraseSpotter, language_of
+from router.bot.matching import IntentIndex, Match, Matcher, PhraseSpotter, language_of
+from router.bot.semantic import E5Encoder, EmbeddingIndex, Encoder, HybridIndex
 from router.models import Customer
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,8 @@ _PICKS: dict[int, re.Pattern[str]] = {
 }
 # the same words again (rapidfuzz ratio, 0-100) counts as a repeat
 REPEAT_SIMILARITY = 90.0
+# bot.yaml's off_topic examples, matched like an intent (not a valid intent name: no clash)
+OFF_TOPIC = "(off_topic)"
 
 
 def customer_values(customer: Customer) -> dict[str, Any]:
@@ -40,19 +45,62 @@ def customer_values(customer: Customer) -> dict[str, Any]:
 
 
 class FaqBot(Bot):
+    """Its matcher is ready once ``load`` ran: ``async with`` runs it in a
+    worker thread (the embedding model takes a moment to load)."""
+
     name = "faq"
 
-    def __init__(self, config: BotFile) -> None:
+    def __init__(self, config: BotFile, encoder: Encoder | None = None) -> None:
         self.config = config
+        self.thresholds = config.matching.chosen
         self.intents: dict[str, Intent] = {i.name: i for i in config.intents}
-        self.index = IntentIndex({
-            i.name: [text for texts in i.examples.values() for text in texts] for i in config.intents
-        })
+        self._examples = {i.name: [text for texts in i.examples.values() for text in texts] for i in config.intents}
+        off_topic = [text for texts in config.off_topic.values() for text in texts]
+        if off_topic:
+            self._examples[OFF_TOPIC] = off_topic
+        self.lexical = IntentIndex(self._examples)
         self.human = PhraseSpotter(config.human_request)
+        self._encoder = encoder
+        self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
+        self._loading = threading.Lock()
+
+    @property
+    def needs_model(self) -> bool:
+        return self.config.matching.method != "lexical"
+
+    def load(self) -> None:
+        """Build the matcher (loads and runs the embedding model: blocking)."""
+        with self._loading:
+            if self._index is not None:
+                return
+            try:
+                encoder = self._encoder or E5Encoder()
+                embedding = EmbeddingIndex(self._examples, self.lexical, encoder)
+            except (OSError, RuntimeError, ImportError) as exc:
+                raise BotError(f"cannot load the embedding model for matching: {exc}") from exc
+            method = self.config.matching.method
+            self._index = embedding if method == "embedding" else HybridIndex(self.lexical, embedding)
+            log.info("bot matching: %s, %d intents", method, len(self.intents))
+
+    async def __aenter__(self) -> Self:
+        if self._index is None:
+            await asyncio.to_thread(self.load)
+        return self
+
+    @property
+    def index(self) -> Matcher:
+        if self._index is None:
+            raise BotError("the bot's matcher is not loaded yet (FaqBot.load)")
+        return self._index
 
     async def respond(self, turn: BotTurn) -> BotReply:
-        # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
-        return self.decide(turn)
+        if not self.needs_model:
+            # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
+            return self.decide(turn)
+        if self._index is None:
+            await asyncio.to_thread(self.load)
+        # an embedding is milliseconds of CPU: off the event loop
+        return await asyncio.to_thread(self.decide, turn)
 
     def decide(self, turn: BotTurn) -> BotReply:
         language = language_of(turn.text)
@@ -61,24 +109,32 @@ class FaqBot(Bot):
             return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
                                     language=language)
         ranked = self.index.rank(turn.text)
-        candidates = [Candidate(intent=m.intent, score=round(m.score, 3)) for m in ranked[:3]]
         last = turn.last_bot_record()
+        after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value
+        # an answer to the bot's own clarifying question is about one of its options, whatever it resembles
+        off_topic = ranked[0].intent == OFF_TOPIC and not after_clarify
+        ranked = [m for m in ranked if m.intent != OFF_TOPIC]
+        candidates = [Candidate(intent=m.intent, score=round(m.score, 3)) for m in ranked[:3]]
         picked = self._picked(turn.text, last)
         if picked is not None:
             return self._answer(turn, picked, 1.0, candidates, language)
         top = ranked[0]
         second = ranked[1] if len(ranked) > 1 else Match("", 0.0)
-        after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value
         common: dict[str, Any] = {"intent": top.intent, "confidence": top.score, "candidates": candidates,
                                   "language": language}
-        if top.score < self.config.threshold:
+        threshold, margin = self.thresholds.threshold, self.thresholds.clarify_margin
+        if off_topic:
+            return BotReply.handoff(HandoffReason.LOW_CONFIDENCE, "not sure what this is about: it is closer to "
+                                    "the topics left to people (off_topic) than to any intent (best guess "
+                                    f"{top.intent!r}, confidence {top.score:.2f})", **common)
+        if top.score < threshold:
             reason = HandoffReason.UNCLEAR if after_clarify else HandoffReason.LOW_CONFIDENCE
             return BotReply.handoff(reason, f"not sure what this is about (best guess {top.intent!r}, "
-                                    f"confidence {top.score:.2f} < {self.config.threshold:g})", **common)
+                                    f"confidence {top.score:.2f} < {threshold:g})", **common)
         if self._repeated(turn, top, last):
             return BotReply.handoff(HandoffReason.REPEATED, f"asked about {top.intent!r} again after the bot's "
                                     "answer", **common)
-        if second.score >= self.config.threshold and top.score - second.score < self.config.clarify_margin:
+        if second.score >= threshold and top.score - second.score < margin:
             if after_clarify:
                 return BotReply.handoff(HandoffReason.UNCLEAR, f"still between {top.intent!r} and "
                                         f"{second.intent!r} after a clarifying question", **common)

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
@@ -107,6 +108,14 @@ def _trigrams(term: str) -> list[str]:
 class Match:
     intent: str
     score: float
+
+
+class Matcher(Protocol):
+    """Ranks every intent for a message, best first, with a score in 0-1."""
+
+    intents: list[str]
+
+    def rank(self, text: str) -> list[Match]: ...
 
 
 class _Vector:
@@ -198,6 +207,18 @@ class IntentIndex:
             g: (1 + math.log(n)) * self._gram_idf.get(g, self._unknown_idf) for g, n in grams.items()
         })
         return words_vec, grams_vec
+
+    def readable(self, text: str) -> str:
+        """The message's words as a reader of Russian and English would take
+        them: look-alike letters fixed, Russian typed in Latin letters
+        (``dostavka``) written in Cyrillic; for a matcher that cannot guess
+        these (an embedding model)."""
+        return " ".join(self._readable(word) for word in words(text))
+
+    def _readable(self, word: str) -> str:
+        if script_of(word) == "ru" or (term := stem(word)) in self.vocabulary:
+            return word
+        return transliterate(word) if script_of(self._closest(word, term)) == "ru" else word
 
     def terms(self, text: str) -> list[str]:
         return self._stems(text, known=self.vocabulary)

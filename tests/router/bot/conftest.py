@@ -12,6 +12,7 @@ import pytest
 from router.bot import Bot, FaqBot, load_bot_config
 from router.bot.base import BotTurn
 from router.bot.config import BotFile
+from router.bot.semantic import E5Encoder
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
@@ -40,8 +41,15 @@ def shipped() -> BotFile:
 
 
 @pytest.fixture(scope="session")
-def faq(shipped: BotFile) -> FaqBot:
-    return FaqBot(shipped)
+def encoder() -> E5Encoder:
+    return E5Encoder()  # the embedding model, loaded once for the session
+
+
+@pytest.fixture(scope="session")
+def faq(shipped: BotFile, encoder: E5Encoder) -> FaqBot:
+    bot = FaqBot(shipped, encoder=encoder)
+    bot.load()
+    return bot
 
 
 def turn(text: str, history: list[Message] | None = None, customer: Customer = ANNA) -> BotTurn:

@@ -14,7 +14,7 @@ from router.yamlconf import ConfigError
 from tests.router.rules.conftest import write_config
 
 GOOD = """\
-threshold: 0.4
+matching: {method: lexical, lexical: {threshold: 0.4}}
 intents:
   - name: hours
     title: {ru: часы работы, en: opening hours}
@@ -58,9 +58,9 @@ def test_an_empty_answer_is_refused_with_its_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("1.5", "threshold: Input should be less than 1"),
-    ("0", "threshold: Input should be greater than 0"),
-    ("high", "threshold: Input should be a valid number"),
+    ("1.5", "matching.lexical.threshold: Input should be less than 1"),
+    ("0", "matching.lexical.threshold: Input should be greater than 0"),
+    ("high", "matching.lexical.threshold: Input should be a valid number"),
 ])
 def test_a_bad_threshold_is_refused_with_its_line(tmp_path: Path, value: str, message: str) -> None:
     assert problems(tmp_path, GOOD.replace("threshold: 0.4", f"threshold: {value}"))[0].startswith(f"1: {message}")
@@ -73,7 +73,7 @@ def test_one_example_for_two_intents_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_keys_languages_and_an_external_bot_without_url_are_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, GOOD.replace("threshold: 0.4", "treshold: 0.4"))[0].startswith(
-        "1: treshold: Extra inputs are not permitted")
+        "1: matching.lexical.treshold: Extra inputs are not permitted")
     assert problems(tmp_path, GOOD.replace('ru: ["Когда вы работаете?"]', "de: [Wann]"))[0].startswith(
         "6: intents.0.examples.de")
     assert problems(tmp_path, "engine: external\n")[0].startswith(
@@ -93,4 +93,17 @@ def test_an_invalid_bot_file_stops_the_start(settings: Settings, tmp_path: Path)
     (folder / "bot.yaml").write_text(GOOD.replace("threshold: 0.4", "threshold: 2"), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         create_app(settings, folder, base_dir=tmp_path)
-    assert caught.value.problems[0].startswith(f"{folder / 'bot.yaml'}:1: threshold")
+    assert caught.value.problems[0].startswith(f"{folder / 'bot.yaml'}:1: matching.lexical.threshold")
+
+
+def test_each_matching_method_has_its_own_thresholds_checked_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD.replace("method: lexical", "method: hybrid"), encoding="utf-8")
+    config = load_bot_config(path)
+    # the lexical threshold is the lexical matcher's; the hybrid keeps its own measured default
+    assert (config.matching.lexical.threshold, config.matching.chosen.threshold) == (0.4, 0.53)
+    text = "matching:\n  method: embedding\n  embedding:\n    clarify_margin: -1\n" + GOOD.split("\n", 1)[1]
+    assert problems(tmp_path, text) == [
+        "4: matching.embedding.clarify_margin: Input should be greater than or equal to 0"]
+    assert problems(tmp_path, GOOD.replace("method: lexical", "method: neural"))[0].startswith(
+        "1: matching.method: Input should be 'hybrid', 'embedding' or 'lexical'")

@@ -1,0 +1,148 @@
+"""Matching methods on the shipped config/bot.yaml: the hybrid (meaning +
+words) answers paraphrases the lexical matcher cannot, hands off questions
+that merely share words with an intent, loads its model off the event loop
+and never touches the network."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.bot import FaqBot, HandoffReason, ReplyKind, load_bot_config
+from router.bot.config import BotFile, Method
+from router.bot.semantic import E5Encoder, Encoder, Vectors
+from router.yamlconf import ConfigError
+from tests.router.bot.conftest import turn
+
+
+def with_method(config: BotFile, method: Method) -> BotFile:
+    return config.model_copy(update={"matching": config.matching.model_copy(update={"method": method})})
+
+
+@pytest.fixture(scope="session")
+def lexical(shipped: BotFile) -> FaqBot:
+    return FaqBot(with_method(shipped, "lexical"))
+
+
+def test_the_shipped_bot_matches_by_meaning_and_words(shipped: BotFile) -> None:
+    assert shipped.matching.method == "hybrid"
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("are you working on sunday", "opening_hours"),
+    ("my card keeps getting rejected", "payment"),
+])
+def test_english_paraphrases_the_lexical_matcher_misses_are_answered(
+    faq: FaqBot, lexical: FaqBot, text: str, intent: str
+) -> None:
+    missed = lexical.decide(turn(text))
+    assert (missed.kind, missed.intent) != (ReplyKind.ANSWER, intent), missed  # words alone do not get it
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.intent) == (ReplyKind.ANSWER, intent), reply
+
+
+@pytest.mark.parametrize("text", [
+    "сколько стоит этот телефон",  # "сколько стоит" is delivery_cost's wording
+    "я хочу работать у вас курьером",
+    "how much is this phone",
+    "курьер нахамил мне при доставке",
+])
+def test_near_misses_that_share_words_with_an_intent_go_to_people(faq: FaqBot, text: str) -> None:
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.reason) == (ReplyKind.HANDOFF, HandoffReason.LOW_CONFIDENCE), reply
+
+
+def test_the_same_words_about_an_intent_are_still_answered(faq: FaqBot) -> None:
+    reply = faq.decide(turn("когда придет мой курьер"))
+    assert (reply.kind, reply.intent) == (ReplyKind.ANSWER, "delivery_time"), reply
+
+
+@pytest.mark.parametrize("text", ["сколько стоит этот телефон", "я хочу работать у вас курьером"])
+def test_off_topic_examples_hand_off_what_would_otherwise_be_answered(
+    faq: FaqBot, shipped: BotFile, encoder: E5Encoder, text: str
+) -> None:
+    without = FaqBot(shipped.model_copy(update={"off_topic": {}}), encoder=encoder)
+    without.load()
+    # the closest intent shares its words ("сколько стоит", "курьер") and would answer
+    assert without.decide(turn(text)).kind is ReplyKind.ANSWER
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.reason) == (ReplyKind.HANDOFF, HandoffReason.LOW_CONFIDENCE), reply
+    assert "off_topic" in reply.detail
+
+
+def test_the_lexical_method_needs_no_model(shipped: BotFile) -> None:
+    bot = FaqBot(with_method(shipped, "lexical"))
+    assert not bot.needs_model
+    assert bot.decide(turn("где мой заказ")).intent == "order_status"
+
+
+class Gated:
+    """The real model, held at its first encode until the test lets it go;
+    notes which thread encodes."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.threads: set[int] = set()
+
+    def encode(self, texts: list[str]) -> Vectors:
+        self.threads.add(threading.get_ident())
+        self.started.set()
+        if not self.release.wait(timeout=30):
+            raise RuntimeError("never released: the event loop was blocked")
+        return self.inner.encode(texts)
+
+
+async def held_until_released(gated: Gated, work: asyncio.Task[Any]) -> Any:
+    await asyncio.to_thread(gated.started.wait, 30)
+    assert not work.done()  # the model is at work in a thread, and this loop keeps running
+    gated.release.set()
+    return await work
+
+
+async def test_the_model_loads_and_encodes_in_a_worker_thread(shipped: BotFile, encoder: E5Encoder) -> None:
+    gated = Gated(encoder)
+    bot = FaqBot(shipped, encoder=gated)
+    entered = asyncio.create_task(bot.__aenter__())
+    assert await held_until_released(gated, entered) is bot
+    gated.started.clear()
+    gated.release.clear()
+    answering = asyncio.create_task(bot.respond(turn("как можно оплатить?")))
+    reply = await held_until_released(gated, answering)
+    assert (reply.kind, reply.intent) == (ReplyKind.ANSWER, "payment")
+    assert threading.get_ident() not in gated.threads
+
+
+def test_the_model_needs_no_network(monkeypatch: pytest.MonkeyPatch, shipped: BotFile) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    bot = FaqBot(shipped, encoder=E5Encoder())
+    bot.load()
+    assert bot.decide(turn("how fast can you deliver to Kazan")).intent == "delivery_time"
+
+
+def test_a_bot_file_with_off_topic_loads_and_refuses_an_intents_example(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text(
+        "intents:\n"
+        "  - name: hours\n"
+        "    title: {en: opening hours}\n"
+        "    examples: {en: ['When are you open?']}\n"
+        "    answer: {en: From 9 to 6.}\n"
+        "off_topic:\n"
+        "  en:\n"
+        "    - Write a review\n"
+        "    - when are you open?\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_bot_config(path)
+    assert caught.value.problems == [
+        f"{path}:9: off_topic.en.1: 'when are you open?' is also an example of intent 'hours'"]
