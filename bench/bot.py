@@ -9,9 +9,10 @@ start-up time and memory.
   method was scored on it and never tuned on: its misses are not listed.
 
     python -m bench.bot [--config config/bot.yaml] [--misses]     # every method, a table
-    python -m bench.bot --method hybrid [--misses]                 # one method in detail
+    python -m bench.bot --method hybrid [--misses] [--no-off-topic]  # one method in detail
 
-Each method runs in a process of its own, so start-up and memory are its own.
+Each method runs in a process of its own, so start-up and memory are its own;
+each with and without bot.yaml's off_topic examples.
 """
 
 from __future__ import annotations
@@ -130,9 +131,12 @@ def with_method(config: BotFile, method: Method) -> BotFile:
     return config.model_copy(update={"matching": config.matching.model_copy(update={"method": method})})
 
 
-def measure(config_path: Path, method: Method) -> Figures:
+def measure(config_path: Path, method: Method, off_topic: bool = True) -> Figures:
     started = time.perf_counter()
-    bot = FaqBot(with_method(load_bot_config(config_path), method))
+    config = load_bot_config(config_path)
+    if not off_topic:
+        config = config.model_copy(update={"off_topic": {}})
+    bot = FaqBot(with_method(config, method))
     bot.load()
     startup = time.perf_counter() - started
     sets = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in (TUNING, BLIND)}
@@ -143,7 +147,8 @@ def measure(config_path: Path, method: Method) -> Figures:
     cpu: list[float] = []
     for data in sets.values():
         score_set(bot, data, warm, cpu)
-    return Figures(method, bot.thresholds.threshold, bot.thresholds.clarify_margin, startup * 1000, rss_mb(),
+    label = method if off_topic else f"{method}, no off_topic"
+    return Figures(label, bot.thresholds.threshold, bot.thresholds.clarify_margin, startup * 1000, rss_mb(),
                    scored, [t * 1000 for t in first], [t * 1000 for t in warm], [t * 1000 for t in cpu])
 
 
@@ -206,10 +211,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "bot.yaml")
     parser.add_argument("--method", choices=METHODS, help="one method only, in this process")
     parser.add_argument("--misses", action="store_true", help="list every miss on the tuning set")
+    parser.add_argument("--no-off-topic", action="store_true", help="without bot.yaml's off_topic examples")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.method:
-        figures = measure(args.config, args.method)
+        figures = measure(args.config, args.method, off_topic=not args.no_off_topic)
         if args.json:
             print(json.dumps(asdict(figures)))
         else:
@@ -218,10 +224,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bot.yaml: {args.config}; shipped method: {load_bot_config(args.config).matching.method}")
     results: list[Figures] = []
     for method in METHODS:
-        child = subprocess.run([sys.executable, "-m", "bench.bot", "--config", str(args.config), "--method", method,
-                                "--json"], cwd=ROOT, capture_output=True, text=True, check=True)
-        results.append(from_json(json.loads(child.stdout)))
-        report(results[-1], args.misses)
+        for without in ([], ["--no-off-topic"]):
+            child = subprocess.run([sys.executable, "-m", "bench.bot", "--config", str(args.config), "--method",
+                                    method, "--json", *without], cwd=ROOT, capture_output=True, text=True, check=True)
+            results.append(from_json(json.loads(child.stdout)))
+            report(results[-1], args.misses and not without)
     table(results)
 
 

@@ -77,7 +77,8 @@ class FaqBot(Bot):
                 encoder = self._encoder or E5Encoder()
                 embedding = EmbeddingIndex(self._examples, self.lexical, encoder)
             except (OSError, RuntimeError, ImportError) as exc:
-                raise BotError(f"cannot load the embedding model for matching: {exc}") from exc
+                raise BotError(f"cannot load the embedding model for matching ({exc}); in bot.yaml "
+                               "'matching: {method: lexical}' runs without it") from exc
             method = self.config.matching.method
             self._index = embedding if method == "embedding" else HybridIndex(self.lexical, embedding)
             log.info("bot matching: %s, %d intents", method, len(self.intents))

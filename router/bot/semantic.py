@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -89,9 +90,15 @@ class EmbeddingIndex:
         readable = self.readable(text)
         if not readable:
             return [Match(intent, 0.0) for intent in self.intents]
-        query = self.encoder.encode([readable])[0]
+        query = self._embedded(readable)
         scores = {intent: self._score(rows @ query) for intent, rows in self._rows.items()}
         return sorted((Match(i, s) for i, s in scores.items()), key=lambda m: -m.score)
+
+    @lru_cache(maxsize=2048)  # noqa: B019 - the index lives as long as the bot; 1.5 kB a vector
+    def _embedded(self, readable: str) -> Vectors:
+        """Customers ask the same few things in the same few words: each once."""
+        vector: Vectors = self.encoder.encode([readable])[0]
+        return vector
 
     @staticmethod
     def _score(cosines: Vectors) -> float:
