@@ -34,6 +34,12 @@ KeyKind = Literal["phone", "email"]
 KEY_KINDS: tuple[KeyKind, ...] = ("phone", "email")
 # a loose net for addresses in free text; email-validator then decides
 _EMAIL_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+# the phone matcher costs ~50 µs on any text with a number in it (an order
+# number, a date) and dominated ingest; text with fewer digits than the
+# shortest valid number (+43 and four digits, country code included) cannot
+# hold one. tests/router/test_identity.py checks this against phonenumbers' metadata
+_MIN_PHONE_DIGITS = 6
 # where a claim can come from in a message's extras (what connectors put there)
 CLAIM_EXTRAS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}
 
@@ -210,10 +216,12 @@ class IdentityRules:
                 yield f"{message.channel}:{extra}", key_kind, value
         if not self.config.claims_from_text or not message.text:
             return
-        for phone in phonenumbers.PhoneNumberMatcher(message.text, self.config.default_region):
-            yield f"{message.channel}:text", "phone", phone.raw_string
-        for email in _EMAIL_IN_TEXT.finditer(message.text):
-            yield f"{message.channel}:text", "email", email.group(0)
+        if len(_DIGIT.findall(message.text)) >= _MIN_PHONE_DIGITS:
+            for phone in phonenumbers.PhoneNumberMatcher(message.text, self.config.default_region):
+                yield f"{message.channel}:text", "phone", phone.raw_string
+        if "@" in message.text:
+            for email in _EMAIL_IN_TEXT.finditer(message.text):
+                yield f"{message.channel}:text", "email", email.group(0)
 
     def plan(self, message: InboundMessage) -> IdentityPlan:
         """What the store should do about identity in the same transaction as

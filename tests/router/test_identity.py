@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import phonenumbers
 import pytest
 
 from router.cli import main
 from router.identity import (
+    _MIN_PHONE_DIGITS,
     IdentityConfig,
     IdentityRules,
     InvalidIdentifier,
@@ -106,6 +108,22 @@ def test_claims_come_from_forms_contact_shares_and_typed_text() -> None:
 def test_a_typo_or_a_blocked_value_in_a_claim_is_skipped_not_an_error() -> None:
     r = rules(email={"kinds": ["email"], "blocked": ["info@*"]})
     assert r.claims(message("пишите на info@shop.ru", claimed_phone="8 912", claimed_email="anna@")) == []
+
+
+@pytest.mark.parametrize("text", ["+43 1234", "позвоните +683 4002", "+7 912 345 67 89", "Заказ 1234, звоните"])
+def test_a_text_is_searched_for_phones_only_when_it_has_enough_digits_for_one(text: str) -> None:
+    # the digit count only skips texts the matcher could never find a number in
+    found = [c.raw for c in rules().claims(message(text))]
+    assert found == [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "RU")]
+
+
+def test_no_valid_phone_number_is_shorter_than_the_digit_count_skipped() -> None:
+    shortest = min(
+        len(str(meta.country_code)) + min(n for n in meta.general_desc.possible_length if n > 0)
+        for meta in map(phonenumbers.PhoneMetadata.metadata_for_region, phonenumbers.SUPPORTED_REGIONS)
+        if meta is not None and any(n > 0 for n in meta.general_desc.possible_length or ())
+    )
+    assert shortest >= _MIN_PHONE_DIGITS
 
 
 def test_claims_from_text_can_be_switched_off() -> None:
