@@ -1,0 +1,40 @@
+"""Ids: unguessable, never repeated, across threads and forked processes."""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from router.models import new_id
+
+ID = re.compile(r"^msg_[0-9a-f]{20}$")
+
+
+def test_ids_are_80_random_bits_with_a_readable_prefix() -> None:
+    ids = [new_id("msg") for _ in range(5000)]  # several refills of the pool
+    assert all(ID.match(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_threads_never_hand_out_the_same_id() -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        batches = list(pool.map(lambda _: [new_id("msg") for _ in range(3000)], range(8)))
+    ids = [i for batch in batches for i in batch]
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_does_not_repeat_its_parents_next_ids() -> None:
+    new_id("msg")  # the parent's pool is filled and part used
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then gone without pytest's clean-up
+        os.write(write, " ".join(new_id("msg") for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    parent = {new_id("msg") for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent
