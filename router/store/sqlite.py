@@ -416,12 +416,9 @@ def _attach(
         raise NotFound(f"message {message_id}")
     if msg["conversation_id"] is not None:
         return _conv_view(conn, msg["conversation_id"]), False
-    open_row = (
-        {"id": thread} if thread is not None
-        else _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
-    )
+    open_id = thread or _open_conversation(conn, customer_id)
     preview = _preview(msg["text"])
-    if open_row is None:
+    if open_id is None:
         if route is None:
             return None, False
         conversation_id = new_id("conv")
@@ -434,17 +431,13 @@ def _attach(
              json.dumps(route.skills), route.channel_kind, route.preferred_agent_id),
         )
     else:
-        conversation_id = open_row["id"]
-        conn.execute(
-            "UPDATE conversations SET channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?"
-            " WHERE id = ?",
-            (channel, now, now, preview, conversation_id),
-        )
+        conversation_id = open_id
+        _touch_conversation(conn, conversation_id, channel, now, preview)
     conn.execute(
         "UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
         (conversation_id, customer_id, message_id),
     )
-    return _conv_view(conn, conversation_id), open_row is None
+    return _conv_view(conn, conversation_id), open_id is None
 
 
 def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str, before: str) -> CustomerHistory:
@@ -518,16 +511,56 @@ def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: st
     if closed is not None:
         # an answer in a thread already resolved starts a new conversation, which keeps the link
         stored = stored.model_copy(update={"extras": stored.extras | {"follows_conversation": closed}})
-    stored, duplicate = _insert_inbound(conn, stored)
     assert stored.sender is not None
-    if duplicate or plan is None:
+    first = _stored_inbound(conn, stored.channel, stored.external_id)
+    if first is not None:
         # a redelivery's claims were recorded the first time
-        plan = _plain(plan.identity if plan is not None else stored.sender)
-    customer = _resolve_identity(conn, plan, name, now, stored.id)
-    view, _ = _attach(conn, stored.id, customer.id, stored.channel, None, now, thread)
+        return _redelivered(conn, first, _plain(plan.identity if plan is not None else stored.sender), name, now,
+                            thread)
+    customer = _resolve_identity(conn, plan or _plain(stored.sender), name, now, stored.id)
+    open_id = thread or _open_conversation(conn, customer.id)
+    if open_id is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
+        conn.execute(_INSERT_MESSAGE, _message_params(stored))
+        return Ingested(stored, False, customer, None)
+    # inserted already attached: one write of the row and its indexes, not an insert and an update
+    stored = stored.model_copy(update={"conversation_id": open_id, "customer_id": customer.id})
+    conn.execute(_INSERT_MESSAGE, _message_params(stored))
+    _touch_conversation(conn, open_id, stored.channel, now, _preview(stored.text))
+    return Ingested(stored, False, customer, _conv_view(conn, open_id))
+
+
+def _stored_inbound(conn: sqlite3.Connection, channel: str, external_id: str | None) -> Message | None:
+    if external_id is None:
+        return None
+    row = _one(
+        conn, "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'in'",
+        (channel, external_id),
+    )
+    return _message(row) if row is not None else None
+
+
+def _redelivered(conn: sqlite3.Connection, first: Message, plan: IdentityPlan, name: str | None, now: str,
+                 thread: str | None) -> Ingested:
+    """A platform's retry: the first copy stands; if a crash left it
+    unattached it joins the open conversation now."""
+    customer = _resolve_identity(conn, plan, name, now, first.id)
+    view, _ = _attach(conn, first.id, customer.id, first.channel, None, now, thread)
     if view is not None:
-        stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
-    return Ingested(stored, duplicate, customer, view)
+        first = first.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
+    return Ingested(first, True, customer, view)
+
+
+def _open_conversation(conn: sqlite3.Connection, customer_id: str) -> str | None:
+    row = _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
+    return str(row["id"]) if row is not None else None
+
+
+def _touch_conversation(conn: sqlite3.Connection, conversation_id: str, channel: str, now: str, preview: str) -> None:
+    conn.execute(
+        "UPDATE conversations SET channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?"
+        " WHERE id = ?",
+        (channel, now, now, preview, conversation_id),
+    )
 
 
 def _ingest_automated(conn: sqlite3.Connection, stored: Message, now: str, replies_to: list[str]
