@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,6 +62,9 @@ this that these those what which who whom how when where why any some just about
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
+# a Snowball stemmer keeps the word it works on in the object: with the bot
+# matching in worker threads, two words at once would be stemmed into each other
+_STEMMING = threading.Lock()
 
 
 def script_of(word: str) -> str:
@@ -79,7 +83,8 @@ def transliterate(word: str) -> str:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(STEMMERS[script_of(word)].stemWord(word))
+    with _STEMMING:
+        return str(STEMMERS[script_of(word)].stemWord(word))
 
 
 def words(text: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from router.bot import FaqBot, HandoffReason, ReplyKind, load_bot_config
 from router.bot.config import BotFile, Method
+from router.bot.matching import stem
 from router.bot.semantic import E5Encoder, Encoder, Vectors
 from router.yamlconf import ConfigError
 from tests.router.bot.conftest import turn
@@ -146,3 +148,34 @@ def test_a_bot_file_with_off_topic_loads_and_refuses_an_intents_example(tmp_path
         load_bot_config(path)
     assert caught.value.problems == [
         f"{path}:9: off_topic.en.1: 'when are you open?' is also an example of intent 'hours'"]
+
+
+
+def test_words_stemmed_in_several_worker_threads_at_once_come_out_right() -> None:
+    # the bot matches in worker threads; a Snowball stemmer object holds the word it works on
+    words = ["доставками", "возвращениями", "отменившему", "самовывозом", "рассрочками", "deliveries", "returning",
+             "lockers"] * 3
+    expected = [stem.__wrapped__(w) for w in words]
+    wrong: list[object] = []
+
+    def stem_many() -> None:
+        for _ in range(200):
+            try:
+                got = [stem.__wrapped__(w) for w in words]  # past the cache: every call stems
+            except IndexError as exc:  # what two words in one stemmer can also end in
+                got = [exc]
+            if got != expected:
+                wrong.append(got)
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        threads = [threading.Thread(target=stem_many) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
