@@ -71,12 +71,6 @@ def script_of(word: str) -> str:
     return "ru" if _CYRILLIC.search(word) else "en"
 
 
-def language_of(text: str) -> str:
-    """``ru`` when the text has more Cyrillic than Latin letters, else ``en``."""
-    cyrillic = len(_CYRILLIC.findall(text))
-    return "ru" if cyrillic and cyrillic >= len(_LATIN.findall(text)) else "en"
-
-
 def transliterate(word: str) -> str:
     return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word.lower())
 

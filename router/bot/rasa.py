@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from router.bot.base import Bot, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import ExternalBot
-from router.bot.matching import PhraseSpotter, language_of
+from router.bot.matching import PhraseSpotter
+from router.language import language_of
 
 log = logging.getLogger(__name__)
 

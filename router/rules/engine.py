@@ -17,7 +17,10 @@ from zoneinfo import ZoneInfo
 
 import rule_engine
 import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 
+from router.language import language_of
 from router.models import (
     BotOutcome,
     ConditionTrace,
@@ -165,14 +168,17 @@ class RuleSet:
             calendars={name: hours.is_open(now) for name, hours in self.hours.items()},
         )
 
-    def after_hours_notice(self, team: str | None, now: datetime) -> str | None:
-        """The message for a customer who writes while the queue is closed."""
+    def after_hours_notice(self, team: str | None, now: datetime, language: str) -> str | None:
+        """The message for a customer who writes while the queue is closed, in
+        their ``language`` where the queue has it."""
         hours, policy = self.queue_hours(team), self.queue(team)
         if hours is None or policy.after_hours_message is None or hours.is_open(now):
             return None
-        opens = hours.next_opening(now)
-        when = opens.strftime("%A %H:%M") if opens is not None else "later"
-        return policy.after_hours_message.replace("{opens}", when)
+        text = policy.after_hours_message
+        if isinstance(text, dict):
+            language = language if language in text else next(iter(text))
+            text = text[language]
+        return text.replace("{opens}", _opening(hours.next_opening(now), language))
 
     def evaluate(self, facts: dict[str, Any], now: datetime) -> RouteDecision:
         traces: list[RuleTrace] = []
@@ -236,6 +242,21 @@ class RuleSet:
         return self._decision(Route(queue=queue), name, [], facts, now, prefix="bot route gone, ")
 
 
+def _opening(opens: datetime | None, language: str) -> str:
+    """When a queue opens, as a customer reads it: "Saturday 10:00", «суббота 10:00»."""
+    try:
+        locale = Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        locale = Locale("en")
+    if opens is None:
+        return "позже" if locale.language == "ru" else "later"
+    return str(format_datetime(opens, "EEEE HH:mm", tzinfo=opens.tzinfo, locale=locale))
+
+
+def _language(message: Message, facts: dict[str, Any]) -> str:
+    return str(facts.get("language") or language_of(message.text))
+
+
 class RulesRouting:
     """The ``Routing`` of the pipeline when ``config/rules.yaml`` exists."""
 
@@ -246,10 +267,11 @@ class RulesRouting:
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         now = self.clock()
         history = history or CustomerHistory()
-        decision = self.ruleset.evaluate(self.ruleset.facts(message, customer, history, now), now)
+        facts = self.ruleset.facts(message, customer, history, now)
+        decision = self.ruleset.evaluate(facts, now)
         notice = None
         if decision.status is ConversationStatus.QUEUED:
-            notice = self.ruleset.after_hours_notice(decision.team, now)
+            notice = self.ruleset.after_hours_notice(decision.team, now, _language(message, facts))
         # the customer's last agent is offered the conversation first, if free
         return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice})
 
@@ -274,7 +296,8 @@ class RulesRouting:
                                    gave_up=outcome is not None, back_to=back_to)
         if decision is None:
             return None
-        update: dict[str, Any] = {"notice": ruleset.after_hours_notice(decision.team, now)}
+        notice = ruleset.after_hours_notice(decision.team, now, _language(message, facts))
+        update: dict[str, Any] = {"notice": notice}
         if outcome is not None and decision.trace is not None:
             # what the bot understood, for the agent who takes over ("why is this here?")
             decision.trace.facts["bot"] = outcome.model_dump()

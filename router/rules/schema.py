@@ -199,6 +199,11 @@ class Step(_Strict):
     )
 
 
+# a language code as customers' texts are tagged: ru, en, de...
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+AfterHoursText = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 class QueuePolicy(_Strict):
     """How a team's queue is served: escalation, SLA, opening hours."""
 
@@ -207,9 +212,18 @@ class QueuePolicy(_Strict):
     )
     first_response: Duration | None = Field(None, description="SLA: the first agent reply within this time")
     hours: str | None = Field(None, description="a calendar name: outside it nobody is offered the queue")
-    after_hours_message: str | None = Field(
-        None, max_length=1000, description="sent to a customer who writes while closed; {opens} is the next opening",
+    after_hours_message: AfterHoursText | dict[LanguageCode, AfterHoursText] | None = Field(
+        None,
+        description="sent to a customer who writes while closed; {opens} is the next opening, in the customer's"
+        " language. One text, or one per language ({ru: ..., en: ...}): the customer's language, else the first",
     )
+
+    @field_validator("after_hours_message")
+    @classmethod
+    def _some_text(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, dict) and not value:
+            raise ValueError("give the text in at least one language, e.g. {ru: ..., en: ...}")
+        return value
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> Self:

@@ -144,6 +144,38 @@ async def test_after_hours_a_message_then_the_queue_waits_for_the_opening(
     assert await owner(router, conv) == ids["carl"]
 
 
+async def test_the_after_hours_message_speaks_the_customers_language(tmp_path: Path, clock: Clock) -> None:
+    rules = RULES.replace(
+        'after_hours_message: "We are closed; we answer from {opens}."',
+        'after_hours_message:\n      ru: "Мы закрыты, ответим: {opens}."'
+        '\n      en: "We are closed; we answer from {opens}."',
+    )
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", rules, TEAMS)), clock)
+    clock.now = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)  # Friday 19:30 in Moscow: closed
+    async with SQLiteStore(tmp_path / "lang.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        notices = []
+        for n, (sender, text) in enumerate([("v1", "Где мой заказ?"), ("v2", "where is my order?"),
+                                            ("v3", "Wo ist meine Bestellung?")]):
+            conv = await write(router, n, text, sender)
+            notices += [m.text for m in await router.store.list_messages(conv, 10) if m.direction is Direction.OUT]
+    # by script: any text in Latin letters reads as English
+    assert notices == ["Мы закрыты, ответим: суббота 10:00.", "We are closed; we answer from Saturday 10:00.",
+                       "We are closed; we answer from Saturday 10:00."]
+
+
+def test_a_language_without_its_own_after_hours_text_gets_the_first_one(tmp_path: Path) -> None:
+    rules = RULES.replace(
+        'after_hours_message: "We are closed; we answer from {opens}."',
+        'after_hours_message: {ru: "Закрыто до {opens}", de: "Geschlossen bis {opens}"}',
+    )
+    ruleset = load_rules(write_config(tmp_path / "config", rules, TEAMS))
+    friday_night = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)
+    assert ruleset.after_hours_notice("support", friday_night, "de") == "Geschlossen bis Samstag 10:00"
+    assert ruleset.after_hours_notice("support", friday_night, "en") == "Закрыто до суббота 10:00"
+    assert ruleset.after_hours_notice("support", MONDAY_10, "ru") is None
+
+
 async def test_open_hours_send_no_message(setup: tuple[Router, Assigner]) -> None:
     router, _ = setup
     conv = await write(router, 1, "hello")

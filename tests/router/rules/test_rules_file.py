@@ -44,6 +44,10 @@ BAD_RULES = [
     ("duplicate names", "rules:\n  - {name: x, when: text == '', queue: {team: support}}\n"
      "  - {name: x, when: text != '', queue: {team: support}}\ndefault: {queue: {team: support}}\n", 3, "two rules"),
     ("bad time zone", "timezone: Mars/Olympus\nrules: []\ndefault: {queue: {team: support}}\n", 1, "time zone"),
+    ("after-hours text in no language", "queues:\n  support:\n    after_hours_message: {}\n"
+     "rules: []\ndefault: {queue: {team: support}}\n", 3, "at least one language"),
+    ("after-hours language not a code", "queues:\n  support:\n    after_hours_message:\n      russian: Закрыто\n"
+     "rules: []\ndefault: {queue: {team: support}}\n", 4, "pattern"),
 ]
 
 
