@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from router.app import create_app
+from router.bot import BOT_FILE, BotError
 from router.config import load_settings
 from router.customers_cli import add_customer_commands
 from router.rules.cli import add_commands as add_rules_commands
@@ -61,14 +62,18 @@ def _run(args: argparse.Namespace) -> int:
     log.info("omnirouter on http://%s:%d (console /, site chat /chat/)", settings.server.host, settings.server.port)
     # run_app turns SIGTERM/SIGINT into a graceful shutdown: handlers finish,
     # then cleanup_ctx stops components in reverse order
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout,
-        print=None,
-        access_log=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            shutdown_timeout=settings.server.shutdown_timeout,
+            print=None,
+            access_log=None,
+        )
+    except BotError as exc:  # the bot's matching model failed to load at start
+        print(f"{config_dir / BOT_FILE}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
