@@ -193,7 +193,8 @@ async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) 
 def write_config(folder: Path, port: int) -> None:
     (folder / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n"
-        "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n",
+        # each bench customer writes several messages a second: far over a person's limit
+        "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n",
         encoding="utf-8",
     )
 

@@ -21,13 +21,18 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+import limits
+import limits.storage
+import limits.strategies
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -66,10 +71,21 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def _rate(value: str) -> str:
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate like '20/minute' or '5 per 10 seconds'") from None
+    return value
+
+
 class WebChatOptions(ConnectorOptions):
     # empty: any site may embed the chat; otherwise only these origins
     allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
     title: Annotated[str, Field(min_length=1, max_length=100)] = "Chat with us"
+    # per visitor, over a moving window: a person never types this fast, a
+    # script flooding the store and the agents' screens does
+    rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
 
 
 # -- visitor tokens ------------------------------------------------------------
@@ -240,6 +256,8 @@ class WebChatConnector(Connector):
         self._visitors: dict[str, set[_Session]] = {}
         self._tokens: VisitorTokens | None = None
         self._widget = b""
+        self._rate = limits.parse(self.settings.rate_limit)
+        self._limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.MemoryStorage())
 
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -344,6 +362,17 @@ class WebChatConnector(Connector):
                     await self._push_now(session, frame)
         session.backlog = None
 
+    async def _refuse_flood(self, session: _Session, visitor_id: str, client_id: str) -> None:
+        """Not stored and not acknowledged: the widget keeps the message and
+        sends it again after ``retry_after`` seconds, so nothing is lost."""
+        reset = self._limiter.get_window_stats(self._rate, visitor_id).reset_time
+        retry_after = max(1, math.ceil(reset - time.time()))
+        log.warning("webchat: visitor %s over %s, a message refused (code rate_limited)", visitor_id, self._rate)
+        await self._push_now(session, {
+            "type": "error", "code": "rate_limited", "client_id": client_id, "retry_after": retry_after,
+            "message": f"too many messages ({self._rate}); send it again in {retry_after} s",
+        })
+
     async def _visitor_id(self, claimed: str | None) -> str:
         tokens = await self._visitor_tokens()
         if claimed is not None and tokens.verify(claimed):
@@ -361,6 +390,9 @@ class WebChatConnector(Connector):
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
+        if not self._limiter.hit(self._rate, visitor_id):
+            await self._refuse_flood(session, visitor_id, frame.client_id)
+            return
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once

@@ -461,9 +461,35 @@
   }
 
   function onError(frame) {
+    if (frame.code === "rate_limited" && retryLater(frame)) {
+      return;
+    }
     if (window.console) {
       window.console.warn("omnirouter chat:", frame.code, frame.message);
     }
+  }
+
+  // The server refused a message as too fast; it stays pending and goes again
+  // when the server says (a reconnect meanwhile re-sends it anyway).
+  function retryLater(frame) {
+    var item = null;
+    for (var i = 0; i < state.pending.length; i++) {
+      if (state.pending[i].client_id === frame.client_id) {
+        item = state.pending[i];
+      }
+    }
+    if (!item) {
+      return false;
+    }
+    var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
+    showNote("You are writing faster than we can take; the message will go in " + wait + " s.");
+    setTimeout(function () {
+      if (state.pending.indexOf(item) >= 0) {
+        showNote("");
+        transmit(item);
+      }
+    }, wait * 1000);
+    return true;
   }
 
   function transmit(item) {

@@ -500,3 +500,32 @@ async def test_any_origin_may_open_the_chat_by_default(client: Client) -> None:
 def test_an_allowed_origin_that_is_not_an_origin_is_a_config_error(origin: str) -> None:
     with pytest.raises(ValidationError):
         WebChatConnector.parse_options({"allowed_origins": [origin]})
+
+
+# -- flooding ------------------------------------------------------------------------------
+
+
+async def test_a_visitor_over_the_rate_limit_is_told_when_to_resend_and_nothing_is_lost(
+    make_client: AppClient, settings: Settings
+) -> None:
+    client = await make_client(webchat_settings(settings, rate_limit="3/minute"))
+    async with tab(client) as ws:
+        visitor_id = (await hello(ws))["visitor_id"]
+        for n in range(3):
+            await say(ws, f"message {n}", f"c{n}")
+        await ws.send_json({"type": "message", "text": "one too many", "client_id": "c3"})
+        refused = await receive(ws)
+        assert refused["type"] == "error" and refused["code"] == "rate_limited", refused
+        assert refused["client_id"] == "c3" and 1 <= refused["retry_after"] <= 60, refused
+        await barrier(ws)  # the socket still works
+        # another visitor is not held back by this one
+        other, _ = await new_visitor(client, "hello from someone else")
+    # refused means not stored: the widget still holds it and sends it again later
+    assert [f["text"] for f in await reload_history(client, visitor_id)] == [f"message {n}" for n in range(3)]
+    assert [f["text"] for f in await reload_history(client, other)] == ["hello from someone else"]
+
+
+@pytest.mark.parametrize("rate", ["banana", "20 per fortnight", ""])
+def test_a_rate_limit_that_is_no_rate_is_a_config_error(rate: str) -> None:
+    with pytest.raises(ValidationError, match="is not a rate"):
+        WebChatConnector.parse_options({"rate_limit": rate})

@@ -57,11 +57,17 @@ async def wait_healthy(base: str, proc: asyncio.subprocess.Process) -> None:
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[str]:
+def service_config() -> str:
+    """More of omnirouter.yaml for the service: a test module overrides it."""
+    return ""
+
+
+@pytest.fixture
+async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
     """``omnirouter run`` on a free port with its own config and SQLite file."""
     port = free_port()
     (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n", encoding="utf-8"
+        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n{service_config}", encoding="utf-8"
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
