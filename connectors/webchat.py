@@ -86,6 +86,9 @@ class WebChatOptions(ConnectorOptions):
     # per visitor, over a moving window: a person never types this fast, a
     # script flooding the store and the agents' screens does
     rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
+    # the widget says hello as soon as its socket opens; a socket that stays
+    # silent is no widget and only holds a connection
+    hello_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
 
 # -- visitor tokens ------------------------------------------------------------
@@ -307,12 +310,25 @@ class WebChatConnector(Connector):
         await ws.prepare(request)
         session = _Session(ws)
         self._sessions.add(session)
+        watchdog = asyncio.create_task(self._close_if_silent(session))
         try:
             async for msg in ws:
                 await self._on_ws_message(session, msg)
         finally:
+            watchdog.cancel()
             self._forget(session)
         return ws
+
+    async def _close_if_silent(self, session: _Session) -> None:
+        await asyncio.sleep(self.settings.hello_timeout)
+        if session.visitor_id is not None or session.ws.closed:
+            return
+        wait = f"{self.settings.hello_timeout:g} s"
+        log.info("webchat: a socket sent no hello in %s, closed (code hello_timeout)", wait)
+        with contextlib.suppress(ConnectionResetError):
+            await self._push_now(session, {"type": "error", "code": "hello_timeout",
+                                           "message": f'send {{"type": "hello"}} within {wait} of connecting'})
+            await session.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello_timeout")
 
     async def _on_ws_message(self, session: _Session, msg: WSMessage) -> None:
         if msg.type is WSMsgType.TEXT:

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient
 from pydantic import ValidationError
 
@@ -529,3 +529,16 @@ async def test_a_visitor_over_the_rate_limit_is_told_when_to_resend_and_nothing_
 def test_a_rate_limit_that_is_no_rate_is_a_config_error(rate: str) -> None:
     with pytest.raises(ValidationError, match="is not a rate"):
         WebChatConnector.parse_options({"rate_limit": rate})
+
+
+async def test_a_socket_that_never_says_hello_is_closed_and_one_that_does_stays(
+    make_client: AppClient, settings: Settings
+) -> None:
+    client = await make_client(webchat_settings(settings, hello_timeout=0.2))
+    async with tab(client) as silent, tab(client) as polite:
+        await hello(polite)
+        await expect_error(silent, "hello_timeout")
+        closing = await silent.receive(timeout=TIMEOUT)
+        assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.POLICY_VIOLATION, closing
+        # past the same deadline the tab that said hello still chats
+        await say(polite, "still here")
