@@ -33,7 +33,8 @@ from agents_ui.schemas import (
     VerificationOut,
 )
 from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
-from router.appkeys import ROUTER, STORE
+from connectors.base import MediaUnavailable
+from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert
 from router.identity import InvalidIdentifier
@@ -298,3 +299,39 @@ async def create_agent(request: web.Request, body: NewAgentBody) -> AgentOut:
     )
     log.info("agent %s created by %s", created.username, current_agent(request).username)
     return AgentOut(agent=created)
+
+
+# shown in the browser; anything else (HTML, SVG, scripts) only downloads, so
+# a customer's file never runs in the console's origin
+_INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "audio/ogg", "audio/mpeg",
+                           "audio/mp4", "video/mp4", "video/webm", "application/pdf"})
+
+
+@endpoint(
+    "GET", "/api/messages/{id}/attachments/{index}",
+    "A customer's file relayed from its platform (for channels whose file links carry the bot's credentials)",
+    response_description="the file's bytes, with its content type",
+    errors=((404, "no such message, attachment or running channel"), (502, "the platform did not give the file")),
+)
+async def attachment_file(request: web.Request, _: None) -> web.StreamResponse:
+    message = await request.app[STORE].get_message(request.match_info["id"])
+    index = request.match_info["index"]
+    if not index.isdigit() or int(index) >= len(message.attachments):
+        raise ApiError(404, "not_found", f"message {message.id} has no attachment {index}")
+    connector = request.app[CONNECTORS].get(message.channel)
+    if connector is None:
+        raise ApiError(404, "not_found", f"channel {message.channel!r} is not running")
+    try:
+        media = await connector.fetch_media(message.attachments[int(index)])
+    except MediaUnavailable as exc:
+        log.info("attachment %s of message %s not relayed: %s", index, message.id, exc)
+        raise ApiError(502, "media_unavailable", str(exc)) from None
+    kind = media.content_type.split(";", 1)[0].strip().lower()
+    disposition = "inline" if kind in _INLINE_TYPES else "attachment"
+    return web.Response(body=media.body, headers={
+        "Content-Type": media.content_type if disposition == "inline" else "application/octet-stream",
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, max-age=3600",
+    })

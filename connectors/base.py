@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from router.models import Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
+from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 
 
 class ConnectorOptions(BaseModel):
@@ -94,6 +94,21 @@ class SendResult:
     external_id: str | None = None
 
 
+# what the console relays of one file: platforms cap bot downloads near this anyway
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+
+
+class MediaUnavailable(Exception):
+    """A customer's file cannot be fetched (the channel keeps none, the
+    platform refused, it is too large); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    body: bytes
+    content_type: str
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyWindow:
     """A channel where a free-text reply may go only for a while after the
@@ -147,6 +162,12 @@ class Connector(ABC):
 
     async def close_clients(self) -> None:
         """Close live client connections on shutdown (websockets, long polls)."""
+
+    async def fetch_media(self, attachment: Attachment) -> MediaFile:
+        """A customer's file that has no public URL (the platform keeps it
+        behind the bot's credentials), for the console to relay to an agent.
+        ``MediaUnavailable`` when this channel cannot."""
+        raise MediaUnavailable(f"{self.type_name} keeps no files to fetch")
 
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:

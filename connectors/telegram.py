@@ -35,12 +35,14 @@ import functools
 import hmac
 import json
 import logging
+import mimetypes
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal
 
+import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
@@ -65,10 +67,13 @@ from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
 
 from connectors.base import (
+    MAX_MEDIA_BYTES,
     Connector,
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    MediaFile,
+    MediaUnavailable,
     PermanentError,
     RateLimited,
     SendResult,
@@ -317,6 +322,26 @@ class TelegramConnector(Connector):
     @property
     def webhook_path(self) -> str:
         return f"/webhooks/telegram/{self.name}"
+
+    async def fetch_media(self, attachment: Attachment) -> MediaFile:
+        """Telegram's file URLs carry the bot's token: the console relays the
+        file instead of linking to it (getFile, then the download)."""
+        file_id = attachment.extras.get("file_id")
+        if not isinstance(file_id, str):
+            raise MediaUnavailable("this attachment has no Telegram file")
+        if (attachment.size or 0) > MAX_MEDIA_BYTES:
+            raise MediaUnavailable(f"the file is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+        try:
+            info = await self.bot.get_file(file_id)
+            if not info.file_path:
+                raise MediaUnavailable("Telegram gave no path for the file")
+            body = (await self.bot.download_file(info.file_path, timeout=30)).read()  # type: ignore[union-attr]
+        except (TelegramBadRequest, TelegramNotFound, TelegramForbiddenError) as exc:
+            raise MediaUnavailable(f"Telegram refused the file: {exc.message}") from None
+        except (AiogramError, aiohttp.ClientError, TimeoutError) as exc:
+            raise MediaUnavailable(f"Telegram could not be reached for the file: {exc}") from None
+        guessed = mimetypes.guess_type(info.file_path)[0]
+        return MediaFile(body, attachment.mime_type or guessed or "application/octet-stream")
 
     def webhook_url(self) -> str | None:
         if self.settings.webhook_url:

@@ -267,19 +267,23 @@ function attachmentsNode(msg) {
   const list = msg.attachments || [];
   if (!list.length) return null;
   const box = el("div", "attachments");
-  for (const a of list) {
+  list.forEach((a, index) => {
     const label = a.name || (a.mime_type ? `${a.kind} · ${a.mime_type}` : a.kind);
     // only web links open: a URL from a customer's platform is never run as script
     const web = typeof a.url === "string" && /^https?:\/\//i.test(a.url);
-    const item = el(web ? "a" : "span", "attachment", label);
-    if (web) {
-      item.href = a.url;
+    // a file with no public link (Telegram's need the bot's token) is relayed by our API
+    const relayed = !web && a.kind !== "location";
+    const href = web ? a.url
+      : relayed ? `/api/messages/${encodeURIComponent(msg.id)}/attachments/${index}` : null;
+    const item = el(href ? "a" : "span", "attachment", label);
+    if (href) {
+      item.href = href;
       item.target = "_blank";
       item.rel = "noopener noreferrer";
     }
     item.dataset.testid = "attachment";
     box.append(item);
-  }
+  });
   return box;
 }
 

@@ -316,6 +316,10 @@ class Store(ABC):
         """Oldest first, the latest ``limit``."""
 
     @abstractmethod
+    async def get_message(self, message_id: str) -> Message:
+        """One message; ``NotFound`` for an unknown id."""
+
+    @abstractmethod
     async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
         """The customer's messages across all conversations, oldest first."""
 

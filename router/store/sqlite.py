@@ -1521,6 +1521,12 @@ class SQLiteStore(Store):
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
         return [_message(r) for r in rows]
 
+    async def get_message(self, message_id: str) -> Message:
+        row = await self._r.call(_one, "SELECT * FROM messages WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFound(f"message {message_id}")
+        return _message(row)
+
     async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="customer_id"), (customer_id, limit))
         return [_message(r) for r in rows]

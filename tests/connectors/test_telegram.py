@@ -459,3 +459,42 @@ async def test_an_explicit_webhook_url_wins(
         type="telegram", api_base=tg_api.base_url, webhook_url="https://hooks.example.net/tg")
     await make_client(tg_settings)
     assert tg_api.sent("setWebhook")[0].params["url"] == "https://hooks.example.net/tg"
+
+
+async def test_an_agent_opens_the_customers_photo_through_the_console(tg: Client, tg_api: FakeTelegram) -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"broken box" * 100
+    html = b"<script>alert(1)</script>"
+    tg_api.add_file(PHOTO[-1]["file_id"], "photos/file_7.jpg", jpeg)
+    tg_api.add_file(DOCUMENT["file_id"], "documents/file_8.pdf", html)  # says PDF, is HTML
+    assert await post(tg, update(message=message(60, photo=PHOTO, caption="look"))) == 200
+    assert await post(tg, update(message=message(61, document=DOCUMENT))) == 200
+    photo, document = await inbound(tg)
+    async with aiohttp.ClientSession(str(tg.server.make_url(""))) as console:
+        # nobody gets a customer's file without logging in
+        async with console.get(f"/api/messages/{photo.id}/attachments/0") as resp:
+            assert resp.status == 401
+        async with console.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}) as resp:
+            cookie = "; ".join(f"{k}={v.value}" for k, v in resp.cookies.items())
+        console.headers["Cookie"] = cookie
+        async with console.get(f"/api/messages/{photo.id}/attachments/0") as resp:
+            assert resp.status == 200
+            assert (resp.content_type, resp.headers["Content-Disposition"]) == ("image/jpeg", "inline")
+            assert await resp.read() == jpeg
+        # the document's declared type is shown inline, but it is served as it is,
+        # sandboxed and never sniffed: the bytes cannot run in the console's origin
+        async with console.get(f"/api/messages/{document.id}/attachments/0") as resp:
+            assert resp.status == 200
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+            assert resp.headers["Content-Security-Policy"].startswith("sandbox")
+        for path, status in [(f"/api/messages/{photo.id}/attachments/1", 404),
+                             ("/api/messages/msg_unknown/attachments/0", 404)]:
+            async with console.get(path) as resp:
+                assert resp.status == status, path
+                assert (await resp.json())["error"]["code"] == "not_found"
+        # a file Telegram no longer has: the agent is told why
+        tg_api.files.clear()
+        async with console.get(f"/api/messages/{photo.id}/attachments/0") as resp:
+            assert resp.status == 502
+            assert "invalid file_id" in (await resp.json())["error"]["message"]
+    # the token travels only between us and Telegram
+    assert [c.params["path"] for c in tg_api.sent("download")] == ["photos/file_7.jpg", "documents/file_8.pdf"]

@@ -56,11 +56,14 @@ class FakeTelegram:
         self._new_updates = asyncio.Event()
         self._message_ids = itertools.count(1000)
         self._server: TestServer | None = None
+        # file_id -> (file_path, bytes): what getFile and the file download serve
+        self.files: dict[str, tuple[str, bytes]] = {}
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> str:
         app = web.Application(client_max_size=50 * 1024**2)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._server = TestServer(app, port=0)
         await self._server.start_server()
         return self.base_url
@@ -91,6 +94,10 @@ class FakeTelegram:
     def push_update(self, update: dict[str, Any]) -> None:
         self._updates.append(update)
         self._new_updates.set()
+
+    def add_file(self, file_id: str, file_path: str, body: bytes) -> None:
+        """A file a customer sent, as the Bot API keeps it (``photos/file_0.jpg``)."""
+        self.files[file_id] = (file_path, body)
 
     def sent(self, method: str | None = None) -> list[Call]:
         return [c for c in self.calls if method is None or c.method == method]
@@ -137,11 +144,29 @@ class FakeTelegram:
             "deleteWebhook": self._delete_webhook,
             "getUpdates": self._get_updates,
         }.get(method)
+        if method == "getFile":
+            return self._get_file(params)
         if handler is not None:
             return _ok(await handler(params))
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
             return _ok(self._sent_message(method, params))
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    def _get_file(self, params: dict[str, Any]) -> web.Response:
+        # as the Bot API: a File object, or 400 for an id it does not know
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                     status=400)
+        path, body = self.files[file_id]
+        return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(body), "file_path": path})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        self.calls.append(Call("download", {"path": request.match_info["path"]}, {}))
+        found = [body for path, body in self.files.values() if path == request.match_info["path"]]
+        return web.Response(body=found[0]) if found else web.Response(status=404, text="Not Found")
 
     async def _get_me(self, params: dict[str, Any]) -> Any:
         bot_id = int(self.token.split(":", 1)[0])

@@ -302,6 +302,9 @@ async def test_messages_limit_keeps_the_latest(store: Store) -> None:
     assert [m.text for m in await store.customer_messages(customer_id, 2)] == ["3", "4"]
     last = await store.last_inbound(conv_id)
     assert last is not None and last.text == "4"
+    assert await store.get_message(last.id) == last
+    with pytest.raises(NotFound):
+        await store.get_message("msg_unknown")
 
 
 async def test_agents_and_sessions(store: Store) -> None:
