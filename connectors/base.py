@@ -94,6 +94,20 @@ class SendResult:
     external_id: str | None = None
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """A text over a platform's length limit as several messages, each cut at
+    a line break where one falls in the second half of the limit."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:]
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
 # what the console relays of one file: platforms cap bot downloads near this anyway
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
 

@@ -78,6 +78,7 @@ from connectors.base import (
     RateLimited,
     SendResult,
     TransientError,
+    split_text,
 )
 from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
 
@@ -263,19 +264,6 @@ def update_kind(update: Update) -> str:
 
 
 # -- outbound ------------------------------------------------------------------------------
-
-
-def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
-    """Telegram's 4096-character limit, cut at a line break where there is one."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut + 1 if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:]
-    if text or not parts:
-        parts.append(text)
-    return parts
 
 
 class _Limits:
@@ -488,7 +476,7 @@ class TelegramConnector(Connector):
         caption = text if len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH else None
         calls: list[Callable[[], Awaitable[TgMessage]]] = []
         if caption is None:
-            for part in split_text(text) if text or not media else []:
+            for part in split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []:
                 calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None))
         for attachment in media:
             calls.append(functools.partial(self._send_media, chat_id, attachment, caption))

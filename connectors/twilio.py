@@ -65,6 +65,7 @@ from connectors.base import (
     ReplyWindow,
     SendResult,
     TransientError,
+    split_text,
 )
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, OutboundMessage
 
@@ -361,18 +362,6 @@ def empty_twiml() -> web.Response:
 # -- outbound --------------------------------------------------------------------------------
 
 
-def split_body(text: str, limit: int = MAX_BODY_LENGTH) -> list[str]:
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut + 1 if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:]
-    if text or not parts:
-        parts.append(text)
-    return parts
-
-
 def _media_url(a: Attachment) -> str | None:
     return a.url if a.url and a.url.startswith(("http://", "https://")) else None
 
@@ -514,7 +503,7 @@ class TwilioConnector(Connector):
         if message.extras.get("template"):
             return [self._template(message)]
         media = [u for a in message.attachments if (u := _media_url(a)) is not None][:MAX_MEDIA]
-        parts = split_body(_fallback_text(message))
+        parts = split_text(_fallback_text(message), MAX_BODY_LENGTH)
         calls: list[dict[str, Any]] = [{"body": p} for p in parts if p]
         if media:
             # the pictures go with the last part (Twilio sends Body as their caption)

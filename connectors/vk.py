@@ -58,6 +58,7 @@ from connectors.base import (
     RateLimited,
     SendResult,
     TransientError,
+    split_text,
 )
 from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
 
@@ -162,17 +163,6 @@ def random_id(message_id: str, part: int = 0) -> int:
     a long message cut short, sends nothing twice."""
     key = message_id if part == 0 else f"{message_id}:{part}"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
-    """VK's message length limit, cut at a line break where there is one."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut + 1 if cut > limit // 2 else limit
-        parts.append(text[:cut])
-        text = text[cut:]
-    return [*parts, text]
 
 
 # -- inbound: VK message object -> InboundMessage ------------------------------------------
@@ -475,7 +465,7 @@ class VkConnector(Connector):
             raise PermanentError(f"vk: {message.recipient!r} is not a peer id") from None
         try:
             refs = [await self._in_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
-            parts = split_text(message.text)
+            parts = split_text(message.text, MAX_MESSAGE_LENGTH)
             for index, part in enumerate(parts):
                 values: dict[str, Any] = {"peer_id": peer_id, "message": part, "dont_parse_links": 1,
                                           "random_id": random_id(message.message_id, index)}

@@ -10,7 +10,7 @@ import pytest
 
 import connectors
 from connectors import CONNECTOR_TYPES, connector_class
-from connectors.base import Connector
+from connectors.base import Connector, split_text
 
 CONNECTORS_DIR = Path(connectors.__file__).parent
 ALLOWED_CORE_MODULES = {"router.models"}
@@ -38,3 +38,12 @@ def test_every_registered_type_is_a_connector_named_as_registered(type_name: str
     cls = connector_class(type_name)
     assert issubclass(cls, Connector)
     assert cls.type_name == type_name
+
+
+def test_a_long_text_is_cut_at_line_breaks_and_never_leaves_an_empty_part() -> None:
+    assert split_text("", 10) == [""]
+    assert split_text("abcdefghij", 10) == ["abcdefghij"]
+    assert split_text("a" * 20, 10) == ["a" * 10, "a" * 10]  # VK's copy used to add an empty third part
+    assert split_text("line one\nline two", 12) == ["line one\n", "line two"]
+    # a break early in the text is not worth a tiny part: cut at the limit
+    assert split_text("a\n" + "b" * 15, 10) == ["a\n" + "b" * 8, "b" * 7]
