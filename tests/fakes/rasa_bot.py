@@ -16,37 +16,32 @@ import json
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.local import LocalServer
 
 PATH = "/webhooks/rest/webhook"
 
 
-class FakeRasa:
+class FakeRasa(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         # what the next answers are: None → the echo; an int → that HTTP status; str/bytes → that raw body
         self.script: list[int | str | bytes | None] = []
         self.stall = False
         self.release = asyncio.Event()
         self.started = asyncio.Event()  # set when a request arrives
-        self._server: TestServer | None = None
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self._webhook)
-        self._server = TestServer(app, port=0)
-        await self._server.start_server()
-        return self.url
 
     async def close(self) -> None:
-        self.release.set()
-        if self._server is not None:
-            await self._server.close()
+        self.release.set()  # a stalled answer must not hold the server open
+        await super().close()
 
     @property
-    def url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url(PATH))
+    def webhook_url(self) -> str:
+        return self.url(PATH)
 
     async def _webhook(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.local import LocalServer
 
 
 @dataclass
@@ -45,8 +46,11 @@ def _decode(value: str) -> Any:
     return value
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
+    max_body = 50 * 1024**2
+
     def __init__(self, token: str) -> None:
+        super().__init__()
         self.token = token
         self.calls: list[Call] = []
         self.failures: deque[tuple[str | None, Failure]] = deque()
@@ -55,27 +59,13 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._new_updates = asyncio.Event()
         self._message_ids = itertools.count(1000)
-        self._server: TestServer | None = None
         # file_id -> (file_path, bytes): what getFile and the file download serve
         self.files: dict[str, tuple[str, bytes]] = {}
 
     # -- lifecycle -----------------------------------------------------------
-    async def start(self) -> str:
-        app = web.Application(client_max_size=50 * 1024**2)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._server = TestServer(app, port=0)
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
 
     # -- scripting -----------------------------------------------------------
     def fail_next(self, error_code: int, description: str, *, method: str | None = None,

@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.local import LocalServer
 
 API_VERSION = "2010-04-01"
 
@@ -61,31 +62,18 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     def __init__(self, account_sid: str, auth_token: str) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.calls: list[Call] = []
         self.failures: deque[Failure] = deque()
         self.delay = 0.0
-        self._server: TestServer | None = None
 
     # -- lifecycle -----------------------------------------------------------
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json", self._create)
-        self._server = TestServer(app, port=0)
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
 
     # -- scripting -------------------------------------------------------------
     def fail_next(self, status: int, code: int, message: str, *, times: int = 1,

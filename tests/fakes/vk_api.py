@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.local import LocalServer
 
 GROUP_ID = 218000001
 
@@ -37,8 +38,11 @@ class Failure:
     body: dict[str, Any] | str
 
 
-class FakeVk:
+class FakeVk(LocalServer):
+    max_body = 50 * 1024**2
+
     def __init__(self, token: str, group_id: int = GROUP_ID) -> None:
+        super().__init__()
         self.token = token
         self.group_id = group_id
         self.calls: list[Call] = []
@@ -53,27 +57,13 @@ class FakeVk:
         self._fail_at: dict[tuple[str, int], dict[str, Any]] = {}
         self.longpoll_key = "5c2ab0d6e5d4a1b7f0"
         self._ids = itertools.count(500)
-        self._server: TestServer | None = None
 
     # -- lifecycle -----------------------------------------------------------
-    async def start(self) -> str:
-        app = web.Application(client_max_size=50 * 1024**2)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/method/{method}", self._method)
         app.router.add_get("/longpoll", self._longpoll)
         app.router.add_post("/upload/{kind}", self._upload)
         app.router.add_get("/files/{name}", self._file)
-        self._server = TestServer(app, port=0)
-        await self._server.start_server()
-        return self.base_url
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
 
     # -- scripting ---------------------------------------------------------------
     def fail_next(self, code: int, message: str, *, method: str | None = None, times: int = 1) -> None:

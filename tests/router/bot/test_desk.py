@@ -108,7 +108,7 @@ async def test_an_agent_who_takes_over_while_the_bot_thinks_wins(
     store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
 ) -> None:
     rasa.stall = True
-    async with RasaBot(ExternalBot.model_validate({"url": rasa.url, "timeout": 30})) as bot:
+    async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": 30})) as bot:
         router = make_router(store, routing, clock, bot, None)
         accepted = await router.on_message(say(1, "hello"))  # stored and acknowledged while the bot thinks
         await rasa.started.wait()
@@ -140,7 +140,7 @@ async def test_an_external_bot_that_fails_hands_off_never_silent(
     store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
 ) -> None:
     rasa.script = [500]
-    async with RasaBot(ExternalBot.model_validate({"url": rasa.url, "timeout": 5})) as bot:
+    async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": 5})) as bot:
         router = make_router(store, routing, clock, bot, None)
         accepted = await router.on_message(say(1, "hello"))
         await settle(router)
@@ -189,7 +189,7 @@ async def test_the_webhook_answer_does_not_wait_for_a_slow_bot(
     store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
 ) -> None:
     rasa.stall = True
-    async with RasaBot(ExternalBot.model_validate({"url": rasa.url, "timeout": 30})) as bot:
+    async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": 30})) as bot:
         router = make_router(store, routing, clock, bot, None)
         accepted = await router.on_message(say(1, "hello"))  # returns while the bot is still thinking
         await rasa.started.wait()

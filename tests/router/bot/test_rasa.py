@@ -13,7 +13,7 @@ from tests.router.bot.conftest import turn
 
 
 def adapter(rasa: FakeRasa, timeout: float = 5.0) -> RasaBot:
-    config = ExternalBot.model_validate({"url": rasa.url, "timeout": timeout})
+    config = ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": timeout})
     return RasaBot(config, human_request=["оператор", "human"])
 
 
@@ -52,7 +52,7 @@ async def test_a_failing_or_malformed_bot_hands_off_with_the_reason(
 
 
 async def test_a_bot_that_is_down_hands_off(rasa: FakeRasa) -> None:
-    url = rasa.url
+    url = rasa.webhook_url
     await rasa.close()
     async with RasaBot(ExternalBot.model_validate({"url": url, "timeout": 5})) as bot:
         reply = await bot.respond(turn("hello"))
