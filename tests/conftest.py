@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from aiohttp import web
@@ -15,6 +18,19 @@ from router.config import Settings
 ADMIN_PASSWORD = "correct horse battery staple"
 
 AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float = 10.0) -> T:
+    """Poll until ``probe`` returns something, without guessing a sleep."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await probe()
+        if found is not None and found is not False:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

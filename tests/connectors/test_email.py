@@ -6,7 +6,6 @@ the customer's answer to that joins the same conversation."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email import policy
 from email.message import EmailMessage
@@ -25,6 +24,7 @@ from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, IdentityRef, Message
 from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import eventually as wait_for_it
 from tests.fakes.mail_servers import Dovecot, ImapTap, Received, SmtpSink
 
 # the SMTP sink listens on 127.0.0.1 only: AUTH without TLS is what a local relay does
@@ -110,13 +110,8 @@ async def app(make_client: AppClient, mail_settings: Settings) -> Client:
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        found = await probe()
-        if found is not None and found is not False:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+    # a mailbox is read over IMAP: allow it longer than a webhook
+    return await wait_for_it(probe, what, TIMEOUT)
 
 
 async def deliver(mailbox: Dovecot, raw: bytes) -> None:

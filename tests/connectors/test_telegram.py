@@ -5,11 +5,9 @@ them; the fake answers as the Bot API does, including its errors."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import aiohttp
@@ -22,7 +20,7 @@ from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 Client = TestClient[web.Request, web.Application]
@@ -114,16 +112,6 @@ async def post(client: Client, body: Any, secret: str | None = SECRET) -> int:
         await resp.read()
         return resp.status
 
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    """Poll until ``probe`` returns something, without guessing a sleep."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        found = await probe()
-        if found is not None and found is not False:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def customer_messages(client: Client, user_id: int = USER) -> list[Message]:

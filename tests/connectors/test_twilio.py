@@ -13,7 +13,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings, load_settings
 from router.models import Attachment, Author, IdentityRef, Message, OutboundMessage, utcnow
 from router.yamlconf import ConfigError
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.fakes.twilio_api import Call, FakeTwilio, sid, signature
 
 Client = TestClient[web.Request, web.Application]
@@ -131,15 +131,6 @@ async def post(client: Client, connector: str, form: dict[str, str], *, path: st
             assert body.strip().endswith("<Response />")
         return resp.status
 
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        found = await probe()
-        if found is not None and found is not False:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def customer_messages(client: Client, kind: str = "whatsapp", number: str = CUSTOMER) -> list[Message]:

@@ -5,11 +5,9 @@ Events are shaped as the Callback API documents them
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import pytest
@@ -20,7 +18,7 @@ from connectors.vk import VkConnector, random_id
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
-from tests.conftest import AppClient
+from tests.conftest import AppClient, eventually
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 
 Client = TestClient[web.Request, web.Application]
@@ -115,15 +113,6 @@ async def post(client: Client, body: Any) -> tuple[int, str]:
     async with client.post(PATH, **kwargs) as resp:
         return resp.status, await resp.text()
 
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        found = await probe()
-        if found is not None and found is not False:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def inbound(client: Client, user_id: int = USER) -> list[Message]:
