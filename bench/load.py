@@ -1,7 +1,8 @@
 """Site-chat load over loopback: N customers on /chat/ws, M agents on /api/ws.
 
 Prints sustained messages/s, latency from a customer's send to the first
-agent websocket receiving it (p50/p95/p99), the server's peak RSS, and the
+agent websocket receiving it (p50/p95/p99), the server's peak RSS and the
+peak PSS of it with its child processes (the store's writer), and the
 same figures for a bare aiohttp websocket echo server (the ceiling).
 
     python -m bench.load --customers 1000 --agents 4 --rate 2000 --duration 20
@@ -41,6 +42,45 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def pss_mb(pid: int) -> float:
+    """Memory of the process and its descendants (the store's writer
+    process, the forkserver it comes from), each shared page counted once
+    across them (PSS), unlike a sum of RSS."""
+    total = 0
+    for each in [pid, *_descendants(pid)]:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+@contextlib.asynccontextmanager
+async def pss_watch(pid: int, every: float = 0.25) -> AsyncIterator[list[float]]:
+    """Samples ``pss_mb`` while the block runs; the list's one item is the peak."""
+    peak = [0.0]
+
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], pss_mb(pid))
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield peak
+    finally:
+        task.cancel()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -190,21 +230,21 @@ async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) 
     }
 
 
-def write_config(folder: Path, port: int) -> None:
+def write_config(folder: Path, port: int, writer: str) -> None:
     (folder / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n"
+        f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n  writer: {writer}\n"
         # each bench customer writes several messages a second: far over a person's limit
         "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n",
         encoding="utf-8",
     )
 
 
-def report(name: str, r: dict[str, float], rss: float) -> None:
+def report(name: str, r: dict[str, float], rss: float, pss: float) -> None:
     line = (
         f"{name:<12} sent {r['sent']:>7.0f}  delivered {r['received']:>7.0f}  sustained {r['rate']:>7.0f} msg/s  "
         f"latency p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms"
     )
-    line += f"  peak RSS {rss:.0f} MB"
+    line += f"  peak RSS {rss:.0f} MB, with child processes PSS {pss:.0f} MB"
     print(line, flush=True)
 
 
@@ -212,11 +252,13 @@ async def bench_omnirouter(phases: list[argparse.Namespace]) -> list[dict[str, f
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        write_config(Path(tmp), port)
+        write_config(Path(tmp), port, phases[0].store_writer)
         cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
         async with server(cmd, port, {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}) as pid:
             for phase in phases:
-                r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/chat/ws", phase, echo=False)
+                async with pss_watch(pid) as pss:
+                    r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/chat/ws", phase, echo=False)
+                r["pss"] = pss[0]
                 r["rss"] = peak_rss_mb(pid)
                 results.append(r)
     return results
@@ -227,7 +269,9 @@ async def bench_echo(phases: list[argparse.Namespace]) -> list[dict[str, float]]
     port = free_port()
     async with server([sys.executable, "-m", "bench.echo_server", str(port)], port) as pid:
         for phase in phases:
-            r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", phase, echo=True)
+            async with pss_watch(pid) as pss:
+                r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", phase, echo=True)
+            r["pss"] = pss[0]
             r["rss"] = peak_rss_mb(pid)
             results.append(r)
     return results
@@ -245,8 +289,8 @@ async def main(args: argparse.Namespace) -> None:
     echo = await bench_echo(phases)
     for title, o, e in zip(("steady", "saturated"), ours, echo, strict=True):
         print(f"-- {title}")
-        report("omnirouter", o, o["rss"])
-        report("bare echo", e, e["rss"])
+        report("omnirouter", o, o["rss"], o["pss"])
+        report("bare echo", e, e["rss"], e["pss"])
         if o["acks"] != o["sent"] or o["errors"]:
             print(f"   omnirouter acks {o['acks']:.0f} of {o['sent']:.0f}, error frames {o['errors']:.0f}")
     print(
@@ -263,6 +307,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     parser.add_argument("--max-rate", type=int, default=12000, help="messages per second offered to find the ceiling")
     parser.add_argument("--max-duration", type=float, default=5.0)
+    parser.add_argument("--store-writer", choices=["process", "thread"], default="process",
+                        help="where the store's writer connection runs (config store.writer)")
     return parser.parse_args(argv)
 
 

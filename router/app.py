@@ -51,7 +51,7 @@ def make_store(settings: Settings, base_dir: Path) -> Store:
     path = Path(settings.store.path)
     if not path.is_absolute() and settings.store.path != ":memory:":
         path = base_dir / path
-    return SQLiteStore(path, settings.store.synchronous)
+    return SQLiteStore(path, settings.store.synchronous, settings.store.writer)
 
 
 def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:

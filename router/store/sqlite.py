@@ -4,6 +4,8 @@ Each connection lives on its own thread (the aiosqlite pattern), and every
 store method is one function run there: a whole transaction costs one hop off
 the event loop instead of one per statement. One writer connection (SQLite
 has one writer at a time anyway) and one reader, which WAL lets run beside it.
+The writer runs in a child process by default, for the GIL's sake (see
+``_Connection``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import hmac
 import json
 import logging
 import math
+import multiprocessing
+import pickle
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
@@ -60,6 +65,7 @@ from router.store.base import (
     MergeRequest,
     NotFound,
     Store,
+    StoreError,
     VerificationCheck,
     VerificationStart,
     merge_attributes,
@@ -71,6 +77,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
+# where the writer connection runs: a process of its own (the default: see
+# _Connection), or a thread of the server (fewer moving parts, slower)
+WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
 
@@ -214,28 +223,18 @@ def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Custome
 Work = Callable[[sqlite3.Connection], Any]
 
 
-class _Connection:
-    """One sqlite3 connection and the one thread allowed to use it.
+class _Db:
+    """One sqlite3 connection and the work run on it: in a thread of the
+    server, or alone in a process of its own (the writer, see ``_Connection``)."""
 
-    Calls that arrive while the thread is busy are gathered and handed over
-    together: under load one hop (and, for writes, one COMMIT) serves many
-    calls, which is what lets one SQLite file keep up with thousands of
-    messages a second (group commit).
-    """
+    def __init__(self) -> None:
+        self.conn: sqlite3.Connection | None = None
 
-    def __init__(self, path: str, synchronous: Synchronous, name: str) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
-        self._path = path
-        self._synchronous = synchronous
-        self._conn: sqlite3.Connection | None = None
-        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    def _open(self, read_only: bool) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         # reads of hot rows (open conversations, identities) should not go to
@@ -248,78 +247,31 @@ class _Connection:
             # a checkpoint fsyncs: done by the store's checkpointer off the
             # commit path, not by whichever COMMIT happens to cross 1000 pages
             conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._conn = conn
+        self.conn = conn
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
-    async def open(self, read_only: bool = False) -> None:
-        self._transactional = not read_only
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._open, read_only)
-
-    async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._close)
-        self._pool.shutdown(wait=True)
-
-    async def run_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` outside any batch or transaction (schema migrations)."""
-        if self._flusher is not None:
-            await self._flusher
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run_each_one, fn)
-
-    def _run_each_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
+    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self.conn is None:
             raise RuntimeError("store is not open")
-        return fn(self._conn)
+        return fn(self.conn)
 
-    async def call(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn`` on the connection's thread; on the writer, as a
-        transaction of its own (a savepoint inside the batch's transaction)."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-
-        def work(conn: sqlite3.Connection) -> T:
-            return fn(conn, *args, **kwargs)
-
-        self._pending.append((work, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        # a cancelled caller does not stop its work half way: it stays in the batch
-        return await asyncio.shield(future)
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                run = self._run_transaction if self._transactional else self._run_each
-                outcomes = await loop.run_in_executor(self._pool, run, [work for work, _ in batch])
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._flusher = None
-
-    def _run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        if self._conn is None:
+    def run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        if self.conn is None:
             return [(False, RuntimeError("store is not open"))] * len(batch)
         outcomes: list[tuple[bool, Any]] = []
         for work in batch:
             try:
-                outcomes.append((True, work(self._conn)))
+                outcomes.append((True, work(self.conn)))
             except Exception as exc:  # handed to the caller, who raises it
                 outcomes.append((False, exc))
         return outcomes
 
-    def _run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        conn = self._conn
+    def run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        conn = self.conn
         if conn is None:
             return [(False, RuntimeError("store is not open"))] * len(batch)
         outcomes: list[tuple[bool, Any]] = []
@@ -333,6 +285,168 @@ class _Connection:
                 conn.execute("ROLLBACK")
             return [(False, exc)] * len(batch)
         return outcomes
+
+
+# the writer process's one connection (unused in the server's own process)
+_PROCESS_DB = _Db()
+
+
+def _process_open(path: str, synchronous: Synchronous) -> None:
+    """The writer process's start: opens its connection."""
+    _PROCESS_DB.open(path, synchronous, read_only=False)
+
+
+def _process_run(method: str, arg: Any) -> Any:
+    """A call in the writer process. Each outcome goes back pickled on its
+    own, so one that cannot be sent (a pydantic error, say) fails alone
+    instead of failing a whole batch that has already been committed."""
+    if method == "run_one":
+        return _PROCESS_DB.run_one(arg)
+    if method == "close":
+        return _PROCESS_DB.close()
+    outcomes = _PROCESS_DB.run_transaction(arg) if method == "run_transaction" else _PROCESS_DB.run_each(arg)
+    return [_sendable(ok, value) for ok, value in outcomes]
+
+
+def _sendable(ok: bool, value: Any) -> tuple[bool, bytes]:
+    try:
+        return ok, pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        problem = StoreError(f"{type(value).__name__}: {value}" if not ok else f"result could not be sent: {exc}")
+        return False, pickle.dumps(problem, pickle.HIGHEST_PROTOCOL)
+
+
+def _received(outcomes: list[tuple[bool, bytes]]) -> list[tuple[bool, Any]]:
+    return [(ok, pickle.loads(data)) for ok, data in outcomes]  # only ever bytes from our own writer process
+
+
+class _Call:
+    """``fn(conn, *args, **kwargs)`` as an object, so it can be sent to the
+    writer process (``fn`` is a module-level function of this module)."""
+
+    __slots__ = ("args", "fn", "kwargs")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.fn(conn, *self.args, **self.kwargs)
+
+
+class _Connection:
+    """One sqlite3 connection and the one thread, or process, allowed to use it.
+
+    Calls that arrive while it is busy are gathered and handed over
+    together: under load one hop (and, for writes, one COMMIT) serves many
+    calls, which is what lets one SQLite file keep up with thousands of
+    messages a second (group commit).
+
+    ``process=True`` runs the connection in a child process. Python's
+    sqlite3 lets go of the GIL for every statement and must win it back
+    after; in a thread of the server each of the ~10 statements of a message
+    waits for the busy event loop to let go, and the writer falls behind at
+    about 1,500 messages a second on two cores. A process has a GIL of its
+    own: one hop per batch, and the event loop keeps its core.
+    """
+
+    def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._name = name
+        self._process = process
+        self._pool: Executor = self._new_pool()
+        self._db = _Db()
+        self._transactional = True
+        self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _new_pool(self) -> Executor:
+        if not self._process:
+            return ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{self._name}")
+        # forkserver: a fresh child, forked from a server that has this module
+        # imported already, and never a fork of our threads
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return ProcessPoolExecutor(1, mp_context=context, initializer=_process_open,
+                                   initargs=(self._path, self._synchronous))
+
+    async def _run(self, method: str, arg: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if not self._process:
+            return await loop.run_in_executor(self._pool, getattr(self._db, method), arg)
+        try:
+            result = await loop.run_in_executor(self._pool, _process_run, method, arg)
+        except BrokenProcessPool:
+            # the writer process died (killed, out of memory): what it had not
+            # committed is rolled back by SQLite; callers get the error and
+            # retry (platforms re-deliver, the widget re-sends), the next call
+            # gets a new process
+            log.error("sqlite %s process died; starting a new one", self._name)
+            self._pool.shutdown(wait=False)
+            self._pool = self._new_pool()
+            raise
+        return result if method in ("run_one", "close") else _received(result)
+
+    async def open(self, read_only: bool = False) -> None:
+        self._transactional = not read_only
+        if self._process:
+            await self._run("run_one", _nothing)  # starts the process, which opens its connection
+        else:
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, self._db.open, self._path, self._synchronous, read_only
+            )
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
+        if self._process:
+            with contextlib.suppress(BrokenProcessPool):
+                await self._run("close", None)
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._db.close)
+        self._pool.shutdown(wait=True)
+
+    async def run_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on its own, after everything gathered so far. In a writer
+        process ``fn`` must be picklable: a module-level function or a
+        ``functools.partial`` of one."""
+        if self._flusher is not None:
+            await self._flusher
+        result: T = await self._run("run_one", fn)
+        return result
+
+    async def call(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` on the connection's thread or process; on the writer, as a
+        transaction of its own (a savepoint inside the batch's transaction)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((_Call(fn, args, kwargs), future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        # a cancelled caller does not stop its work half way: it stays in the batch
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                method = "run_transaction" if self._transactional else "run_each"
+                try:
+                    outcomes = await self._run(method, [work for work, _ in batch])
+                except BrokenProcessPool as exc:
+                    outcomes = [(False, StoreError(f"the store's writer process died: {exc}"))] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flusher = None
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    """A first call that only makes sure the connection is there."""
 
 
 def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
@@ -1336,9 +1450,11 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal") -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "process") -> None:
         self.path = str(path)
         self.synchronous = synchronous
+        # separate connections to ":memory:" are separate databases: there, nothing leaves the process
+        self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
         self._checkpointer: _Connection | None = None
@@ -1348,7 +1464,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Connection(self.path, self.synchronous, "writer")
+        writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process")
         await writer.open()
         try:
             await writer.run_alone(functools.partial(_migrate, path=self.path))

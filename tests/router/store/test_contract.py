@@ -48,7 +48,12 @@ def _sqlite(tmp_path: Path) -> StoreFactory:
     return lambda: SQLiteStore(tmp_path / "contract.db")
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _sqlite_thread(tmp_path: Path) -> StoreFactory:
+    return lambda: SQLiteStore(tmp_path / "contract.db", writer="thread")
+
+
+# SQLite's writer in a process of its own (the default) and in a thread
+BACKENDS = {"sqlite": _sqlite, "sqlite-thread": _sqlite_thread}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

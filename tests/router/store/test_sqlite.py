@@ -1,14 +1,23 @@
-"""What only the SQLite backend has: its schema versioning and pragmas."""
+"""What only the SQLite backend has: its schema versioning, pragmas and writer process."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import router.store.sqlite as sqlite_backend
+from router.models import IdentityRef, InboundMessage
+from router.store.base import Ingested, StoreError
 from router.store.migrations import MIGRATIONS
-from router.store.sqlite import SQLiteStore
+from router.store.sqlite import SQLiteStore, WriterMode
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 async def test_schema_is_migrated_and_wal_is_on(tmp_path: Path) -> None:
@@ -29,3 +38,42 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="newer than this omnirouter"):
         async with SQLiteStore(path):
             pass
+
+
+async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committed(tmp_path: Path) -> None:
+    """The writer runs in a process of its own; if it is killed, the calls
+    in flight fail (their senders retry), and the next ones get a new process."""
+    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+        first = await store.ingest(_inbound("m1"), T0)
+        (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
+        assert writer_pid != os.getpid()
+        os.kill(writer_pid, signal.SIGKILL)
+        with pytest.raises(StoreError, match="writer process died"):
+            await store.ingest(_inbound("m2"), T0)
+        again = await store.ingest(_inbound("m2"), T0)
+        assert not again.duplicate
+        assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id  # still there, deduped
+
+
+async def test_a_result_the_writer_process_cannot_send_fails_alone(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+        # a sqlite3.Row cannot be pickled; the ingest in the same batch must not suffer for it
+        row, stored = await asyncio.gather(
+            store._w.call(sqlite_backend._one, "SELECT 1"),
+            store.ingest(_inbound("m1"), T0),
+            return_exceptions=True,
+        )
+        assert isinstance(row, StoreError) and "could not be sent" in str(row)
+        assert isinstance(stored, Ingested) and not stored.duplicate
+
+
+@pytest.mark.parametrize("writer", ["process", "thread"])
+async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: WriterMode) -> None:
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
+        await store.ingest(_inbound("m1"), T0)
+        assert bool(getattr(store._w._pool, "_processes", None)) is (writer == "process")
+
+
+def _inbound(external_id: str) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id=external_id,
+                          sender=IdentityRef(kind="webchat", value="visitor-1"), text="hello")
