@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import pickle
 import secrets
+import signal
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -292,7 +293,12 @@ _PROCESS_DB = _Db()
 
 
 def _process_open(path: str, synchronous: Synchronous) -> None:
-    """The writer process's start: opens its connection."""
+    """The writer process's start: opens its connection. Ctrl-C and a SIGTERM
+    sent to the whole process group are the server's to handle: it finishes
+    the messages in flight, which still need the writer, then closes it (and
+    if the server dies, the writer sees its pipe close and exits)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _PROCESS_DB.open(path, synchronous, read_only=False)
 
 

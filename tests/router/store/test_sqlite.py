@@ -67,6 +67,17 @@ async def test_a_result_the_writer_process_cannot_send_fails_alone(tmp_path: Pat
         assert isinstance(stored, Ingested) and not stored.duplicate
 
 
+async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches every process of the group: the writer
+    must outlive it, so the server can finish the messages in flight."""
+    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+        (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
+        os.kill(writer_pid, signal.SIGINT)
+        os.kill(writer_pid, signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        assert not (await store.ingest(_inbound("m1"), T0)).duplicate
+
+
 @pytest.mark.parametrize("writer", ["process", "thread"])
 async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: WriterMode) -> None:
     async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
