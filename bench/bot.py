@@ -6,7 +6,10 @@ start-up time and memory.
 - bench/data/bot_heldout.yaml: the TUNING set; thresholds and weights were
   chosen on it (``--misses`` lists its misses);
 - bench/data/bot_heldout_blind.yaml: the BLIND set, written before any
-  method was scored on it and never tuned on: its misses are not listed.
+  method was scored on it and never tuned on: its misses are not listed;
+- bench/data/bot_heldout_fresh.yaml: the FRESH set, written by a hand that
+  never saw bot.yaml, the other sets or the code (only the intents' names
+  and answers), after the matcher was finished: its misses are not listed.
 
     python -m bench.bot [--config config/bot.yaml] [--misses]     # every method, a table
     python -m bench.bot --method hybrid [--misses] [--no-off-topic]  # one method in detail
@@ -38,6 +41,10 @@ from router.models import Customer
 ROOT = Path(__file__).resolve().parents[1]
 TUNING = ROOT / "bench" / "data" / "bot_heldout.yaml"
 BLIND = ROOT / "bench" / "data" / "bot_heldout_blind.yaml"
+FRESH = ROOT / "bench" / "data" / "bot_heldout_fresh.yaml"
+LABELS = {TUNING.stem: "tuning", BLIND.stem: "blind", FRESH.stem: "fresh"}
+DESCRIPTIONS = {TUNING.stem: "tuning set", BLIND.stem: "blind, never tuned on",
+                FRESH.stem: "fresh, written without seeing bot.yaml, never tuned on"}
 METHODS: tuple[Method, ...] = get_args(Method)
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CUSTOMER = Customer(id="cus_bench", display_name="Анна", created_at=T0, updated_at=T0)
@@ -139,7 +146,7 @@ def measure(config_path: Path, method: Method, off_topic: bool = True) -> Figure
     bot = FaqBot(with_method(config, method))
     bot.load()
     startup = time.perf_counter() - started
-    sets = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in (TUNING, BLIND)}
+    sets = {path.stem: yaml.safe_load(path.read_text(encoding="utf-8")) for path in (TUNING, BLIND, FRESH)}
     first: list[float] = []
     cpu: list[float] = []
     scored = {name: score_set(bot, data, first, cpu) for name, data in sets.items()}
@@ -161,7 +168,7 @@ def report(fig: Figures, misses: bool) -> None:
           f"start-up {fig.startup_ms:.0f} ms, peak RSS {fig.rss_mb:.0f} MB")
     for name, tallies in fig.sets.items():
         inside, outside = tallies["in"], tallies["out"]
-        print(f"  {name} ({'blind, never tuned on' if name == BLIND.stem else 'tuning set'})")
+        print(f"  {name} ({DESCRIPTIONS[name]})")
         print(f"    in scope      top-1 intent          {pct(inside.top1, inside.total)}   target >= 90 %")
         print(f"                  answered correctly    {pct(inside.answered, inside.total)}")
         print(f"                  answered wrongly      {pct(inside.wrong, inside.total)}")
@@ -177,7 +184,7 @@ def report(fig: Figures, misses: bool) -> None:
           f"p99 {percentile(fig.cpu_ms, 0.99):.3f} ms   (wall-clock minus waiting for a busy CPU)")
     if misses:
         tuning = fig.sets[TUNING.stem]
-        print(f"  misses on {TUNING.name} (the blind set's are not listed: it is not for tuning):")
+        print(f"  misses on {TUNING.name} (the blind and fresh sets' are not listed: they are not for tuning):")
         print("\n".join(tuning["in"].misses + tuning["out"].misses))
 
 
@@ -191,7 +198,7 @@ def table(figures: list[Figures]) -> None:
     for fig in figures:
         for name, tallies in fig.sets.items():
             inside, outside = tallies["in"], tallies["out"]
-            label = "tuning" if name == TUNING.stem else "blind"
+            label = LABELS[name]
             print(f"| {fig.method} | {label} | {share(inside, inside.top1)} | {share(inside, inside.answered)} "
                   f"| {share(inside, inside.wrong)} | {share(inside, inside.clarified)} "
                   f"| {share(outside, outside.handed_off)} "
