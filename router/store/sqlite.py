@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import hmac
+import itertools
 import json
 import logging
 import math
@@ -22,7 +23,7 @@ import pickle
 import secrets
 import signal
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,7 @@ Synchronous = Literal["off", "normal", "full"]
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
+BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
 
 def ts(value: datetime) -> str:
@@ -1352,8 +1354,8 @@ def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
 # -- identity: one-time codes ------------------------------------------------------------
 
 
-def _bulk_load(conn: sqlite3.Connection, customers: Iterable[tuple[str, str | None, str]],
-               identities: Iterable[tuple[str, str, str, str | None, str | None, str]]) -> None:
+def _bulk_load(conn: sqlite3.Connection, customers: list[tuple[str, str | None, str]],
+               identities: list[tuple[str, str, str, str | None, str | None, str]]) -> None:
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)", customers
@@ -1363,8 +1365,17 @@ def _bulk_load(conn: sqlite3.Connection, customers: Iterable[tuple[str, str | No
         " VALUES (?, ?, ?, ?, ?, ?)", identities,
     )
     conn.execute("COMMIT")
+
+
+def _after_bulk_load(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
+
+
+def _chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def _verification(r: sqlite3.Row) -> Verification:
@@ -1521,8 +1532,14 @@ class SQLiteStore(Store):
         """Trusted rows in one transaction, without the per-row checks: for
         benchmarks and moving data over from another system. Customers are
         ``(id, name, created_at)``; identities ``(kind, value, customer_id,
-        key_kind, key_value, created_at)``."""
-        await self._w.run_alone(functools.partial(_bulk_load, customers=customers, identities=identities))
+        key_kind, key_value, created_at)``. Rows go in transactions of
+        ``BULK_CHUNK`` (the writer process gets them in pieces, not all in
+        memory at once); all customers before any identity."""
+        for chunk in _chunks(customers, BULK_CHUNK):
+            await self._w.run_alone(functools.partial(_bulk_load, customers=chunk, identities=[]))
+        for rows in _chunks(identities, BULK_CHUNK):
+            await self._w.run_alone(functools.partial(_bulk_load, customers=[], identities=rows))
+        await self._w.run_alone(_after_bulk_load)
 
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:

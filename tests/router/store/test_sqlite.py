@@ -85,6 +85,20 @@ async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: Write
         assert bool(getattr(store._w._pool, "_processes", None)) is (writer == "process")
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
+async def test_bulk_load_takes_rows_from_generators_in_chunks(
+    tmp_path: Path, writer: WriterMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "BULK_CHUNK", 2)  # five customers: three transactions
+    stamp = sqlite_backend.ts(T0)
+    customers = ((f"cus_{n}", f"Customer {n}", stamp) for n in range(5))
+    identities = (("telegram", str(n), f"cus_{n}", None, None, stamp) for n in range(5))
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
+        await store.bulk_load(customers, identities)
+        found = await store.find_identity(IdentityRef(kind="telegram", value="4"))
+        assert found is not None and found.id == "cus_4" and found.display_name == "Customer 4"
+
+
 def _inbound(external_id: str) -> InboundMessage:
     return InboundMessage(channel="webchat", external_id=external_id,
                           sender=IdentityRef(kind="webchat", value="visitor-1"), text="hello")
