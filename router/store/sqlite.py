@@ -371,11 +371,10 @@ class _Connection:
     def _new_pool(self) -> Executor:
         if not self._process:
             return ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{self._name}")
-        # forkserver: a fresh child, forked from a server that has this module
-        # imported already, and never a fork of our threads
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return ProcessPoolExecutor(1, mp_context=context, initializer=_process_open,
+        # spawn: a fresh interpreter, never a fork of our threads, and a child
+        # of the server itself (a forkserver in between dies of a SIGTERM sent
+        # to the process group, and takes the writer's pipe with it)
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_process_open,
                                    initargs=(self._path, self._synchronous))
 
     async def _run(self, method: str, arg: Any) -> Any:
