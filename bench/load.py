@@ -46,7 +46,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def pss_mb(pid: int) -> float:
     """Memory of the process and its descendants (the store's writer
-    process, the forkserver it comes from), each shared page counted once
+    process, multiprocessing's resource tracker), each shared page counted once
     across them (PSS), unlike a sum of RSS."""
     total = 0
     for each in [pid, *_descendants(pid)]:
