@@ -27,7 +27,7 @@ from pathlib import Path
 
 from router.identity import IdentityRules
 from router.models import Customer, IdentityRef, InboundMessage
-from router.store.sqlite import SQLiteStore, ts
+from router.store.sqlite import SQLiteStore, WriterMode, ts
 
 PHONE_BASE = 79_000_000_000
 
@@ -75,15 +75,15 @@ def resolver(store: SQLiteStore, rules: IdentityRules, msg: InboundMessage) -> C
     return call
 
 
-async def run(count: int, samples: int, path: Path) -> None:
+async def run(count: int, samples: int, path: Path, writer: WriterMode = "thread") -> None:
     stamp = ts(datetime.now(UTC))
-    async with SQLiteStore(path) as store:
+    async with SQLiteStore(path, writer=writer) as store:
         started = time.perf_counter()
         await store.bulk_load(customers(count, stamp), identities(count, stamp))
         print(f"loaded {count:,} customers and {3 * count:,} identities in {time.perf_counter() - started:.1f} s")
     rules = IdentityRules()
     rnd = random.Random(7)
-    async with SQLiteStore(path) as store:
+    async with SQLiteStore(path, writer=writer) as store:
         returning = [resolver(store, rules, message("whatsapp", f"whatsapp:{phone(rnd.randrange(count))}", i))
                      for i in range(samples)]
         # an SMS from a number known on WhatsApp: linked to that profile by its key
@@ -102,11 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--store-writer", choices=["process", "thread"], default="thread",
+                        help="where the store's writer connection runs (config store.writer)")
     args = parser.parse_args(argv)
     if args.samples > args.customers:
         parser.error("--samples may not exceed --customers")
     with tempfile.TemporaryDirectory(prefix="omnirouter-bench-") as tmp:
-        asyncio.run(run(args.customers, args.samples, Path(tmp) / "identity.db"))
+        asyncio.run(run(args.customers, args.samples, Path(tmp) / "identity.db", args.store_writer))
     return 0
 
 

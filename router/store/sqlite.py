@@ -4,8 +4,8 @@ Each connection lives on its own thread (the aiosqlite pattern), and every
 store method is one function run there: a whole transaction costs one hop off
 the event loop instead of one per statement. One writer connection (SQLite
 has one writer at a time anyway) and one reader, which WAL lets run beside it.
-The writer runs in a child process by default, for the GIL's sake (see
-``_Connection``).
+Under a high message rate the writer can run in a child process instead,
+for the GIL's sake (see ``_Connection``).
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
-# where the writer connection runs: a process of its own (the default: see
-# _Connection), or a thread of the server (fewer moving parts, slower)
+# where the writer connection runs: a thread of the server (the default), or
+# a process of its own, for high message rates (see _Connection)
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
@@ -1466,7 +1466,7 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "process") -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = str(path)
         self.synchronous = synchronous
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process

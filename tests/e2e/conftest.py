@@ -64,10 +64,13 @@ def service_config() -> str:
 
 @pytest.fixture
 async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
-    """``omnirouter run`` on a free port with its own config and SQLite file."""
+    """``omnirouter run`` on a free port with its own config and SQLite file.
+    The store's writer runs in a process here (``store.writer: process``), so
+    every store call the browser tests make also crosses to it and back."""
     port = free_port()
     (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n{service_config}", encoding="utf-8"
+        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n{service_config}",
+        encoding="utf-8",
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),

@@ -23,13 +23,14 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 async def test_a_signal_to_the_process_group_shuts_down_cleanly_and_leaves_no_process(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, writer: str
 ) -> None:
     port = free_port()
     (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'run.db'}\n", encoding="utf-8"
+        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'run.db'}\n  writer: {writer}\n", encoding="utf-8"
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),

@@ -48,12 +48,12 @@ def _sqlite(tmp_path: Path) -> StoreFactory:
     return lambda: SQLiteStore(tmp_path / "contract.db")
 
 
-def _sqlite_thread(tmp_path: Path) -> StoreFactory:
-    return lambda: SQLiteStore(tmp_path / "contract.db", writer="thread")
+def _sqlite_process(tmp_path: Path) -> StoreFactory:
+    return lambda: SQLiteStore(tmp_path / "contract.db", writer="process")
 
 
-# SQLite's writer in a process of its own (the default) and in a thread
-BACKENDS = {"sqlite": _sqlite, "sqlite-thread": _sqlite_thread}
+# SQLite's writer in a thread of the server (the default) and in a process of its own
+BACKENDS = {"sqlite": _sqlite, "sqlite-process": _sqlite_process}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -43,7 +43,7 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committed(tmp_path: Path) -> None:
     """The writer runs in a process of its own; if it is killed, the calls
     in flight fail (their senders retry), and the next ones get a new process."""
-    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         first = await store.ingest(_inbound("m1"), T0)
         (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
         assert writer_pid != os.getpid()
@@ -56,7 +56,7 @@ async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committe
 
 
 async def test_a_result_the_writer_process_cannot_send_fails_alone(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         # a sqlite3.Row cannot be pickled; the ingest in the same batch must not suffer for it
         row, stored = await asyncio.gather(
             store._w.call(sqlite_backend._one, "SELECT 1"),
@@ -70,7 +70,7 @@ async def test_a_result_the_writer_process_cannot_send_fails_alone(tmp_path: Pat
 async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches every process of the group: the writer
     must outlive it, so the server can finish the messages in flight."""
-    async with SQLiteStore(tmp_path / "omnirouter.db") as store:
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
         os.kill(writer_pid, signal.SIGINT)
         os.kill(writer_pid, signal.SIGTERM)
