@@ -1,7 +1,7 @@
 """Round trip of an empty call from the event loop to where the store's
-writer could run: a worker thread (``store.writer: thread``),
-ProcessPoolExecutor (``store.writer: process`` today), and a pipe to a
-child process read by the event loop itself (a candidate for ``process``).
+writer can run: a worker thread (``store.writer: thread``),
+ProcessPoolExecutor (what ``store.writer: process`` first used), and a pipe
+to a child process read by the event loop itself (what it uses now).
 
     python -m bench.hop [--calls 3000]
 """

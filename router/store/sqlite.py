@@ -24,9 +24,9 @@ import secrets
 import signal
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -84,6 +84,7 @@ Synchronous = Literal["off", "normal", "full"]
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
+_PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
 
@@ -294,14 +295,27 @@ class _Db:
 _PROCESS_DB = _Db()
 
 
-def _process_open(path: str, synchronous: Synchronous) -> None:
-    """The writer process's start: opens its connection. Ctrl-C and a SIGTERM
-    sent to the whole process group are the server's to handle: it finishes
-    the messages in flight, which still need the writer, then closes it (and
-    if the server dies, the writer sees its pipe close and exits)."""
+def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None:
+    """The writer process: answers requests on its pipe until it is closed.
+    Ctrl-C and a SIGTERM sent to the whole process group are the server's to
+    handle: it finishes the messages in flight, which still need the writer,
+    then closes it (and if the server dies, the pipe's end stops this loop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _PROCESS_DB.open(path, synchronous, read_only=False)
+    conn.send_bytes(pickle.dumps((True, None)))  # ready
+    while True:
+        try:
+            method, arg = pickle.loads(conn.recv_bytes())  # only ever our own server's requests
+        except EOFError:
+            return
+        try:
+            reply: tuple[bool, Any] = (True, _process_run(method, arg))
+        except Exception as exc:  # the caller's to raise: run_one's function failed
+            reply = (False, pickle.loads(_sendable(False, exc)[1]))  # as StoreError if it cannot be pickled
+        conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+        if method == "close":
+            return
 
 
 def _process_run(method: str, arg: Any) -> Any:
@@ -309,7 +323,7 @@ def _process_run(method: str, arg: Any) -> Any:
     own, so one that cannot be sent (a pydantic error, say) fails alone
     instead of failing a whole batch that has already been committed."""
     if method == "run_one":
-        return _PROCESS_DB.run_one(arg)
+        return _sendable(True, _PROCESS_DB.run_one(arg))
     if method == "close":
         return _PROCESS_DB.close()
     outcomes = _PROCESS_DB.run_transaction(arg) if method == "run_transaction" else _PROCESS_DB.run_each(arg)
@@ -326,6 +340,105 @@ def _sendable(ok: bool, value: Any) -> tuple[bool, bytes]:
 
 def _received(outcomes: list[tuple[bool, bytes]]) -> list[tuple[bool, Any]]:
     return [(ok, pickle.loads(data)) for ok, data in outcomes]  # only ever bytes from our own writer process
+
+
+class WriterGone(StoreError):
+    """The writer process died (killed, out of memory) with a call in flight."""
+
+
+class _WriterProcess:
+    """The writer's child process and the pipe to it, which the event loop
+    reads itself: a round trip costs ~60 µs, less than a worker thread's hop
+    (ProcessPoolExecutor's feeder and manager threads cost ~270 µs,
+    ``python -m bench.hop``). One request at a time."""
+
+    def __init__(self, path: str, synchronous: Synchronous, name: str) -> None:
+        self._args = (path, synchronous)
+        self._name = name
+        self._lock = asyncio.Lock()
+        self._pipe: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._reply: asyncio.Future[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def request(self, method: str, arg: Any) -> Any:
+        # shielded: a cancelled caller must not leave a reply to be taken as the next request's
+        return await asyncio.shield(self._exchange(method, arg))
+
+    async def _exchange(self, method: str, arg: Any) -> Any:
+        async with self._lock:
+            if self._pipe is None:
+                await self._start()
+            data = pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL)
+            ok, value = pickle.loads(await self._send(data))  # only ever bytes from our own writer process
+        if not ok:
+            raise value
+        return value
+
+    async def _start(self) -> None:
+        # spawn: a fresh interpreter, never a fork of our threads, and a child
+        # of the server itself (a forkserver in between dies of a SIGTERM sent
+        # to the process group, and takes the writer's pipe with it)
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_process_main, args=(theirs, *self._args), name=f"sqlite-{self._name}")
+        process.start()
+        theirs.close()
+        self._pipe, self._process = ours, process
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        self._reply = asyncio.get_running_loop().create_future()
+        await self._reply  # the connection is open
+
+    async def _send(self, data: bytes) -> bytes:
+        assert self._pipe is not None
+        self._reply = asyncio.get_running_loop().create_future()
+        if len(data) > _PIPE_BUFFER:
+            # a bulk load's rows: written from a thread, so the loop never waits for the child to read them
+            await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
+        else:
+            self._pipe.send_bytes(data)
+        return await self._reply
+
+    def _readable(self) -> None:
+        assert self._pipe is not None
+        reply, self._reply = self._reply, None
+        try:
+            data = self._pipe.recv_bytes()
+        except (EOFError, OSError):
+            self._gone()
+            if reply is not None and not reply.done():
+                reply.set_exception(WriterGone(f"the store's writer process died (exit code {self._exitcode()})"))
+            return
+        if reply is not None and not reply.done():
+            reply.set_result(data)
+
+    def _exitcode(self) -> int | None:
+        return self._process.exitcode if self._process is not None else None
+
+    def _gone(self) -> None:
+        """The pipe ended: the next request starts a new process."""
+        assert self._pipe is not None
+        log.error("sqlite %s process died (exit code %s); the next call starts a new one",
+                  self._name, self._exitcode())
+        self.forget()
+
+    def forget(self) -> None:
+        if self._pipe is not None:
+            asyncio.get_running_loop().remove_reader(self._pipe.fileno())
+            self._pipe.close()
+        if self._process is not None:
+            self._process.join(5)
+        self._pipe = self._process = None
+
+    async def close(self) -> None:
+        if self._pipe is None:
+            return
+        with contextlib.suppress(WriterGone):
+            await self.request("close", None)
+        self.forget()
 
 
 class _Call:
@@ -362,41 +475,37 @@ class _Connection:
         self._synchronous = synchronous
         self._name = name
         self._process = process
-        self._pool: Executor = self._new_pool()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
+        self._child = _WriterProcess(path, synchronous, name) if process else None
         self._db = _Db()
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def _new_pool(self) -> Executor:
-        if not self._process:
-            return ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{self._name}")
-        # spawn: a fresh interpreter, never a fork of our threads, and a child
-        # of the server itself (a forkserver in between dies of a SIGTERM sent
-        # to the process group, and takes the writer's pipe with it)
-        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_process_open,
-                                   initargs=(self._path, self._synchronous))
+    @property
+    def pid(self) -> int | None:
+        """The writer process's, while it runs."""
+        return self._child.pid if self._child is not None else None
 
     async def _run(self, method: str, arg: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        if not self._process:
-            return await loop.run_in_executor(self._pool, getattr(self._db, method), arg)
-        try:
-            result = await loop.run_in_executor(self._pool, _process_run, method, arg)
-        except BrokenProcessPool:
-            # the writer process died (killed, out of memory): what it had not
-            # committed is rolled back by SQLite; callers get the error and
-            # retry (platforms re-deliver, the widget re-sends), the next call
-            # gets a new process
-            log.error("sqlite %s process died; starting a new one", self._name)
-            self._pool.shutdown(wait=False)
-            self._pool = self._new_pool()
-            raise
-        return result if method in ("run_one", "close") else _received(result)
+        if self._child is None:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, getattr(self._db, method), arg)
+        # a dead writer process (killed, out of memory) had what it had not
+        # committed rolled back by SQLite; callers get WriterGone and retry
+        # (platforms re-deliver, the widget re-sends), the next call gets a new process
+        result = await self._child.request(method, arg)
+        if method == "close":
+            return result
+        if method == "run_one":
+            ok, value = _received([result])[0]
+            if not ok:
+                raise value
+            return value
+        return _received(result)
 
     async def open(self, read_only: bool = False) -> None:
         self._transactional = not read_only
-        if self._process:
+        if self._child is not None:
             await self._run("run_one", _nothing)  # starts the process, which opens its connection
         else:
             await asyncio.get_running_loop().run_in_executor(
@@ -406,9 +515,8 @@ class _Connection:
     async def close(self) -> None:
         if self._flusher is not None:
             await self._flusher
-        if self._process:
-            with contextlib.suppress(BrokenProcessPool):
-                await self._run("close", None)
+        if self._child is not None:
+            await self._child.close()
         else:
             await asyncio.get_running_loop().run_in_executor(self._pool, self._db.close)
         self._pool.shutdown(wait=True)
@@ -439,8 +547,8 @@ class _Connection:
                 method = "run_transaction" if self._transactional else "run_each"
                 try:
                     outcomes = await self._run(method, [work for work, _ in batch])
-                except BrokenProcessPool as exc:
-                    outcomes = [(False, StoreError(f"the store's writer process died: {exc}"))] * len(batch)
+                except WriterGone as exc:
+                    outcomes = [(False, exc)] * len(batch)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue

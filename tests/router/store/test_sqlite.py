@@ -45,7 +45,8 @@ async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committe
     in flight fail (their senders retry), and the next ones get a new process."""
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         first = await store.ingest(_inbound("m1"), T0)
-        (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
+        writer_pid = store._w.pid
+        assert writer_pid is not None
         assert writer_pid != os.getpid()
         os.kill(writer_pid, signal.SIGKILL)
         with pytest.raises(StoreError, match="writer process died"):
@@ -71,7 +72,8 @@ async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_pa
     """A terminal's Ctrl-C reaches every process of the group: the writer
     must outlive it, so the server can finish the messages in flight."""
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        (writer_pid,) = store._w._pool._processes  # type: ignore[attr-defined]
+        writer_pid = store._w.pid
+        assert writer_pid is not None
         os.kill(writer_pid, signal.SIGINT)
         os.kill(writer_pid, signal.SIGTERM)
         await asyncio.sleep(0.2)
@@ -82,7 +84,7 @@ async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_pa
 async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: WriterMode) -> None:
     async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
         await store.ingest(_inbound("m1"), T0)
-        assert bool(getattr(store._w._pool, "_processes", None)) is (writer == "process")
+        assert (store._w.pid is not None) is (writer == "process")
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
