@@ -302,28 +302,32 @@ def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None
     then closes it (and if the server dies, the pipe's end stops this loop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _PROCESS_DB.open(path, synchronous, read_only=False)
-    conn.send_bytes(pickle.dumps((True, None)))  # ready
+    # the first reply says whether the connection opened (a bad path, a newer schema...)
+    conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False)))
     while True:
         try:
             method, arg = pickle.loads(conn.recv_bytes())  # only ever our own server's requests
         except EOFError:
             return
-        try:
-            reply: tuple[bool, Any] = (True, _process_run(method, arg))
-        except Exception as exc:  # the caller's to raise: run_one's function failed
-            reply = (False, pickle.loads(_sendable(False, exc)[1]))  # as StoreError if it cannot be pickled
-        conn.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+        conn.send_bytes(pickle.dumps(_attempt(_process_run, method, arg), pickle.HIGHEST_PROTOCOL))
         if method == "close":
             return
 
 
+def _attempt(fn: Callable[..., Any], *args: Any) -> tuple[bool, bytes]:
+    """``fn(*args)``'s result, or the exception it raised for the caller to raise."""
+    try:
+        return _sendable(True, fn(*args))
+    except Exception as exc:  # handed to the caller in the server, who raises it
+        return _sendable(False, exc)
+
+
 def _process_run(method: str, arg: Any) -> Any:
-    """A call in the writer process. Each outcome goes back pickled on its
-    own, so one that cannot be sent (a pydantic error, say) fails alone
-    instead of failing a whole batch that has already been committed."""
+    """A call in the writer process. A batch's outcomes go back pickled each
+    on its own, so one that cannot be sent (a pydantic error, say) fails
+    alone instead of failing a whole batch that has already been committed."""
     if method == "run_one":
-        return _sendable(True, _PROCESS_DB.run_one(arg))
+        return _PROCESS_DB.run_one(arg)
     if method == "close":
         return _PROCESS_DB.close()
     outcomes = _PROCESS_DB.run_transaction(arg) if method == "run_transaction" else _PROCESS_DB.run_each(arg)
@@ -340,6 +344,14 @@ def _sendable(ok: bool, value: Any) -> tuple[bool, bytes]:
 
 def _received(outcomes: list[tuple[bool, bytes]]) -> list[tuple[bool, Any]]:
     return [(ok, pickle.loads(data)) for ok, data in outcomes]  # only ever bytes from our own writer process
+
+
+def _outcome(reply: bytes) -> Any:
+    """An ``_attempt``'s result from the writer process, or its exception raised here."""
+    ((ok, value),) = _received([pickle.loads(reply)])
+    if not ok:
+        raise value
+    return value
 
 
 class WriterGone(StoreError):
@@ -364,6 +376,11 @@ class _WriterProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    async def start(self) -> None:
+        async with self._lock:
+            if self._pipe is None:
+                await self._start()
+
     async def request(self, method: str, arg: Any) -> Any:
         # shielded: a cancelled caller must not leave a reply to be taken as the next request's
         return await asyncio.shield(self._exchange(method, arg))
@@ -372,13 +389,11 @@ class _WriterProcess:
         async with self._lock:
             if self._pipe is None:
                 await self._start()
-            data = pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL)
-            ok, value = pickle.loads(await self._send(data))  # only ever bytes from our own writer process
-        if not ok:
-            raise value
-        return value
+            return _outcome(await self._send(pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL)))
 
     async def _start(self) -> None:
+        if self._process is not None:  # the one that died: reaped before its successor starts
+            await self._stop()
         # spawn: a fresh interpreter, never a fork of our threads, and a child
         # of the server itself (a forkserver in between dies of a SIGTERM sent
         # to the process group, and takes the writer's pipe with it)
@@ -390,7 +405,11 @@ class _WriterProcess:
         self._pipe, self._process = ours, process
         asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
         self._reply = asyncio.get_running_loop().create_future()
-        await self._reply  # the connection is open
+        try:
+            _outcome(await self._reply)  # the connection is open, or why not
+        except BaseException:
+            await self._stop()
+            raise
 
     async def _send(self, data: bytes) -> bytes:
         assert self._pipe is not None
@@ -426,19 +445,24 @@ class _WriterProcess:
         self.forget()
 
     def forget(self) -> None:
+        """Drop the pipe; the process has ended or is ending (its pipe closed)."""
         if self._pipe is not None:
             asyncio.get_running_loop().remove_reader(self._pipe.fileno())
             self._pipe.close()
-        if self._process is not None:
-            self._process.join(5)
-        self._pipe = self._process = None
+        self._pipe = None
+
+    async def _stop(self) -> None:
+        process = self._process
+        self.forget()
+        self._process = None
+        if process is not None:  # reaped off the event loop: it exits as soon as its pipe is closed
+            await asyncio.get_running_loop().run_in_executor(None, process.join, 5)
 
     async def close(self) -> None:
-        if self._pipe is None:
-            return
-        with contextlib.suppress(WriterGone):
-            await self.request("close", None)
-        self.forget()
+        if self._pipe is not None:
+            with contextlib.suppress(WriterGone):
+                await self.request("close", None)
+        await self._stop()
 
 
 class _Call:
@@ -474,7 +498,6 @@ class _Connection:
         self._path = path
         self._synchronous = synchronous
         self._name = name
-        self._process = process
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
         self._child = _WriterProcess(path, synchronous, name) if process else None
         self._db = _Db()
@@ -494,19 +517,12 @@ class _Connection:
         # committed rolled back by SQLite; callers get WriterGone and retry
         # (platforms re-deliver, the widget re-sends), the next call gets a new process
         result = await self._child.request(method, arg)
-        if method == "close":
-            return result
-        if method == "run_one":
-            ok, value = _received([result])[0]
-            if not ok:
-                raise value
-            return value
-        return _received(result)
+        return _received(result) if method in ("run_transaction", "run_each") else result
 
     async def open(self, read_only: bool = False) -> None:
         self._transactional = not read_only
         if self._child is not None:
-            await self._run("run_one", _nothing)  # starts the process, which opens its connection
+            await self._child.start()  # the process opens its connection as it starts
         else:
             await asyncio.get_running_loop().run_in_executor(
                 self._pool, self._db.open, self._path, self._synchronous, read_only
@@ -558,10 +574,6 @@ class _Connection:
                         future.set_exception(value)
         finally:
             self._flusher = None
-
-
-def _nothing(conn: sqlite3.Connection) -> None:
-    """A first call that only makes sure the connection is there."""
 
 
 def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
@@ -1636,7 +1648,7 @@ class SQLiteStore(Store):
 
     async def bulk_load(self, customers: Iterable[tuple[str, str | None, str]],
                         identities: Iterable[tuple[str, str, str, str | None, str | None, str]]) -> None:
-        """Trusted rows in one transaction, without the per-row checks: for
+        """Trusted rows, without the per-row checks: for
         benchmarks and moving data over from another system. Customers are
         ``(id, name, created_at)``; identities ``(kind, value, customer_id,
         key_kind, key_value, created_at)``. Rows go in transactions of

@@ -29,14 +29,25 @@ async def test_schema_is_migrated_and_wal_is_on(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_a_newer_schema_is_refused(tmp_path: Path, writer: WriterMode) -> None:
     path = tmp_path / "omnirouter.db"
     async with SQLiteStore(path):
         pass
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     with pytest.raises(RuntimeError, match="newer than this omnirouter"):
-        async with SQLiteStore(path):
+        async with SQLiteStore(path, writer=writer):
+            pass
+
+
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_a_database_that_cannot_be_opened_is_refused_with_sqlites_reason(
+    tmp_path: Path, writer: WriterMode
+) -> None:
+    (tmp_path / "omnirouter.db").mkdir()  # a folder where the file should be
+    with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+        async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer):
             pass
 
 
