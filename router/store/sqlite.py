@@ -413,13 +413,16 @@ class _WriterProcess:
 
     async def _send(self, data: bytes) -> bytes:
         assert self._pipe is not None
-        self._reply = asyncio.get_running_loop().create_future()
+        # held here: the answer may come (and ``_readable`` clear ``_reply``)
+        # before a large request's sending returns
+        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._reply = reply
         if len(data) > _PIPE_BUFFER:
             # a bulk load's rows: written from a thread, so the loop never waits for the child to read them
             await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
         else:
             self._pipe.send_bytes(data)
-        return await self._reply
+        return await reply
 
     def _readable(self) -> None:
         assert self._pipe is not None
@@ -564,6 +567,9 @@ class _Connection:
                 try:
                     outcomes = await self._run(method, [work for work, _ in batch])
                 except WriterGone as exc:
+                    outcomes = [(False, exc)] * len(batch)
+                except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
+                    log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
                     outcomes = [(False, exc)] * len(batch)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():

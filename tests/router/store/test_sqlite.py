@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,6 +90,37 @@ async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_pa
         os.kill(writer_pid, signal.SIGTERM)
         await asyncio.sleep(0.2)
         assert not (await store.ingest(_inbound("m1"), T0)).duplicate
+
+
+async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(tmp_path: Path) -> None:
+    """A request over the pipe's buffer is written from a thread. If the loop
+    is busy while the child reads it and answers, the answer and the end of
+    the sending are seen in the same turn of the loop: the answer must still
+    reach the caller (it once met ``None`` and left the batch hanging)."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        big = _inbound("m1").model_copy(update={"text": "x" * (2 * sqlite_backend._PIPE_BUFFER)})
+        ingest = asyncio.ensure_future(store.ingest(big, T0))
+        child = store._w._child
+        assert child is not None
+        while child._reply is None:  # noqa: ASYNC110 - until the batch is on its way (no event to wait on)
+            await asyncio.sleep(0)
+        time.sleep(0.5)  # noqa: ASYNC251 - on purpose: the loop is busy while the child reads, stores, answers
+        stored = await asyncio.wait_for(ingest, 5)
+        assert stored.message.text == big.text and not stored.duplicate
+
+
+async def test_a_fault_in_handling_a_batch_reaches_its_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(outcomes: object) -> object:
+        raise RuntimeError("unreadable answer")
+
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        monkeypatch.setattr(sqlite_backend, "_received", broken)
+        with pytest.raises(RuntimeError, match="unreadable answer"):
+            await asyncio.wait_for(store.ingest(_inbound("m1"), T0), 5)
+        monkeypatch.undo()
+        assert (await store.ingest(_inbound("m1"), T0)).duplicate  # it was stored: a retry finds it
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
