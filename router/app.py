@@ -39,9 +39,13 @@ from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.store import Store
+from router.store.base import StoreError
 from router.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+# seconds /healthz waits for the store's answer (it queues behind the writes in flight)
+HEALTH_TIMEOUT = 5.0
 
 __all__ = ["BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STORE", "create_app"]
 
@@ -145,6 +149,16 @@ async def _close_clients(app: web.Application) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """ok only when a message could be stored now: a load balancer or a
+    service manager then stops sending to (or restarts) a server whose
+    database is gone, instead of one that merely answers HTTP."""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await request.app[STORE].ping()
+    except (StoreError, TimeoutError) as exc:
+        reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
+        log.warning("healthz: the store is unavailable: %s", reason)
+        return web.json_response({"status": "unavailable", "store": reason}, status=503)
     return web.json_response({"status": "ok"})
 
 

@@ -199,6 +199,11 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
+    async def ping(self) -> None:
+        """A round trip to where messages are written; ``StoreError`` with the
+        reason when a message could not be stored now (``/healthz``)."""
+
     # -- installation secrets --------------------------------------------
     @abstractmethod
     async def secret(self, name: str) -> bytes:

@@ -1620,6 +1620,12 @@ class SQLiteStore(Store):
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(self._checkpoint_regularly(), name="sqlite-checkpoint")
 
+    async def ping(self) -> None:
+        try:  # a write transaction of its own: the database can take a message
+            await self._w.call(_execute, "SELECT 1")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the database cannot be written: {exc}") from exc
+
     async def _checkpoint_regularly(self) -> None:
         assert self._checkpointer is not None
         while True:

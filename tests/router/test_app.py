@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.app import ROUTER
+from router.app import ROUTER, STORE
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
+from router.store.sqlite import SQLiteStore
 from tests.conftest import AppClient
 
 
@@ -22,6 +27,37 @@ async def test_healthz(make_client: AppClient, settings: Settings) -> None:
     client = await make_client(settings.model_copy(update={"connectors": {}}))
     resp = await client.get("/healthz")
     assert resp.status == 200 and await resp.json() == {"status": "ok"}
+
+
+async def test_healthz_says_when_no_message_could_be_stored(make_client: AppClient, settings: Settings) -> None:
+    """The writer process dies and its database is gone (a volume unmounted):
+    /healthz says so with the reason, and is ok again once it is back."""
+    settings.store.writer = "process"
+    client = await make_client(settings.model_copy(update={"connectors": {}}))
+    store = client.app[STORE]
+    assert isinstance(store, SQLiteStore) and store._w.pid is not None
+    database = Path(settings.store.path)
+    _unmount(database)
+    os.kill(store._w.pid, signal.SIGKILL)
+    died = await client.get("/healthz")
+    assert died.status == 503 and (await died.json())["status"] == "unavailable"
+    resp = await client.get("/healthz")  # a new writer process, which cannot open the database
+    assert resp.status == 503
+    body = await resp.json()
+    assert body["status"] == "unavailable" and "unable to open database file" in body["store"]
+    _remount(database)
+    resp = await client.get("/healthz")
+    assert resp.status == 200 and await resp.json() == {"status": "ok"}
+
+
+def _unmount(database: Path) -> None:
+    database.rename(database.with_suffix(".away"))
+    database.mkdir()  # what the next writer process finds at its path
+
+
+def _remount(database: Path) -> None:
+    database.rmdir()
+    database.with_suffix(".away").rename(database)
 
 
 async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, settings: Settings) -> None:

@@ -82,6 +82,12 @@ async def ingest(store: Store, msg: InboundMessage, now: datetime = T0) -> tuple
     return stored, conv.id
 
 
+async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> None:
+    await store.ping()  # raises StoreError when it cannot (tests/router/test_app.py: /healthz)
+    await store.insert_inbound(inbound(), T0)
+    await store.ping()
+
+
 async def test_redelivery_is_stored_once(store: Store) -> None:
     first, dup1 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0)
     second, dup2 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0 + timedelta(seconds=5))
