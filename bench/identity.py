@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=20_000)
-    parser.add_argument("--store-writer", choices=["process", "thread"], default="thread",
+    parser.add_argument("--store-writer", choices=["process", "thread"], default="process",
                         help="where the store's writer connection runs (config store.writer)")
     args = parser.parse_args(argv)
     if args.samples > args.customers:

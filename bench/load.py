@@ -329,7 +329,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     parser.add_argument("--max-rate", type=int, default=12000, help="messages per second offered to find the ceiling")
     parser.add_argument("--max-duration", type=float, default=5.0)
-    parser.add_argument("--store-writer", choices=["process", "thread"], default="thread",
+    parser.add_argument("--store-writer", choices=["process", "thread"], default="process",
                         help="where the store's writer connection runs (config store.writer)")
     return parser.parse_args(argv)
 

@@ -37,6 +37,10 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, second
 def settings(tmp_path: Path) -> Settings:
     s = Settings()
     s.store.path = str(tmp_path / "omnirouter.db")
+    # a thread: the default process costs ~0.3 s to start and stop, in each of
+    # hundreds of tests; the process is tested by the store's contract suite,
+    # tests/router/store/test_sqlite.py, the signal tests and the browser tests
+    s.store.writer = "thread"
     s.outbox.backoff_initial = 0.01
     s.outbox.backoff_max = 0.05
     s.outbox.max_attempts = 3
