@@ -4,8 +4,8 @@ Each connection lives on its own thread (the aiosqlite pattern), and every
 store method is one function run there: a whole transaction costs one hop off
 the event loop instead of one per statement. One writer connection (SQLite
 has one writer at a time anyway) and one reader, which WAL lets run beside it.
-Under a high message rate the writer can run in a child process instead,
-for the GIL's sake (see ``_Connection``).
+The service runs the writer in a child process instead (``store.writer``),
+for the GIL's sake under high message rates (see ``_Connection``).
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
-# where the writer connection runs: a thread of the server (the default), or
-# a process of its own, for high message rates (see _Connection)
+# where the writer connection runs: a thread of the server (the class's default,
+# for tools and tests), or a process of its own (the service's default,
+# store.writer: the GIL's sake at high message rates; see _Connection)
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
