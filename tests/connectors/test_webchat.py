@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import limits
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient
 from pydantic import ValidationError
 
-from connectors.webchat import WebChatConnector
+from connectors.webchat import MovingWindow, WebChatConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import MAX_TEXT_LENGTH, Delivery, IdentityRef, Message, Role
@@ -523,6 +524,42 @@ async def test_a_visitor_over_the_rate_limit_is_told_when_to_resend_and_nothing_
     # refused means not stored: the widget still holds it and sends it again later
     assert [f["text"] for f in await reload_history(client, visitor_id)] == [f"message {n}" for n in range(3)]
     assert [f["text"] for f in await reload_history(client, other)] == ["hello from someone else"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_moving_window_refuses_the_hit_over_the_rate_until_the_oldest_leaves() -> None:
+    clock = Clock()
+    window = MovingWindow(limits.parse("3/minute"), clock)
+    for second in (0, 10, 20):
+        clock.now = 1000.0 + second
+        assert window.hit("anna")
+    clock.now = 1030.0
+    assert not window.hit("anna")  # three in the last minute already
+    assert window.retry_after("anna") == 30.0  # the hit at 0 s leaves the window at 60 s
+    assert window.hit("boris") and window.retry_after("boris") == 0.0  # a key of its own
+    clock.now = 1060.0
+    assert window.hit("anna")  # the first hit has left; the refused one never counted
+    clock.now = 1065.0
+    assert not window.hit("anna")  # 10 s, 20 s and 60 s are in the window
+
+
+def test_the_moving_window_forgets_keys_idle_for_a_window() -> None:
+    clock = Clock()
+    window = MovingWindow(limits.parse("2/minute"), clock)
+    assert window.hit("anna") and window.hit("anna")
+    clock.now += 30
+    assert window.hit("boris")
+    clock.now += 45  # anna's last hit is 75 s old, boris's 45 s: a sweep is due
+    assert window.hit("carl")
+    assert set(window._hits) == {"boris", "carl"}
+    assert window.hit("anna") and window.hit("anna")  # a fresh window for anna, as her old hits had left it
 
 
 @pytest.mark.parametrize("rate", ["banana", "20 per fortnight", ""])
