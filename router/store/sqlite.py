@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hmac
 import itertools
 import json
@@ -87,6 +88,7 @@ _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
+_GC_YOUNG_THRESHOLD = 50_000  # the writer process's, as the server's (router/cli.py)
 
 
 def ts(value: datetime) -> str:
@@ -303,6 +305,11 @@ def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None
     then closes it (and if the server dies, the pipe's end stops this loop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # as the server does (router/cli.py): what is loaded lives as long as the
+    # process, and a call's objects die by reference counting
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     # the first reply says whether the connection opened (a bad path, a newer schema...)
     conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False)))
     while True:
