@@ -71,6 +71,19 @@ def test_one_example_for_two_intents_is_refused(tmp_path: Path) -> None:
     assert found == ["12: intents.1.examples.en.0: example 'when are you  open?' is also an example of intent 'hours'"]
 
 
+def test_a_russian_example_in_latin_letters_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Its words would become known English words, and the customers' own
+    translit made of them would no longer be read as Russian."""
+    latin = GOOD.replace('ru: ["Когда вы работаете?"]', 'ru: ["Когда вы работаете?", "kogda otkryty?"]')
+    found = problems(tmp_path, latin + "off_topic: {ru: [pogoda], en: [weather]}\n")
+    assert found == [
+        "6: intents.0.examples.ru.1: Russian example 'kogda otkryty?' is in Latin letters: write it in Cyrillic "
+        "(a customer's translit is read as Russian anyway)",
+        "14: off_topic.ru.0: Russian example 'pogoda' is in Latin letters: write it in Cyrillic "
+        "(a customer's translit is read as Russian anyway)",
+    ]
+
+
 def test_unknown_keys_languages_and_an_external_bot_without_url_are_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, GOOD.replace("threshold: 0.4", "treshold: 0.4"))[0].startswith(
         "1: matching.lexical.treshold: Extra inputs are not permitted")
