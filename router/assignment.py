@@ -51,6 +51,12 @@ class Policy:
     def queue(self, team: str | None) -> QueuePolicy:
         return self.ruleset.queue(team) if self.ruleset is not None else DEFAULT_QUEUE
 
+    def shortest_first_response(self) -> float | None:
+        """Seconds: the least first-response target of any queue; None when no queue has one."""
+        queues = [*self.ruleset.config.queues.values(), DEFAULT_QUEUE] if self.ruleset is not None else [DEFAULT_QUEUE]
+        targets = [q.first_response for q in queues if q.first_response is not None]
+        return min(targets) if targets else None
+
     def is_open(self, team: str | None, now: datetime) -> bool:
         hours = self.ruleset.queue_hours(team) if self.ruleset is not None else None
         return hours is None or hours.is_open(now)
@@ -193,10 +199,14 @@ class Assigner:
         now = self.clock()
         await self._expire_offers(now)
         await self._announce_breaches(now)
+        pool, policy = await self.candidates(), self.policy
+        if not any(c.free(kind) for c in pool for kind in c.config.capacity):
+            # nobody can take one: the queue is not read (a round runs on every
+            # new conversation, and a thousand queued ones cost ~20 ms to load)
+            return []
         queued = await self.store.queued_conversations(self.batch)
         if not queued:
             return []
-        pool, policy = await self.candidates(), self.policy
         by_team = _by_team(pool)
         planned: list[tuple[ConversationView, Candidate]] = []
         for conversation in queued:
@@ -240,8 +250,12 @@ class Assigner:
     async def sla_breaches(self, now: datetime | None = None) -> list[SlaBreach]:
         """Unanswered conversations past their queue's first-response target."""
         now, policy = now or self.clock(), self.policy
+        shortest = policy.shortest_first_response()
+        if shortest is None:
+            return []
         found: list[SlaBreach] = []
-        for conversation in await self.store.awaiting_first_response(self.batch):
+        # only those old enough to have missed the shortest target
+        for conversation in await self.store.awaiting_first_response(self.batch, now - timedelta(seconds=shortest)):
             target = policy.queue(conversation.team).first_response
             waited = (now - conversation.created_at).total_seconds()
             if target is not None and waited > target:

@@ -476,8 +476,10 @@ class Store(ABC):
         """The assignee opened the conversation: the offer is taken (no-op otherwise)."""
 
     @abstractmethod
-    async def awaiting_first_response(self, limit: int) -> list[ConversationView]:
-        """Queued or assigned conversations no agent has answered yet, oldest first."""
+    async def awaiting_first_response(self, limit: int, created_before: datetime | None = None
+                                      ) -> list[ConversationView]:
+        """Queued or assigned conversations no agent has answered yet, oldest
+        first; only those created before ``created_before`` when given."""
 
     # -- agents and sessions ------------------------------------------------
     @abstractmethod

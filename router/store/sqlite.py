@@ -1963,13 +1963,15 @@ class SQLiteStore(Store):
         before = ts(offered_before) if offered_before is not None else None
         return await self._w.call(_release_offers, agent_id, ts(now), before)
 
-    async def awaiting_first_response(self, limit: int) -> list[ConversationView]:
+    async def awaiting_first_response(self, limit: int, created_before: datetime | None = None
+                                      ) -> list[ConversationView]:
         rows = await self._r.call(
             _all,
-            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND NOT EXISTS (SELECT 1 FROM messages m"
-            " WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.created_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
             " ORDER BY c.created_at LIMIT ?",
-            (limit,),
+            # every stored time sorts before "9999": no bound
+            (ts(created_before) if created_before is not None else "9999", limit),
         )
         return [_conversation(r) for r in rows]
 
