@@ -85,8 +85,9 @@ class MovingWindow:
 
     Not limits' own memory storages: on every hit they schedule a sweep over
     every key, the asyncio one with a thread hop per key and the thread one
-    with a new timer thread every 10 ms. With 1,000 visitors that kept three
-    worker threads and ~10 % of the event loop busy at 2,000 msg/s (bench.load).
+    with a new timer thread every 10 ms. With 1,000 visitors at 2,000 msg/s
+    (bench.load) that kept three worker threads at ~4 % of a core each, and
+    the event loop at 74 % of a core against 55 % with this.
     Here a key's hits expire when the key is hit, and idle keys are dropped
     once per window."""
 
