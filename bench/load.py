@@ -4,6 +4,9 @@ Prints sustained messages/s, latency from a customer's send to the first
 agent websocket receiving it (p50/p95/p99), the server's peak RSS and the
 peak PSS of it with its child processes (the store's writer), and the
 same figures for a bare aiohttp websocket echo server (the ceiling).
+Each customer's first message opens a conversation, the costliest kind: they
+are sent first, at the offered rate, and reported on a line of their own, so
+the steady figures are those of the steady load.
 
     python -m bench.load --customers 1000 --agents 4 --rate 2000 --duration 20
 """
