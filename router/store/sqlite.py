@@ -89,6 +89,7 @@ CHECKPOINT_INTERVAL = 1.0  # seconds
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 _GC_YOUNG_THRESHOLD = 50_000  # the writer process's, as the server's (router/cli.py)
+_RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
 
 
 def ts(value: datetime) -> str:
@@ -379,6 +380,10 @@ class _WriterProcess:
         self._pipe: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._reply: asyncio.Future[bytes] | None = None
+        # why the last start failed, and when the next may be tried (loop time)
+        self._failed: str | None = None
+        self._retry_at = 0.0
+        self._pause = _RESTART_PAUSE
 
     @property
     def pid(self) -> int | None:
@@ -396,8 +401,26 @@ class _WriterProcess:
     async def _exchange(self, method: str, arg: Any) -> Any:
         async with self._lock:
             if self._pipe is None:
-                await self._start()
+                await self._restart()
             return _outcome(await self._send(pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL)))
+
+    async def _restart(self) -> None:
+        """A new process for one that died; after one that could not start
+        (its database gone, say), not before a pause that doubles each time
+        up to a limit: calls in between fail at once instead of each
+        spawning an interpreter that fails the same way."""
+        loop = asyncio.get_running_loop()
+        if self._failed is not None and loop.time() < self._retry_at:
+            raise WriterGone(f"the store's writer process could not start ({self._failed}); "
+                             f"next try in {self._retry_at - loop.time():.1f} s")
+        try:
+            await self._start()
+        except Exception as exc:
+            self._pause = min(_RESTART_PAUSE_MAX, self._pause * 2) if self._failed is not None else _RESTART_PAUSE
+            self._failed, self._retry_at = str(exc), loop.time() + self._pause
+            log.error("sqlite %s process could not start (%s); next try in %.0f s", self._name, exc, self._pause)
+            raise
+        self._failed, self._pause = None, _RESTART_PAUSE
 
     async def _start(self) -> None:
         if self._process is not None:  # the one that died: reaped before its successor starts

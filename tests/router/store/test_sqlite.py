@@ -109,6 +109,32 @@ async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(t
         assert stored.message.text == big.text and not stored.duplicate
 
 
+async def test_a_writer_process_that_cannot_start_is_not_restarted_on_every_call(tmp_path: Path) -> None:
+    """Its database gone: the next call learns why, the calls after it fail
+    at once (no interpreter spawned for each) until a pause has passed."""
+    database = tmp_path / "omnirouter.db"
+    async with SQLiteStore(database, writer="process") as store:
+        first = await store.ingest(_inbound("m1"), T0)
+        writer_pid = store._w.pid
+        assert writer_pid is not None
+        database.rename(tmp_path / "away.db")
+        database.mkdir()
+        os.kill(writer_pid, signal.SIGKILL)
+        with pytest.raises(StoreError, match="writer process died"):
+            await store.ingest(_inbound("m2"), T0)
+        with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+            await store.ingest(_inbound("m2"), T0)
+        for _ in range(3):
+            with pytest.raises(StoreError, match=r"could not start \(unable to open database file\); next try in"):
+                await store.ingest(_inbound("m2"), T0)
+            assert store._w.pid is None  # nothing spawned
+        database.rmdir()
+        (tmp_path / "away.db").rename(database)
+        await asyncio.sleep(sqlite_backend._RESTART_PAUSE)
+        assert not (await store.ingest(_inbound("m2"), T0)).duplicate
+        assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
+
+
 async def test_a_fault_in_handling_a_batch_reaches_its_callers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
