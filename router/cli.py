@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -15,29 +13,15 @@ from router.app import create_app
 from router.bot import BOT_FILE, BotError
 from router.config import load_settings
 from router.customers_cli import add_customer_commands
+from router.heap import settle_heap
 from router.rules.cli import add_commands as add_rules_commands
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")
 
-# young-generation allowance of the cyclic collector (CPython's default: 700)
-GC_YOUNG_THRESHOLD = 50_000
-
 
 async def _settle_heap(app: web.Application) -> None:
-    """Once everything is loaded, tune the cyclic collector for a server.
-
-    What exists now (modules, config, compiled rules) lives as long as the
-    process: ``gc.freeze`` takes it out of every later scan. Per-message
-    objects die by reference counting, so a larger young-generation allowance
-    costs little memory and makes the collections, each a pause for every
-    open connection, rarer. Measured in bench/load.py."""
-    if os.environ.get("OMNIROUTER_GC_DEFAULTS"):
-        return  # for comparing against CPython's defaults
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+    settle_heap()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import hmac
 import itertools
 import json
@@ -31,6 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
+from router.heap import settle_heap
 from router.models import (
     Agent,
     AgentPresence,
@@ -88,7 +88,6 @@ _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
-_GC_YOUNG_THRESHOLD = 50_000  # the writer process's, as the server's (router/cli.py)
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
 
 
@@ -306,11 +305,7 @@ def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None
     then closes it (and if the server dies, the pipe's end stops this loop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # as the server does (router/cli.py): what is loaded lives as long as the
-    # process, and a call's objects die by reference counting
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    settle_heap()  # as the server does: a call's objects die by reference counting
     # the first reply says whether the connection opened (a bad path, a newer schema...)
     conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False)))
     while True:
@@ -449,7 +444,8 @@ class _WriterProcess:
         reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._reply = reply
         if len(data) > _PIPE_BUFFER:
-            # a bulk load's rows: written from a thread, so the loop never waits for the child to read them
+            # a bulk load's rows, or a large batch: written from a thread, so the
+            # loop never waits for the child to read them
             await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
         else:
             self._pipe.send_bytes(data)
