@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
@@ -19,3 +21,18 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def finish(tasks: Iterable[asyncio.Future[Any]], grace: float | None) -> int:
+    """Wait for ``tasks`` for at most ``grace`` seconds (None: for as long
+    as they take), then cancel those still running and let them unwind;
+    how many had to be cancelled. (Not ``asyncio.timeout`` around a wait:
+    that cancels them too, but tells nobody how many there were.)"""
+    waiting = list(tasks)
+    if not waiting:
+        return 0
+    _, running = await asyncio.wait(waiting, timeout=grace)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    return len(running)

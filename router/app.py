@@ -104,7 +104,7 @@ async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[ROUTER].resume()
     yield
-    await app[ROUTER].drain()
+    await app[ROUTER].drain(app[SETTINGS].server.shutdown_timeout)
     app[BUS].close()
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Accepted, ReplyWindow
+from router.aio import finish
 from router.bot.base import Bot
 from router.bot.config import Messages
 from router.bot.desk import BotDesk
@@ -302,12 +303,23 @@ class Router:
                                  sender=stored.sender, text=stored.text, extras=stored.extras)
         return self.identity.plan(inbound)
 
-    async def drain(self) -> None:
-        """Wait for messages already in the pipeline (graceful shutdown)."""
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for messages already in the pipeline (graceful shutdown), for
+        at most ``grace`` seconds: a store that hangs must not keep the
+        process from stopping. What is left then is cancelled, and nothing is
+        lost: a message not yet stored was not acknowledged (platforms
+        re-deliver, the widget re-sends), one stored but not routed is routed
+        at the next start (``resume``), a write in flight commits whole or not
+        at all."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        messages = await finish(self._in_flight, grace)
+        turns = 0
         if self.bot_desk is not None:
-            await self.bot_desk.drain()
+            turns = await self.bot_desk.drain(None if deadline is None else max(0.0, deadline - loop.time()))
+        if messages or turns:
+            log.error("shutdown: %d message(s) and %d bot turn(s) still running after %g s were stopped "
+                      "unfinished; messages are re-delivered or resumed at the next start", messages, turns, grace)
 
     # -- agents' actions --------------------------------------------------------
     async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:

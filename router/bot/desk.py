@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import Messages, localized
 from router.bus import Event, EventBus
@@ -114,10 +115,22 @@ class BotDesk:
             self.schedule(conversation.id)
         return len(waiting)
 
-    async def drain(self) -> None:
-        """Let running turns finish (graceful shutdown)."""
+    @property
+    def running(self) -> int:
+        """Turns under way."""
+        return len(self._running)
+
+    async def drain(self, grace: float | None = None) -> int:
+        """Let running turns finish (graceful shutdown), for at most
+        ``grace`` seconds; how many were still running and were cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
         while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+            # a finishing turn may schedule the next one: again, until none runs
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            if stopped := await finish(list(self._running.values()), left):
+                return stopped
+        return 0
 
     # -- one turn -----------------------------------------------------------------
     async def turn(self, conversation_id: str) -> BotReply | None:

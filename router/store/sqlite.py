@@ -585,7 +585,17 @@ class _Connection:
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         # a cancelled caller does not stop its work half way: it stays in the batch
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(self._left_behind)
+            raise
+
+    def _left_behind(self, future: asyncio.Future[Any]) -> None:
+        """The outcome of a call whose caller went away: a failure is still
+        worth a line in the log (asyncio's "never retrieved" otherwise)."""
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, exc)
 
     async def _flush(self) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -134,6 +135,26 @@ async def test_shutdown_waits_for_messages_in_the_pipeline(router: Router) -> No
     counts = await router.store.count_conversations()
     assert counts[ConversationStatus.QUEUED] == 20
     assert await router.store.unrouted_messages(100) == []
+
+
+async def test_shutdown_does_not_wait_for_ever_for_a_store_that_hangs(
+    router: Router, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # another process holds the database's write lock: the store's write waits
+    blocker = sqlite3.connect(tmp_path / "core.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    first = asyncio.create_task(router.on_message(msg()))
+    await asyncio.sleep(0.2)
+    await router.drain(grace=0.3)
+    assert await router.store.unrouted_messages(10) == []  # drain returned while the write still waited
+    with pytest.raises(asyncio.CancelledError):
+        await first  # not acknowledged: the platform re-delivers it
+    assert "1 message(s) and 0 bot turn(s) still running after 0.3 s were stopped" in caplog.text
+    blocker.rollback()
+    blocker.close()
+    again = await router.on_message(msg())
+    assert again.conversation_id is not None
+    assert len(await router.store.list_messages(again.conversation_id, 10)) == 1  # once, and routed
 
 
 async def test_a_delivery_receipt_updates_the_reply_and_tells_the_consoles(router: Router, agent: Agent) -> None:
