@@ -90,6 +90,7 @@ CHECKPOINT_INTERVAL = 1.0  # seconds
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
+_YOUNG = 10.0  # a writer process that dies sooner than this after its start died young
 
 
 def ts(value: datetime) -> str:
@@ -377,9 +378,14 @@ class _WriterProcess:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._reply: asyncio.Future[bytes] | None = None
         # why the last start failed, and when the next may be tried (loop time)
+        # why no process may start now ("could not start (...)"), and from when
+        # (loop time) one may; ``_troubles`` in a row double the pause
         self._failed: str | None = None
         self._retry_at = 0.0
-        self._pause = _RESTART_PAUSE
+        self._troubles = 0
+        # deaths in a row of processes that died young, and when the last started
+        self._young_deaths = 0
+        self._started_at = 0.0
 
     @property
     def pid(self) -> int | None:
@@ -402,21 +408,29 @@ class _WriterProcess:
 
     async def _restart(self) -> None:
         """A new process for one that died; after one that could not start
-        (its database gone, say), not before a pause that doubles each time
-        up to a limit: calls in between fail at once instead of each
-        spawning an interpreter that fails the same way."""
+        (its database gone, say) or a crash loop, not before a pause that
+        doubles each time up to a limit: calls in between fail at once
+        instead of each spawning an interpreter that fails the same way."""
         loop = asyncio.get_running_loop()
         if self._failed is not None and loop.time() < self._retry_at:
-            raise WriterGone(f"the store's writer process could not start ({self._failed}); "
+            raise WriterGone(f"the store's writer process {self._failed}; "
                              f"next try in {self._retry_at - loop.time():.1f} s")
         try:
             await self._start()
         except Exception as exc:
-            self._pause = min(_RESTART_PAUSE_MAX, self._pause * 2) if self._failed is not None else _RESTART_PAUSE
-            self._failed, self._retry_at = str(exc), loop.time() + self._pause
-            log.error("sqlite %s process could not start (%s); next try in %.0f s", self._name, exc, self._pause)
+            self._hold_off(f"could not start ({exc})")
             raise
-        self._failed, self._pause = None, _RESTART_PAUSE
+        self._failed = None
+        if not self._young_deaths:
+            self._troubles = 0
+
+    def _hold_off(self, why: str) -> None:
+        """No new process for a pause that doubles with each trouble in a
+        row, up to a limit."""
+        self._troubles += 1
+        pause = min(_RESTART_PAUSE_MAX, _RESTART_PAUSE * 2 ** (self._troubles - 1))
+        self._failed, self._retry_at = why, asyncio.get_running_loop().time() + pause
+        log.error("sqlite %s process %s; next try in %.0f s", self._name, why, pause)
 
     async def _start(self) -> None:
         if self._process is not None:  # the one that died: reaped before its successor starts
@@ -437,6 +451,7 @@ class _WriterProcess:
         except BaseException:
             await self._stop()
             raise
+        self._started_at = asyncio.get_running_loop().time()
 
     async def _send(self, data: bytes) -> bytes:
         assert self._pipe is not None
@@ -469,11 +484,18 @@ class _WriterProcess:
         return self._process.exitcode if self._process is not None else None
 
     def _gone(self) -> None:
-        """The pipe ended: the next request starts a new process."""
+        """The pipe ended: the next request starts a new process, unless
+        processes keep dying young (a crash loop: each restart would cost an
+        interpreter, and die the same way)."""
         assert self._pipe is not None
-        log.error("sqlite %s process died (exit code %s); the next call starts a new one",
-                  self._name, self._exitcode())
         self.forget()
+        lived = asyncio.get_running_loop().time() - self._started_at
+        self._young_deaths = self._young_deaths + 1 if lived < _YOUNG else 0
+        log.error("sqlite %s process died (exit code %s) after %.0f s", self._name, self._exitcode(), lived)
+        if self._young_deaths >= 2:
+            self._hold_off(f"keeps dying ({self._young_deaths} in a row within {_YOUNG:g} s of starting)")
+        elif not self._young_deaths:
+            self._troubles = 0
 
     def forget(self) -> None:
         """Drop the pipe; the process has ended or is ending (its pipe closed)."""

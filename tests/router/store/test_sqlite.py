@@ -135,6 +135,31 @@ async def test_a_writer_process_that_cannot_start_is_not_restarted_on_every_call
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
 
 
+async def test_a_writer_process_that_keeps_dying_young_is_restarted_after_a_pause(tmp_path: Path) -> None:
+    """One death is a mishap: the next call gets a new process at once. A
+    second in a row, soon after its start, is a crash loop: calls fail at
+    once (no interpreter spawned for each) until a pause has passed."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        first = await store.ingest(_inbound("m1"), T0)
+        pids = []
+        for text in ("m2", "m3"):
+            pids.append(store._w.pid)
+            assert pids[-1] is not None
+            os.kill(pids[-1], signal.SIGKILL)
+            with pytest.raises(StoreError, match="writer process died"):
+                await store.ingest(_inbound(text), T0)
+            if text == "m2":  # the first death: a new process at once
+                assert not (await store.ingest(_inbound(text), T0)).duplicate
+        assert pids[0] != pids[1]
+        for _ in range(3):
+            with pytest.raises(StoreError, match=r"keeps dying \(2 in a row within 10 s of starting\); next try in"):
+                await store.ingest(_inbound("m3"), T0)
+        assert store._w.pid == pids[1]  # the dead one, not replaced yet
+        await asyncio.sleep(sqlite_backend._RESTART_PAUSE)
+        assert not (await store.ingest(_inbound("m3"), T0)).duplicate
+        assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
+
+
 async def test_a_fault_in_handling_a_batch_reaches_its_callers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
