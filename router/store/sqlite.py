@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import pickle
 import secrets
 import signal
@@ -445,6 +446,10 @@ class _WriterProcess:
         theirs.close()
         self._pipe, self._process = ours, process
         asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        # the pipe is read whole and written from a thread, both blocking: an
+        # event loop on libuv (uvloop) makes a watched descriptor non-blocking
+        # and a reply read half-way would read as a dead writer
+        os.set_blocking(ours.fileno(), True)
         self._reply = asyncio.get_running_loop().create_future()
         try:
             _outcome(await self._reply)  # the connection is open, or why not

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvloop
 
 import router.store.sqlite as sqlite_backend
 from router.models import IdentityRef, InboundMessage
@@ -158,6 +159,23 @@ async def test_a_writer_process_that_keeps_dying_young_is_restarted_after_a_paus
         await asyncio.sleep(sqlite_backend._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m3"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
+
+
+def test_the_writer_process_works_under_uvloop(tmp_path: Path) -> None:
+    """An app run on uvloop (gunicorn's uvloop worker, say): libuv makes the
+    pipe it watches non-blocking, and a reply read half-way read as a dead
+    writer. A batch of 300 long messages is megabytes each way."""
+
+    async def ingest_many() -> list[bool]:
+        long = [_inbound(f"m{i}").model_copy(update={"text": f"{i} " + "x" * 8000}) for i in range(300)]
+        # it hung for ever without the fix: a failure, never a stuck suite
+        async with asyncio.timeout(60), SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+            done = await asyncio.gather(*(store.ingest(message, T0) for message in long))
+            again = await store.ingest(long[0], T0)
+        return [step.duplicate for step in done] + [again.duplicate]
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(ingest_many()) == [False] * 300 + [True]
 
 
 async def test_a_fault_in_handling_a_batch_reaches_its_callers(
