@@ -378,7 +378,6 @@ class _WriterProcess:
         self._pipe: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._reply: asyncio.Future[bytes] | None = None
-        # why the last start failed, and when the next may be tried (loop time)
         # why no process may start now ("could not start (...)"), and from when
         # (loop time) one may; ``_troubles`` in a row double the pause
         self._failed: str | None = None
