@@ -17,8 +17,9 @@ from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
+from router.bot.e5 import E5Encoder
 from router.bot.matching import IntentIndex, Match, Matcher, PhraseSpotter
-from router.bot.semantic import E5Encoder, EmbeddingIndex, Encoder, HybridIndex
+from router.bot.semantic import EmbeddingIndex, Encoder, HybridIndex
 from router.language import language_of
 from router.models import Customer
 

