@@ -98,8 +98,14 @@ class ModelFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._data = np.memmap(path, dtype=np.uint8, mode="r")
-        cursor = _Cursor(self._data)
+        try:
+            self._data = np.memmap(path, dtype=np.uint8, mode="r")
+            self._read(_Cursor(self._data))
+        except (struct.error, ValueError) as exc:  # a header or a table cut short, an empty file
+            raise ModelFileError(f"{path}: not a complete e5 model file ({exc})") from exc
+
+    def _read(self, cursor: _Cursor) -> None:
+        path = self.path
         if cursor.raw(4) != MAGIC:
             raise ModelFileError(f"{path}: not an e5 model file (no {MAGIC.decode()} header)")
         cursor.take("I")  # version: e5.c reads every version alike

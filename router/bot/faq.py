@@ -17,7 +17,6 @@ from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
-from router.bot.e5 import E5Encoder
 from router.bot.matching import IntentIndex, Match, Matcher, PhraseSpotter
 from router.bot.semantic import EmbeddingIndex, Encoder, HybridIndex
 from router.language import language_of
@@ -76,6 +75,9 @@ class FaqBot(Bot):
             if self._index is not None:
                 return
             try:
+                # imported here: onnxruntime and the model load only when a method needs them
+                from router.bot.e5 import E5Encoder  # noqa: PLC0415
+
                 encoder = self._encoder or E5Encoder()
                 embedding = EmbeddingIndex(self._examples, self.lexical, encoder)
             except (OSError, RuntimeError, ImportError) as exc:

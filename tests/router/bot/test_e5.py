@@ -82,4 +82,10 @@ def test_a_truncated_model_file_is_refused(tmp_path: Path) -> None:
     cut.write_bytes(whole[:len(whole) // 2])
     with pytest.raises(ModelFileError, match="runs past the end of the file"):
         ModelFile(cut)
+    cut.write_bytes(whole[:1000])  # inside the vocabulary
+    with pytest.raises(ModelFileError, match=f"{cut}: not a complete e5 model file"):
+        ModelFile(cut)
+    cut.write_bytes(b"")
+    with pytest.raises(ModelFileError, match=f"{cut}: not a complete e5 model file"):
+        ModelFile(cut)
     assert issubclass(ModelFileError, RuntimeError)  # FaqBot.load reports it with bot.yaml's path
