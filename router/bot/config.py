@@ -96,21 +96,26 @@ class Thresholds(_Strict):
 
     threshold: float = Field(gt=0, lt=1, description="the least confidence (0-1) to answer")
     clarify_margin: float = Field(ge=0, lt=1, description="two intents closer than this: one clarifying question")
+    off_topic_margin: float = Field(ge=0, lt=1, description="an intent must score this much above the off_topic "
+                                    "examples to be answered; closer, people take over")
 
 
 class HybridThresholds(Thresholds):
-    threshold: float = Field(0.53, gt=0, lt=1)
+    threshold: float = Field(0.50, gt=0, lt=1)
     clarify_margin: float = Field(0.08, ge=0, lt=1)
+    off_topic_margin: float = Field(0.10, ge=0, lt=1)
 
 
 class EmbeddingThresholds(Thresholds):
-    threshold: float = Field(0.70, gt=0, lt=1)
+    threshold: float = Field(0.64, gt=0, lt=1)
     clarify_margin: float = Field(0.02, ge=0, lt=1)
+    off_topic_margin: float = Field(0.10, ge=0, lt=1)
 
 
 class LexicalThresholds(Thresholds):
     threshold: float = Field(0.28, gt=0, lt=1)
     clarify_margin: float = Field(0.08, ge=0, lt=1)
+    off_topic_margin: float = Field(0.10, ge=0, lt=1)
 
 
 class Matching(_Strict):

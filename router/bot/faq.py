@@ -116,8 +116,9 @@ class FaqBot(Bot):
         ranked = self.index.rank(turn.text)
         last = turn.last_bot_record()
         after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value
-        # an answer to the bot's own clarifying question is about one of its options, whatever it resembles
-        off_topic = ranked[0].intent == OFF_TOPIC and not after_clarify
+        # how close the message is to the topics left to people; an answer to the bot's own
+        # clarifying question is about one of its options, whatever it resembles
+        off_topic = None if after_clarify else next((m.score for m in ranked if m.intent == OFF_TOPIC), None)
         ranked = [m for m in ranked if m.intent != OFF_TOPIC]
         candidates = [Candidate(intent=m.intent, score=round(m.score, 3)) for m in ranked[:3]]
         picked = self._picked(turn.text, last)
@@ -128,10 +129,8 @@ class FaqBot(Bot):
         common: dict[str, Any] = {"intent": top.intent, "confidence": top.score, "candidates": candidates,
                                   "language": language}
         threshold, margin = self.thresholds.threshold, self.thresholds.clarify_margin
-        if off_topic:
-            return BotReply.handoff(HandoffReason.LOW_CONFIDENCE, "not sure what this is about: it is closer to "
-                                    "the topics left to people (off_topic) than to any intent (best guess "
-                                    f"{top.intent!r}, confidence {top.score:.2f})", **common)
+        if off_topic is not None and (unsure := self._near_off_topic(top, off_topic)):
+            return BotReply.handoff(HandoffReason.LOW_CONFIDENCE, unsure, **common)
         if top.score < threshold:
             reason = HandoffReason.UNCLEAR if after_clarify else HandoffReason.LOW_CONFIDENCE
             return BotReply.handoff(reason, f"not sure what this is about (best guess {top.intent!r}, "
@@ -145,6 +144,21 @@ class FaqBot(Bot):
                                         f"{second.intent!r} after a clarifying question", **common)
             return self._clarify(top, second, candidates, language)
         return self._answer(turn, top.intent, top.score, candidates, language)
+
+    def _near_off_topic(self, top: Match, off_topic: float) -> str | None:
+        """Why the message goes to people for resembling the off_topic
+        examples (as much as, or nearly as much as, its best intent), or None.
+        A near-miss shares an intent's words but is a dispute or a special
+        case ("why did you cancel my order? I didn't"), and an answer to it
+        reads as the cold bot the customer did not want."""
+        margin = self.thresholds.off_topic_margin
+        if off_topic > top.score:
+            return ("not sure what this is about: it is closer to the topics left to people (off_topic, "
+                    f"{off_topic:.2f}) than to any intent (best guess {top.intent!r}, confidence {top.score:.2f})")
+        if top.score - off_topic < margin:
+            return (f"not sure what this is about: it is nearly as close to the topics left to people (off_topic, "
+                    f"{off_topic:.2f}) as to {top.intent!r} ({top.score:.2f}), less than {margin:g} apart")
+        return None
 
     def _picked(self, text: str, last: dict[str, Any] | None) -> str | None:
         """The option chosen by number after a clarifying question."""

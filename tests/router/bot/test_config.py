@@ -114,9 +114,12 @@ def test_each_matching_method_has_its_own_thresholds_checked_with_their_line(tmp
     path.write_text(GOOD.replace("method: lexical", "method: hybrid"), encoding="utf-8")
     config = load_bot_config(path)
     # the lexical threshold is the lexical matcher's; the hybrid keeps its own measured default
-    assert (config.matching.lexical.threshold, config.matching.chosen.threshold) == (0.4, 0.53)
+    assert (config.matching.lexical.threshold, config.matching.chosen.threshold) == (0.4, 0.50)
+    assert config.matching.chosen.off_topic_margin == 0.10
     text = "matching:\n  method: embedding\n  embedding:\n    clarify_margin: -1\n" + GOOD.split("\n", 1)[1]
     assert problems(tmp_path, text) == [
         "4: matching.embedding.clarify_margin: Input should be greater than or equal to 0"]
+    text = "matching:\n  method: hybrid\n  hybrid: {off_topic_margin: 1.5}\n" + GOOD.split("\n", 1)[1]
+    assert problems(tmp_path, text) == ["3: matching.hybrid.off_topic_margin: Input should be less than 1"]
     assert problems(tmp_path, GOOD.replace("method: lexical", "method: neural"))[0].startswith(
         "1: matching.method: Input should be 'hybrid', 'embedding' or 'lexical'")

@@ -27,7 +27,6 @@ UNSEEN = [
     ("как вернуть куртку, размер не подошел", "returns"),
     ("в субботу работаете?", "opening_hours"),
     ("оплатить картой при получении можно?", "payment"),
-    ("where is my parcel now", "order_status"),
     ("how much do you charge for delivery", "delivery_cost"),
     ("i want to return the shoes", "returns"),
     ("what time do you open on saturday", "opening_hours"),
