@@ -324,6 +324,6 @@ class E5Encoder:
     def _encode(self, text: str) -> Vectors:
         ids = self._tokens.ids(QUERY_PREFIX + text)
         embedded = dequantised(self._words[ids]) + self._positions[:len(ids)] + self._type
-        (pooled,) = self._session.run(["pooled"], {"embedded": embedded[None].astype(np.float32)})
+        (pooled,) = self._session.run(["pooled"], {"embedded": embedded[None]})
         vector: Vectors = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-12)
         return vector
