@@ -109,6 +109,13 @@ def normalised(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def why(reply: BotReply) -> str:
+    """The handoff's reason, and whether the off_topic examples made it."""
+    if reply.reason is None:
+        return ""
+    return f"{reply.reason.value}, near off_topic" if "(off_topic" in reply.detail else reply.reason.value
+
+
 def score_set(bot: FaqBot, data: dict[str, Any], times: list[float], cpu: list[float] | None = None
               ) -> dict[str, Tally]:
     examples = {normalised(t) for i in bot.config.intents for ts in i.examples.values() for t in ts}
@@ -129,7 +136,7 @@ def score_set(bot: FaqBot, data: dict[str, Any], times: list[float], cpu: list[f
             inside.handed_off += reply.kind is ReplyKind.HANDOFF
             if reply.kind is not ReplyKind.ANSWER or reply.intent != intent:
                 inside.misses.append(f"  {intent:14} {text!r}: {reply.kind.value} {reply.intent} "
-                                     f"{reply.confidence:.2f} ({reply.reason or ''})")
+                                     f"{reply.confidence:.2f} ({why(reply)})")
     outside = Tally()
     for text in data["out_of_scope"]:
         reply = timed(bot, text, times, cpu)
