@@ -152,7 +152,7 @@ class FaqBot(Bot):
         case ("why did you cancel my order? I didn't"), and an answer to it
         reads as the cold bot the customer did not want."""
         margin = self.thresholds.off_topic_margin
-        if off_topic > top.score:
+        if off_topic >= top.score:
             return ("not sure what this is about: it is closer to the topics left to people (off_topic, "
                     f"{off_topic:.2f}) than to any intent (best guess {top.intent!r}, confidence {top.score:.2f})")
         if top.score - off_topic < margin:
