@@ -36,7 +36,7 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendResult
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendProgress, SendResult
 from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -483,7 +483,7 @@ class WebChatConnector(Connector):
         await self._push_now(session, {"type": "error", "code": code, "message": message})
 
     # -- delivery --------------------------------------------------------------
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         # the message is already stored: a visitor with no open tab sees it
         # in the welcome history next time, so "no socket" is still success
         # the widget knows customer, bot and agent; an automatic notice reads as the bot
