@@ -455,6 +455,16 @@ async def test_a_long_reply_resumed_after_a_restart_sends_no_part_twice(
     assert parts[-1] == "B" * 1000 and all(p in ("A" * 4096, "B" * 1000) for p in parts)
 
 
+async def test_a_reply_cut_short_tells_the_agent_how_much_of_it_went(tg: Client, tg_api: FakeTelegram) -> None:
+    assert await post(tg, text_update(81, "tell me everything")) == 200
+    tg_api.fail_while("sendMessage", lambda params: str(params.get("text", "")).startswith("B"),
+                      400, "Bad Request: chat not found")
+    failed = await settled(tg, await reply(tg, "A" * 4096 + "B" * 10))
+    assert failed.delivery is Delivery.FAILED
+    assert failed.delivery_error == (
+        "telegram: Telegram server says - Bad Request: chat not found (after 1 part(s) of it had been delivered)")
+
+
 async def test_without_a_public_url_the_webhook_is_left_alone_and_it_says_so(
     make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
