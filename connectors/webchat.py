@@ -305,6 +305,8 @@ class WebChatConnector(Connector):
         self._limiter = MovingWindow(limits.parse(self.settings.rate_limit))
         self._address_limiter = MovingWindow(limits.parse(self.settings.rate_limit_per_address))
         self._new_visitors = MovingWindow(limits.parse(self.settings.new_visitors_per_address))
+        # one warning per flooding key a minute: a flood must not flood the log too
+        self._warned = MovingWindow(limits.parse("1/minute"))
 
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -432,7 +434,9 @@ class WebChatConnector(Connector):
         sends it again after ``retry_after`` seconds, so nothing is lost."""
         retry_after = max(1, math.ceil(limiter.retry_after(key)))
         whose = "this visitor" if limiter is self._limiter else "this address"
-        log.warning("webchat: %s over %s messages, one refused (code rate_limited)", whose, limiter.rate)
+        if self._warned.hit(f"{whose}:{key}"):
+            log.warning("webchat: %s over %s messages, refusing (code rate_limited; logged once a minute)",
+                        whose, limiter.rate)
         await self._push_now(session, {
             "type": "error", "code": "rate_limited", "client_id": client_id, "retry_after": retry_after,
             "message": f"too many messages from {whose} ({limiter.rate}); send it again in {retry_after} s",
@@ -444,7 +448,9 @@ class WebChatConnector(Connector):
         keeps the customer's unsent messages meanwhile."""
         retry_after = max(1, math.ceil(self._new_visitors.retry_after(session.address)))
         rate = self._new_visitors.rate
-        log.warning("webchat: over %s new visitors from one address, a hello refused (code rate_limited)", rate)
+        if self._warned.hit(f"hello:{session.address}"):
+            log.warning("webchat: over %s new visitors from one address, refusing (code rate_limited; "
+                        "logged once a minute)", rate)
         await self._push_now(session, {
             "type": "error", "code": "rate_limited", "retry_after": retry_after,
             "message": f"too many new visitors from this address ({rate}); try again in {retry_after} s",

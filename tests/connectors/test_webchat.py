@@ -603,7 +603,7 @@ def stored(client: Client, sql: str) -> int:
 
 
 async def test_fifty_sockets_from_one_address_store_no_more_than_its_limits(
-    make_client: AppClient, settings: Settings
+    make_client: AppClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # the default numbers, per hour rather than per minute so a slow run cannot widen them
     client = await make_client(webchat_settings(
@@ -637,6 +637,8 @@ async def test_fifty_sockets_from_one_address_store_no_more_than_its_limits(
     assert all(f["code"] == "rate_limited" and 1 <= f["retry_after"] <= 3600 for f in refused), refused[:3]
     assert stored(client, "SELECT COUNT(*) FROM conversations") == 30
     assert stored(client, "SELECT COUNT(*) FROM messages WHERE direction = 'in'") == 300
+    # a flood does not flood the log: one line per limit and address
+    assert len([r for r in caplog.records if "rate_limited" in r.getMessage()]) == 2
 
 
 async def hello_from(client: Client, headers: dict[str, str]) -> Frame:
