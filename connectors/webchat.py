@@ -230,7 +230,6 @@ def history_frames(history: list[Message]) -> list[dict[str, Any]]:
 # -- the connector -------------------------------------------------------------
 
 
-
 class _ChatSocket(web.WebSocketResponse):
     """aiohttp closes a socket with 1009 as soon as a frame is over the size
     limit; this says why first, in a frame the widget understands and in the
