@@ -262,8 +262,10 @@ async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) 
 def write_config(folder: Path, port: int, writer: str) -> None:
     (folder / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n  writer: {writer}\n"
-        # each bench customer writes several messages a second: far over a person's limit
-        "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n",
+        # each bench customer writes several messages a second: far over a person's limit,
+        # and every one of them comes from this machine's address
+        "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n"
+        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n",
         encoding="utf-8",
     )
 

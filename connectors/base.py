@@ -94,6 +94,36 @@ class SendResult:
     external_id: str | None = None
 
 
+RecordProgress = Callable[[int, str | None], Awaitable[None]]
+
+
+class SendProgress:
+    """How far a message that goes out in several platform calls (a long
+    text in parts, a text and its files) got. The outbox keeps it durably, so
+    a retry, even after a restart, resumes after the parts already delivered
+    and none reaches the customer twice (no platform API here takes an
+    idempotency key for it).
+
+    A connector skips the first ``done`` calls of its plan (which must come
+    out the same for the same message) and reports each call that succeeded
+    with ``part_sent`` before it makes the next one. ``external_id`` is the
+    platform's id of the latest part delivered, kept for the send's result."""
+
+    def __init__(self, done: int = 0, external_id: str | None = None, record: RecordProgress | None = None) -> None:
+        self.done = done
+        self.external_id = external_id
+        self._record = record
+
+    async def part_sent(self, external_id: str | None, *, last: bool) -> None:
+        """One more part delivered. Stored before the next part goes; not for
+        the last one, whose success the send's result records anyway."""
+        self.done += 1
+        if external_id is not None:
+            self.external_id = external_id
+        if not last and self._record is not None:
+            await self._record(self.done, self.external_id)
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """A text over a platform's length limit as several messages, each cut at
     a line break where one falls in the second half of the limit."""
@@ -184,8 +214,11 @@ class Connector(ABC):
         raise MediaUnavailable(f"{self.type_name} keeps no files to fetch")
 
     @abstractmethod
-    async def send(self, message: OutboundMessage) -> SendResult:
-        """Deliver one message or raise a ``DeliveryError`` subclass."""
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
+        """Deliver one message or raise a ``DeliveryError`` subclass. A message
+        sent in several calls resumes after ``progress.done`` of them and
+        reports each one delivered (``SendProgress``); None: from the start,
+        nothing kept."""
 
 
 OnMessage = Callable[[InboundMessage], Awaitable[Accepted]]

@@ -56,6 +56,7 @@ from connectors.base import (
     ConnectorHost,
     ConnectorOptions,
     PermanentError,
+    SendProgress,
     SendResult,
     TransientError,
 )
@@ -433,7 +434,7 @@ class EmailConnector(Connector):
         mail.set_content(text, cte="quoted-printable")
         return mail
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         if "@" not in message.recipient:
             raise PermanentError(f"email: {message.recipient!r} is not an email address")
         s = self.settings

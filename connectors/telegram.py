@@ -76,6 +76,7 @@ from connectors.base import (
     MediaUnavailable,
     PermanentError,
     RateLimited,
+    SendProgress,
     SendResult,
     TransientError,
     split_text,
@@ -305,7 +306,6 @@ class TelegramConnector(Connector):
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
         self._limits = _Limits(options.per_chat_per_second, options.per_bot_per_second)
         self._poller: asyncio.Task[None] | None = None
-        self._progress: OrderedDict[str, int] = OrderedDict()
 
     @property
     def webhook_path(self) -> str:
@@ -440,33 +440,25 @@ class TelegramConnector(Connector):
                   accepted.message_id, " (duplicate)" if accepted.duplicate else "")
 
     # -- delivery ----------------------------------------------------------------------
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         try:
             chat_id = int(message.recipient)
         except ValueError:
             raise PermanentError(f"telegram: {message.recipient!r} is not a chat id") from None
-        last_id: int | None = None
-        # the Bot API has no idempotency key: a retry of a message sent in
-        # parts (long text, text + files) resumes after the parts that went out
-        done = self._progress.pop(message.message_id, 0)
-        for step, call in enumerate(self._calls(chat_id, message)):
-            if step < done:
+        # the Bot API has no idempotency key: a message sent in parts (long
+        # text, text + files) resumes after the parts the outbox knows went out
+        progress = progress or SendProgress()
+        calls = self._calls(chat_id, message)
+        for step, call in enumerate(calls):
+            if step < progress.done:
                 continue
             await self._limits.slot(chat_id)
             try:
                 sent = await call()
             except AiogramError as exc:
-                error = delivery_error(exc)
-                if step and not isinstance(error, PermanentError):
-                    self._remember_progress(message.message_id, step)
-                raise error from exc
-            last_id = sent.message_id
-        return SendResult(external_id=f"{chat_id}:{last_id}" if last_id is not None else None)
-
-    def _remember_progress(self, message_id: str, step: int) -> None:
-        self._progress[message_id] = step
-        while len(self._progress) > MAX_TRACKED_CHATS:
-            self._progress.popitem(last=False)
+                raise delivery_error(exc) from exc
+            await progress.part_sent(f"{chat_id}:{sent.message_id}", last=step == len(calls) - 1)
+        return SendResult(external_id=progress.external_id)
 
     def _calls(self, chat_id: int, message: OutboundMessage) -> list[Callable[[], Awaitable[TgMessage]]]:
         """The Bot API calls for one message, in order, each made only after

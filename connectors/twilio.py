@@ -63,6 +63,7 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     ReplyWindow,
+    SendProgress,
     SendResult,
     TransientError,
     split_text,
@@ -398,8 +399,6 @@ class TwilioConnector(Connector):
         self._limiter = AsyncLimiter(1, 1 / options.pace())
         self._waiting = 0
         self._turns_until = 0.0  # time.monotonic() of the last turn promised to a send sent back
-        # a long text goes in parts; a retry resumes after those already sent
-        self._progress: dict[str, tuple[int, str]] = {}
 
     @property
     def webhook_path(self) -> str:
@@ -525,40 +524,31 @@ class TwilioConnector(Connector):
             request["content_variables"] = json.dumps(variables, ensure_ascii=False)
         return request
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         if self._client is None:
             raise TransientError(f"twilio: connector {self.name} is not running")
         recipient = message.recipient.removeprefix(WHATSAPP_PREFIX)
         if not _E164.match(recipient):
             raise PermanentError(f"twilio: {message.recipient!r} is not a phone number in E.164 form")
-        done, last_sid = self._progress.pop(message.message_id, (0, ""))
-        for step, request in enumerate(self._requests(message)):
-            if step < done:
+        # a long text goes in parts; a retry resumes after those the outbox knows went out
+        progress = progress or SendProgress()
+        requests = self._requests(message)
+        for step, request in enumerate(requests):
+            if step < progress.done:
                 continue
             await self._slot()
             try:
                 created = await self._client.messages.create_async(
                     to=self._address(recipient), **self._sender(), **self._callback(), **request)
-            except DeliveryError as exc:  # RateLimited from the HTTP client
-                self._remember(message.message_id, step, last_sid)
-                raise exc from None
+            except DeliveryError:  # RateLimited from the HTTP client
+                raise
             except TwilioRestException as exc:
-                error = delivery_error(exc)
-                if not isinstance(error, PermanentError):
-                    self._remember(message.message_id, step, last_sid)
-                raise error from exc
+                raise delivery_error(exc) from exc
             except (aiohttp.ClientError, TimeoutError, TwilioException) as exc:
-                self._remember(message.message_id, step, last_sid)
                 raise TransientError(f"twilio: {type(exc).__name__}: {exc}") from exc
-            last_sid = created.sid or last_sid
-            log.debug("twilio %s: message %s part %d is %s", self.name, message.message_id, step, last_sid)
-        return SendResult(external_id=last_sid or None)
-
-    def _remember(self, message_id: str, step: int, last_sid: str) -> None:
-        if step:
-            self._progress[message_id] = (step, last_sid)
-            while len(self._progress) > 10_000:
-                self._progress.pop(next(iter(self._progress)))
+            log.debug("twilio %s: message %s part %d is %s", self.name, message.message_id, step, created.sid)
+            await progress.part_sent(created.sid or None, last=step == len(requests) - 1)
+        return SendResult(external_id=progress.external_id)
 
     async def _slot(self) -> None:
         """Wait for the sender's next slot. When more sends wait than the pace

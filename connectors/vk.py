@@ -56,6 +56,7 @@ from connectors.base import (
     DeliveryError,
     PermanentError,
     RateLimited,
+    SendProgress,
     SendResult,
     TransientError,
     split_text,
@@ -458,23 +459,29 @@ class VkConnector(Connector):
         return {**server, "ts": answer["ts"]}
 
     # -- delivery ----------------------------------------------------------------------
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         try:
             peer_id = int(message.recipient)
         except ValueError:
             raise PermanentError(f"vk: {message.recipient!r} is not a peer id") from None
+        # VK drops a repeated random_id only for a while: a retry resumes
+        # after the parts the outbox knows went out
+        progress = progress or SendProgress()
+        parts = split_text(message.text, MAX_MESSAGE_LENGTH)
         try:
             refs = [await self._in_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
-            parts = split_text(message.text, MAX_MESSAGE_LENGTH)
             for index, part in enumerate(parts):
+                if index < progress.done:
+                    continue
                 values: dict[str, Any] = {"peer_id": peer_id, "message": part, "dont_parse_links": 1,
                                           "random_id": random_id(message.message_id, index)}
                 if refs and index == len(parts) - 1:
                     values["attachment"] = ",".join(refs)
                 sent = await self._call("messages.send", values)
+                await progress.part_sent(f"{peer_id}:{sent}", last=index == len(parts) - 1)
         except (vk_api.VkApiError, requests.RequestException, ValueError) as exc:
             raise delivery_error(exc) from exc
-        return SendResult(external_id=f"{peer_id}:{sent}")
+        return SendResult(external_id=progress.external_id)
 
     def _attachment_ref(self, peer_id: int, attachment: Attachment) -> str:
         """``photo<owner>_<id>`` for messages.send: reused if VK already has

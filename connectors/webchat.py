@@ -23,9 +23,6 @@ import json
 import logging
 import math
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +33,8 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendResult
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendProgress, SendResult
+from connectors.chat_limits import MovingWindow, address_key
 from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -51,6 +49,10 @@ MAX_FRAME_BYTES = 64 * 1024
 HEARTBEAT_SECONDS = 30.0
 MAX_FIELD_LENGTH = 256
 MAX_CLIENT_ID_LENGTH = 128
+# how long an oversized frame's sender gets to read the close frame before the
+# connection is dropped (see _ChatSocket)
+LINGER_SECONDS = 5.0
+TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} bytes".encode()
 _CONFIG_PLACEHOLDER = b"{/*omnirouter:config*/}"
 
 _RANDOM_BYTES = 24
@@ -79,50 +81,6 @@ def _rate(value: str) -> str:
     return value
 
 
-class MovingWindow:
-    """At most ``rate.amount`` hits per key in any ``rate`` window (limits'
-    moving window), kept in memory.
-
-    Not limits' own memory storages: on every hit they schedule a sweep over
-    every key, the asyncio one with a thread hop per key and the thread one
-    with a new timer thread every 10 ms. With 1,000 visitors at 2,000 msg/s
-    (bench.load) that kept three worker threads at ~4 % of a core each, and
-    the event loop at 74 % of a core against 55 % with this.
-    Here a key's hits expire when the key is hit, and idle keys are dropped
-    once per window."""
-
-    def __init__(self, rate: limits.RateLimitItem, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.window = float(rate.get_expiry())
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._swept = clock()
-
-    def hit(self, key: str) -> bool:
-        """Count a hit, or refuse it (False) when the window is full."""
-        now = self._clock()
-        if now - self._swept >= self.window:
-            self._sweep(now)
-        hits = self._hits.get(key)
-        if hits is None:
-            hits = self._hits[key] = deque(maxlen=self.rate.amount)
-        elif len(hits) == hits.maxlen and now - hits[0] < self.window:
-            return False
-        hits.append(now)
-        return True
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may hit again (0 when it may now)."""
-        hits = self._hits.get(key)
-        if not hits or len(hits) < self.rate.amount:
-            return 0.0
-        return max(0.0, self.window - (self._clock() - hits[0]))
-
-    def _sweep(self, now: float) -> None:
-        self._hits = {k: hits for k, hits in self._hits.items() if now - hits[-1] < self.window}
-        self._swept = now
-
-
 class WebChatOptions(ConnectorOptions):
     # empty: any site may embed the chat; otherwise only these origins
     allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
@@ -130,6 +88,13 @@ class WebChatOptions(ConnectorOptions):
     # per visitor, over a moving window: a person never types this fast, a
     # script flooding the store and the agents' screens does
     rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
+    # per client address too (behind a proxy, see server.trusted_proxies):
+    # visitor tokens are free, so a script could mint one per socket. Sized
+    # for an office or a campus behind one NAT: 30 people opening the chat
+    # for the first time within a minute, or 5 messages a second between
+    # them, is far beyond what one address sends a contact centre.
+    new_visitors_per_address: Annotated[str, AfterValidator(_rate)] = "30/minute"
+    rate_limit_per_address: Annotated[str, AfterValidator(_rate)] = "300/minute"
     # the widget says hello as soon as its socket opens; a socket that stays
     # silent is no widget and only holds a connection
     hello_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
@@ -267,21 +232,54 @@ def history_frames(history: list[Message]) -> list[dict[str, Any]]:
 
 class _ChatSocket(web.WebSocketResponse):
     """aiohttp closes a socket with 1009 as soon as a frame is over the size
-    limit; this says why in a frame the widget understands first."""
+    limit; this says why first, in a frame the widget understands and in the
+    close frame's reason.
+
+    aiohttp then drops the connection at once, while the rest of the huge
+    frame is still arriving: the kernel answers that with a TCP reset, and a
+    client still sending may never read the close frame. Here the connection
+    is left to the handler, which discards what still comes for a while
+    (``linger``) so that the client reads the close frame first."""
+
+    too_big = False
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
         if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed:
+            self.too_big = True
             frame = {"type": "error", "code": "too_large", "message": f"frames are limited to {MAX_FRAME_BYTES} bytes"}
             with contextlib.suppress(ConnectionError):
                 await self.send_json(frame)
+            message = message or TOO_BIG_REASON
         return await super().close(code=code, message=message, drain=drain)
+
+    def _close_transport(self) -> None:
+        if not self.too_big:
+            super()._close_transport()
+
+    async def linger(self, request: web.Request) -> None:
+        """After the close frame of an oversized frame: say we are done
+        writing, let aiohttp discard what the client still sends, and wait
+        (boundedly) for the client to hang up, so it ends with a FIN."""
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_SECONDS
+        # aiohttp offers nothing to await here: its reader has failed for good
+        while not transport.is_closing() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        transport.close()
 
 
 @dataclass(eq=False)
 class _Session:
     """One open websocket: one browser tab."""
 
-    ws: web.WebSocketResponse
+    ws: _ChatSocket
+    # whose limits it counts against: the client's address (an IPv6 /64)
+    address: str
     visitor_id: str | None = None
     sender_name: str | None = None
     claims: dict[str, str] = field(default_factory=dict)
@@ -304,6 +302,10 @@ class WebChatConnector(Connector):
         self._tokens: VisitorTokens | None = None
         self._widget = b""
         self._limiter = MovingWindow(limits.parse(self.settings.rate_limit))
+        self._address_limiter = MovingWindow(limits.parse(self.settings.rate_limit_per_address))
+        self._new_visitors = MovingWindow(limits.parse(self.settings.new_visitors_per_address))
+        # one warning per flooding key a minute: a flood must not flood the log too
+        self._warned = MovingWindow(limits.parse("1/minute"))
 
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -351,12 +353,14 @@ class WebChatConnector(Connector):
             raise web.HTTPForbidden(text="origin not allowed")
         ws = _ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS)
         await ws.prepare(request)
-        session = _Session(ws)
+        session = _Session(ws, address_key(request.remote))
         self._sessions.add(session)
         watchdog = asyncio.create_task(self._close_if_silent(session))
         try:
             async for msg in ws:
                 await self._on_ws_message(session, msg)
+            if ws.too_big:
+                await ws.linger(request)
         finally:
             watchdog.cancel()
             self._forget(session)
@@ -383,7 +387,7 @@ class WebChatConnector(Connector):
             await self._send_error(session, "binary_not_supported", "send JSON text frames")
         elif msg.type is WSMsgType.ERROR:
             # aiohttp has already closed the socket (1009 for an oversized frame)
-            code = "too_large" if session.ws.close_code == WSCloseCode.MESSAGE_TOO_BIG else "socket_error"
+            code = "too_large" if session.ws.too_big else "socket_error"
             log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
 
     async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame) -> None:
@@ -397,7 +401,10 @@ class WebChatConnector(Connector):
     async def _on_hello(self, session: _Session, frame: HelloFrame) -> None:
         if session.visitor_id is not None:
             raise FrameError("invalid_frame", "hello was already sent on this connection")
-        visitor_id = await self._visitor_id(frame.visitor_id)
+        visitor_id, new = await self._visitor_id(frame.visitor_id)
+        if new and not self._new_visitors.hit(session.address):
+            await self._refuse_visitor(session)
+            return
         session.visitor_id = visitor_id
         session.sender_name = frame.name
         session.claims = {k: v for k, v in (("claimed_email", frame.email), ("claimed_phone", frame.phone)) if v}
@@ -421,24 +428,52 @@ class WebChatConnector(Connector):
                     await self._push_now(session, frame)
         session.backlog = None
 
-    async def _refuse_flood(self, session: _Session, visitor_id: str, client_id: str) -> None:
+    async def _refuse_flood(self, session: _Session, limiter: MovingWindow, key: str, client_id: str) -> None:
         """Not stored and not acknowledged: the widget keeps the message and
         sends it again after ``retry_after`` seconds, so nothing is lost."""
-        retry_after = max(1, math.ceil(self._limiter.retry_after(visitor_id)))
-        rate = self._limiter.rate
-        log.warning("webchat: visitor %s over %s, a message refused (code rate_limited)", visitor_id, rate)
+        retry_after = max(1, math.ceil(limiter.retry_after(key)))
+        whose = "this visitor" if limiter is self._limiter else "this address"
+        if self._warned.hit(f"{whose}:{key}"):
+            log.warning("webchat: %s over %s messages, refusing (code rate_limited; logged once a minute)",
+                        whose, limiter.rate)
         await self._push_now(session, {
             "type": "error", "code": "rate_limited", "client_id": client_id, "retry_after": retry_after,
-            "message": f"too many messages ({rate}); send it again in {retry_after} s",
+            "message": f"too many messages from {whose} ({limiter.rate}); send it again in {retry_after} s",
         })
 
-    async def _visitor_id(self, claimed: str | None) -> str:
+    async def _refuse_visitor(self, session: _Session) -> None:
+        """Too many new visitors from one address: told when to come back and
+        closed (try again later); the widget reconnects with its backoff and
+        keeps the customer's unsent messages meanwhile."""
+        retry_after = max(1, math.ceil(self._new_visitors.retry_after(session.address)))
+        rate = self._new_visitors.rate
+        if self._warned.hit(f"hello:{session.address}"):
+            log.warning("webchat: over %s new visitors from one address, refusing (code rate_limited; "
+                        "logged once a minute)", rate)
+        await self._push_now(session, {
+            "type": "error", "code": "rate_limited", "retry_after": retry_after,
+            "message": f"too many new visitors from this address ({rate}); try again in {retry_after} s",
+        })
+        await session.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"rate_limited")
+
+    async def _visitor_id(self, claimed: str | None) -> tuple[str, bool]:
+        """The visitor's id, and whether it is a new one."""
         tokens = await self._visitor_tokens()
         if claimed is not None and tokens.verify(claimed):
-            return claimed
+            return claimed, False
         if claimed is not None:
             log.debug("webchat: unknown or forged visitor id, issuing a new one")
-        return tokens.issue()
+        return tokens.issue(), True
+
+    def _over_limit(self, session: _Session, visitor_id: str) -> tuple[MovingWindow, str] | None:
+        """The limit a message now would break, or None (and it is counted in each)."""
+        checks = ((self._limiter, visitor_id), (self._address_limiter, session.address))
+        for limiter, key in checks:
+            if limiter.full(key):
+                return limiter, key
+        for limiter, key in checks:
+            limiter.hit(key)
+        return None
 
     async def _visitor_tokens(self) -> VisitorTokens:
         if self._tokens is None:
@@ -449,8 +484,8 @@ class WebChatConnector(Connector):
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
-        if not self._limiter.hit(visitor_id):
-            await self._refuse_flood(session, visitor_id, frame.client_id)
+        if (over := self._over_limit(session, visitor_id)) is not None:
+            await self._refuse_flood(session, *over, frame.client_id)
             return
         inbound = InboundMessage(
             channel=self.name,
@@ -483,7 +518,7 @@ class WebChatConnector(Connector):
         await self._push_now(session, {"type": "error", "code": code, "message": message})
 
     # -- delivery --------------------------------------------------------------
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         # the message is already stored: a visitor with no open tab sees it
         # in the welcome history next time, so "no socket" is still success
         # the widget knows customer, bot and agent; an automatic notice reads as the bot

@@ -29,6 +29,7 @@ from router.appkeys import (
 from router.assignment import Assigner
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
+from router.client_address import trusted_proxy_middleware
 from router.config import Settings
 from router.core import Router
 from router.identity import IdentityRules, load_identity_config
@@ -176,7 +177,9 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     """``base_dir`` anchors relative store paths (the working directory by default).
     Routing rules are read only from an explicit ``config_dir`` (``omnirouter
     run`` always gives one): without it, every conversation goes to the default team."""
-    app = web.Application(client_max_size=1024**2)
+    # first of all: every handler after it sees the client's address, not the proxy's
+    proxies = [trusted_proxy_middleware(settings.server.trusted_proxies, settings.server.forwarded_header)]
+    app = web.Application(client_max_size=1024**2, middlewares=proxies if settings.server.trusted_proxies else [])
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
     app[STORE] = make_store(settings, base_dir or Path.cwd())

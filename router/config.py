@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 
 from connectors import UnknownConnectorType, connector_class
 from router.yamlconf import ConfigError, problem_at, read_yaml, validate
@@ -24,6 +24,12 @@ class ServerConfig(Section):
     # the address customers and platforms reach us at, when behind a proxy
     public_url: str | None = None
     shutdown_timeout: float = Field(10.0, gt=0)
+    # reverse proxies whose forwarding header names the client (addresses or
+    # networks, e.g. [127.0.0.1]); a request from anyone else is taken to come
+    # from its own address, whatever header it sends (router/client_address.py)
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # the header those proxies write: nginx's $proxy_add_x_forwarded_for, or RFC 7239's
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
 
 class StoreConfig(Section):

@@ -267,6 +267,10 @@ class OutboxEntry(_Model):
     next_attempt_at: Timestamp
     status: Literal["pending", "sent", "dead"] = "pending"
     last_error: str | None = None
+    # of a message that goes out in several platform calls: how many went
+    # already, and the platform's id of the latest (``SendProgress``)
+    parts_sent: int = 0
+    part_external_id: str | None = None
 
 
 class ConditionTrace(_Model):

@@ -6,12 +6,13 @@ try. Messages to one recipient leave in the order they were written."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, TransientError
+from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.config import OutboxConfig
@@ -85,22 +86,27 @@ class OutboxWorker:
         channel = entry.payload.channel
         connector = self.connectors.get(channel)
         attempts = entry.attempts + 1
+        # each part of a message sent in parts is stored as it goes: a retry,
+        # even after a restart, resumes after it instead of sending it again
+        progress = SendProgress(entry.parts_sent, entry.part_external_id,
+                                functools.partial(self.store.outbox_part_sent, entry.id))
         try:
             if connector is None:
                 raise PermanentError(f"no enabled connector named {channel!r}")
             async with asyncio.timeout(SEND_TIMEOUT):
-                result = await connector.send(entry.payload)
+                result = await connector.send(entry.payload, progress)
         except TimeoutError:
-            return await self._failed(entry, attempts, TransientError(f"no answer within {SEND_TIMEOUT:g}s"))
+            error = TransientError(f"no answer within {SEND_TIMEOUT:g}s")
+            return await self._failed(entry, attempts, error, progress.done)
         except DeliveryError as exc:
-            return await self._failed(entry, attempts, exc)
+            return await self._failed(entry, attempts, exc, progress.done)
         message = await self.store.outbox_sent(entry.id, result.external_id, self.clock())
         self.metrics.messages_out.labels(channel, "sent").inc()
         log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
         self._publish(message)
         return None
 
-    async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError) -> float | None:
+    async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError, parts_sent: int) -> float | None:
         channel = entry.payload.channel
         if isinstance(error, TransientError) and attempts < self.config.max_attempts:
             delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
@@ -117,6 +123,9 @@ class OutboxWorker:
         reason = error.reason
         if not isinstance(error, PermanentError):
             reason = f"gave up after {attempts} attempts: {reason}"
+        if parts_sent:
+            # the customer has the beginning: the agent should know which part is missing
+            reason = f"{reason} (after {parts_sent} part(s) of it had been delivered)"
         message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock())
         self.metrics.messages_out.labels(channel, "failed").inc()
         log.error("message %s on %s dead-lettered (conversation %s): %s",

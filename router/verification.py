@@ -5,7 +5,9 @@ the right code the two profiles merge (source ``code``).
 The code is sent over a channel where the claimed key has written before (the
 platform proved that address), and the stored copy of that message is masked:
 only the outbox payload carries the digits, so neither an agent reading the
-conversation nor a history shown in another channel reveals them.
+conversation nor a history shown in another channel reveals them, and only
+until the outbox is done with it: once sent or dead-lettered the entry keeps
+the masked text too, so the code is in no table.
 """
 
 from __future__ import annotations

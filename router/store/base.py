@@ -355,7 +355,15 @@ class Store(ABC):
         """Undelivered entries, oldest first."""
 
     @abstractmethod
-    async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message: ...
+    async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
+        """Delivered. From now on the entry keeps only the text its message
+        shows (a one-time code is masked there), as does ``outbox_dead``."""
+
+    @abstractmethod
+    async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
+        """``parts_sent`` of the platform calls of a message sent in parts went
+        out (the latest as ``external_id``): kept, so a retry, even after a
+        restart, resumes after them (``connectors.base.SendProgress``)."""
 
     @abstractmethod
     async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None: ...

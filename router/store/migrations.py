@@ -198,4 +198,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
     """,
+    # 7: outbox — how far a message sent in parts got, so a retry after a
+    # restart never sends a part twice
+    """
+    ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN part_external_id TEXT;
+    """,
 ]

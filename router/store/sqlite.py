@@ -60,6 +60,7 @@ from router.models import (
     Verification,
     new_id,
 )
+from router.store import sqlite_outbox
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -988,6 +989,8 @@ def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
         next_attempt_at=_ts(r["next_attempt_at"]),
         status=r["status"],
         last_error=r["last_error"],
+        parts_sent=r["parts_sent"],
+        part_external_id=r["part_external_id"],
     )
 
 
@@ -1002,6 +1005,7 @@ def _finish_outbox(
         "UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
         (status, attempts if attempts is not None else row["attempts"] + 1, error, entry_id),
     )
+    sqlite_outbox.keep_shown_text(conn, entry_id)
     conn.execute(
         "UPDATE messages SET delivery = ?, delivery_error = ?, external_id = COALESCE(?, external_id) WHERE id = ?",
         (delivery.value, error, external_id, row["message_id"]),
@@ -1929,6 +1933,9 @@ class SQLiteStore(Store):
 
     async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
         return await self._w.call(_finish_outbox, entry_id, "sent", None, Delivery.SENT, None, external_id)
+
+    async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
+        await self._w.call(sqlite_outbox.record_part, entry_id, parts_sent, external_id)
 
     async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None:
         await self._w.call(

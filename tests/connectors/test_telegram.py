@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.base import TransientError
+from connectors.base import SendProgress, TransientError
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
@@ -423,11 +423,46 @@ async def test_a_retry_resumes_after_the_parts_already_sent(tg: Client, tg_api: 
     out = OutboundMessage(message_id="msg_2", channel="telegram", recipient=str(USER), author=Author.AGENT,
                           text="x" * 5000, attachments=[photo], created_at=utcnow())
     tg_api.fail_next(500, "Internal Server Error", method="sendPhoto")
+    progress = SendProgress()  # what the outbox keeps of the send
     with pytest.raises(TransientError):
-        await connector.send(out)
-    await connector.send(out)
+        await connector.send(out, progress)
+    assert progress.done == 2
+    await connector.send(out, progress)
     assert [len(c.params["text"]) for c in tg_api.sent("sendMessage")] == [4096, 904]
     assert len(tg_api.sent("sendPhoto")) == 2
+
+
+async def test_a_long_reply_resumed_after_a_restart_sends_no_part_twice(
+    make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram
+) -> None:
+    tg_settings.outbox.max_attempts = 10_000  # retried until the fault clears, never dead-lettered here
+    first = await make_client(tg_settings)
+    assert await post(first, text_update(80, "tell me everything")) == 200
+    tg_api.fail_while("sendMessage", lambda params: str(params.get("text", "")).startswith("B"))
+    sent = await reply(first, "A" * 4096 + "B" * 1000)  # two parts: 4096 A's, then 1000 B's
+    await calls(tg_api, "sendMessage", 3, first)  # part 1, and part 2 refused twice
+    await first.close()
+
+    # a restart over the same SQLite file: a new outbox, a new connector
+    second = await make_client(tg_settings)
+    tried = len(tg_api.sent("sendMessage"))
+    await calls(tg_api, "sendMessage", tried + 2, second)  # the new outbox tries part 2 again, still refused
+    tg_api.heal()
+    delivered = await settled(second, sent)
+    assert delivered.delivery is Delivery.SENT
+    parts = [c.params["text"] for c in tg_api.sent("sendMessage")]
+    assert parts.count("A" * 4096) == 1, "part 1 reached the customer more than once"
+    assert parts[-1] == "B" * 1000 and all(p in ("A" * 4096, "B" * 1000) for p in parts)
+
+
+async def test_a_reply_cut_short_tells_the_agent_how_much_of_it_went(tg: Client, tg_api: FakeTelegram) -> None:
+    assert await post(tg, text_update(81, "tell me everything")) == 200
+    tg_api.fail_while("sendMessage", lambda params: str(params.get("text", "")).startswith("B"),
+                      400, "Bad Request: chat not found")
+    failed = await settled(tg, await reply(tg, "A" * 4096 + "B" * 10))
+    assert failed.delivery is Delivery.FAILED
+    assert failed.delivery_error == (
+        "telegram: Telegram server says - Bad Request: chat not found (after 1 part(s) of it had been delivered)")
 
 
 async def test_without_a_public_url_the_webhook_is_left_alone_and_it_says_so(

@@ -28,7 +28,7 @@ from connectors.base import RateLimited
 from connectors.twilio import TwilioConnector, TwilioOptions
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings, load_settings
-from router.models import Attachment, Author, IdentityRef, Message, OutboundMessage, utcnow
+from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, utcnow
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.fakes.twilio_api import Call, FakeTwilio, sid, signature
@@ -355,6 +355,43 @@ async def test_an_outage_is_retried_then_dead_lettered_and_the_agent_sees_why(
         await http.close()
     assert failed["delivery_error"] == "gave up after 3 attempts: twilio 503: Unable to create record (HTTP 503)"
     assert len(twilio_api.calls) == 3
+
+
+async def test_a_long_reply_resumed_after_a_restart_sends_no_part_twice(
+    make_client: AppClient, tw_settings: Settings, twilio_api: FakeTwilio
+) -> None:
+    tw_settings.outbox.max_attempts = 10_000  # retried until the fault clears, never dead-lettered here
+    first = await make_client(tw_settings)
+    twilio_api.fail_while(lambda params: (params.get("Body") or "").startswith("B"))
+    http = await console(first)
+    try:
+        conversation_id, reply_id = await reply_to_new_message(first, http, "A" * 1600 + "B" * 400)
+    finally:
+        await http.close()
+
+    def second_parts() -> int:
+        return len([c for c in twilio_api.calls if (c.get("Body") or "").startswith("B")])
+
+    async def tried(count: int) -> bool:
+        return second_parts() >= count
+
+    await eventually(lambda: tried(2), "part 2 refused twice")
+    await first.close()
+
+    # a restart over the same SQLite file: a new outbox, a new connector
+    second = await make_client(tw_settings)
+    before = second_parts()
+    await eventually(lambda: tried(before + 1), "the restarted outbox to try part 2 again")
+    twilio_api.heal()
+
+    async def sent() -> Message | None:
+        found = [m for m in await second.app[STORE].list_messages(conversation_id, 100) if m.id == reply_id]
+        return found[0] if found and found[0].delivery is Delivery.SENT else None
+
+    delivered = await eventually(sent, "the reply to be sent")
+    bodies = [c.get("Body") for c in twilio_api.sent()]
+    assert bodies == ["A" * 1600, "B" * 400], "a part reached the customer twice, or not at all"
+    assert delivered.external_id == twilio_api.sent()[-1].sid
 
 
 async def test_an_unsubscribed_customer_fails_at_once_with_the_reason(tw: Client, twilio_api: FakeTwilio) -> None:

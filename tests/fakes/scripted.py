@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendResult
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendProgress, SendResult
 from router.models import OutboundMessage
 
 
@@ -21,7 +21,7 @@ class ScriptedPlatform(Connector):
     def fail_next(self, *errors: DeliveryError) -> None:
         self.failures.extend(errors)
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         self.attempts.append(message)
         if self.failures:
             raise self.failures.popleft()

@@ -14,6 +14,7 @@ import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class FakeTelegram(LocalServer):
         self.token = token
         self.calls: list[Call] = []
         self.failures: deque[tuple[str | None, Failure]] = deque()
+        # (method, which calls, how they fail) until ``heal``: a message the API keeps refusing
+        self.standing: list[tuple[str, Callable[[dict[str, Any]], bool], Failure]] = []
         self.delay = 0.0
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
@@ -75,6 +78,15 @@ class FakeTelegram(LocalServer):
             body["parameters"] = {"retry_after": retry_after}
         for _ in range(times):
             self.failures.append((method, Failure(error_code, body)))
+
+    def fail_while(self, method: str, match: Callable[[dict[str, Any]], bool], error_code: int = 500,
+                   description: str = "Internal Server Error") -> None:
+        """Every call of ``method`` whose parameters ``match`` fails, until ``heal``."""
+        body: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
+        self.standing.append((method, match, Failure(error_code, body)))
+
+    def heal(self) -> None:
+        self.standing.clear()
 
     def outage(self, times: int, status: int = 502) -> None:
         """A proxy in front of the API answering HTML, as nginx does."""
@@ -101,14 +113,17 @@ class FakeTelegram(LocalServer):
         self.calls.append(Call(method, params, files))
         if self.delay:
             await asyncio.sleep(self.delay)
-        failure = self._take_failure(method)
+        failure = self._take_failure(method, params)
         if failure is not None:
             if isinstance(failure.body, str):
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html")
             return web.json_response(failure.body, status=failure.status)
         return await self._answer(method, params)
 
-    def _take_failure(self, method: str) -> Failure | None:
+    def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
+        for standing_method, match, failure in self.standing:
+            if standing_method == method and match(params):
+                return failure
         if self.failures and self.failures[0][0] in (None, method):
             return self.failures.popleft()[1]
         return None

@@ -17,6 +17,7 @@ import base64
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
@@ -69,6 +70,8 @@ class FakeTwilio(LocalServer):
         self.auth_token = auth_token
         self.calls: list[Call] = []
         self.failures: deque[Failure] = deque()
+        # (which calls, how they fail) until ``heal``: a message the API keeps refusing
+        self.standing: list[tuple[Callable[[MultiDict[str]], bool], Failure]] = []
         self.delay = 0.0
 
     # -- lifecycle -----------------------------------------------------------
@@ -83,6 +86,16 @@ class FakeTwilio(LocalServer):
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         for _ in range(times):
             self.failures.append(Failure(status, body, headers))
+
+    def fail_while(self, match: Callable[[MultiDict[str]], bool], status: int = 500, code: int = 20500,
+                   message: str = "Internal Server Error") -> None:
+        """Every create whose parameters ``match`` fails, until ``heal``."""
+        body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status}
+        self.standing.append((match, Failure(status, body)))
+
+    def heal(self) -> None:
+        self.standing.clear()
 
     def outage(self, times: int, status: int = 503) -> None:
         """A load balancer in front of the API answering HTML."""
@@ -138,8 +151,9 @@ class FakeTwilio(LocalServer):
             await asyncio.sleep(self.delay)
         if not self._authorized(request, account):
             return _error(401, 20003, "Authenticate")
-        if self.failures:
-            failure = self.failures.popleft()
+        standing = next((f for match, f in self.standing if match(params)), None)
+        if standing is not None or self.failures:
+            failure = standing or self.failures.popleft()
             if isinstance(failure.body, str):
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html")
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)

@@ -37,6 +37,9 @@ def test_missing_file_means_embedded_defaults(tmp_path: Path) -> None:
         ("connectors:\n  web:\n    enabled: true\n", ":3: connectors.web.type: Field required"),
         ("server:\n  port: [1\n", ":3: "),
         ("- just\n- a list\n", ":1: (top): Input should be a valid dictionary"),
+        ("server:\n  trusted_proxies: [127.0.0.1, nginx]\n", ":2: server.trusted_proxies.1: value is not a valid"),
+        ("connectors:\n  webchat:\n    type: webchat\n    rate_limit_per_address: lots\n",
+         ":4: connectors.webchat.rate_limit_per_address: Value error, 'lots' is not a rate"),
     ],
 )
 def test_bad_values_are_reported_with_file_and_line(tmp_path: Path, text: str, expected: str) -> None:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from connectors.base import PermanentError
 from router.bus import EventBus
-from router.config import RoutingConfig
+from router.config import OutboxConfig, RoutingConfig
 from router.core import Router
 from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics
-from router.models import Agent, IdentityRef, InboundMessage, Role
+from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
+from router.outbox import OutboxWorker
 from router.routing import DefaultTeamRouting
 from router.store import ConflictError, NotFound
 from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore
 from router.verification import VerificationRefused
+from tests.fakes.scripted import ScriptedPlatform
 
 
 def make_router(store: SQLiteStore, **config: object) -> Router:
@@ -201,6 +207,41 @@ async def test_resends_are_throttled_and_a_new_code_replaces_the_old(router: Rou
         assert (await router.store.customer_merges(visitor)) == []
     await router.on_message(msg("webchat", "visitor-1", "w-3", second))
     assert len(await router.store.customer_merges(visitor)) == 1
+
+
+def database_text(path: Path) -> str:
+    """Every table's every row, as SQL (what a copy of the database file gives away)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return "\n".join(conn.iterdump())
+
+
+def holds(text: str, code: str) -> bool:
+    # ten digits standing alone: no timestamp, id or hash has such a run
+    return re.search(rf"(?<!\d){code}(?!\d)", text) is not None
+
+
+async def test_a_code_is_in_no_table_once_sent_or_dead_lettered(tmp_path: Path) -> None:
+    path = tmp_path / "codes.db"
+    async with SQLiteStore(path) as store:
+        router = make_router(store, verification={"code_length": 10, "resend_after_seconds": 0})
+        phone, chat = ScriptedPlatform("whatsapp"), ScriptedPlatform("webchat")
+        worker = OutboxWorker(store, router.bus, {"whatsapp": phone, "webchat": chat}, OutboxConfig(max_attempts=1),
+                              router.metrics, router.outbox_wakeup)
+        visitor, claim_id = await claimed(router)
+        for outcome in ("sent", "dead"):
+            await router.verifier.start(visitor, claim_id)
+            [entry] = [e for e in await store.pending_outbox(10) if e.payload.channel == "whatsapp"]
+            code = re.findall(r"\d{10}", entry.payload.text)[0]
+            assert holds(database_text(path), code)  # waiting to go, the outbox must have it
+            if outcome == "dead":
+                phone.fail_next(PermanentError("whatsapp: the number is not on WhatsApp"))
+            await worker.run_once()
+            if outcome == "sent":
+                assert code in phone.delivered[-1].text  # the phone got the digits
+            shown = await store.list_messages(entry.conversation_id or "", 100)
+            assert [m.delivery for m in shown if m.id == entry.message_id] == [
+                Delivery.SENT if outcome == "sent" else Delivery.FAILED]
+            assert not holds(database_text(path), code), f"the code is still stored after it was {outcome}"
 
 
 async def test_a_claim_nobody_can_reach_is_refused_with_the_reason(router: Router, clock: Clock) -> None:

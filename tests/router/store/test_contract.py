@@ -243,6 +243,23 @@ async def test_outbox_lifecycle(store: Store) -> None:
     ]
 
 
+async def test_the_parts_of_a_message_sent_so_far_are_kept_until_it_is_finished(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    conv = await store.get_conversation(conv_id)
+    msg, payload = outbound(conv_id, conv.customer_id, text="long " * 1000)
+    await store.enqueue_outbound(msg, payload, None, T0)
+    [entry] = await store.pending_outbox(10)
+    assert (entry.parts_sent, entry.part_external_id) == (0, None)
+    await store.outbox_part_sent(entry.id, 1, "chat:1")
+    await store.outbox_retry(entry.id, 1, T0, "HTTP 502")
+    await store.outbox_part_sent(entry.id, 2, "chat:2")
+    [entry] = await store.pending_outbox(10)
+    assert (entry.parts_sent, entry.part_external_id, entry.attempts) == (2, "chat:2", 1)
+    await store.outbox_sent(entry.id, "chat:3", T0)
+    await store.outbox_part_sent(entry.id, 3, "late")  # a finished entry is not touched again
+    assert await store.pending_outbox(10) == []
+
+
 async def test_delivery_receipts_only_move_forward(store: Store) -> None:
     _, conv_id = await ingest(store, inbound())
     conv = await store.get_conversation(conv_id)

@@ -1,0 +1,72 @@
+"""Flood limits of the site chat: a moving window of hits per key, and the
+key a client's address is counted by."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Callable
+
+import limits
+
+
+class MovingWindow:
+    """At most ``rate.amount`` hits per key in any ``rate`` window (limits'
+    moving window), kept in memory.
+
+    Not limits' own memory storages: on every hit they schedule a sweep over
+    every key, the asyncio one with a thread hop per key and the thread one
+    with a new timer thread every 10 ms. With 1,000 visitors at 2,000 msg/s
+    (bench.load) that kept three worker threads at ~4 % of a core each, and
+    the event loop at 74 % of a core against 55 % with this.
+    Here a key's hits expire when the key is hit, and idle keys are dropped
+    once per window."""
+
+    def __init__(self, rate: limits.RateLimitItem, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.window = float(rate.get_expiry())
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._swept = clock()
+
+    def hit(self, key: str) -> bool:
+        """Count a hit, or refuse it (False) when the window is full."""
+        now = self._clock()
+        if now - self._swept >= self.window:
+            self._sweep(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque(maxlen=self.rate.amount)
+        elif len(hits) == hits.maxlen and now - hits[0] < self.window:
+            return False
+        hits.append(now)
+        return True
+
+    def full(self, key: str) -> bool:
+        """Whether a hit now would be refused (nothing is counted)."""
+        hits = self._hits.get(key)
+        return hits is not None and len(hits) == hits.maxlen and self._clock() - hits[0] < self.window
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may hit again (0 when it may now)."""
+        hits = self._hits.get(key)
+        if not hits or len(hits) < self.rate.amount:
+            return 0.0
+        return max(0.0, self.window - (self._clock() - hits[0]))
+
+    def _sweep(self, now: float) -> None:
+        self._hits = {k: hits for k, hits in self._hits.items() if now - hits[-1] < self.window}
+        self._swept = now
+
+
+def address_key(remote: str | None) -> str:
+    """What per-address limits count by: an IPv4 address, or an IPv6 /64
+    (one subscriber's network: its addresses cost nothing to change)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "unknown"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address)
