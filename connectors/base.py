@@ -17,7 +17,9 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from connectors.net import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
+from router.redaction import redact
 
 
 class ConnectorOptions(BaseModel):
@@ -32,6 +34,18 @@ class ConnectorOptions(BaseModel):
         not set), or None. Such a connector is switched off, not an error, so a
         fresh install starts with whatever is configured."""
         return None
+
+    def start_error(self) -> str | None:
+        """Why the connector, configured to run (``disabled_reason`` is None),
+        must not start: a webhook that could not authenticate its callers.
+        The service then refuses to start and says so."""
+        return None
+
+    def secret_envs(self) -> list[str]:
+        """The environment variables holding this connector's secrets (tokens,
+        webhook secrets, passwords): their values are redacted from every log
+        line and error."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,7 @@ class DeliveryError(Exception):
     """Sending failed. ``reason`` is what the agent is shown."""
 
     def __init__(self, reason: str) -> None:
+        reason = redact(reason)  # the agent reads it: never a credential from a library's error text
         super().__init__(reason)
         self.reason = reason
 
@@ -114,7 +129,10 @@ MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 class MediaUnavailable(Exception):
     """A customer's file cannot be fetched (the channel keeps none, the
-    platform refused, it is too large); the message says why."""
+    platform refused, it is too large); the message says why, in our words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(redact(reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +168,9 @@ class Connector(ABC):
     # the address platforms reach this service at (server.public_url), for
     # connectors that register their webhook URL with the platform
     public_url: str | None = None
+    # every fetch of a URL a user gave (an agent's file) goes through it; the
+    # app factory gives each connector one with the admin's allowlist and limits
+    fetcher: GuardedFetcher = GuardedFetcher()
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
         self.name = name

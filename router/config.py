@@ -57,6 +57,18 @@ class ConsoleConfig(Section):
     login_lockout_seconds: float = Field(60.0, gt=0)
 
 
+class FetchConfig(Section):
+    """Fetches the server makes on a user's behalf (an agent's file URL):
+    never to a loopback, private, link-local or metadata address, unless the
+    host is listed here."""
+
+    # hosts trusted although their addresses are private: "files.lan", "10.0.0.5:8080"
+    allow_hosts: list[str] = Field(default_factory=list)
+    max_bytes: int = Field(50 * 1024**2, gt=0)
+    timeout: float = Field(30.0, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+
+
 class ConnectorConfig(Section):
     model_config = ConfigDict(extra="allow")
 
@@ -73,6 +85,7 @@ class Settings(Section):
     routing: RoutingConfig = RoutingConfig()
     outbox: OutboxConfig = OutboxConfig()
     console: ConsoleConfig = ConsoleConfig()
+    fetch: FetchConfig = FetchConfig()
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )
