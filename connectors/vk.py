@@ -450,7 +450,9 @@ class VkConnector(Connector):
                                                         {"group_id": self.settings.group_id})
                     server = await self._poll_once(http, server)
                 except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError) as exc:
-                    log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                    # aiohttp's text would carry the long poll URL, and its query the poll's key
+                    reason = type(exc).__name__ if isinstance(exc, aiohttp.ClientError) else exc
+                    log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, reason)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except Exception:
                     # the store refused an event: ts is not advanced, it comes again
