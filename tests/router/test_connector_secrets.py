@@ -6,16 +6,23 @@ webhook anyone could post to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
+from urllib.parse import quote
 
+import aiohttp
 import pytest
 
 from router.app import CONNECTORS, create_app
 from router.config import load_settings
 from router.yamlconf import ConfigError
+from tests.conftest import ADMIN_PASSWORD
+from tests.e2e.conftest import free_port
+from tests.fakes.telegram_api import FakeTelegram
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -74,3 +81,75 @@ async def test_omnirouter_run_refuses_to_start_and_says_why_without_the_token(tm
     assert "connectors.telegram (telegram): mode webhook needs a secret: set OMNIROUTER_TELEGRAM_SECRET" in text
     assert "Traceback" not in text
     assert TOKEN not in text and TOKEN.split(":", 1)[1] not in text
+
+
+async def _healthy(base: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 120  # a hang detector: a busy machine imports aiogram slowly
+    async with aiohttp.ClientSession() as http:
+        while True:
+            assert proc.returncode is None, f"omnirouter exited with {proc.returncode}"
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{base}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            assert time.monotonic() < deadline, "omnirouter did not become healthy"
+            await asyncio.sleep(0.1)
+
+
+async def test_omnirouter_runs_and_its_stderr_never_shows_the_token(tmp_path: Path) -> None:
+    """The finding end to end, on the real command at DEBUG: a customer's photo
+    comes by long polling, Telegram's file server fails while an admin opens
+    it; neither the answer nor the process's whole stderr holds the token."""
+    fake = FakeTelegram(TOKEN)
+    await fake.start()
+    port = free_port()
+    (tmp_path / "omnirouter.yaml").write_text(
+        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'run.db'}\n  writer: thread\n"
+        f"connectors:\n  webchat:\n    type: webchat\n  telegram:\n    type: telegram\n    mode: polling\n"
+        f"    polling_timeout: 1\n    api_base: {fake.base_url}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIROUTER_")}
+    stderr = (tmp_path / "stderr.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "--log-level", "DEBUG", "run", "--config", str(tmp_path),
+        env={**env, "OMNIROUTER_TELEGRAM_TOKEN": TOKEN, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        cwd=tmp_path, stdout=stderr, stderr=stderr,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _healthy(base, proc)
+        fake.add_file("AgACAgIAAxkBAAMFZ0-large", "photos/file_7.jpg", b"\xff\xd8 a photo")
+        fake.file_status = 500
+        fake.push_update({"update_id": 900000001, "message": {
+            "message_id": 7, "date": 1732460000, "caption": "look",
+            "from": {"id": 5551234, "is_bot": False, "first_name": "Ivan"},
+            "chat": {"id": 5551234, "first_name": "Ivan", "type": "private"},
+            "photo": [{"file_id": "AgACAgIAAxkBAAMFZ0-large", "file_unique_id": "AQADa7sxGy", "file_size": 9,
+                       "width": 1280, "height": 960}]}})
+        async with aiohttp.ClientSession(base) as http:
+            async with http.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}) as resp:
+                assert resp.status == 200
+                http.headers["Cookie"] = "; ".join(f"{k}={v.value}" for k, v in resp.cookies.items())
+            deadline = time.monotonic() + 120
+            while True:
+                async with http.get("/api/conversations?status=all") as resp:
+                    conversations = (await resp.json())["conversations"]
+                if conversations:
+                    break
+                assert time.monotonic() < deadline, "the polled photo was never stored"
+                await asyncio.sleep(0.1)
+            async with http.get(f"/api/conversations/{conversations[0]['id']}/messages") as resp:
+                [photo] = [m for m in (await resp.json())["messages"] if m["author"] == "customer"]
+            async with http.get(f"/api/messages/{photo['id']}/attachments/0") as resp:
+                answer = f"{resp.headers}\n{await resp.text()}"
+                assert resp.status == 502
+        assert fake.sent("download"), "the file server was not asked"
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 120)
+        stderr.close()
+        await fake.close()
+    log = (tmp_path / "stderr.log").read_text(encoding="utf-8", errors="replace")
+    assert "getUpdates" in log or "telegram" in log  # the DEBUG log was written
+    for form in (TOKEN, quote(TOKEN, safe=""), TOKEN.split(":", 1)[1], ADMIN_PASSWORD):
+        assert form not in answer
+        assert form not in log, f"a secret in omnirouter's stderr:\n{log[-3000:]}"
