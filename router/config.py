@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors import UnknownConnectorType, connector_class
 from router.yamlconf import ConfigError, problem_at, read_yaml, validate
@@ -67,6 +67,14 @@ class FetchConfig(Section):
     max_bytes: int = Field(50 * 1024**2, gt=0)
     timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host.strip() or "/" in host or "@" in host or " " in host.strip():
+                raise ValueError(f"{host!r} is not a host: write files.lan or 10.0.0.5:8080, without a scheme or path")
+        return hosts
 
 
 class ConnectorConfig(Section):

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from router.app import CONNECTORS, create_app
-from router.config import load_settings
+from router.config import ConnectorConfig, Settings, load_settings
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.conftest import free_port
@@ -153,3 +153,35 @@ async def test_omnirouter_runs_and_its_stderr_never_shows_the_token(tmp_path: Pa
     for form in (TOKEN, quote(TOKEN, safe=""), TOKEN.split(":", 1)[1], ADMIN_PASSWORD):
         assert form not in answer
         assert form not in log, f"a secret in omnirouter's stderr:\n{log[-3000:]}"
+
+
+@pytest.mark.usefixtures("no_secrets")
+@pytest.mark.parametrize(("env", "section"), [
+    ({"OMNIROUTER_TELEGRAM_TOKEN": TOKEN}, {"type": "telegram", "mode": "polling"}),
+    ({"OMNIROUTER_VK_TOKEN": "vk1.a.a-community-token"}, {"type": "vk", "mode": "longpoll", "group_id": 1}),
+    ({"OMNIROUTER_EMAIL_PASSWORD": "mailbox-password"},
+     {"type": "email", "address": "support@shop.example", "imap_host": "imap.shop.example",
+      "smtp_host": "smtp.shop.example"}),
+])
+def test_a_polling_connector_mounts_no_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], section: dict[str, object],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    settings.store.path = str(tmp_path / "omnirouter.db")
+    settings.connectors = {"polled": ConnectorConfig.model_validate(section)}
+    app = create_app(settings, base_dir=tmp_path)
+    assert list(app[CONNECTORS]) == ["polled"]
+    paths = [r.resource.canonical for r in app.router.routes() if r.resource is not None]
+    assert not [p for p in paths if p.startswith("/webhooks/")], paths
+
+
+@pytest.mark.parametrize("host", ["http://files.lan", "files.lan/x", "user@files.lan", ""])
+def test_an_allowlist_entry_is_a_host(tmp_path: Path, host: str) -> None:
+    (tmp_path / "omnirouter.yaml").write_text(f"fetch:\n  allow_hosts: ['{host}']\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{tmp_path / 'omnirouter.yaml'}:2: fetch.allow_hosts: ")
+    assert f"{host!r} is not a host" in problem
