@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # the well-known NAT64 prefix carries an IPv4 address in its last 32 bits
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IETF protocol assignments: not hosts anyone serves files from, and not all flagged by ipaddress
+_NOT_PUBLIC = (ipaddress.ip_network("192.0.0.0/24"),)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -82,6 +84,8 @@ def is_public(address: str) -> bool:
     try:
         ip = _canonical(ipaddress.ip_address(address.split("%", 1)[0]))
     except ValueError:
+        return False
+    if any(ip in network for network in _NOT_PUBLIC if network.version == ip.version):
         return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified
                                  or ip.is_link_local or ip.is_loopback or ip.is_private)

@@ -132,7 +132,8 @@ async def test_an_agents_file_url_never_reaches_an_internal_address(
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
     "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::", "fd00:ec2::254", "fe80::1", "ff02::1",
-    "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "not an address",
+    "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "192.0.0.8", "198.18.0.1",
+    "2001:db8::1", "not an address",
 ])
 def test_addresses_that_are_not_public(address: str) -> None:
     assert not is_public(address)
