@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors.twilio import SIGNATURE_HEADER
-from connectors.webhook import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth
+from connectors.webhook import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth, parse_json
 from tests.connectors.test_telegram import SECRET as TG_SECRET
 from tests.connectors.test_telegram import SECRET_HEADER, text_update, tg, tg_api, tg_settings  # noqa: F401
 from tests.connectors.test_telegram import inbound as tg_inbound
@@ -98,6 +98,15 @@ async def test_twilio(make_client: Any, tw_settings: Any, caplog: pytest.LogCapt
 
 
 @pytest.mark.parametrize(("text", "depth"), [
-    (b"{}", 1), (b'[[{"a": [1]}]]', 4), (b'{"a": "[[[[[[", "b": "\\"[["}', 1), (b"3", 0), (b'"{"', 0)])
-def test_depth_ignores_brackets_in_strings(text: bytes, depth: int) -> None:
-    assert nesting_depth(text) == depth
+    (b"{}", 1), (b'[[{"a": [1]}]]', 4), (b'{"a": "[[[[[[", "b": "\\"[["}', 1), (b"3", 0), (b'"{"', 0),
+    (b'{"a": [], "b": {"c": [[]]}}', 4)])
+def test_depth_counts_containers_not_brackets_in_strings(text: bytes, depth: int) -> None:
+    assert nesting_depth(json.loads(text)) == depth
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 900, 100_000])
+def test_too_deep_is_a_400_at_any_depth(levels: int) -> None:
+    with pytest.raises(web.HTTPBadRequest) as info:
+        parse_json(b"[" * levels + b"]" * levels)
+    assert info.value.text == f"the body nests deeper than {MAX_DEPTH} levels"
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
