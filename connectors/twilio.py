@@ -459,10 +459,8 @@ class TwilioConnector(Connector):
         base = self.base_url()
         url = base + request.path_qs if base else str(request.url)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        if not signature:  # refused before a byte of the body is read
-            log.warning("twilio %s: request without %s from %s refused", self.name, SIGNATURE_HEADER, request.remote)
-            raise web.HTTPForbidden(text="invalid signature")
-        form = _form(request, await read_body(request))
+        # without a signature, refused before a byte of the body is read
+        form = _form(request, await read_body(request)) if signature else None
         if form is None or not self._validator.validate(url, form, signature):
             log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
                         self.name, SIGNATURE_HEADER, request.remote, url)
