@@ -39,6 +39,7 @@ from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert
 from router.identity import InvalidIdentifier
 from router.models import Agent, ConversationStatus, ConversationView, Role
+from router.redaction import redact
 from router.verification import VerificationRefused
 
 log = logging.getLogger(__name__)
@@ -324,8 +325,10 @@ async def attachment_file(request: web.Request, _: None) -> web.StreamResponse:
     try:
         media = await connector.fetch_media(message.attachments[int(index)])
     except MediaUnavailable as exc:
-        log.info("attachment %s of message %s not relayed: %s", index, message.id, exc)
-        raise ApiError(502, "media_unavailable", str(exc)) from None
+        # the connector's words; redacted all the same, a last line before a browser
+        reason = redact(str(exc))
+        log.info("attachment %s of message %s not relayed: %s", index, message.id, reason)
+        raise ApiError(502, "media_unavailable", reason) from None
     kind = media.content_type.split(";", 1)[0].strip().lower()
     disposition = "inline" if kind in _INLINE_TYPES else "attachment"
     return web.Response(body=media.body, headers={

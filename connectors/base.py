@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from connectors.net import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 
 
@@ -32,6 +33,18 @@ class ConnectorOptions(BaseModel):
         not set), or None. Such a connector is switched off, not an error, so a
         fresh install starts with whatever is configured."""
         return None
+
+    def start_error(self) -> str | None:
+        """Why the connector, configured to run (``disabled_reason`` is None),
+        must not start: a webhook that could not authenticate its callers.
+        The service then refuses to start and says so."""
+        return None
+
+    def secret_envs(self) -> list[str]:
+        """The environment variables holding this connector's secrets (tokens,
+        webhook secrets, passwords): their values are redacted from every log
+        line and error."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +157,7 @@ MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 class MediaUnavailable(Exception):
     """A customer's file cannot be fetched (the channel keeps none, the
-    platform refused, it is too large); the message says why."""
+    platform refused, it is too large); the message says why, in our words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +193,9 @@ class Connector(ABC):
     # the address platforms reach this service at (server.public_url), for
     # connectors that register their webhook URL with the platform
     public_url: str | None = None
+    # every fetch of a URL a user gave (an agent's file) goes through it; the
+    # app factory gives each connector one with the admin's allowlist and limits
+    fetcher: GuardedFetcher = GuardedFetcher()
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
         self.name = name

@@ -133,6 +133,9 @@ class EmailOptions(ConnectorOptions):
             return f"set {self.password_env} to the mailbox's password"
         return None
 
+    def secret_envs(self) -> list[str]:
+        return [self.password_env, *([self.smtp_password_env] if self.smtp_password_env else [])]
+
     def login(self) -> str:
         return self.username or self.address or ""
 

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import functools
 import hmac
-import json
 import logging
 import mimetypes
 import os
@@ -81,6 +80,7 @@ from connectors.base import (
     TransientError,
     split_text,
 )
+from connectors.webhook import parse_json, read_body
 from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,17 @@ class TelegramOptions(ConnectorOptions):
             validate_token(token)
         except TokenValidationError:
             return f"{self.token_env} is not a bot token (it looks like 123456789:AA...)"
-        if self.mode == "webhook" and not _SECRET_TOKEN.match(os.environ.get(self.secret_token_env, "")):
-            return f"set {self.secret_token_env} to a random webhook secret of 1-256 of A-Z, a-z, 0-9, _ and -"
         return None
+
+    def start_error(self) -> str | None:
+        # a webhook without a secret would take anyone's word for a customer's message
+        if self.mode == "webhook" and not _SECRET_TOKEN.match(os.environ.get(self.secret_token_env, "")):
+            return (f"mode webhook needs a secret: set {self.secret_token_env} to a random string of 1-256 "
+                    "of A-Z, a-z, 0-9, _ and - (or use mode: polling)")
+        return None
+
+    def secret_envs(self) -> list[str]:
+        return [self.token_env, self.secret_token_env]
 
 
 # -- errors ------------------------------------------------------------------------
@@ -135,6 +143,9 @@ class TelegramOptions(ConnectorOptions):
 def delivery_error(exc: AiogramError) -> DeliveryError:
     """aiogram's exception tree, mapped to what the outbox should do."""
     reason = f"telegram: {exc}"
+    if isinstance(exc, TelegramNetworkError):
+        # our words: the HTTP client's text may carry the URL, and the URL the token
+        reason = f"telegram: the Bot API could not be reached ({exc.message.split(':', 1)[0]})"
     if isinstance(exc, TelegramRetryAfter):
         return RateLimited(float(exc.retry_after), "telegram: too many requests")
     if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramConflictError, ClientDecodeError)):
@@ -300,7 +311,7 @@ class TelegramConnector(Connector):
             options = TelegramOptions.model_validate(options.model_dump())
         super().__init__(name, options, host)
         self.settings: TelegramOptions = options
-        # in polling mode no secret is needed: every webhook call is then refused
+        # in polling mode no secret is needed: there is no webhook route then
         self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""
         api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
@@ -319,15 +330,20 @@ class TelegramConnector(Connector):
             raise MediaUnavailable("this attachment has no Telegram file")
         if (attachment.size or 0) > MAX_MEDIA_BYTES:
             raise MediaUnavailable(f"the file is larger than {MAX_MEDIA_BYTES // 2**20} MiB")
+        # every reason below is in our words: the file's URL is /file/bot<token>/...,
+        # and aiohttp's and aiogram's error texts carry it
         try:
             info = await self.bot.get_file(file_id)
             if not info.file_path:
                 raise MediaUnavailable("Telegram gave no path for the file")
             body = (await self.bot.download_file(info.file_path, timeout=30)).read()  # type: ignore[union-attr]
         except (TelegramBadRequest, TelegramNotFound, TelegramForbiddenError) as exc:
+            # the Bot API's own description of a JSON error ("Bad Request: invalid file_id")
             raise MediaUnavailable(f"Telegram refused the file: {exc.message}") from None
+        except aiohttp.ClientResponseError as exc:
+            raise MediaUnavailable(f"Telegram's file server answered HTTP {exc.status}") from None
         except (AiogramError, aiohttp.ClientError, TimeoutError) as exc:
-            raise MediaUnavailable(f"Telegram could not be reached for the file: {exc}") from None
+            raise MediaUnavailable(f"Telegram could not be reached for the file ({type(exc).__name__})") from None
         guessed = mimetypes.guess_type(info.file_path)[0]
         return MediaFile(body, attachment.mime_type or guessed or "application/octet-stream")
 
@@ -403,9 +419,12 @@ class TelegramConnector(Connector):
 
     # -- webhook -------------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
-        app.router.add_post(self.webhook_path, self._webhook)
+        # polling: no webhook at all, so nobody can post an update past the poller
+        if self.settings.mode == "webhook":
+            app.router.add_post(self.webhook_path, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
+        # the secret first: nothing of a stranger's body is read or parsed
         given = request.headers.get(SECRET_HEADER, "")
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
             log.warning("telegram %s: webhook call with a missing or wrong secret token from %s",
@@ -416,8 +435,8 @@ class TelegramConnector(Connector):
         return web.Response(text="ok")
 
     async def _parse(self, request: web.Request) -> Update:
+        data = parse_json(await read_body(request))
         try:
-            data = json.loads(await request.read())
             return Update.model_validate(data, context={"bot": self.bot})
         except (ValueError, ValidationError) as exc:
             log.warning("telegram %s: malformed update refused: %s", self.name, str(exc)[:200])

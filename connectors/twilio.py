@@ -42,11 +42,12 @@ import re
 import time
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
 from aiolimiter import AsyncLimiter
+from multidict import MultiDict
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -68,6 +69,7 @@ from connectors.base import (
     TransientError,
     split_text,
 )
+from connectors.webhook import read_body
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -216,9 +218,16 @@ class TwilioOptions(ConnectorOptions):
             return f"set {self.account_sid_env} to the Twilio account SID (AC...)"
         if not _ACCOUNT_SID.match(sid):
             return f"{self.account_sid_env} is not an account SID (AC followed by 32 hex digits)"
-        if not os.environ.get(self.auth_token_env):
-            return f"set {self.auth_token_env} to the Twilio account's auth token"
         return None
+
+    def start_error(self) -> str | None:
+        # the auth token signs Twilio's webhooks: without it nobody's request could be checked
+        if not os.environ.get(self.auth_token_env):
+            return f"set {self.auth_token_env} to the Twilio account's auth token (it signs Twilio's webhooks)"
+        return None
+
+    def secret_envs(self) -> list[str]:
+        return [self.auth_token_env]
 
 
 # -- the HTTP client -------------------------------------------------------------------------
@@ -356,6 +365,16 @@ def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessa
     )
 
 
+def _form(request: web.Request, body: bytes) -> MultiDict[str] | None:
+    """The url-encoded form Twilio posts (flat: no nesting to bound), or None."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return None
+    try:
+        return MultiDict(parse_qsl(body.decode(request.charset or "utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, LookupError, ValueError):
+        return None
+
+
 def empty_twiml() -> web.Response:
     return web.Response(text=str(MessagingResponse()), content_type="text/xml")
 
@@ -436,14 +455,12 @@ class TwilioConnector(Connector):
 
     async def _signed_form(self, request: web.Request) -> dict[str, str]:
         """The form, once it is proven to come from Twilio for our account; 403 otherwise."""
-        try:
-            form = await request.post()
-        except ValueError:
-            form = None
         base = self.base_url()
         url = base + request.path_qs if base else str(request.url)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        if form is None or not signature or not self._validator.validate(url, form, signature):
+        # without a signature, refused before a byte of the body is read
+        form = _form(request, await read_body(request)) if signature else None
+        if form is None or not self._validator.validate(url, form, signature):
             log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
                         self.name, SIGNATURE_HEADER, request.remote, url)
             raise web.HTTPForbidden(text="invalid signature")
@@ -545,7 +562,8 @@ class TwilioConnector(Connector):
             except TwilioRestException as exc:
                 raise delivery_error(exc) from exc
             except (aiohttp.ClientError, TimeoutError, TwilioException) as exc:
-                raise TransientError(f"twilio: {type(exc).__name__}: {exc}") from exc
+                # our words: the HTTP client's text carries the URL it called
+                raise TransientError(f"twilio: the API could not be reached ({type(exc).__name__})") from exc
             log.debug("twilio %s: message %s part %d is %s", self.name, message.message_id, step, created.sid)
             await progress.part_sent(created.sid or None, last=step == len(requests) - 1)
         return SendResult(external_id=progress.external_id)

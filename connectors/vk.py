@@ -32,7 +32,6 @@ import functools
 import hashlib
 import hmac
 import io
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -61,6 +60,8 @@ from connectors.base import (
     TransientError,
     split_text,
 )
+from connectors.net import FetchRefused
+from connectors.webhook import parse_json, read_body
 from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,6 @@ REQUEST_TIMEOUT = 20.0
 NAME_WAIT = 2.0  # a message is stored without a name rather than held longer
 MAX_NAMES = 50_000
 MAX_USERS_PER_CALL = 1000
-MAX_DOWNLOAD_BYTES = 50 * 1024**2
 MAX_MESSAGE_LENGTH = 4096
 POLL_RETRY_SECONDS = 5.0
 # vk-api paces calls under one lock, so more threads would only wait there;
@@ -104,13 +104,21 @@ class VkOptions(ConnectorOptions):
     def disabled_reason(self) -> str | None:
         if not os.environ.get(self.token_env):
             return f"set {self.token_env} to a community token with the messages right"
-        if self.mode == "callback" and not os.environ.get(self.secret_env):
-            return f"set {self.secret_env} to the Callback API secret key of the community"
-        if self.mode == "callback" and not self.confirmation_code:
-            return "set confirmation_code to the string VK's Callback API settings show"
-        if self.mode == "longpoll" and self.group_id is None:
-            return "set group_id to the community's id for Bots Long Poll"
         return None
+
+    def start_error(self) -> str | None:
+        # a Callback API without its secret key would take anyone's word for a customer's message
+        if self.mode == "callback" and not os.environ.get(self.secret_env):
+            return (f"mode callback needs the Callback API secret key: set {self.secret_env} "
+                    "(or use mode: longpoll)")
+        if self.mode == "callback" and not self.confirmation_code:
+            return "mode callback needs confirmation_code, the string VK's Callback API settings show"
+        if self.mode == "longpoll" and self.group_id is None:
+            return "mode longpoll needs group_id, the community's id"
+        return None
+
+    def secret_envs(self) -> list[str]:
+        return [self.token_env, self.secret_env]
 
 
 # -- the client --------------------------------------------------------------------
@@ -155,6 +163,9 @@ def delivery_error(exc: Exception) -> DeliveryError:
         return TransientError(reason)
     if isinstance(exc, vk_api.ApiHttpError):
         return TransientError(f"vk: HTTP {exc.response.status_code}")
+    if isinstance(exc, requests.RequestException):
+        # our words: the HTTP client's text carries the URL it called
+        return TransientError(f"vk: the API could not be reached ({type(exc).__name__})")
     return TransientError(f"vk: {type(exc).__name__}: {exc}")
 
 
@@ -376,20 +387,26 @@ class VkConnector(Connector):
 
     # -- Callback API ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
-        app.router.add_post(f"/webhooks/vk/{self.name}", self._callback)
+        # long poll: no webhook at all, so nobody can post an event past the poller
+        if self.settings.mode == "callback":
+            app.router.add_post(f"/webhooks/vk/{self.name}", self._callback)
 
     async def _callback(self, request: web.Request) -> web.Response:
+        # the secret is inside the body: bounded in size and depth, parsed,
+        # and then the secret is checked before anything else is looked at
         event = await self._parse(request)
+        given = event.get("secret")
+        # VK sends the secret with the confirmation too, once one is set; a
+        # confirmation without it only gets the (public) confirmation code
+        optional = event["type"] == "confirmation" and given is None
+        if not optional and not (self._secret and isinstance(given, str)
+                                 and hmac.compare_digest(given.encode(), self._secret.encode())):
+            log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
+            raise web.HTTPForbidden(text="wrong secret")
         if self.settings.group_id is not None and event.get("group_id") != self.settings.group_id:
             log.warning("vk %s: event for community %r refused, this is %d",
                         self.name, event.get("group_id"), self.settings.group_id)
             raise web.HTTPForbidden(text="wrong community")
-        given = event.get("secret")
-        # VK sends the secret with the confirmation too, once one is set
-        optional = event["type"] == "confirmation" and given is None
-        if not optional and not (isinstance(given, str) and hmac.compare_digest(given.encode(), self._secret.encode())):
-            log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
-            raise web.HTTPForbidden(text="wrong secret")
         if event["type"] == "confirmation":
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.settings.confirmation_code or "")
@@ -398,10 +415,7 @@ class VkConnector(Connector):
         return web.Response(text="ok")
 
     async def _parse(self, request: web.Request) -> dict[str, Any]:
-        try:
-            event = json.loads(await request.read())
-        except ValueError:
-            event = None
+        event = parse_json(await read_body(request))
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             log.warning("vk %s: malformed callback refused", self.name)
             raise web.HTTPBadRequest(text="malformed event")
@@ -437,7 +451,9 @@ class VkConnector(Connector):
                                                         {"group_id": self.settings.group_id})
                     server = await self._poll_once(http, server)
                 except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError) as exc:
-                    log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                    # aiohttp's text would carry the long poll URL, and its query the poll's key
+                    reason = type(exc).__name__ if isinstance(exc, aiohttp.ClientError) else exc
+                    log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, reason)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except Exception:
                     # the store refused an event: ts is not advanced, it comes again
@@ -469,7 +485,7 @@ class VkConnector(Connector):
         progress = progress or SendProgress()
         parts = split_text(message.text, MAX_MESSAGE_LENGTH)
         try:
-            refs = [await self._in_thread(self._attachment_ref, peer_id, a) for a in message.attachments]
+            refs = [await self._attachment_ref(peer_id, a) for a in message.attachments]
             for index, part in enumerate(parts):
                 if index < progress.done:
                     continue
@@ -483,29 +499,28 @@ class VkConnector(Connector):
             raise delivery_error(exc) from exc
         return SendResult(external_id=progress.external_id)
 
-    def _attachment_ref(self, peer_id: int, attachment: Attachment) -> str:
+    async def _attachment_ref(self, peer_id: int, attachment: Attachment) -> str:
         """``photo<owner>_<id>`` for messages.send: reused if VK already has
-        it, else downloaded and uploaded the VK way (runs in a worker thread)."""
+        it, else fetched (through the guard: the URL is an agent's) and
+        uploaded the VK way."""
         known = attachment.extras.get("vk_attachment")
         if isinstance(known, str) and known:
             return known
         if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
             raise PermanentError(f"vk: attachment {attachment.name or attachment.kind} has no URL to upload")
-        data = self._download(attachment.url)
-        data.name = attachment.name or urlsplit(attachment.url).path.rsplit("/", 1)[-1] or "file"
-        if attachment.kind == "image":
+        try:
+            fetched = await self.fetcher.fetch(attachment.url)
+        except FetchRefused as exc:
+            error = TransientError if exc.transient else PermanentError
+            raise error(f"vk: the file {attachment.name or attachment.kind} was not fetched: {exc}") from None
+        data = io.BytesIO(fetched.body)
+        data.name = attachment.name or urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "file"
+        return await self._in_thread(self._upload_file, peer_id, attachment.kind, data)
+
+    def _upload_file(self, peer_id: int, kind: str, data: io.BytesIO) -> str:
+        """Upload fetched bytes to VK (runs in a worker thread)."""
+        if kind == "image":
             [photo] = self._upload.photo_messages(data, peer_id=peer_id)
             return _vk_ref("photo", photo)
         saved = self._upload.document_message(data, title=data.name, peer_id=peer_id)
         return _vk_ref("doc", saved[saved["type"]])
-
-    def _download(self, url: str) -> io.BytesIO:
-        with self.vk.http.get(url, stream=True) as resp:
-            resp.raise_for_status()
-            data = io.BytesIO()
-            for chunk in resp.iter_content(64 * 1024):
-                data.write(chunk)
-                if data.tell() > MAX_DOWNLOAD_BYTES:
-                    raise PermanentError(f"vk: {url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
-        data.seek(0)
-        return data

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from agents_ui import setup_console
+from agents_ui.sessions import ADMIN_ENV
 from connectors import connector_class
 from connectors.base import Connector
+from connectors.net import FetchLimits, GuardedFetcher, allow_list
 from router.appkeys import (
     ASSIGNER,
     BUS,
@@ -36,12 +39,14 @@ from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox import OutboxWorker
+from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
 from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.store import Store
 from router.store.base import StoreError
 from router.store.sqlite import SQLiteStore
+from router.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +65,41 @@ def make_store(settings: Settings, base_dir: Path) -> Store:
 
 
 def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
+    """The connectors configured to run. ``ConfigError`` for one that must not
+    start as configured (a webhook mode without its secret); its secrets are
+    registered for redaction before anything of it can log."""
     built: dict[str, Connector] = {}
+    problems: list[str] = []
+    fetcher = GuardedFetcher(FetchLimits(
+        allow_hosts=allow_list(settings.fetch.allow_hosts), max_bytes=settings.fetch.max_bytes,
+        timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects))
     for name, section in settings.connectors.items():
         if not section.enabled:
             log.info("connector %s (%s) is disabled", name, section.type)
             continue
         cls = connector_class(section.type)
         options = cls.parse_options(section.options())
+        _register_secrets(f"connector {name}", {env: os.environ.get(env) for env in options.secret_envs()})
         if (reason := options.disabled_reason()) is not None:
             log.info("connector %s (%s) is off until configured: %s", name, section.type, reason)
             continue
+        if (error := options.start_error()) is not None:
+            problems.append(f"connectors.{name} ({section.type}): {error}")
+            continue
         built[name] = connector = cls(name, options, router)
         connector.public_url = settings.server.public_url
+        connector.fetcher = fetcher
+    if problems:
+        raise ConfigError(problems)
     return built
+
+
+def _register_secrets(owner: str, values: dict[str, str | None]) -> None:
+    too_short = set(register(values.values()))
+    for env, value in values.items():
+        if value in too_short:
+            log.warning("%s: %s is shorter than %d characters: too short to be kept out of the logs",
+                        owner, env, MIN_SECRET_LENGTH)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -180,6 +207,9 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     # first of all: every handler after it sees the client's address, not the proxy's
     proxies = [trusted_proxy_middleware(settings.server.trusted_proxies, settings.server.forwarded_header)]
     app = web.Application(client_max_size=1024**2, middlewares=proxies if settings.server.trusted_proxies else [])
+    # secrets are redacted from every log line from here on, whoever writes it
+    install_log_filter()
+    _register_secrets("console", {ADMIN_ENV: os.environ.get(ADMIN_ENV)})
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
     app[STORE] = make_store(settings, base_dir or Path.cwd())

@@ -14,6 +14,7 @@ from router.bot import BOT_FILE, BotError
 from router.config import load_settings
 from router.customers_cli import add_customer_commands
 from router.heap import settle_heap
+from router.redaction import install_log_filter
 from router.rules.cli import add_commands as add_rules_commands
 from router.yamlconf import ConfigError
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # on the handler just made: the app factory registers the secrets it reads
+    install_log_filter()
     result: int = args.func(args)
     return result
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
 from connectors import UnknownConnectorType, connector_class
 from router.yamlconf import ConfigError, problem_at, read_yaml, validate
@@ -63,6 +63,26 @@ class ConsoleConfig(Section):
     login_lockout_seconds: float = Field(60.0, gt=0)
 
 
+class FetchConfig(Section):
+    """Fetches the server makes on a user's behalf (an agent's file URL):
+    never to a loopback, private, link-local or metadata address, unless the
+    host is listed here."""
+
+    # hosts trusted although their addresses are private: "files.lan", "10.0.0.5:8080"
+    allow_hosts: list[str] = Field(default_factory=list)
+    max_bytes: int = Field(50 * 1024**2, gt=0)
+    timeout: float = Field(30.0, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host.strip() or "/" in host or "@" in host or " " in host.strip():
+                raise ValueError(f"{host!r} is not a host: write files.lan or 10.0.0.5:8080, without a scheme or path")
+        return hosts
+
+
 class ConnectorConfig(Section):
     model_config = ConfigDict(extra="allow")
 
@@ -79,6 +99,7 @@ class Settings(Section):
     routing: RoutingConfig = RoutingConfig()
     outbox: OutboxConfig = OutboxConfig()
     console: ConsoleConfig = ConsoleConfig()
+    fetch: FetchConfig = FetchConfig()
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )

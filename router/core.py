@@ -42,6 +42,7 @@ from router.models import (
     new_id,
     utcnow,
 )
+from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store
 from router.store.base import IdentityPlan, MergeRequest
@@ -174,6 +175,7 @@ class Router:
     async def on_delivery_status(
         self, channel: str, external_id: str, state: Delivery, error: str | None = None
     ) -> None:
+        error = redact(error) if error is not None else None  # the agent reads it
         message = await self.store.record_delivery(channel, external_id, state, error, self.clock())
         if message is None:
             log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)

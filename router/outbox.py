@@ -18,6 +18,7 @@ from router.bus import Event, EventBus
 from router.config import OutboxConfig
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
+from router.redaction import redact
 from router.store import Store
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class OutboxWorker:
 
     async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError, parts_sent: int) -> float | None:
         channel = entry.payload.channel
+        # the agent reads it: never a credential from a library's error text
+        error.reason = redact(error.reason)
         if isinstance(error, TransientError) and attempts < self.config.max_attempts:
             delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
             if isinstance(error, RateLimited):

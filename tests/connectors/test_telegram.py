@@ -20,6 +20,7 @@ from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
+from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.fakes.telegram_api import Call, FakeTelegram
 
@@ -397,8 +398,6 @@ async def test_long_polling_stores_updates_and_confirms_them(
 @pytest.mark.parametrize(("variable", "value", "says"), [
     ("OMNIROUTER_TELEGRAM_TOKEN", None, "set OMNIROUTER_TELEGRAM_TOKEN"),
     ("OMNIROUTER_TELEGRAM_TOKEN", "not a token", "OMNIROUTER_TELEGRAM_TOKEN is not a bot token"),
-    ("OMNIROUTER_TELEGRAM_SECRET", None, "set OMNIROUTER_TELEGRAM_SECRET"),
-    ("OMNIROUTER_TELEGRAM_SECRET", "no spaces allowed", "set OMNIROUTER_TELEGRAM_SECRET"),
 ])
 async def test_off_until_the_token_is_set(
     make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
@@ -414,6 +413,37 @@ async def test_off_until_the_token_is_set(
     assert says in caplog.text
     assert len([r for r in caplog.records if "telegram" in r.getMessage()]) == 1
     assert await post(client, text_update(60, "anyone?")) == 404
+
+
+@pytest.mark.parametrize("value", [None, "", "no spaces allowed"])
+async def test_a_webhook_without_a_secret_refuses_to_start(
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch, value: str | None,
+) -> None:
+    """A token says the bot should run; a webhook without a secret would take
+    anyone's word for a customer's message: the service refuses to start."""
+    if value is None:
+        monkeypatch.delenv("OMNIROUTER_TELEGRAM_SECRET")
+    else:
+        monkeypatch.setenv("OMNIROUTER_TELEGRAM_SECRET", value)
+    with pytest.raises(ConfigError) as info:
+        await make_client(tg_settings)
+    [problem] = info.value.problems
+    assert problem.startswith(
+        "connectors.telegram (telegram): mode webhook needs a secret: set OMNIROUTER_TELEGRAM_SECRET")
+
+
+async def test_in_polling_mode_there_is_no_webhook(
+    make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Polling needs no secret, and then nothing may post updates: the route is not there."""
+    monkeypatch.delenv("OMNIROUTER_TELEGRAM_SECRET")
+    tg_settings.connectors["telegram"] = ConnectorConfig(
+        type="telegram", api_base=tg_api.base_url, mode="polling", polling_timeout=1)
+    client = await make_client(tg_settings)
+    assert "telegram" in client.app[CONNECTORS]
+    for secret in (None, "", SECRET):
+        assert await post(client, text_update(62, "forged"), secret=secret) == 404
+    assert await inbound(client) == []
 
 
 async def test_a_retry_resumes_after_the_parts_already_sent(tg: Client, tg_api: FakeTelegram) -> None:

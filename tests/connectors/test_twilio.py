@@ -561,7 +561,6 @@ async def test_sms_has_no_window_and_no_template(tw: Client) -> None:
 @pytest.mark.parametrize(("variable", "value", "says"), [
     ("OMNIROUTER_TWILIO_ACCOUNT_SID", None, "set OMNIROUTER_TWILIO_ACCOUNT_SID"),
     ("OMNIROUTER_TWILIO_ACCOUNT_SID", "not-a-sid", "OMNIROUTER_TWILIO_ACCOUNT_SID is not an account SID"),
-    ("OMNIROUTER_TWILIO_AUTH_TOKEN", None, "set OMNIROUTER_TWILIO_AUTH_TOKEN"),
 ])
 async def test_off_until_the_credentials_are_set(
     make_client: AppClient, tw_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
@@ -576,6 +575,18 @@ async def test_off_until_the_credentials_are_set(
     assert "whatsapp" not in client.app[CONNECTORS] and "sms" not in client.app[CONNECTORS]
     assert says in caplog.text
     assert await post(client, "whatsapp", whatsapp_form("anyone?")) == 404
+
+
+async def test_an_account_without_its_auth_token_refuses_to_start(
+    make_client: AppClient, tw_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The auth token signs Twilio's webhooks: without it no request could be
+    checked, so the service says what is missing instead of running open."""
+    monkeypatch.delenv("OMNIROUTER_TWILIO_AUTH_TOKEN")
+    with pytest.raises(ConfigError) as info:
+        await make_client(tw_settings)
+    assert any(p.startswith("connectors.whatsapp (twilio): set OMNIROUTER_TWILIO_AUTH_TOKEN")
+               for p in info.value.problems)
 
 
 @pytest.mark.parametrize(("options", "says"), [

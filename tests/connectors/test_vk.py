@@ -9,6 +9,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -18,6 +19,7 @@ from connectors.vk import VkConnector, random_id
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
+from router.yamlconf import ConfigError
 from tests.conftest import AppClient, eventually
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 
@@ -97,6 +99,8 @@ def vk_settings(settings: Settings, vk_api: FakeVk, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OMNIROUTER_VK_SECRET", SECRET)
     settings.connectors["vk"] = ConnectorConfig(
         type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, confirmation_code=CONFIRMATION)
+    # the fake serves the agents' files too: trusted by name, as an admin would a file server on the LAN
+    settings.fetch.allow_hosts = [urlsplit(vk_api.base_url).netloc]
     return settings
 
 
@@ -361,19 +365,55 @@ async def test_bots_long_poll(make_client: AppClient, vk_settings: Settings, vk_
     await eventually(delivered, "the reply")
 
 
-@pytest.mark.parametrize(("unset", "says"), [
-    ("OMNIROUTER_VK_TOKEN", "set OMNIROUTER_VK_TOKEN"), ("OMNIROUTER_VK_SECRET", "set OMNIROUTER_VK_SECRET")])
-async def test_off_until_its_secrets_are_set(
-    make_client: AppClient, vk_settings: Settings, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture, unset: str, says: str,
+async def test_off_until_its_token_is_set(
+    make_client: AppClient, vk_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.delenv(unset)
+    monkeypatch.delenv("OMNIROUTER_VK_TOKEN")
     caplog.set_level(logging.INFO, logger="router.app")
     client = await make_client(vk_settings)
     assert "vk" not in client.app[CONNECTORS]
-    assert says in caplog.text
+    assert "set OMNIROUTER_VK_TOKEN" in caplog.text
     status, _ = await post(client, message_new(60, "anyone?"))
     assert status == 404
+
+
+@pytest.mark.parametrize(("options", "unset", "says"), [
+    ({}, "OMNIROUTER_VK_SECRET", "mode callback needs the Callback API secret key: set OMNIROUTER_VK_SECRET"),
+    ({"confirmation_code": None}, None, "mode callback needs confirmation_code"),
+    ({"mode": "longpoll", "group_id": None}, None, "mode longpoll needs group_id"),
+])
+async def test_a_token_without_the_rest_refuses_to_start(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk, monkeypatch: pytest.MonkeyPatch,
+    options: dict[str, Any], unset: str | None, says: str,
+) -> None:
+    """A token says the community should be served; what it lacks is said at
+    start, never left to run a Callback API that anyone could post to."""
+    if unset is not None:
+        monkeypatch.delenv(unset)
+    fields: dict[str, Any] = {"api_base": vk_api.base_url, "group_id": GROUP_ID, "confirmation_code": CONFIRMATION}
+    vk_settings.connectors["vk"] = ConnectorConfig(type="vk", **(fields | options))
+    with pytest.raises(ConfigError) as info:
+        await make_client(vk_settings)
+    [problem] = info.value.problems
+    assert problem.startswith(f"connectors.vk (vk): {says}")
+
+
+@pytest.mark.parametrize("secret", [None, "", SECRET, "anything"])
+async def test_in_long_poll_mode_there_is_no_callback_api(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk, monkeypatch: pytest.MonkeyPatch,
+    secret: str | None,
+) -> None:
+    """The attack of the report: long poll, no secret set, and an event with
+    ``"secret": ""`` and the community's public id. Nothing may post events."""
+    monkeypatch.delenv("OMNIROUTER_VK_SECRET")
+    vk_settings.connectors["vk"] = ConnectorConfig(
+        type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
+    client = await make_client(vk_settings)
+    assert "vk" in client.app[CONNECTORS]
+    for body in (message_new(61, "forged", secret=secret), event("confirmation", {}, secret=secret)):
+        status, _ = await post(client, body)
+        assert status == 404
+    assert await inbound(client) == []
 
 
 async def test_a_long_reply_goes_in_parts_each_sent_once(vk: Client, vk_api: FakeVk) -> None:

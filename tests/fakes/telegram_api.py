@@ -64,6 +64,8 @@ class FakeTelegram(LocalServer):
         self._message_ids = itertools.count(1000)
         # file_id -> (file_path, bytes): what getFile and the file download serve
         self.files: dict[str, tuple[str, bytes]] = {}
+        # when set, the file server answers every download with this status (a failing CDN)
+        self.file_status: int | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -170,6 +172,9 @@ class FakeTelegram(LocalServer):
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
         self.calls.append(Call("download", {"path": request.match_info["path"]}, {}))
+        if self.file_status is not None:
+            return web.Response(status=self.file_status, text="<html><body>file server error</body></html>",
+                                content_type="text/html")
         found = [body for path, body in self.files.values() if path == request.match_info["path"]]
         return web.Response(body=found[0]) if found else web.Response(status=404, text="Not Found")
 

@@ -1,0 +1,78 @@
+"""Reading a webhook's body within bounds, before anything trusts it.
+
+A body over ``MAX_BODY_BYTES`` is refused with 413 before it is read whole;
+JSON nested deeper than ``MAX_DEPTH`` is refused with 400 before any model
+sees it (the parser and every model after it recurse once per level: a few
+thousand brackets were a ``RecursionError`` and a 500). Both answers are in
+our words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+# no platform's update comes near it (Telegram's and VK's are a few KiB, a
+# long forwarded chain some hundreds); it is also the app's own request limit
+MAX_BODY_BYTES = 1024**2
+# VK nests forwarded messages, each level a few more: legitimate updates stay far below
+MAX_DEPTH = 128
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, or 413 when it is larger than ``limit`` (said by its
+    Content-Length, or found while reading a chunked one)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit, request.content_length)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int, size: int) -> web.HTTPRequestEntityTooLarge:
+    return web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size,
+                                         text=f"the body is larger than {limit} bytes")
+
+
+def nesting_depth(value: Any, stop_at: int | None = None) -> int:
+    """How deeply a parsed JSON value's arrays and objects nest, walked
+    without recursion; the walk stops once ``stop_at`` is passed."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        if stop_at is not None and deepest > stop_at:
+            break
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """The parsed JSON, or 400 for text that is not JSON or nests too deeply.
+    The C parser refuses a nesting bomb at the interpreter's recursion limit
+    with a clean ``RecursionError`` (cheaply: it stops there); the walk after
+    it holds what passes to ``max_depth``, for the models that recurse next."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise _too_deep(max_depth) from None
+    except ValueError:
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+    if nesting_depth(value, stop_at=max_depth) > max_depth:
+        raise _too_deep(max_depth)
+    return value
+
+
+def _too_deep(max_depth: int) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=f"the body nests deeper than {max_depth} levels")

@@ -1,0 +1,111 @@
+"""Configured secrets never leave the process: not in a log line, not in an
+error an agent or a platform is shown.
+
+The app factory registers every secret it reads (connectors' tokens, webhook
+secrets and passwords from the environment, the admin password) with
+``register``; ``RedactingFilter`` on the root logger's handlers replaces each
+one with ``***`` in every record, its traceback included, whatever logger
+wrote it (ours, aiohttp's, aiogram's, twilio's...). The delivery and media
+errors connectors raise pass their reason through ``redact`` too: a last line
+behind error messages that are built from our own words in the first place.
+
+Only a leaf module (no import of the core), so connectors may use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "***"
+# a shorter "secret" would mangle every log line and protects nothing anyway
+MIN_SECRET_LENGTH = 6
+
+def _forms(secret: str) -> set[str]:
+    """The secret as it may be written: as is, and escaped in a URL."""
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+
+
+class _Registry:
+    """The secrets of this process (tests build several apps: the union)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self.pattern: re.Pattern[str] | None = None
+
+    def register(self, secrets: Iterable[str | None]) -> list[str]:
+        too_short: list[str] = []
+        with self._lock:
+            for secret in secrets:
+                if not secret:
+                    continue
+                if len(secret) < MIN_SECRET_LENGTH:
+                    too_short.append(secret)
+                    continue
+                self._secrets.update(_forms(secret))
+            if self._secrets:
+                # the longest first, so a secret that contains another goes whole
+                alternatives = sorted(self._secrets, key=len, reverse=True)
+                self.pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+        return too_short
+
+
+_REGISTRY = _Registry()
+
+
+def register(secrets: Iterable[str | None]) -> list[str]:
+    """Redact these from now on. Returns the ones too short to be redacted
+    (the caller says so, without printing them)."""
+    return _REGISTRY.register(secrets)
+
+
+def redact(text: str) -> str:
+    pattern = _REGISTRY.pattern
+    return text if pattern is None else pattern.sub(PLACEHOLDER, text)
+
+
+def contains_secret(text: str) -> bool:
+    pattern = _REGISTRY.pattern
+    return pattern is not None and pattern.search(text) is not None
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record whose message, traceback or stack holds a secret.
+    On a handler it sees every record that handler writes, propagated ones
+    included (a filter on a logger would miss its children's records)."""
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _REGISTRY.pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a broken format string: the handler reports it itself
+        if contains_secret(message):
+            record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            # formatted now, so that every handler prints this redacted text
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text and contains_secret(record.exc_text):
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info and contains_secret(record.stack_info):
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+FILTER = RedactingFilter()
+
+
+def install_log_filter() -> None:
+    """Put the filter on every handler of the root logger (idempotent)."""
+    for handler in logging.getLogger().handlers:
+        if FILTER not in handler.filters:
+            handler.addFilter(FILTER)

@@ -1,0 +1,112 @@
+"""Every webhook bounds what it reads before it trusts it: the secret first
+where it travels in a header, the body's size before it is read whole, its
+nesting before it is parsed. Deeply nested JSON was a RecursionError and a
+500 on Telegram and on VK (there before the secret was even checked)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from connectors.twilio import SIGNATURE_HEADER
+from connectors.webhook import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth, parse_json
+from tests.connectors.test_telegram import SECRET as TG_SECRET
+from tests.connectors.test_telegram import SECRET_HEADER, text_update, tg, tg_api, tg_settings  # noqa: F401
+from tests.connectors.test_telegram import inbound as tg_inbound
+from tests.connectors.test_twilio import tw_settings, twilio_api, whatsapp_form  # noqa: F401
+from tests.connectors.test_vk import SECRET as VK_SECRET
+from tests.connectors.test_vk import inbound as vk_inbound
+from tests.connectors.test_vk import message_new, vk, vk_api, vk_settings  # noqa: F401
+
+Client = TestClient[web.Request, web.Application]
+
+BOMB = b"[" * 100_000 + b"]" * 100_000
+TOO_LARGE = b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+
+
+def nested(levels: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+async def send(client: Client, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async with client.post(path, data=body, headers={"Content-Type": "application/json", **(headers or {})}) as resp:
+        return resp.status, await resp.text()
+
+
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    assert not [r for r in caplog.records if r.exc_info], "a webhook body raised"
+    assert "RecursionError" not in caplog.text
+
+
+async def test_telegram(tg: Client, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    path = "/webhooks/telegram/telegram"
+    good = {SECRET_HEADER: TG_SECRET}
+    # without the secret nothing of the body is looked at, however bad it is
+    assert (await send(tg, path, BOMB))[0] == 401
+    assert (await send(tg, path, TOO_LARGE, {SECRET_HEADER: "wrong"}))[0] == 401
+    assert await send(tg, path, BOMB, good) == (400, f"the body nests deeper than {MAX_DEPTH} levels")
+    assert await send(tg, path, TOO_LARGE, good) == (413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    deep_update = text_update(1, "hi") | {"extra": nested(MAX_DEPTH + 1)}
+    assert (await send(tg, path, json.dumps(deep_update).encode(), good))[0] == 400
+    assert await tg_inbound(tg) == []
+    no_tracebacks(caplog)
+    # an update within the bounds is taken as ever
+    assert (await send(tg, path, json.dumps(text_update(2, "[[{still fine}]]")).encode(), good))[0] == 200
+    assert [m.text for m in await tg_inbound(tg)] == ["[[{still fine}]]"]
+
+
+async def test_vk(vk: Client, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    path = "/webhooks/vk/vk"
+    # the secret is inside the body: it is bounded and parsed safely first
+    assert await send(vk, path, BOMB) == (400, f"the body nests deeper than {MAX_DEPTH} levels")
+    assert await send(vk, path, TOO_LARGE) == (413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    with_secret = message_new(1, "hi") | {"object": nested(MAX_DEPTH + 1)}
+    assert (await send(vk, path, json.dumps(with_secret).encode()))[0] == 400
+    # the secret before anything else: a stranger's event for another community is a 403 all the same
+    forged = message_new(2, "forged") | {"secret": "guess", "group_id": 1}
+    assert await send(vk, path, json.dumps(forged).encode()) == (403, "wrong secret")
+    assert await vk_inbound(vk) == []
+    no_tracebacks(caplog)
+    body = message_new(3, "[[{still fine}]]")
+    assert body["secret"] == VK_SECRET
+    assert await send(vk, path, json.dumps(body).encode()) == (200, "ok")
+    assert [m.text for m in await vk_inbound(vk)] == ["[[{still fine}]]"]
+
+
+async def test_twilio(make_client: Any, tw_settings: Any, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    client = await make_client(tw_settings)
+    form = "&".join(f"{k}={v}" for k, v in whatsapp_form("hi").items()).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with client.post("/webhooks/twilio/whatsapp", data=form + b"&pad=" + b"x" * MAX_BODY_BYTES,
+                           headers=headers) as resp:
+        assert resp.status == 403  # no signature: refused before the body is read
+    async with client.post("/webhooks/twilio/whatsapp", data=form + b"&pad=" + b"x" * MAX_BODY_BYTES,
+                           headers={**headers, SIGNATURE_HEADER: "c2lnbmVk"}) as resp:
+        assert (resp.status, await resp.text()) == (413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    (b"{}", 1), (b'[[{"a": [1]}]]', 4), (b'{"a": "[[[[[[", "b": "\\"[["}', 1), (b"3", 0), (b'"{"', 0),
+    (b'{"a": [], "b": {"c": [[]]}}', 4)])
+def test_depth_counts_containers_not_brackets_in_strings(text: bytes, depth: int) -> None:
+    assert nesting_depth(json.loads(text)) == depth
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 900, 100_000])
+def test_too_deep_is_a_400_at_any_depth(levels: int) -> None:
+    with pytest.raises(web.HTTPBadRequest) as info:
+        parse_json(b"[" * levels + b"]" * levels)
+    assert info.value.text == f"the body nests deeper than {MAX_DEPTH} levels"
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
