@@ -36,7 +36,7 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendResult
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, HostUnavailable, SendResult
 from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -463,6 +463,9 @@ class WebChatConnector(Connector):
         )
         try:
             accepted = await self.host.on_message(inbound)
+        except HostUnavailable:  # an outage, logged once by the router's store: not acknowledged
+            await self._fail(session)
+            return
         except Exception:
             log.exception("webchat: storing a message of visitor %s failed (code unavailable)", visitor_id)
             await self._fail(session)
@@ -475,7 +478,8 @@ class WebChatConnector(Connector):
     async def _fail(self, session: _Session) -> None:
         """The message could not be stored: say so and drop the socket, so the
         widget reconnects and re-sends it (the message stays pending there)."""
-        await self._send_error(session, "unavailable", "the message could not be stored, retrying")
+        await self._push_now(session, {"type": "error", "code": "unavailable",
+                                       "message": "the message could not be stored, retrying"})
         await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
     async def _send_error(self, session: _Session, code: str, message: str) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from agents_ui import setup_console
 from connectors import connector_class
-from connectors.base import Connector
+from connectors.base import Connector, HostUnavailable
 from router.appkeys import (
     ASSIGNER,
     BUS,
@@ -39,10 +39,12 @@ from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.store import Store
-from router.store.base import StoreError
+from router.store.base import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # seconds /healthz waits for the store's answer (it queues behind the writes in flight)
 HEALTH_TIMEOUT = 5.0
@@ -148,6 +150,28 @@ async def _close_clients(app: web.Application) -> None:
         await connector.close_clients()
 
 
+RETRY_AFTER = 5  # seconds a refused sender is asked to wait while the store is down
+
+
+def unavailable_response(reason: str) -> web.Response:
+    """503 with the reason: nothing was stored, the sender may try again."""
+    return web.json_response({"status": "unavailable", "error": "store_unavailable", "reason": reason},
+                             status=503, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+@web.middleware
+async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A store outage met by any handler (a webhook's message, a page) is a
+    503 with the reason, not a 500 and a traceback per request: the outage is
+    logged once by the store, as it starts and as it ends."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as exc:
+        return unavailable_response(exc.reason)
+    except HostUnavailable as exc:
+        return unavailable_response(exc.reason)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """ok only when a message could be stored now: a load balancer or a
     service manager then stops sending to (or restarts) a server whose
@@ -157,7 +181,7 @@ async def healthz(request: web.Request) -> web.Response:
             await request.app[STORE].ping()
     except (StoreError, TimeoutError) as exc:
         reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
-        log.warning("healthz: the store is unavailable: %s", reason)
+        log.debug("healthz: the store is unavailable: %s", reason)  # the store logs the outage, once
         return web.json_response({"status": "unavailable", "store": reason}, status=503)
     return web.json_response({"status": "ok"})
 
@@ -176,7 +200,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     """``base_dir`` anchors relative store paths (the working directory by default).
     Routing rules are read only from an explicit ``config_dir`` (``omnirouter
     run`` always gives one): without it, every conversation goes to the default team."""
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[store_outage])
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
     app[STORE] = make_store(settings, base_dir or Path.cwd())

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Accepted, ReplyWindow
+from connectors.base import Accepted, HostUnavailable, ReplyWindow
 from router.aio import finish
 from router.bot.base import Bot
 from router.bot.config import Messages
@@ -43,7 +43,7 @@ from router.models import (
     utcnow,
 )
 from router.routing import Routing
-from router.store import ConflictError, Store
+from router.store import ConflictError, Store, StoreUnavailable
 from router.store.base import IdentityPlan, MergeRequest
 from router.verification import Verifier
 
@@ -138,7 +138,10 @@ class Router:
         task = asyncio.ensure_future(self._ingest(message))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except StoreUnavailable as exc:  # the connector's words for it: it knows no store
+            raise HostUnavailable(exc.reason) from exc
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history.

@@ -71,11 +71,15 @@ from router.store.base import (
     NotFound,
     Store,
     StoreError,
+    StoreUnavailable,
     VerificationCheck,
     VerificationStart,
     merge_attributes,
 )
+from router.store.checkpoint import checkpoint_regularly
+from router.store.faults import SETTLE, Episode
 from router.store.migrations import MIGRATIONS
+from router.store.sqlite_faults import guard, needs_reopen, translated
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,7 @@ Synchronous = Literal["off", "normal", "full"]
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
+CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
@@ -233,57 +238,100 @@ def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Custome
 Work = Callable[[sqlite3.Connection], Any]
 
 
+Connect = Callable[..., sqlite3.Connection]
+
+
 class _Db:
     """One sqlite3 connection and the work run on it: in a thread of the
-    server, or alone in a process of its own (the writer, see ``_Connection``)."""
+    server, or alone in a process of its own (the writer, see ``_Connection``).
+
+    A platform fault (disk full, read-only or immutable files) comes back to
+    the caller as ``StoreUnavailable``; after one that may leave the
+    connection with a stale view of its files (opened read-only while they
+    were), it is opened afresh before its next use, so the store recovers by
+    itself once the fault is gone."""
 
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
+        self._args: tuple[str, Synchronous, bool] | None = None
+        self._connect: Connect = sqlite3.connect
+        self._stale = False
 
-    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    def open(self, path: str, synchronous: Synchronous, read_only: bool, connect: Connect | None = None) -> None:
+        self._args = (path, synchronous, read_only)
+        self._connect = connect or sqlite3.connect
+        guard(path)
+        conn = self._connect(path, isolation_level=None, check_same_thread=True)
+        try:
+            self._configure(conn, synchronous, read_only)
+        except BaseException:
+            conn.close()
+            raise
+        self.conn, self._stale = conn, False
+
+    @staticmethod
+    def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool) -> None:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        # reads of hot rows (open conversations, identities) should not go to
-        # the OS for every page: a 64 MiB page cache and memory-mapped I/O
+        # hot rows (open conversations, identities) stay in a 64 MiB page
+        # cache. No memory-mapped I/O (mmap_size): a mapped file made
+        # immutable or cut short kills the process with SIGBUS, not an error
         conn.execute("PRAGMA cache_size=-65536")
-        conn.execute("PRAGMA mmap_size=268435456")
         if read_only:
             conn.execute("PRAGMA query_only=ON")
         else:
             # a checkpoint fsyncs: done by the store's checkpointer off the
             # commit path, not by whichever COMMIT happens to cross 1000 pages
             conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn = conn
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
-    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self.conn is None:
+    def _ready(self) -> sqlite3.Connection:
+        """The connection, checked and (after a fault) reopened for a batch."""
+        if self._args is None:
             raise RuntimeError("store is not open")
-        return fn(self.conn)
+        guard(self._args[0])
+        if self._stale or self.conn is None:
+            self.close()
+            self.open(*self._args, connect=self._connect)
+        assert self.conn is not None
+        return self.conn
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        if needs_reopen(exc):
+            self._stale = True
+        return translated(exc)
+
+    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._ready())
+        except Exception as exc:
+            raise self._failed(exc) from None
 
     def run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        if self.conn is None:
-            return [(False, RuntimeError("store is not open"))] * len(batch)
+        try:
+            conn = self._ready()
+        except Exception as exc:
+            return [(False, self._failed(exc))] * len(batch)
         outcomes: list[tuple[bool, Any]] = []
         for work in batch:
             try:
-                outcomes.append((True, work(self.conn)))
+                outcomes.append((True, work(conn)))
             except Exception as exc:  # handed to the caller, who raises it
-                outcomes.append((False, exc))
+                outcomes.append((False, self._failed(exc)))
         return outcomes
 
     def run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        conn = self.conn
-        if conn is None:
-            return [(False, RuntimeError("store is not open"))] * len(batch)
+        try:
+            conn = self._ready()
+        except Exception as exc:
+            return [(False, self._failed(exc))] * len(batch)
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -291,10 +339,18 @@ class _Db:
                 outcomes.append(_in_savepoint(conn, work))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._roll_back(conn)
+            return [(False, self._failed(exc))] * len(batch)
+        return [(ok, value if ok else self._failed(value)) for ok, value in outcomes]
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """After a failed batch. A rollback that fails too (the disk gone)
+        leaves the connection to be reopened: closing it rolls back."""
+        try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            return [(False, exc)] * len(batch)
-        return outcomes
+        except sqlite3.Error:
+            self._stale = True
 
 
 # the writer process's one connection (unused in the server's own process)
@@ -361,7 +417,7 @@ def _outcome(reply: bytes) -> Any:
     return value
 
 
-class WriterGone(StoreError):
+class WriterGone(StoreUnavailable):
     """The writer process died (killed, out of memory) with a call in flight."""
 
 
@@ -551,10 +607,15 @@ class _Connection:
     own: one hop per batch, and the event loop keeps its core.
     """
 
-    def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False) -> None:
+    def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False,
+                 connect: Connect | None = None, episode: Episode | None = None) -> None:
         self._path = path
         self._synchronous = synchronous
         self._name = name
+        # how a connection is made in a thread (tests inject the platform's faults there)
+        self._connect = connect
+        # the writer's: each batch's outcome, for /healthz and one log line per outage
+        self._episode = episode
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
         self._child = _WriterProcess(path, synchronous, name) if process else None
         self._db = _Db()
@@ -582,7 +643,7 @@ class _Connection:
             await self._child.start()  # the process opens its connection as it starts
         else:
             await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._db.open, self._path, self._synchronous, read_only
+                self._pool, self._db.open, self._path, self._synchronous, read_only, self._connect
             )
 
     async def close(self) -> None:
@@ -617,10 +678,21 @@ class _Connection:
             future.add_done_callback(self._left_behind)
             raise
 
+    def _note(self, outcomes: list[tuple[bool, Any]]) -> None:
+        """A batch's outcome as part of an outage, or as the end of one."""
+        if self._episode is None:
+            return
+        outage = next((value for ok, value in outcomes if not ok and isinstance(value, StoreUnavailable)), None)
+        if outage is not None:
+            self._episode.failed(outage.reason)
+        elif any(ok for ok, _ in outcomes):
+            self._episode.succeeded()
+
     def _left_behind(self, future: asyncio.Future[Any]) -> None:
         """The outcome of a call whose caller went away: a failure is still
         worth a line in the log (asyncio's "never retrieved" otherwise)."""
-        if not future.cancelled() and (exc := future.exception()) is not None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None and not isinstance(exc, StoreUnavailable):  # an outage is logged once, as such
             log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, exc)
 
     async def _flush(self) -> None:
@@ -635,6 +707,7 @@ class _Connection:
                 except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
                     log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
                     outcomes = [(False, exc)] * len(batch)
+                self._note(outcomes)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -1145,6 +1218,18 @@ def _audit_entry(r: sqlite3.Row) -> AuditEntry:
 
 def _execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     return conn.execute(sql, params).rowcount
+
+
+# /healthz's probe: a row rewritten, so a page goes to the WAL like a message's
+_PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
+          " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+async def _closed(conn: _Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT)
+    except (StoreError, TimeoutError, OSError) as exc:
+        log.warning("sqlite store: a connection did not close cleanly: %s", exc)
 
 
 def _truncate_wal(conn: sqlite3.Connection) -> None:
@@ -1675,58 +1760,67 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread",
+                 connect: Connect | None = None, fault_settle: float = SETTLE) -> None:
+        """``connect`` makes the connections of a thread-run writer and of the
+        reader (``sqlite3.connect``'s signature; tests inject disk faults with it)."""
         self.path = str(path)
         self.synchronous = synchronous
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
+        self._connect = connect
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
         self._checkpointer: _Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        # writes failing: one log line as it starts, one as it ends; /healthz fails meanwhile
+        self.outage = Episode("sqlite store: writes are failing", log, settle=fault_settle)
 
     # -- lifecycle ------------------------------------------------------------
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process")
-        await writer.open()
+        writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
+                             connect=self._connect, episode=self.outage)
         try:
+            await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
         except BaseException:
-            await writer.close()
+            await _closed(writer)
             raise
         self._writer = writer
-        self._reader = _Connection(self.path, self.synchronous, "reader")
+        self._reader = _Connection(self.path, self.synchronous, "reader", connect=self._connect)
         await self._reader.open(read_only=True)
-        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
+        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", connect=self._connect)
         await self._checkpointer.open(read_only=True)
-        self._checkpoints = asyncio.create_task(self._checkpoint_regularly(), name="sqlite-checkpoint")
+        self._checkpoints = asyncio.create_task(
+            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"
+        )
 
     async def ping(self) -> None:
-        try:  # a write transaction of its own: the database can take a message
-            await self._w.call(_execute, "SELECT 1")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the database cannot be written: {exc}") from exc
-
-    async def _checkpoint_regularly(self) -> None:
-        assert self._checkpointer is not None
-        while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL)
-            # PASSIVE never blocks the writer or readers; what it cannot copy now it copies next time
-            await self._checkpointer.call(_execute, "PRAGMA wal_checkpoint(PASSIVE)")
+        """A real write (a page into the WAL), and no write failing lately:
+        "ok" must mean a message could be stored now."""
+        await self._w.call(_execute, _PROBE, (ts(datetime.now(UTC)),))
+        if (reason := self.outage.reason) is not None:
+            raise StoreUnavailable(reason)
 
     async def close(self) -> None:
+        """Bounded whatever the disk does: each step's failure is logged and
+        the next one still runs (a writer process left open would keep the
+        server from exiting)."""
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
         if self._writer is not None:
-            await self._writer.run_alone(_truncate_wal)
+            try:
+                await asyncio.wait_for(self._writer.run_alone(_truncate_wal), CLOSE_TIMEOUT)
+            except (StoreError, TimeoutError) as exc:
+                log.warning("sqlite store: the WAL was not folded into the database on close: %s", exc)
         for conn in (self._checkpointer, self._reader, self._writer):
             if conn is not None:
-                await conn.close()
+                await _closed(conn)
         self._checkpointer = self._reader = self._writer = None
 
     @property
