@@ -379,6 +379,8 @@ class WebChatConnector(Connector):
                 await self._on_frame(session, parse_frame(msg.data))
             except FrameError as exc:
                 await self._send_error(session, exc.code, exc.message)
+            except HostUnavailable:  # a hello's history or secret during an outage (logged once by the store)
+                await self._fail(session)
         elif msg.type is WSMsgType.BINARY:
             await self._send_error(session, "binary_not_supported", "send JSON text frames")
         elif msg.type is WSMsgType.ERROR:
