@@ -54,6 +54,7 @@ from connectors.base import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    HostUnavailable,
     PermanentError,
     RateLimited,
     SendResult,
@@ -437,6 +438,9 @@ class VkConnector(Connector):
                     server = await self._poll_once(http, server)
                 except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError) as exc:
                     log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                    await asyncio.sleep(POLL_RETRY_SECONDS)
+                except HostUnavailable:  # an outage the router logs once: ts is not advanced
+                    log.debug("vk %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except Exception:
                     # the store refused an event: ts is not advanced, it comes again

@@ -194,3 +194,31 @@ async def test_immutable_files_are_refused_with_503_not_sigbus_and_the_service_r
         log = await server.stop()
     assert len(acked) == 2 and set(_stored(database, acked).values()) == {1}
     assert len(_episodes(log)) == 2 and "Traceback" not in log, log
+
+
+async def test_a_start_on_immutable_files_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """Not a server that says healthy while no write can succeed: it exits
+    with the reason, and a service manager's restart brings it up once the
+    files can be written."""
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("chattr +i needs root and e2fsprogs")
+    database = tmp_path / "omnirouter.db"
+    async with running(tmp_path, database) as server:
+        await server.stop()
+    frozen = await _cmd("chattr", "+i", str(database))
+    if frozen.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {frozen.stderr.strip()}")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
+            env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD}, stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), CEILING)
+    finally:
+        assert (await _cmd("chattr", "-i", str(database))).returncode == 0
+    log = err.decode()
+    assert proc.returncode == 1 and "the store cannot be written" in log and "immutable" in log, log
+    assert "Traceback" not in log, log
+    async with running(tmp_path, database) as server:
+        assert (await server.health())[0] == 200
+        await server.stop()
