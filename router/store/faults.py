@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # whatever succeeded meanwhile: a full disk lets a tiny write (/healthz's probe)
 # into the WAL's slack while a message's does not, and "healthy" must mean
 # "a message can be stored"
-SETTLE = 10.0  # seconds
+SETTLE = 5.0  # seconds
 
 
 class Episode:

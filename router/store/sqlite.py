@@ -260,6 +260,12 @@ class _Db:
     def open(self, path: str, synchronous: Synchronous, read_only: bool, connect: Connect | None = None) -> None:
         self._args = (path, synchronous, read_only)
         self._connect = connect or sqlite3.connect
+        try:
+            self._open(path, synchronous, read_only)
+        except Exception as exc:
+            raise translated(exc) from None
+
+    def _open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
         guard(path)
         conn = self._connect(path, isolation_level=None, check_same_thread=True)
         try:
@@ -702,7 +708,7 @@ class _Connection:
                 method = "run_transaction" if self._transactional else "run_each"
                 try:
                     outcomes = await self._run(method, [work for work, _ in batch])
-                except WriterGone as exc:
+                except StoreUnavailable as exc:  # the writer process died, or could not open the database
                     outcomes = [(False, exc)] * len(batch)
                 except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
                     log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
