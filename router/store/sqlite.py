@@ -92,6 +92,7 @@ Synchronous = Literal["off", "normal", "full"]
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
+WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
 CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
@@ -292,6 +293,9 @@ class _Db:
             # a checkpoint fsyncs: done by the store's checkpointer off the
             # commit path, not by whichever COMMIT happens to cross 1000 pages
             conn.execute("PRAGMA wal_autocheckpoint=0")
+            # a WAL grown while checkpoints failed (a full disk) is cut back
+            # to this once they work again, not kept at its peak until a restart
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
     def close(self) -> None:
         if self.conn is not None:
