@@ -79,20 +79,18 @@ from router.store.base import (
 from router.store.checkpoint import checkpoint_regularly
 from router.store.faults import SETTLE, Episode
 from router.store.migrations import MIGRATIONS
-from router.store.sqlite_faults import guard, needs_reopen, translated
+from router.store.sqlite_db import Connect, Db, Synchronous, Work
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Synchronous = Literal["off", "normal", "full"]
 # where the writer connection runs: a thread of the server (the class's default,
 # for tools and tests), or a process of its own (the service's default,
 # store.writer: the GIL's sake at high message rates; see _Connection)
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
-WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
 CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
@@ -236,135 +234,8 @@ def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Custome
     return None if row is None else _customer(row)
 
 
-Work = Callable[[sqlite3.Connection], Any]
-
-
-Connect = Callable[..., sqlite3.Connection]
-
-
-class _Db:
-    """One sqlite3 connection and the work run on it: in a thread of the
-    server, or alone in a process of its own (the writer, see ``_Connection``).
-
-    A platform fault (disk full, read-only or immutable files) comes back to
-    the caller as ``StoreUnavailable``; after one that may leave the
-    connection with a stale view of its files (opened read-only while they
-    were), it is opened afresh before its next use, so the store recovers by
-    itself once the fault is gone."""
-
-    def __init__(self) -> None:
-        self.conn: sqlite3.Connection | None = None
-        self._args: tuple[str, Synchronous, bool] | None = None
-        self._connect: Connect = sqlite3.connect
-        self._stale = False
-
-    def open(self, path: str, synchronous: Synchronous, read_only: bool, connect: Connect | None = None) -> None:
-        self._args = (path, synchronous, read_only)
-        self._connect = connect or sqlite3.connect
-        try:
-            self._open(path, synchronous, read_only)
-        except Exception as exc:
-            raise translated(exc) from None
-
-    def _open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
-        guard(path)
-        conn = self._connect(path, isolation_level=None, check_same_thread=True)
-        try:
-            self._configure(conn, synchronous, read_only)
-        except BaseException:
-            conn.close()
-            raise
-        self.conn, self._stale = conn, False
-
-    @staticmethod
-    def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool) -> None:
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        # hot rows (open conversations, identities) stay in a 64 MiB page
-        # cache. No memory-mapped I/O (mmap_size): a mapped file made
-        # immutable or cut short kills the process with SIGBUS, not an error
-        conn.execute("PRAGMA cache_size=-65536")
-        if read_only:
-            conn.execute("PRAGMA query_only=ON")
-        else:
-            # a checkpoint fsyncs: done by the store's checkpointer off the
-            # commit path, not by whichever COMMIT happens to cross 1000 pages
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            # a WAL grown while checkpoints failed (a full disk) is cut back
-            # to this once they work again, not kept at its peak until a restart
-            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def _ready(self) -> sqlite3.Connection:
-        """The connection, checked and (after a fault) reopened for a batch."""
-        if self._args is None:
-            raise RuntimeError("store is not open")
-        guard(self._args[0])
-        if self._stale or self.conn is None:
-            self.close()
-            self.open(*self._args, connect=self._connect)
-        assert self.conn is not None
-        return self.conn
-
-    def _failed(self, exc: BaseException) -> BaseException:
-        if needs_reopen(exc):
-            self._stale = True
-        return translated(exc)
-
-    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return fn(self._ready())
-        except Exception as exc:
-            raise self._failed(exc) from None
-
-    def run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        try:
-            conn = self._ready()
-        except Exception as exc:
-            return [(False, self._failed(exc))] * len(batch)
-        outcomes: list[tuple[bool, Any]] = []
-        for work in batch:
-            try:
-                outcomes.append((True, work(conn)))
-            except Exception as exc:  # handed to the caller, who raises it
-                outcomes.append((False, self._failed(exc)))
-        return outcomes
-
-    def run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        try:
-            conn = self._ready()
-        except Exception as exc:
-            return [(False, self._failed(exc))] * len(batch)
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for work in batch:
-                outcomes.append(_in_savepoint(conn, work))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._roll_back(conn)
-            return [(False, self._failed(exc))] * len(batch)
-        return [(ok, value if ok else self._failed(value)) for ok, value in outcomes]
-
-    def _roll_back(self, conn: sqlite3.Connection) -> None:
-        """After a failed batch. A rollback that fails too (the disk gone)
-        leaves the connection to be reopened: closing it rolls back."""
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            self._stale = True
-
-
 # the writer process's one connection (unused in the server's own process)
-_PROCESS_DB = _Db()
+_PROCESS_DB = Db()
 
 
 def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None:
@@ -628,7 +499,7 @@ class _Connection:
         self._episode = episode
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
         self._child = _WriterProcess(path, synchronous, name) if process else None
-        self._db = _Db()
+        self._db = Db()
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -727,19 +598,6 @@ class _Connection:
                         future.set_exception(value)
         finally:
             self._flusher = None
-
-
-def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
-    """One caller's unit of work: all of it, or none of it."""
-    conn.execute("SAVEPOINT work")
-    try:
-        result = work(conn)
-    except Exception as exc:  # undone, then handed to the caller
-        conn.execute("ROLLBACK TO work")
-        conn.execute("RELEASE work")
-        return False, exc
-    conn.execute("RELEASE work")
-    return True, result
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
