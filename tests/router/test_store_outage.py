@@ -24,8 +24,12 @@ from router.config import Settings
 from router.store.sqlite import SQLiteStore
 from tests.agents_ui.conftest import login
 from tests.conftest import AppClient, eventually
+from tests.connectors import test_telegram as telegram
+from tests.connectors.test_telegram import PATH, SECRET, SECRET_HEADER, Client, inbound, post, text_update
 
 CEILING = 120.0  # seconds: a hang detector, never a measurement
+# the Telegram connector on its local fake, for the webhook test
+tg_api, tg_settings, tg = telegram.tg_api, telegram.tg_settings, telegram.tg
 _connect = sqlite3.connect
 
 
@@ -132,3 +136,29 @@ async def test_a_store_fault_is_an_outage_that_ends_by_itself(
     assert len(lines) == 2 and "cleared" in lines[1], lines  # one as the outage starts, one as it ends
     assert not [r for r in caplog.records if r.exc_info], "a traceback for an outage"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "webchat" in r.name]
+
+
+@pytest.fixture
+def fault(monkeypatch: pytest.MonkeyPatch) -> Fault:
+    """Injected before the service starts, so every connection it opens is one."""
+    injected = Fault()
+    monkeypatch.setattr(sqlite3, "connect", injected.connect)
+    return injected
+
+
+async def test_a_webhook_during_an_outage_gets_503_and_its_redelivery_is_stored_once(
+    fault: Fault, tg: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram is not told "received" for an update that was not stored:
+    it delivers it again, and the redelivery after the outage is stored once."""
+    payload = text_update(7, "hello")
+    fault.error = "database or disk is full"
+    async with tg.post(PATH, headers={SECRET_HEADER: SECRET}, json=payload) as resp:
+        assert resp.status == 503, await resp.text()
+        assert "disk is full" in (await resp.json())["reason"]
+    assert await inbound(tg) == []
+    fault.error = None
+    assert await post(tg, payload) == 200
+    assert await post(tg, payload) == 200  # Telegram's own redelivery
+    assert [m.text for m in await inbound(tg)] == ["hello"]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback for an outage"
