@@ -77,9 +77,9 @@ from router.store.base import (
     merge_attributes,
 )
 from router.store.checkpoint import checkpoint_regularly
-from router.store.faults import SETTLE, Episode
+from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
-from router.store.sqlite_db import Connect, Db, Synchronous, Work
+from router.store.sqlite_db import Db, Synchronous, Work
 
 log = logging.getLogger(__name__)
 
@@ -489,12 +489,10 @@ class _Connection:
     """
 
     def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False,
-                 connect: Connect | None = None, episode: Episode | None = None) -> None:
+                 episode: Episode | None = None) -> None:
         self._path = path
         self._synchronous = synchronous
         self._name = name
-        # how a connection is made in a thread (tests inject the platform's faults there)
-        self._connect = connect
         # the writer's: each batch's outcome, for /healthz and one log line per outage
         self._episode = episode
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
@@ -524,7 +522,7 @@ class _Connection:
             await self._child.start()  # the process opens its connection as it starts
         else:
             await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._db.open, self._path, self._synchronous, read_only, self._connect
+                self._pool, self._db.open, self._path, self._synchronous, read_only
             )
 
     async def close(self) -> None:
@@ -1628,28 +1626,24 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread",
-                 connect: Connect | None = None, fault_settle: float = SETTLE) -> None:
-        """``connect`` makes the connections of a thread-run writer and of the
-        reader (``sqlite3.connect``'s signature; tests inject disk faults with it)."""
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = str(path)
         self.synchronous = synchronous
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
-        self._connect = connect
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
         self._checkpointer: _Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         # writes failing: one log line as it starts, one as it ends; /healthz fails meanwhile
-        self.outage = Episode("sqlite store: writes are failing", log, settle=fault_settle)
+        self.outage = Episode("sqlite store: writes are failing", log)
 
     # -- lifecycle ------------------------------------------------------------
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
-                             connect=self._connect, episode=self.outage)
+                             episode=self.outage)
         try:
             await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
@@ -1657,9 +1651,9 @@ class SQLiteStore(Store):
             await _closed(writer)
             raise
         self._writer = writer
-        self._reader = _Connection(self.path, self.synchronous, "reader", connect=self._connect)
+        self._reader = _Connection(self.path, self.synchronous, "reader")
         await self._reader.open(read_only=True)
-        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", connect=self._connect)
+        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
             checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"

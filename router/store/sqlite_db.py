@@ -17,9 +17,6 @@ WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
 Work = Callable[[sqlite3.Connection], Any]
 
 
-Connect = Callable[..., sqlite3.Connection]
-
-
 class Db:
     """One sqlite3 connection and the work run on it: in a thread of the
     server, or alone in a process of its own (the writer, see ``_Connection``).
@@ -33,12 +30,10 @@ class Db:
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
         self._args: tuple[str, Synchronous, bool] | None = None
-        self._connect: Connect = sqlite3.connect
         self._stale = False
 
-    def open(self, path: str, synchronous: Synchronous, read_only: bool, connect: Connect | None = None) -> None:
+    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
         self._args = (path, synchronous, read_only)
-        self._connect = connect or sqlite3.connect
         try:
             self._open(path, synchronous, read_only)
         except Exception as exc:
@@ -46,7 +41,7 @@ class Db:
 
     def _open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
         guard(path)
-        conn = self._connect(path, isolation_level=None, check_same_thread=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         try:
             self._configure(conn, synchronous, read_only)
         except BaseException:
@@ -87,7 +82,7 @@ class Db:
         guard(self._args[0])
         if self._stale or self.conn is None:
             self.close()
-            self.open(*self._args, connect=self._connect)
+            self.open(*self._args)
         assert self.conn is not None
         return self.conn
 
