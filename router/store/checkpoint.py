@@ -17,7 +17,8 @@ from router.store.faults import Episode
 
 log = logging.getLogger(__name__)
 
-MAX_PAUSE = 30.0  # seconds between tries while checkpoints fail
+# seconds between tries while checkpoints fail: a failed PASSIVE one is cheap, a WAL left to grow is not
+MAX_PAUSE = 5.0
 
 Call = Callable[..., Awaitable[Any]]
 
