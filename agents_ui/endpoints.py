@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents_ui.sessions import AGENT, session_agent
 from router.models import Agent, Role
-from router.store import ConflictError, NotFound
+from router.store import ConflictError, NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = 5  # seconds a client is asked to wait while the store is down
 
 # requests that change something; they must be JSON (see _require_json)
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -164,8 +166,15 @@ def _bind(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             return error_response(ApiError(404, "not_found", f"no such {exc}"))
         except ConflictError as exc:
             return error_response(ApiError(409, "conflict", str(exc)))
+        except StoreUnavailable as exc:  # an outage, logged once by the store: nothing was stored, try again
+            return error_response(_outage(exc))
 
     return handle
+
+
+def _outage(exc: StoreUnavailable) -> ApiError:
+    return ApiError(503, "store_unavailable", f"nothing was stored: {exc.reason}; try again in a moment",
+                    {"Retry-After": str(RETRY_AFTER)})
 
 
 @web.middleware
@@ -183,6 +192,8 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         code = _HTTP_CODES.get(exc.status, "http_error")
         return error_response(ApiError(exc.status, code, exc.reason, headers))
+    except StoreUnavailable as exc:
+        return error_response(_outage(exc))
     except Exception:
         log.exception("console API %s %s failed", request.method, request.path)
         return error_response(ApiError(500, "internal", "internal error; see the server log"))

@@ -57,10 +57,24 @@ class Accepted:
     created_at: datetime
 
 
+class HostUnavailable(Exception):
+    """The router cannot take the message now (its store is down: a full
+    disk, read-only files): nothing was stored, so the platform must not be
+    told "received". A webhook lets it propagate (the server answers 503 and
+    the platform delivers again); a connector that pulls messages tries again
+    later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ConnectorHost(Protocol):
     """What the core offers a connector."""
 
-    async def on_message(self, message: InboundMessage) -> Accepted: ...
+    async def on_message(self, message: InboundMessage) -> Accepted:
+        """Store and route ``message``; ``HostUnavailable`` when it could not be stored now."""
+        ...
 
     async def history(self, sender: IdentityRef, limit: int) -> list[Message]: ...
 

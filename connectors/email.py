@@ -55,6 +55,7 @@ from connectors.base import (
     Connector,
     ConnectorHost,
     ConnectorOptions,
+    HostUnavailable,
     PermanentError,
     SendProgress,
     SendResult,
@@ -336,6 +337,8 @@ class EmailConnector(Connector):
                     await self._session(idle)
                 except ImapError as exc:
                     log.warning("email %s: IMAP failed, reconnecting in %gs: %s", self.name, delay, _reason(exc))
+                except HostUnavailable:  # an outage the router logs once: the mail stays unseen
+                    log.debug("email %s: the router is unavailable, retrying in %gs", self.name, delay)
                 except Exception:
                     # the router could not store a mail: it stays unseen and comes again
                     log.exception("email %s: storing mail failed, retrying in %gs", self.name, delay)

@@ -71,6 +71,7 @@ from connectors.base import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    HostUnavailable,
     MediaFile,
     MediaUnavailable,
     PermanentError,
@@ -411,6 +412,9 @@ class TelegramConnector(Connector):
                 await asyncio.sleep(POLL_RETRY_SECONDS)
             except AiogramError as exc:
                 log.warning("telegram %s: polling failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+            except HostUnavailable:  # an outage the router logs once: the update stays unconfirmed
+                log.debug("telegram %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
             except Exception:
                 # the store refused the update: it stays unconfirmed and comes again

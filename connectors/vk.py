@@ -53,6 +53,7 @@ from connectors.base import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    HostUnavailable,
     PermanentError,
     RateLimited,
     SendProgress,
@@ -454,6 +455,9 @@ class VkConnector(Connector):
                     # aiohttp's text would carry the long poll URL, and its query the poll's key
                     reason = type(exc).__name__ if isinstance(exc, aiohttp.ClientError) else exc
                     log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, reason)
+                    await asyncio.sleep(POLL_RETRY_SECONDS)
+                except HostUnavailable:  # an outage the router logs once: ts is not advanced
+                    log.debug("vk %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except Exception:
                     # the store refused an event: ts is not advanced, it comes again

@@ -33,7 +33,7 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, SendProgress, SendResult
+from connectors.base import Connector, ConnectorHost, ConnectorOptions, HostUnavailable, SendProgress, SendResult
 from connectors.chat_limits import MovingWindow, address_key
 from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
 
@@ -383,6 +383,8 @@ class WebChatConnector(Connector):
                 await self._on_frame(session, parse_frame(msg.data))
             except FrameError as exc:
                 await self._send_error(session, exc.code, exc.message)
+            except HostUnavailable:  # a hello's history or secret during an outage (logged once by the store)
+                await self._fail(session)
         elif msg.type is WSMsgType.BINARY:
             await self._send_error(session, "binary_not_supported", "send JSON text frames")
         elif msg.type is WSMsgType.ERROR:
@@ -498,6 +500,9 @@ class WebChatConnector(Connector):
         )
         try:
             accepted = await self.host.on_message(inbound)
+        except HostUnavailable:  # an outage, logged once by the router's store: not acknowledged
+            await self._fail(session)
+            return
         except Exception:
             log.exception("webchat: storing a message of visitor %s failed (code unavailable)", visitor_id)
             await self._fail(session)
@@ -510,7 +515,8 @@ class WebChatConnector(Connector):
     async def _fail(self, session: _Session) -> None:
         """The message could not be stored: say so and drop the socket, so the
         widget reconnects and re-sends it (the message stays pending there)."""
-        await self._send_error(session, "unavailable", "the message could not be stored, retrying")
+        await self._push_now(session, {"type": "error", "code": "unavailable",
+                                       "message": "the message could not be stored, retrying"})
         await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
     async def _send_error(self, session: _Session, code: str, message: str) -> None:

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from agents_ui import setup_console
 from agents_ui.sessions import ADMIN_ENV
 from connectors import connector_class
-from connectors.base import Connector
+from connectors.base import Connector, HostUnavailable
 from connectors.net import FetchLimits, GuardedFetcher, allow_list
 from router.appkeys import (
     ASSIGNER,
@@ -44,11 +45,13 @@ from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.store import Store
-from router.store.base import StoreError
+from router.store.base import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
+
+
 
 # seconds /healthz waits for the store's answer (it queues behind the writes in flight)
 HEALTH_TIMEOUT = 5.0
@@ -176,6 +179,28 @@ async def _close_clients(app: web.Application) -> None:
         await connector.close_clients()
 
 
+RETRY_AFTER = 5  # seconds a refused sender is asked to wait while the store is down
+
+
+def unavailable_response(reason: str) -> web.Response:
+    """503 with the reason: nothing was stored, the sender may try again."""
+    return web.json_response({"status": "unavailable", "error": "store_unavailable", "reason": reason},
+                             status=503, headers={"Retry-After": str(RETRY_AFTER)})
+
+
+@web.middleware
+async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A store outage met by any handler (a webhook's message, a page) is a
+    503 with the reason, not a 500 and a traceback per request: the outage is
+    logged once by the store, as it starts and as it ends."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as exc:
+        return unavailable_response(exc.reason)
+    except HostUnavailable as exc:
+        return unavailable_response(exc.reason)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """ok only when a message could be stored now: a load balancer or a
     service manager then stops sending to (or restarts) a server whose
@@ -185,7 +210,7 @@ async def healthz(request: web.Request) -> web.Response:
             await request.app[STORE].ping()
     except (StoreError, TimeoutError) as exc:
         reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
-        log.warning("healthz: the store is unavailable: %s", reason)
+        log.debug("healthz: the store is unavailable: %s", reason)  # the store logs the outage, once
         return web.json_response({"status": "unavailable", "store": reason}, status=503)
     return web.json_response({"status": "ok"})
 
@@ -205,8 +230,11 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     Routing rules are read only from an explicit ``config_dir`` (``omnirouter
     run`` always gives one): without it, every conversation goes to the default team."""
     # first of all: every handler after it sees the client's address, not the proxy's
-    proxies = [trusted_proxy_middleware(settings.server.trusted_proxies, settings.server.forwarded_header)]
-    app = web.Application(client_max_size=1024**2, middlewares=proxies if settings.server.trusted_proxies else [])
+    middlewares: list[Middleware] = []
+    if settings.server.trusted_proxies:
+        middlewares.append(trusted_proxy_middleware(settings.server.trusted_proxies, settings.server.forwarded_header))
+    middlewares.append(store_outage)
+    app = web.Application(client_max_size=1024**2, middlewares=middlewares)
     # secrets are redacted from every log line from here on, whoever writes it
     install_log_filter()
     _register_secrets("console", {ADMIN_ENV: os.environ.get(ADMIN_ENV)})

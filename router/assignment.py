@@ -24,7 +24,7 @@ from router.bus import Event, EventBus
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
 from router.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
-from router.store import ConflictError, Store
+from router.store import ConflictError, Store, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
 
@@ -155,6 +155,8 @@ class Assigner:
                     await self.assign_round()
                 except ConflictError:
                     log.debug("assignment round lost a race; the next one retries")
+                except StoreUnavailable:  # an outage the store logs once; the next round retries
+                    log.debug("assignment round: the store is unavailable; retrying in %.0f s", idle_check)
                 except Exception:
                     # the assigner must outlive a bad round (a locked database, a
                     # bug): say so loudly and try again on the next wake-up

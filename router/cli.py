@@ -16,6 +16,7 @@ from router.customers_cli import add_customer_commands
 from router.heap import settle_heap
 from router.redaction import install_log_filter
 from router.rules.cli import add_commands as add_rules_commands
+from router.store import StoreUnavailable
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")
@@ -58,6 +59,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     except BotError as exc:  # the bot's matching model failed to load at start
         print(f"{config_dir / BOT_FILE}: {exc}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:  # a full disk, read-only files: no start that would say healthy
+        print(f"{settings.store.path}: the store cannot be written: {exc.reason}; "
+              f"start omnirouter again once it can (a service manager restarting it does)", file=sys.stderr)
         return 1
     return 0
 

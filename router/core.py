@@ -9,13 +9,14 @@ but unrouted message that ``resume`` finishes on the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Accepted, ReplyWindow
+from connectors.base import Accepted, HostUnavailable, ReplyWindow
 from router.aio import finish
 from router.bot.base import Bot
 from router.bot.config import Messages
@@ -44,7 +45,7 @@ from router.models import (
 )
 from router.redaction import redact
 from router.routing import Routing
-from router.store import ConflictError, Store
+from router.store import ConflictError, Store, StoreUnavailable
 from router.store.base import IdentityPlan, MergeRequest
 from router.verification import Verifier
 
@@ -88,6 +89,15 @@ class ReplyWindowClosed(ReplyRefused):
         self.last_inbound_at = last_inbound_at
         self.template_text = template_text
         self.open_channels = open_channels
+
+
+@contextlib.contextmanager
+def _for_connectors() -> Iterator[None]:
+    """A store outage in the words of the connector contract, which knows no store."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        raise HostUnavailable(exc.reason) from exc
 
 
 def message_event(message: Message, conversation: ConversationView) -> Event:
@@ -139,7 +149,8 @@ class Router:
         task = asyncio.ensure_future(self._ingest(message))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
-        return await asyncio.shield(task)
+        with _for_connectors():
+            return await asyncio.shield(task)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history.
@@ -147,6 +158,10 @@ class Router:
         Privacy: only messages of identities proven to be this customer's. An
         identity linked without proof (a claim merged by config) sees only its
         own messages, and nobody sees an unproven identity's messages."""
+        with _for_connectors():
+            return await self._history(sender, limit)
+
+    async def _history(self, sender: IdentityRef, limit: int) -> list[Message]:
         identity = self.identity.identity_of(sender)
         customer = await self.store.find_identity(identity)
         if customer is None:
@@ -170,7 +185,8 @@ class Router:
         return shown
 
     async def secret(self, name: str) -> bytes:
-        return await self.store.secret(name)
+        with _for_connectors():
+            return await self.store.secret(name)
 
     async def on_delivery_status(
         self, channel: str, external_id: str, state: Delivery, error: str | None = None

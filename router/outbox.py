@@ -19,12 +19,13 @@ from router.config import OutboxConfig
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.redaction import redact
-from router.store import Store
+from router.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
 IDLE_POLL = 30.0
+OUTAGE_POLL = 30.0  # seconds at most between passes while the store is down
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
@@ -53,10 +54,20 @@ class OutboxWorker:
         self.clock = clock
 
     async def run(self) -> None:
+        outage = 0  # passes in a row the store refused
         while True:
             # cleared before the pass, so a reply queued while it runs wakes the next one
             self.wakeup.clear()
-            delay = await self.run_once()
+            try:
+                delay = await self.run_once()
+                outage = 0
+            except StoreUnavailable:
+                # the store logs its outage once; the worker outlives it and
+                # tries again ever less often (what was sent but not recorded
+                # as sent goes again: the connectors' ids make that harmless
+                # where the platform allows)
+                outage += 1
+                delay = backoff_delay(outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max))
             # woken early by a new reply, or on time for the next retry
             await wait_event(self.wakeup, delay)
 

@@ -35,7 +35,7 @@ from router.models import (
     new_id,
 )
 from router.routing import Routing
-from router.store import ConflictError, Store
+from router.store import ConflictError, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ class BotDesk:
             await self.turn(conversation_id)
         except asyncio.CancelledError:
             raise
+        except StoreUnavailable:  # an outage the store logs once; picked up as below
+            log.debug("bot turn for conversation %s: the store is unavailable", conversation_id)
         except Exception:
             # a store failure mid-turn: the message stays unanswered and is
             # picked up by the next turn or the next start's resume

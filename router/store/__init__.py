@@ -1,5 +1,5 @@
 """Persistence behind one narrow async interface (``Store``)."""
 
-from router.store.base import ConflictError, Ingested, NotFound, Store, StoreError
+from router.store.base import ConflictError, Ingested, NotFound, Store, StoreError, StoreUnavailable
 
-__all__ = ["ConflictError", "Ingested", "NotFound", "Store", "StoreError"]
+__all__ = ["ConflictError", "Ingested", "NotFound", "Store", "StoreError", "StoreUnavailable"]

@@ -171,6 +171,17 @@ class ConflictError(StoreError):
     """A uniqueness rule or an expected state did not hold."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot take a write now (the disk is full, the files are
+    read-only, the database is locked or gone): an outage, not a bug. The
+    caller answers 503 with ``reason`` and the sender retries later; nothing
+    was stored by the call that raised it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class Ingested:
     """The first, atomic step of the pipeline for one inbound message."""

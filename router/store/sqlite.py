@@ -72,23 +72,27 @@ from router.store.base import (
     NotFound,
     Store,
     StoreError,
+    StoreUnavailable,
     VerificationCheck,
     VerificationStart,
     merge_attributes,
 )
+from router.store.checkpoint import checkpoint_regularly
+from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
+from router.store.sqlite_db import Db, Synchronous, Work
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Synchronous = Literal["off", "normal", "full"]
 # where the writer connection runs: a thread of the server (the class's default,
 # for tools and tests), or a process of its own (the service's default,
 # store.writer: the GIL's sake at high message rates; see _Connection)
 WriterMode = Literal["process", "thread"]
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
+CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
@@ -231,75 +235,8 @@ def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Custome
     return None if row is None else _customer(row)
 
 
-Work = Callable[[sqlite3.Connection], Any]
-
-
-class _Db:
-    """One sqlite3 connection and the work run on it: in a thread of the
-    server, or alone in a process of its own (the writer, see ``_Connection``)."""
-
-    def __init__(self) -> None:
-        self.conn: sqlite3.Connection | None = None
-
-    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        # reads of hot rows (open conversations, identities) should not go to
-        # the OS for every page: a 64 MiB page cache and memory-mapped I/O
-        conn.execute("PRAGMA cache_size=-65536")
-        conn.execute("PRAGMA mmap_size=268435456")
-        if read_only:
-            conn.execute("PRAGMA query_only=ON")
-        else:
-            # a checkpoint fsyncs: done by the store's checkpointer off the
-            # commit path, not by whichever COMMIT happens to cross 1000 pages
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn = conn
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self.conn is None:
-            raise RuntimeError("store is not open")
-        return fn(self.conn)
-
-    def run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        if self.conn is None:
-            return [(False, RuntimeError("store is not open"))] * len(batch)
-        outcomes: list[tuple[bool, Any]] = []
-        for work in batch:
-            try:
-                outcomes.append((True, work(self.conn)))
-            except Exception as exc:  # handed to the caller, who raises it
-                outcomes.append((False, exc))
-        return outcomes
-
-    def run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
-        conn = self.conn
-        if conn is None:
-            return [(False, RuntimeError("store is not open"))] * len(batch)
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for work in batch:
-                outcomes.append(_in_savepoint(conn, work))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return [(False, exc)] * len(batch)
-        return outcomes
-
-
 # the writer process's one connection (unused in the server's own process)
-_PROCESS_DB = _Db()
+_PROCESS_DB = Db()
 
 
 def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None:
@@ -362,7 +299,7 @@ def _outcome(reply: bytes) -> Any:
     return value
 
 
-class WriterGone(StoreError):
+class WriterGone(StoreUnavailable):
     """The writer process died (killed, out of memory) with a call in flight."""
 
 
@@ -552,13 +489,16 @@ class _Connection:
     own: one hop per batch, and the event loop keeps its core.
     """
 
-    def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False) -> None:
+    def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False,
+                 episode: Episode | None = None) -> None:
         self._path = path
         self._synchronous = synchronous
         self._name = name
+        # the writer's: each batch's outcome, for /healthz and one log line per outage
+        self._episode = episode
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
         self._child = _WriterProcess(path, synchronous, name) if process else None
-        self._db = _Db()
+        self._db = Db()
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -618,10 +558,21 @@ class _Connection:
             future.add_done_callback(self._left_behind)
             raise
 
+    def _note(self, outcomes: list[tuple[bool, Any]]) -> None:
+        """A batch's outcome as part of an outage, or as the end of one."""
+        if self._episode is None:
+            return
+        outage = next((value for ok, value in outcomes if not ok and isinstance(value, StoreUnavailable)), None)
+        if outage is not None:
+            self._episode.failed(outage.reason)
+        elif any(ok for ok, _ in outcomes):
+            self._episode.succeeded()
+
     def _left_behind(self, future: asyncio.Future[Any]) -> None:
         """The outcome of a call whose caller went away: a failure is still
         worth a line in the log (asyncio's "never retrieved" otherwise)."""
-        if not future.cancelled() and (exc := future.exception()) is not None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None and not isinstance(exc, StoreUnavailable):  # an outage is logged once, as such
             log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, exc)
 
     async def _flush(self) -> None:
@@ -631,11 +582,12 @@ class _Connection:
                 method = "run_transaction" if self._transactional else "run_each"
                 try:
                     outcomes = await self._run(method, [work for work, _ in batch])
-                except WriterGone as exc:
+                except StoreUnavailable as exc:  # the writer process died, or could not open the database
                     outcomes = [(False, exc)] * len(batch)
                 except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
                     log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
                     outcomes = [(False, exc)] * len(batch)
+                self._note(outcomes)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -645,19 +597,6 @@ class _Connection:
                         future.set_exception(value)
         finally:
             self._flusher = None
-
-
-def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
-    """One caller's unit of work: all of it, or none of it."""
-    conn.execute("SAVEPOINT work")
-    try:
-        result = work(conn)
-    except Exception as exc:  # undone, then handed to the caller
-        conn.execute("ROLLBACK TO work")
-        conn.execute("RELEASE work")
-        return False, exc
-    conn.execute("RELEASE work")
-    return True, result
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -1149,6 +1088,18 @@ def _audit_entry(r: sqlite3.Row) -> AuditEntry:
 
 def _execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     return conn.execute(sql, params).rowcount
+
+
+# /healthz's probe: a row rewritten, so a page goes to the WAL like a message's
+_PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
+          " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+async def _closed(conn: _Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT)
+    except (StoreError, TimeoutError, OSError) as exc:
+        log.warning("sqlite store: a connection did not close cleanly: %s", exc)
 
 
 def _truncate_wal(conn: sqlite3.Connection) -> None:
@@ -1688,49 +1639,54 @@ class SQLiteStore(Store):
         self._reader: _Connection | None = None
         self._checkpointer: _Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        # writes failing: one log line as it starts, one as it ends; /healthz fails meanwhile
+        self.outage = Episode("sqlite store: writes are failing", log)
 
     # -- lifecycle ------------------------------------------------------------
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process")
-        await writer.open()
+        writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
+                             episode=self.outage)
         try:
+            await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
         except BaseException:
-            await writer.close()
+            await _closed(writer)
             raise
         self._writer = writer
         self._reader = _Connection(self.path, self.synchronous, "reader")
         await self._reader.open(read_only=True)
         self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
         await self._checkpointer.open(read_only=True)
-        self._checkpoints = asyncio.create_task(self._checkpoint_regularly(), name="sqlite-checkpoint")
+        self._checkpoints = asyncio.create_task(
+            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"
+        )
 
     async def ping(self) -> None:
-        try:  # a write transaction of its own: the database can take a message
-            await self._w.call(_execute, "SELECT 1")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the database cannot be written: {exc}") from exc
-
-    async def _checkpoint_regularly(self) -> None:
-        assert self._checkpointer is not None
-        while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL)
-            # PASSIVE never blocks the writer or readers; what it cannot copy now it copies next time
-            await self._checkpointer.call(_execute, "PRAGMA wal_checkpoint(PASSIVE)")
+        """A real write (a page into the WAL), and no write failing lately:
+        "ok" must mean a message could be stored now."""
+        await self._w.call(_execute, _PROBE, (ts(datetime.now(UTC)),))
+        if (reason := self.outage.reason) is not None:
+            raise StoreUnavailable(reason)
 
     async def close(self) -> None:
+        """Bounded whatever the disk does: each step's failure is logged and
+        the next one still runs (a writer process left open would keep the
+        server from exiting)."""
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
         if self._writer is not None:
-            await self._writer.run_alone(_truncate_wal)
+            try:
+                await asyncio.wait_for(self._writer.run_alone(_truncate_wal), CLOSE_TIMEOUT)
+            except (StoreError, TimeoutError) as exc:
+                log.warning("sqlite store: the WAL was not folded into the database on close: %s", exc)
         for conn in (self._checkpointer, self._reader, self._writer):
             if conn is not None:
-                await conn.close()
+                await _closed(conn)
         self._checkpointer = self._reader = self._writer = None
 
     @property

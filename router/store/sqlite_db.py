@@ -1,0 +1,149 @@
+"""One sqlite3 connection and the work run on it, in a thread of the server
+or alone in the store's writer process (``router.store.sqlite``): the part of
+the store that meets the disk, and so its faults."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from router.store.sqlite_faults import guard, needs_reopen, translated
+
+T = TypeVar("T")
+Synchronous = Literal["off", "normal", "full"]
+WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
+
+Work = Callable[[sqlite3.Connection], Any]
+
+
+class Db:
+    """One sqlite3 connection and the work run on it: in a thread of the
+    server, or alone in a process of its own (the writer, see ``_Connection``).
+
+    A platform fault (disk full, read-only or immutable files) comes back to
+    the caller as ``StoreUnavailable``; after one that may leave the
+    connection with a stale view of its files (opened read-only while they
+    were), it is opened afresh before its next use, so the store recovers by
+    itself once the fault is gone."""
+
+    def __init__(self) -> None:
+        self.conn: sqlite3.Connection | None = None
+        self._args: tuple[str, Synchronous, bool] | None = None
+        self._stale = False
+
+    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
+        self._args = (path, synchronous, read_only)
+        try:
+            self._open(path, synchronous, read_only)
+        except Exception as exc:
+            raise translated(exc) from None
+
+    def _open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
+        guard(path)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+        try:
+            self._configure(conn, synchronous, read_only)
+        except BaseException:
+            conn.close()
+            raise
+        self.conn, self._stale = conn, False
+
+    @staticmethod
+    def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool) -> None:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        # hot rows (open conversations, identities) stay in a 64 MiB page
+        # cache. No memory-mapped I/O (mmap_size): a mapped file made
+        # immutable or cut short kills the process with SIGBUS, not an error
+        conn.execute("PRAGMA cache_size=-65536")
+        if read_only:
+            conn.execute("PRAGMA query_only=ON")
+        else:
+            # a checkpoint fsyncs: done by the store's checkpointer off the
+            # commit path, not by whichever COMMIT happens to cross 1000 pages
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            # a WAL grown while checkpoints failed (a full disk) is cut back
+            # to this once they work again, not kept at its peak until a restart
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _ready(self) -> sqlite3.Connection:
+        """The connection, checked and (after a fault) reopened for a batch."""
+        if self._args is None:
+            raise RuntimeError("store is not open")
+        guard(self._args[0])
+        if self._stale or self.conn is None:
+            self.close()
+            self.open(*self._args)
+        assert self.conn is not None
+        return self.conn
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        if needs_reopen(exc):
+            self._stale = True
+        return translated(exc)
+
+    def run_one(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._ready())
+        except Exception as exc:
+            raise self._failed(exc) from None
+
+    def run_each(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        try:
+            conn = self._ready()
+        except Exception as exc:
+            return [(False, self._failed(exc))] * len(batch)
+        outcomes: list[tuple[bool, Any]] = []
+        for work in batch:
+            try:
+                outcomes.append((True, work(conn)))
+            except Exception as exc:  # handed to the caller, who raises it
+                outcomes.append((False, self._failed(exc)))
+        return outcomes
+
+    def run_transaction(self, batch: list[Work]) -> list[tuple[bool, Any]]:
+        try:
+            conn = self._ready()
+        except Exception as exc:
+            return [(False, self._failed(exc))] * len(batch)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work in batch:
+                outcomes.append(_in_savepoint(conn, work))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._roll_back(conn)
+            return [(False, self._failed(exc))] * len(batch)
+        return [(ok, value if ok else self._failed(value)) for ok, value in outcomes]
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """After a failed batch. A rollback that fails too (the disk gone)
+        leaves the connection to be reopened: closing it rolls back."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            self._stale = True
+
+
+def _in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
+    """One caller's unit of work: all of it, or none of it."""
+    conn.execute("SAVEPOINT work")
+    try:
+        result = work(conn)
+    except Exception as exc:  # undone, then handed to the caller
+        conn.execute("ROLLBACK TO work")
+        conn.execute("RELEASE work")
+        return False, exc
+    conn.execute("RELEASE work")
+    return True, result

@@ -1,0 +1,118 @@
+"""SQLite's errors that mean "the disk or the files cannot take a write now",
+told apart from our own bugs, and turned into ``StoreUnavailable`` at the
+store's boundary; and the one fault SQLite cannot report as an error.
+
+Files made immutable (``chattr +i``) under a running server: ext4 refuses a
+write fault on a page of a shared mapping of such a file with SIGBUS, and
+SQLite maps its WAL index (``-shm``) into memory, so the next commit after the
+kernel wrote that page back killed the whole process instead of answering 503.
+``guard`` looks at the files' flags before each batch (one ``ioctl`` a file,
+microseconds) and refuses the batch instead. The database file itself is no
+longer memory-mapped (``PRAGMA mmap_size``), which died the same way."""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import errno
+import fcntl
+import os
+import sqlite3
+
+from router.store.base import StoreUnavailable
+
+# primary result codes (https://sqlite.org/rescode.html) of faults of the
+# platform, not of our SQL: the disk, the files, the locks, the memory
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_NOMEM, _SQLITE_READONLY = 3, 5, 6, 7, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_PROTOCOL = 10, 11, 13, 14, 15
+_SQLITE_NOTADB = 26
+_REASONS = {
+    _SQLITE_FULL: "the disk is full",
+    _SQLITE_READONLY: "the database is read-only",
+    _SQLITE_PERM: "the database's files may not be written",
+    _SQLITE_IOERR: "the disk failed a read or a write",
+    _SQLITE_CANTOPEN: "the database's files cannot be opened",
+    _SQLITE_BUSY: "the database is locked by another program",
+    _SQLITE_LOCKED: "the database is locked",
+    _SQLITE_NOMEM: "out of memory",
+    _SQLITE_CORRUPT: "the database file is damaged",
+    _SQLITE_NOTADB: "the database file is not a database",
+    _SQLITE_PROTOCOL: "the database's locks are in trouble",
+}
+# the same faults by SQLite's own words, for an error raised without its code
+_MESSAGES = {
+    "database or disk is full": _SQLITE_FULL,
+    "attempt to write a readonly database": _SQLITE_READONLY,
+    "disk i/o error": _SQLITE_IOERR,
+    "unable to open database file": _SQLITE_CANTOPEN,
+    "database is locked": _SQLITE_BUSY,
+    "database table is locked": _SQLITE_LOCKED,
+    "database disk image is malformed": _SQLITE_CORRUPT,
+    "file is not a database": _SQLITE_NOTADB,
+}
+# after these a connection may hold a stale view of its files (opened
+# read-only, a failed write's half state): it is opened afresh before its next use
+_REOPEN = {_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_CORRUPT, _SQLITE_NOTADB}
+
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h: _IOR('f', 1, long)
+_FS_IMMUTABLE_FL = 0x00000010
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF  # an extended code (SQLITE_IOERR_WRITE...) carries its primary one
+    return _MESSAGES.get(str(exc).strip().lower())
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable | None:
+    """``exc`` as the outage it reports, or None when it is no fault of the platform."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) or isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError
+    ):
+        return None
+    code = _code(exc)
+    if code not in _REASONS:
+        return None
+    return StoreUnavailable(f"{_REASONS[code]} ({exc})")
+
+
+def translated(exc: BaseException) -> BaseException:
+    """The error to hand a caller: a platform fault as ``StoreUnavailable``."""
+    outage = unavailable(exc)
+    if outage is None or outage is exc:
+        return exc
+    outage.__cause__ = exc
+    return outage
+
+
+def needs_reopen(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.Error) and _code(exc) in _REOPEN
+
+
+def _immutable(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False  # no such file (yet): SQLite reports what it finds
+    try:
+        flags = array.array("i", [0])  # the kernel reads and writes an int
+        with contextlib.suppress(OSError):  # a file system without these flags
+            fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+            return bool(flags[0] & _FS_IMMUTABLE_FL)
+        return False
+    finally:
+        os.close(fd)
+
+
+def guard(path: str) -> None:
+    """``StoreUnavailable`` when a file of the database is immutable: SQLite
+    would die of SIGBUS touching its mapped WAL index (see the module)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        if _immutable(name):
+            raise StoreUnavailable(f"the database's files may not be written ({os.path.basename(name)} is "
+                                   f"immutable: {errno.errorcode[errno.EPERM]})")
