@@ -51,8 +51,6 @@ from router.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
 
-
-
 # seconds /healthz waits for the store's answer (it queues behind the writes in flight)
 HEALTH_TIMEOUT = 5.0
 
