@@ -21,9 +21,15 @@ AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
 T = TypeVar("T")
 
+# How long a test waits for something that must happen (a frame, a process's
+# exit, a row): a hang detector, never a speed assertion. A busy 2-core machine
+# can be many times slower than an idle one; whatever comes, comes long before.
+HANG = 120.0
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float = 10.0) -> T:
-    """Poll until ``probe`` returns something, without guessing a sleep."""
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float = HANG) -> T:
+    """Poll until ``probe`` returns something, without guessing a sleep;
+    ``seconds`` is a hang detector."""
     deadline = time.monotonic() + seconds
     while True:
         found = await probe()

@@ -29,7 +29,6 @@ SECRET = "aB3dE5gH7jK9"
 CONFIRMATION = "d8e1f2a3"
 USER = 712345678
 PATH = "/webhooks/vk/vk"
-TIMEOUT = 10.0
 DATE = 1732460000
 _ids = itertools.count(1)
 
