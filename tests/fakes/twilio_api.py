@@ -70,6 +70,8 @@ class FakeTwilio(LocalServer):
         self.calls: list[Call] = []
         self.failures: deque[Failure] = deque()
         self.delay = 0.0
+        # while set to an unset event, every send waits for it: a slow API, with no guess of how slow
+        self.hold: asyncio.Event | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -136,6 +138,8 @@ class FakeTwilio(LocalServer):
         self.calls.append(call)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold is not None:
+            await self.hold.wait()
         if not self._authorized(request, account):
             return _error(401, 20003, "Authenticate")
         if self.failures:
