@@ -4,7 +4,7 @@ HTTP surface (mounted by ``setup_routes``):
 
 - ``GET /chat/widget.js`` — the widget, plain JS, embedded with a script tag;
 - ``GET /chat/`` — a demo shop page with the widget (``/chat`` redirects there);
-- ``WS /chat/ws`` — JSON text frames, see DESIGN.md ("Public contract").
+- ``WS /chat/ws`` — JSON text frames (README.md, "Embedding the site chat").
 
 A visitor is identified by a token we issue and sign, so nobody can read
 another visitor's history by guessing or editing an id. The widget keeps the

@@ -11,7 +11,9 @@ from typing import TypeVar
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
+from agents_ui import sessions
 from router.app import create_app
 from router.config import Settings
 
@@ -21,9 +23,15 @@ AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
 T = TypeVar("T")
 
+# How long a test waits for something that must happen (a frame, a process's
+# exit, a row): a hang detector, never a speed assertion. A busy 2-core machine
+# can be many times slower than an idle one; whatever comes, comes long before.
+HANG = 120.0
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float = 10.0) -> T:
-    """Poll until ``probe`` returns something, without guessing a sleep."""
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, seconds: float = HANG) -> T:
+    """Poll until ``probe`` returns something, without guessing a sleep;
+    ``seconds`` is a hang detector."""
     deadline = time.monotonic() + seconds
     while True:
         found = await probe()
@@ -31,6 +39,24 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, second
             return found
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.01)
+
+
+# argon2 at its production cost takes 0.3-1.6 s per hash or check on 2 cores, and
+# almost every test seeds an admin and logs in: tests in this process hash with
+# the least cost instead (the same code, the same library, cheaper parameters).
+# A test of the cost itself is marked real_password_hashing; the services the
+# browser and signal tests start as processes keep the real cost.
+QUICK_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_password_hashing: hash passwords at argon2's production cost")
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(sessions, "_hasher", QUICK_ARGON2)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from router.appkeys import ROUTER
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, HANG
 
 Client = TestClient[web.Request, web.Application]
 Http = TestClient[web.Request, web.Application] | aiohttp.ClientSession
@@ -93,7 +93,7 @@ async def customer_writes(client: Client, text: str, sender: str = "visitor-1", 
 async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
     """The data of the next ``kind`` frame, skipping others."""
     while True:
-        frame = await asyncio.wait_for(ws.receive_json(), 5)
+        frame = await asyncio.wait_for(ws.receive_json(), HANG)
         if frame["type"] == kind:
             data: dict[str, Any] = frame["data"]
             return data

@@ -117,6 +117,7 @@ async def test_a_success_clears_the_failures(client: Client) -> None:
     await login(client)
 
 
+@pytest.mark.real_password_hashing
 async def test_a_hash_with_old_parameters_is_upgraded_at_login(client: Client) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     store = client.app[STORE]

@@ -10,7 +10,7 @@ from aiohttp import WSCloseCode, WSMsgType
 from agents_ui.sessions import COOKIE
 from router.config import Settings
 from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login, next_event
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, HANG, AppClient
 
 UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
            "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
@@ -79,7 +79,7 @@ async def test_logging_out_closes_that_sessions_sockets_only(client: Client, ope
     other = await other_http.ws_connect("/api/ws")
 
     assert (await client.post("/api/logout", json={})).status == 204
-    closing = await asyncio.wait_for(mine.receive(), 5)
+    closing = await asyncio.wait_for(mine.receive(), HANG)
     assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
     await customer_writes(client, "still live?")
     assert (await next_event(other, "message.created"))["message"]["text"] == "still live?"
@@ -95,7 +95,7 @@ async def test_shutdown_closes_console_sockets_with_going_away(client: Client) -
         assert msg.type is WSMsgType.CLOSE
         return ws.close_code
 
-    codes = await asyncio.wait_for(asyncio.gather(client.server.close(), *(closed(ws) for ws in sockets)), 10)
+    codes = await asyncio.wait_for(asyncio.gather(client.server.close(), *(closed(ws) for ws in sockets)), HANG)
     assert codes[1:] == [WSCloseCode.GOING_AWAY] * 3
 
 

@@ -1,5 +1,5 @@
 """The connector contract holds for every connector module: a connector gets
-callbacks from the core and never reaches into it (DESIGN.md, "Layout")."""
+callbacks from the core and never reaches into it (README.md, "Layout")."""
 
 from __future__ import annotations
 

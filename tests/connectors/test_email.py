@@ -23,7 +23,7 @@ from connectors.email_parse import parse_mail
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, IdentityRef, Message
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, HANG, AppClient
 from tests.conftest import eventually as wait_for_it
 from tests.fakes.mail_servers import Dovecot, ImapTap, Received, SmtpSink
 
@@ -36,7 +36,6 @@ T = TypeVar("T")
 MAILBOX = "support@shop.example"
 PASSWORD = "mailbox-secret"
 CUSTOMER = "anna.petrova@example.ru"
-TIMEOUT = 15.0
 
 
 def mail(subject: str, body: str, *, sender: str = f"Анна Петрова <{CUSTOMER}>", message_id: str | None = None,
@@ -110,8 +109,7 @@ async def app(make_client: AppClient, mail_settings: Settings) -> Client:
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
-    # a mailbox is read over IMAP: allow it longer than a webhook
-    return await wait_for_it(probe, what, TIMEOUT)
+    return await wait_for_it(probe, what, HANG)
 
 
 async def deliver(mailbox: Dovecot, raw: bytes) -> None:
@@ -633,7 +631,7 @@ async def test_shutdown_does_not_hang_on_a_server_that_stopped_answering(
     app = await tapped_client(make_client, mail_settings, tap, smtp, tmp_path, poll_interval=3600, timeout=3600)
     await eventually(lambda: _sent(tap, "IDLE", 1), "the connector to wait in IDLE")
     tap.freeze()
-    async with asyncio.timeout(TIMEOUT):
+    async with asyncio.timeout(HANG):
         await app.close()
     assert "DONE" in tap.commands()
     assert any("did not answer" in r.getMessage() for r in caplog.records)

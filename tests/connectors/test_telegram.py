@@ -32,7 +32,6 @@ SECRET = "s3cr3t-Webhook_token"
 USER = 5551234
 PUBLIC_URL = "https://support.example.com"
 PATH = "/webhooks/telegram/telegram"
-TIMEOUT = 10.0
 DATE = 1732460000
 _ids = itertools.count(1)
 

@@ -5,6 +5,7 @@ Events are shaped as the Callback API documents them
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -31,7 +32,6 @@ SECRET = "aB3dE5gH7jK9"
 CONFIRMATION = "d8e1f2a3"
 USER = 712345678
 PATH = "/webhooks/vk/vk"
-TIMEOUT = 10.0
 DATE = 1732460000
 _ids = itertools.count(1)
 
@@ -434,7 +434,7 @@ async def test_a_slow_vk_api_never_blocks_the_service(vk: Client, vk_api: FakeVk
     """vk-api is synchronous: while a send hangs on a slow API in its worker
     thread, webhooks are still taken in and stored."""
     assert await post(vk, message_new(70, "first")) == (200, "ok")  # the sender's name is now cached
-    vk_api.delay = 1.0
+    vk_api.hold = asyncio.Event()  # VK answers nothing until the test says
     pending = await reply(vk, "slow to leave")
 
     async def sending() -> bool:
@@ -446,5 +446,5 @@ async def test_a_slow_vk_api_never_blocks_the_service(vk: Client, vk_api: FakeVk
     # the send was still in flight while the webhook was answered
     shown = await vk.app[STORE].list_messages(pending.conversation_id or "", 10)
     assert next(m for m in shown if m.id == pending.id).delivery is Delivery.PENDING
-    vk_api.delay = 0.0
+    vk_api.hold.set()
     assert (await settled(vk, pending)).delivery is Delivery.SENT

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
+
+from tests.conftest import HANG
 
 ADMIN_PASSWORD = "e2e admin password"
+# Playwright's assertions retry for 5 s by default: a busy machine can take longer
+# to render what the test waits for. The ceiling is a hang detector.
+expect.set_options(timeout=HANG * 1000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -82,7 +87,7 @@ async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
         yield base
     finally:
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 30) == 0, "omnirouter did not shut down cleanly on SIGTERM"
+        assert await asyncio.wait_for(proc.wait(), HANG) == 0, "omnirouter did not shut down cleanly on SIGTERM"
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ site-chat widget and an agent in the console, each in their own browser."""
 
 from __future__ import annotations
 
+import os
+
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD
@@ -33,6 +35,16 @@ async def agent_logs_in(page: Page, base: str) -> None:
     await expect(page.locator('[data-testid="logout"]')).to_be_visible()
 
 
+async def screenshot_for_the_readme(page: Page) -> None:
+    """The README's picture of the console, made only when asked:
+    ``OMNIROUTER_SCREENSHOT=docs/console.png pytest tests/e2e/test_conversation.py``."""
+    path = os.environ.get("OMNIROUTER_SCREENSHOT")
+    if path:
+        await page.locator('[data-testid="presence"]').select_option("online")  # as in the README's tour
+        await page.set_viewport_size({"width": 1200, "height": 700})
+        await page.screenshot(path=path)
+
+
 async def test_customer_and_agent_talk_and_the_history_survives_a_reload(service: str, browser: Browser) -> None:
     agent = await (await browser.new_context()).new_page()
     customer = await (await browser.new_context()).new_page()
@@ -50,6 +62,7 @@ async def test_customer_and_agent_talk_and_the_history_survives_a_reload(service
     await agent.locator('[data-testid="reply"]').fill(ANSWER)
     await agent.locator('[data-testid="send"]').click()
     await expect(customer.locator('[data-omr="message"][data-author="agent"]')).to_have_text([ANSWER])
+    await screenshot_for_the_readme(agent)
 
     # a reload continues the same conversation with its whole history
     await customer.reload()

@@ -4,10 +4,12 @@ rules queued, and the console says why it is there."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.conftest import eventually
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 LONG_QUESTION = "My parcel 1234 arrived damaged and I would like a refund to my card, not store credit. " * 3
@@ -55,9 +57,10 @@ async def test_online_agent_gets_the_queued_conversation_and_sees_why(
     conversation_id = await row.get_attribute("data-id")
     await agent.locator('[data-testid="transfer"]').select_option("billing")
     url = f"{service}/api/conversations/{conversation_id}"
-    for _ in range(50):
-        conv = (await (await agent.request.get(url)).json())["conversation"]
-        if conv["team"] == "billing":
-            break
-        await agent.wait_for_timeout(100)
+
+    async def moved() -> dict[str, Any] | None:
+        conv: dict[str, Any] = (await (await agent.request.get(url)).json())["conversation"]
+        return conv if conv["team"] == "billing" else None
+
+    conv = await eventually(moved, "the conversation to move to billing")
     assert (conv["team"], conv["status"], conv["agent_id"]) == ("billing", "queued", None)

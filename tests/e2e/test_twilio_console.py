@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.conftest import HANG
 from tests.connectors.test_twilio import (
     ACCOUNT,
     CUSTOMER,
@@ -67,7 +68,7 @@ async def start(tmp_path: Path, api: str, window_hours: float) -> AsyncIterator[
         yield base
     finally:
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ async def test_messages_over_the_limit_wait_and_then_all_arrive_in_the_history(
     await expect(customer.locator('[data-omr="message"][data-pending="true"]')).not_to_have_count(0)
     await expect(customer.locator('[data-omr="note"]')).to_contain_text("the message will go in")
     # the widget sends them again when the server said; then all are stored
-    await expect(customer.locator('[data-omr="message"][data-pending="true"]')).to_have_count(0, timeout=15_000)
+    await expect(customer.locator('[data-omr="message"][data-pending="true"]')).to_have_count(0)
     await customer.reload()
     await customer.locator('[data-omr="launcher"]').click()
     await expect(customer.locator('[data-omr="message"][data-author="customer"]')).to_have_text(TEXTS)

@@ -73,6 +73,8 @@ class FakeTwilio(LocalServer):
         # (which calls, how they fail) until ``heal``: a message the API keeps refusing
         self.standing: list[tuple[Callable[[MultiDict[str]], bool], Failure]] = []
         self.delay = 0.0
+        # while set to an unset event, every send waits for it: a slow API, with no guess of how slow
+        self.hold: asyncio.Event | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -149,6 +151,8 @@ class FakeTwilio(LocalServer):
         self.calls.append(call)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold is not None:
+            await self.hold.wait()
         if not self._authorized(request, account):
             return _error(401, 20003, "Authenticate")
         standing = next((f for match, f in self.standing if match(params)), None)

@@ -49,6 +49,8 @@ class FakeVk(LocalServer):
         self.uploads: list[tuple[str, str, bytes]] = []  # (kind, filename, bytes)
         self.failures: deque[tuple[str | None, Failure]] = deque()
         self.delay = 0.0
+        # while set to an unset event, every call waits for it: a slow API, with no guess of how slow
+        self.hold: asyncio.Event | None = None
         self.files: dict[str, bytes] = {}
         self.names: dict[int, tuple[str, str]] = {}
         self._events: list[dict[str, Any]] = []
@@ -94,6 +96,8 @@ class FakeVk(LocalServer):
         self.calls.append(Call(method, params))
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold is not None:
+            await self.hold.wait()
         if params.get("access_token") != self.token or "v" not in params:
             return _error(5, "User authorization failed: invalid access_token (4).", params)
         if self.failures and self.failures[0][0] in (None, method):

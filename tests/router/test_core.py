@@ -23,6 +23,7 @@ from router.models import (
 )
 from router.routing import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
+from tests.conftest import HANG
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ async def test_first_message_opens_a_queued_conversation_and_publishes_it(router
     listener = asyncio.create_task(collect(router, 2))
     await asyncio.sleep(0)
     accepted = await router.on_message(msg())
-    events = await asyncio.wait_for(listener, 5)
+    events = await asyncio.wait_for(listener, HANG)
     assert [e.type for e in events] == ["conversation.created", "message.created"]
     conv = await router.store.get_conversation(accepted.conversation_id or "")
     assert conv.status is ConversationStatus.QUEUED and conv.team == "sales"
@@ -167,7 +168,7 @@ async def test_a_delivery_receipt_updates_the_reply_and_tells_the_consoles(route
     await router.on_delivery_status("webchat", "ext-1", Delivery.DELIVERED)
     await router.on_delivery_status("webchat", "ext-1", Delivery.SENT)  # late: no event
     await router.on_delivery_status("webchat", "ext-1", Delivery.READ)
-    events = await asyncio.wait_for(listener, 5)
+    events = await asyncio.wait_for(listener, HANG)
     assert [(e.type, e.data["message"]["id"], e.data["message"]["delivery"]) for e in events] == [
         ("message.updated", reply.id, "delivered"),
         ("message.updated", reply.id, "read"),

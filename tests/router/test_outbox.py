@@ -20,6 +20,7 @@ from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox import OutboxWorker, backoff_delay
 from router.routing import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
+from tests.conftest import HANG
 from tests.fakes.scripted import ScriptedPlatform
 
 
@@ -111,7 +112,7 @@ async def test_last_failure_dead_letters_with_the_reason_and_tells_the_console(r
     for _ in range(3):
         await rig.worker.run_once()
         rig.clock.advance(120)
-    await asyncio.wait_for(watcher, 5)
+    await asyncio.wait_for(watcher, HANG)
     [(_, delivery, error)] = await rig.deliveries(conv)
     assert delivery is Delivery.FAILED and error == "gave up after 3 attempts: connection refused"
     assert events == [error]

@@ -22,7 +22,7 @@ from router.core import Router
 from router.models import Author, ConversationStatus, Direction, Role
 from router.rules import RulesRouting
 from router.store.sqlite import SQLiteStore
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, HANG
 from tests.fakes.rasa_bot import FakeRasa
 from tests.router.bot.conftest import SHIPPED, Clock, make_router, say
 from tests.router.rules.conftest import write_config
@@ -140,7 +140,7 @@ async def test_an_external_bot_that_fails_hands_off_never_silent(
     store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
 ) -> None:
     rasa.script = [500]
-    async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": 5})) as bot:
+    async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": HANG})) as bot:
         router = make_router(store, routing, clock, bot, None)
         accepted = await router.on_message(say(1, "hello"))
         await settle(router)

@@ -8,11 +8,13 @@ import pytest
 
 from router.bot import HandoffReason, RasaBot, ReplyKind
 from router.bot.config import ExternalBot
+from tests.conftest import HANG
 from tests.fakes.rasa_bot import FakeRasa
 from tests.router.bot.conftest import turn
 
 
-def adapter(rasa: FakeRasa, timeout: float = 5.0) -> RasaBot:
+def adapter(rasa: FakeRasa, timeout: float = HANG) -> RasaBot:
+    # the bot's own timeout is a hang detector here; the test of that timeout passes its own
     config = ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": timeout})
     return RasaBot(config, human_request=["оператор", "human"])
 
@@ -54,7 +56,7 @@ async def test_a_failing_or_malformed_bot_hands_off_with_the_reason(
 async def test_a_bot_that_is_down_hands_off(rasa: FakeRasa) -> None:
     url = rasa.webhook_url
     await rasa.close()
-    async with RasaBot(ExternalBot.model_validate({"url": url, "timeout": 5})) as bot:
+    async with RasaBot(ExternalBot.model_validate({"url": url, "timeout": HANG})) as bot:
         reply = await bot.respond(turn("hello"))
     assert (reply.kind, reply.reason) == (ReplyKind.HANDOFF, HandoffReason.BOT_FAILED)
     assert "ClientConnectorError" in reply.detail or "Connect" in reply.detail

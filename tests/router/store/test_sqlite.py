@@ -18,6 +18,7 @@ from router.models import IdentityRef, InboundMessage
 from router.store.base import Ingested, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.sqlite import SQLiteStore, WriterMode
+from tests.conftest import HANG
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -107,7 +108,7 @@ async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(t
         while child._reply is None:  # noqa: ASYNC110 - until the batch is on its way (no event to wait on)
             await asyncio.sleep(0)
         time.sleep(0.5)  # noqa: ASYNC251 - on purpose: the loop is busy while the child reads, stores, answers
-        stored = await asyncio.wait_for(ingest, 5)
+        stored = await asyncio.wait_for(ingest, HANG)
         assert stored.message.text == big.text and not stored.duplicate
 
 
@@ -170,7 +171,7 @@ def test_the_writer_process_works_under_uvloop(tmp_path: Path) -> None:
     async def ingest_many() -> list[bool]:
         long = [_inbound(f"m{i}").model_copy(update={"text": f"{i} " + "x" * 8000}) for i in range(300)]
         # it hung for ever without the fix: a failure, never a stuck suite
-        async with asyncio.timeout(60), SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        async with asyncio.timeout(HANG), SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
             done = await asyncio.gather(*(store.ingest(message, T0) for message in long))
             again = await store.ingest(long[0], T0)
         return [step.duplicate for step in done] + [again.duplicate]
@@ -188,7 +189,7 @@ async def test_a_fault_in_handling_a_batch_reaches_its_callers(
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         monkeypatch.setattr(sqlite_backend, "_received", broken)
         with pytest.raises(RuntimeError, match="unreadable answer"):
-            await asyncio.wait_for(store.ingest(_inbound("m1"), T0), 5)
+            await asyncio.wait_for(store.ingest(_inbound("m1"), T0), HANG)
         monkeypatch.undo()
         assert (await store.ingest(_inbound("m1"), T0)).duplicate  # it was stored: a retry finds it
 
