@@ -179,15 +179,18 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
+    # every config file is read and checked first: a broken one (ConfigError,
+    # file:line) stops the start before the store or anything else exists
+    identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
+    routing = make_routing(settings.routing, config_dir)
+    policy = assignment_policy(routing, config_dir)
+    bot = load_bot(config_dir)
     app[STORE] = make_store(settings, base_dir or Path.cwd())
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
-    identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
-    routing = make_routing(settings.routing, config_dir)
-    app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
+    app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
     if isinstance(routing, RulesRouting):
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
-    bot = load_bot(config_dir)
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,

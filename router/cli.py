@@ -12,6 +12,7 @@ from aiohttp import web
 from router.app import create_app
 from router.bot import BOT_FILE, BotError
 from router.config import load_settings
+from router.config_cli import add_commands as add_config_commands
 from router.customers_cli import add_customer_commands
 from router.heap import settle_heap
 from router.rules.cli import add_commands as add_rules_commands
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     add_rules_commands(sub)
     add_customer_commands(sub)
+    add_config_commands(sub)
     return parser
 
 

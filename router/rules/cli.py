@@ -1,4 +1,4 @@
-"""``omnirouter rules …``: check, schema, facts, explain."""
+"""``omnirouter rules …``: check, schema, facts, explain, replay."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register ``rules`` and its subcommands on the main parser's subparsers."""
-    rules = sub.add_parser("rules", help="check, explain and publish the routing rules")
+    rules = sub.add_parser("rules", help="check, explain and replay the routing rules")
     cmds = rules.add_subparsers(dest="rules_command", required=True)
     check = cmds.add_parser("check", help="validate a rules file (and the teams.yaml beside it)")
     check.add_argument("file", nargs="?", help=f"default config/{RULES_FILE}")
