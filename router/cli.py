@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from router.accounts_cli import add_commands as add_accounts_commands
 from router.app import create_app
 from router.bot import BOT_FILE, BotError
 from router.config import load_settings
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rules_commands(sub)
     add_customer_commands(sub)
     add_config_commands(sub)
+    add_accounts_commands(sub)
     return parser
 
 

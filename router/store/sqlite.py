@@ -2109,3 +2109,6 @@ class SQLiteStore(Store):
 
     async def delete_session(self, token_hash: str) -> None:
         await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))
