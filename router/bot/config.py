@@ -79,8 +79,8 @@ class Messages(_Strict):
     ))
     options_joiner: LocalizedPiece = Field(default_factory=lambda: _texts(" или ", " or "))
     handoff: LocalizedPiece = Field(default_factory=lambda: _texts(
-        "Передаю ваш вопрос специалисту, он ответит здесь же.",
-        "I am passing your question to a colleague, who will answer here.",
+        "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
+        "I am passing your question to a colleague, who will answer here soon.",
     ))
 
 
@@ -147,7 +147,9 @@ class BotFile(_Strict):
     engine: Literal["builtin", "external"] = "builtin"
     matching: Matching = Field(default_factory=Matching)
     human_request: list[Text] = Field(
-        default_factory=list, description="phrases that mean 'let me talk to a person' (any word order, typos)"
+        default_factory=list, description="phrases added to the built-in vocabulary of asking for a person "
+                                          "(router/human_request.py), which the rules read too; any word form, "
+                                          "order, typos"
     )
     messages: Messages = Field(default_factory=Messages)
     intents: list[Intent] = Field(default_factory=list)
