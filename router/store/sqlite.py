@@ -971,10 +971,15 @@ def _enqueue(
         conn.execute(
             "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?", (assign_to, conversation_id)
         )
-    conn.execute(
-        "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-        (now, now, _preview(message.text), conversation_id),
-    )
+    if message.extras.get("automatic"):
+        # "a colleague will answer soon" is not what the conversation is about: the
+        # console's list keeps showing the customer's last words
+        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+    else:
+        conn.execute(
+            "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
+            (now, now, _preview(message.text), conversation_id),
+        )
     return _conv_view(conn, str(conversation_id))
 
 

@@ -230,3 +230,4 @@ async def test_every_handoff_tells_the_customer_what_happens_next_once(start: St
     said = [m for m in await client.app[STORE].list_messages(conversation.id, 50) if m.direction is Direction.OUT]
     assert [m.author for m in said] == [Author.BOT] * (len(case.answered_first) + 1)  # one notice, no second one
     assert said[-1].text == case.expected
+    assert conversation.last_message_text == case.trigger  # the console's list shows what the customer said
