@@ -24,12 +24,13 @@ from router.words import script_of, stem, transliterate, words
 BUILT_IN: tuple[str, ...] = (
     # Russian
     "оператор", "менеджер", "сотрудник", "специалист",
-    "позовите человека", "живой человек", "живые люди", "соедините с человеком", "поговорить с человеком",
-    "переключите на человека",
+    "позовите человека", "живой человек", "живые люди", "с человеком", "переключите на человека", "нужен человек",
+    "хочу человека", "дайте человека",
     # English
     "agent", "human", "operator", "representative", "manager",
     "real person", "live person", "real people", "talk to someone", "speak to someone", "talk to somebody",
-    "talk to a person", "speak to a person",
+    "talk with someone", "speak with someone", "talk to a person", "speak to a person", "chat with a person",
+    "need a person", "want a person",
 )
 
 # a stem of this length or more may differ by a typo (rapidfuzz ratio, 0-100)

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from router.app import ROUTER, create_app
 from router.bot.config import BotFile, load_bot_config
 from router.bot.faq import FaqBot
+from router.config import Settings
 from router.human_request import HumanRequest
 from router.models import Customer, CustomerHistory, IdentityRef, Message
-from router.rules import load_rules
+from router.rules import RulesRouting, load_rules
 from tests.router.bot.conftest import SHIPPED, turn
 from tests.router.rules.conftest import write_config
 
@@ -23,11 +26,14 @@ ASKS = [
     "хочу поговорить с живым человеком", "менеджер", "сотрудник", "можно со специалистом?",
     "позавите чиловека", "OPERATOR!!!", "pozovite operatora",
     "I want to talk to a real person", "talk to someone please", "human", "let me talk to an agent", "operator",
-    "real persn please", "get me a humon", "can I speak to a person",
+    "real persn please", "get me a humon", "can I speak to a person", "I need a person", "нужен человек",
+    "переключите на человека", "чат с человеком", "can I chat with a person",
 ]
 DOES_NOT_ASK = [
     "где мой заказ", "нас пять человек, есть столик?", "сколько стоит доставка", "нужна консультация по доставке",
     "операция по карте не прошла", "where is my order", "my personal data", "again please", "are you open",
+    "sent to a personal address", "сколько человек работает в пункте выдачи?", "pay with a personal card",
+    "доставка на человека оформлена?",
 ]
 
 
@@ -75,3 +81,23 @@ def test_phrases_added_in_either_file_extend_the_one_vocabulary(tmp_path: Path) 
                                   "intents": [{"name": "x", "title": {"en": "x"}, "examples": {"en": ["x y z"]},
                                                "answer": {"en": "x"}}]})
     assert FaqBot(bot).human.find("хочу к начальнику отдела") is not None
+
+
+def test_the_service_gives_the_bot_and_the_rules_each_others_phrases(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED.parent, folder)
+    rules = (folder / "rules.yaml").read_text(encoding="utf-8")
+    (folder / "rules.yaml").write_text("human_request: [позовите старшего]\n" + rules, encoding="utf-8")
+    bot = (folder / "bot.yaml").read_text(encoding="utf-8")
+    (folder / "bot.yaml").write_text(bot.replace("human_request: []", "human_request: [хочу к начальнику]"),
+                                     encoding="utf-8")
+    settings = Settings()
+    settings.store.path = str(tmp_path / "x.db")
+    router = create_app(settings, folder, base_dir=tmp_path)[ROUTER]
+    assert isinstance(router.routing, RulesRouting) and router.bot_desk is not None
+    assert isinstance(router.bot_desk.bot, FaqBot)
+    bot_hears = router.bot_desk.bot.human
+    for text in ("позовите старшего смены", "хочу к начальнику отдела", "позовите оператора"):
+        assert router.routing.human_request.find(text) is not None, text
+        assert bot_hears.find(text) is not None, text
+    assert not (tmp_path / "x.db").exists()
