@@ -108,14 +108,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def load_bot(config_dir: Path | None) -> tuple[Bot, BotFile] | None:
+def load_bot(config_dir: Path | None, more_human_request: list[str] | None = None) -> tuple[Bot, BotFile] | None:
     """The bot of ``config_dir/bot.yaml`` (``ConfigError`` with file:line when
     it is invalid); None without one: conversations sent to the bot then wait
-    for an agent."""
+    for an agent. ``more_human_request``: rules.yaml's phrases of asking for
+    a person, so the bot and the rules read one vocabulary."""
     path = config_dir / BOT_FILE if config_dir is not None else None
     if path is None or not path.exists():
         return None
     config = load_bot_config(path)
+    if more_human_request:
+        config = config.model_copy(update={"human_request": [*config.human_request, *more_human_request]})
     bot = make_bot(config)
     log.info("bot from %s: %s, %d intent(s)", path, config.engine, len(config.intents))
     return bot, config
@@ -238,15 +241,21 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     _register_secrets("console", {ADMIN_ENV: os.environ.get(ADMIN_ENV)})
     app[SETTINGS] = settings
     app[CONFIG_DIR] = config_dir or Path("config")
+    # every config file is read and checked first: a broken one (ConfigError,
+    # file:line) stops the start before the store or anything else exists
+    identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
+    routing = make_routing(settings.routing, config_dir)
+    policy = assignment_policy(routing, config_dir)
+    rules_phrases = routing.ruleset.config.human_request if isinstance(routing, RulesRouting) else []
+    bot = load_bot(config_dir, rules_phrases)
+    if bot is not None and isinstance(routing, RulesRouting):
+        routing.extra_human_request = tuple(bot[1].human_request)
     app[STORE] = make_store(settings, base_dir or Path.cwd())
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
-    identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
-    routing = make_routing(settings.routing, config_dir)
-    app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
+    app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
     if isinstance(routing, RulesRouting):
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
-    bot = load_bot(config_dir)
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from router.accounts_cli import add_commands as add_accounts_commands
 from router.app import create_app
 from router.bot import BOT_FILE, BotError
 from router.config import load_settings
+from router.config_cli import add_commands as add_config_commands
 from router.customers_cli import add_customer_commands
 from router.heap import settle_heap
 from router.redaction import install_log_filter
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     add_rules_commands(sub)
     add_customer_commands(sub)
+    add_config_commands(sub)
+    add_accounts_commands(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ from router.models import (
     new_id,
     utcnow,
 )
+from router.notices import handoff_notice
 from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
@@ -136,6 +137,8 @@ class Router:
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
         self.reply_windows: dict[str, ReplyWindow] = {}
+        # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
+        self.handoff_texts: Mapping[Any, str] = (bot_messages or Messages()).handoff
         # None: no bot configured; conversations rules send to the bot wait for an agent
         self.bot_desk = None if bot is None else BotDesk(
             store, bus, lambda: self.routing, bot, bot_messages or Messages(), lambda: self.clock(),  # noqa: PLW0108
@@ -252,9 +255,9 @@ class Router:
             if created:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
                 self.bus.publish(conversation_event("conversation.created", view))
-                notice = decision.notice
+                notice = handoff_notice(decision, stored, customer, self.handoff_texts)
         elif view.status is ConversationStatus.BOT:
-            view = await self._handoff(stored, customer, view)
+            view, notice = await self._handoff(stored, customer, view)
         log.debug("message %s in conversation %s", stored.id, view.id)
         self.bus.publish(message_event(stored, view))
         if notice:
@@ -264,14 +267,14 @@ class Router:
         return view
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
-        """An automatic answer (after hours) back to where the customer wrote,
-        through the outbox like every outbound message."""
+        """An automatic answer (what happens next) back to where the customer
+        wrote, through the outbox like every outbound message."""
         assert inbound.sender is not None
         now = self.clock()
         message = Message(
             id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
             author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            extras={"automatic": "after_hours"},
+            extras={"automatic": "handoff"},
         )
         payload = OutboundMessage(
             message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
@@ -281,22 +284,26 @@ class Router:
         self.bus.publish(message_event(message, view))
         self.outbox_wakeup.set()
 
-    async def _handoff(self, stored: Message, customer: Customer, view: ConversationView) -> ConversationView:
+    async def _handoff(
+        self, stored: Message, customer: Customer, view: ConversationView
+    ) -> tuple[ConversationView, str | None]:
         """A customer message to the bot: hand the conversation to people when
-        the rule's handoff condition now holds."""
+        the rule's handoff condition now holds; with what to tell the customer.
+        Only the step whose reroute succeeds speaks: a bot turn that hands off
+        at the same moment is refused by the store and stays silent."""
         trace = await self.store.conversation_route(view.id)
         decision = self.routing.handoff(stored, customer, view, trace)
         if decision is None:
-            return view
+            return view, None
         try:
             view = await self.store.reroute_conversation(
                 view.id, decision, self.clock(), expected={ConversationStatus.BOT}
             )
         except ConflictError:  # an agent took it meanwhile: theirs now, nothing to hand off
-            return await self.store.get_conversation(view.id)
-        log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
+            return await self.store.get_conversation(view.id), None
+        log.info("conversation %s handed off by the rules: %s", view.id, decision.reason)
         self.bus.publish(conversation_event("conversation.updated", view))
-        return view
+        return view, handoff_notice(decision, stored, customer, self.handoff_texts)
 
     async def resume(self) -> int:
         """Route messages that were stored but not routed before a crash."""

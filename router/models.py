@@ -317,6 +317,10 @@ class RouteDecision(_Model):
     preferred_agent_id: str | None = None
     # told to the customer right away (the queue is closed: when it opens)
     notice: str | None = None
+    # the automation (rules, bot) handed the conversation to people: the
+    # customer is told what happens next (router.notices). False for a plain
+    # inbox without rules, where people answer every conversation anyway
+    handoff: bool = False
 
 
 class Presence(StrEnum):

@@ -66,7 +66,7 @@ class DefaultTeamRouting:
         return RouteDecision(
             status=ConversationStatus.QUEUED, team=team, priority=conversation.priority,
             reason=f"bot handoff ({outcome.reason}: {outcome.detail}): team {team!r}", skills=conversation.skills,
-            channel_kind=conversation.channel_kind,
+            channel_kind=conversation.channel_kind, handoff=True,
         )
 
 

@@ -27,7 +27,16 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
+def _not_only_spaces(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_not_blank), Field(max_length=4000)]
+# a piece of a message the service writes: kept exactly as written, because its
+# leading and trailing spaces can matter (options_joiner " или " joins two options)
+Piece = Annotated[str, AfterValidator(_not_only_spaces), Field(max_length=4000)]
 
 
 class _Strict(BaseModel):
@@ -41,6 +50,7 @@ def _some_language(value: dict[Language, str]) -> dict[Language, str]:
 
 
 Localized = Annotated[dict[Language, Text], AfterValidator(_some_language)]
+LocalizedPiece = Annotated[dict[Language, Piece], AfterValidator(_some_language)]
 
 
 class Intent(_Strict):
@@ -63,14 +73,14 @@ def _texts(ru: str, en: str) -> dict[Language, str]:
 
 
 class Messages(_Strict):
-    clarify: Localized = Field(default_factory=lambda: _texts(
+    clarify: LocalizedPiece = Field(default_factory=lambda: _texts(
         "Уточните, пожалуйста, что вас интересует: {options}?",
         "Just to be sure, what would you like to know: {options}?",
     ))
-    options_joiner: Localized = Field(default_factory=lambda: _texts(" или ", " or "))
-    handoff: Localized = Field(default_factory=lambda: _texts(
-        "Передаю ваш вопрос специалисту, он ответит здесь же.",
-        "I am passing your question to a colleague, who will answer here.",
+    options_joiner: LocalizedPiece = Field(default_factory=lambda: _texts(" или ", " or "))
+    handoff: LocalizedPiece = Field(default_factory=lambda: _texts(
+        "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
+        "I am passing your question to a colleague, who will answer here soon.",
     ))
 
 
@@ -137,7 +147,9 @@ class BotFile(_Strict):
     engine: Literal["builtin", "external"] = "builtin"
     matching: Matching = Field(default_factory=Matching)
     human_request: list[Text] = Field(
-        default_factory=list, description="phrases that mean 'let me talk to a person' (any word order, typos)"
+        default_factory=list, description="phrases added to the built-in vocabulary of asking for a person "
+                                          "(router/human_request.py), which the rules read too; any word form, "
+                                          "order, typos"
     )
     messages: Messages = Field(default_factory=Messages)
     intents: list[Intent] = Field(default_factory=list)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
-from router.bot.config import Messages, localized
+from router.bot.config import Messages
 from router.bus import Event, EventBus
 from router.models import (
     Author,
@@ -34,6 +34,7 @@ from router.models import (
     RouteDecision,
     new_id,
 )
+from router.notices import handoff_notice
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
@@ -200,7 +201,7 @@ class BotDesk:
         if decision is None:  # a Routing that would keep it even so: people take it where it is
             decision = RouteDecision(status=ConversationStatus.QUEUED, team=view.team, priority=view.priority,
                                      reason=f"bot handoff ({outcome.reason}: {outcome.detail})",
-                                     skills=view.skills, channel_kind=view.channel_kind)
+                                     skills=view.skills, channel_kind=view.channel_kind, handoff=True)
         try:
             view = await self.store.reroute_conversation(view.id, decision, self.clock(),
                                                          expected={ConversationStatus.BOT})
@@ -208,5 +209,6 @@ class BotDesk:
             return
         log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
         self.bus.publish(_conversation_event(view))
-        notice = decision.notice or localized(self.messages.handoff, reply.language)
-        await self._say(view, inbound, [notice], {"bot": reply.record(), "automatic": "handoff"}, None)
+        notice = handoff_notice(decision, inbound, customer, self.messages.handoff)
+        if notice is not None:
+            await self._say(view, inbound, [notice], {"bot": reply.record(), "automatic": "handoff"}, None)

@@ -17,8 +17,9 @@ from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
-from router.bot.matching import IntentIndex, Match, Matcher, PhraseSpotter
+from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import EmbeddingIndex, Encoder, HybridIndex
+from router.human_request import HumanRequest
 from router.language import language_of
 from router.models import Customer
 
@@ -60,7 +61,7 @@ class FaqBot(Bot):
         if off_topic:
             self._examples[OFF_TOPIC] = off_topic
         self.lexical = IntentIndex(self._examples)
-        self.human = PhraseSpotter(config.human_request)
+        self.human = HumanRequest(config.human_request)
         self._encoder = encoder
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
         self._loading = threading.Lock()

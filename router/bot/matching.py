@@ -20,34 +20,14 @@ words, compounds); word order plays no part.
 from __future__ import annotations
 
 import math
-import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-import snowballstemmer
 from rapidfuzz import fuzz, process
 
-_WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
-_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
-
-# Latin letters that look like Cyrillic ones, in words that mix both scripts
-_LOOKALIKES = str.maketrans("AaBEeKkMHOoPpCcTyXxu", "АаВЕеКкМНОоРрСсТуХхи")
-
-# Russian typed in Latin letters (common "translit"), longest first
-_TRANSLIT = (
-    ("shch", "щ"), ("sch", "щ"), ("yo", "ё"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"),
-    ("ts", "ц"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("iy", "ий"), ("y", "ы"),
-    ("a", "а"), ("b", "б"), ("v", "в"), ("w", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"),
-    ("i", "и"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"),
-    ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("h", "х"), ("c", "ц"), ("q", "к"),
-    ("x", "кс"),
-)
-_TRANSLIT_RE = re.compile("|".join(latin for latin, _ in _TRANSLIT))
-_TRANSLIT_MAP = dict(_TRANSLIT)
+from router.words import script_of, stem, transliterate, words
 
 # words that say nothing about the topic (after stemming they would still match everywhere)
 _STOP_TEXT = """
@@ -60,35 +40,6 @@ this that these those what which who whom how when where why any some just about
 можно есть быть был была были будет мочь могу можете подскажите скажите хочу хотел хотела
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
-
-STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
-# a Snowball stemmer keeps the word it works on in the object: with the bot
-# matching in worker threads, two words at once would be stemmed into each other
-_STEMMING = threading.Lock()
-
-
-def script_of(word: str) -> str:
-    return "ru" if _CYRILLIC.search(word) else "en"
-
-
-def transliterate(word: str) -> str:
-    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word.lower())
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    with _STEMMING:
-        return str(STEMMERS[script_of(word)].stemWord(word))
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words with look-alike letters fixed and ``ё`` read as ``е``."""
-    found: list[str] = []
-    for raw in _WORD.findall(text):
-        word = raw.translate(_LOOKALIKES) if _CYRILLIC.search(raw) and _LATIN.search(raw) else raw
-        found.append(word.lower().replace("ё", "е"))
-    return found
-
 
 # unstressed Russian vowels are often written wrong («атменить», «виртуть»): compared as one sound
 _VOWEL_SOUNDS = str.maketrans("оеёяэыю", "аииииiу")
@@ -240,27 +191,3 @@ class IntentIndex:
 
     def _similarity(self, words_vec: _Vector, grams_vec: _Vector, other: tuple[_Vector, _Vector]) -> float:
         return (1 - self.CHAR_WEIGHT) * words_vec.cosine(other[0]) + self.CHAR_WEIGHT * grams_vec.cosine(other[1])
-
-
-class PhraseSpotter:
-    """Finds any of a list of phrases in a message, whatever the word forms,
-    order, typos or script: «позовите живого человека», "get me a humon"."""
-
-    def __init__(self, phrases: list[str]) -> None:
-        self._phrases = [tuple(stem(w) for w in words(p)) for p in phrases]
-        self._phrases = [p for p in self._phrases if p]
-
-    def _has(self, stems: list[str], wanted: str) -> bool:
-        if wanted in stems:
-            return True
-        if len(wanted) < 4:
-            return False
-        return any(fuzz.ratio(wanted, s) >= 80 for s in stems if abs(len(s) - len(wanted)) <= 2)
-
-    def find(self, text: str) -> str | None:
-        found = words(text)
-        stems = [stem(w) for w in found] + [stem(transliterate(w)) for w in found if script_of(w) == "en"]
-        for phrase in self._phrases:
-            if all(self._has(stems, w) for w in phrase):
-                return " ".join(phrase)
-        return None

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from router.bot.base import Bot, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import ExternalBot
-from router.bot.matching import PhraseSpotter
+from router.human_request import HumanRequest
 from router.language import language_of
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class RasaBot(Bot):
     def __init__(self, config: ExternalBot, human_request: list[str] | None = None) -> None:
         self.config = config
         self.url = str(config.url)
-        self.human = PhraseSpotter(human_request or [])
+        self.human = HumanRequest(human_request or [])
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:

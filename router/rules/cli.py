@@ -1,4 +1,4 @@
-"""``omnirouter rules …``: check, schema, facts, explain."""
+"""``omnirouter rules …``: check, schema, facts, explain, replay."""
 
 from __future__ import annotations
 

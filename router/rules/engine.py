@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import yaml
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
+from router.human_request import HumanRequest
 from router.language import language_of
 from router.models import (
     BotOutcome,
@@ -35,7 +36,7 @@ from router.models import (
     utcnow,
 )
 from router.rules.calendar import Hours
-from router.rules.facts import FACTS, gather, human_request_pattern, printable
+from router.rules.facts import FACTS, gather, printable
 from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, TeamsFile
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
@@ -150,7 +151,7 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.config.timezone)
-        self.human_request = human_request_pattern(self.config.human_request)
+        self.human_request = HumanRequest(self.config.human_request)
         self.hours = {name: Hours(cal) for name, cal in self.config.calendars.items()}
 
     def queue(self, team: str | None) -> QueuePolicy:
@@ -161,20 +162,27 @@ class RuleSet:
         name = self.queue(team).hours
         return self.hours[name] if name is not None else None
 
-    def facts(self, message: Message, customer: Customer, history: CustomerHistory, now: datetime) -> dict[str, Any]:
+    def facts(
+        self, message: Message, customer: Customer, history: CustomerHistory, now: datetime,
+        human_request: HumanRequest | None = None,
+    ) -> dict[str, Any]:
+        """``human_request``: the service's whole vocabulary (with bot.yaml's
+        phrases); this file's own by default (``rules explain``)."""
         return gather(
             message, customer, history, now, zone=self.zone,
-            channel_kind=self.teams.channel_kind(message.channel), human_request=self.human_request,
+            channel_kind=self.teams.channel_kind(message.channel),
+            human_request=human_request or self.human_request,
             calendars={name: hours.is_open(now) for name, hours in self.hours.items()},
         )
 
     def after_hours_notice(self, team: str | None, now: datetime, language: str) -> str | None:
         """The message for a customer who writes while the queue is closed, in
-        their ``language`` where the queue has it."""
+        their ``language`` where the queue has it (a default that says when it
+        opens where rules.yaml gives none); None while it is open."""
         hours, policy = self.queue_hours(team), self.queue(team)
-        if hours is None or policy.after_hours_message is None or hours.is_open(now):
+        if hours is None or hours.is_open(now):
             return None
-        text = policy.after_hours_message
+        text = policy.after_hours_message or DEFAULT_AFTER_HOURS
         if isinstance(text, dict):
             language = language if language in text else next(iter(text))
             text = text[language]
@@ -242,6 +250,13 @@ class RuleSet:
         return self._decision(Route(queue=queue), name, [], facts, now, prefix="bot route gone, ")
 
 
+# a closed queue whose rules.yaml says nothing still tells the customer when it opens
+DEFAULT_AFTER_HOURS = {
+    "ru": "Спасибо! Сейчас мы не работаем, коллега ответит здесь же в рабочее время: {opens}.",
+    "en": "Thank you! We are closed now; a colleague will answer here when we open: {opens}.",
+}
+
+
 def _opening(opens: datetime | None, language: str) -> str:
     """When a queue opens, as a customer reads it: "Saturday 10:00", «суббота 10:00»."""
     try:
@@ -260,20 +275,33 @@ def _language(message: Message, facts: dict[str, Any]) -> str:
 class RulesRouting:
     """The ``Routing`` of the pipeline when ``config/rules.yaml`` exists."""
 
-    def __init__(self, ruleset: RuleSet, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, ruleset: RuleSet, clock: Callable[[], datetime] = utcnow,
+                 extra_human_request: Iterable[str] = ()) -> None:
         self.ruleset = ruleset
         self.clock = clock
+        # bot.yaml's phrases of asking for a person: the rules read the same vocabulary as the bot
+        self.extra_human_request = tuple(extra_human_request)
+        self._vocabulary: tuple[RuleSet, tuple[str, ...], HumanRequest] | None = None
+
+    @property
+    def human_request(self) -> HumanRequest:
+        """The current file's vocabulary with bot.yaml's phrases (rebuilt when the file is reloaded)."""
+        ruleset, extra = self.ruleset, self.extra_human_request
+        if self._vocabulary is None or self._vocabulary[0] is not ruleset or self._vocabulary[1] is not extra:
+            self._vocabulary = (ruleset, extra, ruleset.human_request.extended(extra))
+        return self._vocabulary[2]
 
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         now = self.clock()
         history = history or CustomerHistory()
-        facts = self.ruleset.facts(message, customer, history, now)
+        facts = self.ruleset.facts(message, customer, history, now, self.human_request)
         decision = self.ruleset.evaluate(facts, now)
         notice = None
         if decision.status is ConversationStatus.QUEUED:
             notice = self.ruleset.after_hours_notice(decision.team, now, _language(message, facts))
         # the customer's last agent is offered the conversation first, if free
-        return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice})
+        return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice,
+                                           "handoff": decision.status is ConversationStatus.QUEUED})
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
@@ -282,7 +310,7 @@ class RulesRouting:
         """For a message in a conversation with the bot: the queue it goes to
         now, or None while the bot keeps it. ``outcome``: the bot stepped aside."""
         ruleset, now = self.ruleset, self.clock()
-        facts = ruleset.facts(message, customer, CustomerHistory(), now)
+        facts = ruleset.facts(message, customer, CustomerHistory(), now, self.human_request)
         facts["conversation_age"] = max(0.0, (now - conversation.created_at).total_seconds())
         if outcome is not None:
             facts["bot_failed"] = outcome.failed
@@ -297,7 +325,7 @@ class RulesRouting:
         if decision is None:
             return None
         notice = ruleset.after_hours_notice(decision.team, now, _language(message, facts))
-        update: dict[str, Any] = {"notice": notice}
+        update: dict[str, Any] = {"notice": notice, "handoff": True}
         if outcome is not None and decision.trace is not None:
             # what the bot understood, for the agent who takes over ("why is this here?")
             decision.trace.facts["bot"] = outcome.model_dump()

@@ -8,8 +8,6 @@ under ``attributes``)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from rule_engine import DataType
 
+from router.human_request import HumanRequest
 from router.models import Customer, CustomerHistory, Message
 
 RECENT_WINDOW = timedelta(days=30)
@@ -48,15 +47,11 @@ FACTS: dict[str, Fact] = {
     "bot_failed": Fact(DataType.BOOLEAN, "the bot could not answer (unsure, a repeat, an error)"),
     "bot_reason": Fact(DataType.STRING, "why the bot stepped aside: low_confidence, repeated, unclear, "
                        "bot_failed, asked_for_human; '' while it answers"),
-    "asked_for_human": Fact(DataType.BOOLEAN, "the message asks for a person (rules.yaml human_request)"),
+    "asked_for_human": Fact(DataType.BOOLEAN, "the message asks for a person (router/human_request.py, "
+                            "plus human_request in rules.yaml and bot.yaml)"),
     "now": Fact(DataType.DATETIME, "the time in the rules' time zone: now.hour, now.weekday == 'Monday'"),
     "open": Fact(DataType.MAPPING(DataType.STRING, DataType.BOOLEAN), "calendars open now: open['office']"),
 }
-
-
-def human_request_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(w) for w in words)
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE) if alternatives else re.compile(r"(?!)")
 
 
 def _tags(value: Any) -> set[str]:
@@ -82,7 +77,7 @@ def gather(
     *,
     zone: ZoneInfo,
     channel_kind: str,
-    human_request: re.Pattern[str],
+    human_request: HumanRequest,
     conversation_age: float = 0.0,
     bot_failed: bool = False,
     calendars: dict[str, bool] | None = None,
@@ -106,7 +101,7 @@ def gather(
         "conversation_age": conversation_age,
         "bot_failed": bot_failed,
         "bot_reason": "",
-        "asked_for_human": bool(human_request.search(message.text)),
+        "asked_for_human": human_request.find(message.text) is not None,
         "now": now.astimezone(zone),
         "open": dict(calendars or {}),
     }

@@ -245,8 +245,9 @@ class QueuePolicy(_Strict):
 class RulesFile(_Strict):
     timezone: Zone = Field("UTC", description="the zone of the 'now' fact (IANA name, e.g. Europe/Moscow)")
     human_request: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=lambda: ["human", "operator", "agent", "person", "оператор", "человек"],
-        description="words in a message that mean the customer asked for a human (asked_for_human)",
+        default_factory=list,
+        description="phrases added to the built-in vocabulary of asking for a person (asked_for_human), "
+                    "which the bot reads too; any word form, order, typos",
     )
     calendars: dict[Name, Calendar] = Field(default_factory=dict, description="opening hours, for `open['name']`")
     queues: dict[Name, QueuePolicy] = Field(default_factory=dict, description="per team: escalation, SLA, hours")

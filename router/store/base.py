@@ -525,3 +525,7 @@ class Store(ABC):
 
     @abstractmethod
     async def delete_session(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        """End every console session of an agent (a password reset); how many."""

@@ -911,10 +911,15 @@ def _enqueue(
         conn.execute(
             "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?", (assign_to, conversation_id)
         )
-    conn.execute(
-        "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-        (now, now, _preview(message.text), conversation_id),
-    )
+    if message.extras.get("automatic"):
+        # "a colleague will answer soon" is not what the conversation is about: the
+        # console's list keeps showing the customer's last words
+        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+    else:
+        conn.execute(
+            "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
+            (now, now, _preview(message.text), conversation_id),
+        )
     return _conv_view(conn, str(conversation_id))
 
 
@@ -2072,3 +2077,6 @@ class SQLiteStore(Store):
 
     async def delete_session(self, token_hash: str) -> None:
         await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))

@@ -123,3 +123,20 @@ def test_each_matching_method_has_its_own_thresholds_checked_with_their_line(tmp
     assert problems(tmp_path, text) == ["3: matching.hybrid.off_topic_margin: Input should be less than 1"]
     assert problems(tmp_path, GOOD.replace("method: lexical", "method: neural"))[0].startswith(
         "1: matching.method: Input should be 'hybrid', 'embedding' or 'lexical'")
+
+
+def test_every_message_piece_keeps_its_spaces(tmp_path: Path) -> None:
+    """Message pieces are glued into sentences: a joiner's spaces are part of it."""
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + dedent("""\
+        messages:
+          clarify: {ru: "Вы о чём: {options}? ", en: " Which one: {options}?"}
+          options_joiner: {ru: " или ", en: " or "}
+          handoff: {ru: " Передаю. ", en: "Passing on. "}
+        """), encoding="utf-8")
+    messages = load_bot_config(path).messages
+    assert messages.options_joiner == {"ru": " или ", "en": " or "}
+    assert messages.clarify == {"ru": "Вы о чём: {options}? ", "en": " Which one: {options}?"}
+    assert messages.handoff == {"ru": " Передаю. ", "en": "Passing on. "}
+    assert problems(tmp_path, GOOD + 'messages: {options_joiner: {en: "   "}}\n') == [
+        "14: messages.options_joiner.en: Value error, must not be empty"]

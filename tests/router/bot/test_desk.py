@@ -20,7 +20,7 @@ from router.bot.config import BotFile, ExternalBot
 from router.config import Settings
 from router.core import Router
 from router.models import Author, ConversationStatus, Direction, Role
-from router.rules import RulesRouting
+from router.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from tests.conftest import ADMIN_PASSWORD, HANG
 from tests.fakes.rasa_bot import FakeRasa
@@ -56,19 +56,46 @@ async def test_a_question_is_answered_through_the_outbox_with_what_the_bot_under
 async def test_asking_for_a_person_hands_off_to_the_rules_queue_with_the_reason(router: Router) -> None:
     await router.on_message(say(1, "где мой заказ?"))
     await settle(router)
-    # misspelt: the rules' own word list misses it, the bot does not
+    # misspelt: the rules read the bot's vocabulary, so they hand off at once (the bot is not asked)
     accepted = await router.on_message(say(2, "позавите чиловека"))
     await settle(router)
     conv = await router.store.get_conversation(accepted.conversation_id)
     assert (conv.status, conv.team, conv.priority) == (ConversationStatus.QUEUED, "support", 20)
-    assert conv.route_reason is not None and "asked_for_human" in conv.route_reason
+    assert conv.route_reason is not None and conv.route_reason.startswith("rule 'simple': bot handoff")
     trace = await router.store.conversation_route(conv.id)
     assert trace is not None and trace.facts["asked_for_human"] is True and trace.facts["bot_failed"] is False
-    assert trace.facts["bot"]["reason"] == "asked_for_human"
     messages = await router.store.list_messages(conv.id, 10)
     assert [m.author for m in messages] == [Author.CUSTOMER, Author.BOT, Author.CUSTOMER, Author.BOT]
     assert messages[1].extras["bot"]["intent"] == "order_status"  # the agent sees what was understood and answered
-    assert messages[3].text == "Передаю ваш вопрос специалисту — он ответит здесь же."
+    assert messages[3].text == "Передаю ваш вопрос коллеге — он скоро ответит здесь же."
+
+
+async def test_the_bot_hands_off_with_its_reason_when_the_rules_would_keep_the_conversation(
+    tmp_path: Path, store: SQLiteStore, clock: Clock, shipped: BotFile, faq: FaqBot
+) -> None:
+    """A rule whose handoff condition ignores asked_for_human: the bot still steps aside on it."""
+    rules = """\
+        rules:
+          - name: simple
+            when: not has_attachments
+            bot: {handoff: bot_failed, then: {team: support, priority: 20}}
+        default:
+          queue: {team: support, priority: 10}
+        """
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", rules)), clock)
+    router = make_router(store, routing, clock, faq, shipped)
+    accepted = await router.on_message(say(1, "позовите оператора"))
+    await settle(router)
+    conv = await router.store.get_conversation(accepted.conversation_id)
+    assert conv.status is ConversationStatus.QUEUED
+    assert conv.route_reason is not None and "asked_for_human" in conv.route_reason
+    trace = await router.store.conversation_route(conv.id)
+    assert trace is not None and trace.facts["bot"]["reason"] == "asked_for_human"
+    messages = await router.store.list_messages(conv.id, 10)
+    assert [(m.author, m.text) for m in messages] == [
+        (Author.CUSTOMER, "позовите оператора"),
+        (Author.BOT, "Передаю ваш вопрос коллеге — он скоро ответит здесь же."),
+    ]
 
 
 async def test_a_question_the_bot_does_not_know_goes_to_people_with_its_best_guess(router: Router) -> None:

@@ -102,6 +102,20 @@ def test_two_close_intents_get_one_clarifying_question_then_a_handoff(faq: FaqBo
     assert (again.kind, again.reason) == (ReplyKind.HANDOFF, HandoffReason.UNCLEAR)
 
 
+@pytest.mark.parametrize(("text", "question"), [
+    ("доставка", "Уточните, пожалуйста, что вас интересует: 1) {0} или 2) {1}?"),
+    ("delivery", "Just to be sure, what would you like to know: 1) {0} or 2) {1}?"),
+])
+def test_the_clarifying_question_reads_right(faq: FaqBot, shipped: BotFile, text: str, question: str) -> None:
+    """The spaces around the configured joiner survive loading: not «доставкиили2)»."""
+    reply = faq.decide(turn(text))
+    assert reply.kind is ReplyKind.CLARIFY, reply
+    titles = {i.name: i.title for i in shipped.intents}
+    language = "ru" if text == "доставка" else "en"
+    offered = [titles[c.intent][language] for c in reply.candidates[:2]]
+    assert reply.texts == [question.format(*offered)]
+
+
 def test_a_clarifying_question_is_answered_by_number_or_in_words(faq: FaqBot) -> None:
     first = faq.decide(turn("info about delivery"))
     assert first.kind is ReplyKind.CLARIFY, first

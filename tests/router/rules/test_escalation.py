@@ -176,10 +176,15 @@ def test_a_language_without_its_own_after_hours_text_gets_the_first_one(tmp_path
     assert ruleset.after_hours_notice("support", MONDAY_10, "ru") is None
 
 
-async def test_open_hours_send_no_message(setup: tuple[Router, Assigner]) -> None:
+async def test_open_hours_say_a_colleague_will_answer_soon(setup: tuple[Router, Assigner]) -> None:
+    """Not silence (invariant 8): the queue is open, so a person answers soon."""
     router, _ = setup
     conv = await write(router, 1, "hello")
-    assert [m.direction for m in await router.store.list_messages(conv, 10)] == [Direction.IN]
+    messages = await router.store.list_messages(conv, 10)
+    assert [(m.direction, m.text) for m in messages] == [
+        (Direction.IN, "hello"),
+        (Direction.OUT, "I am passing your question to a colleague, who will answer here soon."),
+    ]
 
 
 CAL = Calendar(timezone="Europe/Moscow", hours={"mon-fri": ["09:00-13:00", "14:00-18:00"]}, holidays=["2026-03-09"])

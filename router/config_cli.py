@@ -1,0 +1,141 @@
+"""``omnirouter config check [DIR]``: every YAML file of a config folder
+checked by the loaders the service itself uses, without starting anything
+or creating any file. Problems are ``file:line: message`` lines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# the files of a config folder, in the order they are checked (names kept here, not
+# imported: ``omnirouter --help`` must not pay for the loaders' imports)
+SERVICE_FILE = "omnirouter.yaml"
+TEAMS_FILE = "teams.yaml"
+RULES_FILE = "rules.yaml"
+BOT_FILE = "bot.yaml"
+IDENTITY_FILE = "identity.yaml"
+FILES = (SERVICE_FILE, TEAMS_FILE, RULES_FILE, BOT_FILE, IDENTITY_FILE)
+
+
+@dataclass
+class CheckReport:
+    """What ``check_folder`` found: problems (each one ``file:line: message``),
+    warnings that do not stop the service, and one summary line per file."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+    def run(self, path: Path, load: Callable[[], str]) -> bool:
+        """``load`` the file (its summary on success); its problems otherwise."""
+        from router.yamlconf import ConfigError  # noqa: PLC0415
+
+        try:
+            self.summary.append(f"{path}: ok, {load()}")
+        except ConfigError as exc:
+            self.problems.extend(p for p in exc.problems if p not in self.problems)
+            return False
+        return True
+
+
+def _service(folder: Path) -> str:
+    from router.config import load_settings  # noqa: PLC0415
+
+    settings = load_settings(folder)
+    return f"{len(settings.connectors)} connector(s), port {settings.server.port}"
+
+
+def _teams(folder: Path) -> str:
+    from router.rules.engine import load_teams  # noqa: PLC0415
+
+    teams = load_teams(folder / TEAMS_FILE)
+    return f"{len(teams.teams)} team(s), {len(teams.agents)} agent(s)"
+
+
+def _identity(folder: Path) -> str:
+    from router.identity import load_identity_config  # noqa: PLC0415
+
+    load_identity_config(folder)
+    return "identity keys and merge rules"
+
+
+def _bot(folder: Path) -> str:
+    from router.bot.config import load_bot_config  # noqa: PLC0415
+
+    config = load_bot_config(folder / BOT_FILE)
+    return f"{config.engine} bot, {len(config.intents)} intent(s)"
+
+
+def _rules(folder: Path, report: CheckReport) -> str:
+    from router.rules.engine import load_rules  # noqa: PLC0415
+
+    ruleset = load_rules(folder / RULES_FILE)
+    if ruleset.sends_to_bot() and not (folder / BOT_FILE).exists():
+        report.warnings.append(f"{folder / RULES_FILE}: rules send conversations to the bot, but there is no "
+                               f"{BOT_FILE}: they wait for an agent")
+    return f"{len(ruleset.rules)} rule(s), version {ruleset.version}"
+
+
+def check_folder(folder: Path) -> CheckReport:
+    """Check each file of ``folder`` that exists; a missing folder, or one
+    holding none of the files, is a problem of its own."""
+    report = CheckReport()
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "no such folder"
+        report.problems.append(f"{folder}: {what}")
+        return report
+    present = [name for name in FILES if (folder / name).exists()]
+    if not present:
+        report.problems.append(f"{folder}: no config file here (expected {', '.join(FILES)})")
+        return report
+    checks: dict[str, Callable[[], str]] = {
+        SERVICE_FILE: lambda: _service(folder),
+        TEAMS_FILE: lambda: _teams(folder),
+        RULES_FILE: lambda: _rules(folder, report),
+        BOT_FILE: lambda: _bot(folder),
+        IDENTITY_FILE: lambda: _identity(folder),
+    }
+    for name, load in checks.items():
+        if name in present:
+            report.run(folder / name, load)
+        else:
+            report.summary.append(f"{folder / name}: absent, {_ABSENT[name]}")
+    return report
+
+
+_ABSENT = {
+    SERVICE_FILE: "the embedded defaults apply",
+    TEAMS_FILE: "no teams (rules that name a team are refused)",
+    RULES_FILE: "every conversation goes to the default team",
+    BOT_FILE: "no bot: conversations sent to the bot wait for an agent",
+    IDENTITY_FILE: "the default identity rules apply",
+}
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = check_folder(Path(args.folder))
+    for line in report.problems + report.warnings:
+        print(line, file=sys.stderr)
+    if report.problems:
+        print(f"{args.folder}: {len(report.problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("\n".join(report.summary))
+    print(f"{args.folder}: ok")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``config`` and its subcommands on the main parser's subparsers."""
+    config = sub.add_parser("config", help="check a configuration folder")
+    cmds = config.add_subparsers(dest="config_command", required=True)
+    check = cmds.add_parser(
+        "check", help="validate every YAML file of a config folder (starts nothing, writes nothing)",
+        description=f"Checks {', '.join(FILES)} with the service's own loaders. Prints file:line: message "
+                    "for every problem and exits 1, or a summary per file and exits 0.",
+    )
+    check.add_argument("folder", nargs="?", default="config", help="the config folder (default: config/)")
+    check.set_defaults(func=_check)

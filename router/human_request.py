@@ -1,0 +1,71 @@
+"""The one vocabulary of "let me talk to a person", in Russian and English.
+
+The bot steps aside on it (reason ``asked_for_human``) and the rules test
+it (the ``asked_for_human`` fact): both read it here, so a customer who asks
+for a person is understood the same way whoever reads the message first.
+
+A phrase is found when each of its words is in the message in any form
+(Snowball stems: «позовите человека» ~ «позовите, пожалуйста, человека»,
+«менеджера», «сотрудником»), in any order, with a typo in a longer word, or
+typed in translit. Admins add phrases in ``bot.yaml`` or ``rules.yaml``
+(``human_request``): the service adds both lists to this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz
+
+from router.words import script_of, stem, transliterate, words
+
+# single words that ask for a person on their own, and phrases whose words
+# do only together («человек» alone is in «нас пять человек»)
+BUILT_IN: tuple[str, ...] = (
+    # Russian
+    "оператор", "менеджер", "сотрудник", "специалист",
+    "позовите человека", "живой человек", "живые люди", "с человеком", "переключите на человека", "нужен человек",
+    "хочу человека", "дайте человека",
+    # English
+    "agent", "human", "operator", "representative", "manager",
+    "real person", "live person", "real people", "talk to someone", "speak to someone", "talk to somebody",
+    "talk with someone", "speak with someone", "talk to a person", "speak to a person", "chat with a person",
+    "need a person", "want a person",
+)
+
+# a stem of this length or more may differ by a typo (rapidfuzz ratio, 0-100)
+_FUZZY_LENGTH = 4
+_FUZZY_RATIO = 80
+
+
+class HumanRequest:
+    """Finds a request for a person in a customer's message."""
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self.phrases: tuple[str, ...] = tuple(dict.fromkeys([*BUILT_IN, *extra]))
+        stemmed = (tuple(stem(w) for w in words(p)) for p in self.phrases)
+        self._stems = [s for s in stemmed if s]
+
+    def extended(self, extra: Iterable[str]) -> HumanRequest:
+        """This vocabulary with more phrases."""
+        return HumanRequest([*self.phrases, *extra])
+
+    @staticmethod
+    def _has(stems: list[str], wanted: str) -> bool:
+        if wanted in stems:
+            return True
+        if len(wanted) < _FUZZY_LENGTH:
+            return False
+        return any(fuzz.ratio(wanted, s) >= _FUZZY_RATIO for s in stems if abs(len(s) - len(wanted)) <= 2)
+
+    def find(self, text: str) -> str | None:
+        """The phrase (as stems) the message asks for a person with, or None."""
+        found = words(text)
+        stems = [stem(w) for w in found] + [stem(transliterate(w)) for w in found if script_of(w) == "en"]
+        for phrase in self._stems:
+            if all(self._has(stems, w) for w in phrase):
+                return " ".join(phrase)
+        return None
+
+
+__all__ = ["BUILT_IN", "HumanRequest"]

@@ -1,0 +1,136 @@
+"""``omnirouter agents set-password``: a lost password is reset from the
+terminal, with the service stopped or running, and nothing else changes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents_ui.sessions import check_login, hash_password
+from router.cli import main
+from router.config import Settings
+from router.models import Role
+from router.store.sqlite import SQLiteStore
+from tests.agents_ui.conftest import login
+from tests.conftest import ADMIN_PASSWORD, AppClient
+
+NEW = "a new password 42"
+
+
+def config_for(folder: Path, db: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "omnirouter.yaml").write_text(f"store: {{path: '{db}', writer: thread}}\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> Path:
+    """A stopped service's store with the admin account."""
+    path = tmp_path / "var" / "omnirouter.db"
+    async with SQLiteStore(path) as store:
+        await store.create_agent("admin", "Administrator", Role.ADMIN, await hash_password(ADMIN_PASSWORD))
+    return path
+
+
+async def logs_in(db: Path, username: str, password: str) -> bool:
+    async with SQLiteStore(db) as store:
+        return await check_login(store, username, password) is not None
+
+
+def run_cli(argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return main(argv)
+
+
+async def test_the_password_is_set_from_stdin_while_the_service_is_stopped(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = config_for(tmp_path / "config", db)
+    code = await asyncio.to_thread(run_cli, ["agents", "set-password", "admin", "--config", str(folder)],
+                                   NEW + "\n", monkeypatch)
+    assert code == 0, capsys.readouterr().err
+    assert "the password of 'admin' is set" in capsys.readouterr().out
+    assert await logs_in(db, "admin", NEW)
+    assert not await logs_in(db, "admin", ADMIN_PASSWORD)
+
+
+async def test_on_a_terminal_it_asks_twice_and_refuses_a_mismatch(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = config_for(tmp_path / "config", db)
+    answers = iter([NEW, NEW + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    assert await asyncio.to_thread(main, ["agents", "set-password", "admin", "--config", str(folder)]) == 1
+    assert "the two passwords differ; nothing was changed" in capsys.readouterr().err
+    assert await logs_in(db, "admin", ADMIN_PASSWORD)
+    answers = iter([NEW, NEW])
+    assert await asyncio.to_thread(main, ["agents", "set-password", "admin", "--config", str(folder)]) == 0
+    assert await logs_in(db, "admin", NEW)
+
+
+async def test_from_an_environment_variable_for_scripts(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = config_for(tmp_path / "config", db)
+    argv = ["agents", "set-password", "admin", "--config", str(folder), "--password-env", "NEW_PW"]
+    assert await asyncio.to_thread(run_cli, argv, "", monkeypatch) == 1
+    assert "the environment variable NEW_PW is not set" in capsys.readouterr().err
+    monkeypatch.setenv("NEW_PW", NEW)
+    assert await asyncio.to_thread(run_cli, argv, "", monkeypatch) == 0
+    assert await logs_in(db, "admin", NEW)
+
+
+@pytest.mark.parametrize(("username", "password", "error"), [
+    ("root", NEW, "no console account 'root' (accounts: admin); nothing was changed"),
+    ("admin", "short", "the password is shorter than 8 characters; nothing was changed"),
+    ("admin", "", "the password is shorter than 8 characters"),
+])
+async def test_bad_input_is_refused_and_changes_nothing(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    username: str, password: str, error: str,
+) -> None:
+    folder = config_for(tmp_path / "config", db)
+    argv = ["agents", "set-password", username, "--config", str(folder)]
+    assert await asyncio.to_thread(run_cli, argv, password + "\n", monkeypatch) == 1
+    assert error in capsys.readouterr().err
+    assert await logs_in(db, "admin", ADMIN_PASSWORD)
+
+
+def test_without_a_store_it_says_so_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "var" / "omnirouter.db"
+    folder = config_for(tmp_path / "config", db)
+    assert run_cli(["agents", "set-password", "admin", "--config", str(folder)], NEW + "\n", monkeypatch) == 1
+    assert f"no store at {db}: start the service once" in capsys.readouterr().err
+    assert not db.parent.exists()
+
+
+async def test_while_the_service_runs_the_new_password_works_at_once_and_old_sessions_end(
+    make_client: AppClient, settings: Settings, tmp_path: Path
+) -> None:
+    client = await make_client()
+    await login(client)
+    assert (await client.get("/api/me")).status == 200
+    folder = config_for(tmp_path / "config", Path(settings.store.path))
+    # another process, as from a second terminal, while the service holds the store open
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "agents", "set-password", "admin", "--config", str(folder),
+        "--password-env", "NEW_PW", env={**os.environ, "NEW_PW": NEW}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)  # a hang detector, not a speed limit
+    assert proc.returncode == 0, err.decode()
+    assert "1 console session(s) of it ended" in out.decode()
+    assert (await client.get("/api/me")).status == 401
+    bad = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert bad.status == 401
+    await login(client, "admin", NEW)
