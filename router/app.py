@@ -24,6 +24,7 @@ from router.appkeys import (
     ROUTER,
     RULES_RELOADER,
     SETTINGS,
+    STARTUP,
     STORE,
 )
 from router.assignment import Assigner
@@ -38,6 +39,7 @@ from router.outbox import OutboxWorker
 from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
+from router.startup import StartupTimes
 from router.store import Store
 from router.store.base import StoreError
 from router.store.sqlite import SQLiteStore
@@ -47,8 +49,10 @@ log = logging.getLogger(__name__)
 # seconds /healthz waits for the store's answer (it queues behind the writes in flight)
 HEALTH_TIMEOUT = 5.0
 
-__all__ = ["BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STORE", "create_app"]
-
+__all__ = [
+    "BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STARTUP", "STORE", "StartupTimes",
+    "create_app",
+]
 
 
 def make_store(settings: Settings, base_dir: Path) -> Store:
@@ -56,6 +60,16 @@ def make_store(settings: Settings, base_dir: Path) -> Store:
     if not path.is_absolute() and settings.store.path != ":memory:":
         path = base_dir / path
     return SQLiteStore(path, settings.store.synchronous, settings.store.writer)
+
+
+def cache_dir(settings: Settings, base_dir: Path) -> Path | None:
+    """Where computed things are kept (``store.cache``, else ``cache`` beside
+    the database); None for a database in memory: nothing goes to disk."""
+    if settings.store.cache:
+        return base_dir / settings.store.cache
+    if settings.store.path == ":memory:":
+        return None
+    return (base_dir / settings.store.path).parent / "cache"
 
 
 def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
@@ -75,19 +89,22 @@ def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[STARTUP].mark("other")
     async with app[STORE]:
+        app[STARTUP].mark("store")
         yield
 
 
-def load_bot(config_dir: Path | None) -> tuple[Bot, BotFile] | None:
+def load_bot(config_dir: Path | None, cache: Path | None = None) -> tuple[Bot, BotFile] | None:
     """The bot of ``config_dir/bot.yaml`` (``ConfigError`` with file:line when
-    it is invalid); None without one: conversations sent to the bot then wait
-    for an agent."""
+    it is invalid, ``BotError`` when its model is not installed); None
+    without one: conversations sent to the bot then wait for an agent.
+    ``cache``: a folder for what the bot computes from its examples."""
     path = config_dir / BOT_FILE if config_dir is not None else None
     if path is None or not path.exists():
         return None
     config = load_bot_config(path)
-    bot = make_bot(config)
+    bot = make_bot(config, cache)
     log.info("bot from %s: %s, %d intent(s)", path, config.engine, len(config.intents))
     return bot, config
 
@@ -172,14 +189,20 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
 
 
-def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None) -> web.Application:
+def create_app(
+    settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None,
+    startup: StartupTimes | None = None,
+) -> web.Application:
     """``base_dir`` anchors relative store paths (the working directory by default).
     Routing rules are read only from an explicit ``config_dir`` (``omnirouter
-    run`` always gives one): without it, every conversation goes to the default team."""
+    run`` always gives one): without it, every conversation goes to the default team.
+    Nothing is created here (no file, no folder): that waits for the app's start."""
     app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
+    app[STARTUP] = startup or StartupTimes()
     app[CONFIG_DIR] = config_dir or Path("config")
-    app[STORE] = make_store(settings, base_dir or Path.cwd())
+    base_dir = base_dir or Path.cwd()
+    app[STORE] = make_store(settings, base_dir)
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
@@ -187,7 +210,7 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], assignment_policy(routing, config_dir))
     if isinstance(routing, RulesRouting):
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
-    bot = load_bot(config_dir)
+    bot = load_bot(config_dir, cache_dir(settings, base_dir))
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,

