@@ -168,7 +168,10 @@ async def _close_clients(app: web.Application) -> None:
 async def healthz(request: web.Request) -> web.Response:
     """ok only when a message could be stored now: a load balancer or a
     service manager then stops sending to (or restarts) a server whose
-    database is gone, instead of one that merely answers HTTP."""
+    database is gone, instead of one that merely answers HTTP. With a bot,
+    ``bot`` says whether it is ready or still warming up ("starting": its
+    turns wait), which does not make the service unhealthy: messages are
+    stored and acknowledged all the same."""
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
             await request.app[STORE].ping()
@@ -176,7 +179,8 @@ async def healthz(request: web.Request) -> web.Response:
         reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
         log.warning("healthz: the store is unavailable: %s", reason)
         return web.json_response({"status": "unavailable", "store": reason}, status=503)
-    return web.json_response({"status": "ok"})
+    desk = request.app[ROUTER].bot_desk
+    return web.json_response({"status": "ok"} if desk is None else {"status": "ok", "bot": desk.bot.readiness})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -158,6 +158,14 @@ class FaqBot(Bot):
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("the bot cannot answer: %s; conversations sent to it go to people", exc)
 
+    @property
+    def readiness(self) -> str:
+        if self._index is not None:
+            return "ready"
+        failed = self._warming is not None and self._warming.done() and not self._warming.cancelled() \
+            and self._warming.exception() is not None
+        return "failed" if failed else "starting"
+
     async def ready(self) -> Matcher:
         """The matcher, once the warm-up is over (tried again if it failed):
         the turns that come meanwhile wait here, none in a worker thread."""
