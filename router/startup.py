@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+# the order they are reported in
+PHASES = ("imports", "config", "store", "other")
+
 
 class StartupTimes:
     def __init__(self, started: float | None = None) -> None:
@@ -21,5 +24,6 @@ class StartupTimes:
 
     def summary(self) -> str:
         total = self._last - self.started
-        parts = ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in self.phases.items())
+        order = [*PHASES, *(phase for phase in self.phases if phase not in PHASES)]
+        parts = ", ".join(f"{phase} {self.phases[phase]:.2f}" for phase in order if phase in self.phases)
         return f"{total:.2f} s ({parts})"
