@@ -1,4 +1,6 @@
-"""The embeddings of the bot's examples, kept on disk between starts.
+"""What the bot computes from its model and examples, kept on disk between
+starts: the examples' embeddings, and the tokenizer built from the model's
+vocabulary.
 
 Embedding the few hundred examples of bot.yaml costs seconds of CPU at every
 start; a text's vector depends only on the text and the model, so they are
@@ -12,6 +14,7 @@ atomically, so a crash mid-write leaves the old one or none.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -29,14 +32,17 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(f"{FORMAT}\n{key}".encode()).hexdigest()[:20]
+
+
 class ExampleVectors:
     """The vectors of texts under one model, from the file when it has them."""
 
     def __init__(self, folder: Path, model: str) -> None:
         """``model``: what identifies the model and the way texts are embedded
         (its file, its version, the runtime): another value, another file."""
-        key = hashlib.sha256(f"{FORMAT}\n{model}".encode()).hexdigest()[:20]
-        self.path = folder / f"examples-{key}.npz"
+        self.path = folder / f"examples-{_digest(model)}.npz"
         self.hits = 0
         self.misses = 0
 
@@ -71,17 +77,47 @@ class ExampleVectors:
     def _write(self, found: dict[str, Vectors]) -> None:
         texts = np.array(list(found), dtype=str)
         vectors = np.stack(list(found.values())).astype(np.float32) if found else np.empty((0, 0), np.float32)
+        buffer = io.BytesIO()
+        np.savez(buffer, texts=texts, vectors=vectors)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".examples-", suffix=".npz")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    np.savez(out, texts=texts, vectors=vectors)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            _replace(self.path, buffer.getvalue())
         except OSError as exc:  # a read-only disk: the bot works, the next start embeds again
             log.warning("the bot's cache %s cannot be written: %s", self.path, exc)
+
+
+def cached_bytes(folder: Path | None, name: str, key: str, make: Callable[[], bytes]) -> bytes:
+    """``make()``, kept in ``folder`` under ``name`` and ``key``; the file
+    starts with the SHA-256 of the rest, so a damaged one is made again."""
+    if folder is None:
+        return make()
+    path = folder / f"{name}-{_digest(key)}"
+    try:
+        kept = path.read_bytes()
+        if hashlib.sha256(kept[32:]).digest() == kept[:32]:
+            return kept[32:]
+        log.warning("the bot's cache %s is damaged: it is made again", path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("the bot's cache %s cannot be read (%s): it is made again", path, exc)
+    made = make()
+    try:
+        _replace(path, hashlib.sha256(made).digest() + made)
+    except OSError as exc:
+        log.warning("the bot's cache %s cannot be written: %s", path, exc)
+    return made
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a crash leaves the old file or none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

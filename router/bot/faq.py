@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -22,7 +23,7 @@ from rapidfuzz import fuzz
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
 from router.bot.matching import IntentIndex, Match, Matcher, PhraseSpotter
-from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, bundled_model
+from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.language import language_of
 from router.models import Customer
 
@@ -110,7 +111,7 @@ class FaqBot(Bot):
                 # imported here: onnxruntime and the model load only when a method needs them
                 from router.bot.e5 import E5Encoder  # noqa: PLC0415
 
-                encoder = self._encoder or E5Encoder(self._model)
+                encoder = self._encoder or E5Encoder(self._model, self._cache)
                 embed, kept = self._cached(encoder)
                 embedding = EmbeddingIndex(self._examples, self.lexical, encoder, embed)
             except (OSError, RuntimeError, ImportError) as exc:
@@ -120,7 +121,7 @@ class FaqBot(Bot):
             log.info("bot matching: %s, %d intents, ready in %.2f s%s", method, len(self.intents),
                      time.perf_counter() - began, kept())
 
-    def _cached(self, encoder: Encoder) -> tuple[Embedder | None, Any]:
+    def _cached(self, encoder: Encoder) -> tuple[Embedder | None, Callable[[], str]]:
         """The examples' vectors through the cache folder, when there is one
         and the encoder says what its vectors depend on."""
         identity = getattr(encoder, "identity", None)
@@ -130,7 +131,7 @@ class FaqBot(Bot):
 
         cache = ExampleVectors(self._cache, identity)
 
-        def embed(texts: list[str]) -> dict[str, Any]:
+        def embed(texts: list[str]) -> dict[str, Vectors]:
             return cache.vectors(texts, encoder.encode)
 
         return embed, lambda: f" (examples: {cache.hits} from {cache.path}, {cache.misses} embedded)"

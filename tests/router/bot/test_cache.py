@@ -100,3 +100,19 @@ def test_a_bot_from_the_cache_answers_as_one_that_embedded_its_examples(
     for text in ["как можно оплатить?", "how fast can you deliver to Kazan", "хочу вернуть товар"]:
         assert bot.index.rank(text) == faq.index.rank(text)
         assert bot.decide(turn(text)) == faq.decide(turn(text))
+
+
+@pytest.mark.parametrize("damage", [None, "truncated", "flipped"])
+def test_the_tokenizer_is_kept_and_a_damaged_one_made_again(
+    tmp_path: Path, encoder: E5Encoder, damage: str | None
+) -> None:
+    E5Encoder(cache=tmp_path)
+    (kept,) = tmp_path.glob("tokenizer-*")
+    whole = kept.read_bytes()
+    if damage == "truncated":
+        kept.write_bytes(whole[: len(whole) // 3])
+    elif damage == "flipped":
+        kept.write_bytes(whole[:-10] + bytes(b ^ 0xFF for b in whole[-10:]))
+    again = E5Encoder(cache=tmp_path)
+    np.testing.assert_allclose(again.encode(TEXTS), encoder.encode(TEXTS), atol=1e-6)
+    assert kept.read_bytes() == whole  # made again, whole
