@@ -4,6 +4,7 @@ and the first admin account."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -28,8 +29,14 @@ log = logging.getLogger(__name__)
 COOKIE = "omnirouter_session"
 ADMIN_ENV = "OMNIROUTER_ADMIN_PASSWORD"
 _hasher = PasswordHasher()
-# verified against when the username is unknown, so both cases cost the same
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both cases cost the
+    same; made on the first such login, not at import (argon2 is slow on
+    purpose: 0.1-0.5 s that every start would pay)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 async def hash_password(password: str) -> str:
@@ -45,7 +52,7 @@ def _verify(stored_hash: str, password: str) -> bool:
 
 
 async def verify_password(stored_hash: str | None, password: str) -> bool:
-    ok = await asyncio.to_thread(_verify, stored_hash or _DUMMY_HASH, password)
+    ok = await asyncio.to_thread(lambda: _verify(stored_hash or _dummy_hash(), password))
     return ok and stored_hash is not None
 
 

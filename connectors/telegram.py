@@ -33,34 +33,16 @@ import asyncio
 import contextlib
 import functools
 import hmac
+import importlib
 import logging
 import mimetypes
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
-from aiogram.exceptions import (
-    AiogramError,
-    ClientDecodeError,
-    TelegramBadRequest,
-    TelegramConflictError,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-from aiogram.types import Message as TgMessage
-from aiogram.types import Update
-from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
@@ -84,6 +66,27 @@ from connectors.base import (
 from connectors.webhook import parse_json, read_body
 from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
 
+if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+    from aiogram.exceptions import (
+        AiogramError,
+        ClientDecodeError,
+        TelegramBadRequest,
+        TelegramConflictError,
+        TelegramForbiddenError,
+        TelegramMigrateToChat,
+        TelegramNetworkError,
+        TelegramNotFound,
+        TelegramRetryAfter,
+        TelegramServerError,
+        TelegramUnauthorizedError,
+    )
+    from aiogram.types import Message as TgMessage
+    from aiogram.types import Update
+    from aiogram.utils.token import TokenValidationError, validate_token
+
 log = logging.getLogger(__name__)
 
 IDENTITY_KIND = "telegram"
@@ -97,6 +100,33 @@ MAX_LIMIT_WAIT = 10.0
 MAX_TRACKED_CHATS = 10_000
 POLL_RETRY_SECONDS = 5.0
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+# aiogram's names this module uses, by module (as the TYPE_CHECKING imports above)
+_AIOGRAM = {
+    "aiogram": ("Bot",),
+    "aiogram.client.session.aiohttp": ("AiohttpSession",),
+    "aiogram.client.telegram": ("PRODUCTION", "TelegramAPIServer"),
+    "aiogram.exceptions": (
+        "AiogramError", "ClientDecodeError", "TelegramBadRequest", "TelegramConflictError", "TelegramForbiddenError",
+        "TelegramMigrateToChat", "TelegramNetworkError", "TelegramNotFound", "TelegramRetryAfter",
+        "TelegramServerError", "TelegramUnauthorizedError",
+    ),
+    "aiogram.types": ("Update",),
+    "aiogram.utils.token": ("TokenValidationError", "validate_token"),
+}
+
+
+def _import_aiogram() -> None:
+    """aiogram builds hundreds of pydantic models when it is imported (a
+    second and more of every start): only a Telegram connector that runs, or
+    a token to check, pays for it. Its names become this module's globals,
+    as the imports at the top of a module would make them."""
+    if "Bot" in globals():
+        return
+    for module, names in _AIOGRAM.items():
+        imported = importlib.import_module(module)
+        globals().update({name: getattr(imported, name) for name in names})
+    globals()["TgMessage"] = importlib.import_module("aiogram.types").Message
 
 
 class TelegramOptions(ConnectorOptions):
@@ -121,6 +151,7 @@ class TelegramOptions(ConnectorOptions):
         token = os.environ.get(self.token_env)
         if not token:
             return f"set {self.token_env} to the bot's token from @BotFather"
+        _import_aiogram()
         try:
             validate_token(token)
         except TokenValidationError:
@@ -143,6 +174,7 @@ class TelegramOptions(ConnectorOptions):
 
 def delivery_error(exc: AiogramError) -> DeliveryError:
     """aiogram's exception tree, mapped to what the outbox should do."""
+    _import_aiogram()
     reason = f"telegram: {exc}"
     if isinstance(exc, TelegramNetworkError):
         # our words: the HTTP client's text may carry the URL, and the URL the token
@@ -311,6 +343,7 @@ class TelegramConnector(Connector):
         if not isinstance(options, TelegramOptions):
             options = TelegramOptions.model_validate(options.model_dump())
         super().__init__(name, options, host)
+        _import_aiogram()
         self.settings: TelegramOptions = options
         # in polling mode no secret is needed: there is no webhook route then
         self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""

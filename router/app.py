@@ -28,6 +28,7 @@ from router.appkeys import (
     ROUTER,
     RULES_RELOADER,
     SETTINGS,
+    STARTUP,
     STORE,
 )
 from router.assignment import Assigner
@@ -44,6 +45,7 @@ from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
 from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
+from router.startup import StartupTimes
 from router.store import Store
 from router.store.base import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
@@ -54,8 +56,10 @@ log = logging.getLogger(__name__)
 # seconds /healthz waits for the store's answer (it queues behind the writes in flight)
 HEALTH_TIMEOUT = 5.0
 
-__all__ = ["BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STORE", "create_app"]
-
+__all__ = [
+    "BUS", "CONFIG_DIR", "CONNECTORS", "METRICS", "OUTBOX", "ROUTER", "SETTINGS", "STARTUP", "STORE", "StartupTimes",
+    "create_app",
+]
 
 
 def make_store(settings: Settings, base_dir: Path) -> Store:
@@ -63,6 +67,16 @@ def make_store(settings: Settings, base_dir: Path) -> Store:
     if not path.is_absolute() and settings.store.path != ":memory:":
         path = base_dir / path
     return SQLiteStore(path, settings.store.synchronous, settings.store.writer)
+
+
+def cache_dir(settings: Settings, base_dir: Path) -> Path | None:
+    """Where computed things are kept (``store.cache``, else ``cache`` beside
+    the database); None for a database in memory: nothing goes to disk."""
+    if settings.store.cache:
+        return base_dir / settings.store.cache
+    if settings.store.path == ":memory:":
+        return None
+    return (base_dir / settings.store.path).parent / "cache"
 
 
 def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
@@ -104,22 +118,28 @@ def _register_secrets(owner: str, values: dict[str, str | None]) -> None:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[STARTUP].mark("other")
     async with app[STORE]:
+        app[STARTUP].mark("store")
         yield
 
 
-def load_bot(config_dir: Path | None, more_human_request: list[str] | None = None) -> tuple[Bot, BotFile] | None:
+def load_bot(
+    config_dir: Path | None, cache: Path | None = None, more_human_request: list[str] | None = None,
+) -> tuple[Bot, BotFile] | None:
     """The bot of ``config_dir/bot.yaml`` (``ConfigError`` with file:line when
-    it is invalid); None without one: conversations sent to the bot then wait
-    for an agent. ``more_human_request``: rules.yaml's phrases of asking for
-    a person, so the bot and the rules read one vocabulary."""
+    it is invalid, ``BotError`` when its model is not installed); None
+    without one: conversations sent to the bot then wait for an agent.
+    ``cache``: a folder for what the bot computes from its examples.
+    ``more_human_request``: rules.yaml's phrases of asking for a person, so
+    the bot and the rules read one vocabulary."""
     path = config_dir / BOT_FILE if config_dir is not None else None
     if path is None or not path.exists():
         return None
     config = load_bot_config(path)
     if more_human_request:
         config = config.model_copy(update={"human_request": [*config.human_request, *more_human_request]})
-    bot = make_bot(config)
+    bot = make_bot(config, cache)
     log.info("bot from %s: %s, %d intent(s)", path, config.engine, len(config.intents))
     return bot, config
 
@@ -205,7 +225,10 @@ async def store_outage(request: web.Request, handler: Handler) -> web.StreamResp
 async def healthz(request: web.Request) -> web.Response:
     """ok only when a message could be stored now: a load balancer or a
     service manager then stops sending to (or restarts) a server whose
-    database is gone, instead of one that merely answers HTTP."""
+    database is gone, instead of one that merely answers HTTP. With a bot,
+    ``bot`` says whether it is ready or still warming up ("starting": its
+    turns wait), which does not make the service unhealthy: messages are
+    stored and acknowledged all the same."""
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
             await request.app[STORE].ping()
@@ -213,7 +236,8 @@ async def healthz(request: web.Request) -> web.Response:
         reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
         log.debug("healthz: the store is unavailable: %s", reason)  # the store logs the outage, once
         return web.json_response({"status": "unavailable", "store": reason}, status=503)
-    return web.json_response({"status": "ok"})
+    desk = request.app[ROUTER].bot_desk
+    return web.json_response({"status": "ok"} if desk is None else {"status": "ok", "bot": desk.bot.readiness})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -226,10 +250,14 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
 
 
-def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None) -> web.Application:
+def create_app(
+    settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None,
+    startup: StartupTimes | None = None,
+) -> web.Application:
     """``base_dir`` anchors relative store paths (the working directory by default).
     Routing rules are read only from an explicit ``config_dir`` (``omnirouter
-    run`` always gives one): without it, every conversation goes to the default team."""
+    run`` always gives one): without it, every conversation goes to the default team.
+    Nothing is created here (no file, no folder): that waits for the app's start."""
     # first of all: every handler after it sees the client's address, not the proxy's
     middlewares: list[Middleware] = []
     if settings.server.trusted_proxies:
@@ -240,17 +268,19 @@ def create_app(settings: Settings, config_dir: Path | None = None, base_dir: Pat
     install_log_filter()
     _register_secrets("console", {ADMIN_ENV: os.environ.get(ADMIN_ENV)})
     app[SETTINGS] = settings
+    app[STARTUP] = startup or StartupTimes()
     app[CONFIG_DIR] = config_dir or Path("config")
     # every config file is read and checked first: a broken one (ConfigError,
     # file:line) stops the start before the store or anything else exists
+    base_dir = base_dir or Path.cwd()
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
     routing = make_routing(settings.routing, config_dir)
     policy = assignment_policy(routing, config_dir)
     rules_phrases = routing.ruleset.config.human_request if isinstance(routing, RulesRouting) else []
-    bot = load_bot(config_dir, rules_phrases)
+    bot = load_bot(config_dir, cache_dir(settings, base_dir), rules_phrases)
     if bot is not None and isinstance(routing, RulesRouting):
         routing.extra_human_request = tuple(bot[1].human_request)
-    app[STORE] = make_store(settings, base_dir or Path.cwd())
+    app[STORE] = make_store(settings, base_dir)
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)

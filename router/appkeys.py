@@ -15,6 +15,7 @@ from router.core import Router
 from router.metrics import Metrics
 from router.outbox import OutboxWorker
 from router.rules.reload import RulesReloader
+from router.startup import StartupTimes
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +29,4 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)
+STARTUP = web.AppKey("startup", StartupTimes)

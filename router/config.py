@@ -42,6 +42,9 @@ class StoreConfig(Section):
     # where a thread falls behind); "thread": in a thread of the server (no
     # second process, ~0.1 ms less per write made alone)
     writer: Literal["process", "thread"] = "process"
+    # what the service computes from its config and can compute again (the
+    # bot's embeddings of its examples); default: "cache" beside the database
+    cache: str | None = None
 
 
 class RoutingConfig(Section):

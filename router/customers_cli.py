@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from router.app import make_store
-from router.config import load_settings
-from router.customers import ImportReport, import_csv
-from router.identity import IdentityRules, load_identity_config
-from router.yamlconf import ConfigError
+# registered without importing what the command needs: its handler imports it
+if TYPE_CHECKING:
+    from router.customers import ImportReport
 
 
 def _count_lines(path: Path) -> int:
@@ -23,6 +18,11 @@ def _count_lines(path: Path) -> int:
 
 
 async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> ImportReport:
+    from router.app import make_store  # noqa: PLC0415
+    from router.config import load_settings  # noqa: PLC0415
+    from router.customers import import_csv  # noqa: PLC0415
+    from router.identity import IdentityRules, load_identity_config  # noqa: PLC0415
+
     settings = load_settings(config_dir)
     rules = IdentityRules(load_identity_config(config_dir))
     async with make_store(settings, Path.cwd()) as store:
@@ -37,6 +37,12 @@ def _print_report(path: Path, report: ImportReport) -> None:
 
 
 def _import_command(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from router.yamlconf import ConfigError  # noqa: PLC0415
+
     path = Path(args.file)
     try:
         total = _count_lines(path)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from router.kinds import AttachmentKind
+
 MAX_TEXT_LENGTH = 10_000
 
 
@@ -131,7 +133,7 @@ class IdentityRef(_Model):
 
 
 class Attachment(_Model):
-    kind: Literal["image", "document", "audio", "video", "sticker", "location", "other"]
+    kind: AttachmentKind
     url: str | None = None
     name: str | None = None
     mime_type: str | None = None

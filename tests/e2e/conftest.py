@@ -46,19 +46,27 @@ def free_port() -> int:
         return port
 
 
-async def wait_healthy(base: str, proc: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
+# seconds a start may take before it counts as hung: a hang detector, not a
+# speed test (a busy 2-core machine has taken 40 s; bench/startup.py measures)
+START_CEILING = 120.0
+
+
+async def wait_healthy(base: str, proc: asyncio.subprocess.Process, ceiling: float = START_CEILING) -> None:
+    """Until ``/healthz`` answers ok; fails at once if the process exits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ceiling
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        while loop.time() < deadline:
             if proc.returncode is not None:
-                raise RuntimeError(f"omnirouter exited with {proc.returncode}")
+                raise RuntimeError(f"omnirouter exited with {proc.returncode} before it was healthy")
             try:
                 async with http.get(f"{base}/healthz") as r:
                     if r.status == 200:
                         return
-            except aiohttp.ClientError:
-                pass
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # not listening yet
             await asyncio.sleep(0.05)
-    raise RuntimeError("omnirouter did not become healthy")
+    raise RuntimeError(f"omnirouter was not healthy within {ceiling:g} s: hung?")
 
 
 @pytest.fixture

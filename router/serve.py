@@ -1,0 +1,124 @@
+"""``omnirouter run``: the service on its port.
+
+The order is what a person at the terminal needs: the configuration is read
+and checked (``file:line`` errors), then the port is bound (one clear line
+when it is taken), and only then is anything created (the database and
+``var/``, the admin account). Whatever takes long and is not needed to
+store and acknowledge a message (the bot's embedding model) warms up after
+the port answers; a message that comes meanwhile waits for the bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from router.app import STARTUP, StartupTimes, create_app
+from router.bot import BOT_FILE, BotError
+from router.config import Settings, load_settings
+from router.heap import settle_heap
+from router.store import StoreUnavailable
+from router.yamlconf import ConfigError
+
+log = logging.getLogger("omnirouter")
+
+# aiohttp's default
+BACKLOG = 128
+
+
+class BindError(Exception):
+    """The listening socket could not be had; the message is for the terminal."""
+
+
+async def _settle_heap(app: web.Application) -> None:
+    settle_heap()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or ``BindError`` saying why
+    and what to do. Before anything else is created: a second start on a
+    taken port must change nothing."""
+    where = f"{host}:{port}"
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise BindError(f"cannot listen on {where}: unknown address {host!r} ({exc.strerror}); "
+                        "check server.host or use --host") from None
+    try:
+        # SO_REUSEADDR as aiohttp sets it: a restart need not wait for old connections' TIME_WAIT
+        return socket.create_server(address, family=family, backlog=BACKLOG)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise BindError(f"{where} is already in use: another program (or another omnirouter) listens "
+                            "there; stop it, or use --port to choose another port") from None
+        if exc.errno == errno.EACCES:
+            raise BindError(f"cannot listen on {where}: permission denied (ports below 1024 need privileges); "
+                            "use --port to choose another port") from None
+        raise BindError(f"cannot listen on {where}: {exc.strerror or exc}; check server.host or use --host, "
+                        "--port") from None
+
+
+def _settings(args: argparse.Namespace, config_dir: Path) -> Settings:
+    settings = load_settings(config_dir)
+    if args.host:
+        settings.server.host = args.host
+    if args.port is not None:
+        settings.server.port = args.port
+    return settings
+
+
+def _announcer(app: web.Application, sock: socket.socket) -> Callable[[str], None]:
+    """run_app calls its ``print`` once every site is started: the moment the
+    port answers, which is when the listening line is true."""
+    times = app[STARTUP]
+    host, port = sock.getsockname()[:2]
+
+    def listening(_banner: str) -> None:
+        times.mark("other")
+        log.info("omnirouter on http://%s:%d (console /, site chat /chat/), started in %s",
+                 host, port, times.summary())
+
+    return listening
+
+
+def run(args: argparse.Namespace, started: float) -> int:
+    """``started``: ``time.perf_counter()`` when the command began (the
+    imports of this module count in the start-up)."""
+    times = StartupTimes(started)
+    times.mark("imports")
+    config_dir = Path(args.config)
+    try:
+        settings = _settings(args, config_dir)
+        app = create_app(settings, config_dir, startup=times)
+    except ConfigError as exc:  # any config file, identity.yaml and bot.yaml included
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except BotError as exc:  # the bot's model is not installed
+        print(f"{config_dir / BOT_FILE}: {exc}", file=sys.stderr)
+        return 1
+    times.mark("config")
+    try:
+        sock = bind(settings.server.host, settings.server.port)
+    except BindError as exc:
+        print(f"omnirouter: {exc}", file=sys.stderr)
+        return 1
+    app.on_startup.append(_settle_heap)
+    # run_app turns SIGTERM/SIGINT into a graceful shutdown: handlers finish,
+    # then cleanup_ctx stops components in reverse order
+    try:
+        web.run_app(app, sock=sock, shutdown_timeout=settings.server.shutdown_timeout,
+                    print=_announcer(app, sock), access_log=None)
+    except StoreUnavailable as exc:  # a full disk, read-only files: no start that would say healthy
+        print(f"{settings.store.path}: the store cannot be written: {exc.reason}; "
+              "start omnirouter again once it can (a service manager restarting it does)", file=sys.stderr)
+        return 1
+    return 0

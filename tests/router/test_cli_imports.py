@@ -1,0 +1,32 @@
+"""Each command imports what it needs: ``omnirouter --help`` and the help of
+every command load no web server, no models, no rules engine; a connector
+that is off never loads its platform's library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ["aiohttp", "pydantic", "rule_engine", "numpy", "onnxruntime", "aiogram", "argon2", "yaml", "twilio"]
+
+
+def imported_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return {name.split(".")[0] for name in out.splitlines()}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["rules", "--help"], ["rules", "explain", "--help"],
+                                  ["customers", "import", "--help"]])
+def test_help_imports_nothing_heavy(argv: list[str]) -> None:
+    code = f"from router.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    assert imported_after(code).isdisjoint(HEAVY)
+
+
+def test_a_telegram_connector_without_a_token_never_imports_aiogram() -> None:
+    code = ("import os\nos.environ.pop('OMNIROUTER_TELEGRAM_TOKEN', None)\n"
+            "from connectors import connector_class\ncls = connector_class('telegram')\n"
+            "assert cls.parse_options({}).disabled_reason() is not None")
+    assert "aiogram" not in imported_after(code)

@@ -1,0 +1,78 @@
+"""``omnirouter run`` at the terminal: a taken port is one clear line and
+changes nothing, and the listening line is logged when the port answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.e2e.conftest import START_CEILING, free_port, wait_healthy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def config_folder(tmp_path: Path) -> Path:
+    """A config whose database and cache live under tmp_path/var."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "omnirouter.yaml").write_text(
+        f"store:\n  path: {tmp_path / 'var' / 'omnirouter.db'}\n  writer: thread\n", encoding="utf-8")
+    return folder
+
+
+async def start(folder: Path, port: int) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "OMNIROUTER_ADMIN_PASSWORD"}  # a generated one
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "run", "--config", str(folder), "--port", str(port),
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def test_a_port_in_use_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    folder = config_folder(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = await start(folder, port)
+        out, err = await asyncio.wait_for(proc.communicate(), START_CEILING)
+    assert proc.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert lines == [f"omnirouter: 127.0.0.1:{port} is already in use: another program (or another omnirouter) "
+                     "listens there; stop it, or use --port to choose another port"], err.decode()
+    assert not out
+    assert not (tmp_path / "var").exists()  # no database, no cache, no admin account
+
+    # the admin account was not made either: the next start, on a free port, makes it and says its password
+    port = free_port()
+    proc = await start(folder, port)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), START_CEILING)
+    assert proc.returncode == 0, err.decode()
+    assert "omnirouter created the console account 'admin'." in err.decode()
+    assert "Its password: " in err.decode()
+
+
+async def test_the_listening_line_comes_when_the_port_answers(tmp_path: Path) -> None:
+    port = free_port()
+    proc = await start(config_folder(tmp_path), port)
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(START_CEILING):
+            while b"omnirouter on http://" not in (line := await proc.stderr.readline()):
+                assert line, "omnirouter exited before it said it was listening"
+        assert f"omnirouter on http://127.0.0.1:{port} ".encode() in line
+        # no retry: the line is true when it is written
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["status"] == "ok"
+        assert b"started in " in line  # with where the time went
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), START_CEILING)
+    assert proc.returncode == 0
