@@ -21,7 +21,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "config"
 BROKEN = [
     (SERVICE_FILE, "  port: 8080", "  port: eighty", "server.port: Input should be a valid integer"),
     (SERVICE_FILE, "    mode: webhook", "    mode: pigeon", "connectors.telegram.mode: Input should be"),
-    (SERVICE_FILE, "  backend: sqlite", "  backend: sqlite: x", "mapping values are not allowed here"),
+    (SERVICE_FILE, "  backend: sqlite", "  backend: sqlite: x", "mapping values are not allowed"),
     (TEAMS_FILE, "    teams: [senior, support]", "    teams: [senior, sales]", "unknown team 'sales'"),
     (RULES_FILE, "    when: asked_for_human", "    when: asked_for_humans", "asked_for_humans"),
     (RULES_FILE, "    queue: {team: support, priority: 40}", "    queue: {team: billing, priority: 40}",
