@@ -6,6 +6,7 @@ at the first false one, so the trace shows exactly what was looked at.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
@@ -37,7 +38,7 @@ from router.models import (
 )
 from router.rules.calendar import Hours
 from router.rules.facts import gather, printable
-from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, TeamsFile
+from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.rules.typecheck import UNTYPED, Finding, conjunction_warnings
 from router.rules.typecheck import check as check_expression
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
@@ -445,6 +446,18 @@ class _Checker:
                 self._problem(("queues", team), f"unknown team {team!r}")
             if policy.hours is not None and policy.hours not in config.calendars:
                 self._problem(("queues", team, "hours"), f"unknown calendar {policy.hours!r}")
+            for i, step in enumerate(policy.steps):
+                self.step(("queues", team, "steps", i), step)
+
+    def step(self, loc: tuple[int | str, ...], step: Step) -> None:
+        if step.team is not None and step.team not in self.teams.teams:
+            close = difflib.get_close_matches(step.team, list(self.teams.teams), n=1)
+            known = f"did you mean {close[0]!r}?" if close else (
+                f"teams: {', '.join(sorted(self.teams.teams))}" if self.teams.teams else f"{self.teams_path} has none")
+            self._problem((*loc, "team"), f"unknown team {step.team!r} ({known})")
+        for skill in step.skills if isinstance(step.skills, dict) else {}:
+            if skill not in self.teams.skills:
+                self._problem((*loc, "skills", skill), f"unknown skill {skill!r}")
 
     def queue(self, loc: tuple[int | str, ...], queue: QueueTarget) -> None:
         if queue.team not in self.teams.teams:
