@@ -125,6 +125,8 @@ class RulesStatusOut(BaseModel):
     # the last edit that was refused (the running rules stayed): file:line lines
     problems: list[str] = []
     refused_at: datetime | None = None
+    # the running rules' likely mistakes (always-true conditions...): file:line: warning: lines
+    warnings: list[str] = []
 
 
 @endpoint("GET", "/api/rules/status", "The running rules version, and why the last edit was refused if it was",
@@ -135,7 +137,7 @@ async def rules_status(request: web.Request, _: None) -> RulesStatusOut:
         return RulesStatusOut(active=False)
     status = reloader.status
     return RulesStatusOut(active=True, path=status.path, version=status.version, loaded_at=status.loaded_at,
-                          problems=status.problems, refused_at=status.refused_at)
+                          problems=status.problems, refused_at=status.refused_at, warnings=status.warnings)
 
 
 # -- SLA --------------------------------------------------------------------------------

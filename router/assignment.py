@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +34,9 @@ class TransferRefused(ValueError):
     """A transfer to a team or agent that teams.yaml does not know."""
 
 log = logging.getLogger(__name__)
+
+# conversations whose lapsed offers are remembered (the most recent ones)
+LAPSES_KEPT = 10_000
 
 # events after which a waiting conversation may find an agent
 WAKING_EVENTS = frozenset({
@@ -81,9 +85,12 @@ class Candidate:
     def fits(self, conversation: ConversationView, step: Step) -> bool:
         if step.agents == "last_agent" and self.agent.id != conversation.preferred_agent_id:
             return False
-        if step.agents == "team" and conversation.team is not None and conversation.team not in self.config.teams:
+        team = step.team_for(conversation.team)
+        if step.agents == "team" and team is not None and team not in self.config.teams:
             return False
         skills = self.config.skills
+        if isinstance(step.skills, dict):  # the step's own skills instead of the conversation's
+            return all(skills.get(name, 0) >= level for name, level in step.skills.items())
         if step.skills == "ignore":
             return True
         if step.skills == "relaxed":
@@ -91,14 +98,16 @@ class Candidate:
         return all(skills.get(name, 0) >= level for name, level in conversation.skills.items())
 
 
-def choose(conversation: ConversationView, candidates: list[Candidate], step: Step | None = None
-           ) -> Candidate | None:
+def choose(conversation: ConversationView, candidates: list[Candidate], step: Step | None = None,
+           lapsed: Collection[str] = ()) -> Candidate | None:
     """Within the escalation ``step``: the customer's last agent if eligible,
-    else the longest idle eligible one."""
+    else the longest idle eligible one. Agents who let an offer of this
+    conversation lapse (``lapsed``) come last: again only when nobody else has room."""
     if step is None:
         return None
     kind = conversation.channel_kind
     eligible = [c for c in candidates if c.free(kind) and c.fits(conversation, step)]
+    eligible = [c for c in eligible if c.agent.id not in lapsed] or eligible
     if not eligible:
         return None
     preferred = next((c for c in eligible if c.agent.id == conversation.preferred_agent_id), None)
@@ -141,6 +150,10 @@ class Assigner:
         self.wakeup = asyncio.Event()
         # breaches already announced (forgotten once answered): one event each
         self._breached: set[str] = set()
+        # conversation → agents who let an offer of it lapse: offered to others first.
+        # In memory (a restart forgets, which only costs one more lapse), the
+        # most recently lapsed conversations kept
+        self._lapsed: OrderedDict[str, set[str]] = OrderedDict()
 
     # -- the task ----------------------------------------------------------------
     async def run(self, idle_check: float = 5.0) -> None:
@@ -216,9 +229,11 @@ class Assigner:
                 continue  # after hours: it waits for the next opening
             age = (now - conversation.created_at).total_seconds()
             step = current_step(policy.queue(conversation.team), age)
-            # only a team's own agents are looked at, unless the step opens it to anyone
-            team_only = step is not None and step.agents == "team" and conversation.team is not None
-            chosen = choose(conversation, by_team.get(conversation.team or "", []) if team_only else pool, step)
+            # only the team's own agents (the queue's, or the one the step escalates to) are
+            # looked at, unless the step opens it to anyone
+            team = step.team_for(conversation.team) if step is not None and step.agents == "team" else None
+            lapsed = self._lapsed.get(conversation.id, ())
+            chosen = choose(conversation, by_team.get(team, []) if team is not None else pool, step, lapsed)
             if chosen is None:
                 continue
             chosen.load[conversation.channel_kind] = chosen.load.get(conversation.channel_kind, 0) + 1
@@ -245,9 +260,20 @@ class Assigner:
     async def _expire_offers(self, now: datetime) -> None:
         if self.offer_timeout is None:
             return
-        for view in await self.store.release_offers(None, now, now - self.offer_timeout):
-            log.info("conversation %s back to the queue: offer to %s not opened in time", view.id, view.agent_id)
+        released = await self.store.release_offers(None, now, now - self.offer_timeout)
+        names = {a.id: a.username for a in await self.store.list_agents()} if released else {}
+        for offer in released:
+            view = offer.conversation
+            log.info("conversation %s back to the queue: offer to %s not opened in time", view.id,
+                     names.get(offer.agent_id, offer.agent_id))
+            self._remember_lapse(view.id, offer.agent_id)
             self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+
+    def _remember_lapse(self, conversation_id: str, agent_id: str) -> None:
+        self._lapsed.setdefault(conversation_id, set()).add(agent_id)
+        self._lapsed.move_to_end(conversation_id)
+        while len(self._lapsed) > LAPSES_KEPT:
+            self._lapsed.popitem(last=False)
 
     async def sla_breaches(self, now: datetime | None = None) -> list[SlaBreach]:
         """Unanswered conversations past their queue's first-response target."""
@@ -283,7 +309,8 @@ class Assigner:
         now = self.clock()
         state = await self.store.set_presence(agent.id, presence, now)
         if presence is Presence.OFFLINE:
-            for view in await self.store.release_offers(agent.id, now):
+            for offer in await self.store.release_offers(agent.id, now):
+                view = offer.conversation
                 self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
         self.bus.publish(Event("agent.presence", state.model_dump(mode="json")))
         log.info("agent %s is %s", agent.username, presence.value)

@@ -74,6 +74,7 @@ def _rules(folder: Path, report: CheckReport) -> str:
     from router.rules.engine import load_rules  # noqa: PLC0415
 
     ruleset = load_rules(folder / RULES_FILE)
+    report.warnings.extend(ruleset.warnings)
     if ruleset.sends_to_bot() and not (folder / BOT_FILE).exists():
         report.warnings.append(f"{folder / RULES_FILE}: rules send conversations to the bot, but there is no "
                                f"{BOT_FILE}: they wait for an agent")

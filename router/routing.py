@@ -77,6 +77,8 @@ def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
     if path is None or not path.exists():
         return DefaultTeamRouting(config)
     ruleset = load_rules(path)
+    for warning in ruleset.warnings:
+        log.warning("%s", warning)
     log.info("routing by %s: %d rule(s), version %s", path, len(ruleset.rules), ruleset.version)
     return RulesRouting(ruleset)
 

@@ -48,11 +48,14 @@ def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
 
-def problem_at(filename: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str) -> str:
+def problem_at(
+    filename: str, node: yaml.Node | None, loc: tuple[int | str, ...], message: str, *, warning: bool = False
+) -> str:
     """A ``file:line: where: message`` line for a problem found after pydantic
-    (a cross-reference, an expression), pointing at the same node it would."""
+    (a cross-reference, an expression), pointing at the same node it would;
+    ``file:line: warning: where: message`` for what loads but is likely wrong."""
     where = ".".join(str(p) for p in loc) or "(top)"
-    return f"{filename}:{_line(_node_at(node, loc))}: {where}: {message}"
+    return f"{filename}:{_line(_node_at(node, loc))}: {'warning: ' if warning else ''}{where}: {message}"
 
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:

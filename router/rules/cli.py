@@ -52,7 +52,10 @@ def _check(args: argparse.Namespace) -> int:
         ruleset = _load(args.file)
     except ConfigError as exc:
         return _print_problems(exc)
-    print(f"{ruleset.path}: ok, {len(ruleset.rules)} rule(s), version {ruleset.version}")
+    for warning in ruleset.warnings:  # likely mistakes that still load: the exit code stays 0
+        print(warning, file=sys.stderr)
+    warned = f", {len(ruleset.warnings)} warning(s)" if ruleset.warnings else ""
+    print(f"{ruleset.path}: ok, {len(ruleset.rules)} rule(s){warned}, version {ruleset.version}")
     return 0
 
 

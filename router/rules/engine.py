@@ -6,6 +6,7 @@ at the first false one, so the trace shows exactly what was looked at.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
@@ -36,19 +37,13 @@ from router.models import (
     utcnow,
 )
 from router.rules.calendar import Hours
-from router.rules.facts import FACTS, gather, printable
-from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, TeamsFile
+from router.rules.facts import gather, printable
+from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
+from router.rules.typecheck import UNTYPED, Finding, conjunction_warnings
+from router.rules.typecheck import check as check_expression
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
 log = logging.getLogger(__name__)
-
-_CONTEXT = rule_engine.Context(
-    type_resolver=rule_engine.type_resolver_from_dict({name: f.type for name, f in FACTS.items()}),
-    default_timezone="UTC",
-    # attributes['plan'], not attributes.plan: the dot form is going away in rule-engine 6
-    mapping_attribute_lookup=False,
-)
-
 
 DEFAULT_QUEUE = QueuePolicy()
 
@@ -57,26 +52,19 @@ DEFAULT_QUEUE = QueuePolicy()
 # compile already proved every fact is used with its type, and the facts are
 # built by gather() to those types, so re-checking each value's type on every
 # evaluation (rule-engine does, for typed symbols) only costs time (about half).
-_EVAL_CONTEXT = rule_engine.Context(default_timezone="UTC", mapping_attribute_lookup=False)
+_EVAL_CONTEXT = UNTYPED
 
 
 class ExpressionError(ValueError):
-    """An expression that does not parse, names an unknown fact, or is not a yes/no question."""
+    """An expression that does not parse, names an unknown fact, or is not a yes/no question
+    (every part of it: see typecheck.py)."""
 
 
 def compile_expression(source: str) -> rule_engine.Rule:
-    try:
-        rule = rule_engine.Rule(source, context=_CONTEXT)
-    except rule_engine.errors.SymbolResolutionError as exc:
-        suggestion = f" (did you mean {exc.suggestion!r}?)" if getattr(exc, "suggestion", None) else ""
-        raise ExpressionError(f"unknown fact {exc.symbol_name!r}{suggestion}") from None
-    except rule_engine.errors.RuleSyntaxError as exc:
-        raise ExpressionError(f"syntax error in {source!r}: {exc.message}") from None
-    except rule_engine.errors.EngineError as exc:
-        raise ExpressionError(f"{exc.message} in {source!r}") from None
-    result = rule.statement.expression.result_type
-    if result is not rule_engine.DataType.BOOLEAN and result is not rule_engine.DataType.UNDEFINED:
-        raise ExpressionError(f"{source!r} is a {result.name.lower()}, not a yes/no condition")
+    """The typed rule, or ``ExpressionError`` with the first error found."""
+    rule, findings = check_expression(source)
+    if rule is None:
+        raise ExpressionError(next(f.message for f in findings if f.severity == "error"))
     return rule
 
 
@@ -88,7 +76,11 @@ class Condition:
 
     @classmethod
     def of(cls, source: str) -> Condition:
-        return cls(source, compile_expression(source), rule_engine.Rule(source, context=_EVAL_CONTEXT))
+        return cls.compiled_from(source, compile_expression(source))
+
+    @classmethod
+    def compiled_from(cls, source: str, typed: rule_engine.Rule) -> Condition:
+        return cls(source, typed, rule_engine.Rule(source, context=_EVAL_CONTEXT))
 
     def evaluate(self, facts: dict[str, Any]) -> ConditionTrace:
         try:
@@ -148,6 +140,8 @@ class RuleSet:
     teams: TeamsFile
     rules: list[CompiledRule] = field(default_factory=list)
     default_handoff: Condition | None = None
+    # ``file:line: warning: ...``: what loads but is likely wrong (a condition always true)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.config.timezone)
@@ -392,7 +386,7 @@ def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
     checker.queues(config)
     if checker.problems:
         raise ConfigError(checker.problems)
-    return RuleSet(str(path), rules_version(text), config, teams, compiled, default_handoff)
+    return RuleSet(str(path), rules_version(text), config, teams, compiled, default_handoff, checker.warnings)
 
 
 class _Checker:
@@ -404,17 +398,23 @@ class _Checker:
         self.teams = teams
         self.teams_path = teams_path
         self.problems: list[str] = []
+        self.warnings: list[str] = []
         self.names: set[str] = set()
 
     def _problem(self, loc: tuple[int | str, ...], message: str) -> None:
         self.problems.append(problem_at(self.filename, self.node, loc, message))
 
+    def _findings(self, loc: tuple[int | str, ...], findings: list[Finding]) -> None:
+        for finding in findings:
+            if finding.severity == "error":
+                self._problem(loc, finding.message)
+            else:
+                self.warnings.append(problem_at(self.filename, self.node, loc, finding.message, warning=True))
+
     def condition(self, loc: tuple[int | str, ...], source: str) -> Condition | None:
-        try:
-            return Condition.of(source)
-        except ExpressionError as exc:
-            self._problem(loc, str(exc))
-            return None
+        typed, findings = check_expression(source)
+        self._findings(loc, findings)
+        return Condition.compiled_from(source, typed) if typed is not None else None
 
     def rule(self, index: int, rule: Rule) -> CompiledRule:
         loc: tuple[int | str, ...] = ("rules", index)
@@ -424,7 +424,11 @@ class _Checker:
         when = [((*loc, "when"), rule.when)] if isinstance(rule.when, str) else [
             ((*loc, "when", j), source) for j, source in enumerate(rule.when)
         ]
+        warned = len(self.warnings)
         conditions = tuple(c for c in (self.condition(where, src) for where, src in when) if c is not None)
+        if len(conditions) == len(when) > 1 and len(self.warnings) == warned:
+            # a list means "all of these": they may exclude each other between items
+            self._findings((*loc, "when"), conjunction_warnings(rule.conditions))
         handoff = self.route(loc, rule)
         return CompiledRule(rule.name, conditions, rule, handoff)
 
@@ -442,6 +446,18 @@ class _Checker:
                 self._problem(("queues", team), f"unknown team {team!r}")
             if policy.hours is not None and policy.hours not in config.calendars:
                 self._problem(("queues", team, "hours"), f"unknown calendar {policy.hours!r}")
+            for i, step in enumerate(policy.steps):
+                self.step(("queues", team, "steps", i), step)
+
+    def step(self, loc: tuple[int | str, ...], step: Step) -> None:
+        if step.team is not None and step.team not in self.teams.teams:
+            close = difflib.get_close_matches(step.team, list(self.teams.teams), n=1)
+            known = f"did you mean {close[0]!r}?" if close else (
+                f"teams: {', '.join(sorted(self.teams.teams))}" if self.teams.teams else f"{self.teams_path} has none")
+            self._problem((*loc, "team"), f"unknown team {step.team!r} ({known})")
+        for skill in step.skills if isinstance(step.skills, dict) else {}:
+            if skill not in self.teams.skills:
+                self._problem((*loc, "skills", skill), f"unknown skill {skill!r}")
 
     def queue(self, loc: tuple[int | str, ...], queue: QueueTarget) -> None:
         if queue.team not in self.teams.teams:

@@ -31,6 +31,8 @@ class RulesStatus:
     # the problems of the last attempt, when it was refused
     problems: list[str] = field(default_factory=list)
     refused_at: datetime | None = None
+    # ``file:line: warning: ...`` of the running rules (they loaded, but look wrong)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _stamp(paths: list[Path]) -> tuple[tuple[int, int] | None, ...]:
@@ -56,7 +58,8 @@ class RulesReloader:
         self.path = Path(routing.ruleset.path)
         self.files = [self.path, self.path.parent / TEAMS_FILE]
         self._seen = _stamp(self.files)
-        self.status = RulesStatus(str(self.path), routing.ruleset.version, clock())
+        self.status = RulesStatus(str(self.path), routing.ruleset.version, clock(),
+                                  warnings=list(routing.ruleset.warnings))
 
     def _load_if_changed(self) -> RuleSet | ConfigError | None:
         """Blocking (file reads): run off the event loop. None when nothing changed."""
@@ -82,7 +85,9 @@ class RulesReloader:
         if outcome.version == self.routing.ruleset.version and not self.status.problems:
             return False  # touched, not changed
         self.routing.ruleset = outcome  # one assignment: the next decision uses all of the new file
-        self.status = RulesStatus(outcome.path, outcome.version, self.clock())
+        self.status = RulesStatus(outcome.path, outcome.version, self.clock(), warnings=list(outcome.warnings))
+        for warning in outcome.warnings:
+            log.warning("%s", warning)
         log.info("rules reloaded from %s: %d rule(s), version %s", outcome.path, len(outcome.rules), outcome.version)
         self.bus.publish(Event("rules.reloaded", {"version": outcome.version}))
         return True

@@ -193,11 +193,27 @@ class Step(_Strict):
         0, description="the conversation's age, or 'sla': when the first-response target is missed",
     )
     agents: Literal["last_agent", "team", "any"] = Field(
-        "team", description="last_agent: only the customer's last agent; team: the queue's team; any: every agent",
+        "team", description="last_agent: only the customer's last agent; team: the queue's team (or the step's "
+                            "`team`); any: every agent",
     )
-    skills: Literal["strict", "relaxed", "ignore"] = Field(
-        "strict", description="strict: every required level; relaxed: each skill at any level; ignore: none",
+    team: Name | None = Field(
+        None, description="escalate to another team of teams.yaml: its agents are offered the conversation "
+                          "from this step on (e.g. supervisors)",
     )
+    skills: Literal["strict", "relaxed", "ignore"] | dict[Name, SkillLevel] = Field(
+        "strict", description="strict: every required level; relaxed: each skill at any level; ignore: none; "
+                              "or the skills this step asks for instead, skill → minimum level",
+    )
+
+    @model_validator(mode="after")
+    def _team_with_team_agents(self) -> Self:
+        if self.team is not None and self.agents != "team":
+            raise ValueError(f"`team: {self.team}` names the team to offer to: use it with `agents: team`")
+        return self
+
+    def team_for(self, queue_team: str | None) -> str | None:
+        """The team whose agents this step offers to (the step's own, else the queue's)."""
+        return self.team or queue_team
 
 
 # a language code as customers' texts are tagged: ru, en, de...

@@ -1,5 +1,13 @@
 """Persistence behind one narrow async interface (``Store``)."""
 
-from router.store.base import ConflictError, Ingested, NotFound, Store, StoreError, StoreUnavailable
+from router.store.base import (
+    ConflictError,
+    Ingested,
+    NotFound,
+    ReleasedOffer,
+    Store,
+    StoreError,
+    StoreUnavailable,
+)
 
-__all__ = ["ConflictError", "Ingested", "NotFound", "Store", "StoreError", "StoreUnavailable"]
+__all__ = ["ConflictError", "Ingested", "NotFound", "ReleasedOffer", "Store", "StoreError", "StoreUnavailable"]

@@ -183,6 +183,15 @@ class StoreUnavailable(StoreError):
 
 
 @dataclass(frozen=True, slots=True)
+class ReleasedOffer:
+    """An offer put back in the queue, and the agent it had been made to (the
+    conversation no longer names them)."""
+
+    conversation: ConversationView
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Ingested:
     """The first, atomic step of the pipeline for one inbound message."""
 
@@ -486,9 +495,9 @@ class Store(ABC):
 
     @abstractmethod
     async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
-                             ) -> list[ConversationView]:
+                             ) -> list[ReleasedOffer]:
         """Put offers not yet opened back in the queue: one agent's (``agent_id``),
-        or everyone's offered before ``offered_before``."""
+        or everyone's offered before ``offered_before``; each with the agent it was made to."""
 
     @abstractmethod
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:

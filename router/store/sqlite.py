@@ -70,6 +70,7 @@ from router.store.base import (
     KeyRef,
     MergeRequest,
     NotFound,
+    ReleasedOffer,
     Store,
     StoreError,
     StoreUnavailable,
@@ -1052,7 +1053,7 @@ def _offer(
 
 def _release_offers(
     conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
-) -> list[ConversationView]:
+) -> list[ReleasedOffer]:
     where = "status = 'assigned' AND assigned_at IS NOT NULL AND opened_at IS NULL"
     params: list[Any] = []
     if agent_id is not None:
@@ -1061,14 +1062,15 @@ def _release_offers(
     if offered_before is not None:
         where += " AND assigned_at < ?"
         params.append(offered_before)
-    ids = [r[0] for r in _all(conn, f"SELECT id FROM conversations WHERE {where}", params)]
-    for conversation_id in ids:
+    # the agent is read before the update clears it: the caller says whose offer lapsed
+    offers = [(r[0], r[1]) for r in _all(conn, f"SELECT id, agent_id FROM conversations WHERE {where}", params)]
+    for conversation_id, _ in offers:
         conn.execute(
             "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, updated_at = ?"
             " WHERE id = ?",
             (now, conversation_id),
         )
-    return [_conv_view(conn, i) for i in ids]
+    return [ReleasedOffer(_conv_view(conn, i), agent) for i, agent in offers]
 
 
 def _identity(r: sqlite3.Row) -> ChannelIdentity:
@@ -2003,7 +2005,7 @@ class SQLiteStore(Store):
         return await self._w.call(_offer, conversation_id, agent_id, capacity, ts(now), expected)
 
     async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
-                             ) -> list[ConversationView]:
+                             ) -> list[ReleasedOffer]:
         before = ts(offered_before) if offered_before is not None else None
         return await self._w.call(_release_offers, agent_id, ts(now), before)
 

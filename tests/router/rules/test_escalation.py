@@ -3,6 +3,7 @@ behaviour, with a clock the tests move (no sleeping)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,6 +237,139 @@ BAD = [
 @pytest.mark.parametrize(("case", "text", "line", "words"), BAD, ids=[c[0] for c in BAD])
 def test_bad_calendars_and_queues_are_refused(tmp_path: Path, case: str, text: str, line: int, words: str) -> None:
     path = write_config(tmp_path, text, TEAMS)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert any(p.startswith(f"{path}:{line}: ") and words in p for p in caught.value.problems), caught.value.problems
+
+
+# -- escalation to another team, and offers that lapse ------------------------------------
+
+SUPERVISED_TEAMS = """\
+skills: [billing]
+teams: {support: {}, supervisors: {}}
+agents:
+  - {username: zed, teams: [support]}
+  - {username: carl, teams: [support]}
+  - {username: sue, teams: [supervisors], skills: {billing: 1}}
+  - {username: sam, teams: [supervisors], skills: {billing: 3}}
+"""
+
+SUPERVISED_RULES = """\
+queues:
+  support:
+    steps:
+      - {after: 0, agents: team}
+      - {after: 2m, team: supervisors}
+  senior:
+    steps:
+      - {after: 0, agents: team}
+      - {after: 2m, team: supervisors, skills: {billing: 2}}
+rules:
+  - name: money
+    when: text =~~ 'refund'
+    queue: {team: senior}
+default: {queue: {team: support}}
+"""
+
+
+@pytest.fixture
+async def supervised(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Router, Assigner]]:
+    teams = SUPERVISED_TEAMS.replace("teams: {support: {}, supervisors: {}}",
+                                     "teams: {support: {}, supervisors: {}, senior: {}}")
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", SUPERVISED_RULES, teams)), clock)
+    async with SQLiteStore(tmp_path / "sup.db") as store:
+        policy = Policy(routing.ruleset.teams, routing.ruleset)
+        # offers lapse after 30 s here, well before the 2-minute escalation
+        assigner = Assigner(store, EventBus(), policy, clock, offer_timeout=timedelta(seconds=30))
+        yield Router(store, EventBus(), routing, Metrics(), clock=clock), assigner
+
+
+async def test_no_agent_within_two_minutes_escalates_to_supervisors(
+    supervised: tuple[Router, Assigner], clock: Clock
+) -> None:
+    router, assigner = supervised
+    ids = await online(router, clock, "sue")  # a supervisor; no support agent is online
+    conv = await write(router, 1, "my parcel is lost")
+    await assigner.assign_round()
+    assert await owner(router, conv) is None  # the support team's own step: sue is not in it
+    clock.advance(minutes=1, seconds=59)
+    await assigner.assign_round()
+    assert await owner(router, conv) is None
+    clock.advance(seconds=2)
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["sue"]
+
+
+async def test_an_escalation_step_asks_for_its_own_skills(supervised: tuple[Router, Assigner], clock: Clock) -> None:
+    router, assigner = supervised
+    ids = await online(router, clock, "sue", "sam")  # billing 1 and 3: the step asks for 2
+    conv = await write(router, 1, "refund please")
+    clock.advance(minutes=2, seconds=1)
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["sam"]
+
+
+async def test_a_lapsed_offer_goes_to_another_agent_with_room(
+    supervised: tuple[Router, Assigner], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    router, assigner = supervised
+    ids = await online(router, clock, "zed", "carl")
+    names = {v: k for k, v in ids.items()}
+    conv = await write(router, 1, "a complaint")
+    await assigner.assign_round()
+    first = await owner(router, conv)
+    assert first in names
+    clock.advance(seconds=20)
+    await assigner.assign_round()
+    assert await owner(router, conv) == first  # the offer still runs
+    clock.advance(seconds=11)  # 31 s without opening it
+    with caplog.at_level(logging.INFO, logger="router.assignment"):
+        await assigner.assign_round()
+    second = await owner(router, conv)
+    assert second is not None and second != first
+    assert f"offer to {names[first]} not opened in time" in caplog.text
+    # the other one lets it lapse too: both had their chance, either may have it again
+    clock.advance(seconds=31)
+    await assigner.assign_round()
+    assert await owner(router, conv) in names
+
+
+async def test_a_lapsed_offer_comes_back_to_the_same_agent_when_nobody_else_has_room(
+    supervised: tuple[Router, Assigner], clock: Clock
+) -> None:
+    router, assigner = supervised
+    ids = await online(router, clock, "zed")
+    conv = await write(router, 1, "a complaint")
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["zed"]
+    clock.advance(seconds=15)
+    ids.update(await online(router, clock, "carl"))
+    carl = await router.store.get_agent(ids["carl"])
+    for n in range(2, 5):  # carl is given three chats by hand (his capacity) before zed's offer lapses
+        await assigner.transfer_to_agent(await write(router, n, "hello", sender=f"v{n}"), carl)
+    clock.advance(seconds=16)
+    await assigner.assign_round()
+    assert await owner(router, conv) == ids["zed"]  # released and offered again: only zed has room
+
+
+BAD_ESCALATION = [
+    ("unknown step team", SUPERVISED_RULES.replace("team: supervisors}\n  senior", "team: supervisor}\n  senior"),
+     5, "unknown team 'supervisor' (did you mean 'supervisors'?)"),
+    ("unknown step skill", SUPERVISED_RULES.replace("skills: {billing: 2}", "skills: {biling: 2}"), 9,
+     "unknown skill 'biling'"),
+    ("a team with agents: any", SUPERVISED_RULES.replace("{after: 2m, team: supervisors}",
+                                                         "{after: 2m, agents: any, team: supervisors}"), 5,
+     "use it with `agents: team`"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "line", "words"), BAD_ESCALATION, ids=[c[0] for c in BAD_ESCALATION])
+def test_bad_escalation_targets_are_refused_with_their_line(
+    tmp_path: Path, case: str, text: str, line: int, words: str
+) -> None:
+    teams = SUPERVISED_TEAMS.replace("teams: {support: {}, supervisors: {}}",
+                                     "teams: {support: {}, supervisors: {}, senior: {}}")
+    path = write_config(tmp_path, text, teams)
     with pytest.raises(ConfigError) as caught:
         load_rules(path)
     assert any(p.startswith(f"{path}:{line}: ") and words in p for p in caught.value.problems), caught.value.problems

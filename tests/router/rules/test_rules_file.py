@@ -30,7 +30,7 @@ BAD_RULES = [
     ("unknown fact", "rules:\n  - name: x\n    when: customer_teir == 'gold'\n    queue: {team: support}\n"
      "default: {queue: {team: support}}\n", 3, "customer_teir"),
     ("type mismatch", "rules:\n  - name: x\n    when: customer_ltv > 'gold'\n    queue: {team: support}\n"
-     "default: {queue: {team: support}}\n", 3, "mismatch"),
+     "default: {queue: {team: support}}\n", 3, "compares a number with a string"),
     ("expression syntax", "rules:\n  - name: x\n    when:\n      - channel == 'sms'\n      - text ==\n"
      "    queue: {team: support}\ndefault: {queue: {team: support}}\n", 5, "syntax"),
     ("not a condition", "rules:\n  - name: x\n    when: customer_ltv + 1\n    queue: {team: support}\n"
