@@ -60,7 +60,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_outbox
+from router.store import sqlite_outbox, sqlite_unmerge
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -1439,8 +1439,9 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     if later is not None:
         raise ConflictError(f"undo the later merge {later['id']} first")
     snapshot = json.loads(row["snapshot"])
-    _move_back(conn, snapshot)
-    _return_later_messages(conn, snapshot, row["created_at"])
+    changed = _move_back(conn, snapshot)
+    changed |= sqlite_unmerge.return_later_messages(conn, snapshot, row["created_at"])
+    sqlite_unmerge.settle(conn, changed, now)
     conn.execute("UPDATE customer_merges SET undone_at = ? WHERE id = ?", (now, merge_id))
     _audit(conn, "unmerge", row["survivor_id"], row["merged_id"], "agent" if actor else "rule", actor, reason,
            {"merge_id": merge_id}, now)
@@ -1450,34 +1451,17 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     return _merge_record(found)
 
 
-def _return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], since: str) -> None:
-    """Messages the merged customer's identities sent while merged go back to
-    them too, into their open (or latest) conversation."""
-    mine = {(i["kind"], i["value"]) for i in snapshot["identities"]}
-    merged_id = snapshot["merged"]["id"]
-    later = _all(conn, "SELECT id, sender_kind, sender_value, extras FROM messages WHERE customer_id = ?"
-                 " AND direction = 'in' AND created_at >= ?", (snapshot["survivor"]["id"], since))
-    # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
-    moving = [r["id"] for r in later
-              if (r["sender_kind"], json.loads(r["extras"]).get("identity") or r["sender_value"]) in mine]
-    target = _one(conn, "SELECT id FROM conversations WHERE customer_id = ?"
-                  " ORDER BY status = 'resolved', created_at DESC, rowid DESC LIMIT 1", (merged_id,))
-    if not moving or target is None:
-        return
-    conn.executemany("UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?",
-                     [(merged_id, target["id"], m) for m in moving])
-    log.info("%d message(s) sent during the merge went back to %s", len(moving), merged_id)
-
-
-def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> None:
+def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> set[str]:
+    """Everything back as the snapshot has it; returns the conversations
+    changed since the merge, so not restored whole (to be summed up again)."""
     merged, survivor, fold = snapshot["merged"], snapshot["survivor"], snapshot["fold"]
     merged_id = merged["id"]
     folded_id = fold.get("folded", {}).get("id")
     for conversation_id in snapshot["conversations"]:
         if conversation_id != folded_id:
             conn.execute("UPDATE conversations SET customer_id = ? WHERE id = ?", (merged_id, conversation_id))
+    changed = _unfold(conn, fold) if fold else set()
     if fold:
-        _unfold(conn, fold)
         conn.executemany("UPDATE messages SET conversation_id = ? WHERE id = ?",
                          [(folded_id, m) for m in fold["moved"]])
     conn.executemany(
@@ -1498,14 +1482,16 @@ def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> None:
     # the survivor's profile as it was, unless someone changed it since the merge
     if current is not None and current["updated_at"] == snapshot["stamp"]:
         _restore(conn, "customers", survivor)
+    return changed
 
 
-def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
+def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> set[str]:
     kept, folded = fold["kept"], fold["folded"]
     owner_open = _one(
         conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved' AND id != ?",
         (folded["customer_id"], folded["id"]),
     )
+    changed: set[str] = set()
     if owner_open is None:
         _restore(conn, "conversations", folded)
     else:
@@ -1514,9 +1500,15 @@ def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
         log.warning("conversation %s stays resolved: %s has %s open", folded["id"], folded["customer_id"],
                     owner_open["id"])
         conn.execute("UPDATE conversations SET customer_id = ? WHERE id = ?", (folded["customer_id"], folded["id"]))
+        changed = {folded["id"]}
     current = _one(conn, "SELECT updated_at FROM conversations WHERE id = ?", (kept["id"],))
     if current is not None and current["updated_at"] == fold["stamp"]:
         _restore(conn, "conversations", kept)
+    else:
+        # changed since the merge (a message, an agent): what it says about its
+        # messages (channel, last words) is summed up again once they are back
+        changed.add(kept["id"])
+    return changed
 
 
 # -- identity: one-time codes ------------------------------------------------------------

@@ -4,6 +4,8 @@ the store is made of."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -466,6 +468,40 @@ async def _state(store: Store, *customer_ids: str) -> list[object]:
     return state
 
 
+Rows = dict[str, dict[str, dict[str, object]]]
+# every table an unmerge must put back, and how a row of it is named
+_TABLES = {"customers": ("id", "id"), "identities": ("customer_id", "kind || ':' || value"),
+           "identity_claims": ("customer_id", "id"), "conversations": ("customer_id", "id"),
+           "messages": ("customer_id", "id")}
+
+
+def _all_rows(store: Store, *customer_ids: str) -> Rows:
+    """Every row, every column, of the customers' profiles, identities, claims,
+    conversations and messages, read from the database itself."""
+    assert isinstance(store, SQLiteStore)
+    marks = ", ".join("?" for _ in customer_ids)
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        db.row_factory = sqlite3.Row
+        rows: Rows = {}
+        for table, (owner, name) in _TABLES.items():
+            found = [dict(r) for r in db.execute(
+                f"SELECT {name} AS _name, * FROM {table} WHERE {owner} IN ({marks})", customer_ids)]
+            rows[table] = {str(r.pop("_name")): r for r in found}
+        return rows
+
+
+def _differences(before: Rows, after: Rows) -> list[tuple[str, str, str, object, object]]:
+    """(table, row, column, before, after) for every field that differs; a
+    row missing on one side shows as a difference of its every column."""
+    found = []
+    for table in _TABLES:
+        for name in sorted(set(before[table]) | set(after[table])):
+            old, new = before[table].get(name, {}), after[table].get(name, {})
+            found += [(table, name, col, old.get(col), new.get(col))
+                      for col in sorted(set(old) | set(new)) if old.get(col) != new.get(col)]
+    return found
+
+
 async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -> None:
     a, conv_a, _ = await _customer_with_conversation(store, "anna-web", T0)
     b, conv_b, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=5), "telegram")
@@ -473,7 +509,7 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     await store.resolve_identity(plan.identity, None, T0, plan)
     await store.set_conversation_state(conv_b, ConversationStatus.RESOLVED, None, T0 + timedelta(minutes=6))
     _, conv_b2, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=7), "telegram")
-    before = await _state(store, a, b)
+    before, rows_before = await _state(store, a, b), _all_rows(store, a, b)
 
     record = await store.merge_customers(MergeRequest(a, b, "agent", "agt_1", "same person: said so on the phone"),
                                          T0 + timedelta(hours=1))
@@ -490,8 +526,53 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     undone = await store.unmerge_customers(record.id, "agt_1", "different people after all", T0 + timedelta(hours=2))
     assert undone.undone_at is not None
     assert await _state(store, a, b) == before
+    assert _differences(rows_before, _all_rows(store, a, b)) == []
     actions = [(e.action, e.actor) for e in await store.identity_audit(a, 10)]
     assert actions == [("unmerge", "agt_1"), ("merge", "agt_1")]
+
+
+async def _writes(store: Store, kind: str, sender: str, external_id: str, at: datetime) -> tuple[str, str, str]:
+    """(customer, conversation, message) of a message on channel ``kind``."""
+    msg = InboundMessage(channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=sender),
+                         text=f"{kind} {external_id}")
+    stored, conv = await ingest(store, msg, at)
+    customer = await store.find_identity(IdentityRef(kind=kind, value=sender))
+    assert customer is not None
+    return customer.id, conv, stored.id
+
+
+@pytest.mark.parametrize("survivor", ["older", "newer"])
+@pytest.mark.parametrize("other_channel", ["sms", "whatsapp"])
+async def test_unmerge_after_messages_during_the_merge_gives_each_side_its_own(
+    store: Store, other_channel: str, survivor: str
+) -> None:
+    """The older side (sms or whatsapp) keeps the open conversation at the
+    merge; the webchat side writes into it while merged. After the undo the
+    older side's conversation is its own again, channel included, and the
+    message written meanwhile is with its sender."""
+    phone, conv_phone, _ = await _writes(store, other_channel, "+79123456789", "p1", T0)
+    web, conv_web, _ = await _writes(store, "webchat", "v-1", "w1", T0 + timedelta(minutes=5))
+    rows_before = _all_rows(store, phone, web)
+    pair = (phone, web) if survivor == "older" else (web, phone)
+    record = await store.merge_customers(MergeRequest(*pair, "agent", "agt_1", "looked alike"),
+                                         T0 + timedelta(hours=1))
+    _, conv, during = await _writes(store, "webchat", "v-1", "w2", T0 + timedelta(hours=1, minutes=1))
+    assert conv == conv_phone and (await store.get_conversation(conv_phone)).channel == "webchat"
+
+    await store.unmerge_customers(record.id, "agt_1", "two people", T0 + timedelta(hours=2))
+    after = _all_rows(store, phone, web)
+    assert after["conversations"][conv_phone]["channel"] == other_channel
+    assert after["messages"][during]["customer_id"] == web
+    assert after["messages"][during]["conversation_id"] == conv_web
+    web_conv = after["conversations"][conv_web]
+    assert (web_conv["last_message_text"], web_conv["channel"]) == ("webchat w2", "webchat")
+    # every other field of every row is as before the merge; what the message
+    # written meanwhile changed is named here, nothing else may differ
+    expected = {("conversations", conv_web, "last_message_at"), ("conversations", conv_web, "last_message_text"),
+                ("conversations", conv_web, "updated_at"), ("conversations", conv_phone, "updated_at"),
+                *(("messages", during, col) for col in after["messages"][during])}
+    differences = _differences(rows_before, after)
+    assert {d[:3] for d in differences} <= expected, differences
 
 
 async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -> None:
