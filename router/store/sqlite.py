@@ -60,7 +60,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_outbox, sqlite_unmerge
+from router.store import sqlite_outbox, sqlite_unmerge, sqlite_upsert
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -73,6 +73,7 @@ from router.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    Upserted,
     VerificationCheck,
     VerificationStart,
     merge_attributes,
@@ -1354,68 +1355,11 @@ def _restore_claim(conn: sqlite3.Connection, claim: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO identity_claims ({cols}) VALUES ({marks})", tuple(claim.values()))
 
 
-def _key_owners(conn: sqlite3.Connection, keys: tuple[KeyRef, ...]) -> dict[str, set[str]]:
-    owners: dict[str, set[str]] = {}
-    for key in keys:
-        rows = _all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?",
-                    (key.kind, key.value))
-        owners[f"{key.kind} {key.value}"] = {r[0] for r in rows}
-    return owners
-
-
-def _upsert_target(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> tuple[str, bool]:
-    if upsert.customer_id is not None:
-        return str(_live_customer(conn, upsert.customer_id)["id"]), False
-    owners = _key_owners(conn, upsert.keys)
-    found = set().union(*owners.values()) if owners else set()
-    if len(found) > 1:
-        held = "; ".join(f"{key}: {', '.join(sorted(ids))}" for key, ids in owners.items() if ids)
-        raise ConflictError(f"these keys belong to different customers ({held}); merge them first or use the id")
-    if found:
-        customer_id = found.pop()
-        _check_one_external_id(conn, customer_id, upsert.keys)
-        return customer_id, False
-    return _new_customer(conn, upsert.display_name, now), True
-
-
-def _check_one_external_id(conn: sqlite3.Connection, customer_id: str, keys: tuple[KeyRef, ...]) -> None:
-    """A customer has one id in the CRM: a row naming another one for them is
-    two records of the CRM colliding, not something to paper over."""
-    for key in keys:
-        if key.kind != "external":
-            continue
-        other = _one(conn, "SELECT value FROM identities WHERE customer_id = ? AND key_kind = 'external'"
-                     " AND key_value != ?", (customer_id, key.value))
-        if other is not None:
-            raise ConflictError(f"customer {customer_id} has external id {other['value']!r} already, not {key.value!r}")
-
-
-def _upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> tuple[Customer, bool]:
-    customer_id, created = _upsert_target(conn, upsert, now)
-    for key in upsert.keys:
-        conn.execute(
-            "INSERT OR IGNORE INTO identities (kind, value, customer_id, verified, source, created_at, key_kind,"
-            " key_value, link_reason) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
-            (key.kind, key.value, customer_id, upsert.source, now, key.kind, key.value, f"given by {upsert.source}"),
-        )
-    row = _one(conn, "SELECT attributes, attribute_meta FROM customers WHERE id = ?", (customer_id,))
-    assert row is not None
-    attrs, meta = json.loads(row["attributes"]), json.loads(row["attribute_meta"])
-    for name, value in upsert.attributes:
-        if value is None:
-            attrs.pop(name, None)
-            meta.pop(name, None)
-        else:
-            attrs[name] = value
-            meta[name] = {"at": now, "source": upsert.source}
-    conn.execute(
-        "UPDATE customers SET attributes = ?, attribute_meta = ?, display_name = COALESCE(?, display_name),"
-        " updated_at = ? WHERE id = ?",
-        (json.dumps(attrs, ensure_ascii=False), json.dumps(meta), upsert.display_name, now, customer_id),
-    )
+def _upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> Upserted:
+    customer_id, created, set_aside = sqlite_upsert.upsert_customer(conn, upsert, now)
     found = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert found is not None
-    return _customer(found), created
+    return Upserted(_customer(found), created, set_aside)
 
 
 def _merge_record(r: sqlite3.Row) -> MergeRecord:
@@ -1925,7 +1869,7 @@ class SQLiteStore(Store):
         return [_conversation(r) for r in rows]
 
     # -- identity: claims, merges, audit ---------------------------------------------------
-    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> tuple[Customer, bool]:
+    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
         return await self._w.call(_upsert_customer, upsert, ts(now))
 
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:

@@ -35,6 +35,7 @@ from router.store.base import (
     CustomerUpsert,
     IdentityPlan,
     KeyRef,
+    KeyShared,
     MergeRequest,
     merge_attributes,
 )
@@ -672,15 +673,15 @@ async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(s
 
 async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: Store) -> None:
     crm = KeyRef("external", "crm-1")
-    made, created = await store.upsert_customer(
+    made = await store.upsert_customer(
         CustomerUpsert("crm", keys=(crm, PHONE), display_name="Анна", attributes=(("tier", "gold"),)), T0)
-    assert created and made.attributes == {"tier": "gold"}
+    assert made.created and made.customer.attributes == {"tier": "gold"} and made.set_aside == ()
     email = KeyRef("email", "anna@mail.ru")
-    same, created = await store.upsert_customer(
+    same = await store.upsert_customer(
         CustomerUpsert("import", keys=(email, PHONE), attributes=(("tier", None), ("city", "Пермь"))), T0)
-    assert not created and same.id == made.id and same.attributes == {"city": "Пермь"}
-    assert same.display_name == "Анна"
-    other, _ = await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"),)), T0)
+    assert not same.created and same.customer.id == made.customer.id and same.customer.attributes == {"city": "Пермь"}
+    assert same.customer.display_name == "Анна"
+    other = (await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"),)), T0)).customer
     with pytest.raises(ConflictError, match="different customers"):
         await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"), email)), T0)
     with pytest.raises(ConflictError, match="has external id 'crm-1' already"):
@@ -689,6 +690,32 @@ async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: 
         await store.upsert_customer(CustomerUpsert("crm", customer_id="cus_missing"), T0)
     assert await store.find_identity(IdentityRef(kind="external", value="crm-3")) is None
     assert (await store.get_customer(other.id)).attributes == {}
+
+
+async def test_a_key_of_another_customer_is_set_aside_and_then_names_nobody(store: Store) -> None:
+    """A family: the CRM has mother and son, one phone. The import sets the
+    phone aside for the son (it is the mother's) and from then on the phone is
+    shared: a write by it is refused, whoever it would have found."""
+    mother = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "f-1"), PHONE)), T0))
+    son = await store.upsert_customer(CustomerUpsert(
+        "import", keys=(KeyRef("external", "f-2"), PHONE), attributes=(("tier", "gold"),), shared_keys="set_aside"),
+        T0)
+    assert son.created and son.customer.id != mother.customer.id and son.customer.attributes == {"tier": "gold"}
+    assert [(k, "has external id 'f-1' already" in why) for k, why in son.set_aside] == [(PHONE, True)]
+    with pytest.raises(KeyShared) as refused:
+        await store.upsert_customer(CustomerUpsert("crm", keys=(PHONE,), attributes=(("tier", "x"),)), T0)
+    assert (refused.value.key, set(refused.value.customers)) == (PHONE, {mother.customer.id, son.customer.id})
+    assert (await store.get_customer(mother.customer.id)).attributes == {}
+    # the same rows again: nothing collides, the phone is set aside as shared
+    again = await store.upsert_customer(CustomerUpsert(
+        "import", keys=(KeyRef("external", "f-2"), PHONE), shared_keys="set_aside"), T0)
+    assert again.customer.id == son.customer.id and "held by 2 customers" in again.set_aside[0][1]
+    with pytest.raises(ConflictError, match="no key of the row names one customer"):
+        await store.upsert_customer(CustomerUpsert("import", keys=(PHONE,), shared_keys="set_aside"), T0)
+    # a channel still links the phone to the one customer who writes from it
+    owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value=PHONE.value), None, T0,
+                                         keyed("whatsapp", PHONE.value))
+    assert owner.id == mother.customer.id
 
 
 async def test_conversation_openings_page_through_history_with_their_first_message(store: Store) -> None:
