@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -197,15 +198,21 @@ def _matches(key: KeyRef, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(key.value, p.lower() if key.kind == "email" else p) for p in patterns)
 
 
+@functools.lru_cache(maxsize=4096)
+def _phone_facts(e164: str) -> tuple[int, str]:
+    """(phonenumbers' type, national number) of a normalised number: every
+    inbound message asks, and the same senders write again and again."""
+    number = phonenumbers.parse(e164.replace(";ext=", " ext. "))
+    return phonenumbers.number_type(number), str(number.national_number)
+
+
 def _phone_refusal(key: KeyRef, policy: PhonePolicy) -> KeyRefused | None:
-    number = phonenumbers.parse(key.value.replace(";ext=", " ext. "))
-    kind = phonenumbers.number_type(number)
+    kind, digits = _phone_facts(key.value)
     for name in policy.generic_types:
         if kind == _PHONE_TYPES[name]:
             label = name.replace("_", "-")
             return KeyRefused(key, "generic", f"a {label} number, a business's line ({IDENTITY_FILE}: "
                                               "phone.generic_types)")
-    digits = str(number.national_number)
     if policy.placeholders and len(set(digits)) == 1:
         return KeyRefused(key, "generic", f"a placeholder number ({IDENTITY_FILE}: phone.placeholders)")
     return None
