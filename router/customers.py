@@ -95,6 +95,8 @@ async def upsert(
 
 KEY_COLUMNS: tuple[LookupKind, ...] = ("external", "phone", "email")
 _COLUMN_ALIASES = {"external_id": "external", "name": "display_name"}
+# the file's own words in the report
+_COLUMN_NAMES = {field: column for column, field in _COLUMN_ALIASES.items()}
 
 
 @dataclass
@@ -136,7 +138,7 @@ def _keys(rules: IdentityRules, cells: dict[str, str], dropped: list[tuple[str, 
         try:
             keys.append(lookup_key(rules, kind, cells.pop(kind)))
         except InvalidIdentifier as exc:
-            dropped.append((kind, str(exc)))
+            dropped.append((_COLUMN_NAMES.get(kind, kind), str(exc)))
     return tuple(keys)
 
 
@@ -162,7 +164,7 @@ def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueA
                         left["attributes"] = {}
                     else:
                         left.pop(name, None)
-                dropped.append((name, error["msg"]))
+                dropped.append((_COLUMN_NAMES.get(name, name), error["msg"]))
             if left == data:
                 raise RowError(f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
             data = left
@@ -178,7 +180,8 @@ def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int,
     keys = _keys(rules, cells, dropped)
     attrs = _attributes(cells, dropped)
     if not keys:
-        why = "; ".join(f"{name}: {reason}" for name, reason in dropped if name in KEY_COLUMNS)
+        why = "; ".join(f"{name}: {reason}" for name, reason in dropped
+                        if _COLUMN_ALIASES.get(name, name) in KEY_COLUMNS)
         raise RowError(f"no usable external_id, phone or email to find the customer by{': ' + why if why else ''}"
                        f"{_not_applied(given)}")
     report.dropped += [(line, name, reason) for name, reason in dropped]
@@ -186,7 +189,7 @@ def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int,
 
 
 def _not_applied(given: tuple[tuple[str, str], ...]) -> str:
-    shown = ", ".join(f"{name}={value[:64]!r}" for name, value in given)
+    shown = ", ".join(f"{_COLUMN_NAMES.get(name, name)}={value[:64]!r}" for name, value in given)
     return f"; not applied: {shown}" if shown else ""
 
 

@@ -135,7 +135,7 @@ def test_a_messy_file_keeps_every_good_field_and_says_what_it_left_out(
     assert "toll-free" in " ".join(where["10"])
     # two customers named by one row: neither changes, and the report says what was not applied
     assert len(where["11"]) == 1 and "belong to different customers" in where["11"][0]
-    assert "not applied: email='ira@mail.ru', external='c-01', lifetime_value='999999', tier='vip'" in where["11"][0]
+    assert "not applied: email='ira@mail.ru', external_id='c-01', lifetime_value='999999', tier='vip'" in where["11"][0]
     assert set(where) == {"2", "3", "4", "5", "7", "10", "11"}
     asyncio.run(check_truth(tmp_path / "crm.db"))
 
