@@ -1,4 +1,4 @@
-"""``omnirouter customers import``: messy CSV in, a report of what was refused."""
+"""``omnirouter customers import``: messy CSV in, every good field kept, a report of what was left out."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from router.bus import EventBus
 from router.cli import main
+from router.core import Router
 from router.customers import ImportReport, RowError, parse_row
-from router.identity import IdentityConfig, IdentityRules
-from router.models import IdentityRef
+from router.identity import IdentityConfig, IdentityRules, load_identity_config
+from router.metrics import Metrics
+from router.models import IdentityRef, InboundMessage
+from router.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 
 CSV = """\
@@ -138,6 +142,23 @@ def test_a_messy_file_keeps_every_good_field_and_says_what_it_left_out(
     assert "not applied: email='ira@mail.ru', external_id='c-01', lifetime_value='999999', tier='vip'" in where["11"][0]
     assert set(where) == {"2", "3", "4", "5", "7", "10", "11"}
     asyncio.run(check_truth(tmp_path / "crm.db"))
+    assert asyncio.run(routed_team(tmp_path / "crm.db", "+79120000001")) == "senior"  # LTV 150000, row had info@
+    assert asyncio.run(routed_team(tmp_path / "crm.db", "+79120000002")) == "senior"  # platinum, had test@test.com
+    assert asyncio.run(routed_team(tmp_path / "crm.db", "+79120000077")) != "senior"  # nobody the CRM knows
+
+
+async def routed_team(path: Path, phone: str) -> str | None:
+    """The team the shipped rules give a WhatsApp message from ``phone``: the
+    imported tier and lifetime value are what the rules read."""
+    config = Path(__file__).parents[2] / "config"
+    async with SQLiteStore(path) as store:
+        router = Router(store, EventBus(), RulesRouting(load_rules(config / "rules.yaml")), Metrics(),
+                        identity=IdentityRules(load_identity_config(config)))
+        accepted = await router.on_message(InboundMessage(
+            channel="whatsapp", external_id=f"wa-{phone}", sender=IdentityRef(kind="whatsapp", value=phone),
+            text="Где мой заказ?"))
+        assert accepted.conversation_id is not None
+        return (await store.get_conversation(accepted.conversation_id)).team
 
 
 async def check_truth(path: Path) -> None:
