@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from router.appkeys import ROUTER, STORE
 from router.customers import import_csv
@@ -65,6 +66,33 @@ async def test_agent_merges_and_unmerges_two_customers(client: Client, agent_htt
     audit = await (await agent_http.get(f"/api/customers/{a}/audit")).json()
     assert [(e["action"], e["actor"], e["reason"]) for e in audit["entries"]] == [
         ("unmerge", "ann", "two different Annas"), ("merge", "ann", "same phone on a call")]
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+async def test_an_undo_gives_each_side_its_own_conversation_and_channel_back(client: Client, channel: str) -> None:
+    """The acceptance run's undo: the phone customer's conversation (older)
+    took the webchat customer's messages while merged, and kept 'webchat'."""
+    await login(client)
+    phone_conv = await writes(client, channel, "+79123456789", f"{channel}-1", "По телефону")
+    web_conv = await writes(client, "webchat", "v-1", "w-1", "С сайта")
+    phone, web = (await customer_of(client, phone_conv))["customer"]["id"], (await customer_of(client, web_conv))[
+        "customer"]["id"]
+    before = {c: await (await client.get(f"/api/conversations/{c}")).json() for c in (phone_conv, web_conv)}
+    resp = await client.post(f"/api/customers/{web}/merge", json={"other_id": phone, "reason": "same person?"})
+    merge = (await resp.json())["merge"]
+    assert await writes(client, "webchat", "v-1", "w-2", "Пока вместе") == phone_conv
+
+    resp = await client.post(f"/api/merges/{merge['id']}/undo", json={"reason": "two people"})
+    assert resp.status == 200, await resp.text()
+    after = {c: await (await client.get(f"/api/conversations/{c}")).json() for c in (phone_conv, web_conv)}
+    assert after[phone_conv]["conversation"]["channel"] == channel
+    assert after[phone_conv]["conversation"]["last_message_text"] == "По телефону"
+    assert after[phone_conv]["customer"] == before[phone_conv]["customer"]
+    assert (after[web_conv]["conversation"]["channel"], after[web_conv]["conversation"]["last_message_text"]) == (
+        "webchat", "Пока вместе")
+    texts = {c: [m["text"] for m in (await (await client.get(f"/api/conversations/{c}/messages")).json())["messages"]]
+             for c in (phone_conv, web_conv)}
+    assert texts == {phone_conv: ["По телефону"], web_conv: ["С сайта", "Пока вместе"]}
 
 
 async def test_bad_merge_requests_change_nothing(client: Client) -> None:

@@ -583,7 +583,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
     with pytest.raises(ConflictError, match="itself"):
         await store.merge_customers(MergeRequest(a, a, "agent", None, "x"), T0)
     first = await store.merge_customers(MergeRequest(a, b, "agent", None, "x"), T0)
-    before = await _state(store, a, b, c)
+    before, rows_before = await _state(store, a, b, c), _all_rows(store, a, b, c)
     with pytest.raises(ConflictError, match="merged into"):
         await store.merge_customers(MergeRequest(c, b, "agent", None, "x"), T0)
     with pytest.raises(NotFound):
@@ -593,6 +593,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
         await store.unmerge_customers(first.id, None, "x", T0)
     await store.unmerge_customers(second.id, None, "x", T0)
     assert await _state(store, a, b, c) == before
+    assert _differences(rows_before, _all_rows(store, a, b, c)) == []
     with pytest.raises(ConflictError, match="undone already"):
         await store.unmerge_customers(second.id, None, "x", T0)
     with pytest.raises(NotFound):
