@@ -37,9 +37,10 @@ from connectors.base import MediaUnavailable
 from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert
-from router.identity import InvalidIdentifier
+from router.identity import InvalidIdentifier, KeyRefused
 from router.models import Agent, ConversationStatus, ConversationView, Role
 from router.redaction import redact
+from router.store.base import KeyRef, KeyShared
 from router.verification import VerificationRefused
 
 log = logging.getLogger(__name__)
@@ -223,25 +224,45 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
 
 
 _LOOKUPS: dict[str, LookupKind] = {"id": "id", "external": "external", "phone": "phone", "email": "email"}
+# how an integrator names a customer when a phone or email cannot
+ADDRESS_BY = ["PUT /api/customers/by/id/{id}", "PUT /api/customers/by/external/{external_id}"]
+
+
+def _not_a_lookup_key(key: KeyRef, reason: str, why: str, customers: tuple[str, ...] = ()) -> ApiError:
+    return ApiError(409, "key_not_usable", f"{why}. Address the customer by id (PUT /api/customers/by/id/{{id}}) "
+                    "or by your CRM's id (PUT /api/customers/by/external/{external_id}).",
+                    details={"key": f"{key.kind}:{key.value}", "reason": reason, "customers": list(customers),
+                             "address_by": ADDRESS_BY})
 
 
 @endpoint("PUT", "/api/customers/by/{kind}/{value}",
           "Create or update a customer's value attributes, found by id, external id, phone or email (admins: "
-          "how a CRM keeps tier, lifetime_value, tags and custom attributes current; null removes one)",
+          "how a CRM keeps tier, lifetime_value, tags and custom attributes current; null removes one). A phone "
+          "with an extension is a key of its own (+74951234567;ext=104)",
           body=ValueAttributes, response=CustomerUpsertOut, admin=True,
-          errors=((409, "the key belongs to several customers"), (422, "an invalid phone, email or attribute")))
+          errors=((409, "code key_not_usable: the phone/email is blocked, generic (a role address, a toll-free or "
+                        "placeholder number) or held by several customers, so it cannot say who the write is "
+                        "for: details.reason, details.customers and details.address_by say how to name the "
+                        "customer instead; code conflict: the keys belong to several customers"),
+                  (422, "an invalid phone, email or attribute")))
 async def upsert_customer(request: web.Request, body: ValueAttributes) -> CustomerUpsertOut:
     value = request.match_info["value"]
     kind = _LOOKUPS.get(request.match_info["kind"])
     if kind is None:
         raise ApiError(404, "not_found", "customers are found by id, external, phone or email")
     try:
-        found, created = await upsert(request.app[STORE], request.app[ROUTER].identity, kind, value, body, "crm")
+        done = await upsert(request.app[STORE], request.app[ROUTER].identity, kind, value, body, "crm")
+    except KeyRefused as exc:
+        raise _not_a_lookup_key(exc.key, exc.why, str(exc)) from None
     except InvalidIdentifier as exc:
         raise ApiError(422, "invalid", str(exc)) from None
-    log.info("customer %s %s by %s (%s %s)", found.id, "created" if created else "updated",
-             current_agent(request).username, kind, value)
-    return CustomerUpsertOut(customer=found, created=created)
+    except KeyShared as exc:
+        why = (f"{exc.key.kind} {exc.key.value} is held by {len(exc.customers)} customers, so it cannot say "
+               "which one this write is for")
+        raise _not_a_lookup_key(exc.key, "shared", why, exc.customers) from None
+    log.info("customer %s %s by %s (%s)", done.customer.id, "created" if done.created else "updated",
+             current_agent(request).username, kind)
+    return CustomerUpsertOut(customer=done.customer, created=done.created)
 
 
 @endpoint("POST", "/api/customers/{id}/claims/{claim}/verify",

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from router.identity import IdentityRules, InvalidIdentifier
-from router.models import Customer, utcnow
+from router.models import utcnow
 from router.store import ConflictError, NotFound, Store
-from router.store.base import CustomerUpsert, KeyRef
+from router.store.base import CustomerUpsert, KeyRef, Upserted
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,10 @@ def lookup_key(rules: IdentityRules, kind: LookupKind, value: str) -> KeyRef:
 async def upsert(
     store: Store, rules: IdentityRules, kind: LookupKind, value: str, attrs: ValueAttributes, source: str,
     extra_keys: Iterable[KeyRef] = (), now: datetime | None = None,
-) -> tuple[Customer, bool]:
-    """Create or update the customer ``kind``/``value`` names; ``(customer, created)``."""
+) -> Upserted:
+    """Create or update the customer ``kind``/``value`` names. ``KeyRefused``
+    for a phone/email that is nobody's key, ``KeyShared`` for one several
+    customers hold: a write by it could land on the wrong person."""
     if kind == "id":
         request = CustomerUpsert(source, customer_id=value, display_name=attrs.display_name,
                                  attributes=attrs.changes())
@@ -93,13 +95,18 @@ async def upsert(
 
 KEY_COLUMNS: tuple[LookupKind, ...] = ("external", "phone", "email")
 _COLUMN_ALIASES = {"external_id": "external", "name": "display_name"}
+# the file's own words in the report
+_COLUMN_NAMES = {field: column for column, field in _COLUMN_ALIASES.items()}
 
 
 @dataclass
 class ImportReport:
     imported: int = 0
     created: int = 0
+    # (line, reason): a row that changed nothing, with what it would have set
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # (line, field, reason): a field left out of a row that was imported
+    dropped: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,8 @@ class _Row:
     line: int
     keys: tuple[KeyRef, ...]
     attrs: ValueAttributes
+    # what the row gave, for saying what was not applied when it is not
+    given: tuple[tuple[str, str], ...]
 
 
 class RowError(ValueError):
@@ -121,29 +130,71 @@ def _cells(raw: dict[str | None, Any], header_len: int) -> dict[str, str]:
     return {_COLUMN_ALIASES.get(str(k), str(k)): str(v).strip() for k, v in raw.items() if str(v).strip()}
 
 
-def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int, line: int) -> _Row:
-    """One CSV row as keys and attributes, or ``RowError`` saying why not."""
-    cells = _cells(raw, header_len)
-    try:
-        keys = tuple(lookup_key(rules, kind, cells.pop(kind)) for kind in KEY_COLUMNS if kind in cells)
-    except InvalidIdentifier as exc:
-        raise RowError(str(exc)) from None
-    if not keys:
-        raise RowError("no external_id, phone or email to find the customer by")
+def _keys(rules: IdentityRules, cells: dict[str, str], dropped: list[tuple[str, str]]) -> tuple[KeyRef, ...]:
+    keys = []
+    for kind in KEY_COLUMNS:
+        if kind not in cells:
+            continue
+        try:
+            keys.append(lookup_key(rules, kind, cells.pop(kind)))
+        except InvalidIdentifier as exc:
+            dropped.append((_COLUMN_NAMES.get(kind, kind), str(exc)))
+    return tuple(keys)
+
+
+def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueAttributes:
+    """The row's attributes; one that does not validate is left out (and reported), not the row."""
     data: dict[str, Any] = {k: cells.pop(k) for k in ("display_name", "tier", "lifetime_value") if k in cells}
     if "tags" in cells:
         data["tags"] = [t for t in (t.strip() for t in cells.pop("tags").replace(",", ";").split(";")) if t]
     data["attributes"] = cells
-    try:
-        return _Row(line, keys, ValueAttributes.model_validate(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"] if p != "attributes")
-        raise RowError(f"{where}: {first['msg']}") from None
+    while True:
+        try:
+            return ValueAttributes.model_validate(data)
+        except ValidationError as exc:
+            left = dict(data, attributes=dict(data["attributes"]))
+            for error in exc.errors():
+                loc = [str(p) for p in error["loc"]]
+                if loc[0] == "attributes" and len(loc) > 1:
+                    name = loc[1]
+                    left["attributes"].pop(name, None)
+                else:
+                    name = loc[0]
+                    if name == "attributes":  # the whole set (too many): none of it
+                        left["attributes"] = {}
+                    else:
+                        left.pop(name, None)
+                dropped.append((_COLUMN_NAMES.get(name, name), error["msg"]))
+            if left == data:
+                raise RowError(f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+            data = left
+
+
+def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int, line: int,
+              report: ImportReport) -> _Row:
+    """One CSV row as its good keys and attributes (the fields left out go to
+    ``report``), or ``RowError`` when no key is left to find the customer by."""
+    cells = _cells(raw, header_len)
+    given = tuple(sorted(cells.items()))
+    dropped: list[tuple[str, str]] = []
+    keys = _keys(rules, cells, dropped)
+    attrs = _attributes(cells, dropped)
+    if not keys:
+        why = "; ".join(f"{name}: {reason}" for name, reason in dropped
+                        if _COLUMN_ALIASES.get(name, name) in KEY_COLUMNS)
+        raise RowError(f"no usable external_id, phone or email to find the customer by{': ' + why if why else ''}"
+                       f"{_not_applied(given)}")
+    report.dropped += [(line, name, reason) for name, reason in dropped]
+    return _Row(line, keys, attrs, given)
+
+
+def _not_applied(given: tuple[tuple[str, str], ...]) -> str:
+    shown = ", ".join(f"{_COLUMN_NAMES.get(name, name)}={value[:64]!r}" for name, value in given)
+    return f"; not applied: {shown}" if shown else ""
 
 
 def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) -> Iterator[_Row]:
-    """The good rows; the bad ones go to ``report`` with their line number."""
+    """The rows with a usable key; the others go to ``report`` with their line number."""
     reader = csv.DictReader(lines)
     header = reader.fieldnames or []
     if not any(_COLUMN_ALIASES.get(h, h) in KEY_COLUMNS for h in header):
@@ -151,25 +202,28 @@ def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) 
         return
     for raw in reader:
         try:
-            yield parse_row(rules, raw, len(header), reader.line_num)
+            yield parse_row(rules, raw, len(header), reader.line_num, report)
         except RowError as exc:
             report.rejected.append((reader.line_num, str(exc)))
 
 
 async def _apply(store: Store, rows: list[_Row], source: str, report: ImportReport) -> None:
     now = utcnow()
+    # a phone/email another customer holds too is set aside, not a reason to lose the row
     requests = [CustomerUpsert(source, keys=r.keys, display_name=r.attrs.display_name,
-                               attributes=r.attrs.changes()) for r in rows]
+                               attributes=r.attrs.changes(), shared_keys="set_aside") for r in rows]
     # gathered: the store runs them as one transaction, each row its own savepoint
     outcomes = await asyncio.gather(*(store.upsert_customer(q, now) for q in requests), return_exceptions=True)
     for row, outcome in zip(rows, outcomes, strict=True):
         if isinstance(outcome, ConflictError | NotFound):
-            report.rejected.append((row.line, str(outcome)))
+            report.rejected.append((row.line, f"{outcome}{_not_applied(row.given)}"))
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
             report.imported += 1
-            report.created += outcome[1]
+            report.created += outcome.created
+            report.dropped += [(row.line, key.kind, f"{key.kind} {key.value} not linked: {why}")
+                               for key, why in outcome.set_aside]
 
 
 async def import_csv(store: Store, rules: IdentityRules, path: Path, source: str = "import",
@@ -190,6 +244,7 @@ async def import_csv(store: Store, rules: IdentityRules, path: Path, source: str
         if chunk:
             await _apply(store, chunk, source, report)
     report.rejected.sort()
-    log.info("imported %d customers from %s (%d new), %d rows rejected", report.imported, path, report.created,
-             len(report.rejected))
+    report.dropped.sort()
+    log.info("imported %d customers from %s (%d new), %d rows rejected, %d fields left out", report.imported, path,
+             report.created, len(report.rejected), len(report.dropped))
     return report

@@ -31,9 +31,10 @@ async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> Import
 
 def _print_report(path: Path, report: ImportReport) -> None:
     print(f"{path}: {report.imported} row(s) imported ({report.created} new customer(s)), "
-          f"{len(report.rejected)} rejected")
-    for line, reason in report.rejected:
-        print(f"{path}:{line}: {reason}", file=sys.stderr)
+          f"{len(report.rejected)} rejected, {len(report.dropped)} field(s) left out")
+    problems = [(line, f"{name}: {reason}") for line, name, reason in report.dropped] + report.rejected
+    for line, text in sorted(problems, key=lambda p: p[0]):
+        print(f"{path}:{line}: {text}", file=sys.stderr)
 
 
 def _import_command(args: argparse.Namespace) -> int:
@@ -70,7 +71,10 @@ def add_customer_commands(sub: Any) -> None:
         "import", help="create or update customers from a CSV file",
         description="Columns: external_id, phone, email (at least one, to find the customer by), name, tier, "
                     "lifetime_value, tags (separated by ';'); any other column is a custom attribute. "
-                    "A rejected row is reported with its line and changes nothing.",
+                    "A bad field (an invalid phone, a role address such as info@, a phone another customer "
+                    "holds) is left out of its row and reported as FILE:LINE: FIELD: REASON; the rest of the row "
+                    "is imported. A row with no usable key, or whose keys name two customers, changes nothing "
+                    "and is reported with what it would have set. Exit status 1 when a row was rejected.",
     )
     imp.add_argument("file", help="the CSV file (UTF-8, a header row first)")
     imp.add_argument("--config", default="config", help="configuration folder (default: config/)")

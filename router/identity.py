@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -48,6 +49,21 @@ class InvalidIdentifier(ValueError):
     """A value that is not a phone number / email address we can use as a key."""
 
 
+class KeyRefused(InvalidIdentifier):
+    """A valid phone/email that config says is no person's key: ``blocked``
+    (the company's own, test values) or ``generic`` (a role address, a
+    toll-free line, a placeholder)."""
+
+    def __init__(self, key: KeyRef, why: Literal["blocked", "generic"], detail: str) -> None:
+        super().__init__(f"{key.kind} {key.value} is {detail}: never used to find a customer")
+        self.key = key
+        self.why = why
+
+
+# the phone number types (phonenumbers' names, lower case) that are a business's line, never a person's
+PhoneType = Literal["toll_free", "premium_rate", "shared_cost", "uan", "voicemail", "pager"]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,6 +79,30 @@ class KeyPolicy(_Section):
     merge_claims: bool = False
     # exact values or shell patterns (``info@*``, ``+7000*``) never used as keys
     blocked: list[str] = Field(default_factory=list)
+    # the same, for values that are nobody's in particular: role addresses,
+    # placeholders (``test@test.com``). Kept apart from ``blocked`` so that an
+    # admin's own list does not have to repeat these
+    generic: list[str] = Field(default_factory=list)
+
+
+class PhonePolicy(KeyPolicy):
+    # numbers of these types are a business's line, never a person's key
+    generic_types: list[PhoneType] = Field(default_factory=lambda: list(_GENERIC_PHONE_TYPES))
+    # a number made of one digit repeated (+7 999 999-99-99) is a placeholder someone typed
+    placeholders: bool = True
+
+
+_GENERIC_PHONE_TYPES: tuple[PhoneType, ...] = ("toll_free", "premium_rate", "shared_cost", "uan", "voicemail")
+_PHONE_TYPES: dict[PhoneType, int] = {
+    "toll_free": phonenumbers.PhoneNumberType.TOLL_FREE, "premium_rate": phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    "shared_cost": phonenumbers.PhoneNumberType.SHARED_COST, "uan": phonenumbers.PhoneNumberType.UAN,
+    "voicemail": phonenumbers.PhoneNumberType.VOICEMAIL, "pager": phonenumbers.PhoneNumberType.PAGER,
+}
+# role mailboxes and placeholders: a shop's sales@ is read by whoever is on shift
+GENERIC_EMAILS = [
+    "info@*", "sales@*", "support@*", "help@*", "office@*", "admin@*", "contact@*", "hello@*", "mail@*",
+    "noreply@*", "no-reply@*", "postmaster@*", "billing@*", "orders@*", "test@*", "*@test.com",
+]
 
 
 class AttributePolicy(_Section):
@@ -95,8 +135,8 @@ class IdentityConfig(_Section):
     max_profiles_per_key: Annotated[int, Field(ge=1)] = 3
     # look for phones and emails typed in message text and record them as claims
     claims_from_text: bool = True
-    phone: KeyPolicy = KeyPolicy(kinds=["phone", "whatsapp", "sms"])
-    email: KeyPolicy = KeyPolicy(kinds=["email"])
+    phone: PhonePolicy = PhonePolicy(kinds=["phone", "whatsapp", "sms"])
+    email: KeyPolicy = KeyPolicy(kinds=["email"], generic=GENERIC_EMAILS)
     attributes: AttributePolicy = AttributePolicy()
     verification: VerificationPolicy = VerificationPolicy()
 
@@ -118,7 +158,9 @@ def load_identity_config(config_dir: Path) -> IdentityConfig:
 
 
 def normalise_phone(raw: str, region: str) -> str:
-    """E.164 (``+79123456789``) or ``InvalidIdentifier``."""
+    """E.164 (``+79123456789``) or ``InvalidIdentifier``. An extension is
+    kept, RFC 3966 style (``+74951234567;ext=104``): the person at extension
+    104 is not the person at 101, nor whoever answers the main line."""
     # a channel prefix such as "whatsapp:" or "tel:" is transport, not number
     text = raw.rsplit(":", 1)[-1].strip()
     number = _parse_phone(text, region, raw)
@@ -128,7 +170,8 @@ def normalise_phone(raw: str, region: str) -> str:
             number = _parse_phone("+" + text, region, raw)
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier(f"{raw!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def _parse_phone(text: str, region: str, raw: str) -> phonenumbers.PhoneNumber:
@@ -151,6 +194,30 @@ def normalise_email(raw: str) -> str:
     return valid.normalized.lower()
 
 
+def _matches(key: KeyRef, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(key.value, p.lower() if key.kind == "email" else p) for p in patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _phone_facts(e164: str) -> tuple[int, str]:
+    """(phonenumbers' type, national number) of a normalised number: every
+    inbound message asks, and the same senders write again and again."""
+    number = phonenumbers.parse(e164.replace(";ext=", " ext. "))
+    return phonenumbers.number_type(number), str(number.national_number)
+
+
+def _phone_refusal(key: KeyRef, policy: PhonePolicy) -> KeyRefused | None:
+    kind, digits = _phone_facts(key.value)
+    for name in policy.generic_types:
+        if kind == _PHONE_TYPES[name]:
+            label = name.replace("_", "-")
+            return KeyRefused(key, "generic", f"a {label} number, a business's line ({IDENTITY_FILE}: "
+                                              "phone.generic_types)")
+    if policy.placeholders and len(set(digits)) == 1:
+        return KeyRefused(key, "generic", f"a placeholder number ({IDENTITY_FILE}: phone.placeholders)")
+    return None
+
+
 class IdentityRules:
     """The identity policy the router applies to every inbound message."""
 
@@ -159,7 +226,7 @@ class IdentityRules:
         self._kind_of: dict[str, KeyKind] = {k: "phone" for k in self.config.phone.kinds}
         self._kind_of |= {k: "email" for k in self.config.email.kinds}
 
-    def policy(self, key_kind: str) -> KeyPolicy:
+    def policy(self, key_kind: str) -> KeyPolicy | PhonePolicy:
         return self.config.phone if key_kind == "phone" else self.config.email
 
     def normalise(self, key_kind: KeyKind, raw: str) -> str:
@@ -168,15 +235,28 @@ class IdentityRules:
         return normalise_email(raw)
 
     def key(self, key_kind: KeyKind, raw: str) -> KeyRef:
-        """A usable key, or ``InvalidIdentifier`` (also for blocked values)."""
-        value = self.normalise(key_kind, raw)
-        if self.blocked(key_kind, value):
-            raise InvalidIdentifier(f"{value} is blocked for matching by config")
-        return KeyRef(kind=key_kind, value=value)
+        """A usable key; ``InvalidIdentifier`` for a value that is none, its
+        subclass ``KeyRefused`` for one that config says is nobody's key."""
+        key = KeyRef(kind=key_kind, value=self.normalise(key_kind, raw))
+        refused = self.refusal(key)
+        if refused is not None:
+            raise refused
+        return key
+
+    def refusal(self, key: KeyRef) -> KeyRefused | None:
+        """Why ``key`` (normalised) is never a lookup key, or None."""
+        policy = self.policy(key.kind)
+        if _matches(key, policy.blocked):
+            return KeyRefused(key, "blocked", f"blocked by config ({IDENTITY_FILE}: {key.kind}.blocked)")
+        if _matches(key, policy.generic):
+            return KeyRefused(key, "generic", f"a role or placeholder address ({IDENTITY_FILE}: {key.kind}.generic)")
+        if isinstance(policy, PhonePolicy):
+            return _phone_refusal(key, policy)
+        return None
 
     def blocked(self, key_kind: str, value: str) -> bool:
-        return any(fnmatch.fnmatchcase(value, p.lower() if key_kind == "email" else p)
-                   for p in self.policy(key_kind).blocked)
+        """Never a key: blocked, generic, or a business's line."""
+        return self.refusal(KeyRef(kind=key_kind, value=value)) is not None
 
     def channel_identity(self, ref: IdentityRef) -> tuple[IdentityRef, KeyRef | None]:
         """The identity as stored (normalised when its kind is a phone or an

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from router.models import (
     Agent,
@@ -106,6 +106,24 @@ class CustomerUpsert:
     display_name: str | None = None
     # value None removes the attribute
     attributes: tuple[tuple[str, Any], ...] = ()
+    # a phone/email held by several customers, or by another customer than the
+    # external id names: "refuse" (``KeyShared``/``ConflictError``, nothing
+    # changes: a CRM's write by key) or "set_aside" (the row is applied without
+    # it, and the store notes the key as shared: an import keeps what is good)
+    shared_keys: Literal["refuse", "set_aside"] = "refuse"
+
+
+# a claim with this source suffix is a key the business's own data (an import,
+# a CRM) gave for a second customer: it makes the key shared, so never a lookup key
+SHARED_KEY_SOURCE = ":shared"
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    customer: Customer
+    created: bool
+    # keys given but not linked (``set_aside``), each with the reason
+    set_aside: tuple[tuple[KeyRef, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +187,18 @@ class NotFound(StoreError):
 
 class ConflictError(StoreError):
     """A uniqueness rule or an expected state did not hold."""
+
+
+class KeyShared(ConflictError):
+    """A phone/email held by more than one customer cannot say which one a write is for."""
+
+    def __init__(self, key: KeyRef, customers: tuple[str, ...]) -> None:
+        super().__init__(f"{key.kind} {key.value} is held by {len(customers)} customers ({', '.join(customers)})")
+        self.key = key
+        self.customers = customers
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses the writer process's pipe
+        return (KeyShared, (self.key, self.customers))
 
 
 class StoreUnavailable(StoreError):
@@ -414,11 +444,13 @@ class Store(ABC):
 
     # -- identity: claims, merges, audit ----------------------------------------
     @abstractmethod
-    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> tuple[Customer, bool]:
-        """``(customer, created)``. By id, or by the one customer owning any of
-        the keys (the keys it lacks are linked to it); a new customer when
-        nobody owns them. ``ConflictError`` when the keys belong to different
-        customers; ``NotFound`` for an unknown id. All or nothing."""
+    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
+        """By id, or by the one customer owning any of the keys (the keys it
+        lacks are linked to it); a new customer when nobody owns them.
+        ``ConflictError`` when the keys belong to different customers,
+        ``KeyShared`` when a phone/email is held by several (``refuse``: see
+        ``CustomerUpsert.shared_keys``); ``NotFound`` for an unknown id. All or
+        nothing."""
 
     @abstractmethod
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:

@@ -60,7 +60,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_outbox
+from router.store import sqlite_outbox, sqlite_unmerge, sqlite_upsert
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -74,6 +74,7 @@ from router.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    Upserted,
     VerificationCheck,
     VerificationStart,
     merge_attributes,
@@ -1356,68 +1357,11 @@ def _restore_claim(conn: sqlite3.Connection, claim: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO identity_claims ({cols}) VALUES ({marks})", tuple(claim.values()))
 
 
-def _key_owners(conn: sqlite3.Connection, keys: tuple[KeyRef, ...]) -> dict[str, set[str]]:
-    owners: dict[str, set[str]] = {}
-    for key in keys:
-        rows = _all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?",
-                    (key.kind, key.value))
-        owners[f"{key.kind} {key.value}"] = {r[0] for r in rows}
-    return owners
-
-
-def _upsert_target(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> tuple[str, bool]:
-    if upsert.customer_id is not None:
-        return str(_live_customer(conn, upsert.customer_id)["id"]), False
-    owners = _key_owners(conn, upsert.keys)
-    found = set().union(*owners.values()) if owners else set()
-    if len(found) > 1:
-        held = "; ".join(f"{key}: {', '.join(sorted(ids))}" for key, ids in owners.items() if ids)
-        raise ConflictError(f"these keys belong to different customers ({held}); merge them first or use the id")
-    if found:
-        customer_id = found.pop()
-        _check_one_external_id(conn, customer_id, upsert.keys)
-        return customer_id, False
-    return _new_customer(conn, upsert.display_name, now), True
-
-
-def _check_one_external_id(conn: sqlite3.Connection, customer_id: str, keys: tuple[KeyRef, ...]) -> None:
-    """A customer has one id in the CRM: a row naming another one for them is
-    two records of the CRM colliding, not something to paper over."""
-    for key in keys:
-        if key.kind != "external":
-            continue
-        other = _one(conn, "SELECT value FROM identities WHERE customer_id = ? AND key_kind = 'external'"
-                     " AND key_value != ?", (customer_id, key.value))
-        if other is not None:
-            raise ConflictError(f"customer {customer_id} has external id {other['value']!r} already, not {key.value!r}")
-
-
-def _upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> tuple[Customer, bool]:
-    customer_id, created = _upsert_target(conn, upsert, now)
-    for key in upsert.keys:
-        conn.execute(
-            "INSERT OR IGNORE INTO identities (kind, value, customer_id, verified, source, created_at, key_kind,"
-            " key_value, link_reason) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
-            (key.kind, key.value, customer_id, upsert.source, now, key.kind, key.value, f"given by {upsert.source}"),
-        )
-    row = _one(conn, "SELECT attributes, attribute_meta FROM customers WHERE id = ?", (customer_id,))
-    assert row is not None
-    attrs, meta = json.loads(row["attributes"]), json.loads(row["attribute_meta"])
-    for name, value in upsert.attributes:
-        if value is None:
-            attrs.pop(name, None)
-            meta.pop(name, None)
-        else:
-            attrs[name] = value
-            meta[name] = {"at": now, "source": upsert.source}
-    conn.execute(
-        "UPDATE customers SET attributes = ?, attribute_meta = ?, display_name = COALESCE(?, display_name),"
-        " updated_at = ? WHERE id = ?",
-        (json.dumps(attrs, ensure_ascii=False), json.dumps(meta), upsert.display_name, now, customer_id),
-    )
+def _upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> Upserted:
+    customer_id, created, set_aside = sqlite_upsert.upsert_customer(conn, upsert, now)
     found = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert found is not None
-    return _customer(found), created
+    return Upserted(_customer(found), created, set_aside)
 
 
 def _merge_record(r: sqlite3.Row) -> MergeRecord:
@@ -1441,8 +1385,9 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     if later is not None:
         raise ConflictError(f"undo the later merge {later['id']} first")
     snapshot = json.loads(row["snapshot"])
-    _move_back(conn, snapshot)
-    _return_later_messages(conn, snapshot, row["created_at"])
+    changed = _move_back(conn, snapshot)
+    changed |= sqlite_unmerge.return_later_messages(conn, snapshot, row["created_at"])
+    sqlite_unmerge.settle(conn, changed, now)
     conn.execute("UPDATE customer_merges SET undone_at = ? WHERE id = ?", (now, merge_id))
     _audit(conn, "unmerge", row["survivor_id"], row["merged_id"], "agent" if actor else "rule", actor, reason,
            {"merge_id": merge_id}, now)
@@ -1452,34 +1397,17 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     return _merge_record(found)
 
 
-def _return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], since: str) -> None:
-    """Messages the merged customer's identities sent while merged go back to
-    them too, into their open (or latest) conversation."""
-    mine = {(i["kind"], i["value"]) for i in snapshot["identities"]}
-    merged_id = snapshot["merged"]["id"]
-    later = _all(conn, "SELECT id, sender_kind, sender_value, extras FROM messages WHERE customer_id = ?"
-                 " AND direction = 'in' AND created_at >= ?", (snapshot["survivor"]["id"], since))
-    # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
-    moving = [r["id"] for r in later
-              if (r["sender_kind"], json.loads(r["extras"]).get("identity") or r["sender_value"]) in mine]
-    target = _one(conn, "SELECT id FROM conversations WHERE customer_id = ?"
-                  " ORDER BY status = 'resolved', created_at DESC, rowid DESC LIMIT 1", (merged_id,))
-    if not moving or target is None:
-        return
-    conn.executemany("UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?",
-                     [(merged_id, target["id"], m) for m in moving])
-    log.info("%d message(s) sent during the merge went back to %s", len(moving), merged_id)
-
-
-def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> None:
+def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> set[str]:
+    """Everything back as the snapshot has it; returns the conversations
+    changed since the merge, so not restored whole (to be summed up again)."""
     merged, survivor, fold = snapshot["merged"], snapshot["survivor"], snapshot["fold"]
     merged_id = merged["id"]
     folded_id = fold.get("folded", {}).get("id")
     for conversation_id in snapshot["conversations"]:
         if conversation_id != folded_id:
             conn.execute("UPDATE conversations SET customer_id = ? WHERE id = ?", (merged_id, conversation_id))
+    changed = _unfold(conn, fold) if fold else set()
     if fold:
-        _unfold(conn, fold)
         conn.executemany("UPDATE messages SET conversation_id = ? WHERE id = ?",
                          [(folded_id, m) for m in fold["moved"]])
     conn.executemany(
@@ -1500,14 +1428,16 @@ def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> None:
     # the survivor's profile as it was, unless someone changed it since the merge
     if current is not None and current["updated_at"] == snapshot["stamp"]:
         _restore(conn, "customers", survivor)
+    return changed
 
 
-def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
+def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> set[str]:
     kept, folded = fold["kept"], fold["folded"]
     owner_open = _one(
         conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved' AND id != ?",
         (folded["customer_id"], folded["id"]),
     )
+    changed: set[str] = set()
     if owner_open is None:
         _restore(conn, "conversations", folded)
     else:
@@ -1516,9 +1446,15 @@ def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> None:
         log.warning("conversation %s stays resolved: %s has %s open", folded["id"], folded["customer_id"],
                     owner_open["id"])
         conn.execute("UPDATE conversations SET customer_id = ? WHERE id = ?", (folded["customer_id"], folded["id"]))
+        changed = {folded["id"]}
     current = _one(conn, "SELECT updated_at FROM conversations WHERE id = ?", (kept["id"],))
     if current is not None and current["updated_at"] == fold["stamp"]:
         _restore(conn, "conversations", kept)
+    else:
+        # changed since the merge (a message, an agent): what it says about its
+        # messages (channel, last words) is summed up again once they are back
+        changed.add(kept["id"])
+    return changed
 
 
 # -- identity: one-time codes ------------------------------------------------------------
@@ -1935,7 +1871,7 @@ class SQLiteStore(Store):
         return [_conversation(r) for r in rows]
 
     # -- identity: claims, merges, audit ---------------------------------------------------
-    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> tuple[Customer, bool]:
+    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
         return await self._w.call(_upsert_customer, upsert, ts(now))
 
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:

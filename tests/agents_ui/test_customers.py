@@ -3,11 +3,14 @@ merge and unmerge by an agent, replies to a chosen linked channel."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
-from router.appkeys import ROUTER
+from router.appkeys import ROUTER, STORE
+from router.customers import import_csv
 from router.models import IdentityRef, InboundMessage
 from tests.agents_ui.conftest import Client, error_of, login
 
@@ -63,6 +66,33 @@ async def test_agent_merges_and_unmerges_two_customers(client: Client, agent_htt
     audit = await (await agent_http.get(f"/api/customers/{a}/audit")).json()
     assert [(e["action"], e["actor"], e["reason"]) for e in audit["entries"]] == [
         ("unmerge", "ann", "two different Annas"), ("merge", "ann", "same phone on a call")]
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+async def test_an_undo_gives_each_side_its_own_conversation_and_channel_back(client: Client, channel: str) -> None:
+    """The acceptance run's undo: the phone customer's conversation (older)
+    took the webchat customer's messages while merged, and kept 'webchat'."""
+    await login(client)
+    phone_conv = await writes(client, channel, "+79123456789", f"{channel}-1", "По телефону")
+    web_conv = await writes(client, "webchat", "v-1", "w-1", "С сайта")
+    phone, web = (await customer_of(client, phone_conv))["customer"]["id"], (await customer_of(client, web_conv))[
+        "customer"]["id"]
+    before = {c: await (await client.get(f"/api/conversations/{c}")).json() for c in (phone_conv, web_conv)}
+    resp = await client.post(f"/api/customers/{web}/merge", json={"other_id": phone, "reason": "same person?"})
+    merge = (await resp.json())["merge"]
+    assert await writes(client, "webchat", "v-1", "w-2", "Пока вместе") == phone_conv
+
+    resp = await client.post(f"/api/merges/{merge['id']}/undo", json={"reason": "two people"})
+    assert resp.status == 200, await resp.text()
+    after = {c: await (await client.get(f"/api/conversations/{c}")).json() for c in (phone_conv, web_conv)}
+    assert after[phone_conv]["conversation"]["channel"] == channel
+    assert after[phone_conv]["conversation"]["last_message_text"] == "По телефону"
+    assert after[phone_conv]["customer"] == before[phone_conv]["customer"]
+    assert (after[web_conv]["conversation"]["channel"], after[web_conv]["conversation"]["last_message_text"]) == (
+        "webchat", "Пока вместе")
+    texts = {c: [m["text"] for m in (await (await client.get(f"/api/conversations/{c}/messages")).json())["messages"]]
+             for c in (phone_conv, web_conv)}
+    assert texts == {phone_conv: ["По телефону"], web_conv: ["С сайта", "Пока вместе"]}
 
 
 async def test_bad_merge_requests_change_nothing(client: Client) -> None:
@@ -122,7 +152,7 @@ async def test_bad_upserts_are_refused_with_the_reason(client: Client) -> None:
     cases = [
         ("/api/customers/by/phone/12", {"tier": "gold"}, 422, "not a valid phone number"),
         ("/api/customers/by/email/anna@", {"tier": "gold"}, 422, "not an email address"),
-        ("/api/customers/by/email/info@shop.ru", {"tier": "gold"}, 422, "blocked"),
+        ("/api/customers/by/email/info@shop.ru", {"tier": "gold"}, 409, "a role or placeholder address"),
         ("/api/customers/by/fax/123", {"tier": "gold"}, 404, "found by id, external, phone or email"),
         ("/api/customers/by/external/crm-1", {"lifetime_value": -1}, 422, "lifetime_value"),
         ("/api/customers/by/external/crm-1", {"attributes": {"tier": "x"}}, 422, "not custom attributes"),
@@ -134,6 +164,63 @@ async def test_bad_upserts_are_refused_with_the_reason(client: Client) -> None:
         assert (got, text in message) == (status, True), (path, message)
     resp = await client.put("/api/customers/by/external/crm-1", json={"tier": "gold"})
     assert (await resp.json())["created"]  # nothing above created it
+
+
+async def key_refusal(client: Client, kind: str, value: str) -> dict[str, Any]:
+    resp = await client.put(f"/api/customers/by/{kind}/{value}", json={"tier": "gold", "lifetime_value": 150000})
+    assert resp.status == 409, await resp.text()
+    error: dict[str, Any] = (await resp.json())["error"]
+    assert error["code"] == "key_not_usable"
+    assert error["address_by"] == ["PUT /api/customers/by/id/{id}", "PUT /api/customers/by/external/{external_id}"]
+    assert "PUT /api/customers/by/id/{id}" in error["message"]
+    return error
+
+
+async def test_a_crm_write_never_lands_on_whoever_holds_a_generic_or_shared_key(client: Client, tmp_path: Path
+                                                                                 ) -> None:
+    """The acceptance run's cases: the shop's own 8 800 line, a role address,
+    a placeholder, a family's phone, and two employees behind one office line."""
+    await login(client)
+    # someone wrote from each of these before (a channel linked them): a write by them must not land there
+    holders = [await writes(client, kind, value, f"m-{n}", "Здравствуйте") for n, (kind, value) in enumerate([
+        ("sms", "8 800 555-35-35"), ("email", "sales@shop.ru"), ("email", "test@test.com"),
+        ("whatsapp", "whatsapp:+79999999999")])]
+    before = [(await customer_of(client, conv))["customer"] for conv in holders]
+    cases = [("phone", "8 800 555-35-35", "+78005553535", "generic", "toll-free"),
+             ("email", "Sales@Shop.ru", "sales@shop.ru", "generic", "role or placeholder"),
+             ("email", "test@test.com", "test@test.com", "generic", "role or placeholder"),
+             ("phone", "+7 999 999-99-99", "+79999999999", "generic", "placeholder number"),
+             ("phone", "+7 999 000-12-34", "+79990001234", "blocked", "blocked by config")]
+    for kind, value, key, reason, words in cases:
+        error = await key_refusal(client, kind, value)
+        assert (error["key"], error["reason"], words in error["message"]) == (f"{kind}:{key}", reason, True), error
+    assert [(await customer_of(client, conv))["customer"] for conv in holders] == before
+
+    # a family: the CRM knows mother and son by their own ids, and both by one phone
+    family = tmp_path / "family.csv"
+    family.write_text("external_id,phone,name,tier\nf-1,+79161234567,Мама,silver\nf-2,8 916 123-45-67,Сын,gold\n",
+                      encoding="utf-8")
+    report = await import_csv(client.app[STORE], client.app[ROUTER].identity, family)
+    assert (report.imported, report.rejected) == (2, [])
+    error = await key_refusal(client, "phone", "+79161234567")
+    assert (error["reason"], len(error["customers"])) == ("shared", 2)
+    assert "held by 2 customers" in error["message"]
+    # addressed by id as the answer says, the write lands where it is meant to
+    for cid in error["customers"]:
+        resp = await client.put(f"/api/customers/by/id/{cid}", json={"lifetime_value": 1})
+        assert resp.status == 200
+    son = await client.put("/api/customers/by/external/f-2", json={"lifetime_value": 99000})
+    assert (await son.json())["customer"]["attributes"] == {"tier": "gold", "lifetime_value": 99000}
+
+    # an office: the extension is part of the key, so 104's update never lands on 101
+    office = "/api/customers/by/phone/"
+    first = await (await client.put(office + "+7 495 123-45-67 доб. 101", json={"tier": "silver"})).json()
+    other = await (await client.put(office + "8 (495) 123-45-67 доб. 104", json={"tier": "gold"})).json()
+    assert first["created"] and other["created"] and first["customer"]["id"] != other["customer"]["id"]
+    detail = await (await client.get(f"/api/customers/{other['customer']['id']}")).json()
+    assert [i["ref"]["value"] for i in detail["identities"]] == ["+74951234567;ext=104"]
+    again = await (await client.put("/api/customers/by/phone/+74951234567 ext. 101", json={"tier": "gold"})).json()
+    assert (again["created"], again["customer"]["id"]) == (False, first["customer"]["id"])
 
 
 async def test_a_code_for_a_claim_nobody_can_reach_is_refused_clearly(client: Client) -> None:

@@ -13,7 +13,7 @@ from router.identity import (
     IdentityConfig,
     IdentityRules,
     InvalidIdentifier,
-    KeyPolicy,
+    PhonePolicy,
     load_identity_config,
     normalise_email,
     normalise_phone,
@@ -140,7 +140,7 @@ def test_the_shipped_config_loads_and_means_what_the_issue_asks() -> None:
 
 def test_a_missing_file_means_defaults(tmp_path: Path) -> None:
     assert load_identity_config(tmp_path) == IdentityConfig()
-    assert IdentityConfig().phone == KeyPolicy(kinds=["phone", "whatsapp", "sms"])
+    assert IdentityConfig().phone == PhonePolicy(kinds=["phone", "whatsapp", "sms"])
 
 
 def test_a_bad_config_is_refused_with_file_and_line(tmp_path: Path) -> None:

@@ -54,6 +54,22 @@ def msg(kind: str, value: str, external_id: str, text: str = "Здравству
                           text=text, extras=extras)
 
 
+@pytest.mark.parametrize(("number", "typed"), [
+    ("+78005553535", "Звоните нам: 8 800 555-35-35"),      # toll-free: a business's line
+    ("+79999999999", "Мой телефон +7 999 999-99-99"),      # a placeholder
+])
+async def test_a_number_that_is_nobodys_links_no_one(router: Router, number: str, typed: str) -> None:
+    """Two people writing from (or typing) the shop's 8 800 line or a
+    placeholder never become one customer, nor get it as a claim."""
+    first = await router.on_message(msg("whatsapp", f"whatsapp:{number}", "wa-1", typed))
+    second = await router.on_message(msg("sms", number, "sms-1", "Это по SMS"))
+    assert second.conversation_id != first.conversation_id
+    for accepted in (first, second):
+        assert accepted.conversation_id is not None
+        conv = await router.store.get_conversation(accepted.conversation_id)
+        assert await router.store.customer_claims(conv.customer_id) == []
+
+
 async def test_messy_formats_of_one_phone_on_two_channels_continue_one_conversation(router: Router) -> None:
     first = await router.on_message(msg("whatsapp", "whatsapp:+79123456789", "wa-1", "Где заказ?"))
     second = await router.on_message(msg("sms", "8 (912) 345-67-89", "sms-1", "Это я, по SMS"))

@@ -4,6 +4,8 @@ the store is made of."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +35,7 @@ from router.store.base import (
     CustomerUpsert,
     IdentityPlan,
     KeyRef,
+    KeyShared,
     MergeRequest,
     merge_attributes,
 )
@@ -466,6 +469,40 @@ async def _state(store: Store, *customer_ids: str) -> list[object]:
     return state
 
 
+Rows = dict[str, dict[str, dict[str, object]]]
+# every table an unmerge must put back, and how a row of it is named
+_TABLES = {"customers": ("id", "id"), "identities": ("customer_id", "kind || ':' || value"),
+           "identity_claims": ("customer_id", "id"), "conversations": ("customer_id", "id"),
+           "messages": ("customer_id", "id")}
+
+
+def _all_rows(store: Store, *customer_ids: str) -> Rows:
+    """Every row, every column, of the customers' profiles, identities, claims,
+    conversations and messages, read from the database itself."""
+    assert isinstance(store, SQLiteStore)
+    marks = ", ".join("?" for _ in customer_ids)
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        db.row_factory = sqlite3.Row
+        rows: Rows = {}
+        for table, (owner, name) in _TABLES.items():
+            found = [dict(r) for r in db.execute(
+                f"SELECT {name} AS _name, * FROM {table} WHERE {owner} IN ({marks})", customer_ids)]
+            rows[table] = {str(r.pop("_name")): r for r in found}
+        return rows
+
+
+def _differences(before: Rows, after: Rows) -> list[tuple[str, str, str, object, object]]:
+    """(table, row, column, before, after) for every field that differs; a
+    row missing on one side shows as a difference of its every column."""
+    found = []
+    for table in _TABLES:
+        for name in sorted(set(before[table]) | set(after[table])):
+            old, new = before[table].get(name, {}), after[table].get(name, {})
+            found += [(table, name, col, old.get(col), new.get(col))
+                      for col in sorted(set(old) | set(new)) if old.get(col) != new.get(col)]
+    return found
+
+
 async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -> None:
     a, conv_a, _ = await _customer_with_conversation(store, "anna-web", T0)
     b, conv_b, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=5), "telegram")
@@ -473,7 +510,7 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     await store.resolve_identity(plan.identity, None, T0, plan)
     await store.set_conversation_state(conv_b, ConversationStatus.RESOLVED, None, T0 + timedelta(minutes=6))
     _, conv_b2, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=7), "telegram")
-    before = await _state(store, a, b)
+    before, rows_before = await _state(store, a, b), _all_rows(store, a, b)
 
     record = await store.merge_customers(MergeRequest(a, b, "agent", "agt_1", "same person: said so on the phone"),
                                          T0 + timedelta(hours=1))
@@ -490,8 +527,53 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     undone = await store.unmerge_customers(record.id, "agt_1", "different people after all", T0 + timedelta(hours=2))
     assert undone.undone_at is not None
     assert await _state(store, a, b) == before
+    assert _differences(rows_before, _all_rows(store, a, b)) == []
     actions = [(e.action, e.actor) for e in await store.identity_audit(a, 10)]
     assert actions == [("unmerge", "agt_1"), ("merge", "agt_1")]
+
+
+async def _writes(store: Store, kind: str, sender: str, external_id: str, at: datetime) -> tuple[str, str, str]:
+    """(customer, conversation, message) of a message on channel ``kind``."""
+    msg = InboundMessage(channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=sender),
+                         text=f"{kind} {external_id}")
+    stored, conv = await ingest(store, msg, at)
+    customer = await store.find_identity(IdentityRef(kind=kind, value=sender))
+    assert customer is not None
+    return customer.id, conv, stored.id
+
+
+@pytest.mark.parametrize("survivor", ["older", "newer"])
+@pytest.mark.parametrize("other_channel", ["sms", "whatsapp"])
+async def test_unmerge_after_messages_during_the_merge_gives_each_side_its_own(
+    store: Store, other_channel: str, survivor: str
+) -> None:
+    """The older side (sms or whatsapp) keeps the open conversation at the
+    merge; the webchat side writes into it while merged. After the undo the
+    older side's conversation is its own again, channel included, and the
+    message written meanwhile is with its sender."""
+    phone, conv_phone, _ = await _writes(store, other_channel, "+79123456789", "p1", T0)
+    web, conv_web, _ = await _writes(store, "webchat", "v-1", "w1", T0 + timedelta(minutes=5))
+    rows_before = _all_rows(store, phone, web)
+    pair = (phone, web) if survivor == "older" else (web, phone)
+    record = await store.merge_customers(MergeRequest(*pair, "agent", "agt_1", "looked alike"),
+                                         T0 + timedelta(hours=1))
+    _, conv, during = await _writes(store, "webchat", "v-1", "w2", T0 + timedelta(hours=1, minutes=1))
+    assert conv == conv_phone and (await store.get_conversation(conv_phone)).channel == "webchat"
+
+    await store.unmerge_customers(record.id, "agt_1", "two people", T0 + timedelta(hours=2))
+    after = _all_rows(store, phone, web)
+    assert after["conversations"][conv_phone]["channel"] == other_channel
+    assert after["messages"][during]["customer_id"] == web
+    assert after["messages"][during]["conversation_id"] == conv_web
+    web_conv = after["conversations"][conv_web]
+    assert (web_conv["last_message_text"], web_conv["channel"]) == ("webchat w2", "webchat")
+    # every other field of every row is as before the merge; what the message
+    # written meanwhile changed is named here, nothing else may differ
+    expected = {("conversations", conv_web, "last_message_at"), ("conversations", conv_web, "last_message_text"),
+                ("conversations", conv_web, "updated_at"), ("conversations", conv_phone, "updated_at"),
+                *(("messages", during, col) for col in after["messages"][during])}
+    differences = _differences(rows_before, after)
+    assert {d[:3] for d in differences} <= expected, differences
 
 
 async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -> None:
@@ -501,7 +583,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
     with pytest.raises(ConflictError, match="itself"):
         await store.merge_customers(MergeRequest(a, a, "agent", None, "x"), T0)
     first = await store.merge_customers(MergeRequest(a, b, "agent", None, "x"), T0)
-    before = await _state(store, a, b, c)
+    before, rows_before = await _state(store, a, b, c), _all_rows(store, a, b, c)
     with pytest.raises(ConflictError, match="merged into"):
         await store.merge_customers(MergeRequest(c, b, "agent", None, "x"), T0)
     with pytest.raises(NotFound):
@@ -511,6 +593,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
         await store.unmerge_customers(first.id, None, "x", T0)
     await store.unmerge_customers(second.id, None, "x", T0)
     assert await _state(store, a, b, c) == before
+    assert _differences(rows_before, _all_rows(store, a, b, c)) == []
     with pytest.raises(ConflictError, match="undone already"):
         await store.unmerge_customers(second.id, None, "x", T0)
     with pytest.raises(NotFound):
@@ -591,15 +674,15 @@ async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(s
 
 async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: Store) -> None:
     crm = KeyRef("external", "crm-1")
-    made, created = await store.upsert_customer(
+    made = await store.upsert_customer(
         CustomerUpsert("crm", keys=(crm, PHONE), display_name="Анна", attributes=(("tier", "gold"),)), T0)
-    assert created and made.attributes == {"tier": "gold"}
+    assert made.created and made.customer.attributes == {"tier": "gold"} and made.set_aside == ()
     email = KeyRef("email", "anna@mail.ru")
-    same, created = await store.upsert_customer(
+    same = await store.upsert_customer(
         CustomerUpsert("import", keys=(email, PHONE), attributes=(("tier", None), ("city", "Пермь"))), T0)
-    assert not created and same.id == made.id and same.attributes == {"city": "Пермь"}
-    assert same.display_name == "Анна"
-    other, _ = await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"),)), T0)
+    assert not same.created and same.customer.id == made.customer.id and same.customer.attributes == {"city": "Пермь"}
+    assert same.customer.display_name == "Анна"
+    other = (await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"),)), T0)).customer
     with pytest.raises(ConflictError, match="different customers"):
         await store.upsert_customer(CustomerUpsert("crm", keys=(KeyRef("external", "crm-2"), email)), T0)
     with pytest.raises(ConflictError, match="has external id 'crm-1' already"):
@@ -608,6 +691,32 @@ async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: 
         await store.upsert_customer(CustomerUpsert("crm", customer_id="cus_missing"), T0)
     assert await store.find_identity(IdentityRef(kind="external", value="crm-3")) is None
     assert (await store.get_customer(other.id)).attributes == {}
+
+
+async def test_a_key_of_another_customer_is_set_aside_and_then_names_nobody(store: Store) -> None:
+    """A family: the CRM has mother and son, one phone. The import sets the
+    phone aside for the son (it is the mother's) and from then on the phone is
+    shared: a write by it is refused, whoever it would have found."""
+    mother = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "f-1"), PHONE)), T0))
+    son = await store.upsert_customer(CustomerUpsert(
+        "import", keys=(KeyRef("external", "f-2"), PHONE), attributes=(("tier", "gold"),), shared_keys="set_aside"),
+        T0)
+    assert son.created and son.customer.id != mother.customer.id and son.customer.attributes == {"tier": "gold"}
+    assert [(k, "has external id 'f-1' already" in why) for k, why in son.set_aside] == [(PHONE, True)]
+    with pytest.raises(KeyShared) as refused:
+        await store.upsert_customer(CustomerUpsert("crm", keys=(PHONE,), attributes=(("tier", "x"),)), T0)
+    assert (refused.value.key, set(refused.value.customers)) == (PHONE, {mother.customer.id, son.customer.id})
+    assert (await store.get_customer(mother.customer.id)).attributes == {}
+    # the same rows again: nothing collides, the phone is set aside as shared
+    again = await store.upsert_customer(CustomerUpsert(
+        "import", keys=(KeyRef("external", "f-2"), PHONE), shared_keys="set_aside"), T0)
+    assert again.customer.id == son.customer.id and "held by 2 customers" in again.set_aside[0][1]
+    with pytest.raises(ConflictError, match="no key of the row names one customer"):
+        await store.upsert_customer(CustomerUpsert("import", keys=(PHONE,), shared_keys="set_aside"), T0)
+    # a channel still links the phone to the one customer who writes from it
+    owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value=PHONE.value), None, T0,
+                                         keyed("whatsapp", PHONE.value))
+    assert owner.id == mother.customer.id
 
 
 async def test_conversation_openings_page_through_history_with_their_first_message(store: Store) -> None:
