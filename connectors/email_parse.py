@@ -384,7 +384,9 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
     full, from_html = body_text(msg, warnings)
     text = strip_quotes(full) if full.strip() else ""
     attachments = attachments_of(msg, warnings)
-    shown = text or subject or ("[attachments]" if attachments else "[empty mail]")
+    shown = text or subject
+    # our words for a mail with none of the customer's: shown, never read as theirs
+    description = None if shown else ("[attachments]" if attachments else "[empty mail]")
     if len(shown) > MAX_TEXT_LENGTH:
         warnings.append(f"text cut to {MAX_TEXT_LENGTH} characters; the whole is in full_text")
         shown = shown[: MAX_TEXT_LENGTH - 1] + "…"
@@ -423,6 +425,7 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
         sender_name=name[:256] if name else None,
         text=shown,
+        description=description,
         attachments=attachments,
         sent_at=_sent_at(msg, warnings),
         extras=extras,
@@ -448,7 +451,9 @@ def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
         channel=channel,
         external_id=ids[0] if ids and len(ids[0]) <= 256 else fallback_id(raw),
         sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
-        text=("[unreadable mail] " + text)[:MAX_TEXT_LENGTH],
+        # the raw mail, headers and all, is what an agent reads of it; it is
+        # not the customer's typed words (its To/Cc addresses are no claim)
+        description="[unreadable mail] see the raw mail below",
         extras=extras,
     )
     return ParsedMail(inbound, None, [warning])

@@ -63,7 +63,7 @@ from aiogram.types import Message as TgMessage
 from aiogram.utils.token import TokenValidationError, validate_token
 from aiohttp import web
 from aiolimiter import AsyncLimiter
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from connectors.base import (
     MAX_MEDIA_BYTES,
@@ -342,7 +342,14 @@ class TelegramConnector(Connector):
             # the rest is stored with the raw update: a newer Bot API than aiogram's models
             log.warning("telegram %s: update %d read in part, kept raw; not understood: %s",
                         self.name, read.update_id, ", ".join(read.unparsed[:10]))
-        inbound = read_inbound(self.name, read)
+        try:
+            inbound = read_inbound(self.name, read)
+        except ValidationError as exc:
+            # acknowledged all the same: a redelivery could not fix it, and in
+            # polling mode it would hold every update behind it. The fields, not their values
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
+            log.error("telegram %s: update %d makes no valid message (%s), skipped", self.name, read.update_id, fields)
+            return
         if inbound is None:
             kind = update_kind(read.update) if read.update is not None else "unreadable"
             log.info("telegram %s: update %d (%s) acknowledged and ignored: not a customer's private message",
