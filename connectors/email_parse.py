@@ -361,7 +361,8 @@ def parse_mail(channel: str, raw: bytes) -> ParsedMail:
     try:
         return _parse(channel, raw)
     except Exception as exc:  # any parser failure: keep the mail raw, never drop it
-        log.warning("email %s: mail could not be parsed, stored raw: %s", channel, exc)
+        # the exception's type only: a parser's message can quote the mail
+        log.warning("email %s: mail could not be parsed, stored raw (%s)", channel, type(exc).__name__)
         return raw_fallback(channel, raw, f"mail could not be parsed: {type(exc).__name__}: {exc}")
 
 

@@ -40,13 +40,17 @@ async def test_telegram_text_and_caption(tg: telegram.Client, caplog: pytest.Log
     assert "Подробно" not in caplog.text
 
 
-async def test_vk_callback(vk: vk_t.Client) -> None:  # noqa: F811
+async def test_vk_callback(vk: vk_t.Client, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
     assert await vk_t.post(vk, vk_t.message_new(3, WHOLE)) == (200, "ok")
     [stored] = await vk_t.inbound(vk)
     kept_whole(stored)
+    assert "Подробно" not in caplog.text
 
 
-async def test_twilio_whatsapp(tw: twilio.Client) -> None:  # noqa: F811
+async def test_twilio_whatsapp(tw: twilio.Client, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level(logging.DEBUG)
     assert await twilio.post(tw, "whatsapp", twilio.whatsapp_form(WHOLE)) == 200
     [stored] = await twilio.inbound(tw)
     kept_whole(stored)
+    assert "Подробно" not in caplog.text
