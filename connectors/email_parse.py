@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 IDENTITY_KIND = "email"
 # what the agent sees of a long mail; the rest stays in full_text
-MAX_FULL_TEXT = 200_000
+# as much as the raw mail kept: a webhook's whole body is a MiB too
+MAX_FULL_TEXT = 1_000_000
 MAX_RAW_KEPT = 1_000_000
 MAX_REFERENCES = 30
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -413,6 +414,8 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         extras["from_html"] = True
     if full.strip() and shown != full.strip():
         extras["full_text"] = full[:MAX_FULL_TEXT]
+        if len(full) > MAX_FULL_TEXT:
+            warnings.append(f"full_text cut to {MAX_FULL_TEXT} characters; the rest is only in the mailbox")
     if report is not None:
         extras["delivery_report"] = {
             "message_id": report.message_id, "action": report.action, "status": report.status,

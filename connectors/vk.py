@@ -322,7 +322,9 @@ class VkConnector(Connector):
                      self.name, event.get("event_id"), event.get("type"))
             return
         message, edited = found
-        senders = [message["from_id"], *sorted(quoted_senders(message) - {message["from_id"]})][:MAX_QUOTES]
+        # users.get takes users only: a community (a negative id) would fail the whole call
+        quoted = sorted(s for s in quoted_senders(message) if s > 0 and s != message["from_id"])
+        senders = [message["from_id"], *quoted][:MAX_QUOTES]
         names = dict(zip(senders, await asyncio.gather(*(self._names.get(s) for s in senders)), strict=True))
         try:
             inbound = to_inbound(self.name, message, edited, names[message["from_id"]], names)
