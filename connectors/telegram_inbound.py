@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
@@ -96,7 +97,11 @@ def read_update(raw: Any, bot: Bot) -> ReadUpdate:
     if not isinstance(raw, dict) or type(raw.get("update_id")) is not int:
         raise NotAnUpdate("no integer update_id")
     update_id: int = raw["update_id"]
-    data = copy.deepcopy(raw)
+    try:  # the common case: aiogram reads it whole, and nothing is copied
+        return ReadUpdate(update_id, Update.model_validate(raw, context={"bot": bot}), raw)
+    except ValidationError:
+        # parts are set aside from a copy: the JSON as Telegram sent it is what is kept
+        data = copy.deepcopy(raw)
     unparsed: list[str] = []
     for _ in range(MAX_ROUNDS):
         try:
@@ -245,19 +250,52 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
 def read_inbound(channel: str, read: ReadUpdate) -> InboundMessage | None:
     """The customer's message in an update read (in part), with the raw
     update kept when anything of it was set aside or is unknown to aiogram."""
-    update = read.update
+    inbound, unknown = _from_update(channel, read.update)
+    if inbound is None and read.unparsed:
+        # what was set aside held the sender or the chat: the words are still in the JSON
+        inbound = _from_json(channel, read.raw)
+    if inbound is not None and (read.unparsed or unknown):
+        inbound.extras["telegram_update"] = read.raw
+        inbound.extras["unparsed"] = read.unparsed or unknown
+    return inbound
+
+
+def _from_update(channel: str, update: Update | None) -> tuple[InboundMessage | None, list[str]]:
     if update is None:
-        return None
+        return None, []
     if update.message is not None:
         msg, edited = update.message, False
     elif update.edited_message is not None:
         msg, edited = update.edited_message, True
     else:
+        return None, []
+    return to_inbound(channel, msg, edited), sorted(f"message.{k}" for k in msg.model_extra or {})
+
+
+def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
+    """The least a private message must have (chat, sender, ids), read from
+    the JSON itself, with its text or caption; None when even that is missing."""
+    key = "message" if isinstance(raw.get("message"), dict) else "edited_message"
+    msg = raw.get(key)
+    if not isinstance(msg, dict):
         return None
-    inbound = to_inbound(channel, msg, edited)
-    if inbound is None:
+    chat, user = msg.get("chat"), msg.get("from")
+    if not isinstance(chat, dict) or not isinstance(user, dict) or chat.get("type") != "private":
         return None
-    if read.unparsed or msg.model_extra:
-        inbound.extras["telegram_update"] = read.raw
-        inbound.extras["unparsed"] = read.unparsed or sorted(f"message.{k}" for k in msg.model_extra or {})
-    return inbound
+    chat_id, user_id, message_id = chat.get("id"), user.get("id"), msg.get("message_id")
+    if not all(type(v) is int for v in (chat_id, user_id, message_id)) or user.get("is_bot") is True:
+        return None
+    external_id = f"{chat_id}:{message_id}"
+    extras: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
+    if key == "edited_message":
+        edit_date = msg.get("edit_date") if type(msg.get("edit_date")) is int else 0
+        extras.update(edit_of=external_id, edited_at=edit_date)
+        external_id = f"{external_id}:edit:{edit_date}"
+    words = next((v for v in (msg.get("text"), msg.get("caption")) if isinstance(v, str) and v), "")
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if isinstance(p, str) and p)
+    date = msg.get("date")
+    return InboundMessage(
+        channel=channel, external_id=external_id, sender=IdentityRef(kind=IDENTITY_KIND, value=str(user_id)),
+        sender_name=name[:256] or None, text=words, description=None if words else "[message]",
+        sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int else None, extras=extras,
+    )

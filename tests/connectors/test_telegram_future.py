@@ -60,6 +60,9 @@ FUTURE_MESSAGES: dict[str, tuple[dict[str, Any], str]] = {
     "an external reply of an unknown origin": (
         message(6, text=SECRET_WORDS, external_reply={"origin": STORY_ORIGIN}), SECRET_WORDS),
     "an unknown attachment kind alone": (message(7, hologram={"file_id": "HOLO1", "frames": 30}), ""),
+    # aiogram requires a first_name; a sender without one is set aside, and read from the JSON
+    "a sender aiogram cannot read": ({**message(9, text=SECRET_WORDS), "from": {"id": USER, "is_bot": False}},
+                                     SECRET_WORDS),
 }
 
 
