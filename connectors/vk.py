@@ -328,7 +328,7 @@ class VkConnector(Connector):
         names = dict(zip(senders, await asyncio.gather(*(self._names.get(s) for s in senders)), strict=True))
         try:
             inbound = to_inbound(self.name, message, edited, names[message["from_id"]], names)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             # the exception's type only: a validation error quotes the customer's words
             log.warning("vk %s: event %s has a malformed message, ignored (%s)", self.name, event.get("event_id"),
                         type(exc).__name__)

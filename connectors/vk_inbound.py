@@ -52,6 +52,15 @@ def attachment_of(raw: dict[str, Any]) -> Attachment:
     return Attachment(kind="video" if kind == "video" else "other", extras={"vk_type": kind, "vk": item})
 
 
+def _attachment_or_raw(raw: dict[str, Any]) -> Attachment:
+    """An attachment of a shape this version does not expect is kept whole:
+    neither the message nor, in long poll mode, every event after it is lost for it."""
+    try:
+        return attachment_of(raw)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return Attachment(kind="other", extras={"vk_type": str(raw.get("type", "")), "vk": raw})
+
+
 def location_of(message: dict[str, Any]) -> Attachment | None:
     geo = message.get("geo")
     if not isinstance(geo, dict) or not isinstance(geo.get("coordinates"), dict):
@@ -87,7 +96,8 @@ def message_key(message: dict[str, Any]) -> str:
 
 
 def attachments_in(message: dict[str, Any]) -> list[Attachment]:
-    attachments = [attachment_of(a) for a in message.get("attachments") or [] if isinstance(a, dict)]
+    listed = message.get("attachments")
+    attachments = [_attachment_or_raw(a) for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
     if (place := location_of(message)) is not None:
         attachments.append(place)
     return attachments

@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from router.app import STORE
+from router.config import ConnectorConfig, Settings
+from router.models import Message
+from tests.conftest import AppClient, eventually
 from tests.connectors.test_vk import (  # noqa: F401  (fixtures)
     DATE,
     DOC,
@@ -25,7 +28,7 @@ from tests.connectors.test_vk import (  # noqa: F401  (fixtures)
     vk_api,
     vk_settings,
 )
-from tests.fakes.vk_api import FakeVk
+from tests.fakes.vk_api import GROUP_ID, FakeVk
 
 MUM = 700000001
 SHOP = -218000001  # a community's id is negative
@@ -91,3 +94,25 @@ async def test_nested_forwards_are_bounded(vk: Client) -> None:  # noqa: F811
     while "quotes" in node:
         node, depth = node["quotes"][0], depth + 1
     assert (depth, node["text"], node["omitted"]) == (5, "level 5", 1)
+
+
+async def test_long_poll_moves_past_a_message_of_an_unexpected_shape(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk  # noqa: F811
+) -> None:
+    """One event that could not be read held every event behind it: the ts
+    never moved. Its words are kept, the odd attachment kept whole."""
+    vk_settings.connectors["vk"] = ConnectorConfig(
+        type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
+    client = await make_client(vk_settings)
+    odd = {"type": "photo", "photo": {"id": 1, "owner_id": USER, "sizes": ["a size of a future shape"]}}
+    vk_api.push_event(message_new(60, "before", secret=None))
+    vk_api.push_event(message_new(61, "с фото", secret=None, attachments=[odd]))
+    vk_api.push_event(message_new(62, "after", secret=None))
+
+    async def three() -> list[Message] | None:
+        found = await inbound(client)
+        return found if len(found) == 3 else None
+
+    before, middle, after = await eventually(three, "the three polled messages")
+    assert [before.text, middle.text, after.text] == ["before", "с фото", "after"]
+    assert middle.attachments[0].kind == "other" and middle.attachments[0].extras["vk"] == odd
