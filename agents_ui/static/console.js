@@ -293,6 +293,11 @@ function quoteHeading(q) {
   return `${q.kind === "reply" ? "In reply to" : "Forwarded from"} ${who}${when}`;
 }
 
+function testid(node, id) {
+  node.dataset.testid = id;
+  return node;
+}
+
 function quotesNode(list) {
   // what a customer forwarded or answered (extras.quoted): shown as quotes,
   // as text only, nested as the platform nested them (bounded by the connector)
@@ -304,20 +309,12 @@ function quotesNode(list) {
       box.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
       continue;
     }
-    const quote = el("blockquote", `quote ${q.kind === "reply" ? "reply" : "forward"}`);
-    quote.dataset.testid = "quote";
+    const quote = testid(el("blockquote", `quote ${q.kind === "reply" ? "reply" : "forward"}`), "quote");
     quote.append(el("div", "quote-from", quoteHeading(q)));
-    if (q.text) {
-      const words = el("div", "quote-text", q.text);
-      words.dataset.testid = "quote-text";
-      quote.append(words);
-    }
+    if (q.text) quote.append(testid(el("div", "quote-text", q.text), "quote-text"));
     // only web links: a quoted file has no relay of its own
     const links = (q.attachments || []).filter((a) => a && typeof a.url === "string" && /^https?:\/\//i.test(a.url));
-    const files = attachmentsNode({ id: "", attachments: links });
-    if (files) quote.append(files);
-    const nested = quotesNode(q.quotes);
-    if (nested) quote.append(nested);
+    quote.append(...[attachmentsNode({ id: "", attachments: links }), quotesNode(q.quotes)].filter(Boolean));
     if (q.omitted) quote.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
     box.append(quote);
   }
@@ -331,9 +328,8 @@ function wholeTextNode(msg) {
   const whole = typeof extras.full_text === "string" ? extras.full_text
     : !msg.text && typeof extras.raw === "string" ? extras.raw : null;
   if (!whole || whole === msg.text) return null;
-  const details = el("details", "whole-text");
+  const details = testid(el("details", "whole-text"), "whole-text");
   details.append(el("summary", "", "Show the whole message"), el("pre", "", whole));
-  details.dataset.testid = "whole-text";
   return details;
 }
 
