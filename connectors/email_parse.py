@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 IDENTITY_KIND = "email"
 # what the agent sees of a long mail; the rest stays in full_text
-MAX_FULL_TEXT = 200_000
+# as much as the raw mail kept: a webhook's whole body is a MiB too
+MAX_FULL_TEXT = 1_000_000
 MAX_RAW_KEPT = 1_000_000
 MAX_REFERENCES = 30
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -361,7 +362,8 @@ def parse_mail(channel: str, raw: bytes) -> ParsedMail:
     try:
         return _parse(channel, raw)
     except Exception as exc:  # any parser failure: keep the mail raw, never drop it
-        log.warning("email %s: mail could not be parsed, stored raw: %s", channel, exc)
+        # the exception's type only: a parser's message can quote the mail
+        log.warning("email %s: mail could not be parsed, stored raw (%s)", channel, type(exc).__name__)
         return raw_fallback(channel, raw, f"mail could not be parsed: {type(exc).__name__}: {exc}")
 
 
@@ -384,7 +386,9 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
     full, from_html = body_text(msg, warnings)
     text = strip_quotes(full) if full.strip() else ""
     attachments = attachments_of(msg, warnings)
-    shown = text or subject or ("[attachments]" if attachments else "[empty mail]")
+    shown = text or subject
+    # our words for a mail with none of the customer's: shown, never read as theirs
+    description = None if shown else ("[attachments]" if attachments else "[empty mail]")
     if len(shown) > MAX_TEXT_LENGTH:
         warnings.append(f"text cut to {MAX_TEXT_LENGTH} characters; the whole is in full_text")
         shown = shown[: MAX_TEXT_LENGTH - 1] + "…"
@@ -410,6 +414,8 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         extras["from_html"] = True
     if full.strip() and shown != full.strip():
         extras["full_text"] = full[:MAX_FULL_TEXT]
+        if len(full) > MAX_FULL_TEXT:
+            warnings.append(f"full_text cut to {MAX_FULL_TEXT} characters; the rest is only in the mailbox")
     if report is not None:
         extras["delivery_report"] = {
             "message_id": report.message_id, "action": report.action, "status": report.status,
@@ -423,6 +429,7 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
         sender_name=name[:256] if name else None,
         text=shown,
+        description=description,
         attachments=attachments,
         sent_at=_sent_at(msg, warnings),
         extras=extras,
@@ -448,7 +455,9 @@ def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
         channel=channel,
         external_id=ids[0] if ids and len(ids[0]) <= 256 else fallback_id(raw),
         sender=IdentityRef(kind=IDENTITY_KIND, value=sender[:512]),
-        text=("[unreadable mail] " + text)[:MAX_TEXT_LENGTH],
+        # the raw mail, headers and all, is what an agent reads of it; it is
+        # not the customer's typed words (its To/Cc addresses are no claim)
+        description="[unreadable mail] see the raw mail below",
         extras=extras,
     )
     return ParsedMail(inbound, None, [warning])

@@ -63,8 +63,9 @@ from connectors.base import (
     TransientError,
     split_text,
 )
+from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
 from connectors.webhook import parse_json, read_body
-from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
+from router.models import Attachment, OutboundMessage
 
 if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     from aiogram import Bot
@@ -83,13 +84,13 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
         TelegramServerError,
         TelegramUnauthorizedError,
     )
+    from aiogram.methods import GetUpdates
     from aiogram.types import Message as TgMessage
-    from aiogram.types import Update
     from aiogram.utils.token import TokenValidationError, validate_token
 
 log = logging.getLogger(__name__)
 
-IDENTITY_KIND = "telegram"
+__all__ = ["IDENTITY_KIND", "SECRET_HEADER", "TelegramConnector", "TelegramOptions"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message"]
 MAX_MESSAGE_LENGTH = 4096  # Bot API limit for sendMessage text
@@ -111,6 +112,7 @@ _AIOGRAM = {
         "TelegramMigrateToChat", "TelegramNetworkError", "TelegramNotFound", "TelegramRetryAfter",
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
+    "aiogram.methods": ("GetUpdates",),
     "aiogram.types": ("Update",),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
@@ -188,124 +190,6 @@ def delivery_error(exc: AiogramError) -> DeliveryError:
         # blocked by the user, chat not found, bad token: retrying cannot help
         return PermanentError(reason)
     return TransientError(reason)
-
-
-# -- inbound: Telegram message -> InboundMessage ---------------------------------------
-
-
-def _file_extras(file_id: str, file_unique_id: str, **more: Any) -> dict[str, Any]:
-    extras = {"file_id": file_id, "file_unique_id": file_unique_id}
-    extras.update({k: v for k, v in more.items() if v is not None})
-    return extras
-
-
-def attachments_of(msg: TgMessage) -> list[Attachment]:
-    found: list[Attachment] = []
-    if msg.photo:
-        big = msg.photo[-1]  # Telegram lists the sizes smallest first
-        found.append(Attachment(kind="image", size=big.file_size, extras=_file_extras(
-            big.file_id, big.file_unique_id, width=big.width, height=big.height)))
-    if msg.document:
-        d = msg.document
-        found.append(Attachment(kind="document", name=d.file_name, mime_type=d.mime_type, size=d.file_size,
-                                extras=_file_extras(d.file_id, d.file_unique_id)))
-    if msg.voice:
-        v = msg.voice
-        found.append(Attachment(kind="audio", mime_type=v.mime_type, size=v.file_size,
-                                extras=_file_extras(v.file_id, v.file_unique_id, duration=v.duration, voice=True)))
-    if msg.audio:
-        a = msg.audio
-        found.append(Attachment(kind="audio", name=a.file_name or a.title, mime_type=a.mime_type, size=a.file_size,
-                                extras=_file_extras(a.file_id, a.file_unique_id, duration=a.duration)))
-    found.extend(_video_and_sticker(msg))
-    if msg.location:
-        loc = msg.location
-        found.append(Attachment(kind="location", extras={"latitude": loc.latitude, "longitude": loc.longitude}))
-    return found
-
-
-def _video_and_sticker(msg: TgMessage) -> list[Attachment]:
-    found: list[Attachment] = []
-    for video in (msg.video, msg.video_note):
-        if video is not None:
-            found.append(Attachment(kind="video", mime_type=getattr(video, "mime_type", None), size=video.file_size,
-                                    extras=_file_extras(video.file_id, video.file_unique_id, duration=video.duration)))
-    if msg.sticker:
-        s = msg.sticker
-        found.append(Attachment(kind="sticker", size=s.file_size, extras=_file_extras(
-            s.file_id, s.file_unique_id, emoji=s.emoji, set_name=s.set_name,
-            is_animated=s.is_animated, is_video=s.is_video)))
-    return found
-
-
-def describe(msg: TgMessage) -> str:
-    """Bracketed words for a message that has none of its own."""
-    if msg.sticker:
-        return f"[sticker {msg.sticker.emoji}]" if msg.sticker.emoji else "[sticker]"
-    if msg.location:
-        return f"[location {msg.location.latitude:.6f}, {msg.location.longitude:.6f}]"
-    if msg.contact:
-        name = " ".join(p for p in (msg.contact.first_name, msg.contact.last_name) if p)
-        return f"[contact {name} {msg.contact.phone_number}]"
-    if msg.voice:
-        return f"[voice message {msg.voice.duration // 60}:{msg.voice.duration % 60:02d}]"
-    if msg.document:
-        return f"[document {msg.document.file_name}]" if msg.document.file_name else "[document]"
-    kinds = (("photo", "[photo]"), ("audio", "[audio]"), ("video", "[video]"), ("video_note", "[video message]"))
-    return next((label for attr, label in kinds if getattr(msg, attr)), "")
-
-
-def contact_extras(msg: TgMessage) -> dict[str, Any]:
-    contact = msg.contact
-    if contact is None:
-        return {}
-    if msg.from_user is not None and contact.user_id == msg.from_user.id:
-        # Telegram vouches the number is the sender's own account's; it gives
-        # it in international form, often without the leading "+"
-        phone = contact.phone_number.strip()
-        return {"claimed_phone": phone if phone.startswith("+") else f"+{phone}"}
-    return {"shared_contact": contact.model_dump(exclude_none=True)}
-
-
-def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | None:
-    """The customer's message, or None for one that is not a customer's."""
-    user = msg.from_user
-    if msg.chat.type != "private" or user is None or user.is_bot:
-        return None
-    external_id = f"{msg.chat.id}:{msg.message_id}"
-    extras: dict[str, Any] = {"chat_id": msg.chat.id, "message_id": msg.message_id}
-    if user.username:
-        extras["username"] = user.username
-    if edited:
-        edit_date = msg.edit_date or 0
-        extras.update(edit_of=external_id, edited_at=edit_date)
-        external_id = f"{external_id}:edit:{edit_date}"
-    if msg.reply_to_message is not None:
-        extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
-    extras.update(contact_extras(msg))
-    return InboundMessage(
-        channel=channel,
-        external_id=external_id,
-        sender=IdentityRef(kind=IDENTITY_KIND, value=str(user.id)),
-        sender_name=user.full_name[:256],
-        text=msg.text or msg.caption or describe(msg),
-        attachments=attachments_of(msg),
-        sent_at=msg.date,
-        extras=extras,
-    )
-
-
-def update_to_inbound(channel: str, update: Update) -> InboundMessage | None:
-    if update.message is not None:
-        return to_inbound(channel, update.message, edited=False)
-    if update.edited_message is not None:
-        return to_inbound(channel, update.edited_message, edited=True)
-    return None
-
-
-def update_kind(update: Update) -> str:
-    fields = update.model_dump(exclude_none=True, exclude={"update_id"})
-    return next(iter(fields), "empty")
 
 
 # -- outbound ------------------------------------------------------------------------------
@@ -432,19 +316,18 @@ class TelegramConnector(Connector):
         offset: int | None = None
         while True:
             try:
-                updates = await self.bot.get_updates(
+                updates = await self.bot(_raw_get_updates()(
                     offset=offset, timeout=self.settings.polling_timeout, allowed_updates=ALLOWED_UPDATES,
-                    request_timeout=self.settings.polling_timeout + 10,
-                )
-                for update in updates:
-                    await self._accept(update)
-                    offset = update.update_id + 1  # confirmed only once stored
+                ), request_timeout=self.settings.polling_timeout + 10)
+                for raw in updates:
+                    offset = await self._take(raw, offset)
             except TelegramConflictError:
                 log.warning("telegram %s: a webhook is set, deleting it to poll", self.name)
                 await self._drop_webhook()
                 await asyncio.sleep(POLL_RETRY_SECONDS)
             except AiogramError as exc:
-                log.warning("telegram %s: polling failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, exc)
+                log.warning("telegram %s: polling failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS,
+                            _reason(exc))
                 await asyncio.sleep(POLL_RETRY_SECONDS)
             except HostUnavailable:  # an outage the router logs once: the update stays unconfirmed
                 log.debug("telegram %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
@@ -453,6 +336,17 @@ class TelegramConnector(Connector):
                 # the store refused the update: it stays unconfirmed and comes again
                 log.exception("telegram %s: storing an update failed, retrying", self.name)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
+
+    async def _take(self, raw: Any, offset: int | None) -> int | None:
+        """One polled update stored; the offset that confirms it (only once stored)."""
+        try:
+            read = read_update(raw, self.bot)
+        except NotAnUpdate:
+            # nothing to confirm it by: Telegram never sends one, so it is only skipped
+            log.warning("telegram %s: a polled item without an update_id skipped", self.name)
+            return offset
+        await self._accept(read)
+        return read.update_id + 1
 
     # -- webhook -------------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -467,32 +361,36 @@ class TelegramConnector(Connector):
             log.warning("telegram %s: webhook call with a missing or wrong secret token from %s",
                         self.name, request.remote)
             raise web.HTTPUnauthorized(text="wrong secret token")
-        update = await self._parse(request)
-        await self._accept(update)
+        try:
+            read = read_update(parse_json(await read_body(request)), self.bot)
+        except NotAnUpdate:
+            log.warning("telegram %s: malformed update refused: no integer update_id", self.name)
+            raise web.HTTPBadRequest(text="malformed update: no integer update_id") from None
+        await self._accept(read)
         return web.Response(text="ok")
 
-    async def _parse(self, request: web.Request) -> Update:
-        data = parse_json(await read_body(request))
+    async def _accept(self, read: ReadUpdate) -> None:
+        """Store the customer's message of an update, read as far as it could
+        be; anything else is acknowledged. Logs name updates, never their text."""
+        if read.unparsed:
+            # the rest is stored with the raw update: a newer Bot API than aiogram's models
+            log.warning("telegram %s: update %d read in part, kept raw; not understood: %s",
+                        self.name, read.update_id, ", ".join(read.unparsed[:10]))
         try:
-            return Update.model_validate(data, context={"bot": self.bot})
-        except (ValueError, ValidationError) as exc:
-            log.warning("telegram %s: malformed update refused: %s", self.name, str(exc)[:200])
-            raise web.HTTPBadRequest(text="malformed update") from None
-
-    async def _accept(self, update: Update) -> None:
-        try:
-            inbound = update_to_inbound(self.name, update)
+            inbound = read_inbound(self.name, read)
         except ValidationError as exc:
-            # acknowledged: a redelivery could not fix it, and in polling mode
-            # it would block every update behind it
-            log.warning("telegram %s: update %d cannot be read, skipped: %s", self.name, update.update_id, exc)
+            # acknowledged all the same: a redelivery could not fix it, and in
+            # polling mode it would hold every update behind it. The fields, not their values
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
+            log.error("telegram %s: update %d makes no valid message (%s), skipped", self.name, read.update_id, fields)
             return
         if inbound is None:
+            kind = update_kind(read.update) if read.update is not None else "unreadable"
             log.info("telegram %s: update %d (%s) acknowledged and ignored: not a customer's private message",
-                     self.name, update.update_id, update_kind(update))
+                     self.name, read.update_id, kind)
             return
         accepted = await self.host.on_message(inbound)
-        log.debug("telegram %s: update %d is message %s%s", self.name, update.update_id,
+        log.debug("telegram %s: update %d is message %s%s", self.name, read.update_id,
                   accepted.message_id, " (duplicate)" if accepted.duplicate else "")
 
     # -- delivery ----------------------------------------------------------------------
@@ -537,6 +435,28 @@ class TelegramConnector(Connector):
         if attachment.kind == "image":
             return self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
         return self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+
+
+@functools.cache
+def _raw_get_updates() -> type[GetUpdates]:
+    """getUpdates with each update left as JSON: aiogram validates a batch
+    whole, so one update its models refuse failed every update with it, the
+    offset never moved and the batch came again forever. Made on first use:
+    aiogram is imported only when a Telegram connector runs."""
+    _import_aiogram()
+
+    class RawGetUpdates(GetUpdates):
+        __returning__ = list[dict[str, Any]]
+
+    return RawGetUpdates
+
+
+def _reason(exc: AiogramError) -> str:
+    """An error in our words where aiogram's would quote a payload: a
+    ClientDecodeError carries the whole answer, customers' messages with it."""
+    if isinstance(exc, ClientDecodeError):
+        return "the Bot API's answer could not be read"
+    return str(exc)
 
 
 def _media_source(attachment: Attachment) -> str | None:

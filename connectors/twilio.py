@@ -48,7 +48,7 @@ import aiohttp
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from multidict import MultiDict
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
@@ -353,13 +353,14 @@ def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessa
                                                    "FromCountry", "NumSegments") if form.get(k)}
     if replied := form.get("OriginalRepliedMessageSid"):
         extras["reply_to"] = replied
-    text = form.get("Body", "") or form.get("ButtonText", "") or describe(attachments)
+    text = form.get("Body", "") or form.get("ButtonText", "")
     return InboundMessage(
         channel=channel,
         external_id=sid,
         sender=IdentityRef(kind=flavour, value=sender),
         sender_name=(form.get("ProfileName") or None) and form["ProfileName"][:256],
         text=text,
+        description=None if text else describe(attachments) or None,
         attachments=attachments,
         extras=extras,
     )
@@ -475,9 +476,14 @@ class TwilioConnector(Connector):
         form = await self._signed_form(request)
         try:
             inbound = to_inbound(self.name, self.settings.flavour, form)
-        except (BadPayload, ValueError) as exc:
-            log.warning("twilio %s: malformed message refused: %s", self.name, str(exc)[:200])
+        except BadPayload as exc:  # our words, about ids and addresses
+            log.warning("twilio %s: malformed message refused: %s", self.name, exc)
             raise web.HTTPBadRequest(text=f"malformed message: {exc}") from None
+        except ValidationError as exc:
+            # which fields, never their values: a validation error quotes the customer's words
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
+            log.warning("twilio %s: malformed message refused: %s", self.name, fields)
+            raise web.HTTPBadRequest(text=f"malformed message: {fields}") from None
         accepted = await self.host.on_message(inbound)
         log.debug("twilio %s: %s is message %s%s", self.name, inbound.external_id, accepted.message_id,
                   " (duplicate)" if accepted.duplicate else "")

@@ -62,12 +62,12 @@ from connectors.base import (
     split_text,
 )
 from connectors.net import FetchRefused
+from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
 from connectors.webhook import parse_json, read_body
-from router.models import Attachment, IdentityRef, InboundMessage, OutboundMessage
+from router.models import Attachment, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-IDENTITY_KIND = "vk"
 PRODUCTION_API = "https://api.vk.ru"
 API_VERSION = "5.199"
 # VK's limit for a community token is 20 requests a second
@@ -81,7 +81,6 @@ POLL_RETRY_SECONDS = 5.0
 # vk-api paces calls under one lock, so more threads would only wait there;
 # our own pool keeps them from taking the loop's default executor
 WORKER_THREADS = 4
-FIRST_CHAT_PEER = 2_000_000_000  # peer ids from here on are group chats
 
 # error codes (https://dev.vk.com/ru/reference/errors) retrying cannot help with
 PERMANENT_CODES = frozenset({5, 7, 15, 27, 100, 113, 900, 901, 902, 914, 917, 936, 945, 946, 950, 962, 966})
@@ -176,112 +175,6 @@ def random_id(message_id: str, part: int = 0) -> int:
     a long message cut short, sends nothing twice."""
     key = message_id if part == 0 else f"{message_id}:{part}"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
-# -- inbound: VK message object -> InboundMessage ------------------------------------------
-
-
-def _largest(images: list[dict[str, Any]]) -> dict[str, Any]:
-    return max(images, key=lambda i: int(i.get("width") or 0) * int(i.get("height") or 0), default={})
-
-
-def _vk_ref(kind: str, item: dict[str, Any]) -> str:
-    ref = f"{kind}{item.get('owner_id')}_{item.get('id')}"
-    return f"{ref}_{item['access_key']}" if item.get("access_key") else ref
-
-
-def attachment_of(raw: dict[str, Any]) -> Attachment:
-    kind = str(raw.get("type", ""))
-    item = raw.get(kind) if isinstance(raw.get(kind), dict) else {}
-    assert isinstance(item, dict)
-    if kind == "photo":
-        size = _largest(item.get("sizes") or [])
-        return Attachment(kind="image", url=size.get("url"), extras={
-            "vk_attachment": _vk_ref("photo", item), "width": size.get("width"), "height": size.get("height")})
-    if kind == "doc":
-        return Attachment(kind="document", url=item.get("url"), name=item.get("title"), size=item.get("size"),
-                          extras={"vk_attachment": _vk_ref("doc", item), "ext": item.get("ext")})
-    if kind == "audio_message":
-        return Attachment(kind="audio", url=item.get("link_ogg") or item.get("link_mp3"), mime_type="audio/ogg",
-                          extras={"vk_attachment": _vk_ref("doc", item), "duration": item.get("duration"),
-                                  "voice": True, "link_mp3": item.get("link_mp3")})
-    if kind == "sticker":
-        image = _largest(item.get("images") or [])
-        return Attachment(kind="sticker", url=image.get("url"), extras={
-            "sticker_id": item.get("sticker_id"), "product_id": item.get("product_id")})
-    # video, audio, wall posts, links, gifts...: kept whole for whoever needs them
-    return Attachment(kind="video" if kind == "video" else "other", extras={"vk_type": kind, "vk": item})
-
-
-def location_of(message: dict[str, Any]) -> Attachment | None:
-    geo = message.get("geo")
-    if not isinstance(geo, dict) or not isinstance(geo.get("coordinates"), dict):
-        return None
-    coordinates = geo["coordinates"]
-    extras = {"latitude": coordinates.get("latitude"), "longitude": coordinates.get("longitude")}
-    if isinstance(geo.get("place"), dict) and geo["place"].get("title"):
-        extras["place"] = geo["place"]["title"]
-    return Attachment(kind="location", extras=extras)
-
-
-def describe(attachments: list[Attachment]) -> str:
-    labels = {"image": "photo", "document": "document", "audio": "voice message", "sticker": "sticker",
-              "video": "video", "location": "location", "other": "attachment"}
-    if not attachments:
-        return ""
-    first = attachments[0]
-    if first.kind == "location":
-        return f"[location {first.extras['latitude']}, {first.extras['longitude']}]"
-    if first.kind == "document" and first.name:
-        return f"[document {first.name}]"
-    return f"[{labels[first.kind]}]"
-
-
-def message_key(message: dict[str, Any]) -> str:
-    cmid = message.get("conversation_message_id") or message.get("id")
-    return f"{message['peer_id']}:{cmid}"
-
-
-def to_inbound(channel: str, message: dict[str, Any], edited: bool, name: str | None) -> InboundMessage:
-    attachments = [attachment_of(a) for a in message.get("attachments") or [] if isinstance(a, dict)]
-    if (place := location_of(message)) is not None:
-        attachments.append(place)
-    external_id = message_key(message)
-    extras: dict[str, Any] = {"peer_id": message["peer_id"], "conversation_message_id":
-                              message.get("conversation_message_id"), "message_id": message.get("id")}
-    if edited:
-        edited_at = int(message.get("update_time") or 0)
-        extras.update(edit_of=external_id, edited_at=edited_at)
-        external_id = f"{external_id}:edit:{edited_at}"
-    return InboundMessage(
-        channel=channel,
-        external_id=external_id,
-        sender=IdentityRef(kind=IDENTITY_KIND, value=str(message["from_id"])),
-        sender_name=name,
-        text=str(message.get("text") or "") or describe(attachments),
-        attachments=attachments,
-        extras=extras,
-    )
-
-
-def customer_message(event: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
-    """The message of a ``message_new`` / ``message_edit`` event from a user
-    in a dialogue with the community, and whether it is an edit."""
-    kind, obj = event.get("type"), event.get("object")
-    if not isinstance(obj, dict):
-        return None
-    if kind == "message_new":
-        message = obj.get("message", obj)  # API versions before 5.103 sent the message alone
-    elif kind == "message_edit":
-        message = obj
-    else:
-        return None
-    if not isinstance(message, dict) or message.get("out") == 1:
-        return None
-    peer, sender = message.get("peer_id"), message.get("from_id")
-    if not isinstance(peer, int) or not isinstance(sender, int) or not 0 < peer < FIRST_CHAT_PEER:
-        return None
-    return message, kind == "message_edit"
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -429,10 +322,16 @@ class VkConnector(Connector):
                      self.name, event.get("event_id"), event.get("type"))
             return
         message, edited = found
+        # users.get takes users only: a community (a negative id) would fail the whole call
+        quoted = sorted(s for s in quoted_senders(message) if s > 0 and s != message["from_id"])
+        senders = [message["from_id"], *quoted][:MAX_QUOTES]
+        names = dict(zip(senders, await asyncio.gather(*(self._names.get(s) for s in senders)), strict=True))
         try:
-            inbound = to_inbound(self.name, message, edited, await self._names.get(message["from_id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("vk %s: event %s has a malformed message, ignored: %s", self.name, event.get("event_id"), exc)
+            inbound = to_inbound(self.name, message, edited, names[message["from_id"]], names)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            # the exception's type only: a validation error quotes the customer's words
+            log.warning("vk %s: event %s has a malformed message, ignored (%s)", self.name, event.get("event_id"),
+                        type(exc).__name__)
             return
         accepted = await self.host.on_message(inbound)
         log.debug("vk %s: event %s is message %s%s", self.name, event.get("event_id"), accepted.message_id,
@@ -525,6 +424,6 @@ class VkConnector(Connector):
         """Upload fetched bytes to VK (runs in a worker thread)."""
         if kind == "image":
             [photo] = self._upload.photo_messages(data, peer_id=peer_id)
-            return _vk_ref("photo", photo)
+            return vk_ref("photo", photo)
         saved = self._upload.document_message(data, title=data.name, peer_id=peer_id)
-        return _vk_ref("doc", saved[saved["type"]])
+        return vk_ref("doc", saved[saved["type"]])

@@ -35,7 +35,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from connectors.base import Connector, ConnectorHost, ConnectorOptions, HostUnavailable, SendProgress, SendResult
 from connectors.chat_limits import MovingWindow, address_key
-from router.models import MAX_TEXT_LENGTH, Author, IdentityRef, InboundMessage, Message, OutboundMessage
+from router.models import (
+    DESCRIPTION_EXTRA,
+    MAX_TEXT_LENGTH,
+    Author,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +232,9 @@ def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict
 
 def history_frames(history: list[Message]) -> list[dict[str, Any]]:
     # system notes are for agents, not for the customer
-    return [message_frame(m.id, m.author.value, m.text, m.created_at) for m in history if m.author is not Author.SYSTEM]
+    # a message without words from another channel reads as its description ("[photo]")
+    return [message_frame(m.id, m.author.value, m.text or str(m.extras.get(DESCRIPTION_EXTRA) or ""), m.created_at)
+            for m in history if m.author is not Author.SYSTEM]
 
 
 # -- the connector -------------------------------------------------------------

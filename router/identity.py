@@ -283,8 +283,9 @@ class IdentityRules:
         for source, key_kind, raw in self._claimed_values(message):
             try:
                 key = self.key(key_kind, raw)
-            except InvalidIdentifier as exc:
-                log.debug("claim ignored: %s", exc)
+            except InvalidIdentifier:
+                # not the value: it is what the customer typed
+                log.debug("a %s claim from %s ignored: not a usable key", key_kind, source)
                 continue
             found.setdefault((key.kind, key.value), ClaimPlan(key=key, source=source, raw=raw[:256]))
         return list(found.values())

@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from router.kinds import AttachmentKind
 
 MAX_TEXT_LENGTH = 10_000
+# where an inbound text over MAX_TEXT_LENGTH is kept whole (``InboundMessage``)
+FULL_TEXT_EXTRA = "full_text"
+# where the store keeps a connector's description of a message without words
+DESCRIPTION_EXTRA = "description"
 
 
 def utcnow() -> datetime:
@@ -148,7 +152,15 @@ class InboundMessage(_Model):
     external_id: Annotated[str, Field(min_length=1, max_length=256)]
     sender: IdentityRef
     sender_name: Annotated[str | None, Field(max_length=256)] = None
+    # the customer's own words, and only those: claims, codes, rules and the
+    # bot read it. Over MAX_TEXT_LENGTH it is cut (with "…") and kept whole in
+    # ``extras["full_text"]`` (see ``_keep_long_text_whole``)
     text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] = ""
+    # what the connector wrote for a message without words of its own
+    # ("[sticker 😀]", "[contact Mum +7903…]"): shown to agents, never read
+    # as the customer's words (a shared contact's number is no claim). The
+    # store keeps it in the message's ``extras["description"]``
+    description: Annotated[str | None, Field(max_length=1000)] = None
     attachments: list[Attachment] = Field(default_factory=list)
     sent_at: Timestamp | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
@@ -160,6 +172,20 @@ class InboundMessage(_Model):
     # report): stored and shown in its thread, but it never opens a
     # conversation, is never routed and never answered, so no reply loops
     automated: Annotated[str | None, Field(max_length=256)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_long_text_whole(cls, data: Any) -> Any:
+        """A text over ``MAX_TEXT_LENGTH`` is cut for everything that reads
+        ``text`` (screens, rules, the bot, claims) and kept whole in
+        ``extras["full_text"]``: once a platform has been told "received",
+        the customer's words are never lost, whatever connector took them."""
+        if not isinstance(data, dict):
+            return data
+        text, extras = data.get("text"), data.get("extras") or {}
+        if not isinstance(text, str) or len(text) <= MAX_TEXT_LENGTH or not isinstance(extras, dict):
+            return data
+        return data | {"text": text[: MAX_TEXT_LENGTH - 1] + "…", "extras": {FULL_TEXT_EXTRA: text} | extras}
 
 
 class OutboundMessage(_Model):

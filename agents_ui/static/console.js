@@ -287,6 +287,52 @@ function attachmentsNode(msg) {
   return box;
 }
 
+function quoteHeading(q) {
+  const who = q.sender_name || (q.from_id !== null && q.from_id !== undefined ? `id ${q.from_id}` : "someone");
+  const when = typeof q.date === "number" ? ` · ${new Date(q.date * 1000).toLocaleString()}` : "";
+  return `${q.kind === "reply" ? "In reply to" : "Forwarded from"} ${who}${when}`;
+}
+
+function testid(node, id) {
+  node.dataset.testid = id;
+  return node;
+}
+
+function quotesNode(list) {
+  // what a customer forwarded or answered (extras.quoted): shown as quotes,
+  // as text only, nested as the platform nested them (bounded by the connector)
+  if (!Array.isArray(list) || !list.length) return null;
+  const box = el("div", "quotes");
+  for (const q of list) {
+    if (!q || typeof q !== "object") continue;
+    if (q.text === undefined && q.omitted) {
+      box.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
+      continue;
+    }
+    const quote = testid(el("blockquote", `quote ${q.kind === "reply" ? "reply" : "forward"}`), "quote");
+    quote.append(el("div", "quote-from", quoteHeading(q)));
+    if (q.text) quote.append(testid(el("div", "quote-text", q.text), "quote-text"));
+    // only web links: a quoted file has no relay of its own
+    const links = (q.attachments || []).filter((a) => a && typeof a.url === "string" && /^https?:\/\//i.test(a.url));
+    quote.append(...[attachmentsNode({ id: "", attachments: links }), quotesNode(q.quotes)].filter(Boolean));
+    if (q.omitted) quote.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
+    box.append(quote);
+  }
+  return box;
+}
+
+function wholeTextNode(msg) {
+  // a text over the limit is cut for display; the whole is kept (extras.full_text),
+  // as is an unreadable mail's raw text (extras.raw)
+  const extras = msg.extras || {};
+  const whole = typeof extras.full_text === "string" ? extras.full_text
+    : !msg.text && typeof extras.raw === "string" ? extras.raw : null;
+  if (!whole || whole === msg.text) return null;
+  const details = testid(el("details", "whole-text"), "whole-text");
+  details.append(el("summary", "", "Show the whole message"), el("pre", "", whole));
+  return details;
+}
+
 function messageRow(msg) {
   const li = el("li", `msg ${msg.direction} ${msg.author}`);
   li.dataset.testid = "message";
@@ -294,7 +340,9 @@ function messageRow(msg) {
   li.dataset.author = msg.author;
   li.dataset.delivery = msg.delivery;
   li.classList.toggle("failed", msg.delivery === "failed");
-  const bubble = el("div", "bubble", msg.text);
+  // the customer's words, or the connector's description of a message without any ("[photo]")
+  const description = msg.extras && typeof msg.extras.description === "string" ? msg.extras.description : "";
+  const bubble = el("div", msg.text ? "bubble" : "bubble described", msg.text || description);
   bubble.dataset.testid = "message-text";
   const meta = el("div", "msg-meta");
   meta.append(el("span", "", authorName(msg)), el("span", "", clockTime(msg.created_at)));
@@ -303,7 +351,9 @@ function messageRow(msg) {
   const understood = botNote(msg);
   if (understood) meta.append(understood);
   // a reply of files only has no words to show
-  li.append(...[msg.text ? bubble : null, attachmentsNode(msg), meta].filter(Boolean));
+  const quoted = quotesNode(msg.extras && msg.extras.quoted);
+  li.append(...[msg.text || description ? bubble : null, quoted, wholeTextNode(msg), attachmentsNode(msg), meta]
+    .filter(Boolean));
   return li;
 }
 

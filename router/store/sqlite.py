@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from router.heap import settle_heap
+from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     Agent,
     AgentPresence,
@@ -208,8 +209,11 @@ def _message_params(m: Message) -> dict[str, Any]:
     }
 
 
-def _preview(text: str) -> str:
-    return text[:_PREVIEW]
+def _preview(text: str | None, description: Any = None) -> str:
+    """What a conversation list shows of a message: its words, or the
+    connector's description of a message without any ("[photo]")."""
+    shown = text or (description if isinstance(description, str) else "") or ""
+    return shown[:_PREVIEW]
 
 
 def _one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
@@ -664,13 +668,14 @@ def _attach(
     """Attach to ``thread`` (an open conversation the message answers) or the
     customer's open conversation, or open one by ``route``; without a route
     and with no open conversation, attach nothing and return None."""
-    msg = _one(conn, "SELECT conversation_id, text FROM messages WHERE id = ?", (message_id,))
+    msg = _one(conn, "SELECT conversation_id, text, json_extract(extras, '$.description') AS description"
+               " FROM messages WHERE id = ?", (message_id,))
     if msg is None:
         raise NotFound(f"message {message_id}")
     if msg["conversation_id"] is not None:
         return _conv_view(conn, msg["conversation_id"]), False
     open_id = thread or _open_conversation(conn, customer_id)
-    preview = _preview(msg["text"])
+    preview = _preview(msg["text"], msg["description"])
     if open_id is None:
         if route is None:
             return None, False
@@ -797,7 +802,7 @@ def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: st
     # inserted already attached: one write of the row and its indexes, not an insert and an update
     conn.execute(_INSERT_MESSAGE, _message_params(stored.model_copy(
         update={"conversation_id": open_id, "customer_id": customer.id})))
-    _touch_conversation(conn, open_id, stored.channel, now, _preview(stored.text))
+    _touch_conversation(conn, open_id, stored.channel, now, _preview(stored.text, stored.extras.get(DESCRIPTION)))
     return _Filed(customer, _conv_view(conn, open_id), closed)
 
 
@@ -920,7 +925,7 @@ def _enqueue(
     else:
         conn.execute(
             "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-            (now, now, _preview(message.text), conversation_id),
+            (now, now, _preview(message.text, message.extras.get(DESCRIPTION)), conversation_id),
         )
     return _conv_view(conn, str(conversation_id))
 
@@ -1666,6 +1671,8 @@ class SQLiteStore(Store):
     @staticmethod
     def _new_inbound(message: InboundMessage, received_at: datetime) -> Message:
         extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
+        if message.description:
+            extras[DESCRIPTION] = message.description
         if message.automated:
             extras["automated"] = message.automated
         return Message(

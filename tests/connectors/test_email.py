@@ -270,7 +270,8 @@ async def test_a_malformed_mail_is_stored_raw_with_a_warning(app: Client, mailbo
     [stored] = await inbound_from(app, "unknown-sender@invalid")
     assert stored.extras["parse_warnings"] == ["no sender address in From"]
     assert "Привет no boundary here" in stored.extras["raw"]
-    assert stored.text.startswith("[unreadable mail]")
+    # the raw mail is no one's typed words: shown to the agent, never read for claims
+    assert (stored.text, stored.extras["description"]) == ("", "[unreadable mail] see the raw mail below")
     assert stored.conversation_id is not None  # an agent sees it
 
 

@@ -243,14 +243,14 @@ async def test_media_become_attachments_with_readable_text(tg: Client) -> None:
     [image] = photo.attachments
     assert (image.kind, image.size, image.extras["file_id"]) == ("image", 120566, "AgACAgIAAxkBAAMFZ0-large")
     assert image.url is None  # Telegram file URLs carry the bot token
-    assert document.text == "[document invoice-1042.pdf]"
+    assert (document.text, document.extras["description"]) == ("", "[document invoice-1042.pdf]")
     assert document.attachments[0].model_dump(exclude={"extras"}) == {
         "kind": "document", "url": None, "name": "invoice-1042.pdf", "mime_type": "application/pdf", "size": 48213}
-    assert voice.text == "[voice message 1:07]"
+    assert voice.extras["description"] == "[voice message 1:07]"
     assert (voice.attachments[0].kind, voice.attachments[0].extras["duration"]) == ("audio", 67)
-    assert sticker.text == "[sticker 😀]"
+    assert sticker.extras["description"] == "[sticker 😀]"
     assert sticker.attachments[0].kind == "sticker" and sticker.attachments[0].extras["set_name"] == "HotCherry"
-    assert location.text == "[location 55.755826, 37.617299]"
+    assert location.extras["description"] == "[location 55.755826, 37.617299]"
     assert location.attachments[0].extras == LOCATION
 
 
@@ -262,7 +262,7 @@ async def test_a_shared_own_contact_claims_the_phone_someone_elses_does_not(tg: 
     assert await post(tg, update(message=message(21, contact=other))) == 200
     mine, theirs = await inbound(tg)
     assert mine.extras["claimed_phone"] == "+79123456789"
-    assert mine.text == "[contact Ivan Petrov 79123456789]"
+    assert (mine.text, mine.extras["description"]) == ("", "[contact Ivan Petrov 79123456789]")
     assert "claimed_phone" not in theirs.extras
     assert theirs.extras["shared_contact"]["phone_number"] == "+79990001122"
 

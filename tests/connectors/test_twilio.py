@@ -242,7 +242,7 @@ async def test_sms_with_pictures_in_and_out(tw: Client, twilio_api: FakeTwilio) 
     assert (photo.kind, photo.mime_type, photo.url) == ("image", "image/jpeg", form["MediaUrl0"])
     assert (pdf.kind, pdf.mime_type) == ("document", "application/pdf")
     assert pdf.extras["media_sid"] == f"ME{1:032x}"
-    assert stored.text == "[image] [document application/pdf]"
+    assert (stored.text, stored.extras["description"]) == ("", "[image] [document application/pdf]")
 
     connector = tw.app[CONNECTORS]["sms"]
     assert isinstance(connector, TwilioConnector)
@@ -267,7 +267,7 @@ async def test_whatsapp_location_and_long_text(tw: Client, twilio_api: FakeTwili
                          Address="Red Square, Moscow")
     assert await post(tw, "whatsapp", form) == 200
     [stored] = await inbound(tw)
-    assert stored.text == "[location 55.755826, 37.617299]"
+    assert (stored.text, stored.extras["description"]) == ("", "[location 55.755826, 37.617299]")
     assert stored.attachments[0].extras == {"latitude": 55.755826, "longitude": 37.617299,
                                             "address": "Red Square, Moscow"}
     connector = tw.app[CONNECTORS]["whatsapp"]

@@ -225,13 +225,13 @@ async def test_attachments_and_places(vk: Client) -> None:
     [image] = photo.attachments
     assert (image.kind, image.url) == ("image", "https://sun9-1.userapi.com/w.jpg")
     assert image.extras["vk_attachment"] == f"photo{USER}_457239017_0f1e2d3c4b"
-    assert doc.text == "[document invoice-1042.pdf]"
+    assert (doc.text, doc.extras["description"]) == ("", "[document invoice-1042.pdf]")
     assert (doc.attachments[0].kind, doc.attachments[0].size) == ("document", 48213)
-    assert voice.text == "[voice message]"
+    assert voice.extras["description"] == "[voice message]"
     assert (voice.attachments[0].kind, voice.attachments[0].extras["duration"]) == ("audio", 7)
-    assert sticker.text == "[sticker]"
+    assert sticker.extras["description"] == "[sticker]"
     assert sticker.attachments[0].url == "https://vk.ru/sticker/1-9014-512"
-    assert place.text == "[location 59.938951, 30.315635]"
+    assert place.extras["description"] == "[location 59.938951, 30.315635]"
     assert place.attachments[0].extras["place"] == "Nevsky prospekt, 28"
 
 

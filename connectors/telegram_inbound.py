@@ -1,0 +1,304 @@
+"""Telegram updates, as JSON, into ``InboundMessage``s: read as far as they can be.
+
+Telegram adds to its objects faster than any client library follows: a
+``forward_origin`` of a new ``type``, a reaction kind, a field that became
+required in aiogram's models. One such part must never cost the customer's
+message, nor stop the channel (in polling mode one update aiogram refuses
+held every later one). So an update is validated by aiogram, and each part it
+refuses is set aside (``read_update``) until the rest validates: what can be
+read (chat, sender, text, caption, known attachments) is stored, the raw
+update is kept with it in ``extras["telegram_update"]`` and the parts set
+aside are named in ``extras["unparsed"]``.
+
+Only a body that is not an update at all (no integer ``update_id``) is
+refused: that is a caller's mistake a redelivery would not fix either.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from router.models import Attachment, IdentityRef, InboundMessage
+
+if TYPE_CHECKING:  # imported when an update is read: aiogram costs a second of every start
+    from aiogram import Bot
+    from aiogram.types import Message as TgMessage
+    from aiogram.types import Update
+
+IDENTITY_KIND = "telegram"
+# each round sets aside at least one part; a real update has a few dozen
+MAX_ROUNDS = 50
+
+
+class NotAnUpdate(ValueError):
+    """A body without an integer ``update_id``."""
+
+
+@dataclass
+class ReadUpdate:
+    """An update as far as aiogram could read it, and what it could not."""
+
+    update_id: int
+    update: Update | None
+    raw: dict[str, Any]
+    # the parts set aside, as dotted paths ("message.forward_origin"): no values
+    unparsed: list[str] = field(default_factory=list)
+
+
+_GONE = object()
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _reachable(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """The longest prefix of pydantic's error location that exists in the
+    data (a union's tag, such as ``user`` in ``forward_origin.user.date``, is
+    in the location but not in the data: it is skipped)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if _has(node, part):
+            node = node[part]
+            path.append(part)
+    return tuple(path)
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return isinstance(part, str) and part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _set_aside(data: dict[str, Any], path: tuple[str | int, ...], touched: list[list[Any]]) -> bool:
+    """Remove the part at ``path`` (a list's item is marked, and the list swept after)."""
+    node: Any = data
+    for part in path[:-1]:
+        node = node[part]
+    last = path[-1]
+    if isinstance(node, dict) and last in node:
+        del node[last]
+        return True
+    if isinstance(node, list) and isinstance(last, int) and node[last] is not _GONE:
+        node[last] = _GONE
+        touched.append(node)
+        return True
+    return False
+
+
+def read_update(raw: Any, bot: Bot) -> ReadUpdate:
+    """``raw`` validated as aiogram's ``Update``, setting aside every part
+    that fails until the rest validates. ``NotAnUpdate`` when there is no
+    integer ``update_id``."""
+    if not isinstance(raw, dict) or type(raw.get("update_id")) is not int:
+        raise NotAnUpdate("no integer update_id")
+    from aiogram.types import Update  # noqa: PLC0415 - see the imports above
+    update_id: int = raw["update_id"]
+    try:  # the common case: aiogram reads it whole, and nothing is copied
+        return ReadUpdate(update_id, Update.model_validate(raw, context={"bot": bot}), raw)
+    except ValidationError:
+        # parts are set aside from a copy: the JSON as Telegram sent it is what is kept
+        data = copy.deepcopy(raw)
+    unparsed: list[str] = []
+    for _ in range(MAX_ROUNDS):
+        try:
+            return ReadUpdate(update_id, Update.model_validate(data, context={"bot": bot}), raw, unparsed)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False, include_url=False)
+        # every path found before anything moves; a part inside one set aside goes with it
+        paths = sorted({_reachable(data, tuple(error["loc"])) for error in errors}, key=len)
+        if any(path in ((), ("update_id",)) for path in paths):
+            return ReadUpdate(update_id, None, raw, [*unparsed, "update"])
+        touched: list[list[Any]] = []
+        before = len(unparsed)
+        kept: list[tuple[str | int, ...]] = []
+        for path in paths:
+            if any(path[: len(k)] == k for k in kept):
+                continue
+            kept.append(path)
+            if _set_aside(data, path, touched):
+                unparsed.append(_path_text(path))
+        for items in touched:
+            items[:] = [item for item in items if item is not _GONE]
+        if len(unparsed) == before:  # nothing more to set aside: give up rather than loop
+            break
+    return ReadUpdate(update_id, None, raw, [*unparsed, "update"])
+
+
+def update_kind(update: Update) -> str:
+    fields = update.model_dump(exclude_none=True, exclude={"update_id"})
+    return next(iter(fields), "empty")
+
+
+# -- a Telegram message -> InboundMessage ---------------------------------------------
+
+
+def _file_extras(file_id: str, file_unique_id: str, **more: Any) -> dict[str, Any]:
+    extras = {"file_id": file_id, "file_unique_id": file_unique_id}
+    extras.update({k: v for k, v in more.items() if v is not None})
+    return extras
+
+
+def attachments_of(msg: TgMessage) -> list[Attachment]:
+    found: list[Attachment] = []
+    if msg.photo:
+        big = msg.photo[-1]  # Telegram lists the sizes smallest first
+        found.append(Attachment(kind="image", size=big.file_size, extras=_file_extras(
+            big.file_id, big.file_unique_id, width=big.width, height=big.height)))
+    if msg.document:
+        d = msg.document
+        found.append(Attachment(kind="document", name=d.file_name, mime_type=d.mime_type, size=d.file_size,
+                                extras=_file_extras(d.file_id, d.file_unique_id)))
+    if msg.voice:
+        v = msg.voice
+        found.append(Attachment(kind="audio", mime_type=v.mime_type, size=v.file_size,
+                                extras=_file_extras(v.file_id, v.file_unique_id, duration=v.duration, voice=True)))
+    if msg.audio:
+        a = msg.audio
+        found.append(Attachment(kind="audio", name=a.file_name or a.title, mime_type=a.mime_type, size=a.file_size,
+                                extras=_file_extras(a.file_id, a.file_unique_id, duration=a.duration)))
+    found.extend(_video_and_sticker(msg))
+    if msg.location:
+        loc = msg.location
+        found.append(Attachment(kind="location", extras={"latitude": loc.latitude, "longitude": loc.longitude}))
+    return found
+
+
+def _video_and_sticker(msg: TgMessage) -> list[Attachment]:
+    found: list[Attachment] = []
+    for video in (msg.video, msg.video_note):
+        if video is not None:
+            found.append(Attachment(kind="video", mime_type=getattr(video, "mime_type", None), size=video.file_size,
+                                    extras=_file_extras(video.file_id, video.file_unique_id, duration=video.duration)))
+    if msg.sticker:
+        s = msg.sticker
+        found.append(Attachment(kind="sticker", size=s.file_size, extras=_file_extras(
+            s.file_id, s.file_unique_id, emoji=s.emoji, set_name=s.set_name,
+            is_animated=s.is_animated, is_video=s.is_video)))
+    return found
+
+
+def describe(msg: TgMessage) -> str:
+    """Bracketed words for a message that has none of its own (shown to
+    agents; never read as the customer's words)."""
+    if msg.sticker:
+        return f"[sticker {msg.sticker.emoji}]" if msg.sticker.emoji else "[sticker]"
+    if msg.location:
+        return f"[location {msg.location.latitude:.6f}, {msg.location.longitude:.6f}]"
+    if msg.contact:
+        name = " ".join(p for p in (msg.contact.first_name, msg.contact.last_name) if p)
+        return f"[contact {name} {msg.contact.phone_number}]"
+    if msg.voice:
+        return f"[voice message {msg.voice.duration // 60}:{msg.voice.duration % 60:02d}]"
+    if msg.document:
+        return f"[document {msg.document.file_name}]" if msg.document.file_name else "[document]"
+    kinds = (("photo", "[photo]"), ("audio", "[audio]"), ("video", "[video]"), ("video_note", "[video message]"))
+    known = next((label for attr, label in kinds if getattr(msg, attr)), None)
+    if known is not None:
+        return known
+    # a kind aiogram knows and we do not map (a poll, a dice), or one it does not know yet
+    unknown = sorted(msg.model_extra or {})
+    return f"[{unknown[0] if unknown else msg.content_type}]"
+
+
+def contact_extras(msg: TgMessage) -> dict[str, Any]:
+    contact = msg.contact
+    if contact is None:
+        return {}
+    if msg.from_user is not None and contact.user_id == msg.from_user.id:
+        # Telegram vouches the number is the sender's own account's; it gives
+        # it in international form, often without the leading "+"
+        phone = contact.phone_number.strip()
+        return {"claimed_phone": phone if phone.startswith("+") else f"+{phone}"}
+    return {"shared_contact": contact.model_dump(exclude_none=True)}
+
+
+def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | None:
+    """The customer's message, or None for one that is not a customer's."""
+    user = msg.from_user
+    if msg.chat.type != "private" or user is None or user.is_bot:
+        return None
+    external_id = f"{msg.chat.id}:{msg.message_id}"
+    extras: dict[str, Any] = {"chat_id": msg.chat.id, "message_id": msg.message_id}
+    if user.username:
+        extras["username"] = user.username
+    if edited:
+        edit_date = msg.edit_date or 0
+        extras.update(edit_of=external_id, edited_at=edit_date)
+        external_id = f"{external_id}:edit:{edit_date}"
+    if msg.reply_to_message is not None:
+        extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
+    extras.update(contact_extras(msg))
+    # the customer's own words only: a contact card's number is not theirs to claim
+    text = msg.text or msg.caption or ""
+    return InboundMessage(
+        channel=channel,
+        external_id=external_id,
+        sender=IdentityRef(kind=IDENTITY_KIND, value=str(user.id)),
+        sender_name=user.full_name[:256],
+        text=text,
+        description=None if text else describe(msg),
+        attachments=attachments_of(msg),
+        sent_at=msg.date,
+        extras=extras,
+    )
+
+
+def read_inbound(channel: str, read: ReadUpdate) -> InboundMessage | None:
+    """The customer's message in an update read (in part), with the raw
+    update kept when anything of it was set aside or is unknown to aiogram."""
+    inbound, unknown = _from_update(channel, read.update)
+    if inbound is None and read.unparsed:
+        # what was set aside held the sender or the chat: the words are still in the JSON
+        inbound = _from_json(channel, read.raw)
+    if inbound is not None and (read.unparsed or unknown):
+        inbound.extras["telegram_update"] = read.raw
+        inbound.extras["unparsed"] = read.unparsed or unknown
+    return inbound
+
+
+def _from_update(channel: str, update: Update | None) -> tuple[InboundMessage | None, list[str]]:
+    if update is None:
+        return None, []
+    if update.message is not None:
+        msg, edited = update.message, False
+    elif update.edited_message is not None:
+        msg, edited = update.edited_message, True
+    else:
+        return None, []
+    return to_inbound(channel, msg, edited), sorted(f"message.{k}" for k in msg.model_extra or {})
+
+
+def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
+    """The least a private message must have (chat, sender, ids), read from
+    the JSON itself, with its text or caption; None when even that is missing."""
+    key = "message" if isinstance(raw.get("message"), dict) else "edited_message"
+    msg = raw.get(key)
+    if not isinstance(msg, dict):
+        return None
+    chat, user = msg.get("chat"), msg.get("from")
+    if not isinstance(chat, dict) or not isinstance(user, dict) or chat.get("type") != "private":
+        return None
+    chat_id, user_id, message_id = chat.get("id"), user.get("id"), msg.get("message_id")
+    if not all(type(v) is int for v in (chat_id, user_id, message_id)) or user.get("is_bot") is True:
+        return None
+    external_id = f"{chat_id}:{message_id}"
+    extras: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
+    if key == "edited_message":
+        edit_date = msg.get("edit_date") if type(msg.get("edit_date")) is int else 0
+        extras.update(edit_of=external_id, edited_at=edit_date)
+        external_id = f"{external_id}:edit:{edit_date}"
+    words = next((v for v in (msg.get("text"), msg.get("caption")) if isinstance(v, str) and v), "")
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if isinstance(p, str) and p)
+    date = msg.get("date")
+    return InboundMessage(
+        channel=channel, external_id=external_id, sender=IdentityRef(kind=IDENTITY_KIND, value=str(user_id)),
+        sender_name=name[:256] or None, text=words, description=None if words else "[message]",
+        sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int else None, extras=extras,
+    )

@@ -1,0 +1,118 @@
+"""VK forwarded and answered messages reach the agent, through the Callback
+API of the whole running service. ``fwd_messages`` and ``reply_message`` are
+shaped as the ``message_new`` object documents them
+(https://dev.vk.com/ru/reference/objects/message): each with from_id, date,
+text, attachments and, for forwards, nested fwd_messages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from router.app import STORE
+from router.config import ConnectorConfig, Settings
+from router.models import Message
+from tests.conftest import AppClient, eventually
+from tests.connectors.test_vk import (  # noqa: F401  (fixtures)
+    DATE,
+    DOC,
+    PHOTO,
+    USER,
+    Client,
+    inbound,
+    message_new,
+    post,
+    vk,
+    vk_api,
+    vk_settings,
+)
+from tests.fakes.vk_api import GROUP_ID, FakeVk
+
+MUM = 700000001
+SHOP = -218000001  # a community's id is negative
+
+
+def forwarded(from_id: int, text: str, **fields: Any) -> dict[str, Any]:
+    return {"date": DATE - 3600, "from_id": from_id, "text": text, "attachments": [], "fwd_messages": [],
+            "conversation_message_id": 0, "peer_id": 0, "id": 0, "update_time": 0, **fields}
+
+
+async def test_a_message_of_forwards_only_reaches_the_agent_with_senders_and_attachments(
+    vk: Client, vk_api: FakeVk, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vk_api.names[MUM] = ("Мама", "Петрова")
+    inner = forwarded(SHOP, "Ваш заказ 1042 отправлен")
+    body = message_new(40, "", fwd_messages=[
+        forwarded(MUM, "позвони мне на +7 903 123-45-67", attachments=[PHOTO]),
+        forwarded(MUM, "вот чек", attachments=[DOC], fwd_messages=[inner]),
+    ])
+    assert await post(vk, body) == (200, "ok")
+    [stored] = await inbound(vk)
+    assert stored.text == ""
+    assert stored.extras["description"] == "[2 forwarded messages]"
+    first, second = stored.extras["quoted"]
+    assert (first["kind"], first["from_id"], first["sender_name"], first["date"]) == (
+        "forward", MUM, "Мама Петрова", DATE - 3600)
+    assert first["text"] == "позвони мне на +7 903 123-45-67"
+    assert first["attachments"][0]["url"] == "https://sun9-1.userapi.com/w.jpg"
+    assert second["attachments"][0]["name"] == "invoice-1042.pdf"
+    [nested] = second["quotes"]
+    assert (nested["from_id"], nested["text"]) == (SHOP, "Ваш заказ 1042 отправлен")
+    # Mum's number was forwarded, not typed by the customer: no claim
+    assert stored.customer_id is not None
+    assert await vk.app[STORE].customer_claims(stored.customer_id) == []
+    conversation = await vk.app[STORE].get_conversation(stored.conversation_id or "")
+    assert conversation.last_message_text == "[2 forwarded messages]"
+    assert "позвони" not in caplog.text and "Мама" not in caplog.text
+
+
+async def test_a_reply_keeps_the_reference_and_the_quote(vk: Client) -> None:  # noqa: F811
+    assert await post(vk, message_new(41, "где мой заказ?")) == (200, "ok")
+    answered = forwarded(USER, "где мой заказ?", conversation_message_id=41, peer_id=USER, id=1041)
+    assert await post(vk, message_new(42, "уже неделя прошла", reply_message=answered)) == (200, "ok")
+    first, second = await inbound(vk)
+    assert second.text == "уже неделя прошла"
+    assert second.extras["reply_to"] == first.external_id == f"{USER}:41"
+    [quote] = second.extras["quoted"]
+    assert (quote["kind"], quote["text"], quote["conversation_message_id"]) == ("reply", "где мой заказ?", 41)
+    assert second.conversation_id == first.conversation_id
+
+
+async def test_nested_forwards_are_bounded(vk: Client) -> None:  # noqa: F811
+    chain = forwarded(MUM, "level 8")
+    for level in range(7, 0, -1):
+        chain = forwarded(MUM, f"level {level}", fwd_messages=[chain])
+    many = [forwarded(MUM, f"n{i}") for i in range(60)]
+    assert await post(vk, message_new(43, "", fwd_messages=[chain, *many])) == (200, "ok")
+    [stored] = await inbound(vk)
+    quoted = stored.extras["quoted"]
+    assert len(quoted) == 51 and quoted[-1] == {"kind": "forward", "omitted": 11}
+    depth, node = 1, quoted[0]
+    while "quotes" in node:
+        node, depth = node["quotes"][0], depth + 1
+    assert (depth, node["text"], node["omitted"]) == (5, "level 5", 1)
+
+
+async def test_long_poll_moves_past_a_message_of_an_unexpected_shape(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk  # noqa: F811
+) -> None:
+    """One event that could not be read held every event behind it: the ts
+    never moved. Its words are kept, the odd attachment kept whole."""
+    vk_settings.connectors["vk"] = ConnectorConfig(
+        type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
+    client = await make_client(vk_settings)
+    odd = {"type": "photo", "photo": {"id": 1, "owner_id": USER, "sizes": ["a size of a future shape"]}}
+    vk_api.push_event(message_new(60, "before", secret=None))
+    vk_api.push_event(message_new(61, "с фото", secret=None, attachments=[odd]))
+    vk_api.push_event(message_new(62, "after", secret=None))
+
+    async def three() -> list[Message] | None:
+        found = await inbound(client)
+        return found if len(found) == 3 else None
+
+    before, middle, after = await eventually(three, "the three polled messages")
+    assert [before.text, middle.text, after.text] == ["before", "с фото", "after"]
+    assert middle.attachments[0].kind == "other" and middle.attachments[0].extras["vk"] == odd
