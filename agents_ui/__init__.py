@@ -10,7 +10,7 @@ from aiohttp import web
 # imported for their @endpoint declarations, which mount() turns into routes
 from agents_ui import api, live, routing_api, spec
 from agents_ui.endpoints import mount
-from agents_ui.sessions import THROTTLE, LoginThrottle, seed_admin
+from agents_ui.sessions import ADMIN_SEED, THROTTLE, AdminSeed, LoginThrottle, seed_admin
 from router.appkeys import SETTINGS
 
 __all__ = ["api", "live", "routing_api", "setup_console", "spec"]
@@ -47,6 +47,7 @@ def setup_console(app: web.Application) -> None:
     """Called by ``create_app`` after the store's lifecycle is registered, so
     seeding the admin account runs on an open store."""
     console = app[SETTINGS].console
+    app[ADMIN_SEED] = AdminSeed()
     app[THROTTLE] = LoginThrottle(console.login_attempts, console.login_lockout_seconds)
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app.on_response_prepare.append(_console_headers)

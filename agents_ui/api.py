@@ -32,7 +32,15 @@ from agents_ui.schemas import (
     UnmergeBody,
     VerificationOut,
 )
-from agents_ui.sessions import THROTTLE, LoginThrottle, check_login, end_session, hash_password, start_session
+from agents_ui.sessions import (
+    ADMIN_SEED,
+    THROTTLE,
+    LoginThrottle,
+    check_login,
+    end_session,
+    hash_password,
+    start_session,
+)
 from connectors.base import MediaUnavailable
 from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
@@ -61,6 +69,7 @@ async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
     key = (body.username.lower(), request.remote or "")
     _refuse_throttled(throttle, key)  # before the password is even looked at
     throttle.attempt(key)
+    await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
     agent = await check_login(request.app[STORE], body.username, body.password)
     if agent is None:
         log.warning("failed console login for %r from %s", body.username, request.remote)

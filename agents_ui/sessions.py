@@ -4,6 +4,7 @@ and the first admin account."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -22,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, Role, utcnow
-from router.store import ConflictError, Store
+from router.store import ConflictError, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,42 @@ async def _create_admin(store: Store) -> None:
         log.info("created the admin account with the password from %s", ADMIN_ENV)
 
 
+class AdminSeed:
+    """The first start's creation of ``admin``. Hashing its password (argon2,
+    slow on purpose: 0.3-1 s on 2 cores) runs beside the start instead of
+    before the port answers; a login waits for it, so the account is there
+    by the time anyone can use it."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, store: Store) -> None:
+        self._task = asyncio.create_task(self._seed(store), name="seed-admin")
+
+    async def _seed(self, store: Store) -> None:
+        if await store.agent_credentials("admin") is None:
+            await _create_admin(store)
+
+    async def wait(self) -> None:
+        """Returns once ``admin`` exists (at once on every later start);
+        raises what the seeding met, a store outage say."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        """A seeding under way is finished, not dropped: a stop right after
+        the start still creates the account and shows its password (the
+        store closes after this)."""
+        if self._task is not None:
+            with contextlib.suppress(StoreError):  # the store logs its outage; the next start seeds
+                await self._task
+
+
+ADMIN_SEED = web.AppKey("admin_seed", AdminSeed)
+
+
 async def seed_admin(app: web.Application) -> AsyncIterator[None]:
     """First start: create ``admin`` (runs after the store is open)."""
-    store = app[STORE]
-    if await store.agent_credentials("admin") is None:
-        await _create_admin(store)
+    app[ADMIN_SEED].start(app[STORE])
     yield
+    await app[ADMIN_SEED].stop()

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
 from agents_ui import sessions
+from agents_ui.sessions import ADMIN_SEED
 from router.app import create_app
 from router.config import Settings
 
@@ -85,7 +86,9 @@ def make_client(
 
     async def make(s: Settings | None = None) -> TestClient[web.Request, web.Application]:
         app = create_app(s or settings, base_dir=tmp_path)
-        return await aiohttp_client(app)
+        client = await aiohttp_client(app)
+        await app[ADMIN_SEED].wait()  # ready as a user finds it: the first start's admin account exists
+        return client
 
     return make
 

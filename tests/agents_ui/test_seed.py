@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from router.app import create_app
 from router.appkeys import STORE
 from router.config import Settings
 from tests.agents_ui.conftest import login
@@ -50,4 +55,15 @@ async def test_the_environment_does_not_change_an_existing_admin(
     await (await make_client()).close()
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", "another password")
     client = await make_client()
+    await login(client, "admin", ADMIN_PASSWORD)
+
+
+@pytest.mark.real_password_hashing  # argon2 at its production cost: the seeding takes a while
+async def test_a_login_as_the_first_start_seeds_the_admin_waits_for_the_account(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the port answers before the admin's password is hashed; the first login must not be refused for that
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    client = await aiohttp_client(create_app(settings, base_dir=tmp_path))
     await login(client, "admin", ADMIN_PASSWORD)
