@@ -92,7 +92,8 @@ def _rate(value: str) -> str:
 class WebChatOptions(ConnectorOptions):
     # empty: any site may embed the chat; otherwise only these origins
     allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
-    title: Annotated[str, Field(min_length=1, max_length=100)] = "Chat with us"
+    # unset: the widget's own, in the customer's language («Напишите нам», "Chat with us")
+    title: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     # per visitor, over a moving window: a person never types this fast, a
     # script flooding the store and the agents' screens does
     rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
@@ -320,7 +321,7 @@ class WebChatConnector(Connector):
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
         # rendered once: the title is the only per-installation part
-        config = json.dumps({"title": self.settings.title}).encode()
+        config = json.dumps({"title": self.settings.title} if self.settings.title else {}).encode()
         self._widget = (STATIC_DIR / "widget.js").read_bytes().replace(_CONFIG_PLACEHOLDER, config, 1)
         app.router.add_get("/chat/widget.js", self._serve_widget)
         app.router.add_get("/chat/ws", self._serve_ws)

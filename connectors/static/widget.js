@@ -2,9 +2,11 @@
  * omnirouter site-chat widget. Plain ES2017, no dependencies, no build step.
  *
  * Embed:  <script src="https://host/chat/widget.js" async></script>
- * Options (attributes of that script tag): data-title, data-name, data-email,
- * data-phone (the last three are passed to the chat as what the visitor told
- * the site; they are claims, not verified identities).
+ * Options (attributes of that script tag): data-title, data-lang ("ru" or
+ * "en"; by default the page's <html lang>, then the browser's languages, then
+ * Russian), data-name, data-email, data-phone (the last three are passed to
+ * the chat as what the visitor told the site; they are claims, not verified
+ * identities).
  * API:    window.OmnirouterChat.open() / .close() / .send(text)
  *
  * Every text is rendered with textContent: neither customer nor agent text
@@ -29,10 +31,31 @@
   // no frame (not even our pong) for this long: the network died silently
   var SILENCE_LIMIT_MS = 60000;
 
+  // every word the widget writes, in the customer's language
+  var STRINGS = {
+    ru: { title: "Напишите нам", placeholder: "Напишите сообщение…", message: "Сообщение", send: "Отправить",
+      close: "Закрыть", connecting: "Подключаемся…", online: "На связи", offline: "Нет связи, подключаемся снова…",
+      tooFast: "Вы пишете быстрее, чем мы успеваем принять: сообщение уйдёт через {n} с.",
+      tooLong: "Сообщение слишком длинное (не больше {n} символов)." },
+    en: { title: "Chat with us", placeholder: "Type a message…", message: "Message", send: "Send",
+      close: "Close", connecting: "Connecting…", online: "Online", offline: "Offline, reconnecting…",
+      tooFast: "You are writing faster than we can take; the message will go in {n} s.",
+      tooLong: "The message is too long (at most {n} characters)." },
+  };
+
   var script = document.currentScript || findOwnScript();
   var scriptData = (script && script.dataset) || {};
-  var title = scriptData.title || SERVER_CONFIG.title || "Chat with us";
+  var words = STRINGS[pickLanguage([scriptData.lang, document.documentElement.lang].concat(
+    navigator.languages || [navigator.language]))];
+  var title = scriptData.title || SERVER_CONFIG.title || words.title;
   var wsUrl = websocketUrl(script);
+
+  function pickLanguage(candidates) { // the first of them we speak; Russian when none is
+    var codes = candidates.map(function (c) { return String(c || "").toLowerCase().slice(0, 2); });
+    return codes.filter(function (code) { return STRINGS[code]; })[0] || "ru";
+  }
+
+  function say(key, n) { return words[key].replace("{n}", String(n)); }
 
   function findOwnScript() {
     // document.currentScript is null when loaded by some tag managers
@@ -68,17 +91,9 @@
 
   function save(key, value) {
     try {
-      if (value === null) {
-        window.localStorage.removeItem(key);
-      } else {
-        window.localStorage.setItem(key, value);
-      }
+      value === null ? window.localStorage.removeItem(key) : window.localStorage.setItem(key, value);
     } catch (e) {
-      if (value === null) {
-        delete memoryStore[key];
-      } else {
-        memoryStore[key] = value;
-      }
+      value === null ? delete memoryStore[key] : (memoryStore[key] = value);
     }
   }
 
@@ -205,7 +220,7 @@
     var heading = el("div", "omr-title");
     heading.textContent = title;
     var status = el("span", "omr-status", { "data-omr": "status", "aria-live": "polite" });
-    var closeBtn = el("button", "omr-close", { type: "button", "data-omr": "close", "aria-label": "Close" });
+    var closeBtn = el("button", "omr-close", { type: "button", "data-omr": "close", "aria-label": words.close });
     closeBtn.textContent = "\u00D7";
     header.append(heading, status, closeBtn);
 
@@ -213,11 +228,11 @@
     var note = el("div", "omr-note", { "data-omr": "note", role: "alert" });
     var form = el("form", "omr-form");
     var input = el("textarea", "omr-input", {
-      "data-omr": "input", rows: "1", maxlength: String(MAX_TEXT), placeholder: "Type a message…",
-      "aria-label": "Message",
+      "data-omr": "input", rows: "1", maxlength: String(MAX_TEXT), placeholder: words.placeholder,
+      "aria-label": words.message,
     });
     var sendBtn = el("button", "omr-send", { type: "submit", "data-omr": "send" });
-    sendBtn.textContent = "Send";
+    sendBtn.textContent = words.send;
     form.append(input, sendBtn);
     panel.append(header, messages, note, form);
     root.append(panel, launcher);
@@ -260,7 +275,7 @@
     if (!ui) {
       return;
     }
-    var labels = { idle: "", connecting: "Connecting…", online: "Online", offline: "Offline, reconnecting…" };
+    var labels = { idle: "", connecting: words.connecting, online: words.online, offline: words.offline };
     ui.status.setAttribute("data-state", kind);
     ui.status.textContent = labels[kind] || kind;
   }
@@ -482,7 +497,7 @@
       return false;
     }
     var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
-    showNote("You are writing faster than we can take; the message will go in " + wait + " s.");
+    showNote(say("tooFast", wait));
     setTimeout(function () {
       if (state.pending.indexOf(item) >= 0) {
         showNote("");
@@ -527,7 +542,7 @@
       return null;
     }
     if (body.length > MAX_TEXT) {
-      showNote("The message is too long (at most " + MAX_TEXT + " characters).");
+      showNote(say("tooLong", MAX_TEXT));
       return null;
     }
     showNote("");

@@ -1,0 +1,44 @@
+"""The widget speaks the customer's language: Russian on a Russian page (and
+by default), English on an English one, unless the site names one."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, Page, Route, expect
+
+PAGE = '<!doctype html><html lang="{lang}"><head><meta charset="utf-8"></head><body>{script}</body></html>'
+
+
+async def shop_page(browser: Browser, base: str, lang: str, script: str = "") -> Page:
+    """A site of the customer's own at ``base``/shop, embedding the widget."""
+    page = await (await browser.new_context(locale="en-US")).new_page()
+    html = PAGE.format(lang=lang, script=script or '<script src="/chat/widget.js"></script>')
+
+    async def serve(route: Route) -> None:
+        await route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    await page.route(f"{base}/shop", serve)
+    await page.goto(f"{base}/shop")
+    await page.locator('[data-omr="launcher"]').click()
+    return page
+
+
+@pytest.mark.parametrize(("lang", "script", "placeholder", "send", "title", "too_long"), [
+    ("ru", "", "Напишите сообщение…", "Отправить", "Напишите нам", "Сообщение слишком длинное"),
+    ("ru-RU", "", "Напишите сообщение…", "Отправить", "Напишите нам", "Сообщение слишком длинное"),
+    ("en", "", "Type a message…", "Send", "Chat with us", "The message is too long"),
+    # the site's choice wins over the page's language; a language we do not speak falls back to Russian
+    ("en", '<script src="/chat/widget.js" data-lang="ru"></script>', "Напишите сообщение…", "Отправить",
+     "Напишите нам", "Сообщение слишком длинное"),
+    ("de", "", "Type a message…", "Send", "Chat with us", "The message is too long"),  # the browser's en-US
+])
+async def test_the_widget_speaks_the_page_language(
+    service: str, browser: Browser, lang: str, script: str, placeholder: str, send: str, title: str,
+    too_long: str,
+) -> None:
+    page = await shop_page(browser, service, lang, script)
+    await expect(page.locator('[data-omr="input"]')).to_have_attribute("placeholder", placeholder)
+    await expect(page.locator('[data-omr="send"]')).to_have_text(send)
+    await expect(page.locator(".omr-title")).to_have_text(title)
+    await page.evaluate("window.OmnirouterChat.send('x'.repeat(10001))")
+    await expect(page.locator('[data-omr="note"]')).to_contain_text(too_long)
