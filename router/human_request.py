@@ -7,8 +7,9 @@ for a person is understood the same way whoever reads the message first.
 A phrase is found when each of its words is in the message in any form
 (Snowball stems: «позовите человека» ~ «позовите, пожалуйста, человека»,
 «менеджера», «сотрудником»), in any order, with a typo in a longer word, or
-typed in translit. Admins add phrases in ``bot.yaml`` or ``rules.yaml``
-(``human_request``): the service adds both lists to this one.
+typed in translit. A word that asks on its own («оператор», "agent") is
+matched strictly, since it also stands in ordinary questions' words. Admins
+add phrases in ``bot.yaml`` or ``rules.yaml`` (``human_request``): the service adds both lists to this one.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ class HumanRequest:
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self.phrases: tuple[str, ...] = tuple(dict.fromkeys([*BUILT_IN, *extra]))
-        stemmed = (tuple(stem(w) for w in words(p)) for p in self.phrases)
-        self._stems = [s for s in stemmed if s]
+        split = [words(p) for p in self.phrases]
+        # a word that asks on its own is matched strictly: its stem, or an
+        # English word as typed («manage» is no «manager», «agency» no «agent»),
+        # with at most a letter swapped («humon»); a phrase's words may vary more
+        self._single = [w[0] for w in split if len(w) == 1]
+        self._stems = [tuple(stem(x) for x in w) for w in split if len(w) > 1]
 
     def extended(self, extra: Iterable[str]) -> HumanRequest:
         """This vocabulary with more phrases."""
@@ -58,12 +63,26 @@ class HumanRequest:
             return False
         return any(fuzz.ratio(wanted, s) >= _FUZZY_RATIO for s in stems if abs(len(s) - len(wanted)) <= 2)
 
+    @staticmethod
+    def _is(found: list[str], wanted: str) -> bool:
+        if script_of(wanted) == "ru":
+            return stem(wanted) in (stem(w) for w in found if script_of(w) == "ru")
+        return any(w == wanted or w == wanted + "s" or (
+            len(w) == len(wanted) >= 5 and fuzz.ratio(w, wanted) >= _FUZZY_RATIO) for w in found)
+
     def find(self, text: str) -> str | None:
         """The phrase (as stems) the message asks for a person with, or None."""
         found = words(text)
-        stems = [stem(w) for w in found] + [stem(transliterate(w)) for w in found if script_of(w) == "en"]
+        # translit («pozovite operatora») is read as the Russian it spells, exactly: a
+        # fuzzy match of a transliterated English word finds Russian words by accident
+        spelt = [transliterate(w) for w in found if script_of(w) == "en"]
+        for word in self._single:
+            if self._is(found, word) or (script_of(word) == "ru" and self._is(spelt, word)):
+                return stem(word)
+        stems = [stem(w) for w in found]
+        spelt_stems = [stem(w) for w in spelt]
         for phrase in self._stems:
-            if all(self._has(stems, w) for w in phrase):
+            if all(self._has(stems, w) or w in spelt_stems for w in phrase):
                 return " ".join(phrase)
         return None
 

@@ -34,6 +34,9 @@ DOES_NOT_ASK = [
     "операция по карте не прошла", "where is my order", "my personal data", "again please", "are you open",
     "sent to a personal address", "сколько человек работает в пункте выдачи?", "pay with a personal card",
     "доставка на человека оформлена?",
+    # words that share a stem or most letters with a word that asks on its own
+    "I need to manage my subscription", "which travel agency do you work with", "how to operate the app",
+    "specialty coffee", "сотрудничаете ли вы с DHL", "is the operation complete",
 ]
 
 
