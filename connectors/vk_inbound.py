@@ -133,7 +133,8 @@ def quotes(message: dict[str, Any], names: dict[int, str | None], depth: int = 1
     customer forwarded them, they did not type them (no claim is made from them)."""
     shown: list[dict[str, Any]] = []
     replied = message.get("reply_message")
-    forwarded = [m for m in message.get("fwd_messages") or [] if isinstance(m, dict)]
+    fwd = message.get("fwd_messages")
+    forwarded = [m for m in fwd if isinstance(m, dict)] if isinstance(fwd, list) else []
     for kind, items in (("reply", [replied] if isinstance(replied, dict) else []), ("forward", forwarded)):
         for item in items[:MAX_QUOTES]:
             shown.append(_quote(kind, item, names, depth))

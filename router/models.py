@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router.kinds import AttachmentKind
 
@@ -21,6 +21,7 @@ MAX_TEXT_LENGTH = 10_000
 FULL_TEXT_EXTRA = "full_text"
 # where the store keeps a connector's description of a message without words
 DESCRIPTION_EXTRA = "description"
+MAX_DESCRIPTION_LENGTH = 1000
 
 
 def utcnow() -> datetime:
@@ -160,7 +161,7 @@ class InboundMessage(_Model):
     # ("[sticker 😀]", "[contact Mum +7903…]"): shown to agents, never read
     # as the customer's words (a shared contact's number is no claim). The
     # store keeps it in the message's ``extras["description"]``
-    description: Annotated[str | None, Field(max_length=1000)] = None
+    description: Annotated[str | None, Field(max_length=MAX_DESCRIPTION_LENGTH)] = None
     attachments: list[Attachment] = Field(default_factory=list)
     sent_at: Timestamp | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
@@ -172,6 +173,15 @@ class InboundMessage(_Model):
     # report): stored and shown in its thread, but it never opens a
     # conversation, is never routed and never answered, so no reply loops
     automated: Annotated[str | None, Field(max_length=256)] = None
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _cut_description(cls, value: Any) -> Any:
+        """Built from the platform's names (a file's, a contact's): one too long
+        is cut, never a reason to lose the message it describes."""
+        if isinstance(value, str) and len(value) > MAX_DESCRIPTION_LENGTH:
+            return value[: MAX_DESCRIPTION_LENGTH - 1] + "…"
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -116,3 +116,19 @@ async def test_long_poll_moves_past_a_message_of_an_unexpected_shape(
     before, middle, after = await eventually(three, "the three polled messages")
     assert [before.text, middle.text, after.text] == ["before", "с фото", "after"]
     assert middle.attachments[0].kind == "other" and middle.attachments[0].extras["vk"] == odd
+
+
+@pytest.mark.parametrize("fwd", [7, "fwd", {"from_id": MUM}, [7, None]])
+async def test_forwards_of_an_unexpected_shape_never_cost_the_message(vk: Client, fwd: Any) -> None:  # noqa: F811
+    assert await post(vk, message_new(70, "hi", fwd_messages=fwd)) == (200, "ok")
+    [stored] = await inbound(vk)
+    assert stored.text == "hi"
+
+
+async def test_a_document_with_an_endless_title_is_stored_with_a_cut_description(vk: Client) -> None:  # noqa: F811
+    doc = {"type": "doc", "doc": {**DOC["doc"], "title": "я" * 5000}}
+    assert await post(vk, message_new(71, "", attachments=[doc])) == (200, "ok")
+    [stored] = await inbound(vk)
+    assert stored.attachments[0].name == "я" * 5000
+    description = stored.extras["description"]
+    assert len(description) == 1000 and description.endswith("…")
