@@ -177,10 +177,7 @@ class TelegramOptions(ConnectorOptions):
 def delivery_error(exc: AiogramError) -> DeliveryError:
     """aiogram's exception tree, mapped to what the outbox should do."""
     _import_aiogram()
-    reason = f"telegram: {exc}"
-    if isinstance(exc, TelegramNetworkError):
-        # our words: the HTTP client's text may carry the URL, and the URL the token
-        reason = f"telegram: the Bot API could not be reached ({exc.message.split(':', 1)[0]})"
+    reason = f"telegram: {_reason(exc)}"
     if isinstance(exc, TelegramRetryAfter):
         return RateLimited(float(exc.retry_after), "telegram: too many requests")
     if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramConflictError, ClientDecodeError)):
@@ -456,6 +453,9 @@ def _reason(exc: AiogramError) -> str:
     ClientDecodeError carries the whole answer, customers' messages with it."""
     if isinstance(exc, ClientDecodeError):
         return "the Bot API's answer could not be read"
+    if isinstance(exc, TelegramNetworkError):
+        # the HTTP client's text may carry the URL, and the URL the token
+        return f"the Bot API could not be reached ({exc.message.split(':', 1)[0]})"
     return str(exc)
 
 

@@ -195,7 +195,8 @@ class Router:
         self, channel: str, external_id: str, state: Delivery, error: str | None = None
     ) -> None:
         error = redact(error) if error is not None else None  # the agent reads it
-        message = await self.store.record_delivery(channel, external_id, state, error, self.clock())
+        with _for_connectors():
+            message = await self.store.record_delivery(channel, external_id, state, error, self.clock())
         if message is None:
             log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)
             return
