@@ -206,8 +206,10 @@ class AdminSeed:
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._store: Store | None = None
 
     def start(self, store: Store) -> None:
+        self._store = store
         self._task = asyncio.create_task(self._seed(store), name="seed-admin")
 
     async def _seed(self, store: Store) -> None:
@@ -217,8 +219,11 @@ class AdminSeed:
     async def wait(self) -> None:
         """Returns once ``admin`` exists (at once on every later start);
         raises what the seeding met, a store outage say."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        if self._task is None or self._store is None:
+            return
+        if self._task.done() and self._task.exception() is not None:
+            self.start(self._store)  # it met an outage at the start: try again now, not never
+        await asyncio.shield(self._task)
 
     async def stop(self) -> None:
         """A seeding under way is finished, not dropped: a stop right after
