@@ -35,7 +35,7 @@ from router.assignment import Assigner
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
-from router.config import Settings
+from router.config import Settings, start_problems
 from router.core import Router
 from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
@@ -84,7 +84,6 @@ def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]
     start as configured (a webhook mode without its secret); its secrets are
     registered for redaction before anything of it can log."""
     built: dict[str, Connector] = {}
-    problems: list[str] = []
     fetcher = GuardedFetcher(FetchLimits(
         allow_hosts=allow_list(settings.fetch.allow_hosts), max_bytes=settings.fetch.max_bytes,
         timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects))
@@ -98,13 +97,10 @@ def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]
         if (reason := options.disabled_reason()) is not None:
             log.info("connector %s (%s) is off until configured: %s", name, section.type, reason)
             continue
-        if (error := options.start_error()) is not None:
-            problems.append(f"connectors.{name} ({section.type}): {error}")
-            continue
         built[name] = connector = cls(name, options, router)
         connector.public_url = settings.server.public_url
         connector.fetcher = fetcher
-    if problems:
+    if problems := start_problems(settings):
         raise ConfigError(problems)
     return built
 

@@ -108,6 +108,21 @@ class Settings(Section):
     )
 
 
+def start_problems(settings: Settings) -> list[str]:
+    """Why the service must not start as configured: a connector that is on
+    and has its token, but not what makes it safe (a webhook mode without its
+    secret). ``omnirouter run`` refuses on them and ``config check`` reports
+    them, so the check never passes a folder the start refuses."""
+    problems: list[str] = []
+    for name, section in settings.connectors.items():
+        if not section.enabled:
+            continue
+        options = connector_class(section.type).parse_options(section.options())
+        if options.disabled_reason() is None and (error := options.start_error()) is not None:
+            problems.append(f"connectors.{name} ({section.type}): {error}")
+    return problems
+
+
 def load_settings(config_dir: Path) -> Settings:
     path = config_dir / MAIN_FILE
     if not path.exists():

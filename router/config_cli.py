@@ -43,9 +43,12 @@ class CheckReport:
 
 
 def _service(folder: Path) -> str:
-    from router.config import load_settings  # noqa: PLC0415
+    from router.config import load_settings, start_problems  # noqa: PLC0415
+    from router.yamlconf import ConfigError  # noqa: PLC0415
 
     settings = load_settings(folder)
+    if problems := start_problems(settings):
+        raise ConfigError([f"{folder / SERVICE_FILE}: {p}" for p in problems])
     return f"{len(settings.connectors)} connector(s), port {settings.server.port}"
 
 

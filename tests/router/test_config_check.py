@@ -127,3 +127,14 @@ def test_run_on_a_broken_folder_stops_with_file_line_before_creating_anything(
     err = capsys.readouterr().err
     assert any(ln.startswith(f"{path}:{line}: ") and message in ln for ln in err.splitlines()), err
     assert files(folder.parent) == before  # no var/, no database
+
+
+def test_a_connector_the_start_would_refuse_is_a_problem_too(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a token in webhook mode without its secret: `omnirouter run` refuses it, so the check must not pass it
+    monkeypatch.setenv("OMNIROUTER_TELEGRAM_TOKEN", "123456789:AAF-shipped-config-check-token-xyz01")
+    monkeypatch.delenv("OMNIROUTER_TELEGRAM_SECRET", raising=False)
+    assert main(["config", "check", str(folder)]) == 1
+    assert (f"{folder / SERVICE_FILE}: connectors.telegram (telegram): mode webhook needs a secret: "
+            "set OMNIROUTER_TELEGRAM_SECRET") in capsys.readouterr().err
