@@ -29,6 +29,8 @@ from router.language import language_of
 from router.models import Customer
 
 log = logging.getLogger(__name__)
+# seconds before a warm-up that failed is tried again (at the next turn after them)
+WARM_UP_RETRY = 60.0
 
 # a pick among the options of a clarifying question: "1", "the second", «первое»
 _PICKS: dict[int, re.Pattern[str]] = {
@@ -85,6 +87,7 @@ class FaqBot(Bot):
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
         self._loading = threading.Lock()
         self._warming: asyncio.Task[None] | None = None
+        self._failed_at = 0.0
         self._model: Path | None = self._find_model() if self.needs_model and encoder is None else None
 
     @staticmethod
@@ -150,15 +153,19 @@ class FaqBot(Bot):
             self._warming.cancel()  # its thread finishes on its own; nobody waits for it now
 
     def _warm_up(self) -> asyncio.Task[None]:
-        if self._warming is None or (self._warming.done() and self._index is None):  # not yet, or failed
+        # not yet, or failed a while ago: a model that failed to load costs
+        # seconds of CPU per try, so not every message tries it again
+        failed = self._warming is not None and self._warming.done() and self._index is None
+        if self._warming is None or (failed and time.monotonic() - self._failed_at >= WARM_UP_RETRY):
             self._warming = asyncio.create_task(asyncio.to_thread(self.load), name="bot-warm-up")
             self._warming.add_done_callback(self._warmed_up)
         return self._warming
 
-    @staticmethod
-    def _warmed_up(task: asyncio.Task[None]) -> None:
+    def _warmed_up(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("the bot cannot answer: %s; conversations sent to it go to people", exc)
+            self._failed_at = time.monotonic()
+            log.error("the bot cannot answer: %s; conversations sent to it go to people (tried again in %g s)",
+                      exc, WARM_UP_RETRY)
 
     @property
     def readiness(self) -> str:

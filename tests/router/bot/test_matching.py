@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from router.bot import FaqBot, HandoffReason, ReplyKind, load_bot_config
+from router.bot import BotError, FaqBot, HandoffReason, ReplyKind, load_bot_config
 from router.bot.config import BotFile, Method
 from router.bot.e5 import E5Encoder
 from router.bot.matching import stem
@@ -219,3 +219,24 @@ def test_words_stemmed_in_several_worker_threads_at_once_come_out_right() -> Non
     finally:
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+class Broken:
+    """A model that cannot load (a corrupt file, say): every encode fails, and is counted."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def encode(self, texts: list[str]) -> Vectors:
+        self.tries += 1
+        raise RuntimeError("the model file is damaged")
+
+
+async def test_a_warm_up_that_failed_is_not_tried_again_on_every_message(shipped: BotFile) -> None:
+    broken = Broken()
+    async with FaqBot(shipped, encoder=broken) as bot:
+        for _ in range(3):  # each turn goes to people; only the first pays for a load
+            with pytest.raises(BotError, match="damaged"):
+                await bot.respond(turn("как можно оплатить?"))
+        assert broken.tries == 1
+        assert bot.readiness == "failed"
