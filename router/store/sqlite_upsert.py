@@ -104,9 +104,13 @@ def _link(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, ta
         )
     for key, reason in target.set_aside:
         conn.execute(
-            "INSERT OR IGNORE INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id("clm"), customer_id, key.kind, key.value, upsert.source + SHARED_KEY_SOURCE, reason[:256], now),
+            # a claim the customer typed for the same key becomes the marker: ignored, the
+            # key would not read as shared, and a later write by it could land here
+            "INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, kind, value) DO UPDATE"
+            " SET source = excluded.source, raw = excluded.raw WHERE source NOT LIKE '%' || ?",
+            (new_id("clm"), customer_id, key.kind, key.value, upsert.source + SHARED_KEY_SOURCE, reason[:256], now,
+             SHARED_KEY_SOURCE),
         )
 
 
