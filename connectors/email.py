@@ -289,7 +289,9 @@ class EmailConnector(Connector):
         client = self._imap
         assert client is not None
         client.idle()
-        deadline = time.monotonic() + self.settings.idle_renew
+        # IDLE tells of mail that comes after it starts; one that came between the last
+        # search and IDLE is found at the next search: no later than poll_interval
+        deadline = time.monotonic() + min(self.settings.idle_renew, self.settings.poll_interval)
         empty_wakeups = 0
         while not self._stop.is_set() and time.monotonic() < deadline:
             woken = time.monotonic()
