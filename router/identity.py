@@ -86,6 +86,9 @@ class KeyPolicy(_Section):
 
 
 class PhonePolicy(KeyPolicy):
+    # every field defaults to what an identity.yaml without this section
+    # means: a section that sets one field keeps the built-in rest
+    kinds: list[str] = Field(default_factory=lambda: ["phone", "whatsapp", "sms"])
     # numbers of these types are a business's line, never a person's key
     generic_types: list[PhoneType] = Field(default_factory=lambda: list(_GENERIC_PHONE_TYPES))
     # a number made of one digit repeated (+7 999 999-99-99) is a placeholder someone typed
@@ -103,6 +106,11 @@ GENERIC_EMAILS = [
     "info@*", "sales@*", "support@*", "help@*", "office@*", "admin@*", "contact@*", "hello@*", "mail@*",
     "noreply@*", "no-reply@*", "postmaster@*", "billing@*", "orders@*", "test@*", "*@test.com",
 ]
+
+
+class EmailPolicy(KeyPolicy):
+    kinds: list[str] = Field(default_factory=lambda: ["email"])
+    generic: list[str] = Field(default_factory=lambda: list(GENERIC_EMAILS))
 
 
 class AttributePolicy(_Section):
@@ -135,10 +143,10 @@ class IdentityConfig(_Section):
     max_profiles_per_key: Annotated[int, Field(ge=1)] = 3
     # look for phones and emails typed in message text and record them as claims
     claims_from_text: bool = True
-    phone: PhonePolicy = PhonePolicy(kinds=["phone", "whatsapp", "sms"])
-    email: KeyPolicy = KeyPolicy(kinds=["email"], generic=GENERIC_EMAILS)
-    attributes: AttributePolicy = AttributePolicy()
-    verification: VerificationPolicy = VerificationPolicy()
+    phone: PhonePolicy = Field(default_factory=PhonePolicy)
+    email: EmailPolicy = Field(default_factory=EmailPolicy)
+    attributes: AttributePolicy = Field(default_factory=AttributePolicy)
+    verification: VerificationPolicy = Field(default_factory=VerificationPolicy)
 
     @field_validator("default_region")
     @classmethod
@@ -226,7 +234,7 @@ class IdentityRules:
         self._kind_of: dict[str, KeyKind] = {k: "phone" for k in self.config.phone.kinds}
         self._kind_of |= {k: "email" for k in self.config.email.kinds}
 
-    def policy(self, key_kind: str) -> KeyPolicy | PhonePolicy:
+    def policy(self, key_kind: str) -> PhonePolicy | EmailPolicy:
         return self.config.phone if key_kind == "phone" else self.config.email
 
     def normalise(self, key_kind: KeyKind, raw: str) -> str:

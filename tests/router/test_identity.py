@@ -143,6 +143,30 @@ def test_a_missing_file_means_defaults(tmp_path: Path) -> None:
     assert IdentityConfig().phone == PhonePolicy(kinds=["phone", "whatsapp", "sms"])
 
 
+@pytest.mark.parametrize(("section", "field", "value"), [
+    ("phone", "auto_merge", False), ("email", "merge_claims", True), ("attributes", "default", "source_priority"),
+    ("verification", "max_attempts", 3),
+])
+def test_a_section_that_sets_one_field_keeps_the_built_in_rest(
+    tmp_path: Path, section: str, field: str, value: object
+) -> None:
+    """An admin who writes ``email: {blocked: [...]}`` must not lose the
+    built-in role addresses (``info@*``) or the kinds that make an email a
+    key: every field left out means what a file without the section means."""
+    (tmp_path / "identity.yaml").write_text(f"{section}:\n  {field}: {str(value).lower()}\n", encoding="utf-8")
+    loaded = getattr(load_identity_config(tmp_path), section)
+    default = getattr(IdentityConfig(), section)
+    assert getattr(loaded, field) == value
+    assert loaded.model_copy(update={field: getattr(default, field)}) == default
+
+
+def test_a_partial_email_section_still_refuses_role_addresses(tmp_path: Path) -> None:
+    (tmp_path / "identity.yaml").write_text("email:\n  blocked: ['boss@shop.ru']\n", encoding="utf-8")
+    rules = IdentityRules(load_identity_config(tmp_path))
+    assert rules.blocked("email", "info@shop.ru") and rules.blocked("email", "boss@shop.ru")
+    assert rules.channel_identity(IdentityRef(kind="email", value="anna@example.com"))[1] is not None
+
+
 def test_a_bad_config_is_refused_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "identity.yaml").write_text("default_region: RU\nmax_profiles_per_key: 0\nphone:\n  kinds: [sms]\n"
                                             "  auto_mrege: true\n", encoding="utf-8")
