@@ -120,21 +120,15 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def load_bot(
-    config_dir: Path | None, cache: Path | None = None, more_human_request: list[str] | None = None,
-) -> tuple[Bot, BotFile] | None:
+def load_bot(config_dir: Path | None, cache: Path | None = None) -> tuple[Bot, BotFile] | None:
     """The bot of ``config_dir/bot.yaml`` (``ConfigError`` with file:line when
     it is invalid, ``BotError`` when its model is not installed); None
     without one: conversations sent to the bot then wait for an agent.
-    ``cache``: a folder for what the bot computes from its examples.
-    ``more_human_request``: rules.yaml's phrases of asking for a person, so
-    the bot and the rules read one vocabulary."""
+    ``cache``: a folder for what the bot computes from its examples."""
     path = config_dir / BOT_FILE if config_dir is not None else None
     if path is None or not path.exists():
         return None
     config = load_bot_config(path)
-    if more_human_request:
-        config = config.model_copy(update={"human_request": [*config.human_request, *more_human_request]})
     bot = make_bot(config, cache)
     log.info("bot from %s: %s, %d intent(s)", path, config.engine, len(config.intents))
     return bot, config
@@ -272,10 +266,11 @@ def create_app(
     identity = IdentityRules(load_identity_config(app[CONFIG_DIR]))
     routing = make_routing(settings.routing, config_dir)
     policy = assignment_policy(routing, config_dir)
-    rules_phrases = routing.ruleset.config.human_request if isinstance(routing, RulesRouting) else []
-    bot = load_bot(config_dir, cache_dir(settings, base_dir), rules_phrases)
+    bot = load_bot(config_dir, cache_dir(settings, base_dir))
     if bot is not None and isinstance(routing, RulesRouting):
+        # one vocabulary of asking for a person: the current rules file's with bot.yaml's
         routing.extra_human_request = tuple(bot[1].human_request)
+        bot[0].vocabulary = lambda: routing.human_request
     app[STORE] = make_store(settings, base_dir)
     app[BUS] = EventBus()
     app[METRICS] = Metrics()

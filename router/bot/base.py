@@ -10,6 +10,7 @@ routing rules with the reply's reason.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -17,6 +18,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
+from router.human_request import HumanRequest
+from router.language import language_of
 from router.models import Author, Customer, Message
 
 
@@ -103,6 +106,18 @@ class Bot(ABC):
     ``BotError`` when the bot itself is broken."""
 
     name: str = "bot"
+    # the "ask for a person" vocabulary it steps aside on. The app points it
+    # at the routing's (rules.yaml's phrases with bot.yaml's), so a reloaded
+    # rules file reaches the bot too, and the two never disagree
+    vocabulary: Callable[[], HumanRequest]
+
+    def person_requested(self, text: str) -> BotReply | None:
+        """A handoff when ``text`` asks for a person, else None."""
+        phrase = self.vocabulary().find(text)
+        if phrase is None:
+            return None
+        return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
+                                language=language_of(text))
 
     @property
     def readiness(self) -> str:
@@ -122,6 +137,12 @@ class Bot(ABC):
     async def respond(self, turn: BotTurn) -> BotReply: ...
 
 
+def fixed_vocabulary(phrases: list[str]) -> Callable[[], HumanRequest]:
+    """The built-in vocabulary with ``phrases``, for a bot on its own (no rules.yaml)."""
+    vocabulary = HumanRequest(phrases)
+    return lambda: vocabulary
+
+
 class NoBot(Bot):
     """No bot.yaml: a conversation that rules send to the bot goes to people
     at once, never left silent."""
@@ -133,5 +154,5 @@ class NoBot(Bot):
 
 
 __all__ = [
-    "Bot", "BotError", "BotReply", "BotTurn", "Candidate", "HandoffReason", "NoBot", "ReplyKind",
+    "Bot", "BotError", "BotReply", "BotTurn", "Candidate", "HandoffReason", "NoBot", "ReplyKind", "fixed_vocabulary",
 ]

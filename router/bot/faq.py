@@ -20,11 +20,10 @@ from typing import Any, Self
 
 from rapidfuzz import fuzz
 
-from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind
+from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.config import BotFile, Intent, localized, render
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
-from router.human_request import HumanRequest
 from router.language import language_of
 from router.models import Customer
 
@@ -81,7 +80,7 @@ class FaqBot(Bot):
         if off_topic:
             self._examples[OFF_TOPIC] = off_topic
         self.lexical = IntentIndex(self._examples)
-        self.human = HumanRequest(config.human_request)
+        self.vocabulary = fixed_vocabulary(config.human_request)
         self._encoder = encoder
         self._cache = cache
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
@@ -198,10 +197,8 @@ class FaqBot(Bot):
 
     def decide(self, turn: BotTurn) -> BotReply:
         language = language_of(turn.text)
-        phrase = self.human.find(turn.text)
-        if phrase is not None:
-            return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
-                                    language=language)
+        if (asked := self.person_requested(turn.text)) is not None:
+            return asked
         ranked = self.index.rank(turn.text)
         last = turn.last_bot_record()
         after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value

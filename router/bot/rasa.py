@@ -16,9 +16,8 @@ from typing import Any, Self
 import aiohttp
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from router.bot.base import Bot, BotReply, BotTurn, HandoffReason, ReplyKind
+from router.bot.base import Bot, BotReply, BotTurn, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.config import ExternalBot
-from router.human_request import HumanRequest
 from router.language import language_of
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class RasaBot(Bot):
     def __init__(self, config: ExternalBot, human_request: list[str] | None = None) -> None:
         self.config = config
         self.url = str(config.url)
-        self.human = HumanRequest(human_request or [])
+        self.vocabulary = fixed_vocabulary(human_request or [])
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -59,10 +58,8 @@ class RasaBot(Bot):
 
     async def respond(self, turn: BotTurn) -> BotReply:
         language = language_of(turn.text)
-        phrase = self.human.find(turn.text)
-        if phrase is not None:
-            return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
-                                    language=language)
+        if (asked := self.person_requested(turn.text)) is not None:
+            return asked
         try:
             answer = await self._ask(turn)
         except _Failed as exc:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from router.app import ROUTER, create_app
+from router.appkeys import RULES_RELOADER
+from router.bot.base import HandoffReason
 from router.bot.config import BotFile, load_bot_config
 from router.bot.faq import FaqBot
 from router.config import Settings
@@ -83,7 +85,7 @@ def test_phrases_added_in_either_file_extend_the_one_vocabulary(tmp_path: Path) 
                                   "human_request": ["хочу к начальнику"],
                                   "intents": [{"name": "x", "title": {"en": "x"}, "examples": {"en": ["x y z"]},
                                                "answer": {"en": "x"}}]})
-    assert FaqBot(bot).human.find("хочу к начальнику отдела") is not None
+    assert FaqBot(bot).vocabulary().find("хочу к начальнику отдела") is not None
 
 
 def test_the_service_gives_the_bot_and_the_rules_each_others_phrases(tmp_path: Path) -> None:
@@ -99,8 +101,26 @@ def test_the_service_gives_the_bot_and_the_rules_each_others_phrases(tmp_path: P
     router = create_app(settings, folder, base_dir=tmp_path)[ROUTER]
     assert isinstance(router.routing, RulesRouting) and router.bot_desk is not None
     assert isinstance(router.bot_desk.bot, FaqBot)
-    bot_hears = router.bot_desk.bot.human
+    bot = router.bot_desk.bot
     for text in ("позовите старшего смены", "хочу к начальнику отдела", "позовите оператора"):
         assert router.routing.human_request.find(text) is not None, text
-        assert bot_hears.find(text) is not None, text
+        assert bot.vocabulary().find(text) is not None, text
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_phrase_added_to_the_running_rules_reaches_the_bot(tmp_path: Path) -> None:
+    """rules.yaml reloads while the service runs: the bot steps aside on its
+    new phrase as the rules do, without a restart."""
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED.parent, folder)
+    settings = Settings()
+    settings.store.path = str(tmp_path / "x.db")
+    app = create_app(settings, folder, base_dir=tmp_path)
+    bot = app[ROUTER].bot_desk.bot if app[ROUTER].bot_desk is not None else None
+    assert isinstance(bot, FaqBot)
+    assert bot.person_requested("а где дежурный по смене") is None
+    rules = (folder / "rules.yaml").read_text(encoding="utf-8")
+    (folder / "rules.yaml").write_text("human_request: [дежурный по смене]\n" + rules, encoding="utf-8")
+    assert app[RULES_RELOADER].check()
+    asked = bot.person_requested("а где дежурный по смене")
+    assert asked is not None and asked.reason is HandoffReason.ASKED_FOR_HUMAN
