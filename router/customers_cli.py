@@ -42,23 +42,30 @@ def _import_command(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm  # noqa: PLC0415
 
+    from router.store import StoreError  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     path = Path(args.file)
     try:
         total = _count_lines(path)
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
         with tqdm(total=total, unit="row", file=sys.stderr, disable=args.quiet or None) as bar:
             report = asyncio.run(_import(path, Path(args.config), args.source, bar))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 1
     except UnicodeDecodeError as exc:
         print(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing after it was imported",
               file=sys.stderr)
+        return 1
+    except (StoreError, OSError) as exc:  # the store's folder or disk, not the file (read above)
+        print(f"{path}: the store failed after {bar.n} of {total} row(s): {exc}. The rows before it are "
+              "imported; run the same import again when the store is back (rows are matched by their keys, "
+              "so nothing is imported twice)", file=sys.stderr)
         return 1
     _print_report(path, report)
     return 1 if report.rejected else 0

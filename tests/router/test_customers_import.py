@@ -187,6 +187,23 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path, config_dir: Path, capsy
     assert "nope.csv: cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_a_store_that_cannot_be_opened_is_named_not_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """The store's folder is a file, or the store's path a folder: the
+    import says the store failed, in one line, and never blames the CSV."""
+    (tmp_path / "blocker").write_text("", encoding="utf-8")
+    store = tmp_path / "blocker" / "crm.db" if where == "under a file" else tmp_path
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "omnirouter.yaml").write_text(f"store:\n  path: {store}\n", encoding="utf-8")
+    assert run_import(tmp_path, config, "phone,name\n+79123456789,Анна\n") == 1
+    err = capsys.readouterr().err
+    assert "customers.csv: the store failed after 0 of 1 row(s)" in err
+    assert "cannot read" not in err and "Traceback" not in err
+
+
 def test_a_row_whose_only_key_is_blocked_is_rejected_with_what_it_would_have_set() -> None:
     rules = IdentityRules(IdentityConfig.model_validate({"email": {"kinds": ["email"], "blocked": ["info@*"]}}))
     with pytest.raises(RowError, match=r"blocked by config.*not applied: email='info@shop\.ru', tier='gold'"):
