@@ -1593,7 +1593,12 @@ class SQLiteStore(Store):
     # -- lifecycle ------------------------------------------------------------
     async def open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission: the store's own fault, said as such
+                why = "a file is in the way" if folder.is_file() else exc.strerror
+                raise StoreUnavailable(f"its folder {folder} cannot be created ({why})") from exc
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
                              episode=self.outage)
         try:

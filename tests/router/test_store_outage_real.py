@@ -222,3 +222,21 @@ async def test_a_start_on_immutable_files_is_refused_with_the_reason(tmp_path: P
     async with running(tmp_path, database) as server:
         assert (await server.health())[0] == 200
         await server.stop()
+
+
+async def test_a_store_whose_folder_cannot_be_created_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """A file where the store's folder should be (a typo in store.path): the
+    start says so in one line, with no traceback."""
+    (tmp_path / "var").write_text("", encoding="utf-8")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "omnirouter.yaml").write_text(f"store:\n  path: {tmp_path / 'var' / 'omnirouter.db'}\n",
+                                            encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "run", "--config", str(config), "--port", "0",
+        env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD}, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), CEILING)
+    log = err.decode()
+    assert proc.returncode == 1 and "the store cannot be written" in log and "a file is in the way" in log, log
+    assert "Traceback" not in log, log
