@@ -19,7 +19,7 @@ from typing import Any
 from connectors.base import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
 from router.aio import finish
 from router.bot.base import Bot
-from router.bot.config import BotFile, Messages
+from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
@@ -141,6 +141,8 @@ class Router:
         self.reply_windows: dict[str, ReplyWindow] = {}
         # how each channel (connector name) is named to people; set by the app from its connectors
         self.channel_labels: dict[str, ChannelLabel] = {}
+        # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
+        self.bot_intents: dict[str, Intent] = {i.name: i for i in bot_config.intents} if bot_config else {}
         # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
         self.handoff_texts: Mapping[Any, str] = (bot_messages or Messages()).handoff
         # None: no bot configured; conversations rules send to the bot wait for an agent
@@ -154,8 +156,8 @@ class Router:
         if config is not None and not config.welcome_back.enabled:
             return None
         pause = timedelta(seconds=config.welcome_back.pause) if config is not None else None
-        intents = {i.name: i for i in config.intents} if config is not None else {}
-        greeter = Greeter(self.store, self.identity.identity_of, messages, intents, lambda: self.channel_labels)
+        greeter = Greeter(self.store, self.identity.identity_of, messages, self.bot_intents,
+                          lambda: self.channel_labels)
         if pause is not None:
             greeter.pause = pause
         return greeter
