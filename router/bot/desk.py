@@ -151,7 +151,7 @@ class BotDesk:
         # several quick messages are one question: «привет» + «где мой заказ?»
         text = "\n".join(m.text for m in pending if m.text.strip())
         reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
-        recall = await self._recall(view, customer, pending)
+        recall = await self._recall(view, customer, pending, earlier)
         if reply.kind is ReplyKind.HANDOFF:
             # their name only: "shall we continue?" does not go with "a colleague will answer"
             hello = self._hello(Recall(recall.name) if recall is not None else None, customer, current)
@@ -163,9 +163,12 @@ class BotDesk:
             await self._say(view, current, texts, {"bot": reply.record()}, ConversationStatus.BOT)
         return reply
 
-    async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message]) -> Recall | None:
+    async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message],
+                      earlier: list[Message]) -> Recall | None:
         """What this turn may say it knows of a returning customer (``router.bot.welcome``)."""
-        return None if self.greeter is None else await self.greeter.recall(view.id, customer, pending[0])
+        if self.greeter is None:
+            return None
+        return await self.greeter.recall(view.id, customer, pending[0], earlier)
 
     def _hello(self, recall: Recall | None, customer: Customer, current: Message) -> str | None:
         if recall is None:

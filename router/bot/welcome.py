@@ -128,11 +128,16 @@ class Greeter:
         self.labels = labels
         self.pause = pause
 
-    async def recall(self, conversation_id: str, customer: Customer, first: Message) -> Recall | None:
+    async def recall(
+        self, conversation_id: str, customer: Customer, first: Message, earlier: list[Message] | None = None,
+    ) -> Recall | None:
         """What may be said to ``customer``, whose message ``first`` opens a
         bot turn: None unless it comes from a verified identity at least
-        ``pause`` after their previous message."""
-        if first.sender is None:
+        ``pause`` after their previous message. ``earlier``: the
+        conversation's messages before the turn, which the turn read already:
+        a customer message among them within the pause ends it without a
+        store read (the common case: a conversation under way)."""
+        if first.sender is None or self._recent(first, earlier or []):
             return None
         allowed = await self._verified(customer.id, self.identity_of(first.sender))
         if allowed is None:
@@ -148,6 +153,9 @@ class Greeter:
             return Recall(name)
         intent = _answered_intent(after, conversation_id)
         return Recall(name, LeftOff(previous.created_at, label, self.intents.get(intent) if intent else None))
+
+    def _recent(self, first: Message, earlier: list[Message]) -> bool:
+        return any(m.direction is Direction.IN and first.created_at - m.created_at < self.pause for m in earlier)
 
     async def _verified(self, customer_id: str, identity: IdentityRef) -> set[tuple[str, str]] | None:
         """The customer's verified identities, when ``identity`` is one of them."""
