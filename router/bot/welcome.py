@@ -139,13 +139,19 @@ class Greeter:
         store read (the common case: a conversation under way)."""
         if first.sender is None or self._recent(first, earlier or []):
             return None
-        allowed = await self._verified(customer.id, self.identity_of(first.sender))
-        if allowed is None:
+        linked = await self.store.customer_identities(customer.id)
+        identity = self.identity_of(first.sender)
+        if not any(i.ref == identity and i.verified for i in linked):
             return None
-        previous, after = await self._previous(customer.id, first, allowed)
-        if previous is None or first.created_at - previous.created_at < self.pause:
+        allowed = {(i.ref.kind, i.ref.value) for i in linked if i.verified}
+        messages = await self.store.customer_messages(customer.id, RECALL_LIMIT)
+        cut = next((i for i, m in enumerate(messages) if m.id == first.id), len(messages))
+        mine = [i for i in range(cut) if self._from(messages[i], allowed)]
+        if not mine or first.created_at - messages[mine[-1]].created_at < self.pause:
             return None
-        name = real_name(customer.display_name)
+        previous, after = messages[mine[-1]], messages[mine[-1] + 1:cut]
+        unproven = any(not i.verified for i in linked)
+        name = real_name(self._name(customer, messages[:cut + 1], allowed, unproven))
         if previous.conversation_id != conversation_id:  # their conversation was closed meanwhile
             return Recall(name)
         label = self.labels().get(previous.channel)
@@ -157,28 +163,26 @@ class Greeter:
     def _recent(self, first: Message, earlier: list[Message]) -> bool:
         return any(m.direction is Direction.IN and first.created_at - m.created_at < self.pause for m in earlier)
 
-    async def _verified(self, customer_id: str, identity: IdentityRef) -> set[tuple[str, str]] | None:
-        """The customer's verified identities, when ``identity`` is one of them."""
-        linked = await self.store.customer_identities(customer_id)
-        if not any(i.ref == identity and i.verified for i in linked):
-            return None
-        return {(i.ref.kind, i.ref.value) for i in linked if i.verified}
+    def _from(self, message: Message, allowed: set[tuple[str, str]]) -> bool:
+        """A customer's message (not a machine's) from one of the ``allowed`` identities."""
+        if message.direction is not Direction.IN or message.sender is None or message.extras.get("automated"):
+            return False
+        ref = self.identity_of(message.sender)
+        return (ref.kind, ref.value) in allowed
 
-    async def _previous(
-        self, customer_id: str, first: Message, allowed: set[tuple[str, str]]
-    ) -> tuple[Message | None, list[Message]]:
-        """The customer's latest message before ``first`` from an ``allowed``
-        identity, and the messages between the two."""
-        messages = await self.store.customer_messages(customer_id, RECALL_LIMIT)
-        cut = next((i for i, m in enumerate(messages) if m.id == first.id), len(messages))
-        for i in range(cut - 1, -1, -1):
-            m = messages[i]
-            if m.direction is not Direction.IN or m.sender is None or m.extras.get("automated"):
-                continue
-            ref = self.identity_of(m.sender)
-            if (ref.kind, ref.value) in allowed:
-                return m, messages[i + 1:cut]
-        return None, []
+    def _name(self, customer: Customer, messages: list[Message], allowed: set[tuple[str, str]],
+              unproven: bool) -> str | None:
+        """The profile's name when every identity linked to it is proven; else
+        the name a verified identity's platform gave last: any message updates
+        the profile's name, so with an identity linked without proof it may be
+        the other side's (invariant 9)."""
+        if not unproven:
+            return customer.display_name
+        for m in reversed(messages):
+            name = m.extras.get("sender_name")
+            if isinstance(name, str) and name and self._from(m, allowed):
+                return name
+        return None
 
 
 __all__ = ["DEFAULT_PAUSE", "Greeter", "LeftOff", "Recall", "greeting", "real_name", "topic_text"]

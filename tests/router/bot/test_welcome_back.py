@@ -123,7 +123,9 @@ async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_othe
     await router.merge_customers(owner.id, site.id, agent, "the same person, I think")  # an agent's word: no proof
 
     clock.now = T0 + timedelta(days=1)
-    again = visitor.model_copy(update={"external_id": "w-2", "text": "Как можно оплатить?"})
+    # the visitor's own name: it becomes the profile's name, but is no proof of anything
+    again = visitor.model_copy(update={"external_id": "w-2", "text": "Как можно оплатить?",
+                                       "sender_name": "Мария Сидорова"})
     await router.on_message(again)
     await settle(router)
     messages = await store.customer_messages(owner.id, 100)
@@ -134,8 +136,13 @@ async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_othe
         assert secret not in answer.text, answer.text
     assert accepted.conversation_id is not None
 
-    # the proven WhatsApp side, back after the pause, is still greeted: the check is per identity
+    # the proven side, back after the pause by SMS (the same number: proven by the platform),
+    # is still greeted: the check is per identity
     clock.now = T0 + timedelta(days=2)
-    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Сроки доставки в регионы"))
+    back = await bot_answer(app, clock, "sms", sms_form("Сроки доставки в регионы"))
     assert back.text.startswith(
         f"Здравствуйте, {NAME}! Вы писали нам 2 дня назад в WhatsApp о сроках доставки — продолжим?\n\n"), back.text
+    # the name the unproven side gave is the profile's now (an SMS carries none), and is never
+    # said to the proven side: its name is the one its own platform gave
+    assert (await store.get_customer(owner.id)).display_name == "Мария Сидорова"
+    assert "Мария" not in back.text
