@@ -137,7 +137,7 @@ async function start(agent) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   await loadAgents().catch(() => {});
-  await loadChannels().catch(() => {});
+  await window.channelSwitch.load().catch(() => {}); // channels.js: the channels' names
   connect();
   await loadConversations();
 }
@@ -145,44 +145,6 @@ async function start(agent) {
 async function loadAgents() {
   const data = await api("GET", "/api/agents");
   state.agents = new Map(data.agents.map((a) => [a.id, a.display_name]));
-}
-
-// ---- channel switches --------------------------------------------------
-// The customer wrote from another channel than their message before: a
-// divider says so, so the agent never answers an old question on a channel
-// the customer left (a reply goes where they wrote last).
-
-// the strings of this section, to move into the console's catalogue (ru/en)
-const SWITCH_TEXT = {
-  moved: (from, to) => `Customer moved from ${from} to ${to}`,
-};
-
-state.channelLabels = new Map(); // channel -> its name for people (English: the console's language for now)
-
-async function loadChannels() {
-  const data = await api("GET", "/api/channels");
-  state.channelLabels = new Map(data.channels.map((c) => [c.name, c.label.en || Object.values(c.label)[0] || c.name]));
-}
-
-function channelLabel(channel) {
-  return state.channelLabels.get(channel) || channel;
-}
-
-function isCustomerMessage(msg) {
-  return msg.direction === "in" && msg.author === "customer" && !(msg.extras && msg.extras.automated);
-}
-
-// the divider before ``msg`` when it is the customer's and their message before it came from another channel
-function channelSwitchNode(msg) {
-  if (!isCustomerMessage(msg)) return null;
-  const earlier = [...state.messages.values()].filter((m) => m.id !== msg.id && isCustomerMessage(m));
-  const before = earlier.at(-1);
-  if (!before || before.channel === msg.channel) return null;
-  const li = el("li", "channel-switch", SWITCH_TEXT.moved(channelLabel(before.channel), channelLabel(msg.channel)));
-  li.dataset.testid = "channel-switch";
-  li.dataset.from = before.channel;
-  li.dataset.to = msg.channel;
-  return li;
 }
 
 // ---- conversation list -------------------------------------------------
@@ -413,7 +375,7 @@ function showMessage(msg) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const last = [...state.messages.values()].at(-2);
   if (!last || dayLabel(last.created_at) !== dayLabel(msg.created_at)) list.append(el("li", "day", dayLabel(msg.created_at)));
-  const moved = channelSwitchNode(msg);
+  const moved = window.channelSwitch.node(msg, [...state.messages.values()]);
   if (moved) list.append(moved);
   list.append(messageRow(msg));
   if (atBottom || msg.direction === "out") list.scrollTop = list.scrollHeight;
