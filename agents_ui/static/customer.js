@@ -87,7 +87,10 @@
 
   // the customer's last contact on each channel: where, when, and what it was about
   // (the topic the bot answered, else the first words they wrote)
+  // (strings to move into the console's catalogue, ru/en)
   const CONTACT_TEXT = {
+    title: "Last contact",
+    none: "None yet.",
     about: "about",
     wrote: "wrote",
   };
@@ -182,7 +185,7 @@
     note.setAttribute("role", "status");
     panel().replaceChildren(
       head, note,
-      section("Last contact", "cp-last-contacts", (d.last_contacts || []).map(lastContact), "None yet."),
+      section(CONTACT_TEXT.title, "cp-last-contacts", (d.last_contacts || []).map(lastContact), CONTACT_TEXT.none),
       section("Value", "cp-attributes", attributes(c), "No attributes yet."),
       section("Channels", "cp-identities", d.identities.map(identity), "None."),
       section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id)), "No claims."),
