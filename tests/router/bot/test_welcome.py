@@ -5,12 +5,15 @@ The clock is given: nothing here reads the wall clock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from connectors.base import ChannelLabel
+from router.bot import load_bot_config
 from router.bot.config import Intent, Messages
 from router.bot.welcome import LeftOff, Recall, greeting, real_name
+from tests.router.bot.test_config import GOOD, problems
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WHATSAPP = ChannelLabel(name={"ru": "WhatsApp", "en": "WhatsApp"}, where={"ru": "в WhatsApp", "en": "on WhatsApp"})
@@ -75,3 +78,18 @@ def test_a_language_without_texts_falls_back_and_texts_come_from_the_config() ->
 ])
 def test_only_a_real_name_is_used(display_name: str | None, expected: str | None) -> None:
     assert real_name(display_name) == expected
+
+
+def test_welcome_back_and_topics_in_bot_yaml_are_checked_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + "welcome_back: {pause: 30m}\n", encoding="utf-8")
+    assert load_bot_config(path).welcome_back.pause == 1800
+    with_topic = GOOD.replace("    title: {en: payment}\n", "    title: {en: payment}\n    topic: {en: about paying}\n")
+    path.write_text(with_topic, encoding="utf-8")
+    topic = load_bot_config(path).intents[1].topic
+    assert topic is not None and topic["en"] == "about paying"
+    assert problems(tmp_path, GOOD + "welcome_back: {pause: 0}\n") == [
+        "14: welcome_back: Value error, pause must be more than 0 seconds"]
+    assert problems(tmp_path, GOOD + "welcome_back: {after: 4h}\n")[0].startswith("14: welcome_back.after: Extra")
+    assert problems(tmp_path, with_topic.replace("topic: {en: about paying}", "topic: {en: '  '}"))[0].startswith(
+        "11: intents.1.topic.en: Value error, must not be empty")
