@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from router.contacts import ChannelContact
 from router.models import (
     MAX_TEXT_LENGTH,
     Agent,
@@ -119,6 +120,15 @@ class MessageList(BaseModel):
     messages: list[Message]
 
 
+class LastContact(ChannelContact):
+    """The customer's last contact on a channel, named for people."""
+
+    # the channel's name per language ("WhatsApp", "site chat"); the channel itself when none is configured
+    label: dict[str, str]
+    # the title of the intent the bot answered, per language
+    topic: dict[str, str] | None = None
+
+
 class CustomerDetail(BaseModel):
     customer: Customer
     identities: list[ChannelIdentity]
@@ -129,6 +139,8 @@ class CustomerDetail(BaseModel):
     merges: list[MergeRecord] = Field(default_factory=list)
     # channels they wrote from, most recent first: where a reply can go
     channels: list[str] = Field(default_factory=list)
+    # their last contact on each channel, most recent first
+    last_contacts: list[LastContact] = Field(default_factory=list)
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

@@ -12,13 +12,34 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.net import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
+
+LabelText = dict[Literal["ru", "en"], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLabel:
+    """How a channel is named to people, per language: ``name`` on its own
+    ("WhatsApp", «чат на сайте»), ``where`` after "you wrote to us"
+    («в чате на сайте», "in the site chat": Russian declines it)."""
+
+    name: LabelText
+    where: LabelText
+
+
+class LabelOption(BaseModel):
+    """A connector section's ``label``: both forms, in at least one language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: LabelText = Field(min_length=1)
+    where: LabelText = Field(min_length=1)
 
 
 class ConnectorOptions(BaseModel):
@@ -27,6 +48,8 @@ class ConnectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_base: str | None = None
+    # how customers and agents see the channel named (default: the connector type's own)
+    label: LabelOption | None = None
 
     def disabled_reason(self) -> str | None:
         """Why the connector cannot run yet (a secret's environment variable is
@@ -228,6 +251,15 @@ class Connector(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         return None
+
+    def default_label(self) -> ChannelLabel:
+        """The type's own name for the channel (``label`` of the section overrides it)."""
+        return ChannelLabel(name={"ru": self.type_name, "en": self.type_name},
+                            where={"ru": f"в {self.type_name}", "en": f"on {self.type_name}"})
+
+    def channel_label(self) -> ChannelLabel:
+        given = self.options.label
+        return self.default_label() if given is None else ChannelLabel(name=given.name, where=given.where)
 
     def reply_window(self) -> ReplyWindow | None:
         """The channel's reply window, if it has one. An outbound message with

@@ -52,6 +52,7 @@ from imapclient.exceptions import LoginError
 from pydantic import Field, field_validator
 
 from connectors.base import (
+    ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
@@ -156,6 +157,13 @@ def _reply_subject(subject: str) -> str:
 
 class EmailConnector(Connector):
     type_name: ClassVar[str] = "email"
+    # how customers and agents see the channel named; the section's ``label`` overrides it
+    LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "почта", "en": "email"},
+                                           where={"ru": "по почте", "en": "by email"})
+
+    def default_label(self) -> ChannelLabel:
+        return self.LABEL
+
     options_model: ClassVar[type[ConnectorOptions]] = EmailOptions
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:

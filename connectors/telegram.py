@@ -49,6 +49,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from connectors.base import (
     MAX_MEDIA_BYTES,
+    ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
@@ -218,6 +219,13 @@ class _Limits:
 
 class TelegramConnector(Connector):
     type_name: ClassVar[str] = "telegram"
+    # how customers and agents see the channel named; the section's ``label`` overrides it
+    LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "Telegram", "en": "Telegram"},
+                                           where={"ru": "в Telegram", "en": "on Telegram"})
+
+    def default_label(self) -> ChannelLabel:
+        return self.LABEL
+
     options_model: ClassVar[type[ConnectorOptions]] = TelegramOptions
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:

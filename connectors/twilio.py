@@ -57,6 +57,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import (
+    ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
@@ -402,6 +403,14 @@ def _fallback_text(message: OutboundMessage) -> str:
     return "\n".join(lines)
 
 
+# how customers and agents see each flavour named; the section's ``label`` overrides it
+_LABELS: dict[str, ChannelLabel] = {
+    "whatsapp": ChannelLabel(name={"ru": "WhatsApp", "en": "WhatsApp"},
+                             where={"ru": "в WhatsApp", "en": "on WhatsApp"}),
+    "sms": ChannelLabel(name={"ru": "SMS", "en": "SMS"}, where={"ru": "по SMS", "en": "by SMS"}),
+}
+
+
 class TwilioConnector(Connector):
     type_name: ClassVar[str] = "twilio"
     options_model: ClassVar[type[ConnectorOptions]] = TwilioOptions
@@ -427,6 +436,9 @@ class TwilioConnector(Connector):
     def base_url(self) -> str | None:
         base = self.settings.public_url or self.public_url
         return base.rstrip("/") if base else None
+
+    def default_label(self) -> ChannelLabel:
+        return _LABELS[self.settings.flavour]
 
     def reply_window(self) -> ReplyWindow | None:
         length = self.settings.window()

@@ -49,6 +49,7 @@ from pydantic import Field
 from vk_api.upload import VkUpload
 
 from connectors.base import (
+    ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
@@ -242,6 +243,13 @@ class _Names:
 
 class VkConnector(Connector):
     type_name: ClassVar[str] = "vk"
+    # how customers and agents see the channel named; the section's ``label`` overrides it
+    LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "ВКонтакте", "en": "VK"},
+                                           where={"ru": "во ВКонтакте", "en": "on VK"})
+
+    def default_label(self) -> ChannelLabel:
+        return self.LABEL
+
     options_model: ClassVar[type[ConnectorOptions]] = VkOptions
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:

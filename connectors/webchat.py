@@ -33,7 +33,15 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, HostUnavailable, SendProgress, SendResult
+from connectors.base import (
+    ChannelLabel,
+    Connector,
+    ConnectorHost,
+    ConnectorOptions,
+    HostUnavailable,
+    SendProgress,
+    SendResult,
+)
 from connectors.chat_limits import MovingWindow, address_key
 from router.models import (
     DESCRIPTION_EXTRA,
@@ -301,6 +309,13 @@ class _Session:
 
 class WebChatConnector(Connector):
     type_name: ClassVar[str] = "webchat"
+    # how customers and agents see the channel named; the section's ``label`` overrides it
+    LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "чат на сайте", "en": "site chat"},
+                                           where={"ru": "в чате на сайте", "en": "in the site chat"})
+
+    def default_label(self) -> ChannelLabel:
+        return self.LABEL
+
     options_model: ClassVar[type[ConnectorOptions]] = WebChatOptions
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:

@@ -280,9 +280,11 @@ def create_app(
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
-                         bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None)
+                         bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
+                         bot_config=bot[1] if bot else None)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
+    app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}
     app[ROUTER].reply_windows = {
         name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
     }

@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Accepted, HostUnavailable, ReplyWindow
+from connectors.base import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
 from router.aio import finish
 from router.bot.base import Bot
-from router.bot.config import Messages
+from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
+from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
 from router.identity import IdentityRules
 from router.metrics import Metrics
@@ -123,6 +124,7 @@ class Router:
         identity: IdentityRules | None = None,
         bot: Bot | None = None,
         bot_messages: Messages | None = None,
+        bot_config: BotFile | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -137,13 +139,28 @@ class Router:
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
         self.reply_windows: dict[str, ReplyWindow] = {}
+        # how each channel (connector name) is named to people; set by the app from its connectors
+        self.channel_labels: dict[str, ChannelLabel] = {}
+        # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
+        self.bot_intents: dict[str, Intent] = {i.name: i for i in bot_config.intents} if bot_config else {}
         # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
         self.handoff_texts: Mapping[Any, str] = (bot_messages or Messages()).handoff
         # None: no bot configured; conversations rules send to the bot wait for an agent
         self.bot_desk = None if bot is None else BotDesk(
             store, bus, lambda: self.routing, bot, bot_messages or Messages(), lambda: self.clock(),  # noqa: PLW0108
-            self.outbox_wakeup,
+            self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()),
         )
+
+    def _greeter(self, config: BotFile | None, messages: Messages) -> Greeter | None:
+        """Who greets a returning customer (bot.yaml's welcome_back)."""
+        if config is not None and not config.welcome_back.enabled:
+            return None
+        pause = timedelta(seconds=config.welcome_back.pause) if config is not None else None
+        greeter = Greeter(self.store, self.identity.identity_of, messages, self.bot_intents,
+                          lambda: self.channel_labels)
+        if pause is not None:
+            greeter.pause = pause
+        return greeter
 
     # -- what connectors see (connectors.base.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:

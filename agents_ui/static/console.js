@@ -137,6 +137,7 @@ async function start(agent) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   await loadAgents().catch(() => {});
+  await window.channelSwitch.load().catch(() => {}); // channels.js: the channels' names
   connect();
   await loadConversations();
 }
@@ -374,6 +375,8 @@ function showMessage(msg) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const last = [...state.messages.values()].at(-2);
   if (!last || dayLabel(last.created_at) !== dayLabel(msg.created_at)) list.append(el("li", "day", dayLabel(msg.created_at)));
+  const moved = window.channelSwitch.node(msg, [...state.messages.values()]);
+  if (moved) list.append(moved);
   list.append(messageRow(msg));
   if (atBottom || msg.direction === "out") list.scrollTop = list.scrollHeight;
 }

@@ -85,6 +85,33 @@
     return row;
   }
 
+  // the customer's last contact on each channel: where, when, and what it was about
+  // (the topic the bot answered, else the first words they wrote)
+  // (strings to move into the console's catalogue, ru/en)
+  const CONTACT_TEXT = {
+    title: "Last contact",
+    none: "None yet.",
+    about: "about",
+    wrote: "wrote",
+  };
+
+  function label(texts, fallback) {
+    return (texts && (texts.en || Object.values(texts)[0])) || fallback;
+  }
+
+  function lastContact(c) {
+    const row = node("div", "cp-item");
+    row.dataset.testid = "last-contact";
+    row.dataset.channel = c.channel;
+    row.append(node("span", "cp-value", label(c.label, c.channel)), node("span", "muted small", when(c.at)));
+    const what = c.topic
+      ? node("div", "small", `${CONTACT_TEXT.about}: ${label(c.topic, c.intent)}`)
+      : node("div", "muted small cp-ellipsis", `${CONTACT_TEXT.wrote}: “${c.preview}”`);
+    what.dataset.testid = "last-contact-about";
+    row.append(what);
+    return row;
+  }
+
   function conversation(c) {
     const row = node("div", "cp-item");
     row.dataset.testid = "past-conversation";
@@ -158,6 +185,7 @@
     note.setAttribute("role", "status");
     panel().replaceChildren(
       head, note,
+      section(CONTACT_TEXT.title, "cp-last-contacts", (d.last_contacts || []).map(lastContact), CONTACT_TEXT.none),
       section("Value", "cp-attributes", attributes(c), "No attributes yet."),
       section("Channels", "cp-identities", d.identities.map(identity), "None."),
       section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id)), "No claims."),

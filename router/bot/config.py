@@ -58,6 +58,9 @@ class Intent(_Strict):
     title: Localized = Field(description="a few words naming the topic, for a clarifying question")
     examples: dict[Language, list[Text]] = Field(description="how customers ask, per language")
     answer: Localized = Field(description="the answer; {name} and other customer attributes, {name|fallback}")
+    # what a returning customer is told they wrote about: «о сроках доставки», "about delivery times";
+    # without it the title serves (messages.about_title)
+    topic: Localized | None = None
     # asking the same thing again right after this answer means it did not help
     handoff_on_repeat: bool = True
 
@@ -82,6 +85,38 @@ class Messages(_Strict):
         "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
         "I am passing your question to a colleague, who will answer here soon.",
     ))
+    # a recognised customer back after a pause (welcome_back); {name} is their name
+    welcome_back: LocalizedPiece = Field(default_factory=lambda: _texts("Здравствуйте, {name}!", "Hello, {name}!"))
+    # the same without a real name on the profile
+    welcome_back_anonymous: LocalizedPiece = Field(default_factory=lambda: _texts("Здравствуйте!", "Hello!"))
+    # where they left off, in their open conversation: {when} «1 день назад», {where} «в WhatsApp»,
+    # {topic} «о сроках доставки»
+    left_off: LocalizedPiece = Field(default_factory=lambda: _texts(
+        "Вы писали нам {when} {where} {topic} — продолжим?",
+        "You wrote to us {when} {where} {topic}: shall we continue?",
+    ))
+    # the same when the bot did not answer what it was about
+    left_off_no_topic: LocalizedPiece = Field(default_factory=lambda: _texts(
+        "Вы писали нам {when} {where} — продолжим?",
+        "You wrote to us {when} {where}: shall we continue?",
+    ))
+    # the topic from an intent's title when it has no ``topic``
+    about_title: LocalizedPiece = Field(default_factory=lambda: _texts("на тему «{title}»", "about {title}"))
+
+
+class WelcomeBack(_Strict):
+    """A customer writing from a verified identity after ``pause`` since
+    their previous message is greeted by name, and told where they left off
+    when their conversation is still open."""
+
+    enabled: bool = True
+    pause: Duration = Field(4 * 3600.0, description="seconds (or 4h, 30m) since their previous message")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        if self.pause <= 0:
+            raise ValueError("pause must be more than 0 seconds")
+        return self
 
 
 class ExternalBot(_Strict):
@@ -152,6 +187,7 @@ class BotFile(_Strict):
                                           "order, typos"
     )
     messages: Messages = Field(default_factory=Messages)
+    welcome_back: WelcomeBack = Field(default_factory=WelcomeBack)
     intents: list[Intent] = Field(default_factory=list)
     off_topic: dict[Language, list[Text]] = Field(
         default_factory=dict,

@@ -20,6 +20,7 @@ from datetime import datetime
 from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import Messages
+from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import Event, EventBus
 from router.models import (
     Author,
@@ -34,7 +35,7 @@ from router.models import (
     RouteDecision,
     new_id,
 )
-from router.notices import handoff_notice
+from router.notices import customer_language, handoff_notice
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
@@ -67,7 +68,7 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
 class BotDesk:
     def __init__(
         self, store: Store, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
-        clock: Callable[[], datetime], outbox_wakeup: asyncio.Event,
+        clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, greeter: Greeter | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -76,6 +77,8 @@ class BotDesk:
         self.messages = messages
         self.clock = clock
         self.outbox_wakeup = outbox_wakeup
+        # a recognised customer back after a pause is greeted (None: never)
+        self.greeter = greeter
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
 
@@ -148,11 +151,29 @@ class BotDesk:
         # several quick messages are one question: «привет» + «где мой заказ?»
         text = "\n".join(m.text for m in pending if m.text.strip())
         reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
+        recall = await self._recall(view, customer, pending, earlier)
         if reply.kind is ReplyKind.HANDOFF:
-            await self._hand_off(view, current, customer, reply)
+            # their name only: "shall we continue?" does not go with "a colleague will answer"
+            hello = self._hello(Recall(recall.name) if recall is not None else None, customer, current)
+            await self._hand_off(view, current, customer, reply, hello)
         else:
-            await self._say(view, current, reply.texts, {"bot": reply.record()}, ConversationStatus.BOT)
+            texts = reply.texts
+            if (hello := self._hello(recall, customer, current)) is not None and texts:
+                texts = [f"{hello}\n\n{texts[0]}", *texts[1:]]
+            await self._say(view, current, texts, {"bot": reply.record()}, ConversationStatus.BOT)
         return reply
+
+    async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message],
+                      earlier: list[Message]) -> Recall | None:
+        """What this turn may say it knows of a returning customer (``router.bot.welcome``)."""
+        if self.greeter is None:
+            return None
+        return await self.greeter.recall(view.id, customer, pending[0], earlier)
+
+    def _hello(self, recall: Recall | None, customer: Customer, current: Message) -> str | None:
+        if recall is None:
+            return None
+        return greeting(recall, self.messages, customer_language(current, customer), self.clock())
 
     async def _ask(self, turn: BotTurn) -> BotReply:
         if not turn.text.strip():
@@ -192,7 +213,9 @@ class BotDesk:
             self.outbox_wakeup.set()
         return True
 
-    async def _hand_off(self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply) -> None:
+    async def _hand_off(
+        self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply, hello: str | None = None,
+    ) -> None:
         assert reply.reason is not None
         outcome = BotOutcome(reason=reply.reason.value, detail=reply.detail, intent=reply.intent,
                              confidence=round(reply.confidence, 3) if reply.intent else None)
@@ -211,4 +234,6 @@ class BotDesk:
         self.bus.publish(_conversation_event(view))
         notice = handoff_notice(decision, inbound, customer, self.messages.handoff)
         if notice is not None:
+            if hello is not None:
+                notice = f"{hello}\n\n{notice}"
             await self._say(view, inbound, [notice], {"bot": reply.record(), "automatic": "handoff"}, None)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from router.contacts import ChannelContact
 from router.models import (
     Agent,
     AgentPresence,
@@ -388,6 +389,11 @@ class Store(ABC):
     @abstractmethod
     async def customer_channels(self, customer_id: str) -> list[str]:
         """The channels the customer has written from (a reply can go to any), most recent first."""
+
+    @abstractmethod
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        """Per channel the customer wrote from, their latest message there and
+        the intent the bot answered it with; most recent first."""
 
     # -- outbound / outbox ---------------------------------------------------
     @abstractmethod

@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
+from router.contacts import ChannelContact
 from router.heap import settle_heap
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -61,7 +62,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_outbox, sqlite_unmerge, sqlite_upsert
+from router.store import sqlite_contacts, sqlite_outbox, sqlite_unmerge, sqlite_upsert
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -1817,6 +1818,9 @@ class SQLiteStore(Store):
             (customer_id,),
         )
         return [r[0] for r in rows]
+
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        return await self._r.call(sqlite_contacts.last_contacts, customer_id)
 
     async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
         row = await self._r.call(

@@ -1,0 +1,46 @@
+// omnirouter console: where the customer moved to another channel. A divider
+// before the customer's message that came by another channel than their
+// message before it, so the agent never answers an old question on a channel
+// the customer left (a reply goes where they wrote last). Names of channels
+// come from GET /api/channels; every text reaches the page through textContent.
+"use strict";
+
+window.channelSwitch = (() => {
+  // the strings of this file, to move into the console's catalogue (ru/en)
+  const TEXT = {
+    moved: (from, to) => `Customer moved from ${from} to ${to}`,
+  };
+  // channel -> its name for people (English: the console's language for now)
+  let labels = new Map();
+
+  async function load() {
+    const resp = await fetch("/api/channels", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!resp.ok) throw new Error(`${resp.status}`);
+    const data = await resp.json();
+    labels = new Map(data.channels.map((c) => [c.name, c.label.en || Object.values(c.label)[0] || c.name]));
+  }
+
+  function label(channel) {
+    return labels.get(channel) || channel;
+  }
+
+  function fromCustomer(msg) {
+    return msg.direction === "in" && msg.author === "customer" && !(msg.extras && msg.extras.automated);
+  }
+
+  // the divider before ``msg`` (null: none), given the messages shown before it, oldest first
+  function node(msg, shown) {
+    if (!fromCustomer(msg)) return null;
+    const before = shown.filter((m) => m.id !== msg.id && fromCustomer(m)).at(-1);
+    if (!before || before.channel === msg.channel) return null;
+    const li = document.createElement("li");
+    li.className = "channel-switch";
+    li.textContent = TEXT.moved(label(before.channel), label(msg.channel));
+    li.dataset.testid = "channel-switch";
+    li.dataset.from = before.channel;
+    li.dataset.to = msg.channel;
+    return li;
+  }
+
+  return { load, node };
+})();

@@ -1,0 +1,148 @@
+"""Show me you know me, through the real app: Twilio's webhooks (and the
+local fake of its API), the real SQLite store, the rules and the bot of the
+shipped bot.yaml (read by words: no model to load). The router's clock is
+ours: "a day later" is a day on it, never a wait, and every step is far from
+the pause's edge (4 hours: 1 hour within it, a day past it)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from agents_ui import contacts_api
+from router.app import create_app
+from router.appkeys import ROUTER, STORE
+from router.config import Settings
+from router.core import Router
+from router.models import Author, IdentityRef, InboundMessage, Message, Role
+from tests.conftest import ADMIN_PASSWORD
+from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
+from tests.fakes.twilio_api import FakeTwilio
+from tests.router.bot.conftest import SHIPPED, T0, Clock
+from tests.router.rules.conftest import write_config
+
+Client = TestClient[web.Request, web.Application]
+NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads
+
+
+@pytest.fixture
+async def twilio_api() -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(ACCOUNT, TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def app(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, twilio_api: FakeTwilio, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, clock: Clock,
+) -> Client:
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("OMNIROUTER_TWILIO_ACCOUNT_SID", ACCOUNT)
+    monkeypatch.setenv("OMNIROUTER_TWILIO_AUTH_TOKEN", TOKEN)
+    settings.server.public_url = PUBLIC_URL
+    settings.connectors["whatsapp"] = section(twilio_api, "whatsapp")
+    settings.connectors["sms"] = section(twilio_api, "sms", messages_per_second=50)
+    folder = write_config(tmp_path / "config").parent
+    # the shipped bot, read by words: the same intents and texts without loading the model
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    assert "method: hybrid" in shipped
+    (folder / "bot.yaml").write_text(shipped.replace("method: hybrid", "method: lexical"), encoding="utf-8")
+    shutil.copy(SHIPPED.parent / "identity.yaml", folder / "identity.yaml")
+    client = await aiohttp_client(create_app(settings, folder, base_dir=tmp_path))
+    client.app[ROUTER].clock = clock
+    return client
+
+
+async def settle(router: Router) -> None:
+    assert router.bot_desk is not None
+    await router.bot_desk.drain()
+
+
+async def bot_answer(app: Client, clock: Clock, channel: str, form: dict[str, str]) -> Message:
+    """The customer writes now (on ``clock``); the bot's answer to it."""
+    assert await post(app, channel, form) == 200
+    await settle(app.app[ROUTER])
+    customer = await app.app[STORE].find_identity(IdentityRef(kind="whatsapp", value=CUSTOMER))
+    assert customer is not None
+    last = (await app.app[STORE].customer_messages(customer.id, 100))[-1]
+    assert last.author is Author.BOT and last.created_at == clock.now, last
+    return last
+
+
+async def test_a_customer_back_after_the_pause_is_greeted_by_name_with_where_they_left_off(
+    app: Client, clock: Clock,
+) -> None:
+    first = await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    assert first.extras["bot"]["intent"] == "delivery_time"
+    assert NAME not in first.text  # a first contact: nothing to recall
+
+    clock.now = T0 + timedelta(hours=1)  # well within the pause, by SMS: the same number, one customer
+    within = await bot_answer(app, clock, "sms", sms_form("Как можно оплатить?"))
+    assert within.extras["bot"]["intent"] == "payment"
+    assert within.channel == "sms" and NAME not in within.text and "Вы писали" not in within.text
+
+    clock.now = T0 + timedelta(days=1, hours=1)  # a day later, on WhatsApp again
+    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Когда привезут заказ?"))
+    greeting = f"Здравствуйте, {NAME}! Вы писали нам 1 день назад по SMS о способах оплаты — продолжим?\n\n"
+    assert back.text.startswith(greeting), back.text
+    assert back.channel == "whatsapp"
+    # the rest is the bot's answer as always
+    assert len(back.text) > len(greeting)
+
+    # the agent's panel: the last contact on each channel, what it was about (the console's
+    # cookie is a secure one here, with an https public URL: read as its endpoint reads it)
+    contacts = await contacts_api.last_contacts(app.app, back.customer_id or "")
+    assert [(c.channel, c.label["en"], c.intent, c.topic) for c in contacts] == [
+        ("whatsapp", "WhatsApp", "delivery_time", {"ru": "сроки доставки", "en": "delivery times"}),
+        ("sms", "SMS", "payment", {"ru": "способы оплаты", "en": "payment methods"}),
+    ]
+    assert contacts[1].preview == "Как можно оплатить?"
+
+
+async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_other_sides_past(
+    app: Client, clock: Clock,
+) -> None:
+    router, store = app.app[ROUTER], app.app[STORE]
+    await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    visitor = InboundMessage(channel="webchat", external_id="w-1", sender=IdentityRef(kind="webchat", value="v-1"),
+                             text="Здравствуйте")
+    accepted = await router.on_message(visitor)
+    await settle(router)
+    owner = await store.find_identity(IdentityRef(kind="whatsapp", value=CUSTOMER))
+    site = await store.find_identity(IdentityRef(kind="webchat", value="v-1"))
+    assert owner is not None and site is not None and owner.id != site.id
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
+    await router.merge_customers(owner.id, site.id, agent, "the same person, I think")  # an agent's word: no proof
+
+    clock.now = T0 + timedelta(days=1)
+    # the visitor's own name: it becomes the profile's name, but is no proof of anything
+    again = visitor.model_copy(update={"external_id": "w-2", "text": "Как можно оплатить?",
+                                       "sender_name": "Мария Сидорова"})
+    await router.on_message(again)
+    await settle(router)
+    messages = await store.customer_messages(owner.id, 100)
+    answer = messages[-1]
+    assert answer.author is Author.BOT and answer.channel == "webchat" and answer.created_at == clock.now
+    assert answer.extras["bot"]["intent"] == "payment"  # answered, as anyone
+    for secret in (NAME, "Иван", "WhatsApp", "доставк", "Здравствуйте", "Вы писали"):
+        assert secret not in answer.text, answer.text
+    assert accepted.conversation_id is not None
+
+    # the proven side, back after the pause by SMS (the same number: proven by the platform),
+    # is still greeted: the check is per identity
+    clock.now = T0 + timedelta(days=2)
+    back = await bot_answer(app, clock, "sms", sms_form("Сроки доставки в регионы"))
+    assert back.text.startswith(
+        f"Здравствуйте, {NAME}! Вы писали нам 2 дня назад в WhatsApp о сроках доставки — продолжим?\n\n"), back.text
+    # the name the unproven side gave is the profile's now (an SMS carries none), and is never
+    # said to the proven side: its name is the one its own platform gave
+    assert (await store.get_customer(owner.id)).display_name == "Мария Сидорова"
+    assert "Мария" not in back.text
