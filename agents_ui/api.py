@@ -7,6 +7,7 @@ import math
 
 from aiohttp import web
 
+from agents_ui.claims_api import hints
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.live import close_session_sockets
 from agents_ui.schemas import (
@@ -229,6 +230,7 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
         claims=await store.customer_claims(found.id),
         merges=await store.customer_merges(found.id),
         channels=await store.customer_channels(found.id),
+        matches=await hints(request).of(found.id),
     )
 
 

@@ -14,6 +14,7 @@ from router.models import (
     Attachment,
     AuditEntry,
     ChannelIdentity,
+    ClaimMatch,
     ConversationView,
     Customer,
     IdentityClaim,
@@ -129,6 +130,9 @@ class CustomerDetail(BaseModel):
     merges: list[MergeRecord] = Field(default_factory=list)
     # channels they wrote from, most recent first: where a reply can go
     channels: list[str] = Field(default_factory=list)
+    # claims that match another customer's proven key, this customer being the
+    # claimant or the holder (agents only: a customer never sees them)
+    matches: list[ClaimMatch] = Field(default_factory=list)
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -153,6 +157,15 @@ class AuditList(BaseModel):
 
 class VerificationOut(BaseModel):
     verification: Verification
+
+
+class DismissBody(Body):
+    reason: Reason = "not worth acting on"
+
+
+class DismissOut(BaseModel):
+    # the hints the dismissal hid: one per customer holding the claimed key
+    dismissed: list[ClaimMatch]
 
 
 class CustomerUpsertOut(BaseModel):
