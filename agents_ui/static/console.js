@@ -506,6 +506,7 @@ function autoGrow() {
 // ---- live updates ------------------------------------------------------
 
 function onEvent(event) {
+  document.dispatchEvent(new CustomEvent("console:event", { detail: event })); // customer.js
   const data = event.data || {};
   if (data.conversation) upsertConversation(data.conversation);
   const msg = data.message;
@@ -578,6 +579,8 @@ function wire() {
   $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
   $('[data-testid="resolve"]').addEventListener("click", () => act("resolve").catch(showActionError));
   $('[data-testid="to-bot"]').addEventListener("click", () => act("bot").catch(showActionError));
+  // customer.js opens another customer's conversation (a link on the panel)
+  document.addEventListener("conversation:open", (event) => select(event.detail.id).catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
     await api("POST", "/api/logout").catch(() => {});
     showLogin();

@@ -146,3 +146,13 @@ async def test_the_openapi_document_describes_the_matches_and_the_dismissal(clie
     assert detail["items"]["$ref"].endswith("/ClaimMatch")
     assert {"claim", "claimant_name", "holder_id", "holder_name", "holder_channels"} == set(
         schemas["ClaimMatch"]["properties"])
+
+
+async def test_the_match_script_never_writes_html(client: Client) -> None:
+    """Claims and names are customer input: textContent only."""
+    resp = await client.get("/console/claim_matches.js")
+    assert resp.status == 200 and "javascript" in resp.content_type
+    js = await resp.text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in js, sink
+    assert "/console/claim_matches.js" in await (await client.get("/")).text()
