@@ -8,6 +8,7 @@ import math
 from aiohttp import web
 
 from agents_ui import contacts_api
+from agents_ui.claims_api import hints
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.live import close_session_sockets
 from agents_ui.schemas import (
@@ -231,6 +232,7 @@ async def customer(request: web.Request, _: None) -> CustomerDetail:
         merges=await store.customer_merges(found.id),
         channels=await store.customer_channels(found.id),
         last_contacts=await contacts_api.last_contacts(request.app, found.id),
+        matches=await hints(request).of(found.id),
     )
 
 

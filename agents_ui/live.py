@@ -75,7 +75,7 @@ async def _serve(ws: web.WebSocketResponse, sub: Subscription) -> None:
             await pusher
 
 
-@endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, "
+@endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, claim.dismissed, "
           "message.updated, conversation.created, conversation.updated, conversation.assigned); "
           'send {"type":"ping"} for {"type":"pong"}', status=101, response_description="switching to websocket")
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:

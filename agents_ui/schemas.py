@@ -15,6 +15,7 @@ from router.models import (
     Attachment,
     AuditEntry,
     ChannelIdentity,
+    ClaimMatch,
     ConversationView,
     Customer,
     IdentityClaim,
@@ -141,6 +142,9 @@ class CustomerDetail(BaseModel):
     channels: list[str] = Field(default_factory=list)
     # their last contact on each channel, most recent first
     last_contacts: list[LastContact] = Field(default_factory=list)
+    # claims that match another customer's proven key, this customer being the
+    # claimant or the holder (agents only: a customer never sees them)
+    matches: list[ClaimMatch] = Field(default_factory=list)
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -165,6 +169,15 @@ class AuditList(BaseModel):
 
 class VerificationOut(BaseModel):
     verification: Verification
+
+
+class DismissBody(Body):
+    reason: Reason = "not worth acting on"
+
+
+class DismissOut(BaseModel):
+    # the hints the dismissal hid: one per customer holding the claimed key
+    dismissed: list[ClaimMatch]
 
 
 class CustomerUpsertOut(BaseModel):

@@ -398,6 +398,19 @@ class IdentityClaim(_Model):
     verified_at: Timestamp | None = None
 
 
+class ClaimMatch(_Model):
+    """An unproven claim of one customer (``claim.customer_id``) to a phone or
+    email that a proven identity of another customer (the holder) has: a hint
+    for agents only, until the claim is proven or an agent dismisses it."""
+
+    claim: IdentityClaim
+    claimant_name: str | None = None
+    holder_id: str
+    holder_name: str | None = None
+    # the holder's proven identities with that key, e.g. ["whatsapp"]: where a code goes
+    holder_channels: list[str] = Field(default_factory=list)
+
+
 class MergeRecord(_Model):
     """One merge: ``merged_id`` folded into ``survivor_id``; undone when ``undone_at`` is set."""
 

@@ -264,76 +264,6 @@ function botNote(msg) {
   return span;
 }
 
-function attachmentsNode(msg) {
-  const list = msg.attachments || [];
-  if (!list.length) return null;
-  const box = el("div", "attachments");
-  list.forEach((a, index) => {
-    const label = a.name || (a.mime_type ? `${a.kind} · ${a.mime_type}` : a.kind);
-    // only web links open: a URL from a customer's platform is never run as script
-    const web = typeof a.url === "string" && /^https?:\/\//i.test(a.url);
-    // a file with no public link (Telegram's need the bot's token) is relayed by our API
-    const relayed = !web && a.kind !== "location";
-    const href = web ? a.url
-      : relayed ? `/api/messages/${encodeURIComponent(msg.id)}/attachments/${index}` : null;
-    const item = el(href ? "a" : "span", "attachment", label);
-    if (href) {
-      item.href = href;
-      item.target = "_blank";
-      item.rel = "noopener noreferrer";
-    }
-    item.dataset.testid = "attachment";
-    box.append(item);
-  });
-  return box;
-}
-
-function quoteHeading(q) {
-  const who = q.sender_name || (q.from_id !== null && q.from_id !== undefined ? `id ${q.from_id}` : "someone");
-  const when = typeof q.date === "number" ? ` · ${new Date(q.date * 1000).toLocaleString()}` : "";
-  return `${q.kind === "reply" ? "In reply to" : "Forwarded from"} ${who}${when}`;
-}
-
-function testid(node, id) {
-  node.dataset.testid = id;
-  return node;
-}
-
-function quotesNode(list) {
-  // what a customer forwarded or answered (extras.quoted): shown as quotes,
-  // as text only, nested as the platform nested them (bounded by the connector)
-  if (!Array.isArray(list) || !list.length) return null;
-  const box = el("div", "quotes");
-  for (const q of list) {
-    if (!q || typeof q !== "object") continue;
-    if (q.text === undefined && q.omitted) {
-      box.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
-      continue;
-    }
-    const quote = testid(el("blockquote", `quote ${q.kind === "reply" ? "reply" : "forward"}`), "quote");
-    quote.append(el("div", "quote-from", quoteHeading(q)));
-    if (q.text) quote.append(testid(el("div", "quote-text", q.text), "quote-text"));
-    // only web links: a quoted file has no relay of its own
-    const links = (q.attachments || []).filter((a) => a && typeof a.url === "string" && /^https?:\/\//i.test(a.url));
-    quote.append(...[attachmentsNode({ id: "", attachments: links }), quotesNode(q.quotes)].filter(Boolean));
-    if (q.omitted) quote.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
-    box.append(quote);
-  }
-  return box;
-}
-
-function wholeTextNode(msg) {
-  // a text over the limit is cut for display; the whole is kept (extras.full_text),
-  // as is an unreadable mail's raw text (extras.raw)
-  const extras = msg.extras || {};
-  const whole = typeof extras.full_text === "string" ? extras.full_text
-    : !msg.text && typeof extras.raw === "string" ? extras.raw : null;
-  if (!whole || whole === msg.text) return null;
-  const details = testid(el("details", "whole-text"), "whole-text");
-  details.append(el("summary", "", "Show the whole message"), el("pre", "", whole));
-  return details;
-}
-
 function messageRow(msg) {
   const li = el("li", `msg ${msg.direction} ${msg.author}`);
   li.dataset.testid = "message";
@@ -509,6 +439,7 @@ function autoGrow() {
 // ---- live updates ------------------------------------------------------
 
 function onEvent(event) {
+  document.dispatchEvent(new CustomEvent("console:event", { detail: event })); // customer.js
   const data = event.data || {};
   if (data.conversation) upsertConversation(data.conversation);
   const msg = data.message;
@@ -581,6 +512,8 @@ function wire() {
   $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
   $('[data-testid="resolve"]').addEventListener("click", () => act("resolve").catch(showActionError));
   $('[data-testid="to-bot"]').addEventListener("click", () => act("bot").catch(showActionError));
+  // customer.js opens another customer's conversation (a link on the panel)
+  document.addEventListener("conversation:open", (event) => select(event.detail.id).catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
     await api("POST", "/api/logout").catch(() => {});
     showLogin();

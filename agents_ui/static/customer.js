@@ -67,13 +67,15 @@
     return row;
   }
 
-  function claim(c, customerId) {
+  function claim(c, customerId, matches) {
     const row = node("div", "cp-item");
     row.dataset.testid = "claim";
     const badge = node("span", c.verified_at ? "cp-badge ok" : "cp-badge warn", c.verified_at ? "verified" : "claimed");
     row.append(node("span", "cp-value", `${c.kind}: ${c.value}`), badge);
     row.append(node("div", "muted small", `${c.source} · ${when(c.created_at)}${c.raw ? ` · typed “${c.raw}”` : ""}`));
-    if (!c.verified_at) {
+    const hints = window.ClaimMatches.claimantHints(kit, c, matches); // whose key it is, with its own actions
+    row.append(...hints);
+    if (!c.verified_at && !hints.length) {
       const send = node("button", "btn small", "Send code");
       send.type = "button";
       send.dataset.testid = "send-code";
@@ -172,6 +174,9 @@
     }
   }
 
+  // what claim_matches.js builds its part of the panel with
+  const kit = { node, call, act, when };
+
   async function show(customerId) {
     current = customerId;
     const d = await call("GET", `/api/customers/${encodeURIComponent(customerId)}`);
@@ -188,7 +193,8 @@
       section(CONTACT_TEXT.title, "cp-last-contacts", (d.last_contacts || []).map(lastContact), CONTACT_TEXT.none),
       section("Value", "cp-attributes", attributes(c), "No attributes yet."),
       section("Channels", "cp-identities", d.identities.map(identity), "None."),
-      section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id)), "No claims."),
+      ...window.ClaimMatches.holderSection(kit, d, c.id),
+      section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id, d.matches)), "No claims."),
       section("Conversations", "cp-conversations", d.conversations.map(conversation), "None."),
       section("Merges", "cp-merges", d.merges.map((m) => merge(m, c.id)), "Never merged."),
       mergeForm(c.id),
@@ -212,6 +218,17 @@
     select.replaceChildren(...options);
     select.value = list.slice(1).includes(keep) ? keep : "";
   }
+
+  // a change to a customer shown here, made from any console: show it afresh
+  function concerns(event, customerId) {
+    const data = event.data || {};
+    if (data.merge) return [data.merge.survivor_id, data.merge.merged_id].includes(customerId);
+    return Array.isArray(data.customers) && data.customers.includes(customerId);
+  }
+
+  document.addEventListener("console:event", (event) => {
+    if (current && !panel().hidden && concerns(event.detail, current)) show(current).catch(() => {});
+  });
 
   document.addEventListener("conversation:selected", async (event) => {
     panel().hidden = true;

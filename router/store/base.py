@@ -16,6 +16,7 @@ from router.models import (
     AgentPresence,
     AuditEntry,
     ChannelIdentity,
+    ClaimMatch,
     ConversationStatus,
     ConversationView,
     Customer,
@@ -480,6 +481,23 @@ class Store(ABC):
     @abstractmethod
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         """Unverified phones/emails the customer gave, oldest first."""
+
+    @abstractmethod
+    async def claim_matches(self, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
+        """Unproven, undismissed claims that match a proven identity of another
+        customer, with ``customer_id`` as the claimant or as the holder, oldest
+        claim first; one per claim and holder. None for a key held (proven or
+        claimed) by more than ``max_profiles`` customers, or one the business's
+        data marks shared; none with a customer merged into another."""
+
+    @abstractmethod
+    async def dismiss_claim(self, customer_id: str, claim_id: str, actor: str, reason: str, max_profiles: int,
+                            now: datetime) -> list[ClaimMatch]:
+        """An agent says the claim's match is not worth acting on: it is no
+        longer among ``claim_matches`` of anyone, and the audit log of the
+        claimant and of each holder says who dismissed it and why. Returns the
+        matches it hid. ``NotFound`` for a claim that is not the customer's;
+        ``ConflictError`` when it is verified, dismissed already, or matches nobody."""
 
     @abstractmethod
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:

@@ -204,4 +204,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE outbox ADD COLUMN part_external_id TEXT;
     """,
+    # 8: identity — an agent dismissed the hint that a claim matches another
+    # customer's proven key (who and when; the audit log keeps the why)
+    """
+    ALTER TABLE identity_claims ADD COLUMN dismissed_at TEXT;
+    ALTER TABLE identity_claims ADD COLUMN dismissed_by TEXT;
+    """,
 ]

@@ -41,6 +41,7 @@ from router.models import (
     Attachment,
     AuditEntry,
     ChannelIdentity,
+    ClaimMatch,
     Conversation,
     ConversationStatus,
     ConversationView,
@@ -62,7 +63,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_contacts, sqlite_outbox, sqlite_unmerge, sqlite_upsert
+from router.store import sqlite_claims, sqlite_contacts, sqlite_outbox, sqlite_unmerge, sqlite_upsert
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -1905,6 +1906,14 @@ class SQLiteStore(Store):
             _all, "SELECT * FROM identity_claims WHERE customer_id = ? ORDER BY created_at, rowid", (customer_id,)
         )
         return [_claim(r) for r in rows]
+
+    async def claim_matches(self, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
+        return await self._r.call(sqlite_claims.claim_matches, customer_id, max_profiles)
+
+    async def dismiss_claim(self, customer_id: str, claim_id: str, actor: str, reason: str, max_profiles: int,
+                            now: datetime) -> list[ClaimMatch]:
+        return await self._w.call(sqlite_claims.dismiss_claim, customer_id, claim_id, actor, reason, max_profiles,
+                                  ts(now))
 
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
         return await self._w.call(_merge, request, ts(now))
