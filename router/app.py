@@ -288,6 +288,7 @@ def create_app(
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None)
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
+    app[ROUTER].phone_asker.channels = frozenset(name for name, c in app[CONNECTORS].items() if c.asks_phone)
     app[ROUTER].reply_windows = {
         name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
     }

@@ -44,6 +44,7 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
+from router.phone_ask import PhoneAsker
 from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
@@ -133,6 +134,7 @@ class Router:
         self.outbox_wakeup = asyncio.Event()
         # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
         self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
+        self.phone_asker = PhoneAsker(store, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self._in_flight: set[asyncio.Task[Accepted]] = set()
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
@@ -263,9 +265,16 @@ class Router:
         self.bus.publish(message_event(stored, view))
         if notice:
             await self._notify(stored, view, notice)
+        if created and view.status is ConversationStatus.BOT and self.bot_desk is not None:
+            await self._ask_phone(stored, customer, view)
         if view.status is ConversationStatus.BOT and self.bot_desk is not None:
             self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
         return view
+
+    async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
+        asked = await self.phone_asker.on_bot_conversation(inbound, customer, view)
+        if asked is not None:
+            self.bus.publish(message_event(asked, view))
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer

@@ -81,6 +81,9 @@ class IdentityPlan:
     # key kinds whose claims merge profiles without verification (config)
     merge_claims: frozenset[str] = frozenset()
     attributes: AttributeMergePolicy = AttributeMergePolicy()
+    # keys the platform vouches are the sender's own (router.identity.PROVEN_EXTRAS):
+    # the identity gets the key, the claim is verified, the key's one owner absorbs the customer
+    proven: tuple[ClaimPlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +477,11 @@ class Store(ABC):
     @abstractmethod
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         """Unverified phones/emails the customer gave, oldest first."""
+
+    @abstractmethod
+    async def automatic_sent(self, customer_id: str, marker: str) -> bool:
+        """Whether the customer was ever sent an automatic message marked
+        ``marker`` (its ``extras["automatic"]``), on any channel or conversation."""
 
     @abstractmethod
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
