@@ -67,7 +67,8 @@ class PhoneAsker:
         message = Message(
             id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
             author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            extras={"automatic": MARKER},
+            # aside: the bot still answers the question that opened the conversation
+            extras={"automatic": MARKER, "aside": True},
         )
         payload = OutboundMessage(
             message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,

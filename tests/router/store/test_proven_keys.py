@@ -12,7 +12,7 @@ import pytest
 
 from router.models import Author, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
 from router.store import Store
-from router.store.base import ClaimPlan, IdentityPlan, Ingested, KeyRef
+from router.store.base import ClaimPlan, IdentityPlan, Ingested, KeyRef, MergeRequest
 from tests.router.store.test_contract import (
     BACKENDS,
     PHONE,
@@ -31,7 +31,7 @@ _n = iter(range(1, 10_000))
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Store]:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)  # type: ignore[arg-type]
+    factory: StoreFactory = BACKENDS[request.param](tmp_path)
     async with factory() as s:
         yield s
 
@@ -90,18 +90,18 @@ async def test_the_proof_merges_into_the_phones_owner_and_unmerge_undoes_exactly
 
     contact = await writes(store, telegram("5551234", PROOF), T0 + timedelta(minutes=6))
     assert contact.customer.id == owner
-    assert contact.conversation is not None and contact.conversation.id == wa.conversation.id  # type: ignore[union-attr]
+    assert contact.conversation is not None and contact.conversation.id == wa.conversation.id
     [record] = await store.customer_merges(owner)
     assert (record.source, record.survivor_id, record.merged_id) == ("platform", owner, merged)
     linked = {i.ref.kind: i for i in await store.customer_identities(owner)}
     assert linked["telegram"].verified and linked["telegram"].source == "platform"
     assert linked["telegram"].key == linked["whatsapp"].key == "phone:+79123456789"
     # one customer, one open conversation holding both channels' messages
-    texts = [m.channel for m in await store.list_messages(wa.conversation.id, 10)]  # type: ignore[union-attr]
+    texts = [m.channel for m in await store.list_messages(wa.conversation.id, 10)]
     assert texts == ["whatsapp", "telegram", "telegram"]
 
     await store.unmerge_customers(record.id, "agt_1", "not the same person", T0 + timedelta(hours=1))
-    assert (await store.find_identity(IdentityRef(kind="telegram", value="5551234"))).id == merged  # type: ignore[union-attr]
+    assert (await store.find_identity(IdentityRef(kind="telegram", value="5551234"))).id == merged
     # what differs from before the contact is the contact itself and the proof it
     # brought, both back with the Telegram customer; the merge left no trace
     left = {(t, row, col) for t, row, col, _, _ in _differences(rows_before, _all_rows(store, owner, merged))}
@@ -109,13 +109,13 @@ async def test_the_proof_merges_into_the_phones_owner_and_unmerge_undoes_exactly
     proof = {("identities", "telegram:5551234", c) for c in ("key_kind", "key_value", "link_reason")}
     assert proof <= left
     assert {(t, row) for t, row, _ in left - proof} == {
-        ("messages", contact.message.id), ("identity_claims", claim.id), ("conversations", tg.conversation.id),  # type: ignore[union-attr]
-        ("conversations", wa.conversation.id),  # type: ignore[union-attr]
+        ("messages", contact.message.id), ("identity_claims", claim.id), ("conversations", tg.conversation.id),
+        ("conversations", wa.conversation.id),
     }
     # the WhatsApp conversation is as it was (summed up again, so touched); the
     # Telegram one holds the contact, its latest message
-    assert {c for t, row, c in left if row == wa.conversation.id} == {"updated_at"}  # type: ignore[union-attr]
-    assert {c for t, row, c in left if row == tg.conversation.id} == {"last_message_at", "updated_at"}  # type: ignore[union-attr]
+    assert {c for t, row, c in left if row == wa.conversation.id} == {"updated_at"}
+    assert {c for t, row, c in left if row == tg.conversation.id} == {"last_message_at", "updated_at"}
     assert (await store.get_message(contact.message.id)).customer_id == merged
     assert (await store.get_customer(owner)).merged_into is None
 
@@ -184,7 +184,7 @@ async def test_a_profile_linked_without_proof_does_not_own_the_phone(store: Stor
 async def test_automatic_messages_sent_to_a_customer_are_known(store: Store) -> None:
     step = await writes(store, telegram(), T0)
     assert not await store.automatic_sent(step.customer.id, "ask_phone")
-    message = Message(id=new_id("msg"), conversation_id=step.conversation.id,  # type: ignore[union-attr]
+    message = Message(id=new_id("msg"), conversation_id=step.conversation.id,
                       customer_id=step.customer.id, direction=Direction.OUT, author=Author.BOT, channel="telegram",
                       text="?", created_at=T0, delivery=Delivery.PENDING, extras={"automatic": "ask_phone"})
     payload = OutboundMessage(message_id=message.id, channel="telegram", recipient="5551234", author=Author.BOT,
@@ -192,3 +192,14 @@ async def test_automatic_messages_sent_to_a_customer_are_known(store: Store) -> 
     await store.enqueue_outbound(message, payload, None, T0)
     assert await store.automatic_sent(step.customer.id, "ask_phone")
     assert not await store.automatic_sent(step.customer.id, "handoff")
+
+
+async def test_a_code_for_the_key_goes_only_to_the_identity_that_has_it(store: Store) -> None:
+    keyed_one = await writes(store, telegram("5551234", PROOF), T0)
+    other = await writes(store, telegram("999"), T0 + timedelta(minutes=1))
+    # an agent joins another account of the same kind: it has no key of its own
+    await store.merge_customers(MergeRequest(keyed_one.customer.id, other.customer.id, "agent", "agt_1", "same"),
+                                T0 + timedelta(minutes=2))
+    await writes(store, telegram("999"), T0 + timedelta(minutes=3))
+    contacts = await store.key_contacts(PHONE, 10)
+    assert contacts and {m.sender.value for m in contacts if m.sender} == {"5551234"}
