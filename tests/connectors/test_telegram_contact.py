@@ -244,7 +244,9 @@ def bot_config(tmp_path: Path, rasa: FakeRasa, ask_phone: bool) -> Path:
     shutil.copytree(REPO_CONFIG, config)
     (config / "bot.yaml").write_text(f"engine: external\nexternal:\n  url: {rasa.webhook_url}\n")
     identity = (config / "identity.yaml").read_text()
-    (config / "identity.yaml").write_text(f"{identity}\nask_phone: {'true' if ask_phone else 'false'}\n")
+    assert "\nask_phone: false\n" in identity  # off as shipped
+    setting = f"\nask_phone: {str(ask_phone).lower()}\n"
+    (config / "identity.yaml").write_text(identity.replace("\nask_phone: false\n", setting))
     return config
 
 
