@@ -44,7 +44,7 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
-from router.phone_ask import PhoneAsker
+from router.phone_ask import PhoneAsker, merges_by_proof
 from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
@@ -214,8 +214,12 @@ class Router:
         if plan.identity.value != message.sender.value:
             # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
             message = message.model_copy(update={"extras": message.extras | {"identity": plan.identity.value}})
-        step = await self.store.ingest(message, self.clock(), plan)
+        received = self.clock()
+        step = await self.store.ingest(message, received, plan)
         stored = step.message
+        if plan.proven and not step.duplicate:
+            for merge in await merges_by_proof(self.store, step.customer.id, received):
+                self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)

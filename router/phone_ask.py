@@ -23,13 +23,14 @@ from router.models import (
     Customer,
     Delivery,
     Direction,
+    MergeRecord,
     Message,
     OutboundMessage,
     PhoneButton,
     new_id,
 )
 from router.notices import customer_language, localized
-from router.store.base import Store
+from router.store.base import PROOF_SOURCE, Store
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +87,10 @@ class PhoneAsker:
             return True
         claims = await self.store.customer_claims(customer_id)
         return any(c.kind == "phone" and c.verified_at is not None for c in claims)
+
+
+async def merges_by_proof(store: Store, customer_id: str, at: datetime) -> list[MergeRecord]:
+    """The merges a platform's proof made while storing the message received
+    ``at`` (the store stamps them with that time), for the console to hear of."""
+    return [m for m in await store.customer_merges(customer_id)
+            if m.source == PROOF_SOURCE and m.created_at == at and m.survivor_id == customer_id]

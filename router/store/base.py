@@ -119,6 +119,8 @@ class CustomerUpsert:
 # a claim with this source suffix is a key the business's own data (an import,
 # a CRM) gave for a second customer: it makes the key shared, so never a lookup key
 SHARED_KEY_SOURCE = ":shared"
+# the source of a link or merge a platform proved (IdentityPlan.proven)
+PROOF_SOURCE = "platform"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from router.models import new_id
-from router.store.base import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
+from router.store.base import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.store.sqlite_upsert import key_holders
 
 log = logging.getLogger(__name__)
 
-SOURCE = "platform"  # provenance of a link the platform proved
+SOURCE = PROOF_SOURCE  # provenance of a link the platform proved
 
 Merge = Callable[[sqlite3.Connection, MergeRequest, str], Any]
 

@@ -9,6 +9,7 @@ often without "+", ``first_name``, ``user_id`` when it is a Telegram user's)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,7 +21,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agents_ui.sessions import ADMIN_SEED
-from router.app import STORE, create_app
+from router.app import BUS, STORE, create_app
+from router.bus import Event, Subscription
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, Customer, IdentityRef, Message
 from tests.conftest import ADMIN_PASSWORD, eventually
@@ -153,6 +155,24 @@ async def test_an_own_contact_joins_the_whatsapp_customer_and_one_conversation_g
 
 async def _sent_text(fake: FakeTelegram, text: str) -> Call | None:
     return next((c for c in fake.sent("sendMessage") if c.params.get("text") == text), None)
+
+
+async def test_the_console_hears_of_the_link_as_it_happens(svc: Client) -> None:
+    await whatsapp(svc, "Привет")
+    known = await customer_of(svc, "whatsapp", PHONE)
+    async with svc.app[BUS].subscribe() as sub:
+        await telegram(svc, 1, contact=OWN)
+        merged = await eventually(lambda: _next_of(sub, "customer.merged"), "the merge event")
+    assert merged.data["merge"]["survivor_id"] == known.id and merged.data["merge"]["source"] == "platform"
+
+
+async def _next_of(sub: Subscription, kind: str) -> Event | None:
+    while not sub.queue.empty():
+        event = sub.queue.get_nowait()
+        if event is not None and event.type == kind:
+            return event
+    await asyncio.sleep(0)
+    return None
 
 
 async def test_a_redelivered_contact_links_once(svc: Client) -> None:
