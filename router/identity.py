@@ -340,6 +340,7 @@ class IdentityRules:
             max_profiles=self.config.max_profiles_per_key,
             claims=tuple(self.claims(message)),
             proven=tuple(self.proven(message)),
+            merge_proven=frozenset(k for k in KEY_KINDS if self.policy(k).auto_merge),
             merge_claims=frozenset(k for k in KEY_KINDS if self.policy(k).merge_claims),
             attributes=self.attribute_policy(),
         )

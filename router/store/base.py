@@ -84,6 +84,8 @@ class IdentityPlan:
     # keys the platform vouches are the sender's own (router.identity.PROVEN_EXTRAS):
     # the identity gets the key, the claim is verified, the key's one owner absorbs the customer
     proven: tuple[ClaimPlan, ...] = ()
+    # key kinds whose proof merges into the key's owner (config: auto_merge, as for a new identity)
+    merge_proven: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

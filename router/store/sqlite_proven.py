@@ -6,7 +6,8 @@ the key (when it has none), so later messages from that number on another
 channel join this customer under the usual auto_merge and
 max_profiles_per_key rules, and a code for that number can be sent to this
 chat; the customer's claim of the key is recorded as verified; and when
-exactly one other customer owns the key, this customer is merged into that
+exactly one other customer owns the key (and auto_merge is on for its kind,
+as for a new identity with that key), this customer is merged into that
 one, a merge the ordinary unmerge undoes (the key and the claim are set
 before the merge, so its snapshot holds them and an unmerge leaves the
 proof, which stays true, with the customer who gave it).
@@ -41,6 +42,8 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
             reason = f"{proof.key.kind} proven by the platform: a contact of the sender's own account ({proof.source})"
             _audit(conn, customer_id, reason, {"identity": plan.identity.model_dump(), "key": [
                 proof.key.kind, proof.key.value], "message_id": message_id}, now)
+        if proof.key.kind not in plan.merge_proven:
+            continue  # auto_merge off: the proof stands, an agent merges (or a code)
         owner = _other_owner(conn, customer_id, proof.key, plan.max_profiles)
         if owner is None:
             continue

@@ -36,6 +36,8 @@ def test_a_proven_phone_is_planned_as_proof_not_as_a_claim() -> None:
     assert (proof.key.kind, proof.key.value, proof.source, proof.raw) == (
         "phone", "+79123456789", "telegram:proven_phone", "79123456789")
     assert plan.claims == () and plan.key is None  # the chat account itself is no key
+    assert plan.merge_proven == {"phone", "email"}  # auto_merge, as shipped
+    assert rules(phone={"auto_merge": False}).plan(contact(proven_phone="79123456789")).merge_proven == {"email"}
 
 
 def test_any_connector_may_prove_a_key_the_same_way() -> None:

@@ -36,8 +36,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterat
         yield s
 
 
-def telegram(user: str = "5551234", *proven: ClaimPlan, cap: int = 3) -> IdentityPlan:
-    return IdentityPlan(identity=IdentityRef(kind="telegram", value=user), max_profiles=cap, proven=proven)
+def telegram(user: str = "5551234", *proven: ClaimPlan, cap: int = 3, merge: bool = True) -> IdentityPlan:
+    return IdentityPlan(identity=IdentityRef(kind="telegram", value=user), max_profiles=cap, proven=proven,
+                        merge_proven=frozenset({"phone"} if merge else ()))
 
 
 async def writes(store: Store, plan: IdentityPlan, at: datetime, external_id: str | None = None) -> Ingested:
@@ -141,6 +142,15 @@ async def test_a_phone_shared_by_too_many_profiles_merges_nobody(store: Store) -
     assert sms.customer.id not in (wa.customer.id, tg.customer.id)
 
 
+async def test_without_auto_merge_the_proof_stands_but_merges_nobody(store: Store) -> None:
+    wa = await writes(store, keyed("whatsapp", PHONE.value), T0)
+    tg = await writes(store, telegram("5551234", PROOF, merge=False), T0 + timedelta(minutes=1))
+    assert tg.customer.id != wa.customer.id and await store.customer_merges(wa.customer.id) == []
+    [claim] = await store.customer_claims(tg.customer.id)
+    assert claim.verified_at is not None
+    assert [i.key for i in await store.customer_identities(tg.customer.id)] == ["phone:+79123456789"]
+
+
 async def test_a_phone_owned_by_several_or_marked_shared_merges_nobody(store: Store) -> None:
     a = await writes(store, keyed("whatsapp", PHONE.value, match=False), T0)
     b = await writes(store, keyed("sms", PHONE.value, match=False), T0)
@@ -162,7 +172,7 @@ async def test_two_accounts_proving_one_phone_are_one_customer_as_two_channels_o
 async def test_an_identity_keeps_the_key_it_has_and_the_proof_still_merges(store: Store) -> None:
     other = KeyRef("phone", "+79990001122")
     owner = await writes(store, keyed("sms", other.value, key=other), T0)
-    wa_plan = dataclasses.replace(keyed("whatsapp", PHONE.value),
+    wa_plan = dataclasses.replace(keyed("whatsapp", PHONE.value), merge_proven=frozenset({"phone"}),
                                   proven=(ClaimPlan(other, "whatsapp:proven_phone", other.value),))
     wa = await writes(store, wa_plan, T0 + timedelta(minutes=1))
     assert wa.customer.id == owner.customer.id
