@@ -363,3 +363,15 @@ async def test_a_code_for_the_proven_phone_goes_to_the_telegram_chat(svc: Client
 
 async def _code_sent(fake: FakeTelegram) -> Call | None:
     return next((c for c in fake.sent("sendMessage") if "verification code" in str(c.params.get("text"))), None)
+
+
+async def test_an_english_speaker_is_asked_in_english(start: Maker, tg_api: FakeTelegram, rasa: FakeRasa,
+                                                      tmp_path: Path) -> None:
+    svc = await start(bot_config(tmp_path, rasa, ask_phone=True))
+    await telegram(svc, 1, text="Hi, do you deliver on Sundays?")
+    [ask] = await eventually(lambda: _some(asks(tg_api)), "the phone request")
+    assert ask.params["reply_markup"]["keyboard"] == [[{"text": "Share my phone number", "request_contact": True}]]
+    assert ask.params["text"].startswith("So that we know you on every channel")
+    # and the bot answers the question itself
+    await eventually(lambda: _some([c for c in tg_api.sent("sendMessage") if "Sundays" in str(c.params.get("text"))]),
+                     "the bot's answer")
