@@ -37,7 +37,7 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
     """Apply ``plan.proven``; returns the customer the sender now belongs to
     (the key's owner when the proof merged them)."""
     for proof in plan.proven:
-        changed = _give_key(conn, plan, proof, now) | _verify_claim(conn, customer_id, proof, message_id, now)
+        changed = _give_key(conn, plan, proof) | _verify_claim(conn, customer_id, proof, message_id, now)
         if changed:
             reason = f"{proof.key.kind} proven by the platform: a contact of the sender's own account ({proof.source})"
             _audit(conn, customer_id, reason, {"identity": plan.identity.model_dump(), "key": [
@@ -53,7 +53,7 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
     return customer_id
 
 
-def _give_key(conn: sqlite3.Connection, plan: IdentityPlan, proof: ClaimPlan, now: str) -> bool:
+def _give_key(conn: sqlite3.Connection, plan: IdentityPlan, proof: ClaimPlan) -> bool:
     """The sender's identity is matched by the proven key from now on. One
     that has a key already keeps it: a key says which messages a code may go
     to and which later identities join, and changing it silently would move
