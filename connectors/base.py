@@ -233,6 +233,9 @@ class Connector(ABC):
     # every fetch of a URL a user gave (an agent's file) goes through it; the
     # app factory gives each connector one with the admin's allowlist and limits
     fetcher: GuardedFetcher = GuardedFetcher()
+    # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
+    # proves is the customer's own number (``extras["proven_phone"]``)
+    asks_phone: ClassVar[bool] = False
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
         self.name = name

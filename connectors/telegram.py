@@ -20,8 +20,10 @@ How a Telegram message becomes an ``InboundMessage``:
   the bot token, so none is stored); a message without words gets a short
   bracketed description as text (``[sticker 😀]``) so it reads as such;
 - a contact the customer shares about *themselves* (the "share my phone"
-  button) puts the number in ``extras["claimed_phone"]``; someone else's
-  contact is kept in ``extras["shared_contact"]`` and claims nothing.
+  button, sent under ``OutboundMessage.ask_phone``) puts the number in
+  ``extras["proven_phone"]``: Telegram vouches it is the sender's own, so it
+  links at once; someone else's contact is kept in ``extras["shared_contact"]``
+  and claims nothing.
 
 Outbound text is sent with no ``parse_mode``: nothing an agent or a customer
 writes is ever interpreted as Telegram markup.
@@ -66,7 +68,7 @@ from connectors.base import (
 )
 from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
 from connectors.webhook import parse_json, read_body
-from router.models import Attachment, OutboundMessage
+from router.models import Attachment, OutboundMessage, PhoneButton
 
 if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     from aiogram import Bot
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
         TelegramUnauthorizedError,
     )
     from aiogram.methods import GetUpdates
+    from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
     from aiogram.types import Message as TgMessage
     from aiogram.utils.token import TokenValidationError, validate_token
 
@@ -114,7 +117,7 @@ _AIOGRAM = {
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
     "aiogram.methods": ("GetUpdates",),
-    "aiogram.types": ("Update",),
+    "aiogram.types": ("KeyboardButton", "ReplyKeyboardMarkup", "Update"),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
 
@@ -227,6 +230,7 @@ class TelegramConnector(Connector):
         return self.LABEL
 
     options_model: ClassVar[type[ConnectorOptions]] = TelegramOptions
+    asks_phone: ClassVar[bool] = True  # the request-contact button; telegram_inbound proves its answer
 
     def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
         if not isinstance(options, TelegramOptions):
@@ -424,11 +428,16 @@ class TelegramConnector(Connector):
         the previous one succeeded."""
         text = message.text
         media = [a for a in message.attachments if _media_source(a) is not None]
-        caption = text if len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH else None
+        # the phone button goes under a text of its own, its last part
+        fits = len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
+        caption = text if fits else None
         calls: list[Callable[[], Awaitable[TgMessage]]] = []
         if caption is None:
-            for part in split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []:
-                calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None))
+            parts = split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []
+            for i, part in enumerate(parts):
+                markup = _phone_keyboard(message.ask_phone) if i == len(parts) - 1 and message.ask_phone else None
+                calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None,
+                                               reply_markup=markup))
         for attachment in media:
             calls.append(functools.partial(self._send_media, chat_id, attachment, caption))
             caption = None
@@ -440,6 +449,13 @@ class TelegramConnector(Connector):
         if attachment.kind == "image":
             return self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
         return self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+
+
+def _phone_keyboard(button: PhoneButton) -> ReplyKeyboardMarkup:
+    """One button that shares the customer's own contact (Telegram fills in
+    their number and user_id); gone after one press."""
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=button.label, request_contact=True)]],
+                               resize_keyboard=True, one_time_keyboard=True)
 
 
 @functools.cache

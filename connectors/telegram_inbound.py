@@ -212,10 +212,12 @@ def contact_extras(msg: TgMessage) -> dict[str, Any]:
     if contact is None:
         return {}
     if msg.from_user is not None and contact.user_id == msg.from_user.id:
-        # Telegram vouches the number is the sender's own account's; it gives
-        # it in international form, often without the leading "+"
+        # Telegram vouches the number is the sender's own account's (only the
+        # request-contact button or the sender's own card gives their user_id):
+        # proven, as a one-time code would prove it. It comes in international
+        # form, often without the leading "+"
         phone = contact.phone_number.strip()
-        return {"claimed_phone": phone if phone.startswith("+") else f"+{phone}"}
+        return {"proven_phone": phone if phone.startswith("+") else f"+{phone}"}
     return {"shared_contact": contact.model_dump(exclude_none=True)}
 
 

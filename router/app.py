@@ -285,6 +285,7 @@ def create_app(
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
     app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}
+    app[ROUTER].phone_asker.channels = frozenset(name for name, c in app[CONNECTORS].items() if c.asks_phone)
     app[ROUTER].reply_windows = {
         name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
     }

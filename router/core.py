@@ -45,6 +45,7 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
+from router.phone_ask import PhoneAsker, merges_by_proof
 from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
@@ -135,6 +136,7 @@ class Router:
         self.outbox_wakeup = asyncio.Event()
         # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
         self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
+        self.phone_asker = PhoneAsker(store, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self._in_flight: set[asyncio.Task[Accepted]] = set()
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
@@ -229,8 +231,12 @@ class Router:
         if plan.identity.value != message.sender.value:
             # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
             message = message.model_copy(update={"extras": message.extras | {"identity": plan.identity.value}})
-        step = await self.store.ingest(message, self.clock(), plan)
+        received = self.clock()
+        step = await self.store.ingest(message, received, plan)
         stored = step.message
+        if plan.proven and not step.duplicate:
+            for merge in await merges_by_proof(self.store, step.customer.id, received):
+                self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
@@ -280,9 +286,16 @@ class Router:
         self.bus.publish(message_event(stored, view))
         if notice:
             await self._notify(stored, view, notice)
+        if created and view.status is ConversationStatus.BOT and self.bot_desk is not None:
+            await self._ask_phone(stored, customer, view)
         if view.status is ConversationStatus.BOT and self.bot_desk is not None:
             self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
         return view
+
+    async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
+        asked = await self.phone_asker.on_bot_conversation(inbound, customer, view)
+        if asked is not None:
+            self.bus.publish(message_event(asked, view))
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer

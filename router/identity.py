@@ -43,6 +43,9 @@ _DIGIT = re.compile(r"\d")
 _MIN_PHONE_DIGITS = 6
 # where a claim can come from in a message's extras (what connectors put there)
 CLAIM_EXTRAS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}
+# a key the platform itself vouches is the sender's own (a Telegram contact of
+# the sender's own account): proven, so it links at once, as a one-time code would
+PROVEN_EXTRAS: dict[str, KeyKind] = {"proven_phone": "phone", "proven_email": "email"}
 
 
 class InvalidIdentifier(ValueError):
@@ -143,6 +146,9 @@ class IdentityConfig(_Section):
     max_profiles_per_key: Annotated[int, Field(ge=1)] = 3
     # look for phones and emails typed in message text and record them as claims
     claims_from_text: bool = True
+    # the bot asks a customer for their phone once, on their first conversation
+    # with the bot, where the channel can ask with a button the platform proves
+    ask_phone: bool = False
     phone: PhonePolicy = Field(default_factory=PhonePolicy)
     email: EmailPolicy = Field(default_factory=EmailPolicy)
     attributes: AttributePolicy = Field(default_factory=AttributePolicy)
@@ -298,6 +304,23 @@ class IdentityRules:
             found.setdefault((key.kind, key.value), ClaimPlan(key=key, source=source, raw=raw[:256]))
         return list(found.values())
 
+    def proven(self, message: InboundMessage) -> list[ClaimPlan]:
+        """Keys the platform vouches are the sender's own. A blocked or
+        generic one proves nothing anyone could be found by: skipped."""
+        found: dict[tuple[str, str], ClaimPlan] = {}
+        for extra, key_kind in PROVEN_EXTRAS.items():
+            raw: Any = message.extras.get(extra)
+            if not isinstance(raw, str) or not raw.strip():
+                continue
+            try:
+                key = self.key(key_kind, raw)
+            except InvalidIdentifier:
+                log.info("a proven %s from %s ignored: not a usable key", key_kind, message.channel)
+                continue
+            found.setdefault((key.kind, key.value), ClaimPlan(key=key, source=f"{message.channel}:{extra}",
+                                                              raw=raw[:256]))
+        return list(found.values())
+
     def _claimed_values(self, message: InboundMessage) -> Iterator[tuple[str, KeyKind, str]]:
         for extra, key_kind in CLAIM_EXTRAS.items():
             value: Any = message.extras.get(extra)
@@ -324,6 +347,8 @@ class IdentityRules:
             match=key is not None and self.policy(key.kind).auto_merge,
             max_profiles=self.config.max_profiles_per_key,
             claims=tuple(self.claims(message)),
+            proven=tuple(self.proven(message)),
+            merge_proven=frozenset(k for k in KEY_KINDS if self.policy(k).auto_merge),
             merge_claims=frozenset(k for k in KEY_KINDS if self.policy(k).merge_claims),
             attributes=self.attribute_policy(),
         )

@@ -198,6 +198,13 @@ class InboundMessage(_Model):
         return data | {"text": text[: MAX_TEXT_LENGTH - 1] + "…", "extras": {FULL_TEXT_EXTRA: text} | extras}
 
 
+class PhoneButton(_Model):
+    """A button under the message that sends the customer's own phone number
+    back, proven by the platform (Telegram's request-contact button)."""
+
+    label: str = Field(min_length=1, max_length=64)
+
+
 class OutboundMessage(_Model):
     """What the outbox hands a connector to deliver."""
 
@@ -212,6 +219,9 @@ class OutboundMessage(_Model):
     # the connector's thread data of the message answered, handed back as it
     # put it in that inbound message's ``extras["thread"]`` (mail headers)
     thread: dict[str, Any] = Field(default_factory=dict)
+    # ask for the customer's phone with a button; a connector that cannot
+    # (``Connector.asks_phone`` False) sends the text alone
+    ask_phone: PhoneButton | None = None
 
 
 class Message(_Model):

@@ -83,6 +83,11 @@ class IdentityPlan:
     # key kinds whose claims merge profiles without verification (config)
     merge_claims: frozenset[str] = frozenset()
     attributes: AttributeMergePolicy = AttributeMergePolicy()
+    # keys the platform vouches are the sender's own (router.identity.PROVEN_EXTRAS):
+    # the identity gets the key, the claim is verified, the key's one owner absorbs the customer
+    proven: tuple[ClaimPlan, ...] = ()
+    # key kinds whose proof merges into the key's owner (config: auto_merge, as for a new identity)
+    merge_proven: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,8 @@ class CustomerUpsert:
 # a claim with this source suffix is a key the business's own data (an import,
 # a CRM) gave for a second customer: it makes the key shared, so never a lookup key
 SHARED_KEY_SOURCE = ":shared"
+# the source of a link or merge a platform proved (IdentityPlan.proven)
+PROOF_SOURCE = "platform"
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +505,11 @@ class Store(ABC):
         claimant and of each holder says who dismissed it and why. Returns the
         matches it hid. ``NotFound`` for a claim that is not the customer's;
         ``ConflictError`` when it is verified, dismissed already, or matches nobody."""
+
+    @abstractmethod
+    async def automatic_sent(self, customer_id: str, marker: str) -> bool:
+        """Whether the customer was ever sent an automatic message marked
+        ``marker`` (its ``extras["automatic"]``), on any channel or conversation."""
 
     @abstractmethod
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:

@@ -63,7 +63,7 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_claims, sqlite_contacts, sqlite_outbox, sqlite_unmerge, sqlite_upsert
+from router.store import sqlite_claims, sqlite_contacts, sqlite_outbox, sqlite_proven, sqlite_unmerge, sqlite_upsert
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -647,12 +647,14 @@ def _resolve_identity(
     found = _customer_by_identity(conn, plan.identity)
     if found is None:
         customer_id = _link_new_identity(conn, plan, name, now)
-    elif not plan.claims and (not name or name == found.display_name):
+    elif not plan.claims and not plan.proven and (not name or name == found.display_name):
         return found
     else:
         customer_id = found.id
     if plan.claims:
         customer_id = _record_claims(conn, customer_id, plan, message_id, now)
+    if plan.proven:
+        customer_id = sqlite_proven.record_proven(conn, customer_id, plan, message_id, now, _merge)
     if name:
         conn.execute(
             "UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NOT ?",
@@ -1573,6 +1575,8 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
     rows = _all(
         conn,
         "SELECT m.* FROM identities i JOIN messages m ON m.customer_id = i.customer_id AND m.sender_kind = i.kind"
+        # the identity's own messages (extras.identity: its stored form, when the sender was written otherwise)
+        " AND COALESCE(json_extract(m.extras, '$.identity'), m.sender_value) = i.value"
         " AND m.direction = 'in' WHERE i.key_kind = ? AND i.key_value = ? ORDER BY m.created_at DESC LIMIT ?",
         (key.kind, key.value, limit),
     )
@@ -1914,6 +1918,9 @@ class SQLiteStore(Store):
                             now: datetime) -> list[ClaimMatch]:
         return await self._w.call(sqlite_claims.dismiss_claim, customer_id, claim_id, actor, reason, max_profiles,
                                   ts(now))
+
+    async def automatic_sent(self, customer_id: str, marker: str) -> bool:
+        return await self._r.call(sqlite_proven.automatic_sent, customer_id, marker)
 
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
         return await self._w.call(_merge, request, ts(now))

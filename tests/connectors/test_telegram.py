@@ -254,16 +254,17 @@ async def test_media_become_attachments_with_readable_text(tg: Client) -> None:
     assert location.attachments[0].extras == LOCATION
 
 
-async def test_a_shared_own_contact_claims_the_phone_someone_elses_does_not(tg: Client) -> None:
+async def test_a_shared_own_contact_proves_the_phone_someone_elses_does_not(tg: Client) -> None:
     # Telegram gives the number without its "+"
     own = {"phone_number": "79123456789", "first_name": "Ivan", "last_name": "Petrov", "user_id": USER}
     other = {"phone_number": "+79990001122", "first_name": "Masha"}
     assert await post(tg, update(message=message(20, contact=own))) == 200
     assert await post(tg, update(message=message(21, contact=other))) == 200
     mine, theirs = await inbound(tg)
-    assert mine.extras["claimed_phone"] == "+79123456789"
+    # Telegram vouches for the number: proven, not merely claimed
+    assert mine.extras["proven_phone"] == "+79123456789" and "claimed_phone" not in mine.extras
     assert (mine.text, mine.extras["description"]) == ("", "[contact Ivan Petrov 79123456789]")
-    assert "claimed_phone" not in theirs.extras
+    assert "claimed_phone" not in theirs.extras and "proven_phone" not in theirs.extras
     assert theirs.extras["shared_contact"]["phone_number"] == "+79990001122"
 
 

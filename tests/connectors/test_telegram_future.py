@@ -155,5 +155,7 @@ async def test_a_shared_contact_of_someone_else_claims_nothing(tg: Client) -> No
     contact, _, _ = await inbound(tg)
     assert contact.extras["description"] == "[contact Мама +79031234567]"
     assert contact.customer_id is not None
-    claims = {(c.value, c.source) for c in await tg.app[STORE].customer_claims(contact.customer_id)}
-    assert claims == {("+79123456789", "telegram:claimed_phone"), ("+79161234567", "telegram:text")}
+    claims = {(c.value, c.source, c.verified_at is not None)
+              for c in await tg.app[STORE].customer_claims(contact.customer_id)}
+    # the customer's own contact is proven by Telegram; the number they typed is only claimed
+    assert claims == {("+79123456789", "telegram:proven_phone", True), ("+79161234567", "telegram:text", False)}

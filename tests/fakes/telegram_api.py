@@ -156,6 +156,9 @@ class FakeTelegram(LocalServer):
         if handler is not None:
             return _ok(await handler(params))
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
+            if "reply_markup" in params and not _valid_markup(params["reply_markup"]):
+                return web.json_response({"ok": False, "error_code": 400, "description":
+                                          "Bad Request: can't parse reply keyboard markup JSON object"}, status=400)
             return _ok(self._sent_message(method, params))
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
@@ -225,6 +228,19 @@ class FakeTelegram(LocalServer):
         elif "caption" in params:
             message["caption"] = params["caption"]
         return message
+
+
+def _valid_markup(markup: Any) -> bool:
+    """A reply_markup the Bot API accepts: a JSON object (recorded decoded, as
+    sent); a reply keyboard is rows of buttons, each with its text."""
+    if not isinstance(markup, dict):
+        return False
+    rows = markup.get("keyboard")
+    if rows is None:
+        return True
+    return isinstance(rows, list) and all(
+        isinstance(row, list) and all(isinstance(b, dict) and isinstance(b.get("text"), str) for b in row)
+        for row in rows)
 
 
 def _ok(result: Any) -> web.Response:

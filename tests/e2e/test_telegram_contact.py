@@ -1,0 +1,95 @@
+"""A customer known on WhatsApp shares their own Telegram contact: the agent
+sees one customer, with both channels' history in one conversation — in real
+Chromium against the real service and the local Telegram and Twilio fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, expect
+
+from connectors.telegram import SECRET_HEADER
+from tests.conftest import HANG
+from tests.connectors import test_telegram as tg
+from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, TOKEN, WA_NUMBER, whatsapp_form
+from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.test_twilio_console import twilio_posts
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
+
+
+@pytest.fixture
+async def apis() -> AsyncIterator[tuple[FakeTelegram, FakeTwilio]]:
+    telegram, twilio = FakeTelegram(tg.TOKEN), FakeTwilio(ACCOUNT, TOKEN)
+    await telegram.start()
+    await twilio.start()
+    yield telegram, twilio
+    await telegram.close()
+    await twilio.close()
+
+
+@pytest.fixture
+async def both(tmp_path: Path, apis: tuple[FakeTelegram, FakeTwilio]) -> AsyncIterator[str]:
+    telegram, twilio = apis
+    port = free_port()
+    (tmp_path / "omnirouter.yaml").write_text(
+        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
+        f"store:\n  path: {tmp_path / 'e2e.db'}\n"
+        "connectors:\n"
+        f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n"
+        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
+        f"    api_base: {twilio.base_url}\n", encoding="utf-8")
+    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
+           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTER_TELEGRAM_TOKEN": tg.TOKEN,
+           "OMNIROUTER_TELEGRAM_SECRET": tg.SECRET}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
+                                                env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), HANG) == 0
+
+
+async def telegram_posts(base: str, body: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession() as http, http.post(
+        base + tg.PATH, json=body, headers={SECRET_HEADER: tg.SECRET}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def test_the_agent_sees_both_channels_history_after_the_customers_own_contact(
+    both: str, browser: Browser
+) -> None:
+    await twilio_posts(both, "whatsapp", whatsapp_form("Где мой заказ 1042?"))
+    await telegram_posts(both, tg.text_update(1, "Это я, пишу из телеграма"))
+    own = {"phone_number": CUSTOMER.lstrip("+"), "first_name": "Ivan", "last_name": "Petrov", "user_id": tg.USER}
+    await telegram_posts(both, tg.update(message=tg.message(2, contact=own)))
+
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, both)
+    # one customer, one open conversation
+    rows = agent.locator('[data-testid="conversation"]')
+    await expect(rows).to_have_count(1)
+    await rows.first.click()
+    said = agent.locator('[data-testid="message"][data-author="customer"] [data-testid="message-text"]')
+    await expect(said).to_have_text(["Где мой заказ 1042?", "Это я, пишу из телеграма",
+                                     "[contact Ivan Petrov 79123456789]"])
+    panel = agent.locator('[data-testid="customer-panel"]')
+    identities = panel.locator('[data-testid="identity"]')
+    await expect(identities).to_have_count(2)
+    telegram = identities.filter(has_text=f"telegram: {tg.USER}")
+    await expect(telegram).to_contain_text("verified")
+    await expect(telegram).to_contain_text("platform")
+    await expect(panel.locator('[data-testid="claim"]')).to_contain_text("verified")
+    await expect(panel.locator('[data-testid="merge"]')).to_contain_text("platform")
