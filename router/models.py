@@ -212,6 +212,9 @@ class OutboundMessage(_Model):
     # the connector's thread data of the message answered, handed back as it
     # put it in that inbound message's ``extras["thread"]`` (mail headers)
     thread: dict[str, Any] = Field(default_factory=dict)
+    # the recipient has just proven more of their history (a code linked their
+    # channels): a connector that shows history (the site chat) shows it again
+    history_changed: bool = False
 
 
 class Message(_Model):
@@ -430,14 +433,18 @@ class Verification(_Model):
     customer_id: str
     kind: str
     value: str
+    # where the code went; "" when it went nowhere (the bot's offer for a key nobody can be reached by)
     channel: str
-    status: Literal["pending", "verified", "failed", "expired"]
+    status: Literal["pending", "verified", "failed", "expired", "declined"]
     attempts: int = 0
     sends: int = 1
     created_at: Timestamp
     last_sent_at: Timestamp
     expires_at: Timestamp
     verified_at: Timestamp | None = None
+    # the claimant's conversation it belongs to; who started it (an agent's "Send code", or the bot's offer)
+    conversation_id: str | None = None
+    origin: Literal["agent", "bot"] = "agent"
 
 
 class BotOutcome(_Model):

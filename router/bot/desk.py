@@ -58,10 +58,12 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
     """``(earlier, pending)``: the customer's messages after the last answer
     (the bot's or an agent's), and everything before them."""
     cut = len(messages)
-    while cut > 0 and messages[cut - 1].direction is Direction.IN:
+    # an aside (the offer of a code) is no answer: the customer's message before it still is to be answered
+    while cut > 0 and (messages[cut - 1].direction is Direction.IN or messages[cut - 1].extras.get("aside")):
         cut -= 1
     # a machine's message (an auto-reply) is never answered: no reply loops
-    return messages[:cut], [m for m in messages[cut:] if not m.extras.get("automated")]
+    return messages[:cut], [m for m in messages[cut:]
+                            if m.direction is Direction.IN and not m.extras.get("automated")]
 
 
 class BotDesk:

@@ -204,4 +204,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE outbox ADD COLUMN part_external_id TEXT;
     """,
+    # 8: identity — codes the bot offers by itself: the conversation they were offered
+    # in (offered once per key there), and who started them ('agent' or 'bot')
+    """
+    ALTER TABLE identity_verifications ADD COLUMN conversation_id TEXT;
+    ALTER TABLE identity_verifications ADD COLUMN origin TEXT NOT NULL DEFAULT 'agent';
+    CREATE INDEX identity_verifications_conversation ON identity_verifications(conversation_id)
+        WHERE conversation_id IS NOT NULL;
+    """,
 ]

@@ -1818,6 +1818,12 @@ class SQLiteStore(Store):
                                  ) -> tuple[Verification, MergeRecord | None] | None:
         return await self._w.call(sqlite_verification.check_verification, check, now)
 
+    async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
+        return await self._r.call(sqlite_verification.conversation_verifications, conversation_id)
+
+    async def decline_verification(self, verification_id: str) -> Verification | None:
+        return await self._w.call(sqlite_verification.decline_verification, verification_id)
+
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         rows = await self._r.call(
             _all, "SELECT * FROM identity_claims WHERE customer_id = ? ORDER BY created_at, rowid", (customer_id,)

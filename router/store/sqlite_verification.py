@@ -18,7 +18,7 @@ def as_verification(r: sqlite3.Row) -> Verification:
         id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], channel=r["channel"],
         status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=db._ts(r["created_at"]),
         last_sent_at=db._ts(r["last_sent_at"]), expires_at=db._ts(r["expires_at"]),
-        verified_at=db.parse_ts(r["verified_at"]),
+        verified_at=db.parse_ts(r["verified_at"]), conversation_id=r["conversation_id"], origin=r["origin"],
     )
 
 
@@ -27,7 +27,10 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
                   (start.customer_id,))
     sends = 1
-    if row is not None and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
+    if row is not None and start.exclusive:
+        raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
+    # a decoy (the bot's offer that sent nothing) neither throttles nor counts
+    if row is not None and row["channel"] and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
         wait = db._ts(row["last_sent_at"]) + start.resend_after - now
         if wait.total_seconds() > 0:
             raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
@@ -40,9 +43,10 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     verification_id = new_id("ver")
     conn.execute(
         "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
-        " created_at, last_sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+        " created_at, last_sent_at, expires_at, conversation_id, origin)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
         (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
-         stamp, stamp, db.ts(now + start.ttl)),
+         stamp, stamp, db.ts(now + start.ttl), start.conversation_id, start.origin),
     )
     return as_verification(db._row_of(conn, "identity_verifications", verification_id))
 
@@ -83,3 +87,15 @@ def _verified(
                                              verified=True), now)
     verification = as_verification(db._row_of(conn, "identity_verifications", row["id"]))
     return verification, merge
+
+
+def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -> list[Verification]:
+    rows = db._all(conn, "SELECT * FROM identity_verifications WHERE conversation_id = ? ORDER BY created_at, rowid",
+                   (conversation_id,))
+    return [as_verification(r) for r in rows]
+
+
+def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:
+    changed = conn.execute("UPDATE identity_verifications SET status = 'declined' WHERE id = ? AND status = 'pending'",
+                           (verification_id,)).rowcount
+    return as_verification(db._row_of(conn, "identity_verifications", verification_id)) if changed else None

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from connectors.webchat import WebChatConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
-from router.models import MAX_TEXT_LENGTH, Delivery, IdentityRef, Message, Role
+from router.models import MAX_TEXT_LENGTH, Delivery, Direction, IdentityRef, Message, Role
 from tests.conftest import HANG, AppClient
 
 Client = TestClient[web.Request, web.Application]
@@ -182,7 +182,7 @@ async def test_name_and_claimed_contacts_reach_the_router(client: Client) -> Non
     store = client.app[STORE]
     customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
     assert customer is not None and customer.display_name == "Анна"
-    [stored] = await store.customer_messages(customer.id, 10)
+    [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
     assert stored.extras["claimed_email"] == "anna@example.com"
     assert stored.extras["claimed_phone"] == "+7 900 000-00-00"
 
