@@ -54,6 +54,11 @@ def declines(text: str) -> bool:
     return words in DECLINES
 
 
+def _pending(verification: Verification, now: datetime) -> bool:
+    """Still waiting for the code (a pending one past its time is dead, whether or not a code was typed since)."""
+    return verification.status == "pending" and verification.expires_at > now
+
+
 def _message_event(message: Message, view: ConversationView) -> Event:
     return Event("message.created", {"message": message.model_dump(mode="json"),
                                      "conversation": view.model_dump(mode="json")})
@@ -113,8 +118,9 @@ class SelfService:
 
     # -- "no thanks" -------------------------------------------------------------
     async def _decline(self, stored: Message, customer: Customer, view: ConversationView) -> bool:
+        now = self.clock()
         pending = [v for v in await self.store.conversation_verifications(view.id)
-                   if v.status == "pending" and v.origin == "bot" and v.customer_id == customer.id]
+                   if _pending(v, now) and v.origin == "bot" and v.customer_id == customer.id]
         if not pending or await self.store.decline_verification(pending[-1].id) is None:
             return False
         log.info("verification %s of %s declined", pending[-1].id, customer.id)
@@ -144,7 +150,8 @@ class SelfService:
         and the customer has not proven; None while a code is pending or
         once the conversation has had its share."""
         had = await self.store.conversation_verifications(view.id)
-        if any(v.status == "pending" for v in had):
+        now = self.clock()
+        if any(_pending(v, now) for v in had):
             return None
         done = {(v.kind, v.value) for v in had}
         if len(done) >= self.rules.config.verification.max_offers_per_conversation:

@@ -27,7 +27,7 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
                   (start.customer_id,))
     sends = 1
-    if row is not None and start.exclusive:
+    if row is not None and start.exclusive and row["expires_at"] > stamp:
         raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
     # a decoy (the bot's offer that sent nothing) neither throttles nor counts
     if row is not None and row["channel"] and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
