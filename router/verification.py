@@ -72,11 +72,16 @@ class Verifier:
         key = await self.store.secret("verification")
         return hmac.new(key, f"{customer_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def _contact(self, key: KeyRef, besides: str | None = None) -> Message:
+    async def _contact(self, key: KeyRef, besides: str | None = None, only_one: bool = False) -> Message:
         """The latest message from an identity proven to have ``key``, on a
         channel this installation runs, of a customer other than ``besides``
-        (the claimant: a code never goes back to who asked for it): where the code goes."""
-        for contact in await self.store.key_contacts(key, _CONTACTS):
+        (the claimant: a code never goes back to who asked for it): where the
+        code goes. ``only_one``: refused when the key is several customers'
+        (a family's phone): a code would prove the claimant is one of them, not which."""
+        contacts = await self.store.key_contacts(key, _CONTACTS)
+        if only_one and len({c.customer_id for c in contacts if c.customer_id != besides}) > 1:
+            raise VerificationRefused(f"{key.kind} {key.value} is several customers'")
+        for contact in contacts:
             if contact.sender is None or contact.conversation_id is None or contact.customer_id == besides:
                 continue
             if self.rules.channel_identity(contact.sender)[1] != key:
@@ -108,7 +113,7 @@ class Verifier:
         and a claim cannot tell who is a customer. ``ConflictError`` when the
         customer has a code pending already."""
         try:
-            contact: Message | None = await self._contact(key, besides=customer_id)
+            contact: Message | None = await self._contact(key, besides=customer_id, only_one=True)
         except VerificationRefused:
             contact = None
         return await self._start(customer_id, key, contact, conversation_id, "bot")

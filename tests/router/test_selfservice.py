@@ -57,8 +57,8 @@ class EchoBot(Bot):
 
 
 def make_router(store: SQLiteStore, clock: Clock, bot: Bot | None = None, routing: RulesRouting | None = None,
-                **verification: object) -> Router:
-    rules = IdentityRules(IdentityConfig.model_validate({"verification": verification}))
+                identity: dict[str, object] | None = None, **verification: object) -> Router:
+    rules = IdentityRules(IdentityConfig.model_validate({**(identity or {}), "verification": verification}))
     router = Router(store, EventBus(), routing or DefaultTeamRouting(RoutingConfig()), Metrics(), clock=clock,
                     identity=rules, bot=bot)
     router.verifier.channels = frozenset({"whatsapp", "webchat", "sms"})
@@ -319,3 +319,14 @@ async def test_an_admins_single_code_text_is_used_in_every_language(store: SQLit
     await Visitor(router, "visitor-1", KNOWN).says("Hello")
     [sent] = [p for p in await outbox(router) if p.recipient == f"whatsapp:{KNOWN}"]
     assert re.fullmatch(rf"Code \d{{6}} for {re.escape(KNOWN)}", sent.text)
+
+
+async def test_a_number_several_customers_write_from_gets_no_code(store: SQLiteStore, clock: Clock) -> None:
+    """A family's phone, two profiles (auto_merge off): a code would prove the
+    visitor is one of them, not which; so none goes, and the words are the same."""
+    router = make_router(store, clock, identity={"phone": {"kinds": ["whatsapp", "sms"], "auto_merge": False}})
+    await whatsapp_customer(router)
+    await router.on_message(msg("sms", KNOWN, "sms-1", "Это мама, по SMS"))
+    visitor = Visitor(router, "visitor-1", KNOWN)
+    await visitor.says("Здравствуйте")
+    assert [(p.recipient, p.text) for p in await outbox(router)] == [("visitor-1", offer_ru(KNOWN))]
