@@ -140,6 +140,7 @@ class Router:
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
         self.reply_windows: dict[str, ReplyWindow] = {}
+        self.verifier.reachable = self._window_open  # a code never goes where a reply window has closed
         # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
         self.handoff_texts: Mapping[Any, str] = (bot_messages or Messages()).handoff
         # None: no bot configured; conversations rules send to the bot wait for an agent

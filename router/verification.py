@@ -65,6 +65,8 @@ class Verifier:
         self.wakeup = wakeup
         # the connectors this installation runs; None: not known (no check)
         self.channels: Collection[str] | None = None
+        # may a free-text message go to where this inbound message came from now (a reply window)?
+        self.reachable: Callable[[Message], bool] = lambda _: True
         policy = rules.config.verification
         self._code = re.compile(rf"^\s*(\d[\d\s-]{{{policy.code_length - 2},}}\d)\s*$")
 
@@ -86,11 +88,12 @@ class Verifier:
                 continue
             if self.rules.channel_identity(contact.sender)[1] != key:
                 continue
-            if self.channels is None or contact.channel in self.channels:
+            if (self.channels is None or contact.channel in self.channels) and self.reachable(contact):
                 return contact
         raise VerificationRefused(
             f"no connected channel can reach {key.kind} {key.value}: nobody has written from it on a channel "
-            "this installation runs, so a code cannot be sent there; link it by hand if you are sure"
+            "this installation runs (lately enough for its reply window), so a code cannot be sent there; "
+            "link it by hand if you are sure"
         )
 
     async def start(self, customer_id: str, claim_id: str) -> Verification:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from connectors.base import ReplyWindow
 from router.bot.base import Bot, BotReply, BotTurn, ReplyKind
 from router.bus import EventBus
 from router.config import RoutingConfig
@@ -330,3 +332,16 @@ async def test_a_number_several_customers_write_from_gets_no_code(store: SQLiteS
     visitor = Visitor(router, "visitor-1", KNOWN)
     await visitor.says("Здравствуйте")
     assert [(p.recipient, p.text) for p in await outbox(router)] == [("visitor-1", offer_ru(KNOWN))]
+
+
+async def test_the_code_goes_to_a_channel_whose_reply_window_is_still_open(router: Router, clock: Clock) -> None:
+    """WhatsApp refuses free text 24 h after the customer's last message: the
+    code goes by SMS, which the same number wrote from, instead of dying there."""
+    router.reply_windows = {"whatsapp": ReplyWindow(timedelta(hours=24))}
+    await router.on_message(msg("sms", KNOWN, "sms-1", "По SMS"))
+    clock.advance(3600)
+    await whatsapp_customer(router)  # the latest, but a day old when the visitor comes
+    clock.advance(25 * 3600)
+    await Visitor(router, "visitor-1", KNOWN).says("Здравствуйте")
+    assert await codes_to(router, f"whatsapp:{KNOWN}") == []
+    assert len(await codes_to(router, KNOWN)) == 1
