@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 
 # a short "no" to the offer, as people type it (lower case, punctuation and emoji dropped)
 DECLINES = frozenset({
-    "нет", "неа", "нет спасибо", "спасибо нет", "не надо", "нет не надо", "не надо спасибо", "нет не надо спасибо",
-    "не нужно", "нет не нужно", "не нужно спасибо", "нет не нужно спасибо", "спасибо не надо", "спасибо не нужно",
-    "no", "nope", "no thanks", "no thank you", "thanks no", "no need", "not needed", "no thanks not needed",
-    "dont", "do not", "no dont", "no please dont",
+    "нет", "неа", "нет спасибо", "не спасибо", "спасибо нет", "не надо", "нет не надо", "не надо спасибо",
+    "нет не надо спасибо", "не нужно", "нет не нужно", "не нужно спасибо", "нет не нужно спасибо", "спасибо не надо",
+    "спасибо не нужно", "не сейчас", "нет не сейчас", "нет уж",
+    "no", "nope", "nah", "no thanks", "no thx", "no thank you", "thanks no", "no need", "not needed", "not now",
+    "no not now", "no thanks not needed", "dont", "do not", "no dont", "no please dont",
 })
 _WORDS = re.compile(r"[^\w\s]+")
 # the offer is said aside: it is no answer to the message it follows (the bot still answers that)
