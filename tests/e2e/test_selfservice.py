@@ -136,6 +136,7 @@ async def test_the_code_sent_to_whatsapp_links_the_site_chat_and_shows_the_whats
     await page.reload()
     await page.locator('[data-omr="launcher"]').click()
     await expect(page.locator(ALL)).to_have_text(["Здравствуйте", offer(CUSTOMER)])
+    await expect(page.locator(ALL, has_text=code)).to_have_count(0)  # the code is on WhatsApp only
 
     await types(page, code)
     await expect(page.locator(BOT).last).to_have_text(LINKED)
