@@ -441,10 +441,9 @@ class WebChatConnector(Connector):
         session.backlog = []
         self._visitors.setdefault(visitor_id, set()).add(session)
         log.debug("webchat: visitor %s connected (%d tab(s))", visitor_id, len(self._visitors[visitor_id]))
-        stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
-        history = history_frames(stored)
-        await self._push_now(session, {"type": "welcome", "visitor_id": visitor_id, "history": history})
-        await self._flush_backlog(session, {f["id"] for f in history})
+        welcome = await self._welcome(visitor_id)
+        await self._push_now(session, welcome)
+        await self._flush_backlog(session, {f["id"] for f in welcome["history"]})
 
     async def _flush_backlog(self, session: _Session, seen: set[str]) -> None:
         # loop until nothing new arrived during the sends, then switch to
@@ -452,7 +451,7 @@ class WebChatConnector(Connector):
         while session.backlog:
             batch, session.backlog = session.backlog, []
             for frame in batch:
-                if frame["id"] not in seen:
+                if frame.get("id") not in seen:  # a welcome (no id) pushed meanwhile goes too
                     await self._push_now(session, frame)
         session.backlog = None
 
@@ -559,8 +558,14 @@ class WebChatConnector(Connector):
         links = [a.url for a in message.attachments if a.url and a.url.startswith(("http://", "https://"))]
         text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
         frame = message_frame(message.message_id, author.value, text, message.created_at)
+        if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
+            await self._deliver(message.recipient, await self._welcome(message.recipient))
         await self._deliver(message.recipient, frame)
         return SendResult(external_id=None)
+
+    async def _welcome(self, visitor_id: str) -> dict[str, Any]:
+        stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
+        return {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(stored)}
 
     async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> None:
         targets = [s for s in self._visitors.get(visitor_id, ()) if s is not skip]

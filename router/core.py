@@ -48,6 +48,7 @@ from router.notices import handoff_notice
 from router.phone_ask import PhoneAsker, merges_by_proof
 from router.redaction import redact
 from router.routing import Routing
+from router.selfservice import SelfService
 from router.store import ConflictError, Store, StoreUnavailable
 from router.store.base import IdentityPlan, MergeRequest
 from router.verification import Verifier
@@ -137,6 +138,8 @@ class Router:
         # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
         self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self.phone_asker = PhoneAsker(store, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
+        self.selfservice = SelfService(store, bus, self.identity, self.verifier, lambda: self.clock(),  # noqa: PLW0108
+                                       self.outbox_wakeup)
         self._in_flight: set[asyncio.Task[Accepted]] = set()
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go; set by the app from its connectors
@@ -145,6 +148,7 @@ class Router:
         self.channel_labels: dict[str, ChannelLabel] = {}
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
         self.bot_intents: dict[str, Intent] = {i.name: i for i in bot_config.intents} if bot_config else {}
+        self.verifier.reachable = self._window_open  # a code never goes where a reply window has closed
         # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
         self.handoff_texts: Mapping[Any, str] = (bot_messages or Messages()).handoff
         # None: no bot configured; conversations rules send to the bot wait for an agent
@@ -242,9 +246,11 @@ class Router:
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
-        conversation = await self._route(stored, step.customer, step.conversation)
-        if not step.duplicate:
-            await self.verifier.on_inbound(stored, step.customer.id)
+        conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
+        # a code typed back or a "no" to the offer is answered by the self-service step, not the bot
+        if not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
+                                                                        plan.claims):
+            self._bot_turn(conversation)
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
         return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
@@ -263,8 +269,10 @@ class Router:
                 self.bus.publish(message_event(stored, view))
         return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)
 
-    async def _route(self, stored: Message, customer: Customer, view: ConversationView | None) -> ConversationView:
-        """Open a routed conversation when the customer has none, then tell everyone."""
+    async def _route(self, stored: Message, customer: Customer, view: ConversationView | None,
+                     bot_turn: bool = True) -> ConversationView:
+        """Open a routed conversation when the customer has none, then tell
+        everyone; the bot's turn follows unless the caller gives it."""
         created = False
         notice: str | None = None
         if view is None:
@@ -288,9 +296,13 @@ class Router:
             await self._notify(stored, view, notice)
         if created and view.status is ConversationStatus.BOT and self.bot_desk is not None:
             await self._ask_phone(stored, customer, view)
+        if bot_turn:
+            self._bot_turn(view)
+        return view
+
+    def _bot_turn(self, view: ConversationView) -> None:
         if view.status is ConversationStatus.BOT and self.bot_desk is not None:
             self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
-        return view
 
     async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
         asked = await self.phone_asker.on_bot_conversation(inbound, customer, view)

@@ -22,8 +22,9 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from router.bot.config import Language, LocalizedPiece
 from router.models import IdentityRef, InboundMessage
 from router.store.base import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.yamlconf import load_model
@@ -125,6 +126,19 @@ class AttributePolicy(_Section):
     source_priority: list[str] = Field(default_factory=lambda: ["crm", "import", "agent", "channel"])
 
 
+def _texts(ru: str, en: str) -> dict[Language, str]:
+    return {"ru": ru, "en": en}
+
+
+def _every_language(value: Any) -> Any:
+    """A single string (how ``text`` was written before it had languages) is that text in every language."""
+    return {"ru": value, "en": value} if isinstance(value, str) else value
+
+
+# {ru: ..., en: ...}; a plain string stands for every language
+VerificationText = Annotated[LocalizedPiece, BeforeValidator(_every_language)]
+
+
 class VerificationPolicy(_Section):
     """One-time codes that prove a claimed phone/email."""
 
@@ -133,10 +147,44 @@ class VerificationPolicy(_Section):
     max_attempts: Annotated[int, Field(ge=1)] = 5
     resend_after_seconds: Annotated[float, Field(ge=0)] = 60
     max_sends: Annotated[int, Field(ge=1)] = 5
-    text: str = (
+    # the bot offers a code by itself when a customer gives a phone/email
+    self_service: bool = True
+    # phones/emails the bot offers a code for in one conversation (a probe of many numbers gets nothing more)
+    max_offers_per_conversation: Annotated[int, Field(ge=1)] = 3
+    # the code message, on the channel that proved the key: {code}, {value}
+    text: VerificationText = Field(default_factory=lambda: _texts(
+        "Ваш код подтверждения: {code}. Введите его в чате, где вы просили связать {value}. "
+        "Если это были не вы, просто проигнорируйте это сообщение.",
         "Your verification code: {code}. Type it in the chat where you asked to link {value}. "
-        "If that was not you, ignore this message."
-    )
+        "If that was not you, ignore this message."))
+    # the bot's offer, the same words whether or not the phone/email is anyone's: {value}
+    offer_phone: VerificationText = Field(default_factory=lambda: _texts(
+        "Если номер {value} уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
+        "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».",
+        "If {value} is a number we already know, we have sent a code to it. Type it here and we will "
+        "continue where you left off. Not needed? Write \"no thanks\"."))
+    offer_email: VerificationText = Field(default_factory=lambda: _texts(
+        "Если адрес {value} уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
+        "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».",
+        "If {value} is an address we already know, we have sent a code to it. Type it here and we will "
+        "continue where you left off. Not needed? Write \"no thanks\"."))
+    # a wrong code with tries left: {left}
+    wrong_code: VerificationText = Field(default_factory=lambda: _texts(
+        "Код не подошёл. Осталось попыток: {left}.",
+        "That code is not right. Tries left: {left}."))
+    expired: VerificationText = Field(default_factory=lambda: _texts(
+        "Срок действия кода истёк. Новый код может отправить наш сотрудник — просто попросите.",
+        "The code has expired. One of our team can send you a new one: just ask."))
+    too_many_attempts: VerificationText = Field(default_factory=lambda: _texts(
+        "Слишком много неверных попыток: этот код больше не действует. Новый код может отправить наш "
+        "сотрудник — просто попросите.",
+        "Too many wrong tries: this code no longer works. One of our team can send you a new one: just ask."))
+    linked: VerificationText = Field(default_factory=lambda: _texts(
+        "Готово: мы связали ваши обращения. Продолжим с того места, где вы остановились.",
+        "Done: we have linked your conversations. Let us continue where you left off."))
+    declined: VerificationText = Field(default_factory=lambda: _texts(
+        "Хорошо, не будем. Чем можем помочь?",
+        "All right, we will leave it. How can we help?"))
 
 
 class IdentityConfig(_Section):

@@ -222,6 +222,9 @@ class OutboundMessage(_Model):
     # ask for the customer's phone with a button; a connector that cannot
     # (``Connector.asks_phone`` False) sends the text alone
     ask_phone: PhoneButton | None = None
+    # the recipient has just proven more of their history (a code linked their
+    # channels): a connector that shows history (the site chat) shows it again
+    history_changed: bool = False
 
 
 class Message(_Model):
@@ -453,14 +456,18 @@ class Verification(_Model):
     customer_id: str
     kind: str
     value: str
+    # where the code went; "" when it went nowhere (the bot's offer for a key nobody can be reached by)
     channel: str
-    status: Literal["pending", "verified", "failed", "expired"]
+    status: Literal["pending", "verified", "failed", "expired", "declined"]
     attempts: int = 0
     sends: int = 1
     created_at: Timestamp
     last_sent_at: Timestamp
     expires_at: Timestamp
     verified_at: Timestamp | None = None
+    # the claimant's conversation it belongs to; who started it (an agent's "Send code", or the bot's offer)
+    conversation_id: str | None = None
+    origin: Literal["agent", "bot"] = "agent"
 
 
 class BotOutcome(_Model):

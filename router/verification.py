@@ -20,16 +20,35 @@ import re
 import secrets
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
+from typing import Literal
 
 from router.bus import Event, EventBus
 from router.identity import IdentityRules
-from router.models import Author, Delivery, Direction, MergeRecord, Message, OutboundMessage, Verification, new_id
+from router.models import (
+    Author,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    MergeRecord,
+    Message,
+    OutboundMessage,
+    Verification,
+    new_id,
+)
+from router.notices import customer_language, localized
 from router.store import ConflictError, NotFound, Store
 from router.store.base import KeyRef, VerificationCheck, VerificationStart
 
 log = logging.getLogger(__name__)
 
 _CONTACTS = 20
+
+
+def fill(text: str, **values: str) -> str:
+    """``text`` with each ``{name}`` replaced: an admin's text is no format string (no attribute access)."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
 
 
 class VerificationRefused(Exception):
@@ -46,6 +65,8 @@ class Verifier:
         self.wakeup = wakeup
         # the connectors this installation runs; None: not known (no check)
         self.channels: Collection[str] | None = None
+        # may a free-text message go to where this inbound message came from now (a reply window)?
+        self.reachable: Callable[[Message], bool] = lambda _: True
         policy = rules.config.verification
         self._code = re.compile(rf"^\s*(\d[\d\s-]{{{policy.code_length - 2},}}\d)\s*$")
 
@@ -53,21 +74,28 @@ class Verifier:
         key = await self.store.secret("verification")
         return hmac.new(key, f"{customer_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def _contact(self, key: KeyRef) -> Message:
+    async def _contact(self, key: KeyRef, besides: str | None = None, only_one: bool = False) -> Message:
         """The latest message from an identity proven to have ``key``, on a
-        channel this installation runs: where the code goes."""
-        for contact in await self.store.key_contacts(key, _CONTACTS):
-            if contact.sender is None or contact.conversation_id is None:
+        channel this installation runs, of a customer other than ``besides``
+        (the claimant: a code never goes back to who asked for it): where the
+        code goes. ``only_one``: refused when the key is several customers'
+        (a family's phone): a code would prove the claimant is one of them, not which."""
+        contacts = await self.store.key_contacts(key, _CONTACTS)
+        if only_one and len({c.customer_id for c in contacts if c.customer_id != besides}) > 1:
+            raise VerificationRefused(f"{key.kind} {key.value} is several customers'")
+        for contact in contacts:
+            if contact.sender is None or contact.conversation_id is None or contact.customer_id == besides:
                 continue
             # a sender whose kind is no key kind (a chat account) has the key
             # only because its platform proved it (the store joins by identity)
             if self.rules.channel_identity(contact.sender)[1] not in (key, None):
                 continue
-            if self.channels is None or contact.channel in self.channels:
+            if (self.channels is None or contact.channel in self.channels) and self.reachable(contact):
                 return contact
         raise VerificationRefused(
             f"no connected channel can reach {key.kind} {key.value}: nobody has written from it on a channel "
-            "this installation runs, so a code cannot be sent there; link it by hand if you are sure"
+            "this installation runs (lately enough for its reply window), so a code cannot be sent there; "
+            "link it by hand if you are sure"
         )
 
     async def start(self, customer_id: str, claim_id: str) -> Verification:
@@ -78,15 +106,39 @@ class Verifier:
             raise VerificationRefused(f"{claim.kind} {claim.value} is verified already")
         key = KeyRef(claim.kind, claim.value)
         contact = await self._contact(key)
+        conversation_id = next((c.id for c in await self.store.customer_conversations(customer_id)
+                                if c.status is not ConversationStatus.RESOLVED), None)
+        return await self._start(customer_id, key, contact, conversation_id, "agent")
+
+    async def offer(self, customer_id: str, key: KeyRef, conversation_id: str) -> Verification:
+        """The bot's offer: a code to the channel that proved ``key`` when
+        another customer can be reached there; otherwise a decoy, a pending
+        code whose digits nobody was sent, so that every answer the customer
+        gets (wrong, expired, too many tries) is the one a real code gives,
+        and a claim cannot tell who is a customer. ``ConflictError`` when the
+        customer has a code pending already."""
+        try:
+            contact: Message | None = await self._contact(key, besides=customer_id, only_one=True)
+        except VerificationRefused:
+            contact = None
+        return await self._start(customer_id, key, contact, conversation_id, "bot")
+
+    async def _start(self, customer_id: str, key: KeyRef, contact: Message | None, conversation_id: str | None,
+                     origin: Literal["agent", "bot"]) -> Verification:
         policy = self.rules.config.verification
         code = f"{secrets.randbelow(10**policy.code_length):0{policy.code_length}d}"
         now = self.clock()
         verification = await self.store.start_verification(VerificationStart(
-            customer_id, key, contact.channel, await self._hash(customer_id, code),
+            customer_id, key, contact.channel if contact else "", await self._hash(customer_id, code),
             timedelta(seconds=policy.ttl_seconds), timedelta(seconds=policy.resend_after_seconds), policy.max_sends,
+            conversation_id, origin, exclusive=origin == "bot",
         ), now)
-        await self._send(contact, policy.text.format(code=code, value=claim.value), code, now)
-        log.info("verification code for %s %s of %s sent via %s", key.kind, key.value, customer_id, contact.channel)
+        if contact is None:
+            log.info("verification %s of %s: no code sent (nobody to send it to)", verification.id, customer_id)
+            return verification
+        text = localized(policy.text, customer_language(contact, None))
+        await self._send(contact, fill(text, code=code, value=key.value), code, now)
+        log.info("verification code for %s of %s sent via %s (%s)", key.kind, customer_id, contact.channel, origin)
         return verification
 
     async def _send(self, contact: Message, text: str, code: str, now: datetime) -> None:
@@ -102,8 +154,13 @@ class Verifier:
         await self.store.enqueue_outbound(message, payload, None, now)
         self.wakeup.set()
 
-    async def on_inbound(self, message: Message, customer_id: str) -> MergeRecord | None:
-        """A message that looks like a code is checked against the customer's pending one."""
+    def looks_like_code(self, text: str) -> bool:
+        return self._code.match(text) is not None
+
+    async def on_inbound(self, message: Message, customer_id: str) -> tuple[Verification, MergeRecord | None] | None:
+        """A message that looks like a code is checked against the customer's
+        pending one: the code's state after it, and the merge it made; None
+        when the message is no code or none is pending."""
         found = self._code.match(message.text)
         if found is None:
             return None
@@ -122,4 +179,4 @@ class Verifier:
         log.info("verification %s of %s: %s", verification.id, customer_id, verification.status)
         if merge is not None:
             self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
-        return merge
+        return outcome

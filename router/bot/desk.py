@@ -59,7 +59,7 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
     """``(earlier, pending)``: the customer's messages after the last answer
     (the bot's or an agent's), and everything before them."""
     cut = len(messages)
-    # a message said aside (``extras["aside"]``: asking for a phone) answers nothing the customer asked
+    # a message said aside (asking for a phone, offering a code) answers nothing the customer asked
     while cut > 0 and (messages[cut - 1].direction is Direction.IN or messages[cut - 1].extras.get("aside")):
         cut -= 1
     # a machine's message (an auto-reply) is never answered: no reply loops

@@ -146,6 +146,10 @@ class VerificationStart:
     ttl: timedelta
     resend_after: timedelta
     max_sends: int
+    conversation_id: str | None = None
+    origin: Literal["agent", "bot"] = "agent"
+    # refuse (ConflictError) when the customer has a code pending, instead of replacing it
+    exclusive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,6 +488,14 @@ class Store(ABC):
         the claim is verified and the profiles merge (source ``code``) in the
         same transaction. Wrong: one attempt used; at ``max_attempts`` the code
         is dead. Past expiry: expired."""
+
+    @abstractmethod
+    async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
+        """The codes started for the claimant of ``conversation_id`` in it, oldest first."""
+
+    @abstractmethod
+    async def decline_verification(self, verification_id: str) -> Verification | None:
+        """The customer said no: a pending code is dead (``declined``); None when it was not pending."""
 
     @abstractmethod
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:

@@ -210,4 +210,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE identity_claims ADD COLUMN dismissed_at TEXT;
     ALTER TABLE identity_claims ADD COLUMN dismissed_by TEXT;
     """,
+    # 9: identity — codes the bot offers by itself: the conversation they were offered
+    # in (offered once per key there), and who started them ('agent' or 'bot')
+    """
+    ALTER TABLE identity_verifications ADD COLUMN conversation_id TEXT;
+    ALTER TABLE identity_verifications ADD COLUMN origin TEXT NOT NULL DEFAULT 'agent';
+    CREATE INDEX identity_verifications_conversation ON identity_verifications(conversation_id)
+        WHERE conversation_id IS NOT NULL;
+    """,
 ]

@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import itertools
 import json
 import logging
-import math
 import multiprocessing
 import os
 import pickle
@@ -63,7 +61,15 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.store import sqlite_claims, sqlite_contacts, sqlite_outbox, sqlite_proven, sqlite_unmerge, sqlite_upsert
+from router.store import (
+    sqlite_claims,
+    sqlite_contacts,
+    sqlite_outbox,
+    sqlite_proven,
+    sqlite_unmerge,
+    sqlite_upsert,
+    sqlite_verification,
+)
 from router.store.base import (
     ClaimPlan,
     ConflictError,
@@ -1493,82 +1499,11 @@ def _chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _verification(r: sqlite3.Row) -> Verification:
-    return Verification(
-        id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], channel=r["channel"],
-        status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=_ts(r["created_at"]),
-        last_sent_at=_ts(r["last_sent_at"]), expires_at=_ts(r["expires_at"]), verified_at=parse_ts(r["verified_at"]),
-    )
-
-
-def _start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
-    stamp = ts(now)
-    row = _one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
-               (start.customer_id,))
-    sends = 1
-    if row is not None and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
-        wait = _ts(row["last_sent_at"]) + start.resend_after - now
-        if wait.total_seconds() > 0:
-            raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
-        if row["sends"] >= start.max_sends:
-            raise ConflictError(f"{row['sends']} codes were sent already: verify another way (ask an agent)")
-        sends = row["sends"] + 1
-    if row is not None:
-        # one code in flight per customer: a new one replaces the old
-        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
-    verification_id = new_id("ver")
-    conn.execute(
-        "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
-        " created_at, last_sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-        (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
-         stamp, stamp, ts(now + start.ttl)),
-    )
-    return _verification(_row_of(conn, "identity_verifications", verification_id))
-
-
 def _row_of(conn: sqlite3.Connection, table: str, row_id: str) -> sqlite3.Row:
     row = _one(conn, f"SELECT * FROM {table} WHERE id = ?", (row_id,))
     if row is None:
         raise NotFound(f"{table} {row_id}")
     return row
-
-
-def _check_verification(
-    conn: sqlite3.Connection, check: VerificationCheck, now: datetime
-) -> tuple[Verification, MergeRecord | None] | None:
-    row = _one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
-               (check.customer_id,))
-    if row is None:
-        return None
-    stamp = ts(now)
-    if row["expires_at"] <= stamp:
-        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
-    elif not hmac.compare_digest(row["code_hash"], check.code_hash):
-        status = "failed" if row["attempts"] + 1 >= check.max_attempts else "pending"
-        conn.execute("UPDATE identity_verifications SET attempts = attempts + 1, status = ? WHERE id = ?",
-                     (status, row["id"]))
-    else:
-        return _verified(conn, row, check, stamp)
-    return _verification(_row_of(conn, "identity_verifications", row["id"])), None
-
-
-def _verified(
-    conn: sqlite3.Connection, row: sqlite3.Row, check: VerificationCheck, now: str
-) -> tuple[Verification, MergeRecord | None]:
-    key = KeyRef(row["kind"], row["value"])
-    conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
-                 (now, row["id"]))
-    conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
-                 (now, check.customer_id, key.kind, key.value))
-    owners = _all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-                  " AND customer_id != ?", (key.kind, key.value, check.customer_id))
-    merge = None
-    if len(owners) == 1:
-        reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes,
-                                          verified=True), now)
-    verification = _verification(_row_of(conn, "identity_verifications", row["id"]))
-    return verification, merge
 
 
 def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Message]:
@@ -1899,11 +1834,17 @@ class SQLiteStore(Store):
         return await self._r.call(_key_contacts, key, limit)
 
     async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
-        return await self._w.call(_start_verification, start, now)
+        return await self._w.call(sqlite_verification.start_verification, start, now)
 
     async def check_verification(self, check: VerificationCheck, now: datetime
                                  ) -> tuple[Verification, MergeRecord | None] | None:
-        return await self._w.call(_check_verification, check, now)
+        return await self._w.call(sqlite_verification.check_verification, check, now)
+
+    async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
+        return await self._r.call(sqlite_verification.conversation_verifications, conversation_id)
+
+    async def decline_verification(self, verification_id: str) -> Verification | None:
+        return await self._w.call(sqlite_verification.decline_verification, verification_id)
 
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
         rows = await self._r.call(

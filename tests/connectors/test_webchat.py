@@ -21,7 +21,18 @@ from pydantic import ValidationError
 from connectors.webchat import WebChatConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
-from router.models import MAX_TEXT_LENGTH, Delivery, IdentityRef, Message, Role
+from router.models import (
+    MAX_TEXT_LENGTH,
+    Author,
+    Delivery,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    Role,
+)
+from router.store.base import MergeRequest
 from tests.conftest import HANG, AppClient
 
 Client = TestClient[web.Request, web.Application]
@@ -182,7 +193,7 @@ async def test_name_and_claimed_contacts_reach_the_router(client: Client) -> Non
     store = client.app[STORE]
     customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
     assert customer is not None and customer.display_name == "Анна"
-    [stored] = await store.customer_messages(customer.id, 10)
+    [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
     assert stored.extras["claimed_email"] == "anna@example.com"
     assert stored.extras["claimed_phone"] == "+7 900 000-00-00"
 
@@ -418,6 +429,32 @@ async def test_another_visitor_never_receives_the_reply(client: Client) -> None:
         reply = await agent_reply(client, visitor_id, "private answer")
         await wait_for_delivery(client, reply, Delivery.SENT)
         await barrier(bystander)
+
+
+async def test_a_message_that_changes_the_history_brings_the_history_first(client: Client) -> None:
+    """After a code proved another channel of the visitor's, the tab shows
+    that channel's history (a fresh welcome), then the message."""
+    router = client.app[ROUTER]
+    phone = await router.on_message(InboundMessage(channel="whatsapp", external_id="wa-1", text="from my phone",
+                                                   sender=IdentityRef(kind="whatsapp", value="+79123456789")))
+    async with tab(client) as ws:
+        visitor_id = (await hello(ws))["visitor_id"]
+        ack = await say(ws, "from the site")
+        site = await client.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+        owner = (await client.app[STORE].get_conversation(phone.conversation_id or "")).customer_id
+        assert site is not None
+        await client.app[STORE].merge_customers(
+            MergeRequest(owner, site.id, "code", None, "proven", verified=True), datetime.now(UTC))
+        chat = client.app[CONNECTORS]["webchat"]
+        await chat.send(OutboundMessage(message_id="msg_done", channel="webchat", recipient=visitor_id,
+                                        author=Author.BOT, text="Done", created_at=datetime.now(UTC),
+                                        history_changed=True))
+        welcome = await receive(ws)
+        assert welcome["type"] == "welcome" and welcome["visitor_id"] == visitor_id
+        assert [f["text"] for f in welcome["history"]] == ["from my phone", "from the site"]
+        assert welcome["history"][1]["id"] == ack["id"]
+        done = await receive(ws)
+        assert (done["type"], done["text"]) == ("message", "Done")
 
 
 async def test_shutdown_closes_open_sockets_as_going_away(client: Client) -> None:

@@ -31,4 +31,7 @@ async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_his
 
     async with tab(client) as ws:
         again = await hello(ws, visitor, phone="+7 912 345-67-89")
-    assert [m["text"] for m in again["history"]] == ["Здравствуйте, это Анна"]
+    # her message and the bot's offer of a code: nothing of the WhatsApp customer's
+    assert [m["text"] for m in again["history"]] == ["Здравствуйте, это Анна", (
+        "Если номер +79123456789 уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
+        "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».")]

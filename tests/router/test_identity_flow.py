@@ -49,6 +49,10 @@ async def agent(router: Router) -> Agent:
     return await router.store.create_agent("ann", "Ann", Role.AGENT, "x")
 
 
+OFFER_RU = ("Если номер +79123456789 уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
+            "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».")
+
+
 def msg(kind: str, value: str, external_id: str, text: str = "Здравствуйте", **extras: str) -> InboundMessage:
     return InboundMessage(channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=value),
                           text=text, extras=extras)
@@ -102,7 +106,8 @@ async def test_a_claimed_phone_shows_nothing_of_the_other_profile(router: Router
     claims = await router.store.customer_claims(web.customer_id)
     assert [(c.value, c.source) for c in claims] == [("+79123456789", "webchat:claimed_phone")]
     history = await router.history(IdentityRef(kind="webchat", value="visitor-1"))
-    assert [m.text for m in history] == ["Привет"]
+    # her message and the bot's offer of a code: nothing of the WhatsApp customer's
+    assert [m.text for m in history] == ["Привет", OFFER_RU]
 
 
 async def test_a_claim_merged_by_config_still_shows_only_ones_own_messages(store: SQLiteStore) -> None:
@@ -129,7 +134,8 @@ async def test_after_a_proven_link_the_history_is_whole(router: Router, agent: A
     assert [m.text for m in history] == ["С сайта", "Из телеграма"]
 
 
-# -- verified linking by a one-time code ----------------------------------------------------
+# -- verified linking by a one-time code an agent sends ------------------------------------
+# (the bot offers none here: tests/router/test_selfservice.py has the bot's offer, and both together)
 
 
 class Clock:
@@ -144,9 +150,15 @@ class Clock:
 
 
 @pytest.fixture
-def clock(router: Router) -> Clock:
+def agents(store: SQLiteStore) -> Router:
+    """A router whose bot offers no code by itself: codes come from an agent's "Send code"."""
+    return make_router(store, verification={"self_service": False})
+
+
+@pytest.fixture
+def clock(agents: Router) -> Clock:
     c = Clock()
-    router.clock = c
+    agents.clock = c
     return c
 
 
@@ -168,7 +180,8 @@ async def sent_code(router: Router) -> str:
     return code
 
 
-async def test_the_right_code_links_the_profiles_and_opens_the_history(router: Router, clock: Clock) -> None:
+async def test_the_right_code_links_the_profiles_and_opens_the_history(agents: Router, clock: Clock) -> None:
+    router = agents
     visitor, claim_id = await claimed(router)
     verification = await router.verifier.start(visitor, claim_id)
     assert (verification.status, verification.channel) == ("pending", "whatsapp")
@@ -191,7 +204,8 @@ async def test_the_right_code_links_the_profiles_and_opens_the_history(router: R
     assert "Мой заказ 1234 — секрет" in history
 
 
-async def test_codes_expire_and_die_after_too_many_wrong_tries(router: Router, clock: Clock) -> None:
+async def test_codes_expire_and_die_after_too_many_wrong_tries(agents: Router, clock: Clock) -> None:
+    router = agents
     visitor, claim_id = await claimed(router)
     await router.verifier.start(visitor, claim_id)
     code = await sent_code(router)
@@ -208,7 +222,8 @@ async def test_codes_expire_and_die_after_too_many_wrong_tries(router: Router, c
     assert (await router.store.customer_merges(visitor)) == []
 
 
-async def test_resends_are_throttled_and_a_new_code_replaces_the_old(router: Router, clock: Clock) -> None:
+async def test_resends_are_throttled_and_a_new_code_replaces_the_old(agents: Router, clock: Clock) -> None:
+    router = agents
     visitor, claim_id = await claimed(router)
     await router.verifier.start(visitor, claim_id)
     first = await sent_code(router)
@@ -239,7 +254,7 @@ def holds(text: str, code: str) -> bool:
 async def test_a_code_is_in_no_table_once_sent_or_dead_lettered(tmp_path: Path) -> None:
     path = tmp_path / "codes.db"
     async with SQLiteStore(path) as store:
-        router = make_router(store, verification={"code_length": 10, "resend_after_seconds": 0})
+        router = make_router(store, verification={"code_length": 10, "resend_after_seconds": 0, "self_service": False})
         phone, chat = ScriptedPlatform("whatsapp"), ScriptedPlatform("webchat")
         worker = OutboxWorker(store, router.bus, {"whatsapp": phone, "webchat": chat}, OutboxConfig(max_attempts=1),
                               router.metrics, router.outbox_wakeup)
@@ -260,7 +275,8 @@ async def test_a_code_is_in_no_table_once_sent_or_dead_lettered(tmp_path: Path) 
             assert not holds(database_text(path), code), f"the code is still stored after it was {outcome}"
 
 
-async def test_a_claim_nobody_can_reach_is_refused_with_the_reason(router: Router, clock: Clock) -> None:
+async def test_a_claim_nobody_can_reach_is_refused_with_the_reason(agents: Router, clock: Clock) -> None:
+    router = agents
     hello = await router.on_message(msg("webchat", "visitor-1", "w-0", "Пишите на anna@mail.ru"))
     visitor = (await router.store.get_conversation(hello.conversation_id or "")).customer_id
     claim = (await router.store.customer_claims(visitor))[0]

@@ -1,0 +1,194 @@
+"""Self-service linking: the bot offers a code when a customer gives a phone
+or an email, and answers the code (or a "no thanks") they type back.
+
+The offer says the same words whether or not the phone/email is anyone's
+(``Verifier.offer`` sends a decoy when it is nobody's), so a claim cannot
+probe who is a customer. Each conversation is offered a key once, one at a
+time, and at most ``max_offers_per_conversation`` keys: a probe of many
+numbers gets nothing more. A message taken as a code or a "no" is answered
+here, and the bot does not answer it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from router.bus import Event, EventBus
+from router.identity import IdentityRules
+from router.models import (
+    Author,
+    ConversationView,
+    Customer,
+    Delivery,
+    Direction,
+    Message,
+    OutboundMessage,
+    Verification,
+    new_id,
+)
+from router.notices import customer_language, localized
+from router.store import ConflictError, Store
+from router.store.base import ClaimPlan, KeyRef
+from router.verification import Verifier, fill
+
+log = logging.getLogger(__name__)
+
+# a short "no" to the offer, as people type it (lower case, punctuation and emoji dropped)
+DECLINES = frozenset({
+    "нет", "неа", "нет спасибо", "не спасибо", "спасибо нет", "не надо", "нет не надо", "не надо спасибо",
+    "нет не надо спасибо", "не нужно", "нет не нужно", "не нужно спасибо", "нет не нужно спасибо", "спасибо не надо",
+    "спасибо не нужно", "не сейчас", "нет не сейчас", "нет уж",
+    "no", "nope", "nah", "no thanks", "no thx", "no thank you", "thanks no", "no need", "not needed", "not now",
+    "no not now", "no thanks not needed", "dont", "do not", "no dont", "no please dont",
+})
+_WORDS = re.compile(r"[^\w\s]+")
+# the offer is said aside: it is no answer to the message it follows (the bot still answers that)
+ASIDE = "aside"
+
+
+def declines(text: str) -> bool:
+    words = " ".join(_WORDS.sub("", text.lower().replace("ё", "е")).split())
+    return words in DECLINES
+
+
+def _pending(verification: Verification, now: datetime) -> bool:
+    """Still waiting for the code (a pending one past its time is dead, whether or not a code was typed since)."""
+    return verification.status == "pending" and verification.expires_at > now
+
+
+def _message_event(message: Message, view: ConversationView) -> Event:
+    return Event("message.created", {"message": message.model_dump(mode="json"),
+                                     "conversation": view.model_dump(mode="json")})
+
+
+class SelfService:
+    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, verifier: Verifier,
+                 clock: Callable[[], datetime], wakeup: asyncio.Event) -> None:
+        self.store = store
+        self.bus = bus
+        self.rules = rules
+        self.verifier = verifier
+        self.clock = clock
+        self.wakeup = wakeup
+
+    async def on_inbound(self, stored: Message, customer: Customer, view: ConversationView,
+                         claims: tuple[ClaimPlan, ...]) -> bool:
+        """True when the message was a code attempt or a "no" to the offer,
+        answered here: nobody else is to answer it."""
+        outcome = await self.verifier.on_inbound(stored, customer.id)
+        if outcome is not None:
+            await self._answer_code(stored, customer, outcome[0])
+            return True
+        if declines(stored.text) and await self._decline(stored, customer, view):
+            return True
+        if claims and self.rules.config.verification.self_service:
+            await self._offer(stored, customer, view, claims)
+        return False
+
+    # -- the code typed back -----------------------------------------------------
+    async def _answer_code(self, stored: Message, customer: Customer, verification: Verification) -> None:
+        policy = self.rules.config.verification
+        if verification.status == "verified":
+            texts, left = policy.linked, 0
+        elif verification.status == "expired":
+            texts, left = policy.expired, 0
+        elif verification.status == "failed":
+            texts, left = policy.too_many_attempts, 0
+        else:
+            texts, left = policy.wrong_code, policy.max_attempts - verification.attempts
+        # a merge moved the message into the other side's conversation: the answer goes there with it
+        moved = await self.store.get_message(stored.id)
+        view = await self.store.get_conversation(moved.conversation_id or stored.conversation_id or "")
+        language = await self._language(stored, customer, view)
+        text = fill(localized(texts, language), left=str(left))
+        await self._say(stored, view, text, {"automatic": "verification"},
+                        history_changed=verification.status == "verified")
+
+    async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
+        """A code has no words: the language the customer last wrote words in."""
+        if any(ch.isalpha() for ch in stored.text):
+            return customer_language(stored, customer)
+        for earlier in reversed(await self.store.list_messages(view.id, 30)):
+            if earlier.direction is Direction.IN and any(ch.isalpha() for ch in earlier.text):
+                return customer_language(earlier, customer)
+        return customer_language(stored, customer)
+
+    # -- "no thanks" -------------------------------------------------------------
+    async def _decline(self, stored: Message, customer: Customer, view: ConversationView) -> bool:
+        now = self.clock()
+        pending = [v for v in await self.store.conversation_verifications(view.id)
+                   if _pending(v, now) and v.origin == "bot" and v.customer_id == customer.id]
+        if not pending or await self.store.decline_verification(pending[-1].id) is None:
+            return False
+        log.info("verification %s of %s declined", pending[-1].id, customer.id)
+        text = localized(self.rules.config.verification.declined, customer_language(stored, customer))
+        await self._say(stored, view, text, {"automatic": "verification"})
+        return True
+
+    # -- the offer -----------------------------------------------------------------
+    async def _offer(self, stored: Message, customer: Customer, view: ConversationView,
+                     claims: tuple[ClaimPlan, ...]) -> None:
+        key = await self._offerable(customer, view, claims)
+        if key is None:
+            return
+        try:
+            verification = await self.verifier.offer(customer.id, key, view.id)
+        except ConflictError:  # a code is pending already (an agent's, or one offered this very moment)
+            return
+        log.info("verification %s offered to %s in conversation %s", verification.id, customer.id, view.id)
+        policy = self.rules.config.verification
+        texts = policy.offer_phone if key.kind == "phone" else policy.offer_email
+        text = fill(localized(texts, customer_language(stored, customer)), value=key.value)
+        await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+
+    async def _offerable(self, customer: Customer, view: ConversationView,
+                         claims: tuple[ClaimPlan, ...]) -> KeyRef | None:
+        """The first key given that this conversation has not had a code for
+        and the customer has not proven; None while a code is pending or
+        once the conversation has had its share."""
+        had = await self.store.conversation_verifications(view.id)
+        now = self.clock()
+        if any(_pending(v, now) for v in had):
+            return None
+        done = {(v.kind, v.value) for v in had}
+        if len(done) >= self.rules.config.verification.max_offers_per_conversation:
+            return None
+        fresh = [c.key for c in claims if (c.key.kind, c.key.value) not in done]
+        if not fresh:
+            return None
+        proven = await self._proven(customer.id)
+        return next((k for k in fresh if (k.kind, k.value) not in proven), None)
+
+    async def _proven(self, customer_id: str) -> set[tuple[str, str]]:
+        """Keys the customer writes from (linked with proof) or proved by a code."""
+        proven = {(c.kind, c.value) for c in await self.store.customer_claims(customer_id) if c.verified_at}
+        for identity in await self.store.customer_identities(customer_id):
+            key = self.rules.channel_identity(identity.ref)[1]
+            if key is not None and identity.verified:
+                proven.add((key.kind, key.value))
+        return proven
+
+    # -- saying it -----------------------------------------------------------------
+    async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
+                   history_changed: bool = False) -> None:
+        """Back to where the customer wrote, through the outbox."""
+        assert inbound.sender is not None
+        now = self.clock()
+        message = Message(
+            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
+            author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
+            extras=extras,
+        )
+        thread = inbound.extras.get("thread")
+        payload = OutboundMessage(
+            message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
+            text=text, created_at=now, thread=thread if isinstance(thread, dict) else {},
+            history_changed=history_changed,
+        )
+        message, view = await self.store.enqueue_outbound(message, payload, None, now)
+        self.bus.publish(_message_event(message, view))
+        self.wakeup.set()

@@ -1,0 +1,101 @@
+"""One-time codes that prove a claimed phone/email: the SQLite store's SQL
+for them, run on the writer's connection like the rest of ``sqlite``."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import sqlite3
+from datetime import datetime
+
+from router.models import MergeRecord, Verification, new_id
+from router.store import sqlite as db
+from router.store.base import ConflictError, KeyRef, MergeRequest, VerificationCheck, VerificationStart
+
+
+def as_verification(r: sqlite3.Row) -> Verification:
+    return Verification(
+        id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], channel=r["channel"],
+        status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=db._ts(r["created_at"]),
+        last_sent_at=db._ts(r["last_sent_at"]), expires_at=db._ts(r["expires_at"]),
+        verified_at=db.parse_ts(r["verified_at"]), conversation_id=r["conversation_id"], origin=r["origin"],
+    )
+
+
+def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
+    stamp = db.ts(now)
+    row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+                  (start.customer_id,))
+    sends = 1
+    if row is not None and start.exclusive and row["expires_at"] > stamp:
+        raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
+    # a decoy (the bot's offer that sent nothing) neither throttles nor counts
+    if row is not None and row["channel"] and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
+        wait = db._ts(row["last_sent_at"]) + start.resend_after - now
+        if wait.total_seconds() > 0:
+            raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
+        if row["sends"] >= start.max_sends:
+            raise ConflictError(f"{row['sends']} codes were sent already: verify another way (ask an agent)")
+        sends = row["sends"] + 1
+    if row is not None:
+        # one code in flight per customer: a new one replaces the old
+        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
+    verification_id = new_id("ver")
+    conn.execute(
+        "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
+        " created_at, last_sent_at, expires_at, conversation_id, origin)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
+         stamp, stamp, db.ts(now + start.ttl), start.conversation_id, start.origin),
+    )
+    return as_verification(db._row_of(conn, "identity_verifications", verification_id))
+
+
+def check_verification(
+    conn: sqlite3.Connection, check: VerificationCheck, now: datetime
+) -> tuple[Verification, MergeRecord | None] | None:
+    row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+                  (check.customer_id,))
+    if row is None:
+        return None
+    stamp = db.ts(now)
+    if row["expires_at"] <= stamp:
+        conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
+    elif not hmac.compare_digest(row["code_hash"], check.code_hash):
+        status = "failed" if row["attempts"] + 1 >= check.max_attempts else "pending"
+        conn.execute("UPDATE identity_verifications SET attempts = attempts + 1, status = ? WHERE id = ?",
+                     (status, row["id"]))
+    else:
+        return _verified(conn, row, check, stamp)
+    return as_verification(db._row_of(conn, "identity_verifications", row["id"])), None
+
+
+def _verified(
+    conn: sqlite3.Connection, row: sqlite3.Row, check: VerificationCheck, now: str
+) -> tuple[Verification, MergeRecord | None]:
+    key = KeyRef(row["kind"], row["value"])
+    conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
+                 (now, row["id"]))
+    conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
+                 (now, check.customer_id, key.kind, key.value))
+    owners = db._all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
+                     " AND customer_id != ?", (key.kind, key.value, check.customer_id))
+    merge = None
+    if len(owners) == 1:
+        reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
+        merge = db._merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes,
+                                             verified=True), now)
+    verification = as_verification(db._row_of(conn, "identity_verifications", row["id"]))
+    return verification, merge
+
+
+def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -> list[Verification]:
+    rows = db._all(conn, "SELECT * FROM identity_verifications WHERE conversation_id = ? ORDER BY created_at, rowid",
+                   (conversation_id,))
+    return [as_verification(r) for r in rows]
+
+
+def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:
+    changed = conn.execute("UPDATE identity_verifications SET status = 'declined' WHERE id = ? AND status = 'pending'",
+                           (verification_id,)).rowcount
+    return as_verification(db._row_of(conn, "identity_verifications", verification_id)) if changed else None

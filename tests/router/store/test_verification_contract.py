@@ -1,0 +1,76 @@
+"""The store's contract for one-time codes the bot offers by itself: every
+backend (the fixtures of test_contract)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from router.store import ConflictError, Store
+from router.store.base import KeyRef, VerificationCheck, VerificationStart
+from tests.router.store.test_contract import BACKENDS, T0, inbound, ingest
+
+PHONE = KeyRef("phone", "+79123456789")
+OTHER = KeyRef("phone", "+79261234567")
+TTL = timedelta(minutes=10)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with BACKENDS[request.param](tmp_path)() as s:
+        yield s
+
+
+def start(customer_id: str, conversation_id: str, key: KeyRef = PHONE, channel: str = "whatsapp",
+          exclusive: bool = True, origin: str = "bot") -> VerificationStart:
+    return VerificationStart(customer_id, key, channel, "hash-of-the-code", TTL, timedelta(seconds=60), 5,
+                             conversation_id, "bot" if origin == "bot" else "agent", exclusive=exclusive)
+
+
+async def claimant(store: Store) -> tuple[str, str]:
+    stored, conversation_id = await ingest(store, inbound("m1", sender="visitor-1"))
+    assert stored.sender is not None
+    customer = await store.find_identity(stored.sender)
+    assert customer is not None
+    return customer.id, conversation_id
+
+
+async def test_a_conversation_lists_its_codes_with_their_origin(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    assert await store.conversation_verifications(conversation_id) == []
+    first = await store.start_verification(start(customer_id, conversation_id), T0)
+    assert (first.origin, first.conversation_id, first.channel, first.status) == (
+        "bot", conversation_id, "whatsapp", "pending")
+    assert [v.id for v in await store.conversation_verifications(conversation_id)] == [first.id]
+
+
+async def test_an_exclusive_start_leaves_a_pending_code_alone_until_its_time_is_up(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    first = await store.start_verification(start(customer_id, conversation_id), T0)
+    with pytest.raises(ConflictError, match="is pending"):
+        await store.start_verification(start(customer_id, conversation_id, OTHER), T0 + timedelta(minutes=1))
+    later = await store.start_verification(start(customer_id, conversation_id, OTHER), T0 + TTL)
+    statuses = {v.id: v.status for v in await store.conversation_verifications(conversation_id)}
+    assert statuses == {first.id: "expired", later.id: "pending"}
+
+
+async def test_a_decline_ends_a_pending_code_once(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    code = await store.start_verification(start(customer_id, conversation_id), T0)
+    declined = await store.decline_verification(code.id)
+    assert declined is not None and declined.status == "declined"
+    assert await store.decline_verification(code.id) is None
+    # the declined code is dead: typing it checks nothing
+    assert await store.check_verification(VerificationCheck(customer_id, "hash-of-the-code", 5), T0) is None
+
+
+async def test_a_decoy_neither_throttles_nor_counts_as_a_send(store: Store) -> None:
+    """A code the bot sent nowhere ("" channel) does not stop an agent's real one."""
+    customer_id, conversation_id = await claimant(store)
+    await store.start_verification(start(customer_id, conversation_id, channel=""), T0)
+    real = await store.start_verification(start(customer_id, conversation_id, exclusive=False, origin="agent"),
+                                          T0 + timedelta(seconds=1))
+    assert (real.sends, real.origin, real.channel) == (1, "agent", "whatsapp")
