@@ -36,8 +36,12 @@ async def twilio_api() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
-    """The site chat and WhatsApp through the Twilio fake."""
+    """The site chat and WhatsApp through the Twilio fake. The bot's own offer
+    of a code (self-service, tests/e2e/test_selfservice.py) is off: this is
+    the agent's way, and a code the bot sent moments before would make the
+    agent's wait for the resend interval."""
     port = free_port()
+    (tmp_path / "identity.yaml").write_text("verification:\n  self_service: false\n", encoding="utf-8")
     (tmp_path / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
         f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
