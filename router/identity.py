@@ -151,6 +151,11 @@ class VerificationPolicy(_Section):
     self_service: bool = True
     # phones/emails the bot offers a code for in one conversation (a probe of many numbers gets nothing more)
     max_offers_per_conversation: Annotated[int, Field(ge=1)] = 3
+    # codes the bot sends to one phone/email in 24 hours, whoever claims it:
+    # more claims get the same words and no code, so someone typing a
+    # stranger's number in chat after chat cannot flood that stranger's phone
+    # (nor the business's SMS bill)
+    max_offered_codes_per_key_per_day: Annotated[int, Field(ge=0)] = 3
     # the code message, on the channel that proved the key: {code}, {value}
     text: VerificationText = Field(default_factory=lambda: _texts(
         "Ваш код подтверждения: {code}. Введите его в чате, где вы просили связать {value}. "

@@ -121,7 +121,15 @@ class Verifier:
             contact: Message | None = await self._contact(key, besides=customer_id, only_one=True)
         except VerificationRefused:
             contact = None
+        if contact is not None and await self._flooded(key):
+            log.warning("verification offer to %s in conversation %s: no code sent, the daily limit of codes "
+                        "to that %s was reached", customer_id, conversation_id, key.kind)
+            contact = None
         return await self._start(customer_id, key, contact, conversation_id, "bot")
+
+    async def _flooded(self, key: KeyRef) -> bool:
+        limit = self.rules.config.verification.max_offered_codes_per_key_per_day
+        return await self.store.offered_codes(key, self.clock() - timedelta(days=1)) >= limit
 
     async def _start(self, customer_id: str, key: KeyRef, contact: Message | None, conversation_id: str | None,
                      origin: Literal["agent", "bot"]) -> Verification:

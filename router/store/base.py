@@ -494,6 +494,10 @@ class Store(ABC):
         """The codes started for the claimant of ``conversation_id`` in it, oldest first."""
 
     @abstractmethod
+    async def offered_codes(self, key: KeyRef, since: datetime) -> int:
+        """How many codes the bot's offers sent to ``key`` (not decoys) since ``since``."""
+
+    @abstractmethod
     async def decline_verification(self, verification_id: str) -> Verification | None:
         """The customer said no: a pending code is dead (``declined``); None when it was not pending."""
 

@@ -217,5 +217,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE identity_verifications ADD COLUMN origin TEXT NOT NULL DEFAULT 'agent';
     CREATE INDEX identity_verifications_conversation ON identity_verifications(conversation_id)
         WHERE conversation_id IS NOT NULL;
+    -- how many codes went to one phone/email lately (the bot's offers are capped per key)
+    CREATE INDEX identity_verifications_key ON identity_verifications(kind, value, created_at);
     """,
 ]

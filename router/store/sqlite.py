@@ -1843,6 +1843,9 @@ class SQLiteStore(Store):
     async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
         return await self._r.call(sqlite_verification.conversation_verifications, conversation_id)
 
+    async def offered_codes(self, key: KeyRef, since: datetime) -> int:
+        return await self._r.call(sqlite_verification.offered_codes, key, ts(since))
+
     async def decline_verification(self, verification_id: str) -> Verification | None:
         return await self._w.call(sqlite_verification.decline_verification, verification_id)
 

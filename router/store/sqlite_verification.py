@@ -95,6 +95,14 @@ def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -
     return [as_verification(r) for r in rows]
 
 
+def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM identity_verifications WHERE kind = ? AND value = ? AND created_at >= ?"
+        " AND origin = 'bot' AND channel != ''", (key.kind, key.value, since),
+    ).fetchone()
+    return int(row[0])
+
+
 def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:
     changed = conn.execute("UPDATE identity_verifications SET status = 'declined' WHERE id = ? AND status = 'pending'",
                            (verification_id,)).rowcount

@@ -345,3 +345,20 @@ async def test_the_code_goes_to_a_channel_whose_reply_window_is_still_open(route
     await Visitor(router, "visitor-1", KNOWN).says("Здравствуйте")
     assert await codes_to(router, f"whatsapp:{KNOWN}") == []
     assert len(await codes_to(router, KNOWN)) == 1
+
+
+async def test_a_stranger_typing_a_number_in_chat_after_chat_cannot_flood_its_owner(router: Router,
+                                                                                  clock: Clock) -> None:
+    """Each new visitor is a new customer with offers of their own: the cap is
+    per number. Past it a visitor gets the same words and no code; a day
+    later the owner can be sent a code again."""
+    await whatsapp_customer(router)
+    visitors = [Visitor(router, f"visitor-{n}", KNOWN) for n in range(5)]
+    for visitor in visitors[:4]:
+        await visitor.says("Здравствуйте")
+        clock.advance(60)
+    assert len(await codes_to(router, f"whatsapp:{KNOWN}")) == 3
+    assert [await v.received() for v in visitors[:4]] == [[offer_ru(KNOWN)]] * 4
+    clock.advance(24 * 3600)
+    await visitors[4].says("Здравствуйте")
+    assert len(await codes_to(router, f"whatsapp:{KNOWN}")) == 4

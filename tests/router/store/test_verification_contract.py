@@ -74,3 +74,18 @@ async def test_a_decoy_neither_throttles_nor_counts_as_a_send(store: Store) -> N
     real = await store.start_verification(start(customer_id, conversation_id, exclusive=False, origin="agent"),
                                           T0 + timedelta(seconds=1))
     assert (real.sends, real.origin, real.channel) == (1, "agent", "whatsapp")
+
+
+async def test_codes_offered_to_a_key_are_counted_since_a_time_decoys_and_agents_aside(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    await store.start_verification(start(customer_id, conversation_id), T0)
+    await store.start_verification(start(customer_id, conversation_id, exclusive=False), T0 + TTL)
+    await store.start_verification(start(customer_id, conversation_id, channel="", exclusive=False),
+                                   T0 + 2 * TTL)  # a decoy: nothing was sent
+    await store.start_verification(start(customer_id, conversation_id, origin="agent", exclusive=False,
+                                         key=PHONE), T0 + 3 * TTL + timedelta(minutes=2))
+    await store.start_verification(start(customer_id, conversation_id, OTHER, exclusive=False), T0 + 4 * TTL)
+    assert await store.offered_codes(PHONE, T0) == 2
+    assert await store.offered_codes(PHONE, T0 + timedelta(seconds=1)) == 1
+    assert await store.offered_codes(OTHER, T0) == 1
+    assert await store.offered_codes(KeyRef("email", "anna@example.com"), T0) == 0
