@@ -1,5 +1,5 @@
 """One sqlite3 connection and the work run on it, in a thread of the server
-or alone in the store's writer process (``router.store.sqlite``): the part of
+or alone in the store's writer process (``router.store.engine``): the part of
 the store that meets the disk, and so its faults."""
 
 from __future__ import annotations
