@@ -61,6 +61,7 @@ from router.store.base import (
     CustomerUpsert,
     IdentityPlan,
     Ingested,
+    IntegrityViolation,
     KeyRef,
     MergeRequest,
     NotFound,
@@ -1569,7 +1570,7 @@ class SQLiteStore(Store):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (agent.id, username, display_name, role.value, password_hash, ts(agent.created_at)),
             )
-        except sqlite3.IntegrityError as exc:
+        except IntegrityViolation as exc:
             raise ConflictError(f"username {username!r} is taken") from exc
         return agent
 

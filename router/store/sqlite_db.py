@@ -71,9 +71,12 @@ class Db:
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise translated(exc) from None
 
     def _ready(self) -> sqlite3.Connection:
         """The connection, checked and (after a fault) reopened for a batch."""

@@ -16,7 +16,7 @@ import uvloop
 import router.store.sqlite as sqlite_backend
 from router.models import IdentityRef, InboundMessage
 from router.store import engine
-from router.store.base import Ingested, StoreError, StoreUnavailable
+from router.store.base import BackendError, Ingested, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.sqlite import SQLiteStore, WriterMode
 from tests.conftest import HANG
@@ -54,6 +54,23 @@ async def test_a_database_that_cannot_be_opened_is_refused_with_sqlites_reason(
     with pytest.raises(StoreUnavailable, match="unable to open database file"):
         async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer):
             pass
+
+
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_a_driver_error_of_any_kind_reaches_callers_as_a_store_error(tmp_path: Path, writer: WriterMode) -> None:
+    """A statement SQLite refuses for no fault of the disk (here a table
+    dropped behind the store's back) is the store's BackendError with
+    SQLite's words, on the writer and on the reader: never a sqlite3 error,
+    which callers of the Store contract cannot know about."""
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path, writer=writer) as store:
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TABLE sessions")
+        for call in (lambda: store.create_session("t1", "agt_1", T0), lambda: store.session_agent("t1", T0)):
+            with pytest.raises(BackendError, match="no such table: sessions") as caught:
+                await call()
+            assert not isinstance(caught.value, sqlite3.Error)
+        assert not (await store.ingest(_inbound("m1"), T0)).duplicate  # the rest of the store works on
 
 
 async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committed(tmp_path: Path) -> None:
