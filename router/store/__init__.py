@@ -13,5 +13,5 @@ from router.store.base import (
 )
 
 __all__ = ["ConflictError", "Ingested", "NotFound", "ReleasedOffer", "Store", "StoreError", "StoreUnavailable"]
-# the errors a driver's own become (router/store/sqlite_faults.py): no driver's error crosses the contract
+# what a driver's errors become (router/store/engine.py): no driver's error crosses the contract
 __all__ += ["BackendError", "IntegrityViolation"]

@@ -1,8 +1,13 @@
 """The store's engine: one sqlite3 connection and the thread, or child
-process, allowed to use it (``_Connection``); the writer process, its pipe and
+process, allowed to use it (``Connection``); the writer process, its pipe and
 its restarts (``_WriterProcess``); group commit (calls gathered while the
 connection is busy run as one batch). It knows no table: it runs the units of
 work (module-level functions of a connection) that the domain modules hand it.
+
+It is where a driver's error becomes the store's own: ``sqlite_db.Db`` runs
+each unit of work and hands back any ``sqlite3`` error as ``StoreUnavailable``,
+``IntegrityViolation`` or ``BackendError`` (``sqlite_faults.translated``), so
+none crosses the ``Store`` contract.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import signal
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from router.heap import settle_heap
@@ -31,7 +36,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 # where the writer connection runs: a thread of the server (the class's default,
 # for tools and tests), or a process of its own (the service's default,
-# store.writer: the GIL's sake at high message rates; see _Connection)
+# store.writer: the GIL's sake at high message rates; see Connection)
 WriterMode = Literal["process", "thread"]
 CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
@@ -43,7 +48,7 @@ _YOUNG = 10.0  # a writer process that dies sooner than this after its start die
 _PROCESS_DB = Db()
 
 
-def _process_main(conn: Connection, path: str, synchronous: Synchronous) -> None:
+def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous) -> None:
     """The writer process: answers requests on its pipe until it is closed.
     Ctrl-C and a SIGTERM sent to the whole process group are the server's to
     handle: it finishes the messages in flight, which still need the writer,
@@ -117,7 +122,7 @@ class _WriterProcess:
         self._args = (path, synchronous)
         self._name = name
         self._lock = asyncio.Lock()
-        self._pipe: Connection | None = None
+        self._pipe: PipeEnd | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._reply: asyncio.Future[bytes] | None = None
         # why no process may start now ("could not start (...)"), and from when
@@ -277,7 +282,7 @@ class _Call:
         return self.fn(conn, *self.args, **self.kwargs)
 
 
-class _Connection:
+class Connection:
     """One sqlite3 connection and the one thread, or process, allowed to use it.
 
     Calls that arrive while it is busy are gathered and handed over
@@ -403,12 +408,12 @@ class _Connection:
             self._flusher = None
 
 
-async def _closed(conn: _Connection) -> None:
+async def close_quietly(conn: Connection) -> None:
     try:
         await asyncio.wait_for(conn.close(), CLOSE_TIMEOUT)
     except (StoreError, TimeoutError, OSError) as exc:
         log.warning("sqlite store: a connection did not close cleanly: %s", exc)
 
 
-def _truncate_wal(conn: sqlite3.Connection) -> None:
+def truncate_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

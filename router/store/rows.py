@@ -17,18 +17,19 @@ def parse_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _ts(value: str) -> datetime:
+def from_ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
+def fetch_one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
     return row
 
 
-def _all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+def fetch_all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
     return conn.execute(sql, params).fetchall()
 
 
-def _execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
+def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
+    """One statement; the number of rows it changed."""
     return conn.execute(sql, params).rowcount

@@ -75,10 +75,17 @@ from router.store.base import (
     merge_attributes,
 )
 from router.store.checkpoint import checkpoint_regularly
-from router.store.engine import CLOSE_TIMEOUT, WriterMode, _closed, _Connection, _truncate_wal
+from router.store.engine import CLOSE_TIMEOUT, WriterMode
+from router.store.engine import Connection as _Connection
+from router.store.engine import close_quietly as _closed
+from router.store.engine import truncate_wal as _truncate_wal
 from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
-from router.store.rows import _all, _execute, _one, _ts, parse_ts, ts
+from router.store.rows import execute as _execute
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import from_ts as _ts
+from router.store.rows import parse_ts, ts
 from router.store.sqlite_db import Synchronous
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ Work = Callable[[sqlite3.Connection], Any]
 
 class Db:
     """One sqlite3 connection and the work run on it: in a thread of the
-    server, or alone in a process of its own (the writer, see ``_Connection``).
+    server, or alone in a process of its own (the writer, see ``router.store.engine.Connection``).
 
     A platform fault (disk full, read-only or immutable files) comes back to
     the caller as ``StoreUnavailable``; after one that may leave the
