@@ -27,7 +27,9 @@ from pathlib import Path
 
 from router.identity import IdentityRules
 from router.models import Customer, IdentityRef, InboundMessage
-from router.store.sqlite import SQLiteStore, WriterMode, ts
+from router.store.engine import WriterMode
+from router.store.rows import ts
+from router.store.sqlite import SQLiteStore
 
 PHONE_BASE = 79_000_000_000
 

@@ -225,6 +225,18 @@ class StoreUnavailable(StoreError):
         self.reason = reason
 
 
+class IntegrityViolation(ConflictError):
+    """A write broke a rule of the schema: a unique key already taken, a row
+    naming one that does not exist. Nothing of the call was stored. The
+    backend's own words (which rule) are in the message."""
+
+
+class BackendError(StoreError):
+    """The backend refused a call for a reason that is neither an outage nor
+    a conflict (a statement that does not fit the schema, a driver misused):
+    a bug to report, not a state to retry. The driver's words are in the message."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReleasedOffer:
     """An offer put back in the queue, and the agent it had been made to (the

@@ -1,5 +1,5 @@
 """One sqlite3 connection and the work run on it, in a thread of the server
-or alone in the store's writer process (``router.store.sqlite``): the part of
+or alone in the store's writer process (``router.store.engine``): the part of
 the store that meets the disk, and so its faults."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ Work = Callable[[sqlite3.Connection], Any]
 
 class Db:
     """One sqlite3 connection and the work run on it: in a thread of the
-    server, or alone in a process of its own (the writer, see ``_Connection``).
+    server, or alone in a process of its own (the writer, see ``router.store.engine.Connection``).
 
     A platform fault (disk full, read-only or immutable files) comes back to
     the caller as ``StoreUnavailable``; after one that may leave the
@@ -71,9 +71,12 @@ class Db:
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise translated(exc) from None
 
     def _ready(self) -> sqlite3.Connection:
         """The connection, checked and (after a fault) reopened for a batch."""

@@ -1,6 +1,8 @@
-"""SQLite's errors that mean "the disk or the files cannot take a write now",
-told apart from our own bugs, and turned into ``StoreUnavailable`` at the
-store's boundary; and the one fault SQLite cannot report as an error.
+"""SQLite's errors turned into the store's own at its boundary, so that no
+``sqlite3`` error crosses the ``Store`` contract: those that mean "the disk or
+the files cannot take a write now" into ``StoreUnavailable``, told apart from
+a broken rule of the schema (``IntegrityViolation``) and our own bugs
+(``BackendError``); and the one fault SQLite cannot report as an error.
 
 Files made immutable (``chattr +i``) under a running server: ext4 refuses a
 write fault on a page of a shared mapping of such a file with SIGBUS, and
@@ -19,7 +21,7 @@ import fcntl
 import os
 import sqlite3
 
-from router.store.base import StoreUnavailable
+from router.store.base import BackendError, IntegrityViolation, StoreError, StoreUnavailable
 
 # primary result codes (https://sqlite.org/rescode.html) of faults of the
 # platform, not of our SQL: the disk, the files, the locks, the memory
@@ -80,12 +82,18 @@ def unavailable(exc: BaseException) -> StoreUnavailable | None:
 
 
 def translated(exc: BaseException) -> BaseException:
-    """The error to hand a caller: a platform fault as ``StoreUnavailable``."""
-    outage = unavailable(exc)
-    if outage is None or outage is exc:
+    """The error to hand a caller: a driver's error as the store's own (a
+    platform fault as ``StoreUnavailable``, a broken rule of the schema as
+    ``IntegrityViolation``, anything else as ``BackendError``, SQLite's words
+    kept); any other exception (``NotFound``, a bug of ours) as it is."""
+    if not isinstance(exc, sqlite3.Error):
         return exc
-    outage.__cause__ = exc
-    return outage
+    typed: StoreError | None = unavailable(exc)
+    if typed is None:
+        typed = (IntegrityViolation(str(exc)) if isinstance(exc, sqlite3.IntegrityError)
+                 else BackendError(f"{type(exc).__name__}: {exc}"))
+    typed.__cause__ = exc
+    return typed
 
 
 def needs_reopen(exc: BaseException) -> bool:

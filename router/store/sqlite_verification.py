@@ -9,6 +9,7 @@ import sqlite3
 from datetime import datetime
 
 from router.models import MergeRecord, Verification, new_id
+from router.store import rows
 from router.store import sqlite as db
 from router.store.base import ConflictError, KeyRef, MergeRequest, VerificationCheck, VerificationStart
 
@@ -16,22 +17,22 @@ from router.store.base import ConflictError, KeyRef, MergeRequest, VerificationC
 def as_verification(r: sqlite3.Row) -> Verification:
     return Verification(
         id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], channel=r["channel"],
-        status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=db._ts(r["created_at"]),
-        last_sent_at=db._ts(r["last_sent_at"]), expires_at=db._ts(r["expires_at"]),
-        verified_at=db.parse_ts(r["verified_at"]), conversation_id=r["conversation_id"], origin=r["origin"],
+        status=r["status"], attempts=r["attempts"], sends=r["sends"], created_at=rows.from_ts(r["created_at"]),
+        last_sent_at=rows.from_ts(r["last_sent_at"]), expires_at=rows.from_ts(r["expires_at"]),
+        verified_at=rows.parse_ts(r["verified_at"]), conversation_id=r["conversation_id"], origin=r["origin"],
     )
 
 
 def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
-    stamp = db.ts(now)
-    row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+    stamp = rows.ts(now)
+    row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
                   (start.customer_id,))
     sends = 1
     if row is not None and start.exclusive and row["expires_at"] > stamp:
         raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
     # a decoy (the bot's offer that sent nothing) neither throttles nor counts
     if row is not None and row["channel"] and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
-        wait = db._ts(row["last_sent_at"]) + start.resend_after - now
+        wait = rows.from_ts(row["last_sent_at"]) + start.resend_after - now
         if wait.total_seconds() > 0:
             raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
         if row["sends"] >= start.max_sends:
@@ -46,7 +47,7 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
         " created_at, last_sent_at, expires_at, conversation_id, origin)"
         " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
         (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
-         stamp, stamp, db.ts(now + start.ttl), start.conversation_id, start.origin),
+         stamp, stamp, rows.ts(now + start.ttl), start.conversation_id, start.origin),
     )
     return as_verification(db._row_of(conn, "identity_verifications", verification_id))
 
@@ -54,11 +55,11 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
 def check_verification(
     conn: sqlite3.Connection, check: VerificationCheck, now: datetime
 ) -> tuple[Verification, MergeRecord | None] | None:
-    row = db._one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
+    row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
                   (check.customer_id,))
     if row is None:
         return None
-    stamp = db.ts(now)
+    stamp = rows.ts(now)
     if row["expires_at"] <= stamp:
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
     elif not hmac.compare_digest(row["code_hash"], check.code_hash):
@@ -78,7 +79,7 @@ def _verified(
                  (now, row["id"]))
     conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
                  (now, check.customer_id, key.kind, key.value))
-    owners = db._all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
+    owners = rows.fetch_all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
                      " AND customer_id != ?", (key.kind, key.value, check.customer_id))
     merge = None
     if len(owners) == 1:
@@ -90,9 +91,11 @@ def _verified(
 
 
 def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -> list[Verification]:
-    rows = db._all(conn, "SELECT * FROM identity_verifications WHERE conversation_id = ? ORDER BY created_at, rowid",
-                   (conversation_id,))
-    return [as_verification(r) for r in rows]
+    found = rows.fetch_all(
+        conn, "SELECT * FROM identity_verifications WHERE conversation_id = ? ORDER BY created_at, rowid",
+        (conversation_id,),
+    )
+    return [as_verification(r) for r in found]
 
 
 def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:

@@ -91,6 +91,22 @@ async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> N
     await store.ping()
 
 
+async def test_a_write_that_breaks_a_rule_of_the_schema_is_the_stores_conflict(store: Store) -> None:
+    """No driver's error crosses the contract: a token stored twice, or a
+    session of an agent that does not exist, is the store's ConflictError
+    (it was the driver's IntegrityError), and nothing of it is stored."""
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    await store.create_session("t1", agent.id, T0 + timedelta(hours=1))
+    with pytest.raises(ConflictError):
+        await store.create_session("t1", agent.id, T0 + timedelta(hours=2))
+    with pytest.raises(ConflictError):
+        await store.create_session("t2", "agt_missing", T0 + timedelta(hours=1))
+    first = await store.session_agent("t1", T0)
+    assert first is not None and first.id == agent.id
+    assert await store.session_agent("t1", T0 + timedelta(minutes=90)) is None  # the first one's expiry, kept
+    assert await store.session_agent("t2", T0) is None
+
+
 async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:
     _, old = await ingest(store, inbound("m1", sender="u1"), T0)
     _, new = await ingest(store, inbound("m2", sender="u2"), T0 + timedelta(minutes=10))

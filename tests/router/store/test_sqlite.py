@@ -15,7 +15,8 @@ import uvloop
 
 import router.store.sqlite as sqlite_backend
 from router.models import IdentityRef, InboundMessage
-from router.store.base import Ingested, StoreError, StoreUnavailable
+from router.store import engine
+from router.store.base import BackendError, Ingested, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.sqlite import SQLiteStore, WriterMode
 from tests.conftest import HANG
@@ -53,6 +54,23 @@ async def test_a_database_that_cannot_be_opened_is_refused_with_sqlites_reason(
     with pytest.raises(StoreUnavailable, match="unable to open database file"):
         async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer):
             pass
+
+
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_a_driver_error_of_any_kind_reaches_callers_as_a_store_error(tmp_path: Path, writer: WriterMode) -> None:
+    """A statement SQLite refuses for no fault of the disk (here a table
+    dropped behind the store's back) is the store's BackendError with
+    SQLite's words, on the writer and on the reader: never a sqlite3 error,
+    which callers of the Store contract cannot know about."""
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path, writer=writer) as store:
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TABLE sessions")
+        for call in (lambda: store.create_session("t1", "agt_1", T0), lambda: store.session_agent("t1", T0)):
+            with pytest.raises(BackendError, match="no such table: sessions") as caught:
+                await call()
+            assert not isinstance(caught.value, sqlite3.Error)
+        assert not (await store.ingest(_inbound("m1"), T0)).duplicate  # the rest of the store works on
 
 
 async def test_a_writer_process_that_dies_is_replaced_and_loses_nothing_committed(tmp_path: Path) -> None:
@@ -107,7 +125,7 @@ async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(t
     the sending are seen in the same turn of the loop: the answer must still
     reach the caller (it once met ``None`` and left the batch hanging)."""
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        big = _inbound("m1").model_copy(update={"text": "x" * (2 * sqlite_backend._PIPE_BUFFER)})
+        big = _inbound("m1").model_copy(update={"text": "x" * (2 * engine._PIPE_BUFFER)})
         ingest = asyncio.ensure_future(store.ingest(big, T0))
         child = store._w._child
         assert child is not None
@@ -139,7 +157,7 @@ async def test_a_writer_process_that_cannot_start_is_not_restarted_on_every_call
             assert store._w.pid is None  # nothing spawned
         database.rmdir()
         (tmp_path / "away.db").rename(database)
-        await asyncio.sleep(sqlite_backend._RESTART_PAUSE)
+        await asyncio.sleep(engine._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m2"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
 
@@ -164,7 +182,7 @@ async def test_a_writer_process_that_keeps_dying_young_is_restarted_after_a_paus
             with pytest.raises(StoreError, match=r"keeps dying \(2 in a row within 10 s of starting\); next try in"):
                 await store.ingest(_inbound("m3"), T0)
         assert store._w.pid == pids[1]  # the dead one, not replaced yet
-        await asyncio.sleep(sqlite_backend._RESTART_PAUSE)
+        await asyncio.sleep(engine._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m3"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
 
@@ -193,7 +211,7 @@ async def test_a_fault_in_handling_a_batch_reaches_its_callers(
         raise RuntimeError("unreadable answer")
 
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        monkeypatch.setattr(sqlite_backend, "_received", broken)
+        monkeypatch.setattr(engine, "_received", broken)
         with pytest.raises(RuntimeError, match="unreadable answer"):
             await asyncio.wait_for(store.ingest(_inbound("m1"), T0), HANG)
         monkeypatch.undo()
