@@ -172,3 +172,28 @@ async def test_someone_elses_contact_gets_the_same_words_and_no_code(
     await expect(shown.first).to_have_text(QUESTION)
     await expect(shown).to_have_count(2)  # the question and the contact card
     await expect(shown.filter(has_text="•")).to_have_count(0)
+
+
+async def test_a_site_chat_claim_made_before_the_telegram_proof_stays_unproven(
+    service: str, browser: Browser, telegram_api: FakeTelegram
+) -> None:
+    """The visitor gives the phone first (nobody's yet: the same words, no code);
+    then the holder proves it in Telegram. That proof is the Telegram user's,
+    never the visitor's: nothing of Telegram's reaches the site chat."""
+    page = await visitor(browser, service, CUSTOMER)
+    await types(page, "Здравствуйте")
+    await expect(page.locator(BOT)).to_have_text([offer(CUSTOMER)])
+    await asks_then_shares(service, tg.USER)
+
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    rows = agent.locator('[data-testid="conversation"]')
+    await expect(rows).to_have_count(2)
+    await rows.filter(has=agent.locator(".channel", has_text="telegram")).click()
+    shown = agent.locator('[data-testid="message"] [data-testid="message-text"]')
+    # the contact is stored (and any link it makes made, in the same transaction): the chats are still two
+    await expect(shown).to_have_text([QUESTION, f"[contact Ivan Petrov {PHONE}]"])
+    await expect(rows).to_have_count(2)
+    await reopened(page)
+    await expect(page.locator(ALL)).to_have_text(["Здравствуйте", offer(CUSTOMER)])
+    assert codes_sent(telegram_api) == []
