@@ -48,8 +48,12 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
         if owner is None:
             continue
         reason = f"{proof.key.kind} proven by the platform ({proof.source}) is the one linked to this customer"
-        merge(conn, MergeRequest(owner, customer_id, SOURCE, None, reason, plan.attributes, verified=True), now)
+        # the proof is the sender's identity's: every other identity of the customer keeps its state
+        # (one linked without proof must not see the owner's history)
+        merge(conn, MergeRequest(owner, customer_id, SOURCE, None, reason, plan.attributes), now)
         customer_id = owner
+        conn.execute("UPDATE identities SET verified = 1 WHERE kind = ? AND value = ? AND customer_id = ?",
+                     (plan.identity.kind, plan.identity.value, owner))
     return customer_id
 
 
