@@ -173,12 +173,14 @@ class SelfService:
         policy = self.rules.config.verification
         texts = policy.offer_phone if key.kind == "phone" else policy.offer_email
         text = fill(localized(texts, customer_language(stored, customer)), value=key.value)
-        # the words first, the code after: how soon they come says nothing of whether a code went out
-        await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+
+        async def announce() -> None:
+            # the words before the code goes out: how soon they come says nothing of whether one does
+            await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+
         try:
-            verification = await self.verifier.offer(customer.id, key, view.id)
+            verification = await self.verifier.offer(customer.id, key, view.id, announce)
         except ConflictError:  # a code is pending already (an agent's, or one offered this very moment)
-            log.info("no code offered to %s in conversation %s: one is pending", customer.id, view.id)
             return
         log.info("verification %s offered to %s in conversation %s", verification.id, customer.id, view.id)
 

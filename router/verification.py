@@ -18,7 +18,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -114,21 +114,25 @@ class Verifier:
                                 if c.status is not ConversationStatus.RESOLVED), None)
         return await self._start(customer_id, key, contact, conversation_id, "agent")
 
-    async def offer(self, customer_id: str, key: KeyRef, conversation_id: str) -> Verification:
+    async def offer(self, customer_id: str, key: KeyRef, conversation_id: str,
+                    announce: Callable[[], Awaitable[None]]) -> Verification:
         """The bot's offer: a code to the channel that proved ``key`` when
         another customer can be reached there; otherwise a decoy, a pending
         code whose digits nobody was sent, so that every answer the customer
         gets (wrong, expired, too many tries) is the one a real code gives,
         and a claim cannot tell who is a customer. ``ConflictError`` when the
-        customer has a code pending already."""
+        customer has a code pending already. ``announce`` (the offer's words)
+        runs once the code is started and before it is sent: the words come
+        as soon for a number nobody has as for a customer's."""
         try:
             contact: Message | None = await self._contact(key, besides=customer_id, only_one=True)
         except VerificationRefused:
             contact = None
-        return await self._start(customer_id, key, contact, conversation_id, "bot")
+        return await self._start(customer_id, key, contact, conversation_id, "bot", announce)
 
     async def _start(self, customer_id: str, key: KeyRef, contact: Message | None, conversation_id: str | None,
-                     origin: Literal["agent", "bot"]) -> Verification:
+                     origin: Literal["agent", "bot"], announce: Callable[[], Awaitable[None]] | None = None,
+                     ) -> Verification:
         policy = self.rules.config.verification
         code = f"{secrets.randbelow(10**policy.code_length):0{policy.code_length}d}"
         now = self.clock()
@@ -138,6 +142,8 @@ class Verifier:
             conversation_id, origin, exclusive=origin == "bot",
             daily_cap=policy.max_offered_codes_per_key_per_day if origin == "bot" else None,
         ), now)
+        if announce is not None:
+            await announce()
         if contact is None:
             log.info("verification %s of %s: no code sent (nobody to send it to)", verification.id, customer_id)
             return verification
