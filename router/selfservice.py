@@ -33,7 +33,7 @@ from router.models import (
 from router.notices import customer_language, localized
 from router.store import ConflictError, Store
 from router.store.base import ClaimPlan, KeyRef
-from router.verification import Verifier, fill
+from router.verification import ASIDE, Verifier, fill
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,35 @@ DECLINES = frozenset({
     "no not now", "no thanks not needed", "dont", "do not", "no dont", "no please dont",
 })
 _WORDS = re.compile(r"[^\w\s]+")
-# the offer is said aside: it is no answer to the message it follows (the bot still answers that)
-ASIDE = "aside"
+# what a message giving a phone/email may say besides it to be asking for the offer («мой номер: …»)
+_FILLER = frozenset({
+    "мой", "моя", "мое", "мои", "вот", "это", "а", "и", "или", "номер", "номера", "телефон", "телефона", "тел", "моб",
+    "мобильный", "сотовый", "почта", "почты", "электронная", "электронной", "эл", "адрес", "емейл", "имейл",
+    "мейл", "email", "mail", "e", "привет", "здравствуйте", "добрый", "день", "вечер", "утро", "спасибо",
+    "my", "phone", "number", "is", "it", "its", "s", "here", "this", "mobile", "cell", "tel", "address", "and",
+    "or", "hi", "hello", "thanks",
+})
+_MAX_FILLER = 6
 
 
 def declines(text: str) -> bool:
     words = " ".join(_WORDS.sub("", text.lower().replace("ё", "е")).split())
     return words in DECLINES
+
+
+def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
+    """Whether the customer gave ``claim`` to be known by it: from a form
+    (extras), or a message that is just the phone/email («мой номер +7…»).
+    A number merely mentioned («позвоните жене +7…», a signature) gets no
+    code sent to it unasked (it is still recorded as a claim)."""
+    if not claim.source.endswith(":text"):
+        return True
+    rest = text
+    for given in claims:
+        if given.source.endswith(":text"):
+            rest = rest.replace(given.raw, " ")
+    words = _WORDS.sub(" ", rest.lower().replace("ё", "е")).split()
+    return len(words) <= _MAX_FILLER and all(w in _FILLER for w in words)
 
 
 def _pending(verification: Verification, now: datetime) -> bool:
@@ -79,15 +101,28 @@ class SelfService:
                          claims: tuple[ClaimPlan, ...]) -> bool:
         """True when the message was a code attempt or a "no" to the offer,
         answered here: nobody else is to answer it."""
-        outcome = await self.verifier.on_inbound(stored, customer.id)
-        if outcome is not None:
-            await self._answer_code(stored, customer, outcome[0])
-            return True
-        if declines(stored.text) and await self._decline(stored, customer, view):
-            return True
-        if claims and self.rules.config.verification.self_service:
-            await self._offer(stored, customer, view, claims)
+        code = self.verifier.code_in(stored.text)
+        no = code is None and declines(stored.text)
+        # only the customer's own (verified) identity acts on their code: one linked without proof
+        # must not learn a code is in flight, use up its tries or decline it
+        if (code is not None or no) and await self._proven_sender(stored, customer.id):
+            if code is not None:
+                outcome = await self.verifier.check(stored, customer.id, code)
+                if outcome is not None:
+                    await self._answer_code(stored, customer, outcome[0])
+                    return True
+            elif await self._decline(stored, customer, view):
+                return True
+        asked = tuple(c for c in claims if _asked(c, stored.text, claims))
+        if asked and self.rules.config.verification.self_service:
+            await self._offer(stored, customer, view, asked)
         return False
+
+    async def _proven_sender(self, stored: Message, customer_id: str) -> bool:
+        if stored.sender is None:
+            return False
+        ref = self.rules.identity_of(stored.sender)
+        return any(i.ref == ref and i.verified for i in await self.store.customer_identities(customer_id))
 
     # -- the code typed back -----------------------------------------------------
     async def _answer_code(self, stored: Message, customer: Customer, verification: Verification) -> None:
@@ -135,15 +170,19 @@ class SelfService:
         key = await self._offerable(customer, view, claims)
         if key is None:
             return
-        try:
-            verification = await self.verifier.offer(customer.id, key, view.id)
-        except ConflictError:  # a code is pending already (an agent's, or one offered this very moment)
-            return
-        log.info("verification %s offered to %s in conversation %s", verification.id, customer.id, view.id)
         policy = self.rules.config.verification
         texts = policy.offer_phone if key.kind == "phone" else policy.offer_email
         text = fill(localized(texts, customer_language(stored, customer)), value=key.value)
-        await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+
+        async def announce() -> None:
+            # the words before the code goes out: how soon they come says nothing of whether one does
+            await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+
+        try:
+            verification = await self.verifier.offer(customer.id, key, view.id, announce)
+        except ConflictError:  # a code is pending already (an agent's, or one offered this very moment)
+            return
+        log.info("verification %s offered to %s in conversation %s", verification.id, customer.id, view.id)
 
     async def _offerable(self, customer: Customer, view: ConversationView,
                          claims: tuple[ClaimPlan, ...]) -> KeyRef | None:

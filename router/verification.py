@@ -18,7 +18,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -42,6 +42,8 @@ from router.store.base import KeyRef, VerificationCheck, VerificationStart
 log = logging.getLogger(__name__)
 
 _CONTACTS = 20
+# a message said aside (the code, the bot's offer): it answers nothing the customer asked (router.bot.desk)
+ASIDE = "aside"
 
 
 def fill(text: str, **values: str) -> str:
@@ -68,7 +70,9 @@ class Verifier:
         # may a free-text message go to where this inbound message came from now (a reply window)?
         self.reachable: Callable[[Message], bool] = lambda _: True
         policy = rules.config.verification
-        self._code = re.compile(rf"^\s*(\d[\d\s-]{{{policy.code_length - 2},}}\d)\s*$")
+        # exactly a code's digits (spaced or dashed as people copy them): an order number, a date or a
+        # phone is no code attempt
+        self._code = re.compile(rf"^\s*(\d(?:[\s-]*\d){{{policy.code_length - 1}}})\s*$")
 
     async def _hash(self, customer_id: str, code: str) -> str:
         key = await self.store.secret("verification")
@@ -110,29 +114,25 @@ class Verifier:
                                 if c.status is not ConversationStatus.RESOLVED), None)
         return await self._start(customer_id, key, contact, conversation_id, "agent")
 
-    async def offer(self, customer_id: str, key: KeyRef, conversation_id: str) -> Verification:
+    async def offer(self, customer_id: str, key: KeyRef, conversation_id: str,
+                    announce: Callable[[], Awaitable[None]]) -> Verification:
         """The bot's offer: a code to the channel that proved ``key`` when
         another customer can be reached there; otherwise a decoy, a pending
         code whose digits nobody was sent, so that every answer the customer
         gets (wrong, expired, too many tries) is the one a real code gives,
         and a claim cannot tell who is a customer. ``ConflictError`` when the
-        customer has a code pending already."""
+        customer has a code pending already. ``announce`` (the offer's words)
+        runs once the code is started and before it is sent: the words come
+        as soon for a number nobody has as for a customer's."""
         try:
             contact: Message | None = await self._contact(key, besides=customer_id, only_one=True)
         except VerificationRefused:
             contact = None
-        if contact is not None and await self._flooded(key):
-            log.warning("verification offer to %s in conversation %s: no code sent, the daily limit of codes "
-                        "to that %s was reached", customer_id, conversation_id, key.kind)
-            contact = None
-        return await self._start(customer_id, key, contact, conversation_id, "bot")
-
-    async def _flooded(self, key: KeyRef) -> bool:
-        limit = self.rules.config.verification.max_offered_codes_per_key_per_day
-        return await self.store.offered_codes(key, self.clock() - timedelta(days=1)) >= limit
+        return await self._start(customer_id, key, contact, conversation_id, "bot", announce)
 
     async def _start(self, customer_id: str, key: KeyRef, contact: Message | None, conversation_id: str | None,
-                     origin: Literal["agent", "bot"]) -> Verification:
+                     origin: Literal["agent", "bot"], announce: Callable[[], Awaitable[None]] | None = None,
+                     ) -> Verification:
         policy = self.rules.config.verification
         code = f"{secrets.randbelow(10**policy.code_length):0{policy.code_length}d}"
         now = self.clock()
@@ -140,9 +140,16 @@ class Verifier:
             customer_id, key, contact.channel if contact else "", await self._hash(customer_id, code),
             timedelta(seconds=policy.ttl_seconds), timedelta(seconds=policy.resend_after_seconds), policy.max_sends,
             conversation_id, origin, exclusive=origin == "bot",
+            daily_cap=policy.max_offered_codes_per_key_per_day if origin == "bot" else None,
         ), now)
+        if announce is not None:
+            await announce()
         if contact is None:
             log.info("verification %s of %s: no code sent (nobody to send it to)", verification.id, customer_id)
+            return verification
+        if not verification.channel:  # the store's count, in the start's transaction
+            log.warning("verification %s of %s: no code sent, the daily limit of codes to that %s was reached",
+                        verification.id, customer_id, key.kind)
             return verification
         text = localized(policy.text, customer_language(contact, None))
         await self._send(contact, fill(text, code=code, value=key.value), code, now)
@@ -155,27 +162,27 @@ class Verifier:
         message = Message(
             id=new_id("msg"), conversation_id=contact.conversation_id, customer_id=contact.customer_id,
             direction=Direction.OUT, author=Author.SYSTEM, channel=contact.channel, text=masked, created_at=now,
-            delivery=Delivery.PENDING, extras={"verification": True},
+            delivery=Delivery.PENDING, extras={"verification": True, ASIDE: True},
         )
         payload = OutboundMessage(message_id=message.id, channel=contact.channel, recipient=contact.sender.value,
                                   author=Author.SYSTEM, text=text, created_at=now)
         await self.store.enqueue_outbound(message, payload, None, now)
         self.wakeup.set()
 
-    def looks_like_code(self, text: str) -> bool:
-        return self._code.match(text) is not None
+    def code_in(self, text: str) -> str | None:
+        """The code's digits when ``text`` is one (and nothing else)."""
+        found = self._code.match(text)
+        return None if found is None else re.sub(r"[\s-]", "", found.group(1))
 
-    async def on_inbound(self, message: Message, customer_id: str) -> tuple[Verification, MergeRecord | None] | None:
-        """A message that looks like a code is checked against the customer's
+    async def check(self, message: Message, customer_id: str, code: str
+                    ) -> tuple[Verification, MergeRecord | None] | None:
+        """``code`` typed as ``message`` is checked against the customer's
         pending one: the code's state after it, and the merge it made; None
-        when the message is no code or none is pending."""
-        found = self._code.match(message.text)
-        if found is None:
-            return None
-        code = re.sub(r"[\s-]", "", found.group(1))
+        when none is pending (or one past its time, typed elsewhere)."""
         policy = self.rules.config.verification
+        sender = self.rules.identity_of(message.sender) if message.sender is not None else None
         check = VerificationCheck(customer_id, await self._hash(customer_id, code), policy.max_attempts,
-                                  self.rules.attribute_policy())
+                                  self.rules.attribute_policy(), message.conversation_id, sender)
         try:
             outcome = await self.store.check_verification(check, self.clock())
         except ConflictError as exc:  # the other profile was merged meanwhile: the code proves nothing now

@@ -148,8 +148,13 @@ class VerificationStart:
     max_sends: int
     conversation_id: str | None = None
     origin: Literal["agent", "bot"] = "agent"
-    # refuse (ConflictError) when the customer has a code pending, instead of replacing it
+    # refuse (ConflictError) when the customer has a code pending, instead of replacing it; an
+    # exclusive start (the bot's offer) is never refused by the resend/max_sends throttles: a refusal
+    # would differ from a decoy's and tell a known phone from an unknown one
     exclusive: bool = False
+    # at most this many codes (the bot's, sent) to ``key`` in a day, counted in the start's own
+    # transaction; past it the start stores a decoy (channel "") and nothing is to be sent
+    daily_cap: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +165,10 @@ class VerificationCheck:
     code_hash: str
     max_attempts: int
     attributes: AttributeMergePolicy = AttributeMergePolicy()
+    # where it was typed: a code past its time is answered "expired" only in the conversation it was offered in
+    conversation_id: str | None = None
+    # the identity that typed it: the one the code proves (a merge keeps every other identity's state)
+    sender: IdentityRef | None = None
 
 
 def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
@@ -484,22 +493,27 @@ class Store(ABC):
 
     @abstractmethod
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
-        """The latest inbound messages from identities having ``key`` (newest
-        first): the channel and address a code for that key can be sent to."""
+        """The latest inbound messages from verified identities having ``key``
+        (newest first): the channel and address a code for that key can be
+        sent to. An identity linked without proof holds the key for no code."""
 
     @abstractmethod
     async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
         """A new code for the customer's claim (replacing one in flight for the
         same key). ``ConflictError`` when the last send was less than
-        ``resend_after`` ago or ``max_sends`` codes went out already."""
+        ``resend_after`` ago or ``max_sends`` codes went out already (never for
+        an exclusive start). Past ``daily_cap`` the stored code is a decoy
+        (channel ""): the caller sends only when the result has a channel."""
 
     @abstractmethod
     async def check_verification(self, check: VerificationCheck, now: datetime
                                  ) -> tuple[Verification, MergeRecord | None] | None:
         """Try the customer's pending code (None when none is pending). Right:
         the claim is verified and the profiles merge (source ``code``) in the
-        same transaction. Wrong: one attempt used; at ``max_attempts`` the code
-        is dead. Past expiry: expired."""
+        same transaction, into the one customer a verified identity of the key
+        belongs to; only ``check.sender`` becomes verified. Wrong: one attempt
+        used; at ``max_attempts`` the code is dead. Past expiry: expired when
+        typed in the conversation it was offered in, else None (no attempt)."""
 
     @abstractmethod
     async def conversation_verifications(self, conversation_id: str) -> list[Verification]:

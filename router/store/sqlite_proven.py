@@ -8,9 +8,11 @@ max_profiles_per_key rules, and a code for that number can be sent to this
 chat; the customer's claim of the key is recorded as verified; and when
 exactly one other customer owns the key (and auto_merge is on for its kind,
 as for a new identity with that key), this customer is merged into that
-one, a merge the ordinary unmerge undoes (the key and the claim are set
-before the merge, so its snapshot holds them and an unmerge leaves the
-proof, which stays true, with the customer who gave it).
+one (only the sender's identity counts as proven there: every other keeps
+its state, so one an agent linked without proof sees none of it), a
+merge the ordinary unmerge undoes (the key and the claim are set before
+the merge, so its snapshot holds them and an unmerge leaves the proof,
+which stays true, with the customer who gave it).
 """
 
 from __future__ import annotations
@@ -48,8 +50,12 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
         if owner is None:
             continue
         reason = f"{proof.key.kind} proven by the platform ({proof.source}) is the one linked to this customer"
-        merge(conn, MergeRequest(owner, customer_id, SOURCE, None, reason, plan.attributes, verified=True), now)
+        # the proof is the sender's identity's: every other identity of the customer keeps its state
+        # (one linked without proof must not see the owner's history)
+        merge(conn, MergeRequest(owner, customer_id, SOURCE, None, reason, plan.attributes), now)
         customer_id = owner
+        conn.execute("UPDATE identities SET verified = 1 WHERE kind = ? AND value = ? AND customer_id = ?",
+                     (plan.identity.kind, plan.identity.value, owner))
     return customer_id
 
 

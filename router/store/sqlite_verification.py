@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import math
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from router.models import MergeRecord, Verification, new_id
 from router.store import rows
@@ -30,8 +30,10 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     sends = 1
     if row is not None and start.exclusive and row["expires_at"] > stamp:
         raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
-    # a decoy (the bot's offer that sent nothing) neither throttles nor counts
-    if row is not None and row["channel"] and (row["kind"], row["value"]) == (start.key.kind, start.key.value):
+    # a decoy (the bot's offer that sent nothing) neither throttles nor counts; the bot's offer is never
+    # throttled (its daily cap per key bounds it): a refusal would say the phone is someone's
+    if (row is not None and not start.exclusive and row["channel"]
+            and (row["kind"], row["value"]) == (start.key.kind, start.key.value)):
         wait = rows.from_ts(row["last_sent_at"]) + start.resend_after - now
         if wait.total_seconds() > 0:
             raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
@@ -41,12 +43,17 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     if row is not None:
         # one code in flight per customer: a new one replaces the old
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
+    channel = start.channel
+    # counted here, in the writer's transaction: claims made at the same moment cannot all see room
+    if (channel and start.daily_cap is not None
+            and offered_codes(conn, start.key, rows.ts(now - timedelta(days=1))) >= start.daily_cap):
+        channel = ""  # a decoy: the key had its share of codes today
     verification_id = new_id("ver")
     conn.execute(
         "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
         " created_at, last_sent_at, expires_at, conversation_id, origin)"
         " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-        (verification_id, start.customer_id, start.key.kind, start.key.value, start.channel, start.code_hash, sends,
+        (verification_id, start.customer_id, start.key.kind, start.key.value, channel, start.code_hash, sends,
          stamp, stamp, rows.ts(now + start.ttl), start.conversation_id, start.origin),
     )
     return as_verification(db._row_of(conn, "identity_verifications", verification_id))
@@ -61,6 +68,9 @@ def check_verification(
         return None
     stamp = rows.ts(now)
     if row["expires_at"] <= stamp:
+        # past its time it is no attempt (an order number, days later), except once, where it was offered
+        if row["conversation_id"] is None or row["conversation_id"] != check.conversation_id:
+            return None
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
     elif not hmac.compare_digest(row["code_hash"], check.code_hash):
         status = "failed" if row["attempts"] + 1 >= check.max_attempts else "pending"
@@ -74,18 +84,28 @@ def check_verification(
 def _verified(
     conn: sqlite3.Connection, row: sqlite3.Row, check: VerificationCheck, now: str
 ) -> tuple[Verification, MergeRecord | None]:
+    """The code proves the key is the identity's that typed it: the customer
+    joins the key's one owner (a verified identity holds the key: one linked
+    without proof owns nothing), and only that identity becomes verified;
+    every other keeps its state, so the proof shows nobody linked without one
+    the other side's history. The claim is proven after the merge's snapshot,
+    so an unmerge gives back the claim as it was (unproven)."""
     key = KeyRef(row["kind"], row["value"])
     conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
                  (now, row["id"]))
-    conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
-                 (now, check.customer_id, key.kind, key.value))
     owners = rows.fetch_all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-                     " AND customer_id != ?", (key.kind, key.value, check.customer_id))
-    merge = None
+                     " AND verified = 1 AND customer_id != ?", (key.kind, key.value, check.customer_id))
+    merge, survivor = None, check.customer_id
     if len(owners) == 1:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = db._merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes,
-                                             verified=True), now)
+        merge = db._merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
+                          now)
+        survivor = owners[0][0]
+    conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
+                 (now, survivor, key.kind, key.value))
+    if check.sender is not None:
+        conn.execute("UPDATE identities SET verified = 1 WHERE kind = ? AND value = ? AND customer_id = ?",
+                     (check.sender.kind, check.sender.value, survivor))
     verification = as_verification(db._row_of(conn, "identity_verifications", row["id"]))
     return verification, merge
 

@@ -213,3 +213,14 @@ async def test_a_code_for_the_key_goes_only_to_the_identity_that_has_it(store: S
     await writes(store, telegram("999"), T0 + timedelta(minutes=3))
     contacts = await store.key_contacts(PHONE, 10)
     assert contacts and {m.sender.value for m in contacts if m.sender} == {"5551234"}
+
+
+async def test_an_identity_linked_without_proof_is_no_contact_for_its_key(store: Store) -> None:
+    """A code for the phone goes only to an identity proven to be its customer's: one an agent merged in
+    without proof would hand the code (and the history behind it) to whoever claims the phone."""
+    holder = await writes(store, telegram("5551234", PROOF), T0)
+    other = await writes(store, telegram("7770000"), T0 + timedelta(minutes=1))
+    assert [m.id for m in await store.key_contacts(PHONE, 10)] == [holder.message.id]
+    await store.merge_customers(MergeRequest(other.customer.id, holder.customer.id, "agent", "agt_1", "same",
+                                             verified=False), T0 + timedelta(minutes=2))
+    assert await store.key_contacts(PHONE, 10) == []

@@ -3,6 +3,8 @@ backend (the fixtures of test_contract)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -89,3 +91,33 @@ async def test_codes_offered_to_a_key_are_counted_since_a_time_decoys_and_agents
     assert await store.offered_codes(PHONE, T0 + timedelta(seconds=1)) == 1
     assert await store.offered_codes(OTHER, T0) == 1
     assert await store.offered_codes(KeyRef("email", "anna@example.com"), T0) == 0
+
+
+async def test_past_the_daily_cap_a_start_stores_a_decoy_counted_in_its_own_transaction(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    capped = [dataclasses.replace(start(customer_id, conversation_id, exclusive=False), daily_cap=2)
+              for _ in range(3)]
+    started = await asyncio.gather(*(store.start_verification(s, T0 + timedelta(seconds=i * 61))
+                                     for i, s in enumerate(capped)))
+    assert sorted(v.channel for v in started) == ["", "whatsapp", "whatsapp"]
+    assert await store.offered_codes(PHONE, T0) == 2
+
+
+async def test_an_exclusive_start_is_never_throttled_by_earlier_sends(store: Store) -> None:
+    """The bot's offer: refused only while a code is pending, never by resend/max_sends (that would tell
+    a number a code went to from one nobody has)."""
+    customer_id, conversation_id = await claimant(store)
+    for i in range(7):  # max_sends is 5
+        code = await store.start_verification(start(customer_id, conversation_id), T0 + i * TTL)
+        assert code.channel == "whatsapp"
+
+
+async def test_a_code_past_its_time_is_no_attempt_outside_its_conversation(store: Store) -> None:
+    customer_id, conversation_id = await claimant(store)
+    await store.start_verification(start(customer_id, conversation_id), T0)
+    elsewhere = VerificationCheck(customer_id, "hash-of-the-code", 5, conversation_id="cnv_other")
+    assert await store.check_verification(elsewhere, T0 + TTL) is None
+    here = dataclasses.replace(elsewhere, conversation_id=conversation_id)
+    outcome = await store.check_verification(here, T0 + TTL)
+    assert outcome is not None and outcome[0].status == "expired"
+    assert await store.check_verification(here, T0 + TTL) is None  # answered once
