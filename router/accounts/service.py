@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from router.accounts.store import AccountStore
 from router.models import Agent, Role
-from router.store import ConflictError, NotFound, Store, StoreError
+from router.store import ConflictError, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
     return ok and stored_hash is not None
 
 
-async def check_login(store: Store, username: str, password: str) -> Agent | None:
+async def check_login(store: AccountStore, username: str, password: str) -> Agent | None:
     """The agent if the password is right; upgrades a hash made with weaker
     argon2 parameters than today's while the password is at hand."""
     creds = await store.agent_credentials(username)
@@ -78,7 +79,7 @@ class UnknownAccount(NotFound):
         self.known = known
 
 
-async def set_password(store: Store, username: str, password: str) -> int:
+async def set_password(store: AccountStore, username: str, password: str) -> int:
     """A new password for ``username``; the console sessions it had end (how
     many). ``UnknownAccount`` changes nothing."""
     creds = await store.agent_credentials(username)
@@ -104,7 +105,7 @@ def _announce(password: str) -> None:
     print("\n" + "\n".join(boxed) + "\n", file=sys.stderr, flush=True)
 
 
-async def _create_admin(store: Store) -> None:
+async def _create_admin(store: AccountStore) -> None:
     password = os.environ.get(ADMIN_ENV)
     generated = not password
     password = password or secrets.token_urlsafe(12)
@@ -127,13 +128,13 @@ class AdminSeed:
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
-        self._store: Store | None = None
+        self._store: AccountStore | None = None
 
-    def start(self, store: Store) -> None:
+    def start(self, store: AccountStore) -> None:
         self._store = store
         self._task = asyncio.create_task(self._seed(store), name="seed-admin")
 
-    async def _seed(self, store: Store) -> None:
+    async def _seed(self, store: AccountStore) -> None:
         if await store.agent_credentials("admin") is None:
             await _create_admin(store)
 
@@ -155,7 +156,7 @@ class AdminSeed:
                 await self._task
 
 
-async def open_session(store: Store, agent_id: str, lifetime: timedelta, now: datetime) -> str:
+async def open_session(store: AccountStore, agent_id: str, lifetime: timedelta, now: datetime) -> str:
     """A new console session of ``agent_id`` lasting ``lifetime``: its token,
     for the cookie; the store keeps only the token's hash."""
     token = secrets.token_urlsafe(32)
@@ -163,12 +164,12 @@ async def open_session(store: Store, agent_id: str, lifetime: timedelta, now: da
     return token
 
 
-async def session_agent(store: Store, token: str, now: datetime) -> Agent | None:
+async def session_agent(store: AccountStore, token: str, now: datetime) -> Agent | None:
     """Whose session ``token`` is, None once it has expired or ended."""
     return await store.session_agent(token_hash(token), now)
 
 
-async def end_session(store: Store, token: str) -> str:
+async def end_session(store: AccountStore, token: str) -> str:
     """End the session of ``token``; its hash (what live connections know it by)."""
     hashed = token_hash(token)
     await store.delete_session(hashed)

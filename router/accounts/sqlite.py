@@ -5,9 +5,10 @@ atomicity only, the rules are in ``router.accounts.service``."""
 from __future__ import annotations
 
 import sqlite3
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from datetime import UTC, datetime
 
+from router.accounts.store import AccountStore
 from router.models import Agent, Role, new_id
 from router.store.base import ConflictError, IntegrityViolation, NotFound
 from router.store.engine import Connection
@@ -28,7 +29,7 @@ def agent_row(row: sqlite3.Row) -> Agent:
     )
 
 
-class SQLiteAccounts(ABC):
+class SQLiteAccounts(AccountStore):
     """Agents and sessions over the connections of the store it is mixed into."""
 
     @property
