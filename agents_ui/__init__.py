@@ -10,7 +10,8 @@ from aiohttp import web
 # imported for their @endpoint declarations, which mount() turns into routes
 from agents_ui import api, claims_api, contacts_api, live, routing_api, spec
 from agents_ui.endpoints import mount
-from agents_ui.sessions import ADMIN_SEED, THROTTLE, AdminSeed, LoginThrottle, seed_admin
+from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, seed_admin
+from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
 __all__ = ["api", "claims_api", "contacts_api", "live", "routing_api", "setup_console", "spec"]

@@ -34,16 +34,9 @@ from agents_ui.schemas import (
     UnmergeBody,
     VerificationOut,
 )
-from agents_ui.sessions import (
-    ADMIN_SEED,
-    THROTTLE,
-    LoginThrottle,
-    check_login,
-    end_session,
-    hash_password,
-    start_session,
-)
+from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
 from connectors.base import MediaUnavailable
+from router.accounts.service import check_login, hash_password
 from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert

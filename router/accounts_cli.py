@@ -68,18 +68,16 @@ def _store_path(config_dir: Path) -> tuple[Any, Path]:
 
 async def _set_password(config_dir: Path, username: str, password: str) -> int:
     """Sessions ended; ``AccountsError`` for an unknown username."""
-    from agents_ui.sessions import hash_password  # noqa: PLC0415
+    from router.accounts.service import UnknownAccount, set_password  # noqa: PLC0415
     from router.app import make_store  # noqa: PLC0415
 
     settings, _ = _store_path(config_dir)
     async with make_store(settings, Path.cwd()) as store:
-        creds = await store.agent_credentials(username)
-        if creds is None:
-            known = ", ".join(a.username for a in await store.list_agents()) or "none"
-            raise AccountsError(f"no console account {username!r} (accounts: {known}); nothing was changed")
-        agent = creds[0]
-        await store.set_password_hash(agent.id, await hash_password(password))
-        return await store.delete_agent_sessions(agent.id)
+        try:
+            return await set_password(store, username, password)
+        except UnknownAccount as exc:
+            known = ", ".join(exc.known) or "none"
+            raise AccountsError(f"no console account {username!r} (accounts: {known}); nothing was changed") from exc
 
 
 def _set_password_command(args: argparse.Namespace) -> int:

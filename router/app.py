@@ -14,10 +14,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from agents_ui import setup_console
-from agents_ui.sessions import ADMIN_ENV
 from connectors import connector_class
 from connectors.base import Connector, HostUnavailable
 from connectors.net import FetchLimits, GuardedFetcher, allow_list
+from router.accounts.service import ADMIN_ENV
 from router.appkeys import (
     ASSIGNER,
     BUS,

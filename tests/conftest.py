@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
-from agents_ui import sessions
 from agents_ui.sessions import ADMIN_SEED
+from router.accounts import service
 from router.app import create_app
 from router.config import Settings
 
@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("real_password_hashing") is None:
-        monkeypatch.setattr(sessions, "_hasher", QUICK_ARGON2)
+        monkeypatch.setattr(service, "_hasher", QUICK_ARGON2)
 
 
 @pytest.fixture

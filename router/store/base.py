@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from router.accounts.store import AccountStore
 from router.contacts import ChannelContact
 from router.models import (
-    Agent,
     AgentPresence,
     AuditEntry,
     ChannelIdentity,
@@ -30,7 +30,6 @@ from router.models import (
     OutboundMessage,
     OutboxEntry,
     Presence,
-    Role,
     RouteDecision,
     RouteTrace,
     Verification,
@@ -266,7 +265,7 @@ class Ingested:
     conversation: ConversationView | None
 
 
-class Store(ABC):
+class Store(AccountStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -618,33 +617,3 @@ class Store(ABC):
                                       ) -> list[ConversationView]:
         """Queued or assigned conversations no agent has answered yet, oldest
         first; only those created before ``created_before`` when given."""
-
-    # -- agents and sessions ------------------------------------------------
-    @abstractmethod
-    async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
-        """``ConflictError`` if the username is taken."""
-
-    @abstractmethod
-    async def agent_credentials(self, username: str) -> tuple[Agent, str] | None: ...
-
-    @abstractmethod
-    async def set_password_hash(self, agent_id: str, password_hash: str) -> None: ...
-
-    @abstractmethod
-    async def get_agent(self, agent_id: str) -> Agent: ...
-
-    @abstractmethod
-    async def list_agents(self) -> list[Agent]: ...
-
-    @abstractmethod
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None: ...
-
-    @abstractmethod
-    async def session_agent(self, token_hash: str, now: datetime) -> Agent | None: ...
-
-    @abstractmethod
-    async def delete_session(self, token_hash: str) -> None: ...
-
-    @abstractmethod
-    async def delete_agent_sessions(self, agent_id: str) -> int:
-        """End every console session of an agent (a password reset); how many."""

@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from router.accounts.sqlite import SQLiteAccounts
 from router.contacts import ChannelContact
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
-    Agent,
     AgentPresence,
     Attachment,
     AuditEntry,
@@ -48,7 +48,6 @@ from router.models import (
     OutboundMessage,
     OutboxEntry,
     Presence,
-    Role,
     RouteDecision,
     RouteTrace,
     Verification,
@@ -69,7 +68,6 @@ from router.store.base import (
     CustomerUpsert,
     IdentityPlan,
     Ingested,
-    IntegrityViolation,
     KeyRef,
     MergeRequest,
     NotFound,
@@ -149,16 +147,6 @@ def _customer(row: sqlite3.Row) -> Customer:
         created_at=_ts(row["created_at"]),
         updated_at=_ts(row["updated_at"]),
         merged_into=row["merged_into"],
-    )
-
-
-def _agent(row: sqlite3.Row) -> Agent:
-    return Agent(
-        id=row["id"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=Role(row["role"]),
-        created_at=_ts(row["created_at"]),
     )
 
 
@@ -1113,7 +1101,7 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
     return [_message(r) for r in rows]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAccounts, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = str(path)
         self.synchronous = synchronous
@@ -1535,57 +1523,3 @@ class SQLiteStore(Store):
             " AND opened_at IS NULL",
             (ts(now), conversation_id, agent_id),
         )
-
-    # -- agents and sessions ------------------------------------------------------------
-    async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
-        agent = Agent(
-            id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=datetime.now(UTC)
-        )
-        try:
-            await self._w.call(
-                _execute,
-                "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (agent.id, username, display_name, role.value, password_hash, ts(agent.created_at)),
-            )
-        except IntegrityViolation as exc:
-            raise ConflictError(f"username {username!r} is taken") from exc
-        return agent
-
-    async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
-        row = await self._r.call(_one, "SELECT * FROM agents WHERE username = ?", (username,))
-        return None if row is None else (_agent(row), row["password_hash"])
-
-    async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
-        await self._w.call(_execute, "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
-
-    async def get_agent(self, agent_id: str) -> Agent:
-        row = await self._r.call(_one, "SELECT * FROM agents WHERE id = ?", (agent_id,))
-        if row is None:
-            raise NotFound(f"agent {agent_id}")
-        return _agent(row)
-
-    async def list_agents(self) -> list[Agent]:
-        return [_agent(r) for r in await self._r.call(_all, "SELECT * FROM agents ORDER BY username")]
-
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        await self._w.call(
-            _execute,
-            "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES (?, ?, ?)",
-            (token_hash, agent_id, ts(expires_at)),
-        )
-
-    async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
-        row = await self._r.call(
-            _one,
-            "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id"
-            " WHERE s.token_hash = ? AND s.expires_at > ?",
-            (token_hash, ts(now)),
-        )
-        return None if row is None else _agent(row)
-
-    async def delete_session(self, token_hash: str) -> None:
-        await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-
-    async def delete_agent_sessions(self, agent_id: str) -> int:
-        return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))

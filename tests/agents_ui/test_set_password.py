@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents_ui.sessions import check_login, hash_password
+from router.accounts.service import check_login, hash_password
 from router.cli import main
 from router.config import Settings
 from router.models import Role

@@ -91,22 +91,6 @@ async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> N
     await store.ping()
 
 
-async def test_a_write_that_breaks_a_rule_of_the_schema_is_the_stores_conflict(store: Store) -> None:
-    """No driver's error crosses the contract: a token stored twice, or a
-    session of an agent that does not exist, is the store's ConflictError
-    (it was the driver's IntegrityError), and nothing of it is stored."""
-    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
-    await store.create_session("t1", agent.id, T0 + timedelta(hours=1))
-    with pytest.raises(ConflictError):
-        await store.create_session("t1", agent.id, T0 + timedelta(hours=2))
-    with pytest.raises(ConflictError):
-        await store.create_session("t2", "agt_missing", T0 + timedelta(hours=1))
-    first = await store.session_agent("t1", T0)
-    assert first is not None and first.id == agent.id
-    assert await store.session_agent("t1", T0 + timedelta(minutes=90)) is None  # the first one's expiry, kept
-    assert await store.session_agent("t2", T0) is None
-
-
 async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:
     _, old = await ingest(store, inbound("m1", sender="u1"), T0)
     _, new = await ingest(store, inbound("m2", sender="u2"), T0 + timedelta(minutes=10))
@@ -359,23 +343,6 @@ async def test_messages_limit_keeps_the_latest(store: Store) -> None:
     assert await store.get_message(last.id) == last
     with pytest.raises(NotFound):
         await store.get_message("msg_unknown")
-
-
-async def test_agents_and_sessions(store: Store) -> None:
-    ann = await store.create_agent("ann", "Ann", Role.ADMIN, "h1")
-    with pytest.raises(ConflictError):
-        await store.create_agent("ann", "Other Ann", Role.AGENT, "h2")
-    creds = await store.agent_credentials("ann")
-    assert creds is not None and creds == (ann, "h1")
-    await store.set_password_hash(ann.id, "h3")
-    assert (await store.agent_credentials("ann")) == (ann, "h3")
-    assert await store.agent_credentials("bob") is None
-    await store.create_session("tok", ann.id, T0 + timedelta(hours=1))
-    assert await store.session_agent("tok", T0) == ann
-    assert await store.session_agent("tok", T0 + timedelta(hours=2)) is None  # expired
-    await store.delete_session("tok")
-    assert await store.session_agent("tok", T0) is None
-    assert [a.username for a in await store.list_agents()] == ["ann"]
 
 
 async def test_data_and_secrets_survive_reopening(store_factory: StoreFactory) -> None:

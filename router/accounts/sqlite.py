@@ -1,0 +1,94 @@
+"""The accounts' SQL on SQLite: agents and console sessions. Mixed into
+``SQLiteStore``, which gives it the writer and reader connections; storage and
+atomicity only, the rules are in ``router.accounts.service``."""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import abstractmethod
+from datetime import UTC, datetime
+
+from router.accounts.store import AccountStore
+from router.models import Agent, Role, new_id
+from router.store.base import ConflictError, IntegrityViolation, NotFound
+from router.store.engine import Connection
+from router.store.rows import execute as _execute
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import from_ts as _ts
+from router.store.rows import ts
+
+
+def agent_row(row: sqlite3.Row) -> Agent:
+    return Agent(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        created_at=_ts(row["created_at"]),
+    )
+
+
+class SQLiteAccounts(AccountStore):
+    """Agents and sessions over the connections of the store it is mixed into."""
+
+    @property
+    @abstractmethod
+    def _w(self) -> Connection: ...
+
+    @property
+    @abstractmethod
+    def _r(self) -> Connection: ...
+
+    async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
+        agent = Agent(
+            id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=datetime.now(UTC)
+        )
+        try:
+            await self._w.call(
+                _execute,
+                "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (agent.id, username, display_name, role.value, password_hash, ts(agent.created_at)),
+            )
+        except IntegrityViolation as exc:
+            raise ConflictError(f"username {username!r} is taken") from exc
+        return agent
+
+    async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
+        row = await self._r.call(_one, "SELECT * FROM agents WHERE username = ?", (username,))
+        return None if row is None else (agent_row(row), row["password_hash"])
+
+    async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
+        await self._w.call(_execute, "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
+
+    async def get_agent(self, agent_id: str) -> Agent:
+        row = await self._r.call(_one, "SELECT * FROM agents WHERE id = ?", (agent_id,))
+        if row is None:
+            raise NotFound(f"agent {agent_id}")
+        return agent_row(row)
+
+    async def list_agents(self) -> list[Agent]:
+        return [agent_row(r) for r in await self._r.call(_all, "SELECT * FROM agents ORDER BY username")]
+
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+        await self._w.call(
+            _execute,
+            "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES (?, ?, ?)",
+            (token_hash, agent_id, ts(expires_at)),
+        )
+
+    async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
+        row = await self._r.call(
+            _one,
+            "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id"
+            " WHERE s.token_hash = ? AND s.expires_at > ?",
+            (token_hash, ts(now)),
+        )
+        return None if row is None else agent_row(row)
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))

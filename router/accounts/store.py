@@ -1,0 +1,51 @@
+"""What the accounts need from a store, and no more: agents and their
+console sessions. ``Store`` inherits it, so the full store still offers it;
+a consumer that only deals with accounts is typed against this, and a new
+backend knows the accounts' part of its work from this alone.
+
+Every method is one atomic step; errors are ``router.store``'s
+(``ConflictError``, ``NotFound``, ``StoreUnavailable``...)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from datetime import datetime
+from typing import Protocol
+
+from router.models import Agent, Role
+
+
+class AccountStore(Protocol):
+    @abstractmethod
+    async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
+        """``ConflictError`` if the username is taken."""
+
+    @abstractmethod
+    async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
+        """The agent and its password hash; None for an unknown username."""
+
+    @abstractmethod
+    async def set_password_hash(self, agent_id: str, password_hash: str) -> None: ...
+
+    @abstractmethod
+    async def get_agent(self, agent_id: str) -> Agent:
+        """``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    async def list_agents(self) -> list[Agent]:
+        """Every agent, by username."""
+
+    @abstractmethod
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+        """``ConflictError`` for a token hash in use or an unknown agent."""
+
+    @abstractmethod
+    async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
+        """The session's agent while ``now`` is before its expiry, else None."""
+
+    @abstractmethod
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        """End every console session of an agent (a password reset); how many."""
