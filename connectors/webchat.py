@@ -24,14 +24,13 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field
 
 from connectors.base import (
     ChannelLabel,
@@ -43,13 +42,19 @@ from connectors.base import (
     SendResult,
 )
 from connectors.chat_limits import MovingWindow, address_key
+from connectors.webchat_frames import (
+    ChatFrame,
+    FrameError,
+    HelloFrame,
+    PingFrame,
+    history_frames,
+    message_frame,
+    parse_frame,
+)
 from router.models import (
-    DESCRIPTION_EXTRA,
-    MAX_TEXT_LENGTH,
     Author,
     IdentityRef,
     InboundMessage,
-    Message,
     OutboundMessage,
 )
 
@@ -63,8 +68,6 @@ HISTORY_LIMIT = 200
 # 6 bytes, "\uXXXX") still fits, so only abuse hits this limit.
 MAX_FRAME_BYTES = 64 * 1024
 HEARTBEAT_SECONDS = 30.0
-MAX_FIELD_LENGTH = 256
-MAX_CLIENT_ID_LENGTH = 128
 # how long an oversized frame's sender gets to read the close frame before the
 # connection is dropped (see _ChatSocket)
 LINGER_SECONDS = 5.0
@@ -152,98 +155,6 @@ class VisitorTokens:
         except (binascii.Error, ValueError):
             return False
         return hmac.compare_digest(signature, self._sign(random_part))
-
-
-# -- frames --------------------------------------------------------------------
-
-
-class FrameError(Exception):
-    """A bad client frame: answered with an error frame, the socket stays open."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _not_blank(text: str) -> str:
-    stripped = text.strip()
-    if not stripped:
-        raise ValueError("must not be empty")
-    return stripped
-
-
-def _blank_to_none(value: str | None) -> str | None:
-    return (value.strip() or None) if value is not None else None
-
-
-OptionalField = Annotated[str | None, Field(max_length=MAX_FIELD_LENGTH), AfterValidator(_blank_to_none)]
-
-
-class _Frame(BaseModel):
-    # strict: a number is not a text; unknown keys are ignored so an older
-    # server keeps working with a newer widget
-    model_config = ConfigDict(strict=True, extra="ignore")
-
-
-class HelloFrame(_Frame):
-    type: Literal["hello"]
-    # not length-limited here: anything that is not a valid token starts a
-    # new visitor rather than being an error
-    visitor_id: str | None = None
-    name: OptionalField = None
-    email: OptionalField = None
-    phone: OptionalField = None
-
-
-class ChatFrame(_Frame):
-    type: Literal["message"]
-    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
-    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
-
-
-class PingFrame(_Frame):
-    type: Literal["ping"]
-
-
-ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame, Field(discriminator="type")]
-_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame] = TypeAdapter(ClientFrame)
-
-
-def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame:
-    try:
-        return _CLIENT_FRAME.validate_json(raw)
-    except ValidationError as exc:
-        raise frame_error(exc) from None
-
-
-def frame_error(exc: ValidationError) -> FrameError:
-    """Map pydantic's errors to the contract's codes with a readable message."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if any(e["type"] == "json_invalid" for e in errors):
-        return FrameError("bad_json", "the frame is not valid JSON")
-    if any(not e["loc"] for e in errors):
-        # not an object, no "type", or a type we do not know
-        return FrameError("unknown_type", 'expected an object with "type": "hello", "message" or "ping"')
-    if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
-        return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
-    details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
-    return FrameError("invalid_frame", details)
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict[str, Any]:
-    return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
-
-
-def history_frames(history: list[Message]) -> list[dict[str, Any]]:
-    # system notes are for agents, not for the customer
-    # a message without words from another channel reads as its description ("[photo]")
-    return [message_frame(m.id, m.author.value, m.text or str(m.extras.get(DESCRIPTION_EXTRA) or ""), m.created_at)
-            for m in history if m.author is not Author.SYSTEM]
 
 
 # -- the connector -------------------------------------------------------------
@@ -451,7 +362,9 @@ class WebChatConnector(Connector):
         while session.backlog:
             batch, session.backlog = session.backlog, []
             for frame in batch:
-                if frame.get("id") not in seen:  # a welcome (no id) pushed meanwhile goes too
+                # a message the history shows is not drawn twice; an ack always goes (it ends a pending
+                # message), and so does a welcome pushed meanwhile
+                if frame.get("type") != "message" or frame.get("id") not in seen:
                     await self._push_now(session, frame)
         session.backlog = None
 
@@ -532,7 +445,8 @@ class WebChatConnector(Connector):
             log.exception("webchat: storing a message of visitor %s failed (code unavailable)", visitor_id)
             await self._fail(session)
             return
-        await self._push_now(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
+        # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
+        await self._push(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
         if not accepted.duplicate:
             echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, accepted.created_at)
             await self._deliver(visitor_id, echo, skip=session)
@@ -559,9 +473,31 @@ class WebChatConnector(Connector):
         text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
         frame = message_frame(message.message_id, author.value, text, message.created_at)
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
-            await self._deliver(message.recipient, await self._welcome(message.recipient))
+            await self._welcome_again(message.recipient)
         await self._deliver(message.recipient, frame)
         return SendResult(external_id=None)
+
+    async def _welcome_again(self, visitor_id: str) -> None:
+        """A fresh welcome to each open tab, as the first one goes: frames for
+        a tab while its history is read are held and follow the welcome (the
+        widget redraws from it: one pushed before would be wiped)."""
+        tabs = list(self._visitors.get(visitor_id, ()))
+        mine = [s for s in tabs if s.backlog is None]  # a tab with a backlog is being welcomed: it gets this one in it
+        for session in mine:
+            session.backlog = []
+        welcome: dict[str, Any] | None = None
+        try:
+            welcome = await self._welcome(visitor_id)
+        finally:  # even without a welcome (an outage) what was held goes out
+            seen = {f["id"] for f in welcome["history"]} if welcome is not None else set()
+            for session in tabs:
+                if session not in mine:
+                    if welcome is not None and session.backlog is not None:
+                        session.backlog.append(welcome)
+                    continue
+                if welcome is not None:
+                    await self._push_now(session, welcome)
+                await self._flush_backlog(session, seen)
 
     async def _welcome(self, visitor_id: str) -> dict[str, Any]:
         stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)

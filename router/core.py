@@ -45,7 +45,7 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
-from router.phone_ask import PhoneAsker, merges_by_proof
+from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
 from router.routing import Routing
 from router.selfservice import SelfService
@@ -238,8 +238,10 @@ class Router:
         received = self.clock()
         step = await self.store.ingest(message, received, plan)
         stored = step.message
+        merges: list[MergeRecord] = []
         if plan.proven and not step.duplicate:
-            for merge in await merges_by_proof(self.store, step.customer.id, received):
+            merges = await merges_by_proof(self.store, step.customer.id, received)
+            for merge in merges:
                 self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
@@ -247,9 +249,12 @@ class Router:
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
         conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
+        if not step.duplicate and proof_only(stored):
+            # the phone button's answer (a proven key, no words) is answered here, never by the bot
+            self.bus.publish(message_event(*await self.phone_asker.answer_proof(stored, step.customer, merges)))
         # a code typed back or a "no" to the offer is answered by the self-service step, not the bot
-        if not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
-                                                                        plan.claims):
+        elif not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
+                                                                          plan.claims):
             self._bot_turn(conversation)
         self.metrics.messages_in.labels(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
@@ -305,7 +310,7 @@ class Router:
             self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
 
     async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
-        asked = await self.phone_asker.on_bot_conversation(inbound, customer, view)
+        asked = await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
         if asked is not None:
             self.bus.publish(message_event(asked, view))
 

@@ -192,6 +192,23 @@ class VerificationPolicy(_Section):
         "All right, we will leave it. How can we help?"))
 
 
+class PhoneRequestTexts(_Section):
+    """What the bot says when it asks for the phone with a button (``ask_phone``), and after."""
+
+    # the request sent with the button
+    text: VerificationText = Field(default_factory=lambda: _texts(
+        "Чтобы мы узнавали вас в любом канале, поделитесь, пожалуйста, номером телефона: "
+        "нажмите кнопку «Поделиться номером» ниже. Можно и не делиться — мы всё равно ответим.",
+        "So that we know you on every channel, please share your phone number: press the "
+        "“Share my phone number” button below. You can skip it: we will answer anyway."))
+    # the button's label
+    button: VerificationText = Field(default_factory=lambda: _texts("Поделиться номером", "Share my phone number"))
+    # the answer to the number the platform proved (the button pressed) when it linked
+    # nobody else (a link is answered with verification.linked)
+    saved: VerificationText = Field(default_factory=lambda: _texts(
+        "Спасибо, номер сохранили.", "Thank you, we have saved your number."))
+
+
 class IdentityConfig(_Section):
     default_region: Annotated[str, Field(min_length=2, max_length=2)] = "RU"
     # a key shared by more profiles than this stops being used for matching
@@ -202,6 +219,7 @@ class IdentityConfig(_Section):
     # the bot asks a customer for their phone once, on their first conversation
     # with the bot, where the channel can ask with a button the platform proves
     ask_phone: bool = False
+    phone_request: PhoneRequestTexts = Field(default_factory=PhoneRequestTexts)
     phone: PhonePolicy = Field(default_factory=PhonePolicy)
     email: EmailPolicy = Field(default_factory=EmailPolicy)
     attributes: AttributePolicy = Field(default_factory=AttributePolicy)

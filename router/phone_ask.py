@@ -6,17 +6,25 @@ that goes to the bot, on a channel whose connector can ask with a button
 short request in their language. The number the button sends back is proven
 by the platform (``extras["proven_phone"]``), so it links the customer's other
 channels at once. Never asked of a customer whose phone is proven already,
-and never twice (an automatic message marked ``ask_phone`` says it was asked).
+and never twice (an automatic message marked ``ask_phone`` says it was asked),
+nor of a message that gives a phone or email already (the bot offers a code
+for it instead: one thing at a time). The texts are identity.yaml's
+``phone_request``.
+
+The button's answer, a message whose only content is a proven key, is
+answered here and never by the bot (``answer_proof``): a bot has nothing to
+say to a message without words, and would hand the customer to an agent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from router.identity import IdentityRules
+from router.identity import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
 from router.models import (
     Author,
     ConversationView,
@@ -30,18 +38,22 @@ from router.models import (
     new_id,
 )
 from router.notices import customer_language, localized
-from router.store.base import PROOF_SOURCE, Store
+from router.store.base import PROOF_SOURCE, IdentityPlan, Store
 
 log = logging.getLogger(__name__)
 
 MARKER = "ask_phone"  # extras["automatic"] of the request
-TEXTS = {
-    "ru": "Чтобы мы узнавали вас в любом канале, поделитесь, пожалуйста, номером телефона: "
-          "нажмите кнопку «Поделиться номером» ниже. Можно и не делиться — мы всё равно ответим.",
-    "en": "So that we know you on every channel, please share your phone number: press the "
-          "“Share my phone number” button below. You can skip it: we will answer anyway.",
-}
-LABELS = {"ru": "Поделиться номером", "en": "Share my phone number"}
+SAVED = "phone_saved"  # extras["automatic"] of the answer to a proof
+# messages of the conversation read for the language a message without words is answered in
+_LANGUAGE_LOOKBACK = 30
+
+
+def proof_only(message: Message) -> bool:
+    """A message whose only content is a key the platform proved (Telegram's
+    contact of one's own): no words, no files."""
+    if message.text.strip() or message.attachments:
+        return False
+    return any(isinstance(message.extras.get(extra), str) and message.extras[extra] for extra in PROVEN_EXTRAS)
 
 
 class PhoneAsker:
@@ -54,16 +66,21 @@ class PhoneAsker:
         # connectors (by name) that can ask with a button; set by the app from its connectors
         self.channels: Collection[str] = frozenset()
 
-    async def on_bot_conversation(self, inbound: Message, customer: Customer,
-                                  view: ConversationView) -> Message | None:
+    async def on_bot_conversation(self, inbound: Message, customer: Customer, view: ConversationView,
+                                  plan: IdentityPlan) -> Message | None:
         """Ask, when everything says so, in the conversation the bot just
-        opened; the request as stored, or None when not asked."""
+        opened; the request as stored, or None when not asked. ``plan``: the
+        message's identity plan; a message that gives a phone or an email (a
+        claim, which gets a code offer, or a proof) is not asked for one."""
         if not self.rules.config.ask_phone or inbound.channel not in self.channels or inbound.sender is None:
+            return None
+        if plan.claims or plan.proven:
             return None
         if await self._phone_proven(customer.id) or await self.store.automatic_sent(customer.id, MARKER):
             return None
         language = customer_language(inbound, customer)
-        text = localized(TEXTS, language)
+        texts = self.rules.config.phone_request
+        text = localized(texts.text, language)
         now = self.clock()
         message = Message(
             id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
@@ -73,12 +90,80 @@ class PhoneAsker:
         )
         payload = OutboundMessage(
             message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
-            text=text, created_at=now, ask_phone=PhoneButton(label=localized(LABELS, language)),
+            text=text, created_at=now, ask_phone=PhoneButton(label=localized(texts.button, language)),
         )
         stored, _ = await self.store.enqueue_outbound(message, payload, None, now)
         log.info("customer %s asked for their phone on %s", customer.id, inbound.channel)
         self.wakeup.set()
         return stored
+
+    async def answer_proof(self, stored: Message, customer: Customer, merges: list[MergeRecord]
+                           ) -> tuple[Message, ConversationView]:
+        """The answer to a message that only proves a key (``proof_only``):
+        identity.yaml's ``verification.linked`` when the proof linked the
+        customer to another (their history changed: the site chat shows it),
+        else ``phone_request.saved``. A code the bot offered them for a key,
+        pending in the conversation, is ended (declined): the proof linked
+        them, or proved that very key, so the digits they type next are
+        ordinary words. Said aside, so that the bot still answers what the
+        customer asked before it."""
+        assert stored.sender is not None
+        # a merge folded the conversations: the message, and the answer with it, is in the one kept
+        moved = await self.store.get_message(stored.id)
+        view = await self.store.get_conversation(moved.conversation_id or stored.conversation_id or "")
+        await self._end_offers(view, customer.id, self._proven_keys(stored), linked=bool(merges))
+        config = self.rules.config
+        texts = config.verification.linked if merges else config.phone_request.saved
+        text = localized(texts, await self._language(stored, customer, view))
+        now = self.clock()
+        message = Message(
+            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
+            author=Author.BOT, channel=stored.channel, text=text, created_at=now, delivery=Delivery.PENDING,
+            extras={"automatic": "verification" if merges else SAVED, "aside": True},
+        )
+        thread = stored.extras.get("thread")
+        payload = OutboundMessage(
+            message_id=message.id, channel=stored.channel, recipient=stored.sender.value, author=Author.BOT,
+            text=text, created_at=now, thread=thread if isinstance(thread, dict) else {},
+            history_changed=bool(merges),
+        )
+        message, view = await self.store.enqueue_outbound(message, payload, None, now)
+        log.info("customer %s proved a key on %s: %s", customer.id, stored.channel,
+                 "linked" if merges else "nobody else to link")
+        self.wakeup.set()
+        return message, view
+
+    async def _end_offers(self, view: ConversationView, customer_id: str, proven: set[tuple[str, str]],
+                          linked: bool) -> None:
+        """End the bot's pending code offers in ``view`` and in the conversations folded into it."""
+        now = self.clock()
+        conversations = [view.id] + [c.id for c in await self.store.customer_conversations(customer_id)
+                                     if c.route_reason == f"merged into {view.id}"]
+        for conversation_id in conversations:
+            for v in await self.store.conversation_verifications(conversation_id):
+                if (v.origin == "bot" and v.status == "pending" and v.expires_at > now
+                        and (linked or (v.kind, v.value) in proven)
+                        and await self.store.decline_verification(v.id) is not None):
+                    log.info("verification %s ended: a platform's proof made it needless", v.id)
+
+    def _proven_keys(self, stored: Message) -> set[tuple[str, str]]:
+        """The keys (normalised) the message proves."""
+        keys: set[tuple[str, str]] = set()
+        for extra, kind in PROVEN_EXTRAS.items():
+            raw = stored.extras.get(extra)
+            if isinstance(raw, str):
+                with contextlib.suppress(InvalidIdentifier):  # no usable key: it proves nothing
+                    keys.add((kind, self.rules.normalise(kind, raw)))
+        return keys
+
+    async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
+        """A proof has no words: the language the platform gave, or the customer last wrote words in."""
+        if stored.extras.get("language") or customer.attributes.get("language"):
+            return customer_language(stored, customer)
+        for earlier in reversed(await self.store.list_messages(view.id, _LANGUAGE_LOOKBACK)):
+            if earlier.direction is Direction.IN and any(ch.isalpha() for ch in earlier.text):
+                return customer_language(earlier, customer)
+        return customer_language(stored, customer)
 
     async def _phone_proven(self, customer_id: str) -> bool:
         """A phone the customer writes from, or one a platform or a code proved."""

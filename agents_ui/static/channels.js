@@ -42,5 +42,6 @@ window.channelSwitch = (() => {
     return li;
   }
 
-  return { load, node };
+  // label: a channel's name for people, for every panel that names channels
+  return { load, node, label };
 })();

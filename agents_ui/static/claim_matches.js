@@ -23,10 +23,10 @@ window.ClaimMatches = (() => {
     dismissed: "Dismissed: the hint is gone from both panels.",
     noConversation: "That customer has no conversation to open.",
     unnamed: "Visitor",
-    channels: { webchat: "site-chat", telegram: "Telegram", whatsapp: "WhatsApp", sms: "SMS", vk: "VK", email: "email" },
   };
 
-  const channelName = (channel) => T.channels[channel] || channel;
+  // the channels' names come from GET /api/channels (channels.js), as everywhere in the console
+  const channelName = (channel) => (window.channelSwitch ? window.channelSwitch.label(channel) : channel);
   // a claim's source is "<channel>:<how>" (webchat:claimed_phone, telegram:text)
   const claimChannel = (claim) => channelName(String(claim.source).split(":")[0]);
 

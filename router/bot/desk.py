@@ -36,6 +36,7 @@ from router.models import (
     new_id,
 )
 from router.notices import customer_language, handoff_notice
+from router.phone_ask import proof_only
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
@@ -145,7 +146,10 @@ class BotDesk:
         view = await self.store.get_conversation(conversation_id)
         if view.status is not ConversationStatus.BOT:
             return None
-        earlier, pending = unanswered(await self.store.list_messages(conversation_id, TURN_HISTORY))
+        messages = await self.store.list_messages(conversation_id, TURN_HISTORY)
+        earlier, pending = unanswered(messages)
+        # the phone button's answer is the core's to answer (router.phone_ask): nothing for the bot
+        pending = [m for m in pending if not proof_only(m)]
         if not pending:
             return None
         current = pending[-1]
@@ -154,6 +158,10 @@ class BotDesk:
         text = "\n".join(m.text for m in pending if m.text.strip())
         reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
         recall = await self._recall(view, customer, pending, earlier)
+        if recall is not None and any(m.extras.get("aside") for m in messages[len(earlier):]):
+            # something was said aside this turn (a code offer): a "shall we continue?" beside it would
+            # make the customer's "no" ambiguous; their name alone is fine
+            recall = Recall(recall.name)
         if reply.kind is ReplyKind.HANDOFF:
             # their name only: "shall we continue?" does not go with "a colleague will answer"
             hello = self._hello(Recall(recall.name) if recall is not None else None, customer, current)
@@ -169,6 +177,10 @@ class BotDesk:
                       earlier: list[Message]) -> Recall | None:
         """What this turn may say it knows of a returning customer (``router.bot.welcome``)."""
         if self.greeter is None:
+            return None
+        # the answer goes to whoever wrote last: only when every message of the turn is theirs may it
+        # say what it knows of them (invariant 9: another, unproven identity of the customer must not read it)
+        if len({(m.sender.kind, m.sender.value) if m.sender else None for m in pending}) != 1:
             return None
         return await self.greeter.recall(view.id, customer, pending[0], earlier)
 
@@ -209,11 +221,32 @@ class BotDesk:
                     message, payload, None, now, expected={expected} if expected is not None else None
                 )
             except ConflictError:
-                log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
-                return False
+                moved = await self._moved(view, inbound)
+                if moved is None:
+                    log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
+                    return False
+                # a merge folded the conversation into the customer's other one, still the bot's: answer there
+                view = moved
+                message = message.model_copy(update={"conversation_id": view.id, "customer_id": view.customer_id})
+                try:
+                    message, view = await self.store.enqueue_outbound(
+                        message, payload, None, now, expected={expected} if expected is not None else None
+                    )
+                except ConflictError:
+                    log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
+                    return False
             self.bus.publish(_message_event(message, view))
             self.outbox_wakeup.set()
         return True
+
+    async def _moved(self, view: ConversationView, inbound: Message) -> ConversationView | None:
+        """The conversation a merge moved ``inbound`` to (the kept one of a
+        fold), when it is another one and still the bot's; else None."""
+        moved = (await self.store.get_message(inbound.id)).conversation_id
+        if moved is None or moved == view.id:
+            return None
+        target = await self.store.get_conversation(moved)
+        return target if target.status is ConversationStatus.BOT else None
 
     async def _hand_off(
         self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply, hello: str | None = None,

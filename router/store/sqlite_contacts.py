@@ -35,14 +35,16 @@ def _answered_intent(conn: sqlite3.Connection, conversation_id: str | None, crea
 def last_contacts(conn: sqlite3.Connection, customer_id: str) -> list[ChannelContact]:
     # SQLite takes the bare columns of an aggregate query from the row holding the MAX
     rows = conn.execute(
-        "SELECT id, channel, conversation_id, text, created_at, rowid, MAX(created_at || printf('%020d', rowid))"
+        "SELECT id, channel, conversation_id, text, json_extract(extras, '$.description'), created_at, rowid,"
+        " MAX(created_at || printf('%020d', rowid))"
         " FROM messages WHERE customer_id = ? AND direction = 'in' GROUP BY channel",
         (customer_id,),
     ).fetchall()
     found = [
         ChannelContact(channel=channel, at=datetime.fromisoformat(created_at), conversation_id=conversation_id,
                        message_id=message_id, intent=_answered_intent(conn, conversation_id, created_at, rowid),
-                       preview=preview(text or ""))
-        for message_id, channel, conversation_id, text, created_at, rowid, _ in rows
+                       preview=preview(text or (description if isinstance(description, str) else "")))
+        # a message without words (a photo, a contact) shows the connector's description, as conversation lists do
+        for message_id, channel, conversation_id, text, description, created_at, rowid, _ in rows
     ]
     return sorted(found, key=lambda c: c.at, reverse=True)

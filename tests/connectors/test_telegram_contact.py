@@ -22,11 +22,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agents_ui.sessions import ADMIN_SEED
-from router.app import BUS, STORE, create_app
+from router.app import BUS, ROUTER, STORE, create_app
 from router.bus import Event, Subscription
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, Customer, IdentityRef, Message
-from tests.conftest import ADMIN_PASSWORD, eventually
+from tests.conftest import ADMIN_PASSWORD, HANG, eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors import test_twilio as tw
 from tests.fakes.rasa_bot import FakeRasa
@@ -376,3 +376,136 @@ async def test_an_english_speaker_is_asked_in_english(start: Maker, tg_api: Fake
     # and the bot answers the question itself
     await eventually(lambda: _some([c for c in tg_api.sent("sendMessage") if "Sundays" in str(c.params.get("text"))]),
                      "the bot's answer")
+
+
+# -- the button's answer is ours to answer, never the bot's --------------------------------------------------------
+
+LINKED_RU = "Готово: мы связали ваши обращения. Продолжим с того места, где вы остановились."
+SAVED_RU = "Спасибо, номер сохранили."
+
+
+async def _settled(client: Client) -> None:
+    desk = client.app[ROUTER].bot_desk
+    assert desk is not None
+    await desk.drain()
+
+
+def _texts_to_customer(fake: FakeTelegram) -> list[str]:
+    return [str(c.params["text"]) for c in fake.sent("sendMessage") if int(c.params["chat_id"]) == tg.USER]
+
+
+async def _told(client: Client, count: int) -> list[str] | None:
+    """What the bot said on Telegram, in order, once it is ``count`` messages."""
+    mine = await customer_of(client, "telegram", str(tg.USER))
+    told = [m.text for m in await client.app[STORE].customer_messages(mine.id, 100)
+            if m.channel == "telegram" and m.author is Author.BOT]
+    return told if len(told) >= count else None
+
+
+async def _open_status(client: Client, customer_id: str) -> ConversationStatus:
+    [opened] = [c for c in await client.app[STORE].customer_conversations(customer_id)
+                if c.status is not ConversationStatus.RESOLVED]
+    return opened.status
+
+
+async def test_pressing_the_button_links_and_the_customer_hears_so_in_their_language_not_from_an_agent(
+        start: Maker, tg_api: FakeTelegram, rasa: FakeRasa, tmp_path: Path) -> None:
+    svc = await start(bot_config(tmp_path, rasa, ask_phone=True))
+    await whatsapp(svc, "Где мой заказ 1042?")
+    await telegram(svc, 1, text="Здравствуйте, подскажите часы работы")
+    await eventually(lambda: _some(asks(tg_api)), "the phone request")
+    await _settled(svc)
+    asked = len(rasa.requests)
+
+    await telegram(svc, 2, contact=OWN)  # the customer presses "Поделиться номером"
+    await eventually(lambda: _some([t for t in _texts_to_customer(tg_api) if t == LINKED_RU]), "the link's answer")
+    await _settled(svc)
+    known = await customer_of(svc, "whatsapp", PHONE)
+    assert (await customer_of(svc, "telegram", str(tg.USER))).id == known.id
+    # nobody was handed the customer for a message without words, and the bot was not asked about it
+    assert await _open_status(svc, known.id) is ConversationStatus.BOT
+    assert len(rasa.requests) == asked
+    assert _texts_to_customer(tg_api)[-1] == LINKED_RU
+    # the answer reached the console too, in the conversation that was kept
+    [said] = [m for m in await svc.app[STORE].customer_messages(known.id, 100) if m.text == LINKED_RU]
+    assert said.channel == "telegram" and said.author is Author.BOT
+
+
+async def test_a_button_press_that_links_nobody_is_thanked(start: Maker, tg_api: FakeTelegram, rasa: FakeRasa,
+                                                           tmp_path: Path) -> None:
+    svc = await start(bot_config(tmp_path, rasa, ask_phone=True))
+    await telegram(svc, 1, text="Здравствуйте, подскажите часы работы")
+    await eventually(lambda: _some(asks(tg_api)), "the phone request")
+    await _settled(svc)
+    asked = len(rasa.requests)
+    await telegram(svc, 2, contact=OWN)
+    await eventually(lambda: _some([t for t in _texts_to_customer(tg_api) if t == SAVED_RU]), "the thanks")
+    await _settled(svc)
+    mine = await customer_of(svc, "telegram", str(tg.USER))
+    assert await _open_status(svc, mine.id) is ConversationStatus.BOT and len(rasa.requests) == asked
+    # and the next question is the bot's as usual, which reads no empty message into it
+    await telegram(svc, 3, text="А в субботу?")
+    await eventually(lambda: _some(rasa.requests[asked:]), "the bot's answer")
+    assert [r["message"] for r in rasa.requests[asked:]] == ["А в субботу?"]
+
+
+async def test_the_bots_answer_to_the_question_before_the_button_survives_the_fold(
+        start: Maker, tg_api: FakeTelegram, rasa: FakeRasa, tmp_path: Path) -> None:
+    svc = await start(bot_config(tmp_path, rasa, ask_phone=False))
+    await whatsapp(svc, "Где мой заказ 1042?")  # the older conversation: the one a fold keeps
+    await _settled(svc)
+    rasa.stall = True
+    rasa.started.clear()
+    await telegram(svc, 1, text="Когда вы открываетесь?")
+    await asyncio.wait_for(rasa.started.wait(), HANG)  # the bot is thinking about it…
+    await telegram(svc, 2, contact=OWN)  # …when the customer presses the button: the conversations fold
+    rasa.release.set()
+    await _settled(svc)
+    await eventually(lambda: _some([t for t in _texts_to_customer(tg_api) if t == "You said: Когда вы открываетесь?"]),
+                     "the bot's answer on Telegram")
+
+
+async def test_a_typed_number_gets_one_offer_no_button_and_the_button_then_ends_the_offer(
+        start: Maker, tg_api: FakeTelegram, rasa: FakeRasa, twilio_api: FakeTwilio, tmp_path: Path) -> None:
+    svc = await start(bot_config(tmp_path, rasa, ask_phone=True))
+    await whatsapp(svc, "Где мой заказ 1042?")
+    await _settled(svc)
+    asked = len(rasa.requests)
+    await telegram(svc, 1, text="Мой номер 8 912 345-67-89, где заказ?")
+    await _settled(svc)
+    # what the customer receives: the offer, then the bot's answer; never the button for the number they gave
+    got = await eventually(lambda: _told(svc, 2), "the offer and the answer")
+    assert [t.startswith("Если номер +79123456789 уже есть у нас") for t in got] == [True, False], got
+    assert got[1].startswith("You said: Мой номер")
+    assert not await svc.app[STORE].automatic_sent((await customer_of(svc, "telegram", str(tg.USER))).id, "ask_phone")
+    code = await eventually(lambda: _some([b for c in twilio_api.sent() if (b := _CODE.search(c.get("Body") or ""))]),
+                            "the code on WhatsApp")
+    digits = code[0].group(0).rsplit(" ", 1)[1]
+
+    await telegram(svc, 2, contact=OWN)  # the button proves it at once: the code is needless now
+    await eventually(lambda: _some([t for t in _texts_to_customer(tg_api) if t == LINKED_RU]), "the link's answer")
+    mine = await customer_of(svc, "telegram", str(tg.USER))
+    conversations = await svc.app[STORE].customer_conversations(mine.id)
+    offers = [v for c in conversations for v in await svc.app[STORE].conversation_verifications(c.id)]
+    assert [v.status for v in offers] == ["declined"]
+    # digits typed later are an ordinary message: the bot's
+    await telegram(svc, 3, text=digits)
+    await _settled(svc)
+    assert [r["message"] for r in rasa.requests[asked:]] == ["Мой номер 8 912 345-67-89, где заказ?", digits]
+
+
+async def test_the_phone_request_says_what_identity_yaml_says(start: Maker, tg_api: FakeTelegram, rasa: FakeRasa,
+                                                             tmp_path: Path) -> None:
+    config = bot_config(tmp_path, rasa, ask_phone=True)
+    with (config / "identity.yaml").open("a", encoding="utf-8") as f:
+        f.write("phone_request:\n  text: {ru: \"Оставьте номер, пожалуйста\", en: \"Your number, please\"}\n"
+                "  button: {ru: \"Дать номер\", en: \"Give my number\"}\n"
+                "  saved: {ru: \"Номер у нас, спасибо\", en: \"Got your number, thanks\"}\n")
+    svc = await start(config)
+    await telegram(svc, 1, text="Здравствуйте, подскажите часы работы")
+    [ask] = await eventually(lambda: _some(asks(tg_api)), "the phone request")
+    assert ask.params["text"] == "Оставьте номер, пожалуйста"
+    assert ask.params["reply_markup"]["keyboard"] == [[{"text": "Дать номер", "request_contact": True}]]
+    await telegram(svc, 2, contact=OWN)
+    await eventually(lambda: _some([t for t in _texts_to_customer(tg_api) if t == "Номер у нас, спасибо"]),
+                     "the configured thanks")

@@ -33,7 +33,7 @@ from router.models import (
     Role,
 )
 from router.store.base import MergeRequest
-from tests.conftest import HANG, AppClient
+from tests.conftest import HANG, AppClient, eventually
 
 Client = TestClient[web.Request, web.Application]
 Frame = dict[str, Any]
@@ -455,6 +455,81 @@ async def test_a_message_that_changes_the_history_brings_the_history_first(clien
         assert welcome["history"][1]["id"] == ack["id"]
         done = await receive(ws)
         assert (done["type"], done["text"]) == ("message", "Done")
+
+
+class _SlowHistory:
+    """The real router as the connector's host, whose history reads finish
+    only when the test lets them (a busy store): the gap between reading a
+    welcome's history and pushing it, held open."""
+
+    def __init__(self, router: Any) -> None:
+        self.router = router
+        self.read = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def on_message(self, message: InboundMessage) -> Any:
+        return await self.router.on_message(message)
+
+    async def history(self, sender: IdentityRef, limit: int) -> list[Message]:
+        found: list[Message] = await self.router.history(sender, limit)
+        self.read.set()
+        await self.release.wait()
+        return found
+
+    async def on_delivery_status(self, *args: Any, **kwargs: Any) -> None:
+        await self.router.on_delivery_status(*args, **kwargs)
+
+    async def secret(self, name: str) -> bytes:
+        secret: bytes = await self.router.secret(name)
+        return secret
+
+
+async def _stored(client: Client, visitor_id: str, text: str) -> bool:
+    customer = await client.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    return customer is not None and any(m.text == text for m in await client.app[STORE].customer_messages(
+        customer.id, 10))
+
+
+def _drawn(frames: list[Frame]) -> set[str]:
+    """What the widget shows after ``frames``, by message id: a welcome redraws
+    from its history (widget.js renderAll), a message adds itself, an ack turns
+    a pending message (which a redraw keeps) into a drawn one."""
+    drawn: set[str] = set()
+    for frame in frames:
+        if frame["type"] == "welcome":
+            drawn = {m["id"] for m in frame["history"]}
+        elif frame["type"] in ("message", "ack"):
+            drawn.add(frame["id"])
+    return drawn
+
+
+async def test_what_arrives_while_a_fresh_welcome_is_prepared_is_not_wiped_by_it(client: Client) -> None:
+    """A second welcome (history_changed) reads the history, then the tab
+    redraws from it: a message acknowledged or delivered in between must
+    follow the welcome, not come before it and vanish."""
+    chat = client.app[CONNECTORS]["webchat"]
+    async with tab(client) as ws:
+        visitor_id = (await hello(ws))["visitor_id"]
+        first = await say(ws, "before")
+        slow = _SlowHistory(client.app[ROUTER])
+        chat.host = slow
+        linked = asyncio.create_task(chat.send(OutboundMessage(
+            message_id="msg_linked", channel="webchat", recipient=visitor_id, author=Author.BOT, text="Linked",
+            created_at=datetime.now(UTC), history_changed=True)))
+        await asyncio.wait_for(slow.read.wait(), HANG)
+        # in the gap: the visitor writes again, and an answer is delivered
+        await ws.send_json({"type": "message", "text": "in the gap", "client_id": "c-gap"})
+        await eventually(lambda: _stored(client, visitor_id, "in the gap"), "the message stored")
+        await chat.send(OutboundMessage(message_id="msg_gap", channel="webchat", recipient=visitor_id,
+                                        author=Author.AGENT, text="an answer", created_at=datetime.now(UTC)))
+        slow.release.set()
+        await asyncio.wait_for(linked, HANG)
+        frames: list[Frame] = []
+        while not frames or frames[-1].get("text") != "Linked":
+            frames.append(await receive(ws))
+        await barrier(ws)
+    gap = next(f for f in frames if f["type"] == "ack" and f["client_id"] == "c-gap")
+    assert {first["id"], gap["id"], "msg_gap", "msg_linked"} <= _drawn(frames), frames
 
 
 async def test_shutdown_closes_open_sockets_as_going_away(client: Client) -> None:

@@ -90,7 +90,8 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
     holder_side = await agent_opens(browser, service, HOLDER_SAYS)
     on_holder = holder_side.locator('[data-testid="cp-claimed-by"] [data-testid="claim-match"]')
     await expect(on_holder).to_have_count(1)
-    await expect(on_holder).to_contain_text("A site-chat visitor claims this phone (unverified)")
+    # the channel named as /api/channels names it (the connector's label), like the channel-switch divider
+    await expect(on_holder).to_contain_text("A site chat visitor claims this phone (unverified)")
     await expect(on_holder).to_contain_text(f"phone: {CUSTOMER}")
     await expect(on_holder.locator('[data-testid="match-customer"]')).to_contain_text("Visitor (cus_")
 
@@ -102,7 +103,7 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
     await expect(on_claimant).to_contain_text("known on WhatsApp")
     # its link opens the holder's conversation, and with it the holder's panel
     await on_claimant.locator('[data-testid="match-customer"]').click()
-    await expect(claimant_side.locator('[data-testid="cp-claimed-by"]')).to_contain_text("site-chat visitor")
+    await expect(claimant_side.locator('[data-testid="cp-claimed-by"]')).to_contain_text("site chat visitor")
     await open_row(claimant_side, VISITOR_SAYS)
     await expect(on_claimant).to_have_count(1)
 

@@ -28,6 +28,7 @@ from tests.e2e.test_telegram_contact import telegram_posts
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 QUESTION = "Где мой заказ 1042? Пишу из телеграма"
+SAVED = "Спасибо, номер сохранили."  # the answer to one's own contact that linked nobody (identity.yaml)
 PHONE = CUSTOMER.lstrip("+")  # as Telegram sends a contact's number: international, without the "+"
 STRANGER = 5559876  # another Telegram user, whose contact card is shared
 # a code: six digits standing alone (not the tail of the phone number in the same text)
@@ -127,7 +128,7 @@ async def test_the_code_sent_to_telegram_links_the_site_chat_and_shows_the_teleg
     await types(page, code)
     await expect(page.locator(BOT).last).to_have_text(LINKED)
     # the Telegram history, shown at once, before hers; never the code's message (masked or not)
-    await expect(page.locator(ALL)).to_have_text([QUESTION, f"[contact Ivan Petrov {PHONE}]", "Здравствуйте",
+    await expect(page.locator(ALL)).to_have_text([QUESTION, f"[contact Ivan Petrov {PHONE}]", SAVED, "Здравствуйте",
                                                   offer(CUSTOMER), code, LINKED])
     assert len(codes_sent(telegram_api)) == 1
 
@@ -192,7 +193,8 @@ async def test_a_site_chat_claim_made_before_the_telegram_proof_stays_unproven(
     await rows.filter(has=agent.locator(".channel", has_text="telegram")).click()
     shown = agent.locator('[data-testid="message"] [data-testid="message-text"]')
     # the contact is stored (and any link it makes made, in the same transaction): the chats are still two
-    await expect(shown).to_have_text([QUESTION, f"[contact Ivan Petrov {PHONE}]"])
+    # the contact answered by the service itself (it linked nobody): a thanks, never a handoff
+    await expect(shown).to_have_text([QUESTION, f"[contact Ivan Petrov {PHONE}]", SAVED])
     await expect(rows).to_have_count(2)
     await reopened(page)
     await expect(page.locator(ALL)).to_have_text(["Здравствуйте", offer(CUSTOMER)])

@@ -146,3 +146,51 @@ async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_othe
     # said to the proven side: its name is the one its own platform gave
     assert (await store.get_customer(owner.id)).display_name == "Мария Сидорова"
     assert "Мария" not in back.text
+
+
+async def test_a_turn_with_an_unproven_identitys_message_in_it_recalls_nothing(app: Client, clock: Clock) -> None:
+    """The greeting is for whoever the answer goes to: the last writer. A
+    verified WhatsApp message and a site-chat one of the same customer
+    (linked by an agent, unproven) in one turn: the site chat hears nothing
+    of the WhatsApp side."""
+    router, store = app.app[ROUTER], app.app[STORE]
+    await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    visitor = InboundMessage(channel="webchat", external_id="w-1", sender=IdentityRef(kind="webchat", value="v-1"),
+                             text="Здравствуйте")
+    await router.on_message(visitor)
+    await settle(router)
+    owner = await store.find_identity(IdentityRef(kind="whatsapp", value=CUSTOMER))
+    site = await store.find_identity(IdentityRef(kind="webchat", value="v-1"))
+    assert owner is not None and site is not None
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
+    await router.merge_customers(owner.id, site.id, agent, "the same person, I think")
+
+    clock.now = T0 + timedelta(days=1)
+    # both write before the bot's turn: WhatsApp (verified) first, the site chat last
+    desk, router.bot_desk = router.bot_desk, None
+    assert desk is not None
+    await post(app, "whatsapp", whatsapp_form("Когда привезут заказ?"))
+    accepted = await router.on_message(visitor.model_copy(update={"external_id": "w-2", "text": "Как оплатить?"}))
+    router.bot_desk = desk
+    assert accepted.conversation_id is not None
+    await desk.turn(accepted.conversation_id)
+    answer = (await store.customer_messages(owner.id, 100))[-1]
+    assert answer.author is Author.BOT and answer.channel == "webchat"
+    assert answer.extras["bot"]["kind"] == "answer"
+    for secret in (NAME, "Иван", "WhatsApp", "Вы писали", "Здравствуйте"):
+        assert secret not in answer.text, answer.text
+
+
+async def test_a_turn_with_a_code_offer_beside_it_greets_by_name_but_asks_no_shall_we_continue(
+    app: Client, clock: Clock,
+) -> None:
+    """«нет» after the turn must mean one thing: no to the code."""
+    await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    clock.now = T0 + timedelta(days=1)
+    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Можно оплатить картой? Почта ivan@example.org"))
+    store = app.app[STORE]
+    told = [m.text for m in await store.customer_messages(back.customer_id or "", 100) if m.author is Author.BOT]
+    assert told[-2].startswith("Если адрес ivan@example.org уже есть у нас"), told  # the offer, aside
+    assert back.text.startswith(f"Здравствуйте, {NAME}!\n\n"), told
+    assert "продолжим" not in back.text, told
+    assert back.extras["bot"]["kind"] == "answer"  # answered, not handed off

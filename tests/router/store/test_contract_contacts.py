@@ -72,3 +72,14 @@ async def test_last_contacts_are_most_recent_first_and_the_answer_read_is_the_on
     await store.merge_customers(MergeRequest(a, b, "agent", "ann", "same person"), T0 + timedelta(hours=6))
     contacts = await store.last_contacts(a)
     assert [(c.channel, c.intent) for c in contacts] == [("webchat", None), ("whatsapp", "delivery_time")]
+
+
+async def test_a_message_without_words_shows_its_description_as_conversation_lists_do(store: Store) -> None:
+    # a photo, or a Telegram contact: the connector's description is all there is to show
+    photo = InboundMessage(channel="telegram", external_id="t1", sender=IdentityRef(kind="telegram", value="42"),
+                           text="", description="[photo]")
+    _, conv = await ingest(store, photo, T0)
+    customer = (await store.get_conversation(conv)).customer_id
+    [contact] = await store.last_contacts(customer)
+    assert contact.preview == "[photo]"
+    assert (await store.get_conversation(conv)).last_message_text == "[photo]"

@@ -1,0 +1,113 @@
+"""The site chat's wire format: the client frames the widget sends (parsed
+strictly, bad ones mapped to the contract's error codes) and the frames the
+server pushes (DESIGN.md, ``WS /chat/ws``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message
+
+MAX_FIELD_LENGTH = 256
+MAX_CLIENT_ID_LENGTH = 128
+
+
+# -- frames --------------------------------------------------------------------
+
+
+class FrameError(Exception):
+    """A bad client frame: answered with an error frame, the socket stays open."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _not_blank(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("must not be empty")
+    return stripped
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+OptionalField = Annotated[str | None, Field(max_length=MAX_FIELD_LENGTH), AfterValidator(_blank_to_none)]
+
+
+class _Frame(BaseModel):
+    # strict: a number is not a text; unknown keys are ignored so an older
+    # server keeps working with a newer widget
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class HelloFrame(_Frame):
+    type: Literal["hello"]
+    # not length-limited here: anything that is not a valid token starts a
+    # new visitor rather than being an error
+    visitor_id: str | None = None
+    name: OptionalField = None
+    email: OptionalField = None
+    phone: OptionalField = None
+
+
+class ChatFrame(_Frame):
+    type: Literal["message"]
+    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame, Field(discriminator="type")]
+_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame:
+    try:
+        return _CLIENT_FRAME.validate_json(raw)
+    except ValidationError as exc:
+        raise frame_error(exc) from None
+
+
+def frame_error(exc: ValidationError) -> FrameError:
+    """Map pydantic's errors to the contract's codes with a readable message."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return FrameError("bad_json", "the frame is not valid JSON")
+    if any(not e["loc"] for e in errors):
+        # not an object, no "type", or a type we do not know
+        return FrameError("unknown_type", 'expected an object with "type": "hello", "message" or "ping"')
+    if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
+        return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
+    details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+    return FrameError("invalid_frame", details)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict[str, Any]:
+    return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
+
+
+def history_frames(history: list[Message]) -> list[dict[str, Any]]:
+    # system notes are for agents, not for the customer
+    # a message without words from another channel reads as its description ("[photo]")
+    return [message_frame(m.id, m.author.value, m.text or str(m.extras.get(DESCRIPTION_EXTRA) or ""), m.created_at)
+            for m in history if m.author is not Author.SYSTEM]
+
+
+__all__ = [
+    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "ChatFrame", "ClientFrame", "FrameError", "HelloFrame", "PingFrame",
+    "frame_error", "history_frames", "message_frame", "parse_frame",
+]
