@@ -47,7 +47,7 @@ from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.startup import StartupTimes
 from router.store import Store
-from router.store.base import StoreError, StoreUnavailable
+from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
 

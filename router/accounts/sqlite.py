@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore
 from router.models import Agent, Role, new_id
-from router.store.base import ConflictError, IntegrityViolation, NotFound
 from router.store.engine import Connection
+from router.store.errors import ConflictError, IntegrityViolation, NotFound
 from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one

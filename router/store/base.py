@@ -34,10 +34,7 @@ from router.models import (
     RouteTrace,
     Verification,
 )
-
-
-class StoreError(Exception):
-    pass
+from router.store.errors import ConflictError
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +199,6 @@ def merge_attributes(
     return attrs, meta
 
 
-class NotFound(StoreError):
-    pass
-
-
-class ConflictError(StoreError):
-    """A uniqueness rule or an expected state did not hold."""
-
-
 class KeyShared(ConflictError):
     """A phone/email held by more than one customer cannot say which one a write is for."""
 
@@ -220,29 +209,6 @@ class KeyShared(ConflictError):
 
     def __reduce__(self) -> tuple[Any, ...]:  # crosses the writer process's pipe
         return (KeyShared, (self.key, self.customers))
-
-
-class StoreUnavailable(StoreError):
-    """The store cannot take a write now (the disk is full, the files are
-    read-only, the database is locked or gone): an outage, not a bug. The
-    caller answers 503 with ``reason`` and the sender retries later; nothing
-    was stored by the call that raised it."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class IntegrityViolation(ConflictError):
-    """A write broke a rule of the schema: a unique key already taken, a row
-    naming one that does not exist. Nothing of the call was stored. The
-    backend's own words (which rule) are in the message."""
-
-
-class BackendError(StoreError):
-    """The backend refused a call for a reason that is neither an outage nor
-    a conflict (a statement that does not fit the schema, a driver misused):
-    a bug to report, not a state to retry. The driver's words are in the message."""
 
 
 @dataclass(frozen=True, slots=True)

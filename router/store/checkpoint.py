@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from router.store.base import StoreError
+from router.store.errors import StoreError
 from router.store.faults import Episode
 
 log = logging.getLogger(__name__)

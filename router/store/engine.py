@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from router.heap import settle_heap
-from router.store.base import StoreError, StoreUnavailable
+from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.sqlite_db import Db, Synchronous, Work
 

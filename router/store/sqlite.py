@@ -64,17 +64,13 @@ from router.store import (
 )
 from router.store.base import (
     ClaimPlan,
-    ConflictError,
     CustomerUpsert,
     IdentityPlan,
     Ingested,
     KeyRef,
     MergeRequest,
-    NotFound,
     ReleasedOffer,
     Store,
-    StoreError,
-    StoreUnavailable,
     Upserted,
     VerificationCheck,
     VerificationStart,
@@ -85,6 +81,7 @@ from router.store.engine import CLOSE_TIMEOUT, WriterMode
 from router.store.engine import Connection as _Connection
 from router.store.engine import close_quietly as _closed
 from router.store.engine import truncate_wal as _truncate_wal
+from router.store.errors import ConflictError, NotFound, StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
 from router.store.rows import execute as _execute

@@ -10,7 +10,8 @@ import sqlite3
 from datetime import datetime
 
 from router.models import ClaimMatch, IdentityClaim, new_id
-from router.store.base import SHARED_KEY_SOURCE, ConflictError, KeyRef, NotFound
+from router.store.base import SHARED_KEY_SOURCE, KeyRef
+from router.store.errors import ConflictError, NotFound
 
 # what both queries select: the claim, its claimant, one holder and the holder's
 # proven identities with the key (one row per claim and holder)

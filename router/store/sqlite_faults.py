@@ -21,7 +21,7 @@ import fcntl
 import os
 import sqlite3
 
-from router.store.base import BackendError, IntegrityViolation, StoreError, StoreUnavailable
+from router.store.errors import BackendError, IntegrityViolation, StoreError, StoreUnavailable
 
 # primary result codes (https://sqlite.org/rescode.html) of faults of the
 # platform, not of our SQL: the disk, the files, the locks, the memory

@@ -14,7 +14,8 @@ import sqlite3
 from typing import Any
 
 from router.models import new_id
-from router.store.base import SHARED_KEY_SOURCE, ConflictError, CustomerUpsert, KeyRef, KeyShared, NotFound
+from router.store.base import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef, KeyShared
+from router.store.errors import ConflictError, NotFound
 
 PERSON_KEYS = ("phone", "email")
 

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from router.models import MergeRecord, Verification, new_id
 from router.store import rows
 from router.store import sqlite as db
-from router.store.base import ConflictError, KeyRef, MergeRequest, VerificationCheck, VerificationStart
+from router.store.base import KeyRef, MergeRequest, VerificationCheck, VerificationStart
+from router.store.errors import ConflictError
 
 
 def as_verification(r: sqlite3.Row) -> Verification:

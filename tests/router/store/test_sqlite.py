@@ -16,7 +16,8 @@ import uvloop
 import router.store.sqlite as sqlite_backend
 from router.models import IdentityRef, InboundMessage
 from router.store import engine
-from router.store.base import BackendError, Ingested, StoreError, StoreUnavailable
+from router.store.base import Ingested
+from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.sqlite import SQLiteStore, WriterMode
 from tests.conftest import HANG

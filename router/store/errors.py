@@ -1,0 +1,41 @@
+"""The store's typed errors: what a caller can act on, whatever the backend.
+
+A driver's own errors never cross the Store contract: the engine turns each
+into one of these (``router.store.sqlite_faults``)."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    """A uniqueness rule or an expected state did not hold."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take a write now (the disk is full, the files are
+    read-only, the database is locked or gone): an outage, not a bug. The
+    caller answers 503 with ``reason`` and the sender retries later; nothing
+    was stored by the call that raised it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IntegrityViolation(ConflictError):
+    """A write broke a rule of the schema: a unique key already taken, a row
+    naming one that does not exist. Nothing of the call was stored. The
+    backend's own words (which rule) are in the message."""
+
+
+class BackendError(StoreError):
+    """The backend refused a call for a reason that is neither an outage nor
+    a conflict (a statement that does not fit the schema, a driver misused):
+    a bug to report, not a state to retry. The driver's words are in the message."""
