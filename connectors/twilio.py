@@ -70,16 +70,15 @@ from connectors.base import (
     TransientError,
     split_text,
 )
+from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
 from connectors.webhook import read_body
-from router.models import Attachment, Delivery, IdentityRef, InboundMessage, OutboundMessage
+from router.models import Attachment, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-WHATSAPP_PREFIX = "whatsapp:"
 # Twilio's limit for one message's Body; longer text goes as several messages
 MAX_BODY_LENGTH = 1600
-MAX_MEDIA = 10
 # a send that would wait longer than this for the sender's pace is handed
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
@@ -88,7 +87,6 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
-_MESSAGE_SID = re.compile(r"^(SM|MM|IM)[0-9a-fA-F]{32}$")
 
 # Twilio's MessageStatus values and the delivery state each means here;
 # queued / accepted / scheduled / sending say nothing the outbox did not
@@ -288,85 +286,6 @@ def _rest_message(exc: TwilioRestException) -> str:
     return str(exc.msg).split(": ", 1)[-1]
 
 
-# -- inbound ------------------------------------------------------------------------------------
-
-
-def _attachment_kind(mime: str) -> Literal["image", "audio", "video", "document"]:
-    major = mime.split("/", 1)[0]
-    if major in ("image", "audio", "video"):
-        return major  # type: ignore[return-value]
-    return "document"
-
-
-def media_of(form: dict[str, str]) -> list[Attachment]:
-    try:
-        count = min(int(form.get("NumMedia", "0")), MAX_MEDIA)
-    except ValueError:
-        count = 0
-    found: list[Attachment] = []
-    for i in range(count):
-        url = form.get(f"MediaUrl{i}")
-        if not url:
-            continue
-        mime = form.get(f"MediaContentType{i}", "application/octet-stream")
-        # Twilio's media URL ends with the Media SID (ME...); the file needs the account's credentials
-        found.append(Attachment(kind=_attachment_kind(mime), url=url, mime_type=mime,
-                                extras={"media_sid": url.rstrip("/").rsplit("/", 1)[-1]}))
-    return found
-
-
-def location_of(form: dict[str, str]) -> Attachment | None:
-    try:
-        lat, lon = float(form["Latitude"]), float(form["Longitude"])
-    except (KeyError, ValueError):
-        return None
-    extras: dict[str, Any] = {"latitude": lat, "longitude": lon}
-    extras.update({k.lower(): form[k] for k in ("Address", "Label") if form.get(k)})
-    return Attachment(kind="location", extras=extras)
-
-
-def describe(attachments: list[Attachment]) -> str:
-    """Bracketed words for a message that has none of its own."""
-    words = []
-    for a in attachments:
-        if a.kind == "location":
-            words.append(f"[location {a.extras['latitude']:.6f}, {a.extras['longitude']:.6f}]")
-        else:
-            words.append(f"[{a.kind} {a.mime_type}]" if a.kind == "document" else f"[{a.kind}]")
-    return " ".join(words)
-
-
-class BadPayload(ValueError):
-    """A signed request that is no message Twilio documents."""
-
-
-def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessage:
-    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-    if not _MESSAGE_SID.match(sid):
-        raise BadPayload("MessageSid is missing or malformed")
-    sender = form.get("From", "").removeprefix(WHATSAPP_PREFIX).strip()
-    if not sender:
-        raise BadPayload("From is missing")
-    attachments = media_of(form)
-    if (location := location_of(form)) is not None:
-        attachments.append(location)
-    extras: dict[str, Any] = {k: form[k] for k in ("To", "WaId", "MessageType", "ButtonPayload",
-                                                   "FromCountry", "NumSegments") if form.get(k)}
-    if replied := form.get("OriginalRepliedMessageSid"):
-        extras["reply_to"] = replied
-    text = form.get("Body", "") or form.get("ButtonText", "")
-    return InboundMessage(
-        channel=channel,
-        external_id=sid,
-        sender=IdentityRef(kind=flavour, value=sender),
-        sender_name=(form.get("ProfileName") or None) and form["ProfileName"][:256],
-        text=text,
-        description=None if text else describe(attachments) or None,
-        attachments=attachments,
-        extras=extras,
-    )
-
-
 def _form(request: web.Request, body: bytes) -> MultiDict[str] | None:
     """The url-encoded form Twilio posts (flat: no nesting to bound), or None."""
     if request.content_type != "application/x-www-form-urlencoded":
@@ -505,7 +424,7 @@ class TwilioConnector(Connector):
         form = await self._signed_form(request)
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
         status = form.get("MessageStatus") or form.get("SmsStatus") or ""
-        if not _MESSAGE_SID.match(sid) or status not in STATUSES:
+        if not MESSAGE_SID.match(sid) or status not in STATUSES:
             log.warning("twilio %s: malformed status callback refused: %r %r", self.name, sid, status)
             raise web.HTTPBadRequest(text="MessageSid and a known MessageStatus are required")
         state = STATUSES[status]

@@ -1,0 +1,91 @@
+"""Twilio's inbound webhook form (WhatsApp and SMS) as an ``InboundMessage``,
+shaped as Twilio documents it (MessageSid, From, Body, NumMedia/MediaUrlN,
+Latitude/Longitude, ProfileName, OriginalRepliedMessageSid)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from router.models import Attachment, IdentityRef, InboundMessage
+
+WHATSAPP_PREFIX = "whatsapp:"
+# the most media one message carries (Twilio's limit)
+MAX_MEDIA = 10
+MESSAGE_SID = re.compile(r"^(SM|MM|IM)[0-9a-fA-F]{32}$")
+
+
+def _attachment_kind(mime: str) -> Literal["image", "audio", "video", "document"]:
+    major = mime.split("/", 1)[0]
+    if major in ("image", "audio", "video"):
+        return major  # type: ignore[return-value]
+    return "document"
+
+
+def media_of(form: dict[str, str]) -> list[Attachment]:
+    try:
+        count = min(int(form.get("NumMedia", "0")), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    found: list[Attachment] = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}")
+        if not url:
+            continue
+        mime = form.get(f"MediaContentType{i}", "application/octet-stream")
+        # Twilio's media URL ends with the Media SID (ME...); the file needs the account's credentials
+        found.append(Attachment(kind=_attachment_kind(mime), url=url, mime_type=mime,
+                                extras={"media_sid": url.rstrip("/").rsplit("/", 1)[-1]}))
+    return found
+
+
+def location_of(form: dict[str, str]) -> Attachment | None:
+    try:
+        lat, lon = float(form["Latitude"]), float(form["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    extras: dict[str, Any] = {"latitude": lat, "longitude": lon}
+    extras.update({k.lower(): form[k] for k in ("Address", "Label") if form.get(k)})
+    return Attachment(kind="location", extras=extras)
+
+
+def describe(attachments: list[Attachment]) -> str:
+    """Bracketed words for a message that has none of its own."""
+    words = []
+    for a in attachments:
+        if a.kind == "location":
+            words.append(f"[location {a.extras['latitude']:.6f}, {a.extras['longitude']:.6f}]")
+        else:
+            words.append(f"[{a.kind} {a.mime_type}]" if a.kind == "document" else f"[{a.kind}]")
+    return " ".join(words)
+
+
+class BadPayload(ValueError):
+    """A signed request that is no message Twilio documents."""
+
+
+def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessage:
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    if not MESSAGE_SID.match(sid):
+        raise BadPayload("MessageSid is missing or malformed")
+    sender = form.get("From", "").removeprefix(WHATSAPP_PREFIX).strip()
+    if not sender:
+        raise BadPayload("From is missing")
+    attachments = media_of(form)
+    if (location := location_of(form)) is not None:
+        attachments.append(location)
+    extras: dict[str, Any] = {k: form[k] for k in ("To", "WaId", "MessageType", "ButtonPayload",
+                                                   "FromCountry", "NumSegments") if form.get(k)}
+    if replied := form.get("OriginalRepliedMessageSid"):
+        extras["reply_to"] = replied
+    text = form.get("Body", "") or form.get("ButtonText", "")
+    return InboundMessage(
+        channel=channel,
+        external_id=sid,
+        sender=IdentityRef(kind=flavour, value=sender),
+        sender_name=(form.get("ProfileName") or None) and form["ProfileName"][:256],
+        text=text,
+        description=None if text else describe(attachments) or None,
+        attachments=attachments,
+        extras=extras,
+    )
