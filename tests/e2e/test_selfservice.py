@@ -6,19 +6,16 @@ Real service process, real Chromium."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import HANG, eventually
-from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, TOKEN, WA_NUMBER, whatsapp_form
-from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
+from tests.conftest import eventually
+from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.e2e.conftest import TWILIO_ENV, running_service, server_yaml, whatsapp_yaml
 from tests.e2e.test_conversation import customer_says
 from tests.e2e.test_twilio_console import twilio_posts
 from tests.e2e.test_widget_language import shop_page
@@ -42,28 +39,6 @@ def offer(number: str) -> str:
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium that lets the shop's page, which the test serves itself (so
-    of no known address), open the site chat's socket to the local service:
-    its Local Network Access checks refuse that otherwise."""
-    async with async_playwright() as pw:
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-        browser = await pw.chromium.launch(executable_path=chromium_path(), args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
 def identity_yaml() -> str:
     """config/identity.yaml of the service: a test overrides it."""
     return ""
@@ -72,28 +47,15 @@ def identity_yaml() -> str:
 @pytest.fixture
 async def service(tmp_path: Path, twilio_api: FakeTwilio, identity_yaml: str) -> AsyncIterator[str]:
     """The site chat and WhatsApp (through the Twilio fake), in one service process."""
-    port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
-        "connectors:\n  webchat:\n    type: webchat\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
-        f"    api_base: {twilio_api.base_url}\n",
-        encoding="utf-8",
-    )
     if identity_yaml:
         (tmp_path / "identity.yaml").write_text(identity_yaml, encoding="utf-8")
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+
+    def config(port: int) -> str:
+        return (server_yaml(port, tmp_path) + "connectors:\n  webchat:\n    type: webchat\n"
+                + whatsapp_yaml(twilio_api.base_url))
+
+    async with running_service(tmp_path, config, TWILIO_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 async def visitor(browser: Browser, base: str, phone: str) -> Page:
