@@ -123,6 +123,14 @@ def whatsapp_yaml(api: str) -> str:
             f"    api_base: {api}\n")
 
 
+def site_chat_and_whatsapp(folder: Path, api: str) -> Callable[[int], str]:
+    """omnirouter.yaml for the site chat and WhatsApp (through the Twilio fake at ``api``)."""
+    def config(port: int) -> str:
+        return server_yaml(port, folder) + "connectors:\n  webchat:\n    type: webchat\n" + whatsapp_yaml(api)
+
+    return config
+
+
 @pytest.fixture
 async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
     """``omnirouter run`` on a free port with its own config and SQLite file.

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Dialog, Page, expect
 
 from tests.conftest import eventually
 from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
-from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, server_yaml, whatsapp_yaml
+from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.conftest import open_row as open_the_row
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.test_twilio_console import twilio_posts
@@ -31,12 +31,7 @@ async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
     the agent's way, and a code the bot sent moments before would make the
     agent's wait for the resend interval."""
     (tmp_path / "identity.yaml").write_text("verification:\n  self_service: false\n", encoding="utf-8")
-
-    def config(port: int) -> str:
-        return (server_yaml(port, tmp_path) + "connectors:\n  webchat:\n    type: webchat\n"
-                + whatsapp_yaml(twilio_api.base_url))
-
-    async with running_service(tmp_path, config, TWILIO_ENV) as base:
+    async with running_service(tmp_path, site_chat_and_whatsapp(tmp_path, twilio_api.base_url), TWILIO_ENV) as base:
         yield base
 
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.connectors.test_twilio import SMS_NUMBER, sms_form, whatsapp_form
-from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, server_yaml, whatsapp_yaml
+from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.test_twilio_console import open_conversation, twilio_posts
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED
@@ -31,7 +31,7 @@ async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
     api = twilio_api.base_url
 
     def config(port: int) -> str:
-        return (server_yaml(port, tmp_path) + "connectors:\n  webchat:\n    type: webchat\n" + whatsapp_yaml(api)
+        return (site_chat_and_whatsapp(tmp_path, api)(port)
                 + f"  sms:\n    type: twilio\n    flavour: sms\n    from_number: '{SMS_NUMBER}'\n    api_base: {api}\n")
 
     write_config(tmp_path)

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import eventually
 from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
-from tests.e2e.conftest import TWILIO_ENV, running_service, server_yaml, whatsapp_yaml
+from tests.e2e.conftest import TWILIO_ENV, running_service, site_chat_and_whatsapp
 from tests.e2e.test_conversation import customer_says
 from tests.e2e.test_twilio_console import twilio_posts
 from tests.e2e.test_widget_language import shop_page
@@ -49,12 +49,7 @@ async def service(tmp_path: Path, twilio_api: FakeTwilio, identity_yaml: str) ->
     """The site chat and WhatsApp (through the Twilio fake), in one service process."""
     if identity_yaml:
         (tmp_path / "identity.yaml").write_text(identity_yaml, encoding="utf-8")
-
-    def config(port: int) -> str:
-        return (server_yaml(port, tmp_path) + "connectors:\n  webchat:\n    type: webchat\n"
-                + whatsapp_yaml(twilio_api.base_url))
-
-    async with running_service(tmp_path, config, TWILIO_ENV) as base:
+    async with running_service(tmp_path, site_chat_and_whatsapp(tmp_path, twilio_api.base_url), TWILIO_ENV) as base:
         yield base
 
 
@@ -65,6 +60,14 @@ async def visitor(browser: Browser, base: str, phone: str) -> Page:
 
 async def known_on_whatsapp(base: str) -> None:
     await twilio_posts(base, "whatsapp", whatsapp_form(SECRET))
+
+
+async def greets(browser: Browser, base: str, phone: str) -> Page:
+    """The customer known on WhatsApp greets the site chat of a shop's page that passes ``phone``."""
+    await known_on_whatsapp(base)
+    page = await visitor(browser, base, phone)
+    await types(page, "Здравствуйте")
+    return page
 
 
 async def the_code(twilio_api: FakeTwilio) -> str:
@@ -89,9 +92,7 @@ def wrong(code: str) -> str:
 async def test_the_code_sent_to_whatsapp_links_the_site_chat_and_shows_the_whatsapp_history(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, "8 912 345-67-89")
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, "8 912 345-67-89")
     await expect(page.locator(BOT)).to_have_text([offer(CUSTOMER)])
     code = await the_code(twilio_api)
     # before the proof the site chat shows nothing of WhatsApp's, not even after a reload
@@ -110,9 +111,7 @@ async def test_the_code_sent_to_whatsapp_links_the_site_chat_and_shows_the_whats
 async def test_wrong_codes_are_counted_and_too_many_kill_the_code(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)
     for left in (4, 3, 2, 1):
         await types(page, wrong(code))
@@ -128,9 +127,7 @@ async def test_wrong_codes_are_counted_and_too_many_kill_the_code(
 async def test_an_expired_code_is_told_and_links_nothing(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)  # a code lives a millisecond here: dead long before it is typed
     await types(page, code)
     await expect(page.locator(BOT).last).to_have_text(EXPIRED)
@@ -140,9 +137,7 @@ async def test_an_expired_code_is_told_and_links_nothing(
 async def test_a_number_of_nobody_gets_the_same_words_and_no_code_goes_anywhere(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, "8 926 123-45-67")
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, "8 926 123-45-67")
     await expect(page.locator(BOT)).to_have_text([offer(NOBODY)])
     await types(page, "123456")
     await expect(page.locator(BOT).last).to_have_text(WRONG.format(left=4))
@@ -152,9 +147,7 @@ async def test_a_number_of_nobody_gets_the_same_words_and_no_code_goes_anywhere(
 async def test_no_thanks_declines_and_the_offer_is_not_made_again(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)
     await types(page, "Нет, спасибо")
     await expect(page.locator(BOT).last).to_have_text(DECLINED)
