@@ -8,14 +8,19 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import HANG
+from tests.connectors import test_telegram as tg
+from tests.connectors.test_twilio import ACCOUNT, TOKEN, WA_NUMBER
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
 
 ADMIN_PASSWORD = "e2e admin password"
 # Playwright's assertions retry for 5 s by default: a busy machine can take longer
@@ -29,7 +34,14 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # a shop's page the test serves itself (so of no known address) opens the site
+    # chat's socket to the local service: Local Network Access checks refuse that
+    # otherwise. Every page here is local, so no test relies on those checks.
+    "--disable-features=LocalNetworkAccessChecks",
 ]
+# the platforms' credentials, as the service reads them from its environment
+TWILIO_ENV = {"OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT, "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
+TELEGRAM_ENV = {"OMNIROUTER_TELEGRAM_TOKEN": tg.TOKEN, "OMNIROUTER_TELEGRAM_SECRET": tg.SECRET}
 
 
 def chromium_path() -> str:
@@ -75,19 +87,19 @@ def service_config() -> str:
     return ""
 
 
-@pytest.fixture
-async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
-    """``omnirouter run`` on a free port with its own config and SQLite file.
-    The store's writer runs in a process here (``store.writer: process``), so
-    every store call the browser tests make also crosses to it and back."""
+@asynccontextmanager
+async def running_service(
+    folder: Path, config_for_port: Callable[[int], str], env: Mapping[str, str] | None = None
+) -> AsyncIterator[str]:
+    """``omnirouter run`` on a free port with ``folder`` as its config folder:
+    omnirouter.yaml is ``config_for_port(port)``, the environment ours plus the
+    admin password and ``env``. Yields the base URL once healthy; on leaving,
+    SIGTERM must end the process cleanly."""
     port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n{service_config}",
-        encoding="utf-8",
-    )
+    (folder / "omnirouter.yaml").write_text(config_for_port(port), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-        env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        sys.executable, "-m", "router.cli", "run", "--config", str(folder),
+        env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -96,6 +108,67 @@ async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), HANG) == 0, "omnirouter did not shut down cleanly on SIGTERM"
+
+
+def server_yaml(port: int, folder: Path, *, writer_process: bool = True) -> str:
+    """omnirouter.yaml's server (with its public URL) and store sections."""
+    writer = "  writer: process\n" if writer_process else ""
+    return (f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
+            f"store:\n  path: {folder / 'e2e.db'}\n{writer}")
+
+
+def whatsapp_yaml(api: str) -> str:
+    """The ``whatsapp`` connector through the Twilio fake at ``api`` (under ``connectors:``)."""
+    return (f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
+            f"    api_base: {api}\n")
+
+
+def site_chat_and_whatsapp(folder: Path, api: str) -> Callable[[int], str]:
+    """omnirouter.yaml for the site chat and WhatsApp (through the Twilio fake at ``api``)."""
+    def config(port: int) -> str:
+        return server_yaml(port, folder) + "connectors:\n  webchat:\n    type: webchat\n" + whatsapp_yaml(api)
+
+    return config
+
+
+@pytest.fixture
+async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
+    """``omnirouter run`` on a free port with its own config and SQLite file.
+    The store's writer runs in a process here (``store.writer: process``), so
+    every store call the browser tests make also crosses to it and back."""
+    def config(port: int) -> str:
+        return f"server:\n  port: {port}\nstore:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n{service_config}"
+
+    async with running_service(tmp_path, config) as base:
+        yield base
+
+
+@pytest.fixture
+async def twilio_api() -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(ACCOUNT, TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def telegram_api() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram(tg.TOKEN)
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def new_page(browser: Browser) -> Page:
+    """A page in a browser context of its own (its own cookies: one person)."""
+    return await (await browser.new_context()).new_page()
+
+
+async def open_row(page: Page, text: str) -> None:
+    """In the console: click the one conversation whose row shows ``text``."""
+    row = page.locator('[data-testid="conversation"]', has_text=text)
+    await expect(row).to_have_count(1)
+    await row.click()
 
 
 @pytest.fixture

@@ -5,19 +5,17 @@ sends the code to WhatsApp; "Dismiss" takes the hint off both panels, live."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
 
-from tests.conftest import HANG, eventually
-from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, TOKEN, WA_NUMBER, whatsapp_form
-from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.conftest import eventually
+from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
+from tests.e2e.conftest import open_row as open_the_row
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.test_twilio_console import twilio_posts
 from tests.fakes.twilio_api import Call, FakeTwilio
@@ -27,40 +25,14 @@ VISITOR_SAYS = "Мой номер 8 (912) 345-67-89, перезвоните"
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
     """The site chat and WhatsApp through the Twilio fake. The bot's own offer
     of a code (self-service, tests/e2e/test_selfservice.py) is off: this is
     the agent's way, and a code the bot sent moments before would make the
     agent's wait for the resend interval."""
-    port = free_port()
     (tmp_path / "identity.yaml").write_text("verification:\n  self_service: false\n", encoding="utf-8")
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
-        "connectors:\n  webchat:\n    type: webchat\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
-        f"    api_base: {twilio_api.base_url}\n",
-        encoding="utf-8",
-    )
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    async with running_service(tmp_path, site_chat_and_whatsapp(tmp_path, twilio_api.base_url), TWILIO_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 async def agent_opens(browser: Browser, base: str, text: str) -> Page:
@@ -72,9 +44,7 @@ async def agent_opens(browser: Browser, base: str, text: str) -> Page:
 
 
 async def open_row(page: Page, text: str) -> None:
-    row = page.locator('[data-testid="conversation"]', has_text=text)
-    await expect(row).to_have_count(1)
-    await row.click()
+    await open_the_row(page, text)
     await expect(page.locator('[data-testid="customer-panel"]')).to_be_visible()
 
 
@@ -82,7 +52,7 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
     await twilio_posts(service, "whatsapp", whatsapp_form(HOLDER_SAYS))
-    visitor = await (await browser.new_context()).new_page()
+    visitor = await new_page(browser)
     await open_widget(visitor, service)
     await customer_says(visitor, VISITOR_SAYS)
 

@@ -6,18 +6,14 @@ in the history and live."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import HANG
-from tests.connectors.test_twilio import ACCOUNT, SMS_NUMBER, TOKEN, WA_NUMBER, sms_form, whatsapp_form
-from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.connectors.test_twilio import SMS_NUMBER, sms_form, whatsapp_form
+from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.test_twilio_console import open_conversation, twilio_posts
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED
@@ -29,41 +25,20 @@ HANDED_OFF = "Позовите оператора, <b>заказ</b> 1234"
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 async def service(tmp_path: Path, twilio_api: FakeTwilio) -> AsyncIterator[str]:
     """WhatsApp and SMS through the fake Twilio, the rules sending short
     questions to the shipped bot (read by words: no model to load)."""
-    port = free_port()
     api = twilio_api.base_url
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
-        "connectors:\n  webchat:\n    type: webchat\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n    api_base: {api}\n"
-        f"  sms:\n    type: twilio\n    flavour: sms\n    from_number: '{SMS_NUMBER}'\n    api_base: {api}\n",
-        encoding="utf-8",
-    )
+
+    def config(port: int) -> str:
+        return (site_chat_and_whatsapp(tmp_path, api)(port)
+                + f"  sms:\n    type: twilio\n    flavour: sms\n    from_number: '{SMS_NUMBER}'\n    api_base: {api}\n")
+
     write_config(tmp_path)
     (tmp_path / "bot.yaml").write_text(
         SHIPPED.read_text(encoding="utf-8").replace("method: hybrid", "method: lexical"), encoding="utf-8")
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    async with running_service(tmp_path, config, TWILIO_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 async def reselect(agent: Page, text: str) -> None:
@@ -75,7 +50,7 @@ async def test_the_agent_sees_the_last_contact_on_each_channel_and_where_the_cus
     service: str, browser: Browser,
 ) -> None:
     await twilio_posts(service, "whatsapp", whatsapp_form("Сколько идет доставка?"))
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await open_conversation(agent, service, NAME)  # the list shows the last message: the bot's
     messages = agent.locator("#messages")
     await expect(messages.locator('[data-testid="message"][data-author="bot"]')).to_have_count(1)  # the bot answered

@@ -6,19 +6,16 @@ Real service process, real Chromium."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import HANG, eventually
-from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, TOKEN, WA_NUMBER, whatsapp_form
-from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
+from tests.conftest import eventually
+from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.e2e.conftest import TWILIO_ENV, running_service, site_chat_and_whatsapp
 from tests.e2e.test_conversation import customer_says
 from tests.e2e.test_twilio_console import twilio_posts
 from tests.e2e.test_widget_language import shop_page
@@ -42,28 +39,6 @@ def offer(number: str) -> str:
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium that lets the shop's page, which the test serves itself (so
-    of no known address), open the site chat's socket to the local service:
-    its Local Network Access checks refuse that otherwise."""
-    async with async_playwright() as pw:
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-        browser = await pw.chromium.launch(executable_path=chromium_path(), args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
 def identity_yaml() -> str:
     """config/identity.yaml of the service: a test overrides it."""
     return ""
@@ -72,28 +47,10 @@ def identity_yaml() -> str:
 @pytest.fixture
 async def service(tmp_path: Path, twilio_api: FakeTwilio, identity_yaml: str) -> AsyncIterator[str]:
     """The site chat and WhatsApp (through the Twilio fake), in one service process."""
-    port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
-        "connectors:\n  webchat:\n    type: webchat\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
-        f"    api_base: {twilio_api.base_url}\n",
-        encoding="utf-8",
-    )
     if identity_yaml:
         (tmp_path / "identity.yaml").write_text(identity_yaml, encoding="utf-8")
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    async with running_service(tmp_path, site_chat_and_whatsapp(tmp_path, twilio_api.base_url), TWILIO_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 async def visitor(browser: Browser, base: str, phone: str) -> Page:
@@ -103,6 +60,14 @@ async def visitor(browser: Browser, base: str, phone: str) -> Page:
 
 async def known_on_whatsapp(base: str) -> None:
     await twilio_posts(base, "whatsapp", whatsapp_form(SECRET))
+
+
+async def greets(browser: Browser, base: str, phone: str) -> Page:
+    """The customer known on WhatsApp greets the site chat of a shop's page that passes ``phone``."""
+    await known_on_whatsapp(base)
+    page = await visitor(browser, base, phone)
+    await types(page, "Здравствуйте")
+    return page
 
 
 async def the_code(twilio_api: FakeTwilio) -> str:
@@ -127,9 +92,7 @@ def wrong(code: str) -> str:
 async def test_the_code_sent_to_whatsapp_links_the_site_chat_and_shows_the_whatsapp_history(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, "8 912 345-67-89")
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, "8 912 345-67-89")
     await expect(page.locator(BOT)).to_have_text([offer(CUSTOMER)])
     code = await the_code(twilio_api)
     # before the proof the site chat shows nothing of WhatsApp's, not even after a reload
@@ -148,9 +111,7 @@ async def test_the_code_sent_to_whatsapp_links_the_site_chat_and_shows_the_whats
 async def test_wrong_codes_are_counted_and_too_many_kill_the_code(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)
     for left in (4, 3, 2, 1):
         await types(page, wrong(code))
@@ -166,9 +127,7 @@ async def test_wrong_codes_are_counted_and_too_many_kill_the_code(
 async def test_an_expired_code_is_told_and_links_nothing(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)  # a code lives a millisecond here: dead long before it is typed
     await types(page, code)
     await expect(page.locator(BOT).last).to_have_text(EXPIRED)
@@ -178,9 +137,7 @@ async def test_an_expired_code_is_told_and_links_nothing(
 async def test_a_number_of_nobody_gets_the_same_words_and_no_code_goes_anywhere(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, "8 926 123-45-67")
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, "8 926 123-45-67")
     await expect(page.locator(BOT)).to_have_text([offer(NOBODY)])
     await types(page, "123456")
     await expect(page.locator(BOT).last).to_have_text(WRONG.format(left=4))
@@ -190,9 +147,7 @@ async def test_a_number_of_nobody_gets_the_same_words_and_no_code_goes_anywhere(
 async def test_no_thanks_declines_and_the_offer_is_not_made_again(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
-    await known_on_whatsapp(service)
-    page = await visitor(browser, service, CUSTOMER)
-    await types(page, "Здравствуйте")
+    page = await greets(browser, service, CUSTOMER)
     code = await the_code(twilio_api)
     await types(page, "Нет, спасибо")
     await expect(page.locator(BOT).last).to_have_text(DECLINED)

@@ -4,9 +4,6 @@ Chromium against the real service and the local Telegram and Twilio fakes."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +13,9 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from connectors.telegram import SECRET_HEADER
-from tests.conftest import HANG
 from tests.connectors import test_telegram as tg
-from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, TOKEN, WA_NUMBER, whatsapp_form
-from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.e2e.conftest import TELEGRAM_ENV, TWILIO_ENV, new_page, running_service, server_yaml, whatsapp_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_twilio_console import twilio_posts
 from tests.fakes.telegram_api import FakeTelegram
@@ -27,38 +23,14 @@ from tests.fakes.twilio_api import FakeTwilio
 
 
 @pytest.fixture
-async def apis() -> AsyncIterator[tuple[FakeTelegram, FakeTwilio]]:
-    telegram, twilio = FakeTelegram(tg.TOKEN), FakeTwilio(ACCOUNT, TOKEN)
-    await telegram.start()
-    await twilio.start()
-    yield telegram, twilio
-    await telegram.close()
-    await twilio.close()
+async def both(tmp_path: Path, telegram_api: FakeTelegram, twilio_api: FakeTwilio) -> AsyncIterator[str]:
+    def config(port: int) -> str:
+        return (server_yaml(port, tmp_path, writer_process=False) + "connectors:\n"
+                + f"  telegram:\n    type: telegram\n    api_base: {telegram_api.base_url}\n"
+                + whatsapp_yaml(twilio_api.base_url))
 
-
-@pytest.fixture
-async def both(tmp_path: Path, apis: tuple[FakeTelegram, FakeTwilio]) -> AsyncIterator[str]:
-    telegram, twilio = apis
-    port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n"
-        "connectors:\n"
-        f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
-        f"    api_base: {twilio.base_url}\n", encoding="utf-8")
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTER_TELEGRAM_TOKEN": tg.TOKEN,
-           "OMNIROUTER_TELEGRAM_SECRET": tg.SECRET}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    async with running_service(tmp_path, config, {**TWILIO_ENV, **TELEGRAM_ENV}) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 async def telegram_posts(base: str, body: dict[str, Any]) -> None:
@@ -76,7 +48,7 @@ async def test_the_agent_sees_both_channels_history_after_the_customers_own_cont
     own = {"phone_number": CUSTOMER.lstrip("+"), "first_name": "Ivan", "last_name": "Petrov", "user_id": tg.USER}
     await telegram_posts(both, tg.update(message=tg.message(2, contact=own)))
 
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await agent_logs_in(agent, both)
     # one customer, one open conversation
     rows = agent.locator('[data-testid="conversation"]')

@@ -7,21 +7,18 @@ Real service process, real Chromium, the local Telegram fake."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import HANG, eventually
+from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors.test_twilio import CUSTOMER
-from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM_ARGS, chromium_path, free_port, wait_healthy
+from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_selfservice import ALL, BOT, LINKED, WRONG, offer, types, visitor
 from tests.e2e.test_telegram_contact import telegram_posts
@@ -36,49 +33,14 @@ CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
 
 
 @pytest.fixture
-async def telegram_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium that lets the shop's page (served by the test, so of no known
-    address) open the site chat's socket to the local service, as in
-    test_selfservice: its Local Network Access checks refuse that otherwise."""
-    async with async_playwright() as pw:
-        args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-        browser = await pw.chromium.launch(executable_path=chromium_path(), args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
 async def service(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[str]:
     """The site chat and Telegram (through the fake), in one service process."""
-    port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {tmp_path / 'e2e.db'}\n  writer: process\n"
-        "connectors:\n  webchat:\n    type: webchat\n"
-        f"  telegram:\n    type: telegram\n    api_base: {telegram_api.base_url}\n",
-        encoding="utf-8",
-    )
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": tg.TOKEN,
-           "OMNIROUTER_TELEGRAM_SECRET": tg.SECRET}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    def config(port: int) -> str:
+        return (server_yaml(port, tmp_path) + "connectors:\n  webchat:\n    type: webchat\n"
+                + f"  telegram:\n    type: telegram\n    api_base: {telegram_api.base_url}\n")
+
+    async with running_service(tmp_path, config, TELEGRAM_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 def contact(user_id: int) -> dict[str, Any]:
@@ -132,7 +94,7 @@ async def test_the_code_sent_to_telegram_links_the_site_chat_and_shows_the_teleg
                                                   offer(CUSTOMER), code, LINKED])
     assert len(codes_sent(telegram_api)) == 1
 
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await agent_logs_in(agent, service)
     rows = agent.locator('[data-testid="conversation"]')
     await expect(rows).to_have_count(1)  # one customer, one conversation
@@ -162,7 +124,7 @@ async def test_someone_elses_contact_gets_the_same_words_and_no_code(
     await expect(page.locator(ALL)).to_have_text(["Здравствуйте", offer(CUSTOMER), "123456",
                                                   WRONG.format(left=4)])  # nothing of Telegram's
 
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await agent_logs_in(agent, service)
     rows = agent.locator('[data-testid="conversation"]')
     await expect(rows).to_have_count(2)  # nothing linked
@@ -186,7 +148,7 @@ async def test_a_site_chat_claim_made_before_the_telegram_proof_stays_unproven(
     await expect(page.locator(BOT)).to_have_text([offer(CUSTOMER)])
     await asks_then_shares(service, tg.USER)
 
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await agent_logs_in(agent, service)
     rows = agent.locator('[data-testid="conversation"]')
     await expect(rows).to_have_count(2)

@@ -4,10 +4,7 @@ with the ways out offered (the template, the customer's SMS)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,60 +12,35 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import HANG
 from tests.connectors.test_twilio import (
-    ACCOUNT,
     CUSTOMER,
     SMS_NUMBER,
     TEMPLATE_SID,
     TOKEN,
-    WA_NUMBER,
     media_fields,
     sent_calls,
     sms_form,
     whatsapp_form,
 )
-from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
+from tests.e2e.conftest import TWILIO_ENV, new_page, open_row, running_service, server_yaml, whatsapp_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.fakes.twilio_api import FakeTwilio, sid, signature
 
 TEMPLATE_TEXT = "Hello! We have an answer to your question. Reply to this message to see it."
 
 
-@pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-def config(port: int, db: Path, api: str, window_hours: float) -> str:
+def config(port: int, folder: Path, api: str, window_hours: float) -> str:
     return (
-        f"server:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        f"store:\n  path: {db}\n"
-        "connectors:\n"
-        f"  whatsapp:\n    type: twilio\n    flavour: whatsapp\n    from_number: '{WA_NUMBER}'\n"
-        f"    api_base: {api}\n    reply_window_hours: {window_hours}\n"
+        server_yaml(port, folder, writer_process=False) + "connectors:\n" + whatsapp_yaml(api)
+        + f"    reply_window_hours: {window_hours}\n"
         f"    window_template:\n      content_sid: {TEMPLATE_SID}\n      text: {TEMPLATE_TEXT}\n"
         f"  sms:\n    type: twilio\n    flavour: sms\n    from_number: '{SMS_NUMBER}'\n    api_base: {api}\n"
     )
 
 
 async def start(tmp_path: Path, api: str, window_hours: float) -> AsyncIterator[str]:
-    port = free_port()
-    (tmp_path / "omnirouter.yaml").write_text(config(port, tmp_path / "e2e.db", api, window_hours), encoding="utf-8")
-    env = {**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, "OMNIROUTER_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OMNIROUTER_TWILIO_AUTH_TOKEN": TOKEN}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "router.cli", "run", "--config", str(tmp_path),
-                                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(base, proc)
+    async with running_service(tmp_path, lambda port: config(port, tmp_path, api, window_hours), TWILIO_ENV) as base:
         yield base
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), HANG) == 0
 
 
 @pytest.fixture
@@ -94,9 +66,7 @@ async def twilio_posts(base: str, connector: str, form: dict[str, str]) -> None:
 
 async def open_conversation(agent: Page, base: str, text: str) -> None:
     await agent_logs_in(agent, base)
-    row = agent.locator('[data-testid="conversation"]', has_text=text)
-    await expect(row).to_have_count(1)
-    await row.click()
+    await open_row(agent, text)
 
 
 async def test_the_agent_sees_the_reply_delivered_then_read(
@@ -105,7 +75,7 @@ async def test_the_agent_sees_the_reply_delivered_then_read(
     message_sid = sid("MM")
     await twilio_posts(service, "whatsapp", whatsapp_form("Где мой заказ 1042?", message_sid,
                                                          **media_fields(message_sid, "image/jpeg")))
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await open_conversation(agent, service, "Где мой заказ 1042?")
     # the customer's photo is a link the agent can open
     photo = agent.locator('[data-testid="message"][data-author="customer"] [data-testid="attachment"]')
@@ -128,7 +98,7 @@ async def test_after_the_window_the_agent_is_told_and_offered_the_template_or_sm
     base = closed_window_service
     await twilio_posts(base, "sms", sms_form("I wrote by SMS first"))
     await twilio_posts(base, "whatsapp", whatsapp_form("then on WhatsApp"))
-    agent = await (await browser.new_context()).new_page()
+    agent = await new_page(browser)
     await open_conversation(agent, base, "then on WhatsApp")
 
     await agent.locator('[data-testid="reply"]').fill("Sorry for the wait")
