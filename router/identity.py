@@ -24,9 +24,9 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from router.bot.config import Language, LocalizedPiece
 from router.models import IdentityRef, InboundMessage
 from router.store.base import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
+from router.texts import LocalizedPiece, ru_en
 from router.yamlconf import load_model
 
 log = logging.getLogger(__name__)
@@ -126,10 +126,6 @@ class AttributePolicy(_Section):
     source_priority: list[str] = Field(default_factory=lambda: ["crm", "import", "agent", "channel"])
 
 
-def _texts(ru: str, en: str) -> dict[Language, str]:
-    return {"ru": ru, "en": en}
-
-
 def _every_language(value: Any) -> Any:
     """A single string (how ``text`` was written before it had languages) is that text in every language."""
     return {"ru": value, "en": value} if isinstance(value, str) else value
@@ -157,37 +153,37 @@ class VerificationPolicy(_Section):
     # (nor the business's SMS bill)
     max_offered_codes_per_key_per_day: Annotated[int, Field(ge=0)] = 3
     # the code message, on the channel that proved the key: {code}, {value}
-    text: VerificationText = Field(default_factory=lambda: _texts(
+    text: VerificationText = Field(default_factory=lambda: ru_en(
         "Ваш код подтверждения: {code}. Введите его в чате, где вы просили связать {value}. "
         "Если это были не вы, просто проигнорируйте это сообщение.",
         "Your verification code: {code}. Type it in the chat where you asked to link {value}. "
         "If that was not you, ignore this message."))
     # the bot's offer, the same words whether or not the phone/email is anyone's: {value}
-    offer_phone: VerificationText = Field(default_factory=lambda: _texts(
+    offer_phone: VerificationText = Field(default_factory=lambda: ru_en(
         "Если номер {value} уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
         "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».",
         "If {value} is a number we already know, we have sent a code to it. Type it here and we will "
         "continue where you left off. Not needed? Write \"no thanks\"."))
-    offer_email: VerificationText = Field(default_factory=lambda: _texts(
+    offer_email: VerificationText = Field(default_factory=lambda: ru_en(
         "Если адрес {value} уже есть у нас, мы отправили на него код. Введите его здесь — и продолжим "
         "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».",
         "If {value} is an address we already know, we have sent a code to it. Type it here and we will "
         "continue where you left off. Not needed? Write \"no thanks\"."))
     # a wrong code with tries left: {left}
-    wrong_code: VerificationText = Field(default_factory=lambda: _texts(
+    wrong_code: VerificationText = Field(default_factory=lambda: ru_en(
         "Код не подошёл. Осталось попыток: {left}.",
         "That code is not right. Tries left: {left}."))
-    expired: VerificationText = Field(default_factory=lambda: _texts(
+    expired: VerificationText = Field(default_factory=lambda: ru_en(
         "Срок действия кода истёк. Новый код может отправить наш сотрудник — просто попросите.",
         "The code has expired. One of our team can send you a new one: just ask."))
-    too_many_attempts: VerificationText = Field(default_factory=lambda: _texts(
+    too_many_attempts: VerificationText = Field(default_factory=lambda: ru_en(
         "Слишком много неверных попыток: этот код больше не действует. Новый код может отправить наш "
         "сотрудник — просто попросите.",
         "Too many wrong tries: this code no longer works. One of our team can send you a new one: just ask."))
-    linked: VerificationText = Field(default_factory=lambda: _texts(
+    linked: VerificationText = Field(default_factory=lambda: ru_en(
         "Готово: мы связали ваши обращения. Продолжим с того места, где вы остановились.",
         "Done: we have linked your conversations. Let us continue where you left off."))
-    declined: VerificationText = Field(default_factory=lambda: _texts(
+    declined: VerificationText = Field(default_factory=lambda: ru_en(
         "Хорошо, не будем. Чем можем помочь?",
         "All right, we will leave it. How can we help?"))
 
@@ -196,16 +192,16 @@ class PhoneRequestTexts(_Section):
     """What the bot says when it asks for the phone with a button (``ask_phone``), and after."""
 
     # the request sent with the button
-    text: VerificationText = Field(default_factory=lambda: _texts(
+    text: VerificationText = Field(default_factory=lambda: ru_en(
         "Чтобы мы узнавали вас в любом канале, поделитесь, пожалуйста, номером телефона: "
         "нажмите кнопку «Поделиться номером» ниже. Можно и не делиться — мы всё равно ответим.",
         "So that we know you on every channel, please share your phone number: press the "
         "“Share my phone number” button below. You can skip it: we will answer anyway."))
     # the button's label
-    button: VerificationText = Field(default_factory=lambda: _texts("Поделиться номером", "Share my phone number"))
+    button: VerificationText = Field(default_factory=lambda: ru_en("Поделиться номером", "Share my phone number"))
     # the answer to the number the platform proved (the button pressed) when it linked
     # nobody else (a link is answered with verification.linked)
-    saved: VerificationText = Field(default_factory=lambda: _texts(
+    saved: VerificationText = Field(default_factory=lambda: ru_en(
         "Спасибо, номер сохранили.", "Thank you, we have saved your number."))
 
 

@@ -9,48 +9,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from router.rules.schema import Duration
+from router.texts import Language, Localized, LocalizedPiece, Text, ru_en
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
 BOT_FILE = "bot.yaml"
 
-Language = Literal["ru", "en"]
 # {name} or {name|fallback}: a customer attribute, nothing else (no format-string access)
 PLACEHOLDER = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value.strip()
-
-
-def _not_only_spaces(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_not_blank), Field(max_length=4000)]
-# a piece of a message the service writes: kept exactly as written, because its
-# leading and trailing spaces can matter (options_joiner " или " joins two options)
-Piece = Annotated[str, AfterValidator(_not_only_spaces), Field(max_length=4000)]
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _some_language(value: dict[Language, str]) -> dict[Language, str]:
-    if not value:
-        raise ValueError("give the text in at least one language (ru, en)")
-    return value
-
-
-Localized = Annotated[dict[Language, Text], AfterValidator(_some_language)]
-LocalizedPiece = Annotated[dict[Language, Piece], AfterValidator(_some_language)]
 
 
 class Intent(_Strict):
@@ -71,37 +43,33 @@ class Intent(_Strict):
         return self
 
 
-def _texts(ru: str, en: str) -> dict[Language, str]:
-    return {"ru": ru, "en": en}
-
-
 class Messages(_Strict):
-    clarify: LocalizedPiece = Field(default_factory=lambda: _texts(
+    clarify: LocalizedPiece = Field(default_factory=lambda: ru_en(
         "Уточните, пожалуйста, что вас интересует: {options}?",
         "Just to be sure, what would you like to know: {options}?",
     ))
-    options_joiner: LocalizedPiece = Field(default_factory=lambda: _texts(" или ", " or "))
-    handoff: LocalizedPiece = Field(default_factory=lambda: _texts(
+    options_joiner: LocalizedPiece = Field(default_factory=lambda: ru_en(" или ", " or "))
+    handoff: LocalizedPiece = Field(default_factory=lambda: ru_en(
         "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
         "I am passing your question to a colleague, who will answer here soon.",
     ))
     # a recognised customer back after a pause (welcome_back); {name} is their name
-    welcome_back: LocalizedPiece = Field(default_factory=lambda: _texts("Здравствуйте, {name}!", "Hello, {name}!"))
+    welcome_back: LocalizedPiece = Field(default_factory=lambda: ru_en("Здравствуйте, {name}!", "Hello, {name}!"))
     # the same without a real name on the profile
-    welcome_back_anonymous: LocalizedPiece = Field(default_factory=lambda: _texts("Здравствуйте!", "Hello!"))
+    welcome_back_anonymous: LocalizedPiece = Field(default_factory=lambda: ru_en("Здравствуйте!", "Hello!"))
     # where they left off, in their open conversation: {when} «1 день назад», {where} «в WhatsApp»,
     # {topic} «о сроках доставки»
-    left_off: LocalizedPiece = Field(default_factory=lambda: _texts(
+    left_off: LocalizedPiece = Field(default_factory=lambda: ru_en(
         "Вы писали нам {when} {where} {topic} — продолжим?",
         "You wrote to us {when} {where} {topic}: shall we continue?",
     ))
     # the same when the bot did not answer what it was about
-    left_off_no_topic: LocalizedPiece = Field(default_factory=lambda: _texts(
+    left_off_no_topic: LocalizedPiece = Field(default_factory=lambda: ru_en(
         "Вы писали нам {when} {where} — продолжим?",
         "You wrote to us {when} {where}: shall we continue?",
     ))
     # the topic from an intent's title when it has no ``topic``
-    about_title: LocalizedPiece = Field(default_factory=lambda: _texts("на тему «{title}»", "about {title}"))
+    about_title: LocalizedPiece = Field(default_factory=lambda: ru_en("на тему «{title}»", "about {title}"))
 
 
 class WelcomeBack(_Strict):
@@ -203,14 +171,6 @@ class BotFile(_Strict):
         if self.engine == "builtin" and not self.intents:
             raise ValueError("the builtin bot needs at least one intent")
         return self
-
-
-def localized(texts: dict[Language, str], language: str | None) -> str:
-    """The text in ``language``, else in the first language given."""
-    for lang, text in texts.items():
-        if lang == language:
-            return text
-    return next(iter(texts.values()))
 
 
 def render(template: str, values: dict[str, Any]) -> str:

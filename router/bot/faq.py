@@ -21,11 +21,12 @@ from typing import Any, Self
 from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
-from router.bot.config import BotFile, Intent, localized, render
+from router.bot.config import BotFile, Intent, render
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.language import language_of
 from router.models import Customer
+from router.texts import localized
 
 log = logging.getLogger(__name__)
 # seconds before a warm-up that failed is tried again (at the next turn after them)

@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 from babel.dates import format_timedelta
 
 from connectors.base import ChannelLabel
-from router.bot.config import Intent, Messages, localized, render
+from router.bot.config import Intent, Messages, render
 from router.models import Author, Customer, Direction, IdentityRef, Message
 from router.store import Store
+from router.texts import localized
 
 log = logging.getLogger(__name__)
 
