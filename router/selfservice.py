@@ -55,6 +55,14 @@ _FILLER = frozenset({
     "or", "hi", "hello", "thanks",
 })
 _MAX_FILLER = 6
+# the words right before the number say it is the customer's own, whatever
+# follows («мой номер 8 912…, где заказ?», "my email is …, any news?")
+_CONTACT_WORD = (r"(?:номер\w*|телефон\w*|тел|моб\w*|сотов\w*|почт\w*|адрес\w*|e-?mail|емейл|имейл|мейл|"
+                 r"phone|number|mobile|cell|address)")
+_MINE = re.compile(
+    rf"\b(?:мой|моя|мое|my)\s+{_CONTACT_WORD}(?:\s+{_CONTACT_WORD})?\W{{0,3}}(?:\s*(?:is|это|—|-))?\W{{0,3}}$",
+    re.IGNORECASE,
+)
 
 
 def declines(text: str) -> bool:
@@ -68,6 +76,8 @@ def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
     A number merely mentioned («позвоните жене +7…», a signature) gets no
     code sent to it unasked (it is still recorded as a claim)."""
     if not claim.source.endswith(":text"):
+        return True
+    if (at := text.find(claim.raw)) > 0 and _MINE.search(text[max(0, at - 40):at]):
         return True
     rest = text
     for given in claims:

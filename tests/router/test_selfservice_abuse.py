@@ -241,6 +241,14 @@ async def test_a_number_mentioned_in_a_message_gets_no_code_but_one_given_does(s
     await gives.says("Мой номер: +7 912 345-67-89")
     assert await gives.received() == [offer_ru(KNOWN)]
     assert len(await codes_to(router, f"whatsapp:{KNOWN}")) == 1
+    # saying the number is one's own counts, with a question after it too
+    asks = Visitor(router, "visitor-3")
+    await asks.says("Мой номер 8 912 345-67-89, где мой заказ?")
+    assert await asks.received() == [offer_ru(KNOWN)]
+    assert len(await codes_to(router, f"whatsapp:{KNOWN}")) == 2
+    other = Visitor(router, "visitor-4")
+    await other.says("Номер жены 8 912 345-67-89, где заказ?")
+    assert await other.received() == []
 
 
 # -- 7. the code message answers nothing the holder asked ----------------------------------------

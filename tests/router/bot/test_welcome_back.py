@@ -187,7 +187,7 @@ async def test_a_turn_with_a_code_offer_beside_it_greets_by_name_but_asks_no_sha
     """«нет» after the turn must mean one thing: no to the code."""
     await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
     clock.now = T0 + timedelta(days=1)
-    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Можно оплатить картой? Почта ivan@example.org"))
+    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Можно оплатить картой? Моя почта ivan@example.org"))
     store = app.app[STORE]
     told = [m.text for m in await store.customer_messages(back.customer_id or "", 100) if m.author is Author.BOT]
     assert told[-2].startswith("Если адрес ivan@example.org уже есть у нас"), told  # the offer, aside
