@@ -18,6 +18,7 @@ from typing import Any
 
 from router.language import language_of
 from router.models import ConversationStatus, Customer, Message, RouteDecision
+from router.texts import localized
 
 
 def customer_language(message: Message, customer: Customer | None) -> str:
@@ -25,11 +26,6 @@ def customer_language(message: Message, customer: Customer | None) -> str:
     the customer's, else the one the message is written in."""
     attributes = customer.attributes if customer is not None else {}
     return str(message.extras.get("language") or attributes.get("language") or language_of(message.text))
-
-
-def localized(texts: Mapping[Any, str], language: str) -> str:
-    """The text in ``language``, else in the first language given (keys: language codes)."""
-    return texts.get(language) or next(iter(texts.values()))
 
 
 def handoff_notice(
@@ -47,4 +43,4 @@ def handoff_notice(
     return localized(handoff_texts, customer_language(message, customer))
 
 
-__all__ = ["customer_language", "handoff_notice", "localized"]
+__all__ = ["customer_language", "handoff_notice"]

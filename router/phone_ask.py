@@ -37,8 +37,9 @@ from router.models import (
     PhoneButton,
     new_id,
 )
-from router.notices import customer_language, localized
+from router.notices import customer_language
 from router.store.base import PROOF_SOURCE, IdentityPlan, Store
+from router.texts import localized
 
 log = logging.getLogger(__name__)
 

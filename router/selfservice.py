@@ -30,9 +30,10 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.notices import customer_language, localized
+from router.notices import customer_language
 from router.store import ConflictError, Store
 from router.store.base import ClaimPlan, KeyRef
+from router.texts import localized
 from router.verification import ASIDE, Verifier, fill
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ can use them without importing another."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -46,7 +47,7 @@ def ru_en(ru: str, en: str) -> dict[Language, str]:
     return {"ru": ru, "en": en}
 
 
-def localized(texts: dict[Language, str], language: str | None) -> str:
+def localized(texts: Mapping[Language, str], language: str | None) -> str:
     """The text in ``language``, else in the first language given."""
     for lang, text in texts.items():
         if lang == language:

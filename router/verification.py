@@ -35,9 +35,10 @@ from router.models import (
     Verification,
     new_id,
 )
-from router.notices import customer_language, localized
+from router.notices import customer_language
 from router.store import ConflictError, NotFound, Store
 from router.store.base import KeyRef, VerificationCheck, VerificationStart
+from router.texts import localized
 
 log = logging.getLogger(__name__)
 
