@@ -11,6 +11,7 @@ from abc import abstractmethod
 from datetime import datetime
 
 from router.models import Delivery, Message, OutboundMessage, OutboxEntry
+from router.outbox.store import OutboxStore
 from router.store.engine import Connection
 from router.store.errors import NotFound
 from router.store.rows import execute as _execute
@@ -87,7 +88,7 @@ def _finish_outbox(
     return _message(msg)
 
 
-class SQLiteOutbox:
+class SQLiteOutbox(OutboxStore):
     """The outbox over the connections of the store it is mixed into."""
 
     @property
