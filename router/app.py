@@ -40,7 +40,7 @@ from router.core import Router
 from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
-from router.outbox import OutboxWorker
+from router.outbox.service import OutboxWorker
 from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
 from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting

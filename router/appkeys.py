@@ -13,7 +13,7 @@ from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
 from router.metrics import Metrics
-from router.outbox import OutboxWorker
+from router.outbox.service import OutboxWorker
 from router.rules.reload import RulesReloader
 from router.startup import StartupTimes
 from router.store import Store

@@ -28,12 +28,12 @@ from router.models import (
     MergeRecord,
     Message,
     OutboundMessage,
-    OutboxEntry,
     Presence,
     RouteDecision,
     RouteTrace,
     Verification,
 )
+from router.outbox.store import OutboxStore
 from router.store.errors import ConflictError
 
 
@@ -231,7 +231,7 @@ class Ingested:
     conversation: ConversationView | None
 
 
-class Store(AccountStore, ABC):
+class Store(AccountStore, OutboxStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -405,24 +405,6 @@ class Store(AccountStore, ABC):
         in ``expected``, when given: the bot answers only what is still its own."""
 
     @abstractmethod
-    async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
-        """Undelivered entries, oldest first."""
-
-    @abstractmethod
-    async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
-        """Delivered. From now on the entry keeps only the text its message
-        shows (a one-time code is masked there), as does ``outbox_dead``."""
-
-    @abstractmethod
-    async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
-        """``parts_sent`` of the platform calls of a message sent in parts went
-        out (the latest as ``external_id``): kept, so a retry, even after a
-        restart, resumes after them (``connectors.base.SendProgress``)."""
-
-    @abstractmethod
-    async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None: ...
-
-    @abstractmethod
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
     ) -> Message | None:
@@ -432,9 +414,6 @@ class Store(AccountStore, ABC):
         A receipt that raced the send's answer (its id is not stored yet) is
         kept and applied by ``outbox_sent``."""
         ...
-
-    @abstractmethod
-    async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message: ...
 
     # -- customers -------------------------------------------------------
     @abstractmethod

@@ -3,9 +3,12 @@ text, and one statement's rows. The units of work of every domain use these."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+
+from router.models import Attachment, Delivery, Direction, IdentityRef, Message
 
 
 def ts(value: datetime) -> str:
@@ -33,3 +36,27 @@ def fetch_all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqli
 def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     """One statement; the number of rows it changed."""
     return conn.execute(sql, params).rowcount
+
+
+def message_row(row: sqlite3.Row) -> Message:
+    """A ``messages`` row; every slice that returns a message maps it here."""
+    sender = None
+    if row["sender_kind"] is not None:
+        sender = IdentityRef(kind=row["sender_kind"], value=row["sender_value"])
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        customer_id=row["customer_id"],
+        direction=Direction(row["direction"]),
+        author=row["author"],
+        agent_id=row["agent_id"],
+        channel=row["channel"],
+        external_id=row["external_id"],
+        sender=sender,
+        text=row["text"],
+        attachments=[Attachment.model_validate(a) for a in json.loads(row["attachments"])],
+        extras=json.loads(row["extras"]),
+        created_at=from_ts(row["created_at"]),
+        delivery=Delivery(row["delivery"]),
+        delivery_error=row["delivery_error"],
+    )

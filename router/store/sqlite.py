@@ -29,7 +29,6 @@ from router.contacts import ChannelContact
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     AgentPresence,
-    Attachment,
     AuditEntry,
     ChannelIdentity,
     ClaimMatch,
@@ -46,17 +45,16 @@ from router.models import (
     MergeRecord,
     Message,
     OutboundMessage,
-    OutboxEntry,
     Presence,
     RouteDecision,
     RouteTrace,
     Verification,
     new_id,
 )
+from router.outbox.sqlite import SQLiteOutbox
 from router.store import (
     sqlite_claims,
     sqlite_contacts,
-    sqlite_outbox,
     sqlite_proven,
     sqlite_unmerge,
     sqlite_upsert,
@@ -88,6 +86,7 @@ from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
+from router.store.rows import message_row as _message
 from router.store.rows import parse_ts, ts
 from router.store.sqlite_db import Synchronous
 
@@ -97,29 +96,6 @@ T = TypeVar("T")
 _PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
-
-
-def _message(row: sqlite3.Row) -> Message:
-    sender = None
-    if row["sender_kind"] is not None:
-        sender = IdentityRef(kind=row["sender_kind"], value=row["sender_value"])
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        customer_id=row["customer_id"],
-        direction=Direction(row["direction"]),
-        author=row["author"],
-        agent_id=row["agent_id"],
-        channel=row["channel"],
-        external_id=row["external_id"],
-        sender=sender,
-        text=row["text"],
-        attachments=[Attachment.model_validate(a) for a in json.loads(row["attachments"])],
-        extras=json.loads(row["extras"]),
-        created_at=_ts(row["created_at"]),
-        delivery=Delivery(row["delivery"]),
-        delivery_error=row["delivery_error"],
-    )
 
 
 _CONV_FIELDS = set(Conversation.model_fields)
@@ -531,51 +507,6 @@ def _enqueue(
             (now, now, _preview(message.text, message.extras.get(DESCRIPTION)), conversation_id),
         )
     return _conv_view(conn, str(conversation_id))
-
-
-def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
-    return OutboxEntry(
-        id=r["id"],
-        message_id=r["message_id"],
-        conversation_id=r["conversation_id"],
-        payload=OutboundMessage.model_validate_json(r["payload"]),
-        attempts=r["attempts"],
-        next_attempt_at=_ts(r["next_attempt_at"]),
-        status=r["status"],
-        last_error=r["last_error"],
-        parts_sent=r["parts_sent"],
-        part_external_id=r["part_external_id"],
-    )
-
-
-def _finish_outbox(
-    conn: sqlite3.Connection, entry_id: str, status: str, attempts: int | None, delivery: Delivery,
-    error: str | None, external_id: str | None,
-) -> Message:
-    row = _one(conn, "SELECT message_id, attempts FROM outbox WHERE id = ?", (entry_id,))
-    if row is None:
-        raise NotFound(f"outbox entry {entry_id}")
-    conn.execute(
-        "UPDATE outbox SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
-        (status, attempts if attempts is not None else row["attempts"] + 1, error, entry_id),
-    )
-    sqlite_outbox.keep_shown_text(conn, entry_id)
-    conn.execute(
-        "UPDATE messages SET delivery = ?, delivery_error = ?, external_id = COALESCE(?, external_id) WHERE id = ?",
-        (delivery.value, error, external_id, row["message_id"]),
-    )
-    if external_id is not None:
-        # a receipt that arrived before this answer was stored
-        key = (row["message_id"], external_id)
-        where = "WHERE channel = (SELECT channel FROM messages WHERE id = ?) AND external_id = ?"
-        receipt = _one(conn, f"SELECT state, error FROM delivery_receipts {where}", key)
-        conn.execute(f"DELETE FROM delivery_receipts {where}", key)
-        if receipt is not None and delivery.may_become(Delivery(receipt["state"])):
-            conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
-                         (receipt["state"], receipt["error"], row["message_id"]))
-    msg = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))
-    assert msg is not None
-    return _message(msg)
 
 
 RECEIPT_KEEP = timedelta(days=1)
@@ -1098,7 +1029,7 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
     return [_message(r) for r in rows]
 
 
-class SQLiteStore(SQLiteAccounts, Store):
+class SQLiteStore(SQLiteAccounts, SQLiteOutbox, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = str(path)
         self.synchronous = synchronous
@@ -1360,32 +1291,10 @@ class SQLiteStore(SQLiteAccounts, Store):
             raise ValueError("an outbound message belongs to a conversation")
         return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected)
 
-    async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
-        rows = await self._r.call(
-            _all, "SELECT * FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?", (limit,)
-        )
-        return [_outbox_entry(r) for r in rows]
-
-    async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
-        return await self._w.call(_finish_outbox, entry_id, "sent", None, Delivery.SENT, None, external_id)
-
-    async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
-        await self._w.call(sqlite_outbox.record_part, entry_id, parts_sent, external_id)
-
-    async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None:
-        await self._w.call(
-            _execute,
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-            (attempts, ts(next_attempt_at), error, entry_id),
-        )
-
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
     ) -> Message | None:
         return await self._w.call(_record_delivery, channel, external_id, state, error, now)
-
-    async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message:
-        return await self._w.call(_finish_outbox, entry_id, "dead", attempts, Delivery.FAILED, reason, None)
 
     # -- customers ----------------------------------------------------------------
     async def get_customer(self, customer_id: str) -> Customer:

@@ -152,7 +152,7 @@ async def calls(fake: FakeTelegram, method: str, count: int = 1, client: Client 
         if client is not None:
             # OutboxWorker.run clears its wakeup *after* a pass, so a reply
             # queued while a (rate-limited) send was in flight waits for the
-            # 30 s idle poll; nudge it until that is fixed in router/outbox.py
+            # 30 s idle poll; nudge it until that is fixed in router/outbox/service.py
             client.app[ROUTER].outbox_wakeup.set()
         found = fake.sent(method)
         return found if len(found) >= count else None

@@ -14,7 +14,7 @@ from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.config import OutboxConfig
 from router.metrics import Metrics
-from router.outbox import OutboxWorker
+from router.outbox.service import OutboxWorker
 from router.rules.schema import TeamsFile
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG

@@ -38,3 +38,7 @@ def test_there_is_a_slice_to_check() -> None:
 def test_a_slice_protocol_is_narrow_and_part_of_the_store(protocol: Any) -> None:
     assert 0 < len(protocol.__abstractmethods__) <= MOST_METHODS
     assert protocol in Store.__mro__
+
+
+def test_the_outbox_is_a_slice() -> None:
+    assert "OutboxStore" in {p.__name__ for p in _slice_protocols()}

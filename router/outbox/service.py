@@ -18,8 +18,9 @@ from router.bus import Event, EventBus
 from router.config import OutboxConfig
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
+from router.outbox.store import OutboxStore
 from router.redaction import redact
-from router.store import Store, StoreUnavailable
+from router.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
 class OutboxWorker:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         bus: EventBus,
         connectors: Mapping[str, Connector],
         config: OutboxConfig,

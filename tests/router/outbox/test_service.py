@@ -17,7 +17,7 @@ from router.config import OutboxConfig, RoutingConfig
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
-from router.outbox import OutboxWorker, backoff_delay
+from router.outbox.service import OutboxWorker, backoff_delay
 from router.routing import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG

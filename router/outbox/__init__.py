@@ -1,0 +1,6 @@
+"""The outbox: durable delivery of outbound messages.
+
+``service`` holds the worker and its rules (retries with backoff, dead
+letters, one recipient's messages in order), ``store`` the narrow store
+protocol it needs, ``sqlite`` its SQL. Nothing is imported here, so that the
+store's base can name the protocol without a cycle."""

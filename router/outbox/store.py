@@ -1,0 +1,39 @@
+"""What the outbox worker needs from a store, and no more: the pending
+entries and what became of each send. ``Store`` inherits it, so the full
+store still offers it; the worker is typed against this, and a new backend
+knows the outbox's part of its work from this alone. Queueing an entry is not
+here: that is the outbound path's (``Store.enqueue_outbound``).
+
+Every method is one atomic step; errors are ``router.store``'s
+(``NotFound``, ``StoreUnavailable``...)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from datetime import datetime
+from typing import Protocol
+
+from router.models import Message, OutboxEntry
+
+
+class OutboxStore(Protocol):
+    @abstractmethod
+    async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
+        """Undelivered entries, oldest first."""
+
+    @abstractmethod
+    async def outbox_sent(self, entry_id: str, external_id: str | None, now: datetime) -> Message:
+        """Delivered. From now on the entry keeps only the text its message
+        shows (a one-time code is masked there), as does ``outbox_dead``."""
+
+    @abstractmethod
+    async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
+        """``parts_sent`` of the platform calls of a message sent in parts went
+        out (the latest as ``external_id``): kept, so a retry, even after a
+        restart, resumes after them (``connectors.base.SendProgress``)."""
+
+    @abstractmethod
+    async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None: ...
+
+    @abstractmethod
+    async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message: ...
