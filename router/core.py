@@ -45,6 +45,7 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
+from router.outbound import automatic_reply, message_event, thread_of
 from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
 from router.routing import Routing
@@ -61,12 +62,6 @@ CONTACT_WINDOW = timedelta(days=30)
 
 def _key(ref: IdentityRef) -> tuple[str, str]:
     return ref.kind, ref.value
-
-
-def _thread(inbound: Message) -> dict[str, Any]:
-    """The connector's thread data of the message a reply answers (opaque here)."""
-    thread = inbound.extras.get("thread")
-    return thread if isinstance(thread, dict) else {}
 
 
 class ReplyRefused(Exception):
@@ -102,13 +97,6 @@ def _for_connectors() -> Iterator[None]:
         yield
     except StoreUnavailable as exc:
         raise HostUnavailable(exc.reason) from exc
-
-
-def message_event(message: Message, conversation: ConversationView) -> Event:
-    return Event(
-        "message.created",
-        {"message": message.model_dump(mode="json"), "conversation": conversation.model_dump(mode="json")},
-    )
 
 
 def conversation_event(kind: str, conversation: ConversationView) -> Event:
@@ -317,17 +305,8 @@ class Router:
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer
         wrote, through the outbox like every outbound message."""
-        assert inbound.sender is not None
         now = self.clock()
-        message = Message(
-            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
-            author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            extras={"automatic": "handoff"},
-        )
-        payload = OutboundMessage(
-            message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
-            text=text, created_at=now, thread=_thread(inbound),
-        )
+        message, payload = automatic_reply(inbound, view, text, now, {"automatic": "handoff"})
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
         self.bus.publish(message_event(message, view))
         self.outbox_wakeup.set()
@@ -478,7 +457,7 @@ class Router:
             attachments=attachments or [],
             created_at=now,
             extras=extras,
-            thread=_thread(last),
+            thread=thread_of(last),
         )
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
         message, view = await self.store.enqueue_outbound(message, payload, assign, now)

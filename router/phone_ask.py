@@ -26,18 +26,15 @@ from datetime import datetime
 
 from router.identity import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
 from router.models import (
-    Author,
     ConversationView,
     Customer,
-    Delivery,
     Direction,
     MergeRecord,
     Message,
-    OutboundMessage,
     PhoneButton,
-    new_id,
 )
 from router.notices import customer_language
+from router.outbound import automatic_reply
 from router.store.base import PROOF_SOURCE, IdentityPlan, Store
 from router.texts import localized
 
@@ -83,16 +80,9 @@ class PhoneAsker:
         texts = self.rules.config.phone_request
         text = localized(texts.text, language)
         now = self.clock()
-        message = Message(
-            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
-            author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            # aside: the bot still answers the question that opened the conversation
-            extras={"automatic": MARKER, "aside": True},
-        )
-        payload = OutboundMessage(
-            message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
-            text=text, created_at=now, ask_phone=PhoneButton(label=localized(texts.button, language)),
-        )
+        # aside: the bot still answers the question that opened the conversation
+        message, payload = automatic_reply(inbound, view, text, now, {"automatic": MARKER, "aside": True},
+                                           ask_phone=PhoneButton(label=localized(texts.button, language)))
         stored, _ = await self.store.enqueue_outbound(message, payload, None, now)
         log.info("customer %s asked for their phone on %s", customer.id, inbound.channel)
         self.wakeup.set()
@@ -117,17 +107,9 @@ class PhoneAsker:
         texts = config.verification.linked if merges else config.phone_request.saved
         text = localized(texts, await self._language(stored, customer, view))
         now = self.clock()
-        message = Message(
-            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
-            author=Author.BOT, channel=stored.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            extras={"automatic": "verification" if merges else SAVED, "aside": True},
-        )
-        thread = stored.extras.get("thread")
-        payload = OutboundMessage(
-            message_id=message.id, channel=stored.channel, recipient=stored.sender.value, author=Author.BOT,
-            text=text, created_at=now, thread=thread if isinstance(thread, dict) else {},
-            history_changed=bool(merges),
-        )
+        message, payload = automatic_reply(stored, view, text, now,
+                                           {"automatic": "verification" if merges else SAVED, "aside": True},
+                                           history_changed=bool(merges))
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
         log.info("customer %s proved a key on %s: %s", customer.id, stored.channel,
                  "linked" if merges else "nobody else to link")

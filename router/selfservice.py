@@ -17,20 +17,17 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from router.bus import Event, EventBus
+from router.bus import EventBus
 from router.identity import IdentityRules
 from router.models import (
-    Author,
     ConversationView,
     Customer,
-    Delivery,
     Direction,
     Message,
-    OutboundMessage,
     Verification,
-    new_id,
 )
 from router.notices import customer_language
+from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
 from router.store.base import ClaimPlan, KeyRef
 from router.texts import localized
@@ -91,11 +88,6 @@ def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
 def _pending(verification: Verification, now: datetime) -> bool:
     """Still waiting for the code (a pending one past its time is dead, whether or not a code was typed since)."""
     return verification.status == "pending" and verification.expires_at > now
-
-
-def _message_event(message: Message, view: ConversationView) -> Event:
-    return Event("message.created", {"message": message.model_dump(mode="json"),
-                                     "conversation": view.model_dump(mode="json")})
 
 
 class SelfService:
@@ -226,19 +218,8 @@ class SelfService:
     async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
                    history_changed: bool = False) -> None:
         """Back to where the customer wrote, through the outbox."""
-        assert inbound.sender is not None
         now = self.clock()
-        message = Message(
-            id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
-            author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-            extras=extras,
-        )
-        thread = inbound.extras.get("thread")
-        payload = OutboundMessage(
-            message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value, author=Author.BOT,
-            text=text, created_at=now, thread=thread if isinstance(thread, dict) else {},
-            history_changed=history_changed,
-        )
+        message, payload = automatic_reply(inbound, view, text, now, extras, history_changed=history_changed)
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(_message_event(message, view))
+        self.bus.publish(message_event(message, view))
         self.wakeup.set()

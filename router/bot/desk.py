@@ -23,19 +23,16 @@ from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import Event, EventBus
 from router.models import (
-    Author,
     BotOutcome,
     ConversationStatus,
     ConversationView,
     Customer,
-    Delivery,
     Direction,
     Message,
-    OutboundMessage,
     RouteDecision,
-    new_id,
 )
 from router.notices import customer_language, handoff_notice
+from router.outbound import automatic_reply, message_event
 from router.phone_ask import proof_only
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
@@ -45,11 +42,6 @@ log = logging.getLogger(__name__)
 # the messages a turn reads: enough for "did the customer ask this before?"
 TURN_HISTORY = 30
 RESUME_BATCH = 10_000
-
-
-def _message_event(message: Message, conversation: ConversationView) -> Event:
-    return Event("message.created", {"message": message.model_dump(mode="json"),
-                                     "conversation": conversation.model_dump(mode="json")})
 
 
 def _conversation_event(conversation: ConversationView) -> Event:
@@ -207,15 +199,7 @@ class BotDesk:
         assert inbound.sender is not None
         for text in texts:
             now = self.clock()
-            message = Message(
-                id=new_id("msg"), conversation_id=view.id, customer_id=view.customer_id, direction=Direction.OUT,
-                author=Author.BOT, channel=inbound.channel, text=text, created_at=now, delivery=Delivery.PENDING,
-                extras=dict(extras),
-            )
-            thread = inbound.extras.get("thread")  # the connector's thread data, handed back as it gave it
-            payload = OutboundMessage(message_id=message.id, channel=inbound.channel, recipient=inbound.sender.value,
-                                      author=Author.BOT, text=text, created_at=now,
-                                      thread=thread if isinstance(thread, dict) else {})
+            message, payload = automatic_reply(inbound, view, text, now, extras)
             try:
                 message, view = await self.store.enqueue_outbound(
                     message, payload, None, now, expected={expected} if expected is not None else None
@@ -235,7 +219,7 @@ class BotDesk:
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
-            self.bus.publish(_message_event(message, view))
+            self.bus.publish(message_event(message, view))
             self.outbox_wakeup.set()
         return True
 
