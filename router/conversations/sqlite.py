@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import abstractmethod
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from router.contacts import ChannelContact
-from router.conversations import sqlite_contacts
+from router.conversations import receipts, sqlite_contacts, states
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -27,7 +27,7 @@ from router.models import (
     new_id,
 )
 from router.store.engine import Connection
-from router.store.errors import ConflictError, NotFound
+from router.store.errors import NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
 from router.store.rows import conversation_row as _conversation
@@ -38,31 +38,21 @@ from router.store.rows import message_params as _message_params
 from router.store.rows import message_row as _message
 from router.store.rows import ts
 
-_PREVIEW = 200
-
-
-def message_preview(text: str | None, description: Any = None) -> str:
-    """What a conversation list shows of a message: its words, or the
-    connector's description of a message without any ("[photo]")."""
-    shown = text or (description if isinstance(description, str) else "") or ""
-    return shown[:_PREVIEW]
-
 
 def _reroute(
     conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
 ) -> ConversationView:
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
+    row = _one(conn, "SELECT status, preferred_agent_id FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
-    if ConversationStatus(row["status"]) not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
+    states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
     conn.execute(
         "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
         " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
-        " preferred_agent_id = COALESCE(?, preferred_agent_id) WHERE id = ?",
+        " preferred_agent_id = ? WHERE id = ?",
         (route.status.value, route.team, route.priority, route.reason, route.rules_version,
          route.trace.model_dump_json() if route.trace else None, now, json.dumps(route.skills),
-         route.preferred_agent_id, conversation_id),
+         states.preferred_after_reroute(route.preferred_agent_id, row["preferred_agent_id"]), conversation_id),
     )
     return _conv_view(conn, conversation_id)
 
@@ -74,13 +64,10 @@ def _set_state(
     row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
-    current = ConversationStatus(row["status"])
-    if expected is not None and current not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {current.value}")
-    resolved_at = now if status is ConversationStatus.RESOLVED else None
+    states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
-        (status.value, agent_id, now, resolved_at, conversation_id),
+        (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
     )
     return _conv_view(conn, conversation_id)
 
@@ -93,31 +80,27 @@ def _enqueue(
     row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
-    if expected is not None and ConversationStatus(row["status"]) not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
+    states.check_expected(str(conversation_id), ConversationStatus(row["status"]), expected)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
         (new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
     )
-    if assign_to is not None:
+    if assign_to is not None:  # the agent who answers owns the conversation
         conn.execute(
-            "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?", (assign_to, conversation_id)
+            "UPDATE conversations SET status = ?, agent_id = ? WHERE id = ?",
+            (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
         )
-    if message.extras.get("automatic"):
-        # "a colleague will answer soon" is not what the conversation is about: the
-        # console's list keeps showing the customer's last words
+    shown = states.shown_in_list(message.extras, message.text, message.extras.get(DESCRIPTION))
+    if shown is None:
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
     else:
         conn.execute(
             "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-            (now, now, message_preview(message.text, message.extras.get(DESCRIPTION)), conversation_id),
+            (now, now, shown, conversation_id),
         )
     return _conv_view(conn, str(conversation_id))
-
-
-RECEIPT_KEEP = timedelta(days=1)
 
 
 def _record_delivery(
@@ -128,10 +111,10 @@ def _record_delivery(
     if row is None:
         _keep_receipt(conn, channel, external_id, state, error, now)
         return None
-    if not Delivery(row["delivery"]).may_become(state):
+    if not receipts.moves_forward(Delivery(row["delivery"]), state):
         return None
     conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
-                 (state.value, error if state is Delivery.FAILED else None, row["id"]))
+                 (state.value, receipts.error_kept(state, error), row["id"]))
     updated = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["id"],))
     assert updated is not None
     return _message(updated)
@@ -142,15 +125,15 @@ def _keep_receipt(
 ) -> None:
     """Until the send's answer is stored. Receipts for ids never sent from here
     (another system on the same account) are dropped after a day."""
-    conn.execute("DELETE FROM delivery_receipts WHERE received_at < ?", (ts(now - RECEIPT_KEEP),))
+    conn.execute("DELETE FROM delivery_receipts WHERE received_at < ?", (ts(receipts.forgotten_before(now)),))
     kept = _one(conn, "SELECT state FROM delivery_receipts WHERE channel = ? AND external_id = ?",
                 (channel, external_id))
-    if kept is not None and not Delivery(kept["state"]).may_become(state):
+    if not receipts.supersedes(Delivery(kept["state"]) if kept is not None else None, state):
         return
     conn.execute(
         "INSERT OR REPLACE INTO delivery_receipts (channel, external_id, state, error, received_at)"
         " VALUES (?, ?, ?, ?, ?)",
-        (channel, external_id, state.value, error if state is Delivery.FAILED else None, ts(now)),
+        (channel, external_id, state.value, receipts.error_kept(state, error), ts(now)),
     )
 
 

@@ -4,7 +4,9 @@ send elsewhere), their messages (read), and an outbound message on its way
 (queued with its outbox entry, then the platform's receipts). ``Store``
 inherits them, so the full store still offers them; a consumer is typed
 against the ones it uses, and a new backend knows this part of its work from
-them alone.
+them alone. The rules (which state changes a transaction accepts, the
+forward-only receipts) are plain Python in ``states`` and ``receipts``, which
+every backend's transaction calls.
 
 Every method is one atomic step; errors are ``router.store``'s
 (``ConflictError``, ``NotFound``, ``StoreUnavailable``...)."""
@@ -114,6 +116,6 @@ class OutboundStore(Protocol):
     ) -> Message | None:
         """A platform's receipt for the outbound message it knows as
         ``external_id`` on ``channel``. Applied only when it moves the state
-        forward (``Delivery.may_become``); returns the message when it changed.
+        forward (``receipts.moves_forward``); returns the message when it changed.
         A receipt that raced the send's answer (its id is not stored yet) is
         kept and applied by ``outbox_sent``."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from router.conversations.sqlite import message_preview as _preview
+from router.conversations.states import is_open
+from router.conversations.states import preview as _preview
 from router.ingest.store import Ingested, IngestStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -155,7 +156,7 @@ def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tu
             None,
         )
         if row is not None:
-            return (None, row["id"]) if row["status"] == ConversationStatus.RESOLVED.value else (row["id"], None)
+            return (row["id"], None) if is_open(ConversationStatus(row["status"])) else (None, row["id"])
     return None, None
 
 
