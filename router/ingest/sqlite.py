@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
+from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -22,7 +23,6 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
-    Direction,
     InboundMessage,
     Message,
     RouteDecision,
@@ -279,21 +279,8 @@ class SQLiteIngest(IngestStore):
     @abstractmethod
     def _r(self) -> Connection: ...
 
-    @staticmethod
-    def _new_inbound(message: InboundMessage, received_at: datetime) -> Message:
-        extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
-        if message.description:
-            extras[DESCRIPTION] = message.description
-        if message.automated:
-            extras["automated"] = message.automated
-        return Message(
-            id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
-            channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
-            attachments=message.attachments, extras=extras, created_at=received_at,
-        )
-
     async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
-        return await self._w.call(_insert_inbound, self._new_inbound(message, received_at))
+        return await self._w.call(_insert_inbound, stored_form(message, received_at))
 
     async def attach_to_conversation(
         self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
@@ -304,13 +291,13 @@ class SQLiteIngest(IngestStore):
 
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
                      ) -> Ingested:
-        stored = self._new_inbound(message, received_at)
+        stored = stored_form(message, received_at)
         outcome = await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan, message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 
     async def ingest_automated(self, message: InboundMessage, received_at: datetime
                                ) -> tuple[Message, bool, ConversationView | None]:
-        stored = self._new_inbound(message, received_at)
+        stored = stored_form(message, received_at)
         return await self._w.call(_ingest_automated, stored, ts(received_at), message.replies_to)
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
