@@ -39,13 +39,21 @@ from router.store.rows import message_row as _message
 from router.store.rows import ts
 
 
-def _reroute(
-    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
-) -> ConversationView:
+def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[ConversationStatus] | None
+              ) -> sqlite3.Row:
+    """The conversation's row, once the rule says a change made for the
+    ``expected`` statuses may apply to it (``states.check_expected``)."""
     row = _one(conn, "SELECT status, preferred_agent_id FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
+    return row
+
+
+def _reroute(
+    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
+) -> ConversationView:
+    row = _expected(conn, conversation_id, expected)
     conn.execute(
         "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
         " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
@@ -61,10 +69,7 @@ def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
     expected: set[ConversationStatus] | None,
 ) -> ConversationView:
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-    if row is None:
-        raise NotFound(f"conversation {conversation_id}")
-    states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
+    _expected(conn, conversation_id, expected)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
         (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
@@ -76,11 +81,8 @@ def _enqueue(
     conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
     expected: set[ConversationStatus] | None = None,
 ) -> ConversationView:
-    conversation_id = message.conversation_id
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-    if row is None:
-        raise NotFound(f"conversation {conversation_id}")
-    states.check_expected(str(conversation_id), ConversationStatus(row["status"]), expected)
+    conversation_id = str(message.conversation_id)
+    _expected(conn, conversation_id, expected)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
@@ -100,7 +102,7 @@ def _enqueue(
             "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
             (now, now, shown, conversation_id),
         )
-    return _conv_view(conn, str(conversation_id))
+    return _conv_view(conn, conversation_id)
 
 
 def _record_delivery(
