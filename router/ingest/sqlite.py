@@ -235,6 +235,7 @@ def _redelivered(conn: sqlite3.Connection, first: Message, plan: IdentityPlan, n
 
 
 def _open_conversation(conn: sqlite3.Connection, customer_id: str) -> str | None:
+    # states.is_open in SQL: the predicate of the index that keeps one open conversation per customer
     row = _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
     return str(row["id"]) if row is not None else None
 

@@ -41,30 +41,6 @@ def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     return conn.execute(sql, params).rowcount
 
 
-def message_row(row: sqlite3.Row) -> Message:
-    """A ``messages`` row; every slice that returns a message maps it here."""
-    sender = None
-    if row["sender_kind"] is not None:
-        sender = IdentityRef(kind=row["sender_kind"], value=row["sender_value"])
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        customer_id=row["customer_id"],
-        direction=Direction(row["direction"]),
-        author=row["author"],
-        agent_id=row["agent_id"],
-        channel=row["channel"],
-        external_id=row["external_id"],
-        sender=sender,
-        text=row["text"],
-        attachments=[Attachment.model_validate(a) for a in json.loads(row["attachments"])],
-        extras=json.loads(row["extras"]),
-        created_at=from_ts(row["created_at"]),
-        delivery=Delivery(row["delivery"]),
-        delivery_error=row["delivery_error"],
-    )
-
-
 INSERT_MESSAGE = """
     INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel,
         external_id, sender_kind, sender_value, text, attachments, extras, created_at, delivery,
@@ -97,13 +73,37 @@ def message_params(m: Message) -> dict[str, Any]:
     }
 
 
-_CONV_FIELDS = set(Conversation.model_fields)
+def message_row(row: sqlite3.Row) -> Message:
+    """A ``messages`` row; every slice that returns a message maps it here."""
+    sender = None
+    if row["sender_kind"] is not None:
+        sender = IdentityRef(kind=row["sender_kind"], value=row["sender_value"])
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        customer_id=row["customer_id"],
+        direction=Direction(row["direction"]),
+        author=row["author"],
+        agent_id=row["agent_id"],
+        channel=row["channel"],
+        external_id=row["external_id"],
+        sender=sender,
+        text=row["text"],
+        attachments=[Attachment.model_validate(a) for a in json.loads(row["attachments"])],
+        extras=json.loads(row["extras"]),
+        created_at=from_ts(row["created_at"]),
+        delivery=Delivery(row["delivery"]),
+        delivery_error=row["delivery_error"],
+    )
 
-# a conversation row with its customer's name, as every ``ConversationView`` is read
+
+# a conversation as every slice returns it: with its customer's name
 CONVERSATION_SELECT = """
     SELECT c.*, cu.display_name AS customer_name
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
+
+_CONV_FIELDS = set(Conversation.model_fields)
 
 
 def conversation_row(row: sqlite3.Row) -> ConversationView:
