@@ -1,5 +1,7 @@
 """Rows in and out of sqlite3, whatever the table: timestamps as sortable
-text, and one statement's rows. The units of work of every domain use these."""
+text, and one statement's rows. The units of work of every domain use these,
+and the mappers of the rows more than one slice reads (messages,
+conversations)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from router.models import Attachment, Delivery, Direction, IdentityRef, Message
+from router.models import Attachment, Conversation, ConversationView, Delivery, Direction, IdentityRef, Message
+from router.store.errors import NotFound
 
 
 def ts(value: datetime) -> str:
@@ -38,6 +41,38 @@ def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     return conn.execute(sql, params).rowcount
 
 
+INSERT_MESSAGE = """
+    INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel,
+        external_id, sender_kind, sender_value, text, attachments, extras, created_at, delivery,
+        delivery_error)
+    VALUES (:id, :conversation_id, :customer_id, :direction, :author, :agent_id, :channel,
+        :external_id, :sender_kind, :sender_value, :text, :attachments, :extras, :created_at,
+        :delivery, :delivery_error)
+"""
+
+
+def message_params(m: Message) -> dict[str, Any]:
+    """The parameters of ``INSERT_MESSAGE`` for ``m``."""
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "customer_id": m.customer_id,
+        "direction": m.direction.value,
+        "author": m.author.value,
+        "agent_id": m.agent_id,
+        "channel": m.channel,
+        "external_id": m.external_id,
+        "sender_kind": m.sender.kind if m.sender else None,
+        "sender_value": m.sender.value if m.sender else None,
+        "text": m.text,
+        "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
+        "extras": json.dumps(m.extras, ensure_ascii=False),
+        "created_at": ts(m.created_at),
+        "delivery": m.delivery.value,
+        "delivery_error": m.delivery_error,
+    }
+
+
 def message_row(row: sqlite3.Row) -> Message:
     """A ``messages`` row; every slice that returns a message maps it here."""
     sender = None
@@ -60,3 +95,32 @@ def message_row(row: sqlite3.Row) -> Message:
         delivery=Delivery(row["delivery"]),
         delivery_error=row["delivery_error"],
     )
+
+
+# a conversation as every slice returns it: with its customer's name
+CONVERSATION_SELECT = """
+    SELECT c.*, cu.display_name AS customer_name
+    FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+"""
+
+_CONV_FIELDS = set(Conversation.model_fields)
+
+
+def conversation_row(row: sqlite3.Row) -> ConversationView:
+    """A row of ``CONVERSATION_SELECT``."""
+    data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}  # noqa: SIM118 (a Row is no dict)
+    if isinstance(data.get("skills"), str):
+        data["skills"] = json.loads(data["skills"])
+    return ConversationView(
+        **data,
+        customer_name=row["customer_name"],
+        last_message_text=row["last_message_text"],
+    )
+
+
+def conversation_view(conn: sqlite3.Connection, conversation_id: str) -> ConversationView:
+    """One conversation; ``NotFound`` for an unknown id."""
+    row = fetch_one(conn, CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    return conversation_row(row)
