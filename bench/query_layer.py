@@ -22,7 +22,9 @@ For scale, ``store.ingest`` times the whole store call of today (the writer
 in a thread: the hop, pydantic, the same SQL).
 
 Rounds run every variant in turn (interleaved), so the machine's noise shows
-as the spread across rounds. Prints per variant: median and p99 latency per
+as the spread across rounds. ``--control µs`` adds raw asyncpg slowed by that
+much client CPU per transaction: how the server's CPU per transaction follows
+a slower client on a shared machine, whatever the SQL. Prints per variant: median and p99 latency per
 transaction, CPU per transaction (this process; and PostgreSQL's server
 processes), transactions per second, and the ratios against raw.
 
@@ -384,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4, help="PostgreSQL connections, one event loop")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--control", type=float, default=0, metavar="µs",
+                        help="add raw asyncpg with this much client CPU burnt per transaction (a control)")
     args = parser.parse_args(argv)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:

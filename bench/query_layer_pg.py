@@ -21,6 +21,7 @@ import functools
 import gc
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -206,6 +207,19 @@ async def sqla_pre_ingest(c: AsyncConnection, m: q.Inbound) -> dict[str, Any]:
 Ingest = Callable[[q.Inbound], Awaitable[object]]
 
 
+def _slowed(ingest: Ingest, seconds: float) -> Ingest:
+    """A control: raw asyncpg whose client then burns ``seconds`` of CPU, as a
+    slower query layer would. Shows how much of the server's CPU per
+    transaction follows the client's speed on a shared machine, whatever the SQL."""
+    async def slowed(m: q.Inbound) -> object:
+        result = await ingest(m)
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            pass
+        return result
+    return slowed
+
+
 async def _worker(ingest: Ingest, batch: list[q.Inbound], latencies: list[float]) -> None:
     for m in batch:
         start = time.perf_counter()
@@ -259,6 +273,7 @@ async def connections(dsn: str, sqla_url: str, count: int) -> AsyncIterator[tupl
 
 def _batches(tag: str, args: argparse.Namespace, round_no: int) -> list[list[q.Inbound]]:
     per = args.transactions // args.connections
+    tag = re.sub(r"\W", "", tag)
     return [q.inbounds(f"{tag}{round_no}w{w}", per, args.customers, round_no * args.connections + w, args.connections)
             for w in range(args.connections)]
 
@@ -278,13 +293,15 @@ async def postgres_part(args: argparse.Namespace) -> None:
                 "sqla asyncpg": [functools.partial(sqla_ingest, c) for c in held],
                 "sqla-pre asyncpg": [functools.partial(sqla_pre_ingest, c) for c in held],
             }
+            if args.control:
+                variants["raw, slowed"] = [_slowed(w.ingest, args.control / 1e6) for w in raw]
             results = {name: q.Figures() for name in variants}
             for name, ingests in variants.items():  # warm: statement caches, the server's buffers
-                await timed(cluster, ingests, _batches(f"warm{name.split()[0]}", args, 0), q.Figures())
+                await timed(cluster, ingests, _batches(f"warm{name}", args, 0), q.Figures())
             for round_no in range(args.rounds):
                 order = list(variants) if round_no % 2 == 0 else list(reversed(variants))
                 for name in order:
-                    await timed(cluster, variants[name], _batches(name.split()[0], args, round_no + 1),
+                    await timed(cluster, variants[name], _batches(name, args, round_no + 1),
                                 results[name])
         q.report("PostgreSQL: the ingest transaction (latency under concurrency; CPU: client process, server)",
                  results, "raw asyncpg")
