@@ -272,13 +272,15 @@ def spread(values: list[float], scale: float = 1.0, digits: int = 0) -> str:
 
 def report(title: str, results: dict[str, Figures], base: str) -> None:
     print(f"\n{title}")
-    print(f"{'variant':<16}{'p50 µs':>9}{'p99 µs':>9}{'CPU µs/tx (rounds)':>26}"
-          f"{'server CPU µs/tx':>22}{'tx/s (rounds)':>24}{'CPU ÷ ' + base:>22}")
+    print(f"{'variant':<17}{'p50 µs':>8}{'p99 µs':>8}{'CPU µs/tx (rounds)':>24}"
+          f"{'server CPU µs/tx':>20}{'tx/s (rounds)':>22}{'CPU ÷ base':>20}{'base tx/s ÷ tx/s':>20}")
     for name, fig in results.items():
         ratios = [a / b for a, b in zip(fig.cpu, results[base].cpu, strict=True)]
-        print(f"{name:<16}{quantile(fig.latencies, 0.5) * 1e6:>9.0f}{quantile(fig.latencies, 0.99) * 1e6:>9.0f}"
-              f"{spread(fig.cpu, 1e6):>26}{spread(fig.server_cpu, 1e6):>22}{spread(fig.rate):>24}"
-              f"{spread(ratios, 1, 2):>22}")
+        slower = [b / a for a, b in zip(fig.rate, results[base].rate, strict=True)]
+        print(f"{name:<17}{quantile(fig.latencies, 0.5) * 1e6:>8.0f}{quantile(fig.latencies, 0.99) * 1e6:>8.0f}"
+              f"{spread(fig.cpu, 1e6):>24}{spread(fig.server_cpu, 1e6):>20}{spread(fig.rate):>22}"
+              f"{spread(ratios, 1, 2):>20}{spread(slower, 1, 2):>20}")
+    print(f"(base: {base}; ratios are taken within each round, then the median [min–max] across rounds)")
 
 
 def timed(fn: Callable[[Inbound], object], batch: list[Inbound], fig: Figures) -> None:
