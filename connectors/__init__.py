@@ -1,10 +1,10 @@
-"""Platform connectors. The core sees only the contract in ``connectors.base``."""
+"""Platform connectors. The core sees only the contract in ``router.connector``."""
 
 from __future__ import annotations
 
 import importlib
 
-from connectors.base import Connector
+from router.connector import Connector
 
 # Connector type (as written in config) -> "module:Class". Imported lazily so a
 # deployment without, say, Telegram never imports aiogram.

@@ -51,7 +51,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from pydantic import Field, field_validator
 
-from connectors.base import (
+from connectors.email_parse import ParsedMail, parse_mail
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -62,7 +63,6 @@ from connectors.base import (
     SendResult,
     TransientError,
 )
-from connectors.email_parse import ParsedMail, parse_mail
 from router.models import Author, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)

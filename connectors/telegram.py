@@ -49,7 +49,9 @@ from aiohttp import web
 from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
 
-from connectors.base import (
+from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
+from connectors.webhook import parse_json, read_body
+from router.connector import (
     MAX_MEDIA_BYTES,
     ChannelLabel,
     Connector,
@@ -66,8 +68,6 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
-from connectors.webhook import parse_json, read_body
 from router.models import Attachment, OutboundMessage, PhoneButton
 
 if TYPE_CHECKING:  # at run time, _import_aiogram() imports them

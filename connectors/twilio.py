@@ -56,7 +56,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from connectors.base import (
+from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
+from connectors.webhook import read_body
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -70,8 +72,6 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
-from connectors.webhook import read_body
 from router.models import Attachment, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,9 @@ from jconfig.memory import MemoryConfig
 from pydantic import Field
 from vk_api.upload import VkUpload
 
-from connectors.base import (
+from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
+from connectors.webhook import parse_json, read_body
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -62,9 +64,7 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.net import FetchRefused
-from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
-from connectors.webhook import parse_json, read_body
+from router.fetch import FetchRefused
 from router.models import Attachment, OutboundMessage
 
 log = logging.getLogger(__name__)

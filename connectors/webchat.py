@@ -32,15 +32,6 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, Field
 
-from connectors.base import (
-    ChannelLabel,
-    Connector,
-    ConnectorHost,
-    ConnectorOptions,
-    HostUnavailable,
-    SendProgress,
-    SendResult,
-)
 from connectors.chat_limits import MovingWindow, address_key
 from connectors.webchat_frames import (
     ChatFrame,
@@ -50,6 +41,15 @@ from connectors.webchat_frames import (
     history_frames,
     message_frame,
     parse_frame,
+)
+from router.connector import (
+    ChannelLabel,
+    Connector,
+    ConnectorHost,
+    ConnectorOptions,
+    HostUnavailable,
+    SendProgress,
+    SendResult,
 )
 from router.models import (
     Author,

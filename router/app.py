@@ -15,8 +15,6 @@ from aiohttp.typedefs import Handler, Middleware
 
 from agents_ui import setup_console
 from connectors import connector_class
-from connectors.base import Connector, HostUnavailable
-from connectors.net import FetchLimits, GuardedFetcher, allow_list
 from router.accounts.service import ADMIN_ENV
 from router.appkeys import (
     ASSIGNER,
@@ -36,7 +34,9 @@ from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
 from router.config import Settings, start_problems
+from router.connector import Connector, HostUnavailable
 from router.core import Router
+from router.fetch import FetchLimits, GuardedFetcher, allow_list
 from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from connectors.base import Connector
 from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
+from router.connector import Connector
 from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker

@@ -12,10 +12,10 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.config import OutboxConfig
+from router.connector import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.outbox.store import OutboxStore

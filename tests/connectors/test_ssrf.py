@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from connectors.net import FetchLimits, FetchRefused, GuardedFetcher, is_public
 from router.app import STORE
 from router.config import Settings
+from router.fetch import FetchLimits, FetchRefused, GuardedFetcher, is_public
 from router.models import Delivery
 from tests.conftest import AppClient, eventually
 from tests.connectors.test_twilio import console

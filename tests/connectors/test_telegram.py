@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.base import SendProgress, TransientError
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
+from router.connector import SendProgress, TransientError
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually

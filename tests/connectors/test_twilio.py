@@ -24,10 +24,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors import twilio as twilio_module
-from connectors.base import RateLimited
 from connectors.twilio import TwilioConnector, TwilioOptions
 from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings, load_settings
+from router.connector import RateLimited
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, utcnow
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, HANG, AppClient, eventually

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendProgress, SendResult
+from router.connector import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendProgress, SendResult
 from router.models import OutboundMessage
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.net import GuardedFetcher
+from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 
 LabelText = dict[Literal["ru", "en"], str]
