@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from router.connector import Connector
 
@@ -21,7 +22,7 @@ class UnknownConnectorType(ValueError):
     pass
 
 
-def connector_class(type_name: str) -> type[Connector]:
+def connector_class(type_name: str) -> type[Connector[Any]]:
     try:
         target = CONNECTOR_TYPES[type_name]
     except KeyError:

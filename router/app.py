@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -79,11 +80,11 @@ def cache_dir(settings: Settings, base_dir: Path) -> Path | None:
     return (base_dir / settings.store.path).parent / "cache"
 
 
-def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
+def build_connectors(settings: Settings, router: Router) -> dict[str, Connector[Any]]:
     """The connectors configured to run. ``ConfigError`` for one that must not
     start as configured (a webhook mode without its secret); its secrets are
     registered for redaction before anything of it can log."""
-    built: dict[str, Connector] = {}
+    built: dict[str, Connector[Any]] = {}
     fetcher = GuardedFetcher(FetchLimits(
         allow_hosts=allow_list(settings.fetch.allow_hosts), max_bytes=settings.fetch.max_bytes,
         timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +25,7 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
-CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
+CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
 # set only when routing by rules.yaml

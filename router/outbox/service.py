@@ -11,6 +11,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from router.aio import wait_event
 from router.bus import Event, EventBus
@@ -40,7 +41,7 @@ class OutboxWorker:
         self,
         store: OutboxStore,
         bus: EventBus,
-        connectors: Mapping[str, Connector],
+        connectors: Mapping[str, Connector[Any]],
         config: OutboxConfig,
         metrics: Metrics,
         wakeup: asyncio.Event,

@@ -9,7 +9,7 @@ from router.connector import Connector, ConnectorHost, ConnectorOptions, Deliver
 from router.models import OutboundMessage
 
 
-class ScriptedPlatform(Connector):
+class ScriptedPlatform(Connector[ConnectorOptions]):
     type_name = "scripted"
 
     def __init__(self, name: str = "scripted", host: ConnectorHost | None = None) -> None:
