@@ -16,7 +16,7 @@ from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.rules.reload import RulesReloader
-from router.startup import StartupTimes
+from router.server.startup import StartupTimes
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)

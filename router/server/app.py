@@ -34,7 +34,7 @@ from router.assignment import Assigner
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
-from router.config import Settings, start_problems
+from router.config import Settings
 from router.connector import Connector, HostUnavailable
 from router.core import Router
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
@@ -46,7 +46,8 @@ from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
 from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
-from router.startup import StartupTimes
+from router.server.settings import start_problems
+from router.server.startup import StartupTimes
 from router.store import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
