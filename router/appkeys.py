@@ -1,4 +1,5 @@
-"""Typed keys of the app state, shared by the app factory and the console."""
+"""Typed keys of the app state, shared by the app factory and the console
+(the server's own, such as its start-up times, live in ``router/server/``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.rules.reload import RulesReloader
-from router.server.startup import StartupTimes
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -30,4 +30,3 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)
-STARTUP = web.AppKey("startup", StartupTimes)

@@ -27,7 +27,6 @@ from router.appkeys import (
     ROUTER,
     RULES_RELOADER,
     SETTINGS,
-    STARTUP,
     STORE,
 )
 from router.assignment import Assigner
@@ -47,7 +46,7 @@ from router.routing import assignment_policy, make_routing
 from router.rules import RulesRouting
 from router.rules.reload import RulesReloader
 from router.server.settings import start_problems
-from router.server.startup import StartupTimes
+from router.server.startup import STARTUP, StartupTimes
 from router.store import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
