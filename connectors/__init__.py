@@ -1,4 +1,6 @@
-"""Platform connectors. The core sees only the contract in ``router.connector``."""
+"""Platform connectors, each implementing the core's contract
+(``router/connector.py``). Nothing in the core imports this package: the
+composition root (``router/server/``) builds connectors from this registry."""
 
 from __future__ import annotations
 

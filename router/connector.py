@@ -4,6 +4,10 @@ A connector turns platform payloads into ``InboundMessage`` and hands them to
 ``ConnectorHost.on_message``; it delivers ``OutboundMessage`` in ``send``. It
 never imports the store, the rules or the router: everything it needs from the
 core comes through ``ConnectorHost``.
+
+The contract is the core's (the outbox, ingest and the console speak it);
+``connectors/`` holds its implementations, one module per platform, which
+only the composition root (``router/server/``) instantiates.
 """
 
 from __future__ import annotations

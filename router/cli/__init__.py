@@ -2,7 +2,10 @@
 
 Only the command line is built here: ``omnirouter --help`` answers at once.
 Each command imports what it needs in its handler (each module that adds
-commands exposes an ``add_commands(sub)`` that imports nothing heavy)."""
+commands exposes an ``add_commands(sub)`` that imports nothing heavy):
+``accounts`` (agents set-password), ``customers`` (import), ``config``
+(check), and the rules commands from ``router/rules/cli.py`` until they move
+here. ``run`` starts the server (``router/server/``)."""
 
 from __future__ import annotations
 
