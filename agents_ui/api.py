@@ -39,12 +39,12 @@ from connectors.base import MediaUnavailable
 from router.accounts.service import check_login, hash_password
 from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
-from router.customers import LookupKind, ValueAttributes, upsert
-from router.identity import InvalidIdentifier, KeyRefused
+from router.identity.customers import LookupKind, ValueAttributes, upsert
+from router.identity.service import InvalidIdentifier, KeyRefused
+from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView, Role
 from router.redaction import redact
 from router.store.base import KeyRef, KeyShared
-from router.verification import VerificationRefused
 
 log = logging.getLogger(__name__)
 

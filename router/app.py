@@ -37,7 +37,7 @@ from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
 from router.config import Settings, start_problems
 from router.core import Router
-from router.identity import IdentityRules, load_identity_config
+from router.identity.service import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox.service import OutboxWorker

@@ -23,7 +23,10 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
-from router.identity import IdentityRules
+from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
+from router.identity.selfservice import SelfService
+from router.identity.service import IdentityRules
+from router.identity.verification import Verifier
 from router.metrics import Metrics
 from router.models import (
     Agent,
@@ -46,13 +49,10 @@ from router.models import (
 )
 from router.notices import handoff_notice
 from router.outbound import automatic_reply, message_event, thread_of
-from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
 from router.routing import Routing
-from router.selfservice import SelfService
 from router.store import ConflictError, Store, StoreUnavailable
 from router.store.base import IdentityPlan, MergeRequest
-from router.verification import Verifier
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from router.accounts.store import AccountStore
-from router.contacts import ChannelContact
+from router.identity.contacts import ChannelContact
 from router.models import (
     AgentPresence,
     AuditEntry,
@@ -66,7 +66,7 @@ class AttributeMergePolicy:
 
 @dataclass(frozen=True, slots=True)
 class IdentityPlan:
-    """What ``router.identity`` decided about a sender, for the store to apply
+    """What ``router.identity.service`` decided about a sender, for the store to apply
     in the same transaction as storing the message."""
 
     identity: IdentityRef  # normalised
@@ -79,7 +79,7 @@ class IdentityPlan:
     # key kinds whose claims merge profiles without verification (config)
     merge_claims: frozenset[str] = frozenset()
     attributes: AttributeMergePolicy = AttributeMergePolicy()
-    # keys the platform vouches are the sender's own (router.identity.PROVEN_EXTRAS):
+    # keys the platform vouches are the sender's own (router.identity.service.PROVEN_EXTRAS):
     # the identity gets the key, the claim is verified, the key's one owner absorbs the customer
     proven: tuple[ClaimPlan, ...] = ()
     # key kinds whose proof merges into the key's owner (config: auto_merge, as for a new identity)
@@ -276,7 +276,7 @@ class Store(AccountStore, OutboxStore, ABC):
         whoever's it is). The common case, a customer already in
         conversation, takes this one step.
 
-        ``plan`` (from ``router.identity``) gives the normalised identity, its
+        ``plan`` (from ``router.identity.service``) gives the normalised identity, its
         match key and the claims to record; without one the sender is taken
         as it is."""
 

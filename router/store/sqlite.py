@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
-from router.contacts import ChannelContact
+from router.identity import (
+    sqlite_claims,
+    sqlite_contacts,
+    sqlite_proven,
+    sqlite_unmerge,
+    sqlite_upsert,
+    sqlite_verification,
+)
+from router.identity.contacts import ChannelContact
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     AgentPresence,
@@ -52,14 +60,6 @@ from router.models import (
     new_id,
 )
 from router.outbox.sqlite import SQLiteOutbox
-from router.store import (
-    sqlite_claims,
-    sqlite_contacts,
-    sqlite_proven,
-    sqlite_unmerge,
-    sqlite_upsert,
-    sqlite_verification,
-)
 from router.store.base import (
     ClaimPlan,
     CustomerUpsert,

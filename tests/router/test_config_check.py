@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from router import bot, config, identity
+from router import bot, config
 from router.cli import main
 from router.config_cli import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
+from router.identity import service as identity
 from router.rules import schema
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"

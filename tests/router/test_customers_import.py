@@ -10,8 +10,8 @@ import pytest
 from router.bus import EventBus
 from router.cli import main
 from router.core import Router
-from router.customers import ImportReport, RowError, parse_row
-from router.identity import IdentityConfig, IdentityRules, load_identity_config
+from router.identity.customers import ImportReport, RowError, parse_row
+from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
 from router.rules import RulesRouting, load_rules

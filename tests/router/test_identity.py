@@ -8,7 +8,7 @@ import phonenumbers
 import pytest
 
 from router.cli import main
-from router.identity import (
+from router.identity.service import (
     _MIN_PHONE_DIGITS,
     IdentityConfig,
     IdentityRules,

@@ -16,7 +16,8 @@ from connectors.base import PermanentError
 from router.bus import EventBus
 from router.config import OutboxConfig, RoutingConfig
 from router.core import Router
-from router.identity import IdentityConfig, IdentityRules
+from router.identity.service import IdentityConfig, IdentityRules
+from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
@@ -24,7 +25,6 @@ from router.routing import DefaultTeamRouting
 from router.store import ConflictError, NotFound
 from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore
-from router.verification import VerificationRefused
 from tests.fakes.scripted import ScriptedPlatform
 
 

@@ -16,15 +16,15 @@ from router.bot.base import Bot, BotReply, BotTurn, ReplyKind
 from router.bus import EventBus
 from router.config import RoutingConfig
 from router.core import Router
-from router.identity import IdentityConfig, IdentityRules
+from router.identity.selfservice import declines
+from router.identity.service import IdentityConfig, IdentityRules
+from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
 from router.routing import DefaultTeamRouting
 from router.rules import RulesRouting, load_rules
-from router.selfservice import declines
 from router.store import ConflictError
 from router.store.sqlite import SQLiteStore
-from router.verification import VerificationRefused
 from tests.router.rules.conftest import write_config
 from tests.router.test_identity_flow import Clock, msg
 

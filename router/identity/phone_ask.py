@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from router.identity import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
 from router.models import (
     ConversationView,
     Customer,

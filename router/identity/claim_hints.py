@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import Event, EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
 from router.models import ClaimMatch
 from router.store import ConflictError, Store
 from router.store.base import KeyRef

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
+from router.identity.verification import ASIDE, Verifier, fill
 from router.models import (
     ConversationView,
     Customer,
@@ -31,7 +32,6 @@ from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
 from router.store.base import ClaimPlan, KeyRef
 from router.texts import localized
-from router.verification import ASIDE, Verifier, fill
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from router.bus import Event, EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
 from router.models import (
     Author,
     ConversationStatus,
