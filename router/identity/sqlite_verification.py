@@ -8,9 +8,10 @@ import math
 import sqlite3
 from datetime import datetime, timedelta
 
+from router.identity.sqlite_merge import _merge
+from router.identity.sqlite_rows import _row_of
 from router.models import MergeRecord, Verification, new_id
 from router.store import rows
-from router.store import sqlite as db
 from router.store.base import KeyRef, MergeRequest, VerificationCheck, VerificationStart
 from router.store.errors import ConflictError
 
@@ -57,7 +58,7 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
         (verification_id, start.customer_id, start.key.kind, start.key.value, channel, start.code_hash, sends,
          stamp, stamp, rows.ts(now + start.ttl), start.conversation_id, start.origin),
     )
-    return as_verification(db._row_of(conn, "identity_verifications", verification_id))
+    return as_verification(_row_of(conn, "identity_verifications", verification_id))
 
 
 def check_verification(
@@ -79,7 +80,7 @@ def check_verification(
                      (status, row["id"]))
     else:
         return _verified(conn, row, check, stamp)
-    return as_verification(db._row_of(conn, "identity_verifications", row["id"])), None
+    return as_verification(_row_of(conn, "identity_verifications", row["id"])), None
 
 
 def _verified(
@@ -99,7 +100,7 @@ def _verified(
     merge, survivor = None, check.customer_id
     if len(owners) == 1:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = db._merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
+        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
                           now)
         survivor = owners[0][0]
     conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
@@ -107,7 +108,7 @@ def _verified(
     if check.sender is not None:
         conn.execute("UPDATE identities SET verified = 1 WHERE kind = ? AND value = ? AND customer_id = ?",
                      (check.sender.kind, check.sender.value, survivor))
-    verification = as_verification(db._row_of(conn, "identity_verifications", row["id"]))
+    verification = as_verification(_row_of(conn, "identity_verifications", row["id"]))
     return verification, merge
 
 
@@ -130,4 +131,4 @@ def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:
 def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:
     changed = conn.execute("UPDATE identity_verifications SET status = 'declined' WHERE id = ? AND status = 'pending'",
                            (verification_id,)).rowcount
-    return as_verification(db._row_of(conn, "identity_verifications", verification_id)) if changed else None
+    return as_verification(_row_of(conn, "identity_verifications", verification_id)) if changed else None
