@@ -40,11 +40,12 @@ from router.accounts.service import check_login, hash_password
 from router.appkeys import CONNECTORS, ROUTER, STORE
 from router.core import ReplyRefused, ReplyWindowClosed
 from router.identity.customers import LookupKind, ValueAttributes, upsert
+from router.identity.errors import KeyShared
 from router.identity.service import InvalidIdentifier, KeyRefused
+from router.identity.types import KeyRef
 from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView, Role
 from router.redaction import redact
-from router.store.base import KeyRef, KeyShared
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from router.bus import Event, EventBus
 from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
+from router.identity.types import IdentityPlan, MergeRequest
 from router.identity.verification import Verifier
 from router.metrics import Metrics
 from router.models import (
@@ -52,7 +53,6 @@ from router.outbound import automatic_reply, message_event, thread_of
 from router.redaction import redact
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
-from router.store.base import IdentityPlan, MergeRequest
 
 log = logging.getLogger(__name__)
 

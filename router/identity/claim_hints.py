@@ -15,9 +15,9 @@ from datetime import datetime
 
 from router.bus import Event, EventBus
 from router.identity.service import IdentityRules
+from router.identity.types import KeyRef
 from router.models import ClaimMatch
 from router.store import ConflictError, Store
-from router.store.base import KeyRef
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from router.identity.service import IdentityRules, InvalidIdentifier
+from router.identity.types import CustomerUpsert, KeyRef, Upserted
 from router.models import utcnow
 from router.store import ConflictError, NotFound, Store
-from router.store.base import CustomerUpsert, KeyRef, Upserted
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 
 from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.types import PROOF_SOURCE, IdentityPlan
 from router.models import (
     ConversationView,
     Customer,
@@ -35,7 +36,7 @@ from router.models import (
 )
 from router.notices import customer_language
 from router.outbound import automatic_reply
-from router.store.base import PROOF_SOURCE, IdentityPlan, Store
+from router.store.base import Store
 from router.texts import localized
 
 log = logging.getLogger(__name__)

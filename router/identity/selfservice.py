@@ -19,6 +19,7 @@ from datetime import datetime
 
 from router.bus import EventBus
 from router.identity.service import IdentityRules
+from router.identity.types import ClaimPlan, KeyRef
 from router.identity.verification import ASIDE, Verifier, fill
 from router.models import (
     ConversationView,
@@ -30,7 +31,6 @@ from router.models import (
 from router.notices import customer_language
 from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
-from router.store.base import ClaimPlan, KeyRef
 from router.texts import localized
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from router.identity.types import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.models import IdentityRef, InboundMessage
-from router.store.base import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.texts import LocalizedPiece, ru_en
 from router.yamlconf import load_model
 

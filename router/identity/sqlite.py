@@ -22,6 +22,16 @@ from router.identity.sqlite_rows import (
     _merge_record,
     _plain,
 )
+from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
+from router.identity.types import (
+    CustomerUpsert,
+    IdentityPlan,
+    KeyRef,
+    MergeRequest,
+    Upserted,
+    VerificationCheck,
+    VerificationStart,
+)
 from router.models import (
     AuditEntry,
     ChannelIdentity,
@@ -33,15 +43,6 @@ from router.models import (
     Message,
     Verification,
 )
-from router.store.base import (
-    CustomerUpsert,
-    IdentityPlan,
-    KeyRef,
-    MergeRequest,
-    Upserted,
-    VerificationCheck,
-    VerificationStart,
-)
 from router.store.engine import Connection
 from router.store.errors import NotFound
 from router.store.rows import fetch_all as _all
@@ -51,7 +52,7 @@ from router.store.rows import ts
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
 
-class SQLiteIdentity:
+class SQLiteIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore):
     """Identity over the connections of the store it is mixed into."""
 
     @property

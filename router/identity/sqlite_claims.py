@@ -9,8 +9,8 @@ import json
 import sqlite3
 from datetime import datetime
 
+from router.identity.types import SHARED_KEY_SOURCE, KeyRef
 from router.models import ClaimMatch, IdentityClaim, new_id
-from router.store.base import SHARED_KEY_SOURCE, KeyRef
 from router.store.errors import ConflictError, NotFound
 
 # what both queries select: the claim, its claimant, one holder and the holder's

@@ -10,9 +10,10 @@ import sqlite3
 from typing import Any
 
 from router.identity import sqlite_unmerge
+from router.identity.rules import merge_attributes
 from router.identity.sqlite_rows import _audit, _live_customer, _merge_record, _restore, _rows
+from router.identity.types import MergeRequest
 from router.models import MergeRecord, new_id
-from router.store.base import MergeRequest, merge_attributes
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts

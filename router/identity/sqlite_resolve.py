@@ -10,8 +10,8 @@ import sqlite3
 from router.identity import sqlite_proven, sqlite_upsert
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
+from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
 from router.models import Customer, Message, new_id
-from router.store.base import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import message_row as _message

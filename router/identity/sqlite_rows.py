@@ -8,8 +8,8 @@ import logging
 import sqlite3
 from typing import Any
 
+from router.identity.types import IdentityPlan
 from router.models import AuditEntry, ChannelIdentity, Customer, IdentityClaim, IdentityRef, MergeRecord, new_id
-from router.store.base import IdentityPlan
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one

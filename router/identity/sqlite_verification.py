@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _row_of
+from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
 from router.models import MergeRecord, Verification, new_id
 from router.store import rows
-from router.store.base import KeyRef, MergeRequest, VerificationCheck, VerificationStart
 from router.store.errors import ConflictError
 
 

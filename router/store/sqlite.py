@@ -28,6 +28,7 @@ from router.identity.contacts import ChannelContact
 from router.identity.sqlite import SQLiteIdentity
 from router.identity.sqlite_resolve import _resolve_identity
 from router.identity.sqlite_rows import _plain
+from router.identity.types import IdentityPlan
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     AgentPresence,
@@ -47,12 +48,7 @@ from router.models import (
     new_id,
 )
 from router.outbox.sqlite import SQLiteOutbox
-from router.store.base import (
-    IdentityPlan,
-    Ingested,
-    ReleasedOffer,
-    Store,
-)
+from router.store.base import Ingested, ReleasedOffer, Store
 from router.store.checkpoint import checkpoint_regularly
 from router.store.engine import CLOSE_TIMEOUT, WriterMode
 from router.store.engine import Connection as _Connection

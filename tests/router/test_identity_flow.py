@@ -17,13 +17,13 @@ from router.bus import EventBus
 from router.config import OutboxConfig, RoutingConfig
 from router.core import Router
 from router.identity.service import IdentityConfig, IdentityRules
+from router.identity.types import MergeRequest
 from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
 from router.routing import DefaultTeamRouting
 from router.store import ConflictError, NotFound
-from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore
 from tests.fakes.scripted import ScriptedPlatform
 

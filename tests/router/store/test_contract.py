@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from router.identity.errors import KeyShared
+from router.identity.rules import merge_attributes
+from router.identity.types import AttributeMergePolicy, ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest
 from router.models import (
     Author,
     ConditionTrace,
@@ -29,16 +32,6 @@ from router.models import (
     new_id,
 )
 from router.store import ConflictError, NotFound, Store
-from router.store.base import (
-    AttributeMergePolicy,
-    ClaimPlan,
-    CustomerUpsert,
-    IdentityPlan,
-    KeyRef,
-    KeyShared,
-    MergeRequest,
-    merge_attributes,
-)
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from router.identity.types import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
 from router.models import Customer
 from router.store import ConflictError, NotFound, Store
-from router.store.base import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
 from tests.router.store import test_contract as contract
 from tests.router.store.test_contract import PHONE, T0, keyed
 
