@@ -26,7 +26,7 @@ from router.bus import Event, EventBus
 from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
-from router.identity.types import IdentityPlan, MergeRequest
+from router.identity.types import IdentityPlan
 from router.identity.verification import Verifier
 from router.metrics import Metrics
 from router.models import (
@@ -467,23 +467,6 @@ class Router:
         self.bus.publish(message_event(message, view))
         self.outbox_wakeup.set()
         return message
-
-    # -- identity: merges by people ----------------------------------------------
-    async def merge_customers(self, survivor_id: str, merged_id: str, agent: Agent, reason: str) -> MergeRecord:
-        """An agent's merge: ``merged_id`` folds into ``survivor_id``. The moved
-        identities count as unproven: an agent's word is no proof the customer
-        gave, so neither side's history is shown to the other until a code is
-        confirmed (agents see everything in the console)."""
-        request = MergeRequest(survivor_id, merged_id, "agent", agent.username, reason,
-                               self.identity.attribute_policy(), verified=False)
-        record = await self.store.merge_customers(request, self.clock())
-        self.bus.publish(Event("customer.merged", {"merge": record.model_dump(mode="json")}))
-        return record
-
-    async def unmerge_customers(self, merge_id: str, agent: Agent, reason: str) -> MergeRecord:
-        record = await self.store.unmerge_customers(merge_id, agent.username, reason, self.clock())
-        self.bus.publish(Event("customer.unmerged", {"merge": record.model_dump(mode="json")}))
-        return record
 
     async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
         try:
