@@ -10,7 +10,7 @@ import sqlite3
 from typing import Any
 
 from router.identity import sqlite_unmerge
-from router.identity.rules import merge_attributes
+from router.identity.rules import fold, folded_preview, merge_attributes
 from router.identity.sqlite_rows import _audit, _live_customer, _merge_record, _restore, _rows
 from router.identity.types import MergeRequest
 from router.models import MergeRecord, new_id
@@ -29,17 +29,17 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
         conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) AND status != 'resolved'"
         " ORDER BY created_at, rowid", (survivor_id, merged_id),
     )
-    if len(opened) < 2:
+    pair = fold(opened)
+    if pair is None:
         return {}
-    kept, folded = opened[0], opened[1]
+    kept, folded = pair
     moved = _rows(conn, "SELECT id FROM messages WHERE conversation_id = ?", (folded["id"],))
     conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
     conn.execute(
         "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ?, route_reason = ?"
         " WHERE id = ?", (now, now, f"merged into {kept['id']}", folded["id"]),
     )
-    latest = max(kept["last_message_at"], folded["last_message_at"])
-    text = kept["last_message_text"] if latest == kept["last_message_at"] else folded["last_message_text"]
+    latest, text = folded_preview(kept, folded)
     conn.execute(
         "UPDATE conversations SET last_message_at = ?, last_message_text = ?, updated_at = ? WHERE id = ?",
         (latest, text, now, kept["id"]),

@@ -8,6 +8,7 @@ import logging
 import sqlite3
 
 from router.identity import sqlite_proven, sqlite_upsert
+from router.identity.rules import one_owner, widely_shared
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -57,14 +58,14 @@ def _key_sharers(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[str]
 def _key_owner(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> str | None:
     """The one profile with a proven identity of ``key``, unless the key is
     too widely shared (more than ``max_profiles``) or owned by several."""
-    if len(_key_sharers(conn, key, max_profiles + 1)) > max_profiles:
+    if widely_shared(len(_key_sharers(conn, key, max_profiles + 1)), max_profiles):
         log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
         return None
     owners = _all(
         conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ? LIMIT 2",
         (key.kind, key.value),
     )
-    return owners[0][0] if len(owners) == 1 else None
+    return one_owner([r[0] for r in owners])
 
 
 def _new_customer(conn: sqlite3.Connection, name: str | None, now: str) -> str:
