@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 
 from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.store import MergeStore
 from router.identity.types import PROOF_SOURCE, IdentityPlan
 from router.models import (
     ConversationView,
@@ -158,7 +159,7 @@ class PhoneAsker:
         return any(c.kind == "phone" and c.verified_at is not None for c in claims)
 
 
-async def merges_by_proof(store: Store, customer_id: str, at: datetime) -> list[MergeRecord]:
+async def merges_by_proof(store: MergeStore, customer_id: str, at: datetime) -> list[MergeRecord]:
     """The merges a platform's proof made while storing the message received
     ``at`` (the store stamps them with that time), for the console to hear of."""
     return [m for m in await store.customer_merges(customer_id)
