@@ -15,11 +15,12 @@ from router.identity.rules import (
     code_sends,
     fold,
     folded_preview,
+    merge_attributes,
     one_owner,
     past_daily_cap,
     widely_shared,
 )
-from router.identity.types import KeyRef, VerificationCheck, VerificationStart
+from router.identity.types import AttributeMergePolicy, KeyRef, VerificationCheck, VerificationStart
 from router.models import Verification
 from router.store import ConflictError
 
@@ -44,6 +45,25 @@ def start(**changes: object) -> VerificationStart:
 def check(code_hash: str = "right", conversation_id: str | None = "conv_1") -> VerificationCheck:
     return VerificationCheck(customer_id="cus_1", code_hash=code_hash, max_attempts=3,
                              conversation_id=conversation_id)
+
+
+# -- merge: attributes ------------------------------------------------------------------
+
+
+def test_attribute_conflicts_are_settled_per_attribute() -> None:
+    old, new = "2026-01-01T00:00:00.000000Z", "2026-06-01T00:00:00.000000Z"
+    survivor = ({"tier": "gold", "city": "Пермь", "ltv": 10},
+                {"tier": {"at": old, "source": "crm"}, "city": {"at": old, "source": "channel"},
+                 "ltv": {"at": new, "source": "agent"}})
+    merged = ({"tier": "silver", "city": "Москва", "ltv": 99, "vip": True},
+              {"tier": {"at": new, "source": "agent"}, "city": {"at": new, "source": "channel"},
+               "ltv": {"at": old, "source": "crm"}, "vip": {"at": old, "source": "import"}})
+    policy = AttributeMergePolicy(per_attribute=(("tier", "source_priority"), ("ltv", "source_priority")))
+    attrs, meta = merge_attributes(survivor, merged, policy)
+    # tier: the CRM beats an agent although older; city: the more recent wins;
+    # ltv: the CRM's value although older; vip: only one side has it
+    assert attrs == {"tier": "gold", "city": "Москва", "ltv": 99, "vip": True}
+    assert meta["city"]["at"] == new and meta["ltv"]["source"] == "crm"
 
 
 # -- merge folding ---------------------------------------------------------------------
