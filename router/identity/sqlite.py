@@ -9,7 +9,8 @@ from abc import abstractmethod
 from collections.abc import Iterable
 from datetime import datetime
 
-from router.identity import sqlite_claims, sqlite_proven, sqlite_verification
+from router.identity import sqlite_claims, sqlite_contacts, sqlite_proven, sqlite_verification
+from router.identity.contacts import ChannelContact
 from router.identity.sqlite_bulk import _after_bulk_load, _bulk_load, _chunks
 from router.identity.sqlite_merge import _merge, _unmerge
 from router.identity.sqlite_resolve import _key_contacts, _resolve_identity, _upsert_customer
@@ -160,3 +161,6 @@ class SQLiteIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore):
             " ORDER BY created_at DESC, rowid DESC LIMIT ?", (customer_id, customer_id, limit),
         )
         return [_audit_entry(r) for r in rows]
+
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        return await self._r.call(sqlite_contacts.last_contacts, customer_id)

@@ -14,6 +14,7 @@ from abc import abstractmethod
 from datetime import datetime
 from typing import Protocol
 
+from router.identity.contacts import ChannelContact
 from router.identity.types import (
     CustomerUpsert,
     IdentityPlan,
@@ -38,7 +39,7 @@ from router.models import (
 
 class CustomerStore(Protocol):
     """The customers and the identities they write from: a sender resolved to
-    its customer, a profile read, a CRM's write."""
+    its customer, a profile read, a CRM's write, where they were last seen."""
 
     @abstractmethod
     async def resolve_identity(
@@ -70,6 +71,11 @@ class CustomerStore(Protocol):
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
         """Whether the customer was ever sent an automatic message marked
         ``marker`` (its ``extras["automatic"]``), on any channel or conversation."""
+
+    @abstractmethod
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        """Per channel the customer wrote from, their latest message there and
+        the intent the bot answered it with; most recent first."""
 
 
 class VerificationStore(Protocol):

@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import Self
 
 from router.accounts.store import AccountStore
-from router.identity.contacts import ChannelContact
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.identity.types import IdentityPlan
 from router.models import (
@@ -196,11 +195,6 @@ class Store(AccountStore, OutboxStore, CustomerStore, VerificationStore, ClaimSt
     @abstractmethod
     async def customer_channels(self, customer_id: str) -> list[str]:
         """The channels the customer has written from (a reply can go to any), most recent first."""
-
-    @abstractmethod
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        """Per channel the customer wrote from, their latest message there and
-        the intent the bot answered it with; most recent first."""
 
     # -- outbound / outbox ---------------------------------------------------
     @abstractmethod

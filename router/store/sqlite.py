@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
-from router.identity import sqlite_contacts
-from router.identity.contacts import ChannelContact
 from router.identity.sqlite import SQLiteIdentity
 from router.identity.sqlite_resolve import _resolve_identity
 from router.identity.sqlite_rows import _plain
@@ -775,9 +773,6 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIdentity, Store):
             (customer_id,),
         )
         return [r[0] for r in rows]
-
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        return await self._r.call(sqlite_contacts.last_contacts, customer_id)
 
     async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
         row = await self._r.call(
