@@ -14,7 +14,7 @@ from router.core import Router
 from router.models import Agent, IdentityRef, InboundMessage, Role
 from router.store.sqlite import SQLiteStore
 from tests.router.identity.merging import merger
-from tests.router.test_identity_flow import make_router
+from tests.router.identity.test_flow import make_router
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

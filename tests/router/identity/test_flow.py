@@ -136,7 +136,7 @@ async def test_after_a_proven_link_the_history_is_whole(router: Router, agent: A
 
 
 # -- verified linking by a one-time code an agent sends ------------------------------------
-# (the bot offers none here: tests/router/test_selfservice.py has the bot's offer, and both together)
+# (the bot offers none here: tests/router/identity/test_selfservice.py has the bot's offer, and both together)
 
 
 class Clock:

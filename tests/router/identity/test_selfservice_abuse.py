@@ -17,9 +17,8 @@ from router.models import Agent, IdentityRef, Role
 from router.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from tests.router.identity.merging import merger
-from tests.router.rules.conftest import write_config
-from tests.router.test_identity_flow import Clock, msg
-from tests.router.test_selfservice import (
+from tests.router.identity.test_flow import Clock, msg
+from tests.router.identity.test_selfservice import (
     DECLINED_RU,
     EXPIRED_RU,
     KNOWN,
@@ -33,6 +32,7 @@ from tests.router.test_selfservice import (
     outbox,
     whatsapp_customer,
 )
+from tests.router.rules.conftest import write_config
 
 SECRET = "Мой заказ 1234 — секрет"
 

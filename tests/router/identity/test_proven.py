@@ -18,7 +18,7 @@ from router.models import (
     utcnow,
 )
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 def rules(**overrides: object) -> IdentityRules:

@@ -21,7 +21,7 @@ from router.identity.service import (
 from router.models import IdentityRef, InboundMessage
 from router.yamlconf import ConfigError
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 @pytest.mark.parametrize(

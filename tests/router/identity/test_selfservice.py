@@ -25,8 +25,8 @@ from router.routing import DefaultTeamRouting
 from router.rules import RulesRouting, load_rules
 from router.store import ConflictError
 from router.store.sqlite import SQLiteStore
+from tests.router.identity.test_flow import Clock, msg
 from tests.router.rules.conftest import write_config
-from tests.router.test_identity_flow import Clock, msg
 
 KNOWN = "+79123456789"  # wrote on WhatsApp before
 NOBODY = "+79261234567"  # nobody's
