@@ -86,13 +86,6 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str
     return [dict(r) for r in _all(conn, sql, params)]
 
 
-def _row(conn: sqlite3.Connection, sql: str, params: Any = ()) -> dict[str, Any]:
-    found = _one(conn, sql, params)
-    if found is None:
-        raise NotFound(str(params[0]) if params else sql)
-    return dict(found)
-
-
 def _restore(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
     """Put a row back exactly as snapshotted, in place (an UPDATE keeps its
     rowid, and with it the order of equal timestamps). Column names come from
