@@ -23,6 +23,7 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
+from router.conversations.outbound import automatic_reply, message_event, thread_of
 from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
@@ -45,7 +46,6 @@ from router.models import (
     utcnow,
 )
 from router.notices import handoff_notice
-from router.outbound import automatic_reply, message_event, thread_of
 from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
 from router.routing import Routing

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
+from router.conversations.outbound import automatic_reply
 from router.identity import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
 from router.models import (
     ConversationView,
@@ -34,7 +35,6 @@ from router.models import (
     PhoneButton,
 )
 from router.notices import customer_language
-from router.outbound import automatic_reply
 from router.store.base import PROOF_SOURCE, IdentityPlan, Store
 from router.texts import localized
 

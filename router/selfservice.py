@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import EventBus
+from router.conversations.outbound import automatic_reply, message_event
 from router.identity import IdentityRules
 from router.models import (
     ConversationView,
@@ -27,7 +28,6 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
 from router.store.base import ClaimPlan, KeyRef
 from router.texts import localized

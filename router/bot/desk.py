@@ -22,6 +22,7 @@ from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, Rep
 from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import Event, EventBus
+from router.conversations.outbound import automatic_reply, message_event
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -32,7 +33,6 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import customer_language, handoff_notice
-from router.outbound import automatic_reply, message_event
 from router.phone_ask import proof_only
 from router.routing import Routing
 from router.store import ConflictError, Store, StoreUnavailable
