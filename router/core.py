@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
+from router import events
 from router.aio import finish
 from router.bot.base import Bot
 from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
-from router.conversations.outbound import automatic_reply, message_event, thread_of
+from router.conversations.outbound import automatic_reply, thread_of
 from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
@@ -97,10 +98,6 @@ def _for_connectors() -> Iterator[None]:
         yield
     except StoreUnavailable as exc:
         raise HostUnavailable(exc.reason) from exc
-
-
-def conversation_event(kind: str, conversation: ConversationView) -> Event:
-    return Event(kind, {"conversation": conversation.model_dump(mode="json")})
 
 
 class Router:
@@ -212,7 +209,7 @@ class Router:
             log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)
             return
         log.info("message %s on %s is %s%s", message.id, channel, state.value, f": {error}" if error else "")
-        self.bus.publish(Event("message.updated", {"message": message.model_dump(mode="json")}))
+        self.bus.publish(events.message_updated(message))
 
     # -- the pipeline ----------------------------------------------------------
     async def _ingest(self, message: InboundMessage) -> Accepted:
@@ -230,7 +227,7 @@ class Router:
         if plan.proven and not step.duplicate:
             merges = await merges_by_proof(self.store, step.customer.id, received)
             for merge in merges:
-                self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
+                self.bus.publish(events.customer_merged(merge))
         if step.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
@@ -239,7 +236,8 @@ class Router:
         conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
         if not step.duplicate and proof_only(stored):
             # the phone button's answer (a proven key, no words) is answered here, never by the bot
-            self.bus.publish(message_event(*await self.phone_asker.answer_proof(stored, step.customer, merges)))
+            answer = await self.phone_asker.answer_proof(stored, step.customer, merges)
+            self.bus.publish(events.message_created(*answer))
         # a code typed back or a "no" to the offer is answered by the self-service step, not the bot
         elif not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
                                                                           plan.claims):
@@ -259,7 +257,7 @@ class Router:
                      message.automated, stored.id, view.id if view else "no conversation")
             self.metrics.messages_in.labels(message.channel).inc()
             if view is not None:
-                self.bus.publish(message_event(stored, view))
+                self.bus.publish(events.message_created(stored, view))
         return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)
 
     async def _route(self, stored: Message, customer: Customer, view: ConversationView | None,
@@ -279,12 +277,12 @@ class Router:
             stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
             if created:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
-                self.bus.publish(conversation_event("conversation.created", view))
+                self.bus.publish(events.conversation_created(view))
                 notice = handoff_notice(decision, stored, customer, self.handoff_texts)
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
         log.debug("message %s in conversation %s", stored.id, view.id)
-        self.bus.publish(message_event(stored, view))
+        self.bus.publish(events.message_created(stored, view))
         if notice:
             await self._notify(stored, view, notice)
         if created and view.status is ConversationStatus.BOT and self.bot_desk is not None:
@@ -300,7 +298,7 @@ class Router:
     async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
         asked = await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
         if asked is not None:
-            self.bus.publish(message_event(asked, view))
+            self.bus.publish(events.message_created(asked, view))
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer
@@ -308,7 +306,7 @@ class Router:
         now = self.clock()
         message, payload = automatic_reply(inbound, view, text, now, {"automatic": "handoff"})
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(message_event(message, view))
+        self.bus.publish(events.message_created(message, view))
         self.outbox_wakeup.set()
 
     async def _handoff(
@@ -329,7 +327,7 @@ class Router:
         except ConflictError:  # an agent took it meanwhile: theirs now, nothing to hand off
             return await self.store.get_conversation(view.id), None
         log.info("conversation %s handed off by the rules: %s", view.id, decision.reason)
-        self.bus.publish(conversation_event("conversation.updated", view))
+        self.bus.publish(events.conversation_updated(view))
         return view, handoff_notice(decision, stored, customer, self.handoff_texts)
 
     async def resume(self) -> int:
@@ -463,8 +461,8 @@ class Router:
         message, view = await self.store.enqueue_outbound(message, payload, assign, now)
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
         if assign is not None:
-            self.bus.publish(conversation_event("conversation.assigned", view))
-        self.bus.publish(message_event(message, view))
+            self.bus.publish(events.conversation_assigned(view))
+        self.bus.publish(events.message_created(message, view))
         self.outbox_wakeup.set()
         return message
 
@@ -494,7 +492,7 @@ class Router:
         except ConflictError as exc:
             raise ReplyRefused(str(exc)) from exc
         log.info("conversation %s assigned to %s", conversation_id, agent.username)
-        self.bus.publish(conversation_event("conversation.assigned", view))
+        self.bus.publish(events.conversation_assigned(view))
         return view
 
     async def hand_to_bot(self, conversation_id: str, agent: Agent) -> ConversationView:
@@ -522,7 +520,7 @@ class Router:
         except ConflictError as exc:
             raise ReplyRefused(str(exc)) from exc
         log.info("conversation %s %s", conversation_id, step)
-        self.bus.publish(conversation_event("conversation.updated", view))
+        self.bus.publish(events.conversation_updated(view))
         return view
 
     async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:
@@ -533,5 +531,5 @@ class Router:
             expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
         )
         log.info("conversation %s resolved by %s", conversation_id, agent.username)
-        self.bus.publish(conversation_event("conversation.updated", view))
+        self.bus.publish(events.conversation_updated(view))
         return view

@@ -17,8 +17,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from router import events
 from router.bus import EventBus
-from router.conversations.outbound import automatic_reply, message_event
+from router.conversations.outbound import automatic_reply
 from router.identity import IdentityRules
 from router.models import (
     ConversationView,
@@ -221,5 +222,5 @@ class SelfService:
         now = self.clock()
         message, payload = automatic_reply(inbound, view, text, now, extras, history_changed=history_changed)
         message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(message_event(message, view))
+        self.bus.publish(events.message_created(message, view))
         self.wakeup.set()

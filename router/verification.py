@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Literal
 
-from router.bus import Event, EventBus
+from router import events
+from router.bus import EventBus
 from router.identity import IdentityRules
 from router.models import (
     Author,
@@ -194,5 +195,5 @@ class Verifier:
         verification, merge = outcome
         log.info("verification %s of %s: %s", verification.id, customer_id, verification.status)
         if merge is not None:
-            self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
+            self.bus.publish(events.customer_merged(merge))
         return outcome

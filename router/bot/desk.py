@@ -17,12 +17,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from router import events
 from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
-from router.bus import Event, EventBus
-from router.conversations.outbound import automatic_reply, message_event
+from router.bus import EventBus
+from router.conversations.outbound import automatic_reply
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -42,10 +43,6 @@ log = logging.getLogger(__name__)
 # the messages a turn reads: enough for "did the customer ask this before?"
 TURN_HISTORY = 30
 RESUME_BATCH = 10_000
-
-
-def _conversation_event(conversation: ConversationView) -> Event:
-    return Event("conversation.updated", {"conversation": conversation.model_dump(mode="json")})
 
 
 def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
@@ -219,7 +216,7 @@ class BotDesk:
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
-            self.bus.publish(message_event(message, view))
+            self.bus.publish(events.message_created(message, view))
             self.outbox_wakeup.set()
         return True
 
@@ -250,7 +247,7 @@ class BotDesk:
         except ConflictError:  # an agent took it meanwhile: theirs now
             return
         log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
-        self.bus.publish(_conversation_event(view))
+        self.bus.publish(events.conversation_updated(view))
         notice = handoff_notice(decision, inbound, customer, self.messages.handoff)
         if notice is not None:
             if hello is not None:

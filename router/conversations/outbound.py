@@ -3,14 +3,13 @@ the outbox payload, composed once for every step that answers by itself (a
 handoff notice, the bot's answers, the self-service texts, the phone request).
 
 Each caller enqueues the pair itself (``Store.enqueue_outbound``), with the
-checks its own step needs, then publishes ``message_event``."""
+checks its own step needs, then publishes ``events.message_created``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from router.bus import Event
 from router.models import (
     Author,
     ConversationView,
@@ -47,9 +46,3 @@ def automatic_reply(
     )
     return message, sent
 
-
-def message_event(message: Message, conversation: ConversationView) -> Event:
-    return Event(
-        "message.created",
-        {"message": message.model_dump(mode="json"), "conversation": conversation.model_dump(mode="json")},
-    )
