@@ -24,7 +24,7 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
-from router.conversations.outbound import automatic_reply, thread_of
+from router.conversations.outbound import Outgoing, send
 from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
@@ -40,10 +40,8 @@ from router.models import (
     InboundMessage,
     MergeRecord,
     Message,
-    OutboundMessage,
     RouteDecision,
     RouteTrace,
-    new_id,
     utcnow,
 )
 from router.notices import handoff_notice
@@ -122,7 +120,7 @@ class Router:
         self.outbox_wakeup = asyncio.Event()
         # a lambda, not the bound clock: tests and tools swap ``router.clock`` later
         self.verifier = Verifier(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
-        self.phone_asker = PhoneAsker(store, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
+        self.phone_asker = PhoneAsker(store, bus, self.identity, lambda: self.clock(), self.outbox_wakeup)  # noqa: PLW0108
         self.selfservice = SelfService(store, bus, self.identity, self.verifier, lambda: self.clock(),  # noqa: PLW0108
                                        self.outbox_wakeup)
         self._in_flight: set[asyncio.Task[Accepted]] = set()
@@ -236,8 +234,7 @@ class Router:
         conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
         if not step.duplicate and proof_only(stored):
             # the phone button's answer (a proven key, no words) is answered here, never by the bot
-            answer = await self.phone_asker.answer_proof(stored, step.customer, merges)
-            self.bus.publish(events.message_created(*answer))
+            await self.phone_asker.answer_proof(stored, step.customer, merges)
         # a code typed back or a "no" to the offer is answered by the self-service step, not the bot
         elif not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
                                                                           plan.claims):
@@ -296,18 +293,13 @@ class Router:
             self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
 
     async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
-        asked = await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
-        if asked is not None:
-            self.bus.publish(events.message_created(asked, view))
+        await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
 
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer
         wrote, through the outbox like every outbound message."""
-        now = self.clock()
-        message, payload = automatic_reply(inbound, view, text, now, {"automatic": "handoff"})
-        message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(events.message_created(message, view))
-        self.outbox_wakeup.set()
+        await send(self.store, self.bus, self.outbox_wakeup,
+                   Outgoing.automatic(inbound, view, text, {"automatic": "handoff"}), self.clock())
 
     async def _handoff(
         self, stored: Message, customer: Customer, view: ConversationView
@@ -431,39 +423,11 @@ class Router:
             extras |= {"template": True, "customer_name": conversation.customer_name or ""}
         else:
             await self._check_window(conversation, last)
-        now = self.clock()
-        message = Message(
-            id=new_id("msg"),
-            conversation_id=conversation_id,
-            customer_id=conversation.customer_id,
-            direction=Direction.OUT,
-            author=Author.AGENT,
-            agent_id=agent.id,
-            channel=last.channel,
-            text=text,
-            attachments=attachments or [],
-            created_at=now,
-            delivery=Delivery.PENDING,
-            extras=extras,
-        )
-        payload = OutboundMessage(
-            message_id=message.id,
-            channel=last.channel,
-            recipient=last.sender.value,
-            author=Author.AGENT,
-            text=text,
-            attachments=attachments or [],
-            created_at=now,
-            extras=extras,
-            thread=thread_of(last),
-        )
+        out = Outgoing(last, conversation_id, conversation.customer_id, text, Author.AGENT, agent.id,
+                       attachments or [], extras, payload={"extras": extras})
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
-        message, view = await self.store.enqueue_outbound(message, payload, assign, now)
+        message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign)
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
-        if assign is not None:
-            self.bus.publish(events.conversation_assigned(view))
-        self.bus.publish(events.message_created(message, view))
-        self.outbox_wakeup.set()
         return message
 
     # -- identity: merges by people ----------------------------------------------

@@ -17,9 +17,8 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from router import events
 from router.bus import EventBus
-from router.conversations.outbound import automatic_reply
+from router.conversations.outbound import Outgoing, send
 from router.identity import IdentityRules
 from router.models import (
     ConversationView,
@@ -219,8 +218,5 @@ class SelfService:
     async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
                    history_changed: bool = False) -> None:
         """Back to where the customer wrote, through the outbox."""
-        now = self.clock()
-        message, payload = automatic_reply(inbound, view, text, now, extras, history_changed=history_changed)
-        message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(events.message_created(message, view))
-        self.wakeup.set()
+        await send(self.store, self.bus, self.wakeup,
+                   Outgoing.automatic(inbound, view, text, extras, history_changed=history_changed), self.clock())

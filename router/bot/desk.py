@@ -23,7 +23,7 @@ from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, Rep
 from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import EventBus
-from router.conversations.outbound import automatic_reply
+from router.conversations.outbound import Outgoing, send
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -194,13 +194,12 @@ class BotDesk:
         """Each text through the outbox to where the customer wrote; False when
         the conversation is no longer ``expected`` (an agent took it)."""
         assert inbound.sender is not None
+        states = {expected} if expected is not None else None
         for text in texts:
             now = self.clock()
-            message, payload = automatic_reply(inbound, view, text, now, extras)
             try:
-                message, view = await self.store.enqueue_outbound(
-                    message, payload, None, now, expected={expected} if expected is not None else None
-                )
+                _, view = await send(self.store, self.bus, self.outbox_wakeup,
+                                     Outgoing.automatic(inbound, view, text, extras), now, expected=states)
             except ConflictError:
                 moved = await self._moved(view, inbound)
                 if moved is None:
@@ -208,16 +207,12 @@ class BotDesk:
                     return False
                 # a merge folded the conversation into the customer's other one, still the bot's: answer there
                 view = moved
-                message = message.model_copy(update={"conversation_id": view.id, "customer_id": view.customer_id})
                 try:
-                    message, view = await self.store.enqueue_outbound(
-                        message, payload, None, now, expected={expected} if expected is not None else None
-                    )
+                    _, view = await send(self.store, self.bus, self.outbox_wakeup,
+                                         Outgoing.automatic(inbound, view, text, extras), now, expected=states)
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
-            self.bus.publish(events.message_created(message, view))
-            self.outbox_wakeup.set()
         return True
 
     async def _moved(self, view: ConversationView, inbound: Message) -> ConversationView | None:
