@@ -23,6 +23,7 @@ from router.appkeys import (
     BUS,
     CONFIG_DIR,
     CONNECTORS,
+    CONVERSATIONS,
     METRICS,
     OUTBOX,
     ROUTER,
@@ -144,9 +145,9 @@ async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
-    await app[ROUTER].resume()
+    await app[ROUTER].ingest.resume()
     yield
-    await app[ROUTER].drain(app[SETTINGS].server.shutdown_timeout)
+    await app[ROUTER].ingest.drain(app[SETTINGS].server.shutdown_timeout)
     app[BUS].close()
 
 
@@ -286,7 +287,8 @@ def create_app(
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
     app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}
     app[ROUTER].phone_asker.channels = frozenset(name for name, c in app[CONNECTORS].items() if c.asks_phone)
-    app[ROUTER].reply_windows = {
+    app[CONVERSATIONS] = app[ROUTER].conversations
+    app[CONVERSATIONS].reply_windows = {
         name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
     }
     app[OUTBOX] = OutboxWorker(

@@ -11,6 +11,7 @@ from connectors.base import Connector
 from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
+from router.conversations.service import Conversations
 from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
@@ -24,6 +25,7 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
+CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
