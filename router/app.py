@@ -283,14 +283,10 @@ def create_app(
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
                          bot_config=bot[1] if bot else None)
-    app[CONNECTORS] = build_connectors(settings, app[ROUTER])
-    app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
-    app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}
-    app[ROUTER].phone_asker.channels = frozenset(name for name, c in app[CONNECTORS].items() if c.asks_phone)
     app[CONVERSATIONS] = app[ROUTER].conversations
-    app[CONVERSATIONS].reply_windows = {
-        name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
-    }
+    app[CONNECTORS] = build_connectors(settings, app[ROUTER])
+    # the connectors take the core as their host, so what they are is handed to it after them, once
+    app[ROUTER].connect(app[CONNECTORS])
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
     )

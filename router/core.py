@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 
-from connectors.base import Accepted, ChannelLabel, HostUnavailable
+from connectors.base import Accepted, ChannelLabel, Connector, HostUnavailable
 from router import events
 from router.bot.base import Bot
 from router.bot.config import BotFile, Intent, Messages
@@ -70,7 +70,7 @@ class Router:
         self.verifier = Verifier(store, bus, self.identity, now, self.outbox_wakeup)
         self.phone_asker = PhoneAsker(store, bus, self.identity, now, self.outbox_wakeup)
         self.selfservice = SelfService(store, bus, self.identity, self.verifier, now, self.outbox_wakeup)
-        # how each channel (connector name) is named to people; set by the app from its connectors
+        # how each channel (connector name) is named to people (``connect``)
         self.channel_labels: dict[str, ChannelLabel] = {}
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
         self.bot_intents: dict[str, Intent] = {i.name: i for i in bot_config.intents} if bot_config else {}
@@ -80,7 +80,7 @@ class Router:
             self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()),
         )
         self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None)
-        self.verifier.reachable = self.conversations._window_open  # a code never goes where a reply window has closed
+        self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
         self.ingest = Ingest(store, bus, routing, metrics, self.identity, now, self.outbox_wakeup, self.selfservice,
                              self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff)
 
@@ -94,6 +94,18 @@ class Router:
         if pause is not None:
             greeter.pause = pause
         return greeter
+
+    def connect(self, connectors: Mapping[str, Connector]) -> None:
+        """What the running connectors (by name) are, as the core's parts
+        need it: codes go only where a connector runs, a channel's name to
+        people, which can ask for a phone with a button, which limit how long
+        after the customer's last message a free-text reply may go."""
+        self.verifier.channels = frozenset(connectors)
+        self.channel_labels = {name: c.channel_label() for name, c in connectors.items()}
+        self.phone_asker.channels = frozenset(name for name, c in connectors.items() if c.asks_phone)
+        self.conversations.reply_windows = {
+            name: window for name, c in connectors.items() if (window := c.reply_window()) is not None
+        }
 
     # -- what connectors see (connectors.base.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:

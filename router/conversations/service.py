@@ -64,7 +64,7 @@ class Conversations:
         # False: no bot configured (config/bot.yaml), so nothing can be handed to it
         self.has_bot = has_bot
         # channels (connector names) that limit how long after the customer's
-        # last message a free-text reply may go; set by the app from its connectors
+        # last message a free-text reply may go (``Router.connect``)
         self.reply_windows: dict[str, ReplyWindow] = {}
 
     async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
@@ -81,7 +81,8 @@ class Conversations:
             raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them")
         return last
 
-    def _window_open(self, last: Message) -> bool:
+    def window_open(self, last: Message) -> bool:
+        """May a free-text message go to where ``last`` came from now (its channel's reply window)?"""
         window = self.reply_windows.get(last.channel)
         return window is None or self.clock() - last.created_at <= window.length
 
@@ -90,12 +91,12 @@ class Conversations:
         found = []
         for channel in await self.store.customer_channels(customer_id):
             last = await self.store.customer_last_inbound(customer_id, channel)
-            if channel != besides and last is not None and self._window_open(last):
+            if channel != besides and last is not None and self.window_open(last):
                 found.append(channel)
         return found
 
     async def _check_window(self, conversation: ConversationView, last: Message) -> None:
-        if self._window_open(last):
+        if self.window_open(last):
             return
         window = self.reply_windows[last.channel]
         others = await self._open_channels(conversation.customer_id, last.channel)
