@@ -46,6 +46,12 @@ def _for_connectors() -> Iterator[None]:
 
 
 class Router:
+    """The connectors' host (``on_message``, ``history``, ``secret``,
+    ``on_delivery_status``) over the core's parts, which it builds once:
+    ``ingest`` (the pipeline), ``conversations`` (the agents' actions), and
+    the steps both share (``verifier``, ``selfservice``, ``phone_asker``,
+    ``bot_desk``). Every part reads the one clock here, which tests and tools swap."""
+
     def __init__(
         self,
         store: Store,
