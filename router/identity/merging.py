@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from router.bus import Event, EventBus
+from router import events
+from router.bus import EventBus
 from router.identity.service import IdentityRules
 from router.identity.store import MergeStore
 from router.identity.types import MergeRequest
@@ -30,10 +31,10 @@ class Merger:
         request = MergeRequest(survivor_id, merged_id, "agent", agent.username, reason,
                                self.identity.attribute_policy(), verified=False)
         record = await self.store.merge_customers(request, self.clock())
-        self.bus.publish(Event("customer.merged", {"merge": record.model_dump(mode="json")}))
+        self.bus.publish(events.customer_merged(record))
         return record
 
     async def unmerge_customers(self, merge_id: str, agent: Agent, reason: str) -> MergeRecord:
         record = await self.store.unmerge_customers(merge_id, agent.username, reason, self.clock())
-        self.bus.publish(Event("customer.unmerged", {"merge": record.model_dump(mode="json")}))
+        self.bus.publish(events.customer_unmerged(record))
         return record

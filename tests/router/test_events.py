@@ -41,16 +41,9 @@ def test_no_event_is_built_outside_the_events_module() -> None:
     assert built == []
 
 
-# the agents' merge and unmerge, which the identity slice is moving out of
-# router/core.py this round: they switch to events.customer_merged/unmerged there
-_NOT_YET = frozenset({"merge_customers", "unmerge_customers"})
-
-
 def _events_built(node: ast.AST) -> list[int]:
     lines = []
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.AsyncFunctionDef | ast.FunctionDef) and child.name in _NOT_YET:
-            continue
         if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id == "Event":
             lines.append(child.lineno)
         lines += _events_built(child)
