@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
-from router.assignment import TransferRefused
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
+from router.routing.assignment import TransferRefused
 
 
 class RouteOut(BaseModel):

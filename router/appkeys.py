@@ -8,13 +8,13 @@ from pathlib import Path
 from aiohttp import web
 
 from connectors.base import Connector
-from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
 from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
-from router.rules.reload import RulesReloader
+from router.routing.assignment import Assigner
+from router.routing.rules.reload import RulesReloader
 from router.startup import StartupTimes
 from router.store import Store
 

@@ -13,7 +13,7 @@ import time
 
 from router import accounts_cli, config_cli, customers_cli
 from router.redaction import install_log_filter
-from router.rules import cli as rules_cli
+from router.routing.rules import cli as rules_cli
 
 # when the command began: `omnirouter run` logs where its start-up time went
 STARTED = time.perf_counter()

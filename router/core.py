@@ -48,7 +48,7 @@ from router.notices import handoff_notice
 from router.outbound import automatic_reply, message_event, thread_of
 from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
-from router.routing import Routing
+from router.routing.decide import Routing
 from router.selfservice import SelfService
 from router.store import ConflictError, Store, StoreUnavailable
 from router.store.base import IdentityPlan, MergeRequest

@@ -34,7 +34,7 @@ from router.models import (
 from router.notices import customer_language, handoff_notice
 from router.outbound import automatic_reply, message_event
 from router.phone_ask import proof_only
-from router.routing import Routing
+from router.routing.decide import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)

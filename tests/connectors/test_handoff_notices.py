@@ -25,7 +25,7 @@ from router.app import ROUTER, STORE, create_app
 from router.config import ConnectorConfig, Settings
 from router.core import Router
 from router.models import Author, Direction
-from router.rules import RulesRouting
+from router.routing.rules import RulesRouting
 from tests.conftest import ADMIN_PASSWORD, eventually
 from tests.connectors.test_telegram import SECRET, TOKEN, post, text_update
 from tests.fakes.telegram_api import FakeTelegram

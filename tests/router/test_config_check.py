@@ -13,7 +13,7 @@ import pytest
 from router import bot, config, identity
 from router.cli import main
 from router.config_cli import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
-from router.rules import schema
+from router.routing.rules import schema
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 

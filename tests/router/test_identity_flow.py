@@ -20,7 +20,7 @@ from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store import ConflictError, NotFound
 from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore

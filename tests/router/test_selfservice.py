@@ -19,13 +19,13 @@ from router.core import Router
 from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
-from router.routing import DefaultTeamRouting
-from router.rules import RulesRouting, load_rules
+from router.routing.decide import DefaultTeamRouting
+from router.routing.rules import RulesRouting, load_rules
 from router.selfservice import declines
 from router.store import ConflictError
 from router.store.sqlite import SQLiteStore
 from router.verification import VerificationRefused
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 from tests.router.test_identity_flow import Clock, msg
 
 KNOWN = "+79123456789"  # wrote on WhatsApp before

@@ -14,9 +14,9 @@ import pytest
 from router.bot.desk import unanswered
 from router.core import Router
 from router.models import Agent, IdentityRef, Role
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 from tests.router.test_identity_flow import Clock, msg
 from tests.router.test_selfservice import (
     DECLINED_RU,

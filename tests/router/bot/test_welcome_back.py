@@ -25,7 +25,7 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED, T0, Clock
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
 NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
-from router.rules.engine import DEFAULT_QUEUE, RuleSet
-from router.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
+from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
+from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
 from router.store import ConflictError, Store, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
