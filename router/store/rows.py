@@ -8,7 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from router.models import Attachment, Delivery, Direction, IdentityRef, Message
+from router.models import Attachment, Conversation, ConversationView, Delivery, Direction, IdentityRef, Message
+from router.store.errors import NotFound
 
 
 def ts(value: datetime) -> str:
@@ -60,3 +61,32 @@ def message_row(row: sqlite3.Row) -> Message:
         delivery=Delivery(row["delivery"]),
         delivery_error=row["delivery_error"],
     )
+
+
+# a conversation as every slice returns it: with its customer's name
+CONVERSATION_SELECT = """
+    SELECT c.*, cu.display_name AS customer_name
+    FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+"""
+
+_CONV_FIELDS = set(Conversation.model_fields)
+
+
+def conversation_row(row: sqlite3.Row) -> ConversationView:
+    """A row of ``CONVERSATION_SELECT``."""
+    data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}  # noqa: SIM118 (a Row is no dict)
+    if isinstance(data.get("skills"), str):
+        data["skills"] = json.loads(data["skills"])
+    return ConversationView(
+        **data,
+        customer_name=row["customer_name"],
+        last_message_text=row["last_message_text"],
+    )
+
+
+def conversation_view(conn: sqlite3.Connection, conversation_id: str) -> ConversationView:
+    """One conversation; ``NotFound`` for an unknown id."""
+    row = fetch_one(conn, CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    return conversation_row(row)

@@ -42,3 +42,7 @@ def test_a_slice_protocol_is_narrow_and_part_of_the_store(protocol: Any) -> None
 
 def test_the_outbox_is_a_slice() -> None:
     assert "OutboxStore" in {p.__name__ for p in _slice_protocols()}
+
+
+def test_routing_is_a_slice() -> None:
+    assert "AssignmentStore" in {p.__name__ for p in _slice_protocols()}

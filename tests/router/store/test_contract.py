@@ -91,13 +91,6 @@ async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> N
     await store.ping()
 
 
-async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:
-    _, old = await ingest(store, inbound("m1", sender="u1"), T0)
-    _, new = await ingest(store, inbound("m2", sender="u2"), T0 + timedelta(minutes=10))
-    assert [c.id for c in await store.awaiting_first_response(10)] == [old, new]
-    assert [c.id for c in await store.awaiting_first_response(10, T0 + timedelta(minutes=5))] == [old]
-
-
 async def test_redelivery_is_stored_once(store: Store) -> None:
     first, dup1 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0)
     second, dup2 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0 + timedelta(seconds=5))
