@@ -1,6 +1,8 @@
 """Routing's SQL on SQLite: agents' presence, the queue, the loads and the
 offers. Mixed into ``SQLiteStore``, which gives it the writer and reader
-connections; storage and atomicity only."""
+connections; storage and atomicity only: each transaction reads the rows a
+step depends on and asks the rules of ``router.routing.service`` (the
+capacity rule, the serving order, a lapsed offer, idle time)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
+from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
 from router.routing.store import AssignmentStore, ReleasedOffer
 from router.store.engine import Connection
 from router.store.errors import ConflictError, NotFound
@@ -31,13 +34,13 @@ def _presence(r: sqlite3.Row) -> AgentPresence:
 def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, now: str) -> AgentPresence:
     if _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is None:
         raise NotFound(f"agent {agent_id}")
-    # idle time restarts when an agent comes online, not when they step away and back
+    before = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
+    idle = idle_since(_presence(before) if before is not None else None, _ts(now))
     conn.execute(
         "INSERT INTO agent_presence (agent_id, presence, changed_at, idle_since) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (agent_id) DO UPDATE SET presence = excluded.presence, changed_at = excluded.changed_at,"
-        " idle_since = CASE WHEN agent_presence.presence = 'offline' THEN excluded.idle_since"
-        " ELSE agent_presence.idle_since END",
-        (agent_id, presence.value, now, now),
+        " idle_since = excluded.idle_since",
+        (agent_id, presence.value, now, ts(idle)),
     )
     row = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
     assert row is not None
@@ -48,17 +51,19 @@ def _offer(
     conn: sqlite3.Connection, conversation_id: str, agent_id: str, capacity: int, now: str,
     expected: frozenset[ConversationStatus],
 ) -> ConversationView:
+    # SQLite's one writer holds the conversation and the agent until this returns:
+    # no other offer can fill the agent between the count and the update
     row = _one(conn, "SELECT status, channel_kind, agent_id FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
-    if ConversationStatus(row["status"]) not in expected or row["agent_id"] == agent_id:
-        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
     load = _one(
         conn, "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = ? AND channel_kind = ?",
         (agent_id, row["channel_kind"]),
     )
-    if load is not None and load[0] >= capacity:
-        raise ConflictError(f"agent {agent_id} is at capacity for {row['channel_kind']} ({capacity})")
+    state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"],
+                       load[0] if load is not None else 0)
+    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
+        raise ConflictError(refusal)
     conn.execute(
         "UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?, opened_at = NULL,"
         " updated_at = ? WHERE id = ?",
@@ -71,16 +76,17 @@ def _offer(
 def _release_offers(
     conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
 ) -> list[ReleasedOffer]:
+    # the offers not yet opened (one agent's, or everyone's); which of them lapsed is the rule's
     where = "status = 'assigned' AND assigned_at IS NOT NULL AND opened_at IS NULL"
     params: list[Any] = []
     if agent_id is not None:
         where += " AND agent_id = ?"
         params.append(agent_id)
-    if offered_before is not None:
-        where += " AND assigned_at < ?"
-        params.append(offered_before)
+    bound = _ts(offered_before) if offered_before is not None else None
     # the agent is read before the update clears it: the caller says whose offer lapsed
-    offers = [(r[0], r[1]) for r in _all(conn, f"SELECT id, agent_id FROM conversations WHERE {where}", params)]
+    offers = [(r["id"], r["agent_id"])
+              for r in _all(conn, f"SELECT id, agent_id, assigned_at FROM conversations WHERE {where}", params)
+              if offer_lapsed(_ts(r["assigned_at"]), bound)]
     for conversation_id, _ in offers:
         conn.execute(
             "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, updated_at = ?"
@@ -88,6 +94,10 @@ def _release_offers(
             (now, conversation_id),
         )
     return [ReleasedOffer(_conv_view(conn, i), agent) for i, agent in offers]
+
+
+def _serving_order() -> str:
+    return ", ".join(f"c.{field} {'DESC' if descending else 'ASC'}" for field, descending in SERVING_ORDER)
 
 
 class SQLiteRouting(AssignmentStore):
@@ -109,7 +119,7 @@ class SQLiteRouting(AssignmentStore):
 
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
         rows = await self._r.call(
-            _all, _CONV_SELECT + " WHERE c.status = 'queued' ORDER BY c.priority DESC, c.created_at LIMIT ?", (limit,)
+            _all, f"{_CONV_SELECT} WHERE c.status = 'queued' ORDER BY {_serving_order()} LIMIT ?", (limit,)
         )
         return [_conversation(r) for r in rows]
 
