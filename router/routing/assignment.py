@@ -6,8 +6,9 @@ publishes. Order: highest priority first, then oldest. Among eligible agents:
 the customer's last agent if eligible, else the one idle longest.
 
 Capacity is enforced by the store in the same transaction as the assignment
-(``Store.offer``), so however many assigners or transfers run at once no agent
-ever holds more than their capacity; the local picture here only chooses.
+(``AssignmentStore.offer``, which asks ``router.routing.service``'s capacity
+rule, the one the local picture here chooses by), so however many assigners
+or transfers run at once no agent ever holds more than their capacity.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from router.accounts.store import AccountStore
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
 from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
-from router.store import ConflictError, Store, StoreUnavailable
+from router.routing.service import has_room
+from router.routing.store import AssignmentStore
+from router.store import ConflictError, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
 
@@ -80,7 +86,7 @@ class Candidate:
     load: dict[str, int] = field(default_factory=dict)
 
     def free(self, kind: str) -> bool:
-        return self.load.get(kind, 0) < self.config.capacity.get(kind, 0)
+        return has_room(self.load.get(kind, 0), self.config.capacity.get(kind, 0))
 
     def fits(self, conversation: ConversationView, step: Step) -> bool:
         if step.agents == "last_agent" and self.agent.id != conversation.preferred_agent_id:
@@ -129,10 +135,24 @@ def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
     return teams
 
 
+class AssignerStore(AssignmentStore, AccountStore, Protocol):
+    """What the assigner uses of a store: routing's own part, the agents'
+    accounts (teams.yaml names them by username), and the two conversation
+    steps of a transfer."""
+
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> ConversationView: ...
+
+    @abstractmethod
+    async def reroute_conversation(
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+    ) -> ConversationView: ...
+
+
 class Assigner:
     def __init__(
         self,
-        store: Store,
+        store: AssignerStore,
         bus: EventBus,
         policy: Policy | Callable[[], Policy],
         clock: Callable[[], datetime] = utcnow,
