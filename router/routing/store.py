@@ -29,7 +29,9 @@ class ReleasedOffer:
 class AssignmentStore(Protocol):
     @abstractmethod
     async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
-        """Going online restarts the agent's idle time; ``NotFound`` for an unknown agent."""
+        """Going online restarts the agent's idle time (``service.idle_since``,
+        asked with the agent's previous presence in hand); ``NotFound`` for an
+        unknown agent."""
 
     @abstractmethod
     async def list_presence(self) -> list[AgentPresence]:
@@ -37,7 +39,8 @@ class AssignmentStore(Protocol):
 
     @abstractmethod
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
-        """Waiting for an agent, in serving order: highest priority, then oldest."""
+        """Waiting for an agent, the first ``limit`` in ``service.SERVING_ORDER``
+        (highest priority, then oldest)."""
 
     @abstractmethod
     async def agent_loads(self) -> dict[str, dict[str, int]]:
@@ -51,13 +54,19 @@ class AssignmentStore(Protocol):
         """Assign a conversation to an agent, in one step with the check that
         the agent holds fewer than ``capacity`` conversations of its channel
         kind: ``ConflictError`` when its status is not in ``expected`` (queued:
-        not taken meanwhile) or the agent is full. The agent's idle time restarts."""
+        not taken meanwhile) or the agent is full. The agent's idle time restarts.
+
+        The backend reads the conversation and counts the agent's load of its
+        channel kind with both held against other writers (SQLite's one
+        writer; row locks elsewhere) until the offer is written, and leaves the
+        decision to ``service.offer_refusal``."""
 
     @abstractmethod
     async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
                              ) -> list[ReleasedOffer]:
         """Put offers not yet opened back in the queue: one agent's (``agent_id``),
-        or everyone's offered before ``offered_before``; each with the agent it was made to."""
+        or everyone's offered before ``offered_before`` (``service.offer_lapsed``);
+        each with the agent it was made to."""
 
     @abstractmethod
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
