@@ -95,7 +95,8 @@ class ConversationStatus(StrEnum):
 
 
 class Delivery(StrEnum):
-    """Where a message is on its way: inbound ones are simply ``received``."""
+    """Where a message is on its way: inbound ones are simply ``received``.
+    The order receipts move it in is ``router.conversations.receipts``'."""
 
     RECEIVED = "received"
     PENDING = "pending"
@@ -103,22 +104,6 @@ class Delivery(StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
-
-    def may_become(self, new: Delivery) -> bool:
-        """Delivery receipts arrive late and out of order (a "sent" callback
-        after "delivered"): the state only moves forward. ``failed`` ends an
-        undelivered message; once delivered, only ``read`` can follow."""
-        return new in _DELIVERY_NEXT[self]
-
-
-_DELIVERY_NEXT: dict[Delivery, frozenset[Delivery]] = {
-    Delivery.RECEIVED: frozenset(),
-    Delivery.PENDING: frozenset({Delivery.SENT, Delivery.DELIVERED, Delivery.READ, Delivery.FAILED}),
-    Delivery.SENT: frozenset({Delivery.DELIVERED, Delivery.READ, Delivery.FAILED}),
-    Delivery.DELIVERED: frozenset({Delivery.READ}),
-    Delivery.READ: frozenset(),
-    Delivery.FAILED: frozenset(),
-}
 
 
 class Role(StrEnum):

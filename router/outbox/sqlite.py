@@ -10,6 +10,7 @@ import sqlite3
 from abc import abstractmethod
 from datetime import datetime
 
+from router.conversations import receipts
 from router.models import Delivery, Message, OutboundMessage, OutboxEntry
 from router.outbox.store import OutboxStore
 from router.store.engine import Connection
@@ -80,7 +81,7 @@ def _finish_outbox(
         where = "WHERE channel = (SELECT channel FROM messages WHERE id = ?) AND external_id = ?"
         receipt = _one(conn, f"SELECT state, error FROM delivery_receipts {where}", key)
         conn.execute(f"DELETE FROM delivery_receipts {where}", key)
-        if receipt is not None and delivery.may_become(Delivery(receipt["state"])):
+        if receipt is not None and receipts.moves_forward(delivery, Delivery(receipt["state"])):
             conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
                          (receipt["state"], receipt["error"], row["message_id"]))
     msg = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["message_id"],))

@@ -1,6 +1,7 @@
 """Persistence behind one narrow async interface (``Store``)."""
 
-from router.store.base import Ingested, Store
+from router.ingest.store import Ingested
+from router.store.base import Store
 from router.store.errors import BackendError, ConflictError, IntegrityViolation, NotFound, StoreError, StoreUnavailable
 
 __all__ = ["ConflictError", "Ingested", "NotFound", "Store", "StoreError", "StoreUnavailable"]

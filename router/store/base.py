@@ -11,24 +11,18 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from router.accounts.store import AccountStore
-from router.contacts import ChannelContact
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.ingest.store import IngestStore
 from router.models import (
     AuditEntry,
     ChannelIdentity,
     ClaimMatch,
-    ConversationStatus,
     ConversationView,
     Customer,
-    CustomerHistory,
-    Delivery,
     IdentityClaim,
     IdentityRef,
-    InboundMessage,
     MergeRecord,
     Message,
-    OutboundMessage,
-    RouteDecision,
-    RouteTrace,
     Verification,
 )
 from router.outbox.store import OutboxStore
@@ -210,18 +204,8 @@ class KeyShared(ConflictError):
         return (KeyShared, (self.key, self.customers))
 
 
-@dataclass(frozen=True, slots=True)
-class Ingested:
-    """The first, atomic step of the pipeline for one inbound message."""
-
-    message: Message
-    duplicate: bool
-    customer: Customer
-    # None when the customer has no open conversation: routing decides next
-    conversation: ConversationView | None
-
-
-class Store(AccountStore, OutboxStore, AssignmentStore, ABC):
+class Store(AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore, AssignmentStore,
+            ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -250,36 +234,6 @@ class Store(AccountStore, OutboxStore, AssignmentStore, ABC):
 
     # -- ingest ---------------------------------------------------------
     @abstractmethod
-    async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
-        """Durably store an inbound message; ``(stored, duplicate)``.
-
-        A second delivery with the same ``(channel, external_id)`` stores
-        nothing and returns the first one with ``duplicate=True``."""
-
-    @abstractmethod
-    async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
-                     ) -> Ingested:
-        """In one transaction: store the message (or recognise a redelivery),
-        resolve the sender to a customer, and put the message in the
-        customer's open conversation if there is one (or in the open
-        conversation of the earlier message ``message.replies_to`` names,
-        whoever's it is). The common case, a customer already in
-        conversation, takes this one step.
-
-        ``plan`` (from ``router.identity``) gives the normalised identity, its
-        match key and the claims to record; without one the sender is taken
-        as it is."""
-
-    @abstractmethod
-    async def ingest_automated(self, message: InboundMessage, received_at: datetime
-                               ) -> tuple[Message, bool, ConversationView | None]:
-        """Store a message a machine wrote (``message.automated``) once per
-        external id, in the open conversation its ``replies_to`` names if
-        there is one: ``(stored, duplicate, conversation)``. It resolves no
-        identity and opens no conversation, and ``unrouted_messages`` never
-        lists it."""
-
-    @abstractmethod
     async def resolve_identity(
         self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
     ) -> Customer:
@@ -289,121 +243,6 @@ class Store(AccountStore, OutboxStore, AssignmentStore, ABC):
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...
-
-    @abstractmethod
-    async def attach_to_conversation(
-        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
-    ) -> tuple[ConversationView, bool]:
-        """Put the message in the customer's open conversation (any channel),
-        opening one routed by ``route`` when there is none; ``(conv, created)``."""
-
-    @abstractmethod
-    async def unrouted_messages(self, limit: int) -> list[Message]:
-        """Inbound messages stored but not yet in a conversation (after a crash)."""
-
-    @abstractmethod
-    async def contact_history(
-        self, customer_id: str, since: datetime, before: datetime | None = None
-    ) -> CustomerHistory:
-        """The customer's conversations so far (opened before ``before`` when
-        given): how many, the opening times of those opened since ``since``,
-        and the agent of the latest one."""
-
-    @abstractmethod
-    async def conversation_openings(
-        self, since: datetime | None, after_id: str | None, limit: int
-    ) -> list[tuple[ConversationView, Message | None]]:
-        """Conversations opened since ``since`` (oldest first, paged after
-        ``after_id``), each with the message that opened it (None if lost)."""
-
-    @abstractmethod
-    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
-        """Why the conversation went where it went (None when no rules file
-        decided it); ``NotFound`` for an unknown conversation."""
-
-    # -- conversations ----------------------------------------------------
-    @abstractmethod
-    async def get_conversation(self, conversation_id: str) -> ConversationView: ...
-
-    @abstractmethod
-    async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int
-    ) -> list[ConversationView]:
-        """Most recently active first."""
-
-    @abstractmethod
-    async def count_conversations(self) -> dict[ConversationStatus, int]: ...
-
-    @abstractmethod
-    async def set_conversation_state(
-        self,
-        conversation_id: str,
-        status: ConversationStatus,
-        agent_id: str | None,
-        now: datetime,
-        *,
-        expected: set[ConversationStatus] | None = None,
-    ) -> ConversationView:
-        """Change status and owner; ``ConflictError`` unless the current status
-        is in ``expected`` (when given)."""
-
-    @abstractmethod
-    async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
-    ) -> ConversationView:
-        """Send an open conversation somewhere else (bot handoff, transfer to a
-        team): status, team, priority, reason and trace from ``route``, no
-        agent; ``ConflictError`` unless the current status is in ``expected``."""
-
-    @abstractmethod
-    async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        """Oldest first, the latest ``limit``."""
-
-    @abstractmethod
-    async def get_message(self, message_id: str) -> Message:
-        """One message; ``NotFound`` for an unknown id."""
-
-    @abstractmethod
-    async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
-        """The customer's messages across all conversations, oldest first."""
-
-    @abstractmethod
-    async def last_inbound(self, conversation_id: str) -> Message | None: ...
-
-    @abstractmethod
-    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
-        """The customer's latest inbound message on ``channel``, any conversation."""
-
-    @abstractmethod
-    async def customer_channels(self, customer_id: str) -> list[str]:
-        """The channels the customer has written from (a reply can go to any), most recent first."""
-
-    @abstractmethod
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        """Per channel the customer wrote from, their latest message there and
-        the intent the bot answered it with; most recent first."""
-
-    # -- outbound / outbox ---------------------------------------------------
-    @abstractmethod
-    async def enqueue_outbound(
-        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
-        *, expected: set[ConversationStatus] | None = None,
-    ) -> tuple[Message, ConversationView]:
-        """Store an outbound message and its outbox entry in one transaction;
-        when ``assign_to`` is given the conversation becomes assigned to it.
-        ``ConflictError`` (nothing stored) unless the conversation's status is
-        in ``expected``, when given: the bot answers only what is still its own."""
-
-    @abstractmethod
-    async def record_delivery(
-        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
-    ) -> Message | None:
-        """A platform's receipt for the outbound message it knows as
-        ``external_id`` on ``channel``. Applied only when it moves the state
-        forward (``Delivery.may_become``); returns the message when it changed.
-        A receipt that raced the send's answer (its id is not stored yet) is
-        kept and applied by ``outbox_sent``."""
-        ...
 
     # -- customers -------------------------------------------------------
     @abstractmethod

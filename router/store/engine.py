@@ -181,7 +181,7 @@ class _WriterProcess:
 
     async def _start(self) -> None:
         if self._process is not None:  # the one that died: reaped before its successor starts
-            await self._stop()
+            await self.stop()
         # spawn: a fresh interpreter, never a fork of our threads, and a child
         # of the server itself (a forkserver in between dies of a SIGTERM sent
         # to the process group, and takes the writer's pipe with it)
@@ -200,7 +200,7 @@ class _WriterProcess:
         try:
             _outcome(await self._reply)  # the connection is open, or why not
         except BaseException:
-            await self._stop()
+            await self.stop()
             raise
         self._started_at = asyncio.get_running_loop().time()
 
@@ -255,18 +255,29 @@ class _WriterProcess:
             self._pipe.close()
         self._pipe = None
 
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
         process = self._process
         self.forget()
         self._process = None
-        if process is not None:  # reaped off the event loop: it exits as soon as its pipe is closed
-            await asyncio.get_running_loop().run_in_executor(None, process.join, 5)
+        if process is None:
+            return
+        # reaped off the event loop: it exits as soon as its pipe is closed,
+        # unless it hangs (a stopped process, a disk that never answers); then
+        # it is killed, so a close never leaves a writer behind holding the file
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, process.join, CLOSE_TIMEOUT / 2)
+        if process.is_alive():
+            log.warning("sqlite store: the writer process %s did not exit; killed", process.pid)
+            process.kill()
+            await loop.run_in_executor(None, process.join, CLOSE_TIMEOUT / 2)
 
     async def close(self) -> None:
-        if self._pipe is not None:
-            with contextlib.suppress(WriterGone):
-                await self.request("close", None)
-        await self._stop()
+        try:
+            if self._pipe is not None:
+                with contextlib.suppress(WriterGone):
+                    await self.request("close", None)
+        finally:  # a close that timed out or failed still reaps the process
+            await self.stop()
 
 
 class _Call:
@@ -336,8 +347,16 @@ class Connection:
             )
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        try:
+            if self._flusher is not None:
+                await self._flusher
+        except BaseException:
+            # the batch never finished (a hung writer, a close that timed
+            # out): no goodbye through a pipe that is stuck, the process is
+            # stopped, and killed if it will not go
+            if self._child is not None:
+                await self._child.stop()
+            raise
         if self._child is not None:
             await self._child.close()
         else:

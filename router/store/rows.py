@@ -1,5 +1,7 @@
 """Rows in and out of sqlite3, whatever the table: timestamps as sortable
-text, and one statement's rows. The units of work of every domain use these."""
+text, and one statement's rows. The units of work of every domain use these,
+and the mappers of the rows more than one slice reads (messages,
+conversations)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,38 @@ def fetch_all(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[sqli
 def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
     """One statement; the number of rows it changed."""
     return conn.execute(sql, params).rowcount
+
+
+INSERT_MESSAGE = """
+    INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel,
+        external_id, sender_kind, sender_value, text, attachments, extras, created_at, delivery,
+        delivery_error)
+    VALUES (:id, :conversation_id, :customer_id, :direction, :author, :agent_id, :channel,
+        :external_id, :sender_kind, :sender_value, :text, :attachments, :extras, :created_at,
+        :delivery, :delivery_error)
+"""
+
+
+def message_params(m: Message) -> dict[str, Any]:
+    """The parameters of ``INSERT_MESSAGE`` for ``m``."""
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "customer_id": m.customer_id,
+        "direction": m.direction.value,
+        "author": m.author.value,
+        "agent_id": m.agent_id,
+        "channel": m.channel,
+        "external_id": m.external_id,
+        "sender_kind": m.sender.kind if m.sender else None,
+        "sender_value": m.sender.value if m.sender else None,
+        "text": m.text,
+        "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
+        "extras": json.dumps(m.extras, ensure_ascii=False),
+        "created_at": ts(m.created_at),
+        "delivery": m.delivery.value,
+        "delivery_error": m.delivery_error,
+    }
 
 
 def message_row(row: sqlite3.Row) -> Message:

@@ -19,32 +19,23 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
-from router.contacts import ChannelContact
-from router.models import DESCRIPTION_EXTRA as DESCRIPTION
+from router.conversations.sqlite import SQLiteConversations
+from router.ingest.sqlite import SQLiteIngest
 from router.models import (
     AuditEntry,
     ChannelIdentity,
     ClaimMatch,
-    ConversationStatus,
     ConversationView,
     Customer,
-    CustomerHistory,
-    Delivery,
-    Direction,
     IdentityClaim,
     IdentityRef,
-    InboundMessage,
     MergeRecord,
     Message,
-    OutboundMessage,
-    RouteDecision,
-    RouteTrace,
     Verification,
     new_id,
 )
@@ -52,7 +43,6 @@ from router.outbox.sqlite import SQLiteOutbox
 from router.routing.sqlite import SQLiteRouting
 from router.store import (
     sqlite_claims,
-    sqlite_contacts,
     sqlite_proven,
     sqlite_unmerge,
     sqlite_upsert,
@@ -62,7 +52,6 @@ from router.store.base import (
     ClaimPlan,
     CustomerUpsert,
     IdentityPlan,
-    Ingested,
     KeyRef,
     MergeRequest,
     Store,
@@ -81,7 +70,6 @@ from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import conversation_row as _conversation
-from router.store.rows import conversation_view as _conv_view
 from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
@@ -93,7 +81,6 @@ from router.store.sqlite_db import Synchronous
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_PREVIEW = 200
 CHECKPOINT_INTERVAL = 1.0  # seconds
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
@@ -107,44 +94,6 @@ def _customer(row: sqlite3.Row) -> Customer:
         updated_at=_ts(row["updated_at"]),
         merged_into=row["merged_into"],
     )
-
-
-_INSERT_MESSAGE = """
-    INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel,
-        external_id, sender_kind, sender_value, text, attachments, extras, created_at, delivery,
-        delivery_error)
-    VALUES (:id, :conversation_id, :customer_id, :direction, :author, :agent_id, :channel,
-        :external_id, :sender_kind, :sender_value, :text, :attachments, :extras, :created_at,
-        :delivery, :delivery_error)
-"""
-
-
-def _message_params(m: Message) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "conversation_id": m.conversation_id,
-        "customer_id": m.customer_id,
-        "direction": m.direction.value,
-        "author": m.author.value,
-        "agent_id": m.agent_id,
-        "channel": m.channel,
-        "external_id": m.external_id,
-        "sender_kind": m.sender.kind if m.sender else None,
-        "sender_value": m.sender.value if m.sender else None,
-        "text": m.text,
-        "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
-        "extras": json.dumps(m.extras, ensure_ascii=False),
-        "created_at": ts(m.created_at),
-        "delivery": m.delivery.value,
-        "delivery_error": m.delivery_error,
-    }
-
-
-def _preview(text: str | None, description: Any = None) -> str:
-    """What a conversation list shows of a message: its words, or the
-    connector's description of a message without any ("[photo]")."""
-    shown = text or (description if isinstance(description, str) else "") or ""
-    return shown[:_PREVIEW]
 
 
 def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Customer | None:
@@ -177,19 +126,6 @@ def _secret(conn: sqlite3.Connection, key: str, fresh: bytes) -> bytes:
     return bytes(row[0])
 
 
-def _insert_inbound(conn: sqlite3.Connection, stored: Message) -> tuple[Message, bool]:
-    cur = conn.execute(_INSERT_MESSAGE.replace("INSERT", "INSERT OR IGNORE", 1), _message_params(stored))
-    if cur.rowcount == 1:
-        return stored, False
-    row = _one(
-        conn,
-        "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'in'",
-        (stored.channel, stored.external_id),
-    )
-    assert row is not None
-    return _message(row), True
-
-
 def _resolve_identity(
     conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str, message_id: str | None = None
 ) -> Customer:
@@ -212,312 +148,6 @@ def _resolve_identity(
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert row is not None
     return _customer(row)
-
-
-def _attach(
-    conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: str,
-    thread: str | None = None,
-) -> tuple[ConversationView | None, bool]:
-    """Attach to ``thread`` (an open conversation the message answers) or the
-    customer's open conversation, or open one by ``route``; without a route
-    and with no open conversation, attach nothing and return None."""
-    msg = _one(conn, "SELECT conversation_id, text, json_extract(extras, '$.description') AS description"
-               " FROM messages WHERE id = ?", (message_id,))
-    if msg is None:
-        raise NotFound(f"message {message_id}")
-    if msg["conversation_id"] is not None:
-        return _conv_view(conn, msg["conversation_id"]), False
-    open_id = thread or _open_conversation(conn, customer_id)
-    preview = _preview(msg["text"], msg["description"])
-    if open_id is None:
-        if route is None:
-            return None, False
-        conversation_id = new_id("conv")
-        conn.execute(
-            "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason,"
-            " created_at, updated_at, last_message_at, last_message_text, rules_version, route_trace,"
-            " skills, channel_kind, preferred_agent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (conversation_id, customer_id, route.status.value, route.team, route.priority, channel, route.reason,
-             now, now, now, preview, route.rules_version, route.trace.model_dump_json() if route.trace else None,
-             json.dumps(route.skills), route.channel_kind, route.preferred_agent_id),
-        )
-    else:
-        conversation_id = open_id
-        _touch_conversation(conn, conversation_id, channel, now, preview)
-    conn.execute(
-        "UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
-        (conversation_id, customer_id, message_id),
-    )
-    return _conv_view(conn, conversation_id), open_id is None
-
-
-def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str, before: str) -> CustomerHistory:
-    total = _one(
-        conn, "SELECT COUNT(*) FROM conversations WHERE customer_id = ? AND created_at < ?", (customer_id, before)
-    )
-    recent = _all(
-        conn,
-        "SELECT created_at FROM conversations WHERE customer_id = ? AND created_at >= ? AND created_at < ?"
-        " ORDER BY created_at",
-        (customer_id, since, before),
-    )
-    last = _one(
-        conn,
-        "SELECT agent_id FROM conversations WHERE customer_id = ? AND agent_id IS NOT NULL AND created_at < ?"
-        " ORDER BY created_at DESC LIMIT 1",
-        (customer_id, before),
-    )
-    return CustomerHistory(
-        total=total[0] if total else 0,
-        recent=[_ts(r[0]) for r in recent],
-        last_agent_id=last[0] if last else None,
-    )
-
-
-def _openings(
-    conn: sqlite3.Connection, since: str, after_id: str | None, limit: int
-) -> list[tuple[ConversationView, Message | None]]:
-    start = ("", "")
-    if after_id is not None:
-        row = _one(conn, "SELECT created_at, id FROM conversations WHERE id = ?", (after_id,))
-        start = (row[0], row[1]) if row is not None else start
-    rows = _all(
-        conn,
-        _CONV_SELECT + " WHERE c.created_at >= ? AND (c.created_at, c.id) > (?, ?) ORDER BY c.created_at, c.id LIMIT ?",
-        (since, start[0], start[1], limit),
-    )
-    out: list[tuple[ConversationView, Message | None]] = []
-    for row in rows:
-        first = _one(
-            conn,
-            "SELECT * FROM messages WHERE conversation_id = ? AND direction = 'in' ORDER BY created_at, rowid LIMIT 1",
-            (row["id"],),
-        )
-        out.append((_conversation(row), _message(first) if first is not None else None))
-    return out
-
-
-def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tuple[str | None, str | None]:
-    """The conversation of the first earlier message ``replies_to`` names that
-    is known: ``(open one, None)``, or ``(None, resolved one)``."""
-    for external_id in replies_to:
-        # one query per direction: each is served by its own partial index
-        row = next(
-            (found for direction in ("out", "in") if (found := _one(
-                conn,
-                "SELECT c.id, c.status FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE m.channel = ? AND m.external_id = ? AND m.direction = ? ORDER BY m.rowid DESC LIMIT 1",
-                (channel, external_id, direction),
-            )) is not None),
-            None,
-        )
-        if row is not None:
-            return (None, row["id"]) if row["status"] == ConversationStatus.RESOLVED.value else (row["id"], None)
-    return None, None
-
-
-@dataclass(frozen=True)
-class _Filed:
-    """Where the writer filed a new message, without the message itself: the
-    server holds it already, and pickling it back from the writer process was
-    the largest part of the reply (~half of its cost on each side, measured)."""
-
-    customer: Customer
-    conversation: ConversationView | None
-    follows: str | None  # the resolved conversation whose thread it answered
-
-    def ingested(self, sent: Message) -> Ingested:
-        update: dict[str, Any] = {}
-        if self.follows is not None:
-            update["extras"] = sent.extras | {"follows_conversation": self.follows}
-        if self.conversation is not None:
-            update |= {"conversation_id": self.conversation.id, "customer_id": self.customer.id}
-        return Ingested(sent.model_copy(update=update) if update else sent, False, self.customer, self.conversation)
-
-
-def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None,
-            replies_to: list[str]) -> Ingested | _Filed:
-    thread, closed = _thread(conn, stored.channel, replies_to)
-    if closed is not None:
-        # an answer in a thread already resolved starts a new conversation, which keeps the link
-        stored = stored.model_copy(update={"extras": stored.extras | {"follows_conversation": closed}})
-    assert stored.sender is not None
-    first = _stored_inbound(conn, stored.channel, stored.external_id)
-    if first is not None:
-        # a redelivery's claims were recorded the first time
-        return _redelivered(conn, first, _plain(plan.identity if plan is not None else stored.sender), name, now,
-                            thread)
-    customer = _resolve_identity(conn, plan or _plain(stored.sender), name, now, stored.id)
-    open_id = thread or _open_conversation(conn, customer.id)
-    if open_id is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
-        conn.execute(_INSERT_MESSAGE, _message_params(stored))
-        return _Filed(customer, None, closed)
-    # inserted already attached: one write of the row and its indexes, not an insert and an update
-    conn.execute(_INSERT_MESSAGE, _message_params(stored.model_copy(
-        update={"conversation_id": open_id, "customer_id": customer.id})))
-    _touch_conversation(conn, open_id, stored.channel, now, _preview(stored.text, stored.extras.get(DESCRIPTION)))
-    return _Filed(customer, _conv_view(conn, open_id), closed)
-
-
-def _stored_inbound(conn: sqlite3.Connection, channel: str, external_id: str | None) -> Message | None:
-    if external_id is None:
-        return None
-    row = _one(
-        conn, "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'in'",
-        (channel, external_id),
-    )
-    return _message(row) if row is not None else None
-
-
-def _redelivered(conn: sqlite3.Connection, first: Message, plan: IdentityPlan, name: str | None, now: str,
-                 thread: str | None) -> Ingested:
-    """A platform's retry: the first copy stands; if a crash left it
-    unattached it joins the open conversation now."""
-    customer = _resolve_identity(conn, plan, name, now, first.id)
-    view, _ = _attach(conn, first.id, customer.id, first.channel, None, now, thread)
-    if view is not None:
-        first = first.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
-    return Ingested(first, True, customer, view)
-
-
-def _open_conversation(conn: sqlite3.Connection, customer_id: str) -> str | None:
-    row = _one(conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved'", (customer_id,))
-    return str(row["id"]) if row is not None else None
-
-
-def _touch_conversation(conn: sqlite3.Connection, conversation_id: str, channel: str, now: str, preview: str) -> None:
-    conn.execute(
-        "UPDATE conversations SET channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?"
-        " WHERE id = ?",
-        (channel, now, now, preview, conversation_id),
-    )
-
-
-def _ingest_automated(conn: sqlite3.Connection, stored: Message, now: str, replies_to: list[str]
-                      ) -> tuple[Message, bool, ConversationView | None]:
-    """Store a machine's message; put it in the open conversation it answers,
-    if any, as that conversation's customer's. No identity is resolved (a
-    mailer daemon is nobody's profile) and nothing is opened."""
-    thread, _ = _thread(conn, stored.channel, replies_to)
-    stored, duplicate = _insert_inbound(conn, stored)
-    if duplicate or thread is None:
-        view = _conv_view(conn, stored.conversation_id) if stored.conversation_id else None
-        return stored, duplicate, view
-    conn.execute(
-        "UPDATE messages SET conversation_id = ?, customer_id = (SELECT customer_id FROM conversations WHERE id = ?)"
-        " WHERE id = ?",
-        (thread, thread, stored.id),
-    )
-    conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, thread))
-    row = _one(conn, "SELECT * FROM messages WHERE id = ?", (stored.id,))
-    assert row is not None
-    return _message(row), False, _conv_view(conn, thread)
-
-
-def _reroute(
-    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
-) -> ConversationView:
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-    if row is None:
-        raise NotFound(f"conversation {conversation_id}")
-    if ConversationStatus(row["status"]) not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
-    conn.execute(
-        "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
-        " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
-        " preferred_agent_id = COALESCE(?, preferred_agent_id) WHERE id = ?",
-        (route.status.value, route.team, route.priority, route.reason, route.rules_version,
-         route.trace.model_dump_json() if route.trace else None, now, json.dumps(route.skills),
-         route.preferred_agent_id, conversation_id),
-    )
-    return _conv_view(conn, conversation_id)
-
-
-def _set_state(
-    conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
-    expected: set[ConversationStatus] | None,
-) -> ConversationView:
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-    if row is None:
-        raise NotFound(f"conversation {conversation_id}")
-    current = ConversationStatus(row["status"])
-    if expected is not None and current not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {current.value}")
-    resolved_at = now if status is ConversationStatus.RESOLVED else None
-    conn.execute(
-        "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
-        (status.value, agent_id, now, resolved_at, conversation_id),
-    )
-    return _conv_view(conn, conversation_id)
-
-
-def _enqueue(
-    conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
-    expected: set[ConversationStatus] | None = None,
-) -> ConversationView:
-    conversation_id = message.conversation_id
-    row = _one(conn, "SELECT status FROM conversations WHERE id = ?", (conversation_id,))
-    if row is None:
-        raise NotFound(f"conversation {conversation_id}")
-    if expected is not None and ConversationStatus(row["status"]) not in expected:
-        raise ConflictError(f"conversation {conversation_id} is {row['status']}")
-    conn.execute(_INSERT_MESSAGE, _message_params(message))
-    conn.execute(
-        "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
-        " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        (new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
-    )
-    if assign_to is not None:
-        conn.execute(
-            "UPDATE conversations SET status = 'assigned', agent_id = ? WHERE id = ?", (assign_to, conversation_id)
-        )
-    if message.extras.get("automatic"):
-        # "a colleague will answer soon" is not what the conversation is about: the
-        # console's list keeps showing the customer's last words
-        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-    else:
-        conn.execute(
-            "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
-            (now, now, _preview(message.text, message.extras.get(DESCRIPTION)), conversation_id),
-        )
-    return _conv_view(conn, str(conversation_id))
-
-
-RECEIPT_KEEP = timedelta(days=1)
-
-
-def _record_delivery(
-    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
-) -> Message | None:
-    row = _one(conn, "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'out'",
-               (channel, external_id))
-    if row is None:
-        _keep_receipt(conn, channel, external_id, state, error, now)
-        return None
-    if not Delivery(row["delivery"]).may_become(state):
-        return None
-    conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
-                 (state.value, error if state is Delivery.FAILED else None, row["id"]))
-    updated = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["id"],))
-    assert updated is not None
-    return _message(updated)
-
-
-def _keep_receipt(
-    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
-) -> None:
-    """Until the send's answer is stored. Receipts for ids never sent from here
-    (another system on the same account) are dropped after a day."""
-    conn.execute("DELETE FROM delivery_receipts WHERE received_at < ?", (ts(now - RECEIPT_KEEP),))
-    kept = _one(conn, "SELECT state FROM delivery_receipts WHERE channel = ? AND external_id = ?",
-                (channel, external_id))
-    if kept is not None and not Delivery(kept["state"]).may_become(state):
-        return
-    conn.execute(
-        "INSERT OR REPLACE INTO delivery_receipts (channel, external_id, state, error, received_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (channel, external_id, state.value, error if state is Delivery.FAILED else None, ts(now)),
-    )
 
 
 def _identity(r: sqlite3.Row) -> ChannelIdentity:
@@ -543,12 +173,6 @@ def _audit_entry(r: sqlite3.Row) -> AuditEntry:
 # /healthz's probe: a row rewritten, so a page goes to the WAL like a message's
 _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
           " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-
-
-_LATEST_MESSAGES = (
-    "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE {column} = ?"
-    " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq"
-)
 
 
 # -- identity: keys, claims, merges ---------------------------------------------------
@@ -936,7 +560,7 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
     return [_message(r) for r in rows]
 
 
-class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteRouting, Store):
+class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteRouting, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = str(path)
         self.synchronous = synchronous
@@ -1031,23 +655,6 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteRouting, Store):
     async def secret(self, name: str) -> bytes:
         return await self._w.call(_secret, f"secret:{name}", secrets.token_bytes(32))
 
-    # -- ingest -----------------------------------------------------------------
-    @staticmethod
-    def _new_inbound(message: InboundMessage, received_at: datetime) -> Message:
-        extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
-        if message.description:
-            extras[DESCRIPTION] = message.description
-        if message.automated:
-            extras["automated"] = message.automated
-        return Message(
-            id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
-            channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
-            attachments=message.attachments, extras=extras, created_at=received_at,
-        )
-
-    async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
-        return await self._w.call(_insert_inbound, self._new_inbound(message, received_at))
-
     async def resolve_identity(
         self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
     ) -> Customer:
@@ -1060,148 +667,6 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteRouting, Store):
 
     async def find_identity(self, ref: IdentityRef) -> Customer | None:
         return await self._r.call(_customer_by_identity, ref)
-
-    async def attach_to_conversation(
-        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
-    ) -> tuple[ConversationView, bool]:
-        view, created = await self._w.call(_attach, message_id, customer_id, channel, route, ts(now))
-        assert view is not None  # with a route, a conversation is always found or opened
-        return view, created
-
-    async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
-                     ) -> Ingested:
-        stored = self._new_inbound(message, received_at)
-        outcome = await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan, message.replies_to)
-        return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
-
-    async def ingest_automated(self, message: InboundMessage, received_at: datetime
-                               ) -> tuple[Message, bool, ConversationView | None]:
-        stored = self._new_inbound(message, received_at)
-        return await self._w.call(_ingest_automated, stored, ts(received_at), message.replies_to)
-
-    async def unrouted_messages(self, limit: int) -> list[Message]:
-        # a machine's message outside any thread stays unattached on purpose
-        rows = await self._r.call(
-            _all,
-            "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in'"
-            " AND json_extract(extras, '$.automated') IS NULL ORDER BY created_at LIMIT ?",
-            (limit,),
-        )
-        return [_message(r) for r in rows]
-
-    async def contact_history(
-        self, customer_id: str, since: datetime, before: datetime | None = None
-    ) -> CustomerHistory:
-        # "~" sorts after every timestamp: no upper bound
-        return await self._r.call(_contact_history, customer_id, ts(since), ts(before) if before else "~")
-
-    async def conversation_openings(
-        self, since: datetime | None, after_id: str | None, limit: int
-    ) -> list[tuple[ConversationView, Message | None]]:
-        return await self._r.call(_openings, ts(since) if since else "", after_id, limit)
-
-    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
-        row = await self._r.call(_one, "SELECT route_trace FROM conversations WHERE id = ?", (conversation_id,))
-        if row is None:
-            raise NotFound(f"conversation {conversation_id}")
-        return None if row[0] is None else RouteTrace.model_validate_json(row[0])
-
-    # -- conversations -------------------------------------------------------------
-    async def get_conversation(self, conversation_id: str) -> ConversationView:
-        return await self._r.call(_conv_view, conversation_id)
-
-    async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int
-    ) -> list[ConversationView]:
-        if statuses:
-            marks = ", ".join("?" for _ in statuses)
-            sql = f"{_CONV_SELECT} WHERE c.status IN ({marks}) ORDER BY c.last_message_at DESC LIMIT ?"
-            params: list[Any] = [s.value for s in statuses] + [limit]
-        else:
-            sql = f"{_CONV_SELECT} ORDER BY c.last_message_at DESC LIMIT ?"
-            params = [limit]
-        return [_conversation(r) for r in await self._r.call(_all, sql, params)]
-
-    async def count_conversations(self) -> dict[ConversationStatus, int]:
-        rows = await self._r.call(_all, "SELECT status, COUNT(*) FROM conversations GROUP BY status")
-        counts = dict.fromkeys(ConversationStatus, 0)
-        for row in rows:
-            counts[ConversationStatus(row[0])] = row[1]
-        return counts
-
-    async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
-    ) -> ConversationView:
-        return await self._w.call(_reroute, conversation_id, route, ts(now), expected)
-
-    async def set_conversation_state(
-        self,
-        conversation_id: str,
-        status: ConversationStatus,
-        agent_id: str | None,
-        now: datetime,
-        *,
-        expected: set[ConversationStatus] | None = None,
-    ) -> ConversationView:
-        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected)
-
-    async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
-        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
-        return [_message(r) for r in rows]
-
-    async def get_message(self, message_id: str) -> Message:
-        row = await self._r.call(_one, "SELECT * FROM messages WHERE id = ?", (message_id,))
-        if row is None:
-            raise NotFound(f"message {message_id}")
-        return _message(row)
-
-    async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
-        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="customer_id"), (customer_id, limit))
-        return [_message(r) for r in rows]
-
-    async def last_inbound(self, conversation_id: str) -> Message | None:
-        row = await self._r.call(
-            _one,
-            "SELECT * FROM messages WHERE conversation_id = ? AND direction = 'in'"
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (conversation_id,),
-        )
-        return None if row is None else _message(row)
-
-    async def customer_channels(self, customer_id: str) -> list[str]:
-        rows = await self._r.call(
-            _all,
-            "SELECT channel FROM messages WHERE customer_id = ? AND direction = 'in'"
-            " GROUP BY channel ORDER BY MAX(created_at) DESC",
-            (customer_id,),
-        )
-        return [r[0] for r in rows]
-
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        return await self._r.call(sqlite_contacts.last_contacts, customer_id)
-
-    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
-        row = await self._r.call(
-            _one,
-            "SELECT * FROM messages WHERE customer_id = ? AND channel = ? AND direction = 'in'"
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (customer_id, channel),
-        )
-        return None if row is None else _message(row)
-
-    # -- outbound / outbox -------------------------------------------------------------
-    async def enqueue_outbound(
-        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
-        *, expected: set[ConversationStatus] | None = None,
-    ) -> tuple[Message, ConversationView]:
-        if message.conversation_id is None:
-            raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected)
-
-    async def record_delivery(
-        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
-    ) -> Message | None:
-        return await self._w.call(_record_delivery, channel, external_id, state, error, now)
 
     # -- customers ----------------------------------------------------------------
     async def get_customer(self, customer_id: str) -> Customer:

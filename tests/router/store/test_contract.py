@@ -3,7 +3,6 @@ the store is made of."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +13,6 @@ import pytest
 
 from router.models import (
     Author,
-    ConditionTrace,
     ConversationStatus,
     Delivery,
     Direction,
@@ -22,10 +20,7 @@ from router.models import (
     InboundMessage,
     Message,
     OutboundMessage,
-    Role,
     RouteDecision,
-    RouteTrace,
-    RuleTrace,
     new_id,
 )
 from router.store import ConflictError, NotFound, Store
@@ -91,17 +86,6 @@ async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> N
     await store.ping()
 
 
-async def test_redelivery_is_stored_once(store: Store) -> None:
-    first, dup1 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0)
-    second, dup2 = await store.insert_inbound(inbound(text="Где мой заказ?"), T0 + timedelta(seconds=5))
-    assert (dup1, dup2) == (False, True)
-    assert second.id == first.id
-    assert second.text == "Где мой заказ?"
-    # the same external id on another channel is another message
-    other, dup3 = await store.insert_inbound(inbound(channel="telegram"), T0)
-    assert not dup3 and other.id != first.id
-
-
 async def test_identity_resolves_to_one_customer(store: Store) -> None:
     ref = IdentityRef(kind="webchat", value="v-1")
     assert await store.find_identity(ref) is None
@@ -111,88 +95,6 @@ async def test_identity_resolves_to_one_customer(store: Store) -> None:
     renamed = await store.resolve_identity(ref, "Anna K.", T0)
     assert renamed.id == a.id and renamed.display_name == "Anna K."
     assert [i.ref for i in await store.customer_identities(a.id)] == [ref]
-
-
-async def test_concurrent_first_messages_make_one_customer_and_one_conversation(store: Store) -> None:
-    msgs = [inbound(external_id=f"m{i}", channel=("webchat", "telegram")[i % 2]) for i in range(20)]
-    results = await asyncio.gather(*(ingest(store, m) for m in msgs))
-    assert len({conv_id for _, conv_id in results}) == 1
-    conv = await store.get_conversation(results[0][1])
-    assert len(await store.list_messages(conv.id, 100)) == 20
-    assert len(await store.customer_conversations(conv.customer_id)) == 1
-
-
-async def test_customer_continues_open_conversation_from_any_channel(store: Store) -> None:
-    _, c1 = await ingest(store, inbound("m1", channel="webchat"))
-    _, c2 = await ingest(store, inbound("m2", channel="telegram"), T0 + timedelta(minutes=1))
-    assert c1 == c2
-    view = await store.get_conversation(c1)
-    assert view.channel == "telegram"  # the channel the customer used last
-    assert view.last_message_text == "hi"
-
-
-async def test_resolved_conversation_is_not_continued(store: Store) -> None:
-    _, c1 = await ingest(store, inbound("m1"))
-    await store.set_conversation_state(c1, ConversationStatus.RESOLVED, None, T0)
-    _, c2 = await ingest(store, inbound("m2"))
-    assert c2 != c1
-    assert (await store.get_conversation(c1)).resolved_at == T0
-    assert (await store.get_conversation(c2)).status is ConversationStatus.QUEUED
-
-
-async def test_ingest_is_one_step_for_a_customer_in_conversation(store: Store) -> None:
-    first = await store.ingest(inbound("m1", text="first"), T0)
-    assert first.conversation is None and not first.duplicate  # nobody to continue with: routing decides
-    assert first.message.customer_id is None and first.customer.display_name is None
-    view, created = await store.attach_to_conversation(first.message.id, first.customer.id, "webchat", QUEUE, T0)
-    assert created
-    second = await store.ingest(inbound("m2", channel="telegram", text="second"), T0 + timedelta(seconds=1))
-    assert second.conversation is not None and second.conversation.id == view.id
-    assert second.message.conversation_id == view.id and second.customer.id == first.customer.id
-    assert second.conversation.last_message_text == "second" and second.conversation.channel == "telegram"
-    again = await store.ingest(inbound("m2", channel="telegram", text="second"), T0 + timedelta(seconds=2))
-    assert again.duplicate and again.message.id == second.message.id
-    assert again.conversation is not None and again.conversation.id == view.id
-    assert len(await store.list_messages(view.id, 10)) == 2
-
-
-async def test_attach_is_idempotent(store: Store) -> None:
-    stored, conv_id = await ingest(store, inbound())
-    assert stored.customer_id is None  # not yet attached when first stored
-    again, created = await store.attach_to_conversation(stored.id, "ignored", "webchat", QUEUE, T0)
-    assert again.id == conv_id and not created
-
-
-async def test_unrouted_messages_are_found_after_a_crash(store: Store) -> None:
-    stored, _ = await store.insert_inbound(inbound("lost"), T0)
-    assert [m.id for m in await store.unrouted_messages(10)] == [stored.id]
-    await ingest(store, inbound("lost"))
-    assert await store.unrouted_messages(10) == []
-
-
-async def test_state_change_checks_expected_status(store: Store) -> None:
-    _, conv_id = await ingest(store, inbound())
-    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
-    view = await store.set_conversation_state(
-        conv_id, ConversationStatus.ASSIGNED, agent.id, T0, expected={ConversationStatus.QUEUED}
-    )
-    assert view.status is ConversationStatus.ASSIGNED and view.agent_id == agent.id
-    with pytest.raises(ConflictError):
-        await store.set_conversation_state(
-            conv_id, ConversationStatus.ASSIGNED, agent.id, T0, expected={ConversationStatus.QUEUED}
-        )
-    with pytest.raises(NotFound):
-        await store.set_conversation_state("conv_missing", ConversationStatus.RESOLVED, None, T0)
-
-
-async def test_list_and_count_conversations(store: Store) -> None:
-    _, c1 = await ingest(store, inbound("a", sender="u1"), T0)
-    _, c2 = await ingest(store, inbound("b", sender="u2"), T0 + timedelta(seconds=1))
-    await store.set_conversation_state(c1, ConversationStatus.RESOLVED, None, T0)
-    assert [c.id for c in await store.list_conversations(None, 10)] == [c2, c1]
-    assert [c.id for c in await store.list_conversations([ConversationStatus.QUEUED], 10)] == [c2]
-    counts = await store.count_conversations()
-    assert counts[ConversationStatus.QUEUED] == 1 and counts[ConversationStatus.RESOLVED] == 1
 
 
 def outbound(
@@ -206,88 +108,6 @@ def outbound(
         message_id=message.id, channel="webchat", recipient=recipient, author=Author.AGENT, text=text, created_at=T0
     )
     return message, payload
-
-
-async def test_delivery_receipts_only_move_forward(store: Store) -> None:
-    _, conv_id = await ingest(store, inbound())
-    conv = await store.get_conversation(conv_id)
-    msg, payload = outbound(conv_id, conv.customer_id)
-    await store.enqueue_outbound(msg, payload, None, T0)
-    [entry] = await store.pending_outbox(10)
-    await store.outbox_sent(entry.id, "SM1", T0)
-
-    delivered = await store.record_delivery("webchat", "SM1", Delivery.DELIVERED, None, T0)
-    assert delivered is not None and delivered.id == msg.id and delivered.delivery is Delivery.DELIVERED
-    # a late "sent" and a repeated "delivered" change nothing
-    assert await store.record_delivery("webchat", "SM1", Delivery.SENT, None, T0) is None
-    assert await store.record_delivery("webchat", "SM1", Delivery.DELIVERED, None, T0) is None
-    # a delivered message does not become failed; read still follows
-    assert await store.record_delivery("webchat", "SM1", Delivery.FAILED, "30008: unknown", T0) is None
-    read = await store.record_delivery("webchat", "SM1", Delivery.READ, None, T0)
-    assert read is not None and read.delivery is Delivery.READ and read.delivery_error is None
-    # the same id on another channel is another message; an inbound id is never touched
-    assert await store.record_delivery("other", "SM1", Delivery.FAILED, "x", T0) is None
-    assert await store.record_delivery("webchat", "m1", Delivery.FAILED, "x", T0) is None
-    stored = {m.id: m for m in await store.list_messages(conv_id, 10)}
-    assert stored[msg.id].delivery is Delivery.READ
-    assert [m.delivery for m in stored.values() if m.direction is Direction.IN] == [Delivery.RECEIVED]
-
-
-async def test_a_failure_receipt_keeps_its_error(store: Store) -> None:
-    _, conv_id = await ingest(store, inbound())
-    conv = await store.get_conversation(conv_id)
-    msg, payload = outbound(conv_id, conv.customer_id)
-    await store.enqueue_outbound(msg, payload, None, T0)
-    [entry] = await store.pending_outbox(10)
-    await store.outbox_sent(entry.id, "SM2", T0)
-    failed = await store.record_delivery("webchat", "SM2", Delivery.FAILED, "30003: unreachable handset", T0)
-    assert failed is not None and failed.delivery_error == "30003: unreachable handset"
-    # failed is final: a late "delivered" does not hide the failure
-    assert await store.record_delivery("webchat", "SM2", Delivery.DELIVERED, None, T0) is None
-    [out] = [m for m in await store.list_messages(conv_id, 10) if m.id == msg.id]
-    assert (out.delivery, out.delivery_error) == (Delivery.FAILED, "30003: unreachable handset")
-
-
-async def test_a_receipt_before_the_send_answer_is_applied_when_it_is_stored(store: Store) -> None:
-    _, conv_id = await ingest(store, inbound())
-    conv = await store.get_conversation(conv_id)
-    msg, payload = outbound(conv_id, conv.customer_id)
-    await store.enqueue_outbound(msg, payload, None, T0)
-    [entry] = await store.pending_outbox(10)
-    # the platform's callback outran the answer to our send call
-    assert await store.record_delivery("webchat", "SM3", Delivery.SENT, None, T0) is None
-    assert await store.record_delivery("webchat", "SM3", Delivery.DELIVERED, None, T0) is None
-    assert await store.record_delivery("webchat", "SM3", Delivery.SENT, None, T0) is None
-    sent = await store.outbox_sent(entry.id, "SM3", T0)
-    assert sent.delivery is Delivery.DELIVERED
-    # the kept receipt is used once
-    assert await store.record_delivery("webchat", "SM3", Delivery.DELIVERED, None, T0) is None
-
-
-async def test_a_stray_receipt_is_forgotten_after_a_day(store: Store) -> None:
-    _, conv_id = await ingest(store, inbound())
-    conv = await store.get_conversation(conv_id)
-    assert await store.record_delivery("webchat", "SM4", Delivery.DELIVERED, None, T0) is None
-    # another receipt a day later sweeps the stray one
-    assert await store.record_delivery("webchat", "SM5", Delivery.SENT, None, T0 + timedelta(days=1, seconds=1)) is None
-    msg, payload = outbound(conv_id, conv.customer_id)
-    await store.enqueue_outbound(msg, payload, None, T0)
-    [entry] = await store.pending_outbox(10)
-    sent = await store.outbox_sent(entry.id, "SM4", T0 + timedelta(days=1, seconds=2))
-    assert sent.delivery is Delivery.SENT
-
-
-async def test_messages_limit_keeps_the_latest(store: Store) -> None:
-    for i in range(5):
-        _, conv_id = await ingest(store, inbound(f"m{i}", text=str(i)), T0 + timedelta(seconds=i))
-    assert [m.text for m in await store.list_messages(conv_id, 3)] == ["2", "3", "4"]
-    customer_id = (await store.get_conversation(conv_id)).customer_id
-    assert [m.text for m in await store.customer_messages(customer_id, 2)] == ["3", "4"]
-    last = await store.last_inbound(conv_id)
-    assert last is not None and last.text == "4"
-    assert await store.get_message(last.id) == last
-    with pytest.raises(NotFound):
-        await store.get_message("msg_unknown")
 
 
 async def test_data_and_secrets_survive_reopening(store_factory: StoreFactory) -> None:
@@ -544,62 +364,6 @@ def test_attribute_conflicts_are_settled_per_attribute() -> None:
     assert meta["city"]["at"] == new and meta["ltv"]["source"] == "crm"
 
 
-# -- routing -----------------------------------------------------------------------
-
-
-async def test_contact_history_counts_earlier_conversations_and_the_last_agent(store: Store) -> None:
-    agent = await store.create_agent("anna", "Anna", Role.AGENT, "x")
-    _, first = await ingest(store, inbound("h1", sender="u7"), T0 - timedelta(days=40))
-    await store.set_conversation_state(first, ConversationStatus.RESOLVED, agent.id, T0 - timedelta(days=40))
-    _, second = await ingest(store, inbound("h2", sender="u7"), T0 - timedelta(days=3))
-    await store.set_conversation_state(second, ConversationStatus.RESOLVED, None, T0 - timedelta(days=3))
-    customer = await store.find_identity(IdentityRef(kind="webchat", value="u7"))
-    assert customer is not None
-    history = await store.contact_history(customer.id, T0 - timedelta(days=30))
-    assert (history.total, history.recent, history.last_agent_id) == (2, [T0 - timedelta(days=3)], agent.id)
-    nobody = await store.contact_history("cus_unknown", T0)
-    assert (nobody.total, nobody.recent, nobody.last_agent_id) == (0, [], None)
-
-
-async def test_a_decision_keeps_its_rules_version_and_trace(store: Store) -> None:
-    trace = RouteTrace(
-        rules_version="abc123", matched_rule="vip", step="team senior priority 80", decided_at=T0,
-        rules=[RuleTrace(rule="vip", matched=True, conditions=[ConditionTrace(expression="x", value=True)])],
-        facts={"customer_tier": "gold"},
-    )
-    routed = QUEUE.model_copy(update={"rules_version": "abc123", "trace": trace, "team": "senior"})
-    stored, _ = await store.insert_inbound(inbound("r1", sender="u8"), T0)
-    assert stored.sender is not None
-    customer = await store.resolve_identity(stored.sender, None, T0)
-    view, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, routed, T0)
-    assert (view.rules_version, view.team) == ("abc123", "senior")
-    assert await store.conversation_route(view.id) == trace
-    _, plain = await ingest(store, inbound("r2", sender="u9"))
-    assert await store.conversation_route(plain) is None
-    with pytest.raises(NotFound):
-        await store.conversation_route("conv_nope")
-
-
-async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(store: Store) -> None:
-    bot = QUEUE.model_copy(update={"status": ConversationStatus.BOT})
-    stored, _ = await store.insert_inbound(inbound("b1", sender="u10"), T0)
-    assert stored.sender is not None
-    customer = await store.resolve_identity(stored.sender, None, T0)
-    view, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, bot, T0)
-    trace = RouteTrace(rules_version="v2", matched_rule="simple", step="bot handoff, team senior", decided_at=T0)
-    handoff = RouteDecision(status=ConversationStatus.QUEUED, team="senior", priority=20, reason="handoff",
-                            rules_version="v2", trace=trace)
-    moved = await store.reroute_conversation(view.id, handoff, T0, expected={ConversationStatus.BOT})
-    assert (moved.status, moved.team, moved.priority, moved.route_reason, moved.rules_version) == (
-        ConversationStatus.QUEUED, "senior", 20, "handoff", "v2")
-    assert await store.conversation_route(view.id) == trace
-    with pytest.raises(ConflictError):  # no longer with the bot: refused, nothing changes
-        await store.reroute_conversation(view.id, bot, T0, expected={ConversationStatus.BOT})
-    assert (await store.get_conversation(view.id)).team == "senior"
-    with pytest.raises(NotFound):
-        await store.reroute_conversation("conv_nope", bot, T0, expected={ConversationStatus.BOT})
-
-
 async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: Store) -> None:
     crm = KeyRef("external", "crm-1")
     made = await store.upsert_customer(
@@ -647,15 +411,3 @@ async def test_a_key_of_another_customer_is_set_aside_and_then_names_nobody(stor
     assert owner.id == mother.customer.id
 
 
-async def test_conversation_openings_page_through_history_with_their_first_message(store: Store) -> None:
-    ids = []
-    for n in range(5):
-        _, conv = await ingest(store, inbound(f"o{n}", sender=f"w{n}", text=f"first {n}"), T0 + timedelta(hours=n))
-        ids.append(conv)
-    page1 = await store.conversation_openings(T0 + timedelta(hours=1), None, 2)
-    page2 = await store.conversation_openings(T0 + timedelta(hours=1), page1[-1][0].id, 10)
-    assert [c.id for c, _ in page1 + page2] == ids[1:]
-    assert [m.text if m else None for _, m in page1] == ["first 1", "first 2"]
-    customer = page1[0][0].customer_id
-    assert (await store.contact_history(customer, T0, before=T0 + timedelta(hours=1))).total == 0
-    assert (await store.contact_history(customer, T0)).total == 1

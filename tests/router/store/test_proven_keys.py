@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from router.ingest.store import Ingested
 from router.models import Author, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
 from router.store import Store
-from router.store.base import ClaimPlan, IdentityPlan, Ingested, KeyRef, MergeRequest
+from router.store.base import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from tests.router.store.test_contract import (
     BACKENDS,
     PHONE,

@@ -14,9 +14,9 @@ import pytest
 import uvloop
 
 import router.store.sqlite as sqlite_backend
+from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
 from router.store import engine
-from router.store.base import Ingested
 from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.sqlite import SQLiteStore, WriterMode

@@ -1,0 +1,261 @@
+"""The conversations' SQL on SQLite: reading, listing and changing
+conversations, reading their messages, and an outbound message on its way
+(queued with its outbox entry, then the platform's receipts). Mixed into
+``SQLiteStore``, which gives it the writer and reader connections; storage and
+atomicity only."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from abc import abstractmethod
+from datetime import datetime
+from typing import Any
+
+from router.contacts import ChannelContact
+from router.conversations import receipts, sqlite_contacts, states
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.models import DESCRIPTION_EXTRA as DESCRIPTION
+from router.models import (
+    ConversationStatus,
+    ConversationView,
+    Delivery,
+    Message,
+    OutboundMessage,
+    RouteDecision,
+    RouteTrace,
+    new_id,
+)
+from router.store.engine import Connection
+from router.store.errors import NotFound
+from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
+from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
+from router.store.rows import conversation_row as _conversation
+from router.store.rows import conversation_view as _conv_view
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import message_params as _message_params
+from router.store.rows import message_row as _message
+from router.store.rows import ts
+
+
+def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[ConversationStatus] | None
+              ) -> sqlite3.Row:
+    """The conversation's row, once the rule says a change made for the
+    ``expected`` statuses may apply to it (``states.check_expected``)."""
+    row = _one(conn, "SELECT status, preferred_agent_id FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
+    return row
+
+
+def _reroute(
+    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
+) -> ConversationView:
+    row = _expected(conn, conversation_id, expected)
+    conn.execute(
+        "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
+        " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
+        " preferred_agent_id = ? WHERE id = ?",
+        (route.status.value, route.team, route.priority, route.reason, route.rules_version,
+         route.trace.model_dump_json() if route.trace else None, now, json.dumps(route.skills),
+         states.preferred_after_reroute(route.preferred_agent_id, row["preferred_agent_id"]), conversation_id),
+    )
+    return _conv_view(conn, conversation_id)
+
+
+def _set_state(
+    conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
+    expected: set[ConversationStatus] | None,
+) -> ConversationView:
+    _expected(conn, conversation_id, expected)
+    conn.execute(
+        "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
+        (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
+    )
+    return _conv_view(conn, conversation_id)
+
+
+def _enqueue(
+    conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
+    expected: set[ConversationStatus] | None = None,
+) -> ConversationView:
+    conversation_id = str(message.conversation_id)
+    _expected(conn, conversation_id, expected)
+    conn.execute(_INSERT_MESSAGE, _message_params(message))
+    conn.execute(
+        "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        (new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
+    )
+    if assign_to is not None:  # the agent who answers owns the conversation
+        conn.execute(
+            "UPDATE conversations SET status = ?, agent_id = ? WHERE id = ?",
+            (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
+        )
+    shown = states.shown_in_list(message.extras, message.text, message.extras.get(DESCRIPTION))
+    if shown is None:
+        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+    else:
+        conn.execute(
+            "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ? WHERE id = ?",
+            (now, now, shown, conversation_id),
+        )
+    return _conv_view(conn, conversation_id)
+
+
+def _record_delivery(
+    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+) -> Message | None:
+    row = _one(conn, "SELECT * FROM messages WHERE channel = ? AND external_id = ? AND direction = 'out'",
+               (channel, external_id))
+    if row is None:
+        _keep_receipt(conn, channel, external_id, state, error, now)
+        return None
+    if not receipts.moves_forward(Delivery(row["delivery"]), state):
+        return None
+    conn.execute("UPDATE messages SET delivery = ?, delivery_error = ? WHERE id = ?",
+                 (state.value, receipts.error_kept(state, error), row["id"]))
+    updated = _one(conn, "SELECT * FROM messages WHERE id = ?", (row["id"],))
+    assert updated is not None
+    return _message(updated)
+
+
+def _keep_receipt(
+    conn: sqlite3.Connection, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+) -> None:
+    """Until the send's answer is stored. Receipts for ids never sent from here
+    (another system on the same account) are dropped after a day."""
+    conn.execute("DELETE FROM delivery_receipts WHERE received_at < ?", (ts(receipts.forgotten_before(now)),))
+    kept = _one(conn, "SELECT state FROM delivery_receipts WHERE channel = ? AND external_id = ?",
+                (channel, external_id))
+    if not receipts.supersedes(Delivery(kept["state"]) if kept is not None else None, state):
+        return
+    conn.execute(
+        "INSERT OR REPLACE INTO delivery_receipts (channel, external_id, state, error, received_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (channel, external_id, state.value, receipts.error_kept(state, error), ts(now)),
+    )
+
+
+_LATEST_MESSAGES = (
+    "SELECT * FROM (SELECT *, rowid AS seq FROM messages WHERE {column} = ?"
+    " ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, seq"
+)
+
+
+class SQLiteConversations(ConversationStore, MessageStore, OutboundStore):
+    """Conversations, their messages and the outbound path over the
+    connections of the store it is mixed into."""
+
+    @property
+    @abstractmethod
+    def _w(self) -> Connection: ...
+
+    @property
+    @abstractmethod
+    def _r(self) -> Connection: ...
+
+    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
+        row = await self._r.call(_one, "SELECT route_trace FROM conversations WHERE id = ?", (conversation_id,))
+        if row is None:
+            raise NotFound(f"conversation {conversation_id}")
+        return None if row[0] is None else RouteTrace.model_validate_json(row[0])
+
+    # -- conversations -------------------------------------------------------------
+    async def get_conversation(self, conversation_id: str) -> ConversationView:
+        return await self._r.call(_conv_view, conversation_id)
+
+    async def list_conversations(
+        self, statuses: list[ConversationStatus] | None, limit: int
+    ) -> list[ConversationView]:
+        if statuses:
+            marks = ", ".join("?" for _ in statuses)
+            sql = f"{_CONV_SELECT} WHERE c.status IN ({marks}) ORDER BY c.last_message_at DESC LIMIT ?"
+            params: list[Any] = [s.value for s in statuses] + [limit]
+        else:
+            sql = f"{_CONV_SELECT} ORDER BY c.last_message_at DESC LIMIT ?"
+            params = [limit]
+        return [_conversation(r) for r in await self._r.call(_all, sql, params)]
+
+    async def count_conversations(self) -> dict[ConversationStatus, int]:
+        rows = await self._r.call(_all, "SELECT status, COUNT(*) FROM conversations GROUP BY status")
+        counts = dict.fromkeys(ConversationStatus, 0)
+        for row in rows:
+            counts[ConversationStatus(row[0])] = row[1]
+        return counts
+
+    async def reroute_conversation(
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+    ) -> ConversationView:
+        return await self._w.call(_reroute, conversation_id, route, ts(now), expected)
+
+    async def set_conversation_state(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        agent_id: str | None,
+        now: datetime,
+        *,
+        expected: set[ConversationStatus] | None = None,
+    ) -> ConversationView:
+        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected)
+
+    async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
+        return [_message(r) for r in rows]
+
+    async def get_message(self, message_id: str) -> Message:
+        row = await self._r.call(_one, "SELECT * FROM messages WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFound(f"message {message_id}")
+        return _message(row)
+
+    async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
+        rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="customer_id"), (customer_id, limit))
+        return [_message(r) for r in rows]
+
+    async def last_inbound(self, conversation_id: str) -> Message | None:
+        row = await self._r.call(
+            _one,
+            "SELECT * FROM messages WHERE conversation_id = ? AND direction = 'in'"
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (conversation_id,),
+        )
+        return None if row is None else _message(row)
+
+    async def customer_channels(self, customer_id: str) -> list[str]:
+        rows = await self._r.call(
+            _all,
+            "SELECT channel FROM messages WHERE customer_id = ? AND direction = 'in'"
+            " GROUP BY channel ORDER BY MAX(created_at) DESC",
+            (customer_id,),
+        )
+        return [r[0] for r in rows]
+
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        return await self._r.call(sqlite_contacts.last_contacts, customer_id)
+
+    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
+        row = await self._r.call(
+            _one,
+            "SELECT * FROM messages WHERE customer_id = ? AND channel = ? AND direction = 'in'"
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (customer_id, channel),
+        )
+        return None if row is None else _message(row)
+
+    # -- outbound / outbox -------------------------------------------------------------
+    async def enqueue_outbound(
+        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
+        *, expected: set[ConversationStatus] | None = None,
+    ) -> tuple[Message, ConversationView]:
+        if message.conversation_id is None:
+            raise ValueError("an outbound message belongs to a conversation")
+        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected)
+
+    async def record_delivery(
+        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+    ) -> Message | None:
+        return await self._w.call(_record_delivery, channel, external_id, state, error, now)

@@ -1,0 +1,60 @@
+"""How a conversation's row may change, as rules: plain Python that every
+backend's transaction calls, so a second backend stores conversations without
+deciding anything. Which status changes a transaction accepts (the one the
+caller saw, so two agents' actions never both win), when a conversation
+counts as resolved, where a rerouted one keeps its preferred agent, and what
+a conversation list shows of its latest message."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, TypeVar
+
+from router.models import ConversationStatus
+from router.store.errors import ConflictError
+
+T = TypeVar("T")
+
+# what a conversation list shows of a message, in characters
+PREVIEW_CHARS = 200
+
+
+def check_expected(conversation_id: str, current: ConversationStatus,
+                   expected: Collection[ConversationStatus] | None) -> None:
+    """A change made for a conversation in one of the ``expected`` statuses
+    (None: any) is refused (``ConflictError``, nothing changes) when it is in
+    another by now: taken by someone else, handed off, resolved."""
+    if expected is not None and current not in expected:
+        raise ConflictError(f"conversation {conversation_id} is {current.value}")
+
+
+def resolved_at(status: ConversationStatus, now: T) -> T | None:
+    """The time a conversation is resolved at: now when it becomes resolved,
+    none when it is (re)opened."""
+    return now if status is ConversationStatus.RESOLVED else None
+
+
+def is_open(status: ConversationStatus) -> bool:
+    """Open until resolved: a customer's next message continues it. (The SQL
+    backend's index of one open conversation per customer has this predicate.)"""
+    return status is not ConversationStatus.RESOLVED
+
+
+def preferred_after_reroute(routed: str | None, current: str | None) -> str | None:
+    """A route that names no preferred agent keeps the one the conversation had."""
+    return routed if routed is not None else current
+
+
+def preview(text: str | None, description: Any = None) -> str:
+    """What a conversation list shows of a message: its words, or the
+    connector's description of a message without any ("[photo]")."""
+    shown = text or (description if isinstance(description, str) else "") or ""
+    return shown[:PREVIEW_CHARS]
+
+
+def shown_in_list(extras: dict[str, Any], text: str | None, description: Any = None) -> str | None:
+    """What an outbound message makes the conversation list show: its preview,
+    or None (the list is left as it is) for an automatic message: "a colleague
+    will answer soon" is not what the conversation is about, the list keeps
+    showing the customer's last words."""
+    return None if extras.get("automatic") else preview(text, description)

@@ -1,0 +1,121 @@
+"""What agents' actions and the outbound path need from a store, and no
+more, in three narrow protocols: the conversations (read, list, change state,
+send elsewhere), their messages (read), and an outbound message on its way
+(queued with its outbox entry, then the platform's receipts). ``Store``
+inherits them, so the full store still offers them; a consumer is typed
+against the ones it uses, and a new backend knows this part of its work from
+them alone. The rules (which state changes a transaction accepts, the
+forward-only receipts) are plain Python in ``states`` and ``receipts``, which
+every backend's transaction calls.
+
+Every method is one atomic step; errors are ``router.store``'s
+(``ConflictError``, ``NotFound``, ``StoreUnavailable``...)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from datetime import datetime
+from typing import Protocol
+
+from router.contacts import ChannelContact
+from router.models import (
+    ConversationStatus,
+    ConversationView,
+    Delivery,
+    Message,
+    OutboundMessage,
+    RouteDecision,
+    RouteTrace,
+)
+
+
+class ConversationStore(Protocol):
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> ConversationView: ...
+
+    @abstractmethod
+    async def list_conversations(
+        self, statuses: list[ConversationStatus] | None, limit: int
+    ) -> list[ConversationView]:
+        """Most recently active first."""
+
+    @abstractmethod
+    async def count_conversations(self) -> dict[ConversationStatus, int]: ...
+
+    @abstractmethod
+    async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
+        """Why the conversation went where it went (None when no rules file
+        decided it); ``NotFound`` for an unknown conversation."""
+
+    @abstractmethod
+    async def set_conversation_state(
+        self,
+        conversation_id: str,
+        status: ConversationStatus,
+        agent_id: str | None,
+        now: datetime,
+        *,
+        expected: set[ConversationStatus] | None = None,
+    ) -> ConversationView:
+        """Change status and owner; ``ConflictError`` unless the current status
+        is in ``expected`` (when given)."""
+
+    @abstractmethod
+    async def reroute_conversation(
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+    ) -> ConversationView:
+        """Send an open conversation somewhere else (bot handoff, transfer to a
+        team): status, team, priority, reason and trace from ``route``, no
+        agent; ``ConflictError`` unless the current status is in ``expected``."""
+
+
+class MessageStore(Protocol):
+    @abstractmethod
+    async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
+        """Oldest first, the latest ``limit``."""
+
+    @abstractmethod
+    async def get_message(self, message_id: str) -> Message:
+        """One message; ``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    async def customer_messages(self, customer_id: str, limit: int) -> list[Message]:
+        """The customer's messages across all conversations, oldest first."""
+
+    @abstractmethod
+    async def last_inbound(self, conversation_id: str) -> Message | None: ...
+
+    @abstractmethod
+    async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
+        """The customer's latest inbound message on ``channel``, any conversation."""
+
+    @abstractmethod
+    async def customer_channels(self, customer_id: str) -> list[str]:
+        """The channels the customer has written from (a reply can go to any), most recent first."""
+
+    @abstractmethod
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        """Per channel the customer wrote from, their latest message there and
+        the intent the bot answered it with; most recent first."""
+
+
+class OutboundStore(Protocol):
+    @abstractmethod
+    async def enqueue_outbound(
+        self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
+        *, expected: set[ConversationStatus] | None = None,
+    ) -> tuple[Message, ConversationView]:
+        """Store an outbound message and its outbox entry in one transaction;
+        when ``assign_to`` is given the conversation becomes assigned to it.
+        ``ConflictError`` (nothing stored) unless the conversation's status is
+        in ``expected``, when given: the bot answers only what is still its own."""
+
+    @abstractmethod
+    async def record_delivery(
+        self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime
+    ) -> Message | None:
+        """A platform's receipt for the outbound message it knows as
+        ``external_id`` on ``channel``. Applied only when it moves the state
+        forward (``receipts.moves_forward``); returns the message when it changed.
+        A receipt that raced the send's answer (its id is not stored yet) is
+        kept and applied by ``outbox_sent``."""

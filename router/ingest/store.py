@@ -1,0 +1,90 @@
+"""What the ingest pipeline needs from a store, and no more: storing an
+inbound message once, the one-step ingest transaction (store, resolve the
+sender, continue the open conversation), opening a conversation by a routing
+decision, and what routing reads about a customer's past. ``Store`` inherits
+it, so the full store still offers it; the pipeline is typed against this, and
+a new backend knows the ingest's part of its work from this alone.
+
+Every method is one atomic step; errors are ``router.store``'s
+(``NotFound``, ``StoreUnavailable``...)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from router.models import ConversationView, Customer, CustomerHistory, InboundMessage, Message, RouteDecision
+
+if TYPE_CHECKING:  # the store's base imports this module: no cycle at run time
+    from router.store.base import IdentityPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The first, atomic step of the pipeline for one inbound message."""
+
+    message: Message
+    duplicate: bool
+    customer: Customer
+    # None when the customer has no open conversation: routing decides next
+    conversation: ConversationView | None
+
+
+class IngestStore(Protocol):
+    @abstractmethod
+    async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
+        """Durably store an inbound message; ``(stored, duplicate)``.
+
+        A second delivery with the same ``(channel, external_id)`` stores
+        nothing and returns the first one with ``duplicate=True``."""
+
+    @abstractmethod
+    async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
+                     ) -> Ingested:
+        """In one transaction: store the message (or recognise a redelivery),
+        resolve the sender to a customer, and put the message in the
+        customer's open conversation if there is one (or in the open
+        conversation of the earlier message ``message.replies_to`` names,
+        whoever's it is). The common case, a customer already in
+        conversation, takes this one step.
+
+        ``plan`` (from ``router.identity``) gives the normalised identity, its
+        match key and the claims to record; without one the sender is taken
+        as it is."""
+
+    @abstractmethod
+    async def ingest_automated(self, message: InboundMessage, received_at: datetime
+                               ) -> tuple[Message, bool, ConversationView | None]:
+        """Store a message a machine wrote (``message.automated``) once per
+        external id, in the open conversation its ``replies_to`` names if
+        there is one: ``(stored, duplicate, conversation)``. It resolves no
+        identity and opens no conversation, and ``unrouted_messages`` never
+        lists it."""
+
+    @abstractmethod
+    async def attach_to_conversation(
+        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
+    ) -> tuple[ConversationView, bool]:
+        """Put the message in the customer's open conversation (any channel),
+        opening one routed by ``route`` when there is none; ``(conv, created)``."""
+
+    @abstractmethod
+    async def unrouted_messages(self, limit: int) -> list[Message]:
+        """Inbound messages stored but not yet in a conversation (after a crash)."""
+
+    @abstractmethod
+    async def contact_history(
+        self, customer_id: str, since: datetime, before: datetime | None = None
+    ) -> CustomerHistory:
+        """The customer's conversations so far (opened before ``before`` when
+        given): how many, the opening times of those opened since ``since``,
+        and the agent of the latest one."""
+
+    @abstractmethod
+    async def conversation_openings(
+        self, since: datetime | None, after_id: str | None, limit: int
+    ) -> list[tuple[ConversationView, Message | None]]:
+        """Conversations opened since ``since`` (oldest first, paged after
+        ``after_id``), each with the message that opened it (None if lost)."""
