@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Protocol
 from router.accounts.store import AccountStore
 from router.aio import wait_event
 from router.bus import Event, EventBus
+from router.conversations.store import ConversationStore
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
 from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
@@ -135,18 +135,10 @@ def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
     return teams
 
 
-class AssignerStore(AssignmentStore, AccountStore, Protocol):
+class AssignerStore(AssignmentStore, AccountStore, ConversationStore, Protocol):
     """What the assigner uses of a store: routing's own part, the agents'
-    accounts (teams.yaml names them by username), and the two conversation
-    steps of a transfer."""
-
-    @abstractmethod
-    async def get_conversation(self, conversation_id: str) -> ConversationView: ...
-
-    @abstractmethod
-    async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
-    ) -> ConversationView: ...
+    accounts (teams.yaml names them by username), and the conversations (a
+    transfer reads and reroutes one)."""
 
 
 class Assigner:
