@@ -35,9 +35,9 @@ from agents_ui.schemas import (
     VerificationOut,
 )
 from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
-from connectors.base import MediaUnavailable
 from router.accounts.service import check_login, hash_password
 from router.appkeys import CONNECTORS, ROUTER, STORE
+from router.connector import MediaUnavailable
 from router.core import ReplyRefused, ReplyWindowClosed
 from router.customers import LookupKind, ValueAttributes, upsert
 from router.identity import InvalidIdentifier, KeyRefused

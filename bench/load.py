@@ -351,7 +351,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     # the generator's own collector pauses would be counted as the server's
-    # latency: the same tuning as `omnirouter run` (router/cli.py)
+    # latency: the same tuning as `omnirouter run` (router/heap.py)
     gc.freeze()
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
     asyncio.run(main(parse_args()))

@@ -7,7 +7,7 @@ Each run starts the service twice in a fresh folder: a first start (no
 database, no cache: the admin account is made, the bot embeds its examples)
 and a restart (both kept). Printed as p50/max over the runs, with the split
 the service logs with its listening line (imports, config, store, other:
-``router/startup.py``) and the bot's warm-up, which runs after the port
+``router/server/startup.py``) and the bot's warm-up, which runs after the port
 answers. ``--repo`` measures another checkout (say, an older commit) with
 this interpreter; one without the split prints the totals only.
 Targets (issue 17): healthy <= 2 s, --help <= 0.5 s, on 2 cores.

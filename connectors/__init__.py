@@ -1,10 +1,13 @@
-"""Platform connectors. The core sees only the contract in ``connectors.base``."""
+"""Platform connectors, each implementing the core's contract
+(``router/connector.py``). Nothing in the core imports this package: the
+composition root (``router/server/``) builds connectors from this registry."""
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
-from connectors.base import Connector
+from router.connector import Connector
 
 # Connector type (as written in config) -> "module:Class". Imported lazily so a
 # deployment without, say, Telegram never imports aiogram.
@@ -21,7 +24,7 @@ class UnknownConnectorType(ValueError):
     pass
 
 
-def connector_class(type_name: str) -> type[Connector]:
+def connector_class(type_name: str) -> type[Connector[Any]]:
     try:
         target = CONNECTOR_TYPES[type_name]
     except KeyError:

@@ -51,7 +51,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from pydantic import Field, field_validator
 
-from connectors.base import (
+from connectors.email_parse import ParsedMail, parse_mail
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -62,7 +63,6 @@ from connectors.base import (
     SendResult,
     TransientError,
 )
-from connectors.email_parse import ParsedMail, parse_mail
 from router.models import Author, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def _reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith(_RE_PREFIX) else f"Re: {subject}"
 
 
-class EmailConnector(Connector):
+class EmailConnector(Connector[EmailOptions]):
     type_name: ClassVar[str] = "email"
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "почта", "en": "email"},
@@ -164,13 +164,9 @@ class EmailConnector(Connector):
     def default_label(self) -> ChannelLabel:
         return self.LABEL
 
-    options_model: ClassVar[type[ConnectorOptions]] = EmailOptions
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
-        if not isinstance(options, EmailOptions):
-            options = EmailOptions.model_validate(options.model_dump())
+    def __init__(self, name: str, options: EmailOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
-        self.settings: EmailOptions = options
         self._password = os.environ.get(options.password_env, "")
         self._smtp_password = os.environ.get(options.smtp_password_env or options.password_env, "")
         address = options.address or "omnirouter@localhost"
@@ -217,7 +213,7 @@ class EmailConnector(Connector):
     # -- IMAP, on the connector's thread --------------------------------------------------
     def _connect(self) -> bool:
         """Log in and select the mailbox; True when IDLE can be used."""
-        s = self.settings
+        s = self.options
         context = ssl.create_default_context()
         if not s.verify_certificates:
             context.check_hostname = False
@@ -299,7 +295,7 @@ class EmailConnector(Connector):
         client.idle()
         # IDLE tells of mail that comes after it starts; one that came between the last
         # search and IDLE is found at the next search: no later than poll_interval
-        deadline = time.monotonic() + min(self.settings.idle_renew, self.settings.poll_interval)
+        deadline = time.monotonic() + min(self.options.idle_renew, self.options.poll_interval)
         empty_wakeups = 0
         while not self._stop.is_set() and time.monotonic() < deadline:
             woken = time.monotonic()
@@ -330,18 +326,18 @@ class EmailConnector(Connector):
                     # the same password will not do better soon, and servers lock
                     # out (or fail2ban bans) a client that keeps trying it
                     log.error("email %s: %s refused the login of %s: %s; check the password in %s; "
-                              "trying again in %gs", self.name, self.settings.imap_host, self.settings.login(),
-                              _reason(exc), self.settings.password_env, refused_delay)
+                              "trying again in %gs", self.name, self.options.imap_host, self.options.login(),
+                              _reason(exc), self.options.password_env, refused_delay)
                     await asyncio.sleep(refused_delay)
                     refused_delay = min(refused_delay * 2, LOGIN_RETRY_MAX)
                     continue
                 log.warning("email %s: IMAP failed at login, reconnecting in %gs: %s", self.name, delay, _reason(exc))
             except ImapError as exc:
                 log.warning("email %s: IMAP failed to connect to %s:%d, reconnecting in %gs: %s", self.name,
-                            self.settings.imap_host, self.settings.imap_port_or_default(), delay, _reason(exc))
+                            self.options.imap_host, self.options.imap_port_or_default(), delay, _reason(exc))
             else:
-                log.info("email %s: reading %s on %s (%s)", self.name, self.settings.mailbox,
-                         self.settings.imap_host, "IDLE" if idle else f"polling every {self.settings.poll_interval:g}s")
+                log.info("email %s: reading %s on %s (%s)", self.name, self.options.mailbox,
+                         self.options.imap_host, "IDLE" if idle else f"polling every {self.options.poll_interval:g}s")
                 delay, refused_delay = 1.0, LOGIN_RETRY
                 try:
                     await self._session(idle)
@@ -365,7 +361,7 @@ class EmailConnector(Connector):
             if idle:
                 await self._in_imap_thread(self._idle_wait)
             else:
-                await asyncio.sleep(self.settings.poll_interval)
+                await asyncio.sleep(self.options.poll_interval)
 
     async def _read_unseen(self) -> bool:
         """Hand the unseen mail to the router, ``fetch_batch`` mails per fetch
@@ -373,7 +369,7 @@ class EmailConnector(Connector):
         uids = await self._in_imap_thread(self._unseen)
         if not uids:
             return False
-        size = self.settings.fetch_batch
+        size = self.options.fetch_batch
         chunks = [uids[i:i + size] for i in range(0, len(uids), size)]
         # the next chunk is fetched and parsed on the IMAP thread while the router
         # stores this one; it is flagged only after it is stored in its turn
@@ -425,7 +421,7 @@ class EmailConnector(Connector):
         return f"{message_id}@{self._domain}"
 
     def compose(self, message: OutboundMessage) -> EmailMessage:
-        s = self.settings
+        s = self.options
         thread = message.thread
         mail = EmailMessage()
         mail["From"] = formataddr((s.display_name or "", s.address or ""))
@@ -453,7 +449,7 @@ class EmailConnector(Connector):
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         if "@" not in message.recipient:
             raise PermanentError(f"email: {message.recipient!r} is not an email address")
-        s = self.settings
+        s = self.options
         mail = self.compose(message)
         try:
             await aiosmtplib.send(

@@ -49,7 +49,9 @@ from aiohttp import web
 from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
 
-from connectors.base import (
+from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
+from connectors.webhook import parse_json, read_body
+from router.connector import (
     MAX_MEDIA_BYTES,
     ChannelLabel,
     Connector,
@@ -66,8 +68,6 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
-from connectors.webhook import parse_json, read_body
 from router.models import Attachment, OutboundMessage, PhoneButton
 
 if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
@@ -220,7 +220,7 @@ class _Limits:
             raise RateLimited(1.0, "telegram: local rate limit") from None
 
 
-class TelegramConnector(Connector):
+class TelegramConnector(Connector[TelegramOptions]):
     type_name: ClassVar[str] = "telegram"
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "Telegram", "en": "Telegram"},
@@ -229,15 +229,11 @@ class TelegramConnector(Connector):
     def default_label(self) -> ChannelLabel:
         return self.LABEL
 
-    options_model: ClassVar[type[ConnectorOptions]] = TelegramOptions
     asks_phone: ClassVar[bool] = True  # the request-contact button; telegram_inbound proves its answer
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
-        if not isinstance(options, TelegramOptions):
-            options = TelegramOptions.model_validate(options.model_dump())
+    def __init__(self, name: str, options: TelegramOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
         _import_aiogram()
-        self.settings: TelegramOptions = options
         # in polling mode no secret is needed: there is no webhook route then
         self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""
         api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
@@ -275,15 +271,15 @@ class TelegramConnector(Connector):
         return MediaFile(body, attachment.mime_type or guessed or "application/octet-stream")
 
     def webhook_url(self) -> str | None:
-        if self.settings.webhook_url:
-            return self.settings.webhook_url
+        if self.options.webhook_url:
+            return self.options.webhook_url
         if self.public_url:
             return self.public_url.rstrip("/") + self.webhook_path
         return None
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> TelegramConnector:
-        if self.settings.mode == "polling":
+        if self.options.mode == "polling":
             await self._drop_webhook()
             self._poller = asyncio.create_task(self._poll(), name=f"telegram-poll-{self.name}")
         else:
@@ -326,8 +322,8 @@ class TelegramConnector(Connector):
         while True:
             try:
                 updates = await self.bot(_raw_get_updates()(
-                    offset=offset, timeout=self.settings.polling_timeout, allowed_updates=ALLOWED_UPDATES,
-                ), request_timeout=self.settings.polling_timeout + 10)
+                    offset=offset, timeout=self.options.polling_timeout, allowed_updates=ALLOWED_UPDATES,
+                ), request_timeout=self.options.polling_timeout + 10)
                 for raw in updates:
                     offset = await self._take(raw, offset)
             except TelegramConflictError:
@@ -360,7 +356,7 @@ class TelegramConnector(Connector):
     # -- webhook -------------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
         # polling: no webhook at all, so nobody can post an update past the poller
-        if self.settings.mode == "webhook":
+        if self.options.mode == "webhook":
             app.router.add_post(self.webhook_path, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:

@@ -56,7 +56,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from connectors.base import (
+from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
+from connectors.webhook import read_body
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -70,8 +72,6 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
-from connectors.webhook import read_body
 from router.models import Attachment, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -330,15 +330,11 @@ _LABELS: dict[str, ChannelLabel] = {
 }
 
 
-class TwilioConnector(Connector):
+class TwilioConnector(Connector[TwilioOptions]):
     type_name: ClassVar[str] = "twilio"
-    options_model: ClassVar[type[ConnectorOptions]] = TwilioOptions
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
-        if not isinstance(options, TwilioOptions):
-            options = TwilioOptions.model_validate(options.model_dump())
+    def __init__(self, name: str, options: TwilioOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
-        self.settings: TwilioOptions = options
         self.account_sid = os.environ.get(options.account_sid_env, "")
         self._validator = RequestValidator(os.environ.get(options.auth_token_env, ""))
         self._http: _HttpClient | None = None
@@ -353,22 +349,22 @@ class TwilioConnector(Connector):
         return f"/webhooks/twilio/{self.name}"
 
     def base_url(self) -> str | None:
-        base = self.settings.public_url or self.public_url
+        base = self.options.public_url or self.public_url
         return base.rstrip("/") if base else None
 
     def default_label(self) -> ChannelLabel:
-        return _LABELS[self.settings.flavour]
+        return _LABELS[self.options.flavour]
 
     def reply_window(self) -> ReplyWindow | None:
-        length = self.settings.window()
+        length = self.options.window()
         if length is None:
             return None
-        template = self.settings.window_template
+        template = self.options.window_template
         return ReplyWindow(length=length, template_text=template.text if template else None)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> TwilioConnector:
-        self._http = _HttpClient(self.settings.api_base)
+        self._http = _HttpClient(self.options.api_base)
         self._client = Client(self.account_sid, self._validator.token.decode(), http_client=self._http)
         if self.base_url() is None:
             log.warning("twilio %s: no public_url or server.public_url: signatures are checked against the "
@@ -406,7 +402,7 @@ class TwilioConnector(Connector):
     async def _inbound(self, request: web.Request) -> web.Response:
         form = await self._signed_form(request)
         try:
-            inbound = to_inbound(self.name, self.settings.flavour, form)
+            inbound = to_inbound(self.name, self.options.flavour, form)
         except BadPayload as exc:  # our words, about ids and addresses
             log.warning("twilio %s: malformed message refused: %s", self.name, exc)
             raise web.HTTPBadRequest(text=f"malformed message: {exc}") from None
@@ -437,17 +433,17 @@ class TwilioConnector(Connector):
 
     # -- delivery ----------------------------------------------------------------------------------
     def _address(self, number: str) -> str:
-        return WHATSAPP_PREFIX + number if self.settings.flavour == "whatsapp" else number
+        return WHATSAPP_PREFIX + number if self.options.flavour == "whatsapp" else number
 
     def _sender(self) -> dict[str, Any]:
-        if self.settings.messaging_service_sid:
-            return {"messaging_service_sid": self.settings.messaging_service_sid}
-        assert self.settings.from_number is not None
-        return {"from_": self._address(self.settings.from_number)}
+        if self.options.messaging_service_sid:
+            return {"messaging_service_sid": self.options.messaging_service_sid}
+        assert self.options.from_number is not None
+        return {"from_": self._address(self.options.from_number)}
 
     def _callback(self) -> dict[str, Any]:
         base = self.base_url()
-        if not self.settings.status_callbacks or base is None:
+        if not self.options.status_callbacks or base is None:
             return {}
         return {"status_callback": f"{base}{self.webhook_path}/status"}
 
@@ -467,7 +463,7 @@ class TwilioConnector(Connector):
         return calls or [{"body": ""}]
 
     def _template(self, message: OutboundMessage) -> dict[str, Any]:
-        template = self.settings.window_template
+        template = self.options.window_template
         if template is None:
             raise PermanentError(f"twilio: connector {self.name} has no window_template configured")
         values = {"customer_name": message.extras.get("customer_name") or "",
@@ -510,7 +506,7 @@ class TwilioConnector(Connector):
         lets through within MAX_LIMIT_WAIT, the newcomer goes back to the
         outbox at once, told when its turn would come, so a burst (a notice
         to many customers) spreads out instead of timing out together."""
-        pace = self.settings.pace()
+        pace = self.options.pace()
         if self._waiting >= pace * MAX_LIMIT_WAIT:
             # each one sent back gets its own later turn, after those waiting and those sent back before it
             now = time.monotonic()

@@ -48,7 +48,9 @@ from jconfig.memory import MemoryConfig
 from pydantic import Field
 from vk_api.upload import VkUpload
 
-from connectors.base import (
+from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
+from connectors.webhook import parse_json, read_body
+from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -62,9 +64,7 @@ from connectors.base import (
     TransientError,
     split_text,
 )
-from connectors.net import FetchRefused
-from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
-from connectors.webhook import parse_json, read_body
+from router.fetch import FetchRefused
 from router.models import Attachment, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ class _Names:
 # -- the connector ---------------------------------------------------------------------------
 
 
-class VkConnector(Connector):
+class VkConnector(Connector[VkOptions]):
     type_name: ClassVar[str] = "vk"
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "ВКонтакте", "en": "VK"},
@@ -250,13 +250,9 @@ class VkConnector(Connector):
     def default_label(self) -> ChannelLabel:
         return self.LABEL
 
-    options_model: ClassVar[type[ConnectorOptions]] = VkOptions
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
-        if not isinstance(options, VkOptions):
-            options = VkOptions.model_validate(options.model_dump())
+    def __init__(self, name: str, options: VkOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
-        self.settings: VkOptions = options
         self._secret = os.environ.get(options.secret_env, "")
         self.vk = _VkApi(os.environ.get(options.token_env, ""), options)
         self._upload = VkUpload(self.vk)
@@ -274,7 +270,7 @@ class VkConnector(Connector):
 
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> VkConnector:
-        if self.settings.mode == "longpoll":
+        if self.options.mode == "longpoll":
             self._poller = asyncio.create_task(self._poll(), name=f"vk-longpoll-{self.name}")
         return self
 
@@ -290,7 +286,7 @@ class VkConnector(Connector):
     # -- Callback API ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
         # long poll: no webhook at all, so nobody can post an event past the poller
-        if self.settings.mode == "callback":
+        if self.options.mode == "callback":
             app.router.add_post(f"/webhooks/vk/{self.name}", self._callback)
 
     async def _callback(self, request: web.Request) -> web.Response:
@@ -305,13 +301,13 @@ class VkConnector(Connector):
                                  and hmac.compare_digest(given.encode(), self._secret.encode())):
             log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
             raise web.HTTPForbidden(text="wrong secret")
-        if self.settings.group_id is not None and event.get("group_id") != self.settings.group_id:
+        if self.options.group_id is not None and event.get("group_id") != self.options.group_id:
             log.warning("vk %s: event for community %r refused, this is %d",
-                        self.name, event.get("group_id"), self.settings.group_id)
+                        self.name, event.get("group_id"), self.options.group_id)
             raise web.HTTPForbidden(text="wrong community")
         if event["type"] == "confirmation":
             log.info("vk %s: answering the Callback API confirmation", self.name)
-            return web.Response(text=self.settings.confirmation_code or "")
+            return web.Response(text=self.options.confirmation_code or "")
         await self._accept(event)
         # anything but "ok" makes VK deliver the event again
         return web.Response(text="ok")
@@ -350,13 +346,13 @@ class VkConnector(Connector):
         # the long request itself goes through aiohttp: in a worker thread it
         # could not be cancelled and would hold shutdown for up to `wait` seconds
         log.info("vk %s: Bots Long Poll started", self.name)
-        timeout = aiohttp.ClientTimeout(total=self.settings.longpoll_wait + 15)
+        timeout = aiohttp.ClientTimeout(total=self.options.longpoll_wait + 15)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             server: dict[str, Any] | None = None
             while True:
                 try:
                     server = server or await self._call("groups.getLongPollServer",
-                                                        {"group_id": self.settings.group_id})
+                                                        {"group_id": self.options.group_id})
                     server = await self._poll_once(http, server)
                 except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError) as exc:
                     # aiohttp's text would carry the long poll URL, and its query the poll's key
@@ -373,7 +369,7 @@ class VkConnector(Connector):
 
     async def _poll_once(self, http: aiohttp.ClientSession, server: dict[str, Any]) -> dict[str, Any] | None:
         """One a_check; returns the server to poll next (None: get a new key)."""
-        params = {"act": "a_check", "key": server["key"], "ts": server["ts"], "wait": self.settings.longpoll_wait}
+        params = {"act": "a_check", "key": server["key"], "ts": server["ts"], "wait": self.options.longpoll_wait}
         async with http.get(server["server"], params=params) as resp:
             answer = await resp.json(content_type=None)
         failed = answer.get("failed")

@@ -32,15 +32,6 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, Field
 
-from connectors.base import (
-    ChannelLabel,
-    Connector,
-    ConnectorHost,
-    ConnectorOptions,
-    HostUnavailable,
-    SendProgress,
-    SendResult,
-)
 from connectors.chat_limits import MovingWindow, address_key
 from connectors.webchat_frames import (
     ChatFrame,
@@ -50,6 +41,15 @@ from connectors.webchat_frames import (
     history_frames,
     message_frame,
     parse_frame,
+)
+from router.connector import (
+    ChannelLabel,
+    Connector,
+    ConnectorHost,
+    ConnectorOptions,
+    HostUnavailable,
+    SendProgress,
+    SendResult,
 )
 from router.models import (
     Author,
@@ -218,7 +218,7 @@ class _Session:
     backlog: list[dict[str, Any]] | None = None
 
 
-class WebChatConnector(Connector):
+class WebChatConnector(Connector[WebChatOptions]):
     type_name: ClassVar[str] = "webchat"
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "чат на сайте", "en": "site chat"},
@@ -227,27 +227,23 @@ class WebChatConnector(Connector):
     def default_label(self) -> ChannelLabel:
         return self.LABEL
 
-    options_model: ClassVar[type[ConnectorOptions]] = WebChatOptions
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
-        if not isinstance(options, WebChatOptions):
-            options = WebChatOptions.model_validate(options.model_dump())
+    def __init__(self, name: str, options: WebChatOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
-        self.settings: WebChatOptions = options
         self._sessions: set[_Session] = set()
         self._visitors: dict[str, set[_Session]] = {}
         self._tokens: VisitorTokens | None = None
         self._widget = b""
-        self._limiter = MovingWindow(limits.parse(self.settings.rate_limit))
-        self._address_limiter = MovingWindow(limits.parse(self.settings.rate_limit_per_address))
-        self._new_visitors = MovingWindow(limits.parse(self.settings.new_visitors_per_address))
+        self._limiter = MovingWindow(limits.parse(self.options.rate_limit))
+        self._address_limiter = MovingWindow(limits.parse(self.options.rate_limit_per_address))
+        self._new_visitors = MovingWindow(limits.parse(self.options.new_visitors_per_address))
         # one warning per flooding key a minute: a flood must not flood the log too
         self._warned = MovingWindow(limits.parse("1/minute"))
 
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
         # rendered once: the title is the only per-installation part
-        config = json.dumps({"title": self.settings.title} if self.settings.title else {}).encode()
+        config = json.dumps({"title": self.options.title} if self.options.title else {}).encode()
         self._widget = (STATIC_DIR / "widget.js").read_bytes().replace(_CONFIG_PLACEHOLDER, config, 1)
         app.router.add_get("/chat/widget.js", self._serve_widget)
         app.router.add_get("/chat/ws", self._serve_ws)
@@ -269,7 +265,7 @@ class WebChatConnector(Connector):
         raise web.HTTPPermanentRedirect("/chat/")
 
     def _origin_allowed(self, request: web.Request) -> bool:
-        allowed = self.settings.allowed_origins
+        allowed = self.options.allowed_origins
         if not allowed:
             return True
         origin = request.headers.get(hdrs.ORIGIN)
@@ -304,10 +300,10 @@ class WebChatConnector(Connector):
         return ws
 
     async def _close_if_silent(self, session: _Session) -> None:
-        await asyncio.sleep(self.settings.hello_timeout)
+        await asyncio.sleep(self.options.hello_timeout)
         if session.visitor_id is not None or session.ws.closed:
             return
-        wait = f"{self.settings.hello_timeout:g} s"
+        wait = f"{self.options.hello_timeout:g} s"
         log.info("webchat: a socket sent no hello in %s, closed (code hello_timeout)", wait)
         with contextlib.suppress(ConnectionResetError):
             await self._push_now(session, {"type": "error", "code": "hello_timeout",

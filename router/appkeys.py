@@ -1,21 +1,22 @@
-"""Typed keys of the app state, shared by the app factory and the console."""
+"""Typed keys of the app state, shared by the app factory and the console
+(the server's own, such as its start-up times, live in ``router/server/``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
-from connectors.base import Connector
 from router.bus import EventBus
 from router.config import Settings
+from router.connector import Connector
 from router.core import Router
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.routing.assignment import Assigner
 from router.routing.rules.reload import RulesReloader
-from router.startup import StartupTimes
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,9 +25,8 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
-CONNECTORS = web.AppKey("connectors", Mapping[str, Connector])
+CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)
-STARTUP = web.AppKey("startup", StartupTimes)

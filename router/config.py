@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
-
-from connectors import UnknownConnectorType, connector_class
-from router.yamlconf import ConfigError, problem_at, read_yaml, validate
-
-MAIN_FILE = "omnirouter.yaml"
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 
 
 class Section(BaseModel):
@@ -106,48 +99,3 @@ class Settings(Section):
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )
-
-
-def start_problems(settings: Settings) -> list[str]:
-    """Why the service must not start as configured: a connector that is on
-    and has its token, but not what makes it safe (a webhook mode without its
-    secret). ``omnirouter run`` refuses on them and ``config check`` reports
-    them, so the check never passes a folder the start refuses."""
-    problems: list[str] = []
-    for name, section in settings.connectors.items():
-        if not section.enabled:
-            continue
-        options = connector_class(section.type).parse_options(section.options())
-        if options.disabled_reason() is None and (error := options.start_error()) is not None:
-            problems.append(f"connectors.{name} ({section.type}): {error}")
-    return problems
-
-
-def load_settings(config_dir: Path) -> Settings:
-    path = config_dir / MAIN_FILE
-    if not path.exists():
-        return Settings()
-    data, node = read_yaml(path)
-    settings = validate(Settings, data, node, str(path))
-    if problems := _connector_problems(settings, node, str(path)):
-        raise ConfigError(problems)
-    return settings
-
-
-def _connector_problems(settings: Settings, node: yaml.Node | None, filename: str) -> list[str]:
-    """Each connector section checked by its own options model now, so a typo
-    is refused with file:line at start, not found when the app is built."""
-    problems: list[str] = []
-    for name, section in settings.connectors.items():
-        try:
-            cls = connector_class(section.type)
-        except UnknownConnectorType as exc:
-            problems.append(problem_at(filename, node, ("connectors", name, "type"), str(exc)))
-            continue
-        try:
-            cls.parse_options(section.options())
-        except ValidationError as exc:
-            problems.extend(
-                problem_at(filename, node, ("connectors", name, *err["loc"]), err["msg"]) for err in exc.errors()
-            )
-    return problems

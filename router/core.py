@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
 from router.aio import finish
 from router.bot.base import Bot
 from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
+from router.connector import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
 from router.identity import IdentityRules
 from router.metrics import Metrics
 from router.models import (
@@ -156,7 +156,7 @@ class Router:
             greeter.pause = pause
         return greeter
 
-    # -- what connectors see (connectors.base.ConnectorHost) ----------------
+    # -- what connectors see (router.connector.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:
         # shielded: a client that goes away or a shutdown must not leave a
         # message half way through the pipeline

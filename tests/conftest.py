@@ -15,8 +15,8 @@ from argon2 import PasswordHasher
 
 from agents_ui.sessions import ADMIN_SEED
 from router.accounts import service
-from router.app import create_app
 from router.config import Settings
+from router.server.app import create_app
 
 ADMIN_PASSWORD = "correct horse battery staple"
 

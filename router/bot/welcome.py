@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
 
-from connectors.base import ChannelLabel
 from router.bot.config import Intent, Messages, render
+from router.connector import ChannelLabel
 from router.models import Author, Customer, Direction, IdentityRef, Message
 from router.store import Store
 from router.texts import localized

@@ -11,11 +11,12 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from connectors.base import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.config import OutboxConfig
+from router.connector import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.outbox.store import OutboxStore
@@ -40,7 +41,7 @@ class OutboxWorker:
         self,
         store: OutboxStore,
         bus: EventBus,
-        connectors: Mapping[str, Connector],
+        connectors: Mapping[str, Connector[Any]],
         config: OutboxConfig,
         metrics: Metrics,
         wakeup: asyncio.Event,

@@ -30,7 +30,7 @@ class OutboxStore(Protocol):
     async def outbox_part_sent(self, entry_id: str, parts_sent: int, external_id: str | None) -> None:
         """``parts_sent`` of the platform calls of a message sent in parts went
         out (the latest as ``external_id``): kept, so a retry, even after a
-        restart, resumes after them (``connectors.base.SendProgress``)."""
+        restart, resumes after them (``router.connector.SendProgress``)."""
 
     @abstractmethod
     async def outbox_retry(self, entry_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None: ...

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.app import create_app
 from router.appkeys import STORE
 from router.config import Settings
+from router.server.app import create_app
 from tests.agents_ui.conftest import login
 from tests.conftest import ADMIN_PASSWORD, AppClient
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
+from pydantic import ValidationError
 
 import connectors
 from connectors import CONNECTOR_TYPES, connector_class
-from connectors.base import Connector, split_text
+from router.connector import Connector, ConnectorOptions, split_text
 
 CONNECTORS_DIR = Path(connectors.__file__).parent
-ALLOWED_CORE_MODULES = {"router.models"}
+# the contract the core offers (router/connector.py and the guarded fetcher it hands
+# each connector, router/fetch.py) and the models it speaks in
+ALLOWED_CORE_MODULES = {"router.connector", "router.fetch", "router.models"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -28,7 +32,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("path", sorted(CONNECTORS_DIR.rglob("*.py")), ids=lambda p: p.name)
-def test_connectors_import_nothing_of_the_core_but_its_models(path: Path) -> None:
+def test_connectors_import_nothing_of_the_core_but_its_contract_and_models(path: Path) -> None:
     core = {m for m in imported_modules(path) if m == "router" or m.startswith("router.")}
     assert core <= ALLOWED_CORE_MODULES, f"{path.name} imports {sorted(core - ALLOWED_CORE_MODULES)}"
 
@@ -38,6 +42,20 @@ def test_every_registered_type_is_a_connector_named_as_registered(type_name: str
     cls = connector_class(type_name)
     assert issubclass(cls, Connector)
     assert cls.type_name == type_name
+
+
+@pytest.mark.parametrize("type_name", sorted(CONNECTOR_TYPES))
+def test_every_type_reads_its_section_with_the_options_it_is_typed_over(type_name: str) -> None:
+    """``Connector[TelegramOptions]`` is the one place a connector names its
+    options: its section is parsed with that model (a key of its own is
+    accepted, a typo refused), and ``self.options`` is typed as it."""
+    cls = connector_class(type_name)
+    (declared,) = [get_args(base)[0] for base in cls.__orig_bases__ if get_origin(base) is Connector]
+    assert declared is not ConnectorOptions
+    assert cls.options_model is declared
+    with pytest.raises(ValidationError) as refused:
+        cls.parse_options({"no_such_key": 1})
+    assert refused.value.title == declared.__name__
 
 
 def test_a_long_text_is_cut_at_line_breaks_and_never_leaves_an_empty_part() -> None:

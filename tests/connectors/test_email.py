@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestClient
 
 from connectors.email import EmailConnector
 from connectors.email_parse import parse_mail
-from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, IdentityRef, Message
+from router.server.app import CONNECTORS, ROUTER, STORE
 from tests.conftest import ADMIN_PASSWORD, HANG, AppClient
 from tests.conftest import eventually as wait_for_it
 from tests.fakes.mail_servers import Dovecot, ImapTap, Received, SmtpSink

@@ -21,11 +21,11 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from router.app import ROUTER, STORE, create_app
 from router.config import ConnectorConfig, Settings
 from router.core import Router
 from router.models import Author, Direction
 from router.routing.rules import RulesRouting
+from router.server.app import ROUTER, STORE, create_app
 from tests.conftest import ADMIN_PASSWORD, eventually
 from tests.connectors.test_telegram import SECRET, TOKEN, post, text_update
 from tests.fakes.telegram_api import FakeTelegram

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from connectors import connector_class
-from router.app import create_app
 from router.appkeys import ROUTER
 from router.config import ConnectorConfig, Settings
+from router.server.app import create_app
 
 SITE_LABEL = {"name": {"ru": "чат поддержки", "en": "support chat"},
               "where": {"ru": "в чате поддержки", "en": "in the support chat"}}

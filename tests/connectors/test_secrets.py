@@ -23,9 +23,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors.telegram import SECRET_HEADER
-from router.app import STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Author, Delivery, IdentityRef, Message
+from router.server.app import STORE
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.connectors import test_email as mail
 from tests.connectors import test_telegram as tg

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from connectors.net import FetchLimits, FetchRefused, GuardedFetcher, is_public
-from router.app import STORE
 from router.config import Settings
+from router.fetch import FetchLimits, FetchRefused, GuardedFetcher, is_public
 from router.models import Delivery
+from router.server.app import STORE
 from tests.conftest import AppClient, eventually
 from tests.connectors.test_twilio import console
 from tests.connectors.test_vk import inbound, message_new, post, vk_api, vk_settings  # noqa: F401 (fixtures)

@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from connectors.base import SendProgress, TransientError
 from connectors.telegram import SECRET_HEADER, TelegramConnector
-from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
+from router.connector import SendProgress, TransientError
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
+from router.server.app import CONNECTORS, ROUTER, STORE
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.fakes.telegram_api import Call, FakeTelegram
@@ -407,7 +407,7 @@ async def test_off_until_the_token_is_set(
         monkeypatch.delenv(variable)
     else:
         monkeypatch.setenv(variable, value)
-    caplog.set_level(logging.INFO, logger="router.app")
+    caplog.set_level(logging.INFO, logger="router.server.app")
     client = await make_client(tg_settings)
     assert "telegram" not in client.app[CONNECTORS]
     assert says in caplog.text

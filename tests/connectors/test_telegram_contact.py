@@ -22,10 +22,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agents_ui.sessions import ADMIN_SEED
-from router.app import BUS, ROUTER, STORE, create_app
 from router.bus import Event, Subscription
 from router.config import ConnectorConfig, Settings
 from router.models import Author, ConversationStatus, Customer, IdentityRef, Message
+from router.server.app import BUS, ROUTER, STORE, create_app
 from tests.conftest import ADMIN_PASSWORD, HANG, eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors import test_twilio as tw

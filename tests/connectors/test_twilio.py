@@ -24,11 +24,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors import twilio as twilio_module
-from connectors.base import RateLimited
 from connectors.twilio import TwilioConnector, TwilioOptions
-from router.app import CONNECTORS, ROUTER, STORE
-from router.config import ConnectorConfig, Settings, load_settings
+from router.config import ConnectorConfig, Settings
+from router.connector import RateLimited
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, utcnow
+from router.server.app import CONNECTORS, ROUTER, STORE
+from router.server.settings import load_settings
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD, HANG, AppClient, eventually
 from tests.fakes.twilio_api import Call, FakeTwilio, sid, signature
@@ -570,7 +571,7 @@ async def test_off_until_the_credentials_are_set(
         monkeypatch.delenv(variable)
     else:
         monkeypatch.setenv(variable, value)
-    caplog.set_level(logging.INFO, logger="router.app")
+    caplog.set_level(logging.INFO, logger="router.server.app")
     client = await make_client(tw_settings)
     assert "whatsapp" not in client.app[CONNECTORS] and "sms" not in client.app[CONNECTORS]
     assert says in caplog.text

@@ -17,9 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors.vk import VkConnector, random_id
-from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
+from router.server.app import CONNECTORS, ROUTER, STORE
 from router.yamlconf import ConfigError
 from tests.conftest import AppClient, eventually
 from tests.fakes.vk_api import GROUP_ID, FakeVk
@@ -369,7 +369,7 @@ async def test_off_until_its_token_is_set(
     make_client: AppClient, vk_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("OMNIROUTER_VK_TOKEN")
-    caplog.set_level(logging.INFO, logger="router.app")
+    caplog.set_level(logging.INFO, logger="router.server.app")
     client = await make_client(vk_settings)
     assert "vk" not in client.app[CONNECTORS]
     assert "set OMNIROUTER_VK_TOKEN" in caplog.text

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from router.app import STORE
 from router.config import ConnectorConfig, Settings
 from router.models import Message
+from router.server.app import STORE
 from tests.conftest import AppClient, eventually
 from tests.connectors.test_vk import (  # noqa: F401  (fixtures)
     DATE,

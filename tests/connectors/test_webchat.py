@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient
 from pydantic import ValidationError
 
 from connectors.webchat import WebChatConnector
-from router.app import CONNECTORS, ROUTER, STORE
 from router.config import ConnectorConfig, Settings
 from router.models import (
     MAX_TEXT_LENGTH,
@@ -32,6 +31,7 @@ from router.models import (
     OutboundMessage,
     Role,
 )
+from router.server.app import CONNECTORS, ROUTER, STORE
 from router.store.base import MergeRequest
 from tests.conftest import HANG, AppClient, eventually
 

@@ -3,8 +3,8 @@ in the hello is a claim, and a claim shows nothing of another profile."""
 
 from __future__ import annotations
 
-from router.app import ROUTER, STORE
 from router.models import IdentityRef, InboundMessage
+from router.server.app import ROUTER, STORE
 from tests.connectors.test_webchat import Client, hello, say, tab
 
 

@@ -18,8 +18,8 @@ from aiohttp import WSCloseCode, WSMsgType
 from pydantic import ValidationError
 
 from connectors.webchat import MovingWindow, WebChatConnector
-from router.app import SETTINGS
 from router.config import Settings
+from router.server.app import SETTINGS
 from tests.conftest import HANG, AppClient
 from tests.connectors.test_webchat import (
     Client,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from connectors.base import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendProgress, SendResult
+from router.connector import Connector, ConnectorHost, ConnectorOptions, DeliveryError, SendProgress, SendResult
 from router.models import OutboundMessage
 
 
-class ScriptedPlatform(Connector):
+class ScriptedPlatform(Connector[ConnectorOptions]):
     type_name = "scripted"
 
     def __init__(self, name: str = "scripted", host: ConnectorHost | None = None) -> None:

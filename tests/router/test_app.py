@@ -8,9 +8,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.app import ROUTER, STORE
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
+from router.server.app import ROUTER, STORE
 from router.store.sqlite import SQLiteStore
 from tests.conftest import AppClient, eventually
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from router.cli import main
-from router.config import load_settings
+from router.server.settings import load_settings
 from router.yamlconf import ConfigError
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from router import bot, config, identity
+from router import bot, identity
 from router.cli import main
-from router.config_cli import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
+from router.cli.config import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
 from router.routing.rules import schema
+from router.server import settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 
@@ -111,7 +112,7 @@ def test_absent_optional_files_are_named_in_the_summary(folder: Path, capsys: py
 
 def test_the_file_names_agree_with_the_loaders() -> None:
     assert (SERVICE_FILE, TEAMS_FILE, RULES_FILE, BOT_FILE, IDENTITY_FILE) == (
-        config.MAIN_FILE, schema.TEAMS_FILE, schema.RULES_FILE, bot.BOT_FILE, identity.IDENTITY_FILE)
+        settings.MAIN_FILE, schema.TEAMS_FILE, schema.RULES_FILE, bot.BOT_FILE, identity.IDENTITY_FILE)
 
 
 @pytest.mark.parametrize(("name", "old", "new", "message"), [BROKEN[3], BROKEN[6], BROKEN[9]])

@@ -17,8 +17,9 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from router.app import CONNECTORS, create_app
-from router.config import ConnectorConfig, Settings, load_settings
+from router.config import ConnectorConfig, Settings
+from router.server.app import CONNECTORS, create_app
+from router.server.settings import load_settings
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.conftest import free_port

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from router.app import ROUTER, create_app
 from router.appkeys import RULES_RELOADER
 from router.bot.base import HandoffReason
 from router.bot.config import BotFile, load_bot_config
@@ -18,6 +17,7 @@ from router.config import Settings
 from router.human_request import HumanRequest
 from router.models import Customer, CustomerHistory, IdentityRef, Message
 from router.routing.rules import RulesRouting, load_rules
+from router.server.app import ROUTER, create_app
 from tests.router.bot.conftest import SHIPPED, turn
 from tests.router.routing.rules.conftest import write_config
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import PermanentError
 from router.bus import EventBus
 from router.config import OutboxConfig, RoutingConfig
+from router.connector import PermanentError
 from router.core import Router
 from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics

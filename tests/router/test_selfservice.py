@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ReplyWindow
 from router.bot.base import Bot, BotReply, BotTurn, ReplyKind
 from router.bus import EventBus
 from router.config import RoutingConfig
+from router.connector import ReplyWindow
 from router.core import Router
 from router.identity import IdentityConfig, IdentityRules
 from router.metrics import Metrics

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from router.app import STORE
 from router.config import Settings
+from router.server.app import STORE
 from router.store.sqlite import SQLiteStore
 from tests.agents_ui.conftest import login
 from tests.conftest import AppClient, eventually

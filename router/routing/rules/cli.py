@@ -112,8 +112,8 @@ def format_trace(trace: RouteTrace) -> str:
 
 
 async def _stored_route(config_dir: Path, conversation_id: str) -> tuple[ConversationView, RouteTrace | None]:
-    from router.app import make_store  # noqa: PLC0415
-    from router.config import load_settings  # noqa: PLC0415
+    from router.server.app import make_store  # noqa: PLC0415
+    from router.server.settings import load_settings  # noqa: PLC0415
 
     async with make_store(load_settings(config_dir), Path.cwd()) as store:
         conversation = await store.get_conversation(conversation_id)
@@ -169,9 +169,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 async def _replay_store(config_dir: Path, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
-    from router.app import make_store  # noqa: PLC0415
-    from router.config import load_settings  # noqa: PLC0415
     from router.routing.rules.replay import replay  # noqa: PLC0415
+    from router.server.app import make_store  # noqa: PLC0415
+    from router.server.settings import load_settings  # noqa: PLC0415
 
     async with make_store(load_settings(config_dir), Path.cwd()) as store:
         return await replay(store, ruleset, since)

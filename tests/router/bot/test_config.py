@@ -7,9 +7,9 @@ from textwrap import dedent
 
 import pytest
 
-from router.app import create_app
 from router.bot import load_bot_config
 from router.config import Settings
+from router.server.app import create_app
 from router.yamlconf import ConfigError
 from tests.router.routing.rules.conftest import write_config
 

@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.app import create_app
 from router.appkeys import ROUTER, STORE
 from router.bot import FaqBot, RasaBot
 from router.bot.config import BotFile, ExternalBot
@@ -21,6 +20,7 @@ from router.config import Settings
 from router.core import Router
 from router.models import Author, ConversationStatus, Direction, Role
 from router.routing.rules import RulesRouting, load_rules
+from router.server.app import create_app
 from router.store.sqlite import SQLiteStore
 from tests.conftest import ADMIN_PASSWORD, HANG
 from tests.fakes.rasa_bot import FakeRasa

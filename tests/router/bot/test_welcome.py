@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ChannelLabel
 from router.bot import load_bot_config
 from router.bot.config import Intent, Messages
 from router.bot.welcome import LeftOff, Recall, greeting, real_name
+from router.connector import ChannelLabel
 from tests.router.bot.test_config import GOOD, problems
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

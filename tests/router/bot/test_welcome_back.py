@@ -16,11 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agents_ui import contacts_api
-from router.app import create_app
 from router.appkeys import ROUTER, STORE
 from router.config import Settings
 from router.core import Router
 from router.models import Author, IdentityRef, InboundMessage, Message, Role
+from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
 from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
 from tests.fakes.twilio_api import FakeTwilio

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import PermanentError, RateLimited, TransientError
 from router.bus import EventBus
 from router.config import OutboxConfig, RoutingConfig
+from router.connector import PermanentError, RateLimited, TransientError
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role

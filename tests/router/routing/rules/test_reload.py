@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.app import create_app
 from router.appkeys import BUS, ROUTER, RULES_RELOADER, STORE
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
+from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
 from tests.router.routing.rules.conftest import RULES, write_config
 

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.app import create_app
 from router.appkeys import BUS, ROUTER, STORE
 from router.cli import main
 from router.config import Settings
 from router.models import ConversationStatus, IdentityRef, InboundMessage
+from router.server.app import create_app
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
 from tests.router.routing.rules.conftest import RULES, write_config

@@ -4,6 +4,10 @@ A connector turns platform payloads into ``InboundMessage`` and hands them to
 ``ConnectorHost.on_message``; it delivers ``OutboundMessage`` in ``send``. It
 never imports the store, the rules or the router: everything it needs from the
 core comes through ``ConnectorHost``.
+
+The contract is the core's (the outbox, ingest and the console speak it);
+``connectors/`` holds its implementations, one module per platform, which
+only the composition root (``router/server/``) instantiates.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.net import GuardedFetcher
+from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 
 LabelText = dict[Literal["ru", "en"], str]
@@ -216,9 +220,15 @@ class ReplyWindow:
 
 RouteRegistrar = Callable[[web.Application], None]
 
+OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
 
-class Connector(ABC):
+
+class Connector(ABC, Generic[OptionsT]):
     """One platform account (a bot, a community, a number, a mailbox).
+
+    A connector names its options model once, as the type argument
+    (``class TelegramConnector(Connector[TelegramOptions])``): its config
+    section is parsed with that model and ``self.options`` is typed as it.
 
     Lifecycle: ``async with connector:`` starts pollers or webhooks and stops
     them on exit; ``setup_routes`` is called before the app starts so webhook
@@ -226,6 +236,7 @@ class Connector(ABC):
     """
 
     type_name: ClassVar[str]
+    # set from the type argument by __init_subclass__: the two cannot disagree
     options_model: ClassVar[type[ConnectorOptions]] = ConnectorOptions
     # the address platforms reach this service at (server.public_url), for
     # connectors that register their webhook URL with the platform
@@ -237,9 +248,17 @@ class Connector(ABC):
     # proves is the customer's own number (``extras["proven_phone"]``)
     asks_phone: ClassVar[bool] = False
 
-    def __init__(self, name: str, options: ConnectorOptions, host: ConnectorHost) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Connector:
+                (model,) = get_args(base)
+                if isinstance(model, type) and issubclass(model, ConnectorOptions):
+                    cls.options_model = model
+
+    def __init__(self, name: str, options: OptionsT, host: ConnectorHost) -> None:
         self.name = name
-        self.options = options
+        self.options: OptionsT = options
         self.host = host
 
     @classmethod
@@ -249,7 +268,7 @@ class Connector(ABC):
     def setup_routes(self, app: web.Application) -> None:
         """Mount this connector's HTTP handlers (webhooks, widgets)."""
 
-    async def __aenter__(self) -> Connector:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -53,7 +53,7 @@ def read_password(env: str | None) -> str:
 
 
 def _store_path(config_dir: Path) -> tuple[Any, Path]:
-    from router.config import load_settings  # noqa: PLC0415
+    from router.server.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(config_dir)
     settings.store.writer = "thread"  # one short write: no writer process of its own
@@ -69,7 +69,7 @@ def _store_path(config_dir: Path) -> tuple[Any, Path]:
 async def _set_password(config_dir: Path, username: str, password: str) -> int:
     """Sessions ended; ``AccountsError`` for an unknown username."""
     from router.accounts.service import UnknownAccount, set_password  # noqa: PLC0415
-    from router.app import make_store  # noqa: PLC0415
+    from router.server.app import make_store  # noqa: PLC0415
 
     settings, _ = _store_path(config_dir)
     async with make_store(settings, Path.cwd()) as store:

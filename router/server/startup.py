@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from aiohttp import web
+
 # the order they are reported in
 PHASES = ("imports", "config", "store", "other")
 
@@ -27,3 +29,6 @@ class StartupTimes:
         order = [*PHASES, *(phase for phase in self.phases if phase not in PHASES)]
         parts = ", ".join(f"{phase} {self.phases[phase]:.2f}" for phase in order if phase in self.phases)
         return f"{total:.2f} s ({parts})"
+
+
+STARTUP = web.AppKey("startup", StartupTimes)

@@ -18,10 +18,10 @@ def _count_lines(path: Path) -> int:
 
 
 async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> ImportReport:
-    from router.app import make_store  # noqa: PLC0415
-    from router.config import load_settings  # noqa: PLC0415
     from router.customers import import_csv  # noqa: PLC0415
     from router.identity import IdentityRules, load_identity_config  # noqa: PLC0415
+    from router.server.app import make_store  # noqa: PLC0415
+    from router.server.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(config_dir)
     rules = IdentityRules(load_identity_config(config_dir))

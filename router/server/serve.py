@@ -20,10 +20,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from router.app import STARTUP, StartupTimes, create_app
 from router.bot import BOT_FILE, BotError
-from router.config import Settings, load_settings
+from router.config import Settings
 from router.heap import settle_heap
+from router.server.app import STARTUP, StartupTimes, create_app
+from router.server.settings import load_settings
 from router.store import StoreUnavailable
 from router.yamlconf import ConfigError
 

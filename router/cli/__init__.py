@@ -2,16 +2,18 @@
 
 Only the command line is built here: ``omnirouter --help`` answers at once.
 Each command imports what it needs in its handler (each module that adds
-commands exposes an ``add_commands(sub)`` that imports nothing heavy)."""
+commands exposes an ``add_commands(sub)`` that imports nothing heavy):
+``accounts`` (agents set-password), ``customers`` (import), ``config``
+(check), and the rules commands from ``router/routing/rules/cli.py`` until they move
+here. ``run`` starts the server (``router/server/``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 
-from router import accounts_cli, config_cli, customers_cli
+from router.cli import accounts, config, customers
 from router.redaction import install_log_filter
 from router.routing.rules import cli as rules_cli
 
@@ -20,7 +22,7 @@ STARTED = time.perf_counter()
 
 
 def _run(args: argparse.Namespace) -> int:
-    from router.serve import run  # noqa: PLC0415 - the whole service: only for `run`
+    from router.server.serve import run  # noqa: PLC0415 - the whole service: only for `run`
 
     return run(args, STARTED)
 
@@ -39,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_command(sub)
     rules_cli.add_commands(sub)
-    customers_cli.add_customer_commands(sub)
-    config_cli.add_commands(sub)
-    accounts_cli.add_commands(sub)
+    customers.add_customer_commands(sub)
+    config.add_commands(sub)
+    accounts.add_commands(sub)
     return parser
 
 
@@ -57,6 +59,3 @@ def main(argv: list[str] | None = None) -> int:
     result: int = args.func(args)
     return result
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,14 +9,13 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from agents_ui import setup_console
 from connectors import connector_class
-from connectors.base import Connector, HostUnavailable
-from connectors.net import FetchLimits, GuardedFetcher, allow_list
 from router.accounts.service import ADMIN_ENV
 from router.appkeys import (
     ASSIGNER,
@@ -28,14 +27,15 @@ from router.appkeys import (
     ROUTER,
     RULES_RELOADER,
     SETTINGS,
-    STARTUP,
     STORE,
 )
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
-from router.config import Settings, start_problems
+from router.config import Settings
+from router.connector import Connector, HostUnavailable
 from router.core import Router
+from router.fetch import FetchLimits, GuardedFetcher, allow_list
 from router.identity import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
@@ -45,7 +45,8 @@ from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
-from router.startup import StartupTimes
+from router.server.settings import start_problems
+from router.server.startup import STARTUP, StartupTimes
 from router.store import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
@@ -79,11 +80,11 @@ def cache_dir(settings: Settings, base_dir: Path) -> Path | None:
     return (base_dir / settings.store.path).parent / "cache"
 
 
-def build_connectors(settings: Settings, router: Router) -> dict[str, Connector]:
+def build_connectors(settings: Settings, router: Router) -> dict[str, Connector[Any]]:
     """The connectors configured to run. ``ConfigError`` for one that must not
     start as configured (a webhook mode without its secret); its secrets are
     registered for redaction before anything of it can log."""
-    built: dict[str, Connector] = {}
+    built: dict[str, Connector[Any]] = {}
     fetcher = GuardedFetcher(FetchLimits(
         allow_hosts=allow_list(settings.fetch.allow_hosts), max_bytes=settings.fetch.max_bytes,
         timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects))

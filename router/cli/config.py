@@ -43,7 +43,7 @@ class CheckReport:
 
 
 def _service(folder: Path) -> str:
-    from router.config import load_settings, start_problems  # noqa: PLC0415
+    from router.server.settings import load_settings, start_problems  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     settings = load_settings(folder)
