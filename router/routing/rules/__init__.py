@@ -2,8 +2,8 @@
 expression language over the message, the customer, the conversation and
 time (rule-engine, never ``eval``), decisions with an explanation trace.
 
-Its names load on first use: ``omnirouter rules --help`` imports this
-package and should not pay for pydantic models and rule-engine."""
+Its names load on first use: a module that needs only the schema (the
+bot's config) should not pay for rule-engine."""
 
 from __future__ import annotations
 

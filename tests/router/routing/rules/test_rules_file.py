@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from router.cli import main
+from router.cli.rules import json_schema
 from router.routing.rules import load_rules
-from router.routing.rules.cli import json_schema
 from router.yamlconf import ConfigError
 from tests.router.routing.rules.conftest import RULES, TEAMS, write_config
 
