@@ -36,15 +36,16 @@ from agents_ui.schemas import (
 )
 from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
 from router.accounts.service import check_login, hash_password
-from router.appkeys import CONNECTORS, ROUTER, STORE
+from router.appkeys import CONNECTORS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.core import ReplyRefused, ReplyWindowClosed
-from router.customers import LookupKind, ValueAttributes, upsert
-from router.identity import InvalidIdentifier, KeyRefused
+from router.identity.customers import LookupKind, ValueAttributes, upsert
+from router.identity.errors import KeyShared
+from router.identity.service import InvalidIdentifier, KeyRefused
+from router.identity.types import KeyRef
+from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView, Role
 from router.redaction import redact
-from router.store.base import KeyRef, KeyShared
-from router.verification import VerificationRefused
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ async def verify_claim(request: web.Request, _: None) -> VerificationOut:
           errors=((409, "the same customer, or one merged already"),))
 async def merge_customers(request: web.Request, body: MergeBody) -> MergeOut:
     agent = current_agent(request)
-    record = await request.app[ROUTER].merge_customers(request.match_info["id"], body.other_id, agent, body.reason)
+    record = await request.app[MERGER].merge_customers(request.match_info["id"], body.other_id, agent, body.reason)
     log.info("%s merged customer %s into %s: %s", agent.username, body.other_id, record.survivor_id, body.reason)
     return MergeOut(merge=record)
 
@@ -301,7 +302,7 @@ async def merge_customers(request: web.Request, body: MergeBody) -> MergeOut:
           errors=((409, "undone already, or a later merge of either customer must be undone first"),))
 async def unmerge_customers(request: web.Request, body: UnmergeBody) -> MergeOut:
     agent = current_agent(request)
-    record = await request.app[ROUTER].unmerge_customers(request.match_info["id"], agent, body.reason)
+    record = await request.app[MERGER].unmerge_customers(request.match_info["id"], agent, body.reason)
     log.info("%s undid merge %s: %s", agent.username, record.id, body.reason)
     return MergeOut(merge=record)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from agents_ui.endpoints import current_agent, endpoint
 from agents_ui.schemas import DismissBody, DismissOut
 from router.appkeys import BUS, ROUTER, STORE
-from router.claim_hints import ClaimHints
+from router.identity.claim_hints import ClaimHints
 
 log = logging.getLogger(__name__)
 

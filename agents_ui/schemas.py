@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from router.contacts import ChannelContact
+from router.identity.contacts import ChannelContact
 from router.models import (
     MAX_TEXT_LENGTH,
     Agent,

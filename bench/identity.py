@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
 from router.models import Customer, IdentityRef, InboundMessage
 from router.store.engine import WriterMode
 from router.store.rows import ts

@@ -13,6 +13,7 @@ from router.bus import EventBus
 from router.config import Settings
 from router.connector import Connector
 from router.core import Router
+from router.identity.merging import Merger
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.routing.assignment import Assigner
@@ -25,6 +26,7 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
+MERGER = web.AppKey("merger", Merger)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)

@@ -23,7 +23,11 @@ from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import Event, EventBus
 from router.connector import Accepted, ChannelLabel, HostUnavailable, ReplyWindow
-from router.identity import IdentityRules
+from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
+from router.identity.selfservice import SelfService
+from router.identity.service import IdentityRules
+from router.identity.types import IdentityPlan
+from router.identity.verification import Verifier
 from router.metrics import Metrics
 from router.models import (
     Agent,
@@ -46,13 +50,9 @@ from router.models import (
 )
 from router.notices import handoff_notice
 from router.outbound import automatic_reply, message_event, thread_of
-from router.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.redaction import redact
 from router.routing.decide import Routing
-from router.selfservice import SelfService
 from router.store import ConflictError, Store, StoreUnavailable
-from router.store.base import IdentityPlan, MergeRequest
-from router.verification import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -467,23 +467,6 @@ class Router:
         self.bus.publish(message_event(message, view))
         self.outbox_wakeup.set()
         return message
-
-    # -- identity: merges by people ----------------------------------------------
-    async def merge_customers(self, survivor_id: str, merged_id: str, agent: Agent, reason: str) -> MergeRecord:
-        """An agent's merge: ``merged_id`` folds into ``survivor_id``. The moved
-        identities count as unproven: an agent's word is no proof the customer
-        gave, so neither side's history is shown to the other until a code is
-        confirmed (agents see everything in the console)."""
-        request = MergeRequest(survivor_id, merged_id, "agent", agent.username, reason,
-                               self.identity.attribute_policy(), verified=False)
-        record = await self.store.merge_customers(request, self.clock())
-        self.bus.publish(Event("customer.merged", {"merge": record.model_dump(mode="json")}))
-        return record
-
-    async def unmerge_customers(self, merge_id: str, agent: Agent, reason: str) -> MergeRecord:
-        record = await self.store.unmerge_customers(merge_id, agent.username, reason, self.clock())
-        self.bus.publish(Event("customer.unmerged", {"merge": record.model_dump(mode="json")}))
-        return record
 
     async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
         try:

@@ -22,6 +22,7 @@ from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, Rep
 from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import Event, EventBus
+from router.identity.phone_ask import proof_only
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -33,7 +34,6 @@ from router.models import (
 )
 from router.notices import customer_language, handoff_notice
 from router.outbound import automatic_reply, message_event
-from router.phone_ask import proof_only
 from router.routing.decide import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
@@ -140,7 +140,7 @@ class BotDesk:
             return None
         messages = await self.store.list_messages(conversation_id, TURN_HISTORY)
         earlier, pending = unanswered(messages)
-        # the phone button's answer is the core's to answer (router.phone_ask): nothing for the bot
+        # the phone button's answer is the core's to answer (router.identity.phone_ask): nothing for the bot
         pending = [m for m in pending if not proof_only(m)]
         if not pending:
             return None

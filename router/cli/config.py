@@ -60,7 +60,7 @@ def _teams(folder: Path) -> str:
 
 
 def _identity(folder: Path) -> str:
-    from router.identity import load_identity_config  # noqa: PLC0415
+    from router.identity.service import load_identity_config  # noqa: PLC0415
 
     load_identity_config(folder)
     return "identity keys and merge rules"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 # registered without importing what the command needs: its handler imports it
 if TYPE_CHECKING:
-    from router.customers import ImportReport
+    from router.identity.customers import ImportReport
 
 
 def _count_lines(path: Path) -> int:
@@ -18,8 +18,8 @@ def _count_lines(path: Path) -> int:
 
 
 async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> ImportReport:
-    from router.customers import import_csv  # noqa: PLC0415
-    from router.identity import IdentityRules, load_identity_config  # noqa: PLC0415
+    from router.identity.customers import import_csv  # noqa: PLC0415
+    from router.identity.service import IdentityRules, load_identity_config  # noqa: PLC0415
     from router.server.app import make_store  # noqa: PLC0415
     from router.server.settings import load_settings  # noqa: PLC0415
 

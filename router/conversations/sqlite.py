@@ -12,8 +12,7 @@ from abc import abstractmethod
 from datetime import datetime
 from typing import Any
 
-from router.contacts import ChannelContact
-from router.conversations import receipts, sqlite_contacts, states
+from router.conversations import receipts, states
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -233,9 +232,6 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore):
             (customer_id,),
         )
         return [r[0] for r in rows]
-
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        return await self._r.call(sqlite_contacts.last_contacts, customer_id)
 
     async def customer_last_inbound(self, customer_id: str, channel: str) -> Message | None:
         row = await self._r.call(

@@ -17,7 +17,6 @@ from abc import abstractmethod
 from datetime import datetime
 from typing import Protocol
 
-from router.contacts import ChannelContact
 from router.models import (
     ConversationStatus,
     ConversationView,
@@ -92,11 +91,6 @@ class MessageStore(Protocol):
     @abstractmethod
     async def customer_channels(self, customer_id: str) -> list[str]:
         """The channels the customer has written from (a reply can go to any), most recent first."""
-
-    @abstractmethod
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        """Per channel the customer wrote from, their latest message there and
-        the intent the bot answered it with; most recent first."""
 
 
 class OutboundStore(Protocol):

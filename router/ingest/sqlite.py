@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
+from router.identity.sqlite_resolve import _resolve_identity
+from router.identity.sqlite_rows import _plain
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
@@ -42,7 +44,7 @@ from router.store.rows import message_row as _message
 from router.store.rows import ts
 
 if TYPE_CHECKING:
-    from router.store.base import IdentityPlan
+    from router.identity.types import IdentityPlan
 
 
 def _insert_inbound(conn: sqlite3.Connection, stored: Message) -> tuple[Message, bool]:
@@ -160,12 +162,6 @@ def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tu
     return None, None
 
 
-# The identity's SQL (``_resolve_identity``) still lives in router.store.sqlite,
-# which imports this module for its mixin: the transactions below import it when
-# they run, not at the top, so either module can be imported first (issue 20:
-# it moves to router.identity).
-
-
 @dataclass(frozen=True)
 class _Filed:
     """Where the writer filed a new message, without the message itself: the
@@ -187,8 +183,6 @@ class _Filed:
 
 def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None,
             replies_to: list[str]) -> Ingested | _Filed:
-    from router.store.sqlite import _plain, _resolve_identity  # noqa: PLC0415 (see the note above _Filed)
-
     thread, closed = _thread(conn, stored.channel, replies_to)
     if closed is not None:
         # an answer in a thread already resolved starts a new conversation, which keeps the link
@@ -225,8 +219,6 @@ def _redelivered(conn: sqlite3.Connection, first: Message, plan: IdentityPlan, n
                  thread: str | None) -> Ingested:
     """A platform's retry: the first copy stands; if a crash left it
     unattached it joins the open conversation now."""
-    from router.store.sqlite import _resolve_identity  # noqa: PLC0415 (see the note above _Filed)
-
     customer = _resolve_identity(conn, plan, name, now, first.id)
     view, _ = _attach(conn, first.id, customer.id, first.channel, None, now, thread)
     if view is not None:

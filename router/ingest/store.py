@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from router.models import ConversationView, Customer, CustomerHistory, InboundMessage, Message, RouteDecision
 
 if TYPE_CHECKING:  # the store's base imports this module: no cycle at run time
-    from router.store.base import IdentityPlan
+    from router.identity.types import IdentityPlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from router.appkeys import (
     BUS,
     CONFIG_DIR,
     CONNECTORS,
+    MERGER,
     METRICS,
     OUTBOX,
     ROUTER,
@@ -36,7 +37,8 @@ from router.config import Settings
 from router.connector import Connector, HostUnavailable
 from router.core import Router
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
-from router.identity import IdentityRules, load_identity_config
+from router.identity.merging import Merger
+from router.identity.service import IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox.service import OutboxWorker
@@ -283,6 +285,8 @@ def create_app(
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
                          bot_config=bot[1] if bot else None)
+    # the router's clock, read when used: tests and tools swap it later
+    app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
     app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from router.appkeys import ROUTER
-from router.identity import IdentityConfig, IdentityRules
+from router.identity.service import IdentityConfig, IdentityRules
 from tests.agents_ui.conftest import Client, error_of, login
 from tests.agents_ui.test_customers import customer_of, writes
 from tests.conftest import HANG

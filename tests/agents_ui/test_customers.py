@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from router.appkeys import ROUTER, STORE
-from router.customers import import_csv
+from router.identity.customers import import_csv
 from router.models import IdentityRef, InboundMessage
 from tests.agents_ui.conftest import Client, error_of, login
 

@@ -348,7 +348,7 @@ async def test_a_code_for_the_proven_phone_goes_to_the_telegram_chat(svc: Client
     claimant = await customer_of(svc, "whatsapp", "+79161234567")
     assert claimant.id != mine.id
     # the bot offers a code by itself (self-service, on as shipped); an agent's
-    # "Send code" takes the same path (tests/router/test_identity_flow.py)
+    # "Send code" takes the same path (tests/router/identity/test_flow.py)
     code = await eventually(lambda: _code_sent(tg_api), "the code on Telegram")
     assert int(code.params["chat_id"]) == tg.USER  # the proven holder of the phone gets it
     assert all(_CODE.search(c.get("Body") or "") is None for c in twilio_api.sent())

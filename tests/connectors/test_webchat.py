@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from connectors.webchat import WebChatConnector
 from router.config import ConnectorConfig, Settings
+from router.identity.types import MergeRequest
 from router.models import (
     MAX_TEXT_LENGTH,
     Author,
@@ -32,7 +33,6 @@ from router.models import (
     Role,
 )
 from router.server.app import CONNECTORS, ROUTER, STORE
-from router.store.base import MergeRequest
 from tests.conftest import HANG, AppClient, eventually
 
 Client = TestClient[web.Request, web.Application]

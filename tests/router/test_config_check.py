@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from router import bot, identity
+from router import bot
 from router.cli import main
 from router.cli.config import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
+from router.identity import service as identity
 from router.routing.rules import schema
 from router.server import settings
 

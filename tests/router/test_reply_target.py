@@ -13,7 +13,8 @@ import pytest
 from router.core import Router
 from router.models import Agent, IdentityRef, InboundMessage, Role
 from router.store.sqlite import SQLiteStore
-from tests.router.test_identity_flow import make_router
+from tests.router.identity.merging import merger
+from tests.router.identity.test_flow import make_router
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -50,7 +51,7 @@ async def two_customers_folded(store: SQLiteStore, survivor_first: bool) -> tupl
     agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
     clock.now = T0 + timedelta(hours=2)
     survivor, merged = (a, b) if survivor_first else (b, a)
-    await router.merge_customers(survivor, merged, agent, "the same person")
+    await merger(router).merge_customers(survivor, merged, agent, "the same person")
     (open_conv,) = [c for c in await store.customer_conversations(survivor) if c.status.value != "resolved"]
     return router, clock, agent, open_conv.id
 

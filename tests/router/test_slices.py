@@ -51,3 +51,8 @@ def test_routing_is_a_slice() -> None:
 def test_ingest_and_conversations_are_slices() -> None:
     found = {p.__name__ for p in _slice_protocols()}
     assert {"IngestStore", "ConversationStore", "MessageStore", "OutboundStore"} <= found
+
+
+def test_identity_is_a_slice() -> None:
+    assert {"CustomerStore", "VerificationStore", "ClaimStore", "MergeStore"} <= {
+        p.__name__ for p in _slice_protocols()}

@@ -25,6 +25,7 @@ from tests.conftest import ADMIN_PASSWORD
 from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED, T0, Clock
+from tests.router.identity.merging import merger
 from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
@@ -120,7 +121,8 @@ async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_othe
     site = await store.find_identity(IdentityRef(kind="webchat", value="v-1"))
     assert owner is not None and site is not None and owner.id != site.id
     agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
-    await router.merge_customers(owner.id, site.id, agent, "the same person, I think")  # an agent's word: no proof
+    # an agent's word: no proof
+    await merger(router).merge_customers(owner.id, site.id, agent, "the same person, I think")
 
     clock.now = T0 + timedelta(days=1)
     # the visitor's own name: it becomes the profile's name, but is no proof of anything
@@ -163,7 +165,7 @@ async def test_a_turn_with_an_unproven_identitys_message_in_it_recalls_nothing(a
     site = await store.find_identity(IdentityRef(kind="webchat", value="v-1"))
     assert owner is not None and site is not None
     agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
-    await router.merge_customers(owner.id, site.id, agent, "the same person, I think")
+    await merger(router).merge_customers(owner.id, site.id, agent, "the same person, I think")
 
     clock.now = T0 + timedelta(days=1)
     # both write before the bot's turn: WhatsApp (verified) first, the site chat last

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
+import router.identity.sqlite as identity_sqlite
 import router.store.sqlite as sqlite_backend
 from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
@@ -244,7 +245,7 @@ async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: Write
 async def test_bulk_load_takes_rows_from_generators_in_chunks(
     tmp_path: Path, writer: WriterMode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_backend, "BULK_CHUNK", 2)  # five customers: three transactions
+    monkeypatch.setattr(identity_sqlite, "BULK_CHUNK", 2)  # five customers: three transactions
     stamp = sqlite_backend.ts(T0)
     customers = ((f"cus_{n}", f"Customer {n}", stamp) for n in range(5))
     identities = (("telegram", str(n), f"cus_{n}", None, None, stamp) for n in range(5))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.store import ConflictError, Store
-from router.store.base import KeyRef, VerificationCheck, VerificationStart
 from tests.router.store.test_contract import BACKENDS, T0, inbound, ingest
 
 PHONE = KeyRef("phone", "+79123456789")

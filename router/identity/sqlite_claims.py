@@ -9,8 +9,9 @@ import json
 import sqlite3
 from datetime import datetime
 
+from router.identity.rules import check_dismissable, widely_shared
+from router.identity.types import SHARED_KEY_SOURCE, KeyRef
 from router.models import ClaimMatch, IdentityClaim, new_id
-from router.store.base import SHARED_KEY_SOURCE, KeyRef
 from router.store.errors import ConflictError, NotFound
 
 # what both queries select: the claim, its claimant, one holder and the holder's
@@ -47,14 +48,12 @@ def _widely_shared(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> 
     the business's own data marks shared, says nothing about who is who."""
     marked = conn.execute("SELECT 1 FROM identity_claims WHERE kind = ? AND value = ? AND source LIKE ? LIMIT 1",
                           (key.kind, key.value, f"%{SHARED_KEY_SOURCE}")).fetchone()
-    if marked is not None:
-        return True
-    sharers = conn.execute(
+    sharers = 0 if marked is not None else conn.execute(
         "SELECT count(*) FROM (SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
         " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ?)",
         (key.kind, key.value, key.kind, key.value),
     ).fetchone()[0]
-    return int(sharers) > max_profiles
+    return widely_shared(int(sharers), max_profiles, marked_shared=marked is not None)
 
 
 def claim_matches(conn: sqlite3.Connection, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
@@ -80,10 +79,7 @@ def _check_open(conn: sqlite3.Connection, customer_id: str, claim_id: str) -> No
                        " WHERE id = ? AND customer_id = ?", (claim_id, customer_id)).fetchone()
     if row is None:
         raise NotFound(f"claim {claim_id} of customer {customer_id}")
-    if row["verified_at"] is not None:
-        raise ConflictError(f"claim {claim_id} is verified already")
-    if row["dismissed_at"] is not None:
-        raise ConflictError(f"claim {claim_id} was dismissed already (by {row['dismissed_by']})")
+    check_dismissable(claim_id, row["verified_at"], row["dismissed_at"], row["dismissed_by"])
 
 
 def dismiss_claim(conn: sqlite3.Connection, customer_id: str, claim_id: str, actor: str, reason: str,

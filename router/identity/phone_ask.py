@@ -24,7 +24,9 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from router.identity import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.store import MergeStore
+from router.identity.types import PROOF_SOURCE, IdentityPlan
 from router.models import (
     ConversationView,
     Customer,
@@ -35,7 +37,7 @@ from router.models import (
 )
 from router.notices import customer_language
 from router.outbound import automatic_reply
-from router.store.base import PROOF_SOURCE, IdentityPlan, Store
+from router.store.base import Store
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,7 @@ class PhoneAsker:
         return any(c.kind == "phone" and c.verified_at is not None for c in claims)
 
 
-async def merges_by_proof(store: Store, customer_id: str, at: datetime) -> list[MergeRecord]:
+async def merges_by_proof(store: MergeStore, customer_id: str, at: datetime) -> list[MergeRecord]:
     """The merges a platform's proof made while storing the message received
     ``at`` (the store stamps them with that time), for the console to hear of."""
     return [m for m in await store.customer_merges(customer_id)

@@ -10,8 +10,8 @@ import pytest
 from router.bus import EventBus
 from router.cli import main
 from router.core import Router
-from router.customers import ImportReport, RowError, parse_row
-from router.identity import IdentityConfig, IdentityRules, load_identity_config
+from router.identity.customers import ImportReport, RowError, parse_row
+from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
 from router.routing.rules import RulesRouting, load_rules
@@ -150,7 +150,7 @@ def test_a_messy_file_keeps_every_good_field_and_says_what_it_left_out(
 async def routed_team(path: Path, phone: str) -> str | None:
     """The team the shipped rules give a WhatsApp message from ``phone``: the
     imported tier and lifetime value are what the rules read."""
-    config = Path(__file__).parents[2] / "config"
+    config = Path(__file__).parents[3] / "config"
     async with SQLiteStore(path) as store:
         router = Router(store, EventBus(), RulesRouting(load_rules(config / "rules.yaml")), Metrics(),
                         identity=IdentityRules(load_identity_config(config)))

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from datetime import datetime
 
-from router.contacts import ChannelContact, preview
+from router.identity.contacts import ChannelContact, preview
 
 # how far after the customer's message the bot's answer is looked for
 _FOLLOWING = 10

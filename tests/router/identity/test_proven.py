@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from router.bot.desk import unanswered
-from router.identity import IdentityConfig, IdentityRules, load_identity_config
+from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.models import (
     Author,
     Direction,
@@ -18,7 +18,7 @@ from router.models import (
     utcnow,
 )
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 def rules(**overrides: object) -> IdentityRules:

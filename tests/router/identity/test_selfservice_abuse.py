@@ -16,9 +16,9 @@ from router.core import Router
 from router.models import Agent, IdentityRef, Role
 from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
-from tests.router.routing.rules.conftest import write_config
-from tests.router.test_identity_flow import Clock, msg
-from tests.router.test_selfservice import (
+from tests.router.identity.merging import merger
+from tests.router.identity.test_flow import Clock, msg
+from tests.router.identity.test_selfservice import (
     DECLINED_RU,
     EXPIRED_RU,
     KNOWN,
@@ -32,6 +32,7 @@ from tests.router.test_selfservice import (
     outbox,
     whatsapp_customer,
 )
+from tests.router.routing.rules.conftest import write_config
 
 SECRET = "Мой заказ 1234 — секрет"
 
@@ -68,7 +69,7 @@ async def test_a_phone_linked_by_an_agent_without_proof_gets_no_code_and_shows_n
     await router.on_message(msg("telegram", "777", "tg-1", "W: моя история в Telegram"))
     await whatsapp_customer(router, "V пишет")
     agent = await ann(router)
-    await router.merge_customers(await customer_of(router, "telegram", "777"),
+    await merger(router).merge_customers(await customer_of(router, "telegram", "777"),
                                  await customer_of(router, "whatsapp", f"whatsapp:{KNOWN}"), agent, "looks same")
     visitor = Visitor(router, "visitor-1", KNOWN)
     await visitor.says("Здравствуйте")
@@ -86,7 +87,7 @@ async def test_a_code_proves_only_who_typed_it_not_who_an_agent_merged_in(store:
     await stranger.says("Я B")
     owner = Visitor(router, "owner", KNOWN)
     await owner.says("Привет")
-    await router.merge_customers(await customer_of(router, "webchat", "owner"),
+    await merger(router).merge_customers(await customer_of(router, "webchat", "owner"),
                                  await customer_of(router, "webchat", "stranger"), await ann(router), "looks same")
     [code] = await codes_to(router, f"whatsapp:{KNOWN}")
     await owner.says(code)
@@ -107,7 +108,7 @@ async def test_a_telegram_contact_proves_only_the_telegram_account(store: SQLite
     stranger = Visitor(router, "stranger")
     await stranger.says("Я B")
     await router.on_message(msg("telegram", "5551234", "tg-1", "Привет"))
-    await router.merge_customers(await customer_of(router, "telegram", "5551234"),
+    await merger(router).merge_customers(await customer_of(router, "telegram", "5551234"),
                                  await customer_of(router, "webchat", "stranger"), await ann(router), "looks same")
     await router.on_message(msg("telegram", "5551234", "tg-2", "", proven_phone=KNOWN))
     assert await customer_of(router, "telegram", "5551234") == await customer_of(router, "whatsapp",
@@ -198,7 +199,7 @@ async def test_an_identity_linked_without_proof_cannot_try_or_decline_the_custom
     await owner.says("Привет")
     stranger = Visitor(router, "stranger")
     await stranger.says("Я B")
-    await router.merge_customers(await customer_of(router, "webchat", "owner"),
+    await merger(router).merge_customers(await customer_of(router, "webchat", "owner"),
                                  await customer_of(router, "webchat", "stranger"), await ann(router), "looks same")
     [code] = await codes_to(router, f"whatsapp:{KNOWN}")
     for _ in range(5):
@@ -280,6 +281,6 @@ async def test_unmerging_a_code_link_gives_back_the_unproven_claim(store: SQLite
     await visitor.says(code)
     assert (await visitor.received())[-1] == LINKED_RU
     [merge] = await store.customer_merges(await customer_of(router, "webchat", "visitor-1"))
-    await router.unmerge_customers(merge.id, await ann(router), "not the same person")
+    await merger(router).unmerge_customers(merge.id, await ann(router), "not the same person")
     claims = await store.customer_claims(await customer_of(router, "webchat", "visitor-1"))
     assert [(c.value, c.verified_at) for c in claims] == [(KNOWN, None)]

@@ -16,17 +16,17 @@ from router.bus import EventBus
 from router.config import RoutingConfig
 from router.connector import ReplyWindow
 from router.core import Router
-from router.identity import IdentityConfig, IdentityRules
+from router.identity.selfservice import declines
+from router.identity.service import IdentityConfig, IdentityRules
+from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
 from router.routing.decide import DefaultTeamRouting
 from router.routing.rules import RulesRouting, load_rules
-from router.selfservice import declines
 from router.store import ConflictError
 from router.store.sqlite import SQLiteStore
-from router.verification import VerificationRefused
+from tests.router.identity.test_flow import Clock, msg
 from tests.router.routing.rules.conftest import write_config
-from tests.router.test_identity_flow import Clock, msg
 
 KNOWN = "+79123456789"  # wrote on WhatsApp before
 NOBODY = "+79261234567"  # nobody's

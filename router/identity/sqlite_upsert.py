@@ -13,8 +13,9 @@ import json
 import sqlite3
 from typing import Any
 
+from router.identity.errors import KeyShared
+from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
-from router.store.base import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef, KeyShared
 from router.store.errors import ConflictError, NotFound
 
 PERSON_KEYS = ("phone", "email")

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from router.bus import Event, EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
+from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.models import (
     Author,
     ConversationStatus,
@@ -37,7 +38,6 @@ from router.models import (
 )
 from router.notices import customer_language
 from router.store import ConflictError, NotFound, Store
-from router.store.base import KeyRef, VerificationCheck, VerificationStart
 from router.texts import localized
 
 log = logging.getLogger(__name__)

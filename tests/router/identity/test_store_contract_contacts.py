@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from router.identity.types import MergeRequest
 from router.models import Author, Delivery, Direction, IdentityRef, InboundMessage, Message, OutboundMessage, new_id
 from router.store import Store
-from router.store.base import MergeRequest
 from tests.router.store.test_contract import BACKENDS, T0, ingest
 
 

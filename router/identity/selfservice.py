@@ -18,7 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
+from router.identity.types import ClaimPlan, KeyRef
+from router.identity.verification import ASIDE, Verifier, fill
 from router.models import (
     ConversationView,
     Customer,
@@ -29,9 +31,7 @@ from router.models import (
 from router.notices import customer_language
 from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
-from router.store.base import ClaimPlan, KeyRef
 from router.texts import localized
-from router.verification import ASIDE, Verifier, fill
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from router.identity.sqlite_upsert import key_holders
+from router.identity.types import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.models import new_id
-from router.store.base import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
-from router.store.sqlite_upsert import key_holders
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from router.identity import IdentityRules, InvalidIdentifier
+from router.identity.service import IdentityRules, InvalidIdentifier
+from router.identity.store import CustomerStore
+from router.identity.types import CustomerUpsert, KeyRef, Upserted
 from router.models import utcnow
-from router.store import ConflictError, NotFound, Store
-from router.store.base import CustomerUpsert, KeyRef, Upserted
+from router.store import ConflictError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def lookup_key(rules: IdentityRules, kind: LookupKind, value: str) -> KeyRef:
 
 
 async def upsert(
-    store: Store, rules: IdentityRules, kind: LookupKind, value: str, attrs: ValueAttributes, source: str,
+    store: CustomerStore, rules: IdentityRules, kind: LookupKind, value: str, attrs: ValueAttributes, source: str,
     extra_keys: Iterable[KeyRef] = (), now: datetime | None = None,
 ) -> Upserted:
     """Create or update the customer ``kind``/``value`` names. ``KeyRefused``
@@ -207,7 +208,7 @@ def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) 
             report.rejected.append((reader.line_num, str(exc)))
 
 
-async def _apply(store: Store, rows: list[_Row], source: str, report: ImportReport) -> None:
+async def _apply(store: CustomerStore, rows: list[_Row], source: str, report: ImportReport) -> None:
     now = utcnow()
     # a phone/email another customer holds too is set aside, not a reason to lose the row
     requests = [CustomerUpsert(source, keys=r.keys, display_name=r.attrs.display_name,
@@ -226,7 +227,7 @@ async def _apply(store: Store, rows: list[_Row], source: str, report: ImportRepo
                                for key, why in outcome.set_aside]
 
 
-async def import_csv(store: Store, rules: IdentityRules, path: Path, source: str = "import",
+async def import_csv(store: CustomerStore, rules: IdentityRules, path: Path, source: str = "import",
                      progress: Any = None) -> ImportReport:
     """Import ``path``; ``progress`` (a tqdm bar, say) is advanced per row read."""
     report = ImportReport()

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import Event, EventBus
-from router.identity import IdentityRules
+from router.identity.service import IdentityRules
+from router.identity.store import ClaimStore
+from router.identity.types import KeyRef
 from router.models import ClaimMatch
-from router.store import ConflictError, Store
-from router.store.base import KeyRef
+from router.store import ConflictError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ DISMISSED = "claim.dismissed"
 
 
 class ClaimHints:
-    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: ClaimStore, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.bus = bus
         self.rules = rules

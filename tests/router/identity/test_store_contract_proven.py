@@ -10,21 +10,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.ingest.store import Ingested
 from router.models import Author, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
 from router.store import Store
-from router.store.base import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
-from tests.router.store.test_contract import (
-    BACKENDS,
-    PHONE,
-    QUEUE,
-    T0,
-    StoreFactory,
-    _all_rows,
-    _differences,
-    keyed,
-    keyed_inbound,
-)
+from tests.router.identity.test_store_contract import PHONE, _all_rows, _differences, keyed, keyed_inbound
+from tests.router.store.test_contract import BACKENDS, QUEUE, T0, StoreFactory
 
 PROOF = ClaimPlan(PHONE, "telegram:proven_phone", "+79123456789")
 _n = iter(range(1, 10_000))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from router.identity.types import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
 from router.models import Customer
 from router.store import ConflictError, NotFound, Store
-from router.store.base import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
-from tests.router.store import test_contract as contract
-from tests.router.store.test_contract import PHONE, T0, keyed
+from tests.router.identity import test_store_contract as contract
+from tests.router.identity.test_store_contract import PHONE, keyed
+from tests.router.store.test_contract import T0
 
 # the contract's fixtures: the same backends
 store_factory = contract.store_factory

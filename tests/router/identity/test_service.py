@@ -8,7 +8,7 @@ import phonenumbers
 import pytest
 
 from router.cli import main
-from router.identity import (
+from router.identity.service import (
     _MIN_PHONE_DIGITS,
     IdentityConfig,
     IdentityRules,
@@ -21,7 +21,7 @@ from router.identity import (
 from router.models import IdentityRef, InboundMessage
 from router.yamlconf import ConfigError
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 @pytest.mark.parametrize(

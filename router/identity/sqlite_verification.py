@@ -3,16 +3,15 @@ for them, run on the writer's connection like the rest of ``sqlite``."""
 
 from __future__ import annotations
 
-import hmac
-import math
 import sqlite3
 from datetime import datetime, timedelta
 
+from router.identity.rules import CodeOutcome, code_outcome, code_sends, past_daily_cap
+from router.identity.sqlite_merge import _merge
+from router.identity.sqlite_rows import _row_of
+from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
 from router.models import MergeRecord, Verification, new_id
 from router.store import rows
-from router.store import sqlite as db
-from router.store.base import KeyRef, MergeRequest, VerificationCheck, VerificationStart
-from router.store.errors import ConflictError
 
 
 def as_verification(r: sqlite3.Row) -> Verification:
@@ -28,27 +27,12 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
     stamp = rows.ts(now)
     row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
                   (start.customer_id,))
-    sends = 1
-    if row is not None and start.exclusive and row["expires_at"] > stamp:
-        raise ConflictError(f"a code for {row['kind']} {row['value']} is pending")
-    # a decoy (the bot's offer that sent nothing) neither throttles nor counts; the bot's offer is never
-    # throttled (its daily cap per key bounds it): a refusal would say the phone is someone's
-    if (row is not None and not start.exclusive and row["channel"]
-            and (row["kind"], row["value"]) == (start.key.kind, start.key.value)):
-        wait = rows.from_ts(row["last_sent_at"]) + start.resend_after - now
-        if wait.total_seconds() > 0:
-            raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
-        if row["sends"] >= start.max_sends:
-            raise ConflictError(f"{row['sends']} codes were sent already: verify another way (ask an agent)")
-        sends = row["sends"] + 1
+    sends = code_sends(as_verification(row) if row is not None else None, start, now)
     if row is not None:
         # one code in flight per customer: a new one replaces the old
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
-    channel = start.channel
-    # counted here, in the writer's transaction: claims made at the same moment cannot all see room
-    if (channel and start.daily_cap is not None
-            and offered_codes(conn, start.key, rows.ts(now - timedelta(days=1))) >= start.daily_cap):
-        channel = ""  # a decoy: the key had its share of codes today
+    since = rows.ts(now - timedelta(days=1))
+    channel = "" if past_daily_cap(start, lambda: offered_codes(conn, start.key, since)) else start.channel
     verification_id = new_id("ver")
     conn.execute(
         "INSERT INTO identity_verifications (id, customer_id, kind, value, channel, code_hash, status, sends,"
@@ -57,7 +41,7 @@ def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: 
         (verification_id, start.customer_id, start.key.kind, start.key.value, channel, start.code_hash, sends,
          stamp, stamp, rows.ts(now + start.ttl), start.conversation_id, start.origin),
     )
-    return as_verification(db._row_of(conn, "identity_verifications", verification_id))
+    return as_verification(_row_of(conn, "identity_verifications", verification_id))
 
 
 def check_verification(
@@ -67,19 +51,18 @@ def check_verification(
                   (check.customer_id,))
     if row is None:
         return None
-    stamp = rows.ts(now)
-    if row["expires_at"] <= stamp:
-        # past its time it is no attempt (an order number, days later), except once, where it was offered
-        if row["conversation_id"] is None or row["conversation_id"] != check.conversation_id:
-            return None
+    outcome = code_outcome(as_verification(row), row["code_hash"], check, now)
+    if outcome is CodeOutcome.IGNORED:
+        return None
+    if outcome is CodeOutcome.RIGHT:
+        return _verified(conn, row, check, rows.ts(now))
+    if outcome is CodeOutcome.EXPIRED:
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
-    elif not hmac.compare_digest(row["code_hash"], check.code_hash):
-        status = "failed" if row["attempts"] + 1 >= check.max_attempts else "pending"
+    else:
+        status = "failed" if outcome is CodeOutcome.FAILED else "pending"
         conn.execute("UPDATE identity_verifications SET attempts = attempts + 1, status = ? WHERE id = ?",
                      (status, row["id"]))
-    else:
-        return _verified(conn, row, check, stamp)
-    return as_verification(db._row_of(conn, "identity_verifications", row["id"])), None
+    return as_verification(_row_of(conn, "identity_verifications", row["id"])), None
 
 
 def _verified(
@@ -99,7 +82,7 @@ def _verified(
     merge, survivor = None, check.customer_id
     if len(owners) == 1:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = db._merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
+        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
                           now)
         survivor = owners[0][0]
     conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
@@ -107,7 +90,7 @@ def _verified(
     if check.sender is not None:
         conn.execute("UPDATE identities SET verified = 1 WHERE kind = ? AND value = ? AND customer_id = ?",
                      (check.sender.kind, check.sender.value, survivor))
-    verification = as_verification(db._row_of(conn, "identity_verifications", row["id"]))
+    verification = as_verification(_row_of(conn, "identity_verifications", row["id"]))
     return verification, merge
 
 
@@ -130,4 +113,4 @@ def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:
 def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:
     changed = conn.execute("UPDATE identity_verifications SET status = 'declined' WHERE id = ? AND status = 'pending'",
                            (verification_id,)).rowcount
-    return as_verification(db._row_of(conn, "identity_verifications", verification_id)) if changed else None
+    return as_verification(_row_of(conn, "identity_verifications", verification_id)) if changed else None

@@ -16,16 +16,17 @@ from router.bus import EventBus
 from router.config import OutboxConfig, RoutingConfig
 from router.connector import PermanentError
 from router.core import Router
-from router.identity import IdentityConfig, IdentityRules
+from router.identity.service import IdentityConfig, IdentityRules
+from router.identity.types import MergeRequest
+from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
 from router.routing.decide import DefaultTeamRouting
 from router.store import ConflictError, NotFound
-from router.store.base import MergeRequest
 from router.store.sqlite import SQLiteStore
-from router.verification import VerificationRefused
 from tests.fakes.scripted import ScriptedPlatform
+from tests.router.identity.merging import merger
 
 
 def make_router(store: SQLiteStore, **config: object) -> Router:
@@ -135,7 +136,7 @@ async def test_after_a_proven_link_the_history_is_whole(router: Router, agent: A
 
 
 # -- verified linking by a one-time code an agent sends ------------------------------------
-# (the bot offers none here: tests/router/test_selfservice.py has the bot's offer, and both together)
+# (the bot offers none here: tests/router/identity/test_selfservice.py has the bot's offer, and both together)
 
 
 class Clock:
@@ -297,12 +298,12 @@ async def test_messages_sent_while_merged_go_back_with_their_sender_on_unmerge(r
     b = await router.on_message(msg("whatsapp", "whatsapp:+79123456789", "wa-1", "Из WhatsApp"))
     conv_a, conv_b = (await router.store.get_conversation(a.conversation_id or ""),
                       await router.store.get_conversation(b.conversation_id or ""))
-    merge = await router.merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "same person")
+    merge = await merger(router).merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "same person")
     during_b = await router.on_message(msg("whatsapp", "8 912 345 67 89", "wa-2", "Снова из WhatsApp"))
     during_a = await router.on_message(msg("webchat", "visitor-1", "w-2", "Снова с сайта"))
     assert during_a.conversation_id == during_b.conversation_id == conv_a.id  # one conversation while merged
 
-    await router.unmerge_customers(merge.id, agent, "two people")
+    await merger(router).unmerge_customers(merge.id, agent, "two people")
     assert [m.text for m in await router.store.list_messages(conv_b.id, 10)] == ["Из WhatsApp", "Снова из WhatsApp"]
     assert [m.text for m in await router.store.list_messages(conv_a.id, 10)] == ["С сайта", "Снова с сайта"]
     assert (await router.store.get_conversation(conv_b.id)).customer_id == conv_b.customer_id
@@ -313,7 +314,7 @@ async def test_an_agents_merge_joins_the_conversation_but_not_the_histories(rout
     b = await router.on_message(msg("telegram", "555", "tg-1", "Из телеграма"))
     conv_a = await router.store.get_conversation(a.conversation_id or "")
     conv_b = await router.store.get_conversation(b.conversation_id or "")
-    await router.merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "said so on the phone")
+    await merger(router).merge_customers(conv_a.customer_id, conv_b.customer_id, agent, "said so on the phone")
     later = await router.on_message(msg("telegram", "555", "tg-2", "Это снова я"))
     assert later.conversation_id == conv_a.id  # continuity for the agent
     # the customer proved nothing: each channel still sees only its own messages

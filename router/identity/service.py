@@ -24,8 +24,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from router.identity.types import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.models import IdentityRef, InboundMessage
-from router.store.base import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.texts import LocalizedPiece, ru_en
 from router.yamlconf import load_model
 
@@ -40,7 +40,7 @@ _DIGIT = re.compile(r"\d")
 # the phone matcher costs ~50 µs on any text with a number in it (an order
 # number, a date) and dominated ingest; text with fewer digits than the
 # shortest valid number (+43 and four digits, country code included) cannot
-# hold one. tests/router/test_identity.py checks this against phonenumbers' metadata
+# hold one. tests/router/identity/test_service.py checks this against phonenumbers' metadata
 _MIN_PHONE_DIGITS = 6
 # where a claim can come from in a message's extras (what connectors put there)
 CLAIM_EXTRAS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}

@@ -1,0 +1,144 @@
+"""The identity slice's rules, in plain Python: each backend's transaction
+calls them, so a second backend implements storage only. Tested without a
+database (tests/router/identity/test_rules.py)."""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from router.identity.types import AttributeMergePolicy, VerificationCheck, VerificationStart
+from router.models import Verification
+from router.store.errors import ConflictError
+
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
+
+def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
+    at = str(meta.get("at", ""))
+    if rule == "source_priority":
+        order = policy.source_priority
+        source = meta.get("source")
+        rank = order.index(source) if source in order else len(order)
+        return (-rank, at)
+    return (at,)
+
+
+def merge_attributes(
+    survivor: tuple[dict[str, Any], dict[str, Any]], merged: tuple[dict[str, Any], dict[str, Any]],
+    policy: AttributeMergePolicy,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(attributes, meta)`` after a merge, each attribute settled on its own:
+    the most recently set wins, or the better source (ties: the more recent);
+    on a full tie the survivor's value stays."""
+    (s_attrs, s_meta), (m_attrs, m_meta) = survivor, merged
+    attrs, meta = dict(s_attrs), dict(s_meta)
+    rules = dict(policy.per_attribute)
+    for name, value in m_attrs.items():
+        theirs = m_meta.get(name, {})
+        if name in attrs:
+            rule = rules.get(name, policy.default)
+            if _attribute_rank(theirs, policy, rule) <= _attribute_rank(meta.get(name, {}), policy, rule):
+                continue
+        attrs[name] = value
+        if theirs:
+            meta[name] = theirs
+    return attrs, meta
+
+
+# -- merge: which open conversation survives the fold --------------------------------
+
+
+def fold(opened: Sequence[Row]) -> tuple[Row, Row] | None:
+    """Of both customers' open conversations (oldest stored first), the one
+    kept and the one folded into it: the older is kept, so the agent already
+    on it keeps it. None when there are not two to fold."""
+    if len(opened) < 2:
+        return None
+    ordered = sorted(opened, key=lambda c: c["created_at"])  # stable: equal times keep the stored order
+    return ordered[0], ordered[1]
+
+
+def folded_preview(kept: Mapping[str, Any], folded: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(last_message_at, last_message_text)`` of the kept conversation once
+    the folded one's messages are in it: the later of the two."""
+    latest = max(kept["last_message_at"], folded["last_message_at"])
+    text = kept["last_message_text"] if latest == kept["last_message_at"] else folded["last_message_text"]
+    return latest, text
+
+
+# -- keys: who a key says a customer is -------------------------------------------
+
+
+def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = False) -> bool:
+    """A key held (proven or claimed) by more than ``max_profiles`` customers,
+    or one the business's own data marks shared, says nothing about who is who."""
+    return marked_shared or sharers > max_profiles
+
+
+def one_owner(owners: Sequence[str]) -> str | None:
+    """The owner of a key proven by exactly one customer; several owners name nobody."""
+    return owners[0] if len(set(owners)) == 1 else None
+
+
+def check_dismissable(claim_id: str, verified_at: Any, dismissed_at: Any, dismissed_by: str | None) -> None:
+    """``ConflictError`` unless the claim is unproven and not dismissed yet."""
+    if verified_at is not None:
+        raise ConflictError(f"claim {claim_id} is verified already")
+    if dismissed_at is not None:
+        raise ConflictError(f"claim {claim_id} was dismissed already (by {dismissed_by})")
+
+
+# -- one-time codes ----------------------------------------------------------------
+
+
+def code_sends(pending: Verification | None, start: VerificationStart, now: datetime) -> int:
+    """How many codes to the key the new one makes (1 for a fresh key), or
+    ``ConflictError`` when a start is refused: an exclusive start while a
+    code is live; a resend too soon or past ``max_sends``. A decoy (no
+    channel) neither throttles nor counts; an exclusive start (the bot's
+    offer) is never throttled: a refusal would say the phone is someone's."""
+    if pending is None:
+        return 1
+    if start.exclusive and pending.expires_at > now:
+        raise ConflictError(f"a code for {pending.kind} {pending.value} is pending")
+    if start.exclusive or not pending.channel or (pending.kind, pending.value) != (start.key.kind, start.key.value):
+        return 1
+    wait = pending.last_sent_at + start.resend_after - now
+    if wait.total_seconds() > 0:
+        raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
+    if pending.sends >= start.max_sends:
+        raise ConflictError(f"{pending.sends} codes were sent already: verify another way (ask an agent)")
+    return pending.sends + 1
+
+
+def past_daily_cap(start: VerificationStart, sent_today: Callable[[], int]) -> bool:
+    """The key had its share of the bot's codes today: the start is a decoy
+    (stored, nothing sent). ``sent_today`` is counted (only for a start that
+    would send and has a cap) in the start's own transaction, so claims made
+    at the same moment cannot all see room."""
+    return bool(start.channel) and start.daily_cap is not None and sent_today() >= start.daily_cap
+
+
+class CodeOutcome(Enum):
+    IGNORED = "ignored"  # past its time, typed elsewhere: no attempt
+    EXPIRED = "expired"  # past its time, typed where it was offered: it dies
+    WRONG = "wrong"  # one attempt used, still pending
+    FAILED = "failed"  # the last attempt used: it dies
+    RIGHT = "right"
+
+
+def code_outcome(pending: Verification, code_hash: str, check: VerificationCheck, now: datetime) -> CodeOutcome:
+    """What a typed code does to the pending one. Past its time a code is no
+    attempt (an order number, days later), except once, where it was offered."""
+    if pending.expires_at <= now:
+        if pending.conversation_id is None or pending.conversation_id != check.conversation_id:
+            return CodeOutcome.IGNORED
+        return CodeOutcome.EXPIRED
+    if not hmac.compare_digest(code_hash, check.code_hash):
+        return CodeOutcome.FAILED if pending.attempts + 1 >= check.max_attempts else CodeOutcome.WRONG
+    return CodeOutcome.RIGHT

@@ -1,0 +1,151 @@
+"""Resolving a sender to a customer, inside the ingest transaction or on its
+own: first sight of an identity, its key's owner, the claims it made; and
+the customer writes of a CRM (upsert) and the contacts a code can go to."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from router.identity import sqlite_proven, sqlite_upsert
+from router.identity.rules import one_owner, widely_shared
+from router.identity.sqlite_merge import _merge
+from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
+from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
+from router.models import Customer, Message, new_id
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import message_row as _message
+
+log = logging.getLogger(__name__)
+
+
+def _resolve_identity(
+    conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str, message_id: str | None = None
+) -> Customer:
+    found = _customer_by_identity(conn, plan.identity)
+    if found is None:
+        customer_id = _link_new_identity(conn, plan, name, now)
+    elif not plan.claims and not plan.proven and (not name or name == found.display_name):
+        return found
+    else:
+        customer_id = found.id
+    if plan.claims:
+        customer_id = _record_claims(conn, customer_id, plan, message_id, now)
+    if plan.proven:
+        customer_id = sqlite_proven.record_proven(conn, customer_id, plan, message_id, now, _merge)
+    if name:
+        conn.execute(
+            "UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NOT ?",
+            (name, now, customer_id, name),
+        )
+    row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+    assert row is not None
+    return _customer(row)
+
+
+def _key_sharers(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[str]:
+    """Profiles having ``key``, proven or claimed (at most ``limit``)."""
+    rows = _all(
+        conn,
+        "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
+        " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ? LIMIT ?",
+        (key.kind, key.value, key.kind, key.value, limit),
+    )
+    return [r[0] for r in rows]
+
+
+def _key_owner(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> str | None:
+    """The one profile with a proven identity of ``key``, unless the key is
+    too widely shared (more than ``max_profiles``) or owned by several."""
+    if widely_shared(len(_key_sharers(conn, key, max_profiles + 1)), max_profiles):
+        log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
+        return None
+    owners = _all(
+        conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ? LIMIT 2",
+        (key.kind, key.value),
+    )
+    return one_owner([r[0] for r in owners])
+
+
+def _new_customer(conn: sqlite3.Connection, name: str | None, now: str) -> str:
+    customer_id = new_id("cus")
+    conn.execute(
+        "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        (customer_id, name, now, now),
+    )
+    return customer_id
+
+
+def _link_new_identity(conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str) -> str:
+    """First sight of an identity: join the profile owning its key (when the
+    rules say so), or start a new profile."""
+    owner = _key_owner(conn, plan.key, plan.max_profiles) if plan.match and plan.key else None
+    source, reason = "channel", None
+    if owner is None:
+        owner = _new_customer(conn, name, now)
+    else:
+        assert plan.key is not None
+        source, reason = "rule", f"same {plan.key.kind} {plan.key.value} as a linked identity (auto_merge)"
+        _audit(conn, "link", owner, None, source, None, reason, {"identity": plan.identity.model_dump()}, now)
+    ref, key = plan.identity, plan.key
+    conn.execute(
+        "INSERT INTO identities (kind, value, customer_id, verified, source, created_at, key_kind, key_value,"
+        " link_reason) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        (ref.kind, ref.value, owner, source, now, key.kind if key else None, key.value if key else None, reason),
+    )
+    return owner
+
+
+def _record_claims(
+    conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan, message_id: str | None, now: str
+) -> str:
+    """Store the plan's claims; returns the customer (another one when a claim
+    merged the profile into its owner, which config must have allowed)."""
+    for claim in plan.claims:
+        key = claim.key
+        proven = _one(
+            conn, "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ? AND customer_id = ?",
+            (key.kind, key.value, customer_id),
+        )
+        if proven is not None:
+            continue  # the customer writes from it: nothing to claim
+        conn.execute(
+            "INSERT OR IGNORE INTO identity_claims (id, customer_id, kind, value, source, raw, message_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new_id("clm"), customer_id, key.kind, key.value, claim.source, claim.raw, message_id, now),
+        )
+        if key.kind in plan.merge_claims:
+            customer_id = _merge_by_claim(conn, customer_id, claim, plan, now)
+    return customer_id
+
+
+def _merge_by_claim(conn: sqlite3.Connection, customer_id: str, claim: ClaimPlan, plan: IdentityPlan, now: str) -> str:
+    owner = _key_owner(conn, claim.key, plan.max_profiles)
+    if owner is None or owner == customer_id:
+        return customer_id
+    reason = f"claimed {claim.key.kind} {claim.key.value} ({claim.source}) merges by config (merge_claims)"
+    # unproven: the moved identities are marked unverified, so neither side sees the other's history
+    _merge(conn, MergeRequest(owner, customer_id, "rule", None, reason, plan.attributes, verified=False), now)
+    return owner
+
+
+def _upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str) -> Upserted:
+    customer_id, created, set_aside = sqlite_upsert.upsert_customer(conn, upsert, now)
+    found = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+    assert found is not None
+    return Upserted(_customer(found), created, set_aside)
+
+
+def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Message]:
+    rows = _all(
+        conn,
+        "SELECT m.* FROM identities i JOIN messages m ON m.customer_id = i.customer_id AND m.sender_kind = i.kind"
+        # the identity's own messages (extras.identity: its stored form, when the sender was written otherwise)
+        " AND COALESCE(json_extract(m.extras, '$.identity'), m.sender_value) = i.value"
+        # only an identity proven to be its customer's holds the key for a code (invariant 9)
+        " AND m.direction = 'in' WHERE i.key_kind = ? AND i.key_value = ? AND i.verified = 1"
+        " ORDER BY m.created_at DESC LIMIT ?",
+        (key.kind, key.value, limit),
+    )
+    return [_message(r) for r in rows]

@@ -1,0 +1,117 @@
+"""The identity tables' rows as models, and the small steps every identity
+transaction shares (the audit log, a snapshot's rows put back). SQL only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Any
+
+from router.identity.types import IdentityPlan
+from router.models import AuditEntry, ChannelIdentity, Customer, IdentityClaim, IdentityRef, MergeRecord, new_id
+from router.store.errors import ConflictError, NotFound
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import from_ts as _ts
+from router.store.rows import parse_ts
+
+log = logging.getLogger(__name__)
+
+
+def _customer(row: sqlite3.Row) -> Customer:
+    return Customer(
+        id=row["id"],
+        display_name=row["display_name"],
+        attributes=json.loads(row["attributes"]),
+        created_at=_ts(row["created_at"]),
+        updated_at=_ts(row["updated_at"]),
+        merged_into=row["merged_into"],
+    )
+
+
+def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Customer | None:
+    row = _one(
+        conn,
+        "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = ? AND i.value = ?",
+        (ref.kind, ref.value),
+    )
+    return None if row is None else _customer(row)
+
+
+def _identity(r: sqlite3.Row) -> ChannelIdentity:
+    return ChannelIdentity(
+        customer_id=r["customer_id"],
+        ref=IdentityRef(kind=r["kind"], value=r["value"]),
+        verified=bool(r["verified"]),
+        source=r["source"],
+        created_at=_ts(r["created_at"]),
+        key=f"{r['key_kind']}:{r['key_value']}" if r["key_kind"] else None,
+        link_reason=r["link_reason"],
+    )
+
+
+def _audit_entry(r: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(
+        id=r["id"], action=r["action"], customer_id=r["customer_id"], other_customer_id=r["other_customer_id"],
+        source=r["source"], actor=r["actor"], reason=r["reason"], details=json.loads(r["details"]),
+        created_at=_ts(r["created_at"]),
+    )
+
+
+def _plain(ref: IdentityRef) -> IdentityPlan:
+    return IdentityPlan(identity=ref)
+
+
+def _claim(r: sqlite3.Row) -> IdentityClaim:
+    return IdentityClaim(
+        id=r["id"], customer_id=r["customer_id"], kind=r["kind"], value=r["value"], source=r["source"], raw=r["raw"],
+        message_id=r["message_id"], created_at=_ts(r["created_at"]), verified_at=parse_ts(r["verified_at"]),
+    )
+
+
+def _audit(
+    conn: sqlite3.Connection, action: str, customer_id: str, other: str | None, source: str, actor: str | None,
+    reason: str, details: dict[str, Any], now: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO identity_audit (id, action, customer_id, other_customer_id, source, actor, reason, details,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new_id("aud"), action, customer_id, other, source, actor, reason, json.dumps(details, ensure_ascii=False),
+         now),
+    )
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    return [dict(r) for r in _all(conn, sql, params)]
+
+
+def _restore(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    """Put a row back exactly as snapshotted, in place (an UPDATE keeps its
+    rowid, and with it the order of equal timestamps). Column names come from
+    our own schema, never from input."""
+    sets = ", ".join(f"{col} = ?" for col in row if col != "id")
+    conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*(v for k, v in row.items() if k != "id"), row["id"]))
+
+
+def _live_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any]:
+    row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+    if row is None:
+        raise NotFound(f"customer {customer_id}")
+    if row["merged_into"] is not None:
+        raise ConflictError(f"customer {customer_id} was merged into {row['merged_into']}")
+    return dict(row)
+
+
+def _merge_record(r: sqlite3.Row) -> MergeRecord:
+    return MergeRecord(
+        id=r["id"], survivor_id=r["survivor_id"], merged_id=r["merged_id"], source=r["source"], actor=r["actor"],
+        reason=r["reason"], created_at=_ts(r["created_at"]), undone_at=parse_ts(r["undone_at"]),
+    )
+
+
+def _row_of(conn: sqlite3.Connection, table: str, row_id: str) -> sqlite3.Row:
+    row = _one(conn, f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+    if row is None:
+        raise NotFound(f"{table} {row_id}")
+    return row
