@@ -36,9 +36,9 @@ from agents_ui.schemas import (
 )
 from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
 from router.accounts.service import check_login, hash_password
-from router.appkeys import CONNECTORS, MERGER, ROUTER, STORE
+from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
-from router.core import ReplyRefused, ReplyWindowClosed
+from router.conversations.service import ReplyRefused, ReplyWindowClosed
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
 from router.identity.service import InvalidIdentifier, KeyRefused
@@ -136,7 +136,7 @@ def _refused(exc: ReplyRefused) -> ApiError:
                     "window has closed: the error carries the template text and the channels that can take it"),))
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
-        message = await request.app[ROUTER].reply(
+        message = await request.app[CONVERSATIONS].reply(
             request.match_info["id"], current_agent(request), body.text, body.channel,
             attachments=[a.attachment() for a in body.attachments],
         )
@@ -150,7 +150,7 @@ async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
           errors=((409, "resolved, assigned to another agent, or the channel has no template"),))
 async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
     try:
-        message = await request.app[ROUTER].reply(
+        message = await request.app[CONVERSATIONS].reply(
             request.match_info["id"], current_agent(request), "", body.channel, template=True
         )
     except ReplyRefused as exc:
@@ -186,7 +186,7 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     assignee = await _assignee(request, body)
     await _open_for(request, current_agent(request))
     try:
-        view = await request.app[ROUTER].assign(request.match_info["id"], assignee)
+        view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee)
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     return ConversationOut(conversation=view)
@@ -197,7 +197,7 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
 async def resolve(request: web.Request, _: None) -> ConversationOut:
     agent = current_agent(request)
     await _open_for(request, agent)
-    return ConversationOut(conversation=await request.app[ROUTER].resolve(request.match_info["id"], agent))
+    return ConversationOut(conversation=await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent))
 
 
 @endpoint("POST", "/api/conversations/{id}/bot", "Hand the conversation back to the bot: it answers the customer's "
@@ -207,7 +207,7 @@ async def hand_to_bot(request: web.Request, _: None) -> ConversationOut:
     agent = current_agent(request)
     await _open_for(request, agent)
     try:
-        view = await request.app[ROUTER].hand_to_bot(request.match_info["id"], agent)
+        view = await request.app[CONVERSATIONS].hand_to_bot(request.match_info["id"], agent)
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     return ConversationOut(conversation=view)

@@ -12,6 +12,7 @@ from aiohttp import web
 from router.bus import EventBus
 from router.config import Settings
 from router.connector import Connector
+from router.conversations.service import Conversations
 from router.core import Router
 from router.identity.merging import Merger
 from router.metrics import Metrics
@@ -27,6 +28,7 @@ BUS = web.AppKey("bus", EventBus)
 METRICS = web.AppKey("metrics", Metrics)
 ROUTER = web.AppKey("router", Router)
 MERGER = web.AppKey("merger", Merger)
+CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)

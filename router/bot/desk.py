@@ -17,11 +17,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from router import events
 from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
-from router.bus import Event, EventBus
+from router.bus import EventBus
+from router.conversations.outbound import Outgoing, send
 from router.identity.phone_ask import proof_only
 from router.models import (
     BotOutcome,
@@ -33,7 +35,6 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import customer_language, handoff_notice
-from router.outbound import automatic_reply, message_event
 from router.routing.decide import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
@@ -42,10 +43,6 @@ log = logging.getLogger(__name__)
 # the messages a turn reads: enough for "did the customer ask this before?"
 TURN_HISTORY = 30
 RESUME_BATCH = 10_000
-
-
-def _conversation_event(conversation: ConversationView) -> Event:
-    return Event("conversation.updated", {"conversation": conversation.model_dump(mode="json")})
 
 
 def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
@@ -197,13 +194,12 @@ class BotDesk:
         """Each text through the outbox to where the customer wrote; False when
         the conversation is no longer ``expected`` (an agent took it)."""
         assert inbound.sender is not None
+        states = {expected} if expected is not None else None
         for text in texts:
             now = self.clock()
-            message, payload = automatic_reply(inbound, view, text, now, extras)
             try:
-                message, view = await self.store.enqueue_outbound(
-                    message, payload, None, now, expected={expected} if expected is not None else None
-                )
+                _, view = await send(self.store, self.bus, self.outbox_wakeup,
+                                     Outgoing.automatic(inbound, view, text, extras), now, expected=states)
             except ConflictError:
                 moved = await self._moved(view, inbound)
                 if moved is None:
@@ -211,16 +207,12 @@ class BotDesk:
                     return False
                 # a merge folded the conversation into the customer's other one, still the bot's: answer there
                 view = moved
-                message = message.model_copy(update={"conversation_id": view.id, "customer_id": view.customer_id})
                 try:
-                    message, view = await self.store.enqueue_outbound(
-                        message, payload, None, now, expected={expected} if expected is not None else None
-                    )
+                    _, view = await send(self.store, self.bus, self.outbox_wakeup,
+                                         Outgoing.automatic(inbound, view, text, extras), now, expected=states)
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
-            self.bus.publish(message_event(message, view))
-            self.outbox_wakeup.set()
         return True
 
     async def _moved(self, view: ConversationView, inbound: Message) -> ConversationView | None:
@@ -250,7 +242,7 @@ class BotDesk:
         except ConflictError:  # an agent took it meanwhile: theirs now
             return
         log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
-        self.bus.publish(_conversation_event(view))
+        self.bus.publish(events.conversation_updated(view))
         notice = handoff_notice(decision, inbound, customer, self.messages.handoff)
         if notice is not None:
             if hello is not None:

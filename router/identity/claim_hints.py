@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from router.bus import Event, EventBus
+from router import events
+from router.bus import EventBus
 from router.identity.service import IdentityRules
 from router.identity.store import ClaimStore
 from router.identity.types import KeyRef
@@ -51,6 +52,6 @@ class ClaimHints:
         customers = sorted({customer_id, *(m.holder_id for m in matches)})
         log.info("%s dismissed claim %s of %s (matching %s)", actor, claim_id, customer_id,
                  ", ".join(m.holder_id for m in matches))
-        self.bus.publish(Event(DISMISSED, {"claim_id": claim_id, "customers": customers}))
+        self.bus.publish(events.claim_dismissed(claim_id, customers))
         return matches
 

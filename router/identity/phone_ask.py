@@ -24,6 +24,8 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
+from router.bus import EventBus
+from router.conversations.outbound import Outgoing, send
 from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
 from router.identity.store import MergeStore
 from router.identity.types import PROOF_SOURCE, IdentityPlan
@@ -36,7 +38,6 @@ from router.models import (
     PhoneButton,
 )
 from router.notices import customer_language
-from router.outbound import automatic_reply
 from router.store.base import Store
 from router.texts import localized
 
@@ -57,9 +58,10 @@ def proof_only(message: Message) -> bool:
 
 
 class PhoneAsker:
-    def __init__(self, store: Store, rules: IdentityRules, clock: Callable[[], datetime],
+    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
                  wakeup: asyncio.Event) -> None:
         self.store = store
+        self.bus = bus
         self.rules = rules
         self.clock = clock
         self.wakeup = wakeup
@@ -81,13 +83,11 @@ class PhoneAsker:
         language = customer_language(inbound, customer)
         texts = self.rules.config.phone_request
         text = localized(texts.text, language)
-        now = self.clock()
         # aside: the bot still answers the question that opened the conversation
-        message, payload = automatic_reply(inbound, view, text, now, {"automatic": MARKER, "aside": True},
-                                           ask_phone=PhoneButton(label=localized(texts.button, language)))
-        stored, _ = await self.store.enqueue_outbound(message, payload, None, now)
+        out = Outgoing.automatic(inbound, view, text, {"automatic": MARKER, "aside": True},
+                                 ask_phone=PhoneButton(label=localized(texts.button, language)))
+        stored, _ = await send(self.store, self.bus, self.wakeup, out, self.clock())
         log.info("customer %s asked for their phone on %s", customer.id, inbound.channel)
-        self.wakeup.set()
         return stored
 
     async def answer_proof(self, stored: Message, customer: Customer, merges: list[MergeRecord]
@@ -108,14 +108,11 @@ class PhoneAsker:
         config = self.rules.config
         texts = config.verification.linked if merges else config.phone_request.saved
         text = localized(texts, await self._language(stored, customer, view))
-        now = self.clock()
-        message, payload = automatic_reply(stored, view, text, now,
-                                           {"automatic": "verification" if merges else SAVED, "aside": True},
-                                           history_changed=bool(merges))
-        message, view = await self.store.enqueue_outbound(message, payload, None, now)
+        out = Outgoing.automatic(stored, view, text, {"automatic": "verification" if merges else SAVED, "aside": True},
+                                 history_changed=bool(merges))
+        message, view = await send(self.store, self.bus, self.wakeup, out, self.clock())
         log.info("customer %s proved a key on %s: %s", customer.id, stored.channel,
                  "linked" if merges else "nobody else to link")
-        self.wakeup.set()
         return message, view
 
     async def _end_offers(self, view: ConversationView, customer_id: str, proven: set[tuple[str, str]],

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from router.bus import EventBus
+from router.conversations.outbound import Outgoing, send
 from router.identity.service import IdentityRules
 from router.identity.types import ClaimPlan, KeyRef
 from router.identity.verification import ASIDE, Verifier, fill
@@ -29,7 +30,6 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.outbound import automatic_reply, message_event
 from router.store import ConflictError, Store
 from router.texts import localized
 
@@ -218,8 +218,5 @@ class SelfService:
     async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
                    history_changed: bool = False) -> None:
         """Back to where the customer wrote, through the outbox."""
-        now = self.clock()
-        message, payload = automatic_reply(inbound, view, text, now, extras, history_changed=history_changed)
-        message, view = await self.store.enqueue_outbound(message, payload, None, now)
-        self.bus.publish(message_event(message, view))
-        self.wakeup.set()
+        await send(self.store, self.bus, self.wakeup,
+                   Outgoing.automatic(inbound, view, text, extras, history_changed=history_changed), self.clock())

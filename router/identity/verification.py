@@ -22,19 +22,17 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Literal
 
-from router.bus import Event, EventBus
+from router import events
+from router.bus import EventBus
+from router.conversations.outbound import Outgoing, send
 from router.identity.service import IdentityRules
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.models import (
     Author,
     ConversationStatus,
-    Delivery,
-    Direction,
     MergeRecord,
     Message,
-    OutboundMessage,
     Verification,
-    new_id,
 )
 from router.notices import customer_language
 from router.store import ConflictError, NotFound, Store
@@ -159,16 +157,9 @@ class Verifier:
 
     async def _send(self, contact: Message, text: str, code: str, now: datetime) -> None:
         assert contact.sender is not None and contact.conversation_id is not None
-        masked = text.replace(code, "•" * len(code))
-        message = Message(
-            id=new_id("msg"), conversation_id=contact.conversation_id, customer_id=contact.customer_id,
-            direction=Direction.OUT, author=Author.SYSTEM, channel=contact.channel, text=masked, created_at=now,
-            delivery=Delivery.PENDING, extras={"verification": True, ASIDE: True},
-        )
-        payload = OutboundMessage(message_id=message.id, channel=contact.channel, recipient=contact.sender.value,
-                                  author=Author.SYSTEM, text=text, created_at=now)
-        await self.store.enqueue_outbound(message, payload, None, now)
-        self.wakeup.set()
+        out = Outgoing(contact, contact.conversation_id, contact.customer_id, text, Author.SYSTEM,
+                       extras={"verification": True, ASIDE: True}, shown=text.replace(code, "•" * len(code)))
+        await send(self.store, self.bus, self.wakeup, out, now)
 
     def code_in(self, text: str) -> str | None:
         """The code's digits when ``text`` is one (and nothing else)."""
@@ -194,5 +185,5 @@ class Verifier:
         verification, merge = outcome
         log.info("verification %s of %s: %s", verification.id, customer_id, verification.status)
         if merge is not None:
-            self.bus.publish(Event("customer.merged", {"merge": merge.model_dump(mode="json")}))
+            self.bus.publish(events.customer_merged(merge))
         return outcome

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from router import events
 from router.aio import wait_event
-from router.bus import Event, EventBus
+from router.bus import EventBus
 from router.config import OutboxConfig
 from router.connector import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.metrics import Metrics
@@ -151,4 +152,4 @@ class OutboxWorker:
         return 0.0
 
     def _publish(self, message: Message) -> None:
-        self.bus.publish(Event("message.updated", {"message": message.model_dump(mode="json")}))
+        self.bus.publish(events.message_updated(message))

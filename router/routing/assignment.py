@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from router import events
 from router.accounts.store import AccountStore
 from router.aio import wait_event
-from router.bus import Event, EventBus
+from router.bus import EventBus
 from router.conversations.store import ConversationStore
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
 from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
@@ -264,7 +265,7 @@ class Assigner:
             if isinstance(result, BaseException):
                 raise result
             assigned.append(result)
-            self.bus.publish(Event("conversation.assigned", {"conversation": result.model_dump(mode="json")}))
+            self.bus.publish(events.conversation_assigned(result))
         if assigned:
             log.info("assigned %d conversation(s)", len(assigned))
         return assigned
@@ -279,7 +280,7 @@ class Assigner:
             log.info("conversation %s back to the queue: offer to %s not opened in time", view.id,
                      names.get(offer.agent_id, offer.agent_id))
             self._remember_lapse(view.id, offer.agent_id)
-            self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+            self.bus.publish(events.conversation_updated(view))
 
     def _remember_lapse(self, conversation_id: str, agent_id: str) -> None:
         self._lapsed.setdefault(conversation_id, set()).add(agent_id)
@@ -310,9 +311,7 @@ class Assigner:
                 continue
             log.warning("conversation %s (team %s) missed its first-response target of %.0f s",
                         conversation.id, conversation.team, breach.target)
-            self.bus.publish(Event("conversation.sla_breached", {
-                "conversation": conversation.model_dump(mode="json"), "target_seconds": breach.target,
-            }))
+            self.bus.publish(events.conversation_sla_breached(conversation, breach.target))
         self._breached = {b.conversation.id for b in breaches}
 
     # -- agents' actions ------------------------------------------------------------
@@ -323,8 +322,8 @@ class Assigner:
         if presence is Presence.OFFLINE:
             for offer in await self.store.release_offers(agent.id, now):
                 view = offer.conversation
-                self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
-        self.bus.publish(Event("agent.presence", state.model_dump(mode="json")))
+                self.bus.publish(events.conversation_updated(view))
+        self.bus.publish(events.agent_presence(state))
         log.info("agent %s is %s", agent.username, presence.value)
         return state
 
@@ -338,7 +337,7 @@ class Assigner:
             reason=f"transferred to team {team} by {actor.username}",
         )
         view = await self.store.reroute_conversation(conversation_id, route, self.clock(), expected=set(OPEN))
-        self.bus.publish(Event("conversation.updated", {"conversation": view.model_dump(mode="json")}))
+        self.bus.publish(events.conversation_updated(view))
         return view
 
     async def transfer_to_agent(self, conversation_id: str, agent: Agent) -> ConversationView:
@@ -350,5 +349,5 @@ class Assigner:
         capacity = config.capacity.get(current.channel_kind, 0)
         # a full agent or a conversation taken meanwhile: ConflictError from the store
         view = await self.store.offer(conversation_id, agent.id, capacity, self.clock(), expected=OPEN)
-        self.bus.publish(Event("conversation.assigned", {"conversation": view.model_dump(mode="json")}))
+        self.bus.publish(events.conversation_assigned(view))
         return view

@@ -22,6 +22,7 @@ from router.appkeys import (
     BUS,
     CONFIG_DIR,
     CONNECTORS,
+    CONVERSATIONS,
     MERGER,
     METRICS,
     OUTBOX,
@@ -147,9 +148,9 @@ async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
-    await app[ROUTER].resume()
+    await app[ROUTER].ingest.resume()
     yield
-    await app[ROUTER].drain(app[SETTINGS].server.shutdown_timeout)
+    await app[ROUTER].ingest.drain(app[SETTINGS].server.shutdown_timeout)
     app[BUS].close()
 
 
@@ -287,13 +288,10 @@ def create_app(
                          bot_config=bot[1] if bot else None)
     # the router's clock, read when used: tests and tools swap it later
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
+    app[CONVERSATIONS] = app[ROUTER].conversations
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
-    app[ROUTER].verifier.channels = frozenset(app[CONNECTORS].keys())  # codes go only where a connector runs
-    app[ROUTER].channel_labels = {name: c.channel_label() for name, c in app[CONNECTORS].items()}
-    app[ROUTER].phone_asker.channels = frozenset(name for name, c in app[CONNECTORS].items() if c.asks_phone)
-    app[ROUTER].reply_windows = {
-        name: window for name, c in app[CONNECTORS].items() if (window := c.reply_window()) is not None
-    }
+    # the connectors take the core as their host, so what they are is handed to it after them, once
+    app[ROUTER].connect(app[CONNECTORS])
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
     )

@@ -289,7 +289,7 @@ async def test_an_auto_reply_opens_nothing_and_gets_no_answer(
     again = await app.app[ROUTER].on_message(parse_mail("mail", raw).inbound)
     assert again.duplicate and again.conversation_id is None
     assert await store.find_identity(IdentityRef(kind="email", value=CUSTOMER)) is None
-    assert await app.app[ROUTER].resume() == 0
+    assert await app.app[ROUTER].ingest.resume() == 0
 
 
 BOUNCE = """From: Mail Delivery System <MAILER-DAEMON@mx.example.ru>

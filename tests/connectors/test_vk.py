@@ -132,7 +132,7 @@ async def reply(client: Client, text: str, user_id: int = USER) -> Message:
     agent = found[0] if found else await store.create_agent("ann", "Ann", Role.AGENT, "x")
     conversation_id = (await inbound(client, user_id))[-1].conversation_id
     assert conversation_id is not None
-    return await client.app[ROUTER].reply(conversation_id, agent, text)
+    return await client.app[ROUTER].conversations.reply(conversation_id, agent, text)
 
 
 async def settled(client: Client, sent: Message) -> Message:

@@ -123,7 +123,7 @@ async def conversation_of(client: Client, visitor_id: str) -> str:
 async def agent_reply(client: Client, visitor_id: str, text: str) -> Message:
     store = client.app[STORE]
     agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
-    return await client.app[ROUTER].reply(await conversation_of(client, visitor_id), agent, text)
+    return await client.app[ROUTER].conversations.reply(await conversation_of(client, visitor_id), agent, text)
 
 
 def webchat_settings(settings: Settings, **options: Any) -> Settings:

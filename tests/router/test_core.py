@@ -11,7 +11,8 @@ import pytest
 
 from router.bus import Event, EventBus
 from router.config import RoutingConfig
-from router.core import ReplyRefused, Router
+from router.conversations.service import ReplyRefused
+from router.core import Router
 from router.metrics import Metrics
 from router.models import (
     Agent,
@@ -86,7 +87,7 @@ async def test_customer_switching_channel_continues_the_conversation(router: Rou
 
 async def test_resume_routes_what_a_crash_left_unrouted(router: Router) -> None:
     stored, _ = await router.store.insert_inbound(msg("lost"), router.clock())  # the crash: routed never ran
-    assert await router.resume() == 1
+    assert await router.ingest.resume() == 1
     history = await router.history(IdentityRef(kind="webchat", value="v1"))
     assert [m.id for m in history] == [stored.id]
     assert history[0].conversation_id is not None
@@ -98,7 +99,7 @@ async def test_resume_routes_what_a_crash_left_unrouted(router: Router) -> None:
 async def test_reply_assigns_and_queues_for_delivery(router: Router, agent: Agent) -> None:
     accepted = await router.on_message(msg())
     conv_id = accepted.conversation_id or ""
-    reply = await router.reply(conv_id, agent, "Заказ 1234 в пути")
+    reply = await router.conversations.reply(conv_id, agent, "Заказ 1234 в пути")
     assert reply.delivery is Delivery.PENDING and reply.channel == "webchat"
     conv = await router.store.get_conversation(conv_id)
     assert conv.status is ConversationStatus.ASSIGNED and conv.agent_id == agent.id
@@ -110,21 +111,21 @@ async def test_reply_assigns_and_queues_for_delivery(router: Router, agent: Agen
 async def test_reply_goes_to_the_channel_used_last(router: Router, agent: Agent) -> None:
     await router.on_message(msg("1", channel="webchat"))
     accepted = await router.on_message(msg("2", channel="webchat-mobile"))
-    reply = await router.reply(accepted.conversation_id or "", agent, "ok")
+    reply = await router.conversations.reply(accepted.conversation_id or "", agent, "ok")
     assert reply.channel == "webchat-mobile"
 
 
 async def test_replies_refused_where_they_make_no_sense(router: Router, agent: Agent) -> None:
     other = await router.store.create_agent("bob", "Bob", Role.AGENT, "x")
     conv_id = (await router.on_message(msg())).conversation_id or ""
-    await router.assign(conv_id, other)
+    await router.conversations.assign(conv_id, other)
     with pytest.raises(ReplyRefused, match="another agent"):
-        await router.reply(conv_id, agent, "hello")
-    await router.resolve(conv_id, other)
+        await router.conversations.reply(conv_id, agent, "hello")
+    await router.conversations.resolve(conv_id, other)
     with pytest.raises(ReplyRefused, match="resolved"):
-        await router.reply(conv_id, other, "hello")
+        await router.conversations.reply(conv_id, other, "hello")
     with pytest.raises(ReplyRefused):
-        await router.assign(conv_id, agent)
+        await router.conversations.assign(conv_id, agent)
 
 
 async def test_shutdown_waits_for_messages_in_the_pipeline(router: Router) -> None:
@@ -132,7 +133,7 @@ async def test_shutdown_waits_for_messages_in_the_pipeline(router: Router) -> No
     await asyncio.sleep(0)
     for t in tasks[:10]:
         t.cancel()  # clients that went away mid-request
-    await router.drain()
+    await router.ingest.drain()
     counts = await router.store.count_conversations()
     assert counts[ConversationStatus.QUEUED] == 20
     assert await router.store.unrouted_messages(100) == []
@@ -146,7 +147,7 @@ async def test_shutdown_does_not_wait_for_ever_for_a_store_that_hangs(
     blocker.execute("BEGIN IMMEDIATE")
     first = asyncio.create_task(router.on_message(msg()))
     await asyncio.sleep(0.2)
-    await router.drain(grace=0.3)
+    await router.ingest.drain(grace=0.3)
     assert await router.store.unrouted_messages(10) == []  # drain returned while the write still waited
     with pytest.raises(asyncio.CancelledError):
         await first  # not acknowledged: the platform re-delivers it
@@ -160,7 +161,7 @@ async def test_shutdown_does_not_wait_for_ever_for_a_store_that_hangs(
 
 async def test_a_delivery_receipt_updates_the_reply_and_tells_the_consoles(router: Router, agent: Agent) -> None:
     conv_id = (await router.on_message(msg())).conversation_id or ""
-    reply = await router.reply(conv_id, agent, "ok")
+    reply = await router.conversations.reply(conv_id, agent, "ok")
     [entry] = await router.store.pending_outbox(10)
     await router.store.outbox_sent(entry.id, "ext-1", router.clock())
     listener = asyncio.create_task(collect(router, 2))

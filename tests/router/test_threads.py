@@ -38,14 +38,14 @@ def mail(external_id: str, sender: str = "anna@example.com", *, replies_to: list
 
 
 async def _sent_reply(router: Router, agent: Agent, conversation_id: str, external_id: str) -> None:
-    await router.reply(conversation_id, agent, "Ответ")
+    await router.conversations.reply(conversation_id, agent, "Ответ")
     [entry] = await router.store.pending_outbox(10)
     await router.store.outbox_sent(entry.id, external_id, router.clock())
 
 
 async def test_a_reply_carries_the_thread_data_of_the_message_it_answers(router: Router, agent: Agent) -> None:
     first = await router.on_message(mail("m1@x", thread={"message_id": "m1@x", "subject": "Заказ"}))
-    await router.reply(first.conversation_id or "", agent, "Ответ")
+    await router.conversations.reply(first.conversation_id or "", agent, "Ответ")
     [entry] = await router.store.pending_outbox(10)
     assert entry.payload.thread == {"message_id": "m1@x", "subject": "Заказ"}
 
@@ -64,7 +64,7 @@ async def test_an_answer_to_a_resolved_thread_opens_a_new_conversation_linked_to
     router: Router, agent: Agent
 ) -> None:
     first = await router.on_message(mail("m1@x"))
-    await router.resolve(first.conversation_id or "", agent)
+    await router.conversations.resolve(first.conversation_id or "", agent)
     again = await router.on_message(mail("m2@x", replies_to=["m1@x"]))
     assert again.conversation_id not in (None, first.conversation_id)
     [stored] = await router.store.list_messages(again.conversation_id or "", 10)
@@ -75,7 +75,7 @@ async def test_an_automated_message_never_opens_a_conversation_nor_is_resumed(ro
     accepted = await router.on_message(mail("ooo@x", automated="auto-reply (Auto-Submitted: auto-replied)"))
     assert accepted.conversation_id is None and not accepted.duplicate
     assert await router.store.count_conversations() == {s: 0 for s in ConversationStatus}
-    assert await router.resume() == 0
+    assert await router.ingest.resume() == 0
     again = await router.on_message(mail("ooo@x", automated="auto-reply"))
     assert again.duplicate and again.message_id == accepted.message_id
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from router.bus import Event, EventBus
+from router import events
+from router.bus import EventBus
 from router.models import utcnow
 from router.routing.rules.engine import RuleSet, RulesRouting, load_rules
 from router.routing.rules.schema import TEAMS_FILE
@@ -80,7 +81,7 @@ class RulesReloader:
             self.status.problems, self.status.refused_at = outcome.problems, self.clock()
             log.error("rules not reloaded, version %s stays active:\n%s", self.status.version,
                       "\n".join(outcome.problems))
-            self.bus.publish(Event("rules.refused", {"version": self.status.version}))
+            self.bus.publish(events.rules_refused(self.status.version))
             return False
         if outcome.version == self.routing.ruleset.version and not self.status.problems:
             return False  # touched, not changed
@@ -89,7 +90,7 @@ class RulesReloader:
         for warning in outcome.warnings:
             log.warning("%s", warning)
         log.info("rules reloaded from %s: %d rule(s), version %s", outcome.path, len(outcome.rules), outcome.version)
-        self.bus.publish(Event("rules.reloaded", {"version": outcome.version}))
+        self.bus.publish(events.rules_reloaded(outcome.version))
         return True
 
     def check(self) -> bool:

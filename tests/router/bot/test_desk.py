@@ -124,7 +124,7 @@ async def test_no_bot_reply_once_an_agent_owns_the_conversation(router: Router) 
     accepted = await router.on_message(say(1, "где мой заказ?"))
     await settle(router)
     agent = await router.store.create_agent("olga", "Olga", Role.AGENT, "x")
-    await router.assign(accepted.conversation_id, agent)
+    await router.conversations.assign(accepted.conversation_id, agent)
     await router.on_message(say(2, "как оплатить?"))
     await settle(router)
     messages = await router.store.list_messages(accepted.conversation_id, 10)
@@ -140,7 +140,7 @@ async def test_an_agent_who_takes_over_while_the_bot_thinks_wins(
         accepted = await router.on_message(say(1, "hello"))  # stored and acknowledged while the bot thinks
         await rasa.started.wait()
         agent = await store.create_agent("olga", "Olga", Role.AGENT, "x")
-        await router.assign(accepted.conversation_id, agent)
+        await router.conversations.assign(accepted.conversation_id, agent)
         rasa.release.set()
         await settle(router)
     conv = await store.get_conversation(accepted.conversation_id)
@@ -156,7 +156,7 @@ async def test_a_message_left_unanswered_by_a_restart_is_answered_on_start(
     accepted = await before.on_message(say(1, "как вернуть товар?"))
     assert [m.author for m in await store.list_messages(accepted.conversation_id, 10)] == [Author.CUSTOMER]
     after = make_router(store, routing, clock, faq, shipped)
-    await after.resume()
+    await after.ingest.resume()
     await settle(after)
     messages = await store.list_messages(accepted.conversation_id, 10)
     assert [m.author for m in messages] == [Author.CUSTOMER, Author.BOT]

@@ -169,11 +169,11 @@ async def test_a_turn_with_an_unproven_identitys_message_in_it_recalls_nothing(a
 
     clock.now = T0 + timedelta(days=1)
     # both write before the bot's turn: WhatsApp (verified) first, the site chat last
-    desk, router.bot_desk = router.bot_desk, None
+    desk, router.ingest.bot_desk = router.ingest.bot_desk, None
     assert desk is not None
     await post(app, "whatsapp", whatsapp_form("Когда привезут заказ?"))
     accepted = await router.on_message(visitor.model_copy(update={"external_id": "w-2", "text": "Как оплатить?"}))
-    router.bot_desk = desk
+    router.ingest.bot_desk = desk
     assert accepted.conversation_id is not None
     await desk.turn(accepted.conversation_id)
     answer = (await store.customer_messages(owner.id, 100))[-1]

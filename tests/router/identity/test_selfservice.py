@@ -337,7 +337,7 @@ async def test_a_number_several_customers_write_from_gets_no_code(store: SQLiteS
 async def test_the_code_goes_to_a_channel_whose_reply_window_is_still_open(router: Router, clock: Clock) -> None:
     """WhatsApp refuses free text 24 h after the customer's last message: the
     code goes by SMS, which the same number wrote from, instead of dying there."""
-    router.reply_windows = {"whatsapp": ReplyWindow(timedelta(hours=24))}
+    router.conversations.reply_windows = {"whatsapp": ReplyWindow(timedelta(hours=24))}
     await router.on_message(msg("sms", KNOWN, "sms-1", "По SMS"))
     clock.advance(3600)
     await whatsapp_customer(router)  # the latest, but a day old when the visitor comes

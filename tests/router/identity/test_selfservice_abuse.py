@@ -178,7 +178,7 @@ async def test_a_code_past_its_time_typed_in_another_conversation_is_no_attempt(
     await visitor.says("Здравствуйте")
     await router.bot_desk.drain()
     [first] = await store.customer_conversations(await customer_of(router, "webchat", "visitor-1"))
-    await router.resolve(first.id, await ann(router))
+    await router.conversations.resolve(first.id, await ann(router))
     clock.advance(3 * 86400)
     visitor.phone = None
     await visitor.says("Заказ 654321 не пришёл")
@@ -223,7 +223,7 @@ async def test_a_known_number_is_offered_as_often_as_an_unknown_one(store: SQLit
             clock.advance(601)  # the code ignored
             for view in await store.customer_conversations(await customer_of(router, "webchat", name)):
                 if view.status.value != "resolved":
-                    await router.resolve(view.id, agent)
+                    await router.conversations.resolve(view.id, agent)
         assert [t for t in await prober.received() if t.startswith("Если номер")] == [offer_ru(number)] * 4
 
 

@@ -69,7 +69,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
 
 async def test_transient_failure_is_retried_with_backoff(rig: Rig) -> None:
     conv = await rig.conversation()
-    await rig.router.reply(conv, await rig.agent(), "hello")
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     rig.platform.fail_next(TransientError("HTTP 502"))
     wait = await rig.worker.run_once()
     assert 1 <= wait <= 2  # first backoff step, with jitter
@@ -83,7 +83,7 @@ async def test_transient_failure_is_retried_with_backoff(rig: Rig) -> None:
 
 async def test_rate_limit_retry_after_is_honoured(rig: Rig) -> None:
     conv = await rig.conversation()
-    await rig.router.reply(conv, await rig.agent(), "hello")
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     rig.platform.fail_next(RateLimited(retry_after=25))
     assert await rig.worker.run_once() == 25
     rig.clock.advance(24)
@@ -96,7 +96,7 @@ async def test_rate_limit_retry_after_is_honoured(rig: Rig) -> None:
 
 async def test_last_failure_dead_letters_with_the_reason_and_tells_the_console(rig: Rig) -> None:
     conv = await rig.conversation()
-    await rig.router.reply(conv, await rig.agent(), "hello")
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     rig.platform.fail_next(*(TransientError("connection refused") for _ in range(3)))
     events: list[str] = []
 
@@ -121,7 +121,7 @@ async def test_last_failure_dead_letters_with_the_reason_and_tells_the_console(r
 
 async def test_permanent_error_dead_letters_at_once(rig: Rig) -> None:
     conv = await rig.conversation()
-    await rig.router.reply(conv, await rig.agent(), "hello")
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     rig.platform.fail_next(PermanentError("Forbidden: bot was blocked by the user"))
     await rig.worker.run_once()
     assert await rig.deliveries(conv) == [("hello", Delivery.FAILED, "Forbidden: bot was blocked by the user")]
@@ -133,8 +133,8 @@ async def test_one_recipients_messages_keep_their_order(rig: Rig) -> None:
     conv_b = await rig.conversation("chat-b")
     agent = await rig.agent()
     for text in ("a1", "a2", "a3"):
-        await rig.router.reply(conv_a, agent, text)
-    await rig.router.reply(conv_b, agent, "b1")
+        await rig.router.conversations.reply(conv_a, agent, text)
+    await rig.router.conversations.reply(conv_b, agent, "b1")
     rig.platform.fail_next(TransientError("timeout"))  # a1 fails once
     await rig.worker.run_once()
     # b1 is not held up by chat-a's trouble, a2 and a3 wait behind a1
@@ -149,7 +149,7 @@ async def test_unsent_messages_survive_a_restart(tmp_path: Path) -> None:
     async with SQLiteStore(path) as store:
         rig = Rig(store, Clock())
         conv = await rig.conversation()
-        await rig.router.reply(conv, await rig.agent(), "before the crash")
+        await rig.router.conversations.reply(conv, await rig.agent(), "before the crash")
     async with SQLiteStore(path) as store:
         rig = Rig(store, Clock())
         await rig.worker.run_once()
@@ -162,7 +162,7 @@ async def test_unknown_channel_is_dead_lettered_not_dropped(rig: Rig) -> None:
         InboundMessage(channel="gone", external_id="1", sender=IdentityRef(kind="x", value="y"))
     )
     conv = accepted.conversation_id or ""
-    await rig.router.reply(conv, await rig.agent(), "hello")
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     await rig.worker.run_once()
     assert await rig.deliveries(conv) == [("hello", Delivery.FAILED, "no enabled connector named 'gone'")]
 

@@ -72,7 +72,7 @@ async def test_an_answered_conversation_is_no_breach(setup: tuple[Router, Assign
     router, assigner, clock, _ = setup
     carl = await router.store.create_agent("carl", "Carl", Role.AGENT, "x")
     conv = await write(router, 1, "hello")
-    await router.reply(conv, carl, "Hello! Looking into it.")
+    await router.conversations.reply(conv, carl, "Hello! Looking into it.")
     clock.advance(minutes=10)
     assert await assigner.sla_breaches() == []
 

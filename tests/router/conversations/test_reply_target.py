@@ -60,12 +60,12 @@ async def two_customers_folded(store: SQLiteStore, survivor_first: bool) -> tupl
 async def test_a_reply_after_a_merge_goes_where_the_customer_wrote_last(store: SQLiteStore, survivor_first: bool
                                                                        ) -> None:
     router, clock, agent, conv = await two_customers_folded(store, survivor_first)
-    first = await router.reply(conv, agent, "Смотрю ваш заказ")
+    first = await router.conversations.reply(conv, agent, "Смотрю ваш заказ")
     assert (first.channel, (await store.pending_outbox(10))[-1].payload.recipient) == ("webchat", "visitor-1")
 
     clock.now = T0 + timedelta(hours=3)  # the customer moves back to WhatsApp
     await router.on_message(msg("whatsapp", "+79123456789", "wa-2", "Я снова тут"))
-    second = await router.reply(conv, agent, "Заказ в пути")
+    second = await router.conversations.reply(conv, agent, "Заказ в пути")
     assert second.conversation_id == conv
     outbox = await store.pending_outbox(10)
     assert (second.channel, outbox[-1].payload.recipient) == ("whatsapp", "+79123456789")

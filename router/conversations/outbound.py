@@ -1,0 +1,92 @@
+"""The one way a message goes out: composed (the stored copy and the outbox
+payload, to the channel, address and thread of the message it answers),
+enqueued (both in one transaction), published (``message.created``) and the
+outbox woken. Agents' replies, the bot's answers, handoff notices, the
+self-service texts, the phone request and one-time codes all leave through
+``send``, so none of them can forget a step."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from router import events
+from router.bus import EventBus
+from router.models import (
+    Attachment,
+    Author,
+    ConversationStatus,
+    ConversationView,
+    Delivery,
+    Direction,
+    Message,
+    OutboundMessage,
+    new_id,
+)
+from router.store import Store
+
+
+def thread_of(inbound: Message) -> dict[str, Any]:
+    """The connector's thread data of the message a reply answers (opaque here)."""
+    thread = inbound.extras.get("thread")
+    return thread if isinstance(thread, dict) else {}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, as the step that sends it says it."""
+
+    to: Message  # the inbound message it answers: it goes to that channel, address and thread
+    conversation_id: str  # where it is stored (the conversation answered, not always ``to``'s)
+    customer_id: str | None
+    text: str
+    author: Author = Author.BOT
+    agent_id: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    extras: dict[str, object] = field(default_factory=dict)  # the stored copy's
+    # the stored copy's text when it must not be what is sent: a one-time code's digits go only to the outbox
+    shown: str | None = None
+    # more fields of the outbox payload (``extras``, ``ask_phone``, ``history_changed``)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def automatic(cls, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
+                  **payload: Any) -> Outgoing:
+        """The bot's message answering ``inbound`` in ``view``."""
+        return cls(inbound, view.id, view.customer_id, text, extras=extras, payload=payload)
+
+
+def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
+    """The stored copy and the outbox payload of ``out``."""
+    assert out.to.sender is not None
+    message = Message(
+        id=new_id("msg"), conversation_id=out.conversation_id, customer_id=out.customer_id, direction=Direction.OUT,
+        author=out.author, agent_id=out.agent_id, channel=out.to.channel,
+        text=out.text if out.shown is None else out.shown, attachments=list(out.attachments), created_at=now,
+        delivery=Delivery.PENDING, extras=dict(out.extras),
+    )
+    payload = OutboundMessage(
+        message_id=message.id, channel=out.to.channel, recipient=out.to.sender.value, author=out.author,
+        text=out.text, attachments=list(out.attachments), created_at=now, thread=thread_of(out.to), **out.payload,
+    )
+    return message, payload
+
+
+async def send(
+    store: Store, bus: EventBus, wakeup: asyncio.Event, out: Outgoing, now: datetime, *,
+    assign_to: str | None = None, expected: set[ConversationStatus] | None = None,
+) -> tuple[Message, ConversationView]:
+    """Compose ``out``, enqueue it, publish it and wake the outbox; the
+    message as stored and its conversation after it. ``assign_to``: the
+    conversation becomes that agent's in the same transaction (published
+    too); ``expected``: ``ConflictError`` and nothing stored or published
+    unless the conversation's status is one of them."""
+    message, payload = compose(out, now)
+    message, view = await store.enqueue_outbound(message, payload, assign_to, now, expected=expected)
+    if assign_to is not None:
+        bus.publish(events.conversation_assigned(view))
+    bus.publish(events.message_created(message, view))
+    wakeup.set()
+    return message, view

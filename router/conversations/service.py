@@ -1,0 +1,186 @@
+"""Agents' actions on a conversation: reply (to the channel the customer
+used last, or another of theirs, within its reply window), take it, hand it
+back to the bot, resolve it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from router import events
+from router.bus import EventBus
+from router.connector import ReplyWindow
+from router.conversations.outbound import Outgoing, send
+from router.models import (
+    Agent,
+    Attachment,
+    Author,
+    ConversationStatus,
+    ConversationView,
+    Message,
+    RouteDecision,
+    RouteTrace,
+)
+from router.store import ConflictError, Store
+
+log = logging.getLogger(__name__)
+
+
+class ReplyRefused(Exception):
+    """An agent action that the conversation's state does not allow."""
+
+
+class ReplyWindowClosed(ReplyRefused):
+    """A free-text reply on a channel whose reply window has closed: the
+    agent may send the channel's template, or reply on another channel."""
+
+    def __init__(self, channel: str, last_inbound_at: datetime, template_text: str | None,
+                 open_channels: list[str]) -> None:
+        offers = []
+        if template_text is not None:
+            offers.append("send the channel's template to invite the customer to write again")
+        if open_channels:
+            offers.append("reply on " + " or ".join(repr(c) for c in open_channels))
+        super().__init__(
+            f"the reply window on {channel!r} has closed: the customer last wrote there at "
+            f"{last_inbound_at:%Y-%m-%d %H:%M} UTC, so a free-text reply would not be delivered; "
+            + ("; or ".join(offers) if offers else "nothing else can reach the customer until they write again")
+        )
+        self.channel = channel
+        self.last_inbound_at = last_inbound_at
+        self.template_text = template_text
+        self.open_channels = open_channels
+
+
+class Conversations:
+    def __init__(self, store: Store, bus: EventBus, clock: Callable[[], datetime], outbox_wakeup: asyncio.Event,
+                 has_bot: bool) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.outbox_wakeup = outbox_wakeup
+        # False: no bot configured (config/bot.yaml), so nothing can be handed to it
+        self.has_bot = has_bot
+        # channels (connector names) that limit how long after the customer's
+        # last message a free-text reply may go (``Router.connect``)
+        self.reply_windows: dict[str, ReplyWindow] = {}
+
+    async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
+        """The inbound message whose channel and sender the reply goes back to:
+        the customer's last one, or their last one on ``channel`` (any linked
+        identity's, in any of their conversations)."""
+        if channel is None:
+            last = await self.store.last_inbound(conversation.id)
+            if last is None or last.sender is None:
+                raise ReplyRefused("the customer has no channel to reply to")
+            return last
+        last = await self.store.customer_last_inbound(conversation.customer_id, channel)
+        if last is None or last.sender is None:
+            raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them")
+        return last
+
+    def window_open(self, last: Message) -> bool:
+        """May a free-text message go to where ``last`` came from now (its channel's reply window)?"""
+        window = self.reply_windows.get(last.channel)
+        return window is None or self.clock() - last.created_at <= window.length
+
+    async def _open_channels(self, customer_id: str, besides: str) -> list[str]:
+        """The customer's other channels a free-text reply can reach now."""
+        found = []
+        for channel in await self.store.customer_channels(customer_id):
+            last = await self.store.customer_last_inbound(customer_id, channel)
+            if channel != besides and last is not None and self.window_open(last):
+                found.append(channel)
+        return found
+
+    async def _check_window(self, conversation: ConversationView, last: Message) -> None:
+        if self.window_open(last):
+            return
+        window = self.reply_windows[last.channel]
+        others = await self._open_channels(conversation.customer_id, last.channel)
+        raise ReplyWindowClosed(last.channel, last.created_at, window.template_text, others)
+
+    async def reply(
+        self, conversation_id: str, agent: Agent, text: str, channel: str | None = None, template: bool = False,
+        attachments: list[Attachment] | None = None,
+    ) -> Message:
+        """Queue an agent's reply: by default to the channel the customer used
+        last, or to another of their linked channels when ``channel`` is given.
+        On a channel whose reply window has closed a free-text reply is
+        refused (``ReplyWindowClosed``); ``template`` sends the channel's
+        template instead of ``text``."""
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation.status is ConversationStatus.RESOLVED:
+            raise ReplyRefused("the conversation is resolved")
+        if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
+            raise ReplyRefused("the conversation is assigned to another agent")
+        last = await self._reply_target(conversation, channel)
+        assert last.sender is not None
+        extras: dict[str, object] = {"agent_name": agent.display_name}
+        if template:
+            window = self.reply_windows.get(last.channel)
+            if window is None or window.template_text is None:
+                raise ReplyRefused(f"channel {last.channel!r} has no template configured")
+            text, attachments = window.template_text, []
+            extras |= {"template": True, "customer_name": conversation.customer_name or ""}
+        else:
+            await self._check_window(conversation, last)
+        out = Outgoing(last, conversation_id, conversation.customer_id, text, Author.AGENT, agent.id,
+                       attachments or [], extras, payload={"extras": extras})
+        assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
+        message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign)
+        log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
+        return message
+
+    async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
+        try:
+            view = await self.store.set_conversation_state(
+                conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
+                expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
+            )
+        except ConflictError as exc:
+            raise ReplyRefused(str(exc)) from exc
+        log.info("conversation %s assigned to %s", conversation_id, agent.username)
+        self.bus.publish(events.conversation_assigned(view))
+        return view
+
+    async def hand_to_bot(self, conversation_id: str, agent: Agent) -> ConversationView:
+        """An agent gives the conversation back to the bot: it answers the
+        customer's next messages, and hands the conversation back to this
+        team's queue when it steps aside."""
+        if not self.has_bot:
+            raise ReplyRefused("no bot is configured (config/bot.yaml)")
+        view = await self.store.get_conversation(conversation_id)
+        trace = await self.store.conversation_route(conversation_id)
+        now = self.clock()
+        step = f"handed back to the bot by {agent.username}"
+        facts = {**(trace.facts if trace else {}), "handed_back_by": agent.username}
+        new_trace = RouteTrace(rules_version=trace.rules_version if trace else "", rules=[],
+                               matched_rule=trace.matched_rule if trace else None, step=step, facts=facts,
+                               decided_at=now)
+        decision = RouteDecision(
+            status=ConversationStatus.BOT, team=view.team, priority=view.priority, reason=step,
+            rules_version=view.rules_version, trace=new_trace, skills=view.skills, channel_kind=view.channel_kind,
+        )
+        try:
+            view = await self.store.reroute_conversation(
+                conversation_id, decision, now, expected={ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
+            )
+        except ConflictError as exc:
+            raise ReplyRefused(str(exc)) from exc
+        log.info("conversation %s %s", conversation_id, step)
+        self.bus.publish(events.conversation_updated(view))
+        return view
+
+    async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:
+        # checked in the same transaction as the change: two agents resolving at
+        # once get one success and one conflict, never a double "resolved" event
+        view = await self.store.set_conversation_state(
+            conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock(),
+            expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
+        )
+        log.info("conversation %s resolved by %s", conversation_id, agent.username)
+        self.bus.publish(events.conversation_updated(view))
+        return view

@@ -1,0 +1,100 @@
+"""Every event the core publishes, one typed constructor each.
+
+An event goes on the bus (``router.bus``) and out to the console's
+websockets as ``{"type": ..., "data": ...}``; the console, the assigner and
+integrators read that JSON, so each constructor here fixes its type's name
+and the shape of its data. Publish only what these build: a new kind of
+event is a new constructor here (and its name in ``TYPES``)."""
+
+from __future__ import annotations
+
+from router.bus import Event
+from router.models import AgentPresence, ConversationView, MergeRecord, Message
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_UPDATED = "message.updated"
+CONVERSATION_CREATED = "conversation.created"
+CONVERSATION_UPDATED = "conversation.updated"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_SLA_BREACHED = "conversation.sla_breached"
+AGENT_PRESENCE = "agent.presence"
+CUSTOMER_MERGED = "customer.merged"
+CUSTOMER_UNMERGED = "customer.unmerged"
+CLAIM_DISMISSED = "claim.dismissed"
+RULES_RELOADED = "rules.reloaded"
+RULES_REFUSED = "rules.refused"
+
+# every type this module builds
+TYPES = frozenset({
+    MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
+    CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
+    RULES_RELOADED, RULES_REFUSED,
+})
+
+
+# -- messages ---------------------------------------------------------------------
+def message_created(message: Message, conversation: ConversationView) -> Event:
+    """A message stored in ``conversation``, either direction (as the conversation is after it)."""
+    return Event(MESSAGE_CREATED, {
+        "message": message.model_dump(mode="json"), "conversation": conversation.model_dump(mode="json"),
+    })
+
+
+def message_updated(message: Message) -> Event:
+    """A stored message changed: its delivery state (sent, delivered, read, failed)."""
+    return Event(MESSAGE_UPDATED, {"message": message.model_dump(mode="json")})
+
+
+# -- conversations ---------------------------------------------------------------------
+def _conversation(kind: str, conversation: ConversationView) -> Event:
+    return Event(kind, {"conversation": conversation.model_dump(mode="json")})
+
+
+def conversation_created(conversation: ConversationView) -> Event:
+    return _conversation(CONVERSATION_CREATED, conversation)
+
+
+def conversation_updated(conversation: ConversationView) -> Event:
+    """Its state, team or route changed (handed off, resolved, transferred, offer released)."""
+    return _conversation(CONVERSATION_UPDATED, conversation)
+
+
+def conversation_assigned(conversation: ConversationView) -> Event:
+    """Given to an agent (taken, offered, or by a first reply)."""
+    return _conversation(CONVERSATION_ASSIGNED, conversation)
+
+
+def conversation_sla_breached(conversation: ConversationView, target_seconds: float) -> Event:
+    """Waited longer than its team's first-response target."""
+    return Event(CONVERSATION_SLA_BREACHED, {
+        "conversation": conversation.model_dump(mode="json"), "target_seconds": target_seconds,
+    })
+
+
+# -- agents -------------------------------------------------------------------------
+def agent_presence(state: AgentPresence) -> Event:
+    return Event(AGENT_PRESENCE, state.model_dump(mode="json"))
+
+
+# -- customers -----------------------------------------------------------------------
+def customer_merged(merge: MergeRecord) -> Event:
+    return Event(CUSTOMER_MERGED, {"merge": merge.model_dump(mode="json")})
+
+
+def customer_unmerged(merge: MergeRecord) -> Event:
+    return Event(CUSTOMER_UNMERGED, {"merge": merge.model_dump(mode="json")})
+
+
+def claim_dismissed(claim_id: str, customers: list[str]) -> Event:
+    """A claim's hints hidden: each console showing one of ``customers`` refreshes."""
+    return Event(CLAIM_DISMISSED, {"claim_id": claim_id, "customers": customers})
+
+
+# -- rules -----------------------------------------------------------------------
+def rules_reloaded(version: str) -> Event:
+    return Event(RULES_RELOADED, {"version": version})
+
+
+def rules_refused(version: str) -> Event:
+    """A changed rules file was refused: ``version`` (the running one) stays active."""
+    return Event(RULES_REFUSED, {"version": version})

@@ -1,0 +1,262 @@
+"""The ingest pipeline: an inbound message from a connector to a stored,
+routed conversation, and everyone told.
+
+    dedupe + persist -> identity -> conversation -> routing -> events
+
+Each step is one atomic store call, so a crash between steps leaves a stored
+but unrouted message that ``resume`` finishes on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from router import events
+from router.aio import finish
+from router.bot.desk import BotDesk
+from router.bus import EventBus
+from router.connector import Accepted
+from router.conversations.outbound import Outgoing, send
+from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
+from router.identity.selfservice import SelfService
+from router.identity.service import IdentityRules
+from router.identity.types import IdentityPlan
+from router.metrics import Metrics
+from router.models import (
+    ConversationStatus,
+    ConversationView,
+    Customer,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    MergeRecord,
+    Message,
+)
+from router.notices import handoff_notice
+from router.routing.decide import Routing
+from router.store import ConflictError, Store
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 200
+CONTACT_WINDOW = timedelta(days=30)
+
+
+def _key(ref: IdentityRef) -> tuple[str, str]:
+    return ref.kind, ref.value
+
+
+class Ingest:
+    def __init__(
+        self, store: Store, bus: EventBus, routing: Routing, metrics: Metrics, identity: IdentityRules,
+        clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, selfservice: SelfService,
+        phone_asker: PhoneAsker, bot_desk: BotDesk | None, handoff_texts: Mapping[Any, str],
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.routing = routing
+        self.metrics = metrics
+        self.identity = identity
+        self.clock = clock
+        self.outbox_wakeup = outbox_wakeup
+        self.selfservice = selfservice
+        self.phone_asker = phone_asker
+        # None: no bot configured; conversations rules send to the bot wait for an agent
+        self.bot_desk = bot_desk
+        # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
+        self.handoff_texts = handoff_texts
+        self._in_flight: set[asyncio.Task[Accepted]] = set()
+
+    async def on_message(self, message: InboundMessage) -> Accepted:
+        # shielded: a client that goes away or a shutdown must not leave a
+        # message half way through the pipeline
+        task = asyncio.ensure_future(self._ingest(message))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(task)
+
+    async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
+        """What the customer writing as ``sender`` may see of their history.
+
+        Privacy: only messages of identities proven to be this customer's. An
+        identity linked without proof (a claim merged by config) sees only its
+        own messages, and nobody sees an unproven identity's messages."""
+        identity = self.identity.identity_of(sender)
+        customer = await self.store.find_identity(identity)
+        if customer is None:
+            return []
+        linked = await self.store.customer_identities(customer.id)
+        mine = next((i for i in linked if i.ref == identity), None)
+        proven = mine is not None and mine.verified
+        allowed = {_key(i.ref) for i in linked if i.verified} if proven else {_key(identity)}
+        return self._visible(await self.store.customer_messages(customer.id, limit), allowed)
+
+    def _visible(self, messages: list[Message], allowed: set[tuple[str, str]]) -> list[Message]:
+        """Inbound messages from ``allowed`` identities, and the answers that
+        followed them (an answer goes to whoever wrote last)."""
+        shown: list[Message] = []
+        showing = False
+        for m in messages:
+            if m.direction is Direction.IN:
+                showing = m.sender is not None and _key(self.identity.identity_of(m.sender)) in allowed
+            if showing:
+                shown.append(m)
+        return shown
+
+    async def _ingest(self, message: InboundMessage) -> Accepted:
+        started = time.perf_counter()
+        if message.automated is not None:
+            return await self._ingest_automated(message)
+        plan = self.identity.plan(message)
+        if plan.identity.value != message.sender.value:
+            # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
+            message = message.model_copy(update={"extras": message.extras | {"identity": plan.identity.value}})
+        received = self.clock()
+        step = await self.store.ingest(message, received, plan)
+        stored = step.message
+        merges: list[MergeRecord] = []
+        if plan.proven and not step.duplicate:
+            merges = await merges_by_proof(self.store, step.customer.id, received)
+            for merge in merges:
+                self.bus.publish(events.customer_merged(merge))
+        if step.duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+            log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
+            if step.conversation is not None:
+                return Accepted(stored.id, step.conversation.id, True, stored.created_at)
+        conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
+        if not step.duplicate and proof_only(stored):
+            # the phone button's answer (a proven key, no words) is answered here, never by the bot
+            await self.phone_asker.answer_proof(stored, step.customer, merges)
+        # a code typed back or a "no" to the offer is answered by the self-service step, not the bot
+        elif not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
+                                                                          plan.claims):
+            self._bot_turn(conversation)
+        self.metrics.messages_in.labels(message.channel).inc()
+        self.metrics.ingest_latency.observe(time.perf_counter() - started)
+        return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
+
+    async def _ingest_automated(self, message: InboundMessage) -> Accepted:
+        """A machine's message (auto-reply, delivery report): kept, and shown in
+        the thread it answers, but never routed, handed off or answered."""
+        stored, duplicate, view = await self.store.ingest_automated(message, self.clock())
+        if duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+        else:
+            log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id,
+                     message.automated, stored.id, view.id if view else "no conversation")
+            self.metrics.messages_in.labels(message.channel).inc()
+            if view is not None:
+                self.bus.publish(events.message_created(stored, view))
+        return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)
+
+    async def _route(self, stored: Message, customer: Customer, view: ConversationView | None,
+                     bot_turn: bool = True) -> ConversationView:
+        """Open a routed conversation when the customer has none, then tell
+        everyone; the bot's turn follows unless the caller gives it."""
+        created = False
+        notice: str | None = None
+        if view is None:
+            now = self.clock()
+            # earlier contacts are facts rules may test (returning customer, contacts in N days)
+            history = await self.store.contact_history(customer.id, now - CONTACT_WINDOW)
+            decision = self.routing.decide(stored, customer, history)
+            view, created = await self.store.attach_to_conversation(
+                stored.id, customer.id, stored.channel, decision, self.clock()
+            )
+            stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
+            if created:
+                log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
+                self.bus.publish(events.conversation_created(view))
+                notice = handoff_notice(decision, stored, customer, self.handoff_texts)
+        elif view.status is ConversationStatus.BOT:
+            view, notice = await self._handoff(stored, customer, view)
+        log.debug("message %s in conversation %s", stored.id, view.id)
+        self.bus.publish(events.message_created(stored, view))
+        if notice:
+            await self._notify(stored, view, notice)
+        if created and view.status is ConversationStatus.BOT and self.bot_desk is not None:
+            await self._ask_phone(stored, customer, view)
+        if bot_turn:
+            self._bot_turn(view)
+        return view
+
+    def _bot_turn(self, view: ConversationView) -> None:
+        if view.status is ConversationStatus.BOT and self.bot_desk is not None:
+            self.bot_desk.schedule(view.id)  # the bot answers off the ingest path: the platform is not kept waiting
+
+    async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
+        await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
+
+    async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
+        """An automatic answer (what happens next) back to where the customer
+        wrote, through the outbox like every outbound message."""
+        await send(self.store, self.bus, self.outbox_wakeup,
+                   Outgoing.automatic(inbound, view, text, {"automatic": "handoff"}), self.clock())
+
+    async def _handoff(
+        self, stored: Message, customer: Customer, view: ConversationView
+    ) -> tuple[ConversationView, str | None]:
+        """A customer message to the bot: hand the conversation to people when
+        the rule's handoff condition now holds; with what to tell the customer.
+        Only the step whose reroute succeeds speaks: a bot turn that hands off
+        at the same moment is refused by the store and stays silent."""
+        trace = await self.store.conversation_route(view.id)
+        decision = self.routing.handoff(stored, customer, view, trace)
+        if decision is None:
+            return view, None
+        try:
+            view = await self.store.reroute_conversation(
+                view.id, decision, self.clock(), expected={ConversationStatus.BOT}
+            )
+        except ConflictError:  # an agent took it meanwhile: theirs now, nothing to hand off
+            return await self.store.get_conversation(view.id), None
+        log.info("conversation %s handed off by the rules: %s", view.id, decision.reason)
+        self.bus.publish(events.conversation_updated(view))
+        return view, handoff_notice(decision, stored, customer, self.handoff_texts)
+
+    async def resume(self) -> int:
+        """Route messages that were stored but not routed before a crash."""
+        resumed = 0
+        while batch := await self.store.unrouted_messages(500):
+            for stored in batch:
+                assert stored.sender is not None
+                customer = await self.store.resolve_identity(
+                    stored.sender, stored.extras.get("sender_name"), self.clock(), self._replan(stored)
+                )
+                await self._route(stored, customer, None)
+                resumed += 1
+        if resumed:
+            log.warning("resumed routing of %d message(s) stored before a restart", resumed)
+        if self.bot_desk is not None:
+            await self.bot_desk.resume()
+        return resumed
+
+    def _replan(self, stored: Message) -> IdentityPlan:
+        assert stored.sender is not None
+        inbound = InboundMessage(channel=stored.channel, external_id=stored.external_id or stored.id,
+                                 sender=stored.sender, text=stored.text, extras=stored.extras)
+        return self.identity.plan(inbound)
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for messages already in the pipeline (graceful shutdown), for
+        at most ``grace`` seconds: a store that hangs must not keep the
+        process from stopping. What is left then is cancelled, and nothing is
+        lost: a message not yet stored was not acknowledged (platforms
+        re-deliver, the widget re-sends), one stored but not routed is routed
+        at the next start (``resume``), a write in flight commits whole or not
+        at all."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        messages = await finish(self._in_flight, grace)
+        turns = 0
+        if self.bot_desk is not None:
+            turns = await self.bot_desk.drain(None if deadline is None else max(0.0, deadline - loop.time()))
+        if messages or turns:
+            log.error("shutdown: %d message(s) and %d bot turn(s) still running after %g s were stopped "
+                      "unfinished; messages are re-delivered or resumed at the next start", messages, turns, grace)
