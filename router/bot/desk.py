@@ -35,7 +35,7 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import customer_language, handoff_notice
-from router.routing import Routing
+from router.routing.decide import Routing
 from router.store import ConflictError, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from router.models import (
     Message,
 )
 from router.notices import handoff_notice
-from router.routing import Routing
+from router.routing.decide import Routing
 from router.store import ConflictError, Store
 
 log = logging.getLogger(__name__)
