@@ -163,6 +163,12 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore):
         return None if row[0] is None else RouteTrace.model_validate_json(row[0])
 
     # -- conversations -------------------------------------------------------------
+    async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all, _CONV_SELECT + " WHERE c.customer_id = ? ORDER BY c.created_at DESC", (customer_id,)
+        )
+        return [_conversation(r) for r in rows]
+
     async def get_conversation(self, conversation_id: str) -> ConversationView:
         return await self._r.call(_conv_view, conversation_id)
 

@@ -20,12 +20,14 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from router import events
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, OutboundStore
 from router.identity.service import IdentityRules
+from router.identity.store import ClaimStore, VerificationStore
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.models import (
     Author,
@@ -35,7 +37,8 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.store import ConflictError, NotFound, Store
+from router.store import ConflictError, NotFound
+from router.store.base import SecretStore
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,12 @@ log = logging.getLogger(__name__)
 _CONTACTS = 20
 # a message said aside (the code, the bot's offer): it answers nothing the customer asked (router.bot.desk)
 ASIDE = "aside"
+
+
+class VerifierStore(VerificationStore, ClaimStore, ConversationStore, OutboundStore, SecretStore, Protocol):
+    """What one-time codes need of the store: the codes, the claims they
+    prove, the claimant's conversations, the code's message on its way, and
+    the secret codes are hashed with."""
 
 
 def fill(text: str, **values: str) -> str:
@@ -57,7 +66,7 @@ class VerificationRefused(Exception):
 
 
 class Verifier:
-    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
+    def __init__(self, store: VerifierStore, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
                  wakeup: asyncio.Event) -> None:
         self.store = store
         self.bus = bus

@@ -1,25 +1,29 @@
 """The store interface. Callers speak in models; each backend keeps its SQL
-(or Mongo queries) to itself. Every method is one atomic step, so a crash
+(and, next, PostgreSQL's) to itself. Every method is one atomic step, so a crash
 between two steps leaves a state the router can resume from."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from router.accounts.store import AccountStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
-from router.models import (
-    ConversationView,
-)
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
 
 
-class Store(AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
+class SecretStore(Protocol):
+    @abstractmethod
+    async def secret(self, name: str) -> bytes:
+        """The installation's named secret (signing keys, the pepper of codes),
+        a random one made and kept on first use."""
+
+
+class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
@@ -42,11 +46,4 @@ class Store(AccountStore, OutboxStore, IngestStore, ConversationStore, MessageSt
         """A round trip to where messages are written; ``StoreError`` with the
         reason when a message could not be stored now (``/healthz``)."""
 
-    # -- installation secrets --------------------------------------------
-    @abstractmethod
-    async def secret(self, name: str) -> bytes:
-        """Return the named secret, creating a random one on first use."""
 
-    # -- customers (the rest is router.identity.store's) -----------------
-    @abstractmethod
-    async def customer_conversations(self, customer_id: str) -> list[ConversationView]: ...

@@ -24,9 +24,6 @@ from router.accounts.sqlite import SQLiteAccounts
 from router.conversations.sqlite import SQLiteConversations
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
-from router.models import (
-    ConversationView,
-)
 from router.outbox.sqlite import SQLiteOutbox
 from router.routing.sqlite import SQLiteRouting
 from router.store.base import Store
@@ -38,10 +35,7 @@ from router.store.engine import truncate_wal as _truncate_wal
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
-from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
-from router.store.rows import conversation_row as _conversation
 from router.store.rows import execute as _execute
-from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import ts
 from router.store.sqlite_db import Synchronous
@@ -160,10 +154,3 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:
         return await self._w.call(_secret, f"secret:{name}", secrets.token_bytes(32))
-
-    # -- customers ----------------------------------------------------------------
-    async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
-        rows = await self._r.call(
-            _all, _CONV_SELECT + " WHERE c.customer_id = ? ORDER BY c.created_at DESC", (customer_id,)
-        )
-        return [_conversation(r) for r in rows]
