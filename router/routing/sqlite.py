@@ -7,14 +7,13 @@ capacity rule, the serving order, a lapsed offer, idle time)."""
 from __future__ import annotations
 
 import sqlite3
-from abc import abstractmethod
 from datetime import datetime
 from typing import Any
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
 from router.routing.store import AssignmentStore, ReleasedOffer
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import conversation_row as _conversation
@@ -100,16 +99,8 @@ def _serving_order() -> str:
     return ", ".join(f"c.{field} {'DESC' if descending else 'ASC'}" for field, descending in SERVING_ORDER)
 
 
-class SQLiteRouting(AssignmentStore):
+class SQLiteRouting(AssignmentStore, Connections):
     """Presence, queue and offers over the connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
         return await self._w.call(_set_presence, agent_id, presence, ts(now))
