@@ -4,22 +4,14 @@ same suite."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from router.models import Agent, ConversationStatus, Presence, Role, RouteDecision
 from router.routing.service import in_serving_order
 from router.store import ConflictError, Store
-from tests.router.store.test_contract import BACKENDS, T0, inbound, ingest
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
+from tests.router.store.test_contract import T0, inbound, ingest
 
 
 async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:

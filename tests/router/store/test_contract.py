@@ -3,7 +3,7 @@ the store is made of."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,18 +40,6 @@ def _sqlite_process(tmp_path: Path) -> StoreFactory:
 
 # SQLite's writer in a thread of the server (the default) and in a process of its own
 BACKENDS = {"sqlite": _sqlite, "sqlite-process": _sqlite_process}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)
-    return factory
-
-
-@pytest.fixture
-async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
-    async with store_factory() as s:
-        yield s
 
 
 def inbound(external_id: str = "m1", sender: str = "u1", channel: str = "webchat", text: str = "hi") -> InboundMessage:
