@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents_ui.sessions import AGENT, session_agent
 from router.models import Agent, Role
-from router.store import ConflictError, NotFound, StoreUnavailable
+from router.store.errors import ConflictError, NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

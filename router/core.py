@@ -1,4 +1,4 @@
-"""The core as connectors see it (``connectors.base.ConnectorHost``: a
+"""The core as connectors see it (``router.connector.ConnectorHost``: a
 message in, a delivery receipt, a customer's history, a secret), and the
 composition of its parts: the ingest pipeline (``router.ingest.service``),
 the agents' actions (``router.conversations.service``) and the steps they
@@ -31,7 +31,8 @@ from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact
 from router.routing.decide import Routing
-from router.store import Store, StoreUnavailable
+from router.store.base import Store
+from router.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

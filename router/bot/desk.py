@@ -39,7 +39,7 @@ from router.models import (
 )
 from router.notices import customer_language, handoff_notice
 from router.routing.decide import Routing
-from router.store import ConflictError, StoreUnavailable
+from router.store.errors import ConflictError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from router.models import (
     RouteDecision,
     RouteTrace,
 )
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 log = logging.getLogger(__name__)
 

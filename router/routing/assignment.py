@@ -32,7 +32,7 @@ from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
 from router.routing.service import has_room
 from router.routing.store import AssignmentStore
-from router.store import ConflictError, StoreUnavailable
+from router.store.errors import ConflictError, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
 
@@ -47,7 +47,7 @@ LAPSES_KEPT = 10_000
 
 # events after which a waiting conversation may find an agent
 WAKING_EVENTS = frozenset({
-    "conversation.created", "conversation.updated", "conversation.assigned", "agent.presence",
+    events.CONVERSATION_CREATED, events.CONVERSATION_UPDATED, events.CONVERSATION_ASSIGNED, events.AGENT_PRESENCE,
 })
 
 

@@ -50,7 +50,7 @@ from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
-from router.store import Store
+from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from router.identity.types import MergeRequest
 from router.models import Author, Delivery, Direction, IdentityRef, InboundMessage, Message, OutboundMessage, new_id
-from router.store import Store
+from router.store.base import Store
 from tests.router.store.test_contract import T0, ingest
 
 
