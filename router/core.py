@@ -29,7 +29,7 @@ from router.identity.verification import Verifier
 from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
-from router.redaction import redact
+from router.redaction import redact, textless_traceback
 from router.routing import Routing
 from router.store import Store, StoreError, StoreUnavailable
 
@@ -52,8 +52,10 @@ def _for_connectors(what: str, *args: object) -> Iterator[None]:
     delivers again. ``asyncio.CancelledError`` is no ``Exception``: it passes.
 
     ``what`` and ``args`` name the call in the log (a channel and an external
-    id, never the customer's text); the reason a connector gets holds only
-    the error's type, never its words, which may quote the text."""
+    id, never the customer's text). A bug's traceback is logged without the
+    exceptions' words (``textless_traceback``), which may quote the text; a
+    store error's words are the backend's (which rule broke), so it is logged
+    whole. The reason a connector gets holds only the error's type."""
     try:
         yield
     except StoreUnavailable as exc:
@@ -62,7 +64,7 @@ def _for_connectors(what: str, *args: object) -> Iterator[None]:
         log.exception("the store refused " + what, *args)
         raise HostFailed(f"the store refused it ({type(exc).__name__}; see the server log)") from exc
     except Exception as exc:
-        log.exception("a bug in the core failed " + what, *args)
+        log.error("a bug in the core failed " + what + "\n%s", *args, textless_traceback(exc))
         raise HostFailed(f"an internal error ({type(exc).__name__}; see the server log)") from exc
 
 
