@@ -22,6 +22,7 @@ from router.config import ConnectorConfig, Settings
 from tests.conftest import AppClient, eventually
 from tests.connectors import test_email as email
 from tests.connectors import test_telegram as telegram
+from tests.connectors import test_twilio as twilio
 from tests.connectors import test_vk as vk
 from tests.refusal import Refusal, stored
 
@@ -30,6 +31,7 @@ TEXT = "мой номер карты 4276 0000 1111 2222"
 # the platforms' fakes and the service with each connector, as their own tests have them
 tg_api, tg_settings, tg = telegram.tg_api, telegram.tg_settings, telegram.tg
 vk_api, vk_settings = vk.vk_api, vk.vk_settings
+twilio_api, tw_settings, tw = twilio.twilio_api, twilio.tw_settings, twilio.tw
 dovecot, mailbox, smtp, mail_settings, app = email.dovecot, email.mailbox, email.smtp, email.mail_settings, email.app
 
 
@@ -195,6 +197,23 @@ async def test_vk_callback_a_refused_event_is_not_ok_so_vk_delivers_it_again(
     assert await vk.post(client, payload) == (200, "ok")
     assert await vk.post(client, payload) == (200, "ok")
     assert [m.text for m in await vk.inbound(client)] == [TEXT]
+    assert_logged_well(caplog)
+
+
+# -- Twilio -----------------------------------------------------------------------------------
+
+
+async def test_twilio_a_refused_message_gets_500_and_its_retry_is_stored_once(
+    tw: twilio.Client, refusal: Refusal, caplog: pytest.LogCaptureFixture,
+) -> None:
+    form = twilio.whatsapp_form(TEXT)
+    refusal.on()
+    assert await twilio.post(tw, "whatsapp", form) == 500
+    assert await twilio.inbound(tw) == []
+    refusal.off()
+    assert await twilio.post(tw, "whatsapp", form) == 200
+    assert await twilio.post(tw, "whatsapp", form) == 200
+    assert [m.text for m in await twilio.inbound(tw)] == [TEXT]
     assert_logged_well(caplog)
 
 
