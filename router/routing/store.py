@@ -40,7 +40,7 @@ class AssignmentStore(Protocol):
     @abstractmethod
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
         """Waiting for an agent, the first ``limit`` in ``service.SERVING_ORDER``
-        (highest priority, then oldest)."""
+        (highest priority, then oldest, then by id: a total order)."""
 
     @abstractmethod
     async def agent_loads(self) -> dict[str, dict[str, int]]:
