@@ -1,6 +1,29 @@
 """The store interface. Callers speak in models; each backend keeps its SQL
 (and, next, PostgreSQL's) to itself. Every method is one atomic step, so a crash
-between two steps leaves a state the router can resume from."""
+between two steps leaves a state the router can resume from.
+
+What a backend must hold
+------------------------
+A write is one transaction that reads rows, asks a rule (plain Python in the
+slice's service) and writes what the rule allows. SQLite's one writer runs
+one transaction at a time, so what was read is still true at the write. A
+backend with several writers (PostgreSQL, several nodes) must hold, from the
+read to the commit, the lock the method's docstring names: rows ``FOR
+UPDATE``, a transaction advisory lock, or none because a single statement
+does the step (a conditional UPDATE, an ``INSERT ... ON CONFLICT``).
+``tests/router/test_slices.py`` keeps every write's docstring naming it.
+
+- Read under the lock: a lock taken after a read does not cover it (READ
+  COMMITTED then reads what committed before the lock was granted).
+- One order, so that two steps never wait for each other: advisory locks
+  first, then rows: a one-time code, customers (by id), a claim, a merge
+  record, an outbox entry, a message, a conversation, an agent.
+- An advisory lock is ``pg_advisory_xact_lock(kind, hashtext(key))``, with a
+  kind per purpose (1: a receipt's ``channel || ':' || external_id``; 2: a
+  customer's codes, by customer id; 3: a key's daily cap of codes,
+  ``kind || ':' || value``; 4: a key's owners, the same), so a hash never
+  meets another purpose's lock (a node's singleton holds one for hours).
+- Reads take no lock."""
 
 from __future__ import annotations
 
@@ -20,7 +43,10 @@ class SecretStore(Protocol):
     @abstractmethod
     async def secret(self, name: str) -> bytes:
         """The installation's named secret (signing keys, the pepper of codes),
-        a random one made and kept on first use."""
+        a random one made and kept on first use.
+
+        Single statement: ``INSERT ... ON CONFLICT DO NOTHING``, then the row
+        that won is read: two nodes' first uses agree on one secret."""
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
