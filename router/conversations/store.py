@@ -137,4 +137,6 @@ class OutboundStore(Protocol):
         is kept before ``outbox_sent`` looks for kept receipts, or finds the
         message once ``outbox_sent`` committed, never neither. Two receipts
         of one message apply one after the other, so the later never
-        overwrites a state the earlier moved past."""
+        overwrites a state the earlier moved past. The sweep of receipts
+        kept over a day waits for no other's lock (``FOR UPDATE SKIP
+        LOCKED``): two sweeps never wait for each other's kept receipts."""
