@@ -52,11 +52,12 @@ class CustomerStore(Protocol):
         Lock: a sender seen for the first time by two transactions at once
         (two first messages in parallel) fails neither: its identity's insert
         is ``ON CONFLICT (kind, value) DO NOTHING``, and what this transaction
-        would write only for it (a new customer, the link's audit) is written
-        only when that insert took (in the same statement, a data-modifying
-        WITH, or after it); when it did not, the identity is read again and
-        its customer is the answer, never an integrity error to the
-        connector. Joining by key takes the key's advisory lock (kind 4,
+        would write only for it (a new customer, the link's audit) is kept
+        only when that insert took (one statement: a data-modifying WITH
+        inserting the customer from the identity's RETURNING; or a savepoint
+        rolled back when it did not); when it did not, the identity is read
+        again and its customer is the answer, never an integrity error to
+        the connector. Joining by key takes the key's advisory lock (kind 4,
         ``router.store.base``) before its owners are read. Claims are
         inserted ``ON CONFLICT DO NOTHING``; a merge it makes locks as
         ``merge_customers``."""
