@@ -18,14 +18,17 @@ from router.models import Agent, Role
 class AccountStore(Protocol):
     @abstractmethod
     async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
-        """``ConflictError`` if the username is taken."""
+        """``ConflictError`` if the username is taken.
+
+        Single statement: the INSERT, whose unique username is the check."""
 
     @abstractmethod
     async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
         """The agent and its password hash; None for an unknown username."""
 
     @abstractmethod
-    async def set_password_hash(self, agent_id: str, password_hash: str) -> None: ...
+    async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
+        """Single statement: an UPDATE of the agent's row."""
 
     @abstractmethod
     async def get_agent(self, agent_id: str) -> Agent:
@@ -37,15 +40,20 @@ class AccountStore(Protocol):
 
     @abstractmethod
     async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        """``ConflictError`` for a token hash in use or an unknown agent."""
+        """``ConflictError`` for a token hash in use or an unknown agent.
+
+        Single statement: the INSERT, whose key and foreign key are the checks."""
 
     @abstractmethod
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
         """The session's agent while ``now`` is before its expiry, else None."""
 
     @abstractmethod
-    async def delete_session(self, token_hash: str) -> None: ...
+    async def delete_session(self, token_hash: str) -> None:
+        """Single statement: a DELETE (no-op for an unknown token)."""
 
     @abstractmethod
     async def delete_agent_sessions(self, agent_id: str) -> int:
-        """End every console session of an agent (a password reset); how many."""
+        """End every console session of an agent (a password reset); how many.
+
+        Single statement: a DELETE, whose row count is the answer."""

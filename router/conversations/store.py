@@ -61,7 +61,11 @@ class ConversationStore(Protocol):
         expected: set[ConversationStatus] | None = None,
     ) -> ConversationView:
         """Change status and owner; ``ConflictError`` unless the current status
-        is in ``expected`` (when given)."""
+        is in ``expected`` (when given).
+
+        Lock: the conversation's row ``FOR UPDATE`` from the read of its
+        status (``states.check_expected``) to the write: of two agents
+        resolving at once, one succeeds and one gets the conflict."""
 
     @abstractmethod
     async def reroute_conversation(
@@ -69,7 +73,10 @@ class ConversationStore(Protocol):
     ) -> ConversationView:
         """Send an open conversation somewhere else (bot handoff, transfer to a
         team): status, team, priority, reason and trace from ``route``, no
-        agent; ``ConflictError`` unless the current status is in ``expected``."""
+        agent; ``ConflictError`` unless the current status is in ``expected``.
+
+        Lock: the conversation's row ``FOR UPDATE`` from the read of its status
+        and preferred agent to the write."""
 
 
 class MessageStore(Protocol):
@@ -106,7 +113,12 @@ class OutboundStore(Protocol):
         """Store an outbound message and its outbox entry in one transaction;
         when ``assign_to`` is given the conversation becomes assigned to it.
         ``ConflictError`` (nothing stored) unless the conversation's status is
-        in ``expected``, when given: the bot answers only what is still its own."""
+        in ``expected``, when given: the bot answers only what is still its own.
+
+        Lock: the conversation's row ``FOR UPDATE`` from the read of its status
+        to the last write (the message, its outbox entry, the assignee and
+        the list preview): a bot's answer never lands in a conversation an
+        agent took meanwhile."""
 
     @abstractmethod
     async def record_delivery(
@@ -116,4 +128,15 @@ class OutboundStore(Protocol):
         ``external_id`` on ``channel``. Applied only when it moves the state
         forward (``receipts.moves_forward``); returns the message when it changed.
         A receipt that raced the send's answer (its id is not stored yet) is
-        kept and applied by ``outbox_sent``."""
+        kept and applied by ``outbox_sent``.
+
+        Lock: the receipt's advisory lock (kind 1, ``channel || ':' ||
+        external_id``; ``router.store.base``) before the message is looked
+        for, then the message's row ``FOR UPDATE``, both to the commit. The
+        same lock is ``outbox_sent``'s: a receipt whose message is not found
+        is kept before ``outbox_sent`` looks for kept receipts, or finds the
+        message once ``outbox_sent`` committed, never neither. Two receipts
+        of one message apply one after the other, so the later never
+        overwrites a state the earlier moved past. The sweep of receipts
+        kept over a day waits for no other's lock (``FOR UPDATE SKIP
+        LOCKED``): two sweeps never wait for each other's kept receipts."""

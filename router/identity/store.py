@@ -47,7 +47,20 @@ class CustomerStore(Protocol):
     ) -> Customer:
         """The customer owning ``ref`` (``plan.identity`` when given), created
         on first sight, or joined to the one profile sharing its key when the
-        plan says so and no more than ``plan.max_profiles`` profiles share it."""
+        plan says so and no more than ``plan.max_profiles`` profiles share it.
+
+        Lock: a sender seen for the first time by two transactions at once
+        (two first messages in parallel) fails neither: its identity's insert
+        is ``ON CONFLICT (kind, value) DO NOTHING``, and what this transaction
+        would write only for it (a new customer, the link's audit) is kept
+        only when that insert took (one statement: a data-modifying WITH
+        inserting the customer from the identity's RETURNING; or a savepoint
+        rolled back when it did not); when it did not, the identity is read
+        again and its customer is the answer, never an integrity error to
+        the connector. Joining by key takes the key's advisory lock (kind 4,
+        ``router.store.base``) before its owners are read. Claims are
+        inserted ``ON CONFLICT DO NOTHING``; a merge it makes locks as
+        ``merge_customers``."""
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...
@@ -65,7 +78,12 @@ class CustomerStore(Protocol):
         ``ConflictError`` when the keys belong to different customers,
         ``KeyShared`` when a phone/email is held by several (``refuse``: see
         ``CustomerUpsert.shared_keys``); ``NotFound`` for an unknown id. All or
-        nothing."""
+        nothing.
+
+        Lock: the advisory lock of each of its keys (kind 4, in sorted order)
+        before their holders are read, so two writes by a new key make one
+        customer, not two; by id, the customer's row ``FOR UPDATE`` from the
+        check that it was not merged to the write."""
 
     @abstractmethod
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
@@ -93,7 +111,15 @@ class VerificationStore(Protocol):
         same key). ``ConflictError`` when the last send was less than
         ``resend_after`` ago or ``max_sends`` codes went out already (never for
         an exclusive start). Past ``daily_cap`` the stored code is a decoy
-        (channel ""): the caller sends only when the result has a channel."""
+        (channel ""): the caller sends only when the result has a channel.
+
+        Lock: the customer's codes' advisory lock (kind 2, by customer id;
+        the pending code cannot be the lock, there may be none yet, and two
+        starts would both insert one), then the key's daily cap advisory lock
+        (kind 3), both before anything is read: the pending code (its sends,
+        ``resend_after``) and the count of the key's codes of the last day
+        are still true when the new code is written, so parallel starts
+        neither pass the cap nor fail on the one-pending-code index."""
 
     @abstractmethod
     async def check_verification(self, check: VerificationCheck, now: datetime
@@ -103,7 +129,14 @@ class VerificationStore(Protocol):
         same transaction, into the one customer a verified identity of the key
         belongs to; only ``check.sender`` becomes verified. Wrong: one attempt
         used; at ``max_attempts`` the code is dead. Past expiry: expired when
-        typed in the conversation it was offered in, else None (no attempt)."""
+        typed in the conversation it was offered in, else None (no attempt).
+
+        Lock: the pending code's row ``FOR UPDATE`` (re-read still pending)
+        from the read of its attempts to the write. This is a security
+        property: without it parallel wrong guesses all read the same
+        attempts and each writes attempts + 1 of that, so ``max_attempts``
+        no longer bounds the guesses. A right code's merge then locks as
+        ``merge_customers``."""
 
     @abstractmethod
     async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
@@ -115,7 +148,9 @@ class VerificationStore(Protocol):
 
     @abstractmethod
     async def decline_verification(self, verification_id: str) -> Verification | None:
-        """The customer said no: a pending code is dead (``declined``); None when it was not pending."""
+        """The customer said no: a pending code is dead (``declined``); None when it was not pending.
+
+        Single statement: an UPDATE of the code only while it is pending."""
 
 
 class ClaimStore(Protocol):
@@ -140,7 +175,11 @@ class ClaimStore(Protocol):
         longer among ``claim_matches`` of anyone, and the audit log of the
         claimant and of each holder says who dismissed it and why. Returns the
         matches it hid. ``NotFound`` for a claim that is not the customer's;
-        ``ConflictError`` when it is verified, dismissed already, or matches nobody."""
+        ``ConflictError`` when it is verified, dismissed already, or matches nobody.
+
+        Lock: the claim's row ``FOR UPDATE`` from the check that it is open
+        to the writes: two agents dismissing it at once get one success and
+        one conflict, and each holder's audit log gets one entry."""
 
 
 class MergeStore(Protocol):
@@ -153,13 +192,23 @@ class MergeStore(Protocol):
         attribute; when both have an open conversation the newer one is folded
         into the older (its messages move, it is closed), so the customer keeps
         one open conversation. ``ConflictError`` for a customer merged already,
-        or a customer merged with itself."""
+        or a customer merged with itself.
+
+        Lock: both customers' rows ``FOR UPDATE``, in id order (two merges of
+        the same pair, either way round, never wait for each other), from the
+        check that neither is merged already to the last write."""
 
     @abstractmethod
     async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
         """Undo a merge: both profiles, their identities, claims, conversations
         and messages as they were before it. ``ConflictError`` if it was undone
-        already or a later merge of either customer is still in place."""
+        already or a later merge of either customer is still in place.
+
+        Lock: both customers' rows ``FOR UPDATE`` in id order (their ids read
+        from the merge record, which never change), then the merge record's
+        row ``FOR UPDATE``, read again, before the checks: no merge of either
+        can be made meanwhile (it takes the same customer locks), and two
+        unmerges of one merge get one success and one conflict."""
 
     @abstractmethod
     async def customer_merges(self, customer_id: str) -> list[MergeRecord]:

@@ -38,7 +38,11 @@ class IngestStore(Protocol):
         """Durably store an inbound message; ``(stored, duplicate)``.
 
         A second delivery with the same ``(channel, external_id)`` stores
-        nothing and returns the first one with ``duplicate=True``."""
+        nothing and returns the first one with ``duplicate=True``.
+
+        Single statement: ``INSERT ... ON CONFLICT (channel, external_id) DO
+        NOTHING``, then the row that won is read: two nodes given the same
+        delivery at once store it once, and neither gets an integrity error."""
 
     @abstractmethod
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
@@ -52,7 +56,18 @@ class IngestStore(Protocol):
 
         ``plan`` (from ``router.identity``) gives the normalised identity, its
         match key and the claims to record; without one the sender is taken
-        as it is."""
+        as it is.
+
+        Lock: the sender is resolved as ``resolve_identity`` says (a new
+        sender's identity inserted ``ON CONFLICT DO NOTHING`` and read again;
+        its merges lock as ``merge_customers``); the message's insert is
+        ``ON CONFLICT (channel, external_id) DO NOTHING``, and when another
+        transaction stored it first this one goes on as a redelivery with
+        the row that won (the first copy's row ``FOR UPDATE`` while it is
+        attached), never an integrity error to the connector; the open
+        conversation (the customer's or the thread's) is read ``FOR UPDATE``,
+        still open, before the message goes in and the conversation is
+        touched, so a conversation resolved meanwhile is not written into."""
 
     @abstractmethod
     async def ingest_automated(self, message: InboundMessage, received_at: datetime
@@ -61,14 +76,25 @@ class IngestStore(Protocol):
         external id, in the open conversation its ``replies_to`` names if
         there is one: ``(stored, duplicate, conversation)``. It resolves no
         identity and opens no conversation, and ``unrouted_messages`` never
-        lists it."""
+        lists it.
+
+        Lock: the insert as ``insert_inbound`` (single statement), then the
+        thread's conversation row ``FOR UPDATE``, still open, from the check
+        to the write."""
 
     @abstractmethod
     async def attach_to_conversation(
         self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
     ) -> tuple[ConversationView, bool]:
         """Put the message in the customer's open conversation (any channel),
-        opening one routed by ``route`` when there is none; ``(conv, created)``."""
+        opening one routed by ``route`` when there is none; ``(conv, created)``.
+
+        Lock: the customer's row ``FOR UPDATE`` before the open conversation
+        is looked for (there may be none to lock: two openings at once would
+        otherwise both insert, and the second fail on the one-open-
+        conversation index), then the message's row ``FOR UPDATE``, read
+        again unattached (else its conversation is the answer), both to the
+        commit."""
 
     @abstractmethod
     async def unrouted_messages(self, limit: int) -> list[Message]:

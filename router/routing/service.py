@@ -19,13 +19,16 @@ from operator import attrgetter
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 
 # the order queued conversations are offered in: highest priority first, then
-# the oldest; (field of ConversationView, descending). A backend sorts by it
-# before it takes the first ``limit``
-SERVING_ORDER: tuple[tuple[str, bool], ...] = (("priority", True), ("created_at", False))
+# the oldest, then by id; (field of ConversationView, descending). A backend
+# sorts by it before it takes the first ``limit``. The id makes it total: two
+# conversations queued in the same instant at the same priority come in one
+# order on every backend and every call, not in whatever order a plan reads them
+SERVING_ORDER: tuple[tuple[str, bool], ...] = (("priority", True), ("created_at", False), ("id", False))
 
 
 def in_serving_order(conversations: Iterable[ConversationView]) -> list[ConversationView]:
-    """``conversations`` in ``SERVING_ORDER`` (equal ones keep their order)."""
+    """``conversations`` in ``SERVING_ORDER``; a total order, so the order
+    they come in does not matter."""
     ordered = list(conversations)
     for field, descending in reversed(SERVING_ORDER):  # least significant first: each sort is stable
         ordered.sort(key=attrgetter(field), reverse=descending)

@@ -7,6 +7,7 @@ capacity rule, the serving order, a lapsed offer, idle time)."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,8 @@ def _presence(r: sqlite3.Row) -> AgentPresence:
 
 
 def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, now: str) -> AgentPresence:
+    # the agent's row is the step's lock (FOR UPDATE elsewhere; SQLite's one
+    # writer here): the previous presence read below is still current when written
     if _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is None:
         raise NotFound(f"agent {agent_id}")
     before = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
@@ -50,8 +53,10 @@ def _offer(
     conn: sqlite3.Connection, conversation_id: str, agent_id: str, capacity: int, now: str,
     expected: frozenset[ConversationStatus],
 ) -> ConversationView:
-    # SQLite's one writer holds the conversation and the agent until this returns:
-    # no other offer can fill the agent between the count and the update
+    # SQLite's one writer holds the conversation and the agent until this returns
+    # (elsewhere: the conversation's row, then the agent's, FOR UPDATE): no other
+    # offer can fill the agent between the count and the update, and no
+    # set_presence can write back an idle time read before this one's
     row = _one(conn, "SELECT status, channel_kind, agent_id FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
@@ -72,27 +77,51 @@ def _offer(
     return _conv_view(conn, conversation_id)
 
 
-def _release_offers(
-    conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
-) -> list[ReleasedOffer]:
-    # the offers not yet opened (one agent's, or everyone's); which of them lapsed is the rule's
+@dataclass(frozen=True, slots=True)
+class Lapsed:
+    """An unopened offer as ``lapsed_offers`` read it: the agent it was made
+    to (the requeue clears it) and when, which the requeue checks again."""
+
+    conversation_id: str
+    agent_id: str
+    assigned_at: str
+
+
+def lapsed_offers(conn: sqlite3.Connection, agent_id: str | None, offered_before: str | None) -> list[Lapsed]:
+    """The offers not yet opened (one agent's, or everyone's) that lapsed by the rule."""
     where = "status = 'assigned' AND assigned_at IS NOT NULL AND opened_at IS NULL"
     params: list[Any] = []
     if agent_id is not None:
         where += " AND agent_id = ?"
         params.append(agent_id)
     bound = _ts(offered_before) if offered_before is not None else None
-    # the agent is read before the update clears it: the caller says whose offer lapsed
-    offers = [(r["id"], r["agent_id"])
-              for r in _all(conn, f"SELECT id, agent_id, assigned_at FROM conversations WHERE {where}", params)
-              if offer_lapsed(_ts(r["assigned_at"]), bound)]
-    for conversation_id, _ in offers:
-        conn.execute(
+    rows = _all(conn, f"SELECT id, agent_id, assigned_at FROM conversations WHERE {where}", params)
+    return [Lapsed(r["id"], r["agent_id"], r["assigned_at"])
+            for r in rows if offer_lapsed(_ts(r["assigned_at"]), bound)]
+
+
+def requeue(conn: sqlite3.Connection, offers: list[Lapsed], now: str) -> list[ReleasedOffer]:
+    """Put each offer read by ``lapsed_offers`` back in the queue, only if it
+    is still that offer: not opened, nor transferred or offered again, since
+    it was read. Each UPDATE checks the row it changes (one statement each),
+    so on a backend where another writer can land between the read and the
+    write, an offer the agent opened meanwhile stays theirs."""
+    released = []
+    for offer in offers:
+        changed = conn.execute(
             "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, updated_at = ?"
-            " WHERE id = ?",
-            (now, conversation_id),
-        )
-    return [ReleasedOffer(_conv_view(conn, i), agent) for i, agent in offers]
+            " WHERE id = ? AND status = 'assigned' AND opened_at IS NULL AND agent_id = ? AND assigned_at = ?",
+            (now, offer.conversation_id, offer.agent_id, offer.assigned_at),
+        ).rowcount
+        if changed == 1:
+            released.append(ReleasedOffer(_conv_view(conn, offer.conversation_id), offer.agent_id))
+    return released
+
+
+def _release_offers(
+    conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
+) -> list[ReleasedOffer]:
+    return requeue(conn, lapsed_offers(conn, agent_id, offered_before), now)
 
 
 def _serving_order() -> str:

@@ -31,7 +31,13 @@ class AssignmentStore(Protocol):
     async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
         """Going online restarts the agent's idle time (``service.idle_since``,
         asked with the agent's previous presence in hand); ``NotFound`` for an
-        unknown agent."""
+        unknown agent.
+
+        Lock: the agent's ``agents`` row ``FOR UPDATE``, from the read of the
+        previous presence to the write (the presence row cannot be the lock:
+        there is none before the agent's first presence). ``offer``, which
+        restarts the idle time too, holds the same lock, so neither writes
+        back an idle time the other replaced."""
 
     @abstractmethod
     async def list_presence(self) -> list[AgentPresence]:
@@ -40,7 +46,7 @@ class AssignmentStore(Protocol):
     @abstractmethod
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
         """Waiting for an agent, the first ``limit`` in ``service.SERVING_ORDER``
-        (highest priority, then oldest)."""
+        (highest priority, then oldest, then by id: a total order)."""
 
     @abstractmethod
     async def agent_loads(self) -> dict[str, dict[str, int]]:
@@ -56,21 +62,32 @@ class AssignmentStore(Protocol):
         kind: ``ConflictError`` when its status is not in ``expected`` (queued:
         not taken meanwhile) or the agent is full. The agent's idle time restarts.
 
-        The backend reads the conversation and counts the agent's load of its
-        channel kind with both held against other writers (SQLite's one
-        writer; row locks elsewhere) until the offer is written, and leaves the
-        decision to ``service.offer_refusal``."""
+        Lock: the conversation's row ``FOR UPDATE``, then the agent's
+        ``agents`` row ``FOR UPDATE`` (the lock ``set_presence`` takes), both
+        before the status is read and the agent's load of the channel kind is
+        counted, and held until the offer and the idle time are written; the
+        decision is ``service.offer_refusal``'s. (SQLite's one writer holds
+        both.)"""
 
     @abstractmethod
     async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
                              ) -> list[ReleasedOffer]:
         """Put offers not yet opened back in the queue: one agent's (``agent_id``),
         or everyone's offered before ``offered_before`` (``service.offer_lapsed``);
-        each with the agent it was made to."""
+        each with the agent it was made to.
+
+        No lock: the offers are read, then each is requeued by a single
+        statement that checks again the row it read (``status = 'assigned'``,
+        not opened, the same agent and ``assigned_at``); only the rows that
+        statement changed are returned. An offer opened, transferred or made
+        again meanwhile stays as it is."""
 
     @abstractmethod
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
-        """The assignee opened the conversation: the offer is taken (no-op otherwise)."""
+        """The assignee opened the conversation: the offer is taken (no-op otherwise).
+
+        Single statement: an UPDATE whose WHERE holds the conditions (the
+        agent's, assigned, not opened yet)."""
 
     @abstractmethod
     async def awaiting_first_response(self, limit: int, created_before: datetime | None = None

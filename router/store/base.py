@@ -1,6 +1,31 @@
 """The store interface. Callers speak in models; each backend keeps its SQL
 (and, next, PostgreSQL's) to itself. Every method is one atomic step, so a crash
-between two steps leaves a state the router can resume from."""
+between two steps leaves a state the router can resume from.
+
+What a backend must hold
+------------------------
+A write is one transaction that reads rows, asks a rule (plain Python in the
+slice's service) and writes what the rule allows. SQLite's one writer runs
+one transaction at a time, so what was read is still true at the write. A
+backend with several writers (PostgreSQL, several nodes) must hold, from the
+read to the commit, the lock the method's docstring names: rows ``FOR
+UPDATE``, a transaction advisory lock, or none because a single statement
+does the step (a conditional UPDATE, whose WHERE PostgreSQL checks again on
+a row it waited for; an ``INSERT ... ON CONFLICT``).
+``tests/router/test_slices.py`` keeps every write's docstring naming it.
+
+- Read under the lock: what was read before the lock was granted does not
+  count; read it again (in READ COMMITTED the next statement sees what
+  committed before the lock was granted).
+- One order, so that two steps never wait for each other: advisory locks
+  first, then rows: a one-time code, customers (by id), a merge record, a
+  claim, an outbox entry, a message, a conversation, an agent.
+- An advisory lock is ``pg_advisory_xact_lock(kind, hashtext(key))`` with a
+  kind per purpose, so a hash never meets another purpose's lock (a node's
+  singleton holds one for hours): 1, a receipt (key ``channel || ':' ||
+  external_id``); 2, a customer's codes (the customer's id); 3, a key's
+  daily cap of codes and 4, a key's owners (both ``kind || ':' || value``).
+- Reads take no lock."""
 
 from __future__ import annotations
 

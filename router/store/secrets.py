@@ -12,4 +12,7 @@ class SecretStore(Protocol):
     @abstractmethod
     async def secret(self, name: str) -> bytes:
         """The installation's named secret (signing keys, the pepper of codes),
-        a random one made and kept on first use."""
+        a random one made and kept on first use.
+
+        Single statement: ``INSERT ... ON CONFLICT DO NOTHING``, then the row
+        that won is read: two nodes' first uses agree on one secret."""

@@ -56,3 +56,56 @@ def test_ingest_and_conversations_are_slices() -> None:
 def test_identity_is_a_slice() -> None:
     assert {"CustomerStore", "VerificationStore", "ClaimStore", "MergeStore"} <= {
         p.__name__ for p in _slice_protocols()}
+
+
+# Every write of a slice protocol: one transaction that reads, asks a rule and
+# writes, or one statement. On SQLite the one writer serialises them; a backend
+# with several writers must hold what the docstring names from the read to the
+# commit (router/store/base.py, "What a backend must hold"). Kept by hand: a
+# method's name does not say whether it writes.
+WRITES = {
+    "AccountStore": {"create_agent", "set_password_hash", "create_session", "delete_session",
+                     "delete_agent_sessions"},
+    "OutboxStore": {"outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead"},
+    "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation"},
+    "ConversationStore": {"set_conversation_state", "reroute_conversation"},
+    "MessageStore": set(),
+    "OutboundStore": {"enqueue_outbound", "record_delivery"},
+    "CustomerStore": {"resolve_identity", "upsert_customer"},
+    "VerificationStore": {"start_verification", "check_verification", "decline_verification"},
+    "ClaimStore": {"dismiss_claim"},
+    "MergeStore": {"merge_customers", "unmerge_customers"},
+    "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
+}
+# and every method that only reads (no lock)
+READS = {
+    "AccountStore": {"agent_credentials", "get_agent", "list_agents", "session_agent"},
+    "OutboxStore": {"pending_outbox"},
+    "IngestStore": {"unrouted_messages", "contact_history", "conversation_openings"},
+    "ConversationStore": {"get_conversation", "customer_conversations", "list_conversations",
+                          "count_conversations", "conversation_route"},
+    "MessageStore": {"list_messages", "get_message", "customer_messages", "last_inbound", "customer_last_inbound",
+                     "customer_channels"},
+    "OutboundStore": set(),
+    "CustomerStore": {"find_identity", "get_customer", "customer_identities", "automatic_sent", "last_contacts"},
+    "VerificationStore": {"key_contacts", "conversation_verifications", "offered_codes"},
+    "ClaimStore": {"customer_claims", "claim_matches"},
+    "MergeStore": {"customer_merges", "identity_audit"},
+    "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
+}
+
+
+@pytest.mark.parametrize("protocol", _slice_protocols(), ids=lambda p: p.__name__)
+def test_every_method_of_a_slice_protocol_is_known_to_write_or_only_read(protocol: Any) -> None:
+    # a new method fails here until it is put in WRITES (and says its lock) or in READS
+    writes, reads = WRITES.get(protocol.__name__, set()), READS.get(protocol.__name__, set())
+    assert not writes & reads
+    assert set(protocol.__abstractmethods__) == writes | reads
+
+
+@pytest.mark.parametrize("method", sorted(f"{p}.{m}" for p, methods in WRITES.items() for m in methods))
+def test_every_write_of_a_slice_protocol_names_what_it_holds_against_other_writers(method: str) -> None:
+    protocol_name, name = method.split(".")
+    protocol = next(p for p in _slice_protocols() if p.__name__ == protocol_name)
+    doc = (inspect.getdoc(getattr(protocol, name)) or "").lower()
+    assert "lock" in doc or "single statement" in doc, f"{method}'s docstring names no lock nor single statement"

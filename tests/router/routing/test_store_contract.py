@@ -47,6 +47,17 @@ async def test_the_queue_comes_in_the_serving_order_of_the_rules(store: Store) -
     assert await store.queued_conversations(2) == served[:2]  # the limit takes the first in that order
 
 
+async def test_a_tie_in_the_queue_is_served_by_id_on_every_call(store: Store) -> None:
+    # same priority, same instant: without the id as the last key the store may
+    # return them in any order, and the first offered is whichever came first
+    tied = sorted([await queue(store, f"u{i}", 3, T0) for i in range(4)])
+    await queue(store, "late", 3, T0 + timedelta(minutes=1))
+    served = await store.queued_conversations(10)
+    assert [c.id for c in served[:4]] == tied
+    assert served == in_serving_order(reversed(served))
+    assert [c.id for c in await store.queued_conversations(2)] == tied[:2]
+
+
 async def test_an_offer_past_the_agents_capacity_is_refused_and_changes_nothing(store: Store) -> None:
     ann = await online(store, "ann")
     first, second = await queue(store, "u1", 0, T0), await queue(store, "u2", 0, T0)
