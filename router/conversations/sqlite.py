@@ -41,7 +41,8 @@ def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[Conv
               ) -> sqlite3.Row:
     """The conversation's row, once the rule says a change made for the
     ``expected`` statuses may apply to it (``states.check_expected``)."""
-    row = _one(conn, "SELECT status, preferred_agent_id FROM conversations WHERE id = ?", (conversation_id,))
+    row = _one(conn, "SELECT status, preferred_agent_id, agent_id, assigned_at, opened_at FROM conversations"
+                     " WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
@@ -67,12 +68,20 @@ def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
     expected: set[ConversationStatus] | None,
 ) -> ConversationView:
-    _expected(conn, conversation_id, expected)
+    row = _expected(conn, conversation_id, expected)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
         (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
     )
+    if status is ConversationStatus.ASSIGNED and agent_id is not None:
+        _take(conn, row, conversation_id, agent_id, now)
     return _conv_view(conn, conversation_id)
+
+
+def _take(conn: sqlite3.Connection, row: sqlite3.Row, conversation_id: str, agent_id: str, now: str) -> None:
+    assigned_at, opened_at = states.taken(row["agent_id"], agent_id, row["assigned_at"], row["opened_at"], now)
+    conn.execute("UPDATE conversations SET assigned_at = ?, opened_at = ? WHERE id = ?",
+                 (assigned_at, opened_at, conversation_id))
 
 
 def _enqueue(
@@ -80,7 +89,7 @@ def _enqueue(
     expected: set[ConversationStatus] | None = None,
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
-    _expected(conn, conversation_id, expected)
+    row = _expected(conn, conversation_id, expected)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
@@ -92,6 +101,7 @@ def _enqueue(
             "UPDATE conversations SET status = ?, agent_id = ? WHERE id = ?",
             (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
         )
+        _take(conn, row, conversation_id, assign_to, now)
     shown = states.shown_in_list(message.extras, message.text, message.extras.get(DESCRIPTION))
     if shown is None:
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))

@@ -45,6 +45,18 @@ def preferred_after_reroute(routed: str | None, current: str | None) -> str | No
     return routed if routed is not None else current
 
 
+def taken(previous_agent: str | None, agent: str, assigned_at: T | None, opened_at: T | None, now: T
+          ) -> tuple[T, T]:
+    """When a conversation an agent takes (a take, a reply, an assignment)
+    counts as assigned and opened: it is theirs and in front of them, not an
+    offer waiting to be opened, which a lapse would put back in the queue. Taken
+    from someone else (an offer to a colleague included): both now. Their own:
+    as it was, opened now if it was not yet."""
+    if agent != previous_agent:
+        return now, now
+    return assigned_at or now, opened_at or now
+
+
 def preview(text: str | None, description: Any = None) -> str:
     """What a conversation list shows of a message: its words, or the
     connector's description of a message without any ("[photo]")."""

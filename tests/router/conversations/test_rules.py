@@ -86,3 +86,14 @@ def test_an_automatic_message_leaves_the_list_showing_the_customers_words() -> N
     assert states.shown_in_list({"automatic": "handoff"}, "A colleague will answer soon") is None
     assert states.shown_in_list({}, "Your order ships today") == "Your order ships today"
     assert states.shown_in_list({}, None, "[document]") == "[document]"
+
+
+def test_a_conversation_taken_is_assigned_and_opened_by_its_taker() -> None:
+    # from a colleague's unopened offer: both now, so the offer's lapse cannot take it back
+    assert states.taken("ann", "bob", "t0", None, "t1") == ("t1", "t1")
+    # one's own offer, answered unopened: opened now, assigned when it was offered
+    assert states.taken("ann", "ann", "t0", None, "t1") == ("t0", "t1")
+    # one's own, opened already: as it was
+    assert states.taken("ann", "ann", "t0", "t0", "t1") == ("t0", "t0")
+    # nobody's (a queued conversation taken)
+    assert states.taken(None, "ann", None, None, "t1") == ("t1", "t1")

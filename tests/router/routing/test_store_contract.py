@@ -8,11 +8,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from router.models import Agent, ConversationStatus, Presence, Role, RouteDecision
+from router.models import (
+    Agent,
+    ConversationStatus,
+    Presence,
+    Role,
+    RouteDecision,
+)
 from router.routing.service import in_serving_order
 from router.store.base import Store
 from router.store.errors import ConflictError
-from tests.router.store.test_contract import T0, inbound, ingest
+from tests.router.store.test_contract import T0, inbound, ingest, outbound
 
 
 async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:
@@ -99,3 +105,18 @@ async def test_idle_time_restarts_only_on_coming_back_from_offline(store: Store)
     again = await store.set_presence(ann.id, Presence.ONLINE, T0 + timedelta(minutes=4))
     assert again.idle_since == T0 + timedelta(minutes=4)
     assert await store.list_presence() == [again]
+
+
+async def test_an_offer_taken_by_another_agent_or_answered_is_no_longer_an_offer_that_lapses(store: Store) -> None:
+    ann, bob = await online(store, "ann"), await online(store, "bob")
+    taken = await queue(store, "u1", 10, T0)
+    answered = await queue(store, "u2", 10, T0)
+    await store.offer(taken, ann.id, 5, T0)
+    await store.offer(answered, ann.id, 5, T0)
+    # bob takes the first from ann's unopened offer; ann answers the second without opening it first
+    await store.set_conversation_state(taken, ConversationStatus.ASSIGNED, bob.id, T0 + timedelta(minutes=1))
+    reply, payload = outbound(answered, (await store.get_conversation(answered)).customer_id, "u2", "здравствуйте")
+    await store.enqueue_outbound(reply, payload, ann.id, T0 + timedelta(minutes=1))
+    assert await store.release_offers(None, T0 + timedelta(hours=1), T0 + timedelta(hours=1)) == []
+    assert (await store.get_conversation(taken)).agent_id == bob.id
+    assert (await store.get_conversation(answered)).agent_id == ann.id
