@@ -282,6 +282,10 @@ class Connector(ABC, Generic[OptionsT]):
                     cls.options_model = model
 
     def __init__(self, name: str, options: OptionsT, host: ConnectorHost) -> None:
+        if not isinstance(options, self.options_model):
+            # said here, not as an AttributeError deep in a connector's own set-up
+            raise TypeError(f"{type(self).__name__} {name!r} needs {self.options_model.__name__}, "
+                            f"not {type(options).__name__} (parse its section with parse_options)")
         self.name = name
         self.options: OptionsT = options
         self.host = host

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 import pytest
 from pydantic import ValidationError
@@ -56,6 +56,13 @@ def test_every_type_reads_its_section_with_the_options_it_is_typed_over(type_nam
     with pytest.raises(ValidationError) as refused:
         cls.parse_options({"no_such_key": 1})
     assert refused.value.title == declared.__name__
+
+
+@pytest.mark.parametrize("type_name", sorted(CONNECTOR_TYPES))
+def test_a_connector_given_options_of_another_model_says_so_at_once(type_name: str) -> None:
+    cls = connector_class(type_name)
+    with pytest.raises(TypeError, match=f"needs {cls.options_model.__name__}, not ConnectorOptions"):
+        cls("main", ConnectorOptions(), cast(Any, None))
 
 
 def test_a_long_text_is_cut_at_line_breaks_and_never_leaves_an_empty_part() -> None:
