@@ -93,7 +93,7 @@ def _enqueue(
             "UPDATE conversations SET status = ?, agent_id = ? WHERE id = ?",
             (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
         )
-    shown = states.shown_in_list(message.extras, message.text, message.extras.get(DESCRIPTION))
+    shown = states.shown_in_list(message.core.automatic, message.text, message.extras.get(DESCRIPTION))
     if shown is None:
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
     else:

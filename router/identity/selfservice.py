@@ -21,9 +21,10 @@ from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
 from router.identity.service import IdentityRules
 from router.identity.types import ClaimPlan, KeyRef
-from router.identity.verification import ASIDE, Verifier, fill
+from router.identity.verification import Verifier, fill
 from router.models import (
     ConversationView,
+    CoreMeta,
     Customer,
     Direction,
     Message,
@@ -70,7 +71,7 @@ def declines(text: str) -> bool:
 
 def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
     """Whether the customer gave ``claim`` to be known by it: from a form
-    (extras), or a message that is just the phone/email («мой номер +7…»).
+    (a form, a proof), or a message that is just the phone/email («мой номер +7…»).
     A number merely mentioned («позвоните жене +7…», a signature) gets no
     code sent to it unasked (it is still recorded as a claim)."""
     if not claim.source.endswith(":text"):
@@ -143,7 +144,7 @@ class SelfService:
         view = await self.store.get_conversation(moved.conversation_id or stored.conversation_id or "")
         language = await self._language(stored, customer, view)
         text = fill(localized(texts, language), left=str(left))
-        await self._say(stored, view, text, {"automatic": "verification"},
+        await self._say(stored, view, text, CoreMeta(automatic="verification"),
                         history_changed=verification.status == "verified")
 
     async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
@@ -164,7 +165,7 @@ class SelfService:
             return False
         log.info("verification %s of %s declined", pending[-1].id, customer.id)
         text = localized(self.rules.config.verification.declined, customer_language(stored, customer))
-        await self._say(stored, view, text, {"automatic": "verification"})
+        await self._say(stored, view, text, CoreMeta(automatic="verification"))
         return True
 
     # -- the offer -----------------------------------------------------------------
@@ -179,7 +180,7 @@ class SelfService:
 
         async def announce() -> None:
             # the words before the code goes out: how soon they come says nothing of whether one does
-            await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+            await self._say(stored, view, text, CoreMeta(automatic="verification", aside=True))
 
         try:
             verification = await self.verifier.offer(customer.id, key, view.id, announce)
@@ -215,8 +216,8 @@ class SelfService:
         return proven
 
     # -- saying it -----------------------------------------------------------------
-    async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
+    async def _say(self, inbound: Message, view: ConversationView, text: str, core: CoreMeta,
                    history_changed: bool = False) -> None:
         """Back to where the customer wrote, through the outbox."""
         await send(self.store, self.bus, self.wakeup,
-                   Outgoing.automatic(inbound, view, text, extras, history_changed=history_changed), self.clock())
+                   Outgoing.automatic(inbound, view, text, core, history_changed=history_changed), self.clock())
