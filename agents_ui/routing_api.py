@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
-from router.assignment import TransferRefused
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
+from router.routing.assignment import AssignerStore, TransferRefused
+from router.routing.store import AssignmentStore
 
 
 class RouteOut(BaseModel):
@@ -53,7 +54,8 @@ class PresenceList(BaseModel):
 @endpoint("GET", "/api/presence", "Every agent's presence (agents never switched are offline)",
           response=PresenceList)
 async def list_presence(request: web.Request, _: None) -> PresenceList:
-    return PresenceList(presence=await request.app[STORE].list_presence())
+    store: AssignmentStore = request.app[STORE]
+    return PresenceList(presence=await store.list_presence())
 
 
 @endpoint("POST", "/api/presence", "Switch presence: online, away or offline (offline gives back unopened offers)",
@@ -73,7 +75,7 @@ async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
 
 @endpoint("POST", "/api/conversations/{id}/open", "The assignee opened the conversation: the offer is taken")
 async def open_conversation(request: web.Request, _: None) -> None:
-    store = request.app[STORE]
+    store: AssignerStore = request.app[STORE]
     conv = await store.get_conversation(request.match_info["id"])
     await store.mark_opened(conv.id, current_agent(request).id, request.app[ASSIGNER].clock())
 

@@ -14,7 +14,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.models import (
     ConversationStatus,
@@ -27,8 +26,9 @@ from router.models import (
     Role,
     RouteDecision,
 )
-from router.rules import RulesRouting, load_rules
-from router.rules.schema import AgentConfig, TeamConfig, TeamsFile
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules import RulesRouting, load_rules
+from router.routing.rules.schema import AgentConfig, TeamConfig, TeamsFile
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

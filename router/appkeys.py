@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from router.assignment import Assigner
 from router.bus import EventBus
 from router.config import Settings
 from router.connector import Connector
@@ -18,7 +17,8 @@ from router.core import Router
 from router.identity.merging import Merger
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
-from router.rules.reload import RulesReloader
+from router.routing.assignment import Assigner
+from router.routing.rules.reload import RulesReloader
 from router.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)

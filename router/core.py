@@ -30,7 +30,7 @@ from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact
-from router.routing import Routing
+from router.routing.decide import Routing
 from router.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,11 @@ atomicity only, the rules are in ``router.accounts.service``."""
 from __future__ import annotations
 
 import sqlite3
-from abc import abstractmethod
 from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore
 from router.models import Agent, Role, new_id
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import ConflictError, IntegrityViolation, NotFound
 from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
@@ -29,16 +28,8 @@ def agent_row(row: sqlite3.Row) -> Agent:
     )
 
 
-class SQLiteAccounts(AccountStore):
+class SQLiteAccounts(AccountStore, Connections):
     """Agents and sessions over the connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
         agent = Agent(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from router.rules.schema import Duration
+from router.routing.rules.schema import Duration
 from router.texts import Language, Localized, LocalizedPiece, Text, ru_en
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 

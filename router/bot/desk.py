@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from router import events
 from router.aio import finish
@@ -24,7 +25,9 @@ from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.phone_ask import proof_only
+from router.identity.store import CustomerStore
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -36,14 +39,18 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import customer_language, handoff_notice
-from router.routing import Routing
-from router.store import ConflictError, Store, StoreUnavailable
+from router.routing.decide import Routing
+from router.store import ConflictError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 # the messages a turn reads: enough for "did the customer ask this before?"
 TURN_HISTORY = 30
 RESUME_BATCH = 10_000
+
+
+class DeskStore(ConversationStore, MessageStore, OutboundStore, CustomerStore, Protocol):
+    """What the bot's turns need of the store."""
 
 
 def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
@@ -60,7 +67,7 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
 
 class BotDesk:
     def __init__(
-        self, store: Store, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
+        self, store: DeskStore, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
         clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, greeter: Greeter | None = None,
     ) -> None:
         self.store = store

@@ -21,13 +21,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from babel.dates import format_timedelta
 
 from router.bot.config import Intent, Messages, render
 from router.connector import ChannelLabel
+from router.conversations.store import MessageStore
+from router.identity.store import CustomerStore
 from router.models import Author, Customer, Direction, IdentityRef, Message
-from router.store import Store
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,10 @@ DEFAULT_PAUSE = timedelta(hours=4)
 # apostrophe; no digits, no @, no underscores (a phone, an email, a token, a login)
 _NAME = re.compile(r"^[^\W\d_]+(?:[ .'’-]{1,2}[^\W\d_]+){0,4}\.?$")
 NAME_MAX = 60
+
+
+class WelcomeStore(CustomerStore, MessageStore, Protocol):
+    """What greeting a returning customer needs of the store."""
 
 
 def real_name(display_name: str | None) -> str | None:
@@ -118,7 +124,7 @@ class Greeter:
     """Reads what a bot turn may say it knows of the customer (``recall``)."""
 
     def __init__(
-        self, store: Store, identity_of: Callable[[IdentityRef], IdentityRef], messages: Messages,
+        self, store: WelcomeStore, identity_of: Callable[[IdentityRef], IdentityRef], messages: Messages,
         intents: Mapping[str, Intent], labels: Callable[[], Mapping[str, ChannelLabel]],
         pause: timedelta = DEFAULT_PAUSE,
     ) -> None:

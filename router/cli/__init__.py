@@ -4,8 +4,8 @@ Only the command line is built here: ``omnirouter --help`` answers at once.
 Each command imports what it needs in its handler (each module that adds
 commands exposes an ``add_commands(sub)`` that imports nothing heavy):
 ``accounts`` (agents set-password), ``customers`` (import), ``config``
-(check), and the rules commands from ``router/rules/cli.py`` until they move
-here. ``run`` starts the server (``router/server/``)."""
+(check), ``rules`` (check, schema, facts, explain, replay). ``run`` starts
+the server (``router/server/``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import logging
 import time
 
 from router.cli import accounts, config, customers
+from router.cli import rules as rules_cli
 from router.redaction import install_log_filter
-from router.rules import cli as rules_cli
 
 # when the command began: `omnirouter run` logs where its start-up time went
 STARTED = time.perf_counter()

@@ -53,7 +53,7 @@ def _service(folder: Path) -> str:
 
 
 def _teams(folder: Path) -> str:
-    from router.rules.engine import load_teams  # noqa: PLC0415
+    from router.routing.rules.engine import load_teams  # noqa: PLC0415
 
     teams = load_teams(folder / TEAMS_FILE)
     return f"{len(teams.teams)} team(s), {len(teams.agents)} agent(s)"
@@ -74,7 +74,7 @@ def _bot(folder: Path) -> str:
 
 
 def _rules(folder: Path, report: CheckReport) -> str:
-    from router.rules.engine import load_rules  # noqa: PLC0415
+    from router.routing.rules.engine import load_rules  # noqa: PLC0415
 
     ruleset = load_rules(folder / RULES_FILE)
     report.warnings.extend(ruleset.warnings)

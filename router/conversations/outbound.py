@@ -14,6 +14,7 @@ from typing import Any
 
 from router import events
 from router.bus import EventBus
+from router.conversations.store import OutboundStore
 from router.models import (
     Attachment,
     Author,
@@ -26,7 +27,6 @@ from router.models import (
     OutboundMessage,
     new_id,
 )
-from router.store import Store
 
 
 def thread_of(inbound: Message) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
 
 
 async def send(
-    store: Store, bus: EventBus, wakeup: asyncio.Event, out: Outgoing, now: datetime, *,
+    store: OutboundStore, bus: EventBus, wakeup: asyncio.Event, out: Outgoing, now: datetime, *,
     assign_to: str | None = None, expected: set[ConversationStatus] | None = None,
 ) -> tuple[Message, ConversationView]:
     """Compose ``out``, enqueue it, publish it and wake the outbox; the

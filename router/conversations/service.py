@@ -8,11 +8,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from router import events
 from router.bus import EventBus
 from router.connector import ReplyWindow
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import (
     Agent,
     Attachment,
@@ -25,9 +27,14 @@ from router.models import (
     RouteTrace,
     TemplateRequest,
 )
-from router.store import ConflictError, Store
+from router.store import ConflictError
 
 log = logging.getLogger(__name__)
+
+
+class ConversationsStore(ConversationStore, MessageStore, OutboundStore, Protocol):
+    """What agents' actions need of the store: the conversations, their
+    messages, and the outbound path."""
 
 
 class ReplyRefused(Exception):
@@ -57,8 +64,8 @@ class ReplyWindowClosed(ReplyRefused):
 
 
 class Conversations:
-    def __init__(self, store: Store, bus: EventBus, clock: Callable[[], datetime], outbox_wakeup: asyncio.Event,
-                 has_bot: bool) -> None:
+    def __init__(self, store: ConversationsStore, bus: EventBus, clock: Callable[[], datetime],
+                 outbox_wakeup: asyncio.Event, has_bot: bool) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock

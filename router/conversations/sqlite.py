@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from abc import abstractmethod
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from router.models import (
     RouteTrace,
     new_id,
 )
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
@@ -144,17 +143,9 @@ _LATEST_MESSAGES = (
 )
 
 
-class SQLiteConversations(ConversationStore, MessageStore, OutboundStore):
+class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connections):
     """Conversations, their messages and the outbound path over the
     connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def conversation_route(self, conversation_id: str) -> RouteTrace | None:
         row = await self._r.call(_one, "SELECT route_trace FROM conversations WHERE id = ?", (conversation_id,))
@@ -163,6 +154,12 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore):
         return None if row[0] is None else RouteTrace.model_validate_json(row[0])
 
     # -- conversations -------------------------------------------------------------
+    async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all, _CONV_SELECT + " WHERE c.customer_id = ? ORDER BY c.created_at DESC", (customer_id,)
+        )
+        return [_conversation(r) for r in rows]
+
     async def get_conversation(self, conversation_id: str) -> ConversationView:
         return await self._r.call(_conv_view, conversation_id)
 

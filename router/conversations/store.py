@@ -33,6 +33,10 @@ class ConversationStore(Protocol):
     async def get_conversation(self, conversation_id: str) -> ConversationView: ...
 
     @abstractmethod
+    async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
+        """Every conversation of the customer, newest first."""
+
+    @abstractmethod
     async def list_conversations(
         self, statuses: list[ConversationStatus] | None, limit: int
     ) -> list[ConversationView]:

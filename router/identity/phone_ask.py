@@ -23,11 +23,13 @@ import contextlib
 import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import Protocol
 
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.service import IdentityRules, InvalidIdentifier, proven_values
-from router.identity.store import MergeStore
+from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.identity.types import PROOF_SOURCE, IdentityPlan
 from router.models import (
     ConversationView,
@@ -39,7 +41,6 @@ from router.models import (
     PhoneButton,
 )
 from router.notices import customer_language
-from router.store.base import Store
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ MARKER = "ask_phone"  # core.automatic of the request
 SAVED = "phone_saved"  # core.automatic of the answer to a proof
 # messages of the conversation read for the language a message without words is answered in
 _LANGUAGE_LOOKBACK = 30
+
+
+class PhoneAskStore(CustomerStore, VerificationStore, ClaimStore, MergeStore, ConversationStore, MessageStore,
+                    OutboundStore, Protocol):
+    """What asking for a phone, and reading the platform's proof of one, need
+    of the store."""
 
 
 def proof_only(message: Message) -> bool:
@@ -59,7 +66,7 @@ def proof_only(message: Message) -> bool:
 
 
 class PhoneAsker:
-    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
+    def __init__(self, store: PhoneAskStore, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
                  wakeup: asyncio.Event) -> None:
         self.store = store
         self.bus = bus

@@ -16,10 +16,13 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.service import IdentityRules
+from router.identity.store import ClaimStore, CustomerStore, VerificationStore
 from router.identity.types import ClaimPlan, KeyRef
 from router.identity.verification import Verifier, fill
 from router.models import (
@@ -31,7 +34,7 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.store import ConflictError, Store
+from router.store import ConflictError
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,11 @@ _MINE = re.compile(
 )
 
 
+class SelfServiceStore(CustomerStore, VerificationStore, ClaimStore, ConversationStore, MessageStore, OutboundStore,
+                       Protocol):
+    """What the bot's own offer of a code needs of the store."""
+
+
 def declines(text: str) -> bool:
     words = " ".join(_WORDS.sub("", text.lower().replace("ё", "е")).split())
     return words in DECLINES
@@ -92,7 +100,7 @@ def _pending(verification: Verification, now: datetime) -> bool:
 
 
 class SelfService:
-    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, verifier: Verifier,
+    def __init__(self, store: SelfServiceStore, bus: EventBus, rules: IdentityRules, verifier: Verifier,
                  clock: Callable[[], datetime], wakeup: asyncio.Event) -> None:
         self.store = store
         self.bus = bus

@@ -5,7 +5,6 @@ and reader connections; storage and atomicity only."""
 from __future__ import annotations
 
 import functools
-from abc import abstractmethod
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -44,7 +43,7 @@ from router.models import (
     Message,
     Verification,
 )
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import NotFound
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
@@ -53,16 +52,8 @@ from router.store.rows import ts
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
 
-class SQLiteIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore):
+class SQLiteIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore, Connections):
     """Identity over the connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def bulk_load(self, customers: Iterable[tuple[str, str | None, str]],
                         identities: Iterable[tuple[str, str, str, str | None, str | None, str]]) -> None:

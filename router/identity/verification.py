@@ -20,12 +20,14 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from router import events
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, OutboundStore
 from router.identity.service import IdentityRules
+from router.identity.store import ClaimStore, VerificationStore
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.models import (
     Author,
@@ -36,12 +38,21 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.store import ConflictError, NotFound, Store
+from router.store import ConflictError, NotFound
+from router.store.base import SecretStore
 from router.texts import localized
 
 log = logging.getLogger(__name__)
 
 _CONTACTS = 20
+
+
+class VerifierStore(VerificationStore, ClaimStore, ConversationStore, OutboundStore, SecretStore, Protocol):
+    """What one-time codes need of the store: the codes, the claims they
+    prove, the claimant's conversations, the code's message on its way, and
+    the secret codes are hashed with."""
+
+
 def fill(text: str, **values: str) -> str:
     """``text`` with each ``{name}`` replaced: an admin's text is no format string (no attribute access)."""
     for name, value in values.items():
@@ -54,7 +65,7 @@ class VerificationRefused(Exception):
 
 
 class Verifier:
-    def __init__(self, store: Store, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
+    def __init__(self, store: VerifierStore, bus: EventBus, rules: IdentityRules, clock: Callable[[], datetime],
                  wakeup: asyncio.Event) -> None:
         self.store = store
         self.bus = bus

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from router import events
 from router.aio import finish
@@ -22,10 +22,13 @@ from router.bot.desk import BotDesk
 from router.bus import EventBus
 from router.connector import Accepted
 from router.conversations.outbound import Outgoing, send
+from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
+from router.identity.store import CustomerStore, MergeStore
 from router.identity.types import IdentityPlan
+from router.ingest.store import IngestStore
 from router.metrics import Metrics
 from router.models import (
     ConversationStatus,
@@ -39,13 +42,20 @@ from router.models import (
     Message,
 )
 from router.notices import handoff_notice
-from router.routing import Routing
-from router.store import ConflictError, Store
+from router.routing.decide import Routing
+from router.store import ConflictError
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
 CONTACT_WINDOW = timedelta(days=30)
+
+
+class IngestServiceStore(IngestStore, CustomerStore, MergeStore, ConversationStore, MessageStore, OutboundStore,
+                         Protocol):
+    """What the pipeline needs of the store: the ingest step, the customer,
+    the proof's merges, the conversation and its messages, and the outbound
+    path for the notices it sends."""
 
 
 def _key(ref: IdentityRef) -> tuple[str, str]:
@@ -54,7 +64,7 @@ def _key(ref: IdentityRef) -> tuple[str, str]:
 
 class Ingest:
     def __init__(
-        self, store: Store, bus: EventBus, routing: Routing, metrics: Metrics, identity: IdentityRules,
+        self, store: IngestServiceStore, bus: EventBus, routing: Routing, metrics: Metrics, identity: IdentityRules,
         clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, selfservice: SelfService,
         phone_asker: PhoneAsker, bot_desk: BotDesk | None, handoff_texts: Mapping[Any, str],
     ) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from router.models import (
     RouteDecision,
     new_id,
 )
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
@@ -261,16 +260,8 @@ def _ingest_automated(conn: sqlite3.Connection, stored: Message, now: str, repli
     return _message(row), False, _conv_view(conn, thread)
 
 
-class SQLiteIngest(IngestStore):
+class SQLiteIngest(IngestStore, Connections):
     """The ingest over the connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
         return await self._w.call(_insert_inbound, stored_form(message, received_at))

@@ -7,13 +7,12 @@ Queueing an entry is the outbound path's (``enqueue_outbound``)."""
 from __future__ import annotations
 
 import sqlite3
-from abc import abstractmethod
 from datetime import datetime
 
 from router.conversations import receipts
 from router.models import Delivery, Message, OutboundMessage, OutboxEntry
 from router.outbox.store import OutboxStore
-from router.store.engine import Connection
+from router.store.engine import Connections
 from router.store.errors import NotFound
 from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
@@ -89,16 +88,8 @@ def _finish_outbox(
     return _message(msg)
 
 
-class SQLiteOutbox(OutboxStore):
+class SQLiteOutbox(OutboxStore, Connections):
     """The outbox over the connections of the store it is mixed into."""
-
-    @property
-    @abstractmethod
-    def _w(self) -> Connection: ...
-
-    @property
-    @abstractmethod
-    def _r(self) -> Connection: ...
 
     async def pending_outbox(self, limit: int) -> list[OutboxEntry]:
         rows = await self._r.call(

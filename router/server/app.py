@@ -31,7 +31,6 @@ from router.appkeys import (
     SETTINGS,
     STORE,
 )
-from router.assignment import Assigner
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
@@ -45,9 +44,10 @@ from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox.service import OutboxWorker
 from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
-from router.routing import assignment_policy, make_routing
-from router.rules import RulesRouting
-from router.rules.reload import RulesReloader
+from router.routing.assignment import Assigner
+from router.routing.decide import assignment_policy, make_routing
+from router.routing.rules import RulesRouting
+from router.routing.rules.reload import RulesReloader
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store import Store

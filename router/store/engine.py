@@ -20,10 +20,11 @@ import os
 import pickle
 import signal
 import sqlite3
+from abc import abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection as PipeEnd
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from router.heap import settle_heap
 from router.store.errors import StoreError, StoreUnavailable
@@ -425,6 +426,21 @@ class Connection:
                         future.set_exception(value)
         finally:
             self._flusher = None
+
+
+
+class Connections(Protocol):
+    """What each slice's SQL mixin is mixed over: the store's writer (each
+    call a transaction of its own, gathered into group commits) and a
+    read-only reader. ``SQLiteStore`` opens both."""
+
+    @property
+    @abstractmethod
+    def _w(self) -> Connection: ...
+
+    @property
+    @abstractmethod
+    def _r(self) -> Connection: ...
 
 
 async def close_quietly(conn: Connection) -> None:

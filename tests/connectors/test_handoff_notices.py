@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient
 from router.config import ConnectorConfig, Settings
 from router.core import Router
 from router.models import Author, Direction
-from router.rules import RulesRouting
+from router.routing.rules import RulesRouting
 from router.server.app import ROUTER, STORE, create_app
 from tests.conftest import ADMIN_PASSWORD, eventually
 from tests.connectors.test_telegram import SECRET, TOKEN, post, text_update

@@ -17,7 +17,7 @@ from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_
 from tests.e2e.test_twilio_console import open_conversation, twilio_posts
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads
 # the rules hand a request for a person to people at once: the bot never answers it

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from router.aio import wait_event
-from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.config import OutboxConfig
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
-from router.rules.schema import TeamsFile
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules.schema import TeamsFile
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
 

@@ -14,7 +14,7 @@ from router import bot
 from router.cli import main
 from router.cli.config import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
 from router.identity import service as identity
-from router.rules import schema
+from router.routing.rules import schema
 from router.server import settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"

@@ -22,7 +22,7 @@ from router.models import (
     InboundMessage,
     Role,
 )
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
 

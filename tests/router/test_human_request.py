@@ -16,10 +16,10 @@ from router.bot.faq import FaqBot
 from router.config import Settings
 from router.human_request import HumanRequest
 from router.models import Customer, CustomerHistory, IdentityRef, Message
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.server.app import ROUTER, create_app
 from tests.router.bot.conftest import SHIPPED, turn
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -44,6 +44,10 @@ def test_the_outbox_is_a_slice() -> None:
     assert "OutboxStore" in {p.__name__ for p in _slice_protocols()}
 
 
+def test_routing_is_a_slice() -> None:
+    assert "AssignmentStore" in {p.__name__ for p in _slice_protocols()}
+
+
 def test_ingest_and_conversations_are_slices() -> None:
     found = {p.__name__ for p in _slice_protocols()}
     assert {"IngestStore", "ConversationStore", "MessageStore", "OutboundStore"} <= found

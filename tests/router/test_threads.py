@@ -14,7 +14,7 @@ from router.config import RoutingConfig
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage, Role
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
 
 

@@ -17,10 +17,10 @@ from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Customer, IdentityRef, InboundMessage, Message
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from tests.fakes.rasa_bot import FakeRasa
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config" / "bot.yaml"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from router.bot import load_bot_config
 from router.config import Settings
 from router.server.app import create_app
 from router.yamlconf import ConfigError
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 GOOD = """\
 matching: {method: lexical, lexical: {threshold: 0.4}}

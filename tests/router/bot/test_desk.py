@@ -19,13 +19,13 @@ from router.bot.config import BotFile, ExternalBot
 from router.config import Settings
 from router.core import Router
 from router.models import Author, ConversationStatus, Direction, Role
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.server.app import create_app
 from router.store.sqlite import SQLiteStore
 from tests.conftest import ADMIN_PASSWORD, HANG
 from tests.fakes.rasa_bot import FakeRasa
 from tests.router.bot.conftest import SHIPPED, Clock, make_router, say
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
 

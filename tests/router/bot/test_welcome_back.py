@@ -26,7 +26,7 @@ from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, p
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED, T0, Clock
 from tests.router.identity.merging import merger
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
 NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads

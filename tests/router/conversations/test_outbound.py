@@ -17,7 +17,7 @@ from router.core import Router
 from router.identity.service import IdentityConfig, IdentityRules
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
 
 THREAD = {"message_id": "<order-1234@shop.example>", "references": ["<welcome@shop.example>"]}

@@ -6,21 +6,13 @@ they outrun the send's answer)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from router.models import ConversationStatus, Delivery, Direction, Role, RouteDecision, RouteTrace
 from router.store import ConflictError, NotFound, Store
-from tests.router.store.test_contract import BACKENDS, QUEUE, T0, inbound, ingest, outbound
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
+from tests.router.store.test_contract import QUEUE, T0, inbound, ingest, outbound
 
 
 async def test_state_change_checks_expected_status(store: Store) -> None:

@@ -14,7 +14,7 @@ from router.identity.customers import ImportReport, RowError, parse_row
 from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 
 CSV = """\

@@ -22,7 +22,7 @@ from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store import ConflictError, NotFound
 from router.store.sqlite import SQLiteStore
 from tests.fakes.scripted import ScriptedPlatform

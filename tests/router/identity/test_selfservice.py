@@ -21,12 +21,12 @@ from router.identity.service import IdentityConfig, IdentityRules
 from router.identity.verification import VerificationRefused
 from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
-from router.routing import DefaultTeamRouting
-from router.rules import RulesRouting, load_rules
+from router.routing.decide import DefaultTeamRouting
+from router.routing.rules import RulesRouting, load_rules
 from router.store import ConflictError
 from router.store.sqlite import SQLiteStore
 from tests.router.identity.test_flow import Clock, msg
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 KNOWN = "+79123456789"  # wrote on WhatsApp before
 NOBODY = "+79261234567"  # nobody's

@@ -14,7 +14,7 @@ import pytest
 from router.bot.desk import unanswered
 from router.core import Router
 from router.models import Agent, IdentityRef, Role
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from tests.router.identity.merging import merger
 from tests.router.identity.test_flow import Clock, msg
@@ -32,7 +32,7 @@ from tests.router.identity.test_selfservice import (
     outbox,
     whatsapp_customer,
 )
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 SECRET = "Мой заказ 1234 — секрет"
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,20 +19,7 @@ from router.models import (
 )
 from router.store import ConflictError, NotFound, Store
 from router.store.sqlite import SQLiteStore
-from tests.router.store.test_contract import BACKENDS, T0, StoreFactory, inbound, ingest
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)
-    return factory
-
-
-@pytest.fixture
-async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
-    async with store_factory() as s:
-        yield s
-
+from tests.router.store.test_contract import T0, inbound, ingest
 
 # -- identity: keys, claims, merges ---------------------------------------------------------
 

@@ -8,13 +8,9 @@ import pytest
 from router.identity.types import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
 from router.models import Customer
 from router.store import ConflictError, NotFound, Store
-from tests.router.identity import test_store_contract as contract
 from tests.router.identity.test_store_contract import PHONE, keyed
 from tests.router.store.test_contract import T0
 
-# the contract's fixtures: the same backends
-store_factory = contract.store_factory
-store = contract.store
 CAP = 3
 
 

@@ -3,11 +3,7 @@ agent's panel), on every backend of tests/router/store/test_contract.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from router.identity.types import MergeRequest
 from router.models import (
@@ -22,13 +18,7 @@ from router.models import (
     new_id,
 )
 from router.store import Store
-from tests.router.store.test_contract import BACKENDS, T0, ingest
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
+from tests.router.store.test_contract import T0, ingest
 
 
 def _message(channel: str, sender: str, external_id: str, text: str) -> InboundMessage:

@@ -5,27 +5,17 @@ on every backend."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-
-import pytest
 
 from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.ingest.store import Ingested
 from router.models import Author, CoreMeta, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
 from router.store import Store
 from tests.router.identity.test_store_contract import PHONE, _all_rows, _differences, keyed, keyed_inbound
-from tests.router.store.test_contract import BACKENDS, QUEUE, T0, StoreFactory
+from tests.router.store.test_contract import QUEUE, T0
 
 PROOF = ClaimPlan(PHONE, "telegram:proven_phone", "+79123456789")
 _n = iter(range(1, 10_000))
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Store]:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)
-    async with factory() as s:
-        yield s
 
 
 def telegram(user: str = "5551234", *proven: ClaimPlan, cap: int = 3, merge: bool = True) -> IdentityPlan:

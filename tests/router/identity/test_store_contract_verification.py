@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.store import ConflictError, Store
-from tests.router.store.test_contract import BACKENDS, T0, inbound, ingest
+from tests.router.store.test_contract import T0, inbound, ingest
 
 PHONE = KeyRef("phone", "+79123456789")
 OTHER = KeyRef("phone", "+79261234567")
 TTL = timedelta(minutes=10)
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
 
 
 def start(customer_id: str, conversation_id: str, key: KeyRef = PHONE, channel: str = "whatsapp",

@@ -7,9 +7,7 @@ and what routing reads of a customer's past."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +20,7 @@ from router.models import (
     RuleTrace,
 )
 from router.store import NotFound, Store
-from tests.router.store.test_contract import BACKENDS, QUEUE, T0, inbound, ingest
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
+from tests.router.store.test_contract import QUEUE, T0, inbound, ingest
 
 
 async def test_redelivery_is_stored_once(store: Store) -> None:

@@ -18,7 +18,7 @@ from router.core import Router
 from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker, backoff_delay
-from router.routing import DefaultTeamRouting
+from router.routing.decide import DefaultTeamRouting
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
 from tests.fakes.scripted import ScriptedPlatform

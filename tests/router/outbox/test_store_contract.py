@@ -5,21 +5,11 @@ which is not the outbox's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from router.models import ConversationStatus, Delivery, Direction, Role
 from router.store import Store
-from tests.router.store.test_contract import BACKENDS, T0, inbound, ingest, outbound
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    async with BACKENDS[request.param](tmp_path)() as s:
-        yield s
+from tests.router.store.test_contract import T0, inbound, ingest, outbound
 
 
 async def test_outbox_lifecycle(store: Store) -> None:

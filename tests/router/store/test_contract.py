@@ -3,8 +3,8 @@ the store is made of."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -42,18 +42,6 @@ def _sqlite_process(tmp_path: Path) -> StoreFactory:
 BACKENDS = {"sqlite": _sqlite, "sqlite-process": _sqlite_process}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)
-    return factory
-
-
-@pytest.fixture
-async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
-    async with store_factory() as s:
-        yield s
-
-
 def inbound(external_id: str = "m1", sender: str = "u1", channel: str = "webchat", text: str = "hi") -> InboundMessage:
     return InboundMessage(
         channel=channel, external_id=external_id, sender=IdentityRef(kind="webchat", value=sender), text=text
@@ -72,13 +60,6 @@ async def test_ping_answers_while_the_store_can_take_messages(store: Store) -> N
     await store.ping()  # raises StoreError when it cannot (tests/router/test_app.py: /healthz)
     await store.insert_inbound(inbound(), T0)
     await store.ping()
-
-
-async def test_awaiting_first_response_can_be_limited_to_older_conversations(store: Store) -> None:
-    _, old = await ingest(store, inbound("m1", sender="u1"), T0)
-    _, new = await ingest(store, inbound("m2", sender="u2"), T0 + timedelta(minutes=10))
-    assert [c.id for c in await store.awaiting_first_response(10)] == [old, new]
-    assert [c.id for c in await store.awaiting_first_response(10, T0 + timedelta(minutes=5))] == [old]
 
 
 async def test_identity_resolves_to_one_customer(store: Store) -> None:

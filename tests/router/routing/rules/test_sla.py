@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Presence, Role
-from router.rules import RulesRouting, load_rules
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
-from tests.router.rules.conftest import write_config
-from tests.router.rules.test_escalation import TEAMS, Clock, write
+from tests.router.routing.rules.conftest import write_config
+from tests.router.routing.rules.test_escalation import TEAMS, Clock, write
 
 RULES = """\
 queues:

@@ -24,9 +24,9 @@ import rule_engine
 from rule_engine import DataType
 from rule_engine import ast as re_ast
 
-from router.rules.always import contradiction, flatten, tautology
-from router.rules.ast_text import OPERATORS, children, literal, unparse, wrapped
-from router.rules.facts import FACTS
+from router.routing.rules.always import contradiction, flatten, tautology
+from router.routing.rules.ast_text import OPERATORS, children, literal, unparse, wrapped
+from router.routing.rules.facts import FACTS
 
 Severity = Literal["error", "warning"]
 

@@ -36,11 +36,11 @@ from router.models import (
     RuleTrace,
     utcnow,
 )
-from router.rules.calendar import Hours
-from router.rules.facts import gather, printable
-from router.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
-from router.rules.typecheck import UNTYPED, Finding, conjunction_warnings
-from router.rules.typecheck import check as check_expression
+from router.routing.rules.calendar import Hours
+from router.routing.rules.facts import gather, printable
+from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
+from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
+from router.routing.rules.typecheck import check as check_expression
 from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
 
 log = logging.getLogger(__name__)

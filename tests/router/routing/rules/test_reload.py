@@ -16,7 +16,7 @@ from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.rules.conftest import RULES, write_config
+from tests.router.routing.rules.conftest import RULES, write_config
 
 Client = TestClient[web.Request, web.Application]
 

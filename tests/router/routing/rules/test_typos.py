@@ -24,7 +24,7 @@ from router.models import IdentityRef, InboundMessage
 from router.server.app import create_app
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.rules.conftest import write_config
+from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -164,10 +164,10 @@ def test_start_logs_each_warning_and_runs(
 ) -> None:
     settings.connectors = {}
     path = write_config(tmp_path / "config", rules_with(when))
-    with caplog.at_level(logging.WARNING, logger="router.routing"):
+    with caplog.at_level(logging.WARNING, logger="router.routing.decide"):
         app = create_app(settings, path.parent, base_dir=tmp_path)
     assert RULES_RELOADER in app
-    logged = [r.getMessage() for r in caplog.records if r.name == "router.routing"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "router.routing.decide"]
     assert any(m.startswith(f"{path}:3: warning: rules.0.when: ") and all(w in m for w in words)
                for m in logged), logged
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from router.models import ConversationView, Message, RouteDecision
-from router.rules.engine import RuleSet
-from router.rules.facts import RECENT_WINDOW
+from router.routing.rules.engine import RuleSet
+from router.routing.rules.facts import RECENT_WINDOW
 from router.store import NotFound, Store
 
 PAGE = 500

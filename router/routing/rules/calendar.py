@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from router.rules.schema import Calendar
+from router.routing.rules.schema import Calendar
 
 SEARCH_DAYS = 400  # a calendar closed for longer than this never opens
 

@@ -10,10 +10,10 @@ import pytest
 
 from router.cli import main
 from router.models import Attachment, ConversationStatus, Customer, CustomerHistory, Direction, Message
-from router.rules import RulesRouting, load_rules
-from tests.router.rules.conftest import write_config
+from router.routing.rules import RulesRouting, load_rules
+from tests.router.routing.rules.conftest import write_config
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 
 

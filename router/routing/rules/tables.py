@@ -8,8 +8,8 @@ exists and its signature is the grammar's, so ``install`` has Python find
 ours under that name (loaded only when PLY asks: ``omnirouter --help``
 never reads it). A rule-engine whose grammar differs finds
 another signature and PLY builds its own tables as before: slower, never
-wrong. ``python -m router.rules.tables`` writes the tables of the installed
-rule-engine (tests/router/rules/test_tables.py says when that is due).
+wrong. ``python -m router.routing.rules.tables`` writes the tables of the installed
+rule-engine (tests/router/routing/rules/test_tables.py says when that is due).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def grammar_signature() -> str:
 
 
 def shipped_signature() -> str:
-    from router.rules import _parsetab  # noqa: PLC0415
+    from router.routing.rules import _parsetab  # noqa: PLC0415
 
     signature: str = _parsetab._lr_signature
     return signature

@@ -18,7 +18,7 @@ from router.models import ConversationStatus, IdentityRef, InboundMessage
 from router.server.app import create_app
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.rules.conftest import RULES, write_config
+from tests.router.routing.rules.conftest import RULES, write_config
 
 Client = TestClient[web.Request, web.Application]
 MakeApp = Callable[[Path | None], Awaitable[Client]]

@@ -13,9 +13,9 @@ from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
 from router.models import ConversationStatus, IdentityRef, InboundMessage
-from router.rules import RulesRouting, load_rules
+from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
-from tests.router.rules.conftest import RULES, write_config
+from tests.router.routing.rules.conftest import RULES, write_config
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

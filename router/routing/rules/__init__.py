@@ -2,27 +2,27 @@
 expression language over the message, the customer, the conversation and
 time (rule-engine, never ``eval``), decisions with an explanation trace.
 
-Its names load on first use: ``omnirouter rules --help`` imports this
-package and should not pay for pydantic models and rule-engine."""
+Its names load on first use: a module that needs only the schema (the
+bot's config) should not pay for rule-engine."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from router.rules.tables import install
+from router.routing.rules.tables import install
 
 if TYPE_CHECKING:
-    from router.rules.engine import RuleSet, RulesRouting, load_rules
-    from router.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
+    from router.routing.rules.engine import RuleSet, RulesRouting, load_rules
+    from router.routing.rules.schema import RULES_FILE, TEAMS_FILE, RulesFile, TeamsFile
 
 # before any module of this package imports rule-engine
 install()
 
+_ENGINE, _SCHEMA = f"{__name__}.engine", f"{__name__}.schema"
 _LAZY = {
-    "RuleSet": "router.rules.engine", "RulesRouting": "router.rules.engine", "load_rules": "router.rules.engine",
-    "RULES_FILE": "router.rules.schema", "TEAMS_FILE": "router.rules.schema", "RulesFile": "router.rules.schema",
-    "TeamsFile": "router.rules.schema",
+    "RuleSet": _ENGINE, "RulesRouting": _ENGINE, "load_rules": _ENGINE,
+    "RULES_FILE": _SCHEMA, "TEAMS_FILE": _SCHEMA, "RulesFile": _SCHEMA, "TeamsFile": _SCHEMA,
 }
 
 __all__ = ["RULES_FILE", "TEAMS_FILE", "RuleSet", "RulesFile", "RulesRouting", "TeamsFile", "load_rules"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage, Presence, Role, RouteDecision
-from router.rules.schema import AgentConfig, TeamConfig, TeamsFile
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules.schema import AgentConfig, TeamConfig, TeamsFile
 from router.store import ConflictError, Store
 from router.store.sqlite import SQLiteStore
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from router.cli import main
-from router.rules import load_rules
-from router.rules.cli import json_schema
+from router.cli.rules import json_schema
+from router.routing.rules import load_rules
 from router.yamlconf import ConfigError
-from tests.router.rules.conftest import RULES, TEAMS, write_config
+from tests.router.routing.rules.conftest import RULES, TEAMS, write_config
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 BAD_RULES = [
     # (case, rules.yaml, expected line, words in the message)

@@ -15,8 +15,8 @@ from router.kinds import RULES_FILE, TEAMS_FILE, AttachmentKind
 # (pydantic models, rule-engine, the store): each handler imports its own
 if TYPE_CHECKING:
     from router.models import ConversationView, Customer, CustomerHistory, Message, RouteTrace
-    from router.rules.engine import RuleSet
-    from router.rules.replay import ReplayReport
+    from router.routing.rules.engine import RuleSet
+    from router.routing.rules.replay import ReplayReport
     from router.yamlconf import ConfigError
 
 SCHEMA_KINDS = ("rules", "teams")
@@ -24,7 +24,7 @@ SCHEMA_KINDS = ("rules", "teams")
 
 def json_schema(kind: str) -> str:
     """The published JSON Schema of a config file, generated from its models."""
-    from router.rules.schema import RulesFile, TeamsFile  # noqa: PLC0415
+    from router.routing.rules.schema import RulesFile, TeamsFile  # noqa: PLC0415
 
     schemas: dict[str, type[RulesFile] | type[TeamsFile]] = {"rules": RulesFile, "teams": TeamsFile}
     schema = schemas[kind].model_json_schema()
@@ -34,7 +34,7 @@ def json_schema(kind: str) -> str:
 
 
 def _load(path: str | None) -> RuleSet:
-    from router.rules.engine import load_rules  # noqa: PLC0415
+    from router.routing.rules.engine import load_rules  # noqa: PLC0415
 
     return load_rules(Path(path or Path("config") / RULES_FILE))
 
@@ -65,7 +65,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _facts(args: argparse.Namespace) -> int:
-    from router.rules.facts import FACTS  # noqa: PLC0415
+    from router.routing.rules.facts import FACTS  # noqa: PLC0415
 
     for name, fact in FACTS.items():
         print(f"{name:20} {fact.type.name.lower():10} {fact.description}")
@@ -169,7 +169,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 async def _replay_store(config_dir: Path, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
-    from router.rules.replay import replay  # noqa: PLC0415
+    from router.routing.rules.replay import replay  # noqa: PLC0415
     from router.server.app import make_store  # noqa: PLC0415
     from router.server.settings import load_settings  # noqa: PLC0415
 
@@ -190,7 +190,7 @@ def _since(text: str | None) -> datetime | None:
 def _replay(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from router.rules.engine import load_rules  # noqa: PLC0415
+    from router.routing.rules.engine import load_rules  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     try:

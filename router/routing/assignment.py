@@ -6,8 +6,9 @@ publishes. Order: highest priority first, then oldest. Among eligible agents:
 the customer's last agent if eligible, else the one idle longest.
 
 Capacity is enforced by the store in the same transaction as the assignment
-(``Store.offer``), so however many assigners or transfers run at once no agent
-ever holds more than their capacity; the local picture here only chooses.
+(``AssignmentStore.offer``, which asks ``router.routing.service``'s capacity
+rule, the one the local picture here chooses by), so however many assigners
+or transfers run at once no agent ever holds more than their capacity.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from router import events
+from router.accounts.store import AccountStore
 from router.aio import wait_event
 from router.bus import EventBus
+from router.conversations.store import ConversationStore
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
-from router.rules.engine import DEFAULT_QUEUE, RuleSet
-from router.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
-from router.store import ConflictError, Store, StoreUnavailable
+from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
+from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
+from router.routing.service import has_room
+from router.routing.store import AssignmentStore
+from router.store import ConflictError, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
 
@@ -81,7 +87,7 @@ class Candidate:
     load: dict[str, int] = field(default_factory=dict)
 
     def free(self, kind: str) -> bool:
-        return self.load.get(kind, 0) < self.config.capacity.get(kind, 0)
+        return has_room(self.load.get(kind, 0), self.config.capacity.get(kind, 0))
 
     def fits(self, conversation: ConversationView, step: Step) -> bool:
         if step.agents == "last_agent" and self.agent.id != conversation.preferred_agent_id:
@@ -130,10 +136,16 @@ def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
     return teams
 
 
+class AssignerStore(AssignmentStore, AccountStore, ConversationStore, Protocol):
+    """What the assigner uses of a store: routing's own part, the agents'
+    accounts (teams.yaml names them by username), and the conversations (a
+    transfer reads and reroutes one)."""
+
+
 class Assigner:
     def __init__(
         self,
-        store: Store,
+        store: AssignerStore,
         bus: EventBus,
         policy: Policy | Callable[[], Policy],
         clock: Callable[[], datetime] = utcnow,

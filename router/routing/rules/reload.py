@@ -17,8 +17,8 @@ from pathlib import Path
 from router import events
 from router.bus import EventBus
 from router.models import utcnow
-from router.rules.engine import RuleSet, RulesRouting, load_rules
-from router.rules.schema import TEAMS_FILE
+from router.routing.rules.engine import RuleSet, RulesRouting, load_rules
+from router.routing.rules.schema import TEAMS_FILE
 from router.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)

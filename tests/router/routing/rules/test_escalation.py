@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from router.assignment import Assigner, Policy
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Author, ConversationStatus, Direction, IdentityRef, InboundMessage, Presence, Role
-from router.rules import RulesRouting, load_rules
-from router.rules.calendar import Hours
-from router.rules.schema import Calendar
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules import RulesRouting, load_rules
+from router.routing.rules.calendar import Hours
+from router.routing.rules.schema import Calendar
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
-from tests.router.rules.conftest import write_config
-from tests.router.rules.test_decisions import customer, message
+from tests.router.routing.rules.conftest import write_config
+from tests.router.routing.rules.test_decisions import customer, message
 
 MONDAY_10 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 
@@ -323,7 +323,7 @@ async def test_a_lapsed_offer_goes_to_another_agent_with_room(
     await assigner.assign_round()
     assert await owner(router, conv) == first  # the offer still runs
     clock.advance(seconds=11)  # 31 s without opening it
-    with caplog.at_level(logging.INFO, logger="router.assignment"):
+    with caplog.at_level(logging.INFO, logger="router.routing.assignment"):
         await assigner.assign_round()
     second = await owner(router, conv)
     assert second is not None and second != first

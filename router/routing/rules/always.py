@@ -11,7 +11,7 @@ from typing import Any
 
 from rule_engine import ast as re_ast
 
-from router.rules.ast_text import unparse
+from router.routing.rules.ast_text import unparse
 
 # -- always-false conjunctions, always-true disjunctions ---------------------------------
 

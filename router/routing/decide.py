@@ -1,5 +1,5 @@
 """The routing step of the pipeline: ``config/rules.yaml`` when it exists
-(router.rules), else every new conversation queues to the configured default
+(router.routing.rules), else every new conversation queues to the configured default
 team."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from router.assignment import Policy
 from router.config import RoutingConfig
 from router.models import (
     BotOutcome,
@@ -21,8 +20,9 @@ from router.models import (
     RouteDecision,
     RouteTrace,
 )
-from router.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
-from router.rules.engine import load_teams
+from router.routing.assignment import Policy
+from router.routing.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
+from router.routing.rules.engine import load_teams
 
 log = logging.getLogger(__name__)
 

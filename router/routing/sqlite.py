@@ -1,0 +1,157 @@
+"""Routing's SQL on SQLite: agents' presence, the queue, the loads and the
+offers. Mixed into ``SQLiteStore``, which gives it the writer and reader
+connections; storage and atomicity only: each transaction reads the rows a
+step depends on and asks the rules of ``router.routing.service`` (the
+capacity rule, the serving order, a lapsed offer, idle time)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
+from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
+from router.routing.store import AssignmentStore, ReleasedOffer
+from router.store.engine import Connections
+from router.store.errors import ConflictError, NotFound
+from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
+from router.store.rows import conversation_row as _conversation
+from router.store.rows import conversation_view as _conv_view
+from router.store.rows import execute as _execute
+from router.store.rows import fetch_all as _all
+from router.store.rows import fetch_one as _one
+from router.store.rows import from_ts as _ts
+from router.store.rows import ts
+
+
+def _presence(r: sqlite3.Row) -> AgentPresence:
+    return AgentPresence(agent_id=r["agent_id"], presence=Presence(r["presence"]), changed_at=_ts(r["changed_at"]),
+                         idle_since=_ts(r["idle_since"]))
+
+
+def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, now: str) -> AgentPresence:
+    if _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is None:
+        raise NotFound(f"agent {agent_id}")
+    before = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
+    idle = idle_since(_presence(before) if before is not None else None, _ts(now))
+    conn.execute(
+        "INSERT INTO agent_presence (agent_id, presence, changed_at, idle_since) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (agent_id) DO UPDATE SET presence = excluded.presence, changed_at = excluded.changed_at,"
+        " idle_since = excluded.idle_since",
+        (agent_id, presence.value, now, ts(idle)),
+    )
+    row = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
+    assert row is not None
+    return _presence(row)
+
+
+def _offer(
+    conn: sqlite3.Connection, conversation_id: str, agent_id: str, capacity: int, now: str,
+    expected: frozenset[ConversationStatus],
+) -> ConversationView:
+    # SQLite's one writer holds the conversation and the agent until this returns:
+    # no other offer can fill the agent between the count and the update
+    row = _one(conn, "SELECT status, channel_kind, agent_id FROM conversations WHERE id = ?", (conversation_id,))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    load = _one(
+        conn, "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = ? AND channel_kind = ?",
+        (agent_id, row["channel_kind"]),
+    )
+    state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"],
+                       load[0] if load is not None else 0)
+    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
+        raise ConflictError(refusal)
+    conn.execute(
+        "UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?, opened_at = NULL,"
+        " updated_at = ? WHERE id = ?",
+        (agent_id, now, now, conversation_id),
+    )
+    conn.execute("UPDATE agent_presence SET idle_since = ? WHERE agent_id = ?", (now, agent_id))
+    return _conv_view(conn, conversation_id)
+
+
+def _release_offers(
+    conn: sqlite3.Connection, agent_id: str | None, now: str, offered_before: str | None
+) -> list[ReleasedOffer]:
+    # the offers not yet opened (one agent's, or everyone's); which of them lapsed is the rule's
+    where = "status = 'assigned' AND assigned_at IS NOT NULL AND opened_at IS NULL"
+    params: list[Any] = []
+    if agent_id is not None:
+        where += " AND agent_id = ?"
+        params.append(agent_id)
+    bound = _ts(offered_before) if offered_before is not None else None
+    # the agent is read before the update clears it: the caller says whose offer lapsed
+    offers = [(r["id"], r["agent_id"])
+              for r in _all(conn, f"SELECT id, agent_id, assigned_at FROM conversations WHERE {where}", params)
+              if offer_lapsed(_ts(r["assigned_at"]), bound)]
+    for conversation_id, _ in offers:
+        conn.execute(
+            "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, updated_at = ?"
+            " WHERE id = ?",
+            (now, conversation_id),
+        )
+    return [ReleasedOffer(_conv_view(conn, i), agent) for i, agent in offers]
+
+
+def _serving_order() -> str:
+    return ", ".join(f"c.{field} {'DESC' if descending else 'ASC'}" for field, descending in SERVING_ORDER)
+
+
+class SQLiteRouting(AssignmentStore, Connections):
+    """Presence, queue and offers over the connections of the store it is mixed into."""
+
+    async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
+        return await self._w.call(_set_presence, agent_id, presence, ts(now))
+
+    async def list_presence(self) -> list[AgentPresence]:
+        return [_presence(r) for r in await self._r.call(_all, "SELECT * FROM agent_presence ORDER BY agent_id")]
+
+    async def queued_conversations(self, limit: int) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all, f"{_CONV_SELECT} WHERE c.status = 'queued' ORDER BY {_serving_order()} LIMIT ?", (limit,)
+        )
+        return [_conversation(r) for r in rows]
+
+    async def agent_loads(self) -> dict[str, dict[str, int]]:
+        rows = await self._r.call(
+            _all,
+            "SELECT agent_id, channel_kind, COUNT(*) FROM conversations WHERE status = 'assigned'"
+            " AND agent_id IS NOT NULL GROUP BY agent_id, channel_kind",
+        )
+        loads: dict[str, dict[str, int]] = {}
+        for agent_id, kind, count in rows:
+            loads.setdefault(agent_id, {})[kind] = count
+        return loads
+
+    async def offer(
+        self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+    ) -> ConversationView:
+        return await self._w.call(_offer, conversation_id, agent_id, capacity, ts(now), expected)
+
+    async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
+                             ) -> list[ReleasedOffer]:
+        before = ts(offered_before) if offered_before is not None else None
+        return await self._w.call(_release_offers, agent_id, ts(now), before)
+
+    async def awaiting_first_response(self, limit: int, created_before: datetime | None = None
+                                      ) -> list[ConversationView]:
+        rows = await self._r.call(
+            _all,
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.created_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
+            " ORDER BY c.created_at LIMIT ?",
+            # every stored time sorts before "9999": no bound
+            (ts(created_before) if created_before is not None else "9999", limit),
+        )
+        return [_conversation(r) for r in rows]
+
+    async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
+        await self._w.call(
+            _execute,
+            "UPDATE conversations SET opened_at = ? WHERE id = ? AND agent_id = ? AND status = 'assigned'"
+            " AND opened_at IS NULL",
+            (ts(now), conversation_id, agent_id),
+        )

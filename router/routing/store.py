@@ -1,0 +1,79 @@
+"""What assignment needs from a store, and no more: agents' presence, the
+queue, the agents' loads and the offers. ``Store`` inherits it, so the full
+store still offers it; the assigner and the console's presence API are typed
+against this, and a new backend knows routing's part of its work from this
+alone.
+
+Every method is one atomic step; errors are ``router.store``'s
+(``ConflictError``, ``NotFound``, ``StoreUnavailable``...)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedOffer:
+    """An offer put back in the queue, and the agent it had been made to (the
+    conversation no longer names them)."""
+
+    conversation: ConversationView
+    agent_id: str
+
+
+class AssignmentStore(Protocol):
+    @abstractmethod
+    async def set_presence(self, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
+        """Going online restarts the agent's idle time (``service.idle_since``,
+        asked with the agent's previous presence in hand); ``NotFound`` for an
+        unknown agent."""
+
+    @abstractmethod
+    async def list_presence(self) -> list[AgentPresence]:
+        """Every agent that ever set a presence (the others are offline)."""
+
+    @abstractmethod
+    async def queued_conversations(self, limit: int) -> list[ConversationView]:
+        """Waiting for an agent, the first ``limit`` in ``service.SERVING_ORDER``
+        (highest priority, then oldest)."""
+
+    @abstractmethod
+    async def agent_loads(self) -> dict[str, dict[str, int]]:
+        """Assigned conversations per agent per channel kind."""
+
+    @abstractmethod
+    async def offer(
+        self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+    ) -> ConversationView:
+        """Assign a conversation to an agent, in one step with the check that
+        the agent holds fewer than ``capacity`` conversations of its channel
+        kind: ``ConflictError`` when its status is not in ``expected`` (queued:
+        not taken meanwhile) or the agent is full. The agent's idle time restarts.
+
+        The backend reads the conversation and counts the agent's load of its
+        channel kind with both held against other writers (SQLite's one
+        writer; row locks elsewhere) until the offer is written, and leaves the
+        decision to ``service.offer_refusal``."""
+
+    @abstractmethod
+    async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
+                             ) -> list[ReleasedOffer]:
+        """Put offers not yet opened back in the queue: one agent's (``agent_id``),
+        or everyone's offered before ``offered_before`` (``service.offer_lapsed``);
+        each with the agent it was made to."""
+
+    @abstractmethod
+    async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
+        """The assignee opened the conversation: the offer is taken (no-op otherwise)."""
+
+    @abstractmethod
+    async def awaiting_first_response(self, limit: int, created_before: datetime | None = None
+                                      ) -> list[ConversationView]:
+        """Queued or assigned conversations no agent has answered yet, oldest
+        first; only those created before ``created_before`` when given."""

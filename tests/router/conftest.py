@@ -1,0 +1,25 @@
+"""The store every slice's contract test runs against: each backend of
+``BACKENDS`` in turn (a new backend joins there and every slice's contract
+runs on it). A test module that needs another store defines its own ``store``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from router.store import Store
+from tests.router.store.test_contract import BACKENDS, StoreFactory
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    factory: StoreFactory = BACKENDS[request.param](tmp_path)
+    return factory
+
+
+@pytest.fixture
+async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
+    async with store_factory() as s:
+        yield s
