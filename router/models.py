@@ -133,7 +133,28 @@ class Attachment(_Model):
     extras: dict[str, Any] = Field(default_factory=dict)
 
 
-class InboundMessage(_Model):
+class Given(_Model):
+    """What a connector says of a customer's message beside its words, that
+    the core reads: typed fields of ``InboundMessage``, kept as they were
+    given in the stored message's ``core``."""
+
+    # a phone / email the customer gave beside their words (a form's fields):
+    # a claim, never proof (router.identity.service.CLAIM_KEYS)
+    claimed_phone: str | None = None
+    claimed_email: str | None = None
+    # a phone / email the platform itself vouches is the sender's own (a
+    # Telegram contact of the sender's own account): proven, so it links at
+    # once, as a one-time code would (router.identity.service.PROVEN_KEYS)
+    proven_phone: str | None = None
+    proven_email: str | None = None
+    # the connector's thread data (mail headers), opaque to the core: kept with
+    # the stored message and handed back in ``OutboundMessage.thread`` of a reply
+    thread: dict[str, Any] = Field(default_factory=dict)
+    # the message's language, when the platform knows it ("ru", "en")
+    language: str | None = None
+
+
+class InboundMessage(Given):
     """What a connector hands the router for every message a customer sends."""
 
     channel: Annotated[str, Field(min_length=1, max_length=64)]
@@ -160,20 +181,6 @@ class InboundMessage(_Model):
     # report): stored and shown in its thread, but it never opens a
     # conversation, is never routed and never answered, so no reply loops
     automated: Annotated[str | None, Field(max_length=256)] = None
-    # a phone / email the customer gave beside their words (a form's fields):
-    # a claim, never proof (router.identity.service.CLAIM_KEYS)
-    claimed_phone: str | None = None
-    claimed_email: str | None = None
-    # a phone / email the platform itself vouches is the sender's own (a
-    # Telegram contact of the sender's own account): proven, so it links at
-    # once, as a one-time code would (router.identity.service.PROVEN_KEYS)
-    proven_phone: str | None = None
-    proven_email: str | None = None
-    # the connector's thread data (mail headers), opaque to the core: kept with
-    # the stored message and handed back in ``OutboundMessage.thread`` of a reply
-    thread: dict[str, Any] = Field(default_factory=dict)
-    # the message's language, when the platform knows it ("ru", "en")
-    language: Annotated[str | None, Field(max_length=32)] = None
 
     @field_validator("description", mode="before")
     @classmethod
@@ -240,7 +247,7 @@ class OutboundMessage(_Model):
     history_changed: bool = False
 
 
-class CoreMeta(_Model):
+class CoreMeta(Given):
     """What the core itself keeps with a stored message (``Message.core``;
     ``Message.extras`` is the platform's). Every field is optional: most
     messages carry none of them."""
@@ -264,15 +271,9 @@ class CoreMeta(_Model):
     agent_name: str | None = None
     # sent as the channel's template, with these values
     template: TemplateRequest | None = None
-    # an inbound message's typed fields, as the connector gave them (``InboundMessage``)
+    # an inbound message's, as the connector gave them (``InboundMessage``)
     sender_name: str | None = None
     automated: str | None = None
-    claimed_phone: str | None = None
-    claimed_email: str | None = None
-    proven_phone: str | None = None
-    proven_email: str | None = None
-    thread: dict[str, Any] = Field(default_factory=dict)
-    language: str | None = None
 
 
 class Message(_Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from router.identity.types import IdentityPlan
-from router.models import DESCRIPTION_EXTRA, CoreMeta, Direction, InboundMessage, Message, new_id
+from router.models import DESCRIPTION_EXTRA, CoreMeta, Direction, Given, InboundMessage, Message, new_id
 
 
 def stored_form(message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None) -> Message:
@@ -21,10 +21,8 @@ def stored_form(message: InboundMessage, received_at: datetime, plan: IdentityPl
     if message.description:
         extras[DESCRIPTION_EXTRA] = message.description
     core = CoreMeta(
+        **message.model_dump(include=set(Given.model_fields)),
         sender_name=message.sender_name or None, automated=message.automated or None,
-        claimed_phone=message.claimed_phone, claimed_email=message.claimed_email,
-        proven_phone=message.proven_phone, proven_email=message.proven_email,
-        thread=dict(message.thread), language=message.language,
         identity=plan.identity.value if plan is not None and plan.identity.value != message.sender.value else None,
     )
     return Message(

@@ -36,6 +36,7 @@ from router.models import (
     CoreMeta,
     Customer,
     Direction,
+    Given,
     IdentityRef,
     InboundMessage,
     MergeRecord,
@@ -247,11 +248,9 @@ class Ingest:
 
     def _replan(self, stored: Message) -> IdentityPlan:
         assert stored.sender is not None
-        core = stored.core
         inbound = InboundMessage(channel=stored.channel, external_id=stored.external_id or stored.id,
                                  sender=stored.sender, text=stored.text, extras=stored.extras,
-                                 claimed_phone=core.claimed_phone, claimed_email=core.claimed_email,
-                                 proven_phone=core.proven_phone, proven_email=core.proven_email)
+                                 **stored.core.model_dump(include=set(Given.model_fields)))
         return self.identity.plan(inbound)
 
     async def drain(self, grace: float | None = None) -> None:
