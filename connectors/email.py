@@ -57,6 +57,7 @@ from router.connector import (
     Connector,
     ConnectorHost,
     ConnectorOptions,
+    HostFailed,
     HostUnavailable,
     PermanentError,
     SendProgress,
@@ -345,9 +346,8 @@ class EmailConnector(Connector[EmailOptions]):
                     log.warning("email %s: IMAP failed, reconnecting in %gs: %s", self.name, delay, _reason(exc))
                 except HostUnavailable:  # an outage the router logs once: the mail stays unseen
                     log.debug("email %s: the router is unavailable, retrying in %gs", self.name, delay)
-                except Exception:
-                    # the router could not store a mail: it stays unseen and comes again
-                    log.exception("email %s: storing mail failed, retrying in %gs", self.name, delay)
+                except HostFailed as exc:  # logged by the router with its traceback: the mail stays unseen
+                    log.warning("email %s: storing mail failed, retrying in %gs: %s", self.name, delay, exc.reason)
                 with contextlib.suppress(*ImapError):
                     await self._in_imap_thread(self._logout)
             await asyncio.sleep(delay)

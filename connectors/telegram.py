@@ -58,6 +58,7 @@ from router.connector import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    HostFailed,
     HostUnavailable,
     MediaFile,
     MediaUnavailable,
@@ -337,9 +338,9 @@ class TelegramConnector(Connector[TelegramOptions]):
             except HostUnavailable:  # an outage the router logs once: the update stays unconfirmed
                 log.debug("telegram %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
-            except Exception:
-                # the store refused the update: it stays unconfirmed and comes again
-                log.exception("telegram %s: storing an update failed, retrying", self.name)
+            except HostFailed as exc:  # logged by the router with its traceback: the update stays unconfirmed
+                log.warning("telegram %s: storing an update failed, retrying in %gs: %s", self.name,
+                            POLL_RETRY_SECONDS, exc.reason)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
 
     async def _take(self, raw: Any, offset: int | None) -> int | None:

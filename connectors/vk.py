@@ -56,6 +56,7 @@ from router.connector import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    HostFailed,
     HostUnavailable,
     PermanentError,
     RateLimited,
@@ -176,6 +177,18 @@ def random_id(message_id: str, part: int = 0) -> int:
     a long message cut short, sends nothing twice."""
     key = message_id if part == 0 else f"{message_id}:{part}"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+class MalformedAnswer(Exception):
+    """VK's long poll answered something that is not what its documentation
+    says: the poll is tried again, as after a network failure."""
+
+
+def _long_poll_server(answer: Any) -> dict[str, Any]:
+    """``groups.getLongPollServer``'s answer, checked: the three fields a poll needs."""
+    if not isinstance(answer, dict) or not all(k in answer for k in ("server", "key", "ts")):
+        raise MalformedAnswer("groups.getLongPollServer answered without server, key and ts")
+    return answer
 
 
 # -- names ---------------------------------------------------------------------------------
@@ -351,10 +364,11 @@ class VkConnector(Connector[VkOptions]):
             server: dict[str, Any] | None = None
             while True:
                 try:
-                    server = server or await self._call("groups.getLongPollServer",
-                                                        {"group_id": self.options.group_id})
+                    server = server or _long_poll_server(await self._call(
+                        "groups.getLongPollServer", {"group_id": self.options.group_id}))
                     server = await self._poll_once(http, server)
-                except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError) as exc:
+                except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError,
+                        MalformedAnswer) as exc:
                     # aiohttp's text would carry the long poll URL, and its query the poll's key
                     reason = type(exc).__name__ if isinstance(exc, aiohttp.ClientError) else exc
                     log.warning("vk %s: long poll failed, retrying in %gs: %s", self.name, POLL_RETRY_SECONDS, reason)
@@ -362,23 +376,34 @@ class VkConnector(Connector[VkOptions]):
                 except HostUnavailable:  # an outage the router logs once: ts is not advanced
                     log.debug("vk %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
-                except Exception:
-                    # the store refused an event: ts is not advanced, it comes again
-                    log.exception("vk %s: storing a long poll event failed, retrying", self.name)
+                except HostFailed as exc:  # logged by the router with its traceback: ts is not advanced
+                    log.warning("vk %s: storing a long poll event failed, retrying in %gs: %s", self.name,
+                                POLL_RETRY_SECONDS, exc.reason)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
 
     async def _poll_once(self, http: aiohttp.ClientSession, server: dict[str, Any]) -> dict[str, Any] | None:
         """One a_check; returns the server to poll next (None: get a new key)."""
         params = {"act": "a_check", "key": server["key"], "ts": server["ts"], "wait": self.options.longpoll_wait}
         async with http.get(server["server"], params=params) as resp:
-            answer = await resp.json(content_type=None)
+            try:
+                answer = await resp.json(content_type=None)
+            except ValueError:
+                raise MalformedAnswer("a long poll answer that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise MalformedAnswer("a long poll answer that is not an object")
         failed = answer.get("failed")
-        if failed == 1:  # history lost in part: go on from the ts given
-            return {**server, "ts": answer["ts"]}
         if failed in (2, 3):  # key expired (2) or everything lost (3): a new key
             return None
-        for event in answer.get("updates") or []:
-            await self._accept(event)
+        updates = answer.get("updates") or []
+        if "ts" not in answer or not isinstance(updates, list):
+            raise MalformedAnswer("a long poll answer without ts or with updates that are not a list")
+        if failed == 1:  # history lost in part: go on from the ts given
+            return {**server, "ts": answer["ts"]}
+        for event in updates:
+            if isinstance(event, dict):
+                await self._accept(event)
+            else:
+                log.warning("vk %s: a long poll item that is not an event skipped", self.name)
         return {**server, "ts": answer["ts"]}
 
     # -- delivery ----------------------------------------------------------------------

@@ -47,6 +47,8 @@ from router.connector import (
     Connector,
     ConnectorHost,
     ConnectorOptions,
+    HostError,
+    HostFailed,
     HostUnavailable,
     SendProgress,
     SendResult,
@@ -316,7 +318,7 @@ class WebChatConnector(Connector[WebChatOptions]):
                 await self._on_frame(session, parse_frame(msg.data))
             except FrameError as exc:
                 await self._send_error(session, exc.code, exc.message)
-            except HostUnavailable:  # a hello's history or secret during an outage (logged once by the store)
+            except HostError:  # a hello's history or secret the router could not read (it logged why)
                 await self._fail(session)
         elif msg.type is WSMsgType.BINARY:
             await self._send_error(session, "binary_not_supported", "send JSON text frames")
@@ -438,8 +440,9 @@ class WebChatConnector(Connector[WebChatOptions]):
         except HostUnavailable:  # an outage, logged once by the router's store: not acknowledged
             await self._fail(session)
             return
-        except Exception:
-            log.exception("webchat: storing a message of visitor %s failed (code unavailable)", visitor_id)
+        except HostFailed as exc:  # logged by the router with its traceback: not acknowledged
+            log.warning("webchat: storing a message of visitor %s failed (code unavailable): %s", visitor_id,
+                        exc.reason)
             await self._fail(session)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it

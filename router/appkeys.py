@@ -19,7 +19,7 @@ from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.routing.assignment import Assigner
 from router.routing.rules.reload import RulesReloader
-from router.store import Store
+from router.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG_DIR = web.AppKey("config_dir", Path)

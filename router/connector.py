@@ -84,37 +84,62 @@ class Accepted:
     created_at: datetime
 
 
-class HostUnavailable(Exception):
-    """The router cannot take the message now (its store is down: a full
-    disk, read-only files): nothing was stored, so the platform must not be
-    told "received". A webhook lets it propagate (the server answers 503 and
-    the platform delivers again); a connector that pulls messages tries again
-    later."""
+# --- the host's error tree: what ``ConnectorHost``'s calls may raise. A
+# connector catches ``HostError`` (or one of its two kinds) and nothing
+# broader: whatever went wrong inside the core reaches it as one of these ---
+
+
+class HostError(Exception):
+    """The host could not do what a connector asked (store a message, read a
+    history, record a receipt): nothing of the call was stored, so the
+    platform must not be told "received". ``reason`` says why, in words fit
+    for a log line (never the customer's text)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
+class HostUnavailable(HostError):
+    """An outage (its store is down: a full disk, read-only files), logged
+    once by the core as it starts and as it ends. A webhook lets it propagate
+    (the server answers 503 and the platform delivers again); a connector
+    that pulls messages tries again later."""
+
+
+class HostFailed(HostError):
+    """This call failed for another reason (the store refused the write, a
+    bug in the core), already logged by the host with its traceback. The
+    same as an outage to the platform: a webhook lets it propagate (the
+    server answers 500, and the platform delivers again), a poller leaves
+    the message unconfirmed and tries again later, the site chat answers an
+    error frame. A connector logs it without a traceback."""
+
+
 class ConnectorHost(Protocol):
     """What the core offers a connector."""
 
     async def on_message(self, message: InboundMessage) -> Accepted:
-        """Store and route ``message``; ``HostUnavailable`` when it could not be stored now."""
+        """Store and route ``message``. ``HostUnavailable`` when it could not
+        be stored now (an outage), ``HostFailed`` when it could not be stored
+        for another reason; never any other exception."""
         ...
 
-    async def history(self, sender: IdentityRef, limit: int) -> list[Message]: ...
+    async def history(self, sender: IdentityRef, limit: int) -> list[Message]:
+        """What the customer writing as ``sender`` may see; raises only ``HostError``."""
+        ...
 
     async def on_delivery_status(
         self, channel: str, external_id: str, state: Delivery, error: str | None = None
     ) -> None:
         """A platform's receipt for a message sent as ``external_id``
         (``SendResult.external_id``): delivered, read, or failed with the
-        reason the agent is shown. Late or repeated receipts are harmless."""
+        reason the agent is shown. Late or repeated receipts are harmless.
+        Raises only ``HostError``: the platform should report it again."""
         ...
 
     async def secret(self, name: str) -> bytes:
-        """A stable per-installation secret (for signing tokens)."""
+        """A stable per-installation secret (for signing tokens); raises only ``HostError``."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The core as connectors see it (``connectors.base.ConnectorHost``: a
+"""The core as connectors see it (``router.connector.ConnectorHost``: a
 message in, a delivery receipt, a customer's history, a secret), and the
 composition of its parts: the ingest pipeline (``router.ingest.service``),
 the agents' actions (``router.conversations.service``) and the steps they
@@ -20,7 +20,7 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import EventBus
-from router.connector import Accepted, ChannelLabel, Connector, HostUnavailable
+from router.connector import Accepted, ChannelLabel, Connector, HostFailed, HostUnavailable
 from router.conversations.service import Conversations
 from router.identity.phone_ask import PhoneAsker
 from router.identity.selfservice import SelfService
@@ -29,20 +29,44 @@ from router.identity.verification import Verifier
 from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
-from router.redaction import redact
+from router.redaction import redact, textless_traceback
 from router.routing.decide import Routing
-from router.store import Store, StoreUnavailable
+from router.store.base import Store
+from router.store.errors import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _for_connectors() -> Iterator[None]:
-    """A store outage in the words of the connector contract, which knows no store."""
+def _for_connectors(what: str, *args: object) -> Iterator[None]:
+    """Whatever goes wrong in the core in the words of the connector contract
+    (``HostError``), which knows no store: the one place where it is turned.
+
+    An outage (``StoreUnavailable``) is ``HostUnavailable``, logged once by
+    the store as it starts and ends. Any other store error (a write refused)
+    and any other exception (a bug in the core) is ``HostFailed``, logged here
+    with its traceback, the one log of it: a connector that met it logs a line
+    without one. A bug is not let through as it is: a poller would die of it
+    and stop taking messages, and a webhook would answer aiohttp's 500 with a
+    second traceback; as ``HostFailed`` the poller leaves the message
+    unconfirmed and goes on, and the webhook answers 500 so the platform
+    delivers again. ``asyncio.CancelledError`` is no ``Exception``: it passes.
+
+    ``what`` and ``args`` name the call in the log (a channel and an external
+    id, never the customer's text). A bug's traceback is logged without the
+    exceptions' words (``textless_traceback``), which may quote the text; a
+    store error's words are the backend's (which rule broke), so it is logged
+    whole. The reason a connector gets holds only the error's type."""
     try:
         yield
     except StoreUnavailable as exc:
         raise HostUnavailable(exc.reason) from exc
+    except StoreError as exc:
+        log.exception("the store refused " + what, *args)
+        raise HostFailed(f"the store refused it ({type(exc).__name__}; see the server log)") from exc
+    except Exception as exc:
+        log.error("a bug in the core failed " + what + "\n%s", *args, textless_traceback(exc))
+        raise HostFailed(f"an internal error ({type(exc).__name__}; see the server log)") from exc
 
 
 class Router:
@@ -115,23 +139,23 @@ class Router:
 
     # -- what connectors see (router.connector.ConnectorHost) ----------------
     async def on_message(self, message: InboundMessage) -> Accepted:
-        with _for_connectors():
+        with _for_connectors("message %s/%s", message.channel, message.external_id):
             return await self.ingest.on_message(message)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history (``Ingest.history``)."""
-        with _for_connectors():
+        with _for_connectors("the history of a %s sender", sender.kind):
             return await self.ingest.history(sender, limit)
 
     async def secret(self, name: str) -> bytes:
-        with _for_connectors():
+        with _for_connectors("the secret %s", name):
             return await self.store.secret(name)
 
     async def on_delivery_status(
         self, channel: str, external_id: str, state: Delivery, error: str | None = None
     ) -> None:
         error = redact(error) if error is not None else None  # the agent reads it
-        with _for_connectors():
+        with _for_connectors("a receipt for %s/%s", channel, external_id):
             message = await self.store.record_delivery(channel, external_id, state, error, self.clock())
         if message is None:
             log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)

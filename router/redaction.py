@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import traceback
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
@@ -109,3 +110,18 @@ def install_log_filter() -> None:
     for handler in logging.getLogger().handlers:
         if FILTER not in handler.filters:
             handler.addFilter(FILTER)
+
+
+def textless_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback as logging prints it (its causes first), but each
+    exception by its type only: an error's words may quote what a customer
+    wrote (a validation error quotes its input), and customer text never goes
+    to logs. The frames and their lines of code are ours."""
+    parts: list[str] = []
+    current: traceback.TracebackException | None = traceback.TracebackException.from_exception(exc)
+    while current is not None:
+        name = current.exc_type.__qualname__ if current.exc_type is not None else "an exception"
+        parts.append("Traceback (most recent call last):\n" + "".join(current.stack.format())
+                     + f"{name} (its words are left out of the log: they may quote a customer)\n")
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\nwhich led to\n\n".join(reversed(parts)).rstrip("\n")

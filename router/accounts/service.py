@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from router.accounts.store import AccountStore
 from router.models import Agent, Role
-from router.store import ConflictError, NotFound, StoreError
+from router.store.errors import ConflictError, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,9 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import customer_language, handoff_notice
+from router.redaction import textless_traceback
 from router.routing.decide import Routing
-from router.store import ConflictError, StoreUnavailable
+from router.store.errors import ConflictError, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,15 @@ class BotDesk:
             raise
         except StoreUnavailable:  # an outage the store logs once; picked up as below
             log.debug("bot turn for conversation %s: the store is unavailable", conversation_id)
-        except Exception:
-            # a store failure mid-turn: the message stays unanswered and is
-            # picked up by the next turn or the next start's resume
-            log.exception("bot turn for conversation %s failed", conversation_id)
+        except StoreError:  # a write refused mid-turn: the backend's words (which rule), no customer's
+            log.exception("bot turn for conversation %s failed in the store", conversation_id)
+        except Exception as exc:
+            # the last resort of a task no one awaits: a bug here (in the bot,
+            # its model, the desk) would otherwise end as "Task exception was
+            # never retrieved". The message stays unanswered and is picked up
+            # by the next turn or the next start's resume. Its words may quote
+            # the customer, whose text the bot reads: the frames only
+            log.error("bot turn for conversation %s failed\n%s", conversation_id, textless_traceback(exc))
 
     async def resume(self) -> int:
         """Turns for conversations left with the bot unanswered by a restart."""

@@ -42,7 +42,7 @@ def _import_command(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm  # noqa: PLC0415
 
-    from router.store import StoreError  # noqa: PLC0415
+    from router.store.errors import StoreError  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     path = Path(args.file)

@@ -123,7 +123,7 @@ async def _stored_route(config_dir: Path, conversation_id: str) -> tuple[Convers
 def _explain_stored(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
-    from router.store import NotFound  # noqa: PLC0415
+    from router.store.errors import NotFound  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     try:

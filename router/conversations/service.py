@@ -27,7 +27,7 @@ from router.models import (
     RouteTrace,
     TemplateRequest,
 )
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,9 @@ from router.identity.service import IdentityRules
 from router.identity.store import ClaimStore
 from router.identity.types import KeyRef
 from router.models import ClaimMatch
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 log = logging.getLogger(__name__)
-
-DISMISSED = "claim.dismissed"
 
 
 class ClaimHints:

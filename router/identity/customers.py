@@ -20,7 +20,7 @@ from router.identity.service import IdentityRules, InvalidIdentifier
 from router.identity.store import CustomerStore
 from router.identity.types import CustomerUpsert, KeyRef, Upserted
 from router.models import utcnow
-from router.store import ConflictError, NotFound
+from router.store.errors import ConflictError, NotFound
 
 log = logging.getLogger(__name__)
 

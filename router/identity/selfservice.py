@@ -34,7 +34,7 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.store import ConflictError
+from router.store.errors import ConflictError
 from router.texts import localized
 
 log = logging.getLogger(__name__)

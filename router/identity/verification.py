@@ -38,8 +38,8 @@ from router.models import (
     Verification,
 )
 from router.notices import customer_language
-from router.store import ConflictError, NotFound
-from router.store.base import SecretStore
+from router.store.errors import ConflictError, NotFound
+from router.store.secrets import SecretStore
 from router.texts import localized
 
 log = logging.getLogger(__name__)

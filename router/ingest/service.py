@@ -44,7 +44,7 @@ from router.models import (
 )
 from router.notices import handoff_notice
 from router.routing.decide import Routing
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 log = logging.getLogger(__name__)
 

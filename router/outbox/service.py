@@ -22,7 +22,7 @@ from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.outbox.store import OutboxStore
 from router.redaction import redact
-from router.store import StoreUnavailable
+from router.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

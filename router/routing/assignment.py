@@ -32,7 +32,7 @@ from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
 from router.routing.service import has_room
 from router.routing.store import AssignmentStore
-from router.store import ConflictError, StoreUnavailable
+from router.store.errors import ConflictError, StoreUnavailable
 
 OPEN = frozenset({ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ASSIGNED})
 
@@ -47,7 +47,7 @@ LAPSES_KEPT = 10_000
 
 # events after which a waiting conversation may find an agent
 WAKING_EVENTS = frozenset({
-    "conversation.created", "conversation.updated", "conversation.assigned", "agent.presence",
+    events.CONVERSATION_CREATED, events.CONVERSATION_UPDATED, events.CONVERSATION_ASSIGNED, events.AGENT_PRESENCE,
 })
 
 
@@ -184,8 +184,11 @@ class Assigner:
                 except StoreUnavailable:  # an outage the store logs once; the next round retries
                     log.debug("assignment round: the store is unavailable; retrying in %.0f s", idle_check)
                 except Exception:
-                    # the assigner must outlive a bad round (a locked database, a
-                    # bug): say so loudly and try again on the next wake-up
+                    # the last resort, kept on purpose: the assigner is one task
+                    # for the whole service and must outlive a bad round (a write
+                    # the store refused, a bug): said loudly, with its traceback,
+                    # and tried again on the next wake-up. asyncio.CancelledError
+                    # is no Exception: it passes
                     log.exception("assignment round failed; retrying on the next event or in %.0f s", idle_check)
         finally:
             listener.cancel()

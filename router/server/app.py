@@ -35,7 +35,7 @@ from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
 from router.config import Settings
-from router.connector import Connector, HostUnavailable
+from router.connector import Connector, HostFailed, HostUnavailable
 from router.core import Router
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
 from router.identity.merging import Merger
@@ -50,7 +50,7 @@ from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
-from router.store import Store
+from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
@@ -207,13 +207,18 @@ def unavailable_response(reason: str) -> web.Response:
 async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A store outage met by any handler (a webhook's message, a page) is a
     503 with the reason, not a 500 and a traceback per request: the outage is
-    logged once by the store, as it starts and as it ends."""
+    logged once by the store, as it starts and as it ends. A message the
+    core could not take for another reason (``HostFailed``, logged by the
+    core) is a 500 with the reason, without aiohttp's second traceback."""
     try:
         return await handler(request)
     except StoreUnavailable as exc:
         return unavailable_response(exc.reason)
     except HostUnavailable as exc:
         return unavailable_response(exc.reason)
+    except HostFailed as exc:
+        # the core logged it with its traceback; the platform delivers again on a 5xx
+        return web.json_response({"status": "failed", "error": "not_stored", "reason": exc.reason}, status=500)
 
 
 async def healthz(request: web.Request) -> web.Response:

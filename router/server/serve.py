@@ -25,7 +25,7 @@ from router.config import Settings
 from router.heap import settle_heap
 from router.server.app import STARTUP, StartupTimes, create_app
 from router.server.settings import load_settings
-from router.store import StoreUnavailable
+from router.store.errors import StoreUnavailable
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")

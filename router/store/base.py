@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from router.accounts.store import AccountStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
@@ -14,13 +14,7 @@ from router.identity.store import ClaimStore, CustomerStore, MergeStore, Verific
 from router.ingest.store import IngestStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
-
-
-class SecretStore(Protocol):
-    @abstractmethod
-    async def secret(self, name: str) -> bytes:
-        """The installation's named secret (signing keys, the pepper of codes),
-        a random one made and kept on first use."""
+from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,

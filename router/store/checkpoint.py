@@ -43,7 +43,8 @@ async def checkpoint_regularly(call: Call, interval: float) -> None:
             outage.failed(str(exc))
             pause = min(MAX_PAUSE, pause * 2)
             continue
-        except Exception:  # a bug of ours: said loudly, and the WAL is still looked after
+        except Exception:  # the last resort: a bug of ours is said loudly, and the WAL still looked after
+            # (a dead task would let it grow without bound); cancellation is no Exception and ends the task
             log.exception("sqlite store: a WAL checkpoint failed")
             pause = min(MAX_PAUSE, pause * 2)
             continue

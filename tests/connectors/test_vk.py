@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+import connectors.vk
 from connectors.vk import VkConnector, random_id
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
@@ -396,6 +397,26 @@ async def test_a_token_without_the_rest_refuses_to_start(
         await make_client(vk_settings)
     [problem] = info.value.problems
     assert problem.startswith(f"connectors.vk (vk): {says}")
+
+
+async def test_the_long_poll_outlives_answers_that_are_not_what_vk_documents(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy's error page, a list, an answer without ts: each is retried as
+    a network failure, and the next event still arrives."""
+    monkeypatch.setattr(connectors.vk, "POLL_RETRY_SECONDS", 0.05)
+    vk_api.longpoll_garbage.extend(
+        ["<html>502 Bad Gateway</html>", "[1, 2]", '{"updates": []}', '{"ts": "1", "updates": 7}'])
+    vk_settings.connectors["vk"] = ConnectorConfig(
+        type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
+    client = await make_client(vk_settings)
+    vk_api.push_event(message_new(60, "after the garbage", secret=None))
+
+    async def arrived() -> list[Message] | None:
+        return await inbound(client) or None
+
+    assert [m.text for m in await eventually(arrived, "the event after four broken answers")] == ["after the garbage"]
+    assert not vk_api.longpoll_garbage
 
 
 @pytest.mark.parametrize("secret", [None, "", SECRET, "anything"])

@@ -58,6 +58,8 @@ class FakeVk(LocalServer):
         self._sent: dict[tuple[int, int], int] = {}
         self._fail_at: dict[tuple[str, int], dict[str, Any]] = {}
         self.longpoll_key = "5c2ab0d6e5d4a1b7f0"
+        # bodies the next long poll requests get instead of an answer: a proxy's page, a broken answer
+        self.longpoll_garbage: deque[str] = deque()
         self._ids = itertools.count(500)
 
     # -- lifecycle -----------------------------------------------------------
@@ -181,6 +183,8 @@ class FakeVk(LocalServer):
     async def _longpoll(self, request: web.Request) -> web.Response:
         q = request.query
         self.calls.append(Call("longpoll", dict(q)))
+        if self.longpoll_garbage:
+            return web.Response(text=self.longpoll_garbage.popleft(), content_type="application/json")
         if q.get("act") != "a_check" or q.get("key") != self.longpoll_key:
             return web.json_response({"failed": 2})
         ts = int(q.get("ts", "1"))

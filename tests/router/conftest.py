@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.store import Store
+from router.store.base import Store
 from tests.router.store.test_contract import BACKENDS, StoreFactory
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import router
-from router.store import Store
+from router.store.base import Store
 
 MOST_METHODS = 15
 

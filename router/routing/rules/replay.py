@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
+from router.identity.store import CustomerStore
+from router.ingest.store import IngestStore
 from router.models import ConversationView, Message, RouteDecision
 from router.routing.rules.engine import RuleSet
 from router.routing.rules.facts import RECENT_WINDOW
-from router.store import NotFound, Store
+from router.store.errors import NotFound
 
 PAGE = 500
+
+
+class ReplayStore(IngestStore, CustomerStore, Protocol):
+    """What a replay reads: the conversations opened, their first message, the
+    customer and their history."""
 
 
 def queue_of(status: str, team: str | None) -> str:
@@ -70,7 +78,7 @@ class ReplayReport:
         return out
 
 
-async def _decide(store: Store, ruleset: RuleSet, conv: ConversationView, first: Message) -> RouteDecision:
+async def _decide(store: ReplayStore, ruleset: RuleSet, conv: ConversationView, first: Message) -> RouteDecision:
     try:
         customer = await store.get_customer(conv.customer_id)
     except NotFound:  # merged away since: decide on what is left of them
@@ -80,7 +88,7 @@ async def _decide(store: Store, ruleset: RuleSet, conv: ConversationView, first:
     return ruleset.evaluate(ruleset.facts(first, customer, history, at), at)
 
 
-async def replay(store: Store, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
+async def replay(store: ReplayStore, ruleset: RuleSet, since: datetime | None) -> ReplayReport:
     """Only reads the store."""
     report = ReplayReport()
     after: str | None = None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore
 from router.models import Agent, Role, new_id
-from router.store import ConflictError, NotFound
+from router.store.errors import ConflictError, NotFound
 
 
 class MemoryAccounts(AccountStore):

@@ -12,7 +12,7 @@ import pytest
 
 from router.accounts.store import AccountStore
 from router.models import Role
-from router.store import ConflictError, NotFound
+from router.store.errors import ConflictError, NotFound
 from tests.router.accounts.memory import MemoryAccounts
 from tests.router.store.test_contract import BACKENDS, T0
 

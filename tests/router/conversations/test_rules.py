@@ -11,7 +11,7 @@ import pytest
 
 from router.conversations import receipts, states
 from router.models import ConversationStatus, Delivery
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ON_ITS_WAY = [Delivery.PENDING, Delivery.SENT, Delivery.DELIVERED, Delivery.READ]

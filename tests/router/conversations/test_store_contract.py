@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 
 from router.models import ConversationStatus, Delivery, Direction, Role, RouteDecision, RouteTrace
-from router.store import ConflictError, NotFound, Store
+from router.store.base import Store
+from router.store.errors import ConflictError, NotFound
 from tests.router.store.test_contract import QUEUE, T0, inbound, ingest, outbound
 
 

@@ -23,7 +23,7 @@ from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
 from router.routing.decide import DefaultTeamRouting
-from router.store import ConflictError, NotFound
+from router.store.errors import ConflictError, NotFound
 from router.store.sqlite import SQLiteStore
 from tests.fakes.scripted import ScriptedPlatform
 from tests.router.identity.merging import merger

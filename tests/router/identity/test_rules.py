@@ -22,7 +22,7 @@ from router.identity.rules import (
 )
 from router.identity.types import AttributeMergePolicy, KeyRef, VerificationCheck, VerificationStart
 from router.models import Verification
-from router.store import ConflictError
+from router.store.errors import ConflictError
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 PHONE = KeyRef("phone", "+79123456789")

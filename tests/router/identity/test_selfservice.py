@@ -23,7 +23,7 @@ from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
 from router.routing.decide import DefaultTeamRouting
 from router.routing.rules import RulesRouting, load_rules
-from router.store import ConflictError
+from router.store.errors import ConflictError
 from router.store.sqlite import SQLiteStore
 from tests.router.identity.test_flow import Clock, msg
 from tests.router.routing.rules.conftest import write_config

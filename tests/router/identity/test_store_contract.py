@@ -17,7 +17,8 @@ from router.models import (
     IdentityRef,
     InboundMessage,
 )
-from router.store import ConflictError, NotFound, Store
+from router.store.base import Store
+from router.store.errors import ConflictError, NotFound
 from router.store.sqlite import SQLiteStore
 from tests.router.store.test_contract import T0, inbound, ingest
 

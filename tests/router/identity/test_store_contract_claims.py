@@ -7,7 +7,8 @@ import pytest
 
 from router.identity.types import SHARED_KEY_SOURCE, ClaimPlan, KeyRef, MergeRequest
 from router.models import Customer
-from router.store import ConflictError, NotFound, Store
+from router.store.base import Store
+from router.store.errors import ConflictError, NotFound
 from tests.router.identity.test_store_contract import PHONE, keyed
 from tests.router.store.test_contract import T0
 

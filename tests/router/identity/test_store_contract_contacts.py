@@ -17,7 +17,7 @@ from router.models import (
     OutboundMessage,
     new_id,
 )
-from router.store import Store
+from router.store.base import Store
 from tests.router.store.test_contract import T0, ingest
 
 

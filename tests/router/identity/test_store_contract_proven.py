@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.ingest.store import Ingested
 from router.models import Author, CoreMeta, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
-from router.store import Store
+from router.store.base import Store
 from tests.router.identity.test_store_contract import PHONE, _all_rows, _differences, keyed, keyed_inbound
 from tests.router.store.test_contract import QUEUE, T0
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
-from router.store import ConflictError, Store
+from router.store.base import Store
+from router.store.errors import ConflictError
 from tests.router.store.test_contract import T0, inbound, ingest
 
 PHONE = KeyRef("phone", "+79123456789")

@@ -19,7 +19,8 @@ from router.models import (
     RouteTrace,
     RuleTrace,
 )
-from router.store import NotFound, Store
+from router.store.base import Store
+from router.store.errors import NotFound
 from tests.router.store.test_contract import QUEUE, T0, inbound, ingest
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from router.models import ConversationStatus, Delivery, Direction, Role
-from router.store import Store
+from router.store.base import Store
 from tests.router.store.test_contract import T0, inbound, ingest, outbound
 
 

@@ -14,7 +14,8 @@ from router.bus import EventBus
 from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage, Presence, Role, RouteDecision
 from router.routing.assignment import Assigner, Policy
 from router.routing.rules.schema import AgentConfig, TeamConfig, TeamsFile
-from router.store import ConflictError, Store
+from router.store.base import Store
+from router.store.errors import ConflictError
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

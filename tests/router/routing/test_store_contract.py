@@ -10,7 +10,8 @@ import pytest
 
 from router.models import Agent, ConversationStatus, Presence, Role, RouteDecision
 from router.routing.service import in_serving_order
-from router.store import ConflictError, Store
+from router.store.base import Store
+from router.store.errors import ConflictError
 from tests.router.store.test_contract import T0, inbound, ingest
 
 

@@ -21,7 +21,8 @@ from router.models import (
     RouteDecision,
     new_id,
 )
-from router.store import NotFound, Store
+from router.store.base import Store
+from router.store.errors import NotFound
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
