@@ -77,7 +77,7 @@ def message_params(m: Message) -> dict[str, Any]:
         "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
         "extras": json.dumps(m.extras, ensure_ascii=False),
         # only what is set: most messages carry none of it
-        "core": json.dumps(m.core.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False),
+        "core": m.core.model_dump_json(exclude_defaults=True),
         "created_at": ts(m.created_at),
         "delivery": m.delivery.value,
         "delivery_error": m.delivery_error,
