@@ -401,12 +401,12 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         "in_reply_to": in_reply_to,
         "references": references,
         "to": _header(msg, "To"),
-        # what a reply needs to thread: handed back with it as OutboundMessage.thread
-        "thread": {
-            "subject": subject,
-            "message_id": message_id,
-            "references": [*(references or in_reply_to), *([message_id] if message_id else [])][-MAX_REFERENCES:],
-        },
+    }
+    # what a reply needs to thread: handed back with it as OutboundMessage.thread
+    thread = {
+        "subject": subject,
+        "message_id": message_id,
+        "references": [*(references or in_reply_to), *([message_id] if message_id else [])][-MAX_REFERENCES:],
     }
     if cc := _header(msg, "Cc"):
         extras["cc"] = cc
@@ -433,6 +433,7 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
         attachments=attachments,
         sent_at=_sent_at(msg, warnings),
         extras=extras,
+        thread=thread,
         replies_to=replies_to[:100],
         automated=automated_reason(msg, sender),
     )
@@ -449,7 +450,6 @@ def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
     extras: dict[str, Any] = {
         "parse_warnings": [warning],
         "raw": text[:MAX_RAW_KEPT],
-        "thread": {"subject": _raw_header(text, "subject"), "message_id": ids[0] if ids else None, "references": []},
     }
     inbound = InboundMessage(
         channel=channel,
@@ -459,6 +459,7 @@ def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
         # not the customer's typed words (its To/Cc addresses are no claim)
         description="[unreadable mail] see the raw mail below",
         extras=extras,
+        thread={"subject": _raw_header(text, "subject"), "message_id": ids[0] if ids else None, "references": []},
     )
     return ParsedMail(inbound, None, [warning])
 

@@ -21,7 +21,7 @@ How a Telegram message becomes an ``InboundMessage``:
   bracketed description as text (``[sticker 😀]``) so it reads as such;
 - a contact the customer shares about *themselves* (the "share my phone"
   button, sent under ``OutboundMessage.ask_phone``) puts the number in
-  ``extras["proven_phone"]``: Telegram vouches it is the sender's own, so it
+  ``InboundMessage.proven_phone``: Telegram vouches it is the sender's own, so it
   links at once; someone else's contact is kept in ``extras["shared_contact"]``
   and claims nothing.
 

@@ -207,18 +207,17 @@ def describe(msg: TgMessage) -> str:
     return f"[{unknown[0] if unknown else msg.content_type}]"
 
 
-def contact_extras(msg: TgMessage) -> dict[str, Any]:
+def proven_phone(msg: TgMessage) -> str | None:
+    """The sender's own number, when the message is their own contact.
+    Telegram vouches the number is the sender's own account's (only the
+    request-contact button or the sender's own card gives their user_id):
+    proven, as a one-time code would prove it. It comes in international form,
+    often without the leading "+"."""
     contact = msg.contact
-    if contact is None:
-        return {}
-    if msg.from_user is not None and contact.user_id == msg.from_user.id:
-        # Telegram vouches the number is the sender's own account's (only the
-        # request-contact button or the sender's own card gives their user_id):
-        # proven, as a one-time code would prove it. It comes in international
-        # form, often without the leading "+"
-        phone = contact.phone_number.strip()
-        return {"proven_phone": phone if phone.startswith("+") else f"+{phone}"}
-    return {"shared_contact": contact.model_dump(exclude_none=True)}
+    if contact is None or msg.from_user is None or contact.user_id != msg.from_user.id:
+        return None
+    phone = contact.phone_number.strip()
+    return phone if phone.startswith("+") else f"+{phone}"
 
 
 def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | None:
@@ -236,7 +235,9 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         external_id = f"{external_id}:edit:{edit_date}"
     if msg.reply_to_message is not None:
         extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
-    extras.update(contact_extras(msg))
+    proven = proven_phone(msg)
+    if msg.contact is not None and proven is None:  # someone else's card: shown, never a key of the sender's
+        extras["shared_contact"] = msg.contact.model_dump(exclude_none=True)
     # the customer's own words only: a contact card's number is not theirs to claim
     text = msg.text or msg.caption or ""
     return InboundMessage(
@@ -249,6 +250,7 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         attachments=attachments_of(msg),
         sent_at=msg.date,
         extras=extras,
+        proven_phone=proven,
     )
 
 

@@ -72,7 +72,7 @@ from router.connector import (
     TransientError,
     split_text,
 )
-from router.models import Attachment, Delivery, OutboundMessage
+from router.models import Attachment, Delivery, OutboundMessage, TemplateRequest
 
 log = logging.getLogger(__name__)
 
@@ -449,8 +449,8 @@ class TwilioConnector(Connector[TwilioOptions]):
 
     def _requests(self, message: OutboundMessage) -> list[dict[str, Any]]:
         """The Messages.json calls for one message, in order."""
-        if message.extras.get("template"):
-            return [self._template(message)]
+        if message.template is not None:
+            return [self._template(message.template)]
         media = [u for a in message.attachments if (u := _media_url(a)) is not None][:MAX_MEDIA]
         parts = split_text(_fallback_text(message), MAX_BODY_LENGTH)
         calls: list[dict[str, Any]] = [{"body": p} for p in parts if p]
@@ -462,12 +462,11 @@ class TwilioConnector(Connector[TwilioOptions]):
                 calls.append({"media_url": media})
         return calls or [{"body": ""}]
 
-    def _template(self, message: OutboundMessage) -> dict[str, Any]:
+    def _template(self, wanted: TemplateRequest) -> dict[str, Any]:
         template = self.options.window_template
         if template is None:
             raise PermanentError(f"twilio: connector {self.name} has no window_template configured")
-        values = {"customer_name": message.extras.get("customer_name") or "",
-                  "agent_name": message.extras.get("agent_name") or ""}
+        values = {"customer_name": wanted.customer_name, "agent_name": wanted.agent_name}
         variables = {k: v.format_map(values) for k, v in template.variables.items()}
         request: dict[str, Any] = {"content_sid": template.content_sid}
         if variables:

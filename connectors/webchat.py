@@ -432,7 +432,8 @@ class WebChatConnector(Connector[WebChatOptions]):
             sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
             sender_name=session.sender_name,
             text=frame.text,
-            extras=dict(session.claims),
+            claimed_phone=session.claims.get("claimed_phone"),
+            claimed_email=session.claims.get("claimed_email"),
         )
         try:
             accepted = await self.host.on_message(inbound)

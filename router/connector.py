@@ -270,7 +270,7 @@ class Connector(ABC, Generic[OptionsT]):
     # app factory gives each connector one with the admin's allowlist and limits
     fetcher: GuardedFetcher = GuardedFetcher()
     # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
-    # proves is the customer's own number (``extras["proven_phone"]``)
+    # proves is the customer's own number (``InboundMessage.proven_phone``)
     asks_phone: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -314,7 +314,7 @@ class Connector(ABC, Generic[OptionsT]):
 
     def reply_window(self) -> ReplyWindow | None:
         """The channel's reply window, if it has one. An outbound message with
-        ``extras["template"]`` set asks the connector to send its template."""
+        ``template`` set asks the connector to send its template."""
         return None
 
     async def close_clients(self) -> None:

@@ -1,7 +1,9 @@
 """The normalised models every part of omnirouter speaks.
 
-Ids are ``str``; platform-specific data lives in one ``extras`` field; every
-timestamp is timezone-aware UTC.
+Ids are ``str``; platform-specific data lives in one ``extras`` field, which
+is the platform's alone: what the core itself knows of a message is typed
+(``InboundMessage``'s fields, ``Message.core``, ``OutboundMessage.template``);
+every timestamp is timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -131,7 +133,28 @@ class Attachment(_Model):
     extras: dict[str, Any] = Field(default_factory=dict)
 
 
-class InboundMessage(_Model):
+class Given(_Model):
+    """What a connector says of a customer's message beside its words, that
+    the core reads: typed fields of ``InboundMessage``, kept as they were
+    given in the stored message's ``core``."""
+
+    # a phone / email the customer gave beside their words (a form's fields):
+    # a claim, never proof (router.identity.service.CLAIM_KEYS)
+    claimed_phone: str | None = None
+    claimed_email: str | None = None
+    # a phone / email the platform itself vouches is the sender's own (a
+    # Telegram contact of the sender's own account): proven, so it links at
+    # once, as a one-time code would (router.identity.service.PROVEN_KEYS)
+    proven_phone: str | None = None
+    proven_email: str | None = None
+    # the connector's thread data (mail headers), opaque to the core: kept with
+    # the stored message and handed back in ``OutboundMessage.thread`` of a reply
+    thread: dict[str, Any] = Field(default_factory=dict)
+    # the message's language, when the platform knows it ("ru", "en")
+    language: str | None = None
+
+
+class InboundMessage(Given):
     """What a connector hands the router for every message a customer sends."""
 
     channel: Annotated[str, Field(min_length=1, max_length=64)]
@@ -190,6 +213,14 @@ class PhoneButton(_Model):
     label: str = Field(min_length=1, max_length=64)
 
 
+class TemplateRequest(_Model):
+    """Send the channel's approved template instead of free text (the
+    platform's reply window has closed), with its variables' values."""
+
+    customer_name: str = ""
+    agent_name: str = ""
+
+
 class OutboundMessage(_Model):
     """What the outbox hands a connector to deliver."""
 
@@ -202,14 +233,47 @@ class OutboundMessage(_Model):
     created_at: Timestamp
     extras: dict[str, Any] = Field(default_factory=dict)
     # the connector's thread data of the message answered, handed back as it
-    # put it in that inbound message's ``extras["thread"]`` (mail headers)
+    # put it in that inbound message's ``thread`` (mail headers)
     thread: dict[str, Any] = Field(default_factory=dict)
+    # an agent's reply: their name, as the customer is shown it
+    agent_name: str | None = None
+    # set: send the channel's template (``OutboundMessage.text`` is its text as stored)
+    template: TemplateRequest | None = None
     # ask for the customer's phone with a button; a connector that cannot
     # (``Connector.asks_phone`` False) sends the text alone
     ask_phone: PhoneButton | None = None
     # the recipient has just proven more of their history (a code linked their
     # channels): a connector that shows history (the site chat) shows it again
     history_changed: bool = False
+
+
+class CoreMeta(Given):
+    """What the core itself keeps with a stored message (``Message.core``;
+    ``Message.extras`` is the platform's). Every field is optional: most
+    messages carry none of them."""
+
+    # written by the core without a person (what kind: "handoff", "ask_phone",
+    # "phone_saved", "verification"): never a conversation's preview
+    automatic: str | None = None
+    # said beside the topic (a one-time code, the phone request): the bot's
+    # recall of what the customer asked looks past it
+    aside: bool = False
+    # a one-time code's message (its digits only went to the outbox)
+    verification: bool = False
+    # what the bot understood and answered (``router.bot.base.BotReply.record``)
+    bot: dict[str, Any] | None = None
+    # the sender's identity value as stored, when the connector wrote it
+    # otherwise (an unmerge sorts messages by it)
+    identity: str | None = None
+    # a message to a closed conversation's thread: the conversation it follows
+    follows_conversation: str | None = None
+    # an agent's reply: their name as the customer was shown it
+    agent_name: str | None = None
+    # sent as the channel's template, with these values
+    template: TemplateRequest | None = None
+    # an inbound message's, as the connector gave them (``InboundMessage``)
+    sender_name: str | None = None
+    automated: str | None = None
 
 
 class Message(_Model):
@@ -227,6 +291,7 @@ class Message(_Model):
     text: str = ""
     attachments: list[Attachment] = Field(default_factory=list)
     extras: dict[str, Any] = Field(default_factory=dict)
+    core: CoreMeta = Field(default_factory=CoreMeta)
     created_at: Timestamp
     delivery: Delivery = Delivery.RECEIVED
     delivery_error: str | None = None

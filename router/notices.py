@@ -25,7 +25,7 @@ def customer_language(message: Message, customer: Customer | None) -> str:
     """The language to answer in: the message's (a connector may know it),
     the customer's, else the one the message is written in."""
     attributes = customer.attributes if customer is not None else {}
-    return str(message.extras.get("language") or attributes.get("language") or language_of(message.text))
+    return str(message.core.language or attributes.get("language") or language_of(message.text))
 
 
 def handoff_notice(

@@ -25,7 +25,7 @@ window.channelSwitch = (() => {
   }
 
   function fromCustomer(msg) {
-    return msg.direction === "in" && msg.author === "customer" && !(msg.extras && msg.extras.automated);
+    return msg.direction === "in" && msg.author === "customer" && !(msg.core && msg.core.automated);
   }
 
   // the divider before ``msg`` (null: none), given the messages shown before it, oldest first

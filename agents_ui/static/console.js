@@ -249,14 +249,14 @@ function deliveryNode(msg) {
 }
 
 function authorName(msg) {
-  if (msg.author === "agent") return (msg.extras && msg.extras.agent_name) || agentName(msg.agent_id);
+  if (msg.author === "agent") return (msg.core && msg.core.agent_name) || agentName(msg.agent_id);
   if (msg.author === "customer") return customerName(state.conversations.get(msg.conversation_id) || {});
   return msg.author === "bot" ? "Bot" : "System";
 }
 
 function botNote(msg) {
   // what the bot understood, for the agent who takes over (text only, never HTML)
-  const bot = msg.author === "bot" && msg.extras && msg.extras.bot;
+  const bot = msg.author === "bot" && msg.core && msg.core.bot;
   if (!bot || !bot.intent) return null;
   const confidence = typeof bot.confidence === "number" ? ` ${Math.round(bot.confidence * 100)} %` : "";
   const span = el("span", "bot-note", `${bot.kind}: ${bot.intent}${confidence}`);

@@ -66,7 +66,7 @@ class BotReply(BaseModel):
         return cls(kind=ReplyKind.HANDOFF, reason=reason, detail=detail, **more)
 
     def record(self) -> dict[str, Any]:
-        """Kept in the extras of the bot's message: what it understood."""
+        """Kept with the bot's message (``Message.core.bot``): what it understood."""
         return {
             "kind": self.kind.value, "intent": self.intent, "confidence": round(self.confidence, 3),
             "candidates": [c.model_dump() for c in self.candidates[:3]], "language": self.language,
@@ -86,9 +86,8 @@ class BotTurn:
     def last_bot_record(self) -> dict[str, Any] | None:
         """What the bot made of the previous customer message, if it answered it."""
         for message in reversed(self.history):
-            if message.author is Author.BOT and isinstance(message.extras.get("bot"), dict):
-                record: dict[str, Any] = message.extras["bot"]
-                return record
+            if message.author is Author.BOT and message.core.bot is not None:
+                return message.core.bot
             if message.author is Author.AGENT:
                 return None  # a person spoke since: the bot starts afresh
         return None

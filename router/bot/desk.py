@@ -32,6 +32,7 @@ from router.models import (
     BotOutcome,
     ConversationStatus,
     ConversationView,
+    CoreMeta,
     Customer,
     Direction,
     Message,
@@ -58,11 +59,11 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
     (the bot's or an agent's), and everything before them."""
     cut = len(messages)
     # a message said aside (asking for a phone, offering a code) answers nothing the customer asked
-    while cut > 0 and (messages[cut - 1].direction is Direction.IN or messages[cut - 1].extras.get("aside")):
+    while cut > 0 and (messages[cut - 1].direction is Direction.IN or messages[cut - 1].core.aside):
         cut -= 1
     # a machine's message (an auto-reply) is never answered: no reply loops
     return messages[:cut], [m for m in messages[cut:]
-                            if m.direction is Direction.IN and not m.extras.get("automated")]
+                            if m.direction is Direction.IN and not m.core.automated]
 
 
 class BotDesk:
@@ -160,7 +161,7 @@ class BotDesk:
         text = "\n".join(m.text for m in pending if m.text.strip())
         reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
         recall = await self._recall(view, customer, pending, earlier)
-        if recall is not None and any(m.extras.get("aside") for m in messages[len(earlier):]):
+        if recall is not None and any(m.core.aside for m in messages[len(earlier):]):
             # something was said aside this turn (a code offer): a "shall we continue?" beside it would
             # make the customer's "no" ambiguous; their name alone is fine
             recall = Recall(recall.name)
@@ -172,7 +173,7 @@ class BotDesk:
             texts = reply.texts
             if (hello := self._hello(recall, customer, current)) is not None and texts:
                 texts = [f"{hello}\n\n{texts[0]}", *texts[1:]]
-            await self._say(view, current, texts, {"bot": reply.record()}, ConversationStatus.BOT)
+            await self._say(view, current, texts, CoreMeta(bot=reply.record()), ConversationStatus.BOT)
         return reply
 
     async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message],
@@ -201,7 +202,7 @@ class BotDesk:
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed: {exc}")
 
     async def _say(
-        self, view: ConversationView, inbound: Message, texts: list[str], extras: dict[str, object],
+        self, view: ConversationView, inbound: Message, texts: list[str], core: CoreMeta,
         expected: ConversationStatus | None,
     ) -> bool:
         """Each text through the outbox to where the customer wrote; False when
@@ -212,7 +213,7 @@ class BotDesk:
             now = self.clock()
             try:
                 _, view = await send(self.store, self.bus, self.outbox_wakeup,
-                                     Outgoing.automatic(inbound, view, text, extras), now, expected=states)
+                                     Outgoing.automatic(inbound, view, text, core), now, expected=states)
             except ConflictError:
                 moved = await self._moved(view, inbound)
                 if moved is None:
@@ -222,7 +223,7 @@ class BotDesk:
                 view = moved
                 try:
                     _, view = await send(self.store, self.bus, self.outbox_wakeup,
-                                         Outgoing.automatic(inbound, view, text, extras), now, expected=states)
+                                         Outgoing.automatic(inbound, view, text, core), now, expected=states)
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
@@ -260,4 +261,4 @@ class BotDesk:
         if notice is not None:
             if hello is not None:
                 notice = f"{hello}\n\n{notice}"
-            await self._say(view, inbound, [notice], {"bot": reply.record(), "automatic": "handoff"}, None)
+            await self._say(view, inbound, [notice], CoreMeta(bot=reply.record(), automatic="handoff"), None)

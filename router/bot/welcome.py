@@ -113,7 +113,7 @@ def _answered_intent(after: list[Message], conversation_id: str) -> str | None:
     for m in after:
         if m.direction is Direction.IN:
             return None
-        record = m.extras.get("bot")
+        record = m.core.bot
         if (m.author is Author.BOT and m.conversation_id == conversation_id and isinstance(record, dict)
                 and record.get("kind") == "answer" and isinstance(record.get("intent"), str)):
             return str(record["intent"])
@@ -172,7 +172,7 @@ class Greeter:
 
     def _from(self, message: Message, allowed: set[tuple[str, str]]) -> bool:
         """A customer's message (not a machine's) from one of the ``allowed`` identities."""
-        if message.direction is not Direction.IN or message.sender is None or message.extras.get("automated"):
+        if message.direction is not Direction.IN or message.sender is None or message.core.automated:
             return False
         ref = self.identity_of(message.sender)
         return (ref.kind, ref.value) in allowed
@@ -186,8 +186,8 @@ class Greeter:
         if not unproven:
             return customer.display_name
         for m in reversed(messages):
-            name = m.extras.get("sender_name")
-            if isinstance(name, str) and name and self._from(m, allowed):
+            name = m.core.sender_name
+            if name and self._from(m, allowed):
                 return name
         return None
 

@@ -81,7 +81,7 @@ def _history(previous: int, last_7d: int, last_30d: int) -> CustomerHistory:
 
 
 def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
-    from router.models import Attachment, Customer, Direction, Message, new_id, utcnow  # noqa: PLC0415
+    from router.models import Attachment, CoreMeta, Customer, Direction, Message, new_id, utcnow  # noqa: PLC0415
 
     try:
         attributes: Any = json.loads(args.customer_json)
@@ -93,7 +93,7 @@ def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
     message = Message(
         id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
         channel=args.channel, text=args.text, created_at=now,
-        attachments=[Attachment(kind=k) for k in args.attachment], extras={"language": args.language or ""},
+        attachments=[Attachment(kind=k) for k in args.attachment], core=CoreMeta(language=args.language or None),
     )
     return message, Customer(id="cus_explain", attributes=attributes, created_at=now, updated_at=now)
 

@@ -20,6 +20,7 @@ from router.models import (
     Author,
     ConversationStatus,
     ConversationView,
+    CoreMeta,
     Delivery,
     Direction,
     Message,
@@ -30,8 +31,7 @@ from router.models import (
 
 def thread_of(inbound: Message) -> dict[str, Any]:
     """The connector's thread data of the message a reply answers (opaque here)."""
-    thread = inbound.extras.get("thread")
-    return thread if isinstance(thread, dict) else {}
+    return dict(inbound.core.thread)
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,17 @@ class Outgoing:
     author: Author = Author.BOT
     agent_id: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
-    extras: dict[str, object] = field(default_factory=dict)  # the stored copy's
+    core: CoreMeta = field(default_factory=CoreMeta)  # the stored copy's
     # the stored copy's text when it must not be what is sent: a one-time code's digits go only to the outbox
     shown: str | None = None
-    # more fields of the outbox payload (``extras``, ``ask_phone``, ``history_changed``)
+    # more fields of the outbox payload (``template``, ``agent_name``, ``ask_phone``, ``history_changed``)
     payload: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def automatic(cls, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
+    def automatic(cls, inbound: Message, view: ConversationView, text: str, core: CoreMeta,
                   **payload: Any) -> Outgoing:
         """The bot's message answering ``inbound`` in ``view``."""
-        return cls(inbound, view.id, view.customer_id, text, extras=extras, payload=payload)
+        return cls(inbound, view.id, view.customer_id, text, core=core, payload=payload)
 
 
 def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
@@ -65,7 +65,7 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
         id=new_id("msg"), conversation_id=out.conversation_id, customer_id=out.customer_id, direction=Direction.OUT,
         author=out.author, agent_id=out.agent_id, channel=out.to.channel,
         text=out.text if out.shown is None else out.shown, attachments=list(out.attachments), created_at=now,
-        delivery=Delivery.PENDING, extras=dict(out.extras),
+        delivery=Delivery.PENDING, core=out.core.model_copy(),
     )
     payload = OutboundMessage(
         message_id=message.id, channel=out.to.channel, recipient=out.to.sender.value, author=out.author,

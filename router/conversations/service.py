@@ -21,9 +21,11 @@ from router.models import (
     Author,
     ConversationStatus,
     ConversationView,
+    CoreMeta,
     Message,
     RouteDecision,
     RouteTrace,
+    TemplateRequest,
 )
 from router.store.errors import ConflictError
 
@@ -125,17 +127,18 @@ class Conversations:
             raise ReplyRefused("the conversation is assigned to another agent")
         last = await self._reply_target(conversation, channel)
         assert last.sender is not None
-        extras: dict[str, object] = {"agent_name": agent.display_name}
+        core = CoreMeta(agent_name=agent.display_name)
         if template:
             window = self.reply_windows.get(last.channel)
             if window is None or window.template_text is None:
                 raise ReplyRefused(f"channel {last.channel!r} has no template configured")
             text, attachments = window.template_text, []
-            extras |= {"template": True, "customer_name": conversation.customer_name or ""}
+            core.template = TemplateRequest(customer_name=conversation.customer_name or "",
+                                            agent_name=agent.display_name)
         else:
             await self._check_window(conversation, last)
         out = Outgoing(last, conversation_id, conversation.customer_id, text, Author.AGENT, agent.id,
-                       attachments or [], extras, payload={"extras": extras})
+                       attachments or [], core, payload={"agent_name": core.agent_name, "template": core.template})
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
         message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign)
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)

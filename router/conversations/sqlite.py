@@ -102,7 +102,7 @@ def _enqueue(
             (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
         )
         _take(conn, row, conversation_id, assign_to, now)
-    shown = states.shown_in_list(message.extras, message.text, message.extras.get(DESCRIPTION))
+    shown = states.shown_in_list(message.core.automatic, message.text, message.extras.get(DESCRIPTION))
     if shown is None:
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
     else:

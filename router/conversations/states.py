@@ -64,9 +64,9 @@ def preview(text: str | None, description: Any = None) -> str:
     return shown[:PREVIEW_CHARS]
 
 
-def shown_in_list(extras: dict[str, Any], text: str | None, description: Any = None) -> str | None:
+def shown_in_list(automatic: str | None, text: str | None, description: Any = None) -> str | None:
     """What an outbound message makes the conversation list show: its preview,
     or None (the list is left as it is) for an automatic message: "a colleague
     will answer soon" is not what the conversation is about, the list keeps
     showing the customer's last words."""
-    return None if extras.get("automatic") else preview(text, description)
+    return None if automatic else preview(text, description)

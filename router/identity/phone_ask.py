@@ -4,7 +4,7 @@ With ``ask_phone: true`` in identity.yaml, a customer's first conversation
 that goes to the bot, on a channel whose connector can ask with a button
 (``Connector.asks_phone``: Telegram's request-contact button), starts with a
 short request in their language. The number the button sends back is proven
-by the platform (``extras["proven_phone"]``), so it links the customer's other
+by the platform (``InboundMessage.proven_phone``), so it links the customer's other
 channels at once. Never asked of a customer whose phone is proven already,
 and never twice (an automatic message marked ``ask_phone`` says it was asked),
 nor of a message that gives a phone or email already (the bot offers a code
@@ -28,11 +28,12 @@ from typing import Protocol
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
-from router.identity.service import PROVEN_EXTRAS, IdentityRules, InvalidIdentifier
+from router.identity.service import IdentityRules, InvalidIdentifier, proven_values
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.identity.types import PROOF_SOURCE, IdentityPlan
 from router.models import (
     ConversationView,
+    CoreMeta,
     Customer,
     Direction,
     MergeRecord,
@@ -44,8 +45,8 @@ from router.texts import localized
 
 log = logging.getLogger(__name__)
 
-MARKER = "ask_phone"  # extras["automatic"] of the request
-SAVED = "phone_saved"  # extras["automatic"] of the answer to a proof
+MARKER = "ask_phone"  # core.automatic of the request
+SAVED = "phone_saved"  # core.automatic of the answer to a proof
 # messages of the conversation read for the language a message without words is answered in
 _LANGUAGE_LOOKBACK = 30
 
@@ -61,7 +62,7 @@ def proof_only(message: Message) -> bool:
     contact of one's own): no words, no files."""
     if message.text.strip() or message.attachments:
         return False
-    return any(isinstance(message.extras.get(extra), str) and message.extras[extra] for extra in PROVEN_EXTRAS)
+    return any(proven_values(message.core))
 
 
 class PhoneAsker:
@@ -91,7 +92,7 @@ class PhoneAsker:
         texts = self.rules.config.phone_request
         text = localized(texts.text, language)
         # aside: the bot still answers the question that opened the conversation
-        out = Outgoing.automatic(inbound, view, text, {"automatic": MARKER, "aside": True},
+        out = Outgoing.automatic(inbound, view, text, CoreMeta(automatic=MARKER, aside=True),
                                  ask_phone=PhoneButton(label=localized(texts.button, language)))
         stored, _ = await send(self.store, self.bus, self.wakeup, out, self.clock())
         log.info("customer %s asked for their phone on %s", customer.id, inbound.channel)
@@ -115,8 +116,8 @@ class PhoneAsker:
         config = self.rules.config
         texts = config.verification.linked if merges else config.phone_request.saved
         text = localized(texts, await self._language(stored, customer, view))
-        out = Outgoing.automatic(stored, view, text, {"automatic": "verification" if merges else SAVED, "aside": True},
-                                 history_changed=bool(merges))
+        core = CoreMeta(automatic="verification" if merges else SAVED, aside=True)
+        out = Outgoing.automatic(stored, view, text, core, history_changed=bool(merges))
         message, view = await send(self.store, self.bus, self.wakeup, out, self.clock())
         log.info("customer %s proved a key on %s: %s", customer.id, stored.channel,
                  "linked" if merges else "nobody else to link")
@@ -138,16 +139,14 @@ class PhoneAsker:
     def _proven_keys(self, stored: Message) -> set[tuple[str, str]]:
         """The keys (normalised) the message proves."""
         keys: set[tuple[str, str]] = set()
-        for extra, kind in PROVEN_EXTRAS.items():
-            raw = stored.extras.get(extra)
-            if isinstance(raw, str):
-                with contextlib.suppress(InvalidIdentifier):  # no usable key: it proves nothing
-                    keys.add((kind, self.rules.normalise(kind, raw)))
+        for _, kind, raw in proven_values(stored.core):
+            with contextlib.suppress(InvalidIdentifier):  # no usable key: it proves nothing
+                keys.add((kind, self.rules.normalise(kind, raw)))
         return keys
 
     async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
         """A proof has no words: the language the platform gave, or the customer last wrote words in."""
-        if stored.extras.get("language") or customer.attributes.get("language"):
+        if stored.core.language or customer.attributes.get("language"):
             return customer_language(stored, customer)
         for earlier in reversed(await self.store.list_messages(view.id, _LANGUAGE_LOOKBACK)):
             if earlier.direction is Direction.IN and any(ch.isalpha() for ch in earlier.text):

@@ -24,9 +24,10 @@ from router.conversations.store import ConversationStore, MessageStore, Outbound
 from router.identity.service import IdentityRules
 from router.identity.store import ClaimStore, CustomerStore, VerificationStore
 from router.identity.types import ClaimPlan, KeyRef
-from router.identity.verification import ASIDE, Verifier, fill
+from router.identity.verification import Verifier, fill
 from router.models import (
     ConversationView,
+    CoreMeta,
     Customer,
     Direction,
     Message,
@@ -78,7 +79,7 @@ def declines(text: str) -> bool:
 
 def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
     """Whether the customer gave ``claim`` to be known by it: from a form
-    (extras), or a message that is just the phone/email («мой номер +7…»).
+    (a form, a proof), or a message that is just the phone/email («мой номер +7…»).
     A number merely mentioned («позвоните жене +7…», a signature) gets no
     code sent to it unasked (it is still recorded as a claim)."""
     if not claim.source.endswith(":text"):
@@ -151,7 +152,7 @@ class SelfService:
         view = await self.store.get_conversation(moved.conversation_id or stored.conversation_id or "")
         language = await self._language(stored, customer, view)
         text = fill(localized(texts, language), left=str(left))
-        await self._say(stored, view, text, {"automatic": "verification"},
+        await self._say(stored, view, text, CoreMeta(automatic="verification"),
                         history_changed=verification.status == "verified")
 
     async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
@@ -172,7 +173,7 @@ class SelfService:
             return False
         log.info("verification %s of %s declined", pending[-1].id, customer.id)
         text = localized(self.rules.config.verification.declined, customer_language(stored, customer))
-        await self._say(stored, view, text, {"automatic": "verification"})
+        await self._say(stored, view, text, CoreMeta(automatic="verification"))
         return True
 
     # -- the offer -----------------------------------------------------------------
@@ -187,7 +188,7 @@ class SelfService:
 
         async def announce() -> None:
             # the words before the code goes out: how soon they come says nothing of whether one does
-            await self._say(stored, view, text, {"automatic": "verification", ASIDE: True})
+            await self._say(stored, view, text, CoreMeta(automatic="verification", aside=True))
 
         try:
             verification = await self.verifier.offer(customer.id, key, view.id, announce)
@@ -223,8 +224,8 @@ class SelfService:
         return proven
 
     # -- saying it -----------------------------------------------------------------
-    async def _say(self, inbound: Message, view: ConversationView, text: str, extras: dict[str, object],
+    async def _say(self, inbound: Message, view: ConversationView, text: str, core: CoreMeta,
                    history_changed: bool = False) -> None:
         """Back to where the customer wrote, through the outbox."""
         await send(self.store, self.bus, self.wakeup,
-                   Outgoing.automatic(inbound, view, text, extras, history_changed=history_changed), self.clock())
+                   Outgoing.automatic(inbound, view, text, core, history_changed=history_changed), self.clock())

@@ -25,7 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from router.identity.types import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
-from router.models import IdentityRef, InboundMessage
+from router.models import CoreMeta, IdentityRef, InboundMessage
 from router.texts import LocalizedPiece, ru_en
 from router.yamlconf import load_model
 
@@ -42,11 +42,20 @@ _DIGIT = re.compile(r"\d")
 # shortest valid number (+43 and four digits, country code included) cannot
 # hold one. tests/router/identity/test_service.py checks this against phonenumbers' metadata
 _MIN_PHONE_DIGITS = 6
-# where a claim can come from in a message's extras (what connectors put there)
-CLAIM_EXTRAS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}
+# where a claim can come from beside the text (typed fields of ``InboundMessage`` that connectors set)
+CLAIM_KEYS: dict[str, KeyKind] = {"claimed_phone": "phone", "claimed_email": "email"}
 # a key the platform itself vouches is the sender's own (a Telegram contact of
 # the sender's own account): proven, so it links at once, as a one-time code would
-PROVEN_EXTRAS: dict[str, KeyKind] = {"proven_phone": "phone", "proven_email": "email"}
+# (the typed fields of ``InboundMessage`` and of a stored message's ``core`` it comes in)
+PROVEN_KEYS: dict[str, KeyKind] = {"proven_phone": "phone", "proven_email": "email"}
+
+
+def proven_values(message: InboundMessage | CoreMeta) -> Iterator[tuple[str, KeyKind, str]]:
+    """``(field, key kind, value)`` of each key ``message`` proves (as the platform wrote it)."""
+    for name, key_kind in PROVEN_KEYS.items():
+        raw: str | None = getattr(message, name)
+        if raw and raw.strip():
+            yield name, key_kind, raw
 
 
 class InvalidIdentifier(ValueError):
@@ -357,7 +366,7 @@ class IdentityRules:
         return stored, KeyRef(kind=key_kind, value=value)
 
     def claims(self, message: InboundMessage) -> list[ClaimPlan]:
-        """Phones and emails the customer gave: in extras (a form, a contact
+        """Phones and emails the customer gave: beside the text (a form, a contact
         share) or typed in the text. Unusable values are skipped, not errors:
         a customer's typo must never stop their message."""
         found: dict[tuple[str, str], ClaimPlan] = {}
@@ -375,10 +384,7 @@ class IdentityRules:
         """Keys the platform vouches are the sender's own. A blocked or
         generic one proves nothing anyone could be found by: skipped."""
         found: dict[tuple[str, str], ClaimPlan] = {}
-        for extra, key_kind in PROVEN_EXTRAS.items():
-            raw: Any = message.extras.get(extra)
-            if not isinstance(raw, str) or not raw.strip():
-                continue
+        for extra, key_kind, raw in proven_values(message):
             try:
                 key = self.key(key_kind, raw)
             except InvalidIdentifier:
@@ -389,9 +395,9 @@ class IdentityRules:
         return list(found.values())
 
     def _claimed_values(self, message: InboundMessage) -> Iterator[tuple[str, KeyKind, str]]:
-        for extra, key_kind in CLAIM_EXTRAS.items():
-            value: Any = message.extras.get(extra)
-            if isinstance(value, str) and value.strip():
+        for extra, key_kind in CLAIM_KEYS.items():
+            value: str | None = getattr(message, extra)
+            if value and value.strip():
                 yield f"{message.channel}:{extra}", key_kind, value
         if not self.config.claims_from_text or not message.text:
             return

@@ -19,14 +19,14 @@ def _answered_intent(conn: sqlite3.Connection, conversation_id: str | None, crea
     if conversation_id is None:
         return None
     rows = conn.execute(
-        "SELECT direction, author, extras FROM messages WHERE conversation_id = ?"
+        "SELECT direction, author, core FROM messages WHERE conversation_id = ?"
         " AND (created_at > ? OR (created_at = ? AND rowid > ?)) ORDER BY created_at, rowid LIMIT ?",
         (conversation_id, created_at, created_at, rowid, _FOLLOWING),
     ).fetchall()
-    for direction, author, extras in rows:
+    for direction, author, core in rows:
         if direction == "in":
             return None
-        record = json.loads(extras).get("bot") if author == "bot" else None
+        record = json.loads(core).get("bot") if author == "bot" else None
         if isinstance(record, dict) and record.get("kind") == "answer" and isinstance(record.get("intent"), str):
             return str(record["intent"])
     return None

@@ -128,9 +128,9 @@ def _audit(conn: sqlite3.Connection, customer_id: str, reason: str, details: dic
 
 def automatic_sent(conn: sqlite3.Connection, customer_id: str, marker: str) -> bool:
     """Whether the customer was ever sent the automatic message ``marker``
-    (``extras.automatic``): the bot asks for a phone once per customer."""
+    (``core.automatic``): the bot asks for a phone once per customer."""
     row = conn.execute(
         "SELECT 1 FROM messages WHERE customer_id = ? AND direction = 'out'"
-        " AND json_extract(extras, '$.automatic') = ? LIMIT 1", (customer_id, marker),
+        " AND json_extract(core, '$.automatic') = ? LIMIT 1", (customer_id, marker),
     ).fetchone()
     return row is not None

@@ -141,8 +141,8 @@ def _key_contacts(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[Mes
     rows = _all(
         conn,
         "SELECT m.* FROM identities i JOIN messages m ON m.customer_id = i.customer_id AND m.sender_kind = i.kind"
-        # the identity's own messages (extras.identity: its stored form, when the sender was written otherwise)
-        " AND COALESCE(json_extract(m.extras, '$.identity'), m.sender_value) = i.value"
+        # the identity's own messages (core.identity: its stored form, when the sender was written otherwise)
+        " AND COALESCE(json_extract(m.core, '$.identity'), m.sender_value) = i.value"
         # only an identity proven to be its customer's holds the key for a code (invariant 9)
         " AND m.direction = 'in' WHERE i.key_kind = ? AND i.key_value = ? AND i.verified = 1"
         " ORDER BY m.created_at DESC LIMIT ?",

@@ -31,7 +31,7 @@ def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], si
     theirs = {(i["kind"], i["value"]) for i in snapshot["identities"]}
     merged_id, survivor_id = snapshot["merged"]["id"], snapshot["survivor"]["id"]
     later = conn.execute(
-        "SELECT m.id, m.sender_kind, m.sender_value, m.extras, m.conversation_id, c.customer_id AS owner"
+        "SELECT m.id, m.sender_kind, m.sender_value, m.core, m.conversation_id, c.customer_id AS owner"
         " FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.customer_id = ? AND m.direction = 'in' AND m.created_at >= ?", (survivor_id, since),
     ).fetchall()
@@ -39,8 +39,8 @@ def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], si
     touched: set[str] = set()
     moves: list[tuple[str, str | None, str]] = []
     for m in later:
-        # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
-        sender = (m["sender_kind"], json.loads(m["extras"]).get("identity") or m["sender_value"])
+        # the stored identity is the normalised one (core.identity) when the sender was written otherwise
+        sender = (m["sender_kind"], json.loads(m["core"]).get("identity") or m["sender_value"])
         side = merged_id if sender in theirs else survivor_id
         if side == survivor_id and m["owner"] in (survivor_id, None):
             continue  # the survivor's own, in the survivor's own conversation
@@ -65,7 +65,7 @@ def settle(conn: sqlite3.Connection, conversation_ids: set[str], now: str) -> No
         # an automatic notice ("a colleague will answer soon") never was the conversation's last word
         last = conn.execute(
             "SELECT created_at, text FROM messages WHERE conversation_id = ?"
-            " AND json_extract(extras, '$.automatic') IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            " AND json_extract(core, '$.automatic') IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
             (conversation_id,)).fetchone()
         if last_in is not None:
             conn.execute("UPDATE conversations SET channel = ? WHERE id = ?", (last_in[0], conversation_id))

@@ -88,7 +88,7 @@ class CustomerStore(Protocol):
     @abstractmethod
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
         """Whether the customer was ever sent an automatic message marked
-        ``marker`` (its ``extras["automatic"]``), on any channel or conversation."""
+        ``marker`` (its ``core.automatic``), on any channel or conversation."""
 
     @abstractmethod
     async def last_contacts(self, customer_id: str) -> list[ChannelContact]:

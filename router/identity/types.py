@@ -53,7 +53,7 @@ class IdentityPlan:
     # key kinds whose claims merge profiles without verification (config)
     merge_claims: frozenset[str] = frozenset()
     attributes: AttributeMergePolicy = AttributeMergePolicy()
-    # keys the platform vouches are the sender's own (router.identity.service.PROVEN_EXTRAS):
+    # keys the platform vouches are the sender's own (router.identity.service.PROVEN_KEYS):
     # the identity gets the key, the claim is verified, the key's one owner absorbs the customer
     proven: tuple[ClaimPlan, ...] = ()
     # key kinds whose proof merges into the key's owner (config: auto_merge, as for a new identity)

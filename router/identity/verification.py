@@ -32,6 +32,7 @@ from router.identity.types import KeyRef, VerificationCheck, VerificationStart
 from router.models import (
     Author,
     ConversationStatus,
+    CoreMeta,
     MergeRecord,
     Message,
     Verification,
@@ -44,8 +45,6 @@ from router.texts import localized
 log = logging.getLogger(__name__)
 
 _CONTACTS = 20
-# a message said aside (the code, the bot's offer): it answers nothing the customer asked (router.bot.desk)
-ASIDE = "aside"
 
 
 class VerifierStore(VerificationStore, ClaimStore, ConversationStore, OutboundStore, SecretStore, Protocol):
@@ -167,7 +166,7 @@ class Verifier:
     async def _send(self, contact: Message, text: str, code: str, now: datetime) -> None:
         assert contact.sender is not None and contact.conversation_id is not None
         out = Outgoing(contact, contact.conversation_id, contact.customer_id, text, Author.SYSTEM,
-                       extras={"verification": True, ASIDE: True}, shown=text.replace(code, "•" * len(code)))
+                       core=CoreMeta(verification=True, aside=True), shown=text.replace(code, "•" * len(code)))
         await send(self.store, self.bus, self.wakeup, out, now)
 
     def code_in(self, text: str) -> str | None:

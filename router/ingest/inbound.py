@@ -1,25 +1,35 @@
 """How an inbound message is kept, as a rule every backend's ingest calls: what
-the connector said beside the text (the sender's name, its description of a
-message without words, that a machine wrote it) goes into the stored
-message's extras, and the message belongs to no conversation until the
-ingest transaction files it."""
+the connector said beside the text in typed fields (the sender's name, that a
+machine wrote it, a key the platform proves, its thread, the language) goes
+into the stored message's ``core``, its description of a message without
+words and its own ``extras`` into ``extras``, and the message belongs to no
+conversation until the ingest transaction files it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from router.models import DESCRIPTION_EXTRA, Direction, InboundMessage, Message, new_id
+from router.identity.types import IdentityPlan
+from router.models import DESCRIPTION_EXTRA, CoreMeta, Direction, Given, InboundMessage, Message, new_id
+
+_GIVEN = tuple(Given.model_fields)
 
 
-def stored_form(message: InboundMessage, received_at: datetime) -> Message:
-    """The message to store for ``message``, received at ``received_at``."""
-    extras = message.extras | ({"sender_name": message.sender_name} if message.sender_name else {})
+def stored_form(message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None) -> Message:
+    """The message to store for ``message``, received at ``received_at``;
+    ``plan``: the identity it resolves as, kept with it when written otherwise
+    than the connector wrote the sender (an unmerge sorts messages by it)."""
+    extras = dict(message.extras)
     if message.description:
         extras[DESCRIPTION_EXTRA] = message.description
-    if message.automated:
-        extras["automated"] = message.automated
+    core = CoreMeta(
+        # only what is set: validating a keyword costs as much as the rest (measured)
+        **{name: value for name in _GIVEN if (value := getattr(message, name))},
+        sender_name=message.sender_name or None, automated=message.automated or None,
+        identity=plan.identity.value if plan is not None and plan.identity.value != message.sender.value else None,
+    )
     return Message(
         id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
         channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
-        attachments=message.attachments, extras=extras, created_at=received_at,
+        attachments=message.attachments, extras=extras, core=core, created_at=received_at,
     )

@@ -33,8 +33,10 @@ from router.metrics import Metrics
 from router.models import (
     ConversationStatus,
     ConversationView,
+    CoreMeta,
     Customer,
     Direction,
+    Given,
     IdentityRef,
     InboundMessage,
     MergeRecord,
@@ -123,9 +125,6 @@ class Ingest:
         if message.automated is not None:
             return await self._ingest_automated(message)
         plan = self.identity.plan(message)
-        if plan.identity.value != message.sender.value:
-            # kept with the message: the identity it came from, as stored (an unmerge sorts messages by it)
-            message = message.model_copy(update={"extras": message.extras | {"identity": plan.identity.value}})
         received = self.clock()
         step = await self.store.ingest(message, received, plan)
         stored = step.message
@@ -207,7 +206,7 @@ class Ingest:
         """An automatic answer (what happens next) back to where the customer
         wrote, through the outbox like every outbound message."""
         await send(self.store, self.bus, self.outbox_wakeup,
-                   Outgoing.automatic(inbound, view, text, {"automatic": "handoff"}), self.clock())
+                   Outgoing.automatic(inbound, view, text, CoreMeta(automatic="handoff")), self.clock())
 
     async def _handoff(
         self, stored: Message, customer: Customer, view: ConversationView
@@ -237,7 +236,7 @@ class Ingest:
             for stored in batch:
                 assert stored.sender is not None
                 customer = await self.store.resolve_identity(
-                    stored.sender, stored.extras.get("sender_name"), self.clock(), self._replan(stored)
+                    stored.sender, stored.core.sender_name, self.clock(), self._replan(stored)
                 )
                 await self._route(stored, customer, None)
                 resumed += 1
@@ -250,7 +249,8 @@ class Ingest:
     def _replan(self, stored: Message) -> IdentityPlan:
         assert stored.sender is not None
         inbound = InboundMessage(channel=stored.channel, external_id=stored.external_id or stored.id,
-                                 sender=stored.sender, text=stored.text, extras=stored.extras)
+                                 sender=stored.sender, text=stored.text, extras=stored.extras,
+                                 **stored.core.model_dump(include=set(Given.model_fields)))
         return self.identity.plan(inbound)
 
     async def drain(self, grace: float | None = None) -> None:

@@ -174,7 +174,7 @@ class _Filed:
     def ingested(self, sent: Message) -> Ingested:
         update: dict[str, Any] = {}
         if self.follows is not None:
-            update["extras"] = sent.extras | {"follows_conversation": self.follows}
+            update["core"] = sent.core.model_copy(update={"follows_conversation": self.follows})
         if self.conversation is not None:
             update |= {"conversation_id": self.conversation.id, "customer_id": self.customer.id}
         return Ingested(sent.model_copy(update=update) if update else sent, False, self.customer, self.conversation)
@@ -185,7 +185,7 @@ def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: st
     thread, closed = _thread(conn, stored.channel, replies_to)
     if closed is not None:
         # an answer in a thread already resolved starts a new conversation, which keeps the link
-        stored = stored.model_copy(update={"extras": stored.extras | {"follows_conversation": closed}})
+        stored = stored.model_copy(update={"core": stored.core.model_copy(update={"follows_conversation": closed})})
     assert stored.sender is not None
     first = _stored_inbound(conn, stored.channel, stored.external_id)
     if first is not None:
@@ -275,7 +275,7 @@ class SQLiteIngest(IngestStore, Connections):
 
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
                      ) -> Ingested:
-        stored = stored_form(message, received_at)
+        stored = stored_form(message, received_at, plan)
         outcome = await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan, message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 
@@ -289,7 +289,7 @@ class SQLiteIngest(IngestStore, Connections):
         rows = await self._r.call(
             _all,
             "SELECT * FROM messages WHERE conversation_id IS NULL AND direction = 'in'"
-            " AND json_extract(extras, '$.automated') IS NULL ORDER BY created_at LIMIT ?",
+            " AND json_extract(core, '$.automated') IS NULL ORDER BY created_at LIMIT ?",
             (limit,),
         )
         return [_message(r) for r in rows]

@@ -220,4 +220,43 @@ MIGRATIONS: list[str] = [
     -- how many codes went to one phone/email lately (the bot's offers are capped per key)
     CREATE INDEX identity_verifications_key ON identity_verifications(kind, value, created_at);
     """,
+    # 10: messages — the core's own data of a message in a typed column of its own
+    # (router.models.CoreMeta): ``extras`` is the platform's. Every key the core kept
+    # in ``extras`` moves out of it, and a pending reply's template request moves to
+    # the outbox payload's ``template``, so an upgraded database keeps every marker
+    """
+    ALTER TABLE messages ADD COLUMN core TEXT NOT NULL DEFAULT '{}';
+    UPDATE messages SET core = json_patch('{}', json_object(
+            'automatic', json_extract(extras, '$.automatic'),
+            'aside', CASE WHEN json_extract(extras, '$.aside') THEN json('true') END,
+            'verification', CASE WHEN json_extract(extras, '$.verification') THEN json('true') END,
+            'bot', json_extract(extras, '$.bot'),
+            'identity', json_extract(extras, '$.identity'),
+            'follows_conversation', json_extract(extras, '$.follows_conversation'),
+            'agent_name', json_extract(extras, '$.agent_name'),
+            'template', CASE WHEN json_extract(extras, '$.template') THEN json_object(
+                'customer_name', COALESCE(json_extract(extras, '$.customer_name'), ''),
+                'agent_name', COALESCE(json_extract(extras, '$.agent_name'), '')) END,
+            'sender_name', json_extract(extras, '$.sender_name'),
+            'automated', json_extract(extras, '$.automated'),
+            'claimed_phone', json_extract(extras, '$.claimed_phone'),
+            'claimed_email', json_extract(extras, '$.claimed_email'),
+            'proven_phone', json_extract(extras, '$.proven_phone'),
+            'proven_email', json_extract(extras, '$.proven_email'),
+            'thread', json_extract(extras, '$.thread'),
+            'language', json_extract(extras, '$.language'))),
+        extras = json_remove(extras, '$.automatic', '$.aside', '$.verification', '$.bot', '$.identity',
+            '$.follows_conversation', '$.agent_name', '$.template', '$.customer_name', '$.sender_name',
+            '$.automated', '$.claimed_phone', '$.claimed_email', '$.proven_phone', '$.proven_email', '$.thread',
+            '$.language')
+        WHERE extras != '{}';
+    UPDATE outbox SET payload = json_set(
+            json_remove(payload, '$.extras.template', '$.extras.customer_name', '$.extras.agent_name'),
+            '$.agent_name', json_extract(payload, '$.extras.agent_name'),
+            '$.template', CASE WHEN json_extract(payload, '$.extras.template') THEN json_object(
+                'customer_name', COALESCE(json_extract(payload, '$.extras.customer_name'), ''),
+                'agent_name', COALESCE(json_extract(payload, '$.extras.agent_name'), '')) END)
+        WHERE json_extract(payload, '$.extras.agent_name') IS NOT NULL
+            OR json_extract(payload, '$.extras.template') IS NOT NULL;
+    """,
 ]

@@ -10,7 +10,16 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from router.models import Attachment, Conversation, ConversationView, Delivery, Direction, IdentityRef, Message
+from router.models import (
+    Attachment,
+    Conversation,
+    ConversationView,
+    CoreMeta,
+    Delivery,
+    Direction,
+    IdentityRef,
+    Message,
+)
 from router.store.errors import NotFound
 
 
@@ -43,11 +52,11 @@ def execute(conn: sqlite3.Connection, sql: str, params: Any = ()) -> int:
 
 INSERT_MESSAGE = """
     INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel,
-        external_id, sender_kind, sender_value, text, attachments, extras, created_at, delivery,
-        delivery_error)
+        external_id, sender_kind, sender_value, text, attachments, extras, core, created_at,
+        delivery, delivery_error)
     VALUES (:id, :conversation_id, :customer_id, :direction, :author, :agent_id, :channel,
-        :external_id, :sender_kind, :sender_value, :text, :attachments, :extras, :created_at,
-        :delivery, :delivery_error)
+        :external_id, :sender_kind, :sender_value, :text, :attachments, :extras, :core,
+        :created_at, :delivery, :delivery_error)
 """
 
 
@@ -67,6 +76,8 @@ def message_params(m: Message) -> dict[str, Any]:
         "text": m.text,
         "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
         "extras": json.dumps(m.extras, ensure_ascii=False),
+        # only what is set: most messages carry none of it
+        "core": m.core.model_dump_json(exclude_defaults=True),
         "created_at": ts(m.created_at),
         "delivery": m.delivery.value,
         "delivery_error": m.delivery_error,
@@ -91,6 +102,7 @@ def message_row(row: sqlite3.Row) -> Message:
         text=row["text"],
         attachments=[Attachment.model_validate(a) for a in json.loads(row["attachments"])],
         extras=json.loads(row["extras"]),
+        core=CoreMeta.model_validate_json(row["core"]),
         created_at=from_ts(row["created_at"]),
         delivery=Delivery(row["delivery"]),
         delivery_error=row["delivery_error"],

@@ -15,9 +15,9 @@ from router.models import IdentityRef, InboundMessage
 from tests.agents_ui.conftest import Client, error_of, login
 
 
-async def writes(client: Client, kind: str, sender: str, external_id: str, text: str, **extras: str) -> str:
+async def writes(client: Client, kind: str, sender: str, external_id: str, text: str, **claims: str) -> str:
     accepted = await client.app[ROUTER].on_message(InboundMessage(
-        channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=sender), text=text, extras=extras,
+        channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=sender), text=text, **claims,
     ))
     assert accepted.conversation_id is not None
     return accepted.conversation_id

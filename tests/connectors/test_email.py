@@ -361,7 +361,7 @@ async def test_a_bounce_marks_our_mail_failed_and_opens_nothing(
     assert "5.1.1" in shown["delivery_error"] and "User unknown" in shown["delivery_error"]
     # the report is in the thread for the agent, from nobody's profile, and answered by nobody
     messages = await console.messages(conversation_id)
-    [report] = [m for m in messages.values() if m["extras"].get("automated")]
+    [report] = [m for m in messages.values() if m["core"]["automated"]]
     assert report["extras"]["delivery_report"]["status"] == "5.1.1"
     assert await app.app[STORE].find_identity(IdentityRef(kind="email", value="MAILER-DAEMON@mx.example.ru")) is None
     counts = await app.app[STORE].count_conversations()

@@ -34,7 +34,7 @@ def test_koi8r_mail_with_encoded_headers_and_a_thunderbird_quote() -> None:
     assert parsed.external_id == "5f1c2a9e-koi8@example.ru"
     # In-Reply-To first, then References from the newest back
     assert parsed.replies_to == ["msg_0a1b2c3d4e5f60718293@shop.example", "first-1042@example.ru"]
-    assert parsed.extras["thread"] == {
+    assert parsed.thread == {
         "subject": "Re: Заказ 1042 повреждён", "message_id": "5f1c2a9e-koi8@example.ru",
         "references": ["first-1042@example.ru", "msg_0a1b2c3d4e5f60718293@shop.example",
                        "5f1c2a9e-koi8@example.ru"],

@@ -262,9 +262,9 @@ async def test_a_shared_own_contact_proves_the_phone_someone_elses_does_not(tg: 
     assert await post(tg, update(message=message(21, contact=other))) == 200
     mine, theirs = await inbound(tg)
     # Telegram vouches for the number: proven, not merely claimed
-    assert mine.extras["proven_phone"] == "+79123456789" and "claimed_phone" not in mine.extras
+    assert mine.core.proven_phone == "+79123456789" and mine.core.claimed_phone is None
     assert (mine.text, mine.extras["description"]) == ("", "[contact Ivan Petrov 79123456789]")
-    assert "claimed_phone" not in theirs.extras and "proven_phone" not in theirs.extras
+    assert theirs.core.claimed_phone is None and theirs.core.proven_phone is None
     assert theirs.extras["shared_contact"]["phone_number"] == "+79990001122"
 
 

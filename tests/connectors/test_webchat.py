@@ -194,8 +194,8 @@ async def test_name_and_claimed_contacts_reach_the_router(client: Client) -> Non
     customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
     assert customer is not None and customer.display_name == "Анна"
     [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
-    assert stored.extras["claimed_email"] == "anna@example.com"
-    assert stored.extras["claimed_phone"] == "+7 900 000-00-00"
+    assert stored.core.claimed_email == "anna@example.com"
+    assert stored.core.claimed_phone == "+7 900 000-00-00"
 
 
 async def test_a_second_hello_on_one_socket_is_refused(client: Client) -> None:

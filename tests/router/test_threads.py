@@ -33,7 +33,7 @@ def mail(external_id: str, sender: str = "anna@example.com", *, replies_to: list
          automated: str | None = None, thread: dict[str, str] | None = None) -> InboundMessage:
     return InboundMessage(
         channel="mail", external_id=external_id, sender=IdentityRef(kind="email", value=sender), text="text",
-        replies_to=replies_to or [], automated=automated, extras={"thread": thread} if thread else {},
+        replies_to=replies_to or [], automated=automated, thread=thread or {},
     )
 
 
@@ -68,7 +68,7 @@ async def test_an_answer_to_a_resolved_thread_opens_a_new_conversation_linked_to
     again = await router.on_message(mail("m2@x", replies_to=["m1@x"]))
     assert again.conversation_id not in (None, first.conversation_id)
     [stored] = await router.store.list_messages(again.conversation_id or "", 10)
-    assert stored.extras["follows_conversation"] == first.conversation_id
+    assert stored.core.follows_conversation == first.conversation_id
 
 
 async def test_an_automated_message_never_opens_a_conversation_nor_is_resumed(router: Router) -> None:
@@ -91,6 +91,6 @@ async def test_an_automated_answer_is_shown_in_its_thread_without_rerouting_it(r
     assert (after.status, after.agent_id, after.customer_id) == (before.status, before.agent_id, before.customer_id)
     messages = await router.store.list_messages(first.conversation_id or "", 10)
     dsn = next(m for m in messages if m.id == bounce.message_id)
-    assert dsn.extras["automated"] == "delivery report" and dsn.customer_id == before.customer_id
+    assert dsn.core.automated == "delivery report" and dsn.customer_id == before.customer_id
     # the mailer daemon became nobody's profile
     assert await router.store.find_identity(IdentityRef(kind="email", value="mailer-daemon@mx.example.com")) is None

@@ -46,7 +46,7 @@ async def test_a_question_is_answered_through_the_outbox_with_what_the_bot_under
     assert [(m.direction, m.author) for m in messages] == [(Direction.IN, Author.CUSTOMER), (Direction.OUT, Author.BOT)]
     answer = messages[1]
     assert answer.text.startswith("Доставка курьером — 290 ₽")
-    assert answer.extras["bot"]["intent"] == "delivery_cost" and answer.extras["bot"]["confidence"] > 0.28
+    assert answer.core.bot["intent"] == "delivery_cost" and answer.core.bot["confidence"] > 0.28
     outbox = await router.store.pending_outbox(10)
     assert [(e.message_id, e.payload.recipient, e.payload.author) for e in outbox] == [(answer.id, "v1", Author.BOT)]
     assert [e.data["message"]["author"] for e in events if e is not None and e.type == "message.created"] == [
@@ -66,7 +66,7 @@ async def test_asking_for_a_person_hands_off_to_the_rules_queue_with_the_reason(
     assert trace is not None and trace.facts["asked_for_human"] is True and trace.facts["bot_failed"] is False
     messages = await router.store.list_messages(conv.id, 10)
     assert [m.author for m in messages] == [Author.CUSTOMER, Author.BOT, Author.CUSTOMER, Author.BOT]
-    assert messages[1].extras["bot"]["intent"] == "order_status"  # the agent sees what was understood and answered
+    assert messages[1].core.bot["intent"] == "order_status"  # the agent sees what was understood and answered
     assert messages[3].text == "Передаю ваш вопрос коллеге — он скоро ответит здесь же."
 
 
@@ -160,7 +160,7 @@ async def test_a_message_left_unanswered_by_a_restart_is_answered_on_start(
     await settle(after)
     messages = await store.list_messages(accepted.conversation_id, 10)
     assert [m.author for m in messages] == [Author.CUSTOMER, Author.BOT]
-    assert messages[1].extras["bot"]["intent"] == "returns"
+    assert messages[1].core.bot["intent"] == "returns"
 
 
 async def test_an_external_bot_that_fails_hands_off_never_silent(
@@ -202,7 +202,7 @@ async def test_an_agent_hands_a_conversation_back_to_the_bot_from_the_api(
     await router.on_message(say(2, "как можно оплатить?"))
     await settle(router)
     messages = await store.list_messages(conv_id, 10)
-    assert messages[-1].author is Author.BOT and messages[-1].extras["bot"]["intent"] == "payment"
+    assert messages[-1].author is Author.BOT and messages[-1].core.bot["intent"] == "payment"
     # when the bot steps aside again, the conversation goes back to the team it was with
     await router.on_message(say(3, "recommend a gaming laptop"))
     await settle(router)

@@ -10,7 +10,7 @@ import pytest
 
 from router.bot import FaqBot, HandoffReason, ReplyKind
 from router.bot.config import BotFile
-from router.models import Author, Customer, Direction, Message
+from router.models import Author, CoreMeta, Customer, Direction, Message
 from tests.router.bot.conftest import SHIPPED, T0, turn
 
 
@@ -89,7 +89,7 @@ def bot_said(reply_record: dict[str, object], n: int = 1) -> list[Message]:
         Message(id=f"m{n}", conversation_id="conv_test", customer_id="cus_anna", direction=Direction.IN,
                 author=Author.CUSTOMER, channel="webchat", text="earlier", created_at=at),
         Message(id=f"b{n}", conversation_id="conv_test", customer_id="cus_anna", direction=Direction.OUT,
-                author=Author.BOT, channel="webchat", text="…", created_at=at, extras={"bot": reply_record}),
+                author=Author.BOT, channel="webchat", text="…", created_at=at, core=CoreMeta(bot=reply_record)),
     ]
 
 

@@ -82,12 +82,12 @@ async def test_a_customer_back_after_the_pause_is_greeted_by_name_with_where_the
     app: Client, clock: Clock,
 ) -> None:
     first = await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
-    assert first.extras["bot"]["intent"] == "delivery_time"
+    assert first.core.bot["intent"] == "delivery_time"
     assert NAME not in first.text  # a first contact: nothing to recall
 
     clock.now = T0 + timedelta(hours=1)  # well within the pause, by SMS: the same number, one customer
     within = await bot_answer(app, clock, "sms", sms_form("Как можно оплатить?"))
-    assert within.extras["bot"]["intent"] == "payment"
+    assert within.core.bot["intent"] == "payment"
     assert within.channel == "sms" and NAME not in within.text and "Вы писали" not in within.text
 
     clock.now = T0 + timedelta(days=1, hours=1)  # a day later, on WhatsApp again
@@ -133,7 +133,7 @@ async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_othe
     messages = await store.customer_messages(owner.id, 100)
     answer = messages[-1]
     assert answer.author is Author.BOT and answer.channel == "webchat" and answer.created_at == clock.now
-    assert answer.extras["bot"]["intent"] == "payment"  # answered, as anyone
+    assert answer.core.bot["intent"] == "payment"  # answered, as anyone
     for secret in (NAME, "Иван", "WhatsApp", "доставк", "Здравствуйте", "Вы писали"):
         assert secret not in answer.text, answer.text
     assert accepted.conversation_id is not None
@@ -178,7 +178,7 @@ async def test_a_turn_with_an_unproven_identitys_message_in_it_recalls_nothing(a
     await desk.turn(accepted.conversation_id)
     answer = (await store.customer_messages(owner.id, 100))[-1]
     assert answer.author is Author.BOT and answer.channel == "webchat"
-    assert answer.extras["bot"]["kind"] == "answer"
+    assert answer.core.bot["kind"] == "answer"
     for secret in (NAME, "Иван", "WhatsApp", "Вы писали", "Здравствуйте"):
         assert secret not in answer.text, answer.text
 
@@ -195,4 +195,4 @@ async def test_a_turn_with_a_code_offer_beside_it_greets_by_name_but_asks_no_sha
     assert told[-2].startswith("Если адрес ivan@example.org уже есть у нас"), told  # the offer, aside
     assert back.text.startswith(f"Здравствуйте, {NAME}!\n\n"), told
     assert "продолжим" not in back.text, told
-    assert back.extras["bot"]["kind"] == "answer"  # answered, not handed off
+    assert back.core.bot["kind"] == "answer"  # answered, not handed off

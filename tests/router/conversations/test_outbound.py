@@ -36,10 +36,10 @@ async def claim(router: Router) -> tuple[str, str]:
     visitor claiming their number: (visitor's customer id, claim id)."""
     await router.on_message(InboundMessage(
         channel="whatsapp", external_id="wa-1", sender=IdentityRef(kind="whatsapp", value="whatsapp:+79123456789"),
-        text="Мой заказ 1234", extras={"thread": THREAD}))
+        text="Мой заказ 1234", thread=THREAD))
     hello = await router.on_message(InboundMessage(
         channel="webchat", external_id="w-1", sender=IdentityRef(kind="webchat", value="visitor-1"), text="Привет",
-        extras={"claimed_phone": "8 912 345 67 89"}))
+        claimed_phone="8 912 345 67 89"))
     visitor = (await router.store.get_conversation(hello.conversation_id or "")).customer_id
     found = next(c for c in await router.store.customer_claims(visitor) if c.kind == "phone")
     return visitor, found.id

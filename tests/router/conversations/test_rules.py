@@ -83,9 +83,9 @@ def test_the_list_shows_a_messages_words_or_its_description() -> None:
 
 
 def test_an_automatic_message_leaves_the_list_showing_the_customers_words() -> None:
-    assert states.shown_in_list({"automatic": "handoff"}, "A colleague will answer soon") is None
-    assert states.shown_in_list({}, "Your order ships today") == "Your order ships today"
-    assert states.shown_in_list({}, None, "[document]") == "[document]"
+    assert states.shown_in_list("handoff", "A colleague will answer soon") is None
+    assert states.shown_in_list(None, "Your order ships today") == "Your order ships today"
+    assert states.shown_in_list(None, None, "[document]") == "[document]"
 
 
 def test_a_conversation_taken_is_assigned_and_opened_by_its_taker() -> None:

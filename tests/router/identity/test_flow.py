@@ -54,9 +54,10 @@ OFFER_RU = ("Если номер +79123456789 уже есть у нас, мы о
             "с того места, где вы остановились. Не нужно — напишите «нет, спасибо».")
 
 
-def msg(kind: str, value: str, external_id: str, text: str = "Здравствуйте", **extras: str) -> InboundMessage:
+def msg(kind: str, value: str, external_id: str, text: str = "Здравствуйте", **keys: str) -> InboundMessage:
+    """``keys``: the claims and proofs beside the text (``claimed_phone=…``, ``proven_phone=…``)."""
     return InboundMessage(channel=kind, external_id=external_id, sender=IdentityRef(kind=kind, value=value),
-                          text=text, extras=extras)
+                          text=text, **keys)
 
 
 @pytest.mark.parametrize(("number", "typed"), [

@@ -9,6 +9,7 @@ from router.bot.desk import unanswered
 from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.models import (
     Author,
+    CoreMeta,
     Direction,
     IdentityRef,
     InboundMessage,
@@ -25,9 +26,10 @@ def rules(**overrides: object) -> IdentityRules:
     return IdentityRules(IdentityConfig.model_validate(overrides))
 
 
-def contact(channel: str = "telegram", **extras: object) -> InboundMessage:
+def contact(channel: str = "telegram", extras: dict[str, object] | None = None, **keys: str) -> InboundMessage:
+    """``keys``: the proofs (``proven_phone=…``); ``extras``: the platform's own data."""
     return InboundMessage(channel=channel, external_id="1", sender=IdentityRef(kind="telegram", value="42"),
-                          extras=extras)
+                          extras=extras or {}, **keys)
 
 
 def test_a_proven_phone_is_planned_as_proof_not_as_a_claim() -> None:
@@ -48,7 +50,7 @@ def test_any_connector_may_prove_a_key_the_same_way() -> None:
 
 def test_someone_elses_contact_proves_and_claims_nothing() -> None:
     shared = {"phone_number": "+79990001122", "first_name": "Masha", "user_id": 777}
-    plan = rules().plan(contact(shared_contact=shared))
+    plan = rules().plan(contact(extras={"shared_contact": shared}))
     assert plan.proven == () and plan.claims == ()
 
 
@@ -75,10 +77,10 @@ def test_an_outbound_message_carries_a_typed_phone_button() -> None:
 
 
 def test_a_message_said_aside_does_not_answer_the_customers_question() -> None:
-    def said(direction: Direction, text: str, **extras: object) -> Message:
+    def said(direction: Direction, text: str, **core: object) -> Message:
         return Message(id=text, conversation_id="c", customer_id="u", direction=direction,
                        author=Author.CUSTOMER if direction is Direction.IN else Author.BOT, channel="telegram",
-                       text=text, created_at=utcnow(), extras=extras)
+                       text=text, created_at=utcnow(), core=CoreMeta.model_validate(core))
 
     question = said(Direction.IN, "Какие у вас часы работы?")
     ask = said(Direction.OUT, "Поделитесь номером", automatic="ask_phone", aside=True)

@@ -40,7 +40,7 @@ def test_international_digits_without_a_plus_as_telegram_shares_them(raw: str, e
 
 def test_a_telegram_contact_share_is_a_claim() -> None:
     shared = InboundMessage(channel="telegram", external_id="1", sender=IdentityRef(kind="telegram", value="42"),
-                            extras={"claimed_phone": "79123456789"})
+                            claimed_phone="79123456789")
     [claim] = rules().claims(shared)
     assert (claim.key.value, claim.source, claim.raw) == ("+79123456789", "telegram:claimed_phone", "79123456789")
 
@@ -88,9 +88,9 @@ def test_blocked_values_are_never_keys() -> None:
     assert r.channel_identity(IdentityRef(kind="sms", value="+7 912 345-67-89"))[1] is not None
 
 
-def message(text: str = "", **extras: str) -> InboundMessage:
+def message(text: str = "", **claims: str) -> InboundMessage:
     return InboundMessage(channel="webchat", external_id="1", sender=IdentityRef(kind="webchat", value="v-1"),
-                          text=text, extras=extras)
+                          text=text, **claims)
 
 
 def test_claims_come_from_forms_contact_shares_and_typed_text() -> None:

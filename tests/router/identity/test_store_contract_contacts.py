@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from router.identity.types import MergeRequest
-from router.models import Author, Delivery, Direction, IdentityRef, InboundMessage, Message, OutboundMessage, new_id
+from router.models import (
+    Author,
+    CoreMeta,
+    Delivery,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    OutboundMessage,
+    new_id,
+)
 from router.store.base import Store
 from tests.router.store.test_contract import T0, ingest
 
@@ -20,7 +30,7 @@ async def _bot_answer(store: Store, conversation_id: str, customer_id: str, inte
     message = Message(id=new_id("msg"), conversation_id=conversation_id, customer_id=customer_id,
                       direction=Direction.OUT, author=Author.BOT, channel="whatsapp", text="answer",
                       created_at=T0 + timedelta(minutes=1), delivery=Delivery.PENDING,
-                      extras={"bot": {"kind": kind, "intent": intent}})
+                      core=CoreMeta(bot={"kind": kind, "intent": intent}))
     payload = OutboundMessage(message_id=message.id, channel="whatsapp", recipient="+1", author=Author.BOT,
                               text="answer", created_at=message.created_at)
     await store.enqueue_outbound(message, payload, None, message.created_at)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.ingest.store import Ingested
-from router.models import Author, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
+from router.models import Author, CoreMeta, Delivery, Direction, IdentityRef, Message, OutboundMessage, new_id
 from router.store.base import Store
 from tests.router.identity.test_store_contract import PHONE, _all_rows, _differences, keyed, keyed_inbound
 from tests.router.store.test_contract import QUEUE, T0
@@ -178,7 +178,7 @@ async def test_automatic_messages_sent_to_a_customer_are_known(store: Store) -> 
     assert not await store.automatic_sent(step.customer.id, "ask_phone")
     message = Message(id=new_id("msg"), conversation_id=step.conversation.id,
                       customer_id=step.customer.id, direction=Direction.OUT, author=Author.BOT, channel="telegram",
-                      text="?", created_at=T0, delivery=Delivery.PENDING, extras={"automatic": "ask_phone"})
+                      text="?", created_at=T0, delivery=Delivery.PENDING, core=CoreMeta(automatic="ask_phone"))
     payload = OutboundMessage(message_id=message.id, channel="telegram", recipient="5551234", author=Author.BOT,
                               text="?", created_at=T0)
     await store.enqueue_outbound(message, payload, None, T0)
