@@ -140,7 +140,13 @@ class Conversations:
         out = Outgoing(last, conversation_id, conversation.customer_id, text, Author.AGENT, agent.id,
                        attachments or [], core, payload={"agent_name": core.agent_name, "template": core.template})
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
-        message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign)
+        try:
+            # checked again in the enqueue's transaction: resolved, handed off
+            # or taken by someone meanwhile, the reply is refused, not sent
+            message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign,
+                                    expected={conversation.status})
+        except ConflictError as exc:
+            raise ReplyRefused(f"the conversation changed meanwhile ({exc}); reload it") from exc
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
         return message
 
