@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from router.identity.types import AttributeMergePolicy, VerificationCheck, VerificationStart
+from router.identity.types import AttributeMergePolicy, IdentityPlan, VerificationCheck, VerificationStart
 from router.models import Verification
 from router.store.errors import ConflictError
 
@@ -69,6 +69,16 @@ def folded_preview(kept: Mapping[str, Any], folded: Mapping[str, Any]) -> tuple[
     latest = max(kept["last_message_at"], folded["last_message_at"])
     text = kept["last_message_text"] if latest == kept["last_message_at"] else folded["last_message_text"]
     return latest, text
+
+
+# -- resolve: a sender's message -----------------------------------------------------
+
+
+def nothing_to_apply(plan: IdentityPlan, name: str | None, current_name: str | None) -> bool:
+    """A known sender whose message changes nothing: no claim, no proof, and
+    no new name. Each backend returns the customer as found (without a write
+    transaction, when it can tell from a read)."""
+    return not plan.claims and not plan.proven and (not name or name == current_name)
 
 
 # -- keys: who a key says a customer is -------------------------------------------

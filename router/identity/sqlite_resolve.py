@@ -8,7 +8,7 @@ import logging
 import sqlite3
 
 from router.identity import sqlite_proven, sqlite_upsert
-from router.identity.rules import one_owner, widely_shared
+from router.identity.rules import nothing_to_apply, one_owner, widely_shared
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -26,7 +26,7 @@ def _resolve_identity(
     found = _customer_by_identity(conn, plan.identity)
     if found is None:
         customer_id = _link_new_identity(conn, plan, name, now)
-    elif not plan.claims and not plan.proven and (not name or name == found.display_name):
+    elif nothing_to_apply(plan, name, found.display_name):
         return found
     else:
         customer_id = found.id
