@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from router.identity.rules import one_owner, widely_shared
 from router.identity.sqlite_upsert import key_holders
 from router.identity.types import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.models import new_id
@@ -104,7 +105,7 @@ def _other_owner(conn: sqlite3.Connection, customer_id: str, key: KeyRef, max_pr
         " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ? AND customer_id != ? LIMIT ?",
         (key.kind, key.value, customer_id, key.kind, key.value, customer_id, max_profiles + 1),
     ).fetchall()
-    if len(sharers) > max_profiles:
+    if widely_shared(len(sharers), max_profiles):
         log.info("a proven %s is shared by more than %d other profiles: nobody is merged by it", key.kind,
                  max_profiles)
         return None
@@ -112,10 +113,11 @@ def _other_owner(conn: sqlite3.Connection, customer_id: str, key: KeyRef, max_pr
         "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ? AND customer_id != ?"
         " AND verified = 1 LIMIT 2", (key.kind, key.value, customer_id),
     ).fetchall()
+    owner = one_owner([str(r[0]) for r in owners])
     holders = set(key_holders(conn, key)) - {customer_id}
-    if len(owners) != 1 or holders != {owners[0][0]}:
+    if owner is None or holders != {owner}:
         return None
-    return str(owners[0][0])
+    return owner
 
 
 def _audit(conn: sqlite3.Connection, customer_id: str, reason: str, details: dict[str, Any], now: str) -> None:

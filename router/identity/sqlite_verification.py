@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from router.identity.rules import CodeOutcome, code_outcome, code_sends, past_daily_cap
+from router.identity.rules import CodeOutcome, code_outcome, code_sends, one_owner, past_daily_cap
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _row_of
 from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
@@ -80,11 +80,11 @@ def _verified(
     owners = rows.fetch_all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
                      " AND verified = 1 AND customer_id != ?", (key.kind, key.value, check.customer_id))
     merge, survivor = None, check.customer_id
-    if len(owners) == 1:
+    owner = one_owner([str(r[0]) for r in owners])
+    if owner is not None:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
-                          now)
-        survivor = owners[0][0]
+        merge = _merge(conn, MergeRequest(owner, check.customer_id, "code", None, reason, check.attributes), now)
+        survivor = owner
     conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
                  (now, survivor, key.kind, key.value))
     if check.sender is not None:
