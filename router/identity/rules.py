@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from router.conversations.states import shown_in_list
 from router.identity.types import AttributeMergePolicy, IdentityPlan, VerificationCheck, VerificationStart
 from router.models import Verification
 from router.store.errors import ConflictError
@@ -79,6 +80,29 @@ def nothing_to_apply(plan: IdentityPlan, name: str | None, current_name: str | N
     no new name. Each backend returns the customer as found (without a write
     transaction, when it can tell from a read)."""
     return not plan.claims and not plan.proven and (not name or name == current_name)
+
+
+# -- unmerge: what happened while the two were one ------------------------------------
+
+
+def summary(newest_first: Iterable[Mapping[str, Any]]) -> tuple[str | None, tuple[Any, str] | None]:
+    """A conversation summed up again from the messages it holds (each with
+    ``created_at``, ``text``, ``description``, ``extras``, ``channel``,
+    ``direction``, ``author``; newest first): the channel its customer last
+    wrote from, and ``(last_message_at, last_message_text)`` as the list shows
+    its last message (an automatic notice never was its last word). None
+    where no message says (left as it is)."""
+    channel: str | None = None
+    last: tuple[Any, str] | None = None
+    for m in newest_first:
+        if channel is None and m["direction"] == "in" and m["author"] == "customer":
+            channel = m["channel"]
+        if last is None:
+            shown = shown_in_list(m["extras"], m["text"], m["description"])
+            last = None if shown is None else (m["created_at"], shown)
+        if channel is not None and last is not None:
+            break
+    return channel, last
 
 
 # -- keys: who a key says a customer is -------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
+from router.identity.rules import summary
+from router.models import DESCRIPTION_EXTRA as DESCRIPTION
+
 log = logging.getLogger(__name__)
-
-PREVIEW = 200  # as router.store.sqlite's list preview
-
 
 def _target(conn: sqlite3.Connection, customer_id: str) -> str | None:
     """Where a customer's returning message goes: their open conversation, or their latest."""
@@ -55,21 +56,21 @@ def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], si
     return touched
 
 
+def _newest_first(conn: sqlite3.Connection, conversation_id: str) -> Iterator[dict[str, Any]]:
+    rows = conn.execute("SELECT created_at, text, channel, direction, author, extras FROM messages"
+                        " WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC", (conversation_id,))
+    for r in rows:
+        extras = json.loads(r["extras"])
+        yield {**dict(r), "extras": extras, "description": extras.get(DESCRIPTION)}
+
+
 def settle(conn: sqlite3.Connection, conversation_ids: set[str], now: str) -> None:
-    """Sum each conversation up again from the messages it holds now: the
-    channel its customer last wrote from, its last message and when."""
+    """Sum each conversation up again from the messages it holds now (``rules.summary``)."""
     for conversation_id in sorted(conversation_ids):
-        last_in = conn.execute(
-            "SELECT channel FROM messages WHERE conversation_id = ? AND direction = 'in' AND author = 'customer'"
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1", (conversation_id,)).fetchone()
-        # an automatic notice ("a colleague will answer soon") never was the conversation's last word
-        last = conn.execute(
-            "SELECT created_at, text FROM messages WHERE conversation_id = ?"
-            " AND json_extract(extras, '$.automatic') IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (conversation_id,)).fetchone()
-        if last_in is not None:
-            conn.execute("UPDATE conversations SET channel = ? WHERE id = ?", (last_in[0], conversation_id))
+        channel, last = summary(_newest_first(conn, conversation_id))
+        if channel is not None:
+            conn.execute("UPDATE conversations SET channel = ? WHERE id = ?", (channel, conversation_id))
         if last is not None:
             conn.execute("UPDATE conversations SET last_message_at = ?, last_message_text = ? WHERE id = ?",
-                         (last[0], last[1][:PREVIEW], conversation_id))
+                         (*last, conversation_id))
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
