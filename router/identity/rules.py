@@ -11,9 +11,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from router.conversations.states import shown_in_list
+from router.conversations.states import is_open, shown_in_list
 from router.identity.types import AttributeMergePolicy, IdentityPlan, VerificationCheck, VerificationStart
-from router.models import Verification
+from router.models import ConversationStatus, Verification
 from router.store.errors import ConflictError
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
@@ -82,6 +82,41 @@ def nothing_to_apply(plan: IdentityPlan, name: str | None, current_name: str | N
     return not plan.claims and not plan.proven and (not name or name == current_name)
 
 
+# -- merge and unmerge --------------------------------------------------------------
+
+
+def merged_name(survivor: str | None, merged: str | None) -> str | None:
+    """The merged profile's name: the survivor's, or the merged one's when the survivor has none."""
+    return survivor if survivor is not None else merged
+
+
+def check_undoable(merge: Mapping[str, Any], involving: Sequence[Mapping[str, Any]]) -> None:
+    """``ConflictError`` unless ``merge`` (``id``, ``created_at``,
+    ``undone_at``) stands and no later merge of either of its customers does
+    (``involving``: their merges, in stored order): undoing it first would
+    take back what the later one moved."""
+    if merge["undone_at"] is not None:
+        raise ConflictError(f"merge {merge['id']} was undone already")
+    later = [m for m in involving
+             if m["undone_at"] is None and m["id"] != merge["id"] and m["created_at"] >= merge["created_at"]]
+    if later:
+        latest = max(reversed(later), key=lambda m: m["created_at"])
+        raise ConflictError(f"undo the later merge {latest['id']} first")
+
+
+def untouched_since(updated_at: str | None, stamp: str) -> bool:
+    """A row (a profile, a conversation) nobody changed since the merge that
+    stamped it: an unmerge puts it back as it was; otherwise it stays."""
+    return updated_at is not None and updated_at == stamp
+
+
+def other_open(conversations: Iterable[Mapping[str, Any]], but: str) -> str | None:
+    """An open conversation (``id``, ``status``) other than ``but``: a folded
+    conversation is reopened only when its customer has none, never two."""
+    return next((c["id"] for c in conversations
+                 if c["id"] != but and is_open(ConversationStatus(c["status"]))), None)
+
+
 # -- unmerge: what happened while the two were one ------------------------------------
 
 
@@ -103,6 +138,42 @@ def summary(newest_first: Iterable[Mapping[str, Any]]) -> tuple[str | None, tupl
         if channel is not None and last is not None:
             break
     return channel, last
+
+
+def return_target(conversations: Sequence[Mapping[str, Any]]) -> str | None:
+    """Where a customer's message returns to after an unmerge, of their
+    conversations (``id``, ``status``, ``created_at``; in stored order):
+    their open one, or their latest."""
+    ranked = [(is_open(ConversationStatus(c["status"])), c["created_at"], n, c["id"])
+              for n, c in enumerate(conversations)]
+    return max(ranked)[3] if ranked else None
+
+
+def returned_messages(
+    later: Iterable[Mapping[str, Any]], theirs: set[tuple[str, str]], merged_id: str, survivor_id: str,
+    targets: Mapping[str, str | None],
+) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """Messages written while merged (``id``, ``direction``, ``sender`` as
+    ``(kind, value)``, ``conversation_id``, ``owner``: that conversation's
+    customer) go back to the side whose identity sent them (``theirs``: the
+    merged customer's; any other is the survivor's), into a conversation of
+    that side (``targets``: each side's :func:`return_target`). Returns the
+    moves ``(customer, conversation, message)`` and the conversations that
+    lost or gained messages."""
+    moves: list[tuple[str, str, str]] = []
+    touched: set[str] = set()
+    for m in later:
+        if m["direction"] != "in":
+            continue
+        side = merged_id if m["sender"] in theirs else survivor_id
+        if side == survivor_id and m["owner"] in (survivor_id, None):
+            continue  # the survivor's own, in the survivor's own conversation
+        target = m["conversation_id"] if m["owner"] == side else targets[side]
+        if target is None:
+            continue  # that side has no conversation to take it back
+        moves.append((side, target, m["id"]))
+        touched |= {target, m["conversation_id"]} - {None}
+    return moves, touched
 
 
 # -- keys: who a key says a customer is -------------------------------------------

@@ -12,44 +12,38 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from router.identity.rules import summary
+from router.identity.rules import return_target, returned_messages, summary
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 
 log = logging.getLogger(__name__)
 
-def _target(conn: sqlite3.Connection, customer_id: str) -> str | None:
-    """Where a customer's returning message goes: their open conversation, or their latest."""
-    row = conn.execute("SELECT id FROM conversations WHERE customer_id = ?"
-                       " ORDER BY status = 'resolved', created_at DESC, rowid DESC LIMIT 1", (customer_id,)).fetchone()
-    return str(row[0]) if row is not None else None
+def _conversations(conn: sqlite3.Connection, customer_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT id, status, created_at FROM conversations WHERE customer_id = ? ORDER BY rowid", (customer_id,))]
+
+
+def _written_since(conn: sqlite3.Connection, customer_id: str, since: str) -> Iterator[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT m.id, m.direction, m.sender_kind, m.sender_value, m.extras, m.conversation_id,"
+        " c.customer_id AS owner FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.customer_id = ? AND m.created_at >= ?", (customer_id, since),
+    )
+    for m in rows:
+        # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
+        sender = (m["sender_kind"], json.loads(m["extras"]).get("identity") or m["sender_value"])
+        yield {"id": m["id"], "direction": m["direction"], "sender": sender, "conversation_id": m["conversation_id"],
+               "owner": m["owner"]}
 
 
 def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], since: str) -> set[str]:
-    """Messages sent while merged go back to the side whose identity sent
-    them (the merged customer's identities are in the snapshot; any other is
-    the survivor's), into a conversation of that side. Returns the
-    conversations that lost or gained messages."""
+    """Messages sent while merged go back to their sender's side
+    (``rules.returned_messages``); returns the conversations that lost or
+    gained messages."""
     theirs = {(i["kind"], i["value"]) for i in snapshot["identities"]}
     merged_id, survivor_id = snapshot["merged"]["id"], snapshot["survivor"]["id"]
-    later = conn.execute(
-        "SELECT m.id, m.sender_kind, m.sender_value, m.extras, m.conversation_id, c.customer_id AS owner"
-        " FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.customer_id = ? AND m.direction = 'in' AND m.created_at >= ?", (survivor_id, since),
-    ).fetchall()
-    targets = {merged_id: _target(conn, merged_id), survivor_id: _target(conn, survivor_id)}
-    touched: set[str] = set()
-    moves: list[tuple[str, str | None, str]] = []
-    for m in later:
-        # the stored identity is the normalised one (extras.identity) when the sender was written otherwise
-        sender = (m["sender_kind"], json.loads(m["extras"]).get("identity") or m["sender_value"])
-        side = merged_id if sender in theirs else survivor_id
-        if side == survivor_id and m["owner"] in (survivor_id, None):
-            continue  # the survivor's own, in the survivor's own conversation
-        target = m["conversation_id"] if m["owner"] == side else targets[side]
-        if target is None:
-            continue  # that side has no conversation to take it back
-        moves.append((side, target, m["id"]))
-        touched |= {target, m["conversation_id"]} - {None}
+    targets = {side: return_target(_conversations(conn, side)) for side in (merged_id, survivor_id)}
+    moves, touched = returned_messages(_written_since(conn, survivor_id, since), theirs, merged_id, survivor_id,
+                                       targets)
     conn.executemany("UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?", moves)
     if moves:
         log.info("%d message(s) sent during the merge went back to their sender's side", len(moves))
