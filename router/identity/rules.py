@@ -5,18 +5,28 @@ database (tests/router/identity/test_rules.py)."""
 from __future__ import annotations
 
 import hmac
+import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from router.conversations.states import is_open, shown_in_list
-from router.identity.types import AttributeMergePolicy, IdentityPlan, VerificationCheck, VerificationStart
+from router.identity.types import (
+    AttributeMergePolicy,
+    ClaimPlan,
+    IdentityPlan,
+    KeyRef,
+    VerificationCheck,
+    VerificationStart,
+)
 from router.models import ConversationStatus, Verification
 from router.store.errors import ConflictError
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
+
+log = logging.getLogger(__name__)
 
 
 def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
@@ -188,6 +198,77 @@ def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = Fals
 def one_owner(owners: Sequence[str]) -> str | None:
     """The owner of a key proven by exactly one customer; several owners name nobody."""
     return owners[0] if len(set(owners)) == 1 else None
+
+
+def match_key(plan: IdentityPlan) -> KeyRef | None:
+    """The key whose owner a new identity joins: its own, when config says
+    keys match (auto_merge); None starts a profile of its own."""
+    return plan.key if plan.match else None
+
+
+def new_claim(held_proven: bool) -> bool:
+    """A key the customer holds proven already (they write from it) is no claim."""
+    return not held_proven
+
+
+def claim_merges(plan: IdentityPlan, claim: ClaimPlan) -> bool:
+    """A claim merges into the key's owner, unproven, only for the kinds config names (merge_claims)."""
+    return claim.key.kind in plan.merge_claims
+
+
+def proof_merges(plan: IdentityPlan, proof: ClaimPlan) -> bool:
+    """A platform's proof merges into the key's owner for the kinds config
+    names (auto_merge, as for a new identity); otherwise the proof stands and
+    an agent (or a code) merges."""
+    return proof.key.kind in plan.merge_proven
+
+
+def merges_into(owner: str | None, customer_id: str) -> str | None:
+    """The customer ``customer_id`` is merged into: the key's owner, when it is someone else."""
+    return owner if owner is not None and owner != customer_id else None
+
+
+def proven_owner(identities: Iterable[Mapping[str, Any]], customer_id: str) -> str | None:
+    """The customer a verified code for a key merges ``customer_id`` into, of
+    the key's identities (``customer_id``, ``verified``): its one other owner.
+    A verified identity holds the key; one linked without proof owns nothing."""
+    owners = {i["customer_id"] for i in identities if i["verified"] and i["customer_id"] != customer_id}
+    return merges_into(one_owner(sorted(owners)), customer_id)
+
+
+def proven_key_link(identity: Mapping[str, Any] | None, key: KeyRef, source: str) -> str | None:
+    """The link reason to store when the sender's identity (``kind``,
+    ``key_kind``, ``key_value``, ``link_reason``; None: not stored) takes a
+    key the platform proved, or None when it does not: one that has a key
+    keeps it (a key says which messages a code may go to and which later
+    identities join, and changing it silently would move both); the new key
+    is still the customer's, as a verified claim."""
+    if identity is None:
+        return None
+    if identity["key_kind"] is not None:
+        if (identity["key_kind"], identity["key_value"]) != (key.kind, key.value):
+            log.info("identity %s keeps its %s key: a proven %s is recorded as a verified claim only",
+                     identity["kind"], identity["key_kind"], key.kind)
+        return None
+    reason: str | None = identity["link_reason"]
+    return reason if reason is not None else f"{key.kind} proven by the platform ({source})"
+
+
+def other_owner(key: KeyRef, sharers: int, owners: Sequence[str], holders: Collection[str],
+                max_profiles: int) -> str | None:
+    """The one other customer a platform's proof of ``key`` merges into, as
+    the auto_merge of a new identity finds it, from the others: ``sharers``
+    (how many have the key, proven or claimed, counted to ``max_profiles`` +
+    1), ``owners`` (those with a verified identity of it) and ``holders``
+    (linked to it, or given it by the business's data for someone else).
+    None when the key is too widely shared, several own it, or the
+    business's data marks it shared."""
+    if widely_shared(sharers, max_profiles):
+        log.info("a proven %s is shared by more than %d other profiles: nobody is merged by it", key.kind,
+                 max_profiles)
+        return None
+    owner = one_owner(owners)
+    return owner if owner is not None and set(holders) == {owner} else None
 
 
 def check_dismissable(claim_id: str, verified_at: Any, dismissed_at: Any, dismissed_by: str | None) -> None:

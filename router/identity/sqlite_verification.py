@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from router.identity.rules import CodeOutcome, code_outcome, code_sends, one_owner, past_daily_cap
+from router.identity.rules import CodeOutcome, code_outcome, code_sends, past_daily_cap, proven_owner
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _row_of
 from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
@@ -77,10 +77,10 @@ def _verified(
     key = KeyRef(row["kind"], row["value"])
     conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
                  (now, row["id"]))
-    owners = rows.fetch_all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-                     " AND verified = 1 AND customer_id != ?", (key.kind, key.value, check.customer_id))
+    identities = rows.fetch_all(conn, "SELECT DISTINCT customer_id, verified FROM identities WHERE key_kind = ?"
+                                " AND key_value = ?", (key.kind, key.value))
     merge, survivor = None, check.customer_id
-    owner = one_owner([str(r[0]) for r in owners])
+    owner = proven_owner([dict(i) for i in identities], check.customer_id)
     if owner is not None:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
         merge = _merge(conn, MergeRequest(owner, check.customer_id, "code", None, reason, check.attributes), now)
