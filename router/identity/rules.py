@@ -100,6 +100,13 @@ def merged_name(survivor: str | None, merged: str | None) -> str | None:
     return survivor if survivor is not None else merged
 
 
+def moved_verified(requested: bool | None, current: bool) -> bool:
+    """Whether an identity moved by a merge counts as proven: as the merge
+    says (a verified code: yes; a claim merged by config: no), or, when it
+    says nothing (an agent's merge), as it was."""
+    return current if requested is None else requested
+
+
 def check_undoable(merge: Mapping[str, Any], involving: Sequence[Mapping[str, Any]]) -> None:
     """``ConflictError`` unless ``merge`` (``id``, ``created_at``,
     ``undone_at``) stands and no later merge of either of its customers does

@@ -16,6 +16,7 @@ from router.identity.rules import (
     folded_preview,
     merge_attributes,
     merged_name,
+    moved_verified,
     other_open,
     untouched_since,
 )
@@ -102,10 +103,10 @@ def _merge(conn: sqlite3.Connection, req: MergeRequest, now: str) -> MergeRecord
 
 def _move_to_survivor(conn: sqlite3.Connection, req: MergeRequest, snapshot: dict[str, Any], now: str) -> None:
     survivor_id, merged_id = req.survivor_id, req.merged_id
-    verified = None if req.verified is None else int(req.verified)
-    conn.execute(
-        "UPDATE identities SET customer_id = ?, source = ?, link_reason = ?, verified = COALESCE(?, verified)"
-        " WHERE customer_id = ?", (survivor_id, req.source, req.reason, verified, merged_id),
+    conn.executemany(
+        "UPDATE identities SET customer_id = ?, source = ?, link_reason = ?, verified = ? WHERE kind = ? AND value = ?",
+        [(survivor_id, req.source, req.reason, int(moved_verified(req.verified, bool(i["verified"]))), i["kind"],
+          i["value"]) for i in snapshot["identities"]],
     )
     # a claim the survivor made too stays once (the merged one's is in the snapshot)
     conn.execute(

@@ -11,6 +11,7 @@ import pytest
 from router.identity.rules import (
     check_undoable,
     merged_name,
+    moved_verified,
     other_open,
     return_target,
     returned_messages,
@@ -54,6 +55,12 @@ def test_the_survivor_keeps_its_name_or_takes_the_merged_ones() -> None:
     assert merged_name(None, "Аня") == "Аня"
     assert merged_name("", "Аня") == ""  # a name set empty is a name
     assert merged_name(None, None) is None
+
+
+def test_a_moved_identity_is_proven_as_the_merge_says_or_as_it_was() -> None:
+    assert moved_verified(True, False)  # a verified code proves it
+    assert not moved_verified(False, True)  # a claim merged by config proves nothing
+    assert moved_verified(None, True) and not moved_verified(None, False)  # an agent's merge keeps its state
 
 
 def merge(merge_id: str, at: str, undone_at: str | None = None) -> dict[str, Any]:
