@@ -22,7 +22,7 @@ from router.identity.types import (
     VerificationStart,
 )
 from router.models import ConversationStatus, Verification
-from router.store.errors import ConflictError
+from router.store.errors import ConflictError, NotFound
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
 
@@ -62,6 +62,20 @@ def merge_attributes(
 
 
 # -- merge: which open conversation survives the fold --------------------------------
+
+
+def check_live(customer_id: str, merged_into: str | None, *, found: bool = True) -> None:
+    """``NotFound`` for a customer not stored, ``ConflictError`` for one
+    merged into another: a write (a merge, a CRM's) is for a live profile."""
+    if not found:
+        raise NotFound(f"customer {customer_id}")
+    if merged_into is not None:
+        raise ConflictError(f"customer {customer_id} was merged into {merged_into}")
+
+
+def open_ones(conversations: Iterable[Row]) -> list[Row]:
+    """The open ones of both customers' conversations (``status``), in the order given: what a merge folds."""
+    return [c for c in conversations if is_open(ConversationStatus(c["status"]))]
 
 
 def fold(opened: Sequence[Row]) -> tuple[Row, Row] | None:
@@ -307,6 +321,11 @@ def code_sends(pending: Verification | None, start: VerificationStart, now: date
     if pending.sends >= start.max_sends:
         raise ConflictError(f"{pending.sends} codes were sent already: verify another way (ask an agent)")
     return pending.sends + 1
+
+
+def offered(origin: str, channel: str) -> bool:
+    """A code that counts toward a key's daily cap: one the bot sent (a decoy, no channel, was never sent)."""
+    return origin == "bot" and channel != ""
 
 
 def past_daily_cap(start: VerificationStart, sent_today: Callable[[], int]) -> bool:

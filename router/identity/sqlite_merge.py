@@ -17,6 +17,7 @@ from router.identity.rules import (
     merge_attributes,
     merged_name,
     moved_verified,
+    open_ones,
     other_open,
     untouched_since,
 )
@@ -34,11 +35,9 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
     """Both customers have an open conversation: the newer one's messages go
     to the older one, and the newer one is closed, so the merged customer keeps
     one open conversation (and the agent already on the older keeps it)."""
-    opened = _rows(
-        conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) AND status != 'resolved'"
-        " ORDER BY created_at, rowid", (survivor_id, merged_id),
-    )
-    pair = fold(opened)
+    both = _rows(conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) ORDER BY created_at, rowid",
+                 (survivor_id, merged_id))
+    pair = fold(open_ones(both))
     if pair is None:
         return {}
     kept, folded = pair

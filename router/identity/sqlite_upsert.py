@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from router.identity.rules import check_live
 from router.identity.rules_upsert import (
     Aside,
     check_named,
@@ -19,7 +20,6 @@ from router.identity.rules_upsert import (
 )
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
-from router.store.errors import ConflictError, NotFound
 
 
 def key_holders(conn: sqlite3.Connection, key: KeyRef) -> tuple[str, ...]:
@@ -46,10 +46,7 @@ def _external_id(conn: sqlite3.Connection, customer_id: str) -> str | None:
 
 def _live(conn: sqlite3.Connection, customer_id: str) -> str:
     row = conn.execute("SELECT id, merged_into FROM customers WHERE id = ?", (customer_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"customer {customer_id}")
-    if row[1] is not None:
-        raise ConflictError(f"customer {customer_id} was merged into {row[1]}")
+    check_live(customer_id, row[1] if row is not None else None, found=row is not None)
     return str(row[0])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from router.identity.rules import CodeOutcome, code_outcome, code_sends, past_daily_cap, proven_owner
+from router.identity.rules import CodeOutcome, code_outcome, code_sends, offered, past_daily_cap, proven_owner
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _row_of
 from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
@@ -103,11 +103,10 @@ def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -
 
 
 def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM identity_verifications WHERE kind = ? AND value = ? AND created_at >= ?"
-        " AND origin = 'bot' AND channel != ''", (key.kind, key.value, since),
-    ).fetchone()
-    return int(row[0])
+    """The codes to ``key`` since ``since`` that count toward its daily cap (``rules.offered``)."""
+    found = conn.execute("SELECT origin, channel FROM identity_verifications WHERE kind = ? AND value = ?"
+                         " AND created_at >= ?", (key.kind, key.value, since))
+    return sum(1 for origin, channel in found if offered(origin, channel))
 
 
 def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:

@@ -9,16 +9,18 @@ from typing import Any
 import pytest
 
 from router.identity.rules import (
+    check_live,
     check_undoable,
     merged_name,
     moved_verified,
+    open_ones,
     other_open,
     return_target,
     returned_messages,
     summary,
     untouched_since,
 )
-from router.store import ConflictError
+from router.store import ConflictError, NotFound
 
 
 def message(at: str, text: str = "", *, direction: str = "in", author: str = "customer", channel: str = "webchat",
@@ -91,7 +93,7 @@ def conversation(conversation_id: str, at: str, status: str = "resolved") -> dic
 def test_a_folded_conversation_reopens_only_when_its_customer_has_no_other_open() -> None:
     folded = conversation("conv_f", "t1")
     assert other_open([folded, conversation("conv_2", "t2")], "conv_f") is None
-    assert other_open([conversation("conv_f", "t1", "open"), conversation("conv_2", "t2")], "conv_f") is None
+    assert other_open([conversation("conv_f", "t1", "bot"), conversation("conv_2", "t2")], "conv_f") is None
     assert other_open([folded, conversation("conv_3", "t3", "assigned")], "conv_f") == "conv_3"
 
 
@@ -124,3 +126,16 @@ def test_messages_written_while_merged_go_back_to_their_senders_side() -> None:
     assert touched == {"conv_m", "conv_s"}
     # a side with no conversation to take its message back keeps it where it is
     assert returned_messages(later[:1], theirs, "cus_m", "cus_s", {"cus_m": None, "cus_s": "conv_s"}) == ([], set())
+
+
+def test_only_a_live_customer_is_written() -> None:
+    check_live("cus_1", None)
+    with pytest.raises(ConflictError, match="customer cus_1 was merged into cus_2"):
+        check_live("cus_1", "cus_2")
+    with pytest.raises(NotFound, match="customer cus_1"):
+        check_live("cus_1", None, found=False)
+
+
+def test_a_merge_folds_only_open_conversations() -> None:
+    rows = [conversation("conv_1", "t1"), conversation("conv_2", "t2", "queued"), conversation("conv_3", "t3", "bot")]
+    assert [c["id"] for c in open_ones(rows)] == ["conv_2", "conv_3"]
