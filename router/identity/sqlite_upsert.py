@@ -8,16 +8,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from router.identity import rules_upsert
 from router.identity.rules import check_live
-from router.identity.rules_upsert import (
-    Aside,
-    check_named,
-    external_clash,
-    keys_customer,
-    may_be_shared,
-    sort_keys,
-    written_profile,
-)
+from router.identity.rules_upsert import Aside
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
 
@@ -73,7 +66,7 @@ def _link(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, us
 def _set_attributes(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, now: str) -> None:
     row = conn.execute("SELECT display_name, attributes, attribute_meta FROM customers WHERE id = ?",
                        (customer_id,)).fetchone()
-    name, attrs, meta = written_profile(row[0], json.loads(row[1]), json.loads(row[2]), upsert, now)
+    name, attrs, meta = rules_upsert.written_profile(row[0], json.loads(row[1]), json.loads(row[2]), upsert, now)
     conn.execute(
         "UPDATE customers SET attributes = ?, attribute_meta = ?, display_name = ?, updated_at = ? WHERE id = ?",
         (json.dumps(attrs, ensure_ascii=False), json.dumps(meta), name, now, customer_id),
@@ -89,13 +82,15 @@ def upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str
     if upsert.customer_id is not None:
         customer_id, created = _live(conn, upsert.customer_id), False
     else:
-        usable, aside = sort_keys(upsert, {k: key_holders(conn, k) for k in upsert.keys if may_be_shared(k)})
+        holders = {k: key_holders(conn, k) for k in upsert.keys if rules_upsert.may_be_shared(k)}
+        usable, aside = rules_upsert.sort_keys(upsert, holders)
         owners = {key: _owners(conn, key) for key in usable}
-        found = keys_customer(owners)
+        found = rules_upsert.keys_customer(owners)
         if found is not None:
-            found, usable, clashed = external_clash(upsert, usable, owners, found, _external_id(conn, found))
+            theirs = _external_id(conn, found)
+            found, usable, clashed = rules_upsert.external_clash(upsert, usable, owners, found, theirs)
             aside += clashed
-        check_named(usable, aside)
+        rules_upsert.check_named(usable, aside)
         created = found is None
         customer_id = found or _new(conn, upsert.display_name, now)
     _link(conn, customer_id, upsert, usable, aside, now)
