@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from router.conversations.states import is_open, shown_in_list
 from router.identity.types import (
+    SHARED_KEY_SOURCE,
     AttributeMergePolicy,
     ClaimPlan,
     IdentityPlan,
@@ -208,6 +209,13 @@ def returned_messages(
 
 
 # -- keys: who a key says a customer is -------------------------------------------
+
+
+def marks_shared(source: str) -> bool:
+    """A claim whose source says the business's own data (an import, a CRM)
+    gave its key for a second customer: the key is shared, so never a lookup
+    key. (Case aside, as SQL's LIKE compared it.)"""
+    return source.lower().endswith(SHARED_KEY_SOURCE)
 
 
 def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = False) -> bool:

@@ -9,7 +9,7 @@ import json
 import sqlite3
 
 from router.identity import rules_upsert
-from router.identity.rules import check_live
+from router.identity.rules import check_live, marks_shared
 from router.identity.rules_upsert import Aside
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
@@ -17,12 +17,11 @@ from router.models import new_id
 
 def key_holders(conn: sqlite3.Connection, key: KeyRef) -> tuple[str, ...]:
     """The customers holding ``key``: linked to it, or given it by an import or a CRM for someone else."""
-    rows = conn.execute(
-        "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-        " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ? AND source LIKE ?"
-        " ORDER BY 1", (key.kind, key.value, key.kind, key.value, f"%{SHARED_KEY_SOURCE}"),
-    ).fetchall()
-    return tuple(str(r[0]) for r in rows)
+    linked = conn.execute("SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?",
+                          (key.kind, key.value)).fetchall()
+    claims = conn.execute("SELECT customer_id, source FROM identity_claims WHERE kind = ? AND value = ?",
+                          (key.kind, key.value)).fetchall()
+    return tuple(sorted({str(r[0]) for r in linked} | {str(r[0]) for r in claims if marks_shared(r[1])}))
 
 
 def _owners(conn: sqlite3.Connection, key: KeyRef) -> set[str]:
@@ -52,15 +51,17 @@ def _link(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, us
             (key.kind, key.value, customer_id, upsert.source, now, key.kind, key.value, f"given by {upsert.source}"),
         )
     for key, reason in aside:
-        conn.execute(
+        source, raw = upsert.source + SHARED_KEY_SOURCE, reason[:256]
+        claimed = conn.execute("SELECT id, source FROM identity_claims WHERE customer_id = ? AND kind = ?"
+                               " AND value = ?", (customer_id, key.kind, key.value)).fetchone()
+        if claimed is None:
+            conn.execute("INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (new_id("clm"), customer_id, key.kind, key.value, source,
+                                                           raw, now))
+        elif not marks_shared(claimed[1]):
             # a claim the customer typed for the same key becomes the marker: ignored, the
             # key would not read as shared, and a later write by it could land here
-            "INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, kind, value) DO UPDATE"
-            " SET source = excluded.source, raw = excluded.raw WHERE source NOT LIKE '%' || ?",
-            (new_id("clm"), customer_id, key.kind, key.value, upsert.source + SHARED_KEY_SOURCE, reason[:256], now,
-             SHARED_KEY_SOURCE),
-        )
+            conn.execute("UPDATE identity_claims SET source = ?, raw = ? WHERE id = ?", (source, raw, claimed[0]))
 
 
 def _set_attributes(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, now: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from router.identity.rules import (
     claim_merges,
+    marks_shared,
     match_key,
     merges_into,
     new_claim,
@@ -85,3 +86,11 @@ def test_a_proof_merges_into_the_one_other_owner_unless_the_key_is_shared() -> N
     assert other_owner(PHONE, 2, ["cus_o", "cus_p"], {"cus_o", "cus_p"}, max_profiles=3) is None  # several own it
     assert other_owner(PHONE, 2, ["cus_o"], {"cus_o", "cus_q"}, max_profiles=3) is None  # marked shared
     assert other_owner(PHONE, 0, [], set(), max_profiles=3) is None
+
+
+def test_a_claim_marks_its_key_shared_by_its_source() -> None:
+    assert marks_shared("import:shared") and marks_shared("crm:shared")
+    assert marks_shared("crm:SHARED")  # as the SQL's LIKE compared it
+    assert not marks_shared("telegram:text")
+    assert not marks_shared("webchat:claimed_phone")
+    assert not marks_shared("shared")
