@@ -5,17 +5,29 @@ database (tests/router/identity/test_rules.py)."""
 from __future__ import annotations
 
 import hmac
+import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from router.identity.types import AttributeMergePolicy, VerificationCheck, VerificationStart
-from router.models import Verification
-from router.store.errors import ConflictError
+from router.conversations.states import is_open, shown_in_list
+from router.identity.types import (
+    SHARED_KEY_SOURCE,
+    AttributeMergePolicy,
+    ClaimPlan,
+    IdentityPlan,
+    KeyRef,
+    VerificationCheck,
+    VerificationStart,
+)
+from router.models import ConversationStatus, Verification
+from router.store.errors import ConflictError, NotFound
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
+
+log = logging.getLogger(__name__)
 
 
 def _attribute_rank(meta: dict[str, Any], policy: AttributeMergePolicy, rule: str) -> tuple[Any, ...]:
@@ -53,6 +65,20 @@ def merge_attributes(
 # -- merge: which open conversation survives the fold --------------------------------
 
 
+def check_live(customer_id: str, merged_into: str | None, *, found: bool = True) -> None:
+    """``NotFound`` for a customer not stored, ``ConflictError`` for one
+    merged into another: a write (a merge, a CRM's) is for a live profile."""
+    if not found:
+        raise NotFound(f"customer {customer_id}")
+    if merged_into is not None:
+        raise ConflictError(f"customer {customer_id} was merged into {merged_into}")
+
+
+def open_ones(conversations: Iterable[Row]) -> list[Row]:
+    """The open ones of both customers' conversations (``status``), in the order given: what a merge folds."""
+    return [c for c in conversations if is_open(ConversationStatus(c["status"]))]
+
+
 def fold(opened: Sequence[Row]) -> tuple[Row, Row] | None:
     """Of both customers' open conversations (oldest stored first), the one
     kept and the one folded into it: the older is kept, so the agent already
@@ -71,7 +97,125 @@ def folded_preview(kept: Mapping[str, Any], folded: Mapping[str, Any]) -> tuple[
     return latest, text
 
 
+# -- resolve: a sender's message -----------------------------------------------------
+
+
+def nothing_to_apply(plan: IdentityPlan, name: str | None, current_name: str | None) -> bool:
+    """A known sender whose message changes nothing: no claim, no proof, and
+    no new name. Each backend returns the customer as found (without a write
+    transaction, when it can tell from a read)."""
+    return not plan.claims and not plan.proven and (not name or name == current_name)
+
+
+# -- merge and unmerge --------------------------------------------------------------
+
+
+def merged_name(survivor: str | None, merged: str | None) -> str | None:
+    """The merged profile's name: the survivor's, or the merged one's when the survivor has none."""
+    return survivor if survivor is not None else merged
+
+
+def moved_verified(requested: bool | None, current: bool) -> bool:
+    """Whether an identity moved by a merge counts as proven: as the merge
+    says (a verified code: yes; a claim merged by config: no), or, when it
+    says nothing (an agent's merge), as it was."""
+    return current if requested is None else requested
+
+
+def check_undoable(merge: Mapping[str, Any], involving: Sequence[Mapping[str, Any]]) -> None:
+    """``ConflictError`` unless ``merge`` (``id``, ``created_at``,
+    ``undone_at``) stands and no later merge of either of its customers does
+    (``involving``: their merges, in stored order): undoing it first would
+    take back what the later one moved."""
+    if merge["undone_at"] is not None:
+        raise ConflictError(f"merge {merge['id']} was undone already")
+    later = [m for m in involving
+             if m["undone_at"] is None and m["id"] != merge["id"] and m["created_at"] >= merge["created_at"]]
+    if later:
+        latest = max(reversed(later), key=lambda m: m["created_at"])
+        raise ConflictError(f"undo the later merge {latest['id']} first")
+
+
+def untouched_since(updated_at: str | None, stamp: str) -> bool:
+    """A row (a profile, a conversation) nobody changed since the merge that
+    stamped it: an unmerge puts it back as it was; otherwise it stays."""
+    return updated_at is not None and updated_at == stamp
+
+
+def other_open(conversations: Iterable[Mapping[str, Any]], but: str) -> str | None:
+    """An open conversation (``id``, ``status``) other than ``but``: a folded
+    conversation is reopened only when its customer has none, never two."""
+    return next((c["id"] for c in conversations
+                 if c["id"] != but and is_open(ConversationStatus(c["status"]))), None)
+
+
+# -- unmerge: what happened while the two were one ------------------------------------
+
+
+def summary(newest_first: Iterable[Mapping[str, Any]]) -> tuple[str | None, tuple[Any, str] | None]:
+    """A conversation summed up again from the messages it holds (each with
+    ``created_at``, ``text``, ``description``, ``automatic``, ``channel``,
+    ``direction``, ``author``; newest first): the channel its customer last
+    wrote from, and ``(last_message_at, last_message_text)`` as the list shows
+    its last message (an automatic notice never was its last word). None
+    where no message says (left as it is)."""
+    channel: str | None = None
+    last: tuple[Any, str] | None = None
+    for m in newest_first:
+        if channel is None and m["direction"] == "in" and m["author"] == "customer":
+            channel = m["channel"]
+        if last is None:
+            shown = shown_in_list(m["automatic"], m["text"], m["description"])
+            last = None if shown is None else (m["created_at"], shown)
+        if channel is not None and last is not None:
+            break
+    return channel, last
+
+
+def return_target(conversations: Sequence[Mapping[str, Any]]) -> str | None:
+    """Where a customer's message returns to after an unmerge, of their
+    conversations (``id``, ``status``, ``created_at``; in stored order):
+    their open one, or their latest."""
+    ranked = [(is_open(ConversationStatus(c["status"])), c["created_at"], n, c["id"])
+              for n, c in enumerate(conversations)]
+    return max(ranked)[3] if ranked else None
+
+
+def returned_messages(
+    later: Iterable[Mapping[str, Any]], theirs: set[tuple[str, str]], merged_id: str, survivor_id: str,
+    targets: Mapping[str, str | None],
+) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """Messages written while merged (``id``, ``direction``, ``sender`` as
+    ``(kind, value)``, ``conversation_id``, ``owner``: that conversation's
+    customer) go back to the side whose identity sent them (``theirs``: the
+    merged customer's; any other is the survivor's), into a conversation of
+    that side (``targets``: each side's :func:`return_target`). Returns the
+    moves ``(customer, conversation, message)`` and the conversations that
+    lost or gained messages."""
+    moves: list[tuple[str, str, str]] = []
+    touched: set[str] = set()
+    for m in later:
+        if m["direction"] != "in":
+            continue
+        side = merged_id if m["sender"] in theirs else survivor_id
+        if side == survivor_id and m["owner"] in (survivor_id, None):
+            continue  # the survivor's own, in the survivor's own conversation
+        target = m["conversation_id"] if m["owner"] == side else targets[side]
+        if target is None:
+            continue  # that side has no conversation to take it back
+        moves.append((side, target, m["id"]))
+        touched |= {target, m["conversation_id"]} - {None}
+    return moves, touched
+
+
 # -- keys: who a key says a customer is -------------------------------------------
+
+
+def marks_shared(source: str) -> bool:
+    """A claim whose source says the business's own data (an import, a CRM)
+    gave its key for a second customer: the key is shared, so never a lookup
+    key. (Case aside, as SQL's LIKE compared it.)"""
+    return source.lower().endswith(SHARED_KEY_SOURCE)
 
 
 def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = False) -> bool:
@@ -83,6 +227,77 @@ def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = Fals
 def one_owner(owners: Sequence[str]) -> str | None:
     """The owner of a key proven by exactly one customer; several owners name nobody."""
     return owners[0] if len(set(owners)) == 1 else None
+
+
+def match_key(plan: IdentityPlan) -> KeyRef | None:
+    """The key whose owner a new identity joins: its own, when config says
+    keys match (auto_merge); None starts a profile of its own."""
+    return plan.key if plan.match else None
+
+
+def new_claim(held_proven: bool) -> bool:
+    """A key the customer holds proven already (they write from it) is no claim."""
+    return not held_proven
+
+
+def claim_merges(plan: IdentityPlan, claim: ClaimPlan) -> bool:
+    """A claim merges into the key's owner, unproven, only for the kinds config names (merge_claims)."""
+    return claim.key.kind in plan.merge_claims
+
+
+def proof_merges(plan: IdentityPlan, proof: ClaimPlan) -> bool:
+    """A platform's proof merges into the key's owner for the kinds config
+    names (auto_merge, as for a new identity); otherwise the proof stands and
+    an agent (or a code) merges."""
+    return proof.key.kind in plan.merge_proven
+
+
+def merges_into(owner: str | None, customer_id: str) -> str | None:
+    """The customer ``customer_id`` is merged into: the key's owner, when it is someone else."""
+    return owner if owner is not None and owner != customer_id else None
+
+
+def proven_owner(identities: Iterable[Mapping[str, Any]], customer_id: str) -> str | None:
+    """The customer a verified code for a key merges ``customer_id`` into, of
+    the key's identities (``customer_id``, ``verified``): its one other owner.
+    A verified identity holds the key; one linked without proof owns nothing."""
+    owners = {i["customer_id"] for i in identities if i["verified"] and i["customer_id"] != customer_id}
+    return merges_into(one_owner(sorted(owners)), customer_id)
+
+
+def proven_key_link(identity: Mapping[str, Any] | None, key: KeyRef, source: str) -> str | None:
+    """The link reason to store when the sender's identity (``kind``,
+    ``key_kind``, ``key_value``, ``link_reason``; None: not stored) takes a
+    key the platform proved, or None when it does not: one that has a key
+    keeps it (a key says which messages a code may go to and which later
+    identities join, and changing it silently would move both); the new key
+    is still the customer's, as a verified claim."""
+    if identity is None:
+        return None
+    if identity["key_kind"] is not None:
+        if (identity["key_kind"], identity["key_value"]) != (key.kind, key.value):
+            log.info("identity %s keeps its %s key: a proven %s is recorded as a verified claim only",
+                     identity["kind"], identity["key_kind"], key.kind)
+        return None
+    reason: str | None = identity["link_reason"]
+    return reason if reason is not None else f"{key.kind} proven by the platform ({source})"
+
+
+def other_owner(key: KeyRef, sharers: int, owners: Sequence[str], holders: Collection[str],
+                max_profiles: int) -> str | None:
+    """The one other customer a platform's proof of ``key`` merges into, as
+    the auto_merge of a new identity finds it, from the others: ``sharers``
+    (how many have the key, proven or claimed, counted to ``max_profiles`` +
+    1), ``owners`` (those with a verified identity of it) and ``holders``
+    (linked to it, or given it by the business's data for someone else).
+    None when the key is too widely shared, several own it, or the
+    business's data marks it shared."""
+    if widely_shared(sharers, max_profiles):
+        log.info("a proven %s is shared by more than %d other profiles: nobody is merged by it", key.kind,
+                 max_profiles)
+        return None
+    owner = one_owner(owners)
+    return owner if owner is not None and set(holders) == {owner} else None
 
 
 def check_dismissable(claim_id: str, verified_at: Any, dismissed_at: Any, dismissed_by: str | None) -> None:
@@ -114,6 +329,11 @@ def code_sends(pending: Verification | None, start: VerificationStart, now: date
     if pending.sends >= start.max_sends:
         raise ConflictError(f"{pending.sends} codes were sent already: verify another way (ask an agent)")
     return pending.sends + 1
+
+
+def offered(origin: str, channel: str) -> bool:
+    """A code that counts toward a key's daily cap: one the bot sent (a decoy, no channel, was never sent)."""
+    return origin == "bot" and channel != ""
 
 
 def past_daily_cap(start: VerificationStart, sent_today: Callable[[], int]) -> bool:

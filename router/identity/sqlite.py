@@ -10,6 +10,7 @@ from datetime import datetime
 
 from router.identity import sqlite_claims, sqlite_contacts, sqlite_proven, sqlite_verification
 from router.identity.contacts import ChannelContact
+from router.identity.rules import nothing_to_apply
 from router.identity.sqlite_bulk import _after_bulk_load, _bulk_load, _chunks
 from router.identity.sqlite_merge import _merge, _unmerge
 from router.identity.sqlite_resolve import _key_contacts, _resolve_identity, _upsert_customer
@@ -75,7 +76,7 @@ class SQLiteIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore, C
         plan = plan or _plain(ref)
         # the common case, a returning customer, needs no write transaction
         found = await self._r.call(_customer_by_identity, plan.identity)
-        if found is not None and not plan.claims and (not display_name or display_name == found.display_name):
+        if found is not None and nothing_to_apply(plan, display_name, found.display_name):
             return found
         return await self._w.call(_resolve_identity, plan, display_name, ts(now))
 

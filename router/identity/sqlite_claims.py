@@ -9,8 +9,8 @@ import json
 import sqlite3
 from datetime import datetime
 
-from router.identity.rules import check_dismissable, widely_shared
-from router.identity.types import SHARED_KEY_SOURCE, KeyRef
+from router.identity.rules import check_dismissable, marks_shared, widely_shared
+from router.identity.types import KeyRef
 from router.models import ClaimMatch, IdentityClaim, new_id
 from router.store.errors import ConflictError, NotFound
 
@@ -25,7 +25,7 @@ _SELECT = (
     " AND i.customer_id != c.customer_id"
     " JOIN customers cc ON cc.id = c.customer_id AND cc.merged_into IS NULL"
     " JOIN customers hc ON hc.id = i.customer_id AND hc.merged_into IS NULL"
-    " WHERE c.verified_at IS NULL AND c.dismissed_at IS NULL AND c.source NOT LIKE ?"
+    " WHERE c.verified_at IS NULL AND c.dismissed_at IS NULL"
 )
 _GROUP = " GROUP BY c.id, i.customer_id"
 # two queries rather than one with OR, so each side is found through its index
@@ -46,21 +46,22 @@ def _match(r: sqlite3.Row) -> ClaimMatch:
 def _widely_shared(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> bool:
     """A key of more than ``max_profiles`` customers (proven or claimed), or one
     the business's own data marks shared, says nothing about who is who."""
-    marked = conn.execute("SELECT 1 FROM identity_claims WHERE kind = ? AND value = ? AND source LIKE ? LIMIT 1",
-                          (key.kind, key.value, f"%{SHARED_KEY_SOURCE}")).fetchone()
-    sharers = 0 if marked is not None else conn.execute(
+    sources = conn.execute("SELECT source FROM identity_claims WHERE kind = ? AND value = ?",
+                           (key.kind, key.value)).fetchall()
+    marked = any(marks_shared(r[0]) for r in sources)
+    sharers = 0 if marked else conn.execute(
         "SELECT count(*) FROM (SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
         " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ?)",
         (key.kind, key.value, key.kind, key.value),
     ).fetchone()[0]
-    return widely_shared(int(sharers), max_profiles, marked_shared=marked is not None)
+    return widely_shared(int(sharers), max_profiles, marked_shared=marked)
 
 
 def claim_matches(conn: sqlite3.Connection, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
     """The customer's claims that another customer holds, and other customers'
     claims of keys this customer holds; oldest claim first."""
-    shared = f"%{SHARED_KEY_SOURCE}"
-    rows = [*conn.execute(_AS_CLAIMANT, (shared, customer_id)), *conn.execute(_AS_HOLDER, (shared, customer_id))]
+    rows = [r for r in [*conn.execute(_AS_CLAIMANT, (customer_id,)), *conn.execute(_AS_HOLDER, (customer_id,))]
+            if not marks_shared(r["source"])]
     rows.sort(key=lambda r: (r["created_at"], r["seq"], r["holder_id"]))
     verdicts: dict[KeyRef, bool] = {}
     found: list[ClaimMatch] = []

@@ -10,7 +10,17 @@ import sqlite3
 from typing import Any
 
 from router.identity import sqlite_unmerge
-from router.identity.rules import fold, folded_preview, merge_attributes
+from router.identity.rules import (
+    check_undoable,
+    fold,
+    folded_preview,
+    merge_attributes,
+    merged_name,
+    moved_verified,
+    open_ones,
+    other_open,
+    untouched_since,
+)
 from router.identity.sqlite_rows import _audit, _live_customer, _merge_record, _restore, _rows
 from router.identity.types import MergeRequest
 from router.models import MergeRecord, new_id
@@ -25,11 +35,9 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
     """Both customers have an open conversation: the newer one's messages go
     to the older one, and the newer one is closed, so the merged customer keeps
     one open conversation (and the agent already on the older keeps it)."""
-    opened = _rows(
-        conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) AND status != 'resolved'"
-        " ORDER BY created_at, rowid", (survivor_id, merged_id),
-    )
-    pair = fold(opened)
+    both = _rows(conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) ORDER BY created_at, rowid",
+                 (survivor_id, merged_id))
+    pair = fold(open_ones(both))
     if pair is None:
         return {}
     kept, folded = pair
@@ -69,9 +77,9 @@ def _merge(conn: sqlite3.Connection, req: MergeRequest, now: str) -> MergeRecord
         req.attributes,
     )
     conn.execute(
-        "UPDATE customers SET attributes = ?, attribute_meta = ?, display_name = COALESCE(display_name, ?),"
-        " updated_at = ? WHERE id = ?",
-        (json.dumps(attrs, ensure_ascii=False), json.dumps(meta), merged["display_name"], now, survivor["id"]),
+        "UPDATE customers SET attributes = ?, attribute_meta = ?, display_name = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(attrs, ensure_ascii=False), json.dumps(meta),
+         merged_name(survivor["display_name"], merged["display_name"]), now, survivor["id"]),
     )
     conn.execute(
         "UPDATE customers SET merged_into = ?, updated_at = ? WHERE id = ?", (survivor["id"], now, merged["id"])
@@ -94,10 +102,10 @@ def _merge(conn: sqlite3.Connection, req: MergeRequest, now: str) -> MergeRecord
 
 def _move_to_survivor(conn: sqlite3.Connection, req: MergeRequest, snapshot: dict[str, Any], now: str) -> None:
     survivor_id, merged_id = req.survivor_id, req.merged_id
-    verified = None if req.verified is None else int(req.verified)
-    conn.execute(
-        "UPDATE identities SET customer_id = ?, source = ?, link_reason = ?, verified = COALESCE(?, verified)"
-        " WHERE customer_id = ?", (survivor_id, req.source, req.reason, verified, merged_id),
+    conn.executemany(
+        "UPDATE identities SET customer_id = ?, source = ?, link_reason = ?, verified = ? WHERE kind = ? AND value = ?",
+        [(survivor_id, req.source, req.reason, int(moved_verified(req.verified, bool(i["verified"]))), i["kind"],
+          i["value"]) for i in snapshot["identities"]],
     )
     # a claim the survivor made too stays once (the merged one's is in the snapshot)
     conn.execute(
@@ -122,15 +130,12 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     row = _one(conn, "SELECT * FROM customer_merges WHERE id = ?", (merge_id,))
     if row is None:
         raise NotFound(f"merge {merge_id}")
-    if row["undone_at"] is not None:
-        raise ConflictError(f"merge {merge_id} was undone already")
-    later = _one(
-        conn, "SELECT id FROM customer_merges WHERE undone_at IS NULL AND id != ? AND created_at >= ?"
-        " AND (survivor_id IN (?, ?) OR merged_id IN (?, ?)) ORDER BY created_at DESC LIMIT 1",
-        (merge_id, row["created_at"], row["survivor_id"], row["merged_id"], row["survivor_id"], row["merged_id"]),
+    involving = _rows(
+        conn, "SELECT id, created_at, undone_at FROM customer_merges WHERE survivor_id IN (?, ?)"
+        " OR merged_id IN (?, ?) ORDER BY rowid",
+        (row["survivor_id"], row["merged_id"], row["survivor_id"], row["merged_id"]),
     )
-    if later is not None:
-        raise ConflictError(f"undo the later merge {later['id']} first")
+    check_undoable(dict(row), involving)
     snapshot = json.loads(row["snapshot"])
     changed = _move_back(conn, snapshot)
     changed |= sqlite_unmerge.return_later_messages(conn, snapshot, row["created_at"])
@@ -173,17 +178,15 @@ def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> set[str]:
     _restore(conn, "customers", merged)
     current = _one(conn, "SELECT updated_at FROM customers WHERE id = ?", (survivor["id"],))
     # the survivor's profile as it was, unless someone changed it since the merge
-    if current is not None and current["updated_at"] == snapshot["stamp"]:
+    if untouched_since(current["updated_at"] if current is not None else None, snapshot["stamp"]):
         _restore(conn, "customers", survivor)
     return changed
 
 
 def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> set[str]:
     kept, folded = fold["kept"], fold["folded"]
-    owner_open = _one(
-        conn, "SELECT id FROM conversations WHERE customer_id = ? AND status != 'resolved' AND id != ?",
-        (folded["customer_id"], folded["id"]),
-    )
+    owner_open = other_open(_rows(conn, "SELECT id, status FROM conversations WHERE customer_id = ? ORDER BY rowid",
+                                  (folded["customer_id"],)), folded["id"])
     changed: set[str] = set()
     if owner_open is None:
         _restore(conn, "conversations", folded)
@@ -191,11 +194,11 @@ def _unfold(conn: sqlite3.Connection, fold: dict[str, Any]) -> set[str]:
         # the folded conversation's owner opened another since: reopening it would
         # give them two; its messages still go back to it, closed
         log.warning("conversation %s stays resolved: %s has %s open", folded["id"], folded["customer_id"],
-                    owner_open["id"])
+                    owner_open)
         conn.execute("UPDATE conversations SET customer_id = ? WHERE id = ?", (folded["customer_id"], folded["id"]))
         changed = {folded["id"]}
     current = _one(conn, "SELECT updated_at FROM conversations WHERE id = ?", (kept["id"],))
-    if current is not None and current["updated_at"] == fold["stamp"]:
+    if untouched_since(current["updated_at"] if current is not None else None, fold["stamp"]):
         _restore(conn, "conversations", kept)
     else:
         # changed since the merge (a message, an agent): what it says about its

@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from router.identity.rules import other_owner, proof_merges, proven_key_link
 from router.identity.sqlite_upsert import key_holders
 from router.identity.types import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.models import new_id
@@ -44,8 +45,8 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
             reason = f"{proof.key.kind} proven by the platform: a contact of the sender's own account ({proof.source})"
             _audit(conn, customer_id, reason, {"identity": plan.identity.model_dump(), "key": [
                 proof.key.kind, proof.key.value], "message_id": message_id}, now)
-        if proof.key.kind not in plan.merge_proven:
-            continue  # auto_merge off: the proof stands, an agent merges (or a code)
+        if not proof_merges(plan, proof):
+            continue
         owner = _other_owner(conn, customer_id, proof.key, plan.max_profiles)
         if owner is None:
             continue
@@ -60,21 +61,16 @@ def record_proven(conn: sqlite3.Connection, customer_id: str, plan: IdentityPlan
 
 
 def _give_key(conn: sqlite3.Connection, plan: IdentityPlan, proof: ClaimPlan) -> bool:
-    """The sender's identity is matched by the proven key from now on. One
-    that has a key already keeps it: a key says which messages a code may go
-    to and which later identities join, and changing it silently would move
-    both; the new key is still the customer's, as a verified claim."""
+    """The sender's identity is matched by the proven key from now on, unless it has one (``rules.proven_key_link``)."""
     ref, key = plan.identity, proof.key
-    row = conn.execute("SELECT key_kind, key_value FROM identities WHERE kind = ? AND value = ?",
+    row = conn.execute("SELECT kind, key_kind, key_value, link_reason FROM identities WHERE kind = ? AND value = ?",
                        (ref.kind, ref.value)).fetchone()
-    if row is None or row[0] is not None:
-        if row is not None and (row[0], row[1]) != (key.kind, key.value):
-            log.info("identity %s keeps its %s key: a proven %s is recorded as a verified claim only",
-                     ref.kind, row[0], key.kind)
+    reason = proven_key_link(None if row is None else dict(row), key, proof.source)
+    if reason is None:
         return False
-    conn.execute("UPDATE identities SET key_kind = ?, key_value = ?, link_reason = COALESCE(link_reason, ?)"
+    conn.execute("UPDATE identities SET key_kind = ?, key_value = ?, link_reason = ?"
                  " WHERE kind = ? AND value = ? AND key_kind IS NULL",
-                 (key.kind, key.value, f"{key.kind} proven by the platform ({proof.source})", ref.kind, ref.value))
+                 (key.kind, key.value, reason, ref.kind, ref.value))
     return True
 
 
@@ -95,27 +91,18 @@ def _verify_claim(conn: sqlite3.Connection, customer_id: str, proof: ClaimPlan, 
 
 
 def _other_owner(conn: sqlite3.Connection, customer_id: str, key: KeyRef, max_profiles: int) -> str | None:
-    """The one other customer a verified identity of ``key`` belongs to, as
-    the auto_merge of a new identity finds it: none when the key is shared by
-    more than ``max_profiles`` other profiles (claims count), when several
-    hold it, or when the business's data marks it as shared."""
+    """The one other customer a verified identity of ``key`` belongs to (``rules.other_owner``)."""
     sharers = conn.execute(
         "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ? AND customer_id != ?"
         " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ? AND customer_id != ? LIMIT ?",
         (key.kind, key.value, customer_id, key.kind, key.value, customer_id, max_profiles + 1),
     ).fetchall()
-    if len(sharers) > max_profiles:
-        log.info("a proven %s is shared by more than %d other profiles: nobody is merged by it", key.kind,
-                 max_profiles)
-        return None
     owners = conn.execute(
         "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ? AND customer_id != ?"
         " AND verified = 1 LIMIT 2", (key.kind, key.value, customer_id),
     ).fetchall()
     holders = set(key_holders(conn, key)) - {customer_id}
-    if len(owners) != 1 or holders != {owners[0][0]}:
-        return None
-    return str(owners[0][0])
+    return other_owner(key, len(sharers), [str(r[0]) for r in owners], holders, max_profiles)
 
 
 def _audit(conn: sqlite3.Connection, customer_id: str, reason: str, details: dict[str, Any], now: str) -> None:

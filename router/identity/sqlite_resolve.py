@@ -8,7 +8,15 @@ import logging
 import sqlite3
 
 from router.identity import sqlite_proven, sqlite_upsert
-from router.identity.rules import one_owner, widely_shared
+from router.identity.rules import (
+    claim_merges,
+    match_key,
+    merges_into,
+    new_claim,
+    nothing_to_apply,
+    one_owner,
+    widely_shared,
+)
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -26,7 +34,7 @@ def _resolve_identity(
     found = _customer_by_identity(conn, plan.identity)
     if found is None:
         customer_id = _link_new_identity(conn, plan, name, now)
-    elif not plan.claims and not plan.proven and (not name or name == found.display_name):
+    elif nothing_to_apply(plan, name, found.display_name):
         return found
     else:
         customer_id = found.id
@@ -80,13 +88,14 @@ def _new_customer(conn: sqlite3.Connection, name: str | None, now: str) -> str:
 def _link_new_identity(conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str) -> str:
     """First sight of an identity: join the profile owning its key (when the
     rules say so), or start a new profile."""
-    owner = _key_owner(conn, plan.key, plan.max_profiles) if plan.match and plan.key else None
+    match = match_key(plan)
+    owner = _key_owner(conn, match, plan.max_profiles) if match else None
     source, reason = "channel", None
     if owner is None:
         owner = _new_customer(conn, name, now)
     else:
-        assert plan.key is not None
-        source, reason = "rule", f"same {plan.key.kind} {plan.key.value} as a linked identity (auto_merge)"
+        assert match is not None
+        source, reason = "rule", f"same {match.kind} {match.value} as a linked identity (auto_merge)"
         _audit(conn, "link", owner, None, source, None, reason, {"identity": plan.identity.model_dump()}, now)
     ref, key = plan.identity, plan.key
     conn.execute(
@@ -108,21 +117,21 @@ def _record_claims(
             conn, "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ? AND customer_id = ?",
             (key.kind, key.value, customer_id),
         )
-        if proven is not None:
-            continue  # the customer writes from it: nothing to claim
+        if not new_claim(held_proven=proven is not None):
+            continue
         conn.execute(
             "INSERT OR IGNORE INTO identity_claims (id, customer_id, kind, value, source, raw, message_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (new_id("clm"), customer_id, key.kind, key.value, claim.source, claim.raw, message_id, now),
         )
-        if key.kind in plan.merge_claims:
+        if claim_merges(plan, claim):
             customer_id = _merge_by_claim(conn, customer_id, claim, plan, now)
     return customer_id
 
 
 def _merge_by_claim(conn: sqlite3.Connection, customer_id: str, claim: ClaimPlan, plan: IdentityPlan, now: str) -> str:
-    owner = _key_owner(conn, claim.key, plan.max_profiles)
-    if owner is None or owner == customer_id:
+    owner = merges_into(_key_owner(conn, claim.key, plan.max_profiles), customer_id)
+    if owner is None:
         return customer_id
     reason = f"claimed {claim.key.kind} {claim.key.value} ({claim.source}) merges by config (merge_claims)"
     # unproven: the moved identities are marked unverified, so neither side sees the other's history

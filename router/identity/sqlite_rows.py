@@ -8,9 +8,10 @@ import logging
 import sqlite3
 from typing import Any
 
+from router.identity.rules import check_live
 from router.identity.types import IdentityPlan
 from router.models import AuditEntry, ChannelIdentity, Customer, IdentityClaim, IdentityRef, MergeRecord, new_id
-from router.store.errors import ConflictError, NotFound
+from router.store.errors import NotFound
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
@@ -96,10 +97,8 @@ def _restore(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 
 def _live_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any]:
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
-    if row is None:
-        raise NotFound(f"customer {customer_id}")
-    if row["merged_into"] is not None:
-        raise ConflictError(f"customer {customer_id} was merged into {row['merged_into']}")
+    check_live(customer_id, row["merged_into"] if row is not None else None, found=row is not None)
+    assert row is not None
     return dict(row)
 
 

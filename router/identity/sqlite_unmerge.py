@@ -9,67 +9,63 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
+
+from router.identity.rules import return_target, returned_messages, summary
+from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 
 log = logging.getLogger(__name__)
 
-PREVIEW = 200  # as router.store.sqlite's list preview
+def _conversations(conn: sqlite3.Connection, customer_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT id, status, created_at FROM conversations WHERE customer_id = ? ORDER BY rowid", (customer_id,))]
 
 
-def _target(conn: sqlite3.Connection, customer_id: str) -> str | None:
-    """Where a customer's returning message goes: their open conversation, or their latest."""
-    row = conn.execute("SELECT id FROM conversations WHERE customer_id = ?"
-                       " ORDER BY status = 'resolved', created_at DESC, rowid DESC LIMIT 1", (customer_id,)).fetchone()
-    return str(row[0]) if row is not None else None
+def _written_since(conn: sqlite3.Connection, customer_id: str, since: str) -> Iterator[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT m.id, m.direction, m.sender_kind, m.sender_value, m.core, m.conversation_id,"
+        " c.customer_id AS owner FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.customer_id = ? AND m.created_at >= ?", (customer_id, since),
+    )
+    for m in rows:
+        # the stored identity is the normalised one (core.identity) when the sender was written otherwise
+        sender = (m["sender_kind"], json.loads(m["core"]).get("identity") or m["sender_value"])
+        yield {"id": m["id"], "direction": m["direction"], "sender": sender, "conversation_id": m["conversation_id"],
+               "owner": m["owner"]}
 
 
 def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], since: str) -> set[str]:
-    """Messages sent while merged go back to the side whose identity sent
-    them (the merged customer's identities are in the snapshot; any other is
-    the survivor's), into a conversation of that side. Returns the
-    conversations that lost or gained messages."""
+    """Messages sent while merged go back to their sender's side
+    (``rules.returned_messages``); returns the conversations that lost or
+    gained messages."""
     theirs = {(i["kind"], i["value"]) for i in snapshot["identities"]}
     merged_id, survivor_id = snapshot["merged"]["id"], snapshot["survivor"]["id"]
-    later = conn.execute(
-        "SELECT m.id, m.sender_kind, m.sender_value, m.core, m.conversation_id, c.customer_id AS owner"
-        " FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.customer_id = ? AND m.direction = 'in' AND m.created_at >= ?", (survivor_id, since),
-    ).fetchall()
-    targets = {merged_id: _target(conn, merged_id), survivor_id: _target(conn, survivor_id)}
-    touched: set[str] = set()
-    moves: list[tuple[str, str | None, str]] = []
-    for m in later:
-        # the stored identity is the normalised one (core.identity) when the sender was written otherwise
-        sender = (m["sender_kind"], json.loads(m["core"]).get("identity") or m["sender_value"])
-        side = merged_id if sender in theirs else survivor_id
-        if side == survivor_id and m["owner"] in (survivor_id, None):
-            continue  # the survivor's own, in the survivor's own conversation
-        target = m["conversation_id"] if m["owner"] == side else targets[side]
-        if target is None:
-            continue  # that side has no conversation to take it back
-        moves.append((side, target, m["id"]))
-        touched |= {target, m["conversation_id"]} - {None}
+    targets = {side: return_target(_conversations(conn, side)) for side in (merged_id, survivor_id)}
+    moves, touched = returned_messages(_written_since(conn, survivor_id, since), theirs, merged_id, survivor_id,
+                                       targets)
     conn.executemany("UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?", moves)
     if moves:
         log.info("%d message(s) sent during the merge went back to their sender's side", len(moves))
     return touched
 
 
+def _newest_first(conn: sqlite3.Connection, conversation_id: str) -> Iterator[dict[str, Any]]:
+    rows = conn.execute("SELECT created_at, text, channel, direction, author, extras, core FROM messages"
+                        " WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC", (conversation_id,))
+    for r in rows:
+        yield {"created_at": r["created_at"], "text": r["text"], "channel": r["channel"], "direction": r["direction"],
+               "author": r["author"], "automatic": json.loads(r["core"]).get("automatic"),
+               "description": json.loads(r["extras"]).get(DESCRIPTION)}
+
+
 def settle(conn: sqlite3.Connection, conversation_ids: set[str], now: str) -> None:
-    """Sum each conversation up again from the messages it holds now: the
-    channel its customer last wrote from, its last message and when."""
+    """Sum each conversation up again from the messages it holds now (``rules.summary``)."""
     for conversation_id in sorted(conversation_ids):
-        last_in = conn.execute(
-            "SELECT channel FROM messages WHERE conversation_id = ? AND direction = 'in' AND author = 'customer'"
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1", (conversation_id,)).fetchone()
-        # an automatic notice ("a colleague will answer soon") never was the conversation's last word
-        last = conn.execute(
-            "SELECT created_at, text FROM messages WHERE conversation_id = ?"
-            " AND json_extract(core, '$.automatic') IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (conversation_id,)).fetchone()
-        if last_in is not None:
-            conn.execute("UPDATE conversations SET channel = ? WHERE id = ?", (last_in[0], conversation_id))
+        channel, last = summary(_newest_first(conn, conversation_id))
+        if channel is not None:
+            conn.execute("UPDATE conversations SET channel = ? WHERE id = ?", (channel, conversation_id))
         if last is not None:
             conn.execute("UPDATE conversations SET last_message_at = ?, last_message_text = ? WHERE id = ?",
-                         (last[0], last[1][:PREVIEW], conversation_id))
+                         (*last, conversation_id))
         conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))

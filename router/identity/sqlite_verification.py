@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from router.identity.rules import CodeOutcome, code_outcome, code_sends, past_daily_cap
+from router.identity.rules import CodeOutcome, code_outcome, code_sends, offered, past_daily_cap, proven_owner
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _row_of
 from router.identity.types import KeyRef, MergeRequest, VerificationCheck, VerificationStart
@@ -77,14 +77,14 @@ def _verified(
     key = KeyRef(row["kind"], row["value"])
     conn.execute("UPDATE identity_verifications SET status = 'verified', verified_at = ? WHERE id = ?",
                  (now, row["id"]))
-    owners = rows.fetch_all(conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-                     " AND verified = 1 AND customer_id != ?", (key.kind, key.value, check.customer_id))
+    identities = rows.fetch_all(conn, "SELECT DISTINCT customer_id, verified FROM identities WHERE key_kind = ?"
+                                " AND key_value = ?", (key.kind, key.value))
     merge, survivor = None, check.customer_id
-    if len(owners) == 1:
+    owner = proven_owner([dict(i) for i in identities], check.customer_id)
+    if owner is not None:
         reason = f"{key.kind} {key.value} proven by a one-time code sent to it"
-        merge = _merge(conn, MergeRequest(owners[0][0], check.customer_id, "code", None, reason, check.attributes),
-                          now)
-        survivor = owners[0][0]
+        merge = _merge(conn, MergeRequest(owner, check.customer_id, "code", None, reason, check.attributes), now)
+        survivor = owner
     conn.execute("UPDATE identity_claims SET verified_at = ? WHERE customer_id = ? AND kind = ? AND value = ?",
                  (now, survivor, key.kind, key.value))
     if check.sender is not None:
@@ -103,11 +103,10 @@ def conversation_verifications(conn: sqlite3.Connection, conversation_id: str) -
 
 
 def offered_codes(conn: sqlite3.Connection, key: KeyRef, since: str) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM identity_verifications WHERE kind = ? AND value = ? AND created_at >= ?"
-        " AND origin = 'bot' AND channel != ''", (key.kind, key.value, since),
-    ).fetchone()
-    return int(row[0])
+    """The codes to ``key`` since ``since`` that count toward its daily cap (``rules.offered``)."""
+    found = conn.execute("SELECT origin, channel FROM identity_verifications WHERE kind = ? AND value = ?"
+                         " AND created_at >= ?", (key.kind, key.value, since))
+    return sum(1 for origin, channel in found if offered(origin, channel))
 
 
 def decline_verification(conn: sqlite3.Connection, verification_id: str) -> Verification | None:

@@ -16,6 +16,7 @@ from router.identity.rules import (
     fold,
     folded_preview,
     merge_attributes,
+    offered,
     one_owner,
     past_daily_cap,
     widely_shared,
@@ -180,3 +181,9 @@ def test_past_its_time_a_code_expires_only_where_it_was_offered() -> None:
     assert code_outcome(pending(), "right", check(conversation_id="conv_2"), late) is CodeOutcome.IGNORED
     assert code_outcome(pending(conversation_id=None), "right", check(conversation_id=None), late) \
         is CodeOutcome.IGNORED
+
+
+def test_only_a_code_the_bot_sent_counts_toward_the_daily_cap() -> None:
+    assert offered("bot", "sms")
+    assert not offered("bot", "")  # a decoy: stored, never sent
+    assert not offered("agent", "sms")

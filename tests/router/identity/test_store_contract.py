@@ -224,6 +224,21 @@ async def test_unmerge_after_messages_during_the_merge_gives_each_side_its_own(
     assert {d[:3] for d in differences} <= expected, differences
 
 
+async def test_unmerge_sums_up_a_photo_as_the_list_shows_it(store: Store) -> None:
+    """A conversation summed up again after an unmerge shows what the list
+    shows of its last message: for a photo without words, the connector's
+    description, as when it arrived."""
+    phone, _, _ = await _writes(store, "sms", "+79123456789", "p1", T0)
+    web, conv_web, _ = await _writes(store, "webchat", "v-1", "w1", T0 + timedelta(minutes=5))
+    record = await store.merge_customers(MergeRequest(phone, web, "agent", "agt_1", "looked alike"),
+                                         T0 + timedelta(hours=1))
+    photo = InboundMessage(channel="webchat", external_id="w2", sender=IdentityRef(kind="webchat", value="v-1"),
+                           text="", description="[photo]")
+    await ingest(store, photo, T0 + timedelta(hours=1, minutes=1))
+    await store.unmerge_customers(record.id, "agt_1", "two people", T0 + timedelta(hours=2))
+    assert (await store.get_conversation(conv_web)).last_message_text == "[photo]"
+
+
 async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -> None:
     a, _, _ = await _customer_with_conversation(store, "a", T0)
     b, _, _ = await _customer_with_conversation(store, "b", T0)

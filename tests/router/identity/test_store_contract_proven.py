@@ -206,3 +206,16 @@ async def test_an_identity_linked_without_proof_is_no_contact_for_its_key(store:
     await store.merge_customers(MergeRequest(other.customer.id, holder.customer.id, "agent", "agt_1", "same",
                                              verified=False), T0 + timedelta(minutes=2))
     assert await store.key_contacts(PHONE, 10) == []
+
+
+async def test_a_proof_is_applied_when_a_known_sender_is_resolved_on_its_own(store: Store) -> None:
+    # resolve_identity outside the ingest transaction (Ingest.resume re-resolving a stored message
+    # that carried the platform's proof): the proof is not skipped for a returning sender
+    first = await writes(store, telegram(), T0)
+    customer = await store.resolve_identity(telegram().identity, None, T0 + timedelta(minutes=1),
+                                            telegram("5551234", PROOF))
+    assert customer.id == first.customer.id
+    [identity] = await store.customer_identities(first.customer.id)
+    assert identity.key == "phone:+79123456789"
+    [claim] = await store.customer_claims(first.customer.id)
+    assert claim.source == "telegram:proven_phone" and claim.verified_at is not None
