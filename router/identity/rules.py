@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from router.conversations.states import is_open, shown_in_list
 from router.identity.types import (
@@ -152,21 +152,32 @@ def other_open(conversations: Iterable[Mapping[str, Any]], but: str) -> str | No
 # -- unmerge: what happened while the two were one ------------------------------------
 
 
-def summary(newest_first: Iterable[Mapping[str, Any]]) -> tuple[str | None, tuple[Any, str] | None]:
-    """A conversation summed up again from the messages it holds (each with
-    ``created_at``, ``text``, ``description``, ``automatic``, ``channel``,
-    ``direction``, ``author``; newest first): the channel its customer last
+class Said(NamedTuple):
+    """A message of a conversation, as much as its summary reads."""
+
+    created_at: Any
+    text: str | None
+    channel: str
+    direction: str
+    author: str
+    automatic: str | None = None  # the core's marker of an automatic notice
+    description: str | None = None  # the connector's words for a message without any
+
+
+def summary(newest_first: Iterable[Said]) -> tuple[str | None, tuple[Any, str] | None]:
+    """A conversation summed up again from the messages it holds (newest
+    first): the channel its customer last
     wrote from, and ``(last_message_at, last_message_text)`` as the list shows
     its last message (an automatic notice never was its last word). None
     where no message says (left as it is)."""
     channel: str | None = None
     last: tuple[Any, str] | None = None
     for m in newest_first:
-        if channel is None and m["direction"] == "in" and m["author"] == "customer":
-            channel = m["channel"]
+        if channel is None and m.direction == "in" and m.author == "customer":
+            channel = m.channel
         if last is None:
-            shown = shown_in_list(m["automatic"], m["text"], m["description"])
-            last = None if shown is None else (m["created_at"], shown)
+            shown = shown_in_list(m.automatic, m.text, m.description)
+            last = None if shown is None else (m.created_at, shown)
         if channel is not None and last is not None:
             break
     return channel, last

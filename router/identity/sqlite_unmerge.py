@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from router.identity.rules import return_target, returned_messages, summary
+from router.identity.rules import Said, return_target, returned_messages, summary
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,13 @@ def return_later_messages(conn: sqlite3.Connection, snapshot: dict[str, Any], si
     return touched
 
 
-def _newest_first(conn: sqlite3.Connection, conversation_id: str) -> Iterator[dict[str, Any]]:
+def _newest_first(conn: sqlite3.Connection, conversation_id: str) -> Iterator[Said]:
     rows = conn.execute("SELECT created_at, text, channel, direction, author, extras, core FROM messages"
                         " WHERE conversation_id = ? ORDER BY created_at DESC, rowid DESC", (conversation_id,))
     for r in rows:
-        yield {"created_at": r["created_at"], "text": r["text"], "channel": r["channel"], "direction": r["direction"],
-               "author": r["author"], "automatic": json.loads(r["core"]).get("automatic"),
-               "description": json.loads(r["extras"]).get(DESCRIPTION)}
+        yield Said(r["created_at"], r["text"], r["channel"], r["direction"], r["author"],
+                   automatic=json.loads(r["core"]).get("automatic"),
+                   description=json.loads(r["extras"]).get(DESCRIPTION))
 
 
 def settle(conn: sqlite3.Connection, conversation_ids: set[str], now: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from router.identity.rules import (
+    Said,
     check_live,
     check_undoable,
     merged_name,
@@ -24,9 +25,8 @@ from router.store.errors import ConflictError, NotFound
 
 
 def message(at: str, text: str = "", *, direction: str = "in", author: str = "customer", channel: str = "webchat",
-            description: str | None = None, automatic: str | None = None) -> dict[str, Any]:
-    return {"created_at": at, "text": text, "description": description, "automatic": automatic, "channel": channel,
-            "direction": direction, "author": author}
+            description: str | None = None, automatic: str | None = None) -> Said:
+    return Said(at, text, channel, direction, author, automatic=automatic, description=description)
 
 
 def test_a_conversation_is_summed_up_from_its_newest_messages() -> None:
