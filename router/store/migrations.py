@@ -1,5 +1,49 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
+# the core's keys of ``extras`` before migration 10, and the JSON type each must
+# have to move into ``messages.core`` (router.models.CoreMeta)
+_CORE_KEYS = {
+    "automatic": "text", "bot": "object", "identity": "text", "follows_conversation": "text",
+    "agent_name": "text", "sender_name": "text", "automated": "text", "claimed_phone": "text",
+    "claimed_email": "text", "proven_phone": "text", "proven_email": "text", "thread": "object",
+    "language": "text",
+}
+_CORE_FLAGS = ("aside", "verification")  # moved when true
+
+
+def _moved(key: str, kind: str) -> str:
+    return f"CASE json_type(extras, '$.{key}') WHEN '{kind}' THEN json_extract(extras, '$.{key}') END"
+
+
+def _migration_10() -> str:
+    values = [f"'{key}', {_moved(key, kind)}" for key, kind in _CORE_KEYS.items()]
+    values += [f"'{flag}', CASE json_type(extras, '$.{flag}') WHEN 'true' THEN json('true') END"
+               for flag in _CORE_FLAGS]
+    values.append("'template', CASE json_type(extras, '$.template') WHEN 'true' THEN json_object("
+                  "'customer_name', COALESCE(json_extract(extras, '$.customer_name'), ''),"
+                  " 'agent_name', COALESCE(json_extract(extras, '$.agent_name'), '')) END")
+    # a key leaves extras only when it moved ('$.~' names nothing: json_remove skips it)
+    gone = [f"CASE json_type(extras, '$.{key}') WHEN '{kind}' THEN '$.{key}' ELSE '$.~' END"
+            for key, kind in _CORE_KEYS.items()]
+    gone += [f"CASE json_type(extras, '$.{flag}') WHEN 'true' THEN '$.{flag}' ELSE '$.~' END" for flag in _CORE_FLAGS]
+    gone += [f"CASE json_type(extras, '$.template') WHEN 'true' THEN '$.{key}' ELSE '$.~' END"
+             for key in ("template", "customer_name")]
+    return f"""
+    ALTER TABLE messages ADD COLUMN core TEXT NOT NULL DEFAULT '{{}}';
+    UPDATE messages SET core = json_patch('{{}}', json_object({", ".join(values)})),
+        extras = json_remove(extras, {", ".join(gone)})
+        WHERE extras != '{{}}' AND json_valid(extras);
+    UPDATE outbox SET payload = json_set(
+            json_remove(payload, '$.extras.template', '$.extras.customer_name', '$.extras.agent_name'),
+            '$.agent_name', json_extract(payload, '$.extras.agent_name'),
+            '$.template', CASE WHEN json_extract(payload, '$.extras.template') THEN json_object(
+                'customer_name', COALESCE(json_extract(payload, '$.extras.customer_name'), ''),
+                'agent_name', COALESCE(json_extract(payload, '$.extras.agent_name'), '')) END)
+        WHERE json_valid(payload) AND (json_extract(payload, '$.extras.agent_name') IS NOT NULL
+            OR json_extract(payload, '$.extras.template') IS NOT NULL);
+    """
+
+
 MIGRATIONS: list[str] = [
     # 1: the foundation
     """
@@ -222,41 +266,10 @@ MIGRATIONS: list[str] = [
     """,
     # 10: messages — the core's own data of a message in a typed column of its own
     # (router.models.CoreMeta): ``extras`` is the platform's. Every key the core kept
-    # in ``extras`` moves out of it, and a pending reply's template request moves to
-    # the outbox payload's ``template``, so an upgraded database keeps every marker
-    """
-    ALTER TABLE messages ADD COLUMN core TEXT NOT NULL DEFAULT '{}';
-    UPDATE messages SET core = json_patch('{}', json_object(
-            'automatic', json_extract(extras, '$.automatic'),
-            'aside', CASE WHEN json_extract(extras, '$.aside') THEN json('true') END,
-            'verification', CASE WHEN json_extract(extras, '$.verification') THEN json('true') END,
-            'bot', json_extract(extras, '$.bot'),
-            'identity', json_extract(extras, '$.identity'),
-            'follows_conversation', json_extract(extras, '$.follows_conversation'),
-            'agent_name', json_extract(extras, '$.agent_name'),
-            'template', CASE WHEN json_extract(extras, '$.template') THEN json_object(
-                'customer_name', COALESCE(json_extract(extras, '$.customer_name'), ''),
-                'agent_name', COALESCE(json_extract(extras, '$.agent_name'), '')) END,
-            'sender_name', json_extract(extras, '$.sender_name'),
-            'automated', json_extract(extras, '$.automated'),
-            'claimed_phone', json_extract(extras, '$.claimed_phone'),
-            'claimed_email', json_extract(extras, '$.claimed_email'),
-            'proven_phone', json_extract(extras, '$.proven_phone'),
-            'proven_email', json_extract(extras, '$.proven_email'),
-            'thread', json_extract(extras, '$.thread'),
-            'language', json_extract(extras, '$.language'))),
-        extras = json_remove(extras, '$.automatic', '$.aside', '$.verification', '$.bot', '$.identity',
-            '$.follows_conversation', '$.agent_name', '$.template', '$.customer_name', '$.sender_name',
-            '$.automated', '$.claimed_phone', '$.claimed_email', '$.proven_phone', '$.proven_email', '$.thread',
-            '$.language')
-        WHERE extras != '{}';
-    UPDATE outbox SET payload = json_set(
-            json_remove(payload, '$.extras.template', '$.extras.customer_name', '$.extras.agent_name'),
-            '$.agent_name', json_extract(payload, '$.extras.agent_name'),
-            '$.template', CASE WHEN json_extract(payload, '$.extras.template') THEN json_object(
-                'customer_name', COALESCE(json_extract(payload, '$.extras.customer_name'), ''),
-                'agent_name', COALESCE(json_extract(payload, '$.extras.agent_name'), '')) END)
-        WHERE json_extract(payload, '$.extras.agent_name') IS NOT NULL
-            OR json_extract(payload, '$.extras.template') IS NOT NULL;
-    """,
+    # in ``extras`` moves out of it when it has the type its field takes (anything
+    # else, which a connector of one's own may have written, stays in ``extras``,
+    # where it was only ever the platform's: never a row ``core`` could not read),
+    # and a pending reply's template request moves to the outbox payload's
+    # ``template``, so an upgraded database keeps every marker
+    _migration_10(),
 ]

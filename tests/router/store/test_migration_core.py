@@ -33,7 +33,13 @@ OLD_ROWS: list[tuple[str, str, str, dict[str, object]]] = [
     ("msg_code", "out", "system", {"verification": True, "aside": True}),
     ("msg_agent", "out", "agent", {"agent_name": "Ольга", "template": True, "customer_name": "Анна"}),
     ("msg_report", "in", "customer", {"automated": "delivery report", "delivery_report": {"status": "5.1.1"}}),
+    # keys of the same names but of other types, as a connector of one's own may have written them:
+    # the core never read them (it took only a string, a dict), so they stay the platform's
+    ("msg_odd", "in", "customer", {"language": 5, "thread": "abc", "claimed_phone": 79000000000, "identity": 123,
+                                   "bot": ["x"], "aside": "yes", "customer_name": "Анна"}),
 ]
+# a row whose extras is not JSON (Python's json.dumps writes NaN) is left as it is, and the upgrade goes on
+BROKEN = ("msg_nan", '{"score": NaN}')
 
 
 def _old_database(path: Path) -> None:
@@ -55,6 +61,11 @@ def _old_database(path: Path) -> None:
                 (message_id, direction, author, f"ext-{n}", f"text {n}", json.dumps(extras, ensure_ascii=False),
                  ts(T0.replace(second=n)), "received" if direction == "in" else "pending"),
             )
+        conn.execute(
+            "INSERT INTO messages (id, conversation_id, customer_id, direction, author, channel, external_id,"
+            " sender_kind, sender_value, text, extras, created_at, delivery)"
+            " VALUES (?, 'conv_1', 'cus_1', 'in', 'customer', 'whatsapp', 'ext-nan', 'whatsapp',"
+            " 'whatsapp:+79123456789', 'nan', ?, ?, 'received')", (*BROKEN, ts(T0.replace(minute=30))))
         payload = {
             "message_id": "msg_agent", "channel": "whatsapp", "recipient": "whatsapp:+79123456789", "author": "agent",
             "text": "Здравствуйте, {{1}}", "attachments": [], "created_at": T0.isoformat(),
@@ -88,8 +99,13 @@ async def test_an_upgraded_database_keeps_every_marker_in_the_typed_fields(tmp_p
         assert agent.template == TemplateRequest(customer_name="Анна", agent_name="Ольга")
         report = got["msg_report"]
         assert report.core.automated == "delivery report" and report.extras == {"delivery_report": {"status": "5.1.1"}}
+        odd = got["msg_odd"]
+        assert odd.extras == {"language": 5, "thread": "abc", "claimed_phone": 79000000000, "identity": 123,
+                              "bot": ["x"], "aside": "yes", "customer_name": "Анна"}
+        assert odd.core.language is None and odd.core.thread == {} and not odd.core.aside
         for message in got.values():
-            assert not {"automatic", "aside", "bot", "agent_name", "template", "thread"} & set(message.extras)
+            if message.id != "msg_odd":
+                assert not {"automatic", "aside", "bot", "agent_name", "template", "thread"} & set(message.extras)
         # the SQL that reads the markers reads them where they now are
         assert await store.automatic_sent("cus_1", "ask_phone")
         assert not await store.automatic_sent("cus_1", "phone_saved")
