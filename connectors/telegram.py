@@ -342,6 +342,9 @@ class TelegramConnector(Connector[TelegramOptions]):
                 log.warning("telegram %s: storing an update failed, retrying in %gs: %s", self.name,
                             POLL_RETRY_SECONDS, exc.reason)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
+            except Exception as exc:  # a fault of this connector's own: the poller outlives it
+                self.own_fault(exc, "polling", POLL_RETRY_SECONDS)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
 
     async def _take(self, raw: Any, offset: int | None) -> int | None:
         """One polled update stored; the offset that confirms it (only once stored)."""

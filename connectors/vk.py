@@ -380,6 +380,9 @@ class VkConnector(Connector[VkOptions]):
                     log.warning("vk %s: storing a long poll event failed, retrying in %gs: %s", self.name,
                                 POLL_RETRY_SECONDS, exc.reason)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
+                except Exception as exc:  # a fault of this connector's own: the poller outlives it
+                    self.own_fault(exc, "the long poll", POLL_RETRY_SECONDS)
+                    await asyncio.sleep(POLL_RETRY_SECONDS)
 
     async def _poll_once(self, http: aiohttp.ClientSession, server: dict[str, Any]) -> dict[str, Any] | None:
         """One a_check; returns the server to poll next (None: get a new key)."""

@@ -12,6 +12,7 @@ only the composition root (``router/server/``) instantiates.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
+from router.redaction import textless_traceback
+
+log = logging.getLogger(__name__)
 
 LabelText = dict[Literal["ru", "en"], str]
 
@@ -307,6 +311,15 @@ class Connector(ABC, Generic[OptionsT]):
         """The type's own name for the channel (``label`` of the section overrides it)."""
         return ChannelLabel(name={"ru": self.type_name, "en": self.type_name},
                             where={"ru": f"в {self.type_name}", "en": f"on {self.type_name}"})
+
+    def own_fault(self, exc: Exception, doing: str, retry_in: float) -> None:
+        """A fault of the connector's own (an update of a shape nobody
+        foresaw), met by a loop that must outlive it: a poller that died would
+        stop the channel without a word. Logged with its frames but not its
+        words (they may quote a customer); the loop then retries, the platform's
+        item still unconfirmed."""
+        log.error("%s %s: %s hit a fault of its own, retrying in %gs\n%s", self.type_name, self.name, doing,
+                  retry_in, textless_traceback(exc))
 
     def channel_label(self) -> ChannelLabel:
         given = self.options.label

@@ -238,3 +238,34 @@ async def test_email_a_refused_mail_stays_unseen_and_is_stored_once_the_store_re
     await email.deliver(mailbox, raw_next)
     assert len(await email.inbound_from(app, email.CUSTOMER, 2)) == 2
     assert_logged_well(caplog)
+
+
+# -- a fault of a connector's own -------------------------------------------------------------
+
+async def test_telegram_polling_outlives_a_fault_of_its_own_and_says_so_without_the_customers_words(
+    make_client: AppClient, tg_settings: Settings, tg_api: telegram.FakeTelegram, quick_retries: None,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a bug in reading one update (as a shape nobody foresaw would cause), the first time only
+    real, faults = connectors.telegram.read_update, []
+
+    def faulty(raw: Any, bot: Any) -> Any:
+        if not faults:
+            faults.append(raw)
+            raise TypeError(f"cannot read {raw}")  # its words quote the update, and so the customer
+        return real(raw, bot)
+
+    monkeypatch.setattr(connectors.telegram, "read_update", faulty)
+    tg_settings.connectors["telegram"] = ConnectorConfig(
+        type="telegram", api_base=tg_api.base_url, mode="polling", polling_timeout=1)
+    client = await make_client(tg_settings)
+    tg_api.push_update(telegram.text_update(80, TEXT))
+
+    async def taken() -> bool:
+        return [m.text for m in await telegram.inbound(client)] == [TEXT]
+
+    # the update was not confirmed by the fault, so it came again and was stored
+    await eventually(taken, "the update stored after the fault", CEILING)
+    [said] = [r for r in caplog.records if "hit a fault of its own" in r.getMessage()]
+    assert said.levelno == logging.ERROR and "TypeError" in said.getMessage()
+    assert TEXT not in caplog.text and "4276" not in caplog.text
