@@ -20,7 +20,7 @@ import connectors.telegram
 import connectors.vk
 from router.config import ConnectorConfig, Settings
 from tests.conftest import AppClient, eventually
-from tests.connectors import test_email as email
+from tests.connectors import email_helpers as email
 from tests.connectors import test_telegram as telegram
 from tests.connectors import test_vk as vk
 from tests.connectors import twilio_helpers as twilio
