@@ -20,10 +20,10 @@ import connectors.telegram
 import connectors.vk
 from router.config import ConnectorConfig, Settings
 from tests.conftest import AppClient, eventually
-from tests.connectors import test_email as email
+from tests.connectors import email_helpers as email
 from tests.connectors import test_telegram as telegram
-from tests.connectors import test_twilio as twilio
 from tests.connectors import test_vk as vk
+from tests.connectors import twilio_helpers as twilio
 from tests.refusal import Refusal, stored
 
 CEILING = 120.0  # seconds: a hang detector, never a measurement

@@ -11,11 +11,11 @@ import pytest
 
 from router.models import MAX_TEXT_LENGTH, Message
 from tests.connectors import test_telegram as telegram
-from tests.connectors import test_twilio as twilio
 from tests.connectors import test_vk as vk_t
+from tests.connectors import twilio_helpers as twilio
 from tests.connectors.test_telegram import tg, tg_api, tg_settings  # noqa: F401  (fixtures)
-from tests.connectors.test_twilio import tw, tw_settings, twilio_api  # noqa: F401  (fixtures)
 from tests.connectors.test_vk import vk, vk_api, vk_settings  # noqa: F401  (fixtures)
+from tests.connectors.twilio_helpers import tw, tw_settings, twilio_api  # noqa: F401  (fixtures)
 
 # a customer's long letter: lines of words, a phone well past the cut
 WHOLE = ("Добрый день! " + "Подробно о заказе 1042. " * 40 + "\n") * 20 + "конец письма"

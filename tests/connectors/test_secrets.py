@@ -27,11 +27,11 @@ from router.config import ConnectorConfig, Settings
 from router.models import Author, Delivery, IdentityRef, Message
 from router.server.app import STORE
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
-from tests.connectors import test_email as mail
+from tests.connectors import email_helpers as mail
 from tests.connectors import test_telegram as tg
-from tests.connectors import test_twilio as tw
 from tests.connectors import test_vk as vk
-from tests.connectors.test_email import dovecot, mailbox, smtp  # noqa: F401 (fixtures)
+from tests.connectors import twilio_helpers as tw
+from tests.connectors.email_helpers import dovecot, mailbox, smtp  # noqa: F401 (fixtures)
 from tests.fakes.mail_servers import Dovecot, SmtpSink
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio

@@ -20,8 +20,8 @@ from router.fetch import FetchLimits, FetchRefused, GuardedFetcher, is_public
 from router.models import Delivery
 from router.server.app import STORE
 from tests.conftest import AppClient, eventually
-from tests.connectors.test_twilio import console
 from tests.connectors.test_vk import inbound, message_new, post, vk_api, vk_settings  # noqa: F401 (fixtures)
+from tests.connectors.twilio_helpers import console
 from tests.fakes.local import LocalServer
 from tests.fakes.vk_api import FakeVk
 

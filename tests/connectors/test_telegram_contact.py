@@ -28,7 +28,7 @@ from router.models import Author, ConversationStatus, Customer, IdentityRef, Mes
 from router.server.app import BUS, ROUTER, STORE, create_app
 from tests.conftest import ADMIN_PASSWORD, HANG, eventually
 from tests.connectors import test_telegram as tg
-from tests.connectors import test_twilio as tw
+from tests.connectors import twilio_helpers as tw
 from tests.fakes.rasa_bot import FakeRasa
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
-from tests.connectors.test_webchat import Client, hello, say, tab
+from tests.connectors.webchat_helpers import Client, hello, say, tab
 
 
 async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_history(client: Client) -> None:

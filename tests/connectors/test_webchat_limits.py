@@ -21,7 +21,7 @@ from connectors.webchat import MovingWindow, WebChatConnector
 from router.config import Settings
 from router.server.app import SETTINGS
 from tests.conftest import HANG, AppClient
-from tests.connectors.test_webchat import (
+from tests.connectors.webchat_helpers import (
     Client,
     Frame,
     barrier,

@@ -18,10 +18,10 @@ from connectors.webhook import MAX_BODY_BYTES, MAX_DEPTH, nesting_depth, parse_j
 from tests.connectors.test_telegram import SECRET as TG_SECRET
 from tests.connectors.test_telegram import SECRET_HEADER, text_update, tg, tg_api, tg_settings  # noqa: F401
 from tests.connectors.test_telegram import inbound as tg_inbound
-from tests.connectors.test_twilio import tw_settings, twilio_api, whatsapp_form  # noqa: F401
 from tests.connectors.test_vk import SECRET as VK_SECRET
 from tests.connectors.test_vk import inbound as vk_inbound
 from tests.connectors.test_vk import message_new, vk, vk_api, vk_settings  # noqa: F401
+from tests.connectors.twilio_helpers import tw_settings, twilio_api, whatsapp_form  # noqa: F401
 
 Client = TestClient[web.Request, web.Application]
 

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import HANG
 from tests.connectors import test_telegram as tg
-from tests.connectors.test_twilio import ACCOUNT, TOKEN, WA_NUMBER
+from tests.connectors.twilio_helpers import ACCOUNT, TOKEN, WA_NUMBER
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
 
 from tests.conftest import eventually
-from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.connectors.twilio_helpers import CUSTOMER, whatsapp_form
 from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.conftest import open_row as open_the_row
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget

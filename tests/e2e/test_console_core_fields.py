@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.connectors.test_twilio import whatsapp_form
+from tests.connectors.twilio_helpers import whatsapp_form
 from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.test_twilio_console import open_conversation, twilio_posts
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED
 from tests.router.routing.rules.conftest import write_config
 
-NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads
+NAME = "Иван Петров"  # the ProfileName of tests.connectors.twilio_helpers's WhatsApp payloads
 ADMIN_NAME = "Administrator"  # the seeded admin's display name (router.accounts.service)
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.connectors.test_twilio import SMS_NUMBER, sms_form, whatsapp_form
+from tests.connectors.twilio_helpers import SMS_NUMBER, sms_form, whatsapp_form
 from tests.e2e.conftest import TWILIO_ENV, new_page, running_service, site_chat_and_whatsapp
 from tests.e2e.test_twilio_console import open_conversation, twilio_posts
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED
 from tests.router.routing.rules.conftest import write_config
 
-NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads
+NAME = "Иван Петров"  # the ProfileName of tests.connectors.twilio_helpers's WhatsApp payloads
 # the rules hand a request for a person to people at once: the bot never answers it
 HANDED_OFF = "Позовите оператора, <b>заказ</b> 1234"
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import eventually
-from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.connectors.twilio_helpers import CUSTOMER, whatsapp_form
 from tests.e2e.conftest import TWILIO_ENV, running_service, site_chat_and_whatsapp
 from tests.e2e.test_conversation import customer_says
 from tests.e2e.test_twilio_console import twilio_posts

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, expect
 
 from connectors.telegram import SECRET_HEADER
 from tests.connectors import test_telegram as tg
-from tests.connectors.test_twilio import CUSTOMER, whatsapp_form
+from tests.connectors.twilio_helpers import CUSTOMER, whatsapp_form
 from tests.e2e.conftest import TELEGRAM_ENV, TWILIO_ENV, new_page, running_service, server_yaml, whatsapp_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_twilio_console import twilio_posts

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
-from tests.connectors.test_twilio import CUSTOMER
+from tests.connectors.twilio_helpers import CUSTOMER
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_selfservice import ALL, BOT, LINKED, WRONG, offer, types, visitor

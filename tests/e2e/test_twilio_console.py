@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.connectors.test_twilio import (
+from tests.connectors.twilio_helpers import (
     CUSTOMER,
     SMS_NUMBER,
     TEMPLATE_SID,

@@ -22,14 +22,14 @@ from router.core import Router
 from router.models import Author, IdentityRef, InboundMessage, Message, Role
 from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
-from tests.connectors.test_twilio import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
+from tests.connectors.twilio_helpers import ACCOUNT, CUSTOMER, PUBLIC_URL, TOKEN, post, section, sms_form, whatsapp_form
 from tests.fakes.twilio_api import FakeTwilio
 from tests.router.bot.conftest import SHIPPED, T0, Clock
 from tests.router.identity.merging import merger
 from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
-NAME = "Иван Петров"  # the ProfileName of tests.connectors.test_twilio's WhatsApp payloads
+NAME = "Иван Петров"  # the ProfileName of tests.connectors.twilio_helpers's WhatsApp payloads
 
 
 @pytest.fixture
