@@ -90,7 +90,6 @@ class Router:
     ) -> None:
         self.store = store
         self.bus = bus
-        self.routing = routing
         self.metrics = metrics
         self.clock = clock
         self.identity = identity or IdentityRules()
@@ -113,6 +112,12 @@ class Router:
         self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
         self.ingest = Ingest(store, bus, routing, metrics, self.identity, now, self.outbox_wakeup, self.selfservice,
                              self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff)
+
+    @property
+    def routing(self) -> Routing:
+        """The one routing the pipeline decides with and the bot desk hands
+        off with: kept by the pipeline, so the two can never disagree."""
+        return self.ingest.routing
 
     def _greeter(self, config: BotFile | None, messages: Messages) -> Greeter | None:
         """Who greets a returning customer (bot.yaml's welcome_back)."""

@@ -28,6 +28,7 @@ from router.aio import wait_event
 from router.bus import EventBus
 from router.conversations.store import ConversationStore
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
+from router.redaction import textless_traceback
 from router.routing.rules.engine import DEFAULT_QUEUE, RuleSet
 from router.routing.rules.schema import AgentConfig, QueuePolicy, Step, TeamsFile
 from router.routing.service import has_room
@@ -183,13 +184,15 @@ class Assigner:
                     log.debug("assignment round lost a race; the next one retries")
                 except StoreUnavailable:  # an outage the store logs once; the next round retries
                     log.debug("assignment round: the store is unavailable; retrying in %.0f s", idle_check)
-                except Exception:
+                except Exception as exc:
                     # the last resort, kept on purpose: the assigner is one task
                     # for the whole service and must outlive a bad round (a write
-                    # the store refused, a bug): said loudly, with its traceback,
-                    # and tried again on the next wake-up. asyncio.CancelledError
-                    # is no Exception: it passes
-                    log.exception("assignment round failed; retrying on the next event or in %.0f s", idle_check)
+                    # the store refused, a bug): said loudly, with its frames but
+                    # not its words (a rule's error may quote a customer's
+                    # attributes), and tried again on the next wake-up.
+                    # asyncio.CancelledError is no Exception: it passes
+                    log.error("assignment round failed; retrying on the next event or in %.0f s\n%s", idle_check,
+                              textless_traceback(exc))
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
