@@ -74,9 +74,10 @@ def _call_keys(node: ast.Call) -> Iterator[str]:
         yield from (k.arg for k in node.keywords if k.arg is not None)
 
 
-def _used_keys(node: ast.AST, typed: set[int]) -> Iterator[str]:
-    """The string keys ``node`` puts in, or reads from, an extras."""
-    if isinstance(node, ast.Dict) and id(node) not in typed:
+def _used_keys(node: ast.AST, typed: set[int], literals: bool = True) -> Iterator[str]:
+    """The string keys ``node`` puts in, or reads from, an extras (``literals``:
+    a dict literal with a key only the core uses counts as one, however passed)."""
+    if literals and isinstance(node, ast.Dict) and id(node) not in typed:
         yield from (key for key in _keys(node) if key in DISTINCT_KEYS)
     if isinstance(node, ast.Call):
         yield from _call_keys(node)
@@ -93,12 +94,12 @@ def _used_keys(node: ast.AST, typed: set[int]) -> Iterator[str]:
             yield from _keys(node.value)
 
 
-def core_keys_in_extras(source: str) -> list[tuple[int, str]]:
+def core_keys_in_extras(source: str, literals: bool = True) -> list[tuple[int, str]]:
     """``(line, key)`` of each core key written to or read from an extras in ``source``."""
     tree = ast.parse(source)
     typed = _typed(tree)
     found = {(getattr(node, "lineno", 0), key) for node in ast.walk(tree)
-             for key in _used_keys(node, typed) if key in CORE_KEYS}
+             for key in _used_keys(node, typed, literals) if key in CORE_KEYS}
     for number, line in enumerate(source.splitlines(), start=1):
         found |= {(number, key) for key in _SQL.findall(line) if key in CORE_KEYS}
     return sorted(found)
@@ -114,6 +115,15 @@ def test_no_module_keeps_the_cores_data_in_extras(path: Path) -> None:
     if path.name == "migrations.py":  # migration 10 moves the old keys out: it has to name them
         return
     assert core_keys_in_extras(path.read_text(encoding="utf-8")) == [], f"{path}: use the typed fields"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "connectors").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_connector_hands_the_core_its_data_in_extras(path: Path) -> None:
+    """A connector gives the core's part as typed fields (a proven phone, the
+    thread, the language...): one written to, or read from, an ``extras`` would
+    be ignored by the core. Dict literals of the platform's own (a VK quote's
+    ``sender_name``) are no extras, so only what goes in or out of one counts."""
+    assert core_keys_in_extras(path.read_text(encoding="utf-8"), literals=False) == [], f"{path}: use the typed fields"
 
 
 @pytest.mark.parametrize(("source", "key"), [
