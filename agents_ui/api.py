@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Protocol
 
 from aiohttp import web
 
@@ -36,18 +37,32 @@ from agents_ui.schemas import (
 )
 from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
 from router.accounts.service import check_login, hash_password
+from router.accounts.store import AccountStore
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import ReplyRefused, ReplyWindowClosed
+from router.conversations.store import ConversationStore, MessageStore
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
 from router.identity.service import InvalidIdentifier, KeyRefused
+from router.identity.store import ClaimStore, CustomerStore, MergeStore
 from router.identity.types import KeyRef
 from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView, Role
 from router.redaction import redact
 
 log = logging.getLogger(__name__)
+
+
+class ApiStore(AccountStore, ConversationStore, MessageStore, CustomerStore, ClaimStore, MergeStore, Protocol):
+    """What these handlers use of the store, themselves or through a function
+    they hand it to (``check_login``, ``upsert``): agents' accounts,
+    conversations and their messages, customers, their claims and merges.
+    An agent's actions, merges and codes go through the services instead."""
+
+
+def _store(app: web.Application) -> ApiStore:
+    return app[STORE]
 
 
 def _refuse_throttled(throttle: LoginThrottle, key: tuple[str, str]) -> None:
@@ -66,7 +81,7 @@ async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
     _refuse_throttled(throttle, key)  # before the password is even looked at
     throttle.attempt(key)
     await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
-    agent = await check_login(request.app[STORE], body.username, body.password)
+    agent = await check_login(_store(request.app), body.username, body.password)
     if agent is None:
         log.warning("failed console login for %r from %s", body.username, request.remote)
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
@@ -102,13 +117,13 @@ _STATUSES: dict[str, list[ConversationStatus] | None] = {
 @endpoint("GET", "/api/conversations", "Conversations, most recently active first", query=ConversationQuery,
           response=ConversationList)
 async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
-    found = await request.app[STORE].list_conversations(_STATUSES[query.status], query.limit)
+    found = await _store(request.app).list_conversations(_STATUSES[query.status], query.limit)
     return ConversationList(conversations=found)
 
 
 @endpoint("GET", "/api/conversations/{id}", "One conversation and its customer", response=ConversationDetail)
 async def conversation(request: web.Request, _: None) -> ConversationDetail:
-    store = request.app[STORE]
+    store = _store(request.app)
     conv = await store.get_conversation(request.match_info["id"])
     return ConversationDetail(conversation=conv, customer=await store.get_customer(conv.customer_id))
 
@@ -116,7 +131,7 @@ async def conversation(request: web.Request, _: None) -> ConversationDetail:
 @endpoint("GET", "/api/conversations/{id}/messages", "A conversation's messages, oldest first",
           query=MessagesQuery, response=MessageList)
 async def messages(request: web.Request, query: MessagesQuery) -> MessageList:
-    store = request.app[STORE]
+    store = _store(request.app)
     conv = await store.get_conversation(request.match_info["id"])
     return MessageList(messages=await store.list_messages(conv.id, query.limit))
 
@@ -161,7 +176,7 @@ async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
 async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
     """The conversation, if ``agent`` may act on it: an agent does not take
     over a colleague's conversation (an admin may)."""
-    conv = await request.app[STORE].get_conversation(request.match_info["id"])
+    conv = await _store(request.app).get_conversation(request.match_info["id"])
     if conv.status is ConversationStatus.RESOLVED:
         raise ApiError(409, "conflict", "the conversation is resolved")
     mine = conv.agent_id in (None, agent.id) or conv.status is not ConversationStatus.ASSIGNED
@@ -176,7 +191,7 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
         return me
     if me.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
-    return await request.app[STORE].get_agent(body.agent_id)
+    return await _store(request.app).get_agent(body.agent_id)
 
 
 @endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (admins may assign anyone)",
@@ -216,7 +231,7 @@ async def hand_to_bot(request: web.Request, _: None) -> ConversationOut:
 @endpoint("GET", "/api/customers/{id}", "A customer: profile, channel identities, conversations",
           response=CustomerDetail)
 async def customer(request: web.Request, _: None) -> CustomerDetail:
-    store = request.app[STORE]
+    store = _store(request.app)
     found = await store.get_customer(request.match_info["id"])
     return CustomerDetail(
         customer=found,
@@ -258,7 +273,7 @@ async def upsert_customer(request: web.Request, body: ValueAttributes) -> Custom
     if kind is None:
         raise ApiError(404, "not_found", "customers are found by id, external, phone or email")
     try:
-        done = await upsert(request.app[STORE], request.app[ROUTER].identity, kind, value, body, "crm")
+        done = await upsert(_store(request.app), request.app[ROUTER].identity, kind, value, body, "crm")
     except KeyRefused as exc:
         raise _not_a_lookup_key(exc.key, exc.why, str(exc)) from None
     except InvalidIdentifier as exc:
@@ -310,20 +325,20 @@ async def unmerge_customers(request: web.Request, body: UnmergeBody) -> MergeOut
 @endpoint("GET", "/api/customers/{id}/audit", "Merges, unmerges and automatic links of a customer, newest first",
           response=AuditList)
 async def customer_audit(request: web.Request, _: None) -> AuditList:
-    store = request.app[STORE]
+    store = _store(request.app)
     found = await store.get_customer(request.match_info["id"])
     return AuditList(entries=await store.identity_audit(found.id, 200))
 
 
 @endpoint("GET", "/api/agents", "Every agent account", response=AgentList)
 async def agents(request: web.Request, _: None) -> AgentList:
-    return AgentList(agents=await request.app[STORE].list_agents())
+    return AgentList(agents=await _store(request.app).list_agents())
 
 
 @endpoint("POST", "/api/agents", "Create an agent account (admins only)", body=NewAgentBody, response=AgentOut,
           status=201, admin=True, errors=((409, "the username is taken"),))
 async def create_agent(request: web.Request, body: NewAgentBody) -> AgentOut:
-    created = await request.app[STORE].create_agent(
+    created = await _store(request.app).create_agent(
         body.username, body.display_name, body.role, await hash_password(body.password)
     )
     log.info("agent %s created by %s", created.username, current_agent(request).username)
@@ -343,7 +358,7 @@ _INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp",
     errors=((404, "no such message, attachment or running channel"), (502, "the platform did not give the file")),
 )
 async def attachment_file(request: web.Request, _: None) -> web.StreamResponse:
-    message = await request.app[STORE].get_message(request.match_info["id"])
+    message = await _store(request.app).get_message(request.match_info["id"])
     index = request.match_info["index"]
     if not index.isdigit() or int(index) >= len(message.attachments):
         raise ApiError(404, "not_found", f"message {message.id} has no attachment {index}")

@@ -11,13 +11,19 @@ from agents_ui.endpoints import current_agent, endpoint
 from agents_ui.schemas import DismissBody, DismissOut
 from router.appkeys import BUS, ROUTER, STORE
 from router.identity.claim_hints import ClaimHints
+from router.identity.store import ClaimStore
 
 log = logging.getLogger(__name__)
 
 
+def _store(app: web.Application) -> ClaimStore:
+    """Of the store, the identity slice's claims only."""
+    return app[STORE]
+
+
 def hints(request: web.Request) -> ClaimHints:
     router = request.app[ROUTER]
-    return ClaimHints(request.app[STORE], request.app[BUS], router.identity, router.clock)
+    return ClaimHints(_store(request.app), request.app[BUS], router.identity, router.clock)
 
 
 @endpoint("POST", "/api/customers/{id}/claims/{claim}/dismiss",

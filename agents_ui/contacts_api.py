@@ -9,6 +9,12 @@ from pydantic import BaseModel
 from agents_ui.endpoints import endpoint
 from agents_ui.schemas import LastContact
 from router.appkeys import ROUTER, STORE
+from router.identity.store import CustomerStore
+
+
+def _store(app: web.Application) -> CustomerStore:
+    """Of the store, a customer's last contacts only (the identity slice's)."""
+    return app[STORE]
 
 
 class ChannelOut(BaseModel):
@@ -29,7 +35,7 @@ def channel_label(app: web.Application, channel: str) -> dict[str, str]:
 async def last_contacts(app: web.Application, customer_id: str) -> list[LastContact]:
     intents = app[ROUTER].bot_intents
     found = []
-    for contact in await app[STORE].last_contacts(customer_id):
+    for contact in await _store(app).last_contacts(customer_id):
         intent = intents.get(contact.intent) if contact.intent is not None else None
         found.append(LastContact(**contact.model_dump(), label=channel_label(app, contact.channel),
                                  topic=dict(intent.title) if intent is not None else None))

@@ -4,15 +4,28 @@ offers and transfers."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
+from router.accounts.store import AccountStore
 from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
+from router.conversations.store import ConversationStore
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
-from router.routing.assignment import AssignerStore, TransferRefused
+from router.routing.assignment import TransferRefused
 from router.routing.store import AssignmentStore
+
+
+class RoutingApiStore(AssignmentStore, ConversationStore, AccountStore, Protocol):
+    """What these handlers read and write of the store themselves (presence
+    and transfers go through the assigner): routing's presence and offers, a
+    conversation and its route, an agent named by id."""
+
+
+def _store(app: web.Application) -> RoutingApiStore:
+    return app[STORE]
 
 
 class RouteOut(BaseModel):
@@ -26,7 +39,7 @@ class RouteOut(BaseModel):
 @endpoint("GET", "/api/conversations/{id}/route", "Why the conversation is here: the rule that matched, "
           "the value of every condition, the step chosen", response=RouteOut)
 async def conversation_route(request: web.Request, _: None) -> RouteOut:
-    store = request.app[STORE]
+    store = _store(request.app)
     conv = await store.get_conversation(request.match_info["id"])
     trace = await store.conversation_route(conv.id)
     return RouteOut(conversation_id=conv.id, rules_version=conv.rules_version, reason=conv.route_reason, trace=trace)
@@ -54,7 +67,7 @@ class PresenceList(BaseModel):
 @endpoint("GET", "/api/presence", "Every agent's presence (agents never switched are offline)",
           response=PresenceList)
 async def list_presence(request: web.Request, _: None) -> PresenceList:
-    store: AssignmentStore = request.app[STORE]
+    store = _store(request.app)
     return PresenceList(presence=await store.list_presence())
 
 
@@ -66,7 +79,7 @@ async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
     if body.agent_id not in (None, me.id):
         if me.role is not Role.ADMIN:
             raise ApiError(403, "forbidden", "only admins may switch someone else's presence")
-        target = await request.app[STORE].get_agent(str(body.agent_id))
+        target = await _store(request.app).get_agent(str(body.agent_id))
     return PresenceOut(presence=await request.app[ASSIGNER].set_presence(target, body.presence))
 
 
@@ -75,7 +88,7 @@ async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
 
 @endpoint("POST", "/api/conversations/{id}/open", "The assignee opened the conversation: the offer is taken")
 async def open_conversation(request: web.Request, _: None) -> None:
-    store: AssignerStore = request.app[STORE]
+    store = _store(request.app)
     conv = await store.get_conversation(request.match_info["id"])
     await store.mark_opened(conv.id, current_agent(request).id, request.app[ASSIGNER].clock())
 
@@ -102,7 +115,7 @@ class TransferOut(BaseModel):
           errors=((409, "resolved, another agent's, or the agent is full"), (422, "unknown team or agent")))
 async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
     me = current_agent(request)
-    store, assigner = request.app[STORE], request.app[ASSIGNER]
+    store, assigner = _store(request.app), request.app[ASSIGNER]
     conv = await store.get_conversation(request.match_info["id"])
     if conv.status is ConversationStatus.ASSIGNED and conv.agent_id != me.id and me.role is not Role.ADMIN:
         raise ApiError(409, "conflict", "the conversation is assigned to another agent")

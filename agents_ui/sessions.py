@@ -14,10 +14,16 @@ from aiohttp import web
 
 from router.accounts import service
 from router.accounts.service import AdminSeed, token_hash
+from router.accounts.store import AccountStore
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, utcnow
 
 COOKIE = "omnirouter_session"
+
+
+def _store(app: web.Application) -> AccountStore:
+    """Of the store, sessions touch the agents' accounts only."""
+    return app[STORE]
 
 
 @dataclass
@@ -84,7 +90,7 @@ def served_over_https(request: web.Request) -> bool:
 
 async def start_session(request: web.Request, response: web.StreamResponse, agent: Agent) -> None:
     hours = request.app[SETTINGS].console.session_hours
-    token = await service.open_session(request.app[STORE], agent.id, timedelta(hours=hours), utcnow())
+    token = await service.open_session(_store(request.app), agent.id, timedelta(hours=hours), utcnow())
     response.set_cookie(
         COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="Strict",
         secure=served_over_https(request), path="/",
@@ -98,13 +104,13 @@ def request_token_hash(request: web.Request) -> str | None:
 
 async def session_agent(request: web.Request) -> Agent | None:
     token = request.cookies.get(COOKIE)
-    return await service.session_agent(request.app[STORE], token, utcnow()) if token else None
+    return await service.session_agent(_store(request.app), token, utcnow()) if token else None
 
 
 async def end_session(request: web.Request, response: web.StreamResponse) -> str | None:
     """Forget the session; returns its token hash (None if there was none)."""
     token = request.cookies.get(COOKIE)
-    hashed = await service.end_session(request.app[STORE], token) if token else None
+    hashed = await service.end_session(_store(request.app), token) if token else None
     response.del_cookie(COOKIE, path="/")
     return hashed
 
@@ -114,6 +120,6 @@ ADMIN_SEED = web.AppKey("admin_seed", AdminSeed)
 
 async def seed_admin(app: web.Application) -> AsyncIterator[None]:
     """First start: create ``admin`` (runs after the store is open)."""
-    app[ADMIN_SEED].start(app[STORE])
+    app[ADMIN_SEED].start(_store(app))
     yield
     await app[ADMIN_SEED].stop()
