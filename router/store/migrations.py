@@ -22,11 +22,11 @@ def _migration_10() -> str:
     values.append("'template', CASE json_type(extras, '$.template') WHEN 'true' THEN json_object("
                   "'customer_name', COALESCE(json_extract(extras, '$.customer_name'), ''),"
                   " 'agent_name', COALESCE(json_extract(extras, '$.agent_name'), '')) END")
-    # a key leaves extras only when it moved ('$.~' names nothing: json_remove skips it)
-    gone = [f"CASE json_type(extras, '$.{key}') WHEN '{kind}' THEN '$.{key}' ELSE '$.~' END"
+    # a key leaves extras only when it moved ('$[0]' names nothing in an object: json_remove skips it)
+    gone = [f"CASE json_type(extras, '$.{key}') WHEN '{kind}' THEN '$.{key}' ELSE '$[0]' END"
             for key, kind in _CORE_KEYS.items()]
-    gone += [f"CASE json_type(extras, '$.{flag}') WHEN 'true' THEN '$.{flag}' ELSE '$.~' END" for flag in _CORE_FLAGS]
-    gone += [f"CASE json_type(extras, '$.template') WHEN 'true' THEN '$.{key}' ELSE '$.~' END"
+    gone += [f"CASE json_type(extras, '$.{flag}') WHEN 'true' THEN '$.{flag}' ELSE '$[0]' END" for flag in _CORE_FLAGS]
+    gone += [f"CASE json_type(extras, '$.template') WHEN 'true' THEN '$.{key}' ELSE '$[0]' END"
              for key in ("template", "customer_name")]
     return f"""
     ALTER TABLE messages ADD COLUMN core TEXT NOT NULL DEFAULT '{{}}';

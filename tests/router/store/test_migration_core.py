@@ -36,7 +36,7 @@ OLD_ROWS: list[tuple[str, str, str, dict[str, object]]] = [
     # keys of the same names but of other types, as a connector of one's own may have written them:
     # the core never read them (it took only a string, a dict), so they stay the platform's
     ("msg_odd", "in", "customer", {"language": 5, "thread": "abc", "claimed_phone": 79000000000, "identity": 123,
-                                   "bot": ["x"], "aside": "yes", "customer_name": "Анна"}),
+                                   "bot": ["x"], "aside": "yes", "customer_name": "Анна", "~": 1}),
 ]
 # a row whose extras is not JSON (Python's json.dumps writes NaN) is left as it is, and the upgrade goes on
 BROKEN = ("msg_nan", '{"score": NaN}')
@@ -101,7 +101,7 @@ async def test_an_upgraded_database_keeps_every_marker_in_the_typed_fields(tmp_p
         assert report.core.automated == "delivery report" and report.extras == {"delivery_report": {"status": "5.1.1"}}
         odd = got["msg_odd"]
         assert odd.extras == {"language": 5, "thread": "abc", "claimed_phone": 79000000000, "identity": 123,
-                              "bot": ["x"], "aside": "yes", "customer_name": "Анна"}
+                              "bot": ["x"], "aside": "yes", "customer_name": "Анна", "~": 1}
         assert odd.core.language is None and odd.core.thread == {} and not odd.core.aside
         for message in got.values():
             if message.id != "msg_odd":
