@@ -13,6 +13,7 @@ const state = {
   agents: new Map(),        // id -> display name
   filter: "open",
   conversations: new Map(), // id -> ConversationView
+  arrived: null,            // while the list loads: id -> ConversationView pushed meanwhile
   unread: new Set(),        // conversation ids with customer messages not yet seen
   selected: null,
   messages: new Map(),      // id -> Message of the selected conversation
@@ -156,8 +157,18 @@ function matchesFilter(conv) {
 }
 
 async function loadConversations() {
+  // a change pushed while the list loads may be newer than the list the server
+  // read: kept, not wiped by the answer (an offer made as the agent opened "Mine")
+  const arrived = new Map();
+  state.arrived = arrived;
   const data = await api("GET", `/api/conversations?status=${FILTERS[state.filter]}`);
-  state.conversations = new Map(data.conversations.map((c) => [c.id, c]));
+  if (state.arrived === arrived) state.arrived = null;
+  const loaded = new Map(data.conversations.map((c) => [c.id, c]));
+  for (const [id, conv] of arrived) {
+    const listed = loaded.get(id);
+    if (!listed || listed.updated_at <= conv.updated_at) loaded.set(id, conv);
+  }
+  state.conversations = loaded;
   renderList();
 }
 
@@ -192,6 +203,7 @@ function renderList() {
 
 function upsertConversation(conv) {
   state.conversations.set(conv.id, conv);
+  if (state.arrived) state.arrived.set(conv.id, conv);
   if (conv.agent_id && !state.agents.has(conv.agent_id)) loadAgents().then(renderSelectedHeader, () => {});
   renderList();
   if (conv.id === state.selected) renderHeader(conv);
