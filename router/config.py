@@ -26,7 +26,11 @@ class ServerConfig(Section):
 
 
 class StoreConfig(Section):
-    backend: Literal["sqlite"] = "sqlite"
+    # "sqlite": embedded, one node (path below); "postgres": one database for one or
+    # several nodes, at the libpq URL in OMNIROUTER_DATABASE_URL (a secret: never in YAML)
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    # connections each node keeps to PostgreSQL (its max_connections, default 100, bounds the sum)
+    pool_size: int = Field(10, ge=2, le=200)
     path: str = "var/omnirouter.db"
     # "normal" survives a crash of the process; "full" also a power cut, slower
     synchronous: Literal["off", "normal", "full"] = "normal"

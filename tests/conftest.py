@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,7 +17,8 @@ from argon2 import PasswordHasher
 from agents_ui.sessions import ADMIN_SEED
 from router.accounts import service
 from router.config import Settings
-from router.server.app import create_app
+from router.server.app import DATABASE_URL, create_app
+from tests.postgres_server import Server, fresh_database, start_server
 
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -60,9 +62,18 @@ def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
         monkeypatch.setattr(service, "_hasher", QUICK_ARGON2)
 
 
+# OMNIROUTER_TEST_STORE=postgres runs every test of the app on PostgreSQL (a database of
+# each test's own on the session's server) instead of SQLite: the whole suite as the
+# PostgreSQL backend's acceptance run, beside the store's contract suite that runs on both
+TEST_STORE = os.environ.get("OMNIROUTER_TEST_STORE", "sqlite")
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     s = Settings()
+    if TEST_STORE == "postgres":
+        s.store.backend = "postgres"
+        monkeypatch.setenv(DATABASE_URL, request.getfixturevalue("pg_database"))
     s.store.path = str(tmp_path / "omnirouter.db")
     # a thread: the default process costs ~0.3 s to start and stop, in each of
     # hundreds of tests; the process is tested by the store's contract suite,
@@ -96,3 +107,18 @@ def make_client(
 @pytest.fixture
 async def client(make_client: AppClient) -> TestClient[web.Request, web.Application]:
     return await make_client()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """One real PostgreSQL server for the whole run (tests/postgres_server.py)."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_server: Server) -> Iterator[str]:
+    """The DSN of a new, empty database of the test's own on ``pg_server``."""
+    with fresh_database(pg_server) as dsn:
+        yield dsn

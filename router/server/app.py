@@ -52,6 +52,7 @@ from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
 
@@ -66,7 +67,18 @@ __all__ = [
 ]
 
 
+DATABASE_URL = "OMNIROUTER_DATABASE_URL"
+
+
 def make_store(settings: Settings, base_dir: Path) -> Store:
+    """The configured store, not opened yet. ``ConfigError`` for PostgreSQL
+    without its URL."""
+    if settings.store.backend == "postgres":
+        dsn = os.environ.get(DATABASE_URL, "").strip()
+        if not dsn:
+            raise ConfigError([f"store.backend is postgres: set {DATABASE_URL} to its libpq URL"
+                               " (postgresql://user:password@host:5432/database)"])
+        return PostgresStore(dsn, settings.store.pool_size)
     path = Path(settings.store.path)
     if not path.is_absolute() and settings.store.path != ":memory:":
         path = base_dir / path

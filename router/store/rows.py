@@ -28,12 +28,13 @@ def ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def parse_ts(value: str | datetime | None) -> datetime | None:
+    return None if value is None else from_ts(value)
 
 
-def from_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def from_ts(value: str | datetime) -> datetime:
+    """A stored time: SQLite's text, or PostgreSQL's ``timestamptz`` as asyncpg gives it."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def fetch_one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:

@@ -15,7 +15,7 @@ from tests.router.store.test_contract import BACKENDS, StoreFactory
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    factory: StoreFactory = BACKENDS[request.param](tmp_path)
+    factory: StoreFactory = BACKENDS[request.param](request, tmp_path)
     return factory
 
 

@@ -22,7 +22,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield MemoryAccounts()
         return
-    async with BACKENDS[request.param](tmp_path)() as s:
+    async with BACKENDS[request.param](request, tmp_path)() as s:
         yield s
 
 

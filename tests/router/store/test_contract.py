@@ -23,6 +23,7 @@ from router.models import (
 )
 from router.store.base import Store
 from router.store.errors import NotFound
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -31,16 +32,23 @@ QUEUE = RouteDecision(status=ConversationStatus.QUEUED, team="support", reason="
 StoreFactory = Callable[[], Store]
 
 
-def _sqlite(tmp_path: Path) -> StoreFactory:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     return lambda: SQLiteStore(tmp_path / "contract.db")
 
 
-def _sqlite_process(tmp_path: Path) -> StoreFactory:
+def _sqlite_process(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     return lambda: SQLiteStore(tmp_path / "contract.db", writer="process")
 
 
-# SQLite's writer in a thread of the server (the default) and in a process of its own
-BACKENDS = {"sqlite": _sqlite, "sqlite-process": _sqlite_process}
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    dsn: str = request.getfixturevalue("pg_database")  # a database of the test's own (tests/conftest.py)
+    return lambda: PostgresStore(dsn)
+
+
+# SQLite's writer in a thread of the server (the default) and in a process of its own; a real PostgreSQL server
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
+    "sqlite": _sqlite, "sqlite-process": _sqlite_process, "postgres": _postgres,
+}
 
 
 def inbound(external_id: str = "m1", sender: str = "u1", channel: str = "webchat", text: str = "hi") -> InboundMessage:

@@ -1,0 +1,109 @@
+"""The identity slice's SQL on PostgreSQL. Mixed into ``PostgresStore``, which gives it
+the pool (``router.store.pg_engine``); storage and atomicity only, the rules are the
+slice's. Each write holds the lock its method's docstring names (``router.identity.store``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from router.identity.contacts import ChannelContact
+from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
+from router.identity.types import (
+    CustomerUpsert,
+    IdentityPlan,
+    KeyRef,
+    MergeRequest,
+    Upserted,
+    VerificationCheck,
+    VerificationStart,
+)
+from router.models import (
+    AuditEntry,
+    ChannelIdentity,
+    ClaimMatch,
+    Customer,
+    IdentityClaim,
+    IdentityRef,
+    MergeRecord,
+    Message,
+    Verification,
+)
+from router.store.pg_engine import PgConnections
+
+
+class PostgresIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore, PgConnections):
+    """Identity over the pool of the store it is mixed into."""
+
+    async def bulk_load(
+        self,
+        customers: Iterable[tuple[str, str | None, str]],
+        identities: Iterable[tuple[str, str, str, str | None, str | None, str]],
+    ) -> None:
+        raise NotImplementedError("postgres: not yet")
+
+    async def resolve_identity(
+        self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
+    ) -> Customer:
+        raise NotImplementedError("postgres: not yet")
+
+    async def find_identity(self, ref: IdentityRef) -> Customer | None:
+        raise NotImplementedError("postgres: not yet")
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        raise NotImplementedError("postgres: not yet")
+
+    async def customer_identities(self, customer_id: str) -> list[ChannelIdentity]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
+        raise NotImplementedError("postgres: not yet")
+
+    async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
+        raise NotImplementedError("postgres: not yet")
+
+    async def check_verification(
+        self, check: VerificationCheck, now: datetime
+    ) -> tuple[Verification, MergeRecord | None] | None:
+        raise NotImplementedError("postgres: not yet")
+
+    async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def offered_codes(self, key: KeyRef, since: datetime) -> int:
+        raise NotImplementedError("postgres: not yet")
+
+    async def decline_verification(self, verification_id: str) -> Verification | None:
+        raise NotImplementedError("postgres: not yet")
+
+    async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def claim_matches(self, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def dismiss_claim(
+        self, customer_id: str, claim_id: str, actor: str, reason: str, max_profiles: int, now: datetime
+    ) -> list[ClaimMatch]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def automatic_sent(self, customer_id: str, marker: str) -> bool:
+        raise NotImplementedError("postgres: not yet")
+
+    async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
+        raise NotImplementedError("postgres: not yet")
+
+    async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
+        raise NotImplementedError("postgres: not yet")
+
+    async def customer_merges(self, customer_id: str) -> list[MergeRecord]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def identity_audit(self, customer_id: str, limit: int) -> list[AuditEntry]:
+        raise NotImplementedError("postgres: not yet")
+
+    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
+        raise NotImplementedError("postgres: not yet")

@@ -1,0 +1,246 @@
+"""PostgreSQL's schema, as versioned migrations applied in order on open.
+
+Migration 1 is the schema SQLite reached in its ten (``router.store.migrations``),
+in PostgreSQL's own types: ``timestamptz`` for times, ``jsonb`` for JSON,
+``boolean`` for flags. A ``seq`` identity column keeps insertion order where
+SQLite's ``rowid`` did (the outbox, messages). A later change appends a
+migration here and, for SQLite, one there.
+
+Two nodes starting together migrate once: the first takes the session advisory
+lock (kind 5, ``router.store.pg_engine``), the second waits for it and then
+finds nothing left to apply."""
+
+from __future__ import annotations
+
+import logging
+
+from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
+from router.store.pg_engine import PgConn
+
+log = logging.getLogger(__name__)
+
+_V1 = """
+CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL);
+
+CREATE TABLE customers (
+    id text PRIMARY KEY,
+    display_name text,
+    attributes jsonb NOT NULL DEFAULT '{}',
+    attribute_meta jsonb NOT NULL DEFAULT '{}',
+    merged_into text REFERENCES customers(id),
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE identities (
+    kind text NOT NULL,
+    value text NOT NULL,
+    customer_id text NOT NULL REFERENCES customers(id),
+    verified boolean NOT NULL DEFAULT true,
+    source text NOT NULL DEFAULT 'channel',
+    created_at timestamptz NOT NULL,
+    key_kind text,
+    key_value text,
+    link_reason text,
+    PRIMARY KEY (kind, value)
+);
+CREATE INDEX identities_customer ON identities(customer_id);
+CREATE INDEX identities_key ON identities(key_kind, key_value) WHERE key_kind IS NOT NULL;
+
+CREATE TABLE conversations (
+    id text PRIMARY KEY,
+    customer_id text NOT NULL REFERENCES customers(id),
+    status text NOT NULL,
+    team text,
+    agent_id text,
+    priority integer NOT NULL DEFAULT 0,
+    channel text NOT NULL,
+    channel_kind text NOT NULL DEFAULT 'chat',
+    route_reason text,
+    rules_version text,
+    route_trace jsonb,
+    skills jsonb NOT NULL DEFAULT '{}',
+    preferred_agent_id text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    last_message_at timestamptz NOT NULL,
+    last_message_text text,
+    assigned_at timestamptz,
+    opened_at timestamptz,
+    resolved_at timestamptz
+);
+CREATE UNIQUE INDEX conversations_one_open ON conversations(customer_id) WHERE status <> 'resolved';
+CREATE INDEX conversations_activity ON conversations(status, last_message_at);
+CREATE INDEX conversations_customer ON conversations(customer_id, created_at);
+CREATE INDEX conversations_queue ON conversations(priority DESC, created_at) WHERE status = 'queued';
+CREATE INDEX conversations_load ON conversations(agent_id, channel_kind) WHERE status = 'assigned';
+
+CREATE TABLE messages (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    id text PRIMARY KEY,
+    conversation_id text REFERENCES conversations(id),
+    customer_id text REFERENCES customers(id),
+    direction text NOT NULL,
+    author text NOT NULL,
+    agent_id text,
+    channel text NOT NULL,
+    external_id text,
+    sender_kind text,
+    sender_value text,
+    text text NOT NULL,
+    attachments jsonb NOT NULL DEFAULT '[]',
+    extras jsonb NOT NULL DEFAULT '{}',
+    core jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL,
+    delivery text NOT NULL,
+    delivery_error text
+);
+CREATE UNIQUE INDEX messages_dedupe ON messages(channel, external_id) WHERE direction = 'in';
+CREATE INDEX messages_conversation ON messages(conversation_id, created_at);
+CREATE INDEX messages_customer ON messages(customer_id, created_at);
+CREATE INDEX messages_unrouted ON messages(created_at) WHERE conversation_id IS NULL;
+CREATE INDEX messages_outbound_external ON messages(channel, external_id)
+    WHERE direction = 'out' AND external_id IS NOT NULL;
+
+CREATE TABLE outbox (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    id text PRIMARY KEY,
+    message_id text NOT NULL REFERENCES messages(id),
+    conversation_id text,
+    payload jsonb NOT NULL,
+    status text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    last_error text,
+    parts_sent integer NOT NULL DEFAULT 0,
+    part_external_id text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX outbox_pending ON outbox(created_at, seq) WHERE status = 'pending';
+
+CREATE TABLE agents (
+    id text PRIMARY KEY,
+    username text NOT NULL UNIQUE,
+    display_name text NOT NULL,
+    role text NOT NULL,
+    password_hash text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
+CREATE TABLE sessions (
+    token_hash text PRIMARY KEY,
+    agent_id text NOT NULL REFERENCES agents(id),
+    expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE agent_presence (
+    agent_id text PRIMARY KEY REFERENCES agents(id),
+    presence text NOT NULL,
+    changed_at timestamptz NOT NULL,
+    idle_since timestamptz NOT NULL
+);
+
+CREATE TABLE identity_claims (
+    id text PRIMARY KEY,
+    customer_id text NOT NULL REFERENCES customers(id),
+    kind text NOT NULL,
+    value text NOT NULL,
+    source text NOT NULL,
+    raw text,
+    message_id text,
+    created_at timestamptz NOT NULL,
+    verified_at timestamptz,
+    dismissed_at timestamptz,
+    dismissed_by text,
+    UNIQUE (customer_id, kind, value)
+);
+CREATE INDEX identity_claims_key ON identity_claims(kind, value);
+
+CREATE TABLE customer_merges (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    id text PRIMARY KEY,
+    survivor_id text NOT NULL REFERENCES customers(id),
+    merged_id text NOT NULL REFERENCES customers(id),
+    source text NOT NULL,
+    actor text,
+    reason text NOT NULL,
+    -- what moved, so that an unmerge puts back exactly that
+    snapshot jsonb NOT NULL,
+    created_at timestamptz NOT NULL,
+    undone_at timestamptz
+);
+CREATE INDEX customer_merges_survivor ON customer_merges(survivor_id, created_at);
+CREATE INDEX customer_merges_merged ON customer_merges(merged_id, created_at);
+
+CREATE TABLE identity_audit (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    id text PRIMARY KEY,
+    action text NOT NULL,
+    customer_id text NOT NULL,
+    other_customer_id text,
+    source text NOT NULL,
+    actor text,
+    reason text NOT NULL,
+    details jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX identity_audit_customer ON identity_audit(customer_id, created_at);
+
+CREATE TABLE identity_verifications (
+    id text PRIMARY KEY,
+    customer_id text NOT NULL REFERENCES customers(id),
+    kind text NOT NULL,
+    value text NOT NULL,
+    channel text NOT NULL,
+    conversation_id text,
+    origin text NOT NULL DEFAULT 'agent',
+    code_hash text NOT NULL,
+    status text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    sends integer NOT NULL DEFAULT 1,
+    created_at timestamptz NOT NULL,
+    last_sent_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    verified_at timestamptz
+);
+CREATE UNIQUE INDEX identity_verifications_pending ON identity_verifications(customer_id) WHERE status = 'pending';
+CREATE INDEX identity_verifications_conversation ON identity_verifications(conversation_id)
+    WHERE conversation_id IS NOT NULL;
+CREATE INDEX identity_verifications_key ON identity_verifications(kind, value, created_at);
+
+CREATE TABLE delivery_receipts (
+    channel text NOT NULL,
+    external_id text NOT NULL,
+    state text NOT NULL,
+    error text,
+    received_at timestamptz NOT NULL,
+    PRIMARY KEY (channel, external_id)
+);
+CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
+"""
+
+PG_MIGRATIONS: list[str] = [_V1]
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+async def migrate(conn: PgConn, where: str) -> int:
+    """Apply what is pending, each migration in a transaction of its own,
+    under the cluster-wide migration lock; the version reached."""
+    await conn.execute("SELECT pg_advisory_lock($1, 0)", MIGRATIONS_LOCK)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        if version > len(PG_MIGRATIONS):
+            raise SchemaTooNew(f"{where} has schema version {version}, newer than this omnirouter"
+                               f" ({len(PG_MIGRATIONS)}); upgrade omnirouter")
+        for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
+            log.info("applying schema migration %d to %s", number, where)
+            async with conn.transaction():
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+        return len(PG_MIGRATIONS)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, 0)", MIGRATIONS_LOCK)
