@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from router.models import (
     Attachment,
@@ -21,6 +21,14 @@ from router.models import (
     Message,
 )
 from router.store.errors import NotFound
+
+
+class RowLike(Protocol):
+    """A row by column name: a ``sqlite3.Row`` or an asyncpg ``Record``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Any: ...
 
 
 def ts(value: datetime) -> str:
@@ -85,7 +93,7 @@ def message_params(m: Message) -> dict[str, Any]:
     }
 
 
-def message_row(row: sqlite3.Row) -> Message:
+def message_row(row: RowLike) -> Message:
     """A ``messages`` row; every slice that returns a message maps it here."""
     sender = None
     if row["sender_kind"] is not None:
@@ -119,7 +127,7 @@ CONVERSATION_SELECT = """
 _CONV_FIELDS = set(Conversation.model_fields)
 
 
-def conversation_row(row: sqlite3.Row) -> ConversationView:
+def conversation_row(row: RowLike) -> ConversationView:
     """A row of ``CONVERSATION_SELECT``."""
     data: dict[str, Any] = {k: row[k] for k in row.keys() if k in _CONV_FIELDS}  # noqa: SIM118 (a Row is no dict)
     if isinstance(data.get("skills"), str):
