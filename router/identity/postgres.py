@@ -4,27 +4,20 @@ slice's. Each write holds the lock its method's docstring names (``router.identi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
-from router.identity.contacts import ChannelContact
-from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
+from router.identity.postgres_customers import PostgresCustomers
+from router.identity.store import ClaimStore, MergeStore, VerificationStore
 from router.identity.types import (
-    CustomerUpsert,
-    IdentityPlan,
     KeyRef,
     MergeRequest,
-    Upserted,
     VerificationCheck,
     VerificationStart,
 )
 from router.models import (
     AuditEntry,
-    ChannelIdentity,
     ClaimMatch,
-    Customer,
     IdentityClaim,
-    IdentityRef,
     MergeRecord,
     Message,
     Verification,
@@ -32,32 +25,9 @@ from router.models import (
 from router.store.pg_engine import PgConnections
 
 
-class PostgresIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore, PgConnections):
-    """Identity over the pool of the store it is mixed into."""
-
-    async def bulk_load(
-        self,
-        customers: Iterable[tuple[str, str | None, str]],
-        identities: Iterable[tuple[str, str, str, str | None, str | None, str]],
-    ) -> None:
-        raise NotImplementedError("postgres: not yet")
-
-    async def resolve_identity(
-        self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
-    ) -> Customer:
-        raise NotImplementedError("postgres: not yet")
-
-    async def find_identity(self, ref: IdentityRef) -> Customer | None:
-        raise NotImplementedError("postgres: not yet")
-
-    async def get_customer(self, customer_id: str) -> Customer:
-        raise NotImplementedError("postgres: not yet")
-
-    async def customer_identities(self, customer_id: str) -> list[ChannelIdentity]:
-        raise NotImplementedError("postgres: not yet")
-
-    async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
-        raise NotImplementedError("postgres: not yet")
+class PostgresIdentity(PostgresCustomers, VerificationStore, ClaimStore, MergeStore, PgConnections):
+    """Identity over the pool of the store it is mixed into: codes, claims and merges here,
+    customers in ``postgres_customers``."""
 
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
         raise NotImplementedError("postgres: not yet")
@@ -90,9 +60,6 @@ class PostgresIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore,
     ) -> list[ClaimMatch]:
         raise NotImplementedError("postgres: not yet")
 
-    async def automatic_sent(self, customer_id: str, marker: str) -> bool:
-        raise NotImplementedError("postgres: not yet")
-
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
         raise NotImplementedError("postgres: not yet")
 
@@ -103,7 +70,4 @@ class PostgresIdentity(CustomerStore, VerificationStore, ClaimStore, MergeStore,
         raise NotImplementedError("postgres: not yet")
 
     async def identity_audit(self, customer_id: str, limit: int) -> list[AuditEntry]:
-        raise NotImplementedError("postgres: not yet")
-
-    async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
         raise NotImplementedError("postgres: not yet")
