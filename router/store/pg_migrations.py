@@ -219,7 +219,22 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-PG_MIGRATIONS: list[str] = [_V1]
+# migration 4 (issue 21, events across nodes): the cluster's event log (router.cluster.pg_bus).
+# Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
+# is that cursor. Rows are pruned after an hour: a node away longer starts afresh.
+_V4_EVENTS = """
+CREATE TABLE events (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    node text NOT NULL,
+    topic text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_age ON events(created_at);
+"""
+
+# 2 and 3 are other changes' (merged with theirs): empty here so that the event log keeps its number, 4
+PG_MIGRATIONS: list[str] = [_V1, "SELECT 1", "SELECT 1", _V4_EVENTS]
 
 
 class SchemaTooNew(RuntimeError):
