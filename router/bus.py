@@ -27,6 +27,12 @@ class Event:
         """Serialised once however many websockets receive it."""
         return json.dumps({"type": self.type, "data": self.data}, ensure_ascii=False)
 
+    @classmethod
+    def parse(cls, text: str) -> Event:
+        """An event from its ``json``: one another node published (``router.cluster``)."""
+        raw = json.loads(text)
+        return cls(raw["type"], raw.get("data", {}))
+
 
 class Subscription:
     def __init__(self, maxsize: int) -> None:

@@ -36,6 +36,7 @@ import asyncpg
 from router import events
 from router.aio import wait_event
 from router.bus import Event, EventBus
+from router.redaction import textless_traceback
 
 log = logging.getLogger(__name__)
 
@@ -217,16 +218,20 @@ class PgCluster:
             for row in rows:
                 self._last_seen = row["seq"]
                 self.received += 1
-                await self._dispatch(row["topic"], json.loads(row["payload"]))
+                await self._dispatch(row["topic"], row["payload"])
             if len(rows) < BATCH:
                 return
 
-    async def _dispatch(self, topic: str, payload: dict[str, Any]) -> None:
+    async def _dispatch(self, topic: str, payload: str) -> None:
         if topic == EVENT:
-            self.bus.publish_local(Event(payload["type"], payload.get("data", {})))
+            self.bus.publish_local(Event.parse(payload))
             return
         for handler in self._handlers.get(topic, ()):
-            await handler(payload)
+            try:
+                await handler(json.loads(payload))
+            except Exception as exc:  # one handler's fault must not stop this node hearing the others
+                log.error("cluster: a handler of %s failed, the message is skipped\n%s", topic,
+                          textless_traceback(exc))
 
     # -- housekeeping --------------------------------------------------------------
     async def _prune_loop(self) -> None:

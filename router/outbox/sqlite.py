@@ -112,3 +112,21 @@ class SQLiteOutbox(OutboxStore, Connections):
 
     async def outbox_dead(self, entry_id: str, attempts: int, reason: str, now: datetime) -> Message:
         return await self._w.call(_finish_outbox, entry_id, "dead", attempts, Delivery.FAILED, reason, None)
+
+    async def outbox_wait(self, entry_id: str) -> None:
+        await self._w.call(_execute, "UPDATE outbox SET status = 'waiting' WHERE id = ? AND status = 'pending'",
+                           (entry_id,))
+
+    async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
+                             now: datetime) -> list[Message]:
+        return await self._w.call(_reached, channel, recipient, message_ids)
+
+
+def _reached(conn: sqlite3.Connection, channel: str, recipient: str, message_ids: list[str]) -> list[Message]:
+    if not message_ids:
+        return []
+    marks = ", ".join("?" * len(message_ids))
+    rows = _all(conn, "SELECT id FROM outbox WHERE status IN ('pending', 'waiting') AND message_id IN"
+                f" ({marks}) AND json_extract(payload, '$.channel') = ? AND json_extract(payload, '$.recipient') = ?"
+                " ORDER BY created_at, rowid", (*message_ids, channel, recipient))
+    return [_finish_outbox(conn, row["id"], "sent", None, Delivery.SENT, None, None) for row in rows]

@@ -55,3 +55,23 @@ class OutboxStore(Protocol):
 
         Lock: the entry's ``outbox`` row ``FOR UPDATE`` from the read of its
         message to the writes, then its message's row."""
+
+    @abstractmethod
+    async def outbox_wait(self, entry_id: str) -> None:
+        """Its recipient is not there (``router.connector.RecipientAway``): the
+        entry leaves the pending queue and waits for ``outbox_reached``; its
+        message stays pending, no attempt counted.
+
+        Single statement: an UPDATE of the entry while it is still pending
+        (one another node marked sent meanwhile stays sent)."""
+
+    @abstractmethod
+    async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
+                             now: datetime) -> list[Message]:
+        """The recipient has these messages now (``ConnectorHost.reached``):
+        each of their entries to ``recipient`` on ``channel`` that waits or is
+        pending is sent, as ``outbox_sent`` without an external id; the
+        messages that changed.
+
+        Lock: each matching ``outbox`` row ``FOR UPDATE`` (re-read as still
+        waiting or pending), then its message's row, as ``outbox_sent``."""

@@ -48,6 +48,7 @@ from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
+from router.server.cluster import cluster_ctx, join_cluster
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store.base import Store
@@ -314,10 +315,11 @@ def create_app(
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    join_cluster(app)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
+        _store_ctx, cluster_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

@@ -219,7 +219,8 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-# migration 4 (issue 21, events across nodes): the cluster's event log (router.cluster.pg_bus).
+# migration 4 (issue 21, events across nodes): the cluster's event log (router.cluster.pg_bus), and the
+# outbox's entries waiting for their recipient found by message.
 # Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
 # is that cursor. Rows are pruned after an hour: a node away longer starts afresh.
 _V4_EVENTS = """
@@ -231,6 +232,8 @@ CREATE TABLE events (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX events_age ON events(created_at);
+-- a returning visitor's replies that no node could push yet (router.outbox.postgres_waiting)
+CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
 """
 
 # 2 and 3 are other changes' (merged with theirs): empty here so that the event log keeps its number, 4
