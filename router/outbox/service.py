@@ -125,7 +125,8 @@ class OutboxWorker:
             # not a failure: it waits, out of the queue, until the connector says they have it
             await self.store.outbox_wait(entry.id)
             self.metrics.messages_out.labels(channel, "waiting").inc()
-            log.info("message %s on %s waits for its recipient", entry.message_id, channel)
+            log.info("message %s on %s: its recipient is not connected here; it waits for the node that has them"
+                     " or for their return", entry.message_id, channel)
             return None
         except DeliveryError as exc:
             return await self._failed(entry, attempts, exc, progress.done)
