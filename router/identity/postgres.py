@@ -5,8 +5,13 @@ slice's. Each write holds the lock its method's docstring names (``router.identi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+import asyncpg
 
 from router.identity.postgres_customers import PostgresCustomers
+from router.identity.postgres_merge import _merge, _unmerge
+from router.identity.postgres_rows import _audit_entry, _merge_record
 from router.identity.store import ClaimStore, MergeStore, VerificationStore
 from router.identity.types import (
     KeyRef,
@@ -22,7 +27,7 @@ from router.models import (
     Message,
     Verification,
 )
-from router.store.pg_engine import PgConnections
+from router.store.pg_engine import PgConn, PgConnections
 
 
 class PostgresIdentity(PostgresCustomers, VerificationStore, ClaimStore, MergeStore, PgConnections):
@@ -61,13 +66,22 @@ class PostgresIdentity(PostgresCustomers, VerificationStore, ClaimStore, MergeSt
         raise NotImplementedError("postgres: not yet")
 
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(_merge, request, now)
 
     async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(_unmerge, merge_id, actor, reason, now)
 
     async def customer_merges(self, customer_id: str) -> list[MergeRecord]:
-        raise NotImplementedError("postgres: not yet")
+        rows = await self._pg.read(_fetch, "SELECT * FROM customer_merges WHERE survivor_id = $1 OR merged_id = $1"
+                                   " ORDER BY created_at DESC, seq DESC", customer_id)
+        return [_merge_record(r) for r in rows]
 
     async def identity_audit(self, customer_id: str, limit: int) -> list[AuditEntry]:
-        raise NotImplementedError("postgres: not yet")
+        rows = await self._pg.read(_fetch, "SELECT * FROM identity_audit WHERE customer_id = $1"
+                                   " OR other_customer_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2",
+                                   customer_id, limit)
+        return [_audit_entry(r) for r in rows]
+
+
+async def _fetch(conn: PgConn, sql: str, *args: Any) -> list[asyncpg.Record]:
+    return list(await conn.fetch(sql, *args))
