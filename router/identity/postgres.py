@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from router.identity import postgres_claims, postgres_verification
 from router.identity.postgres_customers import PostgresCustomers
 from router.identity.postgres_merge import _merge, _unmerge
 from router.identity.postgres_rows import _audit_entry, _merge_record
@@ -35,35 +36,36 @@ class PostgresIdentity(PostgresCustomers, VerificationStore, ClaimStore, MergeSt
     customers in ``postgres_customers``."""
 
     async def key_contacts(self, key: KeyRef, limit: int) -> list[Message]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_verification.key_contacts, key, limit)
 
     async def start_verification(self, start: VerificationStart, now: datetime) -> Verification:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(postgres_verification.start_verification, start, now)
 
     async def check_verification(
         self, check: VerificationCheck, now: datetime
     ) -> tuple[Verification, MergeRecord | None] | None:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(postgres_verification.check_verification, check, now)
 
     async def conversation_verifications(self, conversation_id: str) -> list[Verification]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_verification.conversation_verifications, conversation_id)
 
     async def offered_codes(self, key: KeyRef, since: datetime) -> int:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_verification.offered_codes, key, since)
 
     async def decline_verification(self, verification_id: str) -> Verification | None:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(postgres_verification.decline_verification, verification_id)
 
     async def customer_claims(self, customer_id: str) -> list[IdentityClaim]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_claims.customer_claims, customer_id)
 
     async def claim_matches(self, customer_id: str, max_profiles: int) -> list[ClaimMatch]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_claims.claim_matches, customer_id, max_profiles)
 
     async def dismiss_claim(
         self, customer_id: str, claim_id: str, actor: str, reason: str, max_profiles: int, now: datetime
     ) -> list[ClaimMatch]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(postgres_claims.dismiss_claim, customer_id, claim_id, actor, reason, max_profiles,
+                                    now)
 
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
         return await self._pg.write(_merge, request, now)
