@@ -83,8 +83,9 @@ async def test_two_senders_proving_one_phone_at_once_end_as_one_customer(nodes: 
                           merge_proven=frozenset({"phone"})) for n in range(MANY)]
     await on_both(nodes, [resolving(plan) for plan in plans])
     found = [await nodes[0].find_identity(plan.identity) for plan in plans]
-    [owner] = {c.id if c is not None else None for c in found}
-    assert owner is not None
+    owners = {c.id if c is not None else None for c in found}
+    assert len(owners) == 1 and None not in owners
+    [owner] = owners
     keyed = await nodes[1].customer_identities(owner)
     assert len(keyed) == MANY and {i.key for i in keyed} == {"phone:+79123456789"}
 
