@@ -219,7 +219,14 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-PG_MIGRATIONS: list[str] = [_V1]
+# 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
+# order of equal times (a message's claims, the codes of one moment); SQLite needs none
+_V7_IDENTITY_ORDER = """
+ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+"""
+
+PG_MIGRATIONS: list[str] = [_V1, _V7_IDENTITY_ORDER]
 
 
 class SchemaTooNew(RuntimeError):
