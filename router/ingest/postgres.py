@@ -7,14 +7,15 @@ The unit functions mirror ``router.ingest.sqlite``'s, by name.
 
 Each write holds the lock its method's docstring names (``router.ingest.store``), in
 the order of ``router.store.base``: the sender's resolution (its advisory locks, its
-customers) first, then the message (inserted, or the first copy's row locked), then
-the conversation. So the new message goes in unattached and is attached by the same
-statement that locks its open conversation, checks it is still open and touches it
-(``_JOIN_OPEN``): an UPDATE re-checks its WHERE on a row it waited for, so a
-conversation resolved meanwhile is skipped, never written into. Rows that are only
-updated, never re-keyed, are locked ``FOR NO KEY UPDATE``: it serialises writers as
-``FOR UPDATE`` does, without blocking the foreign-key checks of rows that name them
-(a message's insert names its customer)."""
+customers) first, then the sender's customer's row (``FOR KEY SHARE``, read again: a
+merge committed meanwhile makes the survivor the sender), then the message (inserted,
+or the first copy's row locked), then the conversation. So the new message goes in
+unattached and is attached by the same statement that locks its open conversation,
+checks it is still open and touches it (``_JOIN_OPEN``): an UPDATE re-checks its
+WHERE on a row it waited for, so a conversation resolved meanwhile is skipped, never
+written into. Rows that are only updated, never re-keyed, are locked ``FOR NO KEY
+UPDATE``: it serialises writers as ``FOR UPDATE`` does, without blocking the
+foreign-key checks of rows that name them (a message's insert names its customer)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from datetime import datetime
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
 from router.identity.postgres_resolve import _resolve_identity
+from router.identity.postgres_rows import _customer, _plain
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore
@@ -33,7 +35,6 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
-    IdentityRef,
     InboundMessage,
     Message,
     RouteDecision,
@@ -72,11 +73,6 @@ _OPEN_CONVERSATION = """
 """
 
 
-def _plain(ref: IdentityRef) -> IdentityPlan:
-    """A sender taken as it is: no key, no claims (as ``router.identity.sqlite_rows._plain``)."""
-    return IdentityPlan(identity=ref)
-
-
 async def _insert_inbound(conn: PgConn, stored: Message) -> tuple[Message, bool]:
     if rows_changed(await conn.execute(_INSERT_ONCE, *_message_args(stored))) == 1:
         return stored, False
@@ -101,6 +97,30 @@ async def _join_open(
     return (str(joined) if joined is not None else None), thread
 
 
+async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> None:
+    """The customer's row, before the message's and the conversation's (``router.store.base``'s
+    order). Opening a conversation, ``FOR NO KEY UPDATE``: there may be no open conversation to
+    lock, and two openings at once must not both insert. Else ``FOR KEY SHARE``, which the
+    message's foreign key takes anyway once it names the customer: taken here, before the
+    conversation's lock, it waits for a merge (customers ``FOR UPDATE``, then their
+    conversations) instead of deadlocking with it."""
+    strength = "NO KEY UPDATE" if opening else "KEY SHARE"
+    await conn.execute(f"SELECT 1 FROM customers WHERE id = $1 FOR {strength}", customer_id)
+
+
+async def _settled(conn: PgConn, customer: Customer) -> Customer:
+    """The sender's customer, its row locked ``FOR KEY SHARE`` (as ``_lock_customer``) and read
+    again under the lock: a merge that committed while this transaction waited for it moved
+    the sender's identities to the survivor, who is then the sender."""
+    while True:
+        row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1 FOR KEY SHARE", customer.id)
+        if row is None:
+            return customer
+        if row["merged_into"] is None:
+            return _customer(row)
+        customer = customer.model_copy(update={"id": row["merged_into"]})
+
+
 async def _attach(
     conn: PgConn, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: datetime,
     thread: str | None = None,
@@ -109,10 +129,8 @@ async def _attach(
     customer's open conversation, or open one by ``route``; without a route
     and with no open conversation, attach nothing and return None.
 
-    With a route, the customer's row is locked first: there may be no open
-    conversation to lock, and two openings at once must not both insert."""
-    if route is not None:
-        await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", customer_id)
+    The customer's row is locked first (``_lock_customer``)."""
+    await _lock_customer(conn, customer_id, opening=route is not None)
     msg = await conn.fetchrow("SELECT conversation_id, text, extras->>'description' AS description"
                               " FROM messages WHERE id = $1 FOR NO KEY UPDATE", message_id)
     if msg is None:
@@ -208,9 +226,10 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     first = await _stored_inbound(conn, stored.channel, stored.external_id)
     if first is not None:
         # a redelivery's claims were recorded the first time
-        customer = await _resolve_identity(conn, _plain(sender), name, now, first.id)
+        customer = await _settled(conn, await _resolve_identity(conn, _plain(sender), name, now, first.id))
         return await _redelivered(conn, first, customer, now, thread)
-    customer = await _resolve_identity(conn, plan or _plain(stored.sender), name, now, stored.id)
+    customer = await _settled(conn, await _resolve_identity(conn, plan or _plain(stored.sender), name, now,
+                                                            stored.id))
     stored, duplicate = await _insert_inbound(conn, stored)
     if duplicate:  # another node stored this delivery since the look above: theirs stands
         return await _redelivered(conn, stored, customer, now, thread)
