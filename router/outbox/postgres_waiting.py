@@ -14,8 +14,9 @@ from router.store.pg_engine import PgConn, PgConnections
 from router.store.rows import message_row
 
 
-async def _wait(conn: PgConn, entry_id: str) -> None:
-    await conn.execute("UPDATE outbox SET status = 'waiting' WHERE id = $1 AND status = 'pending'", entry_id)
+async def _wait(conn: PgConn, entry_id: str, node: str | None) -> None:
+    await conn.execute("UPDATE outbox SET status = 'waiting', lease_until = NULL"
+                       " WHERE id = $1 AND status = 'pending' AND lease_owner IS NOT DISTINCT FROM $2", entry_id, node)
 
 
 async def _reached(conn: PgConn, channel: str, recipient: str, message_ids: list[str]) -> list[Message]:
@@ -29,7 +30,7 @@ async def _reached(conn: PgConn, channel: str, recipient: str, message_ids: list
     reached: list[Message] = []
     for entry in entries:
         await conn.execute(
-            "UPDATE outbox AS o SET status = 'sent', attempts = o.attempts + 1, last_error = NULL,"
+            "UPDATE outbox AS o SET status = 'sent', attempts = o.attempts + 1, last_error = NULL, lease_until = NULL,"
             " payload = jsonb_set(o.payload, '{text}', coalesce(to_jsonb(m.text), 'null')) FROM messages AS m"
             " WHERE o.id = $1 AND m.id = o.message_id", entry["id"])
         row = await conn.fetchrow(
@@ -41,8 +42,8 @@ async def _reached(conn: PgConn, channel: str, recipient: str, message_ids: list
 
 
 class PostgresOutboxWaiting(OutboxStore, PgConnections):
-    async def outbox_wait(self, entry_id: str) -> None:
-        await self._pg.write(_wait, entry_id)
+    async def outbox_wait(self, entry_id: str, node: str | None = None) -> None:
+        await self._pg.write(_wait, entry_id, node)
 
     async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
                              now: datetime) -> list[Message]:

@@ -235,9 +235,24 @@ CREATE INDEX events_age ON events(created_at);
 -- a returning visitor's replies that no node could push yet (router.outbox.postgres_waiting)
 CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
 """
+# 2: outbox — entries are claimed, not read (SQLite's 11): leased to one node
+# (lease_owner, kept as who finished it) until a deadline (lease_until, dropped when
+# finished); a recipient's pending entries found by its key, for one in flight per recipient
+_V2_OUTBOX_LEASES = """
+ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
+CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'recipient'), created_at, seq)
+    WHERE status = 'pending';
+"""
 
-# 2 and 3 are other changes' (merged with theirs): empty here so that the event log keeps its number, 4
-PG_MIGRATIONS: list[str] = [_V1, "SELECT 1", "SELECT 1", _V4_EVENTS]
+# 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
+# order of equal times (a message's claims, the codes of one moment); SQLite needs none
+_V7_IDENTITY_ORDER = """
+ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+"""
+
+# in their numbers' order (2 wip/pg-outbox's, 4 wip/pg-bus's, 7 wip/pg-idmerge's; 3, 5 and 6 are other branches')
+PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, _V4_EVENTS, _V7_IDENTITY_ORDER]
 
 
 class SchemaTooNew(RuntimeError):
