@@ -222,3 +222,43 @@ async def test_a_vk_reply_resent_by_another_postgres_node_reuses_its_random_id(
         assert state is Delivery.SENT and (external_id or "").startswith("712345678:")
     finally:
         await vk.close()
+
+
+class InParts(Connector[ConnectorOptions]):
+    """Sends each message in two platform calls; the first waits for ``go``."""
+
+    type_name = "scripted"
+
+    def __init__(self) -> None:
+        super().__init__("scripted", ConnectorOptions(), None)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+        self.started = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
+        self.started.set()
+        progress = progress or SendProgress()
+        for part in range(progress.done, 2):
+            if part == 0:
+                await self.go.wait()
+            self.calls.append(f"{message.text}:{part}")
+            await progress.part_sent(f"ext-{part}", last=part == 1)
+        return SendResult(external_id=progress.external_id)
+
+
+async def test_a_node_whose_lease_ran_out_mid_send_stops_and_the_new_holder_resumes(store: Store) -> None:
+    # a stalled node (a paused VM) wakes after its lease was taken over: it
+    # sends no further part and records nothing; the node that took it does
+    await queue(store, "ann", "long", T0)
+    stalled, platform = InParts(), InParts()
+    first = worker(store, stalled, "node-a", clock=lambda: T0)
+    send = asyncio.create_task(first.run_once())
+    await asyncio.wait_for(stalled.started.wait(), HANG)  # node-a claimed it and is sending
+    second = worker(store, platform, "node-b", clock=lambda: T0 + LEASE + timedelta(seconds=1))
+    platform.go.set()
+    await second.run_once()  # takes the entry over and sends it whole, node-a having sent nothing yet
+    stalled.go.set()
+    await asyncio.wait_for(send, HANG)  # node-a's first part went, then its record of it was refused
+    assert stalled.calls == ["long:0"] and platform.calls == ["long:0", "long:1"]
+    assert await store.pending_outbox(10) == [] and resends(second, "scripted") == 1
+
