@@ -11,7 +11,8 @@ from datetime import datetime
 from router.identity import postgres_contacts, postgres_proven
 from router.identity.contacts import ChannelContact
 from router.identity.postgres_bulk import CustomerRow, IdentityRow, _after_bulk_load, _bulk_load
-from router.identity.postgres_resolve import _customer, _customer_by_identity, _resolve_identity, _upsert_customer
+from router.identity.postgres_resolve import _resolve_identity, _upsert_customer
+from router.identity.postgres_rows import _customer, _customer_by_identity, _identity
 from router.identity.rules import nothing_to_apply
 from router.identity.sqlite_bulk import _chunks
 from router.identity.store import CustomerStore
@@ -38,11 +39,7 @@ async def _customer_row(conn: PgConn, customer_id: str) -> Customer | None:
 
 async def _identities(conn: PgConn, customer_id: str) -> list[ChannelIdentity]:
     rows = await conn.fetch("SELECT * FROM identities WHERE customer_id = $1 ORDER BY created_at", customer_id)
-    return [ChannelIdentity(
-        customer_id=r["customer_id"], ref=IdentityRef(kind=r["kind"], value=r["value"]), verified=r["verified"],
-        source=r["source"], created_at=r["created_at"],
-        key=f"{r['key_kind']}:{r['key_value']}" if r["key_kind"] else None, link_reason=r["link_reason"],
-    ) for r in rows]
+    return [_identity(r) for r in rows]
 
 
 class PostgresCustomers(CustomerStore, PgConnections):

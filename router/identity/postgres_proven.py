@@ -12,12 +12,12 @@ as ``merge_customers``."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from router.identity.postgres_rows import _audit
 from router.identity.postgres_upsert import key_holders
 from router.identity.rules import other_owner, proof_merges, proven_key_link
 from router.identity.types import PROOF_SOURCE, ClaimPlan, IdentityPlan, KeyRef, MergeRequest
@@ -39,8 +39,9 @@ async def record_proven(conn: PgConn, customer_id: str, plan: IdentityPlan, mess
         changed = await _give_key(conn, plan, proof) | await _verify_claim(conn, customer_id, proof, message_id, now)
         if changed:
             reason = f"{proof.key.kind} proven by the platform: a contact of the sender's own account ({proof.source})"
-            await _audit(conn, customer_id, reason, {"identity": plan.identity.model_dump(), "key": [
-                proof.key.kind, proof.key.value], "message_id": message_id}, now)
+            details = {"identity": plan.identity.model_dump(), "key": [proof.key.kind, proof.key.value],
+                       "message_id": message_id}
+            await _audit(conn, "link", customer_id, None, SOURCE, None, reason, details, now)
         if not proof_merges(plan, proof):
             continue
         owner = await _other_owner(conn, customer_id, proof.key, plan.max_profiles)
@@ -99,14 +100,6 @@ async def _other_owner(conn: PgConn, customer_id: str, key: KeyRef, max_profiles
     )
     holders = set(await key_holders(conn, key)) - {customer_id}
     return other_owner(key, len(sharers), [str(r[0]) for r in owners], holders, max_profiles)
-
-
-async def _audit(conn: PgConn, customer_id: str, reason: str, details: dict[str, Any], now: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO identity_audit (id, action, customer_id, other_customer_id, source, actor, reason, details,"
-        " created_at) VALUES ($1, 'link', $2, NULL, $3, NULL, $4, $5, $6)",
-        new_id("aud"), customer_id, SOURCE, reason, json.dumps(details, ensure_ascii=False), now,
-    )
 
 
 async def automatic_sent(conn: PgConn, customer_id: str, marker: str) -> bool:

@@ -19,13 +19,14 @@ Locks (``CustomerStore.resolve_identity``), with several writers at once:
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
-from typing import Any
 
 from router.identity import postgres_proven, postgres_upsert
+from router.identity.postgres_merge import _merge
+from router.identity.postgres_rows import _audit, _customer, _customer_by_identity
 from router.identity.postgres_upsert import lock_keys
+from router.identity.postgres_verification import key_contacts as _key_contacts
 from router.identity.rules import (
     claim_merges,
     match_key,
@@ -36,41 +37,10 @@ from router.identity.rules import (
     widely_shared,
 )
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
-from router.models import Customer, IdentityRef, MergeRecord, Message, new_id
+from router.models import Customer, new_id
 from router.store.pg_engine import PgConn
-from router.store.rows import from_ts as _ts
-from router.store.rows import message_row as _message
 
 log = logging.getLogger(__name__)
-
-
-def _customer(row: Any) -> Customer:
-    return Customer(
-        id=row["id"], display_name=row["display_name"], attributes=json.loads(row["attributes"]),
-        created_at=_ts(row["created_at"]), updated_at=_ts(row["updated_at"]), merged_into=row["merged_into"],
-    )
-
-
-async def _customer_by_identity(conn: PgConn, ref: IdentityRef) -> Customer | None:
-    row = await conn.fetchrow(
-        "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = $1 AND i.value = $2",
-        ref.kind, ref.value,
-    )
-    return None if row is None else _customer(row)
-
-
-async def _audit(conn: PgConn, action: str, customer_id: str, other: str | None, source: str, actor: str | None,
-                 reason: str, details: dict[str, Any], now: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO identity_audit (id, action, customer_id, other_customer_id, source, actor, reason, details,"
-        " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        new_id("aud"), action, customer_id, other, source, actor, reason, json.dumps(details, ensure_ascii=False),
-        now,
-    )
-
-
-async def _merge(conn: PgConn, request: MergeRequest, now: datetime) -> MergeRecord:
-    raise NotImplementedError("postgres: merging comes with router.identity.postgres_merge")
 
 
 def _locked_keys(plan: IdentityPlan, first_sight: bool) -> set[KeyRef]:
@@ -223,14 +193,4 @@ async def _upsert_customer(conn: PgConn, upsert: CustomerUpsert, now: datetime) 
     return Upserted(_customer(found), created, set_aside)
 
 
-async def _key_contacts(conn: PgConn, key: KeyRef, limit: int) -> list[Message]:
-    rows = await conn.fetch(
-        "SELECT m.* FROM identities i JOIN messages m ON m.customer_id = i.customer_id AND m.sender_kind = i.kind"
-        # the identity's own messages (core.identity: its stored form, when the sender was written otherwise)
-        " AND COALESCE(m.core->>'identity', m.sender_value) = i.value"
-        # only an identity proven to be its customer's holds the key for a code (invariant 9)
-        " AND m.direction = 'in' WHERE i.key_kind = $1 AND i.key_value = $2 AND i.verified"
-        " ORDER BY m.created_at DESC, m.seq DESC LIMIT $3",
-        key.kind, key.value, limit,
-    )
-    return [_message(r) for r in rows]
+__all__ = ["_key_contacts", "_resolve_identity", "_upsert_customer"]
