@@ -228,7 +228,15 @@ CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'reci
     WHERE status = 'pending';
 """
 
-PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES]
+# 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
+# order of equal times (a message's claims, the codes of one moment); SQLite needs none
+_V7_IDENTITY_ORDER = """
+ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+"""
+
+# in their numbers' order (merged from wip/pg-outbox and wip/pg-idmerge; 3 to 6 are other branches')
+PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, _V7_IDENTITY_ORDER]
 
 
 class SchemaTooNew(RuntimeError):
