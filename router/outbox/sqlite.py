@@ -176,8 +176,11 @@ class SQLiteOutbox(OutboxStore, Connections):
 
     async def outbox_wait(self, entry_id: str, node: str | None = None) -> None:
         await self._w.call(
-            _execute, "UPDATE outbox SET status = 'waiting', lease_until = NULL"
-            " WHERE id = ? AND status = 'pending' AND lease_owner IS ?", (entry_id, node))
+            _execute,
+            "UPDATE outbox SET status = 'waiting', lease_until = NULL WHERE id = ? AND status = 'pending'"
+            " AND lease_owner IS ?",
+            (entry_id, node),
+        )
 
     async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
                              now: datetime) -> list[Message]:
@@ -191,5 +194,6 @@ def _reached(conn: sqlite3.Connection, channel: str, recipient: str, message_ids
     rows = _all(conn, "SELECT id, lease_owner FROM outbox WHERE status IN ('pending', 'waiting') AND message_id IN"
                 f" ({marks}) AND json_extract(payload, '$.channel') = ? AND json_extract(payload, '$.recipient') = ?"
                 " ORDER BY created_at, rowid", (*message_ids, channel, recipient))
-    # finished whoever holds it: the recipient has it (its holder, still sending, finds it sent)
-    return [_finish_outbox(conn, r["id"], "sent", None, Delivery.SENT, None, None, r["lease_owner"]) for r in rows]
+    # the recipient has it, whichever node holds its lease: finished as that node
+    return [_finish_outbox(conn, row["id"], "sent", None, Delivery.SENT, None, None, row["lease_owner"])
+            for row in rows]

@@ -124,23 +124,22 @@ class OutboxStore(Protocol):
     @abstractmethod
     async def outbox_wait(self, entry_id: str, node: str | None = None) -> None:
         """Its recipient is not there (``router.connector.RecipientAway``): the
-        entry leaves the pending queue (and ``node``'s lease ends) and waits
-        for ``outbox_reached``; its message stays pending, no attempt counted.
-        Nothing changes when ``node`` holds it no more: the node that pushed
-        it marked it sent meanwhile, or another node took it over.
+        entry leaves the pending queue and waits for ``outbox_reached``; its
+        message stays pending, no attempt counted, the lease given up. Nothing
+        when ``node`` no longer holds it, or it is no longer pending (another
+        node marked it sent meanwhile: it stays sent).
 
-        Single statement: an UPDATE of the entry while it is pending and held by ``node``."""
+        Single statement: an UPDATE of the entry while it is still pending and
+        held by ``node``."""
 
     @abstractmethod
     async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
                              now: datetime) -> list[Message]:
         """The recipient has these messages now (``ConnectorHost.reached``):
         each of their entries to ``recipient`` on ``channel`` that waits or is
-        pending is sent, as ``outbox_sent`` without an external id; the
+        pending is sent, as ``outbox_sent`` without an external id (whichever
+        node holds its lease: the recipient has it, whoever sent it); the
         messages that changed.
-
-        Whoever holds the lease of one pending: the recipient has it, and its
-        holder, still sending, finds it sent.
 
         Lock: each matching ``outbox`` row ``FOR UPDATE`` (re-read as still
         waiting or pending), then its message's row, as ``outbox_sent``."""

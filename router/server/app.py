@@ -34,6 +34,7 @@ from router.appkeys import (
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
+from router.cluster import node_id
 from router.config import Settings
 from router.connector import Connector, HostFailed, HostUnavailable
 from router.core import Router
@@ -310,8 +311,11 @@ def create_app(
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])
+    # the entries it sends are leased to this node's id: OMNIROUTER_NODE_ID, kept across a
+    # restart, resumes its unfinished sends at once; a generated one after the leases run out
     app[OUTBOX] = OutboxWorker(
-        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
+        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup,
+        node=node_id(),
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
