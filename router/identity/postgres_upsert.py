@@ -6,8 +6,10 @@ claim with source ``…:shared``.
 
 Locks (``CustomerStore.upsert_customer``): by keys, each key's owners lock
 (advisory kind 4, in sorted order) before its holders are read, so two writes
-by a new key make one customer; by id, the customer's row ``FOR UPDATE`` from
-the check that it was not merged to the write."""
+by a new key make one customer, then the customer they name ``FOR UPDATE``
+(read again: a merge may have moved the keys meanwhile); by id, the
+customer's row ``FOR UPDATE`` from the check that it was not merged to the
+write."""
 
 from __future__ import annotations
 
@@ -54,6 +56,20 @@ async def _external_id(conn: PgConn, customer_id: str) -> str | None:
     value = await conn.fetchval("SELECT value FROM identities WHERE customer_id = $1 AND key_kind = 'external'",
                                 customer_id)
     return None if value is None else str(value)
+
+
+async def _live_owner(conn: PgConn, usable: list[KeyRef]) -> tuple[dict[KeyRef, set[str]], str | None]:
+    """The keys' owners, and the one customer they name, locked ``FOR UPDATE``
+    while it is not merged: a merge of it that committed before the lock was
+    granted moved its identities to the survivor, whom the keys name now."""
+    while True:
+        owners = {key: await _owners(conn, key) for key in usable}
+        found = rules_upsert.keys_customer(owners)
+        if found is None:
+            return owners, None
+        merged_into = await conn.fetchval("SELECT merged_into FROM customers WHERE id = $1 FOR UPDATE", found)
+        if merged_into is None:
+            return owners, found
 
 
 async def _live(conn: PgConn, customer_id: str) -> str:
@@ -114,8 +130,7 @@ async def upsert_customer(conn: PgConn, upsert: CustomerUpsert, now: datetime
         await lock_keys(conn, upsert.keys)
         holders = {k: await key_holders(conn, k) for k in upsert.keys if rules_upsert.may_be_shared(k)}
         usable, aside = rules_upsert.sort_keys(upsert, holders)
-        owners = {key: await _owners(conn, key) for key in usable}
-        found = rules_upsert.keys_customer(owners)
+        owners, found = await _live_owner(conn, usable)
         if found is not None:
             theirs = await _external_id(conn, found)
             found, usable, clashed = rules_upsert.external_clash(upsert, usable, owners, found, theirs)

@@ -57,10 +57,14 @@ class CustomerStore(Protocol):
         inserting the customer from the identity's RETURNING; or a savepoint
         rolled back when it did not); when it did not, the identity is read
         again and its customer is the answer, never an integrity error to
-        the connector. Joining by key takes the key's advisory lock (kind 4,
-        ``router.store.base``) before its owners are read. Claims are
-        inserted ``ON CONFLICT DO NOTHING``; a merge it makes locks as
-        ``merge_customers``."""
+        the connector. Every key whose owners it reads (the key a new
+        identity joins by, a claim's that merges by config, a platform's
+        proof's) is locked by its advisory lock (kind 4,
+        ``router.store.base``), all at once in sorted order, before the
+        sender's identity is read again and anything is written: two senders
+        proving one phone at once are seen one after the other, so the
+        second finds the first as its owner. Claims are inserted ``ON
+        CONFLICT DO NOTHING``; a merge it makes locks as ``merge_customers``."""
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...
@@ -82,8 +86,12 @@ class CustomerStore(Protocol):
 
         Lock: the advisory lock of each of its keys (kind 4, in sorted order)
         before their holders are read, so two writes by a new key make one
-        customer, not two; by id, the customer's row ``FOR UPDATE`` from the
-        check that it was not merged to the write."""
+        customer, not two; then the customer the keys name, ``FOR UPDATE``,
+        and the keys' owners read again while it turns out merged (a merge
+        does not take the keys' locks, and one committed meanwhile moved
+        them to its survivor): the write lands on the profile that has the
+        keys, never on a merged one. By id, the customer's row ``FOR
+        UPDATE`` from the check that it was not merged to the write."""
 
     @abstractmethod
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import pytest
 
-from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef
+from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest
 from router.models import IdentityRef
 from router.store.base import Store
 from router.store.postgres import PostgresStore
@@ -102,3 +102,25 @@ async def test_two_nodes_writing_a_customer_by_a_new_phone_at_once_make_one(node
     written = await on_both(nodes, [upserting(n) for n in range(MANY)])
     assert len({customer_id for customer_id, _ in written}) == 1
     assert sum(created for _, created in written) == 1
+
+
+async def test_a_crm_write_racing_a_merge_of_its_customer_lands_on_the_survivor(nodes: Nodes) -> None:
+    # the write by key found the customer just as an agent merged it away: its attribute must
+    # end on the profile the agent sees, never on the merged one nobody shows
+    pairs = []
+    for n in range(MANY):
+        phone = KeyRef("phone", f"+7912555{n:04d}")
+        merged = (await nodes[0].upsert_customer(CustomerUpsert("crm", keys=(phone,)), T0)).customer.id
+        survivor = (await nodes[0].resolve_identity(IdentityRef(kind="webchat", value=f"u{n}"), None, T0)).id
+        pairs.append((phone, merged, survivor))
+
+    async def merge(node: Store, merged: str, survivor: str) -> None:
+        await node.merge_customers(MergeRequest(survivor, merged, "agent", None, "same person"), T0)
+
+    async def write(node: Store, phone: KeyRef, n: int) -> None:
+        await node.upsert_customer(CustomerUpsert("crm", keys=(phone,), attributes=(("tier", n),)), T0)
+
+    await asyncio.gather(*(step for n, (phone, merged, survivor) in enumerate(pairs)
+                           for step in (merge(nodes[n % 2], merged, survivor), write(nodes[(n + 1) % 2], phone, n))))
+    tiers = [(await nodes[0].get_customer(survivor)).attributes.get("tier") for _, _, survivor in pairs]
+    assert tiers == list(range(MANY))
