@@ -229,10 +229,13 @@ CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'reci
 """
 
 # 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
-# order of equal times (a message's claims, the codes of one moment); SQLite needs none
+# order of equal times (a message's claims, the codes of one moment, a customer's
+# conversations, which an unmerge updates in place: SQLite keeps a row's rowid
+# through an UPDATE, PostgreSQL moves the row); SQLite needs none
 _V7_IDENTITY_ORDER = """
 ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE conversations ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 """
 
 
