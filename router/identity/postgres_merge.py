@@ -6,10 +6,11 @@ Locks (``router.identity.store``, in ``router.store.base``'s order): both
 customers' rows ``FOR UPDATE`` in id order before anything is read, so two
 merges of one pair (either way round) run one after the other and the
 second finds a customer merged already; an unmerge takes the same two, then
-the merge record's row. Rows written later (claims, messages,
-conversations) are written in the base's order, claims before messages
-before conversations, so a merge never waits on a message's writer that
-waits on it."""
+the merge record's row. Then both take the two customers' conversations
+``FOR UPDATE`` (by id) before reading them or the messages in them, as
+every writer of a message into a conversation locks the conversation
+first. Claims and identities are written before messages and
+conversations."""
 
 from __future__ import annotations
 
@@ -53,6 +54,18 @@ async def lock_customers(conn: PgConn, customer_ids: Sequence[str]) -> None:
     """The customers' rows ``FOR UPDATE``, in id order (``ORDER BY`` sorts
     before rows are locked), to the end of the transaction."""
     await conn.execute("SELECT 1 FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                       sorted(set(customer_ids)))
+
+
+async def lock_conversations(conn: PgConn, customer_ids: Sequence[str]) -> None:
+    """The customers' conversations ``FOR UPDATE``, in id order: what the
+    merge reads of them (which are open, which is older, when each was
+    touched) stays true to its writes, and a message a writer put in one
+    (an agent's reply, an inbound message; they lock the conversation
+    first) is committed before the merge reads the messages it moves, or
+    written after it into what the merge left. No conversation of theirs
+    can be opened meanwhile: opening one locks its customer first."""
+    await conn.execute("SELECT 1 FROM conversations WHERE customer_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
                        sorted(set(customer_ids)))
 
 
@@ -102,6 +115,7 @@ async def _merge(conn: PgConn, req: MergeRequest, now: datetime) -> MergeRecord:
     await lock_customers(conn, (req.survivor_id, req.merged_id))
     survivor = await _live_customer(conn, req.survivor_id)
     merged = await _live_customer(conn, req.merged_id)
+    await lock_conversations(conn, (req.survivor_id, req.merged_id))
     snapshot: dict[str, Any] = {
         "survivor": survivor,
         "merged": merged,
@@ -177,6 +191,7 @@ async def _unmerge(conn: PgConn, merge_id: str, actor: str | None, reason: str, 
     await lock_customers(conn, (pair["survivor_id"], pair["merged_id"]))
     row = await conn.fetchrow("SELECT * FROM customer_merges WHERE id = $1 FOR UPDATE", merge_id)
     assert row is not None  # merge records are never deleted
+    await lock_conversations(conn, (row["survivor_id"], row["merged_id"]))
     involving = await _rows(
         conn, "SELECT id, created_at, undone_at FROM customer_merges WHERE survivor_id IN ($1, $2)"
         " OR merged_id IN ($1, $2) ORDER BY seq", (row["survivor_id"], row["merged_id"]),

@@ -208,7 +208,11 @@ class MergeStore(Protocol):
 
         Lock: both customers' rows ``FOR UPDATE``, in id order (two merges of
         the same pair, either way round, never wait for each other), from the
-        check that neither is merged already to the last write."""
+        check that neither is merged already to the last write; then their
+        conversations ``FOR UPDATE`` (by id) before they or their messages are
+        read: which are open and which is older stays true to the fold, and a
+        message put in one meanwhile (its writer locks the conversation) is
+        moved with the rest, not left behind with the merged customer."""
 
     @abstractmethod
     async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
@@ -220,7 +224,10 @@ class MergeStore(Protocol):
         from the merge record, which never change), then the merge record's
         row ``FOR UPDATE``, read again, before the checks: no merge of either
         can be made meanwhile (it takes the same customer locks), and two
-        unmerges of one merge get one success and one conflict."""
+        unmerges of one merge get one success and one conflict. Then their
+        conversations ``FOR UPDATE`` (by id), as ``merge_customers``: one
+        changed since the merge is summed up again, never put back over the
+        change."""
 
     @abstractmethod
     async def customer_merges(self, customer_id: str) -> list[MergeRecord]:

@@ -65,9 +65,12 @@ class IngestStore(Protocol):
         transaction stored it first this one goes on as a redelivery with
         the row that won (the first copy's row ``FOR UPDATE`` while it is
         attached), never an integrity error to the connector; the open
-        conversation (the customer's or the thread's) is read ``FOR UPDATE``,
-        still open, before the message goes in and the conversation is
-        touched, so a conversation resolved meanwhile is not written into."""
+        conversation (the customer's or the thread's) is locked by the one
+        statement that checks it is still open, touches it and puts the
+        message in it (an UPDATE, whose WHERE PostgreSQL checks again on a
+        row it waited for; the message, inserted just before, comes first in
+        the lock order), so a conversation resolved meanwhile is not written
+        into."""
 
     @abstractmethod
     async def ingest_automated(self, message: InboundMessage, received_at: datetime
@@ -94,7 +97,10 @@ class IngestStore(Protocol):
         otherwise both insert, and the second fail on the one-open-
         conversation index), then the message's row ``FOR UPDATE``, read
         again unattached (else its conversation is the answer), both to the
-        commit."""
+        commit; an open conversation found is locked as ``ingest`` locks it.
+        (On PostgreSQL both rows are locked ``FOR NO KEY UPDATE``: it excludes
+        the same writers, and leaves free the foreign-key checks of rows that
+        name them, a customer's new messages.)"""
 
     @abstractmethod
     async def unrouted_messages(self, limit: int) -> list[Message]:
