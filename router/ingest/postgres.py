@@ -185,8 +185,9 @@ async def _openings(
         start = (row[0], row[1]) if row is not None else start
     rows = await conn.fetch(
         _CONV_SELECT + " WHERE c.created_at >= COALESCE($1::timestamptz, '-infinity')"
-        " AND (c.created_at, c.id) > (COALESCE($2::timestamptz, '-infinity'), $3)"
-        " ORDER BY c.created_at, c.id LIMIT $4",
+        # ids in byte order, as SQLite compares them, whatever the database's collation
+        " AND (c.created_at, c.id COLLATE \"C\") > (COALESCE($2::timestamptz, '-infinity'), $3)"
+        " ORDER BY c.created_at, c.id COLLATE \"C\" LIMIT $4",
         since, start[0], start[1], limit,
     )
     out: list[tuple[ConversationView, Message | None]] = []
