@@ -9,12 +9,14 @@ the router does for every inbound message (normalise + look up, one store call):
 Prints p50/p99 per kind, the process's peak RSS and the database size.
 
     python -m bench.identity --customers 1000000 --samples 20000
+    OMNIROUTER_DATABASE_URL=postgresql://... python -m bench.identity --store postgres  # an empty database
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import resource
 import statistics
@@ -27,7 +29,10 @@ from pathlib import Path
 
 from router.identity.service import IdentityRules
 from router.models import Customer, IdentityRef, InboundMessage
+from router.store.base import Store
 from router.store.engine import WriterMode
+from router.store.pg_engine import PgConn
+from router.store.postgres import PostgresStore
 from router.store.rows import ts
 from router.store.sqlite import SQLiteStore
 
@@ -69,7 +74,7 @@ async def measure(label: str, calls: list[Callable[[], Awaitable[Customer]]]) ->
           f"  (resolved to an existing profile: {preloaded})")
 
 
-def resolver(store: SQLiteStore, rules: IdentityRules, msg: InboundMessage) -> Callable[[], Awaitable[Customer]]:
+def resolver(store: Store, rules: IdentityRules, msg: InboundMessage) -> Callable[[], Awaitable[Customer]]:
     async def call() -> Customer:
         plan = rules.plan(msg)  # normalising is part of the cost
         return await store.resolve_identity(msg.sender, None, datetime.now(UTC), plan)
@@ -77,15 +82,19 @@ def resolver(store: SQLiteStore, rules: IdentityRules, msg: InboundMessage) -> C
     return call
 
 
-async def run(count: int, samples: int, path: Path, writer: WriterMode = "thread") -> None:
+async def run(count: int, samples: int, path: Path, writer: WriterMode = "thread", dsn: str | None = None) -> None:
+    """On SQLite at ``path``, or on PostgreSQL at ``dsn`` when given."""
+    def opened() -> SQLiteStore | PostgresStore:
+        return PostgresStore(dsn) if dsn is not None else SQLiteStore(path, writer=writer)
+
     stamp = ts(datetime.now(UTC))
-    async with SQLiteStore(path, writer=writer) as store:
+    async with opened() as store:
         started = time.perf_counter()
         await store.bulk_load(customers(count, stamp), identities(count, stamp))
         print(f"loaded {count:,} customers and {3 * count:,} identities in {time.perf_counter() - started:.1f} s")
     rules = IdentityRules()
     rnd = random.Random(7)
-    async with SQLiteStore(path, writer=writer) as store:
+    async with opened() as store:
         returning = [resolver(store, rules, message("whatsapp", f"whatsapp:{phone(rnd.randrange(count))}", i))
                      for i in range(samples)]
         # an SMS from a number known on WhatsApp: linked to that profile by its key
@@ -95,9 +104,17 @@ async def run(count: int, samples: int, path: Path, writer: WriterMode = "thread
         await measure("warm-up", returning[: samples // 10])
         for label, calls in (("returning", returning), ("linked", linked), ("new", new)):
             await measure(label, calls)
+        size = await _postgres_size(store) if isinstance(store, PostgresStore) else sum(
+            p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1024**2
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1024**2
     print(f"peak RSS {rss:.0f} MiB; database {size:.0f} MiB")
+
+
+async def _postgres_size(store: PostgresStore) -> float:
+    async def size(conn: PgConn) -> float:
+        return float(await conn.fetchval("SELECT pg_database_size(current_database())")) / 1024**2
+
+    return await store._pg.read(size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,11 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--store-writer", choices=["process", "thread"], default="process",
                         help="where the store's writer connection runs (config store.writer)")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                        help="postgres: the empty database at OMNIROUTER_DATABASE_URL")
     args = parser.parse_args(argv)
     if args.samples > args.customers:
         parser.error("--samples may not exceed --customers")
     with tempfile.TemporaryDirectory(prefix="omnirouter-bench-") as tmp:
-        asyncio.run(run(args.customers, args.samples, Path(tmp) / "identity.db", args.store_writer))
+        dsn = os.environ.get("OMNIROUTER_DATABASE_URL") if args.store == "postgres" else None
+        if args.store == "postgres" and not dsn:
+            parser.error("--store postgres needs OMNIROUTER_DATABASE_URL")
+        asyncio.run(run(args.customers, args.samples, Path(tmp) / "identity.db", args.store_writer, dsn))
     return 0
 
 

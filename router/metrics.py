@@ -18,6 +18,12 @@ class Metrics:
         self.messages_out = Counter(
             "omnirouter_messages_out", "Outbound delivery outcomes", ["channel", "result"], registry=self.registry
         )
+        self.outbox_resends = Counter(
+            "omnirouter_outbox_resends",
+            "Outbox entries sent again after the lease of a send never finished ran out (a node died or stalled"
+            " mid-send): the platform may show each twice, unless it takes an idempotency key (VK's random_id)",
+            ["channel"], registry=self.registry,
+        )
         self.conversations = Gauge(
             "omnirouter_conversations", "Conversations by status", ["status"], registry=self.registry
         )

@@ -1,42 +1,91 @@
-"""The accounts slice's SQL on PostgreSQL. Mixed into ``PostgresStore``, which gives it
-the pool (``router.store.pg_engine``); storage and atomicity only, the rules are the
-slice's. Each write holds the lock its method's docstring names (``router.accounts.store``)."""
+"""The accounts slice's SQL on PostgreSQL: agents and console sessions. Mixed into
+``PostgresStore``, which gives it the pool (``router.store.pg_engine``); storage and
+atomicity only, the rules are in ``router.accounts.service``. Every write is a single
+statement, as its method's docstring says (``router.accounts.store``): the schema's
+keys are the checks, and a broken one is the store's ``IntegrityViolation``, a
+``ConflictError``."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from router.accounts.sqlite import agent_row
 from router.accounts.store import AccountStore
-from router.models import Agent, Role
-from router.store.pg_engine import PgConnections
+from router.models import Agent, Role, new_id
+from router.store.errors import ConflictError, IntegrityViolation, NotFound
+from router.store.pg_engine import PgConn, PgConnections, rows_changed
+
+
+async def _execute(conn: PgConn, sql: str, *args: object) -> int:
+    """One statement; the number of rows it changed."""
+    return rows_changed(await conn.execute(sql, *args))
+
+
+async def _credentials(conn: PgConn, username: str) -> tuple[Agent, str] | None:
+    row = await conn.fetchrow("SELECT * FROM agents WHERE username = $1", username)
+    return None if row is None else (agent_row(row), row["password_hash"])
+
+
+async def _agent(conn: PgConn, agent_id: str) -> Agent:
+    row = await conn.fetchrow("SELECT * FROM agents WHERE id = $1", agent_id)
+    if row is None:
+        raise NotFound(f"agent {agent_id}")
+    return agent_row(row)
+
+
+async def _agents(conn: PgConn) -> list[Agent]:
+    return [agent_row(r) for r in await conn.fetch("SELECT * FROM agents ORDER BY username")]
+
+
+async def _session_agent(conn: PgConn, token_hash: str, now: datetime) -> Agent | None:
+    row = await conn.fetchrow(
+        "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        token_hash, now,
+    )
+    return None if row is None else agent_row(row)
 
 
 class PostgresAccounts(AccountStore, PgConnections):
-    """Accounts over the pool of the store it is mixed into."""
+    """Agents and sessions over the pool of the store it is mixed into."""
 
     async def create_agent(self, username: str, display_name: str, role: Role, password_hash: str) -> Agent:
-        raise NotImplementedError("postgres: not yet")
+        agent = Agent(
+            id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=datetime.now(UTC)
+        )
+        try:
+            await self._pg.write(
+                _execute,
+                "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                agent.id, username, display_name, role.value, password_hash, agent.created_at,
+            )
+        except IntegrityViolation as exc:
+            raise ConflictError(f"username {username!r} is taken") from exc
+        return agent
 
     async def agent_credentials(self, username: str) -> tuple[Agent, str] | None:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_credentials, username)
 
     async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
-        raise NotImplementedError("postgres: not yet")
+        await self._pg.write(_execute, "UPDATE agents SET password_hash = $1 WHERE id = $2", password_hash, agent_id)
 
     async def get_agent(self, agent_id: str) -> Agent:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_agent, agent_id)
 
     async def list_agents(self) -> list[Agent]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_agents)
 
     async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        raise NotImplementedError("postgres: not yet")
+        await self._pg.write(
+            _execute, "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)",
+            token_hash, agent_id, expires_at,
+        )
 
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_session_agent, token_hash, now)
 
     async def delete_session(self, token_hash: str) -> None:
-        raise NotImplementedError("postgres: not yet")
+        await self._pg.write(_execute, "DELETE FROM sessions WHERE token_hash = $1", token_hash)
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(_execute, "DELETE FROM sessions WHERE agent_id = $1", agent_id)

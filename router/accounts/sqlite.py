@@ -4,21 +4,21 @@ atomicity only, the rules are in ``router.accounts.service``."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore
 from router.models import Agent, Role, new_id
 from router.store.engine import Connections
 from router.store.errors import ConflictError, IntegrityViolation, NotFound
+from router.store.rows import RowLike, ts
 from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
-from router.store.rows import ts
 
 
-def agent_row(row: sqlite3.Row) -> Agent:
+def agent_row(row: RowLike) -> Agent:
+    """An agent from its row, a ``sqlite3.Row`` or an asyncpg ``Record`` (``router.accounts.postgres``)."""
     return Agent(
         id=row["id"],
         username=row["username"],

@@ -4,8 +4,8 @@ Only the command line is built here: ``omnirouter --help`` answers at once.
 Each command imports what it needs in its handler (each module that adds
 commands exposes an ``add_commands(sub)`` that imports nothing heavy):
 ``accounts`` (agents set-password), ``customers`` (import), ``config``
-(check), ``rules`` (check, schema, facts, explain, replay). ``run`` starts
-the server (``router/server/``)."""
+(check), ``rules`` (check, schema, facts, explain, replay), ``db`` (migrate,
+copy). ``run`` starts the server (``router/server/``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import argparse
 import logging
 import time
 
-from router.cli import accounts, config, customers
+from router.cli import accounts, config, customers, db
 from router.cli import rules as rules_cli
 from router.redaction import install_log_filter
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     customers.add_customer_commands(sub)
     config.add_commands(sub)
     accounts.add_commands(sub)
+    db.add_commands(sub)
     return parser
 
 

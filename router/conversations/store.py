@@ -118,7 +118,11 @@ class OutboundStore(Protocol):
         Lock: the conversation's row ``FOR UPDATE`` from the read of its status
         to the last write (the message, its outbox entry, the assignee and
         the list preview): a bot's answer never lands in a conversation an
-        agent took meanwhile."""
+        agent took meanwhile. Before it, the message's customer's row ``FOR
+        KEY SHARE``: the message's foreign key takes that lock at the insert
+        anyway, and taken first it keeps ``router.store.base``'s order
+        (customers, then a conversation) against a merge, which locks the
+        customers and then moves their conversations."""
 
     @abstractmethod
     async def record_delivery(

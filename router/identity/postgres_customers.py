@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from router.identity import postgres_contacts, postgres_proven
 from router.identity.contacts import ChannelContact
+from router.identity.postgres_bulk import CustomerRow, IdentityRow, _after_bulk_load, _bulk_load
+from router.identity.postgres_resolve import _resolve_identity, _upsert_customer
+from router.identity.postgres_rows import _customer, _customer_by_identity, _identity
+from router.identity.rules import nothing_to_apply
+from router.identity.sqlite_bulk import _chunks
 from router.identity.store import CustomerStore
 from router.identity.types import (
     CustomerUpsert,
@@ -20,7 +26,20 @@ from router.models import (
     Customer,
     IdentityRef,
 )
-from router.store.pg_engine import PgConnections
+from router.store.errors import NotFound
+from router.store.pg_engine import PgConn, PgConnections
+
+BULK_CHUNK = 50_000  # rows per transaction of bulk_load
+
+
+async def _customer_row(conn: PgConn, customer_id: str) -> Customer | None:
+    row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+    return None if row is None else _customer(row)
+
+
+async def _identities(conn: PgConn, customer_id: str) -> list[ChannelIdentity]:
+    rows = await conn.fetch("SELECT * FROM identities WHERE customer_id = $1 ORDER BY created_at", customer_id)
+    return [_identity(r) for r in rows]
 
 
 class PostgresCustomers(CustomerStore, PgConnections):
@@ -28,30 +47,46 @@ class PostgresCustomers(CustomerStore, PgConnections):
 
     async def bulk_load(
         self,
-        customers: Iterable[tuple[str, str | None, str]],
-        identities: Iterable[tuple[str, str, str, str | None, str | None, str]],
+        customers: Iterable[CustomerRow],
+        identities: Iterable[IdentityRow],
     ) -> None:
-        raise NotImplementedError("postgres: not yet")
+        """Trusted rows without the per-row checks (``SQLiteIdentity.bulk_load``):
+        customers ``(id, name, created_at)``, identities ``(kind, value,
+        customer_id, key_kind, key_value, created_at)``, by COPY in transactions
+        of ``BULK_CHUNK`` rows; all customers before any identity."""
+        for chunk in _chunks(customers, BULK_CHUNK):
+            await self._pg.write(_bulk_load, chunk, [])
+        for rows in _chunks(identities, BULK_CHUNK):
+            await self._pg.write(_bulk_load, [], rows)
+        await self._pg.run_alone(_after_bulk_load)
 
     async def resolve_identity(
         self, ref: IdentityRef, display_name: str | None, now: datetime, plan: IdentityPlan | None = None
     ) -> Customer:
-        raise NotImplementedError("postgres: not yet")
+        plan = plan or IdentityPlan(identity=ref)
+        # the common case, a returning customer, needs no write transaction
+        found = await self._pg.read(_customer_by_identity, plan.identity)
+        if found is not None and nothing_to_apply(plan, display_name, found.display_name):
+            return found
+        return await self._pg.write(_resolve_identity, plan, display_name, now)
 
     async def find_identity(self, ref: IdentityRef) -> Customer | None:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_customer_by_identity, ref)
 
     async def get_customer(self, customer_id: str) -> Customer:
-        raise NotImplementedError("postgres: not yet")
+        found = await self._pg.read(_customer_row, customer_id)
+        if found is None:
+            raise NotFound(f"customer {customer_id}")
+        return found
 
     async def customer_identities(self, customer_id: str) -> list[ChannelIdentity]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(_identities, customer_id)
 
     async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.write(_upsert_customer, upsert, now)
 
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_proven.automatic_sent, customer_id, marker)
 
     async def last_contacts(self, customer_id: str) -> list[ChannelContact]:
-        raise NotImplementedError("postgres: not yet")
+        return await self._pg.read(postgres_contacts.last_contacts, customer_id)

@@ -57,10 +57,14 @@ class CustomerStore(Protocol):
         inserting the customer from the identity's RETURNING; or a savepoint
         rolled back when it did not); when it did not, the identity is read
         again and its customer is the answer, never an integrity error to
-        the connector. Joining by key takes the key's advisory lock (kind 4,
-        ``router.store.base``) before its owners are read. Claims are
-        inserted ``ON CONFLICT DO NOTHING``; a merge it makes locks as
-        ``merge_customers``."""
+        the connector. Every key whose owners it reads (the key a new
+        identity joins by, a claim's that merges by config, a platform's
+        proof's) is locked by its advisory lock (kind 4,
+        ``router.store.base``), all at once in sorted order, before the
+        sender's identity is read again and anything is written: two senders
+        proving one phone at once are seen one after the other, so the
+        second finds the first as its owner. Claims are inserted ``ON
+        CONFLICT DO NOTHING``; a merge it makes locks as ``merge_customers``."""
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...
@@ -82,8 +86,12 @@ class CustomerStore(Protocol):
 
         Lock: the advisory lock of each of its keys (kind 4, in sorted order)
         before their holders are read, so two writes by a new key make one
-        customer, not two; by id, the customer's row ``FOR UPDATE`` from the
-        check that it was not merged to the write."""
+        customer, not two; then the customer the keys name, ``FOR UPDATE``,
+        and the keys' owners read again while it turns out merged (a merge
+        does not take the keys' locks, and one committed meanwhile moved
+        them to its survivor): the write lands on the profile that has the
+        keys, never on a merged one. By id, the customer's row ``FOR
+        UPDATE`` from the check that it was not merged to the write."""
 
     @abstractmethod
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
@@ -196,7 +204,11 @@ class MergeStore(Protocol):
 
         Lock: both customers' rows ``FOR UPDATE``, in id order (two merges of
         the same pair, either way round, never wait for each other), from the
-        check that neither is merged already to the last write."""
+        check that neither is merged already to the last write; then their
+        conversations ``FOR UPDATE`` (by id) before they or their messages are
+        read: which are open and which is older stays true to the fold, and a
+        message put in one meanwhile (its writer locks the conversation) is
+        moved with the rest, not left behind with the merged customer."""
 
     @abstractmethod
     async def unmerge_customers(self, merge_id: str, actor: str | None, reason: str, now: datetime) -> MergeRecord:
@@ -208,7 +220,10 @@ class MergeStore(Protocol):
         from the merge record, which never change), then the merge record's
         row ``FOR UPDATE``, read again, before the checks: no merge of either
         can be made meanwhile (it takes the same customer locks), and two
-        unmerges of one merge get one success and one conflict."""
+        unmerges of one merge get one success and one conflict. Then their
+        conversations ``FOR UPDATE`` (by id), as ``merge_customers``: one
+        changed since the merge is summed up again, never put back over the
+        change."""
 
     @abstractmethod
     async def customer_merges(self, customer_id: str) -> list[MergeRecord]:

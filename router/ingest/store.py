@@ -60,14 +60,20 @@ class IngestStore(Protocol):
 
         Lock: the sender is resolved as ``resolve_identity`` says (a new
         sender's identity inserted ``ON CONFLICT DO NOTHING`` and read again;
-        its merges lock as ``merge_customers``); the message's insert is
+        its merges lock as ``merge_customers``), then its customer's row
+        ``FOR KEY SHARE``, read again (merged meanwhile, the survivor is the
+        sender; a merge waits for this transaction); the message's insert is
         ``ON CONFLICT (channel, external_id) DO NOTHING``, and when another
         transaction stored it first this one goes on as a redelivery with
-        the row that won (the first copy's row ``FOR UPDATE`` while it is
+        the row that won (the first copy's row ``FOR UPDATE``, on PostgreSQL
+        ``FOR NO KEY UPDATE`` as in ``attach_to_conversation``, while it is
         attached), never an integrity error to the connector; the open
-        conversation (the customer's or the thread's) is read ``FOR UPDATE``,
-        still open, before the message goes in and the conversation is
-        touched, so a conversation resolved meanwhile is not written into."""
+        conversation (the customer's or the thread's) is locked by the one
+        statement that checks it is still open, touches it and puts the
+        message in it (an UPDATE, whose WHERE PostgreSQL checks again on a
+        row it waited for; the message, inserted just before, comes first in
+        the lock order), so a conversation resolved meanwhile is not written
+        into."""
 
     @abstractmethod
     async def ingest_automated(self, message: InboundMessage, received_at: datetime
@@ -94,7 +100,10 @@ class IngestStore(Protocol):
         otherwise both insert, and the second fail on the one-open-
         conversation index), then the message's row ``FOR UPDATE``, read
         again unattached (else its conversation is the answer), both to the
-        commit."""
+        commit; an open conversation found is locked as ``ingest`` locks it.
+        (On PostgreSQL both rows are locked ``FOR NO KEY UPDATE``: it excludes
+        the same writers, and leaves free the foreign-key checks of rows that
+        name them, a customer's new messages.)"""
 
     @abstractmethod
     async def unrouted_messages(self, limit: int) -> list[Message]:

@@ -1,14 +1,26 @@
 """The durable outbox worker: delivers stored outbound messages through their
 connector, retries transient failures with exponential backoff (honouring a
 platform's ``retry_after``), and dead-letters with the reason after the last
-try. Messages to one recipient leave in the order they were written."""
+try. Messages to one recipient leave in the order they were written.
+
+Every node runs one. It claims what it sends (``OutboxStore.claim_outbox``):
+each entry is leased to it for ``LEASE``, one per recipient at a time, so N
+nodes send each reply once and a recipient's replies in order. A node that
+dies mid-send leaves its lease to run out; another node then resumes the
+entry, which the platform may get twice: counted
+(``omnirouter_outbox_resends_total``), and harmless where the connector gives
+the platform an idempotency key derived from the message (VK's
+``random_id``). Telegram's Bot API, Twilio and SMTP take none."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+import os
 import random
+import secrets
+import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +32,20 @@ from router.config import OutboxConfig
 from router.connector import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
-from router.outbox.store import OutboxStore
+from router.outbox.store import LeaseLost, OutboxStore
 from router.redaction import redact
 from router.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
+# how long a claimed entry stays this node's. A send is cut off after SEND_TIMEOUT (its
+# parts and the platform's pacing included) and then recorded, so a fixed lease of twice
+# that outlasts every send of a live node: no renewal to write while a send is slow,
+# and none that a stalled process could miss. The other side of it: a dead node's
+# entries go again after at most this long. Nodes' clocks must agree to well within
+# the margin (NTP does)
+LEASE = timedelta(seconds=2 * SEND_TIMEOUT)
 IDLE_POLL = 30.0
 OUTAGE_POLL = 30.0  # seconds at most between passes while the store is down
 
@@ -35,6 +54,12 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     """Full-jitter exponential backoff (AWS architecture blog's variant)."""
     ceiling = min(maximum, initial * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def worker_id() -> str:
+    """A name for a worker no other running worker has (host, process, and a
+    random part for several workers in one process, as tests make)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class OutboxWorker:
@@ -47,6 +72,7 @@ class OutboxWorker:
         metrics: Metrics,
         wakeup: asyncio.Event,
         clock: Callable[[], datetime] = utcnow,
+        node: str | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -55,6 +81,11 @@ class OutboxWorker:
         self.metrics = metrics
         self.wakeup = wakeup
         self.clock = clock
+        # whom the entries it sends are leased to: unique among the running workers
+        # (a node's id names its worker; reusing it after a restart resumes its leases at once)
+        self.node = node or worker_id()
+        # one pass at a time: a claim then finds none of this worker's sends in flight
+        self._pass = asyncio.Lock()
 
     async def run(self) -> None:
         outage = 0  # passes in a row the store refused
@@ -76,35 +107,38 @@ class OutboxWorker:
 
     async def run_once(self) -> float:
         """Send what is due; return seconds until something else may be due."""
-        entries = await self.store.pending_outbox(self.config.batch)
-        queues: dict[tuple[str, str], list[OutboxEntry]] = {}
-        for entry in entries:
-            queues.setdefault((entry.payload.channel, entry.payload.recipient), []).append(entry)
-        waits = await asyncio.gather(*(self._drain(q) for q in queues.values()))
-        if len(entries) == self.config.batch:
-            return 0.0  # there may be more right now
-        return min([IDLE_POLL, *(w for w in waits if w is not None)])
+        async with self._pass:
+            while True:
+                claim = await self.store.claim_outbox(self.node, self.config.batch, self.clock(), LEASE)
+                if not claim.entries:
+                    if claim.next_due is None:
+                        return IDLE_POLL
+                    return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
+                # one entry per recipient: each claim takes the next of every recipient's
+                await asyncio.gather(*(self._deliver(e, e.id in claim.resumed) for e in claim.entries))
 
-    async def _drain(self, queue: list[OutboxEntry]) -> float | None:
-        """Send one recipient's entries in order; stop at the first not yet due
-        or failed one. Returns seconds until that one is due again."""
-        for entry in queue:
-            wait = (entry.next_attempt_at - self.clock()).total_seconds()
-            if wait > 0:
-                return wait
-            retry_in = await self._deliver(entry)
-            if retry_in is not None:
-                return retry_in
-        return None
+    async def _deliver(self, entry: OutboxEntry, resumed: bool) -> None:
+        channel = entry.payload.channel
+        if resumed:
+            # a node died or stalled mid-send: the platform may have it already
+            self.metrics.outbox_resends.labels(channel).inc()
+            log.warning("message %s on %s: resumed after the lease of an unfinished send ran out",
+                        entry.message_id, channel)
+        try:
+            await self._send(entry)
+        except LeaseLost:
+            # this send outlived its lease and another node took the entry: it finishes it
+            log.warning("message %s on %s: the lease ran out mid-send; the node that took it over sends it",
+                        entry.message_id, channel)
 
-    async def _deliver(self, entry: OutboxEntry) -> float | None:
+    async def _send(self, entry: OutboxEntry) -> None:
         channel = entry.payload.channel
         connector = self.connectors.get(channel)
         attempts = entry.attempts + 1
         # each part of a message sent in parts is stored as it goes: a retry,
-        # even after a restart, resumes after it instead of sending it again
+        # even after a restart or on another node, resumes after it instead of sending it again
         progress = SendProgress(entry.parts_sent, entry.part_external_id,
-                                functools.partial(self.store.outbox_part_sent, entry.id))
+                                functools.partial(self.store.outbox_part_sent, entry.id, node=self.node))
         try:
             if connector is None:
                 raise PermanentError(f"no enabled connector named {channel!r}")
@@ -115,13 +149,12 @@ class OutboxWorker:
             return await self._failed(entry, attempts, error, progress.done)
         except DeliveryError as exc:
             return await self._failed(entry, attempts, exc, progress.done)
-        message = await self.store.outbox_sent(entry.id, result.external_id, self.clock())
+        message = await self.store.outbox_sent(entry.id, result.external_id, self.clock(), self.node)
         self.metrics.messages_out.labels(channel, "sent").inc()
         log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
         self._publish(message)
-        return None
 
-    async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError, parts_sent: int) -> float | None:
+    async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError, parts_sent: int) -> None:
         channel = entry.payload.channel
         # the agent reads it: never a credential from a library's error text
         error.reason = redact(error.reason)
@@ -130,26 +163,25 @@ class OutboxWorker:
             if isinstance(error, RateLimited):
                 delay = max(delay, error.retry_after)
             next_at = self.clock() + timedelta(seconds=delay)
-            await self.store.outbox_retry(entry.id, attempts, next_at, error.reason)
+            await self.store.outbox_retry(entry.id, attempts, next_at, error.reason, self.node)
             self.metrics.messages_out.labels(channel, "retry").inc()
             log.warning(
                 "message %s on %s failed (attempt %d, retry in %.1fs): %s",
                 entry.message_id, channel, attempts, delay, error.reason,
             )
-            return delay
+            return
         reason = error.reason
         if not isinstance(error, PermanentError):
             reason = f"gave up after {attempts} attempts: {reason}"
         if parts_sent:
             # the customer has the beginning: the agent should know which part is missing
             reason = f"{reason} (after {parts_sent} part(s) of it had been delivered)"
-        message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock())
+        message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock(), self.node)
         self.metrics.messages_out.labels(channel, "failed").inc()
         log.error("message %s on %s dead-lettered (conversation %s): %s",
                   entry.message_id, channel, entry.conversation_id, reason)
+        # a dead entry no longer blocks the recipient's later messages (the next claim takes them)
         self._publish(message)
-        # a dead entry no longer blocks the recipient's later messages
-        return 0.0
 
     def _publish(self, message: Message) -> None:
         self.bus.publish(events.message_updated(message))

@@ -272,4 +272,14 @@ MIGRATIONS: list[str] = [
     # and a pending reply's template request moves to the outbox payload's
     # ``template``, so an upgraded database keeps every marker
     _migration_10(),
+    # 11: outbox — entries are claimed, not read: leased to one node (lease_owner, kept
+    # as who finished it) until a deadline (lease_until, dropped when finished); a
+    # recipient's pending entries found by its key, for one in flight per recipient
+    """
+    ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+    CREATE INDEX outbox_recipient ON outbox(
+        json_extract(payload, '$.channel'), json_extract(payload, '$.recipient'), created_at
+    ) WHERE status = 'pending';
+    """,
 ]

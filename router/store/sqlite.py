@@ -24,7 +24,7 @@ from router.accounts.sqlite import SQLiteAccounts
 from router.conversations.sqlite import SQLiteConversations
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
-from router.outbox.sqlite import SQLiteOutbox
+from router.outbox.sqlite import SQLiteOutbox, expire_leases
 from router.routing.sqlite import SQLiteRouting
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
@@ -101,6 +101,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         try:
             await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
+            await writer.run_alone(expire_leases)  # this node's start: what it had leased goes again
         except BaseException:
             await _closed(writer)
             raise

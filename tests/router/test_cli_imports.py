@@ -19,7 +19,7 @@ def imported_after(code: str) -> set[str]:
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["rules", "--help"], ["rules", "explain", "--help"],
-                                  ["customers", "import", "--help"]])
+                                  ["customers", "import", "--help"], ["db", "copy", "--help"]])
 def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     code = f"from router.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     assert imported_after(code).isdisjoint(HEAVY)

@@ -1,0 +1,196 @@
+"""Resolving a sender to a customer on PostgreSQL, inside the ingest
+transaction or on its own: first sight of an identity, its key's owner, the
+claims it made; and the customer writes of a CRM (upsert) and the contacts a
+code can go to. The units of ``sqlite_resolve`` under the same names, times
+as ``datetime``.
+
+Locks (``CustomerStore.resolve_identity``), with several writers at once:
+- a sender seen for the first time by two transactions: its identity's
+  insert is ``ON CONFLICT (kind, value) DO NOTHING``, and a new customer is
+  inserted in the same statement from that insert's ``RETURNING``, so it
+  exists only when the identity took; when it did not, the identity is read
+  again and its customer is the answer;
+- every key whose owners the plan reads (the match key on first sight, the
+  claims that merge by config, the proven keys) is locked (advisory kind 4,
+  ``router.store.base``), all of them, in sorted order, before the sender's
+  identity is read again and anything is written;
+- claims are inserted ``ON CONFLICT DO NOTHING``; a merge locks as
+  ``merge_customers`` (rows, after the advisory locks)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from router.identity import postgres_proven, postgres_upsert
+from router.identity.postgres_merge import _merge
+from router.identity.postgres_rows import _audit, _customer, _customer_by_identity
+from router.identity.postgres_upsert import lock_keys
+from router.identity.postgres_verification import key_contacts as _key_contacts
+from router.identity.rules import (
+    claim_merges,
+    match_key,
+    merges_into,
+    new_claim,
+    nothing_to_apply,
+    one_owner,
+    widely_shared,
+)
+from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
+from router.models import Customer, new_id
+from router.store.pg_engine import PgConn
+
+log = logging.getLogger(__name__)
+
+
+def _locked_keys(plan: IdentityPlan, first_sight: bool) -> set[KeyRef]:
+    """The keys whose owners this resolve may read: each is locked before."""
+    keys = {claim.key for claim in plan.claims if claim_merges(plan, claim)}
+    keys |= {proof.key for proof in plan.proven}
+    match = match_key(plan)
+    if first_sight and match is not None:
+        keys.add(match)
+    return keys
+
+
+async def _resolve_identity(
+    conn: PgConn, plan: IdentityPlan, name: str | None, now: datetime, message_id: str | None = None
+) -> Customer:
+    found = await _customer_by_identity(conn, plan.identity)
+    if found is not None and nothing_to_apply(plan, name, found.display_name):
+        return found
+    if keys := _locked_keys(plan, first_sight=found is None):
+        await lock_keys(conn, keys)
+        # read under the lock: a transaction that held it may have linked the sender meanwhile
+        found = await _customer_by_identity(conn, plan.identity)
+    if found is None:
+        customer_id = await _link_new_identity(conn, plan, name, now)
+    elif nothing_to_apply(plan, name, found.display_name):
+        return found
+    else:
+        customer_id = found.id
+    if plan.claims:
+        customer_id = await _record_claims(conn, customer_id, plan, message_id, now)
+    if plan.proven:
+        customer_id = await postgres_proven.record_proven(conn, customer_id, plan, message_id, now, _merge)
+    if name:
+        await conn.execute(
+            "UPDATE customers SET display_name = $1, updated_at = $2 WHERE id = $3"
+            " AND display_name IS DISTINCT FROM $1", name, now, customer_id,
+        )
+    row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+    assert row is not None
+    return _customer(row)
+
+
+async def _key_sharers(conn: PgConn, key: KeyRef, limit: int) -> list[str]:
+    """Profiles having ``key``, proven or claimed (at most ``limit``)."""
+    rows = await conn.fetch(
+        "SELECT customer_id FROM identities WHERE key_kind = $1 AND key_value = $2"
+        " UNION SELECT customer_id FROM identity_claims WHERE kind = $1 AND value = $2 LIMIT $3",
+        key.kind, key.value, limit,
+    )
+    return [r[0] for r in rows]
+
+
+async def _key_owner(conn: PgConn, key: KeyRef, max_profiles: int) -> str | None:
+    """The one profile with a proven identity of ``key``, unless the key is
+    too widely shared (more than ``max_profiles``) or owned by several."""
+    if widely_shared(len(await _key_sharers(conn, key, max_profiles + 1)), max_profiles):
+        log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
+        return None
+    owners = await conn.fetch(
+        "SELECT DISTINCT customer_id FROM identities WHERE key_kind = $1 AND key_value = $2 LIMIT 2",
+        key.kind, key.value,
+    )
+    return one_owner([r[0] for r in owners])
+
+
+# a new profile exists only if its identity took: one statement, the customer inserted from the
+# identity's RETURNING (the identity's reference to it is checked at the statement's end)
+_NEW_PROFILE = """
+    WITH linked AS (
+        INSERT INTO identities (kind, value, customer_id, verified, source, created_at, key_kind, key_value)
+        VALUES ($1, $2, $3, true, 'channel', $4, $5, $6)
+        ON CONFLICT (kind, value) DO NOTHING
+        RETURNING customer_id
+    )
+    INSERT INTO customers (id, display_name, created_at, updated_at)
+    SELECT customer_id, $7, $4, $4 FROM linked
+    RETURNING id
+"""
+
+_LINK = """
+    INSERT INTO identities (kind, value, customer_id, verified, source, created_at, key_kind, key_value, link_reason)
+    VALUES ($1, $2, $3, true, 'rule', $4, $5, $6, $7)
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING customer_id
+"""
+
+
+async def _link_new_identity(conn: PgConn, plan: IdentityPlan, name: str | None, now: datetime) -> str:
+    """First sight of an identity: join the profile owning its key (when the
+    rules say so), or start a new profile. Another transaction linking the
+    same identity first wins: its customer is the answer."""
+    match = match_key(plan)
+    owner = await _key_owner(conn, match, plan.max_profiles) if match else None
+    ref, key = plan.identity, plan.key
+    key_kind, key_value = (key.kind, key.value) if key else (None, None)
+    if owner is None:
+        took = await conn.fetchval(_NEW_PROFILE, ref.kind, ref.value, new_id("cus"), now, key_kind, key_value, name)
+    else:
+        assert match is not None
+        reason = f"same {match.kind} {match.value} as a linked identity (auto_merge)"
+        took = await conn.fetchval(_LINK, ref.kind, ref.value, owner, now, key_kind, key_value, reason)
+        if took is not None:
+            await _audit(conn, "link", owner, None, "rule", None, reason, {"identity": ref.model_dump()}, now)
+    if took is not None:
+        return str(took)
+    # the insert waited for the transaction that linked it first, which committed: read it now
+    linked = await conn.fetchval("SELECT customer_id FROM identities WHERE kind = $1 AND value = $2",
+                                 ref.kind, ref.value)
+    assert linked is not None
+    return str(linked)
+
+
+async def _record_claims(conn: PgConn, customer_id: str, plan: IdentityPlan, message_id: str | None,
+                         now: datetime) -> str:
+    """Store the plan's claims; returns the customer (another one when a claim
+    merged the profile into its owner, which config must have allowed)."""
+    for claim in plan.claims:
+        key = claim.key
+        proven = await conn.fetchval(
+            "SELECT customer_id FROM identities WHERE key_kind = $1 AND key_value = $2 AND customer_id = $3",
+            key.kind, key.value, customer_id,
+        )
+        if not new_claim(held_proven=proven is not None):
+            continue
+        await conn.execute(
+            "INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, message_id, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            new_id("clm"), customer_id, key.kind, key.value, claim.source, claim.raw, message_id, now,
+        )
+        if claim_merges(plan, claim):
+            customer_id = await _merge_by_claim(conn, customer_id, claim, plan, now)
+    return customer_id
+
+
+async def _merge_by_claim(conn: PgConn, customer_id: str, claim: ClaimPlan, plan: IdentityPlan,
+                          now: datetime) -> str:
+    owner = merges_into(await _key_owner(conn, claim.key, plan.max_profiles), customer_id)
+    if owner is None:
+        return customer_id
+    reason = f"claimed {claim.key.kind} {claim.key.value} ({claim.source}) merges by config (merge_claims)"
+    # unproven: the moved identities are marked unverified, so neither side sees the other's history
+    await _merge(conn, MergeRequest(owner, customer_id, "rule", None, reason, plan.attributes, verified=False), now)
+    return owner
+
+
+async def _upsert_customer(conn: PgConn, upsert: CustomerUpsert, now: datetime) -> Upserted:
+    customer_id, created, set_aside = await postgres_upsert.upsert_customer(conn, upsert, now)
+    found = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+    assert found is not None
+    return Upserted(_customer(found), created, set_aside)
+
+
+__all__ = ["_key_contacts", "_resolve_identity", "_upsert_customer"]
