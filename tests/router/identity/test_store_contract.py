@@ -19,6 +19,8 @@ from router.models import (
 )
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
+from router.store.pg_engine import PgConn
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from tests.router.store.test_contract import T0, inbound, ingest
 
@@ -124,9 +126,11 @@ _TABLES = {"customers": ("id", "id"), "identities": ("customer_id", "kind || ':'
            "messages": ("customer_id", "id")}
 
 
-def _all_rows(store: Store, *customer_ids: str) -> Rows:
+async def _all_rows(store: Store, *customer_ids: str) -> Rows:
     """Every row, every column, of the customers' profiles, identities, claims,
     conversations and messages, read from the database itself."""
+    if isinstance(store, PostgresStore):
+        return await store._pg.read(_pg_rows, customer_ids)
     assert isinstance(store, SQLiteStore)
     marks = ", ".join("?" for _ in customer_ids)
     with contextlib.closing(sqlite3.connect(store.path)) as db:
@@ -137,6 +141,16 @@ def _all_rows(store: Store, *customer_ids: str) -> Rows:
                 f"SELECT {name} AS _name, * FROM {table} WHERE {owner} IN ({marks})", customer_ids)]
             rows[table] = {str(r.pop("_name")): r for r in found}
         return rows
+
+
+async def _pg_rows(conn: PgConn, customer_ids: tuple[str, ...]) -> Rows:
+    rows: Rows = {}
+    for table, (owner, name) in _TABLES.items():
+        found = [dict(r) for r in await conn.fetch(
+            f"SELECT {name} AS _name, * FROM {table} WHERE {owner} = ANY($1::text[])", list(customer_ids))]
+        # seq is PostgreSQL's stand-in for SQLite's rowid, which `*` does not read there either
+        rows[table] = {str(r.pop("_name")): {k: v for k, v in r.items() if k != "seq"} for r in found}
+    return rows
 
 
 def _differences(before: Rows, after: Rows) -> list[tuple[str, str, str, object, object]]:
@@ -158,7 +172,7 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     await store.resolve_identity(plan.identity, None, T0, plan)
     await store.set_conversation_state(conv_b, ConversationStatus.RESOLVED, None, T0 + timedelta(minutes=6))
     _, conv_b2, _ = await _customer_with_conversation(store, "anna-tg", T0 + timedelta(minutes=7), "telegram")
-    before, rows_before = await _state(store, a, b), _all_rows(store, a, b)
+    before, rows_before = await _state(store, a, b), await _all_rows(store, a, b)
 
     record = await store.merge_customers(MergeRequest(a, b, "agent", "agt_1", "same person: said so on the phone"),
                                          T0 + timedelta(hours=1))
@@ -175,7 +189,7 @@ async def test_merge_then_unmerge_restores_the_exact_prior_state(store: Store) -
     undone = await store.unmerge_customers(record.id, "agt_1", "different people after all", T0 + timedelta(hours=2))
     assert undone.undone_at is not None
     assert await _state(store, a, b) == before
-    assert _differences(rows_before, _all_rows(store, a, b)) == []
+    assert _differences(rows_before, await _all_rows(store, a, b)) == []
     actions = [(e.action, e.actor) for e in await store.identity_audit(a, 10)]
     assert actions == [("unmerge", "agt_1"), ("merge", "agt_1")]
 
@@ -201,7 +215,7 @@ async def test_unmerge_after_messages_during_the_merge_gives_each_side_its_own(
     message written meanwhile is with its sender."""
     phone, conv_phone, _ = await _writes(store, other_channel, "+79123456789", "p1", T0)
     web, conv_web, _ = await _writes(store, "webchat", "v-1", "w1", T0 + timedelta(minutes=5))
-    rows_before = _all_rows(store, phone, web)
+    rows_before = await _all_rows(store, phone, web)
     pair = (phone, web) if survivor == "older" else (web, phone)
     record = await store.merge_customers(MergeRequest(*pair, "agent", "agt_1", "looked alike"),
                                          T0 + timedelta(hours=1))
@@ -209,7 +223,7 @@ async def test_unmerge_after_messages_during_the_merge_gives_each_side_its_own(
     assert conv == conv_phone and (await store.get_conversation(conv_phone)).channel == "webchat"
 
     await store.unmerge_customers(record.id, "agt_1", "two people", T0 + timedelta(hours=2))
-    after = _all_rows(store, phone, web)
+    after = await _all_rows(store, phone, web)
     assert after["conversations"][conv_phone]["channel"] == other_channel
     assert after["messages"][during]["customer_id"] == web
     assert after["messages"][during]["conversation_id"] == conv_web
@@ -246,7 +260,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
     with pytest.raises(ConflictError, match="itself"):
         await store.merge_customers(MergeRequest(a, a, "agent", None, "x"), T0)
     first = await store.merge_customers(MergeRequest(a, b, "agent", None, "x"), T0)
-    before, rows_before = await _state(store, a, b, c), _all_rows(store, a, b, c)
+    before, rows_before = await _state(store, a, b, c), await _all_rows(store, a, b, c)
     with pytest.raises(ConflictError, match="merged into"):
         await store.merge_customers(MergeRequest(c, b, "agent", None, "x"), T0)
     with pytest.raises(NotFound):
@@ -256,7 +270,7 @@ async def test_conflicting_merges_are_refused_and_change_nothing(store: Store) -
         await store.unmerge_customers(first.id, None, "x", T0)
     await store.unmerge_customers(second.id, None, "x", T0)
     assert await _state(store, a, b, c) == before
-    assert _differences(rows_before, _all_rows(store, a, b, c)) == []
+    assert _differences(rows_before, await _all_rows(store, a, b, c)) == []
     with pytest.raises(ConflictError, match="undone already"):
         await store.unmerge_customers(second.id, None, "x", T0)
     with pytest.raises(NotFound):

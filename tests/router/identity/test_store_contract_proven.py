@@ -69,7 +69,7 @@ async def test_the_proof_merges_into_the_phones_owner_and_unmerge_undoes_exactly
     tg = await writes(store, telegram(), T0 + timedelta(minutes=5))
     owner, merged = wa.customer.id, tg.customer.id
     assert owner != merged
-    rows_before = _all_rows(store, owner, merged)
+    rows_before = await _all_rows(store, owner, merged)
 
     contact = await writes(store, telegram("5551234", PROOF), T0 + timedelta(minutes=6))
     assert contact.customer.id == owner
@@ -87,7 +87,7 @@ async def test_the_proof_merges_into_the_phones_owner_and_unmerge_undoes_exactly
     assert (await store.find_identity(IdentityRef(kind="telegram", value="5551234"))).id == merged
     # what differs from before the contact is the contact itself and the proof it
     # brought, both back with the Telegram customer; the merge left no trace
-    left = {(t, row, col) for t, row, col, _, _ in _differences(rows_before, _all_rows(store, owner, merged))}
+    left = {(t, row, col) for t, row, col, _, _ in _differences(rows_before, await _all_rows(store, owner, merged))}
     claim = (await store.customer_claims(merged))[0]
     proof = {("identities", "telegram:5551234", c) for c in ("key_kind", "key_value", "link_reason")}
     assert proof <= left
