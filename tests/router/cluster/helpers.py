@@ -1,0 +1,61 @@
+"""What the cluster's tests share: jobs that tell who runs them and whether
+two ever ran at once, and a look at the server's sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from router.cluster.contract import Job
+from router.cluster.postgres_leadership import PgLeadership
+
+
+class Jobs:
+    """Singleton jobs that record which node runs them."""
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+        self.most_at_once = 0
+        self.starts: list[str] = []
+
+    def job(self, node: str) -> Job:
+        async def run() -> None:
+            self.running.add(node)
+            self.starts.append(node)
+            self.most_at_once = max(self.most_at_once, len(self.running))
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.running.discard(node)
+        return run
+
+
+def fast(dsn: str, node: str) -> PgLeadership:
+    """A leadership that ticks often, so the tests take seconds, not minutes."""
+    return PgLeadership(dsn, node, tick=0.1, takeover_grace=0.3)
+
+
+@asynccontextmanager
+async def admin(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def session_of(conn: asyncpg.Connection, node: str) -> int | None:
+    """The server's pid of ``node``'s leadership session, if it has one."""
+    pid: int | None = await conn.fetchval(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", f"omnirouter {node} leadership")
+    return pid
+
+
+async def kill_session(conn: asyncpg.Connection, node: str) -> None:
+    """The server ends ``node``'s leadership session (as when its node dies)."""
+    pid = await session_of(conn, node)
+    assert pid is not None, f"{node} has no leadership session"
+    assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
