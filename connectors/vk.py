@@ -284,7 +284,9 @@ class VkConnector(Connector[VkOptions]):
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> VkConnector:
         if self.options.mode == "longpoll":
-            self._poller = asyncio.create_task(self._poll(), name=f"vk-longpoll-{self.name}")
+            # one long poll per community in the whole cluster
+            self._poller = asyncio.create_task(self.leadership.run(f"vk:{self.name}", self._poll),
+                                               name=f"vk-longpoll-{self.name}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

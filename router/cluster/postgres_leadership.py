@@ -48,7 +48,8 @@ STAND_BACK = 3  # ticks a node that lost a lead lets pass before trying for it a
 # the server gives up on a silent client after idle + interval * count seconds
 KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
-ConnectionFault = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# a query cut short leaves asyncpg's connection unusable (InternalClientError): made again too
+ConnectionFault = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 @dataclass
@@ -89,8 +90,10 @@ class PgLeadership:
         self.heartbeat_timeout = heartbeat_timeout
         self.takeover_grace = takeover_grace
         self._claims: dict[str, _Claim] = {}
+        # the connection is used by the keeper task only: a job's task, cancelled at any
+        # moment, never cuts a query short. Locks to let go of, at its next tick:
         self._conn: asyncpg.Connection[Any] | None = None
-        self._using = asyncio.Lock()  # one query at a time on the connection
+        self._unlocking: list[str] = []
         self._wake = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
         self._failing: str | None = None  # the connection's trouble, said once until it ends
@@ -106,8 +109,7 @@ class PgLeadership:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
             self._keeper = None
-        async with self._using:
-            await self._drop()
+        await self._drop()  # and with the session every lock it held
 
     def leading(self) -> list[str]:
         """The singletons this node leads now."""
@@ -151,43 +153,41 @@ class PgLeadership:
         return False
 
     async def _release(self, claim: _Claim) -> None:
-        async with self._using:
-            if not claim.held or self._conn is None:
-                return
+        """The lock of a singleton no longer run here, let go of by the keeper
+        at once (a standby then leads within a tick)."""
+        if claim.held:
             claim.held = False
-            try:
-                async with asyncio.timeout(self.heartbeat_timeout):
-                    await self._conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", SINGLETON, claim.name)
-            except ConnectionFault as exc:
-                # the lock goes with the session: end it rather than lead on by mistake
-                log.warning("node %s: letting go of %s failed (%s); reconnecting", self.node, claim.name,
-                            type(exc).__name__)
-                await self._drop()
-        log.info("node %s no longer leads %s", self.node, claim.name)
+            self._unlocking.append(claim.name)
+            self._wake.set()
+            log.info("node %s no longer leads %s", self.node, claim.name)
 
     # -- the connection --------------------------------------------------------------------
     async def _keep(self) -> None:
         while True:
-            async with self._using:
-                try:
-                    async with asyncio.timeout(self.heartbeat_timeout):
-                        await self._tick()
-                except ConnectionFault as exc:
-                    self._trouble(f"{type(exc).__name__}: {exc}")
-                    await self._drop()
-                else:
-                    self._healthy()
+            try:
+                async with asyncio.timeout(self.heartbeat_timeout):
+                    await self._tick()
+            except ConnectionFault as exc:
+                self._trouble(f"{type(exc).__name__}: {exc}")
+                await self._drop()
+            else:
+                self._healthy()
             await wait_event(self._wake, self.tick)
             self._wake.clear()
 
     async def _tick(self) -> None:
-        """Connect if needed, try for each lock wanted and not held, and
-        make sure the connection answers (the heartbeat)."""
+        """Connect if needed, let go of the locks no longer wanted, try for
+        each lock wanted and not held, and make sure the connection answers
+        (the heartbeat)."""
         if self._conn is None:
+            self._unlocking.clear()  # a new session holds nothing
             self._conn = await asyncpg.connect(
                 self.dsn, timeout=CONNECT_TIMEOUT,
                 server_settings={"application_name": f"omnirouter {self.node} leadership", **KEEPALIVE})
             self._conn.add_termination_listener(self._ended)
+        while self._unlocking:
+            await self._conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", SINGLETON, self._unlocking[0])
+            self._unlocking.pop(0)
         now = asyncio.get_running_loop().time()
         wanted = [claim for claim in self._claims.values() if not claim.held and claim.retry_at <= now]
         for claim in wanted:
