@@ -15,6 +15,7 @@ from aiohttp import web
 from router.accounts import service
 from router.accounts.service import AdminSeed, token_hash
 from router.accounts.store import AccountStore
+from router.accounts.throttle import LoginAttempts, LoginKey
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, utcnow
 
@@ -36,8 +37,9 @@ class LoginThrottle:
     """After ``attempts`` failed logins for a (username, address) within
     ``lockout`` seconds, that pair is refused for ``lockout`` seconds.
 
-    In memory on purpose: one process serves the console, and a restart
-    forgetting a lock-out costs an attacker a restart's worth of guesses.
+    In memory on one node (SQLite): one process serves the console, and a
+    restart forgetting a lock-out costs an attacker a restart's worth of
+    guesses. A cluster counts in its database instead (``LOGIN_ATTEMPTS``).
     An attempt counts before its password is checked, so parallel guesses
     cannot slip past the limit while argon2 is busy; a success clears it.
     """
@@ -77,7 +79,26 @@ class LoginThrottle:
         self._records.pop(key, None)
 
 
+class LocalLoginAttempts:
+    """``LoginAttempts`` in this process's memory: a ``LoginThrottle``."""
+
+    def __init__(self, throttle: LoginThrottle) -> None:
+        self.throttle = throttle
+
+    async def attempt(self, key: LoginKey) -> float | None:
+        wait = self.throttle.retry_after(key)
+        if wait is None:
+            self.throttle.attempt(key)
+        return wait
+
+    async def succeeded(self, key: LoginKey) -> None:
+        self.throttle.succeeded(key)
+
+
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+# where login attempts are counted: the memory throttle above on one node, the database
+# in a cluster (set by the app factory before the console is set up)
+LOGIN_ATTEMPTS = web.AppKey("login_attempts", LoginAttempts)
 AGENT = web.RequestKey("agent", Agent)
 
 

@@ -219,7 +219,25 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-PG_MIGRATIONS: list[str] = [_V1]
+# 3 (the cluster's shared state, router/cluster/): the send pace of each platform
+# account (a bucket's theoretical arrival time) and the console's login throttle,
+# counted for every node; SQLite (one node) keeps both in memory
+_V3_CLUSTER = """
+CREATE TABLE send_pace (key text PRIMARY KEY, tat timestamptz NOT NULL);
+CREATE INDEX send_pace_tat ON send_pace(tat);
+
+CREATE TABLE login_throttle (
+    username text NOT NULL,
+    address text NOT NULL,
+    failures timestamptz[] NOT NULL DEFAULT '{}',
+    locked_until timestamptz,
+    touched timestamptz NOT NULL,
+    PRIMARY KEY (username, address)
+);
+CREATE INDEX login_throttle_touched ON login_throttle(touched);
+"""
+
+PG_MIGRATIONS: list[str] = [_V1, _V3_CLUSTER]
 
 
 class SchemaTooNew(RuntimeError):
