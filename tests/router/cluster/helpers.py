@@ -59,3 +59,48 @@ async def kill_session(conn: asyncpg.Connection, node: str) -> None:
     pid = await session_of(conn, node)
     assert pid is not None, f"{node} has no leadership session"
     assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+
+
+class Link:
+    """A TCP proxy between a node and the database whose traffic can be held
+    (a link gone silent: no error, no answer) and then cut on the server's
+    side (as the server's TCP keepalive gives up on the client)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self._server: asyncio.Server | None = None
+        self._upstreams: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+    def hold(self) -> None:
+        self.flowing.clear()
+
+    def cut(self) -> None:
+        for writer in self._upstreams:
+            writer.close()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(self.host, self.port)
+        self._upstreams.append(server_writer)
+        await asyncio.gather(self._pump(client_reader, server_writer), self._pump(server_reader, client_writer),
+                             return_exceptions=True)
+        client_writer.close()
+        server_writer.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self.flowing.wait()
+            writer.write(data)
+            await writer.drain()
+        writer.close()

@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from router.cluster.contract import AlwaysLead
 from router.cluster.postgres_leadership import PgLeadership
 from tests.conftest import eventually
-from tests.router.cluster.helpers import Jobs, admin, fast, kill_session, session_of
+from tests.router.cluster.helpers import Jobs, Link, admin, fast, kill_session, session_of
 
 
 @contextlib.asynccontextmanager
@@ -74,6 +75,31 @@ async def test_the_other_node_leads_when_the_leaders_session_is_killed(pg_databa
         # b stops (its task cancelled): a leads again
         await eventually(lambda: _true(jobs.running == {"a"}), "a to lead again")
     assert jobs.most_at_once == 1 and jobs.starts == ["a", "b", "a"]
+
+
+async def test_a_leader_whose_link_goes_silent_stops_before_anyone_takes_over(pg_database: str) -> None:
+    """No error, no answer: the leader stops its job after the heartbeat's
+    timeout, while the server still holds its lock; the standby leads only
+    once the server lets the silent session go (its keepalive gave up)."""
+    jobs = Jobs()
+    url = urlsplit(pg_database)
+    link = Link(url.hostname or "127.0.0.1", url.port or 5432)
+    through = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{await link.start()}"))
+    try:
+        async with PgLeadership(through, "a", tick=0.1, takeover_grace=0.3, heartbeat_timeout=1.0) as a, \
+                fast(pg_database, "b") as b, running(a.run("vk:community", jobs.job("a"))):
+            await eventually(lambda: _true(jobs.running == {"a"}), "a to lead")
+            async with running(b.run("vk:community", jobs.job("b"))):
+                await refused_twice(pg_database, "b")
+                link.hold()
+                await eventually(lambda: _true(jobs.running == set()), "a to stop its job")
+                await refused_twice(pg_database, "b")  # the server still holds a's lock: b waits
+                assert b.leading() == []
+                link.cut()
+                await eventually(lambda: _true(jobs.running == {"b"}), "b to take over")
+    finally:
+        await link.close()
+    assert jobs.most_at_once == 1 and jobs.starts == ["a", "b"]
 
 
 async def test_the_other_node_leads_when_the_leader_closes(pg_database: str) -> None:
