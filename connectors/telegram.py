@@ -49,7 +49,6 @@ from pydantic import Field, ValidationError, field_validator
 
 from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
 from connectors.webhook import parse_json, read_body
-from router.cluster.contract import SendPace
 from router.connector import (
     MAX_MEDIA_BYTES,
     ChannelLabel,
@@ -200,14 +199,14 @@ class _Limits:
     counted by the connector's ``pace``: in this process's memory, or in a
     cluster's database, where one bot's 30 a second are shared by every node."""
 
-    def __init__(self, name: str, per_chat: float, per_bot: float, pace: Callable[[], SendPace]) -> None:
-        self._name = name
+    def __init__(self, connector: Connector[Any], per_chat: float, per_bot: float) -> None:
+        self._connector = connector  # its pace is given by the app factory after it is made
+        self._name = connector.name
         self._per_chat = per_chat
         self._per_bot = per_bot
-        self._pace = pace
 
     async def slot(self, chat_id: int) -> None:
-        pace = self._pace()
+        pace = self._connector.pace
         try:
             async with asyncio.timeout(MAX_LIMIT_WAIT):
                 await pace.slot(f"telegram:{self._name}:chat:{chat_id}", self._per_chat, 1, MAX_LIMIT_WAIT)
@@ -234,7 +233,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""
         api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
-        self._limits = _Limits(name, options.per_chat_per_second, options.per_bot_per_second, lambda: self.pace)
+        self._limits = _Limits(self, options.per_chat_per_second, options.per_bot_per_second)
         self._poller: asyncio.Task[None] | None = None
 
     @property
