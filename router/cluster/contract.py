@@ -44,6 +44,10 @@ class SendPace(Protocol):
     """A platform's send limits (one bot's messages a second), kept where
     every node that sends for the same account counts them."""
 
+    # True: counted for the whole cluster; False: in this process only (a
+    # client that paces itself in the process, as vk-api does, needs no more then)
+    shared: bool
+
     async def slot(self, key: str, rate: float, burst: float, max_wait: float) -> None:
         """Wait for ``key``'s next send slot: ``rate`` a second on average, at
         most ``burst`` at once. ``TimeoutError`` at once, and no slot taken,
@@ -53,6 +57,8 @@ class SendPace(Protocol):
 
 class LocalPace:
     """Send pace in this process's memory (one node): a leaky bucket per key."""
+
+    shared = False
 
     def __init__(self, max_keys: int = MAX_PACE_KEYS) -> None:
         self.max_keys = max_keys

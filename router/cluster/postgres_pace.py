@@ -42,6 +42,8 @@ class PgPace:
     """``SendPace`` counted in the store's database. ``engine``: the store's
     pool, asked for when a slot is taken (the store opens after this is made)."""
 
+    shared = True
+
     def __init__(self, engine: Callable[[], Pg]) -> None:
         self._engine = engine
 
