@@ -185,16 +185,19 @@ class PgLeadership:
                 self.dsn, timeout=CONNECT_TIMEOUT,
                 server_settings={"application_name": f"omnirouter {self.node} leadership", **KEEPALIVE})
             self._conn.add_termination_listener(self._ended)
+        # this session's: if it ends meanwhile (``_ended``), what it was granted ended with it
+        conn = self._conn
         while self._unlocking:
-            await self._conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", SINGLETON, self._unlocking[0])
+            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", SINGLETON, self._unlocking[0])
             self._unlocking.pop(0)
         now = asyncio.get_running_loop().time()
         wanted = [claim for claim in self._claims.values() if not claim.held and claim.retry_at <= now]
         for claim in wanted:
-            if await self._conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", SINGLETON, claim.name):
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", SINGLETON, claim.name)
+            if got and self._conn is conn and not conn.is_closed():
                 claim.grant()
         if not wanted:
-            await self._conn.fetchval("SELECT 1")
+            await conn.fetchval("SELECT 1")
 
     def _ended(self, conn: object) -> None:
         """asyncpg's termination listener: the session is gone, and with it every lock."""
