@@ -55,4 +55,6 @@ async def test_omnirouter_run_answers_as_its_node(tmp_path: Path) -> None:
             assert (await resp.json())["node"] == "eu-west-2"
     finally:
         proc.terminate()
-        await asyncio.wait_for(proc.communicate(), START_CEILING)
+        _, err = await asyncio.wait_for(proc.communicate(), START_CEILING)
+    assert f"omnirouter on http://127.0.0.1:{port} (console /, site chat /chat/), node eu-west-2, started in" \
+        in err.decode()  # the node says who it is as it starts listening
