@@ -219,24 +219,42 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-# 2: outbox — entries are claimed, not read (SQLite's 11): leased to one node
+# outbox (SQLite's 11): entries are claimed, not read: leased to one node
 # (lease_owner, kept as who finished it) until a deadline (lease_until, dropped when
 # finished); a recipient's pending entries found by its key, for one in flight per recipient
-_V2_OUTBOX_LEASES = """
+_OUTBOX_LEASES = """
 ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
 CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'recipient'), created_at, seq)
     WHERE status = 'pending';
 """
 
-# 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
+# identity: insertion order where SQLite reads it from rowid, for the
 # order of equal times (a message's claims, the codes of one moment); SQLite needs none
-_V7_IDENTITY_ORDER = """
+_IDENTITY_ORDER = """
 ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 """
 
-# in their numbers' order (merged from wip/pg-outbox and wip/pg-idmerge; 3 to 6 are other branches')
-PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, _V7_IDENTITY_ORDER]
+# the cluster's shared state (router/cluster/): the send pace of each platform
+# account (a bucket's theoretical arrival time) and the console's login throttle,
+# counted for every node; SQLite (one node) keeps both in memory
+_CLUSTER = """
+CREATE TABLE send_pace (key text PRIMARY KEY, tat timestamptz NOT NULL);
+CREATE INDEX send_pace_tat ON send_pace(tat);
+
+CREATE TABLE login_throttle (
+    username text NOT NULL,
+    address text NOT NULL,
+    failures timestamptz[] NOT NULL DEFAULT '{}',
+    locked_until timestamptz,
+    touched timestamptz NOT NULL,
+    PRIMARY KEY (username, address)
+);
+CREATE INDEX login_throttle_touched ON login_throttle(touched);
+"""
+
+# a migration's version is its place here (1-based); append, never reorder
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER]
 
 
 class SchemaTooNew(RuntimeError):

@@ -1,0 +1,92 @@
+"""The node's part in a cluster, chosen by the store: on PostgreSQL the
+singletons are led through advisory locks, and send pace and login
+throttle are counted in the database; on SQLite (one node) it always
+leads and counts in memory (``router.cluster``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from agents_ui.sessions import LOGIN_ATTEMPTS
+from router.appkeys import CONNECTORS, STORE
+from router.cluster.contract import AlwaysLead, Leadership, SendPace
+from router.cluster.postgres_leadership import PgLeadership
+from router.cluster.postgres_pace import PgPace
+from router.cluster.postgres_throttle import PgLoginAttempts
+from router.config import Settings
+from router.store.base import Store
+from router.store.errors import StoreError
+from router.store.postgres import PostgresStore
+
+log = logging.getLogger(__name__)
+
+NODE = web.AppKey("node", str)
+LEADERSHIP = web.AppKey("leadership", Leadership)
+PACE = web.AppKey("send_pace", SendPace)
+SWEEP_EVERY = 60.0  # seconds between sweeps of the shared state's forgettable rows
+
+
+def make_leadership(store: Store, node: str) -> Leadership:
+    return PgLeadership(store.dsn, node) if isinstance(store, PostgresStore) else AlwaysLead()
+
+
+def share_state(app: web.Application, settings: Settings) -> None:
+    """On PostgreSQL: every connector's send pace and the console's login
+    throttle counted in the database (before ``setup_console``, which keeps
+    them in memory otherwise)."""
+    store = app[STORE]
+    if not isinstance(store, PostgresStore):
+        return
+    app[PACE] = pace = PgPace(store.engine)
+    for connector in app[CONNECTORS].values():
+        connector.pace = pace
+    app[LOGIN_ATTEMPTS] = PgLoginAttempts(store.engine, settings.console.login_attempts,
+                                          settings.console.login_lockout_seconds)
+
+
+def leading(app: web.Application) -> list[str] | None:
+    """The singletons this node leads (None on one node: all of them)."""
+    leadership = app[LEADERSHIP]
+    return leadership.leading() if isinstance(leadership, PgLeadership) else None
+
+
+async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The leadership's connection, kept from after the store opens to after
+    every singleton has stopped (they stop first: cleanup runs in reverse)."""
+    leadership = app[LEADERSHIP]
+    if not isinstance(leadership, PgLeadership):
+        yield
+        return
+    async with leadership:
+        yield
+
+
+async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The shared state's forgettable rows (idle send buckets, login
+    failures out of their window) deleted by one node of the cluster."""
+    if PACE not in app:
+        yield
+        return
+    task = asyncio.create_task(app[LEADERSHIP].run("shared-state-sweep", lambda: _sweep(app)), name="sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _sweep(app: web.Application) -> None:
+    pace, attempts = app[PACE], app[LOGIN_ATTEMPTS]
+    while True:
+        try:
+            if isinstance(pace, PgPace):
+                await pace.sweep()
+            if isinstance(attempts, PgLoginAttempts):
+                await attempts.sweep()
+        except StoreError as exc:  # an outage the store logs once; the next sweep catches up
+            log.debug("sweeping the shared state failed: %s", exc)
+        await asyncio.sleep(SWEEP_EVERY)
