@@ -10,7 +10,7 @@ from aiohttp import web
 # imported for their @endpoint declarations, which mount() turns into routes
 from agents_ui import api, claims_api, contacts_api, live, routing_api, spec
 from agents_ui.endpoints import mount
-from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, seed_admin
+from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
@@ -50,6 +50,8 @@ def setup_console(app: web.Application) -> None:
     console = app[SETTINGS].console
     app[ADMIN_SEED] = AdminSeed()
     app[THROTTLE] = LoginThrottle(console.login_attempts, console.login_lockout_seconds)
+    if LOGIN_ATTEMPTS not in app:  # a cluster's is counted in its database
+        app[LOGIN_ATTEMPTS] = LocalLoginAttempts(app[THROTTLE])
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app.on_response_prepare.append(_console_headers)
     app.router.add_get("/", index)

@@ -35,7 +35,7 @@ from agents_ui.schemas import (
     UnmergeBody,
     VerificationOut,
 )
-from agents_ui.sessions import ADMIN_SEED, THROTTLE, LoginThrottle, end_session, start_session
+from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, end_session, start_session
 from router.accounts.service import check_login, hash_password
 from router.accounts.store import AccountStore
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
@@ -65,8 +65,7 @@ def _store(app: web.Application) -> ApiStore:
     return app[STORE]
 
 
-def _refuse_throttled(throttle: LoginThrottle, key: tuple[str, str]) -> None:
-    wait = throttle.retry_after(key)
+def _refuse_throttled(wait: float | None) -> None:
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise ApiError(429, "too_many_attempts", f"Too many failed sign-ins. Try again in {seconds} s.",
@@ -76,16 +75,16 @@ def _refuse_throttled(throttle: LoginThrottle, key: tuple[str, str]) -> None:
 @endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True,
           errors=((401, "wrong username or password"), (429, "too many failures; see Retry-After")))
 async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
-    throttle = request.app[THROTTLE]
+    attempts = request.app[LOGIN_ATTEMPTS]
     key = (body.username.lower(), request.remote or "")
-    _refuse_throttled(throttle, key)  # before the password is even looked at
-    throttle.attempt(key)
+    # refused, or counted before the password is even looked at
+    _refuse_throttled(await attempts.attempt(key))
     await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
     agent = await check_login(_store(request.app), body.username, body.password)
     if agent is None:
         log.warning("failed console login for %r from %s", body.username, request.remote)
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
-    throttle.succeeded(key)
+    await attempts.succeeded(key)
     response = web.Response(text=AgentOut(agent=agent).model_dump_json(), content_type="application/json")
     await start_session(request, response, agent)
     log.info("agent %s logged in from %s", agent.username, request.remote)

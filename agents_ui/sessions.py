@@ -5,9 +5,7 @@ accounts are in ``router.accounts.service``)."""
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -15,6 +13,7 @@ from aiohttp import web
 from router.accounts import service
 from router.accounts.service import AdminSeed, token_hash
 from router.accounts.store import AccountStore
+from router.accounts.throttle import Failures, LoginAttempts, LoginKey, count_attempt
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, utcnow
 
@@ -26,20 +25,13 @@ def _store(app: web.Application) -> AccountStore:
     return app[STORE]
 
 
-@dataclass
-class _Record:
-    failures: deque[float]
-    locked_until: float = 0.0
-
-
 class LoginThrottle:
-    """After ``attempts`` failed logins for a (username, address) within
-    ``lockout`` seconds, that pair is refused for ``lockout`` seconds.
+    """The login throttle's rule (``router.accounts.throttle``) with the
+    attempts counted in this process's memory.
 
-    In memory on purpose: one process serves the console, and a restart
-    forgetting a lock-out costs an attacker a restart's worth of guesses.
-    An attempt counts before its password is checked, so parallel guesses
-    cannot slip past the limit while argon2 is busy; a success clears it.
+    In memory on one node (SQLite): one process serves the console, and a
+    restart forgetting a lock-out costs an attacker a restart's worth of
+    guesses. A cluster counts in its database instead (``LOGIN_ATTEMPTS``).
     """
 
     MAX_KEYS = 100_000  # bounds memory under a password-spraying attack
@@ -48,12 +40,12 @@ class LoginThrottle:
         self.attempts = attempts
         self.lockout = lockout
         self.clock = clock
-        self._records: dict[tuple[str, str], _Record] = {}
+        self._records: dict[LoginKey, Failures] = {}
 
-    def retry_after(self, key: tuple[str, str]) -> float | None:
+    def retry_after(self, key: LoginKey) -> float | None:
         """Seconds until ``key`` may try again, or None when it may now."""
         record = self._records.get(key)
-        if record is None or not record.locked_until:
+        if record is None or record.locked_until is None:
             return None
         remaining = record.locked_until - self.clock()
         if remaining > 0:
@@ -61,23 +53,37 @@ class LoginThrottle:
         del self._records[key]  # served its time: a clean slate
         return None
 
-    def attempt(self, key: tuple[str, str]) -> None:
-        now = self.clock()
-        record = self._records.pop(key, None) or _Record(deque(maxlen=self.attempts))
-        while record.failures and record.failures[0] <= now - self.lockout:
-            record.failures.popleft()
-        record.failures.append(now)
-        if len(record.failures) >= self.attempts:
-            record.locked_until = now + self.lockout
-        self._records[key] = record  # re-inserted last: the dict's order is least recently tried first
+    def attempt(self, key: LoginKey) -> None:
+        record = self._records.pop(key, None) or Failures()
+        self._records[key], _ = count_attempt(record, self.clock(), self.attempts, self.lockout)
+        # re-inserted last: the dict's order is least recently tried first
         if len(self._records) > self.MAX_KEYS:
             self._records.pop(next(iter(self._records)))
 
-    def succeeded(self, key: tuple[str, str]) -> None:
+    def succeeded(self, key: LoginKey) -> None:
         self._records.pop(key, None)
 
 
+class LocalLoginAttempts:
+    """``LoginAttempts`` in this process's memory: a ``LoginThrottle``."""
+
+    def __init__(self, throttle: LoginThrottle) -> None:
+        self.throttle = throttle
+
+    async def attempt(self, key: LoginKey) -> float | None:
+        wait = self.throttle.retry_after(key)
+        if wait is None:
+            self.throttle.attempt(key)
+        return wait
+
+    async def succeeded(self, key: LoginKey) -> None:
+        self.throttle.succeeded(key)
+
+
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+# where login attempts are counted: the memory throttle above on one node, the database
+# in a cluster (set by the app factory before the console is set up)
+LOGIN_ATTEMPTS = web.AppKey("login_attempts", LoginAttempts)
 AGENT = web.RequestKey("agent", Agent)
 
 

@@ -106,7 +106,8 @@ async def drained(dovecot: Dovecot) -> int:
 async def counted(base: str) -> float:
     async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
         text = await resp.text()
-    match = re.search(r'^omnirouter_messages_in_total\{channel="email"\} (\S+)$', text, re.MULTILINE)
+    # the labels in any order: every sample carries the node's too
+    match = re.search(r'^omnirouter_messages_in_total\{[^}]*\bchannel="email"[^}]*\} (\S+)$', text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
 
 

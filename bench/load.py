@@ -1,5 +1,12 @@
 """Site-chat load over loopback: N customers on /chat/ws, M agents on /api/ws.
 
+``--store postgres`` runs the service on a PostgreSQL server the bench starts
+(Debian's, as the tests do), ``--nodes 2`` as two nodes on it: customers are
+spread over the nodes, agents are all on the first, so a message from a
+customer on another node reaches them through the database's events.
+``--compare-stores`` measures 1 node on SQLite, 1 and 2 nodes on PostgreSQL in
+one run, with the CPU each node and the database spent per message.
+
 Prints sustained messages/s, latency from a customer's send to the first
 agent websocket receiving it (p50/p95/p99), the server's peak RSS and the
 peak PSS of it with its child processes (the store's writer), and the
@@ -17,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import os
 import re
@@ -24,7 +32,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +66,17 @@ def pss_mb(pid: int) -> float:
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU so far of the process and its descendants (the
+    store's writer process)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for each in [pid, *_descendants(pid)]:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _descendants(pid: int) -> list[int]:
@@ -218,11 +237,21 @@ async def drive(
     return time.perf_counter() - started
 
 
-async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) -> dict[str, float]:
+async def measure(
+    base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = ()
+) -> dict[str, float]:
+    """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``."""
     run = Run()
+    urls = [ws_url, *more_ws_urls]
     # one connection per simulated customer: lift the client's pool limit of 100
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        customers = await open_customers(http, ws_url, args.customers, echo)
+        customers = []
+        for i, url in enumerate(urls):
+            share = args.customers // len(urls) + (1 if i < args.customers % len(urls) else 0)
+            customers += await open_customers(http, url, share, echo)
+        # round robin over the sockets then sends to each node in turn
+        customers = [c for group in itertools.zip_longest(*[customers[i::len(urls)] for i in range(len(urls))])
+                     for c in group if c is not None]
         sessions, agents = ([], []) if echo else await open_agents(base, args.agents)
         readers = [asyncio.create_task(customer_reader(ws, run, echo)) for ws in customers]
         readers += [asyncio.create_task(agent_listener(ws, run)) for ws in agents]
@@ -259,9 +288,9 @@ async def measure(base: str, ws_url: str, args: argparse.Namespace, echo: bool) 
     }
 
 
-def write_config(folder: Path, port: int, writer: str) -> None:
+def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") -> None:
     (folder / "omnirouter.yaml").write_text(
-        f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n  writer: {writer}\n"
+        f"server:\n  port: {port}\nstore:\n  backend: {backend}\n  path: {folder / 'bench.db'}\n  writer: {writer}\n"
         # each bench customer writes several messages a second: far over a person's limit,
         # and every one of them comes from this machine's address
         "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n"
@@ -284,18 +313,51 @@ def report(name: str, r: dict[str, float], rss: float, pss: float) -> None:
     )
 
 
-async def bench_omnirouter(phases: list[argparse.Namespace]) -> list[dict[str, float]]:
+@dataclass
+class Setup:
+    """Where the service keeps its data for a run: SQLite, or PostgreSQL with ``nodes`` nodes."""
+
+    store: str = "sqlite"
+    nodes: int = 1
+    dsn: str | None = None
+    database_cpu: Callable[[], float] | None = None
+
+    @property
+    def name(self) -> str:
+        return "omnirouter" if self.store == "sqlite" and self.nodes == 1 else f"{self.store} x{self.nodes}"
+
+
+async def bench_omnirouter(phases: list[argparse.Namespace], setup: Setup | None = None) -> list[dict[str, float]]:
+    setup = setup or Setup()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        write_config(Path(tmp), port, phases[0].store_writer)
-        cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
-        async with server(cmd, port, {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}) as pid:
+        async with contextlib.AsyncExitStack() as nodes:
+            ports, pids = [], []
+            for n in range(setup.nodes):
+                folder = Path(tmp) / f"node{n}"
+                folder.mkdir()
+                port = free_port()
+                write_config(folder, port, phases[0].store_writer, setup.store)
+                env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_NODE_ID": f"bench-{n}"}
+                if setup.dsn:
+                    env["OMNIROUTER_DATABASE_URL"] = setup.dsn
+                cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", str(folder)]
+                pids.append(await nodes.enter_async_context(server(cmd, port, env)))
+                ports.append(port)
+            base = f"http://127.0.0.1:{ports[0]}"
+            ws = [f"ws://127.0.0.1:{p}/chat/ws" for p in ports]
             for phase in phases:
-                async with pss_watch(pid) as pss:
-                    r = await measure(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/chat/ws", phase, echo=False)
+                cpu0 = [cpu_seconds(pid) for pid in pids]
+                db0 = setup.database_cpu() if setup.database_cpu else 0.0
+                async with pss_watch(pids[0]) as pss:
+                    r = await measure(base, ws[0], phase, echo=False, more_ws_urls=ws[1:])
+                messages = max(1.0, r["sent"] + r["opened"])
+                for n, pid in enumerate(pids):
+                    r[f"cpu_us_node{n}"] = (cpu_seconds(pid) - cpu0[n]) / messages * 1e6
+                if setup.database_cpu:
+                    r["cpu_us_database"] = (setup.database_cpu() - db0) / messages * 1e6
                 r["pss"] = pss[0]
-                r["rss"] = peak_rss_mb(pid)
+                r["rss"] = peak_rss_mb(pids[0])
                 results.append(r)
     return results
 
@@ -313,6 +375,36 @@ async def bench_echo(phases: list[argparse.Namespace]) -> list[dict[str, float]]
     return results
 
 
+def cpu_line(name: str, r: dict[str, float]) -> str:
+    nodes = [f"node {k.removeprefix('cpu_us_node')} {v:.0f}" for k, v in r.items() if k.startswith("cpu_us_node")]
+    db = f", database {r['cpu_us_database']:.0f}" if "cpu_us_database" in r else ""
+    return f"{'':<12} CPU per message (µs): {', '.join(nodes)}{db}"
+
+
+@contextlib.contextmanager
+def setups(args: argparse.Namespace) -> Iterator[list[Setup]]:
+    """The runs asked for; a PostgreSQL server of the bench's own for those that need one."""
+    wanted = ([Setup(), Setup("postgres", 1), Setup("postgres", 2)] if args.compare_stores
+              else [Setup(args.store, args.nodes)])
+    if all(s.store == "sqlite" for s in wanted):
+        yield wanted
+        return
+    from tests.postgres_server import PostgresServer  # noqa: PLC0415 (needs Debian's postgresql)
+
+    pg = PostgresServer(durable=True)
+    try:
+        pg.start()
+        if args.pg_synchronous_commit == "off":
+            pg.psql("ALTER SYSTEM SET synchronous_commit = off")
+            pg.psql("SELECT pg_reload_conf()")
+        for n, setup in enumerate(s for s in wanted if s.store == "postgres"):
+            pg.psql(f"CREATE DATABASE bench{n}")
+            setup.dsn, setup.database_cpu = pg.dsn(f"bench{n}"), pg.cpu_seconds
+        yield wanted
+    finally:
+        pg.stop()
+
+
 async def main(args: argparse.Namespace) -> None:
     print(
         f"load: {args.customers} customers, {args.agents} agent sockets, {args.rate} msg/s offered for "
@@ -321,19 +413,31 @@ async def main(args: argparse.Namespace) -> None:
         flush=True,
     )
     phases = [args, argparse.Namespace(**{**vars(args), "rate": args.max_rate, "duration": args.max_duration})]
-    ours = await bench_omnirouter(phases)
+    with setups(args) as runs:
+        if any(s.store == "postgres" for s in runs):
+            print(f"PostgreSQL: synchronous_commit={args.pg_synchronous_commit}; with 2 nodes, agents are on node 0"
+                  " and customers on both", flush=True)
+        ours = [(setup.name, await bench_omnirouter(phases, setup)) for setup in runs]
     echo = await bench_echo(phases)
-    for title, o, e in zip(("steady", "saturated"), ours, echo, strict=True):
+    for stage, title in enumerate(("steady", "saturated")):
         print(f"-- {title}")
-        report("omnirouter", o, o["rss"], o["pss"])
+        for name, results in ours:
+            o = results[stage]
+            report(name, o, o["rss"], o["pss"])
+            print(cpu_line(name, o))
+            if o["acks"] != o["sent"] + o["opened"] or o["errors"]:
+                sent = o["sent"] + o["opened"]
+                print(f"   {name} acks {o['acks']:.0f} of {sent:.0f}, error frames {o['errors']:.0f}")
+        e = echo[stage]
         report("bare echo", e, e["rss"], e["pss"])
-        if o["acks"] != o["sent"] + o["opened"] or o["errors"]:
-            sent = o["sent"] + o["opened"]
-            print(f"   omnirouter acks {o['acks']:.0f} of {sent:.0f}, error frames {o['errors']:.0f}")
+    base = ours[0][1]
     print(
-        f"ratio omnirouter/echo: saturated throughput {ours[1]['rate'] / echo[1]['rate']:.2f}, "
-        f"steady p99 latency {ours[0]['p99'] / echo[0]['p99']:.1f}x"
+        f"ratio {ours[0][0]}/echo: saturated throughput {base[1]['rate'] / echo[1]['rate']:.2f}, "
+        f"steady p99 latency {base[0]['p99'] / echo[0]['p99']:.1f}x"
     )
+    for name, results in ours[1:]:
+        print(f"ratio {name}/{ours[0][0]}: saturated throughput {results[1]['rate'] / base[1]['rate']:.2f}, "
+              f"steady p99 latency {results[0]['p99'] / base[0]['p99']:.1f}x")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -346,7 +450,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-duration", type=float, default=5.0)
     parser.add_argument("--store-writer", choices=["process", "thread"], default="process",
                         help="where the store's writer connection runs (config store.writer)")
-    return parser.parse_args(argv)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--nodes", type=int, default=1, help="nodes on one PostgreSQL (--store postgres)")
+    parser.add_argument("--compare-stores", action="store_true",
+                        help="1 node on SQLite, 1 and 2 nodes on PostgreSQL, in one run")
+    parser.add_argument("--pg-synchronous-commit", choices=["on", "off"], default="on",
+                        help="on (PostgreSQL's default): a commit waits for its WAL on disk")
+    args = parser.parse_args(argv)
+    if args.nodes > 1 and args.store != "postgres":
+        parser.error("--nodes > 1 needs --store postgres: nodes share one PostgreSQL")
+    return args
 
 
 if __name__ == "__main__":

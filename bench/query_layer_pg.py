@@ -19,16 +19,9 @@ import asyncio
 import contextlib
 import functools
 import gc
-import glob
-import os
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,6 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bench import query_layer as q
+from tests.postgres_server import PostgresServer, binaries
 
 SCHEMA = """
 CREATE TABLE customers (id TEXT PRIMARY KEY, display_name TEXT, attributes TEXT NOT NULL DEFAULT '{}',
@@ -78,62 +72,19 @@ PG_SQL = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Cluster:
-    """A PostgreSQL server of our own in a temp folder. As root (initdb
-    refuses root) its programs run as the ``postgres`` user."""
+class Cluster(PostgresServer):
+    """The server as the bench runs it: commits wait for no fsync
+    (``synchronous_commit=off``, as SQLite's WAL with ``synchronous=NORMAL``)."""
 
     def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-        if not found:
+        if binaries() is None:
             raise SystemExit("no PostgreSQL server under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-        self.bin = Path(found[-1]).parent
-        self.folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        self.data = self.folder / "data"
-        self.port = _free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.folder, "postgres")
-
-    @property
-    def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *argv: str) -> None:
-        subprocess.run([*self.as_user, *argv], check=True, stdout=subprocess.DEVNULL, cwd=self.folder)
+        super().__init__(durable=True)
 
     def start(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c synchronous_commit=off"
-                   " -c shared_buffers=64MB")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-o", options,
-                  "-w", "-t", "120", "start")
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def cpu_seconds(self) -> float:
-        """CPU time, so far, of the backends serving TCP clients (us). The
-        server's background processes (WAL writer, autovacuum...) spend per
-        second, not per transaction, and would charge a slower variant more."""
-        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
-        tick, total = os.sysconf("SC_CLK_TCK"), 0
-        for proc in glob.glob("/proc/[0-9]*"):
-            with contextlib.suppress(OSError):
-                fields = Path(proc, "stat").read_text().rsplit(")", 1)[1].split()
-                # fields: state, ppid, ..., utime (11), stime (12); a backend's title names its client
-                if fields[1] == postmaster and b"127.0.0.1(" in Path(proc, "cmdline").read_bytes():
-                    total += int(fields[11]) + int(fields[12])
-        return total / tick
+        super().start()
+        self.psql("ALTER SYSTEM SET synchronous_commit = off")
+        self.psql("SELECT pg_reload_conf()")
 
 
 # -- the transaction on PostgreSQL ---------------------------------------------------
@@ -282,9 +233,9 @@ async def postgres_part(args: argparse.Namespace) -> None:
     cluster = Cluster()
     try:
         cluster.start()
-        await seed(cluster.dsn, args.customers)
-        sqla_url = cluster.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        async with connections(cluster.dsn, sqla_url, args.connections) as (raw, held):
+        await seed(cluster.dsn(), args.customers)
+        sqla_url = cluster.dsn().replace("postgresql://", "postgresql+asyncpg://", 1)
+        async with connections(cluster.dsn(), sqla_url, args.connections) as (raw, held):
             version = await raw[0].conn.fetchval("SHOW server_version")
             print(f"\nPostgreSQL {version}, asyncpg {asyncpg.__version__}, {args.connections} connections on one"
                   f" event loop, {args.transactions} transactions per variant per round, {args.rounds} rounds")

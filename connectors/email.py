@@ -183,8 +183,9 @@ class EmailConnector(Connector[EmailOptions]):
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> EmailConnector:
-        self._stop.clear()
-        self._reader = asyncio.create_task(self._read_forever(), name=f"email-{self.name}")
+        # one reader per mailbox in the whole cluster
+        self._reader = asyncio.create_task(self.leadership.run(f"email:{self.name}", self._read_while_leading),
+                                           name=f"email-{self.name}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -194,6 +195,21 @@ class EmailConnector(Connector[EmailOptions]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
+        await self._close_imap()  # never logged in (no lead) or already logged out: a no-op
+        # still blocked only while a connection is being opened: that ends by `timeout`
+        self._imap_thread.shutdown(wait=False, cancel_futures=True)
+
+    async def _read_while_leading(self) -> None:
+        """The reading loop, logged out when it stops: at shutdown, or when
+        another node takes the mailbox over."""
+        self._stop.clear()
+        try:
+            await self._read_forever()
+        finally:
+            self._stop.set()
+            await self._close_imap()
+
+    async def _close_imap(self) -> None:
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE):
                 await self._in_imap_thread(self._logout)
@@ -205,8 +221,6 @@ class EmailConnector(Connector[EmailOptions]):
             self._abort()
         except ImapError:
             pass  # logout on a broken connection: it is closed all the same
-        # still blocked only while a connection is being opened: that ends by `timeout`
-        self._imap_thread.shutdown(wait=False, cancel_futures=True)
 
     async def _in_imap_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._imap_thread, fn, *args)

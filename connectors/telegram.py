@@ -40,13 +40,11 @@ import logging
 import mimetypes
 import os
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
 from aiohttp import web
-from aiolimiter import AsyncLimiter
 from pydantic import Field, ValidationError, field_validator
 
 from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
@@ -103,7 +101,6 @@ MAX_CAPTION_LENGTH = 1024
 # a send that would wait longer than this for a rate-limit slot is handed
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
-MAX_TRACKED_CHATS = 10_000
 POLL_RETRY_SECONDS = 5.0
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -198,25 +195,22 @@ def delivery_error(exc: AiogramError) -> DeliveryError:
 
 
 class _Limits:
-    """Telegram's per-chat and per-bot message limits, as leaky buckets."""
+    """Telegram's per-chat and per-bot message limits, as leaky buckets
+    counted by the connector's ``pace``: in this process's memory, or in a
+    cluster's database, where one bot's 30 a second are shared by every node."""
 
-    def __init__(self, per_chat: float, per_bot: float) -> None:
+    def __init__(self, connector: Connector[Any], per_chat: float, per_bot: float) -> None:
+        self._connector = connector  # its pace is given by the app factory after it is made
+        self._name = connector.name
         self._per_chat = per_chat
-        self._bot = AsyncLimiter(max(1.0, per_bot), max(1.0, per_bot) / per_bot)
-        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
-
-    def _chat(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(1, 1 / self._per_chat)
-        self._chats[chat_id] = limiter
-        while len(self._chats) > MAX_TRACKED_CHATS:
-            self._chats.popitem(last=False)
-        return limiter
+        self._per_bot = per_bot
 
     async def slot(self, chat_id: int) -> None:
+        pace = self._connector.pace
         try:
             async with asyncio.timeout(MAX_LIMIT_WAIT):
-                await self._chat(chat_id).acquire()
-                await self._bot.acquire()
+                await pace.slot(f"telegram:{self._name}:chat:{chat_id}", self._per_chat, 1, MAX_LIMIT_WAIT)
+                await pace.slot(f"telegram:{self._name}", self._per_bot, max(1.0, self._per_bot), MAX_LIMIT_WAIT)
         except TimeoutError:
             raise RateLimited(1.0, "telegram: local rate limit") from None
 
@@ -239,7 +233,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         self._secret = os.environ.get(options.secret_token_env, "") if options.mode == "webhook" else ""
         api = TelegramAPIServer.from_base(options.api_base) if options.api_base else PRODUCTION
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
-        self._limits = _Limits(options.per_chat_per_second, options.per_bot_per_second)
+        self._limits = _Limits(self, options.per_chat_per_second, options.per_bot_per_second)
         self._poller: asyncio.Task[None] | None = None
 
     @property
@@ -282,7 +276,9 @@ class TelegramConnector(Connector[TelegramOptions]):
     async def __aenter__(self) -> TelegramConnector:
         if self.options.mode == "polling":
             await self._drop_webhook()
-            self._poller = asyncio.create_task(self._poll(), name=f"telegram-poll-{self.name}")
+            # one getUpdates loop per bot in the whole cluster: a second one gets 409 Conflict
+            self._poller = asyncio.create_task(self.leadership.run(f"telegram:{self.name}", self._poll),
+                                               name=f"telegram-poll-{self.name}")
         else:
             await self._register_webhook()
         return self

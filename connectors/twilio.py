@@ -46,7 +46,6 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
-from aiolimiter import AsyncLimiter
 from multidict import MultiDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -339,8 +338,6 @@ class TwilioConnector(Connector[TwilioOptions]):
         self._validator = RequestValidator(os.environ.get(options.auth_token_env, ""))
         self._http: _HttpClient | None = None
         self._client: Client | None = None
-        # evenly spaced, no bursts: a sender's throughput is counted per second
-        self._limiter = AsyncLimiter(1, 1 / options.pace())
         self._waiting = 0
         self._turns_until = 0.0  # time.monotonic() of the last turn promised to a send sent back
 
@@ -514,7 +511,7 @@ class TwilioConnector(Connector[TwilioOptions]):
         self._waiting += 1
         try:
             async with asyncio.timeout(MAX_LIMIT_WAIT + 1 / pace):
-                await self._limiter.acquire()
+                await self.pace.slot(f"twilio:{self.name}", pace, 1, MAX_LIMIT_WAIT + 1 / pace)
         except TimeoutError:
             raise RateLimited(1 / pace, f"twilio: sender pace of {pace:g}/s") from None
         finally:

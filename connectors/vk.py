@@ -80,6 +80,7 @@ MAX_NAMES = 50_000
 MAX_USERS_PER_CALL = 1000
 MAX_MESSAGE_LENGTH = 4096
 POLL_RETRY_SECONDS = 5.0
+MAX_LIMIT_WAIT = 10.0  # a send that would wait longer for the cluster's pace goes back to the outbox
 # vk-api paces calls under one lock, so more threads would only wait there;
 # our own pool keeps them from taking the loop's default executor
 WORKER_THREADS = 4
@@ -284,7 +285,9 @@ class VkConnector(Connector[VkOptions]):
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> VkConnector:
         if self.options.mode == "longpoll":
-            self._poller = asyncio.create_task(self._poll(), name=f"vk-longpoll-{self.name}")
+            # one long poll per community in the whole cluster
+            self._poller = asyncio.create_task(self.leadership.run(f"vk:{self.name}", self._poll),
+                                               name=f"vk-longpoll-{self.name}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -428,11 +431,23 @@ class VkConnector(Connector[VkOptions]):
                                           "random_id": random_id(message.message_id, index)}
                 if refs and index == len(parts) - 1:
                     values["attachment"] = ",".join(refs)
+                await self._cluster_slot()
                 sent = await self._call("messages.send", values)
                 await progress.part_sent(f"{peer_id}:{sent}", last=index == len(parts) - 1)
         except (vk_api.VkApiError, requests.RequestException, ValueError) as exc:
             raise delivery_error(exc) from exc
         return SendResult(external_id=progress.external_id)
+
+    async def _cluster_slot(self) -> None:
+        """vk-api paces this process's calls to ``requests_per_second``; in a
+        cluster the community's sends are counted for every node as well."""
+        if not self.pace.shared:
+            return
+        rate = self.options.requests_per_second
+        try:
+            await self.pace.slot(f"vk:{self.name}", rate, 1, MAX_LIMIT_WAIT)
+        except TimeoutError:
+            raise RateLimited(1.0, f"vk: the community's pace of {rate:g}/s") from None
 
     async def _attachment_ref(self, peer_id: int, attachment: Attachment) -> str:
         """``photo<owner>_<id>`` for messages.send: reused if VK already has

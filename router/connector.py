@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar, get
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.cluster.contract import AlwaysLead, Leadership, LocalPace, SendPace
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 from router.redaction import textless_traceback
@@ -313,6 +314,9 @@ class Connector(ABC, Generic[OptionsT]):
     # every fetch of a URL a user gave (an agent's file) goes through it; the
     # app factory gives each connector one with the admin's allowlist and limits
     fetcher: GuardedFetcher = GuardedFetcher()
+    # runs a poller once per cluster (``leadership.run(key, job)``); the app factory gives
+    # each connector the node's, and a connector on its own (one node) always leads
+    leadership: Leadership = AlwaysLead()
     # the other nodes of a cluster; the app factory gives each connector the node's
     peers: Peers = LonePeers()
     # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
@@ -335,6 +339,9 @@ class Connector(ABC, Generic[OptionsT]):
         self.name = name
         self.options: OptionsT = options
         self.host = host
+        # where the platform's send limits are counted: this process's memory, unless
+        # the app factory gives every connector the cluster's (counted in the database)
+        self.pace: SendPace = LocalPace()
 
     @classmethod
     def parse_options(cls, raw: dict[str, Any]) -> ConnectorOptions:

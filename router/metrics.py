@@ -1,13 +1,38 @@
-"""Prometheus metrics, one registry per app so tests can run many apps."""
+"""Prometheus metrics, one registry per app so tests can run many apps.
+
+Every sample carries a ``node`` label (``router.cluster.node``): the nodes
+of a cluster each answer ``/metrics`` for themselves, and a scraper that
+sums them must tell them apart. (prometheus-client has no constant labels:
+the node's registry is read through a collector that adds it.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+
+class _Labelled(Collector):
+    """``registry``'s metrics, each sample with ``node`` added."""
+
+    def __init__(self, registry: CollectorRegistry, node: str) -> None:
+        self.registry = registry
+        self.node = node
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.registry.collect():
+            family.samples = [s._replace(labels={**s.labels, "node": self.node}) for s in family.samples]
+            yield family
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, node: str = "") -> None:
+        self.node = node
         self.registry = CollectorRegistry()
+        self._exposed = CollectorRegistry()
+        self._exposed.register(_Labelled(self.registry, node))
         self.messages_in = Counter(
             "omnirouter_messages_in", "Inbound messages accepted", ["channel"], registry=self.registry
         )
@@ -38,4 +63,4 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)

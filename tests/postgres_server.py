@@ -38,7 +38,8 @@ def binaries() -> Path | None:
 class PostgresServer:
     """One server in a temp folder; ``dsn(db)`` for each database on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         bin_dir = binaries()
         if bin_dir is None:
             raise RuntimeError(
@@ -63,10 +64,10 @@ class PostgresServer:
     def start(self) -> None:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
-        # a test server: durability is the tests' concern only where they kill the server themselves
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB"
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c shared_buffers=128MB"
                    " -c max_connections=300")
+        if not self.durable:  # a test server: no test pulls the power, and fsync costs a busy disk seconds
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-o", options,
                   "-w", "-t", str(START_TIMEOUT), "start")
 
@@ -74,6 +75,20 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def cpu_seconds(self) -> float:
+        """CPU time, so far, of the backends serving TCP clients (for benches).
+        The server's background processes (WAL writer, autovacuum...) spend per
+        second, not per transaction, and would charge a slower variant more."""
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        tick, total = os.sysconf("SC_CLK_TCK"), 0
+        for proc in glob.glob("/proc/[0-9]*"):
+            with contextlib.suppress(OSError):
+                fields = Path(proc, "stat").read_text().rsplit(")", 1)[1].split()
+                # fields: state, ppid, ..., utime (11), stime (12); a backend's title names its client
+                if fields[1] == postmaster and b"127.0.0.1(" in Path(proc, "cmdline").read_bytes():
+                    total += int(fields[11]) + int(fields[12])
+        return total / tick
 
     def psql(self, sql: str, database: str = "postgres") -> None:
         self._run(str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),

@@ -53,14 +53,17 @@ from router.store.rows import message_row as _message
 _INSERT_ONCE = _INSERT_MESSAGE + " ON CONFLICT (channel, external_id) WHERE direction = 'in' DO NOTHING"
 _FIRST_COPY = "SELECT * FROM messages WHERE channel = $1 AND external_id = $2 AND direction = 'in'"
 
-# lock the open conversation, check it is still open, touch it and attach the message: one
-# statement, one round trip. $1 message, $2 the customer it is filed as, $3 channel, $4 now,
-# $5 preview, $6 the conversation (a thread's) or the customer (theirs), as {which} says
+# lock the open conversation, check it is still open, touch it, attach the message and read the
+# conversation back as every slice returns it: one statement, one round trip (a data-modifying
+# WITH runs whether or not the query reads it). $1 message, $2 the customer it is filed as,
+# $3 channel, $4 now, $5 preview, $6 the conversation (a thread's) or the customer (theirs), as
+# {which} says
 _JOIN_OPEN = """
-    WITH c AS (
+    WITH joined AS (
         UPDATE conversations SET channel = $3, updated_at = $4, last_message_at = $4, last_message_text = $5
-        WHERE {which} = $6 AND status <> 'resolved' RETURNING id)
-    UPDATE messages m SET conversation_id = c.id, customer_id = $2 FROM c WHERE m.id = $1 RETURNING c.id
+        WHERE {which} = $6 AND status <> 'resolved' RETURNING *),
+    filed AS (UPDATE messages m SET conversation_id = joined.id, customer_id = $2 FROM joined WHERE m.id = $1)
+    SELECT joined.*, cu.display_name AS customer_name FROM joined JOIN customers cu ON cu.id = joined.customer_id
 """
 _JOIN_THREAD = _JOIN_OPEN.format(which="id")
 _JOIN_CUSTOMERS = _JOIN_OPEN.format(which="customer_id")
@@ -84,17 +87,17 @@ async def _insert_inbound(conn: PgConn, stored: Message) -> tuple[Message, bool]
 
 async def _join_open(
     conn: PgConn, message_id: str, customer_id: str, thread: str | None, channel: str, now: datetime, preview: str
-) -> tuple[str | None, str | None]:
+) -> tuple[ConversationView | None, str | None]:
     """File an unattached message in ``thread``'s conversation if it is still
     open, else in the customer's open one: ``(conversation, None)``;
     ``(None, None)`` when there is none; the second is the thread's
     conversation when it was resolved before its lock was granted."""
     if thread is not None:
-        joined = await conn.fetchval(_JOIN_THREAD, message_id, customer_id, channel, now, preview, thread)
-        if joined is not None:
-            return str(joined), None
-    joined = await conn.fetchval(_JOIN_CUSTOMERS, message_id, customer_id, channel, now, preview, customer_id)
-    return (str(joined) if joined is not None else None), thread
+        row = await conn.fetchrow(_JOIN_THREAD, message_id, customer_id, channel, now, preview, thread)
+        if row is not None:
+            return _conversation(row), None
+    row = await conn.fetchrow(_JOIN_CUSTOMERS, message_id, customer_id, channel, now, preview, customer_id)
+    return (_conversation(row) if row is not None else None), thread
 
 
 async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> None:
@@ -140,7 +143,7 @@ async def _attach(
     preview = _preview(msg["text"], msg["description"])
     joined, _ = await _join_open(conn, message_id, customer_id, thread, channel, now, preview)
     if joined is not None:
-        return await _conv_view(conn, joined), False
+        return joined, False
     if route is None:
         return None, False
     conversation_id = new_id("conv")
@@ -182,8 +185,9 @@ async def _openings(
         start = (row[0], row[1]) if row is not None else start
     rows = await conn.fetch(
         _CONV_SELECT + " WHERE c.created_at >= COALESCE($1::timestamptz, '-infinity')"
-        " AND (c.created_at, c.id) > (COALESCE($2::timestamptz, '-infinity'), $3)"
-        " ORDER BY c.created_at, c.id LIMIT $4",
+        # ids in byte order, as SQLite compares them, whatever the database's collation
+        " AND (c.created_at, c.id COLLATE \"C\") > (COALESCE($2::timestamptz, '-infinity'), $3)"
+        " ORDER BY c.created_at, c.id COLLATE \"C\" LIMIT $4",
         since, start[0], start[1], limit,
     )
     out: list[tuple[ConversationView, Message | None]] = []
@@ -241,8 +245,8 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
                            stored.core.model_dump_json(exclude_defaults=True), stored.id)
     if joined is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
         return Ingested(stored, False, customer, None)
-    filed = stored.model_copy(update={"conversation_id": joined, "customer_id": customer.id})
-    return Ingested(filed, False, customer, await _conv_view(conn, joined))
+    filed = stored.model_copy(update={"conversation_id": joined.id, "customer_id": customer.id})
+    return Ingested(filed, False, customer, joined)
 
 
 async def _stored_inbound(conn: PgConn, channel: str, external_id: str | None) -> Message | None:

@@ -34,7 +34,7 @@ from router.appkeys import (
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
-from router.cluster import node_id
+from router.cluster.node import node_id
 from router.config import Settings
 from router.connector import Connector, HostFailed, HostUnavailable
 from router.core import Router
@@ -49,7 +49,17 @@ from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
-from router.server.cluster import cluster_ctx, join_cluster
+from router.server.cluster import (
+    LEADERSHIP,
+    NODE,
+    cluster_ctx,
+    events_ctx,
+    join_events,
+    leading,
+    make_leadership,
+    share_state,
+    sweeper_ctx,
+)
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store.base import Store
@@ -186,9 +196,14 @@ async def _rules_reload_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
-    # its own task: ingest only publishes events, never waits for assignment
-    task = asyncio.create_task(app[ASSIGNER].run(), name="assigner")
-    app[ASSIGNER].wakeup.set()  # conversations queued before a restart
+    # its own task: ingest only publishes events, never waits for assignment. One node
+    # of a cluster runs it (its rounds, the offers' timeouts, the SLA sweep, which
+    # announces each breach once): the node that leads "assigner"
+    async def assign() -> None:
+        app[ASSIGNER].wakeup.set()  # conversations queued before a restart, or before this node led
+        await app[ASSIGNER].run()
+
+    task = asyncio.create_task(app[LEADERSHIP].run("assigner", assign), name="assigner")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -248,9 +263,12 @@ async def healthz(request: web.Request) -> web.Response:
     except (StoreError, TimeoutError) as exc:
         reason = str(exc) or f"the store did not answer within {HEALTH_TIMEOUT:g} s"
         log.debug("healthz: the store is unavailable: %s", reason)  # the store logs the outage, once
-        return web.json_response({"status": "unavailable", "store": reason}, status=503)
+        return web.json_response({"status": "unavailable", "store": reason, "node": request.app[NODE]}, status=503)
     desk = request.app[ROUTER].bot_desk
-    return web.json_response({"status": "ok"} if desk is None else {"status": "ok", "bot": desk.bot.readiness})
+    answer: dict[str, object] = {"status": "ok", "node": request.app[NODE]}
+    if (leads := leading(request.app)) is not None:  # in a cluster: the singletons this node runs
+        answer["leads"] = leads
+    return web.json_response(answer if desk is None else {**answer, "bot": desk.bot.readiness})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -295,8 +313,10 @@ def create_app(
         routing.extra_human_request = tuple(bot[1].human_request)
         bot[0].vocabulary = lambda: routing.human_request
     app[STORE] = make_store(settings, base_dir)
+    app[NODE] = node_id()
+    app[LEADERSHIP] = make_leadership(app[STORE], app[NODE])
     app[BUS] = EventBus()
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(app[NODE])
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
     if isinstance(routing, RulesRouting):
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
@@ -309,21 +329,25 @@ def create_app(
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONVERSATIONS] = app[ROUTER].conversations
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
+    for connector in app[CONNECTORS].values():
+        connector.leadership = app[LEADERSHIP]  # a poller runs once per cluster
+    share_state(app, settings)
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])
     # the entries it sends are leased to this node's id: OMNIROUTER_NODE_ID, kept across a
     # restart, resumes its unfinished sends at once; a generated one after the leases run out
     app[OUTBOX] = OutboxWorker(
         app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup,
-        node=node_id(),
+        node=app[NODE],
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    join_cluster(app)
+    join_events(app)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
+        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx,
+        _rules_reload_ctx, sweeper_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

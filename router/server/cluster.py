@@ -1,37 +1,122 @@
-"""A node of a cluster, in the app: on PostgreSQL each node links its event
-bus and its connectors' ``Peers`` to the others (``router.cluster``); on
-SQLite, one node, nothing of this runs."""
+"""The node's part in a cluster, chosen by the store: on PostgreSQL the
+singletons are led through advisory locks, and send pace and login
+throttle are counted in the database, and events cross to the other nodes;
+on SQLite (one node) it always leads, counts in memory and keeps its events
+(``router.cluster``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from agents_ui.sessions import LOGIN_ATTEMPTS
 from router.appkeys import BUS, CONNECTORS, STORE
-from router.cluster import node_id
+from router.cluster.contract import AlwaysLead, Leadership, SendPace
 from router.cluster.pg_bus import PgCluster
+from router.cluster.postgres_leadership import PgLeadership
+from router.cluster.postgres_pace import PgPace
+from router.cluster.postgres_throttle import PgLoginAttempts
+from router.config import Settings
+from router.store.base import Store
+from router.store.errors import StoreError
 from router.store.postgres import PostgresStore
 
-CLUSTER = web.AppKey("cluster", PgCluster)
+log = logging.getLogger(__name__)
+
+NODE = web.AppKey("node", str)
+LEADERSHIP = web.AppKey("leadership", Leadership)
+PACE = web.AppKey("send_pace", SendPace)
+SWEEP_EVERY = 60.0  # seconds between sweeps of the shared state's forgettable rows
 
 
-def join_cluster(app: web.Application) -> None:
-    """Before the connectors mount their routes (they register their topics then)."""
+def make_leadership(store: Store, node: str) -> Leadership:
+    return PgLeadership(store.dsn, node) if isinstance(store, PostgresStore) else AlwaysLead()
+
+
+def share_state(app: web.Application, settings: Settings) -> None:
+    """On PostgreSQL: every connector's send pace and the console's login
+    throttle counted in the database (before ``setup_console``, which keeps
+    them in memory otherwise)."""
     store = app[STORE]
     if not isinstance(store, PostgresStore):
         return
-    app[CLUSTER] = cluster = PgCluster(store.dsn, node_id(), app[BUS])
+    app[PACE] = pace = PgPace(store.engine)
     for connector in app[CONNECTORS].values():
-        connector.peers = cluster
+        connector.pace = pace
+    app[LOGIN_ATTEMPTS] = PgLoginAttempts(store.engine, settings.console.login_attempts,
+                                          settings.console.login_lockout_seconds)
+
+
+def leading(app: web.Application) -> list[str] | None:
+    """The singletons this node leads (None on one node: all of them)."""
+    leadership = app[LEADERSHIP]
+    return leadership.leading() if isinstance(leadership, PgLeadership) else None
 
 
 async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
-    """After the store (its migrations made the event log), before what publishes; on the way
-    out what the node published last still goes to the others."""
-    cluster = app.get(CLUSTER)
-    if cluster is None:
+    """The leadership's connection, kept from after the store opens to after
+    every singleton has stopped (they stop first: cleanup runs in reverse)."""
+    leadership = app[LEADERSHIP]
+    if not isinstance(leadership, PgLeadership):
         yield
         return
-    async with cluster:
+    async with leadership:
+        yield
+
+
+async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The shared state's forgettable rows (idle send buckets, login
+    failures out of their window) deleted by one node of the cluster."""
+    if PACE not in app:
+        yield
+        return
+    task = asyncio.create_task(app[LEADERSHIP].run("shared-state-sweep", lambda: _sweep(app)), name="sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _sweep(app: web.Application) -> None:
+    pace, attempts = app[PACE], app[LOGIN_ATTEMPTS]
+    while True:
+        try:
+            if isinstance(pace, PgPace):
+                await pace.sweep()
+            if isinstance(attempts, PgLoginAttempts):
+                await attempts.sweep()
+        except StoreError as exc:  # an outage the store logs once; the next sweep catches up
+            log.debug("sweeping the shared state failed: %s", exc)
+        await asyncio.sleep(SWEEP_EVERY)
+
+
+# -- events across nodes (router.cluster.pg_bus) -------------------------------------
+
+EVENTS = web.AppKey("cluster_events", PgCluster)
+
+
+def join_events(app: web.Application) -> None:
+    """On PostgreSQL, this node's bus and its connectors' ``Peers`` linked to the
+    other nodes'; before the connectors mount their routes (they register their
+    topics then)."""
+    store = app[STORE]
+    if not isinstance(store, PostgresStore):
+        return
+    app[EVENTS] = events = PgCluster(store.dsn, app[NODE], app[BUS])
+    for connector in app[CONNECTORS].values():
+        connector.peers = events
+
+
+async def events_ctx(app: web.Application) -> AsyncIterator[None]:
+    """After the store (its migrations made the event log), before what publishes; on the way
+    out what the node published last still goes to the others."""
+    events = app.get(EVENTS)
+    if events is None:
+        yield
+        return
+    async with events:
         yield

@@ -24,6 +24,7 @@ from router.bot import BOT_FILE, BotError
 from router.config import Settings
 from router.heap import settle_heap
 from router.server.app import STARTUP, StartupTimes, create_app
+from router.server.cluster import NODE
 from router.server.settings import load_settings
 from router.store.errors import StoreUnavailable
 from router.yamlconf import ConfigError
@@ -84,8 +85,8 @@ def _announcer(app: web.Application, sock: socket.socket) -> Callable[[str], Non
 
     def listening(_banner: str) -> None:
         times.mark("other")
-        log.info("omnirouter on http://%s:%d (console /, site chat /chat/), started in %s",
-                 host, port, times.summary())
+        log.info("omnirouter on http://%s:%d (console /, site chat /chat/), node %s, started in %s",
+                 host, port, app[NODE], times.summary())
 
     return listening
 

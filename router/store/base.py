@@ -25,6 +25,8 @@ a row it waited for; an ``INSERT ... ON CONFLICT``).
   singleton holds one for hours): 1, a receipt (key ``channel || ':' ||
   external_id``); 2, a customer's codes (the customer's id); 3, a key's
   daily cap of codes and 4, a key's owners (both ``kind || ':' || value``).
+  Two kinds are session locks, outside any write: 5, the migrations; 6, a
+  singleton a node leads (``router.cluster.postgres_leadership``, key its name).
 - Reads take no lock."""
 
 from __future__ import annotations

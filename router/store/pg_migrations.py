@@ -219,31 +219,49 @@ CREATE TABLE delivery_receipts (
 CREATE INDEX delivery_receipts_age ON delivery_receipts(received_at);
 """
 
-# 2: outbox — entries are claimed, not read (SQLite's 11): leased to one node
+# outbox (SQLite's 11): entries are claimed, not read: leased to one node
 # (lease_owner, kept as who finished it) until a deadline (lease_until, dropped when
 # finished); a recipient's pending entries found by its key, for one in flight per recipient
-_V2_OUTBOX_LEASES = """
+_OUTBOX_LEASES = """
 ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz;
 CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'recipient'), created_at, seq)
     WHERE status = 'pending';
 """
 
-# 7 (issue 21, identity): insertion order where SQLite reads it from rowid, for the
+# identity: insertion order where SQLite reads it from rowid, for the
 # order of equal times (a message's claims, the codes of one moment, a customer's
 # conversations, which an unmerge updates in place: SQLite keeps a row's rowid
 # through an UPDATE, PostgreSQL moves the row); SQLite needs none
-_V7_IDENTITY_ORDER = """
+_IDENTITY_ORDER = """
 ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE conversations ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 """
 
+# the cluster's shared state (router/cluster/): the send pace of each platform
+# account (a bucket's theoretical arrival time) and the console's login throttle,
+# counted for every node; SQLite (one node) keeps both in memory
+_CLUSTER = """
+CREATE TABLE send_pace (key text PRIMARY KEY, tat timestamptz NOT NULL);
+CREATE INDEX send_pace_tat ON send_pace(tat);
 
-# migration 4 (issue 21, events across nodes): the cluster's event log (router.cluster.pg_bus), and the
+CREATE TABLE login_throttle (
+    username text NOT NULL,
+    address text NOT NULL,
+    failures timestamptz[] NOT NULL DEFAULT '{}',
+    locked_until timestamptz,
+    touched timestamptz NOT NULL,
+    PRIMARY KEY (username, address)
+);
+CREATE INDEX login_throttle_touched ON login_throttle(touched);
+"""
+
+# events across nodes (issue 21; numbered 4 in its branch, where main's 4 is now the cluster's
+# shared state): the cluster's event log (router.cluster.pg_bus), and the
 # outbox's entries waiting for their recipient found by message.
 # Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
 # is that cursor. Rows are pruned after an hour: a node away longer starts afresh.
-_V4_EVENTS = """
+_EVENTS = """
 CREATE TABLE events (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     node text NOT NULL,
@@ -256,9 +274,8 @@ CREATE INDEX events_age ON events(created_at);
 CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
 """
 
-# in their numbers' order (merged from wip/pg-outbox, wip/pg-idmerge and wip/pg-bus); 3, 5 and 6 are
-# other branches': empty here so that each keeps its number, until merged with theirs
-PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, "SELECT 1", _V4_EVENTS, "SELECT 1", "SELECT 1", _V7_IDENTITY_ORDER]
+# a migration's version is its place here (1-based); append, never reorder
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS]
 
 
 class SchemaTooNew(RuntimeError):

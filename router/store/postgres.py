@@ -82,6 +82,11 @@ class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresCo
         if (reason := self.outage.reason) is not None:
             raise StoreUnavailable(reason)
 
+    def engine(self) -> Pg:
+        """The pool, for the cluster's shared state beside the slices
+        (``router.cluster``: send pace, login throttle)."""
+        return self._pg
+
     @property
     def _pg(self) -> Pg:
         if not self._opened:

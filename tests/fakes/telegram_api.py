@@ -66,6 +66,10 @@ class FakeTelegram(LocalServer):
         self.files: dict[str, tuple[str, bytes]] = {}
         # when set, the file server answers every download with this status (a failing CDN)
         self.file_status: int | None = None
+        # the long poll now waiting, and how to end it: as the real API, a second
+        # getUpdates ends the first with 409 (two bot instances polling)
+        self._poll: tuple[web.Request, asyncio.Event] | None = None
+        self.poll_conflicts = 0
 
     # -- lifecycle -----------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -120,7 +124,7 @@ class FakeTelegram(LocalServer):
             if isinstance(failure.body, str):
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html")
             return web.json_response(failure.body, status=failure.status)
-        return await self._answer(method, params)
+        return await self._answer(request, method, params)
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         for standing_method, match, failure in self.standing:
@@ -144,15 +148,16 @@ class FakeTelegram(LocalServer):
                 params[key] = _decode(value if isinstance(value, str) else bytes(value).decode())
         return params, files
 
-    async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
+    async def _answer(self, request: web.Request, method: str, params: dict[str, Any]) -> web.Response:
         handler = {
             "getMe": self._get_me,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
-            "getUpdates": self._get_updates,
         }.get(method)
         if method == "getFile":
             return self._get_file(params)
+        if method == "getUpdates":
+            return await self._overtaking_poll(request, params)
         if handler is not None:
             return _ok(await handler(params))
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
@@ -193,7 +198,27 @@ class FakeTelegram(LocalServer):
         self.webhook = {}
         return True
 
-    async def _get_updates(self, params: dict[str, Any]) -> Any:
+    async def _overtaking_poll(self, request: web.Request, params: dict[str, Any]) -> web.Response:
+        """A getUpdates that ends the one still waiting, whose client is still
+        connected, with the real API's 409 (a client that hung up polls no more)."""
+        waiting = self._poll
+        if waiting is not None and waiting[0].transport is not None and not waiting[0].transport.is_closing():
+            waiting[1].set()
+        overtaken = asyncio.Event()
+        self._poll = (request, overtaken)
+        try:
+            result = await self._get_updates(params, overtaken)
+        finally:
+            if self._poll is not None and self._poll[1] is overtaken:
+                self._poll = None
+        if overtaken.is_set():
+            self.poll_conflicts += 1
+            return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
+                                      "getUpdates request; make sure that only one bot instance is running"},
+                                     status=409)
+        return _ok(result)
+
+    async def _get_updates(self, params: dict[str, Any], overtaken: asyncio.Event) -> Any:
         if self.webhook.get("url"):
             # the real API refuses long polling while a webhook is set
             raise web.HTTPConflict(
@@ -207,10 +232,14 @@ class FakeTelegram(LocalServer):
         if not self._updates:
             self._new_updates.clear()
             timeout = float(params.get("timeout") or 0)
+            woken = asyncio.create_task(self._new_updates.wait())
+            ended = asyncio.create_task(overtaken.wait())
             try:
-                async with asyncio.timeout(timeout):
-                    await self._new_updates.wait()
-            except TimeoutError:
+                await asyncio.wait({woken, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+                ended.cancel()
+            if not self._new_updates.is_set() or overtaken.is_set():
                 return []
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from router.cluster.node import NODE_ENV
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
@@ -15,18 +18,34 @@ from router.store.sqlite import SQLiteStore
 from tests.conftest import AppClient, eventually
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+def samples(text: str, node: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample, by name and labels; each must be labelled by ``node``
+    (a cluster's nodes each answer for themselves), which is left out of the key."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            assert s.labels.pop("node", None) == node, f"{s.name} is not labelled by node {node!r}"
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
 
 
-async def test_healthz(make_client: AppClient, settings: Settings) -> None:
+async def test_healthz(make_client: AppClient, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NODE_ENV, "node-a")
     client = await make_client(settings.model_copy(update={"connectors": {}}))
     resp = await client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {"status": "ok"}
+    assert resp.status == 200
+    body = await resp.json()
+    body.pop("leads", None)  # on PostgreSQL: the singletons this node leads
+    assert body == {"status": "ok", "node": "node-a"}
+
+
+async def test_a_node_without_an_id_makes_one_up(make_client: AppClient, settings: Settings,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(NODE_ENV, raising=False)
+    first = await make_client(settings.model_copy(update={"connectors": {}}))
+    second = await make_client(settings.model_copy(update={"connectors": {}}))
+    nodes = [(await (await c.get("/healthz")).json())["node"] for c in (first, second)]
+    assert nodes[0] != nodes[1] and all(n.startswith(socket.gethostname().split(".")[0][:40]) for n in nodes)
 
 
 async def test_healthz_says_when_no_message_could_be_stored(make_client: AppClient, settings: Settings) -> None:
@@ -66,7 +85,9 @@ def _remount(database: Path) -> None:
     database.with_suffix(".away").rename(database)
 
 
-async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, settings: Settings) -> None:
+async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, settings: Settings,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NODE_ENV, "node-a")
     client = await make_client(settings.model_copy(update={"connectors": {}}))
     router = client.app[ROUTER]
     for i in range(3):
@@ -75,7 +96,7 @@ async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, 
     await router.on_message(msg)  # a redelivery
     resp = await client.get("/metrics")
     assert resp.status == 200 and resp.content_type == "text/plain"
-    got = samples(await resp.text())
+    got = samples(await resp.text(), "node-a")
     assert got[("omnirouter_messages_in_total", (("channel", "webchat"),))] == 3
     assert got[("omnirouter_duplicate_deliveries_total", (("channel", "webchat"),))] == 1
     assert got[("omnirouter_queue_length", ())] == 3

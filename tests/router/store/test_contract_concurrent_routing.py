@@ -3,7 +3,7 @@ over capacity and never offered twice"), on every backend of BACKENDS.
 
 On PostgreSQL the two nodes are two ``PostgresStore`` instances on one
 database, each with its pool, every call fired at once; each race fails
-without the lock its method's docstring names (``router.routing.store``,
+without the locks its methods' docstrings name (``router.routing.store``,
 ``router.conversations.store``). SQLite is one node (its one writer), so
 there both "nodes" are the one store and the races pass by construction: the
 same contract, the same assertions."""
