@@ -19,7 +19,7 @@ insert at a time, never by the store's transactions.
 
 Events are appended after the store's commit that they report (the services
 publish once their write returned), from a queue, so a publisher never waits
-for the database. A row lives an hour (``KEEP``); any node prunes."""
+for the database. A row lives five minutes (``KEEP``); every node prunes."""
 
 from __future__ import annotations
 
@@ -46,8 +46,11 @@ EVENT = "event"  # the topic of the core's events (router.events), republished o
 NODE_LOCAL = frozenset({events.RULES_RELOADED, events.RULES_REFUSED})
 SAFETY_POLL = 5.0  # seconds between reads when no notification came (one lost with a dying connection)
 BATCH = 500  # rows per append and per read
-KEEP = timedelta(hours=1)
-PRUNE_EVERY = 60.0
+# how long a row is kept for a node whose LISTEN connection was down: long enough for a
+# reconnection, short because every event of the cluster is a row (at 2,000 messages a
+# second, a few events each, an hour would be tens of millions of rows)
+KEEP = timedelta(minutes=5)
+PRUNE_EVERY = 15.0
 QUEUE_MAX = 10_000  # events waiting to be appended while the database is away; older ones are dropped
 RETRY_MAX = 5.0  # seconds at most between reconnection attempts
 CONNECT_TIMEOUT = 10.0
@@ -65,11 +68,14 @@ class PgCluster:
 
     clustered = True
 
-    def __init__(self, dsn: str, node: str, bus: EventBus, *, poll: float = SAFETY_POLL) -> None:
+    def __init__(self, dsn: str, node: str, bus: EventBus, *, poll: float = SAFETY_POLL, keep: timedelta = KEEP,
+                 prune_every: float = PRUNE_EVERY) -> None:
         self.dsn = dsn
         self.node = node
         self.bus = bus
         self.poll = poll
+        self.keep = keep
+        self.prune_every = prune_every
         self._outgoing: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._handlers: dict[str, list[Handler]] = {}
         self._wake = asyncio.Event()
@@ -236,12 +242,12 @@ class PgCluster:
     # -- housekeeping --------------------------------------------------------------
     async def _prune_loop(self) -> None:
         while True:
-            await asyncio.sleep(PRUNE_EVERY)
+            await asyncio.sleep(self.prune_every)
             try:
                 async with self._writing:
                     if self._writer is not None and not self._writer.is_closed():
                         await self._writer.execute("DELETE FROM events WHERE created_at < now() - $1::interval",
-                                                   KEEP)
+                                                   self.keep)
             except _FAULTS as exc:
                 log.debug("cluster: pruning the event log failed (next time): %s", exc)
 

@@ -260,7 +260,7 @@ CREATE INDEX login_throttle_touched ON login_throttle(touched);
 # shared state): the cluster's event log (router.cluster.pg_bus), and the
 # outbox's entries waiting for their recipient found by message.
 # Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
-# is that cursor. Rows are pruned after an hour: a node away longer starts afresh.
+# is that cursor. Rows are pruned after minutes (router.cluster.pg_bus.KEEP).
 _EVENTS = """
 CREATE TABLE events (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -162,3 +163,24 @@ async def test_a_killed_listen_connection_reconnects_and_catches_up_what_it_miss
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()
         await log_reader.close()
+
+
+async def test_the_log_forgets_what_every_node_has_had_time_to_read(dsn: str) -> None:
+    bus_a, bus_b = EventBus(), EventBus()
+    reader = await asyncpg.connect(dsn)
+    try:
+        async with PgCluster(dsn, "a", bus_a, keep=timedelta(seconds=0.5), prune_every=0.1), \
+                PgCluster(dsn, "b", bus_b), bus_b.subscribe() as on_b:
+            for n in range(20):
+                bus_a.publish(numbered(n))
+            assert [e.data["n"] for e in [await next_event(on_b) for _ in range(20)]] == list(range(20))
+
+            async def emptied() -> bool:
+                n: int = await reader.fetchval("SELECT count(*) FROM events")
+                return n == 0
+
+            await eventually(emptied, "the old events pruned")
+            bus_a.publish(Event("after"))  # and the log goes on
+            assert (await next_event(on_b)).type == "after"
+    finally:
+        await reader.close()
