@@ -4,9 +4,13 @@ leaves the queue without failing, and is sent once the visitor has it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from router.models import Delivery
 from router.store.base import Store
 from tests.router.store.test_contract import T0, inbound, ingest, outbound
+
+MANY = 8  # nodes at once
 
 
 async def _queued(store: Store, conv_id: str, text: str, recipient: str = "u1") -> str:
@@ -53,3 +57,17 @@ async def test_an_entry_another_node_marked_sent_does_not_go_back_to_waiting(sto
     assert await store.pending_outbox(10) == []
     assert await store.outbox_reached("webchat", "u1", [reply], T0) == []
     assert [m.delivery for m in await store.list_messages(conv_id, 10)][-1] is Delivery.SENT
+
+
+async def test_nodes_pushing_one_reply_at_once_mark_it_sent_once(store: Store) -> None:
+    """Tabs of one visitor on several nodes: each node that pushed the reply
+    says so at once; one of them marks it sent (one message.updated), the
+    others find it sent already."""
+    _, conv_id = await ingest(store, inbound())
+    replies = [await _queued(store, conv_id, f"reply {n}") for n in range(4)]
+    for entry in await store.pending_outbox(10):
+        await store.outbox_wait(entry.id)
+
+    marked = await asyncio.gather(*(store.outbox_reached("webchat", "u1", replies, T0) for _ in range(MANY)))
+
+    assert sorted(m.id for ms in marked for m in ms) == sorted(replies)
