@@ -85,8 +85,6 @@ class PgCluster:
         self._listener: asyncpg.Connection[asyncpg.Record] | None = None
         self._writing = asyncio.Lock()  # the appends and the pruning share the writer connection
         self._dropped = 0
-        # what was read and handed on: a test's (and an operator's) view of the cursor
-        self.received = 0
 
     # -- what the node uses --------------------------------------------------------
     def broadcast(self, topic: str, data: dict[str, Any]) -> None:
@@ -113,7 +111,7 @@ class PgCluster:
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:
         self._writer = await self._connect("events-out")
-        # a new node hears what happens from now on, not the hour kept before it
+        # a new node hears what happens from now on, not what the log still keeps from before it
         self._last_seen = await self._writer.fetchval("SELECT coalesce(max(seq), 0) FROM events")
         self._tasks = [asyncio.create_task(self._append_loop(), name="cluster-append"),
                        asyncio.create_task(self._read_loop(), name="cluster-read"),
@@ -223,7 +221,6 @@ class PgCluster:
                 self._last_seen, self.node, BATCH)
             for row in rows:
                 self._last_seen = row["seq"]
-                self.received += 1
                 await self._dispatch(row["topic"], row["payload"])
             if len(rows) < BATCH:
                 return
