@@ -218,7 +218,8 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
     # -- conversations -------------------------------------------------------------
     async def customer_conversations(self, customer_id: str) -> list[ConversationView]:
         return await self._pg.read(
-            _fetch_conversations, _CONV_SELECT + " WHERE c.customer_id = $1 ORDER BY c.created_at DESC", customer_id)
+            _fetch_conversations, _CONV_SELECT + " WHERE c.customer_id = $1 ORDER BY c.created_at DESC, c.seq DESC",
+            customer_id)
 
     async def get_conversation(self, conversation_id: str) -> ConversationView:
         return await self._pg.read(_conv_view, conversation_id)

@@ -74,7 +74,7 @@ async def _fold_plan(conn: PgConn, survivor_id: str, merged_id: str, now: dateti
     into the older one (``_fold``), so the merged customer keeps one open
     conversation (and the agent already on the older keeps it). What is read
     here is the snapshot's; nothing is written yet."""
-    both = await _snapshot_rows(conn, "conversations", "customer_id IN ($1, $2) ORDER BY created_at, id",
+    both = await _snapshot_rows(conn, "conversations", "customer_id IN ($1, $2) ORDER BY created_at, seq",
                                 (survivor_id, merged_id))
     # the rules order by time: compared as times, not as PostgreSQL's text of them
     timed = [{**c, "created_at": datetime.fromisoformat(c["created_at"])} for c in both]
@@ -247,7 +247,7 @@ async def _move_back(conn: PgConn, snapshot: dict[str, Any]) -> set[str]:
 async def _unfold(conn: PgConn, fold_: dict[str, Any]) -> set[str]:
     kept, folded = fold_["kept"], fold_["folded"]
     owner_open = other_open(await _rows(
-        conn, "SELECT id, status FROM conversations WHERE customer_id = $1 ORDER BY created_at, id",
+        conn, "SELECT id, status FROM conversations WHERE customer_id = $1 ORDER BY seq",
         (folded["customer_id"],)), folded["id"])
     changed: set[str] = set()
     if owner_open is None:

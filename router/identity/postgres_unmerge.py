@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 async def _conversations(conn: PgConn, customer_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(
-        "SELECT id, status, created_at FROM conversations WHERE customer_id = $1 ORDER BY created_at, id",
+        "SELECT id, status, created_at FROM conversations WHERE customer_id = $1 ORDER BY seq",
         customer_id)]
 
 

@@ -49,7 +49,17 @@ from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
-from router.server.cluster import LEADERSHIP, NODE, cluster_ctx, leading, make_leadership, share_state, sweeper_ctx
+from router.server.cluster import (
+    LEADERSHIP,
+    NODE,
+    cluster_ctx,
+    events_ctx,
+    join_events,
+    leading,
+    make_leadership,
+    share_state,
+    sweeper_ctx,
+)
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store.base import Store
@@ -324,16 +334,20 @@ def create_app(
     share_state(app, settings)
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])
+    # the entries it sends are leased to this node's id: OMNIROUTER_NODE_ID, kept across a
+    # restart, resumes its unfinished sends at once; a generated one after the leases run out
     app[OUTBOX] = OutboxWorker(
-        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
+        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup,
+        node=app[NODE],
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    join_events(app)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
-        sweeper_ctx,
+        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx,
+        _rules_reload_ctx, sweeper_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

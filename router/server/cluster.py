@@ -1,7 +1,8 @@
 """The node's part in a cluster, chosen by the store: on PostgreSQL the
 singletons are led through advisory locks, and send pace and login
-throttle are counted in the database; on SQLite (one node) it always
-leads and counts in memory (``router.cluster``)."""
+throttle are counted in the database, and events cross to the other nodes;
+on SQLite (one node) it always leads, counts in memory and keeps its events
+(``router.cluster``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from agents_ui.sessions import LOGIN_ATTEMPTS
-from router.appkeys import CONNECTORS, STORE
+from router.appkeys import BUS, CONNECTORS, STORE
 from router.cluster.contract import AlwaysLead, Leadership, SendPace
+from router.cluster.pg_bus import PgCluster
 from router.cluster.postgres_leadership import PgLeadership
 from router.cluster.postgres_pace import PgPace
 from router.cluster.postgres_throttle import PgLoginAttempts
@@ -90,3 +92,31 @@ async def _sweep(app: web.Application) -> None:
         except StoreError as exc:  # an outage the store logs once; the next sweep catches up
             log.debug("sweeping the shared state failed: %s", exc)
         await asyncio.sleep(SWEEP_EVERY)
+
+
+# -- events across nodes (router.cluster.pg_bus) -------------------------------------
+
+EVENTS = web.AppKey("cluster_events", PgCluster)
+
+
+def join_events(app: web.Application) -> None:
+    """On PostgreSQL, this node's bus and its connectors' ``Peers`` linked to the
+    other nodes'; before the connectors mount their routes (they register their
+    topics then)."""
+    store = app[STORE]
+    if not isinstance(store, PostgresStore):
+        return
+    app[EVENTS] = events = PgCluster(store.dsn, app[NODE], app[BUS])
+    for connector in app[CONNECTORS].values():
+        connector.peers = events
+
+
+async def events_ctx(app: web.Application) -> AsyncIterator[None]:
+    """After the store (its migrations made the event log), before what publishes; on the way
+    out what the node published last still goes to the others."""
+    events = app.get(EVENTS)
+    if events is None:
+        yield
+        return
+    async with events:
+        yield

@@ -229,10 +229,13 @@ CREATE INDEX outbox_recipient ON outbox ((payload->>'channel'), (payload->>'reci
 """
 
 # identity: insertion order where SQLite reads it from rowid, for the
-# order of equal times (a message's claims, the codes of one moment); SQLite needs none
+# order of equal times (a message's claims, the codes of one moment, a customer's
+# conversations, which an unmerge updates in place: SQLite keeps a row's rowid
+# through an UPDATE, PostgreSQL moves the row); SQLite needs none
 _IDENTITY_ORDER = """
 ALTER TABLE identity_claims ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE conversations ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 """
 
 # the cluster's shared state (router/cluster/): the send pace of each platform
@@ -253,8 +256,26 @@ CREATE TABLE login_throttle (
 CREATE INDEX login_throttle_touched ON login_throttle(touched);
 """
 
+# events across nodes (issue 21; numbered 4 in its branch, where main's 4 is now the cluster's
+# shared state): the cluster's event log (router.cluster.pg_bus), and the
+# outbox's entries waiting for their recipient found by message.
+# Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
+# is that cursor. Rows are pruned after minutes (router.cluster.pg_bus.KEEP).
+_EVENTS = """
+CREATE TABLE events (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    node text NOT NULL,
+    topic text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_age ON events(created_at);
+-- a returning visitor's replies that no node could push yet (router.outbox.postgres_waiting)
+CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER]
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS]
 
 
 class SchemaTooNew(RuntimeError):

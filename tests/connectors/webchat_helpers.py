@@ -4,6 +4,7 @@ configured with the chat."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -34,7 +35,11 @@ async def tab(client: Client, **kwargs: Any) -> AsyncIterator[aiohttp.ClientWebS
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> Frame:
-    msg = await ws.receive(timeout=HANG)
+    # not ws.receive(timeout=...): that timeout starts again at each ping the
+    # server's heartbeat sends (aiohttp answers it inside receive), so a frame
+    # that never comes would be waited for forever instead of failing the test
+    async with asyncio.timeout(HANG):
+        msg = await ws.receive()
     assert msg.type is WSMsgType.TEXT, f"expected a text frame, got {msg.type!r} {msg.data!r}"
     frame = json.loads(msg.data)
     assert isinstance(frame, dict)
