@@ -137,3 +137,17 @@ async def test_a_finished_entry_keeps_only_the_text_its_message_shows(store: Sto
     await store.outbox_sent(sent, "ext-1", T0, "node-1")
     await store.outbox_dead(dead, 1, "chat not found", T0, "node-1")
     assert [await payload_text(store, e) for e in (sent, dead)] == ["your code is ******"] * 2
+
+
+async def test_an_entry_waiting_for_its_recipient_is_set_so_by_its_holder_and_holds_nothing_back(
+    store: Store
+) -> None:
+    await queue(store, "visitor", "v1", T0)
+    await queue(store, "visitor", "v2", T0 + timedelta(seconds=1))
+    [v1] = (await store.claim_outbox("node-1", 10, T0 + timedelta(seconds=2), LEASE)).entries
+    await store.outbox_wait(v1.id, "node-2")  # not node-2's: nothing changes
+    assert [e.payload.text for e in await store.pending_outbox(10)] == ["v1", "v2"]
+    await store.outbox_wait(v1.id, "node-1")  # no tab anywhere: v1 waits out of the queue
+    assert [e.payload.text for e in await store.pending_outbox(10)] == ["v2"]
+    claimed = await store.claim_outbox("node-2", 10, T0 + timedelta(seconds=3), LEASE)
+    assert texts(claimed) == ["v2"] and claimed.resumed == frozenset()
