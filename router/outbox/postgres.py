@@ -17,7 +17,7 @@ from router.models import Delivery, Message, OutboxEntry
 from router.outbox.leases import check_holder, entry_row, resumed
 from router.outbox.store import Claim, LeaseLost, OutboxStore
 from router.store.errors import NotFound
-from router.store.pg_engine import RECEIPT, PgConn, PgConnections, advisory_lock, rows_changed
+from router.store.pg_engine import RECEIPT, PgConn, PgConnections, rows_changed
 from router.store.rows import message_row as _message
 
 # the first pending entry of its recipient, due, and not leased to another node; the
@@ -81,27 +81,32 @@ async def _retry(conn: PgConn, entry_id: str, attempts: int, next_attempt_at: da
         raise LeaseLost(f"outbox entry {entry_id} is not leased to {node}")
 
 
-async def keep_shown_text(conn: PgConn, entry_id: str) -> None:
-    """A finished (sent or dead) entry keeps only the text its stored message
-    shows (``router.outbox.sqlite.keep_shown_text``)."""
-    await conn.execute(
-        "UPDATE outbox SET payload = jsonb_set(outbox.payload, '{text}', to_jsonb(m.text)) FROM messages AS m"
-        " WHERE outbox.id = $1 AND m.id = outbox.message_id AND outbox.payload->>'text' IS DISTINCT FROM m.text",
-        entry_id,
-    )
+# the receipt's advisory lock (kind 1, ``channel || ':' || external_id``, as ``advisory_lock``
+# names it) taken in the statement that reads the channel: a message's channel never changes
+_RECEIPT_LOCK = """
+    SELECT m.channel, pg_advisory_xact_lock($3, hashtext(m.channel || ':' || $2))
+    FROM outbox AS o JOIN messages AS m ON m.id = o.message_id WHERE o.id = $1
+"""
+# finished; the entry keeps only the text its stored message shows (a one-time code is
+# masked there: what the platform got is then in no table; ``router.outbox.sqlite.keep_shown_text``)
+_FINISH = """
+    UPDATE outbox AS o SET status = $2, attempts = $3, last_error = $4, lease_until = NULL,
+        payload = jsonb_set(o.payload, '{text}', to_jsonb(m.text))
+    FROM messages AS m WHERE o.id = $1 AND m.id = o.message_id
+"""
 
 
-async def _apply_kept_receipt(conn: PgConn, message_id: str, channel: str, external_id: str,
-                              delivery: Delivery) -> None:
-    """A receipt that arrived before the send's answer was stored (under the
-    receipt's advisory lock, taken by the caller)."""
+async def _kept_receipt(conn: PgConn, channel: str, external_id: str, delivery: Delivery,
+                        error: str | None) -> tuple[Delivery, str | None]:
+    """The delivery to store: a receipt that arrived before the send's answer
+    was stored moves it on (under the receipt's advisory lock, taken by the caller)."""
     receipt = await conn.fetchrow(
         "DELETE FROM delivery_receipts WHERE channel = $1 AND external_id = $2 RETURNING state, error",
         channel, external_id,
     )
     if receipt is not None and receipts.moves_forward(delivery, Delivery(receipt["state"])):
-        await conn.execute("UPDATE messages SET delivery = $1, delivery_error = $2 WHERE id = $3",
-                           receipt["state"], receipt["error"], message_id)
+        return Delivery(receipt["state"]), receipt["error"]
+    return delivery, error
 
 
 async def _finish_outbox(
@@ -110,30 +115,24 @@ async def _finish_outbox(
 ) -> Message:
     channel: str | None = None
     if external_id is not None:
-        # a message's channel never changes: read before the lock it names
-        channel = await conn.fetchval(
-            "SELECT m.channel FROM outbox AS o JOIN messages AS m ON m.id = o.message_id WHERE o.id = $1", entry_id)
-        if channel is None:
+        locked = await conn.fetchrow(_RECEIPT_LOCK, entry_id, external_id, RECEIPT)
+        if locked is None:
             raise NotFound(f"outbox entry {entry_id}")
-        await advisory_lock(conn, RECEIPT, f"{channel}:{external_id}")
+        channel = locked["channel"]
     row = await conn.fetchrow(
         "SELECT message_id, attempts, lease_owner FROM outbox WHERE id = $1 FOR UPDATE", entry_id)
     if row is None:
         raise NotFound(f"outbox entry {entry_id}")
     check_holder(entry_id, row["lease_owner"], node)
-    await conn.execute(
-        "UPDATE outbox SET status = $2, attempts = $3, last_error = $4, lease_until = NULL WHERE id = $1",
-        entry_id, status, attempts if attempts is not None else row["attempts"] + 1, error,
-    )
-    await keep_shown_text(conn, entry_id)
-    await conn.execute(
-        "UPDATE messages SET delivery = $1, delivery_error = $2, external_id = COALESCE($3, external_id)"
-        " WHERE id = $4",
-        delivery.value, error, external_id, row["message_id"],
-    )
+    await conn.execute(_FINISH, entry_id, status, attempts if attempts is not None else row["attempts"] + 1, error)
+    shown, shown_error = delivery, error
     if channel is not None and external_id is not None:
-        await _apply_kept_receipt(conn, row["message_id"], channel, external_id, delivery)
-    msg = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", row["message_id"])
+        shown, shown_error = await _kept_receipt(conn, channel, external_id, delivery, error)
+    msg = await conn.fetchrow(
+        "UPDATE messages SET delivery = $1, delivery_error = $2, external_id = COALESCE($3, external_id)"
+        " WHERE id = $4 RETURNING *",
+        shown.value, shown_error, external_id, row["message_id"],
+    )
     assert msg is not None
     return _message(msg)
 

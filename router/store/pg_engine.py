@@ -26,7 +26,7 @@ import asyncpg.pool
 
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
-from router.store.pg_faults import RETRIED, translated
+from router.store.pg_faults import DRIVER_ERRORS, RETRIED, translated
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Pg:
                 # timestamps come back in UTC whatever the server's or the role's setting
                 server_settings={"TimeZone": "UTC", "application_name": "omnirouter"},
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DRIVER_ERRORS as exc:
             raise translated(exc) from exc
 
     async def close(self) -> None:
@@ -86,7 +86,7 @@ class Pg:
                 return await fn(conn, *args, **kwargs)
         except StoreError:
             raise
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DRIVER_ERRORS as exc:
             raise translated(exc) from exc
 
     async def write(self, fn: Unit[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -103,7 +103,7 @@ class Pg:
                 raise
             except StoreError:
                 raise
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DRIVER_ERRORS as exc:
                 error = translated(exc)
                 if isinstance(error, StoreUnavailable):
                     self.episode.failed(error.reason)
@@ -124,7 +124,7 @@ class Pg:
                 return await fn(conn)
         except StoreError:
             raise
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DRIVER_ERRORS as exc:
             raise translated(exc) from exc
 
 

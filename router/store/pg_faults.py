@@ -14,6 +14,10 @@ from router.store.errors import BackendError, IntegrityViolation, StoreError, St
 
 # aborted by the server so that another transaction could go on: run the unit again
 RETRIED = (pg.DeadlockDetectedError, pg.SerializationError)
+# everything the driver and the network raise, each turned into the store's own by ``translated``.
+# InternalClientError: a pooled connection the server has just ended (a restart, a failover,
+# pg_terminate_backend) still reads as busy with its last statement until the pool drops it
+DRIVER_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 _UNAVAILABLE: dict[type[BaseException], str] = {
     pg.InvalidAuthorizationSpecificationError: "the database refused the login",
@@ -48,6 +52,8 @@ def translated(exc: BaseException) -> StoreError:
         return StoreUnavailable("the database did not answer in time")
     if isinstance(exc, OSError):
         return StoreUnavailable(f"the database cannot be reached ({exc.strerror or exc})")
+    if isinstance(exc, asyncpg.InternalClientError):
+        return StoreUnavailable(f"the connection to the database broke, ended by the server? ({exc})")
     if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
         return StoreUnavailable(f"the connection to the database was closed ({exc})")
     if isinstance(exc, RETRIED):

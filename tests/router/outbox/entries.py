@@ -36,10 +36,13 @@ async def _pg_unit(conn: PgConn, message: Message, payload: OutboundMessage, ent
     )
 
 
-async def queue(store: Store, recipient: str, text: str, at: datetime, channel: str = "scripted") -> str:
-    """A pending reply to ``recipient``, written at ``at``: its entry's id."""
+async def queue(store: Store, recipient: str, text: str, at: datetime, channel: str = "scripted",
+                shown: str | None = None) -> str:
+    """A pending reply to ``recipient``, written at ``at``: its entry's id.
+    ``shown``: the text its stored message shows, when not ``text`` (a code masked)."""
     message = Message(id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.OUT,
-                      author=Author.AGENT, channel=channel, text=text, created_at=at, delivery=Delivery.PENDING)
+                      author=Author.AGENT, channel=channel, text=text if shown is None else shown, created_at=at,
+                      delivery=Delivery.PENDING)
     payload = OutboundMessage(message_id=message.id, channel=channel, recipient=recipient, author=Author.AGENT,
                               text=text, created_at=at)
     entry_id = new_id("out")
@@ -74,3 +77,21 @@ def _sqlite_delivery(conn: sqlite3.Connection, message_id: str) -> tuple[str, st
     row = conn.execute("SELECT delivery, external_id FROM messages WHERE id = ?", (message_id,)).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+async def payload_text(store: Store, entry_id: str) -> str:
+    """The text an outbox entry keeps, whatever its status."""
+    if isinstance(store, PostgresStore):
+        return str(await store._pg.read(_pg_payload_text, entry_id))
+    if isinstance(store, SQLiteStore):
+        return str(await store._r.call(_sqlite_payload_text, entry_id))
+    raise TypeError(f"no way to read {type(store).__name__}")
+
+
+async def _pg_payload_text(conn: PgConn, entry_id: str) -> str:
+    return str(await conn.fetchval("SELECT payload->>'text' FROM outbox WHERE id = $1", entry_id))
+
+
+def _sqlite_payload_text(conn: sqlite3.Connection, entry_id: str) -> str:
+    row = conn.execute("SELECT json_extract(payload, '$.text') FROM outbox WHERE id = ?", (entry_id,)).fetchone()
+    return str(row[0])

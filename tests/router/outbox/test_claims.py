@@ -15,7 +15,7 @@ from router.models import Delivery
 from router.outbox.store import Claim, LeaseLost
 from router.store.base import Store
 from router.store.sqlite import SQLiteStore
-from tests.router.outbox.entries import queue
+from tests.router.outbox.entries import payload_text, queue
 from tests.router.store.test_contract import T0
 
 LEASE = timedelta(seconds=60)
@@ -126,3 +126,28 @@ async def test_a_sqlite_node_restarting_under_a_new_id_resumes_its_leases_at_onc
     async with SQLiteStore(path) as store:
         again = await store.claim_outbox("run-2", 10, T0 + timedelta(seconds=1), LEASE)
         assert texts(again) == ["a1"] and again.resumed == {a1.id}
+
+
+async def test_a_finished_entry_keeps_only_the_text_its_message_shows(store: Store) -> None:
+    # the platform got the code; once sent or dead it is in no table (the message shows it masked)
+    sent = await queue(store, "ann", "your code is 482913", T0, shown="your code is ******")
+    dead = await queue(store, "bob", "your code is 771024", T0, shown="your code is ******")
+    assert await payload_text(store, sent) == "your code is 482913"  # waiting to go, it must have it
+    await store.claim_outbox("node-1", 10, T0, LEASE)
+    await store.outbox_sent(sent, "ext-1", T0, "node-1")
+    await store.outbox_dead(dead, 1, "chat not found", T0, "node-1")
+    assert [await payload_text(store, e) for e in (sent, dead)] == ["your code is ******"] * 2
+
+
+async def test_an_entry_waiting_for_its_recipient_is_set_so_by_its_holder_and_holds_nothing_back(
+    store: Store
+) -> None:
+    await queue(store, "visitor", "v1", T0)
+    await queue(store, "visitor", "v2", T0 + timedelta(seconds=1))
+    [v1] = (await store.claim_outbox("node-1", 10, T0 + timedelta(seconds=2), LEASE)).entries
+    await store.outbox_wait(v1.id, "node-2")  # not node-2's: nothing changes
+    assert [e.payload.text for e in await store.pending_outbox(10)] == ["v1", "v2"]
+    await store.outbox_wait(v1.id, "node-1")  # no tab anywhere: v1 waits out of the queue
+    assert [e.payload.text for e in await store.pending_outbox(10)] == ["v2"]
+    claimed = await store.claim_outbox("node-2", 10, T0 + timedelta(seconds=3), LEASE)
+    assert texts(claimed) == ["v2"] and claimed.resumed == frozenset()

@@ -18,7 +18,7 @@ from router.connector import Connector, ConnectorOptions, SendProgress, SendResu
 from router.metrics import Metrics
 from router.models import Delivery, OutboundMessage, utcnow
 from router.outbox.service import LEASE, OutboxWorker
-from router.outbox.store import Claim
+from router.outbox.store import Claim, LeaseLost
 from router.store.base import Store
 from router.store.postgres import PostgresStore
 from tests.conftest import HANG, eventually
@@ -27,6 +27,7 @@ from tests.router.outbox.entries import delivery, queue
 from tests.router.store.test_contract import T0, StoreFactory
 
 RECIPIENTS, EACH = 12, 3
+MANY_RACES = 30
 
 
 async def test_claims_racing_from_two_nodes_lease_each_entry_once_one_per_recipient(
@@ -63,6 +64,33 @@ async def test_claims_racing_from_two_nodes_lease_each_entry_once_one_per_recipi
         for entry_id in claimed:
             order[entries[entry_id]].append(entry_id)
         assert all(ids == [i for i in entries if entries[i] == r] for r, ids in order.items())
+    finally:
+        if other is not None:
+            await other.close()
+
+
+async def test_a_late_finish_racing_a_takeover_is_one_or_the_other_never_both(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    """node-x's send outlived its lease and it records it just as node-y takes
+    the entry over: either node-x's record stands (node-y finds it sent) or
+    node-y holds it (node-x is told LeaseLost), never a finish by a node
+    that no longer held the entry."""
+    other = store_factory() if isinstance(store, PostgresStore) else None
+    if other is not None:
+        await other.open()
+    try:
+        late = T0 + LEASE + timedelta(seconds=1)
+        for n in range(MANY_RACES):
+            await queue(store, f"r{n}", "late", T0)
+            [entry] = (await store.claim_outbox("node-x", 1, T0, LEASE)).entries
+            finish, takeover = await asyncio.gather(
+                store.outbox_sent(entry.id, f"ext-{n}", late, "node-x"),
+                (other or store).claim_outbox("node-y", 1, late, LEASE), return_exceptions=True)
+            took = not isinstance(takeover, BaseException) and [e.id for e in takeover.entries] == [entry.id]
+            assert isinstance(finish, LeaseLost) if took else not isinstance(finish, BaseException)
+            if took:
+                await store.outbox_sent(entry.id, f"ext-{n}", late, "node-y")
     finally:
         if other is not None:
             await other.close()
