@@ -24,7 +24,7 @@ from datetime import datetime
 
 from router.identity import postgres_proven, postgres_upsert
 from router.identity.postgres_merge import _merge
-from router.identity.postgres_rows import _audit, _customer, _customer_by_identity
+from router.identity.postgres_rows import _audit, _customer, _resolved_customer
 from router.identity.postgres_upsert import lock_keys
 from router.identity.postgres_verification import key_contacts as _key_contacts
 from router.identity.rules import (
@@ -56,13 +56,13 @@ def _locked_keys(plan: IdentityPlan, first_sight: bool) -> set[KeyRef]:
 async def _resolve_identity(
     conn: PgConn, plan: IdentityPlan, name: str | None, now: datetime, message_id: str | None = None
 ) -> Customer:
-    found = await _customer_by_identity(conn, plan.identity)
+    found = await _resolved_customer(conn, plan.identity)
     if found is not None and nothing_to_apply(plan, name, found.display_name):
         return found
     if keys := _locked_keys(plan, first_sight=found is None):
         await lock_keys(conn, keys)
         # read under the lock: a transaction that held it may have linked the sender meanwhile
-        found = await _customer_by_identity(conn, plan.identity)
+        found = await _resolved_customer(conn, plan.identity)
     if found is None:
         customer_id = await _link_new_identity(conn, plan, name, now)
     elif nothing_to_apply(plan, name, found.display_name):
