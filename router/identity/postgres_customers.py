@@ -5,6 +5,7 @@ slice's. Each write holds the lock its method's docstring names (``router.identi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -82,8 +83,18 @@ class PostgresCustomers(CustomerStore, PgConnections):
     async def customer_identities(self, customer_id: str) -> list[ChannelIdentity]:
         return await self._pg.read(_identities, customer_id)
 
+    # a node's upserts run one after another in the order they were called (asyncio's lock is
+    # first come, first served), as SQLite's one writer runs them: an import gathers a chunk of
+    # rows at once, and a later row of the file (the same keys, another external id) must find
+    # what the earlier ones wrote. Across nodes there is no order to keep; the locks of
+    # upsert_customer keep each write whole.
+    _upserts_in_order: asyncio.Lock | None = None
+
     async def upsert_customer(self, upsert: CustomerUpsert, now: datetime) -> Upserted:
-        return await self._pg.write(_upsert_customer, upsert, now)
+        if self._upserts_in_order is None:
+            self._upserts_in_order = asyncio.Lock()
+        async with self._upserts_in_order:
+            return await self._pg.write(_upsert_customer, upsert, now)
 
     async def automatic_sent(self, customer_id: str, marker: str) -> bool:
         return await self._pg.read(postgres_proven.automatic_sent, customer_id, marker)

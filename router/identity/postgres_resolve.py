@@ -4,18 +4,23 @@ claims it made; and the customer writes of a CRM (upsert) and the contacts a
 code can go to. The units of ``sqlite_resolve`` under the same names, times
 as ``datetime``.
 
-Locks (``CustomerStore.resolve_identity``), with several writers at once:
+Locks (``CustomerStore.resolve_identity``), with several writers at once,
+in the order of ``router.store.base``:
+- the keys whose owners the plan reads whoever the sender is (a proof's, a
+  claim's that merges by config, with the match key), advisory kind 4, all
+  at once in sorted order, before anything is read; on first sight, with
+  none of those, the match key's lock alone, then the identity read again;
+- the sender's customer ``FOR KEY SHARE`` (what a row referencing it takes
+  anyway) to the commit, read again while it turns out merged: no merge of
+  it commits under this transaction, so a claim, a proof, a message (ingest)
+  never lands on a profile just merged away;
 - a sender seen for the first time by two transactions: its identity's
   insert is ``ON CONFLICT (kind, value) DO NOTHING``, and a new customer is
   inserted in the same statement from that insert's ``RETURNING``, so it
   exists only when the identity took; when it did not, the identity is read
   again and its customer is the answer;
-- every key whose owners the plan reads (the match key on first sight, the
-  claims that merge by config, the proven keys) is locked (advisory kind 4,
-  ``router.store.base``), all of them, in sorted order, before the sender's
-  identity is read again and anything is written;
 - claims are inserted ``ON CONFLICT DO NOTHING``; a merge locks as
-  ``merge_customers`` (rows, after the advisory locks)."""
+  ``merge_customers`` (customers ``FOR UPDATE`` in id order)."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from datetime import datetime
 
 from router.identity import postgres_proven, postgres_upsert
 from router.identity.postgres_merge import _merge
-from router.identity.postgres_rows import _audit, _customer, _resolved_customer
+from router.identity.postgres_rows import _audit, _customer
 from router.identity.postgres_upsert import lock_keys
 from router.identity.postgres_verification import key_contacts as _key_contacts
 from router.identity.rules import (
@@ -37,32 +42,48 @@ from router.identity.rules import (
     widely_shared,
 )
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
-from router.models import Customer, new_id
+from router.models import Customer, IdentityRef, new_id
 from router.store.pg_engine import PgConn
 
 log = logging.getLogger(__name__)
 
 
-def _locked_keys(plan: IdentityPlan, first_sight: bool) -> set[KeyRef]:
-    """The keys whose owners this resolve may read: each is locked before."""
-    keys = {claim.key for claim in plan.claims if claim_merges(plan, claim)}
-    keys |= {proof.key for proof in plan.proven}
+def _plan_keys(plan: IdentityPlan) -> set[KeyRef]:
+    """The keys whose owners this resolve reads whoever the sender is, known
+    from the plan alone: the claims that merge by config and the proofs (with
+    the match key, so that all are taken at once, in one order)."""
+    keys = {claim.key for claim in plan.claims if claim_merges(plan, claim)} | {proof.key for proof in plan.proven}
     match = match_key(plan)
-    if first_sight and match is not None:
-        keys.add(match)
-    return keys
+    return keys | {match} if keys and match is not None else keys
+
+
+_HELD_CUSTOMER = """
+    SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = $1 AND i.value = $2
+    FOR KEY SHARE OF c
+"""
+
+
+async def _held_customer(conn: PgConn, ref: IdentityRef) -> Customer | None:
+    """The sender's customer, its row held ``FOR KEY SHARE`` to the commit (as
+    a row referencing it holds it), so no merge of it commits meanwhile; one
+    that committed before the lock was granted moved the identity: read again."""
+    while True:
+        row = await conn.fetchrow(_HELD_CUSTOMER, ref.kind, ref.value)
+        if row is None or row["merged_into"] is None:
+            return None if row is None else _customer(row)
 
 
 async def _resolve_identity(
     conn: PgConn, plan: IdentityPlan, name: str | None, now: datetime, message_id: str | None = None
 ) -> Customer:
-    found = await _resolved_customer(conn, plan.identity)
-    if found is not None and nothing_to_apply(plan, name, found.display_name):
-        return found
-    if keys := _locked_keys(plan, first_sight=found is None):
+    # advisory locks first (router.store.base): a proof's or a merging claim's key before any row
+    if keys := _plan_keys(plan):
         await lock_keys(conn, keys)
-        # read under the lock: a transaction that held it may have linked the sender meanwhile
-        found = await _resolved_customer(conn, plan.identity)
+    found = await _held_customer(conn, plan.identity)
+    if found is None and not keys and (match := match_key(plan)) is not None:
+        # first sight, joining by key: no row is held yet; read again under the key's lock
+        await lock_keys(conn, {match})
+        found = await _held_customer(conn, plan.identity)
     if found is None:
         customer_id = await _link_new_identity(conn, plan, name, now)
     elif nothing_to_apply(plan, name, found.display_name):
@@ -147,10 +168,9 @@ async def _link_new_identity(conn: PgConn, plan: IdentityPlan, name: str | None,
     if took is not None:
         return str(took)
     # the insert waited for the transaction that linked it first, which committed: read it now
-    linked = await conn.fetchval("SELECT customer_id FROM identities WHERE kind = $1 AND value = $2",
-                                 ref.kind, ref.value)
+    linked = await _held_customer(conn, ref)
     assert linked is not None
-    return str(linked)
+    return linked.id
 
 
 async def _record_claims(conn: PgConn, customer_id: str, plan: IdentityPlan, message_id: str | None,

@@ -63,8 +63,12 @@ class CustomerStore(Protocol):
         ``router.store.base``), all at once in sorted order, before the
         sender's identity is read again and anything is written: two senders
         proving one phone at once are seen one after the other, so the
-        second finds the first as its owner. Claims are inserted ``ON
-        CONFLICT DO NOTHING``; a merge it makes locks as ``merge_customers``."""
+        second finds the first as its owner. The sender's customer is then
+        held ``FOR KEY SHARE`` to the commit (read again while it turns out
+        merged): no merge of it commits meanwhile, so nothing this
+        transaction writes for it (a claim, a proof, ingest's message) lands
+        on a profile merged away. Claims are inserted ``ON CONFLICT DO
+        NOTHING``; a merge it makes locks as ``merge_customers``."""
 
     @abstractmethod
     async def find_identity(self, ref: IdentityRef) -> Customer | None: ...

@@ -15,7 +15,10 @@ from router.identity.service import IdentityConfig, IdentityRules, load_identity
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
 from router.routing.rules import RulesRouting, load_rules
-from router.store.sqlite import SQLiteStore
+from router.server.app import DATABASE_URL, make_store
+from router.server.settings import load_settings
+from router.store.base import Store
+from tests.conftest import TEST_STORE
 
 CSV = """\
 external_id,phone,email,name,tier,lifetime_value,tags,city
@@ -30,11 +33,20 @@ crm-1,,,,platinum,,,
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
+def config_dir(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config = tmp_path / "config"
     config.mkdir()
-    (config / "omnirouter.yaml").write_text(f"store:\n  path: {tmp_path / 'crm.db'}\n", encoding="utf-8")
+    backend = ""
+    if TEST_STORE == "postgres":  # the import's store as the app's tests have it (tests/conftest.py)
+        backend = "  backend: postgres\n"
+        monkeypatch.setenv(DATABASE_URL, request.getfixturevalue("pg_database"))
+    (config / "omnirouter.yaml").write_text(f"store:\n{backend}  path: {tmp_path / 'crm.db'}\n", encoding="utf-8")
     return config
+
+
+def crm_store(path: Path) -> Store:
+    """The store the import wrote to (``path``, or the test's PostgreSQL database), not opened yet."""
+    return make_store(load_settings(path.parent / "config"), path.parent)
 
 
 def run_import(tmp_path: Path, config_dir: Path, text: str) -> int:
@@ -72,14 +84,14 @@ def test_import_creates_and_updates_and_reports_each_bad_field_by_line(
 
 
 async def find(tmp_path: Path, external_id: str) -> str:
-    async with SQLiteStore(tmp_path / "crm.db") as store:
+    async with crm_store(tmp_path / "crm.db") as store:
         found = await store.find_identity(IdentityRef(kind="external", value=external_id))
         assert found is not None
         return found.id
 
 
 async def check_store(path: Path) -> None:
-    async with SQLiteStore(path) as store:
+    async with crm_store(path) as store:
         anna = await store.find_identity(IdentityRef(kind="phone", value="+79123456789"))
         assert anna is not None and anna.display_name == "Анна"
         assert anna.attributes == {"tier": "platinum", "lifetime_value": 12500.5, "tags": ["loyal", "vip"],
@@ -151,7 +163,7 @@ async def routed_team(path: Path, phone: str) -> str | None:
     """The team the shipped rules give a WhatsApp message from ``phone``: the
     imported tier and lifetime value are what the rules read."""
     config = Path(__file__).parents[3] / "config"
-    async with SQLiteStore(path) as store:
+    async with crm_store(path) as store:
         router = Router(store, EventBus(), RulesRouting(load_rules(config / "rules.yaml")), Metrics(),
                         identity=IdentityRules(load_identity_config(config)))
         accepted = await router.on_message(InboundMessage(
@@ -162,7 +174,7 @@ async def routed_team(path: Path, phone: str) -> str | None:
 
 
 async def check_truth(path: Path) -> None:
-    async with SQLiteStore(path) as store:
+    async with crm_store(path) as store:
         for external_id, (name, tier, ltv, keys) in TRUTH.items():
             found = await store.find_identity(IdentityRef(kind="external", value=external_id))
             assert found is not None, external_id

@@ -1,4 +1,5 @@
-"""Identity through the real pipeline: a real SQLite store, bus and router."""
+"""Identity through the real pipeline: a real store (SQLite, or PostgreSQL with
+OMNIROUTER_TEST_STORE=postgres), bus and router."""
 
 from __future__ import annotations
 
@@ -23,25 +24,30 @@ from router.metrics import Metrics
 from router.models import Agent, Delivery, IdentityRef, InboundMessage, Role
 from router.outbox.service import OutboxWorker
 from router.routing.decide import DefaultTeamRouting
+from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
+from tests.conftest import TEST_STORE
 from tests.fakes.scripted import ScriptedPlatform
 from tests.router.identity.merging import merger
 
 
-def make_router(store: SQLiteStore, **config: object) -> Router:
+def make_router(store: Store, **config: object) -> Router:
     rules = IdentityRules(IdentityConfig.model_validate(config))
     return Router(store, EventBus(), DefaultTeamRouting(RoutingConfig()), Metrics(), identity=rules)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with SQLiteStore(tmp_path / "identity.db") as s:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    backend: Store = (PostgresStore(request.getfixturevalue("pg_database")) if TEST_STORE == "postgres"
+                      else SQLiteStore(tmp_path / "identity.db"))
+    async with backend as s:
         yield s
 
 
 @pytest.fixture
-def router(store: SQLiteStore) -> Router:
+def router(store: Store) -> Router:
     return make_router(store)
 
 
@@ -112,7 +118,7 @@ async def test_a_claimed_phone_shows_nothing_of_the_other_profile(router: Router
     assert [m.text for m in history] == ["Привет", OFFER_RU]
 
 
-async def test_a_claim_merged_by_config_still_shows_only_ones_own_messages(store: SQLiteStore) -> None:
+async def test_a_claim_merged_by_config_still_shows_only_ones_own_messages(store: Store) -> None:
     router = make_router(store, phone={"kinds": ["whatsapp"], "merge_claims": True})
     await router.on_message(msg("whatsapp", "+79123456789", "wa-1", "Мой диагноз — секрет"))
     await router.on_message(msg("webchat", "visitor-1", "w-1", "Мой номер 8 912 345 67 89"))
@@ -152,7 +158,7 @@ class Clock:
 
 
 @pytest.fixture
-def agents(store: SQLiteStore) -> Router:
+def agents(store: Store) -> Router:
     """A router whose bot offers no code by itself: codes come from an agent's "Send code"."""
     return make_router(store, verification={"self_service": False})
 

@@ -124,3 +124,27 @@ async def test_a_crm_write_racing_a_merge_of_its_customer_lands_on_the_survivor(
                            for step in (merge(nodes[n % 2], merged, survivor), write(nodes[(n + 1) % 2], phone, n))))
     tiers = [(await nodes[0].get_customer(survivor)).attributes.get("tier") for _, _, survivor in pairs]
     assert tiers == list(range(MANY))
+
+
+async def test_a_claim_racing_a_merge_of_its_customer_lands_on_the_survivor(nodes: Nodes) -> None:
+    # a customer types their phone just as an agent merges their profile into another: the claim
+    # must end with the profile the agent sees (as the merge moves the earlier ones), never with
+    # the merged one nobody shows
+    pairs = []
+    for n in range(MANY):
+        sender = IdentityRef(kind="webchat", value=f"visitor-{n}")
+        merged = (await nodes[0].resolve_identity(sender, None, T0)).id
+        survivor = (await nodes[0].resolve_identity(IdentityRef(kind="webchat", value=f"u{n}"), None, T0)).id
+        pairs.append((sender, merged, survivor))
+
+    async def merge(node: Store, merged: str, survivor: str) -> None:
+        await node.merge_customers(MergeRequest(survivor, merged, "agent", None, "same person"), T0)
+
+    async def claim(node: Store, sender: IdentityRef, n: int) -> None:
+        phone = ClaimPlan(KeyRef("phone", f"+7912666{n:04d}"), "webchat:text", f"8912666{n:04d}")
+        await node.resolve_identity(sender, None, T0, IdentityPlan(identity=sender, claims=(phone,)))
+
+    await asyncio.gather(*(step for n, (sender, merged, survivor) in enumerate(pairs)
+                           for step in (merge(nodes[n % 2], merged, survivor), claim(nodes[(n + 1) % 2], sender, n))))
+    claimed = [[c.value for c in await nodes[0].customer_claims(survivor)] for _, _, survivor in pairs]
+    assert claimed == [[f"+7912666{n:04d}"] for n in range(MANY)]
