@@ -1,10 +1,10 @@
 """``omnirouter agents set-password USERNAME``: a console account's password
 set from the terminal, so a lost admin password never means deleting data.
 
-It writes to the same SQLite store the service uses (through its own short
-connection, like ``customers import``): safe while the service runs, and the
-new password works at the next login, since every login reads the stored
-hash. The account's console sessions end with the old password."""
+It writes to the same store the service uses, SQLite or PostgreSQL (through
+its own short connection, like ``customers import``): safe while the service
+runs, and the new password works at the next login, since every login reads
+the stored hash. The account's console sessions end with the old password."""
 
 from __future__ import annotations
 
@@ -52,11 +52,13 @@ def read_password(env: str | None) -> str:
     return password
 
 
-def _store_path(config_dir: Path) -> tuple[Any, Path]:
+def _store_path(config_dir: Path) -> tuple[Any, Path | None]:
     from router.server.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(config_dir)
     settings.store.writer = "thread"  # one short write: no writer process of its own
+    if settings.store.backend == "postgres":  # a database server's: nothing of it on this disk to look for
+        return settings, None
     path = Path(settings.store.path)
     path = path if path.is_absolute() else Path.cwd() / path
     if settings.store.path == ":memory:" or not path.exists():
@@ -81,6 +83,7 @@ async def _set_password(config_dir: Path, username: str, password: str) -> int:
 
 
 def _set_password_command(args: argparse.Namespace) -> int:
+    from router.store.errors import StoreError  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     config_dir = Path(args.config)
@@ -97,6 +100,9 @@ def _set_password_command(args: argparse.Namespace) -> int:
         return 1
     except (EOFError, KeyboardInterrupt):
         print("\nomnirouter agents set-password: cancelled; nothing was changed", file=sys.stderr)
+        return 1
+    except StoreError as exc:  # unreachable, refusing writes
+        print(f"omnirouter agents set-password: the store failed: {exc}; nothing was changed", file=sys.stderr)
         return 1
     print(f"the password of {args.username!r} is set; {ended} console session(s) of it ended")
     return 0

@@ -7,14 +7,15 @@ The unit functions mirror ``router.ingest.sqlite``'s, by name.
 
 Each write holds the lock its method's docstring names (``router.ingest.store``), in
 the order of ``router.store.base``: the sender's resolution (its advisory locks, its
-customers) first, then the message (inserted, or the first copy's row locked), then
-the conversation. So the new message goes in unattached and is attached by the same
-statement that locks its open conversation, checks it is still open and touches it
-(``_JOIN_OPEN``): an UPDATE re-checks its WHERE on a row it waited for, so a
-conversation resolved meanwhile is skipped, never written into. Rows that are only
-updated, never re-keyed, are locked ``FOR NO KEY UPDATE``: it serialises writers as
-``FOR UPDATE`` does, without blocking the foreign-key checks of rows that name them
-(a message's insert names its customer)."""
+customers) first, then the sender's customer's row (``FOR KEY SHARE``, read again: a
+merge committed meanwhile makes the survivor the sender), then the message (inserted,
+or the first copy's row locked), then the conversation. So the new message goes in
+unattached and is attached by the same statement that locks its open conversation,
+checks it is still open and touches it (``_JOIN_OPEN``): an UPDATE re-checks its
+WHERE on a row it waited for, so a conversation resolved meanwhile is skipped, never
+written into. Rows that are only updated, never re-keyed, are locked ``FOR NO KEY
+UPDATE``: it serialises writers as ``FOR UPDATE`` does, without blocking the
+foreign-key checks of rows that name them (a message's insert names its customer)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from datetime import datetime
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
 from router.identity.postgres_resolve import _resolve_identity
+from router.identity.postgres_rows import _customer, _plain
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore
@@ -33,7 +35,6 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
-    IdentityRef,
     InboundMessage,
     Message,
     RouteDecision,
@@ -52,14 +53,17 @@ from router.store.rows import message_row as _message
 _INSERT_ONCE = _INSERT_MESSAGE + " ON CONFLICT (channel, external_id) WHERE direction = 'in' DO NOTHING"
 _FIRST_COPY = "SELECT * FROM messages WHERE channel = $1 AND external_id = $2 AND direction = 'in'"
 
-# lock the open conversation, check it is still open, touch it and attach the message: one
-# statement, one round trip. $1 message, $2 the customer it is filed as, $3 channel, $4 now,
-# $5 preview, $6 the conversation (a thread's) or the customer (theirs), as {which} says
+# lock the open conversation, check it is still open, touch it, attach the message and read the
+# conversation back as every slice returns it: one statement, one round trip (a data-modifying
+# WITH runs whether or not the query reads it). $1 message, $2 the customer it is filed as,
+# $3 channel, $4 now, $5 preview, $6 the conversation (a thread's) or the customer (theirs), as
+# {which} says
 _JOIN_OPEN = """
-    WITH c AS (
+    WITH joined AS (
         UPDATE conversations SET channel = $3, updated_at = $4, last_message_at = $4, last_message_text = $5
-        WHERE {which} = $6 AND status <> 'resolved' RETURNING id)
-    UPDATE messages m SET conversation_id = c.id, customer_id = $2 FROM c WHERE m.id = $1 RETURNING c.id
+        WHERE {which} = $6 AND status <> 'resolved' RETURNING *),
+    filed AS (UPDATE messages m SET conversation_id = joined.id, customer_id = $2 FROM joined WHERE m.id = $1)
+    SELECT joined.*, cu.display_name AS customer_name FROM joined JOIN customers cu ON cu.id = joined.customer_id
 """
 _JOIN_THREAD = _JOIN_OPEN.format(which="id")
 _JOIN_CUSTOMERS = _JOIN_OPEN.format(which="customer_id")
@@ -70,11 +74,6 @@ _OPEN_CONVERSATION = """
         preferred_agent_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10, $11, $12, $13, $14)
 """
-
-
-def _plain(ref: IdentityRef) -> IdentityPlan:
-    """A sender taken as it is: no key, no claims (as ``router.identity.sqlite_rows._plain``)."""
-    return IdentityPlan(identity=ref)
 
 
 async def _insert_inbound(conn: PgConn, stored: Message) -> tuple[Message, bool]:
@@ -88,17 +87,41 @@ async def _insert_inbound(conn: PgConn, stored: Message) -> tuple[Message, bool]
 
 async def _join_open(
     conn: PgConn, message_id: str, customer_id: str, thread: str | None, channel: str, now: datetime, preview: str
-) -> tuple[str | None, str | None]:
+) -> tuple[ConversationView | None, str | None]:
     """File an unattached message in ``thread``'s conversation if it is still
     open, else in the customer's open one: ``(conversation, None)``;
     ``(None, None)`` when there is none; the second is the thread's
     conversation when it was resolved before its lock was granted."""
     if thread is not None:
-        joined = await conn.fetchval(_JOIN_THREAD, message_id, customer_id, channel, now, preview, thread)
-        if joined is not None:
-            return str(joined), None
-    joined = await conn.fetchval(_JOIN_CUSTOMERS, message_id, customer_id, channel, now, preview, customer_id)
-    return (str(joined) if joined is not None else None), thread
+        row = await conn.fetchrow(_JOIN_THREAD, message_id, customer_id, channel, now, preview, thread)
+        if row is not None:
+            return _conversation(row), None
+    row = await conn.fetchrow(_JOIN_CUSTOMERS, message_id, customer_id, channel, now, preview, customer_id)
+    return (_conversation(row) if row is not None else None), thread
+
+
+async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> None:
+    """The customer's row, before the message's and the conversation's (``router.store.base``'s
+    order). Opening a conversation, ``FOR NO KEY UPDATE``: there may be no open conversation to
+    lock, and two openings at once must not both insert. Else ``FOR KEY SHARE``, which the
+    message's foreign key takes anyway once it names the customer: taken here, before the
+    conversation's lock, it waits for a merge (customers ``FOR UPDATE``, then their
+    conversations) instead of deadlocking with it."""
+    strength = "NO KEY UPDATE" if opening else "KEY SHARE"
+    await conn.execute(f"SELECT 1 FROM customers WHERE id = $1 FOR {strength}", customer_id)
+
+
+async def _settled(conn: PgConn, customer: Customer) -> Customer:
+    """The sender's customer, its row locked ``FOR KEY SHARE`` (as ``_lock_customer``) and read
+    again under the lock: a merge that committed while this transaction waited for it moved
+    the sender's identities to the survivor, who is then the sender."""
+    while True:
+        row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1 FOR KEY SHARE", customer.id)
+        if row is None:
+            return customer
+        if row["merged_into"] is None:
+            return _customer(row)
+        customer = customer.model_copy(update={"id": row["merged_into"]})
 
 
 async def _attach(
@@ -109,10 +132,8 @@ async def _attach(
     customer's open conversation, or open one by ``route``; without a route
     and with no open conversation, attach nothing and return None.
 
-    With a route, the customer's row is locked first: there may be no open
-    conversation to lock, and two openings at once must not both insert."""
-    if route is not None:
-        await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE", customer_id)
+    The customer's row is locked first (``_lock_customer``)."""
+    await _lock_customer(conn, customer_id, opening=route is not None)
     msg = await conn.fetchrow("SELECT conversation_id, text, extras->>'description' AS description"
                               " FROM messages WHERE id = $1 FOR NO KEY UPDATE", message_id)
     if msg is None:
@@ -122,7 +143,7 @@ async def _attach(
     preview = _preview(msg["text"], msg["description"])
     joined, _ = await _join_open(conn, message_id, customer_id, thread, channel, now, preview)
     if joined is not None:
-        return await _conv_view(conn, joined), False
+        return joined, False
     if route is None:
         return None, False
     conversation_id = new_id("conv")
@@ -164,8 +185,9 @@ async def _openings(
         start = (row[0], row[1]) if row is not None else start
     rows = await conn.fetch(
         _CONV_SELECT + " WHERE c.created_at >= COALESCE($1::timestamptz, '-infinity')"
-        " AND (c.created_at, c.id) > (COALESCE($2::timestamptz, '-infinity'), $3)"
-        " ORDER BY c.created_at, c.id LIMIT $4",
+        # ids in byte order, as SQLite compares them, whatever the database's collation
+        " AND (c.created_at, c.id COLLATE \"C\") > (COALESCE($2::timestamptz, '-infinity'), $3)"
+        " ORDER BY c.created_at, c.id COLLATE \"C\" LIMIT $4",
         since, start[0], start[1], limit,
     )
     out: list[tuple[ConversationView, Message | None]] = []
@@ -208,9 +230,10 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     first = await _stored_inbound(conn, stored.channel, stored.external_id)
     if first is not None:
         # a redelivery's claims were recorded the first time
-        customer = await _resolve_identity(conn, _plain(sender), name, now, first.id)
+        customer = await _settled(conn, await _resolve_identity(conn, _plain(sender), name, now, first.id))
         return await _redelivered(conn, first, customer, now, thread)
-    customer = await _resolve_identity(conn, plan or _plain(stored.sender), name, now, stored.id)
+    customer = await _settled(conn, await _resolve_identity(conn, plan or _plain(stored.sender), name, now,
+                                                            stored.id))
     stored, duplicate = await _insert_inbound(conn, stored)
     if duplicate:  # another node stored this delivery since the look above: theirs stands
         return await _redelivered(conn, stored, customer, now, thread)
@@ -222,8 +245,8 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
                            stored.core.model_dump_json(exclude_defaults=True), stored.id)
     if joined is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
         return Ingested(stored, False, customer, None)
-    filed = stored.model_copy(update={"conversation_id": joined, "customer_id": customer.id})
-    return Ingested(filed, False, customer, await _conv_view(conn, joined))
+    filed = stored.model_copy(update={"conversation_id": joined.id, "customer_id": customer.id})
+    return Ingested(filed, False, customer, joined)
 
 
 async def _stored_inbound(conn: PgConn, channel: str, external_id: str | None) -> Message | None:

@@ -60,10 +60,13 @@ class IngestStore(Protocol):
 
         Lock: the sender is resolved as ``resolve_identity`` says (a new
         sender's identity inserted ``ON CONFLICT DO NOTHING`` and read again;
-        its merges lock as ``merge_customers``); the message's insert is
+        its merges lock as ``merge_customers``), then its customer's row
+        ``FOR KEY SHARE``, read again (merged meanwhile, the survivor is the
+        sender; a merge waits for this transaction); the message's insert is
         ``ON CONFLICT (channel, external_id) DO NOTHING``, and when another
         transaction stored it first this one goes on as a redelivery with
-        the row that won (the first copy's row ``FOR UPDATE`` while it is
+        the row that won (the first copy's row ``FOR UPDATE``, on PostgreSQL
+        ``FOR NO KEY UPDATE`` as in ``attach_to_conversation``, while it is
         attached), never an integrity error to the connector; the open
         conversation (the customer's or the thread's) is locked by the one
         statement that checks it is still open, touches it and puts the

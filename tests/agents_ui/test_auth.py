@@ -15,6 +15,7 @@ from agents_ui.sessions import COOKIE, THROTTLE
 from router.appkeys import SETTINGS, STORE
 from router.config import Settings
 from router.models import Role
+from router.store.postgres import PostgresStore
 from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, create_agent, error_of, login
 from tests.conftest import ADMIN_PASSWORD, AppClient
 
@@ -31,6 +32,16 @@ def concrete(path: str) -> str:
     return re.sub(r"{(\w+)}", lambda m: "conv_x" if m[1] == "id" else "x", path)
 
 
+async def stored_session_hashes(client: Client) -> list[str]:
+    """What the sessions table holds, read past the store (on either backend)."""
+    store = client.app[STORE]
+    if isinstance(store, PostgresStore):
+        rows = await store._pg.read(lambda conn: conn.fetch("SELECT token_hash FROM sessions"))
+        return [row[0] for row in rows]
+    with sqlite3.connect(client.app[SETTINGS].store.path) as db:
+        return [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
+
+
 async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(client: Client) -> None:
     assert (await error_of(await client.get("/api/me")))[:2] == (401, "unauthenticated")
     resp = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
@@ -42,9 +53,7 @@ async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(c
     assert not morsel["secure"]  # plain http here; https requests get Secure
     assert int(morsel["max-age"]) == int(client.app[SETTINGS].console.session_hours * 3600)
 
-    with sqlite3.connect(client.app[SETTINGS].store.path) as db:
-        stored = [row[0] for row in db.execute("SELECT token_hash FROM sessions")]
-    assert stored == [hashlib.sha256(morsel.value.encode()).hexdigest()]
+    assert await stored_session_hashes(client) == [hashlib.sha256(morsel.value.encode()).hexdigest()]
     assert (await (await client.get("/api/me")).json())["agent"]["username"] == "admin"
 
 

@@ -16,6 +16,8 @@ from router.accounts.service import check_login, hash_password
 from router.cli import main
 from router.config import Settings
 from router.models import Role
+from router.server.app import DATABASE_URL
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from tests.agents_ui.conftest import login
 from tests.conftest import ADMIN_PASSWORD, AppClient
@@ -134,3 +136,22 @@ async def test_while_the_service_runs_the_new_password_works_at_once_and_old_ses
     bad = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert bad.status == 401
     await login(client, "admin", NEW)
+
+
+async def test_on_postgresql_the_password_is_set_in_the_database(
+    tmp_path: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with PostgresStore(pg_database) as store:
+        await store.create_agent("admin", "Administrator", Role.ADMIN, await hash_password(ADMIN_PASSWORD))
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "omnirouter.yaml").write_text("store: {backend: postgres}\n", encoding="utf-8")
+    monkeypatch.setenv(DATABASE_URL, pg_database)
+    argv = ["agents", "set-password", "admin", "--config", str(folder)]
+    assert await asyncio.to_thread(run_cli, argv, NEW + "\n", monkeypatch) == 0, capsys.readouterr().err
+    async with PostgresStore(pg_database) as store:
+        assert await check_login(store, "admin", NEW) is not None
+        assert await check_login(store, "admin", ADMIN_PASSWORD) is None
+    monkeypatch.setenv(DATABASE_URL, "postgresql://postgres@127.0.0.1:1/nowhere")  # nobody listens on port 1
+    assert await asyncio.to_thread(run_cli, argv, NEW + "\n", monkeypatch) == 1
+    assert "the store failed: the database cannot be reached" in capsys.readouterr().err

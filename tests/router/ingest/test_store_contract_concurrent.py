@@ -7,11 +7,13 @@ runs the transactions one after another (passing there by construction)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
+from router.identity.types import MergeRequest
 from router.ingest.store import Ingested
 from router.models import ConversationStatus
 from router.store.base import Store
@@ -19,6 +21,7 @@ from router.store.postgres import PostgresStore
 from tests.router.store.test_contract import QUEUE, T0, StoreFactory, inbound
 
 MANY = 8
+ROUNDS = 4
 
 
 @pytest.fixture
@@ -75,15 +78,53 @@ async def test_a_message_never_lands_in_a_conversation_resolved_meanwhile(nodes:
     conversation while it was open, or waits for routing (a new one), never
     filed into a resolved conversation that nobody will read again."""
     a, b = nodes
-    opened = await a.ingest(inbound("m0", sender="u1"), T0)
-    conversation_id = await _routed(a, opened)
-    resolve = a.set_conversation_state(conversation_id, ConversationStatus.RESOLVED, None, T0 + timedelta(minutes=1))
-    arrivals = [b.ingest(inbound(f"m{n}", sender="u1"), T0 + timedelta(minutes=1)) for n in range(1, MANY)]
-    _, *taken = await asyncio.gather(resolve, *arrivals)
-    for ingested in taken:
-        assert ingested.conversation is None or ingested.conversation.status is not ConversationStatus.RESOLVED
-    joined = {t.message.id for t in taken if t.conversation is not None}
-    waiting = {m.id for m in await a.unrouted_messages(100)}
-    assert joined | waiting == {t.message.id for t in taken} and not joined & waiting
-    in_resolved = {m.id for m in await a.list_messages(conversation_id, 100)}
-    assert in_resolved == {opened.message.id} | joined  # the ones filed before the resolution, nothing after
+    for round_ in range(ROUNDS):
+        sender, at = f"u{round_}", T0 + timedelta(minutes=round_)
+        opened = await a.ingest(inbound(f"r{round_}m0", sender=sender), at)
+        conversation_id = await _routed(a, opened)
+        arrivals = [asyncio.ensure_future(b.ingest(inbound(f"r{round_}m{n}", sender=sender), at))
+                    for n in range(1, 3 * MANY)]
+        # resolved once the first arrival is in, while the others are on their way
+        await asyncio.wait(arrivals, return_when=asyncio.FIRST_COMPLETED)
+        await a.set_conversation_state(conversation_id, ConversationStatus.RESOLVED, None, at)
+        taken = await asyncio.gather(*arrivals)
+        for ingested in taken:
+            assert ingested.conversation is None or ingested.conversation.status is not ConversationStatus.RESOLVED
+        joined = {t.message.id for t in taken if t.conversation is not None}
+        waiting = {m.id for m in await a.unrouted_messages(100)}
+        assert joined | waiting == {t.message.id for t in taken} and not joined & waiting
+        in_resolved = {m.id for m in await a.list_messages(conversation_id, 100)}
+        assert in_resolved == {opened.message.id} | joined  # the ones filed before the resolution, nothing after
+        for ingested in taken:  # routed: the next round starts with nothing waiting
+            if ingested.conversation is None:
+                await _routed(a, ingested)
+
+
+async def test_messages_arriving_while_their_customer_is_merged_follow_the_survivor(
+    nodes: tuple[Store, Store], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An agent merges two profiles on one node while the merged one's
+    messages arrive on the other: each message ends with the survivor, in
+    its one open conversation (routing opens none for the merged profile),
+    and no transaction deadlocked on the way (a deadlock is retried, a
+    second later: a stall the customer would notice)."""
+    a, b = nodes
+    caplog.set_level(logging.INFO, logger="router.store.pg_engine")
+    for round_ in range(ROUNDS):
+        at = T0 + timedelta(minutes=round_)
+        survivor = await a.ingest(inbound(f"r{round_}s", sender=f"s{round_}"), at)
+        merged = await a.ingest(inbound(f"r{round_}m", sender=f"m{round_}"), at)
+        await _routed(a, survivor)
+        await _routed(a, merged)
+        arrivals = [asyncio.ensure_future(b.ingest(inbound(f"r{round_}m{n}", sender=f"m{round_}"), at))
+                    for n in range(2 * MANY)]
+        await asyncio.wait(arrivals, return_when=asyncio.FIRST_COMPLETED)
+        await a.merge_customers(MergeRequest(survivor.customer.id, merged.customer.id, "agent", None, "same"), at)
+        for ingested in await asyncio.gather(*arrivals):
+            await _routed(a, ingested)
+        assert [c.status for c in await a.customer_conversations(merged.customer.id)
+                if c.status is not ConversationStatus.RESOLVED] == []
+        [open_one] = [c for c in await a.customer_conversations(survivor.customer.id)
+                      if c.status is not ConversationStatus.RESOLVED]
+        assert len(await a.list_messages(open_one.id, 100)) == 2 + 2 * MANY
+    assert not [r for r in caplog.records if "aborted" in r.getMessage()]

@@ -20,6 +20,7 @@ from router.cli import main
 from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest, VerificationStart
 from router.models import IdentityRef, Role
 from router.server.app import DATABASE_URL
+from router.store import pg_copy
 from router.store.base import Store
 from router.store.migrations import MIGRATIONS
 from router.store.pg_migrations import PG_MIGRATIONS
@@ -84,21 +85,27 @@ def copy(source: Path, dsn: str) -> int:
 
 
 async def test_a_copied_store_reads_back_the_same_on_postgresql(
-    tmp_path: Path, pg_database: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pg_database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(pg_copy, "BATCH", 3)  # a table of several batches, as a large store's are
     path = tmp_path / "omnirouter.db"
     async with SQLiteStore(path) as sqlite_store:
         filled = await fill(sqlite_store)
         expected = await read_back(sqlite_store, filled)
     assert await asyncio.to_thread(copy, path, pg_database) == 0
     out, err = capsys.readouterr()
-    assert "messages: 4/4 rows" in err  # progress, table by table
+    assert "messages: 3/4 rows" in err and "messages: 4/4 rows" in err  # progress, batch by batch
     assert "copied" in out and "from" in out
     async with PostgresStore(pg_database) as pg_store:
         assert await read_back(pg_store, filled) == expected
         # numbering goes on after the copied rows: a new message is stored, and last in its conversation
         later = await pg_store.ingest(inbound("m4", sender="u1", text="ещё"), T0 + timedelta(minutes=1))
         assert [m.id for m in await pg_store.list_messages(filled.conversation, 100)][-1] == later.message.id
+    conn = await asyncpg.connect(pg_database)
+    try:  # numbered after the copied rows (their SQLite rowids), not from 1 again
+        assert await conn.fetchval("SELECT seq FROM messages WHERE id = $1", later.message.id) == 5
+    finally:
+        await conn.close()
 
 
 async def test_a_database_that_holds_data_is_refused_and_left_as_it_was(
