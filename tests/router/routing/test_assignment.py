@@ -16,7 +16,9 @@ from router.routing.assignment import Assigner, Policy
 from router.routing.rules.schema import AgentConfig, TeamConfig, TeamsFile
 from router.store.base import Store
 from router.store.errors import ConflictError
+from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
+from tests.conftest import TEST_STORE
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 _ids = count()
@@ -48,8 +50,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with SQLiteStore(tmp_path / "assign.db") as s:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    # OMNIROUTER_TEST_STORE=postgres: the assigners race on a real PostgreSQL (tests/conftest.py)
+    backend = PostgresStore(request.getfixturevalue("pg_database")) if TEST_STORE == "postgres" else None
+    async with backend or SQLiteStore(tmp_path / "assign.db") as s:
         yield s
 
 

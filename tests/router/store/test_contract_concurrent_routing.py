@@ -3,7 +3,7 @@ over capacity and never offered twice"), on every backend of BACKENDS.
 
 On PostgreSQL the two nodes are two ``PostgresStore`` instances on one
 database, each with its pool, every call fired at once; each race fails
-without the lock its method's docstring names (``router.routing.store``,
+without the locks its methods' docstrings name (``router.routing.store``,
 ``router.conversations.store``). SQLite is one node (its one writer), so
 there both "nodes" are the one store and the races pass by construction: the
 same contract, the same assertions."""
@@ -18,13 +18,13 @@ from typing import TypeVar
 
 import pytest
 
-from router.models import ConversationStatus, ConversationView, Presence
+from router.models import ConversationStatus, ConversationView, Delivery, Presence
 from router.routing.store import ReleasedOffer
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
 from router.store.postgres import PostgresStore
 from tests.router.routing.test_store_contract import online, queue
-from tests.router.store.test_contract import T0, outbound
+from tests.router.store.test_contract import T0, inbound, ingest, outbound
 
 T = TypeVar("T")
 
@@ -167,3 +167,42 @@ async def test_an_offer_restarting_idle_time_is_not_undone_by_a_presence_change_
         await at_once([a.offer(c, ann.id, CONVERSATIONS, offered_at), *toggles])
         [presence] = await a.list_presence()
         assert presence.idle_since == offered_at
+
+
+RECEIPTS = 20
+# a platform's callbacks for one message, late and out of order, spread over both nodes
+CALLBACKS = (Delivery.SENT, Delivery.READ, Delivery.DELIVERED, Delivery.SENT, Delivery.DELIVERED)
+
+
+async def _sent_later(store: Store, n: int) -> tuple[str, str]:
+    """A reply queued in a conversation of its own: its message's id and its outbox entry's."""
+    _, conversation_id = await ingest(store, inbound(f"m{n}", sender=f"u{n}"))
+    conversation = await store.get_conversation(conversation_id)
+    message, payload = outbound(conversation_id, conversation.customer_id)
+    await store.enqueue_outbound(message, payload, None, T0)
+    [entry] = [e for e in await store.pending_outbox(RECEIPTS * 2) if e.message_id == message.id]
+    return message.id, entry.id
+
+
+async def test_receipts_of_one_message_on_two_nodes_leave_it_in_the_furthest_state(nodes: tuple[Store, Store]) -> None:
+    a, b = nodes
+    for n in range(RECEIPTS):
+        message_id, entry_id = await _sent_later(a, n)
+        await a.outbox_sent(entry_id, f"SM{n}", T0)
+        # each applies after the other, never over a state the other moved past ("read" back to "delivered")
+        await at_once((a, b)[i % 2].record_delivery("webchat", f"SM{n}", state, None, T0)
+                      for i, state in enumerate(CALLBACKS))
+        assert (await b.get_message(message_id)).delivery is Delivery.READ
+
+
+async def test_receipts_outrunning_the_sends_answer_on_two_nodes_are_kept_in_the_furthest_state(
+    nodes: tuple[Store, Store],
+) -> None:
+    a, b = nodes
+    for n in range(RECEIPTS):
+        message_id, entry_id = await _sent_later(a, n)
+        # the send's answer is not stored yet: each callback is kept, and a later one never replaced by an earlier
+        await at_once((a, b)[i % 2].record_delivery("webchat", f"SM{n}", state, None, T0)
+                      for i, state in enumerate(CALLBACKS))
+        assert (await a.outbox_sent(entry_id, f"SM{n}", T0)).delivery is Delivery.READ
+        assert (await b.get_message(message_id)).delivery is Delivery.READ

@@ -104,7 +104,8 @@ async def test_explain_a_stored_conversation(
     make_app: MakeApp, tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path / "config").parent
-    (config / "omnirouter.yaml").write_text(f"store: {{path: {settings.store.path}}}\n", encoding="utf-8")
+    (config / "omnirouter.yaml").write_text(  # the app's store, whichever backend the run tests
+        f"store: {{backend: {settings.store.backend}, path: {settings.store.path}}}\n", encoding="utf-8")
     client = await make_app(config)
     accepted = await client.app[ROUTER].on_message(inbound("1", "dora", "hello"))
     await client.close()  # the command opens the store itself
