@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from router.identity.types import ClaimPlan, KeyRef, MergeRequest, VerificationCheck, VerificationStart
-from router.models import ConversationStatus, Customer, IdentityRef
+from router.models import ConversationStatus, ConversationView, Customer, IdentityRef
 from router.store.base import Store
 from router.store.errors import ConflictError, IntegrityViolation
 from router.store.postgres import PostgresStore
@@ -230,16 +230,22 @@ async def test_an_agent_resolving_a_conversation_while_its_customer_is_merged_se
     # (a's). An agent resolving a's at that moment resolves it before the fold (and the merge,
     # finding one open conversation, folds nothing) or after it, with b's words in it; never
     # a conversation that b's messages are moved into once it is closed
-    for n in range(MANY * 2):  # rounds: the window between the fold's read and its writes is short
+    open_ = {ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
+
+    async def agent_resolves(conversation_id: str, looks: int) -> ConversationView:
+        for _ in range(looks):  # the agent reads it first: each round starts the resolve a step later
+            await nodes[1].get_conversation(conversation_id)
+        return await nodes[1].set_conversation_state(conversation_id, ConversationStatus.RESOLVED, None,
+                                                     T0 + timedelta(seconds=2), expected=open_)
+
+    for n in range(MANY * 2):
         _, kept = await ingest(nodes[0], inbound(f"a{n}-1", sender=f"a{n}", text="от a"))
         _, other = await ingest(nodes[0], inbound(f"b{n}-1", sender=f"b{n}", text="от b"), T0 + timedelta(seconds=1))
         a = (await nodes[0].get_conversation(kept)).customer_id
         b = (await nodes[0].get_conversation(other)).customer_id
-        open_ = {ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
         _, resolved = await asyncio.gather(
             nodes[0].merge_customers(MergeRequest(a, b, "agent", None, "same person"), T0 + timedelta(seconds=2)),
-            nodes[1].set_conversation_state(kept, ConversationStatus.RESOLVED, None, T0 + timedelta(seconds=2),
-                                            expected=open_),
+            agent_resolves(kept, n % MANY),
         )
         folded = await nodes[1].get_conversation(other)
         if folded.route_reason == f"merged into {kept}":
