@@ -50,11 +50,13 @@ from router.connector import (
     HostError,
     HostFailed,
     HostUnavailable,
+    RecipientAway,
     SendProgress,
     SendResult,
 )
 from router.models import (
     Author,
+    Delivery,
     IdentityRef,
     InboundMessage,
     OutboundMessage,
@@ -251,6 +253,8 @@ class WebChatConnector(Connector[WebChatOptions]):
         app.router.add_get("/chat/ws", self._serve_ws)
         app.router.add_get("/chat/", self._serve_demo)
         app.router.add_get("/chat", self._redirect_demo)
+        # a reply another node sent, for a visitor whose tab may be open here
+        self.peers.on(f"webchat:{self.name}", self._relayed)
 
     async def _serve_widget(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -350,9 +354,12 @@ class WebChatConnector(Connector[WebChatOptions]):
         session.backlog = []
         self._visitors.setdefault(visitor_id, set()).add(session)
         log.debug("webchat: visitor %s connected (%d tab(s))", visitor_id, len(self._visitors[visitor_id]))
-        welcome = await self._welcome(visitor_id)
+        unsent: list[str] = []
+        welcome = await self._welcome(visitor_id, unsent)
         await self._push_now(session, welcome)
         await self._flush_backlog(session, {f["id"] for f in welcome["history"]})
+        if unsent and not session.ws.closed:  # replies no tab could take before: the history showed them
+            await self._reached(visitor_id, unsent)
 
     async def _flush_backlog(self, session: _Session, seen: set[str]) -> None:
         # loop until nothing new arrived during the sends, then switch to
@@ -450,6 +457,7 @@ class WebChatConnector(Connector[WebChatOptions]):
         if not accepted.duplicate:
             echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, accepted.created_at)
             await self._deliver(visitor_id, echo, skip=session)
+            self.peers.broadcast(f"webchat:{self.name}", {"visitor": visitor_id, "frame": echo})
 
     async def _fail(self, session: _Session) -> None:
         """The message could not be stored: say so and drop the socket, so the
@@ -464,8 +472,10 @@ class WebChatConnector(Connector[WebChatOptions]):
 
     # -- delivery --------------------------------------------------------------
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
-        # the message is already stored: a visitor with no open tab sees it
-        # in the welcome history next time, so "no socket" is still success
+        """Sent when a tab of this node's took it. Tabs on other nodes get it
+        there (``Peers``), and that node says so (``ConnectorHost.reached``);
+        with no tab anywhere it waits (``RecipientAway``) and the visitor's
+        next welcome shows it, and says so."""
         # the widget knows customer, bot and agent; an automatic notice reads as the bot
         author = Author.BOT if message.author is Author.SYSTEM else message.author
         # the widget shows text only: files go as their links
@@ -474,8 +484,32 @@ class WebChatConnector(Connector[WebChatOptions]):
         frame = message_frame(message.message_id, author.value, text, message.created_at)
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
             await self._welcome_again(message.recipient)
-        await self._deliver(message.recipient, frame)
+        here = await self._deliver(message.recipient, frame)
+        self.peers.broadcast(f"webchat:{self.name}", {"visitor": message.recipient, "frame": frame,
+                                                       "history_changed": message.history_changed})
+        if not here:
+            raise RecipientAway("the visitor has no chat open on this node")
         return SendResult(external_id=None)
+
+    async def _relayed(self, data: dict[str, Any]) -> None:
+        """Another node's reply: to this node's tabs of the visitor, if any, and said to have reached them."""
+        visitor_id, frame = data["visitor"], data["frame"]
+        if visitor_id not in self._visitors:
+            return
+        try:
+            if data.get("history_changed"):
+                await self._welcome_again(visitor_id)
+        except HostError as exc:  # the frame still goes; the tab's next welcome shows the whole history
+            log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_id, exc.reason)
+        if await self._deliver(visitor_id, frame) and frame["author"] != Author.CUSTOMER.value:
+            await self._reached(visitor_id, [frame["id"]])
+
+    async def _reached(self, visitor_id: str, message_ids: list[str]) -> None:
+        try:
+            await self.host.reached(self.name, visitor_id, message_ids)
+        except HostError as exc:  # it stays unsent (not lost): the visitor's next welcome says so again
+            log.warning("webchat: recording %d repl(ies) as reaching visitor %s failed: %s", len(message_ids),
+                        visitor_id, exc.reason)
 
     async def _welcome_again(self, visitor_id: str) -> None:
         """A fresh welcome to each open tab, as the first one goes: frames for
@@ -499,13 +533,18 @@ class WebChatConnector(Connector[WebChatOptions]):
                     await self._push_now(session, welcome)
                 await self._flush_backlog(session, seen)
 
-    async def _welcome(self, visitor_id: str) -> dict[str, Any]:
+    async def _welcome(self, visitor_id: str, unsent: list[str] | None = None) -> dict[str, Any]:
+        """The welcome frame; ``unsent`` gets the ids of the replies in it that were not sent yet."""
         stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
+        if unsent is not None:
+            unsent.extend(m.id for m in stored if m.delivery is Delivery.PENDING)
         return {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(stored)}
 
-    async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> None:
+    async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> int:
+        """To each of the visitor's tabs on this node; how many there were."""
         targets = [s for s in self._visitors.get(visitor_id, ()) if s is not skip]
         await asyncio.gather(*(self._push(s, frame) for s in targets))
+        return len(targets)
 
     async def _push(self, session: _Session, frame: dict[str, Any]) -> None:
         if session.backlog is not None:

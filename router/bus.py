@@ -1,13 +1,14 @@
 """In-process event bus: every state change is published once and fanned out
 to subscribers (console websockets, metrics). A subscriber that cannot keep up
-is cut off rather than allowed to grow memory without bound."""
+is cut off rather than allowed to grow memory without bound. With several
+nodes, ``router.cluster`` carries each event to the other nodes' buses."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,12 @@ class Event:
     def json(self) -> str:
         """Serialised once however many websockets receive it."""
         return json.dumps({"type": self.type, "data": self.data}, ensure_ascii=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Event:
+        """An event from its ``json``: one another node published (``router.cluster``)."""
+        raw = json.loads(text)
+        return cls(raw["type"], raw.get("data", {}))
 
 
 class Subscription:
@@ -55,8 +62,18 @@ class EventBus:
     def __init__(self, subscriber_queue: int = 10_000) -> None:
         self._subscribers: set[Subscription] = set()
         self._maxsize = subscriber_queue
+        # set by a cluster of nodes (router.cluster): what is published here
+        # also goes to the other nodes, whose subscribers it reaches through
+        # their ``publish_local``
+        self.forward: Callable[[Event], None] | None = None
 
     def publish(self, event: Event) -> None:
+        self.publish_local(event)
+        if self.forward is not None:
+            self.forward(event)
+
+    def publish_local(self, event: Event) -> None:
+        """To this node's subscribers only (an event another node published)."""
         for sub in tuple(self._subscribers):
             sub._offer(event)
 

@@ -146,6 +146,39 @@ class ConnectorHost(Protocol):
         """A stable per-installation secret (for signing tokens); raises only ``HostError``."""
         ...
 
+    async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
+        """These messages to ``recipient`` are in front of them now (the site
+        chat pushed one to a socket, or a returning visitor's history shows
+        them): each still waiting (``RecipientAway``) or pending is marked
+        sent. Raises only ``HostError``: it stays waiting, and the next
+        return marks it."""
+        ...
+
+
+class Peers(Protocol):
+    """The other nodes of a cluster (``router.cluster``), for a connector whose
+    clients hold a connection to one node: the site chat's sockets. What one
+    node ``broadcast``s on a topic reaches every other node's handlers of it,
+    once each, in order; never the console."""
+
+    clustered: bool
+
+    def broadcast(self, topic: str, data: dict[str, Any]) -> None: ...
+
+    def on(self, topic: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None: ...
+
+
+class LonePeers:
+    """One node: nobody else to tell."""
+
+    clustered = False
+
+    def broadcast(self, topic: str, data: dict[str, Any]) -> None:
+        return None
+
+    def on(self, topic: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        return None
+
 
 # --- the delivery error tree: the outbox decides what to do from the type ---
 
@@ -170,6 +203,13 @@ class RateLimited(TransientError):
 
 class PermanentError(DeliveryError):
     """Retrying cannot help (blocked by user, bad recipient): dead-letter now."""
+
+
+class RecipientAway(DeliveryError):
+    """Nobody is there to take it now (a site-chat visitor with no open tab
+    on any node). Not a failure: the message waits for them, never retried
+    on a schedule and never dead-lettered for it, and is marked sent when the
+    connector says they have it (``ConnectorHost.reached``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +313,8 @@ class Connector(ABC, Generic[OptionsT]):
     # every fetch of a URL a user gave (an agent's file) goes through it; the
     # app factory gives each connector one with the admin's allowlist and limits
     fetcher: GuardedFetcher = GuardedFetcher()
+    # the other nodes of a cluster; the app factory gives each connector the node's
+    peers: Peers = LonePeers()
     # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
     # proves is the customer's own number (``InboundMessage.proven_phone``)
     asks_phone: ClassVar[bool] = False

@@ -156,6 +156,13 @@ class Router:
         with _for_connectors("the secret %s", name):
             return await self.store.secret(name)
 
+    async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
+        with _for_connectors("the replies %s has now", channel):
+            reached = await self.store.outbox_reached(channel, recipient, message_ids, self.clock())
+        for message in reached:
+            log.info("message %s on %s reached its recipient", message.id, channel)
+            self.bus.publish(events.message_updated(message))
+
     async def on_delivery_status(
         self, channel: str, external_id: str, state: Delivery, error: str | None = None
     ) -> None:

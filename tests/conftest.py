@@ -87,12 +87,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture
 def make_client(
-    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     settings: Settings,
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AppClient:
-    """Start the whole service (store, router, connectors, console) on port 0."""
+    """Start the whole service (store, router, connectors, console) on port 0.
+
+    ``settings`` first: set up before the apps, so torn down after them. On
+    PostgreSQL it holds the test's database, which would otherwise be dropped
+    while the apps' background tasks (the outbox, the assigner) still use it."""
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
 
     async def make(s: Settings | None = None) -> TestClient[web.Request, web.Application]:

@@ -29,7 +29,15 @@ from router import events
 from router.aio import wait_event
 from router.bus import EventBus
 from router.config import OutboxConfig
-from router.connector import Connector, DeliveryError, PermanentError, RateLimited, SendProgress, TransientError
+from router.connector import (
+    Connector,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    RecipientAway,
+    SendProgress,
+    TransientError,
+)
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.outbox.store import LeaseLost, OutboxStore
@@ -147,6 +155,12 @@ class OutboxWorker:
         except TimeoutError:
             error = TransientError(f"no answer within {SEND_TIMEOUT:g}s")
             return await self._failed(entry, attempts, error, progress.done)
+        except RecipientAway:
+            # not a failure: it waits, out of the queue, until the connector says they have it
+            await self.store.outbox_wait(entry.id, self.node)
+            self.metrics.messages_out.labels(channel, "waiting").inc()
+            log.info("message %s on %s waits for its recipient", entry.message_id, channel)
+            return
         except DeliveryError as exc:
             return await self._failed(entry, attempts, exc, progress.done)
         message = await self.store.outbox_sent(entry.id, result.external_id, self.clock(), self.node)

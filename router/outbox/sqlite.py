@@ -20,6 +20,7 @@ from router.outbox.leases import check_holder, entry_row, resumed
 from router.outbox.store import Claim, LeaseLost, OutboxStore
 from router.store.engine import Connections
 from router.store.errors import NotFound
+from router.store.rows import execute as _execute
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _from_ts
@@ -172,3 +173,27 @@ class SQLiteOutbox(OutboxStore, Connections):
         self, entry_id: str, attempts: int, reason: str, now: datetime, node: str | None = None
     ) -> Message:
         return await self._w.call(_finish_outbox, entry_id, "dead", attempts, Delivery.FAILED, reason, None, node)
+
+    async def outbox_wait(self, entry_id: str, node: str | None = None) -> None:
+        await self._w.call(
+            _execute,
+            "UPDATE outbox SET status = 'waiting', lease_until = NULL WHERE id = ? AND status = 'pending'"
+            " AND lease_owner IS ?",
+            (entry_id, node),
+        )
+
+    async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
+                             now: datetime) -> list[Message]:
+        return await self._w.call(_reached, channel, recipient, message_ids)
+
+
+def _reached(conn: sqlite3.Connection, channel: str, recipient: str, message_ids: list[str]) -> list[Message]:
+    if not message_ids:
+        return []
+    marks = ", ".join("?" * len(message_ids))
+    rows = _all(conn, "SELECT id, lease_owner FROM outbox WHERE status IN ('pending', 'waiting') AND message_id IN"
+                f" ({marks}) AND json_extract(payload, '$.channel') = ? AND json_extract(payload, '$.recipient') = ?"
+                " ORDER BY created_at, rowid", (*message_ids, channel, recipient))
+    # the recipient has it, whichever node holds its lease: finished as that node
+    return [_finish_outbox(conn, row["id"], "sent", None, Delivery.SENT, None, None, row["lease_owner"])
+            for row in rows]

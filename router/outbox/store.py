@@ -120,3 +120,26 @@ class OutboxStore(Protocol):
 
         Lock: the entry's ``outbox`` row ``FOR UPDATE`` from the read of its
         lease holder and message to the writes, then its message's row."""
+
+    @abstractmethod
+    async def outbox_wait(self, entry_id: str, node: str | None = None) -> None:
+        """Its recipient is not there (``router.connector.RecipientAway``): the
+        entry leaves the pending queue and waits for ``outbox_reached``; its
+        message stays pending, no attempt counted, the lease given up. Nothing
+        when ``node`` no longer holds it, or it is no longer pending (another
+        node marked it sent meanwhile: it stays sent).
+
+        Single statement: an UPDATE of the entry while it is still pending and
+        held by ``node``."""
+
+    @abstractmethod
+    async def outbox_reached(self, channel: str, recipient: str, message_ids: list[str],
+                             now: datetime) -> list[Message]:
+        """The recipient has these messages now (``ConnectorHost.reached``):
+        each of their entries to ``recipient`` on ``channel`` that waits or is
+        pending is sent, as ``outbox_sent`` without an external id (whichever
+        node holds its lease: the recipient has it, whoever sent it); the
+        messages that changed.
+
+        Lock: each matching ``outbox`` row ``FOR UPDATE`` (re-read as still
+        waiting or pending), then its message's row, as ``outbox_sent``."""

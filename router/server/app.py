@@ -34,6 +34,7 @@ from router.appkeys import (
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
+from router.cluster import node_id
 from router.config import Settings
 from router.connector import Connector, HostFailed, HostUnavailable
 from router.core import Router
@@ -48,6 +49,7 @@ from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
+from router.server.cluster import cluster_ctx, join_cluster
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.store.base import Store
@@ -309,15 +311,19 @@ def create_app(
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])
+    # the entries it sends are leased to this node's id: OMNIROUTER_NODE_ID, kept across a
+    # restart, resumes its unfinished sends at once; a generated one after the leases run out
     app[OUTBOX] = OutboxWorker(
-        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup
+        app[STORE], app[BUS], app[CONNECTORS], settings.outbox, app[METRICS], app[ROUTER].outbox_wakeup,
+        node=node_id(),
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    join_cluster(app)
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
+        _store_ctx, cluster_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx, _rules_reload_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

@@ -238,8 +238,27 @@ ALTER TABLE identity_verifications ADD COLUMN IF NOT EXISTS seq bigint GENERATED
 ALTER TABLE conversations ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY;
 """
 
-# in their numbers' order (merged from wip/pg-outbox and wip/pg-idmerge; 3 to 6 are other branches')
-PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, _V7_IDENTITY_ORDER]
+
+# migration 4 (issue 21, events across nodes): the cluster's event log (router.cluster.pg_bus), and the
+# outbox's entries waiting for their recipient found by message.
+# Each node appends what it publishes and reads what the others did after the last it saw; ``seq``
+# is that cursor. Rows are pruned after an hour: a node away longer starts afresh.
+_V4_EVENTS = """
+CREATE TABLE events (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    node text NOT NULL,
+    topic text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_age ON events(created_at);
+-- a returning visitor's replies that no node could push yet (router.outbox.postgres_waiting)
+CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
+"""
+
+# in their numbers' order (merged from wip/pg-outbox, wip/pg-idmerge and wip/pg-bus); 3, 5 and 6 are
+# other branches': empty here so that each keeps its number, until merged with theirs
+PG_MIGRATIONS: list[str] = [_V1, _V2_OUTBOX_LEASES, "SELECT 1", _V4_EVENTS, "SELECT 1", "SELECT 1", _V7_IDENTITY_ORDER]
 
 
 class SchemaTooNew(RuntimeError):

@@ -17,6 +17,7 @@ from router.conversations.postgres import PostgresConversations
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
 from router.outbox.postgres import PostgresOutbox
+from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
 from router.store.base import Store
 from router.store.errors import StoreUnavailable
@@ -53,7 +54,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, Store):
+                    PostgresRouting, PostgresOutboxWaiting, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

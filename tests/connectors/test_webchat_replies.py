@@ -79,17 +79,32 @@ async def test_an_agent_reply_reaches_the_visitor_live(client: Client) -> None:
     assert [(m["id"], m["author"]) for m in history] == [(ack["id"], "customer"), (reply.id, "agent")]
 
 
-async def test_a_reply_while_the_visitor_is_away_is_delivered_and_shown_on_return(client: Client) -> None:
+async def test_a_reply_while_the_visitor_is_away_waits_and_is_sent_when_their_return_shows_it(
+        client: Client) -> None:
+    """No tab open: the reply is not "sent" (the agent sees it pending), nor
+    failed or retried: it waits. The visitor's return shows it, and then it is sent."""
     visitor_id, _ = await new_visitor(client, "call me back")
     reply = await agent_reply(client, visitor_id, "Sure, tomorrow at 10")
 
-    await wait_for_delivery(client, reply, Delivery.SENT)
+    await eventually(lambda: out_of_the_queue(client, reply), "the reply handled by the outbox")
+    assert await delivery_of(client, reply) is Delivery.PENDING
 
     history = await reload_history(client, visitor_id)
     assert [(m["author"], m["text"]) for m in history] == [
         ("customer", "call me back"),
         ("agent", "Sure, tomorrow at 10"),
     ]
+    await wait_for_delivery(client, reply, Delivery.SENT)
+
+
+async def out_of_the_queue(client: Client, message: Message) -> bool:
+    return all(e.message_id != message.id for e in await client.app[STORE].pending_outbox(1000))
+
+
+async def delivery_of(client: Client, message: Message) -> Delivery:
+    assert message.conversation_id is not None
+    stored = await client.app[STORE].list_messages(message.conversation_id, 50)
+    return next(m.delivery for m in stored if m.id == message.id)
 
 
 async def wait_for_delivery(client: Client, message: Message, delivery: Delivery) -> None:
@@ -145,7 +160,7 @@ async def test_another_visitor_never_receives_the_reply(client: Client) -> None:
         await hello(bystander)
         visitor_id, _ = await new_visitor(client, "private question")
         reply = await agent_reply(client, visitor_id, "private answer")
-        await wait_for_delivery(client, reply, Delivery.SENT)
+        await eventually(lambda: out_of_the_queue(client, reply), "the reply handled by the outbox")
         await barrier(bystander)
 
 

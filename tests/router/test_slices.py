@@ -66,7 +66,8 @@ def test_identity_is_a_slice() -> None:
 WRITES = {
     "AccountStore": {"create_agent", "set_password_hash", "create_session", "delete_session",
                      "delete_agent_sessions"},
-    "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead"},
+    "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
+                    "outbox_reached"},
     "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation"},
     "ConversationStore": {"set_conversation_state", "reroute_conversation"},
     "MessageStore": set(),

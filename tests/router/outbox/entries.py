@@ -50,3 +50,27 @@ async def queue(store: Store, recipient: str, text: str, at: datetime, channel: 
     else:
         raise TypeError(f"no way to queue into {type(store).__name__}")
     return entry_id
+
+
+async def delivery(store: Store, message_id: str) -> tuple[Delivery, str | None]:
+    """A message's delivery state and the platform's id of it (read here, as
+    reading messages is another slice's)."""
+    if isinstance(store, PostgresStore):
+        row = await store._pg.read(_pg_delivery, message_id)
+    elif isinstance(store, SQLiteStore):
+        row = await store._r.call(_sqlite_delivery, message_id)
+    else:
+        raise TypeError(f"no way to read {type(store).__name__}")
+    return Delivery(row[0]), row[1]
+
+
+async def _pg_delivery(conn: PgConn, message_id: str) -> tuple[str, str | None]:
+    row = await conn.fetchrow("SELECT delivery, external_id FROM messages WHERE id = $1", message_id)
+    assert row is not None
+    return row["delivery"], row["external_id"]
+
+
+def _sqlite_delivery(conn: sqlite3.Connection, message_id: str) -> tuple[str, str | None]:
+    row = conn.execute("SELECT delivery, external_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+    assert row is not None
+    return row[0], row[1]
