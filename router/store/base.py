@@ -19,7 +19,10 @@ a row it waited for; an ``INSERT ... ON CONFLICT``).
   committed before the lock was granted).
 - One order, so that two steps never wait for each other: advisory locks
   first, then rows: a one-time code, customers (by id), a merge record, a
-  claim, an outbox entry, a message, a conversation, an agent.
+  claim, an outbox entry, a message, a conversation, an agent. A merge
+  moves a customer's messages after locking their conversations: every
+  step that holds a message and then waits for a conversation holds the
+  message's customer first, in a mode the merge's ``FOR UPDATE`` excludes.
 - An advisory lock is ``pg_advisory_xact_lock(kind, hashtext(key))`` with a
   kind per purpose, so a hash never meets another purpose's lock (a node's
   singleton holds one for hours): 1, a receipt (key ``channel || ':' ||

@@ -76,9 +76,11 @@ Maker = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def start(aiohttp_client: Callable[..., Awaitable[Client]], both: Settings, tmp_path: Path,
+def start(both: Settings, aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Maker:
-    """The whole service with both connectors; ``config_dir`` for rules, a bot and identity.yaml."""
+    """The whole service with both connectors; ``config_dir`` for rules, a bot and identity.yaml.
+    ``both`` (the settings) before the apps, so torn down after them: on PostgreSQL it holds the
+    test's database, which would otherwise be dropped while the app's outbox still uses it."""
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
 
     async def make(config_dir: Path | None = None) -> Client:

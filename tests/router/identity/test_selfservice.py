@@ -23,8 +23,9 @@ from router.metrics import Metrics
 from router.models import Author, IdentityRef, OutboundMessage
 from router.routing.decide import DefaultTeamRouting
 from router.routing.rules import RulesRouting, load_rules
+from router.store.base import Store
 from router.store.errors import ConflictError
-from router.store.sqlite import SQLiteStore
+from tests.router.identity.backend import fresh_store
 from tests.router.identity.test_flow import Clock, msg
 from tests.router.routing.rules.conftest import write_config
 
@@ -58,7 +59,7 @@ class EchoBot(Bot):
         return BotReply(kind=ReplyKind.ANSWER, texts=[f"echo: {turn.text}"])
 
 
-def make_router(store: SQLiteStore, clock: Clock, bot: Bot | None = None, routing: RulesRouting | None = None,
+def make_router(store: Store, clock: Clock, bot: Bot | None = None, routing: RulesRouting | None = None,
                 identity: dict[str, object] | None = None, **verification: object) -> Router:
     rules = IdentityRules(IdentityConfig.model_validate({**(identity or {}), "verification": verification}))
     router = Router(store, EventBus(), routing or DefaultTeamRouting(RoutingConfig()), Metrics(), clock=clock,
@@ -68,8 +69,8 @@ def make_router(store: SQLiteStore, clock: Clock, bot: Bot | None = None, routin
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with SQLiteStore(tmp_path / "selfservice.db") as s:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with fresh_store(request, tmp_path / "selfservice.db") as s:
         yield s
 
 
@@ -79,7 +80,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def router(store: SQLiteStore, clock: Clock) -> Router:
+def router(store: Store, clock: Clock) -> Router:
     return make_router(store, clock)
 
 
@@ -144,13 +145,13 @@ async def test_a_known_number_gets_the_offer_here_and_the_code_on_its_own_channe
 
 
 async def test_a_number_of_nobody_gets_the_same_words_and_answers_and_no_code_anywhere(
-    store: SQLiteStore, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """The class of the probe: whatever a visitor types, what they receive
     for a number nobody has is what they receive for a customer's."""
     seen: dict[str, list[str]] = {}
     for number in (KNOWN, NOBODY):
-        async with SQLiteStore(tmp_path / f"{number}.db") as db:
+        async with fresh_store(request, tmp_path / f"{number}.db") as db:
             clock = Clock()
             router = make_router(db, clock)
             await whatsapp_customer(router)
@@ -236,7 +237,7 @@ async def test_offers_are_one_at_a_time_and_at_most_three_a_conversation(router:
 
 
 async def test_the_bot_does_not_answer_a_code_or_a_no_but_answers_the_message_with_the_claim(
-    store: SQLiteStore, clock: Clock, tmp_path: Path
+    store: Store, clock: Clock, tmp_path: Path
 ) -> None:
     bot = EchoBot()
     routing = RulesRouting(load_rules(write_config(tmp_path / "config")), clock)
@@ -308,14 +309,14 @@ async def test_a_customer_is_not_offered_their_own_number(router: Router) -> Non
     assert await outbox(router) == []
 
 
-async def test_no_offer_when_self_service_is_off(store: SQLiteStore, clock: Clock) -> None:
+async def test_no_offer_when_self_service_is_off(store: Store, clock: Clock) -> None:
     router = make_router(store, clock, self_service=False)
     await whatsapp_customer(router)
     await Visitor(router, "visitor-1", KNOWN).says("Здравствуйте")
     assert await outbox(router) == []
 
 
-async def test_an_admins_single_code_text_is_used_in_every_language(store: SQLiteStore, clock: Clock) -> None:
+async def test_an_admins_single_code_text_is_used_in_every_language(store: Store, clock: Clock) -> None:
     router = make_router(store, clock, text="Code {code} for {value}")
     await whatsapp_customer(router)
     await Visitor(router, "visitor-1", KNOWN).says("Hello")
@@ -323,7 +324,7 @@ async def test_an_admins_single_code_text_is_used_in_every_language(store: SQLit
     assert re.fullmatch(rf"Code \d{{6}} for {re.escape(KNOWN)}", sent.text)
 
 
-async def test_a_number_several_customers_write_from_gets_no_code(store: SQLiteStore, clock: Clock) -> None:
+async def test_a_number_several_customers_write_from_gets_no_code(store: Store, clock: Clock) -> None:
     """A family's phone, two profiles (auto_merge off): a code would prove the
     visitor is one of them, not which; so none goes, and the words are the same."""
     router = make_router(store, clock, identity={"phone": {"kinds": ["whatsapp", "sms"], "auto_merge": False}})

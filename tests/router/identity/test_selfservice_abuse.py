@@ -15,7 +15,8 @@ from router.bot.desk import unanswered
 from router.core import Router
 from router.models import Agent, IdentityRef, Role
 from router.routing.rules import RulesRouting, load_rules
-from router.store.sqlite import SQLiteStore
+from router.store.base import Store
+from tests.router.identity.backend import fresh_store
 from tests.router.identity.merging import merger
 from tests.router.identity.test_flow import Clock, msg
 from tests.router.identity.test_selfservice import (
@@ -38,8 +39,8 @@ SECRET = "Мой заказ 1234 — секрет"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with SQLiteStore(tmp_path / "abuse.db") as s:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with fresh_store(request, tmp_path / "abuse.db") as s:
         yield s
 
 
@@ -60,7 +61,7 @@ async def ann(router: Router) -> Agent:
 
 # -- 1. a proof shows history only to the identity that gave it ------------------------------
 async def test_a_phone_linked_by_an_agent_without_proof_gets_no_code_and_shows_nothing(
-    store: SQLiteStore, clock: Clock
+    store: Store, clock: Clock
 ) -> None:
     """W writes on Telegram; V's WhatsApp is merged into W by an agent (no
     proof). Whoever then claims V's phone in the site chat must not get W's
@@ -78,7 +79,7 @@ async def test_a_phone_linked_by_an_agent_without_proof_gets_no_code_and_shows_n
     assert not any("Telegram" in t for t in await visitor.history())
 
 
-async def test_a_code_proves_only_who_typed_it_not_who_an_agent_merged_in(store: SQLiteStore, clock: Clock) -> None:
+async def test_a_code_proves_only_who_typed_it_not_who_an_agent_merged_in(store: Store, clock: Clock) -> None:
     """B was merged by an agent into V's site-chat profile; V proves the
     phone by a code: V sees the WhatsApp history, B still sees only its own."""
     router = make_router(store, clock)
@@ -99,7 +100,7 @@ async def test_a_code_proves_only_who_typed_it_not_who_an_agent_merged_in(store:
     assert identities == {"owner": True, "stranger": False, KNOWN: True}
 
 
-async def test_a_telegram_contact_proves_only_the_telegram_account(store: SQLiteStore, clock: Clock) -> None:
+async def test_a_telegram_contact_proves_only_the_telegram_account(store: Store, clock: Clock) -> None:
     """The platform's proof (a contact of the sender's own account) merges
     the customer into the phone's owner: an identity an agent had linked to
     that customer without proof stays unproven and sees nothing of the owner."""
@@ -118,7 +119,7 @@ async def test_a_telegram_contact_proves_only_the_telegram_account(store: SQLite
 
 
 # -- 2. the daily cap holds against claims made at the same moment -----------------------------
-async def test_claims_at_the_same_moment_send_no_more_codes_than_the_daily_cap(store: SQLiteStore,
+async def test_claims_at_the_same_moment_send_no_more_codes_than_the_daily_cap(store: Store,
                                                                                clock: Clock) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router)
@@ -131,7 +132,7 @@ async def test_claims_at_the_same_moment_send_no_more_codes_than_the_daily_cap(s
 
 # -- 3. digits that are no code are an ordinary message ------------------------------------------
 async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
-    store: SQLiteStore, clock: Clock, tmp_path: Path
+    store: Store, clock: Clock, tmp_path: Path
 ) -> None:
     bot = EchoBot()
     router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
@@ -148,7 +149,7 @@ async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
 
 
 async def test_a_code_past_its_time_is_expired_once_where_it_was_offered_and_then_ordinary(
-    store: SQLiteStore, clock: Clock, tmp_path: Path
+    store: Store, clock: Clock, tmp_path: Path
 ) -> None:
     bot = EchoBot()
     router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
@@ -168,7 +169,7 @@ async def test_a_code_past_its_time_is_expired_once_where_it_was_offered_and_the
 
 
 async def test_a_code_past_its_time_typed_in_another_conversation_is_no_attempt(
-    store: SQLiteStore, clock: Clock, tmp_path: Path
+    store: Store, clock: Clock, tmp_path: Path
 ) -> None:
     bot = EchoBot()
     router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
@@ -191,7 +192,7 @@ async def test_a_code_past_its_time_typed_in_another_conversation_is_no_attempt(
 
 # -- 4. only the customer's own identity acts on their code ---------------------------------------
 async def test_an_identity_linked_without_proof_cannot_try_or_decline_the_customers_code(
-    store: SQLiteStore, clock: Clock
+    store: Store, clock: Clock
 ) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router, SECRET)
@@ -212,7 +213,7 @@ async def test_an_identity_linked_without_proof_cannot_try_or_decline_the_custom
 
 
 # -- 5. the bot's offer is never throttled per claimant: the same words for any number -----------
-async def test_a_known_number_is_offered_as_often_as_an_unknown_one(store: SQLiteStore, clock: Clock) -> None:
+async def test_a_known_number_is_offered_as_often_as_an_unknown_one(store: Store, clock: Clock) -> None:
     router = make_router(store, clock, max_sends=2, max_offered_codes_per_key_per_day=10)
     await whatsapp_customer(router)
     agent = await ann(router)
@@ -228,7 +229,7 @@ async def test_a_known_number_is_offered_as_often_as_an_unknown_one(store: SQLit
 
 
 # -- 6. a number merely mentioned gets no code ---------------------------------------------------
-async def test_a_number_mentioned_in_a_message_gets_no_code_but_one_given_does(store: SQLiteStore,
+async def test_a_number_mentioned_in_a_message_gets_no_code_but_one_given_does(store: Store,
                                                                                clock: Clock) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router)
@@ -253,7 +254,7 @@ async def test_a_number_mentioned_in_a_message_gets_no_code_but_one_given_does(s
 
 
 # -- 7. the code message answers nothing the holder asked ----------------------------------------
-async def test_the_code_sent_to_the_holder_leaves_their_question_unanswered(store: SQLiteStore,
+async def test_the_code_sent_to_the_holder_leaves_their_question_unanswered(store: Store,
                                                                             clock: Clock) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router, "Где мой заказ?")
@@ -264,7 +265,7 @@ async def test_the_code_sent_to_the_holder_leaves_their_question_unanswered(stor
 
 
 # -- 8. the offer's words go out before any code -------------------------------------------------
-async def test_the_offer_is_queued_before_the_code(store: SQLiteStore, clock: Clock) -> None:
+async def test_the_offer_is_queued_before_the_code(store: Store, clock: Clock) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router)
     await Visitor(router, "visitor-1", KNOWN).says("Здравствуйте")
@@ -272,7 +273,7 @@ async def test_the_offer_is_queued_before_the_code(store: SQLiteStore, clock: Cl
 
 
 # -- 9. undoing a code's link gives back the claim as it was ---------------------------------------
-async def test_unmerging_a_code_link_gives_back_the_unproven_claim(store: SQLiteStore, clock: Clock) -> None:
+async def test_unmerging_a_code_link_gives_back_the_unproven_claim(store: Store, clock: Clock) -> None:
     router = make_router(store, clock)
     await whatsapp_customer(router)
     visitor = Visitor(router, "visitor-1", KNOWN)

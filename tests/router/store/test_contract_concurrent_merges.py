@@ -1,6 +1,9 @@
-"""The identity slice's writes under concurrent writers, on every backend of
-BACKENDS: codes, claims, merges and unmerges started many times at once
-from two nodes (router/identity/store.py names the lock each holds).
+"""The identity slice's codes, claims, merges and unmerges under concurrent
+writers, on every backend of BACKENDS (router/identity/store.py names the
+lock each holds), started many times at once from two nodes, and a merge
+racing the writers of what it moves (an inbound message, an agent's
+resolve). The customer writes (resolve, upsert) race in
+test_contract_concurrent_identity.py.
 
 On PostgreSQL the two nodes are two ``PostgresStore`` instances on one
 database, each with its own pool, so the races are between two processes'
@@ -19,12 +22,12 @@ from typing import Any
 import pytest
 
 from router.identity.types import ClaimPlan, KeyRef, MergeRequest, VerificationCheck, VerificationStart
-from router.models import Customer, IdentityRef
+from router.models import ConversationStatus, ConversationView, Customer, IdentityRef
 from router.store.base import Store
 from router.store.errors import ConflictError, IntegrityViolation
 from router.store.postgres import PostgresStore
 from tests.router.identity.test_store_contract import PHONE, keyed
-from tests.router.store.test_contract import T0, StoreFactory
+from tests.router.store.test_contract import QUEUE, T0, StoreFactory, inbound, ingest
 
 MANY = 12
 DAILY_CAP = 3
@@ -38,6 +41,8 @@ async def nodes(store: Store, store_factory: StoreFactory) -> AsyncIterator[tupl
         yield store, store
         return
     async with store_factory() as second:
+        for node in (store, second):  # each pool's connections opened before the race, so the calls overlap
+            await asyncio.gather(*(node.find_identity(IdentityRef(kind="warm", value=str(n))) for n in range(MANY)))
         yield store, second
 
 
@@ -191,3 +196,59 @@ async def test_a_right_code_typed_twice_at_once_on_two_nodes_merges_once(nodes: 
     [(code, merge)] = verified
     assert code.status == "verified" and merge is not None and merge.survivor_id == anna.id
     assert len(await nodes[1].customer_merges(anna.id)) == 1
+
+
+async def test_a_message_arriving_while_its_customer_is_merged_ends_with_the_survivor(
+        nodes: tuple[Store, Store]) -> None:
+    # the merge moves what the merged customer has; a message of theirs stored at the same
+    # moment is either stored before (and moved with the rest) or after (and the survivor's):
+    # never left behind with a customer that no longer exists on its own
+    for n in range(MANY // 2):
+        await ingest(nodes[0], inbound(f"a{n}-1", sender=f"a{n}"))
+        await ingest(nodes[0], inbound(f"b{n}-1", sender=f"b{n}"))
+        a = await nodes[0].find_identity(IdentityRef(kind="webchat", value=f"a{n}"))
+        b = await nodes[0].find_identity(IdentityRef(kind="webchat", value=f"b{n}"))
+        assert a is not None and b is not None
+        _, arrived = await asyncio.gather(
+            nodes[0].merge_customers(MergeRequest(a.id, b.id, "agent", None, "same person"), T0),
+            nodes[1].ingest(inbound(f"b{n}-2", sender=f"b{n}"), T0),
+        )
+        if arrived.conversation is None:  # what routing does next
+            await nodes[1].attach_to_conversation(arrived.message.id, arrived.customer.id, "webchat", QUEUE, T0)
+        assert await nodes[1].customer_messages(b.id, 10) == []
+        assert await nodes[1].customer_conversations(b.id) == []
+        mine = await nodes[1].customer_messages(a.id, 10)
+        assert {m.external_id for m in mine} == {f"a{n}-1", f"b{n}-1", f"b{n}-2"}
+        opened = [c for c in await nodes[1].customer_conversations(a.id) if c.status is not ConversationStatus.RESOLVED]
+        assert len(opened) == 1 and {m.conversation_id for m in mine} <= {c.id for c in
+                                                                         await nodes[1].customer_conversations(a.id)}
+
+
+async def test_an_agent_resolving_a_conversation_while_its_customer_is_merged_sees_what_it_resolves(
+        nodes: tuple[Store, Store]) -> None:
+    # both customers have an open conversation: the merge folds the newer (b's) into the older
+    # (a's). An agent resolving a's at that moment resolves it before the fold (and the merge,
+    # finding one open conversation, folds nothing) or after it, with b's words in it; never
+    # a conversation that b's messages are moved into once it is closed
+    open_ = {ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
+
+    async def agent_resolves(conversation_id: str, looks: int) -> ConversationView:
+        for _ in range(looks):  # the agent reads it first: each round starts the resolve a step later
+            await nodes[1].get_conversation(conversation_id)
+        return await nodes[1].set_conversation_state(conversation_id, ConversationStatus.RESOLVED, None,
+                                                     T0 + timedelta(seconds=2), expected=open_)
+
+    for n in range(MANY * 2):
+        _, kept = await ingest(nodes[0], inbound(f"a{n}-1", sender=f"a{n}", text="от a"))
+        _, other = await ingest(nodes[0], inbound(f"b{n}-1", sender=f"b{n}", text="от b"), T0 + timedelta(seconds=1))
+        a = (await nodes[0].get_conversation(kept)).customer_id
+        b = (await nodes[0].get_conversation(other)).customer_id
+        _, resolved = await asyncio.gather(
+            nodes[0].merge_customers(MergeRequest(a, b, "agent", None, "same person"), T0 + timedelta(seconds=2)),
+            agent_resolves(kept, n % MANY),
+        )
+        folded = await nodes[1].get_conversation(other)
+        if folded.route_reason == f"merged into {kept}":
+            assert resolved.last_message_text == "от b"
+        else:
+            assert folded.status is not ConversationStatus.RESOLVED and folded.customer_id == a
