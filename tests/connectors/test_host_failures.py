@@ -166,6 +166,7 @@ async def test_vk_long_poll_does_not_advance_past_a_refused_event_and_takes_it_o
         type="vk", api_base=vk_api.base_url, group_id=vk.GROUP_ID, mode="longpoll", longpoll_wait=1)
     client = await make_client(vk_settings)
     refusal.on()
+    await vk.polling(vk_api)
     vk_api.push_event(vk.message_new(80, TEXT, secret=None))
     await refused_again(caplog)
     assert await vk.inbound(client) == []

@@ -329,11 +329,22 @@ async def test_photos_and_documents_are_uploaded_the_vk_way(vk: Client, vk_api: 
 # -- long poll and configuration ----------------------------------------------------------------
 
 
+async def polling(vk_api: FakeVk) -> None:
+    """Until the connector's long poll waits for events. An event pushed before
+    it got its server's ts would be behind that ts, never delivered, as on VK:
+    on a busy machine the poller can start after the test's first push."""
+    async def waiting() -> bool:
+        return vk_api.waiting_polls > 0
+
+    await eventually(waiting, "the connector's long poll to wait for events")
+
+
 async def test_bots_long_poll(make_client: AppClient, vk_settings: Settings, vk_api: FakeVk) -> None:
     vk_settings.connectors["vk"] = ConnectorConfig(
         type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
     client = await make_client(vk_settings)
     first, second = message_new(50, "polled one", secret=None), message_new(51, "polled two", secret=None)
+    await polling(vk_api)
     vk_api.push_event(first)
     vk_api.push_event(second)
     vk_api.push_event(first)  # a repeat is stored once
@@ -351,6 +362,7 @@ async def test_bots_long_poll(make_client: AppClient, vk_settings: Settings, vk_
         return len(vk_api.sent("groups.getLongPollServer")) >= 2
 
     await eventually(renewed, "a new long poll key after 'failed: 2'")
+    await polling(vk_api)
     vk_api.push_event(message_new(52, "after a new key", secret=None))
 
     async def three() -> list[Message] | None:
@@ -410,6 +422,7 @@ async def test_the_long_poll_outlives_answers_that_are_not_what_vk_documents(
     vk_settings.connectors["vk"] = ConnectorConfig(
         type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
     client = await make_client(vk_settings)
+    await polling(vk_api)  # past the garbage: a poll waits for events only after the last of it
     vk_api.push_event(message_new(60, "after the garbage", secret=None))
 
     async def arrived() -> list[Message] | None:

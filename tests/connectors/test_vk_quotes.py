@@ -23,6 +23,7 @@ from tests.connectors.test_vk import (  # noqa: F401  (fixtures)
     Client,
     inbound,
     message_new,
+    polling,
     post,
     vk,
     vk_api,
@@ -105,6 +106,7 @@ async def test_long_poll_moves_past_a_message_of_an_unexpected_shape(
         type="vk", api_base=vk_api.base_url, group_id=GROUP_ID, mode="longpoll", longpoll_wait=1)
     client = await make_client(vk_settings)
     odd = {"type": "photo", "photo": {"id": 1, "owner_id": USER, "sizes": ["a size of a future shape"]}}
+    await polling(vk_api)
     vk_api.push_event(message_new(60, "before", secret=None))
     vk_api.push_event(message_new(61, "с фото", secret=None, attachments=[odd]))
     vk_api.push_event(message_new(62, "after", secret=None))

@@ -54,6 +54,9 @@ class FakeVk(LocalServer):
         self.files: dict[str, bytes] = {}
         self.names: dict[int, tuple[str, str]] = {}
         self._events: list[dict[str, Any]] = []
+        # long poll requests waiting for an event now: one pushed meanwhile reaches the poller
+        # (VK gives a long poll only the events after the ts its client got, as this fake does)
+        self.waiting_polls = 0
         self._new_events = asyncio.Event()
         self._sent: dict[tuple[int, int], int] = {}
         self._fail_at: dict[tuple[str, int], dict[str, Any]] = {}
@@ -190,11 +193,14 @@ class FakeVk(LocalServer):
         ts = int(q.get("ts", "1"))
         if len(self._events) < ts:
             self._new_events.clear()
+            self.waiting_polls += 1
             try:
                 async with asyncio.timeout(float(q.get("wait", "25"))):
                     await self._new_events.wait()
             except TimeoutError:
                 return web.json_response({"ts": str(ts), "updates": []})
+            finally:
+                self.waiting_polls -= 1
         # event n (from 1) has ts n: a ts confirms every event before it
         return web.json_response({"ts": str(len(self._events) + 1), "updates": self._events[ts - 1:]})
 
