@@ -31,30 +31,11 @@ def _sqlite_version(path: Path) -> int:
         conn.close()
 
 
-async def _postgres_version(dsn: str) -> int:
-    import asyncpg  # noqa: PLC0415
-
-    from router.store.pg_engine import CONNECT_TIMEOUT  # noqa: PLC0415
-    from router.store.pg_faults import translated  # noqa: PLC0415
-
-    try:
-        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
-        try:
-            if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
-                return 0
-            return int(await conn.fetchval("SELECT COALESCE(max(version), 0) FROM schema_version"))
-        finally:
-            await conn.close()
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise translated(exc) from exc
-
-
 async def _migrate(config_dir: Path) -> tuple[str, int, int]:
     """``(where, version before, version now)``."""
     from router.server.app import make_store  # noqa: PLC0415
     from router.server.settings import load_settings  # noqa: PLC0415
     from router.store.migrations import MIGRATIONS  # noqa: PLC0415
-    from router.store.pg_migrations import PG_MIGRATIONS  # noqa: PLC0415
     from router.store.postgres import PostgresStore  # noqa: PLC0415
     from router.store.sqlite import SQLiteStore  # noqa: PLC0415
 
@@ -62,14 +43,16 @@ async def _migrate(config_dir: Path) -> tuple[str, int, int]:
     settings.store.writer = "thread"  # one short job: no writer process of its own
     store = make_store(settings, Path.cwd())
     if isinstance(store, PostgresStore):
-        where, before, latest = store.where, await _postgres_version(store.dsn), len(PG_MIGRATIONS)
-    else:
-        assert isinstance(store, SQLiteStore)
-        where, latest = store.path, len(MIGRATIONS)
-        before = await asyncio.to_thread(_sqlite_version, Path(store.path)) if store.path != ":memory:" else 0
+        # opening applies what is pending under the cluster's migration lock, and says what it found there
+        async with store:
+            before, now = store.schema_versions
+        return store.where, before, now
+    assert isinstance(store, SQLiteStore)
+    where, latest = store.path, len(MIGRATIONS)
+    before = await asyncio.to_thread(_sqlite_version, Path(store.path)) if store.path != ":memory:" else 0
     if before > latest:
         raise DbError(f"{where} has schema version {before}, newer than this omnirouter ({latest}); upgrade omnirouter")
-    async with store:  # opening applies what is pending, under the store's own lock
+    async with store:  # opening applies what is pending (SQLite: one writer)
         pass
     return where, before, latest
 

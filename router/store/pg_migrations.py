@@ -282,9 +282,10 @@ class SchemaTooNew(RuntimeError):
     pass
 
 
-async def migrate(conn: PgConn, where: str) -> int:
+async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
     """Apply what is pending, each migration in a transaction of its own,
-    under the cluster-wide migration lock; the version reached."""
+    under the cluster-wide migration lock; the versions before and after,
+    both read under the lock (what another node applied first is not ours)."""
     await conn.execute("SELECT pg_advisory_lock($1, 0)", MIGRATIONS_LOCK)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
@@ -297,6 +298,6 @@ async def migrate(conn: PgConn, where: str) -> int:
             async with conn.transaction():
                 await conn.execute(script)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
-        return len(PG_MIGRATIONS)
+        return version, len(PG_MIGRATIONS)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1, 0)", MIGRATIONS_LOCK)

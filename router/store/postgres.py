@@ -61,11 +61,12 @@ class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresCo
         self.outage = Episode("postgres store: writes are failing", log)
         self._engine = Pg(dsn, self.outage, min_size=1, max_size=pool_size)
         self._opened = False
+        self.schema_versions = (0, 0)  # (found, reached) by the last open: migrations applied under the lock
 
     async def open(self) -> None:
         await self._engine.open()
         try:
-            await self._engine.run_alone(lambda conn: migrate(conn, self.where))
+            self.schema_versions = await self._engine.run_alone(lambda conn: migrate(conn, self.where))
         except BaseException:
             await self._engine.close()
             raise
