@@ -1,10 +1,7 @@
 """Two ``omnirouter run`` processes against one real PostgreSQL: a customer
 in the site chat on node A, an agent in the console on node B, both live.
 The agent sees the customer's message as it arrives; the reply, sent on B,
-reaches the customer's socket on A and is then marked sent.
-
-It needs every slice of the PostgreSQL store: until they are all ported it
-says which one is not and is skipped."""
+reaches the customer's socket on A and is then marked sent."""
 
 from __future__ import annotations
 
@@ -18,33 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from router.models import IdentityRef
-from router.store.postgres import PostgresStore
 from tests.conftest import HANG
 from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
-
-
-async def _unported(dsn: str) -> str | None:
-    """The first store method that is still a stub, or None."""
-    async with PostgresStore(dsn, pool_size=2) as store:
-        probes = [
-            ("accounts", store.list_agents()),
-            ("ingest", store.unrouted_messages(1)),
-            ("identity", store.find_identity(IdentityRef(kind="webchat", value="probe"))),
-            ("conversations", store.list_conversations(None, 1)),
-            ("outbox", store.pending_outbox(1)),
-            ("routing", store.queued_conversations(1)),
-        ]
-        for name, probe in probes:
-            try:
-                await probe
-            except NotImplementedError:
-                for _, rest in probes:
-                    rest.close()  # the probes not awaited
-                return name
-    return None
 
 
 @asynccontextmanager
@@ -79,8 +52,6 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, wanted: Any) -> dict[str, A
 
 
 async def test_a_customer_on_node_a_and_an_agent_on_node_b_both_live(tmp_path: Path, pg_database: str) -> None:
-    if (slice_name := await _unported(pg_database)) is not None:
-        pytest.skip(f"the PostgreSQL store's {slice_name} slice is not ported yet")
     async with node(tmp_path, pg_database, "a") as a, node(tmp_path, pg_database, "b") as b, \
             aiohttp.ClientSession() as customer, \
             aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:  # cookies of an IP address
