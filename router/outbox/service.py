@@ -42,7 +42,7 @@ from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.outbox.store import LeaseLost, OutboxStore
 from router.redaction import redact
-from router.store.errors import StoreUnavailable
+from router.store.errors import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,15 @@ class OutboxWorker:
             try:
                 delay = await self.run_once()
                 outage = 0
-            except StoreUnavailable:
+            except StoreError as exc:
                 # the store logs its outage once; the worker outlives it and
                 # tries again ever less often (what was sent but not recorded
                 # as sent goes again: the connectors' ids make that harmless
-                # where the platform allows)
+                # where the platform allows). Another refusal (a bug, a lock order
+                # broken) is logged, and the worker still goes on: a dead worker
+                # would leave every reply unsent while /healthz says ok
+                if not isinstance(exc, StoreUnavailable):
+                    log.error("outbox: the store refused a step of a pass: %s", exc, exc_info=exc)
                 outage += 1
                 delay = backoff_delay(outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max))
             # woken early by a new reply, or on time for the next retry
@@ -122,8 +126,17 @@ class OutboxWorker:
                     if claim.next_due is None:
                         return IDLE_POLL
                     return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
-                # one entry per recipient: each claim takes the next of every recipient's
-                await asyncio.gather(*(self._deliver(e, e.id in claim.resumed) for e in claim.entries))
+                # one entry per recipient: each claim takes the next of every recipient's.
+                # Every send ends before the pass does, whatever fails: a pass that left
+                # on the first error with sends still in flight would let the next claim
+                # take those same entries again (they are leased to this node) and send
+                # them twice
+                outcomes = await asyncio.gather(
+                    *(self._deliver(e, e.id in claim.resumed) for e in claim.entries), return_exceptions=True
+                )
+                failed = [o for o in outcomes if isinstance(o, BaseException)]
+                if failed:
+                    raise failed[0]
 
     async def _deliver(self, entry: OutboxEntry, resumed: bool) -> None:
         channel = entry.payload.channel
@@ -164,6 +177,10 @@ class OutboxWorker:
             return
         except DeliveryError as exc:
             return await self._failed(entry, attempts, exc, progress.done)
+        except Exception as exc:  # a connector's bug: counted as an attempt, never a dead worker
+            log.exception("message %s on %s: the connector failed unexpectedly", entry.message_id, channel)
+            error = TransientError(f"the connector failed ({type(exc).__name__})")
+            return await self._failed(entry, attempts, error, progress.done)
         message = await self.store.outbox_sent(entry.id, result.external_id, self.clock(), self.node)
         self.metrics.messages_out.labels(channel, "sent").inc()
         log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
