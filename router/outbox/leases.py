@@ -18,9 +18,13 @@ from router.store.rows import RowLike
 from router.store.rows import from_ts as _ts
 
 
-def check_holder(entry_id: str, owner: str | None, node: str | None) -> None:
-    """Only the entry's lease holder finishes it; ``node`` None finishes an
-    entry no node holds (a tool, a test)."""
+def check_holder(entry_id: str, owner: str | None, node: str | None, status: str = "pending") -> None:
+    """Only the entry's lease holder finishes it, and only while it is
+    unfinished, pending or waiting for its recipient (a site-chat reply a
+    visitor's return marked sent while its send was failing stays sent);
+    ``node`` None finishes an entry no node holds (a tool, a test)."""
+    if status not in ("pending", "waiting"):
+        raise LeaseLost(f"outbox entry {entry_id} is {status} already")
     if owner != node:
         raise LeaseLost(f"outbox entry {entry_id} is not leased to {node or 'the caller'}")
 

@@ -74,7 +74,7 @@ async def _retry(conn: PgConn, entry_id: str, attempts: int, next_attempt_at: da
                  node: str | None) -> None:
     status = await conn.execute(
         "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4, lease_owner = NULL,"
-        " lease_until = NULL WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $5",
+        " lease_until = NULL WHERE id = $1 AND status = 'pending' AND lease_owner IS NOT DISTINCT FROM $5",
         entry_id, attempts, next_attempt_at, error, node,
     )
     if not rows_changed(status) and node is not None:
@@ -120,10 +120,10 @@ async def _finish_outbox(
             raise NotFound(f"outbox entry {entry_id}")
         channel = locked["channel"]
     row = await conn.fetchrow(
-        "SELECT message_id, attempts, lease_owner FROM outbox WHERE id = $1 FOR UPDATE", entry_id)
+        "SELECT message_id, attempts, lease_owner, status FROM outbox WHERE id = $1 FOR UPDATE", entry_id)
     if row is None:
         raise NotFound(f"outbox entry {entry_id}")
-    check_holder(entry_id, row["lease_owner"], node)
+    check_holder(entry_id, row["lease_owner"], node, row["status"])
     await conn.execute(_FINISH, entry_id, status, attempts if attempts is not None else row["attempts"] + 1, error)
     shown, shown_error = delivery, error
     if channel is not None and external_id is not None:

@@ -91,7 +91,7 @@ def _retry(
 ) -> None:
     changed = conn.execute(
         "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,"
-        " lease_until = NULL WHERE id = ? AND lease_owner IS ?",
+        " lease_until = NULL WHERE id = ? AND status = 'pending' AND lease_owner IS ?",
         (attempts, next_attempt_at, error, entry_id, node),
     ).rowcount
     if not changed and node is not None:
@@ -114,10 +114,10 @@ def _finish_outbox(
     conn: sqlite3.Connection, entry_id: str, status: str, attempts: int | None, delivery: Delivery,
     error: str | None, external_id: str | None, node: str | None = None,
 ) -> Message:
-    row = _one(conn, "SELECT message_id, attempts, lease_owner FROM outbox WHERE id = ?", (entry_id,))
+    row = _one(conn, "SELECT message_id, attempts, lease_owner, status FROM outbox WHERE id = ?", (entry_id,))
     if row is None:
         raise NotFound(f"outbox entry {entry_id}")
-    check_holder(entry_id, row["lease_owner"], node)
+    check_holder(entry_id, row["lease_owner"], node, row["status"])
     conn.execute(
         "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, lease_until = NULL WHERE id = ?",
         (status, attempts if attempts is not None else row["attempts"] + 1, error, entry_id),

@@ -76,7 +76,8 @@ class OutboxStore(Protocol):
         """Delivered. From now on the entry keeps only the text its message
         shows (a one-time code is masked there), as does ``outbox_dead``.
         ``node``: the lease holder (None: an entry no node holds, as a tool
-        or a test finishes it); ``LeaseLost`` when it holds none.
+        or a test finishes it); ``LeaseLost`` when it holds none, or the entry
+        is finished already (a visitor's return marked it sent).
 
         Lock: with an ``external_id``, the receipt's advisory lock (kind 1,
         ``channel || ':' || external_id``, the channel being the entry's
@@ -106,7 +107,7 @@ class OutboxStore(Protocol):
     ) -> None:
         """The send failed and is tried again at ``next_attempt_at``; the
         lease is given up (a retry is no resend). ``LeaseLost`` when ``node``
-        no longer holds the entry.
+        no longer holds the entry, or it is finished already.
 
         Single statement: an UPDATE of the entry held by ``node`` with the
         caller's values."""
@@ -116,7 +117,8 @@ class OutboxStore(Protocol):
         self, entry_id: str, attempts: int, reason: str, now: datetime, node: str | None = None
     ) -> Message:
         """Given up: the entry is dead and its message failed with ``reason``.
-        ``LeaseLost`` when ``node`` no longer holds the entry.
+        ``LeaseLost`` when ``node`` no longer holds the entry, or it is
+        finished already (a reply the visitor got stays sent).
 
         Lock: the entry's ``outbox`` row ``FOR UPDATE`` from the read of its
         lease holder and message to the writes, then its message's row."""

@@ -5,8 +5,12 @@ leaves the queue without failing, and is sent once the visitor has it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+
+import pytest
 
 from router.models import Delivery
+from router.outbox.store import LeaseLost
 from router.store.base import Store
 from tests.router.store.test_contract import T0, inbound, ingest, outbound
 
@@ -71,3 +75,23 @@ async def test_nodes_pushing_one_reply_at_once_mark_it_sent_once(store: Store) -
     marked = await asyncio.gather(*(store.outbox_reached("webchat", "u1", replies, T0) for _ in range(MANY)))
 
     assert sorted(m.id for ms in marked for m in ms) == sorted(replies)
+
+
+async def test_a_reply_the_visitor_got_stays_sent_whatever_its_sending_node_then_records(store: Store) -> None:
+    """The visitor's return marked the reply sent while the node holding its
+    lease was still failing to send it: that node's dead letter, retry or
+    second "sent" is refused (``LeaseLost``), and the visitor's copy stands."""
+    _, conv_id = await ingest(store, inbound())
+    reply = await _queued(store, conv_id, "hello")
+    [entry] = (await store.claim_outbox("node-a", 10, T0, timedelta(seconds=60))).entries
+
+    assert [m.id for m in await store.outbox_reached("webchat", "u1", [reply], T0)] == [reply]
+
+    with pytest.raises(LeaseLost):
+        await store.outbox_dead(entry.id, 8, "gave up", T0, "node-a")
+    with pytest.raises(LeaseLost):
+        await store.outbox_retry(entry.id, 2, T0, "try again", "node-a")
+    with pytest.raises(LeaseLost):
+        await store.outbox_sent(entry.id, "ext-1", T0, "node-a")
+    [message] = [m for m in await store.list_messages(conv_id, 10) if m.id == reply]
+    assert (message.delivery, message.delivery_error) == (Delivery.SENT, None)
