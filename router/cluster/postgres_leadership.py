@@ -37,7 +37,8 @@ import asyncpg
 
 from router.aio import wait_event
 from router.cluster.contract import Job
-from router.store.pg_engine import CONNECT_TIMEOUT, SINGLETON
+from router.cluster.node import NODE_ENV
+from router.store.pg_engine import CONNECT_TIMEOUT, SINGLETON, Pg, PgConn
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ HEARTBEAT_TIMEOUT = 3.0
 TAKEOVER_GRACE = 2.0
 STAND_BACK = 3  # ticks a node that lost a lead lets pass before trying for it again
 # the server gives up on a silent client after idle + interval * count seconds
+def application_name(node: str) -> str:
+    """The leadership connection's name: one per running node (``refuse_a_taken_id``)."""
+    return f"omnirouter {node} leadership"
+
+
 KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
 # a query cut short leaves asyncpg's connection unusable (InternalClientError): made again too
@@ -183,7 +189,7 @@ class PgLeadership:
             self._unlocking.clear()  # a new session holds nothing
             self._conn = await asyncpg.connect(
                 self.dsn, timeout=CONNECT_TIMEOUT,
-                server_settings={"application_name": f"omnirouter {self.node} leadership", **KEEPALIVE})
+                server_settings={"application_name": application_name(self.node), **KEEPALIVE})
             self._conn.add_termination_listener(self._ended)
         # this session's: if it ends meanwhile (``_ended``), what it was granted ended with it
         conn = self._conn
@@ -227,3 +233,22 @@ class PgLeadership:
         if self._failing is not None:
             log.info("node %s: the leadership connection is back", self.node)
         self._failing = None
+
+
+class NodeIdTaken(RuntimeError):
+    """Another running node has this node's id."""
+
+
+async def _sessions_named(conn: PgConn, name: str) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name))
+
+
+async def refuse_a_taken_id(engine: Pg, node: str) -> None:
+    """``NodeIdTaken`` while another node of this id is connected: two nodes
+    of one name take each other's outbox leases (replies sent twice, out of
+    order) and drop each other's events as their own. A node restarted under
+    its name after a crash is not refused once its old session is gone (at
+    once after a kill; after the keepalive, ~11 s, after a machine's death)."""
+    if await engine.read(_sessions_named, application_name(node)):
+        raise NodeIdTaken(f"another node named {node!r} is connected to the database: give each node its own"
+                          f" {NODE_ENV} (or none, for a generated one)")

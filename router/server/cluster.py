@@ -17,7 +17,7 @@ from agents_ui.sessions import LOGIN_ATTEMPTS
 from router.appkeys import BUS, CONNECTORS, STORE
 from router.cluster.contract import AlwaysLead, Leadership, SendPace
 from router.cluster.pg_bus import PgCluster
-from router.cluster.postgres_leadership import PgLeadership
+from router.cluster.postgres_leadership import PgLeadership, refuse_a_taken_id
 from router.cluster.postgres_pace import PgPace
 from router.cluster.postgres_throttle import PgLoginAttempts
 from router.config import Settings
@@ -64,6 +64,9 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     if not isinstance(leadership, PgLeadership):
         yield
         return
+    store = app[STORE]
+    assert isinstance(store, PostgresStore)
+    await refuse_a_taken_id(store.engine(), leadership.node)
     async with leadership:
         yield
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from router.bot import BOT_FILE, BotError
+from router.cluster.postgres_leadership import NodeIdTaken
 from router.config import Settings
 from router.heap import settle_heap
 from router.server.app import STARTUP, StartupTimes, create_app
@@ -119,6 +120,9 @@ def run(args: argparse.Namespace, started: float) -> int:
     try:
         web.run_app(app, sock=sock, shutdown_timeout=settings.server.shutdown_timeout,
                     print=_announcer(app, sock), access_log=None)
+    except NodeIdTaken as exc:  # two nodes of one name would send each other's replies again
+        print(f"omnirouter: {exc}", file=sys.stderr)
+        return 1
     except StoreUnavailable as exc:  # a full disk, read-only files: no start that would say healthy
         print(f"{settings.store.path}: the store cannot be written: {exc.reason}; "
               "start omnirouter again once it can (a service manager restarting it does)", file=sys.stderr)

@@ -58,3 +58,41 @@ async def test_omnirouter_run_answers_as_its_node(tmp_path: Path) -> None:
         _, err = await asyncio.wait_for(proc.communicate(), START_CEILING)
     assert f"omnirouter on http://127.0.0.1:{port} (console /, site chat /chat/), node eu-west-2, started in" \
         in err.decode()  # the node says who it is as it starts listening
+
+
+async def test_a_second_node_of_a_running_nodes_id_is_refused_and_a_restart_after_a_kill_is_not(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """Two nodes of one name would take each other's outbox leases and drop
+    each other's events: the second is refused while the first runs; the
+    same name after the first was killed starts."""
+    folder = tmp_path / "pg"
+    folder.mkdir()
+    (folder / "omnirouter.yaml").write_text("store:\n  backend: postgres\n", encoding="utf-8")
+    env = {**os.environ, NODE_ENV: "node-1", "OMNIROUTER_DATABASE_URL": pg_database}
+
+    async def start(port: int) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "router.cli", "run", "--config", str(folder), "--port", str(port),
+            cwd=REPO, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+    first_port = free_port()
+    first = await start(first_port)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{first_port}", first)
+        second = await start(free_port())
+        _, err = await asyncio.wait_for(second.communicate(), START_CEILING)
+        assert second.returncode == 1, err.decode()
+        assert f"another node named 'node-1' is connected to the database: give each node its own {NODE_ENV}" \
+            in err.decode()
+        await wait_healthy(f"http://127.0.0.1:{first_port}", first)  # the first runs on
+    finally:
+        first.kill()
+        await asyncio.wait_for(first.wait(), START_CEILING)
+    again_port = free_port()
+    again = await start(again_port)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{again_port}", again)
+    finally:
+        again.terminate()
+        await asyncio.wait_for(again.communicate(), START_CEILING)
