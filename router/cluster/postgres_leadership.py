@@ -38,7 +38,8 @@ import asyncpg
 from router.aio import wait_event
 from router.cluster.contract import Job
 from router.cluster.node import NODE_ENV
-from router.store.pg_engine import CONNECT_TIMEOUT, SINGLETON, Pg, PgConn
+from router.store.pg_engine import CONNECT_TIMEOUT, SINGLETON
+from router.store.pg_faults import translated
 
 log = logging.getLogger(__name__)
 
@@ -239,16 +240,21 @@ class NodeIdTaken(RuntimeError):
     """Another running node has this node's id."""
 
 
-async def _sessions_named(conn: PgConn, name: str) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name))
-
-
-async def refuse_a_taken_id(engine: Pg, node: str) -> None:
+async def refuse_a_taken_id(dsn: str, node: str) -> None:
     """``NodeIdTaken`` while another node of this id is connected: two nodes
     of one name take each other's outbox leases (replies sent twice, out of
     order) and drop each other's events as their own. A node restarted under
     its name after a crash is not refused once its old session is gone (at
     once after a kill; after the keepalive, ~11 s, after a machine's death)."""
-    if await engine.read(_sessions_named, application_name(node)):
+    try:
+        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except ConnectionFault as exc:
+        raise translated(exc) from exc
+    try:
+        taken = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                                    application_name(node))
+    finally:
+        await conn.close()
+    if taken:
         raise NodeIdTaken(f"another node named {node!r} is connected to the database: give each node its own"
                           f" {NODE_ENV} (or none, for a generated one)")

@@ -64,9 +64,7 @@ async def cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     if not isinstance(leadership, PgLeadership):
         yield
         return
-    store = app[STORE]
-    assert isinstance(store, PostgresStore)
-    await refuse_a_taken_id(store.engine(), leadership.node)
+    await refuse_a_taken_id(leadership.dsn, leadership.node)
     async with leadership:
         yield
 
