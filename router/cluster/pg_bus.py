@@ -208,20 +208,30 @@ class PgCluster:
         self._listener = conn
         return conn
 
-    def _notified(self, *_: object) -> None:
+    def _notified(self, _conn: object, pid: int, _channel: str, _payload: object) -> None:
+        # this node's own appends wake nothing: it has nothing to read in them (another
+        # node's notification, or the safety poll, moves the cursor past them later)
+        writer = self._writer
+        if writer is not None and not writer.is_closed() and pid == writer.get_server_pid():
+            return
         self._wake.set()
 
     def _terminated(self, *_: object) -> None:
         self._wake.set()
 
     async def _catch_up(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
+        # this node's own rows are read too (without their payload), so the cursor moves past
+        # them: skipped by the query alone, they stayed ahead of it and every later read scanned
+        # them all again (one node: every read scanned its whole log, growing till the prune)
         while True:
             rows = await conn.fetch(
-                "SELECT seq, topic, payload FROM events WHERE seq > $1 AND node <> $2 ORDER BY seq LIMIT $3",
+                "SELECT seq, topic, CASE WHEN node = $2 THEN NULL ELSE payload END AS payload FROM events"
+                " WHERE seq > $1 ORDER BY seq LIMIT $3",
                 self._last_seen, self.node, BATCH)
             for row in rows:
                 self._last_seen = row["seq"]
-                await self._dispatch(row["topic"], row["payload"])
+                if row["payload"] is not None:
+                    await self._dispatch(row["topic"], row["payload"])
             if len(rows) < BATCH:
                 return
 

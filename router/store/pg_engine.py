@@ -43,6 +43,14 @@ CONNECT_TIMEOUT = 10.0  # seconds: a server that does not answer is an outage, s
 CLOSE_TIMEOUT = 10.0
 
 
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """What a connection going back to the pool needs beyond asyncpg's own
+    rollback of an open transaction: nothing. Units leave no session state
+    (no SET, no LISTEN, no session advisory lock but the migrations', which
+    they release), so asyncpg's default reset (``RESET ALL``,
+    ``pg_advisory_unlock_all()``...) was a round trip per unit for nothing."""
+
+
 class Pg:
     """The pool and the units run on it. ``episode`` hears of every write's
     outcome, as SQLite's writer reports to it: ``/healthz`` fails while
@@ -60,6 +68,7 @@ class Pg:
                 self.dsn, min_size=self._min, max_size=self._max, timeout=CONNECT_TIMEOUT,
                 # timestamps come back in UTC whatever the server's or the role's setting
                 server_settings={"TimeZone": "UTC", "application_name": "omnirouter"},
+                reset=_keep_session,
             )
         except DRIVER_ERRORS as exc:
             raise translated(exc) from exc
