@@ -272,6 +272,22 @@ CREATE TABLE events (
 CREATE INDEX events_age ON events(created_at);
 -- a returning visitor's replies that no node could push yet (router.outbox.postgres_waiting)
 CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
+-- a node's batch of events appended and announced in one statement (one round trip, its own
+-- transaction): the table lock makes seq order commit order, so a reader's cursor never
+-- passes a row still to commit; NOTIFY carries the last seq only and goes out at commit
+CREATE FUNCTION omnirouter_append_events(p_channel text, p_node text, p_topics text[], p_payloads text[])
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE last_seq bigint;
+BEGIN
+    LOCK TABLE events IN EXCLUSIVE MODE;
+    WITH added AS (
+        INSERT INTO events (node, topic, payload)
+        SELECT p_node, t, p::jsonb FROM unnest(p_topics, p_payloads) AS x(t, p) RETURNING seq
+    ) SELECT max(seq) INTO last_seq FROM added;
+    PERFORM pg_notify(p_channel, last_seq::text);
+    RETURN last_seq;
+END
+$fn$;
 """
 
 # a migration's version is its place here (1-based); append, never reorder
