@@ -18,6 +18,12 @@ class ConflictError(StoreError):
     """A uniqueness rule or an expected state did not hold."""
 
 
+class AnsweredMeanwhile(ConflictError):
+    """A bot turn's answer (or handoff) refused: the conversation got another
+    answer after the turn read what it answers (another node's turn, an
+    agent). Nothing was stored; the turn runs again on what is unanswered now."""
+
+
 class StoreUnavailable(StoreError):
     """The store cannot take a write now (the disk is full, the files are
     read-only, the database is locked or gone): an outage, not a bug. The
