@@ -24,6 +24,19 @@ class AnsweredMeanwhile(ConflictError):
     agent). Nothing was stored; the turn runs again on what is unanswered now."""
 
 
+class AlreadyRouted(ConflictError):
+    """A message to route was put in a conversation by another step since it
+    was read unrouted (another node's ingest, a starting node's resume):
+    that step tells everyone; nothing was changed."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(conversation_id)  # its one argument: it crosses the SQLite writer's process as it is
+        self.conversation_id = conversation_id
+
+    def __str__(self) -> str:
+        return f"the message is in conversation {self.conversation_id} already"
+
+
 class StoreUnavailable(StoreError):
     """The store cannot take a write now (the disk is full, the files are
     read-only, the database is locked or gone): an outage, not a bug. The
