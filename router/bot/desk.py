@@ -8,6 +8,14 @@ same transaction to be still the bot's (an agent who took the conversation
 meanwhile wins), or hands the conversation to the routing rules with the
 bot's reason. On start every conversation with the bot whose last word is
 the customer's gets its turn: a restart leaves no one silent.
+
+One turn at a time per conversation holds only in this process; several
+nodes (a customer's two messages given to two nodes, a redelivery, a
+starting node's resume) may run turns on one conversation at once. So a
+turn carries the conversation's latest answer as it read it (``AnswerMark``)
+and the store writes its answer or handoff only if that is still the
+latest: of two turns that read the same messages one answers, and the
+other runs again on what is unanswered then (nothing, or what came since).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from router.bot.config import Messages
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
-from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
 from router.identity.phone_ask import proof_only
 from router.identity.store import CustomerStore
 from router.models import (
@@ -41,7 +49,7 @@ from router.models import (
 from router.notices import customer_language, handoff_notice
 from router.redaction import textless_traceback
 from router.routing.decide import Routing
-from router.store.errors import ConflictError, StoreError, StoreUnavailable
+from router.store.errors import AnsweredMeanwhile, ConflictError, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +116,9 @@ class BotDesk:
             await self.turn(conversation_id)
         except asyncio.CancelledError:
             raise
+        except AnsweredMeanwhile:  # another turn (another node's) answered first: again, on what is left
+            log.debug("bot turn for conversation %s: answered meanwhile, running again", conversation_id)
+            self._again.add(conversation_id)
         except StoreUnavailable:  # an outage the store logs once; picked up as below
             log.debug("bot turn for conversation %s: the store is unavailable", conversation_id)
         except StoreError:  # a write refused mid-turn: the backend's words (which rule), no customer's
@@ -149,6 +160,8 @@ class BotDesk:
         view = await self.store.get_conversation(conversation_id)
         if view.status is not ConversationStatus.BOT:
             return None
+        # read before the messages: an answer stored after this read, even one among them, refuses ours
+        after = AnswerMark(await self.store.last_answer(conversation_id))
         messages = await self.store.list_messages(conversation_id, TURN_HISTORY)
         earlier, pending = unanswered(messages)
         # the phone button's answer is the core's to answer (router.identity.phone_ask): nothing for the bot
@@ -168,12 +181,12 @@ class BotDesk:
         if reply.kind is ReplyKind.HANDOFF:
             # their name only: "shall we continue?" does not go with "a colleague will answer"
             hello = self._hello(Recall(recall.name) if recall is not None else None, customer, current)
-            await self._hand_off(view, current, customer, reply, hello)
+            await self._hand_off(view, current, customer, reply, after, hello)
         else:
             texts = reply.texts
             if (hello := self._hello(recall, customer, current)) is not None and texts:
                 texts = [f"{hello}\n\n{texts[0]}", *texts[1:]]
-            await self._say(view, current, texts, CoreMeta(bot=reply.record()), ConversationStatus.BOT)
+            await self._say(view, current, texts, CoreMeta(bot=reply.record()), ConversationStatus.BOT, after)
         return reply
 
     async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message],
@@ -203,17 +216,22 @@ class BotDesk:
 
     async def _say(
         self, view: ConversationView, inbound: Message, texts: list[str], core: CoreMeta,
-        expected: ConversationStatus | None,
+        expected: ConversationStatus | None, after: AnswerMark | None = None,
     ) -> bool:
         """Each text through the outbox to where the customer wrote; False when
-        the conversation is no longer ``expected`` (an agent took it)."""
+        the conversation is no longer ``expected`` (an agent took it);
+        ``AnsweredMeanwhile`` when ``after`` is no longer its latest answer
+        (each text stored is the next one's mark)."""
         assert inbound.sender is not None
         states = {expected} if expected is not None else None
         for text in texts:
             now = self.clock()
             try:
-                _, view = await send(self.store, self.bus, self.outbox_wakeup,
-                                     Outgoing.automatic(inbound, view, text, core), now, expected=states)
+                said, view = await send(self.store, self.bus, self.outbox_wakeup,
+                                        Outgoing.automatic(inbound, view, text, core), now, expected=states,
+                                        after=after)
+            except AnsweredMeanwhile:
+                raise
             except ConflictError:
                 moved = await self._moved(view, inbound)
                 if moved is None:
@@ -227,6 +245,10 @@ class BotDesk:
                 except ConflictError:
                     log.info("conversation %s is no longer the bot's: its answer is dropped", view.id)
                     return False
+                after = None  # the mark was the folded conversation's: the kept one is answered as before
+                continue
+            if after is not None:
+                after = AnswerMark(said.id)
         return True
 
     async def _moved(self, view: ConversationView, inbound: Message) -> ConversationView | None:
@@ -239,7 +261,8 @@ class BotDesk:
         return target if target.status is ConversationStatus.BOT else None
 
     async def _hand_off(
-        self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply, hello: str | None = None,
+        self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply,
+        after: AnswerMark | None = None, hello: str | None = None,
     ) -> None:
         assert reply.reason is not None
         outcome = BotOutcome(reason=reply.reason.value, detail=reply.detail, intent=reply.intent,
@@ -252,7 +275,9 @@ class BotDesk:
                                      skills=view.skills, channel_kind=view.channel_kind, handoff=True)
         try:
             view = await self.store.reroute_conversation(view.id, decision, self.clock(),
-                                                         expected={ConversationStatus.BOT})
+                                                         expected={ConversationStatus.BOT}, after=after)
+        except AnsweredMeanwhile:
+            raise
         except ConflictError:  # an agent took it meanwhile: theirs now
             return
         log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)

@@ -14,7 +14,7 @@ from typing import Any
 
 from router import events
 from router.bus import EventBus
-from router.conversations.store import OutboundStore
+from router.conversations.store import AnswerMark, OutboundStore
 from router.models import (
     Attachment,
     Author,
@@ -76,15 +76,17 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
 
 async def send(
     store: OutboundStore, bus: EventBus, wakeup: asyncio.Event, out: Outgoing, now: datetime, *,
-    assign_to: str | None = None, expected: set[ConversationStatus] | None = None,
+    assign_to: str | None = None, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
 ) -> tuple[Message, ConversationView]:
     """Compose ``out``, enqueue it, publish it and wake the outbox; the
     message as stored and its conversation after it. ``assign_to``: the
     conversation becomes that agent's in the same transaction (published
     too); ``expected``: ``ConflictError`` and nothing stored or published
-    unless the conversation's status is one of them."""
+    unless the conversation's status is one of them; ``after``:
+    ``AnsweredMeanwhile`` and nothing stored or published unless its answer
+    is still the conversation's latest (a bot turn's answer)."""
     message, payload = compose(out, now)
-    message, view = await store.enqueue_outbound(message, payload, assign_to, now, expected=expected)
+    message, view = await store.enqueue_outbound(message, payload, assign_to, now, expected=expected, after=after)
     if assign_to is not None:
         bus.publish(events.conversation_assigned(view))
     bus.publish(events.message_created(message, view))

@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from router.conversations import receipts, states
-from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -52,10 +52,26 @@ async def _expected(conn: PgConn, conversation_id: str, expected: set[Conversati
     return row
 
 
+# the latest answer (states.check_unanswered): what is said aside answers nothing. Every answer is
+# inserted holding its conversation's row, so seq orders them as they committed
+_LAST_ANSWER = ("SELECT id FROM messages WHERE conversation_id = $1 AND direction = 'out'"
+                " AND NOT COALESCE((core->>'aside')::boolean, false) ORDER BY seq DESC LIMIT 1")
+
+
+async def _unanswered(conn: PgConn, conversation_id: str, after: AnswerMark | None) -> None:
+    """Refuse a bot turn's write when the conversation was answered after the
+    turn read it; called holding the conversation's row (``_expected``), so
+    an answer committed while this transaction waited for it is seen."""
+    if after is not None:
+        states.check_unanswered(conversation_id, await conn.fetchval(_LAST_ANSWER, conversation_id), after)
+
+
 async def _reroute(
-    conn: PgConn, conversation_id: str, route: RouteDecision, now: datetime, expected: set[ConversationStatus]
+    conn: PgConn, conversation_id: str, route: RouteDecision, now: datetime, expected: set[ConversationStatus],
+    after: AnswerMark | None = None,
 ) -> ConversationView:
     row = await _expected(conn, conversation_id, expected)
+    await _unanswered(conn, conversation_id, after)
     await conn.execute(
         "UPDATE conversations SET status = $1, team = $2, priority = $3, agent_id = NULL, route_reason = $4,"
         " rules_version = $5, route_trace = $6, updated_at = $7, skills = $8, assigned_at = NULL,"
@@ -89,7 +105,7 @@ async def _take(conn: PgConn, row: asyncpg.Record, conversation_id: str, agent_i
 
 async def _enqueue(
     conn: PgConn, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
-    expected: set[ConversationStatus] | None = None,
+    expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
     if message.customer_id is not None:
@@ -98,6 +114,7 @@ async def _enqueue(
         # merge holding the customer and waiting for this conversation is never waited for in turn
         await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR KEY SHARE", message.customer_id)
     row = await _expected(conn, conversation_id, expected)
+    await _unanswered(conn, conversation_id, after)
     await insert_message(conn, message)
     await conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
@@ -189,6 +206,11 @@ async def _fetch_messages(conn: PgConn, sql: str, *args: object) -> list[Message
     return [_message(r) for r in await conn.fetch(sql, *args)]
 
 
+async def _fetch_id(conn: PgConn, sql: str, *args: object) -> str | None:
+    found = await conn.fetchval(sql, *args)
+    return None if found is None else str(found)
+
+
 async def _fetch_message(conn: PgConn, sql: str, *args: object) -> Message | None:
     row = await conn.fetchrow(sql, *args)
     return None if row is None else _message(row)
@@ -237,9 +259,10 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         return await self._pg.read(_count)
 
     async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus],
+        after: AnswerMark | None = None,
     ) -> ConversationView:
-        return await self._pg.write(_reroute, conversation_id, route, now, expected)
+        return await self._pg.write(_reroute, conversation_id, route, now, expected, after)
 
     async def set_conversation_state(
         self,
@@ -256,6 +279,9 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         return await self._pg.read(_fetch_messages, _LATEST_MESSAGES.format(column="conversation_id"),
                                    conversation_id, limit)
+
+    async def last_answer(self, conversation_id: str) -> str | None:
+        return await self._pg.read(_fetch_id, _LAST_ANSWER, conversation_id)
 
     async def get_message(self, message_id: str) -> Message:
         return await self._pg.read(_get_message, message_id)
@@ -287,10 +313,11 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         now: datetime,
         *,
         expected: set[ConversationStatus] | None = None,
+        after: AnswerMark | None = None,
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._pg.write(_enqueue, message, payload, assign_to, now, expected)
+        return message, await self._pg.write(_enqueue, message, payload, assign_to, now, expected, after)
 
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime

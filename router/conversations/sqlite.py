@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from router.conversations import receipts, states
-from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -49,10 +49,24 @@ def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[Conv
     return row
 
 
+# the latest answer (states.check_unanswered): what is said aside answers nothing
+_LAST_ANSWER = ("SELECT id FROM messages WHERE conversation_id = ? AND direction = 'out'"
+                " AND COALESCE(json_extract(core, '$.aside'), 0) = 0 ORDER BY rowid DESC LIMIT 1")
+
+
+def _unanswered(conn: sqlite3.Connection, conversation_id: str, after: AnswerMark | None) -> None:
+    """Refuse a bot turn's write when the conversation was answered after the turn read it."""
+    if after is not None:
+        row = _one(conn, _LAST_ANSWER, (conversation_id,))
+        states.check_unanswered(conversation_id, row["id"] if row is not None else None, after)
+
+
 def _reroute(
-    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus]
+    conn: sqlite3.Connection, conversation_id: str, route: RouteDecision, now: str, expected: set[ConversationStatus],
+    after: AnswerMark | None = None,
 ) -> ConversationView:
     row = _expected(conn, conversation_id, expected)
+    _unanswered(conn, conversation_id, after)
     conn.execute(
         "UPDATE conversations SET status = ?, team = ?, priority = ?, agent_id = NULL, route_reason = ?,"
         " rules_version = ?, route_trace = ?, updated_at = ?, skills = ?, assigned_at = NULL, opened_at = NULL,"
@@ -86,10 +100,11 @@ def _take(conn: sqlite3.Connection, row: sqlite3.Row, conversation_id: str, agen
 
 def _enqueue(
     conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
-    expected: set[ConversationStatus] | None = None,
+    expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
     row = _expected(conn, conversation_id, expected)
+    _unanswered(conn, conversation_id, after)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
@@ -193,9 +208,10 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         return counts
 
     async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus],
+        after: AnswerMark | None = None,
     ) -> ConversationView:
-        return await self._w.call(_reroute, conversation_id, route, ts(now), expected)
+        return await self._w.call(_reroute, conversation_id, route, ts(now), expected, after)
 
     async def set_conversation_state(
         self,
@@ -211,6 +227,10 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
         return [_message(r) for r in rows]
+
+    async def last_answer(self, conversation_id: str) -> str | None:
+        row = await self._r.call(_one, _LAST_ANSWER, (conversation_id,))
+        return None if row is None else str(row["id"])
 
     async def get_message(self, message_id: str) -> Message:
         row = await self._r.call(_one, "SELECT * FROM messages WHERE id = ?", (message_id,))
@@ -252,11 +272,11 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
     # -- outbound / outbox -------------------------------------------------------------
     async def enqueue_outbound(
         self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
-        *, expected: set[ConversationStatus] | None = None,
+        *, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected)
+        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected, after)
 
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime

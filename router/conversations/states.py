@@ -8,10 +8,13 @@ a conversation list shows of its latest message."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.models import ConversationStatus
-from router.store.errors import ConflictError
+from router.store.errors import AnsweredMeanwhile, ConflictError
+
+if TYPE_CHECKING:
+    from router.conversations.store import AnswerMark
 
 T = TypeVar("T")
 
@@ -26,6 +29,15 @@ def check_expected(conversation_id: str, current: ConversationStatus,
     another by now: taken by someone else, handed off, resolved."""
     if expected is not None and current not in expected:
         raise ConflictError(f"conversation {conversation_id} is {current.value}")
+
+
+def check_unanswered(conversation_id: str, latest: str | None, after: AnswerMark | None) -> None:
+    """A bot turn's answer or handoff made ``after`` the answer it read
+    (None: no check) is refused (``AnsweredMeanwhile``, nothing changes) when
+    the conversation's ``latest`` answer is another by now: someone answered
+    what the turn answers, and a second answer would say it twice."""
+    if after is not None and latest != after.last_answer:
+        raise AnsweredMeanwhile(f"conversation {conversation_id} was answered meanwhile")
 
 
 def resolved_at(status: ConversationStatus, now: T) -> T | None:

@@ -14,6 +14,7 @@ Every method is one atomic step; errors are ``router.store``'s
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -26,6 +27,18 @@ from router.models import (
     RouteDecision,
     RouteTrace,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerMark:
+    """What a bot turn answers after: the id of the conversation's latest
+    answer (``MessageStore.last_answer``) read before the messages the turn
+    answers; None when there was none. Given to a write, the write stores
+    nothing (``AnsweredMeanwhile``) unless that is still the latest answer:
+    two turns on one conversation (two nodes, a redelivery, a resume) never
+    both answer the same messages."""
+
+    last_answer: str | None
 
 
 class ConversationStore(Protocol):
@@ -69,20 +82,30 @@ class ConversationStore(Protocol):
 
     @abstractmethod
     async def reroute_conversation(
-        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus]
+        self, conversation_id: str, route: RouteDecision, now: datetime, *, expected: set[ConversationStatus],
+        after: AnswerMark | None = None,
     ) -> ConversationView:
         """Send an open conversation somewhere else (bot handoff, transfer to a
         team): status, team, priority, reason and trace from ``route``, no
-        agent; ``ConflictError`` unless the current status is in ``expected``.
+        agent; ``ConflictError`` unless the current status is in ``expected``;
+        ``AnsweredMeanwhile`` when ``after`` is given and no longer the
+        conversation's latest answer (a bot's handoff of what was answered).
 
         Lock: the conversation's row ``FOR UPDATE`` from the read of its status
-        and preferred agent to the write."""
+        and preferred agent (and of its latest answer) to the write."""
 
 
 class MessageStore(Protocol):
     @abstractmethod
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         """Oldest first, the latest ``limit``."""
+
+    @abstractmethod
+    async def last_answer(self, conversation_id: str) -> str | None:
+        """The id of the conversation's latest answer: an outbound message not
+        said aside (``CoreMeta.aside``), the latest stored (every one is
+        stored under the conversation's lock, so in that order); None before
+        the first. A bot turn's ``AnswerMark``."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message:
@@ -108,17 +131,22 @@ class OutboundStore(Protocol):
     @abstractmethod
     async def enqueue_outbound(
         self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
-        *, expected: set[ConversationStatus] | None = None,
+        *, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
     ) -> tuple[Message, ConversationView]:
         """Store an outbound message and its outbox entry in one transaction;
         when ``assign_to`` is given the conversation becomes assigned to it.
         ``ConflictError`` (nothing stored) unless the conversation's status is
         in ``expected``, when given: the bot answers only what is still its own.
+        ``AnsweredMeanwhile`` (nothing stored) when ``after`` is given and
+        its answer is no longer the conversation's latest: a bot turn answers
+        only what no one answered since it read it.
 
         Lock: the conversation's row ``FOR UPDATE`` from the read of its status
-        to the last write (the message, its outbox entry, the assignee and
-        the list preview): a bot's answer never lands in a conversation an
-        agent took meanwhile. Before it, the message's customer's row ``FOR
+        (and of its latest answer, read under it: every answer is stored
+        holding it) to the last write (the message, its outbox entry, the
+        assignee and the list preview): a bot's answer never lands in a
+        conversation an agent took meanwhile, and of two turns that read the
+        same unanswered messages (on two nodes) one answers. Before it, the message's customer's row ``FOR
         KEY SHARE``: the message's foreign key takes that lock at the insert
         anyway, and taken first it keeps ``router.store.base``'s order
         (customers, then a conversation) against a merge, which locks the

@@ -40,7 +40,7 @@ from router.models import (
     RouteDecision,
     new_id,
 )
-from router.store.errors import NotFound
+from router.store.errors import AlreadyRouted, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.store.pg_rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.pg_rows import INSERT_MESSAGE as _INSERT_MESSAGE
@@ -126,7 +126,7 @@ async def _settled(conn: PgConn, customer: Customer) -> Customer:
 
 async def _attach(
     conn: PgConn, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: datetime,
-    thread: str | None = None,
+    thread: str | None = None, only_unrouted: bool = False,
 ) -> tuple[ConversationView | None, bool]:
     """Attach to ``thread`` (an open conversation the message answers) or the
     customer's open conversation, or open one by ``route``; without a route
@@ -139,6 +139,8 @@ async def _attach(
     if msg is None:
         raise NotFound(f"message {message_id}")
     if msg["conversation_id"] is not None:  # read under the lock: attached meanwhile, that is the answer
+        if only_unrouted:
+            raise AlreadyRouted(msg["conversation_id"])
         return await _conv_view(conn, msg["conversation_id"]), False
     preview = _preview(msg["text"], msg["description"])
     joined, _ = await _join_open(conn, message_id, customer_id, thread, channel, now, preview)
@@ -306,9 +308,11 @@ class PostgresIngest(IngestStore, PgConnections):
         return await self._pg.write(_insert_inbound, stored_form(message, received_at))
 
     async def attach_to_conversation(
-        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
+        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime,
+        *, only_unrouted: bool = False,
     ) -> tuple[ConversationView, bool]:
-        view, created = await self._pg.write(_attach, message_id, customer_id, channel, route, now)
+        view, created = await self._pg.write(_attach, message_id, customer_id, channel, route, now, None,
+                                             only_unrouted)
         assert view is not None  # with a route, a conversation is always found or opened
         return view, created
 

@@ -44,7 +44,7 @@ from router.models import (
 )
 from router.notices import handoff_notice
 from router.routing.decide import Routing
-from router.store.errors import ConflictError
+from router.store.errors import AlreadyRouted, ConflictError
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,16 @@ class Ingest:
             # earlier contacts are facts rules may test (returning customer, contacts in N days)
             history = await self.store.contact_history(customer.id, now - CONTACT_WINDOW)
             decision = self.routing.decide(stored, customer, history)
-            view, created = await self.store.attach_to_conversation(
-                stored.id, customer.id, stored.channel, decision, self.clock()
-            )
+            try:
+                view, created = await self.store.attach_to_conversation(
+                    stored.id, customer.id, stored.channel, decision, self.clock(), only_unrouted=True
+                )
+            except AlreadyRouted as routed:
+                # another node routed it since we read it unrouted (our resume took the message of a node
+                # between its store and its routing, or that node's resume took ours): it told everyone and
+                # gave the bot its turn; a second message.created would show the message twice
+                log.info("message %s was routed by another node meanwhile", stored.id)
+                return await self.store.get_conversation(routed.conversation_id)
             stored = stored.model_copy(update={"conversation_id": view.id, "customer_id": customer.id})
             if created:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)

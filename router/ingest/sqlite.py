@@ -30,7 +30,7 @@ from router.models import (
     new_id,
 )
 from router.store.engine import Connections
-from router.store.errors import NotFound
+from router.store.errors import AlreadyRouted, NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
 from router.store.rows import conversation_row as _conversation
@@ -61,7 +61,7 @@ def _insert_inbound(conn: sqlite3.Connection, stored: Message) -> tuple[Message,
 
 def _attach(
     conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: str,
-    thread: str | None = None,
+    thread: str | None = None, only_unrouted: bool = False,
 ) -> tuple[ConversationView | None, bool]:
     """Attach to ``thread`` (an open conversation the message answers) or the
     customer's open conversation, or open one by ``route``; without a route
@@ -71,6 +71,8 @@ def _attach(
     if msg is None:
         raise NotFound(f"message {message_id}")
     if msg["conversation_id"] is not None:
+        if only_unrouted:
+            raise AlreadyRouted(msg["conversation_id"])
         return _conv_view(conn, msg["conversation_id"]), False
     open_id = thread or _open_conversation(conn, customer_id)
     preview = _preview(msg["text"], msg["description"])
@@ -267,9 +269,11 @@ class SQLiteIngest(IngestStore, Connections):
         return await self._w.call(_insert_inbound, stored_form(message, received_at))
 
     async def attach_to_conversation(
-        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
+        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime,
+        *, only_unrouted: bool = False,
     ) -> tuple[ConversationView, bool]:
-        view, created = await self._w.call(_attach, message_id, customer_id, channel, route, ts(now))
+        view, created = await self._w.call(_attach, message_id, customer_id, channel, route, ts(now), None,
+                                           only_unrouted)
         assert view is not None  # with a route, a conversation is always found or opened
         return view, created
 

@@ -90,10 +90,15 @@ class IngestStore(Protocol):
 
     @abstractmethod
     async def attach_to_conversation(
-        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime
+        self, message_id: str, customer_id: str, channel: str, route: RouteDecision, now: datetime,
+        *, only_unrouted: bool = False,
     ) -> tuple[ConversationView, bool]:
         """Put the message in the customer's open conversation (any channel),
         opening one routed by ``route`` when there is none; ``(conv, created)``.
+        A message already in a conversation is answered with it; with
+        ``only_unrouted``, ``AlreadyRouted`` (nothing changes): another step
+        routed it since it was read unrouted (two nodes: the node that stored
+        it and a starting node's resume), and only that step tells everyone.
 
         Lock: the customer's row ``FOR UPDATE`` before the open conversation
         is looked for (there may be none to lock: two openings at once would

@@ -18,6 +18,25 @@ class ConflictError(StoreError):
     """A uniqueness rule or an expected state did not hold."""
 
 
+class AnsweredMeanwhile(ConflictError):
+    """A bot turn's answer (or handoff) refused: the conversation got another
+    answer after the turn read what it answers (another node's turn, an
+    agent). Nothing was stored; the turn runs again on what is unanswered now."""
+
+
+class AlreadyRouted(ConflictError):
+    """A message to route was put in a conversation by another step since it
+    was read unrouted (another node's ingest, a starting node's resume):
+    that step tells everyone; nothing was changed."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(conversation_id)  # its one argument: it crosses the SQLite writer's process as it is
+        self.conversation_id = conversation_id
+
+    def __str__(self) -> str:
+        return f"the message is in conversation {self.conversation_id} already"
+
+
 class StoreUnavailable(StoreError):
     """The store cannot take a write now (the disk is full, the files are
     read-only, the database is locked or gone): an outage, not a bug. The

@@ -86,7 +86,7 @@ READS = {
     "ConversationStore": {"get_conversation", "customer_conversations", "list_conversations",
                           "count_conversations", "conversation_route"},
     "MessageStore": {"list_messages", "get_message", "customer_messages", "last_inbound", "customer_last_inbound",
-                     "customer_channels"},
+                     "customer_channels", "last_answer"},
     "OutboundStore": set(),
     "CustomerStore": {"find_identity", "get_customer", "customer_identities", "automatic_sent", "last_contacts"},
     "VerificationStore": {"key_contacts", "conversation_verifications", "offered_codes"},
