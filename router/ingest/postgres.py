@@ -24,6 +24,7 @@ from datetime import datetime
 
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
+from router.identity.postgres_live import live_end
 from router.identity.postgres_resolve import _resolve_identity
 from router.identity.postgres_rows import _customer, _plain
 from router.identity.types import IdentityPlan
@@ -114,14 +115,10 @@ async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> No
 async def _settled(conn: PgConn, customer: Customer) -> Customer:
     """The sender's customer, its row locked ``FOR KEY SHARE`` (as ``_lock_customer``) and read
     again under the lock: a merge that committed while this transaction waited for it moved
-    the sender's identities to the survivor, who is then the sender."""
-    while True:
-        row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1 FOR KEY SHARE", customer.id)
-        if row is None:
-            return customer
-        if row["merged_into"] is None:
-            return _customer(row)
-        customer = customer.model_copy(update={"id": row["merged_into"]})
+    the sender's identities to the survivor, who is then the sender (the live end of the
+    chain of merges, followed a bounded number of steps: ``postgres_live``)."""
+    row = await live_end(conn, customer.id, "KEY SHARE")
+    return customer if row is None else _customer(row)
 
 
 async def _attach(
