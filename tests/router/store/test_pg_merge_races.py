@@ -17,12 +17,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 import pytest
 
 from router.identity.postgres_merge import _merge
 from router.identity.types import MergeRequest
 from router.models import IdentityRef, InboundMessage
+from router.store.pg_engine import PgConn
 from router.store.postgres import PostgresStore
 from tests.conftest import eventually
 from tests.router.identity.test_store_contract import PHONE, keyed
@@ -30,24 +30,20 @@ from tests.router.store.test_contract import T0
 
 
 @pytest.fixture
-async def nodes(pg_database: str) -> AsyncIterator[tuple[PostgresStore, asyncpg.Connection[asyncpg.Record]]]:
-    """A node (a store of its own) and another node's connection, on one database."""
-    async with PostgresStore(pg_database) as store:
-        other = await asyncpg.connect(pg_database)
-        try:
-            yield store, other
-        finally:
-            await other.close()
+async def nodes(pg_database: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two nodes on one database."""
+    async with PostgresStore(pg_database) as one, PostgresStore(pg_database) as two:
+        yield one, two
 
 
 @asynccontextmanager
-async def held_open(conn: asyncpg.Connection[asyncpg.Record]) -> AsyncIterator[None]:
-    """A transaction on ``conn``, committed at the block's end (rolled back if it raises)."""
-    async with conn.transaction():
-        yield
+async def held_open(node: PostgresStore) -> AsyncIterator[PgConn]:
+    """A transaction on a connection of ``node``'s, committed at the block's end (rolled back if it raises)."""
+    async with node._pg.pool.acquire() as conn, conn.transaction():
+        yield conn
 
 
-async def waiting_for_a_lock(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+async def waiting_for_a_lock(conn: PgConn) -> None:
     """Until some connection of the database waits for a lock (the write under test, for the merge's)."""
     async def probe() -> bool:
         return bool(await conn.fetchval(
@@ -57,13 +53,13 @@ async def waiting_for_a_lock(conn: asyncpg.Connection[asyncpg.Record]) -> None:
 
 
 async def test_a_new_sender_joining_a_key_whose_owner_is_being_merged_joins_the_survivor(
-        nodes: tuple[PostgresStore, asyncpg.Connection[asyncpg.Record]]) -> None:
-    store, other = nodes
+        nodes: tuple[PostgresStore, PostgresStore]) -> None:
+    store, second = nodes
     owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value=PHONE.value), "Anna", T0,
                                          keyed("whatsapp", PHONE.value))
     survivor = await store.resolve_identity(IdentityRef(kind="telegram", value="1"), "Anna T", T0)
     sms = keyed("sms", PHONE.value)
-    async with held_open(other):
+    async with held_open(second) as other:
         await _merge(other, MergeRequest(survivor.id, owner.id, "agent", "ann", "same person"), T0)
         # the key's owner is read before the merge commits: the customer merged away
         linking = asyncio.create_task(store.resolve_identity(sms.identity, None, T0, sms))
