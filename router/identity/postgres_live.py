@@ -4,7 +4,10 @@ what a write that names a customer it read before its lock was granted
 
 A merge sets ``merged_into`` and is never merged again, but its survivor may
 be (A into B, then B into C): the chain is followed to its end, C, in one
-statement (a recursive read, then that row locked). When the end is being
+statement (a recursive read, then that row locked), after one plain read
+of the customer itself, which is the answer when it is not merged: the
+common case, on every ingest, where the recursive statement costs ~20 µs
+more. When the end is being
 merged as the lock is asked for, the lock is granted once that merge
 commits, and the row read under it names one more step: followed too, at
 most ``rules.MERGE_CHAIN_LIMIT`` steps in all, so no loop outlives a broken
@@ -32,6 +35,8 @@ _END = """
     SELECT c.* FROM customers c WHERE c.id = (SELECT id FROM chain ORDER BY steps DESC LIMIT 1)
     FOR {strength} OF c
 """
+_OWNS: dict[Strength, str] = {strength: f"SELECT * FROM customers WHERE id = $1 FOR {strength}"
+                              for strength in ("KEY SHARE", "UPDATE")}
 _ENDS: dict[Strength, str] = {"KEY SHARE": _END.format(strength="KEY SHARE"), "UPDATE": _END.format(strength="UPDATE")}
 
 
@@ -39,7 +44,11 @@ async def live_end(conn: PgConn, customer_id: str, strength: Strength) -> Any | 
     """The row of the live customer ``customer_id``'s chain of merges ends in
     (``customer_id``'s own when it is not merged), locked ``FOR strength`` to
     the commit and read under the lock; None for no such customer."""
-    current = customer_id
+    # the common case first, a customer not merged: one row by its key, as cheap as a lock gets
+    row = await conn.fetchrow(_OWNS[strength], customer_id)
+    if row is None or row["merged_into"] is None:
+        return row
+    current = row["merged_into"]
     for _ in range(MERGE_CHAIN_LIMIT):
         row = await conn.fetchrow(_ENDS[strength], current, MERGE_CHAIN_LIMIT)
         if row is None or row["merged_into"] is None:
