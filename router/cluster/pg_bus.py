@@ -37,6 +37,7 @@ from router import events
 from router.aio import wait_event
 from router.bus import Event, EventBus
 from router.redaction import textless_traceback
+from router.store.pg_text import storable_json
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class PgCluster:
             if self._dropped == 1:
                 log.warning("cluster: the event log is unreachable and %d events wait; the oldest are dropped"
                             " (other nodes' consoles miss them until they reload)", QUEUE_MAX)
-        self._outgoing.put_nowait((topic, payload))
+        # cast to jsonb by the append, which would refuse the whole batch for one escaped NUL (pg_text)
+        self._outgoing.put_nowait((topic, storable_json(payload)))
 
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:

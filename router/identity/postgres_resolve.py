@@ -11,9 +11,12 @@ in the order of ``router.store.base``:
   at once in sorted order, before anything is read; on first sight, with
   none of those, the match key's lock alone, then the identity read again;
 - the sender's customer ``FOR KEY SHARE`` (what a row referencing it takes
-  anyway) to the commit, read again while it turns out merged: no merge of
-  it commits under this transaction, so a claim, a proof, a message (ingest)
-  never lands on a profile just merged away;
+  anyway) to the commit, and when it turns out merged, the live end of its
+  chain of merges instead (``postgres_live``, bounded): no merge of it
+  commits under this transaction, so a claim, a proof, a message (ingest)
+  never lands on a profile just merged away. On first sight that customer
+  is the key's owner a new identity joins: locked so (a merge takes no
+  key's lock) before the identity is linked to it;
 - a sender seen for the first time by two transactions: its identity's
   insert is ``ON CONFLICT (kind, value) DO NOTHING``, and a new customer is
   inserted in the same statement from that insert's ``RETURNING``, so it
@@ -28,6 +31,7 @@ import logging
 from datetime import datetime
 
 from router.identity import postgres_proven, postgres_upsert
+from router.identity.postgres_live import live_end
 from router.identity.postgres_merge import _merge
 from router.identity.postgres_rows import _audit, _customer
 from router.identity.postgres_upsert import lock_keys
@@ -65,12 +69,19 @@ _HELD_CUSTOMER = """
 
 async def _held_customer(conn: PgConn, ref: IdentityRef) -> Customer | None:
     """The sender's customer, its row held ``FOR KEY SHARE`` to the commit (as
-    a row referencing it holds it), so no merge of it commits meanwhile; one
-    that committed before the lock was granted moved the identity: read again."""
-    while True:
-        row = await conn.fetchrow(_HELD_CUSTOMER, ref.kind, ref.value)
-        if row is None or row["merged_into"] is None:
-            return None if row is None else _customer(row)
+    a row referencing it holds it), so no merge of it commits meanwhile. One
+    that committed before the lock was granted moved the identity to its
+    survivor, whom ``merged_into`` names: followed to the live end of the
+    chain (``postgres_live``), as is an identity a store written before that
+    rule linked to a merged customer (it never moves: read again, it would
+    name the merged one for ever)."""
+    row = await conn.fetchrow(_HELD_CUSTOMER, ref.kind, ref.value)
+    if row is None:
+        return None
+    if row["merged_into"] is not None:
+        row = await live_end(conn, row["merged_into"], "KEY SHARE")
+        assert row is not None  # merged_into names a customer (a foreign key); customers are never deleted
+    return _customer(row)
 
 
 async def _resolve_identity(
@@ -157,6 +168,13 @@ async def _link_new_identity(conn: PgConn, plan: IdentityPlan, name: str | None,
     owner = await _key_owner(conn, match, plan.max_profiles) if match else None
     ref, key = plan.identity, plan.key
     key_kind, key_value = (key.kind, key.value) if key else (None, None)
+    if owner is not None:
+        # the owner read under the key's lock, but a merge takes no key's lock: held FOR KEY SHARE
+        # (no merge of it commits now, and one that committed meanwhile moved the key to its
+        # survivor, the chain's live end), the identity joins the profile the key has, never a merged one
+        found = await live_end(conn, owner, "KEY SHARE")
+        assert found is not None  # identities name customers (a foreign key); customers are never deleted
+        owner = str(found["id"])
     if owner is None:
         took = await conn.fetchval(_NEW_PROFILE, ref.kind, ref.value, new_id("cus"), now, key_kind, key_value, name)
     else:

@@ -17,7 +17,8 @@ import json
 from datetime import datetime
 
 from router.identity import rules_upsert
-from router.identity.rules import check_live, marks_shared
+from router.identity.postgres_live import live_end
+from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended, check_live, marks_shared
 from router.identity.rules_upsert import Aside
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
@@ -59,17 +60,30 @@ async def _external_id(conn: PgConn, customer_id: str) -> str | None:
 
 
 async def _live_owner(conn: PgConn, usable: list[KeyRef]) -> tuple[dict[KeyRef, set[str]], str | None]:
-    """The keys' owners, and the one customer they name, locked ``FOR UPDATE``
-    while it is not merged: a merge of it that committed before the lock was
-    granted moved its identities to the survivor, whom the keys name now."""
-    while True:
-        owners = {key: await _owners(conn, key) for key in usable}
+    """The keys' owners, and the one customer they name, locked ``FOR UPDATE``.
+    Named merged, the live end of its chain of merges is locked instead
+    (``postgres_live``) and the owners read again under that lock: a merge
+    that committed before it was granted moved the identities to its
+    survivor, whom the keys name now (read once more, bounded); identities
+    no merge moved (linked to a merged customer before that was refused)
+    are the live end's."""
+    for _ in range(MERGE_CHAIN_LIMIT):
+        owners = await _owners_of(conn, usable)
         found = rules_upsert.keys_customer(owners)
         if found is None:
             return owners, None
-        merged_into = await conn.fetchval("SELECT merged_into FROM customers WHERE id = $1 FOR UPDATE", found)
-        if merged_into is None:
+        row = await live_end(conn, found, "UPDATE")
+        assert row is not None  # identities name customers (a foreign key); customers are never deleted
+        live = str(row["id"])
+        if live == found:
             return owners, found
+        if await _owners_of(conn, usable) == owners:
+            return {key: {live if c == found else c for c in ids} for key, ids in owners.items()}, live
+    raise chain_unended(str(found))
+
+
+async def _owners_of(conn: PgConn, usable: list[KeyRef]) -> dict[KeyRef, set[str]]:
+    return {key: await _owners(conn, key) for key in usable}
 
 
 async def _live(conn: PgConn, customer_id: str) -> str:

@@ -23,7 +23,7 @@ from router.identity.types import (
     VerificationStart,
 )
 from router.models import ConversationStatus, Verification
-from router.store.errors import ConflictError, NotFound
+from router.store.errors import BackendError, ConflictError, NotFound
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
 
@@ -63,6 +63,19 @@ def merge_attributes(
 
 
 # -- merge: which open conversation survives the fold --------------------------------
+
+
+# a chain of merges (A into B, then B into C) is followed to its live end (C) this far at
+# most: merges make no cycle and no chain this long, so a longer one is a store edited by
+# hand, an error to report, never a loop that holds a connection and its locks forever
+MERGE_CHAIN_LIMIT = 32
+
+
+def chain_unended(customer_id: str) -> BackendError:
+    """The error for a chain of merges from ``customer_id`` that does not end
+    in a live customer within ``MERGE_CHAIN_LIMIT`` steps."""
+    return BackendError(f"customer {customer_id}: its chain of merges has no live end within"
+                        f" {MERGE_CHAIN_LIMIT} steps (a cycle of merged_into?)")
 
 
 def check_live(customer_id: str, merged_into: str | None, *, found: bool = True) -> None:

@@ -17,6 +17,7 @@ from router.identity.rules import (
     one_owner,
     widely_shared,
 )
+from router.identity.sqlite_live import live_end
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -32,6 +33,9 @@ def _resolve_identity(
     conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str, message_id: str | None = None
 ) -> Customer:
     found = _customer_by_identity(conn, plan.identity)
+    if found is not None and found.merged_into is not None:
+        # linked to a merged customer (a store written before that was refused): its chain's live end
+        found = _customer(_live(conn, found.merged_into))
     if found is None:
         customer_id = _link_new_identity(conn, plan, name, now)
     elif nothing_to_apply(plan, name, found.display_name):
@@ -50,6 +54,12 @@ def _resolve_identity(
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert row is not None
     return _customer(row)
+
+
+def _live(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:
+    row = live_end(conn, customer_id)
+    assert row is not None  # identities and merged_into name customers (foreign keys); none is ever deleted
+    return row
 
 
 def _key_sharers(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[str]:
@@ -91,6 +101,9 @@ def _link_new_identity(conn: sqlite3.Connection, plan: IdentityPlan, name: str |
     match = match_key(plan)
     owner = _key_owner(conn, match, plan.max_profiles) if match else None
     source, reason = "channel", None
+    if owner is not None:
+        # the profile the key has now: never a merged one (as on PostgreSQL, where a merge may commit meanwhile)
+        owner = str(_live(conn, owner)["id"])
     if owner is None:
         owner = _new_customer(conn, name, now)
     else:

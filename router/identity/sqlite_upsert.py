@@ -11,6 +11,7 @@ import sqlite3
 from router.identity import rules_upsert
 from router.identity.rules import check_live, marks_shared
 from router.identity.rules_upsert import Aside
+from router.identity.sqlite_live import live_end
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
 
@@ -40,6 +41,12 @@ def _live(conn: sqlite3.Connection, customer_id: str) -> str:
     row = conn.execute("SELECT id, merged_into FROM customers WHERE id = ?", (customer_id,)).fetchone()
     check_live(customer_id, row[1] if row is not None else None, found=row is not None)
     return str(row[0])
+
+
+def _live_end(conn: sqlite3.Connection, customer_id: str) -> str:
+    row = live_end(conn, customer_id)
+    assert row is not None  # identities name customers (a foreign key); customers are never deleted
+    return str(row["id"])
 
 
 def _link(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, usable: list[KeyRef], aside: Aside,
@@ -87,6 +94,10 @@ def upsert_customer(conn: sqlite3.Connection, upsert: CustomerUpsert, now: str
         usable, aside = rules_upsert.sort_keys(upsert, holders)
         owners = {key: _owners(conn, key) for key in usable}
         found = rules_upsert.keys_customer(owners)
+        if found is not None and (live := _live_end(conn, found)) != found:
+            # identities left on a merged customer (a store written before that was refused): the live end's
+            owners = {key: {live if c == found else c for c in ids} for key, ids in owners.items()}
+            found = live
         if found is not None:
             theirs = _external_id(conn, found)
             found, usable, clashed = rules_upsert.external_clash(upsert, usable, owners, found, theirs)

@@ -64,10 +64,13 @@ class CustomerStore(Protocol):
         sender's identity is read again and anything is written: two senders
         proving one phone at once are seen one after the other, so the
         second finds the first as its owner. The sender's customer is then
-        held ``FOR KEY SHARE`` to the commit (read again while it turns out
-        merged): no merge of it commits meanwhile, so nothing this
-        transaction writes for it (a claim, a proof, ingest's message) lands
-        on a profile merged away. Claims are inserted ``ON CONFLICT DO
+        held ``FOR KEY SHARE`` to the commit (when it turns out merged, the
+        live end of its chain of merges instead, A into B into C: C, a walk
+        of at most ``rules.MERGE_CHAIN_LIMIT`` steps): no merge of it
+        commits meanwhile, so nothing this transaction writes for it (a
+        claim, a proof, ingest's message) lands on a profile merged away. A
+        new identity joining its key's owner holds the owner so before it is
+        linked (a merge takes no key's lock): never linked to a merged one. Claims are inserted ``ON CONFLICT DO
         NOTHING``; a merge it makes locks as ``merge_customers``."""
 
     @abstractmethod
@@ -91,10 +94,11 @@ class CustomerStore(Protocol):
         Lock: the advisory lock of each of its keys (kind 4, in sorted order)
         before their holders are read, so two writes by a new key make one
         customer, not two; then the customer the keys name, ``FOR UPDATE``,
-        and the keys' owners read again while it turns out merged (a merge
-        does not take the keys' locks, and one committed meanwhile moved
-        them to its survivor): the write lands on the profile that has the
-        keys, never on a merged one. By id, the customer's row ``FOR
+        and, when it turns out merged, the live end of its chain of merges
+        instead and the keys' owners read again (a merge does not take the
+        keys' locks, and one committed meanwhile moved them to its
+        survivor; bounded as ``resolve_identity``'s walk): the write lands
+        on the profile that has the keys, never on a merged one. By id, the customer's row ``FOR
         UPDATE`` from the check that it was not merged to the write."""
 
     @abstractmethod

@@ -24,8 +24,10 @@ from datetime import datetime
 
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
+from router.identity.postgres_live import live_end
 from router.identity.postgres_resolve import _resolve_identity
 from router.identity.postgres_rows import _customer, _plain
+from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore
@@ -114,14 +116,10 @@ async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> No
 async def _settled(conn: PgConn, customer: Customer) -> Customer:
     """The sender's customer, its row locked ``FOR KEY SHARE`` (as ``_lock_customer``) and read
     again under the lock: a merge that committed while this transaction waited for it moved
-    the sender's identities to the survivor, who is then the sender."""
-    while True:
-        row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1 FOR KEY SHARE", customer.id)
-        if row is None:
-            return customer
-        if row["merged_into"] is None:
-            return _customer(row)
-        customer = customer.model_copy(update={"id": row["merged_into"]})
+    the sender's identities to the survivor, who is then the sender (the live end of the
+    chain of merges, followed a bounded number of steps: ``postgres_live``)."""
+    row = await live_end(conn, customer.id, "KEY SHARE")
+    return customer if row is None else _customer(row)
 
 
 async def _attach(
@@ -268,6 +266,15 @@ async def _redelivered(conn: PgConn, first: Message, customer: Customer, now: da
     return Ingested(first, True, customer, view)
 
 
+# the thread's row locked, still open and still its customer's (a merge moves it), and touched, in
+# the statement that files the message: $1 message, $2 now, $3 conversation, $4 its customer
+_FILE_IN_THREAD = """
+    WITH c AS (UPDATE conversations SET updated_at = $2 WHERE id = $3 AND status <> 'resolved' AND customer_id = $4
+               RETURNING id, customer_id)
+    UPDATE messages m SET conversation_id = c.id, customer_id = c.customer_id FROM c WHERE m.id = $1 RETURNING m.*
+"""
+
+
 async def _ingest_automated(conn: PgConn, stored: Message, now: datetime, replies_to: list[str]
                             ) -> tuple[Message, bool, ConversationView | None]:
     """Store a machine's message; put it in the open conversation it answers,
@@ -278,17 +285,20 @@ async def _ingest_automated(conn: PgConn, stored: Message, now: datetime, replie
     if duplicate or thread is None:
         view = await _conv_view(conn, stored.conversation_id) if stored.conversation_id else None
         return stored, duplicate, view
-    # the thread's row locked, still open, and touched, in the statement that files the message
-    row = await conn.fetchrow(
-        "WITH c AS (UPDATE conversations SET updated_at = $2 WHERE id = $3 AND status <> 'resolved'"
-        " RETURNING id, customer_id)"
-        " UPDATE messages m SET conversation_id = c.id, customer_id = c.customer_id FROM c WHERE m.id = $1"
-        " RETURNING m.*",
-        stored.id, now, thread,
-    )
-    if row is None:  # resolved since it was looked up: the message stays outside any conversation
-        return stored, False, None
-    return _message(row), False, await _conv_view(conn, thread)
+    customer_id = await conn.fetchval("SELECT customer_id FROM conversations WHERE id = $1", thread)
+    for _ in range(MERGE_CHAIN_LIMIT):
+        # the customer first (router.store.base: customers, then conversations; the message's
+        # foreign key takes it anyway, after the conversation's lock, so a merge deadlocked with it)
+        await _lock_customer(conn, customer_id, opening=False)
+        row = await conn.fetchrow(_FILE_IN_THREAD, stored.id, now, thread, customer_id)
+        if row is not None:
+            return _message(row), False, await _conv_view(conn, thread)
+        now_ = await conn.fetchrow("SELECT customer_id, status FROM conversations WHERE id = $1", thread)
+        if now_ is None or now_["status"] == "resolved" or now_["customer_id"] == customer_id:
+            # resolved since it was looked up: the message stays outside any conversation
+            return stored, False, None
+        customer_id = now_["customer_id"]  # a merge committed meanwhile moved it to its survivor
+    raise chain_unended(str(customer_id))
 
 
 async def _unrouted(conn: PgConn, limit: int) -> list[Message]:

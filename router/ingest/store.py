@@ -85,8 +85,12 @@ class IngestStore(Protocol):
         lists it.
 
         Lock: the insert as ``insert_inbound`` (single statement), then the
-        thread's conversation row ``FOR UPDATE``, still open, from the check
-        to the write."""
+        thread's customer ``FOR KEY SHARE`` (``router.store.base``'s order,
+        customers before conversations: the message's foreign key takes it
+        anyway, and taken after the conversation's it deadlocked with a
+        merge), then the thread's conversation row ``FOR UPDATE``, still
+        open and still that customer's (a merge committed meanwhile moved
+        it to the survivor: read again), from the check to the write."""
 
     @abstractmethod
     async def attach_to_conversation(

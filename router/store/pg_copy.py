@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from router.store import pg_text
 from router.store.errors import StoreError
 from router.store.pg_engine import CONNECT_TIMEOUT, PgConn
 from router.store.pg_faults import translated
@@ -222,7 +223,8 @@ async def copy_store(path: Path, dsn: str, where: str, progress: Progress) -> di
     source = _Source(path)
     try:
         async with asyncpg.create_pool(dsn, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT,
-                                       server_settings={"TimeZone": "UTC"}) as pool, pool.acquire() as conn:
+                                       server_settings={"TimeZone": "UTC"}, init=pg_text.register
+                                       ) as pool, pool.acquire() as conn:
             return await _copy(conn, source, path, where, progress)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise translated(exc) from exc

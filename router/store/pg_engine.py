@@ -24,6 +24,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
 import asyncpg
 import asyncpg.pool
 
+from router.store import pg_text
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.pg_faults import DRIVER_ERRORS, RETRIED, translated
@@ -69,6 +70,7 @@ class Pg:
                 # timestamps come back in UTC whatever the server's or the role's setting
                 server_settings={"TimeZone": "UTC", "application_name": "omnirouter"},
                 reset=_keep_session,
+                init=pg_text.register,  # U+0000, which PostgreSQL refuses, as U+FFFD in every statement
             )
         except DRIVER_ERRORS as exc:
             raise translated(exc) from exc

@@ -184,3 +184,14 @@ async def test_the_log_forgets_what_every_node_has_had_time_to_read(dsn: str) ->
             assert (await next_event(on_b)).type == "after"
     finally:
         await reader.close()
+
+
+async def test_an_event_with_a_nul_in_a_customers_text_reaches_the_other_node_with_those_after_it(dsn: str) -> None:
+    # the log is jsonb, which refuses an escaped NUL: the append failed, was kept and retried for
+    # ever, so no event of this node reached another again
+    bus_a, bus_b = EventBus(), EventBus()
+    async with PgCluster(dsn, "a", bus_a), PgCluster(dsn, "b", bus_b), bus_b.subscribe() as on_b:
+        bus_a.publish(Event("message.created", {"text": "a\x00b", "path": "C:\\u0000dir"}))
+        bus_a.publish(Event("end-a"))
+        got = await events_until(on_b, "end-a")
+        assert [e.data for e in got] == [{"text": "a\ufffdb", "path": "C:\\u0000dir"}, {}]
