@@ -20,7 +20,7 @@ from router.cluster.node import NODE_ENV
 from router.cluster.postgres_leadership import PgLeadership
 from router.config import ConnectorConfig, Settings
 from router.server.app import DATABASE_URL, create_app
-from router.server.cluster import LEADERSHIP
+from router.server.cluster import EVENTS, LEADERSHIP
 from tests.conftest import AppClient, eventually
 from tests.connectors.test_vk import TOKEN, inbound, message_new, polling
 from tests.fakes.vk_api import GROUP_ID, FakeVk
@@ -150,6 +150,7 @@ def start_node(aiohttp_client: Callable[..., Awaitable[Client]], vk_settings: Se
         app[LEADERSHIP] = leadership = fast(pg_database, node)
         for connector in app[CONNECTORS].values():
             connector.leadership = leadership
+        app[EVENTS].leadership = leadership
         return await aiohttp_client(app)
 
     return start
