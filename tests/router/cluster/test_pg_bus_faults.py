@@ -22,6 +22,7 @@ from router.cluster.pg_bus import PRUNE_SINGLETON, PgCluster
 from router.config import Settings
 from router.server.app import DATABASE_URL, create_app
 from router.server.cluster import leading
+from router.store.errors import StoreUnavailable
 from router.store.postgres import PostgresStore
 from tests.conftest import eventually
 from tests.router.cluster.helpers import Link, fast
@@ -171,3 +172,22 @@ async def test_the_service_prunes_the_log_under_its_leadership(
         return sum(PRUNE_SINGLETON in (leading(app) or []) for app in apps) == 1
 
     await eventually(one_prunes, "one node to lead the pruning of the event log")
+
+
+async def test_a_node_that_cannot_join_says_why_and_leaves_no_connection(pg_database: str) -> None:
+    """The database answers but the event log cannot be read (here: not
+    migrated yet): the store's error, and the connection opened for it closed."""
+    with pytest.raises(StoreUnavailable, match="could not join the cluster's event log"):
+        async with PgCluster(pg_database, "a", EventBus()):
+            pass
+    conn = await asyncpg.connect(pg_database)
+    try:
+
+        async def gone() -> bool:
+            left: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'omnirouter events-%'")
+            return left == 0
+
+        await eventually(gone, "the node's connection to end")
+    finally:
+        await conn.close()
