@@ -37,6 +37,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -183,6 +184,18 @@ def random_id(message_id: str, part: int = 0) -> int:
 class MalformedAnswer(Exception):
     """VK's long poll answered something that is not what its documentation
     says: the poll is tried again, as after a network failure."""
+
+
+@dataclass
+class _Position:
+    """Where a long poll is: ``ts`` is the next a_check's (every event before
+    it is stored), ``saved`` the one the host keeps, ``server`` (with its key)
+    from ``groups.getLongPollServer``; ``loaded`` once the host was asked."""
+
+    loaded: bool = False
+    ts: str | None = None
+    saved: str | None = None
+    server: dict[str, Any] | None = None
 
 
 def _long_poll_server(answer: Any) -> dict[str, Any]:
@@ -358,18 +371,21 @@ class VkConnector(Connector[VkOptions]):
                   " (duplicate)" if accepted.duplicate else "")
 
     # -- Bots Long Poll ----------------------------------------------------------------
+    @property
+    def _cursor_key(self) -> str:
+        # the community's too: another community's ts means nothing here
+        return f"vk-longpoll:{self.name}:{self.options.group_id}"
+
     async def _poll(self) -> None:
         # the long request itself goes through aiohttp: in a worker thread it
         # could not be cancelled and would hold shutdown for up to `wait` seconds
         log.info("vk %s: Bots Long Poll started", self.name)
         timeout = aiohttp.ClientTimeout(total=self.options.longpoll_wait + 15)
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            server: dict[str, Any] | None = None
+            at = _Position()
             while True:
                 try:
-                    server = server or _long_poll_server(await self._call(
-                        "groups.getLongPollServer", {"group_id": self.options.group_id}))
-                    server = await self._poll_once(http, server)
+                    await self._poll_step(http, at)
                 except (vk_api.VkApiError, requests.RequestException, aiohttp.ClientError, TimeoutError,
                         MalformedAnswer) as exc:
                     # aiohttp's text would carry the long poll URL, and its query the poll's key
@@ -380,17 +396,40 @@ class VkConnector(Connector[VkOptions]):
                     log.debug("vk %s: the router is unavailable, retrying in %gs", self.name, POLL_RETRY_SECONDS)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except HostFailed as exc:  # logged by the router with its traceback: ts is not advanced
-                    log.warning("vk %s: storing a long poll event failed, retrying in %gs: %s", self.name,
-                                POLL_RETRY_SECONDS, exc.reason)
+                    log.warning("vk %s: storing a long poll event or the poll's position failed, retrying in %gs: %s",
+                                self.name, POLL_RETRY_SECONDS, exc.reason)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
                 except Exception as exc:  # a fault of this connector's own: the poller outlives it
                     self.own_fault(exc, "the long poll", POLL_RETRY_SECONDS)
                     await asyncio.sleep(POLL_RETRY_SECONDS)
 
-    async def _poll_once(self, http: aiohttp.ClientSession, server: dict[str, Any]) -> dict[str, Any] | None:
-        """One a_check; returns the server to poll next (None: get a new key)."""
-        params = {"act": "a_check", "key": server["key"], "ts": server["ts"], "wait": self.options.longpoll_wait}
-        async with http.get(server["server"], params=params) as resp:
+    async def _poll_step(self, http: aiohttp.ClientSession, at: _Position) -> None:
+        """Where the last poller stopped (the host keeps it), a server when
+        there is none, one a_check, and the position saved once its events are stored."""
+        if not at.loaded:
+            at.ts = at.saved = await self.host.cursor(self._cursor_key)
+            at.loaded = True
+            if at.ts is not None:
+                log.info("vk %s: resuming the long poll after ts %s, where it last stopped", self.name, at.ts)
+        if at.server is None:
+            fresh = _long_poll_server(await self._call("groups.getLongPollServer", {"group_id": self.options.group_id}))
+            # a new key, and VK's "now" only for a first start: what came meanwhile is read, not skipped
+            at.server, at.ts = fresh, str(fresh["ts"]) if at.ts is None else at.ts
+            await self._save(at)  # a first start's "now" too: a poller after this one resumes there
+        await self._poll_once(http, at)
+        await self._save(at)
+
+    async def _save(self, at: _Position) -> None:
+        if at.ts is not None and at.ts != at.saved:
+            await self.host.save_cursor(self._cursor_key, at.ts)
+            at.saved = at.ts
+
+    async def _poll_once(self, http: aiohttp.ClientSession, at: _Position) -> None:
+        """One a_check from ``at.ts``; moves ``at`` on past what it stored
+        (``at.server`` None: get a new key)."""
+        assert at.server is not None and at.ts is not None
+        params = {"act": "a_check", "key": at.server["key"], "ts": at.ts, "wait": self.options.longpoll_wait}
+        async with http.get(at.server["server"], params=params) as resp:
             try:
                 answer = await resp.json(content_type=None)
             except ValueError:
@@ -398,19 +437,34 @@ class VkConnector(Connector[VkOptions]):
         if not isinstance(answer, dict):
             raise MalformedAnswer("a long poll answer that is not an object")
         failed = answer.get("failed")
-        if failed in (2, 3):  # key expired (2) or everything lost (3): a new key
-            return None
+        if failed == 2:  # the key expired: a new one, read on from the same ts
+            at.server = None
+            return
+        if failed == 3:  # VK lost the session: a new key and its ts, whatever came before it gone
+            self._lost(at.ts, None, failed)
+            at.server = at.ts = None
+            return
         updates = answer.get("updates") or []
         if "ts" not in answer or not isinstance(updates, list):
             raise MalformedAnswer("a long poll answer without ts or with updates that are not a list")
-        if failed == 1:  # history lost in part: go on from the ts given
-            return {**server, "ts": answer["ts"]}
+        if failed == 1:  # VK no longer keeps the events after at.ts: go on from the ts given
+            self._lost(at.ts, str(answer["ts"]), failed)
+            at.ts = str(answer["ts"])
+            return
         for event in updates:
             if isinstance(event, dict):
                 await self._accept(event)
             else:
                 log.warning("vk %s: a long poll item that is not an event skipped", self.name)
-        return {**server, "ts": answer["ts"]}
+        at.ts = str(answer["ts"])
+
+    def _lost(self, since: str, until: str | None, failed: int) -> None:
+        """VK's events between two positions are gone: said once, with how many where VK's
+        ts counts events, so the admin knows what to look for in the community's messages."""
+        count = f"up to {int(until) - int(since)} " if until and since.isdigit() and until.isdigit() else ""
+        log.warning("vk %s: VK no longer has the long poll's events after ts %s (failed %d): %scustomer messages "
+                    "sent to the community since then may be missing here; read them in VK. Going on from %s",
+                    self.name, since, failed, count, f"ts {until}" if until else "a new key's ts")
 
     # -- delivery ----------------------------------------------------------------------
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:

@@ -147,6 +147,21 @@ class ConnectorHost(Protocol):
         """A stable per-installation secret (for signing tokens); raises only ``HostError``."""
         ...
 
+    async def cursor(self, key: str) -> str | None:
+        """Where a poller's reading of a platform's feed got to (a long poll's
+        ``ts``), as it last saved it with ``save_cursor``; None before then.
+        Kept in the store, which every node shares: whoever polls next (the
+        node that takes over, this one after a restart) resumes there, and
+        what the platform queued meanwhile is read, not skipped. Raises only
+        ``HostError``: the poller must not start from the platform's "now"."""
+        ...
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        """Keep ``value`` as ``key``'s position: saved once every item
+        before it was stored (``on_message`` returned), never ahead of one.
+        Raises only ``HostError``; the position is saved again later."""
+        ...
+
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
         """These messages to ``recipient`` are in front of them now (the site
         chat pushed one to a socket, or a returning visitor's history shows

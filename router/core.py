@@ -156,6 +156,14 @@ class Router:
         with _for_connectors("the secret %s", name):
             return await self.store.secret(name)
 
+    async def cursor(self, key: str) -> str | None:
+        with _for_connectors("the position %s", key):
+            return await self.store.cursor(key)
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        with _for_connectors("the position %s", key):
+            await self.store.save_cursor(key, value)
+
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
         with _for_connectors("the replies %s has now", channel):
             reached = await self.store.outbox_reached(channel, recipient, message_ids, self.clock())

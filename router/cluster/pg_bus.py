@@ -19,12 +19,14 @@ insert at a time, never by the store's transactions.
 
 Events are appended after the store's commit that they report (the services
 publish once their write returned), from a queue, so a publisher never waits
-for the database. A row lives five minutes (``KEEP``); every node prunes."""
+for the database. An event the database refuses for what it holds (not an
+outage: a text PostgreSQL cannot keep) is dropped with one error, never
+retried in front of every later one. A row lives five minutes (``KEEP``);
+one node prunes, the one that leads ``events-prune``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,7 +38,10 @@ import asyncpg
 from router import events
 from router.aio import wait_event
 from router.bus import Event, EventBus
+from router.cluster.contract import AlwaysLead, Leadership
 from router.redaction import textless_traceback
+from router.store.errors import StoreUnavailable
+from router.store.pg_faults import DRIVER_ERRORS, translated
 from router.store.pg_text import storable_json
 
 log = logging.getLogger(__name__)
@@ -55,9 +60,13 @@ PRUNE_EVERY = 15.0
 QUEUE_MAX = 10_000  # events waiting to be appended while the database is away; older ones are dropped
 RETRY_MAX = 5.0  # seconds at most between reconnection attempts
 CONNECT_TIMEOUT = 10.0
+# at shutdown: how long what the node published may still take to reach the log, and then how long
+# each connection may take to close before it is cut (a silent database must not hold the exit)
+DRAIN_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 2.0
+PRUNE_SINGLETON = "events-prune"
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-_FAULTS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class PgCluster:
@@ -65,18 +74,21 @@ class PgCluster:
 
     ``async with PgCluster(dsn, node, bus):`` forwards what ``bus`` publishes
     and publishes there what the other nodes did; ``broadcast``/``on`` carry
-    a connector's own messages (``router.connector.Peers``)."""
+    a connector's own messages (``router.connector.Peers``). ``leadership``
+    chooses the node that prunes the log (without one, this node does)."""
 
     clustered = True
 
     def __init__(self, dsn: str, node: str, bus: EventBus, *, poll: float = SAFETY_POLL, keep: timedelta = KEEP,
-                 prune_every: float = PRUNE_EVERY) -> None:
+                 prune_every: float = PRUNE_EVERY, leadership: Leadership | None = None) -> None:
         self.dsn = dsn
         self.node = node
         self.bus = bus
         self.poll = poll
         self.keep = keep
         self.prune_every = prune_every
+        self.leadership: Leadership = leadership or AlwaysLead()
+        self.prunes = 0  # times this node pruned the log
         self._outgoing: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._handlers: dict[str, list[Handler]] = {}
         self._wake = asyncio.Event()
@@ -86,6 +98,7 @@ class PgCluster:
         self._listener: asyncpg.Connection[asyncpg.Record] | None = None
         self._writing = asyncio.Lock()  # the appends and the pruning share the writer connection
         self._dropped = 0
+        self._pending: list[tuple[str, str]] = []  # taken from the queue by the appender, not appended yet
 
     # -- what the node uses --------------------------------------------------------
     def broadcast(self, topic: str, data: dict[str, Any]) -> None:
@@ -112,28 +125,55 @@ class PgCluster:
 
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        self._writer = await self._connect("events-out")
-        # a new node hears what happens from now on, not what the log still keeps from before it
-        self._last_seen = await self._writer.fetchval("SELECT coalesce(max(seq), 0) FROM events")
+        """``StoreUnavailable`` when the database cannot be had now (it went
+        away after the store opened), with nothing left open."""
+        try:
+            self._writer = await self._connect("events-out")
+            # a new node hears what happens from now on, not what the log still keeps from before it
+            self._last_seen = await self._writer.fetchval("SELECT coalesce(max(seq), 0) FROM events")
+        except DRIVER_ERRORS as exc:
+            await self._close(self._writer)
+            self._writer = None
+            raise StoreUnavailable(f"the node could not join the cluster's event log: {translated(exc)}") from exc
         self._tasks = [asyncio.create_task(self._append_loop(), name="cluster-append"),
                        asyncio.create_task(self._read_loop(), name="cluster-read"),
-                       asyncio.create_task(self._prune_loop(), name="cluster-prune")]
+                       asyncio.create_task(self.leadership.run(PRUNE_SINGLETON, self._prune_loop),
+                                           name="cluster-prune")]
         self.bus.forward = self._forward
         log.info("cluster: node %s joined (events after #%d)", self.node, self._last_seen)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Bounded whatever the database does, and never raises: what this
+        node published still reaches the others if the database answers
+        within ``DRAIN_TIMEOUT``; then each connection is closed, or cut."""
         self.bus.forward = None
-        # what this node published before it stopped still reaches the others
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(CONNECT_TIMEOUT):
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
                 await self._outgoing.join()
+        except TimeoutError:
+            log.warning("cluster: node %s stops with %d events not appended (the database did not take them in"
+                        " %gs); other nodes' consoles miss them until they reload", self.node,
+                        self._outgoing.qsize() + len(self._pending), DRAIN_TIMEOUT)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for conn in (self._writer, self._listener):
-            if conn is not None and not conn.is_closed():
-                await conn.close(timeout=CONNECT_TIMEOUT)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
+        self._tasks = []
+        writer, listener, self._writer, self._listener = self._writer, self._listener, None, None
+        await asyncio.gather(self._close(writer), self._close(listener))
+
+    @staticmethod
+    async def _close(conn: asyncpg.Connection[asyncpg.Record] | None) -> None:
+        """Closed politely if the server answers in time, else cut; never raises."""
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.close(timeout=CLOSE_TIMEOUT)
+        except (*DRIVER_ERRORS, asyncpg.InternalClientError) as exc:
+            log.debug("cluster: a connection did not close in time (%s), cut", type(exc).__name__)
+        finally:
+            conn.terminate()
 
     async def _connect(self, role: str) -> asyncpg.Connection[asyncpg.Record]:
         """A connection of the cluster's own, named for ``pg_stat_activity``:
@@ -146,25 +186,57 @@ class PgCluster:
     # -- appending -----------------------------------------------------------------
     async def _append_loop(self) -> None:
         failures = 0
-        batch: list[tuple[str, str]] = []
+        pending = self._pending
+        singly = 0  # how many of them go one at a time: a batch the database refused holds a bad event
         while True:
-            if not batch:
-                batch.append(await self._outgoing.get())
-            while len(batch) < BATCH and not self._outgoing.empty():
-                batch.append(self._outgoing.get_nowait())
-            try:
-                await self._append(batch)
-            except _FAULTS as exc:
+            if not pending:
+                pending.append(await self._outgoing.get())
+            while len(pending) < BATCH and not self._outgoing.empty():
+                pending.append(self._outgoing.get_nowait())
+            batch = pending[:1] if singly else pending[:]
+            refused = await self._try_append(batch)
+            if isinstance(refused, Exception):
                 failures += 1
-                await self._outage("appending events", exc, failures)
+                await self._outage("appending events", refused, failures)
                 continue  # the batch is kept and appended once the database is back
             if failures:
                 log.info("cluster: appending events again")
             failures = 0
             self._dropped = 0
+            if refused is not None and len(batch) > 1:
+                singly = len(batch)  # which one: each of them again, alone
+                continue
+            if refused is not None:
+                topic = batch[0][0]
+                log.error("cluster: the database refused an event of topic %s (%s); it is dropped, the other nodes"
+                          " never see it", topic, refused)
+            singly = max(0, singly - len(batch))
+            del pending[:len(batch)]
             for _ in batch:
                 self._outgoing.task_done()
-            batch = []
+
+    async def _try_append(self, batch: list[tuple[str, str]]) -> Exception | str | None:
+        """None once appended; the exception when the database cannot be had
+        now (the connection is dropped: the next try opens another); why, in
+        words for a log, when it refused the batch for what it holds."""
+        try:
+            await self._append(batch)
+        except DRIVER_ERRORS as exc:
+            if isinstance(exc, asyncpg.PostgresError) and not isinstance(translated(exc), StoreUnavailable):
+                return f"{type(exc).__name__}, SQLSTATE {exc.sqlstate}"  # never its words: they may quote a text
+            self._close_writer()
+            return exc
+        except Exception as exc:  # a bug of ours: said, and the loop goes on (with a new connection)
+            log.error("cluster: appending events failed\n%s", textless_traceback(exc))
+            self._close_writer()
+            return exc
+        return None
+
+    def _close_writer(self) -> None:
+        """Cut at once (not under ``_writing``: a prune stuck on a silent link holds it)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.terminate()
 
     async def _append(self, batch: list[tuple[str, str]]) -> None:
         async with self._writing:
@@ -192,7 +264,11 @@ class PgCluster:
                     self._wake.clear()  # before the read: a notification during it wakes the next one
                     await self._catch_up(conn)
                     await wait_event(self._wake, self.poll)
-            except _FAULTS as exc:
+            except DRIVER_ERRORS as exc:
+                failures += 1
+                await self._outage("listening for events", exc, failures)
+            except Exception as exc:  # a bug of ours: said, and the node listens again on a new connection
+                log.error("cluster: listening for events failed\n%s", textless_traceback(exc))
                 failures += 1
                 await self._outage("listening for events", exc, failures)
 
@@ -247,17 +323,21 @@ class PgCluster:
 
     # -- housekeeping --------------------------------------------------------------
     async def _prune_loop(self) -> None:
+        """Run while this node leads ``events-prune``: one node's DELETE, not
+        every node's, waiting on the appenders' lock."""
         while True:
             await asyncio.sleep(self.prune_every)
             try:
                 async with self._writing:
                     if self._writer is not None and not self._writer.is_closed():
                         await self._writer.execute("DELETE FROM events WHERE created_at < now() - $1::interval",
-                                                   self.keep)
-            except _FAULTS as exc:
+                                                   self.keep, timeout=CONNECT_TIMEOUT)
+                        self.prunes += 1
+            except DRIVER_ERRORS as exc:
                 log.debug("cluster: pruning the event log failed (next time): %s", exc)
 
     async def _outage(self, doing: str, exc: BaseException, failures: int) -> None:
         if failures == 1:
             log.warning("cluster: %s failed (%s: %s); retrying", doing, type(exc).__name__, exc)
         await asyncio.sleep(min(RETRY_MAX, 0.1 * 2 ** (failures - 1)))
+

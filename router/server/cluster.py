@@ -107,7 +107,8 @@ def join_events(app: web.Application) -> None:
     store = app[STORE]
     if not isinstance(store, PostgresStore):
         return
-    app[EVENTS] = events = PgCluster(store.dsn, app[NODE], app[BUS])
+    # one node prunes the event log: every node's DELETE would wait on the appenders' lock
+    app[EVENTS] = events = PgCluster(store.dsn, app[NODE], app[BUS], leadership=app[LEADERSHIP])
     for connector in app[CONNECTORS].values():
         connector.peers = events
 

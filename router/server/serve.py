@@ -24,7 +24,7 @@ from router.bot import BOT_FILE, BotError
 from router.cluster.postgres_leadership import NodeIdTaken
 from router.config import Settings
 from router.heap import settle_heap
-from router.server.app import STARTUP, StartupTimes, create_app
+from router.server.app import STARTUP, STORE, StartupTimes, create_app
 from router.server.cluster import NODE
 from router.server.settings import load_settings
 from router.store.errors import StoreUnavailable
@@ -123,8 +123,9 @@ def run(args: argparse.Namespace, started: float) -> int:
     except NodeIdTaken as exc:  # two nodes of one name would send each other's replies again
         print(f"omnirouter: {exc}", file=sys.stderr)
         return 1
-    except StoreUnavailable as exc:  # a full disk, read-only files: no start that would say healthy
-        print(f"{settings.store.path}: the store cannot be written: {exc.reason}; "
+    except StoreUnavailable as exc:  # a full disk, read-only files, the database away: no start that would say healthy
+        # where the store is: the file, or the database's DSN without its password
+        print(f"{app[STORE].where}: the store cannot be written: {exc.reason}; "
               "start omnirouter again once it can (a service manager restarting it does)", file=sys.stderr)
         return 1
     return 0

@@ -44,11 +44,12 @@ from router.identity.store import ClaimStore, CustomerStore, MergeStore, Verific
 from router.ingest.store import IngestStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
+from router.store.cursors import CursorStore
 from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
-            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, ABC):
+            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -64,6 +65,9 @@ class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationSto
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    # where the store is, for people (a file's path, a DSN without its password)
+    where: str
 
     @abstractmethod
     async def ping(self) -> None:

@@ -45,6 +45,16 @@ async def _secret(conn: PgConn, key: str, fresh: bytes) -> bytes:
     return value
 
 
+async def _save_cursor(conn: PgConn, key: str, value: bytes) -> None:
+    await conn.execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE"
+                       " SET value = excluded.value", key, value)
+
+
+async def _cursor(conn: PgConn, key: str) -> bytes | None:
+    value: bytes | None = await conn.fetchval("SELECT value FROM meta WHERE key = $1", key)
+    return value
+
+
 async def _probe(conn: PgConn, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO meta (key, value) VALUES ('health:probe', $1)"
@@ -96,3 +106,10 @@ class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresCo
 
     async def secret(self, name: str) -> bytes:
         return await self._pg.write(_secret, f"secret:{name}", secrets.token_bytes(32))
+
+    async def cursor(self, key: str) -> str | None:
+        value = await self._pg.read(_cursor, f"cursor:{key}")
+        return None if value is None else value.decode()
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        await self._pg.write(_save_cursor, f"cursor:{key}", value.encode())

@@ -68,6 +68,16 @@ def _secret(conn: sqlite3.Connection, key: str, fresh: bytes) -> bytes:
     return bytes(row[0])
 
 
+def _save_cursor(conn: sqlite3.Connection, key: str, value: bytes) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))
+
+
+def _cursor(conn: sqlite3.Connection, key: str) -> bytes | None:
+    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+    return None if row is None else bytes(row[0])
+
+
 # /healthz's probe: a row rewritten, so a page goes to the WAL like a message's
 _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
           " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -76,7 +86,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
-        self.path = str(path)
+        self.path = self.where = str(path)
         self.synchronous = synchronous
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
@@ -155,3 +165,11 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:
         return await self._w.call(_secret, f"secret:{name}", secrets.token_bytes(32))
+
+    # -- pollers' positions (router.store.cursors) ---------------------------
+    async def cursor(self, key: str) -> str | None:
+        value = await self._w.call(_cursor, f"cursor:{key}")  # the writer's: what it saved last, never older
+        return None if value is None else value.decode()
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        await self._w.call(_save_cursor, f"cursor:{key}", value.encode())

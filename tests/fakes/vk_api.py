@@ -54,6 +54,9 @@ class FakeVk(LocalServer):
         self.files: dict[str, bytes] = {}
         self.names: dict[int, tuple[str, str]] = {}
         self._events: list[dict[str, Any]] = []
+        # VK keeps a community's events for a while, for any key: an a_check from an older ts
+        # (a poller that resumes) gets them all; from before the oldest kept, "failed": 1
+        self._kept_from = 1
         # long poll requests waiting for an event now: one pushed meanwhile reaches the poller
         # (VK gives a long poll only the events after the ts its client got, as this fake does)
         self.waiting_polls = 0
@@ -89,6 +92,11 @@ class FakeVk(LocalServer):
     def push_event(self, event: dict[str, Any]) -> None:
         self._events.append(event)
         self._new_events.set()
+
+    def forget_events(self) -> None:
+        """As VK does with events older than it keeps: an a_check from a ts
+        before now answers ``failed: 1`` and the ts to go on from."""
+        self._kept_from = len(self._events) + 1
 
     def sent(self, method: str | None = None) -> list[Call]:
         return [c for c in self.calls if method is None or c.method == method]
@@ -191,6 +199,8 @@ class FakeVk(LocalServer):
         if q.get("act") != "a_check" or q.get("key") != self.longpoll_key:
             return web.json_response({"failed": 2})
         ts = int(q.get("ts", "1"))
+        if ts < self._kept_from:  # "the event history is out of date or partly lost": go on from this ts
+            return web.json_response({"failed": 1, "ts": str(len(self._events) + 1)})
         if len(self._events) < ts:
             self._new_events.clear()
             self.waiting_polls += 1
