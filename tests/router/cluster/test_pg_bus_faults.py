@@ -68,6 +68,11 @@ async def test_a_silent_database_neither_holds_the_exit_nor_leaks_a_connection(
                 return await count_events(dsn) == 1
 
             await eventually(appended, "the first event in the log")
+
+            async def listening() -> bool:  # its own connection, opened by the reader's task: later on a busy machine
+                return cluster._listener is not None and not cluster._listener.is_closed()
+
+            await eventually(listening, "the node's LISTEN connection")
             connections = [cluster._writer, cluster._listener]
             link.hold()  # the database goes silent
             bus.publish(numbered(2))
