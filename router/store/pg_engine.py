@@ -8,6 +8,8 @@ functions of a connection (``async def unit(conn, ...)``).
   locks its store method's docstring names (``router.store.base``). When
   PostgreSQL aborts it for a deadlock or a serialisation failure, the whole
   unit runs again, since nothing of it was kept.
+- ``write_statement``: as ``write``, for a unit of one statement (a server
+  function's call), its own transaction without BEGIN and COMMIT.
 
 Every asyncpg error becomes the store's own here (``pg_faults.translated``),
 so none crosses the ``Store`` contract."""
@@ -101,9 +103,18 @@ class Pg:
             raise translated(exc) from exc
 
     async def write(self, fn: Unit[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._written(self._transaction, fn, *args, **kwargs)
+
+    async def write_statement(self, fn: Unit[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """As ``write``, for a unit of one statement, which is a transaction
+        of its own: no BEGIN and COMMIT, two round trips of three."""
+        return await self._written(self._statement, fn, *args, **kwargs)
+
+    async def _written(self, run: Callable[Concatenate[Unit[P, T], P], Awaitable[T]], fn: Unit[P, T],
+                       *args: P.args, **kwargs: P.kwargs) -> T:
         for attempt in range(1, WRITE_TRIES + 1):
             try:
-                result = await self._transaction(fn, *args, **kwargs)
+                result = await run(fn, *args, **kwargs)
             except RETRIED as exc:
                 if attempt == WRITE_TRIES:
                     raise translated(exc) from exc
@@ -123,8 +134,12 @@ class Pg:
             return result
         raise AssertionError("unreachable")
 
-    async def _transaction(self, fn: Unit[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def _transaction(self, fn: Unit[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         async with self.pool.acquire() as conn, conn.transaction():
+            return await fn(conn, *args, **kwargs)
+
+    async def _statement(self, fn: Unit[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self.pool.acquire() as conn:
             return await fn(conn, *args, **kwargs)
 
     async def run_alone(self, fn: Callable[[PgConn], Awaitable[T]]) -> T:

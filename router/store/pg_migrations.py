@@ -290,8 +290,64 @@ END
 $fn$;
 """
 
+# the ingest of a message from a known sender, the common case, in one round trip
+# (router.ingest.postgres._ingest_known): the statements of the ingest transaction's path for
+# it, in its order and with its locks, run by the server. Whatever that path does not cover
+# (a redelivery, a sender seen first or merged, a new name, a copy stored meanwhile) returns
+# no row before anything is written, and the full transaction runs instead. The first 17
+# parameters are the message's columns (router.store.pg_rows.INSERT_MESSAGE)
+_INGEST_KNOWN = """
+CREATE FUNCTION omnirouter_ingest_known(
+    p_id text, p_conversation_id text, p_customer_id text, p_direction text, p_author text, p_agent_id text,
+    p_channel text, p_external_id text, p_sender_kind text, p_sender_value text, p_text text,
+    p_attachments jsonb, p_extras jsonb, p_core jsonb, p_created_at timestamptz, p_delivery text,
+    p_delivery_error text, p_kind text, p_value text, p_name text, p_now timestamptz, p_preview text)
+RETURNS TABLE (customer customers, conversation conversations) LANGUAGE plpgsql AS $fn$
+DECLARE
+    cu customers;
+    co conversations;
+BEGIN
+    IF p_external_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages WHERE channel = p_channel
+            AND external_id = p_external_id AND direction = 'in') THEN
+        RETURN;  -- a redelivery
+    END IF;
+    -- the sender's customer held FOR KEY SHARE, then read again under the lock (a merge
+    -- committed meanwhile makes its survivor the sender)
+    SELECT c.* INTO cu FROM identities i JOIN customers c ON c.id = i.customer_id
+        WHERE i.kind = p_kind AND i.value = p_value FOR KEY SHARE OF c;
+    IF NOT FOUND OR cu.merged_into IS NOT NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO cu FROM customers WHERE id = cu.id FOR KEY SHARE;
+    -- a name given and not the one kept is a write of the resolution's (rules.nothing_to_apply)
+    IF cu.merged_into IS NOT NULL OR (coalesce(p_name, '') <> '' AND p_name IS DISTINCT FROM cu.display_name) THEN
+        RETURN;
+    END IF;
+    INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel, external_id,
+        sender_kind, sender_value, text, attachments, extras, core, created_at, delivery, delivery_error)
+    VALUES (p_id, p_conversation_id, p_customer_id, p_direction, p_author, p_agent_id, p_channel, p_external_id,
+        p_sender_kind, p_sender_value, p_text, p_attachments, p_extras, p_core, p_created_at, p_delivery,
+        p_delivery_error)
+    ON CONFLICT (channel, external_id) WHERE direction = 'in' DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN;  -- another node stored this delivery since the look above
+    END IF;
+    -- the open conversation locked, still open, touched; the message filed in it
+    UPDATE conversations SET channel = p_channel, updated_at = p_now, last_message_at = p_now,
+        last_message_text = p_preview
+        WHERE customer_id = cu.id AND status <> 'resolved' RETURNING * INTO co;
+    IF FOUND THEN
+        UPDATE messages SET conversation_id = co.id, customer_id = cu.id WHERE id = p_id;
+        conversation := co;
+    END IF;
+    customer := cu;
+    RETURN NEXT;
+END
+$fn$;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS]
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN]
 
 
 class SchemaTooNew(RuntimeError):
