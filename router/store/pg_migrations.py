@@ -291,8 +291,9 @@ $fn$;
 """
 
 # the ingest of a message from a known sender, the common case, in one round trip
-# (router.ingest.postgres._ingest_known): the statements of the ingest transaction's path for
-# it, in its order and with its locks, run by the server. Whatever that path does not cover
+# (router.ingest.postgres._ingest_known): the ingest transaction's path for it, with its locks
+# (router.ingest.store), run by the server; the message is filed as it is inserted, which
+# writes its row and its indexes once instead of twice. Whatever that path does not cover
 # (a redelivery, a sender seen first or merged, a new name, a copy stored meanwhile) returns
 # no row before anything is written, and the full transaction runs instead. The first 17
 # parameters are the message's columns (router.store.pg_rows.INSERT_MESSAGE)
@@ -306,6 +307,7 @@ RETURNS TABLE (customer customers, conversation conversations) LANGUAGE plpgsql 
 DECLARE
     cu customers;
     co conversations;
+    open_id text;
 BEGIN
     IF p_external_id IS NOT NULL AND EXISTS (SELECT 1 FROM messages WHERE channel = p_channel
             AND external_id = p_external_id AND direction = 'in') THEN
@@ -323,22 +325,28 @@ BEGIN
     IF cu.merged_into IS NOT NULL OR (coalesce(p_name, '') <> '' AND p_name IS DISTINCT FROM cu.display_name) THEN
         RETURN;
     END IF;
+    -- the open conversation, read to file the message as it is inserted (its row written once,
+    -- its indexes once): its foreign key locks the conversation FOR KEY SHARE, then the UPDATE
+    -- locks, checks and touches it
+    SELECT id INTO open_id FROM conversations WHERE customer_id = cu.id AND status <> 'resolved';
     INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel, external_id,
         sender_kind, sender_value, text, attachments, extras, core, created_at, delivery, delivery_error)
-    VALUES (p_id, p_conversation_id, p_customer_id, p_direction, p_author, p_agent_id, p_channel, p_external_id,
-        p_sender_kind, p_sender_value, p_text, p_attachments, p_extras, p_core, p_created_at, p_delivery,
-        p_delivery_error)
+    VALUES (p_id, open_id, CASE WHEN open_id IS NULL THEN p_customer_id ELSE cu.id END, p_direction, p_author,
+        p_agent_id, p_channel, p_external_id, p_sender_kind, p_sender_value, p_text, p_attachments, p_extras,
+        p_core, p_created_at, p_delivery, p_delivery_error)
     ON CONFLICT (channel, external_id) WHERE direction = 'in' DO NOTHING;
     IF NOT FOUND THEN
         RETURN;  -- another node stored this delivery since the look above
     END IF;
-    -- the open conversation locked, still open, touched; the message filed in it
-    UPDATE conversations SET channel = p_channel, updated_at = p_now, last_message_at = p_now,
-        last_message_text = p_preview
-        WHERE customer_id = cu.id AND status <> 'resolved' RETURNING * INTO co;
-    IF FOUND THEN
-        UPDATE messages SET conversation_id = co.id, customer_id = cu.id WHERE id = p_id;
-        conversation := co;
+    IF open_id IS NOT NULL THEN
+        UPDATE conversations SET channel = p_channel, updated_at = p_now, last_message_at = p_now,
+            last_message_text = p_preview
+            WHERE id = open_id AND status <> 'resolved' RETURNING * INTO co;
+        IF FOUND THEN
+            conversation := co;
+        ELSE  -- resolved since it was read: the message waits for routing, as with none open
+            UPDATE messages SET conversation_id = NULL, customer_id = p_customer_id WHERE id = p_id;
+        END IF;
     END IF;
     customer := cu;
     RETURN NEXT;

@@ -6,6 +6,7 @@ suite's (tests/router/ingest/test_store_contract*.py), which runs both paths."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -17,7 +18,9 @@ from router.ingest.postgres import _ingest_known
 from router.ingest.store import Ingested
 from router.models import ConversationStatus, IdentityRef, InboundMessage
 from router.store.postgres import PostgresStore
+from tests.conftest import HANG
 from tests.router.store.test_contract import QUEUE, T0, inbound
+from tests.router.store.test_pg_merge_races import waiting_for_a_lock
 
 LATER = T0 + timedelta(minutes=1)
 
@@ -99,3 +102,22 @@ async def test_what_the_full_transaction_handles_is_left_to_it_with_nothing_writ
     assert await _stored_ids(pg) == before
     step = await pg.ingest(inbound("m5", sender="u1"), LATER)
     assert step.customer.id == u2.id and step.conversation is not None
+
+
+async def test_a_conversation_resolved_while_the_message_waited_for_it_is_not_written_into(
+    pg: PostgresStore,
+) -> None:
+    """The message is filed in the open conversation as it is inserted; when an agent's resolve
+    held that conversation then, the message is taken out again and waits for routing."""
+    conversation = await _routed(pg, inbound("m1"))
+    async with pg._pg.pool.acquire() as agent, pg._pg.pool.acquire() as watcher, agent.transaction():
+        await agent.execute("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", conversation)
+        ingesting = asyncio.create_task(_known(pg, inbound("m2", text="late")))
+        # from outside the agent's transaction, which sees pg_stat_activity as it first read it
+        await waiting_for_a_lock(watcher)
+        await agent.execute("UPDATE conversations SET status = 'resolved' WHERE id = $1", conversation)
+    step = await asyncio.wait_for(ingesting, HANG)
+    assert step is not None and step.conversation is None and step.message.conversation_id is None
+    assert [m.id for m in await pg.unrouted_messages(10)] == [step.message.id]
+    assert [m.text for m in await pg.list_messages(conversation, 10)] == ["hi"]
+
