@@ -30,6 +30,7 @@ from router.identity.postgres_rows import _customer, _plain
 from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
+from router.ingest.postgres_batch import KnownIngests
 from router.ingest.store import Ingested, IngestStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -37,7 +38,6 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
-    IdentityRef,
     InboundMessage,
     Message,
     RouteDecision,
@@ -250,31 +250,10 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     return Ingested(filed, False, customer, joined)
 
 
-_INGEST_KNOWN = "SELECT * FROM omnirouter_ingest_known(" + ", ".join(f"${n}" for n in range(1, 23)) + ")"
-
-
 def _known_path(plan: IdentityPlan | None, replies_to: list[str]) -> bool:
-    """Whether ``_ingest_known`` may take the message: nothing of the resolution's but a
+    """Whether ``postgres_batch`` may take the message: nothing of the resolution's but a
     lookup (no claim, no proof) and no thread to look for."""
     return not replies_to and (plan is None or not (plan.claims or plan.proven))
-
-
-async def _ingest_known(conn: PgConn, stored: Message, sender: IdentityRef, name: str | None, now: datetime
-                        ) -> Ingested | None:
-    """``_ingest``'s path for a known sender that is not a redelivery, as one statement
-    (PostgreSQL migration 6, ``omnirouter_ingest_known``): seven round trips become one.
-    None when the message needs the rest of that path, with nothing written."""
-    row = await conn.fetchrow(_INGEST_KNOWN, *_message_args(stored), sender.kind, sender.value, name, now,
-                              _preview(stored.text, stored.extras.get(DESCRIPTION)))
-    if row is None:
-        return None
-    customer = _customer(row["customer"])
-    found = row["conversation"]
-    if found is None:  # routing opens one, as in _ingest
-        return Ingested(stored, False, customer, None)
-    joined = _conversation({**dict(found.items()), "customer_name": customer.display_name})
-    filed = stored.model_copy(update={"conversation_id": joined.id, "customer_id": customer.id})
-    return Ingested(filed, False, customer, joined)
 
 
 async def _stored_inbound(conn: PgConn, channel: str, external_id: str | None) -> Message | None:
@@ -342,6 +321,8 @@ async def _unrouted(conn: PgConn, limit: int) -> list[Message]:
 class PostgresIngest(IngestStore, PgConnections):
     """The ingest over the pool of the store it is mixed into."""
 
+    _known_ingests: KnownIngests  # the store's (router.ingest.postgres_batch)
+
     async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
         return await self._pg.write(_insert_inbound, stored_form(message, received_at))
 
@@ -360,7 +341,7 @@ class PostgresIngest(IngestStore, PgConnections):
         stored = stored_form(message, received_at, plan)
         if _known_path(plan, message.replies_to):
             sender = plan.identity if plan is not None else message.sender
-            known = await self._pg.write_statement(_ingest_known, stored, sender, message.sender_name, received_at)
+            known = await self._known_ingests.ingest(self._pg, stored, sender, message.sender_name, received_at)
             if known is not None:
                 return known
         return await self._pg.write(_ingest, stored, message.sender_name, received_at, plan, message.replies_to)

@@ -352,6 +352,27 @@ BEGIN
     RETURN NEXT;
 END
 $fn$;
+
+-- several of them in one call and one transaction, in order (router.ingest.postgres_batch):
+-- the arrays are the columns of the messages, row n the n-th message; a message left to the
+-- full transaction has no row
+CREATE FUNCTION omnirouter_ingest_known_many(
+    p_id text[], p_conversation_id text[], p_customer_id text[], p_direction text[], p_author text[],
+    p_agent_id text[], p_channel text[], p_external_id text[], p_sender_kind text[], p_sender_value text[],
+    p_text text[], p_attachments jsonb[], p_extras jsonb[], p_core jsonb[], p_created_at timestamptz[],
+    p_delivery text[], p_delivery_error text[], p_kind text[], p_value text[], p_name text[],
+    p_now timestamptz[], p_preview text[])
+RETURNS TABLE (n integer, customer customers, conversation conversations) LANGUAGE plpgsql AS $fn$
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+        RETURN QUERY SELECT i, k.customer, k.conversation FROM omnirouter_ingest_known(p_id[i],
+            p_conversation_id[i], p_customer_id[i], p_direction[i], p_author[i], p_agent_id[i], p_channel[i],
+            p_external_id[i], p_sender_kind[i], p_sender_value[i], p_text[i], p_attachments[i], p_extras[i],
+            p_core[i], p_created_at[i], p_delivery[i], p_delivery_error[i], p_kind[i], p_value[i], p_name[i],
+            p_now[i], p_preview[i]) AS k;
+    END LOOP;
+END
+$fn$;
 """
 
 # a migration's version is its place here (1-based); append, never reorder

@@ -16,6 +16,7 @@ from router.accounts.postgres import PostgresAccounts
 from router.conversations.postgres import PostgresConversations
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
+from router.ingest.postgres_batch import KnownIngests
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
@@ -70,6 +71,7 @@ class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresCo
         self.where = redacted(dsn)
         self.outage = Episode("postgres store: writes are failing", log)
         self._engine = Pg(dsn, self.outage, min_size=1, max_size=pool_size)
+        self._known_ingests = KnownIngests()
         self._opened = False
         self.schema_versions = (0, 0)  # (found, reached) by the last open: migrations applied under the lock
 

@@ -1,8 +1,9 @@
 """PostgreSQL's one-statement ingest of a known sender's message
-(``router.ingest.postgres._ingest_known``, migration 6): it takes the common
-case, and leaves, with nothing written, every case the full ingest
-transaction has more to do for. The outcomes themselves are the contract
-suite's (tests/router/ingest/test_store_contract*.py), which runs both paths."""
+(``router.ingest.postgres_batch``, migration 6): it takes the common case,
+and leaves, with nothing written, every case the full ingest transaction
+has more to do for; several go in one call, each with its own outcome. The
+outcomes themselves are the contract suite's
+(tests/router/ingest/test_store_contract*.py), which runs every path."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from router.identity.types import MergeRequest
 from router.ingest.inbound import stored_form
-from router.ingest.postgres import _ingest_known
+from router.ingest.postgres_batch import _row, ingest_known, ingest_known_many
 from router.ingest.store import Ingested
-from router.models import ConversationStatus, IdentityRef, InboundMessage
+from router.models import ConversationStatus, IdentityRef, InboundMessage, Message
+from router.store.errors import IntegrityViolation
 from router.store.postgres import PostgresStore
 from tests.conftest import HANG
 from tests.router.store.test_contract import QUEUE, T0, inbound
@@ -31,9 +33,17 @@ async def pg(pg_database: str) -> AsyncIterator[PostgresStore]:
         yield store
 
 
-async def _known(store: PostgresStore, message: InboundMessage) -> Ingested | None:
+def _item(message: InboundMessage) -> tuple[tuple[object, ...], Message]:
     stored = stored_form(message, LATER)
-    return await store._pg.write_statement(_ingest_known, stored, message.sender, message.sender_name, LATER)
+    return _row(stored, message.sender, message.sender_name, LATER), stored
+
+
+async def _known(store: PostgresStore, message: InboundMessage) -> Ingested | None:
+    return await store._pg.write_statement(ingest_known, *_item(message))
+
+
+async def _known_many(store: PostgresStore, *messages: InboundMessage) -> list[Ingested | None]:
+    return await store._pg.write_statement(ingest_known_many, [_item(m) for m in messages])
 
 
 async def _routed(store: PostgresStore, message: InboundMessage) -> str:
@@ -121,3 +131,54 @@ async def test_a_conversation_resolved_while_the_message_waited_for_it_is_not_wr
     assert [m.id for m in await pg.unrouted_messages(10)] == [step.message.id]
     assert [m.text for m in await pg.list_messages(conversation, 10)] == ["hi"]
 
+
+
+async def test_several_messages_in_one_call_each_get_their_own_outcome_in_order(pg: PostgresStore) -> None:
+    first = await _routed(pg, inbound("m1", sender="u1", text="one"))
+    second = await _routed(pg, inbound("m2", sender="u2", text="two"))
+    before = await _stored_ids(pg)
+    outcomes = await _known_many(pg, inbound("m3", sender="u1", text="three"), inbound("m4", sender="stranger"),
+                                 inbound("m2", sender="u2"), inbound("m5", sender="u2", text="five"),
+                                 inbound("m6", sender="u1", text="six"))
+    three, stranger, redelivered, five, six = outcomes
+    assert stranger is None and redelivered is None  # left to the full transaction
+    assert three is not None and six is not None and five is not None
+    assert three.conversation is not None and three.conversation.id == first
+    assert six.conversation is not None and six.conversation.last_message_text == "six"
+    assert five.conversation is not None and five.conversation.id == second
+    assert await _stored_ids(pg) == before | {o.message.id for o in (three, five, six)}
+    assert [m.text for m in await pg.list_messages(first, 10)] == ["one", "three", "six"]
+    assert (await pg.get_conversation(first)).last_message_text == "six"
+
+
+async def test_a_nul_in_a_batch_is_stored_as_alone(pg: PostgresStore) -> None:
+    """Array values miss the connection's codecs: the batch replaces NUL itself, in text and JSON."""
+    conversation = await _routed(pg, inbound("m1"))
+    nul = inbound("m2", text="a\x00b").model_copy(update={"extras": {"note": "c\x00d"}})
+    outcomes = await _known_many(pg, nul, inbound("m3", text="fine"))
+    assert all(o is not None for o in outcomes)
+    stored = await pg.list_messages(conversation, 10)
+    assert [m.text for m in stored] == ["hi", "a\ufffdb", "fine"]
+    assert stored[1].extras == {"note": "c\ufffdd"}
+
+
+async def test_concurrent_messages_are_gathered_and_a_refused_batch_is_stored_one_by_one(pg: PostgresStore) -> None:
+    """What arrives while a call is in flight goes in the next, together; a batch the
+    database refuses (here one message reusing a stored id) is run again message by
+    message: the others are stored, the bad one fails alone."""
+    conversation = await _routed(pg, inbound("m1"))
+    taken = (await pg.list_messages(conversation, 1))[0].id
+    messages = [inbound(f"n{n}", text=f"t{n}") for n in range(30)]
+    results = await asyncio.gather(*(pg.ingest(m, LATER) for m in messages))
+    assert all(r.conversation is not None and r.conversation.id == conversation for r in results)
+    assert pg._known_ingests.batches >= 1
+    clash = stored_form(inbound("n99"), LATER).model_copy(update={"id": taken})
+    batches = pg._known_ingests.batches
+    fine = [inbound(f"k{n}", text=f"k{n}") for n in range(10)]
+    # all reach the store before its first call goes: one batch
+    outcomes = await asyncio.gather(pg._known_ingests.ingest(pg._pg, clash, clash.sender, None, LATER),  # type: ignore[arg-type]
+                                    *(pg.ingest(m, LATER) for m in fine), return_exceptions=True)
+    assert isinstance(outcomes[0], IntegrityViolation)
+    assert all(isinstance(o, Ingested) for o in outcomes[1:]), outcomes
+    assert pg._known_ingests.batches == batches + 1
+    assert len(await pg.list_messages(conversation, 100)) == 1 + 30 + 10
