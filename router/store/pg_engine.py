@@ -43,6 +43,9 @@ Unit = Callable[Concatenate[PgConn, P], Awaitable[T]]
 # a lock order broken somewhere (router.store.base), a bug to report, not load to wait out
 WRITE_TRIES = 5
 CONNECT_TIMEOUT = 10.0  # seconds: a server that does not answer is an outage, said as such
+# seconds a statement may take before it is an outage: ours take milliseconds, so this bounds a
+# link gone silent (a partition: no error, no answer), which would hold a request for ever
+STATEMENT_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 10.0
 
 
@@ -59,16 +62,19 @@ class Pg:
     outcome, as SQLite's writer reports to it: ``/healthz`` fails while
     writes fail."""
 
-    def __init__(self, dsn: str, episode: Episode, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, dsn: str, episode: Episode, *, min_size: int = 1, max_size: int = 10,
+                 statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.episode = episode
         self._min, self._max = min_size, max_size
+        self.statement_timeout = statement_timeout
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn, min_size=self._min, max_size=self._max, timeout=CONNECT_TIMEOUT,
+                command_timeout=self.statement_timeout,
                 # timestamps come back in UTC whatever the server's or the role's setting
                 server_settings={"TimeZone": "UTC", "application_name": "omnirouter"},
                 reset=_keep_session,

@@ -19,6 +19,10 @@ from router.store.pg_engine import PgConn
 
 log = logging.getLogger(__name__)
 
+# seconds a migration, or the wait for another node's, may take: not the pool's statement
+# timeout (pg_engine.STATEMENT_TIMEOUT), since a migration rewrites whole tables
+MIGRATION_TIMEOUT = 24 * 3600.0
+
 _V1 = """
 CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL);
 
@@ -387,7 +391,7 @@ async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
     """Apply what is pending, each migration in a transaction of its own,
     under the cluster-wide migration lock; the versions before and after,
     both read under the lock (what another node applied first is not ours)."""
-    await conn.execute("SELECT pg_advisory_lock($1, 0)", MIGRATIONS_LOCK)
+    await conn.execute("SELECT pg_advisory_lock($1, 0)", MIGRATIONS_LOCK, timeout=MIGRATION_TIMEOUT)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
@@ -397,7 +401,7 @@ async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
         for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
             log.info("applying schema migration %d to %s", number, where)
             async with conn.transaction():
-                await conn.execute(script)
+                await conn.execute(script, timeout=MIGRATION_TIMEOUT)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
         return version, len(PG_MIGRATIONS)
     finally:

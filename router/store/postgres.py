@@ -23,7 +23,7 @@ from router.routing.postgres import PostgresRouting
 from router.store.base import Store
 from router.store.errors import StoreUnavailable
 from router.store.faults import Episode
-from router.store.pg_engine import Pg, PgConn
+from router.store.pg_engine import STATEMENT_TIMEOUT, Pg, PgConn
 from router.store.pg_migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, Store):
-    def __init__(self, dsn: str, pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)
         self.outage = Episode("postgres store: writes are failing", log)
-        self._engine = Pg(dsn, self.outage, min_size=1, max_size=pool_size)
+        self._engine = Pg(dsn, self.outage, min_size=1, max_size=pool_size, statement_timeout=statement_timeout)
         self._known_ingests = KnownIngests()
         self._opened = False
         self.schema_versions = (0, 0)  # (found, reached) by the last open: migrations applied under the lock
