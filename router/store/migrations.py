@@ -282,4 +282,10 @@ MIGRATIONS: list[str] = [
         json_extract(payload, '$.channel'), json_extract(payload, '$.recipient'), created_at
     ) WHERE status = 'pending';
     """,
+    # 12: outbox — a returning visitor's replies that no socket took yet, found by message
+    # (router.outbox.sqlite._reached), as PostgreSQL's migration 5 has it: without it,
+    # every reconnection of the site chat read the whole outbox
+    """
+    CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
+    """,
 ]

@@ -35,6 +35,19 @@ async def test_schema_is_migrated_and_wal_is_on(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_a_visitors_unsent_replies_are_found_by_index_not_by_reading_the_outbox(tmp_path: Path) -> None:
+    """What a returning site-chat visitor's reconnection asks (outbox._reached): by message, on
+    the index of entries not sent yet, whatever the outbox's size."""
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id, lease_owner FROM outbox WHERE status IN ('pending', 'waiting')"
+            " AND message_id IN (?, ?) ORDER BY created_at, rowid", ("m1", "m2")).fetchall()
+    assert any("outbox_unsent_message" in row[-1] for row in plan), plan
+
+
 @pytest.mark.parametrize("writer", ["thread", "process"])
 async def test_a_newer_schema_is_refused(tmp_path: Path, writer: WriterMode) -> None:
     path = tmp_path / "omnirouter.db"
