@@ -6,7 +6,7 @@ renewal, big mailboxes, shutdown, TLS and STARTTLS)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,12 @@ async def _sent(tap: ImapTap, command: str, count: int) -> bool:
     return len(tap.commands(command)) >= count
 
 
+def _async(probe: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def probed() -> bool:
+        return probe()
+    return probed
+
+
 async def test_a_mail_stored_but_not_yet_flagged_comes_again_and_is_stored_once(
     tap: ImapTap, make_client: AppClient, mail_settings: Settings, mailbox: Dovecot, smtp: SmtpSink,
     tmp_path: Path,
@@ -252,7 +258,8 @@ async def test_shutdown_does_not_hang_on_a_server_that_stopped_answering(
     # a link that died silently (a NAT that forgot it): nothing comes back, and
     # the connection's own timeout is far longer than anyone waits at shutdown
     app = await tapped_client(make_client, mail_settings, tap, smtp, tmp_path, poll_interval=3600, timeout=3600)
-    await eventually(lambda: _sent(tap, "IDLE", 1), "the connector to wait in IDLE")
+    # in IDLE, not still waiting for the server to accept it (which a frozen server never does)
+    await eventually(_async(tap.idling), "the connector to wait in IDLE")
     tap.freeze()
     async with asyncio.timeout(HANG):
         await app.close()

@@ -222,6 +222,7 @@ class ImapTap:
         self.tls = tls
         self.port = 0
         self.lines: list[bytes] = []  # every command line clients sent, in order
+        self.relayed = b""  # every byte of the server's answers that reached the clients
         self.sessions = 0
         self._links: list[_Link] = []
         self._drop_on: list[bytes] = []
@@ -250,6 +251,11 @@ class ImapTap:
             if command.upper().startswith(name.upper()):
                 out.append(command)
         return out
+
+    def idling(self) -> bool:
+        """Whether a client's IDLE was accepted: the server's continuation reached it, so the
+        client waits in IDLE (until then it waits for that answer)."""
+        return b"+ idling" in self.relayed
 
     def cut(self) -> None:
         """Close every open connection, as a server restart does."""
@@ -302,6 +308,7 @@ class ImapTap:
             while data := await server_r.read(65536):
                 await self._answering.wait()
                 client_w.write(data)
+                self.relayed += data
                 await client_w.drain()
         client_w.close()
 
