@@ -30,7 +30,7 @@ from router.identity.postgres_rows import _customer, _plain
 from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
-from router.ingest.postgres_batch import KnownIngests
+from router.ingest.postgres_batch import KnownIngests, known_path
 from router.ingest.store import Ingested, IngestStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
@@ -250,12 +250,6 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     return Ingested(filed, False, customer, joined)
 
 
-def _known_path(plan: IdentityPlan | None, replies_to: list[str]) -> bool:
-    """Whether ``postgres_batch`` may take the message: nothing of the resolution's but a
-    lookup (no claim, no proof) and no thread to look for."""
-    return not replies_to and (plan is None or not (plan.claims or plan.proven))
-
-
 async def _stored_inbound(conn: PgConn, channel: str, external_id: str | None) -> Message | None:
     if external_id is None:
         return None
@@ -339,9 +333,10 @@ class PostgresIngest(IngestStore, PgConnections):
         self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
     ) -> Ingested:
         stored = stored_form(message, received_at, plan)
-        if _known_path(plan, message.replies_to):
+        if known_path(plan, message.replies_to):
             sender = plan.identity if plan is not None else message.sender
-            known = await self._known_ingests.ingest(self._pg, stored, sender, message.sender_name, received_at)
+            known = await self._known_ingests.ingest(self._pg, stored, sender, message.sender_name, received_at,
+                                                     plan.claims if plan is not None else ())
             if known is not None:
                 return known
         return await self._pg.write(_ingest, stored, message.sender_name, received_at, plan, message.replies_to)

@@ -1,8 +1,8 @@
 """Known senders' messages ingested on PostgreSQL in one statement each, and
 several at once under load.
 
-The common ingest (a known, unmerged sender; no claim, proof, new name or
-thread) is PostgreSQL migration 6's ``omnirouter_ingest_known``: one round
+The common ingest (a known, unmerged sender; no proof, new name, new claim
+or thread) is PostgreSQL migration 6's ``omnirouter_ingest_known``: one round
 trip where the ingest transaction took seven. Round trips are what a node
 and the database spend most on per message (a ``SELECT 1`` costs the server
 ~40 µs of CPU here, a commit more), so the store keeps one such call in
@@ -20,13 +20,16 @@ so two nodes' batches lock conversations in one order."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
 from router.conversations.states import preview
 from router.identity.postgres_rows import _customer
+from router.identity.rules import claim_merges
+from router.identity.types import ClaimPlan, IdentityPlan
 from router.ingest.store import Ingested
 from router.models import DESCRIPTION_EXTRA, IdentityRef, Message
 from router.store.errors import StoreError
@@ -38,18 +41,30 @@ from router.store.rows import conversation_row
 log = logging.getLogger(__name__)
 
 BATCH = 64  # messages per call at most: a batch holds its conversations' locks until it commits
-_ARGS = 22  # the message's 17 columns, then the sender's kind and value, the name, the time, the preview
+# the message's 17 columns, then the sender's kind and value, the name, the time, the preview, the claims
+_ARGS = 23
 _ONE = "SELECT * FROM omnirouter_ingest_known(" + ", ".join(f"${n}" for n in range(1, _ARGS + 1)) + ")"
 _MANY = "SELECT * FROM omnirouter_ingest_known_many(" + ", ".join(f"${n}" for n in range(1, _ARGS + 1)) + ")"
-_JSONB = frozenset({11, 12, 13})  # attachments, extras, core: their places in a row
+_JSONB = frozenset({11, 12, 13, 22})  # attachments, extras, core, claims: their places in a row
 _KIND, _VALUE = 17, 18  # the sender's
 
 Row = tuple[Any, ...]
 
 
-def _row(stored: Message, sender: IdentityRef, name: str | None, now: datetime) -> Row:
+def known_path(plan: IdentityPlan | None, replies_to: list[str]) -> bool:
+    """Whether the function may take the message: no thread to look for, and nothing of the
+    resolution's but lookups (no proof; claims that merge nothing, which it records only when
+    new, and then leaves to the full transaction)."""
+    if replies_to:
+        return False
+    return plan is None or not (plan.proven or any(claim_merges(plan, claim) for claim in plan.claims))
+
+
+def _row(stored: Message, sender: IdentityRef, name: str | None, now: datetime,
+         claims: Sequence[ClaimPlan] = ()) -> Row:
     return (*message_args(stored), sender.kind, sender.value, name, now,
-            preview(stored.text, stored.extras.get(DESCRIPTION_EXTRA)))
+            preview(stored.text, stored.extras.get(DESCRIPTION_EXTRA)),
+            json.dumps([[c.key.kind, c.key.value] for c in claims], ensure_ascii=False))
 
 
 def _ingested(stored: Message, found: Any | None) -> Ingested | None:
@@ -92,10 +107,11 @@ class KnownIngests:
         self._draining: asyncio.Task[None] | None = None
         self.batches = 0  # calls that took more than one message
 
-    async def ingest(self, pg: Pg, stored: Message, sender: IdentityRef, name: str | None, now: datetime
-                     ) -> Ingested | None:
+    async def ingest(self, pg: Pg, stored: Message, sender: IdentityRef, name: str | None, now: datetime,
+                     claims: Sequence[ClaimPlan] = ()) -> Ingested | None:
+        """``claims``: the plan's, none merging by config (``known_path``)."""
         future: asyncio.Future[Ingested | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((_row(stored, sender, name, now), stored, future))
+        self._waiting.append((_row(stored, sender, name, now, claims), stored, future))
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain(pg), name="ingest-known")
         return await future

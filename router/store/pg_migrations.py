@@ -295,10 +295,10 @@ $fn$;
 """
 
 # the ingest of a message from a known sender, the common case, in one round trip
-# (router.ingest.postgres._ingest_known): the ingest transaction's path for it, with its locks
+# (router.ingest.postgres_batch): the ingest transaction's path for it, with its locks
 # (router.ingest.store), run by the server; the message is filed as it is inserted, which
 # writes its row and its indexes once instead of twice. Whatever that path does not cover
-# (a redelivery, a sender seen first or merged, a new name, a copy stored meanwhile) returns
+# (a redelivery, a sender seen first or merged, a new name or claim, a copy stored meanwhile) returns
 # no row before anything is written, and the full transaction runs instead. The first 17
 # parameters are the message's columns (router.store.pg_rows.INSERT_MESSAGE)
 _INGEST_KNOWN = """
@@ -306,7 +306,8 @@ CREATE FUNCTION omnirouter_ingest_known(
     p_id text, p_conversation_id text, p_customer_id text, p_direction text, p_author text, p_agent_id text,
     p_channel text, p_external_id text, p_sender_kind text, p_sender_value text, p_text text,
     p_attachments jsonb, p_extras jsonb, p_core jsonb, p_created_at timestamptz, p_delivery text,
-    p_delivery_error text, p_kind text, p_value text, p_name text, p_now timestamptz, p_preview text)
+    p_delivery_error text, p_kind text, p_value text, p_name text, p_now timestamptz, p_preview text,
+    p_claims jsonb)
 RETURNS TABLE (customer customers, conversation conversations) LANGUAGE plpgsql AS $fn$
 DECLARE
     cu customers;
@@ -327,6 +328,16 @@ BEGIN
     SELECT * INTO cu FROM customers WHERE id = cu.id FOR KEY SHARE;
     -- a name given and not the one kept is a write of the resolution's (rules.nothing_to_apply)
     IF cu.merged_into IS NOT NULL OR (coalesce(p_name, '') <> '' AND p_name IS DISTINCT FROM cu.display_name) THEN
+        RETURN;
+    END IF;
+    -- claims ([[kind, value], ...], none merging by config): each one the customer has made
+    -- before, or holds proven, records nothing (identity_claims is unique per customer and key);
+    -- a new one is the resolution's to record
+    IF p_claims <> '[]' AND EXISTS (SELECT 1 FROM jsonb_array_elements(p_claims) AS c(k)
+            WHERE NOT EXISTS (SELECT 1 FROM identity_claims WHERE customer_id = cu.id AND kind = c.k->>0
+                              AND value = c.k->>1)
+              AND NOT EXISTS (SELECT 1 FROM identities WHERE key_kind = c.k->>0 AND key_value = c.k->>1
+                              AND customer_id = cu.id)) THEN
         RETURN;
     END IF;
     -- the open conversation, read to file the message as it is inserted (its row written once,
@@ -365,7 +376,7 @@ CREATE FUNCTION omnirouter_ingest_known_many(
     p_agent_id text[], p_channel text[], p_external_id text[], p_sender_kind text[], p_sender_value text[],
     p_text text[], p_attachments jsonb[], p_extras jsonb[], p_core jsonb[], p_created_at timestamptz[],
     p_delivery text[], p_delivery_error text[], p_kind text[], p_value text[], p_name text[],
-    p_now timestamptz[], p_preview text[])
+    p_now timestamptz[], p_preview text[], p_claims jsonb[])
 RETURNS TABLE (n integer, customer customers, conversation conversations) LANGUAGE plpgsql AS $fn$
 BEGIN
     FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
@@ -373,7 +384,7 @@ BEGIN
             p_conversation_id[i], p_customer_id[i], p_direction[i], p_author[i], p_agent_id[i], p_channel[i],
             p_external_id[i], p_sender_kind[i], p_sender_value[i], p_text[i], p_attachments[i], p_extras[i],
             p_core[i], p_created_at[i], p_delivery[i], p_delivery_error[i], p_kind[i], p_value[i], p_name[i],
-            p_now[i], p_preview[i]) AS k;
+            p_now[i], p_preview[i], p_claims[i]) AS k;
     END LOOP;
 END
 $fn$;

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import pytest
 
-from router.identity.types import MergeRequest
+from router.identity.types import ClaimPlan, IdentityPlan, KeyRef, MergeRequest
 from router.ingest.inbound import stored_form
-from router.ingest.postgres_batch import _row, ingest_known, ingest_known_many
+from router.ingest.postgres_batch import _row, ingest_known, ingest_known_many, known_path
 from router.ingest.store import Ingested
 from router.models import ConversationStatus, IdentityRef, InboundMessage, Message
 from router.store.errors import IntegrityViolation
@@ -33,13 +33,14 @@ async def pg(pg_database: str) -> AsyncIterator[PostgresStore]:
         yield store
 
 
-def _item(message: InboundMessage) -> tuple[tuple[object, ...], Message]:
+def _item(message: InboundMessage, claims: tuple[ClaimPlan, ...] = ()) -> tuple[tuple[object, ...], Message]:
     stored = stored_form(message, LATER)
-    return _row(stored, message.sender, message.sender_name, LATER), stored
+    return _row(stored, message.sender, message.sender_name, LATER, claims), stored
 
 
-async def _known(store: PostgresStore, message: InboundMessage) -> Ingested | None:
-    return await store._pg.write_statement(ingest_known, *_item(message))
+async def _known(store: PostgresStore, message: InboundMessage, claims: tuple[ClaimPlan, ...] = ()
+                 ) -> Ingested | None:
+    return await store._pg.write_statement(ingest_known, *_item(message, claims))
 
 
 async def _known_many(store: PostgresStore, *messages: InboundMessage) -> list[Ingested | None]:
@@ -182,3 +183,40 @@ async def test_concurrent_messages_are_gathered_and_a_refused_batch_is_stored_on
     assert all(isinstance(o, Ingested) for o in outcomes[1:]), outcomes
     assert pg._known_ingests.batches == batches + 1
     assert len(await pg.list_messages(conversation, 100)) == 1 + 30 + 10
+
+
+PHONE = ClaimPlan(KeyRef("phone", "+79123456789"), "webchat:claimed_phone", "8 912 345-67-89")
+EMAIL = ClaimPlan(KeyRef("email", "anna@example.com"), "webchat:claimed_email", "anna@example.com")
+
+
+async def test_claims_made_before_record_nothing_and_a_new_one_is_left_to_the_full_path(pg: PostgresStore) -> None:
+    """A visitor who gave their phone sends it with every message: once recorded, it is no
+    write, so their messages take the one call; a claim not recorded yet is the resolution's."""
+    sender = IdentityRef(kind="webchat", value="u1")
+    first = await pg.ingest(inbound("m1"), T0, IdentityPlan(identity=sender, claims=(PHONE,)))
+    await pg.attach_to_conversation(first.message.id, first.customer.id, "webchat", QUEUE, T0)
+    assert await _known(pg, inbound("m2"), (PHONE,)) is not None
+    before = await _stored_ids(pg)
+    assert await _known(pg, inbound("m3"), (PHONE, EMAIL)) is None
+    assert await _stored_ids(pg) == before
+    step = await pg.ingest(inbound("m3"), LATER, IdentityPlan(identity=sender, claims=(PHONE, EMAIL)))
+    assert {(c.kind, c.value) for c in await pg.customer_claims(step.customer.id)} == {
+        ("phone", "+79123456789"), ("email", "anna@example.com")}
+    assert await _known(pg, inbound("m4"), (EMAIL, PHONE)) is not None
+
+
+def test_claims_that_merge_by_config_and_proofs_are_never_the_functions() -> None:
+    sender = IdentityRef(kind="webchat", value="u1")
+    assert known_path(IdentityPlan(identity=sender, claims=(PHONE,)), [])
+    assert not known_path(IdentityPlan(identity=sender, claims=(PHONE,), merge_claims=frozenset({"phone"})), [])
+    assert not known_path(IdentityPlan(identity=sender, proven=(PHONE,)), [])
+    assert not known_path(None, ["an earlier message"])
+
+
+async def test_a_claim_of_a_key_the_customer_holds_proven_is_no_claim(pg: PostgresStore) -> None:
+    whatsapp = IdentityRef(kind="whatsapp", value="+79123456789")
+    message = inbound("w1").model_copy(update={"channel": "whatsapp", "sender": whatsapp})
+    first = await pg.ingest(message, T0, IdentityPlan(identity=whatsapp, key=PHONE.key))
+    await pg.attach_to_conversation(first.message.id, first.customer.id, "whatsapp", QUEUE, T0)
+    assert await _known(pg, message.model_copy(update={"external_id": "w2"}), (PHONE,)) is not None
+    assert await pg.customer_claims(first.customer.id) == []  # as the full path: nothing recorded
