@@ -68,6 +68,13 @@ def quick_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
 TEST_STORE = os.environ.get("OMNIROUTER_TEST_STORE", "sqlite")
 
 
+def sqlite_only(postgres_twin: str) -> pytest.MarkDecorator:
+    """For a test of a mechanism SQLite's setup alone has (its file, its writer process, the
+    in-memory login counter's clock): skipped under OMNIROUTER_TEST_STORE=postgres, whose
+    twin ``postgres_twin`` names."""
+    return pytest.mark.skipif(TEST_STORE == "postgres", reason=f"SQLite's own; on PostgreSQL: {postgres_twin}")
+
+
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     s = Settings()

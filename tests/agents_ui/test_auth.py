@@ -17,7 +17,7 @@ from router.config import Settings
 from router.models import Role
 from router.store.postgres import PostgresStore
 from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, create_agent, error_of, login
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, AppClient, sqlite_only
 
 PRIVATE = [ep for ep in ENDPOINTS if not ep.public]
 ADMIN_ONLY = [ep for ep in ENDPOINTS if ep.admin]
@@ -90,6 +90,7 @@ async def fail_login(client: Client, times: int, username: str = "admin") -> Non
         assert resp.status == 401
 
 
+@sqlite_only("a clock the test moves, which the database's is not: tests/router/cluster/test_shared_state.py")
 async def test_repeated_failures_lock_out_until_the_lockout_passes(client: Client) -> None:
     now = [1000.0]
     client.app[THROTTLE].clock = lambda: now[0]
@@ -108,6 +109,7 @@ async def test_repeated_failures_lock_out_until_the_lockout_passes(client: Clien
     await login(client)
 
 
+@sqlite_only("a clock the test moves, which the database's is not: tests/router/cluster/test_shared_state.py")
 async def test_failures_spread_beyond_the_window_do_not_lock(client: Client) -> None:
     now = [1000.0]
     client.app[THROTTLE].clock = lambda: now[0]

@@ -20,7 +20,7 @@ from router.server.app import DATABASE_URL
 from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from tests.agents_ui.conftest import login
-from tests.conftest import ADMIN_PASSWORD, AppClient
+from tests.conftest import ADMIN_PASSWORD, AppClient, sqlite_only
 
 NEW = "a new password 42"
 
@@ -116,6 +116,7 @@ def test_without_a_store_it_says_so_and_creates_none(
     assert not db.parent.exists()
 
 
+@sqlite_only("test_on_postgresql_the_password_is_set_in_the_database, below")
 async def test_while_the_service_runs_the_new_password_works_at_once_and_old_sessions_end(
     make_client: AppClient, settings: Settings, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
 from router.store.sqlite import SQLiteStore
-from tests.conftest import AppClient, eventually
+from tests.conftest import AppClient, eventually, sqlite_only
 
 
 def samples(text: str, node: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -48,6 +48,7 @@ async def test_a_node_without_an_id_makes_one_up(make_client: AppClient, setting
     assert nodes[0] != nodes[1] and all(n.startswith(socket.gethostname().split(".")[0][:40]) for n in nodes)
 
 
+@sqlite_only("tests/router/store/test_pg_connections_ended.py")
 async def test_healthz_says_when_no_message_could_be_stored(make_client: AppClient, settings: Settings) -> None:
     """The writer process dies and its database is gone (a volume unmounted):
     /healthz says so with the reason, and is ok again once it is back."""
