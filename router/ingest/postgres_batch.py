@@ -12,10 +12,14 @@ batch to fill, and under load one round trip and one commit serve many
 messages, as SQLite's writer commits in groups.
 
 A message the function leaves (no row) goes through the full transaction,
-with nothing of it written. A batch the database refuses (one message's
-value, a deadlock retried out, an outage) is run again one message at a
-time, so each message gets its own outcome. A batch is ordered by sender,
-so two nodes' batches lock conversations in one order."""
+with nothing of it written. A batch the database refuses for what it holds
+(one message's value, a deadlock retried out) is run again one message at a
+time, so each message gets its own outcome; an outage fails the batch's
+messages as it fails any write (a batch's commit is as uncertain then as
+one message's: run again, it could store a message twice). The function
+takes a batch's messages in the order of their customers' ids, the order a
+merge locks customers in; a message whose caller went away (a closed
+socket) before its batch left is not sent."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from router.identity.rules import claim_merges
 from router.identity.types import ClaimPlan, IdentityPlan
 from router.ingest.store import Ingested
 from router.models import DESCRIPTION_EXTRA, IdentityRef, Message
-from router.store.errors import StoreError
+from router.store.errors import StoreError, StoreUnavailable
 from router.store.pg_engine import Pg, PgConn
 from router.store.pg_rows import message_args
 from router.store.pg_text import storable_json, storable_text
@@ -46,7 +50,6 @@ _ARGS = 23
 _ONE = "SELECT * FROM omnirouter_ingest_known(" + ", ".join(f"${n}" for n in range(1, _ARGS + 1)) + ")"
 _MANY = "SELECT * FROM omnirouter_ingest_known_many(" + ", ".join(f"${n}" for n in range(1, _ARGS + 1)) + ")"
 _JSONB = frozenset({11, 12, 13, 22})  # attachments, extras, core, claims: their places in a row
-_KIND, _VALUE = 17, 18  # the sender's
 
 Row = tuple[Any, ...]
 
@@ -121,7 +124,9 @@ class KnownIngests:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
-                await self._run(pg, sorted(batch, key=lambda item: (item[0][_KIND], item[0][_VALUE])))
+                batch = [item for item in batch if not item[2].done()]  # its caller gone: never stored
+                if batch:
+                    await self._run(pg, batch)
         finally:
             self._draining = None
             for _, _, future in batch + self._waiting:  # cancelled with the store's loop: none is left hanging
@@ -136,6 +141,10 @@ class KnownIngests:
         self.batches += 1
         try:
             outcomes = await pg.write_statement(ingest_known_many, [(row, stored) for row, stored, _ in batch])
+        except StoreUnavailable as exc:  # as for any write: not stored, or not known to be
+            for _, _, future in batch:
+                _fail(future, exc)
+            return
         except StoreError as exc:
             log.info("ingest: a batch of %d messages failed (%s); each is stored alone", len(batch),
                      type(exc).__name__)

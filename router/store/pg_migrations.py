@@ -368,9 +368,11 @@ BEGIN
 END
 $fn$;
 
--- several of them in one call and one transaction, in order (router.ingest.postgres_batch):
--- the arrays are the columns of the messages, row n the n-th message; a message left to the
--- full transaction has no row
+-- several of them in one call and one transaction (router.ingest.postgres_batch): the arrays
+-- are the columns of the messages, row n the n-th message; a message left to the full
+-- transaction has no row. They are taken in the order of their senders' customers' ids, each
+-- customer's in the order given: so a batch locks customers, and their conversations, in the
+-- order a merge locks them (router.store.base), and two nodes' batches in one order
 CREATE FUNCTION omnirouter_ingest_known_many(
     p_id text[], p_conversation_id text[], p_customer_id text[], p_direction text[], p_author text[],
     p_agent_id text[], p_channel text[], p_external_id text[], p_sender_kind text[], p_sender_value text[],
@@ -378,8 +380,12 @@ CREATE FUNCTION omnirouter_ingest_known_many(
     p_delivery text[], p_delivery_error text[], p_kind text[], p_value text[], p_name text[],
     p_now timestamptz[], p_preview text[], p_claims jsonb[])
 RETURNS TABLE (n integer, customer customers, conversation conversations) LANGUAGE plpgsql AS $fn$
+DECLARE
+    i integer;
 BEGIN
-    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+    FOR i IN SELECT x.i FROM generate_subscripts(p_id, 1) AS x(i)
+            LEFT JOIN identities d ON d.kind = p_kind[x.i] AND d.value = p_value[x.i]
+            ORDER BY d.customer_id COLLATE "C", x.i LOOP
         RETURN QUERY SELECT i, k.customer, k.conversation FROM omnirouter_ingest_known(p_id[i],
             p_conversation_id[i], p_customer_id[i], p_direction[i], p_author[i], p_agent_id[i], p_channel[i],
             p_external_id[i], p_sender_kind[i], p_sender_value[i], p_text[i], p_attachments[i], p_extras[i],

@@ -220,3 +220,33 @@ async def test_a_claim_of_a_key_the_customer_holds_proven_is_no_claim(pg: Postgr
     await pg.attach_to_conversation(first.message.id, first.customer.id, "whatsapp", QUEUE, T0)
     assert await _known(pg, message.model_copy(update={"external_id": "w2"}), (PHONE,)) is not None
     assert await pg.customer_claims(first.customer.id) == []  # as the full path: nothing recorded
+
+
+async def test_a_message_whose_caller_went_away_before_its_batch_left_is_not_stored(pg: PostgresStore) -> None:
+    """As a write cancelled before it ran: a site-chat socket that closed while its message
+    waited for the call in flight got no ack, and the widget sends it again."""
+    conversation = await _routed(pg, inbound("m1"))
+    kept = asyncio.create_task(pg.ingest(inbound("m2", text="kept"), LATER))
+    gone = asyncio.create_task(pg.ingest(inbound("m3", text="gone"), LATER))
+    await asyncio.sleep(0)  # both wait for the store's call, which has not left yet
+    gone.cancel()
+    assert (await asyncio.wait_for(kept, HANG)).conversation is not None
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert [m.text for m in await pg.list_messages(conversation, 10)] == ["hi", "kept"]
+
+
+async def test_a_batch_takes_its_messages_in_the_order_of_their_customers_ids(pg: PostgresStore) -> None:
+    """The order a merge locks customers in (router.store.base): a batch that locked a later
+    customer first could hold what a merge of the two waits for while waiting for the merge."""
+    await _routed(pg, inbound("a1", sender="u1"))
+    await _routed(pg, inbound("b1", sender="u2"))
+    ids = {s: (await pg.find_identity(IdentityRef(kind="webchat", value=s))) for s in ("u1", "u2")}
+    low, high = sorted(ids, key=lambda s: ids[s].id)  # type: ignore[union-attr]
+    outcomes = await _known_many(pg, inbound("h2", sender=high), inbound("l2", sender=low),
+                                 inbound("h3", sender=high))
+    assert [o.customer.id for o in outcomes if o is not None] == [ids[high].id, ids[low].id, ids[high].id]  # type: ignore[union-attr]
+    async with pg._pg.pool.acquire() as conn:
+        stored = [r[0] for r in await conn.fetch(
+            "SELECT external_id FROM messages WHERE external_id IN ('h2', 'l2', 'h3') ORDER BY seq")]
+    assert stored == ["l2", "h2", "h3"]
