@@ -23,9 +23,12 @@ from router.config import Settings
 from router.server.app import STORE
 from router.store.sqlite import SQLiteStore
 from tests.agents_ui.conftest import login
-from tests.conftest import AppClient, eventually
+from tests.conftest import AppClient, eventually, sqlite_only
 from tests.connectors import test_telegram as telegram
 from tests.connectors.test_telegram import PATH, SECRET, SECRET_HEADER, Client, inbound, post, text_update
+
+# the faults are injected into SQLite's own connections
+pytestmark = sqlite_only("tests/router/store/test_pg_connections_ended.py")
 
 CEILING = 120.0  # seconds: a hang detector, never a measurement
 # the Telegram connector on its local fake, for the webhook test
