@@ -6,7 +6,7 @@ database session is killed or the leader stops, the other node polls on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -25,20 +25,14 @@ from router.server.app import create_app
 from router.server.cluster import LEADERSHIP
 from router.store.postgres import PostgresStore
 from tests.conftest import TEST_STORE, eventually
+from tests.connectors import test_telegram
 from tests.connectors.test_telegram import TOKEN, USER, inbound, text_update
 from tests.fakes.telegram_api import FakeTelegram
 from tests.router.cluster.helpers import admin, fast, kill_session
 
 Client = TestClient[web.Request, web.Application]
 SINGLETON = "telegram:telegram"
-
-
-@pytest.fixture
-async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+tg_api = test_telegram.tg_api  # the fake Bot API, as every Telegram test has it
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ sends in one real PostgreSQL database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,18 +19,12 @@ from router.connector import RateLimited
 from router.models import Author, OutboundMessage, utcnow
 from router.server.app import create_app
 from router.store.postgres import PostgresStore
+from tests.connectors import test_vk
 from tests.connectors.test_vk import CONFIRMATION, SECRET, TOKEN, USER
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def vk_api() -> AsyncIterator[FakeVk]:
-    fake = FakeVk(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+vk_api = test_vk.vk_api  # the fake VK API, as every VK test has it
 
 
 async def test_one_communitys_send_rate_is_the_clusters(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,20 +22,14 @@ from router.config import ConnectorConfig, Settings
 from router.server.app import DATABASE_URL, create_app
 from router.server.cluster import EVENTS, LEADERSHIP
 from tests.conftest import AppClient, eventually
+from tests.connectors import test_vk
 from tests.connectors.test_vk import TOKEN, inbound, message_new, polling
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 from tests.router.cluster.helpers import fast
 
 Client = TestClient[web.Request, web.Application]
+vk_api = test_vk.vk_api  # the fake VK API, as every VK test has it
 SINGLETON = "vk:vk"
-
-
-@pytest.fixture
-async def vk_api() -> AsyncIterator[FakeVk]:
-    fake = FakeVk(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture
