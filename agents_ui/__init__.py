@@ -8,13 +8,13 @@ from pathlib import Path
 from aiohttp import web
 
 # imported for their @endpoint declarations, which mount() turns into routes
-from agents_ui import api, claims_api, contacts_api, live, routing_api, spec
+from agents_ui import agents_api, api, claims_api, contacts_api, live, routing_api, spec
 from agents_ui.endpoints import mount
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
-__all__ = ["api", "claims_api", "contacts_api", "live", "routing_api", "setup_console", "spec"]
+__all__ = ["agents_api", "api", "claims_api", "contacts_api", "live", "routing_api", "setup_console", "spec"]
 
 STATIC = Path(__file__).parent / "static"
 _CONSOLE_PATHS = ("/api/", "/console/")
@@ -57,5 +57,5 @@ def setup_console(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_static("/console/", STATIC, append_version=True)
     mount(app)
-    app.cleanup_ctx.append(seed_admin)
+    app.cleanup_ctx.extend([seed_admin, agents_api.socket_closer])
     app.on_shutdown.append(live.close_sockets)

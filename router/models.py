@@ -357,6 +357,8 @@ class Agent(_Model):
     display_name: str
     role: Role
     created_at: Timestamp
+    # a deactivated account cannot log in nor be assigned; its history stays (router.agents)
+    active: bool = True
 
 
 class OutboxEntry(_Model):

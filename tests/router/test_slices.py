@@ -77,6 +77,8 @@ WRITES = {
     "ClaimStore": {"dismiss_claim"},
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
+    "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
+                        "clear_agent_profile", "set_agents_settings"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -93,6 +95,7 @@ READS = {
     "ClaimStore": {"customer_claims", "claim_matches"},
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
+    "AgentAdminStore": {"agent_profiles", "agents_settings"},
 }
 
 
