@@ -106,6 +106,8 @@ class RosterOut(BaseModel):
     teams: list[str]
     skills: list[str]
     channel_kinds: list[str]
+    # the roles an account may be given
+    roles: list[Role]
     settings: AgentsSettings
 
 
@@ -135,7 +137,7 @@ async def roster(request: web.Request, _: None) -> RosterOut:
                               load=loads.get(agent.id, {})))
     kinds = sorted({"chat", *teams.channel_kinds.values()})
     return RosterOut(agents=rows, teams=list(teams.teams), skills=list(teams.skills), channel_kinds=kinds,
-                     settings=await store.agents_settings())
+                     roles=list(Role), settings=await store.agents_settings())
 
 
 # -- adding and changing an account --------------------------------------------------------

@@ -298,7 +298,7 @@
   function roleSelect(current) {
     const select = el("select");
     select.name = "role";
-    for (const role of ["agent", "admin"]) {
+    for (const role of screen.roster.roles) {
       const option = el("option", "", tr(`agents.roles.${role}`));
       option.value = role;
       select.append(option);
