@@ -354,10 +354,27 @@ async def _close_on_events(app: web.Application, pause: float = 1.0) -> None:
         await asyncio.sleep(pause)
 
 
+# seconds between two looks at every socket's session: what no event announces (a
+# password set from the terminal, a session that expired) closes within this
+SWEEP_EVERY = 60.0
+
+
+async def _sweep(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        try:
+            await close_ended_sockets(app)
+        except StoreError as exc:
+            log.debug("console sockets not swept: %s", exc)
+
+
 async def socket_closer(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the listener above, for the app's life."""
-    task = asyncio.create_task(_close_on_events(app), name="close-ended-sockets")
+    """cleanup_ctx: the listener and the sweep above, for the app's life."""
+    tasks = [asyncio.create_task(_close_on_events(app), name="close-ended-sockets"),
+             asyncio.create_task(_sweep(app), name="sweep-console-sockets")]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

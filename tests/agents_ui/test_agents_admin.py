@@ -16,7 +16,10 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
+from agents_ui import agents_api
 from agents_ui.sessions import ADMIN_SEED
+from router.accounts.service import set_password
+from router.appkeys import STORE
 from router.config import Settings
 from router.server.app import create_app
 from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, customer_writes, error_of, login, next_event
@@ -271,3 +274,21 @@ async def test_presence_at_sign_in_is_asked_by_default_or_online_when_an_admin_s
     await ann.post("/api/presence", json={"presence": "away"})
     await login(ann, "ann", AGENT_PASSWORD)
     assert await presence_of(ann) == "away"
+
+
+async def test_a_password_set_from_the_terminal_closes_the_agents_sockets_too(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        aiohttp_client: Callable[..., Awaitable[Client]], open_session: OpenSession) -> None:
+    """``omnirouter agents set-password`` runs in another process: no event tells the
+    service, so a sweep finds the socket whose session is gone."""
+    monkeypatch.setattr(agents_api, "SWEEP_EVERY", 0.05)
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    app = create_app(settings, base_dir=tmp_path)
+    client = await aiohttp_client(app)
+    await app[ADMIN_SEED].wait()
+    await login(client)
+    await add(client, "ann", password=AGENT_PASSWORD)
+    ann = await signed_in(client, open_session, "ann")
+    ws = await ann.ws_connect("/api/ws")
+    assert await set_password(app[STORE], "ann", "a new password from the terminal") == 1
+    assert await closed(ws)
