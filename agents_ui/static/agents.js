@@ -86,9 +86,21 @@
     const actions = el("div", "presence-prompt-actions");
     actions.append(goOnline, later);
     prompt.append(text, error, actions);
-    document.getElementById("app").append(prompt);
+    // in the flow at the top of the conversation list: it covers nothing the agent may need
+    const host = document.querySelector("#app .sidebar") || document.getElementById("app");
+    host.prepend(prompt);
     goOnline.focus();
   }
+
+  // a presence chosen otherwise (the top bar, another tab) answers the question
+  document.addEventListener("change", (event) => {
+    if (event.target.matches && event.target.matches('[data-testid="presence"]')) hidePrompt();
+  });
+  document.addEventListener("console:event", (event) => {
+    const e = event.detail || {};
+    if (e.type === "agent.presence" && screen.me && e.data && e.data.agent_id === screen.me.id
+        && e.data.presence !== "offline") hidePrompt();
+  });
 
   async function offerPresence(me) {
     const list = await call("GET", "/api/presence");
