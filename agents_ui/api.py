@@ -191,7 +191,11 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
         return me
     if me.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
-    return await _store(request.app).get_agent(body.agent_id)
+    assignee = await _store(request.app).get_agent(body.agent_id)
+    if not assignee.active:
+        raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
+                       details={"username": assignee.username})
+    return assignee
 
 
 @endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (admins may assign anyone)",

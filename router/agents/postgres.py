@@ -67,8 +67,8 @@ def _presence(row: asyncpg.Record) -> AgentPresence:
 
 async def _deactivate(conn: PgConn, agent_id: str, now: datetime) -> Deactivation:
     # the conversations first (the store's order: an offer locks its conversation, then its agent)
-    ids = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM conversations WHERE status = 'assigned' AND agent_id = $1 ORDER BY id FOR UPDATE", agent_id)]
+    await conn.execute(
+        "SELECT id FROM conversations WHERE status = 'assigned' AND agent_id = $1 ORDER BY id FOR UPDATE", agent_id)
     agent, others = await _lock_agent_and_admins(conn, agent_id)
     if not agent.active:
         return Deactivation(agent, 0)
@@ -82,12 +82,13 @@ async def _deactivate(conn: PgConn, agent_id: str, now: datetime) -> Deactivatio
     presence = await conn.fetchrow(
         "UPDATE agent_presence SET presence = 'offline', changed_at = $1 WHERE agent_id = $2 RETURNING *",
         now, agent_id)
-    # every conversation assigned to the agent was locked above: an offer made since waited for the agent's row
-    await conn.execute(
+    # read again under the agent's lock: one assigned to them since the first read (committed before
+    # the lock was granted) goes back too; an offer waiting for the lock finds them inactive
+    ids = sorted(r["id"] for r in await conn.fetch(
         "UPDATE conversations SET status = 'queued', agent_id = NULL, assigned_at = NULL, opened_at = NULL,"
-        " updated_at = $1 WHERE id = ANY($2::text[]) AND status = 'assigned' AND agent_id = $3",
-        now, ids, agent_id,
-    )
+        " updated_at = $1 WHERE status = 'assigned' AND agent_id = $2 RETURNING id",
+        now, agent_id,
+    ))
     return Deactivation(agent_row(row), ended, [await _conv_view(conn, i) for i in ids],
                         _presence(presence) if presence is not None else None)
 

@@ -179,7 +179,9 @@ async def test_deactivation_ends_the_agents_sessions_and_sockets_and_hands_their
     refused = await client.post("/api/presence", json={"presence": "online", "agent_id": ann_id})
     assert refused.status == 409
     transfer = await client.post(f"/api/conversations/{conversation}/transfer", json={"agent_id": ann_id})
-    assert transfer.status in (409, 422)
+    assert transfer.status == 422
+    given = await client.post(f"/api/conversations/{conversation}/assign", json={"agent_id": ann_id})
+    assert (await error_of(given))[:2] == (409, "agent_deactivated")
     assert await owner() == bea_id
 
     # reactivated: she may log in again, offline until she chooses
