@@ -480,6 +480,10 @@
   // the roster follows what happens: presence, accounts, assignments
   document.addEventListener("console:event", (event) => {
     const type = event.detail && event.detail.type;
+    const changed = type === "agent.updated" && event.detail.data && event.detail.data.agent;
+    if (changed && screen.me && changed.id === screen.me.id && changed.role !== screen.me.role) {
+      onShown().catch(() => {}); // my own role changed: the Agents button follows it
+    }
     const node = document.getElementById("agents-screen");
     if (!node || node.hidden || screen.form) return;
     if (type === "agent.presence" || type === "agent.updated" || type === "conversation.assigned") {
