@@ -84,6 +84,13 @@ class AssignBody(Body):
     agent_id: str | None = None
 
 
+class MeBody(Body):
+    """The agent's own settings; a field left out stays as it is."""
+
+    # null: follow the browser's language
+    language: Literal["ru", "en"] | None = None
+
+
 class AgentOut(BaseModel):
     agent: Agent
 

@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 20: agents (router.agents) — an account can be deactivated (it keeps its history); the
     # teams, skills and capacity an admin set in the console for one agent (over teams.yaml's
     # entry); the console's settings of agents (presence at sign-in)

@@ -396,6 +396,11 @@ END
 $fn$;
 """
 
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
 # 14: agents (router.agents), as SQLite's 20: an account can be deactivated (it keeps its
 # history); the teams, skills and capacity an admin set in the console for one agent (over
 # teams.yaml's entry); the console's settings of agents (presence at sign-in)
@@ -419,7 +424,10 @@ CREATE TABLE agents_settings (
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _AGENTS_ADMIN]
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE, _AGENTS_ADMIN,
+]
 
 
 class SchemaTooNew(RuntimeError):

@@ -48,7 +48,7 @@ async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(c
     assert resp.status == 200
     assert (await resp.json())["agent"] | {"id": "", "created_at": ""} == {
         "id": "", "created_at": "", "username": "admin", "display_name": "Administrator", "role": "admin",
-        "active": True}
+        "language": None, "active": True}
     morsel = resp.cookies[COOKIE]
     assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
     assert not morsel["secure"]  # plain http here; https requests get Secure
