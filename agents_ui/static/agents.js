@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const tr = (key, vars) => (typeof window.t === "function" ? window.t(key, vars) : key);
+  const tr = (key, vars) => window.t(key, vars);
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -27,11 +27,7 @@
   }
 
   // an API error in the console's language when the catalogue has its code
-  function errorText(err) {
-    const key = err.code ? `errors.${err.code}` : null;
-    const translated = key ? tr(key, err.details || {}) : null;
-    return translated && translated !== key ? translated : err.message;
-  }
+  const errorText = (err) => window.i18n.error(err);
 
   async function call(method, path, body) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
@@ -66,11 +62,11 @@
     const prompt = testid(el("div", "presence-prompt"), "presence-prompt");
     prompt.id = "presence-prompt";
     prompt.setAttribute("role", "alertdialog");
-    prompt.setAttribute("aria-label", tr("agents.prompt.title"));
+    prompt.setAttribute("aria-label", tr("agents_admin.prompt.title"));
     const text = el("div", "presence-prompt-text");
-    text.append(el("strong", "", tr("agents.prompt.title")), el("span", "muted", tr("agents.prompt.body")));
+    text.append(el("strong", "", tr("agents_admin.prompt.title")), el("span", "muted", tr("agents_admin.prompt.body")));
     const error = el("span", "form-error");
-    const goOnline = button(tr("agents.prompt.go_online"), "primary", "presence-prompt-online", async () => {
+    const goOnline = button(tr("agents_admin.prompt.go_online"), "primary", "presence-prompt-online", async () => {
       goOnline.disabled = true;
       try {
         await call("POST", "/api/presence", { presence: "online" });
@@ -82,7 +78,7 @@
         goOnline.disabled = false;
       }
     });
-    const later = button(tr("agents.prompt.not_now"), "ghost", "presence-prompt-later", hidePrompt);
+    const later = button(tr("agents_admin.prompt.not_now"), "ghost", "presence-prompt-later", hidePrompt);
     const actions = el("div", "presence-prompt-actions");
     actions.append(goOnline, later);
     prompt.append(text, error, actions);
@@ -115,7 +111,7 @@
   function openButton() {
     let node = document.querySelector('[data-testid="agents-open"]');
     if (node) return node;
-    node = button(tr("agents.open"), "ghost", "agents-open", () => openScreen().catch(showScreenError));
+    node = button(tr("agents_admin.open"), "ghost", "agents-open", () => openScreen().catch(showScreenError));
     const logout = document.querySelector('[data-testid="logout"]');
     logout.parentNode.insertBefore(node, logout);
     return node;
@@ -127,7 +123,7 @@
     node = testid(el("section", "agents-screen"), "agents-screen");
     node.id = "agents-screen";
     node.hidden = true;
-    node.setAttribute("aria-label", tr("agents.title"));
+    node.setAttribute("aria-label", tr("agents_admin.title"));
     document.getElementById("app").append(node);
     return node;
   }
@@ -159,10 +155,10 @@
     const node = screenNode();
     const head = el("header", "agents-head");
     head.append(
-      el("h2", "", tr("agents.title")),
+      el("h2", "", tr("agents_admin.title")),
       el("span", "spacer"),
-      button(tr("agents.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }),
-      button(tr("agents.close"), "", "agents-close", closeScreen),
+      button(tr("agents_admin.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }),
+      button(tr("agents_admin.close"), "", "agents-close", closeScreen),
     );
     const error = testid(el("p", "form-error agents-error"), "agents-error");
     error.setAttribute("role", "alert");
@@ -178,7 +174,7 @@
     const row = el("label", "agents-settings");
     const select = testid(el("select"), "presence-at-login");
     for (const value of ["ask", "online"]) {
-      const option = el("option", "", tr(`agents.settings.presence_${value}`));
+      const option = el("option", "", tr(`agents_admin.settings.presence_${value}`));
       option.value = value;
       select.append(option);
     }
@@ -192,7 +188,7 @@
         showScreenError(err);
       }
     });
-    row.append(el("span", "muted", tr("agents.settings.presence_label")), select);
+    row.append(el("span", "muted", tr("agents_admin.settings.presence_label")), select);
     return row;
   }
 
@@ -202,6 +198,10 @@
     return box;
   }
 
+  function orNone(box) {
+    return box.childElementCount ? box : el("span", "muted", tr("agents_admin.none"));
+  }
+
   function fieldRow(label, value) {
     const row = el("div", "agent-field");
     row.append(el("span", "muted", label), value);
@@ -209,12 +209,12 @@
   }
 
   function describeSkills(skills) {
-    return Object.entries(skills).map(([name, level]) => tr("agents.skill_level", { name, level }));
+    return Object.entries(skills).map(([name, level]) => tr("agents_admin.skill_level", { name, level }));
   }
 
   function describeCapacity(capacity, load) {
-    return Object.entries(capacity).map(([kind, max]) => tr("agents.capacity_of", {
-      kind: tr(`agents.kinds.${kind}`) === `agents.kinds.${kind}` ? kind : tr(`agents.kinds.${kind}`),
+    return Object.entries(capacity).map(([kind, max]) => tr("agents_admin.capacity_of", {
+      kind: tr(`agents_admin.kinds.${kind}`) === `agents_admin.kinds.${kind}` ? kind : tr(`agents_admin.kinds.${kind}`),
       load: (load || {})[kind] || 0, max,
     }));
   }
@@ -227,36 +227,36 @@
     const title = el("div", "agent-title");
     const name = testid(el("strong", "", a.display_name), "agent-name");
     const status = testid(el("span", `badge ${a.active ? "presence-" + row.presence : "inactive"}`,
-      a.active ? tr(`agents.presence.${row.presence}`) : tr("agents.inactive")), "agent-status");
-    title.append(name, el("span", "muted", `@${a.username}`), el("span", "badge role", tr(`agents.roles.${a.role}`)),
+      a.active ? tr(`presence.${row.presence}`) : tr("agents_admin.inactive")), "agent-status");
+    title.append(name, el("span", "muted", `@${a.username}`), el("span", "badge role", tr(`roles.${a.role}`)),
       status);
     const r = row.routing;
-    const source = testid(el("span", `source source-${r.source}`, tr(`agents.source.${r.source}`)), "agent-source");
+    const source = testid(el("span", `source source-${r.source}`, tr(`agents_admin.source.${r.source}`)), "agent-source");
     const fields = el("div", "agent-fields");
     fields.append(
-      fieldRow(tr("agents.teams"), r.teams.length ? chips(r.teams) : el("span", "muted", tr("agents.none"))),
-      fieldRow(tr("agents.skills"), chips(describeSkills(r.skills))),
-      fieldRow(tr("agents.capacity"), chips(describeCapacity(r.capacity, row.load))),
-      fieldRow(tr("agents.routing_from"), source),
+      fieldRow(tr("agents_admin.teams"), orNone(chips(r.teams))),
+      fieldRow(tr("agents_admin.skills"), orNone(chips(describeSkills(r.skills)))),
+      fieldRow(tr("agents_admin.capacity"), orNone(chips(describeCapacity(r.capacity, row.load)))),
+      fieldRow(tr("agents_admin.routing_from"), source),
     );
-    if (r.file_teams) fields.append(fieldRow(tr("agents.file_teams"), chips(r.file_teams, "file")));
+    if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams, "file")));
     const stale = [...r.stale_teams, ...r.stale_skills];
     if (stale.length) {
-      fields.append(testid(el("p", "agent-stale", tr("agents.stale", { names: stale.join(", ") })), "agent-stale"));
+      fields.append(testid(el("p", "agent-stale", tr("agents_admin.stale", { names: stale.join(", ") })), "agent-stale"));
     }
     const actions = el("div", "agent-actions");
-    actions.append(button(tr("agents.edit"), "", "agent-edit", () => {
+    actions.append(button(tr("agents_admin.edit"), "", "agent-edit", () => {
       screen.form = { mode: "edit", row };
       render();
     }));
     if (a.active) {
       if (!screen.me || a.id !== screen.me.id) {
-        actions.append(button(tr("agents.deactivate"), "danger", "agent-deactivate", () => deactivate(row)));
+        actions.append(button(tr("agents_admin.deactivate"), "danger", "agent-deactivate", () => deactivate(row)));
       }
     } else {
-      actions.append(button(tr("agents.reactivate"), "", "agent-reactivate", () => act(`/api/agents/${enc(a.id)}/reactivate`)));
+      actions.append(button(tr("agents_admin.reactivate"), "", "agent-reactivate", () => act(`/api/agents/${enc(a.id)}/reactivate`)));
     }
-    actions.append(button(tr("agents.reset_password"), "", "agent-reset", () => resetPassword(row)));
+    actions.append(button(tr("agents_admin.reset_password"), "", "agent-reset", () => resetPassword(row)));
     li.append(title, fields, actions);
     return li;
   }
@@ -275,7 +275,7 @@
   }
 
   async function deactivate(row) {
-    if (!window.confirm(tr("agents.confirm_deactivate", { name: row.agent.display_name }))) return;
+    if (!window.confirm(tr("agents_admin.confirm_deactivate", { name: row.agent.display_name }))) return;
     await act(`/api/agents/${enc(row.agent.id)}/deactivate`);
   }
 
@@ -288,8 +288,8 @@
   function passwordNotice(username, password) {
     const box = testid(el("div", "password-once"), "password-once");
     const value = testid(el("code", "password-value", password), "generated-password");
-    box.append(el("p", "", tr("agents.password_once", { username })), value,
-      button(tr("agents.done"), "", "password-done", () => { screen.form = null; render(); }));
+    box.append(el("p", "", tr("agents_admin.password_once", { username })), value,
+      button(tr("agents_admin.done"), "", "password-done", () => { screen.form = null; render(); }));
     return box;
   }
 
@@ -311,7 +311,7 @@
     const select = el("select");
     select.name = "role";
     for (const role of screen.roster.roles) {
-      const option = el("option", "", tr(`agents.roles.${role}`));
+      const option = el("option", "", tr(`roles.${role}`));
       option.value = role;
       select.append(option);
     }
@@ -322,7 +322,7 @@
   // teams as checkboxes, skills as a level 0-5 each, capacity per channel kind
   function routingFields(routing) {
     const box = testid(el("fieldset", "agent-routing"), "agent-routing");
-    box.append(el("legend", "", tr("agents.routing_legend")));
+    box.append(el("legend", "", tr("agents_admin.routing_legend")));
     const teams = el("div", "agent-checks");
     for (const team of screen.roster.teams) {
       const label = el("label", "check");
@@ -332,7 +332,7 @@
       label.append(box2, el("span", "", team));
       teams.append(label);
     }
-    box.append(labelled(tr("agents.teams"), teams));
+    box.append(labelled(tr("agents_admin.teams"), teams));
     const skills = el("div", "agent-levels");
     for (const skill of screen.roster.skills) {
       const select = el("select");
@@ -345,14 +345,14 @@
       select.value = String(routing.skills[skill] || 0);
       skills.append(labelled(skill, select));
     }
-    if (screen.roster.skills.length) box.append(labelled(tr("agents.skills"), skills));
+    if (screen.roster.skills.length) box.append(labelled(tr("agents_admin.skills"), skills));
     const capacity = el("div", "agent-levels");
     for (const kind of screen.roster.channel_kinds) {
-      const name = tr(`agents.kinds.${kind}`) === `agents.kinds.${kind}` ? kind : tr(`agents.kinds.${kind}`);
+      const name = tr(`agents_admin.kinds.${kind}`) === `agents_admin.kinds.${kind}` ? kind : tr(`agents_admin.kinds.${kind}`);
       const value = routing.capacity[kind] === undefined ? "0" : String(routing.capacity[kind]);
       capacity.append(labelled(name, input(`capacity:${kind}`, value, { type: "number", min: "0", max: "100" })));
     }
-    box.append(labelled(tr("agents.capacity"), capacity));
+    box.append(labelled(tr("agents_admin.capacity"), capacity));
     return box;
   }
 
@@ -385,31 +385,31 @@
     error.setAttribute("role", "alert");
     const row = state.row;
     if (state.mode === "add") {
-      form.append(el("h3", "", tr("agents.add_title")),
-        labelled(tr("agents.username"), input("username", "", { autocomplete: "off", autocapitalize: "none", spellcheck: "false" })),
-        labelled(tr("agents.display_name"), input("display_name", "", { autocomplete: "off" })),
-        labelled(tr("agents.role"), roleSelect("agent")),
-        labelled(tr("agents.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents.password_blank") })),
+      form.append(el("h3", "", tr("agents_admin.add_title")),
+        labelled(tr("agents_admin.username"), input("username", "", { autocomplete: "off", autocapitalize: "none", spellcheck: "false" })),
+        labelled(tr("agents_admin.display_name"), input("display_name", "", { autocomplete: "off" })),
+        labelled(tr("agents_admin.role"), roleSelect("agent")),
+        labelled(tr("agents_admin.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents_admin.password_blank") })),
         routingFields({ teams: [], skills: {}, capacity: { chat: 3, email: 5 } }));
     } else if (state.mode === "edit") {
-      form.append(el("h3", "", tr("agents.edit_title", { name: row.agent.display_name })),
-        labelled(tr("agents.display_name"), input("display_name", row.agent.display_name)),
-        labelled(tr("agents.role"), roleSelect(row.agent.role)),
+      form.append(el("h3", "", tr("agents_admin.edit_title", { name: row.agent.display_name })),
+        labelled(tr("agents_admin.display_name"), input("display_name", row.agent.display_name)),
+        labelled(tr("agents_admin.role"), roleSelect(row.agent.role)),
         routingFields(row.routing));
     } else {
-      form.append(el("h3", "", tr("agents.reset_title", { name: row.agent.display_name })),
-        labelled(tr("agents.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents.password_blank") })));
+      form.append(el("h3", "", tr("agents_admin.reset_title", { name: row.agent.display_name })),
+        labelled(tr("agents_admin.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents_admin.password_blank") })));
     }
     const actions = el("div", "agent-form-actions");
-    const save = testid(el("button", "btn primary", tr("agents.save")), "agent-save");
+    const save = testid(el("button", "btn primary", tr("agents_admin.save")), "agent-save");
     save.type = "submit";
     actions.append(save);
     if (state.mode === "edit" && row.routing.source === "console") {
-      actions.append(button(tr("agents.use_file"), "", "agent-use-file", async () => {
+      actions.append(button(tr("agents_admin.use_file"), "", "agent-use-file", async () => {
         if (await act(`/api/agents/${enc(row.agent.id)}/routing`, {}, "DELETE")) { screen.form = null; render(); }
       }));
     }
-    actions.append(button(tr("agents.cancel"), "ghost", "agent-cancel", () => { screen.form = null; render(); }));
+    actions.append(button(tr("agents_admin.cancel"), "ghost", "agent-cancel", () => { screen.form = null; render(); }));
     form.append(error, actions);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -477,6 +477,16 @@
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 
+  let reloadTimer = null;
+  function scheduleReload() {
+    if (reloadTimer !== null) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      const node = document.getElementById("agents-screen");
+      if (node && !node.hidden && !screen.form) reload().catch(() => {});
+    }, 1000);
+  }
+
   // the roster follows what happens: presence, accounts, assignments
   document.addEventListener("console:event", (event) => {
     const type = event.detail && event.detail.type;
@@ -486,8 +496,7 @@
     }
     const node = document.getElementById("agents-screen");
     if (!node || node.hidden || screen.form) return;
-    if (type === "agent.presence" || type === "agent.updated" || type === "conversation.assigned") {
-      reload().catch(() => {});
-    }
+    // presence and accounts (agent.*) and loads (conversation events), at most once a second
+    if (type && (type.startsWith("agent.") || type.startsWith("conversation"))) scheduleReload();
   });
 })();

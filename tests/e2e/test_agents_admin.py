@@ -67,6 +67,7 @@ async def admin_adds_nina(admin: Page) -> str:
     await admin.locator('[data-testid="agents-open"]').click()
     screen = admin.locator('[data-testid="agents-screen"]')
     await expect(screen.locator('[data-testid="agent-row"][data-username="admin"]')).to_be_visible()
+    await expect(screen.locator('[data-testid="agents-add"]')).to_have_text("Add agent")  # an English browser
     await screen.locator('[data-testid="agents-add"]').click()
     form = screen.locator('[data-testid="agent-form-add"]')
     await form.locator('input[name="username"]').fill("nina")
@@ -104,9 +105,11 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     nina_row = screen.locator('[data-testid="agent-row"][data-username="nina"]')
 
     # the agent, on a phone: signs in with the password handed over and is offered to go online
-    agent = await (await browser.new_context(viewport={"width": 390, "height": 800})).new_page()
+    # (a Russian browser: the console speaks Russian to her)
+    agent = await (await browser.new_context(viewport={"width": 390, "height": 800}, locale="ru-RU")).new_page()
     await sign_in(agent, service, "nina", password)
     await expect(agent.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(agent.locator('[data-testid="presence-prompt"]')).to_contain_text("Выйти на линию?")
     # in the conversation list, whose width at 390 px is the console layout's: nothing of it overflows
     prompt = agent.locator('[data-testid="presence-prompt"]')
     assert await prompt.evaluate("node => node.scrollWidth - node.clientWidth") <= 0
@@ -126,7 +129,8 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     await expect(agent.locator('[data-testid="login-form"]')).to_be_visible()
     await expect(agent.locator("#app")).to_be_hidden()
     await sign_in(agent, service, "nina", password)
-    await expect(agent.locator('[data-testid="login-error"]')).not_to_be_empty()
+    await expect(agent.locator('[data-testid="login-error"]')).to_have_text(
+        "Эта учётная запись отключена: обратитесь к администратору.")
     await expect(agent.locator("#app")).to_be_hidden()
     await no_sideways_scroll(agent)
 
@@ -135,3 +139,6 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     await expect(nina_row).to_be_visible()
     await screen_fits(admin, screen)
     await shot(admin, "agents-390.png")
+    await screen.locator('[data-testid="agents-add"]').click()
+    await fits(admin, screen.locator('[data-testid="agent-form-add"]'))
+    await shot(admin, "agents-form-390.png")
