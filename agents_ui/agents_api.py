@@ -111,8 +111,8 @@ class RosterOut(BaseModel):
     settings: AgentsSettings
 
 
-@endpoint("GET", "/api/agents/roster", "Every account with its presence, teams, skills, capacity and load (admins)",
-          response=RosterOut, admin=True)
+@endpoint("GET", "/api/agents/roster", "Every account with its presence, teams, skills, capacity and load (the "
+          "roles granted view_roster: admins)", response=RosterOut, errors=((403, "your role may not see the roster"),))
 async def roster(request: web.Request, _: None) -> RosterOut:
     _require(request, Permission.VIEW_ROSTER)
     store = _store(request.app)

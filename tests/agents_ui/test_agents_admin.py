@@ -294,3 +294,24 @@ async def test_a_password_set_from_the_terminal_closes_the_agents_sockets_too(
     ws = await ann.ws_connect("/api/ws")
     assert await set_password(app[STORE], "ann", "a new password from the terminal") == 1
     assert await closed(ws)
+
+
+async def test_an_agent_is_refused_every_admin_action_and_changes_nothing(client: Client,
+                                                                          open_session: OpenSession) -> None:
+    """The admin routes declared admin-only are refused to agents in test_auth.py; the
+    roster is granted by permission (a future role may see it): refused to agents too."""
+    admin_id = (await (await client.get("/api/me")).json())["agent"]["id"]
+    await add(client, "ann", password=AGENT_PASSWORD)
+    ann = await signed_in(client, open_session, "ann")
+    before = await roster(client)
+    for method, path, body in [
+        ("GET", "/api/agents/roster", None), ("POST", "/api/agents", {"username": "eve", "display_name": "Eve"}),
+        ("PATCH", f"/api/agents/{admin_id}", {"role": "agent"}), ("POST", f"/api/agents/{admin_id}/deactivate", {}),
+        ("POST", f"/api/agents/{admin_id}/password", {}), ("PUT", f"/api/agents/{admin_id}/routing", {"teams": []}),
+        ("DELETE", f"/api/agents/{admin_id}/routing", {}), ("PUT", "/api/agents/settings",
+                                                            {"presence_at_login": "online"}),
+    ]:
+        resp = await ann.request(method, path, json=body)
+        assert (await error_of(resp))[:2] == (403, "forbidden"), (method, path)
+    assert await roster(client) == before
+    assert (await (await client.get("/api/agents/settings")).json()) == {"presence_at_login": "ask"}
