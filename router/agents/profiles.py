@@ -35,8 +35,9 @@ class EffectiveRouting:
 
 def unknown_names(profile: RoutingProfile, teams: TeamsFile) -> tuple[list[str], list[str]]:
     """The teams and skills of ``profile`` that teams.yaml does not have."""
+    known_skills = set(teams.skills)
     return ([t for t in profile.teams if t not in teams.teams],
-            [s for s in profile.skills if s not in set(teams.skills)])
+            [s for s in profile.skills if s not in known_skills])
 
 
 def routing_of(agent: Agent, teams: TeamsFile, stored: StoredProfile | None) -> EffectiveRouting:
@@ -44,7 +45,8 @@ def routing_of(agent: Agent, teams: TeamsFile, stored: StoredProfile | None) -> 
     if stored is not None:
         profile = stored.profile
         bad_teams, bad_skills = unknown_names(profile, teams)
-        config = AgentConfig(
+        # built without validating again: RoutingProfile checked every field when it was read
+        config = AgentConfig.model_construct(
             username=agent.username,
             teams=[t for t in profile.teams if t not in bad_teams],
             skills={s: level for s, level in profile.skills.items() if s not in bad_skills},
@@ -67,10 +69,10 @@ def effective_agents(teams: TeamsFile, accounts: Iterable[Agent], profiles: Mapp
     for entry in teams.agents:
         named.add(entry.username)
         agent = by_name.get(entry.username)
-        if agent is None:
+        if agent is None or (agent.active and agent.id not in profiles):
             found.append(entry)
         elif agent.active:
-            config = routing_of(agent, teams, profiles.get(agent.id)).config
+            config = routing_of(agent, teams, profiles[agent.id]).config
             if config is not None:
                 found.append(config)
     for agent in by_name.values():
