@@ -549,7 +549,13 @@ function wire() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  await i18n.use(i18n.browserLanguage());
+  try {
+    await i18n.use(i18n.browserLanguage());
+  } catch {
+    // no catalogue, no words: say so in both languages rather than show a blank page
+    document.body.textContent = "Консоль не загрузилась: обновите страницу. The console did not load: reload the page.";
+    return;
+  }
   wire();
   try {
     const data = await api("GET", "/api/me");
