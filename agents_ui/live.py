@@ -79,7 +79,8 @@ async def _serve(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) ->
 
 
 @endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, claim.dismissed, "
-          "message.updated, conversation.created, conversation.updated, conversation.assigned); "
+          "message.updated, conversation.created, conversation.updated, conversation.assigned, note.created; "
+          "note.mentioned and mentions.read only to the agent they name); "
           'send {"type":"ping"} for {"type":"pong"}', status=101, response_description="switching to websocket")
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
     if not _same_origin(request):
