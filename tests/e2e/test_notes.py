@@ -1,0 +1,93 @@
+"""Private notes and @mentions in Chromium, with three people in their own
+browsers: agent A writes a note mentioning agent B; B's console shows it live
+(badge, Mentions view, the conversation opened from it, read once opened);
+the customer's widget never shows the note, live or after a reload."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.conftest import new_page
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+
+QUESTION = "Здравствуйте! Посылка 5521 так и не пришла."
+NOTE_REST = "проверь у курьера, клиент VIP — вернём деньги"
+REPLY = "Добрый день! Уже выясняем у курьера."
+BOB_PASSWORD = "bob-password-1"
+
+
+async def logs_in_as(page: Page, base: str, username: str, password: str) -> None:
+    await page.goto(base + "/")
+    form = page.locator('[data-testid="login-form"]')
+    await form.locator('input[name="username"]').fill(username)
+    await form.locator('input[name="password"]').fill(password)
+    await form.locator('input[name="password"]').press("Enter")
+    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
+
+
+async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(service: str, browser: Browser
+                                                                                ) -> None:
+    a, b, customer = await new_page(browser), await new_page(browser), await new_page(browser)
+    await agent_logs_in(a, service)
+    created = await a.request.post(f"{service}/api/agents", data={
+        "username": "bob", "display_name": "Bob Stone", "password": BOB_PASSWORD, "role": "agent"})
+    assert created.status == 201
+    await logs_in_as(b, service, "bob", BOB_PASSWORD)
+    await expect(b.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await expect(b.locator('[data-testid="mentions-badge"]')).to_be_hidden()
+
+    await open_widget(customer, service)
+    await customer_says(customer, QUESTION)
+    row = a.locator('[data-testid="conversation"]', has_text=QUESTION)
+    await row.click()
+
+    # A switches the composer to Note and picks Bob from the @ suggestions
+    await a.locator('[data-testid="mode-note"]').click()
+    box = a.locator('[data-testid="reply"]')
+    await box.press_sequentially("@bo")
+    suggestion = a.locator('[data-testid="mention-suggestion"]')
+    await expect(suggestion).to_have_count(1)
+    await expect(suggestion).to_contain_text("Bob Stone")
+    await box.press("Enter")  # picks the suggestion, sends nothing
+    await expect(box).to_have_value("@bob ")
+    await box.press_sequentially(NOTE_REST)
+    await box.press("Enter")
+    note = a.locator('[data-testid="note"]')
+    await expect(note.locator('[data-testid="note-text"]')).to_have_text(f"@bob {NOTE_REST}")
+    await expect(note.locator('[data-testid="note-label"]')).to_be_visible()
+    await expect(note.locator(".mention")).to_have_text("@bob")
+    # it looks unlike a message: the note's own colour
+    colours = await note.locator('[data-testid="note-text"]').evaluate("e => getComputedStyle(e).backgroundColor")
+    reply_colour = await a.evaluate("getComputedStyle(document.body).getPropertyValue('--accent')")
+    assert colours != "rgba(0, 0, 0, 0)" and colours != reply_colour
+
+    # B: the badge counts it live, the Mentions view lists it, and opening it opens the conversation
+    badge = b.locator('[data-testid="mentions-badge"]')
+    await expect(badge).to_have_text("1")
+    await b.locator('[data-testid="mentions-button"]').click()
+    mention = b.locator('[data-testid="mention"]')
+    await expect(mention).to_have_count(1)
+    await expect(mention).to_contain_text(NOTE_REST)
+    await mention.click()
+    await expect(b.locator('[data-testid="conversation-title"]')).to_be_visible()
+    await expect(b.locator('[data-testid="note"] [data-testid="note-text"]')).to_have_text(f"@bob {NOTE_REST}")
+    await expect(badge).to_be_hidden()  # read once opened
+    await b.reload()
+    await expect(b.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await expect(badge).to_be_hidden()  # and it stays read
+
+    # A answers the customer; the widget shows the answer and never the note
+    await a.locator('[data-testid="mode-reply"]').click()
+    await box.fill(REPLY)
+    await box.press("Enter")
+    shown = customer.locator('[data-omr="message"]')
+    await expect(shown).to_have_text([QUESTION, REPLY])
+    assert NOTE_REST not in await customer.content()
+    await customer.reload()
+    await customer.locator('[data-omr="launcher"]').click()
+    await expect(shown).to_have_text([QUESTION, REPLY])
+    assert NOTE_REST not in await customer.content()
+    # and in A's thread the note sits between the question and the reply
+    order = await a.locator('#messages > li[data-ts]').evaluate_all(
+        "rows => rows.map(r => r.dataset.testid)")
+    assert order == ["message", "note", "message"]
