@@ -35,4 +35,5 @@ class Mention(BaseModel):
     agent_id: str
     read_at: Timestamp | None = None
     # the conversation's customer, to say where it was written
+    customer_id: str | None = None
     customer_name: str | None = None

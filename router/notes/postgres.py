@@ -44,7 +44,7 @@ async def _notes(conn: PgConn, conversation_id: str, limit: int) -> list[Note]:
 async def _mentions(conn: PgConn, agent_id: str, limit: int) -> list[Mention]:
     rows = await conn.fetch(
         f"SELECT {NOTE_COLUMNS}, {_MENTIONED}, m.agent_id AS mentioned, m.read_at,"
-        " cu.display_name AS customer_name FROM note_mentions m JOIN notes n ON n.id = m.note_id"
+        " c.customer_id, cu.display_name AS customer_name FROM note_mentions m JOIN notes n ON n.id = m.note_id"
         " JOIN conversations c ON c.id = n.conversation_id JOIN customers cu ON cu.id = c.customer_id"
         " WHERE m.agent_id = $1 ORDER BY m.created_at DESC, n.seq DESC LIMIT $2",
         agent_id, limit,

@@ -21,4 +21,4 @@ def note_row(row: RowLike) -> Note:
 
 def mention_row(row: RowLike) -> Mention:
     return Mention(note=note_row(row), agent_id=row["mentioned"], read_at=parse_ts(row["read_at"]),
-                   customer_name=row["customer_name"])
+                   customer_id=row["customer_id"], customer_name=row["customer_name"])

@@ -97,7 +97,8 @@ class Notes:
                  conversation.id, len(mentioned))
         self.bus.publish(events.note_created(note))
         for agent in mentioned:
-            mention = Mention(note=note, agent_id=agent.id, customer_name=conversation.customer_name)
+            mention = Mention(note=note, agent_id=agent.id, customer_id=conversation.customer_id,
+                              customer_name=conversation.customer_name)
             self.bus.publish(events.note_mentioned(mention))
         return note
 

@@ -51,7 +51,7 @@ class SQLiteNotes(NoteStore, Connections):
         rows = await self._r.call(
             _all,
             f"SELECT {NOTE_COLUMNS}, {_MENTIONED}, m.agent_id AS mentioned, m.read_at,"
-            " cu.display_name AS customer_name FROM note_mentions m JOIN notes n ON n.id = m.note_id"
+            " c.customer_id, cu.display_name AS customer_name FROM note_mentions m JOIN notes n ON n.id = m.note_id"
             " JOIN conversations c ON c.id = n.conversation_id JOIN customers cu ON cu.id = c.customer_id"
             " WHERE m.agent_id = ? ORDER BY m.created_at DESC, n.rowid DESC LIMIT ?",
             (agent_id, limit),

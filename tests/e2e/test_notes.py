@@ -25,23 +25,8 @@ async def logs_in_as(page: Page, base: str, username: str, password: str) -> Non
     await expect(page.locator('[data-testid="logout"]')).to_be_visible()
 
 
-async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(service: str, browser: Browser
-                                                                                ) -> None:
-    a, b, customer = await new_page(browser), await new_page(browser), await new_page(browser)
-    await agent_logs_in(a, service)
-    created = await a.request.post(f"{service}/api/agents", data={
-        "username": "bob", "display_name": "Bob Stone", "password": BOB_PASSWORD, "role": "agent"})
-    assert created.status == 201
-    await logs_in_as(b, service, "bob", BOB_PASSWORD)
-    await expect(b.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
-    await expect(b.locator('[data-testid="mentions-badge"]')).to_be_hidden()
-
-    await open_widget(customer, service)
-    await customer_says(customer, QUESTION)
-    row = a.locator('[data-testid="conversation"]', has_text=QUESTION)
-    await row.click()
-
-    # A switches the composer to Note and picks Bob from the @ suggestions
+async def a_notes_for_bob(a: Page) -> None:
+    """A switches the composer to Note, picks Bob from the @ suggestions and adds the note."""
     await a.locator('[data-testid="mode-note"]').click()
     box = a.locator('[data-testid="reply"]')
     await box.press_sequentially("@bo")
@@ -56,12 +41,10 @@ async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(
     await expect(note.locator('[data-testid="note-text"]')).to_have_text(f"@bob {NOTE_REST}")
     await expect(note.locator('[data-testid="note-label"]')).to_be_visible()
     await expect(note.locator(".mention")).to_have_text("@bob")
-    # it looks unlike a message: the note's own colour
-    colours = await note.locator('[data-testid="note-text"]').evaluate("e => getComputedStyle(e).backgroundColor")
-    reply_colour = await a.evaluate("getComputedStyle(document.body).getPropertyValue('--accent')")
-    assert colours != "rgba(0, 0, 0, 0)" and colours != reply_colour
 
-    # B: the badge counts it live, the Mentions view lists it, and opening it opens the conversation
+
+async def bob_opens_it_from_his_mentions(b: Page) -> None:
+    """The badge counts the mention live, the view lists it, opening it opens the conversation and reads it."""
     badge = b.locator('[data-testid="mentions-badge"]')
     await expect(badge).to_have_text("1")
     await b.locator('[data-testid="mentions-button"]').click()
@@ -76,10 +59,33 @@ async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(
     await expect(b.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
     await expect(badge).to_be_hidden()  # and it stays read
 
-    # A answers the customer; the widget shows the answer and never the note
+
+async def background(page: Page, selector: str) -> str:
+    colour: str = await page.locator(selector).first.evaluate("e => getComputedStyle(e).backgroundColor")
+    return colour
+
+
+async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(service: str, browser: Browser
+                                                                                ) -> None:
+    a, b, customer = await new_page(browser), await new_page(browser), await new_page(browser)
+    await agent_logs_in(a, service)
+    created = await a.request.post(f"{service}/api/agents", data={
+        "username": "bob", "display_name": "Bob Stone", "password": BOB_PASSWORD, "role": "agent"})
+    assert created.status == 201
+    await logs_in_as(b, service, "bob", BOB_PASSWORD)
+    await expect(b.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await expect(b.locator('[data-testid="mentions-badge"]')).to_be_hidden()
+    await open_widget(customer, service)
+    await customer_says(customer, QUESTION)
+    await a.locator('[data-testid="conversation"]', has_text=QUESTION).click()
+
+    await a_notes_for_bob(a)
+    await bob_opens_it_from_his_mentions(b)
+
+    # A answers the customer; the widget shows the answer and never the note, live or after a reload
     await a.locator('[data-testid="mode-reply"]').click()
-    await box.fill(REPLY)
-    await box.press("Enter")
+    await a.locator('[data-testid="reply"]').fill(REPLY)
+    await a.locator('[data-testid="reply"]').press("Enter")
     shown = customer.locator('[data-omr="message"]')
     await expect(shown).to_have_text([QUESTION, REPLY])
     assert NOTE_REST not in await customer.content()
@@ -87,7 +93,10 @@ async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(
     await customer.locator('[data-omr="launcher"]').click()
     await expect(shown).to_have_text([QUESTION, REPLY])
     assert NOTE_REST not in await customer.content()
-    # and in A's thread the note sits between the question and the reply
-    order = await a.locator('#messages > li[data-ts]').evaluate_all(
-        "rows => rows.map(r => r.dataset.testid)")
+
+    # in A's thread the note sits between the question and the reply, in a colour neither has
+    order = await a.locator("#messages > li[data-ts]").evaluate_all("rows => rows.map(r => r.dataset.testid)")
     assert order == ["message", "note", "message"]
+    note = await background(a, '[data-testid="note"] [data-testid="note-text"]')
+    assert note not in {await background(a, '[data-author="customer"] [data-testid="message-text"]'),
+                        await background(a, '[data-author="agent"] [data-testid="message-text"]')}
