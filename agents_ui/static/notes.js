@@ -54,9 +54,14 @@
 
   function errorText(err) {
     // the catalogue's words for a known code, else the server's message
-    const key = err.code ? `errors.${err.code}` : null;
-    const text = key ? tr(key, err.details) : null;
-    return text && text !== key ? text : err.message;
+    return window.i18n ? window.i18n.error(err) : err.message;
+  }
+
+  // a text of ours that follows the console's language when it changes (i18n.js translates data-i18n)
+  function said(node, key) {
+    node.dataset.i18n = key;
+    node.textContent = tr(key);
+    return node;
   }
 
   // ---- the text of a note, its @mentions marked ----------------------------
@@ -83,7 +88,7 @@
     li.dataset.testid = "note";
     li.dataset.id = note.id;
     li.dataset.ts = note.created_at;
-    const label = el("span", "note-label", tr("notes.label"));
+    const label = said(el("span", "note-label"), "notes.label");
     label.dataset.testid = "note-label";
     const meta = el("div", "msg-meta");
     meta.append(label, el("span", "", note.agent_name), el("span", "", clock(note.created_at)));
@@ -120,6 +125,12 @@
 
   // ---- the composer's Reply / Note switch ----------------------------------
 
+  // the composer's words in either mode, as keys of the catalogue (the reply's are the console's own)
+  const WORDS = {
+    reply: { attrs: "placeholder:composer.placeholder;aria-label:composer.aria", send: "composer.send" },
+    note: { attrs: "placeholder:notes.placeholder;aria-label:notes.note", send: "notes.add" },
+  };
+
   function setMode(mode) {
     notes.mode = mode === "note" ? "note" : "reply";
     const form = $("#reply-form");
@@ -129,10 +140,14 @@
     form.querySelectorAll(".mode-switch button").forEach((b) => {
       b.setAttribute("aria-pressed", String(b.dataset.mode === notes.mode));
     });
-    box.placeholder = tr(notes.mode === "note" ? "notes.placeholder" : "notes.reply_placeholder");
-    box.setAttribute("aria-label", tr(notes.mode === "note" ? "notes.note" : "notes.reply"));
+    const words = WORDS[notes.mode];
+    box.dataset.i18nAttr = words.attrs;
+    for (const pair of words.attrs.split(";")) {
+      const [attr, key] = pair.split(":");
+      box.setAttribute(attr, tr(key));
+    }
     const send = $('[data-testid="send"]');
-    if (send) send.textContent = tr(notes.mode === "note" ? "notes.add" : "notes.send");
+    if (send) said(send, words.send);
     const channel = $("#reply-channel");
     if (channel) channel.hidden = notes.mode === "note"; // a note goes nowhere
     closeSuggestions();
@@ -141,9 +156,10 @@
   function modeSwitch() {
     const group = el("div", "mode-switch");
     group.setAttribute("role", "group");
+    group.dataset.i18nAttr = "aria-label:notes.mode";
     group.setAttribute("aria-label", tr("notes.mode"));
     for (const mode of ["reply", "note"]) {
-      const button = el("button", "", tr(`notes.${mode}`));
+      const button = said(el("button"), `notes.${mode}`);
       button.type = "button";
       button.dataset.mode = mode;
       button.dataset.testid = `mode-${mode}`;
@@ -292,8 +308,10 @@
     li.tabIndex = 0;
     li.setAttribute("role", "button");
     const head = el("div", "mention-head");
+    const where = window.customerLabel ? window.customerLabel(mention.customer_name, mention.customer_id)
+      : mention.customer_name || tr("notes.customer");
     head.append(
-      el("span", "mention-where", mention.customer_name || tr("notes.customer")),
+      el("span", "mention-where", where),
       el("span", "muted", when(mention.note.created_at)),
     );
     li.append(
@@ -385,26 +403,28 @@
     const badge = el("span", "mentions-badge", "0");
     badge.dataset.testid = "mentions-badge";
     badge.hidden = true;
-    button.append(el("span", "mentions-at", "@"), el("span", "mentions-word", tr("notes.mentions")), badge);
+    button.append(el("span", "mentions-at", "@"), said(el("span", "mentions-word"), "notes.mentions"), badge);
     button.addEventListener("click", () => toggleView());
 
     const view = el("section", "mentions-view");
     view.id = "mentions-view";
     view.dataset.testid = "mentions-view";
     view.setAttribute("role", "dialog");
+    view.dataset.i18nAttr = "aria-label:notes.mentions";
     view.setAttribute("aria-label", tr("notes.mentions"));
     view.hidden = true;
     const head = el("header", "mentions-title");
     const close = el("button", "btn ghost", "×");
     close.type = "button";
+    close.dataset.i18nAttr = "aria-label:notes.close";
     close.setAttribute("aria-label", tr("notes.close"));
     close.addEventListener("click", () => toggleView(false));
-    head.append(el("h2", "", tr("notes.mentions")), close);
+    head.append(said(el("h2"), "notes.mentions"), close);
     const list = el("ul", "mentions-list");
     list.id = "mentions-list";
     list.addEventListener("click", openMention);
     list.addEventListener("keydown", openMention);
-    const empty = el("p", "muted mentions-empty", tr("notes.no_mentions"));
+    const empty = said(el("p", "muted mentions-empty"), "notes.no_mentions");
     empty.id = "mentions-empty";
     view.append(head, list, empty);
     return [button, view];
