@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 17: notes — private notes agents write beside a conversation (a table of their own, so no
     # path that reads messages meets one) and the agents each note mentions (router/notes/)
     """

@@ -396,6 +396,11 @@ END
 $fn$;
 """
 
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
 # 11: notes — private notes beside a conversation and the agents each mentions (router/notes/),
 # as SQLite's migration 17; seq keeps insertion order where SQLite's rowid does
 _NOTES = """
@@ -422,7 +427,10 @@ CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WH
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _NOTES]
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE, _NOTES,
+]
 
 
 class SchemaTooNew(RuntimeError):
