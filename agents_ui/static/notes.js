@@ -463,7 +463,23 @@
     document.addEventListener("console:connected", () => catchUp().catch(() => {}));
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("#mentions-view").hidden) toggleView(false);
+      // shortcuts.js's "r" focuses the box: as a reply, whatever the switch said
+      if (e.key === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e.target)) setMode("reply");
     });
+    if (window.consoleShortcuts) {
+      window.consoleShortcuts.add("n", "help.note", () => {
+        const box = $('[data-testid="reply"]');
+        if (!box || box.offsetParent === null) return;
+        setMode("note");
+        box.focus();
+      });
+      window.consoleShortcuts.add("m", "notes.shortcut_mentions", () => toggleView(true));
+    }
+  }
+
+  function isTyping(target) {
+    return target instanceof HTMLElement
+      && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
   }
 
   window.notes = {

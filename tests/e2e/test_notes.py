@@ -14,6 +14,8 @@ QUESTION = "Здравствуйте! Посылка 5521 так и не при�
 NOTE_REST = "проверь у курьера, клиент VIP — вернём деньги"
 REPLY = "Добрый день! Уже выясняем у курьера."
 BOB_PASSWORD = "bob-password-1"
+LABEL = {"en": "Private note", "ru": "Заметка"}  # agents_ui/i18n/*.json: notes.label
+LANG = "document.documentElement.lang"
 
 
 async def logs_in_as(page: Page, base: str, username: str, password: str) -> None:
@@ -39,7 +41,7 @@ async def a_notes_for_bob(a: Page) -> None:
     await box.press("Enter")
     note = a.locator('[data-testid="note"]')
     await expect(note.locator('[data-testid="note-text"]')).to_have_text(f"@bob {NOTE_REST}")
-    await expect(note.locator('[data-testid="note-label"]')).to_be_visible()
+    await expect(note.locator('[data-testid="note-label"]')).to_have_text(LABEL[await a.evaluate(LANG)])
     await expect(note.locator(".mention")).to_have_text("@bob")
 
 
@@ -51,6 +53,7 @@ async def bob_opens_it_from_his_mentions(b: Page) -> None:
     mention = b.locator('[data-testid="mention"]')
     await expect(mention).to_have_count(1)
     await expect(mention).to_contain_text(NOTE_REST)
+    await expect(b.locator('[data-testid="mentions-view"] h2')).to_have_text("Упоминания")  # Bob reads Russian
     await mention.click()
     await expect(b.locator('[data-testid="conversation-title"]')).to_be_visible()
     await expect(b.locator('[data-testid="note"] [data-testid="note-text"]')).to_have_text(f"@bob {NOTE_REST}")
@@ -67,7 +70,8 @@ async def background(page: Page, selector: str) -> str:
 
 async def test_a_mention_reaches_b_live_and_the_note_never_reaches_the_customer(service: str, browser: Browser
                                                                                 ) -> None:
-    a, b, customer = await new_page(browser), await new_page(browser), await new_page(browser)
+    a, customer = await new_page(browser), await new_page(browser)
+    b = await (await browser.new_context(locale="ru-RU")).new_page()  # Bob's browser speaks Russian
     await agent_logs_in(a, service)
     created = await a.request.post(f"{service}/api/agents", data={
         "username": "bob", "display_name": "Bob Stone", "password": BOB_PASSWORD, "role": "agent"})
