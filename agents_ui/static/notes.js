@@ -461,6 +461,12 @@
       if (e.detail.id === notes.selected) loadNotes(e.detail.id).catch(() => {});
     });
     document.addEventListener("console:connected", () => catchUp().catch(() => {}));
+    document.addEventListener("click", (e) => {
+      // a click anywhere else closes the Mentions view, as a menu does
+      if (!$("#mentions-view").hidden && !e.target.closest("#mentions-view, [data-testid='mentions-button']")) {
+        toggleView(false);
+      }
+    });
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("#mentions-view").hidden) toggleView(false);
       // shortcuts.js's "r" focuses the box: as a reply, whatever the switch said
