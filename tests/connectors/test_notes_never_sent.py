@@ -112,7 +112,7 @@ async def test_twilio(tw: Client, twilio_api: FakeTwilio, agent: Callable[[Clien
 
 async def test_email(app: Client, mailbox: Dovecot, smtp: SmtpSink,
                      agent: Callable[[Client], Awaitable[aiohttp.ClientSession]]) -> None:
-    raw, _ = mail("Заказ 1042", "Где мой заказ?")
+    raw, first_id = mail("Заказ 1042", "Где мой заказ?")
     await deliver(mailbox, raw)
     await inbound_from(app, MAIL_CUSTOMER)
     conversation_id = await note_then_reply(app, await agent(app), "email", MAIL_CUSTOMER)
@@ -125,4 +125,5 @@ async def test_email(app: Client, mailbox: Dovecot, smtp: SmtpSink,
     body = out.message().get_body(("plain",))
     assert body is not None and REPLY in body.get_content()
     assert MARKER.encode() not in data and MARKER not in body.get_content()
+    assert out.message()["In-Reply-To"] == f"<{first_id}>"  # the thread answers the customer's mail, as ever
     await nothing_queued_but_the_reply(app, conversation_id)
