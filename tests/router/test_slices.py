@@ -77,6 +77,7 @@ WRITES = {
     "ClaimStore": {"dismiss_claim"},
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
+    "NoteStore": {"add_note", "mark_mentions_read"},
     "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
                         "clear_agent_profile", "set_agents_settings"},
 }
@@ -95,6 +96,7 @@ READS = {
     "ClaimStore": {"customer_claims", "claim_matches"},
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
+    "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
     "AgentAdminStore": {"agent_profiles", "agents_settings"},
 }
 
