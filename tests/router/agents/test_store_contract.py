@@ -115,15 +115,23 @@ async def test_the_last_active_admin_is_neither_deactivated_nor_demoted(store: S
         ("admin", Role.ADMIN, False), ("ann", Role.ADMIN, True)]
 
 
-async def test_two_admins_deactivating_each_other_at_once_leave_one_active(store: Store) -> None:
-    """The count of admins is made under their rows' locks: both cannot pass it."""
+@pytest.mark.parametrize("change", ["deactivate", "demote"])
+async def test_two_admins_removing_each_other_at_once_leave_one(store: Store, change: str) -> None:
+    """The count of admins is made under their rows' locks: both cannot pass
+    it. Ten rounds, each between the only two active admins."""
     clock = Clock()
-    ann = await store.create_agent("ann", "Ann", Role.ADMIN, "h")
-    bob = await store.create_agent("bob", "Bob", Role.ADMIN, "h")
-    results = await asyncio.gather(store.deactivate_agent(ann.id, clock()), store.deactivate_agent(bob.id, clock()),
-                                   return_exceptions=True)
-    assert sorted(type(r).__name__ for r in results) == ["Deactivation", "LastAdmin"], results
-    assert len([a for a in await store.list_agents() if a.active]) == 1
+    survivor = None
+    for round_ in range(10):
+        pair = [await store.create_agent(f"{name}{round_}", name, Role.ADMIN, "h") for name in ("ann", "bob")]
+        if survivor is not None:
+            await store.deactivate_agent(survivor, clock())
+        steps = [store.deactivate_agent(a.id, clock()) if change == "deactivate" else
+                 store.update_agent(a.id, role=Role.AGENT) for a in pair]
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        assert [isinstance(r, LastAdmin) for r in results].count(True) == 1, results
+        admins = [a for a in await store.list_agents() if a.role is Role.ADMIN and a.active]
+        assert len(admins) == 1
+        survivor = admins[0].id
 
 
 async def test_console_profiles_are_set_replaced_and_removed(store: Store) -> None:
