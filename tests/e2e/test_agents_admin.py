@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, Response, expect
 
 from tests.e2e.test_conversation import agent_logs_in
 
@@ -142,3 +142,67 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     await screen.locator('[data-testid="agents-add"]').click()
     await fits(admin, screen.locator('[data-testid="agent-form-add"]'))
     await shot(admin, "agents-form-390.png")
+
+
+async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_start_online(
+    teams_config: Path, service: str, browser: Browser
+) -> None:
+    admin = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await agent_logs_in(admin, service)
+    await admin.locator('[data-testid="agents-open"]').click()
+    screen = admin.locator('[data-testid="agents-screen"]')
+    await screen.locator('[data-testid="agents-add"]').click()
+    form = screen.locator('[data-testid="agent-form-add"]')
+    await form.locator('input[name="username"]').fill("olga")
+    await form.locator('input[name="display_name"]').fill("Olga")
+    await form.locator('input[name="password"]').fill("olga's own password")
+    await form.locator('[data-testid="agent-save"]').click()
+    olga = screen.locator('[data-testid="agent-row"][data-username="olga"]')
+    await expect(olga).to_be_visible()
+    await expect(screen.locator('[data-testid="generated-password"]')).to_have_count(0)  # she chose one
+
+    # a name taken is refused, with the reason, and nothing is added
+    await screen.locator('[data-testid="agents-add"]').click()
+    await form.locator('input[name="username"]').fill("olga")
+    await form.locator('input[name="display_name"]').fill("Another Olga")
+    await form.locator('[data-testid="agent-save"]').click()
+    await expect(form.locator('[data-testid="agent-form-error"]')).to_have_text("The username olga is taken.")
+    await form.locator('[data-testid="agent-cancel"]').click()
+    await expect(screen.locator('[data-testid="agent-row"]')).to_have_count(2)
+
+    # her teams and capacity, set in the console; then back to teams.yaml (which does not name her)
+    await olga.locator('[data-testid="agent-edit"]').click()
+    edit = screen.locator('[data-testid="agent-form-edit"]')
+    await edit.locator('input[name="display_name"]').fill("Olga Ivanova")
+    await edit.locator('input[name="team:senior"]').check()
+    await edit.locator('input[name="capacity:chat"]').fill("2")
+    await edit.locator('[data-testid="agent-save"]').click()
+    await expect(olga.locator('[data-testid="agent-name"]')).to_have_text("Olga Ivanova")
+    await expect(olga.locator('[data-testid="agent-source"]')).to_have_attribute("class", "source source-console")
+    await expect(olga).to_contain_text("senior")
+    await olga.locator('[data-testid="agent-edit"]').click()
+    await edit.locator('[data-testid="agent-use-file"]').click()
+    await expect(olga.locator('[data-testid="agent-source"]')).to_have_attribute("class", "source source-none")
+
+    # a new password, generated and shown once
+    await olga.locator('[data-testid="agent-reset"]').click()
+    await screen.locator('[data-testid="agent-form-password"] [data-testid="agent-save"]').click()
+    generated = screen.locator('[data-testid="generated-password"]')
+    await expect(generated).to_be_visible()
+    password = (await generated.text_content() or "").strip()
+    await screen.locator('[data-testid="password-done"]').click()
+
+    # agents start online: she signs in online, and is not asked
+    def saved(response: Response) -> bool:
+        return response.url.endswith("/api/agents/settings") and response.request.method == "PUT"
+
+    async with admin.expect_response(saved) as answer:
+        await screen.locator('[data-testid="presence-at-login"]').select_option("online")
+    assert (await answer.value).ok
+    agent = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
+    await sign_in(agent, service, "olga", "olga's own password")
+    await expect(agent.locator('[data-testid="login-error"]')).not_to_be_empty()  # the old password is gone
+    await sign_in(agent, service, "olga", password)
+    await expect(agent.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(agent.locator('[data-testid="presence"]')).to_have_value("online")
+    await expect(agent.locator('[data-testid="presence-prompt"]')).to_have_count(0)
