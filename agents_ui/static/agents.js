@@ -477,6 +477,16 @@
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 
+  // over the Agents screen the console's one-key shortcuts must not act on the conversation
+  // behind it ("e" would resolve it): they stop here; Escape closes the screen
+  window.addEventListener("keydown", (event) => {
+    const node = document.getElementById("agents-screen");
+    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest && event.target.closest("input, textarea, select")) return;
+    event.stopPropagation();
+    if (event.key === "Escape") closeScreen();
+  }, true);
+
   let reloadTimer = null;
   function scheduleReload() {
     if (reloadTimer !== null) return;

@@ -184,6 +184,13 @@ async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_star
     await edit.locator('[data-testid="agent-use-file"]').click()
     await expect(olga.locator('[data-testid="agent-source"]')).to_have_attribute("class", "source source-none")
 
+    # the console's one-key shortcuts do nothing behind the screen; Escape closes it
+    await admin.keyboard.press("?")
+    await expect(admin.locator("dialog[open]")).to_have_count(0)
+    await admin.keyboard.press("Escape")
+    await expect(screen).to_be_hidden()
+    await admin.locator('[data-testid="agents-open"]').click()
+
     # a new password, generated and shown once
     await olga.locator('[data-testid="agent-reset"]').click()
     await screen.locator('[data-testid="agent-form-password"] [data-testid="agent-save"]').click()
