@@ -144,13 +144,8 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     await shot(admin, "agents-form-390.png")
 
 
-async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_start_online(
-    teams_config: Path, service: str, browser: Browser
-) -> None:
-    admin = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await agent_logs_in(admin, service)
-    await admin.locator('[data-testid="agents-open"]').click()
-    screen = admin.locator('[data-testid="agents-screen"]')
+async def admin_adds_olga(screen: Locator) -> Locator:
+    """Olga, with a password the admin typed (none is shown); a second olga is refused."""
     await screen.locator('[data-testid="agents-add"]').click()
     form = screen.locator('[data-testid="agent-form-add"]')
     await form.locator('input[name="username"]').fill("olga")
@@ -169,6 +164,27 @@ async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_star
     await expect(form.locator('[data-testid="agent-form-error"]')).to_have_text("The username olga is taken.")
     await form.locator('[data-testid="agent-cancel"]').click()
     await expect(screen.locator('[data-testid="agent-row"]')).to_have_count(2)
+    return olga
+
+
+async def shortcuts_stay_off(admin: Page, screen: Locator) -> None:
+    """The console's one-key shortcuts do nothing behind the screen ("?" opens no
+    help over it); Escape closes it. Opened again after."""
+    await admin.keyboard.press("?")
+    await expect(admin.locator("dialog[open]")).to_have_count(0)
+    await admin.keyboard.press("Escape")
+    await expect(screen).to_be_hidden()
+    await admin.locator('[data-testid="agents-open"]').click()
+
+
+async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_start_online(
+    teams_config: Path, service: str, browser: Browser
+) -> None:
+    admin = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await agent_logs_in(admin, service)
+    await admin.locator('[data-testid="agents-open"]').click()
+    screen = admin.locator('[data-testid="agents-screen"]')
+    olga = await admin_adds_olga(screen)
 
     # her teams and capacity, set in the console; then back to teams.yaml (which does not name her)
     await olga.locator('[data-testid="agent-edit"]').click()
@@ -184,12 +200,7 @@ async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_star
     await edit.locator('[data-testid="agent-use-file"]').click()
     await expect(olga.locator('[data-testid="agent-source"]')).to_have_attribute("class", "source source-none")
 
-    # the console's one-key shortcuts do nothing behind the screen; Escape closes it
-    await admin.keyboard.press("?")
-    await expect(admin.locator("dialog[open]")).to_have_count(0)
-    await admin.keyboard.press("Escape")
-    await expect(screen).to_be_hidden()
-    await admin.locator('[data-testid="agents-open"]').click()
+    await shortcuts_stay_off(admin, screen)
 
     # a new password, generated and shown once
     await olga.locator('[data-testid="agent-reset"]').click()
