@@ -13,6 +13,7 @@ import secrets
 from datetime import UTC, datetime
 
 from router.accounts.postgres import PostgresAccounts
+from router.canned.postgres import PostgresCanned
 from router.conversations.postgres import PostgresConversations
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
@@ -65,7 +66,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresCanned, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)
