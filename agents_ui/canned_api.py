@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from router.appkeys import ASSIGNER, ROUTER, STORE
+from router.appkeys import ASSIGNER, ROUTER, SETTINGS, STORE
 from router.canned.service import CannedError, CannedReplies, Context, Draft, Teams, language_of_customer
 from router.canned.store import CannedStore
 from router.canned.types import Expanded, Listed, Offer, Scope
@@ -34,9 +34,12 @@ def _service(app: web.Application) -> CannedReplies:
 
 
 def _teams(app: web.Application) -> Teams:
-    """teams.yaml as assignment reads it now (a reloaded rules file's at once)."""
+    """teams.yaml as assignment reads it now (a reloaded rules file's at once), and the
+    team conversations go to without rules (``routing.default_team``): an install
+    without teams.yaml still has that one team to share replies in."""
     config = app[ASSIGNER].teams
-    return Teams(tuple(config.teams), {a.username: tuple(a.teams) for a in config.agents})
+    names = dict.fromkeys([*config.teams, app[SETTINGS].routing.default_team])
+    return Teams(tuple(names), {a.username: tuple(a.teams) for a in config.agents})
 
 
 def _refused(exc: CannedError) -> ApiError:

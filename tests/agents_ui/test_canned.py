@@ -287,3 +287,21 @@ async def test_canned_replies_need_a_login(client: Client, open_session: OpenSes
     assert (await error_of(await http.post("/api/canned", json=body())))[:2] == (401, "unauthenticated")
     assert (await client.get("/api/canned")).status == 200
     assert client.app[ROUTER].bot_intents  # the shipped bot's intents are there to offer
+
+
+async def test_without_teams_yaml_the_default_team_shares_replies(make_client: Callable[..., Awaitable[Client]],
+                                                                  open_session: OpenSession) -> None:
+    """An install without teams.yaml routes everything to routing.default_team: its
+    replies are written by admins and offered in its conversations."""
+    plain = await make_client()
+    await login(plain)
+    resp = await plain.post("/api/canned", json={**body(), "scope": "team", "team": "senior"})
+    assert (await error_of(resp))[:2] == (400, "canned_unknown_team")
+    team = (await save(plain, {**body(), "scope": "team", "team": "support"}))["reply"]
+    await create_agent(plain, "ann")
+    ann = await open_session(plain)
+    await login(ann, "ann", AGENT_PASSWORD)
+    conv = await customer_writes(plain, "Hello there", name="John")
+    offers = (await (await ann.get(f"/api/conversations/{conv}/canned")).json())["replies"]
+    assert [o["id"] for o in offers] == [team["id"]]
+    assert (await (await expand(ann, conv, team["id"])).json())["text"] == "Hello, John!"
