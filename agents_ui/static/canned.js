@@ -19,6 +19,9 @@
     return n;
   }
 
+  // a form's control by name (form.title would be the form's own title attribute)
+  const input = (form, name) => form.elements.namedItem(name);
+
   async function call(method, path, body) {
     const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (method !== "GET") {
@@ -45,7 +48,7 @@
     if (typeof d.variable === "string") d.variable = braced(d.variable);
     if (Array.isArray(d.known)) d.known = d.known.join(", ");
     if (typeof d.field === "string") d.field = t(`canned.field.${d.field.replace(".", "_")}`, { defaultValue: d.field });
-    return window.i18n.error({ ...err, details: d });
+    return window.i18n.error({ code: err.code, message: err.message, status: err.status, details: d });
   }
 
   function sourceLabel(item) {
@@ -171,7 +174,7 @@
   }
 
   function showError(text) {
-    const error = listNode().querySelector(".canned-error");
+    const error = pickerUI().querySelector(".canned-error");
     error.textContent = text || "";
   }
 
@@ -379,8 +382,8 @@
   function shadowNote() {
     const form = document.querySelector(".canned-form");
     const note = form.querySelector(".canned-shadow-note");
-    const shortcut = form.shortcut.value.trim().replace(/^\//, "").toLowerCase();
-    const personal = form.scope.value === "personal";
+    const shortcut = input(form, "shortcut").value.trim().replace(/^\//, "").toLowerCase();
+    const personal = input(form, "scope").value === "personal";
     const hidden = personal && shortcut && (manage.data ? manage.data.replies : [])
       .find((r) => r.reply.scope === "team" && r.reply.shortcut === shortcut);
     note.textContent = hidden ? t("canned.will_shadow", { shortcut, team: hidden.reply.owner }) : "";
@@ -389,15 +392,15 @@
   function edit(reply) {
     manage.editing = reply;
     const form = document.querySelector(".canned-form");
-    scopeOptions(form.scope, reply);
-    form.shortcut.value = reply ? reply.shortcut : "";
-    form.title.value = reply ? reply.title : "";
-    form.ru.value = reply ? reply.texts.ru || "" : "";
-    form.en.value = reply ? reply.texts.en || "" : "";
+    scopeOptions(input(form, "scope"), reply);
+    input(form, "shortcut").value = reply ? reply.shortcut : "";
+    input(form, "title").value = reply ? reply.title : "";
+    input(form, "ru").value = reply ? reply.texts.ru || "" : "";
+    input(form, "en").value = reply ? reply.texts.en || "" : "";
     form.querySelector(".form-error").textContent = "";
     form.hidden = false;
     shadowNote();
-    form.shortcut.focus();
+    input(form, "shortcut").focus();
   }
 
   async function onSave(event) {
@@ -405,15 +408,15 @@
     const form = event.target;
     const error = form.querySelector(".form-error");
     error.textContent = "";
-    const body = { shortcut: form.shortcut.value, title: form.title.value,
-      texts: { ru: form.ru.value || null, en: form.en.value || null } };
+    const body = { shortcut: input(form, "shortcut").value, title: input(form, "title").value,
+      texts: { ru: input(form, "ru").value || null, en: input(form, "en").value || null } };
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
     try {
       if (manage.editing) {
         await call("PUT", `/api/canned/${encodeURIComponent(manage.editing.id)}`, body);
       } else {
-        const [scope, team] = form.scope.value.split(":");
+        const [scope, team] = input(form, "scope").value.split(":");
         await call("POST", "/api/canned", { ...body, scope, ...(team ? { team } : {}) });
       }
       form.hidden = true;
