@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 16: canned replies (router.canned) — a team's (team) or an agent's own (agent_id), exactly
     # one; a shortcut once per owner; the text in Russian, English or both
     """

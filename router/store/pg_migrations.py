@@ -396,6 +396,11 @@ END
 $fn$;
 """
 
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
 # 10: canned replies (router.canned), as SQLite's migration 16
 _CANNED = """
 CREATE TABLE canned_replies (
@@ -417,7 +422,10 @@ CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) W
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _CANNED]
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE, _CANNED,
+]
 
 
 class SchemaTooNew(RuntimeError):
