@@ -48,6 +48,11 @@
     if (typeof d.variable === "string") d.variable = braced(d.variable);
     if (Array.isArray(d.known)) d.known = d.known.join(", ");
     if (typeof d.field === "string") d.field = t(`canned.field.${d.field.replace(".", "_")}`, { defaultValue: d.field });
+    if (typeof d.language === "string") d.language = t(`canned.language.${d.language}`, { defaultValue: d.language });
+    if (typeof d.max === "number") d.count = d.max; // "at most 32 characters": the plural follows the limit
+    const key = `errors.${err.code}`;
+    // asked with the details, so that a plural text ("at most 32 characters") is found by its count
+    if (err.code && window.i18next.exists(key, d)) return t(key, d);
     return window.i18n.error({ code: err.code, message: err.message, status: err.status, details: d });
   }
 
@@ -505,6 +510,7 @@
     const logout = document.querySelector('[data-testid="logout"]');
     if (logout && !document.querySelector('[data-testid="canned-manage"]')) {
       const button = node("button", "btn ghost", t("canned.manage"));
+      button.dataset.i18n = "canned.manage"; // the catalogue may still be loading: translated with the page
       button.type = "button";
       button.dataset.testid = "canned-manage";
       button.addEventListener("click", () => openDialog());

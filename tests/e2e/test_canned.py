@@ -50,7 +50,8 @@ async def agent_writes_two_replies(agent: Page) -> None:
     await form.locator('[name="title"]').fill("Order late")
     await form.locator('[name="ru"]').fill("Ваш заказ {order_id} задерживается")
     await form.locator('[data-testid="canned-save"]').click()
-    await expect(form.locator('[data-testid="canned-form-error"]')).to_contain_text("{order_id}")
+    # in the console's language (a Russian browser's): the catalogue's words, naming the variable
+    await expect(form.locator('[data-testid="canned-form-error"]')).to_contain_text("Неизвестная переменная {order_id}")
     await expect(dialog.locator('[data-testid="canned-row"]')).to_have_count(0)
     await form.locator('[name="ru"]').fill("{customer.name}, ваш заказ {customer.order_id} задерживается")
     await form.locator('[data-testid="canned-save"]').click()
@@ -102,7 +103,7 @@ async def late_is_refused_and_nothing_is_sent(agent: Page, customer: Page, sent:
     await box.press("ArrowDown")  # one option: the arrows keep it chosen
     await box.press("Enter")
     error = picker.locator('[data-testid="canned-error"]')
-    await expect(error).to_contain_text("{customer.order_id}")
+    await expect(error).to_contain_text("У клиента нет значения {customer.order_id}: ничего не вставлено")
     await expect(box).to_have_value("/late")
     await box.press("Enter")  # still the list's Enter: "/late" is never sent
     await expect(error).to_contain_text("{customer.order_id}")
@@ -116,8 +117,8 @@ async def late_is_refused_and_nothing_is_sent(agent: Page, customer: Page, sent:
 async def test_agent_inserts_a_filled_in_reply_with_slash_and_the_customer_gets_it(
     service: str, browser: Browser,
 ) -> None:
-    agent = await (await browser.new_context()).new_page()
-    customer = await (await browser.new_context()).new_page()
+    agent = await (await browser.new_context(locale="ru-RU")).new_page()
+    customer = await (await browser.new_context(locale="ru-RU")).new_page()
     await agent_logs_in(agent, service)
     await agent_writes_two_replies(agent)
 
