@@ -27,7 +27,7 @@ from typing import Any
 from router.bot.config import Intent, render
 from router.bot.faq import customer_values
 from router.canned.store import CannedStore
-from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
+from router.canned.template import TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
 from router.models import Agent, Conversation, Customer, Message, Role, new_id
 from router.notices import customer_language
@@ -90,11 +90,12 @@ class Forbidden(CannedError):
 
 
 class Unfilled(CannedError):
-    """A reply picked for a customer who lacks a value it needs: nothing goes into the box."""
+    """A reply picked for a customer who lacks a value it needs (or, stored before the
+    grammar changed, one it can no longer read): nothing goes into the box."""
 
     status = 422
 
-    def __init__(self, error: MissingValue) -> None:
+    def __init__(self, error: TemplateError) -> None:
         super().__init__(str(error), **error.details)
         self.code = error.code
 
@@ -190,6 +191,15 @@ def language_of_customer(last_inbound: Message | None, customer: Customer) -> La
     else:
         found = str(customer.attributes.get("language") or "")
     return next((lang for lang in LANGUAGES if lang == found), None)
+
+
+def _lacking(text: str, values: Mapping[str, str]) -> list[str]:
+    """The variables of ``text`` without a value here; a text that no longer
+    parses (stored under an older grammar) lacks what breaks it."""
+    try:
+        return [v for v in variables(text) if v not in values]
+    except TemplateError as exc:
+        return [str(exc.details.get("variable") or exc.details.get("fragment"))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +310,7 @@ class CannedReplies:
         offers: list[Offer] = []
         for reply in await self._usable(ctx):
             lang, text = text_in(reply.texts, ctx.language)
-            missing = [v for v in variables(text) if v not in values]
+            missing = _lacking(text, values)
             offers.append(Offer(id=reply.id, source=Source(reply.scope.value),
                                 team=reply.owner if reply.scope is Scope.TEAM else None, shortcut=reply.shortcut,
                                 title=reply.title, text=text, language=lang, missing=missing))
@@ -330,7 +340,7 @@ class CannedReplies:
         lang, text = text_in(reply.texts, ctx.language)
         try:
             filled = fill(text, values_for(ctx.customer, ctx.agent, ctx.conversation))
-        except MissingValue as exc:
+        except TemplateError as exc:
             raise Unfilled(exc) from None
         return self._expanded(ctx, reply.id, lang, filled, set(reply.texts))
 

@@ -6,6 +6,7 @@ customer has no value for is a clear error and nothing reaches the customer."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -14,7 +15,8 @@ import aiohttp
 import pytest
 
 from agents_ui.sessions import ADMIN_SEED
-from router.appkeys import ROUTER
+from router.appkeys import ROUTER, STORE
+from router.canned.types import CannedReply, Scope
 from router.config import Settings
 from router.server.app import create_app
 from tests.agents_ui.conftest import (
@@ -305,3 +307,19 @@ async def test_without_teams_yaml_the_default_team_shares_replies(make_client: C
     offers = (await (await ann.get(f"/api/conversations/{conv}/canned")).json())["replies"]
     assert [o["id"] for o in offers] == [team["id"]]
     assert (await (await expand(ann, conv, team["id"])).json())["text"] == "Hello, John!"
+
+
+async def test_a_stored_reply_the_rules_no_longer_read_is_refused_not_a_crash(client: Client,
+                                                                               ann: aiohttp.ClientSession) -> None:
+    """A reply stored under another grammar (an older version, a hand-edited database)
+    is offered marked with what breaks it, and picking it fills nothing in."""
+    me = await (await ann.get("/api/me")).json()
+    now = datetime.now(UTC)
+    old = CannedReply(id="cnd_old", scope=Scope.PERSONAL, owner=me["agent"]["id"], shortcut="old", title="Old",
+                      texts={"en": "Dear {customer.title} {customer name"}, created_at=now, updated_at=now)
+    await client.app[STORE].create_canned(old)
+    conv = await customer_writes(client, "Hello", name="John")
+    offers = (await (await ann.get(f"/api/conversations/{conv}/canned")).json())["replies"]
+    assert next(o for o in offers if o["id"] == "cnd_old")["missing"] == ["{customer name"]
+    assert (await error_of(await expand(ann, conv, "cnd_old")))[:2] == (422, "canned_bad_template")
+    assert await messages(client, conv) == ["Hello"]
