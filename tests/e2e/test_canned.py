@@ -131,3 +131,53 @@ async def test_agent_inserts_a_filled_in_reply_with_slash_and_the_customer_gets_
 
     sent = await picks_hello_and_sends_it(agent, customer)
     await late_is_refused_and_nothing_is_sent(agent, customer, sent)
+
+
+async def test_a_personal_reply_hides_the_teams_of_the_same_shortcut_and_the_screen_says_so(
+    service: str, browser: Browser,
+) -> None:
+    admin = await (await browser.new_context(locale="en-US")).new_page()
+    await agent_logs_in(admin, service)
+    await admin.locator('[data-testid="canned-manage"]').click()
+    dialog = admin.locator('[data-testid="canned-dialog"]')
+    form = dialog.locator('[data-testid="canned-form"]')
+    # a team reply (an admin may write one for the team conversations go to)
+    await dialog.locator('[data-testid="canned-new"]').click()
+    await form.locator('[name="scope"]').select_option("team:support")
+    await form.locator('[name="shortcut"]').fill("hi")
+    await form.locator('[name="title"]').fill("Team greeting")
+    await form.locator('[name="en"]').fill("Hello from the support team!")
+    await form.locator('[data-testid="canned-save"]').click()
+    await expect(dialog.locator('[data-testid="canned-row"]', has_text="Team greeting")).to_have_count(1)
+    # a personal one of the same shortcut: the form warns while it is typed, the list says it after
+    await dialog.locator('[data-testid="canned-new"]').click()
+    await form.locator('[name="shortcut"]').fill("/HI")
+    await expect(form.locator('[data-testid="canned-shadow-note"]')).to_have_text(
+        "Your /hi will hide team support's reply of the same shortcut from your list.")
+    await form.locator('[name="title"]').fill("My greeting")
+    await form.locator('[name="en"]').fill("Hi, it's me again!")
+    await form.locator('[data-testid="canned-save"]').click()
+    team_row = dialog.locator('[data-testid="canned-row"]', has_text="Team greeting")
+    await expect(team_row.locator('[data-testid="canned-shadowed"]')).to_have_text(
+        "Hidden from your list by your own /hi.")
+    # the same shortcut again is refused, in words
+    await dialog.locator('[data-testid="canned-new"]').click()
+    await form.locator('[name="shortcut"]').fill("hi")
+    await form.locator('[name="title"]').fill("Again")
+    await form.locator('[name="en"]').fill("Again")
+    await form.locator('[data-testid="canned-save"]').click()
+    await expect(form.locator('[data-testid="canned-form-error"]')).to_have_text(
+        "The shortcut /hi is taken here already: choose another.")
+    await dialog.press("Escape")
+
+    customer = await (await browser.new_context(locale="en-US")).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "Hello, anyone there?")
+    await admin.locator('[data-testid="conversation"]', has_text="anyone there").click()
+    box = admin.locator('[data-testid="reply"]')
+    await box.press("/")
+    options = admin.locator('[data-testid="canned-option"]')
+    await expect(options).to_have_count(1)
+    await expect(options).to_contain_text("My greeting")
+    await box.press("Enter")
+    await expect(box).to_have_value("Hi, it's me again!")
