@@ -323,3 +323,16 @@ async def test_a_stored_reply_the_rules_no_longer_read_is_refused_not_a_crash(cl
     assert next(o for o in offers if o["id"] == "cnd_old")["missing"] == ["{customer name"]
     assert (await error_of(await expand(ann, conv, "cnd_old")))[:2] == (422, "canned_bad_template")
     assert await messages(client, conv) == ["Hello"]
+
+
+async def test_the_conversations_team_wins_a_shortcut_two_of_the_agents_teams_share(client: Client) -> None:
+    """The admin is in senior and support: in a support conversation, support's /hi is
+    offered, not senior's (which a plain order of team names would put first)."""
+    senior = (await save(client, {**body(shortcut="hi", en="Senior hello"), "scope": "team", "team": "senior"}))
+    support = (await save(client, {**body(shortcut="hi", en="Support hello"), "scope": "team", "team": "support"}))
+    conv = await customer_writes(client, "Hello there", name="John")  # the default team: support
+    offers = (await (await client.get(f"/api/conversations/{conv}/canned")).json())["replies"]
+    assert [o["id"] for o in offers if o["source"] != "bot"] == [support["reply"]["id"]]
+    assert (await (await expand(client, conv, support["reply"]["id"])).json())["text"] == "Support hello"
+    # the hidden one is still the admin's to use by id (a team of theirs)
+    assert (await (await expand(client, conv, senior["reply"]["id"])).json())["text"] == "Senior hello"
