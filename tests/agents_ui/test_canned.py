@@ -218,6 +218,10 @@ async def test_a_reply_is_filled_in_the_customers_language(client: Client, ann: 
     filled = await (await expand(ann, english, ru_only["id"])).json()
     assert filled == {"id": ru_only["id"], "text": "Только по-русски, John Smith", "language": "ru",
                       "wanted_language": "en"}
+    # the bot's answers too: in English for this customer
+    offers = (await (await ann.get(f"/api/conversations/{english}/canned")).json())["replies"]
+    bot = next(o for o in offers if o["id"] == "bot:delivery_time")
+    assert bot["language"] == "en" and bot["text"].startswith("We deliver")
     # filling in sends nothing
     assert await messages(client, english) == ["Hi, where is my order?"]
 
