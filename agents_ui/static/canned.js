@@ -225,14 +225,14 @@
     }
   }
 
-  function put(text) {
+  function put(text, caret) {
     const b = box();
     picker.filling = true;
     b.value = text;
     b.dispatchEvent(new Event("input", { bubbles: true })); // the console grows the box to fit
     picker.filling = false;
     b.focus();
-    b.setSelectionRange(text.length, text.length);
+    b.setSelectionRange(caret, caret);
   }
 
   async function choose(item) {
@@ -244,7 +244,10 @@
         `/api/conversations/${encodeURIComponent(id)}/canned/${encodeURIComponent(item.id)}`);
       if (picker.conversation !== id) return;
       closePicker();
-      put(filled.text);
+      // the "/query" line becomes the reply; whatever the agent wrote below it stays
+      const value = box().value;
+      const rest = value.startsWith("/") && value.includes("\n") ? value.slice(value.indexOf("\n")) : "";
+      put(filled.text + rest, filled.text.length);
       const note = document.getElementById("reply-error");
       if (note) note.textContent = filled.wanted_language ? t("canned.other_language", {
         wanted: t(`canned.language.${filled.wanted_language}`), used: t(`canned.language.${filled.language}`),
