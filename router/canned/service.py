@@ -40,6 +40,8 @@ MAX_SHORTCUT = 32
 MAX_TITLE = 100
 MAX_TEXT = 4000  # as every text of the service's config (router.texts.Text)
 BOT_PREFIX = "bot:"
+# C0 controls but tab, line feed and carriage return
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class CannedError(Exception):
@@ -65,6 +67,12 @@ class TooLong(CannedError):
 
 class EmptyField(CannedError):
     code = "canned_empty"
+
+
+class ControlCharacter(CannedError):
+    """A control character (NUL above all: PostgreSQL's text cannot hold it) is no part of a reply."""
+
+    code = "canned_control_character"
 
 
 class UnknownTeam(CannedError):
@@ -133,6 +141,9 @@ def _shortcut(raw: str) -> str:
 
 def _bounded(name: str, value: str, most: int) -> str:
     value = value.strip()
+    if (bad := _CONTROL.search(value)) is not None:
+        raise ControlCharacter(f"{name}: control character U+{ord(bad.group()):04X} at {bad.start() + 1}",
+                               field=name, position=bad.start() + 1)
     if not value:
         raise EmptyField(f"{name}: must not be empty", field=name)
     if len(value) > most:

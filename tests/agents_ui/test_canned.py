@@ -120,6 +120,8 @@ async def test_an_agent_saves_a_personal_reply_and_sees_it_listed(ann: aiohttp.C
     (body(en="a } b"), 400, "canned_bad_template", {"fragment": "}"}),
     ({**body(), "scope": "team", "team": "support"}, 403, "canned_forbidden", {}),
     ({**body(), "team": "support"}, 400, "canned_invalid", {"field": "team"}),
+    (body(en="Hello\x00there"), 400, "canned_control_character", {"field": "texts.en", "position": 6}),
+    ({**body(), "title": "a\x1bb"}, 400, "canned_control_character", {"field": "title", "position": 2}),
 ])
 async def test_a_reply_the_rules_refuse_is_a_clear_error_and_nothing_is_saved(
     ann: aiohttp.ClientSession, data: dict[str, Any], status: int, code: str, detail: dict[str, Any],
