@@ -468,6 +468,7 @@
       const actions = node("div", "canned-row-actions");
       const change = node("button", "btn small", t("canned.edit"));
       change.type = "button";
+      change.dataset.testid = "canned-edit";
       change.addEventListener("click", () => edit(r));
       const del = node("button", "btn small", t("canned.delete"));
       del.type = "button";

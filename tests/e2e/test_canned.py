@@ -133,6 +133,29 @@ async def test_agent_inserts_a_filled_in_reply_with_slash_and_the_customer_gets_
     await late_is_refused_and_nothing_is_sent(agent, customer, sent)
 
 
+async def edit_one_and_delete_another(admin: Page) -> None:
+    """On the open management screen: /hi edited, a new /bye deleted after a confirmation."""
+    dialog = admin.locator('[data-testid="canned-dialog"]')
+    form = dialog.locator('[data-testid="canned-form"]')
+    mine = dialog.locator('[data-testid="canned-row"]', has_text="My greeting")
+    await mine.locator('[data-testid="canned-edit"]').click()
+    await expect(form.locator('[name="en"]')).to_have_value("Hi, it's me again!")
+    await expect(form.locator('[name="scope"]')).to_be_disabled()  # a reply keeps its scope
+    await form.locator('[name="en"]').fill("Hi {customer.name}, it's me again!")
+    await form.locator('[data-testid="canned-save"]').click()
+    await expect(mine).to_contain_text("EN: Hi {customer.name}, it's me again!")
+    await dialog.locator('[data-testid="canned-new"]').click()
+    await form.locator('[name="shortcut"]').fill("bye")
+    await form.locator('[name="title"]').fill("Farewell")
+    await form.locator('[name="ru"]').fill("До свидания!")
+    await form.locator('[data-testid="canned-save"]').click()
+    farewell = dialog.locator('[data-testid="canned-row"]', has_text="Farewell")
+    admin.once("dialog", lambda d: d.accept())
+    await farewell.locator('[data-testid="canned-delete"]').click()
+    await expect(farewell).to_have_count(0)
+    await expect(dialog.locator('[data-testid="canned-row"]')).to_have_count(2)
+
+
 async def test_a_personal_reply_hides_the_teams_of_the_same_shortcut_and_the_screen_says_so(
     service: str, browser: Browser,
 ) -> None:
@@ -168,6 +191,7 @@ async def test_a_personal_reply_hides_the_teams_of_the_same_shortcut_and_the_scr
     await form.locator('[data-testid="canned-save"]').click()
     await expect(form.locator('[data-testid="canned-form-error"]')).to_have_text(
         "The shortcut /hi is taken here already: choose another.")
+    await edit_one_and_delete_another(admin)
     await dialog.press("Escape")
 
     customer = await (await browser.new_context(locale="en-US")).new_page()
@@ -179,5 +203,8 @@ async def test_a_personal_reply_hides_the_teams_of_the_same_shortcut_and_the_scr
     options = admin.locator('[data-testid="canned-option"]')
     await expect(options).to_have_count(1)
     await expect(options).to_contain_text("My greeting")
+    # the visitor gave no name: the list says so, and the pick fills nothing in
+    await expect(options.locator('[data-testid="canned-missing"]')).to_contain_text("{customer.name}")
     await box.press("Enter")
-    await expect(box).to_have_value("Hi, it's me again!")
+    await expect(admin.locator('[data-testid="canned-error"]')).to_contain_text("{customer.name}")
+    await expect(box).to_have_value("/")
