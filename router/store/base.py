@@ -40,6 +40,7 @@ from typing import Self
 
 from router.accounts.store import AccountStore
 from router.agents.store import AgentAdminStore
+from router.canned.store import CannedStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
@@ -52,7 +53,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, ABC):
+            AgentAdminStore, CannedStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -80,6 +80,7 @@ WRITES = {
     "NoteStore": {"add_note", "mark_mentions_read"},
     "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
                         "clear_agent_profile", "set_agents_settings"},
+    "CannedStore": {"create_canned", "update_canned", "delete_canned"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -98,6 +99,7 @@ READS = {
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
     "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
     "AgentAdminStore": {"agent_profiles", "agents_settings"},
+    "CannedStore": {"get_canned", "list_canned"},
 }
 
 
