@@ -8,6 +8,8 @@ event is a new constructor here (and its name in ``TYPES``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from router.bus import Event
 from router.models import AgentPresence, ConversationView, MergeRecord, Message
 
@@ -23,13 +25,18 @@ CUSTOMER_UNMERGED = "customer.unmerged"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
+CONVERSATION_TYPING = "conversation.typing"
+CONVERSATION_READ = "conversation.read"
 
 # every type this module builds
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED,
+    RULES_RELOADED, RULES_REFUSED, CONVERSATION_TYPING, CONVERSATION_READ,
 })
+# live signals that are never stored: a cluster carries them to the other nodes without the event log
+# (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
+EPHEMERAL = frozenset({CONVERSATION_TYPING})
 
 
 # -- messages ---------------------------------------------------------------------
@@ -98,3 +105,15 @@ def rules_reloaded(version: str) -> Event:
 def rules_refused(version: str) -> Event:
     """A changed rules file was refused: ``version`` (the running one) stays active."""
     return Event(RULES_REFUSED, {"version": version})
+
+
+# -- live signals (router.signals) ---------------------------------------------------
+def conversation_typing(conversation_id: str, author: str) -> Event:
+    """Someone is typing in the conversation now (``author``: "customer"); ephemeral, never stored."""
+    return Event(CONVERSATION_TYPING, {"conversation_id": conversation_id, "author": author})
+
+
+def conversation_read(conversation_id: str, agent_id: str, message_id: str, read_at: datetime) -> Event:
+    """An agent read the conversation up to ``message_id``: their other tabs and devices clear its count."""
+    return Event(CONVERSATION_READ, {"conversation_id": conversation_id, "agent_id": agent_id,
+                                     "message_id": message_id, "read_at": read_at.isoformat()})
