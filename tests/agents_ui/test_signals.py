@@ -7,7 +7,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from router.appkeys import ROUTER
 from router.config import Settings
+from router.models import IdentityRef, InboundMessage
 from tests.agents_ui.conftest import (
     AGENT_PASSWORD,
     Client,
@@ -167,3 +169,13 @@ async def test_seen_is_shown_once_an_agent_read_the_visitors_last_message(client
         await say(ws, "И ещё")
     async with tab(client) as ws:  # their newer message is not seen yet
         assert "seen" not in await hello(ws, visitor)
+
+
+async def test_a_channel_that_cannot_show_typing_is_told_nothing(client: Client) -> None:
+    """SMS, email, or a channel whose connector does not run: nothing is shown, and the console knows."""
+    await login(client)
+    accepted = await client.app[ROUTER].on_message(InboundMessage(
+        channel="sms", external_id="SM1", sender=IdentityRef(kind="sms", value="+79123456789"), text="Алло"))
+    assert accepted.conversation_id is not None
+    resp = await client.post(f"/api/conversations/{accepted.conversation_id}/typing", json={})
+    assert (resp.status, await resp.json()) == (200, {"shown": False})
