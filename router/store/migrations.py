@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 19: signals — each agent's read mark per conversation (router.signals): unread counts are
     # the customer's messages after it, counted when read; the ingest path writes nothing for them
     """

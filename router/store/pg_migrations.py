@@ -396,6 +396,11 @@ END
 $fn$;
 """
 
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
 # 13: signals — each agent's read mark per conversation (router.signals), as SQLite's migration 19
 _CONVERSATION_READS = """
 CREATE TABLE conversation_reads (
@@ -409,8 +414,11 @@ CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-                            _CONVERSATION_READS]
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE,
+    _CONVERSATION_READS,
+]
 
 
 class SchemaTooNew(RuntimeError):
