@@ -73,11 +73,11 @@ class UnreadOut(BaseModel):
 
 @endpoint("GET", "/api/unread", "This agent's unread counts: the customer's messages after their read mark, per "
           "conversation asked about and in each of their own open conversations, and the total of the latter",
-          query=UnreadQuery, response=UnreadOut, errors=((422, f"code unread_too_many: over {MAX_IDS} ids"),))
+          query=UnreadQuery, response=UnreadOut, errors=((422, f"code unread_over_limit: over {MAX_IDS} ids"),))
 async def unread(request: web.Request, query: UnreadQuery) -> UnreadOut:
     ids = [i for i in (part.strip() for part in query.ids.split(",")) if i]
     if len(ids) > MAX_IDS:
-        raise ApiError(422, "unread_too_many", f"ask about at most {MAX_IDS} conversations at once",
+        raise ApiError(422, "unread_over_limit", f"ask about at most {MAX_IDS} conversations at once",
                        details={"max": MAX_IDS})
     found = await request.app[SIGNALS].unread(current_agent(request), ids)
     return UnreadOut(unread=found.counts, mine=found.mine, total=found.total)

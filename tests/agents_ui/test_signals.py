@@ -100,7 +100,7 @@ async def test_marking_what_is_not_there_or_asking_too_much_is_a_clear_error(cli
     status, code, _ = await error_of(await client.post(f"/api/conversations/{conv}/read", json={"until": "x"}))
     assert (status, code) == (422, "invalid")
     status, code, _ = await error_of(await client.get("/api/unread", params={"ids": ",".join(["c"] * 501)}))
-    assert (status, code) == (422, "unread_too_many")
+    assert (status, code) == (422, "unread_over_limit")
     status, code, _ = await error_of(await client.post("/api/conversations/cnv_missing/typing", json={}))
     assert (status, code) == (404, "not_found")
     assert (await unread(client, conv, other))["unread"] == {conv: 1, other: 1}  # nothing was marked

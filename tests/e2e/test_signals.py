@@ -162,7 +162,8 @@ async def test_a_conversation_queued_in_my_team_rings_and_notifies_as_set(
 
 
 async def test_an_agent_is_alerted_when_a_conversation_is_assigned_to_them(service: str, browser: Browser) -> None:
-    async with aiohttp.ClientSession(service) as admin:
+    # unsafe: the service is an IP address, whose cookies a jar refuses by default
+    async with aiohttp.ClientSession(service, cookie_jar=aiohttp.CookieJar(unsafe=True)) as admin:
         assert (await admin.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})).ok
         created = await admin.post("/api/agents", json={"username": "anna", "display_name": "Anna",
                                                         "password": "anna password", "role": "agent"})
