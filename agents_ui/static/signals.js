@@ -22,6 +22,7 @@
     mine: new Set(), // my open conversations: the title's total
     cap: 100,
     asking: new Set(), // ids whose counts are being fetched
+    bumps: new Map(), // id -> messages counted here since: a count fetched meanwhile may miss them
     typingTimer: null,
     lastTyped: 0,
     readTimer: null,
@@ -77,16 +78,24 @@
   }
 
   async function fetchCounts(ids) {
+    ids = ids.slice(0, 500);
     ids.forEach((id) => s.asking.add(id));
+    const before = new Map(ids.map((id) => [id, s.bumps.get(id) || 0]));
+    const stale = [];
     try {
-      const data = await call("GET", `/api/unread?ids=${encodeURIComponent(ids.slice(0, 500).join(","))}`);
+      const data = await call("GET", `/api/unread?ids=${encodeURIComponent(ids.join(","))}`);
       s.cap = data.cap;
       s.mine = new Set(data.mine);
-      for (const [id, n] of Object.entries(data.unread)) s.counts.set(id, id === s.selected && visible() ? 0 : n);
+      for (const [id, n] of Object.entries(data.unread)) {
+        // a message that came while the count was on its way may or may not be in it: ask again
+        if (before.has(id) && before.get(id) !== (s.bumps.get(id) || 0)) stale.push(id);
+        else s.counts.set(id, id === s.selected && visible() ? 0 : n);
+      }
     } finally {
       ids.forEach((id) => s.asking.delete(id));
     }
     renderCounts();
+    if (stale.length) fetchCounts(stale).catch(() => {});
   }
 
   function refreshAll() {
@@ -98,8 +107,13 @@
   const visible = () => document.visibilityState === "visible";
 
   async function readNow(id) {
+    const before = s.bumps.get(id) || 0;
     const read = await call("POST", `/api/conversations/${encodeURIComponent(id)}/read`, {}).catch(() => null);
-    if (read) s.counts.set(id, id === s.selected ? 0 : read.unread);
+    if (read && id !== s.selected && before !== (s.bumps.get(id) || 0)) {
+      fetchCounts([id]).catch(() => {}); // a message came meanwhile: its count is the server's to say
+    } else if (read) {
+      s.counts.set(id, id === s.selected ? 0 : read.unread);
+    }
     renderCounts();
   }
 
@@ -128,6 +142,7 @@
     } else if (s.counts.has(id)) {
       s.counts.set(id, Math.min(s.cap, s.counts.get(id) + 1));
     }
+    s.bumps.set(id, (s.bumps.get(id) || 0) + 1);
     renderCounts();
   }
 

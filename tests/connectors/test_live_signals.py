@@ -56,9 +56,10 @@ async def test_an_agent_typing_is_a_chat_action_on_telegram(
     assert await typing(client, conv)
     [call] = tg_api.sent("sendChatAction")
     assert (call.params["chat_id"], call.params["action"]) == (str(tg.USER), "typing")
-    # typing again at once is not sent again: Telegram shows it for ~5 s anyway
-    assert await typing(client, conv)
-    assert len(tg_api.sent("sendChatAction")) == 1
+    # an agent's every key is not a call: at most one every 3 s (Telegram shows it for ~5 s anyway)
+    for _ in range(20):
+        assert await typing(client, conv)
+    assert 1 <= len(tg_api.sent("sendChatAction")) < 20
     assert await outbox_entries(client, conv) == 0  # never a message
 
 
