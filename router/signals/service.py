@@ -137,6 +137,8 @@ class Signals:
         conversation = await self.store.get_conversation(conversation_id)
         if conversation.status is ConversationStatus.RESOLVED:
             return False
+        if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
+            return False  # a colleague's conversation: this agent's reply would be refused, so is their typing
         last = await self.store.last_inbound(conversation.id)
         target = self._target(last, "shows_typing")
         if target is None:

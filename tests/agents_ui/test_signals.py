@@ -171,6 +171,24 @@ async def test_seen_is_shown_once_an_agent_read_the_visitors_last_message(client
         assert "seen" not in await hello(ws, visitor)
 
 
+async def test_typing_in_a_colleagues_conversation_is_not_shown(client: Client, open_session: OpenSession) -> None:
+    """Only who may reply is announced: another agent drafting there would promise an answer that cannot come."""
+    await login(client)
+    await create_agent(client)
+    ann = await open_session(client)
+    await login(ann, "ann", AGENT_PASSWORD)
+    async with tab(client) as ws:
+        await hello(ws)
+        await say(ws, "Есть кто?")
+        [conv] = [c["id"] for c in (await (await client.get("/api/conversations")).json())["conversations"]]
+        assert (await ann.post(f"/api/conversations/{conv}/assign", json={})).status == 200
+        resp = await client.post(f"/api/conversations/{conv}/typing", json={})  # the admin, not the assignee
+        assert await resp.json() == {"shown": False}
+        resp = await ann.post(f"/api/conversations/{conv}/typing", json={})
+        assert await resp.json() == {"shown": True}
+        assert await receive(ws) == {"type": "typing", "author": "agent"}  # hers only: the first frame is it
+
+
 async def test_a_channel_that_cannot_show_typing_is_told_nothing(client: Client) -> None:
     """SMS, email, or a channel whose connector does not run: nothing is shown, and the console knows."""
     await login(client)
