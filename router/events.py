@@ -12,6 +12,7 @@ from datetime import datetime
 
 from router.bus import Event
 from router.models import AgentPresence, ConversationView, MergeRecord, Message
+from router.notes.models import Mention, Note
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
@@ -25,18 +26,32 @@ CUSTOMER_UNMERGED = "customer.unmerged"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
+NOTE_CREATED = "note.created"
+NOTE_MENTIONED = "note.mentioned"
+MENTIONS_READ = "mentions.read"
 CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
+
+# an event meant for one agent carries their id here: the console pushes it only to
+# their sockets, on whichever node they are (agents_ui/live.py)
+TO_AGENT = "to_agent"
 
 # every type this module builds
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED, CONVERSATION_TYPING, CONVERSATION_READ,
+    RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, CONVERSATION_TYPING,
+    CONVERSATION_READ,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
 # (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
 EPHEMERAL = frozenset({CONVERSATION_TYPING})
+
+
+def addressed_to(event: Event) -> str | None:
+    """The one agent an event is for (None: every console)."""
+    to = event.data.get(TO_AGENT)
+    return to if isinstance(to, str) else None
 
 
 # -- messages ---------------------------------------------------------------------
@@ -107,6 +122,22 @@ def rules_refused(version: str) -> Event:
     return Event(RULES_REFUSED, {"version": version})
 
 
+# -- notes (router/notes/) ---------------------------------------------------------
+def note_created(note: Note) -> Event:
+    """A private note written in a conversation: every console showing it adds it to the thread."""
+    return Event(NOTE_CREATED, {"note": note.model_dump(mode="json")})
+
+
+def note_mentioned(mention: Mention) -> Event:
+    """A note mentions an agent: for their consoles only (badge, Mentions view, alert)."""
+    return Event(NOTE_MENTIONED, {TO_AGENT: mention.agent_id, "mention": mention.model_dump(mode="json")})
+
+
+def mentions_read(agent_id: str, conversation_id: str, unread: int) -> Event:
+    """The agent opened a conversation that mentioned them: their other consoles update the badge."""
+    return Event(MENTIONS_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "unread": unread})
+
+
 # -- live signals (router.signals) ---------------------------------------------------
 def conversation_typing(conversation_id: str, author: str) -> Event:
     """Someone is typing in the conversation now (``author``: "customer"); ephemeral, never stored."""
@@ -114,6 +145,7 @@ def conversation_typing(conversation_id: str, author: str) -> Event:
 
 
 def conversation_read(conversation_id: str, agent_id: str, message_id: str, read_at: datetime) -> Event:
-    """An agent read the conversation up to ``message_id``: their other tabs and devices clear its count."""
-    return Event(CONVERSATION_READ, {"conversation_id": conversation_id, "agent_id": agent_id,
+    """An agent read the conversation up to ``message_id``: their other tabs and devices (theirs only) clear
+    its count."""
+    return Event(CONVERSATION_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "agent_id": agent_id,
                                      "message_id": message_id, "read_at": read_at.isoformat()})

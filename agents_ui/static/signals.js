@@ -190,10 +190,10 @@
     if (node) node.hidden = true;
   }
 
-  // a private note (the notes' script marks the form) is never announced to the customer
+  // a private note (notes.js puts the composer in note mode) is never announced to the customer
   function quiet() {
     const form = document.getElementById("reply-form");
-    return !!(form && form.dataset.mode === "note") || !!(window.consoleSignals && window.consoleSignals.quiet);
+    return !!(form && form.classList.contains("note-mode"));
   }
 
   function onReplyInput(event) {
