@@ -187,3 +187,30 @@ async def test_an_agent_is_alerted_when_a_conversation_is_assigned_to_them(servi
         assert resp.ok
         await agent.wait_for_function("window.__sounds === 1")
         assert await agent.evaluate("window.__notes.length") == 0  # desktop notifications were not turned on
+
+
+async def test_typing_a_private_note_tells_the_customer_nothing(service: str, browser: Browser) -> None:
+    context = await browser.new_context()
+    # every "agent is typing" the console sends, counted as it goes
+    await context.add_init_script("""
+        window.__typing = 0;
+        const realFetch = window.fetch;
+        window.fetch = (url, init) => {
+          if (String(url).endsWith("/typing")) window.__typing += 1;
+          return realFetch(url, init);
+        };
+    """)
+    agent, customer = await context.new_page(), await new_page(browser)
+    await agent_logs_in(agent, service)
+    await open_widget(customer, service)
+    await customer_says(customer, "Вопрос про доставку")
+    await open_row(agent, "Вопрос про доставку")
+
+    await agent.locator('[data-testid="mode-note"]').click()
+    await agent.locator('[data-testid="reply"]').press_sequentially("Клиент из Казани, проверить склад")
+    assert await agent.evaluate("window.__typing") == 0
+    await agent.locator('[data-testid="reply"]').fill("")
+    await agent.locator('[data-testid="mode-reply"]').click()
+    await agent.locator('[data-testid="reply"]').press_sequentially("Сейчас проверю")
+    await agent.wait_for_function("window.__typing >= 1")  # the same box, as a reply, does
+    await expect(customer.locator(AGENT_TYPING)).to_be_visible()
