@@ -367,6 +367,9 @@
       case 'message.created':
         onMessage(data.message);
         break;
+      case 'agent.updated': // an admin may have changed my teams: the queues that alert me
+        if (s.me && data.agent && data.agent.id === s.me.id) loadTeams().catch(() => {});
+        break;
       default:
         break;
     }
@@ -376,13 +379,17 @@
     }
   }
 
+  async function loadTeams() {
+    const teams = await call("GET", "/api/teams");
+    s.teams = new Set(teams.teams.filter((team) => team.members.includes(s.me.username)).map((team) => team.name));
+  }
+
   async function begin() {
-    const [me, teams] = await Promise.all([call("GET", "/api/me"), call("GET", "/api/teams").catch(() => null)]);
-    s.me = me.agent;
-    s.teams = new Set((teams ? teams.teams : [])
-      .filter((team) => team.members.includes(s.me.username)).map((team) => team.name));
+    s.me = (await call("GET", "/api/me")).agent;
+    s.teams = new Set();
     buildMenu();
     refreshAll();
+    await loadTeams();
   }
 
   window.consoleAlerts = {
