@@ -225,6 +225,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         return self.LABEL
 
     asks_phone: ClassVar[bool] = True  # the request-contact button; telegram_inbound proves its answer
+    shows_typing: ClassVar[bool] = True  # sendChatAction "typing" (the Bot API tells bots nothing of users typing)
 
     def __init__(self, name: str, options: TelegramOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
@@ -418,6 +419,17 @@ class TelegramConnector(Connector[TelegramOptions]):
                 raise delivery_error(exc) from exc
             await progress.part_sent(f"{chat_id}:{sent.message_id}", last=step == len(calls) - 1)
         return SendResult(external_id=progress.external_id)
+
+    async def show_typing(self, recipient: str) -> None:
+        """``sendChatAction`` "typing": Telegram shows it for about five seconds,
+        or until the bot's next message. Best-effort: never paced as a message,
+        never retried; a failure is logged at debug and dropped."""
+        try:
+            await self.bot.send_chat_action(int(recipient), "typing")
+        except ValueError:
+            log.debug("telegram %s: %r is not a chat id, no typing shown", self.name, recipient)
+        except (AiogramError, aiohttp.ClientError, TimeoutError) as exc:
+            log.debug("telegram %s: the typing action was not shown (%s)", self.name, type(exc).__name__)
 
     def _calls(self, chat_id: int, message: OutboundMessage) -> list[Callable[[], Awaitable[TgMessage]]]:
         """The Bot API calls for one message, in order, each made only after

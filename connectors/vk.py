@@ -49,7 +49,15 @@ from jconfig.memory import MemoryConfig
 from pydantic import Field
 from vk_api.upload import VkUpload
 
-from connectors.vk_inbound import MAX_QUOTES, customer_message, quoted_senders, to_inbound, vk_ref
+from connectors.vk_inbound import (
+    IDENTITY_KIND,
+    MAX_QUOTES,
+    customer_message,
+    quoted_senders,
+    to_inbound,
+    typing_user,
+    vk_ref,
+)
 from connectors.webhook import parse_json, read_body
 from router.connector import (
     ChannelLabel,
@@ -67,7 +75,7 @@ from router.connector import (
     split_text,
 )
 from router.fetch import FetchRefused
-from router.models import Attachment, OutboundMessage
+from router.models import Attachment, IdentityRef, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +286,9 @@ class VkConnector(Connector[VkOptions]):
         return self.LABEL
 
 
+    # messages.setActivity "typing"; and a user typing to the community (message_typing_state) is told
+    shows_typing: ClassVar[bool] = True
+
     def __init__(self, name: str, options: VkOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
         self._secret = os.environ.get(options.secret_env, "")
@@ -349,6 +360,9 @@ class VkConnector(Connector[VkOptions]):
         return event
 
     async def _accept(self, event: dict[str, Any]) -> None:
+        if (user := typing_user(event)) is not None:  # nothing stored: agents see it for a few seconds
+            await self.signals.customer_typing(self.name, IdentityRef(kind=IDENTITY_KIND, value=str(user)))
+            return
         found = customer_message(event)
         if found is None:
             log.info("vk %s: event %s (%s) acknowledged and ignored: not a user's message to the community",
@@ -467,6 +481,20 @@ class VkConnector(Connector[VkOptions]):
                     self.name, since, failed, count, f"ts {until}" if until else "a new key's ts")
 
     # -- delivery ----------------------------------------------------------------------
+    async def show_typing(self, recipient: str) -> None:
+        """``messages.setActivity`` "typing" (VK shows it for about ten seconds).
+        Best-effort: not counted in the cluster's send pace, never retried; a
+        failure is logged at debug and dropped."""
+        try:
+            values: dict[str, Any] = {"peer_id": int(recipient), "type": "typing"}
+            if self.options.group_id is not None:
+                values["group_id"] = self.options.group_id
+            await self._call("messages.setActivity", values)
+        except ValueError:
+            log.debug("vk %s: %r is not a peer id, no typing shown", self.name, recipient)
+        except (vk_api.VkApiError, requests.RequestException) as exc:
+            log.debug("vk %s: the typing activity was not shown (%s)", self.name, type(exc).__name__)
+
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         try:
             peer_id = int(message.recipient)

@@ -210,3 +210,16 @@ def customer_message(event: dict[str, Any]) -> tuple[dict[str, Any], bool] | Non
     if not isinstance(peer, int) or not isinstance(sender, int) or not 0 < peer < FIRST_CHAT_PEER:
         return None
     return message, kind == "message_edit"
+
+
+def typing_user(event: dict[str, Any]) -> int | None:
+    """The user typing to the community in a ``message_typing_state`` event
+    (``{"state": "typing", "from_id": user, "to_id": -community}``); None for
+    anything else (the community's own admins typing to a user, a group chat)."""
+    obj = event.get("object")
+    if event.get("type") != "message_typing_state" or not isinstance(obj, dict) or obj.get("state") != "typing":
+        return None
+    user = obj.get("from_id")
+    if not isinstance(user, int) or isinstance(user, bool) or not 0 < user < FIRST_CHAT_PEER:
+        return None
+    return user

@@ -36,10 +36,12 @@ from connectors.webchat_frames import (
     FrameError,
     HelloFrame,
     PingFrame,
+    TypingFrame,
     history_frames,
     message_frame,
     parse_frame,
 )
+from connectors.webchat_signals import WebChatSignals
 from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo
 from router.connector import (
     ChannelLabel,
@@ -227,8 +229,9 @@ class _Session:
     backlog: list[dict[str, Any]] | None = None
 
 
-class WebChatConnector(Connector[WebChatOptions]):
+class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
     type_name: ClassVar[str] = "webchat"
+    identity_kind: ClassVar[str] = IDENTITY_KIND
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "чат на сайте", "en": "site chat"},
                                            where={"ru": "в чате на сайте", "en": "in the site chat"})
@@ -259,6 +262,7 @@ class WebChatConnector(Connector[WebChatOptions]):
         app.router.add_get("/chat", self._redirect_demo)
         # a reply another node sent, for a visitor whose tab may be open here
         self.peers.on(f"webchat:{self.name}", self._relayed)
+        self._setup_signals()  # typing and "seen" (connectors.webchat_signals)
 
     async def _serve_widget(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -332,9 +336,13 @@ class WebChatConnector(Connector[WebChatOptions]):
             code = "too_large" if session.ws.too_big else "socket_error"
             log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
 
-    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame) -> None:
+    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame | TypingFrame) -> None:
         if isinstance(frame, PingFrame):
             await self._push_now(session, {"type": "pong"})
+        elif isinstance(frame, TypingFrame):
+            if session.visitor_id is None:
+                raise FrameError("hello_required", 'send {"type": "hello"} first')
+            await self._visitor_typing(session.visitor_id)
         elif isinstance(frame, HelloFrame):
             await self._on_hello(session, frame)
         else:
@@ -544,6 +552,8 @@ class WebChatConnector(Connector[WebChatOptions]):
             welcome["availability"] = availability_frame(await self.host.availability())
         except HostError:  # logged by the host: the widget says only whether it is connected
             log.debug("webchat: a welcome without who answers now")
+        if (seen := await self._visitor_seen(visitor_id)) is not None:  # an agent has read their last message
+            welcome["seen"] = seen
         return welcome
 
     async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> int:

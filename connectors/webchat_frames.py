@@ -67,11 +67,18 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame, Field(discriminator="type")]
-_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame] = TypeAdapter(ClientFrame)
+class TypingFrame(_Frame):
+    """The visitor is typing (the widget sends it at most every few seconds while they do)."""
+
+    type: Literal["typing"]
 
 
-def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame:
+AnyClientFrame = HelloFrame | ChatFrame | PingFrame | TypingFrame
+ClientFrame = Annotated[AnyClientFrame, Field(discriminator="type")]
+_CLIENT_FRAME: TypeAdapter[AnyClientFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_frame(raw: str) -> AnyClientFrame:
     try:
         return _CLIENT_FRAME.validate_json(raw)
     except ValidationError as exc:
@@ -85,7 +92,7 @@ def frame_error(exc: ValidationError) -> FrameError:
         return FrameError("bad_json", "the frame is not valid JSON")
     if any(not e["loc"] for e in errors):
         # not an object, no "type", or a type we do not know
-        return FrameError("unknown_type", 'expected an object with "type": "hello", "message" or "ping"')
+        return FrameError("unknown_type", 'expected an object with "type": "hello", "message", "typing" or "ping"')
     if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
         return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
     details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
@@ -108,6 +115,7 @@ def history_frames(history: list[Message]) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "ChatFrame", "ClientFrame", "FrameError", "HelloFrame", "PingFrame",
+    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "AnyClientFrame", "ChatFrame", "ClientFrame", "FrameError",
+    "HelloFrame", "PingFrame", "TypingFrame",
     "frame_error", "history_frames", "message_frame", "parse_frame",
 ]

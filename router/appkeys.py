@@ -19,6 +19,7 @@ from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
 from router.routing.assignment import Assigner
 from router.routing.rules.reload import RulesReloader
+from router.signals.service import Signals
 from router.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,5 +33,6 @@ CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 ASSIGNER = web.AppKey("assigner", Assigner)
+SIGNALS = web.AppKey("signals", Signals)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)

@@ -200,7 +200,36 @@ class Peers(Protocol):
 
     def broadcast(self, topic: str, data: dict[str, Any]) -> None: ...
 
+    def signal(self, topic: str, data: dict[str, Any]) -> None:
+        """As ``broadcast``, for what is stale in seconds (someone typing):
+        cheaper, never stored, and lost for a node that is away meanwhile."""
+        ...
+
     def on(self, topic: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None: ...
+
+
+class CustomerSignals(Protocol):
+    """What a connector tells the core of its customers besides messages
+    (``router.signals``): live and best-effort, never stored. Neither call
+    raises: what cannot be done now is logged at debug and dropped."""
+
+    async def customer_typing(self, channel: str, sender: IdentityRef) -> None:
+        """``sender`` is typing now (agents see it for a few seconds)."""
+        ...
+
+    async def seen_message(self, channel: str, sender: IdentityRef) -> str | None:
+        """The id of ``sender``'s last message once an agent has read it, else None."""
+        ...
+
+
+class NoSignals:
+    """A connector on its own (tests, tools): nobody is told."""
+
+    async def customer_typing(self, channel: str, sender: IdentityRef) -> None:
+        return None
+
+    async def seen_message(self, channel: str, sender: IdentityRef) -> str | None:
+        return None
 
 
 class LonePeers:
@@ -209,6 +238,9 @@ class LonePeers:
     clustered = False
 
     def broadcast(self, topic: str, data: dict[str, Any]) -> None:
+        return None
+
+    def signal(self, topic: str, data: dict[str, Any]) -> None:
         return None
 
     def on(self, topic: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
@@ -356,6 +388,12 @@ class Connector(ABC, Generic[OptionsT]):
     # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
     # proves is the customer's own number (``InboundMessage.proven_phone``)
     asks_phone: ClassVar[bool] = False
+    # live signals (router.signals): the channel can show its customer that an agent
+    # types (``show_typing``) and that an agent has seen their message (``show_seen``)
+    shows_typing: ClassVar[bool] = False
+    shows_seen: ClassVar[bool] = False
+    # where the connector reports its customers typing; the app factory gives each connector the node's
+    signals: CustomerSignals = NoSignals()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -415,6 +453,17 @@ class Connector(ABC, Generic[OptionsT]):
 
     async def close_clients(self) -> None:
         """Close live client connections on shutdown (websockets, long polls)."""
+
+    async def show_typing(self, recipient: str) -> None:
+        """An agent is typing to ``recipient`` (``shows_typing``). Ephemeral and
+        best-effort: never through the outbox, never retried, and it never
+        raises (a failure is logged at debug and dropped)."""
+        return None
+
+    async def show_seen(self, recipient: str, message_id: str) -> None:
+        """An agent has seen ``recipient``'s message ``message_id`` (``shows_seen``);
+        best-effort as ``show_typing``."""
+        return None
 
     async def fetch_media(self, attachment: Attachment) -> MediaFile:
         """A customer's file that has no public URL (the platform keeps it

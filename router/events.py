@@ -8,6 +8,8 @@ event is a new constructor here (and its name in ``TYPES``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from router.bus import Event
 from router.models import Agent, AgentPresence, ConversationView, MergeRecord, Message
 from router.notes.models import Mention, Note
@@ -28,6 +30,8 @@ RULES_REFUSED = "rules.refused"
 NOTE_CREATED = "note.created"
 NOTE_MENTIONED = "note.mentioned"
 MENTIONS_READ = "mentions.read"
+CONVERSATION_TYPING = "conversation.typing"
+CONVERSATION_READ = "conversation.read"
 
 # an event meant for one agent carries their id here: the console pushes it only to
 # their sockets, on whichever node they are (agents_ui/live.py)
@@ -38,7 +42,11 @@ TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
     RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
+    CONVERSATION_TYPING, CONVERSATION_READ,
 })
+# live signals that are never stored: a cluster carries them to the other nodes without the event log
+# (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
+EPHEMERAL = frozenset({CONVERSATION_TYPING})
 
 
 def addressed_to(event: Event) -> str | None:
@@ -136,3 +144,16 @@ def note_mentioned(mention: Mention) -> Event:
 def mentions_read(agent_id: str, conversation_id: str, unread: int) -> Event:
     """The agent opened a conversation that mentioned them: their other consoles update the badge."""
     return Event(MENTIONS_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "unread": unread})
+
+
+# -- live signals (router.signals) ---------------------------------------------------
+def conversation_typing(conversation_id: str, author: str) -> Event:
+    """Someone is typing in the conversation now (``author``: "customer"); ephemeral, never stored."""
+    return Event(CONVERSATION_TYPING, {"conversation_id": conversation_id, "author": author})
+
+
+def conversation_read(conversation_id: str, agent_id: str, message_id: str, read_at: datetime) -> Event:
+    """An agent read the conversation up to ``message_id``: their other tabs and devices (theirs only) clear
+    its count."""
+    return Event(CONVERSATION_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "agent_id": agent_id,
+                                     "message_id": message_id, "read_at": read_at.isoformat()})

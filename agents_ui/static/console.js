@@ -13,7 +13,6 @@ const state = {
   filter: "open",
   conversations: new Map(), // id -> ConversationView
   arrived: null,            // while the list loads: id -> ConversationView pushed meanwhile
-  unread: new Set(),        // conversation ids with customer messages not yet seen
   selected: null,
   messages: new Map(),      // id -> Message of the selected conversation
   ws: null,
@@ -171,10 +170,8 @@ function conversationRow(conv) {
   li.tabIndex = 0;
   li.setAttribute("role", "button");
   li.classList.toggle("selected", conv.id === state.selected);
-  li.classList.toggle("unread", state.unread.has(conv.id));
   const tags = el("span", "conv-tags");
   tags.append(el("span", `badge ${conv.status}`, statusText(conv.status)), el("span", "channel", channelText(conv.channel)));
-  if (state.unread.has(conv.id)) tags.append(el("span", "unread-dot"));
   li.append(
     avatar(customerName(conv), conv.customer_id),
     el("span", "conv-name", customerName(conv)),
@@ -190,7 +187,7 @@ function renderList() {
     .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : -1));
   $("#conversations").replaceChildren(...rows.map(conversationRow));
   $("#empty-list").hidden = rows.length > 0;
-  document.title = state.unread.size ? `(${fmt.number(state.unread.size)}) omnirouter` : "omnirouter";
+  // signals.js: each row's unread count and the tab title's total
 }
 
 function upsertConversation(conv) {
@@ -320,7 +317,6 @@ function showMessage(msg) {
 // focus: the reply box takes the keyboard (not when moving through the list by keys)
 async function select(id, { focus = true } = {}) {
   state.selected = id;
-  state.unread.delete(id);
   state.messages = new Map();
   renderList();
   $("#placeholder").hidden = true;
@@ -470,12 +466,7 @@ function onEvent(event) {
   if (data.conversation) upsertConversation(data.conversation);
   const msg = data.message;
   if (!msg) return;
-  if (msg.conversation_id === state.selected) {
-    showMessage(msg);
-  } else if (event.type === "message.created" && msg.direction === "in" && msg.conversation_id) {
-    state.unread.add(msg.conversation_id);
-    renderList();
-  }
+  if (msg.conversation_id === state.selected) showMessage(msg);
 }
 
 function setLive(online) {

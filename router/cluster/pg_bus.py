@@ -65,6 +65,12 @@ CONNECT_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 PRUNE_SINGLETON = "events-prune"
+# live signals (someone typing: ``events.EPHEMERAL``, ``Peers.signal``) go by NOTIFY alone, on a
+# channel of their own: no row, no lock on the log; a node whose LISTEN is down misses them,
+# which for what is stale in seconds is right. NOTIFY's payload must stay under 8000 bytes
+SIGNALS = "omnirouter_signals"
+SIGNAL_BYTES = 7500
+SIGNALS_WAITING = 1000  # signals waiting to go out; more are dropped (the database is away)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -99,18 +105,38 @@ class PgCluster:
         self._writing = asyncio.Lock()  # the appends and the pruning share the writer connection
         self._dropped = 0
         self._pending: list[tuple[str, str]] = []  # taken from the queue by the appender, not appended yet
+        self._signals: asyncio.Queue[str] = asyncio.Queue(SIGNALS_WAITING)
+        self._signal_handlers: set[asyncio.Task[None]] = set()  # handlers of signals heard, running
+        # set while the LISTEN connection is up: signals sent meanwhile are heard (they are not in the log)
+        self.listening = asyncio.Event()
 
     # -- what the node uses --------------------------------------------------------
     def broadcast(self, topic: str, data: dict[str, Any]) -> None:
         """To every other node's handlers of ``topic`` (never this node's)."""
         self._enqueue(topic, json.dumps(data, ensure_ascii=False))
 
+    def signal(self, topic: str, data: dict[str, Any]) -> None:
+        """As ``broadcast``, by NOTIFY alone: never stored, lost for a node that is away."""
+        self._signal(topic, json.dumps(data, ensure_ascii=False))
+
     def on(self, topic: str, handler: Handler) -> None:
         self._handlers.setdefault(topic, []).append(handler)
 
     def _forward(self, event: Event) -> None:
-        if event.type not in NODE_LOCAL:
+        if event.type in events.EPHEMERAL:
+            self._signal(EVENT, event.json)
+        elif event.type not in NODE_LOCAL:
             self._enqueue(EVENT, event.json)
+
+    def _signal(self, topic: str, payload: str) -> None:
+        raw = json.dumps({"node": self.node, "topic": topic, "payload": payload}, ensure_ascii=False)
+        if len(raw.encode()) > SIGNAL_BYTES:
+            log.debug("cluster: a signal of topic %s is too long for NOTIFY, dropped", topic)
+            return
+        try:
+            self._signals.put_nowait(raw)
+        except asyncio.QueueFull:
+            log.debug("cluster: %d signals wait already, one of topic %s dropped", SIGNALS_WAITING, topic)
 
     def _enqueue(self, topic: str, payload: str) -> None:
         if self._outgoing.qsize() >= QUEUE_MAX:
@@ -137,6 +163,7 @@ class PgCluster:
             raise StoreUnavailable(f"the node could not join the cluster's event log: {translated(exc)}") from exc
         self._tasks = [asyncio.create_task(self._append_loop(), name="cluster-append"),
                        asyncio.create_task(self._read_loop(), name="cluster-read"),
+                       asyncio.create_task(self._signal_loop(), name="cluster-signals"),
                        asyncio.create_task(self.leadership.run(PRUNE_SINGLETON, self._prune_loop),
                                            name="cluster-prune")]
         self.bus.forward = self._forward
@@ -278,9 +305,11 @@ class PgCluster:
             old.terminate()
         conn = await self._connect("events-in")
         await conn.add_listener(CHANNEL, self._notified)
+        await conn.add_listener(SIGNALS, self._signalled)
         # a dead connection wakes the loop at once, not at the next safety poll
         conn.add_termination_listener(self._terminated)
         self._listener = conn
+        self.listening.set()
         return conn
 
     def _notified(self, _conn: object, pid: int, _channel: str, _payload: object) -> None:
@@ -292,6 +321,7 @@ class PgCluster:
         self._wake.set()
 
     def _terminated(self, *_: object) -> None:
+        self.listening.clear()
         self._wake.set()
 
     async def _catch_up(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -320,6 +350,41 @@ class PgCluster:
             except Exception as exc:  # one handler's fault must not stop this node hearing the others
                 log.error("cluster: a handler of %s failed, the message is skipped\n%s", topic,
                           textless_traceback(exc))
+
+    # -- live signals ----------------------------------------------------------------
+    async def _signal_loop(self) -> None:
+        """What waits goes in one statement (one NOTIFY each) on the writer's
+        connection; a batch the database cannot take now is dropped, not kept."""
+        while True:
+            batch = [await self._signals.get()]
+            while len(batch) < BATCH and not self._signals.empty():
+                batch.append(self._signals.get_nowait())
+            try:
+                async with self._writing:
+                    if self._writer is None or self._writer.is_closed():
+                        self._writer = await self._connect("events-out")
+                    await self._writer.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", SIGNALS, batch,
+                                               timeout=CONNECT_TIMEOUT)
+            except DRIVER_ERRORS as exc:
+                log.debug("cluster: %d signal(s) dropped: %s", len(batch), type(exc).__name__)
+                self._close_writer()
+
+    def _signalled(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            raw = json.loads(str(payload))
+            node, topic, data = raw["node"], raw["topic"], raw["payload"]
+            event = Event.parse(data) if topic == EVENT and node != self.node else None
+        except (ValueError, KeyError, TypeError):
+            log.debug("cluster: a signal that is not ours ignored")
+            return
+        if node == self.node:
+            return
+        if event is not None:
+            self.bus.publish_local(event)
+            return
+        task = asyncio.create_task(self._dispatch(topic, data))
+        self._signal_handlers.add(task)
+        task.add_done_callback(self._signal_handlers.discard)
 
     # -- housekeeping --------------------------------------------------------------
     async def _prune_loop(self) -> None:

@@ -29,6 +29,7 @@ from router.appkeys import (
     ROUTER,
     RULES_RELOADER,
     SETTINGS,
+    SIGNALS,
     STORE,
 )
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
@@ -62,6 +63,7 @@ from router.server.cluster import (
 )
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
+from router.signals.service import Signals
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.postgres import PostgresStore
@@ -329,8 +331,11 @@ def create_app(
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONVERSATIONS] = app[ROUTER].conversations
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
+    app[SIGNALS] = Signals(app[STORE], app[BUS])
+    app[SIGNALS].connect(app[CONNECTORS])
     for connector in app[CONNECTORS].values():
         connector.leadership = app[LEADERSHIP]  # a poller runs once per cluster
+        connector.signals = app[SIGNALS]  # where its customers' typing goes
     share_state(app, settings)
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])

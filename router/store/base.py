@@ -47,13 +47,14 @@ from router.ingest.store import IngestStore
 from router.notes.store import NoteStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
+from router.signals.store import ReadStore
 from router.store.cursors import CursorStore
 from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, CannedStore, ABC):
+            AgentAdminStore, CannedStore, ReadStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

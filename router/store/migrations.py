@@ -356,4 +356,17 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
     CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
     """,
+    # 19: signals — each agent's read mark per conversation (router.signals): unread counts are
+    # the customer's messages after it, counted when read; the ingest path writes nothing for them
+    """
+    CREATE TABLE conversation_reads (
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        message_id TEXT NOT NULL,
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, conversation_id)
+    );
+    -- has any agent read the customer's last message (the widget's "Seen")
+    CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
+    """,
 ]

@@ -468,10 +468,22 @@ CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE 
 CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
 """
 
+# 13: signals — each agent's read mark per conversation (router.signals), as SQLite's migration 19
+_CONVERSATION_READS = """
+CREATE TABLE conversation_reads (
+    agent_id text NOT NULL REFERENCES agents(id),
+    conversation_id text NOT NULL REFERENCES conversations(id),
+    message_id text NOT NULL,
+    read_at timestamptz NOT NULL,
+    PRIMARY KEY (agent_id, conversation_id)
+);
+CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS,
 ]
 
 

@@ -23,6 +23,7 @@ from router.notes.postgres import PostgresNotes
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
+from router.signals.postgres import PostgresReads
 from router.store.base import Store
 from router.store.errors import StoreUnavailable
 from router.store.faults import Episode
@@ -68,7 +69,8 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
+                    PostgresReads, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

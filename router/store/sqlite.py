@@ -29,6 +29,7 @@ from router.ingest.sqlite import SQLiteIngest
 from router.notes.sqlite import SQLiteNotes
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
 from router.routing.sqlite import SQLiteRouting
+from router.signals.sqlite import SQLiteReads
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
 from router.store.engine import CLOSE_TIMEOUT, WriterMode
@@ -87,7 +88,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

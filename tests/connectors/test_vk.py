@@ -202,7 +202,8 @@ async def test_a_malformed_event_is_a_400_and_changes_nothing(vk: Client, body: 
 async def test_other_events_are_acknowledged_and_logged(vk: Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="connectors.vk")
     chat = event("message_new", {"message": vk_message(4, "hi all", peer_id=2000000001), "client_info": CLIENT_INFO})
-    typing = event("message_typing_state", {"state": "typing", "from_id": USER, "to_id": -GROUP_ID})
+    # the community's own admin typing to the user (a user typing is a live signal: test_live_signals.py)
+    typing = event("message_typing_state", {"state": "typing", "from_id": -GROUP_ID, "to_id": USER})
     allow = event("message_allow", {"user_id": USER, "key": "promo"})
     ours = event("message_reply", vk_message(5, "our own answer") | {"out": 1, "from_id": -GROUP_ID})
     for body in (chat, typing, allow, ours):

@@ -22,6 +22,11 @@ from aiohttp import web
 
 from tests.fakes.local import LocalServer
 
+# https://core.telegram.org/bots/api#sendchataction
+CHAT_ACTIONS = frozenset({"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+                          "upload_document", "choose_sticker", "find_location", "record_video_note",
+                          "upload_video_note"})
+
 
 @dataclass
 class Call:
@@ -160,12 +165,21 @@ class FakeTelegram(LocalServer):
             return await self._overtaking_poll(request, params)
         if handler is not None:
             return _ok(await handler(params))
+        if method == "sendChatAction":
+            return self._chat_action(params)
         if method in ("sendMessage", "sendPhoto", "sendDocument"):
             if "reply_markup" in params and not _valid_markup(params["reply_markup"]):
                 return web.json_response({"ok": False, "error_code": 400, "description":
                                           "Bad Request: can't parse reply keyboard markup JSON object"}, status=400)
             return _ok(self._sent_message(method, params))
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+
+    def _chat_action(self, params: dict[str, Any]) -> web.Response:
+        # as the Bot API: True, or 400 for an action it does not know
+        if params.get("action") not in CHAT_ACTIONS or "chat_id" not in params:
+            return web.json_response({"ok": False, "error_code": 400, "description":
+                                      "Bad Request: wrong parameter action in request"}, status=400)
+        return _ok(True)
 
     def _get_file(self, params: dict[str, Any]) -> web.Response:
         # as the Bot API: a File object, or 400 for an id it does not know

@@ -133,6 +133,12 @@ class FakeVk(LocalServer):
             self._sent[key] = next(self._ids)
         return self._sent[key]
 
+    def _messages_setActivity(self, params: dict[str, Any]) -> Any:
+        # https://dev.vk.com/ru/method/messages.setActivity: 1 on success
+        assert params["type"] in ("typing", "audiomessage", "photo", "video", "file", "videomessage")
+        int(params["peer_id"])
+        return 1
+
     def delivered(self) -> list[Call]:
         """messages.send calls VK would have shown the user (one per random_id)."""
         seen: set[tuple[str, str]] = set()

@@ -81,6 +81,7 @@ WRITES = {
     "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
                         "clear_agent_profile", "set_agents_settings"},
     "CannedStore": {"create_canned", "update_canned", "delete_canned"},
+    "ReadStore": {"mark_read"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -100,6 +101,7 @@ READS = {
     "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
     "AgentAdminStore": {"agent_profiles", "agents_settings"},
     "CannedStore": {"get_canned", "list_canned"},
+    "ReadStore": {"unread_counts", "assigned_unread", "open_conversation_of", "seen_message"},
 }
 
 

@@ -1,0 +1,74 @@
+"""The site chat's live signals (router.signals): the visitor typing, told to
+the core; an agent typing and an agent having seen the visitor's last
+message, pushed to the visitor's tabs, on whichever node holds them.
+
+Frames (DESIGN.md, ``WS /chat/ws``): client ``{"type": "typing"}``; server
+``{"type": "typing", "author": "agent"}`` and ``{"type": "seen", "id": ...}``.
+Nothing of it is stored; between nodes it goes as a signal (``Peers.signal``),
+never through the event log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import limits
+
+from connectors.chat_limits import MovingWindow
+from router.connector import CustomerSignals, Peers
+from router.models import IdentityRef
+
+log = logging.getLogger(__name__)
+
+# a visitor's typing frames taken from one socket, whatever a script sends: the widget sends one
+# every 2.5 s while they type, and one at once after each message; the core passes on at most one a
+# conversation every 2 s (router.signals)
+TYPING_RATE = "5 per 10 seconds"
+
+
+class WebChatSignals:
+    """Mixed into ``WebChatConnector``, which gives it its name, its visitors'
+    tabs (``_deliver``) and the node's peers and signals."""
+
+    shows_typing: ClassVar[bool] = True
+    shows_seen: ClassVar[bool] = True
+    name: str
+    peers: Peers
+    signals: CustomerSignals
+    identity_kind: ClassVar[str]
+
+    async def _deliver(self, visitor_id: str, frame: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def _setup_signals(self) -> None:
+        """In ``setup_routes``, once the node's peers are given."""
+        self._typing_window = MovingWindow(limits.parse(TYPING_RATE))
+        self.peers.on(self._signal_topic, self._signal_relayed)
+
+    @property
+    def _signal_topic(self) -> str:
+        return f"webchat-signals:{self.name}"
+
+    async def _visitor_typing(self, visitor_id: str) -> None:
+        if self._typing_window.hit(visitor_id):
+            await self.signals.customer_typing(self.name, IdentityRef(kind=self.identity_kind, value=visitor_id))
+
+    async def _visitor_seen(self, visitor_id: str) -> str | None:
+        """Their last message, if an agent has seen it (for the welcome)."""
+        return await self.signals.seen_message(self.name, IdentityRef(kind=self.identity_kind, value=visitor_id))
+
+    async def show_typing(self, recipient: str) -> None:
+        await self._signal(recipient, {"type": "typing", "author": "agent"})
+
+    async def show_seen(self, recipient: str, message_id: str) -> None:
+        await self._signal(recipient, {"type": "seen", "id": message_id})
+
+    async def _signal(self, visitor_id: str, frame: dict[str, Any]) -> None:
+        await self._deliver(visitor_id, frame)
+        self.peers.signal(self._signal_topic, {"visitor": visitor_id, "frame": frame})
+
+    async def _signal_relayed(self, data: dict[str, Any]) -> None:
+        """Another node's signal: to this node's tabs of the visitor, if any."""
+        visitor_id, frame = data.get("visitor"), data.get("frame")
+        if isinstance(visitor_id, str) and isinstance(frame, dict):
+            await self._deliver(visitor_id, frame)
