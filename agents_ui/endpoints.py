@@ -118,7 +118,10 @@ def _validate(model: type[BaseModel], raw: Any) -> BaseModel:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(422, "invalid", f"{where}: {first['msg']}") from None
+        # the kind of problem and its limits, for a client to say it in its own language
+        limits = {k: str(v) for k, v in (first.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+        raise ApiError(422, "invalid", f"{where}: {first['msg']}",
+                       details={"field": where, "problem": first["type"], **limits}) from None
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -61,6 +61,9 @@ window.i18n = (() => {
   // an API error in the console's language: its code's text when the catalogue
   // has one (with the error's details as variables), else the server's message
   function error(err) {
+    // a refused field: the kind of problem in the console's language (details: field, problem, limits)
+    const problem = err && err.code === "invalid" && err.details ? `invalid.${err.details.problem}` : null;
+    if (problem && window.i18next.exists(problem)) return t(problem, err.details);
     const key = err && err.code ? `errors.${err.code}` : null;
     if (key && window.i18next.exists(key)) return t(key, err.details || {});
     return (err && err.message) || t("errors.unknown");
