@@ -288,4 +288,17 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 15: files — what the router knows of each stored file (router.files); the bytes
+    # are in the files folder or the bucket, under the file's id
+    """
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]

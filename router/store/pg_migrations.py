@@ -396,8 +396,21 @@ END
 $fn$;
 """
 
-# a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN]
+# 9: files — what the router knows of each stored file (router.files); the bytes are in the
+# files folder or the bucket, under the file's id
+_FILES = """
+CREATE TABLE files (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    sha256 text NOT NULL,
+    uploaded_by text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+"""
+
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _FILES]
 
 
 class SchemaTooNew(RuntimeError):
