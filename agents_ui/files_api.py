@@ -1,7 +1,7 @@
 """Files in the console: an agent uploads one (``POST /api/files``, multipart,
 streamed to the storage) and replies with its id; the console shows a stored
 file (``GET /api/files/{id}``: images inline, everything else downloaded);
-a platform or a visitor fetches one by a signed link (``GET /files/{id}``),
+a platform or a visitor fetches one by a signed link (``GET /api/files/{id}/signed``),
 without a login until the link expires."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.helpers import content_disposition_header
@@ -58,6 +59,12 @@ async def file_part(request: web.Request, field: str = FIELD) -> BodyPartReader:
     raise ApiError(422, "invalid", f"{field}: the body has no file in a field {field!r}")
 
 
+def part_name(part: BodyPartReader) -> str | None:
+    """The file's name as the client gave it: browsers send UTF-8 as is, other
+    clients (aiohttp, curl's --form-string) percent-encode it."""
+    return unquote(part.filename, errors="strict") if part.filename and "%" in part.filename else part.filename
+
+
 def refused(exc: FileRefused) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, details=exc.details)
 
@@ -83,7 +90,7 @@ async def upload(request: web.Request, _: None) -> FileOut:
     part = await file_part(request)
     files = request.app[FILES]
     try:
-        stored = await files.accept(part_chunks(part), part.filename, part.headers.get("Content-Type"),
+        stored = await files.accept(part_chunks(part), part_name(part), part.headers.get("Content-Type"),
                                     f"agent:{current_agent(request).id}")
     except FileRefused as exc:
         raise refused(exc) from None
@@ -138,7 +145,7 @@ async def download(request: web.Request, _: None) -> web.StreamResponse:
     return await serve(request, files, await files.get(request.match_info["id"]))
 
 
-@endpoint("GET", "/files/{id}", "A stored file by a signed link (no login; for platforms and visitors)",
+@endpoint("GET", "/api/files/{id}/signed", "A stored file by a signed link (no login: platforms, visitors)",
           query=LinkQuery, public=True, response_description="the file's bytes",
           errors=((403, "the link is forged or expired"),))
 async def signed_download(request: web.Request, query: LinkQuery) -> web.StreamResponse:

@@ -330,7 +330,7 @@ class FileAccess(Protocol):
         ...
 
     async def link(self, attachment: Attachment) -> str:
-        """A path (``/files/<id>?expires=…&sig=…``) that fetches the file
+        """A path (``/api/files/<id>/signed?expires=…&sig=…``) that fetches the file
         without a login until it expires; prefix it with the public URL."""
         ...
 

@@ -1,6 +1,6 @@
 """Links to a stored file that work without a login until they expire: for a
 platform that fetches the file itself (Twilio's MediaUrl) and for the site
-chat's visitors. ``/files/<id>?expires=<unix time>&sig=<HMAC>``: the
+chat's visitors. ``/api/files/<id>/signed?expires=<unix time>&sig=<HMAC>``: the
 signature covers the id and the expiry, so neither can be changed, and a link
 is no key to any other file."""
 
@@ -21,7 +21,7 @@ def _sign(secret: bytes, file_id: str, expires: int) -> str:
 
 
 def signed_path(secret: bytes, file_id: str, expires: int) -> str:
-    return f"/files/{file_id}?" + urlencode({"expires": expires, "sig": _sign(secret, file_id, expires)})
+    return f"/api/files/{file_id}/signed?" + urlencode({"expires": expires, "sig": _sign(secret, file_id, expires)})
 
 
 def valid(secret: bytes, file_id: str, expires: int, signature: str, now: float) -> bool:
