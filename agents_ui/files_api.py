@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
-from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.helpers import content_disposition_header
@@ -59,12 +58,6 @@ async def file_part(request: web.Request, field: str = FIELD) -> BodyPartReader:
     raise ApiError(422, "invalid", f"{field}: the body has no file in a field {field!r}")
 
 
-def part_name(part: BodyPartReader) -> str | None:
-    """The file's name as the client gave it: browsers send UTF-8 as is, other
-    clients (aiohttp, curl's --form-string) percent-encode it."""
-    return unquote(part.filename, errors="strict") if part.filename and "%" in part.filename else part.filename
-
-
 def refused(exc: FileRefused) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, details=exc.details)
 
@@ -90,7 +83,7 @@ async def upload(request: web.Request, _: None) -> FileOut:
     part = await file_part(request)
     files = request.app[FILES]
     try:
-        stored = await files.accept(part_chunks(part), part_name(part), part.headers.get("Content-Type"),
+        stored = await files.accept(part_chunks(part), part.filename, part.headers.get("Content-Type"),
                                     f"agent:{current_agent(request).id}")
     except FileRefused as exc:
         raise refused(exc) from None

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote
 
 from router.connector import FileAccess, FileRefused, FileUnavailable, MediaFile
 from router.files.blobs import BlobMissing, BlobStorage, BlobUnavailable, read_all
@@ -32,7 +33,12 @@ log = logging.getLogger(__name__)
 
 def clean_name(name: str | None) -> str:
     """A file name fit for a header and a disk: its last path part, without
-    control characters, cut to length; "file" when nothing is left."""
+    control characters, cut to length; "file" when nothing is left. Browsers
+    send a multipart name in UTF-8 as is; other clients (aiohttp, some mobile
+    libraries) percent-encode it, which is undone."""
+    if name and "%" in name:
+        with contextlib.suppress(UnicodeDecodeError):
+            name = unquote(name, errors="strict")
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip().strip(".")
     if len(base) > MAX_NAME_LENGTH:
