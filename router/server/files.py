@@ -13,6 +13,7 @@ from router.appkeys import FILES, STORE
 from router.config import Settings
 from router.files.blobs import BlobStorage, LocalFolder
 from router.files.service import Files
+from router.redaction import register
 from router.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def make_blobs(settings: Settings, base_dir: Path) -> BlobStorage:
         # aiobotocore is imported only where a bucket is configured
         from router.files.s3 import S3Bucket  # noqa: PLC0415
 
+        register(config.s3.credentials())  # kept out of every log line
         return S3Bucket(config.s3)
     folder = Path(config.folder)
     return LocalFolder(folder if folder.is_absolute() else base_dir / folder)

@@ -15,8 +15,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from router.appkeys import FILES
 from router.config import ConnectorConfig, Settings
-from router.models import IdentityRef, InboundMessage
+from router.models import Delivery, IdentityRef, InboundMessage, Message
 from router.server.app import ROUTER, STORE
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.connectors import test_telegram as tg_test
@@ -241,3 +242,28 @@ async def test_a_visitors_bad_upload_gets_a_clear_error_and_nothing_is_stored(
 def settings(settings: Settings) -> Settings:
     settings.connectors.setdefault("webchat", ConnectorConfig(type="webchat"))
     return settings
+
+
+async def test_a_file_gone_from_the_storage_is_dead_lettered_with_the_reason(
+        make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram) -> None:
+    """The outbox stays the one path: a file reply whose bytes are gone fails
+    once, for good, and says why; the platform is never sent half of it."""
+    client = await make_client(tg_settings)
+    assert await tg_test.post(client, tg_test.text_update(71, "фото?")) == 200
+    conv = await conversation_of(client, "telegram", str(tg_test.USER))
+    http = await agent(client)
+    try:
+        file_id = await upload(http, PNG, "box.png", "image/png")
+        await client.app[FILES].blobs.delete(file_id)
+        async with http.post(f"/api/conversations/{conv}/messages", json={"text": "Вот", "files": [file_id]}) as resp:
+            message_id = (await resp.json())["message"]["id"]
+    finally:
+        await http.close()
+
+    async def failed() -> Message | None:
+        message = await client.app[STORE].get_message(message_id)
+        return message if message.delivery is Delivery.FAILED else None
+
+    dead = await eventually(failed, "the reply to be dead-lettered")
+    assert dead.delivery_error is not None and "gone" in dead.delivery_error
+    assert tg_api.sent("sendPhoto") == [] and tg_api.sent("sendMessage") == []
