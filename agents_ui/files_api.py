@@ -34,6 +34,12 @@ class FileOut(BaseModel):
     url: str
 
 
+class FileLimits(BaseModel):
+    max_bytes: int
+    # content types as sniffed from the bytes
+    allowed_types: list[str]
+
+
 class LinkQuery(BaseModel):
     expires: int
     sig: Annotated[str, Field(min_length=1, max_length=64)]
@@ -90,6 +96,13 @@ async def upload(request: web.Request, _: None) -> FileOut:
     except FileUnavailable as exc:
         raise ApiError(503, "files_unavailable", str(exc), {"Retry-After": "5"}) from None
     return FileOut(file=stored, url=f"/api/files/{stored.id}")
+
+
+@endpoint("GET", "/api/file-limits", "What an upload may be: its size limit and the types allowed",
+          response=FileLimits)
+async def limits(request: web.Request, _: None) -> FileLimits:
+    config = request.app[FILES].config
+    return FileLimits(max_bytes=config.max_bytes, allowed_types=config.allowed_types)
 
 
 async def attachments_of(app: web.Application, file_ids: list[str]) -> list[Attachment]:

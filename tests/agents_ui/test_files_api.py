@@ -164,3 +164,11 @@ async def test_the_openapi_document_lists_the_upload(client: Client) -> None:
     body = doc["paths"]["/api/files"]["post"]["requestBody"]["content"]
     assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
     assert "413" in doc["paths"]["/api/files"]["post"]["responses"]
+
+
+async def test_the_console_learns_the_limits_before_it_uploads(settings: Settings, make_client: Any) -> None:
+    settings.files.max_bytes = 5 * 1024**2
+    client = await make_client()
+    await login(client)
+    limits = await (await client.get("/api/file-limits")).json()
+    assert limits["max_bytes"] == 5 * 1024**2 and "image/png" in limits["allowed_types"]
