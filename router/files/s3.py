@@ -12,7 +12,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -24,6 +24,8 @@ from router.files.config import S3Config
 log = logging.getLogger(__name__)
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+# S3's multipart parts are at least 5 MiB (but the last)
+PART_BYTES = 8 * 1024**2
 
 
 def _reason(exc: BotoCoreError | ClientError) -> str:
@@ -69,16 +71,44 @@ class S3Bucket(BlobStorage):
         return self.options.prefix + check_key(key)
 
     async def put(self, key: str, path: Path, content_type: str) -> None:
+        """Read from disk in a worker thread, a part at a time: one PUT for a
+        small file, a multipart upload of ``PART_BYTES`` parts for a large one
+        (never the whole file in memory, never a disk read on the event loop)."""
         try:
-            with path.open("rb") as body:
-                # botocore streams a file object from disk: the file is never read whole into memory
-                await self._client.put_object(Bucket=self.options.bucket, Key=self._key(key), Body=body,
-                                              ContentType=content_type)
+            with await asyncio.to_thread(path.open, "rb") as body:
+                first = await asyncio.to_thread(body.read, PART_BYTES)
+                second = await asyncio.to_thread(body.read, PART_BYTES)
+                if not second:
+                    await self._client.put_object(Bucket=self.options.bucket, Key=self._key(key), Body=first,
+                                                  ContentType=content_type)
+                else:
+                    await self._multipart(self._key(key), content_type, [first, second], body)
         except (BotoCoreError, ClientError) as exc:
             raise BlobUnavailable(f"{self.where}: {_reason(exc)}") from exc
         finally:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(path.unlink)
+
+    async def _multipart(self, key: str, content_type: str, read: list[bytes], body: BinaryIO) -> None:
+        bucket = self.options.bucket
+        upload = await self._client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+        upload_id = upload["UploadId"]
+        parts = []
+        try:
+            number = 0
+            while read:
+                number += 1
+                done = await self._client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                                      Body=read.pop(0))
+                parts.append({"PartNumber": number, "ETag": done["ETag"]})
+                if not read and (more := await asyncio.to_thread(body.read, PART_BYTES)):
+                    read.append(more)
+            await self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                         MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(BotoCoreError, ClientError):
+                await self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
         try:

@@ -11,7 +11,7 @@ import pytest
 
 from router.files.blobs import CHUNK, BlobMissing, BlobStorage, BlobUnavailable, LocalFolder, read_all
 from router.files.config import S3Config
-from router.files.s3 import S3Bucket
+from router.files.s3 import PART_BYTES, S3Bucket
 from router.models import new_id
 from tests.fakes.s3_server import ACCESS_KEY, REGION, SECRET_KEY, FakeS3
 
@@ -95,5 +95,17 @@ async def test_a_bucket_that_is_not_there_is_unavailable_and_the_upload_is_gone(
         with pytest.raises(BlobUnavailable, match="NoSuchBucket"):
             await _put(bucket, new_id("file"), b"data")
         assert list((tmp_path / "spool").iterdir()) == []
+    finally:
+        await bucket.close()
+
+
+async def test_a_file_over_one_part_goes_up_in_parts_and_comes_back_whole(s3_config: S3Config, tmp_path: Path) -> None:
+    bucket = S3Bucket(s3_config, spool=tmp_path / "spool")
+    await bucket.open()
+    try:
+        key = new_id("file")
+        body = bytes(range(251)) * (PART_BYTES * 2 // 251 + 1000)  # three parts, the last a short one
+        await _put(bucket, key, body)
+        assert await read_all(bucket, key) == body
     finally:
         await bucket.close()
