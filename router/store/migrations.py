@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 15: files — what the router knows of each stored file (router.files); the bytes
     # are in the files folder or the bucket, under the file's id
     """

@@ -396,6 +396,11 @@ END
 $fn$;
 """
 
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
 # 9: files — what the router knows of each stored file (router.files); the bytes are in the
 # files folder or the bucket, under the file's id
 _FILES = """
@@ -410,7 +415,11 @@ CREATE TABLE files (
 );
 """
 
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _FILES]
+# a migration's version is its place here (1-based); append, never reorder
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE, _FILES,
+]
 
 
 class SchemaTooNew(RuntimeError):
