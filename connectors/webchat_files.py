@@ -83,6 +83,7 @@ class VisitorUploads:
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post("/chat/files", self.handle)
+        app.router.add_get("/chat/files", self.limits)
         app.router.add_route("OPTIONS", "/chat/files", self.preflight)
 
     def _cors(self, request: web.Request) -> dict[str, str]:
@@ -95,6 +96,10 @@ class VisitorUploads:
             raise web.HTTPForbidden(text="origin not allowed")
         return web.Response(status=204, headers={**self._cors(request), "Access-Control-Allow-Methods": "POST",
                                                  "Access-Control-Max-Age": "600"})
+
+    async def limits(self, request: web.Request) -> web.Response:
+        """What the widget checks before it sends a byte."""
+        return web.json_response({"max_bytes": self.chat.files.max_bytes}, headers=self._cors(request))
 
     async def handle(self, request: web.Request) -> web.Response:
         try:

@@ -339,6 +339,11 @@ class FileAccess(Protocol):
     it saves what a customer uploads, reads what an agent attached, and links
     to a file for a platform that fetches it itself (Twilio's MediaUrl)."""
 
+    @property
+    def max_bytes(self) -> int:
+        """The size limit of an upload, for a client to check before it sends a byte."""
+        ...
+
     async def save(self, chunks: AsyncIterator[bytes], name: str, declared_type: str | None,
                    uploaded_by: str) -> Attachment:
         """Keep an upload; ``FileRefused`` (nothing kept) or ``FileUnavailable``."""
@@ -356,6 +361,10 @@ class FileAccess(Protocol):
 
 class NoFiles:
     """A connector outside an app (tests of a connector alone): no storage."""
+
+    @property
+    def max_bytes(self) -> int:
+        return 0
 
     async def save(self, chunks: AsyncIterator[bytes], name: str, declared_type: str | None,
                    uploaded_by: str) -> Attachment:

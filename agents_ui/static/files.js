@@ -12,9 +12,7 @@
   const items = [];
   let limits = null;
 
-  function tr(key, vars) {
-    return typeof window.t === "function" ? window.t(key, vars) : key;
-  }
+  const tr = (key, vars) => window.t(key, vars);
 
   function icon(path) {
     const svg = document.createElementNS(SVG, "svg");
@@ -41,10 +39,8 @@
   }
 
   function errorText(code, details, fallback) {
-    // the catalogue's words for the server's code, with its details as variables
-    const key = "errors." + code;
-    const said = code ? tr(key, details || {}) : key;
-    return said && said !== key ? said : fallback || tr("files.failed");
+    // the catalogue's words for the server's code, with its details as variables; else the server's
+    return window.i18n.error({ code, details, message: fallback || tr("files.failed") });
   }
 
   async function loadLimits() {
@@ -139,8 +135,8 @@
     const button = node("button", "btn ghost attach");
     button.type = "button";
     button.dataset.testid = "attach";
-    button.setAttribute("aria-label", tr("files.attach"));
-    button.title = tr("files.attach");
+    // translated with the page (its catalogue may still be loading now)
+    button.dataset.i18nAttr = "aria-label:files.attach;title:files.attach";
     button.append(icon(CLIP));
     const list = node("ul", "composer-files");
     list.dataset.testid = "composer-files";

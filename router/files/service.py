@@ -93,6 +93,10 @@ class Files(FileAccess):
         self._secret: bytes | None = None
         self._clock = clock
 
+    @property
+    def max_bytes(self) -> int:
+        return self.config.max_bytes
+
     # -- keeping ---------------------------------------------------------------------------
     async def accept(self, chunks: AsyncIterator[bytes], name: str | None, declared_type: str | None,
                      uploaded_by: str) -> StoredFile:
