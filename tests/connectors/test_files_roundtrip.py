@@ -185,12 +185,13 @@ async def test_the_site_chat_shows_an_agents_file_as_a_link_the_visitor_opens(cl
 
 
 async def visitor_upload(client: Client, visitor: str, body: bytes, name: str, content_type: str,
-                         client_id: str | None = None) -> aiohttp.ClientResponse:
+                         client_id: str | None = None, headers: dict[str, str] | None = None,
+                         ) -> aiohttp.ClientResponse:
     data = aiohttp.FormData()
     data.add_field("visitor_id", visitor)
     data.add_field("client_id", client_id or str(uuid.uuid4()))
     data.add_field("file", body, filename=name, content_type=content_type)
-    return await client.post("/chat/files", data=data)
+    return await client.post("/chat/files", data=data, headers=headers)
 
 
 async def test_a_visitors_file_reaches_the_agent(client: Client) -> None:
@@ -267,3 +268,16 @@ async def test_a_file_gone_from_the_storage_is_dead_lettered_with_the_reason(
     dead = await eventually(failed, "the reply to be dead-lettered")
     assert dead.delivery_error is not None and "gone" in dead.delivery_error
     assert tg_api.sent("sendPhoto") == [] and tg_api.sent("sendMessage") == []
+
+
+async def test_a_site_that_may_not_embed_the_chat_cannot_upload_to_it(
+        make_client: AppClient, settings: Settings) -> None:
+    settings.connectors["webchat"] = ConnectorConfig(type="webchat", allowed_origins=["https://shop.example"])
+    client = await make_client(settings)
+    async with tab(client, headers={"Origin": "https://shop.example"}) as ws:
+        visitor = (await hello(ws))["visitor_id"]
+    refused = await visitor_upload(client, visitor, PNG, "a.png", "image/png", headers={"Origin": "https://evil.example"})
+    assert (refused.status, (await refused.json())["error"]["code"]) == (403, "forbidden_origin")
+    allowed = await visitor_upload(client, visitor, PNG, "a.png", "image/png", headers={"Origin": "https://shop.example"})
+    assert allowed.status == 201
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
