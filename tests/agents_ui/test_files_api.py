@@ -172,3 +172,17 @@ async def test_the_console_learns_the_limits_before_it_uploads(settings: Setting
     await login(client)
     limits = await (await client.get("/api/file-limits")).json()
     assert limits["max_bytes"] == 5 * 1024**2 and "image/png" in limits["allowed_types"]
+
+
+async def test_a_file_larger_than_any_request_body_streams_in_and_the_limit_is_ours(
+        settings: Settings, make_client: Any, tmp_path: Path) -> None:
+    """The app reads JSON bodies up to 1 MiB; an upload is streamed past that,
+    up to files.max_bytes, and refused at that limit in our words."""
+    settings.files.max_bytes = 3 * 1024**2
+    client = await make_client()
+    await login(client)
+    ok = await upload(client, PDF + b"\0" * (2 * 1024**2), "two-mib.pdf")
+    assert ok.status == 201, await ok.text()
+    status, code, _ = await error_of(await upload(client, PDF + b"\0" * (4 * 1024**2), "four-mib.pdf"))
+    assert (status, code) == (413, "file_too_large")
+    assert kept(tmp_path) == [(await ok.json())["file"]["id"]]
