@@ -500,21 +500,27 @@ class TwilioConnector(Connector[TwilioOptions]):
 
     async def _linked(self, message: OutboundMessage) -> OutboundMessage:
         """Files of our own storage as MediaUrls Twilio fetches: signed links to
-        this service that expire (no login needed for them, and nothing else)."""
+        this service that expire (no login needed for them, and nothing else).
+        SMS carries no files outside the US and Canada (MMS): there the link
+        goes in the text instead."""
         base = self.base_url()
         if base is None or not any(a.file for a in message.attachments):
             return message
-        linked = []
+        linked, links = [], []
         for attachment in message.attachments:
             if attachment.file is None:
                 linked.append(attachment)
                 continue
             try:
-                path = await self.files.link(attachment)
+                url = base + await self.files.link(attachment)
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"twilio: {exc}") from exc
-            linked.append(attachment.model_copy(update={"url": base + path}))
-        return message.model_copy(update={"attachments": linked})
+            if self.options.flavour == "sms":
+                links.append(f"{attachment.name or attachment.kind}: {url}")
+            else:
+                linked.append(attachment.model_copy(update={"url": url}))
+        text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
+        return message.model_copy(update={"attachments": linked, "text": text})
 
     async def _slot(self) -> None:
         """Wait for the sender's next slot. When more sends wait than the pace

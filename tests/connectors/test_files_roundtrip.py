@@ -281,3 +281,23 @@ async def test_a_site_that_may_not_embed_the_chat_cannot_upload_to_it(
     allowed = await visitor_upload(client, visitor, PNG, "a.png", "image/png", headers={"Origin": "https://shop.example"})
     assert allowed.status == 201
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+async def test_an_sms_gets_the_files_signed_link_in_its_text(
+        make_client: AppClient, tw_settings: Settings, twilio_api: FakeTwilio) -> None:
+    """SMS carries no files (MMS is the US's and Canada's): the file goes as a link that works without a login."""
+    client = await make_client(tw_settings)
+    accepted = await client.app[ROUTER].on_message(InboundMessage(
+        channel="sms", external_id="SM" + "1" * 32, text="пришлите счёт",
+        sender=IdentityRef(kind="sms", value=CUSTOMER)))
+    assert accepted.conversation_id is not None
+    await reply_with(client, accepted.conversation_id, "Счёт:", (PDF, "счёт.pdf", "application/pdf"))
+    [call] = await eventually(lambda: _some(twilio_api.sent()), "the SMS")
+    assert call.all("MediaUrl") == []
+    body = call.get("Body") or ""
+    first, link = body.split("\n")
+    assert first == "Счёт:" and link.startswith(f"счёт.pdf: {PUBLIC_URL}/api/files/")
+    server = str(client.server.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as anonymous, anonymous.get(
+            server + link.split(": ", 1)[1].removeprefix(PUBLIC_URL)) as got:
+        assert got.status == 200 and await got.read() == PDF
