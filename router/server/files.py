@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from router.appkeys import FILES, STORE
+from router.appkeys import FILES, SETTINGS, STORE
 from router.config import Settings
 from router.files.blobs import BlobStorage, LocalFolder
 from router.files.service import Files
@@ -39,6 +39,10 @@ async def files_ctx(app: web.Application) -> AsyncIterator[None]:
     files = app[FILES]
     await files.blobs.open()
     log.info("files are kept in %s (up to %d bytes each)", files.blobs.where, files.config.max_bytes)
+    if files.config.backend == "folder" and app[SETTINGS].store.backend == "postgres":
+        # one node may run on PostgreSQL; with several, a file on one node's disk is gone for the others
+        log.warning("files are kept on this node's disk (files.backend: folder): with several nodes, set "
+                    "files.backend: s3, a bucket every node shares")
     try:
         yield
     finally:
