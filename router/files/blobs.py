@@ -78,7 +78,15 @@ class LocalFolder(BlobStorage):
         self.where = str(root)
 
     async def open(self) -> None:
-        await asyncio.to_thread(self.spool_dir().mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self._ready)
+
+    def _ready(self) -> None:
+        spool = self.spool_dir()
+        spool.mkdir(parents=True, exist_ok=True)
+        # one node owns a folder: what is still arriving at its start is a crashed upload's remains
+        for left in spool.glob("*.part"):
+            with contextlib.suppress(OSError):
+                left.unlink()
 
     async def close(self) -> None:
         return None

@@ -109,3 +109,12 @@ async def test_a_file_over_one_part_goes_up_in_parts_and_comes_back_whole(s3_con
         assert await read_all(bucket, key) == body
     finally:
         await bucket.close()
+
+
+async def test_a_crashed_uploads_remains_are_cleared_when_the_folder_opens(tmp_path: Path) -> None:
+    folder = LocalFolder(tmp_path / "files")
+    await folder.open()
+    (folder.spool_dir() / f"{new_id('file')}.part").write_bytes(b"half an upload")
+    await folder.close()
+    await LocalFolder(tmp_path / "files").open()
+    assert list(folder.spool_dir().iterdir()) == []
