@@ -315,6 +315,47 @@ MIGRATIONS: list[str] = [
     CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
     CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
     """,
+    # 20: agents (router.agents) — an account can be deactivated (it keeps its history); the
+    # teams, skills and capacity an admin set in the console for one agent (over teams.yaml's
+    # entry); the console's settings of agents (presence at sign-in)
+    """
+    ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE agents ADD COLUMN deactivated_at TEXT;
+    CREATE TABLE agent_routing (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        teams TEXT NOT NULL,
+        skills TEXT NOT NULL,
+        capacity TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    );
+    CREATE TABLE agents_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    );
+    """,
+    # 16: canned replies (router.canned) — a team's (team) or an agent's own (agent_id), exactly
+    # one; a shortcut once per owner; the text in Russian, English or both
+    """
+    CREATE TABLE canned_replies (
+        id TEXT PRIMARY KEY,
+        team TEXT,
+        agent_id TEXT REFERENCES agents(id),
+        shortcut TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text_ru TEXT,
+        text_en TEXT,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK ((team IS NULL) <> (agent_id IS NULL)),
+        CHECK (text_ru IS NOT NULL OR text_en IS NOT NULL)
+    );
+    CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
+    CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
+    """,
     # 15: files — what the router knows of each stored file (router.files); the bytes
     # are in the files folder or the bucket, under the file's id
     """

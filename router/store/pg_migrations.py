@@ -426,6 +426,48 @@ CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
 CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
 """
 
+# 14: agents (router.agents), as SQLite's 20: an account can be deactivated (it keeps its
+# history); the teams, skills and capacity an admin set in the console for one agent (over
+# teams.yaml's entry); the console's settings of agents (presence at sign-in)
+_AGENTS_ADMIN = """
+ALTER TABLE agents ADD COLUMN active boolean NOT NULL DEFAULT true;
+ALTER TABLE agents ADD COLUMN deactivated_at timestamptz;
+CREATE TABLE agent_routing (
+    agent_id text PRIMARY KEY REFERENCES agents(id),
+    teams jsonb NOT NULL,
+    skills jsonb NOT NULL,
+    capacity jsonb NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+CREATE TABLE agents_settings (
+    key text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+"""
+
+# 10: canned replies (router.canned), as SQLite's migration 16
+_CANNED = """
+CREATE TABLE canned_replies (
+    id text PRIMARY KEY,
+    team text,
+    agent_id text REFERENCES agents(id),
+    shortcut text NOT NULL,
+    title text NOT NULL,
+    text_ru text,
+    text_en text,
+    created_by text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    CHECK ((team IS NULL) <> (agent_id IS NULL)),
+    CHECK (text_ru IS NOT NULL OR text_en IS NOT NULL)
+);
+CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
+CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
+"""
+
 # 9: files — what the router knows of each stored file (router.files); the bytes are in the
 # files folder or the bucket, under the file's id
 _FILES = """
@@ -443,7 +485,7 @@ CREATE TABLE files (
 # a migration's version is its place here (1-based); append, never reorder
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _FILES,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _FILES,
 ]
 
 

@@ -13,6 +13,8 @@ import secrets
 from datetime import UTC, datetime
 
 from router.accounts.postgres import PostgresAccounts
+from router.agents.postgres import PostgresAgentAdmin
+from router.canned.postgres import PostgresCanned
 from router.conversations.postgres import PostgresConversations
 from router.files.postgres import PostgresFiles
 from router.identity.postgres import PostgresIdentity
@@ -67,7 +69,8 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresFiles, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
+                    PostgresFiles, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

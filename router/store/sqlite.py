@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
+from router.agents.sqlite import SQLiteAgentAdmin
+from router.canned.sqlite import SQLiteCanned
 from router.conversations.sqlite import SQLiteConversations
 from router.files.sqlite import SQLiteFiles
 from router.identity.sqlite import SQLiteIdentity
@@ -86,7 +88,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteFiles, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteFiles, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

@@ -78,6 +78,9 @@ WRITES = {
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
     "NoteStore": {"add_note", "mark_mentions_read"},
+    "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
+                        "clear_agent_profile", "set_agents_settings"},
+    "CannedStore": {"create_canned", "update_canned", "delete_canned"},
     "FileStore": {"add_file"},
 }
 # and every method that only reads (no lock)
@@ -96,6 +99,8 @@ READS = {
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
     "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
+    "AgentAdminStore": {"agent_profiles", "agents_settings"},
+    "CannedStore": {"get_canned", "list_canned"},
     "FileStore": {"get_file", "get_files"},
 }
 
