@@ -14,6 +14,7 @@ from agents_ui import (
     canned_api,
     claims_api,
     contacts_api,
+    files_api,
     live,
     notes_api,
     routing_api,
@@ -25,8 +26,10 @@ from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginA
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
-__all__ = ["agents_api", "api", "canned_api", "claims_api", "contacts_api", "live", "notes_api", "routing_api",
-           "setup_console", "signals_api", "spec"]
+__all__ = [
+    "agents_api", "api", "canned_api", "claims_api", "contacts_api", "files_api", "live", "notes_api",
+    "routing_api", "setup_console", "signals_api", "spec",
+]
 
 STATIC = Path(__file__).parent / "static"
 # one file per language a person can read the console in

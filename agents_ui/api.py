@@ -11,6 +11,7 @@ from aiohttp import web
 from agents_ui import agents_api, contacts_api
 from agents_ui.claims_api import hints
 from agents_ui.endpoints import ApiError, current_agent, endpoint
+from agents_ui.files_api import attachments_of
 from agents_ui.live import close_session_sockets
 from agents_ui.schemas import (
     AgentList,
@@ -163,7 +164,7 @@ async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
         message = await request.app[CONVERSATIONS].reply(
             request.match_info["id"], current_agent(request), body.text, body.channel,
-            attachments=[a.attachment() for a in body.attachments],
+            attachments=[a.attachment() for a in body.attachments] + await attachments_of(request.app, body.files),
         )
     except ReplyRefused as exc:
         raise _refused(exc) from None

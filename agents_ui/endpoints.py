@@ -71,6 +71,8 @@ class Endpoint:
     response_description: str = "ok"
     # route-specific error answers, for the document: ((409, "why"), ...)
     errors: tuple[tuple[int, str], ...] = ()
+    # a multipart/form-data upload with the file in this field, read by the handler itself (streamed)
+    upload: str | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -84,14 +86,14 @@ def endpoint(
     method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
     public: bool = False, admin: bool = False, response_description: str = "ok",
-    errors: tuple[tuple[int, str], ...] = (),
+    errors: tuple[tuple[int, str], ...] = (), upload: str | None = None,
 ) -> Callable[[Handler], Handler]:
     if body is not None and query is not None:
         raise ValueError(f"{method} {path}: a handler takes a body model or a query model, not both")
 
     def register(handler: Handler) -> Handler:
         ENDPOINTS.append(Endpoint(method, path, summary, handler, body, query, response, status, public, admin,
-                                  response_description, errors))
+                                  response_description, errors, upload))
         return handler
 
     return register
@@ -145,6 +147,8 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:
+    if ep.upload is not None:
+        return None  # the handler streams the multipart body itself (router.files)
     if request.method in _WRITES:
         raw = await _json_body(request)
         if ep.body is not None:

@@ -59,6 +59,9 @@ class ReplyBody(Body):
     # sent with the text where the channel can (its caption), as links where it cannot;
     # declared first so that ``text`` is checked knowing whether there are any
     attachments: Annotated[list[AttachmentIn], Field(max_length=10)] = Field(default_factory=list)
+    # files uploaded with POST /api/files, by id (router.files)
+    files: Annotated[list[Annotated[str, Field(pattern=r"^file_[0-9a-f]{20}$")]], Field(max_length=10)] = Field(
+        default_factory=list)
     text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT_LENGTH),
                     Field(validate_default=True)] = ""
     channel: Annotated[str | None, Field(
@@ -69,7 +72,7 @@ class ReplyBody(Body):
     @field_validator("text")
     @classmethod
     def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
-        if not value and not info.data.get("attachments"):
+        if not value and not info.data.get("attachments") and not info.data.get("files"):
             raise ValueError("a reply needs text or an attachment")
         return value
 

@@ -73,6 +73,10 @@ def _operation(ep: Endpoint, refs: Refs) -> dict[str, Any]:
     else:
         ok = {"description": ep.response_description}
     op["responses"] = {str(ep.status): ok, **_errors(ep)}
+    if ep.upload is not None:
+        schema = {"type": "object", "required": [ep.upload],
+                  "properties": {ep.upload: {"type": "string", "format": "binary"}}}
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     if ep.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": refs[(ep.body, "validation")]}}}

@@ -39,7 +39,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -57,14 +57,16 @@ from router.connector import (
     Connector,
     ConnectorHost,
     ConnectorOptions,
+    FileUnavailable,
     HostFailed,
     HostUnavailable,
+    MediaFile,
     PermanentError,
     SendProgress,
     SendResult,
     TransientError,
 )
-from router.models import Author, Delivery, OutboundMessage
+from router.models import Attachment, Author, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +436,8 @@ class EmailConnector(Connector[EmailOptions]):
         """Our Message-ID for an outbox message: the same on every retry."""
         return f"{message_id}@{self._domain}"
 
-    def compose(self, message: OutboundMessage) -> EmailMessage:
+    def compose(self, message: OutboundMessage, files: Sequence[tuple[Attachment, MediaFile]] = ()) -> EmailMessage:
+        """The mail of a message; ``files``: its stored files' bytes, attached as MIME parts."""
         s = self.options
         thread = message.thread
         mail = EmailMessage()
@@ -458,13 +461,17 @@ class EmailConnector(Connector[EmailOptions]):
         if links:
             text = "\n".join([text, "", *links]) if text else "\n".join(links)
         mail.set_content(text, cte="quoted-printable")
+        for attachment, media in files:
+            maintype, _, subtype = media.content_type.partition("/")
+            mail.add_attachment(media.body, maintype=maintype, subtype=subtype or "octet-stream",
+                                filename=attachment.name or "file")
         return mail
 
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         if "@" not in message.recipient:
             raise PermanentError(f"email: {message.recipient!r} is not an email address")
         s = self.options
-        mail = self.compose(message)
+        mail = self.compose(message, await self._stored_files(message))
         try:
             await aiosmtplib.send(
                 mail, hostname=s.smtp_host, port=s.smtp_port_or_default(),
@@ -480,6 +487,18 @@ class EmailConnector(Connector[EmailOptions]):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientError(f"email: SMTP server {s.smtp_host}: {exc}") from exc
         return SendResult(external_id=self.message_id_for(message.message_id))
+
+
+    async def _stored_files(self, message: OutboundMessage) -> list[tuple[Attachment, MediaFile]]:
+        files = []
+        for attachment in message.attachments:
+            if attachment.file is None:
+                continue
+            try:
+                files.append((attachment, await self.files.read(attachment)))
+            except FileUnavailable as exc:
+                raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
+        return files
 
 
 def _login_refused(exc: LoginError) -> bool:

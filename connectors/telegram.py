@@ -56,6 +56,7 @@ from router.connector import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    FileUnavailable,
     HostFailed,
     HostUnavailable,
     MediaFile,
@@ -87,7 +88,7 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
         TelegramUnauthorizedError,
     )
     from aiogram.methods import GetUpdates
-    from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+    from aiogram.types import BufferedInputFile, KeyboardButton, ReplyKeyboardMarkup
     from aiogram.types import Message as TgMessage
     from aiogram.utils.token import TokenValidationError, validate_token
 
@@ -98,6 +99,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message"]
 MAX_MESSAGE_LENGTH = 4096  # Bot API limit for sendMessage text
 MAX_CAPTION_LENGTH = 1024
+# sendPhoto takes photos up to 10 MB; a larger image goes as a document
+MAX_PHOTO_BYTES = 10 * 1024**2
 # a send that would wait longer than this for a rate-limit slot is handed
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
@@ -115,7 +118,7 @@ _AIOGRAM = {
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
     "aiogram.methods": ("GetUpdates",),
-    "aiogram.types": ("KeyboardButton", "ReplyKeyboardMarkup", "Update"),
+    "aiogram.types": ("BufferedInputFile", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
 
@@ -435,7 +438,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         """The Bot API calls for one message, in order, each made only after
         the previous one succeeded."""
         text = message.text
-        media = [a for a in message.attachments if _media_source(a) is not None]
+        media = [a for a in message.attachments if a.file is not None or _media_source(a) is not None]
         # the phone button goes under a text of its own, its last part
         fits = len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
         caption = text if fits else None
@@ -451,12 +454,21 @@ class TelegramConnector(Connector[TelegramOptions]):
             caption = None
         return calls
 
-    def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> Awaitable[TgMessage]:
-        source = _media_source(attachment)
+    async def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> TgMessage:
+        source: str | BufferedInputFile | None = _media_source(attachment)
+        photo = attachment.kind == "image"
+        if attachment.file is not None:
+            # a file of our own storage goes up as multipart (the Bot API's "photo"/"document" field)
+            try:
+                stored = await self.files.read(attachment)
+            except FileUnavailable as exc:
+                raise (TransientError if exc.transient else PermanentError)(f"telegram: {exc}") from exc
+            source = BufferedInputFile(stored.body, filename=attachment.name or "file")
+            photo = photo and len(stored.body) <= MAX_PHOTO_BYTES
         assert source is not None
-        if attachment.kind == "image":
-            return self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
-        return self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+        if photo:
+            return await self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
+        return await self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
 
 
 def _phone_keyboard(button: PhoneButton) -> ReplyKeyboardMarkup:

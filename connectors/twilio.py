@@ -63,6 +63,7 @@ from router.connector import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    FileUnavailable,
     PermanentError,
     RateLimited,
     ReplyWindow,
@@ -478,7 +479,7 @@ class TwilioConnector(Connector[TwilioOptions]):
             raise PermanentError(f"twilio: {message.recipient!r} is not a phone number in E.164 form")
         # a long text goes in parts; a retry resumes after those the outbox knows went out
         progress = progress or SendProgress()
-        requests = self._requests(message)
+        requests = self._requests(await self._linked(message))
         for step, request in enumerate(requests):
             if step < progress.done:
                 continue
@@ -496,6 +497,30 @@ class TwilioConnector(Connector[TwilioOptions]):
             log.debug("twilio %s: message %s part %d is %s", self.name, message.message_id, step, created.sid)
             await progress.part_sent(created.sid or None, last=step == len(requests) - 1)
         return SendResult(external_id=progress.external_id)
+
+    async def _linked(self, message: OutboundMessage) -> OutboundMessage:
+        """Files of our own storage as MediaUrls Twilio fetches: signed links to
+        this service that expire (no login needed for them, and nothing else).
+        SMS carries no files outside the US and Canada (MMS): there the link
+        goes in the text instead."""
+        base = self.base_url()
+        if base is None or not any(a.file for a in message.attachments):
+            return message
+        linked, links = [], []
+        for attachment in message.attachments:
+            if attachment.file is None:
+                linked.append(attachment)
+                continue
+            try:
+                url = base + await self.files.link(attachment)
+            except FileUnavailable as exc:
+                raise (TransientError if exc.transient else PermanentError)(f"twilio: {exc}") from exc
+            if self.options.flavour == "sms":
+                links.append(f"{attachment.name or attachment.kind}: {url}")
+            else:
+                linked.append(attachment.model_copy(update={"url": url}))
+        text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
+        return message.model_copy(update={"attachments": linked, "text": text})
 
     async def _slot(self) -> None:
         """Wait for the sender's next slot. When more sends wait than the pace

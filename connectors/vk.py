@@ -65,6 +65,7 @@ from router.connector import (
     ConnectorHost,
     ConnectorOptions,
     DeliveryError,
+    FileUnavailable,
     HostFailed,
     HostUnavailable,
     PermanentError,
@@ -538,6 +539,14 @@ class VkConnector(Connector[VkOptions]):
         known = attachment.extras.get("vk_attachment")
         if isinstance(known, str) and known:
             return known
+        if attachment.file is not None:  # a file of our own storage: its bytes, uploaded the same way
+            try:
+                stored = await self.files.read(attachment)
+            except FileUnavailable as exc:
+                raise (TransientError if exc.transient else PermanentError)(f"vk: {exc}") from exc
+            data = io.BytesIO(stored.body)
+            data.name = attachment.name or "file"
+            return await self._in_thread(self._upload_file, peer_id, attachment.kind, data)
         if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
             raise PermanentError(f"vk: attachment {attachment.name or attachment.kind} has no URL to upload")
         try:

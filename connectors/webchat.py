@@ -31,6 +31,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, Field
 
 from connectors.chat_limits import MovingWindow, address_key
+from connectors.webchat_files import VisitorUploads, frame_files, history_files
 from connectors.webchat_frames import (
     ChatFrame,
     FrameError,
@@ -260,6 +261,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         app.router.add_get("/chat/ws", self._serve_ws)
         app.router.add_get("/chat/", serve_demo)
         app.router.add_get("/chat", self._redirect_demo)
+        VisitorUploads(self).mount(app)  # POST /chat/files: a visitor's file
         # a reply another node sent, for a visitor whose tab may be open here
         self.peers.on(f"webchat:{self.name}", self._relayed)
         self._setup_signals()  # typing and "seen" (connectors.webchat_signals)
@@ -490,7 +492,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         # the widget shows text only: files go as their links
         links = [a.url for a in message.attachments if a.url and a.url.startswith(("http://", "https://"))]
         text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
-        frame = message_frame(message.message_id, author.value, text, message.created_at)
+        frame = message_frame(message.message_id, author.value, text, message.created_at,
+                              await frame_files(self.files, message.attachments))
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
             await self._welcome_again(message.recipient)
         here = await self._deliver(message.recipient, frame)
@@ -547,7 +550,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
         if unsent is not None:
             unsent.extend(m.id for m in stored if m.delivery is Delivery.PENDING)
-        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(stored)}
+        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(
+            stored, await history_files(self.files, stored))}
         try:
             welcome["availability"] = availability_frame(await self.host.availability())
         except HostError:  # logged by the host: the widget says only whether it is connected

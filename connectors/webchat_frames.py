@@ -103,14 +103,22 @@ def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict[str, Any]:
-    return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
+def message_frame(message_id: str, author: str, text: str, ts: datetime,
+                  files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
+    if files:  # stored files, as connectors.webchat_files shows them
+        frame["files"] = files
+    return frame
 
 
-def history_frames(history: list[Message]) -> list[dict[str, Any]]:
+def history_frames(history: list[Message], files: dict[str, list[dict[str, Any]]] | None = None
+                   ) -> list[dict[str, Any]]:
     # system notes are for agents, not for the customer
-    # a message without words from another channel reads as its description ("[photo]")
-    return [message_frame(m.id, m.author.value, m.text or str(m.extras.get(DESCRIPTION_EXTRA) or ""), m.created_at)
+    # a message without words from another channel reads as its description ("[photo]"), unless its files show
+    files = files or {}
+    return [message_frame(m.id, m.author.value,
+                          m.text or ("" if m.id in files else str(m.extras.get(DESCRIPTION_EXTRA) or "")),
+                          m.created_at, files.get(m.id))
             for m in history if m.author is not Author.SYSTEM]
 
 

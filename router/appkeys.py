@@ -14,6 +14,7 @@ from router.config import Settings
 from router.connector import Connector
 from router.conversations.service import Conversations
 from router.core import Router
+from router.files.service import Files
 from router.identity.merging import Merger
 from router.metrics import Metrics
 from router.outbox.service import OutboxWorker
@@ -32,6 +33,7 @@ MERGER = web.AppKey("merger", Merger)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONNECTORS = web.AppKey("connectors", Mapping[str, Connector[Any]])
 OUTBOX = web.AppKey("outbox", OutboxWorker)
+FILES = web.AppKey("files", Files)
 ASSIGNER = web.AppKey("assigner", Assigner)
 SIGNALS = web.AppKey("signals", Signals)
 # set only when routing by rules.yaml

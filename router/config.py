@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 
+from router.files.config import FilesConfig
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -100,6 +102,7 @@ class Settings(Section):
     outbox: OutboxConfig = OutboxConfig()
     console: ConsoleConfig = ConsoleConfig()
     fetch: FetchConfig = FetchConfig()
+    files: FilesConfig = FilesConfig()
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, get_args, get_origin
@@ -343,6 +343,72 @@ class MediaFile:
     content_type: str
 
 
+class FileUnavailable(MediaUnavailable):
+    """A file of the router's own storage (``Attachment.file``) that cannot be
+    read: gone (``transient`` False: dead-letter), or the storage is down
+    (True: the outbox tries again later)."""
+
+    def __init__(self, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
+
+
+class FileRefused(Exception):
+    """An upload the router does not keep (too large, a type not allowed, bytes
+    that are not what their name says): nothing of it is stored. ``status``
+    and ``code`` are the HTTP answer's; ``details`` the values its message names."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class FileAccess(Protocol):
+    """The router's file storage, as a connector sees it (``Connector.files``):
+    it saves what a customer uploads, reads what an agent attached, and links
+    to a file for a platform that fetches it itself (Twilio's MediaUrl)."""
+
+    @property
+    def max_bytes(self) -> int:
+        """The size limit of an upload, for a client to check before it sends a byte."""
+        ...
+
+    async def save(self, chunks: AsyncIterator[bytes], name: str, declared_type: str | None,
+                   uploaded_by: str) -> Attachment:
+        """Keep an upload; ``FileRefused`` (nothing kept) or ``FileUnavailable``."""
+        ...
+
+    async def read(self, attachment: Attachment) -> MediaFile:
+        """A stored file's bytes and sniffed type; ``FileUnavailable``."""
+        ...
+
+    async def link(self, attachment: Attachment) -> str:
+        """A path (``/api/files/<id>/signed?expires=…&sig=…``) that fetches the file
+        without a login until it expires; prefix it with the public URL."""
+        ...
+
+
+class NoFiles:
+    """A connector outside an app (tests of a connector alone): no storage."""
+
+    @property
+    def max_bytes(self) -> int:
+        return 0
+
+    async def save(self, chunks: AsyncIterator[bytes], name: str, declared_type: str | None,
+                   uploaded_by: str) -> Attachment:
+        raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def read(self, attachment: Attachment) -> MediaFile:
+        raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def link(self, attachment: Attachment) -> str:
+        raise FileUnavailable("no file storage is configured", transient=True)
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyWindow:
     """A channel where a free-text reply may go only for a while after the
@@ -380,6 +446,8 @@ class Connector(ABC, Generic[OptionsT]):
     # every fetch of a URL a user gave (an agent's file) goes through it; the
     # app factory gives each connector one with the admin's allowlist and limits
     fetcher: GuardedFetcher = GuardedFetcher()
+    # the router's file storage (agents' attachments, visitors' uploads); the app factory gives it
+    files: FileAccess = NoFiles()
     # runs a poller once per cluster (``leadership.run(key, job)``); the app factory gives
     # each connector the node's, and a connector on its own (one node) always leads
     leadership: Leadership = AlwaysLead()

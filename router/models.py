@@ -131,6 +131,8 @@ class Attachment(_Model):
     mime_type: str | None = None
     size: int | None = None
     extras: dict[str, Any] = Field(default_factory=dict)
+    # a file in the router's own storage (router.files): its id, never its bytes
+    file: str | None = None
 
 
 class Given(_Model):

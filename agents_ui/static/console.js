@@ -432,13 +432,18 @@ async function sendReply(event) {
   if (window.notes && window.notes.isNoteMode()) return window.notes.submit(); // a private note: never a reply
   const box = $('[data-testid="reply"]');
   const text = box.value.trim();
-  if (!text || !state.selected || state.sending) return;
+  const files = window.composerFiles ? window.composerFiles.ids() : []; // files.js
+  if ((!text && !files.length) || !state.selected || state.sending) return;
+  if (window.composerFiles && window.composerFiles.busy()) return;
   state.sending = true;
   $('[data-testid="send"]').disabled = true;
   try {
     const channel = $("#reply-channel").value; // customer.js fills it; "" = the channel used last
-    const data = await act("messages", channel ? { text, channel } : { text });
+    const body = channel ? { text, channel } : { text };
+    if (files.length) body.files = files;
+    const data = await act("messages", body);
     box.value = "";
+    if (window.composerFiles) window.composerFiles.clear();
     autoGrow();
     hideWindowNotice();
     showMessage(data.message);

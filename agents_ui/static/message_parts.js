@@ -9,6 +9,10 @@ function attachmentsNode(msg) {
   if (!list.length) return null;
   const box = el("div", "attachments");
   list.forEach((a, index) => {
+    if (a.file && window.storedFileNode) { // files.js: a file of our own storage
+      box.append(window.storedFileNode(a));
+      return;
+    }
     const kind = t(`attachments.${a.kind}`);
     const label = a.name || (a.mime_type ? `${kind} · ${a.mime_type}` : kind);
     // only web links open: a URL from a customer's platform is never run as script

@@ -61,6 +61,7 @@ from router.server.cluster import (
     share_state,
     sweeper_ctx,
 )
+from router.server.files import FILES, files_ctx, make_files
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.signals.service import Signals
@@ -333,9 +334,11 @@ def create_app(
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[SIGNALS] = Signals(app[STORE], app[BUS])
     app[SIGNALS].connect(app[CONNECTORS])
+    app[FILES] = make_files(settings, app[STORE], base_dir)
     for connector in app[CONNECTORS].values():
         connector.leadership = app[LEADERSHIP]  # a poller runs once per cluster
         connector.signals = app[SIGNALS]  # where its customers' typing goes
+        connector.files = app[FILES]
     share_state(app, settings)
     # the connectors take the core as their host, so what they are is handed to it after them, once
     app[ROUTER].connect(app[CONNECTORS])
@@ -351,8 +354,8 @@ def create_app(
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _router_ctx, _connectors_ctx, _outbox_ctx, _assigner_ctx,
-        _rules_reload_ctx, sweeper_ctx,
+        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _router_ctx, files_ctx, _connectors_ctx, _outbox_ctx,
+        _assigner_ctx, _rules_reload_ctx, sweeper_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

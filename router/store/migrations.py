@@ -369,4 +369,17 @@ MIGRATIONS: list[str] = [
     -- has any agent read the customer's last message (the widget's "Seen")
     CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
     """,
+    # 15: files — what the router knows of each stored file (router.files); the bytes
+    # are in the files folder or the bucket, under the file's id
+    """
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 ]

@@ -480,10 +480,24 @@ CREATE TABLE conversation_reads (
 CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
 """
 
+# 9: files — what the router knows of each stored file (router.files); the bytes are in the
+# files folder or the bucket, under the file's id
+_FILES = """
+CREATE TABLE files (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    sha256 text NOT NULL,
+    uploaded_by text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES,
 ]
 
 

@@ -16,6 +16,7 @@ from router.accounts.postgres import PostgresAccounts
 from router.agents.postgres import PostgresAgentAdmin
 from router.canned.postgres import PostgresCanned
 from router.conversations.postgres import PostgresConversations
+from router.files.postgres import PostgresFiles
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
 from router.ingest.postgres_batch import KnownIngests
@@ -70,7 +71,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
-                    PostgresReads, Store):
+                    PostgresReads, PostgresFiles, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

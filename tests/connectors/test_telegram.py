@@ -245,7 +245,8 @@ async def test_media_become_attachments_with_readable_text(tg: Client) -> None:
     assert image.url is None  # Telegram file URLs carry the bot token
     assert (document.text, document.extras["description"]) == ("", "[document invoice-1042.pdf]")
     assert document.attachments[0].model_dump(exclude={"extras"}) == {
-        "kind": "document", "url": None, "name": "invoice-1042.pdf", "mime_type": "application/pdf", "size": 48213}
+        "kind": "document", "url": None, "name": "invoice-1042.pdf", "mime_type": "application/pdf", "size": 48213,
+        "file": None}
     assert voice.extras["description"] == "[voice message 1:07]"
     assert (voice.attachments[0].kind, voice.attachments[0].extras["duration"]) == ("audio", 67)
     assert sticker.extras["description"] == "[sticker 😀]"

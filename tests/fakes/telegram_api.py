@@ -34,6 +34,18 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    # the multipart parts' file names, by field
+    filenames: dict[str, str] = field(default_factory=dict)
+
+    def upload(self, field_name: str) -> tuple[str, bytes] | None:
+        """The file uploaded as ``field_name`` ("photo", "document"), as the Bot API
+        reads it: the part of that name, or the part an ``attach://<name>`` value names."""
+        value = self.params.get(field_name)
+        part = value.removeprefix("attach://") if isinstance(value, str) and value.startswith("attach://") else None
+        for key in (field_name, part):
+            if key is not None and key in self.files:
+                return self.filenames.get(key, key), self.files[key]
+        return None
 
 
 @dataclass
@@ -120,8 +132,9 @@ class FakeTelegram(LocalServer):
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
-        params, files = await self._params(request)
-        self.calls.append(Call(method, params, files))
+        params, files, names = await self._params(request)
+        call = Call(method, params, files, filenames=names)
+        self.calls.append(call)
         if self.delay:
             await asyncio.sleep(self.delay)
         failure = self._take_failure(method, params)
@@ -129,7 +142,7 @@ class FakeTelegram(LocalServer):
             if isinstance(failure.body, str):
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html")
             return web.json_response(failure.body, status=failure.status)
-        return await self._answer(request, method, params)
+        return await self._answer(request, call)
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         for standing_method, match, failure in self.standing:
@@ -139,21 +152,24 @@ class FakeTelegram(LocalServer):
             return self.failures.popleft()[1]
         return None
 
-    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
         if request.content_type == "application/json":
             body = await request.json()
-            return (body if isinstance(body, dict) else {}), {}
+            return (body if isinstance(body, dict) else {}), {}, {}
         params: dict[str, Any] = dict(request.query)
         files: dict[str, bytes] = {}
+        names: dict[str, str] = {}
         for key, value in (await request.post()).items():
             if isinstance(value, web.FileField):
                 files[key] = value.file.read()
-                params[key] = f"attach://{value.filename}"
+                names[key] = value.filename
+                params.setdefault(key, f"attach://{key}")
             else:
                 params[key] = _decode(value if isinstance(value, str) else bytes(value).decode())
-        return params, files
+        return params, files, names
 
-    async def _answer(self, request: web.Request, method: str, params: dict[str, Any]) -> web.Response:
+    async def _answer(self, request: web.Request, call: Call) -> web.Response:
+        method, params = call.method, call.params
         handler = {
             "getMe": self._get_me,
             "setWebhook": self._set_webhook,
@@ -171,7 +187,11 @@ class FakeTelegram(LocalServer):
             if "reply_markup" in params and not _valid_markup(params["reply_markup"]):
                 return web.json_response({"ok": False, "error_code": 400, "description":
                                           "Bad Request: can't parse reply keyboard markup JSON object"}, status=400)
-            return _ok(self._sent_message(method, params))
+            media = {"sendPhoto": "photo", "sendDocument": "document"}.get(method)
+            if media is not None and not _media_given(call, media):
+                return web.json_response({"ok": False, "error_code": 400, "description":
+                                          f"Bad Request: there is no {media} in the request"}, status=400)
+            return _ok(self._sent_message(call))
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     def _chat_action(self, params: dict[str, Any]) -> web.Response:
@@ -258,7 +278,8 @@ class FakeTelegram(LocalServer):
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 
-    def _sent_message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _sent_message(self, call: Call) -> dict[str, Any]:
+        method, params = call.method, call.params
         chat_id = int(params["chat_id"])
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -270,7 +291,24 @@ class FakeTelegram(LocalServer):
             message["text"] = params.get("text", "")
         elif "caption" in params:
             message["caption"] = params["caption"]
+        uploaded = call.upload("photo" if method == "sendPhoto" else "document")
+        size = len(uploaded[1]) if uploaded else 1
+        file_id = f"AgAC{message['message_id']}"
+        if method == "sendPhoto":  # as the Bot API answers: the photo's sizes, the largest last
+            message["photo"] = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 90, "height": 90,
+                                 "file_size": size}]
+        elif method == "sendDocument":
+            message["document"] = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
+                                   **({"file_name": uploaded[0]} if uploaded else {})}
         return message
+
+
+def _media_given(call: Call, media: str) -> bool:
+    """A file_id or URL as text, or an upload (multipart, or attach:// to a part)."""
+    value = call.params.get(media)
+    if not isinstance(value, str) or not value:
+        return False
+    return not value.startswith("attach://") or call.upload(media) is not None
 
 
 def _valid_markup(markup: Any) -> bool:

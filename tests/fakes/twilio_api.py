@@ -137,6 +137,20 @@ class FakeTwilio(LocalServer):
             await resp.read()
             return resp.status
 
+    async def fetch_media(self, call: Call, *, deliver_to: str) -> list[tuple[int, str, bytes]]:
+        """What Twilio does with a message's MediaUrls once it took it: a GET of
+        each, without credentials (status, content type, bytes), through
+        ``deliver_to`` (the test server) with the URL's path and query, as a
+        proxy in front of the service would pass it."""
+        fetched = []
+        async with aiohttp.ClientSession() as http:
+            for url in call.all("MediaUrl"):
+                parts = urlsplit(url)
+                target = deliver_to.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+                async with http.get(target, headers={"User-Agent": "TwilioProxy/1.1"}) as resp:
+                    fetched.append((resp.status, resp.headers.get("Content-Type", ""), await resp.read()))
+        return fetched
+
     # -- the API -----------------------------------------------------------------
     def _authorized(self, request: web.Request, account: str) -> bool:
         header = request.headers.get("Authorization", "")

@@ -182,9 +182,16 @@ class FakeVk(LocalServer):
 
     async def _upload(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
-        for _, value in (await request.post()).items():
-            if isinstance(value, web.FileField):
+        # the fields VK's upload servers read: "photo" (or file0..file4, as vk-api sends) for
+        # photos.getMessagesUploadServer's, "file" for docs.getMessagesUploadServer's
+        wanted = {"photo", *(f"file{i}" for i in range(5))} if kind == "photo" else {"file"}
+        found = False
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField) and name in wanted:
                 self.uploads.append((kind, value.filename, value.file.read()))
+                found = True
+        if not found:  # as VK's upload server answers a request without the file
+            return web.json_response({"error": "ERR_UPLOAD_FILE_NOT_UPLOADED: file not uploaded"})
         if kind == "photo":
             photo = json.dumps([{"photo": "c6f3b8e1a2", "sizes": [], "kid": "0b2e"}])
             return web.json_response({"server": 838424, "photo": photo, "hash": "9a8b7c"})

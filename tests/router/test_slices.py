@@ -82,6 +82,7 @@ WRITES = {
                         "clear_agent_profile", "set_agents_settings"},
     "CannedStore": {"create_canned", "update_canned", "delete_canned"},
     "ReadStore": {"mark_read"},
+    "FileStore": {"add_file"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -102,6 +103,7 @@ READS = {
     "AgentAdminStore": {"agent_profiles", "agents_settings"},
     "CannedStore": {"get_canned", "list_canned"},
     "ReadStore": {"unread_counts", "assigned_unread", "open_conversation_of", "seen_message"},
+    "FileStore": {"get_file", "get_files"},
 }
 
 

@@ -1,0 +1,148 @@
+// ---- files (connectors/webchat_files.py): the visitor attaches one with the
+// paperclip; it is uploaded to /chat/files with its progress shown, and is a
+// message of its own. Files in messages show as links, images inline.
+
+var FILES_URL = new URL("files", script && script.src ? script.src : new URL("/chat/widget.js", location.href).href);
+// a paperclip, drawn as a stroke
+var CLIP_ICON = "M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48";
+var fileLimit = null; // bytes, once the server said
+var waitingFiles = []; // chosen before the chat was welcomed
+
+hooks.css.push([
+  ".omr-attach { border: 0; background: transparent; color: #4a5568; cursor: pointer; padding: 0 4px;",
+  "  display: flex; align-items: center; }",
+  ".omr-attach:focus-visible { outline: 3px solid #90cdf4; border-radius: 6px; }",
+  ".omr-attach svg path { fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round;",
+  "  stroke-linejoin: round; }",
+  ".omr-files { display: flex; flex-direction: column; gap: 4px; margin-top: 4px; }",
+  ".omr-file { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }",
+  ".omr-file img { display: block; max-width: 100%; max-height: 200px; border-radius: 6px; }",
+  ".omr-upload-state { display: block; font-size: 11px; opacity: .85; }",
+  ".omr-msg--failed { background: #fff5f5; border-color: #feb2b2; color: #c53030; }",
+].join("\n"));
+
+hooks.ui.push(function (ui) {
+  var input = el("input", "", { type: "file", hidden: "", "data-omr": "attach-input" });
+  var button = el("button", "omr-attach", { type: "button", "data-omr": "attach", "aria-label": say("file_attach"),
+    title: say("file_attach") });
+  var clip = icon(CLIP_ICON, 20);
+  button.appendChild(clip);
+  button.addEventListener("click", function () { input.click(); });
+  input.addEventListener("change", function () {
+    Array.prototype.forEach.call(input.files, chooseFile);
+    input.value = "";
+  });
+  ui.form.insertBefore(button, ui.form.firstChild);
+  ui.form.appendChild(input);
+});
+
+// a message's files: images inline, everything else a link that downloads
+hooks.message.push(function (node, frame) {
+  if (!Array.isArray(frame.files) || !frame.files.length) {
+    return;
+  }
+  var box = el("div", "omr-files");
+  frame.files.forEach(function (file) {
+    if (!file || typeof file.url !== "string") {
+      return;
+    }
+    var href = new URL(file.url, FILES_URL).href;
+    var link = el("a", "omr-file", { href: href, target: "_blank", rel: "noopener noreferrer", "data-omr": "file" });
+    if (file.image) {
+      var img = el("img", "", { src: href, alt: String(file.name || ""), loading: "lazy" });
+      link.appendChild(img);
+    } else {
+      link.setAttribute("download", String(file.name || ""));
+      link.textContent = String(file.name || say("file_download"));
+    }
+    box.appendChild(link);
+  });
+  node.appendChild(box);
+});
+
+hooks.welcome.push(function () {
+  waitingFiles.splice(0).forEach(function (item) { upload(item); });
+});
+
+function fileBubble(name) {
+  var node = messageEl("customer", name, new Date().toISOString());
+  node.classList.add("omr-msg--pending");
+  node.setAttribute("data-omr", "upload");
+  var line = el("span", "omr-upload-state", { "data-omr": "upload-state" });
+  node.appendChild(line);
+  appendEl(node);
+  return { node: node, line: line };
+}
+
+function uploadFailed(item, text) {
+  item.bubble.node.classList.remove("omr-msg--pending");
+  item.bubble.node.classList.add("omr-msg--failed");
+  item.bubble.line.textContent = text;
+}
+
+function chooseFile(file) {
+  var item = { file: file, clientId: newClientId(), bubble: fileBubble(file.name) };
+  whenReady(start);
+  limit(function (max) {
+    if (max && file.size > max) {
+      // said before a byte is sent: the server would refuse it all the same
+      uploadFailed(item, say("file_too_large", { limit_mb: Math.floor((max / 1048576) * 10) / 10 }));
+    } else if (state.visitorId && state.welcomed) {
+      upload(item);
+    } else {
+      item.bubble.line.textContent = say("connecting");
+      waitingFiles.push(item);
+    }
+  });
+}
+
+function limit(then) {
+  if (fileLimit !== null) {
+    then(fileLimit);
+    return;
+  }
+  var xhr = new XMLHttpRequest();
+  xhr.open("GET", FILES_URL.href);
+  xhr.responseType = "json";
+  xhr.onload = function () {
+    fileLimit = xhr.response && typeof xhr.response.max_bytes === "number" ? xhr.response.max_bytes : 0;
+    then(fileLimit);
+  };
+  xhr.onerror = function () { then(0); };
+  xhr.send();
+}
+
+var UPLOAD_ERRORS = {
+  file_too_large: "file_too_large", file_type_forged: "file_forged", file_type_not_allowed: "file_not_allowed",
+  rate_limited: "file_busy",
+};
+
+function upload(item) {
+  var xhr = new XMLHttpRequest();
+  xhr.open("POST", FILES_URL.href);
+  xhr.responseType = "json";
+  item.bubble.line.textContent = say("file_uploading", { percent: 0 });
+  xhr.upload.onprogress = function (ev) {
+    if (ev.lengthComputable) {
+      item.bubble.line.textContent = say("file_uploading", { percent: Math.floor((ev.loaded / ev.total) * 100) });
+    }
+  };
+  xhr.onload = function () {
+    var body = xhr.response || {};
+    if (xhr.status === 201 && body.message) {
+      item.bubble.node.remove();
+      renderMessage(body.message); // unless its echo over the socket came first
+      return;
+    }
+    var error = body.error || {};
+    var key = UPLOAD_ERRORS[error.code] || "file_failed";
+    uploadFailed(item, say(key, { limit_mb: Math.floor(((error.limit || 0) / 1048576) * 10) / 10,
+      type: error.type || "", n: error.retry_after || "" }));
+  };
+  xhr.onerror = function () { uploadFailed(item, say("file_failed")); };
+  var data = new FormData();
+  data.append("visitor_id", state.visitorId);
+  data.append("client_id", item.clientId);
+  data.append("file", item.file, item.file.name);
+  xhr.send(data);
+}

@@ -1,0 +1,43 @@
+"""The files' SQL on PostgreSQL. Mixed into ``PostgresStore``."""
+
+from __future__ import annotations
+
+from router.files.sqlite import MAX_IDS, file_row
+from router.files.store import FileStore
+from router.files.types import StoredFile
+from router.store.errors import ConflictError, IntegrityViolation, NotFound
+from router.store.pg_engine import PgConn, PgConnections
+
+
+async def _add(conn: PgConn, file: StoredFile) -> None:
+    await conn.execute(
+        "INSERT INTO files (id, name, content_type, size, sha256, uploaded_by, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        file.id, file.name, file.content_type, file.size, file.sha256, file.uploaded_by, file.created_at,
+    )
+
+
+async def _get(conn: PgConn, file_id: str) -> StoredFile:
+    row = await conn.fetchrow("SELECT * FROM files WHERE id = $1", file_id)
+    if row is None:
+        raise NotFound(f"file {file_id}")
+    return file_row(row)
+
+
+async def _many(conn: PgConn, file_ids: list[str]) -> list[StoredFile]:
+    return [file_row(r) for r in await conn.fetch("SELECT * FROM files WHERE id = ANY($1::text[])", file_ids)]
+
+
+class PostgresFiles(FileStore, PgConnections):
+    async def add_file(self, file: StoredFile) -> None:
+        try:
+            await self._pg.write(_add, file)
+        except IntegrityViolation as exc:
+            raise ConflictError(f"file {file.id} exists") from exc
+
+    async def get_file(self, file_id: str) -> StoredFile:
+        return await self._pg.read(_get, file_id)
+
+    async def get_files(self, file_ids: list[str]) -> list[StoredFile]:
+        wanted = list(dict.fromkeys(file_ids))[:MAX_IDS]
+        return await self._pg.read(_many, wanted) if wanted else []

@@ -1,0 +1,23 @@
+"""What the files need from a store: one row per stored file. ``Store``
+inherits it. The bytes are not here: they are the ``BlobStorage``'s."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Protocol
+
+from router.files.types import StoredFile
+
+
+class FileStore(Protocol):
+    @abstractmethod
+    async def add_file(self, file: StoredFile) -> None:
+        """``ConflictError`` for an id in use. Single statement: the INSERT."""
+
+    @abstractmethod
+    async def get_file(self, file_id: str) -> StoredFile:
+        """``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    async def get_files(self, file_ids: list[str]) -> list[StoredFile]:
+        """Those of ``file_ids`` that exist, in no particular order."""

@@ -1,0 +1,52 @@
+"""The file storage's place in the app: built from ``files:`` of the config,
+opened before the connectors start, closed after they stop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from router.appkeys import FILES, SETTINGS, STORE
+from router.config import Settings
+from router.files.blobs import BlobStorage, LocalFolder
+from router.files.service import Files
+from router.redaction import register
+from router.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def make_blobs(settings: Settings, base_dir: Path) -> BlobStorage:
+    config = settings.files
+    if config.backend == "s3" and config.s3 is not None:
+        # aiobotocore is imported only where a bucket is configured
+        from router.files.s3 import S3Bucket  # noqa: PLC0415
+
+        register(config.s3.credentials())  # kept out of every log line
+        return S3Bucket(config.s3)
+    folder = Path(config.folder)
+    return LocalFolder(folder if folder.is_absolute() else base_dir / folder)
+
+
+def make_files(settings: Settings, store: Store, base_dir: Path) -> Files:
+    return Files(store, make_blobs(settings, base_dir), settings.files, store)
+
+
+async def files_ctx(app: web.Application) -> AsyncIterator[None]:
+    files = app[FILES]
+    await files.blobs.open()
+    log.info("files are kept in %s (up to %d bytes each)", files.blobs.where, files.config.max_bytes)
+    if files.config.backend == "folder" and app[SETTINGS].store.backend == "postgres":
+        # one node may run on PostgreSQL; with several, a file on one node's disk is gone for the others
+        log.warning("files are kept on this node's disk (files.backend: folder): with several nodes, set "
+                    "files.backend: s3, a bucket every node shares")
+    try:
+        yield
+    finally:
+        await files.blobs.close()
+
+
+__all__ = ["FILES", "STORE", "files_ctx", "make_files"]

@@ -1,0 +1,188 @@
+"""Files in the console's API: an agent uploads one (multipart, streamed),
+replies with it, and the console shows it; what is too large or not what it
+claims to be gets a clear 4xx and nothing of it is stored."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from router.appkeys import FILES, STORE
+from router.config import Settings
+from router.files.signing import SECRET_NAME, signed_path
+from router.models import Attachment
+from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+from tests.router.files.test_sniff import EXE, PDF, PNG
+
+pytestmark = pytest.mark.usefixtures("settings")
+
+
+def form(body: bytes, name: str, content_type: str | None = None, field: str = "file") -> aiohttp.FormData:
+    data = aiohttp.FormData()
+    data.add_field("note", "ignored")  # fields before the file are skipped
+    data.add_field(field, body, filename=name, content_type=content_type or "application/octet-stream")
+    return data
+
+
+async def upload(client: Client, body: bytes, name: str, content_type: str | None = None,
+                 **kw: Any) -> aiohttp.ClientResponse:
+    return await client.post("/api/files", data=form(body, name, content_type), **kw)
+
+
+def kept(tmp_path: Path) -> list[str]:
+    """What the files folder holds (uploads on their way in included)."""
+    root = tmp_path / "var" / "files"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def test_an_agents_image_is_stored_and_shown_inline(client: Client, tmp_path: Path) -> None:
+    await login(client)
+    resp = await upload(client, PNG, "схема.png", "image/png")
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    file = body["file"]
+    assert file["content_type"] == "image/png" and file["size"] == len(PNG) and file["name"] == "схема.png"
+    assert body["url"] == f"/api/files/{file['id']}"
+    assert kept(tmp_path) == [file["id"]]
+    got = await client.get(body["url"])
+    assert got.status == 200 and await got.read() == PNG
+    assert got.headers["Content-Type"] == "image/png"
+    assert got.headers["Content-Disposition"].startswith("inline")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in got.headers["Content-Security-Policy"]
+
+
+async def test_anything_but_an_image_is_a_download(client: Client) -> None:
+    await login(client)
+    file = (await (await upload(client, "Заказ 123\n".encode(), "notes.txt", "text/plain")).json())["file"]
+    assert file["content_type"] == "text/plain"
+    got = await client.get(f"/api/files/{file['id']}")
+    assert got.headers["Content-Type"] == "application/octet-stream"
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert "notes.txt" in got.headers["Content-Disposition"]
+
+
+async def test_files_are_behind_the_login(client: Client, make_client: Any) -> None:
+    await login(client)
+    file = (await (await upload(client, PDF, "a.pdf")).json())["file"]
+    anonymous = await make_client()
+    assert (await error_of(await anonymous.get(f"/api/files/{file['id']}")))[:2] == (401, "unauthenticated")
+    assert (await error_of(await upload(anonymous, PDF, "a.pdf")))[:2] == (401, "unauthenticated")
+
+
+async def test_over_the_limit_is_413_and_nothing_is_kept(
+        settings: Settings, make_client: Any, tmp_path: Path) -> None:
+    settings.files.max_bytes = 64 * 1024
+    client = await make_client()
+    await login(client)
+    status, code, message = await error_of(await upload(client, PDF + b"\x00" * (200 * 1024), "big.pdf"))
+    assert (status, code) == (413, "file_too_large")
+    assert "65536" in message
+    assert kept(tmp_path) == []
+
+
+@pytest.mark.parametrize(("body", "name", "declared", "code"), [
+    (EXE, "photo.jpg", "image/jpeg", "file_type_forged"),           # an .exe named as a photo
+    (b"<html><script>alert(1)</script></html>", "cat.png", "image/png", "file_type_forged"),
+    (EXE, "setup.exe", "application/x-msdownload", "file_type_not_allowed"),
+    (b"<!doctype html><p>hi", "page.html", "text/html", "file_type_not_allowed"),
+    # an SVG is honestly an SVG, but can run script: not an image anyone may send
+    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg", "image/svg+xml",
+     "file_type_not_allowed"),
+])
+async def test_forged_or_unwanted_types_are_415_and_nothing_is_kept(
+        client: Client, tmp_path: Path, body: bytes, name: str, declared: str, code: str) -> None:
+    await login(client)
+    assert (await error_of(await upload(client, body, name, declared)))[:2] == (415, code)
+    assert kept(tmp_path) == []
+
+
+async def test_bad_upload_requests_get_clear_errors(client: Client) -> None:
+    await login(client)
+    assert (await error_of(await client.post("/api/files", json={"file": "x"})))[:2] == (
+        415, "unsupported_media_type")
+    no_file = aiohttp.FormData()
+    no_file.add_field("other", b"x", filename="x.txt")
+    assert (await error_of(await client.post("/api/files", data=no_file)))[:2] == (422, "invalid")
+    # a page of another site posting a form with the agent's browser
+    assert (await error_of(await upload(client, PDF, "a.pdf", headers={"Origin": "https://evil.example"})))[
+        :2] == (403, "forbidden")
+
+
+async def test_a_reply_refers_to_the_file_and_its_outbox_entry_holds_no_bytes(client: Client) -> None:
+    await login(client)
+    conv = await customer_writes(client, "пришлите счёт")
+    file = (await (await upload(client, PDF, "счёт.pdf", "application/pdf")).json())["file"]
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Вот счёт", "files": [file["id"]]})
+    assert resp.status == 201, await resp.text()
+    [attachment] = (await resp.json())["message"]["attachments"]
+    assert attachment["file"] == file["id"] and attachment["kind"] == "document"
+    assert attachment["mime_type"] == "application/pdf" and attachment["name"] == "счёт.pdf"
+    stored = await client.app[STORE].get_message((await resp.json())["message"]["id"])
+    assert stored.attachments[0].file == file["id"]
+
+
+async def test_a_reply_with_an_unknown_file_is_refused_and_nothing_is_sent(client: Client) -> None:
+    await login(client)
+    conv = await customer_writes(client, "hi")
+    missing = "file_" + "0" * 20
+    resp = await client.post(f"/api/conversations/{conv}/messages", json={"text": "see", "files": [missing]})
+    assert (await error_of(resp))[:2] == (422, "file_not_found")
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert [m["author"] for m in messages] == ["customer"]
+
+
+async def test_a_signed_link_needs_no_login_but_cannot_be_forged_or_outlive_it(
+        client: Client, make_client: Any) -> None:
+    await login(client)
+    file = (await (await upload(client, PNG, "a.png")).json())["file"]
+    files = client.app[FILES]
+    path = await files.link(Attachment(kind="image", file=file["id"]))
+    anonymous = await make_client()
+    got = await anonymous.get(path)
+    assert got.status == 200 and await got.read() == PNG
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert (await error_of(await anonymous.get(path.replace("sig=", "sig=x"))))[:2] == (403, "link_invalid")
+    # the same signature for another file, or a later expiry, is no link
+    other = (await (await upload(client, PDF, "b.pdf")).json())["file"]
+    assert (await error_of(await anonymous.get(path.replace(file["id"], other["id"]))))[0] == 403
+    expires = int(path.split("expires=")[1].split("&")[0])
+    assert (await error_of(await anonymous.get(path.replace(f"expires={expires}", f"expires={expires + 1}"))))[
+        0] == 403
+    # an expired one, signed right
+    secret = await client.app[STORE].secret(SECRET_NAME)
+    old = signed_path(secret, file["id"], int(time.time()) - 60)
+    assert (await error_of(await anonymous.get(old)))[:2] == (403, "link_invalid")
+
+
+async def test_the_openapi_document_lists_the_upload(client: Client) -> None:
+    doc = await (await client.get("/api/openapi.json")).json()
+    body = doc["paths"]["/api/files"]["post"]["requestBody"]["content"]
+    assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert "413" in doc["paths"]["/api/files"]["post"]["responses"]
+
+
+async def test_the_console_learns_the_limits_before_it_uploads(settings: Settings, make_client: Any) -> None:
+    settings.files.max_bytes = 5 * 1024**2
+    client = await make_client()
+    await login(client)
+    limits = await (await client.get("/api/file-limits")).json()
+    assert limits["max_bytes"] == 5 * 1024**2 and "image/png" in limits["allowed_types"]
+
+
+async def test_a_file_larger_than_any_request_body_streams_in_and_the_limit_is_ours(
+        settings: Settings, make_client: Any, tmp_path: Path) -> None:
+    """The app reads JSON bodies up to 1 MiB; an upload is streamed past that,
+    up to files.max_bytes, and refused at that limit in our words."""
+    settings.files.max_bytes = 3 * 1024**2
+    client = await make_client()
+    await login(client)
+    ok = await upload(client, PDF + b"\0" * (2 * 1024**2), "two-mib.pdf")
+    assert ok.status == 201, await ok.text()
+    status, code, _ = await error_of(await upload(client, PDF + b"\0" * (4 * 1024**2), "four-mib.pdf"))
+    assert (status, code) == (413, "file_too_large")
+    assert kept(tmp_path) == [(await ok.json())["file"]["id"]]

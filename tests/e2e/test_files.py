@@ -1,0 +1,90 @@
+"""Files both ways in the browser: a visitor sends a photo from the widget and
+the agent sees it inline in the console; the agent attaches a file from disk
+and the visitor sees it in the widget (an image inline, a document as a link).
+A file over the limit is refused in the console before it is sent."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+
+QUESTION = "Здравствуйте! Посылка пришла мятой"
+
+
+@pytest.fixture
+def service_config(tmp_path: Path) -> str:
+    return f"files:\n  folder: {tmp_path / 'files'}\n"
+
+
+def png(width: int = 24, height: int = 16) -> bytes:
+    """A real PNG (the browser must decode it to show it), red."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+async def decoded(page: Page, selector: str) -> None:
+    """The image is shown, decoded, not a broken-image icon."""
+    image = page.locator(selector).last
+    await expect(image).to_be_visible()
+    await page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+
+
+async def test_files_both_ways(service: str, browser: Browser, tmp_path: Path) -> None:
+    agent = await (await browser.new_context()).new_page()
+    customer = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    await open_widget(customer, service)
+    await customer_says(customer, QUESTION)
+
+    # the visitor sends a photo from the widget
+    photo = tmp_path / "коробка.png"
+    photo.write_bytes(png())
+    await customer.locator('[data-omr="attach-input"]').set_input_files(str(photo))
+    await decoded(customer, '[data-omr="message"][data-author="customer"] img')
+
+    # the agent sees it inline in the thread (the row's preview is the file now)
+    row = agent.locator('[data-testid="conversation"]')
+    await expect(row).to_have_count(1)
+    await row.click()
+    await decoded(agent, '[data-testid="message"][data-author="customer"] img.attachment-image')
+
+    # the agent attaches a photo and a document from disk and sends them
+    invoice = tmp_path / "счёт.pdf"
+    invoice.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    reply_photo = tmp_path / "замена.png"
+    reply_photo.write_bytes(png(32, 32))
+    await agent.locator('[data-testid="attach-input"]').set_input_files([str(reply_photo), str(invoice)])
+    chips = agent.locator('[data-testid="composer-file"]')
+    await expect(chips).to_have_count(2)
+    await expect(chips.locator('xpath=self::*[@data-state="ready"]')).to_have_count(2)
+    await agent.locator('[data-testid="reply"]').fill("Отправим замену, вот счёт")
+    await agent.locator('[data-testid="send"]').click()
+    await expect(chips).to_have_count(0)
+
+    # the visitor sees the photo inline and the document as a link to download
+    said = customer.locator('[data-omr="message"][data-author="agent"]')
+    await expect(said).to_have_count(1)
+    await decoded(customer, '[data-omr="message"][data-author="agent"] img')
+    link = said.locator('a[data-omr="file"]', has_text="счёт.pdf")
+    await expect(link).to_have_count(1)
+    async with customer.expect_download() as download:
+        await link.click()
+    assert (await download.value).suggested_filename == "счёт.pdf"
+
+    # a file over the limit is refused in the console, in words, before it is sent
+    big = tmp_path / "огромный.pdf"
+    big.write_bytes(b"%PDF-1.4\n" + b"0" * (21 * 1024 * 1024))
+    await agent.locator('[data-testid="attach-input"]').set_input_files(str(big))
+    failed = agent.locator('[data-testid="composer-file"][data-state="failed"]')
+    await expect(failed).to_have_count(1)
+    await expect(failed.locator('[data-testid="composer-file-status"]')).to_contain_text("20")

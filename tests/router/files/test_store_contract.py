@@ -1,0 +1,51 @@
+"""The files' part of the store contract (router/files/store.py), on every
+backend of tests/router/store/test_contract.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from router.files.store import FileStore
+from router.files.types import StoredFile
+from router.models import new_id
+from router.store.errors import ConflictError, NotFound
+from tests.router.store.test_contract import BACKENDS, T0
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FileStore]:
+    async with BACKENDS[request.param](request, tmp_path)() as s:
+        yield s
+
+
+def stored(name: str = "счёт.pdf", content_type: str = "application/pdf") -> StoredFile:
+    return StoredFile(id=new_id("file"), name=name, content_type=content_type, size=1234, sha256="ab" * 32,
+                      uploaded_by="agent:agt_1", created_at=T0)
+
+
+async def test_a_file_is_kept_as_given(store: FileStore) -> None:
+    file = stored()
+    await store.add_file(file)
+    assert await store.get_file(file.id) == file
+
+
+async def test_an_unknown_file_is_not_found_and_an_id_is_kept_once(store: FileStore) -> None:
+    with pytest.raises(NotFound):
+        await store.get_file("file_" + "0" * 20)
+    file = stored()
+    await store.add_file(file)
+    with pytest.raises(ConflictError):
+        await store.add_file(file.model_copy(update={"name": "other.pdf"}))
+    assert (await store.get_file(file.id)).name == "счёт.pdf"
+
+
+async def test_several_files_at_once_only_those_that_exist(store: FileStore) -> None:
+    a, b = stored("a.png", "image/png"), stored("b.txt", "text/plain")
+    for f in (a, b):
+        await store.add_file(f)
+    found = await store.get_files([b.id, "file_" + "1" * 20, a.id, a.id])
+    assert sorted(f.id for f in found) == sorted([a.id, b.id])
+    assert await store.get_files([]) == []
