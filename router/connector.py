@@ -337,6 +337,8 @@ class Connector(ABC, Generic[OptionsT]):
     # sends ``OutboundMessage.ask_phone`` as a button whose answer the platform
     # proves is the customer's own number (``InboundMessage.proven_phone``)
     asks_phone: ClassVar[bool] = False
+    # sends ``OutboundMessage.rating`` as buttons whose press comes back as ``InboundMessage.rating``
+    rates_with_buttons: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -9,6 +9,7 @@ event is a new constructor here (and its name in ``TYPES``)."""
 from __future__ import annotations
 
 from router.bus import Event
+from router.csat.types import Survey
 from router.models import AgentPresence, ConversationView, MergeRecord, Message
 
 MESSAGE_CREATED = "message.created"
@@ -23,12 +24,13 @@ CUSTOMER_UNMERGED = "customer.unmerged"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
+CSAT_RATED = "csat.rated"
 
 # every type this module builds
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED,
+    RULES_RELOADED, RULES_REFUSED, CSAT_RATED,
 })
 
 
@@ -98,3 +100,9 @@ def rules_reloaded(version: str) -> Event:
 def rules_refused(version: str) -> Event:
     """A changed rules file was refused: ``version`` (the running one) stays active."""
     return Event(RULES_REFUSED, {"version": version})
+
+
+# -- satisfaction surveys ----------------------------------------------------------------
+def csat_rated(survey: Survey) -> Event:
+    """A customer rated a conversation (1-5), or added the comment to their rating: the survey as it is now."""
+    return Event(CSAT_RATED, {"survey": survey.model_dump(mode="json")})

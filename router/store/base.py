@@ -40,6 +40,7 @@ from typing import Self
 
 from router.accounts.store import AccountStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.csat.store import SurveyStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
 from router.outbox.store import OutboxStore
@@ -49,7 +50,7 @@ from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
-            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, ABC):
+            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, SurveyStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
 
@@ -397,7 +398,8 @@ $fn$;
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN]
+# 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
+PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, CSAT_SURVEYS]
 
 
 class SchemaTooNew(RuntimeError):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from router.accounts.postgres import PostgresAccounts
 from router.conversations.postgres import PostgresConversations
+from router.csat.postgres import PostgresSurveys
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
 from router.ingest.postgres_batch import KnownIngests
@@ -65,7 +66,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresSurveys, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

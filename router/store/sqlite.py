@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
 from router.conversations.sqlite import SQLiteConversations
+from router.csat.sqlite import SQLiteSurveys
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
@@ -84,7 +85,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  Store):
+                  SQLiteSurveys, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
