@@ -32,7 +32,7 @@ async def store(factory: StoreFactory) -> AsyncIterator[Store]:
 
 async def _resolved(store: Store, sender: str = "u1") -> tuple[str, str]:
     """A resolved conversation of a customer; (conversation id, customer id)."""
-    stored, conversation_id = await ingest(store, inbound(external_id=f"q-{sender}", sender=sender))
+    _, conversation_id = await ingest(store, inbound(external_id=f"q-{sender}", sender=sender))
     view = await store.set_conversation_state(conversation_id, ConversationStatus.RESOLVED, None, T0)
     assert view.status is ConversationStatus.RESOLVED
     assert view.customer_id is not None
