@@ -38,9 +38,11 @@ from connectors.webchat_frames import (
     FrameError,
     HelloFrame,
     PingFrame,
+    RatingFrame,
     history_frames,
     message_frame,
     parse_frame,
+    survey_frame,
 )
 from router.connector import (
     ChannelLabel,
@@ -60,6 +62,7 @@ from router.models import (
     IdentityRef,
     InboundMessage,
     OutboundMessage,
+    RatingAnswer,
 )
 
 log = logging.getLogger(__name__)
@@ -224,6 +227,7 @@ class _Session:
 
 class WebChatConnector(Connector[WebChatOptions]):
     type_name: ClassVar[str] = "webchat"
+    rates_with_buttons: ClassVar[bool] = True  # a "survey" frame; the widget answers with a "rating" frame
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "чат на сайте", "en": "site chat"},
                                            where={"ru": "в чате на сайте", "en": "in the site chat"})
@@ -331,13 +335,16 @@ class WebChatConnector(Connector[WebChatOptions]):
             code = "too_large" if session.ws.too_big else "socket_error"
             log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
 
-    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame) -> None:
+    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame | RatingFrame) -> None:
         if isinstance(frame, PingFrame):
             await self._push_now(session, {"type": "pong"})
         elif isinstance(frame, HelloFrame):
             await self._on_hello(session, frame)
+        elif isinstance(frame, RatingFrame):
+            await self._on_chat(session, frame.client_id, str(frame.score),
+                                RatingAnswer(survey_id=frame.survey_id, score=frame.score))
         else:
-            await self._on_chat(session, frame)
+            await self._on_chat(session, frame.client_id, frame.text)
 
     async def _on_hello(self, session: _Session, frame: HelloFrame) -> None:
         if session.visitor_id is not None:
@@ -425,20 +432,23 @@ class WebChatConnector(Connector[WebChatOptions]):
             self._tokens = VisitorTokens(await self.host.secret(SECRET_NAME))
         return self._tokens
 
-    async def _on_chat(self, session: _Session, frame: ChatFrame) -> None:
+    async def _on_chat(self, session: _Session, client_id: str, text: str, rating: RatingAnswer | None = None
+                       ) -> None:
+        """A message typed, or a rating button pressed (its score as the text)."""
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
         if (over := self._over_limit(session, visitor_id)) is not None:
-            await self._refuse_flood(session, *over, frame.client_id)
+            await self._refuse_flood(session, *over, client_id)
             return
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
-            external_id=f"{visitor_id}:{frame.client_id}",
+            external_id=f"{visitor_id}:{client_id}",
             sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
             sender_name=session.sender_name,
-            text=frame.text,
+            text=text,
+            rating=rating,
             claimed_phone=session.claims.get("claimed_phone"),
             claimed_email=session.claims.get("claimed_email"),
         )
@@ -453,9 +463,9 @@ class WebChatConnector(Connector[WebChatOptions]):
             await self._fail(session)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
-        await self._push(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
+        await self._push(session, {"type": "ack", "client_id": client_id, "id": accepted.message_id})
         if not accepted.duplicate:
-            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, accepted.created_at)
+            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, text, accepted.created_at)
             await self._deliver(visitor_id, echo, skip=session)
             self.peers.broadcast(f"webchat:{self.name}", {"visitor": visitor_id, "frame": echo})
 
@@ -485,8 +495,13 @@ class WebChatConnector(Connector[WebChatOptions]):
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
             await self._welcome_again(message.recipient)
         here = await self._deliver(message.recipient, frame)
+        survey = None if message.rating is None else survey_frame(message.message_id, message.rating.survey_id,
+                                                                  message.rating.labels)
+        if survey is not None:  # the rating's buttons, under the question just shown
+            await self._deliver(message.recipient, survey)
         self.peers.broadcast(f"webchat:{self.name}", {"visitor": message.recipient, "frame": frame,
-                                                       "history_changed": message.history_changed})
+                                                       "history_changed": message.history_changed,
+                                                       "survey": survey})
         if not here:
             raise RecipientAway("the visitor has no chat open on this node")
         return SendResult(external_id=None)
@@ -501,7 +516,10 @@ class WebChatConnector(Connector[WebChatOptions]):
                 await self._welcome_again(visitor_id)
         except HostError as exc:  # the frame still goes; the tab's next welcome shows the whole history
             log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_id, exc.reason)
-        if await self._deliver(visitor_id, frame) and frame["author"] != Author.CUSTOMER.value:
+        delivered = await self._deliver(visitor_id, frame)
+        if data.get("survey"):
+            await self._deliver(visitor_id, data["survey"])
+        if delivered and frame["author"] != Author.CUSTOMER.value:
             await self._reached(visitor_id, [frame["id"]])
 
     async def _reached(self, visitor_id: str, message_ids: list[str]) -> None:

@@ -67,11 +67,20 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame, Field(discriminator="type")]
-_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame] = TypeAdapter(ClientFrame)
+class RatingFrame(_Frame):
+    """A satisfaction survey's button pressed (``survey`` frame): acknowledged as a message is."""
+
+    type: Literal["rating"]
+    survey_id: Annotated[str, Field(min_length=1, max_length=64)]
+    score: Annotated[int, Field(ge=1, le=5)]
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
 
 
-def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame:
+ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame | RatingFrame, Field(discriminator="type")]
+_CLIENT_FRAME: TypeAdapter[HelloFrame | ChatFrame | PingFrame | RatingFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_frame(raw: str) -> HelloFrame | ChatFrame | PingFrame | RatingFrame:
     try:
         return _CLIENT_FRAME.validate_json(raw)
     except ValidationError as exc:
@@ -85,7 +94,7 @@ def frame_error(exc: ValidationError) -> FrameError:
         return FrameError("bad_json", "the frame is not valid JSON")
     if any(not e["loc"] for e in errors):
         # not an object, no "type", or a type we do not know
-        return FrameError("unknown_type", 'expected an object with "type": "hello", "message" or "ping"')
+        return FrameError("unknown_type", 'expected an object with "type": "hello", "message", "rating" or "ping"')
     if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
         return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
     details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
@@ -100,6 +109,11 @@ def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict
     return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
 
 
+def survey_frame(message_id: str, survey_id: str, labels: list[str]) -> dict[str, Any]:
+    """Buttons under the message ``message_id``: the widget answers with a ``rating`` frame."""
+    return {"type": "survey", "message_id": message_id, "survey_id": survey_id, "labels": labels}
+
+
 def history_frames(history: list[Message]) -> list[dict[str, Any]]:
     # system notes are for agents, not for the customer
     # a message without words from another channel reads as its description ("[photo]")
@@ -109,5 +123,5 @@ def history_frames(history: list[Message]) -> list[dict[str, Any]]:
 
 __all__ = [
     "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "ChatFrame", "ClientFrame", "FrameError", "HelloFrame", "PingFrame",
-    "frame_error", "history_frames", "message_frame", "parse_frame",
+    "RatingFrame", "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
 ]

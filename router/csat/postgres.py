@@ -41,9 +41,11 @@ async def _execute(conn: PgConn, sql: str, *args: object) -> None:
     await conn.execute(sql, *args)
 
 
-async def _answer(conn: PgConn, sql: str, args: tuple[object, ...], survey_id: str, message_id: str
-                  ) -> Survey | None:
+async def _answer(conn: PgConn, sql: str, args: tuple[object, ...], survey_id: str, message_id: str,
+                  place_always: bool = False) -> Survey | None:
     won = rows_changed(await conn.execute(sql, *args)) == 1
+    if not (won or place_always):
+        return None
     await conn.execute(
         "UPDATE messages SET conversation_id = (SELECT conversation_id FROM csat_surveys WHERE id = $1)"
         " WHERE id = $2 AND conversation_id IS NULL", survey_id, message_id,
@@ -74,7 +76,7 @@ class PostgresSurveys(SurveyStore, PgConnections):
     async def rate_survey(self, survey_id: str, rating: int, message_id: str, now: datetime) -> Survey | None:
         return await self._pg.write(
             _answer, "UPDATE csat_surveys SET rating = $1, answered_at = $2 WHERE id = $3 AND rating IS NULL",
-            (rating, now, survey_id), survey_id, message_id)
+            (rating, now, survey_id), survey_id, message_id, place_always=True)
 
     async def comment_survey(self, survey_id: str, comment: str, message_id: str, now: datetime) -> Survey | None:
         return await self._pg.write(

@@ -47,16 +47,19 @@ def _place(conn: sqlite3.Connection, survey_id: str, message_id: str) -> None:
     )
 
 
-def _answer(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], survey_id: str, message_id: str
-            ) -> Survey | None:
+def _answer(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], survey_id: str, message_id: str,
+            place_always: bool = False) -> Survey | None:
+    """``sql`` (a conditional UPDATE); the message placed when it won (or
+    always: a rating button pressed twice is kept beside the first)."""
     won = conn.execute(sql, params).rowcount == 1
-    _place(conn, survey_id, message_id)
+    if won or place_always:
+        _place(conn, survey_id, message_id)
     return _read(conn, survey_id) if won else None
 
 
 def _rate(conn: sqlite3.Connection, survey_id: str, rating: int, message_id: str, now: str) -> Survey | None:
     return _answer(conn, "UPDATE csat_surveys SET rating = ?, answered_at = ? WHERE id = ? AND rating IS NULL",
-                   (rating, now, survey_id), survey_id, message_id)
+                   (rating, now, survey_id), survey_id, message_id, place_always=True)
 
 
 def _comment(conn: sqlite3.Connection, survey_id: str, comment: str, message_id: str, now: str) -> Survey | None:

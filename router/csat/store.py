@@ -29,7 +29,9 @@ class SurveyStore(Protocol):
 
     @abstractmethod
     async def survey_asked(self, survey_id: str, message_id: str) -> None:
-        """The question's stored message (once it is in the outbox)."""
+        """The question's stored message (once it is in the outbox).
+
+        Single statement: an UPDATE of the survey's row."""
 
     @abstractmethod
     async def get_survey(self, survey_id: str) -> Survey | None: ...
@@ -46,20 +48,32 @@ class SurveyStore(Protocol):
     async def rate_survey(self, survey_id: str, rating: int, message_id: str, now: datetime) -> Survey | None:
         """Record the rating unless it is rated already (then None, nothing
         changes but the message's place: it joins the survey's conversation
-        if it is in none)."""
+        if it is in none).
+
+        Lock: the survey's row, by the conditional UPDATE (a second answer
+        waits for it and then finds it rated), then the message's row by the
+        UPDATE that places it, both to the commit."""
 
     @abstractmethod
     async def comment_survey(self, survey_id: str, comment: str, message_id: str, now: datetime) -> Survey | None:
-        """Record the comment of a rated survey that has none yet (else None)."""
+        """Record the comment of a rated survey that has none yet (else None,
+        and the message is left where it is: an ordinary message).
+
+        Lock: as ``rate_survey``."""
 
     @abstractmethod
     async def reask_survey(self, survey_id: str, message_id: str) -> Survey | None:
         """Mark the survey re-asked (a rating out of 1-5) unless it was
-        already (then None): a bad answer is re-asked at most once."""
+        already (then None, and the message is left where it is): a bad
+        answer is re-asked at most once.
+
+        Lock: as ``rate_survey``."""
 
     @abstractmethod
     async def close_survey(self, survey_id: str, now: datetime) -> None:
-        """Typed answers are no longer read as answers (no-op when closed)."""
+        """Typed answers are no longer read as answers (no-op when closed).
+
+        Single statement: a conditional UPDATE of the survey's row."""
 
     @abstractmethod
     async def customer_surveys(self, customer_id: str, limit: int) -> list[Survey]:

@@ -116,7 +116,9 @@ async def test_a_bad_number_is_reasked_once_and_closing_stops_typed_answers(stor
     await store.claim_survey(survey)
     reasked = await store.reask_survey(survey.id, await _answer(store, "b1", "9"))
     assert reasked is not None and reasked.reasked
-    assert await store.reask_survey(survey.id, await _answer(store, "b2", "0")) is None
+    second = await _answer(store, "b2", "0")
+    assert await store.reask_survey(survey.id, second) is None
+    assert (await store.get_message(second)).conversation_id is None  # left for routing: an ordinary message
     await store.close_survey(survey.id, T0 + timedelta(minutes=5))
     await store.close_survey(survey.id, T0 + timedelta(minutes=9))  # no-op: the first close is kept
     assert await store.awaiting_survey(customer_id) is None
