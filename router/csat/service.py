@@ -132,13 +132,14 @@ class Surveys:
         if survey is None:
             return None
         now = self.clock()
-        if survey.rating is None:
-            if now - survey.asked_at > timedelta(seconds=self.config.answer_window):
-                return None
+        if survey.rating is None and now - survey.asked_at <= timedelta(seconds=self.config.answer_window):
             return await self._typed(survey, stored, now)
-        if survey.answered_at is not None and now - survey.answered_at <= timedelta(
-                seconds=self.config.comment_window) and self.config.policy(survey.team).comment_prompt is not None:
+        if (survey.rating is not None and survey.answered_at is not None
+                and now - survey.answered_at <= timedelta(seconds=self.config.comment_window)
+                and self.config.policy(survey.team).comment_prompt is not None):
             return await self._comment(survey, stored, now)
+        # its time is over: later messages are not read against it again
+        await self.store.close_survey(survey.id, now)
         return None
 
     async def _button(self, stored: Message, customer: Customer) -> Answered | None:

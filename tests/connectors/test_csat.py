@@ -8,7 +8,7 @@ answers."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +359,18 @@ async def _texts_with(api: FakeTelegram, start: str) -> list[str] | None:
 
 async def _one_with(texts: list[str], part: str) -> str | None:
     return next((t for t in texts if part in t), None)
+
+
+async def test_a_number_after_the_answer_window_is_an_ordinary_message(svc: Client, twilio_api: FakeTwilio) -> None:
+    await whatsapp(svc, "Hello, my order 1042 has not arrived")
+    customer = await customer_of(svc, "whatsapp", PHONE)
+    conversation_id = await open_conversation(svc, customer)
+    await resolve(svc, conversation_id)
+    await eventually(lambda: _one_with(whatsapp_texts(twilio_api), "Please rate"), "the question")
+    router = svc.app[ROUTER]
+    later = router.clock() + timedelta(hours=25)  # csat.yaml's answer_window is 24 h by default
+    router.clock = lambda: later
+    await whatsapp(svc, "5")
+    assert await open_conversation(svc, customer) != conversation_id
+    survey = await survey_of(svc, conversation_id)
+    assert survey is not None and survey.rating is None and survey.closed_at == later
