@@ -43,7 +43,7 @@
       box.append(stars(survey.rating));
       box.append(node("span", "csat-score", t("csat.score", { rating: survey.rating })));
     } else {
-      box.append(node("span", "muted", t("csat.asked", { when: fmt.relative(survey.asked_at) })));
+      box.append(node("span", "muted", t("csat.asked", { time: fmt.time(survey.asked_at) })));
     }
     if (withDate) box.append(node("span", "muted csat-when", fmt.date(survey.asked_at)));
     if (survey.comment) {
