@@ -290,6 +290,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
     CSAT_SURVEYS,
 ]
