@@ -5,6 +5,8 @@
 "use strict";
 
 (() => {
+  // the live event's type (router/events.py): in backquotes, as it is no catalogue key
+  const RATED = `csat.rated`;
   let selected = null; // the conversation shown
   const byCustomer = new Map(); // customer id -> their surveys, newest first (as last read)
 
@@ -49,6 +51,7 @@
     if (survey.comment) {
       const quote = node("q", "csat-comment", survey.comment);
       quote.dataset.testid = "csat-comment";
+      quote.title = survey.comment; // the header shows it cut to one line
       box.append(quote);
     }
     return box;
@@ -99,7 +102,7 @@
     const surveys = byCustomer.get(customerId) || [];
     const box = node("section", "cp-section cp-csat");
     box.dataset.testid = "cp-csat";
-    box.append(node("h3", null, t("csat.panel_title")));
+    box.append(node("h3", "cp-title", t("csat.panel_title")));
     if (!surveys.length) {
       box.append(node("p", "muted", t("csat.none")));
       return box;
@@ -167,7 +170,7 @@
       refresh(selected);
       return;
     }
-    if (type !== "csat.rated" || !data || !data.survey) return;
+    if (type !== RATED || !data || !data.survey) return;
     const survey = data.survey;
     if (survey.conversation_id === selected) showBadge(survey);
     if (byCustomer.has(survey.customer_id)) {
