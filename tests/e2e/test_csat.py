@@ -6,12 +6,19 @@ in the customer panel."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from tests.conftest import eventually
+from tests.connectors import test_telegram as tg
+from tests.connectors.test_csat import pressed
+from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.test_telegram_contact import telegram_posts
+from tests.fakes.telegram_api import Call, FakeTelegram
 
 CSAT = "enabled: true\n"
 PAGE = '<!doctype html><html lang="{lang}"><head><meta charset="utf-8"></head><body>' \
@@ -90,3 +97,48 @@ async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, bro
     await expect(badge.locator(".csat-stars")).to_be_visible()
     for page in (agent, customer):
         assert await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+@pytest.fixture
+async def on_telegram(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[str]:
+    """The service with the Telegram connector (through the fake), asking for ratings."""
+    (tmp_path / "csat.yaml").write_text(CSAT, encoding="utf-8")
+
+    def config(port: int) -> str:
+        return (server_yaml(port, tmp_path, writer_process=False) + "connectors:\n"
+                + f"  telegram:\n    type: telegram\n    api_base: {telegram_api.base_url}\n")
+
+    async with running_service(tmp_path, config, TELEGRAM_ENV) as base:
+        yield base
+
+
+async def test_a_rating_from_telegrams_buttons_reaches_the_agent_live(on_telegram: str, browser: Browser,
+                                                                     telegram_api: FakeTelegram) -> None:
+    await telegram_posts(on_telegram, tg.text_update(1, "Hello, where is my order?"))
+    agent = await new_page(browser)
+    await agent_logs_in(agent, on_telegram)
+    await agent.locator('[data-testid="language"]').select_option("en")
+    await agent.locator('[data-testid="conversation"]', has_text="where is my order").click()
+    await agent.locator('[data-testid="reply"]').fill("It is on its way.")
+    await agent.locator('[data-testid="send"]').click()
+    await expect(agent.locator('[data-testid="resolve"]')).to_be_enabled()
+    await agent.locator('[data-testid="resolve"]').click()
+
+    asked = await eventually(lambda: _keyboard(telegram_api), "the question with its inline keyboard")
+    buttons = [b for row in asked.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["1 — poor", "2 — fair", "3 — good", "4 — very good", "5 — excellent"]
+    badge = agent.locator('[data-testid="csat-badge"]')
+    await expect(badge).to_contain_text("Awaiting the rating")
+
+    await telegram_posts(on_telegram, pressed(buttons[1], message_id=2))
+    await expect(badge.locator(".csat-stars")).to_have_text("★★☆☆☆")
+    await expect(badge.locator(".csat-stars")).to_have_attribute("aria-label", "Rating: 2 of 5")
+    await telegram_posts(on_telegram, tg.text_update(2, "Slow, but it worked out"))
+    await expect(badge.locator('[data-testid="csat-comment"]')).to_have_text("Slow, but it worked out")
+    await expect(agent.locator('[data-testid="reopen"]')).to_be_visible()  # still resolved
+    assert telegram_api.sent("answerCallbackQuery")
+
+
+async def _keyboard(api: FakeTelegram) -> Call | None:
+    return next((c for c in api.sent("sendMessage") if "inline_keyboard" in (c.params.get("reply_markup") or {})),
+                None)
