@@ -42,7 +42,7 @@ from router.csat.config import CsatConfig
 from router.csat.store import SurveyStore
 from router.csat.types import MAX_COMMENT_LENGTH, Survey
 from router.identity.store import CustomerStore
-from router.models import ConversationView, CoreMeta, Customer, Message, RatingRequest, new_id
+from router.models import ConversationStatus, ConversationView, CoreMeta, Customer, Message, RatingRequest, new_id
 from router.notices import customer_language
 from router.store.errors import StoreError
 from router.texts import Language, localized
@@ -141,6 +141,13 @@ class Surveys:
         # its time is over: later messages are not read against it again
         await self.store.close_survey(survey.id, now)
         return None
+
+    async def on_unrouted(self, stored: Message, customer: Customer) -> Answered | None:
+        """``on_inbound`` for a message stored but not routed before a restart
+        (``Ingest.resume``), which has no open conversation at hand."""
+        open_views = [c for c in await self.store.customer_conversations(customer.id)
+                      if c.status is not ConversationStatus.RESOLVED]
+        return await self.on_inbound(stored, customer, open_views[0] if open_views else None)
 
     async def _button(self, stored: Message, customer: Customer) -> Answered | None:
         answer = stored.core.rating

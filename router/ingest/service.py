@@ -254,7 +254,9 @@ class Ingest:
                 customer = await self.store.resolve_identity(
                     stored.sender, stored.core.sender_name, self.clock(), self._replan(stored)
                 )
-                await self._route(stored, customer, None)
+                # an answer to a satisfaction survey stored just before the crash is read as one still
+                if self.surveys is None or await self.surveys.on_unrouted(stored, customer) is None:
+                    await self._route(stored, customer, None)
                 resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)

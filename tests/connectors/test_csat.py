@@ -22,7 +22,7 @@ from router import events
 from router.bus import Event
 from router.config import ConnectorConfig, Settings
 from router.csat.types import Survey
-from router.models import Author, ConversationStatus, Customer, IdentityRef
+from router.models import Author, ConversationStatus, Customer, IdentityRef, InboundMessage
 from router.server.app import BUS, ROUTER, STORE, create_app
 from tests.conftest import ADMIN_PASSWORD, eventually
 from tests.connectors import test_telegram as tg
@@ -374,3 +374,22 @@ async def test_a_number_after_the_answer_window_is_an_ordinary_message(svc: Clie
     assert await open_conversation(svc, customer) != conversation_id
     survey = await survey_of(svc, conversation_id)
     assert survey is not None and survey.rating is None and survey.closed_at == later
+
+
+async def test_a_rating_stored_just_before_a_crash_is_read_as_one_on_restart(svc: Client, twilio_api: FakeTwilio
+                                                                            ) -> None:
+    await whatsapp(svc, "Hello, my order 1042 has not arrived")
+    customer = await customer_of(svc, "whatsapp", PHONE)
+    conversation_id = await open_conversation(svc, customer)
+    await resolve(svc, conversation_id)
+    await eventually(lambda: _one_with(whatsapp_texts(twilio_api), "Please rate"), "the question")
+    # stored (the platform was told "received"), then the process died before reading it
+    router = svc.app[ROUTER]
+    await svc.app[STORE].insert_inbound(InboundMessage(
+        channel="whatsapp", external_id="SM-before-the-crash", sender=IdentityRef(kind="whatsapp", value=PHONE),
+        text="4"), router.clock())
+    assert await router.ingest.resume() == 1
+    survey = await survey_of(svc, conversation_id)
+    assert survey is not None and survey.rating == 4
+    assert [c.status for c in await svc.app[STORE].customer_conversations(customer.id)] == [
+        ConversationStatus.RESOLVED]
