@@ -137,7 +137,10 @@
     const fresh = section(customerId);
     fresh.dataset.customer = customerId;
     fresh.dataset.version = String(version);
+    // beside the customer's conversations, which they rate; at the end when the panel has none
+    const after = p.querySelector('[data-testid="cp-conversations"]');
     if (old) old.replaceWith(fresh);
+    else if (after) after.after(fresh);
     else p.append(fresh);
   }
 
