@@ -173,10 +173,10 @@ class Surveys:
         return await self._say(survey, stored, localized(self.config.reask, survey.language))
 
     async def _rated(self, survey: Survey, rated: Survey | None, stored: Message) -> Answered:
-        if rated is None:  # rated already (a second press, a redelivery): kept in its place, said nothing
-            view = await self.store.get_conversation((await self.store.get_message(stored.id)).conversation_id
-                                                     or survey.conversation_id)
-            self.bus.publish(events.message_created(await self.store.get_message(stored.id), view))
+        if rated is None:  # rated already (a second press): kept in its place, said nothing
+            message = await self.store.get_message(stored.id)
+            view = await self.store.get_conversation(message.conversation_id or survey.conversation_id)
+            self.bus.publish(events.message_created(message, view))
             return Answered(view)
         log.info("conversation %s rated %d", rated.conversation_id, rated.rating)
         self.bus.publish(events.csat_rated(rated))
