@@ -43,6 +43,7 @@ from router.conversations.store import ConversationStore, MessageStore, Outbound
 from router.csat.store import SurveyStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
+from router.notes.store import NoteStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
 from router.store.cursors import CursorStore
@@ -50,7 +51,8 @@ from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
-            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, SurveyStore, ABC):
+            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
+            SurveyStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

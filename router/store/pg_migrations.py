@@ -402,11 +402,36 @@ _AGENT_LANGUAGE = """
 ALTER TABLE agents ADD COLUMN language text;
 """
 
+# 11: notes — private notes beside a conversation and the agents each mentions (router/notes/),
+# as SQLite's migration 17; seq keeps insertion order where SQLite's rowid does
+_NOTES = """
+CREATE TABLE notes (
+    id text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    conversation_id text NOT NULL REFERENCES conversations(id),
+    agent_id text NOT NULL REFERENCES agents(id),
+    agent_name text NOT NULL,
+    text text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX notes_conversation ON notes(conversation_id, created_at);
+CREATE TABLE note_mentions (
+    note_id text NOT NULL REFERENCES notes(id),
+    agent_id text NOT NULL REFERENCES agents(id),
+    conversation_id text NOT NULL,
+    created_at timestamptz NOT NULL,
+    read_at timestamptz,
+    PRIMARY KEY (note_id, agent_id)
+);
+CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
+CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, CSAT_SURVEYS,
+    _AGENT_LANGUAGE, _NOTES, CSAT_SURVEYS,
 ]
 
 
