@@ -5,7 +5,7 @@ is asked; the shipped one asks."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +28,8 @@ class TeamSurvey(_Strict):
     enabled: bool | None = Field(None, description="ask this team's customers")
     after_hours: bool | None = Field(None, description="ask also while the team's queue is closed (rules.yaml hours)")
     question: Localized | None = None
-    comment_prompt: Localized | None = None
+    # false: this team asks for no comment, whatever the file says
+    comment_prompt: Localized | Literal[False] | None = None
 
 
 class SurveyPolicy(_Strict):
@@ -90,7 +91,7 @@ class CsatConfig(_Strict):
             enabled=self.enabled if own.enabled is None else own.enabled,
             after_hours=self.after_hours if own.after_hours is None else own.after_hours,
             question=own.question or self.question,
-            comment_prompt=own.comment_prompt or self.comment_prompt,
+            comment_prompt=None if own.comment_prompt is False else own.comment_prompt or self.comment_prompt,
         )
 
 

@@ -34,6 +34,12 @@ def test_a_team_overrides_only_what_it_says(tmp_path: Path) -> None:
         "enabled: true\nafter_hours: false\ncomment_prompt: null\nteams:\n"
         "  vip: {question: {en: 'How was it?'}, comment_prompt: {ru: 'Что улучшить?'}}\n"
         "  quiet: {enabled: false}\n", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / CSAT_FILE).write_text(
+        "enabled: true\nteams:\n  brief: {comment_prompt: false}\n", encoding="utf-8")
+    other_file = load_csat_config(tmp_path / "other")
+    assert other_file.policy("brief").comment_prompt is None  # this team asks for no comment
+    assert other_file.policy("support").comment_prompt == CsatConfig().comment_prompt
     config = load_csat_config(tmp_path)
     vip, quiet, other = config.policy("vip"), config.policy("quiet"), config.policy(None)
     assert vip.enabled and not vip.after_hours and vip.question == {"en": "How was it?"}
