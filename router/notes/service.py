@@ -50,9 +50,8 @@ def mentioned_names(text: str) -> list[str]:
 
 
 def is_active(agent: Agent) -> bool:
-    """May the agent be notified? A deactivated account is not (its ``active``
-    flag, where the accounts know one; every account is active otherwise)."""
-    return bool(getattr(agent, "active", True))
+    """May the agent be notified? A deactivated account is not."""
+    return agent.active
 
 
 def resolve_mentions(text: str, author: Agent, agents: Iterable[Agent]) -> list[Agent]:

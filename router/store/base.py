@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Self
 
 from router.accounts.store import AccountStore
+from router.agents.store import AgentAdminStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.csat.store import SurveyStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
@@ -52,7 +53,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            SurveyStore, ABC):
+            AgentAdminStore, SurveyStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

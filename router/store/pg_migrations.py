@@ -427,11 +427,33 @@ CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
 CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
 """
 
+# 14: agents (router.agents), as SQLite's 20: an account can be deactivated (it keeps its
+# history); the teams, skills and capacity an admin set in the console for one agent (over
+# teams.yaml's entry); the console's settings of agents (presence at sign-in)
+_AGENTS_ADMIN = """
+ALTER TABLE agents ADD COLUMN active boolean NOT NULL DEFAULT true;
+ALTER TABLE agents ADD COLUMN deactivated_at timestamptz;
+CREATE TABLE agent_routing (
+    agent_id text PRIMARY KEY REFERENCES agents(id),
+    teams jsonb NOT NULL,
+    skills jsonb NOT NULL,
+    capacity jsonb NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+CREATE TABLE agents_settings (
+    key text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, CSAT_SURVEYS,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, CSAT_SURVEYS,
 ]
 
 

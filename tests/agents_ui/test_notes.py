@@ -148,13 +148,19 @@ async def test_a_mention_of_oneself_notifies_nobody(client: Client) -> None:
     assert (await (await client.get("/api/mentions")).json()) == {"mentions": [], "unread": 0}
 
 
-class _Deactivated(Agent):
-    active: bool = False
-
-
 def test_a_deactivated_agent_is_not_notified() -> None:
     now = utcnow()
     ann = Agent(id="agt_ann", username="ann", display_name="Ann", role=Role.AGENT, created_at=now)
     bob = Agent(id="agt_bob", username="bob", display_name="Bob", role=Role.AGENT, created_at=now)
-    gone = _Deactivated(id="agt_old", username="old", display_name="Old", role=Role.AGENT, created_at=now)
+    gone = Agent(id="agt_old", username="old", display_name="Old", role=Role.AGENT, created_at=now, active=False)
     assert resolve_mentions("@bob @old @BOB. @ann", ann, [ann, bob, gone]) == [bob]
+
+
+async def test_a_colleague_deactivated_by_an_admin_is_not_mentioned(client: Client) -> None:
+    await login(client)
+    conv = await customer_writes(client, "hi")
+    bob = await create_agent(client, "bob")
+    assert (await client.post(f"/api/agents/{bob['id']}/deactivate", json={})).status == 200
+    resp = await write(client, conv, "@bob please call them back")
+    assert resp.status == 201
+    assert (await resp.json())["note"]["mentions"] == []

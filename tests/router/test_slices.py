@@ -78,6 +78,8 @@ WRITES = {
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
     "NoteStore": {"add_note", "mark_mentions_read"},
+    "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
+                        "clear_agent_profile", "set_agents_settings"},
     "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
 }
 # and every method that only reads (no lock)
@@ -96,6 +98,7 @@ READS = {
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
     "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
+    "AgentAdminStore": {"agent_profiles", "agents_settings"},
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
 }
 
