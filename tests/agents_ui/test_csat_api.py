@@ -81,3 +81,17 @@ async def test_the_reports_listing(asking: Client, agent_http: aiohttp.ClientSes
     assert [s["id"] for s in (await resp.json())["surveys"]] == [found.id]
     resp = await asking.get("/api/surveys", params={**around, "after": found.id})
     assert (await resp.json())["surveys"] == []
+
+
+async def test_resolved_reopened_and_resolved_again_is_asked_once(asking: Client) -> None:
+    conversation_id = await customer_writes(asking, "Where is my order?")
+    await _resolve(asking, conversation_id)
+    first = (await (await asking.get(f"/api/conversations/{conversation_id}/survey")).json())["survey"]
+    resp = await asking.post(f"/api/conversations/{conversation_id}/reopen", json={})
+    assert resp.status == 200, await resp.text()
+    await _resolve(asking, conversation_id)
+    again = (await (await asking.get(f"/api/conversations/{conversation_id}/survey")).json())["survey"]
+    assert again == first
+    store = asking.app[ROUTER].store
+    questions = [m for m in await store.list_messages(conversation_id, 100) if m.core.automatic == "csat"]
+    assert len(questions) == 1
