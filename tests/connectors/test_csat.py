@@ -137,6 +137,10 @@ async def survey_of(client: Client, conversation_id: str) -> Survey | None:
     return await client.app[STORE].conversation_survey(conversation_id)
 
 
+def buttons_of(call: Call) -> list[dict[str, Any]]:
+    return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+
+
 def keyboards(api: FakeTelegram) -> list[Call]:
     return [c for c in api.sent("sendMessage") if "inline_keyboard" in (c.params.get("reply_markup") or {})]
 
@@ -232,6 +236,12 @@ async def test_a_button_of_someone_elses_survey_rates_nothing(svc: Client, tg_ap
     assert (await survey_of(svc, conversation_id)) is not None
     assert (await survey_of(svc, conversation_id)).rating is None  # type: ignore[union-attr]
     assert {c.params["callback_query_id"] for c in tg_api.sent("answerCallbackQuery")} == {"q-forged"}
+    # a score outside 1-5 under a real survey's id (a forged payload) rates nothing either
+    real = buttons_of(asked)[0]["callback_data"].rsplit(":", 1)[0]
+    before = await svc.app[STORE].customer_messages(customer.id, 100)
+    assert await tg.post(svc, pressed({"callback_data": f"{real}:9"}, 2, query_id="q-nine")) == 200
+    assert (await survey_of(svc, conversation_id)).rating is None  # type: ignore[union-attr]
+    assert await svc.app[STORE].customer_messages(customer.id, 100) == before  # nothing stored
     # a press that is no rating at all is answered too, and stores nothing
     other = tg.update(callback_query={"id": "q-other", "from": tg.user(), "chat_instance": "-1", "data": "more"})
     assert await tg.post(svc, other) == 200
