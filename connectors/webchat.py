@@ -63,7 +63,6 @@ from router.models import (
     IdentityRef,
     InboundMessage,
     OutboundMessage,
-    RatingAnswer,
 )
 
 log = logging.getLogger(__name__)
@@ -341,11 +340,8 @@ class WebChatConnector(Connector[WebChatOptions]):
             await self._push_now(session, {"type": "pong"})
         elif isinstance(frame, HelloFrame):
             await self._on_hello(session, frame)
-        elif isinstance(frame, RatingFrame):
-            await self._on_chat(session, frame.client_id, str(frame.score),
-                                RatingAnswer(survey_id=frame.survey_id, score=frame.score))
         else:
-            await self._on_chat(session, frame.client_id, frame.text)
+            await self._on_chat(session, frame)
 
     async def _on_hello(self, session: _Session, frame: HelloFrame) -> None:
         if session.visitor_id is not None:
@@ -433,23 +429,21 @@ class WebChatConnector(Connector[WebChatOptions]):
             self._tokens = VisitorTokens(await self.host.secret(SECRET_NAME))
         return self._tokens
 
-    async def _on_chat(self, session: _Session, client_id: str, text: str, rating: RatingAnswer | None = None
-                       ) -> None:
-        """A message typed, or a rating button pressed (its score as the text)."""
+    async def _on_chat(self, session: _Session, frame: ChatFrame | RatingFrame) -> None:
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
         if (over := self._over_limit(session, visitor_id)) is not None:
-            await self._refuse_flood(session, *over, client_id)
+            await self._refuse_flood(session, *over, frame.client_id)
             return
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
-            external_id=f"{visitor_id}:{client_id}",
+            external_id=f"{visitor_id}:{frame.client_id}",
             sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
             sender_name=session.sender_name,
-            text=text,
-            rating=rating,
+            text=frame.text,
+            rating=frame.rating,  # a rating button pressed: its score is the text
             claimed_phone=session.claims.get("claimed_phone"),
             claimed_email=session.claims.get("claimed_email"),
         )
@@ -464,9 +458,9 @@ class WebChatConnector(Connector[WebChatOptions]):
             await self._fail(session)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
-        await self._push(session, {"type": "ack", "client_id": client_id, "id": accepted.message_id})
+        await self._push(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
         if not accepted.duplicate:
-            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, text, accepted.created_at)
+            echo = message_frame(accepted.message_id, Author.CUSTOMER.value, frame.text, accepted.created_at)
             await self._deliver(visitor_id, echo, skip=session)
             self.peers.broadcast(f"webchat:{self.name}", {"visitor": visitor_id, "frame": echo})
 
@@ -496,9 +490,7 @@ class WebChatConnector(Connector[WebChatOptions]):
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
             await self._welcome_again(message.recipient)
         here = await self._deliver(message.recipient, frame)
-        survey = None if message.rating is None else survey_frame(message.message_id, message.rating.survey_id,
-                                                                  message.rating.labels)
-        if survey is not None:  # the rating's buttons, under the question just shown
+        if (survey := survey_frame(message)) is not None:  # the rating's buttons, under the question just shown
             await self._deliver(message.recipient, survey)
         self.peers.broadcast(f"webchat:{self.name}", {"visitor": message.recipient, "frame": frame,
                                                        "history_changed": message.history_changed,
@@ -517,11 +509,10 @@ class WebChatConnector(Connector[WebChatOptions]):
                 await self._welcome_again(visitor_id)
         except HostError as exc:  # the frame still goes; the tab's next welcome shows the whole history
             log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_id, exc.reason)
-        delivered = await self._deliver(visitor_id, frame)
-        if data.get("survey"):
-            await self._deliver(visitor_id, data["survey"])
-        if delivered and frame["author"] != Author.CUSTOMER.value:
+        if await self._deliver(visitor_id, frame) and frame["author"] != Author.CUSTOMER.value:
             await self._reached(visitor_id, [frame["id"]])
+        if data.get("survey"):  # a rating's buttons, under the question
+            await self._deliver(visitor_id, data["survey"])
 
     async def _reached(self, visitor_id: str, message_ids: list[str]) -> None:
         try:

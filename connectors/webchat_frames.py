@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message
+from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message, OutboundMessage, RatingAnswer
 
 MAX_FIELD_LENGTH = 256
 MAX_CLIENT_ID_LENGTH = 128
@@ -62,6 +62,11 @@ class ChatFrame(_Frame):
     text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
 
+    @property
+    def rating(self) -> RatingAnswer | None:
+        """Words, not a survey's button."""
+        return None
+
 
 class PingFrame(_Frame):
     type: Literal["ping"]
@@ -74,6 +79,15 @@ class RatingFrame(_Frame):
     survey_id: Annotated[str, Field(min_length=1, max_length=64)]
     score: Annotated[int, Field(ge=1, le=5)]
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
+
+    @property
+    def text(self) -> str:
+        """The message it is stored as: the score, as a customer would type it."""
+        return str(self.score)
+
+    @property
+    def rating(self) -> RatingAnswer | None:
+        return RatingAnswer(survey_id=self.survey_id, score=self.score)
 
 
 ClientFrame = Annotated[HelloFrame | ChatFrame | PingFrame | RatingFrame, Field(discriminator="type")]
@@ -109,9 +123,12 @@ def message_frame(message_id: str, author: str, text: str, ts: datetime) -> dict
     return {"type": "message", "id": message_id, "author": author, "text": text, "ts": _ts(ts)}
 
 
-def survey_frame(message_id: str, survey_id: str, labels: list[str]) -> dict[str, Any]:
-    """Buttons under the message ``message_id``: the widget answers with a ``rating`` frame."""
-    return {"type": "survey", "message_id": message_id, "survey_id": survey_id, "labels": labels}
+def survey_frame(message: OutboundMessage) -> dict[str, Any] | None:
+    """The rating's buttons under ``message`` (None: it asks for none); the widget answers with a ``rating`` frame."""
+    if message.rating is None:
+        return None
+    return {"type": "survey", "message_id": message.message_id, "survey_id": message.rating.survey_id,
+            "labels": message.rating.labels}
 
 
 def history_frames(history: list[Message]) -> list[dict[str, Any]]:
