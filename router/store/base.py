@@ -40,6 +40,7 @@ from typing import Self
 
 from router.accounts.store import AccountStore
 from router.agents.store import AgentAdminStore
+from router.canned.store import CannedStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.csat.store import SurveyStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
@@ -53,7 +54,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, SurveyStore, ABC):
+            AgentAdminStore, CannedStore, SurveyStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -338,6 +338,26 @@ MIGRATIONS: list[str] = [
         updated_by TEXT
     );
     """,
+    # 16: canned replies (router.canned) — a team's (team) or an agent's own (agent_id), exactly
+    # one; a shortcut once per owner; the text in Russian, English or both
+    """
+    CREATE TABLE canned_replies (
+        id TEXT PRIMARY KEY,
+        team TEXT,
+        agent_id TEXT REFERENCES agents(id),
+        shortcut TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text_ru TEXT,
+        text_en TEXT,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK ((team IS NULL) <> (agent_id IS NULL)),
+        CHECK (text_ru IS NOT NULL OR text_en IS NOT NULL)
+    );
+    CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
+    CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
+    """,
     # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
     CSAT_SURVEYS,
 ]

@@ -449,11 +449,31 @@ CREATE TABLE agents_settings (
 );
 """
 
+# 10: canned replies (router.canned), as SQLite's migration 16
+_CANNED = """
+CREATE TABLE canned_replies (
+    id text PRIMARY KEY,
+    team text,
+    agent_id text REFERENCES agents(id),
+    shortcut text NOT NULL,
+    title text NOT NULL,
+    text_ru text,
+    text_en text,
+    created_by text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    CHECK ((team IS NULL) <> (agent_id IS NULL)),
+    CHECK (text_ru IS NOT NULL OR text_en IS NOT NULL)
+);
+CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
+CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, CSAT_SURVEYS,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, CSAT_SURVEYS,
 ]
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from router.accounts.postgres import PostgresAccounts
 from router.agents.postgres import PostgresAgentAdmin
+from router.canned.postgres import PostgresCanned
 from router.conversations.postgres import PostgresConversations
 from router.csat.postgres import PostgresSurveys
 from router.identity.postgres import PostgresIdentity
@@ -68,8 +69,8 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresSurveys,
-                    Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
+                    PostgresSurveys, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
 from router.agents.sqlite import SQLiteAgentAdmin
+from router.canned.sqlite import SQLiteCanned
 from router.conversations.sqlite import SQLiteConversations
 from router.csat.sqlite import SQLiteSurveys
 from router.identity.sqlite import SQLiteIdentity
@@ -87,7 +88,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteAgentAdmin, SQLiteSurveys, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteSurveys, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

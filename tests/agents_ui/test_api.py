@@ -18,7 +18,8 @@ async def conv(client: Client) -> str:
     return await customer_writes(client, "hi")
 
 
-@pytest.mark.parametrize("data", [b"{not json", b'{"text": "\xff\xfe"}', b'{"text": "hi"'])
+@pytest.mark.parametrize("data", [b"{not json", b'{"text": "\xff\xfe"}', b'{"text": "hi"',
+                                  b'{"text": "a \\ud800 b"}', b'{"text": "ok", "x": {"y": ["\\udc00"]}}'])
 async def test_malformed_json_is_400(client: Client, conv: str, data: bytes) -> None:
     resp = await client.post(f"/api/conversations/{conv}/messages", data=data,
                              headers={"Content-Type": "application/json"})

@@ -13,6 +13,8 @@ from playwright.async_api import Browser, Page, expect
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 WIDTHS = [(1440, 900), (1280, 800), (1024, 768), (800, 600), (390, 844)]
+# Russian first: its words are the longest, where a bar runs out of room first
+LAYOUTS = [(w, h, "ru-RU") for w, h in WIDTHS] + [(1024, 768, "en-US"), (800, 600, "en-US")]
 
 OVERFLOW = """() => {
   const wide = [...document.querySelectorAll("#app *")].filter((el) => {
@@ -38,19 +40,19 @@ async def no_sideways_scroll(page: Page, shot: Path) -> None:
     assert found["page"] <= 0 and found["wide"] == [], f"{shot.name}: wider than the window: {found}"
 
 
-@pytest.mark.parametrize(("width", "height"), WIDTHS, ids=[f"{w}px" for w, _ in WIDTHS])
+@pytest.mark.parametrize(("width", "height", "locale"), LAYOUTS, ids=[f"{w}px-{loc[:2]}" for w, _, loc in LAYOUTS])
 async def test_the_console_fits_every_width(service: str, browser: Browser, tmp_path: Path,
-                                            width: int, height: int) -> None:
+                                            width: int, height: int, locale: str) -> None:
     customer = await (await browser.new_context()).new_page()
     await open_widget(customer, service)
     await customer_says(customer, "A question with a rather long first line, to see how the rows cut it short")
 
-    agent = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+    agent = await (await browser.new_context(viewport={"width": width, "height": height}, locale=locale)).new_page()
     await agent_logs_in(agent, service)
     await no_sideways_scroll(agent, tmp_path / f"list-{width}.png")
     await agent.locator('[data-testid="conversation"]').first.click()
     await expect(agent.locator('[data-testid="message"]').first).to_be_visible()
-    for testid in ("take", "resolve", "reply", "send", "logout", "presence"):
+    for testid in ("take", "resolve", "reply", "send", "logout", "presence", "help", "language"):
         await on_screen(agent, testid)
     await no_sideways_scroll(agent, tmp_path / f"conversation-{width}.png")
 
