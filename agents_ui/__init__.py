@@ -8,7 +8,18 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 # imported for their @endpoint declarations, which mount() turns into routes
-from agents_ui import agents_api, api, canned_api, claims_api, contacts_api, csat_api, live, notes_api, routing_api, spec
+from agents_ui import (
+    agents_api,
+    api,
+    canned_api,
+    claims_api,
+    contacts_api,
+    csat_api,
+    live,
+    notes_api,
+    routing_api,
+    spec,
+)
 from agents_ui.endpoints import mount
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
 from router.accounts.service import AdminSeed
