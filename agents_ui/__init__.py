@@ -14,6 +14,7 @@ from agents_ui import (
     canned_api,
     claims_api,
     contacts_api,
+    csat_api,
     files_api,
     live,
     notes_api,
@@ -27,7 +28,7 @@ from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
 __all__ = [
-    "agents_api", "api", "canned_api", "claims_api", "contacts_api", "files_api", "live", "notes_api",
+    "agents_api", "api", "canned_api", "claims_api", "contacts_api", "csat_api", "files_api", "live", "notes_api",
     "routing_api", "setup_console", "signals_api", "spec",
 ]
 

@@ -48,6 +48,7 @@ from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
 from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
+from connectors.telegram_rating import rating_keyboard, rating_of
 from connectors.webhook import parse_json, read_body
 from router.connector import (
     MAX_MEDIA_BYTES,
@@ -88,7 +89,13 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
         TelegramUnauthorizedError,
     )
     from aiogram.methods import GetUpdates
-    from aiogram.types import BufferedInputFile, KeyboardButton, ReplyKeyboardMarkup
+    from aiogram.types import (
+        BufferedInputFile,
+        CallbackQuery,
+        InlineKeyboardMarkup,
+        KeyboardButton,
+        ReplyKeyboardMarkup,
+    )
     from aiogram.types import Message as TgMessage
     from aiogram.utils.token import TokenValidationError, validate_token
 
@@ -96,7 +103,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["IDENTITY_KIND", "SECRET_HEADER", "TelegramConnector", "TelegramOptions"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "edited_message"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]  # the last: rating buttons pressed
 MAX_MESSAGE_LENGTH = 4096  # Bot API limit for sendMessage text
 MAX_CAPTION_LENGTH = 1024
 # sendPhoto takes photos up to 10 MB; a larger image goes as a document
@@ -118,7 +125,7 @@ _AIOGRAM = {
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
     "aiogram.methods": ("GetUpdates",),
-    "aiogram.types": ("BufferedInputFile", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
+    "aiogram.types": ("BufferedInputFile", "InlineKeyboardMarkup", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
 
@@ -229,6 +236,7 @@ class TelegramConnector(Connector[TelegramOptions]):
 
     asks_phone: ClassVar[bool] = True  # the request-contact button; telegram_inbound proves its answer
     shows_typing: ClassVar[bool] = True  # sendChatAction "typing" (the Bot API tells bots nothing of users typing)
+    rates_with_buttons: ClassVar[bool] = True  # an inline keyboard; telegram_rating reads the press
 
     def __init__(self, name: str, options: TelegramOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
@@ -385,6 +393,9 @@ class TelegramConnector(Connector[TelegramOptions]):
             # the rest is stored with the raw update: a newer Bot API than aiogram's models
             log.warning("telegram %s: update %d read in part, kept raw; not understood: %s",
                         self.name, read.update_id, ", ".join(read.unparsed[:10]))
+        if read.update is not None and read.update.callback_query is not None:
+            await self._pressed(read.update_id, read.update.callback_query)
+            return
         try:
             inbound = read_inbound(self.name, read)
         except ValidationError as exc:
@@ -401,6 +412,26 @@ class TelegramConnector(Connector[TelegramOptions]):
         accepted = await self.host.on_message(inbound)
         log.debug("telegram %s: update %d is message %s%s", self.name, read.update_id,
                   accepted.message_id, " (duplicate)" if accepted.duplicate else "")
+
+    async def _pressed(self, update_id: int, query: CallbackQuery) -> None:
+        """A button under one of our messages pressed: a rating is stored (a
+        redelivery once), then the query is answered, so the customer's app
+        stops waiting, and the keyboard taken away (one rating a survey)."""
+        inbound = rating_of(self.name, query)
+        if inbound is not None:
+            accepted = await self.host.on_message(inbound)
+            log.debug("telegram %s: a rating button is message %s%s", self.name, accepted.message_id,
+                      " (duplicate)" if accepted.duplicate else "")
+        else:
+            log.info("telegram %s: update %d (callback_query) acknowledged and ignored: no rating of ours",
+                     self.name, update_id)
+        try:
+            await self.bot.answer_callback_query(query.id)
+            if inbound is not None:
+                await self.bot.edit_message_reply_markup(chat_id=inbound.extras["chat_id"],
+                                                         message_id=inbound.extras["message_id"], reply_markup=None)
+        except AiogramError as exc:  # stored all the same: only the button's spinner or keyboard stays
+            log.warning("telegram %s: answering a button press failed: %s", self.name, _reason(exc))
 
     # -- delivery ----------------------------------------------------------------------
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
@@ -440,13 +471,14 @@ class TelegramConnector(Connector[TelegramOptions]):
         text = message.text
         media = [a for a in message.attachments if a.file is not None or _media_source(a) is not None]
         # the phone button goes under a text of its own, its last part
-        fits = len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
+        fits = (len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
+                and message.rating is None)
         caption = text if fits else None
         calls: list[Callable[[], Awaitable[TgMessage]]] = []
         if caption is None:
             parts = split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []
             for i, part in enumerate(parts):
-                markup = _phone_keyboard(message.ask_phone) if i == len(parts) - 1 and message.ask_phone else None
+                markup = _markup(message) if i == len(parts) - 1 else None
                 calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None,
                                                reply_markup=markup))
         for attachment in media:
@@ -469,6 +501,15 @@ class TelegramConnector(Connector[TelegramOptions]):
         if photo:
             return await self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
         return await self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+
+
+def _markup(message: OutboundMessage) -> ReplyKeyboardMarkup | InlineKeyboardMarkup | None:
+    """The buttons under a message's last part: the phone request's, or a rating's."""
+    if message.ask_phone is not None:
+        return _phone_keyboard(message.ask_phone)
+    if message.rating is not None:
+        return rating_keyboard(message.rating)
+    return None
 
 
 def _phone_keyboard(button: PhoneButton) -> ReplyKeyboardMarkup:

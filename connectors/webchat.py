@@ -37,10 +37,12 @@ from connectors.webchat_frames import (
     FrameError,
     HelloFrame,
     PingFrame,
+    RatingFrame,
     TypingFrame,
     history_frames,
     message_frame,
     parse_frame,
+    survey_frame,
 )
 from connectors.webchat_signals import WebChatSignals
 from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo
@@ -233,6 +235,7 @@ class _Session:
 class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
     type_name: ClassVar[str] = "webchat"
     identity_kind: ClassVar[str] = IDENTITY_KIND
+    rates_with_buttons: ClassVar[bool] = True  # a "survey" frame; the widget answers with a "rating" frame
     # how customers and agents see the channel named; the section's ``label`` overrides it
     LABEL: ClassVar[ChannelLabel] = ChannelLabel(name={"ru": "чат на сайте", "en": "site chat"},
                                            where={"ru": "в чате на сайте", "en": "in the site chat"})
@@ -338,7 +341,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             code = "too_large" if session.ws.too_big else "socket_error"
             log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
 
-    async def _on_frame(self, session: _Session, frame: HelloFrame | ChatFrame | PingFrame | TypingFrame) -> None:
+    async def _on_frame(self, session: _Session,
+                        frame: HelloFrame | ChatFrame | PingFrame | TypingFrame | RatingFrame) -> None:
         if isinstance(frame, PingFrame):
             await self._push_now(session, {"type": "pong"})
         elif isinstance(frame, TypingFrame):
@@ -436,7 +440,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             self._tokens = VisitorTokens(await self.host.secret(SECRET_NAME))
         return self._tokens
 
-    async def _on_chat(self, session: _Session, frame: ChatFrame) -> None:
+    async def _on_chat(self, session: _Session, frame: ChatFrame | RatingFrame) -> None:
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
@@ -450,6 +454,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
             sender_name=session.sender_name,
             text=frame.text,
+            rating=frame.rating,  # a rating button pressed: its score is the text
             claimed_phone=session.claims.get("claimed_phone"),
             claimed_email=session.claims.get("claimed_email"),
         )
@@ -497,8 +502,11 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
             await self._welcome_again(message.recipient)
         here = await self._deliver(message.recipient, frame)
+        if (survey := survey_frame(message)) is not None:  # the rating's buttons, under the question just shown
+            await self._deliver(message.recipient, survey)
         self.peers.broadcast(f"webchat:{self.name}", {"visitor": message.recipient, "frame": frame,
-                                                       "history_changed": message.history_changed})
+                                                       "history_changed": message.history_changed,
+                                                       "survey": survey})
         if not here:
             raise RecipientAway("the visitor has no chat open on this node")
         return SendResult(external_id=None)
@@ -515,6 +523,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_id, exc.reason)
         if await self._deliver(visitor_id, frame) and frame["author"] != Author.CUSTOMER.value:
             await self._reached(visitor_id, [frame["id"]])
+        if data.get("survey"):  # a rating's buttons, under the question
+            await self._deliver(visitor_id, data["survey"])
 
     async def _reached(self, visitor_id: str, message_ids: list[str]) -> None:
         try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message
+from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message, OutboundMessage, RatingAnswer
 
 MAX_FIELD_LENGTH = 256
 MAX_CLIENT_ID_LENGTH = 128
@@ -62,6 +62,11 @@ class ChatFrame(_Frame):
     text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
 
+    @property
+    def rating(self) -> RatingAnswer | None:
+        """Words, not a survey's button."""
+        return None
+
 
 class PingFrame(_Frame):
     type: Literal["ping"]
@@ -73,7 +78,25 @@ class TypingFrame(_Frame):
     type: Literal["typing"]
 
 
-AnyClientFrame = HelloFrame | ChatFrame | PingFrame | TypingFrame
+class RatingFrame(_Frame):
+    """A satisfaction survey's button pressed (``survey`` frame): acknowledged as a message is."""
+
+    type: Literal["rating"]
+    survey_id: Annotated[str, Field(min_length=1, max_length=64)]
+    score: Annotated[int, Field(ge=1, le=5)]
+    client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
+
+    @property
+    def text(self) -> str:
+        """The message it is stored as: the score, as a customer would type it."""
+        return str(self.score)
+
+    @property
+    def rating(self) -> RatingAnswer | None:
+        return RatingAnswer(survey_id=self.survey_id, score=self.score)
+
+
+AnyClientFrame = HelloFrame | ChatFrame | PingFrame | TypingFrame | RatingFrame
 ClientFrame = Annotated[AnyClientFrame, Field(discriminator="type")]
 _CLIENT_FRAME: TypeAdapter[AnyClientFrame] = TypeAdapter(ClientFrame)
 
@@ -92,7 +115,8 @@ def frame_error(exc: ValidationError) -> FrameError:
         return FrameError("bad_json", "the frame is not valid JSON")
     if any(not e["loc"] for e in errors):
         # not an object, no "type", or a type we do not know
-        return FrameError("unknown_type", 'expected an object with "type": "hello", "message", "typing" or "ping"')
+        return FrameError("unknown_type",
+                          'expected an object with "type": "hello", "message", "rating", "typing" or "ping"')
     if any(e["type"] == "string_too_long" and e["loc"][-1] == "text" for e in errors):
         return FrameError("too_long", f"text is longer than {MAX_TEXT_LENGTH} characters")
     details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
@@ -111,6 +135,14 @@ def message_frame(message_id: str, author: str, text: str, ts: datetime,
     return frame
 
 
+def survey_frame(message: OutboundMessage) -> dict[str, Any] | None:
+    """The rating's buttons under ``message`` (None: it asks for none); the widget answers with a ``rating`` frame."""
+    if message.rating is None:
+        return None
+    return {"type": "survey", "message_id": message.message_id, "survey_id": message.rating.survey_id,
+            "labels": message.rating.labels}
+
+
 def history_frames(history: list[Message], files: dict[str, list[dict[str, Any]]] | None = None
                    ) -> list[dict[str, Any]]:
     # system notes are for agents, not for the customer
@@ -124,6 +156,6 @@ def history_frames(history: list[Message], files: dict[str, list[dict[str, Any]]
 
 __all__ = [
     "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "AnyClientFrame", "ChatFrame", "ClientFrame", "FrameError",
-    "HelloFrame", "PingFrame", "TypingFrame",
-    "frame_error", "history_frames", "message_frame", "parse_frame",
+    "HelloFrame", "PingFrame", "RatingFrame", "TypingFrame",
+    "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
 ]

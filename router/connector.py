@@ -462,6 +462,8 @@ class Connector(ABC, Generic[OptionsT]):
     shows_seen: ClassVar[bool] = False
     # where the connector reports its customers typing; the app factory gives each connector the node's
     signals: CustomerSignals = NoSignals()
+    # sends ``OutboundMessage.rating`` as buttons whose press comes back as ``InboundMessage.rating``
+    rates_with_buttons: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -22,6 +22,8 @@ from router.bot.welcome import Greeter
 from router.bus import EventBus
 from router.connector import Accepted, Availability, ChannelLabel, Connector, HostFailed, HostUnavailable
 from router.conversations.service import Conversations
+from router.csat.config import CsatConfig
+from router.csat.service import Surveys
 from router.identity.phone_ask import PhoneAsker
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
@@ -32,6 +34,7 @@ from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact, textless_traceback
 from router.routing.availability import availability, office_hours
 from router.routing.decide import Routing
+from router.routing.rules import RulesRouting
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 
@@ -91,6 +94,7 @@ class Router:
         bot: Bot | None = None,
         bot_messages: Messages | None = None,
         bot_config: BotFile | None = None,
+        csat: CsatConfig | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -118,12 +122,23 @@ class Router:
         self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
         self.ingest = Ingest(store, bus, routing, metrics, self.identity, now, self.outbox_wakeup, self.selfservice,
                              self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff)
+        # the satisfaction survey after an agent's resolve, and the answers before routing
+        self.surveys = Surveys(store, bus, now, self.outbox_wakeup, csat or CsatConfig(), self._queue_open,
+                               self.conversations.window_open)
+        self.conversations.after_resolve = self.surveys.after_resolve
+        self.ingest.surveys = self.surveys
 
     @property
     def routing(self) -> Routing:
         """The one routing the pipeline decides with and the bot desk hands
         off with: kept by the pipeline, so the two can never disagree."""
         return self.ingest.routing
+
+    def _queue_open(self, team: str | None, now: datetime) -> bool:
+        """Is ``team``'s queue open now (rules.yaml's hours; always, without rules or hours)?"""
+        ruleset = self.routing.ruleset if isinstance(self.routing, RulesRouting) else None
+        hours = ruleset.queue_hours(team) if ruleset is not None else None
+        return hours is None or hours.is_open(now)
 
     def _greeter(self, config: BotFile | None, messages: Messages) -> Greeter | None:
         """Who greets a returning customer (bot.yaml's welcome_back)."""
@@ -144,6 +159,7 @@ class Router:
         self.verifier.channels = frozenset(connectors)
         self.channel_labels = {name: c.channel_label() for name, c in connectors.items()}
         self.phone_asker.channels = frozenset(name for name, c in connectors.items() if c.asks_phone)
+        self.surveys.button_channels = frozenset(name for name, c in connectors.items() if c.rates_with_buttons)
         self.conversations.reply_windows = {
             name: window for name, c in connectors.items() if (window := c.reply_window()) is not None
         }

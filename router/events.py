@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from router.bus import Event
+from router.csat.types import Survey
 from router.models import Agent, AgentPresence, ConversationView, MergeRecord, Message
 from router.notes.models import Mention, Note
 
@@ -32,6 +33,7 @@ NOTE_MENTIONED = "note.mentioned"
 MENTIONS_READ = "mentions.read"
 CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
+CSAT_RATED = "csat.rated"
 
 # an event meant for one agent carries their id here: the console pushes it only to
 # their sockets, on whichever node they are (agents_ui/live.py)
@@ -42,7 +44,7 @@ TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
     RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
-    CONVERSATION_TYPING, CONVERSATION_READ,
+    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
 # (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
@@ -157,3 +159,9 @@ def conversation_read(conversation_id: str, agent_id: str, message_id: str, read
     its count."""
     return Event(CONVERSATION_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "agent_id": agent_id,
                                      "message_id": message_id, "read_at": read_at.isoformat()})
+
+
+# -- satisfaction surveys ----------------------------------------------------------------
+def csat_rated(survey: Survey) -> Event:
+    """A customer rated a conversation (1-5), or added the comment to their rating: the survey as it is now."""
+    return Event(CSAT_RATED, {"survey": survey.model_dump(mode="json")})

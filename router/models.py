@@ -135,6 +135,23 @@ class Attachment(_Model):
     file: str | None = None
 
 
+class RatingAnswer(_Model):
+    """A satisfaction survey's button pressed (the widget's, Telegram's inline
+    keyboard): which survey, and the score chosen. A typed number carries none:
+    the survey reads it from the words (router.csat.service)."""
+
+    survey_id: Annotated[str, Field(min_length=1, max_length=64)]
+    score: Annotated[int, Field(ge=1, le=5)]
+
+
+class RatingRequest(_Model):
+    """Ask for a 1-5 rating with buttons under the message (``Connector.rates_with_buttons``);
+    each button's label, from 1 to 5, in the customer's language."""
+
+    survey_id: Annotated[str, Field(min_length=1, max_length=64)]
+    labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=5, max_length=5)
+
+
 class Given(_Model):
     """What a connector says of a customer's message beside its words, that
     the core reads: typed fields of ``InboundMessage``, kept as they were
@@ -154,6 +171,8 @@ class Given(_Model):
     thread: dict[str, Any] = Field(default_factory=dict)
     # the message's language, when the platform knows it ("ru", "en")
     language: str | None = None
+    # the customer pressed a rating button of a satisfaction survey (router.csat)
+    rating: RatingAnswer | None = None
 
 
 class InboundMessage(Given):
@@ -244,6 +263,9 @@ class OutboundMessage(_Model):
     # ask for the customer's phone with a button; a connector that cannot
     # (``Connector.asks_phone`` False) sends the text alone
     ask_phone: PhoneButton | None = None
+    # ask for a satisfaction rating with buttons; a connector that cannot sends the text alone
+    # (which then says "reply with a number from 1 to 5")
+    rating: RatingRequest | None = None
     # the recipient has just proven more of their history (a code linked their
     # channels): a connector that shows history (the site chat) shows it again
     history_changed: bool = False

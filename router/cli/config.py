@@ -18,7 +18,8 @@ TEAMS_FILE = "teams.yaml"
 RULES_FILE = "rules.yaml"
 BOT_FILE = "bot.yaml"
 IDENTITY_FILE = "identity.yaml"
-FILES = (SERVICE_FILE, TEAMS_FILE, RULES_FILE, BOT_FILE, IDENTITY_FILE)
+CSAT_FILE = "csat.yaml"
+FILES = (SERVICE_FILE, TEAMS_FILE, RULES_FILE, BOT_FILE, IDENTITY_FILE, CSAT_FILE)
 
 
 @dataclass
@@ -66,6 +67,13 @@ def _identity(folder: Path) -> str:
     return "identity keys and merge rules"
 
 
+def _csat(folder: Path) -> str:
+    from router.csat.config import load_csat_config  # noqa: PLC0415
+
+    config = load_csat_config(folder)
+    return "satisfaction surveys " + ("on" if config.enabled else "off") + f", {len(config.teams)} team(s) of their own"
+
+
 def _bot(folder: Path) -> str:
     from router.bot.config import load_bot_config  # noqa: PLC0415
 
@@ -102,6 +110,7 @@ def check_folder(folder: Path) -> CheckReport:
         RULES_FILE: lambda: _rules(folder, report),
         BOT_FILE: lambda: _bot(folder),
         IDENTITY_FILE: lambda: _identity(folder),
+        CSAT_FILE: lambda: _csat(folder),
     }
     for name, load in checks.items():
         if name in present:
@@ -117,6 +126,7 @@ _ABSENT = {
     RULES_FILE: "every conversation goes to the default team",
     BOT_FILE: "no bot: conversations sent to the bot wait for an agent",
     IDENTITY_FILE: "the default identity rules apply",
+    CSAT_FILE: "no satisfaction survey is asked",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -82,6 +82,8 @@ class Conversations:
         # channels (connector names) that limit how long after the customer's
         # last message a free-text reply may go (``Router.connect``)
         self.reply_windows: dict[str, ReplyWindow] = {}
+        # what follows a resolve by an agent (the satisfaction survey), given the conversation and the agent's id
+        self.after_resolve: Callable[[ConversationView, str], Awaitable[None]] | None = None
 
     async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
         """The inbound message whose channel and sender the reply goes back to:
@@ -222,4 +224,6 @@ class Conversations:
         )
         log.info("conversation %s resolved by %s", conversation_id, agent.username)
         self.bus.publish(events.conversation_updated(view))
+        if self.after_resolve is not None:  # the satisfaction survey (router.csat)
+            await self.after_resolve(view, agent.id)
         return view

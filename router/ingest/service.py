@@ -23,6 +23,7 @@ from router.bus import EventBus
 from router.connector import Accepted
 from router.conversations.outbound import Outgoing, send
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.csat.service import Surveys
 from router.identity.phone_ask import PhoneAsker, merges_by_proof, proof_only
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
@@ -83,6 +84,8 @@ class Ingest:
         # what a customer handed to people is told (bot.yaml's messages.handoff, or its default)
         self.handoff_texts = handoff_texts
         self._in_flight: set[asyncio.Task[Accepted]] = set()
+        # reads answers to satisfaction surveys before routing (router.csat); set by the Router
+        self.surveys: Surveys | None = None
 
     async def on_message(self, message: InboundMessage) -> Accepted:
         # shielded: a client that goes away or a shutdown must not leave a
@@ -138,6 +141,12 @@ class Ingest:
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
+        if self.surveys is not None and not (step.duplicate and stored.conversation_id is not None):
+            # an answer to a satisfaction survey: kept in the survey's conversation, never routed or reopened
+            answered = await self.surveys.on_inbound(stored, step.customer, step.conversation)
+            if answered is not None:
+                self.metrics.messages_in.labels(message.channel).inc()
+                return Accepted(stored.id, answered.conversation.id, step.duplicate, stored.created_at)
         conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
         if not step.duplicate and proof_only(stored):
             # the phone button's answer (a proven key, no words) is answered here, never by the bot
@@ -245,7 +254,9 @@ class Ingest:
                 customer = await self.store.resolve_identity(
                     stored.sender, stored.core.sender_name, self.clock(), self._replan(stored)
                 )
-                await self._route(stored, customer, None)
+                # an answer to a satisfaction survey stored just before the crash is read as one still
+                if self.surveys is None or await self.surveys.on_unrouted(stored, customer) is None:
+                    await self._route(stored, customer, None)
                 resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)

@@ -39,6 +39,7 @@ from router.cluster.node import node_id
 from router.config import Settings
 from router.connector import Connector, HostFailed, HostUnavailable
 from router.core import Router
+from router.csat.config import load_csat_config
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
 from router.identity.merging import Merger
 from router.identity.service import IdentityRules, load_identity_config
@@ -311,6 +312,7 @@ def create_app(
     routing = make_routing(settings.routing, config_dir)
     policy = assignment_policy(routing, config_dir)
     bot = load_bot(config_dir, cache_dir(settings, base_dir))
+    csat = load_csat_config(config_dir)
     if bot is not None and isinstance(routing, RulesRouting):
         # one vocabulary of asking for a person: the current rules file's with bot.yaml's
         routing.extra_human_request = tuple(bot[1].human_request)
@@ -327,7 +329,7 @@ def create_app(
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
-                         bot_config=bot[1] if bot else None)
+                         bot_config=bot[1] if bot else None, csat=csat)
     # the router's clock, read when used: tests and tools swap it later
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONVERSATIONS] = app[ROUTER].conversations

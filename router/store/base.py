@@ -42,6 +42,7 @@ from router.accounts.store import AccountStore
 from router.agents.store import AgentAdminStore
 from router.canned.store import CannedStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
+from router.csat.store import SurveyStore
 from router.files.store import FileStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
@@ -55,7 +56,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, CannedStore, ReadStore, FileStore, ABC):
+            AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -1,5 +1,7 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
+from router.csat.schema import SQLITE as CSAT_SURVEYS
+
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
 # have to move into ``messages.core`` (router.models.CoreMeta)
 _CORE_KEYS = {
@@ -382,4 +384,6 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
+    CSAT_SURVEYS,
 ]

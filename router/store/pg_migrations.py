@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
 
@@ -495,9 +496,10 @@ CREATE TABLE files (
 """
 
 # a migration's version is its place here (1-based); append, never reorder
+# 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS,
 ]
 
 

@@ -16,6 +16,7 @@ from router.accounts.postgres import PostgresAccounts
 from router.agents.postgres import PostgresAgentAdmin
 from router.canned.postgres import PostgresCanned
 from router.conversations.postgres import PostgresConversations
+from router.csat.postgres import PostgresSurveys
 from router.files.postgres import PostgresFiles
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
@@ -71,7 +72,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
-                    PostgresReads, PostgresFiles, Store):
+                    PostgresReads, PostgresFiles, PostgresSurveys, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -24,6 +24,7 @@ from router.accounts.sqlite import SQLiteAccounts
 from router.agents.sqlite import SQLiteAgentAdmin
 from router.canned.sqlite import SQLiteCanned
 from router.conversations.sqlite import SQLiteConversations
+from router.csat.sqlite import SQLiteSurveys
 from router.files.sqlite import SQLiteFiles
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
@@ -89,7 +90,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

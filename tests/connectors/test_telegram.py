@@ -188,7 +188,7 @@ async def test_webhook_is_registered_on_start_with_the_secret(tg: Client, tg_api
     [call] = tg_api.sent("setWebhook")
     assert call.params["url"] == PUBLIC_URL + PATH
     assert call.params["secret_token"] == SECRET
-    assert call.params["allowed_updates"] == ["message", "edited_message"]
+    assert call.params["allowed_updates"] == ["message", "edited_message", "callback_query"]
 
 
 async def test_a_redelivered_update_is_stored_once(tg: Client) -> None:

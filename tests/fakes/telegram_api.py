@@ -174,6 +174,8 @@ class FakeTelegram(LocalServer):
             "getMe": self._get_me,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
+            "answerCallbackQuery": self._answer_callback_query,
+            "editMessageReplyMarkup": self._edit_reply_markup,
         }.get(method)
         if method == "getFile":
             return self._get_file(params)
@@ -231,6 +233,23 @@ class FakeTelegram(LocalServer):
     async def _delete_webhook(self, params: dict[str, Any]) -> Any:
         self.webhook = {}
         return True
+
+    async def _answer_callback_query(self, params: dict[str, Any]) -> Any:
+        # as the Bot API: the query's id is required; True
+        if not params.get("callback_query_id"):
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description":
+                                                      "Bad Request: query is too old or query ID is invalid"}),
+                                     content_type="application/json")
+        return True
+
+    async def _edit_reply_markup(self, params: dict[str, Any]) -> Any:
+        # the edited Message; a markup, when given, must be an inline keyboard
+        markup = params.get("reply_markup")
+        if markup is not None and not (isinstance(markup, dict) and _valid_markup(markup)):
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description":
+                                                      "Bad Request: can't parse inline keyboard markup"}),
+                                     content_type="application/json")
+        return self._sent_message(Call("editMessageReplyMarkup", {"chat_id": params["chat_id"]}))
 
     async def _overtaking_poll(self, request: web.Request, params: dict[str, Any]) -> web.Response:
         """A getUpdates that ends the one still waiting, whose client is still
@@ -316,12 +335,26 @@ def _valid_markup(markup: Any) -> bool:
     sent); a reply keyboard is rows of buttons, each with its text."""
     if not isinstance(markup, dict):
         return False
+    if "inline_keyboard" in markup:
+        # an inline keyboard: each button has its text and exactly one action; callback_data is 1-64 bytes
+        rows = markup["inline_keyboard"]
+        return isinstance(rows, list) and all(isinstance(row, list) and all(_inline_button(b) for b in row)
+                                              for row in rows)
     rows = markup.get("keyboard")
     if rows is None:
         return True
     return isinstance(rows, list) and all(
         isinstance(row, list) and all(isinstance(b, dict) and isinstance(b.get("text"), str) for b in row)
         for row in rows)
+
+
+def _inline_button(button: Any) -> bool:
+    if not isinstance(button, dict) or not isinstance(button.get("text"), str) or not button["text"]:
+        return False
+    actions = [k for k in ("url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay")
+               if k in button]
+    data = button.get("callback_data")
+    return len(actions) == 1 and (data is None or (isinstance(data, str) and 1 <= len(data.encode()) <= 64))
 
 
 def _ok(result: Any) -> web.Response:

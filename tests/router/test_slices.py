@@ -83,6 +83,7 @@ WRITES = {
     "CannedStore": {"create_canned", "update_canned", "delete_canned"},
     "ReadStore": {"mark_read"},
     "FileStore": {"add_file"},
+    "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -104,6 +105,7 @@ READS = {
     "CannedStore": {"get_canned", "list_canned"},
     "ReadStore": {"unread_counts", "assigned_unread", "open_conversation_of", "seen_message"},
     "FileStore": {"get_file", "get_files"},
+    "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
 }
 
 

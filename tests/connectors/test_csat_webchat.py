@@ -1,0 +1,106 @@
+"""The satisfaction survey in the site chat, over its websocket as the
+widget speaks it: a ``survey`` frame under the question, a ``rating`` frame
+back (acknowledged as a message), the comment, and bad rating frames
+refused with a clear error and nothing rated."""
+
+from __future__ import annotations
+
+import uuid
+
+import aiohttp
+import pytest
+
+from router.csat.config import CsatConfig
+from router.models import ConversationStatus, IdentityRef, Role
+from router.server.app import ROUTER, STORE
+from tests.connectors.webchat_helpers import Client, Frame, barrier, hello, receive, say, tab
+
+
+@pytest.fixture
+def asking(client: Client) -> Client:
+    client.app[ROUTER].surveys.config = CsatConfig(enabled=True)
+    return client
+
+
+async def _resolve(client: Client, visitor_id: str) -> str:
+    store = client.app[STORE]
+    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    assert customer is not None
+    [view] = await store.customer_conversations(customer.id)
+    agent = await store.create_agent(f"ann-{uuid.uuid4().hex[:6]}", "Ann", Role.AGENT, "x")
+    await client.app[ROUTER].conversations.resolve(view.id, agent)
+    return view.id
+
+
+async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Frame:
+    while True:
+        frame = await receive(ws)
+        if frame["type"] == kind:
+            return frame
+
+
+async def _rate(ws: aiohttp.ClientWebSocketResponse, survey_id: object, score: object) -> Frame:
+    client_id = str(uuid.uuid4())
+    await ws.send_json({"type": "rating", "survey_id": survey_id, "score": score, "client_id": client_id})
+    ack = await _next(ws, "ack")
+    assert ack["client_id"] == client_id
+    return ack
+
+
+async def test_buttons_in_the_site_chat_rate_and_the_comment_follows(asking: Client) -> None:
+    async with tab(asking) as ws:
+        visitor_id = (await hello(ws))["visitor_id"]
+        await say(ws, "Where is my order?")
+        conversation_id = await _resolve(asking, visitor_id)
+        question = await _next(ws, "message")
+        assert question["author"] == "bot" and question["text"].startswith("Please rate")
+        survey = await receive(ws)
+        assert survey == {"type": "survey", "message_id": question["id"], "survey_id": survey["survey_id"],
+                          "labels": ["1 — poor", "2 — fair", "3 — good", "4 — very good", "5 — excellent"]}
+
+        await _rate(ws, survey["survey_id"], 5)
+        prompt = await _next(ws, "message")
+        assert prompt["text"].startswith("Thank you for your rating")
+        await say(ws, "Quick and kind, thanks")
+        thanks = await _next(ws, "message")
+        assert thanks["text"] == "Thank you for your feedback!"
+
+    stored = await asking.app[STORE].conversation_survey(conversation_id)
+    assert stored is not None and stored.rating == 5 and stored.comment == "Quick and kind, thanks"
+    view = await asking.app[STORE].get_conversation(conversation_id)
+    assert view.status is ConversationStatus.RESOLVED
+
+
+@pytest.mark.parametrize(("frame", "detail"), [
+    ({"score": 9}, "score"), ({"score": 0}, "score"), ({"score": "5"}, "score"), ({"score": 4.5}, "score"),
+    ({"survey_id": ""}, "survey_id"), ({"survey_id": None}, "survey_id"), ({"client_id": ""}, "client_id"),
+])
+async def test_a_bad_rating_frame_is_refused_and_rates_nothing(asking: Client, frame: Frame, detail: str) -> None:
+    async with tab(asking) as ws:
+        visitor_id = (await hello(ws))["visitor_id"]
+        await say(ws, "Where is my order?")
+        conversation_id = await _resolve(asking, visitor_id)
+        await _next(ws, "message")
+        survey = await receive(ws)
+        bad = {"type": "rating", "survey_id": survey["survey_id"], "score": 4, "client_id": "c-1", **frame}
+        await ws.send_json(bad)
+        error = await _next(ws, "error")
+        assert error["code"] == "invalid_frame" and detail in error["message"]
+        await barrier(ws)
+    stored = await asking.app[STORE].conversation_survey(conversation_id)
+    assert stored is not None and stored.rating is None
+
+
+async def test_a_rating_frame_for_another_visitors_survey_rates_nothing(asking: Client) -> None:
+    async with tab(asking) as first:
+        victim = (await hello(first))["visitor_id"]
+        await say(first, "Where is my order?")
+        theirs = await _resolve(asking, victim)
+        await _next(first, "message")
+        survey = await receive(first)
+    async with tab(asking) as ws:
+        await hello(ws)
+        await _rate(ws, survey["survey_id"], 1)
+    # acknowledged once stored and read: the survey is the victim's, and stays unrated
+    stored = await asking.app[STORE].conversation_survey(theirs)
+    assert stored is not None and stored.rating is None
