@@ -44,12 +44,13 @@ from router.identity.store import ClaimStore, CustomerStore, MergeStore, Verific
 from router.ingest.store import IngestStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
+from router.search.store import SearchStore
 from router.store.cursors import CursorStore
 from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
-            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, ABC):
+            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, SearchStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

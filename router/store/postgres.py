@@ -20,6 +20,7 @@ from router.ingest.postgres_batch import KnownIngests
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
+from router.search.postgres import PostgresSearch
 from router.store.base import Store
 from router.store.errors import StoreUnavailable
 from router.store.faults import Episode
@@ -65,7 +66,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresSearch, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -26,6 +26,7 @@ from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
 from router.routing.sqlite import SQLiteRouting
+from router.search.sqlite import SQLiteSearch
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
 from router.store.engine import CLOSE_TIMEOUT, WriterMode
@@ -84,7 +85,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  Store):
+                  SQLiteSearch, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
