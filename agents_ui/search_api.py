@@ -8,7 +8,7 @@ Every refusal has a code of its own (the console's catalogue key,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from agents_ui.endpoints import ApiError, endpoint
 from agents_ui.schemas import Body, ConversationOut, Query
 from router.appkeys import ROUTER, STORE
+from router.conversations.store import ConversationStore
 from router.models import ConversationView
 from router.search.service import (
     MAX_LABEL,
@@ -30,12 +31,16 @@ from router.search.service import (
     statuses_of,
     write_cursor,
 )
-from router.search.store import CustomerHit, Label, MessageHit
-from router.store.base import Store
+from router.search.store import CustomerHit, Label, MessageHit, SearchStore
 from router.store.errors import ConflictError
 
 
-def _store(app: web.Application) -> Store:
+class SearchApiStore(SearchStore, ConversationStore, Protocol):
+    """What these handlers read of the store themselves (labels and snoozes
+    are written through ``router.search.actions``): the search, a conversation."""
+
+
+def _store(app: web.Application) -> SearchApiStore:
     return app[STORE]
 
 
@@ -83,7 +88,7 @@ class SnoozeBody(Body):
     until: datetime = Field(description="when the conversation comes back, with its timezone")
 
 
-async def _filters(store: Store, query: SearchQuery) -> Filters:
+async def _filters(store: SearchApiStore, query: SearchQuery) -> Filters:
     label = None
     if query.label is not None:
         try:
