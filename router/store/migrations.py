@@ -316,7 +316,7 @@ MIGRATIONS: list[str] = [
         label TEXT NOT NULL REFERENCES labels(name),
         created_at TEXT NOT NULL,
         PRIMARY KEY (conversation_id, label)
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX conversation_labels_label ON conversation_labels(label, conversation_id);
     ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
     CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
