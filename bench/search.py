@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,6 @@ async def run(count: int, samples: int, path: Path, dsn: str | None) -> None:
             await load_sqlite(store, count, start)
         print(f"loaded {count:,} messages in {time.perf_counter() - began:.0f} s")
         await index_all(store)
-        if dsn is None:
-            print(f"database {path.stat().st_size / 2**20:.0f} MB")
         print(f"search latency, {samples} samples each, first page of 20:")
         await measure(store, count, samples)
 
@@ -243,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             print("--store postgres needs OMNIROUTER_DATABASE_URL (an empty database)", file=sys.stderr)
             return 2
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(args.messages, args.samples, Path(tmp) / "search.db", dsn))
+        path = Path(tmp) / "search.db"
+        asyncio.run(run(args.messages, args.samples, path, dsn))
+        if dsn is None:
+            print(f"database {path.stat().st_size / 2**20:.0f} MB")
     return 0
 
 
