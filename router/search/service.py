@@ -100,6 +100,10 @@ def make_search(kind: Kind, text: str | None, filters: Filters, cursor: str | No
     terms = tuple(query_terms(text)) if text else ()
     if text and not terms:
         raise SearchError("query_no_words", "the query has no letters or digits to search for")
+    if terms and kind is Kind.MESSAGES:
+        terms = tuple(query_terms(text, drop_stop_words=True))
+        if not terms:
+            raise SearchError("query_only_stop_words", "the query has only words too common to search by")
     if not terms and kind is not Kind.CONVERSATIONS:
         raise SearchError("query_empty", f"searching {kind.value} needs words to search for")
     if len(terms) > MAX_TERMS:

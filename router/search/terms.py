@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from router.search.stopwords import STOP_WORDS
 from router.words import script_of, words
 
 # a query (or an identity's value) made of a phone number's characters only
@@ -61,12 +62,14 @@ def customer_terms(name: str | None, values: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def query_terms(query: str) -> list[str]:
+def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
     """A query's terms: a phone number typed any way is one term of its
     digits (its national part when it has a country code), else the stems
-    of its words."""
+    of its words, without the stop words when ``drop_stop_words`` (a query of
+    messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
     if _PHONE_LIKE.match(query.strip()):
         digits = "".join(_DIGITS.findall(query))
         if len(digits) >= MIN_PHONE_DIGITS:
             return [digits[-NATIONAL_DIGITS:] if len(digits) > NATIONAL_DIGITS else digits]
-    return list(dict.fromkeys(text_terms(query)))
+    kept = [w for w in words(query) if not (drop_stop_words and w in STOP_WORDS)]
+    return list(dict.fromkeys(stem(w) for w in kept))

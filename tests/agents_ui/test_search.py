@@ -87,6 +87,7 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(client: Client) 
         ({"q": "   "}, "query_empty"),
         ({"q": "x" * 201}, "query_too_long"),
         ({"q": "?!…"}, "query_no_words"),
+        ({"q": "the и of"}, "query_only_stop_words"),
         ({"q": "заказ", "status": "sleeping"}, "bad_status"),
         ({"q": "заказ", "label": "nope"}, "unknown_label"),
         ({"q": "заказ", "since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "bad_date_range"),
