@@ -187,7 +187,7 @@
       chip.dataset.label = name;
       if (removable) {
         const x = button("label-remove", "×", "label-remove", () => removeLabel(convId, name));
-        x.setAttribute("aria-label", tr("labels.remove", { label: name }));
+        x.setAttribute("aria-label", tr("search.labels.remove", { label: name }));
         chip.append(x);
       }
       return chip;
@@ -312,8 +312,8 @@
     input.maxLength = 40;
     input.required = true;
     input.setAttribute("list", "label-names");
-    input.placeholder = tr("labels.placeholder");
-    input.setAttribute("aria-label", tr("labels.add"));
+    input.placeholder = tr("search.labels.placeholder");
+    input.setAttribute("aria-label", tr("search.labels.add"));
     input.dataset.testid = "label-input";
     form.append(input);
     form.addEventListener("submit", async (e) => {
@@ -363,11 +363,11 @@
   function snoozeMenu(conv) {
     const menu = node("details", "snooze");
     menu.dataset.testid = "snooze";
-    const summary = node("summary", "btn", tr("snooze.action"));
+    const summary = node("summary", "btn", tr("search.snooze.action"));
     summary.dataset.testid = "snooze-open";
     const list = node("div", "snooze-menu");
     for (const [key, at] of presets()) {
-      const b = button("btn ghost", tr(`snooze.${key}`), `snooze-${key}`, () => snooze(conv.id, at));
+      const b = button("btn ghost", tr(`search.snooze.${key}`), `snooze-${key}`, () => snooze(conv.id, at));
       b.title = when(at.toISOString());
       list.append(b);
     }
@@ -376,8 +376,8 @@
     input.type = "datetime-local";
     input.required = true;
     input.dataset.testid = "snooze-custom";
-    input.setAttribute("aria-label", tr("snooze.custom"));
-    const ok = node("button", "btn", tr("snooze.apply"));
+    input.setAttribute("aria-label", tr("search.snooze.custom"));
+    const ok = node("button", "btn", tr("search.snooze.apply"));
     ok.type = "submit";
     custom.append(input, ok);
     custom.addEventListener("submit", (e) => {
@@ -407,16 +407,16 @@
     }
     const items = labelChips(labelsOf(conv), true, conv.id);
     if (conv.status !== "resolved") {
-      items.push(button("btn ghost label-add", tr("labels.add"), "label-add", () => {
+      items.push(button("btn ghost label-add", tr("search.labels.add"), "label-add", () => {
         box.replaceChildren(...labelChips(labelsOf(conv), true, conv.id), labelForm(conv));
         box.querySelector("input").focus();
         loadLabels().catch(() => {});
       }));
     }
     if (conv.snoozed_until) {
-      const chip = node("span", "chip snoozed", tr("snooze.until", { time: when(conv.snoozed_until) }));
+      const chip = node("span", "chip snoozed", tr("search.snooze.until", { time: when(conv.snoozed_until) }));
       chip.dataset.testid = "snoozed-until";
-      items.push(chip, button("btn ghost", tr("snooze.wake"), "snooze-wake", () => wake(conv.id)));
+      items.push(chip, button("btn ghost", tr("search.snooze.wake"), "snooze-wake", () => wake(conv.id)));
     } else if (conv.status !== "resolved") {
       items.push(snoozeMenu(conv));
     }
