@@ -5,6 +5,7 @@ own text search)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -195,3 +196,16 @@ async def test_messages_are_indexed_once_each_and_in_order(store: Store) -> None
     await ingest(store, inbound("m2", text="второй заказ"))
     await caught_up(store)
     assert await found_messages(store, "заказ") == ["второй заказ", "первый заказ"]
+
+
+async def test_two_sweeps_at_once_wake_each_conversation_once(store: Store) -> None:
+    # two nodes' sweeps (a leader that lost its lead and the next one) never announce a wake twice
+    ids = []
+    for n in range(6):
+        _, conv = await ingest(store, inbound(f"m{n}", sender=f"u{n}"))
+        await store.snooze(conv, T0 + timedelta(minutes=n))
+        ids.append(conv)
+    first, second = await asyncio.gather(store.wake_due(T0 + timedelta(hours=1), 100),
+                                         store.wake_due(T0 + timedelta(hours=1), 100))
+    woken = [c.id for c in first + second]
+    assert sorted(woken) == sorted(ids)
