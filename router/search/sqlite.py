@@ -2,31 +2,32 @@
 it the writer and reader connections; storage only, the rules are in
 ``router.search.service``.
 
-The terms live in two FTS5 tables (migration 14): ``search_messages``, keyed by
-the message's rowid and without content of its own (the messages table holds the
-text), and ``search_customers``, keyed by the customer's rowid. The catch-up
-indexer (``index_for_search``) fills them off the ingest's transaction; its
-position in the messages is kept in ``meta``. SQLite's one writer inserts
-messages in rowid order, so a position once passed never gains a message."""
+The terms live in two FTS5 tables: ``search_messages``, keyed by the message's
+rowid and without content of its own (the messages table holds the text), in a
+file of its own (``router.search.sqlite_index``), and ``search_customers``
+(migration 14), keyed by the customer's rowid. The catch-up indexer
+(``index_for_search``) fills them off the ingest's transaction, messages from
+the position it reached: SQLite's one writer inserts messages in rowid order,
+so a position once passed never gains a message."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from router.models import ConversationView, IdentityRef
 from router.search.service import Filters, Search
+from router.search.sqlite_index import MessageIndex, attach
 from router.search.store import CustomerHit, Label, MessageHit, SearchStore
-from router.search.terms import customer_terms, text_terms
+from router.search.terms import customer_terms
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import CONVERSATION_SELECT, conversation_row, from_ts, message_row, ts
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
-
-_POSITION = "search:messages"  # meta's key of the last message indexed (its rowid)
-
+from router.store.secrets import SecretStore
+from router.store.sqlite_db import Synchronous
 
 # -- the terms of a query --------------------------------------------------------
 
@@ -78,7 +79,10 @@ def _views(conn: sqlite3.Connection, ids: set[str]) -> dict[str, ConversationVie
 # -- the units of work -----------------------------------------------------------
 
 
-def _search_messages(conn: sqlite3.Connection, search: Search) -> list[tuple[int, MessageHit]]:
+def _search_messages(conn: sqlite3.Connection, search: Search, index: str | None) -> list[tuple[int, MessageHit]]:
+    if index is None:
+        return []
+    attach(conn, index)
     args: list[Any] = [match_expression(search.terms, prefix=False)]
     before = ""
     if search.after is not None:
@@ -86,9 +90,9 @@ def _search_messages(conn: sqlite3.Connection, search: Search) -> list[tuple[int
         args.append(search.after)
     where = _filters(search.filters, args).replace("{at}", "m.created_at")
     args.append(search.limit)
-    rows = _all(conn, "SELECT m.*, s.rowid AS position FROM search_messages s"
+    rows = _all(conn, "SELECT m.*, s.rowid AS position FROM search.search_messages s"
                       " JOIN messages m ON m.rowid = s.rowid JOIN conversations c ON c.id = m.conversation_id"
-                      f" WHERE search_messages MATCH ?{before}{where} ORDER BY s.rowid DESC LIMIT ?", args)
+                      f" WHERE s.search_messages MATCH ?{before}{where} ORDER BY s.rowid DESC LIMIT ?", args)
     views = _views(conn, {r["conversation_id"] for r in rows})
     return [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
             for r in rows]
@@ -133,21 +137,12 @@ def _search_customers(conn: sqlite3.Connection, search: Search) -> list[tuple[in
     return hits
 
 
-def _index(conn: sqlite3.Connection, limit: int) -> int:
-    """One batch of the catch-up indexer, in the writer's transaction."""
-    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (_POSITION,))
-    after = int(row[0]) if row is not None else 0
-    rows = _all(conn, "SELECT rowid, text FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit))
-    if rows:
-        conn.executemany("INSERT INTO search_messages (rowid, terms) VALUES (?, ?)",
-                         [(r[0], " ".join(text_terms(r[1]))) for r in rows if r[1]])
-        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
-                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_POSITION, str(rows[-1][0])))
-    dirty = [r[0] for r in _all(conn, "SELECT customer_id FROM search_dirty_customers LIMIT ?",
-                                (max(limit - len(rows), 1),))]
+def _index_customers(conn: sqlite3.Connection, limit: int) -> int:
+    """Customers changed since they were indexed, in the writer's transaction."""
+    dirty = [r[0] for r in _all(conn, "SELECT customer_id FROM search_dirty_customers LIMIT ?", (limit,))]
     for customer_id in dirty:
         _index_customer(conn, customer_id)
-    return len(rows) + len(dirty)
+    return len(dirty)
 
 
 def _index_customer(conn: sqlite3.Connection, customer_id: str) -> None:
@@ -216,10 +211,34 @@ def _wake_due(conn: sqlite3.Connection, now: str, limit: int) -> list[Conversati
 
 
 class SQLiteSearch(SearchStore, Connections):
-    """Search, labels and snooze over the connections of the store it is mixed into."""
+    """Search, labels and snooze over the connections of the store it is mixed into,
+    and the index of messages beside it (``open_search`` after the store's connections
+    are open, ``close_search`` before they close)."""
+
+    path: str
+    synchronous: Synchronous
+    _messages_index: MessageIndex | None = None
+
+    async def open_search(self) -> None:
+        index = MessageIndex(self.path, self.synchronous)
+        # which store the index was built from: another one's (a database restored or replaced) is rebuilt
+        owner = await cast(SecretStore, self).secret("search-index")
+        await index.open(owner=owner.hex())
+        self._messages_index = index
+
+    async def close_search(self) -> None:
+        index, self._messages_index = self._messages_index, None
+        if index is not None:
+            await index.close()
+
+    @property
+    def _index(self) -> MessageIndex:
+        if self._messages_index is None:
+            raise RuntimeError("store is not open")
+        return self._messages_index
 
     async def search_messages(self, search: Search) -> list[tuple[int, MessageHit]]:
-        return await self._r.call(_search_messages, search)
+        return await self._r.call(_search_messages, search, self._index.path)
 
     async def search_conversations(self, search: Search) -> list[tuple[int, ConversationView]]:
         return await self._r.call(_search_conversations, search)
@@ -228,7 +247,11 @@ class SQLiteSearch(SearchStore, Connections):
         return await self._r.call(_search_customers, search)
 
     async def index_for_search(self, limit: int) -> int:
-        return await self._w.call(_index, limit)
+        done = await self._index.index(limit)
+        # customers through the store's writer, only when one changed (the reader looks first)
+        if await self._r.call(_one, "SELECT 1 FROM search_dirty_customers LIMIT 1") is not None:
+            done += await self._w.call(_index_customers, max(limit - done, 1))
+        return done
 
     async def list_labels(self) -> list[Label]:
         rows = await self._r.call(_all, "SELECT name, created_at FROM labels ORDER BY name")

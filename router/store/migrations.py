@@ -289,14 +289,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
     # 14 (issue 22's search; 13 is another change of the same round): search, labels, snooze
-    # (router/search/). Messages' and customers' stemmed terms in FTS5 tables, filled by the
-    # catch-up indexer (router.search.indexer) off the ingest's transaction: messages by rowid
-    # from the position kept in meta, customers from the queue the triggers fill when a name
-    # or an identity changes (every customer already here is queued, every message indexed
-    # from the first). Labels of conversations; a snoozed conversation's time to come back
+    # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
+    # indexer (router.search.actions) from the queue the triggers fill when a name or an
+    # identity changes (every customer already here is queued). Messages' terms are in a file
+    # of their own beside this one (router.search.sqlite_index), off the store's writer. Labels
+    # of conversations; a snoozed conversation's time to come back
     """
-    CREATE VIRTUAL TABLE search_messages USING fts5(terms, content='', detail=none, columnsize=0,
-        tokenize='unicode61 remove_diacritics 0');
     CREATE VIRTUAL TABLE search_customers USING fts5(terms, tokenize='unicode61 remove_diacritics 0');
     CREATE TABLE search_dirty_customers (customer_id TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT INTO search_dirty_customers SELECT id FROM customers;

@@ -119,6 +119,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         self._writer = writer
         self._reader = _Connection(self.path, self.synchronous, "reader")
         await self._reader.open(read_only=True)
+        await self.open_search()  # router/search/: its index of messages beside the store
         self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
@@ -141,6 +142,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
+        await self.close_search()
         if self._writer is not None:
             try:
                 await asyncio.wait_for(self._writer.run_alone(_truncate_wal), CLOSE_TIMEOUT)
