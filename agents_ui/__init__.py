@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 # imported for their @endpoint declarations, which mount() turns into routes
 from agents_ui import api, claims_api, contacts_api, live, routing_api, search_api, spec
@@ -17,6 +17,9 @@ from router.appkeys import SETTINGS
 __all__ = ["api", "claims_api", "contacts_api", "live", "routing_api", "search_api", "setup_console", "spec"]
 
 STATIC = Path(__file__).parent / "static"
+# one file per language a person can read the console in
+CATALOGUES = Path(__file__).parent / "i18n"
+LANGUAGES = ("ru", "en")
 _CONSOLE_PATHS = ("/api/", "/console/")
 # the page runs only our own files: no inline script, no framing, no foreign hosts
 _PAGE_HEADERS = {
@@ -33,6 +36,14 @@ _PAGE_HEADERS = {
 
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "console.html", headers=_PAGE_HEADERS)
+
+
+async def catalogue(request: web.Request) -> web.FileResponse:
+    """The console's strings in one language (``i18n/<lang>.json``)."""
+    lang = request.match_info["lang"]
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound(text=f"no catalogue for {lang!r}: {', '.join(LANGUAGES)}")
+    return web.FileResponse(CATALOGUES / f"{lang}.json", headers={hdrs.CONTENT_TYPE: "application/json; charset=utf-8"})
 
 
 async def _console_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -55,6 +66,8 @@ def setup_console(app: web.Application) -> None:
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app.on_response_prepare.append(_console_headers)
     app.router.add_get("/", index)
+    # before the static files, whose /console/ prefix would take the path
+    app.router.add_get("/console/i18n/{lang}.json", catalogue)
     app.router.add_static("/console/", STATIC, append_version=True)
     mount(app)
     app.cleanup_ctx.append(seed_admin)

@@ -24,6 +24,7 @@ from agents_ui.schemas import (
     CustomerDetail,
     CustomerUpsertOut,
     LoginBody,
+    MeBody,
     MergeBody,
     MergeOut,
     MessageList,
@@ -40,7 +41,7 @@ from router.accounts.service import check_login, hash_password
 from router.accounts.store import AccountStore
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
-from router.conversations.service import ReplyRefused, ReplyWindowClosed
+from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
 from router.conversations.store import ConversationStore, MessageStore
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
@@ -69,7 +70,7 @@ def _refuse_throttled(wait: float | None) -> None:
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise ApiError(429, "too_many_attempts", f"Too many failed sign-ins. Try again in {seconds} s.",
-                       {"Retry-After": str(seconds)})
+                       {"Retry-After": str(seconds)}, details={"retry_after": seconds})
 
 
 @endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True,
@@ -104,6 +105,15 @@ async def logout(request: web.Request, _: None) -> web.StreamResponse:
 @endpoint("GET", "/api/me", "The agent who is logged in", response=AgentOut)
 async def me(request: web.Request, _: None) -> AgentOut:
     return AgentOut(agent=current_agent(request))
+
+
+@endpoint("PATCH", "/api/me", "Change the agent's own settings: the console's language (null: the browser's)",
+          body=MeBody, response=AgentOut)
+async def change_me(request: web.Request, body: MeBody) -> AgentOut:
+    agent = current_agent(request)
+    if "language" in body.model_fields_set:
+        await _store(request.app).set_agent_language(agent.id, body.language)
+    return AgentOut(agent=await _store(request.app).get_agent(agent.id))
 
 
 _STATUSES: dict[str, list[ConversationStatus] | None] = {
@@ -213,6 +223,17 @@ async def resolve(request: web.Request, _: None) -> ConversationOut:
     agent = current_agent(request)
     await _open_for(request, agent)
     return ConversationOut(conversation=await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent))
+
+
+@endpoint("POST", "/api/conversations/{id}/reopen", "Reopen a resolved conversation: it is the caller's again",
+          response=ConversationOut,
+          errors=((409, "not resolved, or the customer has another open conversation by now"),))
+async def reopen(request: web.Request, _: None) -> ConversationOut:
+    try:
+        view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], current_agent(request))
+    except CustomerOpenElsewhere as exc:
+        raise ApiError(409, "customer_has_open_conversation", str(exc)) from None
+    return ConversationOut(conversation=view)
 
 
 @endpoint("POST", "/api/conversations/{id}/bot", "Hand the conversation back to the bot: it answers the customer's "

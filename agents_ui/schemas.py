@@ -92,6 +92,13 @@ class NewAgentBody(Body):
     role: Role = Role.AGENT
 
 
+class MeBody(Body):
+    """The agent's own settings; a field left out stays as it is."""
+
+    # null: follow the browser's language
+    language: Literal["ru", "en"] | None = None
+
+
 class AgentOut(BaseModel):
     agent: Agent
 

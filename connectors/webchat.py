@@ -19,13 +19,11 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import math
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import limits
@@ -42,6 +40,7 @@ from connectors.webchat_frames import (
     message_frame,
     parse_frame,
 )
+from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo
 from router.connector import (
     ChannelLabel,
     Connector,
@@ -50,6 +49,8 @@ from router.connector import (
     HostError,
     HostFailed,
     HostUnavailable,
+    Language,
+    Localized,
     RecipientAway,
     SendProgress,
     SendResult,
@@ -64,7 +65,6 @@ from router.models import (
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
 IDENTITY_KIND = "webchat"
 SECRET_NAME = "webchat-visitor"
 HISTORY_LIMIT = 200
@@ -76,7 +76,6 @@ HEARTBEAT_SECONDS = 30.0
 # connection is dropped (see _ChatSocket)
 LINGER_SECONDS = 5.0
 TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} bytes".encode()
-_CONFIG_PLACEHOLDER = b"{/*omnirouter:config*/}"
 
 _RANDOM_BYTES = 24
 _SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: still unforgeable
@@ -107,8 +106,14 @@ def _rate(value: str) -> str:
 class WebChatOptions(ConnectorOptions):
     # empty: any site may embed the chat; otherwise only these origins
     allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
-    # unset: the widget's own, in the customer's language («Напишите нам», "Chat with us")
-    title: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    # unset: the widget's own, in the customer's language («Напишите нам», "Chat with us");
+    # one text, or one per language ({ru: ..., en: ...})
+    title: Title | dict[Language, Title] | None = None
+    # the first words of an empty chat, per language; unset: the widget's own
+    # («Здравствуйте! Чем можем помочь?»); false: none
+    greeting: Localized | Literal[False] | None = None
+    # what a new visitor is asked before their first message (name, phone, email)
+    prechat: Prechat = Field(default_factory=Prechat)
     # per visitor, over a moving window: a person never types this fast, a
     # script flooding the store and the agents' screens does
     rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
@@ -246,12 +251,11 @@ class WebChatConnector(Connector[WebChatOptions]):
 
     # -- HTTP ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
-        # rendered once: the title is the only per-installation part
-        config = json.dumps({"title": self.options.title} if self.options.title else {}).encode()
-        self._widget = (STATIC_DIR / "widget.js").read_bytes().replace(_CONFIG_PLACEHOLDER, config, 1)
+        # rendered once: the parts, the strings and this installation's settings
+        self._widget = bundle(self.options.title, self.options.greeting, self.options.prechat)
         app.router.add_get("/chat/widget.js", self._serve_widget)
         app.router.add_get("/chat/ws", self._serve_ws)
-        app.router.add_get("/chat/", self._serve_demo)
+        app.router.add_get("/chat/", serve_demo)
         app.router.add_get("/chat", self._redirect_demo)
         # a reply another node sent, for a visitor whose tab may be open here
         self.peers.on(f"webchat:{self.name}", self._relayed)
@@ -263,9 +267,6 @@ class WebChatConnector(Connector[WebChatOptions]):
             charset="utf-8",
             headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
         )
-
-    async def _serve_demo(self, request: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC_DIR / "chat.html", headers={hdrs.CONTENT_TYPE: "text/html; charset=utf-8"})
 
     async def _redirect_demo(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPPermanentRedirect("/chat/")
@@ -538,7 +539,12 @@ class WebChatConnector(Connector[WebChatOptions]):
         stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
         if unsent is not None:
             unsent.extend(m.id for m in stored if m.delivery is Delivery.PENDING)
-        return {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(stored)}
+        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(stored)}
+        try:
+            welcome["availability"] = availability_frame(await self.host.availability())
+        except HostError:  # logged by the host: the widget says only whether it is connected
+            log.debug("webchat: a welcome without who answers now")
+        return welcome
 
     async def _deliver(self, visitor_id: str, frame: dict[str, Any], skip: _Session | None = None) -> int:
         """To each of the visitor's tabs on this node; how many there were."""

@@ -17,11 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from router import texts
 from router.cluster.contract import AlwaysLead, Leadership, LocalPace, SendPace
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
@@ -29,7 +30,10 @@ from router.redaction import textless_traceback
 
 log = logging.getLogger(__name__)
 
-LabelText = dict[Literal["ru", "en"], str]
+# the types of a connector's option people read in their language (a greeting)
+Language: TypeAlias = texts.Language
+Localized: TypeAlias = texts.Localized
+LabelText = dict[Language, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,16 @@ class ChannelLabel:
 
     name: LabelText
     where: LabelText
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether people answer now, for a chat's status line: "online" must not
+    be read as "someone is there" after hours. ``opens_at`` is when the
+    office opens next while it is closed (None: not closed, or never opens)."""
+
+    people_now: bool
+    opens_at: datetime | None = None
 
 
 class LabelOption(BaseModel):
@@ -160,6 +174,11 @@ class ConnectorHost(Protocol):
         """Keep ``value`` as ``key``'s position: saved once every item
         before it was stored (``on_message`` returned), never ahead of one.
         Raises only ``HostError``; the position is saved again later."""
+        ...
+
+    async def availability(self) -> Availability:
+        """Whether people answer the customers now, else when they will.
+        Raises only ``HostError``."""
         ...
 
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:

@@ -20,7 +20,7 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import EventBus
-from router.connector import Accepted, ChannelLabel, Connector, HostFailed, HostUnavailable
+from router.connector import Accepted, Availability, ChannelLabel, Connector, HostFailed, HostUnavailable
 from router.conversations.service import Conversations
 from router.identity.phone_ask import PhoneAsker
 from router.identity.selfservice import SelfService
@@ -30,12 +30,16 @@ from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact, textless_traceback
+from router.routing.availability import availability, office_hours
 from router.routing.decide import Routing
 from router.search.actions import Labels, Snoozes
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+# how long "who answers now" is read from memory before the store is asked again
+AVAILABILITY_FRESH = timedelta(seconds=5)
 
 
 @contextlib.contextmanager
@@ -100,6 +104,8 @@ class Router:
         self.verifier = Verifier(store, bus, self.identity, now, self.outbox_wakeup)
         self.phone_asker = PhoneAsker(store, bus, self.identity, now, self.outbox_wakeup)
         self.selfservice = SelfService(store, bus, self.identity, self.verifier, now, self.outbox_wakeup)
+        # the last answer of ``availability`` and until when it stands
+        self._availability: tuple[datetime, Availability] | None = None
         # how each channel (connector name) is named to people (``connect``)
         self.channel_labels: dict[str, ChannelLabel] = {}
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
@@ -165,6 +171,17 @@ class Router:
     async def save_cursor(self, key: str, value: str) -> None:
         with _for_connectors("the position %s", key):
             await self.store.save_cursor(key, value)
+
+    async def availability(self) -> Availability:
+        # read at most every few seconds: every visitor's (re)connection asks
+        now = self.clock()
+        if self._availability is not None and now < self._availability[0]:
+            return self._availability[1]
+        with _for_connectors("who answers now"):
+            presence = await self.store.list_presence()
+        answer = availability(office_hours(self.routing), presence, now)
+        self._availability = (now + AVAILABILITY_FRESH, answer)
+        return answer
 
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
         with _for_connectors("the replies %s has now", channel):

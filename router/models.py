@@ -361,6 +361,8 @@ class Agent(_Model):
     display_name: str
     role: Role
     created_at: Timestamp
+    # the console's language the agent chose; None: their browser's
+    language: Literal["ru", "en"] | None = None
 
 
 class OutboxEntry(_Model):

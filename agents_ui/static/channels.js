@@ -6,18 +6,14 @@
 "use strict";
 
 window.channelSwitch = (() => {
-  // the strings of this file, to move into the console's catalogue (ru/en)
-  const TEXT = {
-    moved: (from, to) => `Customer moved from ${from} to ${to}`,
-  };
-  // channel -> its name for people (English: the console's language for now)
+  // channel -> its name for people, in the console's language
   let labels = new Map();
 
   async function load() {
     const resp = await fetch("/api/channels", { headers: { Accept: "application/json" }, credentials: "same-origin" });
     if (!resp.ok) throw new Error(`${resp.status}`);
     const data = await resp.json();
-    labels = new Map(data.channels.map((c) => [c.name, c.label.en || Object.values(c.label)[0] || c.name]));
+    labels = new Map(data.channels.map((c) => [c.name, c.label[i18n.lang] || Object.values(c.label)[0] || c.name]));
   }
 
   function label(channel) {
@@ -35,7 +31,7 @@ window.channelSwitch = (() => {
     if (!before || before.channel === msg.channel) return null;
     const li = document.createElement("li");
     li.className = "channel-switch";
-    li.textContent = TEXT.moved(label(before.channel), label(msg.channel));
+    li.textContent = t("channels.moved", { from: label(before.channel), to: label(msg.channel) });
     li.dataset.testid = "channel-switch";
     li.dataset.from = before.channel;
     li.dataset.to = msg.channel;

@@ -7,22 +7,21 @@
 "use strict";
 
 window.ClaimMatches = (() => {
-  // English for now; kept together for the console's string catalogue (ru/en)
+  // the texts of this part of the panel, from the console's catalogue
   const T = {
-    section: "Claimed by someone else",
-    someoneClaims: (who, kind) => `A ${who} claims this ${kind} (unverified)`,
-    visitor: (channel) => `${channel} visitor`,
-    matchesKnown: "Matches a known customer",
-    knownOn: (channels) => `known on ${channels}`,
-    claimedBy: "Claimed by",
-    sendCode: "Send code",
-    dismiss: "Dismiss",
-    dismissWhy: "Why is this match not worth acting on?",
-    dismissDefault: "not worth acting on",
-    codeSent: (channels) => `Code sent via ${channels}. The customer types it in the chat they claimed from.`,
-    dismissed: "Dismissed: the hint is gone from both panels.",
-    noConversation: "That customer has no conversation to open.",
-    unnamed: "Visitor",
+    section: () => t("claims.section"),
+    someoneClaims: (who, kind) => t("claims.someone_claims", { who, kind }),
+    visitor: (channel) => t("claims.visitor", { channel }),
+    matchesKnown: () => t("claims.matches_known"),
+    knownOn: (channels) => t("claims.known_on", { channels }),
+    claimedBy: () => t("claims.claimed_by"),
+    sendCode: () => t("customer.send_code"),
+    dismiss: () => t("claims.dismiss"),
+    dismissWhy: () => t("claims.dismiss_why"),
+    dismissDefault: () => t("claims.dismiss_default"),
+    codeSent: (channels) => t("claims.code_sent", { channels }),
+    dismissed: () => t("claims.dismissed"),
+    noConversation: () => t("claims.no_conversation"),
   };
 
   // the channels' names come from GET /api/channels (channels.js), as everywhere in the console
@@ -34,12 +33,12 @@ window.ClaimMatches = (() => {
   async function openCustomer(kit, customerId) {
     const detail = await kit.call("GET", `/api/customers/${encodeURIComponent(customerId)}`);
     const latest = detail.conversations[0];
-    if (!latest) throw new Error(T.noConversation);
+    if (!latest) throw new Error(T.noConversation());
     document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: latest.id } }));
   }
 
   function customerLink(kit, id, name) {
-    const link = kit.node("a", "cp-link", `${name || T.unnamed} (${id})`);
+    const link = kit.node("a", "cp-link", `${window.customerLabel(name, id)} (${id})`);
     link.href = "#";
     link.dataset.testid = "match-customer";
     link.dataset.customer = id;
@@ -53,17 +52,17 @@ window.ClaimMatches = (() => {
   function actions(kit, match) {
     const claim = match.claim;
     const path = `/api/customers/${encodeURIComponent(claim.customer_id)}/claims/${encodeURIComponent(claim.id)}`;
-    const send = kit.node("button", "btn small", T.sendCode);
+    const send = kit.node("button", "btn small", T.sendCode());
     send.type = "button";
     send.dataset.testid = "match-send-code";
     send.addEventListener("click", () => kit.act(() => kit.call("POST", `${path}/verify`),
       T.codeSent(match.holder_channels.map(channelName).join(", "))));
-    const dismiss = kit.node("button", "btn small", T.dismiss);
+    const dismiss = kit.node("button", "btn small", T.dismiss());
     dismiss.type = "button";
     dismiss.dataset.testid = "match-dismiss";
     dismiss.addEventListener("click", () => {
-      const reason = window.prompt(T.dismissWhy, T.dismissDefault);
-      if (reason && reason.trim()) kit.act(() => kit.call("POST", `${path}/dismiss`, { reason: reason.trim() }), T.dismissed);
+      const reason = window.prompt(T.dismissWhy(), T.dismissDefault());
+      if (reason && reason.trim()) kit.act(() => kit.call("POST", `${path}/dismiss`, { reason: reason.trim() }), T.dismissed());
     });
     const box = kit.node("div", "cp-actions");
     box.append(send, dismiss);
@@ -78,7 +77,7 @@ window.ClaimMatches = (() => {
     row.append(kit.node("div", "cp-value", T.someoneClaims(T.visitor(claimChannel(claim)), claim.kind)));
     row.append(kit.node("div", "cp-value", `${claim.kind}: ${claim.value}`));
     const who = kit.node("div", "muted small");
-    who.append(`${T.claimedBy} `, customerLink(kit, claim.customer_id, match.claimant_name),
+    who.append(`${T.claimedBy()} `, customerLink(kit, claim.customer_id, match.claimant_name),
       ` · ${claim.source} · ${kit.when(claim.created_at)}`);
     row.append(who, actions(kit, match));
     return row;
@@ -89,7 +88,7 @@ window.ClaimMatches = (() => {
     if (!rows.length) return [];
     const box = kit.node("section", "cp-section");
     box.dataset.testid = "cp-claimed-by";
-    box.append(kit.node("h3", "cp-title", T.section), ...rows);
+    box.append(kit.node("h3", "cp-title", T.section()), ...rows);
     return [box];
   }
 
@@ -99,7 +98,7 @@ window.ClaimMatches = (() => {
       const hint = kit.node("div", "cp-match");
       hint.dataset.testid = "claim-match";
       const line = kit.node("div", "small");
-      line.append(`${T.matchesKnown}: `, customerLink(kit, m.holder_id, m.holder_name),
+      line.append(`${T.matchesKnown()}: `, customerLink(kit, m.holder_id, m.holder_name),
         ` · ${T.knownOn(m.holder_channels.map(channelName).join(", "))}`);
       hint.append(line, actions(kit, m));
       return hint;

@@ -6,7 +6,6 @@
 const FILTERS = { open: "open", queued: "queued", mine: "assigned", resolved: "resolved" };
 // how far a message is on its way; a late answer never takes it back
 const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, failed: 3, read: 4 };
-const DELIVERY_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read" };
 
 const state = {
   me: null,
@@ -55,35 +54,24 @@ async function api(method, path, body) {
 
 // ---- formatting --------------------------------------------------------
 
-function relativeTime(ts) {
-  const seconds = Math.max(0, (Date.now() - new Date(ts).getTime()) / 1000);
-  if (seconds < 45) return "now";
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
-  if (seconds < 7 * 86400) return new Date(ts).toLocaleDateString([], { weekday: "short" });
-  return new Date(ts).toLocaleDateString([], { day: "numeric", month: "short" });
-}
+const relativeTime = (ts) => fmt.relative(ts);
+const clockTime = (ts) => fmt.time(ts);
+const dayLabel = (ts) => fmt.day(ts);
 
-function clockTime(ts) {
-  return new Date(ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-function dayLabel(ts) {
-  const day = new Date(ts).toDateString();
-  if (day === new Date().toDateString()) return "Today";
-  if (day === new Date(Date.now() - 86400000).toDateString()) return "Yesterday";
-  return new Date(ts).toLocaleDateString([], { weekday: "long", day: "numeric", month: "long" });
-}
-
+// the name the customer gave, else a stable label ("Посетитель · 3f2a": the
+// end of their id, the same on every screen), never a platform token
 function customerName(conv) {
-  return conv.customer_name || "Visitor";
+  return window.customerLabel(conv.customer_name, conv.customer_id);
 }
 
 function agentName(id) {
-  if (!id) return "nobody";
-  if (state.me && id === state.me.id) return "you";
-  return state.agents.get(id) || "another agent";
+  if (!id) return t("agents.nobody");
+  if (state.me && id === state.me.id) return t("agents.you");
+  return state.agents.get(id) || t("agents.another");
 }
+
+const statusText = (status) => t(`status.${status}`);
+const channelText = (channel) => window.channelSwitch.label(channel);
 
 function avatar(name, key, className) {
   const node = el("span", `avatar ${className || ""}`, initials(name));
@@ -108,6 +96,7 @@ function showLogin() {
   $("#app").hidden = true;
   $("#login").hidden = false;
   document.title = "omnirouter";
+  i18n.translate(document);
   $('[data-testid="login-form"] input[name="username"]').focus();
 }
 
@@ -123,7 +112,7 @@ async function onLogin(event) {
     form.password.value = "";
     await start(data.agent);
   } catch (err) {
-    error.textContent = err.message; // also the lock-out's "try again in N s"
+    error.textContent = i18n.error(err); // also the lock-out's "try again in N s"
     form.password.select();
   } finally {
     button.disabled = false;
@@ -132,8 +121,11 @@ async function onLogin(event) {
 
 async function start(agent) {
   state.me = agent;
+  // the agent's own language wins over the browser's
+  if (agent.language && agent.language !== i18n.lang) await i18n.use(agent.language);
+  $('[data-testid="language"]').value = i18n.lang;
   $("#me-name").textContent = agent.display_name;
-  $("#me-role").textContent = agent.role === "admin" ? "Admin" : "Agent";
+  $("#me-role").textContent = t(`roles.${agent.role}`);
   $("#me-avatar").replaceWith(Object.assign(avatar(agent.display_name, agent.id, "small"), { id: "me-avatar" }));
   $("#login").hidden = true;
   $("#app").hidden = false;
@@ -182,7 +174,7 @@ function conversationRow(conv) {
   li.classList.toggle("selected", conv.id === state.selected);
   li.classList.toggle("unread", state.unread.has(conv.id));
   const tags = el("span", "conv-tags");
-  tags.append(el("span", `badge ${conv.status}`, conv.status), el("span", "channel", conv.channel));
+  tags.append(el("span", `badge ${conv.status}`, statusText(conv.status)), el("span", "channel", channelText(conv.channel)));
   if (state.unread.has(conv.id)) tags.append(el("span", "unread-dot"));
   li.append(
     avatar(customerName(conv), conv.customer_id),
@@ -200,7 +192,7 @@ function renderList() {
     .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : -1));
   $("#conversations").replaceChildren(...rows.map(conversationRow));
   $("#empty-list").hidden = rows.length > 0;
-  document.title = state.unread.size ? `(${state.unread.size}) omnirouter` : "omnirouter";
+  document.title = state.unread.size ? `(${fmt.number(state.unread.size)}) omnirouter` : "omnirouter";
 }
 
 function upsertConversation(conv) {
@@ -236,14 +228,15 @@ function renderHeader(conv) {
   $("#conv-avatar").replaceWith(Object.assign(avatar(customerName(conv), conv.customer_id), { id: "conv-avatar" }));
   const meta = $("#conv-meta");
   meta.replaceChildren(
-    el("span", `badge ${conv.status}`, conv.status),
-    chip(conv.channel),
-    chip(`Team: ${conv.team || "—"}`),
-    chip(`Assignee: ${agentName(conv.agent_id)}`),
+    el("span", `badge ${conv.status}`, statusText(conv.status)),
+    chip(channelText(conv.channel)),
+    chip(t("conversation.team", { team: conv.team || "—" })),
+    chip(t("conversation.assignee", { name: agentName(conv.agent_id) })),
   );
   const resolved = conv.status === "resolved";
   $('[data-testid="take"]').hidden = conv.status !== "queued" && conv.status !== "bot";
   $('[data-testid="resolve"]').hidden = resolved;
+  $('[data-testid="reopen"]').hidden = !resolved;
   $('[data-testid="to-bot"]').hidden = conv.status !== "queued" && conv.status !== "assigned";
   $("#reply-form").hidden = resolved;
   $("#resolved-note").hidden = !resolved;
@@ -258,22 +251,22 @@ function renderSelectedHeader() {
 function deliveryNode(msg) {
   if (msg.direction !== "out") return null;
   if (msg.delivery === "failed") {
-    return el("span", "delivery failed", `Not delivered: ${msg.delivery_error || "unknown reason"}`);
+    return el("span", "delivery failed", t("delivery.failed", { reason: msg.delivery_error || t("delivery.unknown_reason") }));
   }
-  return el("span", `delivery ${msg.delivery}`, DELIVERY_TEXT[msg.delivery] || msg.delivery);
+  return el("span", `delivery ${msg.delivery}`, i18next.exists(`delivery.${msg.delivery}`) ? t(`delivery.${msg.delivery}`) : msg.delivery);
 }
 
 function authorName(msg) {
   if (msg.author === "agent") return (msg.core && msg.core.agent_name) || agentName(msg.agent_id);
   if (msg.author === "customer") return customerName(state.conversations.get(msg.conversation_id) || {});
-  return msg.author === "bot" ? "Bot" : "System";
+  return msg.author === "bot" ? t("authors.bot") : t("authors.system");
 }
 
 function botNote(msg) {
   // what the bot understood, for the agent who takes over (text only, never HTML)
   const bot = msg.author === "bot" && msg.core && msg.core.bot;
   if (!bot || !bot.intent) return null;
-  const confidence = typeof bot.confidence === "number" ? ` ${Math.round(bot.confidence * 100)} %` : "";
+  const confidence = typeof bot.confidence === "number" ? ` ${fmt.number(bot.confidence, { style: "percent" })}` : "";
   const span = el("span", "bot-note", `${bot.kind}: ${bot.intent}${confidence}`);
   span.dataset.testid = "bot-note";
   return span;
@@ -326,7 +319,8 @@ function showMessage(msg) {
   if (atBottom || msg.direction === "out") list.scrollTop = list.scrollHeight;
 }
 
-async function select(id) {
+// focus: the reply box takes the keyboard (not when moving through the list by keys)
+async function select(id, { focus = true } = {}) {
   state.selected = id;
   state.unread.delete(id);
   state.messages = new Map();
@@ -346,13 +340,13 @@ async function select(id) {
   renderHeader(detail.conversation);
   history.messages.forEach(showMessage);
   $("#messages").scrollTop = $("#messages").scrollHeight;
-  $('[data-testid="reply"]').focus();
+  if (focus) $('[data-testid="reply"]').focus();
 }
 
 // ---- actions -----------------------------------------------------------
 
 function showActionError(err) {
-  $("#reply-error").textContent = err.message;
+  $("#reply-error").textContent = i18n.error(err);
 }
 
 async function act(path, body) {
@@ -360,6 +354,23 @@ async function act(path, body) {
   const data = await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/${path}`, body);
   if (data && data.conversation) upsertConversation(data.conversation);
   return data;
+}
+
+// the customer's last word still waits for an answer: resolving would leave it unanswered
+function unanswered() {
+  const shown = [...state.messages.values()].filter((m) => m.author !== "system");
+  const last = shown.at(-1);
+  return Boolean(last && last.direction === "in" && last.author === "customer");
+}
+
+async function resolveSelected() {
+  if (unanswered() && !window.confirm(t("conversation.resolve_unanswered"))) return;
+  await act("resolve");
+}
+
+async function changeLanguage(lang) {
+  await api("PATCH", "/api/me", { language: lang });
+  location.reload(); // every screen drawn again in the new language
 }
 
 // ---- a channel's reply window has closed (e.g. WhatsApp's 24 hours) ----
@@ -373,7 +384,7 @@ function hideWindowNotice() {
 function pickChannel(channel) {
   const select = $("#reply-channel");
   if (![...select.options].some((o) => o.value === channel)) {
-    const opt = el("option", null, `Reply by ${channel}`);
+    const opt = el("option", null, t("composer.reply_by", { channel: channelText(channel) }));
     opt.value = channel;
     select.append(opt);
   }
@@ -396,7 +407,7 @@ function showWindowNotice(err) {
   const notice = $("#window-notice");
   const actions = el("div", "window-actions");
   if (d.template) {
-    const button = el("button", "btn", "Send the template");
+    const button = el("button", "btn", t("window.send_template"));
     button.type = "button";
     button.dataset.testid = "send-template";
     button.title = d.template;
@@ -404,7 +415,7 @@ function showWindowNotice(err) {
     actions.append(button, el("span", "muted window-template", `“${d.template}”`));
   }
   for (const channel of d.channels || []) {
-    const button = el("button", "btn", `Send by ${channel} instead`);
+    const button = el("button", "btn", t("window.send_by", { channel: channelText(channel) }));
     button.type = "button";
     button.dataset.testid = "reply-by";
     button.dataset.channel = channel;
@@ -415,7 +426,7 @@ function showWindowNotice(err) {
     });
     actions.append(button);
   }
-  const text = el("p", "window-text", err.message);
+  const text = el("p", "window-text", i18n.error(err));
   text.dataset.testid = "window-text";
   notice.replaceChildren(text, actions);
   notice.hidden = false;
@@ -470,7 +481,7 @@ function onEvent(event) {
 function setLive(online) {
   const live = $('[data-testid="live"]');
   live.dataset.state = online ? "online" : "offline";
-  live.querySelector(".live-text").textContent = online ? "Live" : "Reconnecting…";
+  live.querySelector(".live-text").textContent = online ? t("live.online") : t("live.reconnecting");
 }
 
 function connect() {
@@ -525,10 +536,13 @@ function wire() {
   $("#conversations").addEventListener("click", onListActivate);
   $("#conversations").addEventListener("keydown", onListActivate);
   $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
-  $('[data-testid="resolve"]').addEventListener("click", () => act("resolve").catch(showActionError));
+  $('[data-testid="resolve"]').addEventListener("click", () => resolveSelected().catch(showActionError));
+  $('[data-testid="reopen"]').addEventListener("click", () => act("reopen").catch(showActionError));
+  $('[data-testid="language"]').addEventListener("change", (e) => changeLanguage(e.target.value).catch(showActionError));
   $('[data-testid="to-bot"]').addEventListener("click", () => act("bot").catch(showActionError));
   // customer.js opens another customer's conversation (a link on the panel)
-  document.addEventListener("conversation:open", (event) => select(event.detail.id).catch(showActionError));
+  document.addEventListener("conversation:open",
+    (event) => select(event.detail.id, { focus: event.detail.focus !== false }).catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
     await api("POST", "/api/logout").catch(() => {});
     showLogin();
@@ -538,6 +552,7 @@ function wire() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
+  await i18n.use(i18n.browserLanguage());
   wire();
   try {
     const data = await api("GET", "/api/me");

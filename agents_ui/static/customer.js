@@ -23,12 +23,16 @@
     }
     const resp = await fetch(path, init);
     const data = await resp.json().catch(() => null);
-    if (!resp.ok) throw new Error((data && data.error && data.error.message) || `${resp.status}`);
+    if (!resp.ok) {
+      const err = new Error((data && data.error && data.error.message) || `${resp.status}`);
+      Object.assign(err, { code: data && data.error && data.error.code, details: (data && data.error) || {} });
+      throw err;
+    }
     return data;
   }
 
   function when(ts) {
-    return ts ? new Date(ts).toLocaleString() : "";
+    return ts ? fmt.dateTime(ts) : "";
   }
 
   function section(title, testid, items, empty) {
@@ -48,9 +52,9 @@
       row.append(node("span", "muted", label), node("span", "cp-value", value));
       rows.push(row);
     };
-    if (a.tier) add("Tier", a.tier);
-    if (a.lifetime_value !== undefined) add("Lifetime value", Number(a.lifetime_value).toLocaleString());
-    if (Array.isArray(a.tags) && a.tags.length) add("Tags", a.tags.join(", "));
+    if (a.tier) add(t("customer.tier"), a.tier);
+    if (a.lifetime_value !== undefined) add(t("customer.lifetime_value"), fmt.number(Number(a.lifetime_value)));
+    if (Array.isArray(a.tags) && a.tags.length) add(t("customer.tags"), a.tags.join(", "));
     for (const [k, v] of Object.entries(a)) {
       if (!["tier", "lifetime_value", "tags"].includes(k)) add(k, typeof v === "object" ? JSON.stringify(v) : v);
     }
@@ -60,8 +64,8 @@
   function identity(i) {
     const row = node("div", "cp-item");
     row.dataset.testid = "identity";
-    const badge = node("span", i.verified ? "cp-badge ok" : "cp-badge warn", i.verified ? "verified" : "unverified");
-    row.append(node("span", "cp-value", `${i.ref.kind}: ${i.ref.value}`), badge);
+    const badge = node("span", i.verified ? "cp-badge ok" : "cp-badge warn", t(i.verified ? "customer.verified" : "customer.unverified"));
+    row.append(node("span", "cp-value", identityText(i.ref.kind, i.ref.value)), badge);
     const why = `${i.source}${i.link_reason ? ` — ${i.link_reason}` : ""} · ${when(i.created_at)}`;
     row.append(node("div", "muted small", why));
     return row;
@@ -70,18 +74,18 @@
   function claim(c, customerId, matches) {
     const row = node("div", "cp-item");
     row.dataset.testid = "claim";
-    const badge = node("span", c.verified_at ? "cp-badge ok" : "cp-badge warn", c.verified_at ? "verified" : "claimed");
+    const badge = node("span", c.verified_at ? "cp-badge ok" : "cp-badge warn", t(c.verified_at ? "customer.verified" : "customer.claimed"));
     row.append(node("span", "cp-value", `${c.kind}: ${c.value}`), badge);
-    row.append(node("div", "muted small", `${c.source} · ${when(c.created_at)}${c.raw ? ` · typed “${c.raw}”` : ""}`));
+    row.append(node("div", "muted small", `${c.source} · ${when(c.created_at)}${c.raw ? ` · ${t("customer.typed", { raw: c.raw })}` : ""}`));
     const hints = window.ClaimMatches.claimantHints(kit, c, matches); // whose key it is, with its own actions
     row.append(...hints);
     if (!c.verified_at && !hints.length) {
-      const send = node("button", "btn small", "Send code");
+      const send = node("button", "btn small", t("customer.send_code"));
       send.type = "button";
       send.dataset.testid = "send-code";
       send.addEventListener("click", () => act(() =>
         call("POST", `/api/customers/${encodeURIComponent(customerId)}/claims/${encodeURIComponent(c.id)}/verify`),
-      "Code sent. The customer types it in their chat."));
+      t("customer.code_sent")));
       row.append(send);
     }
     return row;
@@ -89,16 +93,13 @@
 
   // the customer's last contact on each channel: where, when, and what it was about
   // (the topic the bot answered, else the first words they wrote)
-  // (strings to move into the console's catalogue, ru/en)
-  const CONTACT_TEXT = {
-    title: "Last contact",
-    none: "None yet.",
-    about: "about",
-    wrote: "wrote",
-  };
-
   function label(texts, fallback) {
-    return (texts && (texts.en || Object.values(texts)[0])) || fallback;
+    return (texts && (texts[i18n.lang] || Object.values(texts)[0])) || fallback;
+  }
+
+  // a site-chat visitor's token is no name for people: the channel's own name instead
+  function identityText(kind, value) {
+    return kind === "webchat" ? t("customer.webchat_visitor") : `${window.channelSwitch.label(kind)}: ${value}`;
   }
 
   function lastContact(c) {
@@ -107,8 +108,8 @@
     row.dataset.channel = c.channel;
     row.append(node("span", "cp-value", label(c.label, c.channel)), node("span", "muted small", when(c.at)));
     const what = c.topic
-      ? node("div", "small", `${CONTACT_TEXT.about}: ${label(c.topic, c.intent)}`)
-      : node("div", "muted small cp-ellipsis", `${CONTACT_TEXT.wrote}: “${c.preview}”`);
+      ? node("div", "small", t("customer.contact_about", { topic: label(c.topic, c.intent) }))
+      : node("div", "muted small cp-ellipsis", t("customer.contact_wrote", { preview: c.preview }));
     what.dataset.testid = "last-contact-about";
     row.append(what);
     return row;
@@ -117,7 +118,8 @@
   function conversation(c) {
     const row = node("div", "cp-item");
     row.dataset.testid = "past-conversation";
-    row.append(node("span", "cp-value", `${c.channel} · ${c.status}`), node("span", "muted small", when(c.created_at)));
+    row.append(node("span", "cp-value", `${window.channelSwitch.label(c.channel)} · ${t(`status.${c.status}`)}`),
+      node("span", "muted small", when(c.created_at)));
     if (c.last_message_text) row.append(node("div", "muted small cp-ellipsis", c.last_message_text));
     return row;
   }
@@ -126,15 +128,16 @@
     const row = node("div", "cp-item");
     row.dataset.testid = "merge";
     const other = m.survivor_id === customerId ? m.merged_id : m.survivor_id;
-    row.append(node("span", "cp-value", `${m.undone_at ? "undone" : "merged"} with ${other}`));
-    row.append(node("div", "muted small", `${m.source}${m.actor ? ` by ${m.actor}` : ""}: ${m.reason} · ${when(m.created_at)}`));
+    row.append(node("span", "cp-value", t(m.undone_at ? "customer.merge_undone" : "customer.merged_with", { other })));
+    const by = m.actor ? ` ${t("customer.merge_by", { actor: m.actor })}` : "";
+    row.append(node("div", "muted small", `${m.source}${by}: ${m.reason} · ${when(m.created_at)}`));
     if (!m.undone_at) {
-      const undo = node("button", "btn small", "Unmerge");
+      const undo = node("button", "btn small", t("customer.unmerge"));
       undo.type = "button";
       undo.dataset.testid = "unmerge";
       undo.addEventListener("click", () => {
-        const reason = window.prompt("Why unmerge?");
-        if (reason) act(() => call("POST", `/api/merges/${encodeURIComponent(m.id)}/undo`, { reason }), "Unmerged.");
+        const reason = window.prompt(t("customer.unmerge_why"));
+        if (reason) act(() => call("POST", `/api/merges/${encodeURIComponent(m.id)}/undo`, { reason }), t("customer.unmerged"));
       });
       row.append(undo);
     }
@@ -145,20 +148,20 @@
     const form = node("form", "cp-merge");
     form.dataset.testid = "merge-form";
     const other = node("input");
-    other.placeholder = "Customer id to merge in (cus_…)";
-    other.setAttribute("aria-label", "Customer id to merge in");
+    other.placeholder = t("customer.merge_with_id_placeholder");
+    other.setAttribute("aria-label", t("customer.merge_with_id"));
     other.dataset.testid = "merge-other";
     const reason = node("input");
-    reason.placeholder = "Why they are the same person";
-    reason.setAttribute("aria-label", "Reason");
+    reason.placeholder = t("customer.merge_reason_placeholder");
+    reason.setAttribute("aria-label", t("customer.merge_reason"));
     reason.dataset.testid = "merge-reason";
-    const go = node("button", "btn small", "Merge");
+    const go = node("button", "btn small", t("customer.merge"));
     go.type = "submit";
     form.append(other, reason, go);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       act(() => call("POST", `/api/customers/${encodeURIComponent(customerId)}/merge`,
-        { other_id: other.value.trim(), reason: reason.value.trim() }), "Merged.");
+        { other_id: other.value.trim(), reason: reason.value.trim() }), t("customer.merged"));
     });
     return form;
   }
@@ -170,7 +173,7 @@
       await show(current);
       document.getElementById("cp-note").textContent = done;
     } catch (err) {
-      note.textContent = err.message;
+      note.textContent = i18n.error(err);
     }
   }
 
@@ -183,20 +186,20 @@
     if (current !== customerId) return;
     const c = d.customer;
     const head = node("header", "cp-head");
-    head.append(node("h2", "cp-name", c.display_name || "Visitor"), node("div", "muted small", c.id));
-    if (c.merged_into) head.append(node("div", "cp-badge warn", `merged into ${c.merged_into}`));
+    head.append(node("h2", "cp-name", window.customerLabel(c.display_name, c.id)), node("div", "muted small", c.id));
+    if (c.merged_into) head.append(node("div", "cp-badge warn", t("customer.merged_into", { other: c.merged_into })));
     const note = node("p", "form-error");
     note.id = "cp-note";
     note.setAttribute("role", "status");
     panel().replaceChildren(
       head, note,
-      section(CONTACT_TEXT.title, "cp-last-contacts", (d.last_contacts || []).map(lastContact), CONTACT_TEXT.none),
-      section("Value", "cp-attributes", attributes(c), "No attributes yet."),
-      section("Channels", "cp-identities", d.identities.map(identity), "None."),
+      section(t("customer.last_contact"), "cp-last-contacts", (d.last_contacts || []).map(lastContact), t("customer.none_yet")),
+      section(t("customer.value"), "cp-attributes", attributes(c), t("customer.no_attributes")),
+      section(t("customer.channels"), "cp-identities", d.identities.map(identity), t("customer.none")),
       ...window.ClaimMatches.holderSection(kit, d, c.id),
-      section("Given, not proven", "cp-claims", d.claims.map((x) => claim(x, c.id, d.matches)), "No claims."),
-      section("Conversations", "cp-conversations", d.conversations.map(conversation), "None."),
-      section("Merges", "cp-merges", d.merges.map((m) => merge(m, c.id)), "Never merged."),
+      section(t("customer.claims"), "cp-claims", d.claims.map((x) => claim(x, c.id, d.matches)), t("customer.no_claims")),
+      section(t("customer.conversations"), "cp-conversations", d.conversations.map(conversation), t("customer.none")),
+      section(t("customer.merges"), "cp-merges", d.merges.map((m) => merge(m, c.id)), t("customer.never_merged")),
       mergeForm(c.id),
     );
     panel().hidden = false;
@@ -208,10 +211,12 @@
   function channels(list) {
     const select = document.getElementById("reply-channel");
     const keep = select.value;
-    const options = [node("option", null, list.length ? `Reply by ${list[0]} (used last)` : "Reply by the last channel")];
+    const name = (ch) => window.channelSwitch.label(ch);
+    const options = [node("option", null, list.length
+      ? t("composer.reply_by_last_used", { channel: name(list[0]) }) : t("composer.reply_by_last"))];
     options[0].value = "";
     for (const ch of list.slice(1)) {
-      const opt = node("option", null, `Reply by ${ch}`);
+      const opt = node("option", null, t("composer.reply_by", { channel: name(ch) }));
       opt.value = ch;
       options.push(opt);
     }
@@ -223,6 +228,8 @@
   function concerns(event, customerId) {
     const data = event.data || {};
     if (data.merge) return [data.merge.survivor_id, data.merge.merged_id].includes(customerId);
+    // a conversation of theirs resolved, reopened or taken: the panel lists its status
+    if (data.conversation && data.conversation.customer_id === customerId && !data.message) return true;
     return Array.isArray(data.customers) && data.customers.includes(customerId);
   }
 
@@ -237,7 +244,7 @@
       const detail = await call("GET", `/api/conversations/${encodeURIComponent(event.detail.id)}`);
       await show(detail.conversation.customer_id);
     } catch (err) {
-      panel().replaceChildren(node("p", "form-error", err.message));
+      panel().replaceChildren(node("p", "form-error", i18n.error(err)));
       panel().hidden = false;
     }
   });

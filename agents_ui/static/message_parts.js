@@ -9,7 +9,8 @@ function attachmentsNode(msg) {
   if (!list.length) return null;
   const box = el("div", "attachments");
   list.forEach((a, index) => {
-    const label = a.name || (a.mime_type ? `${a.kind} · ${a.mime_type}` : a.kind);
+    const kind = t(`attachments.${a.kind}`);
+    const label = a.name || (a.mime_type ? `${kind} · ${a.mime_type}` : kind);
     // only web links open: a URL from a customer's platform is never run as script
     const web = typeof a.url === "string" && /^https?:\/\//i.test(a.url);
     // a file with no public link (Telegram's need the bot's token) is relayed by our API
@@ -29,9 +30,9 @@ function attachmentsNode(msg) {
 }
 
 function quoteHeading(q) {
-  const who = q.sender_name || (q.from_id !== null && q.from_id !== undefined ? `id ${q.from_id}` : "someone");
-  const when = typeof q.date === "number" ? ` · ${new Date(q.date * 1000).toLocaleString()}` : "";
-  return `${q.kind === "reply" ? "In reply to" : "Forwarded from"} ${who}${when}`;
+  const who = q.sender_name || (q.from_id !== null && q.from_id !== undefined ? `id ${q.from_id}` : t("quotes.someone"));
+  const when = typeof q.date === "number" ? ` · ${fmt.dateTime(q.date * 1000)}` : "";
+  return `${t(q.kind === "reply" ? "quotes.reply" : "quotes.forward", { who })}${when}`;
 }
 
 function testid(node, id) {
@@ -47,7 +48,7 @@ function quotesNode(list) {
   for (const q of list) {
     if (!q || typeof q !== "object") continue;
     if (q.text === undefined && q.omitted) {
-      box.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
+      box.append(el("div", "quote-more", t("quotes.more", { count: q.omitted })));
       continue;
     }
     const quote = testid(el("blockquote", `quote ${q.kind === "reply" ? "reply" : "forward"}`), "quote");
@@ -56,7 +57,7 @@ function quotesNode(list) {
     // only web links: a quoted file has no relay of its own
     const links = (q.attachments || []).filter((a) => a && typeof a.url === "string" && /^https?:\/\//i.test(a.url));
     quote.append(...[attachmentsNode({ id: "", attachments: links }), quotesNode(q.quotes)].filter(Boolean));
-    if (q.omitted) quote.append(el("div", "quote-more", `… ${q.omitted} more not shown`));
+    if (q.omitted) quote.append(el("div", "quote-more", t("quotes.more", { count: q.omitted })));
     box.append(quote);
   }
   return box;
@@ -70,6 +71,6 @@ function wholeTextNode(msg) {
     : !msg.text && typeof extras.raw === "string" ? extras.raw : null;
   if (!whole || whole === msg.text) return null;
   const details = testid(el("details", "whole-text"), "whole-text");
-  details.append(el("summary", "", "Show the whole message"), el("pre", "", whole));
+  details.append(el("summary", "", t("quotes.whole")), el("pre", "", whole));
   return details;
 }

@@ -14,7 +14,7 @@
 
   function conditionLine(cond) {
     const value = cond.value === null ? "skipped" : String(cond.value);
-    const node = line(`why-cond why-${value}`, `${value.padEnd(7)} ${cond.expression}`);
+    const node = line(`why-cond why-${value}`, `${t(`why.${value}`).padEnd(7)} ${cond.expression}`);
     if (cond.error) node.title = cond.error;
     return node;
   }
@@ -23,16 +23,16 @@
     const body = document.getElementById("why-body");
     const items = [];
     if (!route.trace) {
-      items.push(line("why-step", route.reason || "Routed without a rules file (default team)."));
+      items.push(line("why-step", route.reason || t("why.no_rules")));
     } else {
-      const t = route.trace;
-      items.push(line("why-step", `→ ${t.step}`));
-      items.push(line("muted", t.matched_rule ? `rule “${t.matched_rule}” matched` : "no rule matched: default route"));
-      for (const rule of t.rules) {
+      const trace = route.trace;
+      items.push(line("why-step", `→ ${trace.step}`));
+      items.push(line("muted", trace.matched_rule ? t("why.matched", { rule: trace.matched_rule }) : t("why.none_matched")));
+      for (const rule of trace.rules) {
         items.push(line(`why-rule ${rule.matched ? "why-matched" : ""}`, `${rule.matched ? "✓" : "✗"} ${rule.rule}`));
         rule.conditions.forEach((c) => items.push(conditionLine(c)));
       }
-      items.push(line("muted", `rules version ${t.rules_version} · decided ${new Date(t.decided_at).toLocaleString()}`));
+      items.push(line("muted", t("why.version", { version: trace.rules_version, when: fmt.dateTime(trace.decided_at) })));
     }
     body.replaceChildren(...items);
     body.dataset.conversation = route.conversation_id;
@@ -49,8 +49,13 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
     });
-    if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
-    return resp.status === 204 ? null : resp.json();
+    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+    if (!resp.ok) {
+      const err = new Error((data && data.error && data.error.message) || `${path}: HTTP ${resp.status}`);
+      Object.assign(err, { code: data && data.error && data.error.code, details: (data && data.error) || {} });
+      throw err;
+    }
+    return data;
   }
 
   // presence: the select in the top bar shows and switches the agent's own
@@ -79,7 +84,7 @@
     const status = await resp.json();
     banner.hidden = status.problems.length === 0;
     banner.replaceChildren(
-      line("rules-error-title", `rules.yaml edit refused; version ${status.version} is still running:`),
+      line("rules-error-title", t("rules.refused", { version: status.version })),
       ...status.problems.map((p) => line("rules-error-line", p)),
     );
     return true;
@@ -98,7 +103,7 @@
       const late = breached.get(row.dataset.id);
       row.classList.toggle("sla-breached", late !== undefined);
       row.dataset.sla = late !== undefined ? "breached" : "";
-      if (late !== undefined) row.title = `No answer for ${late} min: first-response target missed`;
+      if (late !== undefined) row.title = t("sla.breached", { count: late });
     });
   }
 
@@ -129,7 +134,7 @@
     const options = data.teams.map((t) => {
       const option = document.createElement("option");
       option.value = t.name;
-      option.textContent = `Team ${t.name}`;
+      option.textContent = window.t("actions.transfer_team", { team: t.name });
       return option;
     });
     select.replaceChildren(select.options[0], ...options);
@@ -142,7 +147,7 @@
     const team = select.value;
     select.value = "";
     post(`/api/conversations/${encodeURIComponent(selected)}/transfer`, { team })
-      .catch((err) => { document.getElementById("reply-error").textContent = String(err.message || err); });
+      .catch((err) => { document.getElementById("reply-error").textContent = i18n.error(err); });
   });
 
   document.addEventListener("conversation:selected", (event) => { selected = event.detail.id; });

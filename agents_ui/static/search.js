@@ -1,12 +1,13 @@
 // omnirouter console: search and views (messages, conversations, customers;
 // filters; pages by cursor), label chips on the list rows and the header, and
 // snooze. Every text from the API is set with textContent: it may be a
-// customer's words. Strings come from the catalogues (t()), times from fmt.
+// customer's words. Words come from the catalogues (t(), under "search"), times
+// from fmt; what is built once carries data-i18n, so a change of language relabels it.
 "use strict";
 
 (() => {
-  const tr = (key, vars) => (window.t ? window.t(key, vars) : key);
-  const when = (ts) => (window.fmt ? window.fmt.date(ts) + " " + window.fmt.time(ts) : new Date(ts).toLocaleString());
+  const tr = (key, vars) => t(key, vars);
+  const when = (ts) => fmt.dateTime(ts);
   const state = {
     kind: "messages",
     next: null,       // the next page's cursor
@@ -42,9 +43,7 @@
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
     if (!resp.ok) {
       const error = (data && data.error) || {};
-      const key = `errors.${error.code}`;
-      const text = error.code && window.t && window.t(key, error) !== key ? window.t(key, error) : error.message;
-      throw new Error(text || `${resp.status}`);
+      throw new Error(i18n.error({ code: error.code, details: error, message: error.message || `${resp.status}` }));
     }
     return data;
   }
@@ -57,12 +56,25 @@
     return o;
   }
 
+  // a text of the catalogue on a node built once: set now, and again by i18n.translate on a change of language
+  function said(n, key) {
+    n.dataset.i18n = key;
+    n.textContent = tr(key);
+    return n;
+  }
+
+  function attrs(n, pairs) {
+    n.dataset.i18nAttr = pairs.map(([attr, key]) => `${attr}:${key}`).join(";");
+    for (const [attr, key] of pairs) n.setAttribute(attr, tr(key));
+    return n;
+  }
+
   function select(name, testid, options) {
     const s = node("select", "search-filter");
     s.name = name;
     s.dataset.testid = testid;
-    s.setAttribute("aria-label", tr(`search.filter.${name}`));
-    s.append(...options.map(([value, key]) => option(value, tr(key))));
+    attrs(s, [["aria-label", `search.filter.${name}`]]);
+    s.append(...options.map(([value, key]) => said(option(value, ""), key)));
     s.addEventListener("change", () => run());
     return s;
   }
@@ -72,7 +84,7 @@
     input.type = "date";
     input.name = name;
     input.dataset.testid = testid;
-    input.setAttribute("aria-label", tr(`search.filter.${name}`));
+    attrs(input, [["aria-label", `search.filter.${name}`], ["title", `search.filter.${name}`]]);
     input.addEventListener("change", () => run());
     return input;
   }
@@ -85,13 +97,13 @@
     input.type = "search";
     input.dataset.testid = "search-input";
     input.maxLength = 200;
-    input.placeholder = tr("search.placeholder");
-    input.setAttribute("aria-label", tr("search.label"));
+    attrs(input, [["placeholder", "search.placeholder"], ["aria-label", "search.label"]]);
     input.setAttribute("aria-keyshortcuts", "Control+K /");
-    const toggle = button("btn ghost search-toggle", tr("search.filters"), "search-filters-toggle", () => {
+    const toggle = button("btn ghost search-toggle", "", "search-filters-toggle", () => {
       filters.hidden = !filters.hidden;
       if (!filters.hidden) loadLabels().catch(() => {});
     });
+    said(toggle, "search.filters");
     toggle.setAttribute("aria-controls", "search-filters");
     const filters = node("div", "search-filters");
     filters.id = "search-filters";
@@ -127,8 +139,7 @@
     input.name = name;
     input.dataset.testid = testid;
     input.maxLength = 64;
-    input.placeholder = tr(`search.filter.${name}`);
-    input.setAttribute("aria-label", tr(`search.filter.${name}`));
+    attrs(input, [["placeholder", `search.filter.${name}`], ["aria-label", `search.filter.${name}`]]);
     input.addEventListener("change", () => run());
     return input;
   }
@@ -205,7 +216,7 @@
     if (conv) {
       li.dataset.conversation = conv.id;
       const tags = node("div", "conv-tags");
-      tags.append(node("span", `badge ${conv.status}`, tr(`search.status.${conv.status}`)), ...labelChips(conv.labels));
+      tags.append(node("span", `badge ${conv.status}`, tr(`status.${conv.status}`)), ...labelChips(conv.labels));
       li.append(tags);
     }
     const open = (e) => {
@@ -220,17 +231,17 @@
   }
 
   function rowsOf(data) {
-    const guest = tr("search.no_name");
+    const name = (c) => customerLabel(c.customer_name, c.customer_id);
     if (data.kind === "messages") {
-      return data.messages.map((h) => resultRow(h.conversation, h.conversation.customer_name || guest, h.message.text,
+      return data.messages.map((h) => resultRow(h.conversation, name(h.conversation), h.message.text,
         h.message.created_at));
     }
     if (data.kind === "conversations") {
-      return data.conversations.map((c) => resultRow(c, c.customer_name || guest, c.last_message_text,
-        c.last_message_at));
+      return data.conversations.map((c) => resultRow(c, name(c), c.last_message_text, c.last_message_at));
     }
     return data.customers.map((c) => {
-      const row = resultRow(null, c.display_name || guest, c.identities.map((i) => i.value).join(" · "), null);
+      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => i.value).join(" · "),
+        null);
       if (c.conversation_id) row.dataset.conversation = c.conversation_id;
       return row;
     });
@@ -270,7 +281,7 @@
     state.known = data.labels.map((l) => l.name);
     const choice = field("label");
     const kept = choice.value;
-    choice.replaceChildren(option("", tr("search.any_label")), ...state.known.map((n) => option(n, n)));
+    choice.replaceChildren(said(option("", ""), "search.any_label"), ...state.known.map((n) => option(n, n)));
     choice.value = state.known.includes(kept) ? kept : "";
     const list = $("#label-names") || Object.assign(node("datalist"), { id: "label-names" });
     list.replaceChildren(...state.known.map((n) => option(n, n)));
@@ -428,20 +439,25 @@
     return !conv.snoozed_until;
   }
 
-  function focusSearch(event) {
-    const typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
-    const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
-    if (!ctrlK && (event.key !== "/" || typing || event.ctrlKey || event.metaKey || event.altKey)) return;
+  function focusSearch() {
     const input = $('[data-testid="search-input"]');
-    if (!input || !input.offsetParent) return;
-    event.preventDefault();
+    if (!input || !input.offsetParent) return false;
     input.focus();
     input.select();
+    return true;
   }
+
+  // "/" outside a text field (inside the reply box it starts a canned reply), listed by "?";
+  // Ctrl+K (⌘K) anywhere, a text field too
+  window.consoleShortcuts.add("/", "help.search", focusSearch);
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k" && focusSearch()) {
+      event.preventDefault();
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     $(".sidebar .tabs").before(buildBar());
-    document.addEventListener("keydown", focusSearch);
     call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
   });
   // the selected conversation changed elsewhere (a label, a snooze, a wake-up): its header follows

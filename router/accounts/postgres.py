@@ -69,6 +69,11 @@ class PostgresAccounts(AccountStore, PgConnections):
     async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
         await self._pg.write(_execute, "UPDATE agents SET password_hash = $1 WHERE id = $2", password_hash, agent_id)
 
+    async def set_agent_language(self, agent_id: str, language: str | None) -> None:
+        changed = await self._pg.write(_execute, "UPDATE agents SET language = $1 WHERE id = $2", language, agent_id)
+        if not changed:
+            raise NotFound(f"agent {agent_id}")
+
     async def get_agent(self, agent_id: str) -> Agent:
         return await self._pg.read(_agent, agent_id)
 

@@ -25,6 +25,7 @@ def agent_row(row: RowLike) -> Agent:
         display_name=row["display_name"],
         role=Role(row["role"]),
         created_at=_ts(row["created_at"]),
+        language=row["language"],
     )
 
 
@@ -52,6 +53,11 @@ class SQLiteAccounts(AccountStore, Connections):
 
     async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
         await self._w.call(_execute, "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
+
+    async def set_agent_language(self, agent_id: str, language: str | None) -> None:
+        changed = await self._w.call(_execute, "UPDATE agents SET language = ? WHERE id = ?", (language, agent_id))
+        if not changed:
+            raise NotFound(f"agent {agent_id}")
 
     async def get_agent(self, agent_id: str) -> Agent:
         row = await self._r.call(_one, "SELECT * FROM agents WHERE id = ?", (agent_id,))

@@ -31,6 +31,11 @@ class AccountStore(Protocol):
         """Single statement: an UPDATE of the agent's row."""
 
     @abstractmethod
+    async def set_agent_language(self, agent_id: str, language: str | None) -> None:
+        """The console language the agent chose (None: their browser's); ``NotFound``
+        for an unknown id. Single statement: an UPDATE of the agent's row."""
+
+    @abstractmethod
     async def get_agent(self, agent_id: str) -> Agent:
         """``NotFound`` for an unknown id."""
 

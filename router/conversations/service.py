@@ -27,7 +27,7 @@ from router.models import (
     RouteTrace,
     TemplateRequest,
 )
-from router.store.errors import ConflictError
+from router.store.errors import ConflictError, IntegrityViolation
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,13 @@ class ReplyWindowClosed(ReplyRefused):
         self.last_inbound_at = last_inbound_at
         self.template_text = template_text
         self.open_channels = open_channels
+
+
+class CustomerOpenElsewhere(ReplyRefused):
+    """A resolved conversation cannot be reopened: its customer has an open one."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"the customer of {conversation_id} has another open conversation by now: answer there")
 
 
 class Conversations:
@@ -187,6 +194,22 @@ class Conversations:
         except ConflictError as exc:
             raise ReplyRefused(str(exc)) from exc
         log.info("conversation %s %s", conversation_id, step)
+        self.bus.publish(events.conversation_updated(view))
+        return view
+
+    async def reopen(self, conversation_id: str, agent: Agent) -> ConversationView:
+        """An agent reopens a resolved conversation: it is theirs again, as a
+        take. ``CustomerOpenElsewhere`` when the customer has written since and
+        so has another open conversation (one per customer: answer there);
+        ``ConflictError`` when it is not resolved (anymore)."""
+        try:
+            view = await self.store.set_conversation_state(
+                conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
+                expected={ConversationStatus.RESOLVED},
+            )
+        except IntegrityViolation as exc:
+            raise CustomerOpenElsewhere(conversation_id) from exc
+        log.info("conversation %s reopened by %s", conversation_id, agent.username)
         self.bus.publish(events.conversation_updated(view))
         return view
 

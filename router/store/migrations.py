@@ -288,6 +288,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_unsent_message ON outbox(message_id) WHERE status IN ('pending', 'waiting');
     """,
+    # 13: agents — the console's language an agent chose (NULL: their browser's)
+    """
+    ALTER TABLE agents ADD COLUMN language TEXT;
+    """,
     # 14 (issue 22's search; 13 is another change of the same round): search, labels, snooze
     # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
     # indexer (router.search.actions) from the queue the triggers fill when a name or an

@@ -396,14 +396,18 @@ END
 $fn$;
 """
 
-# search, labels and snooze (issue 22; numbered 8 in its branch, 7 being another change of the same
-# round; router/search/): messages searched by PostgreSQL's own text search, through a GIN index of
-# the expression router.search.postgres.MESSAGE_VECTOR (the Russian configuration stems Cyrillic
-# words by Snowball's Russian stemmer and Latin ones by the English; the text lowered by ICU's rules,
-# whatever the database's LC_CTYPE); customers' terms (router.search.terms) kept as a tsvector,
-# refreshed by the indexer from a queue that triggers append to when a name or an identity changes
-# (a plain queue, never a unique key: an append waits for no other transaction); labels of
-# conversations; a snoozed conversation's time to come back
+# 7: agents — the console's language an agent chose (NULL: their browser's)
+_AGENT_LANGUAGE = """
+ALTER TABLE agents ADD COLUMN language text;
+"""
+
+# 8: search, labels and snooze (issue 22; router/search/): messages searched by PostgreSQL's own
+# text search, through a GIN index of the expression router.search.postgres.MESSAGE_VECTOR (the
+# Russian configuration stems Cyrillic words by Snowball's Russian stemmer and Latin ones by the
+# English; the text lowered by ICU's rules, whatever the database's LC_CTYPE); customers' terms
+# (router.search.terms) kept as a tsvector, refreshed by the indexer from a queue that triggers
+# append to when a name or an identity changes (a plain queue, never a unique key: an append waits
+# for no other transaction); labels of conversations; a snoozed conversation's time to come back
 _SEARCH = """
 CREATE INDEX messages_search ON messages
     USING gin (to_tsvector('russian'::regconfig, lower(text COLLATE "und-x-icu")));
@@ -452,7 +456,10 @@ CREATE INDEX conversations_seq ON conversations(seq);
 """
 
 # a migration's version is its place here (1-based); append, never reorder
-PG_MIGRATIONS: list[str] = [_V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN, _SEARCH]
+PG_MIGRATIONS: list[str] = [
+    _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
+    _AGENT_LANGUAGE, _SEARCH,
+]
 
 
 class SchemaTooNew(RuntimeError):

@@ -47,7 +47,8 @@ async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(c
     resp = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert resp.status == 200
     assert (await resp.json())["agent"] | {"id": "", "created_at": ""} == {
-        "id": "", "created_at": "", "username": "admin", "display_name": "Administrator", "role": "admin"}
+        "id": "", "created_at": "", "username": "admin", "display_name": "Administrator", "role": "admin",
+        "language": None}
     morsel = resp.cookies[COOKIE]
     assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
     assert not morsel["secure"]  # plain http here; https requests get Secure

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import WSMsgType
 from pydantic import ValidationError
 
-from connectors.webchat import WebChatConnector
+from connectors.webchat import WebChatConnector, WebChatOptions
 from router.config import Settings
 from router.models import (
     MAX_TEXT_LENGTH,
@@ -249,6 +249,14 @@ async def test_a_frame_over_64_kib_is_refused_and_nothing_is_stored(client: Clie
 # -- the widget and the demo page ------------------------------------------------------
 
 
+def server_config(body: str) -> dict[str, Any]:
+    """The settings the server put in the widget (its SERVER_CONFIG)."""
+    start = body.index("var SERVER_CONFIG = ") + len("var SERVER_CONFIG = ")
+    config, _ = json.JSONDecoder().raw_decode(body[start:])
+    assert isinstance(config, dict)
+    return config
+
+
 async def test_the_widget_is_served_as_javascript(client: Client) -> None:
     resp = await client.get("/chat/widget.js")
     assert resp.status == 200
@@ -256,21 +264,62 @@ async def test_the_widget_is_served_as_javascript(client: Client) -> None:
     body = await resp.text()
     assert "omnirouter-chat" in body and "window.OmnirouterChat" in body
     assert "omnirouter:config" not in body, "the server config was not filled in"
+    # its parts in one function: nothing of it leaks into the host page
+    assert body.startswith("(function () {") and body.rstrip().endswith("})();")
+    config = server_config(body)
     # no title configured: the widget's own, in the customer's language
-    assert "var SERVER_CONFIG = {};" in body
+    assert "title" not in config and "greeting" not in config
+    assert config["strings"]["ru"]["title"] == "Напишите нам"
+    assert config["strings"]["en"]["title"] == "Chat with us"
+    assert config["prechat"] == {"name": "off", "phone": "off", "email": "off"}
 
 
 async def test_the_widget_shows_the_configured_title(make_client: AppClient, settings: Settings) -> None:
     client = await make_client(webchat_settings(settings, title="Ask Teapot & Co."))
     body = await (await client.get("/chat/widget.js")).text()
-    assert json.dumps({"title": "Ask Teapot & Co."}) in body
+    assert server_config(body)["title"] == "Ask Teapot & Co."
 
 
-async def test_the_demo_page_embeds_the_widget(client: Client) -> None:
-    resp = await client.get("/chat/")
+async def test_the_widget_gets_the_configured_greeting_and_prechat(make_client: AppClient, settings: Settings) -> None:
+    greeting = {"ru": "Привет! Чем помочь?", "en": "Hi! How can we help?"}
+    prechat = {"name": "required", "phone": "optional"}
+    client = await make_client(webchat_settings(settings, greeting=greeting, prechat=prechat))
+    config = server_config(await (await client.get("/chat/widget.js")).text())
+    assert config["greeting"] == greeting
+    assert config["prechat"] == {"name": "required", "phone": "optional", "email": "off"}
+
+    client = await make_client(webchat_settings(settings, greeting=False))
+    assert server_config(await (await client.get("/chat/widget.js")).text())["greeting"] is False
+
+
+@pytest.mark.parametrize(("options", "place"), [
+    ({"prechat": {"name": "sometimes"}}, "prechat.name"),
+    ({"prechat": {"age": "required"}}, "prechat.age"),
+    ({"greeting": {"de": "Hallo"}}, "greeting"),
+    ({"greeting": {"ru": "  "}}, "greeting"),
+])
+def test_bad_widget_options_are_refused_with_their_place(options: dict[str, Any], place: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        WebChatOptions.model_validate(options)
+    assert place in str(refused.value)
+
+
+@pytest.mark.parametrize(("query", "accept", "lang", "words"), [
+    ("", None, "ru", "Чайник и Ко"),  # Russian first
+    ("", "en-GB,en;q=0.9", "en", "Teapot &amp; Co."),
+    ("", "de-DE,en;q=0.5", "en", "Teapot &amp; Co."),
+    ("?lang=en", "ru", "en", "Teapot &amp; Co."),
+    ("?lang=ru", "en", "ru", "Чайник и Ко"),
+])
+async def test_the_demo_page_speaks_the_visitors_language_and_embeds_the_widget(
+    client: Client, query: str, accept: str | None, lang: str, words: str,
+) -> None:
+    resp = await client.get(f"/chat/{query}", headers={"Accept-Language": accept} if accept else {})
     assert resp.status == 200
     assert resp.content_type == "text/html"
-    assert '<script src="/chat/widget.js" async></script>' in await resp.text()
+    page = await resp.text()
+    assert f'<html lang="{lang}">' in page and words in page
+    assert '<script src="/chat/widget.js" async></script>' in page
 
 
 async def test_chat_without_slash_redirects_to_the_demo_page(client: Client) -> None:

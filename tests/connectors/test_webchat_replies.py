@@ -216,6 +216,9 @@ class _SlowHistory:
         secret: bytes = await self.router.secret(name)
         return secret
 
+    async def availability(self) -> Any:
+        return await self.router.availability()
+
 
 async def _stored(client: Client, visitor_id: str, text: str) -> bool:
     customer = await client.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))

@@ -19,10 +19,12 @@ async def test_agent_sees_channels_claims_and_merges_and_unmerges(service: str, 
     await row.click()
     panel = agent.locator('[data-testid="customer-panel"]')
     await expect(panel.locator('[data-testid="identity"]')).to_have_count(1)
-    await expect(panel.locator('[data-testid="identity"]')).to_contain_text("webchat:")
+    # the site chat by its name for people, never the visitor's token
+    await expect(panel.locator('[data-testid="identity"]')).to_contain_text("Site chat")
+    await expect(panel.locator('[data-testid="identity"]')).not_to_contain_text("webchat:")
     await expect(panel.locator('[data-testid="identity"]')).to_contain_text("verified")
     # one channel so far: replies go where they wrote last
-    await expect(agent.locator('[data-testid="reply-channel"]')).to_have_text("Reply by webchat (used last)")
+    await expect(agent.locator('[data-testid="reply-channel"]')).to_have_text("Reply by site chat (used last)")
     claim = panel.locator('[data-testid="claim"]')
     await expect(claim).to_contain_text("phone: +79123456789")
     await expect(claim).to_contain_text("claimed")

@@ -31,6 +31,12 @@ class MemoryAccounts(AccountStore):
         if agent_id in self.agents:
             self.agents[agent_id] = (self.agents[agent_id][0], password_hash)
 
+    async def set_agent_language(self, agent_id: str, language: str | None) -> None:
+        if agent_id not in self.agents:
+            raise NotFound(f"agent {agent_id}")
+        agent, password_hash = self.agents[agent_id]
+        self.agents[agent_id] = (agent.model_copy(update={"language": language}), password_hash)
+
     async def get_agent(self, agent_id: str) -> Agent:
         if agent_id not in self.agents:
             raise NotFound(f"agent {agent_id}")

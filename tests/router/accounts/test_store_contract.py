@@ -72,3 +72,17 @@ async def test_an_agent_by_id_and_the_end_of_every_session_of_one(store: Account
     assert await store.session_agent("a1", T0) is None and await store.session_agent("a2", T0) is None
     assert await store.session_agent("b1", T0) == bob
     assert await store.delete_agent_sessions(ann.id) == 0
+
+
+async def test_an_agents_language_is_kept_and_read_back_everywhere(store: AccountStore) -> None:
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    assert agent.language is None
+    await store.set_agent_language(agent.id, "ru")
+    assert (await store.get_agent(agent.id)).language == "ru"
+    credentials = await store.agent_credentials("ann")
+    assert credentials is not None and credentials[0].language == "ru"
+    assert [a.language for a in await store.list_agents()] == ["ru"]
+    await store.set_agent_language(agent.id, None)
+    assert (await store.get_agent(agent.id)).language is None
+    with pytest.raises(NotFound):
+        await store.set_agent_language("agt_missing", "en")

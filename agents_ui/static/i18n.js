@@ -1,0 +1,120 @@
+// omnirouter console: its language. Every word the console writes comes from
+// a catalogue (agents_ui/i18n/<lang>.json, i18next's JSON format) through t();
+// dates, times and numbers go through fmt, which formats them with Intl in the
+// console's language, never the browser's locale (a Russian browser showing an
+// English console would otherwise mix the two).
+// The language is the agent's own setting, else the browser's first language
+// we speak, else Russian. Loaded before every other script of the console.
+"use strict";
+
+window.i18n = (() => {
+  const LANGUAGES = ["ru", "en"];
+  const DEFAULT = "ru";
+  let lang = DEFAULT;
+
+  function pick(candidates) {
+    for (const c of candidates) {
+      const code = String(c || "").toLowerCase().slice(0, 2);
+      if (LANGUAGES.includes(code)) return code;
+    }
+    return DEFAULT;
+  }
+
+  function browserLanguage() {
+    return pick(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+  }
+
+  async function catalogue(code) {
+    const resp = await fetch(`/console/i18n/${code}.json`, { credentials: "same-origin" });
+    if (!resp.ok) throw new Error(`catalogue ${code}: HTTP ${resp.status}`);
+    return resp.json();
+  }
+
+  // data-i18n names the key of an element's text; data-i18n-attr, pairs of an
+  // attribute and a key ("placeholder:composer.placeholder"), separated by ";"
+  function translate(root) {
+    root.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+    root.querySelectorAll("[data-i18n-attr]").forEach((node) => {
+      for (const pair of node.dataset.i18nAttr.split(";")) {
+        const [attr, key] = pair.split(":").map((s) => s.trim());
+        if (attr && key) node.setAttribute(attr, t(key));
+      }
+    });
+  }
+
+  async function use(code) {
+    const chosen = pick([code]);
+    const resources = { [chosen]: { translation: await catalogue(chosen) } };
+    // escapeValue off: every text reaches the page through textContent, never as HTML
+    await window.i18next.init({ lng: chosen, resources, fallbackLng: false, interpolation: { escapeValue: false },
+      returnNull: false });
+    lang = chosen;
+    document.documentElement.lang = chosen;
+    translate(document);
+    return chosen;
+  }
+
+  function t(key, vars) {
+    return window.i18next.t(key, vars);
+  }
+
+  // an API error in the console's language: its code's text when the catalogue
+  // has one (with the error's details as variables), else the server's message
+  function error(err) {
+    const key = err && err.code ? `errors.${err.code}` : null;
+    if (key && window.i18next.exists(key)) return t(key, err.details || {});
+    return (err && err.message) || t("errors.unknown");
+  }
+
+  const cache = new Map();
+  function formatter(kind, options) {
+    const id = `${lang}|${kind}|${JSON.stringify(options)}`;
+    if (!cache.has(id)) {
+      const make = { date: Intl.DateTimeFormat, number: Intl.NumberFormat, relative: Intl.RelativeTimeFormat }[kind];
+      cache.set(id, new make(lang, options));
+    }
+    return cache.get(id);
+  }
+
+  const date = (ts, options) => formatter("date", options).format(new Date(ts));
+  const sameDay = (a, b) => a.toDateString() === b.toDateString();
+
+  const fmt = {
+    // 14:05
+    time: (ts) => date(ts, { hour: "2-digit", minute: "2-digit" }),
+    // 5 декабря 2026 г., 14:05
+    dateTime: (ts) => date(ts, { dateStyle: "medium", timeStyle: "short" }),
+    // 5 дек.
+    date: (ts) => date(ts, { day: "numeric", month: "short" }),
+    // "Сегодня", "Вчера", or "суббота, 5 декабря"
+    day: (ts) => {
+      const when = new Date(ts);
+      if (sameDay(when, new Date())) return t("time.today");
+      if (sameDay(when, new Date(Date.now() - 86400000))) return t("time.yesterday");
+      return date(ts, { weekday: "long", day: "numeric", month: "long" });
+    },
+    // "сейчас", "5 мин", "3 ч", "сб", "5 дек."
+    relative: (ts) => {
+      const seconds = Math.max(0, (Date.now() - new Date(ts).getTime()) / 1000);
+      if (seconds < 45) return t("time.now");
+      const style = { style: "narrow", numeric: "always" };
+      if (seconds < 3600) return formatter("relative", style).format(-Math.round(seconds / 60), "minute");
+      if (seconds < 86400) return formatter("relative", style).format(-Math.floor(seconds / 3600), "hour");
+      if (seconds < 7 * 86400) return date(ts, { weekday: "short" });
+      return fmt.date(ts);
+    },
+    number: (n, options) => formatter("number", options || {}).format(n),
+  };
+
+  return { pick, browserLanguage, use, t, error, fmt, translate, get lang() { return lang; }, LANGUAGES };
+})();
+
+window.t = window.i18n.t;
+// a customer as people call them: the name they gave, else "Visitor · 3f2a",
+// the end of their id, so one unnamed visitor is told from another the same way everywhere
+window.customerLabel = (name, customerId) => {
+  if (name && String(name).trim()) return String(name);
+  const tag = String(customerId || "").replace(/^[a-z]+_/, "").slice(-4);
+  return tag ? t("customer.visitor", { tag }) : t("customer.unnamed");
+};
+window.fmt = window.i18n.fmt;

@@ -1,0 +1,33 @@
+"""Whether people answer customers now, else when they will: what a chat's
+status line says, so "online" is never read as "someone is there" after
+hours. The office is the default route's queue (the team a new customer
+reaches, or the bot's handoff team): its opening hours when rules.yaml gives
+some, and any agent online."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from router.connector import Availability
+from router.models import AgentPresence, Presence
+from router.routing.decide import Routing
+from router.routing.rules.calendar import Hours
+from router.routing.rules.engine import RulesRouting
+
+
+def office_hours(routing: Routing) -> Hours | None:
+    """The default route's queue's opening hours; None: always open."""
+    if not isinstance(routing, RulesRouting):
+        return None
+    ruleset = routing.ruleset
+    route = ruleset.config.default
+    queue = route.queue if route.queue is not None else route.bot.then if route.bot is not None else None
+    return ruleset.queue_hours(queue.team if queue is not None else None)
+
+
+def availability(hours: Hours | None, presence: Iterable[AgentPresence], now: datetime) -> Availability:
+    """Closed: when it opens. Open: whether anyone is online to answer."""
+    if hours is not None and not hours.is_open(now):
+        return Availability(people_now=False, opens_at=hours.next_opening(now))
+    return Availability(people_now=any(p.presence is Presence.ONLINE for p in presence))
