@@ -371,11 +371,7 @@
     }
   }
 
-  function snoozeMenu(conv) {
-    const menu = node("details", "snooze");
-    menu.dataset.testid = "snooze";
-    const summary = node("summary", "btn", tr("search.snooze.action"));
-    summary.dataset.testid = "snooze-open";
+  function snoozeChoices(conv) {
     const list = node("div", "snooze-menu");
     for (const [key, at] of presets()) {
       const b = button("btn ghost", tr(`search.snooze.${key}`), `snooze-${key}`, () => snooze(conv.id, at));
@@ -396,7 +392,20 @@
       snooze(conv.id, new Date(input.value)); // the agent's own timezone
     });
     list.append(custom);
-    menu.append(summary, list);
+    return list;
+  }
+
+  function snoozeMenu(conv) {
+    const menu = node("details", "snooze");
+    menu.dataset.testid = "snooze";
+    const summary = node("summary", "btn", tr("search.snooze.action"));
+    summary.dataset.testid = "snooze-open";
+    menu.append(summary);
+    // the choices exist while the menu is open only: the presets are computed then, from the time it is
+    menu.addEventListener("toggle", () => {
+      menu.querySelector(".snooze-menu")?.remove();
+      if (menu.open) menu.append(snoozeChoices(conv));
+    });
     return menu;
   }
 
