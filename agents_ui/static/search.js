@@ -211,11 +211,11 @@
     li.tabIndex = 0;
     li.setAttribute("role", "button");
     const head = node("div", "search-hit-head");
-    head.append(node("span", "search-hit-name", title), node("span", "conv-time", ts ? when(ts) : ""));
+    head.append(node("span", "search-hit-name", title), node("span", "search-hit-time", ts ? when(ts) : ""));
     li.append(head, node("div", "search-hit-text", text || ""));
     if (conv) {
       li.dataset.conversation = conv.id;
-      const tags = node("div", "conv-tags");
+      const tags = node("div", "search-hit-tags");
       tags.append(node("span", `badge ${conv.status}`, tr(`status.${conv.status}`)), ...labelChips(conv.labels));
       li.append(tags);
     }
