@@ -118,9 +118,11 @@ async def search(request: web.Request, query: SearchQuery) -> SearchOut:
         raise _refused(exc) from None
     out = SearchOut(kind=wanted.kind)
     if wanted.kind is Kind.MESSAGES:
-        messages = await store.search_messages(wanted)
-        out.messages, positions = [h for _, h in messages], [p for p, _ in messages]
-    elif wanted.kind is Kind.CONVERSATIONS:
+        page = await store.search_messages(wanted)
+        out.messages = [h for _, h in page.hits]
+        out.next = None if page.resume is None else write_cursor(wanted.kind, page.resume)
+        return out
+    if wanted.kind is Kind.CONVERSATIONS:
         conversations = await store.search_conversations(wanted)
         out.conversations, positions = [c for _, c in conversations], [p for p, _ in conversations]
     else:

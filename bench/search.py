@@ -165,7 +165,7 @@ def cases(count: int) -> dict[str, Callable[[int], Search]]:
 
 async def run_one(store: Store, search: Search) -> int:
     if search.kind is Kind.MESSAGES:
-        return len(await store.search_messages(search))
+        return len((await store.search_messages(search)).hits)
     if search.kind is Kind.CUSTOMERS:
         return len(await store.search_customers(search))
     return len(await store.search_conversations(search))

@@ -247,7 +247,11 @@
     });
   }
 
-  async function run(more) {
+  // a page of messages looks at a bounded number of matches: when filters let none of them
+  // through, the next pages are fetched at once, a few of them, before "More" is offered
+  const AUTO_PAGES = 5;
+
+  async function run(more, auto = 0) {
     const token = ++state.token;
     const box = resultsBox();
     $("#conversations").hidden = true;
@@ -261,7 +265,12 @@
         box.replaceChildren(list);
       }
       box.querySelector(".search-more")?.remove();
-      list.append(...rowsOf(data));
+      const rows = rowsOf(data);
+      list.append(...rows);
+      if (!rows.length && data.next && auto < AUTO_PAGES) {
+        run(true, auto + 1);
+        return;
+      }
       if (!list.children.length) box.replaceChildren(node("p", "muted search-empty", tr("search.nothing")));
       if (data.next) box.append(button("btn search-more", tr("search.more"), "search-more", () => run(true)));
       box.dataset.done = String(token); // which search the box shows

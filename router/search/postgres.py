@@ -21,7 +21,7 @@ from typing import Any
 
 from router.models import ConversationView, IdentityRef
 from router.search.service import Filters, Search
-from router.search.store import CustomerHit, Label, MessageHit, SearchStore
+from router.search.store import CANDIDATES, CustomerHit, Label, MessageHit, MessagePage, SearchStore, resume_after
 from router.search.terms import customer_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -79,18 +79,25 @@ async def _views(conn: PgConn, ids: set[str]) -> dict[str, ConversationView]:
     return {r["id"]: conversation_row(r) for r in rows}
 
 
-async def _search_messages(conn: PgConn, search: Search) -> list[tuple[int, MessageHit]]:
+async def _search_messages(conn: PgConn, search: Search) -> MessagePage:
+    # the newest matches of the words, a budget of them; then the filters over them
     arg = _Args()
     where = f"{MESSAGE_VECTOR} @@ {QUERY_VECTOR.format(arg(search.text))}"
     if search.after is not None:
         where += f" AND m.seq < {arg(search.after)}"
-    where += _filters(search.filters, arg, "m.created_at")
+    candidates = [r["seq"] for r in await conn.fetch(
+        f"SELECT m.seq FROM messages m WHERE {where} ORDER BY m.seq DESC LIMIT {arg(CANDIDATES)}", *arg.values)]
+    if not candidates:
+        return MessagePage([], None)
+    arg = _Args()
+    where = f"m.seq = ANY({arg(candidates)}::bigint[])" + _filters(search.filters, arg, "m.created_at")
     rows = await conn.fetch("SELECT m.*, m.seq AS position FROM messages m JOIN conversations c"
                             f" ON c.id = m.conversation_id WHERE {where} ORDER BY m.seq DESC"
                             f" LIMIT {arg(search.limit)}", *arg.values)
     views = await _views(conn, {r["conversation_id"] for r in rows})
-    return [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
+    hits = [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
             for r in rows]
+    return MessagePage(hits, resume_after(hits, search.limit, candidates, CANDIDATES))
 
 
 async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int, ConversationView]]:
@@ -213,7 +220,7 @@ async def _next_wake(conn: PgConn) -> datetime | None:
 class PostgresSearch(SearchStore, PgConnections):
     """Search, labels and snooze over the pool of the store it is mixed into."""
 
-    async def search_messages(self, search: Search) -> list[tuple[int, MessageHit]]:
+    async def search_messages(self, search: Search) -> MessagePage:
         return await self._pg.read(_search_messages, search)
 
     async def search_conversations(self, search: Search) -> list[tuple[int, ConversationView]]:

@@ -12,6 +12,7 @@ so a position once passed never gains a message."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +20,7 @@ from typing import Any, cast
 from router.models import ConversationView, IdentityRef
 from router.search.service import Filters, Search
 from router.search.sqlite_index import MessageIndex, attach
-from router.search.store import CustomerHit, Label, MessageHit, SearchStore
+from router.search.store import CANDIDATES, CustomerHit, Label, MessageHit, MessagePage, SearchStore, resume_after
 from router.search.terms import customer_terms
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
@@ -79,23 +80,29 @@ def _views(conn: sqlite3.Connection, ids: set[str]) -> dict[str, ConversationVie
 # -- the units of work -----------------------------------------------------------
 
 
-def _search_messages(conn: sqlite3.Connection, search: Search, index: str | None) -> list[tuple[int, MessageHit]]:
+def _search_messages(conn: sqlite3.Connection, search: Search, index: str | None) -> MessagePage:
     if index is None:
-        return []
+        return MessagePage([], None)
     attach(conn, index)
+    # the newest matches of the words, a budget of them, from the index alone; then the filters over them
     args: list[Any] = [match_expression(search.terms, prefix=False)]
     before = ""
     if search.after is not None:
         before = " AND s.rowid < ?"
         args.append(search.after)
+    candidates = [r[0] for r in _all(conn, "SELECT s.rowid FROM search.search_messages s WHERE s.search_messages"
+                                           f" MATCH ?{before} ORDER BY s.rowid DESC LIMIT ?", (*args, CANDIDATES))]
+    if not candidates:
+        return MessagePage([], None)
+    args = [json.dumps(candidates)]
     where = _filters(search.filters, args).replace("{at}", "m.created_at")
     args.append(search.limit)
-    rows = _all(conn, "SELECT m.*, s.rowid AS position FROM search.search_messages s"
-                      " JOIN messages m ON m.rowid = s.rowid JOIN conversations c ON c.id = m.conversation_id"
-                      f" WHERE s.search_messages MATCH ?{before}{where} ORDER BY s.rowid DESC LIMIT ?", args)
+    rows = _all(conn, "SELECT m.*, m.rowid AS position FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                      f" WHERE m.rowid IN (SELECT value FROM json_each(?)){where} ORDER BY m.rowid DESC LIMIT ?", args)
     views = _views(conn, {r["conversation_id"] for r in rows})
-    return [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
+    hits = [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
             for r in rows]
+    return MessagePage(hits, resume_after(hits, search.limit, candidates, CANDIDATES))
 
 
 def _search_conversations(conn: sqlite3.Connection, search: Search) -> list[tuple[int, ConversationView]]:
@@ -237,7 +244,7 @@ class SQLiteSearch(SearchStore, Connections):
             raise RuntimeError("store is not open")
         return self._messages_index
 
-    async def search_messages(self, search: Search) -> list[tuple[int, MessageHit]]:
+    async def search_messages(self, search: Search) -> MessagePage:
         return await self._r.call(_search_messages, search, self._index.path)
 
     async def search_conversations(self, search: Search) -> list[tuple[int, ConversationView]]:

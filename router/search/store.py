@@ -12,6 +12,7 @@ Every method is one atomic step; errors are ``router.store``'s."""
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +20,8 @@ from pydantic import BaseModel
 
 from router.models import ConversationView, IdentityRef, Message, Timestamp
 from router.search.service import Search
+
+CANDIDATES = 2000  # matches of the words a page of messages looks at, at most
 
 
 class Label(BaseModel):
@@ -39,9 +42,31 @@ class MessageHit(BaseModel):
     conversation: ConversationView
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """A page of messages found: ``(position, hit)`` newest first, and the
+    position the next page starts before (None: there is no more). A page
+    looks at ``CANDIDATES`` matches of the words at most: when filters let few
+    of them through, it holds fewer than asked and still has a next page, so
+    a search's time is bounded whatever its filters."""
+
+    hits: list[tuple[int, MessageHit]]
+    resume: int | None
+
+
+def resume_after(hits: list[tuple[int, MessageHit]], limit: int, candidates: list[int], budget: int) -> int | None:
+    """Where the page after this one starts: after its last hit when it is
+    full, after the last match it looked at when it used up its budget."""
+    if len(hits) >= limit:
+        return hits[-1][0]
+    if len(candidates) >= budget:
+        return candidates[-1]
+    return None
+
+
 class SearchStore(Protocol):
     @abstractmethod
-    async def search_messages(self, search: Search) -> list[tuple[int, MessageHit]]:
+    async def search_messages(self, search: Search) -> MessagePage:
         """Messages of conversations whose text has every term (in any of its word
         forms), newest first, narrowed by the search's filters."""
 

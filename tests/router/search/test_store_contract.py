@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 
 from router.models import ConversationStatus, IdentityRef, InboundMessage, Role
+from router.search import postgres as search_postgres
+from router.search import sqlite as search_sqlite
 from router.search.service import Filters, Kind, make_search, statuses_of, write_cursor
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
@@ -26,8 +28,8 @@ async def caught_up(store: Store) -> None:
 
 
 async def found_messages(store: Store, query: str, filters: Filters = NO_FILTERS) -> list[str]:
-    return [hit.message.text for _, hit in await store.search_messages(
-        make_search(Kind.MESSAGES, query, filters, None, 50))]
+    return [hit.message.text for _, hit in (await store.search_messages(
+        make_search(Kind.MESSAGES, query, filters, None, 50))).hits]
 
 
 async def found_conversations(store: Store, query: str | None, filters: Filters = NO_FILTERS) -> list[str]:
@@ -120,17 +122,17 @@ async def test_pages_follow_on_by_cursor_whatever_is_added_meanwhile(store: Stor
     for n in range(5):
         await ingest(store, inbound(f"m{n}", sender=f"u{n}", text=f"заказ номер {n}"))
     await caught_up(store)
-    first = await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(), None, 2))
+    first = (await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(), None, 2))).hits
     assert [h.message.text for _, h in first] == ["заказ номер 4", "заказ номер 3"]
     # new messages come in between two pages: the next page goes on where the first ended
     for n in range(5, 8):
         await ingest(store, inbound(f"m{n}", sender=f"u{n}", text=f"заказ номер {n}"))
     await caught_up(store)
     cursor = write_cursor(Kind.MESSAGES, first[-1][0])
-    second = await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(), cursor, 2))
+    second = (await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(), cursor, 2))).hits
     assert [h.message.text for _, h in second] == ["заказ номер 2", "заказ номер 1"]
-    third = await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(),
-                                                    write_cursor(Kind.MESSAGES, second[-1][0]), 2))
+    third = (await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(),
+                                                     write_cursor(Kind.MESSAGES, second[-1][0]), 2))).hits
     assert [h.message.text for _, h in third] == ["заказ номер 0"]
     views = await store.search_conversations(make_search(Kind.CONVERSATIONS, None, Filters(), None, 3))
     rest = await store.search_conversations(make_search(Kind.CONVERSATIONS, None, Filters(),
@@ -209,3 +211,22 @@ async def test_two_sweeps_at_once_wake_each_conversation_once(store: Store) -> N
                                          store.wake_due(T0 + timedelta(hours=1), 100))
     woken = [c.id for c in first + second]
     assert sorted(woken) == sorted(ids)
+
+
+async def test_a_page_looks_at_a_bounded_number_of_matches_and_says_where_to_go_on(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # filters that let few matches through cost a page a bounded look, not the whole index
+    monkeypatch.setattr(search_sqlite, "CANDIDATES", 2)
+    monkeypatch.setattr(search_postgres, "CANDIDATES", 2)
+    convs = [(await ingest(store, inbound(f"m{n}", sender=f"u{n}", text=f"заказ {n}")))[1] for n in range(5)]
+    await store.add_label(convs[0], "VIP", T0, 20)
+    await caught_up(store)
+    found, pages, cursor = [], 0, None
+    while True:
+        page = await store.search_messages(make_search(Kind.MESSAGES, "заказ", Filters(label="VIP"), cursor, 10))
+        found += [h.message.text for _, h in page.hits]
+        pages += 1
+        if page.resume is None:
+            break
+        cursor = write_cursor(Kind.MESSAGES, page.resume)
+    assert found == ["заказ 0"] and pages == 3
