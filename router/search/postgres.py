@@ -81,12 +81,13 @@ async def _views(conn: PgConn, ids: set[str]) -> dict[str, ConversationView]:
 
 async def _search_messages(conn: PgConn, search: Search) -> MessagePage:
     # the newest matches of the words, a budget of them; then the filters over them
+    budget = CANDIDATES if search.filters.any else search.limit
     arg = _Args()
     where = f"{MESSAGE_VECTOR} @@ {QUERY_VECTOR.format(arg(search.text))}"
     if search.after is not None:
         where += f" AND m.seq < {arg(search.after)}"
     candidates = [r["seq"] for r in await conn.fetch(
-        f"SELECT m.seq FROM messages m WHERE {where} ORDER BY m.seq DESC LIMIT {arg(CANDIDATES)}", *arg.values)]
+        f"SELECT m.seq FROM messages m WHERE {where} ORDER BY m.seq DESC LIMIT {arg(budget)}", *arg.values)]
     if not candidates:
         return MessagePage([], None)
     arg = _Args()
@@ -97,7 +98,7 @@ async def _search_messages(conn: PgConn, search: Search) -> MessagePage:
     views = await _views(conn, {r["conversation_id"] for r in rows})
     hits = [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
             for r in rows]
-    return MessagePage(hits, resume_after(hits, search.limit, candidates, CANDIDATES))
+    return MessagePage(hits, resume_after(hits, search.limit, candidates, budget))
 
 
 async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int, ConversationView]]:

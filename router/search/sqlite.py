@@ -85,13 +85,14 @@ def _search_messages(conn: sqlite3.Connection, search: Search, index: str | None
         return MessagePage([], None)
     attach(conn, index)
     # the newest matches of the words, a budget of them, from the index alone; then the filters over them
+    budget = CANDIDATES if search.filters.any else search.limit
     args: list[Any] = [match_expression(search.terms, prefix=False)]
     before = ""
     if search.after is not None:
         before = " AND s.rowid < ?"
         args.append(search.after)
     candidates = [r[0] for r in _all(conn, "SELECT s.rowid FROM search.search_messages s WHERE s.search_messages"
-                                           f" MATCH ?{before} ORDER BY s.rowid DESC LIMIT ?", (*args, CANDIDATES))]
+                                           f" MATCH ?{before} ORDER BY s.rowid DESC LIMIT ?", (*args, budget))]
     if not candidates:
         return MessagePage([], None)
     args = [json.dumps(candidates)]
@@ -102,7 +103,7 @@ def _search_messages(conn: sqlite3.Connection, search: Search, index: str | None
     views = _views(conn, {r["conversation_id"] for r in rows})
     hits = [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
             for r in rows]
-    return MessagePage(hits, resume_after(hits, search.limit, candidates, CANDIDATES))
+    return MessagePage(hits, resume_after(hits, search.limit, candidates, budget))
 
 
 def _search_conversations(conn: sqlite3.Connection, search: Search) -> list[tuple[int, ConversationView]]:

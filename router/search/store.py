@@ -46,7 +46,8 @@ class MessageHit(BaseModel):
 class MessagePage:
     """A page of messages found: ``(position, hit)`` newest first, and the
     position the next page starts before (None: there is no more). A page
-    looks at ``CANDIDATES`` matches of the words at most: when filters let few
+    looks at ``CANDIDATES`` matches of the words at most (as many as it holds
+without filters): when filters let few
     of them through, it holds fewer than asked and still has a next page, so
     a search's time is bounded whatever its filters."""
 
