@@ -8,13 +8,14 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 # imported for their @endpoint declarations, which mount() turns into routes
-from agents_ui import api, claims_api, contacts_api, live, routing_api, search_api, spec
+from agents_ui import api, claims_api, contacts_api, live, notes_api, routing_api, search_api, spec
 from agents_ui.endpoints import mount
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
-__all__ = ["api", "claims_api", "contacts_api", "live", "routing_api", "search_api", "setup_console", "spec"]
+__all__ = ["api", "claims_api", "contacts_api", "live", "notes_api", "routing_api", "search_api", "setup_console",
+           "spec"]
 
 STATIC = Path(__file__).parent / "static"
 # one file per language a person can read the console in

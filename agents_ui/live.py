@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.sessions import request_token_hash
+from router import events
 from router.appkeys import BUS, SETTINGS
 from router.bus import Subscription
 
@@ -40,10 +41,12 @@ def _same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc.lower() in ours
 
 
-async def _push(ws: web.WebSocketResponse, sub: Subscription) -> None:
+async def _push(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
     try:
         async for event in sub:
-            await ws.send_str(event.json)
+            to = events.addressed_to(event)
+            if to is None or to == agent_id:  # one agent's (a mention): only their sockets
+                await ws.send_str(event.json)
     except ConnectionResetError:
         return  # the console went away; the reader side notices and ends
     # the bus cut us off (too slow) or is closing: the console reconnects and reloads
@@ -61,8 +64,8 @@ async def _answer(ws: web.WebSocketResponse, msg: WSMessage) -> None:
         await ws.send_json({"type": "error", "code": "unknown_type", "message": 'only {"type":"ping"} is accepted'})
 
 
-async def _serve(ws: web.WebSocketResponse, sub: Subscription) -> None:
-    pusher = asyncio.create_task(_push(ws, sub))
+async def _serve(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
+    pusher = asyncio.create_task(_push(ws, sub, agent_id))
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -76,7 +79,8 @@ async def _serve(ws: web.WebSocketResponse, sub: Subscription) -> None:
 
 
 @endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, claim.dismissed, "
-          "message.updated, conversation.created, conversation.updated, conversation.assigned); "
+          "message.updated, conversation.created, conversation.updated, conversation.assigned, note.created; "
+          "note.mentioned and mentions.read only to the agent they name); "
           'send {"type":"ping"} for {"type":"pong"}', status=101, response_description="switching to websocket")
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
     if not _same_origin(request):
@@ -88,7 +92,7 @@ async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
         ws[SESSION] = request_token_hash(request) or ""
         request.app[SOCKETS].add(ws)
         log.debug("console socket opened for %s", current_agent(request).username)
-        await _serve(ws, sub)
+        await _serve(ws, sub, current_agent(request).id)
     return ws
 
 

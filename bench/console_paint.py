@@ -73,7 +73,7 @@ async def measure(base: str, runs: int, lang: str) -> dict[str, list[float]]:
         try:
             for _ in range(runs):
                 context = await browser.new_context(locale=lang)
-                await context.add_cookies([{**cookie, "url": base}])
+                await context.add_cookies([{"name": cookie["name"], "value": cookie["value"], "url": base}])
                 page = await context.new_page()
                 await page.goto(base + "/")
                 figures["list"].append(await page.evaluate(LIST_READY))

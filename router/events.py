@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from router.bus import Event
 from router.models import AgentPresence, ConversationView, MergeRecord, Message
+from router.notes.models import Mention, Note
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
@@ -23,13 +24,26 @@ CUSTOMER_UNMERGED = "customer.unmerged"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
+NOTE_CREATED = "note.created"
+NOTE_MENTIONED = "note.mentioned"
+MENTIONS_READ = "mentions.read"
+
+# an event meant for one agent carries their id here: the console pushes it only to
+# their sockets, on whichever node they are (agents_ui/live.py)
+TO_AGENT = "to_agent"
 
 # every type this module builds
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED,
+    RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ,
 })
+
+
+def addressed_to(event: Event) -> str | None:
+    """The one agent an event is for (None: every console)."""
+    to = event.data.get(TO_AGENT)
+    return to if isinstance(to, str) else None
 
 
 # -- messages ---------------------------------------------------------------------
@@ -98,3 +112,19 @@ def rules_reloaded(version: str) -> Event:
 def rules_refused(version: str) -> Event:
     """A changed rules file was refused: ``version`` (the running one) stays active."""
     return Event(RULES_REFUSED, {"version": version})
+
+
+# -- notes (router/notes/) ---------------------------------------------------------
+def note_created(note: Note) -> Event:
+    """A private note written in a conversation: every console showing it adds it to the thread."""
+    return Event(NOTE_CREATED, {"note": note.model_dump(mode="json")})
+
+
+def note_mentioned(mention: Mention) -> Event:
+    """A note mentions an agent: for their consoles only (badge, Mentions view, alert)."""
+    return Event(NOTE_MENTIONED, {TO_AGENT: mention.agent_id, "mention": mention.model_dump(mode="json")})
+
+
+def mentions_read(agent_id: str, conversation_id: str, unread: int) -> Event:
+    """The agent opened a conversation that mentioned them: their other consoles update the badge."""
+    return Event(MENTIONS_READ, {TO_AGENT: agent_id, "conversation_id": conversation_id, "unread": unread})

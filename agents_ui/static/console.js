@@ -278,6 +278,7 @@ function messageRow(msg) {
   li.dataset.id = msg.id;
   li.dataset.author = msg.author;
   li.dataset.delivery = msg.delivery;
+  li.dataset.ts = msg.created_at; // notes.js puts a note among the messages by time
   li.classList.toggle("failed", msg.delivery === "failed");
   // the customer's words, or the connector's description of a message without any ("[photo]")
   const description = msg.extras && typeof msg.extras.description === "string" ? msg.extras.description : "";
@@ -339,6 +340,7 @@ async function select(id, { focus = true } = {}) {
   state.conversations.set(id, detail.conversation);
   renderHeader(detail.conversation);
   history.messages.forEach(showMessage);
+  document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js
   $("#messages").scrollTop = $("#messages").scrollHeight;
   if (focus) $('[data-testid="reply"]').focus();
 }
@@ -434,6 +436,7 @@ function showWindowNotice(err) {
 
 async function sendReply(event) {
   event.preventDefault();
+  if (window.notes && window.notes.isNoteMode()) return window.notes.submit(); // a private note: never a reply
   const box = $('[data-testid="reply"]');
   const text = box.value.trim();
   if (!text || !state.selected || state.sending) return;
@@ -497,6 +500,7 @@ function onOpen(ws) {
   const reconnected = state.retry > 0;
   state.retry = 0;
   setLive(true);
+  document.dispatchEvent(new CustomEvent("console:connected")); // notes.js catches up on its mentions
   ws.pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25000);
   // catch up on what happened before the socket was up (or while it was down)
   loadConversations().catch(() => {});
@@ -552,7 +556,13 @@ function wire() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  await i18n.use(i18n.browserLanguage());
+  try {
+    await i18n.use(i18n.browserLanguage());
+  } catch {
+    // no catalogue, no words: say so in both languages rather than show a blank page
+    document.body.textContent = "Консоль не загрузилась: обновите страницу. The console did not load: reload the page.";
+    return;
+  }
   wire();
   try {
     const data = await api("GET", "/api/me");

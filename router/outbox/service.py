@@ -40,6 +40,7 @@ from router.connector import (
 )
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
+from router.notes.guard import is_note_id
 from router.outbox.store import LeaseLost, OutboxStore
 from router.redaction import redact
 from router.store.errors import StoreError, StoreUnavailable
@@ -163,6 +164,8 @@ class OutboxWorker:
         try:
             if connector is None:
                 raise PermanentError(f"no enabled connector named {channel!r}")
+            if is_note_id(entry.message_id):  # invariant 8's last line: a note never reaches a connector
+                raise PermanentError(f"{entry.message_id} is a private note: notes are never sent to a customer")
             async with asyncio.timeout(SEND_TIMEOUT):
                 result = await connector.send(entry.payload, progress)
         except TimeoutError:

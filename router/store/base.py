@@ -42,6 +42,7 @@ from router.accounts.store import AccountStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
+from router.notes.store import NoteStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
 from router.search.store import SearchStore
@@ -50,7 +51,8 @@ from router.store.secrets import SecretStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
-            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, SearchStore, ABC):
+            CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
+            SearchStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

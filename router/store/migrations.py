@@ -292,7 +292,30 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN language TEXT;
     """,
-    # 14 (issue 22's search; 13 is another change of the same round): search, labels, snooze
+    # 17: notes — private notes agents write beside a conversation (a table of their own, so no
+    # path that reads messages meets one) and the agents each note mentions (router/notes/)
+    """
+    CREATE TABLE notes (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        agent_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX notes_conversation ON notes(conversation_id, created_at);
+    CREATE TABLE note_mentions (
+        note_id TEXT NOT NULL REFERENCES notes(id),
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        conversation_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        read_at TEXT,
+        PRIMARY KEY (note_id, agent_id)
+    );
+    CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
+    CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
+    """,
+    # 15 (14 in its branch): search, labels, snooze
     # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
     # indexer (router.search.actions) from the queue the triggers fill when a name or an
     # identity changes (every customer already here is queued). Messages' terms are in a file

@@ -401,13 +401,39 @@ _AGENT_LANGUAGE = """
 ALTER TABLE agents ADD COLUMN language text;
 """
 
-# 8: search, labels and snooze (issue 22; router/search/): messages searched by PostgreSQL's own
-# text search, through a GIN index of the expression router.search.postgres.MESSAGE_VECTOR (the
-# Russian configuration stems Cyrillic words by Snowball's Russian stemmer and Latin ones by the
-# English; the text lowered by ICU's rules, whatever the database's LC_CTYPE); customers' terms
-# (router.search.terms) kept as a tsvector, refreshed by the indexer from a queue that triggers
-# append to when a name or an identity changes (a plain queue, never a unique key: an append waits
-# for no other transaction); labels of conversations; a snoozed conversation's time to come back
+# 11: notes — private notes beside a conversation and the agents each mentions (router/notes/),
+# as SQLite's migration 17; seq keeps insertion order where SQLite's rowid does
+_NOTES = """
+CREATE TABLE notes (
+    id text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    conversation_id text NOT NULL REFERENCES conversations(id),
+    agent_id text NOT NULL REFERENCES agents(id),
+    agent_name text NOT NULL,
+    text text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX notes_conversation ON notes(conversation_id, created_at);
+CREATE TABLE note_mentions (
+    note_id text NOT NULL REFERENCES notes(id),
+    agent_id text NOT NULL REFERENCES agents(id),
+    conversation_id text NOT NULL,
+    created_at timestamptz NOT NULL,
+    read_at timestamptz,
+    PRIMARY KEY (note_id, agent_id)
+);
+CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
+CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
+"""
+
+# 9 (8 in its branch): search, labels and snooze (issue 22; router/search/): messages searched by
+# PostgreSQL's own text search, through a GIN index of the expression
+# router.search.postgres.MESSAGE_VECTOR (the Russian configuration stems Cyrillic words by Snowball's
+# Russian stemmer and Latin ones by the English; the text lowered by ICU's rules, whatever the
+# database's LC_CTYPE); customers' terms (router.search.terms) kept as a tsvector, refreshed by the
+# indexer from a queue that triggers append to when a name or an identity changes (a plain queue,
+# never a unique key: an append waits for no other transaction); labels of conversations; a
+# snoozed conversation's time to come back
 _SEARCH = """
 CREATE INDEX messages_search ON messages
     USING gin (to_tsvector('russian'::regconfig, lower(text COLLATE "und-x-icu")));
@@ -458,7 +484,7 @@ CREATE INDEX conversations_seq ON conversations(seq);
 # a migration's version is its place here (1-based); append, never reorder
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _SEARCH,
+    _AGENT_LANGUAGE, _NOTES, _SEARCH,
 ]
 
 

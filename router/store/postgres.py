@@ -17,6 +17,7 @@ from router.conversations.postgres import PostgresConversations
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
 from router.ingest.postgres_batch import KnownIngests
+from router.notes.postgres import PostgresNotes
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
@@ -66,7 +67,8 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, PostgresSearch, Store):
+                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresSearch,
+                    Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

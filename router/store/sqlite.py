@@ -24,6 +24,7 @@ from router.accounts.sqlite import SQLiteAccounts
 from router.conversations.sqlite import SQLiteConversations
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
+from router.notes.sqlite import SQLiteNotes
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
 from router.routing.sqlite import SQLiteRouting
 from router.search.sqlite import SQLiteSearch
@@ -85,7 +86,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteSearch, Store):
+                  SQLiteNotes, SQLiteSearch, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

@@ -77,6 +77,7 @@ WRITES = {
     "ClaimStore": {"dismiss_claim"},
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
+    "NoteStore": {"add_note", "mark_mentions_read"},
     "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
 }
 # and every method that only reads (no lock)
@@ -94,6 +95,7 @@ READS = {
     "ClaimStore": {"customer_claims", "claim_matches"},
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
+    "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
 }

@@ -1,0 +1,498 @@
+// Private notes and @mentions in the console (router/notes/). A note is for
+// colleagues only: it goes to /api/conversations/{id}/notes, never to the reply
+// route, and is drawn in the thread apart from the messages (another colour,
+// a label). Every text by textContent, never as HTML.
+"use strict";
+
+(function () {
+  const MAX_SUGGESTIONS = 6;
+  // "@prefix" just before the caret, not inside a word or an address (ann@example.com)
+  const TYPING_MENTION = /(^|[^\w@.])@([A-Za-z0-9._-]{0,64})$/;
+  const MENTION = /(^|[^\w@.])@([A-Za-z0-9._-]{1,64})/g;
+
+  const notes = {
+    mode: "reply",             // the composer's: "reply" or "note"
+    agents: [],                // every agent: {id, username, display_name}
+    shown: new Set(),          // note ids drawn in the selected conversation's thread
+    selected: null,            // the conversation on screen
+    me: null,                  // the agent logged in
+    mentions: [],              // the Mentions view, newest first
+    unread: 0,
+    suggest: { items: [], index: 0, start: -1 },
+    sending: false,
+  };
+
+  const $ = (sel) => document.querySelector(sel);
+  const tr = (key, vars) => (typeof window.t === "function" ? window.t(key, vars) : key);
+  const clock = (ts) => (window.fmt ? window.fmt.time(ts) : new Date(ts).toLocaleTimeString());
+  const when = (ts) => (window.fmt ? window.fmt.relative(ts) : new Date(ts).toLocaleString());
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  async function call(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body === undefined ? {} : body);
+    }
+    const resp = await fetch(path, init);
+    const data = await resp.json().catch(() => null);
+    if (!resp.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.message || `${resp.status}`);
+      err.code = error.code;
+      err.details = error;
+      throw err;
+    }
+    return data;
+  }
+
+  function errorText(err) {
+    // the catalogue's words for a known code, else the server's message
+    return window.i18n ? window.i18n.error(err) : err.message;
+  }
+
+  // a text of ours that follows the console's language when it changes (i18n.js translates data-i18n)
+  function said(node, key) {
+    node.dataset.i18n = key;
+    node.textContent = tr(key);
+    return node;
+  }
+
+  // ---- the text of a note, its @mentions marked ----------------------------
+
+  function noteText(text, mentioned) {
+    const known = new Set(notes.agents.filter((a) => mentioned.includes(a.id)).map((a) => a.username.toLowerCase()));
+    const body = el("div", "bubble note-text");
+    body.dataset.testid = "note-text";
+    let last = 0;
+    for (const match of text.matchAll(MENTION)) {
+      const at = match.index + match[1].length;
+      const name = match[2].replace(/\.+$/, "");
+      if (!known.has(name.toLowerCase())) continue; // an unknown @name is plain text
+      body.append(document.createTextNode(text.slice(last, at)));
+      body.append(el("span", "mention", `@${name}`));
+      last = at + name.length + 1;
+    }
+    body.append(document.createTextNode(text.slice(last)));
+    return body;
+  }
+
+  function noteRow(note) {
+    const li = el("li", "msg note");
+    li.dataset.testid = "note";
+    li.dataset.id = note.id;
+    li.dataset.ts = note.created_at;
+    const label = said(el("span", "note-label"), "notes.label");
+    label.dataset.testid = "note-label";
+    const meta = el("div", "msg-meta");
+    meta.append(label, el("span", "", note.agent_name), el("span", "", clock(note.created_at)));
+    li.append(noteText(note.text, note.mentions || []), meta);
+    return li;
+  }
+
+  // A note goes before the first message written after it (messages carry
+  // data-ts); a day's heading stays above the messages of its day.
+  function place(note) {
+    if (note.conversation_id !== notes.selected || notes.shown.has(note.id)) return;
+    const list = $("#messages");
+    if (!list) return;
+    notes.shown.add(note.id);
+    const row = noteRow(note);
+    const at = Date.parse(note.created_at);
+    const later = [...list.querySelectorAll("li[data-ts]")].find((li) => Date.parse(li.dataset.ts) > at);
+    if (!later) {
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      list.append(row);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+      return;
+    }
+    const before = later.previousElementSibling;
+    const sameDay = new Date(later.dataset.ts).toDateString() === new Date(note.created_at).toDateString();
+    list.insertBefore(row, before && before.classList.contains("day") && !sameDay ? before : later);
+  }
+
+  async function loadNotes(id) {
+    const data = await call("GET", `/api/conversations/${encodeURIComponent(id)}/notes`);
+    if (notes.selected !== id) return;
+    data.notes.forEach(place);
+  }
+
+  // ---- the composer's Reply / Note switch ----------------------------------
+
+  // the composer's words in either mode, as keys of the catalogue (the reply's are the console's own)
+  const WORDS = {
+    reply: { attrs: "placeholder:composer.placeholder;aria-label:composer.aria", send: "composer.send" },
+    note: { attrs: "placeholder:notes.placeholder;aria-label:notes.note", send: "notes.add" },
+  };
+
+  function setMode(mode) {
+    notes.mode = mode === "note" ? "note" : "reply";
+    const form = $("#reply-form");
+    const box = $('[data-testid="reply"]');
+    if (!form || !box) return;
+    form.classList.toggle("note-mode", notes.mode === "note");
+    form.querySelectorAll(".mode-switch button").forEach((b) => {
+      b.setAttribute("aria-pressed", String(b.dataset.mode === notes.mode));
+    });
+    const words = WORDS[notes.mode];
+    box.dataset.i18nAttr = words.attrs;
+    for (const pair of words.attrs.split(";")) {
+      const [attr, key] = pair.split(":");
+      box.setAttribute(attr, tr(key));
+    }
+    const send = $('[data-testid="send"]');
+    if (send) said(send, words.send);
+    const channel = $("#reply-channel");
+    if (channel) channel.hidden = notes.mode === "note"; // a note goes nowhere
+    closeSuggestions();
+  }
+
+  function modeSwitch() {
+    const group = el("div", "mode-switch");
+    group.setAttribute("role", "group");
+    group.dataset.i18nAttr = "aria-label:notes.mode";
+    group.setAttribute("aria-label", tr("notes.mode"));
+    for (const mode of ["reply", "note"]) {
+      const button = said(el("button"), `notes.${mode}`);
+      button.type = "button";
+      button.dataset.mode = mode;
+      button.dataset.testid = `mode-${mode}`;
+      button.addEventListener("click", () => {
+        setMode(mode);
+        $('[data-testid="reply"]').focus();
+      });
+      group.append(button);
+    }
+    return group;
+  }
+
+  // console.js hands the composer's submit here while the switch says Note
+  async function submit() {
+    const box = $('[data-testid="reply"]');
+    const error = $("#reply-error");
+    const text = box.value.trim();
+    if (!text || !notes.selected || notes.sending) return;
+    notes.sending = true;
+    $('[data-testid="send"]').disabled = true;
+    error.textContent = "";
+    try {
+      const data = await call("POST", `/api/conversations/${encodeURIComponent(notes.selected)}/notes`, { text });
+      box.value = "";
+      box.dispatchEvent(new Event("input")); // the box shrinks back
+      place(data.note);
+    } catch (err) {
+      error.textContent = errorText(err);
+    } finally {
+      notes.sending = false;
+      $('[data-testid="send"]').disabled = false;
+      box.focus();
+    }
+  }
+
+  // ---- @ autocomplete --------------------------------------------------------
+
+  function suggestionBox() {
+    let box = $("#mention-suggestions");
+    if (!box) {
+      box = el("ul", "mention-suggestions");
+      box.id = "mention-suggestions";
+      box.dataset.testid = "mention-suggestions";
+      box.setAttribute("role", "listbox");
+      box.hidden = true;
+      box.addEventListener("mousedown", (e) => {
+        const item = e.target.closest("li[data-username]");
+        if (!item) return;
+        e.preventDefault(); // the box keeps its focus
+        pick(notes.suggest.items.findIndex((a) => a.username === item.dataset.username));
+      });
+      $("#reply-form").append(box);
+    }
+    return box;
+  }
+
+  function closeSuggestions() {
+    notes.suggest = { items: [], index: 0, start: -1 };
+    const box = $("#mention-suggestions");
+    if (box) box.hidden = true;
+  }
+
+  function renderSuggestions() {
+    const box = suggestionBox();
+    box.replaceChildren(...notes.suggest.items.map((agent, i) => {
+      const li = el("li", i === notes.suggest.index ? "active" : "");
+      li.dataset.testid = "mention-suggestion";
+      li.dataset.username = agent.username;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === notes.suggest.index));
+      li.append(el("span", "mention-user", `@${agent.username}`), el("span", "muted", agent.display_name));
+      return li;
+    }));
+    box.hidden = notes.suggest.items.length === 0;
+  }
+
+  async function refreshAgents() {
+    notes.agents = (await call("GET", "/api/agents")).agents;
+    onType(false);
+  }
+
+  function onType(fresh = true) {
+    const box = $('[data-testid="reply"]');
+    if (notes.mode !== "note") return;
+    const before = box.value.slice(0, box.selectionStart);
+    const typed = TYPING_MENTION.exec(before);
+    if (!typed) return closeSuggestions();
+    // a new "@": the list again, with colleagues added since the console opened
+    if (fresh && typed[2] === "") refreshAgents().catch(() => {});
+    const prefix = typed[2].toLowerCase();
+    const items = notes.agents
+      .filter((a) => !notes.me || a.id !== notes.me.id)
+      .filter((a) => a.active !== false) // a deactivated colleague is not offered
+      .filter((a) => a.username.toLowerCase().startsWith(prefix) || a.display_name.toLowerCase().startsWith(prefix))
+      .slice(0, MAX_SUGGESTIONS);
+    notes.suggest = { items, index: 0, start: before.length - typed[2].length - 1 };
+    renderSuggestions();
+  }
+
+  function pick(index) {
+    const agent = notes.suggest.items[index];
+    const box = $('[data-testid="reply"]');
+    if (!agent || notes.suggest.start < 0) return closeSuggestions();
+    const end = box.selectionStart;
+    const inserted = `@${agent.username} `;
+    box.value = box.value.slice(0, notes.suggest.start) + inserted + box.value.slice(end);
+    const caret = notes.suggest.start + inserted.length;
+    box.setSelectionRange(caret, caret);
+    closeSuggestions();
+    box.focus();
+  }
+
+  // on the form, in the capture phase: before the box's own Enter (which sends)
+  function onKey(e) {
+    if (e.target !== $('[data-testid="reply"]') || !notes.suggest.items.length) return;
+    const n = notes.suggest.items.length;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      notes.suggest.index = (notes.suggest.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+      renderSuggestions();
+    } else if (e.key === "Enter" || e.key === "Tab") {
+      pick(notes.suggest.index);
+    } else if (e.key === "Escape") {
+      closeSuggestions();
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  }
+
+  // ---- mentions: badge, view, live -----------------------------------------
+
+  function renderBadge() {
+    const badge = $('[data-testid="mentions-badge"]');
+    if (!badge) return;
+    badge.textContent = notes.unread > 99 ? "99+" : String(notes.unread);
+    badge.hidden = notes.unread === 0;
+    const button = $('[data-testid="mentions-button"]');
+    button.title = tr("notes.unread", { count: notes.unread });
+  }
+
+  function mentionRow(mention) {
+    const li = el("li", mention.read_at ? "mention-item" : "mention-item unread");
+    li.dataset.testid = "mention";
+    li.dataset.conversation = mention.note.conversation_id;
+    li.tabIndex = 0;
+    li.setAttribute("role", "button");
+    const head = el("div", "mention-head");
+    const where = window.customerLabel ? window.customerLabel(mention.customer_name, mention.customer_id)
+      : mention.customer_name || tr("notes.customer");
+    head.append(
+      el("span", "mention-where", where),
+      el("span", "muted", when(mention.note.created_at)),
+    );
+    li.append(
+      head,
+      el("div", "mention-by", tr("notes.mentioned_by", { name: mention.note.agent_name })),
+      el("div", "mention-text", mention.note.text),
+    );
+    return li;
+  }
+
+  function renderMentions() {
+    const list = $("#mentions-list");
+    if (!list) return;
+    list.replaceChildren(...notes.mentions.map(mentionRow));
+    $("#mentions-empty").hidden = notes.mentions.length > 0;
+  }
+
+  async function loadMentions() {
+    const data = await call("GET", "/api/mentions");
+    notes.mentions = data.mentions;
+    notes.unread = data.unread;
+    renderBadge();
+    renderMentions();
+  }
+
+  function toggleView(open) {
+    const view = $("#mentions-view");
+    view.hidden = open === undefined ? !view.hidden : !open;
+    $('[data-testid="mentions-button"]').setAttribute("aria-expanded", String(!view.hidden));
+    if (!view.hidden) loadMentions().catch(() => {});
+  }
+
+  function openMention(event) {
+    const row = event.target.closest('[data-testid="mention"]');
+    if (!row) return;
+    if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    toggleView(false);
+    document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: row.dataset.conversation } }));
+  }
+
+  async function markRead(id) {
+    if (!notes.mentions.some((m) => !m.read_at && m.note.conversation_id === id) && notes.unread === 0) return;
+    const data = await call("POST", `/api/conversations/${encodeURIComponent(id)}/mentions/read`);
+    const now = new Date().toISOString();
+    notes.mentions.forEach((m) => {
+      if (m.note.conversation_id === id && !m.read_at) m.read_at = now;
+    });
+    notes.unread = data.unread;
+    renderBadge();
+    renderMentions();
+  }
+
+  function onMentioned(mention) {
+    notes.mentions = [mention, ...notes.mentions.filter((m) => m.note.id !== mention.note.id)];
+    notes.unread += 1;
+    renderBadge();
+    renderMentions();
+    if (window.consoleAlerts && typeof window.consoleAlerts.notify === "function") {
+      window.consoleAlerts.notify("mention", tr("notes.alert_title", { name: mention.note.agent_name }),
+        mention.note.text);
+    }
+    // the conversation is open in front of them: it is read as it arrives
+    if (mention.note.conversation_id === notes.selected && document.visibilityState === "visible") {
+      markRead(notes.selected).catch(() => {});
+    }
+  }
+
+  function onEvent(event) {
+    const data = event.detail.data || {};
+    if (event.detail.type === "note.created") place(data.note);
+    else if (event.detail.type === "note.mentioned") onMentioned(data.mention);
+    else if (event.detail.type === "mentions.read") {
+      notes.unread = data.unread;
+      notes.mentions.forEach((m) => {
+        if (m.note.conversation_id === data.conversation_id && !m.read_at) m.read_at = new Date().toISOString();
+      });
+      renderBadge();
+      renderMentions();
+    }
+  }
+
+  function topbarParts() {
+    const button = el("button", "btn ghost mentions-button");
+    button.type = "button";
+    button.dataset.testid = "mentions-button";
+    button.setAttribute("aria-haspopup", "dialog");
+    button.setAttribute("aria-expanded", "false");
+    const badge = el("span", "mentions-badge", "0");
+    badge.dataset.testid = "mentions-badge";
+    badge.hidden = true;
+    button.append(el("span", "mentions-at", "@"), said(el("span", "mentions-word"), "notes.mentions"), badge);
+    button.addEventListener("click", () => toggleView());
+
+    const view = el("section", "mentions-view");
+    view.id = "mentions-view";
+    view.dataset.testid = "mentions-view";
+    view.setAttribute("role", "dialog");
+    view.dataset.i18nAttr = "aria-label:notes.mentions";
+    view.setAttribute("aria-label", tr("notes.mentions"));
+    view.hidden = true;
+    const head = el("header", "mentions-title");
+    const close = el("button", "btn ghost", "×");
+    close.type = "button";
+    close.dataset.i18nAttr = "aria-label:notes.close";
+    close.setAttribute("aria-label", tr("notes.close"));
+    close.addEventListener("click", () => toggleView(false));
+    head.append(said(el("h2"), "notes.mentions"), close);
+    const list = el("ul", "mentions-list");
+    list.id = "mentions-list";
+    list.addEventListener("click", openMention);
+    list.addEventListener("keydown", openMention);
+    const empty = said(el("p", "muted mentions-empty"), "notes.no_mentions");
+    empty.id = "mentions-empty";
+    view.append(head, list, empty);
+    return [button, view];
+  }
+
+  // on every (re)connection: colleagues added meanwhile, mentions missed while away
+  async function catchUp() {
+    const [me, data] = await Promise.all([call("GET", "/api/me"), call("GET", "/api/agents")]);
+    notes.me = me.agent;
+    notes.agents = data.agents;
+    await loadMentions();
+  }
+
+  function wire() {
+    const form = $("#reply-form");
+    const bar = form.querySelector(".composer-bar");
+    form.insertBefore(modeSwitch(), form.firstChild);
+    form.addEventListener("keydown", onKey, true);
+    $('[data-testid="reply"]').addEventListener("input", () => onType());
+    $('[data-testid="reply"]').addEventListener("blur", () => setTimeout(closeSuggestions, 150));
+    const [button, view] = topbarParts();
+    const topbar = $(".topbar");
+    topbar.insertBefore(button, topbar.querySelector(".spacer") ? topbar.querySelector(".spacer").nextSibling : null);
+    document.body.append(view);
+    if (bar) setMode("reply");
+    document.addEventListener("console:event", onEvent);
+    document.addEventListener("conversation:selected", (e) => {
+      notes.selected = e.detail.id;
+      notes.shown = new Set();
+      markRead(e.detail.id).catch(() => {});
+    });
+    // the thread is drawn: the notes join it in time order
+    document.addEventListener("conversation:loaded", (e) => {
+      if (e.detail.id === notes.selected) loadNotes(e.detail.id).catch(() => {});
+    });
+    document.addEventListener("console:connected", () => catchUp().catch(() => {}));
+    document.addEventListener("click", (e) => {
+      // a click anywhere else closes the Mentions view, as a menu does
+      if (!$("#mentions-view").hidden && !e.target.closest("#mentions-view, [data-testid='mentions-button']")) {
+        toggleView(false);
+      }
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !$("#mentions-view").hidden) toggleView(false);
+      // shortcuts.js's "r" focuses the box: as a reply, whatever the switch said
+      if (e.key === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e.target)) setMode("reply");
+    });
+    if (window.consoleShortcuts) {
+      window.consoleShortcuts.add("n", "help.note", () => {
+        const box = $('[data-testid="reply"]');
+        if (!box || box.offsetParent === null) return;
+        setMode("note");
+        box.focus();
+      });
+      window.consoleShortcuts.add("m", "notes.shortcut_mentions", () => toggleView(true));
+    }
+  }
+
+  function isTyping(target) {
+    return target instanceof HTMLElement
+      && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  }
+
+  window.notes = {
+    isNoteMode: () => notes.mode === "note",
+    setMode,
+    submit,
+  };
+
+  document.addEventListener("DOMContentLoaded", wire);
+})();
