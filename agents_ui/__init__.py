@@ -8,13 +8,14 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 # imported for their @endpoint declarations, which mount() turns into routes
-from agents_ui import api, claims_api, contacts_api, live, notes_api, routing_api, search_api, spec
+from agents_ui import agents_api, api, claims_api, contacts_api, live, notes_api, routing_api, search_api, spec
 from agents_ui.endpoints import mount
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
-__all__ = ["api", "claims_api", "contacts_api", "live", "notes_api", "routing_api", "search_api", "setup_console",
+__all__ = ["agents_api", "api", "claims_api", "contacts_api", "live", "notes_api", "routing_api", "search_api",
+           "setup_console",
            "spec"]
 
 STATIC = Path(__file__).parent / "static"
@@ -71,5 +72,5 @@ def setup_console(app: web.Application) -> None:
     app.router.add_get("/console/i18n/{lang}.json", catalogue)
     app.router.add_static("/console/", STATIC, append_version=True)
     mount(app)
-    app.cleanup_ctx.append(seed_admin)
+    app.cleanup_ctx.extend([seed_admin, agents_api.socket_closer])
     app.on_shutdown.append(live.close_sockets)

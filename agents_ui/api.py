@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from agents_ui import contacts_api
+from agents_ui import agents_api, contacts_api
 from agents_ui.claims_api import hints
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.live import close_session_sockets
@@ -30,14 +30,13 @@ from agents_ui.schemas import (
     MessageList,
     MessageOut,
     MessagesQuery,
-    NewAgentBody,
     ReplyBody,
     TemplateBody,
     UnmergeBody,
     VerificationOut,
 )
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, end_session, start_session
-from router.accounts.service import check_login, hash_password
+from router.accounts.service import check_login
 from router.accounts.store import AccountStore
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
@@ -74,7 +73,8 @@ def _refuse_throttled(wait: float | None) -> None:
 
 
 @endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True,
-          errors=((401, "wrong username or password"), (429, "too many failures; see Retry-After")))
+          errors=((401, "wrong username or password"), (403, "code account_deactivated"),
+                  (429, "too many failures; see Retry-After")))
 async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
     attempts = request.app[LOGIN_ATTEMPTS]
     key = (body.username.lower(), request.remote or "")
@@ -86,6 +86,7 @@ async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
         log.warning("failed console login for %r from %s", body.username, request.remote)
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
     await attempts.succeeded(key)
+    await agents_api.admit(request.app, agent)  # a deactivated account is refused; presence at sign-in
     response = web.Response(text=AgentOut(agent=agent).model_dump_json(), content_type="application/json")
     await start_session(request, response, agent)
     log.info("agent %s logged in from %s", agent.username, request.remote)
@@ -201,7 +202,11 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
         return me
     if me.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
-    return await _store(request.app).get_agent(body.agent_id)
+    assignee = await _store(request.app).get_agent(body.agent_id)
+    if not assignee.active:
+        raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
+                       details={"username": assignee.username})
+    return assignee
 
 
 @endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (admins may assign anyone)",
@@ -354,16 +359,6 @@ async def customer_audit(request: web.Request, _: None) -> AuditList:
 @endpoint("GET", "/api/agents", "Every agent account", response=AgentList)
 async def agents(request: web.Request, _: None) -> AgentList:
     return AgentList(agents=await _store(request.app).list_agents())
-
-
-@endpoint("POST", "/api/agents", "Create an agent account (admins only)", body=NewAgentBody, response=AgentOut,
-          status=201, admin=True, errors=((409, "the username is taken"),))
-async def create_agent(request: web.Request, body: NewAgentBody) -> AgentOut:
-    created = await _store(request.app).create_agent(
-        body.username, body.display_name, body.role, await hash_password(body.password)
-    )
-    log.info("agent %s created by %s", created.username, current_agent(request).username)
-    return AgentOut(agent=created)
 
 
 # shown in the browser; anything else (HTML, SVG, scripts) only downloads, so

@@ -194,9 +194,10 @@ class TeamList(BaseModel):
 
 @endpoint("GET", "/api/teams", "The teams of teams.yaml and their members", response=TeamList)
 async def teams(request: web.Request, _: None) -> TeamList:
-    config = request.app[ASSIGNER].teams
+    assigner = request.app[ASSIGNER]
+    config, agents = assigner.teams, await assigner.agent_configs()  # with the console's profiles
     return TeamList(teams=[
         TeamOut(name=name, description=team.description,
-                members=[a.username for a in config.agents if name in a.teams])
+                members=[a.username for a in agents if name in a.teams])
         for name, team in config.teams.items()
     ])

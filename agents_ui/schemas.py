@@ -21,7 +21,6 @@ from router.models import (
     IdentityClaim,
     MergeRecord,
     Message,
-    Role,
     Verification,
 )
 
@@ -83,13 +82,6 @@ class TemplateBody(Body):
 
 class AssignBody(Body):
     agent_id: str | None = None
-
-
-class NewAgentBody(Body):
-    username: Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,64}$")]
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-    password: Annotated[str, Field(min_length=8, max_length=1024)]
-    role: Role = Role.AGENT
 
 
 class MeBody(Body):

@@ -9,7 +9,7 @@ event is a new constructor here (and its name in ``TYPES``)."""
 from __future__ import annotations
 
 from router.bus import Event
-from router.models import AgentPresence, ConversationView, MergeRecord, Message
+from router.models import Agent, AgentPresence, ConversationView, MergeRecord, Message
 from router.notes.models import Mention, Note
 
 MESSAGE_CREATED = "message.created"
@@ -19,6 +19,7 @@ CONVERSATION_UPDATED = "conversation.updated"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_SLA_BREACHED = "conversation.sla_breached"
 AGENT_PRESENCE = "agent.presence"
+AGENT_UPDATED = "agent.updated"
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_UNMERGED = "customer.unmerged"
 CLAIM_DISMISSED = "claim.dismissed"
@@ -36,7 +37,7 @@ TO_AGENT = "to_agent"
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ,
+    RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
 })
 
 
@@ -88,6 +89,13 @@ def conversation_sla_breached(conversation: ConversationView, target_seconds: fl
 # -- agents -------------------------------------------------------------------------
 def agent_presence(state: AgentPresence) -> Event:
     return Event(AGENT_PRESENCE, state.model_dump(mode="json"))
+
+
+def agent_updated(agent: Agent, *, sessions_ended: bool = False) -> Event:
+    """An account was created or changed by an admin (name, role, active,
+    routing profile); ``sessions_ended``: its console sessions were ended
+    (deactivated, a new password), so every node closes their live sockets."""
+    return Event(AGENT_UPDATED, {"agent": agent.model_dump(mode="json"), "sessions_ended": sessions_ended})
 
 
 # -- customers -----------------------------------------------------------------------

@@ -363,6 +363,8 @@ class Agent(_Model):
     created_at: Timestamp
     # the console's language the agent chose; None: their browser's
     language: Literal["ru", "en"] | None = None
+    # a deactivated account cannot log in nor be assigned; its history stays (router.agents)
+    active: bool = True
 
 
 class OutboxEntry(_Model):

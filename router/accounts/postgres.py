@@ -39,7 +39,8 @@ async def _agents(conn: PgConn) -> list[Agent]:
 
 async def _session_agent(conn: PgConn, token_hash: str, now: datetime) -> Agent | None:
     row = await conn.fetchrow(
-        "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = $1 AND s.expires_at > $2"
+        " AND a.active",
         token_hash, now,
     )
     return None if row is None else agent_row(row)

@@ -26,6 +26,7 @@ def agent_row(row: RowLike) -> Agent:
         role=Role(row["role"]),
         created_at=_ts(row["created_at"]),
         language=row["language"],
+        active=bool(row["active"]),
     )
 
 
@@ -79,7 +80,7 @@ class SQLiteAccounts(AccountStore, Connections):
         row = await self._r.call(
             _one,
             "SELECT a.* FROM sessions s JOIN agents a ON a.id = s.agent_id"
-            " WHERE s.token_hash = ? AND s.expires_at > ?",
+            " WHERE s.token_hash = ? AND s.expires_at > ? AND a.active",
             (token_hash, ts(now)),
         )
         return None if row is None else agent_row(row)

@@ -51,7 +51,8 @@ class AccountStore(Protocol):
 
     @abstractmethod
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
-        """The session's agent while ``now`` is before its expiry, else None."""
+        """The session's agent while ``now`` is before its expiry and the
+        agent is active (``router.agents``), else None."""
 
     @abstractmethod
     async def delete_session(self, token_hash: str) -> None:

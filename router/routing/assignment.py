@@ -24,6 +24,8 @@ from typing import Protocol
 
 from router import events
 from router.accounts.store import AccountStore
+from router.agents.profiles import effective_agents
+from router.agents.store import AgentAdminStore
 from router.aio import wait_event
 from router.bus import EventBus
 from router.conversations.store import ConversationStore
@@ -49,6 +51,7 @@ LAPSES_KEPT = 10_000
 # events after which a waiting conversation may find an agent
 WAKING_EVENTS = frozenset({
     events.CONVERSATION_CREATED, events.CONVERSATION_UPDATED, events.CONVERSATION_ASSIGNED, events.AGENT_PRESENCE,
+    events.AGENT_UPDATED,  # an admin gave an agent teams or capacity, or reactivated them
 })
 
 
@@ -137,10 +140,11 @@ def _by_team(pool: list[Candidate]) -> dict[str, list[Candidate]]:
     return teams
 
 
-class AssignerStore(AssignmentStore, AccountStore, ConversationStore, Protocol):
+class AssignerStore(AssignmentStore, AccountStore, AgentAdminStore, ConversationStore, Protocol):
     """What the assigner uses of a store: routing's own part, the agents'
-    accounts (teams.yaml names them by username), and the conversations (a
-    transfer reads and reroutes one)."""
+    accounts (teams.yaml names them by username) and the routing profiles
+    admins set in the console, and the conversations (a transfer reads and
+    reroutes one)."""
 
 
 class Assigner:
@@ -213,13 +217,20 @@ class Assigner:
     def teams(self) -> TeamsFile:
         return self.policy.teams
 
+    async def agent_configs(self, accounts: list[Agent] | None = None) -> list[AgentConfig]:
+        """Every active agent's teams, skills and capacity: teams.yaml's entries,
+        and an admin's console profile in place of an agent's entry (router.agents.profiles)."""
+        accounts = await self.store.list_agents() if accounts is None else accounts
+        return effective_agents(self.teams, accounts, await self.store.agent_profiles())
+
     async def candidates(self) -> list[Candidate]:
-        """Online agents of teams.yaml, linked to console accounts by username."""
-        accounts = {a.username: a for a in await self.store.list_agents()}
+        """Online active agents of teams.yaml or the console's profiles, linked to console accounts by username."""
+        listed = await self.store.list_agents()
+        accounts = {a.username: a for a in listed if a.active}
         presence = {p.agent_id: p for p in await self.store.list_presence()}
         loads = await self.store.agent_loads()
         found: list[Candidate] = []
-        for config in self.teams.agents:
+        for config in await self.agent_configs(listed):
             agent = accounts.get(config.username)
             state = presence.get(agent.id) if agent is not None else None
             if agent is None or state is None or state.presence is not Presence.ONLINE:
@@ -348,9 +359,11 @@ class Assigner:
 
     async def transfer_to_agent(self, conversation_id: str, agent: Agent) -> ConversationView:
         """Offer to one agent, within their capacity (checked in the store)."""
-        config = next((a for a in self.teams.agents if a.username == agent.username), None)
+        if not agent.active:
+            raise TransferRefused(f"agent {agent.username!r} is deactivated")
+        config = next((a for a in await self.agent_configs() if a.username == agent.username), None)
         if config is None:
-            raise TransferRefused(f"agent {agent.username!r} is not in teams.yaml")
+            raise TransferRefused(f"agent {agent.username!r} is in no team (teams.yaml or the console)")
         current = await self.store.get_conversation(conversation_id)
         capacity = config.capacity.get(current.channel_kind, 0)
         # a full agent or a conversation taken meanwhile: ConflictError from the store

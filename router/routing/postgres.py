@@ -35,15 +35,20 @@ def _presence(r: asyncpg.Record) -> AgentPresence:
                          idle_since=r["idle_since"])
 
 
-async def _lock_agent(conn: PgConn, agent_id: str) -> bool:
+async def _lock_agent(conn: PgConn, agent_id: str) -> bool | None:
     """The agent's ``agents`` row ``FOR UPDATE`` to the commit (the lock of
-    ``set_presence`` and ``offer``); False when there is no such agent."""
-    return await conn.fetchrow("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE", agent_id) is not None
+    ``set_presence``, ``offer`` and a deactivation); whether the agent is
+    active, None when there is no such agent."""
+    active = await conn.fetchval("SELECT active FROM agents WHERE id = $1 FOR UPDATE", agent_id)
+    return None if active is None else bool(active)
 
 
 async def _set_presence(conn: PgConn, agent_id: str, presence: Presence, now: datetime) -> AgentPresence:
-    if not await _lock_agent(conn, agent_id):
+    active = await _lock_agent(conn, agent_id)
+    if active is None:
         raise NotFound(f"agent {agent_id}")
+    if not active and presence is not Presence.OFFLINE:
+        raise ConflictError(f"agent {agent_id} is deactivated")
     # read under the lock: an offer's idle time written before it was granted is seen here
     before = await conn.fetchrow("SELECT * FROM agent_presence WHERE agent_id = $1", agent_id)
     idle = idle_since(_presence(before) if before is not None else None, now)
@@ -70,13 +75,14 @@ async def _offer(
         raise NotFound(f"conversation {conversation_id}")
     # an id with no account has no row to lock; none is offered one (the assigner offers to
     # accounts), and SQLite does not refuse it either, so neither does this
-    await _lock_agent(conn, agent_id)
+    active = await _lock_agent(conn, agent_id)
     # counted after the agent's lock was granted: a statement of its own sees every offer committed before
     load = await conn.fetchval(
         "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = $1 AND channel_kind = $2",
         agent_id, row["channel_kind"],
     )
-    state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"], load or 0)
+    state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"], load or 0,
+                       active is not False)
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
         raise ConflictError(refusal)
     await conn.execute(

@@ -53,6 +53,8 @@ class OfferState:
     channel_kind: str
     # conversations of ``channel_kind`` assigned to the agent offered it
     load: int
+    # False: the agent's account was deactivated (router.agents): never offered anything again
+    agent_active: bool = True
 
 
 def offer_refusal(conversation_id: str, agent_id: str, capacity: int, expected: Collection[ConversationStatus],
@@ -63,6 +65,8 @@ def offer_refusal(conversation_id: str, agent_id: str, capacity: int, expected: 
     agent's already, and the agent must have room (``has_room``)."""
     if state.status not in expected or state.assignee == agent_id:
         return f"conversation {conversation_id} is {state.status.value}"
+    if not state.agent_active:
+        return f"agent {agent_id} is deactivated"
     if not has_room(state.load, capacity):
         return f"agent {agent_id} is at capacity for {state.channel_kind} ({capacity})"
     return None

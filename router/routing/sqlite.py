@@ -34,8 +34,11 @@ def _presence(r: sqlite3.Row) -> AgentPresence:
 def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, now: str) -> AgentPresence:
     # the agent's row is the step's lock (FOR UPDATE elsewhere; SQLite's one
     # writer here): the previous presence read below is still current when written
-    if _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,)) is None:
+    agent = _one(conn, "SELECT active FROM agents WHERE id = ?", (agent_id,))
+    if agent is None:
         raise NotFound(f"agent {agent_id}")
+    if not agent["active"] and presence is not Presence.OFFLINE:
+        raise ConflictError(f"agent {agent_id} is deactivated")
     before = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
     idle = idle_since(_presence(before) if before is not None else None, _ts(now))
     conn.execute(
@@ -64,8 +67,10 @@ def _offer(
         conn, "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = ? AND channel_kind = ?",
         (agent_id, row["channel_kind"]),
     )
+    # an id with no account is not refused (as on PostgreSQL): the assigner offers to accounts only
+    agent = _one(conn, "SELECT active FROM agents WHERE id = ?", (agent_id,))
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"],
-                       load[0] if load is not None else 0)
+                       load[0] if load is not None else 0, agent is None or bool(agent["active"]))
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
         raise ConflictError(refusal)
     conn.execute(

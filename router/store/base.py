@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Self
 
 from router.accounts.store import AccountStore
+from router.agents.store import AgentAdminStore
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.ingest.store import IngestStore
@@ -52,7 +53,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            SearchStore, ABC):
+            AgentAdminStore, SearchStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -315,7 +315,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
     CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
     """,
-    # 15 (14 in its branch): search, labels, snooze
+    # 20: agents (router.agents) — an account can be deactivated (it keeps its history); the
+    # teams, skills and capacity an admin set in the console for one agent (over teams.yaml's
+    # entry); the console's settings of agents (presence at sign-in)
+    """
+    ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE agents ADD COLUMN deactivated_at TEXT;
+    CREATE TABLE agent_routing (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        teams TEXT NOT NULL,
+        skills TEXT NOT NULL,
+        capacity TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    );
+    CREATE TABLE agents_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+    );
+    """,
+    # 16 (14 in its branch): search, labels, snooze
     # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
     # indexer (router.search.actions) from the queue the triggers fill when a name or an
     # identity changes (every customer already here is queued). Messages' terms are in a file

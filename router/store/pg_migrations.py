@@ -426,7 +426,29 @@ CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
 CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
 """
 
-# 9 (8 in its branch): search, labels and snooze (issue 22; router/search/): messages searched by
+# 14: agents (router.agents), as SQLite's 20: an account can be deactivated (it keeps its
+# history); the teams, skills and capacity an admin set in the console for one agent (over
+# teams.yaml's entry); the console's settings of agents (presence at sign-in)
+_AGENTS_ADMIN = """
+ALTER TABLE agents ADD COLUMN active boolean NOT NULL DEFAULT true;
+ALTER TABLE agents ADD COLUMN deactivated_at timestamptz;
+CREATE TABLE agent_routing (
+    agent_id text PRIMARY KEY REFERENCES agents(id),
+    teams jsonb NOT NULL,
+    skills jsonb NOT NULL,
+    capacity jsonb NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+CREATE TABLE agents_settings (
+    key text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by text
+);
+"""
+
+# 10 (8 in its branch): search, labels and snooze (issue 22; router/search/): messages searched by
 # PostgreSQL's own text search, through a GIN index of the expression
 # router.search.postgres.MESSAGE_VECTOR (the Russian configuration stems Cyrillic words by Snowball's
 # Russian stemmer and Latin ones by the English; the text lowered by ICU's rules, whatever the
@@ -484,7 +506,7 @@ CREATE INDEX conversations_seq ON conversations(seq);
 # a migration's version is its place here (1-based); append, never reorder
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _SEARCH,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _SEARCH,
 ]
 
 

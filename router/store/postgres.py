@@ -13,6 +13,7 @@ import secrets
 from datetime import UTC, datetime
 
 from router.accounts.postgres import PostgresAccounts
+from router.agents.postgres import PostgresAgentAdmin
 from router.conversations.postgres import PostgresConversations
 from router.identity.postgres import PostgresIdentity
 from router.ingest.postgres import PostgresIngest
@@ -67,7 +68,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
-                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresSearch,
+                    PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresSearch,
                     Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn

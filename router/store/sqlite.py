@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
+from router.agents.sqlite import SQLiteAgentAdmin
 from router.conversations.sqlite import SQLiteConversations
 from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
@@ -86,7 +87,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteSearch, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteSearch, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

@@ -48,7 +48,7 @@ async def test_login_sets_a_strict_session_cookie_whose_token_is_stored_hashed(c
     assert resp.status == 200
     assert (await resp.json())["agent"] | {"id": "", "created_at": ""} == {
         "id": "", "created_at": "", "username": "admin", "display_name": "Administrator", "role": "admin",
-        "language": None}
+        "language": None, "active": True}
     morsel = resp.cookies[COOKIE]
     assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/"
     assert not morsel["secure"]  # plain http here; https requests get Secure
@@ -169,7 +169,7 @@ async def test_admins_create_agents(client: Client, open_session: OpenSession) -
     assert ann["role"] == "agent" and ann["display_name"] == "Ann"
     resp = await client.post("/api/agents", json={"username": "ann", "display_name": "Ann 2",
                                                   "password": AGENT_PASSWORD})
-    assert (await error_of(resp))[:2] == (409, "conflict")
+    assert (await error_of(resp))[:2] == (409, "username_taken")
     await create_agent(client, "chief", role="admin")
     http = await open_session(client)
     assert (await login(http, "ann", AGENT_PASSWORD))["agent"]["role"] == "agent"

@@ -78,6 +78,8 @@ WRITES = {
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
     "NoteStore": {"add_note", "mark_mentions_read"},
+    "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
+                        "clear_agent_profile", "set_agents_settings"},
     "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
 }
 # and every method that only reads (no lock)
@@ -96,6 +98,7 @@ READS = {
     "MergeStore": {"customer_merges", "identity_audit"},
     "AssignmentStore": {"list_presence", "queued_conversations", "agent_loads", "awaiting_first_response"},
     "NoteStore": {"conversation_notes", "agent_mentions", "unread_mentions"},
+    "AgentAdminStore": {"agent_profiles", "agents_settings"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
 }

@@ -1,0 +1,512 @@
+// omnirouter console: agents. The "Go online now?" prompt after a sign-in,
+// and the admins' Agents screen (add, deactivate, reactivate, reset a password,
+// rename, role, teams, skills, capacity, presence at sign-in). Built in JS,
+// every text through t() and textContent; the server checks every action.
+"use strict";
+
+(() => {
+  const tr = (key, vars) => window.t(key, vars);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function testid(node, id) {
+    node.dataset.testid = id;
+    return node;
+  }
+
+  function button(text, className, id, onClick) {
+    const node = testid(el("button", `btn ${className || ""}`, text), id);
+    node.type = "button";
+    if (onClick) node.addEventListener("click", onClick);
+    return node;
+  }
+
+  // an API error in the console's language when the catalogue has its code
+  const errorText = (err) => window.i18n.error(err);
+
+  async function call(method, path, body) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body === undefined ? {} : body);
+    }
+    const resp = await fetch(path, init);
+    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
+    if (!resp.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.message || `HTTP ${resp.status}`);
+      err.status = resp.status;
+      err.code = error.code;
+      err.details = error;
+      throw err;
+    }
+    return data;
+  }
+
+  // ---- "Go online now?" after a sign-in --------------------------------------
+
+  let justSignedIn = false;
+
+  function hidePrompt() {
+    const prompt = document.getElementById("presence-prompt");
+    if (prompt) prompt.remove();
+  }
+
+  function showPrompt() {
+    hidePrompt();
+    const prompt = testid(el("div", "presence-prompt"), "presence-prompt");
+    prompt.id = "presence-prompt";
+    prompt.setAttribute("role", "alertdialog");
+    prompt.setAttribute("aria-label", tr("agents_admin.prompt.title"));
+    const text = el("div", "presence-prompt-text");
+    text.append(el("strong", "", tr("agents_admin.prompt.title")), el("span", "muted", tr("agents_admin.prompt.body")));
+    const error = el("span", "form-error");
+    const goOnline = button(tr("agents_admin.prompt.go_online"), "primary", "presence-prompt-online", async () => {
+      goOnline.disabled = true;
+      try {
+        await call("POST", "/api/presence", { presence: "online" });
+        const select = document.querySelector('[data-testid="presence"]');
+        if (select) select.value = "online";
+        hidePrompt();
+      } catch (err) {
+        error.textContent = errorText(err);
+        goOnline.disabled = false;
+      }
+    });
+    const later = button(tr("agents_admin.prompt.not_now"), "ghost", "presence-prompt-later", hidePrompt);
+    const actions = el("div", "presence-prompt-actions");
+    actions.append(goOnline, later);
+    prompt.append(text, error, actions);
+    // in the flow at the top of the conversation list: it covers nothing the agent may need
+    const host = document.querySelector("#app .sidebar") || document.getElementById("app");
+    host.prepend(prompt);
+    goOnline.focus();
+  }
+
+  // a presence chosen otherwise (the top bar, another tab) answers the question
+  document.addEventListener("change", (event) => {
+    if (event.target.matches && event.target.matches('[data-testid="presence"]')) hidePrompt();
+  });
+  document.addEventListener("console:event", (event) => {
+    const e = event.detail || {};
+    if (e.type === "agent.presence" && screen.me && e.data && e.data.agent_id === screen.me.id
+        && e.data.presence !== "offline") hidePrompt();
+  });
+
+  async function offerPresence(me) {
+    const list = await call("GET", "/api/presence");
+    const mine = list.presence.find((p) => p.agent_id === me.id);
+    if (!mine || mine.presence === "offline") showPrompt();
+  }
+
+  // ---- the Agents screen (admins) ------------------------------------------
+
+  const screen = { me: null, roster: null, editing: null, form: null };
+
+  function openButton() {
+    let node = document.querySelector('[data-testid="agents-open"]');
+    if (node) return node;
+    node = button(tr("agents_admin.open"), "ghost", "agents-open", () => openScreen().catch(showScreenError));
+    const logout = document.querySelector('[data-testid="logout"]');
+    logout.parentNode.insertBefore(node, logout);
+    return node;
+  }
+
+  function screenNode() {
+    let node = document.getElementById("agents-screen");
+    if (node) return node;
+    node = testid(el("section", "agents-screen"), "agents-screen");
+    node.id = "agents-screen";
+    node.hidden = true;
+    node.setAttribute("aria-label", tr("agents_admin.title"));
+    document.getElementById("app").append(node);
+    return node;
+  }
+
+  function showScreenError(err) {
+    const box = document.querySelector('#agents-screen [data-testid="agents-error"]');
+    if (box) box.textContent = errorText(err);
+  }
+
+  async function openScreen() {
+    screenNode().hidden = false;
+    document.body.classList.add("agents-screen-open");
+    await reload();
+  }
+
+  function closeScreen() {
+    screenNode().hidden = true;
+    document.body.classList.remove("agents-screen-open");
+    screen.editing = null;
+    screen.form = null;
+  }
+
+  async function reload() {
+    screen.roster = await call("GET", "/api/agents/roster");
+    render();
+  }
+
+  function render() {
+    const node = screenNode();
+    const head = el("header", "agents-head");
+    head.append(
+      el("h2", "", tr("agents_admin.title")),
+      el("span", "spacer"),
+      button(tr("agents_admin.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }),
+      button(tr("agents_admin.close"), "", "agents-close", closeScreen),
+    );
+    const error = testid(el("p", "form-error agents-error"), "agents-error");
+    error.setAttribute("role", "alert");
+    const parts = [head, settingsRow(), error];
+    if (screen.form) parts.push(agentForm(screen.form));
+    const list = testid(el("ul", "agents-list"), "agents-list");
+    list.append(...screen.roster.agents.map(agentCard));
+    parts.push(list);
+    node.replaceChildren(...parts);
+  }
+
+  function settingsRow() {
+    const row = el("label", "agents-settings");
+    const select = testid(el("select"), "presence-at-login");
+    for (const value of ["ask", "online"]) {
+      const option = el("option", "", tr(`agents_admin.settings.presence_${value}`));
+      option.value = value;
+      select.append(option);
+    }
+    select.value = screen.roster.settings.presence_at_login;
+    select.addEventListener("change", async () => {
+      try {
+        await call("PUT", "/api/agents/settings", { presence_at_login: select.value });
+        screen.roster.settings.presence_at_login = select.value;
+      } catch (err) {
+        select.value = screen.roster.settings.presence_at_login;
+        showScreenError(err);
+      }
+    });
+    row.append(el("span", "muted", tr("agents_admin.settings.presence_label")), select);
+    return row;
+  }
+
+  function chips(values, className) {
+    const box = el("span", "agent-chips");
+    box.append(...values.map((v) => el("span", `chip ${className || ""}`, v)));
+    return box;
+  }
+
+  function orNone(box) {
+    return box.childElementCount ? box : el("span", "muted", tr("agents_admin.none"));
+  }
+
+  function fieldRow(label, value) {
+    const row = el("div", "agent-field");
+    row.append(el("span", "muted", label), value);
+    return row;
+  }
+
+  function describeSkills(skills) {
+    return Object.entries(skills).map(([name, level]) => tr("agents_admin.skill_level", { name, level }));
+  }
+
+  function describeCapacity(capacity, load) {
+    return Object.entries(capacity).map(([kind, max]) => tr("agents_admin.capacity_of", {
+      kind: tr(`agents_admin.kinds.${kind}`) === `agents_admin.kinds.${kind}` ? kind : tr(`agents_admin.kinds.${kind}`),
+      load: (load || {})[kind] || 0, max,
+    }));
+  }
+
+  function agentCard(row) {
+    const a = row.agent;
+    const li = testid(el("li", `agent-card ${a.active ? "" : "inactive"}`), "agent-row");
+    li.dataset.username = a.username;
+    li.dataset.active = String(a.active);
+    const title = el("div", "agent-title");
+    const name = testid(el("strong", "", a.display_name), "agent-name");
+    const status = testid(el("span", `badge ${a.active ? "presence-" + row.presence : "inactive"}`,
+      a.active ? tr(`presence.${row.presence}`) : tr("agents_admin.inactive")), "agent-status");
+    title.append(name, el("span", "muted", `@${a.username}`), el("span", "badge role", tr(`roles.${a.role}`)),
+      status);
+    const r = row.routing;
+    const source = testid(el("span", `source source-${r.source}`, tr(`agents_admin.source.${r.source}`)), "agent-source");
+    const fields = el("div", "agent-fields");
+    fields.append(
+      fieldRow(tr("agents_admin.teams"), orNone(chips(r.teams))),
+      fieldRow(tr("agents_admin.skills"), orNone(chips(describeSkills(r.skills)))),
+      fieldRow(tr("agents_admin.capacity"), orNone(chips(describeCapacity(r.capacity, row.load)))),
+      fieldRow(tr("agents_admin.routing_from"), source),
+    );
+    if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams, "file")));
+    const stale = [...r.stale_teams, ...r.stale_skills];
+    if (stale.length) {
+      fields.append(testid(el("p", "agent-stale", tr("agents_admin.stale", { names: stale.join(", ") })), "agent-stale"));
+    }
+    const actions = el("div", "agent-actions");
+    actions.append(button(tr("agents_admin.edit"), "", "agent-edit", () => {
+      screen.form = { mode: "edit", row };
+      render();
+    }));
+    if (a.active) {
+      if (!screen.me || a.id !== screen.me.id) {
+        actions.append(button(tr("agents_admin.deactivate"), "danger", "agent-deactivate", () => deactivate(row)));
+      }
+    } else {
+      actions.append(button(tr("agents_admin.reactivate"), "", "agent-reactivate", () => act(`/api/agents/${enc(a.id)}/reactivate`)));
+    }
+    actions.append(button(tr("agents_admin.reset_password"), "", "agent-reset", () => resetPassword(row)));
+    li.append(title, fields, actions);
+    return li;
+  }
+
+  const enc = encodeURIComponent;
+
+  async function act(path, body, method) {
+    try {
+      const data = await call(method || "POST", path, body);
+      await reload();
+      return data;
+    } catch (err) {
+      showScreenError(err);
+      return null;
+    }
+  }
+
+  async function deactivate(row) {
+    if (!window.confirm(tr("agents_admin.confirm_deactivate", { name: row.agent.display_name }))) return;
+    await act(`/api/agents/${enc(row.agent.id)}/deactivate`);
+  }
+
+  async function resetPassword(row) {
+    screen.form = { mode: "password", row };
+    render();
+  }
+
+  // the one place a generated password is shown: until the admin closes it
+  function passwordNotice(username, password) {
+    const box = testid(el("div", "password-once"), "password-once");
+    const value = testid(el("code", "password-value", password), "generated-password");
+    box.append(el("p", "", tr("agents_admin.password_once", { username })), value,
+      button(tr("agents_admin.done"), "", "password-done", () => { screen.form = null; render(); }));
+    return box;
+  }
+
+  function input(name, value, attrs) {
+    const node = el("input");
+    node.name = name;
+    node.value = value || "";
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    return node;
+  }
+
+  function labelled(text, control) {
+    const label = el("label", "field");
+    label.append(el("span", "", text), control);
+    return label;
+  }
+
+  function roleSelect(current) {
+    const select = el("select");
+    select.name = "role";
+    for (const role of screen.roster.roles) {
+      const option = el("option", "", tr(`roles.${role}`));
+      option.value = role;
+      select.append(option);
+    }
+    select.value = current || "agent";
+    return select;
+  }
+
+  // teams as checkboxes, skills as a level 0-5 each, capacity per channel kind
+  function routingFields(routing) {
+    const box = testid(el("fieldset", "agent-routing"), "agent-routing");
+    box.append(el("legend", "", tr("agents_admin.routing_legend")));
+    const teams = el("div", "agent-checks");
+    for (const team of screen.roster.teams) {
+      const label = el("label", "check");
+      const box2 = input(`team:${team}`, "", { type: "checkbox" });
+      box2.value = team;
+      box2.checked = routing.teams.includes(team);
+      label.append(box2, el("span", "", team));
+      teams.append(label);
+    }
+    box.append(labelled(tr("agents_admin.teams"), teams));
+    const skills = el("div", "agent-levels");
+    for (const skill of screen.roster.skills) {
+      const select = el("select");
+      select.name = `skill:${skill}`;
+      for (let level = 0; level <= 5; level++) {
+        const option = el("option", "", level === 0 ? "—" : String(level));
+        option.value = String(level);
+        select.append(option);
+      }
+      select.value = String(routing.skills[skill] || 0);
+      skills.append(labelled(skill, select));
+    }
+    if (screen.roster.skills.length) box.append(labelled(tr("agents_admin.skills"), skills));
+    const capacity = el("div", "agent-levels");
+    for (const kind of screen.roster.channel_kinds) {
+      const name = tr(`agents_admin.kinds.${kind}`) === `agents_admin.kinds.${kind}` ? kind : tr(`agents_admin.kinds.${kind}`);
+      const value = routing.capacity[kind] === undefined ? "0" : String(routing.capacity[kind]);
+      capacity.append(labelled(name, input(`capacity:${kind}`, value, { type: "number", min: "0", max: "100" })));
+    }
+    box.append(labelled(tr("agents_admin.capacity"), capacity));
+    return box;
+  }
+
+  function readRouting(form) {
+    const routing = { teams: [], skills: {}, capacity: {} };
+    for (const node of form.elements) {
+      if (!node.name) continue;
+      const [kind, name] = node.name.split(":");
+      if (kind === "team" && node.checked) routing.teams.push(name);
+      if (kind === "skill" && Number(node.value) > 0) routing.skills[name] = Number(node.value);
+      if (kind === "capacity" && node.value !== "") routing.capacity[name] = Number(node.value);
+    }
+    return routing;
+  }
+
+  function sameRouting(a, b) {
+    const norm = (r) => JSON.stringify([
+      [...r.teams].sort(),
+      screen.roster.skills.map((skill) => r.skills[skill] || 0),
+      screen.roster.channel_kinds.map((kind) => r.capacity[kind] || 0),
+    ]);
+    return norm(a) === norm(b);
+  }
+
+  function agentForm(state) {
+    if (state.password) return passwordNotice(state.username, state.password);
+    const form = testid(el("form", "agent-form"), `agent-form-${state.mode}`);
+    form.noValidate = true;
+    const error = testid(el("p", "form-error"), "agent-form-error");
+    error.setAttribute("role", "alert");
+    const row = state.row;
+    if (state.mode === "add") {
+      form.append(el("h3", "", tr("agents_admin.add_title")),
+        labelled(tr("agents_admin.username"), input("username", "", { autocomplete: "off", autocapitalize: "none", spellcheck: "false" })),
+        labelled(tr("agents_admin.display_name"), input("display_name", "", { autocomplete: "off" })),
+        labelled(tr("agents_admin.role"), roleSelect("agent")),
+        labelled(tr("agents_admin.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents_admin.password_blank") })),
+        routingFields({ teams: [], skills: {}, capacity: { chat: 3, email: 5 } }));
+    } else if (state.mode === "edit") {
+      form.append(el("h3", "", tr("agents_admin.edit_title", { name: row.agent.display_name })),
+        labelled(tr("agents_admin.display_name"), input("display_name", row.agent.display_name)),
+        labelled(tr("agents_admin.role"), roleSelect(row.agent.role)),
+        routingFields(row.routing));
+    } else {
+      form.append(el("h3", "", tr("agents_admin.reset_title", { name: row.agent.display_name })),
+        labelled(tr("agents_admin.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents_admin.password_blank") })));
+    }
+    const actions = el("div", "agent-form-actions");
+    const save = testid(el("button", "btn primary", tr("agents_admin.save")), "agent-save");
+    save.type = "submit";
+    actions.append(save);
+    if (state.mode === "edit" && row.routing.source === "console") {
+      actions.append(button(tr("agents_admin.use_file"), "", "agent-use-file", async () => {
+        if (await act(`/api/agents/${enc(row.agent.id)}/routing`, {}, "DELETE")) { screen.form = null; render(); }
+      }));
+    }
+    actions.append(button(tr("agents_admin.cancel"), "ghost", "agent-cancel", () => { screen.form = null; render(); }));
+    form.append(error, actions);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      save.disabled = true;
+      submit(state, form).catch((err) => { error.textContent = errorText(err); })
+        .finally(() => { save.disabled = false; });
+    });
+    return form;
+  }
+
+  async function submit(state, form) {
+    const value = (name) => form.elements[name].value;
+    if (state.mode === "add") {
+      const body = { username: value("username").trim(), display_name: value("display_name"), role: value("role"),
+        routing: readRouting(form) };
+      if (value("password")) body.password = value("password");
+      const created = await call("POST", "/api/agents", body);
+      screen.form = created.password ? { password: created.password, username: created.agent.username } : null;
+    } else if (state.mode === "edit") {
+      const id = enc(state.row.agent.id);
+      const change = {};
+      if (value("display_name") !== state.row.agent.display_name) change.display_name = value("display_name");
+      if (value("role") !== state.row.agent.role) change.role = value("role");
+      if (Object.keys(change).length) await call("PATCH", `/api/agents/${id}`, change);
+      // only a change becomes a console profile: an untouched teams.yaml entry stays the file's
+      const routing = readRouting(form);
+      if (!sameRouting(routing, state.row.routing)) await call("PUT", `/api/agents/${id}/routing`, routing);
+      screen.form = null;
+    } else {
+      const body = value("password") ? { password: value("password") } : {};
+      const done = await call("POST", `/api/agents/${enc(state.row.agent.id)}/password`, body);
+      screen.form = done.password ? { password: done.password, username: state.row.agent.username } : null;
+    }
+    await reload();
+  }
+
+  // ---- wiring -------------------------------------------------------------
+
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches('[data-testid="login-form"]')) justSignedIn = true;
+  }, true);
+
+  async function onShown() {
+    const me = (await call("GET", "/api/me")).agent;
+    screen.me = me;
+    const open = openButton();
+    open.hidden = me.role !== "admin";
+    if (me.role !== "admin") closeScreen();
+    if (justSignedIn) {
+      justSignedIn = false;
+      await offerPresence(me);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const app = document.getElementById("app");
+    if (!app) return;
+    new MutationObserver(() => {
+      if (app.hidden) {
+        hidePrompt();
+        closeScreen();
+        return;
+      }
+      onShown().catch(() => {});
+    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  });
+
+  // over the Agents screen the console's one-key shortcuts must not act on the conversation
+  // behind it ("e" would resolve it): they stop here; Escape closes the screen
+  window.addEventListener("keydown", (event) => {
+    const node = document.getElementById("agents-screen");
+    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest && event.target.closest("input, textarea, select")) return;
+    event.stopPropagation();
+    if (event.key === "Escape") closeScreen();
+  }, true);
+
+  let reloadTimer = null;
+  function scheduleReload() {
+    if (reloadTimer !== null) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      const node = document.getElementById("agents-screen");
+      if (node && !node.hidden && !screen.form) reload().catch(() => {});
+    }, 1000);
+  }
+
+  // the roster follows what happens: presence, accounts, assignments
+  document.addEventListener("console:event", (event) => {
+    const type = event.detail && event.detail.type;
+    const changed = type === "agent.updated" && event.detail.data && event.detail.data.agent;
+    if (changed && screen.me && changed.id === screen.me.id && changed.role !== screen.me.role) {
+      onShown().catch(() => {}); // my own role changed: the Agents button follows it
+    }
+    const node = document.getElementById("agents-screen");
+    if (!node || node.hidden || screen.form) return;
+    // presence and accounts (agent.*) and loads (conversation events), at most once a second
+    if (type && (type.startsWith("agent.") || type.startsWith("conversation"))) scheduleReload();
+  });
+})();
