@@ -459,6 +459,9 @@ CREATE TABLE agents_settings (
 _SEARCH = """
 CREATE INDEX messages_search ON messages
     USING gin (to_tsvector('russian'::regconfig, lower(text COLLATE "und-x-icu")));
+-- the newest first: a common word's matches read backwards by seq until a page is full, not all
+-- of them gathered and sorted (the planner takes the GIN index for a rare word)
+CREATE INDEX messages_seq ON messages(seq);
 CREATE TABLE search_customers (
     seq bigint GENERATED ALWAYS AS IDENTITY,
     customer_id text PRIMARY KEY REFERENCES customers(id),
