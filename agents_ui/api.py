@@ -129,7 +129,8 @@ _STATUSES: dict[str, list[ConversationStatus] | None] = {
           response=ConversationList)
 async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
     found = await _store(request.app).list_conversations(_STATUSES[query.status], query.limit)
-    return ConversationList(conversations=found)
+    # a snoozed one is out of the lists until it wakes (router/search/); the search's views list them
+    return ConversationList(conversations=[c for c in found if c.snoozed_until is None])
 
 
 @endpoint("GET", "/api/conversations/{id}", "One conversation and its customer", response=ConversationDetail)

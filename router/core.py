@@ -35,6 +35,7 @@ from router.redaction import redact, textless_traceback
 from router.routing.availability import availability, office_hours
 from router.routing.decide import Routing
 from router.routing.rules import RulesRouting
+from router.search.actions import Labels, Snoozes
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 
@@ -119,6 +120,7 @@ class Router:
             self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()),
         )
         self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None)
+        self.snoozes, self.labels = Snoozes(store, bus, now), Labels(store, bus, now)  # router/search/
         self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
         self.ingest = Ingest(store, bus, routing, metrics, self.identity, now, self.outbox_wakeup, self.selfservice,
                              self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff)

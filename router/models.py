@@ -366,6 +366,8 @@ class Conversation(_Model):
     assigned_at: Timestamp | None = None
     # when the assignee first opened it; an offer not opened goes back to the queue
     opened_at: Timestamp | None = None
+    # until when it is out of the open views (router/search/); None: not snoozed
+    snoozed_until: Timestamp | None = None
 
 
 class ConversationView(Conversation):
@@ -373,6 +375,8 @@ class ConversationView(Conversation):
 
     customer_name: str | None = None
     last_message_text: str | None = None
+    # its labels by name (router/search/); None where the row was read without them
+    labels: list[str] | None = None
 
 
 class Agent(_Model):

@@ -142,6 +142,7 @@ async function loadAgents() {
 // ---- conversation list -------------------------------------------------
 
 function matchesFilter(conv) {
+  if (state.filter !== "resolved" && window.searchUI && !window.searchUI.visible(conv)) return false; // snoozed
   if (state.filter === "open") return conv.status !== "resolved";
   if (state.filter === "mine") return conv.status === "assigned" && state.me && conv.agent_id === state.me.id;
   return conv.status === state.filter;
@@ -179,6 +180,7 @@ function conversationRow(conv) {
     tags,
     el("span", "conv-preview", conv.last_message_text || ""),
   );
+  if (window.searchUI) window.searchUI.decorateRow(li, conv); // search.js: its labels
   return li;
 }
 
@@ -235,6 +237,7 @@ function renderHeader(conv) {
   $('[data-testid="to-bot"]').hidden = conv.status !== "queued" && conv.status !== "assigned";
   $("#reply-form").hidden = resolved;
   $("#resolved-note").hidden = !resolved;
+  if (window.searchUI) window.searchUI.decorateHeader(conv); // search.js: labels and snooze
 }
 
 function renderSelectedHeader() {

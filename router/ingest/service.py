@@ -45,6 +45,7 @@ from router.models import (
 )
 from router.notices import handoff_notice
 from router.routing.decide import Routing
+from router.search.store import SearchStore
 from router.store.errors import AlreadyRouted, ConflictError
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,10 @@ CONTACT_WINDOW = timedelta(days=30)
 
 
 class IngestServiceStore(IngestStore, CustomerStore, MergeStore, ConversationStore, MessageStore, OutboundStore,
-                         Protocol):
+                         SearchStore, Protocol):
     """What the pipeline needs of the store: the ingest step, the customer,
-    the proof's merges, the conversation and its messages, and the outbound
-    path for the notices it sends."""
+    the proof's merges, the conversation and its messages, the outbound
+    path for the notices it sends, and the end of a snooze the customer ends by writing."""
 
 
 def _key(ref: IdentityRef) -> tuple[str, str]:
@@ -201,6 +202,8 @@ class Ingest:
                 notice = handoff_notice(decision, stored, customer, self.handoff_texts)
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
+        if view.snoozed_until is not None:  # the customer wrote: a snoozed conversation is back at once
+            view = await self.store.wake(view.id) or view
         log.debug("message %s in conversation %s", stored.id, view.id)
         self.bus.publish(events.message_created(stored, view))
         if notice:

@@ -49,6 +49,7 @@ from router.ingest.store import IngestStore
 from router.notes.store import NoteStore
 from router.outbox.store import OutboxStore
 from router.routing.store import AssignmentStore
+from router.search.store import SearchStore
 from router.signals.store import ReadStore
 from router.store.cursors import CursorStore
 from router.store.secrets import SecretStore
@@ -56,7 +57,7 @@ from router.store.secrets import SecretStore
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, ABC):
+            AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, SearchStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

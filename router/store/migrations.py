@@ -386,4 +386,35 @@ MIGRATIONS: list[str] = [
     """,
     # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
     CSAT_SURVEYS,
+    # 16 (14 in its branch): search, labels, snooze
+    # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
+    # indexer (router.search.actions) from the queue the triggers fill when a name or an
+    # identity changes (every customer already here is queued). Messages' terms are in a file
+    # of their own beside this one (router.search.sqlite_index), off the store's writer. Labels
+    # of conversations; a snoozed conversation's time to come back
+    """
+    CREATE VIRTUAL TABLE search_customers USING fts5(terms, tokenize='unicode61 remove_diacritics 0');
+    CREATE TABLE search_dirty_customers (customer_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT INTO search_dirty_customers SELECT id FROM customers;
+    CREATE TRIGGER search_customer_new AFTER INSERT ON customers
+        BEGIN INSERT OR IGNORE INTO search_dirty_customers VALUES (new.id); END;
+    CREATE TRIGGER search_customer_changed AFTER UPDATE OF display_name, merged_into ON customers
+        BEGIN INSERT OR IGNORE INTO search_dirty_customers VALUES (new.id); END;
+    CREATE TRIGGER search_identity_new AFTER INSERT ON identities
+        BEGIN INSERT OR IGNORE INTO search_dirty_customers VALUES (new.customer_id); END;
+    CREATE TRIGGER search_identity_moved AFTER UPDATE OF customer_id, value ON identities
+        BEGIN INSERT OR IGNORE INTO search_dirty_customers VALUES (old.customer_id), (new.customer_id); END;
+    CREATE TRIGGER search_identity_gone AFTER DELETE ON identities
+        BEGIN INSERT OR IGNORE INTO search_dirty_customers VALUES (old.customer_id); END;
+    CREATE TABLE labels (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+    CREATE TABLE conversation_labels (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        label TEXT NOT NULL REFERENCES labels(name),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (conversation_id, label)
+    );
+    CREATE INDEX conversation_labels_label ON conversation_labels(label, conversation_id);
+    ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
+    CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
+    """,
 ]

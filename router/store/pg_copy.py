@@ -146,8 +146,11 @@ class _Source:
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
     def tables(self) -> dict[str, set[str]]:
+        # search's tables (router/search/) hold what each backend derives from the messages and
+        # customers in its own way (SQLite's FTS5 and its shadow tables): PostgreSQL builds its own
         names = [r[0] for r in self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND name NOT LIKE 'search\\_%' ESCAPE '\\'")]
         return {n: {r[1] for r in self.conn.execute(f'PRAGMA table_info("{n}")')} for n in names}
 
     def count(self, table: str) -> int:

@@ -495,11 +495,69 @@ CREATE TABLE files (
 );
 """
 
+# 10 (8 in its branch): search, labels and snooze (issue 22; router/search/): messages searched by
+# PostgreSQL's own text search, through a GIN index of the expression
+# router.search.postgres.MESSAGE_VECTOR (the Russian configuration stems Cyrillic words by Snowball's
+# Russian stemmer and Latin ones by the English; the text lowered by ICU's rules, whatever the
+# database's LC_CTYPE); customers' terms (router.search.terms) kept as a tsvector, refreshed by the
+# indexer from a queue that triggers append to when a name or an identity changes (a plain queue,
+# never a unique key: an append waits for no other transaction); labels of conversations; a
+# snoozed conversation's time to come back
+_SEARCH = """
+CREATE INDEX messages_search ON messages
+    USING gin (to_tsvector('russian'::regconfig, lower(text COLLATE "und-x-icu")));
+-- the newest first: a common word's matches read backwards by seq until a page is full, not all
+-- of them gathered and sorted (the planner takes the GIN index for a rare word)
+CREATE INDEX messages_seq ON messages(seq);
+CREATE TABLE search_customers (
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    customer_id text PRIMARY KEY REFERENCES customers(id),
+    terms tsvector NOT NULL
+);
+CREATE INDEX search_customers_terms ON search_customers USING gin (terms);
+CREATE INDEX search_customers_seq ON search_customers(seq);
+CREATE TABLE search_dirty_customers (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id text NOT NULL
+);
+INSERT INTO search_dirty_customers (customer_id) SELECT id FROM customers ORDER BY created_at, id;
+CREATE FUNCTION omnirouter_search_dirty() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_TABLE_NAME = 'customers' THEN
+        INSERT INTO search_dirty_customers (customer_id) VALUES (NEW.id);
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO search_dirty_customers (customer_id) VALUES (OLD.customer_id);
+    END IF;
+    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.customer_id IS DISTINCT FROM OLD.customer_id) THEN
+        INSERT INTO search_dirty_customers (customer_id) VALUES (NEW.customer_id);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER search_customer_changed AFTER INSERT OR UPDATE OF display_name, merged_into ON customers
+    FOR EACH ROW EXECUTE FUNCTION omnirouter_search_dirty();
+CREATE TRIGGER search_identity_changed AFTER INSERT OR UPDATE OF customer_id, value OR DELETE ON identities
+    FOR EACH ROW EXECUTE FUNCTION omnirouter_search_dirty();
+CREATE TABLE labels (name text PRIMARY KEY, created_at timestamptz NOT NULL);
+CREATE TABLE conversation_labels (
+    conversation_id text NOT NULL REFERENCES conversations(id),
+    label text NOT NULL REFERENCES labels(name),
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (conversation_id, label)
+);
+CREATE INDEX conversation_labels_label ON conversation_labels(label, conversation_id);
+ALTER TABLE conversations ADD COLUMN snoozed_until timestamptz;
+CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
+CREATE INDEX conversations_seq ON conversations(seq);
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
-    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS,
+    _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS, _SEARCH,
 ]
 
 

@@ -40,7 +40,8 @@ async def insert_message(conn: PgConn, m: Message) -> None:
 
 # a conversation as every slice returns it: with its customer's name
 CONVERSATION_SELECT = """
-    SELECT c.*, cu.display_name AS customer_name
+    SELECT c.*, cu.display_name AS customer_name,
+        ARRAY(SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id) AS labels
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
 

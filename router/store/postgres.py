@@ -25,6 +25,7 @@ from router.notes.postgres import PostgresNotes
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
 from router.routing.postgres import PostgresRouting
+from router.search.postgres import PostgresSearch
 from router.signals.postgres import PostgresReads
 from router.store.base import Store
 from router.store.errors import StoreUnavailable
@@ -72,7 +73,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
-                    PostgresReads, PostgresFiles, PostgresSurveys, Store):
+                    PostgresReads, PostgresFiles, PostgresSurveys, PostgresSearch, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -120,7 +120,8 @@ def message_row(row: RowLike) -> Message:
 
 # a conversation as every slice returns it: with its customer's name
 CONVERSATION_SELECT = """
-    SELECT c.*, cu.display_name AS customer_name
+    SELECT c.*, cu.display_name AS customer_name,
+        (SELECT json_group_array(label) FROM conversation_labels WHERE conversation_id = c.id) AS labels
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
 
@@ -136,7 +137,16 @@ def conversation_row(row: RowLike) -> ConversationView:
         **data,
         customer_name=row["customer_name"],
         last_message_text=row["last_message_text"],
+        labels=_labels(row),
     )
+
+
+def _labels(row: RowLike) -> list[str] | None:
+    """A row's labels: SQLite's JSON array, PostgreSQL's array; None when it was read without them."""
+    if "labels" not in row.keys():  # noqa: SIM118 (a Row is no dict)
+        return None
+    value = row["labels"]
+    return sorted(json.loads(value) if isinstance(value, str) else value)
 
 
 def conversation_view(conn: sqlite3.Connection, conversation_id: str) -> ConversationView:

@@ -31,6 +31,7 @@ from router.ingest.sqlite import SQLiteIngest
 from router.notes.sqlite import SQLiteNotes
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
 from router.routing.sqlite import SQLiteRouting
+from router.search.sqlite import SQLiteSearch
 from router.signals.sqlite import SQLiteReads
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
@@ -90,7 +91,8 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
-                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, Store):
+                  SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
+                  Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
@@ -124,6 +126,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         self._writer = writer
         self._reader = _Connection(self.path, self.synchronous, "reader")
         await self._reader.open(read_only=True)
+        await self.open_search()  # router/search/: its index of messages beside the store
         self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
@@ -146,6 +149,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
+        await self.close_search()
         if self._writer is not None:
             try:
                 await asyncio.wait_for(self._writer.run_alone(_truncate_wal), CLOSE_TIMEOUT)

@@ -84,6 +84,7 @@ WRITES = {
     "ReadStore": {"mark_read"},
     "FileStore": {"add_file"},
     "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
+    "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -106,6 +107,8 @@ READS = {
     "ReadStore": {"unread_counts", "assigned_unread", "open_conversation_of", "seen_message"},
     "FileStore": {"get_file", "get_files"},
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
+    "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
+                    "next_wake"},
 }
 
 

@@ -1,0 +1,280 @@
+"""Search, labels and snooze on PostgreSQL. Mixed into ``PostgresStore``, which
+gives it the pool (``router.store.pg_engine``); storage only, the rules are in
+``router.search.service``.
+
+Messages are searched by PostgreSQL's own text search: a GIN index of
+``to_tsvector('russian', lower(text))`` (migration 8), whose Russian
+configuration stems Cyrillic words with Snowball's Russian stemmer and Latin
+ones with the English, and leaves out the stop words of both; the text is
+lowered by ICU's rules (``"und-x-icu"``), so a database whose ``LC_CTYPE`` is
+``C`` still reads «Заказ» as «заказ». PostgreSQL indexes each message in the
+transaction that stores it: nothing lags. Customers' terms are the same
+Python terms as SQLite's (``router.search.terms``), kept as a ``tsvector`` of
+the ``simple`` configuration, filled by the indexer from a queue that
+triggers append to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from router.models import ConversationView, IdentityRef
+from router.search.service import Filters, Search
+from router.search.store import CANDIDATES, CustomerHit, Label, MessageHit, MessagePage, SearchStore, resume_after
+from router.search.terms import customer_terms
+from router.store.errors import ConflictError, NotFound
+from router.store.pg_engine import PgConn, PgConnections, rows_changed
+from router.store.pg_rows import CONVERSATION_SELECT
+from router.store.rows import conversation_row, message_row
+
+# the expression the messages' index is made of (migration 8): a query must repeat it word for word
+MESSAGE_VECTOR = "to_tsvector('russian'::regconfig, lower(m.text COLLATE \"und-x-icu\"))"
+QUERY_VECTOR = "plainto_tsquery('russian'::regconfig, lower({} COLLATE \"und-x-icu\"))"
+FIRST_TRY_MS = 50  # milliseconds the newest messages are read backwards before the GIN index is asked
+
+
+class _Args:
+    """Positional parameters ($1, $2...) as a query is built."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def prefix_query(terms: tuple[str, ...]) -> str:
+    """``to_tsquery``'s text of terms that must all be there, each as a prefix
+    (terms are letters and digits only: quoted all the same)."""
+    return " & ".join(f"'{t}':*" for t in terms)
+
+
+def _filters(f: Filters, arg: Callable[[Any], str], at: str) -> str:
+    where: list[str] = []
+    if f.statuses:
+        where.append(f"c.status = ANY({arg([s.value for s in f.statuses])}::text[])")
+    if f.team is not None:
+        where.append(f"c.team = {arg(f.team)}")
+    if f.channel is not None:
+        where.append(f"c.channel = {arg(f.channel)}")
+    if f.assignee is not None:
+        where.append(f"c.agent_id = {arg(f.assignee)}" if f.assignee else "c.agent_id IS NULL")
+    if f.label is not None:
+        where.append("EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id"
+                     f" AND l.label = {arg(f.label)})")
+    if f.since is not None:
+        where.append(f"{at} >= {arg(f.since)}")
+    if f.until is not None:
+        where.append(f"{at} < {arg(f.until)}")
+    if f.snoozed is not None:
+        where.append("c.snoozed_until IS NOT NULL" if f.snoozed else "c.snoozed_until IS NULL")
+    return "".join(f" AND {w}" for w in where)
+
+
+async def _views(conn: PgConn, ids: set[str]) -> dict[str, ConversationView]:
+    if not ids:
+        return {}
+    rows = await conn.fetch(f"{CONVERSATION_SELECT} WHERE c.id = ANY($1::text[])", list(ids))
+    return {r["id"]: conversation_row(r) for r in rows}
+
+
+async def _candidates(conn: PgConn, search: Search, budget: int) -> list[int]:
+    """The newest matches of the words, ``budget`` of them at most. PostgreSQL's
+    planner cannot tell a common word from a rare one it has no statistics of
+    (an order number): it reads the newest messages backwards (``messages_seq``),
+    which finds a common word's matches at once and a rare word's only after
+    reading nearly all. That way gets ``FIRST_TRY`` of time; past it, the GIN
+    index gathers every match and the newest are sorted out, which is quick
+    exactly when matches are few."""
+    arg = _Args()
+    where = f"{MESSAGE_VECTOR} @@ {QUERY_VECTOR.format(arg(search.text))}"
+    if search.after is not None:
+        where += f" AND m.seq < {arg(search.after)}"
+    sql = f"SELECT m.seq FROM messages m WHERE {where} ORDER BY m.seq DESC LIMIT {arg(budget)}"
+    async with conn.transaction():
+        try:
+            async with conn.transaction():  # a savepoint: the settings end with it
+                await conn.execute(f"SET LOCAL statement_timeout = {FIRST_TRY_MS}")
+                return [r["seq"] for r in await conn.fetch(sql, *arg.values)]
+        except asyncpg.QueryCanceledError:
+            pass
+        await conn.execute("SET LOCAL enable_indexscan = off")  # the GIN index's bitmap, then a sort
+        return [r["seq"] for r in await conn.fetch(sql, *arg.values)]
+
+
+async def _search_messages(conn: PgConn, search: Search) -> MessagePage:
+    # the newest matches of the words, a budget of them; then the filters over them
+    budget = CANDIDATES if search.filters.any else search.limit
+    candidates = await _candidates(conn, search, budget)
+    if not candidates:
+        return MessagePage([], None)
+    arg = _Args()
+    where = f"m.seq = ANY({arg(candidates)}::bigint[])" + _filters(search.filters, arg, "m.created_at")
+    rows = await conn.fetch("SELECT m.*, m.seq AS position FROM messages m JOIN conversations c"
+                            f" ON c.id = m.conversation_id WHERE {where} ORDER BY m.seq DESC"
+                            f" LIMIT {arg(search.limit)}", *arg.values)
+    views = await _views(conn, {r["conversation_id"] for r in rows})
+    hits = [(r["position"], MessageHit(message=message_row(r), conversation=views[r["conversation_id"]]))
+            for r in rows]
+    return MessagePage(hits, resume_after(hits, search.limit, candidates, budget))
+
+
+async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int, ConversationView]]:
+    arg = _Args()
+    where = ""
+    if search.terms:
+        where += (" AND c.customer_id IN (SELECT customer_id FROM search_customers"
+                  f" WHERE terms @@ to_tsquery('simple', {arg(prefix_query(search.terms))}))")
+    if search.after is not None:
+        where += f" AND c.seq < {arg(search.after)}"
+    where += _filters(search.filters, arg, "c.created_at")
+    sql = CONVERSATION_SELECT.replace("SELECT c.*", "SELECT c.seq AS position, c.*", 1)
+    rows = await conn.fetch(f"{sql} WHERE true{where} ORDER BY c.seq DESC LIMIT {arg(search.limit)}", *arg.values)
+    return [(r["position"], conversation_row(r)) for r in rows]
+
+
+async def _search_customers(conn: PgConn, search: Search) -> list[tuple[int, CustomerHit]]:
+    arg = _Args()
+    where = f"s.terms @@ to_tsquery('simple', {arg(prefix_query(search.terms))})"
+    if search.after is not None:
+        where += f" AND s.seq < {arg(search.after)}"
+    rows = await conn.fetch(
+        "SELECT s.seq AS position, cu.id, cu.display_name,"
+        " (SELECT id FROM conversations WHERE customer_id = cu.id ORDER BY created_at DESC, seq DESC LIMIT 1)"
+        " AS conversation_id,"
+        " ARRAY(SELECT ARRAY[kind, value] FROM identities WHERE customer_id = cu.id ORDER BY created_at, kind)"
+        " AS keys FROM search_customers s JOIN customers cu ON cu.id = s.customer_id"
+        f" WHERE {where} AND cu.merged_into IS NULL ORDER BY s.seq DESC LIMIT {arg(search.limit)}", *arg.values)
+    return [(r["position"], CustomerHit(
+        id=r["id"], display_name=r["display_name"], conversation_id=r["conversation_id"],
+        identities=[IdentityRef(kind=k, value=v) for k, v in r["keys"]])) for r in rows]
+
+
+async def _index(conn: PgConn, limit: int) -> int:
+    taken = await conn.fetch(
+        "DELETE FROM search_dirty_customers WHERE seq IN (SELECT seq FROM search_dirty_customers ORDER BY seq"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING customer_id", limit)
+    ids = list(dict.fromkeys(r["customer_id"] for r in taken))
+    if not ids:
+        return 0
+    rows = await conn.fetch(
+        "SELECT cu.id, cu.display_name, ARRAY(SELECT value FROM identities WHERE customer_id = cu.id) AS vals"
+        " FROM customers cu WHERE cu.id = ANY($1::text[]) ORDER BY cu.id", ids)
+    await conn.executemany(
+        "INSERT INTO search_customers (customer_id, terms) VALUES ($1, to_tsvector('simple', $2))"
+        " ON CONFLICT (customer_id) DO UPDATE SET terms = excluded.terms",
+        [(r["id"], " ".join(customer_terms(r["display_name"], list(r["vals"])))) for r in rows])
+    return len(ids)
+
+
+async def _view(conn: PgConn, conversation_id: str) -> ConversationView:
+    row = await conn.fetchrow(CONVERSATION_SELECT + " WHERE c.id = $1", conversation_id)
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    return conversation_row(row)
+
+
+async def _add_label(conn: PgConn, conversation_id: str, name: str, now: datetime, most: int) -> ConversationView:
+    if await conn.fetchval("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", conversation_id) is None:
+        raise NotFound(f"conversation {conversation_id}")
+    has = {r["label"] for r in await conn.fetch(
+        "SELECT label FROM conversation_labels WHERE conversation_id = $1", conversation_id)}
+    if name not in has:
+        if len(has) >= most:
+            raise ConflictError(f"a conversation has at most {most} labels")
+        await conn.execute("INSERT INTO labels (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", name, now)
+        await conn.execute("INSERT INTO conversation_labels (conversation_id, label, created_at) VALUES ($1, $2, $3)",
+                           conversation_id, name, now)
+    return await _view(conn, conversation_id)
+
+
+async def _remove_label(conn: PgConn, conversation_id: str, name: str) -> ConversationView:
+    await _view(conn, conversation_id)
+    gone = rows_changed(await conn.execute(
+        "DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2", conversation_id, name))
+    if not gone:
+        raise NotFound(f"label {name!r} on conversation {conversation_id}")
+    return await _view(conn, conversation_id)
+
+
+async def _snooze(conn: PgConn, conversation_id: str, until: datetime) -> ConversationView:
+    changed = rows_changed(await conn.execute(
+        "UPDATE conversations SET snoozed_until = $2 WHERE id = $1 AND status <> 'resolved'", conversation_id, until))
+    view = await _view(conn, conversation_id)
+    if not changed:
+        raise ConflictError(f"conversation {conversation_id} is resolved")
+    return view
+
+
+async def _wake(conn: PgConn, conversation_id: str) -> ConversationView | None:
+    changed = rows_changed(await conn.execute(
+        "UPDATE conversations SET snoozed_until = NULL WHERE id = $1 AND snoozed_until IS NOT NULL", conversation_id))
+    return await _view(conn, conversation_id) if changed else None
+
+
+async def _wake_due(conn: PgConn, now: datetime, limit: int) -> list[ConversationView]:
+    ids = [r["id"] for r in await conn.fetch(
+        "UPDATE conversations SET snoozed_until = NULL WHERE id IN (SELECT id FROM conversations"
+        " WHERE snoozed_until IS NOT NULL AND snoozed_until <= $1 ORDER BY snoozed_until LIMIT $2"
+        " FOR UPDATE SKIP LOCKED) AND snoozed_until IS NOT NULL RETURNING id", now, limit)]
+    views = await _views(conn, set(ids))
+    return [views[i] for i in ids if views[i].status.value != "resolved"]
+
+
+async def _labels(conn: PgConn) -> list[Label]:
+    return [Label(name=r["name"], created_at=r["created_at"])
+            for r in await conn.fetch("SELECT name, created_at FROM labels ORDER BY name")]
+
+
+async def _labels_exist(conn: PgConn, names: list[str]) -> list[str]:
+    return [r["name"] for r in await conn.fetch("SELECT name FROM labels WHERE name = ANY($1::text[])", names)]
+
+
+async def _next_wake(conn: PgConn) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT min(snoozed_until) FROM conversations WHERE snoozed_until IS NOT NULL")
+    return value
+
+
+class PostgresSearch(SearchStore, PgConnections):
+    """Search, labels and snooze over the pool of the store it is mixed into."""
+
+    async def search_messages(self, search: Search) -> MessagePage:
+        return await self._pg.read(_search_messages, search)
+
+    async def search_conversations(self, search: Search) -> list[tuple[int, ConversationView]]:
+        return await self._pg.read(_search_conversations, search)
+
+    async def search_customers(self, search: Search) -> list[tuple[int, CustomerHit]]:
+        return await self._pg.read(_search_customers, search)
+
+    async def index_for_search(self, limit: int) -> int:
+        return await self._pg.write(_index, limit)
+
+    async def list_labels(self) -> list[Label]:
+        return await self._pg.read(_labels)
+
+    async def labels_exist(self, names: list[str]) -> list[str]:
+        return await self._pg.read(_labels_exist, names) if names else []
+
+    async def add_label(self, conversation_id: str, name: str, now: datetime, most: int) -> ConversationView:
+        return await self._pg.write(_add_label, conversation_id, name, now, most)
+
+    async def remove_label(self, conversation_id: str, name: str) -> ConversationView:
+        return await self._pg.write(_remove_label, conversation_id, name)
+
+    async def snooze(self, conversation_id: str, until: datetime) -> ConversationView:
+        return await self._pg.write(_snooze, conversation_id, until)
+
+    async def wake(self, conversation_id: str) -> ConversationView | None:
+        return await self._pg.write(_wake, conversation_id)
+
+    async def wake_due(self, now: datetime, limit: int) -> list[ConversationView]:
+        return await self._pg.write(_wake_due, now, limit)
+
+    async def next_wake(self) -> datetime | None:
+        return await self._pg.read(_next_wake)

@@ -1,0 +1,104 @@
+"""SQLite's index of messages' terms, in a database file of its own beside
+the store's (``omnirouter.db`` → ``omnirouter.search.db``), written by a
+connection of its own: indexing never takes the store's one writer from the
+ingest, whose latency it would otherwise add to (bench.load measured it).
+
+The file holds derived data only: an FTS5 table keyed by the message's rowid
+and the position the indexer reached. Deleted, or found to belong to another
+store (a restored or replaced database), it is built again from the first
+message, in the background. The store's reader attaches it read-only to
+search (``attach``), and the indexer's connection attaches the store
+read-only to read what to index."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from router.search.terms import text_terms
+from router.store.engine import Connection, close_quietly
+from router.store.sqlite_db import Synchronous
+
+SCHEMA = "search"  # the index's name where it is attached to the store's reader
+_STORE = "store"  # the store's name where it is attached to the index's connection
+_CREATE = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_messages USING fts5(terms, content='', detail=none, columnsize=0,
+    tokenize='unicode61 remove_diacritics 0');
+"""
+
+
+def index_path(store_path: str) -> Path:
+    path = Path(store_path)
+    return path.with_name(f"{path.stem}.search{path.suffix or '.db'}")
+
+
+def _attached(conn: sqlite3.Connection, name: str) -> bool:
+    return any(row[1] == name for row in conn.execute("PRAGMA database_list"))
+
+
+def attach(conn: sqlite3.Connection, path: str) -> None:
+    """The index attached read-only to a connection of the store (again after the connection was reopened)."""
+    if not _attached(conn, SCHEMA):
+        conn.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (f"file:{Path(path).as_uri()[7:]}?mode=ro",))
+
+
+def _prepare(conn: sqlite3.Connection, store_path: str, owner: str) -> None:
+    """The index's tables; emptied when they were built from another store."""
+    conn.execute("PRAGMA wal_autocheckpoint=1000")  # derived data: checkpointed as SQLite does by default
+    conn.executescript(_CREATE)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'store'").fetchone()
+    if row is not None and row[0] == owner:
+        return
+    conn.executescript("BEGIN; DROP TABLE search_messages; DELETE FROM meta; COMMIT;")
+    conn.executescript(_CREATE)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('store', ?)", (owner,))
+
+
+def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int:
+    """Up to ``limit`` messages after the position reached, in one transaction of the index's."""
+    if not _attached(conn, _STORE):
+        conn.execute(f"ATTACH DATABASE ? AS {_STORE}", (f"file:{Path(store_path).as_uri()[7:]}?mode=ro",))
+    row = conn.execute("SELECT value FROM meta WHERE key = 'position'").fetchone()
+    after = int(row[0]) if row is not None else 0
+    rows = conn.execute(f"SELECT rowid, text FROM {_STORE}.messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                        (after, limit)).fetchall()
+    if not rows:
+        return 0
+    docs = [(r[0], " ".join(text_terms(r[1]))) for r in rows if r[1]]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany("INSERT INTO search_messages (rowid, terms) VALUES (?, ?)", docs)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('position', ?)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(rows[-1][0]),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(rows)
+
+
+class MessageIndex:
+    """The index's file and its one writing connection, in a thread of the server.
+    A store in memory (``:memory:``, whose data no other connection sees) has no
+    index of messages: nothing of it is ever on disk."""
+
+    def __init__(self, store_path: str, synchronous: Synchronous) -> None:
+        self.store_path = store_path
+        self.path = None if store_path == ":memory:" else str(index_path(store_path))
+        self._conn = None if self.path is None else Connection(self.path, synchronous, "search-index")
+
+    async def open(self, owner: str) -> None:
+        if self._conn is not None:
+            await self._conn.open()
+            await self._conn.run_alone(lambda c: _prepare(c, self.store_path, owner))
+
+    async def index(self, limit: int) -> int:
+        if self._conn is None:
+            return 0
+        store_path = self.store_path
+        return await self._conn.run_alone(lambda c: index_messages(c, store_path, limit))
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await close_quietly(self._conn)

@@ -1,0 +1,93 @@
+"""Search's rules without a database (router/search/service.py, terms.py):
+the terms a text is indexed and searched by, the checks of a query, cursors,
+label names and snooze times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from router.search.service import (
+    Filters,
+    Kind,
+    SearchError,
+    label_name,
+    make_search,
+    read_cursor,
+    snooze_until,
+    write_cursor,
+)
+from router.search.terms import customer_terms, query_terms, text_terms
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("a", "b"), [("заказ", "заказов"), ("заказы", "заказами"), ("order", "orders"),
+                                      ("delivery", "deliveries"), ("ёлка", "елки"), ("Доставка", "доставкой")])
+def test_forms_of_a_word_have_one_term(a: str, b: str) -> None:
+    assert text_terms(a) == text_terms(b)
+
+
+def test_a_phone_is_found_however_it_is_typed() -> None:
+    terms = customer_terms("Иван", ["+79161234567"])
+    for typed in ("+7 916 123-45-67", "8 (916) 123 45 67", "9161234567", "79161234567"):
+        assert query_terms(typed)[0] in terms, typed
+
+
+def test_an_email_is_found_by_its_parts() -> None:
+    terms = customer_terms(None, ["anna.smith@example.com"])
+    assert set(query_terms("anna.smith@example.com")) <= set(terms)
+
+
+def test_stop_words_leave_a_query_of_messages_only() -> None:
+    assert make_search(Kind.MESSAGES, "где мои заказы", Filters(), None, 20).terms == tuple(query_terms("мои заказы"))
+    with pytest.raises(SearchError) as refused:
+        make_search(Kind.MESSAGES, "the и", Filters(), None, 20)
+    assert refused.value.code == "query_only_stop_words"
+    # a customer named like a stop word is still found
+    assert make_search(Kind.CUSTOMERS, "Она", Filters(), None, 20).terms
+
+
+@pytest.mark.parametrize(("kind", "text", "filters", "limit", "code"), [
+    (Kind.MESSAGES, "", Filters(), 20, "query_empty"),
+    (Kind.CUSTOMERS, "  ", Filters(), 20, "query_empty"),
+    (Kind.MESSAGES, "я" * 201, Filters(), 20, "query_too_long"),
+    (Kind.MESSAGES, "!!!", Filters(), 20, "query_no_words"),
+    (Kind.MESSAGES, " ".join(f"слово{n}" for n in range(13)), Filters(), 20, "query_too_many_words"),
+    (Kind.CUSTOMERS, "иван", Filters(team="support"), 20, "filters_not_for_customers"),
+    (Kind.CONVERSATIONS, None, Filters(since=NOW, until=NOW), 20, "bad_date_range"),
+    (Kind.CONVERSATIONS, None, Filters(), 0, "bad_limit"),
+    (Kind.CONVERSATIONS, None, Filters(), 101, "bad_limit"),
+])
+def test_a_bad_query_is_refused_with_its_code(kind: Kind, text: str | None, filters: Filters, limit: int,
+                                              code: str) -> None:
+    with pytest.raises(SearchError) as refused:
+        make_search(kind, text, filters, None, limit)
+    assert refused.value.code == code
+
+
+def test_a_cursor_goes_back_to_its_own_kind_of_search_only() -> None:
+    assert read_cursor(Kind.MESSAGES, write_cursor(Kind.MESSAGES, 42)) == 42
+    for bad in ("x", write_cursor(Kind.CONVERSATIONS, 42), "WyJtZXNzYWdlcyIsLTFd", "WyJtZXNzYWdlcyIsdHJ1ZV0"):
+        with pytest.raises(SearchError):
+            read_cursor(Kind.MESSAGES, bad)
+
+
+def test_label_names() -> None:
+    assert label_name("  VIP ") == "VIP"
+    assert label_name("е\u0308лка") == "ёлка"  # one form of the same letters
+    for bad, code in (("", "label_empty"), (" ", "label_empty"), ("x" * 41, "label_too_long"),
+                      ("a\tb", "label_bad_characters"), ("a\u202eb", "label_bad_characters")):
+        with pytest.raises(SearchError) as refused:
+            label_name(bad)
+        assert refused.value.code == code
+
+
+def test_snooze_times() -> None:
+    assert snooze_until(NOW + timedelta(hours=1), NOW) == NOW + timedelta(hours=1)
+    for until, code in ((NOW, "snooze_in_past"), (NOW + timedelta(days=367), "snooze_too_far"),
+                        (datetime(2030, 1, 1), "snooze_no_timezone")):
+        with pytest.raises(SearchError) as refused:
+            snooze_until(until, NOW)
+        assert refused.value.code == code
