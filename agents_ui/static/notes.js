@@ -6,15 +6,22 @@
 
 (function () {
   const MAX_SUGGESTIONS = 6;
-  // "@prefix" just before the caret, not inside a word or an address (ann@example.com)
-  const TYPING_MENTION = /(^|[^\w@.])@([A-Za-z0-9._-]{0,64})$/;
-  const MENTION = /(^|[^\w@.])@([A-Za-z0-9._-]{1,64})/g;
+  // "@prefix" just before the caret, not inside a word or an address (ann@example.com).
+  // The server's rule (router/notes/service.py MENTION) word for word: Python's \w is
+  // Unicode (a letter, a digit or "_"), so "заказ@bob" is no mention; JS's \w is ASCII,
+  // hence \p{L}\p{N}_ with the u flag (tests/e2e/test_notes_console.py checks they agree)
+  const TYPING_MENTION = /(^|[^\p{L}\p{N}_@.])@([A-Za-z0-9._-]{0,64})$/u;
+  const MENTION = /(^|[^\p{L}\p{N}_@.])@([A-Za-z0-9._-]{1,64})/gu;
 
   const notes = {
     mode: "reply",             // the composer's: "reply" or "note"
     agents: [],                // every agent: {id, username, display_name}
-    shown: new Set(),          // note ids drawn in the selected conversation's thread
+    known: new Map(),          // the selected conversation's notes by id, drawn or waiting for its history
+    drawn: false,              // its history is drawn: a note can be placed among its messages
     selected: null,            // the conversation on screen
+    drafts: { reply: "", note: "" }, // the composer's text of the mode not shown: a note never becomes a reply
+    ticket: 0,                 // the last request for the unread count sent, and the last applied:
+    counted: 0,                // an older answer never overwrites a newer one
     me: null,                  // the agent logged in
     mentions: [],              // the Mentions view, newest first
     unread: 0,
@@ -96,13 +103,28 @@
     return li;
   }
 
-  // A note goes before the first message written after it (messages carry
-  // data-ts); a day's heading stays above the messages of its day.
+  // A note of the selected conversation is kept until its history is drawn
+  // (one arriving live before would sit above the messages appended after it),
+  // then placed among the messages by time.
   function place(note) {
-    if (note.conversation_id !== notes.selected || notes.shown.has(note.id)) return;
+    if (note.conversation_id !== notes.selected || notes.known.has(note.id)) return;
+    notes.known.set(note.id, note);
+    if (notes.drawn) draw(note);
+  }
+
+  // the history is drawn: every note known so far joins it, in time order
+  function drawKnown() {
+    notes.drawn = true;
+    [...notes.known.values()]
+      .sort((x, y) => Date.parse(x.created_at) - Date.parse(y.created_at))
+      .forEach(draw);
+  }
+
+  // A note goes before the first message (or note) written after it (rows carry
+  // data-ts); a day's heading stays above the messages of its day.
+  function draw(note) {
     const list = $("#messages");
-    if (!list) return;
-    notes.shown.add(note.id);
+    if (!list || list.querySelector(`li[data-id="${CSS.escape(note.id)}"]`)) return;
     const row = noteRow(note);
     const at = Date.parse(note.created_at);
     const later = [...list.querySelectorAll("li[data-ts]")].find((li) => Date.parse(li.dataset.ts) > at);
@@ -132,9 +154,18 @@
   };
 
   function setMode(mode) {
-    notes.mode = mode === "note" ? "note" : "reply";
+    const next = mode === "note" ? "note" : "reply";
     const form = $("#reply-form");
     const box = $('[data-testid="reply"]');
+    if (box && next !== notes.mode) {
+      // each mode its own draft: a note half written never becomes a reply Enter sends
+      notes.drafts[notes.mode] = box.value;
+      box.value = notes.drafts[next];
+      notes.drafts[next] = "";
+      notes.mode = next;
+      box.dispatchEvent(new Event("input")); // the box fits its text again
+    }
+    notes.mode = next;
     if (!form || !box) return;
     form.classList.toggle("note-mode", notes.mode === "note");
     form.querySelectorAll(".mode-switch button").forEach((b) => {
@@ -329,11 +360,21 @@
     $("#mentions-empty").hidden = notes.mentions.length > 0;
   }
 
-  async function loadMentions() {
-    const data = await call("GET", "/api/mentions");
-    notes.mentions = data.mentions;
-    notes.unread = data.unread;
+  // the badge shows the server's count: an answer to an older request never
+  // overwrites a newer one's (the count may be asked again meanwhile)
+  function counted(ticket, unread) {
+    if (ticket < notes.counted) return false;
+    notes.counted = ticket;
+    notes.unread = unread;
     renderBadge();
+    return true;
+  }
+
+  async function loadMentions() {
+    const ticket = ++notes.ticket;
+    const data = await call("GET", "/api/mentions");
+    if (!counted(ticket, data.unread)) return;
+    notes.mentions = data.mentions;
     renderMentions();
   }
 
@@ -355,29 +396,34 @@
 
   async function markRead(id) {
     if (!notes.mentions.some((m) => !m.read_at && m.note.conversation_id === id) && notes.unread === 0) return;
+    const ticket = ++notes.ticket;
     const data = await call("POST", `/api/conversations/${encodeURIComponent(id)}/mentions/read`);
     const now = new Date().toISOString();
     notes.mentions.forEach((m) => {
       if (m.note.conversation_id === id && !m.read_at) m.read_at = now;
     });
-    notes.unread = data.unread;
-    renderBadge();
+    counted(ticket, data.unread);
     renderMentions();
   }
 
+  // the conversation is open in front of them, the tab visible: its mentions are read
+  function readIfSeen() {
+    if (notes.selected && document.visibilityState === "visible") markRead(notes.selected).catch(() => {});
+  }
+
   function onMentioned(mention) {
-    notes.mentions = [mention, ...notes.mentions.filter((m) => m.note.id !== mention.note.id)];
-    notes.unread += 1;
-    renderBadge();
+    // the same mention twice (the socket opened while the catch-up's GET ran) is one;
+    // and the count is the server's, which knows if it was read meanwhile (mentions.read
+    // may come first from another node)
+    const known = notes.mentions.some((m) => m.note.id === mention.note.id);
+    if (!known) notes.mentions = [mention, ...notes.mentions];
     renderMentions();
-    if (window.consoleAlerts && typeof window.consoleAlerts.notify === "function") {
+    loadMentions().catch(() => {});
+    if (!known && window.consoleAlerts && typeof window.consoleAlerts.notify === "function") {
       window.consoleAlerts.notify("mention", tr("notes.alert_title", { name: mention.note.agent_name }),
         mention.note.text);
     }
-    // the conversation is open in front of them: it is read as it arrives
-    if (mention.note.conversation_id === notes.selected && document.visibilityState === "visible") {
-      markRead(notes.selected).catch(() => {});
-    }
+    if (mention.note.conversation_id === notes.selected) readIfSeen();
   }
 
   function onEvent(event) {
@@ -385,11 +431,11 @@
     if (event.detail.type === "note.created") place(data.note);
     else if (event.detail.type === "note.mentioned") onMentioned(data.mention);
     else if (event.detail.type === "mentions.read") {
-      notes.unread = data.unread;
+      // a count pushed now is newer than any asked for before it
+      counted(++notes.ticket, data.unread);
       notes.mentions.forEach((m) => {
         if (m.note.conversation_id === data.conversation_id && !m.read_at) m.read_at = new Date().toISOString();
       });
-      renderBadge();
       renderMentions();
     }
   }
@@ -453,14 +499,21 @@
     document.addEventListener("console:event", onEvent);
     document.addEventListener("conversation:selected", (e) => {
       notes.selected = e.detail.id;
-      notes.shown = new Set();
+      notes.known = new Map();
+      notes.drawn = false;
       markRead(e.detail.id).catch(() => {});
     });
     // the thread is drawn: the notes join it in time order
     document.addEventListener("conversation:loaded", (e) => {
-      if (e.detail.id === notes.selected) loadNotes(e.detail.id).catch(() => {});
+      if (e.detail.id !== notes.selected) return;
+      drawKnown();
+      loadNotes(e.detail.id).catch(() => {});
     });
     document.addEventListener("console:connected", () => catchUp().catch(() => {}));
+    // back to a tab left hidden: the mentions that came meanwhile in the open conversation are read now
+    document.addEventListener("visibilitychange", () => {
+      if (notes.mentions.some((m) => !m.read_at && m.note.conversation_id === notes.selected)) readIfSeen();
+    });
     document.addEventListener("click", (e) => {
       // a click anywhere else closes the Mentions view, as a menu does
       if (!$("#mentions-view").hidden && !e.target.closest("#mentions-view, [data-testid='mentions-button']")) {
@@ -488,8 +541,15 @@
       && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
   }
 
+  // the @names of a text as the server reads them (router/notes/service.py mentioned_names)
+  function mentionedNames(text) {
+    const names = [...text.matchAll(MENTION)].map((m) => m[2].replace(/\.+$/, "").toLowerCase());
+    return [...new Set(names)];
+  }
+
   window.notes = {
     isNoteMode: () => notes.mode === "note",
+    mentionedNames,
     setMode,
     submit,
   };

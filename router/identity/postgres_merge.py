@@ -83,13 +83,20 @@ async def _fold_plan(conn: PgConn, survivor_id: str, merged_id: str, now: dateti
         return {}
     kept, folded = (next(c for c in both if c["id"] == p["id"]) for p in pair)
     moved = await _rows(conn, "SELECT id FROM messages WHERE conversation_id = $1", (folded["id"],))
-    return {"kept": kept, "folded": folded, "moved": [m["id"] for m in moved], "stamp": ts(now)}
+    notes = await _rows(conn, "SELECT id FROM notes WHERE conversation_id = $1", (folded["id"],))
+    return {"kept": kept, "folded": folded, "moved": [m["id"] for m in moved], "notes": [n["id"] for n in notes],
+            "stamp": ts(now)}
 
 
 async def _fold_messages(conn: PgConn, plan: dict[str, Any]) -> None:
+    """The folded conversation's messages, and the agents' notes beside them
+    (with their mentions), to the kept one. Under the conversations' locks: a
+    note written there meanwhile waits at its foreign key's share lock and is
+    stored after the merge, beside the folded conversation (closed)."""
     if plan:
-        await conn.execute("UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
-                           plan["kept"]["id"], plan["folded"]["id"])
+        for table in ("messages", "notes", "note_mentions"):
+            await conn.execute(f"UPDATE {table} SET conversation_id = $1 WHERE conversation_id = $2",
+                               plan["kept"]["id"], plan["folded"]["id"])
 
 
 async def _fold_conversations(conn: PgConn, plan: dict[str, Any], now: datetime) -> None:
@@ -228,6 +235,10 @@ async def _move_back(conn: PgConn, snapshot: dict[str, Any]) -> set[str]:
     if fold_:
         await conn.executemany("UPDATE messages SET conversation_id = $1 WHERE id = $2",
                                [(folded_id, m) for m in fold_["moved"]])
+        # a snapshot from before notes were moved has none
+        back = [(folded_id, n) for n in fold_.get("notes", [])]
+        await conn.executemany("UPDATE notes SET conversation_id = $1 WHERE id = $2", back)
+        await conn.executemany("UPDATE note_mentions SET conversation_id = $1 WHERE note_id = $2", back)
     await conn.executemany(
         "UPDATE messages SET customer_id = $1, conversation_id = $2 WHERE id = $3",
         [(merged_id, m["conversation_id"], m["id"]) for m in snapshot["messages"]],

@@ -43,6 +43,10 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
     kept, folded = pair
     moved = _rows(conn, "SELECT id FROM messages WHERE conversation_id = ?", (folded["id"],))
     conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
+    # the agents' notes (and their mentions) follow the thread they were written beside
+    notes = _rows(conn, "SELECT id FROM notes WHERE conversation_id = ?", (folded["id"],))
+    conn.execute("UPDATE notes SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
+    conn.execute("UPDATE note_mentions SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
     conn.execute(
         "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ?, route_reason = ?"
         " WHERE id = ?", (now, now, f"merged into {kept['id']}", folded["id"]),
@@ -52,7 +56,8 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
         "UPDATE conversations SET last_message_at = ?, last_message_text = ?, updated_at = ? WHERE id = ?",
         (latest, text, now, kept["id"]),
     )
-    return {"kept": kept, "folded": folded, "moved": [m["id"] for m in moved], "stamp": now}
+    return {"kept": kept, "folded": folded, "moved": [m["id"] for m in moved], "notes": [n["id"] for n in notes],
+            "stamp": now}
 
 
 def _merge(conn: sqlite3.Connection, req: MergeRequest, now: str) -> MergeRecord:
@@ -162,6 +167,10 @@ def _move_back(conn: sqlite3.Connection, snapshot: dict[str, Any]) -> set[str]:
     if fold:
         conn.executemany("UPDATE messages SET conversation_id = ? WHERE id = ?",
                          [(folded_id, m) for m in fold["moved"]])
+        # a snapshot from before notes were moved has none
+        back = [(folded_id, n) for n in fold.get("notes", [])]
+        conn.executemany("UPDATE notes SET conversation_id = ? WHERE id = ?", back)
+        conn.executemany("UPDATE note_mentions SET conversation_id = ? WHERE note_id = ?", back)
     conn.executemany(
         "UPDATE messages SET customer_id = ?, conversation_id = ? WHERE id = ?",
         [(merged_id, m["conversation_id"], m["id"]) for m in snapshot["messages"]],

@@ -34,7 +34,7 @@ class NotesStore(NoteStore, ConversationStore, AccountStore, Protocol):
 
 
 class NoteRefused(ValueError):
-    """A note that cannot be stored as written (empty, too long, a NUL)."""
+    """A note that cannot be stored as written (empty, too long, a NUL, a lone surrogate)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -71,7 +71,19 @@ def checked_text(text: str) -> str:
         raise NoteRefused("note_too_long", f"a note has at most {MAX_NOTE_LENGTH} characters")
     if "\x00" in text:
         raise NoteRefused("note_invalid", "a note cannot contain a NUL character")
+    if not is_unicode(text):
+        raise NoteRefused("note_invalid", "a note cannot contain a lone surrogate (text that is not Unicode)")
     return text
+
+
+def is_unicode(text: str) -> bool:
+    """Is ``text`` storable as UTF-8? JSON's ``"\\ud800"`` decodes to a lone
+    surrogate, which neither SQLite's writer nor asyncpg can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Notes:

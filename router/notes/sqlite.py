@@ -41,8 +41,9 @@ class SQLiteNotes(NoteStore, Connections):
     async def conversation_notes(self, conversation_id: str, limit: int) -> list[Note]:
         rows = await self._r.call(
             _all,
-            f"SELECT * FROM (SELECT {NOTE_COLUMNS}, {_MENTIONED} FROM notes n WHERE n.conversation_id = ?"
-            " ORDER BY n.created_at DESC, n.rowid DESC LIMIT ?) ORDER BY created_at",
+            # ties in time in the order written (rowid), as PostgreSQL's seq has them
+            f"SELECT * FROM (SELECT {NOTE_COLUMNS}, n.rowid AS seq, {_MENTIONED} FROM notes n WHERE n.conversation_id"
+            " = ? ORDER BY n.created_at DESC, n.rowid DESC LIMIT ?) ORDER BY created_at, seq",
             (conversation_id, limit),
         )
         return [note_row(r) for r in rows]

@@ -60,6 +60,27 @@ async def test_a_bad_note_gets_its_own_code_and_stores_nothing(client: Client, t
     assert await client.app[STORE].conversation_notes(conv, 10) == []
 
 
+@pytest.mark.parametrize("raw", ['{"text": "a\\ud800b"}', '{"text": "\\udfff"}', '{"text": "ok \\ud83d"}'])
+async def test_a_note_with_a_lone_surrogate_is_refused_and_stores_nothing(client: Client, raw: str) -> None:
+    """JSON may escape half a UTF-16 pair ("\\ud800"): no backend can store it, so it is refused, not a 500.
+    Every body is checked for it where it is parsed (agents_ui.endpoints): 400 bad_json, before the
+    note's own check (note_invalid) would see it."""
+    await login(client)
+    conv = await customer_writes(client, "hi")
+    resp = await client.post(f"/api/conversations/{conv}/notes", data=raw,
+                             headers={"Content-Type": "application/json"})
+    assert (await error_of(resp))[:2] == (400, "bad_json")
+    assert await client.app[STORE].conversation_notes(conv, 10) == []
+
+
+@pytest.mark.parametrize("path", ["/api/conversations/%ED%A0%80/notes", "/api/conversations/%ED%A0%80/mentions/read"])
+async def test_a_conversation_id_that_is_not_utf8_is_404(client: Client, path: str) -> None:
+    await login(client)
+    for method in ("GET", "POST") if path.endswith("/notes") else ("POST",):
+        resp = await client.request(method, path, json={"text": "hi"} if method == "POST" and "notes" in path else {})
+        assert (await error_of(resp))[:2] == (404, "not_found"), method
+
+
 @pytest.mark.parametrize("body", [{}, {"text": 5}, {"text": "hi", "private": False}])
 async def test_a_malformed_body_is_refused(client: Client, body: dict[str, Any]) -> None:
     await login(client)

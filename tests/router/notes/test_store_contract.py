@@ -56,6 +56,16 @@ async def test_notes_are_listed_oldest_first_the_latest_ones(store: Store) -> No
     assert await store.conversation_notes("conv_other", 10) == []
 
 
+async def test_notes_written_at_the_same_time_are_listed_in_the_order_written(store: Store) -> None:
+    _, conv_id = await ingest(store, inbound())
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    written = [note(conv_id, ann.id, f"note {i}", at=7) for i in range(6)]
+    for n in written:
+        await store.add_note(n)
+    assert [n.text for n in await store.conversation_notes(conv_id, 10)] == [n.text for n in written]
+    assert [n.text for n in await store.conversation_notes(conv_id, 4)] == [n.text for n in written[2:]]
+
+
 async def test_a_note_in_an_unknown_conversation_stores_nothing(store: Store) -> None:
     ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
     bob = await store.create_agent("bob", "Bob", Role.AGENT, "hash")
