@@ -31,8 +31,8 @@ from router.models import (
 from router.store.errors import NotFound
 from router.store.pg_engine import RECEIPT, PgConn, PgConnections, advisory_lock
 from router.store.pg_rows import CONVERSATION_SELECT as _CONV_SELECT
+from router.store.pg_rows import LATEST_CONVERSATIONS, insert_message
 from router.store.pg_rows import conversation_view as _conv_view
-from router.store.pg_rows import insert_message
 from router.store.rows import conversation_row as _conversation
 from router.store.rows import message_row as _message
 
@@ -247,13 +247,8 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         return await self._pg.read(_conv_view, conversation_id)
 
     async def list_conversations(self, statuses: list[ConversationStatus] | None, limit: int) -> list[ConversationView]:
-        if statuses:
-            return await self._pg.read(
-                _fetch_conversations,
-                f"{_CONV_SELECT} WHERE c.status = ANY($1::text[]) ORDER BY c.last_message_at DESC LIMIT $2",
-                [s.value for s in statuses], limit)
-        return await self._pg.read(_fetch_conversations, f"{_CONV_SELECT} ORDER BY c.last_message_at DESC LIMIT $1",
-                                   limit)
+        chosen = list(dict.fromkeys(statuses or ConversationStatus))
+        return await self._pg.read(_fetch_conversations, LATEST_CONVERSATIONS, [s.value for s in chosen], limit)
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
         return await self._pg.read(_count)

@@ -32,9 +32,9 @@ from router.store.rows import conversation_row as _conversation
 from router.store.rows import conversation_view as _conv_view
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
+from router.store.rows import latest_conversations, ts
 from router.store.rows import message_params as _message_params
 from router.store.rows import message_row as _message
-from router.store.rows import ts
 
 
 def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[ConversationStatus] | None
@@ -191,14 +191,9 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
     async def list_conversations(
         self, statuses: list[ConversationStatus] | None, limit: int
     ) -> list[ConversationView]:
-        if statuses:
-            marks = ", ".join("?" for _ in statuses)
-            sql = f"{_CONV_SELECT} WHERE c.status IN ({marks}) ORDER BY c.last_message_at DESC LIMIT ?"
-            params: list[Any] = [s.value for s in statuses] + [limit]
-        else:
-            sql = f"{_CONV_SELECT} ORDER BY c.last_message_at DESC LIMIT ?"
-            params = [limit]
-        return [_conversation(r) for r in await self._r.call(_all, sql, params)]
+        chosen = list(dict.fromkeys(statuses or ConversationStatus))
+        params: list[Any] = [p for s in chosen for p in (s.value, limit)] + [limit]
+        return [_conversation(r) for r in await self._r.call(_all, latest_conversations(len(chosen)), params)]
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
         rows = await self._r.call(_all, "SELECT status, COUNT(*) FROM conversations GROUP BY status")

@@ -39,10 +39,22 @@ async def insert_message(conn: PgConn, m: Message) -> None:
 
 
 # a conversation as every slice returns it: with its customer's name
-CONVERSATION_SELECT = """
-    SELECT c.*, cu.display_name AS customer_name,
-        ARRAY(SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id) AS labels
+CONVERSATION_COLUMNS = """c.*, cu.display_name AS customer_name,
+        ARRAY(SELECT label FROM conversation_labels l WHERE l.conversation_id = c.id) AS labels"""
+CONVERSATION_SELECT = f"""
+    SELECT {CONVERSATION_COLUMNS}
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+"""
+# the $2 most recently active conversations of the statuses $1, picked through the
+# (status, last_message_at) index one status at a time (router.store.rows.latest_conversations)
+LATEST_CONVERSATIONS = f"""
+    SELECT {CONVERSATION_COLUMNS}
+    FROM (SELECT x.id, x.last_message_at FROM unnest($1::text[]) AS s(status)
+          CROSS JOIN LATERAL (SELECT id, last_message_at FROM conversations WHERE status = s.status
+                              ORDER BY last_message_at DESC LIMIT $2) AS x
+          ORDER BY x.last_message_at DESC LIMIT $2) AS p
+    JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id
+    ORDER BY p.last_message_at DESC
 """
 
 

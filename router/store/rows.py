@@ -119,11 +119,26 @@ def message_row(row: RowLike) -> Message:
 
 
 # a conversation as every slice returns it: with its customer's name
-CONVERSATION_SELECT = """
-    SELECT c.*, cu.display_name AS customer_name,
-        (SELECT json_group_array(label) FROM conversation_labels WHERE conversation_id = c.id) AS labels
+CONVERSATION_COLUMNS = """c.*, cu.display_name AS customer_name,
+        (SELECT json_group_array(label) FROM conversation_labels WHERE conversation_id = c.id) AS labels"""
+CONVERSATION_SELECT = f"""
+    SELECT {CONVERSATION_COLUMNS}
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
+
+
+def latest_conversations(arms: int) -> str:
+    """The ``limit`` most recently active conversations of ``arms`` statuses
+    (parameters: each status and ``limit`` in turn, then ``limit``), picked
+    through the (status, last_message_at) index one status at a time: one
+    ORDER BY over several statuses sorted every open conversation, each with
+    its customer and labels, to keep 200 of them (0.8 s at 50,000 open)."""
+    picked = " UNION ALL ".join(
+        "SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?"
+        " ORDER BY last_message_at DESC LIMIT ?)" for _ in range(arms))
+    return (f"SELECT {CONVERSATION_COLUMNS} FROM ({picked} ORDER BY last_message_at DESC LIMIT ?) p"
+            " CROSS JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id"
+            " ORDER BY p.last_message_at DESC")
 
 _CONV_FIELDS = set(Conversation.model_fields)
 

@@ -41,6 +41,30 @@ async def test_list_and_count_conversations(store: Store) -> None:
     assert counts[ConversationStatus.QUEUED] == 1 and counts[ConversationStatus.RESOLVED] == 1
 
 
+async def test_a_list_of_several_statuses_is_the_latest_of_them_all_in_order(store: Store) -> None:
+    """Picked one status at a time through the index, then merged: the page is
+    still the most recently active across the statuses, newest first."""
+    statuses = [ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED,
+                ConversationStatus.RESOLVED]
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    made = []
+    for i in range(12):
+        _, conv = await ingest(store, inbound(f"m{i}", sender=f"u{i}"), T0 + timedelta(minutes=i))
+        status = statuses[i % 4]
+        if status is not ConversationStatus.QUEUED:
+            await store.set_conversation_state(conv, status, agent.id if status is ConversationStatus.ASSIGNED
+                                               else None, T0)
+        made.append((conv, status))
+    newest_first = [conv for conv, _ in reversed(made)]
+    open_ones = [conv for conv, status in reversed(made) if status is not ConversationStatus.RESOLVED]
+    assert [c.id for c in await store.list_conversations(None, 5)] == newest_first[:5]
+    assert [c.id for c in await store.list_conversations(None, 100)] == newest_first
+    opened = await store.list_conversations(statuses[:3], 4)
+    assert [c.id for c in opened] == open_ones[:4]
+    assert [c.id for c in await store.list_conversations([ConversationStatus.BOT, ConversationStatus.BOT], 10)] == [
+        conv for conv, status in reversed(made) if status is ConversationStatus.BOT]
+
+
 async def test_delivery_receipts_only_move_forward(store: Store) -> None:
     _, conv_id = await ingest(store, inbound())
     conv = await store.get_conversation(conv_id)
