@@ -386,4 +386,8 @@ MIGRATIONS: list[str] = [
     """,
     # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
     CSAT_SURVEYS,
+    # 20: read order — a conversation's messages in the order they were stored (the rowid, which
+    # the one writer gives in commit order): read marks and unread counts go by it, not by a
+    # message's time, which a later commit may carry earlier (router/signals/sqlite.py)
+    "CREATE INDEX messages_conversation_order ON messages(conversation_id);",
 ]
