@@ -66,11 +66,13 @@ DRAIN_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
 PRUNE_SINGLETON = "events-prune"
 # live signals (someone typing: ``events.EPHEMERAL``, ``Peers.signal``) go by NOTIFY alone, on a
-# channel of their own: no row, no lock on the log; a node whose LISTEN is down misses them,
-# which for what is stale in seconds is right. NOTIFY's payload must stay under 8000 bytes
+# channel and a connection of their own (``signals-out``): no row, never the log's lock nor its
+# writer, so a flood of typing, or a database that will not take it, never holds up an event;
+# a node whose LISTEN is down misses them, which for what is stale in seconds is right.
+# NOTIFY's payload must stay under 8000 bytes
 SIGNALS = "omnirouter_signals"
 SIGNAL_BYTES = 7500
-SIGNALS_WAITING = 1000  # signals waiting to go out; more are dropped (the database is away)
+SIGNALS_WAITING = 1000  # signals waiting to go out; past that the OLDEST are dropped (stale first)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -106,6 +108,8 @@ class PgCluster:
         self._dropped = 0
         self._pending: list[tuple[str, str]] = []  # taken from the queue by the appender, not appended yet
         self._signals: asyncio.Queue[str] = asyncio.Queue(SIGNALS_WAITING)
+        self._signaller: asyncpg.Connection[asyncpg.Record] | None = None  # the signals' own connection
+        self.signals_dropped = 0  # signals this node gave up (queue full, or the database would not take them)
         self._signal_handlers: set[asyncio.Task[None]] = set()  # handlers of signals heard, running
         # set while the LISTEN connection is up: signals sent meanwhile are heard (they are not in the log)
         self.listening = asyncio.Event()
@@ -133,10 +137,11 @@ class PgCluster:
         if len(raw.encode()) > SIGNAL_BYTES:
             log.debug("cluster: a signal of topic %s is too long for NOTIFY, dropped", topic)
             return
-        try:
-            self._signals.put_nowait(raw)
-        except asyncio.QueueFull:
-            log.debug("cluster: %d signals wait already, one of topic %s dropped", SIGNALS_WAITING, topic)
+        if self._signals.full():  # the oldest goes: a typing indicator seconds old says nothing any more
+            self._signals.get_nowait()
+            self.signals_dropped += 1
+            log.debug("cluster: %d signals wait already, the oldest dropped", SIGNALS_WAITING)
+        self._signals.put_nowait(raw)
 
     def _enqueue(self, topic: str, payload: str) -> None:
         if self._outgoing.qsize() >= QUEUE_MAX:
@@ -188,7 +193,8 @@ class PgCluster:
             await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
         self._tasks = []
         writer, listener, self._writer, self._listener = self._writer, self._listener, None, None
-        await asyncio.gather(self._close(writer), self._close(listener))
+        signaller, self._signaller = self._signaller, None
+        await asyncio.gather(self._close(writer), self._close(listener), self._close(signaller))
 
     @staticmethod
     async def _close(conn: asyncpg.Connection[asyncpg.Record] | None) -> None:
@@ -204,7 +210,7 @@ class PgCluster:
 
     async def _connect(self, role: str) -> asyncpg.Connection[asyncpg.Record]:
         """A connection of the cluster's own, named for ``pg_stat_activity``:
-        ``events-out`` appends, ``events-in`` listens."""
+        ``events-out`` appends, ``events-in`` listens, ``signals-out`` notifies signals."""
         conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
             self.dsn, timeout=CONNECT_TIMEOUT,
             server_settings={"application_name": f"omnirouter {role} {self.node}"[:63]})
@@ -353,21 +359,30 @@ class PgCluster:
 
     # -- live signals ----------------------------------------------------------------
     async def _signal_loop(self) -> None:
-        """What waits goes in one statement (one NOTIFY each) on the writer's
-        connection; a batch the database cannot take now is dropped, not kept."""
+        """What waits goes in one statement (one NOTIFY each) on the signals'
+        own connection, never the writer's nor under its lock: events never
+        wait behind typing. A batch the database cannot take now is dropped,
+        not kept, and the next connection is tried after a growing pause
+        (meanwhile the queue keeps only the newest signals)."""
+        failures = 0
         while True:
             batch = [await self._signals.get()]
             while len(batch) < BATCH and not self._signals.empty():
                 batch.append(self._signals.get_nowait())
             try:
-                async with self._writing:
-                    if self._writer is None or self._writer.is_closed():
-                        self._writer = await self._connect("events-out")
-                    await self._writer.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", SIGNALS, batch,
-                                               timeout=CONNECT_TIMEOUT)
+                if self._signaller is None or self._signaller.is_closed():
+                    self._signaller = await self._connect("signals-out")
+                await self._signaller.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", SIGNALS, batch,
+                                              timeout=CONNECT_TIMEOUT)
+                failures = 0
             except DRIVER_ERRORS as exc:
+                self.signals_dropped += len(batch)
                 log.debug("cluster: %d signal(s) dropped: %s", len(batch), type(exc).__name__)
-                self._close_writer()
+                signaller, self._signaller = self._signaller, None
+                if signaller is not None:
+                    signaller.terminate()
+                failures += 1
+                await asyncio.sleep(min(RETRY_MAX, 0.1 * 2 ** (failures - 1)))
 
     def _signalled(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:

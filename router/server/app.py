@@ -200,6 +200,15 @@ async def _rules_reload_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _signals_ctx(app: web.Application) -> AsyncIterator[None]:
+    # keeps the memory of customers' open conversations true (a resolve forgets one)
+    task = asyncio.create_task(app[SIGNALS].run(), name="signals")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
     # its own task: ingest only publishes events, never waits for assignment. One node
     # of a cluster runs it (its rounds, the offers' timeouts, the SLA sweep, which
@@ -357,8 +366,8 @@ def create_app(
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _router_ctx, files_ctx, _connectors_ctx, _outbox_ctx,
-        _assigner_ctx, _rules_reload_ctx, sweeper_ctx, search_ctx,
+        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx, _connectors_ctx,
+        _outbox_ctx, _assigner_ctx, _rules_reload_ctx, sweeper_ctx, search_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

@@ -1,7 +1,7 @@
 """The read marks' SQL on PostgreSQL. Mixed into ``PostgresStore``, which gives
 it the pool (``router.store.pg_engine``). As on SQLite, counts are read, never
-kept: the customer's messages after the agent's mark, by the messages' index
-on (conversation, time), cut at a cap."""
+kept: the customer's messages stored after the agent's mark, by the messages'
+index on (conversation, seq), cut at a cap."""
 
 from __future__ import annotations
 
@@ -10,20 +10,27 @@ from router.signals.store import ReadMark, ReadStore
 from router.store.errors import NotFound
 from router.store.pg_engine import PgConn, PgConnections
 
+# marks and counts go by the messages' seq (the order they were stored; migration 14 indexes
+# it per conversation), never by their time: a message stored after the mark but stamped
+# earlier (a platform's clock, another node's clock) is still unread. A seq is taken at insert,
+# so a message whose transaction commits after a later-numbered one was read can still be
+# missed: a window of one transaction, where a time's is any clock skew
+_ORDER_OF = "(SELECT seq FROM messages WHERE id = {})"
 # the latest message when none is named; a later mark already there stays (checked again by
 # PostgreSQL on a row another writer held: the single statement needs no lock of its own)
-_MARK = """
+_MARK = f"""
     INSERT INTO conversation_reads AS r (agent_id, conversation_id, message_id, read_at)
     SELECT $1, m.conversation_id, m.id, m.created_at FROM messages m
     WHERE m.conversation_id = $2 AND ($3::text IS NULL OR m.id = $3)
-    ORDER BY m.created_at DESC LIMIT 1
+    ORDER BY m.seq DESC LIMIT 1
     ON CONFLICT (agent_id, conversation_id) DO UPDATE
         SET message_id = excluded.message_id, read_at = excluded.read_at
-        WHERE excluded.read_at > r.read_at
+        WHERE {_ORDER_OF.format("excluded.message_id")} > {_ORDER_OF.format("r.message_id")}
 """
-_COUNT = """
+_COUNT = f"""
     CROSS JOIN LATERAL (SELECT count(*) AS unread FROM (SELECT 1 FROM messages m
-        WHERE m.conversation_id = c.id AND m.direction = 'in' AND (r.read_at IS NULL OR m.created_at > r.read_at)
+        WHERE m.conversation_id = c.id AND m.direction = 'in'
+            AND m.seq > coalesce({_ORDER_OF.format("r.message_id")}, 0)
         LIMIT $2) AS after_mark) AS n
 """
 _OPEN_OF = """
@@ -31,15 +38,16 @@ _OPEN_OF = """
     JOIN conversations c ON c.customer_id = i.customer_id AND c.status <> 'resolved'
     WHERE i.kind = $1 AND i.value = $2
 """
-_LAST_SEEN = """
+_LAST_SEEN = f"""
     SELECT m.id, m.sender_kind, m.sender_value, EXISTS (
-        SELECT 1 FROM conversation_reads r WHERE r.conversation_id = m.conversation_id AND r.read_at >= m.created_at
+        SELECT 1 FROM conversation_reads r
+        WHERE r.conversation_id = m.conversation_id AND {_ORDER_OF.format("r.message_id")} >= m.seq
     ) AS seen
     FROM identities i
     JOIN conversations c ON c.customer_id = i.customer_id AND c.status <> 'resolved'
     JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
     WHERE i.kind = $1 AND i.value = $2
-    ORDER BY m.created_at DESC LIMIT 1
+    ORDER BY m.seq DESC LIMIT 1
 """
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from router import events
-from router.bus import EventBus
+from router.bus import Event, EventBus, Subscription
 from router.connector import Connector
 from router.conversations.store import ConversationStore, MessageStore
 from router.models import Agent, ConversationStatus, IdentityRef, Message
@@ -32,8 +32,14 @@ log = logging.getLogger(__name__)
 
 CUSTOMER_TYPING_EVERY = 2.0
 AGENT_TYPING_EVERY = 3.0
-# how long a customer's open conversation is remembered for their typing (a store read saved)
+# how long a customer's open conversation is remembered for their typing (a store read saved);
+# forgotten at once when a conversation changes (``forget``: resolved, reopened, created)
 CONVERSATION_MEMORY = 30.0
+# and that they have none (a visitor typing before their first message): each frame past the
+# throttle would read the store again
+NO_CONVERSATION_MEMORY = 10.0
+# what makes a remembered conversation (or its absence) wrong
+_CHANGES = frozenset({events.CONVERSATION_CREATED, events.CONVERSATION_UPDATED})
 # a count is cut here: the console shows "99+"
 UNREAD_CAP = 100
 # seconds a platform may take to show an agent typing before it is given up
@@ -92,7 +98,11 @@ class Signals:
         self.connectors: Mapping[str, Connector[Any]] = {}
         self._customer_typing = Throttle(CUSTOMER_TYPING_EVERY, clock)
         self._agent_typing = Throttle(AGENT_TYPING_EVERY, clock)
-        self._open: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        # (kind, value) -> (their open conversation or None, when read); forgotten on a change
+        self._open: OrderedDict[tuple[str, str], tuple[str | None, float]] = OrderedDict()
+        self._writers: dict[str, set[tuple[str, str]]] = {}  # conversation -> its keys in ``_open``
+        self._none: set[tuple[str, str]] = set()  # the keys remembered with no conversation
+        self._changes: Subscription | None = None  # the bus's events, while ``run`` runs
         self._seen_shown: OrderedDict[str, str] = OrderedDict()  # conversation -> message shown as seen
 
     def connect(self, connectors: Mapping[str, Connector[Any]]) -> None:
@@ -117,18 +127,66 @@ class Signals:
             return None
 
     async def _open_conversation(self, sender: IdentityRef) -> str | None:
+        self._catch_up()
         key = (sender.kind, sender.value)
         known = self._open.get(key)
         now = self.clock()
-        if known is not None and now - known[1] < CONVERSATION_MEMORY:
+        if known is not None and now - known[1] < (NO_CONVERSATION_MEMORY if known[0] is None
+                                                    else CONVERSATION_MEMORY):
             return known[0]
         found = await self.store.open_conversation_of(sender)
-        self._open.pop(key, None)
-        if found is not None:
-            self._open[key] = (found, now)
-            while len(self._open) > MAX_KEYS:
-                self._open.popitem(last=False)
+        self._drop(key)
+        self._open[key] = (found, now)
+        if found is None:
+            self._none.add(key)
+        else:
+            self._writers.setdefault(found, set()).add(key)
+        while len(self._open) > MAX_KEYS:
+            self._drop(next(iter(self._open)))
         return found
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        known = self._open.pop(key, None)
+        if known is None:
+            return
+        self._none.discard(key)
+        keys = self._writers.get(known[0] or "")
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._writers[known[0] or ""]
+
+    def forget(self, event: Event) -> None:
+        """What a conversation's change makes wrong in the memory of open
+        conversations: the changed one (resolved: typing must not show against
+        it), and every "none" (the customer may have one now). Any other
+        conversation's memory stays."""
+        if event.type not in _CHANGES:
+            return
+        changed = event.data.get("conversation", {}).get("id")
+        for key in [*self._none, *self._writers.get(changed or "", ())]:
+            self._drop(key)
+
+    async def run(self) -> None:
+        """Keep the memory true while the node runs (this node's events and the cluster's)."""
+        async with self.bus.subscribe() as sub:
+            self._changes = sub
+            try:
+                async for event in sub:
+                    self.forget(event)
+            finally:
+                self._changes = None
+
+    def _catch_up(self) -> None:
+        """The changes published and not yet read by ``run``, applied now: a
+        typing frame right after a resolve must not find the resolved one."""
+        sub = self._changes
+        while sub is not None and not sub.queue.empty():
+            event = sub.queue.get_nowait()
+            if event is None:  # the bus closes: ``run`` ends on it
+                sub.queue.put_nowait(None)
+                return
+            self.forget(event)
 
     # -- what agents do ----------------------------------------------------------------
     async def agent_typing(self, conversation_id: str, agent: Agent) -> bool:
@@ -176,7 +234,10 @@ class Signals:
 
     async def _show_seen(self, mark: ReadMark) -> None:
         last = await self.store.last_inbound(mark.conversation_id)
-        if last is None or last.created_at > mark.read_at or self._seen_shown.get(mark.conversation_id) == last.id:
+        if last is None or last.sender is None or self._seen_shown.get(mark.conversation_id) == last.id:
+            return
+        # read by the store's order of messages, not their times (one stamped earlier may be stored later)
+        if await self.store.seen_message(last.sender) != last.id:
             return
         target = self._target(last, "shows_seen")
         if target is None:

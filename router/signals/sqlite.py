@@ -1,7 +1,7 @@
 """The read marks' SQL on SQLite. Mixed into ``SQLiteStore``, which gives it
 the writer and reader connections. Counts are read, never kept: a count is the
-customer's messages after the agent's mark, found by the messages' index on
-(conversation, time) and cut at a cap, so a conversation the agent never
+customer's messages stored after the agent's mark, found by the messages' index on
+(conversation, rowid) and cut at a cap, so a conversation the agent never
 opened costs at most ``cap`` index steps."""
 
 from __future__ import annotations
@@ -16,20 +16,25 @@ from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts
 
+# marks and counts go by the order messages were stored (the rowid: the one writer gives it in
+# commit order; migration 20 indexes it per conversation), never by their time: a message stored
+# after the mark but stamped earlier (a platform's clock, a slow ingest) is still unread
+_ORDER_OF = "(SELECT rowid FROM messages WHERE id = {})"
 # the latest message when none is named; the named one only if it is of this conversation
-_MARK = """
+_MARK = f"""
     INSERT INTO conversation_reads (agent_id, conversation_id, message_id, read_at)
     SELECT :agent, m.conversation_id, m.id, m.created_at FROM messages m
     WHERE m.conversation_id = :conversation AND (:message IS NULL OR m.id = :message)
-    ORDER BY m.created_at DESC LIMIT 1
+    ORDER BY m.rowid DESC LIMIT 1
     ON CONFLICT (agent_id, conversation_id) DO UPDATE
         SET message_id = excluded.message_id, read_at = excluded.read_at
-        WHERE excluded.read_at > conversation_reads.read_at
+        WHERE {_ORDER_OF.format("excluded.message_id")} > {_ORDER_OF.format("conversation_reads.message_id")}
 """
 # a scalar subquery per conversation, cut at the cap; the mark is NULL for a conversation never opened
-_COUNT = """
+_COUNT = f"""
     (SELECT count(*) FROM (SELECT 1 FROM messages m
-        WHERE m.conversation_id = c.id AND m.direction = 'in' AND m.created_at > coalesce(r.read_at, '')
+        WHERE m.conversation_id = c.id AND m.direction = 'in'
+            AND m.rowid > coalesce({_ORDER_OF.format("r.message_id")}, 0)
         LIMIT :cap))
 """
 
@@ -75,15 +80,16 @@ _OPEN_OF = """
     WHERE i.kind = ? AND i.value = ?
 """
 # the open conversation's last customer message, and whether some agent's mark reaches it
-_LAST_SEEN = """
+_LAST_SEEN = f"""
     SELECT m.id, m.sender_kind, m.sender_value, EXISTS (
-        SELECT 1 FROM conversation_reads r WHERE r.conversation_id = m.conversation_id AND r.read_at >= m.created_at
+        SELECT 1 FROM conversation_reads r
+        WHERE r.conversation_id = m.conversation_id AND {_ORDER_OF.format("r.message_id")} >= m.rowid
     ) AS seen
     FROM identities i
     JOIN conversations c ON c.customer_id = i.customer_id AND c.status != 'resolved'
     JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in'
     WHERE i.kind = ? AND i.value = ?
-    ORDER BY m.created_at DESC LIMIT 1
+    ORDER BY m.rowid DESC LIMIT 1
 """
 
 

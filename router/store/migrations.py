@@ -417,4 +417,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
     CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
     """,
+    # 20: read order — a conversation's messages in the order they were stored (the rowid, which
+    # the one writer gives in commit order): read marks and unread counts go by it, not by a
+    # message's time, which a later commit may carry earlier (router/signals/sqlite.py)
+    "CREATE INDEX messages_conversation_order ON messages(conversation_id);",
 ]

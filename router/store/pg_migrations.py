@@ -558,6 +558,9 @@ CREATE INDEX conversations_seq ON conversations(seq);
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
     _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS, _SEARCH,
+    # 14: read order — a conversation's messages by seq: read marks and unread counts go by it,
+    # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
+    "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
 ]
 
 

@@ -116,3 +116,35 @@ async def test_seen_is_the_customers_last_message_once_an_agent_read_it(store: S
     assert await store.seen_message(visitor) is None
     await store.mark_read(ann, conv, None)
     assert await store.seen_message(visitor) == second.id
+
+
+async def test_messages_stamped_alike_are_counted_in_the_order_they_were_stored(store: Store) -> None:
+    ann = await _agent(store)
+    first, conv = await ingest(store, inbound("m1"), T0)
+    second, _ = await ingest(store, inbound("m2"), T0)  # the same time to the microsecond
+    await store.mark_read(ann, conv, first.id)
+    assert await store.unread_counts(ann, [conv], CAP) == {conv: 1}
+    assert await store.seen_message(IdentityRef(kind="webchat", value="u1")) is None
+    latest = await store.mark_read(ann, conv, None)
+    assert latest.message_id == second.id
+    assert await store.unread_counts(ann, [conv], CAP) == {conv: 0}
+
+
+async def test_a_message_stored_after_the_mark_but_stamped_before_it_is_unread(store: Store) -> None:
+    """A platform's clock, another node's, or a slow ingest: what counts is what
+    was stored after the agent read, whatever time it carries."""
+    ann = await _agent(store)
+    visitor = IdentityRef(kind="webchat", value="u1")
+    first, conv = await ingest(store, inbound("m1"), T0 + timedelta(seconds=5))
+    await store.mark_read(ann, conv, None)
+    assert await store.seen_message(visitor) == first.id
+    late, _ = await ingest(store, inbound("m2"), T0)  # stored now, stamped five seconds before the mark
+    assert await store.unread_counts(ann, [conv], CAP) == {conv: 1}
+    assert await store.seen_message(visitor) is None  # its last message is not read yet
+    mark = await store.mark_read(ann, conv, None)
+    assert mark.message_id == late.id
+    assert await store.unread_counts(ann, [conv], CAP) == {conv: 0}
+    assert await store.seen_message(visitor) == late.id
+    # a slower device says it read only the first: the mark stays on the later-stored one
+    assert (await store.mark_read(ann, conv, first.id)).message_id == late.id
+    assert await store.unread_counts(ann, [conv], CAP) == {conv: 0}
