@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from agents_ui import live
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.schemas import Body
+from agents_ui.sessions import request_token_hash
 from router import events
 from router.accounts.store import AccountStore
 from router.agents.admin import AgentAdmin, UnknownNames
@@ -248,12 +249,14 @@ class PasswordOut(BaseModel):
 
 
 @endpoint("POST", "/api/agents/{id}/password", "Set a new password for an agent (admins): every session of theirs "
-          "ends; without a password one is generated and returned once", body=PasswordBody, response=PasswordOut,
+          "ends (an admin's own: all but the one they act from); without a password one is generated and "
+          "returned once", body=PasswordBody, response=PasswordOut,
           admin=True, errors=((422, "code weak_password"),))
 async def reset_password(request: web.Request, body: PasswordBody) -> PasswordOut:
     me = _require(request, Permission.MANAGE_AGENTS)
     try:
-        done = await _admin(request.app).reset_password(me, request.match_info["id"], body.password)
+        done = await _admin(request.app).reset_password(me, request.match_info["id"], body.password,
+                                                        request_token_hash(request))
     except WeakPassword as exc:
         raise _weak(exc) from None
     await close_ended_sockets(request.app)
