@@ -15,7 +15,7 @@ from typing import Protocol
 from router import events
 from router.accounts.service import hash_password
 from router.accounts.store import AccountStore
-from router.agents.profiles import unknown_names
+from router.agents.profiles import channel_kinds, unknown_kinds, unknown_names
 from router.agents.service import RoutingProfile, SelfDeactivation, StoredProfile, WeakPassword, password_weakness
 from router.agents.store import AgentAdminStore, Deactivation
 from router.bus import EventBus
@@ -34,6 +34,15 @@ class UnknownNames(ValueError):
         super().__init__("; ".join(parts) + " (teams.yaml has the names)")
         self.teams = teams
         self.skills = skills
+
+
+class UnknownKinds(ValueError):
+    """A profile gives a capacity for channel kinds no channel has."""
+
+    def __init__(self, kinds: list[str], known: list[str]) -> None:
+        super().__init__(f"no channel is of kind(s) {', '.join(kinds)} (known: {', '.join(known)})")
+        self.kinds = kinds
+        self.known = known
 
 
 class AdminStore(AccountStore, AgentAdminStore, Protocol):
@@ -69,10 +78,13 @@ class AgentAdmin:
         return await hash_password(password), None
 
     def check_profile(self, profile: RoutingProfile, teams: TeamsFile) -> None:
-        """``UnknownNames`` when the profile names a team or skill teams.yaml lacks."""
+        """``UnknownNames`` when the profile names a team or skill teams.yaml
+        lacks; ``UnknownKinds`` for a capacity of a channel kind nobody has."""
         bad_teams, bad_skills = unknown_names(profile, teams)
         if bad_teams or bad_skills:
             raise UnknownNames(bad_teams, bad_skills)
+        if kinds := unknown_kinds(profile, teams):
+            raise UnknownKinds(kinds, channel_kinds(teams))
 
     async def create(self, actor: Agent, username: str, display_name: str, role: Role, password: str | None,
                      profile: RoutingProfile | None, teams: TeamsFile) -> tuple[Agent, str | None]:
