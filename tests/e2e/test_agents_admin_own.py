@@ -6,7 +6,7 @@
 - a username typed «Kate» is stored as «kate» (the server's are lowercase);
 - an admin who gives themselves a generated password sees it (their session
   ended and the reload failed before it was shown: locked out);
-- a badge reads «Не в сети», not «Не В Сети»."""
+- a badge reads «Не в сети», not «Не В Сети»; «Маршрутизация» is not cut at 390 px."""
 
 from __future__ import annotations
 
@@ -52,6 +52,13 @@ async def test_an_agent_of_teams_yaml_added_on_the_screen_keeps_the_files_entry_
     # sentence case, as the catalogue writes it
     status = kate.locator('[data-testid="agent-status"]')
     assert await status.evaluate("node => node.innerText") == "Не в сети"
+    # on a phone the longest label stays whole, on one line
+    await page.set_viewport_size({"width": 390, "height": 800})
+    label = kate.locator(".agent-field > .muted", has_text="Маршрутизация")
+    await expect(label).to_be_visible()
+    lines = "node => { const r = document.createRange(); r.selectNodeContents(node); return r.getClientRects().length; }"
+    assert await label.evaluate(lines) == 1
+    await page.set_viewport_size({"width": 800, "height": 800})
 
     me = screen.locator('[data-testid="agent-row"][data-username="admin"]')
     await me.locator('[data-testid="agent-reset"]').click()
