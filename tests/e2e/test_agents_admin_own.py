@@ -56,7 +56,8 @@ async def test_an_agent_of_teams_yaml_added_on_the_screen_keeps_the_files_entry_
     await page.set_viewport_size({"width": 390, "height": 800})
     label = kate.locator(".agent-field > .muted", has_text="Маршрутизация")
     await expect(label).to_be_visible()
-    lines = "node => { const r = document.createRange(); r.selectNodeContents(node); return r.getClientRects().length; }"
+    lines = ("node => { const r = document.createRange(); r.selectNodeContents(node);"
+             " return r.getClientRects().length; }")
     assert await label.evaluate(lines) == 1
     await page.set_viewport_size({"width": 800, "height": 800})
 
