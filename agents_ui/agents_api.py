@@ -20,9 +20,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from agents_ui import live
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.schemas import Body
+from agents_ui.sessions import request_token_hash
 from router import events
 from router.accounts.store import AccountStore
-from router.agents.admin import AgentAdmin, UnknownNames
+from router.agents.admin import AgentAdmin, UnknownKinds, UnknownNames
 from router.agents.profiles import Source, routing_of
 from router.agents.service import (
     AgentChangeRefused,
@@ -163,14 +164,18 @@ def _weak(exc: WeakPassword) -> ApiError:
     return ApiError(422, "weak_password", str(exc), details={"reason": str(exc)})
 
 
-def _unknown(exc: UnknownNames) -> ApiError:
+def _unknown(exc: UnknownNames | UnknownKinds) -> ApiError:
+    if isinstance(exc, UnknownKinds):
+        return ApiError(422, "unknown_channel_kinds", str(exc),
+                        details={"kinds": ", ".join(exc.kinds), "known": ", ".join(exc.known)})
     return ApiError(422, "unknown_names", str(exc), details={"teams": exc.teams, "skills": exc.skills})
 
 
 @endpoint("POST", "/api/agents", "Create an agent account (admins); without a password one is generated and "
           "returned once", body=NewAgentBody, response=CreatedOut, status=201, admin=True,
           errors=((409, "code username_taken: the username is taken"),
-                  (422, "code weak_password, unknown_names (teams or skills teams.yaml lacks), or invalid")))
+                  (422, "code weak_password, unknown_names (teams or skills teams.yaml lacks), "
+                        "unknown_channel_kinds (a capacity no channel uses), or invalid")))
 async def create_agent(request: web.Request, body: NewAgentBody) -> CreatedOut:
     me = _require(request, Permission.MANAGE_AGENTS)
     try:
@@ -179,7 +184,7 @@ async def create_agent(request: web.Request, body: NewAgentBody) -> CreatedOut:
             request.app[ASSIGNER].teams)
     except WeakPassword as exc:
         raise _weak(exc) from None
-    except UnknownNames as exc:
+    except (UnknownNames, UnknownKinds) as exc:
         raise _unknown(exc) from None
     except ConflictError:
         raise ApiError(409, "username_taken", f"the username {body.username!r} is taken",
@@ -248,12 +253,14 @@ class PasswordOut(BaseModel):
 
 
 @endpoint("POST", "/api/agents/{id}/password", "Set a new password for an agent (admins): every session of theirs "
-          "ends; without a password one is generated and returned once", body=PasswordBody, response=PasswordOut,
+          "ends (an admin's own: all but the one they act from); without a password one is generated and "
+          "returned once", body=PasswordBody, response=PasswordOut,
           admin=True, errors=((422, "code weak_password"),))
 async def reset_password(request: web.Request, body: PasswordBody) -> PasswordOut:
     me = _require(request, Permission.MANAGE_AGENTS)
     try:
-        done = await _admin(request.app).reset_password(me, request.match_info["id"], body.password)
+        done = await _admin(request.app).reset_password(me, request.match_info["id"], body.password,
+                                                        request_token_hash(request))
     except WeakPassword as exc:
         raise _weak(exc) from None
     await close_ended_sockets(request.app)
@@ -270,13 +277,14 @@ class ProfileOut(BaseModel):
 
 @endpoint("PUT", "/api/agents/{id}/routing", "Set an agent's teams, skills and capacity in the console (admins); "
           "they replace the agent's teams.yaml entry until removed", body=RoutingProfile, response=ProfileOut,
-          admin=True, errors=((422, "code unknown_names: a team or skill teams.yaml does not have"),))
+          admin=True, errors=((422, "code unknown_names: a team or skill teams.yaml does not have; "
+                               "unknown_channel_kinds: a capacity of a kind no channel has"),))
 async def set_routing(request: web.Request, body: RoutingProfile) -> ProfileOut:
     me = _require(request, Permission.MANAGE_AGENTS)
     try:
         stored = await _admin(request.app).set_profile(me, request.match_info["id"], body,
                                                        request.app[ASSIGNER].teams)
-    except UnknownNames as exc:
+    except (UnknownNames, UnknownKinds) as exc:
         raise _unknown(exc) from None
     return ProfileOut(agent_id=stored.agent_id, routing=stored.profile)
 

@@ -42,6 +42,7 @@ from router.accounts.store import AccountStore
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
+from router.conversations.states import AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
@@ -220,6 +221,9 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
         view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee)
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    except AgentDeactivated:  # deactivated while this was in flight: as if they had been before
+        raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
+                       details={"username": assignee.username}) from None
     return ConversationOut(conversation=view)
 
 

@@ -377,6 +377,10 @@
     return norm(a) === norm(b);
   }
 
+  // what the add form shows: sent only when the admin changed it, so an agent teams.yaml
+  // lists keeps the file's entry (a console profile would replace it)
+  const ADD_ROUTING = { teams: [], skills: {}, capacity: { chat: 3, email: 5 } };
+
   function agentForm(state) {
     if (state.password) return passwordNotice(state.username, state.password);
     const form = testid(el("form", "agent-form"), `agent-form-${state.mode}`);
@@ -390,7 +394,17 @@
         labelled(tr("agents_admin.display_name"), input("display_name", "", { autocomplete: "off" })),
         labelled(tr("agents_admin.role"), roleSelect("agent")),
         labelled(tr("agents_admin.password"), input("password", "", { type: "password", autocomplete: "new-password", placeholder: tr("agents_admin.password_blank") })),
-        routingFields({ teams: [], skills: {}, capacity: { chat: 3, email: 5 } }));
+        routingFields(ADD_ROUTING));
+      // the server's usernames are lowercase: «Ivan» becomes «ivan» as it is typed, not a refusal
+      const username = form.elements.username;
+      username.addEventListener("input", () => {
+        const lower = username.value.toLowerCase();
+        if (lower !== username.value) {
+          const at = username.selectionStart;
+          username.value = lower;
+          username.setSelectionRange(at, at);
+        }
+      });
     } else if (state.mode === "edit") {
       form.append(el("h3", "", tr("agents_admin.edit_title", { name: row.agent.display_name })),
         labelled(tr("agents_admin.display_name"), input("display_name", row.agent.display_name)),
@@ -423,8 +437,10 @@
   async function submit(state, form) {
     const value = (name) => form.elements[name].value;
     if (state.mode === "add") {
-      const body = { username: value("username").trim(), display_name: value("display_name"), role: value("role"),
-        routing: readRouting(form) };
+      const body = { username: value("username").trim().toLowerCase(), display_name: value("display_name"),
+        role: value("role") };
+      const routing = readRouting(form);
+      if (!sameRouting(routing, ADD_ROUTING)) body.routing = routing;
       if (value("password")) body.password = value("password");
       const created = await call("POST", "/api/agents", body);
       screen.form = created.password ? { password: created.password, username: created.agent.username } : null;
@@ -442,6 +458,12 @@
       const body = value("password") ? { password: value("password") } : {};
       const done = await call("POST", `/api/agents/${enc(state.row.agent.id)}/password`, body);
       screen.form = done.password ? { password: done.password, username: state.row.agent.username } : null;
+    }
+    if (screen.form && screen.form.password) {
+      // shown before anything else can fail: a generated password exists nowhere else
+      render();
+      await reload().catch(showScreenError);
+      return;
     }
     await reload();
   }

@@ -1,9 +1,9 @@
 """The accounts slice's SQL on PostgreSQL: agents and console sessions. Mixed into
 ``PostgresStore``, which gives it the pool (``router.store.pg_engine``); storage and
 atomicity only, the rules are in ``router.accounts.service``. Every write is a single
-statement, as its method's docstring says (``router.accounts.store``): the schema's
-keys are the checks, and a broken one is the store's ``IntegrityViolation``, a
-``ConflictError``."""
+statement (but ``replace_password``: two, in one transaction), as its method's
+docstring says (``router.accounts.store``): the schema's keys are the checks,
+and a broken one is the store's ``IntegrityViolation``, a ``ConflictError``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ async def _session_agent(conn: PgConn, token_hash: str, now: datetime) -> Agent 
         token_hash, now,
     )
     return None if row is None else agent_row(row)
+
+
+async def _replace_password(conn: PgConn, agent_id: str, password_hash: str, keep: str | None) -> int:
+    if not rows_changed(await conn.execute("UPDATE agents SET password_hash = $1 WHERE id = $2",
+                                           password_hash, agent_id)):
+        raise NotFound(f"agent {agent_id}")
+    return rows_changed(await conn.execute(
+        "DELETE FROM sessions WHERE agent_id = $1 AND token_hash IS DISTINCT FROM $2", agent_id, keep))
 
 
 class PostgresAccounts(AccountStore, PgConnections):
@@ -95,3 +103,6 @@ class PostgresAccounts(AccountStore, PgConnections):
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         return await self._pg.write(_execute, "DELETE FROM sessions WHERE agent_id = $1", agent_id)
+
+    async def replace_password(self, agent_id: str, password_hash: str, keep_session: str | None = None) -> int:
+        return await self._pg.write(_replace_password, agent_id, password_hash, keep_session)

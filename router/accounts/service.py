@@ -86,8 +86,8 @@ async def set_password(store: AccountStore, username: str, password: str) -> int
     if creds is None:
         raise UnknownAccount(username, [a.username for a in await store.list_agents()])
     agent = creds[0]
-    await store.set_password_hash(agent.id, await hash_password(password))
-    return await store.delete_agent_sessions(agent.id)
+    # one transaction: never the new password with the old sessions alive
+    return await store.replace_password(agent.id, await hash_password(password))
 
 
 def _announce(password: str) -> None:

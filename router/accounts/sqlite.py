@@ -4,6 +4,7 @@ atomicity only, the rules are in ``router.accounts.service``."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore
@@ -28,6 +29,13 @@ def agent_row(row: RowLike) -> Agent:
         language=row["language"],
         active=bool(row["active"]),
     )
+
+
+def _replace_password(conn: sqlite3.Connection, agent_id: str, password_hash: str, keep: str | None) -> int:
+    if not conn.execute("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id)).rowcount:
+        raise NotFound(f"agent {agent_id}")
+    return int(conn.execute("DELETE FROM sessions WHERE agent_id = ? AND token_hash IS NOT ?",
+                            (agent_id, keep)).rowcount)
 
 
 class SQLiteAccounts(AccountStore, Connections):
@@ -90,3 +98,6 @@ class SQLiteAccounts(AccountStore, Connections):
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))
+
+    async def replace_password(self, agent_id: str, password_hash: str, keep_session: str | None = None) -> int:
+        return await self._w.call(_replace_password, agent_id, password_hash, keep_session)

@@ -63,3 +63,13 @@ class AccountStore(Protocol):
         """End every console session of an agent (a password reset); how many.
 
         Single statement: a DELETE, whose row count is the answer."""
+
+    @abstractmethod
+    async def replace_password(self, agent_id: str, password_hash: str, keep_session: str | None = None) -> int:
+        """A new password hash and the end of every console session of the
+        agent but ``keep_session`` (a token hash: the acting admin's own,
+        when they set their own password), in one transaction: never the new
+        password with the old sessions alive. How many sessions ended;
+        ``NotFound`` for an unknown agent.
+
+        Lock: the agent's ``agents`` row, by the UPDATE of its hash, then its sessions' DELETE."""

@@ -15,7 +15,7 @@ from typing import Protocol
 from router import events
 from router.accounts.service import hash_password
 from router.accounts.store import AccountStore
-from router.agents.profiles import unknown_names
+from router.agents.profiles import channel_kinds, unknown_kinds, unknown_names
 from router.agents.service import RoutingProfile, SelfDeactivation, StoredProfile, WeakPassword, password_weakness
 from router.agents.store import AgentAdminStore, Deactivation
 from router.bus import EventBus
@@ -34,6 +34,15 @@ class UnknownNames(ValueError):
         super().__init__("; ".join(parts) + " (teams.yaml has the names)")
         self.teams = teams
         self.skills = skills
+
+
+class UnknownKinds(ValueError):
+    """A profile gives a capacity for channel kinds no channel has."""
+
+    def __init__(self, kinds: list[str], known: list[str]) -> None:
+        super().__init__(f"no channel is of kind(s) {', '.join(kinds)} (known: {', '.join(known)})")
+        self.kinds = kinds
+        self.known = known
 
 
 class AdminStore(AccountStore, AgentAdminStore, Protocol):
@@ -69,10 +78,13 @@ class AgentAdmin:
         return await hash_password(password), None
 
     def check_profile(self, profile: RoutingProfile, teams: TeamsFile) -> None:
-        """``UnknownNames`` when the profile names a team or skill teams.yaml lacks."""
+        """``UnknownNames`` when the profile names a team or skill teams.yaml
+        lacks; ``UnknownKinds`` for a capacity of a channel kind nobody has."""
         bad_teams, bad_skills = unknown_names(profile, teams)
         if bad_teams or bad_skills:
             raise UnknownNames(bad_teams, bad_skills)
+        if kinds := unknown_kinds(profile, teams):
+            raise UnknownKinds(kinds, channel_kinds(teams))
 
     async def create(self, actor: Agent, username: str, display_name: str, role: Role, password: str | None,
                      profile: RoutingProfile | None, teams: TeamsFile) -> tuple[Agent, str | None]:
@@ -81,9 +93,9 @@ class AgentAdmin:
         if profile is not None:
             self.check_profile(profile, teams)
         password_hash, made = await self._password_hash(password, username, display_name)
-        agent = await self.store.create_agent(username, display_name, role, password_hash)
-        if profile is not None:
-            await self.store.set_agent_profile(agent.id, profile, self.clock(), actor.id)
+        # one transaction: never an account without the profile the admin set
+        agent = await self.store.create_managed_agent(username, display_name, role, password_hash, profile,
+                                                      self.clock(), actor.id)
         log.info("agent %s (%s) created by %s", agent.username, agent.role.value, actor.username)
         self.bus.publish(events.agent_updated(agent))
         return agent, made
@@ -113,12 +125,16 @@ class AgentAdmin:
         self.bus.publish(events.agent_updated(agent))
         return agent
 
-    async def reset_password(self, actor: Agent, agent_id: str, password: str | None) -> NewPassword:
-        """A new password; every session of the agent ends (their consoles show the login)."""
+    async def reset_password(self, actor: Agent, agent_id: str, password: str | None,
+                             actor_session: str | None = None) -> NewPassword:
+        """A new password; every session of the agent ends (their consoles show
+        the login), but for an admin setting their own: the session they act
+        from (``actor_session``, its token hash) stays, so they see the
+        password they were given and are not locked out of the console."""
         agent = await self.store.get_agent(agent_id)
         password_hash, made = await self._password_hash(password, agent.username, agent.display_name)
-        await self.store.set_password_hash(agent.id, password_hash)
-        ended = await self.store.delete_agent_sessions(agent.id)
+        keep = actor_session if agent.id == actor.id else None
+        ended = await self.store.replace_password(agent.id, password_hash, keep)
         log.info("password of %s reset by %s: %d session(s) ended", agent.username, actor.username, ended)
         self.bus.publish(events.agent_updated(agent, sessions_ended=True))
         return NewPassword(made, ended)

@@ -23,8 +23,8 @@ from router.agents.service import (
 )
 from router.agents.sqlite import settings_from, settings_rows
 from router.agents.store import AgentAdminStore, Deactivation
-from router.models import Agent, AgentPresence, Presence, Role
-from router.store.errors import IntegrityViolation, NotFound
+from router.models import Agent, AgentPresence, Presence, Role, new_id
+from router.store.errors import ConflictError, IntegrityViolation, NotFound
 from router.store.pg_engine import PgConn, PgConnections, as_json, rows_changed
 from router.store.pg_rows import conversation_view as _conv_view
 
@@ -70,18 +70,18 @@ async def _deactivate(conn: PgConn, agent_id: str, now: datetime) -> Deactivatio
     await conn.execute(
         "SELECT id FROM conversations WHERE status = 'assigned' AND agent_id = $1 ORDER BY id FOR UPDATE", agent_id)
     agent, others = await _lock_agent_and_admins(conn, agent_id)
-    if not agent.active:
-        return Deactivation(agent, 0)
-    refusal = last_admin_refusal(agent.role, agent.active, others, deactivating=True)
-    if refusal is not None:
-        raise LastAdmin(refusal)
-    row = await conn.fetchrow("UPDATE agents SET active = false, deactivated_at = $1 WHERE id = $2 RETURNING *",
-                              now, agent_id)
-    assert row is not None
+    row = None
+    if agent.active:
+        refusal = last_admin_refusal(agent.role, agent.active, others, deactivating=True)
+        if refusal is not None:
+            raise LastAdmin(refusal)
+        row = await conn.fetchrow("UPDATE agents SET active = false, deactivated_at = $1 WHERE id = $2 RETURNING *",
+                                  now, agent_id)
+    # again for an inactive agent: what was given to them in flight still ends (idempotent)
     ended = rows_changed(await conn.execute("DELETE FROM sessions WHERE agent_id = $1", agent_id))
     presence = await conn.fetchrow(
-        "UPDATE agent_presence SET presence = 'offline', changed_at = $1 WHERE agent_id = $2 RETURNING *",
-        now, agent_id)
+        "UPDATE agent_presence SET presence = 'offline', changed_at = $1 WHERE agent_id = $2"
+        " AND (presence <> 'offline' OR $3) RETURNING *", now, agent_id, agent.active)
     # read again under the agent's lock: one assigned to them since the first read (committed before
     # the lock was granted) goes back too; an offer waiting for the lock finds them inactive
     ids = sorted(r["id"] for r in await conn.fetch(
@@ -89,8 +89,19 @@ async def _deactivate(conn: PgConn, agent_id: str, now: datetime) -> Deactivatio
         " updated_at = $1 WHERE status = 'assigned' AND agent_id = $2 RETURNING id",
         now, agent_id,
     ))
-    return Deactivation(agent_row(row), ended, [await _conv_view(conn, i) for i in ids],
+    return Deactivation(agent_row(row) if row is not None else agent, ended, [await _conv_view(conn, i) for i in ids],
                         _presence(presence) if presence is not None else None)
+
+
+async def _create(conn: PgConn, agent: Agent, password_hash: str, profile: RoutingProfile | None, now: datetime,
+                  by: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        agent.id, agent.username, agent.display_name, agent.role.value, password_hash, agent.created_at,
+    )
+    if profile is not None:
+        await _set_profile(conn, agent.id, profile, now, by)
 
 
 async def _reactivate(conn: PgConn, agent_id: str) -> Agent:
@@ -146,6 +157,15 @@ class PostgresAgentAdmin(AgentAdminStore, PgConnections):
     async def update_agent(self, agent_id: str, *, display_name: str | None = None, role: Role | None = None
                            ) -> Agent:
         return await self._pg.write(_update, agent_id, display_name, role)
+
+    async def create_managed_agent(self, username: str, display_name: str, role: Role, password_hash: str,
+                                   profile: RoutingProfile | None, now: datetime, by: str | None) -> Agent:
+        agent = Agent(id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=now)
+        try:
+            await self._pg.write(_create, agent, password_hash, profile, now, by)
+        except IntegrityViolation as exc:
+            raise ConflictError(f"username {username!r} is taken") from exc
+        return agent
 
     async def deactivate_agent(self, agent_id: str, now: datetime) -> Deactivation:
         return await self._pg.write(_deactivate, agent_id, now)

@@ -40,6 +40,18 @@ def unknown_names(profile: RoutingProfile, teams: TeamsFile) -> tuple[list[str],
             [s for s in profile.skills if s not in known_skills])
 
 
+def channel_kinds(teams: TeamsFile) -> list[str]:
+    """The channel kinds a capacity may name: chat, every kind teams.yaml gives
+    a channel, and those a profile has by default (email: a mailbox's kind)."""
+    return sorted({"chat", *RoutingProfile().capacity, *teams.channel_kinds.values()})
+
+
+def unknown_kinds(profile: RoutingProfile, teams: TeamsFile) -> list[str]:
+    """The channel kinds ``profile`` gives a capacity that no channel has (``{"fax": 3}``)."""
+    known = set(channel_kinds(teams))
+    return [k for k in profile.capacity if k not in known]
+
+
 def routing_of(agent: Agent, teams: TeamsFile, stored: StoredProfile | None) -> EffectiveRouting:
     """Where ``agent`` is routed: their console profile, else their teams.yaml entry, else nowhere."""
     if stored is not None:

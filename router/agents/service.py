@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from router.models import Role
 from router.store.errors import ConflictError
@@ -120,6 +120,12 @@ class RoutingProfile(BaseModel):
     skills: Annotated[dict[Name, Level], Field(max_length=64)] = Field(default_factory=dict)
     capacity: Annotated[dict[Name, Capacity], Field(max_length=16)] = Field(
         default_factory=lambda: {"chat": 3, "email": 5})
+
+    @field_validator("teams")
+    @classmethod
+    def _once_each(cls, teams: list[str]) -> list[str]:
+        # ["support", "support"] is one team: kept once, in the order given
+        return list(dict.fromkeys(teams))
 
 
 class StoredProfile(BaseModel):

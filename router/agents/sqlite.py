@@ -19,9 +19,9 @@ from router.agents.service import (
     last_admin_refusal,
 )
 from router.agents.store import AgentAdminStore, Deactivation
-from router.models import Agent, AgentPresence, Presence, Role
+from router.models import Agent, AgentPresence, Presence, Role, new_id
 from router.store.engine import Connections
-from router.store.errors import IntegrityViolation, NotFound
+from router.store.errors import ConflictError, IntegrityViolation, NotFound
 from router.store.rows import RowLike, ts
 from router.store.rows import conversation_view as _conv_view
 from router.store.rows import execute as _execute
@@ -62,15 +62,16 @@ def _presence(row: RowLike) -> AgentPresence:
 
 def _deactivate(conn: sqlite3.Connection, agent_id: str, now: str) -> Deactivation:
     agent = _agent(conn, agent_id)
-    if not agent.active:
-        return Deactivation(agent, 0)
-    refusal = last_admin_refusal(agent.role, agent.active, _other_admins(conn, agent_id), deactivating=True)
-    if refusal is not None:
-        raise LastAdmin(refusal)
-    conn.execute("UPDATE agents SET active = 0, deactivated_at = ? WHERE id = ?", (now, agent_id))
+    if agent.active:
+        refusal = last_admin_refusal(agent.role, agent.active, _other_admins(conn, agent_id), deactivating=True)
+        if refusal is not None:
+            raise LastAdmin(refusal)
+        conn.execute("UPDATE agents SET active = 0, deactivated_at = ? WHERE id = ?", (now, agent_id))
+    # again for an inactive agent: what was given to them in flight still ends (idempotent)
     ended = conn.execute("DELETE FROM sessions WHERE agent_id = ?", (agent_id,)).rowcount
-    conn.execute("UPDATE agent_presence SET presence = 'offline', changed_at = ? WHERE agent_id = ?", (now, agent_id))
-    presence = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,))
+    changed = conn.execute("UPDATE agent_presence SET presence = 'offline', changed_at = ? WHERE agent_id = ?"
+                           " AND (presence != 'offline' OR ?)", (now, agent_id, agent.active)).rowcount
+    presence = _one(conn, "SELECT * FROM agent_presence WHERE agent_id = ?", (agent_id,)) if changed else None
     ids = [r["id"] for r in _all(conn, "SELECT id FROM conversations WHERE status = 'assigned' AND agent_id = ?"
                                        " ORDER BY id", (agent_id,))]
     conn.execute(
@@ -80,6 +81,26 @@ def _deactivate(conn: sqlite3.Connection, agent_id: str, now: str) -> Deactivati
     )
     return Deactivation(_agent(conn, agent_id), int(ended), [_conv_view(conn, i) for i in ids],
                         _presence(presence) if presence is not None else None)
+
+
+def _create(conn: sqlite3.Connection, agent: Agent, password_hash: str, profile: RoutingProfile | None, now: str,
+            by: str | None) -> None:
+    conn.execute(
+        "INSERT INTO agents (id, username, display_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (agent.id, agent.username, agent.display_name, agent.role.value, password_hash, ts(agent.created_at)),
+    )
+    if profile is not None:
+        _set_profile(conn, agent.id, profile, now, by)
+
+
+def _set_profile(conn: sqlite3.Connection, agent_id: str, profile: RoutingProfile, now: str, by: str | None) -> None:
+    conn.execute(
+        "INSERT INTO agent_routing (agent_id, teams, skills, capacity, updated_at, updated_by)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET teams = excluded.teams,"
+        " skills = excluded.skills, capacity = excluded.capacity, updated_at = excluded.updated_at,"
+        " updated_by = excluded.updated_by",
+        (agent_id, json.dumps(profile.teams), json.dumps(profile.skills), json.dumps(profile.capacity), now, by),
+    )
 
 
 def _profile(row: RowLike) -> StoredProfile:
@@ -115,6 +136,15 @@ class SQLiteAgentAdmin(AgentAdminStore, Connections):
                            ) -> Agent:
         return await self._w.call(_update, agent_id, display_name, role)
 
+    async def create_managed_agent(self, username: str, display_name: str, role: Role, password_hash: str,
+                                   profile: RoutingProfile | None, now: datetime, by: str | None) -> Agent:
+        agent = Agent(id=new_id("agt"), username=username, display_name=display_name, role=role, created_at=now)
+        try:
+            await self._w.call(_create, agent, password_hash, profile, ts(now), by)
+        except IntegrityViolation as exc:
+            raise ConflictError(f"username {username!r} is taken") from exc
+        return agent
+
     async def deactivate_agent(self, agent_id: str, now: datetime) -> Deactivation:
         return await self._w.call(_deactivate, agent_id, ts(now))
 
@@ -133,15 +163,7 @@ class SQLiteAgentAdmin(AgentAdminStore, Connections):
                                 ) -> StoredProfile:
         stored = StoredProfile(agent_id=agent_id, profile=profile, updated_at=now, updated_by=by)
         try:
-            await self._w.call(
-                _execute,
-                "INSERT INTO agent_routing (agent_id, teams, skills, capacity, updated_at, updated_by)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET teams = excluded.teams,"
-                " skills = excluded.skills, capacity = excluded.capacity, updated_at = excluded.updated_at,"
-                " updated_by = excluded.updated_by",
-                (agent_id, json.dumps(profile.teams), json.dumps(profile.skills), json.dumps(profile.capacity),
-                 ts(now), by),
-            )
+            await self._w.call(_set_profile, agent_id, profile, ts(now), by)
         except IntegrityViolation as exc:
             raise NotFound(f"agent {agent_id}") from exc
         return stored

@@ -42,12 +42,25 @@ class AgentAdminStore(Protocol):
         demoting each other at once cannot both pass the count."""
 
     @abstractmethod
+    async def create_managed_agent(self, username: str, display_name: str, role: Role, password_hash: str,
+                                   profile: RoutingProfile | None, now: datetime, by: str | None) -> Agent:
+        """A new account and, when given, its console profile, both or neither:
+        a failure between the two would leave an account without the profile
+        the admin set, and a retry refused as a taken username.
+        ``ConflictError`` if the username is taken.
+
+        Lock: none beyond the transaction: the account's INSERT (whose unique
+        username is the check) and its profile's, of a row nobody else can see yet."""
+
+    @abstractmethod
     async def deactivate_agent(self, agent_id: str, now: datetime) -> Deactivation:
         """The agent can no longer log in nor be offered anything: inactive,
         every session ended, presence offline, their assigned conversations
         back in the queue (kept whole: messages, route, who answered).
         ``LastAdmin`` for the last active admin; ``NotFound`` for an unknown
-        agent; an inactive one stays as it is (nothing requeued twice).
+        agent. Deactivating an inactive agent again ends what is still
+        theirs (a conversation given to them in flight, a session) and
+        changes nothing else.
 
         Lock: the agent's assigned conversations ``FOR UPDATE`` (conversations
         come before agents in the store's order), then every active admin's

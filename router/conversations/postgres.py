@@ -88,6 +88,8 @@ async def _set_state(
     expected: set[ConversationStatus] | None,
 ) -> ConversationView:
     row = await _expected(conn, conversation_id, expected)
+    if status is ConversationStatus.ASSIGNED and agent_id is not None:
+        await _assignable(conn, agent_id)
     await conn.execute(
         "UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3, resolved_at = $4 WHERE id = $5",
         status.value, agent_id, now, states.resolved_at(status, now), conversation_id,
@@ -95,6 +97,15 @@ async def _set_state(
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         await _take(conn, row, conversation_id, agent_id, now)
     return await _conv_view(conn, conversation_id)
+
+
+async def _assignable(conn: PgConn, agent_id: str) -> None:
+    """The agent's row ``FOR SHARE`` to the commit, after the conversation's
+    (``router.store.base``'s order): a deactivation (which locks it ``FOR
+    UPDATE``) committed first is seen here and refused; one waiting for it
+    comes after, and finds this conversation theirs to requeue."""
+    active = await conn.fetchval("SELECT active FROM agents WHERE id = $1 FOR SHARE", agent_id)
+    states.check_assignable(agent_id, None if active is None else bool(active))
 
 
 async def _take(conn: PgConn, row: asyncpg.Record, conversation_id: str, agent_id: str, now: datetime) -> None:
@@ -114,6 +125,8 @@ async def _enqueue(
         # merge holding the customer and waiting for this conversation is never waited for in turn
         await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR KEY SHARE", message.customer_id)
     row = await _expected(conn, conversation_id, expected)
+    if assign_to is not None:  # a reply in flight while its agent was deactivated is refused
+        await _assignable(conn, assign_to)
     await _unanswered(conn, conversation_id, after)
     await insert_message(conn, message)
     await conn.execute(

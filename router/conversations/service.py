@@ -14,6 +14,7 @@ from router import events
 from router.bus import EventBus
 from router.connector import ReplyWindow
 from router.conversations.outbound import Outgoing, send
+from router.conversations.states import AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import (
     Agent,
@@ -165,6 +166,8 @@ class Conversations:
                 conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
                 expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
             )
+        except AgentDeactivated:
+            raise  # deactivated in flight: the API names it (agent_deactivated)
         except ConflictError as exc:
             raise ReplyRefused(str(exc)) from exc
         log.info("conversation %s assigned to %s", conversation_id, agent.username)

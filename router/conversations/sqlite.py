@@ -83,6 +83,8 @@ def _set_state(
     expected: set[ConversationStatus] | None,
 ) -> ConversationView:
     row = _expected(conn, conversation_id, expected)
+    if status is ConversationStatus.ASSIGNED and agent_id is not None:
+        _assignable(conn, agent_id)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
         (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
@@ -90,6 +92,13 @@ def _set_state(
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _take(conn, row, conversation_id, agent_id, now)
     return _conv_view(conn, conversation_id)
+
+
+def _assignable(conn: sqlite3.Connection, agent_id: str) -> None:
+    # SQLite's one writer holds the agent's row with the conversation's (FOR SHARE elsewhere): a
+    # deactivation is before or after this step, never between the check and the assignment
+    agent = _one(conn, "SELECT active FROM agents WHERE id = ?", (agent_id,))
+    states.check_assignable(agent_id, None if agent is None else bool(agent["active"]))
 
 
 def _take(conn: sqlite3.Connection, row: sqlite3.Row, conversation_id: str, agent_id: str, now: str) -> None:
@@ -104,6 +113,8 @@ def _enqueue(
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
     row = _expected(conn, conversation_id, expected)
+    if assign_to is not None:  # a reply in flight while its agent was deactivated is refused
+        _assignable(conn, assign_to)
     _unanswered(conn, conversation_id, after)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(

@@ -22,6 +22,19 @@ T = TypeVar("T")
 PREVIEW_CHARS = 200
 
 
+class AgentDeactivated(ConflictError):
+    """A conversation given to an agent who is deactivated (an assignment in
+    flight while an admin deactivated them): refused, nothing changed. Only
+    its message is an argument, so it pickles out of SQLite's writer process."""
+
+
+def check_assignable(agent_id: str, active: bool | None) -> None:
+    """``AgentDeactivated`` unless ``agent_id`` is active, as read under its
+    row's lock; an id with no account (None) is not refused, as an offer does not."""
+    if active is False:
+        raise AgentDeactivated(f"agent {agent_id} is deactivated: nothing is assigned to them")
+
+
 def check_expected(conversation_id: str, current: ConversationStatus,
                    expected: Collection[ConversationStatus] | None) -> None:
     """A change made for a conversation in one of the ``expected`` statuses

@@ -74,11 +74,15 @@ class ConversationStore(Protocol):
         expected: set[ConversationStatus] | None = None,
     ) -> ConversationView:
         """Change status and owner; ``ConflictError`` unless the current status
-        is in ``expected`` (when given).
+        is in ``expected`` (when given); ``AgentDeactivated`` when it would be
+        assigned to a deactivated agent.
 
         Lock: the conversation's row ``FOR UPDATE`` from the read of its
         status (``states.check_expected``) to the write: of two agents
-        resolving at once, one succeeds and one gets the conflict."""
+        resolving at once, one succeeds and one gets the conflict. For an
+        assignment, then the agent's row ``FOR SHARE`` before its ``active``
+        is read: a deactivation racing a take either comes first (the take is
+        refused) or after (it requeues the conversation)."""
 
     @abstractmethod
     async def reroute_conversation(
@@ -134,7 +138,9 @@ class OutboundStore(Protocol):
         *, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
     ) -> tuple[Message, ConversationView]:
         """Store an outbound message and its outbox entry in one transaction;
-        when ``assign_to`` is given the conversation becomes assigned to it.
+        when ``assign_to`` is given the conversation becomes assigned to it
+        (``AgentDeactivated``, nothing stored, when that agent is deactivated:
+        their row ``FOR SHARE`` after the conversation's, as ``set_conversation_state``).
         ``ConflictError`` (nothing stored) unless the conversation's status is
         in ``expected``, when given: the bot answers only what is still its own.
         ``AnsweredMeanwhile`` (nothing stored) when ``after`` is given and

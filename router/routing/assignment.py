@@ -228,6 +228,9 @@ class Assigner:
         listed = await self.store.list_agents()
         accounts = {a.username: a for a in listed if a.active}
         presence = {p.agent_id: p for p in await self.store.list_presence()}
+        online = {p.agent_id for p in presence.values() if p.presence is Presence.ONLINE}
+        if not any(a.id in online for a in accounts.values()):
+            return []  # nobody online: a round (one per new conversation) reads no profiles nor loads
         loads = await self.store.agent_loads()
         found: list[Candidate] = []
         for config in await self.agent_configs(listed):

@@ -315,3 +315,31 @@ async def test_an_agent_is_refused_every_admin_action_and_changes_nothing(client
         assert (await error_of(resp))[:2] == (403, "forbidden"), (method, path)
     assert await roster(client) == before
     assert (await (await client.get("/api/agents/settings")).json()) == {"presence_at_login": "ask"}
+
+
+async def test_an_admin_resetting_their_own_password_stays_signed_in_here_only(client: Client,
+                                                                             open_session: OpenSession) -> None:
+    """The generated password is shown on the page the admin acts from: that
+    session stays (their other ones end), or they would be locked out."""
+    me = (await (await client.get("/api/me")).json())["agent"]
+    elsewhere = await signed_in(client, open_session, "admin", ADMIN_PASSWORD)
+    resp = await client.post(f"/api/agents/{me['id']}/password", json={})
+    assert resp.status == 200, await resp.text()
+    done = await resp.json()
+    assert done["sessions_ended"] == 1 and done["password"]
+    assert (await client.get("/api/agents/roster")).status == 200  # the console reloads after showing it
+    assert (await elsewhere.get("/api/me")).status == 401
+    await login(elsewhere, "admin", done["password"])
+
+
+async def test_a_capacity_of_a_kind_no_channel_has_is_refused_and_a_team_twice_is_one(client: Client) -> None:
+    resp = await client.post("/api/agents", json={"username": "ann", "display_name": "Ann",
+                                                  "routing": {"teams": ["support"], "capacity": {"fax": 3}}})
+    error = (await resp.json())["error"]
+    assert (resp.status, error["code"], error["kinds"]) == (422, "unknown_channel_kinds", "fax")
+    assert "ann" not in await roster(client)  # nothing stored
+    ann = (await add(client, "ann", routing={"teams": ["support", "support"]}))["agent"]
+    assert (await roster(client))["ann"]["routing"]["teams"] == ["support"]
+    resp = await client.put(f"/api/agents/{ann['id']}/routing", json={"capacity": {"chat": 2, "fax": 1}})
+    assert (await error_of(resp))[:2] == (422, "unknown_channel_kinds")
+    assert (await roster(client))["ann"]["routing"]["capacity"] == {"chat": 3, "email": 5}

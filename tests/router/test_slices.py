@@ -65,7 +65,7 @@ def test_identity_is_a_slice() -> None:
 # method's name does not say whether it writes.
 WRITES = {
     "AccountStore": {"create_agent", "set_password_hash", "set_agent_language", "create_session", "delete_session",
-                     "delete_agent_sessions"},
+                     "delete_agent_sessions", "replace_password"},
     "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
                     "outbox_reached"},
     "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation"},
@@ -78,8 +78,8 @@ WRITES = {
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened"},
     "NoteStore": {"add_note", "mark_mentions_read"},
-    "AgentAdminStore": {"update_agent", "deactivate_agent", "reactivate_agent", "set_agent_profile",
-                        "clear_agent_profile", "set_agents_settings"},
+    "AgentAdminStore": {"update_agent", "create_managed_agent", "deactivate_agent", "reactivate_agent",
+                        "set_agent_profile", "clear_agent_profile", "set_agents_settings"},
     "CannedStore": {"create_canned", "update_canned", "delete_canned"},
     "ReadStore": {"mark_read"},
     "FileStore": {"add_file"},

@@ -64,3 +64,12 @@ class MemoryAccounts(AccountStore):
         for token_hash in ended:
             del self.sessions[token_hash]
         return len(ended)
+
+    async def replace_password(self, agent_id: str, password_hash: str, keep_session: str | None = None) -> int:
+        if agent_id not in self.agents:
+            raise NotFound(f"agent {agent_id}")
+        self.agents[agent_id] = (self.agents[agent_id][0], password_hash)
+        ended = [t for t, (owner, _) in self.sessions.items() if owner == agent_id and t != keep_session]
+        for token_hash in ended:
+            del self.sessions[token_hash]
+        return len(ended)

@@ -4,14 +4,17 @@ agent's conversations go to the others and nothing reaches them again."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from router.agents.admin import AgentAdmin
-from router.agents.service import RoutingProfile
+from router.agents.service import RoutingProfile, StoredProfile
 from router.bus import EventBus
 from router.models import Agent, ConversationStatus, Presence, Role
 from router.routing.assignment import Assigner, Policy, TransferRefused
 from router.store.base import Store
+from router.store.sqlite import SQLiteStore
 from tests.router.routing.test_assignment import Clock, clock, member, online, owner, queue, store, teams
 
 __all__ = ["clock", "store"]  # the fixtures, shared with the routing tests
@@ -73,3 +76,25 @@ async def test_a_deactivated_agents_conversations_go_to_the_others_and_never_bac
     with pytest.raises(TransferRefused):
         await assigner.transfer_to_agent(third, await store.get_agent(ann.id))
     assert (await store.get_conversation(third)).status is ConversationStatus.QUEUED
+
+
+class CountingStore(SQLiteStore):
+    """The real SQLite store, counting its reads of the console profiles."""
+
+    profile_reads = 0
+
+    async def agent_profiles(self) -> dict[str, StoredProfile]:
+        self.profile_reads += 1
+        return await super().agent_profiles()
+
+
+async def test_a_round_with_nobody_online_reads_no_profiles(tmp_path: Path, clock: Clock) -> None:
+    async with CountingStore(tmp_path / "count.db") as counted:
+        ann = await counted.create_agent("ann", "Ann", Role.AGENT, "x")
+        conv = await queue(counted, clock)
+        assigner = Assigner(counted, EventBus(), Policy(teams(member("ann"))), clock)
+        assert await assigner.assign_round() == []
+        assert counted.profile_reads == 0  # one round per new conversation: nothing read for nobody
+        await counted.set_presence(ann.id, Presence.ONLINE, clock())
+        assert [c.id for c in await assigner.assign_round()] == [conv]
+        assert counted.profile_reads == 1
