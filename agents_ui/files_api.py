@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from aiohttp import BodyPartReader, web
-from aiohttp.helpers import content_disposition_header
 from pydantic import BaseModel, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.appkeys import FILES
 from router.connector import FileRefused, FileUnavailable
 from router.files.blobs import CHUNK
+from router.files.names import content_disposition, fit_name
 from router.files.service import Files
 from router.files.types import StoredFile
 from router.models import Attachment
@@ -116,9 +116,13 @@ async def attachments_of(app: web.Application, file_ids: list[str]) -> list[Atta
     return [found[i].attachment() for i in dict.fromkeys(file_ids)]
 
 
-async def serve(request: web.Request, files: Files, stored: StoredFile) -> web.StreamResponse:
+async def serve(request: web.Request, files: Files, stored: StoredFile, *,
+                true_type: bool = False) -> web.StreamResponse:
     """The bytes, shown only if an image (anything else is a download the
-    browser never renders: no HTML or script ever runs from a stored file)."""
+    browser never renders: no HTML or script ever runs from a stored file).
+    ``true_type``: a non-image says its sniffed type (a platform fetching a
+    signed link, Twilio, checks it against the media), still as a download.
+    A HEAD gets the headers alone (Twilio asks before it fetches)."""
     try:
         chunks = files.chunks(stored)
         first = await anext(chunks)
@@ -127,19 +131,26 @@ async def serve(request: web.Request, files: Files, stored: StoredFile) -> web.S
         status = 503 if exc.transient else 410
         raise ApiError(status, "files_unavailable" if exc.transient else "file_gone", str(exc)) from None
     disposition = "inline" if stored.inline else "attachment"
+    # a name written before names were fitted to types (photo.jpg.html) is fitted here too
+    name = fit_name(stored.name, stored.content_type)
     response = web.StreamResponse(headers={
-        "Content-Type": stored.content_type if stored.inline else "application/octet-stream",
+        "Content-Type": stored.content_type if stored.inline or true_type else "application/octet-stream",
         "Content-Length": str(stored.size),
-        "Content-Disposition": content_disposition_header(disposition, quote_fields=True, filename=stored.name),
+        "Content-Disposition": content_disposition(disposition, name),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "Cache-Control": "private, max-age=3600",
     })
-    await response.prepare(request)
-    await response.write(first)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        await response.write(first)
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        await chunks.aclose()
     return response
 
 
@@ -159,4 +170,4 @@ async def signed_download(request: web.Request, query: LinkQuery) -> web.StreamR
     file_id = request.match_info["id"]
     if not await files.link_valid(file_id, query.expires, query.sig):
         raise ApiError(403, "link_invalid", "the link is forged or has expired")
-    return await serve(request, files, await files.get(file_id))
+    return await serve(request, files, await files.get(file_id), true_type=True)

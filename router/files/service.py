@@ -11,7 +11,7 @@ import logging
 import math
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -20,12 +20,13 @@ from urllib.parse import unquote
 from router.connector import FileAccess, FileRefused, FileUnavailable, MediaFile
 from router.files.blobs import BlobMissing, BlobStorage, BlobUnavailable, read_all
 from router.files.config import FilesConfig
+from router.files.names import fit_name
 from router.files.signing import SECRET_NAME, signed_path, valid
 from router.files.sniff import HEAD_BYTES, forged, sniff
 from router.files.store import FileStore
 from router.files.types import MAX_NAME_LENGTH, StoredFile
 from router.models import Attachment, new_id
-from router.store.errors import NotFound
+from router.store.errors import NotFound, StoreError
 from router.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class Files(FileAccess):
         except BaseException:
             await spool.discard()
             raise
-        stored = StoredFile(id=file_id, name=name, content_type=content_type, size=spool.size,
+        # the name says what the bytes are: report.html that is text is report.txt
+        stored = StoredFile(id=file_id, name=fit_name(name, content_type), content_type=content_type, size=spool.size,
                             sha256=spool.sha.hexdigest(), uploaded_by=uploaded_by, created_at=self._clock())
         try:
             await self.blobs.put(file_id, spool.path, content_type)
@@ -145,12 +147,24 @@ class Files(FileAccess):
                    uploaded_by: str) -> Attachment:
         return (await self.accept(chunks, name, declared_type, uploaded_by)).attachment()
 
+    async def discard(self, attachment: Attachment) -> None:
+        """Delete a just-saved file no message refers to: its bytes, then its row."""
+        if attachment.file is None:
+            return
+        try:
+            await self.blobs.delete(attachment.file)
+            await self.store.delete_file(attachment.file)
+        except (BlobUnavailable, StoreError) as exc:
+            log.warning("files: %s was not deleted (%s); it stays unreferenced", attachment.file, exc)
+            return
+        log.info("files: %s deleted (no message refers to it)", attachment.file)
+
     # -- reading -----------------------------------------------------------------------------
     async def get(self, file_id: str) -> StoredFile:
         """``NotFound`` for an unknown id."""
         return await self.store.get_file(file_id)
 
-    async def chunks(self, file: StoredFile) -> AsyncIterator[bytes]:
+    async def chunks(self, file: StoredFile) -> AsyncGenerator[bytes, None]:
         """The bytes in pieces; ``FileUnavailable`` before the first when they cannot be read."""
         stream = self.blobs.chunks(file.id)
         try:

@@ -186,3 +186,47 @@ async def test_a_file_larger_than_any_request_body_streams_in_and_the_limit_is_o
     status, code, _ = await error_of(await upload(client, PDF + b"\0" * (4 * 1024**2), "four-mib.pdf"))
     assert (status, code) == (413, "file_too_large")
     assert kept(tmp_path) == [(await ok.json())["file"]["id"]]
+
+
+@pytest.mark.parametrize(("body", "name", "declared", "stored_as", "inline"), [
+    (b'<img src=x onerror="alert(1)">', "report.html", "text/html", "report.txt", False),
+    (b"@echo off\r\nformat c:\r\n", "run.bat", "application/x-msdos-program", "run.txt", False),
+    (b"PK\x03\x04" + b"\x00" * 64, "a.jar", "application/java-archive", "a.zip", False),
+    # a JPEG's head with a script after it: an image, named as one, never served under .html
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"<script>alert(1)</script>", "photo.jpg.html",
+     "text/html", "photo.jpg", True),
+])
+async def test_a_name_that_claims_markup_or_a_program_is_stored_under_its_types_extension(
+        client: Client, body: bytes, name: str, declared: str, stored_as: str, inline: bool) -> None:
+    await login(client)
+    resp = await upload(client, body, name, declared)
+    assert resp.status == 201, await resp.text()
+    file = (await resp.json())["file"]
+    assert file["name"] == stored_as
+    got = await client.get(f"/api/files/{file['id']}")
+    disposition = got.headers["Content-Disposition"]
+    assert disposition.startswith("inline" if inline else "attachment")
+    assert f'filename="{stored_as}"' in disposition
+
+
+async def test_a_signed_link_says_the_files_type_and_answers_head(client: Client, make_client: Any) -> None:
+    """Twilio asks a HEAD of a MediaUrl and checks its Content-Type against the media."""
+    await login(client)
+    file = (await (await upload(client, PDF, "счёт.pdf")).json())["file"]
+    path = await client.app[FILES].link(Attachment(kind="document", file=file["id"]))
+    anonymous = await make_client()
+    head = await anonymous.head(path)
+    assert head.status == 200 and await head.read() == b""
+    assert head.headers["Content-Type"] == "application/pdf" and head.headers["Content-Length"] == str(len(PDF))
+    got = await anonymous.get(path)
+    assert got.headers["Content-Type"] == "application/pdf" and await got.read() == PDF
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in got.headers["Content-Security-Policy"]
+
+
+async def test_a_russian_name_downloads_with_an_ascii_fallback_and_its_utf8_form(client: Client) -> None:
+    await login(client)
+    file = (await (await upload(client, PDF, "Счёт.pdf")).json())["file"]
+    got = await client.get(f"/api/files/{file['id']}")
+    assert got.headers["Content-Disposition"] == (
+        "attachment; filename=\"file.pdf\"; filename*=UTF-8''%D0%A1%D1%87%D1%91%D1%82.pdf")
