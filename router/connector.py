@@ -390,6 +390,11 @@ class FileAccess(Protocol):
         without a login until it expires; prefix it with the public URL."""
         ...
 
+    async def discard(self, attachment: Attachment) -> None:
+        """Delete a file just saved that no message will refer to (its message
+        was not stored, or was a retry's duplicate); never raises."""
+        ...
+
 
 class NoFiles:
     """A connector outside an app (tests of a connector alone): no storage."""
@@ -407,6 +412,9 @@ class NoFiles:
 
     async def link(self, attachment: Attachment) -> str:
         raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def discard(self, attachment: Attachment) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

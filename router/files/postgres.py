@@ -17,6 +17,10 @@ async def _add(conn: PgConn, file: StoredFile) -> None:
     )
 
 
+async def _delete(conn: PgConn, file_id: str) -> None:
+    await conn.execute("DELETE FROM files WHERE id = $1", file_id)
+
+
 async def _get(conn: PgConn, file_id: str) -> StoredFile:
     row = await conn.fetchrow("SELECT * FROM files WHERE id = $1", file_id)
     if row is None:
@@ -34,6 +38,9 @@ class PostgresFiles(FileStore, PgConnections):
             await self._pg.write(_add, file)
         except IntegrityViolation as exc:
             raise ConflictError(f"file {file.id} exists") from exc
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._pg.write(_delete, file_id)
 
     async def get_file(self, file_id: str) -> StoredFile:
         return await self._pg.read(_get, file_id)

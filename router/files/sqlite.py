@@ -34,6 +34,9 @@ class SQLiteFiles(FileStore, Connections):
         except IntegrityViolation as exc:
             raise ConflictError(f"file {file.id} exists") from exc
 
+    async def delete_file(self, file_id: str) -> None:
+        await self._w.call(_execute, "DELETE FROM files WHERE id = ?", (file_id,))
+
     async def get_file(self, file_id: str) -> StoredFile:
         row = await self._r.call(_one, "SELECT * FROM files WHERE id = ?", (file_id,))
         if row is None:

@@ -21,3 +21,7 @@ class FileStore(Protocol):
     @abstractmethod
     async def get_files(self, file_ids: list[str]) -> list[StoredFile]:
         """Those of ``file_ids`` that exist, in no particular order."""
+
+    @abstractmethod
+    async def delete_file(self, file_id: str) -> None:
+        """Forget a file's row (no error for an unknown id). Single statement: the DELETE."""

@@ -49,3 +49,14 @@ async def test_several_files_at_once_only_those_that_exist(store: FileStore) -> 
     found = await store.get_files([b.id, "file_" + "1" * 20, a.id, a.id])
     assert sorted(f.id for f in found) == sorted([a.id, b.id])
     assert await store.get_files([]) == []
+
+
+async def test_a_deleted_file_is_gone_and_deleting_twice_is_no_error(store: FileStore) -> None:
+    a, b = stored("a.png", "image/png"), stored()
+    for f in (a, b):
+        await store.add_file(f)
+    await store.delete_file(a.id)
+    await store.delete_file(a.id)
+    with pytest.raises(NotFound):
+        await store.get_file(a.id)
+    assert await store.get_file(b.id) == b
