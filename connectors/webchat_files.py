@@ -137,7 +137,7 @@ class VisitorUploads:
             if budget.full(key):
                 retry = max(1, math.ceil(budget.retry_after(key)))
                 raise _Refused(429, "files_over_budget", f"too many files sent this hour; send it again in {retry} s",
-                               retry_after=retry)
+                               retry_after=retry, minutes=math.ceil(retry / 60))
         attachment = await self._save(part, visitor_id)
         for budget, key in budgets:
             budget.charge(key, attachment.size or 0)

@@ -59,6 +59,7 @@ async def test_a_visitor_over_the_hours_byte_budget_is_refused(
     refused = await visitor_upload(client, visitor, body, "a.pdf", "application/pdf")
     error = (await refused.json())["error"]
     assert (refused.status, error["code"]) == (429, "files_over_budget") and error["retry_after"] >= 1
+    assert error["minutes"] >= 1  # what the widget says, in its language (file_budget)
     assert len(kept()) == 2
 
 
