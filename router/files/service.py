@@ -12,7 +12,7 @@ import math
 import time
 import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote
@@ -30,6 +30,9 @@ from router.store.errors import NotFound, StoreError
 from router.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
+
+# how far before the unreferenced age the sweep looks: a node down for a week leaves older ones be
+SWEEP_LOOKBACK = timedelta(days=7)
 
 
 def clean_name(name: str | None) -> str:
@@ -158,6 +161,16 @@ class Files(FileAccess):
             log.warning("files: %s was not deleted (%s); it stays unreferenced", attachment.file, exc)
             return
         log.info("files: %s deleted (no message refers to it)", attachment.file)
+
+    async def sweep_unreferenced(self, batch: int = 200) -> int:
+        """Delete files no message names, older than ``unreferenced_hours`` (looking
+        back a week past that, so each sweep reads a bounded span); how many went."""
+        before = self._clock() - timedelta(hours=self.config.unreferenced_hours)
+        gone = 0
+        for file in await self.store.unreferenced_files(before - SWEEP_LOOKBACK, before, batch):
+            await self.discard(file.attachment())
+            gone += 1
+        return gone
 
     # -- reading -----------------------------------------------------------------------------
     async def get(self, file_id: str) -> StoredFile:

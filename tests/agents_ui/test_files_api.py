@@ -230,3 +230,21 @@ async def test_a_russian_name_downloads_with_an_ascii_fallback_and_its_utf8_form
     got = await client.get(f"/api/files/{file['id']}")
     assert got.headers["Content-Disposition"] == (
         "attachment; filename=\"file.pdf\"; filename*=UTF-8''%D0%A1%D1%87%D1%91%D1%82.pdf")
+
+
+async def test_an_upload_never_sent_is_swept_away(
+        settings: Settings, make_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import router.server.files  # noqa: PLC0415
+    from tests.conftest import eventually  # noqa: PLC0415
+
+    monkeypatch.setattr(router.server.files, "SWEEP_EVERY", 0.05)
+    settings.files.unreferenced_hours = 0.0001  # a third of a second
+    client = await make_client()
+    await login(client)
+    file = (await (await upload(client, PDF, "draft.pdf")).json())["file"]
+
+    async def gone() -> bool | None:
+        return True if kept(tmp_path) == [] else None
+
+    await eventually(gone, "the sweep to delete the unsent upload")
+    assert (await client.get(f"/api/files/{file['id']}")).status == 404
