@@ -14,7 +14,7 @@ from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from router.appkeys import FILES
+from router.appkeys import FILES, STORE
 from router.connector import FileRefused, FileUnavailable
 from router.files.blobs import CHUNK
 from router.files.names import content_disposition, fit_name
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 FIELD = "file"
 MAX_FILES = 10
+# how far back a conversation's messages are read for files an agent may send again
+THREAD_FILES = 1000
 
 
 class FileOut(BaseModel):
@@ -105,11 +107,20 @@ async def limits(request: web.Request, _: None) -> FileLimits:
     return FileLimits(max_bytes=config.max_bytes, allowed_types=config.allowed_types)
 
 
-async def attachments_of(app: web.Application, file_ids: list[str]) -> list[Attachment]:
-    """A reply's files, in the order given: ``ApiError`` 422 naming one that does not exist."""
+async def attachments_of(request: web.Request, file_ids: list[str]) -> list[Attachment]:
+    """A reply's files, in the order given: ``ApiError`` 422 naming one that
+    does not exist, or that this agent may not send: only their own uploads,
+    and files already in a message of this conversation (a customer's, a
+    colleague's reply), so a file id seen elsewhere is no way to another's file."""
     if not file_ids:
         return []
+    app = request.app
     found = {f.id: f for f in await app[FILES].store.get_files(file_ids)}
+    mine = f"agent:{current_agent(request).id}"
+    if any(f.uploaded_by != mine for f in found.values()):
+        shown = {a.file for m in await app[STORE].list_messages(request.match_info["id"], THREAD_FILES)
+                 for a in m.attachments if a.file}
+        found = {i: f for i, f in found.items() if f.uploaded_by == mine or i in shown}
     missing = [i for i in file_ids if i not in found]
     if missing:
         raise ApiError(422, "file_not_found", f"files: no such file {missing[0]}", details={"file": missing[0]})

@@ -5,6 +5,7 @@ claims to be gets a clear 4xx and nothing of it is stored."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from router.appkeys import FILES, STORE
 from router.config import Settings
 from router.files.signing import SECRET_NAME, signed_path
-from router.models import Attachment
+from router.models import Attachment, IdentityRef, InboundMessage
+from router.server.app import ROUTER
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
 from tests.router.files.test_sniff import EXE, PDF, PNG
 
@@ -248,3 +250,30 @@ async def test_an_upload_never_sent_is_swept_away(
 
     await eventually(gone, "the sweep to delete the unsent upload")
     assert (await client.get(f"/api/files/{file['id']}")).status == 404
+
+
+async def test_an_agent_sends_only_their_own_uploads_or_files_already_in_the_thread(
+        client: Client, agent_http: aiohttp.ClientSession) -> None:
+    conv = await customer_writes(client, "пришлите счёт")
+    others = (await (await upload(client, PDF, "чужой.pdf")).json())["file"]  # the admin's, never sent
+    resp = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "вот", "files": [others["id"]]})
+    assert (await error_of(resp))[:2] == (422, "file_not_found")
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert [m["author"] for m in messages] == ["customer"]  # nothing sent
+    own = (await (await upload(agent_http, PDF, "мой.pdf")).json())["file"]
+    resp = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "вот", "files": [own["id"]]})
+    assert resp.status == 201, await resp.text()
+    # a file already in the thread (the customer's) may be sent again there, and nowhere else
+    theirs = await client.app[FILES].save(_one(PDF), "фото.pdf", None, "webchat:customer")
+    await client.app[ROUTER].on_message(InboundMessage(
+        channel="webchat", external_id="2", sender=IdentityRef(kind="webchat", value="visitor-1"),
+        attachments=[theirs]))
+    again = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "это?", "files": [theirs.file]})
+    assert again.status == 201, await again.text()
+    elsewhere = await customer_writes(client, "другой", sender="visitor-2", external_id="3")
+    resp = await agent_http.post(f"/api/conversations/{elsewhere}/messages", json={"text": "", "files": [theirs.file]})
+    assert (await error_of(resp))[:2] == (422, "file_not_found")
+
+
+async def _one(body: bytes) -> AsyncIterator[bytes]:
+    yield body
