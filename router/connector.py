@@ -390,6 +390,11 @@ class FileAccess(Protocol):
         without a login until it expires; prefix it with the public URL."""
         ...
 
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
+        """A stored file's size and its bytes in pieces, never whole in memory;
+        ``FileUnavailable`` here, before the first piece is handed out."""
+        ...
+
     async def discard(self, attachment: Attachment) -> None:
         """Delete a file just saved that no message will refer to (its message
         was not stored, or was a retry's duplicate); never raises."""
@@ -411,6 +416,9 @@ class NoFiles:
         raise FileUnavailable("no file storage is configured", transient=True)
 
     async def link(self, attachment: Attachment) -> str:
+        raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
         raise FileUnavailable("no file storage is configured", transient=True)
 
     async def discard(self, attachment: Attachment) -> None:

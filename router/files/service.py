@@ -190,13 +190,17 @@ class Files(FileAccess):
         async for chunk in stream:
             yield chunk
 
-    async def read(self, attachment: Attachment) -> MediaFile:
+    async def _stored(self, attachment: Attachment) -> StoredFile:
         if attachment.file is None:
             raise FileUnavailable("the attachment is no stored file")
         try:
-            file = await self.store.get_file(attachment.file)
+            return await self.store.get_file(attachment.file)
         except NotFound:
             raise FileUnavailable(f"file {attachment.file} does not exist") from None
+
+    async def read(self, attachment: Attachment) -> MediaFile:
+        """The bytes whole: for what must hold them (a MIME part, vk-api's requests upload)."""
+        file = await self._stored(attachment)
         try:
             body = await read_all(self.blobs, file.id)
         except BlobMissing:
@@ -204,6 +208,18 @@ class Files(FileAccess):
         except BlobUnavailable as exc:
             raise FileUnavailable(str(exc), transient=True) from exc
         return MediaFile(body=body, content_type=file.content_type)
+
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
+        file = await self._stored(attachment)
+        chunks = self.chunks(file)
+        first = await anext(chunks)  # FileUnavailable now, not half-way through a platform's upload
+
+        async def pieces() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        return file.size, pieces()
 
     # -- links ---------------------------------------------------------------------------------
     async def _link_secret(self) -> bytes:

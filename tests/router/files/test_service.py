@@ -69,3 +69,25 @@ async def test_the_sweep_deletes_files_no_message_names_once_old_enough(tmp_path
         assert await files.sweep_unreferenced() == 1
         assert sorted(p.name for p in (tmp_path / "files").iterdir() if p.is_file()) == [sent.id]
         assert [f.id for f in await store.get_files([never_sent.id, sent.id])] == [sent.id]
+
+
+async def test_a_file_is_streamed_in_pieces_and_a_missing_one_fails_before_the_first(tmp_path: Path) -> None:
+    from router.connector import FileUnavailable  # noqa: PLC0415
+    from router.files.blobs import CHUNK  # noqa: PLC0415
+
+    async with SQLiteStore(tmp_path / "db.sqlite") as store:
+        blobs = LocalFolder(tmp_path / "files")
+        await blobs.open()
+        files = Files(store, blobs, FilesConfig(), store)
+        body = PDF + bytes(range(256)) * 4096  # 1 MiB and a bit
+
+        async def one() -> AsyncIterator[bytes]:
+            yield body
+
+        kept = await files.accept(one(), "big.pdf", None, "agent:agt_1")
+        size, pieces = await files.stream(kept.attachment())
+        got = [piece async for piece in pieces]
+        assert size == len(body) and b"".join(got) == body and max(map(len, got)) <= CHUNK
+        await blobs.delete(kept.id)
+        with pytest.raises(FileUnavailable):
+            await files.stream(kept.attachment())
