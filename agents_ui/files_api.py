@@ -21,6 +21,7 @@ from router.files.names import content_disposition, fit_name
 from router.files.service import Files
 from router.files.types import StoredFile
 from router.models import Attachment
+from router.store.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ class FileLimits(BaseModel):
     max_bytes: int
     # content types as sniffed from the bytes
     allowed_types: list[str]
+
+
+class DownloadQuery(BaseModel):
+    # the message the console shows the file in: another agent's file is served only as part of one
+    message: Annotated[str | None, Field(max_length=64)] = None
 
 
 class LinkQuery(BaseModel):
@@ -165,12 +171,31 @@ async def serve(request: web.Request, files: Files, stored: StoredFile, *,
     return response
 
 
-@endpoint("GET", "/api/files/{id}", "A stored file (images inline, anything else as a download)",
+@endpoint("GET", "/api/files/{id}", "A stored file (images inline, anything else as a download): the agent's "
+          "own upload, a customer's, or another agent's as part of the message given", query=DownloadQuery,
           response_description="the file's bytes", errors=(
+              (404, "(code file_not_found) no such file, or another agent's not in the message given"),
               (410, "the file's bytes are gone from the storage"), (503, "the file storage is unavailable")))
-async def download(request: web.Request, _: None) -> web.StreamResponse:
+async def download(request: web.Request, query: DownloadQuery) -> web.StreamResponse:
     files = request.app[FILES]
-    return await serve(request, files, await files.get(request.match_info["id"]))
+    file_id = request.match_info["id"]
+    try:
+        stored = await files.get(file_id)
+        if not await _may_see(request, stored, query.message):
+            raise NotFound(file_id)
+    except NotFound:
+        raise ApiError(404, "file_not_found", f"no such file {file_id}", details={"file": file_id}) from None
+    return await serve(request, files, stored)
+
+
+async def _may_see(request: web.Request, stored: StoredFile, message_id: str | None) -> bool:
+    """An agent's file is another agent's only once sent: an unsent draft is its uploader's alone."""
+    if not stored.uploaded_by.startswith("agent:") or stored.uploaded_by == f"agent:{current_agent(request).id}":
+        return True
+    if message_id is None:
+        return False
+    message = await request.app[STORE].get_message(message_id)
+    return any(a.file == stored.id for a in message.attachments)
 
 
 @endpoint("GET", "/api/files/{id}/signed", "A stored file by a signed link (no login: platforms, visitors)",

@@ -277,3 +277,18 @@ async def test_an_agent_sends_only_their_own_uploads_or_files_already_in_the_thr
 
 async def _one(body: bytes) -> AsyncIterator[bytes]:
     yield body
+
+
+async def test_another_agents_file_downloads_only_as_part_of_a_message(
+        client: Client, agent_http: aiohttp.ClientSession) -> None:
+    conv = await customer_writes(client, "пришлите счёт")
+    draft = (await (await upload(client, PDF, "черновик.pdf")).json())["file"]  # the admin's
+    assert (await error_of(await agent_http.get(f"/api/files/{draft['id']}")))[:2] == (404, "file_not_found")
+    sent = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Вот", "files": [draft["id"]]})
+    message_id = (await sent.json())["message"]["id"]
+    got = await agent_http.get(f"/api/files/{draft['id']}?message={message_id}")
+    assert got.status == 200 and await got.read() == PDF
+    customers = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"][0]["id"]
+    assert (await error_of(await agent_http.get(f"/api/files/{draft['id']}?message={customers}")))[0] == 404
+    own = (await (await upload(agent_http, PNG, "мой.png")).json())["file"]
+    assert (await agent_http.get(f"/api/files/{own['id']}")).status == 200
