@@ -166,7 +166,7 @@ async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     try:
         message = await request.app[CONVERSATIONS].reply(
             request.match_info["id"], current_agent(request), body.text, body.channel,
-            attachments=[a.attachment() for a in body.attachments] + await attachments_of(request.app, body.files),
+            attachments=[a.attachment() for a in body.attachments] + await attachments_of(request, body.files),
         )
     except ReplyRefused as exc:
         raise _refused(exc) from None

@@ -221,4 +221,8 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
 def mount(app: web.Application) -> None:
     app.middlewares.append(json_errors)
     for ep in ENDPOINTS:
-        app.router.add_route(ep.method, ep.path, _bind(ep))
+        # a GET answers HEAD too, its headers alone (aiohttp's add_get does the same; Twilio asks a HEAD of a MediaUrl)
+        if ep.method == "GET":
+            app.router.add_get(ep.path, _bind(ep))
+        else:
+            app.router.add_route(ep.method, ep.path, _bind(ep))

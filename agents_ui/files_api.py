@@ -11,21 +11,24 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from aiohttp import BodyPartReader, web
-from aiohttp.helpers import content_disposition_header
 from pydantic import BaseModel, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from router.appkeys import FILES
+from router.appkeys import FILES, STORE
 from router.connector import FileRefused, FileUnavailable
 from router.files.blobs import CHUNK
+from router.files.names import content_disposition, fit_name
 from router.files.service import Files
 from router.files.types import StoredFile
 from router.models import Attachment
+from router.store.errors import NotFound
 
 log = logging.getLogger(__name__)
 
 FIELD = "file"
 MAX_FILES = 10
+# how far back a conversation's messages are read for files an agent may send again
+THREAD_FILES = 1000
 
 
 class FileOut(BaseModel):
@@ -38,6 +41,11 @@ class FileLimits(BaseModel):
     max_bytes: int
     # content types as sniffed from the bytes
     allowed_types: list[str]
+
+
+class DownloadQuery(BaseModel):
+    # the message the console shows the file in: another agent's file is served only as part of one
+    message: Annotated[str | None, Field(max_length=64)] = None
 
 
 class LinkQuery(BaseModel):
@@ -105,20 +113,33 @@ async def limits(request: web.Request, _: None) -> FileLimits:
     return FileLimits(max_bytes=config.max_bytes, allowed_types=config.allowed_types)
 
 
-async def attachments_of(app: web.Application, file_ids: list[str]) -> list[Attachment]:
-    """A reply's files, in the order given: ``ApiError`` 422 naming one that does not exist."""
+async def attachments_of(request: web.Request, file_ids: list[str]) -> list[Attachment]:
+    """A reply's files, in the order given: ``ApiError`` 422 naming one that
+    does not exist, or that this agent may not send: only their own uploads,
+    and files already in a message of this conversation (a customer's, a
+    colleague's reply), so a file id seen elsewhere is no way to another's file."""
     if not file_ids:
         return []
+    app = request.app
     found = {f.id: f for f in await app[FILES].store.get_files(file_ids)}
+    mine = f"agent:{current_agent(request).id}"
+    if any(f.uploaded_by != mine for f in found.values()):
+        shown = {a.file for m in await app[STORE].list_messages(request.match_info["id"], THREAD_FILES)
+                 for a in m.attachments if a.file}
+        found = {i: f for i, f in found.items() if f.uploaded_by == mine or i in shown}
     missing = [i for i in file_ids if i not in found]
     if missing:
         raise ApiError(422, "file_not_found", f"files: no such file {missing[0]}", details={"file": missing[0]})
     return [found[i].attachment() for i in dict.fromkeys(file_ids)]
 
 
-async def serve(request: web.Request, files: Files, stored: StoredFile) -> web.StreamResponse:
+async def serve(request: web.Request, files: Files, stored: StoredFile, *,
+                true_type: bool = False) -> web.StreamResponse:
     """The bytes, shown only if an image (anything else is a download the
-    browser never renders: no HTML or script ever runs from a stored file)."""
+    browser never renders: no HTML or script ever runs from a stored file).
+    ``true_type``: a non-image says its sniffed type (a platform fetching a
+    signed link, Twilio, checks it against the media), still as a download.
+    A HEAD gets the headers alone (Twilio asks before it fetches)."""
     try:
         chunks = files.chunks(stored)
         first = await anext(chunks)
@@ -127,28 +148,54 @@ async def serve(request: web.Request, files: Files, stored: StoredFile) -> web.S
         status = 503 if exc.transient else 410
         raise ApiError(status, "files_unavailable" if exc.transient else "file_gone", str(exc)) from None
     disposition = "inline" if stored.inline else "attachment"
+    # a name written before names were fitted to types (photo.jpg.html) is fitted here too
+    name = fit_name(stored.name, stored.content_type)
     response = web.StreamResponse(headers={
-        "Content-Type": stored.content_type if stored.inline else "application/octet-stream",
+        "Content-Type": stored.content_type if stored.inline or true_type else "application/octet-stream",
         "Content-Length": str(stored.size),
-        "Content-Disposition": content_disposition_header(disposition, quote_fields=True, filename=stored.name),
+        "Content-Disposition": content_disposition(disposition, name),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "Cache-Control": "private, max-age=3600",
     })
-    await response.prepare(request)
-    await response.write(first)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        await response.write(first)
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        await chunks.aclose()
     return response
 
 
-@endpoint("GET", "/api/files/{id}", "A stored file (images inline, anything else as a download)",
+@endpoint("GET", "/api/files/{id}", "A stored file (images inline, anything else as a download): the agent's "
+          "own upload, a customer's, or another agent's as part of the message given", query=DownloadQuery,
           response_description="the file's bytes", errors=(
+              (404, "(code file_not_found) no such file, or another agent's not in the message given"),
               (410, "the file's bytes are gone from the storage"), (503, "the file storage is unavailable")))
-async def download(request: web.Request, _: None) -> web.StreamResponse:
+async def download(request: web.Request, query: DownloadQuery) -> web.StreamResponse:
     files = request.app[FILES]
-    return await serve(request, files, await files.get(request.match_info["id"]))
+    file_id = request.match_info["id"]
+    try:
+        stored = await files.get(file_id)
+        if not await _may_see(request, stored, query.message):
+            raise NotFound(file_id)
+    except NotFound:
+        raise ApiError(404, "file_not_found", f"no such file {file_id}", details={"file": file_id}) from None
+    return await serve(request, files, stored)
+
+
+async def _may_see(request: web.Request, stored: StoredFile, message_id: str | None) -> bool:
+    """An agent's file is another agent's only once sent: an unsent draft is its uploader's alone."""
+    if not stored.uploaded_by.startswith("agent:") or stored.uploaded_by == f"agent:{current_agent(request).id}":
+        return True
+    if message_id is None:
+        return False
+    message = await request.app[STORE].get_message(message_id)
+    return any(a.file == stored.id for a in message.attachments)
 
 
 @endpoint("GET", "/api/files/{id}/signed", "A stored file by a signed link (no login: platforms, visitors)",
@@ -159,4 +206,4 @@ async def signed_download(request: web.Request, query: LinkQuery) -> web.StreamR
     file_id = request.match_info["id"]
     if not await files.link_valid(file_id, query.expires, query.sig):
         raise ApiError(403, "link_invalid", "the link is forged or has expired")
-    return await serve(request, files, await files.get(file_id))
+    return await serve(request, files, await files.get(file_id), true_type=True)

@@ -70,3 +70,43 @@ def address_key(remote: str | None) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address)
+
+
+class ByteBudget:
+    """At most ``budget`` bytes per key in any ``window`` seconds, kept in
+    memory like the message limits: a visitor's (or an address's) uploads
+    cannot fill the disk. An upload is let in while the key is under its
+    budget and charged when it is kept, so a key ends at most one file over."""
+
+    def __init__(self, budget: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget = budget
+        self.window = window
+        self._clock = clock
+        self._spent: dict[str, deque[tuple[float, int]]] = {}
+        self._swept = clock()
+
+    def _recent(self, key: str, now: float) -> deque[tuple[float, int]] | None:
+        spent = self._spent.get(key)
+        while spent and now - spent[0][0] >= self.window:
+            spent.popleft()
+        return spent
+
+    def used(self, key: str) -> int:
+        spent = self._recent(key, self._clock())
+        return sum(size for _, size in spent) if spent else 0
+
+    def full(self, key: str) -> bool:
+        return self.used(key) >= self.budget
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until the oldest charge of ``key`` leaves the window."""
+        now = self._clock()
+        spent = self._recent(key, now)
+        return max(0.0, self.window - (now - spent[0][0])) if spent else 0.0
+
+    def charge(self, key: str, size: int) -> None:
+        now = self._clock()
+        if now - self._swept >= self.window:
+            self._spent = {k: s for k, s in self._spent.items() if s and now - s[-1][0] < self.window}
+            self._swept = now
+        self._spent.setdefault(key, deque()).append((now, size))

@@ -40,7 +40,7 @@ import logging
 import mimetypes
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
@@ -90,9 +90,9 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     )
     from aiogram.methods import GetUpdates
     from aiogram.types import (
-        BufferedInputFile,
         CallbackQuery,
         InlineKeyboardMarkup,
+        InputFile,
         KeyboardButton,
         ReplyKeyboardMarkup,
     )
@@ -125,7 +125,7 @@ _AIOGRAM = {
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
     "aiogram.methods": ("GetUpdates",),
-    "aiogram.types": ("BufferedInputFile", "InlineKeyboardMarkup", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
+    "aiogram.types": ("InputFile", "InlineKeyboardMarkup", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
 
@@ -487,16 +487,17 @@ class TelegramConnector(Connector[TelegramOptions]):
         return calls
 
     async def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> TgMessage:
-        source: str | BufferedInputFile | None = _media_source(attachment)
+        source: str | InputFile | None = _media_source(attachment)
         photo = attachment.kind == "image"
         if attachment.file is not None:
             # a file of our own storage goes up as multipart (the Bot API's "photo"/"document" field)
             try:
-                stored = await self.files.read(attachment)
+                size, pieces = await self.files.stream(attachment)
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"telegram: {exc}") from exc
-            source = BufferedInputFile(stored.body, filename=attachment.name or "file")
-            photo = photo and len(stored.body) <= MAX_PHOTO_BYTES
+            # streamed from the storage to the Bot API, never whole in memory
+            source = _streamed_file()(pieces, attachment.name or "file")
+            photo = photo and size <= MAX_PHOTO_BYTES
         assert source is not None
         if photo:
             return await self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
@@ -517,6 +518,24 @@ def _phone_keyboard(button: PhoneButton) -> ReplyKeyboardMarkup:
     their number and user_id); gone after one press."""
     return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=button.label, request_contact=True)]],
                                resize_keyboard=True, one_time_keyboard=True)
+
+
+@functools.cache
+def _streamed_file() -> Callable[[AsyncIterator[bytes], str], InputFile]:
+    """An upload aiogram reads piece by piece from our file storage (its
+    FSInputFile does the same from a path). Made on first use, as aiogram is."""
+    _import_aiogram()
+
+    class StreamedFile(InputFile):
+        def __init__(self, pieces: AsyncIterator[bytes], filename: str) -> None:
+            super().__init__(filename=filename)
+            self._pieces = pieces
+
+        async def read(self, bot: Bot) -> AsyncGenerator[bytes, None]:
+            async for piece in self._pieces:
+                yield piece
+
+    return StreamedFile
 
 
 @functools.cache

@@ -303,6 +303,15 @@ def empty_twiml() -> web.Response:
 # -- outbound --------------------------------------------------------------------------------
 
 
+# WhatsApp's media limits (Twilio's "Accepted content types for media"): 5 MB an image, 16 MB other media
+IMAGE_LIMIT = 5 * 1000**2
+MEDIA_LIMIT = 16 * 1000**2
+
+
+def _media_limit(a: Attachment) -> int:
+    return IMAGE_LIMIT if (a.mime_type or "").startswith("image/") else MEDIA_LIMIT
+
+
 def _media_url(a: Attachment) -> str | None:
     return a.url if a.url and a.url.startswith(("http://", "https://")) else None
 
@@ -452,12 +461,16 @@ class TwilioConnector(Connector[TwilioOptions]):
         media = [u for a in message.attachments if (u := _media_url(a)) is not None][:MAX_MEDIA]
         parts = split_text(_fallback_text(message), MAX_BODY_LENGTH)
         calls: list[dict[str, Any]] = [{"body": p} for p in parts if p]
-        if media:
+        # WhatsApp carries one media a message (Twilio ignores the others): each further one goes alone
+        per_message = 1 if self.options.flavour == "whatsapp" else MAX_MEDIA
+        first, rest = media[:per_message], media[per_message:]
+        if first:
             # the pictures go with the last part (Twilio sends Body as their caption)
             if calls:
-                calls[-1]["media_url"] = media
+                calls[-1]["media_url"] = first
             else:
-                calls.append({"media_url": media})
+                calls.append({"media_url": first})
+        calls.extend({"media_url": [url]} for url in rest)
         return calls or [{"body": ""}]
 
     def _template(self, wanted: TemplateRequest) -> dict[str, Any]:
@@ -515,7 +528,8 @@ class TwilioConnector(Connector[TwilioOptions]):
                 url = base + await self.files.link(attachment)
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"twilio: {exc}") from exc
-            if self.options.flavour == "sms":
+            if self.options.flavour == "sms" or (attachment.size or 0) > _media_limit(attachment):
+                # SMS carries no files; WhatsApp refuses media over its limit: the link goes in the text
                 links.append(f"{attachment.name or attachment.kind}: {url}")
             else:
                 linked.append(attachment.model_copy(update={"url": url}))

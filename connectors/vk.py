@@ -182,6 +182,9 @@ def delivery_error(exc: Exception) -> DeliveryError:
     return TransientError(f"vk: {type(exc).__name__}: {exc}")
 
 
+VK_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+
+
 def random_id(message_id: str, part: int = 0) -> int:
     """The same positive int32 for every try of one message (or one part of
     it): VK drops a repeated random_id, so a retry after a lost answer, or of
@@ -504,9 +507,9 @@ class VkConnector(Connector[VkOptions]):
         # VK drops a repeated random_id only for a while: a retry resumes
         # after the parts the outbox knows went out
         progress = progress or SendProgress()
-        parts = split_text(message.text, MAX_MESSAGE_LENGTH)
         try:
-            refs = [await self._attachment_ref(peer_id, a) for a in message.attachments]
+            refs, links = await self._refs(peer_id, message.attachments)
+            parts = split_text("\n".join(t for t in (message.text, *links) if t), MAX_MESSAGE_LENGTH)
             for index, part in enumerate(parts):
                 if index < progress.done:
                     continue
@@ -532,6 +535,24 @@ class VkConnector(Connector[VkOptions]):
         except TimeoutError:
             raise RateLimited(1.0, f"vk: the community's pace of {rate:g}/s") from None
 
+    async def _refs(self, peer_id: int, attachments: list[Attachment]) -> tuple[list[str], list[str]]:
+        """The attachments VK took, and a signed link in the text for each of
+        our files it refused (VK takes no MP3 or program as a document)."""
+        refs, links = [], []
+        for attachment in attachments:
+            try:
+                refs.append(await self._attachment_ref(peer_id, attachment))
+            except vk_api.ApiError as exc:
+                if attachment.file is None or exc.code in RATE_CODES or self.public_url is None:
+                    raise
+                log.info("vk %s: VK refused file %s ([%s]): sent as a link", self.name, attachment.file, exc.code)
+                try:
+                    url = self.public_url.rstrip("/") + await self.files.link(attachment)
+                except FileUnavailable as gone:
+                    raise (TransientError if gone.transient else PermanentError)(f"vk: {gone}") from gone
+                links.append(f"{attachment.name or attachment.kind}: {url}")
+        return refs, links
+
     async def _attachment_ref(self, peer_id: int, attachment: Attachment) -> str:
         """``photo<owner>_<id>`` for messages.send: reused if VK already has
         it, else fetched (through the guard: the URL is an agent's) and
@@ -546,7 +567,9 @@ class VkConnector(Connector[VkOptions]):
                 raise (TransientError if exc.transient else PermanentError)(f"vk: {exc}") from exc
             data = io.BytesIO(stored.body)
             data.name = attachment.name or "file"
-            return await self._in_thread(self._upload_file, peer_id, attachment.kind, data)
+            # VK's photos are JPEG, PNG and GIF only: a WebP goes as a document
+            kind = attachment.kind if attachment.mime_type in VK_PHOTO_TYPES else "document"
+            return await self._in_thread(self._upload_file, peer_id, kind, data)
         if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
             raise PermanentError(f"vk: attachment {attachment.name or attachment.kind} has no URL to upload")
         try:

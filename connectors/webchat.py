@@ -129,6 +129,9 @@ class WebChatOptions(ConnectorOptions):
     # them, is far beyond what one address sends a contact centre.
     new_visitors_per_address: Annotated[str, AfterValidator(_rate)] = "30/minute"
     rate_limit_per_address: Annotated[str, AfterValidator(_rate)] = "300/minute"
+    # bytes of files a visitor (and an address) may send per hour: uploads cannot fill the disk
+    file_bytes_per_hour: Annotated[int, Field(gt=0)] = 50 * 1024**2
+    file_bytes_per_hour_per_address: Annotated[int, Field(gt=0)] = 200 * 1024**2
     # the widget says hello as soon as its socket opens; a socket that stays
     # silent is no widget and only holds a connection
     hello_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0

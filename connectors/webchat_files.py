@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 
-from connectors.chat_limits import address_key
+from connectors.chat_limits import ByteBudget, address_key
 from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, message_frame
 from router.connector import FileAccess, FileRefused, FileUnavailable, HostError
 from router.models import Attachment, Author, IdentityRef, InboundMessage, Message
@@ -80,6 +80,9 @@ class VisitorUploads:
 
     def __init__(self, chat: WebChatConnector) -> None:
         self.chat = chat
+        # bytes per hour, per visitor and per address: uploads cannot fill the disk
+        self._visitor_bytes = ByteBudget(chat.options.file_bytes_per_hour, 3600)
+        self._address_bytes = ByteBudget(chat.options.file_bytes_per_hour_per_address, 3600)
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post("/chat/files", self.handle)
@@ -129,7 +132,15 @@ class VisitorUploads:
         if part is None or part.name != "file":
             raise _Refused(422, "invalid", "file: the body has no field 'file' after visitor_id and client_id")
         self._count(request, visitor_id)
+        budgets = ((self._visitor_bytes, visitor_id), (self._address_bytes, address_key(request.remote)))
+        for budget, key in budgets:
+            if budget.full(key):
+                retry = max(1, math.ceil(budget.retry_after(key)))
+                raise _Refused(429, "files_over_budget", f"too many files sent this hour; send it again in {retry} s",
+                               retry_after=retry, minutes=math.ceil(retry / 60))
         attachment = await self._save(part, visitor_id)
+        for budget, key in budgets:
+            budget.charge(key, attachment.size or 0)
         return await self._post(request, visitor_id, client_id, attachment)
 
     async def _next(self, reader: MultipartReader) -> BodyPartReader | None:
@@ -163,6 +174,15 @@ class VisitorUploads:
             log.warning("webchat: a file of visitor %s could not be stored: %s", visitor_id, exc)
             raise _Refused(503, "unavailable", "the file could not be stored; try again in a moment") from None
 
+    async def _first_upload(self, visitor_id: str, message_id: str) -> list[Attachment]:
+        """The files of the message a retried upload duplicates (none when it is out of reach)."""
+        try:
+            history = await self.chat.host.history(IdentityRef(kind="webchat", value=visitor_id), 100)
+        except HostError as exc:
+            log.warning("webchat: the first upload of a retry was not read: %s", exc.reason)
+            return []
+        return next((m.attachments for m in history if m.id == message_id), [])
+
     async def _post(self, request: web.Request, visitor_id: str, client_id: str,
                     attachment: Attachment) -> web.Response:
         chat = self.chat
@@ -177,9 +197,14 @@ class VisitorUploads:
             accepted = await chat.host.on_message(inbound)
         except HostError as exc:
             log.warning("webchat: storing a file message of visitor %s failed: %s", visitor_id, exc.reason)
+            await chat.files.discard(attachment)  # no message refers to it: no orphan on the disk
             raise _Refused(503, "unavailable", "the message could not be stored; try again in a moment") from None
+        shown = [attachment]
+        if accepted.duplicate:  # a retry: the first upload's message keeps its file, this copy goes
+            await chat.files.discard(attachment)
+            shown = await self._first_upload(visitor_id, accepted.message_id)
         frame = message_frame(accepted.message_id, Author.CUSTOMER.value, "", accepted.created_at,
-                              await frame_files(chat.files, [attachment]))
+                              await frame_files(chat.files, shown))
         if not accepted.duplicate:  # the visitor's other tabs show it too
             await chat._deliver(visitor_id, frame)
             chat.peers.broadcast(f"webchat:{chat.name}", {"visitor": visitor_id, "frame": frame})

@@ -390,6 +390,16 @@ class FileAccess(Protocol):
         without a login until it expires; prefix it with the public URL."""
         ...
 
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
+        """A stored file's size and its bytes in pieces, never whole in memory;
+        ``FileUnavailable`` here, before the first piece is handed out."""
+        ...
+
+    async def discard(self, attachment: Attachment) -> None:
+        """Delete a file just saved that no message will refer to (its message
+        was not stored, or was a retry's duplicate); never raises."""
+        ...
+
 
 class NoFiles:
     """A connector outside an app (tests of a connector alone): no storage."""
@@ -407,6 +417,12 @@ class NoFiles:
 
     async def link(self, attachment: Attachment) -> str:
         raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
+        raise FileUnavailable("no file storage is configured", transient=True)
+
+    async def discard(self, attachment: Attachment) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

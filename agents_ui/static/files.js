@@ -158,8 +158,10 @@
   };
 
   // a stored file in the thread: an image inline, anything else a download link
-  window.storedFileNode = function (attachment) {
-    const href = `/api/files/${encodeURIComponent(attachment.file)}`;
+  // (messageId: the message it is shown in, which lets another agent's file be served)
+  window.storedFileNode = function (attachment, messageId) {
+    const href = `/api/files/${encodeURIComponent(attachment.file)}`
+      + (messageId ? `?message=${encodeURIComponent(messageId)}` : "");
     const link = node("a", "attachment stored-file");
     link.href = href;
     link.target = "_blank";

@@ -10,7 +10,7 @@ function attachmentsNode(msg) {
   const box = el("div", "attachments");
   list.forEach((a, index) => {
     if (a.file && window.storedFileNode) { // files.js: a file of our own storage
-      box.append(window.storedFileNode(a));
+      box.append(window.storedFileNode(a, msg.id));
       return;
     }
     const kind = t(`attachments.${a.kind}`);

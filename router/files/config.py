@@ -54,6 +54,8 @@ class FilesConfig(_Section):
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES), min_length=1)
     # how long a link handed to a platform (Twilio's MediaUrl) or a visitor stays valid
     link_seconds: int = Field(7 * 24 * 3600, ge=60)
+    # a file no message refers to (an agent's upload never sent) is deleted after this many hours
+    unreferenced_hours: float = Field(24, gt=0)
 
     @model_validator(mode="after")
     def _bucket_given(self) -> FilesConfig:

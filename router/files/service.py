@@ -11,8 +11,8 @@ import logging
 import math
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote
@@ -20,15 +20,19 @@ from urllib.parse import unquote
 from router.connector import FileAccess, FileRefused, FileUnavailable, MediaFile
 from router.files.blobs import BlobMissing, BlobStorage, BlobUnavailable, read_all
 from router.files.config import FilesConfig
+from router.files.names import fit_name
 from router.files.signing import SECRET_NAME, signed_path, valid
 from router.files.sniff import HEAD_BYTES, forged, sniff
 from router.files.store import FileStore
 from router.files.types import MAX_NAME_LENGTH, StoredFile
 from router.models import Attachment, new_id
-from router.store.errors import NotFound
+from router.store.errors import NotFound, StoreError
 from router.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
+
+# how far before the unreferenced age the sweep looks: a node down for a week leaves older ones be
+SWEEP_LOOKBACK = timedelta(days=7)
 
 
 def clean_name(name: str | None) -> str:
@@ -113,7 +117,8 @@ class Files(FileAccess):
         except BaseException:
             await spool.discard()
             raise
-        stored = StoredFile(id=file_id, name=name, content_type=content_type, size=spool.size,
+        # the name says what the bytes are: report.html that is text is report.txt
+        stored = StoredFile(id=file_id, name=fit_name(name, content_type), content_type=content_type, size=spool.size,
                             sha256=spool.sha.hexdigest(), uploaded_by=uploaded_by, created_at=self._clock())
         try:
             await self.blobs.put(file_id, spool.path, content_type)
@@ -145,12 +150,34 @@ class Files(FileAccess):
                    uploaded_by: str) -> Attachment:
         return (await self.accept(chunks, name, declared_type, uploaded_by)).attachment()
 
+    async def discard(self, attachment: Attachment) -> None:
+        """Delete a just-saved file no message refers to: its bytes, then its row."""
+        if attachment.file is None:
+            return
+        try:
+            await self.blobs.delete(attachment.file)
+            await self.store.delete_file(attachment.file)
+        except (BlobUnavailable, StoreError) as exc:
+            log.warning("files: %s was not deleted (%s); it stays unreferenced", attachment.file, exc)
+            return
+        log.info("files: %s deleted (no message refers to it)", attachment.file)
+
+    async def sweep_unreferenced(self, batch: int = 200) -> int:
+        """Delete files no message names, older than ``unreferenced_hours`` (looking
+        back a week past that, so each sweep reads a bounded span); how many went."""
+        before = self._clock() - timedelta(hours=self.config.unreferenced_hours)
+        gone = 0
+        for file in await self.store.unreferenced_files(before - SWEEP_LOOKBACK, before, batch):
+            await self.discard(file.attachment())
+            gone += 1
+        return gone
+
     # -- reading -----------------------------------------------------------------------------
     async def get(self, file_id: str) -> StoredFile:
         """``NotFound`` for an unknown id."""
         return await self.store.get_file(file_id)
 
-    async def chunks(self, file: StoredFile) -> AsyncIterator[bytes]:
+    async def chunks(self, file: StoredFile) -> AsyncGenerator[bytes, None]:
         """The bytes in pieces; ``FileUnavailable`` before the first when they cannot be read."""
         stream = self.blobs.chunks(file.id)
         try:
@@ -163,13 +190,17 @@ class Files(FileAccess):
         async for chunk in stream:
             yield chunk
 
-    async def read(self, attachment: Attachment) -> MediaFile:
+    async def _stored(self, attachment: Attachment) -> StoredFile:
         if attachment.file is None:
             raise FileUnavailable("the attachment is no stored file")
         try:
-            file = await self.store.get_file(attachment.file)
+            return await self.store.get_file(attachment.file)
         except NotFound:
             raise FileUnavailable(f"file {attachment.file} does not exist") from None
+
+    async def read(self, attachment: Attachment) -> MediaFile:
+        """The bytes whole: for what must hold them (a MIME part, vk-api's requests upload)."""
+        file = await self._stored(attachment)
         try:
             body = await read_all(self.blobs, file.id)
         except BlobMissing:
@@ -177,6 +208,18 @@ class Files(FileAccess):
         except BlobUnavailable as exc:
             raise FileUnavailable(str(exc), transient=True) from exc
         return MediaFile(body=body, content_type=file.content_type)
+
+    async def stream(self, attachment: Attachment) -> tuple[int, AsyncIterator[bytes]]:
+        file = await self._stored(attachment)
+        chunks = self.chunks(file)
+        first = await anext(chunks)  # FileUnavailable now, not half-way through a platform's upload
+
+        async def pieces() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        return file.size, pieces()
 
     # -- links ---------------------------------------------------------------------------------
     async def _link_secret(self) -> bytes:

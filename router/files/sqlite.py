@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from router.files.store import FileStore
 from router.files.types import StoredFile
 from router.store.engine import Connections
@@ -13,6 +15,11 @@ from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
 
 MAX_IDS = 100
+_UNREFERENCED = (
+    "SELECT * FROM files WHERE created_at >= ? AND created_at < ? AND id NOT IN ("
+    " SELECT json_extract(a.value, '$.file') FROM messages m, json_each(m.attachments) a"
+    " WHERE m.attachments != '[]' AND m.created_at >= ? AND json_extract(a.value, '$.file') IS NOT NULL)"
+    " ORDER BY created_at LIMIT ?")
 
 
 def file_row(row: RowLike) -> StoredFile:
@@ -33,6 +40,13 @@ class SQLiteFiles(FileStore, Connections):
             )
         except IntegrityViolation as exc:
             raise ConflictError(f"file {file.id} exists") from exc
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._w.call(_execute, "DELETE FROM files WHERE id = ?", (file_id,))
+
+    async def unreferenced_files(self, since: datetime, before: datetime, limit: int) -> list[StoredFile]:
+        rows = await self._r.call(_all, _UNREFERENCED, (ts(since), ts(before), ts(since), limit))
+        return [file_row(r) for r in rows]
 
     async def get_file(self, file_id: str) -> StoredFile:
         row = await self._r.call(_one, "SELECT * FROM files WHERE id = ?", (file_id,))

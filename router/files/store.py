@@ -4,6 +4,7 @@ inherits it. The bytes are not here: they are the ``BlobStorage``'s."""
 from __future__ import annotations
 
 from abc import abstractmethod
+from datetime import datetime
 from typing import Protocol
 
 from router.files.types import StoredFile
@@ -21,3 +22,13 @@ class FileStore(Protocol):
     @abstractmethod
     async def get_files(self, file_ids: list[str]) -> list[StoredFile]:
         """Those of ``file_ids`` that exist, in no particular order."""
+
+    @abstractmethod
+    async def delete_file(self, file_id: str) -> None:
+        """Forget a file's row (no error for an unknown id). Single statement: the DELETE."""
+
+    @abstractmethod
+    async def unreferenced_files(self, since: datetime, before: datetime, limit: int) -> list[StoredFile]:
+        """Files stored in ``[since, before)`` that no message's attachments
+        name (an agent's upload never sent), oldest first, at most ``limit``.
+        Reads every message with attachments since ``since``: for an hourly sweep."""

@@ -3,6 +3,8 @@ opened before the connectors start, closed after they stop."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,9 +16,13 @@ from router.config import Settings
 from router.files.blobs import BlobStorage, LocalFolder
 from router.files.service import Files
 from router.redaction import register
+from router.server.cluster import LEADERSHIP
 from router.store.base import Store
+from router.store.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 3600.0
 
 
 def make_blobs(settings: Settings, base_dir: Path) -> BlobStorage:
@@ -43,10 +49,27 @@ async def files_ctx(app: web.Application) -> AsyncIterator[None]:
         # one node may run on PostgreSQL; with several, a file on one node's disk is gone for the others
         log.warning("files are kept on this node's disk (files.backend: folder): with several nodes, set "
                     "files.backend: s3, a bucket every node shares")
+    # one node of the cluster deletes the files no message refers to
+    sweeper = asyncio.create_task(app[LEADERSHIP].run("files-sweep", lambda: _sweep(files)), name="files-sweep")
     try:
         yield
     finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         await files.blobs.close()
+
+
+async def _sweep(files: Files) -> None:
+    while True:
+        try:
+            gone = await files.sweep_unreferenced()
+        except StoreError as exc:  # an outage the store logs once; the next sweep catches up
+            log.debug("sweeping unreferenced files failed: %s", exc)
+        else:
+            if gone:
+                log.info("files: %d files no message refers to deleted", gone)
+        await asyncio.sleep(SWEEP_EVERY)
 
 
 __all__ = ["FILES", "STORE", "files_ctx", "make_files"]

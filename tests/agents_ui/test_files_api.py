@@ -5,6 +5,7 @@ claims to be gets a clear 4xx and nothing of it is stored."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from router.appkeys import FILES, STORE
 from router.config import Settings
 from router.files.signing import SECRET_NAME, signed_path
-from router.models import Attachment
+from router.models import Attachment, IdentityRef, InboundMessage
+from router.server.app import ROUTER
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
 from tests.router.files.test_sniff import EXE, PDF, PNG
 
@@ -186,3 +188,107 @@ async def test_a_file_larger_than_any_request_body_streams_in_and_the_limit_is_o
     status, code, _ = await error_of(await upload(client, PDF + b"\0" * (4 * 1024**2), "four-mib.pdf"))
     assert (status, code) == (413, "file_too_large")
     assert kept(tmp_path) == [(await ok.json())["file"]["id"]]
+
+
+@pytest.mark.parametrize(("body", "name", "declared", "stored_as", "inline"), [
+    (b'<img src=x onerror="alert(1)">', "report.html", "text/html", "report.txt", False),
+    (b"@echo off\r\nformat c:\r\n", "run.bat", "application/x-msdos-program", "run.txt", False),
+    (b"PK\x03\x04" + b"\x00" * 64, "a.jar", "application/java-archive", "a.zip", False),
+    # a JPEG's head with a script after it: an image, named as one, never served under .html
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"<script>alert(1)</script>", "photo.jpg.html",
+     "text/html", "photo.jpg", True),
+])
+async def test_a_name_that_claims_markup_or_a_program_is_stored_under_its_types_extension(
+        client: Client, body: bytes, name: str, declared: str, stored_as: str, inline: bool) -> None:
+    await login(client)
+    resp = await upload(client, body, name, declared)
+    assert resp.status == 201, await resp.text()
+    file = (await resp.json())["file"]
+    assert file["name"] == stored_as
+    got = await client.get(f"/api/files/{file['id']}")
+    disposition = got.headers["Content-Disposition"]
+    assert disposition.startswith("inline" if inline else "attachment")
+    assert f'filename="{stored_as}"' in disposition
+
+
+async def test_a_signed_link_says_the_files_type_and_answers_head(client: Client, make_client: Any) -> None:
+    """Twilio asks a HEAD of a MediaUrl and checks its Content-Type against the media."""
+    await login(client)
+    file = (await (await upload(client, PDF, "счёт.pdf")).json())["file"]
+    path = await client.app[FILES].link(Attachment(kind="document", file=file["id"]))
+    anonymous = await make_client()
+    head = await anonymous.head(path)
+    assert head.status == 200 and await head.read() == b""
+    assert head.headers["Content-Type"] == "application/pdf" and head.headers["Content-Length"] == str(len(PDF))
+    got = await anonymous.get(path)
+    assert got.headers["Content-Type"] == "application/pdf" and await got.read() == PDF
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert got.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in got.headers["Content-Security-Policy"]
+
+
+async def test_a_russian_name_downloads_with_an_ascii_fallback_and_its_utf8_form(client: Client) -> None:
+    await login(client)
+    file = (await (await upload(client, PDF, "Счёт.pdf")).json())["file"]
+    got = await client.get(f"/api/files/{file['id']}")
+    assert got.headers["Content-Disposition"] == (
+        "attachment; filename=\"file.pdf\"; filename*=UTF-8''%D0%A1%D1%87%D1%91%D1%82.pdf")
+
+
+async def test_an_upload_never_sent_is_swept_away(
+        settings: Settings, make_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import router.server.files  # noqa: PLC0415
+    from tests.conftest import eventually  # noqa: PLC0415
+
+    monkeypatch.setattr(router.server.files, "SWEEP_EVERY", 0.05)
+    settings.files.unreferenced_hours = 0.0001  # a third of a second
+    client = await make_client()
+    await login(client)
+    file = (await (await upload(client, PDF, "draft.pdf")).json())["file"]
+
+    async def gone() -> bool | None:
+        return True if kept(tmp_path) == [] else None
+
+    await eventually(gone, "the sweep to delete the unsent upload")
+    assert (await client.get(f"/api/files/{file['id']}")).status == 404
+
+
+async def test_an_agent_sends_only_their_own_uploads_or_files_already_in_the_thread(
+        client: Client, agent_http: aiohttp.ClientSession) -> None:
+    conv = await customer_writes(client, "пришлите счёт")
+    others = (await (await upload(client, PDF, "чужой.pdf")).json())["file"]  # the admin's, never sent
+    resp = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "вот", "files": [others["id"]]})
+    assert (await error_of(resp))[:2] == (422, "file_not_found")
+    messages = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"]
+    assert [m["author"] for m in messages] == ["customer"]  # nothing sent
+    own = (await (await upload(agent_http, PDF, "мой.pdf")).json())["file"]
+    resp = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "вот", "files": [own["id"]]})
+    assert resp.status == 201, await resp.text()
+    # a file already in the thread (the customer's) may be sent again there, and nowhere else
+    theirs = await client.app[FILES].save(_one(PDF), "фото.pdf", None, "webchat:customer")
+    await client.app[ROUTER].on_message(InboundMessage(
+        channel="webchat", external_id="2", sender=IdentityRef(kind="webchat", value="visitor-1"),
+        attachments=[theirs]))
+    again = await agent_http.post(f"/api/conversations/{conv}/messages", json={"text": "это?", "files": [theirs.file]})
+    assert again.status == 201, await again.text()
+    elsewhere = await customer_writes(client, "другой", sender="visitor-2", external_id="3")
+    resp = await agent_http.post(f"/api/conversations/{elsewhere}/messages", json={"text": "", "files": [theirs.file]})
+    assert (await error_of(resp))[:2] == (422, "file_not_found")
+
+
+async def _one(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def test_another_agents_file_downloads_only_as_part_of_a_message(
+        client: Client, agent_http: aiohttp.ClientSession) -> None:
+    conv = await customer_writes(client, "пришлите счёт")
+    draft = (await (await upload(client, PDF, "черновик.pdf")).json())["file"]  # the admin's
+    assert (await error_of(await agent_http.get(f"/api/files/{draft['id']}")))[:2] == (404, "file_not_found")
+    sent = await client.post(f"/api/conversations/{conv}/messages", json={"text": "Вот", "files": [draft["id"]]})
+    message_id = (await sent.json())["message"]["id"]
+    got = await agent_http.get(f"/api/files/{draft['id']}?message={message_id}")
+    assert got.status == 200 and await got.read() == PDF
+    customers = (await (await client.get(f"/api/conversations/{conv}/messages")).json())["messages"][0]["id"]
+    assert (await error_of(await agent_http.get(f"/api/files/{draft['id']}?message={customers}")))[0] == 404
+    own = (await (await upload(agent_http, PNG, "мой.png")).json())["file"]
+    assert (await agent_http.get(f"/api/files/{own['id']}")).status == 200

@@ -147,6 +147,11 @@ class FakeTwilio(LocalServer):
             for url in call.all("MediaUrl"):
                 parts = urlsplit(url)
                 target = deliver_to.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+                # Twilio asks a HEAD first, and refuses media whose Content-Type is no media type it takes
+                async with http.head(target, headers={"User-Agent": "TwilioProxy/1.1"}) as head:
+                    if head.status != 200 or head.headers.get("Content-Type", "") == "application/octet-stream":
+                        fetched.append((head.status, head.headers.get("Content-Type", ""), b""))
+                        continue
                 async with http.get(target, headers={"User-Agent": "TwilioProxy/1.1"}) as resp:
                     fetched.append((resp.status, resp.headers.get("Content-Type", ""), await resp.read()))
         return fetched

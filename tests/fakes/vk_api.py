@@ -124,7 +124,8 @@ class FakeVk(LocalServer):
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error(3, "Unknown method passed.", params)
-        return web.json_response({"response": handler(params)})
+        answer = handler(params)
+        return answer if isinstance(answer, web.Response) else web.json_response({"response": answer})
 
     def _messages_send(self, params: dict[str, Any]) -> Any:
         key = (int(params["peer_id"]), int(params["random_id"]))
@@ -175,6 +176,8 @@ class FakeVk(LocalServer):
         return {"upload_url": f"{self.base_url}/upload/doc"}
 
     def _docs_save(self, params: dict[str, Any]) -> Any:
+        if not params.get("file"):  # what the upload server refused (vk-api passes its answer on)
+            return _error(100, "One of the parameters specified was missing or invalid: file is undefined", params)
         doc_id = next(self._ids)
         return {"type": "doc", "doc": {"id": doc_id, "owner_id": -self.group_id, "title": params.get("title"),
                                        "size": 1, "ext": "pdf", "date": int(time.time()), "type": 1,
@@ -187,6 +190,10 @@ class FakeVk(LocalServer):
         wanted = {"photo", *(f"file{i}" for i in range(5))} if kind == "photo" else {"file"}
         found = False
         for name, value in (await request.post()).items():
+            if kind == "doc" and isinstance(value, web.FileField) and value.filename.rsplit(".", 1)[-1].lower() in (
+                    "mp3", "exe", "bat", "cmd", "msi", "apk"):
+                # VK's documents are "any format but MP3 and executables"
+                return web.json_response({"error": "ERR_UPLOAD_BAD_FILE_TYPE: file type is not allowed"})
             if isinstance(value, web.FileField) and name in wanted:
                 self.uploads.append((kind, value.filename, value.file.read()))
                 found = True

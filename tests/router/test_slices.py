@@ -82,7 +82,7 @@ WRITES = {
                         "set_agent_profile", "clear_agent_profile", "set_agents_settings"},
     "CannedStore": {"create_canned", "update_canned", "delete_canned"},
     "ReadStore": {"mark_read"},
-    "FileStore": {"add_file"},
+    "FileStore": {"add_file", "delete_file"},
     "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
     "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
 }
@@ -105,7 +105,7 @@ READS = {
     "AgentAdminStore": {"agent_profiles", "agents_settings"},
     "CannedStore": {"get_canned", "list_canned"},
     "ReadStore": {"unread_counts", "assigned_unread", "open_conversation_of", "seen_message"},
-    "FileStore": {"get_file", "get_files"},
+    "FileStore": {"get_file", "get_files", "unreferenced_files"},
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},

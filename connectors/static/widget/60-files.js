@@ -114,7 +114,7 @@ function limit(then) {
 
 var UPLOAD_ERRORS = {
   file_too_large: "file_too_large", file_type_forged: "file_forged", file_type_not_allowed: "file_not_allowed",
-  rate_limited: "file_busy",
+  rate_limited: "file_busy", files_over_budget: "file_budget",
 };
 
 function upload(item) {
@@ -137,7 +137,7 @@ function upload(item) {
     var error = body.error || {};
     var key = UPLOAD_ERRORS[error.code] || "file_failed";
     uploadFailed(item, say(key, { limit_mb: Math.floor(((error.limit || 0) / 1048576) * 10) / 10,
-      type: error.type || "", n: error.retry_after || "" }));
+      type: error.type || "", n: error.retry_after || "", minutes: error.minutes || "" }));
   };
   xhr.onerror = function () { uploadFailed(item, say("file_failed")); };
   var data = new FormData();

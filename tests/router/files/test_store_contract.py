@@ -49,3 +49,38 @@ async def test_several_files_at_once_only_those_that_exist(store: FileStore) -> 
     found = await store.get_files([b.id, "file_" + "1" * 20, a.id, a.id])
     assert sorted(f.id for f in found) == sorted([a.id, b.id])
     assert await store.get_files([]) == []
+
+
+async def test_a_deleted_file_is_gone_and_deleting_twice_is_no_error(store: FileStore) -> None:
+    a, b = stored("a.png", "image/png"), stored()
+    for f in (a, b):
+        await store.add_file(f)
+    await store.delete_file(a.id)
+    await store.delete_file(a.id)
+    with pytest.raises(NotFound):
+        await store.get_file(a.id)
+    assert await store.get_file(b.id) == b
+
+
+async def test_files_no_message_names_are_found_for_the_sweep(store: FileStore) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from router.models import Attachment, InboundMessage  # noqa: PLC0415
+    from router.store.base import Store  # noqa: PLC0415
+    from tests.router.store.test_contract import inbound  # noqa: PLC0415
+
+    assert isinstance(store, Store)
+    a, b = stored("a.png", "image/png"), stored()
+    c = stored("c.txt", "text/plain").model_copy(update={"created_at": T0 + timedelta(minutes=1)})
+    for f in (a, b, c):
+        await store.add_file(f)
+    sent: InboundMessage = inbound("m-file").model_copy(update={"attachments": [b.attachment()]})
+    await store.insert_inbound(sent, T0 + timedelta(seconds=30))
+    by_url = Attachment(kind="image", url="https://x/y.png")
+    other: InboundMessage = inbound("m-url").model_copy(update={"attachments": [by_url]})
+    await store.insert_inbound(other, T0 + timedelta(seconds=40))
+    found = await store.unreferenced_files(T0 - timedelta(hours=1), T0 + timedelta(hours=2), 10)
+    assert [f.id for f in found] == [a.id, c.id]
+    since = T0 - timedelta(hours=1)
+    assert [f.id for f in await store.unreferenced_files(since, T0 + timedelta(seconds=30), 10)] == [a.id]
+    assert [f.id for f in await store.unreferenced_files(since, T0 + timedelta(hours=2), 1)] == [a.id]
