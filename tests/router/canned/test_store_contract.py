@@ -107,3 +107,14 @@ async def test_a_list_holds_the_agents_own_and_the_teams_asked_for(store: Store)
     assert ids(await store.list_canned(None, ["sales"])) == [sales.id]
     assert ids(await store.list_canned(ann.id, None)) == [senior_a.id, a_hi.id, senior_hi.id, support_hi.id,
                                                           sales.id]
+
+
+async def test_the_list_is_in_code_point_order_on_every_backend(store: Store) -> None:
+    """A collation (PostgreSQL's en_US puts "ab" before "a-c", ignoring the hyphen) never
+    decides the order: both backends list the same replies the same way."""
+    for shortcut in ("ab", "a-c", "a_b", "aa", "б", "z"):
+        await store.create_canned(reply(Scope.TEAM, "support", shortcut))
+    await store.create_canned(reply(Scope.TEAM, "Sales", "ab"))
+    listed = [(r.shortcut, r.owner) for r in await store.list_canned(None, None)]
+    assert listed == [("a-c", "support"), ("a_b", "support"), ("aa", "support"), ("ab", "Sales"),
+                      ("ab", "support"), ("z", "support"), ("б", "support")]
