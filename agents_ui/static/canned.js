@@ -564,6 +564,7 @@
       event.preventDefault();
       event.stopImmediatePropagation();
       picker.dismissed = false;
+      box().focus(); // the list lives while the box has the focus
       openPicker();
     }, true);
     document.addEventListener("conversation:selected", (event) => {
