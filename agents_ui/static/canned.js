@@ -277,9 +277,13 @@
   }
 
   function onKeydown(event) {
-    // an input method composing a word owns its keys; a key another list took is not ours
-    if (event.target !== box() || event.isComposing || event.keyCode === 229 || event.defaultPrevented) return;
-    if (mentionListOpen()) return;
+    // an input method composing a word owns its keys
+    if (event.target !== box() || event.isComposing || event.keyCode === 229) return;
+    if (event.defaultPrevented || mentionListOpen()) {
+      // the @-list at the caret took the key or is open (its colleagues may have come after the last key)
+      closePicker();
+      return;
+    }
     if (!picker.open) {
       if (event.key === "Enter" && !event.shiftKey && isShortcutQuery()) {
         // the list was closed (Esc, focus gone and back): "/shortcut" is looked up again, never sent

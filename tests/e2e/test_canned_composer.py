@@ -5,11 +5,13 @@ list; and a file picked while writing a private note never reaches the customer.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
+from tests.conftest import HANG
 from tests.e2e.test_canned import save_reply
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.test_files import png
@@ -161,3 +163,54 @@ async def test_a_file_picked_for_a_note_never_reaches_the_customer(service: str,
         return (await (await fetch(`/api/conversations/${id}/messages`)).json()).messages;
     }""")
     assert [m.get("attachments") or [] for m in messages if m["author"] == "agent"] == [[]]
+
+
+async def test_a_late_fill_never_overwrites_typing_and_one_list_takes_enter(service: str, browser: Browser) -> None:
+    agent = await (await browser.new_context(locale="ru-RU")).new_page()
+    await agent_logs_in(agent, service)
+    await saves_ref(agent)
+    await agent.evaluate("""async () => {
+        const r = await fetch('/api/agents', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({username: 'ann', display_name: 'Ann Smith', role: 'agent'})});
+        if (!r.ok) throw new Error(await r.text());
+    }""")
+    await customer_writes(browser, service, "Здравствуйте, вопрос")
+    await agent.locator('[data-testid="conversation"]', has_text="вопрос").click()
+    box = agent.locator('[data-testid="reply"]')
+
+    # the filled reply is slow to come; the agent types on meanwhile: their words stay
+    held, asked, answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        asked.set()
+        await held.wait()
+        await route.continue_()
+        answered.set()
+
+    await agent.route("**/canned/cnd_*", hold)
+    await box.press("/")
+    await box.press_sequentially("ref")
+    await expect(agent.locator('[data-testid="canned-option"]')).to_have_count(1)
+    await box.press("Enter")
+    await asyncio.wait_for(asked.wait(), HANG)
+    await box.press("Escape")
+    await box.fill("Сейчас посмотрю")
+    held.set()
+    await asyncio.wait_for(answered.wait(), HANG)
+    await agent.unroute("**/canned/cnd_*")
+    # a round trip after the held answer came: the box is still the agent's own words
+    await box.press("End")
+    await box.press_sequentially("!")
+    await expect(box).to_have_value("Сейчас посмотрю!")
+    await box.fill("")
+
+    # in a note that starts "/ref", the @-list opened at the caret takes Enter, not the canned list
+    await agent.locator('[data-testid="mode-note"]').click()
+    await box.press("/")
+    await box.press_sequentially("ref @an")
+    await expect(agent.locator('[data-testid="mention-suggestion"]')).to_have_count(1)
+    await box.press("Enter")
+    await expect(box).to_have_value("/ref @ann ")
+    await expect(agent.locator('[data-testid="canned-picker"]')).to_be_hidden()
+    await box.press("Enter")
+    await expect(agent.locator('[data-testid="note-text"]')).to_have_text(["/ref @ann"])
