@@ -33,13 +33,15 @@ def _service(app: web.Application) -> CannedReplies:
     return CannedReplies(_store(app), app[ROUTER].bot_intents)
 
 
-def _teams(app: web.Application) -> Teams:
-    """teams.yaml as assignment reads it now (a reloaded rules file's at once), and the
-    team conversations go to without rules (``routing.default_team``): an install
-    without teams.yaml still has that one team to share replies in."""
-    config = app[ASSIGNER].teams
-    names = dict.fromkeys([*config.teams, app[SETTINGS].routing.default_team])
-    return Teams(tuple(names), {a.username: tuple(a.teams) for a in config.agents})
+async def _teams(app: web.Application) -> Teams:
+    """The teams of teams.yaml as assignment reads it now (a reloaded rules file's at once),
+    and the team conversations go to without rules (``routing.default_team``): an install
+    without teams.yaml still has that one team to share replies in. Who is in which is
+    what assignment uses too: teams.yaml's entries, an admin's console profile in place
+    of an agent's entry (``Assigner.agent_configs``)."""
+    assigner = app[ASSIGNER]
+    names = dict.fromkeys([*assigner.teams.teams, app[SETTINGS].routing.default_team])
+    return Teams(tuple(names), {a.username: tuple(a.teams) for a in await assigner.agent_configs()})
 
 
 def _refused(exc: CannedError) -> ApiError:
@@ -98,14 +100,14 @@ class OfferList(BaseModel):
 @endpoint("GET", "/api/canned", "Your canned replies and your teams' (an admin: every team's), by shortcut",
           response=CannedList)
 async def list_canned(request: web.Request, _: None) -> CannedList:
-    agent, teams = current_agent(request), _teams(request.app)
+    agent, teams = current_agent(request), await _teams(request.app)
     return CannedList(replies=await _service(request.app).listed(agent, teams),
                       writable_teams=list(teams.names) if agent.role is Role.ADMIN else [],
                       my_teams=list(teams.of(agent)))
 
 
 async def _listed(request: web.Request, reply_id: str) -> ListedOut:
-    found = await _service(request.app).listed(current_agent(request), _teams(request.app))
+    found = await _service(request.app).listed(current_agent(request), await _teams(request.app))
     return ListedOut(reply=next(item for item in found if item.reply.id == reply_id))
 
 
@@ -114,7 +116,7 @@ async def _listed(request: web.Request, reply_id: str) -> ListedOut:
 async def create_canned(request: web.Request, body: NewReplyBody) -> ListedOut:
     try:
         reply = await _service(request.app).create(current_agent(request), body.scope, body.team, body.draft(),
-                                                   _teams(request.app), request.app[ROUTER].clock())
+                                                   await _teams(request.app), request.app[ROUTER].clock())
     except CannedError as exc:
         raise _refused(exc) from None
     return await _listed(request, reply.id)
@@ -145,7 +147,7 @@ async def _context(request: web.Request) -> Context:
     conversation = await store.get_conversation(request.match_info["id"])
     customer = await store.get_customer(conversation.customer_id)
     language = language_of_customer(await store.last_inbound(conversation.id), customer)
-    return Context(current_agent(request), conversation, customer, language, _teams(request.app))
+    return Context(current_agent(request), conversation, customer, language, await _teams(request.app))
 
 
 @endpoint("GET", "/api/conversations/{id}/canned", "The canned replies offered in this conversation: yours, your "

@@ -74,6 +74,9 @@
     active: 0,
     filling: false,
   };
+  // the reply box's text per conversation: what was written (or filled in) for one
+  // customer is never in the box while another's conversation is open
+  const drafts = new Map();
 
   const box = () => document.querySelector('[data-testid="reply"]');
   const listNode = () => document.getElementById("canned-picker");
@@ -107,6 +110,15 @@
     const value = box().value;
     return value.startsWith("/") ? value.slice(1).split("\n")[0] : null;
   }
+
+  // the first line is a "/shortcut" being looked up (no space yet): never a reply to send
+  const isShortcutQuery = () => /^\/\S*$/.test(box().value.split("\n")[0]);
+  const firstLine = () => box().value.split("\n")[0];
+  // the @-list of notes.js is open at the caret: the keys are its
+  const mentionListOpen = () => {
+    const list = document.getElementById("mention-suggestions");
+    return Boolean(list && !list.hidden);
+  };
 
   function matches(item, words) {
     const hay = `${item.shortcut}\n${item.title}\n${item.text}`.toLocaleLowerCase();
@@ -213,6 +225,10 @@
   function onInput() {
     if (picker.filling) return;
     const q = query();
+    if (mentionListOpen()) {
+      closePicker(); // one list at a time: the @-list just opened at the caret
+      return;
+    }
     if (q === null) {
       picker.dismissed = false;
       closePicker();
@@ -239,10 +255,12 @@
     if (!item || !picker.conversation) return;
     showError("");
     const id = picker.conversation;
+    const asked = firstLine(); // the "/query" line the agent picked from
     try {
       const filled = await call("GET",
         `/api/conversations/${encodeURIComponent(id)}/canned/${encodeURIComponent(item.id)}`);
-      if (picker.conversation !== id) return;
+      // another conversation, or the agent typed on meanwhile: their words win over a late answer
+      if (picker.conversation !== id || firstLine() !== asked) return;
       closePicker();
       // the "/query" line becomes the reply; whatever the agent wrote below it stays
       const value = box().value;
@@ -259,14 +277,30 @@
   }
 
   function onKeydown(event) {
-    if (!picker.open || event.target !== box()) return;
+    // an input method composing a word owns its keys
+    if (event.target !== box() || event.isComposing || event.keyCode === 229) return;
+    if (event.defaultPrevented || mentionListOpen()) {
+      // the @-list at the caret took the key or is open (its colleagues may have come after the last key)
+      closePicker();
+      return;
+    }
+    if (!picker.open) {
+      if (event.key === "Enter" && !event.shiftKey && isShortcutQuery()) {
+        // the list was closed (Esc, focus gone and back): "/shortcut" is looked up again, never sent
+        event.preventDefault();
+        event.stopPropagation();
+        picker.dismissed = false;
+        openPicker();
+      }
+      return;
+    }
     const keys = { ArrowDown: 1, ArrowUp: -1 };
     if (event.key in keys) {
       event.preventDefault();
       const n = picker.shown.length;
       if (n) picker.active = (picker.active + keys[event.key] + n) % n;
       render();
-    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    } else if (event.key === "Enter" && !event.shiftKey) {
       // never the console's send: "/shortcut" is not a reply
       event.preventDefault();
       event.stopPropagation();
@@ -528,11 +562,29 @@
       if (document.activeElement !== box()) closePicker();
     }, 150));
     box().setAttribute("aria-autocomplete", "list");
+    // a submit by any other way (the Send button, "send by another channel") holding a "/shortcut": the list
+    form.addEventListener("submit", (event) => {
+      if (!isShortcutQuery()) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      picker.dismissed = false;
+      box().focus(); // the list lives while the box has the focus
+      openPicker();
+    }, true);
     document.addEventListener("conversation:selected", (event) => {
+      const b = box();
+      if (picker.conversation) drafts.set(picker.conversation, b.value);
       picker.conversation = event.detail.id;
       picker.offers = null;
       picker.dismissed = false;
       closePicker();
+      const draft = drafts.get(picker.conversation) || "";
+      if (b.value !== draft) {
+        picker.filling = true; // the draft goes back as it was: no list opens by itself
+        b.value = draft;
+        b.dispatchEvent(new Event("input", { bubbles: true })); // the box's height follows
+        picker.filling = false;
+      }
     });
   }
 

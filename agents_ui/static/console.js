@@ -530,7 +530,7 @@ function wire() {
   $("#reply-form").addEventListener("submit", sendReply);
   const box = $('[data-testid="reply"]');
   box.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) sendReply(e);
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) sendReply(e);
   });
   box.addEventListener("input", autoGrow);
   $("#conversations").addEventListener("click", onListActivate);

@@ -123,6 +123,14 @@
     xhr.send(data);
   }
 
+  // in Note mode a file is refused, said where the composer's errors are
+  function refusedInNote() {
+    if (!(window.notes && window.notes.isNoteMode())) return false;
+    const error = document.getElementById("reply-error");
+    if (error) error.textContent = tr("files.not_in_note");
+    return true;
+  }
+
   function build() {
     const form = document.getElementById("reply-form");
     const bar = form && form.querySelector(".composer-bar");
@@ -140,11 +148,16 @@
     button.append(icon(CLIP));
     const list = node("ul", "composer-files");
     list.dataset.testid = "composer-files";
-    button.addEventListener("click", () => input.click());
+    button.addEventListener("click", () => {
+      if (!refusedInNote()) input.click();
+    });
     input.addEventListener("change", () => {
-      [...input.files].forEach((file) => add(file, list));
+      // a note carries no file: one picked for it would go out with the next reply to the customer
+      if (!refusedInNote()) [...input.files].forEach((file) => add(file, list));
       input.value = "";
     });
+    // a file picked for one customer never goes out to another's conversation
+    document.addEventListener("conversation:selected", () => [...items].forEach(remove));
     bar.prepend(input, button);
     form.insertBefore(list, bar);
   }

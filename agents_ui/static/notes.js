@@ -306,6 +306,8 @@
   // on the form, in the capture phase: before the box's own Enter (which sends)
   function onKey(e) {
     if (e.target !== $('[data-testid="reply"]') || !notes.suggest.items.length) return;
+    // an input method composing a word owns its keys; a key another list took is not ours
+    if (e.isComposing || e.keyCode === 229 || e.defaultPrevented) return;
     const n = notes.suggest.items.length;
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       notes.suggest.index = (notes.suggest.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;

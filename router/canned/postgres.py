@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from router.canned.sqlite import ORDER, canned_row, owner_columns, taken
+from router.canned.sqlite import canned_row, in_order, owner_columns, taken
 from router.canned.store import CannedStore
 from router.canned.types import CannedReply
 from router.store.errors import ConflictError, IntegrityViolation, NotFound
@@ -37,12 +37,11 @@ async def _update(conn: PgConn, reply: CannedReply) -> CannedReply:
 
 async def _list(conn: PgConn, agent_id: str | None, teams: Sequence[str] | None) -> list[CannedReply]:
     if teams is None:
-        rows = await conn.fetch(f"SELECT * FROM canned_replies WHERE agent_id = $1 OR team IS NOT NULL {ORDER}",
-                                agent_id)
+        rows = await conn.fetch("SELECT * FROM canned_replies WHERE agent_id = $1 OR team IS NOT NULL", agent_id)
     else:
-        rows = await conn.fetch(f"SELECT * FROM canned_replies WHERE agent_id = $1 OR team = ANY($2::text[])"
-                                f" {ORDER}", agent_id, list(teams))
-    return [canned_row(r) for r in rows]
+        rows = await conn.fetch("SELECT * FROM canned_replies WHERE agent_id = $1 OR team = ANY($2::text[])",
+                                agent_id, list(teams))
+    return in_order([canned_row(r) for r in rows])
 
 
 class PostgresCanned(CannedStore, PgConnections):

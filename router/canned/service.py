@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from router.bot.config import Intent, render
+from router.bot.config import Intent
 from router.bot.faq import customer_values
+from router.canned.bot_answers import bot_fill, bot_missing
 from router.canned.store import CannedStore
-from router.canned.template import TemplateError, fill, values_for, variables
+from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
 from router.models import Agent, Conversation, Customer, Message, Role, new_id
 from router.notices import customer_language
@@ -40,8 +41,9 @@ MAX_SHORTCUT = 32
 MAX_TITLE = 100
 MAX_TEXT = 4000  # as every text of the service's config (router.texts.Text)
 BOT_PREFIX = "bot:"
-# C0 controls but tab, line feed and carriage return
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, line feed and carriage return; DEL and the C1 controls; and the bidi
+# embeddings, overrides and isolates, which make a title or text read other than it is written
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CannedError(Exception):
@@ -129,14 +131,15 @@ class Teams:
 
 
 def _shortcut(raw: str) -> str:
-    shortcut = raw.strip().removeprefix("/").lower()
-    if len(shortcut) > MAX_SHORTCUT:
+    # measured and checked as typed: lower() may lengthen a letter ("İ" is "i" and a combining dot)
+    typed = raw.strip().removeprefix("/")
+    if len(typed) > MAX_SHORTCUT:
         raise TooLong(f"shortcut: at most {MAX_SHORTCUT} characters", field="shortcut", max=MAX_SHORTCUT,
-                      length=len(shortcut))
-    if not SHORTCUT.fullmatch(shortcut):
+                      length=len(typed))
+    if not SHORTCUT.fullmatch(typed):
         raise BadShortcut(f"shortcut {raw!r}: letters, digits, _ and - only, starting with a letter or digit",
                           shortcut=raw)
-    return shortcut
+    return typed.lower()
 
 
 def _bounded(name: str, value: str, most: int) -> str:
@@ -330,12 +333,16 @@ class CannedReplies:
         return sorted(offers, key=lambda o: (o.shortcut, o.source is Source.BOT))
 
     def _bot_offers(self, ctx: Context) -> list[Offer]:
+        """The bot's answers, each filled as the bot fills it (``{name|fallback}``) when this
+        customer has every value it needs, else as written, with what is missing."""
+        values = customer_values(ctx.customer)
         offers = []
         for name, intent in self.intents.items():
             lang, text = text_in(intent.answer, ctx.language)
             title = text_in(intent.title, ctx.language)[1]
+            missing = bot_missing(text, values)
             offers.append(Offer(id=BOT_PREFIX + name, source=Source.BOT, shortcut=name.lower(), title=title,
-                                text=render(text, customer_values(ctx.customer)), language=lang))
+                                text=text if missing else bot_fill(text, values), language=lang, missing=missing))
         return offers
 
     async def expand(self, ctx: Context, reply_id: str) -> Expanded:
@@ -345,6 +352,8 @@ class CannedReplies:
             offer = next((o for o in self._bot_offers(ctx) if o.id == reply_id), None)
             if offer is None:
                 raise NotFound(f"bot answer {reply_id.removeprefix(BOT_PREFIX)}")
+            if offer.missing:  # all or nothing, as a person's reply
+                raise Unfilled(MissingValue(offer.missing))
             return self._expanded(ctx, reply_id, offer.language, offer.text, {offer.language})
         reply = await self.store.get_canned(reply_id)
         self._check_usable(ctx, reply)

@@ -18,8 +18,12 @@ from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
 
-# personal first, then teams by name, within one shortcut
-ORDER = "ORDER BY shortcut, team IS NOT NULL, team"
+
+def in_order(replies: list[CannedReply]) -> list[CannedReply]:
+    """By shortcut, then personal before team, then team name, compared by code point on
+    every backend: SQL's ORDER BY would follow PostgreSQL's collation there ("a-c" after
+    "ab" in en_US) and SQLite's bytes here."""
+    return sorted(replies, key=lambda r: (r.shortcut, r.scope is Scope.TEAM, r.owner if r.scope is Scope.TEAM else ""))
 
 
 def canned_row(row: RowLike) -> CannedReply:
@@ -97,5 +101,5 @@ class SQLiteCanned(CannedStore, Connections):
         else:
             where = f"agent_id = ? OR team IN ({', '.join('?' * len(teams))})"
             params += list(teams)
-        rows = await self._r.call(_all, f"SELECT * FROM canned_replies WHERE {where} {ORDER}", tuple(params))
-        return [canned_row(r) for r in rows]
+        rows = await self._r.call(_all, f"SELECT * FROM canned_replies WHERE {where}", tuple(params))
+        return in_order([canned_row(r) for r in rows])

@@ -109,7 +109,7 @@ def variables(template: str) -> list[str]:
     return list(dict.fromkeys(p.text for p in parse(template) if p.variable))
 
 
-def _plain(value: Any) -> str | None:
+def plain(value: Any) -> str | None:
     """A value as the customer reads it; None for nothing usable (empty, a
     list, a nested object, a yes/no flag: never printed into a reply)."""
     if isinstance(value, bool) or value is None:
@@ -129,13 +129,13 @@ def _first(name: str | None) -> str | None:
 def values_for(customer: Customer, agent: Agent, conversation: Conversation) -> dict[str, str]:
     """Every variable that has a value in this conversation."""
     found: dict[str, str | None] = {
-        f"{ATTRIBUTE_PREFIX}{key}": _plain(value) for key, value in customer.attributes.items()
+        f"{ATTRIBUTE_PREFIX}{key}": plain(value) for key, value in customer.attributes.items()
     }
     found.update({
-        "customer.name": _plain(customer.display_name),
-        "customer.first_name": _first(_plain(customer.display_name)),
-        "agent.name": _plain(agent.display_name),
-        "agent.first_name": _first(_plain(agent.display_name)),
+        "customer.name": plain(customer.display_name),
+        "customer.first_name": _first(plain(customer.display_name)),
+        "agent.name": plain(agent.display_name),
+        "agent.first_name": _first(plain(agent.display_name)),
         "conversation.id": conversation.id,
     })
     return {k: v for k, v in found.items() if v is not None}

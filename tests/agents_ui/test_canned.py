@@ -44,15 +44,25 @@ TEAMS = """
 
 
 @pytest.fixture
+def bot_edit(request: pytest.FixtureRequest) -> tuple[tuple[str, str], ...]:
+    """Replacements made in the shipped bot.yaml (a test's indirect parameter); none by default."""
+    edits: tuple[tuple[str, str], ...] = getattr(request, "param", ())
+    return edits
+
+
+@pytest.fixture
 async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Client:
+                 monkeypatch: pytest.MonkeyPatch, bot_edit: tuple[tuple[str, str], ...]) -> Client:
     """The service with teams.yaml and the shipped bot's answers (read by words: no model)."""
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "teams.yaml").write_text(dedent(TEAMS), encoding="utf-8")
-    shipped = SHIPPED.read_text(encoding="utf-8")
-    (folder / "bot.yaml").write_text(shipped.replace("method: hybrid", "method: lexical"), encoding="utf-8")
+    shipped = SHIPPED.read_text(encoding="utf-8").replace("method: hybrid", "method: lexical")
+    for old, new in bot_edit:
+        assert old in shipped, old
+        shipped = shipped.replace(old, new)
+    (folder / "bot.yaml").write_text(shipped, encoding="utf-8")
     c = await aiohttp_client(create_app(settings, folder, base_dir=tmp_path))
     await c.app[ADMIN_SEED].wait()
     await login(c)
@@ -122,6 +132,13 @@ async def test_an_agent_saves_a_personal_reply_and_sees_it_listed(ann: aiohttp.C
     ({**body(), "team": "support"}, 400, "canned_invalid", {"field": "team"}),
     (body(en="Hello\x00there"), 400, "canned_control_character", {"field": "texts.en", "position": 6}),
     ({**body(), "title": "a\x1bb"}, 400, "canned_control_character", {"field": "title", "position": 2}),
+    # C1 controls and the bidi overrides, embeddings and isolates: a title that reads other than written
+    ({**body(), "title": "a\x85b"}, 400, "canned_control_character", {"field": "title", "position": 2}),
+    ({**body(), "title": "a\x9bb"}, 400, "canned_control_character", {"field": "title", "position": 2}),
+    ({**body(), "title": "Refund \u202egnp.exe"}, 400, "canned_control_character", {"field": "title", "position": 8}),
+    ({**body(), "title": "x\u2067y"}, 400, "canned_control_character", {"field": "title", "position": 2}),
+    (body(ru="Заказ \u202aготов"), 400, "canned_control_character", {"field": "texts.ru", "position": 7}),
+    (body(shortcut="İ" * 33), 400, "canned_too_long", {"field": "shortcut", "max": 32, "length": 33}),
 ])
 async def test_a_reply_the_rules_refuse_is_a_clear_error_and_nothing_is_saved(
     ann: aiohttp.ClientSession, data: dict[str, Any], status: int, code: str, detail: dict[str, Any],
@@ -143,6 +160,15 @@ async def test_a_malformed_body_is_422_naming_the_field(ann: aiohttp.ClientSessi
                                                          field: str) -> None:
     status, code, message = await error_of(await ann.post("/api/canned", json=data))
     assert (status, code) == (422, "invalid") and message.startswith(field), message
+
+
+async def test_a_shortcut_of_32_letters_is_taken_whatever_lower_case_makes_of_them(
+    ann: aiohttp.ClientSession,
+) -> None:
+    """"İ" lower-cased is two characters ("i" and a combining dot): 32 of them are 32 typed."""
+    saved = (await save(ann, body(shortcut="İ" * 32)))["reply"]
+    assert saved["shortcut"] == "İ".lower() * 32
+    assert [r["reply"]["id"] for r in await listed(ann)] == [saved["id"]]
 
 
 async def test_a_shortcut_is_taken_once_per_scope(client: Client, ann: aiohttp.ClientSession) -> None:
@@ -342,3 +368,69 @@ async def test_the_conversations_team_wins_a_shortcut_two_of_the_agents_teams_sh
     assert (await (await expand(client, conv, support["reply"]["id"])).json())["text"] == "Support hello"
     # the hidden one is still the admin's to use by id (a team of theirs)
     assert (await (await expand(client, conv, senior["reply"]["id"])).json())["text"] == "Senior hello"
+
+
+async def test_teams_an_admin_set_in_the_console_share_their_replies(client: Client,
+                                                                    open_session: OpenSession) -> None:
+    """An agent created in the console with the team sales (teams.yaml does not name them)
+    uses sales' replies; moved to senior in the console, senior's and no longer sales'."""
+    sales = (await save(client, {**body(shortcut="offer"), "scope": "team", "team": "sales"}))["reply"]
+    senior = (await save(client, {**body(shortcut="escalate"), "scope": "team", "team": "senior"}))["reply"]
+    new = {"username": "bob", "display_name": "Bob", "password": AGENT_PASSWORD, "role": "agent",
+           "routing": {"teams": ["sales"]}}
+    resp = await client.post("/api/agents", json=new)
+    assert resp.status == 201, await resp.text()
+    bob_id = (await resp.json())["agent"]["id"]
+    bob = await open_session(client)
+    await login(bob, "bob", AGENT_PASSWORD)
+
+    listing = await (await bob.get("/api/canned")).json()
+    assert listing["my_teams"] == ["sales"]
+    assert [r["reply"]["id"] for r in listing["replies"]] == [sales["id"]]
+    conv = await customer_writes(client, "Hello there", name="John")  # a support conversation
+    offers = (await (await bob.get(f"/api/conversations/{conv}/canned")).json())["replies"]
+    assert sales["id"] in {o["id"] for o in offers}
+    assert (await (await expand(bob, conv, sales["id"])).json())["text"] == "Hello, John!"
+
+    resp = await client.put(f"/api/agents/{bob_id}/routing", json={"teams": ["senior"]})
+    assert resp.status == 200, await resp.text()
+    listing = await (await bob.get("/api/canned")).json()
+    assert (listing["my_teams"], [r["reply"]["id"] for r in listing["replies"]]) == (["senior"], [senior["id"]])
+    assert (await error_of(await expand(bob, conv, sales["id"])))[:2] == (403, "canned_forbidden")
+
+
+# the shipped answers given variables: a name without a fallback, a yes/no flag, and one with a fallback
+BOT_VARIABLES = (
+    ("Доставляем по Москве", "{first_name}, доставляем по Москве"),
+    ("Да, заказ можно забрать", "Для {vip}: заказ можно забрать"),
+    ("Доставка курьером", "{name|Здравствуйте}, доставка курьером"),
+)
+
+
+@pytest.mark.parametrize("bot_edit", [BOT_VARIABLES], indirect=True)
+async def test_a_bot_answer_missing_a_value_is_offered_with_it_listed_and_fills_nothing(
+    client: Client, ann: aiohttp.ClientSession,
+) -> None:
+    conv = await customer_writes(client, "Сколько идёт доставка?", name=None)
+    offers = {o["id"]: o for o in (await (await ann.get(f"/api/conversations/{conv}/canned")).json())["replies"]}
+    time = offers["bot:delivery_time"]
+    assert time["missing"] == ["first_name"] and time["text"].startswith("{first_name}, доставляем")
+    resp = await expand(ann, conv, "bot:delivery_time")
+    assert (await error_of(resp))[:2] == (422, "canned_missing_value")
+    assert (await resp.json())["error"]["variables"] == ["first_name"]
+    # a fallback is a value: filled as the bot fills it
+    cost = offers["bot:delivery_cost"]
+    assert cost["missing"] == [] and cost["text"].startswith("Здравствуйте, доставка курьером")
+    assert (await (await expand(ann, conv, "bot:delivery_cost")).json())["text"] == cost["text"]
+
+    # named: the name fills in; a yes/no flag is no text to print ("True"): still missing
+    detail = await (await client.get(f"/api/conversations/{conv}")).json()
+    resp = await client.put(f"/api/customers/by/id/{detail['conversation']['customer_id']}",
+                            json={"display_name": "Анна Петрова", "attributes": {"vip": True}})
+    assert resp.status in (200, 201), await resp.text()
+    filled = await (await expand(ann, conv, "bot:delivery_time")).json()
+    assert filled["text"].startswith("Анна, доставляем по Москве")
+    resp = await expand(ann, conv, "bot:pickup")
+    assert (await error_of(resp))[:2] == (422, "canned_missing_value")
+    assert (await resp.json())["error"]["variables"] == ["vip"]
+    assert await messages(client, conv) == ["Сколько идёт доставка?"]

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from router.canned.types import CannedReply, Scope
 from router.models import Role, new_id
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
+from router.store.postgres import PostgresStore
 from tests.router.store.test_contract import BACKENDS, T0
 
 
@@ -107,3 +109,26 @@ async def test_a_list_holds_the_agents_own_and_the_teams_asked_for(store: Store)
     assert ids(await store.list_canned(None, ["sales"])) == [sales.id]
     assert ids(await store.list_canned(ann.id, None)) == [senior_a.id, a_hi.id, senior_hi.id, support_hi.id,
                                                           sales.id]
+
+
+async def test_the_list_is_in_code_point_order_on_every_backend(store: Store) -> None:
+    """A collation (PostgreSQL's en_US puts "ab" before "a-c", ignoring the hyphen) never
+    decides the order: both backends list the same replies the same way. The test server's
+    databases are C-locale: the column is given a language's collation, as a database
+    created in one has."""
+    if isinstance(store, PostgresStore):
+        conn = await asyncpg.connect(store.dsn)
+        try:
+            icu = await conn.fetchval("SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'en_US')"
+                                      " ORDER BY collname DESC LIMIT 1")
+            if icu is None:
+                pytest.skip("this PostgreSQL has no language collation to order by")
+            await conn.execute(f'ALTER TABLE canned_replies ALTER COLUMN shortcut TYPE text COLLATE "{icu}"')
+        finally:
+            await conn.close()
+    for shortcut in ("ab", "a-c", "a_b", "aa", "б", "z"):
+        await store.create_canned(reply(Scope.TEAM, "support", shortcut))
+    await store.create_canned(reply(Scope.TEAM, "Sales", "ab"))
+    listed = [(r.shortcut, r.owner) for r in await store.list_canned(None, None)]
+    assert listed == [("a-c", "support"), ("a_b", "support"), ("aa", "support"), ("ab", "Sales"),
+                      ("ab", "support"), ("z", "support"), ("б", "support")]
