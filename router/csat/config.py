@@ -75,6 +75,10 @@ class CsatConfig(_Strict):
     thanks: Localized = Field(default_factory=lambda: ru_en(
         "Спасибо за отзыв!", "Thank you for your feedback!",
     ))
+    # a button pressed again, or under a survey that is over: nothing more is asked
+    already: Localized = Field(default_factory=lambda: ru_en(
+        "Спасибо, ваша оценка уже учтена.", "Thank you, your rating has already been recorded.",
+    ))
     # a number outside 1-5, asked again once
     reask: Localized = Field(default_factory=lambda: ru_en(
         "Пожалуйста, ответьте цифрой от 1 до 5.", "Please reply with a number from 1 to 5.",
@@ -84,6 +88,11 @@ class CsatConfig(_Strict):
     teams: dict[str, TeamSurvey] = Field(default_factory=dict, description="per team (teams.yaml names)")
 
     _check_labels = field_validator("labels")(_five)
+
+    @property
+    def asks_anyone(self) -> bool:
+        """Is anybody asked (the file's switch or a team's)? Without it typed answers are not looked for."""
+        return self.enabled or any(t.enabled for t in self.teams.values())
 
     def policy(self, team: str | None) -> SurveyPolicy:
         own = self.teams.get(team or "") or TeamSurvey()
