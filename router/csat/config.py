@@ -22,6 +22,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_true(value: object) -> object:
+    """``comment_prompt: true`` would otherwise fail with pydantic's internals."""
+    if value is True:
+        raise ValueError("comment_prompt takes the prompt's texts ({ru: \"…\", en: \"…\"}), null (no comment "
+                         "asked) or, in a team, false")
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("give a duration over 0 (e.g. 10m, 24h)")
+    return value
+
+
 class TeamSurvey(_Strict):
     """One team's own choices; what it leaves out is the file's."""
 
@@ -30,6 +44,8 @@ class TeamSurvey(_Strict):
     question: Localized | None = None
     # false: this team asks for no comment, whatever the file says
     comment_prompt: Localized | Literal[False] | None = None
+
+    _check_prompt = field_validator("comment_prompt", mode="before")(_no_true)
 
 
 class SurveyPolicy(_Strict):
@@ -45,7 +61,8 @@ def _five(value: dict[Language, list[str]]) -> dict[Language, list[str]]:
     for language, labels in value.items():
         if len(labels) != 5:
             raise ValueError(f"{language}: give exactly 5 labels, for 1 to 5")
-    return value
+    # a language left out keeps its default labels
+    return {**_LABELS, **value}
 
 
 _LABELS: dict[Language, list[str]] = {
@@ -75,6 +92,10 @@ class CsatConfig(_Strict):
     thanks: Localized = Field(default_factory=lambda: ru_en(
         "Спасибо за отзыв!", "Thank you for your feedback!",
     ))
+    # a button pressed again, or under a survey that is over: nothing more is asked
+    already: Localized = Field(default_factory=lambda: ru_en(
+        "Спасибо, ваша оценка уже учтена.", "Thank you, your rating has already been recorded.",
+    ))
     # a number outside 1-5, asked again once
     reask: Localized = Field(default_factory=lambda: ru_en(
         "Пожалуйста, ответьте цифрой от 1 до 5.", "Please reply with a number from 1 to 5.",
@@ -84,6 +105,13 @@ class CsatConfig(_Strict):
     teams: dict[str, TeamSurvey] = Field(default_factory=dict, description="per team (teams.yaml names)")
 
     _check_labels = field_validator("labels")(_five)
+    _check_prompt = field_validator("comment_prompt", mode="before")(_no_true)
+    _check_windows = field_validator("answer_window", "comment_window")(_positive)
+
+    @property
+    def asks_anyone(self) -> bool:
+        """Is anybody asked (the file's switch or a team's)? Without it typed answers are not looked for."""
+        return self.enabled or any(t.enabled for t in self.teams.values())
 
     def policy(self, team: str | None) -> SurveyPolicy:
         own = self.teams.get(team or "") or TeamSurvey()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from router.csat.schema import AWAITING, COLUMNS, FROM
-from router.csat.sqlite import survey_row
+from router.csat.sqlite import PLACE, survey_row
 from router.csat.store import SurveyStore
 from router.csat.types import Survey
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -46,10 +46,7 @@ async def _answer(conn: PgConn, sql: str, args: tuple[object, ...], survey_id: s
     won = rows_changed(await conn.execute(sql, *args)) == 1
     if not (won or place_always):
         return None
-    await conn.execute(
-        "UPDATE messages SET conversation_id = (SELECT conversation_id FROM csat_surveys WHERE id = $1)"
-        " WHERE id = $2 AND conversation_id IS NULL", survey_id, message_id,
-    )
+    await conn.execute(PLACE.format(survey="$1", message="$2", move="$3"), survey_id, message_id, place_always)
     return await _read(conn, survey_id) if won else None
 
 
@@ -57,10 +54,10 @@ class PostgresSurveys(SurveyStore, PgConnections):
     """Surveys over the pool of the store it is mixed into."""
 
     async def claim_survey(self, survey: Survey) -> bool:
-        return await self._pg.write(_claim, survey)
+        return await self._pg.write_statement(_claim, survey)
 
     async def survey_asked(self, survey_id: str, message_id: str) -> None:
-        await self._pg.write(_execute, "UPDATE csat_surveys SET question_message_id = $1 WHERE id = $2",
+        await self._pg.write_statement(_execute, "UPDATE csat_surveys SET question_message_id = $1 WHERE id = $2",
                              message_id, survey_id)
 
     async def get_survey(self, survey_id: str) -> Survey | None:
@@ -90,8 +87,8 @@ class PostgresSurveys(SurveyStore, PgConnections):
                      " AND closed_at IS NULL", (survey_id,), survey_id, message_id)
 
     async def close_survey(self, survey_id: str, now: datetime) -> None:
-        await self._pg.write(_execute, "UPDATE csat_surveys SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL",
-                             now, survey_id)
+        await self._pg.write_statement(
+            _execute, "UPDATE csat_surveys SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL", now, survey_id)
 
     async def customer_surveys(self, customer_id: str, limit: int) -> list[Survey]:
         return await self._pg.read(_many, "c.customer_id = $1 ORDER BY s.asked_at DESC, s.id DESC LIMIT $2",

@@ -50,5 +50,6 @@ CREATE INDEX csat_surveys_asked ON csat_surveys(asked_at, id);
 COLUMNS = ("s.id, s.conversation_id, c.customer_id, s.agent_id, s.team, s.channel, s.language, s.asked_at,"
            " s.question_message_id, s.rating, s.answered_at, s.comment, s.commented_at, s.reasked, s.closed_at")
 FROM = "csat_surveys s JOIN conversations c ON c.id = s.conversation_id"
-# open to typed answers: not closed, and a rating or a comment still to come
-AWAITING = "s.closed_at IS NULL AND (s.rating IS NULL OR s.comment IS NULL)"
+# open to typed answers: asked (its question is in the outbox: a survey claimed but never asked takes
+# nothing), not closed, and a rating or a comment still to come
+AWAITING = ("s.question_message_id IS NOT NULL AND s.closed_at IS NULL AND (s.rating IS NULL OR s.comment IS NULL)")

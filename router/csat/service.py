@@ -11,7 +11,9 @@ At most once per conversation: the store's unique key decides
 
 Answered (``on_inbound``, from the ingest pipeline before routing):
 - a button's answer (``InboundMessage.rating``) rates its survey, whatever
-  the customer is doing meanwhile: it is theirs, and never a question;
+  the customer is doing meanwhile: it is theirs, never a question, and
+  never filed into a newer conversation (no comment is asked for then); a
+  stale or forged one is dropped before it is stored (``press_counts``);
 - while the customer has no open conversation and their latest survey
   awaits a rating (within ``answer_window``): a typed number 1-5 rates it;
   one outside 1-5 is asked again, once; anything else is an ordinary
@@ -19,7 +21,8 @@ Answered (``on_inbound``, from the ingest pipeline before routing):
   survey stops reading typed answers, so the digits of a later question
   ("order 3") are never taken for a rating;
 - after the rating, within ``comment_window``, the next message is its
-  comment (when a comment prompt is configured).
+  comment (when a comment prompt is configured) if it is short plain words
+  (``answers.is_comment``); anything else is routed and ends the survey.
 Each answer joins the survey's resolved conversation, which stays resolved,
 and is answered (the comment prompt, thanks, or the re-ask); the rating and
 the comment are pushed to the console (``csat.rated``)."""
@@ -37,12 +40,21 @@ from router import events
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
-from router.csat.answers import typed_score
+from router.csat.answers import is_comment, typed_score
 from router.csat.config import CsatConfig
 from router.csat.store import SurveyStore
 from router.csat.types import MAX_COMMENT_LENGTH, Survey
 from router.identity.store import CustomerStore
-from router.models import ConversationStatus, ConversationView, CoreMeta, Customer, Message, RatingRequest, new_id
+from router.models import (
+    ConversationStatus,
+    ConversationView,
+    CoreMeta,
+    Customer,
+    InboundMessage,
+    Message,
+    RatingRequest,
+    new_id,
+)
 from router.notices import customer_language
 from router.store.errors import StoreError
 from router.texts import Language, localized
@@ -107,6 +119,10 @@ class Surveys:
         if not await self.store.claim_survey(survey):
             log.info("conversation %s was asked for a rating already", view.id)
             return None
+        if await self._has_open(view.customer_id):
+            # the customer wrote again since the resolve, and is in a new conversation: not interrupted
+            await self.store.close_survey(survey.id, now)
+            return None
         text = localized(policy.question, language)
         payload: dict[str, RatingRequest] = {}
         if last.channel in self.button_channels:
@@ -125,9 +141,9 @@ class Surveys:
                          ) -> Answered | None:
         """Take ``stored`` as an answer to a survey, or None: it is an ordinary message."""
         if stored.core.rating is not None:
-            return await self._button(stored, customer)
-        if open_view is not None or stored.conversation_id is not None:
-            return None
+            return await self._button(stored, customer, open_view)
+        if not self.config.asks_anyone or open_view is not None or stored.conversation_id is not None:
+            return None  # surveys off: no read on any message
         survey = await self.store.awaiting_survey(customer.id)
         if survey is None:
             return None
@@ -136,9 +152,11 @@ class Surveys:
             return await self._typed(survey, stored, now)
         if (survey.rating is not None and survey.answered_at is not None
                 and now - survey.answered_at <= timedelta(seconds=self.config.comment_window)
-                and self.config.policy(survey.team).comment_prompt is not None):
+                and self.config.policy(survey.team).comment_prompt is not None
+                and is_comment(stored.text, bool(stored.attachments))):
             return await self._comment(survey, stored, now)
-        # its time is over: later messages are not read against it again
+        # its time is over, or the customer moved on (a question, a file): later messages are not read
+        # against it again
         await self.store.close_survey(survey.id, now)
         return None
 
@@ -149,15 +167,36 @@ class Surveys:
                       if c.status is not ConversationStatus.RESOLVED]
         return await self.on_inbound(stored, customer, open_views[0] if open_views else None)
 
-    async def _button(self, stored: Message, customer: Customer) -> Answered | None:
+    async def press_counts(self, message: InboundMessage) -> bool:
+        """Is ``message``, a rating button pressed, one of its sender's surveys?
+        A stale or forged press (unknown survey, another customer's) is not
+        stored nor routed: the caller acknowledges it and drops it."""
+        assert message.rating is not None and message.sender is not None
+        survey = await self.store.get_survey(message.rating.survey_id)
+        customer = await self.store.find_identity(message.sender)
+        if survey is None or customer is None or survey.customer_id != customer.id:
+            log.info("a rating button for survey %s that is not this customer's: dropped", message.rating.survey_id)
+            return False
+        return True
+
+    async def _button(self, stored: Message, customer: Customer, open_view: ConversationView | None
+                      ) -> Answered | None:
+        """A press belongs to its survey whatever is open: recorded (if unrated), kept in the
+        survey's conversation, answered; the comment is asked for only while nothing else is
+        going on (no newer conversation open, the survey not over)."""
         answer = stored.core.rating
         assert answer is not None
         survey = await self.store.get_survey(answer.survey_id)
         if survey is None or survey.customer_id != customer.id:
-            # a stale or forged button: its digit is read as words, like any message
             log.info("a rating button for survey %s that is not this customer's", answer.survey_id)
             return None
-        rated = await self.store.rate_survey(survey.id, answer.score, stored.id, self.clock())
+        now = self.clock()
+        rated = await self.store.rate_survey(survey.id, answer.score, stored.id, now)
+        if rated is not None and (open_view is not None or survey.closed_at is not None):
+            log.info("conversation %s rated %d", rated.conversation_id, rated.rating)
+            self.bus.publish(events.csat_rated(rated))
+            await self.store.close_survey(survey.id, now)  # no comment read: the next message is the new topic's
+            return await self._say(rated, stored, localized(self.config.thanks, rated.language))
         return await self._rated(survey, rated, stored)
 
     async def _typed(self, survey: Survey, stored: Message, now: datetime) -> Answered | None:
@@ -173,11 +212,8 @@ class Surveys:
         return await self._say(survey, stored, localized(self.config.reask, survey.language))
 
     async def _rated(self, survey: Survey, rated: Survey | None, stored: Message) -> Answered:
-        if rated is None:  # rated already (a second press): kept in its place, said nothing
-            message = await self.store.get_message(stored.id)
-            view = await self.store.get_conversation(message.conversation_id or survey.conversation_id)
-            self.bus.publish(events.message_created(message, view))
-            return Answered(view)
+        if rated is None:  # rated already (a second press): kept beside the first, answered, nothing asked
+            return await self._say(survey, stored, localized(self.config.already, survey.language))
         log.info("conversation %s rated %d", rated.conversation_id, rated.rating)
         self.bus.publish(events.csat_rated(rated))
         prompt = self.config.policy(rated.team).comment_prompt
@@ -186,8 +222,6 @@ class Surveys:
 
     async def _comment(self, survey: Survey, stored: Message, now: datetime) -> Answered | None:
         words = stored.text.strip()
-        if not words:
-            return None
         commented = await self.store.comment_survey(survey.id, words[:MAX_COMMENT_LENGTH], stored.id, now)
         if commented is None:
             return None
@@ -202,6 +236,11 @@ class Surveys:
         out = Outgoing.automatic(message, view, text, CoreMeta(automatic=ANSWER))
         _, view = await send(self.store, self.bus, self.wakeup, out, self.clock())
         return Answered(view)
+
+
+    async def _has_open(self, customer_id: str) -> bool:
+        views = await self.store.customer_conversations(customer_id)
+        return any(c.status is not ConversationStatus.RESOLVED for c in views)
 
 
 def _language(language: str) -> Language:

@@ -39,12 +39,17 @@ def _claim(conn: sqlite3.Connection, s: Survey) -> bool:
     ).rowcount == 1
 
 
-def _place(conn: sqlite3.Connection, survey_id: str, message_id: str) -> None:
-    """The answering message joins the survey's conversation, if it is in none (it stays resolved)."""
-    conn.execute(
-        "UPDATE messages SET conversation_id = (SELECT conversation_id FROM csat_surveys WHERE id = ?)"
-        " WHERE id = ? AND conversation_id IS NULL", (survey_id, message_id),
-    )
+# the answering message joins the survey's conversation (it stays resolved), as its customer's, as
+# attaching a message does, so the widget's history shows the customer their own rating and comment
+PLACE = ("UPDATE messages SET (conversation_id, customer_id) = (SELECT c.id, c.customer_id FROM csat_surveys s"
+         " JOIN conversations c ON c.id = s.conversation_id WHERE s.id = {survey})"
+         " WHERE id = {message} AND (conversation_id IS NULL OR {move})")
+
+
+def _place(conn: sqlite3.Connection, survey_id: str, message_id: str, move: bool = False) -> None:
+    """The answering message joins the survey's conversation, if it is in none; a
+    button's (``move``) even out of a newer one it was filed into as it was stored."""
+    conn.execute(PLACE.format(survey="?", message="?", move="?"), (survey_id, message_id, move))
 
 
 def _answer(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], survey_id: str, message_id: str,
@@ -53,7 +58,7 @@ def _answer(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], surv
     always: a rating button pressed twice is kept beside the first)."""
     won = conn.execute(sql, params).rowcount == 1
     if won or place_always:
-        _place(conn, survey_id, message_id)
+        _place(conn, survey_id, message_id, move=place_always)
     return _read(conn, survey_id) if won else None
 
 

@@ -47,8 +47,10 @@ class SurveyStore(Protocol):
     @abstractmethod
     async def rate_survey(self, survey_id: str, rating: int, message_id: str, now: datetime) -> Survey | None:
         """Record the rating unless it is rated already (then None, nothing
-        changes but the message's place: it joins the survey's conversation
-        if it is in none).
+        changes but the message's place). Either way the message joins the
+        survey's conversation as its customer's, even out of a newer open
+        conversation it was filed into as it was stored (a button's press
+        belongs to its survey).
 
         Lock: the survey's row, by the conditional UPDATE (a second answer
         waits for it and then finds it rated), then the message's row by the

@@ -128,6 +128,9 @@ class Ingest:
         started = time.perf_counter()
         if message.automated is not None:
             return await self._ingest_automated(message)
+        if message.rating is not None and self.surveys is not None and not await self.surveys.press_counts(message):
+            # a stale or forged rating button: acknowledged (no message: an empty id), never stored nor routed
+            return Accepted("", None, True, self.clock())
         plan = self.identity.plan(message)
         received = self.clock()
         step = await self.store.ingest(message, received, plan)

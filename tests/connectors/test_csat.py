@@ -232,7 +232,12 @@ async def test_a_button_of_someone_elses_survey_rates_nothing(svc: Client, tg_ap
     [asked] = await eventually(lambda: _some(keyboards(tg_api)), "the question")
     assert asked.params["text"].startswith("Please rate")
     forged = {"callback_data": "csat:csat_00000000000000000000:1"}
+    stored_before = [m.id for m in await svc.app[STORE].customer_messages(customer.id, 100)]
     assert await tg.post(svc, pressed(forged, 2, query_id="q-forged")) == 200
+    # acknowledged and dropped: not stored, not routed (no conversation opened for a "1")
+    assert [m.id for m in await svc.app[STORE].customer_messages(customer.id, 100)] == stored_before
+    assert [c.status for c in await svc.app[STORE].customer_conversations(customer.id)] == [
+        ConversationStatus.RESOLVED]
     assert (await survey_of(svc, conversation_id)) is not None
     assert (await survey_of(svc, conversation_id)).rating is None  # type: ignore[union-attr]
     assert {c.params["callback_query_id"] for c in tg_api.sent("answerCallbackQuery")} == {"q-forged"}

@@ -99,8 +99,25 @@ async def test_a_rating_frame_for_another_visitors_survey_rates_nothing(asking: 
         await _next(first, "message")
         survey = await receive(first)
     async with tab(asking) as ws:
-        await hello(ws)
-        await _rate(ws, survey["survey_id"], 1)
-    # acknowledged once stored and read: the survey is the victim's, and stays unrated
+        attacker = (await hello(ws))["visitor_id"]
+        ack = await _rate(ws, survey["survey_id"], 1)
+        assert ack["id"] == ""  # acknowledged with no message: dropped
+        await barrier(ws)
+    # the survey is the victim's, and stays unrated; the press is neither stored nor routed
     stored = await asking.app[STORE].conversation_survey(theirs)
     assert stored is not None and stored.rating is None
+    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=attacker))
+    if customer is not None:
+        assert await asking.app[STORE].customer_conversations(customer.id) == []
+        assert await asking.app[STORE].customer_messages(customer.id, 100) == []
+
+
+async def test_a_rating_frame_for_an_unknown_survey_is_dropped(asking: Client) -> None:
+    async with tab(asking) as ws:
+        visitor = (await hello(ws))["visitor_id"]
+        ack = await _rate(ws, "csat_00000000000000000000", 5)
+        assert ack["id"] == ""
+        await barrier(ws)
+    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor))
+    if customer is not None:
+        assert await asking.app[STORE].customer_conversations(customer.id) == []

@@ -54,6 +54,10 @@ def test_a_team_overrides_only_what_it_says(tmp_path: Path) -> None:
     ("teams:\n  support: {asked: true}\n", ":2: teams.support.asked"),
     ("question: {de: 'Wie war es?'}\n", ":1: question.de"),
     ("answer_window: soon\n", ":1: answer_window"),
+    ("answer_window: 0s\n", ":1: answer_window"),
+    ("comment_window: 0\n", ":1: comment_window"),
+    ("comment_prompt: true\n", ":1: comment_prompt"),
+    ("teams:\n  support: {comment_prompt: true}\n", ":2: teams.support.comment_prompt"),
 ])
 def test_a_bad_file_is_refused_with_its_line(tmp_path: Path, text: str, where: str) -> None:
     (tmp_path / CSAT_FILE).write_text(text, encoding="utf-8")
@@ -69,3 +73,16 @@ def test_a_bad_file_is_refused_with_its_line(tmp_path: Path, text: str, where: s
 ])
 def test_what_a_typed_answer_reads_as(text: str, score: int | None) -> None:
     assert typed_score(text) == score
+
+
+def test_a_true_comment_prompt_is_told_plainly(tmp_path: Path) -> None:
+    (tmp_path / CSAT_FILE).write_text("comment_prompt: true\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_csat_config(tmp_path)
+    assert "null (no comment asked)" in str(refused.value) and "union_tag" not in str(refused.value)
+
+
+def test_labels_of_one_language_keep_the_others_defaults(tmp_path: Path) -> None:
+    (tmp_path / CSAT_FILE).write_text("labels: {en: ['1', '2', '3', '4', '5']}\n", encoding="utf-8")
+    labels = load_csat_config(tmp_path).labels
+    assert labels["en"] == ["1", "2", "3", "4", "5"] and labels["ru"] == CsatConfig().labels["ru"]

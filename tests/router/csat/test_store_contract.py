@@ -44,6 +44,13 @@ def _survey(conversation_id: str, customer_id: str, minutes: int = 0) -> Survey:
                   team="support", channel="webchat", language="en", asked_at=T0 + timedelta(minutes=minutes))
 
 
+async def _asked(store: Store, survey: Survey) -> Survey:
+    """``survey`` claimed and its question put in the outbox: as the service asks."""
+    assert await store.claim_survey(survey)
+    await store.survey_asked(survey.id, f"msg_q_{survey.id}")
+    return survey.model_copy(update={"question_message_id": f"msg_q_{survey.id}"})
+
+
 async def _answer(store: Store, external_id: str, text: str, sender: str = "u1") -> str:
     stored, _ = await store.insert_inbound(inbound(external_id=external_id, sender=sender, text=text), T0)
     return stored.id
@@ -79,8 +86,7 @@ async def test_two_stores_claiming_at_once_ask_once(factory: StoreFactory) -> No
 
 async def test_a_rating_is_recorded_once_and_its_message_joins_the_resolved_conversation(store: Store) -> None:
     conversation_id, customer_id = await _resolved(store)
-    survey = _survey(conversation_id, customer_id)
-    await store.claim_survey(survey)
+    survey = await _asked(store, _survey(conversation_id, customer_id))
     assert (await store.awaiting_survey(customer_id)) == survey
     message_id = await _answer(store, "a1", "4")
     rated = await store.rate_survey(survey.id, 4, message_id, T0 + timedelta(minutes=2))
@@ -99,8 +105,7 @@ async def test_a_rating_is_recorded_once_and_its_message_joins_the_resolved_conv
 
 async def test_a_comment_follows_the_rating_once(store: Store) -> None:
     conversation_id, customer_id = await _resolved(store)
-    survey = _survey(conversation_id, customer_id)
-    await store.claim_survey(survey)
+    survey = await _asked(store, _survey(conversation_id, customer_id))
     early = await _answer(store, "c0", "too early")
     assert await store.comment_survey(survey.id, "too early", early, T0) is None  # not rated yet
     await store.rate_survey(survey.id, 2, await _answer(store, "r", "2"), T0)
@@ -112,8 +117,7 @@ async def test_a_comment_follows_the_rating_once(store: Store) -> None:
 
 async def test_a_bad_number_is_reasked_once_and_closing_stops_typed_answers(store: Store) -> None:
     conversation_id, customer_id = await _resolved(store)
-    survey = _survey(conversation_id, customer_id)
-    await store.claim_survey(survey)
+    survey = await _asked(store, _survey(conversation_id, customer_id))
     reasked = await store.reask_survey(survey.id, await _answer(store, "b1", "9"))
     assert reasked is not None and reasked.reasked
     second = await _answer(store, "b2", "0")
@@ -145,3 +149,47 @@ async def test_surveys_for_reports_and_the_customers_panel(store: Store) -> None
     assert first is not None
     assert await store.customer_surveys(first.customer_id, 10) == [first]
     assert await store.get_survey("csat_missing") is None
+
+
+async def test_a_survey_claimed_but_never_asked_takes_no_typed_answer(store: Store) -> None:
+    """Claimed, then the process died (or the customer wrote again) before the question went out."""
+    conversation_id, customer_id = await _resolved(store)
+    survey = _survey(conversation_id, customer_id)
+    assert await store.claim_survey(survey)
+    assert await store.awaiting_survey(customer_id) is None
+    await store.survey_asked(survey.id, "msg_question")
+    assert (await store.awaiting_survey(customer_id)) is not None
+
+
+async def test_the_answers_are_the_customers_own_in_their_history(store: Store) -> None:
+    """The widget's history (``customer_messages``) shows the customer their own rating and comment."""
+    conversation_id, customer_id = await _resolved(store)
+    survey = await _asked(store, _survey(conversation_id, customer_id))
+    rating = await _answer(store, "h1", "4")
+    await store.rate_survey(survey.id, 4, rating, T0)
+    comment = await _answer(store, "h2", "quick, thanks")
+    await store.comment_survey(survey.id, "quick, thanks", comment, T0)
+    reask_survey = await _asked(store, _survey(*(await _resolved(store, "u2")), minutes=1))
+    bad = await _answer(store, "h3", "9", sender="u2")
+    await store.reask_survey(reask_survey.id, bad)
+    history = [m.id for m in await store.customer_messages(customer_id, 100)]
+    assert rating in history and comment in history
+    assert bad in [m.id for m in await store.customer_messages(reask_survey.customer_id, 100)]
+
+
+async def test_a_button_pressed_in_a_newer_conversation_joins_its_survey(store: Store) -> None:
+    """The press was filed into the customer's newer open conversation as it was stored:
+    the rating takes it back to the survey's conversation, the newer one keeps none of it."""
+    conversation_id, customer_id = await _resolved(store)
+    survey = await _asked(store, _survey(conversation_id, customer_id))
+    _, newer = await ingest(store, inbound(external_id="n1", text="another question"))
+    assert newer != conversation_id
+    press, filed = await ingest(store, inbound(external_id="n2", text="5"))
+    assert filed == newer
+    assert await store.rate_survey(survey.id, 5, press.id, T0) is not None
+    assert (await store.get_message(press.id)).conversation_id == conversation_id
+    assert press.id not in [m.id for m in await store.list_messages(newer, 50)]
+    again, _ = await ingest(store, inbound(external_id="n3", text="4"))
+    assert await store.rate_survey(survey.id, 4, again.id, T0) is None  # a second press: beside the first
+    assert (await store.get_message(again.id)).conversation_id == conversation_id
+    assert press.id in [m.id for m in await store.customer_messages(customer_id, 100)]
