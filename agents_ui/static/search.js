@@ -125,6 +125,8 @@
     bar.addEventListener("submit", (e) => { e.preventDefault(); run(); });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Escape") { input.value = ""; close(); input.blur(); }
+      // Enter searches again: a form of several fields has no implicit submit without a submit button
+      if (e.key === "Enter" && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); run(); }
     });
     let typing = null;
     input.addEventListener("input", () => {
