@@ -305,6 +305,10 @@
 
   // on the form, in the capture phase: before the box's own Enter (which sends)
   function onKey(e) {
+    // Enter or Tab right after a key: the list may not be drawn for it yet (a slow page); what
+    // the box holds at the caret decides, so a half-typed "@an" is completed, never sent
+    if (e.target === $('[data-testid="reply"]') && (e.key === "Enter" || e.key === "Tab") && !e.isComposing
+        && !notes.suggest.items.length) onType(false);
     if (e.target !== $('[data-testid="reply"]') || !notes.suggest.items.length) return;
     // an input method composing a word owns its keys; a key another list took is not ours
     if (e.isComposing || e.keyCode === 229 || e.defaultPrevented) return;
