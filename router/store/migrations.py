@@ -417,4 +417,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
     CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
     """,
+    # 21 (fixsearch): the queue the assigner reads skips snoozed conversations; this index
+    # keeps that read a walk of the index however many are snoozed
+    """
+    CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
+        WHERE status = 'queued' AND snoozed_until IS NULL;
+    """,
 ]

@@ -553,11 +553,18 @@ CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed
 CREATE INDEX conversations_seq ON conversations(seq);
 """
 
+# 15 (fixsearch): the queue the assigner reads skips snoozed conversations: an index that keeps it an index walk
+_QUEUE_AWAKE = """
+CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
+    WHERE status = 'queued' AND snoozed_until IS NULL;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
     _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS, _SEARCH,
+    _QUEUE_AWAKE,
 ]
 
 
