@@ -62,12 +62,13 @@ def customer_terms(name: str | None, values: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
-    """A query's terms: a phone number typed any way is one term of its
-    digits (its national part when it has a country code), else the stems
-    of its words, without the stop words when ``drop_stop_words`` (a query of
-    messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
-    if _PHONE_LIKE.match(query.strip()):
+def query_terms(query: str, drop_stop_words: bool = False, phone: bool = True) -> list[str]:
+    """A query's terms: with ``phone``, a phone number typed any way is one
+    term of its digits (its national part when it has a country code), as
+    customers' phones are indexed; else the stems of its words, as a message
+    is indexed (``text_terms``), without the stop words when ``drop_stop_words``
+    (a query of messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
+    if phone and _PHONE_LIKE.match(query.strip()):
         digits = "".join(_DIGITS.findall(query))
         if len(digits) >= MIN_PHONE_DIGITS:
             return [digits[-NATIONAL_DIGITS:] if len(digits) > NATIONAL_DIGITS else digits]

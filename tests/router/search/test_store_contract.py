@@ -230,3 +230,16 @@ async def test_a_page_looks_at_a_bounded_number_of_matches_and_says_where_to_go_
             break
         cursor = write_cursor(Kind.MESSAGES, page.resume)
     assert found == ["заказ 0"] and pages == 3
+
+
+async def test_numbers_in_messages_are_found_however_they_are_typed_on_both_backends(store: Store) -> None:
+    # a customer's phone rule (one term of the last 10 digits) is for customers only:
+    # in messages a number is searched by the words it is indexed by
+    await ingest(store, inbound("m1", sender="u1", text="Звоните 8 916 123-45-67 после обеда"))
+    await ingest(store, inbound("m2", sender="u2", text="Трек-номер 80085412345678, доставка 05.12.2024"))
+    await ingest(store, inbound("m3", sender="u3", text="Заказ 12345 готов"))
+    await caught_up(store)
+    assert await found_messages(store, "8 916 123-45-67") == ["Звоните 8 916 123-45-67 после обеда"]
+    assert await found_messages(store, "80085412345678") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
+    assert await found_messages(store, "05.12.2024") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
+    assert await found_messages(store, "12345") == ["Заказ 12345 готов"]
