@@ -243,3 +243,17 @@ async def test_numbers_in_messages_are_found_however_they_are_typed_on_both_back
     assert await found_messages(store, "80085412345678") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
     assert await found_messages(store, "05.12.2024") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
     assert await found_messages(store, "12345") == ["Заказ 12345 готов"]
+
+
+async def test_the_list_leaves_snoozed_ones_out_before_its_limit_and_resolving_ends_a_snooze(store: Store) -> None:
+    convs = [(await ingest(store, inbound(f"m{i}", sender=f"u{i}"), T0 + timedelta(minutes=i)))[1] for i in range(4)]
+    newest_first = convs[::-1]
+    for conv in newest_first[:2]:
+        await store.snooze(conv, T0 + timedelta(hours=1))
+    # a page of two is full of awake ones: the snoozed newest are left out in the query, not after it
+    assert [c.id for c in await store.list_conversations(None, 2, awake_only=True)] == newest_first[2:]
+    assert [c.id for c in await store.list_conversations(None, 2)] == newest_first[:2]
+    resolved = await store.set_conversation_state(newest_first[0], ConversationStatus.RESOLVED, None, T0)
+    assert resolved.snoozed_until is None  # resolving ends the snooze: it is no longer due to come back
+    assert [c.id for c in await store.list_conversations(None, 10, awake_only=True)] == [
+        newest_first[0], *newest_first[2:]]
