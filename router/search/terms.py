@@ -23,6 +23,7 @@ from router.words import script_of, words
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
 _DIGITS = re.compile(r"\d")
 MIN_PHONE_DIGITS = 5  # fewer digits are a house number, not a phone
+MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone
 NATIONAL_DIGITS = 10  # a phone's digits after its country code (+7 916 123-45-67)
 
 _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}

@@ -77,6 +77,9 @@ async def test_customers_are_found_by_name_phone_email_and_any_identity(store: S
     assert await customers("smith") == [anna.id]
     assert await customers("555000777") == [other.id]
     assert await customers("Мария") == []
+    # one or two letters match a whole word, not the start of nearly every name
+    assert await customers("an") == []  # not Anna
+    assert await customers("ann") == [anna.id]
     hit = (await store.search_customers(make_search(Kind.CUSTOMERS, "иван", Filters(), None, 10)))[0][1]
     assert hit.identities == [phone] and hit.display_name == "Иван Петров"
     # a name given later is found once the indexer has seen it
@@ -158,8 +161,10 @@ async def test_labels_are_added_listed_and_removed(store: Store) -> None:
         await store.remove_label(conv, "VIP")
     with pytest.raises(NotFound):
         await store.add_label("conv_missing", "VIP", T0, 20)
-    # the label stays known when no conversation has it (a filter by it finds nothing)
+    # the label stays known when no conversation has it (a filter by it finds nothing),
+    # but the list offers only labels in use: it does not grow with every name ever typed
     assert await store.labels_exist(["VIP"]) == ["VIP"]
+    assert [label.name for label in await store.list_labels()] == ["доставка"]
 
 
 async def test_a_snoozed_conversation_wakes_when_due_and_once(store: Store) -> None:
