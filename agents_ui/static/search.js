@@ -125,6 +125,8 @@
     bar.addEventListener("submit", (e) => { e.preventDefault(); run(); });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Escape") { input.value = ""; close(); input.blur(); }
+      // the form has several fields and no submit button: the browser does not submit it on Enter
+      if (e.key === "Enter") { e.preventDefault(); clearTimeout(typing); run(); }
     });
     let typing = null;
     input.addEventListener("input", () => {
@@ -240,7 +242,7 @@
       return data.conversations.map((c) => resultRow(c, name(c), c.last_message_text, c.last_message_at));
     }
     return data.customers.map((c) => {
-      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => i.value).join(" · "),
+      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => window.customerIdentityText(i.kind, i.value)).join(" · "),
         null);
       if (c.conversation_id) row.dataset.conversation = c.conversation_id;
       return row;

@@ -6,6 +6,7 @@ never waits for a clock)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -85,3 +86,15 @@ async def test_search_finds_a_word_form_labels_show_on_the_row_and_a_snooze_come
     await expect(row).to_have_count(1)
     await expect(row.locator('[data-testid="label-chip"]')).to_have_text(["доставка"])
     await expect(agent.locator('[data-testid="snoozed-until"]')).to_have_count(0)
+
+    # a customer found shows their channels by name: never the site chat's visitor token
+    with sqlite3.connect(tmp_path / "e2e.db", timeout=HANG) as db:
+        tokens = [r[0] for r in db.execute("SELECT value FROM identities WHERE kind = 'webchat'")]
+    await agent.locator('[data-testid="search-filters-toggle"]').click()
+    await agent.locator('[data-testid="search-kind"]').select_option("customers")
+    await agent.locator('[data-testid="search-input"]').fill("Ольга")  # indexed long since: found at once
+    await agent.locator('[data-testid="search-input"]').press("Enter")
+    hit = agent.locator('[data-testid="search-hit"]', has_text="Ольга")
+    await expect(hit.locator(".search-hit-text")).to_have_text(re.compile("Чат на сайте|Site chat"))
+    shown = await hit.inner_text()
+    assert tokens and not any(token in shown for token in tokens)
