@@ -160,7 +160,7 @@
     if (q) p.set("q", q);
     for (const name of ["status", "label", "snoozed", "channel", "team"]) if (field(name).value) p.set(name, field(name).value);
     const who = field("assignee").value;
-    if (who) p.set("assignee", who === "me" ? (state.me && state.me.id) || "" : who);
+    if (who && (who !== "me" || state.me)) p.set("assignee", who === "me" ? state.me.id : who);
     // a day typed in the filter is that day in the agent's own timezone
     if (field("since").value) p.set("since", new Date(`${field("since").value}T00:00`).toISOString());
     if (field("until").value) {
@@ -255,6 +255,9 @@
 
   async function run(more, auto = 0) {
     const token = ++state.token;
+    // "assigned to me" before /api/me answered would ask for nobody's: wait for it
+    if (field("assignee").value === "me" && !state.me && state.meLoaded) await state.meLoaded;
+    if (token !== state.token) return;
     const box = resultsBox();
     $("#conversations").hidden = true;
     try {
@@ -461,7 +464,10 @@
 
   function focusSearch() {
     const input = $('[data-testid="search-input"]');
-    if (!input || !input.offsetParent) return false;
+    if (!input) return false;
+    // one pane at a time (390 px) with a conversation open: the list, where the box is, comes first
+    if (!input.offsetParent && window.consoleLayout) window.consoleLayout.show("list");
+    if (!input.offsetParent) return false;
     input.focus();
     input.select();
     return true;
@@ -478,7 +484,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $(".sidebar .tabs").before(buildBar());
-    call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
+    state.meLoaded = call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
   });
   // the selected conversation changed elsewhere (a label, a snooze, a wake-up): its header follows
   document.addEventListener("console:event", (e) => {

@@ -98,3 +98,21 @@ async def test_search_finds_a_word_form_labels_show_on_the_row_and_a_snooze_come
     await expect(hit.locator(".search-hit-text")).to_have_text(re.compile("Чат на сайте|Site chat"))
     shown = await hit.inner_text()
     assert tokens and not any(token in shown for token in tokens)
+
+
+async def test_ctrl_k_and_slash_at_390_px_with_a_conversation_open_go_to_the_search_box(
+        service: str, browser: Browser) -> None:
+    # one pane at a time: the search box is in the list's pane, hidden behind the open conversation
+    agent = await (await browser.new_context(viewport={"width": 390, "height": 800})).new_page()
+    await agent_logs_in(agent, service)
+    await customer_writes(service, "Ольга", ORDER)
+    box = agent.locator('[data-testid="search-input"]')
+    for press in ("Control+k", "/"):
+        await agent.locator('[data-testid="conversation"]', has_text=ORDER).click()
+        await expect(agent.locator('[data-testid="message-text"]')).to_have_text([ORDER])
+        await expect(box).to_be_hidden()
+        await agent.locator("#app").evaluate("() => document.activeElement.blur()")
+        await agent.keyboard.press(press)
+        await expect(box).to_be_visible()
+        await expect(box).to_be_focused()
+        await box.press("Escape")
