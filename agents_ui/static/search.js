@@ -409,6 +409,14 @@
     return list;
   }
 
+  // a floating menu starts under its button's left edge; moved left as far as it runs past the window's right
+  function keepInWindow(el) {
+    const margin = 8;
+    const rect = el.getBoundingClientRect();
+    const past = rect.right - (document.documentElement.clientWidth - margin);
+    if (past > 0) el.style.left = `${-Math.min(past, rect.left - margin)}px`;
+  }
+
   function snoozeMenu(conv) {
     const menu = node("details", "snooze");
     menu.dataset.testid = "snooze";
@@ -419,6 +427,7 @@
     menu.addEventListener("toggle", () => {
       menu.querySelector(".snooze-menu")?.remove();
       if (menu.open) menu.append(snoozeChoices(conv));
+      if (menu.open) keepInWindow(menu.querySelector(".snooze-menu"));
     });
     return menu;
   }

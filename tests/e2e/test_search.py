@@ -116,3 +116,22 @@ async def test_ctrl_k_and_slash_at_390_px_with_a_conversation_open_go_to_the_sea
         await expect(box).to_be_visible()
         await expect(box).to_be_focused()
         await box.press("Escape")
+
+
+async def test_the_open_snooze_menu_stays_within_the_window(service: str, browser: Browser) -> None:
+    for width, locale in ((390, "en-US"), (800, "ru-RU")):
+        agent = await (await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)).new_page()
+        await agent_logs_in(agent, service)
+        await customer_writes(service, f"Ольга{width}", ORDER)
+        await agent.locator('[data-testid="conversation"]').first.click()
+        await agent.locator('[data-testid="snooze-open"]').click()
+        menu = agent.locator(".snooze-menu")
+        await expect(menu).to_be_visible()
+        box = await menu.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+        for control in await menu.locator("button, input").all():
+            b = await control.bounding_box()
+            assert b is not None and b["x"] + b["width"] <= width, (width, b)
+        # on top of the buttons beside it, not under them: a choice takes the click
+        await agent.locator('[data-testid="snooze-hour"]').click()
+        await expect(agent.locator('[data-testid="snoozed-until"]')).to_be_visible()
