@@ -129,9 +129,11 @@ _STATUSES: dict[str, list[ConversationStatus] | None] = {
 @endpoint("GET", "/api/conversations", "Conversations, most recently active first", query=ConversationQuery,
           response=ConversationList)
 async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
-    found = await _store(request.app).list_conversations(_STATUSES[query.status], query.limit)
-    # a snoozed one is out of the lists until it wakes (router/search/); the search's views list them
-    return ConversationList(conversations=[c for c in found if c.snoozed_until is None])
+    # a snoozed one is out of the lists until it wakes (router/search/); the search's views list them.
+    # The Resolved tab shows every resolved one (resolving ends a snooze)
+    awake_only = query.status != ConversationStatus.RESOLVED.value
+    return ConversationList(conversations=await _store(request.app).list_conversations(
+        _STATUSES[query.status], query.limit, awake_only=awake_only))
 
 
 @endpoint("GET", "/api/conversations/{id}", "One conversation and its customer", response=ConversationDetail)

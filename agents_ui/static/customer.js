@@ -101,6 +101,7 @@
   function identityText(kind, value) {
     return kind === "webchat" ? t("customer.webchat_visitor") : `${window.channelSwitch.label(kind)}: ${value}`;
   }
+  window.customerIdentityText = identityText; // the search's customer results name identities the same way
 
   function lastContact(c) {
     const row = node("div", "cp-item");

@@ -125,8 +125,8 @@
     bar.addEventListener("submit", (e) => { e.preventDefault(); run(); });
     input.addEventListener("keydown", (e) => {
       if (e.key === "Escape") { input.value = ""; close(); input.blur(); }
-      // Enter searches again: a form of several fields has no implicit submit without a submit button
-      if (e.key === "Enter" && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); run(); }
+      // the form has several fields and no submit button: the browser does not submit it on Enter
+      if (e.key === "Enter" && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); clearTimeout(typing); run(); }
     });
     let typing = null;
     input.addEventListener("input", () => {
@@ -160,7 +160,7 @@
     if (q) p.set("q", q);
     for (const name of ["status", "label", "snoozed", "channel", "team"]) if (field(name).value) p.set(name, field(name).value);
     const who = field("assignee").value;
-    if (who) p.set("assignee", who === "me" ? (state.me && state.me.id) || "" : who);
+    if (who && (who !== "me" || state.me)) p.set("assignee", who === "me" ? state.me.id : who);
     // a day typed in the filter is that day in the agent's own timezone
     if (field("since").value) p.set("since", new Date(`${field("since").value}T00:00`).toISOString());
     if (field("until").value) {
@@ -242,7 +242,7 @@
       return data.conversations.map((c) => resultRow(c, name(c), c.last_message_text, c.last_message_at));
     }
     return data.customers.map((c) => {
-      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => i.value).join(" · "),
+      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => window.customerIdentityText(i.kind, i.value)).join(" · "),
         null);
       if (c.conversation_id) row.dataset.conversation = c.conversation_id;
       return row;
@@ -255,6 +255,9 @@
 
   async function run(more, auto = 0) {
     const token = ++state.token;
+    // "assigned to me" before /api/me answered would ask for nobody's: wait for it
+    if (field("assignee").value === "me" && !state.me && state.meLoaded) await state.meLoaded;
+    if (token !== state.token) return;
     const box = resultsBox();
     $("#conversations").hidden = true;
     try {
@@ -406,6 +409,14 @@
     return list;
   }
 
+  // a floating menu starts under its button's left edge; moved left as far as it runs past the window's right
+  function keepInWindow(el) {
+    const margin = 8;
+    const rect = el.getBoundingClientRect();
+    const past = rect.right - (document.documentElement.clientWidth - margin);
+    if (past > 0) el.style.left = `${-Math.min(past, rect.left - margin)}px`;
+  }
+
   function snoozeMenu(conv) {
     const menu = node("details", "snooze");
     menu.dataset.testid = "snooze";
@@ -416,6 +427,7 @@
     menu.addEventListener("toggle", () => {
       menu.querySelector(".snooze-menu")?.remove();
       if (menu.open) menu.append(snoozeChoices(conv));
+      if (menu.open) keepInWindow(menu.querySelector(".snooze-menu"));
     });
     return menu;
   }
@@ -461,7 +473,10 @@
 
   function focusSearch() {
     const input = $('[data-testid="search-input"]');
-    if (!input || !input.offsetParent) return false;
+    if (!input) return false;
+    // one pane at a time (390 px) with a conversation open: the list, where the box is, comes first
+    if (!input.offsetParent && window.consoleLayout) window.consoleLayout.show("list");
+    if (!input.offsetParent) return false;
     input.focus();
     input.select();
     return true;
@@ -478,7 +493,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $(".sidebar .tabs").before(buildBar());
-    call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
+    state.meLoaded = call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
   });
   // the selected conversation changed elsewhere (a label, a snooze, a wake-up): its header follows
   document.addEventListener("console:event", (e) => {

@@ -91,7 +91,8 @@ async def _set_state(
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         await _assignable(conn, agent_id)
     await conn.execute(
-        "UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3, resolved_at = $4 WHERE id = $5",
+        "UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3, resolved_at = $4,"
+        " snoozed_until = CASE WHEN $4::timestamptz IS NULL THEN snoozed_until END WHERE id = $5",  # resolved: awake
         status.value, agent_id, now, states.resolved_at(status, now), conversation_id,
     )
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
@@ -259,9 +260,11 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
     async def get_conversation(self, conversation_id: str) -> ConversationView:
         return await self._pg.read(_conv_view, conversation_id)
 
-    async def list_conversations(self, statuses: list[ConversationStatus] | None, limit: int) -> list[ConversationView]:
+    async def list_conversations(self, statuses: list[ConversationStatus] | None, limit: int, *,
+                                 awake_only: bool = False) -> list[ConversationView]:
         chosen = list(dict.fromkeys(statuses or ConversationStatus))
-        return await self._pg.read(_fetch_conversations, LATEST_CONVERSATIONS, [s.value for s in chosen], limit)
+        return await self._pg.read(_fetch_conversations, LATEST_CONVERSATIONS, [s.value for s in chosen], limit,
+                                   awake_only)
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
         return await self._pg.read(_count)

@@ -86,8 +86,10 @@ def _set_state(
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _assignable(conn, agent_id)
     conn.execute(
-        "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
-        (status.value, agent_id, now, states.resolved_at(status, now), conversation_id),
+        "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ?,"
+        " snoozed_until = CASE WHEN ? IS NULL THEN snoozed_until END WHERE id = ?",  # resolved: no longer snoozed
+        (status.value, agent_id, now, states.resolved_at(status, now), states.resolved_at(status, now),
+         conversation_id),
     )
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _take(conn, row, conversation_id, agent_id, now)
@@ -200,11 +202,12 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         return await self._r.call(_conv_view, conversation_id)
 
     async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int
+        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False
     ) -> list[ConversationView]:
         chosen = list(dict.fromkeys(statuses or ConversationStatus))
         params: list[Any] = [p for s in chosen for p in (s.value, limit)] + [limit]
-        return [_conversation(r) for r in await self._r.call(_all, latest_conversations(len(chosen)), params)]
+        sql = latest_conversations(len(chosen), awake_only)
+        return [_conversation(r) for r in await self._r.call(_all, sql, params)]
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
         rows = await self._r.call(_all, "SELECT status, COUNT(*) FROM conversations GROUP BY status")

@@ -51,9 +51,9 @@ class ConversationStore(Protocol):
 
     @abstractmethod
     async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int
+        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False
     ) -> list[ConversationView]:
-        """Most recently active first."""
+        """Most recently active first; without the snoozed ones when ``awake_only``."""
 
     @abstractmethod
     async def count_conversations(self) -> dict[ConversationStatus, int]: ...

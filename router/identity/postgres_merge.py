@@ -104,7 +104,8 @@ async def _fold_conversations(conn: PgConn, plan: dict[str, Any], now: datetime)
         return
     kept, folded = plan["kept"], plan["folded"]
     await conn.execute(
-        "UPDATE conversations SET status = 'resolved', resolved_at = $1, updated_at = $1, route_reason = $2"
+        "UPDATE conversations SET status = 'resolved', resolved_at = $1, updated_at = $1, snoozed_until = NULL,"
+        " route_reason = $2"
         " WHERE id = $3", now, f"merged into {kept['id']}", folded["id"],
     )
     latest, text = folded_preview(*(

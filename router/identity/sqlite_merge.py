@@ -48,7 +48,8 @@ def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_
     conn.execute("UPDATE notes SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
     conn.execute("UPDATE note_mentions SET conversation_id = ? WHERE conversation_id = ?", (kept["id"], folded["id"]))
     conn.execute(
-        "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ?, route_reason = ?"
+        "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ?, snoozed_until = NULL,"
+        " route_reason = ?"
         " WHERE id = ?", (now, now, f"merged into {kept['id']}", folded["id"]),
     )
     latest, text = folded_preview(kept, folded)

@@ -187,8 +187,9 @@ class PostgresRouting(AssignmentStore, PgConnections):
 
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
         return await self._pg.read(
-            _fetch_conversations, f"{_CONV_SELECT} WHERE c.status = 'queued' ORDER BY {_serving_order()} LIMIT $1",
-            limit)
+            _fetch_conversations,  # a snoozed conversation is hidden from the agent: not offered until it wakes
+            f"{_CONV_SELECT} WHERE c.status = 'queued' AND c.snoozed_until IS NULL"
+            f" ORDER BY {_serving_order()} LIMIT $1", limit)
 
     async def agent_loads(self) -> dict[str, dict[str, int]]:
         return await self._pg.read(_agent_loads)
@@ -214,7 +215,7 @@ class PostgresRouting(AssignmentStore, PgConnections):
     ) -> list[ConversationView]:
         return await self._pg.read(
             _fetch_conversations,
-            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned')"
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL"
             " AND ($1::timestamptz IS NULL OR c.created_at < $1) AND NOT EXISTS"
             " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
             " ORDER BY c.created_at LIMIT $2",

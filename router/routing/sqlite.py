@@ -144,7 +144,9 @@ class SQLiteRouting(AssignmentStore, Connections):
 
     async def queued_conversations(self, limit: int) -> list[ConversationView]:
         rows = await self._r.call(
-            _all, f"{_CONV_SELECT} WHERE c.status = 'queued' ORDER BY {_serving_order()} LIMIT ?", (limit,)
+            _all,  # a snoozed conversation is hidden from the agent: not offered until it wakes
+            f"{_CONV_SELECT} WHERE c.status = 'queued' AND c.snoozed_until IS NULL ORDER BY {_serving_order()}"
+            " LIMIT ?", (limit,)
         )
         return [_conversation(r) for r in rows]
 
@@ -174,7 +176,8 @@ class SQLiteRouting(AssignmentStore, Connections):
                                       ) -> list[ConversationView]:
         rows = await self._r.call(
             _all,
-            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.created_at < ? AND NOT EXISTS"
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL AND c.created_at < ?"
+            " AND NOT EXISTS"
             " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
             " ORDER BY c.created_at LIMIT ?",
             # every stored time sorts before "9999": no bound

@@ -23,8 +23,17 @@ import asyncpg
 
 from router.models import ConversationView, IdentityRef
 from router.search.service import Filters, Search
-from router.search.store import CANDIDATES, CustomerHit, Label, MessageHit, MessagePage, SearchStore, resume_after
-from router.search.terms import customer_terms
+from router.search.store import (
+    CANDIDATES,
+    LABEL_IN_USE,
+    CustomerHit,
+    Label,
+    MessageHit,
+    MessagePage,
+    SearchStore,
+    resume_after,
+)
+from router.search.terms import MIN_PREFIX, customer_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.store.pg_rows import CONVERSATION_SELECT
@@ -50,7 +59,7 @@ class _Args:
 def prefix_query(terms: tuple[str, ...]) -> str:
     """``to_tsquery``'s text of terms that must all be there, each as a prefix
     (terms are letters and digits only: quoted all the same)."""
-    return " & ".join(f"'{t}':*" for t in terms)
+    return " & ".join(f"'{t}'" + (":*" if len(t) >= MIN_PREFIX else "") for t in terms)
 
 
 def _filters(f: Filters, arg: Callable[[Any], str], at: str) -> str:
@@ -227,7 +236,7 @@ async def _wake_due(conn: PgConn, now: datetime, limit: int) -> list[Conversatio
 
 async def _labels(conn: PgConn) -> list[Label]:
     return [Label(name=r["name"], created_at=r["created_at"])
-            for r in await conn.fetch("SELECT name, created_at FROM labels ORDER BY name")]
+            for r in await conn.fetch(f"SELECT name, created_at FROM labels WHERE {LABEL_IN_USE} ORDER BY name")]
 
 
 async def _labels_exist(conn: PgConn, names: list[str]) -> list[str]:

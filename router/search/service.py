@@ -10,7 +10,7 @@ import binascii
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from router.models import ConversationStatus
@@ -19,6 +19,7 @@ from router.search.terms import query_terms
 MAX_QUERY = 200  # characters of a query: a search box, not a document
 MAX_TERMS = 12  # terms of a query a search ANDs together
 MAX_LIMIT = 100  # results a page may hold
+MAX_POSITION = 2**63 - 1  # a position is a signed 64-bit integer on both backends
 MAX_LABEL = 40  # characters of a label's name
 MAX_LABELS = 20  # labels on one conversation
 MAX_SNOOZE = timedelta(days=366)  # how far ahead a snooze may end
@@ -101,7 +102,9 @@ def make_search(kind: Kind, text: str | None, filters: Filters, cursor: str | No
     if text and not terms:
         raise SearchError("query_no_words", "the query has no letters or digits to search for")
     if terms and kind is Kind.MESSAGES:
-        terms = tuple(query_terms(text, drop_stop_words=True))
+        # a message is indexed by its words (text_terms), not a customer's phone rule:
+        # "8 916 123-45-67" in a message is the words 8, 916, 123, 45, 67
+        terms = tuple(query_terms(text, drop_stop_words=True, phone=False))
         if not terms:
             raise SearchError("query_only_stop_words", "the query has only words too common to search by")
     if not terms and kind is not Kind.CONVERSATIONS:
@@ -110,11 +113,23 @@ def make_search(kind: Kind, text: str | None, filters: Filters, cursor: str | No
         raise SearchError("query_too_many_words", f"a query has at most {MAX_TERMS} words", max=MAX_TERMS)
     if kind is Kind.CUSTOMERS and filters.any:
         raise SearchError("filters_not_for_customers", "filters narrow messages and conversations, not customers")
+    for bound in (filters.since, filters.until):
+        if bound is not None and not _in_utc_range(bound):
+            raise SearchError("bad_date", "a date must lie between the years 1 and 9999 in UTC")
     if filters.since and filters.until and filters.since >= filters.until:
         raise SearchError("bad_date_range", "the range's start must come before its end")
     if not 1 <= limit <= MAX_LIMIT:
         raise SearchError("bad_limit", f"a page holds 1 to {MAX_LIMIT} results", max=MAX_LIMIT)
     return Search(kind, terms, text, filters, read_cursor(kind, cursor), limit)
+
+
+def _in_utc_range(moment: datetime) -> bool:
+    """Whether the moment has a UTC time (0001-01-01T00:00+05:00 has none)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def write_cursor(kind: Kind, position: int) -> str:
@@ -132,7 +147,8 @@ def read_cursor(kind: Kind, cursor: str | None) -> int | None:
         named, position = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise SearchError("bad_cursor", "the cursor is not one a search gave") from None
-    if named != kind.value or not isinstance(position, int) or isinstance(position, bool) or position < 0:
+    if named != kind.value or not isinstance(position, int) or isinstance(position, bool) \
+            or not 0 <= position <= MAX_POSITION:
         raise SearchError("bad_cursor", "the cursor is not one a search of this kind gave")
     return position
 

@@ -20,8 +20,17 @@ from typing import Any, cast
 from router.models import ConversationView, IdentityRef
 from router.search.service import Filters, Search
 from router.search.sqlite_index import MessageIndex, attach
-from router.search.store import CANDIDATES, CustomerHit, Label, MessageHit, MessagePage, SearchStore, resume_after
-from router.search.terms import customer_terms
+from router.search.store import (
+    CANDIDATES,
+    LABEL_IN_USE,
+    CustomerHit,
+    Label,
+    MessageHit,
+    MessagePage,
+    SearchStore,
+    resume_after,
+)
+from router.search.terms import MIN_PREFIX, customer_terms
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import CONVERSATION_SELECT, conversation_row, from_ts, message_row, ts
@@ -36,8 +45,7 @@ from router.store.sqlite_db import Synchronous
 def match_expression(terms: tuple[str, ...], prefix: bool) -> str:
     """FTS5's query of terms that must all be there; each quoted (terms are
     letters and digits only, but a query never becomes FTS5 syntax)."""
-    star = "*" if prefix else ""
-    return " ".join(f'"{t}"{star}' for t in terms)
+    return " ".join(f'"{t}"' + ("*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
 
 
 def _filters(f: Filters, args: list[Any]) -> str:
@@ -262,7 +270,7 @@ class SQLiteSearch(SearchStore, Connections):
         return done
 
     async def list_labels(self) -> list[Label]:
-        rows = await self._r.call(_all, "SELECT name, created_at FROM labels ORDER BY name")
+        rows = await self._r.call(_all, f"SELECT name, created_at FROM labels WHERE {LABEL_IN_USE} ORDER BY name")
         return [Label(name=r["name"], created_at=from_ts(r["created_at"])) for r in rows]
 
     async def labels_exist(self, names: list[str]) -> list[str]:

@@ -5,19 +5,23 @@ ingest, whose latency it would otherwise add to (bench.load measured it).
 
 The file holds derived data only: an FTS5 table keyed by the message's rowid
 and the position the indexer reached. Deleted, or found to belong to another
-store (a restored or replaced database), it is built again from the first
+store (a replaced database), or behind the store's last message (a restored
+backup, writes lost at a power cut), it is built again from the first
 message, in the background. The store's reader attaches it read-only to
 search (``attach``), and the indexer's connection attaches the store
 read-only to read what to index."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from router.search.terms import text_terms
 from router.store.engine import Connection, close_quietly
 from router.store.sqlite_db import Synchronous
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "search"  # the index's name where it is attached to the store's reader
 _STORE = "store"  # the store's name where it is attached to the index's connection
@@ -61,6 +65,11 @@ def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int
         conn.execute(f"ATTACH DATABASE ? AS {_STORE}", (f"file:{Path(store_path).as_uri()[7:]}?mode=ro",))
     row = conn.execute("SELECT value FROM meta WHERE key = 'position'").fetchone()
     after = int(row[0]) if row is not None else 0
+    if after and after > _last_message(conn):
+        # the store went back in time (a backup restored, writes lost at a power cut): the
+        # index's rowids may name other messages now; build it again from the first
+        _rebuild(conn)
+        after = 0
     rows = conn.execute(f"SELECT rowid, text FROM {_STORE}.messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
                         (after, limit)).fetchall()
     if not rows:
@@ -76,6 +85,16 @@ def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int
         conn.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+def _last_message(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {_STORE}.messages").fetchone()[0])
+
+
+def _rebuild(conn: sqlite3.Connection) -> None:
+    log.warning("the search index is ahead of the store's messages (a restored backup?): building it again")
+    conn.executescript("BEGIN; DROP TABLE search_messages; DELETE FROM meta WHERE key = 'position'; COMMIT;")
+    conn.executescript(_CREATE)
 
 
 class MessageIndex:

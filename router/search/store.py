@@ -22,6 +22,8 @@ from router.models import ConversationView, IdentityRef, Message, Timestamp
 from router.search.service import Search
 
 CANDIDATES = 2000  # matches of the words a page of messages looks at, at most
+# a label some conversation has (the table keeps every name ever used: the list offers those in use)
+LABEL_IN_USE = "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.label = labels.name)"
 
 
 class Label(BaseModel):

@@ -23,6 +23,7 @@ from router.words import script_of, words
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
 _DIGITS = re.compile(r"\d")
 MIN_PHONE_DIGITS = 5  # fewer digits are a house number, not a phone
+MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone
 NATIONAL_DIGITS = 10  # a phone's digits after its country code (+7 916 123-45-67)
 
 _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
@@ -62,12 +63,13 @@ def customer_terms(name: str | None, values: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
-    """A query's terms: a phone number typed any way is one term of its
-    digits (its national part when it has a country code), else the stems
-    of its words, without the stop words when ``drop_stop_words`` (a query of
-    messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
-    if _PHONE_LIKE.match(query.strip()):
+def query_terms(query: str, drop_stop_words: bool = False, phone: bool = True) -> list[str]:
+    """A query's terms: with ``phone``, a phone number typed any way is one
+    term of its digits (its national part when it has a country code), as
+    customers' phones are indexed; else the stems of its words, as a message
+    is indexed (``text_terms``), without the stop words when ``drop_stop_words``
+    (a query of messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
+    if phone and _PHONE_LIKE.match(query.strip()):
         digits = "".join(_DIGITS.findall(query))
         if len(digits) >= MIN_PHONE_DIGITS:
             return [digits[-NATIONAL_DIGITS:] if len(digits) > NATIONAL_DIGITS else digits]

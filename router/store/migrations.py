@@ -294,7 +294,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN language TEXT;
     """,
-    # 17: notes — private notes agents write beside a conversation (a table of their own, so no
+    # 14: notes — private notes agents write beside a conversation (a table of their own, so no
     # path that reads messages meets one) and the agents each note mentions (router/notes/)
     """
     CREATE TABLE notes (
@@ -317,7 +317,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
     CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
     """,
-    # 20: agents (router.agents) — an account can be deactivated (it keeps its history); the
+    # 15: agents (router.agents) — an account can be deactivated (it keeps its history); the
     # teams, skills and capacity an admin set in the console for one agent (over teams.yaml's
     # entry); the console's settings of agents (presence at sign-in)
     """
@@ -358,7 +358,7 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE team IS NOT NULL;
     CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
     """,
-    # 19: signals — each agent's read mark per conversation (router.signals): unread counts are
+    # 17: signals — each agent's read mark per conversation (router.signals): unread counts are
     # the customer's messages after it, counted when read; the ingest path writes nothing for them
     """
     CREATE TABLE conversation_reads (
@@ -371,7 +371,7 @@ MIGRATIONS: list[str] = [
     -- has any agent read the customer's last message (the widget's "Seen")
     CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
     """,
-    # 15: files — what the router knows of each stored file (router.files); the bytes
+    # 18: files — what the router knows of each stored file (router.files); the bytes
     # are in the files folder or the bucket, under the file's id
     """
     CREATE TABLE files (
@@ -384,9 +384,9 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
-    # 18: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
+    # 19: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
     CSAT_SURVEYS,
-    # 16 (14 in its branch): search, labels, snooze
+    # 20: search, labels, snooze
     # (router/search/). Customers' stemmed terms in an FTS5 table, filled by the catch-up
     # indexer (router.search.actions) from the queue the triggers fill when a name or an
     # identity changes (every customer already here is queued). Messages' terms are in a file
@@ -417,8 +417,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
     CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
     """,
-    # 20: read order — a conversation's messages in the order they were stored (the rowid, which
+    # 21: read order — a conversation's messages in the order they were stored (the rowid, which
     # the one writer gives in commit order): read marks and unread counts go by it, not by a
     # message's time, which a later commit may carry earlier (router/signals/sqlite.py)
     "CREATE INDEX messages_conversation_order ON messages(conversation_id);",
+    # 22: the queue the assigner reads skips snoozed conversations; this index
+    # keeps that read a walk of the index however many are snoozed
+    """
+    CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
+        WHERE status = 'queued' AND snoozed_until IS NULL;
+    """,
 ]

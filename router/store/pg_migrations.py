@@ -402,8 +402,8 @@ _AGENT_LANGUAGE = """
 ALTER TABLE agents ADD COLUMN language text;
 """
 
-# 11: notes — private notes beside a conversation and the agents each mentions (router/notes/),
-# as SQLite's migration 17; seq keeps insertion order where SQLite's rowid does
+# 8: notes — private notes beside a conversation and the agents each mentions (router/notes/),
+# as SQLite's migration 14; seq keeps insertion order where SQLite's rowid does
 _NOTES = """
 CREATE TABLE notes (
     id text PRIMARY KEY,
@@ -427,7 +427,7 @@ CREATE INDEX note_mentions_agent ON note_mentions(agent_id, created_at);
 CREATE INDEX note_mentions_unread ON note_mentions(agent_id, conversation_id) WHERE read_at IS NULL;
 """
 
-# 14: agents (router.agents), as SQLite's 20: an account can be deactivated (it keeps its
+# 9: agents (router.agents), as SQLite's 15: an account can be deactivated (it keeps its
 # history); the teams, skills and capacity an admin set in the console for one agent (over
 # teams.yaml's entry); the console's settings of agents (presence at sign-in)
 _AGENTS_ADMIN = """
@@ -469,7 +469,7 @@ CREATE UNIQUE INDEX canned_replies_team ON canned_replies(team, shortcut) WHERE 
 CREATE UNIQUE INDEX canned_replies_agent ON canned_replies(agent_id, shortcut) WHERE agent_id IS NOT NULL;
 """
 
-# 13: signals — each agent's read mark per conversation (router.signals), as SQLite's migration 19
+# 11: signals — each agent's read mark per conversation (router.signals), as SQLite's migration 17
 _CONVERSATION_READS = """
 CREATE TABLE conversation_reads (
     agent_id text NOT NULL REFERENCES agents(id),
@@ -481,7 +481,7 @@ CREATE TABLE conversation_reads (
 CREATE INDEX conversation_reads_conversation ON conversation_reads(conversation_id, read_at);
 """
 
-# 9: files — what the router knows of each stored file (router.files); the bytes are in the
+# 12: files — what the router knows of each stored file (router.files); the bytes are in the
 # files folder or the bucket, under the file's id
 _FILES = """
 CREATE TABLE files (
@@ -495,7 +495,7 @@ CREATE TABLE files (
 );
 """
 
-# 10 (8 in its branch): search, labels and snooze (issue 22; router/search/): messages searched by
+# 14: search, labels and snooze (issue 22; router/search/): messages searched by
 # PostgreSQL's own text search, through a GIN index of the expression
 # router.search.postgres.MESSAGE_VECTOR (the Russian configuration stems Cyrillic words by Snowball's
 # Russian stemmer and Latin ones by the English; the text lowered by ICU's rules, whatever the
@@ -553,14 +553,21 @@ CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed
 CREATE INDEX conversations_seq ON conversations(seq);
 """
 
+# 16: the queue the assigner reads skips snoozed conversations: an index that keeps it an index walk
+_QUEUE_AWAKE = """
+CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
+    WHERE status = 'queued' AND snoozed_until IS NULL;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
-# 12: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
+# 13: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
     _V1, _OUTBOX_LEASES, _IDENTITY_ORDER, _CLUSTER, _EVENTS, _INGEST_KNOWN,
     _AGENT_LANGUAGE, _NOTES, _AGENTS_ADMIN, _CANNED, _CONVERSATION_READS, _FILES, CSAT_SURVEYS, _SEARCH,
-    # 14: read order — a conversation's messages by seq: read marks and unread counts go by it,
+    # 15: read order — a conversation's messages by seq: read marks and unread counts go by it,
     # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
     "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
+    _QUEUE_AWAKE,
 ]
 
 

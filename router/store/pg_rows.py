@@ -51,6 +51,7 @@ LATEST_CONVERSATIONS = f"""
     SELECT {CONVERSATION_COLUMNS}
     FROM (SELECT x.id, x.last_message_at FROM unnest($1::text[]) AS s(status)
           CROSS JOIN LATERAL (SELECT id, last_message_at FROM conversations WHERE status = s.status
+                              AND (NOT $3 OR snoozed_until IS NULL)
                               ORDER BY last_message_at DESC LIMIT $2) AS x
           ORDER BY x.last_message_at DESC LIMIT $2) AS p
     JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id

@@ -127,14 +127,16 @@ CONVERSATION_SELECT = f"""
 """
 
 
-def latest_conversations(arms: int) -> str:
+def latest_conversations(arms: int, awake_only: bool = False) -> str:
     """The ``limit`` most recently active conversations of ``arms`` statuses
     (parameters: each status and ``limit`` in turn, then ``limit``), picked
     through the (status, last_message_at) index one status at a time: one
     ORDER BY over several statuses sorted every open conversation, each with
-    its customer and labels, to keep 200 of them (0.8 s at 50,000 open)."""
+    its customer and labels, to keep 200 of them (0.8 s at 50,000 open). With
+    ``awake_only``, snoozed ones are left out before the limit, so a page is full."""
+    awake = " AND snoozed_until IS NULL" if awake_only else ""
     picked = " UNION ALL ".join(
-        "SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?"
+        f"SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?{awake}"
         " ORDER BY last_message_at DESC LIMIT ?)" for _ in range(arms))
     return (f"SELECT {CONVERSATION_COLUMNS} FROM ({picked} ORDER BY last_message_at DESC LIMIT ?) p"
             " CROSS JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id"

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import aiohttp
 
 from router.appkeys import ROUTER
+from router.search.service import Kind, write_cursor
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login, next_event
 from tests.conftest import eventually
 
@@ -92,6 +93,10 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(client: Client) 
         ({"q": "заказ", "label": "nope"}, "unknown_label"),
         ({"q": "заказ", "since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "bad_date_range"),
         ({"q": "заказ", "cursor": "not-a-cursor"}, "bad_cursor"),
+        ({"q": "заказ", "cursor": write_cursor(Kind.MESSAGES, 2**63)}, "bad_cursor"),  # a forged position
+        ({"q": "заказ", "cursor": write_cursor(Kind.MESSAGES, 10**30)}, "bad_cursor"),
+        ({"q": "заказ", "since": "0001-01-01T00:00:00+05:00"}, "bad_date"),  # before year 1 in UTC
+        ({"q": "заказ", "until": "9999-12-31T23:00:00-05:00"}, "bad_date"),
         ({"q": "заказ", "limit": "0"}, "bad_limit"),
         ({"q": "иван", "kind": "customers", "team": "support"}, "filters_not_for_customers"),
     ]

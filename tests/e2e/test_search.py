@@ -6,6 +6,7 @@ never waits for a clock)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -85,3 +86,52 @@ async def test_search_finds_a_word_form_labels_show_on_the_row_and_a_snooze_come
     await expect(row).to_have_count(1)
     await expect(row.locator('[data-testid="label-chip"]')).to_have_text(["доставка"])
     await expect(agent.locator('[data-testid="snoozed-until"]')).to_have_count(0)
+
+    # a customer found shows their channels by name: never the site chat's visitor token
+    with sqlite3.connect(tmp_path / "e2e.db", timeout=HANG) as db:
+        tokens = [r[0] for r in db.execute("SELECT value FROM identities WHERE kind = 'webchat'")]
+    await agent.locator('[data-testid="search-filters-toggle"]').click()
+    await agent.locator('[data-testid="search-kind"]').select_option("customers")
+    await agent.locator('[data-testid="search-input"]').fill("Ольга")  # indexed long since: found at once
+    await agent.locator('[data-testid="search-input"]').press("Enter")
+    hit = agent.locator('[data-testid="search-hit"]', has_text="Ольга")
+    await expect(hit.locator(".search-hit-text")).to_have_text(re.compile("Чат на сайте|Site chat"))
+    shown = await hit.inner_text()
+    assert tokens and not any(token in shown for token in tokens)
+
+
+async def test_ctrl_k_and_slash_at_390_px_with_a_conversation_open_go_to_the_search_box(
+        service: str, browser: Browser) -> None:
+    # one pane at a time: the search box is in the list's pane, hidden behind the open conversation
+    agent = await (await browser.new_context(viewport={"width": 390, "height": 800})).new_page()
+    await agent_logs_in(agent, service)
+    await customer_writes(service, "Ольга", ORDER)
+    box = agent.locator('[data-testid="search-input"]')
+    for press in ("Control+k", "/"):
+        await agent.locator('[data-testid="conversation"]', has_text=ORDER).click()
+        await expect(agent.locator('[data-testid="message-text"]')).to_have_text([ORDER])
+        await expect(box).to_be_hidden()
+        await agent.locator("#app").evaluate("() => document.activeElement.blur()")
+        await agent.keyboard.press(press)
+        await expect(box).to_be_visible()
+        await expect(box).to_be_focused()
+        await box.press("Escape")
+
+
+async def test_the_open_snooze_menu_stays_within_the_window(service: str, browser: Browser) -> None:
+    for width, locale in ((390, "en-US"), (800, "ru-RU")):
+        agent = await (await browser.new_context(viewport={"width": width, "height": 800}, locale=locale)).new_page()
+        await agent_logs_in(agent, service)
+        await customer_writes(service, f"Ольга{width}", ORDER)
+        await agent.locator('[data-testid="conversation"]').first.click()
+        await agent.locator('[data-testid="snooze-open"]').click()
+        menu = agent.locator(".snooze-menu")
+        await expect(menu).to_be_visible()
+        box = await menu.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+        for control in await menu.locator("button, input").all():
+            b = await control.bounding_box()
+            assert b is not None and b["x"] + b["width"] <= width, (width, b)
+        # on top of the buttons beside it, not under them: a choice takes the click
+        await agent.locator('[data-testid="snooze-hour"]').click()
+        await expect(agent.locator('[data-testid="snoozed-until"]')).to_be_visible()

@@ -120,3 +120,15 @@ async def test_an_offer_taken_by_another_agent_or_answered_is_no_longer_an_offer
     assert await store.release_offers(None, T0 + timedelta(hours=1), T0 + timedelta(hours=1)) == []
     assert (await store.get_conversation(taken)).agent_id == bob.id
     assert (await store.get_conversation(answered)).agent_id == ann.id
+
+
+async def test_a_snoozed_conversation_is_neither_offered_nor_chased_until_it_wakes(store: Store) -> None:
+    # the agent's list hides a snoozed conversation: the assigner must not offer it
+    # (the offer would lapse again and again) nor the SLA sweep alert on it
+    sleeping, awake = await queue(store, "u1", 9, T0), await queue(store, "u2", 0, T0)
+    await store.snooze(sleeping, T0 + timedelta(hours=1))
+    assert [c.id for c in await store.queued_conversations(10)] == [awake]
+    assert [c.id for c in await store.awaiting_first_response(10)] == [awake]
+    assert [c.id for c in await store.wake_due(T0 + timedelta(hours=2), 10)] == [sleeping]
+    assert [c.id for c in await store.queued_conversations(10)] == [sleeping, awake]
+    assert {c.id for c in await store.awaiting_first_response(10)} == {sleeping, awake}

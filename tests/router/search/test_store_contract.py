@@ -77,6 +77,9 @@ async def test_customers_are_found_by_name_phone_email_and_any_identity(store: S
     assert await customers("smith") == [anna.id]
     assert await customers("555000777") == [other.id]
     assert await customers("Мария") == []
+    # one or two letters match a whole word, not the start of nearly every name
+    assert await customers("an") == []  # not Anna
+    assert await customers("ann") == [anna.id]
     hit = (await store.search_customers(make_search(Kind.CUSTOMERS, "иван", Filters(), None, 10)))[0][1]
     assert hit.identities == [phone] and hit.display_name == "Иван Петров"
     # a name given later is found once the indexer has seen it
@@ -158,8 +161,10 @@ async def test_labels_are_added_listed_and_removed(store: Store) -> None:
         await store.remove_label(conv, "VIP")
     with pytest.raises(NotFound):
         await store.add_label("conv_missing", "VIP", T0, 20)
-    # the label stays known when no conversation has it (a filter by it finds nothing)
+    # the label stays known when no conversation has it (a filter by it finds nothing),
+    # but the list offers only labels in use: it does not grow with every name ever typed
     assert await store.labels_exist(["VIP"]) == ["VIP"]
+    assert [label.name for label in await store.list_labels()] == ["доставка"]
 
 
 async def test_a_snoozed_conversation_wakes_when_due_and_once(store: Store) -> None:
@@ -230,3 +235,30 @@ async def test_a_page_looks_at_a_bounded_number_of_matches_and_says_where_to_go_
             break
         cursor = write_cursor(Kind.MESSAGES, page.resume)
     assert found == ["заказ 0"] and pages == 3
+
+
+async def test_numbers_in_messages_are_found_however_they_are_typed_on_both_backends(store: Store) -> None:
+    # a customer's phone rule (one term of the last 10 digits) is for customers only:
+    # in messages a number is searched by the words it is indexed by
+    await ingest(store, inbound("m1", sender="u1", text="Звоните 8 916 123-45-67 после обеда"))
+    await ingest(store, inbound("m2", sender="u2", text="Трек-номер 80085412345678, доставка 05.12.2024"))
+    await ingest(store, inbound("m3", sender="u3", text="Заказ 12345 готов"))
+    await caught_up(store)
+    assert await found_messages(store, "8 916 123-45-67") == ["Звоните 8 916 123-45-67 после обеда"]
+    assert await found_messages(store, "80085412345678") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
+    assert await found_messages(store, "05.12.2024") == ["Трек-номер 80085412345678, доставка 05.12.2024"]
+    assert await found_messages(store, "12345") == ["Заказ 12345 готов"]
+
+
+async def test_the_list_leaves_snoozed_ones_out_before_its_limit_and_resolving_ends_a_snooze(store: Store) -> None:
+    convs = [(await ingest(store, inbound(f"m{i}", sender=f"u{i}"), T0 + timedelta(minutes=i)))[1] for i in range(4)]
+    newest_first = convs[::-1]
+    for conv in newest_first[:2]:
+        await store.snooze(conv, T0 + timedelta(hours=1))
+    # a page of two is full of awake ones: the snoozed newest are left out in the query, not after it
+    assert [c.id for c in await store.list_conversations(None, 2, awake_only=True)] == newest_first[2:]
+    assert [c.id for c in await store.list_conversations(None, 2)] == newest_first[:2]
+    resolved = await store.set_conversation_state(newest_first[0], ConversationStatus.RESOLVED, None, T0)
+    assert resolved.snoozed_until is None  # resolving ends the snooze: it is no longer due to come back
+    assert [c.id for c in await store.list_conversations(None, 10, awake_only=True)] == [
+        newest_first[0], *newest_first[2:]]
