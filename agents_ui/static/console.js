@@ -18,6 +18,7 @@ const state = {
   ws: null,
   retry: 0,
   sending: false,
+  loaded: null,             // the conversation whose history is drawn (null: still loading)
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -320,6 +321,7 @@ function showMessage(msg) {
 // focus: the reply box takes the keyboard (not when moving through the list by keys)
 async function select(id, { focus = true } = {}) {
   state.selected = id;
+  state.loaded = null;
   state.messages = new Map();
   renderList();
   $("#placeholder").hidden = true;
@@ -336,6 +338,7 @@ async function select(id, { focus = true } = {}) {
   state.conversations.set(id, detail.conversation);
   renderHeader(detail.conversation);
   history.messages.forEach(showMessage);
+  state.loaded = id;
   document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js
   $("#messages").scrollTop = $("#messages").scrollHeight;
   if (focus) $('[data-testid="reply"]').focus();
@@ -362,6 +365,9 @@ function unanswered() {
 }
 
 async function resolveSelected() {
+  // before its history is drawn nobody can tell whether the customer's last word is answered
+  // (a quick "e" after "j"): nothing is resolved unseen
+  if (state.loaded !== state.selected) return;
   if (unanswered() && !window.confirm(t("conversation.resolve_unanswered"))) return;
   await act("resolve");
 }

@@ -100,9 +100,10 @@ window.i18n = (() => {
     relative: (ts) => {
       const seconds = Math.max(0, (Date.now() - new Date(ts).getTime()) / 1000);
       if (seconds < 45) return t("time.now");
-      const style = { style: "narrow", numeric: "always" };
-      if (seconds < 3600) return formatter("relative", style).format(-Math.round(seconds / 60), "minute");
-      if (seconds < 86400) return formatter("relative", style).format(-Math.floor(seconds / 3600), "hour");
+      // how long ago as a short duration ("5 мин", "3 h"): Intl's narrow relative style wrote "-5 мин" in Russian
+      const ago = (n, unit) => formatter("number", { style: "unit", unit, unitDisplay: "short" }).format(n);
+      if (seconds < 3600) return ago(Math.max(1, Math.round(seconds / 60)), "minute");
+      if (seconds < 86400) return ago(Math.floor(seconds / 3600), "hour");
       if (seconds < 7 * 86400) return date(ts, { weekday: "short" });
       return fmt.date(ts);
     },

@@ -73,6 +73,8 @@ window.consoleShortcuts = (() => {
   document.addEventListener("keydown", (event) => {
     const app = document.getElementById("app");
     if (!app || app.hidden || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    // a window over the console (this help, a dialog) has the keyboard: nothing acts behind it
+    if (document.querySelector("dialog[open]")) return;
     if (typing(event.target)) {
       if (event.key === "Escape") event.target.blur();
       return;

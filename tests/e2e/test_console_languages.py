@@ -67,6 +67,10 @@ async def test_a_russian_browser_gets_a_console_with_no_english_in_it(service: s
     await expect(agent.locator('[data-testid="customer-panel"]')).to_contain_text("Чат на сайте")
     assert await agent.evaluate("document.documentElement.lang") == "ru"
 
+    # how long ago, as a duration in the console's language (Intl's narrow relative style wrote "-5 мин")
+    assert await agent.evaluate("fmt.relative(Date.now() - 5 * 60000)") == "5 мин"
+    assert await agent.evaluate("fmt.relative(Date.now() - 3 * 3600000)") == "3 ч"
+
     shown = await agent.evaluate("document.body.innerText")
     # whole words: the admin's own name "Administrator" is no text of the console's
     leaked = sorted(f for f in english_only_fragments() if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", shown))
@@ -102,5 +106,6 @@ async def test_an_english_browser_gets_english_and_dates_in_english(service: str
     await sign_in(agent, service, "Sign in")
     await agent.locator('[data-testid="conversation"]', has_text="Where is my order").click()
     await expect(agent.locator("#messages .day").first).to_have_text("Today")
+    assert await agent.evaluate("fmt.relative(Date.now() - 5 * 60000)") == "5 min"
     title = agent.locator('[data-testid="conversation-title"]')
     await expect(title).to_have_text(re.compile(r"^Visitor · [0-9a-f]{4}$"))

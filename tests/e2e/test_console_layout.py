@@ -5,11 +5,13 @@ in the test's folder, to look at when it fails."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
+from tests.conftest import HANG
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 WIDTHS = [(1440, 900), (1280, 800), (1024, 768), (800, 600), (390, 844)]
@@ -125,5 +127,37 @@ async def test_keyboard_shortcuts_move_reply_resolve_and_are_listed(service: str
     await expect(help_box).to_be_visible()
     for label in ("Next conversation", "Write a reply", "Resolve the conversation"):
         await expect(help_box).to_contain_text(label)
+    # the help has the keyboard: nothing moves or resolves behind it
+    await agent.keyboard.press("j")
+    await agent.keyboard.press("e")
+    await expect(first).to_have_class("conv selected")
+    await expect(agent.locator("#conv-meta")).not_to_contain_text("resolved")
     await agent.keyboard.press("Escape")
     await expect(help_box).to_be_hidden()
+
+
+async def test_resolving_by_key_waits_for_the_history(service: str, browser: Browser) -> None:
+    """A quick "e" after "j": before the history is drawn nobody can tell whether the
+    customer's question is answered, so nothing is resolved unseen."""
+    customer = await (await browser.new_context()).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "still waiting for an answer")
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    await expect(agent.locator('[data-testid="conversation"]')).to_have_count(1)
+    held, asked = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        asked.set()
+        await held.wait()
+        await route.continue_()
+
+    await agent.route("**/api/conversations/*/messages", hold)
+    await agent.locator("body").press("j")
+    await asyncio.wait_for(asked.wait(), HANG)
+    await agent.locator("body").press("e")
+    held.set()
+    await expect(agent.locator('[data-testid="message"]')).to_have_count(1)
+    conv = await agent.locator('[data-testid="conversation"]').first.get_attribute("data-id")
+    detail = await agent.request.get(f"{service}/api/conversations/{conv}")
+    assert (await detail.json())["conversation"]["status"] == "queued"
