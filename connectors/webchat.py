@@ -14,14 +14,9 @@ token in localStorage; a reload continues the same conversation.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import hashlib
-import hmac
 import logging
 import math
-import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -45,6 +40,7 @@ from connectors.webchat_frames import (
     survey_frame,
 )
 from connectors.webchat_signals import WebChatSignals
+from connectors.webchat_tokens import VisitorTokens
 from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo
 from router.connector import (
     ChannelLabel,
@@ -82,8 +78,6 @@ HEARTBEAT_SECONDS = 30.0
 LINGER_SECONDS = 5.0
 TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} bytes".encode()
 
-_RANDOM_BYTES = 24
-_SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: still unforgeable
 
 
 # -- options -------------------------------------------------------------------
@@ -135,43 +129,6 @@ class WebChatOptions(ConnectorOptions):
     # the widget says hello as soon as its socket opens; a socket that stays
     # silent is no widget and only holds a connection
     hello_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
-
-
-# -- visitor tokens ------------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class VisitorTokens:
-    """``<random>.<signature>``: stateless, so issuing one costs no storage."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def _sign(self, random_part: str) -> str:
-        digest = hmac.new(self._secret, random_part.encode("ascii"), hashlib.sha256).digest()
-        return _b64(digest[:_SIGNATURE_BYTES])
-
-    def issue(self) -> str:
-        random_part = _b64(secrets.token_bytes(_RANDOM_BYTES))
-        return f"{random_part}.{self._sign(random_part)}"
-
-    def verify(self, token: str) -> bool:
-        random_part, dot, signature = token.partition(".")
-        if not dot or not random_part.isascii() or not signature.isascii():
-            return False
-        try:
-            if len(_unb64(random_part)) != _RANDOM_BYTES:
-                return False
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(signature, self._sign(random_part))
 
 
 # -- the connector -------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""The site chat's visitor tokens: ``<random>.<signature>``, issued and checked
+with the installation's secret, so nobody reads another visitor's history by
+guessing or editing an id, and issuing one costs no storage."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+
+_RANDOM_BYTES = 24
+_SIGNATURE_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: still unforgeable
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class VisitorTokens:
+    """``<random>.<signature>``: stateless, so issuing one costs no storage."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _sign(self, random_part: str) -> str:
+        digest = hmac.new(self._secret, random_part.encode("ascii"), hashlib.sha256).digest()
+        return _b64(digest[:_SIGNATURE_BYTES])
+
+    def issue(self) -> str:
+        random_part = _b64(secrets.token_bytes(_RANDOM_BYTES))
+        return f"{random_part}.{self._sign(random_part)}"
+
+    def verify(self, token: str) -> bool:
+        random_part, dot, signature = token.partition(".")
+        if not dot or not random_part.isascii() or not signature.isascii():
+            return False
+        try:
+            if len(_unb64(random_part)) != _RANDOM_BYTES:
+                return False
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(signature, self._sign(random_part))
