@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents_ui.sessions import AGENT, session_agent
+from router.agents.service import Permission, may
 from router.models import Agent, Role
 from router.redaction import textless_traceback
 from router.store.errors import ConflictError, NotFound, StoreUnavailable
@@ -73,6 +74,8 @@ class Endpoint:
     errors: tuple[tuple[int, str], ...] = ()
     # a multipart/form-data upload with the file in this field, read by the handler itself (streamed)
     upload: str | None = None
+    # a right the caller's role must hold (router.agents.service.GRANTS); admins hold every one
+    permission: Permission | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -86,14 +89,14 @@ def endpoint(
     method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
     public: bool = False, admin: bool = False, response_description: str = "ok",
-    errors: tuple[tuple[int, str], ...] = (), upload: str | None = None,
+    errors: tuple[tuple[int, str], ...] = (), upload: str | None = None, permission: Permission | None = None,
 ) -> Callable[[Handler], Handler]:
     if body is not None and query is not None:
         raise ValueError(f"{method} {path}: a handler takes a body model or a query model, not both")
 
     def register(handler: Handler) -> Handler:
         ENDPOINTS.append(Endpoint(method, path, summary, handler, body, query, response, status, public, admin,
-                                  response_description, errors, upload))
+                                  response_description, errors, upload, permission))
         return handler
 
     return register
@@ -111,6 +114,8 @@ async def _authorise(request: web.Request, ep: Endpoint) -> None:
         raise ApiError(401, "unauthenticated", "log in first")
     if ep.admin and agent.role is not Role.ADMIN:
         raise ApiError(403, "forbidden", "only admins may do this")
+    if ep.permission is not None and not may(agent.role, ep.permission):
+        raise ApiError(403, "forbidden", f"your role may not do this ({ep.permission.value})")
     request[AGENT] = agent
 
 

@@ -110,6 +110,9 @@ class Delivery(StrEnum):
 
 class Role(StrEnum):
     ADMIN = "admin"
+    # between the two: sees every team's queues, the wallboard and reports, may reassign;
+    # changes no rules, teams or accounts (its rights are in router.agents.service.GRANTS)
+    SUPERVISOR = "supervisor"
     AGENT = "agent"
 
 

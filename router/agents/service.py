@@ -25,10 +25,13 @@ class Permission(StrEnum):
     MANAGE_AGENTS = "manage_agents"
     # the console's settings of agents (presence at sign-in)
     MANAGE_SETTINGS = "manage_settings"
+    # see every team's queues and conversations, the wallboard and the reports; reassign
+    SUPERVISE = "supervise"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
+    Role.SUPERVISOR: frozenset({Permission.VIEW_ROSTER, Permission.SUPERVISE}),
     Role.AGENT: frozenset(),
 }
 

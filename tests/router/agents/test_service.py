@@ -27,9 +27,13 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 def test_rights_come_from_the_role_and_a_role_nobody_granted_may_do_nothing() -> None:
     assert all(may(Role.ADMIN, p) for p in Permission)
     assert not any(may(Role.AGENT, p) for p in Permission)
-    # a role added to the enum before GRANTS names it (a supervisor, say) gets nothing by default
+    # a supervisor sees everything and may reassign, but manages no account nor setting
+    assert may(Role.SUPERVISOR, Permission.SUPERVISE) and may(Role.SUPERVISOR, Permission.VIEW_ROSTER)
+    assert not may(Role.SUPERVISOR, Permission.MANAGE_AGENTS)
+    assert not may(Role.SUPERVISOR, Permission.MANAGE_SETTINGS)
+    # a role GRANTS does not name (one added to the enum and forgotten) gets nothing by default
     assert set(GRANTS) <= set(Role)
-    assert not any(may(cast(Role, "supervisor"), p) for p in Permission)
+    assert not any(may(cast(Role, "auditor"), p) for p in Permission)
 
 
 @pytest.mark.parametrize(("role", "active", "others", "kwargs", "refused"), [
