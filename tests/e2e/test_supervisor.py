@@ -131,6 +131,9 @@ async def test_a_supervisor_sees_another_teams_conversation_and_reassigns_it(
     now = (await api(admin, service, "GET", f"/api/conversations/{conv_id}"))["conversation"]
     assert (now["status"], now["agent_id"]) == ("assigned", agents["admin"]["id"])
     await expect(sue.locator("#reply-error")).to_have_text("")
+    await sue.set_viewport_size({"width": 390, "height": 800})  # on a phone, the header's controls fit too
+    await no_sideways_scroll(sue)
+    await sue.set_viewport_size({"width": 800, "height": 800})
 
     await roster_read_only(sue)
     assert refused == []
