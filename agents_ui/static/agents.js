@@ -241,6 +241,9 @@
       fieldRow(tr("agents_admin.routing_from"), source),
     );
     if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams, "file")));
+    if (may("manage_presence") && a.active && (!screen.me || a.id !== screen.me.id)) {
+      fields.append(fieldRow(tr("presence.label"), presenceSelect(row)));
+    }
     const stale = [...r.stale_teams, ...r.stale_skills];
     if (stale.length) {
       fields.append(testid(el("p", "agent-stale", tr("agents_admin.stale", { names: stale.join(", ") })), "agent-stale"));
@@ -248,6 +251,22 @@
     li.append(title, fields);
     if (may("manage_agents")) li.append(agentActions(row));
     return li;
+  }
+
+  // supervisors and admins: set a colleague away or offline (offline gives back their unopened offers)
+  function presenceSelect(row) {
+    const select = testid(el("select"), "agent-presence");
+    select.setAttribute("aria-label", tr("supervisor.presence_of", { name: row.agent.display_name }));
+    for (const value of ["online", "away", "offline"]) {
+      const option = el("option", "", tr(`presence.${value}`));
+      option.value = value;
+      select.append(option);
+    }
+    select.value = row.presence;
+    select.addEventListener("change", () => {
+      act("/api/presence", { presence: select.value, agent_id: row.agent.id });
+    });
+    return select;
   }
 
   function agentActions(row) {

@@ -49,12 +49,21 @@ async def admin_makes_a_supervisor(admin: Page) -> None:
     await screen.locator('[data-testid="agents-close"]').click()
 
 
-async def roster_read_only(sue: Page) -> None:
-    """The supervisor's Agents screen: the roster, with no way to add, edit, deactivate or reset
-    an account, nor to change the sign-in setting."""
+async def roster_for_a_supervisor(sue: Page, service: str) -> None:
+    """The supervisor's Agents screen: the roster, where they set a colleague away, with no way to
+    add, edit, deactivate or reset an account, nor to change the sign-in setting."""
     await sue.locator('[data-testid="agents-open"]').click()
     screen = sue.locator('[data-testid="agents-screen"]')
-    await expect(screen.locator('[data-testid="agent-row"][data-username="ann"]')).to_be_visible()
+    ann = screen.locator('[data-testid="agent-row"][data-username="ann"]')
+    await expect(ann).to_be_visible()
+    await ann.locator('[data-testid="agent-presence"]').select_option("away")
+    await expect(ann.locator('[data-testid="agent-status"]')).to_have_text("Away")
+    ids = {a["username"]: a["id"] for a in (await api(sue, service, "GET", "/api/agents"))["agents"]}
+    presence = {p["agent_id"]: p["presence"] for p in (await api(sue, service, "GET", "/api/presence"))["presence"]}
+    assert presence[ids["ann"]] == "away"
+    # not on their own row: their own status is the top bar's
+    await expect(screen.locator('[data-testid="agent-row"][data-username="sue"] [data-testid="agent-presence"]')
+                 ).to_have_count(0)
     for admin_only in ("agents-add", "agent-edit", "agent-deactivate", "agent-reactivate", "agent-reset",
                        "presence-at-login"):
         await expect(screen.locator(f'[data-testid="{admin_only}"]')).to_have_count(0)
@@ -135,6 +144,6 @@ async def test_a_supervisor_sees_another_teams_conversation_and_reassigns_it(
     await no_sideways_scroll(sue)
     await sue.set_viewport_size({"width": 800, "height": 800})
 
-    await roster_read_only(sue)
+    await roster_for_a_supervisor(sue, service)
     assert refused == []
     await an_agent_has_neither(browser, service)
