@@ -1,6 +1,7 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
+from router.reports.schema import SQLITE as CONVERSATION_EVENTS
 
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
 # have to move into ``messages.core`` (router.models.CoreMeta)
@@ -427,4 +428,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
         WHERE status = 'queued' AND snoozed_until IS NULL;
     """,
+    # 27: reports — the conversation event log, written by triggers (router/reports/schema.py)
+    CONVERSATION_EVENTS,
 ]

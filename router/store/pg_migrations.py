@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
+from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
 
@@ -568,6 +569,8 @@ PG_MIGRATIONS: list[str] = [
     # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
     "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
     _QUEUE_AWAKE,
+    # 21: reports — the conversation event log, written by triggers (router/reports/schema.py)
+    CONVERSATION_EVENTS,
 ]
 
 

@@ -1,0 +1,37 @@
+"""The reports' reads on PostgreSQL (a pooled connection: nothing here writes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from router.reports.events import COLUMNS, ConversationEvent, Rating
+from router.reports.sqlite import event
+from router.reports.store import ReportStore
+from router.store.pg_engine import PgConn, PgConnections
+from router.store.rows import from_ts
+
+_IN_RANGE = (
+    f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id IN ("
+    "SELECT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2 AND kind IN ('opened', 'reopened'))"
+    " ORDER BY conversation_id, seq"
+)
+_OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = $1 ORDER BY seq"
+_RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
+            " WHERE rating IS NOT NULL AND answered_at >= $1 AND answered_at < $2 ORDER BY answered_at, id")
+
+
+async def _rows(conn: PgConn, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in await conn.fetch(sql, *args)]
+
+
+class PostgresReports(ReportStore, PgConnections):
+    async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
+        return [event(r) for r in await self._pg.read(_rows, _IN_RANGE, since, until)]
+
+    async def events_of(self, conversation_id: str) -> list[ConversationEvent]:
+        return [event(r) for r in await self._pg.read(_rows, _OF, conversation_id)]
+
+    async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
+        rows = await self._pg.read(_rows, _RATINGS, since, until)
+        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
