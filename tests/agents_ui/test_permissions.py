@@ -116,6 +116,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # configuration and reports
     ("GET", "/api/rules/status"): ADMINS,
     ("GET", "/api/surveys"): SUPERVISORS,
+    ("GET", "/api/reports/figures"): SUPERVISORS,
+    ("GET", "/api/reports/figures.csv"): SUPERVISORS,
 }
 
 
