@@ -156,10 +156,15 @@ CREATE TABLE conversation_events (
     how text,
     priority integer NOT NULL DEFAULT 0,
     reason text,
-    tier text
+    tier text,
+    -- the writing transaction: a reader that follows the log (router.reports.prometheus) reads only what
+    -- every older transaction has committed (pg_snapshot_xmin), in (xid, seq) order, so an event whose
+    -- seq was drawn before a later one's but committed after it is never passed over
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX conversation_events_at ON conversation_events(at, kind);
 CREATE INDEX conversation_events_conversation ON conversation_events(conversation_id, seq);
+CREATE INDEX conversation_events_follow ON conversation_events(xid, seq);
 CREATE FUNCTION omnirouter_conversation_events() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     tier text;

@@ -18,6 +18,9 @@ _IN_RANGE = (
     " ORDER BY conversation_id, seq"
 )
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ? ORDER BY seq"
+# one writer: rowids are given in commit order, so the seq alone is a cursor
+_AFTER = f"SELECT {COLUMNS} FROM conversation_events WHERE seq > ? ORDER BY seq LIMIT ?"
+_END = "SELECT COALESCE(MAX(seq), 0) FROM conversation_events"
 _RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
             " WHERE rating IS NOT NULL AND answered_at >= ? AND answered_at < ? ORDER BY answered_at, id")
 
@@ -44,3 +47,11 @@ class SQLiteReports(ReportStore, Connections):
     async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
         rows = await self._r.call(_rows, _RATINGS, (ts(since), ts(until)))
         return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    async def event_cursor(self) -> str:
+        rows = await self._r.call(_rows, _END, ())
+        return str(rows[0][0])
+
+    async def events_after(self, cursor: str, limit: int) -> tuple[list[ConversationEvent], str]:
+        found = [event(r) for r in await self._r.call(_rows, _AFTER, (int(cursor), limit))]
+        return found, str(found[-1].seq) if found else cursor

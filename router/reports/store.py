@@ -26,3 +26,13 @@ class ReportStore(Protocol):
     @abstractmethod
     async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
         """The satisfaction ratings given in [``since``, ``until``)."""
+
+    @abstractmethod
+    async def event_cursor(self) -> str:
+        """Where the log ends now, for ``events_after``: what follows it is new."""
+
+    @abstractmethod
+    async def events_after(self, cursor: str, limit: int) -> tuple[list[ConversationEvent], str]:
+        """Up to ``limit`` events written after ``cursor``, in an order that
+        never passes over one committed later, and the cursor after them.
+        Reading from each cursor returned, a follower sees every event once."""

@@ -109,7 +109,7 @@ READS = {
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
-    "ReportStore": {"conversation_events", "events_of", "ratings"},
+    "ReportStore": {"conversation_events", "events_of", "ratings", "event_cursor", "events_after"},
 }
 
 

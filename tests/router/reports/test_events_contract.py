@@ -126,3 +126,17 @@ async def test_a_range_reads_the_conversations_opened_in_it_with_their_later_eve
     assert {e.conversation_id for e in got} == {inside}
     assert [e.kind for e in got] == [Kind.OPENED, Kind.QUEUED, Kind.RESOLVED]
     assert early not in {e.conversation_id for e in await store.conversation_events(T0 + S, T0 + timedelta(days=1))}
+
+
+async def test_a_follower_of_the_log_sees_each_new_event_once(store: Store) -> None:
+    _, before = await ingest(store, inbound("f0", sender="u0"), T0)
+    cursor = await store.event_cursor()
+    assert await store.events_after(cursor, 10) == ([], cursor)  # what was there is not new
+    _, conv = await ingest(store, inbound("f1", sender="u1"), T0 + S)
+    await store.set_conversation_state(before, ConversationStatus.RESOLVED, None, T0 + 2 * S)
+    seen: list[tuple[str, Kind]] = []
+    for _ in range(5):  # two at a time
+        found, cursor = await store.events_after(cursor, 2)
+        seen += [(e.conversation_id, e.kind) for e in found]
+    assert seen == [(conv, Kind.OPENED), (conv, Kind.QUEUED), (before, Kind.RESOLVED)]
+    assert await store.events_after(cursor, 10) == ([], cursor)
