@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from itertools import groupby
+from operator import attrgetter
 
 from router.reports.events import ConversationEvent, Kind, Rating
 from router.reports.hours import open_seconds
@@ -65,11 +66,16 @@ class Cycle:
         return next((e for e in self.events if e.kind in kinds), None)
 
 
+_order = attrgetter("conversation_id", "seq")
+_conversation = attrgetter("conversation_id")
+
+
 def cycles(events: Iterable[ConversationEvent]) -> list[Cycle]:
     """The events of each conversation (in seq order) cut into cycles."""
     found: list[Cycle] = []
-    ordered = sorted(events, key=lambda e: (e.conversation_id, e.seq))
-    for conversation_id, own in groupby(ordered, key=lambda e: e.conversation_id):
+    # the store reads them in this order already: sorting sorted data is one cheap pass
+    ordered = sorted(events, key=_order)
+    for conversation_id, own in groupby(ordered, key=_conversation):
         current: Cycle | None = None
         for event in own:
             if event.kind in (Kind.OPENED, Kind.REOPENED):
