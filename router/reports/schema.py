@@ -9,7 +9,9 @@ a merge, a deactivation, the batched PostgreSQL ingest, any node) and on any
 path added later: nothing to remember to call. Its time is the change's own
 (``updated_at``, ``assigned_at``, ``resolved_at``, a message's ``created_at``:
 the application's clock, never the database's), so tests with a controlled
-clock count exactly.
+clock count exactly. The one rule for a new path (e.g. a customer's message
+reopening a resolved conversation): the UPDATE that changes ``status``,
+``agent_id`` or ``team`` sets ``updated_at`` to the change's time too.
 
 Kinds (``router.reports.events.Kind``):
 - ``opened``: a new conversation; ``status`` is the routing decision (bot or
