@@ -171,6 +171,9 @@ CREATE FUNCTION omnirouter_conversation_events() RETURNS trigger LANGUAGE plpgsq
 DECLARE
     tier text;
 BEGIN
+    IF current_setting('omnirouter.copying', true) = 'on' THEN
+        RETURN NULL;  -- omnirouter db copy: the log is copied as it was written, not written again
+    END IF;
     SELECT attributes->>'tier' INTO tier FROM customers WHERE id = NEW.customer_id;
     IF TG_OP = 'INSERT' THEN
         {_pg_insert("opened", "NEW.created_at", "NEW.status", "NEW.route_reason", old=False)}
@@ -192,6 +195,9 @@ CREATE TRIGGER conversation_events_changed AFTER UPDATE ON conversations FOR EAC
     EXECUTE FUNCTION omnirouter_conversation_events();
 CREATE FUNCTION omnirouter_first_reply() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+    IF current_setting('omnirouter.copying', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO conversation_events ({_COLUMNS})
     SELECT c.id, c.customer_id, 'first_reply', NEW.created_at, c.status, NULL, c.team, c.channel, c.channel_kind,
         NEW.agent_id, NULL, NULL, c.priority, NULL, (SELECT attributes->>'tier' FROM customers WHERE id = c.customer_id)
