@@ -61,12 +61,20 @@ class Cycle:
     conversation_id: str
     start: ConversationEvent
     events: list[ConversationEvent] = field(default_factory=list)
+    # the first event of each kind, kept as the events are added (a report asks a few per cycle)
+    firsts: dict[Kind, ConversationEvent] = field(default_factory=dict)
+
+    def add(self, event: ConversationEvent) -> None:
+        self.events.append(event)
+        self.firsts.setdefault(event.kind, event)
 
     def first(self, *kinds: Kind) -> ConversationEvent | None:
-        return next((e for e in self.events if e.kind in kinds), None)
+        found = [e for e in map(self.firsts.get, kinds) if e is not None]
+        return min(found, key=_seq) if found else None
 
 
 _order = attrgetter("conversation_id", "seq")
+_seq = attrgetter("seq")
 _conversation = attrgetter("conversation_id")
 
 
@@ -82,7 +90,7 @@ def cycles(events: Iterable[ConversationEvent]) -> list[Cycle]:
                 current = Cycle(conversation_id, event)
                 found.append(current)
             if current is not None:
-                current.events.append(event)
+                current.add(event)
     return found
 
 
@@ -139,10 +147,10 @@ class Report:
 
 def _key(group_by: GroupBy, event: ConversationEvent, agent: str | None) -> str:
     match group_by:
-        case GroupBy.DAY:
-            return event.at.strftime("%Y-%m-%d")
+        case GroupBy.DAY:  # times are UTC (both stores'): the ISO text's first characters, cheaper than strftime
+            return event.at.isoformat()[:10]
         case GroupBy.HOUR:
-            return event.at.strftime("%Y-%m-%dT%H:00Z")
+            return event.at.isoformat()[:13] + ":00Z"
         case GroupBy.TEAM:
             return event.team or NONE
         case GroupBy.CHANNEL:
@@ -224,13 +232,15 @@ class Counting:
         if not with_bot:
             return
         row.bot += 1
-        handoffs = [e for e in cycle.events if e.kind is Kind.HANDOFF]
+        handoffs = [e for e in cycle.events if e.kind is Kind.HANDOFF] if Kind.HANDOFF in cycle.firsts else []
         row.handoffs += len(handoffs)
         self.reasons.update(e.reason or NONE for e in handoffs)
         if resolved is not None and resolved.prev_status == "bot":
             row.bot_contained += 1
 
     def _queues(self, cycle: Cycle, owner: str | None) -> None:
+        if Kind.QUEUED not in cycle.firsts and Kind.TRANSFERRED not in cycle.firsts:
+            return
         queued: ConversationEvent | None = None
         for event in cycle.events:
             if event.kind is Kind.QUEUED:
