@@ -105,7 +105,7 @@ class LiveWallboard:
                 listener = asyncio.create_task(self._listen(sub), name="wallboard-events")
                 try:
                     self._dirty, self._last = True, None  # events were missed meanwhile
-                    await self._serve()
+                    await self._serve(listener)
                 finally:
                     listener.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -118,8 +118,7 @@ class LiveWallboard:
             if event.type in CHANGES:
                 self._dirty = True
                 self._wake.set()
-        # cut off (fell behind): read the board again, and listen anew
-        self._dirty = True
+        # cut off (fell behind) or the bus closed: ``_serve`` returns, and ``run`` listens anew
         self._wake.set()
 
     def _drop_unpermitted(self, event: Event) -> None:
@@ -128,12 +127,13 @@ class LiveWallboard:
             for ws in [ws for ws, who in self._watchers.items() if who == agent.get("id")]:
                 self.unwatch(ws)
 
-    async def _serve(self) -> None:
-        """Until nobody watches: compute when something changed, at most once per interval."""
+    async def _serve(self, listener: asyncio.Task[None]) -> None:
+        """Until nobody watches (or the events stop coming): compute when something changed, at most once
+        per interval."""
         loop = asyncio.get_running_loop()
         due: float | None = None  # loop time the next breach happens at
         last_read = loop.time()
-        while self._watchers:
+        while self._watchers and not listener.done():
             self._wake.clear()
             if self._dirty or self._new or (due is not None and loop.time() >= due):
                 self._dirty = False

@@ -16,7 +16,6 @@ from router.routing.rules.schema import AgentConfig, QueuePolicy, TeamConfig, Te
 from router.store.base import Store
 from router.wallboard.config import ValuableConfig
 from router.wallboard.service import AgentCounts, ChannelFigures, Figures, Load, Wallboard, is_valuable
-from router.wallboard.store import OpenCount
 from tests.router.store.test_contract import T0, inbound, outbound
 
 NOW = T0 + timedelta(hours=1)
@@ -175,8 +174,3 @@ async def test_nothing_is_valuable_without_the_setting(store: Store) -> None:
 ])
 def test_valuable_reads_the_attributes_as_the_rules_do(tier: object, ltv: object, valuable: bool) -> None:
     assert is_valuable(tier, ltv, ValuableConfig(tiers=["gold"], min_ltv=5000)) is valuable
-
-
-def test_open_count_is_plain_data() -> None:
-    row = OpenCount("support", "webchat", ConversationStatus.QUEUED, 1, NOW)
-    assert row.count == 1
