@@ -8,10 +8,11 @@
    update cost per message), how many times the board was computed and pushed.
 2. ``snapshot``: one computation of the board (its four reads and the sums) on
    a store of ``--conversations`` conversations, ``--open`` of them open (the
-   rest resolved), p50/p99 over ``--samples``; and each read's SQLite plan, to
-   show it starts from an index of the open conversations.
+   rest resolved), p50/p99 over ``--samples``; and each read's plan, to show
+   it starts from an index of the open conversations. On SQLite, and with
+   ``--postgres`` on a throwaway PostgreSQL server too (tests/postgres_server.py).
 
-    python -m bench.wallboard [--rate 200] [--seconds 10] [--conversations 100000] [--open 3000]
+    python -m bench.wallboard [--rate 200] [--seconds 10] [--conversations 100000] [--open 3000] [--postgres]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -38,6 +40,7 @@ from router.routing.assignment import Policy
 from router.routing.rules.schema import QueuePolicy, TeamConfig, TeamsFile
 from router.server.app import create_app
 from router.server.wallboard import WALLBOARD
+from router.store.base import Store
 from router.store.rows import ts
 from router.store.sqlite import SQLiteStore
 from router.wallboard import sqlite as sql
@@ -181,22 +184,8 @@ async def bench_snapshot(conversations: int, open_: int, samples: int) -> None:
         filled = time.perf_counter() - started
         print(f"snapshot: {conversations} conversations ({open_} open), filled in {filled:.0f} s")
         plans(path)
-        teams = TeamsFile(teams={t: TeamConfig() for t in ("support", "senior", "billing")})
         async with SQLiteStore(path) as store:
-            board = Wallboard(store, lambda: _Targeted(teams), ValuableConfig(tiers=["gold"], min_ltv=5000),
-                              lambda: T0)
-            for _ in range(5):
-                await board.compute()
-            took = []
-            for _ in range(samples):
-                begun = time.perf_counter()
-                computed = await board.compute()
-                took.append((time.perf_counter() - begun) * 1000)
-        took.sort()
-        totals = computed.snapshot.totals
-        print(f"  one computation: p50 {statistics.median(took):.1f} ms, p99 {took[int(len(took) * 0.99)]:.1f} ms "
-              f"({samples} samples; {totals.queued} queued, {totals.sla_breached} breached, "
-              f"{totals.valuable_waiting} valuable waiting)")
+            await _time_board(store, samples)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -208,10 +197,86 @@ class _Targeted(Policy):
         return QueuePolicy(first_response=600)
 
 
+# the same rows on PostgreSQL, made by the server itself
+_PG_FILL = [
+    "INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+    " VALUES ('agt_1', 'ann', 'Ann', 'agent', 'x', $1)",
+    "INSERT INTO customers (id, display_name, attributes, created_at, updated_at)"
+    " SELECT 'cus_' || n, 'Customer ' || n, jsonb_build_object('tier', CASE WHEN n % 10 = 0 THEN 'gold'"
+    " ELSE 'silver' END, 'lifetime_value', n % 9000), $1, $1 FROM generate_series(0, $2 - 1) AS n",
+    "INSERT INTO conversations (id, customer_id, status, team, agent_id, channel, created_at, updated_at,"
+    " last_message_at) SELECT 'cnv_' || n, 'cus_' || n,"
+    " CASE WHEN n >= $3 THEN 'resolved' ELSE (ARRAY['queued', 'queued', 'assigned', 'bot'])[n % 4 + 1] END,"
+    " CASE WHEN n < $3 AND n % 4 = 3 THEN NULL ELSE (ARRAY['support', 'senior', 'billing'])[n % 3 + 1] END,"
+    " CASE WHEN n < $3 AND n % 4 = 2 THEN 'agt_1' END, (ARRAY['webchat', 'telegram', 'email'])[n % 3 + 1],"
+    " $1::timestamptz - make_interval(secs => 1 + (n * 7919) % 3599), $1, $1 FROM generate_series(0, $2 - 1) AS n",
+    "INSERT INTO messages (id, conversation_id, customer_id, direction, author, channel, text, created_at, delivery)"
+    " SELECT 'msg_' || n, 'cnv_' || n, 'cus_' || n, 'in', 'customer', 'webchat', 'hello', $1, 'received'"
+    " FROM generate_series(0, $2 - 1) AS n",
+    "INSERT INTO messages (id, conversation_id, customer_id, direction, author, channel, text, created_at, delivery)"
+    " SELECT 'msg_' || n || '_a', 'cnv_' || n, 'cus_' || n, 'out', 'agent', 'webchat', 'ok', $1, 'sent'"
+    " FROM generate_series(2, $3::int - 1, 8) AS n WHERE $2::int > 0",  # every parameter typed
+]
+
+
+async def bench_snapshot_pg(conversations: int, open_: int, samples: int) -> None:
+    import asyncpg  # noqa: PLC0415  (only with --postgres)
+
+    from router.store.postgres import PostgresStore  # noqa: PLC0415
+    from router.wallboard import postgres as pg_sql  # noqa: PLC0415
+    from tests.postgres_server import fresh_database, start_server  # noqa: PLC0415
+
+    server = start_server()
+    try:
+        with fresh_database(server) as dsn:
+            async with PostgresStore(dsn):
+                pass  # migrated
+            conn = await asyncpg.connect(dsn)
+            try:
+                started = time.perf_counter()
+                for statement in _PG_FILL:
+                    used = max(int(n) for n in re.findall(r"\$(\d)", statement))  # $1..$3, in order
+                    await conn.execute(statement, *(T0, conversations, open_)[:used])
+                await conn.execute("ANALYZE")
+                print(f"snapshot on PostgreSQL: filled in {time.perf_counter() - started:.0f} s")
+                for name, query, args in (("open", pg_sql._OPEN, ()), ("values", pg_sql._VALUES, ()),
+                                          ("sla", pg_sql._SLA, (["support", "senior", "billing"],
+                                                                [T0 - timedelta(minutes=10)] * 3))):
+                    plan = [r[0] for r in await conn.fetch("EXPLAIN " + query, *args)]
+                    scans = [line.strip() for line in plan if "Scan" in line]
+                    print(f"  plan of {name}: " + "; ".join(scans))
+            finally:
+                await conn.close()
+            async with PostgresStore(dsn) as store:
+                await _time_board(store, samples)
+    finally:
+        server.stop()
+
+
+async def _time_board(store: Store, samples: int) -> None:
+    teams = TeamsFile(teams={t: TeamConfig() for t in ("support", "senior", "billing")})
+    board = Wallboard(store, lambda: _Targeted(teams), ValuableConfig(tiers=["gold"], min_ltv=5000), lambda: T0)
+    for _ in range(5):
+        await board.compute()
+    took = []
+    for _ in range(samples):
+        begun = time.perf_counter()
+        computed = await board.compute()
+        took.append((time.perf_counter() - begun) * 1000)
+    took.sort()
+    totals = computed.snapshot.totals
+    print(f"  one computation: p50 {statistics.median(took):.1f} ms, p99 {took[int(len(took) * 0.99)]:.1f} ms "
+          f"({samples} samples; {totals.queued} queued, {totals.sla_breached} breached, "
+          f"{totals.valuable_waiting} valuable waiting)")
+
+
 async def main(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMNIROUTER_ADMIN_PASSWORD", "bench password 1")
-    await bench_ingest(args.rate, args.seconds)
+    if not args.snapshot_only:
+        await bench_ingest(args.rate, args.seconds)
     await bench_snapshot(args.conversations, args.open, args.samples)
+    if args.postgres:
+        await bench_snapshot_pg(args.conversations, args.open, args.samples)
 
 
 if __name__ == "__main__":
@@ -221,4 +286,6 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--open", type=int, default=3_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--postgres", action="store_true", help="the snapshot on PostgreSQL too")
+    parser.add_argument("--snapshot-only", action="store_true", help="skip the ingest runs")
     asyncio.run(main(parser.parse_args()))
