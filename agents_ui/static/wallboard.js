@@ -13,13 +13,8 @@
   const num = (n) => window.fmt.number(n);
   const state = { open: false, snapshot: null, offset: 0, ticker: null };
 
-  // who may open it: the "supervise" permission when /api/me lists the caller's, else the roles that hold it
-  function mayWatch(me) {
-    const listed = me.permissions || (me.agent && me.agent.permissions);
-    if (Array.isArray(listed)) return listed.includes("supervise");
-    const role = me.agent ? me.agent.role : me.role;
-    return role === "admin" || role === "supervisor";
-  }
+  // who may open it: those granted "supervise" (GET /api/me lists the caller's permissions); the server checks it
+  const mayWatch = (me) => (me.permissions || []).includes("supervise");
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
