@@ -181,3 +181,13 @@ async def test_a_board_cut_off_by_the_bus_listens_anew(rig: Rig) -> None:
 
 async def _subscribed(rig: Rig) -> bool | None:
     return True if rig.bus.subscriber_count == 1 else None
+
+
+async def test_an_event_from_another_node_counts_too(rig: Rig) -> None:
+    # the cluster hands another node's events to this node's bus by publish_local (router.cluster)
+    screen = Screen()
+    rig.live.watch(screen, "sue")
+    await screen.next()
+    _, conv = await ingest(rig.store, inbound("m1"), T0)
+    rig.bus.publish_local(events.conversation_created(await rig.store.get_conversation(conv)))
+    assert (await screen.next())["totals"]["queued"] == 1
