@@ -18,7 +18,6 @@ queues' first-response targets). Every figure is defined in README.md,
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,8 +34,6 @@ from router.routing.rules.schema import AgentConfig
 from router.routing.store import AssignmentStore
 from router.wallboard.config import ValuableConfig
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
-
-log = logging.getLogger(__name__)
 
 
 class BoardStore(WallboardStore, AssignmentStore, AccountStore, AgentAdminStore, Protocol):
@@ -153,7 +150,7 @@ class _Board:
 
 
 def sla_cutoffs(policy: Policy, rows: Iterable[OpenCount], now: datetime) -> dict[str | None, timedelta]:
-    """Each team with unanswered-able conversations now and a first-response target: the target."""
+    """The first-response target of each team that has queued or assigned conversations now and a target."""
     found: dict[str | None, timedelta] = {}
     for row in rows:
         if row.status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED) and row.team not in found:
