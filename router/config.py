@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 
 from router.files.config import FilesConfig
+from router.wallboard.config import WallboardConfig
 
 
 class Section(BaseModel):
@@ -103,6 +104,7 @@ class Settings(Section):
     console: ConsoleConfig = ConsoleConfig()
     fetch: FetchConfig = FetchConfig()
     files: FilesConfig = FilesConfig()
+    wallboard: WallboardConfig = WallboardConfig()
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )

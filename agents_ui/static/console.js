@@ -499,6 +499,9 @@ function connect() {
   ws.onclose = () => onClose(ws);
 }
 
+// another script's frame on the live socket (wallboard.js subscribes), when it is open
+window.consoleSend = (frame) => state.ws && state.ws.readyState === WebSocket.OPEN && state.ws.send(JSON.stringify(frame));
+
 function onOpen(ws) {
   const reconnected = state.retry > 0;
   state.retry = 0;

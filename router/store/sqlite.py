@@ -46,6 +46,7 @@ from router.store.rows import execute as _execute
 from router.store.rows import fetch_one as _one
 from router.store.rows import ts
 from router.store.sqlite_db import Synchronous
+from router.wallboard.sqlite import SQLiteWallboard
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
-                  Store):
+                  SQLiteWallboard, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

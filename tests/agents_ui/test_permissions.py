@@ -116,6 +116,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # configuration and reports
     ("GET", "/api/rules/status"): ADMINS,
     ("GET", "/api/surveys"): SUPERVISORS,
+    ("GET", "/api/wallboard"): SUPERVISORS,
 }
 
 

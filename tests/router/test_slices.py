@@ -109,6 +109,7 @@ READS = {
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
+    "WallboardStore": {"open_counts", "sla_counts", "queued_values"},
 }
 
 
