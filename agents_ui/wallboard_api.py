@@ -12,8 +12,8 @@ from aiohttp import web
 
 from agents_ui.endpoints import endpoint
 from router.agents.service import Permission, may
+from router.appkeys import WALLBOARD
 from router.models import Agent
-from router.server.wallboard import WALLBOARD
 from router.wallboard.live import Watcher
 from router.wallboard.service import Snapshot
 

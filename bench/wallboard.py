@@ -33,13 +33,12 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from router.appkeys import ROUTER
+from router.appkeys import ROUTER, WALLBOARD
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.routing.assignment import Policy
 from router.routing.rules.schema import QueuePolicy, TeamConfig, TeamsFile
 from router.server.app import create_app
-from router.server.wallboard import WALLBOARD
 from router.store.base import Store
 from router.store.rows import ts
 from router.store.sqlite import SQLiteStore

@@ -22,6 +22,7 @@ from router.routing.assignment import Assigner
 from router.routing.rules.reload import RulesReloader
 from router.signals.service import Signals
 from router.store.base import Store
+from router.wallboard.live import LiveWallboard
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG_DIR = web.AppKey("config_dir", Path)
@@ -36,5 +37,6 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 FILES = web.AppKey("files", Files)
 ASSIGNER = web.AppKey("assigner", Assigner)
 SIGNALS = web.AppKey("signals", Signals)
+WALLBOARD = web.AppKey("wallboard", LiveWallboard)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)

@@ -11,12 +11,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from router.agents.service import Permission, may
-from router.appkeys import ASSIGNER, BUS, ROUTER, SETTINGS, STORE
+from router.appkeys import ASSIGNER, BUS, ROUTER, SETTINGS, STORE, WALLBOARD
 from router.models import Role
 from router.wallboard.live import LiveWallboard
 from router.wallboard.service import Wallboard
-
-WALLBOARD = web.AppKey("wallboard", LiveWallboard)
 
 
 def _still_may(agent: dict[str, object]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from router.server.wallboard import WALLBOARD
+from router.appkeys import WALLBOARD
 from tests.agents_ui.conftest import (
     AGENT_PASSWORD,
     Client,
