@@ -24,7 +24,7 @@ from router.models import (
 from router.routing.assignment import Policy
 from router.routing.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
 from router.routing.rules.engine import load_teams
-from router.routing.rules.schema import DEFAULT_REOPEN_WITHIN
+from router.routing.rules.schema import Reopen
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class Routing(Protocol):
 class DefaultTeamRouting:
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
+        # rules.yaml's section and its default (a window of 24 h), which a rules file would set
+        self.reopen = Reopen()
 
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         return RouteDecision(
@@ -63,7 +65,7 @@ class DefaultTeamRouting:
         )
 
     def reopen_within(self, team: str | None) -> timedelta:
-        return timedelta(seconds=DEFAULT_REOPEN_WITHIN)  # rules.yaml's default, without the file
+        return timedelta(seconds=self.reopen.window(team))
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
