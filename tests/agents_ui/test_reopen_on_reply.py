@@ -65,6 +65,7 @@ async def test_beyond_the_window_a_new_conversation_opens(client: Client) -> Non
     await login(client)
     router = client.app[ROUTER]
     conv = await customer_writes(client, "hi")
+    assert (await client.post(f"/api/conversations/{conv}/assign", json={})).status == 200
     await _resolve(client, conv)
     later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
     router.clock = lambda: later
@@ -83,9 +84,18 @@ async def test_a_window_of_zero_always_opens_a_new_conversation(client: Client) 
     await login(client)
     _window(client, 0)
     conv = await customer_writes(client, "hi")
+    assert (await client.post(f"/api/conversations/{conv}/assign", json={})).status == 200
     await _resolve(client, conv)
     assert await customer_writes(client, "one more", external_id="2") != conv
     assert (await _conversation(client, conv))["status"] == "resolved"
+
+
+async def test_a_conversation_no_agent_had_is_not_reopened(client: Client) -> None:
+    """Resolved straight from the queue (or from the bot): the customer's next message is a new case."""
+    await login(client)
+    conv = await customer_writes(client, "spam spam")
+    await _resolve(client, conv)
+    assert await customer_writes(client, "a real question", external_id="2") != conv
 
 
 async def test_the_agents_reopen_is_refused_once_the_customer_has_a_newer_conversation(client: Client) -> None:
@@ -103,6 +113,7 @@ async def test_a_survey_answer_does_not_reopen_but_the_next_message_does(client:
     client.app[ROUTER].surveys.config = CsatConfig(enabled=True)
     await login(client)
     conv = await customer_writes(client, "Where is my order?")
+    assert (await client.post(f"/api/conversations/{conv}/assign", json={})).status == 200
     await _resolve(client, conv)
     assert await customer_writes(client, "5", external_id="2") == conv  # the rating, kept with the survey
     rated = await _conversation(client, conv)
