@@ -65,12 +65,15 @@ async def test_the_resolver_sees_the_conversation_come_back_live_within_the_wind
     await expect(agent.locator('[data-testid="reply"]')).to_be_visible()
     await expect(agent.locator('[data-testid="reopen"]')).to_be_hidden()
     await expect(agent.locator("#messages li", has_text="it still has not come")).to_have_count(1)
+    await expect(agent.locator('[data-testid="reopened"]')).to_have_text("Reopened")
+    # the customer panel lists it as it stands now
+    past = agent.locator('[data-testid="customer-panel"] [data-testid="past-conversation"]')
+    await expect(past.first).to_contain_text("assigned")
     # and the lists: gone from Resolved, in Mine, the same conversation
     await expect(agent.locator('[data-testid="conversation"]')).to_have_count(0)
     await agent.locator('.tabs button[data-filter="mine"]').click()
-    rows = agent.locator('[data-testid="conversation"]')
-    await expect(rows).to_have_count(1)
-    assert await rows.first.get_attribute("data-id") == conversation_id
+    await expect(agent.locator(f'[data-testid="conversation"][data-id="{conversation_id}"]')).to_have_count(1)
+    await expect(agent.locator('[data-testid="conversation"]')).to_have_count(1)
 
 
 @pytest.mark.parametrize("reopen_within", [f"{WINDOW}s"], indirect=True)
@@ -86,10 +89,10 @@ async def test_beyond_the_window_a_new_conversation_appears_beside_the_resolved_
     assert await new_row.get_attribute("data-id") != conversation_id
     # the one on screen stays resolved, and stays under Resolved
     await expect(agent.locator("#conv-meta")).to_contain_text("resolved")
+    await expect(agent.locator('[data-testid="reopened"]')).to_have_count(0)
     await agent.locator('.tabs button[data-filter="resolved"]').click()
-    old_row = agent.locator('[data-testid="conversation"]')
-    await expect(old_row).to_have_count(1)
-    assert await old_row.first.get_attribute("data-id") == conversation_id
+    await expect(agent.locator('[data-testid="conversation"]', has_text="invoices")).to_have_count(0)
+    await expect(agent.locator(f'[data-testid="conversation"][data-id="{conversation_id}"]')).to_have_count(1)
 
 
 async def _past_the_window(agent: Page, service: str, conversation_id: str) -> None:
