@@ -228,11 +228,14 @@ class Ingest:
 
     async def _reopen(self, stored: Message, customer: Customer, decision: RouteDecision, now: datetime
                       ) -> tuple[ConversationView, bool] | None:
-        """The customer's resolved conversation reopened with the message when
-        rules.yaml's ``reopen`` window says so (``router.ingest.reopen``), or
+        """The customer's resolved conversation (the thread's the message answers,
+        else the latest) reopened with the message when rules.yaml's ``reopen``
+        window says so (``router.ingest.reopen``), or
         the open one another message reopened or opened meanwhile; None: a
         new one is opened by ``decision``."""
-        last = await self.store.last_resolved(customer.id)
+        # an answer in a resolved thread (email's In-Reply-To) reopens that thread's conversation, else the latest
+        follows = stored.core.follows_conversation
+        last = await self.store.get_conversation(follows) if follows else await self.store.last_resolved(customer.id)
         window = self.routing.reopen_within(last.team) if last is not None else timedelta(0)
         plan = reopening(last, window, now, decision)
         if plan is None:
