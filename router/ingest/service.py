@@ -230,10 +230,9 @@ class Ingest:
                       ) -> tuple[ConversationView, bool] | None:
         """The customer's resolved conversation (the thread's the message answers,
         else the latest) reopened with the message when rules.yaml's ``reopen``
-        window says so (``router.ingest.reopen``), or
-        the open one another message reopened or opened meanwhile; None: a
-        new one is opened by ``decision``."""
-        # an answer in a resolved thread (email's In-Reply-To) reopens that thread's conversation, else the latest
+        window says so (``router.ingest.reopen``), or the open one another
+        message reopened or opened meanwhile; None: a new one is opened by
+        ``decision``."""
         follows = stored.core.follows_conversation
         last = await self.store.get_conversation(follows) if follows else await self.store.last_resolved(customer.id)
         window = self.routing.reopen_within(last.team) if last is not None else timedelta(0)
