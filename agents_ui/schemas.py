@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from router.agents.service import Permission
 from router.identity.contacts import ChannelContact
 from router.models import (
     MAX_TEXT_LENGTH,
@@ -96,6 +97,12 @@ class MeBody(Body):
 
 class AgentOut(BaseModel):
     agent: Agent
+
+
+class MeOut(BaseModel):
+    agent: Agent
+    # what the agent's role may do (router.agents.service.GRANTS): the console shows and hides by it
+    permissions: list[Permission]
 
 
 class AgentList(BaseModel):

@@ -76,11 +76,11 @@
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
   });
 
-  // admins: a refused rules edit shows as a banner until a good one loads
+  // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads
   async function loadRulesStatus() {
     const banner = document.getElementById("rules-error");
     const resp = await fetch("/api/rules/status", { credentials: "same-origin" });
-    if (!banner || !resp.ok) return false; // agents get 403: nothing to show them
+    if (!banner || !resp.ok) return false;
     const status = await resp.json();
     banner.hidden = status.problems.length === 0;
     banner.replaceChildren(
@@ -93,6 +93,9 @@
   let rulesTimer = null;
   async function watchRules() {
     if (rulesTimer !== null) return;
+    // only a role that may see the rules asks for them (the others would get a 403 on every load)
+    const me = await fetch("/api/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null));
+    if (!me || !(me.permissions || []).includes("manage_rules")) return;
     if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
   }
 
