@@ -240,6 +240,7 @@ function renderHeader(conv) {
   $("#resolved-note").hidden = !resolved;
   if (window.searchUI) window.searchUI.decorateHeader(conv); // search.js: labels and snooze
   if (window.supervisorUI) window.supervisorUI.decorateHeader(conv); // supervisor.js: reassign
+  if (window.reopenUI) window.reopenUI.decorateHeader(conv); // reopen.js: the customer reopened it
 }
 
 function renderSelectedHeader() {

@@ -68,7 +68,7 @@ WRITES = {
                      "delete_agent_sessions", "replace_password"},
     "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
                     "outbox_reached"},
-    "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation"},
+    "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation", "reopen_with"},
     "ConversationStore": {"set_conversation_state", "reroute_conversation"},
     "MessageStore": set(),
     "OutboundStore": {"enqueue_outbound", "record_delivery"},
@@ -90,7 +90,7 @@ WRITES = {
 READS = {
     "AccountStore": {"agent_credentials", "get_agent", "list_agents", "session_agent"},
     "OutboxStore": {"pending_outbox"},
-    "IngestStore": {"unrouted_messages", "contact_history", "conversation_openings"},
+    "IngestStore": {"unrouted_messages", "contact_history", "conversation_openings", "last_resolved"},
     "ConversationStore": {"get_conversation", "customer_conversations", "list_conversations",
                           "count_conversations", "conversation_route"},
     "MessageStore": {"list_messages", "get_message", "customer_messages", "last_inbound", "customer_last_inbound",
