@@ -171,6 +171,8 @@ var hooks = {
   ui: [], // function (ui): after the panel is built (add buttons, styles, elements)
   message: [], // function (node, frame): after a server message is drawn
   welcome: [], // function (frame): after a welcome frame
+  ack: [], // function (frame): an ack the core's own pending messages do not know (a part's frame)
+  error: [], // function (frame): an error frame; true when the part handled it (a part's frame refused)
   rendered: [], // function (history): after the whole thread is drawn (a welcome, the first open)
   hello: [], // function (hello): before a hello frame is sent (add fields)
   css: [], // strings of CSS, joined after the core's
