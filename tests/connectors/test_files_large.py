@@ -19,7 +19,7 @@ from router.server.app import ROUTER, STORE
 from tests.conftest import AppClient, eventually
 from tests.connectors import test_vk as vk_test
 from tests.connectors.email_helpers import email_section
-from tests.connectors.test_files_roundtrip import Client, _some, agent, conversation_of, reply_with, upload
+from tests.connectors.test_files_roundtrip import Client, _some, agent, upload, vk_reply
 from tests.fakes.mail_servers import SmtpSink
 from tests.fakes.vk_api import FakeVk
 from tests.router.files.test_sniff import PDF, PNG
@@ -33,12 +33,8 @@ BIG_PNG = PNG + random.Random(23).randbytes(2 * CHUNK + 5)
 
 async def test_large_files_are_streamed_to_vks_upload_servers_byte_exact(
         make_client: AppClient, vk_settings: Settings, vk_api: FakeVk) -> None:
-    client = await make_client(vk_settings)
-    assert (await vk_test.post(client, vk_test.message_new(70, "пришлите договор")))[0] == 200
-    conv = await conversation_of(client, "vk", str(vk_test.USER))
-    await reply_with(client, conv, "Договор и схема", (BIG_PDF, "договор.pdf", "application/pdf"),
-                     (BIG_PNG, "схема.png", "image/png"))
-    [sent] = await eventually(lambda: _some(vk_api.sent("messages.send")), "messages.send")
+    sent = await vk_reply(make_client, vk_settings, vk_api, "Договор и схема",
+                          (BIG_PDF, "договор.pdf", "application/pdf"), (BIG_PNG, "схема.png", "image/png"))
     # streamed piece by piece: a body built whole in memory goes with its Content-Length
     assert vk_api.upload_framing == ["chunked", "chunked"]
     assert [(kind, name, body) for kind, name, body in vk_api.uploads] == [

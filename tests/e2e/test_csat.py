@@ -184,6 +184,24 @@ async def test_a_rating_pressed_while_the_service_is_unreachable_arrives_once_on
     assert line.ratings == 1
 
 
+async def test_a_rating_pressed_offline_survives_a_reload_of_the_page(service: str, browser: Browser) -> None:
+    words, line = TEXTS["en"], Line()
+    customer = await shop_page(browser, service, "en", line)
+    agent = await asked_to_rate(browser, service, customer, "en")
+    survey = customer.get_by_role("group", name=words["group"])
+    await expect(survey.get_by_role("button")).to_have_count(5)
+    await line.cut()
+    await expect(customer.locator('[data-omr="status"]')).to_have_attribute("data-state", "offline")
+    await survey.get_by_role("button", name=words["label"]).click()
+
+    await customer.reload()  # still unreachable: the press waits in the page's storage
+    line.up = True
+    await customer.locator('[data-omr="launcher"]').click()
+    await expect(customer.locator('[data-omr="message"][data-author="bot"]').last).to_contain_text(words["prompt"])
+    await expect(agent.locator('[data-testid="csat-badge"] .csat-stars')).to_have_text("★★★★☆")
+    assert line.ratings == 1
+
+
 @pytest.fixture
 async def on_telegram(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[str]:
     """The service with the Telegram connector (through the fake), asking for ratings."""

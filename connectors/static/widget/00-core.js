@@ -107,29 +107,40 @@ function save(key, value) {
   }
 }
 
-function storedPending() {
+// a list kept in localStorage under key: its items that pass valid; [] when absent or broken
+function storedList(key, valid) {
   try {
-    var items = JSON.parse(load(KEY_PENDING) || "[]");
-    return Array.isArray(items) ? items.filter(isPendingItem) : [];
+    var items = JSON.parse(load(key) || "[]");
+    return Array.isArray(items) ? items.filter(valid) : [];
   } catch (e) {
     return [];
   }
+}
+
+// read-modify-write, so several tabs of the site do not drop each other's items:
+// the stored items that keep() keeps, then add (if any)
+function changeList(key, valid, keep, add) {
+  var items = storedList(key, valid).filter(keep);
+  if (add) {
+    items.push(add);
+  }
+  save(key, items.length ? JSON.stringify(items) : null);
+}
+
+function storedPending() {
+  return storedList(KEY_PENDING, isPendingItem);
 }
 
 function isPendingItem(item) {
   return item && typeof item.client_id === "string" && typeof item.text === "string";
 }
 
-// read-modify-write, so several tabs of the site do not drop each other's items
 function storeAddPending(item) {
-  var items = storedPending().filter(function (p) { return p.client_id !== item.client_id; });
-  items.push(item);
-  save(KEY_PENDING, JSON.stringify(items));
+  changeList(KEY_PENDING, isPendingItem, function (p) { return p.client_id !== item.client_id; }, item);
 }
 
 function storeRemovePending(clientId) {
-  var items = storedPending().filter(function (p) { return p.client_id !== clientId; });
-  save(KEY_PENDING, items.length ? JSON.stringify(items) : null);
+  changeList(KEY_PENDING, isPendingItem, function (p) { return p.client_id !== clientId; }, null);
 }
 
 function newClientId() {

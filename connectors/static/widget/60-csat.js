@@ -14,31 +14,18 @@
 var KEY_RATINGS = "omnirouter.pending_ratings";
 var STAR_ICON = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3l-5.9 3.3 1.3-6.6L2.5 9.4l6.6-.8z";
 var surveysByMessage = {}; // question's message id -> {frame, chosen, group}
-var pendingRatings = storedRatings(); // [{client_id, survey_id, score}] not yet acknowledged
-
-function storedRatings() {
-  try {
-    var items = JSON.parse(load(KEY_RATINGS) || "[]");
-    return Array.isArray(items) ? items.filter(isRating) : [];
-  } catch (e) {
-    return [];
-  }
-}
+var pendingRatings = storedList(KEY_RATINGS, isRating); // [{client_id, survey_id, score}] not yet acknowledged
 
 function isRating(item) {
   return item && typeof item.client_id === "string" && typeof item.survey_id === "string" &&
     typeof item.score === "number";
 }
 
-// read-modify-write, so several tabs of the site do not drop each other's ratings
+// one kept a survey: a new press replaces what another tab kept for it
 function keepRatings(add, removeClientId) {
-  var items = storedRatings().filter(function (r) {
+  changeList(KEY_RATINGS, isRating, function (r) {
     return r.client_id !== removeClientId && !(add && r.survey_id === add.survey_id);
-  });
-  if (add) {
-    items.push(add);
-  }
-  save(KEY_RATINGS, items.length ? JSON.stringify(items) : null);
+  }, add);
 }
 
 function pendingFor(surveyId) {
