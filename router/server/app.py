@@ -334,13 +334,13 @@ def create_app(
     app[BUS] = EventBus()
     app[METRICS] = Metrics(app[NODE])
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
-    if isinstance(routing, RulesRouting):
-        app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
                          bot_config=bot[1] if bot else None, csat=csat)
+    if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
+        app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
     # the router's clock, read when used: tests and tools swap it later
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONVERSATIONS] = app[ROUTER].conversations
