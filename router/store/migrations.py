@@ -427,7 +427,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
         WHERE status = 'queued' AND snoozed_until IS NULL;
     """,
-    # 24: reopen — a customer writing soon after a resolve reopens the conversation
+    # 23: reopen — a customer writing soon after a resolve reopens the conversation
     # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
     """
     ALTER TABLE conversations ADD COLUMN reopened_at TEXT;

@@ -568,7 +568,7 @@ PG_MIGRATIONS: list[str] = [
     # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
     "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
     _QUEUE_AWAKE,
-    # 18: reopen — a customer writing soon after a resolve reopens the conversation
+    # 17: reopen — a customer writing soon after a resolve reopens the conversation
     # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
     "ALTER TABLE conversations ADD COLUMN reopened_at timestamptz,"
     " ADD COLUMN reopens integer NOT NULL DEFAULT 0;",
