@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from router import events
 from router.appkeys import BUS, METRICS, SETTINGS, STORE, WEBHOOK_TAP, WEBHOOK_WORKER, WEBHOOKS
 from router.server.cluster import NODE
 from router.webhooks.service import Webhooks, WebhookTap
@@ -32,6 +33,7 @@ def _setup(app: web.Application) -> None:
     app[WEBHOOK_TAP] = WebhookTap(app[STORE], app[METRICS], wakeup)
     app[WEBHOOK_WORKER] = WebhookWorker(app[STORE], config, app[METRICS], wakeup, node=f"{app[NODE]}-webhooks",
                                         resolver=resolver)
+    app[WEBHOOK_WORKER].on_dead = lambda: app[BUS].publish(events.webhooks_changed())
 
 
 async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:

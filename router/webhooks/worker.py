@@ -65,6 +65,8 @@ class WebhookWorker:
                  wakeup: asyncio.Event, clock: Callable[[], datetime] = utcnow, node: str | None = None,
                  resolver: AbstractResolver | None = None) -> None:
         self.store = store
+        # told of each dead letter (the app publishes ``webhooks.changed``: open admin screens show it)
+        self.on_dead: Callable[[], None] | None = None
         self.config = config
         self.metrics = metrics
         self.wakeup = wakeup
@@ -192,6 +194,8 @@ class WebhookWorker:
             return
         self.metrics.webhook_deliveries.labels("dead").inc()
         log.error("webhook delivery %s dead-lettered: %s", d.id, reason)
+        if self.on_dead is not None:
+            self.on_dead()
 
 
 def _host(url: str) -> str:
