@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +52,18 @@ def test_anything_else_is_refused(tamper: str) -> None:
 
 def test_secrets_are_new_each_time() -> None:
     assert len({new_secret() for _ in range(100)}) == 100
+
+
+def test_the_readmes_verification_accepts_a_delivery_and_refuses_a_changed_one() -> None:
+    """The few lines the README gives integrators, run as they are written."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Outbound webhooks (integrations)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)  # our own README's example, run as written
+    secret, now = new_secret(), int(time.time())
+    value = header(secret, now, BODY)
+    assert scope["verify"](secret, value, BODY)
+    assert not scope["verify"](secret, value, BODY + b" ")
+    assert not scope["verify"](new_secret(), value, BODY)
+    assert not scope["verify"](secret, header(secret, now - TOLERANCE - 60, BODY), BODY)
