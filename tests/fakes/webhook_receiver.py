@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,9 @@ class WebhookReceiver(LocalServer):
         self.requests = 0
         self.answer = 200
         self.redirect_to = ""
+        # events it answers 503 for (an integration failing on some), counted in ``failed``
+        self.fail: Callable[[dict[str, Any]], bool] | None = None
+        self.failed = 0
         self.changed = asyncio.Condition()
         self._port: int | None = None
 
@@ -69,6 +73,9 @@ class WebhookReceiver(LocalServer):
             self.refused.append("bad signature")
             return web.Response(status=400, text="bad signature")
         event = json.loads(body)
+        if self.fail is not None and self.fail(event):
+            self.failed += 1
+            return web.Response(status=503, text="cannot take this one now")
         async with self.changed:
             self.accepted.append(Received(event, request.headers.get(EVENT_ID_HEADER, ""), signed_at))
             self.changed.notify_all()
