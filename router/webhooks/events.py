@@ -3,10 +3,12 @@ under which name, ordered by what, with which data.
 
 A conversation's events are ordered by the conversation; a merge by the
 customer kept. ``conversation.updated`` is heard only as
-``conversation.resolved``, when it reports a resolved conversation."""
+``conversation.resolved``, when it reports a resolved conversation, once per
+resolution (``_event_id``)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -56,12 +58,24 @@ def webhook_type(event: Event) -> str | None:
     return found[0] if found is not None and found[1](event.data) else None
 
 
+def _event_id(kind: str, data: dict[str, Any]) -> str:
+    """A new id, except for a resolution: ``conversation.updated`` reports a
+    resolved conversation again when it is labelled or snoozed, so its id is
+    the resolution's own (conversation and ``resolved_at``), and the store's
+    (subscription, event id) key delivers it once."""
+    conversation = data.get("conversation")
+    if kind == t.CONVERSATION_RESOLVED and isinstance(conversation, dict) and conversation.get("resolved_at"):
+        digest = hashlib.sha256(f"{conversation['id']}|{conversation['resolved_at']}".encode()).hexdigest()
+        return f"evt_{digest[:32]}"
+    return f"evt_{uuid.uuid4().hex}"
+
+
 def translate(event: Event, now: datetime) -> Queued | None:
-    """``event`` as integrators get it, with a new event id; None when it is not heard."""
+    """``event`` as integrators get it; None when it is not heard."""
     kind = webhook_type(event)
     if kind is None:
         return None
-    event_id = f"evt_{uuid.uuid4().hex}"
+    event_id = _event_id(kind, event.data)
     order_key = _MAP[event.type][2](event.data) or event_id
     data = {k: v for k, v in event.data.items() if k != core.TO_AGENT}
     return Queued(event=WebhookEvent(id=event_id, type=kind, created_at=now, data=data),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,14 @@ async def test_only_this_nodes_events_of_a_subscribed_type_are_queued(store: SQL
     [queued] = await store.list_webhook_deliveries(None, None, 10)
     assert queued.event_type == "conversation.opened" and queued.order_key == "conversation:conv_2"
     assert tap.written == 1 and wakeup.is_set()
+
+
+async def test_a_resolution_reported_again_is_delivered_once(store: SQLiteStore) -> None:
+    """A resolved conversation labelled or snoozed is published again as updated: one
+    ``conversation.resolved`` per resolution; resolved again after a reopen, a new one."""
+    await subscribe(store, ["conversation.resolved"])
+    resolved = conversation(ConversationStatus.RESOLVED).model_copy(update={"resolved_at": T0})
+    again = conversation(ConversationStatus.RESOLVED).model_copy(update={"resolved_at": T0, "labels": ["vip"]})
+    later = conversation(ConversationStatus.RESOLVED).model_copy(update={"resolved_at": T0 + timedelta(hours=1)})
+    queued = [translate(events.conversation_updated(v), T0) for v in (resolved, again, later)]
+    assert await store.enqueue_webhooks([q for q in queued if q is not None], T0) == 2
