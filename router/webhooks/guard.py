@@ -14,6 +14,7 @@ of agents' file URLs."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from router.fetch import is_public
+
+RESOLVE_TIMEOUT = 10.0  # seconds the check of a saved URL waits for its name's addresses
 
 
 class UrlRefused(Exception):
@@ -77,8 +80,9 @@ async def check_url(url: str, allow_private: bool, resolver: AbstractResolver) -
             raise _refused(host, host)
         return
     try:
-        found = await resolver.resolve(host, port, socket.AF_UNSPEC)
-    except OSError:
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            found = await resolver.resolve(host, port, socket.AF_UNSPEC)
+    except (OSError, TimeoutError):
         raise UrlRefused("webhook_url_unresolvable", f"{host} does not resolve to any address", host) from None
     for result in found:
         if not is_public(result["host"]):
