@@ -164,7 +164,8 @@ class WebhookTap:
                 failures = 0
             except StoreError as exc:
                 failures += 1
-                log.warning("webhooks: events could not be queued (%s); %d wait", exc, len(self._queue))
+                if failures == 1:  # once per outage: the store logs the outage itself
+                    log.warning("webhooks: events could not be queued (%s); they wait in memory", exc)
                 await asyncio.sleep(min(RETRY_MAX, 0.5 * 2 ** failures))
 
     async def flush(self) -> None:
