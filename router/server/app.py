@@ -67,6 +67,7 @@ from router.server.search import search_ctx
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
 from router.server.wallboard import wallboard_ctx
+from router.server.webhooks import webhooks_ctx
 from router.signals.service import Signals
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
@@ -367,7 +368,8 @@ def create_app(
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx, _connectors_ctx,
+        _store_ctx, cluster_ctx, events_ctx, webhooks_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx,
+        _connectors_ctx,
         _outbox_ctx, _assigner_ctx, _rules_reload_ctx, sweeper_ctx, search_ctx,
         wallboard_ctx,
     ])

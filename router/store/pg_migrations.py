@@ -17,6 +17,7 @@ import logging
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.webhooks.schema import POSTGRES as WEBHOOKS
 
 log = logging.getLogger(__name__)
 
@@ -572,6 +573,9 @@ PG_MIGRATIONS: list[str] = [
     # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
     "ALTER TABLE conversations ADD COLUMN reopened_at timestamptz,"
     " ADD COLUMN reopens integer NOT NULL DEFAULT 0;",
+    # 18: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
+    # delivery per (subscription, event) (router/webhooks/schema.py)
+    WEBHOOKS,
 ]
 
 

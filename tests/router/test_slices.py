@@ -85,6 +85,9 @@ WRITES = {
     "FileStore": {"add_file", "delete_file"},
     "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
     "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
+    "WebhookStore": {"create_webhook", "update_webhook", "rotate_webhook_secret", "delete_webhook", "enqueue_webhooks",
+                     "claim_webhooks", "webhook_sent", "webhook_retry", "webhook_dead", "redeliver_webhook",
+                     "prune_webhook_deliveries"},
 }
 # and every method that only reads (no lock)
 READS = {
@@ -110,6 +113,7 @@ READS = {
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
     "WallboardStore": {"open_counts", "sla_counts", "queued_values"},
+    "WebhookStore": {"get_webhook", "list_webhooks", "subscribed_event_types", "list_webhook_deliveries"},
 }
 
 
