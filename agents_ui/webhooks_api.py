@@ -83,7 +83,8 @@ def _refused(exc: UrlRefused) -> ApiError:
     return ApiError(400, exc.code, str(exc), details={"host": exc.host})
 
 
-@endpoint("GET", "/api/webhooks", "Every webhook subscription (admins)", response=SubscriptionsOut, permission=_INTEGRATIONS)
+@endpoint("GET", "/api/webhooks", "Every webhook subscription (admins)", response=SubscriptionsOut,
+          permission=_INTEGRATIONS)
 async def list_webhooks(request: web.Request, _: None) -> SubscriptionsOut:
     return SubscriptionsOut(subscriptions=await request.app[STORE].list_webhooks(), event_types=list(EVENT_TYPES),
                             signature_header=SIGNATURE_HEADER, event_id_header=EVENT_ID_HEADER)
@@ -119,7 +120,8 @@ async def rotate_webhook_secret(request: web.Request, _: None) -> SecretOut:
     return SecretOut(secret=await request.app[WEBHOOKS].rotate_secret(request.match_info["id"]))
 
 
-@endpoint("DELETE", "/api/webhooks/{id}", "Delete a subscription and its deliveries", status=204, permission=_INTEGRATIONS)
+@endpoint("DELETE", "/api/webhooks/{id}", "Delete a subscription and its deliveries", status=204,
+          permission=_INTEGRATIONS)
 async def delete_webhook(request: web.Request, _: None) -> None:
     await request.app[WEBHOOKS].delete(request.match_info["id"])
 
