@@ -427,4 +427,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
         WHERE status = 'queued' AND snoozed_until IS NULL;
     """,
+    # 25 (the position given; the coordinator renumbers at merge): search's terms made by new
+    # rules (router.search.terms: accents, look-alike letters, phones, dates, codes): every
+    # customer queued for the indexer again. The index of messages, a file of its own, is
+    # rebuilt by itself when it was made by other rules (router.search.sqlite_index)
+    "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
 ]
