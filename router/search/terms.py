@@ -60,8 +60,8 @@ _CODE = re.compile(r"(?<![0-9a-zа-я])([a-zа-я]{1,4})[-‐‑–]?(\d+)(?![0-
 # lower-case letters of each script that look like the other's
 _LAT_TO_CYR = dict(zip("abekmhopctyxu", "авекмнорстухи", strict=True))
 _CYR_TO_LAT = {c: lat for lat, c in _LAT_TO_CYR.items()}
-_SHORT_I = {"и", "И"}  # й is и with a breve: a letter of its own, not an accent
-_BREVE = "\u0306"
+# accents as Unicode's decomposition leaves them, but й's breve: й is a letter of its own
+_MARKS = re.compile("(?<![иИ])\u0306|[\u0300-\u0305\u0307-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]")
 
 _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
 # a stemmer object keeps the word it works on: one word at a time (the indexer's
@@ -69,12 +69,24 @@ _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.ste
 _STEMMING = threading.Lock()
 
 
+def _strip_accents_slowly(text: str) -> str:
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFKD", text)))
+
+
+# the UTF-8 lead bytes of the combining marks ``_MARKS`` takes off (U+0300–036F, 1AB0–1AFF, 1DC0–1DFF, 20D0–20FF)
+_MARK_BYTES = (b"\xcc", b"\xcd", b"\xe1\xaa", b"\xe1\xab", b"\xe1\xb7", b"\xe2\x83")
+
+
 def _strip_accents(text: str) -> str:
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFKD", text):
-        if unicodedata.category(ch) != "Mn" or (ch == _BREVE and out and out[-1] in _SHORT_I):
-            out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    """Accents off but й's, compatibility forms as plain letters. Most texts
+    have nothing of the kind (й aside): three quick checks tell, and spare
+    them Unicode's normalisations, which cost more than all the rest."""
+    if unicodedata.is_normalized("NFC", text) and \
+            unicodedata.is_normalized("NFKD", text.replace("й", "и").replace("Й", "И")):
+        raw = text.encode("utf-8", "surrogatepass")
+        if not any(lead in raw for lead in _MARK_BYTES):
+            return text
+    return _strip_accents_slowly(text)
 
 
 def _one_script(word: str) -> str:
@@ -95,6 +107,8 @@ def fold(text: str) -> str:
     """Lower case, without accents, compatibility forms as plain letters, each
     word in one script where its look-alike letters allow."""
     folded = _strip_accents(text).casefold()
+    if not (_LATIN.search(folded) and _CYRILLIC.search(folded)):
+        return folded
     return _WORD.sub(lambda m: _one_script(m.group(0)), folded)
 
 
@@ -133,8 +147,6 @@ def _phone_terms(digits: str) -> list[str]:
 
 
 def _word_terms(word: str) -> list[str]:
-    if word.isalpha() or word.isdigit():
-        return [stem(word)]
     # letters and digits together (a1234, 12шт, mp3): the whole, and each part
     return [word, *(stem(p) for p in _LETTERS_DIGITS.findall(word))]
 
@@ -143,11 +155,17 @@ def text_terms(text: str) -> list[str]:
     """A text's terms, without repeats: its words' stems, and the terms of the
     phone numbers, dates and codes in it."""
     folded = fold(text)
-    found = [t for w in _WORD.findall(folded) for t in _word_terms(w)]
-    for run in _DIGIT_RUN.findall(folded):
-        found += _phone_terms("".join(_DIGIT.findall(run)))
-    found += _dates(folded)
-    found += [letters + digits for letters, digits in _CODE.findall(folded)]
+    found: list[str] = []
+    for word in _WORD.findall(folded):
+        if word.isalpha() or word.isdigit():
+            found.append(stem(word))
+        else:
+            found += _word_terms(word)
+    if _DIGIT.search(folded):  # the rest are made of digits: most texts have none, and skip the scans
+        for run in _DIGIT_RUN.findall(folded):
+            found += _phone_terms("".join(_DIGIT.findall(run)))
+        found += _dates(folded)
+        found += [letters + digits for letters, digits in _CODE.findall(folded)]
     return list(dict.fromkeys(found))
 
 
