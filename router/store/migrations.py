@@ -437,4 +437,9 @@ MIGRATIONS: list[str] = [
     # 24: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
     # delivery per (subscription, event) (router/webhooks/schema.py)
     WEBHOOKS,
+    # 25: search's terms made by new
+    # rules (router.search.terms: accents, look-alike letters, phones, dates, codes): every
+    # customer queued for the indexer again. The index of messages, a file of its own, is
+    # rebuilt by itself when it was made by other rules (router.search.sqlite_index)
+    "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
 ]
