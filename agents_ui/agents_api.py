@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from agents_ui import live
 from agents_ui.endpoints import ApiError, current_agent, endpoint
@@ -34,6 +34,7 @@ from router.agents.service import (
 )
 from router.agents.store import AgentAdminStore
 from router.appkeys import ASSIGNER, BUS, STORE
+from router.controls import no_control_characters
 from router.models import Agent, Presence, Role, utcnow
 from router.routing.store import AssignmentStore
 from router.store.errors import ConflictError, StoreError
@@ -63,7 +64,8 @@ def _refused(exc: AgentChangeRefused) -> ApiError:
 # -- the roster -------------------------------------------------------------------------
 
 Username = Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,64}$", description="1-64 of a-z 0-9 . _ -")]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                        AfterValidator(no_control_characters)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 
 

@@ -35,7 +35,7 @@ class Permission(StrEnum):
     MANAGE_RULES = "manage_rules"
     # write the canned replies of every team, and read every team's
     MANAGE_TEAM_REPLIES = "manage_team_replies"
-    # what integrations write: the CRM's value attributes of customers (and, later, outbound webhooks)
+    # what integrations write and hear: the CRM's value attributes of customers, the outbound webhooks
     MANAGE_INTEGRATIONS = "manage_integrations"
 
 

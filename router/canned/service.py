@@ -31,6 +31,7 @@ from router.canned.bot_answers import bot_fill, bot_missing
 from router.canned.store import CannedStore
 from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
+from router.controls import control_character
 from router.models import Agent, Conversation, Customer, Message, new_id
 from router.notices import customer_language
 from router.store.errors import ConflictError, NotFound
@@ -42,9 +43,6 @@ MAX_SHORTCUT = 32
 MAX_TITLE = 100
 MAX_TEXT = 4000  # as every text of the service's config (router.texts.Text)
 BOT_PREFIX = "bot:"
-# C0 controls but tab, line feed and carriage return; DEL and the C1 controls; and the bidi
-# embeddings, overrides and isolates, which make a title or text read other than it is written
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CannedError(Exception):
@@ -145,9 +143,8 @@ def _shortcut(raw: str) -> str:
 
 def _bounded(name: str, value: str, most: int) -> str:
     value = value.strip()
-    if (bad := _CONTROL.search(value)) is not None:
-        raise ControlCharacter(f"{name}: control character U+{ord(bad.group()):04X} at {bad.start() + 1}",
-                               field=name, position=bad.start() + 1)
+    if (bad := control_character(value)) is not None:
+        raise ControlCharacter(f"{name}: control character {bad[0]} at {bad[1]}", field=name, position=bad[1])
     if not value:
         raise EmptyField(f"{name}: must not be empty", field=name)
     if len(value) > most:

@@ -2,20 +2,30 @@
 gives it the pool (``router.store.pg_engine``); storage only, the rules are in
 ``router.search.service``.
 
-Messages are searched by PostgreSQL's own text search: a GIN index of
-``to_tsvector('russian', lower(text))`` (migration 8), whose Russian
-configuration stems Cyrillic words with Snowball's Russian stemmer and Latin
-ones with the English, and leaves out the stop words of both; the text is
-lowered by ICU's rules (``"und-x-icu"``), so a database whose ``LC_CTYPE`` is
-``C`` still reads «Заказ» as «заказ». PostgreSQL indexes each message in the
-transaction that stores it: nothing lags. Customers' terms are the same
-Python terms as SQLite's (``router.search.terms``), kept as a ``tsvector`` of
-the ``simple`` configuration, filled by the indexer from a queue that
-triggers append to."""
+Both messages and customers are searched by the terms ``router.search.terms``
+makes in Python, the very terms SQLite's index holds, so both backends find
+the same: each kept as a ``tsvector`` built from the terms as they are
+(``array_to_tsvector``: no parser, no dictionary of PostgreSQL's between),
+in ``search_messages`` (keyed by the message's seq; migration 19) and
+``search_customers``, each with a GIN index. Triggers queue each new message
+and each changed customer; the catch-up indexer (``index_for_search``) writes
+their terms off the ingest's transaction, as SQLite's does.
+
+A page of messages takes the newest matches of the words first, the way
+chosen here by the statistics ANALYZE keeps of the terms column (the share of
+rows each of its most common terms is in; ``TermStats``): a common word's
+matches are read backwards by seq, the stored vector checked row by row until
+the budget is met (no text parsed: the reason this table exists); a rare
+word's gathered from the GIN index and the newest sorted out. PostgreSQL's
+planner, left to itself, walks for a term it has no count of (an order
+number) and reads the whole table to find none."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,16 +43,14 @@ from router.search.store import (
     SearchStore,
     resume_after,
 )
-from router.search.terms import MIN_PREFIX, customer_terms
+from router.search.terms import MIN_PREFIX, customer_terms, text_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.store.pg_rows import CONVERSATION_SELECT
 from router.store.rows import conversation_row, message_row
 
-# the expression the messages' index is made of (migration 8): a query must repeat it word for word
-MESSAGE_VECTOR = "to_tsvector('russian'::regconfig, lower(m.text COLLATE \"und-x-icu\"))"
-QUERY_VECTOR = "plainto_tsquery('russian'::regconfig, lower({} COLLATE \"und-x-icu\"))"
-FIRST_TRY_MS = 50  # milliseconds the newest messages are read backwards before the GIN index is asked
+WALK_MS = 150  # a walk by seq that takes longer (stale statistics) gives way to the GIN index
+STATS_FOR = 300.0  # seconds the terms' statistics are kept before they are read again
 
 
 class _Args:
@@ -56,10 +64,10 @@ class _Args:
         return f"${len(self.values)}"
 
 
-def prefix_query(terms: tuple[str, ...]) -> str:
-    """``to_tsquery``'s text of terms that must all be there, each as a prefix
-    (terms are letters and digits only: quoted all the same)."""
-    return " & ".join(f"'{t}'" + (":*" if len(t) >= MIN_PREFIX else "") for t in terms)
+def terms_query(terms: tuple[str, ...], prefix: bool) -> str:
+    """A ``tsquery``'s text of terms that must all be there, each as a prefix
+    when ``prefix`` (terms are letters and digits only: quoted all the same)."""
+    return " & ".join(f"'{t}'" + (":*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
 
 
 def _filters(f: Filters, arg: Callable[[Any], str], at: str) -> str:
@@ -91,34 +99,65 @@ async def _views(conn: PgConn, ids: set[str]) -> dict[str, ConversationView]:
     return {r["id"]: conversation_row(r) for r in rows}
 
 
-async def _candidates(conn: PgConn, search: Search, budget: int) -> list[int]:
-    """The newest matches of the words, ``budget`` of them at most. PostgreSQL's
-    planner cannot tell a common word from a rare one it has no statistics of
-    (an order number): it reads the newest messages backwards (``messages_seq``),
-    which finds a common word's matches at once and a rare word's only after
-    reading nearly all. That way gets ``FIRST_TRY`` of time; past it, the GIN
-    index gathers every match and the newest are sorted out, which is quick
-    exactly when matches are few."""
+@dataclass(frozen=True, slots=True)
+class TermStats:
+    """What ANALYZE counted of the messages' terms: the rows, and the share of
+    rows each of the most common terms is in (``pg_stats.most_common_elems``:
+    about the 1,000 most common; a term not among them is rarer than all)."""
+
+    rows: float
+    shares: dict[str, float]
+
+    def walk_first(self, terms: tuple[str, ...], budget: int) -> bool:
+        """Whether reading backwards by seq finds ``budget`` matches sooner than
+        the GIN index gathers them all: the rows a walk reads (the budget over
+        the share of rows with every term, as if independent) against the
+        matches of the rarest term."""
+        shares = [self.shares.get(t, 0.0) for t in terms]
+        if not shares or min(shares) <= 0.0:
+            return False
+        return budget / math.prod(shares) < self.rows * min(shares)
+
+
+async def _term_stats(conn: PgConn) -> TermStats | None:
+    row = await conn.fetchrow(
+        "SELECT c.reltuples, s.most_common_elems::text::text[] AS terms, s.most_common_elem_freqs AS shares"
+        " FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
+        " AND s.tablename = 'search_messages' AND s.attname = 'terms'"
+        " WHERE c.oid = 'search_messages'::regclass")
+    if row is None or row["terms"] is None or row["reltuples"] <= 0:
+        return None  # never analysed: the planner's way, under a bound of time
+    return TermStats(float(row["reltuples"]), dict(zip(row["terms"], row["shares"], strict=False)))
+
+
+async def _candidates(conn: PgConn, search: Search, budget: int, stats: TermStats | None) -> list[int]:
+    """The newest matches of the words, ``budget`` of them at most: read
+    backwards by seq for words common enough (``TermStats``), else gathered
+    from the GIN index and the newest sorted out. A walk that still runs long
+    (no statistics yet, or stale ones) gives way to the GIN index after
+    ``WALK_MS``: a bound on the time, never a change of results."""
     arg = _Args()
-    where = f"{MESSAGE_VECTOR} @@ {QUERY_VECTOR.format(arg(search.text))}"
+    where = f"s.terms @@ {arg(terms_query(search.terms, prefix=False))}::tsquery"
     if search.after is not None:
-        where += f" AND m.seq < {arg(search.after)}"
-    sql = f"SELECT m.seq FROM messages m WHERE {where} ORDER BY m.seq DESC LIMIT {arg(budget)}"
+        where += f" AND s.seq < {arg(search.after)}"
+    sql = f"SELECT s.seq FROM search_messages s WHERE {where} ORDER BY s.seq DESC LIMIT {arg(budget)}"
     async with conn.transaction():
-        try:
-            async with conn.transaction():  # a savepoint: the settings end with it
-                await conn.execute(f"SET LOCAL statement_timeout = {FIRST_TRY_MS}")
-                return [r["seq"] for r in await conn.fetch(sql, *arg.values)]
-        except asyncpg.QueryCanceledError:
-            pass
+        if stats is None or stats.walk_first(search.terms, budget):
+            try:
+                async with conn.transaction():  # a savepoint: the settings end with it
+                    await conn.execute(f"SET LOCAL statement_timeout = {WALK_MS}")
+                    await conn.execute("SET LOCAL enable_bitmapscan = off")
+                    return [r["seq"] for r in await conn.fetch(sql, *arg.values)]
+            except asyncpg.QueryCanceledError:
+                pass
         await conn.execute("SET LOCAL enable_indexscan = off")  # the GIN index's bitmap, then a sort
         return [r["seq"] for r in await conn.fetch(sql, *arg.values)]
 
 
-async def _search_messages(conn: PgConn, search: Search) -> MessagePage:
+async def _search_messages(conn: PgConn, search: Search, stats: TermStats | None) -> MessagePage:
     # the newest matches of the words, a budget of them; then the filters over them
     budget = CANDIDATES if search.filters.any else search.limit
-    candidates = await _candidates(conn, search, budget)
+    candidates = await _candidates(conn, search, budget, stats)
     if not candidates:
         return MessagePage([], None)
     arg = _Args()
@@ -137,7 +176,7 @@ async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int,
     where = ""
     if search.terms:
         where += (" AND c.customer_id IN (SELECT customer_id FROM search_customers"
-                  f" WHERE terms @@ to_tsquery('simple', {arg(prefix_query(search.terms))}))")
+                  f" WHERE terms @@ {arg(terms_query(search.terms, prefix=True))}::tsquery)")
     if search.after is not None:
         where += f" AND c.seq < {arg(search.after)}"
     where += _filters(search.filters, arg, "c.created_at")
@@ -148,7 +187,7 @@ async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int,
 
 async def _search_customers(conn: PgConn, search: Search) -> list[tuple[int, CustomerHit]]:
     arg = _Args()
-    where = f"s.terms @@ to_tsquery('simple', {arg(prefix_query(search.terms))})"
+    where = f"s.terms @@ {arg(terms_query(search.terms, prefix=True))}::tsquery"
     if search.after is not None:
         where += f" AND s.seq < {arg(search.after)}"
     rows = await conn.fetch(
@@ -164,6 +203,28 @@ async def _search_customers(conn: PgConn, search: Search) -> list[tuple[int, Cus
 
 
 async def _index(conn: PgConn, limit: int) -> int:
+    """Queued messages (the newest first: after an upgrade, recent ones are
+    found first) and changed customers, ``limit`` of each at most."""
+    return await _index_messages(conn, limit) + await _index_customers(conn, limit)
+
+
+async def _index_messages(conn: PgConn, limit: int) -> int:
+    taken = [r["seq"] for r in await conn.fetch(
+        "DELETE FROM search_dirty_messages WHERE seq IN (SELECT seq FROM search_dirty_messages ORDER BY seq DESC"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING seq", limit)]
+    if not taken:
+        return 0
+    rows = await conn.fetch("SELECT seq, text FROM messages WHERE seq = ANY($1::bigint[])", taken)
+    docs = [(r["seq"], terms) for r in rows if (terms := text_terms(r["text"] or ""))]
+    await conn.execute(
+        "INSERT INTO search_messages (seq, terms) SELECT d.seq, array_to_tsvector(d.terms::text[])"
+        " FROM unnest($1::bigint[], $2::text[]) AS d(seq, terms)"
+        " ON CONFLICT (seq) DO UPDATE SET terms = excluded.terms",
+        [seq for seq, _ in docs], ["{" + ",".join(terms) + "}" for _, terms in docs])
+    return len(taken)
+
+
+async def _index_customers(conn: PgConn, limit: int) -> int:
     taken = await conn.fetch(
         "DELETE FROM search_dirty_customers WHERE seq IN (SELECT seq FROM search_dirty_customers ORDER BY seq"
         " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING customer_id", limit)
@@ -174,9 +235,9 @@ async def _index(conn: PgConn, limit: int) -> int:
         "SELECT cu.id, cu.display_name, ARRAY(SELECT value FROM identities WHERE customer_id = cu.id) AS vals"
         " FROM customers cu WHERE cu.id = ANY($1::text[]) ORDER BY cu.id", ids)
     await conn.executemany(
-        "INSERT INTO search_customers (customer_id, terms) VALUES ($1, to_tsvector('simple', $2))"
+        "INSERT INTO search_customers (customer_id, terms) VALUES ($1, array_to_tsvector($2::text[]))"
         " ON CONFLICT (customer_id) DO UPDATE SET terms = excluded.terms",
-        [(r["id"], " ".join(customer_terms(r["display_name"], list(r["vals"])))) for r in rows])
+        [(r["id"], customer_terms(r["display_name"], list(r["vals"]))) for r in rows])
     return len(ids)
 
 
@@ -252,8 +313,14 @@ async def _next_wake(conn: PgConn) -> datetime | None:
 class PostgresSearch(SearchStore, PgConnections):
     """Search, labels and snooze over the pool of the store it is mixed into."""
 
+    _term_stats: TermStats | None = None
+    _term_stats_at = -math.inf
+
     async def search_messages(self, search: Search) -> MessagePage:
-        return await self._pg.read(_search_messages, search)
+        if time.monotonic() - self._term_stats_at > STATS_FOR:
+            self._term_stats = await self._pg.read(_term_stats)
+            self._term_stats_at = time.monotonic()
+        return await self._pg.read(_search_messages, search, self._term_stats)
 
     async def search_conversations(self, search: Search) -> list[tuple[int, ConversationView]]:
         return await self._pg.read(_search_conversations, search)

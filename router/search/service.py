@@ -74,7 +74,7 @@ class Search:
 
     kind: Kind
     terms: tuple[str, ...] = ()
-    # the query as typed (trimmed): PostgreSQL reads messages' queries with its own parser
+    # the query as typed (trimmed)
     text: str = ""
     filters: Filters = field(default_factory=Filters)
     after: int | None = None
@@ -102,9 +102,7 @@ def make_search(kind: Kind, text: str | None, filters: Filters, cursor: str | No
     if text and not terms:
         raise SearchError("query_no_words", "the query has no letters or digits to search for")
     if terms and kind is Kind.MESSAGES:
-        # a message is indexed by its words (text_terms), not a customer's phone rule:
-        # "8 916 123-45-67" in a message is the words 8, 916, 123, 45, 67
-        terms = tuple(query_terms(text, drop_stop_words=True, phone=False))
+        terms = tuple(query_terms(text, drop_stop_words=True))
         if not terms:
             raise SearchError("query_only_stop_words", "the query has only words too common to search by")
     if not terms and kind is not Kind.CONVERSATIONS:

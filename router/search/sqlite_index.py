@@ -5,7 +5,8 @@ ingest, whose latency it would otherwise add to (bench.load measured it).
 
 The file holds derived data only: an FTS5 table keyed by the message's rowid
 and the position the indexer reached. Deleted, or found to belong to another
-store (a replaced database), or behind the store's last message (a restored
+store (a replaced database), or made by other rules (``TERMS_VERSION``: an
+upgrade that changed how a text's terms are made), or behind the store's last message (a restored
 backup, writes lost at a power cut), it is built again from the first
 message, in the background. The store's reader attaches it read-only to
 search (``attach``), and the indexer's connection attaches the store
@@ -17,7 +18,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from router.search.terms import text_terms
+from router.search.terms import TERMS_VERSION, text_terms
 from router.store.engine import Connection, close_quietly
 from router.store.sqlite_db import Synchronous
 
@@ -51,12 +52,14 @@ def _prepare(conn: sqlite3.Connection, store_path: str, owner: str) -> None:
     """The index's tables; emptied when they were built from another store."""
     conn.execute("PRAGMA wal_autocheckpoint=1000")  # derived data: checkpointed as SQLite does by default
     conn.executescript(_CREATE)
-    row = conn.execute("SELECT value FROM meta WHERE key = 'store'").fetchone()
-    if row is not None and row[0] == owner:
+    made = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('store', 'terms')").fetchall())
+    if made == {"store": owner, "terms": TERMS_VERSION}:
         return
+    if made.get("store") == owner:  # an upgrade whose terms are made by other rules
+        log.warning("the search index was made by other rules: building it again in the background")
     conn.executescript("BEGIN; DROP TABLE search_messages; DELETE FROM meta; COMMIT;")
     conn.executescript(_CREATE)
-    conn.execute("INSERT INTO meta (key, value) VALUES ('store', ?)", (owner,))
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [("store", owner), ("terms", TERMS_VERSION)])
 
 
 def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int:

@@ -1,8 +1,8 @@
 """Words too common to search by: Snowball's stop-word lists of Russian and
-English (BSD licence), the very lists PostgreSQL's ``russian`` and ``english``
-text search configurations leave out (``tsearch_data/*.stop``). A query of
-messages leaves them out on SQLite as PostgreSQL does, so both find the same:
-«где мои заказы» searches «заказы»."""
+English (BSD licence), the lists PostgreSQL's ``russian`` and ``english``
+text search configurations leave out too (``tsearch_data/*.stop``). A query
+of messages leaves them out (``router.search.terms.query_terms``), on both
+backends alike: «где мои заказы» searches «заказы»."""
 
 from __future__ import annotations
 

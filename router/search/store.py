@@ -84,13 +84,14 @@ class SearchStore(Protocol):
 
     @abstractmethod
     async def index_for_search(self, limit: int) -> int:
-        """Index up to ``limit`` documents not indexed yet (messages in the order
-        stored, customers changed since they were); how many it indexed, 0 when
-        the index has caught up.
+        """Index up to ``limit`` documents not indexed yet (messages stored,
+        customers changed since they were); how many it indexed, 0 when the
+        index has caught up.
 
-        Lock: SQLite's one writer; on PostgreSQL, the changed customers' queue rows
+        Lock: SQLite's one writer (the messages' index file has a writer of its
+        own); on PostgreSQL, the queued messages' and changed customers' queue rows
         taken ``FOR UPDATE SKIP LOCKED`` and deleted in the transaction that writes
-        their terms (messages are indexed by PostgreSQL itself as they are stored)."""
+        their terms."""
 
     @abstractmethod
     async def list_labels(self) -> list[Label]:

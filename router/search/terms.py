@@ -1,30 +1,67 @@
-"""The terms a text is indexed and searched by, the same on both sides of a
-search: lower-case words, ``ё`` as ``е``, each reduced to its Snowball stem in
-its own script's language (Cyrillic words by the Russian stemmer, Latin ones by
-the English), so «заказ» finds «заказы», «заказов» and "order" finds "orders".
+"""The terms a text is indexed and searched by, made here in Python for both
+backends alike (SQLite's FTS5 table and PostgreSQL's ``tsvector`` hold these
+terms, never their own parse of the text), so a query finds the same on both.
 
-SQLite has no Russian stemmer: the catch-up indexer stores these terms in its
-FTS5 tables, and a query is turned into the same terms. Snowball's stemmers
-run in C when PyStemmer is installed (snowballstemmer uses it by itself):
-``python -m bench.search --stemmers`` measures both."""
+A text is first folded (``fold``): compatibility forms (full-width letters,
+ligatures) as plain letters, lower case, accents off (é → e, ё → е, but
+й stays й), and a word mixing Latin and Cyrillic look-alike letters
+(«зaкaз» with Latin «a», "оrder" with a Cyrillic «о») written in the script
+most of its letters are in. Then each word is reduced to its Snowball stem in
+its own script's language (Cyrillic words by the Russian stemmer, Latin ones
+by the English), so «заказ» finds «заказы», «заказов» and "order" finds
+"orders". Emails and URLs are their words (anna.smith@example.com: anna,
+smith, example, com). Besides the words, a text has terms of what people
+type in several ways:
+
+- a phone number (digits with spaces, dots, dashes, brackets, a ``+``): its
+  digits, its national part (the last 10) and its local part (the last 7);
+- a date (``5.12.2026``, ``05/12/2026``, ``2026-12-05``): ``d20261205``;
+- a code of letters and digits (``A-1234``, ``A1234``): ``a1234``, and its parts.
+
+A query is folded the same way; a query that is a phone number, a date or a
+code is that one term. Snowball's stemmers run in C when PyStemmer is
+installed (snowballstemmer uses it by itself): ``python -m bench.search
+--stemmers`` measures both.
+
+``TERMS_VERSION`` names these rules: an index built by other rules is built
+again (SQLite's index file at start; both stores' tables by a migration)."""
 
 from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 import snowballstemmer
 
 from router.search.stopwords import STOP_WORDS
-from router.words import script_of, words
 
-# a query (or an identity's value) made of a phone number's characters only
-_PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
-_DIGITS = re.compile(r"\d")
+TERMS_VERSION = "2"  # bump when a text's terms change: every index is built again
 MIN_PHONE_DIGITS = 5  # fewer digits are a house number, not a phone
+MAX_PHONE_DIGITS = 15  # E.164's longest; a longer run of digits is a list of numbers
 MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone
 NATIONAL_DIGITS = 10  # a phone's digits after its country code (+7 916 123-45-67)
+LOCAL_DIGITS = 7  # a phone's number within its area code (123-45-67)
+
+_WORD = re.compile(r"[0-9a-zа-я]+")
+_CYRILLIC = re.compile(r"[а-я]")
+_LATIN = re.compile(r"[a-z]")
+_LETTERS_DIGITS = re.compile(r"[a-zа-я]+|\d+")
+# digits as a phone number is typed: 8 (916) 123-45-67, +7.916.123.45.67
+_DIGIT_RUN = re.compile(r"(?<![0-9a-zа-я])\+?\d[\d\s().\-]*\d(?![0-9a-zа-я])")
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
+_DIGIT = re.compile(r"\d")
+_DATE_DMY = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d.])")
+_DATE_YMD = re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])")
+# letters then digits, with a dash or nothing between: A-1234, AB1234, з-15
+_CODE = re.compile(r"(?<![0-9a-zа-я])([a-zа-я]{1,4})[-‐‑–]?(\d+)(?![0-9a-zа-я])")
+
+# lower-case letters of each script that look like the other's
+_LAT_TO_CYR = dict(zip("abekmhopctyxu", "авекмнорстухи", strict=True))
+_CYR_TO_LAT = {c: lat for lat, c in _LAT_TO_CYR.items()}
+# accents as Unicode's decomposition leaves them, but й's breve: й is a letter of its own
+_MARKS = re.compile("(?<![иИ])\u0306|[\u0300-\u0305\u0307-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]")
 
 _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
 # a stemmer object keeps the word it works on: one word at a time (the indexer's
@@ -32,46 +69,145 @@ _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.ste
 _STEMMING = threading.Lock()
 
 
+def _strip_accents_slowly(text: str) -> str:
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFKD", text)))
+
+
+# the UTF-8 lead bytes of the combining marks ``_MARKS`` takes off (U+0300–036F, 1AB0–1AFF, 1DC0–1DFF, 20D0–20FF)
+_MARK_BYTES = (b"\xcc", b"\xcd", b"\xe1\xaa", b"\xe1\xab", b"\xe1\xb7", b"\xe2\x83")
+
+
+def _strip_accents(text: str) -> str:
+    """Accents off but й's, compatibility forms as plain letters. Most texts
+    have nothing of the kind (й aside): three quick checks tell, and spare
+    them Unicode's normalisations, which cost more than all the rest."""
+    if unicodedata.is_normalized("NFC", text) and \
+            unicodedata.is_normalized("NFKD", text.replace("й", "и").replace("Й", "И")):
+        raw = text.encode("utf-8", "surrogatepass")
+        if not any(lead in raw for lead in _MARK_BYTES):
+            return text
+    return _strip_accents_slowly(text)
+
+
+def _one_script(word: str) -> str:
+    """A word of Latin and Cyrillic letters in the script most of them are in,
+    when its other letters all have look-alikes there; else as it is."""
+    latin, cyrillic = len(_LATIN.findall(word)), len(_CYRILLIC.findall(word))
+    if not latin or not cyrillic:
+        return word
+    to_cyrillic = (_LAT_TO_CYR, _LATIN)
+    to_latin = (_CYR_TO_LAT, _CYRILLIC)
+    for table, other in (to_cyrillic, to_latin) if cyrillic >= latin else (to_latin, to_cyrillic):
+        if all(ch in table for ch in other.findall(word)):
+            return "".join(table.get(ch, ch) for ch in word)
+    return word
+
+
+def fold(text: str) -> str:
+    """Lower case, without accents, compatibility forms as plain letters, each
+    word in one script where its look-alike letters allow."""
+    folded = _strip_accents(text).casefold()
+    if not (_LATIN.search(folded) and _CYRILLIC.search(folded)):
+        return folded
+    return _WORD.sub(lambda m: _one_script(m.group(0)), folded)
+
+
 @lru_cache(maxsize=131072)
 def stem(word: str) -> str:
-    if word.isdigit():
+    if not word.isalpha():
         return word
     with _STEMMING:
-        return str(_STEMMERS[script_of(word)].stemWord(word))
+        return str(_STEMMERS["ru" if _CYRILLIC.search(word) else "en"].stemWord(word))
+
+
+def _date(day: str, month: str, year: str) -> str | None:
+    d, m = int(day), int(month)
+    if m > 12 >= d:  # 12/25/2026: written month first
+        d, m = m, d
+    if not (1 <= d <= 31 and 1 <= m <= 12):
+        return None
+    return f"d{year}{m:02d}{d:02d}"
+
+
+def _dates(text: str) -> list[str]:
+    found = [_date(*m.groups()) for m in _DATE_DMY.finditer(text)]
+    found += [_date(m.group(3), m.group(2), m.group(1)) for m in _DATE_YMD.finditer(text)]
+    return [d for d in found if d]
+
+
+def _phone_terms(digits: str) -> list[str]:
+    if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return []
+    found = [digits]
+    if len(digits) > NATIONAL_DIGITS:
+        found.append(digits[-NATIONAL_DIGITS:])
+    if len(digits) >= NATIONAL_DIGITS:
+        found.append(digits[-LOCAL_DIGITS:])
+    return found
+
+
+def _word_terms(word: str) -> list[str]:
+    # letters and digits together (a1234, 12шт, mp3): the whole, and each part
+    return [word, *(stem(p) for p in _LETTERS_DIGITS.findall(word))]
 
 
 def text_terms(text: str) -> list[str]:
-    """A message's terms, in order (repeats kept: the index counts them once)."""
-    return [stem(w) for w in words(text)]
-
-
-def _phone_terms(value: str) -> list[str]:
-    digits = "".join(_DIGITS.findall(value))
-    if len(digits) < MIN_PHONE_DIGITS:
-        return []
-    # the whole number and its national part: "+7 916…", "8 916…" and "916…" all find it
-    return sorted({digits, digits[-NATIONAL_DIGITS:]})
-
-
-def customer_terms(name: str | None, values: list[str]) -> list[str]:
-    """A customer's terms: the words of their name and of every identity's
-    value (an email's parts, a chat id), and each phone-like value's digits."""
-    found = text_terms(name or "")
-    for value in values:
-        found += text_terms(value)
-        found += _phone_terms(value)
+    """A text's terms, without repeats: its words' stems, and the terms of the
+    phone numbers, dates and codes in it."""
+    folded = fold(text)
+    found: list[str] = []
+    for word in _WORD.findall(folded):
+        if word.isalpha() or word.isdigit():
+            found.append(stem(word))
+        else:
+            found += _word_terms(word)
+    if _DIGIT.search(folded):  # the rest are made of digits: most texts have none, and skip the scans
+        for run in _DIGIT_RUN.findall(folded):
+            found += _phone_terms("".join(_DIGIT.findall(run)))
+        found += _dates(folded)
+        found += [letters + digits for letters, digits in _CODE.findall(folded)]
     return list(dict.fromkeys(found))
 
 
-def query_terms(query: str, drop_stop_words: bool = False, phone: bool = True) -> list[str]:
-    """A query's terms: with ``phone``, a phone number typed any way is one
-    term of its digits (its national part when it has a country code), as
-    customers' phones are indexed; else the stems of its words, as a message
-    is indexed (``text_terms``), without the stop words when ``drop_stop_words``
-    (a query of messages, as PostgreSQL reads one: ``router.search.stopwords``)."""
-    if phone and _PHONE_LIKE.match(query.strip()):
-        digits = "".join(_DIGITS.findall(query))
-        if len(digits) >= MIN_PHONE_DIGITS:
-            return [digits[-NATIONAL_DIGITS:] if len(digits) > NATIONAL_DIGITS else digits]
-    kept = [w for w in words(query) if not (drop_stop_words and w in STOP_WORDS)]
-    return list(dict.fromkeys(stem(w) for w in kept))
+def customer_terms(name: str | None, values: list[str]) -> list[str]:
+    """A customer's terms: those of their name and of every identity's value
+    (an email's parts, a phone's digits, a chat id)."""
+    found = text_terms(name or "")
+    for value in values:
+        found += text_terms(value)
+    return list(dict.fromkeys(found))
+
+
+def _query_phone(query: str) -> str | None:
+    if not _PHONE_LIKE.match(query) or _dates(query):
+        return None
+    digits = "".join(_DIGIT.findall(query))
+    if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return None
+    return digits[-NATIONAL_DIGITS:] if len(digits) > NATIONAL_DIGITS else digits
+
+
+def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
+    """A query's terms, as a text's are made: a phone number typed any way is
+    one term of its digits (its national part when it has a country code); a
+    date is its date term and a code (A-1234) its whole; else the stems of its
+    words, without the stop words when ``drop_stop_words`` (a query of
+    messages: «где мои заказы» searches «заказы»)."""
+    folded = fold(query).strip()
+    if phone := _query_phone(folded):
+        return [phone]
+    found: list[str] = []
+
+    def keep(match: re.Match[str], term: str | None) -> str:
+        if term is None:
+            return match.group(0)
+        found.append(term)
+        return " "
+
+    folded = _DATE_DMY.sub(lambda m: keep(m, _date(*m.groups())), folded)
+    folded = _DATE_YMD.sub(lambda m: keep(m, _date(m.group(3), m.group(2), m.group(1))), folded)
+    folded = _CODE.sub(lambda m: keep(m, m.group(1) + m.group(2)), folded)
+    for word in _WORD.findall(folded):
+        if not (drop_stop_words and word in STOP_WORDS):
+            found.append(word if not (word.isalpha() or word.isdigit()) else stem(word))
+    return list(dict.fromkeys(found))

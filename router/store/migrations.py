@@ -2,6 +2,7 @@
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
 from router.reports.schema import SQLITE as CONVERSATION_EVENTS
+from router.webhooks.schema import SQLITE as WEBHOOKS
 
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
 # have to move into ``messages.core`` (router.models.CoreMeta)
@@ -428,6 +429,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
         WHERE status = 'queued' AND snoozed_until IS NULL;
     """,
+    # 23: reopen — a customer writing soon after a resolve reopens the conversation
+    # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
+    """
+    ALTER TABLE conversations ADD COLUMN reopened_at TEXT;
+    ALTER TABLE conversations ADD COLUMN reopens INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 24: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
+    # delivery per (subscription, event) (router/webhooks/schema.py)
+    WEBHOOKS,
+    # 25: search's terms made by new
+    # rules (router.search.terms: accents, look-alike letters, phones, dates, codes): every
+    # customer queued for the indexer again. The index of messages, a file of its own, is
+    # rebuilt by itself when it was made by other rules (router.search.sqlite_index)
+    "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
     # 27: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
 ]

@@ -18,6 +18,7 @@ from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.webhooks.schema import POSTGRES as WEBHOOKS
 
 log = logging.getLogger(__name__)
 
@@ -560,6 +561,34 @@ CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_a
     WHERE status = 'queued' AND snoozed_until IS NULL;
 """
 
+# 19 (issue 22, search: one truth on both backends): messages are searched by the terms
+# router.search.terms makes in Python, as SQLite's index holds them, not by PostgreSQL's
+# own parse of the text (which read an email, a URL, a date or an accent its own way). A
+# trigger queues each new message; the indexer (router.search.postgres) writes its terms to
+# search_messages, a narrow table whose stored tsvector a walk by seq reads without parsing
+# any text. Every message stored before is queued here, the newest first out, and every
+# customer too (their terms are made by the new rules): the indexer rebuilds both in the
+# background after the upgrade, search finding more as it goes.
+_SEARCH_TERMS = """
+DROP INDEX messages_search;
+CREATE TABLE search_messages (
+    seq bigint PRIMARY KEY,
+    terms tsvector NOT NULL
+);
+CREATE INDEX search_messages_terms ON search_messages USING gin (terms);
+CREATE TABLE search_dirty_messages (seq bigint PRIMARY KEY);
+INSERT INTO search_dirty_messages (seq) SELECT seq FROM messages;
+CREATE FUNCTION omnirouter_search_message() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO search_dirty_messages (seq) VALUES (NEW.seq);
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER search_message_new AFTER INSERT ON messages
+    FOR EACH ROW EXECUTE FUNCTION omnirouter_search_message();
+INSERT INTO search_dirty_customers (customer_id) SELECT id FROM customers ORDER BY created_at, id;
+"""
+
 # a migration's version is its place here (1-based); append, never reorder
 # 13: csat — satisfaction surveys, one per conversation at most (router/csat/schema.py)
 PG_MIGRATIONS: list[str] = [
@@ -569,6 +598,14 @@ PG_MIGRATIONS: list[str] = [
     # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
     "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
     _QUEUE_AWAKE,
+    # 17: reopen — a customer writing soon after a resolve reopens the conversation
+    # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
+    "ALTER TABLE conversations ADD COLUMN reopened_at timestamptz,"
+    " ADD COLUMN reopens integer NOT NULL DEFAULT 0;",
+    # 18: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
+    # delivery per (subscription, event) (router/webhooks/schema.py)
+    WEBHOOKS,
+    _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
     # 21: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
 ]

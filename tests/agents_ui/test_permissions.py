@@ -116,6 +116,14 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # configuration and reports
     ("GET", "/api/rules/status"): ADMINS,
     ("GET", "/api/surveys"): SUPERVISORS,
+    ("GET", "/api/wallboard"): SUPERVISORS,
+    ("GET", "/api/webhooks"): ADMINS,  # manage_integrations
+    ("POST", "/api/webhooks"): ADMINS,  # manage_integrations
+    ("PATCH", "/api/webhooks/{id}"): ADMINS,  # manage_integrations
+    ("POST", "/api/webhooks/{id}/secret"): ADMINS,  # manage_integrations
+    ("DELETE", "/api/webhooks/{id}"): ADMINS,  # manage_integrations
+    ("GET", "/api/webhooks/deliveries"): ADMINS,  # manage_integrations
+    ("POST", "/api/webhooks/deliveries/{id}/redeliver"): ADMINS,  # manage_integrations
     ("GET", "/api/reports/figures"): SUPERVISORS,
     ("GET", "/api/reports/figures.csv"): SUPERVISORS,
 }

@@ -1,7 +1,7 @@
 """Search's part of the store contract (router/search/store.py), on every
 backend of tests/router/store/test_contract.py: the same queries find the
-same things on SQLite (FTS5 over Python's Snowball stems) and PostgreSQL (its
-own text search)."""
+same things on SQLite (FTS5) and PostgreSQL (a tsvector and GIN), both over
+the terms router.search.terms makes (test_parity_contract.py: what is found how)."""
 
 from __future__ import annotations
 
