@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from router.identity.types import CustomerUpsert
+from router.ingest.store import Reopening
 from router.models import Author, ConversationStatus, Role, RouteDecision
 from router.reports.events import ConversationEvent, Kind
 from router.store.base import Store
@@ -140,3 +141,21 @@ async def test_a_follower_of_the_log_sees_each_new_event_once(store: Store) -> N
         seen += [(e.conversation_id, e.kind) for e in found]
     assert seen == [(conv, Kind.OPENED), (conv, Kind.QUEUED), (before, Kind.RESOLVED)]
     assert await store.events_after(cursor, 10) == ([], cursor)
+
+
+async def test_a_customers_message_that_reopens_the_conversation_is_logged(store: Store) -> None:
+    """The ingest's reopening (IngestStore.reopen_with) needs no call of its own: its UPDATE is logged."""
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    _, conv = await ingest(store, inbound("o1", sender="u8"), T0)
+    await store.set_conversation_state(conv, ConversationStatus.ASSIGNED, ann.id, T0 + S)
+    await store.set_conversation_state(conv, ConversationStatus.RESOLVED, ann.id, T0 + 2 * S)
+    later = await store.ingest(inbound("o2", sender="u8"), T0 + 60 * S)
+    assert later.conversation is None and later.customer is not None
+    last = await store.last_resolved(later.customer.id)
+    assert last is not None and last.resolved_at is not None
+    found = await store.reopen_with(later.message.id, later.customer.id, "webchat",
+                                    Reopening(last.id, last.resolved_at, 0), T0 + 60 * S)
+    assert found is not None and found[1]
+    events = await store.events_of(conv)
+    assert _kinds(events)[-2:] == [("reopened", None), ("queued", "resolved")]
+    assert events[-2].at == T0 + 60 * S and events[-2].prev_agent_id == ann.id and events[-2].status == "queued"
