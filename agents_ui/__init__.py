@@ -18,6 +18,7 @@ from agents_ui import (
     files_api,
     live,
     notes_api,
+    reports_api,
     routing_api,
     search_api,
     signals_api,
@@ -32,7 +33,8 @@ from router.appkeys import SETTINGS
 
 __all__ = [
     "agents_api", "api", "canned_api", "claims_api", "contacts_api", "csat_api", "files_api", "live", "notes_api",
-    "routing_api", "search_api", "setup_console", "signals_api", "spec", "wallboard_api", "webhooks_api",
+    "reports_api", "routing_api", "search_api", "setup_console", "signals_api", "spec", "wallboard_api",
+    "webhooks_api",
 ]
 
 STATIC = Path(__file__).parent / "static"

@@ -136,8 +136,9 @@ async def _enqueue(
         new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now,
     )
     if assign_to is not None:  # the agent who answers owns the conversation
-        await conn.execute("UPDATE conversations SET status = $1, agent_id = $2 WHERE id = $3",
-                           ConversationStatus.ASSIGNED.value, assign_to, conversation_id)
+        # updated_at now too: the event log (router/reports/schema.py) dates the change by it
+        await conn.execute("UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3 WHERE id = $4",
+                           ConversationStatus.ASSIGNED.value, assign_to, now, conversation_id)
         await _take(conn, row, conversation_id, assign_to, now)
     shown = states.shown_in_list(message.core.automatic, message.text, message.extras.get(DESCRIPTION))
     if shown is None:

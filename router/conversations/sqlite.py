@@ -126,8 +126,9 @@ def _enqueue(
     )
     if assign_to is not None:  # the agent who answers owns the conversation
         conn.execute(
-            "UPDATE conversations SET status = ?, agent_id = ? WHERE id = ?",
-            (ConversationStatus.ASSIGNED.value, assign_to, conversation_id),
+            # updated_at now too: the event log (router/reports/schema.py) dates the change by it
+            "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ? WHERE id = ?",
+            (ConversationStatus.ASSIGNED.value, assign_to, now, conversation_id),
         )
         _take(conn, row, conversation_id, assign_to, now)
     shown = states.shown_in_list(message.core.automatic, message.text, message.extras.get(DESCRIPTION))

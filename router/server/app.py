@@ -47,6 +47,7 @@ from router.metrics import Metrics
 from router.models import ConversationStatus
 from router.outbox.service import OutboxWorker
 from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
+from router.reports.prometheus import report_metrics
 from router.routing.assignment import Assigner
 from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting
@@ -290,6 +291,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     counts = await app[STORE].count_conversations()
+    await report_metrics(app).catch_up()  # the reports' figures, from the event log (router.reports.prometheus)
     m = app[METRICS]
     for status, count in counts.items():
         m.conversations.labels(status.value).set(count)

@@ -48,6 +48,7 @@ from router.identity.store import ClaimStore, CustomerStore, MergeStore, Verific
 from router.ingest.store import IngestStore
 from router.notes.store import NoteStore
 from router.outbox.store import OutboxStore
+from router.reports.store import ReportStore
 from router.routing.store import AssignmentStore
 from router.search.store import SearchStore
 from router.signals.store import ReadStore
@@ -60,7 +61,7 @@ from router.webhooks.store import WebhookStore
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
             AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, SearchStore, WallboardStore,
-            WebhookStore, ABC):
+            WebhookStore, ReportStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
+from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
 from router.webhooks.schema import POSTGRES as WEBHOOKS
@@ -605,6 +606,8 @@ PG_MIGRATIONS: list[str] = [
     # delivery per (subscription, event) (router/webhooks/schema.py)
     WEBHOOKS,
     _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
+    # 21: reports — the conversation event log, written by triggers (router/reports/schema.py)
+    CONVERSATION_EVENTS,
 ]
 
 

@@ -24,6 +24,7 @@ from router.ingest.postgres_batch import KnownIngests
 from router.notes.postgres import PostgresNotes
 from router.outbox.postgres import PostgresOutbox
 from router.outbox.postgres_waiting import PostgresOutboxWaiting
+from router.reports.postgres import PostgresReports
 from router.routing.postgres import PostgresRouting
 from router.search.postgres import PostgresSearch
 from router.signals.postgres import PostgresReads
@@ -76,7 +77,7 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
                     PostgresReads, PostgresFiles, PostgresSurveys, PostgresSearch, PostgresWallboard,
-                    PostgresWebhooks, Store):
+                    PostgresWebhooks, PostgresReports, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -30,6 +30,7 @@ from router.identity.sqlite import SQLiteIdentity
 from router.ingest.sqlite import SQLiteIngest
 from router.notes.sqlite import SQLiteNotes
 from router.outbox.sqlite import SQLiteOutbox, expire_leases
+from router.reports.sqlite import SQLiteReports
 from router.routing.sqlite import SQLiteRouting
 from router.search.sqlite import SQLiteSearch
 from router.signals.sqlite import SQLiteReads
@@ -94,7 +95,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
-                  SQLiteWallboard, SQLiteWebhooks, Store):
+                  SQLiteWallboard, SQLiteWebhooks, SQLiteReports, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous

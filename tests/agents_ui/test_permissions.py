@@ -124,6 +124,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/webhooks/{id}"): ADMINS,  # manage_integrations
     ("GET", "/api/webhooks/deliveries"): ADMINS,  # manage_integrations
     ("POST", "/api/webhooks/deliveries/{id}/redeliver"): ADMINS,  # manage_integrations
+    ("GET", "/api/reports/figures"): SUPERVISORS,
+    ("GET", "/api/reports/figures.csv"): SUPERVISORS,
 }
 
 

@@ -77,6 +77,8 @@ async def read_back(store: Store, f: Filled) -> dict[str, object]:
         "session": await store.session_agent(f.token, T0),
         "login": await check_login(store, "ann", PASSWORD),
         "secret": await store.secret("webchat"),
+        # the report's event log, as written at the time: the copy does not write it again
+        "events": await store.events_of(f.conversation),
     }
 
 

@@ -1,0 +1,104 @@
+"""Reports in the console API: the figures of a range by group, as JSON for
+the Reports screen and as CSV for a spreadsheet. Supervisors and admins only
+(``Permission.SUPERVISE``). Each figure is defined in the README ("Reports")
+and in ``router.reports.figures``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC
+from typing import Literal
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from agents_ui.endpoints import ApiError, endpoint
+from agents_ui.schemas import Query
+from router.agents.service import Permission
+from router.appkeys import ASSIGNER, STORE
+from router.reports.figures import COLUMNS, GroupBy, Report
+from router.reports.service import MAX_RANGE, RangeRefused, Reports
+
+Cell = str | int | float | None
+# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReportQuery(Query):
+    since: AwareDatetime = Field(description="the first instant counted (ISO 8601 with a zone)")
+    until: AwareDatetime = Field(description="the first instant not counted")
+    # a Literal, not the enum: a query parameter's schema is inline in the document
+    group_by: Literal["day", "hour", "team", "channel", "agent", "tier"] = Field(
+        "day", description="day or hour (UTC), team, channel, agent or customer tier")
+
+    @model_validator(mode="after")
+    def _a_range(self) -> ReportQuery:
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+
+class CsvQuery(ReportQuery):
+    table: Literal["figures", "handoff_reasons"] = Field("figures", description="which table of the report")
+
+
+class ReportOut(BaseModel):
+    since: AwareDatetime
+    until: AwareDatetime
+    group_by: GroupBy
+    columns: list[str] = Field(description="the figures of each row, in order (the CSV's header)")
+    rows: list[dict[str, Cell]] = Field(description="one per group, in the group's order; null: nothing to count")
+    handoff_reasons: dict[str, int] = Field(description="why the bot handed conversations to a person, how often")
+
+
+async def _report(app: web.Application, query: ReportQuery) -> Report:
+    reports = Reports(app[STORE], lambda: app[ASSIGNER].policy.ruleset)
+    try:
+        return await reports.figures(query.since.astimezone(UTC), query.until.astimezone(UTC), GroupBy(query.group_by))
+    except RangeRefused as exc:
+        raise ApiError(400, "report_range_too_long", str(exc), details={"days": MAX_RANGE.days}) from exc
+
+
+@endpoint("GET", "/api/reports/figures", "The report's figures over a range, by day, hour, team, channel, agent or "
+          "customer tier (supervisors, admins)", query=ReportQuery, response=ReportOut,
+          permission=Permission.SUPERVISE,
+          errors=((422, "since/until missing, without a zone, or the wrong way round"),
+                  (400, "a range longer than 366 days")))
+async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
+    made = await _report(request.app, query)
+    return ReportOut(since=made.since, until=made.until, group_by=made.group_by, columns=list(COLUMNS),
+                     rows=made.rows, handoff_reasons=made.handoff_reasons)
+
+
+def _cell(value: Cell) -> Cell:
+    if isinstance(value, str) and value.startswith(_FORMULA) and value != "-":
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_text(made: Report, table: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if table == "handoff_reasons":
+        writer.writerow(["reason", "handoffs"])
+        writer.writerows([_cell(reason), count] for reason, count in made.handoff_reasons.items())
+    else:
+        writer.writerow([made.group_by.value if c == "group" else c for c in COLUMNS])
+        writer.writerows([_cell(row.get(c)) for c in COLUMNS] for row in made.rows)
+    return out.getvalue()
+
+
+@endpoint("GET", "/api/reports/figures.csv", "The same report as CSV (RFC 4180, UTF-8), for a spreadsheet "
+          "(supervisors, admins)", query=CsvQuery, permission=Permission.SUPERVISE,
+          response_description="text/csv: a header row, then one row per group (or per handoff reason)",
+          errors=((422, "since/until missing, without a zone, or the wrong way round"),
+                  (400, "a range longer than 366 days")))
+async def report_csv(request: web.Request, query: CsvQuery) -> web.Response:
+    made = await _report(request.app, query)
+    name = f"omnirouter-{query.table}-{made.since:%Y%m%d}-{made.until:%Y%m%d}-{made.group_by.value}.csv"
+    return web.Response(text=csv_text(made, query.table), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+__all__ = ["ReportOut", "report_csv", "report_figures"]

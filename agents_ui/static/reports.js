@@ -1,0 +1,337 @@
+// omnirouter console: the Reports screen (supervisors and admins: permission "supervise").
+// A range and a grouping; the figures of GET /api/reports/figures as bar charts drawn in
+// plain SVG and as a table; CSV downloads of the same. Every text through t() and
+// textContent; the figures are defined in the README ("Reports").
+"use strict";
+
+(() => {
+  const tr = (key, vars) => window.t(key, vars);
+  const SVG = "http://www.w3.org/2000/svg";
+  const GROUPS = ["day", "hour", "team", "channel", "agent", "tier"];
+  const DURATIONS = new Set(["first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90",
+    "wait_p50", "wait_p90"]);
+  const SHARES = new Set(["sla_attainment", "bot_containment", "csat_satisfied"]);
+  const state = { permissions: [], report: null, agents: new Map(), query: null };
+  const may = (permission) => state.permissions.includes(permission);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function testid(node, id) {
+    node.dataset.testid = id;
+    return node;
+  }
+
+  function button(text, className, id, onClick) {
+    const node = testid(el("button", `btn ${className || ""}`, text), id);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  async function getJson(path) {
+    const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const data = await resp.json().catch(() => null);
+    if (!resp.ok) {
+      const error = (data && data.error) || {};
+      const err = new Error(error.message || `HTTP ${resp.status}`);
+      Object.assign(err, { status: resp.status, code: error.code, details: error });
+      throw err;
+    }
+    return data;
+  }
+
+  // ---- values as people read them --------------------------------------------
+
+  function duration(seconds) {
+    if (seconds < 60) return window.fmt.number(seconds, { style: "unit", unit: "second", unitDisplay: "short",
+      maximumFractionDigits: 0 });
+    if (seconds < 7200) return window.fmt.number(seconds / 60, { style: "unit", unit: "minute", unitDisplay: "short",
+      maximumFractionDigits: 1 });
+    return window.fmt.number(seconds / 3600, { style: "unit", unit: "hour", unitDisplay: "short",
+      maximumFractionDigits: 1 });
+  }
+
+  function shown(column, value) {
+    if (value === null || value === undefined) return "—";
+    if (DURATIONS.has(column)) return duration(value);
+    if (SHARES.has(column)) return window.fmt.number(value, { style: "percent", maximumFractionDigits: 1 });
+    if (typeof value === "number") return window.fmt.number(value, { maximumFractionDigits: 2 });
+    return String(value);
+  }
+
+  function groupName(group) {
+    const by = state.report ? state.report.group_by : "day";
+    if (group === "-") return tr("reports.none");
+    if (by === "agent") return state.agents.get(group) || group;
+    if (by === "day") return window.fmt.date(`${group}T12:00:00Z`);
+    if (by === "hour") return `${window.fmt.date(group.replace("Z", ":00Z"))} ${window.fmt.time(group.replace("Z", ":00Z"))}`;
+    return group;
+  }
+
+  // ---- the range asked for ----------------------------------------------------
+
+  const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+
+  function query(form) {
+    // the days are the browser's: from the first one's local midnight to the one after the last
+    const since = new Date(`${form.from.value}T00:00:00`);
+    const last = new Date(`${form.to.value}T00:00:00`);
+    const until = new Date(last.getFullYear(), last.getMonth(), last.getDate() + 1);
+    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: form.group.value });
+  }
+
+  // ---- the charts: bars per group, one colour per series, in SVG ----------------
+
+  function barChart(title, id, rows, series, format) {
+    const box = testid(el("figure", "report-chart"), id);
+    box.append(el("figcaption", "", title));
+    const values = rows.flatMap((r) => series.map((s) => r[s.key] || 0));
+    const max = Math.max(1, ...values);
+    const band = 28 * series.length + 12;
+    const labelWidth = 120;
+    const width = 520;
+    const height = rows.length * band + 8;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", title);
+    rows.forEach((row, i) => {
+      const top = i * band + 4;
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", "0");
+      label.setAttribute("y", String(top + band / 2));
+      label.setAttribute("class", "report-label");
+      label.textContent = groupName(row.group);
+      svg.append(label);
+      series.forEach((s, j) => {
+        const value = row[s.key];
+        const bar = document.createElementNS(SVG, "rect");
+        const length = value ? Math.max(2, ((width - labelWidth - 90) * value) / max) : 0;
+        bar.setAttribute("x", String(labelWidth));
+        bar.setAttribute("y", String(top + j * 28));
+        bar.setAttribute("width", String(length));
+        bar.setAttribute("height", "22");
+        bar.setAttribute("class", `report-bar series-${j}`);
+        const tip = document.createElementNS(SVG, "title");
+        tip.textContent = `${groupName(row.group)} · ${s.label}: ${format(value)}`;
+        bar.append(tip);
+        const text = document.createElementNS(SVG, "text");
+        text.setAttribute("x", String(labelWidth + length + 6));
+        text.setAttribute("y", String(top + j * 28 + 16));
+        text.setAttribute("class", "report-value");
+        text.textContent = value === null || value === undefined ? "—" : format(value);
+        svg.append(bar, text);
+      });
+    });
+    const legend = el("div", "report-legend");
+    series.forEach((s, j) => {
+      const key = el("span", `report-key series-${j}`);
+      legend.append(key, el("span", "", s.label));
+    });
+    box.append(svg, legend);
+    return box;
+  }
+
+  function charts(rows) {
+    const count = (v) => window.fmt.number(v || 0);
+    return [
+      barChart(tr("reports.charts.volumes"), "chart-volumes", rows, [
+        { key: "opened", label: tr("reports.columns.opened") },
+        { key: "resolved", label: tr("reports.columns.resolved") }], count),
+      barChart(tr("reports.charts.first_response"), "chart-first-response", rows, [
+        { key: "first_response_p50", label: tr("reports.columns.first_response_p50") },
+        { key: "first_response_p90", label: tr("reports.columns.first_response_p90") }], duration),
+      barChart(tr("reports.charts.wait"), "chart-wait", rows, [
+        { key: "wait_p50", label: tr("reports.columns.wait_p50") },
+        { key: "wait_p90", label: tr("reports.columns.wait_p90") }], duration),
+    ];
+  }
+
+  function table(report) {
+    const wrap = el("div", "report-table-wrap");
+    const node = testid(el("table", "report-table"), "report-table");
+    const head = el("tr");
+    for (const column of report.columns) {
+      head.append(el("th", "", column === "group" ? tr(`reports.group.${report.group_by}`) : tr(`reports.columns.${column}`)));
+    }
+    const body = el("tbody");
+    for (const row of report.rows) {
+      const line = el("tr");
+      for (const column of report.columns) {
+        line.append(el(column === "group" ? "th" : "td", "", column === "group" ? groupName(row.group) : shown(column, row[column])));
+      }
+      body.append(line);
+    }
+    const thead = el("thead");
+    thead.append(head);
+    node.append(thead, body);
+    wrap.append(node);
+    return wrap;
+  }
+
+  function reasons(report) {
+    const box = testid(el("section", "report-reasons"), "report-reasons");
+    box.append(el("h3", "", tr("reports.handoff_reasons")));
+    const entries = Object.entries(report.handoff_reasons);
+    if (!entries.length) {
+      box.append(el("p", "muted", tr("reports.no_handoffs")));
+      return box;
+    }
+    const list = el("ul");
+    for (const [reason, count] of entries) {
+      list.append(el("li", "", tr("reports.reason_count", { reason: reason === "-" ? tr("reports.none") : reason, count })));
+    }
+    box.append(list);
+    return box;
+  }
+
+  // ---- the screen -------------------------------------------------------------
+
+  function screenNode() {
+    let node = document.getElementById("reports-screen");
+    if (node) return node;
+    node = testid(el("section", "reports-screen"), "reports-screen");
+    node.id = "reports-screen";
+    node.hidden = true;
+    node.setAttribute("aria-label", tr("reports.title"));
+    document.getElementById("app").append(node);
+    return node;
+  }
+
+  function controls() {
+    const form = testid(el("form", "report-form"), "report-form");
+    const today = new Date();
+    const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
+    const field = (key, input) => {
+      const label = el("label", "report-field");
+      label.append(el("span", "muted", tr(key)), input);
+      return label;
+    };
+    const from = testid(el("input"), "report-from");
+    from.type = "date";
+    from.name = "from";
+    from.value = isoDay(weekAgo);
+    const to = testid(el("input"), "report-to");
+    to.type = "date";
+    to.name = "to";
+    to.value = isoDay(today);
+    const group = testid(el("select"), "report-group");
+    group.name = "group";
+    for (const value of GROUPS) {
+      const option = el("option", "", tr(`reports.group.${value}`));
+      option.value = value;
+      group.append(option);
+    }
+    const show = testid(el("button", "btn primary", tr("reports.show")), "report-show");
+    show.type = "submit";
+    form.append(field("reports.from", from), field("reports.to", to), field("reports.group_by", group), show);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      load(form).catch(showError);
+    });
+    return form;
+  }
+
+  function csvLinks() {
+    const box = el("div", "report-downloads");
+    for (const table of ["figures", "handoff_reasons"]) {
+      const link = testid(el("a", "btn", tr(`reports.csv.${table}`)), `report-csv-${table}`);
+      link.href = `/api/reports/figures.csv?${state.query}&table=${table}`;
+      link.setAttribute("download", "");
+      box.append(link);
+    }
+    return box;
+  }
+
+  function render() {
+    const node = screenNode();
+    const results = node.querySelector('[data-testid="report-results"]');
+    const report = state.report;
+    if (!report.rows.length) {
+      results.replaceChildren(testid(el("p", "muted", tr("reports.empty")), "report-empty"));
+      return;
+    }
+    results.replaceChildren(csvLinks(), el("div", "report-charts"), table(report), reasons(report));
+    results.querySelector(".report-charts").append(...charts(report.rows));
+  }
+
+  function showError(err) {
+    const box = document.querySelector('#reports-screen [data-testid="report-error"]');
+    if (box) box.textContent = window.i18n.error(err);
+  }
+
+  async function load(form) {
+    const box = document.querySelector('#reports-screen [data-testid="report-error"]');
+    box.textContent = "";
+    state.query = query(form).toString();
+    const [report, agents] = await Promise.all([
+      getJson(`/api/reports/figures?${state.query}`),
+      getJson("/api/agents").catch(() => ({ agents: [] })),
+    ]);
+    state.agents = new Map(agents.agents.map((a) => [a.id, a.display_name]));
+    state.report = report;
+    render();
+  }
+
+  async function openScreen() {
+    const node = screenNode();
+    const head = el("header", "agents-head");
+    head.append(el("h2", "", tr("reports.title")), el("span", "spacer"),
+      button(tr("reports.close"), "", "reports-close", closeScreen));
+    const error = testid(el("p", "form-error"), "report-error");
+    error.setAttribute("role", "alert");
+    const form = controls();
+    node.replaceChildren(head, form, error, testid(el("div", "report-results"), "report-results"));
+    node.hidden = false;
+    document.body.classList.add("reports-screen-open");
+    await load(form);
+  }
+
+  function closeScreen() {
+    const node = document.getElementById("reports-screen");
+    if (node) node.hidden = true;
+    document.body.classList.remove("reports-screen-open");
+  }
+
+  function openButton() {
+    let node = document.querySelector('[data-testid="reports-open"]');
+    if (node) return node;
+    node = button(tr("reports.open"), "ghost", "reports-open", () => openScreen().catch(showError));
+    const logout = document.querySelector('[data-testid="logout"]');
+    logout.parentNode.insertBefore(node, logout);
+    return node;
+  }
+
+  async function onShown() {
+    const data = await getJson("/api/me");
+    state.permissions = data.permissions || [];
+    openButton().hidden = !may("supervise");
+    if (!may("supervise")) closeScreen();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const app = document.getElementById("app");
+    if (!app) return;
+    new MutationObserver(() => {
+      if (app.hidden) {
+        closeScreen();
+        return;
+      }
+      onShown().catch(() => {});
+    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  });
+
+  // over the Reports screen the console's one-key shortcuts must not act on the conversation behind it
+  window.addEventListener("keydown", (event) => {
+    const node = document.getElementById("reports-screen");
+    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest && event.target.closest("input, textarea, select")) return;
+    event.stopPropagation();
+    if (event.key === "Escape") closeScreen();
+  }, true);
+})();

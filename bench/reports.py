@@ -1,0 +1,135 @@
+"""What a report costs over a big store: N conversations with M messages
+each (by default 100,000 and 10: 1,000,000 messages) over 30 days, in the
+SQLite store (a temp file), their event log written by the real triggers as
+the statements of the store would write it: opened (a third to the bot, half
+of those handed to a person), queued, offered, answered (an agent's first
+reply among the messages), resolved. Then ``Reports.figures`` (the store's
+read and the counting, what GET /api/reports/figures does) for
+
+- ``day/hour``: one day by hour (about N/30 conversations);
+- ``week/team``: seven days by team;
+- ``month/day``: all 30 days by day (every conversation).
+
+Prints the fill time and p50/p99 of each.
+
+    python -m bench.reports --conversations 100000 --messages 10 --samples 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from router.reports.figures import GroupBy
+from router.reports.service import Reports
+from router.store.rows import ts
+from router.store.sqlite import SQLiteStore
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+DAYS = 30
+TEAMS = ("support", "billing", "senior")
+CHANNELS = ("webchat", "telegram", "vk", "whatsapp")
+TIERS = ('{"tier": "gold"}', "{}", "{}", "{}")
+
+
+def _at(seconds: float) -> str:
+    return ts(T0 + timedelta(seconds=seconds))
+
+
+def _fill(path: Path, count: int, messages: int) -> None:
+    conn = sqlite3.connect(path)
+    spread = DAYS * 86400 / count
+    with conn:
+        conn.executemany("INSERT INTO agents (id, username, display_name, role, password_hash, created_at)"
+                         " VALUES (?, ?, ?, 'agent', 'x', ?)",
+                         [(f"agt_{a}", f"a{a}", f"A {a}", _at(0)) for a in range(50)])
+        conn.executemany("INSERT INTO customers (id, attributes, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                         [(f"cus_{i}", TIERS[i % 4], _at(i * spread), _at(i * spread)) for i in range(count)])
+        for i in range(count):
+            start = i * spread
+            bot = i % 3 == 0
+            conn.execute(
+                "INSERT INTO conversations (id, customer_id, status, team, priority, channel, route_reason, created_at,"
+                " updated_at, last_message_at) VALUES (?, ?, ?, ?, 0, ?, 'default', ?, ?, ?)",
+                (f"conv_{i}", f"cus_{i}", "bot" if bot else "queued", TEAMS[i % 3], CHANNELS[i % 4], _at(start),
+                 _at(start), _at(start)))
+            if bot and i % 2 == 0:  # contained: resolved as the bot left it
+                _messages(conn, i, start, messages, None)
+                conn.execute("UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ?"
+                             " WHERE id = ?", (_at(start + 300), _at(start + 300), f"conv_{i}"))
+                continue
+            if bot:
+                conn.execute("UPDATE conversations SET status = 'queued', route_reason = 'asked for a person',"
+                             " updated_at = ? WHERE id = ?", (_at(start + 60), f"conv_{i}"))
+            agent = f"agt_{i % 50}"
+            offered = start + 90 + (i % 600)
+            conn.execute("UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?,"
+                         " opened_at = NULL, updated_at = ? WHERE id = ?",
+                         (agent, _at(offered), _at(offered), f"conv_{i}"))
+            _messages(conn, i, offered + 30, messages, agent)
+            done = offered + 600 + (i % 3600)
+            conn.execute("UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ?",
+                         (_at(done), _at(done), f"conv_{i}"))
+    conn.close()
+
+
+def _messages(conn: sqlite3.Connection, i: int, start: float, count: int, agent: str | None) -> None:
+    rows = []
+    for m in range(count):
+        inbound = m % 2 == 0
+        author = "customer" if inbound else ("agent" if agent else "bot")
+        rows.append((f"msg_{i}_{m}", f"conv_{i}", f"cus_{i}", "in" if inbound else "out", author,
+                     None if inbound else agent, CHANNELS[i % 4], f"ext_{i}_{m}" if inbound else None, "text",
+                     _at(start + m * 20), "received" if inbound else "sent"))
+    conn.executemany(
+        "INSERT INTO messages (id, conversation_id, customer_id, direction, author, agent_id, channel, external_id,"
+        " text, created_at, delivery) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+async def _timed(samples: int, reports: Reports, since: datetime, until: datetime, by: GroupBy
+                 ) -> tuple[float, float, int]:
+    took = []
+    rows = 0
+    for _ in range(samples):
+        started = time.perf_counter()
+        made = await reports.figures(since, until, by)
+        took.append(time.perf_counter() - started)
+        rows = sum(int(r["opened"] or 0) for r in made.rows)
+    took.sort()
+    # nearest rank: with few samples, p99 is the slowest
+    return statistics.median(took) * 1000, took[math.ceil(len(took) * 0.99) - 1] * 1000, rows
+
+
+async def main(count: int, messages: int, samples: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+        async with SQLiteStore(path):
+            pass  # the schema
+        started = time.perf_counter()
+        _fill(path, count, messages)
+        print(f"filled {count} conversations, {count * messages} messages in {time.perf_counter() - started:.0f} s")
+        async with SQLiteStore(path) as store:
+            events = await store.conversation_events(T0, T0 + timedelta(days=DAYS))
+            print(f"{len(events)} events in the log")
+            reports = Reports(store, lambda: None)
+            for name, days, by in (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
+                                   ("month/day", DAYS, GroupBy.DAY)):
+                since = T0 + timedelta(days=10) if days < DAYS else T0
+                p50, p99, opened = await _timed(samples, reports, since, since + timedelta(days=days), by)
+                print(f"{name:10} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(main(args.conversations, args.messages, args.samples))

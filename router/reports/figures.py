@@ -1,0 +1,275 @@
+"""The figures, counted from the event log by plain rules (the README's
+"Reports" section defines each one; this is that definition in code).
+
+A conversation's *cycle* runs from its ``opened`` (or ``reopened``) event to
+the next ``resolved``; a reopened conversation is a new cycle, counted again.
+- first response: from the cycle's first ``queued``/``assigned`` event (a
+  person was asked for: opened in a queue, or the bot's handoff), or from a
+  reopening not to the bot, to its ``first_reply``; a cycle the bot kept has none;
+- resolution: from the cycle's start to its ``resolved``;
+- SLA: a first response within its team's ``first_response`` target is met; a
+  later one, or none by the end of the range while the target has passed, missed;
+- wait: each stay in a queue, from ``queued`` to the next ``assigned``;
+- bot: a cycle opened to the bot (or handed to it) is contained when it is
+  resolved with no ``handoff`` in between;
+- percentiles are nearest-rank (the smallest value with at least p% of the
+  values at or below it), so each one is a value that happened.
+First response and wait count business time: a queue with opening ``hours``
+(rules.yaml) runs their clocks only while its calendar is open (its team's at
+the start of the clock); resolution time is wall-clock."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from itertools import groupby
+from operator import attrgetter
+
+from router.reports.events import ConversationEvent, Kind, Rating
+from router.reports.hours import open_seconds
+from router.routing.rules.calendar import Hours
+
+
+class GroupBy(StrEnum):
+    DAY = "day"
+    HOUR = "hour"
+    TEAM = "team"
+    CHANNEL = "channel"
+    AGENT = "agent"
+    TIER = "tier"
+
+
+NONE = "-"  # the group of a figure with no team, agent or tier
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest rank: the value at rank ceil(p/100 * n) of the sorted values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+@dataclass(slots=True)
+class Cycle:
+    """One conversation from (re)opening to resolving, as the figures see it."""
+
+    conversation_id: str
+    start: ConversationEvent
+    events: list[ConversationEvent] = field(default_factory=list)
+    # the first event of each kind, kept as the events are added (a report asks a few per cycle)
+    firsts: dict[Kind, ConversationEvent] = field(default_factory=dict)
+
+    def add(self, event: ConversationEvent) -> None:
+        self.events.append(event)
+        self.firsts.setdefault(event.kind, event)
+
+    def first(self, *kinds: Kind) -> ConversationEvent | None:
+        found = [e for e in map(self.firsts.get, kinds) if e is not None]
+        return min(found, key=_seq) if found else None
+
+
+_order = attrgetter("conversation_id", "seq")
+_seq = attrgetter("seq")
+_conversation = attrgetter("conversation_id")
+
+
+def cycles(events: Iterable[ConversationEvent]) -> list[Cycle]:
+    """The events of each conversation (in seq order) cut into cycles."""
+    found: list[Cycle] = []
+    # the store reads them in this order already: sorting sorted data is one cheap pass
+    ordered = sorted(events, key=_order)
+    for conversation_id, own in groupby(ordered, key=_conversation):
+        current: Cycle | None = None
+        for event in own:
+            if event.kind in (Kind.OPENED, Kind.REOPENED):
+                current = Cycle(conversation_id, event)
+                found.append(current)
+            if current is not None:
+                current.add(event)
+    return found
+
+
+@dataclass(slots=True)
+class Row:
+    """The figures of one group."""
+
+    group: str
+    opened: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    first_response: list[float] = field(default_factory=list)
+    resolution: list[float] = field(default_factory=list)
+    wait: list[float] = field(default_factory=list)
+    sla_met: int = 0
+    sla_missed: int = 0
+    bot: int = 0
+    bot_contained: int = 0
+    handoffs: int = 0
+    transfers_team: int = 0
+    transfers_agent: int = 0
+    ratings: list[int] = field(default_factory=list)
+
+    def figures(self) -> dict[str, str | int | float | None]:
+        judged = self.sla_met + self.sla_missed
+        return {
+            "group": self.group, "opened": self.opened, "reopened": self.reopened, "resolved": self.resolved,
+            "first_response_p50": percentile(self.first_response, 50),
+            "first_response_p90": percentile(self.first_response, 90),
+            "resolution_p50": percentile(self.resolution, 50), "resolution_p90": percentile(self.resolution, 90),
+            "sla_met": self.sla_met, "sla_missed": self.sla_missed,
+            "sla_attainment": round(self.sla_met / judged, 4) if judged else None,
+            "bot": self.bot, "bot_contained": self.bot_contained, "handoffs": self.handoffs,
+            "bot_containment": round(self.bot_contained / self.bot, 4) if self.bot else None,
+            "transfers_team": self.transfers_team, "transfers_agent": self.transfers_agent,
+            "wait_p50": percentile(self.wait, 50), "wait_p90": percentile(self.wait, 90),
+            "csat_count": len(self.ratings),
+            "csat_average": round(sum(self.ratings) / len(self.ratings), 4) if self.ratings else None,
+            "csat_satisfied": round(sum(r >= 4 for r in self.ratings) / len(self.ratings), 4) if self.ratings else None,
+        }
+
+
+COLUMNS = tuple(Row("").figures())
+
+
+@dataclass(slots=True)
+class Report:
+    since: datetime
+    until: datetime
+    group_by: GroupBy
+    rows: list[dict[str, str | int | float | None]]
+    handoff_reasons: dict[str, int]
+
+
+def _key(group_by: GroupBy, event: ConversationEvent, agent: str | None) -> str:
+    match group_by:
+        case GroupBy.DAY:  # times are UTC (both stores'): the ISO text's first characters, cheaper than strftime
+            return event.at.isoformat()[:10]
+        case GroupBy.HOUR:
+            return event.at.isoformat()[:13] + ":00Z"
+        case GroupBy.TEAM:
+            return event.team or NONE
+        case GroupBy.CHANNEL:
+            return event.channel
+        case GroupBy.AGENT:
+            return agent or NONE
+        case GroupBy.TIER:
+            return event.tier or NONE
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Queues:
+    """What rules.yaml says of each team's queue: its first-response target
+    (seconds) and its opening hours."""
+
+    targets: dict[str | None, float] = field(default_factory=dict)
+    hours: dict[str | None, Hours] = field(default_factory=dict)
+
+    def business(self, team: str | None, start: datetime, end: datetime) -> float:
+        hours = self.hours.get(team)
+        return _seconds(start, end) if hours is None else open_seconds(hours, start, end)
+
+
+class Counting:
+    """Adds each cycle's figures to the rows of its groups."""
+
+    def __init__(self, group_by: GroupBy, until: datetime, queues: Queues) -> None:
+        self.group_by = group_by
+        self.until = until
+        self.queues = queues
+        self.rows: dict[str, Row] = {}
+        self.reasons: Counter[str] = Counter()
+
+    def row(self, event: ConversationEvent, agent: str | None = None) -> Row:
+        key = _key(self.group_by, event, agent)
+        return self.rows.setdefault(key, Row(key))
+
+    def add(self, cycle: Cycle) -> None:
+        start = cycle.start
+        resolved = cycle.first(Kind.RESOLVED)
+        replied = cycle.first(Kind.FIRST_REPLY)
+        owner = replied.agent_id if replied else (resolved.agent_id if resolved else None)
+        row = self.row(start, owner)
+        if start.kind is Kind.OPENED:
+            row.opened += 1
+        else:
+            row.reopened += 1
+        if resolved is not None:
+            row.resolved += 1
+            row.resolution.append(_seconds(start.at, resolved.at))
+        self._first_response(cycle, row, replied)
+        self._bot(cycle, row, resolved)
+        self._queues(cycle, owner)
+
+    def _first_response(self, cycle: Cycle, row: Row, replied: ConversationEvent | None) -> None:
+        # a person is asked for: in a queue or assigned, or at a reopening that is not the bot's
+        reopened = cycle.start.kind is Kind.REOPENED and cycle.start.status != "bot"
+        asked = cycle.start if reopened else cycle.first(Kind.QUEUED, Kind.ASSIGNED)
+        if asked is None:
+            return
+        target = self.queues.targets.get(asked.team)
+        if replied is not None:
+            taken = self.queues.business(asked.team, asked.at, replied.at)
+            row.first_response.append(taken)
+            if target is not None:
+                if taken <= target:
+                    row.sla_met += 1
+                else:
+                    row.sla_missed += 1
+        elif target is not None and self.queues.business(asked.team, asked.at, self.until) > target:
+            row.sla_missed += 1  # unanswered, and its target passed within the range
+
+    def _bot(self, cycle: Cycle, row: Row, resolved: ConversationEvent | None) -> None:
+        with_bot = cycle.start.status == "bot" or cycle.first(Kind.TO_BOT) is not None
+        if not with_bot:
+            return
+        row.bot += 1
+        handoffs = [e for e in cycle.events if e.kind is Kind.HANDOFF] if Kind.HANDOFF in cycle.firsts else []
+        row.handoffs += len(handoffs)
+        self.reasons.update(e.reason or NONE for e in handoffs)
+        if resolved is not None and resolved.prev_status == "bot":
+            row.bot_contained += 1
+
+    def _queues(self, cycle: Cycle, owner: str | None) -> None:
+        if Kind.QUEUED not in cycle.firsts and Kind.TRANSFERRED not in cycle.firsts:
+            return
+        queued: ConversationEvent | None = None
+        for event in cycle.events:
+            if event.kind is Kind.QUEUED:
+                queued = event
+            elif event.kind is Kind.ASSIGNED and queued is not None:
+                self.row(queued, event.agent_id).wait.append(self.queues.business(queued.team, queued.at, event.at))
+                queued = None
+            elif event.kind is Kind.TRANSFERRED:
+                row = self.row(event, event.agent_id if event.how == "agent" else owner)
+                if event.how == "agent":
+                    row.transfers_agent += 1
+                else:
+                    row.transfers_team += 1
+
+
+def report(events: Iterable[ConversationEvent], ratings: Iterable[Rating], since: datetime, until: datetime,
+           group_by: GroupBy, queues: Queues) -> Report:
+    """The figures of the cycles that started in [since, until), by group."""
+    counting = Counting(group_by, until, queues)
+    for cycle in cycles(events):
+        if since <= cycle.start.at < until:
+            counting.add(cycle)
+    for rating in ratings:
+        counting.row(_rated(rating), rating.agent_id).ratings.append(rating.rating)
+    rows = [counting.rows[k].figures() for k in sorted(counting.rows)]
+    return Report(since, until, group_by, rows, dict(sorted(counting.reasons.items())))
+
+
+def _rated(rating: Rating) -> ConversationEvent:
+    """A rating placed as an event at its answer's time (its group: day, team...)."""
+    return ConversationEvent(0, rating.conversation_id, "", Kind.RESOLVED, rating.answered_at, "resolved", None,
+                             rating.team, rating.channel, None, rating.agent_id, None, None, 0, None, None)

@@ -1,0 +1,52 @@
+"""The reports' reads on PostgreSQL (a pooled connection: nothing here writes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from router.reports.events import COLUMNS, ConversationEvent, Rating
+from router.reports.sqlite import event
+from router.reports.store import ReportStore
+from router.store.pg_engine import PgConn, PgConnections
+from router.store.rows import from_ts
+
+_IN_RANGE = (
+    f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id IN ("
+    "SELECT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2 AND kind IN ('opened', 'reopened'))"
+    " ORDER BY conversation_id, seq"
+)
+_OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = $1 ORDER BY seq"
+# what every transaction older than the oldest still running committed (schema: the xid column)
+_AFTER = (f"SELECT {COLUMNS}, xid::text AS xid FROM conversation_events WHERE (xid, seq) > ($1::text::xid8, $2)"
+          " AND xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, seq LIMIT $3")
+_END = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+_RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
+            " WHERE rating IS NOT NULL AND answered_at >= $1 AND answered_at < $2 ORDER BY answered_at, id")
+
+
+async def _rows(conn: PgConn, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in await conn.fetch(sql, *args)]
+
+
+class PostgresReports(ReportStore, PgConnections):
+    async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
+        return [event(r) for r in await self._pg.read(_rows, _IN_RANGE, since, until)]
+
+    async def events_of(self, conversation_id: str) -> list[ConversationEvent]:
+        return [event(r) for r in await self._pg.read(_rows, _OF, conversation_id)]
+
+    async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
+        rows = await self._pg.read(_rows, _RATINGS, since, until)
+        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    async def event_cursor(self) -> str:
+        rows = await self._pg.read(_rows, _END)
+        return f"{rows[0][0]}:-1"  # from the oldest transaction still running, all of its events
+
+    async def events_after(self, cursor: str, limit: int) -> tuple[list[ConversationEvent], str]:
+        xid, _, seq = cursor.partition(":")
+        rows = await self._pg.read(_rows, _AFTER, xid, int(seq), limit)
+        if not rows:
+            return [], cursor
+        return [event(r[:-1]) for r in rows], f"{rows[-1][-1]}:{rows[-1][0]}"

@@ -1,0 +1,38 @@
+"""What the reports need of a store: the event log and the ratings over a
+range of time. Read-only: the log is written by the database's triggers
+(``router.reports.schema``)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from datetime import datetime
+from typing import Protocol
+
+from router.reports.events import ConversationEvent, Rating
+
+
+class ReportStore(Protocol):
+    @abstractmethod
+    async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
+        """Every event of the conversations opened or reopened in
+        [``since``, ``until``), also their events after ``until`` (a clock
+        started in the range stops where it stops), by conversation, in the
+        order they were written."""
+
+    @abstractmethod
+    async def events_of(self, conversation_id: str) -> list[ConversationEvent]:
+        """One conversation's events in the order they were written."""
+
+    @abstractmethod
+    async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
+        """The satisfaction ratings given in [``since``, ``until``)."""
+
+    @abstractmethod
+    async def event_cursor(self) -> str:
+        """Where the log ends now, for ``events_after``: what follows it is new."""
+
+    @abstractmethod
+    async def events_after(self, cursor: str, limit: int) -> tuple[list[ConversationEvent], str]:
+        """Up to ``limit`` events written after ``cursor``, in an order that
+        never passes over one committed later, and the cursor after them.
+        Reading from each cursor returned, a follower sees every event once."""

@@ -1,0 +1,89 @@
+"""Reports in the console API: the figures of what the router did, as JSON
+and as CSV, to supervisors and admins only; bad ranges refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from agents_ui.reports_api import csv_text
+from router.appkeys import ROUTER
+from router.csat.config import CsatConfig
+from router.reports.figures import GroupBy, Report
+from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+
+
+def _range(group_by: str = "day") -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(days=1)).isoformat(),
+            "group_by": group_by}
+
+
+async def _day(client: Client) -> None:
+    """Two conversations; the admin answers and resolves the first, which the customer rates 4."""
+    client.app[ROUTER].surveys.config = CsatConfig(enabled=True)
+    await login(client)
+    first = await customer_writes(client, "Where is my order?")
+    await customer_writes(client, "Hello", sender="visitor-2", external_id="v2-1")
+    resp = await client.post(f"/api/conversations/{first}/messages", json={"text": "Looking now"})
+    assert resp.status in (200, 201), await resp.text()
+    resp = await client.post(f"/api/conversations/{first}/resolve", json={})
+    assert resp.status == 200, await resp.text()
+    await customer_writes(client, "4", external_id="2")
+
+
+async def test_the_figures_count_what_happened(client: Client) -> None:
+    await _day(client)
+    resp = await client.get("/api/reports/figures", params=_range())
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    [row] = body["rows"]
+    assert (row["opened"], row["reopened"], row["resolved"]) == (2, 0, 1)
+    assert row["first_response_p50"] is not None and row["first_response_p50"] >= 0
+    assert (row["csat_count"], row["csat_average"]) == (1, 4.0)
+    assert body["columns"][0] == "group" and set(body["columns"]) == set(row)
+    resp = await client.get("/api/reports/figures", params=_range("channel"))
+    assert [(r["group"], r["opened"]) for r in (await resp.json())["rows"]] == [("webchat", 2)]
+
+
+async def test_the_csv_is_the_same_report_for_a_spreadsheet(client: Client) -> None:
+    await _day(client)
+    resp = await client.get("/api/reports/figures.csv", params=_range("channel"))
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    got = [(r["channel"], r["opened"], r["resolved"], r["csat_average"]) for r in rows]
+    assert got == [("webchat", "2", "1", "4.0")]
+    resp = await client.get("/api/reports/figures.csv", params={**_range(), "table": "handoff_reasons"})
+    assert (await resp.text()).splitlines() == ["reason,handoffs"]
+
+
+async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(
+        client: Client, agent_http: aiohttp.ClientSession) -> None:
+    async with agent_http.get("/api/reports/figures", params=_range()) as resp:
+        assert resp.status == 403
+    async with agent_http.get("/api/reports/figures.csv", params=_range()) as resp:
+        assert resp.status == 403
+    resp = await client.get("/api/reports/figures", params={"since": "2020-01-01T00:00:00Z",
+                                                           "until": "2022-01-01T00:00:00Z"})
+    assert await error_of(resp) == (400, "report_range_too_long", "a report covers at most 366 days")
+    for bad in ({"since": "2020-02-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
+                {"since": "2020-01-01T00:00:00", "until": "2020-02-01T00:00:00Z"},
+                {**_range(), "group_by": "planet"}, {}):
+        resp = await client.get("/api/reports/figures", params=bad)
+        assert resp.status == 422, bad
+        resp = await client.get("/api/reports/figures.csv", params={**bad, "table": "figures"})
+        assert resp.status == 422, bad
+
+
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_quoted() -> None:
+    """Team names and the bot's handoff reasons come from config and customers' words."""
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    made = Report(now, now + timedelta(days=1), GroupBy.TEAM, [{"group": "=1+2", "opened": 3}],
+                  {"@SUM(A1)": 2, "-": 1, "asked for a person": 4})
+    assert csv_text(made, "handoff_reasons").splitlines() == [
+        "reason,handoffs", "'@SUM(A1),2", "-,1", "asked for a person,4"]
+    assert csv_text(made, "figures").splitlines()[1].startswith("'=1+2,3,")

@@ -1,0 +1,50 @@
+"""The Reports screen in the browser: a customer writes, the admin (who may
+supervise) opens Reports and sees today's conversation counted, drawn as
+charts and listed in the table, regrouped by channel, with CSV downloads of
+the same figures; the screen is usable at 390 px wide."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from playwright.async_api import Browser, expect
+
+from tests.e2e.test_agents_admin import no_sideways_scroll
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+
+
+async def test_reports_count_todays_conversation_chart_it_and_export_it(service: str, browser: Browser) -> None:
+    customer = await (await browser.new_context()).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "Where is my order?")
+    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
+    await agent_logs_in(admin, service)
+    await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
+
+    await admin.locator('[data-testid="reports-open"]').click()
+    screen = admin.locator('[data-testid="reports-screen"]')
+    table = screen.locator('[data-testid="report-table"]')
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    headers = await table.locator("thead th").all_text_contents()
+    opened = headers.index("Opened")
+    assert (await table.locator("tbody tr").first.locator("th, td").nth(opened).text_content()) == "1"
+    for chart in ("chart-volumes", "chart-first-response", "chart-wait"):
+        await expect(screen.locator(f'[data-testid="{chart}"] svg rect').first).to_be_attached()
+
+    await screen.locator('[data-testid="report-group"]').select_option("channel")
+    await screen.locator('[data-testid="report-show"]').click()
+    await expect(table.locator("tbody tr th")).to_have_text(["webchat"])
+    href = await screen.locator('[data-testid="report-csv-figures"]').get_attribute("href")
+    assert href is not None and "group_by=channel" in href
+    resp = await admin.request.get(service + href)
+    assert resp.ok and resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [(r["channel"], r["opened"]) for r in rows] == [("webchat", "1")]
+
+    await admin.set_viewport_size({"width": 390, "height": 800})
+    await expect(table).to_be_visible()
+    await no_sideways_scroll(admin)
+    await screen.locator('[data-testid="reports-close"]').click()
+    await expect(screen).to_be_hidden()
+    await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()

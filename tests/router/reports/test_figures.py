@@ -1,0 +1,64 @@
+"""The figures' rules that need no store: nearest-rank percentiles, business
+time by a rules.yaml calendar, ratings by group."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from router.reports.events import ConversationEvent, Kind, Rating
+from router.reports.figures import GroupBy, Queues, percentile, report
+from router.reports.hours import open_seconds
+from router.routing.rules.calendar import Hours
+from router.routing.rules.schema import Calendar
+
+# Moscow is UTC+3 all year: 09:00-18:00 there is 06:00-15:00 UTC
+OFFICE = Hours(Calendar(timezone="Europe/Moscow", hours={"mon-fri": ["09:00-18:00"]}, holidays=[date(2026, 11, 25)]))
+MON = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
+
+
+def test_percentiles_are_nearest_rank_values_that_happened() -> None:
+    assert percentile([], 50) is None
+    assert percentile([7.0], 90) == 7.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.0
+    assert percentile([float(v) for v in range(1, 11)], 90) == 9.0
+    assert percentile([float(v) for v in range(1, 12)], 90) == 10.0
+
+
+def test_business_time_counts_only_the_open_hours() -> None:
+    # Monday 14:00 UTC (17:00 Moscow) to Tuesday 07:00 UTC (10:00 Moscow): 1 h on Monday, 1 h on Tuesday
+    assert open_seconds(OFFICE, MON + timedelta(hours=14), MON + timedelta(days=1, hours=7)) == 2 * 3600
+    # Tuesday 14:00 UTC to Thursday 06:30 UTC: 1 h on Tuesday, Wednesday is a holiday, 30 min on Thursday
+    assert open_seconds(OFFICE, MON + timedelta(days=1, hours=14), MON + timedelta(days=3, hours=6, minutes=30)) \
+        == 1.5 * 3600
+    # Saturday: closed
+    assert open_seconds(OFFICE, MON + timedelta(days=5), MON + timedelta(days=6)) == 0
+    assert open_seconds(OFFICE, MON + timedelta(hours=8), MON + timedelta(hours=7)) == 0
+
+
+def _event(seq: int, kind: Kind, at: datetime, status: str = "queued", team: str = "support",
+           agent: str | None = None) -> ConversationEvent:
+    return ConversationEvent(seq, "conv_1", "cus_1", kind, at, status, None, team, "webchat", "chat", agent, None,
+                             None, 0, None, None)
+
+
+def test_a_queue_with_hours_runs_its_clocks_only_while_open() -> None:
+    """Written at Monday 17:50 Moscow, answered Tuesday 09:05: 15 business minutes, within a 20 min target."""
+    queued = MON + timedelta(hours=14, minutes=50)
+    answered = MON + timedelta(days=1, hours=6, minutes=5)
+    events = [_event(1, Kind.OPENED, queued), _event(2, Kind.QUEUED, queued),
+              _event(3, Kind.ASSIGNED, answered, "assigned", agent="agt_1"),
+              _event(4, Kind.FIRST_REPLY, answered, "assigned", agent="agt_1")]
+    queues = Queues(targets={"support": 1200.0}, hours={"support": OFFICE})
+    [row] = report(events, [], MON, MON + timedelta(days=2), GroupBy.TEAM, queues).rows
+    assert (row["first_response_p50"], row["wait_p50"], row["sla_met"], row["sla_missed"]) == (900.0, 900.0, 1, 0)
+    [wall] = report(events, [], MON, MON + timedelta(days=2), GroupBy.TEAM, Queues(targets={"support": 1200.0})).rows
+    assert (wall["first_response_p50"], wall["sla_met"], wall["sla_missed"]) == (54900.0, 0, 1)  # 15 h 15 min
+
+
+def test_ratings_count_by_the_group_of_their_answer() -> None:
+    ratings = [Rating("c1", 5, MON + timedelta(hours=1), "support", "webchat", "agt_1"),
+               Rating("c2", 4, MON + timedelta(hours=2), "support", "telegram", "agt_2"),
+               Rating("c3", 1, MON + timedelta(hours=3), "senior", "webchat", "agt_1")]
+    rows = {r["group"]: r for r in report([], ratings, MON, MON + timedelta(days=1), GroupBy.AGENT, Queues()).rows}
+    csat = {agent: (r["csat_count"], r["csat_average"], r["csat_satisfied"]) for agent, r in rows.items()}
+    assert csat == {"agt_1": (2, 3.0, 0.5), "agt_2": (1, 4.0, 1.0)}
