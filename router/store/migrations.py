@@ -443,6 +443,6 @@ MIGRATIONS: list[str] = [
     # customer queued for the indexer again. The index of messages, a file of its own, is
     # rebuilt by itself when it was made by other rules (router.search.sqlite_index)
     "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
-    # 27: reports — the conversation event log, written by triggers (router/reports/schema.py)
+    # 26: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
 ]

@@ -606,7 +606,7 @@ PG_MIGRATIONS: list[str] = [
     # delivery per (subscription, event) (router/webhooks/schema.py)
     WEBHOOKS,
     _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
-    # 21: reports — the conversation event log, written by triggers (router/reports/schema.py)
+    # 20: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
 ]
 
