@@ -10,6 +10,7 @@ from aiohttp import web
 
 from agents_ui import agents_api, contacts_api
 from agents_ui.claims_api import hints
+from agents_ui.conversation_pages import read_cursor, write_cursor
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.files_api import attachments_of
 from agents_ui.live import close_session_sockets
@@ -26,6 +27,7 @@ from agents_ui.schemas import (
     CustomerUpsertOut,
     LoginBody,
     MeBody,
+    MeOut,
     MergeBody,
     MergeOut,
     MessageList,
@@ -105,9 +107,9 @@ async def logout(request: web.Request, _: None) -> web.StreamResponse:
     return response
 
 
-@endpoint("GET", "/api/me", "The agent who is logged in", response=AgentOut)
-async def me(request: web.Request, _: None) -> AgentOut:
-    return AgentOut(agent=current_agent(request))
+@endpoint("GET", "/api/me", "The agent who is logged in, and what their role may do", response=MeOut)
+async def me(request: web.Request, _: None) -> MeOut:
+    return MeOut.of(current_agent(request))
 
 
 @endpoint("PATCH", "/api/me", "Change the agent's own settings: the console's language (null: the browser's)",
@@ -126,14 +128,19 @@ _STATUSES: dict[str, list[ConversationStatus] | None] = {
 }
 
 
-@endpoint("GET", "/api/conversations", "Conversations, most recently active first", query=ConversationQuery,
-          response=ConversationList)
+@endpoint("GET", "/api/conversations", "Conversations, most recently active first, a page at a time",
+          query=ConversationQuery, response=ConversationList,
+          errors=((400, "code bad_list_cursor: a cursor no page gave"),))
 async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
     # a snoozed one is out of the lists until it wakes (router/search/); the search's views list them.
     # The Resolved tab shows every resolved one (resolving ends a snooze)
     awake_only = query.status != ConversationStatus.RESOLVED.value
-    return ConversationList(conversations=await _store(request.app).list_conversations(
-        _STATUSES[query.status], query.limit, awake_only=awake_only))
+    mine = current_agent(request).id if query.assignee == "me" else None
+    found = await _store(request.app).list_conversations(  # one more than asked: is there a next page?
+        _STATUSES[query.status], query.limit + 1, awake_only=awake_only, agent_id=mine,
+        after=read_cursor(query.cursor))
+    page = found[:query.limit]
+    return ConversationList(conversations=page, next=write_cursor(page[-1]) if len(found) > len(page) else None)
 
 
 @endpoint("GET", "/api/conversations/{id}", "One conversation and its customer", response=ConversationDetail)

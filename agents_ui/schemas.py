@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from router.agents.service import Permission, may
 from router.identity.contacts import ChannelContact
 from router.models import (
     MAX_TEXT_LENGTH,
@@ -98,6 +99,15 @@ class AgentOut(BaseModel):
     agent: Agent
 
 
+class MeOut(AgentOut):
+    # what the agent's role may do: the console asks only for what it may see (no 403 on every load)
+    permissions: list[Permission]
+
+    @classmethod
+    def of(cls, agent: Agent) -> MeOut:
+        return cls(agent=agent, permissions=[p for p in Permission if may(agent.role, p)])
+
+
 class AgentList(BaseModel):
     agents: list[Agent]
 
@@ -108,6 +118,8 @@ class ConversationOut(BaseModel):
 
 class ConversationList(BaseModel):
     conversations: list[ConversationView]
+    # the cursor of the next page; None when this one was the last
+    next: str | None = None
 
 
 class ConversationDetail(BaseModel):
@@ -190,6 +202,8 @@ class CustomerUpsertOut(BaseModel):
 class ConversationQuery(Query):
     status: StatusFilter = Field("open", description="open = every status but resolved; all = every status")
     limit: int = Field(200, ge=1, le=1000, description="at most this many, most recently active first")
+    assignee: Literal["me"] | None = Field(None, description="me = only the conversations assigned to me")
+    cursor: str | None = Field(None, max_length=200, description="the previous page's `next`")
 
 
 class MessagesQuery(Query):
