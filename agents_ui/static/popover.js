@@ -15,6 +15,7 @@ window.consolePopover = (() => {
   const MARGIN = 8;
   const known = new WeakMap(); // panel -> {trigger, root, close, place}
   const open = []; // panels open now, oldest first
+  const PLACED = ["position", "right", "bottom", "margin-top", "top", "left", "max-width", "max-height", "overflow-y"];
 
   // under its trigger, inside the window: from the trigger's left edge, else ending at its right edge
   function place(panel, trigger) {
@@ -51,6 +52,9 @@ window.consolePopover = (() => {
     const at = open.indexOf(panel);
     if (at >= 0) open.splice(at, 1);
     delete panel.dataset.popoverOpen;
+    const entry = known.get(panel);
+    // shut, it goes back where its CSS puts it: no place measured for the window of then is left behind
+    if (entry && entry.place) PLACED.forEach((name) => panel.style.removeProperty(name));
   }
 
   function close(panel, refocus) {
