@@ -8,7 +8,8 @@
 //   consoleApi.me() -> {agent, permissions} of /api/me (asked once per sign-in)
 //   consoleApi.may(permission), consoleApi.isAdmin() -> what the role may see
 // A failure throws an Error with status, code and details (the server's
-// error object); its message is already in the console's language.
+// error object); its message is already in the console's language. A 401
+// (the session ended) is console.js's to act on: it shows the sign-in page.
 "use strict";
 
 window.consoleApi = (() => {
@@ -37,7 +38,6 @@ window.consoleApi = (() => {
     }
     const resp = await fetch(path, init);
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (resp.status === 401 && path !== "/api/login") document.dispatchEvent(new CustomEvent("console:signed-out"));
     if (!resp.ok) throw failure(resp, data);
     return data;
   }
