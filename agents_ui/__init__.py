@@ -22,6 +22,8 @@ from agents_ui import (
     search_api,
     signals_api,
     spec,
+    wallboard_api,
+    webhooks_api,
 )
 from agents_ui.endpoints import mount
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
@@ -30,7 +32,7 @@ from router.appkeys import SETTINGS
 
 __all__ = [
     "agents_api", "api", "canned_api", "claims_api", "contacts_api", "csat_api", "files_api", "live", "notes_api",
-    "routing_api", "search_api", "setup_console", "signals_api", "spec",
+    "routing_api", "search_api", "setup_console", "signals_api", "spec", "wallboard_api", "webhooks_api",
 ]
 
 STATIC = Path(__file__).parent / "static"

@@ -1,5 +1,5 @@
-"""Console API of managing agents (admins): the roster, adding an agent,
-renaming, roles, deactivating and reactivating, new passwords, the teams,
+"""Console API of managing agents (admins; supervisors see the roster): the
+roster, adding an agent, renaming, roles, deactivating and reactivating, new passwords, the teams,
 skills and capacity set in the console, and how agents come online at
 sign-in. The rules are ``router.agents``'; every check is made here on the
 server, whatever the console shows."""
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from agents_ui import live
 from agents_ui.endpoints import ApiError, current_agent, endpoint
@@ -31,10 +31,10 @@ from router.agents.service import (
     Permission,
     RoutingProfile,
     WeakPassword,
-    may,
 )
 from router.agents.store import AgentAdminStore
 from router.appkeys import ASSIGNER, BUS, STORE
+from router.controls import no_control_characters
 from router.models import Agent, Presence, Role, utcnow
 from router.routing.store import AssignmentStore
 from router.store.errors import ConflictError, StoreError
@@ -57,13 +57,6 @@ def _admin(app: web.Application) -> AgentAdmin:
     return AgentAdmin(_store(app), app[BUS], app[ASSIGNER].clock)
 
 
-def _require(request: web.Request, permission: Permission) -> Agent:
-    me = current_agent(request)
-    if not may(me.role, permission):
-        raise ApiError(403, "forbidden", "your role may not do this")
-    return me
-
-
 def _refused(exc: AgentChangeRefused) -> ApiError:
     return ApiError(409, exc.code, str(exc))
 
@@ -71,7 +64,8 @@ def _refused(exc: AgentChangeRefused) -> ApiError:
 # -- the roster -------------------------------------------------------------------------
 
 Username = Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,64}$", description="1-64 of a-z 0-9 . _ -")]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                        AfterValidator(no_control_characters)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 
 
@@ -113,9 +107,8 @@ class RosterOut(BaseModel):
 
 
 @endpoint("GET", "/api/agents/roster", "Every account with its presence, teams, skills, capacity and load (the "
-          "roles granted view_roster: admins)", response=RosterOut, errors=((403, "your role may not see the roster"),))
+          "roles granted view_roster: admins, supervisors)", response=RosterOut, permission=Permission.VIEW_ROSTER)
 async def roster(request: web.Request, _: None) -> RosterOut:
-    _require(request, Permission.VIEW_ROSTER)
     store = _store(request.app)
     teams = request.app[ASSIGNER].teams
     agents, presence, loads, profiles = await asyncio.gather(
@@ -172,12 +165,12 @@ def _unknown(exc: UnknownNames | UnknownKinds) -> ApiError:
 
 
 @endpoint("POST", "/api/agents", "Create an agent account (admins); without a password one is generated and "
-          "returned once", body=NewAgentBody, response=CreatedOut, status=201, admin=True,
+          "returned once", body=NewAgentBody, response=CreatedOut, status=201, permission=Permission.MANAGE_AGENTS,
           errors=((409, "code username_taken: the username is taken"),
                   (422, "code weak_password, unknown_names (teams or skills teams.yaml lacks), "
                         "unknown_channel_kinds (a capacity no channel uses), or invalid")))
 async def create_agent(request: web.Request, body: NewAgentBody) -> CreatedOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     try:
         agent, made = await _admin(request.app).create(
             me, body.username, body.display_name, body.role, body.password, body.routing,
@@ -202,10 +195,10 @@ class AgentOut(BaseModel):
 
 
 @endpoint("PATCH", "/api/agents/{id}", "Rename an agent or change their role (admins)", body=AgentChangeBody,
-          response=AgentOut, admin=True,
+          response=AgentOut, permission=Permission.MANAGE_AGENTS,
           errors=((409, "code last_admin: the last active admin must stay an admin"),))
 async def change_agent(request: web.Request, body: AgentChangeBody) -> AgentOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     try:
         agent = await _admin(request.app).update(me, request.match_info["id"], body.display_name, body.role)
     except AgentChangeRefused as exc:
@@ -222,10 +215,10 @@ class DeactivatedOut(BaseModel):
 
 @endpoint("POST", "/api/agents/{id}/deactivate", "Deactivate an agent (admins): they cannot log in, their sessions "
           "and live sockets end, their conversations go back to the queue; their history stays",
-          response=DeactivatedOut, admin=True,
+          response=DeactivatedOut, permission=Permission.MANAGE_AGENTS,
           errors=((409, "code self_deactivation: your own account; code last_admin: the last active admin"),))
 async def deactivate_agent(request: web.Request, _: None) -> DeactivatedOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     try:
         done = await _admin(request.app).deactivate(me, request.match_info["id"])
     except AgentChangeRefused as exc:
@@ -236,9 +229,9 @@ async def deactivate_agent(request: web.Request, _: None) -> DeactivatedOut:
 
 
 @endpoint("POST", "/api/agents/{id}/reactivate", "Reactivate an agent (admins): they may log in again (offline)",
-          response=AgentOut, admin=True)
+          response=AgentOut, permission=Permission.MANAGE_AGENTS)
 async def reactivate_agent(request: web.Request, _: None) -> AgentOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     return AgentOut(agent=await _admin(request.app).reactivate(me, request.match_info["id"]))
 
 
@@ -255,9 +248,9 @@ class PasswordOut(BaseModel):
 @endpoint("POST", "/api/agents/{id}/password", "Set a new password for an agent (admins): every session of theirs "
           "ends (an admin's own: all but the one they act from); without a password one is generated and "
           "returned once", body=PasswordBody, response=PasswordOut,
-          admin=True, errors=((422, "code weak_password"),))
+          permission=Permission.MANAGE_AGENTS, errors=((422, "code weak_password"),))
 async def reset_password(request: web.Request, body: PasswordBody) -> PasswordOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     try:
         done = await _admin(request.app).reset_password(me, request.match_info["id"], body.password,
                                                         request_token_hash(request))
@@ -277,10 +270,11 @@ class ProfileOut(BaseModel):
 
 @endpoint("PUT", "/api/agents/{id}/routing", "Set an agent's teams, skills and capacity in the console (admins); "
           "they replace the agent's teams.yaml entry until removed", body=RoutingProfile, response=ProfileOut,
-          admin=True, errors=((422, "code unknown_names: a team or skill teams.yaml does not have; "
-                               "unknown_channel_kinds: a capacity of a kind no channel has"),))
+          permission=Permission.MANAGE_AGENTS,
+          errors=((422, "code unknown_names: a team or skill teams.yaml does not have; "
+                   "unknown_channel_kinds: a capacity of a kind no channel has"),))
 async def set_routing(request: web.Request, body: RoutingProfile) -> ProfileOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     try:
         stored = await _admin(request.app).set_profile(me, request.match_info["id"], body,
                                                        request.app[ASSIGNER].teams)
@@ -290,9 +284,9 @@ async def set_routing(request: web.Request, body: RoutingProfile) -> ProfileOut:
 
 
 @endpoint("DELETE", "/api/agents/{id}/routing", "Remove an agent's console profile: teams.yaml's entry applies "
-          "again (admins)", response=ProfileOut, admin=True)
+          "again (admins)", response=ProfileOut, permission=Permission.MANAGE_AGENTS)
 async def clear_routing(request: web.Request, _: None) -> ProfileOut:
-    me = _require(request, Permission.MANAGE_AGENTS)
+    me = current_agent(request)
     await _admin(request.app).clear_profile(me, request.match_info["id"])
     return ProfileOut(agent_id=request.match_info["id"], routing=None)
 
@@ -308,9 +302,9 @@ async def agents_settings(request: web.Request, _: None) -> AgentsSettings:
 
 @endpoint("PUT", "/api/agents/settings", "Change the console's settings of agents (admins): presence_at_login "
           "'ask' (an agent signing in offline is asked to go online) or 'online' (put online)",
-          body=AgentsSettings, response=AgentsSettings, admin=True)
+          body=AgentsSettings, response=AgentsSettings, permission=Permission.MANAGE_SETTINGS)
 async def change_agents_settings(request: web.Request, body: AgentsSettings) -> AgentsSettings:
-    me = _require(request, Permission.MANAGE_SETTINGS)
+    me = current_agent(request)
     saved = await _store(request.app).set_agents_settings(body, request.app[ASSIGNER].clock(), me.id)
     log.info("presence at sign-in set to %s by %s", saved.presence_at_login, me.username)
     return saved

@@ -41,6 +41,7 @@ from agents_ui.schemas import (
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, end_session, start_session
 from router.accounts.service import check_login
 from router.accounts.store import AccountStore
+from router.agents.service import Permission, may, permissions_of
 from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
@@ -52,7 +53,7 @@ from router.identity.service import InvalidIdentifier, KeyRefused
 from router.identity.store import ClaimStore, CustomerStore, MergeStore
 from router.identity.types import KeyRef
 from router.identity.verification import VerificationRefused
-from router.models import Agent, ConversationStatus, ConversationView, Role
+from router.models import Agent, ConversationStatus, ConversationView
 from router.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ async def logout(request: web.Request, _: None) -> web.StreamResponse:
 
 @endpoint("GET", "/api/me", "The agent who is logged in, and what their role may do", response=MeOut)
 async def me(request: web.Request, _: None) -> MeOut:
-    return MeOut.of(current_agent(request))
+    agent = current_agent(request)
+    return MeOut(agent=agent, permissions=permissions_of(agent.role))
 
 
 @endpoint("PATCH", "/api/me", "Change the agent's own settings: the console's language (null: the browser's)",
@@ -197,12 +199,12 @@ async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
 
 async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
     """The conversation, if ``agent`` may act on it: an agent does not take
-    over a colleague's conversation (an admin may)."""
+    over a colleague's conversation (a role granted reassign may)."""
     conv = await _store(request.app).get_conversation(request.match_info["id"])
     if conv.status is ConversationStatus.RESOLVED:
         raise ApiError(409, "conflict", "the conversation is resolved")
     mine = conv.agent_id in (None, agent.id) or conv.status is not ConversationStatus.ASSIGNED
-    if not mine and agent.role is not Role.ADMIN:
+    if not mine and not may(agent.role, Permission.REASSIGN):
         raise ApiError(409, "conflict", "the conversation is assigned to another agent")
     return conv
 
@@ -211,8 +213,8 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
     me = current_agent(request)
     if body.agent_id in (None, me.id):
         return me
-    if me.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", "only admins may assign a conversation to someone else")
+    if not may(me.role, Permission.REASSIGN):
+        raise ApiError(403, "forbidden", "your role may not assign a conversation to someone else (reassign)")
     assignee = await _store(request.app).get_agent(body.agent_id)
     if not assignee.active:
         raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
@@ -220,9 +222,10 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
     return assignee
 
 
-@endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (admins may assign anyone)",
-          body=AssignBody, response=ConversationOut,
-          errors=((403, "assigning someone else needs an admin"), (409, "resolved, or another agent's")))
+@endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (roles granted reassign, admins and "
+          "supervisors, may give anyone's to anyone)", body=AssignBody, response=ConversationOut,
+          errors=((403, "assigning someone else needs the reassign permission"),
+                  (409, "resolved, or another agent's")))
 async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     assignee = await _assignee(request, body)
     await _open_for(request, current_agent(request))
@@ -301,7 +304,7 @@ def _not_a_lookup_key(key: KeyRef, reason: str, why: str, customers: tuple[str, 
           "Create or update a customer's value attributes, found by id, external id, phone or email (admins: "
           "how a CRM keeps tier, lifetime_value, tags and custom attributes current; null removes one). A phone "
           "with an extension is a key of its own (+74951234567;ext=104)",
-          body=ValueAttributes, response=CustomerUpsertOut, admin=True,
+          body=ValueAttributes, response=CustomerUpsertOut, permission=Permission.MANAGE_INTEGRATIONS,
           errors=((409, "code key_not_usable: the phone/email is blocked, generic (a role address, a toll-free or "
                         "placeholder number) or held by several customers, so it cannot say who the write is "
                         "for: details.reason, details.customers and details.address_by say how to name the "

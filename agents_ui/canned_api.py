@@ -10,13 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
+from router.agents.service import Permission, may
 from router.appkeys import ASSIGNER, ROUTER, SETTINGS, STORE
 from router.canned.service import CannedError, CannedReplies, Context, Draft, Teams, language_of_customer
 from router.canned.store import CannedStore
 from router.canned.types import Expanded, Listed, Offer, Scope
 from router.conversations.store import ConversationStore, MessageStore
 from router.identity.store import CustomerStore
-from router.models import Role
 from router.texts import Language
 
 
@@ -102,7 +102,7 @@ class OfferList(BaseModel):
 async def list_canned(request: web.Request, _: None) -> CannedList:
     agent, teams = current_agent(request), await _teams(request.app)
     return CannedList(replies=await _service(request.app).listed(agent, teams),
-                      writable_teams=list(teams.names) if agent.role is Role.ADMIN else [],
+                      writable_teams=list(teams.names) if may(agent.role, Permission.MANAGE_TEAM_REPLIES) else [],
                       my_teams=list(teams.of(agent)))
 
 

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
 from agents_ui.schemas import Query
+from router.agents.service import Permission
 from router.appkeys import STORE
 from router.conversations.store import ConversationStore
 from router.csat.store import SurveyStore
@@ -65,8 +66,9 @@ async def customer_surveys(request: web.Request, _: None) -> SurveysOut:
     return SurveysOut(surveys=await store.customer_surveys(customer.id, 50))
 
 
-@endpoint("GET", "/api/surveys", "Every survey asked in a period, oldest first (reports; paged by `after`)",
-          query=SurveysQuery, response=SurveysOut, admin=True,
+@endpoint("GET", "/api/surveys", "Every survey asked in a period, oldest first (reports: supervisors, admins; "
+          "paged by `after`)",
+          query=SurveysQuery, response=SurveysOut, permission=Permission.SUPERVISE,
           errors=((422, "since/until missing, without a zone, or the wrong way round"),
                   (400, "a period longer than a year")))
 async def surveys(request: web.Request, query: SurveysQuery) -> SurveysOut:

@@ -67,6 +67,8 @@ class Endpoint:
     response: type[BaseModel] | None = None
     status: int = 200
     public: bool = False
+    # only the admin role: kept for routes written before permissions; name a ``permission``
+    # instead (tests/agents_ui/test_permissions.py refuses a route that sets this)
     admin: bool = False
     # for routes whose answer is no JSON model (the websocket, the document itself)
     response_description: str = "ok"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
+from agents_ui import wallboard_api
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.sessions import request_token_hash
 from router import events
@@ -53,26 +54,30 @@ async def _push(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> 
     await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"reconnect")
 
 
-async def _answer(ws: web.WebSocketResponse, msg: WSMessage) -> None:
+async def _answer(request: web.Request, ws: web.WebSocketResponse, msg: WSMessage) -> None:
     frame = None
     if msg.type is WSMsgType.TEXT:
         with contextlib.suppress(json.JSONDecodeError):
             frame = json.loads(msg.data)
     if isinstance(frame, dict) and frame.get("type") == "ping":
         await ws.send_json({"type": "pong"})
+    elif isinstance(frame, dict) and await wallboard_api.answer_frame(request.app, ws, current_agent(request), frame):
+        return
     else:
-        await ws.send_json({"type": "error", "code": "unknown_type", "message": 'only {"type":"ping"} is accepted'})
+        await ws.send_json({"type": "error", "code": "unknown_type", "message":
+                           'only ping, wallboard.subscribe and wallboard.unsubscribe are accepted'})
 
 
-async def _serve(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
+async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
     pusher = asyncio.create_task(_push(ws, sub, agent_id))
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await _answer(ws, msg)
+                await _answer(request, ws, msg)
     except ConnectionResetError:
         pass  # went away while we answered
     finally:
+        wallboard_api.forget(request.app, ws)
         pusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pusher
@@ -81,7 +86,9 @@ async def _serve(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) ->
 @endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, claim.dismissed, "
           "message.updated, conversation.created, conversation.updated, conversation.assigned, note.created; "
           "note.mentioned and mentions.read only to the agent they name); "
-          'send {"type":"ping"} for {"type":"pong"}', status=101, response_description="switching to websocket")
+          'send {"type":"ping"} for {"type":"pong"}; supervisors and admins send {"type":"wallboard.subscribe"} '
+          'for wallboard.updated frames (the GET /api/wallboard snapshot) until {"type":"wallboard.unsubscribe"}',
+          status=101, response_description="switching to websocket")
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError(403, "forbidden", "cross-origin websocket refused")
@@ -92,7 +99,7 @@ async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
         ws[SESSION] = request_token_hash(request) or ""
         request.app[SOCKETS].add(ws)
         log.debug("console socket opened for %s", current_agent(request).username)
-        await _serve(ws, sub, current_agent(request).id)
+        await _serve(request, ws, sub, current_agent(request).id)
     return ws
 
 

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.accounts.store import AccountStore
+from router.agents.service import Permission, may
 from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
 from router.conversations.store import ConversationStore
-from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, Role, RouteTrace
+from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, RouteTrace
 from router.routing.assignment import TransferRefused
 from router.routing.store import AssignmentStore
 
@@ -52,7 +53,7 @@ class PresenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     presence: Presence
-    # admins may switch someone else's presence
+    # roles granted manage_presence (admins, supervisors) may switch someone else's
     agent_id: str | None = None
 
 
@@ -72,13 +73,13 @@ async def list_presence(request: web.Request, _: None) -> PresenceList:
 
 
 @endpoint("POST", "/api/presence", "Switch presence: online, away or offline (offline gives back unopened offers)",
-          body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs an admin"),))
+          body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs manage_presence"),))
 async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
     me = current_agent(request)
     target = me
     if body.agent_id not in (None, me.id):
-        if me.role is not Role.ADMIN:
-            raise ApiError(403, "forbidden", "only admins may switch someone else's presence")
+        if not may(me.role, Permission.MANAGE_PRESENCE):
+            raise ApiError(403, "forbidden", "your role may not switch someone else's presence (manage_presence)")
         target = await _store(request.app).get_agent(str(body.agent_id))
     return PresenceOut(presence=await request.app[ASSIGNER].set_presence(target, body.presence))
 
@@ -117,7 +118,7 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
     me = current_agent(request)
     store, assigner = _store(request.app), request.app[ASSIGNER]
     conv = await store.get_conversation(request.match_info["id"])
-    if conv.status is ConversationStatus.ASSIGNED and conv.agent_id != me.id and me.role is not Role.ADMIN:
+    if conv.status is ConversationStatus.ASSIGNED and conv.agent_id != me.id and not may(me.role, Permission.REASSIGN):
         raise ApiError(409, "conflict", "the conversation is assigned to another agent")
     try:
         if body.team is not None:
@@ -145,7 +146,7 @@ class RulesStatusOut(BaseModel):
 
 
 @endpoint("GET", "/api/rules/status", "The running rules version, and why the last edit was refused if it was",
-          response=RulesStatusOut, admin=True)
+          response=RulesStatusOut, permission=Permission.MANAGE_RULES)
 async def rules_status(request: web.Request, _: None) -> RulesStatusOut:
     reloader = request.app.get(RULES_RELOADER)
     if reloader is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from router.agents.service import Permission, may
+from router.agents.service import Permission
 from router.identity.contacts import ChannelContact
 from router.models import (
     MAX_TEXT_LENGTH,
@@ -99,13 +99,10 @@ class AgentOut(BaseModel):
     agent: Agent
 
 
-class MeOut(AgentOut):
-    # what the agent's role may do: the console asks only for what it may see (no 403 on every load)
+class MeOut(BaseModel):
+    agent: Agent
+    # what the agent's role may do (router.agents.service.GRANTS): the console shows and hides by it
     permissions: list[Permission]
-
-    @classmethod
-    def of(cls, agent: Agent) -> MeOut:
-        return cls(agent=agent, permissions=[p for p in Permission if may(agent.role, p)])
 
 
 class AgentList(BaseModel):

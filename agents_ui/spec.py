@@ -42,6 +42,8 @@ def _errors(ep: Endpoint) -> dict[str, Any]:
         codes["401"] = "not logged in"
     if ep.admin:
         codes["403"] = "admins only"
+    if ep.permission is not None:
+        codes["403"] = f"the caller's role lacks the {ep.permission.value} permission"
     if ep.path_params:
         codes["404"] = "no such object"
     if ep.method != "GET":

@@ -110,6 +110,9 @@ class EmailOptions(ConnectorOptions):
     smtp_password_env: str | None = None  # default: password_env
     timeout: float = Field(30.0, gt=0)
     verify_certificates: bool = True
+    # the largest mail (attachments base64-encoded) to send: set it to the SMTP server's SIZE (25 MB is
+    # common); the default lets through one file of the default files.max_bytes (20 MiB)
+    max_mail_bytes: int = Field(30 * 1024**2, gt=0)
 
     # raw mail (with its attachments) is kept here, one file per mail; None: not kept
     archive_dir: str | None = "var/mail"
@@ -490,15 +493,37 @@ class EmailConnector(Connector[EmailOptions]):
 
 
     async def _stored_files(self, message: OutboundMessage) -> list[tuple[Attachment, MediaFile]]:
+        """The stored files' bytes, whole: aiosmtplib sends a mail it holds
+        whole (it flattens the MIME before DATA, with no way to stream a
+        part), so the only bound on what one send holds is this check, made
+        on the storage's sizes before a byte is read: a mail over the SMTP
+        server's limit would be refused after holding it all anyway."""
+        streams = []
+        try:
+            for attachment in message.attachments:
+                if attachment.file is not None:
+                    size, pieces = await self.files.stream(attachment)
+                    streams.append((attachment, size, pieces))
+        except FileUnavailable as exc:
+            raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
+        encoded = sum(_base64_size(size) for _, size, _ in streams)
+        if encoded > self.options.max_mail_bytes:
+            raise PermanentError(f"email: the attachments make a mail of about {encoded} bytes, over the "
+                                 f"{self.options.max_mail_bytes} of max_mail_bytes: send them as links")
         files = []
-        for attachment in message.attachments:
-            if attachment.file is None:
-                continue
+        for attachment, _, pieces in streams:
             try:
-                files.append((attachment, await self.files.read(attachment)))
+                body = b"".join([piece async for piece in pieces])
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
+            files.append((attachment, MediaFile(body, attachment.mime_type or "application/octet-stream")))
         return files
+
+
+def _base64_size(size: int) -> int:
+    """A MIME part's size for ``size`` bytes: base64 (4 for 3), in lines of 76 and a line break."""
+    chars = -(-size // 3) * 4
+    return chars + -(-chars // 76) * 2
 
 
 def _login_refused(exc: LoginError) -> bool:

@@ -31,11 +31,10 @@ import contextlib
 import functools
 import hashlib
 import hmac
-import io
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -47,7 +46,6 @@ import vk_api
 from aiohttp import web
 from jconfig.memory import MemoryConfig
 from pydantic import Field
-from vk_api.upload import VkUpload
 
 from connectors.vk_inbound import (
     IDENTITY_KIND,
@@ -56,8 +54,8 @@ from connectors.vk_inbound import (
     quoted_senders,
     to_inbound,
     typing_user,
-    vk_ref,
 )
+from connectors.vk_upload import one_piece, upload_document, upload_photo
 from connectors.webhook import parse_json, read_body
 from router.connector import (
     ChannelLabel,
@@ -85,6 +83,8 @@ API_VERSION = "5.199"
 # VK's limit for a community token is 20 requests a second
 COMMUNITY_RPS = 20
 REQUEST_TIMEOUT = 20.0
+# an upload: as requests' timeout, to connect and between two reads (a large file may take longer in all)
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=REQUEST_TIMEOUT, sock_read=REQUEST_TIMEOUT)
 NAME_WAIT = 2.0  # a message is stored without a name rather than held longer
 MAX_NAMES = 50_000
 MAX_USERS_PER_CALL = 1000
@@ -297,8 +297,6 @@ class VkConnector(Connector[VkOptions]):
         super().__init__(name, options, host)
         self._secret = os.environ.get(options.secret_env, "")
         self.vk = _VkApi(os.environ.get(options.token_env, ""), options)
-        self._upload = VkUpload(self.vk)
-        self._upload.http = self.vk.http  # our timeouts for uploads too
         self._names = _Names(self._call)
         self._poller: asyncio.Task[None] | None = None
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix=f"vk-{name}")
@@ -560,16 +558,14 @@ class VkConnector(Connector[VkOptions]):
         known = attachment.extras.get("vk_attachment")
         if isinstance(known, str) and known:
             return known
-        if attachment.file is not None:  # a file of our own storage: its bytes, uploaded the same way
+        if attachment.file is not None:  # a file of our own storage: streamed from it, never whole in memory
             try:
-                stored = await self.files.read(attachment)
+                _, pieces = await self.files.stream(attachment)
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"vk: {exc}") from exc
-            data = io.BytesIO(stored.body)
-            data.name = attachment.name or "file"
             # VK's photos are JPEG, PNG and GIF only: a WebP goes as a document
-            kind = attachment.kind if attachment.mime_type in VK_PHOTO_TYPES else "document"
-            return await self._in_thread(self._upload_file, peer_id, kind, data)
+            photo = attachment.kind == "image" and attachment.mime_type in VK_PHOTO_TYPES
+            return await self._upload(peer_id, photo, attachment.name or "file", pieces)
         if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
             raise PermanentError(f"vk: attachment {attachment.name or attachment.kind} has no URL to upload")
         try:
@@ -577,14 +573,9 @@ class VkConnector(Connector[VkOptions]):
         except FetchRefused as exc:
             error = TransientError if exc.transient else PermanentError
             raise error(f"vk: the file {attachment.name or attachment.kind} was not fetched: {exc}") from None
-        data = io.BytesIO(fetched.body)
-        data.name = attachment.name or urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "file"
-        return await self._in_thread(self._upload_file, peer_id, attachment.kind, data)
+        name = attachment.name or urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "file"
+        return await self._upload(peer_id, attachment.kind == "image", name, one_piece(fetched.body))
 
-    def _upload_file(self, peer_id: int, kind: str, data: io.BytesIO) -> str:
-        """Upload fetched bytes to VK (runs in a worker thread)."""
-        if kind == "image":
-            [photo] = self._upload.photo_messages(data, peer_id=peer_id)
-            return vk_ref("photo", photo)
-        saved = self._upload.document_message(data, title=data.name, peer_id=peer_id)
-        return vk_ref("doc", saved[saved["type"]])
+    async def _upload(self, peer_id: int, photo: bool, name: str, pieces: AsyncIterator[bytes]) -> str:
+        upload = upload_photo if photo else upload_document
+        return await upload(self._call, peer_id, name, pieces, UPLOAD_TIMEOUT)

@@ -22,6 +22,9 @@ from router.routing.assignment import Assigner
 from router.routing.rules.reload import RulesReloader
 from router.signals.service import Signals
 from router.store.base import Store
+from router.wallboard.live import LiveWallboard
+from router.webhooks.service import Webhooks, WebhookTap
+from router.webhooks.worker import WebhookWorker
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG_DIR = web.AppKey("config_dir", Path)
@@ -36,5 +39,9 @@ OUTBOX = web.AppKey("outbox", OutboxWorker)
 FILES = web.AppKey("files", Files)
 ASSIGNER = web.AppKey("assigner", Assigner)
 SIGNALS = web.AppKey("signals", Signals)
+WALLBOARD = web.AppKey("wallboard", LiveWallboard)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
+WEBHOOK_TAP = web.AppKey("webhook_tap", WebhookTap)
+WEBHOOK_WORKER = web.AppKey("webhook_worker", WebhookWorker)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)

@@ -66,14 +66,24 @@ class EventBus:
         # also goes to the other nodes, whose subscribers it reaches through
         # their ``publish_local``
         self.forward: Callable[[Event], None] | None = None
+        # called with each event, and whether this node published it (False: another node did,
+        # ``publish_local``): outbound webhooks queue each event once, on the node that made it
+        self.taps: list[Callable[[Event, bool], None]] = []
 
     def publish(self, event: Event) -> None:
-        self.publish_local(event)
+        for tap in self.taps:
+            tap(event, True)
+        self._fan_out(event)
         if self.forward is not None:
             self.forward(event)
 
     def publish_local(self, event: Event) -> None:
         """To this node's subscribers only (an event another node published)."""
+        for tap in self.taps:
+            tap(event, False)
+        self._fan_out(event)
+
+    def _fan_out(self, event: Event) -> None:
         for sub in tuple(self._subscribers):
             sub._offer(event)
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 
 from router.files.config import FilesConfig
+from router.wallboard.config import WallboardConfig
 
 
 class Section(BaseModel):
@@ -58,6 +59,20 @@ class OutboxConfig(Section):
     batch: int = Field(200, ge=1)
 
 
+class WebhooksConfig(Section):
+    """Outbound webhooks (router/webhooks/): how deliveries are retried, and
+    whether every subscription may reach private addresses (a lab, a LAN CRM)."""
+
+    max_attempts: int = Field(10, ge=1)
+    backoff_initial: float = Field(5.0, gt=0)
+    backoff_max: float = Field(3600.0, gt=0)
+    timeout: float = Field(10.0, gt=0)
+    batch: int = Field(100, ge=1)
+    allow_private: bool = False
+    # sent deliveries are kept this long for the console; dead letters until redelivered or deleted
+    keep_days: float = Field(7.0, gt=0)
+
+
 class ConsoleConfig(Section):
     session_hours: float = Field(12.0, gt=0)
     # failed logins per username+address before a lock-out, and its length
@@ -100,9 +115,11 @@ class Settings(Section):
     store: StoreConfig = StoreConfig()
     routing: RoutingConfig = RoutingConfig()
     outbox: OutboxConfig = OutboxConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     console: ConsoleConfig = ConsoleConfig()
     fetch: FetchConfig = FetchConfig()
     files: FilesConfig = FilesConfig()
+    wallboard: WallboardConfig = WallboardConfig()
     connectors: dict[str, ConnectorConfig] = Field(
         default_factory=lambda: {"webchat": ConnectorConfig(type="webchat")}
     )

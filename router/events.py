@@ -34,6 +34,7 @@ MENTIONS_READ = "mentions.read"
 CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
 CSAT_RATED = "csat.rated"
+WEBHOOKS_CHANGED = "webhooks.changed"
 
 # an event meant for one agent carries their id here: the console pushes it only to
 # their sockets, on whichever node they are (agents_ui/live.py)
@@ -44,7 +45,7 @@ TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
     RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
-    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED,
+    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
 # (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
@@ -165,3 +166,10 @@ def conversation_read(conversation_id: str, agent_id: str, message_id: str, read
 def csat_rated(survey: Survey) -> Event:
     """A customer rated a conversation (1-5), or added the comment to their rating: the survey as it is now."""
     return Event(CSAT_RATED, {"survey": survey.model_dump(mode="json")})
+
+
+# -- outbound webhooks (router/webhooks/) ------------------------------------------------
+def webhooks_changed() -> Event:
+    """An admin added, changed or removed a webhook subscription, or redelivered one: every node
+    re-reads which event types are subscribed, and open admin screens refresh."""
+    return Event(WEBHOOKS_CHANGED, {})

@@ -49,6 +49,15 @@ class Metrics:
             " mid-send): the platform may show each twice, unless it takes an idempotency key (VK's random_id)",
             ["channel"], registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "omnirouter_webhook_deliveries", "Outbound webhook delivery attempts by outcome (sent, retry, dead)",
+            ["outcome"], registry=self.registry,
+        )
+        self.webhook_events_dropped = Counter(
+            "omnirouter_webhook_events_dropped",
+            "Events not queued for webhooks: the store stayed away while the in-memory queue filled",
+            registry=self.registry,
+        )
         self.conversations = Gauge(
             "omnirouter_conversations", "Conversations by status", ["status"], registry=self.registry
         )

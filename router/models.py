@@ -371,6 +371,9 @@ class Conversation(_Model):
     opened_at: Timestamp | None = None
     # until when it is out of the open views (router/search/); None: not snoozed
     snoozed_until: Timestamp | None = None
+    # the last time a customer's message reopened it after a resolve, and how many times (router.ingest.reopen)
+    reopened_at: Timestamp | None = None
+    reopens: int = 0
 
 
 class ConversationView(Conversation):

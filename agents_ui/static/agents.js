@@ -1,5 +1,5 @@
 // omnirouter console: agents. The "Go online now?" prompt after a sign-in,
-// and the admins' Agents screen (add, deactivate, reactivate, reset a password,
+// and the Agents screen: the roster for supervisors, and for admins (add, deactivate, reactivate, reset a password,
 // rename, role, teams, skills, capacity, presence at sign-in). Built in JS,
 // every text through t() and textContent; the server checks every action.
 "use strict";
@@ -90,7 +90,9 @@
 
   // ---- the Agents screen (admins) ------------------------------------------
 
-  const screen = { me: null, roster: null, editing: null, form: null };
+  // permissions: the caller's (GET /api/me); the screen shows what they may do, the server checks it
+  const screen = { me: null, permissions: [], roster: null, editing: null, form: null };
+  const may = (permission) => screen.permissions.includes(permission);
 
   function openButton() {
     let node = document.querySelector('[data-testid="agents-open"]');
@@ -138,15 +140,14 @@
   function render() {
     const node = screenNode();
     const head = el("header", "agents-head");
-    head.append(
-      el("h2", "", tr("agents_admin.title")),
-      el("span", "spacer"),
-      button(tr("agents_admin.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }),
-      button(tr("agents_admin.close"), "", "agents-close", closeScreen),
-    );
+    head.append(el("h2", "", tr("agents_admin.title")), el("span", "spacer"));
+    if (may("manage_agents")) {
+      head.append(button(tr("agents_admin.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }));
+    }
+    head.append(button(tr("agents_admin.close"), "", "agents-close", closeScreen));
     const error = testid(el("p", "form-error agents-error"), "agents-error");
     error.setAttribute("role", "alert");
-    const parts = [head, settingsRow(), error];
+    const parts = [head, ...(may("manage_settings") ? [settingsRow()] : []), error];
     if (screen.form) parts.push(agentForm(screen.form));
     const list = testid(el("ul", "agents-list"), "agents-list");
     list.append(...screen.roster.agents.map(agentCard));
@@ -224,10 +225,36 @@
       fieldRow(tr("agents_admin.routing_from"), source),
     );
     if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams, "file")));
+    if (may("manage_presence") && a.active && (!screen.me || a.id !== screen.me.id)) {
+      fields.append(fieldRow(tr("presence.label"), presenceSelect(row)));
+    }
     const stale = [...r.stale_teams, ...r.stale_skills];
     if (stale.length) {
       fields.append(testid(el("p", "agent-stale", tr("agents_admin.stale", { names: stale.join(", ") })), "agent-stale"));
     }
+    li.append(title, fields);
+    if (may("manage_agents")) li.append(agentActions(row));
+    return li;
+  }
+
+  // supervisors and admins: set a colleague away or offline (offline gives back their unopened offers)
+  function presenceSelect(row) {
+    const select = testid(el("select"), "agent-presence");
+    select.setAttribute("aria-label", tr("supervisor.presence_of", { name: row.agent.display_name }));
+    for (const value of ["online", "away", "offline"]) {
+      const option = el("option", "", tr(`presence.${value}`));
+      option.value = value;
+      select.append(option);
+    }
+    select.value = row.presence;
+    select.addEventListener("change", () => {
+      act("/api/presence", { presence: select.value, agent_id: row.agent.id });
+    });
+    return select;
+  }
+
+  function agentActions(row) {
+    const a = row.agent;
     const actions = el("div", "agent-actions");
     actions.append(button(tr("agents_admin.edit"), "", "agent-edit", () => {
       screen.form = { mode: "edit", row };
@@ -241,8 +268,7 @@
       actions.append(button(tr("agents_admin.reactivate"), "", "agent-reactivate", () => act(`/api/agents/${enc(a.id)}/reactivate`)));
     }
     actions.append(button(tr("agents_admin.reset_password"), "", "agent-reset", () => resetPassword(row)));
-    li.append(title, fields, actions);
-    return li;
+    return actions;
   }
 
   const enc = encodeURIComponent;
@@ -459,11 +485,14 @@
   }, true);
 
   async function onShown() {
-    const me = (await window.consoleApi.me()).agent;
+    const data = await window.consoleApi.me();
+    const me = data.agent;
     screen.me = me;
+    screen.permissions = data.permissions || [];
+    // admins manage the accounts here; supervisors see the roster (presence, teams, load), read-only
     const open = openButton();
-    open.hidden = me.role !== "admin";
-    if (me.role !== "admin") closeScreen();
+    open.hidden = !may("view_roster");
+    if (!may("view_roster")) closeScreen();
     if (justSignedIn) {
       justSignedIn = false;
       await offerPresence(me);

@@ -256,6 +256,8 @@ function renderHeader(conv) {
   $("#reply-form").hidden = resolved;
   $("#resolved-note").hidden = !resolved;
   if (window.searchUI) window.searchUI.decorateHeader(conv); // search.js: labels and snooze
+  if (window.supervisorUI) window.supervisorUI.decorateHeader(conv); // supervisor.js: reassign
+  if (window.reopenUI) window.reopenUI.decorateHeader(conv); // reopen.js: the customer reopened it
 }
 
 function renderSelectedHeader() {
@@ -514,6 +516,9 @@ function connect() {
   ws.onmessage = (frame) => onEvent(JSON.parse(frame.data));
   ws.onclose = () => onClose(ws);
 }
+
+// another script's frame on the live socket (wallboard.js subscribes), when it is open
+window.consoleSend = (frame) => state.ws && state.ws.readyState === WebSocket.OPEN && state.ws.send(JSON.stringify(frame));
 
 function onOpen(ws) {
   const reconnected = state.retry > 0;

@@ -61,11 +61,10 @@
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
   });
 
-  // admins: a refused rules edit shows as a banner until a good one loads.
-  // Only an admin's console asks (an agent's would get a 403 on every load)
+  // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads
   async function loadRulesStatus() {
     const banner = document.getElementById("rules-error");
-    if (!banner || !(await api.isAdmin())) return false;
+    if (!banner) return false;
     const status = await api.get("/api/rules/status");
     banner.hidden = status.problems.length === 0;
     banner.replaceChildren(
@@ -78,6 +77,8 @@
   let rulesTimer = null;
   async function watchRules() {
     if (rulesTimer !== null) return;
+    // only a role that may see the rules asks for them (the others would get a 403 on every load)
+    if (!(await api.may("manage_rules"))) return;
     if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
   }
 

@@ -25,15 +25,34 @@ class Permission(StrEnum):
     MANAGE_AGENTS = "manage_agents"
     # the console's settings of agents (presence at sign-in)
     MANAGE_SETTINGS = "manage_settings"
-    # see every team's queues and conversations, the wallboard and the reports; reassign
+    # see every team's queues and conversations, the wallboard and the reports (CSAT surveys of a period)
     SUPERVISE = "supervise"
+    # give a conversation to another agent; take over, transfer, resolve or hand to the bot a colleague's
+    REASSIGN = "reassign"
+    # switch another agent's presence (online, away, offline)
+    MANAGE_PRESENCE = "manage_presence"
+    # the routing rules: their status (the last refused edit) and, later, their editing
+    MANAGE_RULES = "manage_rules"
+    # write the canned replies of every team, and read every team's
+    MANAGE_TEAM_REPLIES = "manage_team_replies"
+    # what integrations write and hear: the CRM's value attributes of customers, the outbound webhooks
+    MANAGE_INTEGRATIONS = "manage_integrations"
 
 
+# A supervisor runs the floor: sees everything, moves conversations and people's presence,
+# and changes nothing that configures the service (rules, teams, accounts, settings, team
+# replies, integrations): those stay an admin's, so a team lead cannot rewrite routing.
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.SUPERVISOR: frozenset({Permission.VIEW_ROSTER, Permission.SUPERVISE}),
+    Role.SUPERVISOR: frozenset({Permission.VIEW_ROSTER, Permission.SUPERVISE, Permission.REASSIGN,
+                                Permission.MANAGE_PRESENCE}),
     Role.AGENT: frozenset(),
 }
+
+
+def permissions_of(role: Role) -> list[Permission]:
+    """What ``role`` may do, in ``Permission``'s order (the console shows and hides by it)."""
+    return [p for p in Permission if may(role, p)]
 
 
 def may(role: Role, permission: Permission) -> bool:

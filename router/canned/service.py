@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from router.agents.service import Permission, may
 from router.bot.config import Intent
 from router.bot.faq import customer_values
 from router.canned.bot_answers import bot_fill, bot_missing
 from router.canned.store import CannedStore
 from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
-from router.models import Agent, Conversation, Customer, Message, Role, new_id
+from router.controls import control_character
+from router.models import Agent, Conversation, Customer, Message, new_id
 from router.notices import customer_language
 from router.store.errors import ConflictError, NotFound
 from router.texts import Language
@@ -41,9 +43,6 @@ MAX_SHORTCUT = 32
 MAX_TITLE = 100
 MAX_TEXT = 4000  # as every text of the service's config (router.texts.Text)
 BOT_PREFIX = "bot:"
-# C0 controls but tab, line feed and carriage return; DEL and the C1 controls; and the bidi
-# embeddings, overrides and isolates, which make a title or text read other than it is written
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CannedError(Exception):
@@ -144,9 +143,8 @@ def _shortcut(raw: str) -> str:
 
 def _bounded(name: str, value: str, most: int) -> str:
     value = value.strip()
-    if (bad := _CONTROL.search(value)) is not None:
-        raise ControlCharacter(f"{name}: control character U+{ord(bad.group()):04X} at {bad.start() + 1}",
-                               field=name, position=bad.start() + 1)
+    if (bad := control_character(value)) is not None:
+        raise ControlCharacter(f"{name}: control character {bad[0]} at {bad[1]}", field=name, position=bad[1])
     if not value:
         raise EmptyField(f"{name}: must not be empty", field=name)
     if len(value) > most:
@@ -266,8 +264,8 @@ class CannedReplies:
 
     @staticmethod
     def _team_to_write(agent: Agent, team: str | None, teams: Teams) -> str:
-        if agent.role is not Role.ADMIN:
-            raise Forbidden("only admins write team replies; write a personal one instead")
+        if not _every_team(agent):
+            raise Forbidden("your role may not write team replies (manage_team_replies); write a personal one instead")
         if team is None:
             raise EmptyField("team: a team reply names its team", field="team")
         if team not in teams.names:
@@ -285,8 +283,8 @@ class CannedReplies:
         reply = await self.store.get_canned(reply_id)
         if reply.scope is Scope.PERSONAL and reply.owner != agent.id:
             raise NotFound(f"canned reply {reply_id}")  # another's personal reply is not even there
-        if reply.scope is Scope.TEAM and agent.role is not Role.ADMIN:
-            raise Forbidden("only admins change team replies")
+        if reply.scope is Scope.TEAM and not _every_team(agent):
+            raise Forbidden("your role may not change team replies (manage_team_replies)")
         return reply
 
     # -- reading ----------------------------------------------------------------------
@@ -294,9 +292,9 @@ class CannedReplies:
     async def listed(self, agent: Agent, teams: Teams) -> list[Listed]:
         """The management screen's list: the agent's own replies and the team
         replies they may use (an admin: every team's)."""
-        replies = await self.store.list_canned(agent.id, None if agent.role is Role.ADMIN else teams.of(agent))
+        admin = _every_team(agent)
+        replies = await self.store.list_canned(agent.id, None if admin else teams.of(agent))
         mine = {r.shortcut: r.id for r in replies if r.scope is Scope.PERSONAL}
-        admin = agent.role is Role.ADMIN
         return [Listed(reply=r, editable=r.scope is Scope.PERSONAL or admin,
                        shadowed_by=mine.get(r.shortcut) if r.scope is Scope.TEAM else None) for r in replies]
 
@@ -375,10 +373,15 @@ class CannedReplies:
             if reply.owner != ctx.agent.id:
                 raise NotFound(f"canned reply {reply.id}")
             return
-        if ctx.agent.role is Role.ADMIN or reply.owner in (*ctx.teams.of(ctx.agent), ctx.conversation.team):
+        if _every_team(ctx.agent) or reply.owner in (*ctx.teams.of(ctx.agent), ctx.conversation.team):
             return
         raise Forbidden(f"the reply /{reply.shortcut} is team {reply.owner}'s, and you are not in it",
                         team=reply.owner)
+
+
+def _every_team(agent: Agent) -> bool:
+    """Whether ``agent`` reads and writes every team's replies (the role's manage_team_replies)."""
+    return may(agent.role, Permission.MANAGE_TEAM_REPLIES)
 
 
 def teams_from(names: Sequence[str], members: Mapping[str, Sequence[str]]) -> Teams:

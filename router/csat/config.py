@@ -1,17 +1,24 @@
 """``config/csat.yaml``: whether, when and how customers are asked to rate a
 conversation after an agent resolves it, per team. Without the file nobody
-is asked; the shipped one asks."""
+is asked; the shipped one asks. The teams it names are teams.yaml's: an
+unknown one (a typo would silently ask, or not ask, a whole team) is refused
+with its ``file:line``, at start, by ``omnirouter config check`` and on a
+reload (the running config stays)."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from router.routing.rules.schema import Duration
+from router.routing.rules.engine import load_teams
+from router.routing.rules.schema import TEAMS_FILE, Duration
 from router.texts import Language, Localized, ru_en
-from router.yamlconf import load_model
+from router.yamlconf import ConfigError, read_yaml, validate
 
 CSAT_FILE = "csat.yaml"
 
@@ -123,9 +130,42 @@ class CsatConfig(_Strict):
         )
 
 
-def load_csat_config(config_dir: Path | None) -> CsatConfig:
-    """``config_dir/csat.yaml`` (``ConfigError`` with file:line), or nobody is asked."""
+def load_csat_config(config_dir: Path | None, teams: Collection[str] | None = None) -> CsatConfig:
+    """``config_dir/csat.yaml`` (``ConfigError`` with file:line), or nobody is
+    asked. ``teams``: the names of teams.yaml (read from ``config_dir`` when
+    not given); a team of the file's that is not one of them is a problem."""
     path = config_dir / CSAT_FILE if config_dir is not None else None
     if path is None or not path.exists():
         return CsatConfig()
-    return load_model(CsatConfig, path)
+    data, node = read_yaml(path)
+    config = validate(CsatConfig, data, node, str(path))
+    if not config.teams:
+        return config
+    if teams is None:
+        assert config_dir is not None
+        teams = _teams_of(config_dir)
+    if problems := [f"{path}:{_key_line(node, name)}: teams.{name}: {_unknown(name, teams)}"
+                    for name in config.teams if name not in teams]:
+        raise ConfigError(problems)
+    return config
+
+
+def _key_line(node: yaml.Node | None, team: str) -> int:
+    """The line of ``teams: {<team>: …}``'s key (its value may start on the next)."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+        if key.value == "teams" and isinstance(value, yaml.MappingNode):
+            for name, _ in value.value:
+                if name.value == team:
+                    return int(name.start_mark.line) + 1
+    return 1
+
+
+def _teams_of(config_dir: Path) -> Collection[str]:
+    return load_teams(config_dir / TEAMS_FILE).teams.keys()
+
+
+def _unknown(name: str, teams: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, list(teams), n=1)
+    known = f"did you mean {close[0]!r}?" if close else (
+        f"teams: {', '.join(sorted(teams))}" if teams else "teams.yaml has none")
+    return f"unknown team {name!r} ({known})"

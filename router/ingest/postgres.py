@@ -31,7 +31,7 @@ from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended
 from router.identity.types import IdentityPlan
 from router.ingest.inbound import stored_form
 from router.ingest.postgres_batch import KnownIngests, known_path
-from router.ingest.store import Ingested, IngestStore
+from router.ingest.store import Ingested, IngestStore, Reopening
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -125,14 +125,15 @@ async def _settled(conn: PgConn, customer: Customer) -> Customer:
 
 async def _attach(
     conn: PgConn, message_id: str, customer_id: str, channel: str, route: RouteDecision | None, now: datetime,
-    thread: str | None = None, only_unrouted: bool = False,
+    thread: str | None = None, only_unrouted: bool = False, *, opening: bool = False,
 ) -> tuple[ConversationView | None, bool]:
     """Attach to ``thread`` (an open conversation the message answers) or the
     customer's open conversation, or open one by ``route``; without a route
     and with no open conversation, attach nothing and return None.
 
-    The customer's row is locked first (``_lock_customer``)."""
-    await _lock_customer(conn, customer_id, opening=route is not None)
+    The customer's row is locked first (``_lock_customer``; ``opening``: as
+    for a route, the caller may open one without it)."""
+    await _lock_customer(conn, customer_id, opening=opening or route is not None)
     msg = await conn.fetchrow("SELECT conversation_id, text, extras->>'description' AS description"
                               " FROM messages WHERE id = $1 FOR NO KEY UPDATE", message_id)
     if msg is None:
@@ -156,6 +157,49 @@ async def _attach(
     await conn.execute("UPDATE messages SET conversation_id = $1, customer_id = $2 WHERE id = $3",
                        conversation_id, customer_id, message_id)
     return await _conv_view(conn, conversation_id), True
+
+
+# the resolved conversation back in its team's queue, its resolver preferred (they are offered it
+# first if free), if it is still as it was read (SET reads the row's values before the update), and
+# the message filed in it: $1 message, $2 customer, $3 channel, $4 now, $5 preview, $6 conversation,
+# $7 its resolved_at as read, $8 the rules' priority
+_REOPEN = """
+    WITH reopened AS (
+        UPDATE conversations SET status = 'queued', preferred_agent_id = agent_id, agent_id = NULL,
+            assigned_at = NULL, opened_at = NULL, resolved_at = NULL, snoozed_until = NULL, reopened_at = $4,
+            reopens = reopens + 1, priority = GREATEST(priority, $8), channel = $3, updated_at = $4,
+            last_message_at = $4, last_message_text = $5
+        WHERE id = $6 AND customer_id = $2 AND status = 'resolved' AND resolved_at = $7 RETURNING id),
+    filed AS (UPDATE messages m SET conversation_id = reopened.id, customer_id = $2 FROM reopened WHERE m.id = $1)
+    SELECT id FROM reopened
+"""
+
+
+async def _reopen_with(
+    conn: PgConn, message_id: str, customer_id: str, channel: str, reopening: Reopening, now: datetime,
+    only_unrouted: bool,
+) -> tuple[ConversationView, bool] | None:
+    """``_attach`` to the open conversation if there is one (the customer's row locked
+    ``FOR NO KEY UPDATE`` first, to the commit: a second message at once waits, then
+    joins what this one reopened), else reopen the one read; None when it changed since."""
+    view, _ = await _attach(conn, message_id, customer_id, channel, None, now, None, only_unrouted, opening=True)
+    if view is not None:
+        return view, False
+    msg = await conn.fetchrow("SELECT text, extras->>'description' AS description FROM messages WHERE id = $1",
+                              message_id)
+    assert msg is not None  # _attach found it, and holds its row
+    reopened = await conn.fetchval(_REOPEN, message_id, customer_id, channel, now,
+                                   _preview(msg["text"], msg["description"]), reopening.conversation_id,
+                                   reopening.resolved_at, reopening.priority)
+    if reopened is None:
+        return None
+    return await _conv_view(conn, reopened), True
+
+
+async def _last_resolved(conn: PgConn, customer_id: str) -> ConversationView | None:
+    row = await conn.fetchrow(_CONV_SELECT + " WHERE c.customer_id = $1 AND c.status = 'resolved'"
+                              " ORDER BY c.resolved_at DESC LIMIT 1", customer_id)
+    return _conversation(row) if row is not None else None
 
 
 async def _contact_history(conn: PgConn, customer_id: str, since: datetime, before: datetime | None
@@ -346,6 +390,15 @@ class PostgresIngest(IngestStore, PgConnections):
     ) -> tuple[Message, bool, ConversationView | None]:
         return await self._pg.write(_ingest_automated, stored_form(message, received_at), received_at,
                                     message.replies_to)
+
+    async def last_resolved(self, customer_id: str) -> ConversationView | None:
+        return await self._pg.read(_last_resolved, customer_id)
+
+    async def reopen_with(
+        self, message_id: str, customer_id: str, channel: str, reopening: Reopening, now: datetime,
+        *, only_unrouted: bool = False,
+    ) -> tuple[ConversationView, bool] | None:
+        return await self._pg.write(_reopen_with, message_id, customer_id, channel, reopening, now, only_unrouted)
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
         return await self._pg.read(_unrouted, limit)

@@ -29,6 +29,7 @@ from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
 from router.identity.store import CustomerStore, MergeStore
 from router.identity.types import IdentityPlan
+from router.ingest.reopen import reopening
 from router.ingest.store import IngestStore
 from router.metrics import Metrics
 from router.models import (
@@ -42,6 +43,7 @@ from router.models import (
     InboundMessage,
     MergeRecord,
     Message,
+    RouteDecision,
 )
 from router.notices import handoff_notice
 from router.routing.decide import Routing
@@ -181,7 +183,7 @@ class Ingest:
                      bot_turn: bool = True) -> ConversationView:
         """Open a routed conversation when the customer has none, then tell
         everyone; the bot's turn follows unless the caller gives it."""
-        created = False
+        created = reopened = False
         notice: str | None = None
         if view is None:
             now = self.clock()
@@ -189,9 +191,13 @@ class Ingest:
             history = await self.store.contact_history(customer.id, now - CONTACT_WINDOW)
             decision = self.routing.decide(stored, customer, history)
             try:
-                view, created = await self.store.attach_to_conversation(
-                    stored.id, customer.id, stored.channel, decision, self.clock(), only_unrouted=True
-                )
+                found = await self._reopen(stored, customer, decision, now)
+                if found is not None:
+                    view, reopened = found
+                else:
+                    view, created = await self.store.attach_to_conversation(
+                        stored.id, customer.id, stored.channel, decision, self.clock(), only_unrouted=True
+                    )
             except AlreadyRouted as routed:
                 # another node routed it since we read it unrouted (our resume took the message of a node
                 # between its store and its routing, or that node's resume took ours): it told everyone and
@@ -203,6 +209,9 @@ class Ingest:
                 log.info("conversation %s opened for customer %s: %s", view.id, customer.id, decision.reason)
                 self.bus.publish(events.conversation_created(view))
                 notice = handoff_notice(decision, stored, customer, self.handoff_texts)
+            elif reopened:  # back in the lists and in any open panel before its message
+                log.info("conversation %s reopened by its customer's message", view.id)
+                self.bus.publish(events.conversation_updated(view))
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
         if view.snoozed_until is not None:  # the customer wrote: a snoozed conversation is back at once
@@ -216,6 +225,21 @@ class Ingest:
         if bot_turn:
             self._bot_turn(view)
         return view
+
+    async def _reopen(self, stored: Message, customer: Customer, decision: RouteDecision, now: datetime
+                      ) -> tuple[ConversationView, bool] | None:
+        """The customer's resolved conversation (the thread's the message answers,
+        else the latest) reopened with the message when rules.yaml's ``reopen``
+        window says so (``router.ingest.reopen``), or the open one another
+        message reopened or opened meanwhile; None: a new one is opened by
+        ``decision``."""
+        follows = stored.core.follows_conversation
+        last = await self.store.get_conversation(follows) if follows else await self.store.last_resolved(customer.id)
+        window = self.routing.reopen_within(last.team) if last is not None else timedelta(0)
+        plan = reopening(last, window, now, decision)
+        if plan is None:
+            return None
+        return await self.store.reopen_with(stored.id, customer.id, stored.channel, plan, now, only_unrouted=True)
 
     def _bot_turn(self, view: ConversationView) -> None:
         if view.status is ConversationStatus.BOT and self.bot_desk is not None:

@@ -17,7 +17,7 @@ from router.conversations.states import preview as _preview
 from router.identity.sqlite_resolve import _resolve_identity
 from router.identity.sqlite_rows import _plain
 from router.ingest.inbound import stored_form
-from router.ingest.store import Ingested, IngestStore
+from router.ingest.store import Ingested, IngestStore, Reopening
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -96,6 +96,44 @@ def _attach(
         (conversation_id, customer_id, message_id),
     )
     return _conv_view(conn, conversation_id), open_id is None
+
+
+# the resolved conversation back in its team's queue, its resolver preferred (they are offered it
+# first if free), if it is still as it was read (SET reads the row's values before the update)
+_REOPEN = """
+    UPDATE conversations SET status = 'queued', preferred_agent_id = agent_id, agent_id = NULL, assigned_at = NULL,
+        opened_at = NULL, resolved_at = NULL, snoozed_until = NULL, reopened_at = ?, reopens = reopens + 1,
+        priority = MAX(priority, ?), channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?
+    WHERE id = ? AND customer_id = ? AND status = 'resolved' AND resolved_at = ?
+"""
+
+
+def _reopen_with(
+    conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, conversation_id: str,
+    resolved_at: str, priority: int, now: str, only_unrouted: bool,
+) -> tuple[ConversationView, bool] | None:
+    """``_attach`` to the open conversation if there is one, else reopen
+    ``conversation_id`` with the message; None when it is no longer as read."""
+    view, _ = _attach(conn, message_id, customer_id, channel, None, now, None, only_unrouted)
+    if view is not None:
+        return view, False
+    msg = _one(conn, "SELECT text, json_extract(extras, '$.description') AS description FROM messages WHERE id = ?",
+               (message_id,))
+    assert msg is not None  # _attach found it
+    preview = _preview(msg["text"], msg["description"])
+    reopened = conn.execute(_REOPEN, (now, priority, channel, now, now, preview, conversation_id, customer_id,
+                                      resolved_at)).rowcount
+    if reopened != 1:
+        return None
+    conn.execute("UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
+                 (conversation_id, customer_id, message_id))
+    return _conv_view(conn, conversation_id), True
+
+
+def _last_resolved(conn: sqlite3.Connection, customer_id: str) -> ConversationView | None:
+    row = _one(conn, _CONV_SELECT + " WHERE c.customer_id = ? AND c.status = 'resolved'"
+               " ORDER BY c.resolved_at DESC LIMIT 1", (customer_id,))
+    return _conversation(row) if row is not None else None
 
 
 def _contact_history(conn: sqlite3.Connection, customer_id: str, since: str, before: str) -> CustomerHistory:
@@ -287,6 +325,17 @@ class SQLiteIngest(IngestStore, Connections):
                                ) -> tuple[Message, bool, ConversationView | None]:
         stored = stored_form(message, received_at)
         return await self._w.call(_ingest_automated, stored, ts(received_at), message.replies_to)
+
+    async def last_resolved(self, customer_id: str) -> ConversationView | None:
+        return await self._r.call(_last_resolved, customer_id)
+
+    async def reopen_with(
+        self, message_id: str, customer_id: str, channel: str, reopening: Reopening, now: datetime,
+        *, only_unrouted: bool = False,
+    ) -> tuple[ConversationView, bool] | None:
+        # plain values to the writer process
+        return await self._w.call(_reopen_with, message_id, customer_id, channel, reopening.conversation_id,
+                                  ts(reopening.resolved_at), reopening.priority, ts(now), only_unrouted)
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
         # a machine's message outside any thread stays unattached on purpose

@@ -32,6 +32,17 @@ class Ingested:
     conversation: ConversationView | None
 
 
+@dataclass(frozen=True, slots=True)
+class Reopening:
+    """A resolved conversation the rules would reopen (``router.ingest.reopen``),
+    as it was read: plain values, which cross to SQLite's writer process."""
+
+    conversation_id: str
+    resolved_at: datetime
+    # the rules' priority for the message that reopens it; the higher of it and the conversation's stands
+    priority: int
+
+
 class IngestStore(Protocol):
     @abstractmethod
     async def insert_inbound(self, message: InboundMessage, received_at: datetime) -> tuple[Message, bool]:
@@ -113,6 +124,35 @@ class IngestStore(Protocol):
         (On PostgreSQL both rows are locked ``FOR NO KEY UPDATE``: it excludes
         the same writers, and leaves free the foreign-key checks of rows that
         name them, a customer's new messages.)"""
+
+    @abstractmethod
+    async def last_resolved(self, customer_id: str) -> ConversationView | None:
+        """The customer's most recently resolved conversation, if any (what
+        ``reopen_with`` may reopen: ``router.ingest.reopen`` decides)."""
+
+    @abstractmethod
+    async def reopen_with(
+        self, message_id: str, customer_id: str, channel: str, reopening: Reopening, now: datetime,
+        *, only_unrouted: bool = False,
+    ) -> tuple[ConversationView, bool] | None:
+        """Put the message in the customer's open conversation, or reopen the
+        resolved one ``reopening`` names with it: ``(conv, reopened)``; None
+        (nothing changes) when there is no open conversation and that one is
+        no longer as it was read (resolved at another time, reopened and
+        resolved again, another customer's after a merge): the caller opens a
+        new one. Reopened, it is queued to its team again with its resolver as
+        the preferred agent (``preferred_agent_id``; the assigner offers it to
+        them first when they are online and have room), at the higher of its
+        priority and ``reopening.priority``, neither resolved nor snoozed nor
+        assigned, ``reopened_at`` now and ``reopens`` one more. A message
+        already in a conversation is answered as ``attach_to_conversation``
+        answers it (``AlreadyRouted`` with ``only_unrouted``).
+
+        Lock: as ``attach_to_conversation`` (the customer's row ``FOR NO KEY
+        UPDATE`` first: two messages at once reopen once, the second joins the
+        conversation the first reopened; the one-open-conversation index
+        stands behind it), the resolved conversation's row by the UPDATE that
+        checks it is still resolved at ``reopening.resolved_at``."""
 
     @abstractmethod
     async def unrouted_messages(self, limit: int) -> list[Message]:

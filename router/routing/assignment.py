@@ -260,7 +260,8 @@ class Assigner:
         for conversation in queued:
             if not policy.is_open(conversation.team, now):
                 continue  # after hours: it waits for the next opening
-            age = (now - conversation.created_at).total_seconds()
+            # a conversation its customer reopened walks the queue's steps again from then (router.ingest.reopen)
+            age = (now - (conversation.reopened_at or conversation.created_at)).total_seconds()
             step = current_step(policy.queue(conversation.team), age)
             # only the team's own agents (the queue's, or the one the step escalates to) are
             # looked at, unless the step opens it to anyone

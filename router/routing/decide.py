@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from router.models import (
 from router.routing.assignment import Policy
 from router.routing.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
 from router.routing.rules.engine import load_teams
+from router.routing.rules.schema import Reopen
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 class Routing(Protocol):
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         """Where a new conversation goes; ``history``: the customer's earlier contacts."""
+        ...
+
+    def reopen_within(self, team: str | None) -> timedelta:
+        """How long after a resolve a customer's message reopens a conversation of
+        ``team`` instead of opening a new one (zero: never); rules.yaml's ``reopen``."""
         ...
 
     def handoff(
@@ -45,6 +52,8 @@ class Routing(Protocol):
 class DefaultTeamRouting:
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
+        # rules.yaml's section and its default (a window of 24 h), which a rules file would set
+        self.reopen = Reopen()
 
     def decide(self, message: Message, customer: Customer, history: CustomerHistory | None = None) -> RouteDecision:
         return RouteDecision(
@@ -54,6 +63,9 @@ class DefaultTeamRouting:
             reason=f"no rules configured: default team {self.config.default_team!r}",
             preferred_agent_id=history.last_agent_id if history else None,
         )
+
+    def reopen_within(self, team: str | None) -> timedelta:
+        return timedelta(seconds=self.reopen.window(team))
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,

@@ -69,8 +69,8 @@ async def _offer(
     # the conversation's row, then the agent's (router.store.base's order), both FOR UPDATE to the
     # commit: no other offer of this conversation reads "queued" until this one is written, and no
     # other offer to this agent counts its load until this one's conversation is in it
-    row = await conn.fetchrow("SELECT status, channel_kind, agent_id FROM conversations WHERE id = $1 FOR UPDATE",
-                              conversation_id)
+    row = await conn.fetchrow("SELECT status, channel_kind, agent_id, snoozed_until FROM conversations WHERE id = $1"
+                              " FOR UPDATE", conversation_id)
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     # an id with no account has no row to lock; none is offered one (the assigner offers to
@@ -82,7 +82,7 @@ async def _offer(
         agent_id, row["channel_kind"],
     )
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"], load or 0,
-                       active is not False)
+                       active is not False, row["snoozed_until"] is not None)
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
         raise ConflictError(refusal)
     await conn.execute(

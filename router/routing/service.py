@@ -55,16 +55,20 @@ class OfferState:
     load: int
     # False: the agent's account was deactivated (router.agents): never offered anything again
     agent_active: bool = True
+    # snoozed (router.search): out of the agents' views until it wakes, so offered to nobody
+    snoozed: bool = False
 
 
 def offer_refusal(conversation_id: str, agent_id: str, capacity: int, expected: Collection[ConversationStatus],
                   state: OfferState) -> str | None:
     """Why ``conversation_id`` may not be offered to ``agent_id`` now (the
     backend's ``ConflictError``), or None when it may: its status must be one
-    of ``expected`` (a queued one not taken meanwhile), it must not be the
+    of ``expected`` (a queued one not taken meanwhile), not snoozed, it must not be the
     agent's already, and the agent must have room (``has_room``)."""
     if state.status not in expected or state.assignee == agent_id:
         return f"conversation {conversation_id} is {state.status.value}"
+    if state.snoozed:  # read by the assigner before an agent snoozed it: it waits until it wakes
+        return f"conversation {conversation_id} is snoozed"
     if not state.agent_active:
         return f"agent {agent_id} is deactivated"
     if not has_room(state.load, capacity):

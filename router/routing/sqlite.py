@@ -60,7 +60,8 @@ def _offer(
     # (elsewhere: the conversation's row, then the agent's, FOR UPDATE): no other
     # offer can fill the agent between the count and the update, and no
     # set_presence can write back an idle time read before this one's
-    row = _one(conn, "SELECT status, channel_kind, agent_id FROM conversations WHERE id = ?", (conversation_id,))
+    row = _one(conn, "SELECT status, channel_kind, agent_id, snoozed_until FROM conversations WHERE id = ?",
+               (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     load = _one(
@@ -70,7 +71,8 @@ def _offer(
     # an id with no account is not refused (as on PostgreSQL): the assigner offers to accounts only
     agent = _one(conn, "SELECT active FROM agents WHERE id = ?", (agent_id,))
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"],
-                       load[0] if load is not None else 0, agent is None or bool(agent["active"]))
+                       load[0] if load is not None else 0, agent is None or bool(agent["active"]),
+                       row["snoozed_until"] is not None)
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
         raise ConflictError(refusal)
     conn.execute(

@@ -66,6 +66,8 @@ from router.server.files import FILES, files_ctx, make_files
 from router.server.search import search_ctx
 from router.server.settings import start_problems
 from router.server.startup import STARTUP, StartupTimes
+from router.server.wallboard import wallboard_ctx
+from router.server.webhooks import webhooks_ctx
 from router.signals.service import Signals
 from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
@@ -333,13 +335,13 @@ def create_app(
     app[BUS] = EventBus()
     app[METRICS] = Metrics(app[NODE])
     app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
-    if isinstance(routing, RulesRouting):
-        app[RULES_RELOADER] = RulesReloader(routing, app[BUS])
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
                          bot_config=bot[1] if bot else None, csat=csat)
+    if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
+        app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
     # the router's clock, read when used: tests and tools swap it later
     app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
     app[CONVERSATIONS] = app[ROUTER].conversations
@@ -366,8 +368,10 @@ def create_app(
     for connector in app[CONNECTORS].values():
         connector.setup_routes(app)
     app.cleanup_ctx.extend([
-        _store_ctx, cluster_ctx, events_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx, _connectors_ctx,
+        _store_ctx, cluster_ctx, events_ctx, webhooks_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx,
+        _connectors_ctx,
         _outbox_ctx, _assigner_ctx, _rules_reload_ctx, sweeper_ctx, search_ctx,
+        wallboard_ctx,
     ])
     app.on_shutdown.append(_close_clients)
     setup_console(app)

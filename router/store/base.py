@@ -53,11 +53,14 @@ from router.search.store import SearchStore
 from router.signals.store import ReadStore
 from router.store.cursors import CursorStore
 from router.store.secrets import SecretStore
+from router.wallboard.store import WallboardStore
+from router.webhooks.store import WebhookStore
 
 
 class Store(SecretStore, AccountStore, OutboxStore, IngestStore, ConversationStore, MessageStore, OutboundStore,
             CustomerStore, VerificationStore, ClaimStore, MergeStore, AssignmentStore, CursorStore, NoteStore,
-            AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, SearchStore, ABC):
+            AgentAdminStore, CannedStore, ReadStore, FileStore, SurveyStore, SearchStore, WallboardStore,
+            WebhookStore, ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self

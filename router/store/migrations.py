@@ -1,6 +1,7 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
+from router.webhooks.schema import SQLITE as WEBHOOKS
 
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
 # have to move into ``messages.core`` (router.models.CoreMeta)
@@ -427,4 +428,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_queue_awake ON conversations(priority DESC, created_at, id)
         WHERE status = 'queued' AND snoozed_until IS NULL;
     """,
+    # 23: reopen — a customer writing soon after a resolve reopens the conversation
+    # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
+    """
+    ALTER TABLE conversations ADD COLUMN reopened_at TEXT;
+    ALTER TABLE conversations ADD COLUMN reopens INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 24: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
+    # delivery per (subscription, event) (router/webhooks/schema.py)
+    WEBHOOKS,
 ]

@@ -17,6 +17,7 @@ import logging
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.webhooks.schema import POSTGRES as WEBHOOKS
 
 log = logging.getLogger(__name__)
 
@@ -568,6 +569,13 @@ PG_MIGRATIONS: list[str] = [
     # not by a message's time, which a later commit may carry earlier (router/signals/postgres.py)
     "CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);",
     _QUEUE_AWAKE,
+    # 17: reopen — a customer writing soon after a resolve reopens the conversation
+    # (rules.yaml's reopen): when it last was, and how many times (router/ingest/reopen.py)
+    "ALTER TABLE conversations ADD COLUMN reopened_at timestamptz,"
+    " ADD COLUMN reopens integer NOT NULL DEFAULT 0;",
+    # 18: webhooks — an admin's subscriptions and the webhooks' own durable outbox, one
+    # delivery per (subscription, event) (router/webhooks/schema.py)
+    WEBHOOKS,
 ]
 
 

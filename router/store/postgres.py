@@ -32,6 +32,8 @@ from router.store.errors import StoreUnavailable
 from router.store.faults import Episode
 from router.store.pg_engine import STATEMENT_TIMEOUT, Pg, PgConn
 from router.store.pg_migrations import migrate
+from router.wallboard.postgres import PostgresWallboard
+from router.webhooks.postgres import PostgresWebhooks
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,8 @@ async def _probe(conn: PgConn, now: datetime) -> None:
 
 class PostgresStore(PostgresAccounts, PostgresOutbox, PostgresIngest, PostgresConversations, PostgresIdentity,
                     PostgresRouting, PostgresOutboxWaiting, PostgresNotes, PostgresAgentAdmin, PostgresCanned,
-                    PostgresReads, PostgresFiles, PostgresSurveys, PostgresSearch, Store):
+                    PostgresReads, PostgresFiles, PostgresSurveys, PostgresSearch, PostgresWallboard,
+                    PostgresWebhooks, Store):
     def __init__(self, dsn: str, pool_size: int = POOL_SIZE, statement_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.dsn = dsn
         self.where = redacted(dsn)

@@ -46,6 +46,8 @@ from router.store.rows import execute as _execute
 from router.store.rows import fetch_one as _one
 from router.store.rows import ts
 from router.store.sqlite_db import Synchronous
+from router.wallboard.sqlite import SQLiteWallboard
+from router.webhooks.sqlite import SQLiteWebhooks, expire_webhook_leases
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ _PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
 
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
-                  Store):
+                  SQLiteWallboard, SQLiteWebhooks, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
@@ -120,6 +122,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
             await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
             await writer.run_alone(expire_leases)  # this node's start: what it had leased goes again
+            await writer.run_alone(expire_webhook_leases)
         except BaseException:
             await _closed(writer)
             raise

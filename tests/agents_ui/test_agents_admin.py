@@ -109,6 +109,10 @@ async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(clien
     ({"display_name": ""}, 422, "invalid"),
     ({"display_name": "   "}, 422, "invalid"),
     ({"display_name": "A" * 129}, 422, "invalid"),
+    # a NUL (PostgreSQL's text cannot hold it), a C1 control, a bidi override that shows a name reversed
+    ({"display_name": "Ann\x00"}, 422, "invalid"),
+    ({"display_name": "Ann\x85Lee"}, 422, "invalid"),
+    ({"display_name": "\u202eeeL nnA"}, 422, "invalid"),
     ({"username": ""}, 422, "invalid"),
     ({"username": "a" * 65}, 422, "invalid"),
     ({"password": ""}, 422, "invalid"),
@@ -211,6 +215,9 @@ async def test_an_admin_cannot_deactivate_themselves_nor_demote_the_last_admin(c
     assert (await error_of(await client.patch("/api/agents/agt_missing", json={"display_name": "X"})))[0] == 404
     assert (await error_of(await client.patch(f"/api/agents/{me}", json={"display_name": ""})))[:2] == (
         422, "invalid")
+    renamed = await error_of(await client.patch(f"/api/agents/{me}", json={"display_name": "The\u2066Admin"}))
+    assert renamed == (422, "invalid", "display_name: Value error, control character U+2066 at 4")
+    assert (await roster(client))["admin"]["agent"]["display_name"] == "The Admin"
 
 
 async def test_a_new_password_ends_every_session_and_socket_of_the_agent(client: Client,

@@ -7,7 +7,7 @@ answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,16 +17,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from agents_ui.sessions import ADMIN_SEED
 from router import events
 from router.bus import Event
-from router.config import ConnectorConfig, Settings
+from router.config import Settings
 from router.csat.types import Survey
 from router.models import Author, ConversationStatus, Customer, IdentityRef, InboundMessage
-from router.server.app import BUS, ROUTER, STORE, create_app
-from tests.conftest import ADMIN_PASSWORD, eventually
+from router.server.app import BUS, ROUTER, STORE
+from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors import twilio_helpers as tw
+from tests.connectors.two_channels import serve
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -50,36 +50,6 @@ WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 SUNDAY_NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(tw.ACCOUNT, tw.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-def both(settings: Settings, tg_api: FakeTelegram, twilio_api: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-         ) -> Settings:
-    monkeypatch.setenv("OMNIROUTER_TELEGRAM_TOKEN", tg.TOKEN)
-    monkeypatch.setenv("OMNIROUTER_TELEGRAM_SECRET", tg.SECRET)
-    monkeypatch.setenv("OMNIROUTER_TWILIO_ACCOUNT_SID", tw.ACCOUNT)
-    monkeypatch.setenv("OMNIROUTER_TWILIO_AUTH_TOKEN", tw.TOKEN)
-    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    settings.server.public_url = tg.PUBLIC_URL
-    settings.connectors["telegram"] = ConnectorConfig(type="telegram", api_base=tg_api.base_url)
-    settings.connectors["whatsapp"] = tw.section(twilio_api, "whatsapp")
-    return settings
-
-
 Maker = Callable[..., Awaitable[Client]]
 
 
@@ -89,13 +59,11 @@ def start(both: Settings, aiohttp_client: Callable[..., Awaitable[Client]], tmp_
         config = tmp_path / "config"
         config.mkdir(exist_ok=True)
         (config / "csat.yaml").write_text(csat, encoding="utf-8")
+        # csat.yaml names teams.yaml's teams
+        (config / "teams.yaml").write_text("teams:\n  support: {}\n  senior: {}\n", encoding="utf-8")
         if rules is not None:
             (config / "rules.yaml").write_text(rules, encoding="utf-8")
-            (config / "teams.yaml").write_text("teams:\n  support: {}\n", encoding="utf-8")
-        app = create_app(both, config_dir=config, base_dir=tmp_path)
-        client = await aiohttp_client(app)
-        await app[ADMIN_SEED].wait()
-        return client
+        return await serve(aiohttp_client, both, config, tmp_path)
 
     return make
 

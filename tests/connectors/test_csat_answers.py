@@ -23,7 +23,6 @@ from tests.connectors.test_csat import (  # noqa: F401 (fixtures)
     _rated,
     _some,
     _texts_with,
-    both,
     buttons_of,
     customer_of,
     keyboards,
@@ -34,8 +33,6 @@ from tests.connectors.test_csat import (  # noqa: F401 (fixtures)
     survey_of,
     svc,
     telegram,
-    tg_api,
-    twilio_api,
     whatsapp,
     whatsapp_texts,
 )

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from router.csat.config import CsatConfig
-from router.models import ConversationStatus, IdentityRef, Role
+from router.models import Author, ConversationStatus, IdentityRef, Role
 from router.server.app import ROUTER, STORE
 from tests.connectors.webchat_helpers import Client, Frame, barrier, hello, receive, say, tab
 
@@ -39,6 +39,15 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Frame:
             return frame
 
 
+async def _asked(client: Client, ws: aiohttp.ClientWebSocketResponse) -> tuple[str, str, Frame, Frame]:
+    """A new visitor asks, an agent resolves: (visitor id, conversation id, question frame, survey frame)."""
+    visitor_id = (await hello(ws))["visitor_id"]
+    await say(ws, "Where is my order?")
+    conversation_id = await _resolve(client, visitor_id)
+    question = await _next(ws, "message")
+    return visitor_id, conversation_id, question, await receive(ws)
+
+
 async def _rate(ws: aiohttp.ClientWebSocketResponse, survey_id: object, score: object) -> Frame:
     client_id = str(uuid.uuid4())
     await ws.send_json({"type": "rating", "survey_id": survey_id, "score": score, "client_id": client_id})
@@ -49,12 +58,8 @@ async def _rate(ws: aiohttp.ClientWebSocketResponse, survey_id: object, score: o
 
 async def test_buttons_in_the_site_chat_rate_and_the_comment_follows(asking: Client) -> None:
     async with tab(asking) as ws:
-        visitor_id = (await hello(ws))["visitor_id"]
-        await say(ws, "Where is my order?")
-        conversation_id = await _resolve(asking, visitor_id)
-        question = await _next(ws, "message")
+        _, conversation_id, question, survey = await _asked(asking, ws)
         assert question["author"] == "bot" and question["text"].startswith("Please rate")
-        survey = await receive(ws)
         assert survey == {"type": "survey", "message_id": question["id"], "survey_id": survey["survey_id"],
                           "labels": ["1 — poor", "2 — fair", "3 — good", "4 — very good", "5 — excellent"]}
 
@@ -77,11 +82,7 @@ async def test_buttons_in_the_site_chat_rate_and_the_comment_follows(asking: Cli
 ])
 async def test_a_bad_rating_frame_is_refused_and_rates_nothing(asking: Client, frame: Frame, detail: str) -> None:
     async with tab(asking) as ws:
-        visitor_id = (await hello(ws))["visitor_id"]
-        await say(ws, "Where is my order?")
-        conversation_id = await _resolve(asking, visitor_id)
-        await _next(ws, "message")
-        survey = await receive(ws)
+        _, conversation_id, _, survey = await _asked(asking, ws)
         bad = {"type": "rating", "survey_id": survey["survey_id"], "score": 4, "client_id": "c-1", **frame}
         await ws.send_json(bad)
         error = await _next(ws, "error")
@@ -121,3 +122,30 @@ async def test_a_rating_frame_for_an_unknown_survey_is_dropped(asking: Client) -
     customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor))
     if customer is not None:
         assert await asking.app[STORE].customer_conversations(customer.id) == []
+
+
+async def test_a_rating_sent_again_after_a_reconnect_rates_and_is_answered_once(asking: Client) -> None:
+    """The widget keeps a press until it is acknowledged and sends it again, with
+    the same client_id, on each reconnect: the server stores it once, rates
+    once, answers once, and acknowledges each copy with the same message."""
+    async with tab(asking) as ws:
+        visitor_id, conversation_id, _, survey = await _asked(asking, ws)
+        press = {"type": "rating", "survey_id": survey["survey_id"], "score": 4, "client_id": str(uuid.uuid4())}
+        await ws.send_json(press)
+        first = await _next(ws, "ack")  # the connection dropped before the widget read this ack
+    for _ in range(2):  # two reconnects, the press sent again on each
+        async with tab(asking) as ws:
+            await hello(ws, visitor_id)
+            await ws.send_json(press)
+            again = await _next(ws, "ack")
+            assert again == first
+    async with tab(asking) as ws:
+        answers = [f["text"] for f in (await hello(ws, visitor_id))["history"] if f["author"] == "bot"]
+    # the question, then one answer to the rating: no "rated already" for the copies
+    assert len(answers) == 2 and answers[1].startswith("Thank you for your rating"), answers
+    stored = await asking.app[STORE].conversation_survey(conversation_id)
+    assert stored is not None and stored.rating == 4
+    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    assert customer is not None
+    said = [m.text for m in await asking.app[STORE].customer_messages(customer.id, 100) if m.author is Author.CUSTOMER]
+    assert said == ["Where is my order?", "4"]

@@ -28,7 +28,7 @@ from tests.connectors.webchat_helpers import hello, receive, reload_history, say
 from tests.fakes.mail_servers import SmtpSink
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
-from tests.fakes.vk_api import FakeVk
+from tests.fakes.vk_api import Call, FakeVk
 from tests.router.files.test_sniff import EXE, PDF, PNG
 
 Client = TestClient[web.Request, web.Application]
@@ -104,14 +104,21 @@ async def _some(found: list[Any]) -> list[Any] | None:
 # -- VK -----------------------------------------------------------------------------------------
 
 
+async def vk_reply(make_client: AppClient, vk_settings: Settings, vk_api: FakeVk, text: str,
+                   *files: tuple[bytes, str, str]) -> Call:
+    """A VK user writes, an agent answers with ``text`` and ``files``: the messages.send it became."""
+    client = await make_client(vk_settings)
+    assert (await vk_test.post(client, vk_test.message_new(70, "пришлите файлы")))[0] == 200
+    conv = await conversation_of(client, "vk", str(vk_test.USER))
+    await reply_with(client, conv, text, *files)
+    [sent] = await eventually(lambda: _some(vk_api.sent("messages.send")), "messages.send")
+    return sent
+
+
 async def test_vk_gets_the_files_through_its_upload_servers(
         make_client: AppClient, vk_settings: Settings, vk_api: FakeVk) -> None:
-    client = await make_client(vk_settings)
-    assert (await vk_test.post(client, vk_test.message_new(70, "пришлите фото")))[0] == 200
-    conv = await conversation_of(client, "vk", str(vk_test.USER))
-    await reply_with(client, conv, "Вот фото и счёт", (PNG, "box.png", "image/png"),
-                     (PDF, "счёт.pdf", "application/pdf"))
-    [sent] = await eventually(lambda: _some(vk_api.sent("messages.send")), "messages.send")
+    sent = await vk_reply(make_client, vk_settings, vk_api, "Вот фото и счёт", (PNG, "box.png", "image/png"),
+                          (PDF, "счёт.pdf", "application/pdf"))
     assert [(kind, body) for kind, _, body in vk_api.uploads] == [("photo", PNG), ("doc", PDF)]
     [saved_doc] = vk_api.sent("docs.save")
     assert saved_doc.params["title"] == "счёт.pdf"

@@ -21,14 +21,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from agents_ui.sessions import ADMIN_SEED
 from router.bus import Event, Subscription
-from router.config import ConnectorConfig, Settings
+from router.config import Settings
 from router.models import Author, ConversationStatus, Customer, IdentityRef, Message
-from router.server.app import BUS, ROUTER, STORE, create_app
-from tests.conftest import ADMIN_PASSWORD, HANG, eventually
+from router.server.app import BUS, ROUTER, STORE
+from tests.conftest import HANG, eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors import twilio_helpers as tw
+from tests.connectors.two_channels import serve
 from tests.fakes.rasa_bot import FakeRasa
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
@@ -43,51 +43,17 @@ OTHER_USER = 6667777
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(tw.ACCOUNT, tw.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-def both(settings: Settings, tg_api: FakeTelegram, twilio_api: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-         ) -> Settings:
-    monkeypatch.setenv("OMNIROUTER_TELEGRAM_TOKEN", tg.TOKEN)
-    monkeypatch.setenv("OMNIROUTER_TELEGRAM_SECRET", tg.SECRET)
-    monkeypatch.setenv("OMNIROUTER_TWILIO_ACCOUNT_SID", tw.ACCOUNT)
-    monkeypatch.setenv("OMNIROUTER_TWILIO_AUTH_TOKEN", tw.TOKEN)
-    settings.server.public_url = tg.PUBLIC_URL
-    settings.connectors["telegram"] = ConnectorConfig(type="telegram", api_base=tg_api.base_url)
-    settings.connectors["whatsapp"] = tw.section(twilio_api, "whatsapp")
-    return settings
-
-
 Maker = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def start(both: Settings, aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Maker:
+def start(both: Settings, aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path) -> Maker:
     """The whole service with both connectors; ``config_dir`` for rules, a bot and identity.yaml.
     ``both`` (the settings) before the apps, so torn down after them: on PostgreSQL it holds the
     test's database, which would otherwise be dropped while the app's outbox still uses it."""
-    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
 
     async def make(config_dir: Path | None = None) -> Client:
-        app = create_app(both, config_dir=config_dir, base_dir=tmp_path)
-        client = await aiohttp_client(app)
-        await app[ADMIN_SEED].wait()
-        return client
+        return await serve(aiohttp_client, both, config_dir, tmp_path)
 
     return make
 

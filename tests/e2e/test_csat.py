@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, WebSocketRoute, expect
 
 from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
@@ -47,8 +47,42 @@ def service_config(tmp_path: Path) -> str:
     return ""
 
 
-async def shop_page(browser: Browser, base: str, lang: str) -> Page:
+class Line:
+    """The widget's socket, passed through to the service while the line is up;
+    ``cut`` drops it and refuses every new one at once (the service unreachable).
+    Counts the rating frames the service was sent."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.ratings = 0
+
+    async def connect(self, ws: WebSocketRoute) -> None:
+        if not self.up:
+            await ws.close()
+            return
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"type":"rating"' in message.replace(" ", ""):
+                self.ratings += 1
+            server.send(message)
+
+        ws.on_message(to_server)
+        self.open.append((ws, server))
+
+    async def cut(self) -> None:
+        self.up = False
+        for page_side, server_side in self.open:
+            await server_side.close()
+            await page_side.close()
+        self.open.clear()
+
+
+async def shop_page(browser: Browser, base: str, lang: str, line: Line | None = None) -> Page:
     page = await (await browser.new_context(locale="en-US")).new_page()
+    if line is not None:
+        await page.route_web_socket("**/chat/ws", line.connect)
 
     async def serve(route: Route) -> None:
         await route.fulfill(body=PAGE.format(lang=lang), content_type="text/html; charset=utf-8")
@@ -60,10 +94,9 @@ async def shop_page(browser: Browser, base: str, lang: str) -> Page:
     return page
 
 
-@pytest.mark.parametrize("lang", ["ru", "en"])
-async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, browser: Browser, lang: str) -> None:
+async def asked_to_rate(browser: Browser, service: str, customer: Page, lang: str) -> Page:
+    """The customer asks, an agent (their console in ``lang``) answers and resolves: the agent's page."""
     words = TEXTS[lang]
-    customer = await shop_page(browser, service, lang)
     await customer.locator('[data-omr="input"]').fill(words["question"])
     await customer.locator('[data-omr="send"]').click()
 
@@ -75,6 +108,14 @@ async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, bro
     await agent.locator('[data-testid="send"]').click()
     await expect(customer.locator('[data-omr="message"][data-author="agent"]')).to_have_text(words["answer"])
     await agent.locator('[data-testid="resolve"]').click()
+    return agent
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, browser: Browser, lang: str) -> None:
+    words = TEXTS[lang]
+    customer = await shop_page(browser, service, lang)
+    agent = await asked_to_rate(browser, service, customer, lang)
 
     # the customer is asked in their language, with five star buttons that say what they mean
     survey = customer.get_by_role("group", name=words["group"])
@@ -106,6 +147,63 @@ async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, bro
                        (customer, "[data-omr=survey], [data-omr=survey] *")):
         past = await page.evaluate(OUTSIDE, ours)
         assert past == [], past
+
+
+async def pressed_offline(browser: Browser, service: str) -> tuple[Page, Page, Line, Locator]:
+    """Asked to rate, the customer presses 4 while the service is unreachable:
+    (the customer's page, the agent's, the line, the survey's buttons)."""
+    words, line = TEXTS["en"], Line()
+    customer = await shop_page(browser, service, "en", line)
+    agent = await asked_to_rate(browser, service, customer, "en")
+    survey = customer.get_by_role("group", name=words["group"])
+    await expect(survey.get_by_role("button")).to_have_count(5)
+    await line.cut()
+    await expect(customer.locator('[data-omr="status"]')).to_have_attribute("data-state", "offline")
+    await survey.get_by_role("button", name=words["label"]).click()
+    return customer, agent, line, survey
+
+
+async def test_a_rating_pressed_while_the_service_is_unreachable_arrives_once_on_reconnect(
+    service: str, browser: Browser
+) -> None:
+    """The press is kept, not lost: sent when the widget is back, acknowledged,
+    and never again (not on the next reconnect either)."""
+    words = TEXTS["en"]
+    customer, agent, line, survey = await pressed_offline(browser, service)
+    note = customer.locator('[data-omr="survey-note"]')
+    await expect(note).to_have_text("Not connected: your rating will be sent as soon as the connection is back.")
+    await expect(survey.get_by_role("button", name=words["label"])).to_have_attribute("aria-pressed", "true")
+
+    line.up = True  # the widget reconnects by itself, and sends the rating
+    await expect(note).to_have_text("Your rating: 4 of 5")  # acknowledged by the service
+    badge = agent.locator('[data-testid="csat-badge"]')
+    await expect(badge.locator(".csat-stars")).to_have_text("★★★★☆")
+    bot = customer.locator('[data-omr="message"][data-author="bot"]')
+    await expect(bot.last).to_contain_text(words["prompt"])
+
+    await line.cut()  # once more: an acknowledged rating is not sent again
+    await expect(customer.locator('[data-omr="status"]')).to_have_attribute("data-state", "offline")
+    line.up = True
+    # a message after the reconnect, acknowledged: frames keep their order, so a rating sent again
+    # on this welcome would have passed the line before it
+    await customer.locator('[data-omr="input"]').fill(words["comment"])
+    await customer.locator('[data-omr="send"]').click()
+    await expect(customer.locator('[data-omr="message"][data-pending="true"]')).to_have_count(0)
+    await expect(bot.last).to_have_text(words["thanks"])
+    await expect(bot.filter(has_text=words["prompt"])).to_have_count(1)
+    await expect(bot.filter(has_text="already been recorded")).to_have_count(0)
+    assert line.ratings == 1
+
+
+async def test_a_rating_pressed_offline_survives_a_reload_of_the_page(service: str, browser: Browser) -> None:
+    customer, agent, line, _ = await pressed_offline(browser, service)
+    await customer.reload()  # still unreachable: the press waits in the page's storage
+    line.up = True
+    await customer.locator('[data-omr="launcher"]').click()
+    bot = customer.locator('[data-omr="message"][data-author="bot"]')
+    await expect(bot.last).to_contain_text(TEXTS["en"]["prompt"])
+    await expect(agent.locator('[data-testid="csat-badge"] .csat-stars')).to_have_text("★★★★☆")
+    assert line.ratings == 1
 
 
 @pytest.fixture

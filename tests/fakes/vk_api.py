@@ -47,6 +47,8 @@ class FakeVk(LocalServer):
         self.group_id = group_id
         self.calls: list[Call] = []
         self.uploads: list[tuple[str, str, bytes]] = []  # (kind, filename, bytes)
+        # how each upload's body came: "chunked" (streamed) or its Content-Length
+        self.upload_framing: list[str] = []
         self.failures: deque[tuple[str | None, Failure]] = deque()
         self.delay = 0.0
         # while set to an unset event, every call waits for it: a slow API, with no guess of how slow
@@ -185,6 +187,8 @@ class FakeVk(LocalServer):
 
     async def _upload(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        self.upload_framing.append("chunked" if chunked else f"length {request.content_length}")
         # the fields VK's upload servers read: "photo" (or file0..file4, as vk-api sends) for
         # photos.getMessagesUploadServer's, "file" for docs.getMessagesUploadServer's
         wanted = {"photo", *(f"file{i}" for i in range(5))} if kind == "photo" else {"file"}

@@ -12,10 +12,13 @@ import pytest
 
 from router import bot
 from router.cli import main
-from router.cli.config import BOT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
+from router.cli.config import BOT_FILE, CSAT_FILE, IDENTITY_FILE, RULES_FILE, SERVICE_FILE, TEAMS_FILE
+from router.config import Settings
 from router.identity import service as identity
 from router.routing.rules import schema
 from router.server import settings
+from router.server.app import create_app
+from router.yamlconf import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 
@@ -33,6 +36,7 @@ BROKEN = [
      "intents.0.title: Value error, give the text in at least one language"),
     (IDENTITY_FILE, "default_region: RU", "default_region: 7", "default_region"),
     (IDENTITY_FILE, "  ttl_seconds: 600", "  ttl_seconds: soon", "verification.ttl_seconds"),
+    (CSAT_FILE, "  senior:", "  seniors:", "teams.seniors: unknown team 'seniors' (did you mean 'senior'?)"),
 ]
 
 
@@ -140,3 +144,19 @@ def test_a_connector_the_start_would_refuse_is_a_problem_too(
     assert main(["config", "check", str(folder)]) == 1
     assert (f"{folder / SERVICE_FILE}: connectors.telegram (telegram): mode webhook needs a secret: "
             "set OMNIROUTER_TELEGRAM_SECRET") in capsys.readouterr().err
+
+
+def test_the_start_refuses_a_survey_team_that_teams_yaml_lacks(folder: Path) -> None:
+    """As ``run`` does (the test above): the app is refused before anything
+    exists (not through ``run`` itself, which would serve forever were the
+    file accepted)."""
+    name, old, new, message = BROKEN[10]
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    before = files(folder.parent)
+    with pytest.raises(ConfigError) as refused:
+        create_app(Settings(), config_dir=folder, base_dir=folder.parent)
+    assert refused.value.problems == [f"{path}:{line}: {message}"]
+    assert files(folder.parent) == before

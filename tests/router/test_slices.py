@@ -68,7 +68,7 @@ WRITES = {
                      "delete_agent_sessions", "replace_password"},
     "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
                     "outbox_reached"},
-    "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation"},
+    "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation", "reopen_with"},
     "ConversationStore": {"set_conversation_state", "reroute_conversation"},
     "MessageStore": set(),
     "OutboundStore": {"enqueue_outbound", "record_delivery"},
@@ -85,12 +85,15 @@ WRITES = {
     "FileStore": {"add_file", "delete_file"},
     "SurveyStore": {"claim_survey", "survey_asked", "rate_survey", "comment_survey", "reask_survey", "close_survey"},
     "SearchStore": {"index_for_search", "add_label", "remove_label", "snooze", "wake", "wake_due"},
+    "WebhookStore": {"create_webhook", "update_webhook", "rotate_webhook_secret", "delete_webhook", "enqueue_webhooks",
+                     "claim_webhooks", "webhook_sent", "webhook_retry", "webhook_dead", "redeliver_webhook",
+                     "prune_webhook_deliveries"},
 }
 # and every method that only reads (no lock)
 READS = {
     "AccountStore": {"agent_credentials", "get_agent", "list_agents", "session_agent"},
     "OutboxStore": {"pending_outbox"},
-    "IngestStore": {"unrouted_messages", "contact_history", "conversation_openings"},
+    "IngestStore": {"unrouted_messages", "contact_history", "conversation_openings", "last_resolved"},
     "ConversationStore": {"get_conversation", "customer_conversations", "list_conversations",
                           "count_conversations", "conversation_route"},
     "MessageStore": {"list_messages", "get_message", "customer_messages", "last_inbound", "customer_last_inbound",
@@ -109,6 +112,8 @@ READS = {
     "SurveyStore": {"get_survey", "conversation_survey", "awaiting_survey", "customer_surveys", "list_surveys"},
     "SearchStore": {"search_messages", "search_conversations", "search_customers", "list_labels", "labels_exist",
                     "next_wake"},
+    "WallboardStore": {"open_counts", "sla_counts", "queued_values"},
+    "WebhookStore": {"get_webhook", "list_webhooks", "subscribed_event_types", "list_webhook_deliveries"},
 }
 
 

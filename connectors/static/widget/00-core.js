@@ -107,29 +107,40 @@ function save(key, value) {
   }
 }
 
-function storedPending() {
+// a list kept in localStorage under key: its items that pass valid; [] when absent or broken
+function storedList(key, valid) {
   try {
-    var items = JSON.parse(load(KEY_PENDING) || "[]");
-    return Array.isArray(items) ? items.filter(isPendingItem) : [];
+    var items = JSON.parse(load(key) || "[]");
+    return Array.isArray(items) ? items.filter(valid) : [];
   } catch (e) {
     return [];
   }
+}
+
+// read-modify-write, so several tabs of the site do not drop each other's items:
+// the stored items that keep() keeps, then add (if any)
+function changeList(key, valid, keep, add) {
+  var items = storedList(key, valid).filter(keep);
+  if (add) {
+    items.push(add);
+  }
+  save(key, items.length ? JSON.stringify(items) : null);
+}
+
+function storedPending() {
+  return storedList(KEY_PENDING, isPendingItem);
 }
 
 function isPendingItem(item) {
   return item && typeof item.client_id === "string" && typeof item.text === "string";
 }
 
-// read-modify-write, so several tabs of the site do not drop each other's items
 function storeAddPending(item) {
-  var items = storedPending().filter(function (p) { return p.client_id !== item.client_id; });
-  items.push(item);
-  save(KEY_PENDING, JSON.stringify(items));
+  changeList(KEY_PENDING, isPendingItem, function (p) { return p.client_id !== item.client_id; }, item);
 }
 
 function storeRemovePending(clientId) {
-  var items = storedPending().filter(function (p) { return p.client_id !== clientId; });
-  save(KEY_PENDING, items.length ? JSON.stringify(items) : null);
+  changeList(KEY_PENDING, isPendingItem, function (p) { return p.client_id !== clientId; }, null);
 }
 
 function newClientId() {
@@ -171,6 +182,8 @@ var hooks = {
   ui: [], // function (ui): after the panel is built (add buttons, styles, elements)
   message: [], // function (node, frame): after a server message is drawn
   welcome: [], // function (frame): after a welcome frame
+  ack: [], // function (frame): an ack the core's own pending messages do not know (a part's frame)
+  error: [], // function (frame): an error frame; true when the part handled it (a part's frame refused)
   rendered: [], // function (history): after the whole thread is drawn (a welcome, the first open)
   hello: [], // function (hello): before a hello frame is sent (add fields)
   css: [], // strings of CSS, joined after the core's

@@ -110,6 +110,7 @@ function onWelcome(frame) {
 function onAck(frame) {
   var index = state.pending.findIndex(function (p) { return p.client_id === frame.client_id; });
   if (index < 0) {
+    hooks.ack.forEach(function (fn) { fn(frame); });
     return;
   }
   state.pending.splice(index, 1);
@@ -138,7 +139,7 @@ function onMessage(frame) {
 }
 
 function onError(frame) {
-  if (frame.code === "rate_limited" && retryLater(frame)) {
+  if ((frame.code === "rate_limited" && retryLater(frame)) || hooks.error.some(function (fn) { return fn(frame); })) {
     return;
   }
   if (window.console) {

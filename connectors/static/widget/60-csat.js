@@ -2,13 +2,74 @@
 //
 // The server sends {"type":"survey","message_id","survey_id","labels":[5]} right
 // after the question's message frame; a press answers with
-// {"type":"rating","survey_id","score","client_id"} (acknowledged as a message
-// is). The buttons stay drawn until one is pressed, across a fresh welcome
-// (they are put back under the question) but not across a reload: the
-// customer can always type the number instead.
+// {"type":"rating","survey_id","score","client_id"}, acknowledged as a message
+// is. A press is kept (here and in localStorage, so a reload keeps it too) until
+// the server acknowledges it, and sent again on every welcome meanwhile: one
+// pressed while the connection is down is not lost. It keeps its client_id, so
+// the server stores it once however often it goes (and a survey rated already
+// is not rated again). The buttons stay drawn until one is pressed, across a
+// fresh welcome (they are put back under the question) but not across a
+// reload: the customer can always type the number instead.
 
+var KEY_RATINGS = "omnirouter.pending_ratings";
 var STAR_ICON = "M12 2.5l2.9 6.1 6.6.8-4.9 4.6 1.3 6.6L12 17.3l-5.9 3.3 1.3-6.6L2.5 9.4l6.6-.8z";
-var surveysByMessage = {}; // question's message id -> {frame, chosen}
+var surveysByMessage = {}; // question's message id -> {frame, chosen, group}
+var pendingRatings = storedList(KEY_RATINGS, isRating); // [{client_id, survey_id, score}] not yet acknowledged
+
+function isRating(item) {
+  return item && typeof item.client_id === "string" && typeof item.survey_id === "string" &&
+    typeof item.score === "number";
+}
+
+// one kept a survey: a new press replaces what another tab kept for it
+function keepRatings(add, removeClientId) {
+  changeList(KEY_RATINGS, isRating, function (r) {
+    return r.client_id !== removeClientId && !(add && r.survey_id === add.survey_id);
+  }, add);
+}
+
+function pendingFor(surveyId) {
+  return pendingRatings.filter(function (r) { return r.survey_id === surveyId; })[0] || null;
+}
+
+function sendRating(item) {
+  return sendFrame({ type: "rating", survey_id: item.survey_id, score: item.score, client_id: item.client_id });
+}
+
+// every welcome (a reconnect, a reload): what was pressed and not acknowledged goes again
+hooks.welcome.push(function () {
+  pendingRatings.forEach(sendRating);
+});
+
+hooks.ack.push(function (frame) {
+  var item = pendingRatings.filter(function (r) { return r.client_id === frame.client_id; })[0];
+  if (!item) {
+    return;
+  }
+  pendingRatings.splice(pendingRatings.indexOf(item), 1);
+  keepRatings(null, item.client_id);
+  Object.keys(surveysByMessage).forEach(function (id) {
+    var survey = surveysByMessage[id];
+    if (survey.frame.survey_id === item.survey_id && survey.group) {
+      note(survey.group, say("csat_thanks", { score: item.score }));
+    }
+  });
+});
+
+// refused as too fast: it goes again when the server says (a reconnect meanwhile sends it anyway)
+hooks.error.push(function (frame) {
+  var item = pendingRatings.filter(function (r) { return r.client_id === frame.client_id; })[0];
+  if (!item || frame.code !== "rate_limited") {
+    return false;
+  }
+  var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
+  setTimeout(function () {
+    if (pendingRatings.indexOf(item) >= 0) {
+      sendRating(item);
+    }
+  }, wait * 1000);
+  return true;
+});
 
 hooks.frame.survey = function (frame) {
   if (typeof frame.message_id !== "string" || typeof frame.survey_id !== "string" ||
@@ -16,7 +77,8 @@ hooks.frame.survey = function (frame) {
     return;
   }
   if (!surveysByMessage[frame.message_id]) {
-    surveysByMessage[frame.message_id] = { frame: frame, chosen: 0 };
+    var waiting = pendingFor(frame.survey_id); // pressed before a reload, not yet acknowledged
+    surveysByMessage[frame.message_id] = { frame: frame, chosen: waiting ? waiting.score : 0, group: null };
   }
   drawSurvey(frame.message_id);
 };
@@ -50,33 +112,37 @@ function drawSurvey(messageId) {
   });
   var note = el("div", "omr-csat-note", { "data-omr": "survey-note", role: "status" });
   group.appendChild(note);
+  survey.group = group;
   if (survey.chosen) {
-    markChosen(group, survey.chosen);
+    markChosen(group, survey.chosen, pendingFor(survey.frame.survey_id) !== null);
   }
   question.parentNode.insertBefore(group, question.nextSibling);
 }
 
+// one press a survey: kept until acknowledged, sent now if the chat is connected, else on the next welcome
 function rate(survey, group, score) {
   if (survey.chosen) {
     return;
   }
-  var sent = sendFrame({ type: "rating", survey_id: survey.frame.survey_id, score: score, client_id: newClientId() });
-  if (!sent) {
-    group.querySelector("[data-omr=survey-note]").textContent = say("csat_offline");
-    return;
-  }
   survey.chosen = score;
-  markChosen(group, score);
+  var item = { client_id: newClientId(), survey_id: survey.frame.survey_id, score: score };
+  pendingRatings.push(item);
+  keepRatings(item, null);
+  markChosen(group, score, !sendRating(item));
 }
 
-function markChosen(group, score) {
+function markChosen(group, score, offline) {
   Array.prototype.forEach.call(group.querySelectorAll("button"), function (button) {
     var mine = Number(button.getAttribute("data-score"));
     button.disabled = true;
     button.setAttribute("aria-pressed", mine === score ? "true" : "false");
     button.classList.toggle("omr-csat-star--on", mine <= score);
   });
-  group.querySelector("[data-omr=survey-note]").textContent = say("csat_thanks", { score: score });
+  note(group, offline ? say("csat_offline") : say("csat_thanks", { score: score }));
+}
+
+function note(group, text) {
+  group.querySelector("[data-omr=survey-note]").textContent = text;
 }
 
 hooks.css.push([

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -297,6 +297,9 @@ class RulesRouting:
         return decision.model_copy(update={"preferred_agent_id": history.last_agent_id, "notice": notice,
                                            "handoff": decision.status is ConversationStatus.QUEUED})
 
+    def reopen_within(self, team: str | None) -> timedelta:
+        return timedelta(seconds=self.ruleset.config.reopen.window(team))
+
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
         outcome: BotOutcome | None = None,
@@ -384,6 +387,7 @@ def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
     compiled = [checker.rule(i, rule) for i, rule in enumerate(config.rules)]
     default_handoff = checker.route(("default",), config.default)
     checker.queues(config)
+    checker.reopen(config)
     if checker.problems:
         raise ConfigError(checker.problems)
     return RuleSet(str(path), rules_version(text), config, teams, compiled, default_handoff, checker.warnings)
@@ -448,6 +452,11 @@ class _Checker:
                 self._problem(("queues", team, "hours"), f"unknown calendar {policy.hours!r}")
             for i, step in enumerate(policy.steps):
                 self.step(("queues", team, "steps", i), step)
+
+    def reopen(self, config: RulesFile) -> None:
+        for team in config.reopen.teams:
+            if team not in self.teams.teams:
+                self._problem(("reopen", "teams", team), f"unknown team {team!r}")
 
     def step(self, loc: tuple[int | str, ...], step: Step) -> None:
         if step.team is not None and step.team not in self.teams.teams:

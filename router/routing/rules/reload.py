@@ -1,9 +1,12 @@
-"""Hot reload of rules.yaml and teams.yaml: a simple mtime poll.
+"""Hot reload of rules.yaml, teams.yaml and csat.yaml: a simple mtime poll.
 
 A changed file is loaded and checked completely before it replaces the
 running rules in one assignment (decisions in flight finish with the rules they
 started with). An invalid file is refused with its ``file:line`` problems: the
-running rules stay active and the problems are kept for the console."""
+running rules stay active and the problems are kept for the console. The
+survey's config (csat.yaml) names teams.yaml's teams, so the three are loaded
+together and swapped together: a teams.yaml without a team csat.yaml names,
+or a csat.yaml naming an unknown team, is refused and nothing changes."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from router import events
 from router.bus import EventBus
+from router.csat.config import CSAT_FILE, CsatConfig, load_csat_config
 from router.models import utcnow
 from router.routing.rules.engine import RuleSet, RulesRouting, load_rules
 from router.routing.rules.schema import TEAMS_FILE
@@ -48,43 +53,64 @@ def _stamp(paths: list[Path]) -> tuple[tuple[int, int] | None, ...]:
     return tuple(stamps)
 
 
+class SurveyConfigured(Protocol):
+    """What runs the surveys (``router.csat.service.Surveys``): its config is swapped on a reload."""
+
+    config: CsatConfig
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    ruleset: RuleSet
+    csat: CsatConfig
+
+
 class RulesReloader:
     def __init__(
-        self, routing: RulesRouting, bus: EventBus, clock: Callable[[], datetime] = utcnow, interval: float = 1.0
+        self, routing: RulesRouting, bus: EventBus, clock: Callable[[], datetime] = utcnow, interval: float = 1.0,
+        surveys: SurveyConfigured | None = None,
     ) -> None:
         self.routing = routing
         self.bus = bus
         self.clock = clock
         self.interval = interval
+        self.surveys = surveys
         self.path = Path(routing.ruleset.path)
-        self.files = [self.path, self.path.parent / TEAMS_FILE]
+        self.files = [self.path, self.path.parent / TEAMS_FILE, self.path.parent / CSAT_FILE]
         self._seen = _stamp(self.files)
         self.status = RulesStatus(str(self.path), routing.ruleset.version, clock(),
                                   warnings=list(routing.ruleset.warnings))
 
-    def _load_if_changed(self) -> RuleSet | ConfigError | None:
+    def _load_if_changed(self) -> _Loaded | ConfigError | None:
         """Blocking (file reads): run off the event loop. None when nothing changed."""
         stamp = _stamp(self.files)
         if stamp == self._seen:
             return None
         self._seen = stamp
         try:
-            return load_rules(self.path)
+            ruleset = load_rules(self.path)
+            return _Loaded(ruleset, load_csat_config(self.path.parent, ruleset.teams.teams.keys()))
         except ConfigError as exc:
             return exc
 
-    def _apply(self, outcome: RuleSet | ConfigError | None) -> bool:
+    def _apply(self, loaded: _Loaded | ConfigError | None) -> bool:
         """On the event loop: swap in new rules, or keep the running ones and say why."""
-        if outcome is None:
+        if loaded is None:
             return False
-        if isinstance(outcome, ConfigError):
-            self.status.problems, self.status.refused_at = outcome.problems, self.clock()
+        if isinstance(loaded, ConfigError):
+            self.status.problems, self.status.refused_at = loaded.problems, self.clock()
             log.error("rules not reloaded, version %s stays active:\n%s", self.status.version,
-                      "\n".join(outcome.problems))
+                      "\n".join(loaded.problems))
             self.bus.publish(events.rules_refused(self.status.version))
             return False
-        if outcome.version == self.routing.ruleset.version and not self.status.problems:
-            return False  # touched, not changed
+        outcome = loaded.ruleset
+        surveys_changed = self.surveys is not None and loaded.csat != self.surveys.config
+        if self.surveys is not None and surveys_changed:
+            self.surveys.config = loaded.csat  # the next resolve asks as the new file says
+            log.info("satisfaction survey config reloaded from %s", self.path.parent / CSAT_FILE)
+        if (outcome.version == self.routing.ruleset.version and outcome.teams == self.routing.ruleset.teams
+                and not self.status.problems):
+            return surveys_changed  # the rules touched, not changed (the version hashes rules.yaml alone)
         self.routing.ruleset = outcome  # one assignment: the next decision uses all of the new file
         self.status = RulesStatus(outcome.path, outcome.version, self.clock(), warnings=list(outcome.warnings))
         for warning in outcome.warnings:

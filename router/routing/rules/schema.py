@@ -259,6 +259,36 @@ class QueuePolicy(_Strict):
         return float(step.after)  # "sla" was resolved on load
 
 
+def _off_is_zero(value: Any) -> Any:
+    """``off`` (YAML reads it as false) or ``"off"``: no reopening, as ``0``."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "no", "never")):
+        return 0
+    return value
+
+
+Window = Annotated[Duration, BeforeValidator(_off_is_zero)]
+# the window a resolved conversation is reopened within when its customer writes again: the
+# next-day "it still does not work" is the same case (Zendesk keeps a solved ticket open to a
+# reply for 4 days by default, Chatwoot reopens always); a week later it is a new one
+DEFAULT_REOPEN_WITHIN = 24 * 3600.0
+
+
+class Reopen(_Strict):
+    within: Window = Field(
+        DEFAULT_REOPEN_WITHIN,
+        description="a customer writing within this long after a resolve reopens that conversation (back to the "
+                    "agent who resolved it if free, else its team's queue); later, a new conversation by the rules. "
+                    "0 or off: always a new one",
+    )
+    teams: dict[Name, Window] = Field(
+        default_factory=dict, description="per team (the resolved conversation's): its own window instead of `within`",
+    )
+
+    def window(self, team: str | None) -> float:
+        """Seconds after a resolve within which ``team``'s conversation is reopened (0: never)."""
+        return self.teams.get(team or "", self.within)
+
+
 class RulesFile(_Strict):
     timezone: Zone = Field("UTC", description="the zone of the 'now' fact (IANA name, e.g. Europe/Moscow)")
     human_request: list[Annotated[str, Field(min_length=1)]] = Field(
@@ -270,3 +300,4 @@ class RulesFile(_Strict):
     queues: dict[Name, QueuePolicy] = Field(default_factory=dict, description="per team: escalation, SLA, hours")
     rules: list[Rule] = Field(default_factory=list, description="tried in order: the first match wins")
     default: Route = Field(description="where a conversation goes when no rule matches")
+    reopen: Reopen = Field(default_factory=Reopen, description="a customer writing after a resolve: reopen or new")

@@ -31,6 +31,10 @@ def test_rights_come_from_the_role_and_a_role_nobody_granted_may_do_nothing() ->
     assert may(Role.SUPERVISOR, Permission.SUPERVISE) and may(Role.SUPERVISOR, Permission.VIEW_ROSTER)
     assert not may(Role.SUPERVISOR, Permission.MANAGE_AGENTS)
     assert not may(Role.SUPERVISOR, Permission.MANAGE_SETTINGS)
+    # they move conversations and people's presence; rules, team replies and integrations stay an admin's
+    assert may(Role.SUPERVISOR, Permission.REASSIGN) and may(Role.SUPERVISOR, Permission.MANAGE_PRESENCE)
+    assert not any(may(Role.SUPERVISOR, p) for p in (Permission.MANAGE_RULES, Permission.MANAGE_TEAM_REPLIES,
+                                                     Permission.MANAGE_INTEGRATIONS))
     # a role GRANTS does not name (one added to the enum and forgotten) gets nothing by default
     assert set(GRANTS) <= set(Role)
     assert not any(may(cast(Role, "auditor"), p) for p in Permission)

@@ -30,11 +30,13 @@ def test_the_shipped_file_asks_and_every_default_text_is_in_both_languages() -> 
 
 
 def test_a_team_overrides_only_what_it_says(tmp_path: Path) -> None:
+    (tmp_path / "teams.yaml").write_text("teams: {vip: {}, quiet: {}}\n", encoding="utf-8")
     (tmp_path / CSAT_FILE).write_text(
         "enabled: true\nafter_hours: false\ncomment_prompt: null\nteams:\n"
         "  vip: {question: {en: 'How was it?'}, comment_prompt: {ru: 'Что улучшить?'}}\n"
         "  quiet: {enabled: false}\n", encoding="utf-8")
     (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "teams.yaml").write_text("teams: {brief: {}}\n", encoding="utf-8")
     (tmp_path / "other" / CSAT_FILE).write_text(
         "enabled: true\nteams:\n  brief: {comment_prompt: false}\n", encoding="utf-8")
     other_file = load_csat_config(tmp_path / "other")
@@ -52,6 +54,8 @@ def test_a_team_overrides_only_what_it_says(tmp_path: Path) -> None:
     ("enabled: maybe\n", ":1: enabled"),
     ("labels: {en: [a, b, c]}\n", ":1: labels"),
     ("teams:\n  support: {asked: true}\n", ":2: teams.support.asked"),
+    ("teams:\n  support: {}\n  suport: {enabled: false}\n", ":3: teams.suport: unknown team 'suport' (did you mean "
+                                                        "'support'?)"),
     ("question: {de: 'Wie war es?'}\n", ":1: question.de"),
     ("answer_window: soon\n", ":1: answer_window"),
     ("answer_window: 0s\n", ":1: answer_window"),
@@ -60,6 +64,7 @@ def test_a_team_overrides_only_what_it_says(tmp_path: Path) -> None:
     ("teams:\n  support: {comment_prompt: true}\n", ":2: teams.support.comment_prompt"),
 ])
 def test_a_bad_file_is_refused_with_its_line(tmp_path: Path, text: str, where: str) -> None:
+    (tmp_path / "teams.yaml").write_text("teams: {support: {}, senior: {}}\n", encoding="utf-8")
     (tmp_path / CSAT_FILE).write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
         load_csat_config(tmp_path)
@@ -86,3 +91,16 @@ def test_labels_of_one_language_keep_the_others_defaults(tmp_path: Path) -> None
     (tmp_path / CSAT_FILE).write_text("labels: {en: ['1', '2', '3', '4', '5']}\n", encoding="utf-8")
     labels = load_csat_config(tmp_path).labels
     assert labels["en"] == ["1", "2", "3", "4", "5"] and labels["ru"] == CsatConfig().labels["ru"]
+
+
+def test_a_team_needs_a_teams_file_that_has_it(tmp_path: Path) -> None:
+    """Without teams.yaml no team exists: a csat.yaml naming one is a typo or a forgotten file."""
+    (tmp_path / CSAT_FILE).write_text("enabled: true\nteams:\n  support: {after_hours: false}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_csat_config(tmp_path)
+    assert refused.value.problems == [f"{tmp_path / CSAT_FILE}:3: teams.support: unknown team 'support' "
+                                      "(teams.yaml has none)"]
+    (tmp_path / "teams.yaml").write_text("teams: {billing: {}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_csat_config(tmp_path)
+    assert "unknown team 'support' (teams: billing)" in str(refused.value)

@@ -16,7 +16,7 @@ from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.routing.rules.conftest import RULES, write_config
+from tests.router.routing.rules.conftest import RULES, TEAMS, write_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -92,3 +92,33 @@ async def test_rules_status_is_for_admins(client: Client, tmp_path: Path) -> Non
     await client.post("/api/logout", json={})
     await client.post("/api/login", json={"username": "ann", "password": "agent-password-1"})
     assert (await client.get("/api/rules/status")).status == 403
+
+
+async def test_a_survey_config_naming_an_unknown_team_is_refused_and_the_running_one_stays(
+    client: Client, tmp_path: Path
+) -> None:
+    """csat.yaml reloads with the rules, and names teams.yaml's teams: a team
+    it does not know (in csat.yaml, or dropped from teams.yaml) is refused
+    with its file:line, and the running rules and survey config stay."""
+    reloader, surveys = client.app[RULES_RELOADER], client.app[ROUTER].surveys
+    csat, teams = tmp_path / "config" / "csat.yaml", tmp_path / "config" / "teams.yaml"
+    with_sales = TEAMS.replace("  senior: {}\n", "  senior: {}\n  sales: {}\n")
+    edit(teams, with_sales)
+    edit(csat, "enabled: true\nteams:\n  sales: {enabled: false}\n")
+    assert reloader.check() is True
+    assert surveys.config.policy("support").enabled and not surveys.config.policy("sales").enabled
+    assert "sales" in reloader.routing.ruleset.teams.teams  # a teams.yaml edit applies, rules.yaml unchanged
+    running, version = surveys.config, reloader.status.version
+
+    edit(csat, "enabled: false\nteams:\n  senior: {}\n  salse: {enabled: true}\n")
+    assert reloader.check() is False
+    assert surveys.config == running
+    status = await (await client.get("/api/rules/status")).json()
+    assert status["problems"] == [f"{csat}:4: teams.salse: unknown team 'salse' (did you mean 'sales'?)"]
+
+    edit(csat, "enabled: true\nteams:\n  sales: {enabled: false}\n")  # fixed, as it runs
+    edit(teams, TEAMS)  # and now teams.yaml loses the team csat.yaml names
+    assert reloader.check() is False
+    assert surveys.config == running and reloader.status.version == version
+    status = await (await client.get("/api/rules/status")).json()
+    assert status["problems"] == [f"{csat}:3: teams.sales: unknown team 'sales' (teams: senior, support)"]

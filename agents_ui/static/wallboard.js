@@ -1,0 +1,280 @@
+// omnirouter console: the live wallboard, for supervisors and admins. A screen
+// over the console, readable on a wall (large figures): per team and channel
+// the queue, the longest wait, SLA breaches, the bot's, valuable customers
+// waiting; agents online, away and busy and their load against capacity.
+// GET /api/wallboard when it opens, then a wallboard.subscribe frame on the
+// console's socket: the server pushes wallboard.updated (at most once a second,
+// only what changed) until the screen closes. Every text through t() and
+// textContent; numbers and durations through fmt.
+"use strict";
+
+(() => {
+  const tr = (key, vars) => window.t(key, vars);
+  const num = (n) => window.fmt.number(n);
+  const state = { open: false, snapshot: null, offset: 0, ticker: null };
+
+  // who may open it: those granted "supervise" (GET /api/me lists the caller's permissions); the server checks it
+  const mayWatch = (me) => (me.permissions || []).includes("supervise");
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function testid(node, id) {
+    node.dataset.testid = id;
+    return node;
+  }
+
+  function button(text, className, id, onClick) {
+    const node = testid(el("button", `btn ${className || ""}`, text), id);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  const call = (path) => window.consoleApi.get(path); // api.js: the console's one way to the API
+
+  // the socket's frame types (not catalogue keys, though shaped alike)
+  const UPDATED = `wallboard.updated`;
+  const frame = (action) => ({ type: `wallboard.${action}` });
+
+  function send(message) {
+    if (window.consoleSend) window.consoleSend(message); // console.js: its websocket, when open
+  }
+
+  // ---- durations -----------------------------------------------------------
+
+  function unit(n, name) {
+    return window.fmt.number(n, { style: "unit", unit: name, unitDisplay: "narrow" });
+  }
+
+  // "45s", "12m 05s", "2h 10m" in the console's language
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return unit(s, "second");
+    if (s < 3600) return `${unit(Math.floor(s / 60), "minute")} ${unit(s % 60, "second")}`;
+    return `${unit(Math.floor(s / 3600), "hour")} ${unit(Math.floor((s % 3600) / 60), "minute")}`;
+  }
+
+  // the wait now, on the server's clock: the snapshot's `at` plus what passed here since it came
+  function waitOf(oldest) {
+    if (!oldest) return null;
+    return (Date.now() - state.offset - Date.parse(oldest)) / 1000;
+  }
+
+  // ---- drawing -------------------------------------------------------------
+
+  function tile(label, value, id, extra) {
+    const node = testid(el("div", `wb-tile ${extra || ""}`), id);
+    node.append(el("span", "wb-value", value), el("span", "wb-label", label));
+    return node;
+  }
+
+  function waitTile(figures, id) {
+    const wait = waitOf(figures.oldest_queued_at);
+    const node = tile(tr("wallboard.longest_wait"), wait === null ? "—" : duration(wait), id, "wb-wait");
+    if (figures.oldest_queued_at) node.dataset.since = figures.oldest_queued_at;
+    return node;
+  }
+
+  function figureTiles(figures, agents, prefix) {
+    const box = el("div", "wb-tiles");
+    box.append(
+      tile(tr("wallboard.queued"), num(figures.queued), `${prefix}-queued`, figures.queued ? "wb-hot" : ""),
+      waitTile(figures, `${prefix}-wait`),
+      tile(tr("wallboard.sla_breached"), num(figures.sla_breached), `${prefix}-breached`,
+        figures.sla_breached ? "wb-alarm" : ""),
+      tile(tr("wallboard.valuable_waiting"), num(figures.valuable_waiting), `${prefix}-valuable`,
+        figures.valuable_waiting ? "wb-alarm" : ""),
+      tile(tr("wallboard.bot"), num(figures.bot), `${prefix}-bot`),
+      tile(tr("wallboard.assigned"), num(figures.assigned), `${prefix}-assigned`),
+    );
+    if (agents) {
+      box.append(
+        tile(tr("wallboard.online"), num(agents.online), `${prefix}-online`),
+        tile(tr("wallboard.busy"), num(agents.busy), `${prefix}-busy`),
+        tile(tr("wallboard.away"), num(agents.away), `${prefix}-away`),
+      );
+    }
+    return box;
+  }
+
+  function kindName(kind) {
+    const key = `wallboard.kinds.${kind}`;
+    return window.i18next.exists(key) ? tr(key) : kind;
+  }
+
+  function loads(team) {
+    const box = el("div", "wb-loads");
+    for (const load of team.loads) {
+      const row = testid(el("div", "wb-load"), `wb-load-${load.kind}`);
+      const bar = el("span", "wb-bar");
+      const fill = el("span", "wb-fill");
+      const share = load.capacity ? Math.min(1, load.load / load.capacity) : (load.load ? 1 : 0);
+      fill.style.width = `${Math.round(share * 100)}%`;
+      if (share >= 1) row.classList.add("wb-full");
+      bar.append(fill);
+      row.append(el("span", "wb-load-kind", kindName(load.kind)), bar,
+        el("span", "wb-load-text", tr("wallboard.load_of", { load: num(load.load), capacity: num(load.capacity) })));
+      box.append(row);
+    }
+    return box;
+  }
+
+  function channelTable(team) {
+    const wrap = el("div", "wb-table-wrap");
+    const table = el("table", "wb-table");
+    const head = el("tr");
+    for (const key of ["channel", "queued", "longest_wait", "sla_breached", "valuable_waiting", "bot", "assigned"]) {
+      head.append(el("th", "", tr(`wallboard.${key}`)));
+    }
+    const thead = el("thead");
+    thead.append(head);
+    table.append(thead);
+    const body = el("tbody");
+    for (const c of team.channels) {
+      const row = testid(el("tr"), `wb-channel-${c.channel}`);
+      const wait = waitOf(c.oldest_queued_at);
+      const waitCell = el("td", "wb-wait-cell", wait === null ? "—" : duration(wait));
+      if (c.oldest_queued_at) waitCell.dataset.since = c.oldest_queued_at;
+      row.append(el("td", "", window.channelSwitch ? window.channelSwitch.label(c.channel) : c.channel),
+        testid(el("td", "", num(c.queued)), "wb-channel-queued"), waitCell,
+        el("td", c.sla_breached ? "wb-alarm-text" : "", num(c.sla_breached)),
+        el("td", "", num(c.valuable_waiting)), el("td", "", num(c.bot)), el("td", "", num(c.assigned)));
+      body.append(row);
+    }
+    table.append(body);
+    wrap.append(table);
+    return wrap;
+  }
+
+  function teamCard(team) {
+    const name = team.team === null ? tr("wallboard.no_team") : team.team;
+    const card = testid(el("section", "wb-team"), `wb-team-${team.team === null ? "none" : team.team}`);
+    card.append(el("h3", "", name), figureTiles(team.figures, team.team === null ? null : team.agents, "wb-team"));
+    if (team.loads.length) card.append(loads(team));
+    if (team.channels.length) card.append(channelTable(team));
+    return card;
+  }
+
+  function render() {
+    const node = screenNode();
+    const body = node.querySelector(".wb-body");
+    const snap = state.snapshot;
+    if (!snap) return;
+    node.querySelector('[data-testid="wb-updated"]').textContent =
+      tr("wallboard.updated", { time: window.fmt.time(snap.at) });
+    const teams = el("div", "wb-teams");
+    snap.teams.forEach((team) => teams.append(teamCard(team)));
+    body.replaceChildren(testid(figureTiles(snap.totals, snap.agents, "wb-total"), "wb-totals"), teams);
+  }
+
+  // the waits grow between two snapshots: redrawn each second from the times they count from
+  function tick() {
+    document.querySelectorAll("#wallboard-screen [data-since]").forEach((node) => {
+      const target = node.classList.contains("wb-tile") ? node.querySelector(".wb-value") : node;
+      target.textContent = duration(waitOf(node.dataset.since));
+    });
+  }
+
+  function show(snapshot) {
+    state.snapshot = snapshot;
+    state.offset = Date.now() - Date.parse(snapshot.at);
+    render();
+  }
+
+  // ---- the screen ----------------------------------------------------------
+
+  function screenNode() {
+    let node = document.getElementById("wallboard-screen");
+    if (node) return node;
+    node = testid(el("section", "wallboard-screen"), "wallboard-screen");
+    node.id = "wallboard-screen";
+    node.hidden = true;
+    node.setAttribute("aria-label", tr("wallboard.title"));
+    const head = el("header", "wb-head");
+    head.append(el("h2", "", tr("wallboard.title")), testid(el("span", "muted wb-updated"), "wb-updated"),
+      el("span", "spacer"), button(tr("wallboard.close"), "", "wallboard-close", closeScreen));
+    node.append(head, testid(el("p", "wb-error", ""), "wb-error"), el("div", "wb-body"));
+    document.getElementById("app").append(node);
+    return node;
+  }
+
+  function openButton() {
+    let node = document.querySelector('[data-testid="wallboard-open"]');
+    if (node) return node;
+    node = button(tr("wallboard.open"), "ghost", "wallboard-open", () => openScreen().catch(showError));
+    const logout = document.querySelector('[data-testid="logout"]');
+    logout.parentNode.insertBefore(node, logout);
+    return node;
+  }
+
+  function showError(err) {
+    screenNode().querySelector('[data-testid="wb-error"]').textContent = window.i18n.error(err);
+  }
+
+  async function openScreen() {
+    const node = screenNode();
+    node.hidden = false;
+    document.body.classList.add("wallboard-open");
+    state.open = true;
+    send(frame("subscribe"));
+    if (!state.ticker) state.ticker = setInterval(tick, 1000);
+    const snapshot = await call("/api/wallboard");
+    if (state.open && !state.snapshot) show(snapshot); // a push may have come first: it is as new
+  }
+
+  function closeScreen() {
+    const node = document.getElementById("wallboard-screen");
+    if (node) node.hidden = true;
+    document.body.classList.remove("wallboard-open");
+    if (state.open) send(frame("unsubscribe"));
+    state.open = false;
+    state.snapshot = null;
+    clearInterval(state.ticker);
+    state.ticker = null;
+  }
+
+  // ---- wiring --------------------------------------------------------------
+
+  document.addEventListener("console:event", (event) => {
+    const e = event.detail || {};
+    if (e.type === UPDATED && state.open) show(e.data);
+  });
+  // a new socket (reconnected) knows nothing of the old one's subscription
+  document.addEventListener("console:connected", () => {
+    if (state.open) send(frame("subscribe"));
+  });
+
+  async function onShown() {
+    const allowed = mayWatch(await window.consoleApi.me());
+    openButton().hidden = !allowed;
+    if (!allowed) closeScreen();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const app = document.getElementById("app");
+    if (!app) return;
+    new MutationObserver(() => {
+      if (app.hidden) {
+        closeScreen();
+        return;
+      }
+      onShown().catch(() => {});
+    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  });
+
+  // over the wallboard the console's one-key shortcuts must not act on the conversation behind it;
+  // Escape closes it
+  window.addEventListener("keydown", (event) => {
+    const node = document.getElementById("wallboard-screen");
+    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    event.stopPropagation();
+    if (event.key === "Escape") closeScreen();
+  }, true);
+
+  window.wallboard = { open: () => openScreen().catch(showError), close: closeScreen, mayWatch };
+})();

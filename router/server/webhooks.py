@@ -1,0 +1,53 @@
+"""Outbound webhooks in the app's lifecycle, from after the store opens (and
+the cluster's event log is joined) to before it closes: the service the
+console's API uses, the tap on the bus (set before the router and the
+connectors start, so no event of theirs is missed), the task that writes what
+it queued, and the sender. At a clean stop, after everything started later
+has stopped, the tap's queue is drained into the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+
+from router import events
+from router.appkeys import BUS, METRICS, SETTINGS, STORE, WEBHOOK_TAP, WEBHOOK_WORKER, WEBHOOKS
+from router.server.cluster import NODE
+from router.webhooks.service import Webhooks, WebhookTap
+from router.webhooks.worker import WebhookWorker
+
+# set before the app starts: the DNS every webhook URL is resolved through (tests: a fake one)
+WEBHOOK_RESOLVER = web.AppKey("webhook_resolver", AbstractResolver)
+
+
+def _setup(app: web.Application) -> None:
+    wakeup = asyncio.Event()
+    resolver = app.get(WEBHOOK_RESOLVER) or DefaultResolver()
+    config = app[SETTINGS].webhooks
+    app[WEBHOOKS] = Webhooks(app[STORE], app[BUS], config, resolver, wakeup)
+    app[WEBHOOK_TAP] = WebhookTap(app[STORE], app[METRICS], wakeup)
+    app[WEBHOOK_WORKER] = WebhookWorker(app[STORE], config, app[METRICS], wakeup, node=f"{app[NODE]}-webhooks",
+                                        resolver=resolver)
+    app[WEBHOOK_WORKER].on_dead = lambda: app[BUS].publish(events.webhooks_changed())
+
+
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    _setup(app)
+    tap, worker = app[WEBHOOK_TAP], app[WEBHOOK_WORKER]
+    app[BUS].taps.append(tap)
+    async with worker:
+        tasks = [asyncio.create_task(tap.run(), name="webhooks-tap"),
+                 asyncio.create_task(worker.run(), name="webhooks-sender")]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app[BUS].taps.remove(tap)
+        await tap.drain()

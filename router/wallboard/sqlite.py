@@ -1,0 +1,73 @@
+"""The wallboard's SQL on SQLite. Mixed into ``SQLiteStore``, which gives it
+the reader connection. Each read starts from the open conversations by the
+status index (``conversations_activity``: status first), so 100,000 resolved
+conversations cost nothing; the unanswered check is one probe of the
+messages' index on (conversation, ...) per open conversation."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from datetime import datetime
+
+from router.models import ConversationStatus
+from router.store.engine import Connections
+from router.store.rows import fetch_all as _all
+from router.store.rows import from_ts, ts
+from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
+
+_OPEN = """
+    SELECT team, channel, status, count(*) AS n, min(created_at) AS oldest FROM conversations
+    WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
+    GROUP BY team, channel, status
+"""
+# one team's unanswered conversations (``c.team IS ?``: None is no team)
+_SLA = """
+    SELECT c.channel, sum(c.created_at < :cutoff) AS breached,
+           min(CASE WHEN c.created_at >= :cutoff THEN c.created_at END) AS next_due
+    FROM conversations c
+    WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL AND c.team IS :team
+      AND NOT EXISTS (SELECT 1 FROM messages m
+                      WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')
+    GROUP BY c.channel
+"""
+_VALUES = """
+    SELECT c.team, c.channel, json_extract(u.attributes, '$.tier') AS tier,
+           json_extract(u.attributes, '$.lifetime_value') AS ltv, count(*) AS n
+    FROM conversations c JOIN customers u ON u.id = c.customer_id
+    WHERE c.status = 'queued' AND c.snoozed_until IS NULL
+    GROUP BY c.team, c.channel, tier, ltv
+"""
+
+
+def _open(conn: sqlite3.Connection) -> list[OpenCount]:
+    return [OpenCount(r["team"], r["channel"], ConversationStatus(r["status"]), r["n"], from_ts(r["oldest"]))
+            for r in _all(conn, _OPEN)]
+
+
+def _sla(conn: sqlite3.Connection, cutoffs: list[tuple[str | None, str]]) -> list[SlaCount]:
+    found: list[SlaCount] = []
+    for team, cutoff in cutoffs:  # a few teams: one indexed read each, in one read transaction
+        for r in _all(conn, _SLA, {"team": team, "cutoff": cutoff}):
+            due = r["next_due"]
+            found.append(SlaCount(team, r["channel"], r["breached"] or 0, None if due is None else from_ts(due)))
+    return found
+
+
+def _values(conn: sqlite3.Connection) -> list[QueuedValue]:
+    return [QueuedValue(r["team"], r["channel"], r["tier"], r["ltv"], r["n"]) for r in _all(conn, _VALUES)]
+
+
+class SQLiteWallboard(WallboardStore, Connections):
+    """The wallboard's reads over the connections of the store it is mixed into."""
+
+    async def open_counts(self) -> list[OpenCount]:
+        return await self._r.call(_open)
+
+    async def sla_counts(self, cutoffs: Mapping[str | None, datetime]) -> list[SlaCount]:
+        if not cutoffs:
+            return []
+        return await self._r.call(_sla, [(team, ts(cut)) for team, cut in cutoffs.items()])
+
+    async def queued_values(self) -> list[QueuedValue]:
+        return await self._r.call(_values)

@@ -1,0 +1,206 @@
+"""The webhooks' sender: claims due deliveries (``WebhookStore.claim_webhooks``),
+POSTs each signed to its URL, retries a failure with full-jitter exponential
+backoff (the message outbox's, ``router.outbox.service.backoff_delay``) and
+dead-letters it with the reason after the last try. A conversation's
+deliveries to one subscription go one at a time, in order: the store offers
+only the first unfinished one of each.
+
+Every node runs one; a delivery is leased to the node that claimed it, so
+with several nodes each goes once in normal operation. A node that dies
+mid-send leaves its lease to run out and another node sends it again: the
+``Omnirouter-Event-Id`` header is the receiver's idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Self
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from router.aio import wait_event
+from router.config import WebhooksConfig
+from router.metrics import Metrics
+from router.models import utcnow
+from router.outbox.service import backoff_delay, worker_id
+from router.outbox.store import LeaseLost
+from router.store.errors import StoreError, StoreUnavailable
+from router.webhooks import guard
+from router.webhooks.signing import (
+    DELIVERY_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    header,
+)
+from router.webhooks.store import WebhookStore
+from router.webhooks.types import Outgoing
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL = 30.0
+OUTAGE_POLL = 30.0
+PRUNE_EVERY = timedelta(hours=1)
+USER_AGENT = "omnirouter-webhooks/1"
+_REDIRECTS = range(300, 400)
+_GONE = 410  # the receiver says this URL is gone for good: no retry
+
+
+class Failure(Exception):
+    """A delivery that did not succeed: ``reason`` for the console,
+    ``status`` the receiver's HTTP status (None: no answer), ``final``: no retry."""
+
+    def __init__(self, reason: str, status: int | None = None, final: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.final = final
+
+
+class WebhookWorker:
+    def __init__(self, store: WebhookStore, config: WebhooksConfig, metrics: Metrics,
+                 wakeup: asyncio.Event, clock: Callable[[], datetime] = utcnow, node: str | None = None,
+                 resolver: AbstractResolver | None = None) -> None:
+        self.store = store
+        # told of each dead letter (the app publishes ``webhooks.changed``: open admin screens show it)
+        self.on_dead: Callable[[], None] | None = None
+        self.config = config
+        self.metrics = metrics
+        self.wakeup = wakeup
+        self.clock = clock
+        self.node = node or worker_id()
+        self.resolver = resolver
+        self._guarded: aiohttp.ClientSession | None = None
+        self._open: aiohttp.ClientSession | None = None
+        self._pass = asyncio.Lock()
+        self._pruned_at: datetime | None = None
+        # time a delivery's lease lasts: longer than any send (its timeout) with a margin
+        self.lease = timedelta(seconds=2 * config.timeout + 30)
+
+    async def __aenter__(self) -> Self:
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        self._guarded = aiohttp.ClientSession(connector=guard.connector(True, self.resolver), timeout=timeout,
+                                              trust_env=False)
+        self._open = aiohttp.ClientSession(connector=guard.connector(False, self.resolver), timeout=timeout,
+                                           trust_env=False)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for session in (self._guarded, self._open):
+            if session is not None:
+                await session.close()
+        self._guarded = self._open = None
+
+    async def run(self) -> None:
+        outage = 0
+        while True:
+            self.wakeup.clear()
+            try:
+                delay = await self.run_once()
+                outage = 0
+            except StoreError as exc:
+                if not isinstance(exc, StoreUnavailable):
+                    log.error("webhooks: the store refused a step of a pass: %s", exc, exc_info=exc)
+                outage += 1
+                delay = backoff_delay(outage, 1.0, OUTAGE_POLL)
+            await wait_event(self.wakeup, delay)
+
+    async def run_once(self) -> float:
+        """Send what is due; seconds until something else may be due."""
+        async with self._pass:
+            await self._prune()
+            while True:
+                claim = await self.store.claim_webhooks(self.node, self.config.batch, self.clock(), self.lease)
+                if not claim.deliveries:
+                    if claim.next_due is None:
+                        return IDLE_POLL
+                    return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
+                outcomes = await asyncio.gather(*(self._deliver(d) for d in claim.deliveries),
+                                                return_exceptions=True)
+                failed = [o for o in outcomes if isinstance(o, BaseException)]
+                if failed:
+                    raise failed[0]
+
+    async def _prune(self) -> None:
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        await self.store.prune_webhook_deliveries(now - timedelta(days=self.config.keep_days))
+
+    async def _deliver(self, out: Outgoing) -> None:
+        d = out.delivery
+        if out.resumed:
+            log.warning("webhook delivery %s: resumed after the lease of an unfinished send ran out", d.id)
+        attempts = d.attempts + 1
+        try:
+            status = await self._post(out)
+        except Failure as failure:
+            return await self._failed(out, attempts, failure)
+        try:
+            await self.store.webhook_sent(d.id, status, self.clock(), self.node)
+        except LeaseLost:
+            log.warning("webhook delivery %s: the lease ran out mid-send; the node that took it over sends it", d.id)
+            return
+        self.metrics.webhook_deliveries.labels("sent").inc()
+
+    async def _post(self, out: Outgoing) -> int:
+        session = self._open if out.allow_private or self.config.allow_private else self._guarded
+        assert session is not None, "use the worker in `async with`"
+        host = _host(out.url)
+        body = out.body.encode()
+        headers = {
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: header(out.secret, int(self.clock().timestamp()), body),
+            EVENT_ID_HEADER: out.delivery.event_id, EVENT_TYPE_HEADER: out.delivery.event_type,
+            DELIVERY_HEADER: out.delivery.id,
+        }
+        try:
+            async with session.post(out.url, data=body, headers=headers, allow_redirects=False) as resp:
+                status = resp.status
+        except TimeoutError:
+            raise Failure(f"{host} did not answer within {self.config.timeout:g} s") from None
+        except aiohttp.ClientConnectorError as exc:
+            # our words (aiohttp's name the whole URL); the guard's refusal says why
+            why = str(exc.os_error) if "public address" in str(exc.os_error) else type(exc).__name__
+            raise Failure(f"{host} could not be reached ({why})") from None
+        except aiohttp.ClientError as exc:
+            raise Failure(f"{host} could not be reached ({type(exc).__name__})") from None
+        if 200 <= status < 300:
+            return status
+        if status in _REDIRECTS:
+            raise Failure(f"{host} answered a redirect (HTTP {status}); webhooks do not follow redirects",
+                          status, final=True)
+        raise Failure(f"{host} answered HTTP {status}", status, final=status == _GONE)
+
+    async def _failed(self, out: Outgoing, attempts: int, failure: Failure) -> None:
+        d = out.delivery
+        try:
+            if not failure.final and attempts < self.config.max_attempts:
+                delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
+                await self.store.webhook_retry(d.id, attempts, self.clock() + timedelta(seconds=delay),
+                                               failure.reason, failure.status, self.node)
+                self.metrics.webhook_deliveries.labels("retry").inc()
+                log.warning("webhook delivery %s failed (attempt %d, retry in %.1fs): %s",
+                            d.id, attempts, delay, failure.reason)
+                return
+            reason = failure.reason if failure.final else f"gave up after {attempts} attempts: {failure.reason}"
+            await self.store.webhook_dead(d.id, attempts, reason, failure.status, self.clock(), self.node)
+        except LeaseLost:
+            log.warning("webhook delivery %s: the lease ran out mid-send; the node that took it over sends it", d.id)
+            return
+        self.metrics.webhook_deliveries.labels("dead").inc()
+        log.error("webhook delivery %s dead-lettered: %s", d.id, reason)
+        if self.on_dead is not None:
+            self.on_dead()
+
+
+def _host(url: str) -> str:
+    try:
+        return guard.host_port(url)[0]
+    except guard.UrlRefused:
+        return "the receiver"
+

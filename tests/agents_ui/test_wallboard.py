@@ -1,0 +1,110 @@
+"""The live wallboard in the console API: ``GET /api/wallboard`` and the
+websocket's ``wallboard.subscribe``, for supervisors and admins only, pushed
+live, and nothing computed while nobody watches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from router.appkeys import WALLBOARD
+from tests.agents_ui.conftest import (
+    AGENT_PASSWORD,
+    Client,
+    OpenSession,
+    create_agent,
+    customer_writes,
+    error_of,
+    login,
+    next_event,
+)
+from tests.conftest import eventually
+
+
+async def _as(client: Client, open_session: OpenSession, username: str, role: str) -> tuple[aiohttp.ClientSession, str]:
+    await login(client)
+    agent = await create_agent(client, username, role)
+    http = await open_session(client)
+    await login(http, username, AGENT_PASSWORD)
+    return http, agent["id"]
+
+
+async def _queued_until(ws: aiohttp.ClientWebSocketResponse, queued: int) -> dict[str, Any]:
+    while True:
+        board = await next_event(ws, "wallboard.updated")
+        if board["totals"]["queued"] == queued:
+            return board
+
+
+async def test_a_plain_agent_may_not_see_the_wallboard(client: Client, open_session: OpenSession) -> None:
+    http, _ = await _as(client, open_session, "ann", "agent")
+    assert (await error_of(await http.get("/api/wallboard")))[:2] == (403, "forbidden")
+    ws = await http.ws_connect("/api/ws")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    frame = await ws.receive_json()
+    assert (frame["type"], frame["code"]) == ("error", "forbidden")
+    assert client.app[WALLBOARD].watching == 0
+    await ws.close()
+
+
+async def test_the_snapshot_counts_a_customer_waiting(client: Client, open_session: OpenSession) -> None:
+    http, _ = await _as(client, open_session, "sue", "supervisor")
+    before = await (await http.get("/api/wallboard")).json()
+    assert before["totals"]["queued"] == 0 and before["totals"]["oldest_queued_at"] is None
+    conv = await customer_writes(client, "Где мой заказ?")
+    board = await (await http.get("/api/wallboard")).json()
+    assert board["totals"]["queued"] == 1
+    view = await (await client.get(f"/api/conversations/{conv}")).json()
+    team = next(t for t in board["teams"] if t["team"] == view["conversation"]["team"])
+    [channel] = team["channels"]
+    assert (channel["channel"], channel["queued"]) == ("webchat", 1)
+    # the longest wait counts from the conversation's opening
+    assert datetime.fromisoformat(channel["oldest_queued_at"]) == datetime.fromisoformat(
+        view["conversation"]["created_at"])
+    # an admin may too
+    assert (await client.get("/api/wallboard")).status == 200
+
+
+async def test_a_supervisor_watching_sees_the_queue_grow_live(client: Client, open_session: OpenSession) -> None:
+    http, _ = await _as(client, open_session, "sue", "supervisor")
+    ws = await http.ws_connect("/api/ws")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    assert (await next_event(ws, "wallboard.updated"))["totals"]["queued"] == 0  # at once, as the screen opens
+    await customer_writes(client, "Где мой заказ?")
+    await _queued_until(ws, 1)
+    await customer_writes(client, "And mine?", sender="visitor-2", external_id="2")
+    await _queued_until(ws, 2)
+    await ws.send_json({"type": "wallboard.unsubscribe"})
+    await eventually(lambda: _none_watch(client), "the watcher gone")
+    await ws.close()
+
+
+async def _none_watch(client: Client) -> bool | None:
+    return True if client.app[WALLBOARD].watching == 0 else None
+
+
+async def test_nothing_is_computed_while_nobody_watches(client: Client, open_session: OpenSession) -> None:
+    http, _ = await _as(client, open_session, "sue", "supervisor")
+    live = client.app[WALLBOARD]
+    for i in range(5):
+        await customer_writes(client, "hello", sender=f"v{i}", external_id=str(i))
+    assert live.computations == 0
+    ws = await http.ws_connect("/api/ws")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    await _queued_until(ws, 5)
+    await ws.close()  # the socket's end drops its watch
+    await eventually(lambda: _none_watch(client), "the closed socket forgotten")
+
+
+async def test_a_supervisor_made_agent_stops_receiving_it(client: Client, open_session: OpenSession) -> None:
+    http, sue = await _as(client, open_session, "sue", "supervisor")
+    ws = await http.ws_connect("/api/ws")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    await next_event(ws, "wallboard.updated")
+    resp = await client.patch(f"/api/agents/{sue}", json={"role": "agent"})
+    assert resp.status == 200, await resp.text()
+    await eventually(lambda: _none_watch(client), "the demoted supervisor's watch dropped")
+    assert (await error_of(await http.get("/api/wallboard")))[:2] == (403, "forbidden")
+    await ws.close()
