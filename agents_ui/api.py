@@ -10,6 +10,7 @@ from aiohttp import web
 
 from agents_ui import agents_api, contacts_api
 from agents_ui.claims_api import hints
+from agents_ui.conversation_pages import read_cursor, write_cursor
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.files_api import attachments_of
 from agents_ui.live import close_session_sockets
@@ -129,14 +130,19 @@ _STATUSES: dict[str, list[ConversationStatus] | None] = {
 }
 
 
-@endpoint("GET", "/api/conversations", "Conversations, most recently active first", query=ConversationQuery,
-          response=ConversationList)
+@endpoint("GET", "/api/conversations", "Conversations, most recently active first, a page at a time",
+          query=ConversationQuery, response=ConversationList,
+          errors=((400, "code bad_list_cursor: a cursor no page gave"),))
 async def conversations(request: web.Request, query: ConversationQuery) -> ConversationList:
     # a snoozed one is out of the lists until it wakes (router/search/); the search's views list them.
     # The Resolved tab shows every resolved one (resolving ends a snooze)
     awake_only = query.status != ConversationStatus.RESOLVED.value
-    return ConversationList(conversations=await _store(request.app).list_conversations(
-        _STATUSES[query.status], query.limit, awake_only=awake_only))
+    mine = current_agent(request).id if query.assignee == "me" else None
+    found = await _store(request.app).list_conversations(  # one more than asked: is there a next page?
+        _STATUSES[query.status], query.limit + 1, awake_only=awake_only, agent_id=mine,
+        after=read_cursor(query.cursor))
+    page = found[:query.limit]
+    return ConversationList(conversations=page, next=write_cursor(page[-1]) if len(found) > len(page) else None)
 
 
 @endpoint("GET", "/api/conversations/{id}", "One conversation and its customer", response=ConversationDetail)

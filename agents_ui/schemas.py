@@ -115,6 +115,8 @@ class ConversationOut(BaseModel):
 
 class ConversationList(BaseModel):
     conversations: list[ConversationView]
+    # the cursor of the next page; None when this one was the last
+    next: str | None = None
 
 
 class ConversationDetail(BaseModel):
@@ -197,6 +199,8 @@ class CustomerUpsertOut(BaseModel):
 class ConversationQuery(Query):
     status: StatusFilter = Field("open", description="open = every status but resolved; all = every status")
     limit: int = Field(200, ge=1, le=1000, description="at most this many, most recently active first")
+    assignee: Literal["me"] | None = Field(None, description="me = only the conversations assigned to me")
+    cursor: str | None = Field(None, max_length=200, description="the previous page's `next`")
 
 
 class MessagesQuery(Query):

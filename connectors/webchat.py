@@ -41,7 +41,7 @@ from connectors.webchat_frames import (
 )
 from connectors.webchat_signals import WebChatSignals
 from connectors.webchat_tokens import VisitorTokens
-from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo
+from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo, serve_demo_css
 from router.connector import (
     ChannelLabel,
     Connector,
@@ -223,6 +223,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         app.router.add_get("/chat/widget.js", self._serve_widget)
         app.router.add_get("/chat/ws", self._serve_ws)
         app.router.add_get("/chat/", serve_demo)
+        app.router.add_get("/chat/demo.css", serve_demo_css)
         app.router.add_get("/chat", self._redirect_demo)
         VisitorUploads(self).mount(app)  # POST /chat/files: a visitor's file
         # a reply another node sent, for a visitor whose tab may be open here

@@ -77,6 +77,13 @@ def demo_language(request: web.Request) -> Language:
     return next((code for code in asked if code in LANGUAGES), DEFAULT_LANGUAGE)
 
 
+async def serve_demo_css(request: web.Request) -> web.FileResponse:
+    """The demo page's one stylesheet, shared by its languages."""
+    return web.FileResponse(STATIC_DIR / "demo.css", headers={
+        hdrs.CONTENT_TYPE: "text/css; charset=utf-8", "X-Content-Type-Options": "nosniff",
+    })
+
+
 async def serve_demo(request: web.Request) -> web.FileResponse:
     lang = demo_language(request)
     return web.FileResponse(STATIC_DIR / f"chat.{lang}.html", headers={

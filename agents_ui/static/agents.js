@@ -29,24 +29,8 @@
   // an API error in the console's language when the catalogue has its code
   const errorText = (err) => window.i18n.error(err);
 
-  async function call(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body === undefined ? {} : body);
-    }
-    const resp = await fetch(path, init);
-    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `HTTP ${resp.status}`);
-      err.status = resp.status;
-      err.code = error.code;
-      err.details = error;
-      throw err;
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   // ---- "Go online now?" after a sign-in --------------------------------------
 
@@ -501,7 +485,7 @@
   }, true);
 
   async function onShown() {
-    const data = await call("GET", "/api/me");
+    const data = await window.consoleApi.me();
     const me = data.agent;
     screen.me = me;
     screen.permissions = data.permissions || [];

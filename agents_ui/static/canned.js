@@ -22,22 +22,8 @@
   // a form's control by name (form.title would be the form's own title attribute)
   const input = (form, name) => form.elements.namedItem(name);
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json"; // every write is JSON (CSRF)
-      init.body = JSON.stringify(body || {});
-    }
-    const resp = await fetch(path, init);
-    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `${resp.status}`);
-      Object.assign(err, { status: resp.status, code: error.code, details: error });
-      throw err;
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   const braced = (name) => `{${name}}`;
 

@@ -10,9 +10,7 @@ window.channelSwitch = (() => {
   let labels = new Map();
 
   async function load() {
-    const resp = await fetch("/api/channels", { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (!resp.ok) throw new Error(`${resp.status}`);
-    const data = await resp.json();
+    const data = await window.consoleApi.get("/api/channels");
     labels = new Map(data.channels.map((c) => [c.name, c.label[i18n.lang] || Object.values(c.label)[0] || c.name]));
   }
 

@@ -3,7 +3,10 @@
 // textContent (see el()), never as HTML: customer markup stays text.
 "use strict";
 
-const FILTERS = { open: "open", queued: "queued", mine: "assigned", resolved: "resolved" };
+// each tab's question to the server: "Mine" is the server's filter, a page at a time
+// (a page of everyone's filtered here hid an agent's own past its first 200)
+const FILTERS = { open: "status=open", queued: "status=queued", mine: "status=assigned&assignee=me",
+  resolved: "status=resolved" };
 // how far a message is on its way; a late answer never takes it back
 const DELIVERY_RANK = { received: 0, pending: 1, sent: 2, delivered: 3, failed: 3, read: 4 };
 
@@ -19,6 +22,7 @@ const state = {
   retry: 0,
   sending: false,
   loaded: null,             // the conversation whose history is drawn (null: still loading)
+  next: null,               // the cursor of the tab's next page (null: no more)
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -33,23 +37,12 @@ function el(tag, className, text) {
 // ---- API ---------------------------------------------------------------
 
 async function api(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-  if (method !== "GET") {
-    // every write is JSON, also without a body: the server refuses anything else (CSRF)
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body === undefined ? {} : body);
-  }
-  const resp = await fetch(path, init);
-  const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-  if (resp.status === 401 && path !== "/api/login" && state.me) showLogin();
-  if (!resp.ok) {
-    const err = new Error((data && data.error && data.error.message) || `${resp.status} ${resp.statusText}`);
-    err.status = resp.status;
-    err.code = data && data.error ? data.error.code : undefined;
-    err.details = data && data.error ? data.error : {};
+  try {
+    return await window.consoleApi.call(method, path, body);
+  } catch (err) {
+    if (err.status === 401 && path !== "/api/login" && state.me) showLogin();
     throw err;
   }
-  return data;
 }
 
 // ---- formatting --------------------------------------------------------
@@ -90,6 +83,7 @@ function initials(name) {
 
 function showLogin() {
   state.me = null;
+  window.consoleApi.forget();
   if (state.ws) state.ws.close();
   state.ws = null;
   state.selected = null;
@@ -154,8 +148,9 @@ async function loadConversations() {
   // read: kept, not wiped by the answer (an offer made as the agent opened "Mine")
   const arrived = new Map();
   state.arrived = arrived;
-  const data = await api("GET", `/api/conversations?status=${FILTERS[state.filter]}`);
+  const data = await api("GET", `/api/conversations?${FILTERS[state.filter]}`);
   if (state.arrived === arrived) state.arrived = null;
+  state.next = data.next;
   const loaded = new Map(data.conversations.map((c) => [c.id, c]));
   for (const [id, conv] of arrived) {
     const listed = loaded.get(id);
@@ -163,6 +158,28 @@ async function loadConversations() {
   }
   state.conversations = loaded;
   renderList();
+}
+
+// the tab's next page, after the rows shown (a row pushed live meanwhile stays as it is)
+async function loadMore() {
+  const filter = state.filter;
+  const cursor = state.next;
+  if (!cursor) return;
+  const data = await api("GET", `/api/conversations?${FILTERS[filter]}&cursor=${encodeURIComponent(cursor)}`);
+  if (state.filter !== filter || state.next !== cursor) return;
+  for (const conv of data.conversations) if (!state.conversations.has(conv.id)) state.conversations.set(conv.id, conv);
+  state.next = data.next;
+  renderList();
+}
+
+function moreRow() {
+  const li = el("li", "conv-more");
+  const button = el("button", "btn ghost", t("more.list"));
+  button.type = "button";
+  button.dataset.testid = "list-more";
+  button.addEventListener("click", () => loadMore().catch(showActionError));
+  li.append(button);
+  return li;
 }
 
 function conversationRow(conv) {
@@ -188,7 +205,7 @@ function conversationRow(conv) {
 function renderList() {
   const rows = [...state.conversations.values()].filter(matchesFilter)
     .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : -1));
-  $("#conversations").replaceChildren(...rows.map(conversationRow));
+  $("#conversations").replaceChildren(...rows.map(conversationRow), ...(state.next ? [moreRow()] : []));
   $("#empty-list").hidden = rows.length > 0;
   // signals.js: each row's unread count and the tab title's total
 }

@@ -15,21 +15,8 @@
     return n;
   }
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json"; // every write is JSON (CSRF)
-      init.body = JSON.stringify(body || {});
-    }
-    const resp = await fetch(path, init);
-    const data = await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const err = new Error((data && data.error && data.error.message) || `${resp.status}`);
-      Object.assign(err, { code: data && data.error && data.error.code, details: (data && data.error) || {} });
-      throw err;
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   function when(ts) {
     return ts ? fmt.dateTime(ts) : "";

@@ -45,8 +45,7 @@
 
   async function loadLimits() {
     if (limits) return limits;
-    const resp = await fetch("/api/file-limits", { credentials: "same-origin" });
-    if (resp.ok) limits = await resp.json();
+    limits = await window.consoleApi.get("/api/file-limits").catch(() => null);
     return limits;
   }
 

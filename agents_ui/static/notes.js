@@ -41,23 +41,8 @@
     return node;
   }
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body === undefined ? {} : body);
-    }
-    const resp = await fetch(path, init);
-    const data = await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `${resp.status}`);
-      err.code = error.code;
-      err.details = error;
-      throw err;
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   function errorText(err) {
     // the catalogue's words for a known code, else the server's message
@@ -388,6 +373,9 @@
     const view = $("#mentions-view");
     view.hidden = open === undefined ? !view.hidden : !open;
     $('[data-testid="mentions-button"]').setAttribute("aria-expanded", String(!view.hidden));
+    // popover.js: Escape, a click elsewhere, and no shortcut behind it, as every popover of the console
+    if (view.hidden) window.consolePopover.closed(view);
+    else window.consolePopover.opened(view);
     if (!view.hidden) loadMentions().catch(() => {});
   }
 
@@ -484,7 +472,7 @@
 
   // on every (re)connection: colleagues added meanwhile, mentions missed while away
   async function catchUp() {
-    const [me, data] = await Promise.all([call("GET", "/api/me"), call("GET", "/api/agents")]);
+    const [me, data] = await Promise.all([window.consoleApi.me(), call("GET", "/api/agents")]);
     notes.me = me.agent;
     notes.agents = data.agents;
     await loadMentions();
@@ -496,11 +484,16 @@
     form.insertBefore(modeSwitch(), form.firstChild);
     form.addEventListener("keydown", onKey, true);
     $('[data-testid="reply"]').addEventListener("input", () => onType());
-    $('[data-testid="reply"]').addEventListener("blur", () => setTimeout(closeSuggestions, 150));
+    // the box lost the keyboard for a moment (a click on "Note", which gives it back): the list opened
+    // since then stays; it closes only when the focus is still elsewhere
+    $('[data-testid="reply"]').addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== $('[data-testid="reply"]')) closeSuggestions();
+    }, 150));
     const [button, view] = topbarParts();
     const topbar = $(".topbar");
     topbar.insertBefore(button, topbar.querySelector(".spacer") ? topbar.querySelector(".spacer").nextSibling : null);
     document.body.append(view);
+    window.consolePopover.attach(button, view, () => toggleView(false), { place: false }); // its CSS places it
     if (bar) setMode("reply");
     document.addEventListener("console:event", onEvent);
     document.addEventListener("conversation:selected", (e) => {
@@ -520,14 +513,7 @@
     document.addEventListener("visibilitychange", () => {
       if (notes.mentions.some((m) => !m.read_at && m.note.conversation_id === notes.selected)) readIfSeen();
     });
-    document.addEventListener("click", (e) => {
-      // a click anywhere else closes the Mentions view, as a menu does
-      if (!$("#mentions-view").hidden && !e.target.closest("#mentions-view, [data-testid='mentions-button']")) {
-        toggleView(false);
-      }
-    });
     document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && !$("#mentions-view").hidden) toggleView(false);
       // shortcuts.js's "r" focuses the box: as a reply, whatever the switch said
       if (e.key === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e.target)) setMode("reply");
     });

@@ -38,33 +38,18 @@
     body.dataset.conversation = route.conversation_id;
   }
 
+  const api = window.consoleApi; // api.js: the console's one way to the API
+
   async function load(id) {
-    const resp = await fetch(`/api/conversations/${encodeURIComponent(id)}/route`, { credentials: "same-origin" });
-    if (!resp.ok) throw new Error(`route: HTTP ${resp.status}`);
-    render(await resp.json());
+    render(await api.get(`/api/conversations/${encodeURIComponent(id)}/route`));
   }
 
-  async function post(path, body) {
-    const resp = await fetch(path, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
-    });
-    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const err = new Error((data && data.error && data.error.message) || `${path}: HTTP ${resp.status}`);
-      Object.assign(err, { code: data && data.error && data.error.code, details: (data && data.error) || {} });
-      throw err;
-    }
-    return data;
-  }
+  const post = (path, body) => api.call("POST", path, body);
 
   // presence: the select in the top bar shows and switches the agent's own
   async function loadPresence() {
     const select = document.querySelector('[data-testid="presence"]');
-    const [me, list] = await Promise.all([
-      fetch("/api/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)),
-      fetch("/api/presence", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)),
-    ]);
+    const [me, list] = await Promise.all([api.me(), api.get("/api/presence")]);
     if (!select || !me || !list) return;
     const mine = list.presence.find((p) => p.agent_id === me.agent.id);
     select.value = mine ? mine.presence : "offline";
@@ -79,9 +64,8 @@
   // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads
   async function loadRulesStatus() {
     const banner = document.getElementById("rules-error");
-    const resp = await fetch("/api/rules/status", { credentials: "same-origin" });
-    if (!banner || !resp.ok) return false;
-    const status = await resp.json();
+    if (!banner) return false;
+    const status = await api.get("/api/rules/status");
     banner.hidden = status.problems.length === 0;
     banner.replaceChildren(
       line("rules-error-title", t("rules.refused", { version: status.version })),
@@ -94,8 +78,7 @@
   async function watchRules() {
     if (rulesTimer !== null) return;
     // only a role that may see the rules asks for them (the others would get a 403 on every load)
-    const me = await fetch("/api/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null));
-    if (!me || !(me.permissions || []).includes("manage_rules")) return;
+    if (!(await api.may("manage_rules"))) return;
     if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
   }
 
@@ -111,9 +94,7 @@
   }
 
   async function loadSla() {
-    const resp = await fetch("/api/sla", { credentials: "same-origin" });
-    if (!resp.ok) return;
-    const data = await resp.json();
+    const data = await api.get("/api/sla");
     breached = new Map(data.breached.map((b) => [b.conversation_id, Math.floor(b.waiting_seconds / 60)]));
     markBreaches();
   }
@@ -131,9 +112,8 @@
   let selected = null;
   async function loadTeams() {
     const select = document.querySelector('[data-testid="transfer"]');
-    const resp = await fetch("/api/teams", { credentials: "same-origin" });
-    if (!select || !resp.ok) return;
-    const data = await resp.json();
+    if (!select) return;
+    const data = await api.get("/api/teams");
     const options = data.teams.map((t) => {
       const option = document.createElement("option");
       option.value = t.name;

@@ -33,20 +33,8 @@
     return b;
   }
 
-  async function call(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json"; // every write is JSON (CSRF)
-      init.body = JSON.stringify(body || {});
-    }
-    const resp = await fetch(path, init);
-    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      throw new Error(i18n.error({ code: error.code, details: error, message: error.message || `${resp.status}` }));
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   // ---- the search bar and its filters --------------------------------------
 
@@ -207,6 +195,23 @@
     });
   }
 
+  // a hit's status and labels, as the lists show them
+  function hitTags(conv) {
+    const tags = node("div", "search-hit-tags");
+    const status = node("span", `badge ${conv.status}`, tr(`status.${conv.status}`));
+    status.dataset.testid = "search-hit-status";
+    tags.append(status, ...labelChips(conv.labels));
+    return tags;
+  }
+
+  // a conversation changed (a take, a resolve, a label...): its hits follow, as the lists' rows do
+  function followHits(conv) {
+    document.querySelectorAll('#search-results [data-testid="search-hit"]').forEach((li) => {
+      const tags = li.querySelector(".search-hit-tags");
+      if (li.dataset.conversation === conv.id && tags && conv.status) tags.replaceWith(hitTags({ ...conv, labels: labelsOf(conv) }));
+    });
+  }
+
   function resultRow(conv, title, text, ts) {
     const li = node("li", "search-hit");
     li.dataset.testid = "search-hit";
@@ -217,9 +222,7 @@
     li.append(head, node("div", "search-hit-text", text || ""));
     if (conv) {
       li.dataset.conversation = conv.id;
-      const tags = node("div", "search-hit-tags");
-      tags.append(node("span", `badge ${conv.status}`, tr(`status.${conv.status}`)), ...labelChips(conv.labels));
-      li.append(tags);
+      li.append(hitTags(conv));
     }
     const open = (e) => {
       if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") return;
@@ -409,14 +412,6 @@
     return list;
   }
 
-  // a floating menu starts under its button's left edge; moved left as far as it runs past the window's right
-  function keepInWindow(el) {
-    const margin = 8;
-    const rect = el.getBoundingClientRect();
-    const past = rect.right - (document.documentElement.clientWidth - margin);
-    if (past > 0) el.style.left = `${-Math.min(past, rect.left - margin)}px`;
-  }
-
   function snoozeMenu(conv) {
     const menu = node("details", "snooze");
     menu.dataset.testid = "snooze";
@@ -427,9 +422,10 @@
     menu.addEventListener("toggle", () => {
       menu.querySelector(".snooze-menu")?.remove();
       if (menu.open) menu.append(snoozeChoices(conv));
-      if (menu.open) keepInWindow(menu.querySelector(".snooze-menu"));
     });
-    return menu;
+    // popover.js (after the listener above, which builds the panel): Escape, a click elsewhere,
+    // no shortcut behind it ("m" opened the mentions over it), inside the window at every width
+    return window.consolePopover.details(menu);
   }
 
   // ---- what console.js calls ------------------------------------------------------
@@ -493,12 +489,13 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $(".sidebar .tabs").before(buildBar());
-    state.meLoaded = call("GET", "/api/me").then((d) => { state.me = d.agent; }, () => {});
+    state.meLoaded = window.consoleApi.me().then((d) => { state.me = d.agent; }, () => {});
   });
   // the selected conversation changed elsewhere (a label, a snooze, a wake-up): its header follows
   document.addEventListener("console:event", (e) => {
     const conv = e.detail.data && e.detail.data.conversation;
     if (conv) labelsOf(conv);
+    if (conv) followHits(conv);
   });
 
   window.searchUI = { decorateRow, decorateHeader, visible };

@@ -75,6 +75,8 @@ window.consoleShortcuts = (() => {
     if (!app || app.hidden || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     // a window over the console (this help, a dialog) has the keyboard: nothing acts behind it
     if (document.querySelector("dialog[open]")) return;
+    // so has an open menu or popover (popover.js): its Escape closes it first
+    if (window.consolePopover && window.consolePopover.anyOpen()) return;
     if (typing(event.target)) {
       if (event.key === "Escape") event.target.blur();
       return;

@@ -31,16 +31,8 @@
   };
   const $ = (sel) => document.querySelector(sel);
 
-  async function call(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body || {});
-    }
-    const resp = await fetch(path, init);
-    if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
-    return resp.status === 204 ? null : resp.json();
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   // ---- unread counts ---------------------------------------------------------
 
@@ -190,16 +182,22 @@
     if (node) node.hidden = true;
   }
 
-  // a private note (notes.js puts the composer in note mode) is never announced to the customer
-  function quiet() {
+  // what is written for the agents' eyes only is never announced to the customer: a private note
+  // (notes.js's mode, which it sets before it refills the box), or a "/" command (the canned
+  // replies' lookup; a reply chosen there comes into the box by the console, not by typing)
+  function quiet(text) {
     const form = document.getElementById("reply-form");
-    return !!(form && form.classList.contains("note-mode"));
+    if ((window.notes && window.notes.isNoteMode()) || (form && form.classList.contains("note-mode"))) return true;
+    return text.trimStart().startsWith("/");
   }
 
   function onReplyInput(event) {
     if (!event.target.matches || !event.target.matches('[data-testid="reply"]')) return;
+    // the console filling the box (a draft coming back, a switch of mode, a canned reply) is not typing
+    if (!event.isTrusted) return;
     const now = Date.now();
-    if (!s.selected || !event.target.value.trim() || quiet() || now - s.lastTyped < TYPING_EVERY_MS) return;
+    if (!s.selected || !event.target.value.trim() || quiet(event.target.value)
+        || now - s.lastTyped < TYPING_EVERY_MS) return;
     s.lastTyped = now;
     call("POST", `/api/conversations/${encodeURIComponent(s.selected)}/typing`, {}).catch(() => {});
   }
@@ -322,8 +320,10 @@
       switchRow("alerts-desktop", "desktop", "signals.desktop"), note);
     menu.append(summary, body);
     menu.addEventListener("change", onSwitch);
-    const logout = $('[data-testid="logout"]');
-    if (logout) logout.before(menu);
+    window.consolePopover.details(menu); // popover.js: Escape, a click elsewhere, inside the window
+    // in the bar itself, before the "More" menu: a bell rung by the hour stays one click away
+    const more = $('[data-testid="more"]');
+    if (more) more.before(menu);
     showPrefs();
   }
 
@@ -385,7 +385,7 @@
   }
 
   async function begin() {
-    s.me = (await call("GET", "/api/me")).agent;
+    s.me = (await window.consoleApi.me()).agent;
     s.teams = new Set();
     buildMenu();
     refreshAll();

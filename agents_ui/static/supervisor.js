@@ -10,11 +10,7 @@
 
   const may = (permission) => state.permissions.includes(permission);
 
-  async function getJson(path) {
-    const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
-    return resp.json();
-  }
+  const getJson = (path) => window.consoleApi.get(path); // api.js: the console's one way to the API
 
   function select() {
     let node = document.querySelector('[data-testid="reassign"]');
@@ -60,18 +56,8 @@
     const agentId = node.value;
     node.value = "";
     if (!conv || !agentId) return;
-    const resp = await fetch(`/api/conversations/${encodeURIComponent(conv.id)}/assign`, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ agent_id: agentId }),
-    });
-    if (!resp.ok) {
-      const data = await resp.json().catch(() => null);
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `HTTP ${resp.status}`);
-      Object.assign(err, { status: resp.status, code: error.code, details: error });
-      throw err;
-    }
+    await window.consoleApi.call("POST", `/api/conversations/${encodeURIComponent(conv.id)}/assign`,
+      { agent_id: agentId });
     // the conversation.assigned event redraws the header and the list
   }
 
@@ -81,7 +67,7 @@
   }
 
   async function load() {
-    const me = await getJson("/api/me");
+    const me = await window.consoleApi.me();
     state.permissions = me.permissions || [];
     const node = document.querySelector('[data-testid="reassign"]');
     if (!may("reassign")) {

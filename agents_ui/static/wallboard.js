@@ -35,16 +35,7 @@
     return node;
   }
 
-  async function call(path) {
-    const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    const data = await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      throw Object.assign(new Error(error.message || `HTTP ${resp.status}`),
-        { status: resp.status, code: error.code, details: error.details });
-    }
-    return data;
-  }
+  const call = (path) => window.consoleApi.get(path); // api.js: the console's one way to the API
 
   // the socket's frame types (not catalogue keys, though shaped alike)
   const UPDATED = `wallboard.updated`;
@@ -259,7 +250,7 @@
   });
 
   async function onShown() {
-    const allowed = mayWatch(await call("/api/me"));
+    const allowed = mayWatch(await window.consoleApi.me());
     openButton().hidden = !allowed;
     if (!allowed) closeScreen();
   }

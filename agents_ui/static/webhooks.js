@@ -27,24 +27,8 @@
     return node;
   }
 
-  async function call(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body === undefined ? {} : body);
-    }
-    const resp = await fetch(path, init);
-    const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `HTTP ${resp.status}`);
-      err.status = resp.status;
-      err.code = error.code;
-      err.details = error;
-      throw err;
-    }
-    return data;
-  }
+  // api.js: the console's one way to the API, with one error text
+  const call = (method, path, body) => window.consoleApi.call(method, path, body);
 
   // what is shown: the subscriptions, the deliveries' filter, a secret to show once, the add form
   const state = { list: null, deliveries: [], filter: "dead", secret: null, adding: false };
@@ -290,7 +274,7 @@
   }
 
   async function onShown() {
-    const me = (await call("GET", "/api/me")).agent;
+    const me = (await window.consoleApi.me()).agent;
     openButton().hidden = me.role !== "admin";
     if (me.role !== "admin") closeScreen();
   }

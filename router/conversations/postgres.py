@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from router.conversations import receipts, states
-from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
+from router.conversations.store import AnswerMark, ConversationStore, ListCursor, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -262,10 +262,11 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         return await self._pg.read(_conv_view, conversation_id)
 
     async def list_conversations(self, statuses: list[ConversationStatus] | None, limit: int, *,
-                                 awake_only: bool = False) -> list[ConversationView]:
+                                 awake_only: bool = False, agent_id: str | None = None,
+                                 after: ListCursor | None = None) -> list[ConversationView]:
         chosen = list(dict.fromkeys(statuses or ConversationStatus))
         return await self._pg.read(_fetch_conversations, LATEST_CONVERSATIONS, [s.value for s in chosen], limit,
-                                   awake_only)
+                                   awake_only, agent_id, after and after.last_message_at, after and after.id)
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:
         return await self._pg.read(_count)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from router.conversations import receipts, states
-from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
+from router.conversations.store import AnswerMark, ConversationStore, ListCursor, MessageStore, OutboundStore
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
@@ -203,11 +203,14 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         return await self._r.call(_conv_view, conversation_id)
 
     async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False
+        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False,
+        agent_id: str | None = None, after: ListCursor | None = None,
     ) -> list[ConversationView]:
         chosen = list(dict.fromkeys(statuses or ConversationStatus))
-        params: list[Any] = [p for s in chosen for p in (s.value, limit)] + [limit]
-        sql = latest_conversations(len(chosen), awake_only)
+        own: list[Any] = [] if agent_id is None else [agent_id]
+        older: list[Any] = [] if after is None else [ts(after.last_message_at)] * 2 + [after.id]
+        params: list[Any] = [p for s in chosen for p in (s.value, *own, *older, limit)] + [limit]
+        sql = latest_conversations(len(chosen), awake_only, mine=agent_id is not None, after=after is not None)
         return [_conversation(r) for r in await self._r.call(_all, sql, params)]
 
     async def count_conversations(self) -> dict[ConversationStatus, int]:

@@ -41,6 +41,16 @@ class AnswerMark:
     last_answer: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ListCursor:
+    """Where a page of ``list_conversations`` ended: its last conversation's
+    activity and id (the order is ``last_message_at`` then ``id``, newest
+    first); the next page starts after it."""
+
+    last_message_at: datetime
+    id: str
+
+
 class ConversationStore(Protocol):
     @abstractmethod
     async def get_conversation(self, conversation_id: str) -> ConversationView: ...
@@ -51,9 +61,12 @@ class ConversationStore(Protocol):
 
     @abstractmethod
     async def list_conversations(
-        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False
+        self, statuses: list[ConversationStatus] | None, limit: int, *, awake_only: bool = False,
+        agent_id: str | None = None, after: ListCursor | None = None,
     ) -> list[ConversationView]:
-        """Most recently active first; without the snoozed ones when ``awake_only``."""
+        """Most recently active first (ties by id); without the snoozed ones when ``awake_only``;
+        only ``agent_id``'s when given (before the limit: an agent's own are never a page's leftovers);
+        only those after ``after`` when given (the next page)."""
 
     @abstractmethod
     async def count_conversations(self) -> dict[ConversationStatus, int]: ...

@@ -46,16 +46,19 @@ CONVERSATION_SELECT = f"""
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
 # the $2 most recently active conversations of the statuses $1, picked through the
-# (status, last_message_at) index one status at a time (router.store.rows.latest_conversations)
+# (status, last_message_at) index one status at a time (router.store.rows.latest_conversations);
+# $3: awake only; $4: only this agent's (null: anyone's); $5, $6: after this cursor (null: from the newest)
 LATEST_CONVERSATIONS = f"""
     SELECT {CONVERSATION_COLUMNS}
     FROM (SELECT x.id, x.last_message_at FROM unnest($1::text[]) AS s(status)
           CROSS JOIN LATERAL (SELECT id, last_message_at FROM conversations WHERE status = s.status
                               AND (NOT $3 OR snoozed_until IS NULL)
-                              ORDER BY last_message_at DESC LIMIT $2) AS x
-          ORDER BY x.last_message_at DESC LIMIT $2) AS p
+                              AND ($4::text IS NULL OR agent_id = $4::text)
+                              AND ($5::timestamptz IS NULL OR (last_message_at, id) < ($5::timestamptz, $6::text))
+                              ORDER BY last_message_at DESC, id DESC LIMIT $2) AS x
+          ORDER BY x.last_message_at DESC, x.id DESC LIMIT $2) AS p
     JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id
-    ORDER BY p.last_message_at DESC
+    ORDER BY p.last_message_at DESC, p.id DESC
 """
 
 

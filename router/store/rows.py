@@ -127,20 +127,26 @@ CONVERSATION_SELECT = f"""
 """
 
 
-def latest_conversations(arms: int, awake_only: bool = False) -> str:
+def latest_conversations(arms: int, awake_only: bool = False, *, mine: bool = False, after: bool = False) -> str:
     """The ``limit`` most recently active conversations of ``arms`` statuses
-    (parameters: each status and ``limit`` in turn, then ``limit``), picked
-    through the (status, last_message_at) index one status at a time: one
-    ORDER BY over several statuses sorted every open conversation, each with
-    its customer and labels, to keep 200 of them (0.8 s at 50,000 open). With
-    ``awake_only``, snoozed ones are left out before the limit, so a page is full."""
+    (parameters: for each status in turn, the status, the agent's id with
+    ``mine``, the cursor's time, time and id with ``after``, and ``limit``;
+    then ``limit``), picked through the (status, last_message_at) index one
+    status at a time: one ORDER BY over several statuses sorted every open
+    conversation, each with its customer and labels, to keep 200 of them (0.8 s
+    at 50,000 open). With ``awake_only``, snoozed ones are left out before the
+    limit, so a page is full; with ``mine``, other agents' ones; with ``after``,
+    those up to the cursor (``ListCursor``: newest first, ties by id)."""
     awake = " AND snoozed_until IS NULL" if awake_only else ""
+    own = " AND agent_id = ?" if mine else ""
+    older = " AND (last_message_at < ? OR (last_message_at = ? AND id < ?))" if after else ""
     picked = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?{awake}"
-        " ORDER BY last_message_at DESC LIMIT ?)" for _ in range(arms))
-    return (f"SELECT {CONVERSATION_COLUMNS} FROM ({picked} ORDER BY last_message_at DESC LIMIT ?) p"
+        f"SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?{awake}{own}{older}"
+        " ORDER BY last_message_at DESC, id DESC LIMIT ?)" for _ in range(arms))
+    return (f"SELECT {CONVERSATION_COLUMNS} FROM ({picked} ORDER BY last_message_at DESC, id DESC LIMIT ?) p"
             " CROSS JOIN conversations c ON c.id = p.id JOIN customers cu ON cu.id = c.customer_id"
-            " ORDER BY p.last_message_at DESC")
+            " ORDER BY p.last_message_at DESC, p.id DESC")
+
 
 _CONV_FIELDS = set(Conversation.model_fields)
 

@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, Response, expect
 
 from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.topbar import SIGNED_IN, from_more
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ async def screen_fits(page: Page, screen: Locator) -> None:
 async def admin_adds_nina(admin: Page) -> str:
     """On the Agents screen: nina, of team support, billing 3, with a generated
     password; the password as the screen shows it, once."""
-    await admin.locator('[data-testid="agents-open"]').click()
+    await (await from_more(admin, "agents-open")).click()
     screen = admin.locator('[data-testid="agents-screen"]')
     await expect(screen.locator('[data-testid="agent-row"][data-username="admin"]')).to_be_visible()
     await expect(screen.locator('[data-testid="agents-add"]')).to_have_text("Add agent")  # an English browser
@@ -108,7 +109,7 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     # (a Russian browser: the console speaks Russian to her)
     agent = await (await browser.new_context(viewport={"width": 390, "height": 800}, locale="ru-RU")).new_page()
     await sign_in(agent, service, "nina", password)
-    await expect(agent.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(agent.locator(SIGNED_IN)).to_be_visible()
     await expect(agent.locator('[data-testid="presence-prompt"]')).to_contain_text("Выйти на линию?")
     # in the conversation list, whose width at 390 px is the console layout's: nothing of it overflows
     prompt = agent.locator('[data-testid="presence-prompt"]')
@@ -116,7 +117,9 @@ async def test_an_admin_adds_an_agent_who_goes_online_and_is_deactivated(
     await agent.locator('[data-testid="presence-prompt-online"]').click()
     await expect(agent.locator('[data-testid="presence-prompt"]')).to_have_count(0)
     await expect(agent.locator('[data-testid="presence"]')).to_have_value("online")
+    await (await from_more(agent, "logout")).is_visible()  # the "More" menu, where an admin's Agents button is
     await expect(agent.locator('[data-testid="agents-open"]')).to_be_hidden()  # not an admin
+    await agent.keyboard.press("Escape")
 
     # the admin's screen follows live: nina is online; then the admin deactivates her
     await expect(nina_row.locator('[data-testid="agent-status"]')).to_have_class("badge presence-online")
@@ -174,7 +177,7 @@ async def shortcuts_stay_off(admin: Page, screen: Locator) -> None:
     await expect(admin.locator("dialog[open]")).to_have_count(0)
     await admin.keyboard.press("Escape")
     await expect(screen).to_be_hidden()
-    await admin.locator('[data-testid="agents-open"]').click()
+    await (await from_more(admin, "agents-open")).click()
 
 
 async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_start_online(
@@ -182,7 +185,7 @@ async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_star
 ) -> None:
     admin = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await agent_logs_in(admin, service)
-    await admin.locator('[data-testid="agents-open"]').click()
+    await (await from_more(admin, "agents-open")).click()
     screen = admin.locator('[data-testid="agents-screen"]')
     olga = await admin_adds_olga(screen)
 
@@ -221,6 +224,6 @@ async def test_an_admin_edits_an_agent_resets_the_password_and_makes_agents_star
     await sign_in(agent, service, "olga", "olga's own password")
     await expect(agent.locator('[data-testid="login-error"]')).not_to_be_empty()  # the old password is gone
     await sign_in(agent, service, "olga", password)
-    await expect(agent.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(agent.locator(SIGNED_IN)).to_be_visible()
     await expect(agent.locator('[data-testid="presence"]')).to_have_value("online")
     await expect(agent.locator('[data-testid="presence-prompt"]')).to_have_count(0)

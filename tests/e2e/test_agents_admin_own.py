@@ -17,6 +17,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_agents_admin import sign_in
+from tests.e2e.topbar import SIGNED_IN, from_more
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ async def test_an_agent_of_teams_yaml_added_on_the_screen_keeps_the_files_entry_
 ) -> None:
     page = await (await browser.new_context(viewport={"width": 800, "height": 800}, locale="ru-RU")).new_page()
     await sign_in(page, service, "admin", ADMIN_PASSWORD)
-    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
-    await page.locator('[data-testid="agents-open"]').click()
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
+    await (await from_more(page, "agents-open")).click()
     screen = page.locator('[data-testid="agents-screen"]')
     await screen.locator('[data-testid="agents-add"]').click()
     form = screen.locator('[data-testid="agent-form-add"]')
@@ -74,4 +75,4 @@ async def test_an_agent_of_teams_yaml_added_on_the_screen_keeps_the_files_entry_
     # and the password works
     other = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
     await sign_in(other, service, "admin", password)
-    await expect(other.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(other.locator(SIGNED_IN)).to_be_visible()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+from tests.e2e.topbar import from_more
 
 QUESTION = "Здравствуйте, где мой заказ?"
 AGENT_MESSAGES = '[data-testid="message"][data-author="agent"]'
@@ -41,7 +42,7 @@ async def name_the_customer(agent: Page, name: str) -> None:
 
 async def agent_writes_two_replies(agent: Page) -> None:
     """On the management screen: two replies of the agent's own; an unknown variable is refused there."""
-    await agent.locator('[data-testid="canned-manage"]').click()
+    await (await from_more(agent, "canned-manage")).click()
     dialog = agent.locator('[data-testid="canned-dialog"]')
     await expect(dialog).to_be_visible()
     await dialog.locator('[data-testid="canned-new"]').click()
@@ -161,7 +162,7 @@ async def test_a_personal_reply_hides_the_teams_of_the_same_shortcut_and_the_scr
 ) -> None:
     admin = await (await browser.new_context(locale="en-US")).new_page()
     await agent_logs_in(admin, service)
-    await admin.locator('[data-testid="canned-manage"]').click()
+    await (await from_more(admin, "canned-manage")).click()
     dialog = admin.locator('[data-testid="canned-dialog"]')
     form = dialog.locator('[data-testid="canned-form"]')
     # a team reply (an admin may write one for the team conversations go to)

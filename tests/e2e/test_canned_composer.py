@@ -15,6 +15,7 @@ from tests.conftest import HANG
 from tests.e2e.test_canned import save_reply
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.test_files import png
+from tests.e2e.topbar import from_more
 
 AGENT_MESSAGES = '[data-testid="message"][data-author="agent"]'
 WIDGET_AGENT = '[data-omr="message"][data-author="agent"]'
@@ -27,7 +28,7 @@ def service_config(tmp_path: Path) -> str:
 
 async def saves_ref(agent: Page) -> None:
     """A reply that fills in the conversation's id: every customer has one."""
-    await agent.locator('[data-testid="canned-manage"]').click()
+    await (await from_more(agent, "canned-manage")).click()
     dialog = agent.locator('[data-testid="canned-dialog"]')
     await expect(dialog).to_be_visible()
     await save_reply(agent, "ref", "Reference", "Номер вашего обращения: {conversation.id}",

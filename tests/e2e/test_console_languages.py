@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_conversation import customer_says, open_widget
+from tests.e2e.topbar import SIGNED_IN, from_more
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ async def sign_in(page: Page, base: str, submit: str) -> None:
     await form.locator('input[name="username"]').fill("admin")
     await form.locator('input[name="password"]').fill(ADMIN_PASSWORD)
     await form.locator('input[name="password"]').press("Enter")
-    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
 
 
 async def test_a_russian_browser_gets_a_console_with_no_english_in_it(service: str, browser: Browser) -> None:
@@ -81,7 +82,7 @@ async def test_the_agents_choice_of_language_wins_over_the_browser_and_is_kept(s
                                                                                browser: Browser) -> None:
     agent = await person(browser, "ru-RU")
     await sign_in(agent, service, "Войти")
-    await agent.locator('[data-testid="language"]').select_option("en")
+    await (await from_more(agent, "language")).select_option("en")
     # the page is drawn again in English
     await expect(agent.locator('[data-testid="logout"]')).to_have_text("Log out")
     await expect(agent.locator('.tabs button[data-filter="queued"]')).to_have_text("Queued")

@@ -8,6 +8,7 @@ import os
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD
+from tests.e2e.topbar import SIGNED_IN
 
 QUESTION = "Здравствуйте! Где мой заказ 1234?"
 ANSWER = "Добрый день! Заказ 1234 передан в доставку, курьер привезёт его завтра."
@@ -32,7 +33,7 @@ async def agent_logs_in(page: Page, base: str) -> None:
     await form.locator('input[name="username"]').fill("admin")
     await form.locator('input[name="password"]').fill(ADMIN_PASSWORD)
     await form.locator('input[name="password"]').press("Enter")
-    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
 
 
 async def screenshot_for_the_readme(page: Page) -> None:

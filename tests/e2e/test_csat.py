@@ -18,6 +18,7 @@ from tests.connectors.test_csat import pressed
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_telegram_contact import telegram_posts
+from tests.e2e.topbar import from_more
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 CSAT = "enabled: true\n"
@@ -101,7 +102,7 @@ async def asked_to_rate(browser: Browser, service: str, customer: Page, lang: st
 
     agent = await (await browser.new_context(locale=f"{lang}-{lang.upper()}")).new_page()
     await agent_logs_in(agent, service)
-    await agent.locator('[data-testid="language"]').select_option(lang)
+    await (await from_more(agent, "language")).select_option(lang)
     await agent.locator('[data-testid="conversation"]', has_text=words["question"]).click()
     await agent.locator('[data-testid="reply"]').fill(words["answer"])
     await agent.locator('[data-testid="send"]').click()
@@ -223,7 +224,7 @@ async def test_a_rating_from_telegrams_buttons_reaches_the_agent_live(on_telegra
     await telegram_posts(on_telegram, tg.text_update(1, "Hello, where is my order?"))
     agent = await new_page(browser)
     await agent_logs_in(agent, on_telegram)
-    await agent.locator('[data-testid="language"]').select_option("en")
+    await (await from_more(agent, "language")).select_option("en")
     await agent.locator('[data-testid="conversation"]', has_text="where is my order").click()
     await agent.locator('[data-testid="reply"]').fill("It is on its way.")
     await agent.locator('[data-testid="send"]').click()

@@ -9,6 +9,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import new_page
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+from tests.e2e.topbar import SIGNED_IN
 
 QUESTION = "Здравствуйте! Посылка 5521 так и не пришла."
 NOTE_REST = "проверь у курьера, клиент VIP — вернём деньги"
@@ -24,7 +25,7 @@ async def logs_in_as(page: Page, base: str, username: str, password: str) -> Non
     await form.locator('input[name="username"]').fill(username)
     await form.locator('input[name="password"]').fill(password)
     await form.locator('input[name="password"]').press("Enter")
-    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
 
 
 async def a_notes_for_bob(a: Page) -> None:

@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page, Response, expect
 
 from tests.e2e.test_agents_admin import no_sideways_scroll, sign_in
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+from tests.e2e.topbar import SIGNED_IN, from_more
 
 QUESTION = "Где мой заказ 5678?"
 PASSWORD = "supervisor-password-1"
@@ -32,7 +33,7 @@ def teams_config(tmp_path: Path) -> Path:
 
 async def admin_makes_a_supervisor(admin: Page) -> None:
     """On the Agents screen: sue, role supervisor, team senior, with a password typed in."""
-    await admin.locator('[data-testid="agents-open"]').click()
+    await (await from_more(admin, "agents-open")).click()
     screen = admin.locator('[data-testid="agents-screen"]')
     await screen.locator('[data-testid="agents-add"]').click()
     form = screen.locator('[data-testid="agent-form-add"]')
@@ -52,7 +53,7 @@ async def admin_makes_a_supervisor(admin: Page) -> None:
 async def roster_for_a_supervisor(sue: Page, service: str) -> None:
     """The supervisor's Agents screen: the roster, where they set a colleague away, with no way to
     add, edit, deactivate or reset an account, nor to change the sign-in setting."""
-    await sue.locator('[data-testid="agents-open"]').click()
+    await (await from_more(sue, "agents-open")).click()
     screen = sue.locator('[data-testid="agents-screen"]')
     ann = screen.locator('[data-testid="agent-row"][data-username="ann"]')
     await expect(ann).to_be_visible()
@@ -75,11 +76,13 @@ async def an_agent_has_neither(browser: Browser, service: str) -> None:
     """An agent: no reassign control on the same conversation, no Agents screen."""
     agent = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
     await sign_in(agent, service, "ann", "agent-password-1")
-    await expect(agent.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(agent.locator(SIGNED_IN)).to_be_visible()
     await agent.locator('[data-testid="conversation"]', has_text=QUESTION).click()
     await expect(agent.locator("#conv-meta")).to_contain_text("support")
     await expect(agent.locator('[data-testid="reassign"]')).to_have_count(0)
+    await from_more(agent, "logout")  # the "More" menu open, where the button would be
     await expect(agent.locator('[data-testid="agents-open"]')).to_be_hidden()
+    await agent.keyboard.press("Escape")
 
 
 async def api(page: Page, base: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -113,7 +116,7 @@ async def test_a_supervisor_sees_another_teams_conversation_and_reassigns_it(
     # the supervisor signs in; every request of a load (a reload, with the session) is answered
     sue = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
     await sign_in(sue, service, "sue", PASSWORD)
-    await expect(sue.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(sue.locator(SIGNED_IN)).to_be_visible()
     refused: list[str] = []
 
     def note(resp: Response) -> None:
@@ -122,7 +125,7 @@ async def test_a_supervisor_sees_another_teams_conversation_and_reassigns_it(
 
     sue.on("response", note)
     await sue.reload()
-    await expect(sue.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(sue.locator(SIGNED_IN)).to_be_visible()
     await expect(sue.locator("#me-role")).to_have_text("Supervisor")
 
     # ann's conversation of team support, in the supervisor's list (all open ones, every team's)

@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_search import customer_writes
+from tests.e2e.topbar import SIGNED_IN, from_more
 
 PASSWORD = "wallboard password 1"
 # the elements of a selector that reach past the right edge of the viewport
@@ -37,7 +38,7 @@ async def _logs_in(browser: Browser, base: str, username: str, width: int = 1024
     await form.locator('input[name="username"]').fill(username)
     await form.locator('input[name="password"]').fill(PASSWORD)
     await form.locator('input[name="password"]').press("Enter")
-    await expect(page.locator('[data-testid="logout"]')).to_be_visible()
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
     return page
 
 
@@ -46,11 +47,13 @@ async def test_the_wallboard_counts_a_customer_live(service: str, browser: Brows
     await _account(service, "ann", "agent")
     agent = await _logs_in(browser, service, "ann")
     await expect(agent.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await from_more(agent, "logout")  # the "More" menu open, where the button would be
     await expect(agent.locator('[data-testid="wallboard-open"]')).to_be_hidden()
+    await agent.keyboard.press("Escape")
 
     sue = await _logs_in(browser, service, "sue", width=800)
     await expect(sue.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
-    await sue.locator('[data-testid="wallboard-open"]').click()
+    await (await from_more(sue, "wallboard-open")).click()
     board = sue.locator('[data-testid="wallboard-screen"]')
     await expect(board).to_be_visible()
     queued = board.locator('[data-testid="wb-totals"] [data-testid="wb-total-queued"] .wb-value')

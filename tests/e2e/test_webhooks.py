@@ -20,6 +20,7 @@ from tests.conftest import HANG
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_agents_admin import fits, no_sideways_scroll, shot, sign_in
 from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.topbar import SIGNED_IN, from_more
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 
@@ -51,7 +52,7 @@ async def customer_writes(base: str, text: str, visitor: str | None = None) -> s
 
 
 async def subscribe_on_screen(admin: Page, url: str) -> str:
-    await admin.locator('[data-testid="webhooks-open"]').click()
+    await (await from_more(admin, "webhooks-open")).click()
     screen = admin.locator('[data-testid="webhooks-screen"]')
     await expect(screen.locator('[data-testid="webhooks-list"]')).to_contain_text("No webhooks yet.")
     await screen.locator('[data-testid="webhooks-add"]').click()
@@ -108,8 +109,8 @@ async def test_an_admin_subscribes_sees_a_dead_letter_and_sends_it_again(
     # the same screen on a phone, in Russian
     phone = await (await browser.new_context(viewport={"width": 390, "height": 800}, locale="ru-RU")).new_page()
     await sign_in(phone, service, "admin", ADMIN_PASSWORD)
-    await expect(phone.locator('[data-testid="logout"]')).to_be_visible()
-    await phone.locator('[data-testid="webhooks-open"]').click()
+    await expect(phone.locator(SIGNED_IN)).to_be_visible()
+    await (await from_more(phone, "webhooks-open")).click()
     small = phone.locator('[data-testid="webhooks-screen"]')
     await expect(small.locator("h2")).to_have_text("Вебхуки")
     await expect(small.locator('[data-testid="webhook-row"]')).to_have_count(1)

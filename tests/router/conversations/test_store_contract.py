@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from router.conversations.store import ListCursor
 from router.models import ConversationStatus, Delivery, Direction, Role, RouteDecision, RouteTrace
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
@@ -165,3 +166,27 @@ async def test_reroute_sends_an_open_conversation_elsewhere_with_its_new_trace(s
     assert (await store.get_conversation(view.id)).team == "senior"
     with pytest.raises(NotFound):
         await store.reroute_conversation("conv_nope", bot, T0, expected={ConversationStatus.BOT})
+
+
+async def test_one_agents_conversations_page_by_page(store: Store) -> None:
+    """``agent_id`` filters before the limit (a page is full of the agent's own),
+    ``after`` goes on from a page's last one; ties in activity are ordered by id."""
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    bob = await store.create_agent("bob", "Bob", Role.AGENT, "hash")
+    made = []
+    for i in range(9):
+        # three at each moment: the cursor must tell apart conversations active at the same time
+        _, conv = await ingest(store, inbound(f"m{i}", sender=f"u{i}"), T0 + timedelta(minutes=i // 3))
+        await store.set_conversation_state(conv, ConversationStatus.ASSIGNED, ann.id if i % 3 else bob.id, T0)
+        made.append(conv)
+    anns = [c.id for c in await store.list_conversations(None, 100, agent_id=ann.id)]
+    assert sorted(anns) == sorted(c for i, c in enumerate(made) if i % 3)
+    pages, after = [], None
+    while True:
+        page = await store.list_conversations([ConversationStatus.ASSIGNED], 4, agent_id=ann.id, after=after)
+        if not page:
+            break
+        pages.append([c.id for c in page])
+        after = ListCursor(page[-1].last_message_at, page[-1].id)
+    assert [len(p) for p in pages] == [4, 2] and [c for p in pages for c in p] == anns
+    assert await store.list_conversations(None, 10, agent_id="agent_nobody") == []
