@@ -33,17 +33,8 @@
     return node;
   }
 
-  async function getJson(path) {
-    const resp = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    const data = await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const error = (data && data.error) || {};
-      const err = new Error(error.message || `HTTP ${resp.status}`);
-      Object.assign(err, { status: resp.status, code: error.code, details: error });
-      throw err;
-    }
-    return data;
-  }
+  // the console's one transport (api.js): one error shape and text
+  const getJson = (path) => window.consoleApi.get(path);
 
   // ---- values as people read them --------------------------------------------
 
@@ -308,7 +299,7 @@
   }
 
   async function onShown() {
-    const data = await getJson("/api/me");
+    const data = await window.consoleApi.me();
     state.permissions = data.permissions || [];
     openButton().hidden = !may("supervise");
     if (!may("supervise")) closeScreen();

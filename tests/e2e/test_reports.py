@@ -12,6 +12,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.test_agents_admin import no_sideways_scroll
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+from tests.e2e.topbar import from_more
 
 
 async def test_reports_count_todays_conversation_chart_it_and_export_it(service: str, browser: Browser) -> None:
@@ -22,7 +23,7 @@ async def test_reports_count_todays_conversation_chart_it_and_export_it(service:
     await agent_logs_in(admin, service)
     await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
 
-    await admin.locator('[data-testid="reports-open"]').click()
+    await (await from_more(admin, "reports-open")).click()
     screen = admin.locator('[data-testid="reports-screen"]')
     table = screen.locator('[data-testid="report-table"]')
     await expect(table.locator("tbody tr")).to_have_count(1)
