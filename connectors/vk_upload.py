@@ -4,9 +4,11 @@ answers (https://dev.vk.com/ru/api/upload/overview).
 
 vk-api's ``VkUpload`` posts with requests, which builds the whole multipart
 body in memory: a large file of our storage would be held whole (twice) per
-send. Here the body goes out piece by piece from ``FileAccess.stream``
-(chunked transfer encoding: the length is the storage's, not ours to add up
-with the multipart framing). The upload server's answer is handed to the
+send. Here the body goes out piece by piece from ``FileAccess.stream``,
+with a Content-Length all the same: the storage knows the file's size, and
+aiohttp adds the multipart framing to a part whose size is known (an upload
+server, or a proxy before it, may refuse a chunked body or hold it whole to
+measure it). The upload server's answer is handed to the
 save method untouched, as vk-api does, so a file VK refuses (an MP3, a
 program) fails there with VK's own error code."""
 
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp.payload import AsyncIterablePayload
 
 from connectors.vk_inbound import vk_ref
 from router.connector import PermanentError, TransientError
@@ -25,20 +28,32 @@ from router.connector import PermanentError, TransientError
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 
-async def upload_photo(call: Call, peer_id: int, name: str, pieces: AsyncIterator[bytes],
+class _Sized(AsyncIterablePayload):
+    """Pieces whose total is known: the request says its Content-Length and still streams them."""
+
+    def __init__(self, pieces: AsyncIterator[bytes], size: int) -> None:
+        super().__init__(pieces, content_type="application/octet-stream")
+        self._known = size
+
+    @property
+    def size(self) -> int:
+        return self._known
+
+
+async def upload_photo(call: Call, peer_id: int, name: str, pieces: AsyncIterator[bytes], size: int,
                        limits: aiohttp.ClientTimeout) -> str:
-    """``photo<owner>_<id>`` (with its access key) for messages.send."""
+    """``photo<owner>_<id>`` (with its access key) for messages.send; ``size``: the bytes' total."""
     server = await call("photos.getMessagesUploadServer", {"peer_id": peer_id})
-    answer = await _post(server["upload_url"], "photo", name, pieces, limits)
+    answer = await _post(server["upload_url"], "photo", name, _Sized(pieces, size), limits)
     [photo] = await call("photos.saveMessagesPhoto", answer)
     return vk_ref("photo", photo)
 
 
-async def upload_document(call: Call, peer_id: int, name: str, pieces: AsyncIterator[bytes],
+async def upload_document(call: Call, peer_id: int, name: str, pieces: AsyncIterator[bytes], size: int,
                           limits: aiohttp.ClientTimeout) -> str:
-    """``doc<owner>_<id>`` for messages.send; the document is titled ``name``."""
+    """``doc<owner>_<id>`` for messages.send; the document is titled ``name``; ``size``: the bytes' total."""
     server = await call("docs.getMessagesUploadServer", {"type": "doc", "peer_id": peer_id})
-    answer = await _post(server["upload_url"], "file", name, pieces, limits)
+    answer = await _post(server["upload_url"], "file", name, _Sized(pieces, size), limits)
     saved = await call("docs.save", {**answer, "title": name})
     return vk_ref("doc", saved[saved["type"]])
 
@@ -48,10 +63,9 @@ async def one_piece(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-async def _post(url: str, field: str, name: str, pieces: AsyncIterator[bytes],
-                limits: aiohttp.ClientTimeout) -> dict[str, Any]:
+async def _post(url: str, field: str, name: str, pieces: _Sized, limits: aiohttp.ClientTimeout) -> dict[str, Any]:
     with aiohttp.MultipartWriter("form-data") as form:
-        part = form.append(pieces, {"Content-Type": "application/octet-stream"})
+        part = form.append_payload(pieces)
         # the name in UTF-8 as browsers send it (HTML5), for whom the upload servers are made: aiohttp's
         # default percent-encodes it; line breaks and other controls dropped, they would end the header
         safe = "".join(c for c in name if c >= " " and c != "\x7f") or "file"
