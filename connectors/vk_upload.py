@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp.payload import AsyncIterablePayload
 
 from connectors.vk_inbound import vk_ref
-from router.connector import PermanentError, TransientError
+from router.connector import FileUnavailable, PermanentError, TransientError
 
 # ``VkConnector._call``: an API method, its values, VK's answer (vk_api.ApiError on an error)
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -58,6 +58,19 @@ async def upload_document(call: Call, peer_id: int, name: str, pieces: AsyncIter
     return vk_ref("doc", saved[saved["type"]])
 
 
+def _storage_fault(exc: BaseException) -> FileUnavailable | None:
+    """The storage's failure behind an upload's error (aiohttp wraps what the
+    body's pieces raise in a connection error), if it was one."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, FileUnavailable):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 async def one_piece(body: bytes) -> AsyncIterator[bytes]:
     """Bytes already in memory (a fetched URL's) as the pieces the uploads take."""
     yield body
@@ -75,7 +88,12 @@ async def _post(url: str, field: str, name: str, pieces: _Sized, limits: aiohttp
                 http.post(url, data=form) as resp:
             text = await resp.text()
             status = resp.status
+    except FileUnavailable as exc:  # raised through, or wrapped below: either way the storage's
+        raise (TransientError if exc.transient else PermanentError)(f"vk: {exc}") from None
     except (aiohttp.ClientError, TimeoutError) as exc:
+        stored = _storage_fault(exc)
+        if stored is not None:  # our storage failed half-way, not VK: gone for good is no retry's
+            raise (TransientError if stored.transient else PermanentError)(f"vk: {stored}") from None
         # aiohttp's text would carry the upload URL, whose query holds VK's one-time key
         raise TransientError(f"vk: the upload server failed: {type(exc).__name__}") from None
     if status >= 500:

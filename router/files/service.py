@@ -178,17 +178,19 @@ class Files(FileAccess):
         return await self.store.get_file(file_id)
 
     async def chunks(self, file: StoredFile) -> AsyncGenerator[bytes, None]:
-        """The bytes in pieces; ``FileUnavailable`` before the first when they cannot be read."""
+        """The bytes in pieces; ``FileUnavailable`` before the first when they
+        cannot be read, and half-way when they stop: gone for good (not
+        ``transient``: the send is dead-lettered) or the storage is down."""
         stream = self.blobs.chunks(file.id)
         try:
             first = await anext(stream, b"")
+            yield first
+            async for chunk in stream:
+                yield chunk
         except BlobMissing:
             raise FileUnavailable(f"file {file.id} is gone from the storage") from None
         except BlobUnavailable as exc:
             raise FileUnavailable(str(exc), transient=True) from exc
-        yield first
-        async for chunk in stream:
-            yield chunk
 
     async def _stored(self, attachment: Attachment) -> StoredFile:
         if attachment.file is None:
