@@ -377,7 +377,8 @@ async function resolveSelected() {
     await act("resolve", seen ? { seen_message_id: seen } : {});
   } catch (err) {
     if (err.code !== "unanswered_message") throw err;
-    if (window.confirm(i18n.error(err))) await act("resolve", {}); // the new message is on screen by now
+    // a plural text (i18n.error looks the bare key up, which plurals do not have)
+    if (window.confirm(t("errors.unanswered_message", { count: err.details.count }))) await act("resolve", {});
   }
 }
 
