@@ -17,7 +17,16 @@ import pytest
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
-from router.models import Agent, ConversationStatus, Direction, IdentityRef, InboundMessage, Presence, Role
+from router.models import (
+    Agent,
+    ConversationStatus,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    Message,
+    Presence,
+    Role,
+)
 from router.routing.assignment import Assigner, Policy
 from router.routing.rules import RulesRouting, load_rules
 from router.store.base import Store
@@ -125,9 +134,9 @@ async def _breached(desk: Desk) -> int:
     return sum(r.breached for r in rows)
 
 
-def _told(messages: list[object]) -> list[str]:
-    return [m.text for m in messages  # type: ignore[attr-defined]
-            if m.direction is Direction.OUT and m.core.automatic == "handoff"]  # type: ignore[attr-defined]
+def _told(messages: list[Message]) -> list[str]:
+    """The automatic "what happens next" texts the customer was sent."""
+    return [m.text for m in messages if m.direction is Direction.OUT and m.core.automatic == "handoff"]
 
 
 async def test_a_reopen_after_hours_tells_the_customer_when_its_team_opens(desk: Desk) -> None:
