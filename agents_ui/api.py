@@ -34,6 +34,7 @@ from agents_ui.schemas import (
     MessageOut,
     MessagesQuery,
     ReplyBody,
+    ResolveBody,
     TemplateBody,
     UnmergeBody,
     VerificationOut,
@@ -55,6 +56,7 @@ from router.identity.types import KeyRef
 from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView
 from router.redaction import redact
+from router.store.errors import UnansweredMessages
 
 log = logging.getLogger(__name__)
 
@@ -239,12 +241,18 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     return ConversationOut(conversation=view)
 
 
-@endpoint("POST", "/api/conversations/{id}/resolve", "Mark a conversation resolved", response=ConversationOut,
-          errors=((409, "resolved already, or another agent's"),))
-async def resolve(request: web.Request, _: None) -> ConversationOut:
+@endpoint("POST", "/api/conversations/{id}/resolve", "Mark a conversation resolved", body=ResolveBody,
+          response=ConversationOut,
+          errors=((409, "resolved already, or another agent's; or (code unanswered_message, details.count) the "
+                        "customer wrote after seen_message_id"),))
+async def resolve(request: web.Request, body: ResolveBody) -> ConversationOut:
     agent = current_agent(request)
     await _open_for(request, agent)
-    return ConversationOut(conversation=await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent))
+    try:
+        view = await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent, body.seen_message_id)
+    except UnansweredMessages as exc:  # the console asks the agent to confirm, then resolves without it
+        raise ApiError(409, "unanswered_message", str(exc), details={"count": exc.count}) from None
+    return ConversationOut(conversation=view)
 
 
 @endpoint("POST", "/api/conversations/{id}/reopen", "Reopen a resolved conversation: it is the caller's again",

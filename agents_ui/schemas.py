@@ -88,6 +88,12 @@ class AssignBody(Body):
     agent_id: str | None = None
 
 
+class ResolveBody(Body):
+    seen_message_id: str | None = Field(
+        None, description="the last message the agent saw: the resolve is refused (409 unanswered_message) when "
+                          "the customer wrote after it; without it, the conversation is resolved as it is")
+
+
 class MeBody(Body):
     """The agent's own settings; a field left out stays as it is."""
 

@@ -39,7 +39,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -497,27 +497,40 @@ class EmailConnector(Connector[EmailOptions]):
         whole (it flattens the MIME before DATA, with no way to stream a
         part), so the only bound on what one send holds is this check, made
         on the storage's sizes before a byte is read: a mail over the SMTP
-        server's limit would be refused after holding it all anyway."""
-        streams = []
-        try:
-            for attachment in message.attachments:
-                if attachment.file is not None:
-                    size, pieces = await self.files.stream(attachment)
-                    streams.append((attachment, size, pieces))
-        except FileUnavailable as exc:
-            raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
-        encoded = sum(_base64_size(size) for _, size, _ in streams)
+        server's limit would be refused after holding it all anyway. The
+        attachments' own sizes are checked before any stream is opened; each
+        stream is then opened, read and closed in turn (the storage's size
+        checked again), so a refusal or a failure leaves none open."""
+        stored = [attachment for attachment in message.attachments if attachment.file is not None]
+        self._check_size(sum(_base64_size(a.size or 0) for a in stored))
+        files = []
+        read = 0  # the encoded bytes of the files read so far
+        for n, attachment in enumerate(stored):
+            try:
+                size, pieces = await self.files.stream(attachment)
+                try:
+                    # the storage's size, with the rest's as the attachments say
+                    self._check_size(read + _base64_size(size) + sum(_base64_size(a.size or 0) for a in stored[n + 1:]))
+                    body = b"".join([piece async for piece in pieces])
+                finally:
+                    await _close(pieces)
+            except FileUnavailable as exc:
+                raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
+            read += _base64_size(size)
+            files.append((attachment, MediaFile(body, attachment.mime_type or "application/octet-stream")))
+        return files
+
+    def _check_size(self, encoded: int) -> None:
         if encoded > self.options.max_mail_bytes:
             raise PermanentError(f"email: the attachments make a mail of about {encoded} bytes, over the "
                                  f"{self.options.max_mail_bytes} of max_mail_bytes: send them as links")
-        files = []
-        for attachment, _, pieces in streams:
-            try:
-                body = b"".join([piece async for piece in pieces])
-            except FileUnavailable as exc:
-                raise (TransientError if exc.transient else PermanentError)(f"email: {exc}") from exc
-            files.append((attachment, MediaFile(body, attachment.mime_type or "application/octet-stream")))
-        return files
+
+
+async def _close(pieces: AsyncIterator[bytes]) -> None:
+    """A stream of the storage closed (its file handle or connection given back), read or not."""
+    close = getattr(pieces, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _base64_size(size: int) -> int:

@@ -560,12 +560,12 @@ class VkConnector(Connector[VkOptions]):
             return known
         if attachment.file is not None:  # a file of our own storage: streamed from it, never whole in memory
             try:
-                _, pieces = await self.files.stream(attachment)
+                size, pieces = await self.files.stream(attachment)
             except FileUnavailable as exc:
                 raise (TransientError if exc.transient else PermanentError)(f"vk: {exc}") from exc
             # VK's photos are JPEG, PNG and GIF only: a WebP goes as a document
             photo = attachment.kind == "image" and attachment.mime_type in VK_PHOTO_TYPES
-            return await self._upload(peer_id, photo, attachment.name or "file", pieces)
+            return await self._upload(peer_id, photo, attachment.name or "file", pieces, size)
         if not attachment.url or urlsplit(attachment.url).scheme not in ("http", "https"):
             raise PermanentError(f"vk: attachment {attachment.name or attachment.kind} has no URL to upload")
         try:
@@ -574,8 +574,9 @@ class VkConnector(Connector[VkOptions]):
             error = TransientError if exc.transient else PermanentError
             raise error(f"vk: the file {attachment.name or attachment.kind} was not fetched: {exc}") from None
         name = attachment.name or urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "file"
-        return await self._upload(peer_id, attachment.kind == "image", name, one_piece(fetched.body))
+        return await self._upload(peer_id, attachment.kind == "image", name, one_piece(fetched.body),
+                                  len(fetched.body))
 
-    async def _upload(self, peer_id: int, photo: bool, name: str, pieces: AsyncIterator[bytes]) -> str:
+    async def _upload(self, peer_id: int, photo: bool, name: str, pieces: AsyncIterator[bytes], size: int) -> str:
         upload = upload_photo if photo else upload_document
-        return await upload(self._call, peer_id, name, pieces, UPLOAD_TIMEOUT)
+        return await upload(self._call, peer_id, name, pieces, size, UPLOAD_TIMEOUT)

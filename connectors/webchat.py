@@ -37,6 +37,7 @@ from connectors.webchat_frames import (
     history_frames,
     message_frame,
     parse_frame,
+    refused_client_id,
     survey_frame,
 )
 from connectors.webchat_signals import WebChatSignals
@@ -292,7 +293,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             try:
                 await self._on_frame(session, parse_frame(msg.data))
             except FrameError as exc:
-                await self._send_error(session, exc.code, exc.message)
+                await self._send_error(session, exc.code, exc.message, refused_client_id(msg.data))
             except HostError:  # a hello's history or secret the router could not read (it logged why)
                 await self._fail(session)
         elif msg.type is WSMsgType.BINARY:
@@ -443,9 +444,12 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
                                        "message": "the message could not be stored, retrying"})
         await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
-    async def _send_error(self, session: _Session, code: str, message: str) -> None:
+    async def _send_error(self, session: _Session, code: str, message: str, client_id: str | None = None) -> None:
         log.warning("webchat: bad frame from visitor %s (code %s)", session.visitor_id, code)
-        await self._push_now(session, {"type": "error", "code": code, "message": message})
+        frame = {"type": "error", "code": code, "message": message}
+        if client_id is not None:  # the widget drops what it kept to re-send: it is refused for good
+            frame["client_id"] = client_id
+        await self._push_now(session, frame)
 
     # -- delivery --------------------------------------------------------------
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:

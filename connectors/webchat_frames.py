@@ -4,6 +4,7 @@ server pushes (DESIGN.md, ``WS /chat/ws``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -106,6 +107,19 @@ def parse_frame(raw: str) -> AnyClientFrame:
         return _CLIENT_FRAME.validate_json(raw)
     except ValidationError as exc:
         raise frame_error(exc) from None
+
+
+def refused_client_id(raw: str) -> str | None:
+    """The ``client_id`` of a frame refused as invalid, when it has a usable
+    one: said back with the error, so the widget stops re-sending what it kept."""
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    client_id = frame.get("client_id") if isinstance(frame, dict) else None
+    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        return client_id
+    return None
 
 
 def frame_error(exc: ValidationError) -> FrameError:

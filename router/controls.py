@@ -1,27 +1,55 @@
-"""Characters no name or text a person types into the console may hold: the
-C0 controls but tab, line feed and carriage return; DEL and the C1 controls
-(NUL above all: PostgreSQL's text cannot hold it); and the bidi embeddings,
-overrides and isolates, which make a name or text read other than it is
-written (an agent "Ann" shown as someone else's name). One check, used by
-every slice that takes such text (agents' names, canned replies)."""
+"""Characters no name or text a person types into the console may hold, by
+Unicode category, so every character of a kind is caught, not a list of the
+ones somebody thought of: the controls (Cc: NUL above all, which
+PostgreSQL's text cannot hold; ESC; DEL; C1), the format characters (Cf: the
+bidi marks, embeddings, overrides and isolates, LRM/RLM and the Arabic
+letter mark among them, which make a name or text read other than it is
+written, an agent "Ann" shown as someone else's name; zero-width
+characters), the line and paragraph separators (Zl, Zp), and lone
+surrogates (Cs: no UTF-8 can hold one).
+
+What a kind of text needs is allowed explicitly: a multi-line text (a canned
+reply) its line breaks and tab (``TEXT``), and the zero-width joiners that
+emoji sequences and some scripts are written with; a one-line name (an
+agent's display name, a label, a file name) nothing. One check, used by
+every slice that takes such text: agents' names, canned replies, labels
+(router/search), file names (router/files, which drops them instead)."""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# a one-line name: none of them
+NAME: frozenset[str] = frozenset()
+# a multi-line text: its line breaks and tabs; ZWNJ/ZWJ, which emoji sequences (👩‍💻) and
+# scripts such as Persian and the Indic ones are written with
+TEXT = frozenset({"\t", "\n", "\r", "\u200c", "\u200d"})
 
 
-def control_character(value: str) -> tuple[str, int] | None:
-    """The first such character of ``value`` as ``U+XXXX`` and its 1-based
-    position, or None when there is none."""
-    if (bad := _CONTROL.search(value)) is None:
-        return None
-    return f"U+{ord(bad.group()):04X}", bad.start() + 1
+def is_control(ch: str, allow: frozenset[str] = NAME) -> bool:
+    """Whether the character ``ch`` is one of those, unless ``allow`` has it."""
+    return ch not in allow and unicodedata.category(ch) in CATEGORIES
+
+
+def control_character(value: str, allow: frozenset[str] = NAME) -> tuple[str, int] | None:
+    """The first such character of ``value`` (not in ``allow``) as ``U+XXXX``
+    and its 1-based position, or None when there is none."""
+    for position, ch in enumerate(value, 1):
+        if is_control(ch, allow):
+            return f"U+{ord(ch):04X}", position
+    return None
+
+
+def without_control_characters(value: str, allow: frozenset[str] = NAME) -> str:
+    """``value`` with them dropped: for a name taken from elsewhere (a file's),
+    kept rather than refused."""
+    return "".join(ch for ch in value if not is_control(ch, allow))
 
 
 def no_control_characters(value: str) -> str:
-    """A pydantic ``AfterValidator``: ``value``, or ``ValueError`` naming the character and where."""
+    """A pydantic ``AfterValidator`` for a one-line name: ``value``, or
+    ``ValueError`` naming the character and where."""
     if (bad := control_character(value)) is not None:
         raise ValueError(f"control character {bad[0]} at {bad[1]}")
     return value

@@ -388,7 +388,15 @@ async function resolveSelected() {
   // (a quick "e" after "j"): nothing is resolved unseen
   if (state.loaded !== state.selected) return;
   if (unanswered() && !window.confirm(t("conversation.resolve_unanswered"))) return;
-  await act("resolve");
+  // the last message seen: one the customer sends while this is on its way refuses it (409), and asks again
+  const seen = [...state.messages.keys()].at(-1);
+  try {
+    await act("resolve", seen ? { seen_message_id: seen } : {});
+  } catch (err) {
+    if (err.code !== "unanswered_message") throw err;
+    // a plural text (i18n.error looks the bare key up, which plurals do not have)
+    if (window.confirm(t("errors.unanswered_message", { count: err.details.count }))) await act("resolve", {});
+  }
 }
 
 async function changeLanguage(lang) {

@@ -31,7 +31,7 @@ from router.canned.bot_answers import bot_fill, bot_missing
 from router.canned.store import CannedStore
 from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
-from router.controls import control_character
+from router.controls import NAME, TEXT, control_character
 from router.models import Agent, Conversation, Customer, Message, new_id
 from router.notices import customer_language
 from router.store.errors import ConflictError, NotFound
@@ -141,9 +141,9 @@ def _shortcut(raw: str) -> str:
     return typed.lower()
 
 
-def _bounded(name: str, value: str, most: int) -> str:
+def _bounded(name: str, value: str, most: int, allow: frozenset[str] = NAME) -> str:
     value = value.strip()
-    if (bad := control_character(value)) is not None:
+    if (bad := control_character(value, allow)) is not None:
         raise ControlCharacter(f"{name}: control character {bad[0]} at {bad[1]}", field=name, position=bad[1])
     if not value:
         raise EmptyField(f"{name}: must not be empty", field=name)
@@ -162,7 +162,7 @@ def _texts(raw: Mapping[str, str | None]) -> dict[Language, str]:
         value = raw.get(lang)
         if value is None or not value.strip():
             continue  # a language left empty: the reply has no text in it
-        text = _bounded(f"texts.{lang}", value, MAX_TEXT)
+        text = _bounded(f"texts.{lang}", value, MAX_TEXT, TEXT)  # a reply has lines
         try:
             variables(text)
         except TemplateError as exc:

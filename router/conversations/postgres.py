@@ -83,17 +83,28 @@ async def _reroute(
     return await _conv_view(conn, conversation_id)
 
 
+# the customer's messages after the one an agent saw (any, if it is not this conversation's)
+_UNSEEN = """
+    SELECT count(*) FROM messages m WHERE m.conversation_id = $1 AND m.direction = 'in' AND m.author = 'customer'
+      AND m.created_at > coalesce((SELECT s.created_at FROM messages s WHERE s.id = $2 AND s.conversation_id = $1),
+                                  '-infinity')
+"""
+
+
 async def _set_state(
     conn: PgConn, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: datetime,
-    expected: set[ConversationStatus] | None,
+    expected: set[ConversationStatus] | None, seen: str | None = None,
 ) -> ConversationView:
     row = await _expected(conn, conversation_id, expected)
+    if seen is not None:  # under the row's lock: a message joining now waits for the resolve, then finds it
+        states.check_seen(status, await conn.fetchval(_UNSEEN, conversation_id, seen))
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         await _assignable(conn, agent_id)
     await conn.execute(
         "UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3, resolved_at = $4,"
         " snoozed_until = CASE WHEN $4::timestamptz IS NULL THEN snoozed_until END WHERE id = $5",  # resolved: awake
-        status.value, agent_id, now, states.resolved_at(status, now), conversation_id,
+        status.value, states.agent_after(status, row["agent_id"], agent_id), now, states.resolved_at(status, now),
+        conversation_id,
     )
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         await _take(conn, row, conversation_id, agent_id, now)
@@ -285,8 +296,9 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         now: datetime,
         *,
         expected: set[ConversationStatus] | None = None,
+        seen: str | None = None,
     ) -> ConversationView:
-        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected)
+        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected, seen)
 
     # -- messages ------------------------------------------------------------------
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:

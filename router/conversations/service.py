@@ -218,12 +218,13 @@ class Conversations:
         self.bus.publish(events.conversation_updated(view))
         return view
 
-    async def resolve(self, conversation_id: str, agent: Agent) -> ConversationView:
+    async def resolve(self, conversation_id: str, agent: Agent, seen: str | None = None) -> ConversationView:
         # checked in the same transaction as the change: two agents resolving at
-        # once get one success and one conflict, never a double "resolved" event
+        # once get one success and one conflict, never a double "resolved" event;
+        # ``seen``: the last message the agent saw, a customer's later one refuses it
         view = await self.store.set_conversation_state(
             conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock(),
-            expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
+            expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED}, seen=seen,
         )
         log.info("conversation %s resolved by %s", conversation_id, agent.username)
         self.bus.publish(events.conversation_updated(view))

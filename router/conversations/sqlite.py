@@ -78,18 +78,28 @@ def _reroute(
     return _conv_view(conn, conversation_id)
 
 
+# the customer's messages after the one an agent saw (any, if it is not this conversation's)
+_UNSEEN = """
+    SELECT count(*) FROM messages m WHERE m.conversation_id = :c AND m.direction = 'in' AND m.author = 'customer'
+      AND m.created_at > coalesce((SELECT s.created_at FROM messages s WHERE s.id = :seen AND s.conversation_id = :c),
+                                  '')
+"""
+
+
 def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
-    expected: set[ConversationStatus] | None,
+    expected: set[ConversationStatus] | None, seen: str | None = None,
 ) -> ConversationView:
     row = _expected(conn, conversation_id, expected)
+    if seen is not None:  # in the writer's transaction: a message that joins later finds it resolved
+        states.check_seen(status, conn.execute(_UNSEEN, {"c": conversation_id, "seen": seen}).fetchone()[0])
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _assignable(conn, agent_id)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ?,"
         " snoozed_until = CASE WHEN ? IS NULL THEN snoozed_until END WHERE id = ?",  # resolved: no longer snoozed
-        (status.value, agent_id, now, states.resolved_at(status, now), states.resolved_at(status, now),
-         conversation_id),
+        (status.value, states.agent_after(status, row["agent_id"], agent_id), now, states.resolved_at(status, now),
+         states.resolved_at(status, now), conversation_id),
     )
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _take(conn, row, conversation_id, agent_id, now)
@@ -234,8 +244,9 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         now: datetime,
         *,
         expected: set[ConversationStatus] | None = None,
+        seen: str | None = None,
     ) -> ConversationView:
-        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected)
+        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected, seen)
 
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.models import ConversationStatus
-from router.store.errors import AnsweredMeanwhile, ConflictError
+from router.store.errors import AnsweredMeanwhile, ConflictError, UnansweredMessages
 
 if TYPE_CHECKING:
     from router.conversations.store import AnswerMark
@@ -51,6 +51,22 @@ def check_unanswered(conversation_id: str, latest: str | None, after: AnswerMark
     what the turn answers, and a second answer would say it twice."""
     if after is not None and latest != after.last_answer:
         raise AnsweredMeanwhile(f"conversation {conversation_id} was answered meanwhile")
+
+
+def agent_after(status: ConversationStatus, handler: str | None, actor: str | None) -> str | None:
+    """The conversation's agent after a change by ``actor``: a resolve keeps
+    the agent who handled the case (``handler``, none if it was never an
+    agent's), not whoever clicked Resolve; a supervisor resolving in bulk must
+    not become every customer's preferred agent on a reopen or a return."""
+    return handler if status is ConversationStatus.RESOLVED else actor
+
+
+def check_seen(status: ConversationStatus, unseen: int) -> None:
+    """A resolve made after the agent saw a message is refused
+    (``UnansweredMessages``, nothing changes) when the customer wrote
+    ``unseen`` messages since: resolved, they would sit where nobody looks."""
+    if status is ConversationStatus.RESOLVED and unseen > 0:
+        raise UnansweredMessages(unseen)
 
 
 def resolved_at(status: ConversationStatus, now: T) -> T | None:

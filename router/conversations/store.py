@@ -85,10 +85,14 @@ class ConversationStore(Protocol):
         now: datetime,
         *,
         expected: set[ConversationStatus] | None = None,
+        seen: str | None = None,
     ) -> ConversationView:
         """Change status and owner; ``ConflictError`` unless the current status
         is in ``expected`` (when given); ``AgentDeactivated`` when it would be
-        assigned to a deactivated agent.
+        assigned to a deactivated agent. A resolve keeps the conversation's
+        agent (who handled it: ``states.agent_after``); with ``seen`` (the
+        last message the resolving agent saw) it is refused with
+        ``UnansweredMessages`` when the customer wrote after it.
 
         Lock: the conversation's row ``FOR UPDATE`` from the read of its
         status (``states.check_expected``) to the write: of two agents

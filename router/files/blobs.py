@@ -117,6 +117,8 @@ class LocalFolder(BlobStorage):
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
+        except OSError as exc:  # the disk failed half-way: the storage's fault, typed as at the open
+            raise BlobUnavailable(f"the files folder {self.root}: {exc.strerror or exc}") from exc
         finally:
             await asyncio.to_thread(handle.close)
 

@@ -10,7 +10,6 @@ import hashlib
 import logging
 import math
 import time
-import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import IO
 from urllib.parse import unquote
 
 from router.connector import FileAccess, FileRefused, FileUnavailable, MediaFile
+from router.controls import without_control_characters
 from router.files.blobs import BlobMissing, BlobStorage, BlobUnavailable, read_all
 from router.files.config import FilesConfig
 from router.files.names import fit_name
@@ -44,7 +44,7 @@ def clean_name(name: str | None) -> str:
         with contextlib.suppress(UnicodeDecodeError):
             name = unquote(name, errors="strict")
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip().strip(".")
+    base = without_control_characters(base).strip().strip(".")
     if len(base) > MAX_NAME_LENGTH:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else base[:MAX_NAME_LENGTH]
@@ -178,17 +178,19 @@ class Files(FileAccess):
         return await self.store.get_file(file_id)
 
     async def chunks(self, file: StoredFile) -> AsyncGenerator[bytes, None]:
-        """The bytes in pieces; ``FileUnavailable`` before the first when they cannot be read."""
+        """The bytes in pieces; ``FileUnavailable`` before the first when they
+        cannot be read, and half-way when they stop: gone for good (not
+        ``transient``: the send is dead-lettered) or the storage is down."""
         stream = self.blobs.chunks(file.id)
         try:
             first = await anext(stream, b"")
+            yield first
+            async for chunk in stream:
+                yield chunk
         except BlobMissing:
             raise FileUnavailable(f"file {file.id} is gone from the storage") from None
         except BlobUnavailable as exc:
             raise FileUnavailable(str(exc), transient=True) from exc
-        yield first
-        async for chunk in stream:
-            yield chunk
 
     async def _stored(self, attachment: Attachment) -> StoredFile:
         if attachment.file is None:

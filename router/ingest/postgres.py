@@ -159,13 +159,14 @@ async def _attach(
     return await _conv_view(conn, conversation_id), True
 
 
-# the resolved conversation back in its team's queue, its resolver preferred (they are offered it
+# the resolved conversation back in its team's queue, the agent who handled it preferred (they are offered it
 # first if free), if it is still as it was read (SET reads the row's values before the update), and
 # the message filed in it: $1 message, $2 customer, $3 channel, $4 now, $5 preview, $6 conversation,
-# $7 its resolved_at as read, $8 the rules' priority
+# $7 its resolved_at as read, $8 the rules' priority, $9 the channel kind written on now
 _REOPEN = """
     WITH reopened AS (
-        UPDATE conversations SET status = 'queued', preferred_agent_id = agent_id, agent_id = NULL,
+        UPDATE conversations SET status = 'queued', preferred_agent_id = coalesce(agent_id, preferred_agent_id),
+            agent_id = NULL, channel_kind = $9,
             assigned_at = NULL, opened_at = NULL, resolved_at = NULL, snoozed_until = NULL, reopened_at = $4,
             reopens = reopens + 1, priority = GREATEST(priority, $8), channel = $3, updated_at = $4,
             last_message_at = $4, last_message_text = $5
@@ -190,7 +191,7 @@ async def _reopen_with(
     assert msg is not None  # _attach found it, and holds its row
     reopened = await conn.fetchval(_REOPEN, message_id, customer_id, channel, now,
                                    _preview(msg["text"], msg["description"]), reopening.conversation_id,
-                                   reopening.resolved_at, reopening.priority)
+                                   reopening.resolved_at, reopening.priority, reopening.channel_kind)
     if reopened is None:
         return None
     return await _conv_view(conn, reopened), True
@@ -198,7 +199,7 @@ async def _reopen_with(
 
 async def _last_resolved(conn: PgConn, customer_id: str) -> ConversationView | None:
     row = await conn.fetchrow(_CONV_SELECT + " WHERE c.customer_id = $1 AND c.status = 'resolved'"
-                              " ORDER BY c.resolved_at DESC LIMIT 1", customer_id)
+                              " ORDER BY c.resolved_at DESC NULLS LAST LIMIT 1", customer_id)  # as on SQLite
     return _conversation(row) if row is not None else None
 
 

@@ -6,7 +6,7 @@ rules. Plain Python: the store reopens atomically what this decides
 since it was read.
 
 What a reopen does, for the admin who reads the README: the conversation goes
-back to its team's queue with the agent who resolved it preferred (the
+back to its team's queue with the agent who handled it preferred (the
 assigner offers it to them first when they are online and have room, else to
 the team as the queue's steps say), at the higher of its priority and the
 rules' priority for the new message. Only a conversation an agent had (assigned
@@ -35,4 +35,4 @@ def reopening(last: ConversationView | None, window: timedelta, now: datetime, d
         return None
     if window <= timedelta(0) or now - last.resolved_at > window:
         return None
-    return Reopening(last.id, last.resolved_at, decision.priority)
+    return Reopening(last.id, last.resolved_at, decision.priority, decision.channel_kind)

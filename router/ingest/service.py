@@ -212,6 +212,9 @@ class Ingest:
             elif reopened:  # back in the lists and in any open panel before its message
                 log.info("conversation %s reopened by its customer's message", view.id)
                 self.bus.publish(events.conversation_updated(view))
+                # invariant 8: told what happens next, by the reopened conversation's own team and hours
+                notice = handoff_notice(self.routing.reopened(stored, customer, view), stored, customer,
+                                        self.handoff_texts)
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
         if view.snoozed_until is not None:  # the customer wrote: a snoozed conversation is back at once

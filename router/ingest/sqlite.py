@@ -98,19 +98,23 @@ def _attach(
     return _conv_view(conn, conversation_id), open_id is None
 
 
-# the resolved conversation back in its team's queue, its resolver preferred (they are offered it
-# first if free), if it is still as it was read (SET reads the row's values before the update)
+# the resolved conversation back in its team's queue, the agent who handled it preferred (a resolve
+# keeps them as its agent: states.agent_after; they are offered it first if free), on the channel and
+# channel kind the customer writes on now, if it is still as it was read (SET reads the row's values
+# before the update)
 _REOPEN = """
-    UPDATE conversations SET status = 'queued', preferred_agent_id = agent_id, agent_id = NULL, assigned_at = NULL,
+    UPDATE conversations SET status = 'queued', preferred_agent_id = coalesce(agent_id, preferred_agent_id),
+        agent_id = NULL, assigned_at = NULL,
         opened_at = NULL, resolved_at = NULL, snoozed_until = NULL, reopened_at = ?, reopens = reopens + 1,
-        priority = MAX(priority, ?), channel = ?, updated_at = ?, last_message_at = ?, last_message_text = ?
+        priority = MAX(priority, ?), channel = ?, channel_kind = ?, updated_at = ?, last_message_at = ?,
+        last_message_text = ?
     WHERE id = ? AND customer_id = ? AND status = 'resolved' AND resolved_at = ?
 """
 
 
 def _reopen_with(
     conn: sqlite3.Connection, message_id: str, customer_id: str, channel: str, conversation_id: str,
-    resolved_at: str, priority: int, now: str, only_unrouted: bool,
+    resolved_at: str, priority: int, channel_kind: str, now: str, only_unrouted: bool,
 ) -> tuple[ConversationView, bool] | None:
     """``_attach`` to the open conversation if there is one, else reopen
     ``conversation_id`` with the message; None when it is no longer as read."""
@@ -121,8 +125,8 @@ def _reopen_with(
                (message_id,))
     assert msg is not None  # _attach found it
     preview = _preview(msg["text"], msg["description"])
-    reopened = conn.execute(_REOPEN, (now, priority, channel, now, now, preview, conversation_id, customer_id,
-                                      resolved_at)).rowcount
+    reopened = conn.execute(_REOPEN, (now, priority, channel, channel_kind, now, now, preview, conversation_id,
+                                      customer_id, resolved_at)).rowcount
     if reopened != 1:
         return None
     conn.execute("UPDATE messages SET conversation_id = ?, customer_id = ? WHERE id = ?",
@@ -132,7 +136,7 @@ def _reopen_with(
 
 def _last_resolved(conn: sqlite3.Connection, customer_id: str) -> ConversationView | None:
     row = _one(conn, _CONV_SELECT + " WHERE c.customer_id = ? AND c.status = 'resolved'"
-               " ORDER BY c.resolved_at DESC LIMIT 1", (customer_id,))
+               " ORDER BY c.resolved_at DESC NULLS LAST LIMIT 1", (customer_id,))  # as on PostgreSQL
     return _conversation(row) if row is not None else None
 
 
@@ -335,7 +339,8 @@ class SQLiteIngest(IngestStore, Connections):
     ) -> tuple[ConversationView, bool] | None:
         # plain values to the writer process
         return await self._w.call(_reopen_with, message_id, customer_id, channel, reopening.conversation_id,
-                                  ts(reopening.resolved_at), reopening.priority, ts(now), only_unrouted)
+                                  ts(reopening.resolved_at), reopening.priority, reopening.channel_kind, ts(now),
+                                  only_unrouted)
 
     async def unrouted_messages(self, limit: int) -> list[Message]:
         # a machine's message outside any thread stays unattached on purpose

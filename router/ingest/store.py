@@ -41,6 +41,8 @@ class Reopening:
     resolved_at: datetime
     # the rules' priority for the message that reopens it; the higher of it and the conversation's stands
     priority: int
+    # the channel kind of the channel written on now (teams.yaml), as a new conversation would get it
+    channel_kind: str = "chat"
 
 
 class IngestStore(Protocol):
@@ -140,7 +142,7 @@ class IngestStore(Protocol):
         (nothing changes) when there is no open conversation and that one is
         no longer as it was read (resolved at another time, reopened and
         resolved again, another customer's after a merge): the caller opens a
-        new one. Reopened, it is queued to its team again with its resolver as
+        new one. Reopened, it is queued to its team again with the agent who handled it as
         the preferred agent (``preferred_agent_id``; the assigner offers it to
         them first when they are online and have room), at the higher of its
         priority and ``reopening.priority``, neither resolved nor snoozed nor

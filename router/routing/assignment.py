@@ -319,7 +319,7 @@ class Assigner:
         # only those old enough to have missed the shortest target
         for conversation in await self.store.awaiting_first_response(self.batch, now - timedelta(seconds=shortest)):
             target = policy.queue(conversation.team).first_response
-            waited = (now - conversation.created_at).total_seconds()
+            waited = (now - (conversation.reopened_at or conversation.created_at)).total_seconds()  # from a reopen
             if target is not None and waited > target:
                 found.append(SlaBreach(conversation, target, waited))
         return found

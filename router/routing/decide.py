@@ -39,6 +39,12 @@ class Routing(Protocol):
         ``team`` instead of opening a new one (zero: never); rules.yaml's ``reopen``."""
         ...
 
+    def reopened(self, message: Message, customer: Customer, conversation: ConversationView) -> RouteDecision:
+        """What the customer is told of ``conversation``, reopened by ``message``
+        (back to its own team's queue): its ``notice`` when that team is closed
+        now, its ``handoff`` when a new queued conversation would be told one."""
+        ...
+
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
         outcome: BotOutcome | None = None,
@@ -66,6 +72,11 @@ class DefaultTeamRouting:
 
     def reopen_within(self, team: str | None) -> timedelta:
         return timedelta(seconds=self.reopen.window(team))
+
+    def reopened(self, message: Message, customer: Customer, conversation: ConversationView) -> RouteDecision:
+        # no rules, no hours and no automatic handoff text: as a new conversation, nothing is said
+        return RouteDecision(status=ConversationStatus.QUEUED, team=conversation.team, priority=conversation.priority,
+                             reason="reopened by its customer")
 
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,

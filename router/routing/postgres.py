@@ -216,9 +216,11 @@ class PostgresRouting(AssignmentStore, PgConnections):
         return await self._pg.read(
             _fetch_conversations,
             _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL"
-            " AND ($1::timestamptz IS NULL OR c.created_at < $1) AND NOT EXISTS"
-            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
-            " ORDER BY c.created_at LIMIT $2",
+            # the clock runs from the reopen, if any: only an agent reply since then answers it
+            " AND ($1::timestamptz IS NULL OR coalesce(c.reopened_at, c.created_at) < $1) AND NOT EXISTS"
+            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent'"
+            " AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at))"
+            " ORDER BY coalesce(c.reopened_at, c.created_at) LIMIT $2",
             created_before, limit)
 
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:

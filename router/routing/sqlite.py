@@ -178,10 +178,12 @@ class SQLiteRouting(AssignmentStore, Connections):
                                       ) -> list[ConversationView]:
         rows = await self._r.call(
             _all,
-            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL AND c.created_at < ?"
-            " AND NOT EXISTS"
-            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')"
-            " ORDER BY c.created_at LIMIT ?",
+            # the clock runs from the reopen, if any: only an agent reply since then answers it
+            _CONV_SELECT + " WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL"
+            " AND coalesce(c.reopened_at, c.created_at) < ? AND NOT EXISTS"
+            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent'"
+            " AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at))"
+            " ORDER BY coalesce(c.reopened_at, c.created_at) LIMIT ?",
             # every stored time sorts before "9999": no bound
             (ts(created_before) if created_before is not None else "9999", limit),
         )

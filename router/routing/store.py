@@ -93,4 +93,6 @@ class AssignmentStore(Protocol):
     async def awaiting_first_response(self, limit: int, created_before: datetime | None = None
                                       ) -> list[ConversationView]:
         """Queued or assigned conversations no agent has answered yet, oldest
-        first; only those created before ``created_before`` when given."""
+        first; only those created before ``created_before`` when given. A
+        reopened conversation counts from its ``reopened_at``: only an agent
+        reply since the reopen answers it."""

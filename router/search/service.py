@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from router.controls import control_character
 from router.models import ConversationStatus
 from router.search.terms import query_terms
 
@@ -159,7 +160,7 @@ def label_name(raw: str) -> str:
         raise SearchError("label_empty", "a label needs a name")
     if len(name) > MAX_LABEL:
         raise SearchError("label_too_long", f"a label is at most {MAX_LABEL} characters", max=MAX_LABEL)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+    if control_character(name) is not None:
         raise SearchError("label_bad_characters", "a label may not hold control characters or line breaks")
     return name
 

@@ -37,6 +37,19 @@ class AlreadyRouted(ConflictError):
         return f"the message is in conversation {self.conversation_id} already"
 
 
+class UnansweredMessages(ConflictError):
+    """A resolve refused: the customer wrote after the last message the agent
+    saw (``count`` messages), e.g. while the Resolve click was on its way.
+    Nothing changed; resolving without naming a seen message confirms."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)  # its one argument: it crosses the SQLite writer's process as it is
+        self.count = count
+
+    def __str__(self) -> str:
+        return f"the customer wrote {self.count} message(s) since the last one seen"
+
+
 class StoreUnavailable(StoreError):
     """The store cannot take a write now (the disk is full, the files are
     read-only, the database is locked or gone): an outage, not a bug. The

@@ -15,19 +15,23 @@ from router.store.pg_engine import PgConn, PgConnections
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
 
 _OPEN = """
-    SELECT team, channel, status, count(*) AS n, min(created_at) AS oldest FROM conversations
+    SELECT team, channel, status, count(*) AS n, min(coalesce(reopened_at, created_at)) AS oldest FROM conversations
     WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
     GROUP BY team, channel, status
 """
-# a conversation without a team is matched by '' (no team is named so: teams.yaml's keys are names)
+# a conversation without a team is matched by '' (no team is named so: teams.yaml's keys are names);
+# the clock runs from the reopen, if any, and only an agent reply since then answers it
 _SLA = """
-    SELECT c.team, c.channel, count(*) FILTER (WHERE c.created_at < t.cutoff) AS breached,
-           min(c.created_at) FILTER (WHERE c.created_at >= t.cutoff) AS next_due
+    SELECT c.team, c.channel,
+           count(*) FILTER (WHERE coalesce(c.reopened_at, c.created_at) < t.cutoff) AS breached,
+           min(coalesce(c.reopened_at, c.created_at))
+               FILTER (WHERE coalesce(c.reopened_at, c.created_at) >= t.cutoff) AS next_due
     FROM conversations c
     JOIN unnest($1::text[], $2::timestamptz[]) AS t(team, cutoff) ON coalesce(c.team, '') = t.team
     WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL
       AND NOT EXISTS (SELECT 1 FROM messages m
-                      WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')
+                      WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent'
+                        AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at))
     GROUP BY c.team, c.channel
 """
 # the attributes as JSON text, decoded by the caller: a tier or a value may be any JSON. Each queued

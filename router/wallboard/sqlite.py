@@ -17,18 +17,21 @@ from router.store.rows import from_ts, ts
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
 
 _OPEN = """
-    SELECT team, channel, status, count(*) AS n, min(created_at) AS oldest FROM conversations
+    SELECT team, channel, status, count(*) AS n, min(coalesce(reopened_at, created_at)) AS oldest FROM conversations
     WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
     GROUP BY team, channel, status
 """
-# one team's unanswered conversations (``c.team IS ?``: None is no team)
+# one team's unanswered conversations (``c.team IS ?``: None is no team); the clock runs from
+# the reopen, if any, and only an agent reply since then answers it
 _SLA = """
-    SELECT c.channel, sum(c.created_at < :cutoff) AS breached,
-           min(CASE WHEN c.created_at >= :cutoff THEN c.created_at END) AS next_due
+    SELECT c.channel, sum(coalesce(c.reopened_at, c.created_at) < :cutoff) AS breached,
+           min(CASE WHEN coalesce(c.reopened_at, c.created_at) >= :cutoff
+                    THEN coalesce(c.reopened_at, c.created_at) END) AS next_due
     FROM conversations c
     WHERE c.status IN ('queued', 'assigned') AND c.snoozed_until IS NULL AND c.team IS :team
       AND NOT EXISTS (SELECT 1 FROM messages m
-                      WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')
+                      WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent'
+                        AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at))
     GROUP BY c.channel
 """
 _VALUES = """

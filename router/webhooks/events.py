@@ -4,7 +4,8 @@ under which name, ordered by what, with which data.
 A conversation's events are ordered by the conversation; a merge by the
 customer kept. ``conversation.updated`` is heard only as
 ``conversation.resolved``, when it reports a resolved conversation, once per
-resolution (``_event_id``)."""
+resolution, and as ``conversation.reopened``, when it reports an open one its
+customer reopened, once per reopen (``_event_id``)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,23 @@ def _conversation_key(data: dict[str, Any]) -> str | None:
     return f"conversation:{conversation['id']}" if isinstance(conversation, dict) else None
 
 
-def _resolved(data: dict[str, Any]) -> bool:
+def _updated_as(data: dict[str, Any]) -> str | None:
+    """What a ``conversation.updated`` is heard as: resolved, reopened by its
+    customer (queued, with a ``reopened_at``: a later update while it waits
+    reports that reopen again, and its id makes it one delivery; an agent's
+    Reopen makes it theirs, not queued, and is no customer's reopen), or nothing."""
     conversation = data.get("conversation")
-    return isinstance(conversation, dict) and conversation.get("status") == "resolved"
+    if not isinstance(conversation, dict):
+        return None
+    if conversation.get("status") == "resolved":
+        return t.CONVERSATION_RESOLVED
+    if conversation.get("status") == "queued" and conversation.get("reopened_at"):
+        return t.CONVERSATION_REOPENED
+    return None
+
+
+def _always(kind: str) -> Callable[[dict[str, Any]], str | None]:
+    return lambda _: kind
 
 
 def _merge_key(data: dict[str, Any]) -> str | None:
@@ -40,33 +55,37 @@ def _survey_key(data: dict[str, Any]) -> str | None:
     return f"conversation:{survey['conversation_id']}" if isinstance(survey, dict) else None
 
 
-# core type -> (webhook type, whether this event of it is heard, its order key)
-_MAP: dict[str, tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], str | None]]] = {
-    core.CONVERSATION_CREATED: (t.CONVERSATION_OPENED, lambda _: True, _conversation_key),
-    core.CONVERSATION_ASSIGNED: (t.CONVERSATION_ASSIGNED, lambda _: True, _conversation_key),
-    core.CONVERSATION_UPDATED: (t.CONVERSATION_RESOLVED, _resolved, _conversation_key),
-    core.MESSAGE_CREATED: (t.MESSAGE_CREATED, lambda _: True, _conversation_key),
-    core.CUSTOMER_MERGED: (t.CUSTOMER_MERGED, lambda _: True, _merge_key),
-    core.CUSTOMER_UNMERGED: (t.CUSTOMER_UNMERGED, lambda _: True, _merge_key),
-    core.CSAT_RATED: (t.CSAT_RECEIVED, lambda _: True, _survey_key),
+# core type -> (the webhook type this event of it is heard as, None: not heard; its order key)
+_MAP: dict[str, tuple[Callable[[dict[str, Any]], str | None], Callable[[dict[str, Any]], str | None]]] = {
+    core.CONVERSATION_CREATED: (_always(t.CONVERSATION_OPENED), _conversation_key),
+    core.CONVERSATION_ASSIGNED: (_always(t.CONVERSATION_ASSIGNED), _conversation_key),
+    core.CONVERSATION_UPDATED: (_updated_as, _conversation_key),
+    core.MESSAGE_CREATED: (_always(t.MESSAGE_CREATED), _conversation_key),
+    core.CUSTOMER_MERGED: (_always(t.CUSTOMER_MERGED), _merge_key),
+    core.CUSTOMER_UNMERGED: (_always(t.CUSTOMER_UNMERGED), _merge_key),
+    core.CSAT_RATED: (_always(t.CSAT_RECEIVED), _survey_key),
 }
+
+# a state an update reports again (labelled, snoozed, ...): its id is the state's own, so the
+# store's (subscription, event id) key delivers it once
+_ONCE_PER = {t.CONVERSATION_RESOLVED: "resolved_at", t.CONVERSATION_REOPENED: "reopened_at"}
 
 
 def webhook_type(event: Event) -> str | None:
     """The webhook type ``event`` is heard as; None: integrators never hear it."""
     found = _MAP.get(event.type)
-    return found[0] if found is not None and found[1](event.data) else None
+    return found[0](event.data) if found is not None else None
 
 
 def _event_id(kind: str, data: dict[str, Any]) -> str:
-    """A new id, except for a resolution: ``conversation.updated`` reports a
-    resolved conversation again when it is labelled or snoozed, so its id is
-    the resolution's own (conversation and ``resolved_at``), and the store's
-    (subscription, event id) key delivers it once."""
-    conversation = data.get("conversation")
-    if kind == t.CONVERSATION_RESOLVED and isinstance(conversation, dict) and conversation.get("resolved_at"):
-        digest = hashlib.sha256(f"{conversation['id']}|{conversation['resolved_at']}".encode()).hexdigest()
-        return f"evt_{digest[:32]}"
+    """A new id, except for a resolution or a reopen: ``conversation.updated``
+    reports them again when the conversation is labelled or snoozed, so the id
+    is the resolution's (conversation and ``resolved_at``) or the reopen's
+    (conversation and ``reopened_at``) own, and each is delivered once."""
+    conversation, field = data.get("conversation"), _ONCE_PER.get(kind)
+    if field is not None and isinstance(conversation, dict) and conversation.get(field):
+        digest = hashlib.sha256(f"{conversation['id']}|{conversation[field]}".encode()).hexdigest()
+        return f"evt_{digest[:32]}" if kind == t.CONVERSATION_RESOLVED else f"evt_r{digest[:31]}"
     return f"evt_{uuid.uuid4().hex}"
 
 
@@ -76,7 +95,7 @@ def translate(event: Event, now: datetime) -> Queued | None:
     if kind is None:
         return None
     event_id = _event_id(kind, event.data)
-    order_key = _MAP[event.type][2](event.data) or event_id
+    order_key = _MAP[event.type][1](event.data) or event_id
     data = {k: v for k, v in event.data.items() if k != core.TO_AGENT}
     return Queued(event=WebhookEvent(id=event_id, type=kind, created_at=now, data=data),
                   order_key=order_key)

@@ -11,6 +11,7 @@ from router.models import Timestamp
 CONVERSATION_OPENED = "conversation.opened"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_RESOLVED = "conversation.resolved"
+CONVERSATION_REOPENED = "conversation.reopened"
 MESSAGE_CREATED = "message.created"
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_UNMERGED = "customer.unmerged"
@@ -18,11 +19,11 @@ CSAT_RECEIVED = "csat.received"
 
 # in the order the console lists them
 EVENT_TYPES: tuple[str, ...] = (
-    CONVERSATION_OPENED, CONVERSATION_ASSIGNED, CONVERSATION_RESOLVED, MESSAGE_CREATED,
+    CONVERSATION_OPENED, CONVERSATION_ASSIGNED, CONVERSATION_RESOLVED, CONVERSATION_REOPENED, MESSAGE_CREATED,
     CUSTOMER_MERGED, CUSTOMER_UNMERGED, CSAT_RECEIVED,
 )
 EventType = Literal[
-    "conversation.opened", "conversation.assigned", "conversation.resolved", "message.created",
+    "conversation.opened", "conversation.assigned", "conversation.resolved", "conversation.reopened", "message.created",
     "customer.merged", "customer.unmerged", "csat.received",
 ]
 

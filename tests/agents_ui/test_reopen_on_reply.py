@@ -46,7 +46,7 @@ async def test_a_message_within_the_window_reopens_the_conversation_live(client:
         updated = await next_event(ws, "conversation.updated")
         shown = updated["conversation"]
         assert shown["id"] == conv and shown["status"] == "queued" and shown["agent_id"] is None
-        assert shown["preferred_agent_id"] == me["id"]  # offered to the agent who resolved it first
+        assert shown["preferred_agent_id"] == me["id"]  # offered first to the agent who handled it
         assert shown["reopens"] == 1 and shown["reopened_at"] is not None and shown["resolved_at"] is None
         created = await next_event(ws, "message.created")
         assert created["message"]["conversation_id"] == conv and created["conversation"]["status"] == "queued"

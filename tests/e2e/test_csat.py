@@ -249,3 +249,23 @@ async def test_a_rating_from_telegrams_buttons_reaches_the_agent_live(on_telegra
 async def _keyboard(api: FakeTelegram) -> Call | None:
     return next((c for c in api.sent("sendMessage") if "inline_keyboard" in (c.params.get("reply_markup") or {})),
                 None)
+
+
+async def test_a_rating_the_service_refuses_for_good_is_dropped_and_the_customer_told(
+    service: str, browser: Browser
+) -> None:
+    """A kept rating the service cannot take (here a score of 9, from an older page's storage) is refused
+    with its client_id: the widget stops sending it on every welcome, forgets it, and says so."""
+    page = await (await browser.new_context(locale="en-US")).new_page()
+    await page.add_init_script("""localStorage.setItem("omnirouter.pending_ratings",
+        JSON.stringify([{client_id: "rating-bad", survey_id: "srv_gone", score: 9}]));""")
+
+    async def serve(route: Route) -> None:
+        await route.fulfill(body=PAGE.format(lang="en"), content_type="text/html; charset=utf-8")
+
+    await page.route(f"{service}/shop", serve)
+    await page.goto(f"{service}/shop")
+    await page.locator('[data-omr="launcher"]').click()
+    await expect(page.locator('[data-omr="note"]')).to_have_text(
+        "Your rating could not be sent: the server did not accept it. Choose again or type the number in the chat.")
+    assert await page.evaluate('localStorage.getItem("omnirouter.pending_ratings")') is None

@@ -56,10 +56,21 @@ hooks.ack.push(function (frame) {
   });
 });
 
-// refused as too fast: it goes again when the server says (a reconnect meanwhile sends it anyway)
+// codes that say "later", not "never": the rating stays kept and goes again
+var RATING_RETRIED = { rate_limited: true, unavailable: true, hello_required: true };
+
+// refused as too fast: it goes again when the server says (a reconnect meanwhile sends it anyway);
+// refused for good (a frame the server cannot take): dropped, and the customer told, not re-sent forever
 hooks.error.push(function (frame) {
   var item = pendingRatings.filter(function (r) { return r.client_id === frame.client_id; })[0];
-  if (!item || frame.code !== "rate_limited") {
+  if (!item) {
+    return false;
+  }
+  if (!RATING_RETRIED[frame.code]) {
+    dropRating(item);
+    return true;
+  }
+  if (frame.code !== "rate_limited") {
     return false;
   }
   var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
@@ -70,6 +81,30 @@ hooks.error.push(function (frame) {
   }, wait * 1000);
   return true;
 });
+
+function dropRating(item) {
+  pendingRatings.splice(pendingRatings.indexOf(item), 1);
+  keepRatings(null, item.client_id);
+  var shown = false;
+  Object.keys(surveysByMessage).forEach(function (id) {
+    var survey = surveysByMessage[id];
+    if (survey.frame.survey_id === item.survey_id) {
+      survey.chosen = 0; // the buttons may be pressed again
+      if (survey.group) {
+        Array.prototype.forEach.call(survey.group.querySelectorAll("button"), function (button) {
+          button.disabled = false;
+          button.setAttribute("aria-pressed", "false");
+          button.classList.remove("omr-csat-star--on");
+        });
+        note(survey.group, say("csat_refused"));
+        shown = true;
+      }
+    }
+  });
+  if (!shown) {
+    showNote(say("csat_refused"));
+  }
+}
 
 hooks.frame.survey = function (frame) {
   if (typeof frame.message_id !== "string" || typeof frame.survey_id !== "string" ||

@@ -300,6 +300,15 @@ class RulesRouting:
     def reopen_within(self, team: str | None) -> timedelta:
         return timedelta(seconds=self.ruleset.config.reopen.window(team))
 
+    def reopened(self, message: Message, customer: Customer, conversation: ConversationView) -> RouteDecision:
+        # the reopened conversation's own team (not the one the rules would pick for a new one) decides
+        # whether the customer hears when it opens; open, they hear what a new queued conversation would
+        ruleset, now = self.ruleset, self.clock()
+        facts = ruleset.facts(message, customer, CustomerHistory(), now, self.human_request)
+        notice = ruleset.after_hours_notice(conversation.team, now, _language(message, facts))
+        return RouteDecision(status=ConversationStatus.QUEUED, team=conversation.team, priority=conversation.priority,
+                             reason="reopened by its customer", notice=notice, handoff=True)
+
     def handoff(
         self, message: Message, customer: Customer, conversation: ConversationView, trace: RouteTrace | None,
         outcome: BotOutcome | None = None,

@@ -277,7 +277,7 @@ class Reopen(_Strict):
     within: Window = Field(
         DEFAULT_REOPEN_WITHIN,
         description="a customer writing within this long after a resolve reopens that conversation (back to the "
-                    "agent who resolved it if free, else its team's queue); later, a new conversation by the rules. "
+                    "agent who handled it if free, else its team's queue); later, a new conversation by the rules. "
                     "0 or off: always a new one",
     )
     teams: dict[Name, Window] = Field(

@@ -95,7 +95,9 @@ async def test_unrouted_messages_are_found_after_a_crash(store: Store) -> None:
 async def test_contact_history_counts_earlier_conversations_and_the_last_agent(store: Store) -> None:
     agent = await store.create_agent("anna", "Anna", Role.AGENT, "x")
     _, first = await ingest(store, inbound("h1", sender="u7"), T0 - timedelta(days=40))
-    await store.set_conversation_state(first, ConversationStatus.RESOLVED, agent.id, T0 - timedelta(days=40))
+    # the last agent is the one who had the conversation (a resolve keeps them), not its resolver
+    await store.set_conversation_state(first, ConversationStatus.ASSIGNED, agent.id, T0 - timedelta(days=40))
+    await store.set_conversation_state(first, ConversationStatus.RESOLVED, None, T0 - timedelta(days=40))
     _, second = await ingest(store, inbound("h2", sender="u7"), T0 - timedelta(days=3))
     await store.set_conversation_state(second, ConversationStatus.RESOLVED, None, T0 - timedelta(days=3))
     customer = await store.find_identity(IdentityRef(kind="webchat", value="u7"))

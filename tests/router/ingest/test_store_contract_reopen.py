@@ -17,6 +17,7 @@ from router.models import ConversationStatus, Role
 from router.store.base import Store
 from router.store.errors import AlreadyRouted
 from router.store.postgres import PostgresStore
+from tests.router.agents.test_store_contract_steps import raw
 from tests.router.store.test_contract import QUEUE, T0, StoreFactory, inbound
 
 LATER = T0 + timedelta(hours=1)
@@ -140,3 +141,17 @@ async def test_messages_at_once_after_a_resolve_reopen_it_once_on_two_nodes(node
         view = await b.get_conversation(conversation_id)
         assert view.status is ConversationStatus.QUEUED and view.reopens == 1
         assert await a.unrouted_messages(100) == []
+
+
+async def test_the_last_resolved_is_the_latest_resolve_on_every_backend(store: Store) -> None:
+    """A resolved row without its time (from before resolved_at was kept) sorts last on both backends:
+    SQLite puts NULLs last in a descending order, PostgreSQL first unless told."""
+    first, older, _ = await _resolved(store, sender="u1")
+    await raw(store, f"UPDATE conversations SET resolved_at = NULL WHERE id = '{older}'",
+              f"UPDATE conversations SET resolved_at = NULL WHERE id = '{older}'")
+    # the same customer's later case, resolved at a known time
+    nxt = await store.ingest(inbound("u1-m1", sender="u1"), LATER)
+    view, _ = await store.attach_to_conversation(nxt.message.id, first.customer.id, "webchat", QUEUE, LATER)
+    await store.set_conversation_state(view.id, ConversationStatus.RESOLVED, None, LATER)
+    last = await store.last_resolved(first.customer.id)
+    assert last is not None and last.id == view.id

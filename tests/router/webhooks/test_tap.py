@@ -82,3 +82,21 @@ async def test_a_resolution_reported_again_is_delivered_once(store: SQLiteStore)
     later = conversation(ConversationStatus.RESOLVED).model_copy(update={"resolved_at": T0 + timedelta(hours=1)})
     queued = [translate(events.conversation_updated(v), T0) for v in (resolved, again, later)]
     assert await store.enqueue_webhooks([q for q in queued if q is not None], T0) == 2
+
+
+async def test_a_reopen_is_heard_once_per_reopen(store: SQLiteStore) -> None:
+    """A customer's reopen publishes the conversation updated, queued with its ``reopened_at``:
+    one ``conversation.reopened``; reported again (labelled, snoozed), nothing; reopened again, a new one."""
+    await subscribe(store, ["conversation.reopened"])
+    reopened = conversation().model_copy(update={"reopened_at": T0, "reopens": 1})
+    again = reopened.model_copy(update={"labels": ["vip"]})
+    later = conversation().model_copy(update={"reopened_at": T0 + timedelta(days=1), "reopens": 2})
+    queued = [translate(events.conversation_updated(v), T0) for v in (reopened, again, later)]
+    assert {q.event.type for q in queued if q is not None} == {"conversation.reopened"}
+    assert queued[0] is not None and queued[0].order_key == "conversation:conv_1"
+    assert queued[0].event.data["conversation"]["reopened_at"] is not None
+    assert await store.enqueue_webhooks([q for q in queued if q is not None], T0) == 2
+    # an open conversation never reopened, or an agent's own Reopen (theirs at once), is not a reopen
+    assert translate(events.conversation_updated(conversation()), T0) is None
+    taken = conversation(ConversationStatus.ASSIGNED).model_copy(update={"reopened_at": T0})
+    assert translate(events.conversation_updated(taken), T0) is None
