@@ -60,7 +60,8 @@
     if (group === "-") return tr("reports.none");
     if (by === "agent") return state.agents.get(group) || group;
     if (by === "day") return window.fmt.date(`${group}T12:00:00Z`);
-    if (by === "hour") return `${window.fmt.date(group.replace("Z", ":00Z"))} ${window.fmt.time(group.replace("Z", ":00Z"))}`;
+    // the server cuts days and hours in the zone the console sends (tz): the group is that zone's wall time
+    if (by === "hour") return `${window.fmt.date(`${group.slice(0, 10)}T12:00:00Z`)} ${group.slice(11, 16)}`;
     return group;
   }
 
@@ -73,7 +74,9 @@
     const since = new Date(`${form.from.value}T00:00:00`);
     const last = new Date(`${form.to.value}T00:00:00`);
     const until = new Date(last.getFullYear(), last.getMonth(), last.getDate() + 1);
-    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: form.group.value });
+    // the browser's own days: its midnights, and its zone for the server to cut days and hours in
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: form.group.value, tz });
   }
 
   // ---- the charts: bars per group, one colour per series, in SVG ----------------

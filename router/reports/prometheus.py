@@ -75,8 +75,8 @@ class ReportMetrics:
 
     async def _count(self, new: list[ConversationEvent]) -> None:
         fresh = {e.seq for e in new}
-        histories = {c: await self.store.events_of(c) for c in dict.fromkeys(e.conversation_id for e in new)}
-        every = [e for events in histories.values() for e in events]
+        # the whole history of each conversation touched, one read per batch (not one per conversation)
+        every = await self.store.events_of_many(sorted({e.conversation_id for e in new}))
         queues = queues_of(self.ruleset(), every)
         for cycle in cycles(every):
             for event in cycle.events:
@@ -109,7 +109,7 @@ class ReportMetrics:
             return
         taken = queues.business(asked.team, asked.at, event.at)
         self.first_response.labels(asked.team or NONE, event.channel).observe(taken)
-        target = queues.targets.get(asked.team)
+        target = queues.target(asked.team)
         if target is not None:
             self.sla.labels(asked.team or NONE, "met" if taken <= target else "missed").inc()
 
