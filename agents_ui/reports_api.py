@@ -72,7 +72,9 @@ class ReportOut(BaseModel):
     group_by: GroupBy
     columns: list[str] = Field(description="the figures of each row, in order (the CSV's header)")
     rows: list[dict[str, Cell]] = Field(description="one per group, in the group's order; null: nothing to count")
-    handoff_reasons: dict[str, int] = Field(description="why the bot handed conversations to a person, how often")
+    handoff_reasons: dict[str, int] = Field(description="why the bot handed conversations to a person, how often: "
+                                            "a HandoffReason code (asked_for_human, low_confidence, repeated, "
+                                            "unclear, bot_failed), taken (by an agent) or rules")
 
 
 # one per app (its lock lets one report be counted at a time on the node); beside the app, whose state is frozen

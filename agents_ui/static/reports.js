@@ -100,7 +100,11 @@
       label.setAttribute("x", "0");
       label.setAttribute("y", String(top + band / 2));
       label.setAttribute("class", "report-label");
-      label.textContent = groupName(row.group);
+      const name = groupName(row.group);
+      label.textContent = shortLabel(name);
+      const whole = document.createElementNS(SVG, "title");
+      whole.textContent = name;
+      label.append(whole);
       svg.append(label);
       series.forEach((s, j) => {
         const value = row[s.key];
@@ -168,6 +172,19 @@
     return wrap;
   }
 
+  // a handoff's reason is a code (the bot's HandoffReason, "taken", "rules"): its words in the catalogue
+  function reasonName(code) {
+    if (code === "-") return tr("reports.none");
+    const key = `reports.reasons.${code}`;
+    return window.i18next.exists(key) ? tr(key) : code;
+  }
+
+  // an SVG label does not wrap: a long one is cut with an ellipsis, the whole of it in a <title>
+  const LABEL_CHARS = 16;
+  function shortLabel(text) {
+    return text.length > LABEL_CHARS ? `${text.slice(0, LABEL_CHARS - 1)}…` : text;
+  }
+
   function reasons(report) {
     const box = testid(el("section", "report-reasons"), "report-reasons");
     box.append(el("h3", "", tr("reports.handoff_reasons")));
@@ -178,7 +195,7 @@
     }
     const list = el("ul");
     for (const [reason, count] of entries) {
-      list.append(el("li", "", tr("reports.reason_count", { reason: reason === "-" ? tr("reports.none") : reason, count })));
+      list.append(el("li", "", tr("reports.reason_count", { reason: reasonName(reason), count })));
     }
     box.append(list);
     return box;

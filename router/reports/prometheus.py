@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from router.appkeys import ASSIGNER, METRICS, STORE
 from router.reports.events import ConversationEvent, Kind
 from router.reports.figures import NONE, Cycle, Queues, cycles
+from router.reports.schema import HANDOFF_CODES
 from router.reports.service import queues_of
 from router.reports.store import ReportStore
 from router.routing.rules.engine import RuleSet
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 # from ten seconds to a day: first responses, waits and resolutions all fall in it
 BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
 BATCH = 1000
-REASON_CHARS = 64  # a handoff reason is a rule's or the bot's words: kept short as a label
 
 
 class ReportMetrics:
@@ -94,7 +94,8 @@ class ReportMetrics:
                 self.resolved.labels(team, event.channel, "bot" if event.prev_status == "bot" else "agent").inc()
                 self.resolution.labels(team, event.channel).observe((event.at - cycle.start.at).total_seconds())
             case Kind.HANDOFF:
-                self.handoffs.labels(team, (event.reason or NONE)[:REASON_CHARS]).inc()
+                # a code of a bounded set (the log's), never text: the label's values stay few
+                self.handoffs.labels(team, event.reason if event.reason in HANDOFF_CODES else NONE).inc()
             case Kind.TRANSFERRED:
                 self.transfers.labels(team, event.how or NONE).inc()
             case Kind.FIRST_REPLY:

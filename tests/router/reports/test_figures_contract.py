@@ -98,7 +98,7 @@ async def test_a_day_counts_exactly(store: Store) -> None:
         "wait_p50": 120.0, "wait_p90": 600.0,  # of 60, 120, 180, 600
         "csat_count": 0, "csat_average": None, "csat_satisfied": None,
     }
-    assert made.handoff_reasons == {"asked for a person": 1}
+    assert made.handoff_reasons == {"rules": 1}  # the rules' handoff: no bot's HandoffReason in its reason
 
 
 async def test_the_day_by_tier_hour_team_and_agent(store: Store) -> None:
