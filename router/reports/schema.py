@@ -100,7 +100,7 @@ def _backfill(tier: str, said: str, automatic: str) -> str:
     reply and its resolve (or the merge that closed it), in that order per conversation."""
     columns = ("c.id, c.customer_id, {kind}, {at}, c.status, NULL, c.team, c.channel, c.channel_kind, {agent},"
                f" NULL, {{how}}, c.priority, NULL, {tier}")
-    opened = columns.format(kind="'opened'", at="c.created_at", agent="c.agent_id", how="'backfill'")
+    opened = columns.format(kind="'opened'", at="c.created_at", agent="NULL", how="'backfill'")
     replied = columns.format(kind="'first_reply'", at="f.at", agent=(
         "(SELECT m.agent_id FROM messages m WHERE m.conversation_id = c.id AND m.created_at = f.at"
         f" AND m.direction = 'out' AND m.author = 'agent' AND {said} AND {automatic} LIMIT 1)"), how="NULL")
