@@ -14,7 +14,6 @@ import pytest
 from router.models import ConversationStatus, Role
 from router.reports import schema
 from router.reports.events import Kind
-from router.store.base import Store
 from tests.router.reports.test_figures_contract import SUPPORT, _open, _reply, _resolve, at
 from tests.router.store.test_contract import StoreFactory
 
