@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from agents_ui.reports_api import csv_text
+from agents_ui.reports_api import csv_text, reports_of
 from router.appkeys import ROUTER
 from router.csat.config import CsatConfig
 from router.reports.figures import GroupBy, Report
@@ -100,3 +100,13 @@ async def test_days_are_cut_in_the_zone_asked(client: Client) -> None:
     assert resp.status == 200, await resp.text()
     [row] = (await resp.json())["rows"]
     assert row["group"] == (now + timedelta(hours=14)).date().isoformat()
+
+
+async def test_a_report_asked_while_another_is_counted_is_told_when_to_come_back(client: Client) -> None:
+    await login(client)
+    async with reports_of(client.app).lock:  # a report being counted on this node
+        resp = await client.get("/api/reports/figures", params=_range())
+        assert await error_of(resp) == (429, "report_busy", "another report is being counted: try again in a moment")
+        assert resp.headers["Retry-After"] == "2"
+    resp = await client.get("/api/reports/figures", params=_range())
+    assert resp.status == 200, await resp.text()
