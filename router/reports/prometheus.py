@@ -21,7 +21,7 @@ from router.appkeys import ASSIGNER, METRICS, STORE
 from router.reports.events import ConversationEvent, Kind
 from router.reports.figures import NONE, Cycle, Queues, cycles
 from router.reports.schema import HANDOFF_CODES
-from router.reports.service import queues_of
+from router.reports.service import CHUNK, batched, queues_of
 from router.reports.store import ReportStore
 from router.routing.rules.engine import RuleSet
 
@@ -76,7 +76,8 @@ class ReportMetrics:
     async def _count(self, new: list[ConversationEvent]) -> None:
         fresh = {e.seq for e in new}
         # the whole history of each conversation touched, one read per batch (not one per conversation)
-        every = await self.store.events_of_many(sorted({e.conversation_id for e in new}))
+        every = [e for chunk in batched(sorted({e.conversation_id for e in new}), CHUNK)
+                 for e in await self.store.events_of_many(chunk)]
         queues = queues_of(self.ruleset(), every)
         for cycle in cycles(every):
             for event in cycle.events:
