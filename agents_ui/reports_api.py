@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC
+import weakref
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
 from agents_ui.schemas import Query
 from router.agents.service import Permission
-from router.appkeys import ASSIGNER, STORE
+from router.appkeys import ASSIGNER, ROUTER, STORE
 from router.reports.figures import COLUMNS, GroupBy, Report
-from router.reports.service import MAX_RANGE, RangeRefused, Reports
+from router.reports.service import MAX_RANGE, RangeRefused, ReportBusy, Reports
 
 Cell = str | int | float | None
+RETRY_AFTER = 2  # seconds: a report of a month takes about that
 # a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,7 +33,27 @@ class ReportQuery(Query):
     until: AwareDatetime = Field(description="the first instant not counted")
     # a Literal, not the enum: a query parameter's schema is inline in the document
     group_by: Literal["day", "hour", "team", "channel", "agent", "tier"] = Field(
-        "day", description="day or hour (UTC), team, channel, agent or customer tier")
+        "day", description="day or hour (in tz), team, channel, agent or customer tier")
+    tz: str | None = Field(None, max_length=64, description="the IANA zone that cuts days and hours "
+                           "(e.g. Europe/Moscow); default: rules.yaml's timezone")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        try:  # a date at the edge of the calendar (0001-01-01 with a positive offset) has no UTC time
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("a time outside the years 1-9999 in UTC") from None
+
+    @field_validator("tz")
+    @classmethod
+    def _a_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is no known time zone (IANA name, e.g. Europe/Moscow)") from None
+        return value
 
     @model_validator(mode="after")
     def _a_range(self) -> ReportQuery:
@@ -49,22 +72,45 @@ class ReportOut(BaseModel):
     group_by: GroupBy
     columns: list[str] = Field(description="the figures of each row, in order (the CSV's header)")
     rows: list[dict[str, Cell]] = Field(description="one per group, in the group's order; null: nothing to count")
-    handoff_reasons: dict[str, int] = Field(description="why the bot handed conversations to a person, how often")
+    handoff_reasons: dict[str, int] = Field(description="why the bot handed conversations to a person, how often: "
+                                            "a HandoffReason code (asked_for_human, low_confidence, repeated, "
+                                            "unclear, bot_failed), taken (by an agent) or rules")
+
+
+# one per app (its lock lets one report be counted at a time on the node); beside the app, whose state is frozen
+_BY_APP: weakref.WeakKeyDictionary[web.Application, Reports] = weakref.WeakKeyDictionary()
+
+
+def reports_of(app: web.Application) -> Reports:
+    if (found := _BY_APP.get(app)) is None:
+        # lambdas, not the bound values: the rules reload, and tests swap ``router.clock``
+        found = _BY_APP[app] = Reports(app[STORE], lambda: app[ASSIGNER].policy.ruleset,
+                                       lambda: app[ROUTER].clock())  # noqa: PLW0108
+    return found
+
+
+def _zone(app: web.Application, query: ReportQuery) -> tzinfo:
+    if query.tz is not None:
+        return ZoneInfo(query.tz)
+    ruleset = app[ASSIGNER].policy.ruleset
+    return ruleset.zone if ruleset is not None else UTC
 
 
 async def _report(app: web.Application, query: ReportQuery) -> Report:
-    reports = Reports(app[STORE], lambda: app[ASSIGNER].policy.ruleset)
     try:
-        return await reports.figures(query.since.astimezone(UTC), query.until.astimezone(UTC), GroupBy(query.group_by))
+        return await reports_of(app).figures(query.since, query.until, GroupBy(query.group_by), _zone(app, query))
     except RangeRefused as exc:
         raise ApiError(400, "report_range_too_long", str(exc), details={"days": MAX_RANGE.days}) from exc
+    except ReportBusy as exc:
+        raise ApiError(429, "report_busy", str(exc), details={"seconds": RETRY_AFTER},
+                       headers={"Retry-After": str(RETRY_AFTER)}) from exc
 
 
 @endpoint("GET", "/api/reports/figures", "The report's figures over a range, by day, hour, team, channel, agent or "
           "customer tier (supervisors, admins)", query=ReportQuery, response=ReportOut,
           permission=Permission.SUPERVISE,
-          errors=((422, "since/until missing, without a zone, or the wrong way round"),
-                  (400, "a range longer than 366 days")))
+          errors=((422, "since/until missing, without a zone, out of range or the wrong way round; an unknown tz"),
+                  (400, "a range longer than 366 days"), (429, "another report is being counted on the node")))
 async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
     made = await _report(request.app, query)
     return ReportOut(since=made.since, until=made.until, group_by=made.group_by, columns=list(COLUMNS),
@@ -92,8 +138,8 @@ def csv_text(made: Report, table: str) -> str:
 @endpoint("GET", "/api/reports/figures.csv", "The same report as CSV (RFC 4180, UTF-8), for a spreadsheet "
           "(supervisors, admins)", query=CsvQuery, permission=Permission.SUPERVISE,
           response_description="text/csv: a header row, then one row per group (or per handoff reason)",
-          errors=((422, "since/until missing, without a zone, or the wrong way round"),
-                  (400, "a range longer than 366 days")))
+          errors=((422, "since/until missing, without a zone, out of range or the wrong way round; an unknown tz"),
+                  (400, "a range longer than 366 days"), (429, "another report is being counted on the node")))
 async def report_csv(request: web.Request, query: CsvQuery) -> web.Response:
     made = await _report(request.app, query)
     name = f"omnirouter-{query.table}-{made.since:%Y%m%d}-{made.until:%Y%m%d}-{made.group_by.value}.csv"

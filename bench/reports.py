@@ -94,17 +94,31 @@ def _messages(conn: sqlite3.Connection, i: int, start: float, count: int, agent:
 
 
 async def _timed(samples: int, reports: Reports, since: datetime, until: datetime, by: GroupBy
-                 ) -> tuple[float, float, int]:
+                 ) -> tuple[float, float, int, float]:
     took = []
     rows = 0
+    stalls: list[float] = []
     for _ in range(samples):
         started = time.perf_counter()
+        ticker = asyncio.create_task(_ticker(stalls))
         made = await reports.figures(since, until, by)
         took.append(time.perf_counter() - started)
+        ticker.cancel()
         rows = sum(int(r["opened"] or 0) for r in made.rows)
     took.sort()
     # nearest rank: with few samples, p99 is the slowest
-    return statistics.median(took) * 1000, took[math.ceil(len(took) * 0.99) - 1] * 1000, rows
+    return statistics.median(took) * 1000, took[math.ceil(len(took) * 0.99) - 1] * 1000, rows, max(stalls) * 1000
+
+
+async def _ticker(stalls: list[float]) -> None:
+    """The longest the event loop went without answering while a report ran (what /healthz would feel)."""
+    stalls.append(0.0)
+    last = time.perf_counter()
+    while True:
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        stalls[-1] = max(stalls[-1], now - last)
+        last = now
 
 
 async def main(count: int, messages: int, samples: int) -> None:
@@ -122,8 +136,9 @@ async def main(count: int, messages: int, samples: int) -> None:
             for name, days, by in (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
                                    ("month/day", DAYS, GroupBy.DAY)):
                 since = T0 + timedelta(days=10) if days < DAYS else T0
-                p50, p99, opened = await _timed(samples, reports, since, since + timedelta(days=days), by)
-                print(f"{name:10} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+                p50, p99, opened, stall = await _timed(samples, reports, since, since + timedelta(days=days), by)
+                print(f"{name:10} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
+                      f"  loop stalled at most {stall:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@
     if (group === "-") return tr("reports.none");
     if (by === "agent") return state.agents.get(group) || group;
     if (by === "day") return window.fmt.date(`${group}T12:00:00Z`);
-    if (by === "hour") return `${window.fmt.date(group.replace("Z", ":00Z"))} ${window.fmt.time(group.replace("Z", ":00Z"))}`;
+    // the server cuts days and hours in the zone the console sends (tz): the group is that zone's wall time
+    if (by === "hour") return `${window.fmt.date(`${group.slice(0, 10)}T12:00:00Z`)} ${group.slice(11, 16)}`;
     return group;
   }
 
@@ -73,7 +74,9 @@
     const since = new Date(`${form.from.value}T00:00:00`);
     const last = new Date(`${form.to.value}T00:00:00`);
     const until = new Date(last.getFullYear(), last.getMonth(), last.getDate() + 1);
-    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: form.group.value });
+    // the browser's own days: its midnights, and its zone for the server to cut days and hours in
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), group_by: form.group.value, tz });
   }
 
   // ---- the charts: bars per group, one colour per series, in SVG ----------------
@@ -97,7 +100,11 @@
       label.setAttribute("x", "0");
       label.setAttribute("y", String(top + band / 2));
       label.setAttribute("class", "report-label");
-      label.textContent = groupName(row.group);
+      const name = groupName(row.group);
+      label.textContent = shortLabel(name);
+      const whole = document.createElementNS(SVG, "title");
+      whole.textContent = name;
+      label.append(whole);
       svg.append(label);
       series.forEach((s, j) => {
         const value = row[s.key];
@@ -165,6 +172,19 @@
     return wrap;
   }
 
+  // a handoff's reason is a code (the bot's HandoffReason, "taken", "rules"): its words in the catalogue
+  function reasonName(code) {
+    if (code === "-") return tr("reports.none");
+    const key = `reports.reasons.${code}`;
+    return window.i18next.exists(key) ? tr(key) : code;
+  }
+
+  // an SVG label does not wrap: a long one is cut with an ellipsis, the whole of it in a <title>
+  const LABEL_CHARS = 16;
+  function shortLabel(text) {
+    return text.length > LABEL_CHARS ? `${text.slice(0, LABEL_CHARS - 1)}…` : text;
+  }
+
   function reasons(report) {
     const box = testid(el("section", "report-reasons"), "report-reasons");
     box.append(el("h3", "", tr("reports.handoff_reasons")));
@@ -175,7 +195,7 @@
     }
     const list = el("ul");
     for (const [reason, count] of entries) {
-      list.append(el("li", "", tr("reports.reason_count", { reason: reason === "-" ? tr("reports.none") : reason, count })));
+      list.append(el("li", "", tr("reports.reason_count", { reason: reasonName(reason), count })));
     }
     box.append(list);
     return box;

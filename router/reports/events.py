@@ -18,6 +18,8 @@ class Kind(StrEnum):
     FIRST_REPLY = "first_reply"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    MERGED = "merged"  # folded into another conversation by a merge: not a resolve
+    UNMERGED = "unmerged"  # back as it was before the merge: not a reopening
 
 
 @dataclass(frozen=True, slots=True)

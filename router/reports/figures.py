@@ -8,10 +8,16 @@ the next ``resolved``; a reopened conversation is a new cycle, counted again.
   reopening not to the bot, to its ``first_reply``; a cycle the bot kept has none;
 - resolution: from the cycle's start to its ``resolved``;
 - SLA: a first response within its team's ``first_response`` target is met; a
-  later one, or none by the end of the range while the target has passed, missed;
+  later one missed; a cycle with no reply is missed when its target passed before
+  its clock stopped (the earliest of its ``resolved``, the end of the range and
+  now), else neither (a cycle resolved unanswered within its target is not judged);
+  a snooze does not stop the clock (the customer still waits);
 - wait: each stay in a queue, from ``queued`` to the next ``assigned``;
 - bot: a cycle opened to the bot (or handed to it) is contained when it is
-  resolved with no ``handoff`` in between;
+  resolved with no ``handoff`` anywhere in it;
+- a ``merged`` event (the conversation folded into another by a merge) ends a
+  cycle without resolving it: no resolution, containment nor SLA is counted of
+  it; an ``unmerged`` one starts nothing (the conversation is back as it was);
 - percentiles are nearest-rank (the smallest value with at least p% of the
   values at or below it), so each one is a value that happened.
 First response and wait count business time: a queue with opening ``hours``
@@ -22,9 +28,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from itertools import groupby
 from operator import attrgetter
@@ -145,12 +151,12 @@ class Report:
     handoff_reasons: dict[str, int]
 
 
-def _key(group_by: GroupBy, event: ConversationEvent, agent: str | None) -> str:
+def _key(group_by: GroupBy, event: ConversationEvent, agent: str | None, zone: tzinfo) -> str:
     match group_by:
-        case GroupBy.DAY:  # times are UTC (both stores'): the ISO text's first characters, cheaper than strftime
-            return event.at.isoformat()[:10]
+        case GroupBy.DAY:  # the ISO text's first characters, cheaper than strftime
+            return event.at.astimezone(zone).isoformat()[:10]
         case GroupBy.HOUR:
-            return event.at.isoformat()[:13] + ":00Z"
+            return event.at.astimezone(zone).isoformat()[:13] + ":00"
         case GroupBy.TEAM:
             return event.team or NONE
         case GroupBy.CHANNEL:
@@ -165,32 +171,72 @@ def _seconds(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
-@dataclass(frozen=True, slots=True)
 class Queues:
     """What rules.yaml says of each team's queue: its first-response target
-    (seconds) and its opening hours."""
+    (seconds) and its opening hours; given as dicts, or looked up in the rules
+    (``lookup``: team -> (target, hours)) the first time a team is counted."""
 
-    targets: dict[str | None, float] = field(default_factory=dict)
-    hours: dict[str | None, Hours] = field(default_factory=dict)
+    def __init__(self, targets: dict[str | None, float] | None = None,
+                 hours: dict[str | None, Hours] | None = None,
+                 lookup: Callable[[str | None], tuple[float | None, Hours | None]] | None = None) -> None:
+        self._targets = dict(targets or {})
+        self._hours = dict(hours or {})
+        self._lookup = lookup
+        self._known: set[str | None] = set()
+
+    def _learn(self, team: str | None) -> None:
+        if self._lookup is None or team in self._known:
+            return
+        self._known.add(team)
+        target, hours = self._lookup(team)
+        if target is not None:
+            self._targets[team] = target
+        if hours is not None:
+            self._hours[team] = hours
+
+    def target(self, team: str | None) -> float | None:
+        self._learn(team)
+        return self._targets.get(team)
 
     def business(self, team: str | None, start: datetime, end: datetime) -> float:
-        hours = self.hours.get(team)
+        self._learn(team)
+        hours = self._hours.get(team)
         return _seconds(start, end) if hours is None else open_seconds(hours, start, end)
 
 
 class Counting:
-    """Adds each cycle's figures to the rows of its groups."""
+    """Adds each cycle's figures to the rows of its groups. ``now`` stops the
+    clock of what is still running (a range that ends in the future); days and
+    hours are cut in ``zone``."""
 
-    def __init__(self, group_by: GroupBy, until: datetime, queues: Queues) -> None:
+    def __init__(self, group_by: GroupBy, since: datetime, until: datetime, queues: Queues,
+                 now: datetime | None = None, zone: tzinfo = UTC) -> None:
         self.group_by = group_by
+        self.since = since
         self.until = until
+        self.stop = until if now is None else min(until, now)
         self.queues = queues
+        self.zone = zone
         self.rows: dict[str, Row] = {}
         self.reasons: Counter[str] = Counter()
 
     def row(self, event: ConversationEvent, agent: str | None = None) -> Row:
-        key = _key(self.group_by, event, agent)
+        key = _key(self.group_by, event, agent, self.zone)
         return self.rows.setdefault(key, Row(key))
+
+    def conversations(self, events: Iterable[ConversationEvent]) -> None:
+        """Count the cycles of these conversations' events that started in the range."""
+        for cycle in cycles(events):
+            if self.since <= cycle.start.at < self.until:
+                self.add(cycle)
+
+    def ratings(self, ratings: Iterable[Rating]) -> None:
+        for rating in ratings:
+            self.row(_rated(rating), rating.agent_id).ratings.append(rating.rating)
+
+    def report(self) -> Report:
+        rows = [self.rows[k].figures() for k in sorted(self.rows)]
+        return Report(self.since, self.until, self.group_by, rows, dict(sorted(self.reasons.items())))
 
     def add(self, cycle: Cycle) -> None:
         start = cycle.start
@@ -205,17 +251,19 @@ class Counting:
         if resolved is not None:
             row.resolved += 1
             row.resolution.append(_seconds(start.at, resolved.at))
-        self._first_response(cycle, row, replied)
+        if cycle.first(Kind.MERGED) is None:  # folded into another: its own clocks are no figure
+            self._first_response(cycle, row, replied, resolved)
         self._bot(cycle, row, resolved)
         self._queues(cycle, owner)
 
-    def _first_response(self, cycle: Cycle, row: Row, replied: ConversationEvent | None) -> None:
+    def _first_response(self, cycle: Cycle, row: Row, replied: ConversationEvent | None,
+                        resolved: ConversationEvent | None) -> None:
         # a person is asked for: in a queue or assigned, or at a reopening that is not the bot's
         reopened = cycle.start.kind is Kind.REOPENED and cycle.start.status != "bot"
         asked = cycle.start if reopened else cycle.first(Kind.QUEUED, Kind.ASSIGNED)
         if asked is None:
             return
-        target = self.queues.targets.get(asked.team)
+        target = self.queues.target(asked.team)
         if replied is not None:
             taken = self.queues.business(asked.team, asked.at, replied.at)
             row.first_response.append(taken)
@@ -224,8 +272,13 @@ class Counting:
                     row.sla_met += 1
                 else:
                     row.sla_missed += 1
-        elif target is not None and self.queues.business(asked.team, asked.at, self.until) > target:
-            row.sla_missed += 1  # unanswered, and its target passed within the range
+            return
+        if target is None:
+            return
+        # unanswered: its clock stops when it is resolved, at the range's end, or now, whichever comes first
+        stop = self.stop if resolved is None else min(self.stop, resolved.at)
+        if self.queues.business(asked.team, asked.at, stop) > target:
+            row.sla_missed += 1
 
     def _bot(self, cycle: Cycle, row: Row, resolved: ConversationEvent | None) -> None:
         with_bot = cycle.start.status == "bot" or cycle.first(Kind.TO_BOT) is not None
@@ -235,7 +288,8 @@ class Counting:
         handoffs = [e for e in cycle.events if e.kind is Kind.HANDOFF] if Kind.HANDOFF in cycle.firsts else []
         row.handoffs += len(handoffs)
         self.reasons.update(e.reason or NONE for e in handoffs)
-        if resolved is not None and resolved.prev_status == "bot":
+        # contained: resolved by the bot, with no handoff anywhere in the cycle (a person had it before)
+        if resolved is not None and resolved.prev_status == "bot" and not handoffs:
             row.bot_contained += 1
 
     def _queues(self, cycle: Cycle, owner: str | None) -> None:
@@ -257,16 +311,12 @@ class Counting:
 
 
 def report(events: Iterable[ConversationEvent], ratings: Iterable[Rating], since: datetime, until: datetime,
-           group_by: GroupBy, queues: Queues) -> Report:
+           group_by: GroupBy, queues: Queues, now: datetime | None = None, zone: tzinfo = UTC) -> Report:
     """The figures of the cycles that started in [since, until), by group."""
-    counting = Counting(group_by, until, queues)
-    for cycle in cycles(events):
-        if since <= cycle.start.at < until:
-            counting.add(cycle)
-    for rating in ratings:
-        counting.row(_rated(rating), rating.agent_id).ratings.append(rating.rating)
-    rows = [counting.rows[k].figures() for k in sorted(counting.rows)]
-    return Report(since, until, group_by, rows, dict(sorted(counting.reasons.items())))
+    counting = Counting(group_by, since, until, queues, now, zone)
+    counting.conversations(events)
+    counting.ratings(ratings)
+    return counting.report()
 
 
 def _rated(rating: Rating) -> ConversationEvent:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from router.routing.rules.calendar import Hours
+from router.routing.rules.schema import END_OF_DAY
 
 
 def open_seconds(hours: Hours, start: datetime, end: datetime) -> float:
@@ -21,7 +22,9 @@ def open_seconds(hours: Hours, start: datetime, end: datetime) -> float:
         noon = datetime(day.year, day.month, day.day, 12, tzinfo=hours.zone)
         for opens, closes in hours._ranges(noon):
             begin = max(start, datetime.combine(day, opens, hours.zone))
-            finish = min(end, datetime.combine(day, closes, hours.zone))
+            closing = (datetime.combine(day + timedelta(days=1), time(0), hours.zone) if closes == END_OF_DAY
+                       else datetime.combine(day, closes, hours.zone))
+            finish = min(end, closing)
             if finish > begin:
                 total += (finish - begin).total_seconds()
         day += timedelta(days=1)

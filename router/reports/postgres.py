@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,10 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2 AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
+_STARTED = ("SELECT DISTINCT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2"
+            " AND kind IN ('opened', 'reopened') ORDER BY conversation_id")
+_MANY = (f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ANY($1::text[])"
+         " ORDER BY conversation_id, seq")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = $1 ORDER BY seq"
 # what every transaction older than the oldest still running committed (schema: the xid column)
 _AFTER = (f"SELECT {COLUMNS}, xid::text AS xid FROM conversation_events WHERE (xid, seq) > ($1::text::xid8, $2)"
@@ -32,6 +38,13 @@ async def _rows(conn: PgConn, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 class PostgresReports(ReportStore, PgConnections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._pg.read(_rows, _IN_RANGE, since, until)]
+
+    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
+        return [r[0] for r in await self._pg.read(_rows, _STARTED, since, until)]
+
+    async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
+        rows = await self._pg.read(_rows, _MANY, list(conversation_ids))
+        return await asyncio.to_thread(lambda: [event(r) for r in rows])  # converted off the event loop
 
     async def events_of(self, conversation_id: str) -> list[ConversationEvent]:
         return [event(r) for r in await self._pg.read(_rows, _OF, conversation_id)]

@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from router.appkeys import ASSIGNER, METRICS, STORE
 from router.reports.events import ConversationEvent, Kind
 from router.reports.figures import NONE, Cycle, Queues, cycles
-from router.reports.service import queues_of
+from router.reports.schema import HANDOFF_CODES
+from router.reports.service import CHUNK, batched, queues_of
 from router.reports.store import ReportStore
 from router.routing.rules.engine import RuleSet
 
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 # from ten seconds to a day: first responses, waits and resolutions all fall in it
 BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
 BATCH = 1000
-REASON_CHARS = 64  # a handoff reason is a rule's or the bot's words: kept short as a label
 
 
 class ReportMetrics:
@@ -75,8 +75,9 @@ class ReportMetrics:
 
     async def _count(self, new: list[ConversationEvent]) -> None:
         fresh = {e.seq for e in new}
-        histories = {c: await self.store.events_of(c) for c in dict.fromkeys(e.conversation_id for e in new)}
-        every = [e for events in histories.values() for e in events]
+        # the whole history of each conversation touched, one read per batch (not one per conversation)
+        every = [e for chunk in batched(sorted({e.conversation_id for e in new}), CHUNK)
+                 for e in await self.store.events_of_many(chunk)]
         queues = queues_of(self.ruleset(), every)
         for cycle in cycles(every):
             for event in cycle.events:
@@ -94,7 +95,8 @@ class ReportMetrics:
                 self.resolved.labels(team, event.channel, "bot" if event.prev_status == "bot" else "agent").inc()
                 self.resolution.labels(team, event.channel).observe((event.at - cycle.start.at).total_seconds())
             case Kind.HANDOFF:
-                self.handoffs.labels(team, (event.reason or NONE)[:REASON_CHARS]).inc()
+                # a code of a bounded set (the log's), never text: the label's values stay few
+                self.handoffs.labels(team, event.reason if event.reason in HANDOFF_CODES else NONE).inc()
             case Kind.TRANSFERRED:
                 self.transfers.labels(team, event.how or NONE).inc()
             case Kind.FIRST_REPLY:
@@ -109,7 +111,7 @@ class ReportMetrics:
             return
         taken = queues.business(asked.team, asked.at, event.at)
         self.first_response.labels(asked.team or NONE, event.channel).observe(taken)
-        target = queues.targets.get(asked.team)
+        target = queues.target(asked.team)
         if target is not None:
             self.sla.labels(asked.team or NONE, "met" if taken <= target else "missed").inc()
 

@@ -1,49 +1,94 @@
 """The reports as the API asks for them: a range, a grouping, the figures
 (``figures``) over the event log and the ratings of the store, with each
-team's first-response target and opening hours from rules.yaml."""
+team's first-response target and opening hours from rules.yaml.
+
+A report of a year can cover millions of events: the node reads them a few
+hundred conversations at a time (memory stays bounded by a chunk and the
+figures' per-cycle values) and counts each chunk in a worker thread, so the
+event loop keeps answering; one report is counted at a time per node (another
+asked meanwhile is refused, ``ReportBusy``: the API's 429 with Retry-After), so a
+burst of reports can neither take every core nor pile up in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from router.reports.events import ConversationEvent
-from router.reports.figures import GroupBy, Queues, Report, report
+from router.reports.figures import Counting, GroupBy, Queues, Report
 from router.reports.store import ReportStore
+from router.routing.rules.calendar import Hours
 from router.routing.rules.engine import RuleSet
 
 MAX_RANGE = timedelta(days=366)
+CHUNK = 500  # conversations read and counted at a time
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for at in range(0, len(items), size):
+        yield items[at:at + size]
 
 
 class RangeRefused(ValueError):
     """A range the reports do not count: backwards, or longer than MAX_RANGE."""
 
 
-def queues_of(ruleset: RuleSet | None, events: list[ConversationEvent]) -> Queues:
-    """The target and the hours of the queue of every team the events name."""
-    queues = Queues()
+def queue_lookup(ruleset: RuleSet | None, team: str | None) -> tuple[float | None, Hours | None]:
+    """A team's first-response target (seconds) and opening hours in ``ruleset``."""
     if ruleset is None:
-        return queues
+        return None, None
+    target = ruleset.queue(team).first_response
+    return (float(target) if target is not None else None), ruleset.queue_hours(team)
+
+
+def queues_of(ruleset: RuleSet | None, events: Iterable[ConversationEvent]) -> Queues:
+    """The target and the hours of the queue of every team the events name."""
+    targets: dict[str | None, float] = {}
+    hours: dict[str | None, Hours] = {}
     for team in {e.team for e in events}:
-        target = ruleset.queue(team).first_response
+        target, open_hours = queue_lookup(ruleset, team)
         if target is not None:
-            queues.targets[team] = float(target)
-        hours = ruleset.queue_hours(team)
-        if hours is not None:
-            queues.hours[team] = hours
-    return queues
+            targets[team] = target
+        if open_hours is not None:
+            hours[team] = open_hours
+    return Queues(targets, hours)
+
+
+class ReportBusy(RuntimeError):
+    """Another report is being counted on this node: ask again in a moment."""
 
 
 class Reports:
-    def __init__(self, store: ReportStore, ruleset: Callable[[], RuleSet | None]) -> None:
+    """One per node (``lock``: one report counted at a time)."""
+
+    def __init__(self, store: ReportStore, ruleset: Callable[[], RuleSet | None],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.ruleset = ruleset  # the rules in force (they reload)
+        self.clock = clock
+        self.lock = asyncio.Lock()
 
-    async def figures(self, since: datetime, until: datetime, group_by: GroupBy) -> Report:
+    async def figures(self, since: datetime, until: datetime, group_by: GroupBy, zone: tzinfo = UTC) -> Report:
         if until <= since:
             raise RangeRefused("until must be after since")
         if until - since > MAX_RANGE:
             raise RangeRefused(f"a report covers at most {MAX_RANGE.days} days")
-        events = await self.store.conversation_events(since, until)
-        ratings = await self.store.ratings(since, until)
-        return report(events, ratings, since, until, group_by, queues_of(self.ruleset(), events))
+        if self.lock.locked():
+            raise ReportBusy("another report is being counted: try again in a moment")
+        async with self.lock:
+            # the rules are read on the worker thread, once per team, when a cycle of the team is counted
+            rules: list[RuleSet | None] = []
+
+            def lookup(team: str | None) -> tuple[float | None, Hours | None]:
+                if not rules:
+                    rules.append(self.ruleset())
+                return queue_lookup(rules[0], team)
+
+            counting = Counting(group_by, since, until, Queues(lookup=lookup), self.clock(), zone)
+            for chunk in batched(await self.store.conversations_started(since, until), CHUNK):
+                events = await self.store.events_of_many(chunk)
+                await asyncio.to_thread(counting.conversations, events)
+            ratings = await self.store.ratings(since, until)
+            await asyncio.to_thread(counting.ratings, ratings)
+            return counting.report()

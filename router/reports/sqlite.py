@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= ? AND at < ? AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
+_STARTED = ("SELECT DISTINCT conversation_id FROM conversation_events WHERE at >= ? AND at < ?"
+            " AND kind IN ('opened', 'reopened') ORDER BY conversation_id")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ? ORDER BY seq"
 # one writer: rowids are given in commit order, so the seq alone is a cursor
 _AFTER = f"SELECT {COLUMNS} FROM conversation_events WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -40,9 +43,22 @@ def event(row: tuple[Any, ...] | Any) -> ConversationEvent:
     return ConversationEvent(*values)
 
 
+def _events_of_many(conn: sqlite3.Connection, ids: list[str]) -> list[ConversationEvent]:
+    marks = ", ".join("?" * len(ids))
+    sql = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id IN ({marks}) ORDER BY conversation_id, seq"
+    return [event(r) for r in conn.execute(sql, ids)] if ids else []
+
+
 class SQLiteReports(ReportStore, Connections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._r.call(_rows, _IN_RANGE, (ts(since), ts(until)))]
+
+    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
+        return [r[0] for r in await self._r.call(_rows, _STARTED, (ts(since), ts(until)))]
+
+    async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
+        # converted on the reader's thread, never on the event loop
+        return await self._r.call(_events_of_many, list(conversation_ids))
 
     async def events_of(self, conversation_id: str) -> list[ConversationEvent]:
         return [event(r) for r in await self._r.call(_rows, _OF, (conversation_id,))]

@@ -5,6 +5,7 @@ range of time. Read-only: the log is written by the database's triggers
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +19,14 @@ class ReportStore(Protocol):
         [``since``, ``until``), also their events after ``until`` (a clock
         started in the range stops where it stops), by conversation, in the
         order they were written."""
+
+    @abstractmethod
+    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
+        """The ids of the conversations opened or reopened in [``since``, ``until``), in id order."""
+
+    @abstractmethod
+    async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
+        """Every event of these conversations, by conversation id, each one's in the order written."""
 
     @abstractmethod
     async def events_of(self, conversation_id: str) -> list[ConversationEvent]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from agents_ui.reports_api import csv_text
+from agents_ui.reports_api import csv_text, reports_of
 from router.appkeys import ROUTER
 from router.csat.config import CsatConfig
 from router.reports.figures import GroupBy, Report
@@ -72,7 +72,10 @@ async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(
     assert await error_of(resp) == (400, "report_range_too_long", "a report covers at most 366 days")
     for bad in ({"since": "2020-02-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
                 {"since": "2020-01-01T00:00:00", "until": "2020-02-01T00:00:00Z"},
-                {**_range(), "group_by": "planet"}, {}):
+                {**_range(), "group_by": "planet"}, {},
+                {"since": "0001-01-01T00:00:00+05:00", "until": "2020-01-01T00:00:00Z"},  # before year 1 in UTC
+                {"since": "2020-01-01T00:00:00Z", "until": "9999-12-31T23:00:00-05:00"},  # after year 9999
+                {**_range(), "tz": "Mars/Olympus"}, {**_range(), "tz": "../etc/passwd"}):
         resp = await client.get("/api/reports/figures", params=bad)
         assert resp.status == 422, bad
         resp = await client.get("/api/reports/figures.csv", params={**bad, "table": "figures"})
@@ -87,3 +90,23 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_quoted() -> None:
     assert csv_text(made, "handoff_reasons").splitlines() == [
         "reason,handoffs", "'@SUM(A1),2", "-,1", "asked for a person,4"]
     assert csv_text(made, "figures").splitlines()[1].startswith("'=1+2,3,")
+
+
+async def test_days_are_cut_in_the_zone_asked(client: Client) -> None:
+    await _day(client)
+    now = client.app[ROUTER].clock()
+    params = {**_range(), "tz": "Pacific/Kiritimati"}  # UTC+14: its day is never UTC's day at the same hour
+    resp = await client.get("/api/reports/figures", params=params)
+    assert resp.status == 200, await resp.text()
+    [row] = (await resp.json())["rows"]
+    assert row["group"] == (now + timedelta(hours=14)).date().isoformat()
+
+
+async def test_a_report_asked_while_another_is_counted_is_told_when_to_come_back(client: Client) -> None:
+    await login(client)
+    async with reports_of(client.app).lock:  # a report being counted on this node
+        resp = await client.get("/api/reports/figures", params=_range())
+        assert await error_of(resp) == (429, "report_busy", "another report is being counted: try again in a moment")
+        assert resp.headers["Retry-After"] == "2"
+    resp = await client.get("/api/reports/figures", params=_range())
+    assert resp.status == 200, await resp.text()

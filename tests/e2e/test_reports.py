@@ -19,7 +19,9 @@ async def test_reports_count_todays_conversation_chart_it_and_export_it(service:
     customer = await (await browser.new_context()).new_page()
     await open_widget(customer, service)
     await customer_says(customer, "Where is my order?")
-    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
+    # a browser far from UTC: its own days are asked for, cut in its zone
+    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800},
+                                             timezone_id="Pacific/Kiritimati")).new_page()
     await agent_logs_in(admin, service)
     await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
 
@@ -32,12 +34,14 @@ async def test_reports_count_todays_conversation_chart_it_and_export_it(service:
     assert (await table.locator("tbody tr").first.locator("th, td").nth(opened).text_content()) == "1"
     for chart in ("chart-volumes", "chart-first-response", "chart-wait"):
         await expect(screen.locator(f'[data-testid="{chart}"] svg rect').first).to_be_attached()
+    # a chart's label is cut short when long; its whole text is its <title>
+    await expect(screen.locator('[data-testid="chart-volumes"] svg text.report-label title').first).to_be_attached()
 
     await screen.locator('[data-testid="report-group"]').select_option("channel")
     await screen.locator('[data-testid="report-show"]').click()
     await expect(table.locator("tbody tr th")).to_have_text(["webchat"])
     href = await screen.locator('[data-testid="report-csv-figures"]').get_attribute("href")
-    assert href is not None and "group_by=channel" in href
+    assert href is not None and "group_by=channel" in href and "tz=Pacific%2FKiritimati" in href
     resp = await admin.request.get(service + href)
     assert resp.ok and resp.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(await resp.text())))

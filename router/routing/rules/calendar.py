@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from router.routing.rules.schema import Calendar
+from router.routing.rules.schema import END_OF_DAY, Calendar
 
 SEARCH_DAYS = 400  # a calendar closed for longer than this never opens
 
@@ -26,7 +26,7 @@ class Hours:
     def is_open(self, at: datetime) -> bool:
         local = at.astimezone(self.zone)
         now = local.time()
-        return any(start <= now < end for start, end in self._ranges(local))
+        return any(start <= now and (now < end or end == END_OF_DAY) for start, end in self._ranges(local))
 
     def next_opening(self, at: datetime) -> datetime | None:
         """``at`` itself when open, else the start of the next opening, in the

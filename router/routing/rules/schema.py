@@ -141,15 +141,17 @@ def _days(key: str) -> list[int]:
     return list(range(a, b + 1))
 
 
+END_OF_DAY = time.max  # a range's end "24:00": open up to the next midnight
+
+
 def _time_range(text: str) -> tuple[time, time]:
     match = _RANGE.match(text.strip())
     if match is None:
         raise ValueError(f"{text!r} is no time range (e.g. 09:00-18:00)")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h2 == 24 and m2 == 0:
-        h2, m2 = 23, 59  # "-24:00": until the end of the day
     try:
-        start, end = time(h1, m1), time(h2, m2)
+        # "-24:00": until midnight, the whole last minute included (``time`` has no 24:00: ``END_OF_DAY``)
+        start, end = time(h1, m1), END_OF_DAY if (h2, m2) == (24, 0) else time(h2, m2)
     except ValueError:
         raise ValueError(f"{text!r} has an impossible time") from None
     if end <= start:

@@ -69,7 +69,9 @@ async def test_the_bot_its_handoff_and_containment_are_logged(store: Store) -> N
     assert stored.sender is not None
     customer = await store.resolve_identity(stored.sender, None, T0)
     conv, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, BOT, T0)
-    handoff = RouteDecision(status=ConversationStatus.QUEUED, team="billing", reason="asked for a person")
+    # the route's reason is words, numbers and the bot's detail: the log keeps the HandoffReason's code
+    handoff = RouteDecision(status=ConversationStatus.QUEUED, team="billing",
+                            reason="rule 'billing' (low_confidence: refund 0.31 < 0.5)")
     await store.reroute_conversation(conv.id, handoff, T0 + 5 * S, expected={ConversationStatus.BOT})
     back = RouteDecision(status=ConversationStatus.BOT, team="billing", reason="handed back to the bot by ann")
     await store.reroute_conversation(conv.id, back, T0 + 9 * S, expected={ConversationStatus.QUEUED})
@@ -77,9 +79,28 @@ async def test_the_bot_its_handoff_and_containment_are_logged(store: Store) -> N
     events = await store.events_of(conv.id)
     assert _kinds(events) == [("opened", "bot"), ("handoff", None), ("queued", "bot"), ("to_bot", None),
                               ("resolved", None)]
-    assert events[1].reason == "asked for a person" and events[1].team == "billing"
+    assert events[1].reason == "low_confidence" and events[1].team == "billing"
     assert events[3].reason == "handed back to the bot by ann"
     assert events[4].prev_status == "bot"  # contained: the bot kept it to the end
+
+
+async def test_a_handoff_is_logged_as_a_code(store: Store) -> None:
+    """The rules' own handoff and an agent taking the conversation from the bot: codes, never text."""
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    codes = []
+    for n, how in enumerate(("rules", "taken")):
+        stored, _ = await store.insert_inbound(inbound(f"h{n}", sender=f"h{n}"), T0)
+        assert stored.sender is not None
+        customer = await store.resolve_identity(stored.sender, None, T0)
+        conv, _ = await store.attach_to_conversation(stored.id, customer.id, stored.channel, BOT, T0)
+        if how == "rules":
+            decision = RouteDecision(status=ConversationStatus.QUEUED, team="billing", reason="rule 'vip' matched")
+            await store.reroute_conversation(conv.id, decision, T0 + S, expected={ConversationStatus.BOT})
+        else:
+            await store.set_conversation_state(conv.id, ConversationStatus.ASSIGNED, ann.id, T0 + S,
+                                               expected={ConversationStatus.BOT})
+        codes += [e.reason for e in await store.events_of(conv.id) if e.kind is Kind.HANDOFF]
+    assert codes == ["rules", "taken"]
 
 
 async def test_a_transfer_to_a_team_a_lapsed_offer_and_the_tier_at_the_time(store: Store) -> None:

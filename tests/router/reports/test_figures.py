@@ -62,3 +62,13 @@ def test_ratings_count_by_the_group_of_their_answer() -> None:
     rows = {r["group"]: r for r in report([], ratings, MON, MON + timedelta(days=1), GroupBy.AGENT, Queues()).rows}
     csat = {agent: (r["csat_count"], r["csat_average"], r["csat_satisfied"]) for agent, r in rows.items()}
     assert csat == {"agt_1": (2, 3.0, 0.5), "agt_2": (1, 4.0, 1.0)}
+
+
+def test_a_range_to_24_00_is_open_to_midnight() -> None:
+    """"-24:00" keeps the day's last minute: a queue open all day counts every second of it."""
+    always = Hours(Calendar(timezone="Europe/Moscow", hours={"mon-sun": ["00:00-24:00"]}))
+    assert open_seconds(always, MON, MON + timedelta(days=2)) == 2 * 86400
+    evening = Hours(Calendar(timezone="UTC", hours={"mon-fri": ["18:00-24:00"]}))
+    assert open_seconds(evening, MON, MON + timedelta(days=1)) == 6 * 3600
+    assert evening.is_open(MON + timedelta(hours=23, minutes=59, seconds=30))
+    assert not evening.is_open(MON + timedelta(days=5, minutes=0, seconds=30))  # Saturday 00:00:30

@@ -47,7 +47,7 @@ async def test_the_day_as_counters_and_histograms(store: Store) -> None:
     assert _value(registry, "omnirouter_queue_wait_seconds_sum", team="support", tier="gold") == 60
     assert _value(registry, "omnirouter_queue_wait_seconds_sum", team="support", tier="-") == 600 + 180
     assert _value(registry, "omnirouter_queue_wait_seconds_sum", team="senior", tier="-") == 120
-    assert _value(registry, "omnirouter_bot_handoffs_total", team="support", reason="asked for a person") == 1
+    assert _value(registry, "omnirouter_bot_handoffs_total", team="support", reason="rules") == 1
     assert _value(registry, "omnirouter_transfers_total", team="senior", to="team") == 1
     await metrics.catch_up()  # nothing new: nothing counted twice
     assert _value(registry, "omnirouter_conversations_reopened_total", team="support", channel="webchat") == 1
