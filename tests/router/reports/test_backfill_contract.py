@@ -67,7 +67,8 @@ async def test_the_migration_backfills_and_an_unlogged_conversation_gets_no_firs
     async with store_factory() as store:
         events = await store.events_of(answered)
         assert [(e.kind, e.at, e.agent_id) for e in events] == [
-            (Kind.OPENED, at(9, 0), None), (Kind.FIRST_REPLY, at(9, 4), ann), (Kind.RESOLVED, at(9, 30), ann)]
+            # never assigned: a resolve keeps the handler (none), not whoever clicked (states.agent_after)
+            (Kind.OPENED, at(9, 0), None), (Kind.FIRST_REPLY, at(9, 4), ann), (Kind.RESOLVED, at(9, 30), None)]
         assert events[0].how == "backfill"
         await _reply(store, waiting, ann, at(10, 5))
         await _reply(store, waiting, ann, at(10, 7))
