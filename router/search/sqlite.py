@@ -45,7 +45,7 @@ from router.store.sqlite_db import Synchronous
 def match_expression(terms: tuple[str, ...], prefix: bool) -> str:
     """FTS5's query of terms that must all be there; each quoted (terms are
     letters and digits only, but a query never becomes FTS5 syntax)."""
-    return " ".join(f'"{t}"' + ("*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
+    return " ".join('"' + t.replace('"', '""') + '"' + ("*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
 
 
 def _filters(f: Filters, args: list[Any]) -> str:

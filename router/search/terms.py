@@ -43,6 +43,10 @@ MAX_PHONE_DIGITS = 15  # E.164's longest; a longer run of digits is a list of nu
 MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone
 NATIONAL_DIGITS = 10  # a phone's digits after its country code (+7 916 123-45-67)
 LOCAL_DIGITS = 7  # a phone's number within its area code (123-45-67)
+# a term's most UTF-8 bytes; a longer one (a pasted key) is its first this many, in the index
+# and in a query alike: PostgreSQL's lexemes end at 2,047 bytes, and array_to_tsvector does
+# not check it (a longer one is stored corrupted)
+MAX_TERM_BYTES = 200
 
 _WORD = re.compile(r"[0-9a-zа-я]+")
 _CYRILLIC = re.compile(r"[а-я]")
@@ -166,7 +170,13 @@ def text_terms(text: str) -> list[str]:
             found += _phone_terms("".join(_DIGIT.findall(run)))
         found += _dates(folded)
         found += [letters + digits for letters, digits in _CODE.findall(folded)]
-    return list(dict.fromkeys(found))
+    return _capped(found)
+
+
+def _capped(terms: list[str]) -> list[str]:
+    """``terms`` without repeats, each cut to ``MAX_TERM_BYTES`` (at a whole character)."""
+    return list(dict.fromkeys(
+        t if len(t) * 4 <= MAX_TERM_BYTES else t.encode()[:MAX_TERM_BYTES].decode("utf-8", "ignore") for t in terms))
 
 
 def customer_terms(name: str | None, values: list[str]) -> list[str]:
@@ -210,4 +220,4 @@ def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
     for word in _WORD.findall(folded):
         if not (drop_stop_words and word in STOP_WORDS):
             found.append(word if not (word.isalpha() or word.isdigit()) else stem(word))
-    return list(dict.fromkeys(found))
+    return _capped(found)

@@ -32,9 +32,12 @@ LOOKALIKE_RU = "Курьер oпoздал на час"  # the o's are Latin
 LOOKALIKE_EN = "Where is my рackage"  # the р is Cyrillic
 SHOUTED = "СРОЧНО нужен ВОЗВРАТ"
 NUMBER = "Счёт 100097 оплачен"
+# words a hand-made array literal ({a,b}) took for something else: null as a NULL, quotes, backslashes, braces, commas
+NULL = "null"
+NULLS = "NULL value, \"quoted\" {braces} back\\slash, comma"
 
 CORPUS = [ORDERS_RU, ORDERS_RU_2, ORDERS_EN, ORDER_EN, YO, ACCENTS, EMAIL, EMAIL_2, URL, PHONE, PHONE_2, DATE,
-          DATE_2, CODE, CODE_2, LOOKALIKE_RU, LOOKALIKE_EN, SHOUTED, NUMBER]
+          DATE_2, CODE, CODE_2, LOOKALIKE_RU, LOOKALIKE_EN, SHOUTED, NUMBER, NULL, NULLS]
 
 # (query, the messages it finds), by what people type
 MESSAGE_CASES: dict[str, list[tuple[str, set[str]]]] = {
@@ -73,6 +76,10 @@ MESSAGE_CASES: dict[str, list[tuple[str, set[str]]]] = {
         ("рackage", {LOOKALIKE_EN}),
     ],
     "mixed case": [("срочно", {SHOUTED}), ("Возврат", {SHOUTED}), ("ВоЗвРаТ СрОчНо", {SHOUTED})],
+    "words that are SQL's or an array's syntax": [
+        ("null", {NULL, NULLS}), ("NULL", {NULL, NULLS}), ('"quoted"', {NULLS}), ("{braces}", {NULLS}),
+        ("back\\slash", {NULLS}), ("comma", {NULLS}), ("value", {NULLS}),
+    ],
     "no prefix search in messages": [("заказ", {ORDERS_RU, ORDERS_RU_2}), ("зака", set()), ("ord", set())],
 }
 
