@@ -45,7 +45,7 @@ from router.search.store import (
     SearchStore,
     resume_after,
 )
-from router.search.terms import MIN_PREFIX, customer_terms, text_terms
+from router.search.terms import MIN_PREFIX, TERMS_KEY, TERMS_VERSION, customer_terms, text_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.store.pg_rows import CONVERSATION_SELECT
@@ -209,6 +209,26 @@ async def _search_customers(conn: PgConn, search: Search) -> list[tuple[int, Cus
     return [(r["position"], CustomerHit(
         id=r["id"], display_name=r["display_name"], conversation_id=r["conversation_id"],
         identities=[IdentityRef(kind=k, value=v) for k, v in r["keys"]])) for r in rows]
+
+
+async def _requeue_for_terms(conn: PgConn, version: str) -> None:
+    """Every message and customer queued again when their terms were made by
+    other rules (``TERMS_VERSION``): once, under a lock of the cluster's, the
+    version kept in ``meta`` after. A store never indexed has nothing to do
+    again (migration 19 queued what it held). Rows are queued, no table is
+    locked: the service searches and ingests meanwhile."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('omnirouter:search-terms'))")
+    made = await conn.fetchval("SELECT value FROM meta WHERE key = $1", TERMS_KEY)
+    if made == version.encode():
+        return
+    if made is not None or await conn.fetchval("SELECT EXISTS (SELECT 1 FROM search_messages)"):
+        log.warning("search: the index was made by other rules; indexing every message and customer again")
+        await conn.execute("INSERT INTO search_dirty_messages (seq) SELECT seq FROM messages ON CONFLICT DO NOTHING")
+        await conn.execute(
+            "INSERT INTO search_dirty_customers (customer_id) SELECT id FROM customers ORDER BY created_at, id")
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        TERMS_KEY, version.encode())
 
 
 async def _queued_messages(conn: PgConn, limit: int) -> list[tuple[int, str]]:
@@ -378,6 +398,7 @@ class PostgresSearch(SearchStore, PgConnections):
 
     _term_stats: TermStats | None = None
     _term_stats_at = -math.inf
+    _terms_checked = False  # whether the index was checked for the rules its terms were made by
 
     async def search_messages(self, search: Search) -> MessagePage:
         if time.monotonic() - self._term_stats_at > STATS_FOR:
@@ -396,6 +417,9 @@ class PostgresSearch(SearchStore, PgConnections):
         terms are made in a worker thread before the transaction
         that writes them opens: the event loop and the transaction are not
         held while texts are parsed and stemmed."""
+        if not self._terms_checked:
+            await self._pg.write(_requeue_for_terms, TERMS_VERSION)
+            self._terms_checked = True
         texts = await self._pg.read(_queued_messages, limit)
         done = 0
         if texts:

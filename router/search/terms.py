@@ -32,7 +32,9 @@ installed (snowballstemmer uses it by itself): ``python -m bench.search
 --stemmers`` measures both.
 
 ``TERMS_VERSION`` names these rules: an index built by other rules is built
-again (SQLite's index file at start; both stores' tables by a migration)."""
+again, in the background (SQLite's index file of messages at start; the
+stores' other tables queued again by the indexer's first round, which keeps
+the version in the store's ``meta``)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ import snowballstemmer
 from router.search.stopwords import STOP_WORDS
 
 TERMS_VERSION = "3"  # bump when a text's terms change: every index is built again
+TERMS_KEY = "search-terms"  # where a store keeps the version its terms were made by (its meta table)
 MIN_PHONE_DIGITS = 5  # fewer digits are a house number, not a phone
 MAX_PHONE_DIGITS = 15  # E.164's longest; a longer run of digits is a list of numbers
 MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone

@@ -78,3 +78,35 @@ async def test_sqlite_upgrade_builds_the_index_of_other_rules_again(
         await caught_up(store)
         assert await found_messages(store, "creme brulee") == [TEXT]
         assert await customers(store, "jose nunez") == ["José Núñez"]
+
+
+async def test_postgres_indexes_everything_again_when_the_terms_rules_change(pg_database: str) -> None:
+    async with PostgresStore(pg_database) as store:
+        await ingest(store, inbound("m1", sender="u1", text=TEXT))
+        await store.resolve_identity(IdentityRef(kind="telegram", value="7"), "José Núñez", T0)
+        await caught_up(store)
+    conn = await asyncpg.connect(pg_database)
+    try:  # as rules of another TERMS_VERSION left both tables, everything indexed
+        await conn.execute("UPDATE meta SET value = '1' WHERE key = 'search-terms'")
+        await conn.execute("UPDATE search_messages SET terms = to_tsvector('simple', 'cr me br l e')")
+        await conn.execute("UPDATE search_customers SET terms = to_tsvector('simple', $1)", OLD_CUSTOMER_TERMS)
+    finally:
+        await conn.close()
+    async with PostgresStore(pg_database) as store:
+        await caught_up(store)
+        assert await found_messages(store, "creme brulee") == [TEXT]
+        assert await customers(store, "jose nunez") == ["José Núñez"]
+
+
+async def test_sqlite_indexes_customers_again_when_the_terms_rules_change(tmp_path: Path) -> None:
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path) as store:
+        await store.resolve_identity(IdentityRef(kind="telegram", value="7"), "José Núñez", T0)
+        await caught_up(store)
+    with sqlite3.connect(path) as db:  # as rules of another TERMS_VERSION left the customers' terms
+        db.execute("UPDATE meta SET value = X'31' WHERE key = 'search-terms'")
+        db.execute("DELETE FROM search_customers")
+        db.execute("INSERT INTO search_customers (rowid, terms) SELECT rowid, ? FROM customers", (OLD_CUSTOMER_TERMS,))
+    async with SQLiteStore(path) as store:
+        await caught_up(store)
+        assert await customers(store, "jose nunez") == ["José Núñez"]
