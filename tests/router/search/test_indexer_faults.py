@@ -5,6 +5,7 @@ the others, and a term of any length is stored as a query makes it."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import asyncpg
 import pytest
@@ -65,3 +66,19 @@ async def test_postgres_leaves_out_a_message_the_database_refuses_and_indexes_th
         said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any("left out of search" in m and f"seq {seq}" in m for m in said), said
         assert not any("secret" in m for m in said)
+
+
+async def test_postgres_makes_the_terms_off_the_event_loop(
+        pg_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    made_on: list[int] = []
+
+    def noted(text: str) -> list[str]:
+        made_on.append(threading.get_ident())
+        return text_terms(text)
+
+    monkeypatch.setattr(search_postgres, "text_terms", noted)
+    async with PostgresStore(pg_database) as store:
+        await ingest(store, inbound("m1", sender="u1", text="заказ один"))
+        await caught_up(store)
+        assert await found_messages(store, "заказ") == ["заказ один"]
+    assert made_on and threading.get_ident() not in made_on  # a worker thread's, never the loop's
