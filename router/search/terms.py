@@ -67,8 +67,9 @@ _RUSSIAN_WORD = re.compile(r"[а-яё]+")  # stemmed as Russian; other alphabets
 _ENGLISH_WORD = re.compile(r"[a-z]+")
 _LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 # digits as a phone number is typed: 8 (916) 123-45-67, +7.916.123.45.67; a "+" after a
-# space starts another number
-_DIGIT_RUN = re.compile(r"(?<![^\W_])\+?\d(?:[\d().\-]|\s(?!\s*\+))*\d(?![^\W_])")
+# space starts another
+# number (spaces taken whole, possessively: a long run of them is read once, never again per space)
+_DIGIT_RUN = re.compile(r"(?<![^\W_])\+?\d(?:[\d().\-]|\s++(?!\+))*\d(?![^\W_])")
 _GROUP = re.compile(r"\S+")  # a run's groups, as spaces part them: +7 916 123-45-67
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
 _DIGIT = re.compile(r"\d")
@@ -175,14 +176,14 @@ def _run_phone_terms(run: str) -> list[str]:
     every stretch of adjacent groups with a phone's digits, so a number is
     found when others stand next to it (+7 916 123-45-67 2 раза; two numbers
     on a line; an order's number then a phone)."""
-    groups = ["".join(_DIGIT.findall(g)) for g in _GROUP.findall(run)]
+    groups = [digits for g in _GROUP.findall(run) if (digits := "".join(_DIGIT.findall(g)))]
     found = _phone_terms("".join(groups))
     if len(groups) < 2:
         return found
     for start in range(len(groups)):
         digits = ""
-        for group in groups[start:]:
-            digits += group
+        for end in range(start, len(groups)):  # a few groups each: a window ends past 11 digits
+            digits += groups[end]
             if len(digits) > NATIONAL_DIGITS + 1:
                 break
             if len(digits) == NATIONAL_DIGITS or (len(digits) == NATIONAL_DIGITS + 1 and digits[0] in "78"):
