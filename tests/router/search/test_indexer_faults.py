@@ -4,6 +4,8 @@ the others, and a term of any length is stored as a query makes it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 
@@ -11,6 +13,7 @@ import asyncpg
 import pytest
 
 from router.search import postgres as search_postgres
+from router.search.actions import Indexer
 from router.search.terms import MAX_TERM_BYTES, text_terms
 from router.store.base import Store
 from router.store.postgres import PostgresStore
@@ -82,3 +85,29 @@ async def test_postgres_makes_the_terms_off_the_event_loop(
         await caught_up(store)
         assert await found_messages(store, "заказ") == ["заказ один"]
     assert made_on and threading.get_ident() not in made_on  # a worker thread's, never the loop's
+
+
+async def test_an_indexer_failure_is_a_warning_naming_its_kind(
+        pg_database: str, caplog: pytest.LogCaptureFixture) -> None:
+    async with PostgresStore(pg_database) as store:
+        await ingest(store, inbound("m1", sender="u1", text="заказ секрет"))
+        conn = await asyncpg.connect(pg_database)
+        try:  # a fault of the schema's: every round fails
+            await conn.execute("DROP TABLE search_messages")
+        finally:
+            await conn.close()
+        with caplog.at_level(logging.WARNING, logger="router.search.actions"):
+            task = asyncio.create_task(Indexer(store).run())
+            try:
+                for _ in range(1200):  # a hang detector: the first round fails at once
+                    if any(r.name == "router.search.actions" for r in caplog.records):
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        said = [r for r in caplog.records if r.name == "router.search.actions"]
+        assert said and said[0].levelno == logging.WARNING
+        assert "BackendError from UndefinedTableError" in said[0].getMessage()
+        assert "секрет" not in said[0].getMessage()
