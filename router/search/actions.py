@@ -18,7 +18,7 @@ from router.bus import EventBus
 from router.models import ConversationView
 from router.search.service import MAX_LABELS, label_name, snooze_until
 from router.search.store import SearchStore
-from router.store.errors import StoreError
+from router.store.errors import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,14 @@ class Indexer:
         while True:
             try:
                 done = await self.store.index_for_search(INDEX_BATCH)
-            except StoreError as exc:  # an outage the store logs once; the index catches up after it
+            except StoreUnavailable as exc:  # an outage the store logs once; the index catches up after it
                 log.debug("search indexing failed: %s", exc)
+                await asyncio.sleep(RETRY)
+                continue
+            except StoreError as exc:  # a fault of ours or of the data: said, by its kind (never a text)
+                cause = exc.__cause__
+                log.warning("search indexing failed (%s%s); again in %.0f s", type(exc).__name__,
+                            f" from {type(cause).__name__}" if cause is not None else "", RETRY)
                 await asyncio.sleep(RETRY)
                 continue
             await asyncio.sleep(INDEX_BUSY if done >= INDEX_BATCH else INDEX_IDLE)

@@ -22,6 +22,8 @@ number) and reads the whole table to find none."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -43,12 +45,17 @@ from router.search.store import (
     SearchStore,
     resume_after,
 )
-from router.search.terms import MIN_PREFIX, customer_terms, text_terms
+from router.search.terms import MIN_PREFIX, TERMS_KEY, TERMS_VERSION, customer_terms, text_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.store.pg_rows import CONVERSATION_SELECT
 from router.store.rows import conversation_row, message_row
 
+log = logging.getLogger(__name__)
+
+# what the database says of one row's data (a value out of its type's range, a limit of its
+# own): the rest of the batch is written without it
+ROW_REFUSED = (asyncpg.DataError, asyncpg.ProgramLimitExceededError)
 WALK_MS = 150  # a walk by seq that takes longer (stale statistics) gives way to the GIN index
 STATS_FOR = 300.0  # seconds the terms' statistics are kept before they are read again
 
@@ -66,8 +73,10 @@ class _Args:
 
 def terms_query(terms: tuple[str, ...], prefix: bool) -> str:
     """A ``tsquery``'s text of terms that must all be there, each as a prefix
-    when ``prefix`` (terms are letters and digits only: quoted all the same)."""
-    return " & ".join(f"'{t}'" + (":*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
+    when ``prefix`` (terms are letters and digits only: quoted and escaped all
+    the same, so a term is never the query's syntax)."""
+    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+    return " & ".join(q + (":*" if prefix and len(t) >= MIN_PREFIX else "") for q, t in zip(quoted, terms, strict=True))
 
 
 def _filters(f: Filters, arg: Callable[[Any], str], at: str) -> str:
@@ -202,42 +211,116 @@ async def _search_customers(conn: PgConn, search: Search) -> list[tuple[int, Cus
         identities=[IdentityRef(kind=k, value=v) for k, v in r["keys"]])) for r in rows]
 
 
-async def _index(conn: PgConn, limit: int) -> int:
-    """Queued messages (the newest first: after an upgrade, recent ones are
-    found first) and changed customers, ``limit`` of each at most."""
-    return await _index_messages(conn, limit) + await _index_customers(conn, limit)
-
-
-async def _index_messages(conn: PgConn, limit: int) -> int:
-    taken = [r["seq"] for r in await conn.fetch(
-        "DELETE FROM search_dirty_messages WHERE seq IN (SELECT seq FROM search_dirty_messages ORDER BY seq DESC"
-        " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING seq", limit)]
-    if not taken:
-        return 0
-    rows = await conn.fetch("SELECT seq, text FROM messages WHERE seq = ANY($1::bigint[])", taken)
-    docs = [(r["seq"], terms) for r in rows if (terms := text_terms(r["text"] or ""))]
+async def _requeue_for_terms(conn: PgConn, version: str) -> None:
+    """Every message and customer queued again when their terms were made by
+    other rules (``TERMS_VERSION``): once, under a lock of the cluster's, the
+    version kept in ``meta`` after. A store never indexed has nothing to do
+    again (migration 19 queued what it held). Rows are queued, no table is
+    locked: the service searches and ingests meanwhile."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('omnirouter:search-terms'))")
+    made = await conn.fetchval("SELECT value FROM meta WHERE key = $1", TERMS_KEY)
+    if made == version.encode():
+        return
+    if made is not None or await conn.fetchval("SELECT EXISTS (SELECT 1 FROM search_messages)"):
+        log.warning("search: the index was made by other rules; indexing every message and customer again")
+        await conn.execute("INSERT INTO search_dirty_messages (seq) SELECT seq FROM messages ON CONFLICT DO NOTHING")
+        await conn.execute(
+            "INSERT INTO search_dirty_customers (customer_id) SELECT id FROM customers ORDER BY created_at, id")
     await conn.execute(
-        "INSERT INTO search_messages (seq, terms) SELECT d.seq, array_to_tsvector(d.terms::text[])"
-        " FROM unnest($1::bigint[], $2::text[]) AS d(seq, terms)"
-        " ON CONFLICT (seq) DO UPDATE SET terms = excluded.terms",
-        [seq for seq, _ in docs], ["{" + ",".join(terms) + "}" for _, terms in docs])
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        TERMS_KEY, version.encode())
+
+
+async def _queued_messages(conn: PgConn, limit: int) -> list[tuple[int, str]]:
+    """The newest ``limit`` queued messages and their texts (after an upgrade,
+    recent ones are found first). Messages are never changed once stored: the
+    terms made of this read are still theirs when written."""
+    rows = await conn.fetch(
+        "SELECT d.seq, m.text FROM search_dirty_messages d LEFT JOIN messages m ON m.seq = d.seq"
+        " ORDER BY d.seq DESC LIMIT $1", limit)
+    return [(r["seq"], r["text"] or "") for r in rows]
+
+
+def _terms_of(texts: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
+    return [(seq, text_terms(text)) for seq, text in texts]
+
+
+async def _insert_message_terms(conn: PgConn, docs: list[tuple[int, list[str]]]) -> None:
+    # every array a parameter of its own (never a literal made here): a term is data, whatever it says
+    seqs = [seq for seq, terms in docs for _ in terms]
+    flat = [term for _, terms in docs for term in terms]
+    await conn.execute(
+        "INSERT INTO search_messages (seq, terms) SELECT d.seq, array_to_tsvector(array_agg(d.term))"
+        " FROM unnest($1::bigint[], $2::text[]) AS d(seq, term) GROUP BY d.seq"
+        " ON CONFLICT (seq) DO UPDATE SET terms = excluded.terms", seqs, flat)
+
+
+async def _store_message_terms(conn: PgConn, docs: list[tuple[int, list[str]]]) -> int:
+    """The terms of the messages still queued, in one statement; when the
+    database refuses it, each message's in a savepoint of its own, and one it
+    still refuses is left out of search (a WARNING names it), never retried
+    for ever in front of all the others."""
+    taken = {r["seq"] for r in await conn.fetch(
+        "DELETE FROM search_dirty_messages WHERE seq = ANY($1::bigint[]) RETURNING seq", [seq for seq, _ in docs])}
+    docs = [(seq, terms) for seq, terms in docs if seq in taken and terms]
+    try:
+        async with conn.transaction():  # a savepoint
+            await _insert_message_terms(conn, docs)
+    except ROW_REFUSED as exc:
+        log.warning("search indexing: a batch of %d messages was refused (%s); indexing them one by one",
+                    len(docs), type(exc).__name__)
+        for seq, terms in docs:
+            try:
+                async with conn.transaction():
+                    await _insert_message_terms(conn, [(seq, terms)])
+            except ROW_REFUSED as one:
+                log.warning("search indexing: message seq %d left out of search, the database refused its"
+                            " terms (%s)", seq, type(one).__name__)
     return len(taken)
 
 
-async def _index_customers(conn: PgConn, limit: int) -> int:
-    taken = await conn.fetch(
-        "DELETE FROM search_dirty_customers WHERE seq IN (SELECT seq FROM search_dirty_customers ORDER BY seq"
-        " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING customer_id", limit)
-    ids = list(dict.fromkeys(r["customer_id"] for r in taken))
-    if not ids:
-        return 0
+async def _queued_customers(conn: PgConn, limit: int) -> tuple[list[int], list[tuple[str, str | None, list[str]]]]:
+    """The queue's first ``limit`` entries, and each customer's name and
+    identities' values as they are now (a change after this read queues
+    the customer again)."""
+    queued = await conn.fetch("SELECT seq, customer_id FROM search_dirty_customers ORDER BY seq LIMIT $1", limit)
+    ids = list(dict.fromkeys(r["customer_id"] for r in queued))
     rows = await conn.fetch(
         "SELECT cu.id, cu.display_name, ARRAY(SELECT value FROM identities WHERE customer_id = cu.id) AS vals"
-        " FROM customers cu WHERE cu.id = ANY($1::text[]) ORDER BY cu.id", ids)
+        " FROM customers cu WHERE cu.id = ANY($1::text[]) ORDER BY cu.id", ids) if ids else []
+    return [r["seq"] for r in queued], [(r["id"], r["display_name"], list(r["vals"])) for r in rows]
+
+
+def _customers_terms(customers: list[tuple[str, str | None, list[str]]]) -> list[tuple[str, list[str]]]:
+    return [(customer_id, customer_terms(name, values)) for customer_id, name, values in customers]
+
+
+async def _insert_customer_terms(conn: PgConn, docs: list[tuple[str, list[str]]]) -> None:
     await conn.executemany(
         "INSERT INTO search_customers (customer_id, terms) VALUES ($1, array_to_tsvector($2::text[]))"
-        " ON CONFLICT (customer_id) DO UPDATE SET terms = excluded.terms",
-        [(r["id"], customer_terms(r["display_name"], list(r["vals"]))) for r in rows])
+        " ON CONFLICT (customer_id) DO UPDATE SET terms = excluded.terms", docs)
+
+
+async def _store_customer_terms(conn: PgConn, queued: list[int], docs: list[tuple[str, list[str]]]) -> int:
+    """As ``_store_message_terms``, for customers: the entries read are taken
+    off the queue (those another node took meanwhile are its own)."""
+    taken = await conn.fetch(
+        "DELETE FROM search_dirty_customers WHERE seq = ANY($1::bigint[]) RETURNING customer_id", queued)
+    ids = {r["customer_id"] for r in taken}
+    docs = [(customer_id, terms) for customer_id, terms in docs if customer_id in ids]
+    try:
+        async with conn.transaction():  # a savepoint
+            await _insert_customer_terms(conn, docs)
+    except ROW_REFUSED as exc:
+        log.warning("search indexing: a batch of %d customers was refused (%s); indexing them one by one",
+                    len(docs), type(exc).__name__)
+        for doc in docs:
+            try:
+                async with conn.transaction():
+                    await _insert_customer_terms(conn, [doc])
+            except ROW_REFUSED as one:
+                log.warning("search indexing: customer %s left out of search, the database refused its"
+                            " terms (%s)", doc[0], type(one).__name__)
     return len(ids)
 
 
@@ -315,6 +398,7 @@ class PostgresSearch(SearchStore, PgConnections):
 
     _term_stats: TermStats | None = None
     _term_stats_at = -math.inf
+    _terms_checked = False  # whether the index was checked for the rules its terms were made by
 
     async def search_messages(self, search: Search) -> MessagePage:
         if time.monotonic() - self._term_stats_at > STATS_FOR:
@@ -329,7 +413,23 @@ class PostgresSearch(SearchStore, PgConnections):
         return await self._pg.read(_search_customers, search)
 
     async def index_for_search(self, limit: int) -> int:
-        return await self._pg.write(_index, limit)
+        """Queued messages and changed customers, ``limit`` of each at most. The
+        terms are made in a worker thread before the transaction
+        that writes them opens: the event loop and the transaction are not
+        held while texts are parsed and stemmed."""
+        if not self._terms_checked:
+            await self._pg.write(_requeue_for_terms, TERMS_VERSION)
+            self._terms_checked = True
+        texts = await self._pg.read(_queued_messages, limit)
+        done = 0
+        if texts:
+            docs = await asyncio.to_thread(_terms_of, texts)
+            done = await self._pg.write(_store_message_terms, docs)
+        queued, customers = await self._pg.read(_queued_customers, limit)
+        if queued:
+            docs_of_customers = await asyncio.to_thread(_customers_terms, customers)
+            done += await self._pg.write(_store_customer_terms, queued, docs_of_customers)
+        return done
 
     async def list_labels(self) -> list[Label]:
         return await self._pg.read(_labels)

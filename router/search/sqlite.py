@@ -13,6 +13,7 @@ so a position once passed never gains a message."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import datetime
 from typing import Any, cast
@@ -30,7 +31,7 @@ from router.search.store import (
     SearchStore,
     resume_after,
 )
-from router.search.terms import MIN_PREFIX, customer_terms
+from router.search.terms import MIN_PREFIX, TERMS_KEY, TERMS_VERSION, customer_terms
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
 from router.store.rows import CONVERSATION_SELECT, conversation_row, from_ts, message_row, ts
@@ -39,13 +40,15 @@ from router.store.rows import fetch_one as _one
 from router.store.secrets import SecretStore
 from router.store.sqlite_db import Synchronous
 
+log = logging.getLogger(__name__)
+
 # -- the terms of a query --------------------------------------------------------
 
 
 def match_expression(terms: tuple[str, ...], prefix: bool) -> str:
     """FTS5's query of terms that must all be there; each quoted (terms are
     letters and digits only, but a query never becomes FTS5 syntax)."""
-    return " ".join(f'"{t}"' + ("*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
+    return " ".join('"' + t.replace('"', '""') + '"' + ("*" if prefix and len(t) >= MIN_PREFIX else "") for t in terms)
 
 
 def _filters(f: Filters, args: list[Any]) -> str:
@@ -153,6 +156,21 @@ def _search_customers(conn: sqlite3.Connection, search: Search) -> list[tuple[in
     return hits
 
 
+def _requeue_customers_for_terms(conn: sqlite3.Connection, version: str) -> None:
+    """Every customer queued again when their terms were made by other rules
+    (``TERMS_VERSION``; the index of messages rebuilds itself): once, the
+    version kept in ``meta`` after. A store whose customers were never
+    indexed has nothing to do again."""
+    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (TERMS_KEY,))
+    if row is not None and bytes(row[0]) == version.encode():
+        return
+    if row is not None or _one(conn, "SELECT 1 FROM search_customers LIMIT 1") is not None:
+        log.warning("search: customers' terms were made by other rules; indexing every customer again")
+        conn.execute("INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers")
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (TERMS_KEY, version.encode()))
+
+
 def _index_customers(conn: sqlite3.Connection, limit: int) -> int:
     """Customers changed since they were indexed, in the writer's transaction."""
     dirty = [r[0] for r in _all(conn, "SELECT customer_id FROM search_dirty_customers LIMIT ?", (limit,))]
@@ -234,6 +252,7 @@ class SQLiteSearch(SearchStore, Connections):
     path: str
     synchronous: Synchronous
     _messages_index: MessageIndex | None = None
+    _terms_checked = False  # whether customers' terms were checked for the rules they were made by
 
     async def open_search(self) -> None:
         index = MessageIndex(self.path, self.synchronous)
@@ -263,6 +282,9 @@ class SQLiteSearch(SearchStore, Connections):
         return await self._r.call(_search_customers, search)
 
     async def index_for_search(self, limit: int) -> int:
+        if not self._terms_checked:
+            await self._w.call(_requeue_customers_for_terms, TERMS_VERSION)
+            self._terms_checked = True
         done = await self._index.index(limit)
         # customers through the store's writer, only when one changed (the reader looks first)
         if await self._r.call(_one, "SELECT 1 FROM search_dirty_customers LIMIT 1") is not None:

@@ -7,8 +7,9 @@ The file holds derived data only: an FTS5 table keyed by the message's rowid
 and the position the indexer reached. Deleted, or found to belong to another
 store (a replaced database), or made by other rules (``TERMS_VERSION``: an
 upgrade that changed how a text's terms are made), or behind the store's last message (a restored
-backup, writes lost at a power cut), it is built again from the first
-message, in the background. The store's reader attaches it read-only to
+backup, writes lost at a power cut), it is built again in the
+background: messages stored meanwhile as they come, the ones before newest
+first (``index_messages``). The store's reader attaches it read-only to
 search (``attach``), and the indexer's connection attaches the store
 read-only to read what to index."""
 
@@ -62,27 +63,52 @@ def _prepare(conn: sqlite3.Connection, store_path: str, owner: str) -> None:
     conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [("store", owner), ("terms", TERMS_VERSION)])
 
 
+def _meta(conn: sqlite3.Connection, key: str) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _set_meta(conn: sqlite3.Connection, values: dict[str, int]) -> None:
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     [(k, str(v)) for k, v in values.items()])
+
+
 def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int:
-    """Up to ``limit`` messages after the position reached, in one transaction of the index's."""
+    """Up to ``limit`` messages, in one transaction of the index's: those
+    stored since the last round first (after ``position``, oldest first), then,
+    while the index is being built (``backlog``: the messages below it are not
+    in it yet), the backlog newest first, so a rebuild finds recent messages
+    first and never holds new ones back."""
     if not _attached(conn, _STORE):
         conn.execute(f"ATTACH DATABASE ? AS {_STORE}", (f"file:{Path(store_path).as_uri()[7:]}?mode=ro",))
-    row = conn.execute("SELECT value FROM meta WHERE key = 'position'").fetchone()
-    after = int(row[0]) if row is not None else 0
+    after = _meta(conn, "position")
     if after and after > _last_message(conn):
         # the store went back in time (a backup restored, writes lost at a power cut): the
-        # index's rowids may name other messages now; build it again from the first
+        # index's rowids may name other messages now; build it again
         _rebuild(conn)
-        after = 0
+        after = None
+    if after is None:  # an index being built: what is stored now is the backlog, what comes after is new
+        after = _last_message(conn)
+        _set_meta(conn, {"position": after, "backlog": after + 1})
     rows = conn.execute(f"SELECT rowid, text FROM {_STORE}.messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
                         (after, limit)).fetchall()
+    marks = {"position": rows[-1][0]} if rows else {}
+    backlog = _meta(conn, "backlog")
+    if backlog is not None and len(rows) < limit:
+        older = conn.execute(f"SELECT rowid, text FROM {_STORE}.messages WHERE rowid < ? ORDER BY rowid DESC LIMIT ?",
+                             (backlog, limit - len(rows))).fetchall()
+        rows += older
+        marks["backlog"] = older[-1][0] if older else 0
     if not rows:
         return 0
     docs = [(r[0], " ".join(text_terms(r[1]))) for r in rows if r[1]]
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany("INSERT INTO search_messages (rowid, terms) VALUES (?, ?)", docs)
-        conn.execute("INSERT INTO meta (key, value) VALUES ('position', ?)"
-                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(rows[-1][0]),))
+        _set_meta(conn, {k: v for k, v in marks.items() if k != "backlog" or v})
+        if marks.get("backlog") == 0:  # built: the backlog is done
+            conn.execute("DELETE FROM meta WHERE key = 'backlog'")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -96,7 +122,8 @@ def _last_message(conn: sqlite3.Connection) -> int:
 
 def _rebuild(conn: sqlite3.Connection) -> None:
     log.warning("the search index is ahead of the store's messages (a restored backup?): building it again")
-    conn.executescript("BEGIN; DROP TABLE search_messages; DELETE FROM meta WHERE key = 'position'; COMMIT;")
+    conn.executescript("BEGIN; DROP TABLE search_messages; DELETE FROM meta WHERE key IN ('position', 'backlog');"
+                       " COMMIT;")
     conn.executescript(_CREATE)
 
 

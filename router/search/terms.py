@@ -6,17 +6,25 @@ A text is first folded (``fold``): compatibility forms (full-width letters,
 ligatures) as plain letters, lower case, accents off (é → e, ё → е, but
 й stays й), and a word mixing Latin and Cyrillic look-alike letters
 («зaкaз» with Latin «a», "оrder" with a Cyrillic «о») written in the script
-most of its letters are in. Then each word is reduced to its Snowball stem in
-its own script's language (Cyrillic words by the Russian stemmer, Latin ones
-by the English), so «заказ» finds «заказы», «заказов» and "order" finds
-"orders". Emails and URLs are their words (anna.smith@example.com: anna,
+most of its letters are in. A word is letters of any alphabet and digits
+(«Київ», «қала», "ışık" are words whole); a Russian word is reduced to its
+Snowball stem by the Russian stemmer, an English one by the English, so
+«заказ» finds «заказы», «заказов» and "order" finds "orders"; a word of
+any other alphabet is kept as it is. Emails and URLs are their words (anna.smith@example.com: anna,
 smith, example, com). Besides the words, a text has terms of what people
 type in several ways:
 
 - a phone number (digits with spaces, dots, dashes, brackets, a ``+``): its
   digits, its national part (the last 10) and its local part (the last 7);
+  among other numbers (``+7 916 123-45-67 2 раза``, two phones on a line),
+  those of every stretch of adjacent groups of 10 digits, or 11 from a 7 or 8;
 - a date (``5.12.2026``, ``05/12/2026``, ``2026-12-05``): ``d20261205``;
-- a code of letters and digits (``A-1234``, ``A1234``): ``a1234``, and its parts.
+- a code of letters and digits (``A-1234``, ``A1234``, a plate ``А123ВС``):
+  ``a1234``, and its parts; a code's letters in Latin when each has a Latin
+  look-alike, so «А-1234» typed on a Russian keyboard is "A-1234" (a word
+  without digits keeps its script: "cop" and «сор» are two words).
+
+A term is at most ``MAX_TERM_BYTES`` of UTF-8 (a longer one is its start).
 
 A query is folded the same way; a query that is a phone number, a date or a
 code is that one term. Snowball's stemmers run in C when PyStemmer is
@@ -24,7 +32,9 @@ installed (snowballstemmer uses it by itself): ``python -m bench.search
 --stemmers`` measures both.
 
 ``TERMS_VERSION`` names these rules: an index built by other rules is built
-again (SQLite's index file at start; both stores' tables by a migration)."""
+again, in the background (SQLite's index file of messages at start; the
+stores' other tables queued again by the indexer's first round, which keeps
+the version in the store's ``meta``)."""
 
 from __future__ import annotations
 
@@ -37,25 +47,36 @@ import snowballstemmer
 
 from router.search.stopwords import STOP_WORDS
 
-TERMS_VERSION = "2"  # bump when a text's terms change: every index is built again
+TERMS_VERSION = "3"  # bump when a text's terms change: every index is built again
+TERMS_KEY = "search-terms"  # where a store keeps the version its terms were made by (its meta table)
 MIN_PHONE_DIGITS = 5  # fewer digits are a house number, not a phone
 MAX_PHONE_DIGITS = 15  # E.164's longest; a longer run of digits is a list of numbers
 MIN_PREFIX = 3  # a shorter term is matched whole: «ив» as a prefix matches nearly everyone
 NATIONAL_DIGITS = 10  # a phone's digits after its country code (+7 916 123-45-67)
 LOCAL_DIGITS = 7  # a phone's number within its area code (123-45-67)
+# a term's most UTF-8 bytes; a longer one (a pasted key) is its first this many, in the index
+# and in a query alike: PostgreSQL's lexemes end at 2,047 bytes, and array_to_tsvector does
+# not check it (a longer one is stored corrupted)
+MAX_TERM_BYTES = 200
 
-_WORD = re.compile(r"[0-9a-zа-я]+")
+# a word: letters of any alphabet and digits (Київ, ўсё, қала, ışık are words whole)
+_WORD = re.compile(r"[^\W_]+")
 _CYRILLIC = re.compile(r"[а-я]")
 _LATIN = re.compile(r"[a-z]")
-_LETTERS_DIGITS = re.compile(r"[a-zа-я]+|\d+")
-# digits as a phone number is typed: 8 (916) 123-45-67, +7.916.123.45.67
-_DIGIT_RUN = re.compile(r"(?<![0-9a-zа-я])\+?\d[\d\s().\-]*\d(?![0-9a-zа-я])")
+_RUSSIAN_WORD = re.compile(r"[а-яё]+")  # stemmed as Russian; other alphabets' words are kept whole
+_ENGLISH_WORD = re.compile(r"[a-z]+")
+_LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
+# digits as a phone number is typed: 8 (916) 123-45-67, +7.916.123.45.67; a "+" after a
+# space starts another
+# number (spaces taken whole, possessively: a long run of them is read once, never again per space)
+_DIGIT_RUN = re.compile(r"(?<![^\W_])\+?\d(?:[\d().\-]|\s++(?!\+))*\d(?![^\W_])")
+_GROUP = re.compile(r"\S+")  # a run's groups, as spaces part them: +7 916 123-45-67
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
 _DIGIT = re.compile(r"\d")
 _DATE_DMY = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d.])")
 _DATE_YMD = re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])")
 # letters then digits, with a dash or nothing between: A-1234, AB1234, з-15
-_CODE = re.compile(r"(?<![0-9a-zа-я])([a-zа-я]{1,4})[-‐‑–]?(\d+)(?![0-9a-zа-я])")
+_CODE = re.compile(r"(?<![^\W_])([^\W\d_]{1,4})[-‐‑–]?(\d+)(?![^\W_])")
 
 # lower-case letters of each script that look like the other's
 _LAT_TO_CYR = dict(zip("abekmhopctyxu", "авекмнорстухи", strict=True))
@@ -112,12 +133,27 @@ def fold(text: str) -> str:
     return _WORD.sub(lambda m: _one_script(m.group(0)), folded)
 
 
+def code_script(code: str) -> str:
+    """A code's letters (A-1234, а123вс) in Latin when they all have Latin
+    look-alikes: a code typed on a Russian keyboard («А-1234», a plate
+    «А123ВС») is the one typed on a Latin one. Else as it is (з-15)."""
+    if not _CYRILLIC.search(code):
+        return code
+    letters = [ch for ch in code if ch.isalpha()]
+    if all(ch in _CYR_TO_LAT or _LATIN.match(ch) for ch in letters):
+        return "".join(_CYR_TO_LAT.get(ch, ch) for ch in code)
+    return code
+
+
 @lru_cache(maxsize=131072)
 def stem(word: str) -> str:
-    if not word.isalpha():
+    """A Russian or an English word's Snowball stem; any other word (digits,
+    another alphabet's letters: Київ, қала) as it is."""
+    language = "ru" if _RUSSIAN_WORD.fullmatch(word) else "en" if _ENGLISH_WORD.fullmatch(word) else None
+    if language is None:
         return word
     with _STEMMING:
-        return str(_STEMMERS["ru" if _CYRILLIC.search(word) else "en"].stemWord(word))
+        return str(_STEMMERS[language].stemWord(word))
 
 
 def _date(day: str, month: str, year: str) -> str | None:
@@ -135,6 +171,26 @@ def _dates(text: str) -> list[str]:
     return [d for d in found if d]
 
 
+def _run_phone_terms(run: str) -> list[str]:
+    """A run of digit groups' phone terms: the whole run's, and those of
+    every stretch of adjacent groups with a phone's digits, so a number is
+    found when others stand next to it (+7 916 123-45-67 2 раза; two numbers
+    on a line; an order's number then a phone)."""
+    groups = [digits for g in _GROUP.findall(run) if (digits := "".join(_DIGIT.findall(g)))]
+    found = _phone_terms("".join(groups))
+    if len(groups) < 2:
+        return found
+    for start in range(len(groups)):
+        digits = ""
+        for end in range(start, len(groups)):  # a few groups each: a window ends past 11 digits
+            digits += groups[end]
+            if len(digits) > NATIONAL_DIGITS + 1:
+                break
+            if len(digits) == NATIONAL_DIGITS or (len(digits) == NATIONAL_DIGITS + 1 and digits[0] in "78"):
+                found += _phone_terms(digits)
+    return found
+
+
 def _phone_terms(digits: str) -> list[str]:
     if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
         return []
@@ -147,8 +203,9 @@ def _phone_terms(digits: str) -> list[str]:
 
 
 def _word_terms(word: str) -> list[str]:
-    # letters and digits together (a1234, 12шт, mp3): the whole, and each part
-    return [word, *(stem(p) for p in _LETTERS_DIGITS.findall(word))]
+    # letters and digits together (a1234, 12шт, mp3): the whole (a code's letters in one
+    # script: а123вс as a123bc), and each part as it was written
+    return [code_script(word), *(stem(p) for p in _LETTERS_DIGITS.findall(word))]
 
 
 def text_terms(text: str) -> list[str]:
@@ -163,10 +220,16 @@ def text_terms(text: str) -> list[str]:
             found += _word_terms(word)
     if _DIGIT.search(folded):  # the rest are made of digits: most texts have none, and skip the scans
         for run in _DIGIT_RUN.findall(folded):
-            found += _phone_terms("".join(_DIGIT.findall(run)))
+            found += _run_phone_terms(run)
         found += _dates(folded)
-        found += [letters + digits for letters, digits in _CODE.findall(folded)]
-    return list(dict.fromkeys(found))
+        found += [code_script(letters + digits) for letters, digits in _CODE.findall(folded)]
+    return _capped(found)
+
+
+def _capped(terms: list[str]) -> list[str]:
+    """``terms`` without repeats, each cut to ``MAX_TERM_BYTES`` (at a whole character)."""
+    return list(dict.fromkeys(
+        t if len(t) * 4 <= MAX_TERM_BYTES else t.encode()[:MAX_TERM_BYTES].decode("utf-8", "ignore") for t in terms))
 
 
 def customer_terms(name: str | None, values: list[str]) -> list[str]:
@@ -206,8 +269,8 @@ def query_terms(query: str, drop_stop_words: bool = False) -> list[str]:
 
     folded = _DATE_DMY.sub(lambda m: keep(m, _date(*m.groups())), folded)
     folded = _DATE_YMD.sub(lambda m: keep(m, _date(m.group(3), m.group(2), m.group(1))), folded)
-    folded = _CODE.sub(lambda m: keep(m, m.group(1) + m.group(2)), folded)
+    folded = _CODE.sub(lambda m: keep(m, code_script(m.group(1) + m.group(2))), folded)
     for word in _WORD.findall(folded):
         if not (drop_stop_words and word in STOP_WORDS):
-            found.append(word if not (word.isalpha() or word.isdigit()) else stem(word))
-    return list(dict.fromkeys(found))
+            found.append(code_script(word) if not (word.isalpha() or word.isdigit()) else stem(word))
+    return _capped(found)

@@ -32,9 +32,26 @@ LOOKALIKE_RU = "Курьер oпoздал на час"  # the o's are Latin
 LOOKALIKE_EN = "Where is my рackage"  # the р is Cyrillic
 SHOUTED = "СРОЧНО нужен ВОЗВРАТ"
 NUMBER = "Счёт 100097 оплачен"
+PHONE_COUNT = "Позвоните +7 903 555-12-34 2 раза"
+TWO_PHONES = "Мобильный 8 903 111-22-33 8 812 444-55-66"
+PHONE_UK = "London office +44 20 7946 0958, ask for Mary"
+ORDER_PHONE = "Чек 4455667 89057778899 перезвоните"
+CODE_RU = "Заявка Е-4321 от клиента"  # the Е is Cyrillic
+PLATE = "Машина А123ВС 77 у входа"  # Cyrillic letters
+COP_LATIN = "cop"
+COP_CYRILLIC = "сор"  # Cyrillic letters
+UKRAINIAN = "Доставка у Київ завтра"
+BELARUSIAN = "Пасылка ў Мінск прыйшла"
+KAZAKH = "Қала Алматы"
+TURKISH = "Sipariş ulaşmadı"
+# words a hand-made array literal ({a,b}) took for something else: null as a NULL, quotes, backslashes, braces, commas
+NULL = "null"
+NULLS = "NULL value, \"quoted\" {braces} back\\slash, comma"
 
 CORPUS = [ORDERS_RU, ORDERS_RU_2, ORDERS_EN, ORDER_EN, YO, ACCENTS, EMAIL, EMAIL_2, URL, PHONE, PHONE_2, DATE,
-          DATE_2, CODE, CODE_2, LOOKALIKE_RU, LOOKALIKE_EN, SHOUTED, NUMBER]
+          DATE_2, CODE, CODE_2, LOOKALIKE_RU, LOOKALIKE_EN, SHOUTED, NUMBER, NULL, NULLS,
+          PHONE_COUNT, TWO_PHONES, PHONE_UK, ORDER_PHONE, CODE_RU, PLATE, COP_LATIN, COP_CYRILLIC, UKRAINIAN,
+          BELARUSIAN, KAZAKH, TURKISH]
 
 # (query, the messages it finds), by what people type
 MESSAGE_CASES: dict[str, list[tuple[str, set[str]]]] = {
@@ -60,6 +77,12 @@ MESSAGE_CASES: dict[str, list[tuple[str, set[str]]]] = {
         ("916-123-45-67", {PHONE}), ("9161234567", {PHONE}), ("123-45-67", {PHONE}),
         ("+7 495 765 43 21", {PHONE_2}), ("84957654321", {PHONE_2}), ("+7 916 765-43-21", set()),
     ],
+    "phone numbers among other numbers": [
+        ("+7 903 555-12-34", {PHONE_COUNT}), ("89035551234", {PHONE_COUNT}),
+        ("8 903 111 22 33", {TWO_PHONES}), ("+7 812 444-55-66", {TWO_PHONES}), ("444-55-66", {TWO_PHONES}),
+        ("+44 20 7946 0958", {PHONE_UK}), ("020 7946 0958", {PHONE_UK}),
+        ("+7 905 777-88-99", {ORDER_PHONE}), ("4455667", {ORDER_PHONE}),
+    ],
     "dates": [
         ("05.12.2026", {DATE}), ("5.12.2026", {DATE}), ("2026-12-05", {DATE}), ("05/12/2026", {DATE}),
         ("07.12.2026", {DATE_2}), ("2026-12-07", {DATE_2}), ("06.12.2026", set()),
@@ -68,11 +91,24 @@ MESSAGE_CASES: dict[str, list[tuple[str, set[str]]]] = {
         ("A-1234", {CODE}), ("a1234", {CODE}), ("A 1234", {CODE}), ("1234", {CODE}), ("b-5678", {CODE_2}),
         ("B5678", {CODE_2}), ("5678", {CODE_2}), ("A-5678", set()), ("100097", {NUMBER}),
     ],
+    "codes typed on either keyboard": [
+        ("E-4321", {CODE_RU}), ("е-4321", {CODE_RU}), ("e4321", {CODE_RU}),
+        ("A123BC", {PLATE}), ("а123вс", {PLATE}), ("А123ВС", {PLATE}),
+        ("cop", {COP_LATIN}), ("сор", {COP_CYRILLIC}),  # words, not codes: each in its own script
+    ],
+    "words of other alphabets whole": [
+        ("Київ", {UKRAINIAN}), ("киів", {UKRAINIAN}), ("ки", set()), ("Мінск", {BELARUSIAN}), ("нск", set()),
+        ("ҚАЛА", {KAZAKH}), ("ала", set()), ("ulaşmadı", {TURKISH}), ("ulasmad", set()),
+    ],
     "look-alike letters": [
         ("опоздал", {LOOKALIKE_RU}), ("oпoздал", {LOOKALIKE_RU}), ("package", {LOOKALIKE_EN}),
         ("рackage", {LOOKALIKE_EN}),
     ],
     "mixed case": [("срочно", {SHOUTED}), ("Возврат", {SHOUTED}), ("ВоЗвРаТ СрОчНо", {SHOUTED})],
+    "words that are SQL's or an array's syntax": [
+        ("null", {NULL, NULLS}), ("NULL", {NULL, NULLS}), ('"quoted"', {NULLS}), ("{braces}", {NULLS}),
+        ("back\\slash", {NULLS}), ("comma", {NULLS}), ("value", {NULLS}),
+    ],
     "no prefix search in messages": [("заказ", {ORDERS_RU, ORDERS_RU_2}), ("зака", set()), ("ord", set())],
 }
 

@@ -102,3 +102,42 @@ def test_snooze_times() -> None:
         with pytest.raises(SearchError) as refused:
             snooze_until(until, NOW)
         assert refused.value.code == code
+
+
+# (a message, a phone number as someone types it in search, whether it is found)
+PHONES_AMONG_NUMBERS = [
+    ("позвоните +7 916 123-45-67 2 раза", "+7 916 123-45-67", True),
+    ("позвоните +7 916 123-45-67 2 раза", "9161234567", True),
+    ("тел. 8 (916) 123-45-67, звонить после 18", "+79161234567", True),
+    ("+7 916 123-45-67 +7 495 765-43-21", "8 495 765 43 21", True),
+    ("+7 916 123-45-67 +7 495 765-43-21", "+7 916 1234567", True),
+    ("8 916 123-45-67 8 495 765-43-21", "+7 916 123 45 67", True),
+    ("8 916 123-45-67 8 495 765-43-21", "84957654321", True),
+    ("89161234567 89057778899", "+7 905 777-88-99", True),
+    ("заказ 4455667 89161234567", "+7 916 123-45-67", True),
+    ("заказ 123456 8 916 123 45 67", "9161234567", True),
+    ("London +44 20 7946 0958 or +44 161 496 0000", "+44 20 7946 0958", True),
+    ("London +44 20 7946 0958 or +44 161 496 0000", "0161 496 0000", True),
+    ("код 4455 66 77 88 99", "+7 916 123-45-67", False),
+    ("8 916 123-45-67 8 495 765-43-21", "12345678495", False),  # no number across two phones
+]
+
+
+@pytest.mark.parametrize(("text", "typed", "found"), PHONES_AMONG_NUMBERS)
+def test_a_phone_among_other_numbers_is_found(text: str, typed: str, found: bool) -> None:
+    assert (query_terms(typed)[0] in text_terms(text)) is found
+
+
+@pytest.mark.parametrize(("text", "typed"), [
+    ("Заявка А-1234", "A-1234"), ("Заявка A-1234", "а-1234"), ("номер А123ВС 77", "A123BC"),
+    ("номер A123BC", "а123вс"), ("ВК-77", "bk77"),
+])
+def test_a_code_is_found_whichever_keyboard_typed_it(text: str, typed: str) -> None:
+    assert set(query_terms(typed)) <= set(text_terms(text))
+
+
+def test_words_keep_their_script_and_other_alphabets_stay_whole() -> None:
+    assert text_terms("cop сор CEO") == ["cop", "сор", "ceo"]
+    assert text_terms("Київ") == ["киів"]  # ї's diaeresis off, as every accent
+    assert text_terms("қала") == ["қала"]
+    assert "ulasmadı" in text_terms("ulaşmadı")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from router.search.sqlite_index import index_path
 from router.store.sqlite import SQLiteStore
 from tests.router.search.test_store_contract import caught_up, found_messages
 from tests.router.store.test_contract import inbound, ingest
@@ -30,3 +31,21 @@ async def test_a_restored_backup_gets_its_message_index_built_again(tmp_path: Pa
         assert await found_messages(store, "курьер") == []
         assert await found_messages(store, "деньги") == ["верните деньги"]
         assert await found_messages(store, "первое") == ["первое сообщение"]
+
+
+async def test_an_index_built_again_finds_new_messages_at_once_and_old_ones_newest_first(tmp_path: Path) -> None:
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path) as store:
+        for n in range(1, 7):
+            await ingest(store, inbound(f"m{n}", sender=f"u{n}", text=f"старое письмо {n}"))
+        await caught_up(store)
+    index_path(str(path)).unlink()  # lost: built again from what the store holds
+    async with SQLiteStore(path) as store:
+        await store.index_for_search(2)
+        assert await found_messages(store, "письмо") == ["старое письмо 6", "старое письмо 5"]
+        await ingest(store, inbound("m7", sender="u7", text="новое письмо"))
+        await store.index_for_search(2)  # the new message first, then the backlog goes on
+        assert await found_messages(store, "письмо") == ["новое письмо", "старое письмо 6", "старое письмо 5",
+                                                         "старое письмо 4"]
+        await caught_up(store)
+        assert len(await found_messages(store, "письмо")) == 7

@@ -14,6 +14,7 @@ from router.models import IdentityRef
 from router.search.service import Filters, Kind, make_search
 from router.search.sqlite_index import index_path
 from router.store import pg_migrations
+from router.store import sqlite as sqlite_store
 from router.store.base import Store
 from router.store.migrations import MIGRATIONS
 from router.store.postgres import PostgresStore
@@ -53,8 +54,12 @@ async def test_postgres_upgrade_queues_every_message_and_customer_for_the_new_te
         assert await customers(store, "jose nunez") == ["José Núñez"]
 
 
-async def test_sqlite_upgrade_builds_the_index_of_other_rules_again(tmp_path: Path) -> None:
+async def test_sqlite_upgrade_builds_the_index_of_other_rules_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "omnirouter.db"
+    requeue = "INSERT OR IGNORE INTO search_dirty_customers"
+    before = next(n for n, script in enumerate(MIGRATIONS) if script.startswith(requeue))
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:before])  # the schema before this upgrade
     async with SQLiteStore(path) as store:
         await ingest(store, inbound("m1", sender="u1", text=TEXT))
         await store.resolve_identity(IdentityRef(kind="telegram", value="7"), "José Núñez", T0)
@@ -68,8 +73,40 @@ async def test_sqlite_upgrade_builds_the_index_of_other_rules_again(tmp_path: Pa
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM search_customers")
         db.execute("INSERT INTO search_customers (rowid, terms) SELECT rowid, ? FROM customers", (OLD_CUSTOMER_TERMS,))
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")  # before this upgrade's migration
+    monkeypatch.undo()
     async with SQLiteStore(path) as store:
         await caught_up(store)
         assert await found_messages(store, "creme brulee") == [TEXT]
+        assert await customers(store, "jose nunez") == ["José Núñez"]
+
+
+async def test_postgres_indexes_everything_again_when_the_terms_rules_change(pg_database: str) -> None:
+    async with PostgresStore(pg_database) as store:
+        await ingest(store, inbound("m1", sender="u1", text=TEXT))
+        await store.resolve_identity(IdentityRef(kind="telegram", value="7"), "José Núñez", T0)
+        await caught_up(store)
+    conn = await asyncpg.connect(pg_database)
+    try:  # as rules of another TERMS_VERSION left both tables, everything indexed
+        await conn.execute("UPDATE meta SET value = '1' WHERE key = 'search-terms'")
+        await conn.execute("UPDATE search_messages SET terms = to_tsvector('simple', 'cr me br l e')")
+        await conn.execute("UPDATE search_customers SET terms = to_tsvector('simple', $1)", OLD_CUSTOMER_TERMS)
+    finally:
+        await conn.close()
+    async with PostgresStore(pg_database) as store:
+        await caught_up(store)
+        assert await found_messages(store, "creme brulee") == [TEXT]
+        assert await customers(store, "jose nunez") == ["José Núñez"]
+
+
+async def test_sqlite_indexes_customers_again_when_the_terms_rules_change(tmp_path: Path) -> None:
+    path = tmp_path / "omnirouter.db"
+    async with SQLiteStore(path) as store:
+        await store.resolve_identity(IdentityRef(kind="telegram", value="7"), "José Núñez", T0)
+        await caught_up(store)
+    with sqlite3.connect(path) as db:  # as rules of another TERMS_VERSION left the customers' terms
+        db.execute("UPDATE meta SET value = X'31' WHERE key = 'search-terms'")
+        db.execute("DELETE FROM search_customers")
+        db.execute("INSERT INTO search_customers (rowid, terms) SELECT rowid, ? FROM customers", (OLD_CUSTOMER_TERMS,))
+    async with SQLiteStore(path) as store:
+        await caught_up(store)
         assert await customers(store, "jose nunez") == ["José Núñez"]
