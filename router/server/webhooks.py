@@ -8,7 +8,7 @@ has stopped, the tap's queue is drained into the store."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -22,6 +22,8 @@ from router.webhooks.service import Webhooks, WebhookTap
 from router.webhooks.worker import WebhookWorker
 
 # set before the app starts: the DNS every webhook URL is resolved through (tests: a fake one)
+log = logging.getLogger(__name__)
+
 WEBHOOK_RESOLVER = web.AppKey("webhook_resolver", AbstractResolver)
 
 
@@ -43,11 +45,23 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     async with worker:
         tasks = [asyncio.create_task(tap.run(), name="webhooks-tap"),
                  asyncio.create_task(worker.run(), name="webhooks-sender")]
-        yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        app[BUS].taps.remove(tap)
-        await tap.drain()
+        try:
+            yield
+        finally:
+            await _stop(tasks)
+            app[BUS].taps.remove(tap)
+            await tap.drain()
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and await each task; one that had ended on a fault is logged,
+    never allowed to skip the drain that follows."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the drain must run whatever ended the task
+            log.error("webhooks: task %s had ended on an error", task.get_name(), exc_info=exc)

@@ -106,6 +106,10 @@ class WebhookWorker:
                     log.error("webhooks: the store refused a step of a pass: %s", exc, exc_info=exc)
                 outage += 1
                 delay = backoff_delay(outage, 1.0, OUTAGE_POLL)
+            except Exception as exc:  # the sender outlives any one fault; cancellation ends it
+                log.error("webhooks: a pass of the sender failed; it goes on", exc_info=exc)
+                outage += 1
+                delay = backoff_delay(outage, 1.0, OUTAGE_POLL)
             await wait_event(self.wakeup, delay)
 
     async def run_once(self) -> float:
@@ -140,6 +144,12 @@ class WebhookWorker:
             status = await self._post(out)
         except Failure as failure:
             return await self._failed(out, attempts, failure)
+        except Exception as exc:  # a fault of ours or a library's: this delivery's end, not the sender's
+            # logged once, with the traceback (never the body); the console shows the reason
+            log.error("webhook delivery %s: unexpected error, dead-lettered", d.id, exc_info=exc)
+            unexpected = Failure(f"{_host(out.url)} could not be sent to (unexpected {type(exc).__name__})",
+                                 final=True)
+            return await self._failed(out, attempts, unexpected)
         try:
             await self.store.webhook_sent(d.id, status, self.clock(), self.node)
         except LeaseLost:

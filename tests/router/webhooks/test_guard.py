@@ -171,3 +171,30 @@ async def test_an_admin_may_allow_a_private_receiver(store: SQLiteStore, receive
         await _deliver_once(store, DefaultResolver(), receiver.url("/hook"))
     await _deliver_once(store, DefaultResolver(), receiver.url("/hook"), allow_private=True)
     assert receiver.requests == 1  # it got there (and refused a signature by a secret it was never told)
+
+
+async def test_a_malformed_url_already_saved_dead_letters_its_delivery_and_the_sender_goes_on(
+        store: SQLiteStore, receiver: WebhookReceiver) -> None:
+    """Rows saved before the check was strict (or by hand): each malformed
+    URL ends its own delivery as a dead letter with a reason; a valid
+    subscription queued alongside is still sent, in the same passes."""
+    from tests.agents_ui.test_webhooks import MALFORMED  # noqa: PLC0415
+    bad = [u for u in MALFORMED if u.startswith("http")]
+    for n, url in enumerate(bad):
+        sub = Subscription(id=f"wh_bad{n:02d}", url=url, events=["message.created"], allow_private=True,
+                           created_at=T0, updated_at=T0)
+        await store.create_webhook(sub, "whsec_raw")
+    good = Subscription(id="wh_zgood", url=receiver.url("/hook"), events=["message.created"], allow_private=True,
+                        created_at=T0, updated_at=T0)
+    await store.create_webhook(good, "whsec_good")
+    receiver.secrets.append("whsec_good")
+    event = WebhookEvent(id="evt_1", type="message.created", created_at=T0, data={})
+    await store.enqueue_webhooks([Queued(event=event, order_key="conversation:c1")], T0)
+    async with WebhookWorker(store, WebhooksConfig(max_attempts=1), Metrics(), asyncio.Event(),
+                             resolver=DefaultResolver()) as worker:
+        await worker.run_once()
+    dead = await store.list_webhook_deliveries(None, "dead", 100)
+    assert sorted(d.subscription_id for d in dead) == [f"wh_bad{n:02d}" for n in range(len(bad))]
+    assert all(d.last_error for d in dead)
+    [sent] = await store.list_webhook_deliveries(None, "sent", 100)
+    assert sent.subscription_id == "wh_zgood" and len(receiver.accepted) == 1
