@@ -130,6 +130,7 @@ class WebhookTap:
         self._ready = asyncio.Event()
         self._stale = True
         self.written = 0  # deliveries this node queued (tests, bench)
+        self.dropped = 0  # events lost at the queue's cap (tests; the metric counts them too)
 
     def __call__(self, event: Event, own: bool) -> None:
         if event.type == events.WEBHOOKS_CHANGED:  # from any node
@@ -149,6 +150,7 @@ class WebhookTap:
         if len(self._queue) >= QUEUE_MAX:
             self._queue.popleft()
             self.metrics.webhook_events_dropped.inc()
+            self.dropped += 1
         self._queue.append(queued)
         self._ready.set()
 
@@ -178,13 +180,26 @@ class WebhookTap:
                 self._stale = True
                 raise
         while self._queue:
-            batch = [self._queue[i] for i in range(min(BATCH, len(self._queue)))]
-            written = await self.store.enqueue_webhooks(batch, self.clock())
-            for _ in batch:
-                self._queue.popleft()
+            # taken out before the write: an event dropped at the cap meanwhile is never one of these
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            try:
+                written = await self.store.enqueue_webhooks(batch, self.clock())
+            except BaseException:
+                self._put_back(batch)
+                raise
             self.written += written
             if written:
                 self.wakeup.set()
+
+    def _put_back(self, batch: list[Queued]) -> None:
+        """A batch the store did not take goes back in front, as far as the
+        cap lets it: what does not fit is the oldest, dropped and counted."""
+        room = max(0, QUEUE_MAX - len(self._queue))
+        dropped = len(batch) - min(room, len(batch))
+        if dropped:
+            self.metrics.webhook_events_dropped.inc(dropped)
+            self.dropped += dropped
+        self._queue.extendleft(reversed(batch[dropped:]))
 
     async def drain(self) -> None:
         """At a clean stop: what waits reaches the store if it answers in time."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,12 @@ from router import events
 from router.bus import EventBus
 from router.metrics import Metrics
 from router.models import ConversationStatus, ConversationView
+from router.store.errors import StoreUnavailable
 from router.store.sqlite import SQLiteStore
+from router.webhooks import service
 from router.webhooks.events import translate
 from router.webhooks.service import WebhookTap
-from router.webhooks.types import Subscription
+from router.webhooks.types import Queued, Subscription
 from tests.router.store.test_contract import T0
 
 
@@ -82,3 +84,61 @@ async def test_a_resolution_reported_again_is_delivered_once(store: SQLiteStore)
     later = conversation(ConversationStatus.RESOLVED).model_copy(update={"resolved_at": T0 + timedelta(hours=1)})
     queued = [translate(events.conversation_updated(v), T0) for v in (resolved, again, later)]
     assert await store.enqueue_webhooks([q for q in queued if q is not None], T0) == 2
+
+
+class Stalling:
+    """The store, but each write of queued events waits until ``go`` is set
+    and then fails (``fail``) or goes through: a slow store, then an outage."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.go = asyncio.Event()
+        self.started = asyncio.Event()
+        self.fail = False
+
+    async def subscribed_event_types(self) -> frozenset[str]:
+        return await self.store.subscribed_event_types()
+
+    async def enqueue_webhooks(self, batch: list[Queued], now: datetime) -> int:
+        self.started.set()
+        await self.go.wait()
+        if self.fail:
+            raise StoreUnavailable("the store is away")
+        return await self.store.enqueue_webhooks(batch, now)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_every_event_at_the_cap_is_written_or_counted_as_dropped(
+        store: SQLiteStore, monkeypatch: pytest.MonkeyPatch, fail: bool) -> None:
+    """Events keep coming while a batch is being written and the queue is at
+    its cap: each published event ends up queued in the store, waiting, or
+    counted as dropped; none vanishes uncounted."""
+    monkeypatch.setattr(service, "QUEUE_MAX", 6)
+    monkeypatch.setattr(service, "BATCH", 4)
+    await subscribe(store, ["conversation.opened"])
+    slow = Stalling(store)
+    bus = EventBus()
+    tap = WebhookTap(slow, Metrics(), asyncio.Event())  # type: ignore[arg-type]
+    bus.taps.append(tap)
+    for n in range(6):
+        bus.publish(events.conversation_created(conversation(cid=f"conv_{n}")))
+    flushing = asyncio.create_task(tap.flush())
+    await slow.started.wait()  # a batch of 4 is being written: 2 wait, room for 4 more
+    for n in range(6, 12):  # 6 more: 2 over the cap while the batch is out
+        bus.publish(events.conversation_created(conversation(cid=f"conv_{n}")))
+    slow.fail = fail
+    slow.go.set()
+    if fail:
+        with pytest.raises(StoreUnavailable):
+            await flushing
+        slow.fail = False
+        await tap.flush()
+    else:
+        await flushing
+    queued = await store.list_webhook_deliveries(None, None, 100)
+    dropped = tap.metrics.webhook_events_dropped._value.get()
+    assert len(queued) == tap.written and len(queued) + dropped == 12
+    # the oldest are what the cap drops: those waiting when the cap was reached (and, when the write
+    # failed, the batch that could not go back in front of the newer ones)
+    kept = range(6, 12) if fail else [*range(4), *range(6, 12)]
+    assert sorted(q.order_key for q in queued) == sorted(f"conversation:conv_{n}" for n in kept)
