@@ -1,6 +1,7 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
+from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import SQLITE as WEBHOOKS
 
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
@@ -442,4 +443,7 @@ MIGRATIONS: list[str] = [
     # customer queued for the indexer again. The index of messages, a file of its own, is
     # rebuilt by itself when it was made by other rules (router.search.sqlite_index)
     "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
+    # 26: webhooks — a claim walks only the pending deliveries; the dead letters and the
+    # prune of sent ones read an index (router/webhooks/schema.py)
+    WEBHOOK_INDEXES,
 ]

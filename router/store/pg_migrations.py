@@ -17,6 +17,7 @@ import logging
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import POSTGRES as WEBHOOKS
 
 log = logging.getLogger(__name__)
@@ -605,6 +606,9 @@ PG_MIGRATIONS: list[str] = [
     # delivery per (subscription, event) (router/webhooks/schema.py)
     WEBHOOKS,
     _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
+    # 20: webhooks — a claim walks only the pending deliveries; the dead letters and the
+    # prune of sent ones read an index (router/webhooks/schema.py)
+    WEBHOOK_INDEXES,
 ]
 
 
