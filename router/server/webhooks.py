@@ -17,7 +17,6 @@ from aiohttp.resolver import DefaultResolver
 
 from router import events
 from router.appkeys import BUS, METRICS, SETTINGS, STORE, WEBHOOK_TAP, WEBHOOK_WORKER, WEBHOOKS
-from router.server.cluster import NODE
 from router.webhooks.service import Webhooks, WebhookTap
 from router.webhooks.worker import WebhookWorker
 
@@ -33,8 +32,9 @@ def _setup(app: web.Application) -> None:
     config = app[SETTINGS].webhooks
     app[WEBHOOKS] = Webhooks(app[STORE], app[BUS], config, resolver, wakeup)
     app[WEBHOOK_TAP] = WebhookTap(app[STORE], app[METRICS], wakeup)
-    app[WEBHOOK_WORKER] = WebhookWorker(app[STORE], config, app[METRICS], wakeup, node=f"{app[NODE]}-webhooks",
-                                        resolver=resolver)
+    # a lease's owner is this process (``worker_id()``, as the message outbox's), never the configurable
+    # node name: two processes given one name would otherwise finish each other's deliveries
+    app[WEBHOOK_WORKER] = WebhookWorker(app[STORE], config, app[METRICS], wakeup, resolver=resolver)
     app[WEBHOOK_WORKER].on_dead = lambda: app[BUS].publish(events.webhooks_changed())
 
 

@@ -8,6 +8,7 @@ twice, which the event id header lets it see)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,18 +25,18 @@ from router.webhooks.types import Queued, Subscription, WebhookDelivery
 _CLAIMABLE = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
     FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $2
-      AND (d.lease_until IS NULL OR d.lease_until <= $2 OR d.lease_owner = $1)
+    WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+      AND (d.lease_until IS NULL OR d.lease_until <= $1) AND d.subscription_id <> ALL($3::text[])
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
           AND p.order_key = d.order_key AND p.seq < d.seq)
-    ORDER BY d.seq LIMIT $3
+    ORDER BY d.seq LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 """
 _NEXT_DUE = """
     SELECT min(GREATEST(next_attempt_at, lease_until)) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > $2 OR (lease_until > $2 AND lease_owner IS DISTINCT FROM $1))
+    WHERE status = 'pending' AND (next_attempt_at > $1 OR lease_until > $1)
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -48,10 +49,11 @@ _ENQUEUE = """
 """
 
 
-async def _claim(conn: PgConn, node: str, limit: int, now: datetime, until: datetime) -> WebhookClaim:
-    rows = await conn.fetch(_CLAIMABLE, node, now, limit)
+async def _claim(conn: PgConn, node: str, limit: int, now: datetime, until: datetime,
+                 skip: list[str]) -> WebhookClaim:
+    rows = await conn.fetch(_CLAIMABLE, now, limit, skip)
     if not rows:
-        return WebhookClaim([], await conn.fetchval(_NEXT_DUE, node, now))
+        return WebhookClaim([], await conn.fetchval(_NEXT_DUE, now))
     await conn.execute("UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id = ANY($3::text[])",
                        node, until, [r["id"] for r in rows])
     return WebhookClaim([outgoing_row(r) for r in rows])
@@ -141,8 +143,9 @@ class PostgresWebhooks(WebhookStore, PgConnections):
         return await self._pg.write(_count, _ENQUEUE, [q.event.id for q in events], [q.event.type for q in events],
                                     [q.order_key for q in events], [q.event.model_dump_json() for q in events], now)
 
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
-        return await self._pg.write(_claim, node, limit, now, now + lease)
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
+        return await self._pg.write(_claim, node, limit, now, now + lease, sorted(skip))
 
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:
         await self._pg.write(_finish, delivery_id, node,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from router.store.engine import Connections
@@ -19,12 +20,15 @@ from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
 from router.webhooks.types import Outgoing, Queued, Subscription, WebhookDelivery
 
-# due, not leased to another node, and the first pending delivery of its subscription and key
+# due, not leased (a lease run out is a dead node's: resumed), not of a subscription the sender
+# skips (its receiver's host has all the sends it may have), and the first pending delivery
+# of its subscription and key
 _CLAIMABLE = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
     FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-      AND (d.lease_until IS NULL OR d.lease_until <= :now OR d.lease_owner = :node)
+      AND (d.lease_until IS NULL OR d.lease_until <= :now)
+      AND d.subscription_id NOT IN (SELECT value FROM json_each(:skip))
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
@@ -33,7 +37,7 @@ _CLAIMABLE = f"""
 """
 _NEXT_DUE = """
     SELECT min(max(next_attempt_at, coalesce(lease_until, next_attempt_at))) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > :now OR (lease_until > :now AND lease_owner IS NOT :node))
+    WHERE status = 'pending' AND (next_attempt_at > :now OR lease_until > :now)
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -53,9 +57,9 @@ def _enqueue(conn: sqlite3.Connection, events: list[tuple[str, str, str, str]], 
     return written
 
 
-def _claim(conn: sqlite3.Connection, node: str, limit: int, now: str, until: str
+def _claim(conn: sqlite3.Connection, node: str, limit: int, now: str, until: str, skip: str
            ) -> tuple[list[Outgoing], str | None]:
-    params = {"node": node, "now": now, "limit": limit}
+    params = {"now": now, "limit": limit, "skip": skip}
     rows = _all(conn, _CLAIMABLE, params)
     conn.executemany("UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
                      [(node, until, r["id"]) for r in rows])
@@ -155,8 +159,9 @@ class SQLiteWebhooks(WebhookStore, Connections):
             (q.event.id, q.event.type, q.order_key, q.event.model_dump_json()) for q in events]
         return await self._w.call(_enqueue, plain, ts(now))
 
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
-        taken, next_due = await self._w.call(_claim, node, limit, ts(now), ts(now + lease))
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
+        taken, next_due = await self._w.call(_claim, node, limit, ts(now), ts(now + lease), json.dumps(sorted(skip)))
         return WebhookClaim(taken, None if next_due is None else _from_ts(next_due))
 
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:

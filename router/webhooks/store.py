@@ -19,6 +19,7 @@ Every method is one atomic step; errors are ``router.store``'s (``NotFound``,
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -76,11 +77,14 @@ class WebhookStore(Protocol):
         (subscription_id, event_id) DO NOTHING``, all in one transaction."""
 
     @abstractmethod
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
         """Lease to ``node`` until ``now + lease`` up to ``limit`` deliveries,
-        oldest first, each due, not leased to another node (never leased, its
-        lease run out, or ``node``'s own from before it restarted) and the
-        first pending one of its subscription and order key.
+        oldest first, each due, not leased (never leased, or its lease run
+        out: a node that died; ``node`` is unique to a process, so what it
+        holds is never claimed again while it sends it), not of a subscription
+        in ``skip`` (the sender's receivers that have all the sends they may)
+        and the first pending one of its subscription and order key.
 
         Lock: PostgreSQL: the claimable rows ``FOR UPDATE SKIP LOCKED`` (two
         nodes claiming at once take different deliveries, never wait), then

@@ -5,7 +5,10 @@ dead-letters it with the reason after the last try. A conversation's
 deliveries to one subscription go one at a time, in order: the store offers
 only the first unfinished one of each.
 
-Every node runs one; a delivery is leased to the node that claimed it, so
+Sends overlap (``run_once``'s pipeline): a receiver that never answers holds
+back its own conversations, never the others'.
+
+Every node runs one; a delivery is leased to the process that claimed it, so
 with several nodes each goes once in normal operation. A node that dies
 mid-send leaves its lease to run out and another node sends it again: the
 ``Omnirouter-Event-Id`` header is the receiver's idempotency key."""
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -47,6 +50,7 @@ PRUNE_EVERY = timedelta(hours=1)
 USER_AGENT = "omnirouter-webhooks/1"
 _REDIRECTS = range(300, 400)
 _GONE = 410  # the receiver says this URL is gone for good: no retry
+PER_HOST = 8  # sends in flight to one receiver's host at most
 
 
 class Failure(Exception):
@@ -58,6 +62,59 @@ class Failure(Exception):
         self.reason = reason
         self.status = status
         self.final = final
+
+
+class _Flight:
+    """The sends in flight, by host: which subscriptions to skip at a claim."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[asyncio.Task[object], str] = {}
+        self.hosts: dict[str, int] = {}
+        self.subscriptions: dict[str, set[str]] = {}
+        self.gates: dict[str, asyncio.Semaphore] = {}
+
+    def start(self, host: str, subscription_id: str, send: Coroutine[object, object, None]) -> None:
+        self.hosts[host] = self.hosts.get(host, 0) + 1
+        self.subscriptions.setdefault(host, set()).add(subscription_id)
+        gate = self.gates.setdefault(host, asyncio.Semaphore(PER_HOST))
+        self.tasks[asyncio.create_task(_gated(gate, send), name="webhook-delivery")] = host
+
+    def full(self) -> set[str]:
+        return {s for host, n in self.hosts.items() if n >= PER_HOST for s in self.subscriptions[host]}
+
+    async def wait(self, wakeup: asyncio.Event, delay: float) -> None:
+        """Until a send ends, new deliveries are queued (``wakeup``) or ``delay`` passes."""
+        woken: asyncio.Task[object] = asyncio.create_task(wakeup.wait())
+        try:
+            done, _ = await asyncio.wait({*self.tasks, woken}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        wakeup.clear()
+        for task in done:
+            if task is not woken:
+                self._ended(task)
+
+    def _ended(self, task: asyncio.Task[object]) -> None:
+        host = self.tasks.pop(task)
+        self.hosts[host] -= 1
+        if not self.hosts[host]:
+            del self.hosts[host], self.subscriptions[host], self.gates[host]
+        task.result()  # a store's refusal to record an outcome ends the pass (run() backs off)
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+    async def settle(self) -> None:
+        """What is still in flight when the pass ends (a store error, a stop) ends first."""
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def _gated(gate: asyncio.Semaphore, send: Coroutine[object, object, None]) -> object:
+    async with gate:
+        await send
+    return None
 
 
 class WebhookWorker:
@@ -113,20 +170,41 @@ class WebhookWorker:
             await wait_event(self.wakeup, delay)
 
     async def run_once(self) -> float:
-        """Send what is due; seconds until something else may be due."""
+        """Send what is due; seconds until something else may be due.
+
+        A pipeline: up to ``batch`` sends in flight, claimed again as each
+        ends, at most ``PER_HOST`` to one receiver's host, whose subscriptions
+        the claims skip while it has them all; so a receiver that never
+        answers holds back its own conversations only, never the others'."""
         async with self._pass:
             await self._prune()
-            while True:
-                claim = await self.store.claim_webhooks(self.node, self.config.batch, self.clock(), self.lease)
-                if not claim.deliveries:
-                    if claim.next_due is None:
-                        return IDLE_POLL
-                    return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
-                outcomes = await asyncio.gather(*(self._deliver(d) for d in claim.deliveries),
-                                                return_exceptions=True)
-                failed = [o for o in outcomes if isinstance(o, BaseException)]
-                if failed:
-                    raise failed[0]
+            flight = _Flight()
+            try:
+                return await self._pipeline(flight)
+            except asyncio.CancelledError:
+                flight.cancel()
+                raise
+            finally:
+                await flight.settle()
+
+    async def _pipeline(self, flight: _Flight) -> float:
+        while True:
+            claim = None
+            free = self.config.batch - len(flight.tasks)
+            if free > 0:
+                # at most PER_HOST at a time: a host's subscriptions are skipped from the claim after the one
+                # that fills it, so no host gets more than twice its share, never every slot
+                claim = await self.store.claim_webhooks(self.node, min(free, PER_HOST), self.clock(), self.lease,
+                                                        flight.full())
+                for out in claim.deliveries:
+                    flight.start(_host(out.url), out.delivery.subscription_id, self._deliver(out))
+                if claim.deliveries:
+                    continue  # claim again: more may be due (an empty claim tells when the next is)
+            delay = IDLE_POLL if claim is None or claim.next_due is None else min(
+                IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
+            if not flight.tasks:
+                return delay
+            await flight.wait(self.wakeup, delay)
 
     async def _prune(self) -> None:
         now = self.clock()

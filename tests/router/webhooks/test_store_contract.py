@@ -169,3 +169,19 @@ async def test_deleting_a_subscription_deletes_its_deliveries(store: Store) -> N
     await store.delete_webhook("wh_a")
     assert await store.list_webhook_deliveries(None, None, 10) == []
     assert await store.list_webhooks() == []
+
+
+async def test_a_claim_skips_the_subscriptions_asked_and_what_its_own_node_holds(store: Store) -> None:
+    """The sender claims again while its sends are in flight: it never gets one
+    of them back, nor one of a subscription whose receiver has all it may take."""
+    for sub_id in ("wh_a", "wh_b"):
+        await store.create_webhook(subscription(sub_id, ["message.created"]), "s")
+    await store.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(4)], T0)
+    first = await store.claim_webhooks("n1", 1, T0, LEASE, skip={"wh_b"})
+    assert [d.delivery.subscription_id for d in first.deliveries] == ["wh_a"]
+    rest = await store.claim_webhooks("n1", 100, T0, LEASE, skip={"wh_b"})
+    assert {d.delivery.id for d in rest.deliveries}.isdisjoint({d.delivery.id for d in first.deliveries})
+    assert {d.delivery.subscription_id for d in rest.deliveries} == {"wh_a"} and len(rest.deliveries) == 3
+    later = await store.claim_webhooks("n1", 100, T0, LEASE)
+    assert {d.delivery.subscription_id for d in later.deliveries} == {"wh_b"} and len(later.deliveries) == 4
+    assert (await store.claim_webhooks("n1", 100, T0, LEASE)).deliveries == []
