@@ -29,8 +29,9 @@ async def _fill(dsn: str, rows: int) -> None:
     await conn.execute(
         "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, status,"
         " next_attempt_at, created_at, finished_at) SELECT 'd' || n, 'wh_a', 'e' || n, 'message.created',"
-        " 'conversation:c' || (n % 1000), '{}', CASE WHEN n < $1::int THEN 'sent' ELSE 'pending' END, $2::timestamptz, $2::timestamptz,"
-        " CASE WHEN n < $1::int THEN $2::timestamptz END FROM generate_series(0, $1::int + $3::int - 1) AS n", rows, T0, PENDING)
+        " 'conversation:c' || (n % 1000), '{}', CASE WHEN n < $1::int THEN 'sent' ELSE 'pending' END,"
+        " $2::timestamptz, $2::timestamptz, CASE WHEN n < $1::int THEN $2::timestamptz END"
+        " FROM generate_series(0, $1::int + $3::int - 1) AS n", rows, T0, PENDING)
     await conn.execute("ANALYZE webhook_deliveries")
     await conn.close()
 
