@@ -10,7 +10,8 @@ node), and each (subscription, event id) is a unique key, so a batch written
 again after an outage that hid its first commit is delivered once. What this
 costs: an event published in the instant before the process is killed
 (SIGKILL, power) can be lost before it reaches the table; a clean stop drains
-the queue first. Queueing in the transaction of every write that publishes
+the queue first, for ``DRAIN_TIMEOUT`` at most (a store away longer loses what
+waits, logged with its count). Queueing in the transaction of every write that publishes
 would close that gap at the price of a webhook hook in every slice's SQL."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
@@ -131,6 +132,7 @@ class WebhookTap:
         self._stale = True
         self.written = 0  # deliveries this node queued (tests, bench)
         self.dropped = 0  # events lost at the queue's cap (tests; the metric counts them too)
+        self._stamped: datetime | None = None
 
     def __call__(self, event: Event, own: bool) -> None:
         if event.type == events.WEBHOOKS_CHANGED:  # from any node
@@ -144,7 +146,7 @@ class WebhookTap:
         kind = webhook_type(event)
         if kind is None or (self.types is not None and kind not in self.types):
             return
-        queued = translate(event, self.clock())
+        queued = translate(event, self._stamp())
         if queued is None:
             return
         if len(self._queue) >= QUEUE_MAX:
@@ -153,6 +155,16 @@ class WebhookTap:
             self.dropped += 1
         self._queue.append(queued)
         self._ready.set()
+
+    def _stamp(self) -> datetime:
+        """The body's ``created_at``: strictly increasing for this node's events
+        (a clock read twice in one tick, or stepped back, never orders them
+        wrongly), so a receiver may order a conversation's events by it."""
+        now = self.clock()
+        if self._stamped is not None and now <= self._stamped:
+            now = self._stamped + timedelta(microseconds=1)
+        self._stamped = now
+        return now
 
     async def run(self) -> None:
         failures = 0
@@ -211,5 +223,5 @@ class WebhookTap:
                     except StoreError:
                         await asyncio.sleep(0.5)
         except TimeoutError:
-            log.warning("webhooks: %d events were not queued at shutdown (the store did not take them)",
-                        len(self._queue))
+            log.error("webhooks: %d events were lost at shutdown: the store did not take them within %g s",
+                      len(self._queue), DRAIN_TIMEOUT)

@@ -6,6 +6,7 @@ their type; a change of subscriptions made on any node is heard at once."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -142,3 +143,24 @@ async def test_every_event_at_the_cap_is_written_or_counted_as_dropped(
     # failed, the batch that could not go back in front of the newer ones)
     kept = range(6, 12) if fail else [*range(4), *range(6, 12)]
     assert sorted(q.order_key for q in queued) == sorted(f"conversation:conv_{n}" for n in kept)
+
+
+async def test_a_nodes_events_carry_strictly_increasing_times_whatever_its_clock_does(store: SQLiteStore) -> None:
+    """Receivers are told to order a conversation's events by the body's
+    ``created_at``: a clock that stands still or steps back never ties or
+    reverses them."""
+    await subscribe(store, ["conversation.opened", "conversation.assigned"])
+    readings = iter([T0, T0, T0 - timedelta(seconds=5), T0 + timedelta(seconds=1)])
+    tap = WebhookTap(store, Metrics(), asyncio.Event(), clock=lambda: next(readings, T0))
+    bus = EventBus()
+    bus.taps.append(tap)
+    await tap.flush()
+    for publish in (events.conversation_created, events.conversation_assigned, events.conversation_assigned,
+                    events.conversation_assigned):
+        bus.publish(publish(conversation()))
+    await tap.flush()
+    claim = await store.claim_webhooks("n1", 10, T0 + timedelta(hours=1), timedelta(minutes=1))
+    assert len(claim.deliveries) == 1  # one at a time per conversation; the bodies are read from the table
+    bodies = await store._r.call(lambda c: [datetime.fromisoformat(r[0]) for r in c.execute(
+        "SELECT json_extract(body, '$.created_at') FROM webhook_deliveries ORDER BY seq")])
+    assert len(bodies) == 4 and all(a < b for a, b in pairwise(bodies))
