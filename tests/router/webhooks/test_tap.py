@@ -6,9 +6,9 @@ their type; a change of subscriptions made on any node is heard at once."""
 from __future__ import annotations
 
 import asyncio
-from itertools import pairwise
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
