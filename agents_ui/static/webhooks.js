@@ -167,17 +167,19 @@
         return;
       }
       save.disabled = true;
+      let created;
       try {
-        const created = await call("POST", "/api/webhooks", {
+        created = await call("POST", "/api/webhooks", {
           url: url.value.trim(), description: description.value.trim(), events: chosen, allow_private: allow.checked,
         });
-        state.adding = false;
-        state.secret = { secret: created.secret, url: created.subscription.url };
-        await reload();
       } catch (err) {
         save.disabled = false;
         showError(err);
+        return;
       }
+      state.adding = false;
+      state.secret = { secret: created.secret, url: created.subscription.url };
+      await refresh();
     });
     return form;
   }
@@ -210,13 +212,25 @@
   }
 
   async function act(method, path, body) {
+    let data;
     try {
-      const data = await call(method, path, body);
-      await reload();
-      return data;
+      data = await call(method, path, body);
     } catch (err) {
       showError(err);
       return null;
+    }
+    await refresh();
+    return data;
+  }
+
+  // after a change that succeeded: the lists again; if they cannot be read now, what is known
+  // (a secret shown once above all) is still shown, with the error
+  async function refresh() {
+    try {
+      await reload();
+    } catch (err) {
+      render();
+      showError(err);
     }
   }
 
