@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
@@ -23,6 +23,8 @@ from router.webhooks.worker import WebhookWorker
 # set before the app starts: the DNS every webhook URL is resolved through (tests: a fake one)
 log = logging.getLogger(__name__)
 
+DEAD_SIGNAL_EVERY = 1.0  # seconds: dead letters tell the admin screens at most this often
+
 WEBHOOK_RESOLVER = web.AppKey("webhook_resolver", AbstractResolver)
 
 
@@ -35,7 +37,24 @@ def _setup(app: web.Application) -> None:
     # a lease's owner is this process (``worker_id()``, as the message outbox's), never the configurable
     # node name: two processes given one name would otherwise finish each other's deliveries
     app[WEBHOOK_WORKER] = WebhookWorker(app[STORE], config, app[METRICS], wakeup, resolver=resolver)
-    app[WEBHOOK_WORKER].on_dead = lambda: app[BUS].publish(events.webhooks_changed())
+    # a dead letter refreshes open admin screens, at most once a second however many there are, and
+    # never makes a node re-read the subscriptions (``webhooks.changed`` is for their edits only)
+    app[WEBHOOK_WORKER].on_dead = debounced(lambda: app[BUS].publish(events.webhook_deliveries()), DEAD_SIGNAL_EVERY)
+
+
+def debounced(call: Callable[[], None], every: float) -> Callable[[], None]:
+    """``call`` once, ``every`` seconds after the first of a burst of calls."""
+    pending: list[asyncio.TimerHandle] = []
+
+    def fire() -> None:
+        pending.clear()
+        call()
+
+    def request() -> None:
+        if not pending:
+            pending.append(asyncio.get_running_loop().call_later(every, fire))
+
+    return request
 
 
 async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:

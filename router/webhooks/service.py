@@ -101,7 +101,7 @@ class Webhooks:
     async def redeliver(self, delivery_id: str) -> WebhookDelivery:
         delivery = await self.store.redeliver_webhook(delivery_id, self.clock())
         self.wakeup.set()
-        self._changed()
+        self.bus.publish(events.webhook_deliveries())  # the subscriptions are unchanged: nobody re-reads them
         return delivery
 
     def _changed(self) -> None:

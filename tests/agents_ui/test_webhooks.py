@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from router.appkeys import STORE
+from router.appkeys import BUS, STORE
 from router.config import Settings
 from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login
 from tests.conftest import HANG, AppClient, eventually
@@ -131,6 +131,30 @@ async def test_a_receiver_that_is_down_gets_retries_then_a_dead_letter_then_a_re
     assert got.event["id"] == listed["event_id"] and got.event["data"]["message"]["text"] == "Where is my order?"
     resp = await client.post(f"/api/webhooks/deliveries/{listed['id']}/redeliver", json={})
     assert resp.status in (200, 409)  # sent again on request, or still pending: never an error page
+
+
+async def test_dead_letters_refresh_admin_screens_without_making_nodes_reread_subscriptions(
+        client: Client, receiver: WebhookReceiver) -> None:
+    """``webhooks.changed`` (every node re-reads the subscriptions) is for an
+    admin's edits only; dead letters and redeliveries send the live-only
+    ``webhooks.deliveries`` that open screens refresh on."""
+    await login(client)
+    seen: list[str] = []
+    client.app[BUS].taps.append(lambda event, _: seen.append(event.type) if event.type.startswith("webhooks") else None)
+    await subscribe(client, receiver, ["message.created"])
+    await receiver.close()
+    for who in ("anna", "boris", "clara"):
+        await customer_writes(client, f"hello from {who}", sender=who, external_id=who)
+
+    async def all_dead() -> list[Any] | None:
+        dead = await client.app[STORE].list_webhook_deliveries(None, "dead", 10)
+        return dead if len(dead) == 3 else None
+
+    dead = await eventually(all_dead, "every delivery dead-lettered")
+    await eventually(_true(lambda: "webhooks.deliveries" in seen), "the admin screens told")
+    await client.post(f"/api/webhooks/deliveries/{dead[0].id}/redeliver", json={})
+    assert seen.count("webhooks.changed") == 1  # the subscription's creation, nothing since
+    assert "webhooks.deliveries" in seen and set(seen) == {"webhooks.changed", "webhooks.deliveries"}
 
 
 async def test_a_rotated_secret_signs_from_then_on(client: Client, receiver: WebhookReceiver) -> None:
