@@ -284,7 +284,11 @@
       el("span", "muted", tr("webhooks.attempts", { count: d.attempts })), when);
     const to = el("div", "muted small webhook-target", urls.get(d.subscription_id) || d.subscription_id);
     li.append(top, to);
-    if (d.last_error) li.append(testid(el("p", "webhook-reason", d.last_error), "webhook-reason"));
+    if (d.last_error) {
+      const reason = testid(el("p", "webhook-reason", reasonText(d)), "webhook-reason");
+      reason.title = d.last_error;  // the raw detail, in English, stays at hand
+      li.append(reason);
+    }
     if (d.status !== "pending") {
       li.append(button(tr("webhooks.redeliver"), "", "webhook-redeliver",
         () => act("POST", `/api/webhooks/deliveries/${enc(d.id)}/redeliver`)));
@@ -292,7 +296,17 @@
     return li;
   }
 
-  // ---- wiring -------------------------------------------------------------
+  // the reason in the admin's language from its code and values; the English detail when the
+  // catalogue has no text for the code (a newer server, an older row)
+  function reasonText(d) {
+    const r = d.last_reason;
+    const key = r && `webhooks.reasons.${r.code}`;
+    if (!key || !window.i18next.exists(key)) return d.last_error;
+    const own = tr(key, r.values);
+    return r.values.gave_up ? tr("webhooks.reasons.gave_up", { attempts: r.values.attempts, reason: own }) : own;
+  }
+
+    // ---- wiring -------------------------------------------------------------
 
   function openButton() {
     let node = document.querySelector('[data-testid="webhooks-open"]');

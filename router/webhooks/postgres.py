@@ -17,7 +17,7 @@ from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.webhooks.rows import delivery_row, lost, outgoing_row, subscription_row
 from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
-from router.webhooks.types import Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookDelivery
 
 # as router.webhooks.sqlite's; a row another claim holds is skipped, the conditions on ``d``
 # itself checked again on its latest version (READ COMMITTED), those on the others read from
@@ -150,20 +150,22 @@ class PostgresWebhooks(WebhookStore, PgConnections):
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, last_status = $1,"
-                             " last_error = NULL, finished_at = $2, lease_until = NULL", status, now)
+                             " last_error = NULL, last_reason = NULL, finished_at = $2, lease_until = NULL",
+                             status, now)
 
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, last_error = $3,"
-                             " last_status = $4, lease_owner = NULL, lease_until = NULL",
-                             attempts, next_attempt_at, error, status)
+                             " last_status = $4, last_reason = $5, lease_owner = NULL, lease_until = NULL",
+                             attempts, next_attempt_at, error, status, _json(reason))
 
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET status = 'dead', attempts = $1, last_error = $2,"
-                             " last_status = $3, finished_at = $4, lease_until = NULL", attempts, reason, status, now)
+                             " last_status = $3, finished_at = $4, last_reason = $5, lease_until = NULL",
+                             attempts, reason, status, now, _json(code))
 
     async def redeliver_webhook(self, delivery_id: str, now: datetime) -> WebhookDelivery:
         return await self._pg.write(_redeliver, delivery_id, now)
@@ -187,3 +189,7 @@ async def _fetch(conn: PgConn, sql: str, *params: object) -> list[Any]:
 
 async def _fetchrow(conn: PgConn, sql: str, *params: object) -> Any:
     return await conn.fetchrow(sql, *params)
+
+
+def _json(reason: DeliveryReason | None) -> str | None:
+    return None if reason is None else reason.model_dump_json()

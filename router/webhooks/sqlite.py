@@ -18,7 +18,7 @@ from router.store.rows import ts
 from router.webhooks.rows import delivery_row, lost, outgoing_row, subscription_row
 from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
-from router.webhooks.types import Outgoing, Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Outgoing, Queued, Subscription, WebhookDelivery
 
 # due, not leased (a lease run out is a dead node's: resumed), not of a subscription the sender
 # skips (its receiver's host has all the sends it may have), and the first pending delivery
@@ -167,21 +167,22 @@ class SQLiteWebhooks(WebhookStore, Connections):
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, last_status = ?,"
-                           " last_error = NULL, finished_at = ?, lease_until = NULL", (status, ts(now)))
+                           " last_error = NULL, last_reason = NULL, finished_at = ?, lease_until = NULL",
+                           (status, ts(now)))
 
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?,"
-                           " last_status = ?, lease_owner = NULL, lease_until = NULL",
-                           (attempts, ts(next_attempt_at), error, status))
+                           " last_reason = ?, last_status = ?, lease_owner = NULL, lease_until = NULL",
+                           (attempts, ts(next_attempt_at), error, _json(reason), status))
 
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET status = 'dead', attempts = ?, last_error = ?,"
-                           " last_status = ?, finished_at = ?, lease_until = NULL",
-                           (attempts, reason, status, ts(now)))
+                           " last_reason = ?, last_status = ?, finished_at = ?, lease_until = NULL",
+                           (attempts, reason, _json(code), status, ts(now)))
 
     async def redeliver_webhook(self, delivery_id: str, now: datetime) -> WebhookDelivery:
         return await self._w.call(_redeliver, delivery_id, ts(now))
@@ -196,6 +197,10 @@ class SQLiteWebhooks(WebhookStore, Connections):
     async def prune_webhook_deliveries(self, before: datetime) -> int:
         return await self._w.call(_count, "DELETE FROM webhook_deliveries WHERE status = 'sent' AND finished_at < ?",
                                   (ts(before),))
+
+
+def _json(reason: DeliveryReason | None) -> str | None:
+    return None if reason is None else reason.model_dump_json()
 
 
 def _filters(subscription_id: str | None, status: str | None) -> tuple[str, tuple[object, ...]]:

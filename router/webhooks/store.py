@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from router.webhooks.types import Outgoing, Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Outgoing, Queued, Subscription, WebhookDelivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +99,14 @@ class WebhookStore(Protocol):
 
     @abstractmethod
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         """Failed; tried again at ``next_attempt_at``, the lease given up.
         ``LeaseLost`` when ``node`` does not hold it.
         Single statement: a conditional UPDATE of the delivery held by ``node``."""
 
     @abstractmethod
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         """Given up with ``reason``: the dead letter; its key's later deliveries
         may go. ``LeaseLost`` when ``node`` does not hold it.
         Single statement: a conditional UPDATE of the delivery held by ``node``."""

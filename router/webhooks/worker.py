@@ -40,7 +40,7 @@ from router.webhooks.signing import (
     header,
 )
 from router.webhooks.store import WebhookStore
-from router.webhooks.types import Outgoing
+from router.webhooks.types import DeliveryReason, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,17 @@ PER_HOST = 8  # sends in flight to one receiver's host at most
 
 
 class Failure(Exception):
-    """A delivery that did not succeed: ``reason`` for the console,
-    ``status`` the receiver's HTTP status (None: no answer), ``final``: no retry."""
+    """A delivery that did not succeed: ``reason`` in English (the log, the
+    API's ``last_error``), ``code`` and ``values`` the same for the console to
+    word in the admin's language (``webhooks.reasons.<code>``), ``status`` the
+    receiver's HTTP status (None: no answer), ``final``: no retry."""
 
-    def __init__(self, reason: str, status: int | None = None, final: bool = False) -> None:
+    def __init__(self, reason: str, code: str, values: dict[str, str | int | float | bool],
+                 status: int | None = None, final: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.values = values
         self.status = status
         self.final = final
 
@@ -225,8 +230,9 @@ class WebhookWorker:
         except Exception as exc:  # a fault of ours or a library's: this delivery's end, not the sender's
             # logged once, with the traceback (never the body); the console shows the reason
             log.error("webhook delivery %s: unexpected error, dead-lettered", d.id, exc_info=exc)
-            unexpected = Failure(f"{_host(out.url)} could not be sent to (unexpected {type(exc).__name__})",
-                                 final=True)
+            host, error = _host(out.url), type(exc).__name__
+            unexpected = Failure(f"{host} could not be sent to (unexpected {error})", "unexpected",
+                                 {"host": host, "error": error}, final=True)
             return await self._failed(out, attempts, unexpected)
         try:
             await self.store.webhook_sent(d.id, status, self.clock(), self.node)
@@ -250,19 +256,24 @@ class WebhookWorker:
             async with session.post(out.url, data=body, headers=headers, allow_redirects=False) as resp:
                 status = resp.status
         except TimeoutError:
-            raise Failure(f"{host} did not answer within {self.config.timeout:g} s") from None
+            raise Failure(f"{host} did not answer within {self.config.timeout:g} s", "timeout",
+                          {"host": host, "seconds": self.config.timeout}) from None
         except aiohttp.ClientConnectorError as exc:
             # our words (aiohttp's name the whole URL); the guard's refusal says why
-            why = str(exc.os_error) if "public address" in str(exc.os_error) else type(exc).__name__
-            raise Failure(f"{host} could not be reached ({why})") from None
+            if "public address" in str(exc.os_error):
+                raise Failure(f"{host} could not be reached ({exc.os_error})", "not_public", {"host": host}) from None
+            raise Failure(f"{host} could not be reached ({type(exc).__name__})", "unreachable",
+                          {"host": host, "error": type(exc).__name__}) from None
         except aiohttp.ClientError as exc:
-            raise Failure(f"{host} could not be reached ({type(exc).__name__})") from None
+            raise Failure(f"{host} could not be reached ({type(exc).__name__})", "unreachable",
+                          {"host": host, "error": type(exc).__name__}) from None
         if 200 <= status < 300:
             return status
         if status in _REDIRECTS:
             raise Failure(f"{host} answered a redirect (HTTP {status}); webhooks do not follow redirects",
-                          status, final=True)
-        raise Failure(f"{host} answered HTTP {status}", status, final=status == _GONE)
+                          "redirect", {"host": host, "status": status}, status, final=True)
+        raise Failure(f"{host} answered HTTP {status}", "http_status", {"host": host, "status": status}, status,
+                      final=status == _GONE)
 
     async def _failed(self, out: Outgoing, attempts: int, failure: Failure) -> None:
         d = out.delivery
@@ -270,13 +281,17 @@ class WebhookWorker:
             if not failure.final and attempts < self.config.max_attempts:
                 delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
                 await self.store.webhook_retry(d.id, attempts, self.clock() + timedelta(seconds=delay),
-                                               failure.reason, failure.status, self.node)
+                                               failure.reason, failure.status, self.node,
+                                               DeliveryReason(code=failure.code, values=failure.values))
                 self.metrics.webhook_deliveries.labels("retry").inc()
                 log.warning("webhook delivery %s failed (attempt %d, retry in %.1fs): %s",
                             d.id, attempts, delay, failure.reason)
                 return
             reason = failure.reason if failure.final else f"gave up after {attempts} attempts: {failure.reason}"
-            await self.store.webhook_dead(d.id, attempts, reason, failure.status, self.clock(), self.node)
+            # gave_up: the console puts its "gave up after N attempts" before the reason's own words
+            code = DeliveryReason(code=failure.code,
+                                  values={**failure.values, "attempts": attempts, "gave_up": not failure.final})
+            await self.store.webhook_dead(d.id, attempts, reason, failure.status, self.clock(), self.node, code)
         except LeaseLost:
             log.warning("webhook delivery %s: the lease ran out mid-send; the node that took it over sends it", d.id)
             return

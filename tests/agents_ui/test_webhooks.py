@@ -121,6 +121,10 @@ async def test_a_receiver_that_is_down_gets_retries_then_a_dead_letter_then_a_re
     [listed] = (await resp.json())["deliveries"]
     assert listed["id"] == dead[0].id and listed["attempts"] == 3
     assert listed["last_error"].startswith("gave up after 3 attempts: 127.0.0.1 could not be reached")
+    # the same as a code and values the console words in the admin's language (webhooks.reasons.*)
+    assert listed["last_reason"]["code"] == "unreachable"
+    assert listed["last_reason"]["values"] | {"error": "-"} == {"host": "127.0.0.1", "error": "-", "attempts": 3,
+                                                                "gave_up": True}
     metrics = await (await client.get("/metrics")).text()
     assert 'omnirouter_webhook_deliveries_total{node=' in metrics and 'outcome="dead"' in metrics
 

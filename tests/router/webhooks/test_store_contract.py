@@ -17,7 +17,7 @@ import pytest
 from router.outbox.store import LeaseLost
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
-from router.webhooks.types import Queued, Subscription, WebhookEvent
+from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookEvent
 from tests.router.store.test_contract import BACKENDS, T0, StoreFactory
 
 LEASE = timedelta(minutes=1)
@@ -185,3 +185,21 @@ async def test_a_claim_skips_the_subscriptions_asked_and_what_its_own_node_holds
     later = await store.claim_webhooks("n1", 100, T0, LEASE)
     assert {d.delivery.subscription_id for d in later.deliveries} == {"wh_b"} and len(later.deliveries) == 4
     assert (await store.claim_webhooks("n1", 100, T0, LEASE)).deliveries == []
+
+
+async def test_a_failures_reason_code_and_values_round_trip_and_a_success_clears_them(store: Store) -> None:
+    await store.create_webhook(subscription("wh_a", ["message.created"]), "s")
+    await store.enqueue_webhooks([queued("e1"), queued("e2", key="conversation:c2")], T0)
+    one, two = (await store.claim_webhooks("n1", 10, T0, LEASE)).deliveries
+    why = DeliveryReason(code="http_status", values={"host": "crm.example.com", "status": 503})
+    await store.webhook_retry(one.delivery.id, 1, T0, "crm.example.com answered HTTP 503", 503, "n1", why)
+    dead = DeliveryReason(code="timeout", values={"host": "crm.example.com", "seconds": 10.0, "attempts": 3,
+                                                  "gave_up": True})
+    await store.webhook_dead(two.delivery.id, 3, "gave up", None, T0, "n1", dead)
+    got = {d.event_id: d for d in await store.list_webhook_deliveries(None, None, 10)}
+    assert got["e1"].last_reason == why and got["e1"].last_error == "crm.example.com answered HTTP 503"
+    assert got["e2"].last_reason == dead and got["e2"].status == "dead"
+    [again] = (await store.claim_webhooks("n1", 10, T0, LEASE)).deliveries
+    await store.webhook_sent(again.delivery.id, 200, T0, "n1")
+    [sent] = await store.list_webhook_deliveries(None, "sent", 10)
+    assert sent.last_reason is None and sent.last_error is None
