@@ -97,6 +97,15 @@ async def test_an_admin_subscribes_sees_a_dead_letter_and_sends_it_again(
     await expect(dead.locator('[data-testid="webhook-reason"]')).to_contain_text(
         "gave up after 2 attempts: 127.0.0.1 could not be reached")
 
+    # the same dead letter in Russian: its reason worded from its code, the English detail as its title
+    russian = await (await browser.new_context(viewport={"width": 800, "height": 800}, locale="ru-RU")).new_page()
+    await sign_in(russian, service, "admin", ADMIN_PASSWORD)
+    await russian.locator('[data-testid="webhooks-open"]').click()
+    reason = russian.locator('[data-testid="webhook-delivery"][data-status="dead"] [data-testid="webhook-reason"]')
+    await expect(reason).to_contain_text("доставка прекращена, попыток: 2: 127.0.0.1 недоступен")
+    assert (await reason.get_attribute("title") or "").startswith("gave up after 2 attempts")
+    await russian.context.close()
+
     await receiver.start()  # back, at the same address
     await dead.locator('[data-testid="webhook-redeliver"]').click()
     [_, again] = await receiver.wait_for(2, HANG)
