@@ -20,24 +20,59 @@ from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
 from router.webhooks.types import DeliveryReason, Outgoing, Queued, Subscription, WebhookDelivery
 
-# due, not leased (a lease run out is a dead node's: resumed), not of a subscription the sender
-# skips (its receiver's host has all the sends it may have), and the first pending delivery
-# of its subscription and key
-_CLAIMABLE = f"""
+# A claim looks first at the oldest WINDOW pending deliveries (the usual case: a few per
+# conversation, so the oldest claimable are among them, found in a bounded walk); only when
+# those hold fewer than asked and more are pending does it look at every conversation's first.
+WINDOW = 1000
+_CONDITIONS = """
+    d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
+    AND d.subscription_id NOT IN (SELECT value FROM json_each(:skip))
+"""
+_IN_WINDOW = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
-    FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-      AND (d.lease_until IS NULL OR d.lease_until <= :now)
-      AND d.subscription_id NOT IN (SELECT value FROM json_each(:skip))
+    FROM (SELECT seq FROM webhook_deliveries INDEXED BY webhook_deliveries_claim WHERE status = 'pending'
+          ORDER BY seq LIMIT :window) AS w
+    JOIN webhook_deliveries AS d ON d.seq = w.seq JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE {_CONDITIONS}
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
           AND p.order_key = d.order_key AND p.seq < d.seq)
     ORDER BY d.seq LIMIT :limit
 """
-_NEXT_DUE = """
-    SELECT min(max(next_attempt_at, coalesce(lease_until, next_attempt_at))) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > :now OR lease_until > :now)
+# the first pending delivery of each (subscription, key), found by a skip-scan of the pending
+# index: one seek per key, so a conversation with a long backlog behind a delivery that is
+# failing or in flight costs one step, not a walk of its backlog (the table's sent rows, none)
+_HEADS = """
+    WITH RECURSIVE heads(sub, okey, seq) AS (
+      SELECT * FROM (SELECT subscription_id, order_key, seq FROM webhook_deliveries
+                     INDEXED BY webhook_deliveries_pending WHERE status = 'pending'
+                     ORDER BY subscription_id, order_key, seq LIMIT 1)
+      UNION ALL
+      SELECT n.subscription_id, n.order_key, n.seq FROM heads, webhook_deliveries AS n
+      WHERE n.seq = coalesce(
+        (SELECT x.seq FROM webhook_deliveries AS x INDEXED BY webhook_deliveries_pending
+         WHERE x.status = 'pending' AND x.subscription_id = heads.sub AND x.order_key > heads.okey
+         ORDER BY x.order_key, x.seq LIMIT 1),
+        (SELECT x.seq FROM webhook_deliveries AS x INDEXED BY webhook_deliveries_pending
+         WHERE x.status = 'pending' AND x.subscription_id > heads.sub
+         ORDER BY x.subscription_id, x.order_key, x.seq LIMIT 1))
+    )
+"""
+# of those: due, not leased (a lease run out is a dead node's: resumed), not of a subscription
+# the sender skips (its receiver's host has all the sends it may have)
+_CLAIMABLE = f"""{_HEADS}
+    SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE {_CONDITIONS}
+    ORDER BY d.seq LIMIT :limit
+"""
+# when the next of them may be claimed (a retry's time, a lease's end)
+_NEXT_DUE = f"""{_HEADS}
+    SELECT min(max(d.next_attempt_at, coalesce(d.lease_until, d.next_attempt_at)))
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    WHERE d.next_attempt_at > :now OR d.lease_until > :now
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -59,12 +94,20 @@ def _enqueue(conn: sqlite3.Connection, events: list[tuple[str, str, str, str]], 
 
 def _claim(conn: sqlite3.Connection, node: str, limit: int, now: str, until: str, skip: str
            ) -> tuple[list[Outgoing], str | None]:
-    params = {"now": now, "limit": limit, "skip": skip}
-    rows = _all(conn, _CLAIMABLE, params)
+    params = {"now": now, "limit": limit, "skip": skip, "window": WINDOW}
+    rows = _all(conn, _IN_WINDOW, params)
+    if len(rows) < limit and _pending_beyond(conn, WINDOW):
+        rows = _all(conn, _CLAIMABLE, params)
     conn.executemany("UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
                      [(node, until, r["id"]) for r in rows])
     next_due = None if rows else conn.execute(_NEXT_DUE, params).fetchone()[0]
     return [outgoing_row(r) for r in rows], next_due
+
+
+def _pending_beyond(conn: sqlite3.Connection, window: int) -> bool:
+    """Whether more than ``window`` deliveries are pending (a bounded walk of the index)."""
+    return conn.execute("SELECT 1 FROM webhook_deliveries INDEXED BY webhook_deliveries_claim"
+                        " WHERE status = 'pending' LIMIT 1 OFFSET ?", (window,)).fetchone() is not None
 
 
 def expire_webhook_leases(conn: sqlite3.Connection) -> None:

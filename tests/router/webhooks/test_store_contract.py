@@ -17,6 +17,7 @@ import pytest
 from router.outbox.store import LeaseLost
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
+from router.webhooks import sqlite as webhooks_sqlite
 from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookEvent
 from tests.router.store.test_contract import BACKENDS, T0, StoreFactory
 
@@ -203,3 +204,20 @@ async def test_a_failures_reason_code_and_values_round_trip_and_a_success_clears
     await store.webhook_sent(again.delivery.id, 200, T0, "n1")
     [sent] = await store.list_webhook_deliveries(None, "sent", 10)
     assert sent.last_reason is None and sent.last_error is None
+
+
+async def test_a_backlog_behind_a_held_delivery_does_not_hide_other_conversations(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conversation's first delivery waits for a retry with many of its events
+    queued behind it, more than a claim's first look (SQLite's ``WINDOW``, made
+    small here): the other conversations' deliveries are claimed all the same."""
+    monkeypatch.setattr(webhooks_sqlite, "WINDOW", 3)
+    await store.create_webhook(subscription("wh_a", ["message.created"]), "s")
+    await store.enqueue_webhooks([queued(f"slow{n}", key="conversation:slow") for n in range(6)], T0)
+    await store.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(3)], T0)
+    [held] = (await store.claim_webhooks("n1", 1, T0, LEASE)).deliveries
+    assert held.delivery.event_id == "slow0"
+    await store.webhook_retry(held.delivery.id, 1, T0 + timedelta(hours=1), "no answer", None, "n1")
+    assert await claimed(store, "n1") == ["e0", "e1", "e2"]
+    claim = await store.claim_webhooks("n1", 100, T0, LEASE)
+    assert claim.deliveries == [] and claim.next_due == T0 + LEASE  # the first of those leases to run out
