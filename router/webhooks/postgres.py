@@ -19,14 +19,21 @@ from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
 from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookDelivery
 
-# as router.webhooks.sqlite's; a row another claim holds is skipped, the conditions on ``d``
-# itself checked again on its latest version (READ COMMITTED), those on the others read from
-# the snapshot (a delivery only ever leaves the pending ones)
-_CLAIMABLE = f"""
+# as router.webhooks.sqlite's (the oldest WINDOW pending first; every conversation's first
+# delivery, by a skip-scan of the pending index, only when those hold fewer than asked); a row
+# another claim holds is skipped, the conditions on ``d`` itself checked again on its latest
+# version (READ COMMITTED), those on the others read from the snapshot (a delivery only ever
+# leaves the pending ones)
+WINDOW = 1000
+_CONDITIONS = """
+    d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+    AND d.subscription_id <> ALL($3::text[])
+"""
+_IN_WINDOW = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
-    FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-      AND (d.lease_until IS NULL OR d.lease_until <= $1) AND d.subscription_id <> ALL($3::text[])
+    FROM (SELECT seq FROM webhook_deliveries WHERE status = 'pending' ORDER BY seq LIMIT $4) AS w
+    JOIN webhook_deliveries AS d ON d.seq = w.seq JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE d.status = 'pending' AND {_CONDITIONS}
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
@@ -34,9 +41,30 @@ _CLAIMABLE = f"""
     ORDER BY d.seq LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 """
-_NEXT_DUE = """
-    SELECT min(GREATEST(next_attempt_at, lease_until)) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > $1 OR lease_until > $1)
+_HEADS = """
+    WITH RECURSIVE heads(sub, okey, seq) AS (
+      (SELECT subscription_id, order_key, seq FROM webhook_deliveries WHERE status = 'pending'
+       ORDER BY subscription_id, order_key, seq LIMIT 1)
+      UNION ALL
+      SELECT n.subscription_id, n.order_key, n.seq FROM heads AS h, LATERAL (
+        SELECT subscription_id, order_key, seq FROM webhook_deliveries
+        WHERE status = 'pending' AND (subscription_id, order_key) > (h.sub, h.okey)
+        ORDER BY subscription_id, order_key, seq LIMIT 1) AS n
+    )
+"""
+_CLAIMABLE = f"""{_HEADS}
+    SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE d.status = 'pending' AND {_CONDITIONS}
+    ORDER BY d.seq LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+"""
+_PENDING_BEYOND = "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' ORDER BY seq OFFSET $1 LIMIT 1"
+_NEXT_DUE = f"""{_HEADS}
+    SELECT min(GREATEST(d.next_attempt_at, d.lease_until))
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    WHERE d.next_attempt_at > $1 OR d.lease_until > $1
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -51,7 +79,9 @@ _ENQUEUE = """
 
 async def _claim(conn: PgConn, node: str, limit: int, now: datetime, until: datetime,
                  skip: list[str]) -> WebhookClaim:
-    rows = await conn.fetch(_CLAIMABLE, now, limit, skip)
+    rows = await conn.fetch(_IN_WINDOW, now, limit, skip, WINDOW)
+    if len(rows) < limit and await conn.fetchval(_PENDING_BEYOND, WINDOW) is not None:
+        rows = await conn.fetch(_CLAIMABLE, now, limit, skip)
     if not rows:
         return WebhookClaim([], await conn.fetchval(_NEXT_DUE, now))
     await conn.execute("UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id = ANY($3::text[])",

@@ -17,6 +17,7 @@ import pytest
 from router.outbox.store import LeaseLost
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
+from router.webhooks import postgres as webhooks_postgres
 from router.webhooks import sqlite as webhooks_sqlite
 from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookEvent
 from tests.router.store.test_contract import BACKENDS, T0, StoreFactory
@@ -210,8 +211,9 @@ async def test_a_backlog_behind_a_held_delivery_does_not_hide_other_conversation
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A conversation's first delivery waits for a retry with many of its events
     queued behind it, more than a claim's first look (SQLite's ``WINDOW``, made
-    small here): the other conversations' deliveries are claimed all the same."""
-    monkeypatch.setattr(webhooks_sqlite, "WINDOW", 3)
+    small here, on each backend): the other conversations' deliveries are claimed all the same."""
+    for backend in (webhooks_sqlite, webhooks_postgres):
+        monkeypatch.setattr(backend, "WINDOW", 3)
     await store.create_webhook(subscription("wh_a", ["message.created"]), "s")
     await store.enqueue_webhooks([queued(f"slow{n}", key="conversation:slow") for n in range(6)], T0)
     await store.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(3)], T0)
