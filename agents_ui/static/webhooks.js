@@ -201,9 +201,11 @@
     chips.append(...s.events.map((type) => el("span", "chip", tr(`webhooks.event_types.${type.replace(".", "_")}`))));
     const meta = el("div", "muted small", s.description || "");
     const actions = el("div", "webhooks-actions");
+    const toggle = button(tr(s.active ? "webhooks.pause" : "webhooks.resume"), "", "webhook-toggle",
+      () => act("PATCH", `/api/webhooks/${enc(s.id)}`, { active: !s.active }));
+    if (s.active) toggle.title = tr("webhooks.pause_hint");  // what pausing does to what is already queued
     actions.append(
-      button(tr(s.active ? "webhooks.pause" : "webhooks.resume"), "", "webhook-toggle",
-        () => act("PATCH", `/api/webhooks/${enc(s.id)}`, { active: !s.active })),
+      toggle,
       button(tr("webhooks.rotate"), "", "webhook-rotate", () => rotate(s)),
       button(tr("webhooks.delete"), "danger", "webhook-delete", () => remove(s)),
     );

@@ -69,6 +69,9 @@ async def subscribe_on_screen(admin: Page, url: str) -> str:
     value = (await secret.text_content() or "").strip()
     row = screen.locator('[data-testid="webhook-row"]')
     await expect(row.locator('[data-testid="webhook-url"]')).to_have_text(url)
+    # Pause says what it does to what is already queued
+    await expect(row.locator('[data-testid="webhook-toggle"]')).to_have_attribute(
+        "title", "Stops queueing new events for it; deliveries already queued are still sent and retried.")
     await screen.locator('[data-testid="webhook-secret-done"]').click()
     await expect(secret).to_have_count(0)
     return value
