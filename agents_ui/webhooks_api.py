@@ -21,9 +21,10 @@ from router.webhooks.types import EVENT_TYPES, EventType, Subscription, WebhookD
 # the subscriptions send customers' data out: an integration's right, as the CRM's writes are
 _INTEGRATIONS = Permission.MANAGE_INTEGRATIONS
 
-_URL_ERRORS = ((400, "the URL is not an absolute http(s) URL (webhook_url_invalid), does not resolve "
-                     "(webhook_url_unresolvable), or points to a loopback, private or link-local address and "
-                     "private addresses are not allowed for it (webhook_url_private)"),)
+_URL_ERRORS = ((422, "the URL is not an absolute http(s) URL to a valid host name or IP and port, or carries a user "
+                     "(webhook_url_invalid)"),
+               (400, "the URL does not resolve (webhook_url_unresolvable), or points to a loopback, private or "
+                     "link-local address and private addresses are not allowed for it (webhook_url_private)"))
 
 
 class _Fields(BaseModel):
@@ -80,7 +81,8 @@ class DeliveryOut(BaseModel):
 
 
 def _refused(exc: UrlRefused) -> ApiError:
-    return ApiError(400, exc.code, str(exc), details={"host": exc.host})
+    status = 422 if exc.code == "webhook_url_invalid" else 400  # malformed input, checked before any address
+    return ApiError(status, exc.code, str(exc), details={"host": exc.host})
 
 
 @endpoint("GET", "/api/webhooks", "Every webhook subscription (admins)", response=SubscriptionsOut,

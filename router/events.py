@@ -35,6 +35,7 @@ CONVERSATION_TYPING = "conversation.typing"
 CONVERSATION_READ = "conversation.read"
 CSAT_RATED = "csat.rated"
 WEBHOOKS_CHANGED = "webhooks.changed"
+WEBHOOK_DELIVERIES = "webhooks.deliveries"
 
 # an event meant for one agent carries their id here: the console pushes it only to
 # their sockets, on whichever node they are (agents_ui/live.py)
@@ -45,11 +46,11 @@ TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
     RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
-    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED,
+    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED, WEBHOOK_DELIVERIES,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
 # (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
-EPHEMERAL = frozenset({CONVERSATION_TYPING})
+EPHEMERAL = frozenset({CONVERSATION_TYPING, WEBHOOK_DELIVERIES})
 
 
 def addressed_to(event: Event) -> str | None:
@@ -170,6 +171,13 @@ def csat_rated(survey: Survey) -> Event:
 
 # -- outbound webhooks (router/webhooks/) ------------------------------------------------
 def webhooks_changed() -> Event:
-    """An admin added, changed or removed a webhook subscription, or redelivered one: every node
-    re-reads which event types are subscribed, and open admin screens refresh."""
+    """An admin added, changed or removed a webhook subscription: every node re-reads which event
+    types are subscribed, and open admin screens refresh."""
     return Event(WEBHOOKS_CHANGED, {})
+
+
+def webhook_deliveries() -> Event:
+    """Deliveries changed in a way an admin watches (a dead letter, a redelivery): open admin
+    screens refresh. A live signal only (never stored), sent at most once a second by a node;
+    the subscriptions are unchanged, so no node re-reads them."""
+    return Event(WEBHOOK_DELIVERIES, {})

@@ -79,6 +79,12 @@ def _canonical(ip: IPAddress) -> IPAddress:
     return ip
 
 
+def _embedded(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a 6to4 (2002::/16) or Teredo (2001::/32) address carries."""
+    found = [ip.sixtofour] if ip.sixtofour is not None else []
+    return found + list(ip.teredo or ())
+
+
 def is_public(address: str) -> bool:
     """Whether ``address`` (an IP) is one a user's URL may reach."""
     try:
@@ -87,6 +93,8 @@ def is_public(address: str) -> bool:
         return False
     if any(ip in network for network in _NOT_PUBLIC if network.version == ip.version):
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and not all(is_public(str(v4)) for v4 in _embedded(ip)):
+        return False  # 6to4 or Teredo carrying a private IPv4: a relay would take it there
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified
                                  or ip.is_link_local or ip.is_loopback or ip.is_private)
 

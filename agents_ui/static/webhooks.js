@@ -151,17 +151,19 @@
         return;
       }
       save.disabled = true;
+      let created;
       try {
-        const created = await call("POST", "/api/webhooks", {
+        created = await call("POST", "/api/webhooks", {
           url: url.value.trim(), description: description.value.trim(), events: chosen, allow_private: allow.checked,
         });
-        state.adding = false;
-        state.secret = { secret: created.secret, url: created.subscription.url };
-        await reload();
       } catch (err) {
         save.disabled = false;
         showError(err);
+        return;
       }
+      state.adding = false;
+      state.secret = { secret: created.secret, url: created.subscription.url };
+      await refresh();
     });
     return form;
   }
@@ -183,9 +185,11 @@
     chips.append(...s.events.map((type) => el("span", "chip", tr(`webhooks.event_types.${type.replace(".", "_")}`))));
     const meta = el("div", "muted small", s.description || "");
     const actions = el("div", "webhooks-actions");
+    const toggle = button(tr(s.active ? "webhooks.pause" : "webhooks.resume"), "", "webhook-toggle",
+      () => act("PATCH", `/api/webhooks/${enc(s.id)}`, { active: !s.active }));
+    if (s.active) toggle.title = tr("webhooks.pause_hint");  // what pausing does to what is already queued
     actions.append(
-      button(tr(s.active ? "webhooks.pause" : "webhooks.resume"), "", "webhook-toggle",
-        () => act("PATCH", `/api/webhooks/${enc(s.id)}`, { active: !s.active })),
+      toggle,
       button(tr("webhooks.rotate"), "", "webhook-rotate", () => rotate(s)),
       button(tr("webhooks.delete"), "danger", "webhook-delete", () => remove(s)),
     );
@@ -194,13 +198,25 @@
   }
 
   async function act(method, path, body) {
+    let data;
     try {
-      const data = await call(method, path, body);
-      await reload();
-      return data;
+      data = await call(method, path, body);
     } catch (err) {
       showError(err);
       return null;
+    }
+    await refresh();
+    return data;
+  }
+
+  // after a change that succeeded: the lists again; if they cannot be read now, what is known
+  // (a secret shown once above all) is still shown, with the error
+  async function refresh() {
+    try {
+      await reload();
+    } catch (err) {
+      render();
+      showError(err);
     }
   }
 
@@ -254,7 +270,11 @@
       el("span", "muted", tr("webhooks.attempts", { count: d.attempts })), when);
     const to = el("div", "muted small webhook-target", urls.get(d.subscription_id) || d.subscription_id);
     li.append(top, to);
-    if (d.last_error) li.append(testid(el("p", "webhook-reason", d.last_error), "webhook-reason"));
+    if (d.last_error) {
+      const reason = testid(el("p", "webhook-reason", reasonText(d)), "webhook-reason");
+      reason.title = d.last_error;  // the raw detail, in English, stays at hand
+      li.append(reason);
+    }
     if (d.status !== "pending") {
       li.append(button(tr("webhooks.redeliver"), "", "webhook-redeliver",
         () => act("POST", `/api/webhooks/deliveries/${enc(d.id)}/redeliver`)));
@@ -262,7 +282,17 @@
     return li;
   }
 
-  // ---- wiring -------------------------------------------------------------
+  // the reason in the admin's language from its code and values; the English detail when the
+  // catalogue has no text for the code (a newer server, an older row)
+  function reasonText(d) {
+    const r = d.last_reason;
+    const key = r && `webhooks.reasons.${r.code}`;
+    if (!key || !window.i18next.exists(key)) return d.last_error;
+    const own = tr(key, r.values);
+    return r.values.gave_up ? tr("webhooks.reasons.gave_up", { attempts: r.values.attempts, reason: own }) : own;
+  }
+
+    // ---- wiring -------------------------------------------------------------
 
   function openButton() {
     let node = document.querySelector('[data-testid="webhooks-open"]');

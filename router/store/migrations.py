@@ -2,6 +2,7 @@
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
 from router.reports.schema import SQLITE as CONVERSATION_EVENTS
+from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import SQLITE as WEBHOOKS
 
 # the core's keys of ``extras`` before migration 10, and the JSON type each must
@@ -445,4 +446,7 @@ MIGRATIONS: list[str] = [
     "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
     # 26: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
+    # 27: webhooks — a claim walks only the pending deliveries; the dead letters and the
+    # prune of sent ones read an index (router/webhooks/schema.py)
+    WEBHOOK_INDEXES,
 ]

@@ -18,6 +18,7 @@ from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import POSTGRES as WEBHOOKS
 
 log = logging.getLogger(__name__)
@@ -608,6 +609,9 @@ PG_MIGRATIONS: list[str] = [
     _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
     # 20: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
+    # 21: webhooks — a claim walks only the pending deliveries; the dead letters and the
+    # prune of sent ones read an index (router/webhooks/schema.py)
+    WEBHOOK_INDEXES,
 ]
 
 

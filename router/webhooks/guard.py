@@ -41,17 +41,47 @@ class UrlRefused(Exception):
 
 
 def host_port(url: str) -> tuple[str, int]:
-    """The URL's host and port; ``UrlRefused`` unless it is an absolute http(s) URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UrlRefused("webhook_url_invalid", "the URL must be an absolute http:// or https:// URL")
-    if parts.username is not None or parts.password is not None:
-        raise UrlRefused("webhook_url_invalid", "the URL must not carry a user or password")
+    """The URL's host and port; ``UrlRefused`` (``webhook_url_invalid``)
+    unless it is an absolute http(s) URL whose host a connection can be made
+    to: a name every label of which IDNA-encodes (1 to 63 characters, not
+    empty), or an IP (an IPv6 one in brackets), and a port from 1 to 65535.
+    Total: whatever the text, the answer is a host and port or this refusal."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise UrlRefused("webhook_url_invalid", "the URL's port is not a number") from None
-    return parts.hostname.lower().rstrip("."), port
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # an unclosed or invalid bracket, a port not a number or out of range
+        raise _invalid("the URL's host or port is malformed") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise _invalid("the URL must be an absolute http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise _invalid("the URL must not carry a user or password")
+    if port == 0:
+        raise _invalid("the URL's port must be from 1 to 65535")
+    host = hostname.lower().rstrip(".")
+    if "[" in parts.netloc:
+        if not _literal(host) or ":" not in host:
+            raise _invalid("the URL's bracketed host is not an IPv6 address")
+    elif not _literal(host):
+        _check_name(host)
+    return host, port or (443 if parts.scheme == "https" else 80)
+
+
+def _invalid(message: str) -> UrlRefused:
+    return UrlRefused("webhook_url_invalid", message)
+
+
+def _check_name(host: str) -> None:
+    """A host name the resolver and the socket layer can encode (they raise
+    UnicodeError otherwise, far from here): IDNA, labels of 1 to 63 octets."""
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise _invalid("the URL's host name is not a valid domain name") from None
+    labels = encoded.split(b".")
+    if len(encoded) > 253 or any(not 0 < len(label) <= 63 for label in labels):
+        raise _invalid("the URL's host name is not a valid domain name")
+    if any(c in host for c in " /\\%@"):
+        raise _invalid("the URL's host name is not a valid domain name")
 
 
 def _literal(host: str) -> bool:
@@ -82,7 +112,7 @@ async def check_url(url: str, allow_private: bool, resolver: AbstractResolver) -
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT):
             found = await resolver.resolve(host, port, socket.AF_UNSPEC)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):  # a resolver's refusals of a name
         raise UrlRefused("webhook_url_unresolvable", f"{host} does not resolve to any address", host) from None
     for result in found:
         if not is_public(result["host"]):

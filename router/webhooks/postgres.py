@@ -8,6 +8,7 @@ twice, which the event id header lets it see)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,26 +17,54 @@ from router.store.pg_engine import PgConn, PgConnections, rows_changed
 from router.webhooks.rows import delivery_row, lost, outgoing_row, subscription_row
 from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
-from router.webhooks.types import Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookDelivery
 
-# as router.webhooks.sqlite's; a row another claim holds is skipped, the conditions on ``d``
-# itself checked again on its latest version (READ COMMITTED), those on the others read from
-# the snapshot (a delivery only ever leaves the pending ones)
-_CLAIMABLE = f"""
+# as router.webhooks.sqlite's (the oldest WINDOW pending first; every conversation's first
+# delivery, by a skip-scan of the pending index, only when those hold fewer than asked); a row
+# another claim holds is skipped, the conditions on ``d`` itself checked again on its latest
+# version (READ COMMITTED), those on the others read from the snapshot (a delivery only ever
+# leaves the pending ones)
+WINDOW = 1000
+_CONDITIONS = """
+    d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+    AND d.subscription_id <> ALL($3::text[])
+"""
+_IN_WINDOW = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
-    FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $2
-      AND (d.lease_until IS NULL OR d.lease_until <= $2 OR d.lease_owner = $1)
+    FROM (SELECT seq FROM webhook_deliveries WHERE status = 'pending' ORDER BY seq LIMIT $4) AS w
+    JOIN webhook_deliveries AS d ON d.seq = w.seq JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE d.status = 'pending' AND {_CONDITIONS}
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
           AND p.order_key = d.order_key AND p.seq < d.seq)
-    ORDER BY d.seq LIMIT $3
+    ORDER BY d.seq LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
 """
-_NEXT_DUE = """
-    SELECT min(GREATEST(next_attempt_at, lease_until)) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > $2 OR (lease_until > $2 AND lease_owner IS DISTINCT FROM $1))
+_HEADS = """
+    WITH RECURSIVE heads(sub, okey, seq) AS (
+      (SELECT subscription_id, order_key, seq FROM webhook_deliveries WHERE status = 'pending'
+       ORDER BY subscription_id, order_key, seq LIMIT 1)
+      UNION ALL
+      SELECT n.subscription_id, n.order_key, n.seq FROM heads AS h, LATERAL (
+        SELECT subscription_id, order_key, seq FROM webhook_deliveries
+        WHERE status = 'pending' AND (subscription_id, order_key) > (h.sub, h.okey)
+        ORDER BY subscription_id, order_key, seq LIMIT 1) AS n
+    )
+"""
+_CLAIMABLE = f"""{_HEADS}
+    SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE d.status = 'pending' AND {_CONDITIONS}
+    ORDER BY d.seq LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+"""
+_PENDING_BEYOND = "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' ORDER BY seq OFFSET $1 LIMIT 1"
+_NEXT_DUE = f"""{_HEADS}
+    SELECT min(GREATEST(d.next_attempt_at, d.lease_until))
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    WHERE d.next_attempt_at > $1 OR d.lease_until > $1
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -48,10 +77,13 @@ _ENQUEUE = """
 """
 
 
-async def _claim(conn: PgConn, node: str, limit: int, now: datetime, until: datetime) -> WebhookClaim:
-    rows = await conn.fetch(_CLAIMABLE, node, now, limit)
+async def _claim(conn: PgConn, node: str, limit: int, now: datetime, until: datetime,
+                 skip: list[str]) -> WebhookClaim:
+    rows = await conn.fetch(_IN_WINDOW, now, limit, skip, WINDOW)
+    if len(rows) < limit and await conn.fetchval(_PENDING_BEYOND, WINDOW) is not None:
+        rows = await conn.fetch(_CLAIMABLE, now, limit, skip)
     if not rows:
-        return WebhookClaim([], await conn.fetchval(_NEXT_DUE, node, now))
+        return WebhookClaim([], await conn.fetchval(_NEXT_DUE, now))
     await conn.execute("UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id = ANY($3::text[])",
                        node, until, [r["id"] for r in rows])
     return WebhookClaim([outgoing_row(r) for r in rows])
@@ -141,26 +173,29 @@ class PostgresWebhooks(WebhookStore, PgConnections):
         return await self._pg.write(_count, _ENQUEUE, [q.event.id for q in events], [q.event.type for q in events],
                                     [q.order_key for q in events], [q.event.model_dump_json() for q in events], now)
 
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
-        return await self._pg.write(_claim, node, limit, now, now + lease)
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
+        return await self._pg.write(_claim, node, limit, now, now + lease, sorted(skip))
 
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, last_status = $1,"
-                             " last_error = NULL, finished_at = $2, lease_until = NULL", status, now)
+                             " last_error = NULL, last_reason = NULL, finished_at = $2, lease_until = NULL",
+                             status, now)
 
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, last_error = $3,"
-                             " last_status = $4, lease_owner = NULL, lease_until = NULL",
-                             attempts, next_attempt_at, error, status)
+                             " last_status = $4, last_reason = $5, lease_owner = NULL, lease_until = NULL",
+                             attempts, next_attempt_at, error, status, _json(reason))
 
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         await self._pg.write(_finish, delivery_id, node,
                              "UPDATE webhook_deliveries SET status = 'dead', attempts = $1, last_error = $2,"
-                             " last_status = $3, finished_at = $4, lease_until = NULL", attempts, reason, status, now)
+                             " last_status = $3, finished_at = $4, last_reason = $5, lease_until = NULL",
+                             attempts, reason, status, now, _json(code))
 
     async def redeliver_webhook(self, delivery_id: str, now: datetime) -> WebhookDelivery:
         return await self._pg.write(_redeliver, delivery_id, now)
@@ -184,3 +219,7 @@ async def _fetch(conn: PgConn, sql: str, *params: object) -> list[Any]:
 
 async def _fetchrow(conn: PgConn, sql: str, *params: object) -> Any:
     return await conn.fetchrow(sql, *params)
+
+
+def _json(reason: DeliveryReason | None) -> str | None:
+    return None if reason is None else reason.model_dump_json()

@@ -9,7 +9,7 @@ from datetime import datetime
 from router.outbox.store import LeaseLost
 from router.store.rows import RowLike, parse_ts
 from router.store.rows import from_ts as _ts
-from router.webhooks.types import Outgoing, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Outgoing, Subscription, WebhookDelivery
 
 
 def subscription_row(r: RowLike) -> Subscription:
@@ -26,6 +26,7 @@ def delivery_row(r: RowLike) -> WebhookDelivery:
         id=r["id"], subscription_id=r["subscription_id"], event_id=r["event_id"], event_type=r["event_type"],
         order_key=r["order_key"], status=r["status"], attempts=r["attempts"],
         next_attempt_at=_ts(r["next_attempt_at"]), last_error=r["last_error"], last_status=r["last_status"],
+        last_reason=DeliveryReason.model_validate_json(r["last_reason"]) if r["last_reason"] else None,
         created_at=_ts(r["created_at"]), finished_at=parse_ts(r["finished_at"]),
     )
 

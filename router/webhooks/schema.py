@@ -83,6 +83,18 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE
 CREATE INDEX webhook_deliveries_recent ON webhook_deliveries(subscription_id, status, seq);
 """
 
+# the claim walks the pending deliveries in order, not the whole table (the sent ones
+# would be walked through the rowid otherwise); the dead letters and the prune have
+# an index each. One script per backend: SQLite migration 27, PostgreSQL migration 21
+# and the last failure's reason as a code and its values (JSON: {"code", "values"}), which the
+# console words in the admin's language; ``last_error`` keeps the English detail
+INDEXES = """
+ALTER TABLE webhook_deliveries ADD COLUMN last_reason TEXT;
+CREATE INDEX webhook_deliveries_claim ON webhook_deliveries(seq) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_status ON webhook_deliveries(status, seq);
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE status = 'sent';
+"""
+
 DELIVERY_COLUMNS = ("d.id, d.subscription_id, d.event_id, d.event_type, d.order_key, d.status, d.attempts,"
-                    " d.next_attempt_at, d.last_error, d.last_status, d.created_at, d.finished_at")
+                    " d.next_attempt_at, d.last_error, d.last_reason, d.last_status, d.created_at, d.finished_at")
 SUBSCRIPTION_COLUMNS = "id, url, events, description, active, allow_private, created_at, updated_at"

@@ -10,7 +10,8 @@ node), and each (subscription, event id) is a unique key, so a batch written
 again after an outage that hid its first commit is delivered once. What this
 costs: an event published in the instant before the process is killed
 (SIGKILL, power) can be lost before it reaches the table; a clean stop drains
-the queue first. Queueing in the transaction of every write that publishes
+the queue first, for ``DRAIN_TIMEOUT`` at most (a store away longer loses what
+waits, logged with its count). Queueing in the transaction of every write that publishes
 would close that gap at the price of a webhook hook in every slice's SQL."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
@@ -100,7 +101,7 @@ class Webhooks:
     async def redeliver(self, delivery_id: str) -> WebhookDelivery:
         delivery = await self.store.redeliver_webhook(delivery_id, self.clock())
         self.wakeup.set()
-        self._changed()
+        self.bus.publish(events.webhook_deliveries())  # the subscriptions are unchanged: nobody re-reads them
         return delivery
 
     def _changed(self) -> None:
@@ -130,6 +131,8 @@ class WebhookTap:
         self._ready = asyncio.Event()
         self._stale = True
         self.written = 0  # deliveries this node queued (tests, bench)
+        self.dropped = 0  # events lost at the queue's cap (tests; the metric counts them too)
+        self._stamped: datetime | None = None
 
     def __call__(self, event: Event, own: bool) -> None:
         if event.type == events.WEBHOOKS_CHANGED:  # from any node
@@ -143,14 +146,25 @@ class WebhookTap:
         kind = webhook_type(event)
         if kind is None or (self.types is not None and kind not in self.types):
             return
-        queued = translate(event, self.clock())
+        queued = translate(event, self._stamp())
         if queued is None:
             return
         if len(self._queue) >= QUEUE_MAX:
             self._queue.popleft()
             self.metrics.webhook_events_dropped.inc()
+            self.dropped += 1
         self._queue.append(queued)
         self._ready.set()
+
+    def _stamp(self) -> datetime:
+        """The body's ``created_at``: strictly increasing for this node's events
+        (a clock read twice in one tick, or stepped back, never orders them
+        wrongly), so a receiver may order a conversation's events by it."""
+        now = self.clock()
+        if self._stamped is not None and now <= self._stamped:
+            now = self._stamped + timedelta(microseconds=1)
+        self._stamped = now
+        return now
 
     async def run(self) -> None:
         failures = 0
@@ -178,13 +192,26 @@ class WebhookTap:
                 self._stale = True
                 raise
         while self._queue:
-            batch = [self._queue[i] for i in range(min(BATCH, len(self._queue)))]
-            written = await self.store.enqueue_webhooks(batch, self.clock())
-            for _ in batch:
-                self._queue.popleft()
+            # taken out before the write: an event dropped at the cap meanwhile is never one of these
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            try:
+                written = await self.store.enqueue_webhooks(batch, self.clock())
+            except BaseException:
+                self._put_back(batch)
+                raise
             self.written += written
             if written:
                 self.wakeup.set()
+
+    def _put_back(self, batch: list[Queued]) -> None:
+        """A batch the store did not take goes back in front, as far as the
+        cap lets it: what does not fit is the oldest, dropped and counted."""
+        room = max(0, QUEUE_MAX - len(self._queue))
+        dropped = len(batch) - min(room, len(batch))
+        if dropped:
+            self.metrics.webhook_events_dropped.inc(dropped)
+            self.dropped += dropped
+        self._queue.extendleft(reversed(batch[dropped:]))
 
     async def drain(self) -> None:
         """At a clean stop: what waits reaches the store if it answers in time."""
@@ -196,5 +223,5 @@ class WebhookTap:
                     except StoreError:
                         await asyncio.sleep(0.5)
         except TimeoutError:
-            log.warning("webhooks: %d events were not queued at shutdown (the store did not take them)",
-                        len(self._queue))
+            log.error("webhooks: %d events were lost at shutdown: the store did not take them within %g s",
+                      len(self._queue), DRAIN_TIMEOUT)

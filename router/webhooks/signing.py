@@ -46,11 +46,13 @@ def verify(secret: str, value: str, body: bytes, tolerance: int = TOLERANCE, now
     checks each of its secrets in turn)."""
     fields = [part.split("=", 1) for part in value.split(",") if "=" in part]
     stamps = [v for k, v in fields if k.strip() == "t"]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit():
+    # ASCII digits only: str.isdigit() is true of '²', which int() refuses
+    if len(stamps) != 1 or not (stamps[0].strip().isascii() and stamps[0].strip().isdigit()):
         raise BadSignature("no timestamp")
     timestamp = int(stamps[0])
-    expected = signature(secret, timestamp, body)
-    if not any(k.strip() == "v1" and hmac.compare_digest(v.strip(), expected) for k, v in fields):
+    expected = signature(secret, timestamp, body).encode()
+    # compared as bytes: compare_digest raises TypeError on a str that is not ASCII
+    if not any(k.strip() == "v1" and hmac.compare_digest(v.strip().encode(), expected) for k, v in fields):
         raise BadSignature("no matching v1 signature")
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         raise BadSignature("the timestamp is outside the tolerance")

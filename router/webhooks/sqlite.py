@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from router.store.engine import Connections
@@ -17,23 +18,61 @@ from router.store.rows import ts
 from router.webhooks.rows import delivery_row, lost, outgoing_row, subscription_row
 from router.webhooks.schema import DELIVERY_COLUMNS, SUBSCRIPTION_COLUMNS
 from router.webhooks.store import WebhookClaim, WebhookStore
-from router.webhooks.types import Outgoing, Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Outgoing, Queued, Subscription, WebhookDelivery
 
-# due, not leased to another node, and the first pending delivery of its subscription and key
-_CLAIMABLE = f"""
+# A claim looks first at the oldest WINDOW pending deliveries (the usual case: a few per
+# conversation, so the oldest claimable are among them, found in a bounded walk); only when
+# those hold fewer than asked and more are pending does it look at every conversation's first.
+WINDOW = 1000
+_CONDITIONS = """
+    d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
+    AND d.subscription_id NOT IN (SELECT value FROM json_each(:skip))
+"""
+_IN_WINDOW = f"""
     SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
-    FROM webhook_deliveries AS d JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= :now
-      AND (d.lease_until IS NULL OR d.lease_until <= :now OR d.lease_owner = :node)
+    FROM (SELECT seq FROM webhook_deliveries INDEXED BY webhook_deliveries_claim WHERE status = 'pending'
+          ORDER BY seq LIMIT :window) AS w
+    JOIN webhook_deliveries AS d ON d.seq = w.seq JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE {_CONDITIONS}
       AND NOT EXISTS (
         SELECT 1 FROM webhook_deliveries AS p
         WHERE p.status = 'pending' AND p.subscription_id = d.subscription_id
           AND p.order_key = d.order_key AND p.seq < d.seq)
     ORDER BY d.seq LIMIT :limit
 """
-_NEXT_DUE = """
-    SELECT min(max(next_attempt_at, coalesce(lease_until, next_attempt_at))) FROM webhook_deliveries
-    WHERE status = 'pending' AND (next_attempt_at > :now OR (lease_until > :now AND lease_owner IS NOT :node))
+# the first pending delivery of each (subscription, key), found by a skip-scan of the pending
+# index: one seek per key, so a conversation with a long backlog behind a delivery that is
+# failing or in flight costs one step, not a walk of its backlog (the table's sent rows, none)
+_HEADS = """
+    WITH RECURSIVE heads(sub, okey, seq) AS (
+      SELECT * FROM (SELECT subscription_id, order_key, seq FROM webhook_deliveries
+                     INDEXED BY webhook_deliveries_pending WHERE status = 'pending'
+                     ORDER BY subscription_id, order_key, seq LIMIT 1)
+      UNION ALL
+      SELECT n.subscription_id, n.order_key, n.seq FROM heads, webhook_deliveries AS n
+      WHERE n.seq = coalesce(
+        (SELECT x.seq FROM webhook_deliveries AS x INDEXED BY webhook_deliveries_pending
+         WHERE x.status = 'pending' AND x.subscription_id = heads.sub AND x.order_key > heads.okey
+         ORDER BY x.order_key, x.seq LIMIT 1),
+        (SELECT x.seq FROM webhook_deliveries AS x INDEXED BY webhook_deliveries_pending
+         WHERE x.status = 'pending' AND x.subscription_id > heads.sub
+         ORDER BY x.subscription_id, x.order_key, x.seq LIMIT 1))
+    )
+"""
+# of those: due, not leased (a lease run out is a dead node's: resumed), not of a subscription
+# the sender skips (its receiver's host has all the sends it may have)
+_CLAIMABLE = f"""{_HEADS}
+    SELECT {DELIVERY_COLUMNS}, d.body, d.lease_until AS held_until, s.url, s.secret, s.allow_private
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    JOIN webhook_subscriptions AS s ON s.id = d.subscription_id
+    WHERE {_CONDITIONS}
+    ORDER BY d.seq LIMIT :limit
+"""
+# when the next of them may be claimed (a retry's time, a lease's end)
+_NEXT_DUE = f"""{_HEADS}
+    SELECT min(max(d.next_attempt_at, coalesce(d.lease_until, d.next_attempt_at)))
+    FROM heads AS h JOIN webhook_deliveries AS d ON d.seq = h.seq
+    WHERE d.next_attempt_at > :now OR d.lease_until > :now
 """
 _ENQUEUE = """
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, order_key, body, next_attempt_at,
@@ -53,14 +92,22 @@ def _enqueue(conn: sqlite3.Connection, events: list[tuple[str, str, str, str]], 
     return written
 
 
-def _claim(conn: sqlite3.Connection, node: str, limit: int, now: str, until: str
+def _claim(conn: sqlite3.Connection, node: str, limit: int, now: str, until: str, skip: str
            ) -> tuple[list[Outgoing], str | None]:
-    params = {"node": node, "now": now, "limit": limit}
-    rows = _all(conn, _CLAIMABLE, params)
+    params = {"now": now, "limit": limit, "skip": skip, "window": WINDOW}
+    rows = _all(conn, _IN_WINDOW, params)
+    if len(rows) < limit and _pending_beyond(conn, WINDOW):
+        rows = _all(conn, _CLAIMABLE, params)
     conn.executemany("UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
                      [(node, until, r["id"]) for r in rows])
     next_due = None if rows else conn.execute(_NEXT_DUE, params).fetchone()[0]
     return [outgoing_row(r) for r in rows], next_due
+
+
+def _pending_beyond(conn: sqlite3.Connection, window: int) -> bool:
+    """Whether more than ``window`` deliveries are pending (a bounded walk of the index)."""
+    return conn.execute("SELECT 1 FROM webhook_deliveries INDEXED BY webhook_deliveries_claim"
+                        " WHERE status = 'pending' LIMIT 1 OFFSET ?", (window,)).fetchone() is not None
 
 
 def expire_webhook_leases(conn: sqlite3.Connection) -> None:
@@ -155,28 +202,30 @@ class SQLiteWebhooks(WebhookStore, Connections):
             (q.event.id, q.event.type, q.order_key, q.event.model_dump_json()) for q in events]
         return await self._w.call(_enqueue, plain, ts(now))
 
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
-        taken, next_due = await self._w.call(_claim, node, limit, ts(now), ts(now + lease))
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
+        taken, next_due = await self._w.call(_claim, node, limit, ts(now), ts(now + lease), json.dumps(sorted(skip)))
         return WebhookClaim(taken, None if next_due is None else _from_ts(next_due))
 
     async def webhook_sent(self, delivery_id: str, status: int, now: datetime, node: str | None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, last_status = ?,"
-                           " last_error = NULL, finished_at = ?, lease_until = NULL", (status, ts(now)))
+                           " last_error = NULL, last_reason = NULL, finished_at = ?, lease_until = NULL",
+                           (status, ts(now)))
 
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?,"
-                           " last_status = ?, lease_owner = NULL, lease_until = NULL",
-                           (attempts, ts(next_attempt_at), error, status))
+                           " last_reason = ?, last_status = ?, lease_owner = NULL, lease_until = NULL",
+                           (attempts, ts(next_attempt_at), error, _json(reason), status))
 
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         await self._w.call(_finish, delivery_id, node,
                            "UPDATE webhook_deliveries SET status = 'dead', attempts = ?, last_error = ?,"
-                           " last_status = ?, finished_at = ?, lease_until = NULL",
-                           (attempts, reason, status, ts(now)))
+                           " last_reason = ?, last_status = ?, finished_at = ?, lease_until = NULL",
+                           (attempts, reason, _json(code), status, ts(now)))
 
     async def redeliver_webhook(self, delivery_id: str, now: datetime) -> WebhookDelivery:
         return await self._w.call(_redeliver, delivery_id, ts(now))
@@ -191,6 +240,10 @@ class SQLiteWebhooks(WebhookStore, Connections):
     async def prune_webhook_deliveries(self, before: datetime) -> int:
         return await self._w.call(_count, "DELETE FROM webhook_deliveries WHERE status = 'sent' AND finished_at < ?",
                                   (ts(before),))
+
+
+def _json(reason: DeliveryReason | None) -> str | None:
+    return None if reason is None else reason.model_dump_json()
 
 
 def _filters(subscription_id: str | None, status: str | None) -> tuple[str, tuple[object, ...]]:

@@ -19,11 +19,12 @@ Every method is one atomic step; errors are ``router.store``'s (``NotFound``,
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from router.webhooks.types import Outgoing, Queued, Subscription, WebhookDelivery
+from router.webhooks.types import DeliveryReason, Outgoing, Queued, Subscription, WebhookDelivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,14 @@ class WebhookStore(Protocol):
         (subscription_id, event_id) DO NOTHING``, all in one transaction."""
 
     @abstractmethod
-    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta) -> WebhookClaim:
+    async def claim_webhooks(self, node: str, limit: int, now: datetime, lease: timedelta,
+                             skip: Collection[str] = ()) -> WebhookClaim:
         """Lease to ``node`` until ``now + lease`` up to ``limit`` deliveries,
-        oldest first, each due, not leased to another node (never leased, its
-        lease run out, or ``node``'s own from before it restarted) and the
-        first pending one of its subscription and order key.
+        oldest first, each due, not leased (never leased, or its lease run
+        out: a node that died; ``node`` is unique to a process, so what it
+        holds is never claimed again while it sends it), not of a subscription
+        in ``skip`` (the sender's receivers that have all the sends they may)
+        and the first pending one of its subscription and order key.
 
         Lock: PostgreSQL: the claimable rows ``FOR UPDATE SKIP LOCKED`` (two
         nodes claiming at once take different deliveries, never wait), then
@@ -95,14 +99,14 @@ class WebhookStore(Protocol):
 
     @abstractmethod
     async def webhook_retry(self, delivery_id: str, attempts: int, next_attempt_at: datetime, error: str,
-                            status: int | None, node: str | None) -> None:
+                            status: int | None, node: str | None, reason: DeliveryReason | None = None) -> None:
         """Failed; tried again at ``next_attempt_at``, the lease given up.
         ``LeaseLost`` when ``node`` does not hold it.
         Single statement: a conditional UPDATE of the delivery held by ``node``."""
 
     @abstractmethod
     async def webhook_dead(self, delivery_id: str, attempts: int, reason: str, status: int | None,
-                           now: datetime, node: str | None) -> None:
+                           now: datetime, node: str | None, code: DeliveryReason | None = None) -> None:
         """Given up with ``reason``: the dead letter; its key's later deliveries
         may go. ``LeaseLost`` when ``node`` does not hold it.
         Single statement: a conditional UPDATE of the delivery held by ``node``."""

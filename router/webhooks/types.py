@@ -67,6 +67,15 @@ class Queued(_Model):
     order_key: str
 
 
+class DeliveryReason(_Model):
+    """Why a delivery failed, for people: ``code`` names a text of the console's
+    catalogues (``webhooks.reasons.<code>``), ``values`` fill it in (host, status,
+    seconds, attempts...)."""
+
+    code: str
+    values: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class WebhookDelivery(_Model):
     id: str
     subscription_id: str
@@ -76,7 +85,8 @@ class WebhookDelivery(_Model):
     status: DeliveryStatus
     attempts: int = 0
     next_attempt_at: Timestamp
-    last_error: str | None = None
+    last_error: str | None = Field(None, description="the last failure's detail, in English")
+    last_reason: DeliveryReason | None = Field(None, description="the same as a code and values, to translate")
     # the receiver's last HTTP status (None: no answer, or none yet)
     last_status: int | None = None
     created_at: Timestamp

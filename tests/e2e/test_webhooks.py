@@ -70,6 +70,9 @@ async def subscribe_on_screen(admin: Page, url: str) -> str:
     value = (await secret.text_content() or "").strip()
     row = screen.locator('[data-testid="webhook-row"]')
     await expect(row.locator('[data-testid="webhook-url"]')).to_have_text(url)
+    # Pause says what it does to what is already queued
+    await expect(row.locator('[data-testid="webhook-toggle"]')).to_have_attribute(
+        "title", "Stops queueing new events for it; deliveries already queued are still sent and retried.")
     await screen.locator('[data-testid="webhook-secret-done"]').click()
     await expect(secret).to_have_count(0)
     return value
@@ -98,6 +101,15 @@ async def test_an_admin_subscribes_sees_a_dead_letter_and_sends_it_again(
     await expect(dead.locator('[data-testid="webhook-reason"]')).to_contain_text(
         "gave up after 2 attempts: 127.0.0.1 could not be reached")
 
+    # the same dead letter in Russian: its reason worded from its code, the English detail as its title
+    russian = await (await browser.new_context(viewport={"width": 800, "height": 800}, locale="ru-RU")).new_page()
+    await sign_in(russian, service, "admin", ADMIN_PASSWORD)
+    await russian.locator('[data-testid="webhooks-open"]').click()
+    reason = russian.locator('[data-testid="webhook-delivery"][data-status="dead"] [data-testid="webhook-reason"]')
+    await expect(reason).to_contain_text("доставка прекращена, попыток: 2: 127.0.0.1 недоступен")
+    assert (await reason.get_attribute("title") or "").startswith("gave up after 2 attempts")
+    await russian.context.close()
+
     await receiver.start()  # back, at the same address
     await dead.locator('[data-testid="webhook-redeliver"]').click()
     [_, again] = await receiver.wait_for(2, HANG)
@@ -119,3 +131,30 @@ async def test_an_admin_subscribes_sees_a_dead_letter_and_sends_it_again(
     await fits(phone, small)
     await no_sideways_scroll(phone)
     await shot(phone, "webhooks-390.png")
+
+
+async def test_the_secret_is_shown_even_when_the_lists_cannot_be_read_right_after(
+        service: str, browser: Browser, receiver: WebhookReceiver) -> None:
+    """The subscription is made; reading the lists again fails (the network
+    blinks): the secret, shown only this once, is on the screen all the same,
+    with the error."""
+    admin = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
+    await agent_logs_in(admin, service)
+    await admin.locator('[data-testid="webhooks-open"]').click()
+    screen = admin.locator('[data-testid="webhooks-screen"]')
+    await expect(screen.locator('[data-testid="webhooks-list"]')).to_contain_text("No webhooks yet.")
+    await screen.locator('[data-testid="webhooks-add"]').click()
+    form = screen.locator('[data-testid="webhook-form"]')
+    await form.locator('input[name="url"]').fill(receiver.url("/hook"))
+    await form.locator('input[value="message.created"]').check()
+    await form.locator('input[name="allow_private"]').check()
+
+    async def blink(route: Any) -> None:
+        await (route.abort() if route.request.method == "GET" else route.continue_())
+
+    await admin.route("**/api/webhooks*", blink)
+    await form.locator('[data-testid="webhook-save"]').click()
+    secret = screen.locator('[data-testid="webhook-secret"]')
+    await expect(secret).to_be_visible()
+    assert (await secret.text_content() or "").strip().startswith("whsec_")
+    await expect(screen.locator('[data-testid="webhooks-error"]')).not_to_be_empty()

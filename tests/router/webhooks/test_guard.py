@@ -29,11 +29,14 @@ from tests.router.store.test_contract import T0
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
+PUBLIC_6TO4 = "2002:5db8:d822::1"  # 6to4 of 93.184.216.34
 NOT_PUBLIC = [
     "127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "169.254.1.1",
     "0.0.0.0", "100.64.0.1", "224.0.0.1", "239.255.255.250", "255.255.255.255", "192.0.0.8",
     "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
     "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "2002:7f00:1::1", "2002:a00:1::", "2002:a9fe:a9fe::1",  # 6to4 of 127.0.0.1, 10.0.0.1, 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo of the client 10.0.0.1
 ]
 
 
@@ -67,7 +70,7 @@ async def test_a_url_to_an_address_that_is_not_public_is_refused(address: str) -
     await check_url(_url(address), True, FakeDns({}))  # unless an admin allowed it
 
 
-@pytest.mark.parametrize("address", [PUBLIC_V4, PUBLIC_V6])
+@pytest.mark.parametrize("address", [PUBLIC_V4, PUBLIC_V6, PUBLIC_6TO4])
 async def test_a_url_to_a_public_address_is_accepted(address: str) -> None:
     await check_url(_url(address), False, FakeDns({}))
 
@@ -171,3 +174,30 @@ async def test_an_admin_may_allow_a_private_receiver(store: SQLiteStore, receive
         await _deliver_once(store, DefaultResolver(), receiver.url("/hook"))
     await _deliver_once(store, DefaultResolver(), receiver.url("/hook"), allow_private=True)
     assert receiver.requests == 1  # it got there (and refused a signature by a secret it was never told)
+
+
+async def test_a_malformed_url_already_saved_dead_letters_its_delivery_and_the_sender_goes_on(
+        store: SQLiteStore, receiver: WebhookReceiver) -> None:
+    """Rows saved before the check was strict (or by hand): each malformed
+    URL ends its own delivery as a dead letter with a reason; a valid
+    subscription queued alongside is still sent, in the same passes."""
+    from tests.agents_ui.test_webhooks import MALFORMED  # noqa: PLC0415
+    bad = [u for u in MALFORMED if u.startswith("http")]
+    for n, url in enumerate(bad):
+        sub = Subscription(id=f"wh_bad{n:02d}", url=url, events=["message.created"], allow_private=True,
+                           created_at=T0, updated_at=T0)
+        await store.create_webhook(sub, "whsec_raw")
+    good = Subscription(id="wh_zgood", url=receiver.url("/hook"), events=["message.created"], allow_private=True,
+                        created_at=T0, updated_at=T0)
+    await store.create_webhook(good, "whsec_good")
+    receiver.secrets.append("whsec_good")
+    event = WebhookEvent(id="evt_1", type="message.created", created_at=T0, data={})
+    await store.enqueue_webhooks([Queued(event=event, order_key="conversation:c1")], T0)
+    async with WebhookWorker(store, WebhooksConfig(max_attempts=1), Metrics(), asyncio.Event(),
+                             resolver=DefaultResolver()) as worker:
+        await worker.run_once()
+    dead = await store.list_webhook_deliveries(None, "dead", 100)
+    assert sorted(d.subscription_id for d in dead) == [f"wh_bad{n:02d}" for n in range(len(bad))]
+    assert all(d.last_error for d in dead)
+    [sent] = await store.list_webhook_deliveries(None, "sent", 100)
+    assert sent.subscription_id == "wh_zgood" and len(receiver.accepted) == 1

@@ -26,7 +26,8 @@ def test_a_signature_is_stripes_scheme_and_verifies() -> None:
     assert verify(secret, value, BODY, now=NOW + 10) == NOW
 
 
-@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "future", "no_t", "no_v1", "garbage", "t_twice"])
+@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "future", "no_t", "no_v1", "garbage", "t_twice",
+                                    "t_superscript", "v1_not_ascii"])
 def test_anything_else_is_refused(tamper: str) -> None:
     secret, body, now = new_secret(), BODY, NOW
     value = header(secret, NOW, BODY)
@@ -46,6 +47,10 @@ def test_anything_else_is_refused(tamper: str) -> None:
         value = "sha256=abc"
     elif tamper == "t_twice":
         value = f"t={NOW + 1},{value}"
+    elif tamper == "t_superscript":  # isdigit() but not int()-able
+        value = value.replace(f"t={NOW}", "t=²")
+    elif tamper == "v1_not_ascii":  # compare_digest raises TypeError on such a str
+        value = value.replace("v1=", "v1=é")
     with pytest.raises(BadSignature):
         verify(secret, value, body, now=now)
 
@@ -67,3 +72,5 @@ def test_the_readmes_verification_accepts_a_delivery_and_refuses_a_changed_one()
     assert not scope["verify"](secret, value, BODY + b" ")
     assert not scope["verify"](new_secret(), value, BODY)
     assert not scope["verify"](secret, header(secret, now - TOLERANCE - 60, BODY), BODY)
+    for hostile in ("t=²,v1=00", f"t={now},v1=é", "t=¹²³,v1=é"):  # total: False, never an exception
+        assert not scope["verify"](secret, hostile, BODY)

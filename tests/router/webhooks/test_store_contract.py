@@ -17,7 +17,9 @@ import pytest
 from router.outbox.store import LeaseLost
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
-from router.webhooks.types import Queued, Subscription, WebhookEvent
+from router.webhooks import postgres as webhooks_postgres
+from router.webhooks import sqlite as webhooks_sqlite
+from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookEvent
 from tests.router.store.test_contract import BACKENDS, T0, StoreFactory
 
 LEASE = timedelta(minutes=1)
@@ -169,3 +171,55 @@ async def test_deleting_a_subscription_deletes_its_deliveries(store: Store) -> N
     await store.delete_webhook("wh_a")
     assert await store.list_webhook_deliveries(None, None, 10) == []
     assert await store.list_webhooks() == []
+
+
+async def test_a_claim_skips_the_subscriptions_asked_and_what_its_own_node_holds(store: Store) -> None:
+    """The sender claims again while its sends are in flight: it never gets one
+    of them back, nor one of a subscription whose receiver has all it may take."""
+    for sub_id in ("wh_a", "wh_b"):
+        await store.create_webhook(subscription(sub_id, ["message.created"]), "s")
+    await store.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(4)], T0)
+    first = await store.claim_webhooks("n1", 1, T0, LEASE, skip={"wh_b"})
+    assert [d.delivery.subscription_id for d in first.deliveries] == ["wh_a"]
+    rest = await store.claim_webhooks("n1", 100, T0, LEASE, skip={"wh_b"})
+    assert {d.delivery.id for d in rest.deliveries}.isdisjoint({d.delivery.id for d in first.deliveries})
+    assert {d.delivery.subscription_id for d in rest.deliveries} == {"wh_a"} and len(rest.deliveries) == 3
+    later = await store.claim_webhooks("n1", 100, T0, LEASE)
+    assert {d.delivery.subscription_id for d in later.deliveries} == {"wh_b"} and len(later.deliveries) == 4
+    assert (await store.claim_webhooks("n1", 100, T0, LEASE)).deliveries == []
+
+
+async def test_a_failures_reason_code_and_values_round_trip_and_a_success_clears_them(store: Store) -> None:
+    await store.create_webhook(subscription("wh_a", ["message.created"]), "s")
+    await store.enqueue_webhooks([queued("e1"), queued("e2", key="conversation:c2")], T0)
+    one, two = (await store.claim_webhooks("n1", 10, T0, LEASE)).deliveries
+    why = DeliveryReason(code="http_status", values={"host": "crm.example.com", "status": 503})
+    await store.webhook_retry(one.delivery.id, 1, T0, "crm.example.com answered HTTP 503", 503, "n1", why)
+    dead = DeliveryReason(code="timeout", values={"host": "crm.example.com", "seconds": 10.0, "attempts": 3,
+                                                  "gave_up": True})
+    await store.webhook_dead(two.delivery.id, 3, "gave up", None, T0, "n1", dead)
+    got = {d.event_id: d for d in await store.list_webhook_deliveries(None, None, 10)}
+    assert got["e1"].last_reason == why and got["e1"].last_error == "crm.example.com answered HTTP 503"
+    assert got["e2"].last_reason == dead and got["e2"].status == "dead"
+    [again] = (await store.claim_webhooks("n1", 10, T0, LEASE)).deliveries
+    await store.webhook_sent(again.delivery.id, 200, T0, "n1")
+    [sent] = await store.list_webhook_deliveries(None, "sent", 10)
+    assert sent.last_reason is None and sent.last_error is None
+
+
+async def test_a_backlog_behind_a_held_delivery_does_not_hide_other_conversations(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conversation's first delivery waits for a retry with many of its events
+    queued behind it, more than a claim's first look (SQLite's ``WINDOW``, made
+    small here, on each backend): the other conversations' deliveries are claimed all the same."""
+    for backend in (webhooks_sqlite, webhooks_postgres):
+        monkeypatch.setattr(backend, "WINDOW", 3)
+    await store.create_webhook(subscription("wh_a", ["message.created"]), "s")
+    await store.enqueue_webhooks([queued(f"slow{n}", key="conversation:slow") for n in range(6)], T0)
+    await store.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(3)], T0)
+    [held] = (await store.claim_webhooks("n1", 1, T0, LEASE)).deliveries
+    assert held.delivery.event_id == "slow0"
+    await store.webhook_retry(held.delivery.id, 1, T0 + timedelta(hours=1), "no answer", None, "n1")
+    assert await claimed(store, "n1") == ["e0", "e1", "e2"]
+    claim = await store.claim_webhooks("n1", 100, T0, LEASE)
+    assert claim.deliveries == [] and claim.next_due == T0 + LEASE  # the first of those leases to run out
