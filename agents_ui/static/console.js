@@ -555,6 +555,11 @@ async function reconnect() {
 
 function wire() {
   $('[data-testid="login-form"]').addEventListener("submit", onLogin);
+  // my own role changed (api.js asked /api/me again): the role under my name follows it
+  document.addEventListener("console:permissions", (event) => {
+    const agent = event.detail.agent;
+    if (state.me && agent.id === state.me.id) $("#me-role").textContent = t(`roles.${agent.role}`);
+  });
   $("#reply-form").addEventListener("submit", sendReply);
   const box = $('[data-testid="reply"]');
   box.addEventListener("keydown", (e) => {
