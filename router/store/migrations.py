@@ -445,4 +445,13 @@ MIGRATIONS: list[str] = [
     "INSERT OR IGNORE INTO search_dirty_customers SELECT id FROM customers;",
     # 26: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
+    # 28: the conversation list's pages seek to their cursor, (last_message_at, id) < (?, ?), through
+    # an index ending in id, by status and, for "Mine", by agent first: a page deep in the list, or
+    # the Mine tab of an agent with none, reads only what it returns (router/store/rows.py)
+    """
+    CREATE INDEX conversations_activity_id ON conversations(status, last_message_at, id);
+    CREATE INDEX conversations_agent_activity ON conversations(agent_id, status, last_message_at, id)
+        WHERE agent_id IS NOT NULL;
+    DROP INDEX conversations_activity;
+    """,
 ]

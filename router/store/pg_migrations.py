@@ -608,6 +608,12 @@ PG_MIGRATIONS: list[str] = [
     _SEARCH_TERMS,  # 19: search's terms made in Python (router.search.terms), a table of stored vectors
     # 20: reports — the conversation event log, written by triggers (router/reports/schema.py)
     CONVERSATION_EVENTS,
+    # 22: the conversation list's pages seek to their cursor, (last_message_at, id) < ($5, $6),
+    # through an index ending in id, by status and, for "Mine", by agent first (router/store/pg_rows.py)
+    "CREATE INDEX conversations_activity_id ON conversations(status, last_message_at, id);"
+    " CREATE INDEX conversations_agent_activity ON conversations(agent_id, status, last_message_at, id)"
+    " WHERE agent_id IS NOT NULL;"
+    " DROP INDEX conversations_activity;",
 ]
 
 
