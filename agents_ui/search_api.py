@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Annotated, Literal, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from agents_ui.endpoints import ApiError, endpoint
-from agents_ui.instants import Instant
 from agents_ui.schemas import Body, ConversationOut, Query
 from router.appkeys import ROUTER, STORE
 from router.conversations.store import ConversationStore
@@ -60,9 +59,9 @@ class SearchQuery(Query):
     channel: str | None = Field(None, description="the connector's name")
     label: str | None = None
     assignee: str | None = Field(None, description="an agent's id; 'none' for nobody's")
-    since: Instant | None = Field(None, description="from this time on (a message's time, a "
+    since: AwareDatetime | None = Field(None, description="from this time on (a message's time, a "
                                         "conversation's start), with its timezone")
-    until: Instant | None = Field(None, description="before this time")
+    until: AwareDatetime | None = Field(None, description="before this time")
     snoozed: bool | None = Field(None, description="true: only snoozed conversations; false: none")
     cursor: str | None = Field(None, description="the previous page's `next`")
     limit: int = Field(20, description=f"results a page holds, 1 to {MAX_LIMIT}")
@@ -86,7 +85,6 @@ class LabelBody(Body):
 
 
 class SnoozeBody(Body):
-    # a plain datetime: the snooze's rules give a time without a timezone its own error (snooze_no_timezone)
     until: datetime = Field(description="when the conversation comes back, with its timezone")
 
 
