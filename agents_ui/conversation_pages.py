@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 
 from agents_ui.endpoints import ApiError
+from agents_ui.instants import in_utc
 from router.conversations.store import ListCursor
 from router.models import ConversationView
 
@@ -25,8 +26,8 @@ def read_cursor(text: str | None) -> ListCursor | None:
         return None
     try:
         at, conv_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        moment = datetime.fromisoformat(at)
-        if not isinstance(conv_id, str) or moment.tzinfo is None:
+        moment = in_utc(datetime.fromisoformat(at))  # a ValueError too when out of the stores' years
+        if not isinstance(conv_id, str):
             raise ValueError(text)
     except (binascii.Error, UnicodeDecodeError, TypeError, ValueError):
         raise ApiError(400, "bad_list_cursor", "the cursor is not one a page of conversations gave") from None

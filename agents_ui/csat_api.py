@@ -8,9 +8,10 @@ from datetime import UTC, timedelta
 from typing import Protocol
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
+from agents_ui.instants import Instant
 from agents_ui.schemas import Query
 from router.agents.service import Permission
 from router.appkeys import STORE
@@ -39,8 +40,8 @@ class SurveysOut(BaseModel):
 
 
 class SurveysQuery(Query):
-    since: AwareDatetime = Field(description="asked at or after (ISO 8601 with a zone)")
-    until: AwareDatetime = Field(description="asked before")
+    since: Instant = Field(description="asked at or after (ISO 8601 with a zone)")
+    until: Instant = Field(description="asked before")
     after: str | None = Field(None, max_length=64, description="the last id of the previous page")
     limit: int = Field(1000, ge=1, le=5000)
 

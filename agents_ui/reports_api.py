@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
+from agents_ui.instants import Instant
 from agents_ui.schemas import Query
 from router.agents.service import Permission
 from router.appkeys import ASSIGNER, ROUTER, STORE
@@ -29,8 +30,8 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ReportQuery(Query):
-    since: AwareDatetime = Field(description="the first instant counted (ISO 8601 with a zone)")
-    until: AwareDatetime = Field(description="the first instant not counted")
+    since: Instant = Field(description="the first instant counted (ISO 8601 with a zone)")
+    until: Instant = Field(description="the first instant not counted")
     # a Literal, not the enum: a query parameter's schema is inline in the document
     group_by: Literal["day", "hour", "team", "channel", "agent", "tier"] = Field(
         "day", description="day or hour (in tz), team, channel, agent or customer tier")

@@ -11,13 +11,15 @@ straight into the tables (the ingest path would take minutes), then starts
 console has (open, queued, mine = assigned to the agent asking, resolved) and
 ``status=all``, as the console asks them (the default page of 200; "mine" is
 the server's ``assignee=me`` filter, on the admin who asks, given every
-assigned one). Prints p50/p99 per tab.
+assigned one); "deep", a page of resolved ones near the oldest (a cursor); "mine-none",
+the Mine tab of an agent with no conversation. Prints p50/p99 per tab.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import random
 import sqlite3
@@ -77,15 +79,36 @@ async def time_tabs(base: str, samples: int, db: Path) -> dict[str, list[float]]
         # the admin exists once the service started: the assigned ones become theirs, so "mine" is every one
         with sqlite3.connect(db) as conn:
             conn.execute("UPDATE conversations SET agent_id = ? WHERE status = 'assigned'", (admin,))
+            # a page deep in the list: the resolved ones after the 200 oldest but one
+            at, conv_id = conn.execute("SELECT last_message_at, id FROM conversations WHERE status = 'resolved'"
+                                       " ORDER BY last_message_at, id LIMIT 1 OFFSET 200").fetchone()
+        deep = {"status": "resolved", "cursor": _cursor(at, conv_id)}
+        async with http.post(f"{base}/api/agents", json={"username": "nobody", "display_name": "No One",
+                                                          "password": PASSWORD}) as r:
+            r.raise_for_status()
+        none = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with none.post(f"{base}/api/login", json={"username": "nobody", "password": PASSWORD}) as r:
+            r.raise_for_status()
+        asks = {**{tab: (http, params) for tab, params in TABS.items()}, "deep": (http, deep),
+                "mine-none": (none, TABS["mine"])}
+        times.update({"deep": [], "mine-none": []})
         for _ in range(samples):
-            for tab, params in TABS.items():
+            for tab, (session, params) in asks.items():
                 started = time.perf_counter()
-                async with http.get(f"{base}/api/conversations", params=params) as r:
+                async with session.get(f"{base}/api/conversations", params=params) as r:
                     body = await r.read()
                     r.raise_for_status()
                 times[tab].append(time.perf_counter() - started)
                 json.loads(body)
+        await none.close()
     return times
+
+
+def _cursor(at: str, conv_id: str) -> str:
+    """The list's cursor (agents_ui.conversation_pages) of a row as the store holds it."""
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    raw = json.dumps([moment.isoformat(), conv_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 async def main(args: argparse.Namespace) -> None:

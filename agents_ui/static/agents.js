@@ -532,13 +532,14 @@
     }, 1000);
   }
 
+  // my own role changed (api.js asked /api/me again): the Agents button follows it
+  document.addEventListener("console:permissions", () => {
+    if (!document.getElementById("app").hidden) onShown().catch(() => {});
+  });
+
   // the roster follows what happens: presence, accounts, assignments
   document.addEventListener("console:event", (event) => {
     const type = event.detail && event.detail.type;
-    const changed = type === "agent.updated" && event.detail.data && event.detail.data.agent;
-    if (changed && screen.me && changed.id === screen.me.id && changed.role !== screen.me.role) {
-      onShown().catch(() => {}); // my own role changed: the Agents button follows it
-    }
     const node = document.getElementById("agents-screen");
     if (!node || node.hidden || screen.form) return;
     // presence and accounts (agent.*) and loads (conversation events), at most once a second

@@ -7,6 +7,10 @@
 //   consoleApi.explain(err) -> the error in the console's language
 //   consoleApi.me() -> {agent, permissions} of /api/me (asked once per sign-in)
 //   consoleApi.may(permission), consoleApi.isAdmin() -> what the role may see
+// When the signed-in agent's own account changes (agent.updated), the cache is
+// dropped at once and, once /api/me answered again, a "console:permissions"
+// DOM event (detail: {agent, permissions}) tells every script to redraw what
+// the role may see: scripts listen to that, never to agent.updated for rights.
 // A failure throws an Error with status, code and details (the server's
 // error object); its message is already in the console's language. A 401
 // (the session ended) is console.js's to act on: it shows the sign-in page.
@@ -14,6 +18,7 @@
 
 window.consoleApi = (() => {
   let mine = null; // the promise of /api/me for the agent signed in now
+  let mineId = null; // whose it is, known synchronously once it answered
 
   function explain(err) {
     return window.i18n ? window.i18n.error(err) : (err && err.message) || String(err);
@@ -23,8 +28,18 @@ window.consoleApi = (() => {
     const error = (data && data.error) || {};
     const err = new Error(error.message || `${resp.status} ${resp.statusText}`);
     err.status = resp.status;
-    err.code = error.code;
+    // an answer that is not ours (a proxy's 502 page) has no code: the catalogue's "unknown" text
+    err.code = error.code || (data && data.error ? undefined : "unknown");
     err.details = error;
+    err.message = explain(err);
+    return err;
+  }
+
+  function offline(cause) {
+    const err = new Error((cause && cause.message) || "network");
+    err.status = 0;
+    err.code = "network";
+    err.details = {};
     err.message = explain(err);
     return err;
   }
@@ -36,7 +51,12 @@ window.consoleApi = (() => {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body === undefined || body === null ? {} : body);
     }
-    const resp = await fetch(path, init);
+    let resp;
+    try {
+      resp = await fetch(path, init);
+    } catch (cause) {
+      throw offline(cause); // no answer at all: the network or the server is down
+    }
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
     if (!resp.ok) throw failure(resp, data);
     return data;
@@ -46,8 +66,10 @@ window.consoleApi = (() => {
 
   function me() {
     if (!mine) {
-      mine = get("/api/me");
-      mine.catch(() => { mine = null; }); // asked again next time
+      const asked = get("/api/me");
+      mine = asked;
+      asked.then((data) => { if (mine === asked) mineId = data.agent.id; },
+        () => { if (mine === asked) mine = null; }); // asked again next time
     }
     return mine;
   }
@@ -55,6 +77,15 @@ window.consoleApi = (() => {
   // a new sign-in (or a change of my own role) asks /api/me again
   function forget() {
     mine = null;
+    mineId = null;
+  }
+
+  // my own account changed: drop my rights now (before any other listener of the same event reads
+  // them), ask again, then tell every script
+  async function refresh() {
+    forget();
+    const data = await me();
+    document.dispatchEvent(new CustomEvent("console:permissions", { detail: data }));
   }
 
   async function may(permission) {
@@ -69,7 +100,7 @@ window.consoleApi = (() => {
   document.addEventListener("console:event", (event) => {
     const e = event.detail || {};
     const changed = e.type === "agent.updated" && e.data && e.data.agent;
-    if (changed && mine) mine.then((data) => { if (data.agent.id === changed.id) forget(); }, () => {});
+    if (changed && mineId !== null && changed.id === mineId) refresh().catch(() => {});
   });
   document.addEventListener("submit", (event) => {
     if (event.target.matches && event.target.matches('[data-testid="login-form"]')) forget();

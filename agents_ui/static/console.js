@@ -167,9 +167,10 @@ async function loadMore() {
   if (!cursor) return;
   const data = await api("GET", `/api/conversations?${FILTERS[filter]}&cursor=${encodeURIComponent(cursor)}`);
   if (state.filter !== filter || state.next !== cursor) return;
-  for (const conv of data.conversations) if (!state.conversations.has(conv.id)) state.conversations.set(conv.id, conv);
+  const added = data.conversations.filter((conv) => !state.conversations.has(conv.id));
+  for (const conv of added) state.conversations.set(conv.id, conv);
   state.next = data.next;
-  renderList();
+  renderList(added.length ? added[0].id : null); // the keyboard goes on at the first row added
 }
 
 function moreRow() {
@@ -202,12 +203,26 @@ function conversationRow(conv) {
   return li;
 }
 
-function renderList() {
+// firstNew: the row "Show more" added first, where the keyboard's focus goes on
+function renderList(firstNew = null) {
   const rows = [...state.conversations.values()].filter(matchesFilter)
     .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : -1));
-  $("#conversations").replaceChildren(...rows.map(conversationRow), ...(state.next ? [moreRow()] : []));
+  const list = $("#conversations");
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  list.replaceChildren(...rows.map(conversationRow), ...(state.next ? [moreRow()] : []));
   $("#empty-list").hidden = rows.length > 0;
+  if (focused) keepFocus(list, focused, firstNew);
   // signals.js: each row's unread count and the tab title's total
+}
+
+// the rows are built anew, which would drop the keyboard's focus to <body>: it stays on the same
+// row (by id) or the "Show more" button, or goes to the first row a page added
+function keepFocus(list, focused, firstNew) {
+  const row = (id) => id && list.querySelector(`[data-testid="conversation"][data-id="${CSS.escape(id)}"]`);
+  const was = focused.closest('[data-testid="conversation"]');
+  const target = row(firstNew) || (was && row(was.dataset.id))
+    || list.querySelector('[data-testid="list-more"]') || list.querySelector('[data-testid="conversation"]');
+  if (target) target.focus();
 }
 
 function upsertConversation(conv) {
@@ -563,6 +578,11 @@ async function reconnect() {
 
 function wire() {
   $('[data-testid="login-form"]').addEventListener("submit", onLogin);
+  // my own role changed (api.js asked /api/me again): the role under my name follows it
+  document.addEventListener("console:permissions", (event) => {
+    const agent = event.detail.agent;
+    if (state.me && agent.id === state.me.id) $("#me-role").textContent = t(`roles.${agent.role}`);
+  });
   $("#reply-form").addEventListener("submit", sendReply);
   const box = $('[data-testid="reply"]');
   box.addEventListener("keydown", (e) => {

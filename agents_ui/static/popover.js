@@ -70,7 +70,7 @@ window.consolePopover = (() => {
     const summary = node.querySelector(":scope > summary");
     const panel = () => node.querySelector(":scope > :not(summary)");
     summary.dataset.popoverTrigger = "";
-    summary.setAttribute("aria-haspopup", "true");
+    summary.setAttribute("aria-haspopup", "dialog");
     node.addEventListener("toggle", () => {
       summary.setAttribute("aria-expanded", String(node.open));
       if (!node.open) {

@@ -82,6 +82,18 @@
     if (await loadRulesStatus()) rulesTimer = setInterval(() => loadRulesStatus().catch(() => {}), 10000);
   }
 
+  // my own role changed (api.js asked /api/me again): a role that lost manage_rules stops asking
+  document.addEventListener("console:permissions", (event) => {
+    const allowed = (event.detail.permissions || []).includes("manage_rules");
+    if (!allowed && rulesTimer !== null) {
+      clearInterval(rulesTimer);
+      rulesTimer = null;
+      const banner = document.getElementById("rules-error");
+      if (banner) banner.hidden = true;
+    }
+    if (allowed) watchRules().catch(() => {});
+  });
+
   // SLA: rows of conversations past their first-response target get a mark
   let breached = new Map(); // conversation id -> minutes waited
   function markBreaches() {

@@ -14,7 +14,6 @@
     token: 0,         // the latest search: an older answer is dropped
     labels: new Map(), // conversation id -> its labels, as last read with them
     known: [],        // every label's name
-    me: null,
   };
   const $ = (sel) => document.querySelector(sel);
 
@@ -142,13 +141,14 @@
     return ["status", "assignee", "label", "snoozed", "channel", "team", "since", "until"].some((n) => field(n).value);
   }
 
-  function params(cursor) {
+  // me: the agent signed in now (consoleApi.me() of this run: never one cached at page load)
+  function params(cursor, me) {
     const q = $('[data-testid="search-input"]').value.trim();
     const p = new URLSearchParams({ kind: field("kind").value, limit: "20" });
     if (q) p.set("q", q);
     for (const name of ["status", "label", "snoozed", "channel", "team"]) if (field(name).value) p.set(name, field(name).value);
     const who = field("assignee").value;
-    if (who && (who !== "me" || state.me)) p.set("assignee", who === "me" ? state.me.id : who);
+    if (who) p.set("assignee", who === "me" ? me.id : who);
     // a day typed in the filter is that day in the agent's own timezone
     if (field("since").value) p.set("since", new Date(`${field("since").value}T00:00`).toISOString());
     if (field("until").value) {
@@ -258,13 +258,13 @@
 
   async function run(more, auto = 0) {
     const token = ++state.token;
-    // "assigned to me" before /api/me answered would ask for nobody's: wait for it
-    if (field("assignee").value === "me" && !state.me && state.meLoaded) await state.meLoaded;
-    if (token !== state.token) return;
     const box = resultsBox();
     $("#conversations").hidden = true;
     try {
-      const data = await call("GET", `/api/search?${params(more ? state.next : null)}`);
+      // "assigned to me": whoever is signed in now, asked through api.js (once per sign-in)
+      const me = field("assignee").value === "me" ? (await window.consoleApi.me()).agent : null;
+      if (token !== state.token) return;
+      const data = await call("GET", `/api/search?${params(more ? state.next : null, me)}`);
       if (token !== state.token) return;
       state.next = data.next;
       let list = box.querySelector("ol");
@@ -489,7 +489,6 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $(".sidebar .tabs").before(buildBar());
-    state.meLoaded = window.consoleApi.me().then((d) => { state.me = d.agent; }, () => {});
   });
   // the selected conversation changed elsewhere (a label, a snooze, a wake-up): its header follows
   document.addEventListener("console:event", (e) => {

@@ -72,6 +72,7 @@
     const node = document.querySelector('[data-testid="reassign"]');
     if (!may("reassign")) {
       if (node) node.hidden = true;
+      state.agents = [];
       return;
     }
     state.agents = (await getJson("/api/agents")).agents;
@@ -87,7 +88,10 @@
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 
-  // a new account, a deactivation or a role changed: the list of agents (and my rights) follow
+  // my own role changed (api.js asked /api/me again): the Reassign select follows it
+  document.addEventListener("console:permissions", () => load().catch(() => {}));
+
+  // a new account, a deactivation or a role changed: the list of agents follows
   document.addEventListener("console:event", (event) => {
     const type = event.detail && event.detail.type;
     if (type && type.startsWith("agent.") && type !== "agent.presence") load().catch(() => {});

@@ -267,6 +267,11 @@
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
 
+  // my own role changed (api.js asked /api/me again): the button follows it
+  document.addEventListener("console:permissions", () => {
+    if (!document.getElementById("app").hidden) onShown().catch(() => {});
+  });
+
   // over the wallboard the console's one-key shortcuts must not act on the conversation behind it;
   // Escape closes it
   window.addEventListener("keydown", (event) => {

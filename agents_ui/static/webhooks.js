@@ -304,9 +304,9 @@
   }
 
   async function onShown() {
-    const me = (await window.consoleApi.me()).agent;
-    openButton().hidden = me.role !== "admin";
-    if (me.role !== "admin") closeScreen();
+    const allowed = await window.consoleApi.may("manage_integrations");
+    openButton().hidden = !allowed;
+    if (!allowed) closeScreen();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -319,6 +319,11 @@
       }
       onShown().catch(() => {});
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  });
+
+  // my own role changed (api.js asked /api/me again): the button follows it
+  document.addEventListener("console:permissions", () => {
+    if (!document.getElementById("app").hidden) onShown().catch(() => {});
   });
 
   // over the screen the console's one-key shortcuts must not act on the conversation behind it

@@ -218,7 +218,7 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
     ) -> list[ConversationView]:
         chosen = list(dict.fromkeys(statuses or ConversationStatus))
         own: list[Any] = [] if agent_id is None else [agent_id]
-        older: list[Any] = [] if after is None else [ts(after.last_message_at)] * 2 + [after.id]
+        older: list[Any] = [] if after is None else [ts(after.last_message_at), after.id]
         params: list[Any] = [p for s in chosen for p in (s.value, *own, *older, limit)] + [limit]
         sql = latest_conversations(len(chosen), awake_only, mine=agent_id is not None, after=after is not None)
         return [_conversation(r) for r in await self._r.call(_all, sql, params)]

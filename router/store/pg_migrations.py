@@ -612,6 +612,12 @@ PG_MIGRATIONS: list[str] = [
     # 21: webhooks — a claim walks only the pending deliveries; the dead letters and the
     # prune of sent ones read an index (router/webhooks/schema.py)
     WEBHOOK_INDEXES,
+    # 22: the conversation list's pages seek to their cursor, (last_message_at, id) < ($5, $6),
+    # through an index ending in id, by status and, for "Mine", by agent first (router/store/pg_rows.py)
+    "CREATE INDEX conversations_activity_id ON conversations(status, last_message_at, id);"
+    " CREATE INDEX conversations_agent_activity ON conversations(agent_id, status, last_message_at, id)"
+    " WHERE agent_id IS NOT NULL;"
+    " DROP INDEX conversations_activity;",
 ]
 
 

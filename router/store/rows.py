@@ -130,7 +130,7 @@ CONVERSATION_SELECT = f"""
 def latest_conversations(arms: int, awake_only: bool = False, *, mine: bool = False, after: bool = False) -> str:
     """The ``limit`` most recently active conversations of ``arms`` statuses
     (parameters: for each status in turn, the status, the agent's id with
-    ``mine``, the cursor's time, time and id with ``after``, and ``limit``;
+    ``mine``, the cursor's time and id with ``after``, and ``limit``;
     then ``limit``), picked through the (status, last_message_at) index one
     status at a time: one ORDER BY over several statuses sorted every open
     conversation, each with its customer and labels, to keep 200 of them (0.8 s
@@ -139,7 +139,9 @@ def latest_conversations(arms: int, awake_only: bool = False, *, mine: bool = Fa
     those up to the cursor (``ListCursor``: newest first, ties by id)."""
     awake = " AND snoozed_until IS NULL" if awake_only else ""
     own = " AND agent_id = ?" if mine else ""
-    older = " AND (last_message_at < ? OR (last_message_at = ? AND id < ?))" if after else ""
+    # a row value, so the (status[, agent_id], last_message_at, id) index seeks to the cursor
+    # instead of walking down from the newest row (an OR of the two is no range SQLite seeks by)
+    older = " AND (last_message_at, id) < (?, ?)" if after else ""
     picked = " UNION ALL ".join(
         f"SELECT * FROM (SELECT id, last_message_at FROM conversations WHERE status = ?{awake}{own}{older}"
         " ORDER BY last_message_at DESC, id DESC LIMIT ?)" for _ in range(arms))

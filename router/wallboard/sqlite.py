@@ -1,6 +1,6 @@
 """The wallboard's SQL on SQLite. Mixed into ``SQLiteStore``, which gives it
 the reader connection. Each read starts from the open conversations by the
-status index (``conversations_activity``: status first), so 100,000 resolved
+status index (``conversations_activity_id``: status first), so 100,000 resolved
 conversations cost nothing; the unanswered check is one probe of the
 messages' index on (conversation, ...) per open conversation."""
 
