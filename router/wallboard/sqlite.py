@@ -6,6 +6,7 @@ messages' index on (conversation, ...) per open conversation."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,9 +32,11 @@ _SLA = """
                       WHERE m.conversation_id = c.id AND m.direction = 'out' AND m.author = 'agent')
     GROUP BY c.channel
 """
+# the attributes as JSON text (``->``), decoded here as the customer's record is: json_extract would give
+# JSON true as 1 and an object as its text, not the values the rules read (and PostgreSQL gives)
 _VALUES = """
-    SELECT c.team, c.channel, json_extract(u.attributes, '$.tier') AS tier,
-           json_extract(u.attributes, '$.lifetime_value') AS ltv, count(*) AS n
+    SELECT c.team, c.channel, u.attributes -> '$.tier' AS tier,
+           u.attributes -> '$.lifetime_value' AS ltv, count(*) AS n
     FROM conversations c JOIN customers u ON u.id = c.customer_id
     WHERE c.status = 'queued' AND c.snoozed_until IS NULL
     GROUP BY c.team, c.channel, tier, ltv
@@ -54,8 +57,13 @@ def _sla(conn: sqlite3.Connection, cutoffs: list[tuple[str | None, str]]) -> lis
     return found
 
 
+def _json(value: str | None) -> object:
+    return None if value is None else json.loads(value)
+
+
 def _values(conn: sqlite3.Connection) -> list[QueuedValue]:
-    return [QueuedValue(r["team"], r["channel"], r["tier"], r["ltv"], r["n"]) for r in _all(conn, _VALUES)]
+    return [QueuedValue(r["team"], r["channel"], _json(r["tier"]), _json(r["ltv"]), r["n"])
+            for r in _all(conn, _VALUES)]
 
 
 class SQLiteWallboard(WallboardStore, Connections):

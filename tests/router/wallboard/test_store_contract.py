@@ -174,3 +174,22 @@ async def test_nothing_is_valuable_without_the_setting(store: Store) -> None:
 ])
 def test_valuable_reads_the_attributes_as_the_rules_do(tier: object, ltv: object, valuable: bool) -> None:
     assert is_valuable(tier, ltv, ValuableConfig(tiers=["gold"], min_ltv=5000)) is valuable
+
+
+# odd tiers as a CRM may write them: every JSON type
+ODD_TIERS: list[object] = [True, False, 5, 2.5, 0, "gold", "", {"level": "gold"}, ["gold"], None]
+
+
+async def test_odd_tiers_read_as_the_rules_read_them(store: Store) -> None:
+    """Each backend gives the attribute's JSON value, so the wallboard's ``str(tier or "")`` is the rules'
+    ``customer_tier`` (router/routing/rules/facts.py) whatever the store: JSON true is "True" on both, not "1"
+    on SQLite; an object is the object, not its JSON text."""
+    for i, tier in enumerate(ODD_TIERS):
+        await _open(store, f"t{i}", "webchat", "support", timedelta(minutes=1),
+                    attributes={"tier": tier, "lifetime_value": tier})
+    found = [(r.tier, r.lifetime_value, r.count) for r in await store.queued_values()]
+    # by repr: True == 1 in Python, and the type is the point
+    assert sorted(map(repr, found)) == sorted(repr((tier, tier, 1)) for tier in ODD_TIERS)
+    # the rules' customer_tier of each: "True" (SQLite's json_extract made it "1"), the object's repr
+    assert {str(r.tier or "") for r in await store.queued_values()} >= {"True", "5", "2.5", "gold",
+                                                                         "{'level': 'gold'}", "['gold']"}
