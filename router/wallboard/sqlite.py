@@ -17,9 +17,11 @@ from router.store.rows import fetch_all as _all
 from router.store.rows import from_ts, ts
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
 
+# a snoozed conversation waits for nobody, but an assigned one still holds its agent's capacity (the
+# assigner's agent_loads and offer count it): "with agents" counts it, as "busy" and "load" do
 _OPEN = """
     SELECT team, channel, status, count(*) AS n, min(created_at) AS oldest FROM conversations
-    WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
+    WHERE status IN ('bot', 'queued', 'assigned') AND (snoozed_until IS NULL OR status = 'assigned')
     GROUP BY team, channel, status
 """
 # one team's unanswered conversations (``c.team IS ?``: None is no team)
