@@ -4,6 +4,7 @@ live, and nothing computed while nobody watches."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.agents_ui.conftest import (
     login,
     next_event,
 )
-from tests.conftest import eventually
+from tests.conftest import HANG, eventually
 
 
 async def _as(client: Client, open_session: OpenSession, username: str, role: str) -> tuple[aiohttp.ClientSession, str]:
@@ -112,10 +113,11 @@ async def test_a_supervisor_made_agent_stops_receiving_it(client: Client, open_s
 
 async def _error_frame(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     """The next error frame (events of the bus may come before it)."""
-    while True:
-        frame = await ws.receive_json(timeout=120)
-        if frame.get("type") == "error":
-            return frame
+    async with asyncio.timeout(HANG):  # one ceiling for the whole wait: pings restart receive's own timeout
+        while True:
+            frame = await ws.receive_json()
+            if frame.get("type") == "error":
+                return frame
 
 
 async def test_a_demoted_supervisor_may_not_subscribe_again_on_the_same_socket(
