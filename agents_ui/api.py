@@ -40,10 +40,11 @@ from agents_ui.schemas import (
     VerificationOut,
 )
 from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, end_session, start_session
+from router import events
 from router.accounts.service import check_login
 from router.accounts.store import AccountStore
 from router.agents.service import Permission, may, permissions_of
-from router.appkeys import CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
+from router.appkeys import BUS, CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
 from router.conversations.states import AgentDeactivated
@@ -335,6 +336,7 @@ async def upsert_customer(request: web.Request, body: ValueAttributes) -> Custom
         raise _not_a_lookup_key(exc.key, "shared", why, exc.customers) from None
     log.info("customer %s %s by %s (%s)", done.customer.id, "created" if done.created else "updated",
              current_agent(request).username, kind)
+    request.app[BUS].publish(events.customer_updated(done.customer.id, created=done.created))
     return CustomerUpsertOut(customer=done.customer, created=done.created)
 
 

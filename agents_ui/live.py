@@ -13,10 +13,12 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from agents_ui import wallboard_api
 from agents_ui.endpoints import ApiError, current_agent, endpoint
-from agents_ui.sessions import request_token_hash
+from agents_ui.sessions import request_token_hash, session_agent
 from router import events
 from router.appkeys import BUS, SETTINGS
 from router.bus import Subscription
+from router.models import Agent
+from router.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,28 @@ async def _answer(request: web.Request, ws: web.WebSocketResponse, msg: WSMessag
             frame = json.loads(msg.data)
     if isinstance(frame, dict) and frame.get("type") == "ping":
         await ws.send_json({"type": "pong"})
-    elif isinstance(frame, dict) and await wallboard_api.answer_frame(request.app, ws, current_agent(request), frame):
-        return
+    elif isinstance(frame, dict) and frame.get("type") in wallboard_api.FRAMES:
+        if (agent := await _account_now(request, ws)) is not None:
+            await wallboard_api.answer_frame(request.app, ws, agent, frame)
     else:
         await ws.send_json({"type": "error", "code": "unknown_type", "message":
                            'only ping, wallboard.subscribe and wallboard.unsubscribe are accepted'})
+
+
+async def _account_now(request: web.Request, ws: web.WebSocketResponse) -> Agent | None:
+    """The socket's account as it is NOW, for a frame that checks a right: the
+    agent read when the socket opened may have been demoted, promoted or
+    deactivated since (``agent.updated`` without ``sessions_ended``). None
+    (and an error frame) when the session ended or the store did not answer."""
+    try:
+        agent = await session_agent(request)
+    except StoreError as exc:
+        log.warning("console socket: the account could not be read (%s)", exc)
+        await ws.send_json({"type": "error", "code": "unavailable", "message": "try again"})
+        return None
+    if agent is None:
+        await ws.send_json({"type": "error", "code": "unauthenticated", "message": "log in first"})
+    return agent
 
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:

@@ -19,6 +19,7 @@ from router.wallboard.service import Snapshot
 
 SUBSCRIBE = "wallboard.subscribe"
 UNSUBSCRIBE = "wallboard.unsubscribe"
+FRAMES = frozenset({SUBSCRIBE, UNSUBSCRIBE})
 
 
 @endpoint("GET", "/api/wallboard", "The live wallboard now: per team and channel the queue, the longest wait, "
@@ -30,7 +31,9 @@ async def wallboard(request: web.Request, _: None) -> Snapshot:
 
 
 async def answer_frame(app: web.Application, ws: Watcher, agent: Agent, frame: dict[str, Any]) -> bool:
-    """A wallboard frame of the console's websocket, answered; False: not one of ours."""
+    """A wallboard frame of the console's websocket, answered; False: not one
+    of ours. ``agent``: the account as it is now (re-read for this frame, not
+    the one the socket opened with: a demotion takes effect at once)."""
     kind = frame.get("type")
     if kind == SUBSCRIBE:
         if not may(agent.role, Permission.SUPERVISE):

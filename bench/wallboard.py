@@ -59,6 +59,10 @@ class Supervisor:
     async def send_str(self, data: str, compress: int | None = None) -> None:
         self.pushes += 1
 
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed = True
+        return True
+
 
 async def ingest_run(rate: float, seconds: float, watch: bool) -> tuple[float, int, int, int, float]:
     """(CPU seconds per message, messages, computations, pushes, CPU seconds of one computation on the

@@ -25,6 +25,7 @@ AGENT_PRESENCE = "agent.presence"
 AGENT_UPDATED = "agent.updated"
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_UNMERGED = "customer.unmerged"
+CUSTOMER_UPDATED = "customer.updated"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
@@ -46,7 +47,7 @@ TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
     RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
-    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED, WEBHOOK_DELIVERIES,
+    CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED, WEBHOOK_DELIVERIES, CUSTOMER_UPDATED,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
 # (router.cluster.pg_bus), and a node that is away meanwhile misses them, as it should
@@ -117,6 +118,12 @@ def customer_merged(merge: MergeRecord) -> Event:
 
 def customer_unmerged(merge: MergeRecord) -> Event:
     return Event(CUSTOMER_UNMERGED, {"merge": merge.model_dump(mode="json")})
+
+
+def customer_updated(customer_id: str, *, created: bool) -> Event:
+    """A CRM wrote a customer's value attributes (``PUT /api/customers/by/...``): the wallboard's valuable
+    customers waiting may have changed. Only the id: the attributes are read where they are needed."""
+    return Event(CUSTOMER_UPDATED, {"customer_id": customer_id, "created": created})
 
 
 def claim_dismissed(claim_id: str, customers: list[str]) -> Event:

@@ -11,7 +11,8 @@
 (() => {
   const tr = (key, vars) => window.t(key, vars);
   const num = (n) => window.fmt.number(n);
-  const state = { open: false, snapshot: null, offset: 0, ticker: null };
+  // received: when the last board came (this clock); every: the longest the server goes between two
+  const state = { open: false, snapshot: null, offset: 0, ticker: null, me: null, received: 0, every: 15 };
 
   // who may open it: those granted "supervise" (GET /api/me lists the caller's permissions); the server checks it
   const mayWatch = (me) => (me.permissions || []).includes("supervise");
@@ -172,18 +173,35 @@
     body.replaceChildren(testid(figureTiles(snap.totals, snap.agents, "wb-total"), "wb-totals"), teams);
   }
 
+  // no board for three of the server's heartbeats: the socket is stuck or gone (the console reconnects and
+  // subscribes again); until then the screen says how old its figures are instead of looking live
+  function staleness() {
+    const node = document.getElementById("wallboard-screen");
+    if (!node || !state.snapshot) return;
+    const age = (Date.now() - state.received) / 1000;
+    const stale = age > state.every * 3;
+    node.classList.toggle("wb-stale", stale);
+    node.querySelector('[data-testid="wb-updated"]').textContent = stale
+      ? tr("wallboard.stale", { ago: duration(age) })
+      : tr("wallboard.updated", { time: window.fmt.time(state.snapshot.at) });
+  }
+
   // the waits grow between two snapshots: redrawn each second from the times they count from
   function tick() {
+    staleness();
     document.querySelectorAll("#wallboard-screen [data-since]").forEach((node) => {
       const target = node.classList.contains("wb-tile") ? node.querySelector(".wb-value") : node;
       target.textContent = duration(waitOf(node.dataset.since));
     });
   }
 
-  function show(snapshot) {
+  function show(snapshot, every) {
     state.snapshot = snapshot;
+    state.received = Date.now();
+    if (every) state.every = every;
     state.offset = Date.now() - Date.parse(snapshot.at);
     render();
+    staleness();
   }
 
   // ---- the screen ----------------------------------------------------------
@@ -242,7 +260,7 @@
 
   document.addEventListener("console:event", (event) => {
     const e = event.detail || {};
-    if (e.type === UPDATED && state.open) show(e.data);
+    if (e.type === UPDATED && state.open) show(e.data, e.every);
   });
   // a new socket (reconnected) knows nothing of the old one's subscription
   document.addEventListener("console:connected", () => {

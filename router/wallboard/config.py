@@ -20,6 +20,6 @@ class WallboardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # the most often a node computes the board while someone watches it
     interval: float = Field(1.0, ge=0.1, le=10.0, description="seconds between two computations at most")
-    # computed again after this long without an event (a snooze that ran out, an attribute a CRM changed)
+    # computed again after this long without an event (a snooze that ran out); also the heartbeat of the screens
     refresh: float = Field(15.0, ge=1.0, le=300.0, description="seconds between computations without any event")
     valuable: ValuableConfig = ValuableConfig()

@@ -4,8 +4,8 @@ Cost is the design: nothing runs while nobody watches (not even a bus
 subscription), and while someone does, the board is computed at most once
 per ``interval``, only after an event that can change a figure, or when time
 alone changes one (the next unanswered conversation passes its target), or
-after ``refresh`` as a safety net (a snooze that ran out, an attribute a CRM
-changed: neither publishes an event). So the store's work follows the
+after ``refresh`` as a safety net (a snooze that ran out publishes no event;
+an attribute a CRM writes does: ``customer.updated``). So the store's work follows the
 watchers and the clock, not the message rate: a thousand messages a second
 cost one computation a second. With several nodes, each computes for its own
 watchers: the other nodes' events reach this node's bus (``router.cluster``),
@@ -13,7 +13,11 @@ and no node depends on another being alive to show the board; the price is
 one computation per second per node with a watcher, a few indexed reads.
 
 A snapshot that changed goes to every watcher; one that did not goes only to
-those who just subscribed."""
+those who just subscribed, and to everyone once per ``refresh`` (a heartbeat:
+a screen that hears nothing for longer shows it is stale). Each socket is
+sent to on its own: a slow one holds up nobody else, and one that takes no
+frame for ``SEND_TIMEOUT`` is closed (TRY_AGAIN_LATER), so its console
+reconnects and subscribes again instead of freezing on an old board."""
 
 from __future__ import annotations
 
@@ -38,9 +42,11 @@ UPDATED = "wallboard.updated"
 CHANGES = frozenset({
     events.MESSAGE_CREATED, events.CONVERSATION_CREATED, events.CONVERSATION_UPDATED, events.CONVERSATION_ASSIGNED,
     events.AGENT_PRESENCE, events.AGENT_UPDATED, events.CUSTOMER_MERGED, events.CUSTOMER_UNMERGED,
-    events.RULES_RELOADED,
+    events.CUSTOMER_UPDATED, events.RULES_RELOADED,
 })
 SEND_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 2.0
+TRY_AGAIN_LATER = 1013  # WSCloseCode.TRY_AGAIN_LATER: the console reconnects and subscribes again
 
 
 class Watcher(Protocol):
@@ -51,10 +57,15 @@ class Watcher(Protocol):
 
     async def send_str(self, data: str, compress: int | None = None) -> None: ...
 
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
 
-def updated(snapshot: Snapshot) -> str:
-    """The ``wallboard.updated`` frame, as the console's other events: ``{type, data}``."""
-    return json.dumps({"type": UPDATED, "data": snapshot.model_dump(mode="json")}, ensure_ascii=False)
+
+def updated(snapshot: Snapshot, every: float) -> str:
+    """The ``wallboard.updated`` frame, as the console's other events: ``{type, data}``, and ``every``:
+    the longest, in seconds, between two frames while the socket is well (the screen shows itself
+    stale past it)."""
+    return json.dumps({"type": UPDATED, "data": snapshot.model_dump(mode="json"), "every": every},
+                      ensure_ascii=False)
 
 
 def _key(snapshot: Snapshot) -> str:
@@ -75,9 +86,14 @@ class LiveWallboard:
         self.still_may = still_may
         self._watchers: dict[Watcher, str] = {}  # socket -> the agent watching
         self._new: set[Watcher] = set()  # subscribed, not sent anything yet
+        # a send under way per socket: one slow socket never holds up the others, and it is sent the
+        # board again once its send is done if a newer one went to the others meanwhile
+        self._sending: dict[Watcher, asyncio.Task[None]] = {}
+        self._behind: set[Watcher] = set()
         self._wake = asyncio.Event()
         self._dirty = True
         self._last: str | None = None
+        self._sent_all = float("-inf")  # loop time the board last went to every watcher
         self.computations = 0  # how many times the board was read (bench, tests)
 
     # -- watchers -----------------------------------------------------------------
@@ -89,6 +105,7 @@ class LiveWallboard:
     def unwatch(self, ws: Watcher) -> None:
         self._watchers.pop(ws, None)
         self._new.discard(ws)
+        self._behind.discard(ws)
 
     @property
     def watching(self) -> int:
@@ -96,6 +113,13 @@ class LiveWallboard:
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            for task in list(self._sending.values()):
+                task.cancel()
+
+    async def _run(self) -> None:
         while True:
             while not self._watchers:
                 self._wake.clear()
@@ -157,13 +181,35 @@ class LiveWallboard:
             return None
         self.computations += 1
         key = _key(computed.snapshot)
-        targets = list(self._watchers) if key != self._last else list(self._new)
+        # an unchanged board too, once per refresh: a screen that hears nothing for longer knows it is stale
+        now = asyncio.get_running_loop().time()
+        if key != self._last or now - self._sent_all >= self.config.refresh:
+            targets, self._sent_all = list(self._watchers), now
+        else:
+            targets = list(self._new)
         self._last = key
         self._new.clear()
         if targets:
-            text = updated(computed.snapshot)
-            await asyncio.gather(*(self._send(ws, text) for ws in targets))
+            text = updated(computed.snapshot, self.config.refresh)
+            for ws in targets:
+                self._dispatch(ws, text)
         return _loop_time_of(computed.next_breach, computed.snapshot.at)
+
+    def _dispatch(self, ws: Watcher, text: str) -> None:
+        """Start sending, not waiting for it: the next watcher does not wait for this one."""
+        if ws in self._sending:
+            self._behind.add(ws)  # still busy with an older board: sent the newest when done
+            return
+        task = asyncio.create_task(self._send(ws, text), name="wallboard-send")
+        self._sending[ws] = task
+        task.add_done_callback(lambda _: self._sent(ws))
+
+    def _sent(self, ws: Watcher) -> None:
+        self._sending.pop(ws, None)
+        if ws in self._behind and ws in self._watchers:
+            self._behind.discard(ws)
+            self._new.add(ws)  # the board as it is now, on the next round
+            self._wake.set()
 
     async def _send(self, ws: Watcher, text: str) -> None:
         if ws.closed:
@@ -172,8 +218,16 @@ class LiveWallboard:
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await ws.send_str(text)
-        except (ConnectionResetError, TimeoutError):
-            self.unwatch(ws)  # gone or stuck: its reconnect subscribes again
+        except ConnectionResetError:
+            self.unwatch(ws)  # gone: the reader side notices and ends
+        except TimeoutError:
+            # stuck: unwatched and closed, so the wall screen does not freeze on an old board
+            # unnoticed; the console reconnects and subscribes again
+            self.unwatch(ws)
+            log.info("wallboard: a watcher took over %ss to take a frame; closing its socket", SEND_TIMEOUT)
+            with contextlib.suppress(TimeoutError, ConnectionResetError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await ws.close(code=TRY_AGAIN_LATER, message=b"too slow")
 
 
 def _loop_time_of(when: datetime | None, now: datetime) -> float | None:

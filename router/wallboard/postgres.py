@@ -14,9 +14,11 @@ from router.models import ConversationStatus
 from router.store.pg_engine import PgConn, PgConnections
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
 
+# a snoozed conversation waits for nobody, but an assigned one still holds its agent's capacity (the
+# assigner's agent_loads and offer count it): "with agents" counts it, as "busy" and "load" do
 _OPEN = """
     SELECT team, channel, status, count(*) AS n, min(coalesce(reopened_at, created_at)) AS oldest FROM conversations
-    WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
+    WHERE status IN ('bot', 'queued', 'assigned') AND (snoozed_until IS NULL OR status = 'assigned')
     GROUP BY team, channel, status
 """
 # a conversation without a team is matched by '' (no team is named so: teams.yaml's keys are names);

@@ -6,6 +6,7 @@ messages' index on (conversation, ...) per open conversation."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,9 +17,11 @@ from router.store.rows import fetch_all as _all
 from router.store.rows import from_ts, ts
 from router.wallboard.store import OpenCount, QueuedValue, SlaCount, WallboardStore
 
+# a snoozed conversation waits for nobody, but an assigned one still holds its agent's capacity (the
+# assigner's agent_loads and offer count it): "with agents" counts it, as "busy" and "load" do
 _OPEN = """
     SELECT team, channel, status, count(*) AS n, min(coalesce(reopened_at, created_at)) AS oldest FROM conversations
-    WHERE status IN ('bot', 'queued', 'assigned') AND snoozed_until IS NULL
+    WHERE status IN ('bot', 'queued', 'assigned') AND (snoozed_until IS NULL OR status = 'assigned')
     GROUP BY team, channel, status
 """
 # one team's unanswered conversations (``c.team IS ?``: None is no team); the clock runs from
@@ -34,9 +37,11 @@ _SLA = """
                         AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at))
     GROUP BY c.channel
 """
+# the attributes as JSON text (``->``), decoded here as the customer's record is: json_extract would give
+# JSON true as 1 and an object as its text, not the values the rules read (and PostgreSQL gives)
 _VALUES = """
-    SELECT c.team, c.channel, json_extract(u.attributes, '$.tier') AS tier,
-           json_extract(u.attributes, '$.lifetime_value') AS ltv, count(*) AS n
+    SELECT c.team, c.channel, u.attributes -> '$.tier' AS tier,
+           u.attributes -> '$.lifetime_value' AS ltv, count(*) AS n
     FROM conversations c JOIN customers u ON u.id = c.customer_id
     WHERE c.status = 'queued' AND c.snoozed_until IS NULL
     GROUP BY c.team, c.channel, tier, ltv
@@ -57,8 +62,13 @@ def _sla(conn: sqlite3.Connection, cutoffs: list[tuple[str | None, str]]) -> lis
     return found
 
 
+def _json(value: str | None) -> object:
+    return None if value is None else json.loads(value)
+
+
 def _values(conn: sqlite3.Connection) -> list[QueuedValue]:
-    return [QueuedValue(r["team"], r["channel"], r["tier"], r["ltv"], r["n"]) for r in _all(conn, _VALUES)]
+    return [QueuedValue(r["team"], r["channel"], _json(r["tier"]), _json(r["ltv"]), r["n"])
+            for r in _all(conn, _VALUES)]
 
 
 class SQLiteWallboard(WallboardStore, Connections):

@@ -17,7 +17,8 @@ from router.models import ConversationStatus
 
 @dataclass(frozen=True, slots=True)
 class OpenCount:
-    """Open conversations (not snoozed) of one team, channel and status."""
+    """Open conversations of one team, channel and status: with the bot or queued and not snoozed, or
+    assigned (snoozed too: it holds its agent's capacity, as the assigner counts it)."""
 
     team: str | None
     channel: str
@@ -51,7 +52,8 @@ class QueuedValue:
 class WallboardStore(Protocol):
     @abstractmethod
     async def open_counts(self) -> list[OpenCount]:
-        """Conversations in the bot, queued or assigned, not snoozed, grouped by team, channel and status."""
+        """Conversations with the bot or queued (not snoozed) or assigned (snoozed or not), grouped by team,
+        channel and status."""
 
     @abstractmethod
     async def sla_counts(self, cutoffs: Mapping[str | None, datetime]) -> list[SlaCount]:

@@ -293,3 +293,34 @@ async def test_a_supervisors_socket_carries_every_teams_events(client: Client, o
         conv = await customer_writes(client, "Help", sender="visitor-9", external_id="9")
         created = await next_event(ws, "conversation.created")
         assert created["conversation"]["id"] == conv
+
+
+async def test_a_supervisor_transfers_and_hands_to_the_bot_a_colleagues_conversation(
+        aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, open_session: OpenSession) -> None:
+    """The rights checked inside the handlers (not by the gate), granted: a colleague's conversation."""
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "teams.yaml").write_text(TEAMS, encoding="utf-8")
+    client = await aiohttp_client(create_app(settings, folder, base_dir=tmp_path))
+    await client.app[ADMIN_SEED].wait()
+    callers = await _callers(client, open_session)
+    agents = {a["username"]: a for a in (await (await client.get("/api/agents")).json())["agents"]}
+    admin, sue = agents["admin"], agents["sue"]  # the admin is sue's colleague
+    conv = await _assigned_to(client, admin["id"], "Где мой заказ?", "visitor-1")
+    resp = await callers[SUPERVISOR].post(f"/api/conversations/{conv}/transfer", json={"team": "sales"})
+    assert resp.status == 200, await resp.text()
+    moved = (await resp.json())["conversation"]
+    assert (moved["status"], moved["team"], moved["agent_id"]) == ("queued", "sales", None)
+    other = await _assigned_to(client, admin["id"], "Hello", "visitor-2")
+    resp = await callers[SUPERVISOR].post(f"/api/conversations/{other}/transfer", json={"agent_id": sue["id"]})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["conversation"]["agent_id"] == sue["id"]
+    # handing a colleague's conversation to the bot: the agent is stopped by the right, the supervisor passes
+    # it and meets the next refusal, as this app has no bot
+    third = await _assigned_to(client, admin["id"], "Hi", "visitor-3")
+    status, code, message = await error_of(await callers[AGENT].post(f"/api/conversations/{third}/bot", json={}))
+    assert (status, code) == (409, "conflict") and "another agent" in message, message
+    status, code, message = await error_of(await callers[SUPERVISOR].post(f"/api/conversations/{third}/bot", json={}))
+    assert (status, code) == (409, "conflict") and "no bot" in message, message

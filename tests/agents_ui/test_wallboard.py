@@ -4,6 +4,7 @@ live, and nothing computed while nobody watches."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.agents_ui.conftest import (
     login,
     next_event,
 )
-from tests.conftest import eventually
+from tests.conftest import HANG, eventually
 
 
 async def _as(client: Client, open_session: OpenSession, username: str, role: str) -> tuple[aiohttp.ClientSession, str]:
@@ -107,4 +108,52 @@ async def test_a_supervisor_made_agent_stops_receiving_it(client: Client, open_s
     assert resp.status == 200, await resp.text()
     await eventually(lambda: _none_watch(client), "the demoted supervisor's watch dropped")
     assert (await error_of(await http.get("/api/wallboard")))[:2] == (403, "forbidden")
+    await ws.close()
+
+
+async def _error_frame(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next error frame (events of the bus may come before it)."""
+    async with asyncio.timeout(HANG):  # one ceiling for the whole wait: pings restart receive's own timeout
+        while True:
+            frame = await ws.receive_json()
+            if frame.get("type") == "error":
+                return frame
+
+
+async def test_a_demoted_supervisor_may_not_subscribe_again_on_the_same_socket(
+        client: Client, open_session: OpenSession) -> None:
+    """The socket's right is the account's CURRENT role, not the one it had when the socket opened."""
+    http, sue = await _as(client, open_session, "sue", "supervisor")
+    ws = await http.ws_connect("/api/ws")
+    resp = await client.patch(f"/api/agents/{sue}", json={"role": "agent"})
+    assert resp.status == 200, await resp.text()
+    await next_event(ws, "agent.updated")  # the session lives on: the socket stays open
+    await ws.send_json({"type": "wallboard.subscribe"})
+    frame = await _error_frame(ws)
+    assert frame["code"] == "forbidden"
+    assert client.app[WALLBOARD].watching == 0
+    await ws.close()
+
+
+async def test_a_promoted_agent_may_subscribe_without_reconnecting(client: Client, open_session: OpenSession) -> None:
+    http, ann = await _as(client, open_session, "ann", "agent")
+    ws = await http.ws_connect("/api/ws")
+    resp = await client.patch(f"/api/agents/{ann}", json={"role": "supervisor"})
+    assert resp.status == 200, await resp.text()
+    await next_event(ws, "agent.updated")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    assert (await next_event(ws, "wallboard.updated"))["totals"]["queued"] == 0
+    await ws.close()
+
+
+async def test_a_crm_write_is_announced_to_the_wallboard(client: Client, open_session: OpenSession) -> None:
+    """PUT /api/customers/by/... publishes customer.updated, which the wallboard reads again on
+    (tests/router/wallboard/test_live.py): a customer made valuable counts without waiting for the refresh."""
+    http, _ = await _as(client, open_session, "sue", "supervisor")
+    conv = await customer_writes(client, "Где мой заказ?")
+    customer = (await (await client.get(f"/api/conversations/{conv}")).json())["conversation"]["customer_id"]
+    ws = await http.ws_connect("/api/ws")
+    resp = await client.put(f"/api/customers/by/id/{customer}", json={"tier": "gold"})
+    assert resp.status == 200, await resp.text()
+    assert (await next_event(ws, "customer.updated"))["customer_id"] == customer
     await ws.close()

@@ -71,3 +71,30 @@ async def test_the_wallboard_counts_a_customer_live(service: str, browser: Brows
 
     await board.locator('[data-testid="wallboard-close"]').click()
     await expect(board).to_be_hidden()
+
+
+async def test_the_wallboard_fits_a_phone_and_leaves_a_demoted_supervisor(service: str, browser: Browser) -> None:
+    """At 390 px nothing of the screen reaches past the right edge; when an admin makes the supervisor an
+    agent, the open screen and its button go away without a reload (agent.updated for oneself)."""
+    await _account(service, "sue", "supervisor")
+    sue = await _logs_in(browser, service, "sue", width=390)
+    await expect(sue.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await sue.evaluate("window.wallboard.open()")  # the top bar may fold its buttons at this width
+    board = sue.locator('[data-testid="wallboard-screen"]')
+    await expect(board).to_be_visible()
+    await customer_writes(service, "Ольга", "Где мой заказ?")
+    await expect(board.locator('[data-testid="wb-total-queued"] .wb-value')).to_have_text("1")
+    # the channels' table scrolls sideways within its frame, which itself stays on the screen
+    assert await sue.evaluate(OUTSIDE, "#wallboard-screen *:not(.wb-table-wrap *)") == []
+    assert await sue.evaluate("document.getElementById('wallboard-screen').scrollWidth"
+                              " <= document.documentElement.clientWidth")
+
+    async with aiohttp.ClientSession(service, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        resp = await http.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert resp.status == 200, await resp.text()
+        agents = (await (await http.get("/api/agents")).json())["agents"]
+        [sue_id] = [a["id"] for a in agents if a["username"] == "sue"]
+        resp = await http.patch(f"/api/agents/{sue_id}", json={"role": "agent"})
+        assert resp.status == 200, await resp.text()
+    await expect(board).to_be_hidden()
+    await expect(sue.locator('[data-testid="wallboard-open"]')).to_be_hidden()

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import WSCloseCode
 
 from router import events
 from router.bus import EventBus
+from router.identity.types import CustomerUpsert
 from router.routing.assignment import Policy
 from router.routing.rules.schema import QueuePolicy, TeamConfig, TeamsFile
 from router.store.sqlite import SQLiteStore
-from router.wallboard.config import WallboardConfig
+from router.wallboard import live as live_module
+from router.wallboard.config import ValuableConfig, WallboardConfig
 from router.wallboard.live import UPDATED, LiveWallboard
 from router.wallboard.service import Wallboard
 from tests.conftest import HANG, eventually
@@ -41,6 +44,7 @@ class Screen:
 
     def __init__(self) -> None:
         self.closed = False
+        self.close_code: int | None = None
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
@@ -48,8 +52,25 @@ class Screen:
         assert frame["type"] == UPDATED
         await self.frames.put(frame["data"])
 
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.closed, self.close_code = True, code
+        return True
+
     async def next(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.frames.get(), HANG)
+
+
+class StuckScreen(Screen):
+    """A wall screen whose network stopped taking frames: a send never ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends = 0
+        self.stuck = asyncio.Event()  # never set: the send waits until cancelled
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        self.sends += 1
+        await self.stuck.wait()
 
 
 class Clock:
@@ -191,3 +212,74 @@ async def test_an_event_from_another_node_counts_too(rig: Rig) -> None:
     _, conv = await ingest(rig.store, inbound("m1"), T0)
     rig.bus.publish_local(events.conversation_created(await rig.store.get_conversation(conv)))
     assert (await screen.next())["totals"]["queued"] == 1
+
+
+async def test_a_stuck_screen_holds_up_no_other_watcher(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stuck send is given longer than the hang ceiling: the healthy screen's frames cannot be waiting on it
+    monkeypatch.setattr(live_module, "SEND_TIMEOUT", HANG * 4)
+    stuck, screen = StuckScreen(), Screen()
+    rig.live.watch(stuck, "agt_tom")
+    rig.live.watch(screen, "agt_sue")
+    assert (await screen.next())["totals"]["queued"] == 0
+    for n in (1, 2):
+        _, conv = await ingest(rig.store, inbound(f"m{n}", sender=f"u{n}"), T0)
+        rig.bus.publish(events.conversation_created(await rig.store.get_conversation(conv)))
+        while (await screen.next())["totals"]["queued"] != n:
+            pass
+    assert stuck.sends == 1  # the first send still under way: no second one piled on it
+
+
+async def test_a_stuck_screen_is_closed_so_its_console_reconnects(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_module, "SEND_TIMEOUT", 0.2)
+    stuck = StuckScreen()
+    rig.live.watch(stuck, "agt_tom")
+    await eventually(lambda: _closed(stuck), "the stuck screen closed")
+    assert stuck.close_code == WSCloseCode.TRY_AGAIN_LATER  # the console reconnects and subscribes again
+    assert rig.live.watching == 0
+
+
+async def _closed(screen: Screen) -> bool | None:
+    return True if screen.closed else None
+
+
+async def test_an_unchanged_board_is_sent_again_once_per_refresh(tmp_path: Path) -> None:
+    """The heartbeat a screen tells its staleness by: with no event at all, frames keep coming."""
+    bus = EventBus(subscriber_queue=50)
+    config = WallboardConfig(interval=0.1, refresh=1.0)
+    async with SQLiteStore(tmp_path / "board.db") as store:
+        board = Wallboard(store, lambda: _Targets(TeamsFile()), config.valuable, Clock(T0))
+        live = LiveWallboard(board, bus, config, lambda agent: True)
+        task = asyncio.create_task(live.run())
+        try:
+            screen = Screen()
+            live.watch(screen, "sue")
+            first, second = await screen.next(), await screen.next()
+            assert first == second  # nothing changed, and it came again
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_crm_write_changes_the_valuable_count_at_once(tmp_path: Path) -> None:
+    """A customer.updated event (PUT /api/customers/by/...) is read at once, not at the next refresh."""
+    bus = EventBus(subscriber_queue=50)
+    config = WallboardConfig(interval=0.1, refresh=300.0, valuable=ValuableConfig(tiers=["gold"]))
+    async with SQLiteStore(tmp_path / "board.db") as store:
+        board = Wallboard(store, lambda: _Targets(TeamsFile()), config.valuable, Clock(T0))
+        live = LiveWallboard(board, bus, config, lambda agent: True)
+        task = asyncio.create_task(live.run())
+        try:
+            _, conv = await ingest(store, inbound("m1"), T0)
+            screen = Screen()
+            live.watch(screen, "sue")
+            assert (await screen.next())["totals"]["valuable_waiting"] == 0
+            customer = (await store.get_conversation(conv)).customer_id
+            await store.upsert_customer(CustomerUpsert(source="crm", customer_id=customer,
+                                                       attributes=(("tier", "gold"),)), T0)
+            bus.publish(events.customer_updated(customer, created=False))
+            assert (await screen.next())["totals"]["valuable_waiting"] == 1
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

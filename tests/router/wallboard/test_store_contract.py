@@ -174,3 +174,43 @@ async def test_nothing_is_valuable_without_the_setting(store: Store) -> None:
 ])
 def test_valuable_reads_the_attributes_as_the_rules_do(tier: object, ltv: object, valuable: bool) -> None:
     assert is_valuable(tier, ltv, ValuableConfig(tiers=["gold"], min_ltv=5000)) is valuable
+
+
+# odd tiers as a CRM may write them: every JSON type
+ODD_TIERS: list[object] = [True, False, 5, 2.5, 0, "gold", "", {"level": "gold"}, ["gold"], None]
+
+
+async def test_odd_tiers_read_as_the_rules_read_them(store: Store) -> None:
+    """Each backend gives the attribute's JSON value, so the wallboard's ``str(tier or "")`` is the rules'
+    ``customer_tier`` (router/routing/rules/facts.py) whatever the store: JSON true is "True" on both, not "1"
+    on SQLite; an object is the object, not its JSON text."""
+    for i, tier in enumerate(ODD_TIERS):
+        await _open(store, f"t{i}", "webchat", "support", timedelta(minutes=1),
+                    attributes={"tier": tier, "lifetime_value": tier})
+    found = [(r.tier, r.lifetime_value, r.count) for r in await store.queued_values()]
+    # by repr: True == 1 in Python, and the type is the point
+    assert sorted(map(repr, found)) == sorted(repr((tier, tier, 1)) for tier in ODD_TIERS)
+    # the rules' customer_tier of each: "True" (SQLite's json_extract made it "1"), the object's repr
+    assert {str(r.tier or "") for r in await store.queued_values()} >= {"True", "5", "2.5", "gold",
+                                                                         "{'level': 'gold'}", "['gold']"}
+
+
+async def test_a_snoozed_assigned_conversation_counts_as_the_assigner_counts_it(store: Store) -> None:
+    """Snoozed, it still holds its agent's capacity (agent_loads, offer): "with agents", "busy" and "load" all
+    count it, so the board's with-agents figure is the sum of the loads the assigner works with."""
+    ann = (await store.create_agent("ann", "Ann", Role.AGENT, "h")).id
+    conv = await _open(store, "a1", "webchat", "support", timedelta(minutes=5))
+    await store.offer(conv, ann, 3, NOW)
+    await store.snooze(conv, NOW + timedelta(hours=1))
+    await _open(store, "z1", "webchat", "support", timedelta(minutes=5))
+    await store.snooze(await _open(store, "z2", "webchat", "support", timedelta(minutes=6)), NOW + timedelta(hours=1))
+    await store.set_presence(ann, Presence.ONLINE, NOW)
+    assert await store.agent_loads() == {ann: {"chat": 1}}
+    teams = TeamsFile(teams={"support": TeamConfig()},
+                      agents=[AgentConfig(username="ann", teams=["support"], capacity={"chat": 3})])
+    board = Wallboard(store, lambda: _Targets(teams), ValuableConfig(), lambda: NOW)
+    [support] = [t for t in (await board.snapshot()).teams if t.team == "support"]
+    # the snoozed queued one waits for nobody; the snoozed assigned one is ann's
+    assert (support.figures.queued, support.figures.assigned) == (1, 1)
+    assert support.agents.busy == 1
+    assert support.loads == [Load(kind="chat", load=1, capacity=3)]
