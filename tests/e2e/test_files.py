@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 QUESTION = "Здравствуйте! Посылка пришла мятой"
@@ -36,7 +37,7 @@ async def decoded(page: Page, selector: str) -> None:
     """The image is shown, decoded, not a broken-image icon."""
     image = page.locator(selector).last
     await expect(image).to_be_visible()
-    await page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+    await until_true(page, "(img) => img.complete && img.naturalWidth > 0", await image.element_handle())
 
 
 async def test_files_both_ways(service: str, browser: Browser, tmp_path: Path) -> None:

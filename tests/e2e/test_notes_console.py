@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Page, Route, expect
 from router.notes.service import mentioned_names
 from tests.conftest import HANG
 from tests.e2e.conftest import new_page, open_row
+from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.test_notes import BOB_PASSWORD, logs_in_as
 
@@ -67,7 +68,7 @@ async def test_a_note_arriving_while_the_thread_loads_is_placed_after_the_questi
     await a.locator('[data-testid="conversation"]', has_text=QUESTION).click()
     await asyncio.wait_for(asked.wait(), HANG)
     written = await note(a, service, conversation_id, "arrived before the history")
-    await a.wait_for_function("id => window.__frames.some(f => f.data.note.id === id)", arg=written["id"])
+    await until_true(a, "id => window.__frames.some(f => f.data.note.id === id)", written["id"])
     release.set()
     await expect(a.locator('[data-testid="note"]')).to_have_count(1)
     await expect(a.locator('[data-testid="message"]')).to_have_count(1)

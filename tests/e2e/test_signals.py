@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, new_page, open_row
+from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 CUSTOMER_TYPING = '[data-testid="typing-indicator"]'
@@ -144,7 +145,7 @@ async def test_a_conversation_queued_in_my_team_rings_and_notifies_as_set(
     customer = await new_page(browser)
     await open_widget(customer, service)
     await customer_says(customer, "Нужна помощь с возвратом")
-    await agent.wait_for_function("window.__notes.length === 1")
+    await until_true(agent, "window.__notes.length === 1")
     note = await agent.evaluate("window.__notes[0]")
     assert re.search("support", note["title"]) and "Нужна помощь с возвратом" in note["body"]
     assert await agent.evaluate("window.__sounds") == 1
@@ -185,7 +186,7 @@ async def test_an_agent_is_alerted_when_a_conversation_is_assigned_to_them(servi
         conversations = (await (await admin.get("/api/conversations")).json())["conversations"]
         resp = await admin.post(f"/api/conversations/{conversations[0]['id']}/assign", json={"agent_id": anna_id})
         assert resp.ok
-        await agent.wait_for_function("window.__sounds === 1")
+        await until_true(agent, "window.__sounds === 1")
         assert await agent.evaluate("window.__notes.length") == 0  # desktop notifications were not turned on
 
 
@@ -212,5 +213,5 @@ async def test_typing_a_private_note_tells_the_customer_nothing(service: str, br
     await agent.locator('[data-testid="reply"]').fill("")
     await agent.locator('[data-testid="mode-reply"]').click()
     await agent.locator('[data-testid="reply"]').press_sequentially("Сейчас проверю")
-    await agent.wait_for_function("window.__typing >= 1")  # the same box, as a reply, does
+    await until_true(agent, "window.__typing >= 1")  # the same box, as a reply, does
     await expect(customer.locator(AGENT_TYPING)).to_be_visible()

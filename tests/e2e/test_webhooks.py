@@ -104,7 +104,7 @@ async def test_an_admin_subscribes_sees_a_dead_letter_and_sends_it_again(
     # the same dead letter in Russian: its reason worded from its code, the English detail as its title
     russian = await (await browser.new_context(viewport={"width": 800, "height": 800}, locale="ru-RU")).new_page()
     await sign_in(russian, service, "admin", ADMIN_PASSWORD)
-    await russian.locator('[data-testid="webhooks-open"]').click()
+    await (await from_more(russian, "webhooks-open")).click()
     reason = russian.locator('[data-testid="webhook-delivery"][data-status="dead"] [data-testid="webhook-reason"]')
     await expect(reason).to_contain_text("доставка прекращена, попыток: 2: 127.0.0.1 недоступен")
     assert (await reason.get_attribute("title") or "").startswith("gave up after 2 attempts")
@@ -140,7 +140,7 @@ async def test_the_secret_is_shown_even_when_the_lists_cannot_be_read_right_afte
     with the error."""
     admin = await (await browser.new_context(viewport={"width": 800, "height": 800})).new_page()
     await agent_logs_in(admin, service)
-    await admin.locator('[data-testid="webhooks-open"]').click()
+    await (await from_more(admin, "webhooks-open")).click()
     screen = admin.locator('[data-testid="webhooks-screen"]')
     await expect(screen.locator('[data-testid="webhooks-list"]')).to_contain_text("No webhooks yet.")
     await screen.locator('[data-testid="webhooks-add"]').click()
