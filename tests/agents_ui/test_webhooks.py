@@ -7,7 +7,7 @@ console lists with its reason, and redelivery sends it once it is back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,14 +27,6 @@ def settings(settings: Settings) -> Settings:
     settings.webhooks.backoff_max = 0.05
     settings.webhooks.max_attempts = 3
     return settings
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def subscribe(client: Client, receiver: WebhookReceiver, events: list[str] | None = None) -> dict[str, Any]:
