@@ -139,7 +139,5 @@ def pg_database(pg_server: Server) -> Iterator[str]:
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
     """An integrator's webhook endpoint on a free local port (tests/fakes/webhook_receiver.py)."""
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with WebhookReceiver() as fake:
+        yield fake

@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import HANG
-from tests.e2e.conftest import ADMIN_PASSWORD
-from tests.e2e.test_agents_admin import fits, no_sideways_scroll, shot, sign_in
+from tests.e2e.conftest import ADMIN_PASSWORD, sign_in
+from tests.e2e.test_agents_admin import fits, no_sideways_scroll, shot
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.topbar import SIGNED_IN, from_more
 from tests.fakes.webhook_receiver import WebhookReceiver
