@@ -7,7 +7,7 @@
 (() => {
   const tr = (key, vars) => window.t(key, vars);
 
-  const { el, testid, button } = window.consoleScreens;
+  const { el, testid, button, labelled } = window.consoleScreens;
 
   // an API error in the console's language when the catalogue has its code
   const errorText = (err) => window.i18n.error(err);
@@ -259,12 +259,6 @@
     node.value = value || "";
     Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
     return node;
-  }
-
-  function labelled(text, control) {
-    const label = el("label", "field");
-    label.append(el("span", "", text), control);
-    return label;
   }
 
   function roleSelect(current) {

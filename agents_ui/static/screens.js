@@ -27,6 +27,13 @@ window.consoleScreens = (() => {
     return node;
   }
 
+  // a form's field: its name above the control
+  function labelled(text, control) {
+    const label = el("label", "field");
+    label.append(el("span", "", text), control);
+    return label;
+  }
+
   // spec: name ("reports": #reports-screen, its button "reports-open", body.reports-screen-open
   //   while it is open); title and openLabel: catalogue keys; allowed(): async, whether the
   //   signed-in agent sees the button (the server checks every call again); opened(node): async,
@@ -118,5 +125,5 @@ window.consoleScreens = (() => {
     return { node, isOpen, open, close };
   }
 
-  return { el, testid, button, define };
+  return { el, testid, button, labelled, define };
 })();

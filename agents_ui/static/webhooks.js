@@ -8,7 +8,7 @@
   const tr = (key, vars) => window.t(key, vars);
   const enc = encodeURIComponent;
 
-  const { el, testid, button } = window.consoleScreens;
+  const { el, testid, button, labelled } = window.consoleScreens;
 
   // api.js: the console's one way to the API, with one error text
   const call = (method, path, body) => window.consoleApi.call(method, path, body);
@@ -131,12 +131,6 @@
       await refresh();
     });
     return form;
-  }
-
-  function labelled(text, control) {
-    const label = el("label", "field");
-    label.append(el("span", "", text), control);
-    return label;
   }
 
   function subscriptionCard(s) {
