@@ -7,7 +7,6 @@ server, whatever the console shows."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from router.agents.service import (
     WeakPassword,
 )
 from router.agents.store import AgentAdminStore
+from router.aio import cancel_and_wait
 from router.appkeys import ASSIGNER, BUS, STORE
 from router.controls import no_control_characters
 from router.models import Agent, Presence, Role, utcnow
@@ -375,8 +375,4 @@ async def socket_closer(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(_close_on_events(app), name="close-ended-sockets"),
              asyncio.create_task(_sweep(app), name="sweep-console-sockets")]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_and_wait(*tasks)

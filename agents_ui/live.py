@@ -15,6 +15,7 @@ from agents_ui import wallboard_api
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.sessions import request_token_hash, session_agent
 from router import events
+from router.aio import cancel_and_wait
 from router.appkeys import BUS, SETTINGS
 from router.bus import Subscription
 from router.models import Agent
@@ -97,9 +98,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscript
         pass  # went away while we answered
     finally:
         wallboard_api.forget(request.app, ws)
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pusher
+        await cancel_and_wait(pusher)
 
 
 @endpoint("GET", "/api/ws", "Live events: a websocket of {type, data} frames (message.created, claim.dismissed, "

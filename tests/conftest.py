@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from agents_ui.sessions import ADMIN_SEED
 from router.accounts import service
 from router.config import Settings
 from router.server.app import DATABASE_URL, create_app
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.postgres_server import Server, fresh_database, start_server
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -133,3 +134,10 @@ def pg_database(pg_server: Server) -> Iterator[str]:
     """The DSN of a new, empty database of the test's own on ``pg_server``."""
     with fresh_database(pg_server) as dsn:
         yield dsn
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """An integrator's webhook endpoint on a free local port (tests/fakes/webhook_receiver.py)."""
+    async with WebhookReceiver() as fake:
+        yield fake

@@ -7,24 +7,7 @@
 (() => {
   const tr = (key, vars) => window.t(key, vars);
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function testid(node, id) {
-    node.dataset.testid = id;
-    return node;
-  }
-
-  function button(text, className, id, onClick) {
-    const node = testid(el("button", `btn ${className || ""}`, text), id);
-    node.type = "button";
-    if (onClick) node.addEventListener("click", onClick);
-    return node;
-  }
+  const { el, testid, button, labelled } = window.consoleScreens;
 
   // an API error in the console's language when the catalogue has its code
   const errorText = (err) => window.i18n.error(err);
@@ -94,42 +77,9 @@
   const screen = { me: null, permissions: [], roster: null, editing: null, form: null };
   const may = (permission) => screen.permissions.includes(permission);
 
-  function openButton() {
-    let node = document.querySelector('[data-testid="agents-open"]');
-    if (node) return node;
-    node = button(tr("agents_admin.open"), "ghost", "agents-open", () => openScreen().catch(showScreenError));
-    const logout = document.querySelector('[data-testid="logout"]');
-    logout.parentNode.insertBefore(node, logout);
-    return node;
-  }
-
-  function screenNode() {
-    let node = document.getElementById("agents-screen");
-    if (node) return node;
-    node = testid(el("section", "agents-screen"), "agents-screen");
-    node.id = "agents-screen";
-    node.hidden = true;
-    node.setAttribute("aria-label", tr("agents_admin.title"));
-    document.getElementById("app").append(node);
-    return node;
-  }
-
   function showScreenError(err) {
     const box = document.querySelector('#agents-screen [data-testid="agents-error"]');
     if (box) box.textContent = errorText(err);
-  }
-
-  async function openScreen() {
-    screenNode().hidden = false;
-    document.body.classList.add("agents-screen-open");
-    await reload();
-  }
-
-  function closeScreen() {
-    screenNode().hidden = true;
-    document.body.classList.remove("agents-screen-open");
-    screen.editing = null;
-    screen.form = null;
   }
 
   async function reload() {
@@ -138,13 +88,13 @@
   }
 
   function render() {
-    const node = screenNode();
+    const node = agentsScreen.node();
     const head = el("header", "agents-head");
     head.append(el("h2", "", tr("agents_admin.title")), el("span", "spacer"));
     if (may("manage_agents")) {
       head.append(button(tr("agents_admin.add"), "primary", "agents-add", () => { screen.form = { mode: "add" }; render(); }));
     }
-    head.append(button(tr("agents_admin.close"), "", "agents-close", closeScreen));
+    head.append(button(tr("agents_admin.close"), "", "agents-close", agentsScreen.close));
     const error = testid(el("p", "form-error agents-error"), "agents-error");
     error.setAttribute("role", "alert");
     const parts = [head, ...(may("manage_settings") ? [settingsRow()] : []), error];
@@ -309,12 +259,6 @@
     node.value = value || "";
     Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
     return node;
-  }
-
-  function labelled(text, control) {
-    const label = el("label", "field");
-    label.append(el("span", "", text), control);
-    return label;
   }
 
   function roleSelect(current) {
@@ -484,64 +428,45 @@
     if (event.target.matches && event.target.matches('[data-testid="login-form"]')) justSignedIn = true;
   }, true);
 
-  async function onShown() {
+  // admins manage the accounts here; supervisors see the roster (presence, teams, load), read-only
+  async function allowed() {
     const data = await window.consoleApi.me();
-    const me = data.agent;
-    screen.me = me;
+    screen.me = data.agent;
     screen.permissions = data.permissions || [];
-    // admins manage the accounts here; supervisors see the roster (presence, teams, load), read-only
-    const open = openButton();
-    open.hidden = !may("view_roster");
-    if (!may("view_roster")) closeScreen();
+    return may("view_roster");
+  }
+
+  async function afterShown() {
     if (justSignedIn) {
       justSignedIn = false;
-      await offerPresence(me);
+      await offerPresence(screen.me);
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    const app = document.getElementById("app");
-    if (!app) return;
-    new MutationObserver(() => {
-      if (app.hidden) {
-        hidePrompt();
-        closeScreen();
-        return;
-      }
-      onShown().catch(() => {});
-    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  const agentsScreen = window.consoleScreens.define({
+    name: "agents", title: "agents_admin.title", openLabel: "agents_admin.open", allowed, afterShown,
+    opened: () => reload(),
+    closed: () => {
+      screen.editing = null;
+      screen.form = null;
+    },
+    signedOut: hidePrompt,
+    showError: showScreenError,
   });
-
-  // over the Agents screen the console's one-key shortcuts must not act on the conversation
-  // behind it ("e" would resolve it): they stop here; Escape closes the screen
-  window.addEventListener("keydown", (event) => {
-    const node = document.getElementById("agents-screen");
-    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest && event.target.closest("input, textarea, select")) return;
-    event.stopPropagation();
-    if (event.key === "Escape") closeScreen();
-  }, true);
 
   let reloadTimer = null;
   function scheduleReload() {
     if (reloadTimer !== null) return;
     reloadTimer = setTimeout(() => {
       reloadTimer = null;
-      const node = document.getElementById("agents-screen");
-      if (node && !node.hidden && !screen.form) reload().catch(() => {});
+      if (agentsScreen.isOpen() && !screen.form) reload().catch(() => {});
     }, 1000);
   }
-
-  // my own role changed (api.js asked /api/me again): the Agents button follows it
-  document.addEventListener("console:permissions", () => {
-    if (!document.getElementById("app").hidden) onShown().catch(() => {});
-  });
 
   // the roster follows what happens: presence, accounts, assignments
   document.addEventListener("console:event", (event) => {
     const type = event.detail && event.detail.type;
-    const node = document.getElementById("agents-screen");
-    if (!node || node.hidden || screen.form) return;
+    if (!agentsScreen.isOpen() || screen.form) return;
     // presence and accounts (agent.*) and loads (conversation events), at most once a second
     if (type && (type.startsWith("agent.") || type.startsWith("conversation"))) scheduleReload();
   });

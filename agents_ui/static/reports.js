@@ -14,24 +14,7 @@
   const state = { permissions: [], report: null, agents: new Map(), query: null };
   const may = (permission) => state.permissions.includes(permission);
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function testid(node, id) {
-    node.dataset.testid = id;
-    return node;
-  }
-
-  function button(text, className, id, onClick) {
-    const node = testid(el("button", `btn ${className || ""}`, text), id);
-    node.type = "button";
-    node.addEventListener("click", onClick);
-    return node;
-  }
+  const { el, testid, button } = window.consoleScreens;
 
   // the console's one transport (api.js): one error shape and text
   const getJson = (path) => window.consoleApi.get(path);
@@ -203,17 +186,6 @@
 
   // ---- the screen -------------------------------------------------------------
 
-  function screenNode() {
-    let node = document.getElementById("reports-screen");
-    if (node) return node;
-    node = testid(el("section", "reports-screen"), "reports-screen");
-    node.id = "reports-screen";
-    node.hidden = true;
-    node.setAttribute("aria-label", tr("reports.title"));
-    document.getElementById("app").append(node);
-    return node;
-  }
-
   function controls() {
     const form = testid(el("form", "report-form"), "report-form");
     const today = new Date();
@@ -260,7 +232,7 @@
   }
 
   function render() {
-    const node = screenNode();
+    const node = reportsScreen.node();
     const results = node.querySelector('[data-testid="report-results"]');
     const report = state.report;
     if (!report.rows.length) {
@@ -289,65 +261,25 @@
     render();
   }
 
-  async function openScreen() {
-    const node = screenNode();
+  // the screen's content, drawn each time it opens
+  async function fill(node) {
     const head = el("header", "agents-head");
     head.append(el("h2", "", tr("reports.title")), el("span", "spacer"),
-      button(tr("reports.close"), "", "reports-close", closeScreen));
+      button(tr("reports.close"), "", "reports-close", reportsScreen.close));
     const error = testid(el("p", "form-error"), "report-error");
     error.setAttribute("role", "alert");
     const form = controls();
     node.replaceChildren(head, form, error, testid(el("div", "report-results"), "report-results"));
-    node.hidden = false;
-    document.body.classList.add("reports-screen-open");
     await load(form);
   }
 
-  function closeScreen() {
-    const node = document.getElementById("reports-screen");
-    if (node) node.hidden = true;
-    document.body.classList.remove("reports-screen-open");
-  }
-
-  function openButton() {
-    let node = document.querySelector('[data-testid="reports-open"]');
-    if (node) return node;
-    node = button(tr("reports.open"), "ghost", "reports-open", () => openScreen().catch(showError));
-    const logout = document.querySelector('[data-testid="logout"]');
-    logout.parentNode.insertBefore(node, logout);
-    return node;
-  }
-
-  async function onShown() {
+  async function allowed() {
     const data = await window.consoleApi.me();
     state.permissions = data.permissions || [];
-    openButton().hidden = !may("supervise");
-    if (!may("supervise")) closeScreen();
+    return may("supervise");
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    const app = document.getElementById("app");
-    if (!app) return;
-    new MutationObserver(() => {
-      if (app.hidden) {
-        closeScreen();
-        return;
-      }
-      onShown().catch(() => {});
-    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
+  const reportsScreen = window.consoleScreens.define({
+    name: "reports", title: "reports.title", openLabel: "reports.open", allowed, opened: fill, showError,
   });
-
-  // my own role changed (api.js asked /api/me again): the button follows it
-  document.addEventListener("console:permissions", () => {
-    if (!document.getElementById("app").hidden) onShown().catch(() => {});
-  });
-
-  // over the Reports screen the console's one-key shortcuts must not act on the conversation behind it
-  window.addEventListener("keydown", (event) => {
-    const node = document.getElementById("reports-screen");
-    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest && event.target.closest("input, textarea, select")) return;
-    event.stopPropagation();
-    if (event.key === "Escape") closeScreen();
-  }, true);
 })();

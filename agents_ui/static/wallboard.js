@@ -17,24 +17,7 @@
   // who may open it: those granted "supervise" (GET /api/me lists the caller's permissions); the server checks it
   const mayWatch = (me) => (me.permissions || []).includes("supervise");
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function testid(node, id) {
-    node.dataset.testid = id;
-    return node;
-  }
-
-  function button(text, className, id, onClick) {
-    const node = testid(el("button", `btn ${className || ""}`, text), id);
-    node.type = "button";
-    node.addEventListener("click", onClick);
-    return node;
-  }
+  const { el, testid, button } = window.consoleScreens;
 
   const call = (path) => window.consoleApi.get(path); // api.js: the console's one way to the API
 
@@ -162,7 +145,7 @@
   }
 
   function render() {
-    const node = screenNode();
+    const node = wallboardScreen.node();
     const body = node.querySelector(".wb-body");
     const snap = state.snapshot;
     if (!snap) return;
@@ -206,38 +189,18 @@
 
   // ---- the screen ----------------------------------------------------------
 
-  function screenNode() {
-    let node = document.getElementById("wallboard-screen");
-    if (node) return node;
-    node = testid(el("section", "wallboard-screen"), "wallboard-screen");
-    node.id = "wallboard-screen";
-    node.hidden = true;
-    node.setAttribute("aria-label", tr("wallboard.title"));
-    const head = el("header", "wb-head");
-    head.append(el("h2", "", tr("wallboard.title")), testid(el("span", "muted wb-updated"), "wb-updated"),
-      el("span", "spacer"), button(tr("wallboard.close"), "", "wallboard-close", closeScreen));
-    node.append(head, testid(el("p", "wb-error", ""), "wb-error"), el("div", "wb-body"));
-    document.getElementById("app").append(node);
-    return node;
-  }
-
-  function openButton() {
-    let node = document.querySelector('[data-testid="wallboard-open"]');
-    if (node) return node;
-    node = button(tr("wallboard.open"), "ghost", "wallboard-open", () => openScreen().catch(showError));
-    const logout = document.querySelector('[data-testid="logout"]');
-    logout.parentNode.insertBefore(node, logout);
-    return node;
+  function head(node) {
+    const top = el("header", "wb-head");
+    top.append(el("h2", "", tr("wallboard.title")), testid(el("span", "muted wb-updated"), "wb-updated"),
+      el("span", "spacer"), button(tr("wallboard.close"), "", "wallboard-close", wallboardScreen.close));
+    node.append(top, testid(el("p", "wb-error", ""), "wb-error"), el("div", "wb-body"));
   }
 
   function showError(err) {
-    screenNode().querySelector('[data-testid="wb-error"]').textContent = window.i18n.error(err);
+    wallboardScreen.node().querySelector('[data-testid="wb-error"]').textContent = window.i18n.error(err);
   }
 
-  async function openScreen() {
-    const node = screenNode();
-    node.hidden = false;
-    document.body.classList.add("wallboard-open");
+  async function opened() {
     state.open = true;
     send(frame("subscribe"));
     if (!state.ticker) state.ticker = setInterval(tick, 1000);
@@ -245,16 +208,20 @@
     if (state.open && !state.snapshot) show(snapshot); // a push may have come first: it is as new
   }
 
-  function closeScreen() {
-    const node = document.getElementById("wallboard-screen");
-    if (node) node.hidden = true;
-    document.body.classList.remove("wallboard-open");
+  function closed() {
     if (state.open) send(frame("unsubscribe"));
     state.open = false;
     state.snapshot = null;
     clearInterval(state.ticker);
     state.ticker = null;
   }
+
+  // the board has no field of its own: over it every key stops, one typed in a field behind it too
+  const wallboardScreen = window.consoleScreens.define({
+    name: "wallboard", title: "wallboard.title", openLabel: "wallboard.open",
+    allowed: async () => mayWatch(await window.consoleApi.me()), opened, closed, build: head, showError,
+    fieldsKeepKeys: false,
+  });
 
   // ---- wiring --------------------------------------------------------------
 
@@ -267,37 +234,7 @@
     if (state.open) send(frame("subscribe"));
   });
 
-  async function onShown() {
-    const allowed = mayWatch(await window.consoleApi.me());
-    openButton().hidden = !allowed;
-    if (!allowed) closeScreen();
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    const app = document.getElementById("app");
-    if (!app) return;
-    new MutationObserver(() => {
-      if (app.hidden) {
-        closeScreen();
-        return;
-      }
-      onShown().catch(() => {});
-    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
-  });
-
-  // my own role changed (api.js asked /api/me again): the button follows it
-  document.addEventListener("console:permissions", () => {
-    if (!document.getElementById("app").hidden) onShown().catch(() => {});
-  });
-
-  // over the wallboard the console's one-key shortcuts must not act on the conversation behind it;
-  // Escape closes it
-  window.addEventListener("keydown", (event) => {
-    const node = document.getElementById("wallboard-screen");
-    if (!node || node.hidden || event.ctrlKey || event.metaKey || event.altKey) return;
-    event.stopPropagation();
-    if (event.key === "Escape") closeScreen();
-  }, true);
-
-  window.wallboard = { open: () => openScreen().catch(showError), close: closeScreen, mayWatch };
+  window.wallboard = {
+    open: () => wallboardScreen.open().catch(showError), close: wallboardScreen.close, mayWatch,
+  };
 })();

@@ -8,24 +8,7 @@
   const tr = (key, vars) => window.t(key, vars);
   const enc = encodeURIComponent;
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function testid(node, id) {
-    node.dataset.testid = id;
-    return node;
-  }
-
-  function button(text, className, id, onClick) {
-    const node = testid(el("button", `btn ${className || ""}`, text), id);
-    node.type = "button";
-    if (onClick) node.addEventListener("click", onClick);
-    return node;
-  }
+  const { el, testid, button, labelled } = window.consoleScreens;
 
   // api.js: the console's one way to the API, with one error text
   const call = (method, path, body) => window.consoleApi.call(method, path, body);
@@ -33,40 +16,22 @@
   // what is shown: the subscriptions, the deliveries' filter, a secret to show once, the add form
   const state = { list: null, deliveries: [], filter: "dead", secret: null, adding: false };
 
-  function screenNode() {
-    let node = document.getElementById("webhooks-screen");
-    if (node) return node;
-    node = testid(el("section", "webhooks-screen"), "webhooks-screen");
-    node.id = "webhooks-screen";
-    node.hidden = true;
-    node.setAttribute("aria-label", tr("webhooks.title"));
-    document.getElementById("app").append(node);
-    return node;
-  }
-
-  const isOpen = () => {
-    const node = document.getElementById("webhooks-screen");
-    return Boolean(node && !node.hidden);
-  };
-
   function showError(err) {
     const box = document.querySelector('#webhooks-screen [data-testid="webhooks-error"]');
     if (box) box.textContent = window.i18n.error(err);
   }
 
-  async function openScreen() {
-    screenNode().hidden = false;
-    document.body.classList.add("webhooks-screen-open");
-    await reload();
-  }
-
-  function closeScreen() {
-    const node = document.getElementById("webhooks-screen");
-    if (node) node.hidden = true;
-    document.body.classList.remove("webhooks-screen-open");
-    state.secret = null;
-    state.adding = false;
-  }
+  const webhooksScreen = window.consoleScreens.define({
+    name: "webhooks", title: "webhooks.title", openLabel: "webhooks.open",
+    allowed: () => window.consoleApi.may("manage_integrations"),
+    opened: () => reload(),
+    closed: () => {
+      state.secret = null;
+      state.adding = false;
+    },
+    showError,
+  });
+  const isOpen = webhooksScreen.isOpen;
 
   async function reload() {
     const query = state.filter === "all" ? "" : `?status=${enc(state.filter)}`;
@@ -79,13 +44,13 @@
   }
 
   function render() {
-    const node = screenNode();
+    const node = webhooksScreen.node();
     const head = el("header", "webhooks-head");
     head.append(
       el("h2", "", tr("webhooks.title")),
       el("span", "spacer"),
       button(tr("webhooks.add"), "primary", "webhooks-add", () => { state.adding = true; render(); }),
-      button(tr("webhooks.close"), "", "webhooks-close", closeScreen),
+      button(tr("webhooks.close"), "", "webhooks-close", webhooksScreen.close),
     );
     const intro = el("p", "muted webhooks-intro", tr("webhooks.intro", { header: state.list.signature_header }));
     const error = testid(el("p", "form-error"), "webhooks-error");
@@ -166,12 +131,6 @@
       await refresh();
     });
     return form;
-  }
-
-  function labelled(text, control) {
-    const label = el("label", "field");
-    label.append(el("span", "", text), control);
-    return label;
   }
 
   function subscriptionCard(s) {
@@ -292,47 +251,7 @@
     return r.values.gave_up ? tr("webhooks.reasons.gave_up", { attempts: r.values.attempts, reason: own }) : own;
   }
 
-    // ---- wiring -------------------------------------------------------------
-
-  function openButton() {
-    let node = document.querySelector('[data-testid="webhooks-open"]');
-    if (node) return node;
-    node = button(tr("webhooks.open"), "ghost", "webhooks-open", () => openScreen().catch(showError));
-    const logout = document.querySelector('[data-testid="logout"]');
-    logout.parentNode.insertBefore(node, logout);
-    return node;
-  }
-
-  async function onShown() {
-    const allowed = await window.consoleApi.may("manage_integrations");
-    openButton().hidden = !allowed;
-    if (!allowed) closeScreen();
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    const app = document.getElementById("app");
-    if (!app) return;
-    new MutationObserver(() => {
-      if (app.hidden) {
-        closeScreen();
-        return;
-      }
-      onShown().catch(() => {});
-    }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
-  });
-
-  // my own role changed (api.js asked /api/me again): the button follows it
-  document.addEventListener("console:permissions", () => {
-    if (!document.getElementById("app").hidden) onShown().catch(() => {});
-  });
-
-  // over the screen the console's one-key shortcuts must not act on the conversation behind it
-  window.addEventListener("keydown", (event) => {
-    if (!isOpen() || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest && event.target.closest("input, textarea, select")) return;
-    event.stopPropagation();
-    if (event.key === "Escape") closeScreen();
-  }, true);
+  // ---- wiring -------------------------------------------------------------
 
   // deliveries move on by themselves: the list follows, at most once a second, never under the form
   let timer = null;

@@ -27,7 +27,6 @@ Two nodes never run a job at once:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -35,7 +34,7 @@ from typing import Any
 
 import asyncpg
 
-from router.aio import wait_event
+from router.aio import cancel_and_wait, wait_event
 from router.cluster.contract import Job
 from router.cluster.node import NODE_ENV
 from router.store.pg_engine import CONNECT_TIMEOUT, SINGLETON
@@ -112,9 +111,7 @@ class PgLeadership:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            await cancel_and_wait(self._keeper)
             self._keeper = None
         await self._drop()  # and with the session every lock it held
 

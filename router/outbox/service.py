@@ -21,7 +21,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,6 +65,46 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+async def run_passes(
+    name: str,
+    run_once: Callable[[], Awaitable[float]],
+    wakeup: asyncio.Event,
+    logger: logging.Logger,
+    outage_delay: Callable[[int], float],
+    *,
+    outlive_faults: bool = False,
+) -> None:
+    """A sender's loop (the outbox's, the webhooks'), until cancelled: a pass
+    (``run_once``: seconds until something else may be due), then a wait that
+    ``wakeup`` cuts short, for a new entry or on time for the next retry.
+
+    ``wakeup`` is cleared before each pass, so what is queued while it runs
+    wakes the next one. A pass the store refused does not end the loop: the
+    passes go on ever less often (``outage_delay`` of how many failed in a
+    row), for a dead worker would leave everything unsent while /healthz says
+    ok. The store logs its own outage once; another refusal (a bug, a lock
+    order broken) is logged here. ``outlive_faults``: any other error of a
+    pass is logged and outlived too; without it, it ends the loop."""
+    outage = 0  # passes in a row that failed
+    while True:
+        wakeup.clear()
+        try:
+            delay = await run_once()
+            outage = 0
+        except StoreError as exc:
+            if not isinstance(exc, StoreUnavailable):
+                logger.error("%s: the store refused a step of a pass: %s", name, exc, exc_info=exc)
+            outage += 1
+            delay = outage_delay(outage)
+        except Exception as exc:  # cancellation is no Exception: it still ends the loop
+            if not outlive_faults:
+                raise
+            logger.error("%s: a pass of the sender failed; it goes on", name, exc_info=exc)
+            outage += 1
+            delay = outage_delay(outage)
+        await wait_event(wakeup, delay)
+
+
 def worker_id() -> str:
     """A name for a worker no other running worker has (host, process, and a
     random part for several workers in one process, as tests make)."""
@@ -97,26 +137,10 @@ class OutboxWorker:
         self._pass = asyncio.Lock()
 
     async def run(self) -> None:
-        outage = 0  # passes in a row the store refused
-        while True:
-            # cleared before the pass, so a reply queued while it runs wakes the next one
-            self.wakeup.clear()
-            try:
-                delay = await self.run_once()
-                outage = 0
-            except StoreError as exc:
-                # the store logs its outage once; the worker outlives it and
-                # tries again ever less often (what was sent but not recorded
-                # as sent goes again: the connectors' ids make that harmless
-                # where the platform allows). Another refusal (a bug, a lock order
-                # broken) is logged, and the worker still goes on: a dead worker
-                # would leave every reply unsent while /healthz says ok
-                if not isinstance(exc, StoreUnavailable):
-                    log.error("outbox: the store refused a step of a pass: %s", exc, exc_info=exc)
-                outage += 1
-                delay = backoff_delay(outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max))
-            # woken early by a new reply, or on time for the next retry
-            await wait_event(self.wakeup, delay)
+        # the store's outage: passes ever less often (what was sent but not recorded as sent goes
+        # again: the connectors' ids make that harmless where the platform allows)
+        await run_passes("outbox", self.run_once, self.wakeup, log, lambda outage: backoff_delay(
+            outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max)))
 
     async def run_once(self) -> float:
         """Send what is due; return seconds until something else may be due."""

@@ -14,7 +14,6 @@ or transfers run at once no agent ever holds more than their capacity.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -26,7 +25,7 @@ from router import events
 from router.accounts.store import AccountStore
 from router.agents.profiles import effective_agents
 from router.agents.store import AgentAdminStore
-from router.aio import wait_event
+from router.aio import cancel_and_wait, wait_event
 from router.bus import EventBus
 from router.conversations.store import ConversationStore
 from router.models import Agent, AgentPresence, ConversationStatus, ConversationView, Presence, RouteDecision, utcnow
@@ -198,9 +197,7 @@ class Assigner:
                     log.error("assignment round failed; retrying on the next event or in %.0f s\n%s", idle_check,
                               textless_traceback(exc))
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await cancel_and_wait(listener)
 
     async def _listen(self) -> None:
         async with self.bus.subscribe() as events:

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler, Middleware
 from agents_ui import setup_console
 from connectors import connector_class
 from router.accounts.service import ADMIN_ENV
+from router.aio import cancel_and_wait
 from router.appkeys import (
     ASSIGNER,
     BUS,
@@ -198,18 +199,14 @@ async def _rules_reload_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(reloader.run(), name="rules-reload") if reloader is not None else None
     yield
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 async def _signals_ctx(app: web.Application) -> AsyncIterator[None]:
     # keeps the memory of customers' open conversations true (a resolve forgets one)
     task = asyncio.create_task(app[SIGNALS].run(), name="signals")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -222,17 +219,13 @@ async def _assigner_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(app[LEADERSHIP].run("assigner", assign), name="assigner")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[OUTBOX].run(), name="outbox")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def _close_clients(app: web.Application) -> None:

@@ -7,13 +7,13 @@ on SQLite (one node) it always leads, counts in memory and keeps its events
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from agents_ui.sessions import LOGIN_ATTEMPTS
+from router.aio import cancel_and_wait
 from router.appkeys import BUS, CONNECTORS, STORE
 from router.cluster.contract import AlwaysLead, Leadership, SendPace
 from router.cluster.pg_bus import PgCluster
@@ -77,9 +77,7 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     task = asyncio.create_task(app[LEADERSHIP].run("shared-state-sweep", lambda: _sweep(app)), name="sweeper")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 async def _sweep(app: web.Application) -> None:

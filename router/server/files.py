@@ -4,13 +4,13 @@ opened before the connectors start, closed after they stop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
+from router.aio import cancel_and_wait
 from router.appkeys import FILES, SETTINGS, STORE
 from router.config import Settings
 from router.files.blobs import BlobStorage, LocalFolder
@@ -54,9 +54,7 @@ async def files_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        await cancel_and_wait(sweeper)
         await files.blobs.close()
 
 

@@ -5,11 +5,11 @@ under: ``router.cluster``), from after the store opens to before it closes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from router.aio import cancel_and_wait
 from router.appkeys import ROUTER, STORE
 from router.search.actions import Indexer
 from router.server.cluster import LEADERSHIP
@@ -25,8 +25,4 @@ async def search_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(leadership.run(SNOOZE_SWEEP, snoozes.run), name=SNOOZE_SWEEP),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_and_wait(*tasks)

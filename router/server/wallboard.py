@@ -5,12 +5,12 @@ that node's watchers (``router.wallboard.live``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from router.agents.service import Permission, may
+from router.aio import cancel_and_wait
 from router.appkeys import ASSIGNER, BUS, ROUTER, SETTINGS, STORE, WALLBOARD
 from router.models import Role
 from router.wallboard.live import LiveWallboard
@@ -38,6 +38,4 @@ async def wallboard_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WALLBOARD] = make_wallboard(app)
     task = asyncio.create_task(app[WALLBOARD].run(), name="wallboard")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)

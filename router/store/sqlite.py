@@ -11,7 +11,6 @@ for the GIL's sake under high message rates (see ``_Connection``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import secrets
@@ -22,6 +21,7 @@ from typing import TypeVar
 
 from router.accounts.sqlite import SQLiteAccounts
 from router.agents.sqlite import SQLiteAgentAdmin
+from router.aio import cancel_and_wait
 from router.canned.sqlite import SQLiteCanned
 from router.conversations.sqlite import SQLiteConversations
 from router.csat.sqlite import SQLiteSurveys
@@ -149,9 +149,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         the next one still runs (a writer process left open would keep the
         server from exiting)."""
         if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
+            await cancel_and_wait(self._checkpoints)
             self._checkpoints = None
         await self.close_search()
         if self._writer is not None:

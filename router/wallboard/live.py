@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Protocol
 
 from router import events
+from router.aio import cancel_and_wait
 from router.bus import Event, EventBus, Subscription
 from router.store.errors import StoreError
 from router.wallboard.config import WallboardConfig
@@ -131,9 +132,7 @@ class LiveWallboard:
                     self._dirty, self._last = True, None  # events were missed meanwhile
                     await self._serve(listener)
                 finally:
-                    listener.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await listener
+                    await cancel_and_wait(listener)
 
     async def _listen(self, sub: Subscription) -> None:
         async for event in sub:

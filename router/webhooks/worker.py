@@ -24,13 +24,11 @@ from typing import Self
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from router.aio import wait_event
 from router.config import WebhooksConfig
 from router.metrics import Metrics
 from router.models import utcnow
-from router.outbox.service import backoff_delay, worker_id
+from router.outbox.service import backoff_delay, run_passes, worker_id
 from router.outbox.store import LeaseLost
-from router.store.errors import StoreError, StoreUnavailable
 from router.webhooks import guard
 from router.webhooks.signing import (
     DELIVERY_HEADER,
@@ -157,22 +155,9 @@ class WebhookWorker:
         self._guarded = self._open = None
 
     async def run(self) -> None:
-        outage = 0
-        while True:
-            self.wakeup.clear()
-            try:
-                delay = await self.run_once()
-                outage = 0
-            except StoreError as exc:
-                if not isinstance(exc, StoreUnavailable):
-                    log.error("webhooks: the store refused a step of a pass: %s", exc, exc_info=exc)
-                outage += 1
-                delay = backoff_delay(outage, 1.0, OUTAGE_POLL)
-            except Exception as exc:  # the sender outlives any one fault; cancellation ends it
-                log.error("webhooks: a pass of the sender failed; it goes on", exc_info=exc)
-                outage += 1
-                delay = backoff_delay(outage, 1.0, OUTAGE_POLL)
-            await wait_event(self.wakeup, delay)
+        # the sender outlives any one fault, the store's outage included; cancellation ends it
+        await run_passes("webhooks", self.run_once, self.wakeup, log,
+                         lambda outage: backoff_delay(outage, 1.0, OUTAGE_POLL), outlive_faults=True)
 
     async def run_once(self) -> float:
         """Send what is due; seconds until something else may be due.

@@ -62,14 +62,20 @@ async def create_agent(admin: Http, username: str = "ann", role: str = "agent") 
     return agent
 
 
+async def signed_in(client: Client, open_session: OpenSession, username: str, password: str = AGENT_PASSWORD
+                    ) -> aiohttp.ClientSession:
+    """A session of its own (a browser of its own) for ``username``, signed in."""
+    http = await open_session(client)
+    await login(http, username, password)
+    return http
+
+
 @pytest.fixture
 async def agent_http(client: Client, open_session: OpenSession) -> aiohttp.ClientSession:
     """A logged-in agent (role agent) beside the admin, who stays logged in on ``client``."""
     await login(client)
     await create_agent(client)
-    http = await open_session(client)
-    await login(http, "ann", AGENT_PASSWORD)
-    return http
+    return await signed_in(client, open_session, "ann")
 
 
 async def error_of(resp: aiohttp.ClientResponse) -> tuple[int, str, str]:

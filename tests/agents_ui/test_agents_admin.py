@@ -22,7 +22,16 @@ from router.accounts.service import set_password
 from router.appkeys import STORE
 from router.config import Settings
 from router.server.app import create_app
-from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, customer_writes, error_of, login, next_event
+from tests.agents_ui.conftest import (
+    AGENT_PASSWORD,
+    Client,
+    OpenSession,
+    customer_writes,
+    error_of,
+    login,
+    next_event,
+    signed_in,
+)
 from tests.conftest import ADMIN_PASSWORD, HANG, eventually
 
 TEAMS_YAML = """\
@@ -63,13 +72,6 @@ async def add(client: Client, username: str, **fields: Any) -> dict[str, Any]:
     assert resp.status == 201, await resp.text()
     created: dict[str, Any] = await resp.json()
     return created
-
-
-async def signed_in(client: Client, open_session: OpenSession, username: str, password: str = AGENT_PASSWORD
-                    ) -> aiohttp.ClientSession:
-    http = await open_session(client)
-    await login(http, username, password)
-    return http
 
 
 async def closed(ws: aiohttp.ClientWebSocketResponse) -> bool:

@@ -28,6 +28,7 @@ from tests.agents_ui.conftest import (
     customer_writes,
     error_of,
     login,
+    signed_in,
 )
 from tests.conftest import ADMIN_PASSWORD
 from tests.router.bot.conftest import SHIPPED
@@ -73,9 +74,7 @@ async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Set
 async def ann(client: Client, open_session: OpenSession) -> aiohttp.ClientSession:
     """An agent of team support, beside the admin (logged in on ``client``)."""
     await create_agent(client, "ann")
-    http = await open_session(client)
-    await login(http, "ann", AGENT_PASSWORD)
-    return http
+    return await signed_in(client, open_session, "ann")
 
 
 def body(shortcut: str = "hello", ru: str | None = "Здравствуйте, {customer.name}!",
@@ -381,8 +380,7 @@ async def test_teams_an_admin_set_in_the_console_share_their_replies(client: Cli
     resp = await client.post("/api/agents", json=new)
     assert resp.status == 201, await resp.text()
     bob_id = (await resp.json())["agent"]["id"]
-    bob = await open_session(client)
-    await login(bob, "bob", AGENT_PASSWORD)
+    bob = await signed_in(client, open_session, "bob")
 
     listing = await (await bob.get("/api/canned")).json()
     assert listing["my_teams"] == ["sales"]

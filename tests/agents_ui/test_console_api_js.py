@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import agents_ui
 
 STATIC = Path(agents_ui.__file__).parent / "static"
@@ -31,9 +33,10 @@ def test_only_api_js_calls_fetch() -> None:
     assert found == {}, f"console scripts with a transport of their own (use window.consoleApi): {found}"
 
 
-def test_api_js_is_loaded_before_every_script_that_uses_it() -> None:
+@pytest.mark.parametrize(("helper", "name"), [("api.js", "consoleApi"), ("screens.js", "consoleScreens")])
+def test_a_shared_script_is_loaded_before_every_script_that_uses_it(helper: str, name: str) -> None:
     page = (STATIC / "console.html").read_text(encoding="utf-8")
     order = re.findall(r'<script src="/console/([\w.]+)"', page)
-    users = [p.name for p in scripts() if "consoleApi" in p.read_text(encoding="utf-8") and p.name != "api.js"]
-    assert users, "no script uses window.consoleApi"
-    assert all(order.index("api.js") < order.index(name) for name in users), order
+    users = [p.name for p in scripts() if f"window.{name}" in p.read_text(encoding="utf-8") and p.name != helper]
+    assert users, f"no script uses window.{name}"
+    assert all(order.index(helper) < order.index(user) for user in users), order

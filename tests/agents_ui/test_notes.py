@@ -15,7 +15,6 @@ from router.models import Agent, Role, utcnow
 from router.notes.models import MAX_NOTE_LENGTH
 from router.notes.service import resolve_mentions
 from tests.agents_ui.conftest import (
-    AGENT_PASSWORD,
     Client,
     OpenSession,
     create_agent,
@@ -23,6 +22,7 @@ from tests.agents_ui.conftest import (
     error_of,
     login,
     next_event,
+    signed_in,
 )
 from tests.conftest import HANG
 
@@ -125,10 +125,8 @@ async def test_a_mention_reaches_the_mentioned_agents_sockets_only(client: Clien
     bob = await create_agent(client, "bob")
     await create_agent(client, "cid")
     conv = await customer_writes(client, "my parcel is late")
-    bob_http = await open_session(client)
-    await login(bob_http, "bob", AGENT_PASSWORD)
-    cid_http = await open_session(client)
-    await login(cid_http, "cid", AGENT_PASSWORD)
+    bob_http = await signed_in(client, open_session, "bob")
+    cid_http = await signed_in(client, open_session, "cid")
     bob_ws = await bob_http.ws_connect("/api/ws")
     cid_ws = await cid_http.ws_connect("/api/ws")
     admin_ws = await client.ws_connect("/api/ws")

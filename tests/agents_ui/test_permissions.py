@@ -19,7 +19,6 @@ from router.agents.service import Permission
 from router.config import Settings
 from router.server.app import create_app
 from tests.agents_ui.conftest import (
-    AGENT_PASSWORD,
     Client,
     OpenSession,
     create_agent,
@@ -27,6 +26,7 @@ from tests.agents_ui.conftest import (
     error_of,
     login,
     next_event,
+    signed_in,
 )
 from tests.conftest import ADMIN_PASSWORD
 
@@ -156,8 +156,7 @@ async def _callers(client: Client, open_session: OpenSession) -> dict[str, aioht
     await create_agent(client, "ann")
     callers: dict[str, aiohttp.ClientSession | Client] = {ADMIN: client}
     for role, username in ((SUPERVISOR, "sue"), (AGENT, "ann")):
-        callers[role] = await open_session(client)
-        await login(callers[role], username, AGENT_PASSWORD)
+        callers[role] = await signed_in(client, open_session, username)
     callers[ANONYMOUS] = await open_session(client)
     return callers
 

@@ -11,7 +11,6 @@ from router.appkeys import ROUTER
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from tests.agents_ui.conftest import (
-    AGENT_PASSWORD,
     Client,
     OpenSession,
     create_agent,
@@ -19,6 +18,7 @@ from tests.agents_ui.conftest import (
     error_of,
     login,
     next_event,
+    signed_in,
 )
 from tests.connectors.webchat_helpers import barrier, hello, receive, say, tab, webchat_settings
 
@@ -72,8 +72,7 @@ async def test_the_total_counts_the_agents_own_open_conversations(
         client: Client, open_session: OpenSession) -> None:
     await login(client)
     await create_agent(client)
-    ann = await open_session(client)
-    await login(ann, "ann", AGENT_PASSWORD)
+    ann = await signed_in(client, open_session, "ann")
     hers = await customer_writes(client, "Первый вопрос", sender="v1", external_id="1")
     queued = await customer_writes(client, "Второй вопрос", sender="v2", external_id="2")
     assert (await ann.post(f"/api/conversations/{hers}/assign", json={})).status == 200
@@ -175,8 +174,7 @@ async def test_typing_in_a_colleagues_conversation_is_not_shown(client: Client, 
     """Only who may reply is announced: another agent drafting there would promise an answer that cannot come."""
     await login(client)
     await create_agent(client)
-    ann = await open_session(client)
-    await login(ann, "ann", AGENT_PASSWORD)
+    ann = await signed_in(client, open_session, "ann")
     async with tab(client) as ws:
         await hello(ws)
         await say(ws, "Есть кто?")

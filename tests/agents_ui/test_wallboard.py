@@ -12,7 +12,6 @@ import aiohttp
 
 from router.appkeys import WALLBOARD
 from tests.agents_ui.conftest import (
-    AGENT_PASSWORD,
     Client,
     OpenSession,
     create_agent,
@@ -20,6 +19,7 @@ from tests.agents_ui.conftest import (
     error_of,
     login,
     next_event,
+    signed_in,
 )
 from tests.conftest import HANG, eventually
 
@@ -27,9 +27,7 @@ from tests.conftest import HANG, eventually
 async def _as(client: Client, open_session: OpenSession, username: str, role: str) -> tuple[aiohttp.ClientSession, str]:
     await login(client)
     agent = await create_agent(client, username, role)
-    http = await open_session(client)
-    await login(http, username, AGENT_PASSWORD)
-    return http, agent["id"]
+    return await signed_in(client, open_session, username), agent["id"]
 
 
 async def _queued_until(ws: aiohttp.ClientWebSocketResponse, queued: int) -> dict[str, Any]:

@@ -7,14 +7,14 @@ console lists with its reason, and redelivery sends it once it is back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from router.appkeys import BUS, STORE
 from router.config import Settings
-from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login
+from tests.agents_ui.conftest import Client, OpenSession, create_agent, customer_writes, error_of, login, signed_in
 from tests.conftest import HANG, AppClient, eventually
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -27,14 +27,6 @@ def settings(settings: Settings) -> Settings:
     settings.webhooks.backoff_max = 0.05
     settings.webhooks.max_attempts = 3
     return settings
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def subscribe(client: Client, receiver: WebhookReceiver, events: list[str] | None = None) -> dict[str, Any]:
@@ -239,10 +231,8 @@ async def test_bad_bodies_and_non_admins_are_refused(client: Client, open_sessio
     assert (await error_of(resp))[:2] == (422, "invalid")
     resp = await client.post("/api/webhooks/deliveries/nothing/redeliver", json={})
     assert resp.status == 404
-    from tests.agents_ui.conftest import AGENT_PASSWORD, create_agent  # noqa: PLC0415
     await create_agent(client, "sam", role="supervisor")
-    http = await open_session(client)
-    await login(http, "sam", AGENT_PASSWORD)
+    http = await signed_in(client, open_session, "sam")
     for method, path in (("GET", "/api/webhooks"), ("GET", "/api/webhooks/deliveries")):
         resp = await http.request(method, path)
         assert resp.status == 403

@@ -147,14 +147,6 @@ def config_folder(folder: Path, handoff: str) -> Path:
 Start = Callable[[Case], Awaitable[tuple[Client, Customer]]]
 
 
-@pytest.fixture
-async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
 @pytest.fixture(params=["site chat", "telegram"])
 async def start(
     request: pytest.FixtureRequest, aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings,

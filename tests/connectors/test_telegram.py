@@ -82,10 +82,8 @@ LOCATION = {"latitude": 55.755826, "longitude": 37.617299}
 
 @pytest.fixture
 async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeTelegram(TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture

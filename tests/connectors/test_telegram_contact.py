@@ -221,10 +221,8 @@ async def test_a_later_whatsapp_message_from_the_proven_number_joins_the_telegra
 
 @pytest.fixture
 async def rasa() -> AsyncIterator[FakeRasa]:
-    fake = FakeRasa()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeRasa() as fake:
+        yield fake
 
 
 def bot_config(tmp_path: Path, rasa: FakeRasa, ask_phone: bool) -> Path:

@@ -8,12 +8,10 @@ and the sorted parameters)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from connectors.twilio import TwilioConnector, TwilioOptions
@@ -22,7 +20,8 @@ from router.models import Attachment, Author, IdentityRef, OutboundMessage, utcn
 from router.server.app import CONNECTORS, STORE
 from router.server.settings import load_settings
 from router.yamlconf import ConfigError
-from tests.conftest import HANG, AppClient
+from tests.agents_ui.conftest import next_event
+from tests.conftest import AppClient
 from tests.connectors.twilio_helpers import (
     CUSTOMER,
     PUBLIC_URL,
@@ -42,15 +41,6 @@ from tests.connectors.twilio_helpers import (
     whatsapp_form,
 )
 from tests.fakes.twilio_api import FakeTwilio, sid
-
-
-async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    while True:
-        frame = await asyncio.wait_for(ws.receive_json(), HANG)
-        if frame["type"] == kind:
-            data: dict[str, Any] = frame["data"]
-            return data
-
 
 # -- end to end ----------------------------------------------------------------------------
 

@@ -88,10 +88,8 @@ GEO = {"type": "point", "coordinates": {"latitude": 59.938951, "longitude": 30.3
 
 @pytest.fixture
 async def vk_api() -> AsyncIterator[FakeVk]:
-    fake = FakeVk(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeVk(TOKEN) as fake:
+        yield fake
 
 
 @pytest.fixture

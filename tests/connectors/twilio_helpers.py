@@ -68,10 +68,8 @@ def media_fields(message_sid: str, *types: str) -> dict[str, str]:
 
 @pytest.fixture
 async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeTwilio(ACCOUNT, TOKEN) as fake:
+        yield fake
 
 
 def section(fake: FakeTwilio, flavour: str, **more: Any) -> ConnectorConfig:

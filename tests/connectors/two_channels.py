@@ -5,7 +5,7 @@ conftest.py, so each module gets the fixtures without importing them)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,14 +22,6 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def tg_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

@@ -18,9 +18,14 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import HANG
 from tests.connectors import test_telegram as tg
-from tests.connectors.twilio_helpers import ACCOUNT, TOKEN, WA_NUMBER
+from tests.connectors.test_vk import vk_api  # noqa: F401  (the connectors' tests' fixture)
+from tests.connectors.twilio_helpers import (
+    ACCOUNT,
+    TOKEN,
+    WA_NUMBER,
+    twilio_api,  # noqa: F401  (the connectors' tests' fixture)
+)
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.twilio_api import FakeTwilio
 
 ADMIN_PASSWORD = "e2e admin password"
 # Playwright's assertions retry for 5 s by default: a busy machine can take longer
@@ -144,24 +149,23 @@ async def service(tmp_path: Path, service_config: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 async def telegram_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeTelegram(tg.TOKEN) as fake:
+        yield fake
 
 
 async def new_page(browser: Browser) -> Page:
     """A page in a browser context of its own (its own cookies: one person)."""
     return await (await browser.new_context()).new_page()
+
+
+async def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    """The console's login form filled in and sent; whether it lets them in is the test's to see."""
+    await page.goto(base + "/")
+    form = page.locator('[data-testid="login-form"]')
+    await form.locator('input[name="username"]').fill(username)
+    await form.locator('input[name="password"]').fill(password)
+    await form.locator('input[name="password"]').press("Enter")
 
 
 async def open_row(page: Page, text: str) -> None:

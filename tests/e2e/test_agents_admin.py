@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Locator, Page, Response, expect
 
+from tests.e2e.conftest import sign_in
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.topbar import SIGNED_IN, from_more
 
@@ -46,14 +47,6 @@ async def shot(page: Page, name: str) -> None:
     folder = os.environ.get("OMNIROUTER_SCREENSHOTS")
     if folder:
         await page.screenshot(path=str(Path(folder) / name))
-
-
-async def sign_in(page: Page, base: str, username: str, password: str) -> None:
-    await page.goto(base + "/")
-    form = page.locator('[data-testid="login-form"]')
-    await form.locator('input[name="username"]').fill(username)
-    await form.locator('input[name="password"]').fill(password)
-    await form.locator('input[name="password"]').press("Enter")
 
 
 async def screen_fits(page: Page, screen: Locator) -> None:

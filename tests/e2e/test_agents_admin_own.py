@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD
-from tests.e2e.test_agents_admin import sign_in
+from tests.e2e.conftest import ADMIN_PASSWORD, sign_in
 from tests.e2e.topbar import SIGNED_IN, from_more
 
 

@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.async_api import Browser, Page, Request, expect
 
 from tests.conftest import eventually
-from tests.e2e.conftest import open_row
-from tests.e2e.test_agents_admin import sign_in
+from tests.e2e.conftest import open_row, sign_in
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_search import customer_writes
 from tests.e2e.test_supervisor import api

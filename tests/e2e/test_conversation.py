@@ -7,7 +7,7 @@ import os
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD
+from tests.e2e.conftest import ADMIN_PASSWORD, sign_in
 from tests.e2e.topbar import SIGNED_IN
 
 QUESTION = "Здравствуйте! Где мой заказ 1234?"
@@ -28,11 +28,7 @@ async def customer_says(page: Page, text: str) -> None:
 
 
 async def agent_logs_in(page: Page, base: str) -> None:
-    await page.goto(base + "/")
-    form = page.locator('[data-testid="login-form"]')
-    await form.locator('input[name="username"]').fill("admin")
-    await form.locator('input[name="password"]').fill(ADMIN_PASSWORD)
-    await form.locator('input[name="password"]').press("Enter")
+    await sign_in(page, base, "admin", ADMIN_PASSWORD)
     await expect(page.locator(SIGNED_IN)).to_be_visible()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import new_page
+from tests.e2e.conftest import new_page, sign_in
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.topbar import SIGNED_IN
 
@@ -20,11 +20,7 @@ LANG = "document.documentElement.lang"
 
 
 async def logs_in_as(page: Page, base: str, username: str, password: str) -> None:
-    await page.goto(base + "/")
-    form = page.locator('[data-testid="login-form"]')
-    await form.locator('input[name="username"]').fill(username)
-    await form.locator('input[name="password"]').fill(password)
-    await form.locator('input[name="password"]').press("Enter")
+    await sign_in(page, base, username, password)
     await expect(page.locator(SIGNED_IN)).to_be_visible()
 
 

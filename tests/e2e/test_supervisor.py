@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Response, expect
 
-from tests.e2e.test_agents_admin import no_sideways_scroll, sign_in
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_agents_admin import no_sideways_scroll
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.topbar import SIGNED_IN, from_more
 

@@ -4,8 +4,6 @@ the console in headless Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
@@ -14,14 +12,6 @@ from tests.connectors.test_vk import CONFIRMATION, DOC, SECRET, TOKEN, message_n
 from tests.connectors.test_vk_quotes import MUM, forwarded
 from tests.e2e.test_conversation import XSS, agent_logs_in
 from tests.fakes.vk_api import GROUP_ID, FakeVk
-
-
-@pytest.fixture
-async def vk_api() -> AsyncIterator[FakeVk]:
-    fake = FakeVk(TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

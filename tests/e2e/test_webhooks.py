@@ -9,7 +9,6 @@ The same screen in Russian at 390 px fits its width."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,8 +16,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import HANG
-from tests.e2e.conftest import ADMIN_PASSWORD
-from tests.e2e.test_agents_admin import fits, no_sideways_scroll, shot, sign_in
+from tests.e2e.conftest import ADMIN_PASSWORD, sign_in
+from tests.e2e.test_agents_admin import fits, no_sideways_scroll, shot
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.topbar import SIGNED_IN, from_more
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -27,14 +26,6 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 @pytest.fixture
 def service_config() -> str:
     return "webhooks:\n  backoff_initial: 0.05\n  backoff_max: 0.2\n  max_attempts: 2\n"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def customer_writes(base: str, text: str, visitor: str | None = None) -> str:

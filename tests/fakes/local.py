@@ -1,7 +1,9 @@
 """The part every fake platform API shares: a real aiohttp server on a free
-local port, started and closed by the test's fixture."""
+local port, started and closed by the test's fixture (``async with``)."""
 
 from __future__ import annotations
+
+from typing import Self
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -27,6 +29,14 @@ class LocalServer:
     async def close(self) -> None:
         if self._server is not None:
             await self._server.close()
+
+    # ``async with Fake(...) as fake``: started, and closed however the block ends (a fixture's lifetime)
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def url(self, path: str = "") -> str:
         assert self._server is not None, "start the fake first"

@@ -19,6 +19,7 @@ from router.metrics import Metrics
 from router.models import Customer, IdentityRef, InboundMessage, Message
 from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
+from tests.connectors.twilio_helpers import twilio_api  # noqa: F401  (fixture: the welcome-back tests' WhatsApp)
 from tests.fakes.rasa_bot import FakeRasa
 from tests.router.routing.rules.conftest import write_config
 
@@ -90,7 +91,5 @@ def router(store: SQLiteStore, routing: RulesRouting, clock: Clock, faq: FaqBot,
 
 @pytest.fixture
 async def rasa() -> AsyncIterator[FakeRasa]:
-    fake = FakeRasa()
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeRasa() as fake:
+        yield fake

@@ -7,7 +7,7 @@ the pause's edge (4 hours: 1 hour within it, a day past it)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,14 +30,6 @@ from tests.router.routing.rules.conftest import write_config
 
 Client = TestClient[web.Request, web.Application]
 NAME = "Иван Петров"  # the ProfileName of tests.connectors.twilio_helpers's WhatsApp payloads
-
-
-@pytest.fixture
-async def twilio_api() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ACCOUNT, TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

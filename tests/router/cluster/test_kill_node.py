@@ -182,10 +182,8 @@ async def rows(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 @pytest.fixture
 async def telegram_api() -> AsyncIterator[FakeTelegram]:
-    fake = FakeTelegram(tg.TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with FakeTelegram(tg.TOKEN) as fake:
+        yield fake
 
 
 async def test_a_node_killed_mid_load_loses_nothing_stores_nothing_twice_and_the_survivor_sends_its_outbox(

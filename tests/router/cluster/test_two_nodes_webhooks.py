@@ -7,25 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.conftest import eventually
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.test_webhooks import customer_writes
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.router.cluster.test_two_nodes import node
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 def inbound_texts(receiver: WebhookReceiver) -> list[str]:

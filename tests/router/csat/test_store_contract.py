@@ -7,27 +7,12 @@ resolved and is never listed as unrouted."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from router.csat.types import Survey
 from router.models import ConversationStatus, new_id
 from router.store.base import Store
-from tests.router.store.test_contract import BACKENDS, T0, StoreFactory, inbound, ingest
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    return BACKENDS[request.param](request, tmp_path)
-
-
-@pytest.fixture
-async def store(factory: StoreFactory) -> AsyncIterator[Store]:
-    async with factory() as s:
-        yield s
+from tests.router.store.test_contract import T0, StoreFactory, inbound, ingest
 
 
 async def _resolved(store: Store, sender: str = "u1") -> tuple[str, str]:
@@ -67,10 +52,10 @@ async def test_a_conversation_is_asked_once(store: Store) -> None:
     assert kept.rating is None and kept.asked_at == T0 and kept.agent_id == "agt_1" and kept.team == "support"
 
 
-async def test_two_stores_claiming_at_once_ask_once(factory: StoreFactory) -> None:
+async def test_two_stores_claiming_at_once_ask_once(store_factory: StoreFactory) -> None:
     """Two nodes (two stores on one database) resolving the same conversation
     at once: one claim wins, whatever the interleaving."""
-    async with factory() as a, factory() as b:
+    async with store_factory() as a, store_factory() as b:
         conversation_id, customer_id = await _resolved(a)
         first = [_survey(conversation_id, customer_id) for _ in range(6)]
         won = await asyncio.gather(*(s.claim_survey(c) for s, c in zip([a, b] * 3, first, strict=True)))

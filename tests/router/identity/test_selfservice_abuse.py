@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from router.bot.desk import unanswered
+from router.bot.desk import BotDesk, unanswered
 from router.core import Router
 from router.models import Agent, IdentityRef, Role
 from router.routing.rules import RulesRouting, load_rules
@@ -131,9 +131,9 @@ async def test_claims_at_the_same_moment_send_no_more_codes_than_the_daily_cap(s
 
 
 # -- 3. digits that are no code are an ordinary message ------------------------------------------
-async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
-    store: Store, clock: Clock, tmp_path: Path
-) -> None:
+async def code_offered(store: Store, clock: Clock, tmp_path: Path) -> tuple[Router, BotDesk, EchoBot, Visitor]:
+    """A bot behind the rules, a WhatsApp customer, and a site visitor who greeted it giving that
+    customer's phone: a code is offered, and the bot is done with the greeting."""
     bot = EchoBot()
     router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
     assert router.bot_desk is not None
@@ -141,9 +141,16 @@ async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
     visitor = Visitor(router, "visitor-1", KNOWN)
     await visitor.says("Здравствуйте")
     await router.bot_desk.drain()
+    return router, router.bot_desk, bot, visitor
+
+
+async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    _, desk, bot, visitor = await code_offered(store, clock, tmp_path)
     for text in ["12345678", "2024-05-01", "8 916 123-45-67"]:  # while the code is pending
         await visitor.says(text)
-        await router.bot_desk.drain()
+        await desk.drain()
     assert bot.asked[-3:] == ["12345678", "2024-05-01", "8 916 123-45-67"]
     assert not any(t.startswith("Код не подошёл") for t in await visitor.received())
 
@@ -151,41 +158,29 @@ async def test_an_order_number_a_date_or_a_phone_is_answered_by_the_bot(
 async def test_a_code_past_its_time_is_expired_once_where_it_was_offered_and_then_ordinary(
     store: Store, clock: Clock, tmp_path: Path
 ) -> None:
-    bot = EchoBot()
-    router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
-    assert router.bot_desk is not None
-    await whatsapp_customer(router)
-    visitor = Visitor(router, "visitor-1", KNOWN)
-    await visitor.says("Здравствуйте")
-    await router.bot_desk.drain()
+    router, desk, bot, visitor = await code_offered(store, clock, tmp_path)
     [code] = await codes_to(router, f"whatsapp:{KNOWN}")
     clock.advance(601)
     await visitor.says(code)
-    await router.bot_desk.drain()
+    await desk.drain()
     assert (await visitor.received())[-1] == EXPIRED_RU
     await visitor.says("123456")  # days later, an order number: the bot's to answer
-    await router.bot_desk.drain()
+    await desk.drain()
     assert bot.asked[-1] == "123456"
 
 
 async def test_a_code_past_its_time_typed_in_another_conversation_is_no_attempt(
     store: Store, clock: Clock, tmp_path: Path
 ) -> None:
-    bot = EchoBot()
-    router = make_router(store, clock, bot=bot, routing=RulesRouting(load_rules(write_config(tmp_path / "c")), clock))
-    assert router.bot_desk is not None
-    await whatsapp_customer(router)
-    visitor = Visitor(router, "visitor-1", KNOWN)
-    await visitor.says("Здравствуйте")
-    await router.bot_desk.drain()
+    router, desk, bot, visitor = await code_offered(store, clock, tmp_path)
     [first] = await store.customer_conversations(await customer_of(router, "webchat", "visitor-1"))
     await router.conversations.resolve(first.id, await ann(router))
     clock.advance(3 * 86400)
     visitor.phone = None
     await visitor.says("Заказ 654321 не пришёл")
-    await router.bot_desk.drain()
+    await desk.drain()
     await visitor.says("654321")
-    await router.bot_desk.drain()
+    await desk.drain()
     assert bot.asked[-1] == "654321"
     assert EXPIRED_RU not in await visitor.received()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -17,20 +16,10 @@ from router.identity.types import MergeRequest
 from router.ingest.store import Ingested
 from router.models import ConversationStatus
 from router.store.base import Store
-from router.store.postgres import PostgresStore
-from tests.router.store.test_contract import QUEUE, T0, StoreFactory, inbound
+from tests.router.store.test_contract import QUEUE, T0, inbound
 
 MANY = 8
 ROUNDS = 4
-
-
-@pytest.fixture
-async def nodes(store: Store, store_factory: StoreFactory) -> AsyncIterator[tuple[Store, Store]]:
-    if not isinstance(store, PostgresStore):
-        yield store, store
-        return
-    async with store_factory() as other:
-        yield store, other
 
 
 async def _routed(node: Store, ingested: Ingested) -> str:

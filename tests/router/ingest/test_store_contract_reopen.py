@@ -7,7 +7,6 @@ races run on two stores over one database (two nodes)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,20 +15,10 @@ from router.ingest.store import Ingested, Reopening
 from router.models import ConversationStatus, Role
 from router.store.base import Store
 from router.store.errors import AlreadyRouted
-from router.store.postgres import PostgresStore
 from tests.router.agents.test_store_contract_steps import raw
-from tests.router.store.test_contract import QUEUE, T0, StoreFactory, inbound
+from tests.router.store.test_contract import QUEUE, T0, inbound
 
 LATER = T0 + timedelta(hours=1)
-
-
-@pytest.fixture
-async def nodes(store: Store, store_factory: StoreFactory) -> AsyncIterator[tuple[Store, Store]]:
-    if not isinstance(store, PostgresStore):
-        yield store, store
-        return
-    async with store_factory() as other:
-        yield store, other
 
 
 async def _resolved(store: Store, sender: str = "u1", priority: int = 0) -> tuple[Ingested, str, str]:

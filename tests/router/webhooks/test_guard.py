@@ -96,14 +96,6 @@ async def test_localhost_through_the_real_resolver_is_refused() -> None:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     async with SQLiteStore(tmp_path / "guard.db") as s:
         yield s

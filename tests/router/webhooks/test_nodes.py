@@ -4,9 +4,7 @@ once: the receiver gets each event once, and each conversation's in order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from aiohttp.resolver import DefaultResolver
 
 from router.bus import EventBus
@@ -21,14 +19,6 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.router.store.test_contract import T0
 
 EVENTS, CONVERSATIONS = 120, 12
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    fake = WebhookReceiver()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 async def _drain(worker: WebhookWorker, store: PostgresStore) -> None:

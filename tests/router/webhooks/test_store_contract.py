@@ -8,9 +8,7 @@ runs out, and two nodes claiming at once take different deliveries."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +18,9 @@ from router.store.errors import ConflictError, NotFound
 from router.webhooks import postgres as webhooks_postgres
 from router.webhooks import sqlite as webhooks_sqlite
 from router.webhooks.types import DeliveryReason, Queued, Subscription, WebhookEvent
-from tests.router.store.test_contract import BACKENDS, T0, StoreFactory
+from tests.router.store.test_contract import T0, StoreFactory
 
 LEASE = timedelta(minutes=1)
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    return BACKENDS[request.param](request, tmp_path)
-
-
-@pytest.fixture
-async def store(factory: StoreFactory) -> AsyncIterator[Store]:
-    async with factory() as s:
-        yield s
 
 
 def subscription(sub_id: str, events: list[str], active: bool = True) -> Subscription:
@@ -131,8 +118,8 @@ async def test_a_claim_is_one_nodes_until_its_lease_runs_out(store: Store) -> No
     assert sent.last_status == 204 and sent.attempts == 1 and sent.finished_at == T0
 
 
-async def test_two_nodes_claiming_at_once_take_different_deliveries(factory: StoreFactory) -> None:
-    async with factory() as a, factory() as b:
+async def test_two_nodes_claiming_at_once_take_different_deliveries(store_factory: StoreFactory) -> None:
+    async with store_factory() as a, store_factory() as b:
         await a.create_webhook(subscription("wh_a", ["message.created"]), "s")
         await a.enqueue_webhooks([queued(f"e{i}", key=f"conversation:c{i}") for i in range(40)], T0)
         takes = await asyncio.gather(*(s.claim_webhooks(f"n{i}", 5, T0, LEASE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from textwrap import dedent
 
@@ -41,6 +42,13 @@ def write_config(folder: Path, rules: str = RULES, teams: str | None = TEAMS) ->
     path = folder / "rules.yaml"
     path.write_text(dedent(rules), encoding="utf-8")
     return path
+
+
+def edit(path: Path, text: str) -> None:
+    """A config file changed as an admin would: the hot reload sees it by its mtime."""
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()  # a later mtime even on a coarse file system clock
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and the running rules stay; admins see why in the console API."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.routing.rules.conftest import RULES, TEAMS, write_config
+from tests.router.routing.rules.conftest import RULES, TEAMS, edit, write_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -32,13 +31,6 @@ async def client(
     c = await aiohttp_client(create_app(settings, config, base_dir=tmp_path))
     await c.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     return c
-
-
-def edit(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    # a later mtime even on a coarse file system clock
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
 
 
 async def team_of_new(client: Client, sender: str, text: str) -> tuple[str | None, str | None]:

@@ -9,7 +9,6 @@ always true or always false load with a warning (exit code 0)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from router.models import IdentityRef, InboundMessage
 from router.server.app import create_app
 from router.yamlconf import ConfigError
 from tests.conftest import ADMIN_PASSWORD
-from tests.router.routing.rules.conftest import write_config
+from tests.router.routing.rules.conftest import edit, write_config
 
 Client = TestClient[web.Request, web.Application]
 
@@ -186,12 +185,6 @@ async def client(
     c = await aiohttp_client(create_app(settings, config, base_dir=tmp_path))
     await c.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     return c
-
-
-def edit(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    st = path.stat()  # a later mtime even on a coarse file system clock
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
 
 
 async def team_of(client: Client, phone: str, ltv: float) -> str | None:
