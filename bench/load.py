@@ -38,6 +38,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.profile import recording
+
 PASSWORD = "bench-password-123"
 
 
@@ -165,7 +167,10 @@ class Run:
 
 
 DRAIN_PATIENCE = 60.0
-_TOKEN = re.compile(r'"text": "((?:open|bench) \d+)"')
+SETTLE = 1.0  # seconds after the last delivery before the server's CPU is read again
+# either JSON spelling: with spaces after the separators (json.dumps) or without (orjson)
+_TOKEN = re.compile(r'"text": ?"((?:open|bench) \d+)"')
+_CREATED = ('{"type": "message.created"', '{"type":"message.created"')
 
 
 async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
@@ -174,7 +179,7 @@ async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
     async for msg in ws:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             break
-        if msg.data.startswith('{"type": "message.created"') and (match := _TOKEN.search(msg.data)):
+        if msg.data.startswith(_CREATED) and (match := _TOKEN.search(msg.data)):
             run.received(match.group(1))
 
 
@@ -238,9 +243,11 @@ async def drive(
 
 
 async def measure(
-    base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = ()
+    base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = (),
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, float]:
-    """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``."""
+    """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``;
+    ``cpu``: the server's CPU seconds so far, read around the steady load for its CPU per message."""
     run = Run()
     urls = [ws_url, *more_ws_urls]
     # one connection per simulated customer: lift the client's pool limit of 100
@@ -260,10 +267,14 @@ async def measure(
         await drive(customers, run, args.rate, len(customers) / args.rate, echo, stage="open")
         await run.delivered(30)
         opened = len(run.sent_at)
+        cpu_before = cpu() if cpu else 0.0
         started = time.perf_counter()
         await drive(customers, run, args.rate, args.duration, echo)
         # a saturated server's backlog takes a while: what has not come by then counts as lost
         await run.delivered(DRAIN_PATIENCE)
+        if cpu:  # what the server does after the agents saw a message (indexing it for search) counts too
+            await asyncio.sleep(SETTLE)
+        cpu_spent = cpu() - cpu_before if cpu else float("nan")
         for ws in customers + agents:
             await ws.close()
         for http_session in sessions:
@@ -285,7 +296,19 @@ async def measure(
         "p50": percentile(steady, 0.50) * 1000,
         "p95": percentile(steady, 0.95) * 1000,
         "p99": percentile(steady, 0.99) * 1000,
+        "cpu_us": cpu_spent / max(1, len(run.sent_at) - opened) * 1e6,
     }
+
+
+STAGES = ("steady", "saturated")
+
+
+def profile_file(args: argparse.Namespace, name: str, stage: str) -> Path | None:
+    """Where py-spy records ``name``'s server in ``stage`` (``--profile DIR``), or None."""
+    if args.profile is None:
+        return None
+    args.profile.mkdir(parents=True, exist_ok=True)
+    return args.profile / f"{name.replace(' ', '-')}-{stage}.txt"
 
 
 def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") -> None:
@@ -346,10 +369,10 @@ async def bench_omnirouter(phases: list[argparse.Namespace], setup: Setup | None
                 ports.append(port)
             base = f"http://127.0.0.1:{ports[0]}"
             ws = [f"ws://127.0.0.1:{p}/chat/ws" for p in ports]
-            for phase in phases:
+            for stage, phase in zip(STAGES, phases, strict=True):
                 cpu0 = [cpu_seconds(pid) for pid in pids]
                 db0 = setup.database_cpu() if setup.database_cpu else 0.0
-                async with pss_watch(pids[0]) as pss:
+                async with pss_watch(pids[0]) as pss, recording(pids[0], profile_file(phase, setup.name, stage)):
                     r = await measure(base, ws[0], phase, echo=False, more_ws_urls=ws[1:])
                 messages = max(1.0, r["sent"] + r["opened"])
                 for n, pid in enumerate(pids):
@@ -406,6 +429,11 @@ def setups(args: argparse.Namespace) -> Iterator[list[Setup]]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.reference == "ideal":
+        from bench.reference import run_reference  # noqa: PLC0415 (it imports this module)
+
+        await run_reference(args)
+        return
     print(
         f"load: {args.customers} customers, {args.agents} agent sockets, {args.rate} msg/s offered for "
         f"{args.duration:g}s, then {args.max_rate} msg/s offered for {args.max_duration:g}s to find the ceiling; "
@@ -419,7 +447,7 @@ async def main(args: argparse.Namespace) -> None:
                   " and customers on both", flush=True)
         ours = [(setup.name, await bench_omnirouter(phases, setup)) for setup in runs]
     echo = await bench_echo(phases)
-    for stage, title in enumerate(("steady", "saturated")):
+    for stage, title in enumerate(STAGES):
         print(f"-- {title}")
         for name, results in ours:
             o = results[stage]
@@ -456,7 +484,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="1 node on SQLite, 1 and 2 nodes on PostgreSQL, in one run")
     parser.add_argument("--pg-synchronous-commit", choices=["on", "off"], default="on",
                         help="on (PostgreSQL's default): a commit waits for its WAL on disk")
+    parser.add_argument("--reference", choices=["echo", "ideal"], default="echo",
+                        help="echo: a bare websocket echo as the ceiling; ideal: issue 24's ideal server "
+                             "(bench/ideal_server.py) side by side at several rates (bench/reference.py)")
+    parser.add_argument("--rates", type=lambda v: [int(r) for r in v.split(",")], default=[500, 1000],
+                        help="with --reference ideal: offered rates (msg/s, comma-separated), besides half "
+                             "omnirouter's saturation")
+    parser.add_argument("--burn", type=float, default=0.0,
+                        help="with --reference ideal: keep every core this busy (0-1), a process each")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record each server with py-spy into DIR (python -m bench.profile prints the top frames)")
     args = parser.parse_args(argv)
+    if args.reference == "ideal" and (args.store != "sqlite" or args.compare_stores):
+        parser.error("--reference ideal runs omnirouter on its default store (SQLite, one node)")
     if args.nodes > 1 and args.store != "postgres":
         parser.error("--nodes > 1 needs --store postgres: nodes share one PostgreSQL")
     return args
