@@ -119,9 +119,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 @contextlib.asynccontextmanager
-async def server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> AsyncIterator[int]:
+async def server(cmd: list[str], port: int, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> AsyncIterator[int]:
     proc = await asyncio.create_subprocess_exec(
-        *cmd, env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.DEVNULL
+        *cmd, env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.DEVNULL, cwd=cwd
     )
     try:
         async with aiohttp.ClientSession() as http:
@@ -490,6 +491,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rates", type=lambda v: [int(r) for r in v.split(",")], default=[500, 1000],
                         help="with --reference ideal: offered rates (msg/s, comma-separated), besides half "
                              "omnirouter's saturation")
+    parser.add_argument("--before", type=lambda v: Path(v).resolve(), default=None, metavar="DIR",
+                        help="with --reference ideal: also run omnirouter from the source tree DIR (the commit "
+                             "before a change: git archive COMMIT | tar -x -C DIR), in the same turns")
     parser.add_argument("--burn", type=float, default=0.0,
                         help="with --reference ideal: keep every core this busy (0-1), a process each")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",

@@ -47,14 +47,20 @@ class Contender:
 
 
 @contextlib.asynccontextmanager
-async def omnirouter(args: argparse.Namespace, tmp: Path) -> AsyncIterator[Contender]:
-    folder = tmp / "omnirouter"
+async def omnirouter(args: argparse.Namespace, tmp: Path, name: str = "omnirouter",
+                     source: Path | None = None) -> AsyncIterator[Contender]:
+    """omnirouter from this tree, or from the source tree ``source`` (its ``router`` is found first
+    from there, before the installed one)."""
+    folder = tmp / name
     folder.mkdir()
     port = free_port()
     write_config(folder, port, args.store_writer)
     cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", str(folder)]
-    async with server(cmd, port, {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}) as pid:
-        yield Contender("omnirouter", f"http://127.0.0.1:{port}", pid)
+    env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # absolute: parse_args resolved it
+    async with server(cmd, port, env, cwd=source) as pid:
+        yield Contender(name, f"http://127.0.0.1:{port}", pid)
 
 
 @contextlib.asynccontextmanager
@@ -108,12 +114,13 @@ def _line(who: Contender, label: str, r: dict[str, float]) -> str:
             f"p95 {r['p95']:7.1f} ms  p99 {r['p99']:7.1f} ms  CPU/msg {r['cpu_us']:5.0f} µs{lost}{acks}")
 
 
-def report(ours: Contender, ideal_: Contender, half: int) -> None:
+def report(ours: Contender, ideal_: Contender, half: int, before: Contender | None = None) -> None:
     print("-- offered rate: delivered, latency from send to the agent's socket, server CPU per message "
           "(server + child processes)")
+    everyone = [ours, *([before] if before else []), ideal_]
     for rate in sorted(ours.results, key=lambda r: (r == 0, r)):
         label = "max" if rate == 0 else f"{rate}/s"
-        for who in (ours, ideal_):
+        for who in everyone:
             print(_line(who, label, who.results[rate]), flush=True)
     o_sat, i_sat = ours.results[0]["rate"], ideal_.results[0]["rate"]
     print(f"saturation: omnirouter {o_sat:.0f} msg/s, ideal {i_sat:.0f} msg/s: ratio {o_sat / i_sat:.2f} "
@@ -123,6 +130,10 @@ def report(ours: Contender, ideal_: Contender, half: int) -> None:
         print(f"at {rate:>5}/s: CPU per message omnirouter/ideal {o['cpu_us'] / i['cpu_us']:.2f} "
               f"({o['cpu_us']:.0f} / {i['cpu_us']:.0f} µs; issue 24 asks <= 2)"
               + (f"; omnirouter p99 {o['p99']:.1f} ms at half its saturation" if rate == half else ""))
+    if before is not None:
+        print(f"this tree / before: saturation {o_sat / before.results[0]['rate']:.2f}; CPU per message "
+              + ", ".join(f"{rate}/s {ours.results[rate]['cpu_us'] / before.results[rate]['cpu_us']:.2f}"
+                          for rate in sorted(r for r in ours.results if r)))
 
 
 async def run_reference(args: argparse.Namespace) -> None:
@@ -131,12 +142,17 @@ async def run_reference(args: argparse.Namespace) -> None:
           f"{', '.join(map(str, args.rates))} msg/s and half omnirouter's saturation; servers take turns; "
           f"{os.cpu_count()} CPUs" + (f", every core kept {args.burn:.0%} busy" if args.burn else ""), flush=True)
     with tempfile.TemporaryDirectory() as tmp, burners(args.burn):
-        async with omnirouter(args, Path(tmp)) as ours, ideal(Path(tmp)) as ideal_:
-            both = (ours, ideal_)
-            for who in both:
+        async with contextlib.AsyncExitStack() as stack:
+            ours = await stack.enter_async_context(omnirouter(args, Path(tmp)))
+            before = None
+            if args.before is not None:
+                before = await stack.enter_async_context(omnirouter(args, Path(tmp), "before", args.before))
+            ideal_ = await stack.enter_async_context(ideal(Path(tmp)))
+            everyone = [ours, *([before] if before else []), ideal_]
+            for who in everyone:
                 await phase(who, args, 0, args.max_duration, "saturated")
             half = max(50, round(ours.results[0]["rate"] / 2 / 50) * 50)
             for rate in sorted({*args.rates, half}):
-                for who in both:
+                for who in everyone:
                     await phase(who, args, rate, args.duration, f"{rate}")
-    report(ours, ideal_, half)
+    report(ours, ideal_, half, before)
