@@ -70,11 +70,11 @@ def pss_mb(pid: int) -> float:
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, children: bool = True) -> float:
     """User and system CPU so far of the process and its descendants (the
-    store's writer process)."""
+    store's writer process); of the process alone without ``children``."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for each in [pid, *_descendants(pid)]:
+    for each in [pid, *(_descendants(pid) if children else [])]:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -245,10 +245,11 @@ async def drive(
 
 async def measure(
     base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = (),
-    cpu: Callable[[], float] | None = None,
+    cpu: Callable[[], float] | None = None, cpu_own: Callable[[], float] | None = None,
 ) -> dict[str, float]:
     """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``;
-    ``cpu``: the server's CPU seconds so far, read around the steady load for its CPU per message."""
+    ``cpu``: the server's CPU seconds so far, its child processes' included, read around the steady
+    load for its CPU per message; ``cpu_own``: the same without the children."""
     run = Run()
     urls = [ws_url, *more_ws_urls]
     # one connection per simulated customer: lift the client's pool limit of 100
@@ -269,6 +270,7 @@ async def measure(
         await run.delivered(30)
         opened = len(run.sent_at)
         cpu_before = cpu() if cpu else 0.0
+        own_before = cpu_own() if cpu_own else 0.0
         started = time.perf_counter()
         await drive(customers, run, args.rate, args.duration, echo)
         # a saturated server's backlog takes a while: what has not come by then counts as lost
@@ -276,6 +278,7 @@ async def measure(
         if cpu:  # what the server does after the agents saw a message (indexing it for search) counts too
             await asyncio.sleep(SETTLE)
         cpu_spent = cpu() - cpu_before if cpu else float("nan")
+        own_spent = cpu_own() - own_before if cpu_own else float("nan")
         for ws in customers + agents:
             await ws.close()
         for http_session in sessions:
@@ -298,6 +301,7 @@ async def measure(
         "p95": percentile(steady, 0.95) * 1000,
         "p99": percentile(steady, 0.99) * 1000,
         "cpu_us": cpu_spent / max(1, len(run.sent_at) - opened) * 1e6,
+        "cpu_us_own": own_spent / max(1, len(run.sent_at) - opened) * 1e6,
     }
 
 
@@ -308,8 +312,9 @@ def profile_file(args: argparse.Namespace, name: str, stage: str) -> Path | None
     """Where py-spy records ``name``'s server in ``stage`` (``--profile DIR``), or None."""
     if args.profile is None:
         return None
-    args.profile.mkdir(parents=True, exist_ok=True)
-    return args.profile / f"{name.replace(' ', '-')}-{stage}.txt"
+    folder: Path = args.profile
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name.replace(' ', '-')}-{stage}.txt"
 
 
 def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") -> None:

@@ -45,6 +45,9 @@ class Contender:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
+    def cpu_own(self) -> float:
+        return cpu_seconds(self.pid, children=False)
+
 
 @contextlib.asynccontextmanager
 async def omnirouter(args: argparse.Namespace, tmp: Path, name: str = "omnirouter",
@@ -76,7 +79,7 @@ async def phase(who: Contender, args: argparse.Namespace, rate: int, duration: f
     phase_args = argparse.Namespace(**{**vars(args), "rate": offered, "duration": duration})
     async with recording(who.pid, profile_file(args, who.name, stage)):
         who.results[rate] = await measure(who.base, who.base.replace("http", "ws") + "/chat/ws", phase_args,
-                                          echo=False, cpu=who.cpu)
+                                          echo=False, cpu=who.cpu, cpu_own=who.cpu_own)
 
 
 def burn(share: float, stop: multiprocessing.synchronize.Event) -> None:
@@ -111,7 +114,8 @@ def _line(who: Contender, label: str, r: dict[str, float]) -> str:
     acks = "" if r["acks"] == r["sent"] + r["opened"] and not r["errors"] else \
         f"  acks {r['acks']:.0f} of {r['sent'] + r['opened']:.0f}, error frames {r['errors']:.0f}"
     return (f"{who.name:<11} {label:>9}  delivered {r['rate']:6.0f} msg/s  p50 {r['p50']:7.1f} ms  "
-            f"p95 {r['p95']:7.1f} ms  p99 {r['p99']:7.1f} ms  CPU/msg {r['cpu_us']:5.0f} µs{lost}{acks}")
+            f"p95 {r['p95']:7.1f} ms  p99 {r['p99']:7.1f} ms  CPU/msg {r['cpu_us']:5.0f} µs "
+            f"(children {r['cpu_us'] - r['cpu_us_own']:3.0f}){lost}{acks}")
 
 
 def report(ours: Contender, ideal_: Contender, half: int, before: Contender | None = None) -> None:
