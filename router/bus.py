@@ -42,12 +42,15 @@ class Event:
 
 
 class Subscription:
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, types: frozenset[str] | None = None) -> None:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
         self.overflowed = False
+        # None: every event; else only these types reach the queue (a subscriber woken for each
+        # message only to skip it cost the event loop a task step per message)
+        self.types = types
 
     def _offer(self, event: Event) -> None:
-        if self.overflowed:
+        if self.overflowed or (self.types is not None and event.type not in self.types):
             return
         try:
             self.queue.put_nowait(event)
@@ -95,8 +98,9 @@ class EventBus:
             sub._offer(event)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        sub = Subscription(self._maxsize)
+    async def subscribe(self, types: frozenset[str] | None = None) -> AsyncIterator[Subscription]:
+        """Every event from now on, or only those of ``types``."""
+        sub = Subscription(self._maxsize, types)
         self._subscribers.add(sub)
         try:
             yield sub

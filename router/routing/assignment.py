@@ -203,7 +203,7 @@ class Assigner:
                 await listener
 
     async def _listen(self) -> None:
-        async with self.bus.subscribe() as events:
+        async with self.bus.subscribe(WAKING_EVENTS) as events:
             async for event in events:
                 if event.type in WAKING_EVENTS:
                     self.wakeup.set()
