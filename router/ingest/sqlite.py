@@ -325,8 +325,7 @@ class SQLiteIngest(IngestStore, Connections):
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
                      ) -> Ingested:
         stored = stored_form(message, received_at, plan)
-        # gathered: many customers' messages share a batch and its commit (Connection.call_gathered)
-        outcome = await self._w.call_gathered(_ingest, _message_params(stored), stored.extras.get(DESCRIPTION),
+        outcome = await self._w.call(_ingest, _message_params(stored), stored.extras.get(DESCRIPTION),
                                      message.sender_name, ts(received_at), plan, message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 

@@ -43,8 +43,6 @@ CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whateve
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
 _YOUNG = 10.0  # a writer process that dies sooner than this after its start died young
-# seconds: the writer's batches of inbound messages begin at most this often (``Connection.call_gathered``)
-GATHER_WINDOW = 0.002
 
 
 # the writer process's one connection (unused in the server's own process)
@@ -313,7 +311,7 @@ class Connection:
     """
 
     def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False,
-                 episode: Episode | None = None, gather_window: float = 0.0) -> None:
+                 episode: Episode | None = None) -> None:
         self._path = path
         self._synchronous = synchronous
         self._name = name
@@ -325,11 +323,6 @@ class Connection:
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        # ``call_gathered``'s batches begin at most this often (seconds; ``GATHER_WINDOW``), and when the
-        # last began (loop time); how many calls pending may not wait for it (``call``'s)
-        self._gather_window = gather_window
-        self._batch_began = float("-inf")
-        self._urgent = 0
 
     @property
     def pid(self) -> int | None:
@@ -383,24 +376,8 @@ class Connection:
     async def call(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` on the connection's thread or process; on the writer, as a
         transaction of its own (a savepoint inside the batch's transaction)."""
-        self._urgent += 1
-        result: T = await self._enqueue(_Call(fn, args, kwargs))
-        return result
-
-    async def call_gathered(self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args,
-                            **kwargs: P.kwargs) -> T:
-        """As ``call``, for a call that comes with many others from independent callers (an inbound
-        message each): its batch begins no sooner than the connection's ``gather_window`` after the
-        last one began, so that at a few hundred messages a second, when none would wait for another,
-        several share a batch and its commit (one commit a message cost more than the rest of its
-        transaction, ~90 µs, and each batch a round trip to the writer process). A ``call`` pending
-        lets the batch begin at once; a call after a quiet spell begins at once too."""
-        result: T = await self._enqueue(_Call(fn, args, kwargs))
-        return result
-
-    async def _enqueue(self, work: _Call) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((_Call(fn, args, kwargs), future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         # a cancelled caller does not stop its work half way: it stays in the batch
@@ -428,13 +405,9 @@ class Connection:
             log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, exc)
 
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._pending:
-                if not self._urgent and (wait := self._batch_began + self._gather_window - loop.time()) > 0:
-                    await asyncio.sleep(wait)
-                self._batch_began = loop.time()
-                batch, self._pending, self._urgent = self._pending, [], 0
+                batch, self._pending = self._pending, []
                 method = "run_transaction" if self._transactional else "run_each"
                 try:
                     outcomes = await self._run(method, [work for work, _ in batch])

@@ -36,7 +36,7 @@ from router.search.sqlite import SQLiteSearch
 from router.signals.sqlite import SQLiteReads
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
-from router.store.engine import CLOSE_TIMEOUT, GATHER_WINDOW, WriterMode
+from router.store.engine import CLOSE_TIMEOUT, WriterMode
 from router.store.engine import Connection as _Connection
 from router.store.engine import close_quietly as _closed
 from router.store.engine import truncate_wal as _truncate_wal
@@ -118,7 +118,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
                 why = "a file is in the way" if folder.is_file() else exc.strerror
                 raise StoreUnavailable(f"its folder {folder} cannot be created ({why})") from exc
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
-                             episode=self.outage, gather_window=GATHER_WINDOW)
+                             episode=self.outage)
         try:
             await writer.open()
             await writer.run_alone(functools.partial(_migrate, path=self.path))
