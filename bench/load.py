@@ -15,7 +15,13 @@ Each customer's first message opens a conversation, the costliest kind: they
 are sent first, at the offered rate, and reported on a line of their own, so
 the steady figures are those of the steady load.
 
+``--reference ideal`` measures omnirouter against issue 24's ideal server
+(``bench/ideal_server.py``) instead, in turns at several offered rates, with
+the CPU each spends per message and the ratios (``bench/reference.py``);
+``--profile DIR`` records the servers with py-spy (``bench/profile.py``).
+
     python -m bench.load --customers 1000 --agents 4 --rate 2000 --duration 20
+    python -m bench.load --reference ideal --agents 1 --rates 500,1000 [--before DIR] [--burn 0.5]
 """
 
 from __future__ import annotations
