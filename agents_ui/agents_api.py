@@ -345,7 +345,7 @@ async def _close_on_events(app: web.Application, pause: float = 1.0) -> None:
     for the app's life: a subscription cut off (too slow) or a store that
     could not answer is taken up again."""
     while True:
-        async with app[BUS].subscribe() as sub:
+        async with app[BUS].subscribe(frozenset({events.AGENT_UPDATED})) as sub:
             async for event in sub:
                 if event.type != events.AGENT_UPDATED or not event.data.get("sessions_ended"):
                     continue

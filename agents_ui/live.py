@@ -50,7 +50,7 @@ async def _push(ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> 
         async for event in sub:
             to = events.addressed_to(event)
             if to is None or to == agent_id:  # one agent's (a mention): only their sockets
-                await ws.send_str(event.json)
+                await ws.send_str(event.frame)
     except ConnectionResetError:
         return  # the console went away; the reader side notices and ends
     # the bus cut us off (too slow) or is closing: the console reconnects and reloads

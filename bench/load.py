@@ -15,7 +15,13 @@ Each customer's first message opens a conversation, the costliest kind: they
 are sent first, at the offered rate, and reported on a line of their own, so
 the steady figures are those of the steady load.
 
+``--reference ideal`` measures omnirouter against issue 24's ideal server
+(``bench/ideal_server.py``) instead, in turns at several offered rates, with
+the CPU each spends per message and the ratios (``bench/reference.py``);
+``--profile DIR`` records the servers with py-spy (``bench/profile.py``).
+
     python -m bench.load --customers 1000 --agents 4 --rate 2000 --duration 20
+    python -m bench.load --reference ideal --agents 1 --rates 500,1000 [--before DIR] [--burn 0.5]
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+
+from bench.profile import recording
 
 PASSWORD = "bench-password-123"
 
@@ -68,11 +76,11 @@ def pss_mb(pid: int) -> float:
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, children: bool = True) -> float:
     """User and system CPU so far of the process and its descendants (the
-    store's writer process)."""
+    store's writer process); of the process alone without ``children``."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for each in [pid, *_descendants(pid)]:
+    for each in [pid, *(_descendants(pid) if children else [])]:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -117,9 +125,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 @contextlib.asynccontextmanager
-async def server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> AsyncIterator[int]:
+async def server(cmd: list[str], port: int, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> AsyncIterator[int]:
     proc = await asyncio.create_subprocess_exec(
-        *cmd, env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.DEVNULL
+        *cmd, env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.DEVNULL, cwd=cwd
     )
     try:
         async with aiohttp.ClientSession() as http:
@@ -165,7 +174,10 @@ class Run:
 
 
 DRAIN_PATIENCE = 60.0
-_TOKEN = re.compile(r'"text": "((?:open|bench) \d+)"')
+SETTLE = 1.0  # seconds after the last delivery before the server's CPU is read again
+# either JSON spelling: with spaces after the separators (json.dumps) or without (orjson)
+_TOKEN = re.compile(r'"text": ?"((?:open|bench) \d+)"')
+_CREATED = ('{"type": "message.created"', '{"type":"message.created"')
 
 
 async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
@@ -174,7 +186,7 @@ async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
     async for msg in ws:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             break
-        if msg.data.startswith('{"type": "message.created"') and (match := _TOKEN.search(msg.data)):
+        if msg.data.startswith(_CREATED) and (match := _TOKEN.search(msg.data)):
             run.received(match.group(1))
 
 
@@ -238,9 +250,12 @@ async def drive(
 
 
 async def measure(
-    base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = ()
+    base: str, ws_url: str, args: argparse.Namespace, echo: bool, more_ws_urls: Sequence[str] = (),
+    cpu: Callable[[], float] | None = None, cpu_own: Callable[[], float] | None = None,
 ) -> dict[str, float]:
-    """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``."""
+    """Customers spread over ``ws_url`` and ``more_ws_urls`` (other nodes), agents all on ``base``;
+    ``cpu``: the server's CPU seconds so far, its child processes' included, read around the steady
+    load for its CPU per message; ``cpu_own``: the same without the children."""
     run = Run()
     urls = [ws_url, *more_ws_urls]
     # one connection per simulated customer: lift the client's pool limit of 100
@@ -260,10 +275,16 @@ async def measure(
         await drive(customers, run, args.rate, len(customers) / args.rate, echo, stage="open")
         await run.delivered(30)
         opened = len(run.sent_at)
+        cpu_before = cpu() if cpu else 0.0
+        own_before = cpu_own() if cpu_own else 0.0
         started = time.perf_counter()
         await drive(customers, run, args.rate, args.duration, echo)
         # a saturated server's backlog takes a while: what has not come by then counts as lost
         await run.delivered(DRAIN_PATIENCE)
+        if cpu:  # what the server does after the agents saw a message (indexing it for search) counts too
+            await asyncio.sleep(SETTLE)
+        cpu_spent = cpu() - cpu_before if cpu else float("nan")
+        own_spent = cpu_own() - own_before if cpu_own else float("nan")
         for ws in customers + agents:
             await ws.close()
         for http_session in sessions:
@@ -285,7 +306,21 @@ async def measure(
         "p50": percentile(steady, 0.50) * 1000,
         "p95": percentile(steady, 0.95) * 1000,
         "p99": percentile(steady, 0.99) * 1000,
+        "cpu_us": cpu_spent / max(1, len(run.sent_at) - opened) * 1e6,
+        "cpu_us_own": own_spent / max(1, len(run.sent_at) - opened) * 1e6,
     }
+
+
+STAGES = ("steady", "saturated")
+
+
+def profile_file(args: argparse.Namespace, name: str, stage: str) -> Path | None:
+    """Where py-spy records ``name``'s server in ``stage`` (``--profile DIR``), or None."""
+    if args.profile is None:
+        return None
+    folder: Path = args.profile
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name.replace(' ', '-')}-{stage}.txt"
 
 
 def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") -> None:
@@ -346,10 +381,10 @@ async def bench_omnirouter(phases: list[argparse.Namespace], setup: Setup | None
                 ports.append(port)
             base = f"http://127.0.0.1:{ports[0]}"
             ws = [f"ws://127.0.0.1:{p}/chat/ws" for p in ports]
-            for phase in phases:
+            for stage, phase in zip(STAGES, phases, strict=True):
                 cpu0 = [cpu_seconds(pid) for pid in pids]
                 db0 = setup.database_cpu() if setup.database_cpu else 0.0
-                async with pss_watch(pids[0]) as pss:
+                async with pss_watch(pids[0]) as pss, recording(pids[0], profile_file(phase, setup.name, stage)):
                     r = await measure(base, ws[0], phase, echo=False, more_ws_urls=ws[1:])
                 messages = max(1.0, r["sent"] + r["opened"])
                 for n, pid in enumerate(pids):
@@ -406,6 +441,11 @@ def setups(args: argparse.Namespace) -> Iterator[list[Setup]]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.reference == "ideal":
+        from bench.reference import run_reference  # noqa: PLC0415 (it imports this module)
+
+        await run_reference(args)
+        return
     print(
         f"load: {args.customers} customers, {args.agents} agent sockets, {args.rate} msg/s offered for "
         f"{args.duration:g}s, then {args.max_rate} msg/s offered for {args.max_duration:g}s to find the ceiling; "
@@ -419,7 +459,7 @@ async def main(args: argparse.Namespace) -> None:
                   " and customers on both", flush=True)
         ours = [(setup.name, await bench_omnirouter(phases, setup)) for setup in runs]
     echo = await bench_echo(phases)
-    for stage, title in enumerate(("steady", "saturated")):
+    for stage, title in enumerate(STAGES):
         print(f"-- {title}")
         for name, results in ours:
             o = results[stage]
@@ -456,7 +496,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="1 node on SQLite, 1 and 2 nodes on PostgreSQL, in one run")
     parser.add_argument("--pg-synchronous-commit", choices=["on", "off"], default="on",
                         help="on (PostgreSQL's default): a commit waits for its WAL on disk")
+    parser.add_argument("--reference", choices=["echo", "ideal"], default="echo",
+                        help="echo: a bare websocket echo as the ceiling; ideal: issue 24's ideal server "
+                             "(bench/ideal_server.py) side by side at several rates (bench/reference.py)")
+    parser.add_argument("--rates", type=lambda v: [int(r) for r in v.split(",")], default=[500, 1000],
+                        help="with --reference ideal: offered rates (msg/s, comma-separated), besides half "
+                             "omnirouter's saturation")
+    parser.add_argument("--before", type=lambda v: Path(v).resolve(), default=None, metavar="DIR",
+                        help="with --reference ideal: also run omnirouter from the source tree DIR (the commit "
+                             "before a change: git archive COMMIT | tar -x -C DIR), in the same turns")
+    parser.add_argument("--burn", type=float, default=0.0,
+                        help="with --reference ideal: keep every core this busy (0-1), a process each")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record each server with py-spy into DIR (python -m bench.profile prints the top frames)")
     args = parser.parse_args(argv)
+    if args.reference == "ideal" and (args.store != "sqlite" or args.compare_stores):
+        parser.error("--reference ideal runs omnirouter on its default store (SQLite, one node)")
     if args.nodes > 1 and args.store != "postgres":
         parser.error("--nodes > 1 needs --store postgres: nodes share one PostgreSQL")
     return args

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 
@@ -24,8 +26,20 @@ class Event:
 
     @cached_property
     def json(self) -> str:
-        """Serialised once however many websockets receive it."""
+        """Serialised once however many nodes receive it (``router.cluster``): the standard library's
+        JSON, whose NaN the database refuses (the event is dropped there, and said once)."""
         return json.dumps({"type": self.type, "data": self.data}, ensure_ascii=False)
+
+    @cached_property
+    def frame(self) -> str:
+        """The console's websocket frame, serialised once however many consoles receive it; by orjson,
+        a tenth of the standard library's time for a ``message.created`` (~1 against ~10 µs, once per
+        message), and a NaN, which no browser parses, as null."""
+        frame = {"type": self.type, "data": self.data}
+        try:
+            return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:  # what only the standard library writes (an integer over 64 bits)
+            return self.json
 
     @classmethod
     def parse(cls, text: str) -> Event:
@@ -35,12 +49,15 @@ class Event:
 
 
 class Subscription:
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, types: frozenset[str] | None = None) -> None:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
         self.overflowed = False
+        # None: every event; else only these types reach the queue (a subscriber woken for each
+        # message only to skip it cost the event loop a task step per message)
+        self.types = types
 
     def _offer(self, event: Event) -> None:
-        if self.overflowed:
+        if self.overflowed or (self.types is not None and event.type not in self.types):
             return
         try:
             self.queue.put_nowait(event)
@@ -88,8 +105,9 @@ class EventBus:
             sub._offer(event)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        sub = Subscription(self._maxsize)
+    async def subscribe(self, types: frozenset[str] | None = None) -> AsyncIterator[Subscription]:
+        """Every event from now on, or only those of ``types``."""
+        sub = Subscription(self._maxsize, types)
         self._subscribers.add(sub)
         try:
             yield sub

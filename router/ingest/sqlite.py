@@ -24,6 +24,7 @@ from router.models import (
     ConversationView,
     Customer,
     CustomerHistory,
+    IdentityRef,
     InboundMessage,
     Message,
     RouteDecision,
@@ -224,27 +225,29 @@ class _Filed:
         return Ingested(sent.model_copy(update=update) if update else sent, False, self.customer, self.conversation)
 
 
-def _ingest(conn: sqlite3.Connection, stored: Message, name: str | None, now: str, plan: IdentityPlan | None,
-            replies_to: list[str]) -> Ingested | _Filed:
-    thread, closed = _thread(conn, stored.channel, replies_to)
+def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str | None, name: str | None, now: str,
+            plan: IdentityPlan | None, replies_to: list[str]) -> Ingested | _Filed:
+    """``params``: the new message's row (``message_params``), plain values: they cross to the writer
+    process pickled, and a ``Message`` cost ~40 µs there and back, the row ~3 (measured)."""
+    channel, external_id = params["channel"], params["external_id"]
+    thread, closed = _thread(conn, channel, replies_to)
     if closed is not None:
         # an answer in a thread already resolved starts a new conversation, which keeps the link
-        stored = stored.model_copy(update={"core": stored.core.model_copy(update={"follows_conversation": closed})})
-    assert stored.sender is not None
-    first = _stored_inbound(conn, stored.channel, stored.external_id)
+        params = {**params, "core": json.dumps({**json.loads(params["core"]), "follows_conversation": closed})}
+    assert params["sender_kind"] is not None
+    sender = IdentityRef(kind=params["sender_kind"], value=params["sender_value"])
+    first = _stored_inbound(conn, channel, external_id)
     if first is not None:
         # a redelivery's claims were recorded the first time
-        return _redelivered(conn, first, _plain(plan.identity if plan is not None else stored.sender), name, now,
-                            thread)
-    customer = _resolve_identity(conn, plan or _plain(stored.sender), name, now, stored.id)
+        return _redelivered(conn, first, _plain(plan.identity if plan is not None else sender), name, now, thread)
+    customer = _resolve_identity(conn, plan or _plain(sender), name, now, params["id"])
     open_id = thread or _open_conversation(conn, customer.id)
     if open_id is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
-        conn.execute(_INSERT_MESSAGE, _message_params(stored))
+        conn.execute(_INSERT_MESSAGE, params)
         return _Filed(customer, None, closed)
     # inserted already attached: one write of the row and its indexes, not an insert and an update
-    conn.execute(_INSERT_MESSAGE, _message_params(stored.model_copy(
-        update={"conversation_id": open_id, "customer_id": customer.id})))
-    _touch_conversation(conn, open_id, stored.channel, now, _preview(stored.text, stored.extras.get(DESCRIPTION)))
+    conn.execute(_INSERT_MESSAGE, {**params, "conversation_id": open_id, "customer_id": customer.id})
+    _touch_conversation(conn, open_id, channel, now, _preview(params["text"], description))
     return _Filed(customer, _conv_view(conn, open_id), closed)
 
 
@@ -322,7 +325,10 @@ class SQLiteIngest(IngestStore, Connections):
     async def ingest(self, message: InboundMessage, received_at: datetime, plan: IdentityPlan | None = None
                      ) -> Ingested:
         stored = stored_form(message, received_at, plan)
-        outcome = await self._w.call(_ingest, stored, message.sender_name, ts(received_at), plan, message.replies_to)
+        params = _message_params(stored)
+        # the row's created_at is received_at's text already: formatted once (strftime, ~2 µs)
+        outcome = await self._w.call(_ingest, params, stored.extras.get(DESCRIPTION), message.sender_name,
+                                     params["created_at"], plan, message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 
     async def ingest_automated(self, message: InboundMessage, received_at: datetime

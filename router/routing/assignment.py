@@ -200,7 +200,7 @@ class Assigner:
             await cancel_and_wait(listener)
 
     async def _listen(self) -> None:
-        async with self.bus.subscribe() as events:
+        async with self.bus.subscribe(WAKING_EVENTS) as events:
             async for event in events:
                 if event.type in WAKING_EVENTS:
                     self.wakeup.set()

@@ -169,7 +169,7 @@ class Signals:
 
     async def run(self) -> None:
         """Keep the memory true while the node runs (this node's events and the cluster's)."""
-        async with self.bus.subscribe() as sub:
+        async with self.bus.subscribe(_CHANGES) as sub:
             self._changes = sub
             try:
                 async for event in sub:

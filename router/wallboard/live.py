@@ -126,7 +126,7 @@ class LiveWallboard:
                 self._wake.clear()
                 await self._wake.wait()
             # subscribed only while watched: without watchers an event costs the wallboard nothing
-            async with self.bus.subscribe() as sub:
+            async with self.bus.subscribe(CHANGES | {events.AGENT_UPDATED}) as sub:
                 listener = asyncio.create_task(self._listen(sub), name="wallboard-events")
                 try:
                     self._dirty, self._last = True, None  # events were missed meanwhile
