@@ -29,8 +29,12 @@ from pathlib import Path
 
 from router.reports.figures import GroupBy
 from router.reports.service import Reports
+from router.reports.store import ReportStore
+from router.store.pg_copy import copy_store
+from router.store.postgres import PostgresStore
 from router.store.rows import ts
 from router.store.sqlite import SQLiteStore
+from tests.postgres_server import fresh_database, start_server
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
@@ -121,7 +125,33 @@ async def _ticker(stalls: list[float]) -> None:
         last = now
 
 
-async def main(count: int, messages: int, samples: int) -> None:
+CASES = (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
+         *((f"month/{by.value}", DAYS, by) for by in GroupBy))
+
+
+async def _measure(store: ReportStore, samples: int) -> None:
+    reports = Reports(store, lambda: None)
+    for name, days, by in CASES:
+        since = T0 + timedelta(days=10) if days < DAYS else T0
+        p50, p99, opened, stall = await _timed(samples, reports, since, since + timedelta(days=days), by)
+        print(f"  {name:14} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
+              f"  loop stalled at most {stall:7.1f} ms", flush=True)
+
+
+async def _postgres(path: Path, samples: int) -> None:
+    server = start_server()
+    try:
+        with fresh_database(server) as dsn:
+            started = time.perf_counter()
+            await copy_store(path, dsn, "bench", lambda *_: None)
+            print(f"postgres (copied in {time.perf_counter() - started:.0f} s):", flush=True)
+            async with PostgresStore(dsn) as store:
+                await _measure(store, samples)
+    finally:
+        server.stop()
+
+
+async def main(count: int, messages: int, samples: int, stores: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
         async with SQLiteStore(path):
@@ -132,19 +162,18 @@ async def main(count: int, messages: int, samples: int) -> None:
         async with SQLiteStore(path) as store:
             events = await store.conversation_events(T0, T0 + timedelta(days=DAYS))
             print(f"{len(events)} events in the log")
-            reports = Reports(store, lambda: None)
-            for name, days, by in (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
-                                   ("month/day", DAYS, GroupBy.DAY)):
-                since = T0 + timedelta(days=10) if days < DAYS else T0
-                p50, p99, opened, stall = await _timed(samples, reports, since, since + timedelta(days=days), by)
-                print(f"{name:10} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
-                      f"  loop stalled at most {stall:7.1f} ms")
+            if "sqlite" in stores:
+                print("sqlite:", flush=True)
+                await _measure(store, samples)
+        if "postgres" in stores:
+            await _postgres(path, samples)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--store", nargs="+", choices=("sqlite", "postgres"), default=["sqlite"])
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.messages, args.samples))
+    asyncio.run(main(args.conversations, args.messages, args.samples, args.store))

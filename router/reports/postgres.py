@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from router.reports.events import COLUMNS, ConversationEvent, Rating
+from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
+from router.reports.cycles import facts
+from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Rating
 from router.reports.sqlite import event
-from router.reports.store import ReportStore
+from router.reports.store import CycleCursor, ReportStore
 from router.store.pg_engine import PgConn, PgConnections
 from router.store.rows import from_ts
 
@@ -18,8 +20,13 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2 AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
-_STARTED = ("SELECT DISTINCT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2"
-            " AND kind IN ('opened', 'reopened') ORDER BY conversation_id")
+_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE start_at >= $1 AND start_at < $2"
+           " AND (start_at, start_seq) > ($3, $4) ORDER BY start_at, start_seq LIMIT $5")
+_FIRST = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _same(value: datetime) -> datetime:
+    return value  # asyncpg gives timestamptz as datetime
 _MANY = (f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ANY($1::text[])"
          " ORDER BY conversation_id, seq")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = $1 ORDER BY seq"
@@ -39,8 +46,11 @@ class PostgresReports(ReportStore, PgConnections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._pg.read(_rows, _IN_RANGE, since, until)]
 
-    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
-        return [r[0] for r in await self._pg.read(_rows, _STARTED, since, until)]
+    async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
+                     ) -> list[CycleFacts]:
+        at, seq = after if after is not None else (_FIRST, -1)
+        rows = await self._pg.read(_rows, _CYCLES, since, until, at, seq, limit)
+        return await asyncio.to_thread(lambda: [facts(r, _same) for r in rows])  # converted off the event loop
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
         rows = await self._pg.read(_rows, _MANY, list(conversation_ids))

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from router.reports.events import COLUMNS, ConversationEvent, Kind, Rating
-from router.reports.store import ReportStore
+from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
+from router.reports.cycles import facts
+from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Kind, Rating
+from router.reports.store import CycleCursor, ReportStore
 from router.store.engine import Connections
 from router.store.rows import from_ts, ts
 
@@ -18,8 +20,9 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= ? AND at < ? AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
-_STARTED = ("SELECT DISTINCT conversation_id FROM conversation_events WHERE at >= ? AND at < ?"
-            " AND kind IN ('opened', 'reopened') ORDER BY conversation_id")
+# by the index on (start_at, start_seq): a page seeks past the last one's cursor
+_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE start_at >= ? AND start_at < ?"
+           " AND (start_at, start_seq) > (?, ?) ORDER BY start_at, start_seq LIMIT ?")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ? ORDER BY seq"
 # one writer: rowids are given in commit order, so the seq alone is a cursor
 _AFTER = f"SELECT {COLUMNS} FROM conversation_events WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -49,12 +52,19 @@ def _events_of_many(conn: sqlite3.Connection, ids: list[str]) -> list[Conversati
     return [event(r) for r in conn.execute(sql, ids)] if ids else []
 
 
+def _cycles(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[CycleFacts]:
+    return [facts(r) for r in conn.execute(_CYCLES, params)]
+
+
 class SQLiteReports(ReportStore, Connections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._r.call(_rows, _IN_RANGE, (ts(since), ts(until)))]
 
-    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
-        return [r[0] for r in await self._r.call(_rows, _STARTED, (ts(since), ts(until)))]
+    async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
+                     ) -> list[CycleFacts]:
+        at, seq = (ts(after[0]), after[1]) if after is not None else ("", -1)
+        # converted on the reader's thread, never on the event loop
+        return await self._r.call(_cycles, (ts(since), ts(until), at, seq, limit))
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
         # converted on the reader's thread, never on the event loop
