@@ -151,15 +151,16 @@ async def _postgres(path: Path, samples: int) -> None:
         server.stop()
 
 
-async def main(count: int, messages: int, samples: int, stores: list[str]) -> None:
+async def main(count: int, messages: int, samples: int, stores: list[str], kept: Path | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.db"
-        async with SQLiteStore(path):
-            pass  # the schema
-        started = time.perf_counter()
-        _fill(path, count, messages)
-        print(f"filled {count} conversations, {count * messages} messages in {time.perf_counter() - started:.0f} s")
-        async with SQLiteStore(path) as store:
+        path = kept or Path(folder) / "bench.db"
+        if not path.exists():
+            async with SQLiteStore(path):
+                pass  # the schema
+            started = time.perf_counter()
+            _fill(path, count, messages)
+            print(f"filled {count} conversations, {count * messages} messages in {time.perf_counter() - started:.0f} s")
+        async with SQLiteStore(path) as store:  # a file of an older omnirouter is migrated here
             events = await store.conversation_events(T0, T0 + timedelta(days=DAYS))
             print(f"{len(events)} events in the log")
             if "sqlite" in stores:
@@ -175,5 +176,7 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--store", nargs="+", choices=("sqlite", "postgres"), default=["sqlite"])
+    parser.add_argument("--db", type=Path, help="a SQLite file to fill once and keep (filled only when it does not"
+                        " exist), e.g. to measure the same data with an older omnirouter and then this one")
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.messages, args.samples, args.store))
+    asyncio.run(main(args.conversations, args.messages, args.samples, args.store, args.db))

@@ -152,21 +152,39 @@ class Report:
     handoff_reasons: dict[str, int]
 
 
-def _key(group_by: GroupBy, at: datetime, team: str | None, channel: str, tier: str | None, agent: str | None,
-         zone: tzinfo) -> str:
+Key = Callable[[datetime, str | None, str, str | None, str | None], str]  # (at, team, channel, tier, agent)
+
+
+def _local(zone: tzinfo, hourly: bool) -> Key:
+    """A day's or an hour's name in ``zone``: named once per local day (or hour), found by its number."""
+    names: dict[int, str] = {}
+
+    def key(at: datetime, team: str | None, channel: str, tier: str | None, agent: str | None) -> str:
+        local = at.astimezone(zone)
+        number = local.toordinal() * 24 + local.hour if hourly else local.toordinal()
+        name = names.get(number)
+        if name is None:  # the ISO text's first characters, cheaper than strftime
+            name = names[number] = local.isoformat()[:13] + ":00" if hourly else local.isoformat()[:10]
+        return name
+
+    return key
+
+
+def _keys(group_by: GroupBy, zone: tzinfo) -> Key:
+    """How a figure's group is named: chosen once per report, called per figure."""
     match group_by:
-        case GroupBy.DAY:  # the ISO text's first characters, cheaper than strftime
-            return at.astimezone(zone).isoformat()[:10]
+        case GroupBy.DAY:
+            return _local(zone, hourly=False)
         case GroupBy.HOUR:
-            return at.astimezone(zone).isoformat()[:13] + ":00"
+            return _local(zone, hourly=True)
         case GroupBy.TEAM:
-            return team or NONE
+            return lambda at, team, channel, tier, agent: team or NONE
         case GroupBy.CHANNEL:
-            return channel
+            return lambda at, team, channel, tier, agent: channel
         case GroupBy.AGENT:
-            return agent or NONE
+            return lambda at, team, channel, tier, agent: agent or NONE
         case GroupBy.TIER:
-            return tier or NONE
+            return lambda at, team, channel, tier, agent: tier or NONE
 
 
 def _seconds(start: datetime, end: datetime) -> float:
@@ -219,11 +237,12 @@ class Counting:
         self.stop = until if now is None else min(until, now)
         self.queues = queues
         self.zone = zone
+        self.key = _keys(group_by, zone)
         self.rows: dict[str, Row] = {}
         self.reasons: Counter[str] = Counter()
 
     def row(self, at: datetime, team: str | None, channel: str, tier: str | None, agent: str | None) -> Row:
-        key = _key(self.group_by, at, team, channel, tier, agent, self.zone)
+        key = self.key(at, team, channel, tier, agent)
         found = self.rows.get(key)
         if found is None:
             found = self.rows[key] = Row(key)

@@ -10,6 +10,7 @@ from typing import Any
 from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
 from router.reports.cycles import facts
 from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Rating
+from router.reports.gc_pause import paused
 from router.reports.sqlite import event
 from router.reports.store import CycleCursor, ReportStore
 from router.store.pg_engine import PgConn, PgConnections
@@ -42,6 +43,11 @@ async def _rows(conn: PgConn, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await conn.fetch(sql, *args)]
 
 
+def _facts(rows: list[tuple[Any, ...]]) -> list[CycleFacts]:
+    with paused():
+        return [facts(r, _same) for r in rows]
+
+
 class PostgresReports(ReportStore, PgConnections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._pg.read(_rows, _IN_RANGE, since, until)]
@@ -50,7 +56,7 @@ class PostgresReports(ReportStore, PgConnections):
                      ) -> list[CycleFacts]:
         at, seq = after if after is not None else (_FIRST, -1)
         rows = await self._pg.read(_rows, _CYCLES, since, until, at, seq, limit)
-        return await asyncio.to_thread(lambda: [facts(r, _same) for r in rows])  # converted off the event loop
+        return await asyncio.to_thread(_facts, rows)  # converted off the event loop
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
         rows = await self._pg.read(_rows, _MANY, list(conversation_ids))

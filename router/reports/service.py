@@ -17,9 +17,10 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from router.reports.events import ConversationEvent
+from router.reports.events import ConversationEvent, CycleFacts
 from router.reports.figures import Counting, GroupBy, Queues, Report
-from router.reports.store import CycleCursor, ReportStore, cursor
+from router.reports.gc_pause import paused
+from router.reports.store import ReportStore, cursor
 from router.routing.rules.calendar import Hours
 from router.routing.rules.engine import RuleSet
 
@@ -58,6 +59,11 @@ def queues_of(ruleset: RuleSet | None, events: Iterable[ConversationEvent]) -> Q
     return Queues(targets, hours)
 
 
+def _counted(counting: Counting, page: list[CycleFacts]) -> None:
+    with paused():
+        counting.cycles(page)
+
+
 class ReportBusy(RuntimeError):
     """Another report is being counted on this node: ask again in a moment."""
 
@@ -89,12 +95,23 @@ class Reports:
                 return queue_lookup(rules[0], team)
 
             counting = Counting(group_by, since, until, Queues(lookup=lookup), self.clock(), zone)
-            after: CycleCursor | None = None
-            while page := await self.store.cycles(since, until, after, PAGE):
-                await asyncio.to_thread(counting.cycles, page)
-                if len(page) < PAGE:
-                    break
-                after = cursor(page[-1])
+            await self._count(counting, since, until)
             ratings = await self.store.ratings(since, until)
             await asyncio.to_thread(counting.ratings, ratings)
             return counting.report()
+
+    async def _count(self, counting: Counting, since: datetime, until: datetime) -> None:
+        """Count the cycles page by page, the next page read while this one is counted (the read waits on
+        the database, the count on the CPU): at most two pages in memory."""
+        reading: asyncio.Future[list[CycleFacts]] | None = asyncio.ensure_future(
+            self.store.cycles(since, until, None, PAGE))
+        try:
+            while reading is not None:
+                page = await reading
+                reading = (asyncio.ensure_future(self.store.cycles(since, until, cursor(page[-1]), PAGE))
+                           if len(page) == PAGE else None)
+                if page:
+                    await asyncio.to_thread(_counted, counting, page)
+        finally:
+            if reading is not None:  # the count failed or was cancelled: the read ahead is not needed
+                reading.cancel()

@@ -10,6 +10,7 @@ from typing import Any
 from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
 from router.reports.cycles import facts
 from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Kind, Rating
+from router.reports.gc_pause import paused
 from router.reports.store import CycleCursor, ReportStore
 from router.store.engine import Connections
 from router.store.rows import from_ts, ts
@@ -53,7 +54,8 @@ def _events_of_many(conn: sqlite3.Connection, ids: list[str]) -> list[Conversati
 
 
 def _cycles(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[CycleFacts]:
-    return [facts(r) for r in conn.execute(_CYCLES, params)]
+    with paused():
+        return [facts(r) for r in conn.execute(_CYCLES, params)]
 
 
 class SQLiteReports(ReportStore, Connections):
