@@ -13,7 +13,8 @@ any opening belongs to none):
 - ``queued`` starts a stay in a queue (a later one replaces it); the next
   ``assigned`` ends it;
 - the first ``first_reply`` and the first ``resolved`` are kept; ``merged``,
-  ``to_bot``, each ``handoff`` and each ``transferred`` are noted."""
+  ``to_bot``, each ``handoff`` and each ``transferred`` are noted; an
+  ``unmerged`` undoes the ``merged`` (the cycle goes on)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class _Cycle:
             self.resolved = e
         elif kind is Kind.MERGED:
             self.merged = True
+        elif kind is Kind.UNMERGED:  # the open conversation is back: its cycle goes on, judged as any other
+            self.merged = False
 
     def facts(self) -> CycleFacts:
         s, asked, replied, resolved = self.start, self.asked, self.replied, self.resolved
@@ -98,6 +101,10 @@ def fold(events: Iterable[ConversationEvent]) -> list[CycleFacts]:
     found.sort(key=lambda c: (c.start.at, c.start.seq))
     return [c.facts() for c in found]
 
+
+# a rating's tier (csat_surveys ``s``): its conversation's cycle that started last before it was asked
+RATED_TIER = ("(SELECT c.tier FROM conversation_cycles c WHERE c.conversation_id = s.conversation_id"
+              " AND c.start_at <= s.asked_at ORDER BY c.start_seq DESC LIMIT 1)")
 
 # the columns of conversation_cycles a report reads, in CycleFacts' order (both backends' SELECTs)
 COLUMNS = ("conversation_id, start_seq, reopened, start_at, start_status, team, channel, tier, asked_at, asked_team,"

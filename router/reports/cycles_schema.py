@@ -26,6 +26,7 @@ _ENDS_STAY = "NEW.kind = 'assigned' AND queued_at IS NOT NULL"
 
 
 def _fold(add: str, stay: str, transfer: str, true: str, reason: str) -> str:
+    false = "0" if true == "1" else "false"
     return f"""
     asked_at = CASE WHEN {_ASKS} THEN NEW.at ELSE asked_at END,
     asked_team = CASE WHEN {_ASKS} THEN NEW.team ELSE asked_team END,
@@ -38,7 +39,7 @@ def _fold(add: str, stay: str, transfer: str, true: str, reason: str) -> str:
         ELSE transfers END,
     handoffs = CASE WHEN NEW.kind = 'handoff' THEN {add.format(list="handoffs", value=reason)} ELSE handoffs END,
     with_bot = CASE WHEN NEW.kind = 'to_bot' THEN {true} ELSE with_bot END,
-    merged = CASE WHEN NEW.kind = 'merged' THEN {true} ELSE merged END,
+    merged = CASE WHEN NEW.kind = 'merged' THEN {true} WHEN NEW.kind = 'unmerged' THEN {false} ELSE merged END,
     replied_agent = CASE WHEN NEW.kind = 'first_reply' AND replied_at IS NULL THEN NEW.agent_id
         ELSE replied_agent END,
     replied_at = CASE WHEN NEW.kind = 'first_reply' AND replied_at IS NULL THEN NEW.at ELSE replied_at END,

@@ -53,6 +53,7 @@ class Rating:
     team: str | None
     channel: str
     agent_id: str | None
+    tier: str | None = None  # the customer's when the rated cycle started (conversation_cycles)
 
 
 # the columns in ConversationEvent's order, for both backends' SELECTs

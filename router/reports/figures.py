@@ -17,7 +17,8 @@ the next ``resolved``; a reopened conversation is a new cycle, counted again.
   resolved with no ``handoff`` anywhere in it;
 - a ``merged`` event (the conversation folded into another by a merge) ends a
   cycle without resolving it: no resolution, containment nor SLA is counted of
-  it; an ``unmerged`` one starts nothing (the conversation is back as it was);
+  it; an ``unmerged`` one starts nothing: the conversation is back as it was,
+  its cycle goes on and is judged as any other;
 - percentiles are nearest-rank (the smallest value with at least p% of the
   values at or below it), so each one is a value that happened.
 First response and wait count business time: a queue with opening ``hours``
@@ -260,7 +261,7 @@ class Counting:
 
     def ratings(self, ratings: Iterable[Rating]) -> None:
         for r in ratings:  # a rating is placed at its answer's time (its group: day, team...)
-            self.row(r.answered_at, r.team, r.channel, None, r.agent_id).ratings.append(r.rating)
+            self.row(r.answered_at, r.team, r.channel, r.tier, r.agent_id).ratings.append(r.rating)
 
     def report(self) -> Report:
         rows = [self.rows[k].figures() for k in sorted(self.rows)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
-from router.reports.cycles import facts
+from router.reports.cycles import RATED_TIER, facts
 from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Rating
 from router.reports.gc_pause import paused
 from router.reports.sqlite import event
@@ -21,9 +21,9 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= $1 AND at < $2 AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
-_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE start_at >= $1 AND start_at < $2"
-           " AND (start_at, start_seq) > ($3, $4) ORDER BY start_at, start_seq LIMIT $5")
-_FIRST = datetime(1, 1, 1, tzinfo=UTC)
+# (the first page's cursor is (since, -1): each page seeks to where it starts, not past the pages before it)
+_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE (start_at, start_seq) > ($1, $2)"
+           " AND start_at < $3 ORDER BY start_at, start_seq LIMIT $4")
 
 
 def _same(value: datetime) -> datetime:
@@ -35,7 +35,7 @@ _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = $1 ORD
 _AFTER = (f"SELECT {COLUMNS}, xid::text AS xid FROM conversation_events WHERE (xid, seq) > ($1::text::xid8, $2)"
           " AND xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, seq LIMIT $3")
 _END = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
-_RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
+_RATINGS = (f"SELECT conversation_id, rating, answered_at, team, channel, agent_id, {RATED_TIER} FROM csat_surveys s"
             " WHERE rating IS NOT NULL AND answered_at >= $1 AND answered_at < $2 ORDER BY answered_at, id")
 
 
@@ -54,8 +54,8 @@ class PostgresReports(ReportStore, PgConnections):
 
     async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
                      ) -> list[CycleFacts]:
-        at, seq = after if after is not None else (_FIRST, -1)
-        rows = await self._pg.read(_rows, _CYCLES, since, until, at, seq, limit)
+        at, seq = after if after is not None else (since, -1)
+        rows = await self._pg.read(_rows, _CYCLES, max(at, since), seq, until, limit)
         return await asyncio.to_thread(_facts, rows)  # converted off the event loop
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
@@ -67,7 +67,7 @@ class PostgresReports(ReportStore, PgConnections):
 
     async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
         rows = await self._pg.read(_rows, _RATINGS, since, until)
-        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     async def event_cursor(self) -> str:
         rows = await self._pg.read(_rows, _END)

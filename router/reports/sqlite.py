@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
-from router.reports.cycles import facts
+from router.reports.cycles import RATED_TIER, facts
 from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Kind, Rating
 from router.reports.gc_pause import paused
 from router.reports.store import CycleCursor, ReportStore
@@ -22,13 +22,14 @@ _IN_RANGE = (
     " ORDER BY conversation_id, seq"
 )
 # by the index on (start_at, start_seq): a page seeks past the last one's cursor
-_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE start_at >= ? AND start_at < ?"
-           " AND (start_at, start_seq) > (?, ?) ORDER BY start_at, start_seq LIMIT ?")
+# (the first page's cursor is (since, -1): each page seeks to where it starts, not past the pages before it)
+_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE (start_at, start_seq) > (?, ?)"
+           " AND start_at < ? ORDER BY start_at, start_seq LIMIT ?")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ? ORDER BY seq"
 # one writer: rowids are given in commit order, so the seq alone is a cursor
 _AFTER = f"SELECT {COLUMNS} FROM conversation_events WHERE seq > ? ORDER BY seq LIMIT ?"
 _END = "SELECT COALESCE(MAX(seq), 0) FROM conversation_events"
-_RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
+_RATINGS = (f"SELECT conversation_id, rating, answered_at, team, channel, agent_id, {RATED_TIER} FROM csat_surveys s"
             " WHERE rating IS NOT NULL AND answered_at >= ? AND answered_at < ? ORDER BY answered_at, id")
 
 
@@ -64,9 +65,9 @@ class SQLiteReports(ReportStore, Connections):
 
     async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
                      ) -> list[CycleFacts]:
-        at, seq = (ts(after[0]), after[1]) if after is not None else ("", -1)
+        at, seq = after if after is not None else (since, -1)
         # converted on the reader's thread, never on the event loop
-        return await self._r.call(_cycles, (ts(since), ts(until), at, seq, limit))
+        return await self._r.call(_cycles, (ts(max(at, since)), seq, ts(until), limit))
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
         # converted on the reader's thread, never on the event loop
@@ -77,7 +78,7 @@ class SQLiteReports(ReportStore, Connections):
 
     async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
         rows = await self._r.call(_rows, _RATINGS, (ts(since), ts(until)))
-        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     async def event_cursor(self) -> str:
         rows = await self._r.call(_rows, _END, ())
