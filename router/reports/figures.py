@@ -1,5 +1,9 @@
 """The figures, counted from the event log by plain rules (the README's
-"Reports" section defines each one; this is that definition in code).
+"Reports" section defines each one; this is that definition in code). They
+are counted from each cycle's facts (``router.reports.cycles``: what a cycle's
+events come to, folded as they are written), so a report reads one row per
+cycle, not every event; ``Cycle``/``cycles`` keep each cycle's events for the
+Prometheus follower.
 
 A conversation's *cycle* runs from its ``opened`` (or ``reopened``) event to
 the next ``resolved``; a reopened conversation is a new cycle, counted again.

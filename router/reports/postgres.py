@@ -43,7 +43,11 @@ async def _rows(conn: PgConn, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await conn.fetch(sql, *args)]
 
 
-def _facts(rows: list[tuple[Any, ...]]) -> list[CycleFacts]:
+async def _records(conn: PgConn, sql: str, *args: Any) -> list[Any]:
+    return list(await conn.fetch(sql, *args))  # asyncpg's records as they are: read like tuples off the loop
+
+
+def _facts(rows: list[Any]) -> list[CycleFacts]:
     with paused():
         return [facts(r, _same) for r in rows]
 
@@ -55,7 +59,7 @@ class PostgresReports(ReportStore, PgConnections):
     async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
                      ) -> list[CycleFacts]:
         at, seq = after if after is not None else (since, -1)
-        rows = await self._pg.read(_rows, _CYCLES, max(at, since), seq, until, limit)
+        rows = await self._pg.read(_records, _CYCLES, max(at, since), seq, until, limit)
         return await asyncio.to_thread(_facts, rows)  # converted off the event loop
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
