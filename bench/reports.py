@@ -10,7 +10,9 @@ read and the counting, what GET /api/reports/figures does) for
 - ``week/team``: seven days by team;
 - ``month/day``: all 30 days by day (every conversation).
 
-Prints the fill time and p50/p99 of each.
+Prints the fill time and p50/p99 of each, and the CPU time of this process (the reading, the
+counting; on PostgreSQL not the server's) at the median: on a busy
+machine the wall clock measures the others' load as much as the report.
 
     python -m bench.reports --conversations 100000 --messages 10 --samples 20
 """
@@ -27,10 +29,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
+
 from router.reports.figures import GroupBy
 from router.reports.service import Reports
+from router.reports.store import ReportStore
+from router.store.pg_copy import copy_store
+from router.store.postgres import PostgresStore
 from router.store.rows import ts
 from router.store.sqlite import SQLiteStore
+from tests.postgres_server import fresh_database, start_server
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
@@ -94,20 +102,23 @@ def _messages(conn: sqlite3.Connection, i: int, start: float, count: int, agent:
 
 
 async def _timed(samples: int, reports: Reports, since: datetime, until: datetime, by: GroupBy
-                 ) -> tuple[float, float, int, float]:
+                 ) -> tuple[float, float, int, float, float]:
     took = []
+    cpu = []
     rows = 0
     stalls: list[float] = []
     for _ in range(samples):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         ticker = asyncio.create_task(_ticker(stalls))
         made = await reports.figures(since, until, by)
         took.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
         ticker.cancel()
         rows = sum(int(r["opened"] or 0) for r in made.rows)
     took.sort()
     # nearest rank: with few samples, p99 is the slowest
-    return statistics.median(took) * 1000, took[math.ceil(len(took) * 0.99) - 1] * 1000, rows, max(stalls) * 1000
+    return (statistics.median(took) * 1000, took[math.ceil(len(took) * 0.99) - 1] * 1000, rows, max(stalls) * 1000,
+            statistics.median(cpu) * 1000)
 
 
 async def _ticker(stalls: list[float]) -> None:
@@ -121,30 +132,65 @@ async def _ticker(stalls: list[float]) -> None:
         last = now
 
 
-async def main(count: int, messages: int, samples: int) -> None:
+CASES = (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
+         *((f"month/{by.value}", DAYS, by) for by in GroupBy))
+
+
+async def _measure(store: ReportStore, samples: int) -> None:
+    reports = Reports(store, lambda: None)
+    for name, days, by in CASES:
+        since = T0 + timedelta(days=10) if days < DAYS else T0
+        p50, p99, opened, stall, cpu = await _timed(samples, reports, since, since + timedelta(days=days), by)
+        print(f"  {name:14} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
+              f"  cpu p50 {cpu:7.1f} ms  loop stalled at most {stall:7.1f} ms", flush=True)
+
+
+async def _postgres(path: Path, samples: int) -> None:
+    server = start_server()
+    try:
+        with fresh_database(server) as dsn:
+            started = time.perf_counter()
+            await copy_store(path, dsn, "bench", lambda *_: None)
+            # as autovacuum would soon after: a copied table has no statistics yet, and without them
+            # PostgreSQL reads every cycle of the range and sorts them for each page (measured: seconds)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("ANALYZE")
+            finally:
+                await conn.close()
+            print(f"postgres (copied in {time.perf_counter() - started:.0f} s):", flush=True)
+            async with PostgresStore(dsn) as store:
+                await _measure(store, samples)
+    finally:
+        server.stop()
+
+
+async def main(count: int, messages: int, samples: int, stores: list[str], kept: Path | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.db"
-        async with SQLiteStore(path):
-            pass  # the schema
-        started = time.perf_counter()
-        _fill(path, count, messages)
-        print(f"filled {count} conversations, {count * messages} messages in {time.perf_counter() - started:.0f} s")
-        async with SQLiteStore(path) as store:
+        path = kept or Path(folder) / "bench.db"
+        if not path.exists():
+            async with SQLiteStore(path):
+                pass  # the schema
+            started = time.perf_counter()
+            _fill(path, count, messages)
+            print(f"filled {count} conversations, {count * messages} messages in {time.perf_counter() - started:.0f} s")
+        async with SQLiteStore(path) as store:  # a file of an older omnirouter is migrated here
             events = await store.conversation_events(T0, T0 + timedelta(days=DAYS))
             print(f"{len(events)} events in the log")
-            reports = Reports(store, lambda: None)
-            for name, days, by in (("day/hour", 1, GroupBy.HOUR), ("week/team", 7, GroupBy.TEAM),
-                                   ("month/day", DAYS, GroupBy.DAY)):
-                since = T0 + timedelta(days=10) if days < DAYS else T0
-                p50, p99, opened, stall = await _timed(samples, reports, since, since + timedelta(days=days), by)
-                print(f"{name:10} {opened:7d} conversations  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms"
-                      f"  loop stalled at most {stall:7.1f} ms")
+            if "sqlite" in stores:
+                print("sqlite:", flush=True)
+                await _measure(store, samples)
+        if "postgres" in stores:
+            await _postgres(path, samples)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--store", nargs="+", choices=("sqlite", "postgres"), default=["sqlite"])
+    parser.add_argument("--db", type=Path, help="a SQLite file to fill once and keep (filled only when it does not"
+                        " exist), e.g. to measure the same data with an older omnirouter and then this one")
     args = parser.parse_args()
-    asyncio.run(main(args.conversations, args.messages, args.samples))
+    asyncio.run(main(args.conversations, args.messages, args.samples, args.store, args.db))

@@ -1,5 +1,9 @@
 """The figures, counted from the event log by plain rules (the README's
-"Reports" section defines each one; this is that definition in code).
+"Reports" section defines each one; this is that definition in code). They
+are counted from each cycle's facts (``router.reports.cycles``: what a cycle's
+events come to, folded as they are written), so a report reads one row per
+cycle, not every event; ``Cycle``/``cycles`` keep each cycle's events for the
+Prometheus follower.
 
 A conversation's *cycle* runs from its ``opened`` (or ``reopened``) event to
 the next ``resolved``; a reopened conversation is a new cycle, counted again.
@@ -17,7 +21,8 @@ the next ``resolved``; a reopened conversation is a new cycle, counted again.
   resolved with no ``handoff`` anywhere in it;
 - a ``merged`` event (the conversation folded into another by a merge) ends a
   cycle without resolving it: no resolution, containment nor SLA is counted of
-  it; an ``unmerged`` one starts nothing (the conversation is back as it was);
+  it; an ``unmerged`` one starts nothing: the conversation is back as it was,
+  its cycle goes on and is judged as any other;
 - percentiles are nearest-rank (the smallest value with at least p% of the
   values at or below it), so each one is a value that happened.
 First response and wait count business time: a queue with opening ``hours``
@@ -35,7 +40,8 @@ from enum import StrEnum
 from itertools import groupby
 from operator import attrgetter
 
-from router.reports.events import ConversationEvent, Kind, Rating
+from router.reports.cycles import fold
+from router.reports.events import ConversationEvent, CycleFacts, Kind, Rating
 from router.reports.hours import open_seconds
 from router.routing.rules.calendar import Hours
 
@@ -151,20 +157,39 @@ class Report:
     handoff_reasons: dict[str, int]
 
 
-def _key(group_by: GroupBy, event: ConversationEvent, agent: str | None, zone: tzinfo) -> str:
+Key = Callable[[datetime, str | None, str, str | None, str | None], str]  # (at, team, channel, tier, agent)
+
+
+def _local(zone: tzinfo, hourly: bool) -> Key:
+    """A day's or an hour's name in ``zone``: named once per local day (or hour), found by its number."""
+    names: dict[int, str] = {}
+
+    def key(at: datetime, team: str | None, channel: str, tier: str | None, agent: str | None) -> str:
+        local = at.astimezone(zone)
+        number = local.toordinal() * 24 + local.hour if hourly else local.toordinal()
+        name = names.get(number)
+        if name is None:  # the ISO text's first characters, cheaper than strftime
+            name = names[number] = local.isoformat()[:13] + ":00" if hourly else local.isoformat()[:10]
+        return name
+
+    return key
+
+
+def _keys(group_by: GroupBy, zone: tzinfo) -> Key:
+    """How a figure's group is named: chosen once per report, called per figure."""
     match group_by:
-        case GroupBy.DAY:  # the ISO text's first characters, cheaper than strftime
-            return event.at.astimezone(zone).isoformat()[:10]
+        case GroupBy.DAY:
+            return _local(zone, hourly=False)
         case GroupBy.HOUR:
-            return event.at.astimezone(zone).isoformat()[:13] + ":00"
+            return _local(zone, hourly=True)
         case GroupBy.TEAM:
-            return event.team or NONE
+            return lambda at, team, channel, tier, agent: team or NONE
         case GroupBy.CHANNEL:
-            return event.channel
+            return lambda at, team, channel, tier, agent: channel
         case GroupBy.AGENT:
-            return agent or NONE
+            return lambda at, team, channel, tier, agent: agent or NONE
         case GroupBy.TIER:
-            return event.tier or NONE
+            return lambda at, team, channel, tier, agent: tier or NONE
 
 
 def _seconds(start: datetime, end: datetime) -> float:
@@ -217,55 +242,62 @@ class Counting:
         self.stop = until if now is None else min(until, now)
         self.queues = queues
         self.zone = zone
+        self.key = _keys(group_by, zone)
         self.rows: dict[str, Row] = {}
         self.reasons: Counter[str] = Counter()
 
-    def row(self, event: ConversationEvent, agent: str | None = None) -> Row:
-        key = _key(self.group_by, event, agent, self.zone)
-        return self.rows.setdefault(key, Row(key))
+    def row(self, at: datetime, team: str | None, channel: str, tier: str | None, agent: str | None) -> Row:
+        key = self.key(at, team, channel, tier, agent)
+        found = self.rows.get(key)
+        if found is None:
+            found = self.rows[key] = Row(key)
+        return found
 
     def conversations(self, events: Iterable[ConversationEvent]) -> None:
         """Count the cycles of these conversations' events that started in the range."""
-        for cycle in cycles(events):
-            if self.since <= cycle.start.at < self.until:
+        self.cycles(fold(events))
+
+    def cycles(self, found: Iterable[CycleFacts]) -> None:
+        """Count these cycles, those that started in the range."""
+        for cycle in found:
+            if self.since <= cycle.start_at < self.until:
                 self.add(cycle)
 
     def ratings(self, ratings: Iterable[Rating]) -> None:
-        for rating in ratings:
-            self.row(_rated(rating), rating.agent_id).ratings.append(rating.rating)
+        for r in ratings:  # a rating is placed at its answer's time (its group: day, team...)
+            self.row(r.answered_at, r.team, r.channel, r.tier, r.agent_id).ratings.append(r.rating)
 
     def report(self) -> Report:
         rows = [self.rows[k].figures() for k in sorted(self.rows)]
         return Report(self.since, self.until, self.group_by, rows, dict(sorted(self.reasons.items())))
 
-    def add(self, cycle: Cycle) -> None:
-        start = cycle.start
-        resolved = cycle.first(Kind.RESOLVED)
-        replied = cycle.first(Kind.FIRST_REPLY)
-        owner = replied.agent_id if replied else (resolved.agent_id if resolved else None)
-        row = self.row(start, owner)
-        if start.kind is Kind.OPENED:
-            row.opened += 1
-        else:
+    def add(self, cycle: CycleFacts) -> None:
+        resolved = cycle.resolved_at
+        replied = cycle.replied_at
+        owner = cycle.replied_agent if replied is not None else (cycle.resolved_agent if resolved is not None else None)
+        row = self.row(cycle.start_at, cycle.team, cycle.channel, cycle.tier, owner)
+        if cycle.reopened:
             row.reopened += 1
+        else:
+            row.opened += 1
         if resolved is not None:
             row.resolved += 1
-            row.resolution.append(_seconds(start.at, resolved.at))
-        if cycle.first(Kind.MERGED) is None:  # folded into another: its own clocks are no figure
-            self._first_response(cycle, row, replied, resolved)
-        self._bot(cycle, row, resolved)
-        self._queues(cycle, owner)
+            row.resolution.append(_seconds(cycle.start_at, resolved))
+        if not cycle.merged:  # folded into another: its own clocks are no figure
+            self._first_response(cycle, row)
+        if cycle.with_bot:
+            self._bot(cycle, row)
+        if cycle.stays or cycle.transfers:
+            self._queues(cycle, owner)
 
-    def _first_response(self, cycle: Cycle, row: Row, replied: ConversationEvent | None,
-                        resolved: ConversationEvent | None) -> None:
+    def _first_response(self, cycle: CycleFacts, row: Row) -> None:
         # a person is asked for: in a queue or assigned, or at a reopening that is not the bot's
-        reopened = cycle.start.kind is Kind.REOPENED and cycle.start.status != "bot"
-        asked = cycle.start if reopened else cycle.first(Kind.QUEUED, Kind.ASSIGNED)
+        asked, team = cycle.asked_at, cycle.asked_team
         if asked is None:
             return
-        target = self.queues.target(asked.team)
-        if replied is not None:
-            taken = self.queues.business(asked.team, asked.at, replied.at)
+        target = self.queues.target(team)
+        if cycle.replied_at is not None:
+            taken = self.queues.business(team, asked, cycle.replied_at)
             row.first_response.append(taken)
             if target is not None:
                 if taken <= target:
@@ -276,38 +308,30 @@ class Counting:
         if target is None:
             return
         # unanswered: its clock stops when it is resolved, at the range's end, or now, whichever comes first
-        stop = self.stop if resolved is None else min(self.stop, resolved.at)
-        if self.queues.business(asked.team, asked.at, stop) > target:
+        stop = self.stop if cycle.resolved_at is None else min(self.stop, cycle.resolved_at)
+        if self.queues.business(team, asked, stop) > target:
             row.sla_missed += 1
 
-    def _bot(self, cycle: Cycle, row: Row, resolved: ConversationEvent | None) -> None:
-        with_bot = cycle.start.status == "bot" or cycle.first(Kind.TO_BOT) is not None
-        if not with_bot:
-            return
+    def _bot(self, cycle: CycleFacts, row: Row) -> None:
         row.bot += 1
-        handoffs = [e for e in cycle.events if e.kind is Kind.HANDOFF] if Kind.HANDOFF in cycle.firsts else []
+        handoffs = cycle.handoffs
         row.handoffs += len(handoffs)
-        self.reasons.update(e.reason or NONE for e in handoffs)
+        self.reasons.update(reason or NONE for reason in handoffs)
         # contained: resolved by the bot, with no handoff anywhere in the cycle (a person had it before)
-        if resolved is not None and resolved.prev_status == "bot" and not handoffs:
+        if cycle.resolved_at is not None and cycle.resolved_prev_status == "bot" and not handoffs:
             row.bot_contained += 1
 
-    def _queues(self, cycle: Cycle, owner: str | None) -> None:
-        if Kind.QUEUED not in cycle.firsts and Kind.TRANSFERRED not in cycle.firsts:
-            return
-        queued: ConversationEvent | None = None
-        for event in cycle.events:
-            if event.kind is Kind.QUEUED:
-                queued = event
-            elif event.kind is Kind.ASSIGNED and queued is not None:
-                self.row(queued, event.agent_id).wait.append(self.queues.business(queued.team, queued.at, event.at))
-                queued = None
-            elif event.kind is Kind.TRANSFERRED:
-                row = self.row(event, event.agent_id if event.how == "agent" else owner)
-                if event.how == "agent":
-                    row.transfers_agent += 1
-                else:
-                    row.transfers_team += 1
+    def _queues(self, cycle: CycleFacts, owner: str | None) -> None:
+        for stay in cycle.stays:
+            self.row(stay.queued_at, stay.team, stay.channel, stay.tier, stay.agent_id).wait.append(
+                self.queues.business(stay.team, stay.queued_at, stay.assigned_at))
+        for moved in cycle.transfers:
+            row = self.row(moved.at, moved.team, moved.channel, moved.tier,
+                           moved.agent_id if moved.how == "agent" else owner)
+            if moved.how == "agent":
+                row.transfers_agent += 1
+            else:
+                row.transfers_team += 1
 
 
 def report(events: Iterable[ConversationEvent], ratings: Iterable[Rating], since: datetime, until: datetime,
@@ -317,9 +341,3 @@ def report(events: Iterable[ConversationEvent], ratings: Iterable[Rating], since
     counting.conversations(events)
     counting.ratings(ratings)
     return counting.report()
-
-
-def _rated(rating: Rating) -> ConversationEvent:
-    """A rating placed as an event at its answer's time (its group: day, team...)."""
-    return ConversationEvent(0, rating.conversation_id, "", Kind.RESOLVED, rating.answered_at, "resolved", None,
-                             rating.team, rating.channel, None, rating.agent_id, None, None, 0, None, None)

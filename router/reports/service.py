@@ -2,9 +2,11 @@
 (``figures``) over the event log and the ratings of the store, with each
 team's first-response target and opening hours from rules.yaml.
 
-A report of a year can cover millions of events: the node reads them a few
-hundred conversations at a time (memory stays bounded by a chunk and the
-figures' per-cycle values) and counts each chunk in a worker thread, so the
+A report of a year can cover millions of events: the node reads the cycles
+that started in the range (``conversation_cycles``, one row each, folded by the
+database as the events were written: ``router.reports.cycles``) a few thousand
+at a time (memory stays bounded by a page and the figures' per-cycle values)
+and counts each page in a worker thread, so the
 event loop keeps answering; one report is counted at a time per node (another
 asked meanwhile is refused, ``ReportBusy``: the API's 429 with Retry-After), so a
 burst of reports can neither take every core nor pile up in memory."""
@@ -15,14 +17,16 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from router.reports.events import ConversationEvent
+from router.reports.events import ConversationEvent, CycleFacts
 from router.reports.figures import Counting, GroupBy, Queues, Report
-from router.reports.store import ReportStore
+from router.reports.gc_pause import paused
+from router.reports.store import ReportStore, cursor
 from router.routing.rules.calendar import Hours
 from router.routing.rules.engine import RuleSet
 
 MAX_RANGE = timedelta(days=366)
-CHUNK = 500  # conversations read and counted at a time
+CHUNK = 500  # conversations whose events are read at a time (the Prometheus follower's)
+PAGE = 5000  # cycles (one narrow row each) read and counted at a time
 
 
 def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -53,6 +57,11 @@ def queues_of(ruleset: RuleSet | None, events: Iterable[ConversationEvent]) -> Q
         if open_hours is not None:
             hours[team] = open_hours
     return Queues(targets, hours)
+
+
+def _counted(counting: Counting, page: list[CycleFacts]) -> None:
+    with paused():
+        counting.cycles(page)
 
 
 class ReportBusy(RuntimeError):
@@ -86,9 +95,23 @@ class Reports:
                 return queue_lookup(rules[0], team)
 
             counting = Counting(group_by, since, until, Queues(lookup=lookup), self.clock(), zone)
-            for chunk in batched(await self.store.conversations_started(since, until), CHUNK):
-                events = await self.store.events_of_many(chunk)
-                await asyncio.to_thread(counting.conversations, events)
+            await self._count(counting, since, until)
             ratings = await self.store.ratings(since, until)
             await asyncio.to_thread(counting.ratings, ratings)
             return counting.report()
+
+    async def _count(self, counting: Counting, since: datetime, until: datetime) -> None:
+        """Count the cycles page by page, the next page read while this one is counted (the read waits on
+        the database, the count on the CPU): at most two pages in memory."""
+        reading: asyncio.Future[list[CycleFacts]] | None = asyncio.ensure_future(
+            self.store.cycles(since, until, None, PAGE))
+        try:
+            while reading is not None:
+                page = await reading
+                reading = (asyncio.ensure_future(self.store.cycles(since, until, cursor(page[-1]), PAGE))
+                           if len(page) == PAGE else None)
+                if page:
+                    await asyncio.to_thread(_counted, counting, page)
+        finally:
+            if reading is not None:  # the count failed or was cancelled: the read ahead is not needed
+                reading.cancel()

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from router.reports.events import COLUMNS, ConversationEvent, Kind, Rating
-from router.reports.store import ReportStore
+from router.reports.cycles import COLUMNS as CYCLE_COLUMNS
+from router.reports.cycles import RATED_TIER, facts
+from router.reports.events import COLUMNS, ConversationEvent, CycleFacts, Kind, Rating
+from router.reports.gc_pause import paused
+from router.reports.store import CycleCursor, ReportStore
 from router.store.engine import Connections
 from router.store.rows import from_ts, ts
 
@@ -18,13 +21,15 @@ _IN_RANGE = (
     "SELECT conversation_id FROM conversation_events WHERE at >= ? AND at < ? AND kind IN ('opened', 'reopened'))"
     " ORDER BY conversation_id, seq"
 )
-_STARTED = ("SELECT DISTINCT conversation_id FROM conversation_events WHERE at >= ? AND at < ?"
-            " AND kind IN ('opened', 'reopened') ORDER BY conversation_id")
+# by the index on (start_at, start_seq): a page seeks past the last one's cursor
+# (the first page's cursor is (since, -1): each page seeks to where it starts, not past the pages before it)
+_CYCLES = (f"SELECT {CYCLE_COLUMNS} FROM conversation_cycles WHERE (start_at, start_seq) > (?, ?)"
+           " AND start_at < ? ORDER BY start_at, start_seq LIMIT ?")
 _OF = f"SELECT {COLUMNS} FROM conversation_events WHERE conversation_id = ? ORDER BY seq"
 # one writer: rowids are given in commit order, so the seq alone is a cursor
 _AFTER = f"SELECT {COLUMNS} FROM conversation_events WHERE seq > ? ORDER BY seq LIMIT ?"
 _END = "SELECT COALESCE(MAX(seq), 0) FROM conversation_events"
-_RATINGS = ("SELECT conversation_id, rating, answered_at, team, channel, agent_id FROM csat_surveys"
+_RATINGS = (f"SELECT conversation_id, rating, answered_at, team, channel, agent_id, {RATED_TIER} FROM csat_surveys s"
             " WHERE rating IS NOT NULL AND answered_at >= ? AND answered_at < ? ORDER BY answered_at, id")
 
 
@@ -49,12 +54,20 @@ def _events_of_many(conn: sqlite3.Connection, ids: list[str]) -> list[Conversati
     return [event(r) for r in conn.execute(sql, ids)] if ids else []
 
 
+def _cycles(conn: sqlite3.Connection, params: tuple[Any, ...]) -> list[CycleFacts]:
+    with paused():
+        return [facts(r) for r in conn.execute(_CYCLES, params)]
+
+
 class SQLiteReports(ReportStore, Connections):
     async def conversation_events(self, since: datetime, until: datetime) -> list[ConversationEvent]:
         return [event(r) for r in await self._r.call(_rows, _IN_RANGE, (ts(since), ts(until)))]
 
-    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
-        return [r[0] for r in await self._r.call(_rows, _STARTED, (ts(since), ts(until)))]
+    async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
+                     ) -> list[CycleFacts]:
+        at, seq = after if after is not None else (since, -1)
+        # converted on the reader's thread, never on the event loop
+        return await self._r.call(_cycles, (ts(max(at, since)), seq, ts(until), limit))
 
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:
         # converted on the reader's thread, never on the event loop
@@ -65,7 +78,7 @@ class SQLiteReports(ReportStore, Connections):
 
     async def ratings(self, since: datetime, until: datetime) -> list[Rating]:
         rows = await self._r.call(_rows, _RATINGS, (ts(since), ts(until)))
-        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [Rating(r[0], int(r[1]), from_ts(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     async def event_cursor(self) -> str:
         rows = await self._r.call(_rows, _END, ())

@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from router.reports.events import ConversationEvent, Rating
+from router.reports.events import ConversationEvent, CycleFacts, Rating
+
+CycleCursor = tuple[datetime, int]  # a cycle's (start_at, start_seq): where a page of cycles ends
+
+
+def cursor(cycle: CycleFacts) -> CycleCursor:
+    return cycle.start_at, cycle.start_seq
 
 
 class ReportStore(Protocol):
@@ -21,8 +27,10 @@ class ReportStore(Protocol):
         order they were written."""
 
     @abstractmethod
-    async def conversations_started(self, since: datetime, until: datetime) -> list[str]:
-        """The ids of the conversations opened or reopened in [``since``, ``until``), in id order."""
+    async def cycles(self, since: datetime, until: datetime, after: CycleCursor | None, limit: int
+                     ) -> list[CycleFacts]:
+        """Up to ``limit`` cycles (``conversation_cycles``, folded as the events were written) that
+        started in [``since``, ``until``), in start order, after ``after`` (a page's last: ``cursor``)."""
 
     @abstractmethod
     async def events_of_many(self, conversation_ids: Sequence[str]) -> list[ConversationEvent]:

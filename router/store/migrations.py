@@ -1,6 +1,7 @@
 """SQLite schema, one script per version. Append only: never edit a shipped one."""
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
+from router.reports.cycles_schema import SQLITE as CONVERSATION_CYCLES
 from router.reports.schema import SQLITE as CONVERSATION_EVENTS
 from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import SQLITE as WEBHOOKS
@@ -458,4 +459,7 @@ MIGRATIONS: list[str] = [
         WHERE agent_id IS NOT NULL;
     DROP INDEX conversations_activity;
     """,
+    # 29: reports — one row per conversation cycle, folded from the event log by a trigger, so a
+    # report reads a row per cycle, not every event (router/reports/cycles_schema.py)
+    CONVERSATION_CYCLES,
 ]

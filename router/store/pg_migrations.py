@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
+from router.reports.cycles_schema import POSTGRES as CONVERSATION_CYCLES
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.search.pg_schema import SEARCH as _SEARCH
 from router.search.pg_schema import SEARCH_TERMS as _SEARCH_TERMS
@@ -534,6 +535,9 @@ PG_MIGRATIONS: list[str] = [
     " CREATE INDEX conversations_agent_activity ON conversations(agent_id, status, last_message_at, id)"
     " WHERE agent_id IS NOT NULL;"
     " DROP INDEX conversations_activity;",
+    # 23: reports — one row per conversation cycle, folded from the event log by a trigger, so a
+    # report reads a row per cycle, not every event (router/reports/cycles_schema.py)
+    CONVERSATION_CYCLES,
 ]
 
 

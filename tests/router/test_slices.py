@@ -114,7 +114,7 @@ READS = {
                     "next_wake"},
     "WallboardStore": {"open_counts", "sla_counts", "queued_values"},
     "WebhookStore": {"get_webhook", "list_webhooks", "subscribed_event_types", "list_webhook_deliveries"},
-    "ReportStore": {"conversation_events", "conversations_started", "events_of_many", "events_of", "ratings",
+    "ReportStore": {"conversation_events", "cycles", "events_of_many", "events_of", "ratings",
                     "event_cursor", "events_after"},
 }
 

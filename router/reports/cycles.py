@@ -1,0 +1,150 @@
+"""A conversation's cycles folded into what the figures need of each
+(``CycleFacts``): the same fold as the ``conversation_cycles`` triggers
+(``router.reports.cycles_schema``) do in the database, event by event in the
+order written, so a report reads one narrow row per cycle instead of every
+event. Here in Python for a list of events (``report`` of a log read by hand,
+the tests' check that both folds agree).
+
+The fold of an event into its conversation's latest cycle (an event before
+any opening belongs to none):
+- ``opened``/``reopened`` starts a cycle; a reopening not to the bot asks for
+  a person at once;
+- the first ``queued``/``assigned`` asks for a person (if none was yet);
+- ``queued`` starts a stay in a queue (a later one replaces it); the next
+  ``assigned`` ends it;
+- the first ``first_reply`` and the first ``resolved`` are kept; ``merged``,
+  ``to_bot``, each ``handoff`` and each ``transferred`` are noted; an
+  ``unmerged`` undoes the ``merged`` (the cycle goes on)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+from router.reports.events import ConversationEvent, CycleFacts, Kind, Stay, Transfer
+
+_order = attrgetter("conversation_id", "seq")
+_conversation = attrgetter("conversation_id")
+
+
+@dataclass(slots=True)
+class _Cycle:
+    start: ConversationEvent
+    asked: ConversationEvent | None = None
+    replied: ConversationEvent | None = None
+    resolved: ConversationEvent | None = None
+    merged: bool = False
+    with_bot: bool = False
+    queued: ConversationEvent | None = None  # a stay not yet ended
+    handoffs: list[str | None] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+
+    def add(self, e: ConversationEvent) -> None:
+        kind = e.kind
+        if kind in (Kind.QUEUED, Kind.ASSIGNED) and self.asked is None:
+            self.asked = e
+        if kind is Kind.QUEUED:
+            self.queued = e
+        elif kind is Kind.ASSIGNED and self.queued is not None:
+            q = self.queued
+            self.stays.append(Stay(q.at, q.team, q.channel, q.tier, e.at, e.agent_id))
+            self.queued = None
+        elif kind is Kind.TRANSFERRED:
+            self.transfers.append(Transfer(e.at, e.team, e.channel, e.tier, e.how, e.agent_id))
+        elif kind is Kind.HANDOFF:
+            self.handoffs.append(e.reason)
+        elif kind is Kind.TO_BOT:
+            self.with_bot = True
+        elif kind is Kind.FIRST_REPLY and self.replied is None:
+            self.replied = e
+        elif kind is Kind.RESOLVED and self.resolved is None:
+            self.resolved = e
+        elif kind is Kind.MERGED:
+            self.merged = True
+        elif kind is Kind.UNMERGED:  # the open conversation is back: its cycle goes on, judged as any other
+            self.merged = False
+
+    def facts(self) -> CycleFacts:
+        s, asked, replied, resolved = self.start, self.asked, self.replied, self.resolved
+        return CycleFacts(
+            s.conversation_id, s.seq, s.kind is Kind.REOPENED, s.at, s.status, s.team, s.channel, s.tier,
+            asked.at if asked else None, asked.team if asked else None,
+            replied.at if replied else None, replied.agent_id if replied else None,
+            resolved.at if resolved else None, resolved.agent_id if resolved else None,
+            resolved.prev_status if resolved else None,
+            self.merged, self.with_bot, tuple(self.handoffs), tuple(self.stays), tuple(self.transfers))
+
+
+def _started(e: ConversationEvent) -> _Cycle:
+    # a reopening not to the bot asks for a person at once
+    asks = e.kind is Kind.REOPENED and e.status != "bot"
+    return _Cycle(e, asked=e if asks else None, with_bot=e.status == "bot")
+
+
+def fold(events: Iterable[ConversationEvent]) -> list[CycleFacts]:
+    """The cycles of these events (any order: each conversation's are taken in seq order), in the order
+    they started (a store's ``cycles``)."""
+    found: list[_Cycle] = []
+    for _, own in groupby(sorted(events, key=_order), key=_conversation):
+        current: _Cycle | None = None
+        for e in own:
+            if e.kind in (Kind.OPENED, Kind.REOPENED):
+                current = _started(e)
+                found.append(current)
+            elif current is not None:
+                current.add(e)
+    found.sort(key=lambda c: (c.start.at, c.start.seq))
+    return [c.facts() for c in found]
+
+
+# a rating's tier (csat_surveys ``s``): its conversation's cycle that started last before it was asked
+RATED_TIER = ("(SELECT c.tier FROM conversation_cycles c WHERE c.conversation_id = s.conversation_id"
+              " AND c.start_at <= s.asked_at ORDER BY c.start_seq DESC LIMIT 1)")
+
+# the columns of conversation_cycles a report reads, in CycleFacts' order (both backends' SELECTs)
+COLUMNS = ("conversation_id, start_seq, reopened, start_at, start_status, team, channel, tier, asked_at, asked_team,"
+           " replied_at, replied_agent, resolved_at, resolved_agent, resolved_prev_status, merged, with_bot,"
+           " handoffs, stays, transfers")
+
+
+_iso = datetime.fromisoformat
+_NULL = "\x1d"
+
+
+def records(text: str | None) -> list[list[str | None]]:
+    """A list of conversation_cycles (``router.reports.cycles_schema``): records split by char 30, fields
+    by char 31, char 29 for a NULL."""
+    if not text:
+        return []
+    return [[None if f == _NULL else f for f in r.split("\x1f")] for r in text.split("\x1e")]
+
+
+def _time(value: str | None) -> datetime:
+    assert value is not None  # the triggers write a time in every record that has one
+    return _iso(value)
+
+
+def _stays(text: str) -> tuple[Stay, ...]:
+    return tuple([Stay(_time(s[0]), s[1], s[2] or "", s[3], _time(s[4]), s[5]) for s in records(text)])
+
+
+def _transfers(text: str) -> tuple[Transfer, ...]:
+    return tuple([Transfer(_time(t[0]), t[1], t[2] or "", t[3], t[4], t[5]) for t in records(text)])
+
+
+def facts(row: Sequence[Any], parse: Callable[[Any], datetime] = _iso) -> CycleFacts:
+    """A row of COLUMNS: its times read by ``parse`` (SQLite's text; PostgreSQL's are datetimes already),
+    its lists (times as SQLite's text on both) split. Per cycle of a report: kept to few calls."""
+    (conversation_id, seq, reopened, start, status, team, channel, tier, asked, asked_team, replied, replied_agent,
+     resolved, resolved_agent, resolved_prev, merged, with_bot, handoffs, stays, moved) = row
+    return CycleFacts(
+        conversation_id, seq, bool(reopened), parse(start), status, team, channel, tier,
+        None if asked is None else parse(asked), asked_team, None if replied is None else parse(replied),
+        replied_agent, None if resolved is None else parse(resolved), resolved_agent, resolved_prev, bool(merged),
+        bool(with_bot), tuple([r[0] for r in records(handoffs)]) if handoffs else (),
+        _stays(stays) if stays else (), _transfers(moved) if moved else ())
