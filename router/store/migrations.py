@@ -458,4 +458,13 @@ MIGRATIONS: list[str] = [
         WHERE agent_id IS NOT NULL;
     DROP INDEX conversations_activity;
     """,
+    # 29: the console's lists at a million customers (issue 24): a view of conversations by status
+    # walks one status's rows newest first (an index on status alone ends in the rowid, the views'
+    # order: router/search/sqlite.py); the wallboard counts the open ones from an index holding
+    # every column it reads, never the table's rows (router/wallboard/sqlite.py)
+    """
+    CREATE INDEX conversations_status_position ON conversations(status);
+    CREATE INDEX conversations_open_board ON conversations(team, channel, status, snoozed_until, reopened_at,
+        created_at) WHERE status IN ('bot', 'queued', 'assigned');
+    """,
 ]
