@@ -459,11 +459,12 @@ MIGRATIONS: list[str] = [
     DROP INDEX conversations_activity;
     """,
     # 29: the console's lists at a million customers (issue 24): a view of conversations by status
-    # walks one status's rows newest first (an index on status alone ends in the rowid, the views'
-    # order: router/search/sqlite.py); the wallboard counts the open ones from an index holding
-    # every column it reads, never the table's rows (router/wallboard/sqlite.py)
+    # walks one status's rows newest first (an index ends in the rowid, the views' order), by status
+    # and assignee when it names one, nobody's included (router/search/sqlite.py); the wallboard
+    # counts the open ones from an index holding every column it reads (router/wallboard/sqlite.py)
     """
     CREATE INDEX conversations_status_position ON conversations(status);
+    CREATE INDEX conversations_status_agent_position ON conversations(status, agent_id);
     CREATE INDEX conversations_open_board ON conversations(team, channel, status, snoozed_until, reopened_at,
         created_at) WHERE status IN ('bot', 'queued', 'assigned');
     """,

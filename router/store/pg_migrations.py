@@ -535,9 +535,11 @@ PG_MIGRATIONS: list[str] = [
     " WHERE agent_id IS NOT NULL;"
     " DROP INDEX conversations_activity;",
     # 23: the console's lists at a million customers (issue 24): a view of conversations by status walks
-    # one status's rows newest first (router/search/postgres.py); the wallboard counts the open ones
+    # one status's rows newest first, by assignee too when it names one (router/search/postgres.py);
+    # the wallboard counts the open ones
     # from an index holding every column it reads (router/wallboard/postgres.py)
     "CREATE INDEX conversations_status_seq ON conversations(status, seq);"
+    " CREATE INDEX conversations_status_agent_seq ON conversations(status, agent_id, seq);"
     " CREATE INDEX conversations_open_board ON conversations(team, channel, status)"
     " INCLUDE (snoozed_until, reopened_at, created_at) WHERE status IN ('bot', 'queued', 'assigned');",
 ]

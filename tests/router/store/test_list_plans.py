@@ -6,6 +6,7 @@ with the store (bench/console_lists.py prints the figures)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,9 +73,10 @@ def test_a_page_of_the_list_seeks_each_status_in_its_index(db: sqlite3.Connectio
 @pytest.mark.parametrize("filters", [
     Filters(statuses=statuses_of("queued"), team="support"),
     Filters(statuses=statuses_of("open"), assignee=""),
+    Filters(statuses=statuses_of("assigned"), assignee="agt_1"),
     Filters(statuses=statuses_of("open"), label="vip", snoozed=True),
     Filters(statuses=statuses_of("resolved"), channel="webchat", since=None),
-], ids=["queued-of-a-team", "open-of-nobody", "open-labelled-snoozed", "resolved-of-a-channel"])
+], ids=["queued-of-a-team", "open-of-nobody", "assigned-to-one", "open-labelled-snoozed", "resolved-of-a-channel"])
 @pytest.mark.parametrize("after", [None, 12345])
 def test_a_view_by_status_walks_each_status_newest_first(db: sqlite3.Connection, filters: Filters,
                                                         after: int | None) -> None:
@@ -82,8 +84,11 @@ def test_a_view_by_status_walks_each_status_newest_first(db: sqlite3.Connection,
     (steps,) = plans_of(db, lambda conn: _search_conversations(conn, search))
     walks = [s for s in reads_of_conversations(steps) if "rowid=?" not in s]  # the page's own rows, by position
     assert len(walks) == len(filters.statuses), steps
+    by = "status=?" if filters.assignee is None else "status=? AND agent_id=?"  # nobody's: agent_id IS NULL
+    index = "conversations_status_position" if filters.assignee is None else "conversations_status_agent_position"
+    seek = " AND rowid<?" if after is not None else ""  # a later page seeks to its cursor
     for walk in walks:  # an index in the views' own order: the status's newest first, nothing sorted but the page
-        assert walk.startswith("SEARCH c USING INDEX conversations_status_position (status=?"), steps
+        assert re.fullmatch(rf"SEARCH c USING (COVERING )?INDEX {index} \({re.escape(by + seek)}\)", walk), steps
     assert not any(s == "SCAN c" or s.startswith("SCAN c ") for s in steps), steps
 
 
