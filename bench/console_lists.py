@@ -2,7 +2,7 @@
 (issue 24, item 7): what an agent, a supervisor or an admin waits for each
 time a screen of the console opens.
 
-    python -m bench.console_lists [--sizes 10000,100000,1000000] [--samples 40] [--postgres]
+    python -m bench.console_lists [--sizes 10000,100000,1000000] [--samples 40] [--postgres] [--stores sqlite,postgres]
 
 For each size, a store of that many customers, each with one identity, one
 conversation and its first message, written in bulk by the database itself
@@ -172,7 +172,7 @@ async def time_calls(base: Base, samples: int) -> dict[str, list[float]]:
 
 async def main(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
-    stores = ["sqlite"] + (["postgres"] if args.postgres else [])
+    stores = [s for s in args.stores.split(",") if s != "postgres" or args.postgres]
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     for store in stores:
         for size in sizes:
@@ -198,6 +198,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="customers, comma-separated")
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL server too")
+    parser.add_argument("--stores", default="sqlite,postgres", help="sqlite,postgres or one (postgres: --postgres)")
     return parser.parse_args(argv)
 
 
