@@ -208,11 +208,16 @@ async def _view_by_status(conn: PgConn, search: Search) -> list[tuple[int, Conve
     where += _filters(replace(search.filters, statuses=()), arg, "c.created_at")
     limit = arg(search.limit)
     statuses = arg([s.value for s in dict.fromkeys(search.filters.statuses)])
+    # the same order, constant columns first: only the (status[, agent_id], seq) index gives it as it
+    # is, so the planner walks that instead of the whole seq index hoping the filter passes soon
+    # (Open of nobody: 0.76 s, every assigned one read, at 1M; with it 0.2 ms)
+    order = "c.status DESC, c.seq DESC" if search.filters.assignee is None else \
+        "c.status DESC, c.agent_id DESC, c.seq DESC"
     rows = await conn.fetch(
         f"SELECT p.position, {CONVERSATION_COLUMNS}"
         f" FROM (SELECT x.position FROM unnest({statuses}::text[]) AS s(status)"
         f" CROSS JOIN LATERAL (SELECT c.seq AS position FROM conversations c WHERE c.status = s.status{where}"
-        f" ORDER BY c.seq DESC LIMIT {limit}) AS x ORDER BY x.position DESC LIMIT {limit}) AS p"
+        f" ORDER BY {order} LIMIT {limit}) AS x ORDER BY x.position DESC LIMIT {limit}) AS p"
         " JOIN conversations c ON c.seq = p.position JOIN customers cu ON cu.id = c.customer_id"
         " ORDER BY p.position DESC", *arg.values)
     return [(r["position"], conversation_row(r)) for r in rows]
