@@ -84,6 +84,13 @@ def _offer(
     return _conv_view(conn, conversation_id)
 
 
+# each agent's assigned conversations by kind: the partial index holds them all (agent and kind), so
+# they are counted from it alone; SQLite, without statistics, would walk the status index and read
+# each row of the table (0.2 s at 12,500 assigned of 1,000,000)
+AGENT_LOADS = ("SELECT agent_id, channel_kind, COUNT(*) FROM conversations INDEXED BY conversations_load"
+               " WHERE status = 'assigned' AND agent_id IS NOT NULL GROUP BY agent_id, channel_kind")
+
+
 @dataclass(frozen=True, slots=True)
 class Lapsed:
     """An unopened offer as ``lapsed_offers`` read it: the agent it was made
@@ -153,11 +160,7 @@ class SQLiteRouting(AssignmentStore, Connections):
         return [_conversation(r) for r in rows]
 
     async def agent_loads(self) -> dict[str, dict[str, int]]:
-        rows = await self._r.call(
-            _all,
-            "SELECT agent_id, channel_kind, COUNT(*) FROM conversations WHERE status = 'assigned'"
-            " AND agent_id IS NOT NULL GROUP BY agent_id, channel_kind",
-        )
+        rows = await self._r.call(_all, AGENT_LOADS)
         loads: dict[str, dict[str, int]] = {}
         for agent_id, kind, count in rows:
             loads.setdefault(agent_id, {})[kind] = count

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +48,7 @@ from router.search.store import (
 from router.search.terms import MIN_PREFIX, TERMS_KEY, TERMS_VERSION, customer_terms, text_terms
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
-from router.store.pg_rows import CONVERSATION_SELECT
+from router.store.pg_rows import CONVERSATION_COLUMNS, CONVERSATION_SELECT
 from router.store.rows import conversation_row, message_row
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ async def _search_messages(conn: PgConn, search: Search, stats: TermStats | None
 
 
 async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int, ConversationView]]:
+    if search.filters.statuses and not search.terms:
+        return await _view_by_status(conn, search)
     arg = _Args()
     where = ""
     if search.terms:
@@ -191,6 +193,33 @@ async def _search_conversations(conn: PgConn, search: Search) -> list[tuple[int,
     where += _filters(search.filters, arg, "c.created_at")
     sql = CONVERSATION_SELECT.replace("SELECT c.*", "SELECT c.seq AS position, c.*", 1)
     rows = await conn.fetch(f"{sql} WHERE true{where} ORDER BY c.seq DESC LIMIT {arg(search.limit)}", *arg.values)
+    return [(r["position"], conversation_row(r)) for r in rows]
+
+
+async def _view_by_status(conn: PgConn, search: Search) -> list[tuple[int, ConversationView]]:
+    """A view of conversations of some statuses (no words): each status's newest first through
+    the (status, seq) index (migration 24), then the newest of those, as the conversation list
+    picks them (router.store.pg_rows); one ``status = ANY`` gathered every conversation of them
+    and sorted them all per page."""
+    arg = _Args()
+    where = ""
+    if search.after is not None:
+        where += f" AND c.seq < {arg(search.after)}"
+    where += _filters(replace(search.filters, statuses=()), arg, "c.created_at")
+    limit = arg(search.limit)
+    statuses = arg([s.value for s in dict.fromkeys(search.filters.statuses)])
+    # the same order, constant columns first: only the (status[, agent_id], seq) index gives it as it
+    # is, so the planner walks that instead of the whole seq index hoping the filter passes soon
+    # (Open of nobody: 0.76 s, every assigned one read, at 1M; with it 0.2 ms)
+    order = "c.status DESC, c.seq DESC" if search.filters.assignee is None else \
+        "c.status DESC, c.agent_id DESC, c.seq DESC"
+    rows = await conn.fetch(
+        f"SELECT p.position, {CONVERSATION_COLUMNS}"
+        f" FROM (SELECT x.position FROM unnest({statuses}::text[]) AS s(status)"
+        f" CROSS JOIN LATERAL (SELECT c.seq AS position FROM conversations c WHERE c.status = s.status{where}"
+        f" ORDER BY {order} LIMIT {limit}) AS x ORDER BY x.position DESC LIMIT {limit}) AS p"
+        " JOIN conversations c ON c.seq = p.position JOIN customers cu ON cu.id = c.customer_id"
+        " ORDER BY p.position DESC", *arg.values)
     return [(r["position"], conversation_row(r)) for r in rows]
 
 

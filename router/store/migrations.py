@@ -462,4 +462,14 @@ MIGRATIONS: list[str] = [
     # 29: reports — one row per conversation cycle, folded from the event log by a trigger, so a
     # report reads a row per cycle, not every event (router/reports/cycles_schema.py)
     CONVERSATION_CYCLES,
+    # 30: the console's lists at a million customers (issue 24): a view of conversations by status
+    # walks one status's rows newest first (an index ends in the rowid, the views' order), by status
+    # and assignee when it names one, nobody's included (router/search/sqlite.py); the wallboard
+    # counts the open ones from an index holding every column it reads (router/wallboard/sqlite.py)
+    """
+    CREATE INDEX conversations_status_position ON conversations(status);
+    CREATE INDEX conversations_status_agent_position ON conversations(status, agent_id);
+    CREATE INDEX conversations_open_board ON conversations(team, channel, status, snoozed_until, reopened_at,
+        created_at) WHERE status IN ('bot', 'queued', 'assigned');
+    """,
 ]

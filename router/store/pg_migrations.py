@@ -538,6 +538,14 @@ PG_MIGRATIONS: list[str] = [
     # 23: reports — one row per conversation cycle, folded from the event log by a trigger, so a
     # report reads a row per cycle, not every event (router/reports/cycles_schema.py)
     CONVERSATION_CYCLES,
+    # 24: the console's lists at a million customers (issue 24): a view of conversations by status walks
+    # one status's rows newest first, by assignee too when it names one (router/search/postgres.py);
+    # the wallboard counts the open ones
+    # from an index holding every column it reads (router/wallboard/postgres.py)
+    "CREATE INDEX conversations_status_seq ON conversations(status, seq);"
+    " CREATE INDEX conversations_status_agent_seq ON conversations(status, agent_id, seq);"
+    " CREATE INDEX conversations_open_board ON conversations(team, channel, status)"
+    " INCLUDE (snoozed_until, reopened_at, created_at) WHERE status IN ('bot', 'queued', 'assigned');",
 ]
 
 

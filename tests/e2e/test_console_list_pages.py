@@ -53,3 +53,32 @@ async def test_show_more_pages_every_conversation_once_and_keeps_the_focus(servi
     texts = await rows.all_inner_texts()
     assert all(any(f"question number {i}" in t for t in texts) for i in range(8)), texts
     assert (await focused(page)).startswith("row:")
+
+
+async def smaller_views(route: Route) -> None:
+    await route.continue_(url=route.request.url.replace("limit=20", f"limit={PAGE}"))
+
+
+async def test_a_view_by_status_pages_with_more_every_conversation_once_newest_first(
+        service: str, browser: Browser) -> None:
+    """The Open view (search's filters alone) walks each status newest first on the server
+    (issue 24): its "More" pages go on by cursor, none lost, none twice, the newest on top."""
+    for i in range(7):
+        await customer_writes(service, f"Viewer {i}", f"view question {i}")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.route("**/api/search?*", smaller_views)
+    await agent_logs_in(page, service)
+    await expect(page.locator('[data-testid="conversation"]')).to_have_count(7)  # the list, before the view
+    await page.locator('[data-testid="search-filters-toggle"]').click()
+    await page.locator('[data-testid="search-kind"]').select_option("conversations")
+    await page.locator('[data-testid="search-status"]').select_option("open")
+    hits = page.locator('[data-testid="search-hit"]')
+    more = page.locator('[data-testid="search-more"]')
+    await expect(hits).to_have_count(PAGE)
+    await expect(hits.first).to_contain_text("view question 6")
+    for shown in (2 * PAGE, 7):
+        await more.click()
+        await expect(hits).to_have_count(shown)
+    await expect(more).to_have_count(0)  # the last page: nothing more
+    texts = await hits.all_inner_texts()
+    assert [next(i for i in range(7) if f"view question {i}" in t) for t in texts] == list(range(6, -1, -1)), texts
