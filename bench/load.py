@@ -456,6 +456,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="1 node on SQLite, 1 and 2 nodes on PostgreSQL, in one run")
     parser.add_argument("--pg-synchronous-commit", choices=["on", "off"], default="on",
                         help="on (PostgreSQL's default): a commit waits for its WAL on disk")
+    from bench import overload  # noqa: PLC0415 (it imports this module)
+
+    overload.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.nodes > 1 and args.store != "postgres":
         parser.error("--nodes > 1 needs --store postgres: nodes share one PostgreSQL")
@@ -467,4 +470,10 @@ if __name__ == "__main__":
     # latency: the same tuning as `omnirouter run` (router/heap.py)
     gc.freeze()
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
-    asyncio.run(main(parse_args()))
+    arguments = parse_args()
+    if arguments.overload:
+        from bench import overload
+
+        overload.run(arguments)
+    else:
+        asyncio.run(main(arguments))
