@@ -28,9 +28,12 @@ SOCKETS = web.AppKey("console_sockets", weakref.WeakSet[web.WebSocketResponse])
 # the session a socket was opened with, so logging out closes it too
 SESSION = web.ResponseKey("console_session", str)
 HEARTBEAT = 30.0
-# a socket this many times server.lag_bound behind on new messages is too slow to keep
-# (the pipeline keeps its own lag under the bound: the rest is the socket's)
+# a socket this many times server.lag_bound behind on new messages, and at least
+# BEHIND_FLOOR seconds, is too slow to keep: the pipeline keeps its own lag near the
+# bound, the rest is the socket's; the floor keeps a small bound from dropping every
+# console at once when the whole service is briefly behind
 BEHIND_FACTOR = 5.0
+BEHIND_FLOOR = 15.0
 _CLOSE_TIMEOUT = 2.0
 
 
@@ -103,7 +106,7 @@ async def _account_now(request: web.Request, ws: web.WebSocketResponse) -> Agent
 
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
-    behind = request.app[SETTINGS].server.lag_bound * BEHIND_FACTOR
+    behind = max(BEHIND_FLOOR, request.app[SETTINGS].server.lag_bound * BEHIND_FACTOR)
     pusher = asyncio.create_task(_push(ws, sub, agent_id, behind))
     try:
         async for msg in ws:

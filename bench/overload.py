@@ -41,6 +41,9 @@ from bench import load
 DRAIN_PATIENCE = 30.0
 _TOKEN = re.compile(r'"text": "(over \d+)"')
 _CREATED = re.compile(r'"created_at": "([^"]+)"')
+_GAUGE = re.compile(r"^omnirouter_pipeline_lag_seconds\{[^}]*\} (\S+)$", re.MULTILINE)
+# seconds between two reads of the service's own lag gauge (GET /metrics)
+GAUGE_EVERY = 0.5
 
 
 @dataclass
@@ -50,6 +53,10 @@ class Overload:
     lags: dict[str, float] = field(default_factory=dict)
     refused: int = 0
     last_ack_at: float = 0.0
+    # agent sockets the service closed (too slow: the console would reconnect and reload)
+    cut: int = 0
+    # the service's own gauge (omnirouter_pipeline_lag_seconds) as read during the run; empty: it has none
+    gauge: list[float] = field(default_factory=list)
 
     def acked(self, token: str) -> None:
         started = self.sent_at.get(token)
@@ -69,6 +76,17 @@ async def _agent(ws: aiohttp.ClientWebSocketResponse, run: Overload) -> None:
         if (msg.data.startswith('{"type": "message.created"') and (token := _TOKEN.search(msg.data))
                 and (created := _CREATED.search(msg.data))):
             run.delivered(token.group(1), created.group(1))
+    run.cut += 1  # the bench closes its sockets only after cancelling this task
+
+
+async def _gauge(base: str, run: Overload) -> None:
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{base}/metrics") as resp:
+                if (found := _GAUGE.search(await resp.text())) is None:
+                    return  # a service without the gauge (the code before it)
+                run.gauge.append(float(found.group(1)))
+            await asyncio.sleep(GAUGE_EVERY)
 
 
 async def _customer(ws: aiohttp.ClientWebSocketResponse, run: Overload) -> None:
@@ -116,17 +134,18 @@ async def overload(args: argparse.Namespace, saturation: float, base: str, ws_ur
         sessions, agents = await load.open_agents(base, args.agents)
         readers = [asyncio.create_task(_customer(ws, run)) for ws in customers]
         readers += [asyncio.create_task(_agent(ws, run)) for ws in agents]
+        readers.append(asyncio.create_task(_gauge(base, run)))
         offered = saturation * args.overload_factor
         started = time.perf_counter()
         sent_rate = await _drive(customers, run, offered, args.overload_duration)
         await _settle(run)
         elapsed = time.perf_counter() - started
+        for task in readers:
+            task.cancel()
         for ws in customers + agents:
             await ws.close()
         for session in sessions:
             await session.close()
-        for task in readers:
-            task.cancel()
     acked = set(run.ack_wait)
     lost = acked - set(run.lags)
     lags, waits = list(run.lags.values()), list(run.ack_wait.values())
@@ -135,7 +154,9 @@ async def overload(args: argparse.Namespace, saturation: float, base: str, ws_ur
         "delivered": len(acked & set(run.lags)), "lost": len(lost), "refused": run.refused, "elapsed": elapsed,
         "lag_p50": load.percentile(lags, 0.5), "lag_p99": load.percentile(lags, 0.99), "lag_max": max(lags, default=0),
         "ack_p50": load.percentile(waits, 0.5), "ack_p99": load.percentile(waits, 0.99),
-        "ack_max": max(waits, default=0),
+        "ack_max": max(waits, default=0), "cut": run.cut,
+        "gauge_max": max(run.gauge) if run.gauge else float("nan"),
+        "gauge_p99": load.percentile(run.gauge, 0.99),
     }
 
 
@@ -165,12 +186,15 @@ async def main(args: argparse.Namespace) -> None:
     bound = f"server.lag_bound {args.lag_bound} s" if args.lag_bound is not None else "the service's default bound"
     print(f"overload ({bound}): {r['offered']:.0f} msg/s offered ({args.overload_factor:g}x saturation) for "
           f"{args.overload_duration:g} s, {r['sent_rate']:.0f} msg/s sent by the generator", flush=True)
-    print(f"  lag store -> agent: p50 {r['lag_p50'] * 1000:.0f} ms, p99 {r['lag_p99'] * 1000:.0f} ms, "
-          f"max {r['lag_max'] * 1000:.0f} ms")
+    print(f"  lag store -> agent (the generator's clock, its own delay included): p50 {r['lag_p50'] * 1000:.0f} ms, "
+          f"p99 {r['lag_p99'] * 1000:.0f} ms, max {r['lag_max'] * 1000:.0f} ms")
+    print(f"  the service's lag gauge, read every {GAUGE_EVERY:g} s: p99 {r['gauge_p99'] * 1000:.0f} ms, "
+          f"max {r['gauge_max'] * 1000:.0f} ms (nan: the service has none)")
     print(f"  customer's wait for the ack (pushback): p50 {r['ack_p50']:.2f} s, p99 {r['ack_p99']:.2f} s, "
           f"max {r['ack_max']:.2f} s")
     print(f"  sent {r['sent']:.0f}, acknowledged {r['acked']:.0f}, of them delivered to an agent "
-          f"{r['delivered']:.0f}, lost {r['lost']:.0f}; refusal frames {r['refused']:.0f}; "
+          f"{r['delivered']:.0f}, not delivered {r['lost']:.0f}; agent sockets closed by the service "
+          f"{r['cut']:.0f}; refusal frames {r['refused']:.0f}; "
           f"{r['elapsed']:.0f} s until settled; server peak RSS {rss:.0f} MB")
 
 

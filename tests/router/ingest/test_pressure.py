@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from router.ingest.pressure import FIRST_RATE, Pressure
+from router.ingest.pressure import FIRST_RATE, HEADROOM, Pressure
 
 
 class Clock:
@@ -33,9 +33,10 @@ def test_the_lag_is_the_age_of_the_oldest_message_in_the_pipeline() -> None:
 def test_a_crowd_let_in_at_once_is_over_the_bound_by_the_wait_it_makes() -> None:
     clock = Clock()
     pressure = Pressure(1.0, clock)
-    crowd = [pressure.enter() for _ in range(int(FIRST_RATE * 2))]  # two seconds of work before any was measured
+    # two seconds of work (with the headroom) before any was measured
+    crowd = [pressure.enter() for _ in range(int(FIRST_RATE * 2 / HEADROOM))]
     assert pressure.over()
-    for key in crowd[: int(FIRST_RATE * 1.5)]:
+    for key in crowd[: int(FIRST_RATE * 1.5 / HEADROOM)]:
         pressure.leave(key)
     assert not pressure.over()
 
@@ -49,9 +50,9 @@ def test_the_rate_is_counted_over_busy_time_so_a_burst_at_light_load_is_no_alarm
         pressure.leave(key)
         clock.now += 0.05
     assert abs(pressure.rate() - 500) < 5  # what it gets through while busy, not the 19 a second offered
-    burst = [pressure.enter() for _ in range(400)]
-    assert not pressure.over()  # 0.8 s of work
-    burst += [pressure.enter() for _ in range(200)]
+    burst = [pressure.enter() for _ in range(int(400 / HEADROOM))]
+    assert not pressure.over()  # 0.8 s of work, with the headroom
+    burst += [pressure.enter() for _ in range(int(200 / HEADROOM))]
     assert pressure.over()  # 1.2 s
 
 
