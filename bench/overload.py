@@ -42,6 +42,8 @@ DRAIN_PATIENCE = 30.0
 _TOKEN = re.compile(r'"text": "(over \d+)"')
 _CREATED = re.compile(r'"created_at": "([^"]+)"')
 _GAUGE = re.compile(r"^omnirouter_pipeline_lag_seconds\{[^}]*\} (\S+)$", re.MULTILINE)
+_IN_FLIGHT = re.compile(r"^omnirouter_pipeline_in_flight\{[^}]*\} (\S+)$", re.MULTILINE)
+_WAITING = re.compile(r"^omnirouter_admission_waiting\{[^}]*\} (\S+)$", re.MULTILINE)
 # seconds between two reads of the service's own lag gauge (GET /metrics)
 GAUGE_EVERY = 0.5
 
@@ -57,6 +59,8 @@ class Overload:
     cut: int = 0
     # the service's own gauge (omnirouter_pipeline_lag_seconds) as read during the run; empty: it has none
     gauge: list[float] = field(default_factory=list)
+    # (seconds into the run, lag, in flight, waiting) when the gauge read its highest
+    worst: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     def acked(self, token: str) -> None:
         started = self.sent_at.get(token)
@@ -80,12 +84,18 @@ async def _agent(ws: aiohttp.ClientWebSocketResponse, run: Overload) -> None:
 
 
 async def _gauge(base: str, run: Overload) -> None:
+    started = time.perf_counter()
     async with aiohttp.ClientSession() as http:
         while True:
             async with http.get(f"{base}/metrics") as resp:
-                if (found := _GAUGE.search(await resp.text())) is None:
-                    return  # a service without the gauge (the code before it)
-                run.gauge.append(float(found.group(1)))
+                text = await resp.text()
+            if (found := _GAUGE.search(text)) is None:
+                return  # a service without the gauge (the code before it)
+            lag = float(found.group(1))
+            if lag >= max(run.gauge, default=0.0):
+                counts = [float(m.group(1)) if (m := p.search(text)) else 0.0 for p in (_IN_FLIGHT, _WAITING)]
+                run.worst = (time.perf_counter() - started, lag, counts[0], counts[1])
+            run.gauge.append(lag)
             await asyncio.sleep(GAUGE_EVERY)
 
 
@@ -156,7 +166,8 @@ async def overload(args: argparse.Namespace, saturation: float, base: str, ws_ur
         "ack_p50": load.percentile(waits, 0.5), "ack_p99": load.percentile(waits, 0.99),
         "ack_max": max(waits, default=0), "cut": run.cut,
         "gauge_max": max(run.gauge) if run.gauge else float("nan"),
-        "gauge_p99": load.percentile(run.gauge, 0.99),
+        "gauge_p99": load.percentile(run.gauge, 0.99), "worst_at": run.worst[0], "worst_in_flight": run.worst[2],
+        "worst_waiting": run.worst[3],
     }
 
 
@@ -189,7 +200,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  lag store -> agent (the generator's clock, its own delay included): p50 {r['lag_p50'] * 1000:.0f} ms, "
           f"p99 {r['lag_p99'] * 1000:.0f} ms, max {r['lag_max'] * 1000:.0f} ms")
     print(f"  the service's lag gauge, read every {GAUGE_EVERY:g} s: p99 {r['gauge_p99'] * 1000:.0f} ms, "
-          f"max {r['gauge_max'] * 1000:.0f} ms (nan: the service has none)")
+          f"max {r['gauge_max'] * 1000:.0f} ms (nan: the service has none); at its highest, "
+          f"{r['worst_at']:.0f} s into the run, {r['worst_in_flight']:.0f} in flight and {r['worst_waiting']:.0f} "
+          "waiting")
     print(f"  customer's wait for the ack (pushback): p50 {r['ack_p50']:.2f} s, p99 {r['ack_p99']:.2f} s, "
           f"max {r['ack_max']:.2f} s")
     print(f"  sent {r['sent']:.0f}, acknowledged {r['acked']:.0f}, of them delivered to an agent "

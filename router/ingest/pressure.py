@@ -34,8 +34,11 @@ from collections.abc import Callable
 
 # seconds over which the rate of messages leaving the pipeline is counted
 WINDOW = 2.0
-# fewer messages than this left in the window: the last rate measured stands
+# fewer messages than this left in the window, or over less busy time than MIN_BUSY
+# seconds: the last rate measured stands (the store commits in groups: twenty messages
+# leaving within a millisecond say nothing of the rate)
 MIN_SAMPLES = 20
+MIN_BUSY = 0.5
 # messages a second the pipeline is taken to get through before it was ever measured
 FIRST_RATE = 100.0
 # the expected wait counted this many times: the tail of the waits over their average
@@ -92,7 +95,7 @@ class Pressure:
         now = self._clock()
         while self._left and self._left[0][0] < now - WINDOW:
             self._left.popleft()
-        if len(self._left) >= MIN_SAMPLES and (busy := self._left[-1][1] - self._left[0][1]) > 0:
+        if len(self._left) >= MIN_SAMPLES and (busy := self._left[-1][1] - self._left[0][1]) >= MIN_BUSY:
             self._rate = (len(self._left) - 1) / busy
         return self._rate
 

@@ -44,16 +44,26 @@ def test_a_crowd_let_in_at_once_is_over_the_bound_by_the_wait_it_makes() -> None
 def test_the_rate_is_counted_over_busy_time_so_a_burst_at_light_load_is_no_alarm() -> None:
     clock = Clock()
     pressure = Pressure(1.0, clock)
-    for _ in range(30):  # light load: one message at a time, 2 ms each, 50 ms apart
+    for _ in range(30):  # light load: one message at a time, 25 ms each, 25 ms apart
         key = pressure.enter()
-        clock.now += 0.002
+        clock.now += 0.025
         pressure.leave(key)
-        clock.now += 0.05
-    assert abs(pressure.rate() - 500) < 5  # what it gets through while busy, not the 19 a second offered
-    burst = [pressure.enter() for _ in range(int(400 / HEADROOM))]
-    assert not pressure.over()  # 0.8 s of work, with the headroom
-    burst += [pressure.enter() for _ in range(int(200 / HEADROOM))]
-    assert pressure.over()  # 1.2 s
+        clock.now += 0.025
+    assert abs(pressure.rate() - 40) < 1  # what it gets through while busy, not the 20 a second offered
+    burst = [pressure.enter() for _ in range(15)]
+    assert not pressure.over()  # 0.75 s of work, with the headroom
+    burst += [pressure.enter() for _ in range(10)]
+    assert pressure.over()  # 1.25 s
+
+
+def test_a_group_commit_is_no_measure_of_the_rate() -> None:
+    clock = Clock()
+    pressure = Pressure(1.0, clock)
+    keys = [pressure.enter() for _ in range(40)]
+    clock.now += 0.001
+    for key in keys:  # forty messages through in one commit of a millisecond
+        pressure.leave(key)
+    assert pressure.rate() == FIRST_RATE
 
 
 async def test_room_answers_at_once_under_the_bound_and_lets_waiters_in_as_messages_leave() -> None:
