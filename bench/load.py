@@ -509,6 +509,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --reference ideal: keep every core this busy (0-1), a process each")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="record each server with py-spy into DIR (python -m bench.profile prints the top frames)")
+    from bench import overload  # noqa: PLC0415 (it imports this module)
+
+    overload.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.reference == "ideal" and (args.store != "sqlite" or args.compare_stores):
         parser.error("--reference ideal runs omnirouter on its default store (SQLite, one node)")
@@ -522,4 +525,10 @@ if __name__ == "__main__":
     # latency: the same tuning as `omnirouter run` (router/heap.py)
     gc.freeze()
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
-    asyncio.run(main(parse_args()))
+    arguments = parse_args()
+    if arguments.overload:
+        from bench import overload
+
+        overload.run(arguments)
+    else:
+        asyncio.run(main(arguments))

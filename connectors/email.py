@@ -427,6 +427,7 @@ class EmailConnector(Connector[EmailOptions]):
                 raise result
 
     async def _accept(self, mail: ParsedMail) -> None:
+        await self.host.admission(self.name, None)  # over the lag bound: the mail waits in the mailbox
         accepted = await self.host.on_message(mail.inbound)
         log.debug("email %s: mail %s is message %s%s", self.name, mail.inbound.external_id, accepted.message_id,
                   " (duplicate)" if accepted.duplicate else "")

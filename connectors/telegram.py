@@ -362,6 +362,7 @@ class TelegramConnector(Connector[TelegramOptions]):
             # nothing to confirm it by: Telegram never sends one, so it is only skipped
             log.warning("telegram %s: a polled item without an update_id skipped", self.name)
             return offset
+        await self.host.admission(self.name, None)  # over the lag bound: polls no faster than the pipeline takes
         await self._accept(read)
         return read.update_id + 1
 
@@ -383,6 +384,8 @@ class TelegramConnector(Connector[TelegramOptions]):
         except NotAnUpdate:
             log.warning("telegram %s: malformed update refused: no integer update_id", self.name)
             raise web.HTTPBadRequest(text="malformed update: no integer update_id") from None
+        # over the lag bound: HostBusy, a 503 with Retry-After, and Telegram delivers the update again
+        await self.host.admission(self.name, 0)
         await self._accept(read)
         return web.Response(text="ok")
 

@@ -64,6 +64,7 @@ from router.connector import (
     ConnectorOptions,
     DeliveryError,
     FileUnavailable,
+    HostBusy,
     PermanentError,
     RateLimited,
     ReplyWindow,
@@ -83,6 +84,9 @@ MAX_BODY_LENGTH = 1600
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
 HTTP_TIMEOUT = 20.0
+# seconds an inbound message waits for room while the pipeline is over its lag bound: well
+# within the 15 s Twilio waits for an answer (its webhooks' default read timeout)
+HOLD_SECONDS = 10.0
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -418,6 +422,12 @@ class TwilioConnector(Connector[TwilioOptions]):
             fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_input=False))
             log.warning("twilio %s: malformed message refused: %s", self.name, fields)
             raise web.HTTPBadRequest(text=f"malformed message: {fields}") from None
+        try:
+            await self.host.admission(self.name, HOLD_SECONDS)
+        except HostBusy:
+            # Twilio calls a refused message's fallback URL and never delivers it again: held, then taken all the same
+            log.info("twilio %s: the pipeline is still over its lag bound after %g s, taking %s anyway", self.name,
+                     HOLD_SECONDS, inbound.external_id)
         accepted = await self.host.on_message(inbound)
         log.debug("twilio %s: %s is message %s%s", self.name, inbound.external_id, accepted.message_id,
                   " (duplicate)" if accepted.duplicate else "")

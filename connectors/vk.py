@@ -37,6 +37,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -64,6 +66,7 @@ from router.connector import (
     ConnectorOptions,
     DeliveryError,
     FileUnavailable,
+    HostBusy,
     HostFailed,
     HostUnavailable,
     PermanentError,
@@ -79,6 +82,15 @@ from router.models import Attachment, IdentityRef, OutboundMessage
 log = logging.getLogger(__name__)
 
 PRODUCTION_API = "https://api.vk.ru"
+
+
+def busy_response(exc: HostBusy) -> web.Response:
+    """Over the lag bound: 503 with Retry-After, which the Callback API
+    honours (as it does with 429 and 410), delivering the event again after
+    it; any answer but "ok" is delivered again anyway. The date form, as VK's
+    own SDK sends it (RFC 9110 allows seconds or a date)."""
+    when = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
+    return web.Response(status=503, text="overloaded", headers={"Retry-After": format_datetime(when, usegmt=True)})
 API_VERSION = "5.199"
 # VK's limit for a community token is 20 requests a second
 COMMUNITY_RPS = 20
@@ -347,9 +359,13 @@ class VkConnector(Connector[VkOptions]):
             log.warning("vk %s: event for community %r refused, this is %d",
                         self.name, event.get("group_id"), self.options.group_id)
             raise web.HTTPForbidden(text="wrong community")
-        if event["type"] == "confirmation":
+        if event["type"] == "confirmation":  # never refused: VK would not confirm the server
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.options.confirmation_code or "")
+        try:
+            await self.host.admission(self.name, 0)
+        except HostBusy as exc:
+            return busy_response(exc)
         await self._accept(event)
         # anything but "ok" makes VK deliver the event again
         return web.Response(text="ok")
@@ -432,6 +448,7 @@ class VkConnector(Connector[VkOptions]):
             # a new key, and VK's "now" only for a first start: what came meanwhile is read, not skipped
             at.server, at.ts = fresh, str(fresh["ts"]) if at.ts is None else at.ts
             await self._save(at)  # a first start's "now" too: a poller after this one resumes there
+        await self.host.admission(self.name, None)  # over the lag bound: polls no faster than the pipeline takes
         await self._poll_once(http, at)
         await self._save(at)
 

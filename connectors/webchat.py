@@ -49,6 +49,7 @@ from router.connector import (
     Connector,
     ConnectorHost,
     ConnectorOptions,
+    HostBusy,
     HostError,
     HostFailed,
     HostUnavailable,
@@ -79,6 +80,9 @@ HEARTBEAT_SECONDS = 30.0
 # connection is dropped (see _ChatSocket)
 LINGER_SECONDS = 5.0
 TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} bytes".encode()
+# seconds a message's ack may wait for room while the pipeline is over its lag bound: the
+# tab's other frames (its pings) wait behind it, and the widget gives a silent socket 60 s
+ACK_PATIENCE = 30.0
 
 
 
@@ -409,6 +413,12 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             raise FrameError("hello_required", 'send {"type": "hello"} first')
         if (over := self._over_limit(session, visitor_id)) is not None:
             await self._refuse_flood(session, *over, frame.client_id)
+            return
+        try:  # over the lag bound: the ack waits for room (the widget keeps the message pending meanwhile)
+            await self.host.admission(self.name, ACK_PATIENCE)
+        except HostBusy as exc:  # still none: the widget sends it again when told, as after a rate limit
+            await self._push_now(session, {"type": "error", "code": "busy", "client_id": frame.client_id,
+                                           "retry_after": exc.retry_after, "message": "busy: " + exc.reason})
             return
         inbound = InboundMessage(
             channel=self.name,

@@ -26,6 +26,10 @@ class ServerConfig(Section):
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     # the header those proxies write: nginx's $proxy_add_x_forwarded_for, or RFC 7239's
     forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # seconds a message may take from being taken in to the agents' screens: above
+    # it the entry points push back (webhooks answer 503 with Retry-After, the site
+    # chat holds its acks, pollers wait) instead of queueing without bound
+    lag_bound: float = Field(2.0, gt=0, le=600)
 
 
 class StoreConfig(Section):

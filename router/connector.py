@@ -126,6 +126,19 @@ class HostUnavailable(HostError):
     that pulls messages tries again later."""
 
 
+class HostBusy(HostUnavailable):
+    """The pipeline is over its lag bound (``server.lag_bound``): the message
+    was not taken, so that those already taken reach the agents in time.
+    ``retry_after`` is how many seconds the sender is asked to wait. A webhook
+    lets it propagate (the server answers 503 with Retry-After, and the
+    platform delivers again); a connector that can wait instead (a poller,
+    the site chat) waits in ``ConnectorHost.admission``."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"overloaded: the pipeline is over its lag bound, retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class HostFailed(HostError):
     """This call failed for another reason (the store refused the write, a
     bug in the core), already logged by the host with its traceback. The
@@ -142,6 +155,16 @@ class ConnectorHost(Protocol):
         """Store and route ``message``. ``HostUnavailable`` when it could not
         be stored now (an outage), ``HostFailed`` when it could not be stored
         for another reason; never any other exception."""
+        ...
+
+    async def admission(self, channel: str, patience: float | None) -> None:
+        """Room for a message in the pipeline: returns at once while it is
+        under its lag bound, else waits for room up to ``patience`` seconds
+        (None: as long as it takes) and raises ``HostBusy`` if there is still
+        none. Called right before ``on_message``, with nothing awaited
+        between, so the message is counted before anyone else is let in. A
+        webhook passes 0 (the platform retries), a poller None (it simply
+        takes no more meanwhile), the site chat a while (its ack waits)."""
         ...
 
     async def history(self, sender: IdentityRef, limit: int) -> list[Message]:

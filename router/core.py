@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
 from router.bot.welcome import Greeter
 from router.bus import EventBus
-from router.connector import Accepted, Availability, ChannelLabel, Connector, HostFailed, HostUnavailable
+from router.connector import Accepted, Availability, ChannelLabel, Connector, HostBusy, HostFailed, HostUnavailable
 from router.conversations.service import Conversations
 from router.csat.config import CsatConfig
 from router.csat.service import Surveys
@@ -28,6 +29,7 @@ from router.identity.phone_ask import PhoneAsker
 from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
 from router.identity.verification import Verifier
+from router.ingest.pressure import Pressure
 from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # how long "who answers now" is read from memory before the store is asked again
 AVAILABILITY_FRESH = timedelta(seconds=5)
+# seconds between two warnings that the entry points push back
+PUSHBACK_LOG_EVERY = 60.0
 
 
 @contextlib.contextmanager
@@ -96,6 +100,7 @@ class Router:
         bot_messages: Messages | None = None,
         bot_config: BotFile | None = None,
         csat: CsatConfig | None = None,
+        lag_bound: float = float("inf"),
     ) -> None:
         self.store = store
         self.bus = bus
@@ -122,8 +127,14 @@ class Router:
         self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None)
         self.snoozes, self.labels = Snoozes(store, bus, now), Labels(store, bus, now)  # router/search/
         self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
+        # how far behind the pipeline is, against server.lag_bound: the entry points' admission
+        self.pressure = Pressure(lag_bound)
+        self._warned_at = -PUSHBACK_LOG_EVERY
+        metrics.pipeline_lag.set_function(self.pressure.lag)
+        metrics.pipeline_in_flight.set_function(lambda: self.pressure.in_flight)
+        metrics.admission_waiting.set_function(lambda: self.pressure.waiting)
         self.ingest = Ingest(store, bus, routing, metrics, self.identity, now, self.outbox_wakeup, self.selfservice,
-                             self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff)
+                             self.phone_asker, self.bot_desk, (bot_messages or Messages()).handoff, self.pressure)
         # the satisfaction survey after an agent's resolve, and the answers before routing
         self.surveys = Surveys(store, bus, now, self.outbox_wakeup, csat or CsatConfig(), self._queue_open,
                                self.conversations.window_open)
@@ -167,6 +178,25 @@ class Router:
         }
 
     # -- what connectors see (router.connector.ConnectorHost) ----------------
+    async def admission(self, channel: str, patience: float | None) -> None:
+        if not self.pressure.over():  # the common case: no await, so the message is counted at once
+            return
+        self._warn_pushback(channel)
+        if await self.pressure.room(patience):
+            self.metrics.admission_held.labels(channel).inc()
+            return
+        self.metrics.admission_refused.labels(channel).inc()
+        raise HostBusy(self.pressure.retry_after())
+
+    def _warn_pushback(self, channel: str) -> None:
+        """Once a minute at most while it lasts: an overload must not flood the log too."""
+        now = time.monotonic()
+        if now - self._warned_at >= PUSHBACK_LOG_EVERY:
+            self._warned_at = now
+            log.warning("the pipeline is %.1f s behind, over its bound of %g s (server.lag_bound): entry points "
+                        "push back (first on %s; logged once a minute)", self.pressure.lag(), self.pressure.bound,
+                        channel)
+
     async def on_message(self, message: InboundMessage) -> Accepted:
         with _for_connectors("message %s/%s", message.channel, message.external_id):
             return await self.ingest.on_message(message)

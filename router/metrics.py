@@ -71,5 +71,30 @@ class Metrics:
             registry=self.registry,
         )
 
+        # admission control (router/ingest/pressure.py): the lag is read at each scrape
+        self.pipeline_lag = Gauge(
+            "omnirouter_pipeline_lag_seconds",
+            "How far behind the pipeline is: the oldest message in it, or the wait a newcomer can expect",
+            registry=self.registry,
+        )
+        self.pipeline_in_flight = Gauge(
+            "omnirouter_pipeline_in_flight", "Messages taken in and not yet through the pipeline",
+            registry=self.registry,
+        )
+        self.admission_waiting = Gauge(
+            "omnirouter_admission_waiting", "Senders waiting for room in the pipeline now (site chat, pollers)",
+            registry=self.registry,
+        )
+        self.admission_held = Counter(
+            "omnirouter_admission_held",
+            "Messages that waited for room before the pipeline took them (their ack or answer waited)",
+            ["channel"], registry=self.registry,
+        )
+        self.admission_refused = Counter(
+            "omnirouter_admission_refused",
+            "Messages refused while the pipeline was over its lag bound (webhooks: 503 with Retry-After)",
+            ["channel"], registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self._exposed)

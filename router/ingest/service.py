@@ -29,6 +29,7 @@ from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
 from router.identity.store import CustomerStore, MergeStore
 from router.identity.types import IdentityPlan
+from router.ingest.pressure import Pressure
 from router.ingest.reopen import reopening
 from router.ingest.store import IngestStore
 from router.metrics import Metrics
@@ -72,6 +73,7 @@ class Ingest:
         self, store: IngestServiceStore, bus: EventBus, routing: Routing, metrics: Metrics, identity: IdentityRules,
         clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, selfservice: SelfService,
         phone_asker: PhoneAsker, bot_desk: BotDesk | None, handoff_texts: Mapping[Any, str],
+        pressure: Pressure | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -89,13 +91,19 @@ class Ingest:
         self._in_flight: set[asyncio.Task[Accepted]] = set()
         # reads answers to satisfaction surveys before routing (router.csat); set by the Router
         self.surveys: Surveys | None = None
+        # the pipeline's lag, which the entry points' admission reads (router.ingest.pressure)
+        self.pressure = pressure or Pressure(float("inf"))
 
     async def on_message(self, message: InboundMessage) -> Accepted:
         # shielded: a client that goes away or a shutdown must not leave a
         # message half way through the pipeline
+        # counted in the pipeline's lag from now (no await between the entry
+        # point's admission and here) until everyone was told
+        taken = self.pressure.enter()
         task = asyncio.ensure_future(self._ingest(message))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(lambda _: self.pressure.leave(taken))
         return await asyncio.shield(task)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:

@@ -38,7 +38,7 @@ from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
 from router.cluster.node import node_id
 from router.config import Settings
-from router.connector import Connector, HostFailed, HostUnavailable
+from router.connector import Connector, HostBusy, HostFailed, HostUnavailable
 from router.core import Router
 from router.csat.config import load_csat_config
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
@@ -236,10 +236,11 @@ async def _close_clients(app: web.Application) -> None:
 RETRY_AFTER = 5  # seconds a refused sender is asked to wait while the store is down
 
 
-def unavailable_response(reason: str) -> web.Response:
+def unavailable_response(reason: str, error: str = "store_unavailable", retry_after: int = RETRY_AFTER
+                         ) -> web.Response:
     """503 with the reason: nothing was stored, the sender may try again."""
-    return web.json_response({"status": "unavailable", "error": "store_unavailable", "reason": reason},
-                             status=503, headers={"Retry-After": str(RETRY_AFTER)})
+    return web.json_response({"status": "unavailable", "error": error, "reason": reason},
+                             status=503, headers={"Retry-After": str(retry_after)})
 
 
 @web.middleware
@@ -253,6 +254,8 @@ async def store_outage(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     except StoreUnavailable as exc:
         return unavailable_response(exc.reason)
+    except HostBusy as exc:  # over the lag bound (router/ingest/pressure.py): the platform delivers it again
+        return unavailable_response(exc.reason, "overloaded", exc.retry_after)
     except HostUnavailable as exc:
         return unavailable_response(exc.reason)
     except HostFailed as exc:
@@ -334,7 +337,7 @@ def create_app(
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
-                         bot_config=bot[1] if bot else None, csat=csat)
+                         bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound)
     if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
     # the router's clock, read when used: tests and tools swap it later

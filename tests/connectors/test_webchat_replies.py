@@ -200,6 +200,9 @@ class _SlowHistory:
         self.read = asyncio.Event()
         self.release = asyncio.Event()
 
+    async def admission(self, channel: str, patience: float | None) -> None:
+        await self.router.admission(channel, patience)
+
     async def on_message(self, message: InboundMessage) -> Any:
         return await self.router.on_message(message)
 

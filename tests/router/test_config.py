@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_config_loads() -> None:
     settings = load_settings(Path(__file__).parents[2] / "config")
-    assert settings.server.port == 8080
+    assert settings.server.port == 8080 and settings.server.lag_bound == 2.0
     assert settings.connectors["webchat"].type == "webchat"
 
 
@@ -38,6 +38,8 @@ def test_missing_file_means_embedded_defaults(tmp_path: Path) -> None:
         ("server:\n  port: [1\n", ":3: "),
         ("- just\n- a list\n", ":1: (top): Input should be a valid dictionary"),
         ("server:\n  trusted_proxies: [127.0.0.1, nginx]\n", ":2: server.trusted_proxies.1: value is not a valid"),
+        ("server:\n  port: 80\n  lag_bound: 0\n", ":3: server.lag_bound: Input should be greater than 0"),
+        ("server:\n  lag_bound: soon\n", ":2: server.lag_bound: Input should be a valid number"),
         ("connectors:\n  webchat:\n    type: webchat\n    rate_limit_per_address: lots\n",
          ":4: connectors.webchat.rate_limit_per_address: Value error, 'lots' is not a rate"),
     ],

@@ -139,7 +139,7 @@ function onMessage(frame) {
 }
 
 function onError(frame) {
-  if ((frame.code === "rate_limited" && retryLater(frame)) || hooks.error.some(function (fn) { return fn(frame); })) {
+  if (((frame.code === "rate_limited" || frame.code === "busy") && retryLater(frame)) || hooks.error.some(function (fn) { return fn(frame); })) {
     return;
   }
   if (window.console) {
@@ -147,8 +147,9 @@ function onError(frame) {
   }
 }
 
-// The server refused a message as too fast; it stays pending and goes again
-// when the server says (a reconnect meanwhile re-sends it anyway).
+// The server refused a message as too fast, or as more than it can take now
+// (busy); it stays pending and goes again when the server says (a reconnect
+// meanwhile re-sends it anyway).
 function retryLater(frame) {
   var item = null;
   for (var i = 0; i < state.pending.length; i++) {
@@ -160,7 +161,7 @@ function retryLater(frame) {
     return false;
   }
   var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
-  showNote(say("too_fast", { n: wait }));
+  showNote(say(frame.code === "busy" ? "busy" : "too_fast", { n: wait }));
   setTimeout(function () {
     if (state.pending.indexOf(item) >= 0) {
       showNote("");

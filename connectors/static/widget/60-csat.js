@@ -57,9 +57,9 @@ hooks.ack.push(function (frame) {
 });
 
 // codes that say "later", not "never": the rating stays kept and goes again
-var RATING_RETRIED = { rate_limited: true, unavailable: true, hello_required: true };
+var RATING_RETRIED = { rate_limited: true, busy: true, unavailable: true, hello_required: true };
 
-// refused as too fast: it goes again when the server says (a reconnect meanwhile sends it anyway);
+// refused as too fast, or while the service is busy: it goes again when the server says (a reconnect meanwhile sends it anyway);
 // refused for good (a frame the server cannot take): dropped, and the customer told, not re-sent forever
 hooks.error.push(function (frame) {
   var item = pendingRatings.filter(function (r) { return r.client_id === frame.client_id; })[0];
@@ -70,7 +70,7 @@ hooks.error.push(function (frame) {
     dropRating(item);
     return true;
   }
-  if (frame.code !== "rate_limited") {
+  if (frame.code !== "rate_limited" && frame.code !== "busy") {
     return false;
   }
   var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));

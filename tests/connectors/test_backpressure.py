@@ -1,0 +1,215 @@
+"""Bounded lag under overload (router/ingest/pressure.py): while the pipeline
+is over ``server.lag_bound``, every entry point pushes back instead of
+queueing, and nothing acknowledged is lost.
+
+The pipeline is made slow for real: another connection holds the SQLite
+database's write lock, as a long admin transaction would, so a message taken
+in stays in the pipeline and the lag grows past a small bound. Then:
+Telegram's webhook answers 503 with Retry-After (Telegram delivers the update
+again), VK's too (its date form) while its confirmation is still answered,
+Twilio's message is held (Twilio never delivers a refused one again) and the
+site chat holds its ack. Once the lock goes, every message acknowledged, and
+every one the platform delivered again, reaches the agent's console once.
+Nothing here reads a clock: the test waits for the gauge to say "over"."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import WSCloseCode, web
+from aiohttp.test_utils import TestClient
+
+from router.appkeys import ROUTER
+from router.config import Settings
+from router.models import utcnow
+from tests.agents_ui.conftest import login
+from tests.conftest import HANG, AppClient, eventually, sqlite_only
+from tests.connectors import test_telegram as telegram
+from tests.connectors import test_vk as vk
+from tests.connectors import twilio_helpers as twilio
+from tests.connectors.test_telegram import tg_api, tg_settings  # noqa: F401  (fixtures)
+from tests.connectors.test_vk import vk_api, vk_settings  # noqa: F401  (fixtures)
+from tests.refusal import stored
+
+# the write lock is SQLite's; the admission is the same on either store
+pytestmark = sqlite_only("tests/router/ingest/test_pressure.py (the gauge and the admission alone)")
+
+Client = TestClient[web.Request, web.Application]
+BOUND = 0.2  # seconds: server.lag_bound, small, so that one message held is over it
+
+
+@contextlib.contextmanager
+def writes_held(database: str) -> Iterator[None]:
+    """Another connection holds the database's write lock (the store's writer
+    waits for it); reads go on (WAL)."""
+    conn = sqlite3.connect(database, timeout=HANG, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def over_the_bound(client: Client) -> None:
+    pressure = client.app[ROUTER].pressure
+
+    async def probe() -> bool:
+        return pressure.over()
+
+    await eventually(probe, "the pipeline over its bound")
+
+
+async def waiting(client: Client, count: int) -> None:
+    pressure = client.app[ROUTER].pressure
+
+    async def probe() -> bool:
+        return pressure.waiting >= count
+
+    await eventually(probe, f"{count} sender(s) waiting for room")
+
+
+class Console:
+    """An agent's live feed: the text of every message.created, in order."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.texts: list[str] = []
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            frame = msg.json()
+            if frame["type"] == "message.created":
+                self.texts.append(frame["data"]["message"]["text"])
+
+    async def shown(self, *texts: str) -> None:
+        async def probe() -> bool:
+            return all(t in self.texts for t in texts)
+
+        await eventually(probe, f"{texts} on the agent's screen")
+        assert all(self.texts.count(t) == 1 for t in texts), self.texts  # once each
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.task.cancel()
+
+
+async def console(client: Client) -> Console:
+    await login(client)
+    return Console(await client.ws_connect("/api/ws"))
+
+
+async def delivered_again(send: Any, ok: Any) -> None:
+    """As a platform does with a message refused: delivered again until it is taken."""
+    async def probe() -> bool:
+        return bool(ok(await send()))
+
+    await eventually(probe, "the redelivery taken")
+
+
+async def tg_post(client: Client, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    async with client.post(telegram.PATH, headers={telegram.SECRET_HEADER: telegram.SECRET}, json=body) as resp:
+        return resp.status, dict(resp.headers), await resp.text()
+
+
+async def test_over_the_bound_telegram_gets_503_the_chat_holds_its_ack_and_nothing_acknowledged_is_lost(
+    make_client: AppClient, tg_settings: Settings,  # noqa: F811
+) -> None:
+    tg_settings.server.lag_bound = BOUND
+    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tg_settings)
+    agent = await console(client)
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    assert (await chat.receive_json(timeout=HANG))["type"] == "welcome"
+    first, second = telegram.text_update(1, "первое"), telegram.text_update(2, "второе")
+
+    with writes_held(tg_settings.store.path):
+        taken = asyncio.create_task(tg_post(client, first))  # in the pipeline, waiting for the store
+        await over_the_bound(client)
+        status, headers, body = await tg_post(client, second)
+        assert status == 503, body
+        assert int(headers["Retry-After"]) >= 1 and '"overloaded"' in body
+        # the site chat's message waits for room: no ack while the pipeline is over its bound
+        await chat.send_json({"type": "message", "text": "из чата", "client_id": "c-1"})
+        await waiting(client, 1)
+    assert (await asyncio.wait_for(taken, HANG))[0] in (200, 503)  # 503: the store itself gave up waiting
+    await delivered_again(lambda: tg_post(client, first), lambda r: r[0] == 200)
+    ack = await chat.receive_json(timeout=HANG)
+    assert ack["type"] == "ack" and ack["client_id"] == "c-1", ack
+    await delivered_again(lambda: tg_post(client, second), lambda r: r[0] == 200)
+
+    await agent.shown("первое", "второе", "из чата")
+    for update in (first, second):
+        sent = update["message"]
+        assert stored(tg_settings.store.path, f"{sent['chat']['id']}:{sent['message_id']}") == 1
+    metrics = await (await client.get("/metrics")).text()
+    assert 'omnirouter_admission_refused_total{channel="telegram"' in metrics
+    assert 'omnirouter_admission_held_total{channel="webchat"' in metrics
+    await chat.close()
+    await agent.close()
+
+
+async def test_over_the_bound_vk_gets_503_with_a_retry_date_and_its_confirmation_still_answered(
+    make_client: AppClient, vk_settings: Settings,  # noqa: F811
+) -> None:
+    vk_settings.server.lag_bound = BOUND
+    client = await make_client(vk_settings)
+    agent = await console(client)
+    first, second = vk.message_new(1, "первое"), vk.message_new(2, "второе")
+    with writes_held(vk_settings.store.path):
+        taken = asyncio.create_task(vk.post(client, first))
+        await over_the_bound(client)
+        async with client.post(vk.PATH, json=second) as resp:
+            assert resp.status == 503, await resp.text()
+            assert parsedate_to_datetime(resp.headers["Retry-After"]) > utcnow()  # VK resends after it
+        assert await vk.post(client, vk.event("confirmation", {})) == (200, vk.CONFIRMATION)
+    await asyncio.wait_for(taken, HANG)
+    await delivered_again(lambda: vk.post(client, first), lambda r: r == (200, "ok"))
+    await delivered_again(lambda: vk.post(client, second), lambda r: r == (200, "ok"))
+    await agent.shown("первое", "второе")
+    await agent.close()
+
+
+async def test_over_the_bound_twilio_is_held_not_refused_twilio_never_delivers_it_again(
+    make_client: AppClient, tw_settings: Settings,
+) -> None:
+    tw_settings.server.lag_bound = BOUND
+    tw_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tw_settings)
+    agent = await console(client)
+    signed_for = str(client.make_url("/webhooks/twilio/whatsapp"))  # no public URL: Twilio signs the one it calls
+    with writes_held(tw_settings.store.path):
+        taken = asyncio.create_task(twilio.post(client, "whatsapp", twilio.whatsapp_form("первое"),
+                                                sign_url=signed_for))
+        await over_the_bound(client)
+        held = asyncio.create_task(twilio.post(client, "whatsapp", twilio.whatsapp_form("второе"),
+                                               sign_url=signed_for))
+        await waiting(client, 1)
+    await asyncio.wait_for(taken, HANG)
+    assert await asyncio.wait_for(held, HANG) == 200  # answered once there was room: stored, never refused
+    await agent.shown("второе")
+    await agent.close()
+
+
+async def test_a_console_far_behind_on_new_messages_is_closed_to_reconnect(
+    make_client: AppClient, tg_settings: Settings,  # noqa: F811
+) -> None:
+    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tg_settings)
+    await login(client)
+    ws = await client.ws_connect("/api/ws")
+    # a message the pipeline took far longer ago than the socket may lag (5 x the bound)
+    client.app[ROUTER].clock = lambda: utcnow().replace(year=utcnow().year - 1)
+    assert (await tg_post(client, telegram.text_update(1, "давнее")))[0] == 200
+    while (msg := await ws.receive(timeout=HANG)).type is aiohttp.WSMsgType.TEXT:
+        pass  # the message itself still comes, then the close
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == WSCloseCode.TRY_AGAIN_LATER  # the console reloads
+    await ws.close()
