@@ -128,6 +128,26 @@ async def by_telegram(base: str, first: int, count: int, concurrency: int = 32) 
     return ok
 
 
+def mappings(pid: int) -> dict[str, int]:
+    """Resident kB of each mapping of the process, by its address range and name ([heap], a file, anonymous)."""
+    found: dict[str, int] = {}
+    name = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and not parts[0].endswith(":"):
+            name = f"{parts[0]} {parts[5] if len(parts) > 5 else '(anonymous)'}"
+        elif parts[0] == "Rss:":
+            found[name] = int(parts[1])
+    return found
+
+
+def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
+    """The mappings that grew most: the C heap, thread arenas, files."""
+    growth = sorted(((after[k] - before.get(k, 0), k) for k in after), reverse=True)[:top]
+    for kb, name in growth:
+        print(f"    +{kb / 1024:7.1f} MB  {name}")
+
+
 def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
     server_rss, writer_rss, pss = now
     per = (pss - before[2]) * 1024 * 1024 / opened if opened else float("nan")
@@ -143,6 +163,8 @@ async def main(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
             write_config(Path(tmp), port)
+            if args.no_bot:
+                (Path(tmp) / "bot.yaml").unlink()  # the rules' bot conversations then wait for people
             if args.via == "telegram":
                 with (Path(tmp) / "omnirouter.yaml").open("a", encoding="utf-8") as config:
                     config.write(f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n")
@@ -151,12 +173,14 @@ async def main(args: argparse.Namespace) -> None:
             cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
             async with server(cmd, port, env) as pid:
                 base = f"http://127.0.0.1:{port}"
-                await bot_ready(base)
+                if not args.no_bot:
+                    await bot_ready(base)
                 await asyncio.sleep(SETTLE)
                 before = reading(pid)
                 print(f"memory: {args.conversations} open conversations via {args.via}, in {args.steps} steps; "
                       f"{os.cpu_count()} CPUs", flush=True)
                 report("before any", 0, before, before)
+                maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
                 step = args.conversations // args.steps
                 async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                     visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws")
@@ -172,6 +196,10 @@ async def main(args: argparse.Namespace) -> None:
                         gc.collect()  # the generator's garbage is not the server's, but keep this side calm
                         await asyncio.sleep(SETTLE)
                         report(f"{opened} open", opened, reading(pid), before)
+                    if args.maps:
+                        for each, was in maps.items():
+                            print(f"  the mappings of process {each} that grew most:")
+                            grown(was, mappings(each))
                     if args.via == "chat":
                         print(f"acks {visitors.acked}, answered {len(visitors.answered)}, "
                               f"errors {visitors.errors}", flush=True)
@@ -185,6 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--via", choices=("chat", "telegram"), default="chat")
+    parser.add_argument("--no-bot", action="store_true", help="without bot.yaml (and its model)")
+    parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)
 
 
