@@ -40,7 +40,8 @@ import aiohttp
 import yaml
 
 from bench.bot import BLIND, DEV, FRESH, ROOT, TUNING
-from bench.load import PASSWORD, free_port, peak_rss_mb, percentile, pss_mb, server
+from bench.load import PASSWORD, free_port, peak_rss_mb, percentile, pss_mb
+from bench.serve import server
 
 # rules.yaml sends a chat message of at most this many characters to the bot
 BOT_TEXT_LIMIT = 200

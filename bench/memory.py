@@ -32,7 +32,8 @@ from pathlib import Path
 import aiohttp
 
 from bench.bot_chat import bot_ready, write_config
-from bench.load import PASSWORD, _descendants, free_port, pss_mb, server
+from bench.load import PASSWORD, _descendants, free_port, pss_mb
+from bench.serve import server
 from bench.webhooks import TG_SECRET, TG_TOKEN, telegram_update
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -33,7 +33,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.load import PASSWORD, cpu_seconds, free_port, peak_rss_mb, percentile, server
+from bench.load import PASSWORD, cpu_seconds, free_port, peak_rss_mb, percentile
+from bench.serve import server
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signature
 from tests.fakes.vk_api import GROUP_ID, FakeVk
