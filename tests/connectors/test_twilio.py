@@ -161,6 +161,15 @@ async def test_signatures_are_checked_against_the_connectors_own_public_url(
     assert len(await inbound(client, "sms")) == 1
 
 
+async def test_a_signature_of_the_url_with_its_default_port_is_accepted_too(tw: Client) -> None:
+    """Twilio signs the URL with or without its port, as its back end sees it:
+    both are accepted (the URL as configured is checked first, then the other)."""
+    assert await post(tw, "whatsapp", whatsapp_form("as configured")) == 200
+    with_port = PUBLIC_URL.replace("example.com", "example.com:443") + "/webhooks/twilio/whatsapp"
+    assert await post(tw, "whatsapp", whatsapp_form("with the port"), sign_url=with_port) == 200
+    assert len(await inbound(tw)) == 2
+
+
 async def test_a_redelivery_is_stored_once(tw: Client) -> None:
     form = whatsapp_form("hello")
     assert await post(tw, "whatsapp", form) == 200

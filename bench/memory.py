@@ -1,0 +1,223 @@
+"""Memory per open conversation: ``--conversations`` site-chat visitors each
+open one (hello, one message, answered by the ack once stored) and stay
+connected, as visitors waiting for an answer do, on a real ``omnirouter
+run`` with the shipped config (rules.yaml sends a chat to the bot,
+bot.yaml's hybrid matcher, whose model is in memory from the start).
+
+Prints the RSS of the server and of the store's writer process, their PSS
+(shared pages counted once), before the first conversation and at every
+step, and the bytes each open conversation added: (PSS at the step - PSS
+before) / conversations. A step waits for every visitor's ack and the
+bot's or the rules' first answer, then for the server to settle.
+
+    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram]
+
+``--via telegram`` opens them with Telegram webhooks from as many users
+instead (no socket stays open: what a conversation costs without its visitor's socket).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.bot_chat import bot_ready, write_config
+from bench.load import PASSWORD, _descendants, free_port, pss_mb
+from bench.serve import server
+from bench.webhooks import TG_SECRET, TG_TOKEN, telegram_update
+from tests.fakes.telegram_api import FakeTelegram
+
+SETTLE = 2.0  # seconds for the server's tasks of the step to finish before a reading
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reading(pid: int) -> tuple[float, float, float]:
+    """The server's RSS, its writer's (and any other child's) RSS, and PSS of them all, in MB."""
+    children = 0.0
+    for child in _descendants(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            children += rss_mb(child)
+    return rss_mb(pid), children, pss_mb(pid)
+
+
+class Visitors:
+    """Open site-chat visitors, each with one conversation."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sockets: list[aiohttp.ClientWebSocketResponse] = []
+        self.answered: set[int] = set()
+        self.acked = 0
+        self.errors = 0
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            frame = json.loads(msg.data)
+            if frame["type"] == "ack":
+                self.acked += 1
+            elif frame["type"] == "message" and frame["author"] != "customer":
+                self.answered.add(n)
+            elif frame["type"] == "error":
+                self.errors += 1
+
+    async def open(self, http: aiohttp.ClientSession, count: int, concurrency: int = 50) -> None:
+        first = len(self.sockets)
+        numbers = iter(range(first, first + count))
+
+        async def one() -> None:
+            for n in numbers:
+                ws = await http.ws_connect(self.url, max_msg_size=0)
+                await ws.send_json({"type": "hello", "name": f"Memory customer {n}"})
+                welcome = await ws.receive_json()
+                assert welcome["type"] == "welcome", welcome
+                self._readers.append(asyncio.create_task(self._read(ws, n)))
+                # words the bot hands to people: the conversation stays open, queued for them
+                await ws.send_json({"type": "message", "text": f"zq{n} xv{n}", "client_id": f"c{n}"})
+                self.sockets.append(ws)
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+
+    async def settled(self, patience: float = 120.0) -> None:
+        started = time.perf_counter()
+        while self.acked < len(self.sockets) or len(self.answered) < len(self.sockets):
+            # counted by thousands of readers: a poll is simplest
+            if time.perf_counter() - started > patience:
+                return
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        for task in self._readers:
+            task.cancel()
+
+
+async def by_telegram(base: str, first: int, count: int, concurrency: int = 32) -> int:
+    """``count`` Telegram users' first messages; the number answered 200."""
+    numbers = iter(range(first, first + count))
+    ok = 0
+
+    async def one(http: aiohttp.ClientSession) -> None:
+        nonlocal ok
+        for n in numbers:
+            body, headers = telegram_update(n, 10**9)
+            body["message"]["text"] = f"zq{n} xv{n}"
+            async with http.post(f"{base}/webhooks/telegram/telegram", json=body, headers=headers) as r:
+                ok += r.status == 200
+
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(one(http) for _ in range(concurrency)))
+    return ok
+
+
+def mappings(pid: int) -> dict[str, int]:
+    """Resident kB of each mapping of the process, by its address range and name ([heap], a file, anonymous)."""
+    found: dict[str, int] = {}
+    name = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and not parts[0].endswith(":"):
+            name = f"{parts[0]} {parts[5] if len(parts) > 5 else '(anonymous)'}"
+        elif parts[0] == "Rss:":
+            found[name] = int(parts[1])
+    return found
+
+
+def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
+    """The mappings that grew most: the C heap, thread arenas, files."""
+    growth = sorted(((after[k] - before.get(k, 0), k) for k in after), reverse=True)[:top]
+    for kb, name in growth:
+        print(f"    +{kb / 1024:7.1f} MB  {name}")
+
+
+def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
+    server_rss, writer_rss, pss = now
+    per = (pss - before[2]) * 1024 * 1024 / opened if opened else float("nan")
+    print(f"{label:<24} server RSS {server_rss:6.1f} MB  writer RSS {writer_rss:6.1f} MB  "
+          f"sum {server_rss + writer_rss:6.1f} MB  PSS {pss:6.1f} MB"
+          + (f"  {per:7.0f} bytes per open conversation" if opened else ""), flush=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    telegram = FakeTelegram(TG_TOKEN)
+    await telegram.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            write_config(Path(tmp), port)
+            if args.no_bot:
+                (Path(tmp) / "bot.yaml").unlink()  # the rules' bot conversations then wait for people
+            if args.via == "telegram":
+                with (Path(tmp) / "omnirouter.yaml").open("a", encoding="utf-8") as config:
+                    config.write(f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n")
+            env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
+                   "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET}
+            cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
+            async with server(cmd, port, env) as pid:
+                base = f"http://127.0.0.1:{port}"
+                if not args.no_bot:
+                    await bot_ready(base)
+                await asyncio.sleep(SETTLE)
+                before = reading(pid)
+                print(f"memory: {args.conversations} open conversations via {args.via}, in {args.steps} steps; "
+                      f"{os.cpu_count()} CPUs", flush=True)
+                report("before any", 0, before, before)
+                maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
+                step = args.conversations // args.steps
+                async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+                    visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws")
+                    opened = 0
+                    for k in range(args.steps):
+                        count = step if k < args.steps - 1 else args.conversations - opened
+                        if args.via == "chat":
+                            await visitors.open(http, count)
+                            await visitors.settled()
+                        else:
+                            await by_telegram(base, opened, count)
+                        opened += count
+                        gc.collect()  # the generator's garbage is not the server's, but keep this side calm
+                        await asyncio.sleep(SETTLE)
+                        report(f"{opened} open", opened, reading(pid), before)
+                    if args.maps:
+                        for each, was in maps.items():
+                            print(f"  the mappings of process {each} that grew most:")
+                            grown(was, mappings(each))
+                    if args.via == "chat":
+                        print(f"acks {visitors.acked}, answered {len(visitors.answered)}, "
+                              f"errors {visitors.errors}", flush=True)
+                        await visitors.close()
+    finally:
+        await telegram.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--via", choices=("chat", "telegram"), default="chat")
+    parser.add_argument("--no-bot", action="store_true", help="without bot.yaml (and its model)")
+    parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
