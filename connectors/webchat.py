@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -566,7 +567,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             return
         try:
             # orjson: the ack of every message, and the welcome's whole history, in a tenth of json.dumps's time
-            await session.ws.send_str(orjson.dumps(frame).decode())
+            await session.ws.send_str(_encode(frame))
         except ConnectionError:
             # the tab went away mid-send; its handler cleans up
             log.debug("webchat: visitor %s tab closed while sending", session.visitor_id)
@@ -588,3 +589,10 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for s in sessions),
             return_exceptions=True,
         )
+
+
+def _encode(frame: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(frame).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses and json writes: a lone surrogate, an int over 64 bits
+        return json.dumps(frame)

@@ -117,9 +117,18 @@ def refused_client_id(raw: str) -> str | None:
     except ValueError:
         return None
     client_id = frame.get("client_id") if isinstance(frame, dict) else None
-    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH and _encodable(client_id):
         return client_id
     return None
+
+
+def _encodable(text: str) -> bool:
+    # json.loads takes a lone surrogate ("\ud800") that no frame can carry back as UTF-8
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def frame_error(exc: ValidationError) -> FrameError:

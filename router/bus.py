@@ -62,10 +62,14 @@ class Subscription:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
-            # make room for the end marker so the consumer wakes up and leaves
-            self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            self._end()
+
+    def _end(self) -> None:
+        """Cut off a full queue: drop one queued event for the end marker, so the consumer wakes
+        up and leaves (whatever types it reads: the marker is no event type)."""
+        self.overflowed = True
+        self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
@@ -122,7 +126,7 @@ class EventBus:
             try:
                 sub.queue.put_nowait(None)
             except asyncio.QueueFull:
-                sub._offer(Event("closed"))
+                sub._end()
 
     @property
     def subscriber_count(self) -> int:

@@ -196,6 +196,8 @@ LONG_TEXT = "я" * (MAX_TEXT_LENGTH + 1)
         pytest.param(
             json.dumps({"type": "message", "text": LONG_TEXT, "client_id": "1"}), "too_long", id="text-too-long"
         ),
+        # valid JSON that no UTF-8 frame can say back: the error goes out, without the id
+        pytest.param('{"type": "message", "text": 5, "client_id": "\\ud800"}', "bad_json", id="lone-surrogate-id"),
     ],
 )
 async def test_a_bad_frame_gets_an_error_and_the_socket_still_works(client: Client, raw: str, code: str) -> None:
