@@ -8,7 +8,8 @@ itself; a report reads the cycles that started in its range by the index on
 their start (one narrow row each) instead of every event of them. The lists
 keep what a cycle may have several of (its stays in a queue, its
 transfers, its handoffs' reasons) are text: records split by char 30, their
-fields by char 31, char 29 for a NULL, times as SQLite's fixed-width UTC text
+fields by char 31, char 29 for a NULL (the triggers drop these chars from the
+fields they pack), times as SQLite's fixed-width UTC text
 (a report splits 100,000 of them several times faster than it decodes JSON).
 ``queued_*`` is a stay not yet ended. The migration folds the log written so far by writing it again
 (the same rows, seq and, on PostgreSQL, xid kept) through the trigger."""
@@ -50,10 +51,11 @@ def _fold(add: str, stay: str, transfer: str, true: str, reason: str) -> str:
     resolved_at = CASE WHEN NEW.kind = 'resolved' AND resolved_at IS NULL THEN NEW.at ELSE resolved_at END"""
 
 
-def _start(asks: str, is_bot: str) -> str:
+def _start(asks: str, is_bot: str, char: str) -> str:
+    # the tier as its stays and transfers pack it: one name in a report's groups
     return (f"INSERT INTO conversation_cycles (start_seq, conversation_id, reopened, start_at, start_status, team,"
             f" channel, tier, asked_at, asked_team, with_bot) VALUES (NEW.seq, NEW.conversation_id,"
-            f" NEW.kind = 'reopened', NEW.at, NEW.status, NEW.team, NEW.channel, NEW.tier,"
+            f" NEW.kind = 'reopened', NEW.at, NEW.status, NEW.team, NEW.channel, {_clean('NEW.tier', char)},"
             f" CASE WHEN {asks} THEN NEW.at END, CASE WHEN {asks} THEN NEW.team END, {is_bot});")
 
 
@@ -65,10 +67,19 @@ _TRANSFER = ("NEW.at", "NEW.team", "NEW.channel", "NEW.tier", "NEW.how", "NEW.ag
 _TIMES = {"queued_at", "NEW.at"}
 
 
+def _clean(value: str, char: str) -> str:
+    """``value`` without chars 29-31: a tier or a team written with a separator in it (by a path that let one
+    through, or before names refused them) must not split its record wrongly and break every report of it."""
+    if char == "chr":
+        return f"translate({value}, chr(29) || chr(30) || chr(31), '')"
+    return f"replace(replace(replace({value}, char(29), ''), char(30), ''), char(31), '')"
+
+
 def _record(fields: tuple[str, ...], char: str, time: str) -> str:
-    """The fields as one record (``router.reports.cycles.records`` splits it): ``time`` writes a time as text."""
+    """The fields as one record (``router.reports.cycles.records`` splits it): ``time`` writes a time as text,
+    any other field is written without the separators."""
     return f" || {char}(31) || ".join(
-        f"COALESCE({time.format(f) if f in _TIMES else f}, {char}(29))" for f in fields)
+        f"COALESCE({time.format(f) if f in _TIMES else _clean(f, char)}, {char}(29))" for f in fields)
 
 
 def _add(char: str) -> str:
@@ -116,7 +127,7 @@ _SQLITE_ADD = _add("char")
 _SQLITE_TRIGGERS = f"""
 CREATE TRIGGER conversation_cycles_started AFTER INSERT ON conversation_events
     WHEN NEW.kind IN ('opened', 'reopened') BEGIN
-        {_start(_REOPEN_ASKS, "NEW.status = 'bot'")}
+        {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "char")}
     END;
 CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
     WHEN NEW.kind NOT IN ('opened', 'reopened') BEGIN
@@ -150,7 +161,7 @@ BEGIN
         RETURN NULL;  -- omnirouter db copy: the cycles are copied as they were folded, not folded again
     END IF;
     IF NEW.kind IN ('opened', 'reopened') THEN
-        {_start(_REOPEN_ASKS, "NEW.status = 'bot'")}
+        {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "chr")}
     ELSE
         UPDATE conversation_cycles SET {_fold(_PG_ADD, _record(_STAY, "chr", _PG_TIME),
                                               _record(_TRANSFER, "chr", _PG_TIME), "true",
