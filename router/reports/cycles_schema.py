@@ -11,8 +11,8 @@ transfers, its handoffs' reasons) are text: records split by char 30, their
 fields by char 31, char 29 for a NULL (the triggers drop these chars from the
 fields they pack), times as SQLite's fixed-width UTC text
 (a report splits 100,000 of them several times faster than it decodes JSON).
-``queued_*`` is a stay not yet ended. The migration folds the log written so far by writing it again
-(the same rows, seq and, on PostgreSQL, xid kept) through the trigger."""
+``queued_*`` is a stay not yet ended. The migration folds the log written so far by the triggers' own
+text, reading the log in seq order without writing it."""
 
 from __future__ import annotations
 
@@ -124,12 +124,17 @@ _EVENT_COLUMNS = ("seq, conversation_id, customer_id, kind, at, status, prev_sta
                   " agent_id, prev_agent_id, how, priority, reason, tier")
 
 _SQLITE_ADD = _add("char")
-_SQLITE_TRIGGERS = f"""
-CREATE TRIGGER conversation_cycles_started AFTER INSERT ON conversation_events
+
+
+def _sqlite_triggers(create: str, on: str) -> str:
+    """The two triggers that fold a row inserted into ``on``: ``create`` is ``CREATE TRIGGER name`` or, for
+    the migration's fold of the log written so far, a temp view's ``INSTEAD OF`` trigger (the same text)."""
+    return f"""
+{create.format("started")} INSERT ON {on}
     WHEN NEW.kind IN ('opened', 'reopened') BEGIN
         {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "char")}
     END;
-CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
+{create.format("folded")} INSERT ON {on}
     WHEN NEW.kind NOT IN ('opened', 'reopened') BEGIN
         UPDATE conversation_cycles SET {_fold(_SQLITE_ADD, _record(_STAY, "char", "{}"),
                                                      _record(_TRANSFER, "char", "{}"), "1",
@@ -138,28 +143,27 @@ CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
     END;
 """
 
-# 29: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py)
+
+# 29: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py). The log
+# written so far is folded by the same triggers' text on a temp view it is read into in seq order: the log
+# itself is not written (its seq kept by construction)
 SQLITE = f"""
 {_table("TEXT", "TEXT", "INTEGER")}
-{_SQLITE_TRIGGERS}
-CREATE TEMP TABLE conversation_events_refold AS SELECT {_EVENT_COLUMNS} FROM conversation_events;
-DELETE FROM conversation_events;
-INSERT INTO conversation_events ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM conversation_events_refold ORDER BY seq;
-DROP TABLE conversation_events_refold;
+{_sqlite_triggers("CREATE TRIGGER conversation_cycles_{} AFTER", "conversation_events")}
+CREATE TEMP VIEW conversation_events_refold AS SELECT {_EVENT_COLUMNS} FROM conversation_events WHERE 0;
+{_sqlite_triggers("CREATE TEMP TRIGGER conversation_cycles_refold_{} INSTEAD OF", "conversation_events_refold")}
+INSERT INTO conversation_events_refold ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM conversation_events ORDER BY seq;
+DROP VIEW conversation_events_refold;
 """
 
 _PG_ADD = _add("chr")
 # the text of SQLite's times (router.store.rows.ts), whatever the session's zone
 _PG_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-# 23: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py)
-POSTGRES = f"""
-{_table("text", "timestamptz", "boolean")}
-CREATE FUNCTION omnirouter_conversation_cycles() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF current_setting('omnirouter.copying', true) = 'on' THEN
-        RETURN NULL;  -- omnirouter db copy: the cycles are copied as they were folded, not folded again
-    END IF;
+
+def _pg_fold(row: str) -> str:
+    """The fold of the event ``row`` (``NEW`` in the trigger, the backfill's loop variable)."""
+    text = f"""
     IF NEW.kind IN ('opened', 'reopened') THEN
         {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "chr")}
     ELSE
@@ -167,14 +171,32 @@ BEGIN
                                               _record(_TRANSFER, "chr", _PG_TIME), "true",
                                               _record(("NEW.reason",), "chr", "{}"))}
         WHERE {_LATEST};
-    END IF;
+    END IF;"""
+    return text.replace("NEW.", f"{row}.")
+
+
+# 23: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py). The log
+# written so far is folded by the trigger's text in a loop over it in seq order: the log itself is not written
+# (its seq and xid kept by construction); CREATE TRIGGER holds its SHARE ROW EXCLUSIVE lock on
+# conversation_events until the fold commits (the README: upgrade a large store in a quiet hour)
+POSTGRES = f"""
+{_table("text", "timestamptz", "boolean")}
+CREATE FUNCTION omnirouter_conversation_cycles() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF current_setting('omnirouter.copying', true) = 'on' THEN
+        RETURN NULL;  -- omnirouter db copy: the cycles are copied as they were folded, not folded again
+    END IF;{_pg_fold("NEW")}
     RETURN NULL;
 END
 $fn$;
 CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
     FOR EACH ROW EXECUTE FUNCTION omnirouter_conversation_cycles();
-CREATE TEMP TABLE conversation_events_refold ON COMMIT DROP AS SELECT {_EVENT_COLUMNS}, xid FROM conversation_events;
-DELETE FROM conversation_events;
-INSERT INTO conversation_events ({_EVENT_COLUMNS}, xid) OVERRIDING SYSTEM VALUE
-    SELECT {_EVENT_COLUMNS}, xid FROM conversation_events_refold ORDER BY seq;
+DO $refold$
+DECLARE
+    e conversation_events;
+BEGIN
+    FOR e IN SELECT * FROM conversation_events ORDER BY seq LOOP{_pg_fold("e")}
+    END LOOP;
+END
+$refold$;
 """
