@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from router.identity.service import IdentityRules, InvalidIdentifier
 from router.identity.store import CustomerStore
@@ -25,7 +25,18 @@ from router.store.errors import ConflictError, NotFound
 log = logging.getLogger(__name__)
 
 LookupKind = Literal["id", "external", "phone", "email"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _printable(value: str) -> str:
+    # a control character is no part of a tier, a tag or a name, and chars 29-31 separate the records a
+    # report's cycles pack these into (router/reports/cycles_schema.py)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters (U+0000-U+001F, U+007F: a tab, a newline, ...)")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                 AfterValidator(_printable)]
 Scalar = str | int | float | bool | None
 # the attributes with a meaning of their own; anything else is custom
 VALUE_FIELDS = ("tier", "lifetime_value", "tags")

@@ -18,6 +18,7 @@ any opening belongs to none):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,17 @@ from typing import Any
 
 from router.reports.events import ConversationEvent, CycleFacts, Kind, Stay, Transfer
 
+log = logging.getLogger(__name__)
+
 _order = attrgetter("conversation_id", "seq")
+# the separators of a packed list, which the triggers drop from the fields they pack (as ``_packed`` here)
+_SEPARATORS = str.maketrans("", "", "\x1d\x1e\x1f")
+
+
+def _packed(value: str | None) -> str | None:
+    """``value`` as the triggers pack it into a list: without the separators."""
+    return value if value is None else value.translate(_SEPARATORS)
+
 _conversation = attrgetter("conversation_id")
 
 
@@ -52,12 +63,14 @@ class _Cycle:
             self.queued = e
         elif kind is Kind.ASSIGNED and self.queued is not None:
             q = self.queued
-            self.stays.append(Stay(q.at, q.team, q.channel, q.tier, e.at, e.agent_id))
+            self.stays.append(Stay(q.at, _packed(q.team), _packed(q.channel) or "", _packed(q.tier), e.at,
+                                   _packed(e.agent_id)))
             self.queued = None
         elif kind is Kind.TRANSFERRED:
-            self.transfers.append(Transfer(e.at, e.team, e.channel, e.tier, e.how, e.agent_id))
+            self.transfers.append(Transfer(e.at, _packed(e.team), _packed(e.channel) or "", _packed(e.tier),
+                                           _packed(e.how), _packed(e.agent_id)))
         elif kind is Kind.HANDOFF:
-            self.handoffs.append(e.reason)
+            self.handoffs.append(_packed(e.reason))
         elif kind is Kind.TO_BOT:
             self.with_bot = True
         elif kind is Kind.FIRST_REPLY and self.replied is None:
@@ -72,7 +85,7 @@ class _Cycle:
     def facts(self) -> CycleFacts:
         s, asked, replied, resolved = self.start, self.asked, self.replied, self.resolved
         return CycleFacts(
-            s.conversation_id, s.seq, s.kind is Kind.REOPENED, s.at, s.status, s.team, s.channel, s.tier,
+            s.conversation_id, s.seq, s.kind is Kind.REOPENED, s.at, s.status, s.team, s.channel, _packed(s.tier),
             asked.at if asked else None, asked.team if asked else None,
             replied.at if replied else None, replied.agent_id if replied else None,
             resolved.at if resolved else None, resolved.agent_id if resolved else None,
@@ -124,17 +137,48 @@ def records(text: str | None) -> list[list[str | None]]:
     return [[None if f == _NULL else f for f in r.split("\x1f")] for r in text.split("\x1e")]
 
 
+class MalformedRecord(ValueError):
+    """A record of a packed list that is not what the triggers write."""
+
+
 def _time(value: str | None) -> datetime:
-    assert value is not None  # the triggers write a time in every record that has one
+    if value is None:  # the triggers write a time in every record that has one
+        raise MalformedRecord("no time")
     return _iso(value)
 
 
-def _stays(text: str) -> tuple[Stay, ...]:
-    return tuple([Stay(_time(s[0]), s[1], s[2] or "", s[3], _time(s[4]), s[5]) for s in records(text)])
+def _fields(record: list[str | None], count: int) -> list[str | None]:
+    if len(record) != count:
+        raise MalformedRecord(f"{len(record)} fields, not {count}")
+    return record
 
 
-def _transfers(text: str) -> tuple[Transfer, ...]:
-    return tuple([Transfer(_time(t[0]), t[1], t[2] or "", t[3], t[4], t[5]) for t in records(text)])
+def _stay(s: list[str | None]) -> Stay:
+    s = _fields(s, 6)
+    return Stay(_time(s[0]), s[1], s[2] or "", s[3], _time(s[4]), s[5])
+
+
+def _transfer(t: list[str | None]) -> Transfer:
+    t = _fields(t, 6)
+    return Transfer(_time(t[0]), t[1], t[2] or "", t[3], t[4], t[5])
+
+
+def _read(text: str, make: Callable[[list[str | None]], Any], what: str, conversation_id: str) -> tuple[Any, ...]:
+    """The records of a list, each made by ``make``; one that is malformed (a value stored before the
+    triggers dropped the separators, a hand edit) is a data error logged and skipped, not a failed report."""
+    rows = records(text)
+    try:
+        return tuple([make(r) for r in rows])
+    except ValueError as exc:  # MalformedRecord or a time that is none; the rare path: sort the good from the bad
+        log.error("conversation %s: a malformed %s record in conversation_cycles skipped (%s)", conversation_id,
+                  what, type(exc).__name__)
+    made = []
+    for r in rows:
+        try:
+            made.append(make(r))
+        except ValueError:
+            continue
+    return tuple(made)
 
 
 def facts(row: Sequence[Any], parse: Callable[[Any], datetime] = _iso) -> CycleFacts:
@@ -147,4 +191,5 @@ def facts(row: Sequence[Any], parse: Callable[[Any], datetime] = _iso) -> CycleF
         None if asked is None else parse(asked), asked_team, None if replied is None else parse(replied),
         replied_agent, None if resolved is None else parse(resolved), resolved_agent, resolved_prev, bool(merged),
         bool(with_bot), tuple([r[0] for r in records(handoffs)]) if handoffs else (),
-        _stays(stays) if stays else (), _transfers(moved) if moved else ())
+        _read(stays, _stay, "stay", conversation_id) if stays else (),
+        _read(moved, _transfer, "transfer", conversation_id) if moved else ())

@@ -8,10 +8,11 @@ itself; a report reads the cycles that started in its range by the index on
 their start (one narrow row each) instead of every event of them. The lists
 keep what a cycle may have several of (its stays in a queue, its
 transfers, its handoffs' reasons) are text: records split by char 30, their
-fields by char 31, char 29 for a NULL, times as SQLite's fixed-width UTC text
+fields by char 31, char 29 for a NULL (the triggers drop these chars from the
+fields they pack), times as SQLite's fixed-width UTC text
 (a report splits 100,000 of them several times faster than it decodes JSON).
-``queued_*`` is a stay not yet ended. The migration folds the log written so far by writing it again
-(the same rows, seq and, on PostgreSQL, xid kept) through the trigger."""
+``queued_*`` is a stay not yet ended. The migration folds the log written so far by the triggers' own
+text, reading the log in seq order without writing it."""
 
 from __future__ import annotations
 
@@ -50,10 +51,11 @@ def _fold(add: str, stay: str, transfer: str, true: str, reason: str) -> str:
     resolved_at = CASE WHEN NEW.kind = 'resolved' AND resolved_at IS NULL THEN NEW.at ELSE resolved_at END"""
 
 
-def _start(asks: str, is_bot: str) -> str:
+def _start(asks: str, is_bot: str, char: str) -> str:
+    # the tier as its stays and transfers pack it: one name in a report's groups
     return (f"INSERT INTO conversation_cycles (start_seq, conversation_id, reopened, start_at, start_status, team,"
             f" channel, tier, asked_at, asked_team, with_bot) VALUES (NEW.seq, NEW.conversation_id,"
-            f" NEW.kind = 'reopened', NEW.at, NEW.status, NEW.team, NEW.channel, NEW.tier,"
+            f" NEW.kind = 'reopened', NEW.at, NEW.status, NEW.team, NEW.channel, {_clean('NEW.tier', char)},"
             f" CASE WHEN {asks} THEN NEW.at END, CASE WHEN {asks} THEN NEW.team END, {is_bot});")
 
 
@@ -65,10 +67,19 @@ _TRANSFER = ("NEW.at", "NEW.team", "NEW.channel", "NEW.tier", "NEW.how", "NEW.ag
 _TIMES = {"queued_at", "NEW.at"}
 
 
+def _clean(value: str, char: str) -> str:
+    """``value`` without chars 29-31: a tier or a team written with a separator in it (by a path that let one
+    through, or before names refused them) must not split its record wrongly and break every report of it."""
+    if char == "chr":
+        return f"translate({value}, chr(29) || chr(30) || chr(31), '')"
+    return f"replace(replace(replace({value}, char(29), ''), char(30), ''), char(31), '')"
+
+
 def _record(fields: tuple[str, ...], char: str, time: str) -> str:
-    """The fields as one record (``router.reports.cycles.records`` splits it): ``time`` writes a time as text."""
+    """The fields as one record (``router.reports.cycles.records`` splits it): ``time`` writes a time as text,
+    any other field is written without the separators."""
     return f" || {char}(31) || ".join(
-        f"COALESCE({time.format(f) if f in _TIMES else f}, {char}(29))" for f in fields)
+        f"COALESCE({time.format(f) if f in _TIMES else _clean(f, char)}, {char}(29))" for f in fields)
 
 
 def _add(char: str) -> str:
@@ -113,12 +124,17 @@ _EVENT_COLUMNS = ("seq, conversation_id, customer_id, kind, at, status, prev_sta
                   " agent_id, prev_agent_id, how, priority, reason, tier")
 
 _SQLITE_ADD = _add("char")
-_SQLITE_TRIGGERS = f"""
-CREATE TRIGGER conversation_cycles_started AFTER INSERT ON conversation_events
+
+
+def _sqlite_triggers(create: str, on: str) -> str:
+    """The two triggers that fold a row inserted into ``on``: ``create`` is ``CREATE TRIGGER name`` or, for
+    the migration's fold of the log written so far, a temp view's ``INSTEAD OF`` trigger (the same text)."""
+    return f"""
+{create.format("started")} INSERT ON {on}
     WHEN NEW.kind IN ('opened', 'reopened') BEGIN
-        {_start(_REOPEN_ASKS, "NEW.status = 'bot'")}
+        {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "char")}
     END;
-CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
+{create.format("folded")} INSERT ON {on}
     WHEN NEW.kind NOT IN ('opened', 'reopened') BEGIN
         UPDATE conversation_cycles SET {_fold(_SQLITE_ADD, _record(_STAY, "char", "{}"),
                                                      _record(_TRANSFER, "char", "{}"), "1",
@@ -127,43 +143,60 @@ CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
     END;
 """
 
-# 29: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py)
+
+# 29: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py). The log
+# written so far is folded by the same triggers' text on a temp view it is read into in seq order: the log
+# itself is not written (its seq kept by construction)
 SQLITE = f"""
 {_table("TEXT", "TEXT", "INTEGER")}
-{_SQLITE_TRIGGERS}
-CREATE TEMP TABLE conversation_events_refold AS SELECT {_EVENT_COLUMNS} FROM conversation_events;
-DELETE FROM conversation_events;
-INSERT INTO conversation_events ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM conversation_events_refold ORDER BY seq;
-DROP TABLE conversation_events_refold;
+{_sqlite_triggers("CREATE TRIGGER conversation_cycles_{} AFTER", "conversation_events")}
+CREATE TEMP VIEW conversation_events_refold AS SELECT {_EVENT_COLUMNS} FROM conversation_events WHERE 0;
+{_sqlite_triggers("CREATE TEMP TRIGGER conversation_cycles_refold_{} INSTEAD OF", "conversation_events_refold")}
+INSERT INTO conversation_events_refold ({_EVENT_COLUMNS}) SELECT {_EVENT_COLUMNS} FROM conversation_events ORDER BY seq;
+DROP VIEW conversation_events_refold;
 """
 
 _PG_ADD = _add("chr")
 # the text of SQLite's times (router.store.rows.ts), whatever the session's zone
 _PG_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-# 23: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py)
+
+def _pg_fold(row: str) -> str:
+    """The fold of the event ``row`` (``NEW`` in the trigger, the backfill's loop variable)."""
+    text = f"""
+    IF NEW.kind IN ('opened', 'reopened') THEN
+        {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "chr")}
+    ELSE
+        UPDATE conversation_cycles SET {_fold(_PG_ADD, _record(_STAY, "chr", _PG_TIME),
+                                              _record(_TRANSFER, "chr", _PG_TIME), "true",
+                                              _record(("NEW.reason",), "chr", "{}"))}
+        WHERE {_LATEST};
+    END IF;"""
+    return text.replace("NEW.", f"{row}.")
+
+
+# 23: reports — one row per conversation cycle, folded by a trigger (router/reports/cycles_schema.py). The log
+# written so far is folded by the trigger's text in a loop over it in seq order: the log itself is not written
+# (its seq and xid kept by construction); CREATE TRIGGER holds its SHARE ROW EXCLUSIVE lock on
+# conversation_events until the fold commits (the README: upgrade a large store in a quiet hour)
 POSTGRES = f"""
 {_table("text", "timestamptz", "boolean")}
 CREATE FUNCTION omnirouter_conversation_cycles() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     IF current_setting('omnirouter.copying', true) = 'on' THEN
         RETURN NULL;  -- omnirouter db copy: the cycles are copied as they were folded, not folded again
-    END IF;
-    IF NEW.kind IN ('opened', 'reopened') THEN
-        {_start(_REOPEN_ASKS, "NEW.status = 'bot'")}
-    ELSE
-        UPDATE conversation_cycles SET {_fold(_PG_ADD, _record(_STAY, "chr", _PG_TIME),
-                                              _record(_TRANSFER, "chr", _PG_TIME), "true",
-                                              _record(("NEW.reason",), "chr", "{}"))}
-        WHERE {_LATEST};
-    END IF;
+    END IF;{_pg_fold("NEW")}
     RETURN NULL;
 END
 $fn$;
 CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
     FOR EACH ROW EXECUTE FUNCTION omnirouter_conversation_cycles();
-CREATE TEMP TABLE conversation_events_refold ON COMMIT DROP AS SELECT {_EVENT_COLUMNS}, xid FROM conversation_events;
-DELETE FROM conversation_events;
-INSERT INTO conversation_events ({_EVENT_COLUMNS}, xid) OVERRIDING SYSTEM VALUE
-    SELECT {_EVENT_COLUMNS}, xid FROM conversation_events_refold ORDER BY seq;
+DO $refold$
+DECLARE
+    e conversation_events;
+BEGIN
+    FOR e IN SELECT * FROM conversation_events ORDER BY seq LOOP{_pg_fold("e")}
+    END LOOP;
+END
+$refold$;
 """

@@ -157,6 +157,10 @@ async def test_bad_upserts_are_refused_with_the_reason(client: Client) -> None:
         ("/api/customers/by/external/crm-1", {"lifetime_value": -1}, 422, "lifetime_value"),
         ("/api/customers/by/external/crm-1", {"attributes": {"tier": "x"}}, 422, "not custom attributes"),
         ("/api/customers/by/external/crm-1", {"colour": "red"}, 422, "colour"),
+        # a control character: chars 29-31 would split the records a report's cycles pack the tier into
+        ("/api/customers/by/external/crm-1", {"tier": "gold\u001evip"}, 422, "control characters"),
+        ("/api/customers/by/external/crm-1", {"tags": ["a\u001fb"]}, 422, "control characters"),
+        ("/api/customers/by/external/crm-1", {"attributes": {"seg\u007fment": "x"}}, 422, "control characters"),
         ("/api/customers/by/id/cus_missing", {"tier": "gold"}, 404, "cus_missing"),
     ]
     for path, body, status, text in cases:

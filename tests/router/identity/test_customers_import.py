@@ -220,3 +220,15 @@ def test_a_row_whose_only_key_is_blocked_is_rejected_with_what_it_would_have_set
     rules = IdentityRules(IdentityConfig.model_validate({"email": {"kinds": ["email"], "blocked": ["info@*"]}}))
     with pytest.raises(RowError, match=r"blocked by config.*not applied: email='info@shop\.ru', tier='gold'"):
         parse_row(rules, {"email": "info@shop.ru", "tier": "gold"}, 2, 2, ImportReport())
+
+
+def test_a_control_character_in_a_row_is_left_out_and_reported_by_line() -> None:
+    """Chars 29-31 would split the records a report's cycles pack a tier into; any control character is no
+    part of a tier, a tag or an attribute's name."""
+    report = ImportReport()
+    row = parse_row(IdentityRules(IdentityConfig()),
+                    {"external_id": "c-1", "tier": "gold\x1evip", "tags": "a;b\x1fc", "seg\x7fment": "x",
+                     "name": "Anna"}, 5, 7, report)
+    assert (row.attrs.tier, row.attrs.tags, row.attrs.attributes, row.attrs.display_name) == (None, None, {}, "Anna")
+    assert sorted(name for _, name, _ in report.dropped) == ["seg\x7fment", "tags", "tier"]
+    assert all(line == 7 and "control characters" in why for line, _, why in report.dropped)

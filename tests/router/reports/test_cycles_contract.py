@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from router.identity.types import MergeRequest
+from router.models import ConversationStatus, Role, RouteDecision
 from router.reports import cycles_schema
 from router.reports.cycles import fold
 from router.reports.events import CycleFacts
@@ -22,7 +23,7 @@ from router.reports.figures import Counting, GroupBy, report
 from router.reports.store import cursor
 from router.store.base import Store
 from tests.router.identity.test_store_contract import _writes
-from tests.router.reports.test_figures_contract import DAY, QUEUES, _day, at
+from tests.router.reports.test_figures_contract import DAY, QUEUES, SUPPORT, _day, _open, at
 from tests.router.store.test_contract import T0, StoreFactory
 
 WHOLE_DAY = (DAY, DAY + timedelta(days=1))
@@ -103,3 +104,53 @@ async def test_the_migration_folds_the_log_written_before_it(
     async with store_factory() as store:
         assert await _all(store, *WHOLE_DAY) == before
         assert await store.conversation_events(*WHOLE_DAY) == events  # the log itself as it was
+
+
+@pytest.mark.parametrize("separator", ["\x1e", "\x1f", "\x1d"])
+async def test_a_tier_with_a_separator_in_it_is_packed_without_it(store: Store, separator: str) -> None:
+    """A tier stored with a char the lists split on (before names refused them, or by another path): the
+    report answers, its cycle, stay and transfer keep the tier minus the separator (one group)."""
+    ann = (await store.create_agent("ann", "Ann", Role.AGENT, "hash")).id
+    c = await _open(store, "u1", at(9, 0), SUPPORT, tier=f"gold{separator}vip")
+    await store.offer(c, ann, 5, at(9, 1))
+    senior = RouteDecision(status=ConversationStatus.QUEUED, team="senior", reason="transferred to senior by ann")
+    await store.reroute_conversation(c, senior, at(9, 6), expected={ConversationStatus.ASSIGNED})
+    [cycle] = await _all(store, *WHOLE_DAY)
+    assert (cycle.tier, [s.tier for s in cycle.stays]) == ("goldvip", ["goldvip"])
+    assert [t.tier for t in cycle.transfers] == ["goldvip"]
+    assert [cycle] == fold(await store.conversation_events(*WHOLE_DAY))
+    counting = Counting(GroupBy.TIER, *WHOLE_DAY, QUEUES)
+    counting.cycles([cycle])
+    assert [(r["group"], r["opened"], r["transfers_team"]) for r in counting.report().rows] == [("goldvip", 1, 1)]
+
+
+async def test_a_malformed_list_in_a_stored_cycle_is_skipped_and_logged_not_a_failed_report(
+        request: pytest.FixtureRequest, tmp_path: Path, store_factory: StoreFactory,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with store_factory() as store:
+        await _day(store)
+        before = await _all(store, *WHOLE_DAY)
+    [moved] = [c for c in before if c.transfers]
+    # a stay of 7 fields, one with no time and one with a time that is none: all three skipped, the good kept
+    bad = "\x1e".join(["a\x1fb\x1fc\x1fd\x1fe\x1ff\x1fsecret", "\x1d\x1fx\x1fx\x1fx\x1fx\x1fx",
+                       "secret\x1fx\x1fx\x1fx\x1fx\x1fx"])
+    update = "UPDATE conversation_cycles SET stays = {} || stays WHERE start_seq = {}"
+    backend = request.node.callspec.params["store_factory"]
+    if backend.startswith("sqlite"):
+        conn = sqlite3.connect(tmp_path / "contract.db")
+        try:
+            with conn:
+                conn.execute(update.format("? || char(30)", moved.start_seq), (bad,))
+        finally:
+            conn.close()
+    else:
+        pg = await asyncpg.connect(request.getfixturevalue("pg_database"))
+        try:
+            await pg.execute(update.format("$1 || chr(30)", moved.start_seq), bad)
+        finally:
+            await pg.close()
+    async with store_factory() as store:
+        assert await _all(store, *WHOLE_DAY) == before
+    logged = [r for r in caplog.records if r.name == "router.reports.cycles"]
+    assert len(logged) == 1 and moved.conversation_id in logged[0].getMessage()
+    assert "secret" not in caplog.text
