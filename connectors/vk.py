@@ -60,6 +60,7 @@ from connectors.vk_inbound import (
 from connectors.vk_upload import one_piece, upload_document, upload_photo
 from connectors.webhook import parse_json, read_body
 from router.connector import (
+    WEBHOOK_PATIENCE,
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -363,7 +364,7 @@ class VkConnector(Connector[VkOptions]):
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.options.confirmation_code or "")
         try:
-            await self.host.admission(self.name, 0)
+            await self.host.admission(self.name, WEBHOOK_PATIENCE)
         except HostBusy as exc:
             return busy_response(exc)
         await self._accept(event)

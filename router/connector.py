@@ -126,6 +126,12 @@ class HostUnavailable(HostError):
     that pulls messages tries again later."""
 
 
+# how long a webhook waits for room over the lag bound before its 503: short, as the platform
+# waits for the answer, but long enough to queue (router/ingest/pressure.py HURRIED) and take
+# turns with the patient senders, rather than never finding room while they wait
+WEBHOOK_PATIENCE = 2.0
+
+
 class HostBusy(HostUnavailable):
     """The pipeline is over its lag bound (``server.lag_bound``): the message
     was not taken, so that those already taken reach the agents in time.
@@ -163,7 +169,7 @@ class ConnectorHost(Protocol):
         (None: as long as it takes) and raises ``HostBusy`` if there is still
         none. Called right before ``on_message``, with nothing awaited
         between, so the message is counted before anyone else is let in. A
-        webhook passes 0 (the platform retries), a poller None (it simply
+        webhook passes ``WEBHOOK_PATIENCE`` (then the platform retries), a poller None (it simply
         takes no more meanwhile), the site chat a while (its ack waits)."""
         ...
 
