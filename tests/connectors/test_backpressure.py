@@ -22,9 +22,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 
+from connectors import webchat
 from router.appkeys import ROUTER
 from router.config import Settings
 from router.models import utcnow
@@ -153,6 +155,53 @@ async def test_over_the_bound_telegram_gets_503_the_chat_holds_its_ack_and_nothi
     metrics = await (await client.get("/metrics")).text()
     assert 'omnirouter_admission_refused_total{channel="telegram"' in metrics
     assert 'omnirouter_admission_held_total{channel="webchat"' in metrics
+    await chat.close()
+    await agent.close()
+
+
+async def under_the_bound(client: Client) -> None:
+    pressure = client.app[ROUTER].pressure
+
+    async def probe() -> bool:
+        return not pressure.over()
+
+    await eventually(probe, "the pipeline under its bound")
+
+
+async def said_of(chat: aiohttp.ClientWebSocketResponse, client_id: str) -> dict[str, Any]:
+    """The next ack or error about the message ``client_id``."""
+    while (frame := await chat.receive_json(timeout=HANG)).get("client_id") != client_id:
+        pass
+    return dict(frame)
+
+
+async def test_a_chat_message_refused_as_busy_is_not_overtaken_by_the_next_one(
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setattr(webchat, "ACK_PATIENCE", 0)  # refused at once, not after its 30 s hold
+    tg_settings.server.lag_bound = BOUND
+    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tg_settings)
+    agent = await console(client)
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    assert (await chat.receive_json(timeout=HANG))["type"] == "welcome"
+    with writes_held(tg_settings.store.path):
+        taken = asyncio.create_task(tg_post(client, telegram.text_update(1, "из телеграма")))
+        await over_the_bound(client)
+        await chat.send_json({"type": "message", "text": "первое", "client_id": "a"})
+        assert (await said_of(chat, "a"))["code"] == "busy"
+    await asyncio.wait_for(taken, HANG)
+    await under_the_bound(client)
+    # room again, but the first is still to come again: the second waits its turn
+    await chat.send_json({"type": "message", "text": "второе", "client_id": "b"})
+    refused = await said_of(chat, "b")
+    assert refused["type"] == "error" and refused["code"] == "busy" and refused["retry_after"] >= 1, refused
+    for client_id, text in (("a", "первое"), ("b", "второе")):  # as the widget sends them again, in order
+        await chat.send_json({"type": "message", "text": text, "client_id": client_id})
+        assert (await said_of(chat, client_id))["type"] == "ack"
+    await agent.shown("первое", "второе")
+    assert agent.texts.index("первое") < agent.texts.index("второе")
     await chat.close()
     await agent.close()
 
