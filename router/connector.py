@@ -126,9 +126,8 @@ class HostUnavailable(HostError):
     that pulls messages tries again later."""
 
 
-# how long a webhook waits for room over the lag bound before its 503: short, as the platform
-# waits for the answer, but long enough to queue (router/ingest/pressure.py HURRIED) and take
-# turns with the patient senders, rather than never finding room while they wait
+# seconds a webhook waits for room over the lag bound before its 503: short (the platform waits), but it
+# queues and takes turns with the patient senders (pressure.py HURRIED), never finding room without
 WEBHOOK_PATIENCE = 2.0
 
 
@@ -162,6 +161,9 @@ class ConnectorHost(Protocol):
         be stored now (an outage), ``HostFailed`` when it could not be stored
         for another reason; never any other exception."""
         ...
+
+    @property
+    def lag_bound(self) -> float: ...  # server.lag_bound: about how long an admitted message takes through
 
     async def admission(self, channel: str, patience: float | None) -> None:
         """Room for a message in the pipeline: returns at once while it is
