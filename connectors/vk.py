@@ -449,7 +449,6 @@ class VkConnector(Connector[VkOptions]):
             # a new key, and VK's "now" only for a first start: what came meanwhile is read, not skipped
             at.server, at.ts = fresh, str(fresh["ts"]) if at.ts is None else at.ts
             await self._save(at)  # a first start's "now" too: a poller after this one resumes there
-        await self.host.admission(self.name, None)  # over the lag bound: polls no faster than the pipeline takes
         await self._poll_once(http, at)
         await self._save(at)
 
@@ -486,7 +485,8 @@ class VkConnector(Connector[VkOptions]):
             at.ts = str(answer["ts"])
             return
         for event in updates:
-            if isinstance(event, dict):
+            if isinstance(event, dict):  # over the lag bound: each event waits for room, as one polled alone
+                await self.host.admission(self.name, None)
                 await self._accept(event)
             else:
                 log.warning("vk %s: a long poll item that is not an event skipped", self.name)

@@ -26,7 +26,7 @@ import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 
-from connectors import webchat
+from connectors import webchat, webchat_files
 from router.appkeys import BUS, ROUTER
 from router.config import Settings
 from router.models import utcnow
@@ -35,9 +35,11 @@ from tests.conftest import HANG, AppClient, eventually, sqlite_only
 from tests.connectors import test_telegram as telegram
 from tests.connectors import test_vk as vk
 from tests.connectors import twilio_helpers as twilio
+from tests.connectors.test_files_roundtrip import visitor_upload
 from tests.connectors.test_telegram import tg_api, tg_settings  # noqa: F401  (fixtures)
 from tests.connectors.test_vk import vk_api, vk_settings  # noqa: F401  (fixtures)
 from tests.refusal import stored
+from tests.router.files.test_sniff import PDF
 
 # the write lock is SQLite's; the admission is the same on either store
 pytestmark = sqlite_only("tests/router/ingest/test_pressure.py (the gauge and the admission alone)")
@@ -204,6 +206,31 @@ async def test_a_chat_message_refused_as_busy_is_not_overtaken_by_the_next_one(
     assert agent.texts.index("первое") < agent.texts.index("второе")
     await chat.close()
     await agent.close()
+
+
+async def test_a_file_sent_over_the_bound_is_refused_busy_with_retry_after_and_not_kept(
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setattr(webchat_files, "HOLD_SECONDS", 0)  # refused at once, not after its 30 s hold
+    tg_settings.server.lag_bound = BOUND
+    client = await make_client(tg_settings)
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    visitor = (await chat.receive_json(timeout=HANG))["visitor_id"]
+    pressure = client.app[ROUTER].pressure
+    crowd = [pressure.enter() for _ in range(100)]  # the pipeline full: far over the bound
+    refused = await visitor_upload(client, visitor, PDF, "заказ.pdf", "application/pdf", "f-1")
+    assert refused.status == 503 and int(refused.headers["Retry-After"]) >= 1
+    error = (await refused.json())["error"]
+    assert error["code"] == "busy" and error["retry_after"] >= 1, error
+    assert stored(tg_settings.store.path, f"{visitor}:f-1") == 0
+    for key in crowd:
+        pressure.leave(key)
+    await under_the_bound(client)
+    taken = await visitor_upload(client, visitor, PDF, "заказ.pdf", "application/pdf", "f-1")  # sent again
+    assert taken.status == 201, await taken.text()
+    assert stored(tg_settings.store.path, f"{visitor}:f-1") == 1
+    await chat.close()
 
 
 async def test_over_the_bound_vk_gets_503_with_a_retry_date_and_its_confirmation_still_answered(
