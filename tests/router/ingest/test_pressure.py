@@ -113,3 +113,20 @@ async def test_webhooks_take_turns_with_a_crowd_of_patient_senders() -> None:
         task.cancel()
     await asyncio.gather(*senders, return_exceptions=True)
     assert pressure.waiting == 0
+
+
+async def test_senders_that_gave_up_are_skipped_and_no_longer_counted() -> None:
+    clock = Clock()
+    pressure = Pressure(1.0, clock)
+    inside = [pressure.enter() for _ in range(int(FIRST_RATE / HEADROOM))]
+    gone = [asyncio.create_task(pressure.room(None)) for _ in range(1000)]
+    await asyncio.sleep(0)
+    last = asyncio.create_task(pressure.room(None))
+    await asyncio.sleep(0)
+    for task in gone:  # a thousand tabs closed while they waited
+        task.cancel()
+    await asyncio.gather(*gone, return_exceptions=True)
+    assert pressure.waiting == 1
+    pressure.leave(inside[0])
+    assert await asyncio.wait_for(last, 60)  # the one still waiting is let in at the first place freed
+    assert pressure.waiting == 0
