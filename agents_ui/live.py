@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import weakref
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
@@ -18,7 +17,7 @@ from agents_ui.sessions import request_token_hash, session_agent
 from router import events
 from router.aio import cancel_and_wait
 from router.appkeys import BUS, SETTINGS
-from router.bus import Event, Subscription
+from router.bus import Event, EventBus, Subscription
 from router.models import Agent
 from router.store.errors import StoreError
 
@@ -29,10 +28,10 @@ SOCKETS = web.AppKey("console_sockets", weakref.WeakSet[web.WebSocketResponse])
 # the session a socket was opened with, so logging out closes it too
 SESSION = web.ResponseKey("console_session", str)
 HEARTBEAT = 30.0
-# a socket this many times server.lag_bound behind on new messages, and at least
-# BEHIND_FLOOR seconds, is too slow to keep: the pipeline keeps its own lag near the
-# bound, the rest is the socket's; the floor keeps a small bound from dropping every
-# console at once when the whole service is briefly behind
+# a socket that reads an event this many times server.lag_bound after it was published
+# here, and at least BEHIND_FLOOR seconds, is too slow to keep (counted from the publish on
+# this node: the pipeline's own lag before it is no fault of the socket's); the floor keeps
+# a small bound from dropping every console at once when the event loop is briefly behind
 BEHIND_FACTOR = 5.0
 BEHIND_FLOOR = 15.0
 _CLOSE_TIMEOUT = 2.0
@@ -52,19 +51,19 @@ def _same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc.lower() in ours
 
 
-def _late(event: Event, behind: float) -> bool:
-    """A new message this socket gets more than ``behind`` seconds after it was taken in."""
-    taken = datetime.fromisoformat(event.data["message"]["created_at"])
-    return (datetime.now(UTC) - taken).total_seconds() > behind
+def _late(bus: EventBus, event: Event, behind: float) -> bool:
+    """This socket got the event more than ``behind`` seconds after it was published on this
+    node: what it took to read it, not the pipeline's time before (nor another node's clock)."""
+    return bus.clock() - event.published_at > behind
 
 
-async def _push(ws: web.WebSocketResponse, sub: Subscription, agent_id: str, behind: float) -> None:
+async def _push(ws: web.WebSocketResponse, bus: EventBus, sub: Subscription, agent_id: str, behind: float) -> None:
     try:
         async for event in sub:
             to = events.addressed_to(event)
             if to is None or to == agent_id:  # one agent's (a mention): only their sockets
                 await ws.send_str(event.frame)
-                if event.type == events.MESSAGE_CREATED and _late(event, behind):
+                if _late(bus, event, behind):
                     # a console that reads slower than messages come: dropped rather than buffered
                     # for, and it catches up by reloading, as from a cut-off
                     log.warning("console socket more than %g s behind, closed to reconnect", behind)
@@ -108,7 +107,7 @@ async def _account_now(request: web.Request, ws: web.WebSocketResponse) -> Agent
 
 async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscription, agent_id: str) -> None:
     behind = max(BEHIND_FLOOR, request.app[SETTINGS].server.lag_bound * BEHIND_FACTOR)
-    pusher = asyncio.create_task(_push(ws, sub, agent_id, behind))
+    pusher = asyncio.create_task(_push(ws, request.app[BUS], sub, agent_id, behind))
     try:
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):

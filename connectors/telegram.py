@@ -52,6 +52,7 @@ from connectors.telegram_rating import rating_keyboard, rating_of
 from connectors.webhook import parse_json, read_body
 from router.connector import (
     MAX_MEDIA_BYTES,
+    WEBHOOK_PATIENCE,
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -385,7 +386,7 @@ class TelegramConnector(Connector[TelegramOptions]):
             log.warning("telegram %s: malformed update refused: no integer update_id", self.name)
             raise web.HTTPBadRequest(text="malformed update: no integer update_id") from None
         # over the lag bound: HostBusy, a 503 with Retry-After, and Telegram delivers the update again
-        await self.host.admission(self.name, 0)
+        await self.host.admission(self.name, WEBHOOK_PATIENCE)
         await self._accept(read)
         return web.Response(text="ok")
 

@@ -85,9 +85,18 @@ MAX_BODY_LENGTH = 1600
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
 HTTP_TIMEOUT = 20.0
-# seconds an inbound message waits for room while the pipeline is over its lag bound: well
-# within the 15 s Twilio waits for an answer (its webhooks' default read timeout)
+# seconds an inbound message waits for room while the pipeline is over its lag bound, at
+# most: the hold and then the pipeline's time (up to about twice the bound: the pressure's
+# HEADROOM) must end within the 15 s Twilio waits for an answer (its webhooks' default read
+# timeout), with a margin for the network
 HOLD_SECONDS = 10.0
+TWILIO_TIMEOUT = 15.0
+HOLD_MARGIN = 1.0
+
+
+def hold_seconds(lag_bound: float) -> float:
+    """How long an inbound message may wait for room under ``server.lag_bound``."""
+    return max(0.0, min(HOLD_SECONDS, TWILIO_TIMEOUT - 2 * lag_bound - HOLD_MARGIN))
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -435,11 +444,11 @@ class TwilioConnector(Connector[TwilioOptions]):
             log.warning("twilio %s: malformed message refused: %s", self.name, fields)
             raise web.HTTPBadRequest(text=f"malformed message: {fields}") from None
         try:
-            await self.host.admission(self.name, HOLD_SECONDS)
+            await self.host.admission(self.name, hold := hold_seconds(self.host.lag_bound))
         except HostBusy:
             # Twilio calls a refused message's fallback URL and never delivers it again: held, then taken all the same
             log.info("twilio %s: the pipeline is still over its lag bound after %g s, taking %s anyway", self.name,
-                     HOLD_SECONDS, inbound.external_id)
+                     hold, inbound.external_id)
         accepted = await self.host.on_message(inbound)
         log.debug("twilio %s: %s is message %s%s", self.name, inbound.external_id, accepted.message_id,
                   " (duplicate)" if accepted.duplicate else "")

@@ -60,6 +60,7 @@ from connectors.vk_inbound import (
 from connectors.vk_upload import one_piece, upload_document, upload_photo
 from connectors.webhook import parse_json, read_body
 from router.connector import (
+    WEBHOOK_PATIENCE,
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -363,7 +364,7 @@ class VkConnector(Connector[VkOptions]):
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.options.confirmation_code or "")
         try:
-            await self.host.admission(self.name, 0)
+            await self.host.admission(self.name, WEBHOOK_PATIENCE)
         except HostBusy as exc:
             return busy_response(exc)
         await self._accept(event)
@@ -448,7 +449,6 @@ class VkConnector(Connector[VkOptions]):
             # a new key, and VK's "now" only for a first start: what came meanwhile is read, not skipped
             at.server, at.ts = fresh, str(fresh["ts"]) if at.ts is None else at.ts
             await self._save(at)  # a first start's "now" too: a poller after this one resumes there
-        await self.host.admission(self.name, None)  # over the lag bound: polls no faster than the pipeline takes
         await self._poll_once(http, at)
         await self._save(at)
 
@@ -485,7 +485,8 @@ class VkConnector(Connector[VkOptions]):
             at.ts = str(answer["ts"])
             return
         for event in updates:
-            if isinstance(event, dict):
+            if isinstance(event, dict):  # over the lag bound: each event waits for room, as one polled alone
+                await self.host.admission(self.name, None)
                 await self._accept(event)
             else:
                 log.warning("vk %s: a long poll item that is not an event skipped", self.name)

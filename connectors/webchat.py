@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import limits
-import orjson
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, Field
 
@@ -36,6 +34,7 @@ from connectors.webchat_frames import (
     PingFrame,
     RatingFrame,
     TypingFrame,
+    encode_frame,
     history_frames,
     message_frame,
     parse_frame,
@@ -84,7 +83,6 @@ TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} byte
 # seconds a message's ack may wait for room while the pipeline is over its lag bound: the
 # tab's other frames (its pings) wait behind it, and the widget gives a silent socket 60 s
 ACK_PATIENCE = 30.0
-
 
 
 # -- options -------------------------------------------------------------------
@@ -197,6 +195,9 @@ class _Session:
     # frames that arrive for this tab while its welcome is being prepared;
     # None once the welcome is out and frames go straight to the socket
     backlog: list[dict[str, Any]] | None = None
+    # the message refused as busy (client_id, retry_after), until it comes again: the tab's
+    # later messages are refused meanwhile, or they would be stored before it
+    refused: tuple[str, int] | None = None
 
 
 class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
@@ -369,6 +370,10 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             "message": f"too many messages from {whose} ({limiter.rate}); send it again in {retry_after} s",
         })
 
+    async def _refuse_busy(self, session: _Session, client_id: str, retry_after: int) -> None:
+        await self._push_now(session, {"type": "error", "code": "busy", "client_id": client_id, "retry_after":
+                                       retry_after, "message": f"busy: send it again in {retry_after} s"})
+
     async def _refuse_visitor(self, session: _Session) -> None:
         """Too many new visitors from one address: told when to come back and
         closed (try again later); the widget reconnects with its backoff and
@@ -412,15 +417,19 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         visitor_id = session.visitor_id
         if visitor_id is None:
             raise FrameError("hello_required", 'send {"type": "hello"} first')
+        if session.refused is not None and session.refused[0] != frame.client_id:
+            await self._refuse_busy(session, frame.client_id, session.refused[1])  # behind the refused one
+            return
         if (over := self._over_limit(session, visitor_id)) is not None:
             await self._refuse_flood(session, *over, frame.client_id)
             return
         try:  # over the lag bound: the ack waits for room (the widget keeps the message pending meanwhile)
             await self.host.admission(self.name, ACK_PATIENCE)
         except HostBusy as exc:  # still none: the widget sends it again when told, as after a rate limit
-            await self._push_now(session, {"type": "error", "code": "busy", "client_id": frame.client_id,
-                                           "retry_after": exc.retry_after, "message": "busy: " + exc.reason})
+            session.refused = (frame.client_id, exc.retry_after)
+            await self._refuse_busy(session, frame.client_id, exc.retry_after)
             return
+        session.refused = None
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
@@ -566,8 +575,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         if session.ws.closed:
             return
         try:
-            # orjson: the ack of every message, and the welcome's whole history, in a tenth of json.dumps's time
-            await session.ws.send_str(_encode(frame))
+            await session.ws.send_str(encode_frame(frame))
         except ConnectionError:
             # the tab went away mid-send; its handler cleans up
             log.debug("webchat: visitor %s tab closed while sending", session.visitor_id)
@@ -590,9 +598,3 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             return_exceptions=True,
         )
 
-
-def _encode(frame: dict[str, Any]) -> str:
-    try:
-        return orjson.dumps(frame).decode()
-    except orjson.JSONEncodeError:  # what orjson refuses and json writes: a lone surrogate, an int over 64 bits
-        return json.dumps(frame)

@@ -22,7 +22,7 @@ from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 
 from connectors.chat_limits import ByteBudget, address_key
 from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, message_frame
-from router.connector import FileAccess, FileRefused, FileUnavailable, HostError
+from router.connector import FileAccess, FileRefused, FileUnavailable, HostBusy, HostError
 from router.models import Attachment, Author, IdentityRef, InboundMessage, Message
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+# seconds a file's message waits for room while the pipeline is over its lag bound, as a
+# typed one's ack does (webchat.ACK_PATIENCE); then 503 "busy" with Retry-After
+HOLD_SECONDS = 30.0
 _MAX_FIELD = 256
 
 
@@ -110,7 +113,10 @@ class VisitorUploads:
         except _Refused as exc:
             log.info("webchat: a visitor's file refused (code %s)", exc.code)
             body = {"error": {"code": exc.code, "message": exc.message, **exc.details}}
-            return web.json_response(body, status=exc.status, headers=self._cors(request))
+            headers = self._cors(request)
+            if exc.status == 503 and "retry_after" in exc.details:
+                headers["Retry-After"] = str(exc.details["retry_after"])
+            return web.json_response(body, status=exc.status, headers=headers)
 
     async def _handle(self, request: web.Request) -> web.Response:
         chat = self.chat
@@ -193,6 +199,12 @@ class VisitorUploads:
             sender_name=tab.sender_name if tab is not None else None,
             description=f"[{attachment.kind}: {attachment.name}]", attachments=[attachment],
         )
+        try:  # over the lag bound: held as a typed message's ack is, then refused (the widget says when)
+            await chat.host.admission(chat.name, HOLD_SECONDS)
+        except HostBusy as exc:
+            await chat.files.discard(attachment)
+            raise _Refused(503, "busy", f"busy: send it again in {exc.retry_after} s",
+                           retry_after=exc.retry_after) from None
         try:
             accepted = await chat.host.on_message(inbound)
         except HostError as exc:

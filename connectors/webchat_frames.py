@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message, OutboundMessage, RatingAnswer
@@ -182,3 +183,12 @@ __all__ = [
     "HelloFrame", "PingFrame", "RatingFrame", "TypingFrame",
     "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
 ]
+
+
+def encode_frame(frame: dict[str, Any]) -> str:
+    """A frame pushed to the widget, by orjson (the ack of every message, and the welcome's
+    whole history, in a tenth of json.dumps's time)."""
+    try:
+        return orjson.dumps(frame).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses and json writes: a lone surrogate, an int over 64 bits
+        return json.dumps(frame)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 class Event:
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+    # when this node published it (its bus's clock, monotonic; another node's event: when it
+    # arrived here): how long a subscriber took to read it, without the pipeline's time before
+    # or another node's clock. No part of the event's value
+    published_at: float = field(default=0.0, compare=False, repr=False)
 
     @cached_property
     def json(self) -> str:
@@ -90,8 +95,14 @@ class EventBus:
         # called with each event, and whether this node published it (False: another node did,
         # ``publish_local``): outbound webhooks queue each event once, on the node that made it
         self.taps: list[Callable[[Event, bool], None]] = []
+        self.clock: Callable[[], float] = time.monotonic
+
+    def _stamp(self, event: Event) -> None:
+        # set on the frozen event in place: a copy per event costs the hot path microseconds
+        object.__setattr__(event, "published_at", self.clock())
 
     def publish(self, event: Event) -> None:
+        self._stamp(event)
         for tap in self.taps:
             tap(event, True)
         self._fan_out(event)
@@ -100,6 +111,7 @@ class EventBus:
 
     def publish_local(self, event: Event) -> None:
         """To this node's subscribers only (an event another node published)."""
+        self._stamp(event)
         for tap in self.taps:
             tap(event, False)
         self._fan_out(event)

@@ -28,8 +28,9 @@ class ServerConfig(Section):
     forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     # seconds a message may take from being taken in to the agents' screens: above
     # it the entry points push back (webhooks answer 503 with Retry-After, the site
-    # chat holds its acks, pollers wait) instead of queueing without bound
-    lag_bound: float = Field(2.0, gt=0, le=600)
+    # chat holds its acks, pollers wait) instead of queueing without bound; at least half a
+    # second (below it a single slow store call would refuse every webhook), strictly a number
+    lag_bound: float = Field(2.0, ge=0.5, le=600, strict=True)
 
 
 class StoreConfig(Section):

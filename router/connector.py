@@ -126,6 +126,11 @@ class HostUnavailable(HostError):
     that pulls messages tries again later."""
 
 
+# seconds a webhook waits for room over the lag bound before its 503: short (the platform waits), but it
+# queues and takes turns with the patient senders (pressure.py HURRIED), never finding room without
+WEBHOOK_PATIENCE = 2.0
+
+
 class HostBusy(HostUnavailable):
     """The pipeline is over its lag bound (``server.lag_bound``): the message
     was not taken, so that those already taken reach the agents in time.
@@ -157,13 +162,16 @@ class ConnectorHost(Protocol):
         for another reason; never any other exception."""
         ...
 
+    @property
+    def lag_bound(self) -> float: ...  # server.lag_bound: about how long an admitted message takes through
+
     async def admission(self, channel: str, patience: float | None) -> None:
         """Room for a message in the pipeline: returns at once while it is
         under its lag bound, else waits for room up to ``patience`` seconds
         (None: as long as it takes) and raises ``HostBusy`` if there is still
         none. Called right before ``on_message``, with nothing awaited
         between, so the message is counted before anyone else is let in. A
-        webhook passes 0 (the platform retries), a poller None (it simply
+        webhook passes ``WEBHOOK_PATIENCE`` (then the platform retries), a poller None (it simply
         takes no more meanwhile), the site chat a while (its ack waits)."""
         ...
 

@@ -178,6 +178,10 @@ class Router:
         }
 
     # -- what connectors see (router.connector.ConnectorHost) ----------------
+    @property
+    def lag_bound(self) -> float:
+        return self.pressure.bound
+
     async def admission(self, channel: str, patience: float | None) -> None:
         if not self.pressure.over():  # the common case: no await, so the message is counted at once
             return

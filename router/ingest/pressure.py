@@ -46,6 +46,10 @@ FIRST_RATE = 100.0
 HEADROOM = 2.0
 # a waiter checks again this often even if nothing left the pipeline meanwhile
 RECHECK = 0.25
+# a sender with at most this patience (a webhook: the platform delivers again) queues apart
+# from the patient ones (site chat, pollers) and the two queues take turns at each freed
+# place: in one queue, a webhook behind hundreds of patient senders would never get in
+HURRIED = 5.0
 
 
 class Pressure:
@@ -61,8 +65,13 @@ class Pressure:
         self._busy = 0.0  # seconds with a message in the pipeline, until _busy_since
         self._busy_since = 0.0
         self._rate = FIRST_RATE
-        # senders waiting for room, first come first served
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # senders waiting for room, first come first served in each queue (the hurried, the
+        # patient); one that gave up stays in its queue, skipped, until it reaches the front
+        # (removing it from the middle costs a scan each time: quadratic with thousands)
+        self._hurried: deque[asyncio.Future[None]] = deque()
+        self._patient: deque[asyncio.Future[None]] = deque()
+        self._waiting = 0  # those still waiting, in either queue
+        self._hurried_turn = True
         # waiters woken but not yet in the pipeline: counted as in it, so that
         # one message leaving lets one in, not the whole crowd
         self._reserved = 0
@@ -105,7 +114,7 @@ class Pressure:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return self._waiting
 
     def lag(self) -> float:
         oldest = self._clock() - next(iter(self._in_flight.values())) if self._in_flight else 0.0
@@ -124,12 +133,17 @@ class Pressure:
         seconds (None: as long as it takes); whether it is. Returns without
         suspending when there is room, so a caller that hands its message in
         at once (``enter``) is counted before anyone else is let in. Waiters
-        are let in first come, first served, as messages leave."""
+        are let in first come, first served, as messages leave; those of at
+        most ``HURRIED`` patience take turns with the others."""
         if not self.over():
             return True
+        if patience is not None and patience <= 0:
+            return False
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(waiter)
+        hurried = patience is not None and patience <= HURRIED
+        (self._hurried if hurried else self._patient).append(waiter)
+        self._waiting += 1
         self._keep_checking(loop)
         try:
             await asyncio.wait_for(waiter, patience)
@@ -138,18 +152,32 @@ class Pressure:
         finally:
             if waiter.done() and not waiter.cancelled():
                 self._reserved -= 1  # in now (or gone): counted by ``enter`` from here on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
+            else:  # gave up: left in its queue, skipped when it reaches the front
+                self._waiting -= 1
+                if not self._waiting:
+                    self._hurried.clear()
+                    self._patient.clear()
         return True
 
     def _wake(self) -> None:
         """Let waiters in while there is room; each one let in counts as in the
         pipeline at once, so a message leaving lets in about one, not the crowd."""
-        while self._waiters and not self.over():
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                self._reserved += 1
+        while self._waiting and not self.over():
+            waiter = self._next()
+            waiter.set_result(None)
+            self._waiting -= 1
+            self._reserved += 1
+
+    def _next(self) -> asyncio.Future[None]:
+        """The next waiter to let in: the two queues take turns while both hold someone."""
+        for queue in (self._hurried, self._patient):
+            while queue and queue[0].done():
+                queue.popleft()
+        if not self._patient or (self._hurried and self._hurried_turn):
+            self._hurried_turn = False
+            return self._hurried.popleft()
+        self._hurried_turn = True
+        return self._patient.popleft()
 
     def _keep_checking(self, loop: asyncio.AbstractEventLoop) -> None:
         """While anyone waits, look again now and then: the lag also falls with
@@ -160,7 +188,7 @@ class Pressure:
 
         def check() -> None:
             self._wake()
-            if self._waiters:
+            if self._waiting:
                 loop.call_later(RECHECK, check)
             else:
                 self._checking = False

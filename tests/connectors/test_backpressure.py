@@ -22,10 +22,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 
-from router.appkeys import ROUTER
+from connectors import webchat, webchat_files
+from router.appkeys import BUS, ROUTER
 from router.config import Settings
 from router.models import utcnow
 from tests.agents_ui.conftest import login
@@ -33,9 +35,11 @@ from tests.conftest import HANG, AppClient, eventually, sqlite_only
 from tests.connectors import test_telegram as telegram
 from tests.connectors import test_vk as vk
 from tests.connectors import twilio_helpers as twilio
+from tests.connectors.test_files_roundtrip import visitor_upload
 from tests.connectors.test_telegram import tg_api, tg_settings  # noqa: F401  (fixtures)
 from tests.connectors.test_vk import vk_api, vk_settings  # noqa: F401  (fixtures)
 from tests.refusal import stored
+from tests.router.files.test_sniff import PDF
 
 # the write lock is SQLite's; the admission is the same on either store
 pytestmark = sqlite_only("tests/router/ingest/test_pressure.py (the gauge and the admission alone)")
@@ -157,6 +161,78 @@ async def test_over_the_bound_telegram_gets_503_the_chat_holds_its_ack_and_nothi
     await agent.close()
 
 
+async def under_the_bound(client: Client) -> None:
+    pressure = client.app[ROUTER].pressure
+
+    async def probe() -> bool:
+        return not pressure.over()
+
+    await eventually(probe, "the pipeline under its bound")
+
+
+async def said_of(chat: aiohttp.ClientWebSocketResponse, client_id: str) -> dict[str, Any]:
+    """The next ack or error about the message ``client_id``."""
+    while (frame := await chat.receive_json(timeout=HANG)).get("client_id") != client_id:
+        pass
+    return dict(frame)
+
+
+async def test_a_chat_message_refused_as_busy_is_not_overtaken_by_the_next_one(
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setattr(webchat, "ACK_PATIENCE", 0)  # refused at once, not after its 30 s hold
+    tg_settings.server.lag_bound = BOUND
+    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tg_settings)
+    agent = await console(client)
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    assert (await chat.receive_json(timeout=HANG))["type"] == "welcome"
+    with writes_held(tg_settings.store.path):
+        taken = asyncio.create_task(tg_post(client, telegram.text_update(1, "из телеграма")))
+        await over_the_bound(client)
+        await chat.send_json({"type": "message", "text": "первое", "client_id": "a"})
+        assert (await said_of(chat, "a"))["code"] == "busy"
+    await asyncio.wait_for(taken, HANG)
+    await under_the_bound(client)
+    # room again, but the first is still to come again: the second waits its turn
+    await chat.send_json({"type": "message", "text": "второе", "client_id": "b"})
+    refused = await said_of(chat, "b")
+    assert refused["type"] == "error" and refused["code"] == "busy" and refused["retry_after"] >= 1, refused
+    for client_id, text in (("a", "первое"), ("b", "второе")):  # as the widget sends them again, in order
+        await chat.send_json({"type": "message", "text": text, "client_id": client_id})
+        assert (await said_of(chat, client_id))["type"] == "ack"
+    await agent.shown("первое", "второе")
+    assert agent.texts.index("первое") < agent.texts.index("второе")
+    await chat.close()
+    await agent.close()
+
+
+async def test_a_file_sent_over_the_bound_is_refused_busy_with_retry_after_and_not_kept(
+    make_client: AppClient, tg_settings: Settings, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setattr(webchat_files, "HOLD_SECONDS", 0)  # refused at once, not after its 30 s hold
+    tg_settings.server.lag_bound = BOUND
+    client = await make_client(tg_settings)
+    chat = await client.ws_connect("/chat/ws")
+    await chat.send_json({"type": "hello"})
+    visitor = (await chat.receive_json(timeout=HANG))["visitor_id"]
+    pressure = client.app[ROUTER].pressure
+    crowd = [pressure.enter() for _ in range(100)]  # the pipeline full: far over the bound
+    refused = await visitor_upload(client, visitor, PDF, "заказ.pdf", "application/pdf", "f-1")
+    assert refused.status == 503 and int(refused.headers["Retry-After"]) >= 1
+    error = (await refused.json())["error"]
+    assert error["code"] == "busy" and error["retry_after"] >= 1, error
+    assert stored(tg_settings.store.path, f"{visitor}:f-1") == 0
+    for key in crowd:
+        pressure.leave(key)
+    await under_the_bound(client)
+    taken = await visitor_upload(client, visitor, PDF, "заказ.pdf", "application/pdf", "f-1")  # sent again
+    assert taken.status == 201, await taken.text()
+    assert stored(tg_settings.store.path, f"{visitor}:f-1") == 1
+    await chat.close()
+
+
 async def test_over_the_bound_vk_gets_503_with_a_retry_date_and_its_confirmation_still_answered(
     make_client: AppClient, vk_settings: Settings,  # noqa: F811
 ) -> None:
@@ -199,6 +275,39 @@ async def test_over_the_bound_twilio_is_held_not_refused_twilio_never_delivers_i
     await agent.close()
 
 
+async def test_a_console_reading_promptly_is_kept_however_old_the_messages_it_gets(
+    make_client: AppClient, tg_settings: Settings,  # noqa: F811
+) -> None:
+    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(tg_settings)
+    await login(client)
+    ws = await client.ws_connect("/api/ws")
+    # taken in long ago, as after a stalled pipeline or on a node whose clock is far off:
+    # no fault of a console that reads what it is sent at once
+    client.app[ROUTER].clock = lambda: utcnow().replace(year=utcnow().year - 1)
+    assert (await tg_post(client, telegram.text_update(1, "давнее")))[0] == 200
+    while (frame := await ws.receive_json(timeout=HANG))["type"] != "message.created":
+        pass
+    assert frame["data"]["message"]["text"] == "давнее"
+    await ws.send_json({"type": "ping"})
+    while (msg := await ws.receive(timeout=HANG)).type is aiohttp.WSMsgType.TEXT and msg.json()["type"] != "pong":
+        pass
+    assert msg.type is aiohttp.WSMsgType.TEXT, msg  # the pong: still open, not closed to reload
+    await ws.close()
+
+
+class Jumping:
+    """A clock that moves 1000 s each time it is read: every event is read 1000 s
+    after it was published, as by a console that does not read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1000.0
+        return self.now
+
+
 async def test_a_console_far_behind_on_new_messages_is_closed_to_reconnect(
     make_client: AppClient, tg_settings: Settings,  # noqa: F811
 ) -> None:
@@ -206,10 +315,9 @@ async def test_a_console_far_behind_on_new_messages_is_closed_to_reconnect(
     client = await make_client(tg_settings)
     await login(client)
     ws = await client.ws_connect("/api/ws")
-    # a message the pipeline took far longer ago than the socket may lag (5 x the bound)
-    client.app[ROUTER].clock = lambda: utcnow().replace(year=utcnow().year - 1)
-    assert (await tg_post(client, telegram.text_update(1, "давнее")))[0] == 200
+    client.app[BUS].clock = Jumping()
+    assert (await tg_post(client, telegram.text_update(1, "новое")))[0] == 200
     while (msg := await ws.receive(timeout=HANG)).type is aiohttp.WSMsgType.TEXT:
-        pass  # the message itself still comes, then the close
+        pass  # the event itself still comes, then the close
     assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == WSCloseCode.TRY_AGAIN_LATER  # the console reloads
     await ws.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.twilio import TwilioConnector, TwilioOptions
+from connectors.twilio import TwilioConnector, TwilioOptions, hold_seconds
 from router.config import Settings
 from router.models import Attachment, Author, IdentityRef, OutboundMessage, utcnow
 from router.server.app import CONNECTORS, STORE
@@ -262,3 +262,11 @@ def test_a_bad_section_in_the_config_file_is_refused_with_file_and_line(tmp_path
         "SID: HX followed by 32 hex digits",
         f"{path}:10: connectors.sms: Value error, give the sender: either from_number or messaging_service_sid",
     ]
+
+
+def test_a_held_message_is_answered_within_twilios_15_s_whatever_the_lag_bound() -> None:
+    """Held for room, then through the pipeline (up to about twice the bound): Twilio
+    gives up on an answer after 15 s and calls the fallback URL."""
+    for bound in (0.5, 2.0, 4.0, 6.0, 7.0, 10.0, 600.0):
+        assert hold_seconds(bound) + 2 * bound < 15 or hold_seconds(bound) == 0, bound
+    assert hold_seconds(2.0) > 5  # the default bound still holds a good while

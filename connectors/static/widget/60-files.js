@@ -114,7 +114,7 @@ function limit(then) {
 
 var UPLOAD_ERRORS = {
   file_too_large: "file_too_large", file_type_forged: "file_forged", file_type_not_allowed: "file_not_allowed",
-  rate_limited: "file_busy", files_over_budget: "file_budget",
+  rate_limited: "file_busy", files_over_budget: "file_budget", busy: "file_overloaded",
 };
 
 function upload(item) {

@@ -5,7 +5,9 @@ behaviour under overload is tests/connectors/test_backpressure.py."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
+from router.connector import WEBHOOK_PATIENCE
 from router.ingest.pressure import FIRST_RATE, HEADROOM, Pressure
 
 
@@ -79,4 +81,52 @@ async def test_room_answers_at_once_under_the_bound_and_lets_waiters_in_as_messa
     pressure.leave(stuck)
     assert await asyncio.wait_for(waiters[0], 60)  # the first to come, first in
     assert await asyncio.wait_for(waiters[1], 60)
+    assert pressure.waiting == 0
+
+
+async def test_webhooks_take_turns_with_a_crowd_of_patient_senders() -> None:
+    """Webhooks (a short patience: the platform waits for the answer) are let in
+    while hundreds of patient senders (site chat, pollers) wait too, not only
+    once the whole crowd is through."""
+    clock = Clock()  # never moves: the lag is the wait the pipeline's crowd makes
+    pressure = Pressure(1.0, clock)
+    inside = deque(pressure.enter() for _ in range(int(FIRST_RATE / HEADROOM)))
+    assert pressure.over()
+    let_in: list[str] = []
+
+    async def sender(kind: str, patience: float | None) -> None:
+        if await pressure.room(patience):
+            let_in.append(kind)
+            inside.append(pressure.enter())
+
+    senders = [asyncio.create_task(sender("chat", None)) for _ in range(200)]
+    senders += [asyncio.create_task(sender("webhook", WEBHOOK_PATIENCE)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert pressure.waiting == 205
+    for _ in range(20):  # twenty places freed, one at a time
+        pressure.leave(inside.popleft())
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert let_in.count("webhook") == 5, let_in
+    assert let_in.count("chat") >= 10  # the patient ones still get their turns
+    for task in senders:
+        task.cancel()
+    await asyncio.gather(*senders, return_exceptions=True)
+    assert pressure.waiting == 0
+
+
+async def test_senders_that_gave_up_are_skipped_and_no_longer_counted() -> None:
+    clock = Clock()
+    pressure = Pressure(1.0, clock)
+    inside = [pressure.enter() for _ in range(int(FIRST_RATE / HEADROOM))]
+    gone = [asyncio.create_task(pressure.room(None)) for _ in range(1000)]
+    await asyncio.sleep(0)
+    last = asyncio.create_task(pressure.room(None))
+    await asyncio.sleep(0)
+    for task in gone:  # a thousand tabs closed while they waited
+        task.cancel()
+    await asyncio.gather(*gone, return_exceptions=True)
+    assert pressure.waiting == 1
+    pressure.leave(inside[0])
+    assert await asyncio.wait_for(last, 60)  # the one still waiting is let in at the first place freed
     assert pressure.waiting == 0
