@@ -22,6 +22,7 @@ from router.models import DESCRIPTION_EXTRA as DESCRIPTION
 from router.models import (
     ConversationStatus,
     ConversationView,
+    CoreMeta,
     Customer,
     CustomerHistory,
     IdentityRef,
@@ -233,7 +234,8 @@ def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str |
     thread, closed = _thread(conn, channel, replies_to)
     if closed is not None:
         # an answer in a thread already resolved starts a new conversation, which keeps the link
-        params = {**params, "core": json.dumps({**json.loads(params["core"]), "follows_conversation": closed})}
+        core = CoreMeta.model_validate_json(params["core"]).model_copy(update={"follows_conversation": closed})
+        params = {**params, "core": core.model_dump_json(exclude_defaults=True)}
     assert params["sender_kind"] is not None
     sender = IdentityRef(kind=params["sender_kind"], value=params["sender_value"])
     first = _stored_inbound(conn, channel, external_id)
