@@ -83,15 +83,6 @@ from router.models import Attachment, IdentityRef, OutboundMessage
 log = logging.getLogger(__name__)
 
 PRODUCTION_API = "https://api.vk.ru"
-
-
-def busy_response(exc: HostBusy) -> web.Response:
-    """Over the lag bound: 503 with Retry-After, which the Callback API
-    honours (as it does with 429 and 410), delivering the event again after
-    it; any answer but "ok" is delivered again anyway. The date form, as VK's
-    own SDK sends it (RFC 9110 allows seconds or a date)."""
-    when = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
-    return web.Response(status=503, text="overloaded", headers={"Retry-After": format_datetime(when, usegmt=True)})
 API_VERSION = "5.199"
 # VK's limit for a community token is 20 requests a second
 COMMUNITY_RPS = 20
@@ -113,6 +104,13 @@ PERMANENT_CODES = frozenset({5, 7, 15, 27, 100, 113, 900, 901, 902, 914, 917, 93
 RATE_CODES = {6: 1.0, 9: 10.0, 29: 60.0}
 
 T = TypeVar("T")
+
+
+def busy_response(exc: HostBusy) -> web.Response:
+    """Over the lag bound: 503 (any answer but "ok" makes the Callback API deliver again) with
+    Retry-After as a date, as the vksdk SDK reads it: VK's own docs say nothing of it, a hint at best."""
+    when = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
+    return web.Response(status=503, text="overloaded", headers={"Retry-After": format_datetime(when, usegmt=True)})
 
 
 class VkOptions(ConnectorOptions):

@@ -597,4 +597,3 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             *(s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for s in sessions),
             return_exceptions=True,
         )
-

@@ -178,13 +178,6 @@ def history_frames(history: list[Message], files: dict[str, list[dict[str, Any]]
             for m in history if m.author is not Author.SYSTEM]
 
 
-__all__ = [
-    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "AnyClientFrame", "ChatFrame", "ClientFrame", "FrameError",
-    "HelloFrame", "PingFrame", "RatingFrame", "TypingFrame",
-    "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
-]
-
-
 def encode_frame(frame: dict[str, Any]) -> str:
     """A frame pushed to the widget, by orjson (the ack of every message, and the welcome's
     whole history, in a tenth of json.dumps's time)."""
@@ -192,3 +185,10 @@ def encode_frame(frame: dict[str, Any]) -> str:
         return orjson.dumps(frame).decode()
     except orjson.JSONEncodeError:  # what orjson refuses and json writes: a lone surrogate, an int over 64 bits
         return json.dumps(frame)
+
+
+__all__ = [
+    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "AnyClientFrame", "ChatFrame", "ClientFrame", "FrameError",
+    "HelloFrame", "PingFrame", "RatingFrame", "TypingFrame",
+    "encode_frame", "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
+]
