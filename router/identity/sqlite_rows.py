@@ -21,22 +21,26 @@ log = logging.getLogger(__name__)
 
 
 def _customer(row: sqlite3.Row) -> Customer:
-    return Customer(
-        id=row["id"],
-        display_name=row["display_name"],
-        attributes=json.loads(row["attributes"]),
-        created_at=_ts(row["created_at"]),
-        updated_at=_ts(row["updated_at"]),
-        merged_into=row["merged_into"],
-    )
+    return customer_of(customer_values(row))
+
+
+def customer_values(row: sqlite3.Row) -> tuple[Any, ...]:
+    """A ``customers`` row as plain values, which cross the writer process's
+    pipe for a fraction of a ``Customer``'s pickling (``customer_of`` reads them)."""
+    return row["id"], row["display_name"], row["attributes"], row["created_at"], row["updated_at"], row["merged_into"]
+
+
+def customer_of(values: tuple[Any, ...]) -> Customer:
+    customer_id, display_name, attributes, created_at, updated_at, merged_into = values
+    return Customer(id=customer_id, display_name=display_name, attributes=json.loads(attributes),
+                    created_at=created_at, updated_at=updated_at, merged_into=merged_into)
+
+
+_BY_IDENTITY = "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = ? AND i.value = ?"
 
 
 def _customer_by_identity(conn: sqlite3.Connection, ref: IdentityRef) -> Customer | None:
-    row = _one(
-        conn,
-        "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = ? AND i.value = ?",
-        (ref.kind, ref.value),
-    )
+    row = _one(conn, _BY_IDENTITY, (ref.kind, ref.value))
     return None if row is None else _customer(row)
 
 

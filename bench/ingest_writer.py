@@ -1,0 +1,88 @@
+"""CPU per message of the store's ingest alone, on SQLite with the writer in
+its own process (the service's default): ``store.ingest`` of a site-chat
+message from a customer whose conversation is open, the steady case of
+``bench.load``, with many calls in flight so that they commit in groups.
+Prints the server's and the writer process's CPU per message. Only the
+store's public ``ingest``, so the same file measures an older tree:
+
+    python -m bench.ingest_writer [--customers 1000] [--messages 20000] [--in-flight 64]
+    (cd /tmp/before && PYTHONPATH=. python /path/to/bench/ingest_writer.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from router.models import ConversationStatus, IdentityRef, InboundMessage, RouteDecision
+from router.store.sqlite import SQLiteStore
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _child_cpu(pid: int) -> float:
+    """Seconds of CPU (user and system) the process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _message(customer: int, n: int) -> InboundMessage:
+    return InboundMessage(channel="webchat", external_id=f"c{customer}-m{n}",
+                          sender=IdentityRef(kind="webchat", value=f"visitor-{customer}"),
+                          text=f"hello, this is message {n} of a customer of the bench")
+
+
+async def _open_all(store: SQLiteStore, customers: int) -> None:
+    route = RouteDecision(status=ConversationStatus.QUEUED, team="support", reason="bench")
+    for c in range(customers):
+        first = await store.ingest(_message(c, 0), datetime.now(UTC))
+        if first.conversation is None:
+            await store.attach_to_conversation(first.message.id, first.customer.id, "webchat", route,
+                                               datetime.now(UTC))
+
+
+async def _steady(store: SQLiteStore, customers: int, messages: int, in_flight: int, first: int) -> None:
+    counter = iter(range(first, first + messages))
+
+    async def sender() -> None:
+        for n in counter:
+            got = await store.ingest(_message(n % customers, 1 + n // customers), datetime.now(UTC))
+            assert got.conversation is not None and not got.duplicate
+
+    await asyncio.gather(*(sender() for _ in range(in_flight)))
+
+
+async def main(customers: int, messages: int, in_flight: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "bench.db", writer="process")
+        await store.open()
+        try:
+            await _open_all(store, customers)
+            pid = store._w.pid
+            assert pid is not None
+            for r in range(rounds):
+                server0, writer0, wall0 = time.process_time(), _child_cpu(pid), time.perf_counter()
+                await _steady(store, customers, messages, in_flight, r * messages)
+                server = time.process_time() - server0
+                writer = _child_cpu(pid) - writer0
+                wall = time.perf_counter() - wall0
+                print(f"round {r + 1}: {messages} messages in {wall:.2f} s ({messages / wall:,.0f}/s); CPU per"
+                      f" message: server {server / messages * 1e6:.0f} µs + writer {writer / messages * 1e6:.0f} µs"
+                      f" = {(server + writer) / messages * 1e6:.0f} µs")
+        finally:
+            await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.customers, args.messages, args.in_flight, args.rounds))
