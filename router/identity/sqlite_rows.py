@@ -15,7 +15,7 @@ from router.store.errors import NotFound
 from router.store.rows import fetch_all as _all
 from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
-from router.store.rows import parse_ts
+from router.store.rows import json_value, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,9 @@ def customer_values(row: sqlite3.Row) -> tuple[Any, ...]:
 
 def customer_of(values: tuple[Any, ...]) -> Customer:
     customer_id, display_name, attributes, created_at, updated_at, merged_into = values
-    return Customer(id=customer_id, display_name=display_name, attributes=json.loads(attributes),
-                    created_at=created_at, updated_at=updated_at, merged_into=merged_into)
+    return Customer.model_validate({"id": customer_id, "display_name": display_name,
+                                    "attributes": json_value(attributes), "created_at": created_at,
+                                    "updated_at": updated_at, "merged_into": merged_into})
 
 
 _BY_IDENTITY = "SELECT c.* FROM identities i JOIN customers c ON c.id = i.customer_id WHERE i.kind = ? AND i.value = ?"
