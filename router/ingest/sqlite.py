@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
 from router.identity.sqlite_resolve import _resolve_identity, resolved_row
-from router.identity.sqlite_rows import _plain, customer_of, customer_values
+from router.identity.sqlite_rows import PlanValues, _plain, customer_of, customer_values, plan_of, plan_values
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore, Reopening
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
@@ -230,9 +230,10 @@ class _Filed:
 
 
 def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str | None, name: str | None, now: str,
-            plan: IdentityPlan | None, replies_to: list[str]) -> Ingested | _Filed:
+            sent_plan: PlanValues | None, replies_to: list[str]) -> Ingested | _Filed:
     """``params``: the new message's row (``message_params``), plain values: they cross to the writer
     process pickled, and a ``Message`` cost ~40 µs there and back, the row ~3 (measured)."""
+    plan = plan_of(sent_plan) if sent_plan is not None else None
     channel, external_id = params["channel"], params["external_id"]
     thread, closed = _thread(conn, channel, replies_to)
     if closed is not None:
@@ -357,7 +358,8 @@ class SQLiteIngest(IngestStore, Connections):
         params = _message_params(stored)
         # the row's created_at is received_at's text already: formatted once (strftime, ~2 µs)
         outcome = await self._w.call(_ingest, params, stored.extras.get(DESCRIPTION), message.sender_name,
-                                     params["created_at"], plan, message.replies_to)
+                                     params["created_at"], plan_values(plan) if plan is not None else None,
+                                     message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 
     async def ingest_automated(self, message: InboundMessage, received_at: datetime
