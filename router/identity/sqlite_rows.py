@@ -107,6 +107,8 @@ def _claim_values(claims: tuple[ClaimPlan, ...]) -> tuple[tuple[str, str, str, s
 
 
 def _claims_of(values: tuple[tuple[str, str, str, str], ...]) -> tuple[ClaimPlan, ...]:
+    if not values:  # most messages claim nothing
+        return ()
     return tuple(ClaimPlan(KeyRef(kind, value), source, raw) for kind, value, source, raw in values)
 
 
