@@ -212,7 +212,7 @@ class _Filed:
     """Where the writer filed a new message, as plain values: neither the message
     (the server holds it already) nor the models of its customer and conversation,
     whose pickling there and unpickling here cost more than building them here
-    from their rows (~40 µs against ~15, measured: ``python -m bench.ingest_writer``)."""
+    from their rows (~30 µs against ~9, measured; ``python -m bench.ingest_writer``)."""
 
     customer: tuple[Any, ...]  # sqlite_rows.customer_values
     conversation: tuple[Any, ...] | None  # a row of rows.VIEW_VALUES
