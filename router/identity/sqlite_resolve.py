@@ -19,7 +19,7 @@ from router.identity.rules import (
 )
 from router.identity.sqlite_live import live_end
 from router.identity.sqlite_merge import _merge
-from router.identity.sqlite_rows import _audit, _customer, _customer_by_identity
+from router.identity.sqlite_rows import _BY_IDENTITY, _audit, _customer
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
 from router.models import Customer, Message, new_id
 from router.store.rows import fetch_all as _all
@@ -32,16 +32,24 @@ log = logging.getLogger(__name__)
 def _resolve_identity(
     conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str, message_id: str | None = None
 ) -> Customer:
-    found = _customer_by_identity(conn, plan.identity)
-    if found is not None and found.merged_into is not None:
+    return _customer(resolved_row(conn, plan, name, now, message_id))
+
+
+def resolved_row(
+    conn: sqlite3.Connection, plan: IdentityPlan, name: str | None, now: str, message_id: str | None = None
+) -> sqlite3.Row:
+    """``_resolve_identity``'s customer as its row: the ingest sends it to the
+    server as plain values (``customer_values``), no model built in the writer."""
+    found = _one(conn, _BY_IDENTITY, (plan.identity.kind, plan.identity.value))
+    if found is not None and found["merged_into"] is not None:
         # linked to a merged customer (a store written before that was refused): its chain's live end
-        found = _customer(_live(conn, found.merged_into))
+        found = _live(conn, found["merged_into"])
     if found is None:
         customer_id = _link_new_identity(conn, plan, name, now)
-    elif nothing_to_apply(plan, name, found.display_name):
+    elif nothing_to_apply(plan, name, found["display_name"]):
         return found
     else:
-        customer_id = found.id
+        customer_id = found["id"]
     if plan.claims:
         customer_id = _record_claims(conn, customer_id, plan, message_id, now)
     if plan.proven:
@@ -53,7 +61,7 @@ def _resolve_identity(
         )
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert row is not None
-    return _customer(row)
+    return row
 
 
 def _live(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:

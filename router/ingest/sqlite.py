@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from router.conversations.states import is_open
 from router.conversations.states import preview as _preview
-from router.identity.sqlite_resolve import _resolve_identity
-from router.identity.sqlite_rows import _plain
+from router.identity.sqlite_resolve import _resolve_identity, resolved_row
+from router.identity.sqlite_rows import PlanValues, _plain, customer_of, customer_values, plan_of, plan_values
 from router.ingest.inbound import stored_form
 from router.ingest.store import Ingested, IngestStore, Reopening
 from router.models import DESCRIPTION_EXTRA as DESCRIPTION
@@ -23,7 +23,6 @@ from router.models import (
     ConversationStatus,
     ConversationView,
     CoreMeta,
-    Customer,
     CustomerHistory,
     IdentityRef,
     InboundMessage,
@@ -35,6 +34,7 @@ from router.store.engine import Connections
 from router.store.errors import AlreadyRouted, NotFound
 from router.store.rows import CONVERSATION_SELECT as _CONV_SELECT
 from router.store.rows import INSERT_MESSAGE as _INSERT_MESSAGE
+from router.store.rows import VIEW_VALUES as _VIEW_VALUES
 from router.store.rows import conversation_row as _conversation
 from router.store.rows import conversation_view as _conv_view
 from router.store.rows import fetch_all as _all
@@ -42,7 +42,7 @@ from router.store.rows import fetch_one as _one
 from router.store.rows import from_ts as _ts
 from router.store.rows import message_params as _message_params
 from router.store.rows import message_row as _message
-from router.store.rows import ts
+from router.store.rows import ts, view_of
 
 if TYPE_CHECKING:
     from router.identity.types import IdentityPlan
@@ -209,27 +209,31 @@ def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tu
 
 @dataclass(frozen=True)
 class _Filed:
-    """Where the writer filed a new message, without the message itself: the
-    server holds it already, and pickling it back from the writer process was
-    the largest part of the reply (~half of its cost on each side, measured)."""
+    """Where the writer filed a new message, as plain values: neither the message
+    (the server holds it already) nor the models of its customer and conversation,
+    whose pickling there and unpickling here cost more than building them here
+    from their rows (~30 µs against ~9, measured; ``python -m bench.ingest_writer``)."""
 
-    customer: Customer
-    conversation: ConversationView | None
+    customer: tuple[Any, ...]  # sqlite_rows.customer_values
+    conversation: tuple[Any, ...] | None  # a row of rows.VIEW_VALUES
     follows: str | None  # the resolved conversation whose thread it answered
 
     def ingested(self, sent: Message) -> Ingested:
+        customer = customer_of(self.customer)
+        view = view_of(self.conversation) if self.conversation is not None else None
         update: dict[str, Any] = {}
         if self.follows is not None:
             update["core"] = sent.core.model_copy(update={"follows_conversation": self.follows})
-        if self.conversation is not None:
-            update |= {"conversation_id": self.conversation.id, "customer_id": self.customer.id}
-        return Ingested(sent.model_copy(update=update) if update else sent, False, self.customer, self.conversation)
+        if view is not None:
+            update |= {"conversation_id": view.id, "customer_id": customer.id}
+        return Ingested(sent.model_copy(update=update) if update else sent, False, customer, view)
 
 
 def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str | None, name: str | None, now: str,
-            plan: IdentityPlan | None, replies_to: list[str]) -> Ingested | _Filed:
+            sent_plan: PlanValues | None, replies_to: list[str]) -> Ingested | _Filed:
     """``params``: the new message's row (``message_params``), plain values: they cross to the writer
     process pickled, and a ``Message`` cost ~40 µs there and back, the row ~3 (measured)."""
+    plan = plan_of(sent_plan) if sent_plan is not None else None
     channel, external_id = params["channel"], params["external_id"]
     thread, closed = _thread(conn, channel, replies_to)
     if closed is not None:
@@ -242,15 +246,39 @@ def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str |
     if first is not None:
         # a redelivery's claims were recorded the first time
         return _redelivered(conn, first, _plain(plan.identity if plan is not None else sender), name, now, thread)
-    customer = _resolve_identity(conn, plan or _plain(sender), name, now, params["id"])
-    open_id = thread or _open_conversation(conn, customer.id)
-    if open_id is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
+    customer = resolved_row(conn, plan or _plain(sender), name, now, params["id"])
+    view = _touched(conn, thread, customer["id"], channel, now, _preview(params["text"], description))
+    if view is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
         conn.execute(_INSERT_MESSAGE, params)
-        return _Filed(customer, None, closed)
+        return _Filed(customer_values(customer), None, closed)
     # inserted already attached: one write of the row and its indexes, not an insert and an update
-    conn.execute(_INSERT_MESSAGE, {**params, "conversation_id": open_id, "customer_id": customer.id})
-    _touch_conversation(conn, open_id, channel, now, _preview(params["text"], description))
-    return _Filed(customer, _conv_view(conn, open_id), closed)
+    conn.execute(_INSERT_MESSAGE, {**params, "conversation_id": view[0], "customer_id": customer["id"]})
+    return _Filed(customer_values(customer), view, closed)
+
+
+# the conversation a new message continues, by id (the thread it answers) or the customer's open one
+# (states.is_open in SQL: the predicate of the index that keeps one open conversation per customer)
+_WHICH = {True: "id = ?", False: "customer_id = ? AND status != 'resolved'"}
+_TOUCH = "UPDATE conversations SET updated_at = ?, last_message_at = ?, last_message_text = ?"
+# the channel is set only when it changes: setting it rewrites the open board's index entry
+# (migration 30), even to the same value (~3 of the statement's ~12 µs, measured)
+_TOUCH_SAME = {thread: f"{_TOUCH} WHERE {which} AND channel = ? RETURNING {_VIEW_VALUES}"
+               for thread, which in _WHICH.items()}
+_TOUCH_OTHER = {thread: f"{_TOUCH}, channel = ? WHERE {which} RETURNING {_VIEW_VALUES}"
+                for thread, which in _WHICH.items()}
+
+
+def _touched(conn: sqlite3.Connection, thread: str | None, customer_id: str, channel: str, now: str,
+             preview: str) -> tuple[Any, ...] | None:
+    """The new message's conversation, ``thread`` or else the customer's open one, marked with it
+    and read back (``VIEW_VALUES``) in one statement: finding, updating and reading it were three
+    (~30 % of the writer's time per message, profiled); None when there is none to continue."""
+    on = thread is not None
+    key = thread if thread is not None else customer_id
+    row = conn.execute(_TOUCH_SAME[on], (now, now, preview, key, channel)).fetchone()
+    if row is None:  # another channel than the last message's, or no conversation to continue
+        row = conn.execute(_TOUCH_OTHER[on], (now, now, preview, channel, key)).fetchone()
+    return tuple(row) if row is not None else None
 
 
 def _stored_inbound(conn: sqlite3.Connection, channel: str, external_id: str | None) -> Message | None:
@@ -330,7 +358,8 @@ class SQLiteIngest(IngestStore, Connections):
         params = _message_params(stored)
         # the row's created_at is received_at's text already: formatted once (strftime, ~2 µs)
         outcome = await self._w.call(_ingest, params, stored.extras.get(DESCRIPTION), message.sender_name,
-                                     params["created_at"], plan, message.replies_to)
+                                     params["created_at"], plan_values(plan) if plan is not None else None,
+                                     message.replies_to)
         return outcome.ingested(stored) if isinstance(outcome, _Filed) else outcome
 
     async def ingest_automated(self, message: InboundMessage, received_at: datetime

@@ -174,6 +174,32 @@ def _labels(row: RowLike) -> list[str] | None:
     return sorted(json.loads(value) if isinstance(value, str) else value)
 
 
+# a conversation as plain values, in this order (``VIEW_VALUES``): what the writer process sends
+# back instead of a ``ConversationView``, whose pickling and unpickling cost ~24 µs against ~1.5
+# for the tuple (measured); the server builds the model (``view_of``)
+_VIEW_NAMES = (*Conversation.model_fields, "last_message_text", "customer_name", "labels")
+VIEW_VALUES = ", ".join(_VIEW_NAMES[:-2]) + """,
+    (SELECT display_name FROM customers WHERE customers.id = conversations.customer_id),
+    (SELECT json_group_array(label) FROM conversation_labels WHERE conversation_id = conversations.id)"""
+
+
+def view_of(values: tuple[Any, ...]) -> ConversationView:
+    """A row of ``VIEW_VALUES``. Validated: pydantic's own parsing of the row's
+    text (~5 µs) costs less than ``model_construct`` after converting each
+    column in Python (~6 µs, measured)."""
+    data = dict(zip(_VIEW_NAMES, values, strict=True))
+    data["skills"] = json_value(data["skills"])
+    data["labels"] = sorted(json_value(data["labels"]))
+    return ConversationView.model_validate(data)
+
+
+def json_value(text: str) -> Any:
+    """``json.loads``, the empty object and list, which most rows hold, without it (~0.7 µs each)."""
+    if text == "{}":
+        return {}
+    return [] if text == "[]" else json.loads(text)
+
+
 def conversation_view(conn: sqlite3.Connection, conversation_id: str) -> ConversationView:
     """One conversation; ``NotFound`` for an unknown id."""
     row = fetch_one(conn, CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,))

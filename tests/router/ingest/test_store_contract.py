@@ -139,3 +139,23 @@ async def test_conversation_openings_page_through_history_with_their_first_messa
     customer = page1[0][0].customer_id
     assert (await store.contact_history(customer, T0, before=T0 + timedelta(hours=1))).total == 0
     assert (await store.contact_history(customer, T0)).total == 1
+
+
+async def test_an_ingest_answers_with_its_conversation_and_customer_as_a_read_gives_them(store: Store) -> None:
+    # SQLite's writer sends them back as rows, built into models on the server's side
+    named = inbound("m1", sender="u7").model_copy(update={"sender_name": "Анна"})
+    first = await store.ingest(named, T0)
+    route = QUEUE.model_copy(update={"skills": {"ru": 2}, "priority": 3})
+    view, _ = await store.attach_to_conversation(first.message.id, first.customer.id, "webchat", route, T0)
+    await store.add_label(view.id, "доставка", T0, 20)
+    await store.add_label(view.id, "VIP", T0, 20)
+    second = await store.ingest(inbound("m2", sender="u7", channel="telegram", text="ещё"), T0 + timedelta(seconds=1))
+    assert second.conversation is not None
+    # labels: PostgreSQL's ingest reads the conversation without them (None: not read)
+    assert second.conversation.labels in (None, ["VIP", "доставка"])
+    read = await store.get_conversation(view.id)
+    assert second.conversation.model_copy(update={"labels": read.labels}) == read
+    assert second.customer == await store.get_customer(first.customer.id)
+    assert second.conversation.customer_name == "Анна"
+    assert (second.conversation.skills, second.conversation.priority) == ({"ru": 2}, 3)
+    assert second.conversation.last_message_at == T0 + timedelta(seconds=1)
