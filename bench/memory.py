@@ -10,7 +10,10 @@ step, and the bytes each open conversation added: (PSS at the step - PSS
 before) / conversations. A step waits for every visitor's ack and the
 bot's or the rules' first answer, then for the server to settle.
 
-    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram]
+    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate]
+
+The visitors' sockets offer permessage-deflate, as every browser's do;
+``--no-deflate`` leaves it out (aiohttp's client default, the bench's before).
 
 ``--via telegram`` opens them with Telegram webhooks from as many users
 instead (no socket stays open: what a conversation costs without its visitor's socket).
@@ -59,8 +62,9 @@ def reading(pid: int) -> tuple[float, float, float]:
 class Visitors:
     """Open site-chat visitors, each with one conversation."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, plain: bool = False) -> None:
         self.url = url
+        self.plain = plain
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.answered: set[int] = set()
         self.acked = 0
@@ -85,7 +89,8 @@ class Visitors:
 
         async def one() -> None:
             for n in numbers:
-                ws = await http.ws_connect(self.url, max_msg_size=0)
+                # a browser's WebSocket offers permessage-deflate (aiohttp's client by default does not)
+                ws = await http.ws_connect(self.url, max_msg_size=0, compress=0 if self.plain else 15)
                 await ws.send_json({"type": "hello", "name": f"Memory customer {n}"})
                 welcome = await ws.receive_json()
                 assert welcome["type"] == "welcome", welcome
@@ -184,7 +189,7 @@ async def main(args: argparse.Namespace) -> None:
                 maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
                 step = args.conversations // args.steps
                 async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-                    visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws")
+                    visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws", args.no_deflate)
                     opened = 0
                     for k in range(args.steps):
                         count = step if k < args.steps - 1 else args.conversations - opened
@@ -215,6 +220,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--via", choices=("chat", "telegram"), default="chat")
     parser.add_argument("--no-bot", action="store_true", help="without bot.yaml (and its model)")
+    parser.add_argument("--no-deflate", action="store_true",
+                        help="visitors that do not offer permessage-deflate, as browsers do")
     parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)
 
