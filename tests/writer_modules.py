@@ -9,3 +9,8 @@ import sys
 
 def loaded(conn: sqlite3.Connection) -> list[str]:
     return sorted(sys.modules)
+
+
+def cache_size(conn: sqlite3.Connection) -> int:
+    """The connection's page cache, as ``PRAGMA cache_size`` says it (negative: KiB)."""
+    return int(conn.execute("PRAGMA cache_size").fetchone()[0])

@@ -44,7 +44,7 @@ from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
 from router.store.rows import ts
-from router.store.sqlite_db import Synchronous
+from router.store.sqlite_db import CACHE_MB, Synchronous
 from router.wallboard.sqlite import SQLiteWallboard
 from router.webhooks.sqlite import SQLiteWebhooks, expire_webhook_leases
 
@@ -58,9 +58,11 @@ BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
                   SQLiteWallboard, SQLiteWebhooks, SQLiteReports, Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread",
+                 cache_mb: int = CACHE_MB) -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
+        self.cache_mb = cache_mb  # each connection's page cache, MiB
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
         self._writer: _Connection | None = None
@@ -80,7 +82,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
                 why = "a file is in the way" if folder.is_file() else exc.strerror
                 raise StoreUnavailable(f"its folder {folder} cannot be created ({why})") from exc
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
-                             episode=self.outage)
+                             episode=self.outage, cache_mb=self.cache_mb)
         try:
             await writer.open()
             await writer.run_alone(functools.partial(units.migrate, path=self.path, scripts=MIGRATIONS))
@@ -90,10 +92,10 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
             await _closed(writer)
             raise
         self._writer = writer
-        self._reader = _Connection(self.path, self.synchronous, "reader")
+        self._reader = _Connection(self.path, self.synchronous, "reader", cache_mb=self.cache_mb)
         await self._reader.open(read_only=True)
         await self.open_search()  # router/search/: its index of messages beside the store
-        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
+        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", cache_mb=self.cache_mb)
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
             checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"

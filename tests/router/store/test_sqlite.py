@@ -15,15 +15,17 @@ import uvloop
 
 import router.identity.sqlite as identity_sqlite
 import router.store.sqlite as sqlite_backend
+from router.config import Settings
 from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
+from router.server.app import make_store
 from router.store import engine
 from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.rows import fetch_one
 from router.store.sqlite import SQLiteStore, WriterMode
 from tests.conftest import HANG
-from tests.writer_modules import loaded
+from tests.writer_modules import cache_size, loaded
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -269,6 +271,16 @@ async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: Write
     async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
         await store.ingest(_inbound("m1"), T0)
         assert (store._w.pid is not None) is (writer == "process")
+
+
+@pytest.mark.parametrize("writer", ["process", "thread"])
+async def test_the_page_cache_of_each_connection_is_sized_by_config(tmp_path: Path, writer: WriterMode) -> None:
+    settings = Settings.model_validate({"store": {"path": str(tmp_path / "omnirouter.db"), "writer": writer,
+                                                  "cache_mb": 3}})
+    async with make_store(settings, tmp_path) as store:
+        assert isinstance(store, SQLiteStore)
+        assert await store._w.call(cache_size) == -3 * 1024  # KiB
+        assert await store._r.call(cache_size) == -3 * 1024
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
