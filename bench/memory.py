@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -69,6 +70,8 @@ class Visitors:
         self.answered: set[int] = set()
         self.acked = 0
         self.errors = 0
+        self.busy = 0  # refusals as busy, each sent again after its retry_after
+        self._resends: list[asyncio.Task[None]] = []
         self._readers: list[asyncio.Task[None]] = []
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
@@ -80,8 +83,16 @@ class Visitors:
                 self.acked += 1
             elif frame["type"] == "message" and frame["author"] != "customer":
                 self.answered.add(n)
+            elif frame["type"] == "error" and frame.get("code") == "busy":
+                # as the widget does: the same message again once the server has room
+                self.busy += 1
+                self._resends.append(asyncio.create_task(self._resend(ws, n, frame)))
             elif frame["type"] == "error":
                 self.errors += 1
+
+    async def _resend(self, ws: aiohttp.ClientWebSocketResponse, n: int, frame: dict[str, Any]) -> None:
+        await asyncio.sleep(frame.get("retry_after", 1))
+        await ws.send_json({"type": "message", "text": f"zq{n} xv{n}", "client_id": frame["client_id"]})
 
     async def open(self, http: aiohttp.ClientSession, count: int, concurrency: int = 50) -> None:
         first = len(self.sockets)
@@ -101,7 +112,7 @@ class Visitors:
 
         await asyncio.gather(*(one() for _ in range(concurrency)))
 
-    async def settled(self, patience: float = 120.0) -> None:
+    async def settled(self, patience: float = 300.0) -> None:
         started = time.perf_counter()
         while self.acked < len(self.sockets) or len(self.answered) < len(self.sockets):
             # counted by thousands of readers: a poll is simplest
@@ -112,7 +123,7 @@ class Visitors:
     async def close(self) -> None:
         for ws in self.sockets:
             await ws.close()
-        for task in self._readers:
+        for task in [*self._readers, *self._resends]:
             task.cancel()
 
 
@@ -157,7 +168,7 @@ def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
 def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
     server_rss, writer_rss, pss = now
     per = (pss - before[2]) * 1024 * 1024 / opened if opened else float("nan")
-    print(f"{label:<24} server RSS {server_rss:6.1f} MB  writer RSS {writer_rss:6.1f} MB  "
+    print(f"{label:<28} server RSS {server_rss:6.1f} MB  writer RSS {writer_rss:6.1f} MB  "
           f"sum {server_rss + writer_rss:6.1f} MB  PSS {pss:6.1f} MB"
           + (f"  {per:7.0f} bytes per open conversation" if opened else ""), flush=True)
 
@@ -201,14 +212,15 @@ async def main(args: argparse.Namespace) -> None:
                         opened += count
                         gc.collect()  # the generator's garbage is not the server's, but keep this side calm
                         await asyncio.sleep(SETTLE)
-                        report(f"{opened} open", opened, reading(pid), before)
+                        stored = f" ({visitors.acked} acked)" if args.via == "chat" else ""
+                        report(f"{opened} open{stored}", opened, reading(pid), before)
                     if args.maps:
                         for each, was in maps.items():
                             print(f"  the mappings of process {each} that grew most:")
                             grown(was, mappings(each))
                     if args.via == "chat":
                         print(f"acks {visitors.acked}, answered {len(visitors.answered)}, "
-                              f"errors {visitors.errors}", flush=True)
+                              f"refused as busy and sent again {visitors.busy}, errors {visitors.errors}", flush=True)
                         await visitors.close()
     finally:
         await telegram.close()
