@@ -10,7 +10,10 @@ step, and the bytes each open conversation added: (PSS at the step - PSS
 before) / conversations. A step waits for every visitor's ack and the
 bot's or the rules' first answer, then for the server to settle.
 
-    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram]
+    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate]
+
+The visitors' sockets offer permessage-deflate, as every browser's do;
+``--no-deflate`` leaves it out (aiohttp's client default, the bench's before).
 
 ``--via telegram`` opens them with Telegram webhooks from as many users
 instead (no socket stays open: what a conversation costs without its visitor's socket).
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -59,12 +63,15 @@ def reading(pid: int) -> tuple[float, float, float]:
 class Visitors:
     """Open site-chat visitors, each with one conversation."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, plain: bool = False) -> None:
         self.url = url
+        self.plain = plain
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.answered: set[int] = set()
         self.acked = 0
         self.errors = 0
+        self.busy = 0  # refusals as busy, each sent again after its retry_after
+        self._resends: list[asyncio.Task[None]] = []
         self._readers: list[asyncio.Task[None]] = []
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
@@ -76,8 +83,16 @@ class Visitors:
                 self.acked += 1
             elif frame["type"] == "message" and frame["author"] != "customer":
                 self.answered.add(n)
+            elif frame["type"] == "error" and frame.get("code") == "busy":
+                # as the widget does: the same message again once the server has room
+                self.busy += 1
+                self._resends.append(asyncio.create_task(self._resend(ws, n, frame)))
             elif frame["type"] == "error":
                 self.errors += 1
+
+    async def _resend(self, ws: aiohttp.ClientWebSocketResponse, n: int, frame: dict[str, Any]) -> None:
+        await asyncio.sleep(frame.get("retry_after", 1))
+        await ws.send_json({"type": "message", "text": f"zq{n} xv{n}", "client_id": frame["client_id"]})
 
     async def open(self, http: aiohttp.ClientSession, count: int, concurrency: int = 50) -> None:
         first = len(self.sockets)
@@ -85,7 +100,8 @@ class Visitors:
 
         async def one() -> None:
             for n in numbers:
-                ws = await http.ws_connect(self.url, max_msg_size=0)
+                # a browser's WebSocket offers permessage-deflate (aiohttp's client by default does not)
+                ws = await http.ws_connect(self.url, max_msg_size=0, compress=0 if self.plain else 15)
                 await ws.send_json({"type": "hello", "name": f"Memory customer {n}"})
                 welcome = await ws.receive_json()
                 assert welcome["type"] == "welcome", welcome
@@ -96,7 +112,7 @@ class Visitors:
 
         await asyncio.gather(*(one() for _ in range(concurrency)))
 
-    async def settled(self, patience: float = 120.0) -> None:
+    async def settled(self, patience: float = 300.0) -> None:
         started = time.perf_counter()
         while self.acked < len(self.sockets) or len(self.answered) < len(self.sockets):
             # counted by thousands of readers: a poll is simplest
@@ -107,7 +123,7 @@ class Visitors:
     async def close(self) -> None:
         for ws in self.sockets:
             await ws.close()
-        for task in self._readers:
+        for task in [*self._readers, *self._resends]:
             task.cancel()
 
 
@@ -152,7 +168,7 @@ def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
 def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
     server_rss, writer_rss, pss = now
     per = (pss - before[2]) * 1024 * 1024 / opened if opened else float("nan")
-    print(f"{label:<24} server RSS {server_rss:6.1f} MB  writer RSS {writer_rss:6.1f} MB  "
+    print(f"{label:<28} server RSS {server_rss:6.1f} MB  writer RSS {writer_rss:6.1f} MB  "
           f"sum {server_rss + writer_rss:6.1f} MB  PSS {pss:6.1f} MB"
           + (f"  {per:7.0f} bytes per open conversation" if opened else ""), flush=True)
 
@@ -184,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
                 maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
                 step = args.conversations // args.steps
                 async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-                    visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws")
+                    visitors = Visitors(f"ws://127.0.0.1:{port}/chat/ws", args.no_deflate)
                     opened = 0
                     for k in range(args.steps):
                         count = step if k < args.steps - 1 else args.conversations - opened
@@ -196,14 +212,15 @@ async def main(args: argparse.Namespace) -> None:
                         opened += count
                         gc.collect()  # the generator's garbage is not the server's, but keep this side calm
                         await asyncio.sleep(SETTLE)
-                        report(f"{opened} open", opened, reading(pid), before)
+                        stored = f" ({visitors.acked} acked)" if args.via == "chat" else ""
+                        report(f"{opened} open{stored}", opened, reading(pid), before)
                     if args.maps:
                         for each, was in maps.items():
                             print(f"  the mappings of process {each} that grew most:")
                             grown(was, mappings(each))
                     if args.via == "chat":
                         print(f"acks {visitors.acked}, answered {len(visitors.answered)}, "
-                              f"errors {visitors.errors}", flush=True)
+                              f"refused as busy and sent again {visitors.busy}, errors {visitors.errors}", flush=True)
                         await visitors.close()
     finally:
         await telegram.close()
@@ -215,6 +232,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--via", choices=("chat", "telegram"), default="chat")
     parser.add_argument("--no-bot", action="store_true", help="without bot.yaml (and its model)")
+    parser.add_argument("--no-deflate", action="store_true",
+                        help="visitors that do not offer permessage-deflate, as browsers do")
     parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)
 

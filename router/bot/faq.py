@@ -24,6 +24,7 @@ from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, Handoff
 from router.bot.config import BotFile, Intent, render
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
+from router.heap import release_free_memory
 from router.language import language_of
 from router.models import Customer
 from router.texts import localized
@@ -122,6 +123,7 @@ class FaqBot(Bot):
                 raise _how_to_do_without(exc) from exc
             method = self.config.matching.method
             self._index = embedding if method == "embedding" else HybridIndex(self.lexical, embedding)
+            release_free_memory()  # what the model's loading made and dropped
             log.info("bot matching: %s, %d intents, ready in %.2f s%s", method, len(self.intents),
                      time.perf_counter() - began, kept())
 

@@ -284,11 +284,12 @@ class SQLiteSearch(SearchStore, Connections):
 
     path: str
     synchronous: Synchronous
+    cache_mb: int
     _messages_index: MessageIndex | None = None
     _terms_checked = False  # whether customers' terms were checked for the rules they were made by
 
     async def open_search(self) -> None:
-        index = MessageIndex(self.path, self.synchronous)
+        index = MessageIndex(self.path, self.synchronous, self.cache_mb)
         # which store the index was built from: another one's (a database restored or replaced) is rebuilt
         owner = await cast(SecretStore, self).secret("search-index")
         await index.open(owner=owner.hex())

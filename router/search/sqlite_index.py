@@ -21,7 +21,7 @@ from pathlib import Path
 
 from router.search.terms import TERMS_VERSION, text_terms
 from router.store.engine import Connection, close_quietly
-from router.store.sqlite_db import Synchronous
+from router.store.sqlite_db import CACHE_MB, Synchronous
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,11 @@ class MessageIndex:
     A store in memory (``:memory:``, whose data no other connection sees) has no
     index of messages: nothing of it is ever on disk."""
 
-    def __init__(self, store_path: str, synchronous: Synchronous) -> None:
+    def __init__(self, store_path: str, synchronous: Synchronous, cache_mb: int = CACHE_MB) -> None:
         self.store_path = store_path
         self.path = None if store_path == ":memory:" else str(index_path(store_path))
-        self._conn = None if self.path is None else Connection(self.path, synchronous, "search-index")
+        self._conn = (None if self.path is None
+                      else Connection(self.path, synchronous, "search-index", cache_mb=cache_mb))
 
     async def open(self, owner: str) -> None:
         if self._conn is not None:

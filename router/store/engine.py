@@ -29,7 +29,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 from router.heap import settle_heap
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
-from router.store.sqlite_db import Db, Synchronous, Work
+from router.store.sqlite_db import CACHE_MB, Db, Synchronous, Work
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ _YOUNG = 10.0  # a writer process that dies sooner than this after its start die
 _PROCESS_DB = Db()
 
 
-def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous) -> None:
+def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous, cache_mb: int) -> None:
     """The writer process: answers requests on its pipe until it is closed.
     Ctrl-C and a SIGTERM sent to the whole process group are the server's to
     handle: it finishes the messages in flight, which still need the writer,
@@ -58,7 +58,7 @@ def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settle_heap()  # as the server does: a call's objects die by reference counting
     # the first reply says whether the connection opened (a bad path, a newer schema...)
-    conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False)))
+    conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False, cache_mb)))
     while True:
         try:
             method, arg = pickle.loads(conn.recv_bytes())  # only ever our own server's requests
@@ -119,8 +119,8 @@ class _WriterProcess:
     (ProcessPoolExecutor's feeder and manager threads cost ~270 µs,
     ``python -m bench.hop``). One request at a time."""
 
-    def __init__(self, path: str, synchronous: Synchronous, name: str) -> None:
-        self._args = (path, synchronous)
+    def __init__(self, path: str, synchronous: Synchronous, name: str, cache_mb: int) -> None:
+        self._args = (path, synchronous, cache_mb)
         self._name = name
         self._lock = asyncio.Lock()
         self._pipe: PipeEnd | None = None
@@ -311,14 +311,15 @@ class Connection:
     """
 
     def __init__(self, path: str, synchronous: Synchronous, name: str, process: bool = False,
-                 episode: Episode | None = None) -> None:
+                 episode: Episode | None = None, cache_mb: int = CACHE_MB) -> None:
         self._path = path
         self._synchronous = synchronous
         self._name = name
         # the writer's: each batch's outcome, for /healthz and one log line per outage
         self._episode = episode
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-{name}")
-        self._child = _WriterProcess(path, synchronous, name) if process else None
+        self._cache_mb = cache_mb
+        self._child = _WriterProcess(path, synchronous, name, cache_mb) if process else None
         self._db = Db()
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
@@ -344,7 +345,7 @@ class Connection:
             await self._child.start()  # the process opens its connection as it starts
         else:
             await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._db.open, self._path, self._synchronous, read_only
+                self._pool, self._db.open, self._path, self._synchronous, read_only, self._cache_mb
             )
 
     async def close(self) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import functools
 import logging
 import secrets
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +33,7 @@ from router.reports.sqlite import SQLiteReports
 from router.routing.sqlite import SQLiteRouting
 from router.search.sqlite import SQLiteSearch
 from router.signals.sqlite import SQLiteReads
+from router.store import sqlite_units as units
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
 from router.store.engine import CLOSE_TIMEOUT, WriterMode
@@ -43,10 +43,8 @@ from router.store.engine import truncate_wal as _truncate_wal
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.migrations import MIGRATIONS
-from router.store.rows import execute as _execute
-from router.store.rows import fetch_one as _one
 from router.store.rows import ts
-from router.store.sqlite_db import Synchronous
+from router.store.sqlite_db import CACHE_MB, Synchronous
 from router.wallboard.sqlite import SQLiteWallboard
 from router.webhooks.sqlite import SQLiteWebhooks, expire_webhook_leases
 
@@ -57,48 +55,14 @@ CHECKPOINT_INTERVAL = 1.0  # seconds
 BULK_CHUNK = 50_000  # rows per transaction of bulk_load
 
 
-def _migrate(conn: sqlite3.Connection, path: str) -> None:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"{path} has schema version {version}, newer than this omnirouter ({len(MIGRATIONS)}); upgrade omnirouter"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        log.info("applying schema migration %d to %s", number, path)
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
-
-
-# -- the units of work, each run on the writer's or reader's thread -----------------
-
-
-def _secret(conn: sqlite3.Connection, key: str, fresh: bytes) -> bytes:
-    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, fresh))
-    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
-    assert row is not None
-    return bytes(row[0])
-
-
-def _save_cursor(conn: sqlite3.Connection, key: str, value: bytes) -> None:
-    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                 (key, value))
-
-
-def _cursor(conn: sqlite3.Connection, key: str) -> bytes | None:
-    row = _one(conn, "SELECT value FROM meta WHERE key = ?", (key,))
-    return None if row is None else bytes(row[0])
-
-
-# /healthz's probe: a row rewritten, so a page goes to the WAL like a message's
-_PROBE = ("INSERT INTO meta (key, value) VALUES ('health:probe', ?)"
-          " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-
-
 class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversations, SQLiteIdentity, SQLiteRouting,
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
                   SQLiteWallboard, SQLiteWebhooks, SQLiteReports, Store):
-    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread") -> None:
+    def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread",
+                 cache_mb: int = CACHE_MB) -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
+        self.cache_mb = cache_mb  # each connection's page cache, MiB
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
         self._writer: _Connection | None = None
@@ -118,20 +82,20 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
                 why = "a file is in the way" if folder.is_file() else exc.strerror
                 raise StoreUnavailable(f"its folder {folder} cannot be created ({why})") from exc
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
-                             episode=self.outage)
+                             episode=self.outage, cache_mb=self.cache_mb)
         try:
             await writer.open()
-            await writer.run_alone(functools.partial(_migrate, path=self.path))
+            await writer.run_alone(functools.partial(units.migrate, path=self.path, scripts=MIGRATIONS))
             await writer.run_alone(expire_leases)  # this node's start: what it had leased goes again
             await writer.run_alone(expire_webhook_leases)
         except BaseException:
             await _closed(writer)
             raise
         self._writer = writer
-        self._reader = _Connection(self.path, self.synchronous, "reader")
+        self._reader = _Connection(self.path, self.synchronous, "reader", cache_mb=self.cache_mb)
         await self._reader.open(read_only=True)
         await self.open_search()  # router/search/: its index of messages beside the store
-        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint")
+        self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", cache_mb=self.cache_mb)
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
             checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"
@@ -140,7 +104,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
     async def ping(self) -> None:
         """A real write (a page into the WAL), and no write failing lately:
         "ok" must mean a message could be stored now."""
-        await self._w.call(_execute, _PROBE, (ts(datetime.now(UTC)),))
+        await self._w.call(units.probe, ts(datetime.now(UTC)))
         if (reason := self.outage.reason) is not None:
             raise StoreUnavailable(reason)
 
@@ -176,12 +140,12 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
 
     # -- secrets -----------------------------------------------------------
     async def secret(self, name: str) -> bytes:
-        return await self._w.call(_secret, f"secret:{name}", secrets.token_bytes(32))
+        return await self._w.call(units.secret, f"secret:{name}", secrets.token_bytes(32))
 
     # -- pollers' positions (router.store.cursors) ---------------------------
     async def cursor(self, key: str) -> str | None:
-        value = await self._w.call(_cursor, f"cursor:{key}")  # the writer's: what it saved last, never older
+        value = await self._w.call(units.cursor, f"cursor:{key}")  # the writer's: what it saved last, never older
         return None if value is None else value.decode()
 
     async def save_cursor(self, key: str, value: str) -> None:
-        await self._w.call(_save_cursor, f"cursor:{key}", value.encode())
+        await self._w.call(units.save_cursor, f"cursor:{key}", value.encode())

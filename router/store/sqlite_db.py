@@ -13,6 +13,9 @@ from router.store.sqlite_faults import guard, needs_reopen, translated
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
 WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
+# MiB of pages each connection keeps (store.cache_mb): the writer's, the reader's, the
+# checkpointer's and the search index's each fill theirs as they read, up to the database's size
+CACHE_MB = 16
 
 Work = Callable[[sqlite3.Connection], Any]
 
@@ -29,37 +32,38 @@ class Db:
 
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
-        self._args: tuple[str, Synchronous, bool] | None = None
+        self._args: tuple[str, Synchronous, bool, int] | None = None
         self._stale = False
 
-    def open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
-        self._args = (path, synchronous, read_only)
+    def open(self, path: str, synchronous: Synchronous, read_only: bool, cache_mb: int = CACHE_MB) -> None:
+        self._args = (path, synchronous, read_only, cache_mb)
         try:
-            self._open(path, synchronous, read_only)
+            self._open(path, synchronous, read_only, cache_mb)
         except Exception as exc:
             raise translated(exc) from None
 
-    def _open(self, path: str, synchronous: Synchronous, read_only: bool) -> None:
+    def _open(self, path: str, synchronous: Synchronous, read_only: bool, cache_mb: int) -> None:
         guard(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         try:
-            self._configure(conn, synchronous, read_only)
+            self._configure(conn, synchronous, read_only, cache_mb)
         except BaseException:
             conn.close()
             raise
         self.conn, self._stale = conn, False
 
     @staticmethod
-    def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool) -> None:
+    def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool, cache_mb: int) -> None:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        # hot rows (open conversations, identities) stay in a 64 MiB page
-        # cache. No memory-mapped I/O (mmap_size): a mapped file made
-        # immutable or cut short kills the process with SIGBUS, not an error
-        conn.execute("PRAGMA cache_size=-65536")
+        # hot rows (open conversations, identities) stay in the page cache;
+        # what it misses the OS's file cache still has (a read, not the disk).
+        # No memory-mapped I/O (mmap_size): a mapped file made immutable or
+        # cut short kills the process with SIGBUS, not an error
+        conn.execute(f"PRAGMA cache_size={-1024 * cache_mb}")
         if read_only:
             conn.execute("PRAGMA query_only=ON")
         else:

@@ -56,6 +56,15 @@ async def test_each_new_visitor_gets_a_different_id(client: Client) -> None:
         assert (await hello(a))["visitor_id"] != (await hello(b))["visitor_id"]
 
 
+async def test_a_browsers_offer_of_compression_is_declined_and_the_chat_works(client: Client) -> None:
+    """Every browser offers permessage-deflate; taken, it would keep two zlib
+    states (~100 kB) in the server for each open tab (bench/memory.py)."""
+    async with tab(client, compress=15) as ws:
+        assert ws.compress == 0  # what the handshake agreed: none
+        await hello(ws)
+        assert (await say(ws, "Где мой заказ 1234?"))["type"] == "ack"
+
+
 async def test_a_message_is_acked_and_a_reload_shows_it(client: Client) -> None:
     visitor_id, ack = await new_visitor(client, "Где мой заказ 1234?")
 

@@ -15,13 +15,17 @@ import uvloop
 
 import router.identity.sqlite as identity_sqlite
 import router.store.sqlite as sqlite_backend
+from router.config import Settings
 from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
+from router.server.app import make_store
 from router.store import engine
 from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
+from router.store.rows import fetch_one
 from router.store.sqlite import SQLiteStore, WriterMode
 from tests.conftest import HANG
+from tests.writer_modules import cache_size, loaded
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -114,12 +118,27 @@ async def test_a_result_the_writer_process_cannot_send_fails_alone(tmp_path: Pat
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         # a sqlite3.Row cannot be pickled; the ingest in the same batch must not suffer for it
         row, stored = await asyncio.gather(
-            store._w.call(sqlite_backend._one, "SELECT 1"),
+            store._w.call(fetch_one, "SELECT 1"),
             store.ingest(_inbound("m1"), T0),
             return_exceptions=True,
         )
         assert isinstance(row, StoreError) and "could not be sent" in str(row)
         assert isinstance(stored, Ingested) and not stored.duplicate
+
+
+async def test_the_writer_process_imports_the_store_not_the_whole_router(tmp_path: Path) -> None:
+    """A process that only runs SQL keeps only what SQL needs: the bot's
+    numpy, the server's aiohttp and their kin cost it ~35 MB (bench/memory.py)."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        await store.ingest(_inbound("m1"), T0)
+        await store.save_cursor("poller", "42")
+        assert await store.cursor("poller") == "42"
+        await store.secret("files")
+        await store.ping()
+        modules = set(await store._w.call(loaded))
+    assert "router.store.sqlite_db" in modules  # it is the writer's list
+    heavy = {"numpy", "aiohttp", "onnxruntime", "router.bot", "router.server", "router.store.sqlite"}
+    assert not heavy & modules
 
 
 async def test_the_writer_process_leaves_ctrl_c_and_sigterm_to_the_server(tmp_path: Path) -> None:
@@ -252,6 +271,16 @@ async def test_the_writer_mode_is_chosen_in_config(tmp_path: Path, writer: Write
     async with SQLiteStore(tmp_path / "omnirouter.db", writer=writer) as store:
         await store.ingest(_inbound("m1"), T0)
         assert (store._w.pid is not None) is (writer == "process")
+
+
+@pytest.mark.parametrize("writer", ["process", "thread"])
+async def test_the_page_cache_of_each_connection_is_sized_by_config(tmp_path: Path, writer: WriterMode) -> None:
+    settings = Settings.model_validate({"store": {"path": str(tmp_path / "omnirouter.db"), "writer": writer,
+                                                  "cache_mb": 3}})
+    async with make_store(settings, tmp_path) as store:
+        assert isinstance(store, SQLiteStore)
+        assert await store._w.call(cache_size) == -3 * 1024  # KiB
+        assert await store._r.call(cache_size) == -3 * 1024
 
 
 @pytest.mark.parametrize("writer", ["process", "thread"])
