@@ -164,15 +164,22 @@ class Pressure:
         pipeline at once, so a message leaving lets in about one, not the crowd."""
         while self._waiting and not self.over():
             waiter = self._next()
+            if waiter is None:  # the ones counted gave up and have not yet taken themselves off the count
+                return
             waiter.set_result(None)
             self._waiting -= 1
             self._reserved += 1
 
-    def _next(self) -> asyncio.Future[None]:
-        """The next waiter to let in: the two queues take turns while both hold someone."""
+    def _next(self) -> asyncio.Future[None] | None:
+        """The next waiter to let in, if any is still waiting: the two queues
+        take turns while both hold someone. A waiter whose task was cancelled
+        is done at once, but is taken off ``_waiting`` only when its task next
+        runs: in between, everyone counted may have gone."""
         for queue in (self._hurried, self._patient):
             while queue and queue[0].done():
                 queue.popleft()
+        if not self._hurried and not self._patient:
+            return None
         if not self._patient or (self._hurried and self._hurried_turn):
             self._hurried_turn = False
             return self._hurried.popleft()

@@ -130,3 +130,22 @@ async def test_senders_that_gave_up_are_skipped_and_no_longer_counted() -> None:
     pressure.leave(inside[0])
     assert await asyncio.wait_for(last, 60)  # the one still waiting is let in at the first place freed
     assert pressure.waiting == 0
+
+
+async def test_a_place_freed_while_a_cancelled_sender_has_not_yet_left_is_kept_for_the_next() -> None:
+    """A sender's task cancelled (a webhook's client hung up, a tab closed) is
+    out of the queue at once but off the count only when its task runs next: a
+    message leaving in between must neither fail (it once raised IndexError in
+    the pipeline's own callback) nor lose the place."""
+    clock = Clock()
+    pressure = Pressure(1.0, clock)
+    inside = [pressure.enter() for _ in range(int(FIRST_RATE / HEADROOM))]
+    waiter = asyncio.create_task(pressure.room(None))
+    await asyncio.sleep(0)
+    assert pressure.waiting == 1
+    waiter.cancel()
+    pressure.leave(inside[0])  # before the cancelled task has run again
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert waiter.cancelled() and pressure.waiting == 0
+    pressure.leave(inside[1])
+    assert await asyncio.wait_for(pressure.room(None), 60)  # the next sender gets in
