@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pydantic import ValidationError
 
@@ -146,7 +146,7 @@ _CHAT_NEEDS = frozenset({"id", "type"})
 _MAX_SECONDS = 2 * 10**10
 
 
-def _plain(value: Any, types: dict[str, type], needs: frozenset[str]) -> bool:
+def _plain(value: Any, types: dict[str, type], needs: frozenset[str]) -> TypeGuard[dict[str, Any]]:
     return (isinstance(value, dict) and needs <= value.keys()
             and all(type(v) is types.get(k) for k, v in value.items()))
 
