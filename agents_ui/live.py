@@ -62,7 +62,8 @@ async def _push(ws: web.WebSocketResponse, bus: EventBus, sub: Subscription, age
         async for event in sub:
             to = events.addressed_to(event)
             if to is None or to == agent_id:  # one agent's (a mention): only their sockets
-                await ws.send_str(event.frame)
+                # the frame's UTF-8 as it is: send_str would encode the same text again for every socket
+                await ws.send_frame(event.frame_bytes, WSMsgType.TEXT)
                 if _late(bus, event, behind):
                     # a console that reads slower than messages come: dropped rather than buffered
                     # for, and it catches up by reloading, as from a cut-off

@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 
 from bench.load import PASSWORD, cpu_seconds, free_port, peak_rss_mb, percentile
+from bench.profile import recording
 from bench.serve import server
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio, signature
@@ -187,6 +188,8 @@ async def run_reference(args: argparse.Namespace) -> tuple[dict[str, Result], fl
 async def main(args: argparse.Namespace) -> None:
     print(f"webhooks: {args.messages} per connector from {args.concurrency} concurrent senders, "
           f"{args.customers} customers, after {args.warmup} warm-up posts; {os.cpu_count()} CPUs", flush=True)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     telegram, vk, twilio = FakeTelegram(TG_TOKEN), FakeVk(VK_TOKEN), FakeTwilio(TW_ACCOUNT, TW_TOKEN)
     await telegram.start()
     await vk.start()
@@ -204,9 +207,12 @@ async def main(args: argparse.Namespace) -> None:
             first = 0
             async with server(cmd, port, env) as pid:
                 base = f"http://127.0.0.1:{port}"
-                for _ in range(args.rounds):
+                for round_ in range(args.rounds):
                     # every round's ids are new: a retried id would be a duplicate, answered without a store
-                    for name, r in (await run_connectors(base, pid, args, first)).items():
+                    out = args.profile / f"omnirouter-webhooks-{round_ + 1}.txt" if args.profile else None
+                    async with recording(pid, out):
+                        ran = await run_connectors(base, pid, args, first)
+                    for name, r in ran.items():
                         best[name] = max(best.get(name, r), r, key=rate)
                     first += len(routes(base)) * (args.messages + args.warmup)
                     for name, r in (await run_reference(args))[0].items():
@@ -228,6 +234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=1000, help="distinct senders")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1, help="omnirouter and the bare handler in turn, best kept")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record omnirouter's rounds with py-spy into DIR (bench.profile reads them)")
     return parser.parse_args(argv)
 
 

@@ -389,7 +389,9 @@ class VkConnector(Connector[VkOptions]):
         # users.get takes users only: a community (a negative id) would fail the whole call
         quoted = sorted(s for s in quoted_senders(message) if s > 0 and s != message["from_id"])
         senders = [message["from_id"], *quoted][:MAX_QUOTES]
-        names = dict(zip(senders, await asyncio.gather(*(self._names.get(s) for s in senders)), strict=True))
+        got = ([await self._names.get(senders[0])] if len(senders) == 1  # most messages: no gather's tasks
+               else await asyncio.gather(*map(self._names.get, senders)))
+        names = dict(zip(senders, got, strict=True))
         try:
             inbound = to_inbound(self.name, message, edited, names[message["from_id"]], names)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:

@@ -69,7 +69,8 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise _too_deep(max_depth) from None
     except ValueError:
         raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if nesting_depth(value, stop_at=max_depth) > max_depth:
+    # no deeper than its brackets: most bodies have fewer than the limit, and skip the walk (~10 µs)
+    if body.count(b"[") + body.count(b"{") > max_depth and nesting_depth(value, stop_at=max_depth) > max_depth:
         raise _too_deep(max_depth)
     return value
 

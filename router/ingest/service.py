@@ -10,11 +10,14 @@ but unrouted message that ``resume`` finishes on the next start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from prometheus_client import Counter
 
 from router import events
 from router.aio import finish
@@ -93,6 +96,7 @@ class Ingest:
         self.surveys: Surveys | None = None
         # the pipeline's lag, which the entry points' admission reads (router.ingest.pressure)
         self.pressure = pressure or Pressure(float("inf"))
+        self._messages_in: dict[str, Counter] = {}
 
     async def on_message(self, message: InboundMessage) -> Accepted:
         # shielded: a client that goes away or a shutdown must not leave a
@@ -102,9 +106,20 @@ class Ingest:
         taken = self.pressure.enter()
         task = asyncio.ensure_future(self._ingest(message))
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-        task.add_done_callback(lambda _: self.pressure.leave(taken))
+        # one callback, not two: each is a step of the event loop per message
+        task.add_done_callback(functools.partial(self._left, taken))
         return await asyncio.shield(task)
+
+    def _counter(self, channel: str) -> Counter:
+        """The channel's count of messages in: prometheus' ``labels`` takes a lock and builds a key per call."""
+        counter = self._messages_in.get(channel)
+        if counter is None:
+            counter = self._messages_in[channel] = self.metrics.messages_in.labels(channel)
+        return counter
+
+    def _left(self, taken: int, task: asyncio.Task[Accepted]) -> None:
+        self._in_flight.discard(task)
+        self.pressure.leave(taken)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history.
@@ -159,7 +174,7 @@ class Ingest:
             # an answer to a satisfaction survey: kept in the survey's conversation, never routed or reopened
             answered = await self.surveys.on_inbound(stored, step.customer, step.conversation)
             if answered is not None:
-                self.metrics.messages_in.labels(message.channel).inc()
+                self._counter(message.channel).inc()
                 return Accepted(stored.id, answered.conversation.id, step.duplicate, stored.created_at)
         conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
         if not step.duplicate and proof_only(stored):
@@ -169,7 +184,7 @@ class Ingest:
         elif not step.duplicate and not await self.selfservice.on_inbound(stored, step.customer, conversation,
                                                                           plan.claims):
             self._bot_turn(conversation)
-        self.metrics.messages_in.labels(message.channel).inc()
+        self._counter(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
         return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
 
@@ -182,7 +197,7 @@ class Ingest:
         else:
             log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id,
                      message.automated, stored.id, view.id if view else "no conversation")
-            self.metrics.messages_in.labels(message.channel).inc()
+            self._counter(message.channel).inc()
             if view is not None:
                 self.bus.publish(events.message_created(stored, view))
         return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)

@@ -33,7 +33,11 @@ class RowLike(Protocol):
 
 def ts(value: datetime) -> str:
     """Fixed-width UTC text, so that string order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y of such a year is the platform's to pad (or not)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # the same text as the strftime above, at two thirds of its cost (several per message)
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(value: str | datetime | None) -> datetime | None:
@@ -83,8 +87,9 @@ def message_params(m: Message) -> dict[str, Any]:
         "sender_kind": m.sender.kind if m.sender else None,
         "sender_value": m.sender.value if m.sender else None,
         "text": m.text,
-        "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]),
-        "extras": json.dumps(m.extras, ensure_ascii=False),
+        # most messages have neither: json.dumps of nothing is these texts, at a tenth of a µs
+        "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]) if m.attachments else "[]",
+        "extras": json.dumps(m.extras, ensure_ascii=False) if m.extras else "{}",
         # only what is set: most messages carry none of it
         "core": m.core.model_dump_json(exclude_defaults=True),
         "created_at": ts(m.created_at),
