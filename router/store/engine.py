@@ -381,12 +381,10 @@ class Connection:
         self._pending.append((_Call(fn, args, kwargs), future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        # a cancelled caller does not stop its work half way: it stays in the batch
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            future.add_done_callback(self._left_behind)
-            raise
+        # a cancelled caller does not stop its work half way: it stays in the batch, and its
+        # cancelled future tells ``_flush`` to keep the outcome to itself (not shielded: a
+        # shield's future and callbacks cost ~4 % of the server at a high message rate)
+        return await future
 
     def _note(self, outcomes: list[tuple[bool, Any]]) -> None:
         """A batch's outcome as part of an outage, or as the end of one."""
@@ -398,12 +396,10 @@ class Connection:
         elif any(ok for ok, _ in outcomes):
             self._episode.succeeded()
 
-    def _left_behind(self, future: asyncio.Future[Any]) -> None:
-        """The outcome of a call whose caller went away: a failure is still
-        worth a line in the log (asyncio's "never retrieved" otherwise)."""
-        exc = None if future.cancelled() else future.exception()
-        if exc is not None and not isinstance(exc, StoreUnavailable):  # an outage is logged once, as such
-            log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, exc)
+    def _left_behind(self, value: BaseException) -> None:
+        """The failure of a call whose caller went away: still worth a line in the log."""
+        if not isinstance(value, StoreUnavailable):  # an outage is logged once, as such
+            log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, value)
 
     async def _flush(self) -> None:
         try:
@@ -419,7 +415,9 @@ class Connection:
                     outcomes = [(False, exc)] * len(batch)
                 self._note(outcomes)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
+                    if future.cancelled():
+                        if not ok:
+                            self._left_behind(value)
                         continue
                     if ok:
                         future.set_result(value)
