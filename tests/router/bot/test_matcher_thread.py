@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from router.bot import FaqBot, ReplyKind
+from router.bot import FaqBot, HandoffReason
 from router.bot.config import BotFile
 from router.bot.e5 import E5Encoder
 from tests.conftest import HANG, eventually
@@ -41,5 +41,5 @@ async def test_questions_waiting_for_the_model_leave_the_loops_worker_threads_fr
     async with asyncio.timeout(HANG):
         replies = await asyncio.gather(*asking)
     assert not held.on_a_loop, "the embedding ran on the event loop"
-    assert all(reply.kind in (ReplyKind.ANSWER, ReplyKind.CLARIFY) for reply in replies)
-    assert {reply.intent for reply in replies} == {"delivery_cost"}
+    # each question answered by the matcher (what it decided is the matching tests' business)
+    assert all(reply.reason is not HandoffReason.BOT_FAILED and reply.candidates for reply in replies)
