@@ -16,7 +16,7 @@ Each ``--busy`` level runs on a server of its own: 0 is a quiet machine,
 0.5 keeps every core half busy (a process per core that spins 10 ms and
 sleeps 10 ms) besides the server, the load generator and the bench.
 
-    python -m bench.bot_chat [--questions 300] [--rate 20] [--busy 0 0.5]
+    python -m bench.bot_chat [--questions 300] [--rate 20] [--busy 0 0.5] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ import aiohttp
 import yaml
 
 from bench.bot import BLIND, DEV, FRESH, ROOT, TUNING
-from bench.load import PASSWORD, free_port, peak_rss_mb, percentile, pss_mb
+from bench.load import PASSWORD, cpu_seconds, free_port, peak_rss_mb, percentile, pss_mb
+from bench.profile import recording
 from bench.serve import server
 
 # rules.yaml sends a chat message of at most this many characters to the bot
@@ -96,6 +97,24 @@ def busy_cores(share: float) -> Iterator[None]:
         stop.set()
         for worker in workers:
             worker.join(5)
+
+
+class Cpu:
+    """The server's CPU (its writer's too) in the quiet window and while the
+    questions are asked: what a question costs beyond the others' traffic,
+    the figure least disturbed by the machine's other work."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.marks = [(time.perf_counter(), cpu_seconds(pid))]
+
+    def mark(self) -> None:
+        self.marks.append((time.perf_counter(), cpu_seconds(self.pid)))
+
+    def per_question(self, questions: int) -> float:
+        (t0, c0), (t1, c1), (t2, c2) = self.marks
+        others = (c1 - c0) / (t1 - t0)  # CPU a second for the others alone
+        return ((c2 - c1) - others * (t2 - t1)) / max(questions, 1)
 
 
 @dataclass
@@ -200,11 +219,17 @@ async def phase(busy: float, texts: list[str], args: argparse.Namespace) -> None
             base = f"http://127.0.0.1:{port}"
             url = f"ws://127.0.0.1:{port}/chat/ws"
             await bot_ready(base)
+            profile = None if args.profile is None else args.profile / f"bot-chat-busy{busy:g}.txt"
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
             with busy_cores(busy):
-                async with (aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
+                async with (recording(pid, profile),
+                            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http,
                             others(http, url, args) as acks):
                     print(f"  server {pid} ready: others alone for {args.window:g} s, then the questions", flush=True)
+                    cpu = Cpu(pid)
                     await asyncio.sleep(args.window)  # the quiet window: other customers only
+                    cpu.mark()
                     acks.window = "bot"
                     answers: list[float | None] = []
 
@@ -217,6 +242,7 @@ async def phase(busy: float, texts: list[str], args: argparse.Namespace) -> None
                         await asyncio.sleep(max(0.0, started + n / args.rate - time.perf_counter()))
                         tasks.append(asyncio.create_task(one(n, text)))
                     await asyncio.gather(*tasks)
+                    cpu.mark()
                     acks.window = "after"
             rss, pss = peak_rss_mb(pid), pss_mb(pid)
     got = [a for a in answers if a is not None]
@@ -225,6 +251,8 @@ async def phase(busy: float, texts: list[str], args: argparse.Namespace) -> None
     print(f"  send -> bot's reply    p50 {percentile(got, 0.5) * 1000:6.1f} ms  "
           f"p95 {percentile(got, 0.95) * 1000:6.1f} ms  p99 {percentile(got, 0.99) * 1000:6.1f} ms  "
           f"max {max(got, default=float('nan')) * 1000:6.1f} ms")
+    print(f"  server CPU (with its writer) per question, beyond the others' traffic: "
+          f"{cpu.per_question(len(texts)) * 1000:.1f} ms")
     for window, label in (("quiet", "no question in flight"), ("bot", "while the bot answers")):
         lat = acks.latencies[window]
         print(f"  others' acks, {label:22} {len(lat):>5}  p50 {percentile(lat, 0.5) * 1000:6.1f} ms  "
@@ -251,6 +279,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--other-rate", type=float, default=100.0, help="their messages a second, in all")
     parser.add_argument("--window", type=float, default=5.0, help="seconds of others alone before the questions")
     parser.add_argument("--busy", type=float, nargs="+", default=[0.0, 0.5], help="share of each core kept busy")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="record the server with py-spy into DIR (python -m bench.profile prints the top frames)")
     return parser.parse_args(argv)
 
 

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -89,6 +90,10 @@ class FaqBot(Bot):
         self._loading = threading.Lock()
         self._warming: asyncio.Task[None] | None = None
         self._failed_at = 0.0
+        # one thread of its own for the turns (``respond``): one embedding at a time (the other core is
+        # the event loop's), and the turns waiting for it wait in its queue, not each in one of the
+        # loop's default worker threads, which the store's large writes and the files need meanwhile
+        self._matcher: ThreadPoolExecutor | None = None
         self._model: Path | None = self._find_model() if self.needs_model and encoder is None else None
 
     @staticmethod
@@ -153,6 +158,9 @@ class FaqBot(Bot):
     ) -> None:
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()  # its thread finishes on its own; nobody waits for it now
+        if self._matcher is not None:
+            self._matcher.shutdown(wait=False, cancel_futures=True)  # the desk drained its turns before
+            self._matcher = None
 
     def _warm_up(self) -> asyncio.Task[None]:
         # not yet, or failed a while ago: a model that failed to load costs
@@ -196,7 +204,9 @@ class FaqBot(Bot):
             return self.decide(turn)
         await self.ready()
         # an embedding is milliseconds of CPU: off the event loop
-        return await asyncio.to_thread(self.decide, turn)
+        if self._matcher is None:
+            self._matcher = ThreadPoolExecutor(1, thread_name_prefix="bot-matcher")
+        return await asyncio.get_running_loop().run_in_executor(self._matcher, self.decide, turn)
 
     def decide(self, turn: BotTurn) -> BotReply:
         language = language_of(turn.text)
