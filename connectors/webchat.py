@@ -269,8 +269,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             origin = request.headers.get(hdrs.ORIGIN)
             log.warning("webchat: refused a websocket from origin %r (code forbidden_origin)", origin)
             raise web.HTTPForbidden(text="origin not allowed")
-        # compress=False: browsers offer permessage-deflate, and a socket that takes it keeps two zlib
-        # states, ~100 kB each open visitor, for frames of a few hundred bytes (bench/memory.py)
+        # no permessage-deflate: two zlib states, ~100 kB each open visitor, for tiny frames (bench.memory)
         ws = _ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
         await ws.prepare(request)
         session = _Session(ws, address_key(request.remote))
