@@ -14,6 +14,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -48,6 +49,8 @@ from router.store.sqlite_db import CACHE_MB, Synchronous
 from router.wallboard.sqlite import SQLiteWallboard
 from router.webhooks.sqlite import SQLiteWebhooks, expire_webhook_leases
 
+# the oldest SQLite the store runs on: the ingest and the snooze sweep use RETURNING (3.35)
+MIN_SQLITE = (3, 35, 0)
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -74,6 +77,11 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
 
     # -- lifecycle ------------------------------------------------------------
     async def open(self) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            # refused at the start, not with a syntax error on every message
+            raise StoreUnavailable(
+                f"SQLite {sqlite3.sqlite_version} is too old: omnirouter needs {'.'.join(map(str, MIN_SQLITE))} or"
+                " newer (UPDATE ... RETURNING); use a Python linked with a newer SQLite, or store.backend: postgres")
         if self.path != ":memory:":
             folder = Path(self.path).parent
             try:
