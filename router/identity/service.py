@@ -317,7 +317,8 @@ class IdentityRules:
         self._kind_of |= {k: "email" for k in self.config.email.kinds}
         # every inbound message is planned, and the same senders write again and again: a sender's
         # normalised value (phonenumbers' parse and checks, ~40 µs) is worked out once per config, and
-        # what the config says of every plan (which kinds merge, the attributes' policy) once
+        # what the config says of every plan (which kinds merge, the attributes' policy) once. So the
+        # config is read here once: a changed identity.yaml takes a new IdentityRules (as at start)
         self._sender_key = functools.lru_cache(maxsize=16384)(self._sender_key_uncached)
         self._merge_proven = frozenset(k for k in KEY_KINDS if self.policy(k).auto_merge)
         self._merge_claims = frozenset(k for k in KEY_KINDS if self.policy(k).merge_claims)
@@ -361,23 +362,23 @@ class IdentityRules:
         key_kind = self._kind_of.get(ref.kind)
         if key_kind is None:
             return ref, None
-        value, blocked, invalid = self._sender_key(key_kind, ref.value)
-        if invalid is not None:
+        try:
+            value, blocked = self._sender_key(key_kind, ref.value)
+        except InvalidIdentifier as exc:
             # a short code or an alias: still a channel identity, just not a key
-            log.info("identity %s kept as given: %s", ref.kind, invalid)
+            log.info("identity %s kept as given: %s", ref.kind, exc)
             return ref, None
         stored = IdentityRef(kind=ref.kind, value=value)
         if blocked:
             return stored, None
         return stored, KeyRef(kind=key_kind, value=value)
 
-    def _sender_key_uncached(self, key_kind: KeyKind, raw: str) -> tuple[str, bool, str | None]:
-        """(the normalised value, whether it is never a key, why it is no value or None) of a sender's value."""
-        try:
-            value = self.normalise(key_kind, raw)
-        except InvalidIdentifier as exc:
-            return raw, False, str(exc)
-        return value, self.blocked(key_kind, value), None
+    def _sender_key_uncached(self, key_kind: KeyKind, raw: str) -> tuple[str, bool]:
+        """(the normalised value, whether it is never a key) of a sender's value; ``InvalidIdentifier``
+        for one that is no value, which the cache does not keep (lru_cache keeps no exception): who
+        writes a mail's From chooses it, and 16,384 long invalid ones kept tens of MB (review)."""
+        value = self.normalise(key_kind, raw)
+        return value, self.blocked(key_kind, value)
 
     def claims(self, message: InboundMessage) -> list[ClaimPlan]:
         """Phones and emails the customer gave: beside the text (a form, a contact

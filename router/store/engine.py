@@ -370,7 +370,8 @@ class Connection:
         process ``fn`` must be picklable: a module-level function or a
         ``functools.partial`` of one."""
         if self._flusher is not None:
-            await self._flusher
+            # shielded: a cancelled caller must not cancel the batch, whose callers would wait forever
+            await asyncio.shield(self._flusher)
         result: T = await self._run("run_one", fn)
         return result
 

@@ -188,3 +188,17 @@ def test_the_service_does_not_start_on_a_bad_identity_config(tmp_path: Path,
     (tmp_path / "identity.yaml").write_text("phone:\n  kinds: sms\n", encoding="utf-8")
     assert main(["run", "--config", str(tmp_path), "--port", "0"]) == 1
     assert "identity.yaml:2: phone.kinds: Input should be a valid list" in capsys.readouterr().err
+
+
+def test_senders_that_are_no_value_are_not_kept_by_the_sender_cache() -> None:
+    """Who writes a mail's From chooses it: long invalid senders are planned
+    every time instead of filling the per-sender cache (16,384 of them kept
+    tens of MB, their text twice); valid ones are kept, and answer the same."""
+    r = rules(email={"kinds": ["email"]})
+    for n in range(500):
+        ref = IdentityRef(kind="email", value=f"{n} не адрес " + "я" * 400)
+        assert r.channel_identity(ref) == (ref, None)
+    assert r._sender_key.cache_info().currsize == 0
+    valid = IdentityRef(kind="email", value="Anna@Shop.ru")
+    assert r.channel_identity(valid) == r.channel_identity(valid)
+    assert r._sender_key.cache_info().currsize == 1

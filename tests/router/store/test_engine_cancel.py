@@ -49,3 +49,24 @@ async def test_cancelled_callers_work_is_committed_and_its_failure_logged(
         assert any("a call whose caller had gone failed" in r.getMessage() for r in caplog.records)
     finally:
         await conn.close()
+
+
+def _slow(conn: sqlite3.Connection, text: str) -> int:
+    conn.execute("SELECT count(*) FROM notes WHERE text = ?", (text,))
+    return _add(conn, text)
+
+
+async def test_a_cancelled_caller_waiting_to_run_alone_leaves_the_batch_before_it_answered(tmp_path: Path) -> None:
+    conn = Connection(str(tmp_path / "alone.db"), "normal", "writer")
+    await conn.open()
+    try:
+        await asyncio.wait_for(conn.call(_create), HANG)
+        batch = asyncio.create_task(conn.call(_slow, "in the batch"))
+        await asyncio.sleep(0)
+        alone = asyncio.create_task(conn.run_alone(_texts))
+        await asyncio.sleep(0)
+        alone.cancel()  # while it waits for the batch before it
+        assert await asyncio.wait_for(batch, HANG) == 1  # answered, not left waiting forever
+        assert await asyncio.wait_for(conn.run_alone(_texts), HANG) == ["in the batch"]
+    finally:
+        await conn.close()
