@@ -129,7 +129,8 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscript
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError(403, "forbidden", "cross-origin websocket refused")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096)
+    # no permessage-deflate (browsers offer it): two zlib states a tab, and every frame compressed per socket
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096, compress=False)
     # subscribed before the upgrade completes, so no event after it is missed
     async with request.app[BUS].subscribe() as sub:
         await ws.prepare(request)

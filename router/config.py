@@ -50,7 +50,7 @@ class StoreConfig(Section):
     # MiB of database pages each SQLite connection keeps in memory (4 of them: the
     # writer's, the reader's, the checkpointer's, the search index's); a page not
     # kept is read again from the OS's file cache
-    cache_mb: int = Field(16, ge=1, le=4096)
+    cache_mb: int = Field(16, ge=1, le=4096, strict=True)  # `true` is no size
     # what the service computes from its config and can compute again (the
     # bot's embeddings of its examples); default: "cache" beside the database
     cache: str | None = None

@@ -4,11 +4,10 @@ given back to the system."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import os
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +33,22 @@ def settle_heap() -> None:
     release_free_memory()
 
 
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up in the C library the process runs on
+    (no ldconfig run to find one by name); None on a Python built without
+    ctypes, and on musl's, macOS's and the BSDs', which give back by themselves."""
+    try:
+        import ctypes  # noqa: PLC0415 - optional: a Python may be built without it
+    except ImportError:
         return None
     try:
-        libc = ctypes.CDLL(name)
+        trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:
         return None
-    # glibc's; musl and the BSDs' C libraries have none and give back by themselves
-    return libc if hasattr(libc, "malloc_trim") else None
+    return trim
 
 
-_LIBC = _libc()
+_MALLOC_TRIM = _malloc_trim()
 
 
 def release_free_memory() -> None:
@@ -55,5 +57,5 @@ def release_free_memory() -> None:
     model: its vocabulary as Python lists, its graph as a protobuf, ~20 MB
     freed but kept by malloc, bench/memory.py) the process's RSS is what it
     uses, not its peak. A no-op on other C libraries."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

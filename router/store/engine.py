@@ -61,9 +61,14 @@ def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous, cache_mb: 
     conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False, cache_mb)))
     while True:
         try:
-            method, arg = pickle.loads(conn.recv_bytes())  # only ever our own server's requests
+            data = conn.recv_bytes()
         except EOFError:
             return
+        try:
+            method, arg = pickle.loads(data)  # only ever our own server's requests
+        except Exception as exc:  # a unit whose module fails to import here: its batch fails, the writer lives
+            conn.send_bytes(pickle.dumps(_sendable(False, StoreError(f"the writer could not read a call: {exc!r}"))))
+            continue
         conn.send_bytes(pickle.dumps(_attempt(_process_run, method, arg), pickle.HIGHEST_PROTOCOL))
         if method == "close":
             return

@@ -111,3 +111,14 @@ async def test_behind_a_proxy_the_public_address_is_our_origin(make_client: AppC
     await ws.close()
     resp = await client.get("/api/ws", headers={**UPGRADE, **cookie, "Origin": "https://evil.example.com"})
     assert resp.status == 403
+
+
+async def test_a_browsers_offer_of_compression_is_declined_and_events_still_arrive(client: Client) -> None:
+    """Browsers offer permessage-deflate: a console tab that took it kept two
+    zlib states in the server and had every event compressed for it alone."""
+    await login(client)
+    ws = await client.ws_connect("/api/ws", compress=15)
+    assert ws.compress == 0  # what the handshake agreed: none
+    conv = await customer_writes(client, "Где мой заказ?")
+    assert (await next_event(ws, "conversation.created"))["conversation"]["id"] == conv
+    await ws.close()

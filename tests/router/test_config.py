@@ -34,6 +34,7 @@ def test_missing_file_means_embedded_defaults(tmp_path: Path) -> None:
         ("server:\n  port: 70000\n", ":2: server.port: Input should be less than or equal to 65535"),
         ("store:\n  path: x.db\n  colour: blue\n", ":3: store.colour: Extra inputs are not permitted"),
         ("store:\n  cache_mb: 0\n", ":2: store.cache_mb: Input should be greater than or equal to 1"),
+        ("store:\n  cache_mb: true\n", ":2: store.cache_mb: Input should be a valid integer"),
         ("outbox:\n  max_attempts: 0\n", ":2: outbox.max_attempts: Input should be greater than or equal to 1"),
         ("connectors:\n  web:\n    enabled: true\n", ":3: connectors.web.type: Field required"),
         ("server:\n  port: [1\n", ":3: "),
