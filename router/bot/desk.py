@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 # the messages a turn reads: enough for "did the customer ask this before?"
 TURN_HISTORY = 30
+# seconds a turn may wait for the bot (its warm-up, the questions ahead of it, the model) before
+# people answer it instead: long enough for a slow machine's first load, short of forever
+BOT_PATIENCE = 120.0
 RESUME_BATCH = 10_000
 
 
@@ -209,7 +212,12 @@ class BotDesk:
         if not turn.text.strip():
             return BotReply.handoff(HandoffReason.BOT_FAILED, "a message without words (an attachment)")
         try:
-            return await self.bot.respond(turn)
+            async with asyncio.timeout(BOT_PATIENCE):
+                return await self.bot.respond(turn)
+        except TimeoutError:
+            # a model that hangs must not silence every conversation with the bot: people answer
+            log.warning("bot %s took over %g s in conversation %s", self.bot.name, BOT_PATIENCE, turn.conversation_id)
+            return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot took over {BOT_PATIENCE:g} s")
         except BotError as exc:
             log.warning("bot %s failed in conversation %s: %s", self.bot.name, turn.conversation_id, exc)
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed: {exc}")

@@ -94,6 +94,7 @@ class FaqBot(Bot):
         # the event loop's), and the turns waiting for it wait in its queue, not each in one of the
         # loop's default worker threads, which the store's large writes and the files need meanwhile
         self._matcher: ThreadPoolExecutor | None = None
+        self._closed = False  # after __aexit__: no new matcher thread that nothing would shut down
         self._model: Path | None = self._find_model() if self.needs_model and encoder is None else None
 
     @staticmethod
@@ -149,6 +150,7 @@ class FaqBot(Bot):
 
     async def __aenter__(self) -> Self:
         """Starts the warm-up and returns: the service takes messages meanwhile."""
+        self._closed = False
         if self._index is None:
             self._warm_up()
         return self
@@ -158,6 +160,7 @@ class FaqBot(Bot):
     ) -> None:
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()  # its thread finishes on its own; nobody waits for it now
+        self._closed = True
         if self._matcher is not None:
             self._matcher.shutdown(wait=False, cancel_futures=True)  # the desk drained its turns before
             self._matcher = None
@@ -202,16 +205,26 @@ class FaqBot(Bot):
         if not self.needs_model:
             # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
             return self.decide(turn)
+        # a person asked for is seen without the model: answered at once, not behind the
+        # questions queued for the matcher thread nor the model's warm-up
+        if (asked := self.person_requested(turn.text)) is not None:
+            return asked
+        if self._closed:
+            raise BotError("the bot has stopped")
         await self.ready()
         # an embedding is milliseconds of CPU: off the event loop
         if self._matcher is None:
             self._matcher = ThreadPoolExecutor(1, thread_name_prefix="bot-matcher")
-        return await asyncio.get_running_loop().run_in_executor(self._matcher, self.decide, turn)
+        return await asyncio.get_running_loop().run_in_executor(self._matcher, self._matched, turn)
 
     def decide(self, turn: BotTurn) -> BotReply:
-        language = language_of(turn.text)
         if (asked := self.person_requested(turn.text)) is not None:
             return asked
+        return self._matched(turn)
+
+    def _matched(self, turn: BotTurn) -> BotReply:
+        """What the matcher makes of a turn that does not ask for a person."""
+        language = language_of(turn.text)
         ranked = self.index.rank(turn.text)
         last = turn.last_bot_record()
         after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value

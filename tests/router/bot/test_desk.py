@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from router.appkeys import ROUTER, STORE
-from router.bot import FaqBot, RasaBot
+from router.bot import FaqBot, RasaBot, desk
 from router.bot.config import BotFile, ExternalBot
 from router.config import Settings
 from router.core import Router
@@ -225,3 +225,22 @@ async def test_the_webhook_answer_does_not_wait_for_a_slow_bot(
         await settle(router)
     texts = [m.text for m in await store.list_messages(str(accepted.conversation_id), 10)]
     assert texts == ["hello", "You said: hello"]
+
+
+async def test_a_bot_that_never_answers_hands_off_after_its_patience(
+    store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model or a bot service that hangs must not silence the conversation: people answer it."""
+    monkeypatch.setattr(desk, "BOT_PATIENCE", 0.5)  # the bot below never answers: no edge to sit on
+    rasa.stall = True
+    try:
+        async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": HANG})) as bot:
+            router = make_router(store, routing, clock, bot, None)
+            accepted = await router.on_message(say(1, "hello"))
+            await settle(router)
+            conv = await store.get_conversation(accepted.conversation_id)
+            assert conv.status is ConversationStatus.QUEUED
+            assert conv.route_reason is not None and "the bot took over 0.5 s" in conv.route_reason
+            assert [m.author for m in await store.list_messages(conv.id, 10)] == [Author.CUSTOMER, Author.BOT]
+    finally:
+        rasa.release.set()
