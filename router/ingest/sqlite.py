@@ -217,15 +217,16 @@ _Filed = tuple[tuple[Any, ...], tuple[Any, ...] | None, str | None]
 
 
 def _ingested(sent: Message, filed: _Filed) -> Ingested:
+    """``sent`` as filed: set in place, it being ``ingest``'s own, made for this call and seen by
+    nobody else yet (a copy cost ~4 µs per message, setting its fields ~0.4, measured)."""
     customer_values, view_values, follows = filed
     customer = customer_of(customer_values)
     view = view_of(view_values) if view_values is not None else None
-    update: dict[str, Any] = {}
     if follows is not None:
-        update["core"] = sent.core.model_copy(update={"follows_conversation": follows})
+        sent.core = sent.core.model_copy(update={"follows_conversation": follows})
     if view is not None:
-        update |= {"conversation_id": view.id, "customer_id": customer.id}
-    return Ingested(sent.model_copy(update=update) if update else sent, False, customer, view)
+        sent.conversation_id, sent.customer_id = view.id, customer.id
+    return Ingested(sent, False, customer, view)
 
 
 def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str | None, name: str | None, now: str,
