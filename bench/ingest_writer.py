@@ -24,7 +24,9 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from router.ingest import sqlite as ingest_sqlite
 from router.ingest.inbound import stored_form
 from router.ingest.sqlite import _ingest
 from router.models import ConversationStatus, IdentityRef, InboundMessage, RouteDecision
@@ -67,6 +69,15 @@ async def _steady(store: SQLiteStore, customers: int, messages: int, in_flight: 
     await asyncio.gather(*(sender() for _ in range(in_flight)))
 
 
+def _as_ingested(stored: Any, reply: Any) -> Any:
+    """The writer's reply as the server reads it, in this tree or an older one."""
+    if hasattr(reply, "ingested"):  # an older tree's: a class of its own
+        return reply.ingested(stored)
+    if isinstance(reply, tuple):  # a bare tuple (router.ingest.sqlite._Filed)
+        return ingest_sqlite._ingested(stored, reply)
+    return reply
+
+
 async def unit(customers: int, messages: int, rounds: int) -> None:
     """The writer's unit of work, and its reply's way back, as engine.py runs them."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +105,7 @@ async def unit(customers: int, messages: int, rounds: int) -> None:
                 data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
                 between = time.thread_time_ns()
                 got = pickle.loads(data)
-                got = got.ingested(stored) if hasattr(got, "ingested") else got
+                got = _as_ingested(stored, got)
                 writer, server = writer + between - started, server + time.thread_time_ns() - between
                 assert got.conversation is not None
                 if n % 32 == 31:  # a group commit's worth

@@ -9,6 +9,9 @@ event is a new constructor here (and its name in ``TYPES``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from router.bus import Event
 from router.csat.types import Survey
@@ -54,6 +57,14 @@ TYPES = frozenset({
 EPHEMERAL = frozenset({CONVERSATION_TYPING, WEBHOOK_DELIVERIES})
 
 
+def _json(model: BaseModel) -> dict[str, Any]:
+    """``model.model_dump(mode="json")`` without its Python wrapper: the same call of pydantic-core's
+    serializer, the same dict (its datetimes, enums, extras), ~1.5 µs less per model; a message's
+    ``message.created`` builds two."""
+    data: dict[str, Any] = model.__pydantic_serializer__.to_python(model, mode="json")
+    return data
+
+
 def addressed_to(event: Event) -> str | None:
     """The one agent an event is for (None: every console)."""
     to = event.data.get(TO_AGENT)
@@ -64,18 +75,18 @@ def addressed_to(event: Event) -> str | None:
 def message_created(message: Message, conversation: ConversationView) -> Event:
     """A message stored in ``conversation``, either direction (as the conversation is after it)."""
     return Event(MESSAGE_CREATED, {
-        "message": message.model_dump(mode="json"), "conversation": conversation.model_dump(mode="json"),
+        "message": _json(message), "conversation": _json(conversation),
     })
 
 
 def message_updated(message: Message) -> Event:
     """A stored message changed: its delivery state (sent, delivered, read, failed)."""
-    return Event(MESSAGE_UPDATED, {"message": message.model_dump(mode="json")})
+    return Event(MESSAGE_UPDATED, {"message": _json(message)})
 
 
 # -- conversations ---------------------------------------------------------------------
 def _conversation(kind: str, conversation: ConversationView) -> Event:
-    return Event(kind, {"conversation": conversation.model_dump(mode="json")})
+    return Event(kind, {"conversation": _json(conversation)})
 
 
 def conversation_created(conversation: ConversationView) -> Event:
@@ -95,29 +106,29 @@ def conversation_assigned(conversation: ConversationView) -> Event:
 def conversation_sla_breached(conversation: ConversationView, target_seconds: float) -> Event:
     """Waited longer than its team's first-response target."""
     return Event(CONVERSATION_SLA_BREACHED, {
-        "conversation": conversation.model_dump(mode="json"), "target_seconds": target_seconds,
+        "conversation": _json(conversation), "target_seconds": target_seconds,
     })
 
 
 # -- agents -------------------------------------------------------------------------
 def agent_presence(state: AgentPresence) -> Event:
-    return Event(AGENT_PRESENCE, state.model_dump(mode="json"))
+    return Event(AGENT_PRESENCE, _json(state))
 
 
 def agent_updated(agent: Agent, *, sessions_ended: bool = False) -> Event:
     """An account was created or changed by an admin (name, role, active,
     routing profile); ``sessions_ended``: its console sessions were ended
     (deactivated, a new password), so every node closes their live sockets."""
-    return Event(AGENT_UPDATED, {"agent": agent.model_dump(mode="json"), "sessions_ended": sessions_ended})
+    return Event(AGENT_UPDATED, {"agent": _json(agent), "sessions_ended": sessions_ended})
 
 
 # -- customers -----------------------------------------------------------------------
 def customer_merged(merge: MergeRecord) -> Event:
-    return Event(CUSTOMER_MERGED, {"merge": merge.model_dump(mode="json")})
+    return Event(CUSTOMER_MERGED, {"merge": _json(merge)})
 
 
 def customer_unmerged(merge: MergeRecord) -> Event:
-    return Event(CUSTOMER_UNMERGED, {"merge": merge.model_dump(mode="json")})
+    return Event(CUSTOMER_UNMERGED, {"merge": _json(merge)})
 
 
 def customer_updated(customer_id: str, *, created: bool) -> Event:
@@ -144,12 +155,12 @@ def rules_refused(version: str) -> Event:
 # -- notes (router/notes/) ---------------------------------------------------------
 def note_created(note: Note) -> Event:
     """A private note written in a conversation: every console showing it adds it to the thread."""
-    return Event(NOTE_CREATED, {"note": note.model_dump(mode="json")})
+    return Event(NOTE_CREATED, {"note": _json(note)})
 
 
 def note_mentioned(mention: Mention) -> Event:
     """A note mentions an agent: for their consoles only (badge, Mentions view, alert)."""
-    return Event(NOTE_MENTIONED, {TO_AGENT: mention.agent_id, "mention": mention.model_dump(mode="json")})
+    return Event(NOTE_MENTIONED, {TO_AGENT: mention.agent_id, "mention": _json(mention)})
 
 
 def mentions_read(agent_id: str, conversation_id: str, unread: int) -> Event:
@@ -173,7 +184,7 @@ def conversation_read(conversation_id: str, agent_id: str, message_id: str, read
 # -- satisfaction surveys ----------------------------------------------------------------
 def csat_rated(survey: Survey) -> Event:
     """A customer rated a conversation (1-5), or added the comment to their rating: the survey as it is now."""
-    return Event(CSAT_RATED, {"survey": survey.model_dump(mode="json")})
+    return Event(CSAT_RATED, {"survey": _json(survey)})
 
 
 # -- outbound webhooks (router/webhooks/) ------------------------------------------------

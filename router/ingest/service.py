@@ -60,6 +60,21 @@ HISTORY_LIMIT = 200
 CONTACT_WINDOW = timedelta(days=30)
 
 
+def _hand_over(task: asyncio.Task[Accepted], answer: asyncio.Future[Accepted]) -> None:
+    """The task's outcome to whoever waits for it (``answer``), as ``asyncio.shield`` would: a caller
+    gone (``answer`` cancelled) leaves its outcome retrieved and unsaid, the task having done its work."""
+    if answer.cancelled():
+        if not task.cancelled():
+            task.exception()  # marked as retrieved: no "exception was never retrieved" of a caller gone
+        return
+    if task.cancelled():
+        answer.cancel()
+    elif (exc := task.exception()) is not None:
+        answer.set_exception(exc)
+    else:
+        answer.set_result(task.result())
+
+
 class IngestServiceStore(IngestStore, CustomerStore, MergeStore, ConversationStore, MessageStore, OutboundStore,
                          SearchStore, Protocol):
     """What the pipeline needs of the store: the ingest step, the customer,
@@ -99,16 +114,18 @@ class Ingest:
         self._messages_in: dict[str, Counter] = {}
 
     async def on_message(self, message: InboundMessage) -> Accepted:
-        # shielded: a client that goes away or a shutdown must not leave a
-        # message half way through the pipeline
+        # a task of its own, which the caller only waits for: a client that goes away or a
+        # shutdown must not leave a message half way through the pipeline
         # counted in the pipeline's lag from now (no await between the entry
         # point's admission and here) until everyone was told
         taken = self.pressure.enter()
         task = asyncio.ensure_future(self._ingest(message))
         self._in_flight.add(task)
-        # one callback, not two: each is a step of the event loop per message
-        task.add_done_callback(functools.partial(self._left, taken))
-        return await asyncio.shield(task)
+        # what asyncio.shield does, in the one callback that ends the task's stay here: shield's
+        # own future and its two callbacks were two more steps of the event loop per message
+        answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        task.add_done_callback(functools.partial(self._left, taken, answer))
+        return await answer
 
     def _counter(self, channel: str) -> Counter:
         """The channel's count of messages in: prometheus' ``labels`` takes a lock and builds a key per call."""
@@ -117,9 +134,10 @@ class Ingest:
             counter = self._messages_in[channel] = self.metrics.messages_in.labels(channel)
         return counter
 
-    def _left(self, taken: int, task: asyncio.Task[Accepted]) -> None:
+    def _left(self, taken: int, answer: asyncio.Future[Accepted], task: asyncio.Task[Accepted]) -> None:
         self._in_flight.discard(task)
         self.pressure.leave(taken)
+        _hand_over(task, answer)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history.
