@@ -50,9 +50,10 @@ from router.models import (
     RouteDecision,
 )
 from router.notices import handoff_notice
+from router.redaction import textless_traceback
 from router.routing.decide import Routing
 from router.search.store import SearchStore
-from router.store.errors import AlreadyRouted, ConflictError
+from router.store.errors import AlreadyRouted, ConflictError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ CONTACT_WINDOW = timedelta(days=30)
 
 
 def _hand_over(task: asyncio.Task[Accepted], answer: asyncio.Future[Accepted]) -> None:
-    """The task's outcome to whoever waits for it (``answer``), as ``asyncio.shield`` would: a caller
-    gone (``answer`` cancelled) leaves its outcome retrieved and unsaid, the task having done its work."""
+    """The task's outcome to whoever waits for it (``answer``). A caller gone (``answer`` cancelled:
+    a webhook's client hung up, a tab closed) cannot log a failure as the host does: it is logged
+    here, without the exception's words (customer text never goes to the log); an outage is logged
+    once, as such."""
     if answer.cancelled():
-        if not task.cancelled():
-            task.exception()  # marked as retrieved: no "exception was never retrieved" of a caller gone
+        if not task.cancelled() and (exc := task.exception()) is not None and not isinstance(exc, StoreUnavailable):
+            log.error("a message whose sender had gone failed in the pipeline\n%s", textless_traceback(exc))
         return
     if task.cancelled():
         answer.cancel()
@@ -135,9 +138,11 @@ class Ingest:
         return counter
 
     def _left(self, taken: int, answer: asyncio.Future[Accepted], task: asyncio.Task[Accepted]) -> None:
-        self._in_flight.discard(task)
-        self.pressure.leave(taken)
-        _hand_over(task, answer)
+        try:
+            self._in_flight.discard(task)
+            self.pressure.leave(taken)
+        finally:  # whatever the gauge does, the caller gets its answer
+            _hand_over(task, answer)
 
     async def history(self, sender: IdentityRef, limit: int = HISTORY_LIMIT) -> list[Message]:
         """What the customer writing as ``sender`` may see of their history.
