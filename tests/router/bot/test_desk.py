@@ -163,19 +163,25 @@ async def test_a_message_left_unanswered_by_a_restart_is_answered_on_start(
     assert messages[1].core.bot["intent"] == "returns"
 
 
-async def test_an_external_bot_that_fails_hands_off_never_silent(
-    store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
-) -> None:
-    rasa.script = [500]
+async def handed_to_people(store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa,
+                           reason: str) -> None:
+    """The external bot's turn ends with the conversation in a queue for ``reason``, the customer told."""
     async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": HANG})) as bot:
         router = make_router(store, routing, clock, bot, None)
         accepted = await router.on_message(say(1, "hello"))
         await settle(router)
         conv = await store.get_conversation(accepted.conversation_id)
         assert conv.status is ConversationStatus.QUEUED
-        assert conv.route_reason is not None and "HTTP 500" in conv.route_reason
+        assert conv.route_reason is not None and reason in conv.route_reason
         # the customer hears that a person takes over
         assert [m.author for m in await store.list_messages(conv.id, 10)] == [Author.CUSTOMER, Author.BOT]
+
+
+async def test_an_external_bot_that_fails_hands_off_never_silent(
+    store: SQLiteStore, routing: RulesRouting, clock: Clock, rasa: FakeRasa
+) -> None:
+    rasa.script = [500]
+    await handed_to_people(store, routing, clock, rasa, "HTTP 500")
 
 
 async def test_an_agent_hands_a_conversation_back_to_the_bot_from_the_api(
@@ -234,13 +240,6 @@ async def test_a_bot_that_never_answers_hands_off_after_its_patience(
     monkeypatch.setattr(desk, "BOT_PATIENCE", 0.5)  # the bot below never answers: no edge to sit on
     rasa.stall = True
     try:
-        async with RasaBot(ExternalBot.model_validate({"url": rasa.webhook_url, "timeout": HANG})) as bot:
-            router = make_router(store, routing, clock, bot, None)
-            accepted = await router.on_message(say(1, "hello"))
-            await settle(router)
-            conv = await store.get_conversation(accepted.conversation_id)
-            assert conv.status is ConversationStatus.QUEUED
-            assert conv.route_reason is not None and "the bot took over 0.5 s" in conv.route_reason
-            assert [m.author for m in await store.list_messages(conv.id, 10)] == [Author.CUSTOMER, Author.BOT]
+        await handed_to_people(store, routing, clock, rasa, "the bot took over 0.5 s")
     finally:
         rasa.release.set()
