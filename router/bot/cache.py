@@ -21,12 +21,14 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from router.bot.semantic import Vectors
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # bump when the file's layout changes
 FORMAT = 1
@@ -85,12 +87,33 @@ class ExampleVectors:
             log.warning("the bot's cache %s cannot be written: %s", self.path, exc)
 
 
+def cached_use(folder: Path | None, name: str, key: str, make: Callable[[], bytes], use: Callable[[bytes], T]) -> T:
+    """``use`` of ``cached_bytes``. A kept file that is whole but that ``use``
+    refuses (an onnxruntime that cannot load a graph kept under the same key)
+    is made again and kept anew: otherwise every start would fail on it."""
+    data = cached_bytes(folder, name, key, make)
+    try:
+        return use(data)
+    except Exception as exc:
+        if folder is None:
+            raise
+        path = _path(folder, name, key)
+        log.warning("the bot's cache %s was refused (%s: %.200s): it is made again", path, type(exc).__name__, exc)
+        made = make()
+        _keep(path, made)
+        return use(made)
+
+
+def _path(folder: Path, name: str, key: str) -> Path:
+    return folder / f"{name}-{_digest(key)}"
+
+
 def cached_bytes(folder: Path | None, name: str, key: str, make: Callable[[], bytes]) -> bytes:
     """``make()``, kept in ``folder`` under ``name`` and ``key``; the file
     starts with the SHA-256 of the rest, so a damaged one is made again."""
     if folder is None:
         return make()
-    path = folder / f"{name}-{_digest(key)}"
+    path = _path(folder, name, key)
     try:
         kept = path.read_bytes()
         if hashlib.sha256(kept[32:]).digest() == kept[:32]:
@@ -101,11 +124,15 @@ def cached_bytes(folder: Path | None, name: str, key: str, make: Callable[[], by
     except OSError as exc:
         log.warning("the bot's cache %s cannot be read (%s): it is made again", path, exc)
     made = make()
+    _keep(path, made)
+    return made
+
+
+def _keep(path: Path, made: bytes) -> None:
     try:
         _replace(path, hashlib.sha256(made).digest() + made)
     except OSError as exc:
         log.warning("the bot's cache %s cannot be written: %s", path, exc)
-    return made
 
 
 def _replace(path: Path, data: bytes) -> None:

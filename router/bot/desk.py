@@ -221,6 +221,12 @@ class BotDesk:
         except BotError as exc:
             log.warning("bot %s failed in conversation %s: %s", self.bot.name, turn.conversation_id, exc)
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed: {exc}")
+        except Exception as exc:
+            # a bug in the bot or its model: people answer rather than nobody. Its words may quote
+            # the customer, whose text the bot reads: the frames only
+            log.error("bot %s failed in conversation %s\n%s", self.bot.name, turn.conversation_id,
+                      textless_traceback(exc))
+            return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed ({type(exc).__name__})")
 
     async def _say(
         self, view: ConversationView, inbound: Message, texts: list[str], core: CoreMeta,

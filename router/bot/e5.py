@@ -19,6 +19,7 @@ j holding weight j in its low half and weight j+16 in its high half).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 import threading
@@ -31,7 +32,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 import sentencepiece
 
-from router.bot.cache import cached_bytes
+from router.bot.cache import cached_use
 from router.bot.semantic import Vectors, bundled_model
 
 __all__ = ["E5Encoder", "ModelFile", "ModelFileError", "bundled_model"]
@@ -47,6 +48,17 @@ ENCODING = 1
 # bump when router.bot.e5_build makes another graph or tokenizer of the same file (both are cached)
 BUILD = 1
 _SPACES = re.compile(" {2,}")
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _code_digest() -> str:
+    """Of this module and of the one that builds the graph and the tokenizer (not imported for it)."""
+    here = Path(__file__)
+    return hashlib.sha256(here.read_bytes() + here.with_name("e5_build.py").read_bytes()).hexdigest()[:16]
 
 
 class ModelFileError(RuntimeError):
@@ -236,20 +248,21 @@ class E5Encoder:
 
     def __init__(self, path: Path | None = None, cache: Path | None = None) -> None:
         model = ModelFile(path or bundled_model())
-        stat = model.path.stat()
-        # what the vectors depend on besides the text: the cache of the bot's examples is kept under it
-        self.identity = (f"e5 encoding {ENCODING}, {QUERY_PREFIX!r}, {model.path.resolve()} {stat.st_size} bytes "
-                         f"{stat.st_mtime_ns}, onnxruntime {ort.__version__}, "
+        # what the vectors, the tokenizer and the graph depend on besides the text: the model file's
+        # content (a release of the same size and date is another model: ~60 ms to read), the code
+        # that reads it and builds them, and the libraries; the caches are kept under it
+        self.identity = (f"e5 encoding {ENCODING}, {QUERY_PREFIX!r}, model sha256 {_file_digest(model.path)}, "
+                         f"code {_code_digest()}, onnxruntime {ort.__version__}, "
                          f"sentencepiece {sentencepiece.__version__}")
         shape = model.shape
         made = f"{self.identity}, build {BUILD}"
-        proto = cached_bytes(cache, "tokenizer", made, lambda: _tokenizer(model))
-        self._tokens = Tokens(model.vocabulary, shape.positions, proto)
+        self._tokens = cached_use(cache, "tokenizer", made, lambda: _tokenizer(model),
+                                  lambda proto: Tokens(model.vocabulary, shape.positions, proto))
         self._words = model.q4("emb.word", shape.vocab)
         # the file's positions start at the first token (XLM-R's offset of 2 is applied)
         self._positions = model.floats("emb.pos").reshape(shape.positions, shape.hidden)
         self._type = model.floats("emb.type")[:shape.hidden]
-        self._session = _session(cached_bytes(cache, "graph", made, lambda: _graph(model)))
+        self._session = cached_use(cache, "graph", made, lambda: _graph(model), _session)
         # calls from several worker threads take turns: one core for the model
         self._lock = threading.Lock()
 

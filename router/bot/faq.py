@@ -125,7 +125,7 @@ class FaqBot(Bot):
                 encoder = self._encoder or E5Encoder(self._model, self._cache)
                 embed, kept = self._cached(encoder)
                 embedding = EmbeddingIndex(self._examples, self.lexical, encoder, embed)
-            except (OSError, RuntimeError, ImportError) as exc:
+            except Exception as exc:  # onnxruntime's errors are no RuntimeError: each said as the bot's own
                 raise _how_to_do_without(exc) from exc
             method = self.config.matching.method
             self._index = embedding if method == "embedding" else HybridIndex(self.lexical, embedding)

@@ -4,6 +4,10 @@ model is another file, and a damaged file is embedded again, never a crash."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +18,7 @@ import pytest
 from router.bot import FaqBot
 from router.bot.cache import ExampleVectors
 from router.bot.config import BotFile
-from router.bot.e5 import E5Encoder
+from router.bot.e5 import E5Encoder, ModelFile, bundled_model
 from router.bot.semantic import Vectors
 from tests.router.bot.conftest import turn
 
@@ -130,3 +134,39 @@ def test_a_start_from_the_cache_loads_neither_onnx_nor_the_vocabulary_tables(tmp
              "print(sorted(m for m in sys.modules if m == 'onnx' or m.endswith('_pb2') or m == 'router.bot.e5_build'))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
     assert found.stdout.strip() == "[]", found.stdout + found.stderr
+
+
+def test_a_model_file_replaced_with_the_same_size_and_date_is_not_served_the_old_graph(tmp_path: Path) -> None:
+    """A release of the model of the same shape has the same size, and an image built with fixed
+    dates (or a venv copied with its dates) keeps the date: the cache is keyed by the content."""
+    model = tmp_path / "e5-small-q4.bin"
+    shutil.copyfile(bundled_model(), model)
+    cache = tmp_path / "cache"
+    E5Encoder(model, cache)  # the old release fills the cache
+    was = model.stat()
+    count, offset = ModelFile(model)._tensor("l0.q.w", 1)  # the new release: one layer re-quantised
+    blocks = np.memmap(model, dtype=[("scale", "<f2"), ("nibbles", "u1", (16,))], mode="r+",
+                       offset=offset, shape=(count // 32,))
+    blocks["nibbles"] = np.random.default_rng(1).integers(0, 256, blocks["nibbles"].shape, dtype=np.uint8)
+    blocks.flush()
+    del blocks
+    os.utime(model, ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert model.stat().st_size == was.st_size
+    fresh = E5Encoder(model).encode(TEXTS)
+    assert np.abs(E5Encoder(model, cache).encode(TEXTS) - fresh).max() < 1e-5
+
+
+def test_a_whole_cached_graph_that_onnxruntime_refuses_is_made_again(
+    tmp_path: Path, encoder: E5Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    E5Encoder(cache=tmp_path)
+    (graph,) = tmp_path.glob("graph-*")
+    half = graph.read_bytes()[32:][:1000]
+    graph.write_bytes(hashlib.sha256(half).digest() + half)  # whole by its header, no graph to onnxruntime
+    with caplog.at_level(logging.WARNING, logger="router.bot.cache"):
+        again = E5Encoder(cache=tmp_path)
+    assert "was refused" in caplog.text
+    assert np.abs(again.encode(TEXTS) - encoder.encode(TEXTS)).max() < 1e-5
+    caplog.clear()
+    E5Encoder(cache=tmp_path)  # kept anew: the next start reads it
+    assert "refused" not in caplog.text

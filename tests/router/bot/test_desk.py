@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from router.appkeys import ROUTER, STORE
-from router.bot import FaqBot, RasaBot, desk
+from router.bot import BotReply, BotTurn, FaqBot, RasaBot, desk
 from router.bot.config import BotFile, ExternalBot
 from router.config import Settings
 from router.core import Router
@@ -243,3 +243,23 @@ async def test_a_bot_that_never_answers_hands_off_after_its_patience(
         await handed_to_people(store, routing, clock, rasa, "the bot took over 0.5 s")
     finally:
         rasa.release.set()
+
+
+class BuggyBot(FaqBot):
+    """A bug in the bot (its model's library raising what is no BotError)."""
+
+    async def respond(self, turn: BotTurn) -> BotReply:
+        raise ValueError(f"a bug: {turn.text}")
+
+
+async def test_a_bug_in_the_bot_hands_the_conversation_to_people(
+    store: SQLiteStore, routing: RulesRouting, clock: Clock, shipped: BotFile, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = make_router(store, routing, clock, BuggyBot(shipped), shipped)
+    accepted = await router.on_message(say(1, "секретный вопрос"))
+    await settle(router)
+    conv = await store.get_conversation(accepted.conversation_id)
+    assert conv.status is ConversationStatus.QUEUED
+    assert conv.route_reason is not None and "the bot failed (ValueError)" in conv.route_reason
+    assert [m.author for m in await store.list_messages(conv.id, 10)] == [Author.CUSTOMER, Author.BOT]
+    assert "секретный" not in caplog.text
