@@ -106,8 +106,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", cache_mb=self.cache_mb)
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
-            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL, writer.run_alone),
-            name="sqlite-checkpoint",
+            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"
         )
 
     async def ping(self) -> None:
