@@ -275,13 +275,18 @@ async def test_over_the_bound_twilio_is_held_not_refused_twilio_never_delivers_i
     await agent.close()
 
 
+async def signed_in_console(make_client: AppClient, settings: Settings
+                            ) -> tuple[Client, aiohttp.ClientWebSocketResponse]:
+    settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
+    client = await make_client(settings)
+    await login(client)
+    return client, await client.ws_connect("/api/ws")
+
+
 async def test_a_console_reading_promptly_is_kept_however_old_the_messages_it_gets(
     make_client: AppClient, tg_settings: Settings,  # noqa: F811
 ) -> None:
-    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
-    client = await make_client(tg_settings)
-    await login(client)
-    ws = await client.ws_connect("/api/ws")
+    client, ws = await signed_in_console(make_client, tg_settings)
     # taken in long ago, as after a stalled pipeline or on a node whose clock is far off:
     # no fault of a console that reads what it is sent at once
     client.app[ROUTER].clock = lambda: utcnow().replace(year=utcnow().year - 1)
@@ -311,10 +316,7 @@ class Jumping:
 async def test_a_console_far_behind_on_new_messages_is_closed_to_reconnect(
     make_client: AppClient, tg_settings: Settings,  # noqa: F811
 ) -> None:
-    tg_settings.server.public_url = None  # the console's cookie is Secure under an https one: logged in over http
-    client = await make_client(tg_settings)
-    await login(client)
-    ws = await client.ws_connect("/api/ws")
+    client, ws = await signed_in_console(make_client, tg_settings)
     client.app[BUS].clock = Jumping()
     assert (await tg_post(client, telegram.text_update(1, "новое")))[0] == 200
     while (msg := await ws.receive(timeout=HANG)).type is aiohttp.WSMsgType.TEXT:
