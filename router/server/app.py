@@ -103,7 +103,8 @@ def make_store(settings: Settings, base_dir: Path) -> Store:
     path = Path(settings.store.path)
     if not path.is_absolute() and settings.store.path != ":memory:":
         path = base_dir / path
-    return SQLiteStore(path, settings.store.synchronous, settings.store.writer, settings.store.cache_mb)
+    return SQLiteStore(path, settings.store.synchronous, settings.store.writer, settings.store.cache_mb,
+                       settings.store.group_commit_ms / 1000)
 
 
 def cache_dir(settings: Settings, base_dir: Path) -> Path | None:

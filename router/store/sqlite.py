@@ -37,7 +37,7 @@ from router.signals.sqlite import SQLiteReads
 from router.store import sqlite_units as units
 from router.store.base import Store
 from router.store.checkpoint import checkpoint_regularly
-from router.store.engine import CLOSE_TIMEOUT, WriterMode
+from router.store.engine import CLOSE_TIMEOUT, GROUP_COMMIT, WriterMode
 from router.store.engine import Connection as _Connection
 from router.store.engine import close_quietly as _closed
 from router.store.engine import truncate_wal as _truncate_wal
@@ -62,10 +62,11 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
                   SQLiteNotes, SQLiteAgentAdmin, SQLiteCanned, SQLiteReads, SQLiteFiles, SQLiteSurveys, SQLiteSearch,
                   SQLiteWallboard, SQLiteWebhooks, SQLiteReports, Store):
     def __init__(self, path: str | Path, synchronous: Synchronous = "normal", writer: WriterMode = "thread",
-                 cache_mb: int = CACHE_MB) -> None:
+                 cache_mb: int = CACHE_MB, group_commit: float = GROUP_COMMIT) -> None:
         self.path = self.where = str(path)
         self.synchronous = synchronous
         self.cache_mb = cache_mb  # each connection's page cache, MiB
+        self.group_commit = group_commit  # seconds between the writer's batches while several write at once
         # separate connections to ":memory:" are separate databases: there, nothing leaves the process
         self.writer_mode: WriterMode = "thread" if self.path == ":memory:" else writer
         self._writer: _Connection | None = None
@@ -90,7 +91,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
                 why = "a file is in the way" if folder.is_file() else exc.strerror
                 raise StoreUnavailable(f"its folder {folder} cannot be created ({why})") from exc
         writer = _Connection(self.path, self.synchronous, "writer", process=self.writer_mode == "process",
-                             episode=self.outage, cache_mb=self.cache_mb)
+                             episode=self.outage, cache_mb=self.cache_mb, group_commit=self.group_commit)
         try:
             await writer.open()
             await writer.run_alone(functools.partial(units.migrate, path=self.path, scripts=MIGRATIONS))

@@ -1,0 +1,92 @@
+"""Group commit: while several callers write at once, the writer commits at
+most once per ``group_commit`` seconds and what comes meanwhile joins the next
+transaction; a caller writing alone is never kept waiting. Counted in the
+COMMITs SQLite itself runs (the connection's statement trace)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from router.config import Settings
+from router.server.app import make_store
+from router.store.engine import Connection
+from router.store.sqlite import SQLiteStore
+from tests.conftest import HANG
+
+# the statements the writer's connection ran (a thread of this process: the trace is ours to read)
+_STATEMENTS: list[str] = []
+
+
+def _trace(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE notes (n INTEGER NOT NULL)")
+    conn.set_trace_callback(_STATEMENTS.append)
+
+
+def _add(conn: sqlite3.Connection, n: int) -> int:
+    return conn.execute("INSERT INTO notes (n) VALUES (?)", (n,)).rowcount
+
+
+def _commits() -> int:
+    return sum(1 for s in _STATEMENTS if s == "COMMIT")
+
+
+async def _traced(tmp_path: Path, group_commit: float) -> Connection:
+    _STATEMENTS.clear()
+    conn = Connection(str(tmp_path / "group.db"), "normal", "writer", group_commit=group_commit)
+    await conn.open()
+    await asyncio.wait_for(conn.run_alone(_trace), HANG)
+    return conn
+
+
+async def test_callers_writing_at_once_share_commits_at_most_one_per_window(tmp_path: Path) -> None:
+    window = 0.25
+    conn = await _traced(tmp_path, window)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        calls = [asyncio.create_task(conn.call(_add, n)) for n in range(2)]  # two at once: a batch of two
+        for n in range(2, 40):  # then one a millisecond, as messages at 1,000 a second
+            await asyncio.sleep(0.001)
+            calls.append(asyncio.create_task(conn.call(_add, n)))
+        assert await asyncio.wait_for(asyncio.gather(*calls), HANG) == [1] * 40
+        elapsed = loop.time() - started
+        # one commit per call without gathering; with it, one per window (a slow machine only loosens this)
+        assert _commits() <= elapsed / window + 2
+        assert _commits() < 20
+    finally:
+        await conn.close()
+
+
+async def test_a_caller_writing_alone_commits_at_once_each_time(tmp_path: Path) -> None:
+    conn = await _traced(tmp_path, 3600.0)  # an hour: any wait for others would never end in the test's time
+    try:
+        for n in range(5):
+            assert await asyncio.wait_for(conn.call(_add, n), HANG) == 1
+        assert _commits() == 5
+    finally:
+        await conn.close()
+
+
+async def test_no_window_commits_each_batch_as_it_comes(tmp_path: Path) -> None:
+    conn = await _traced(tmp_path, 0.0)
+    try:
+        first = [asyncio.create_task(conn.call(_add, n)) for n in range(3)]
+        await asyncio.wait_for(asyncio.gather(*first), HANG)
+        assert await asyncio.wait_for(conn.call(_add, 3), HANG) == 1
+        assert _commits() == 2
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(("configured", "seconds"), [(None, 0.005), (12, 0.012), (0, 0.0)])
+async def test_the_window_is_set_in_config(tmp_path: Path, configured: float | None, seconds: float) -> None:
+    store_config: dict[str, object] = {"path": str(tmp_path / "omnirouter.db"), "writer": "thread"}
+    if configured is not None:
+        store_config["group_commit_ms"] = configured
+    async with make_store(Settings.model_validate({"store": store_config}), tmp_path) as store:
+        assert isinstance(store, SQLiteStore)
+        assert store.group_commit == pytest.approx(seconds)
