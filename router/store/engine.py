@@ -43,11 +43,13 @@ CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whateve
 _PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
 _RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
 _YOUNG = 10.0  # a writer process that dies sooner than this after its start died young
-# seconds from one batch of the writer's to the next, at the soonest, while several callers write
-# at once (store.group_commit_ms): what comes meanwhile waits, and commits with the rest. A
+# seconds from one batch of the writer's to the next, at the most, that the writer waits for the
+# next batch to gather while several callers write at once (store.group_commit_ms). A
 # transaction costs ~0.3 ms of CPU however little it holds (BEGIN and COMMIT, each page it
 # touched written to the WAL, the writer and the event loop woken); at 1,000 msg/s, most
-# held one message. A caller writing alone (a batch of one) is never kept waiting.
+# held one message. See ``_Gathering`` for when it waits. Its price: while others write, a
+# caller that waits for each of its writes before the next (a long-poll connector's updates,
+# one at a time) waits up to the window for each.
 GROUP_COMMIT = 0.005
 
 
@@ -305,6 +307,42 @@ class _Call:
         return self.fn(conn, *self.args, **self.kwargs)
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Gathering:
+    """The writer's wait between two batches for the next to gather (group
+    commit): only after a batch of several (others are writing; a caller
+    writing alone is never held), until the window ends or someone needs the
+    connection to itself (``run_alone``, ``close``: they would wait for ever
+    for a flusher that keeps gathering while others write)."""
+
+    __slots__ = ("hurried", "waiter")
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.hurried = False
+
+    async def wait(self, seconds: float) -> None:
+        if self.hurried:
+            return
+        loop = asyncio.get_running_loop()
+        self.waiter = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self.waiter = None
+
+    def hurry(self) -> None:
+        self.hurried = True
+        if self.waiter is not None:
+            _wake(self.waiter)
+
+
 class Connection:
     """One sqlite3 connection and the one thread, or process, allowed to use it.
 
@@ -335,8 +373,9 @@ class Connection:
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        # seconds from one batch's start to the next's at the soonest (GROUP_COMMIT for the writer)
+        # seconds from one batch's start to the next's, at the most, spent gathering (GROUP_COMMIT for the writer)
         self._group_commit = group_commit
+        self._gathering = _Gathering()
 
     @property
     def pid(self) -> int | None:
@@ -364,6 +403,7 @@ class Connection:
     async def close(self) -> None:
         try:
             if self._flusher is not None:
+                self._gathering.hurry()
                 await self._flusher
         except BaseException:
             # the batch never finished (a hung writer, a close that timed
@@ -383,6 +423,7 @@ class Connection:
         process ``fn`` must be picklable: a module-level function or a
         ``functools.partial`` of one."""
         if self._flusher is not None:
+            self._gathering.hurry()
             # shielded: a cancelled caller must not cancel the batch, whose callers would wait forever
             await asyncio.shield(self._flusher)
         result: T = await self._run("run_one", fn)
@@ -417,6 +458,7 @@ class Connection:
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
+        batch: list[tuple[Work, asyncio.Future[Any]]] = []
         try:
             while self._pending:
                 started = loop.time()
@@ -439,11 +481,21 @@ class Connection:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
-                # a batch of several: others are writing too, and more will come; they gather meanwhile
                 if len(batch) > 1 and (rest := started + self._group_commit - loop.time()) > 0:
-                    await asyncio.sleep(rest)
+                    await self._gathering.wait(rest)
         finally:
             self._flusher = None
+            self._gathering.hurried = False
+            self._abandon([*batch, *self._pending])
+
+    def _abandon(self, calls: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        """Calls the flusher leaves unanswered when it is cancelled (a close that
+        timed out, the loop's end): told so, never left to wait for ever. Not
+        acknowledged, so nothing is lost: platforms re-deliver, the widget re-sends."""
+        self._pending = []
+        for _, future in calls:
+            if not future.done():
+                future.set_exception(StoreUnavailable(f"the sqlite {self._name} stopped before this call was answered"))
 
 
 

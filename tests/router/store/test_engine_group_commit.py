@@ -1,7 +1,10 @@
-"""Group commit: while several callers write at once, the writer commits at
-most once per ``group_commit`` seconds and what comes meanwhile joins the next
-transaction; a caller writing alone is never kept waiting. Counted in the
-COMMITs SQLite itself runs (the connection's statement trace)."""
+"""Group commit: while several callers write at once, the writer waits up to
+``group_commit`` seconds after a batch for the next to gather, and what comes
+meanwhile joins one transaction; a caller writing alone, ``run_alone`` and
+``close`` are never held for the window. Counted in the COMMITs SQLite itself runs (the connection's statement
+trace). The windows in the tests that must not wait are long (30 s): each write
+there has half of it, so a wait for the window fails the test, and a busy
+machine does not."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from router.config import Settings
 from router.server.app import make_store
 from router.store.engine import Connection
+from router.store.errors import StoreUnavailable
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
 
@@ -28,6 +32,10 @@ def _trace(conn: sqlite3.Connection) -> None:
 
 def _add(conn: sqlite3.Connection, n: int) -> int:
     return conn.execute("INSERT INTO notes (n) VALUES (?)", (n,)).rowcount
+
+
+def _count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM notes").fetchone()[0])
 
 
 def _commits() -> int:
@@ -61,12 +69,58 @@ async def test_callers_writing_at_once_share_commits_at_most_one_per_window(tmp_
         await conn.close()
 
 
+LONG = 30.0  # seconds: a window no test that must not wait could sit out in its half
+
+
 async def test_a_caller_writing_alone_commits_at_once_each_time(tmp_path: Path) -> None:
-    conn = await _traced(tmp_path, 3600.0)  # an hour: any wait for others would never end in the test's time
+    conn = await _traced(tmp_path, LONG)
     try:
         for n in range(5):
-            assert await asyncio.wait_for(conn.call(_add, n), HANG) == 1
+            assert await asyncio.wait_for(conn.call(_add, n), LONG / 2) == 1
         assert _commits() == 5
+    finally:
+        await conn.close()
+
+
+async def _chain(conn: Connection, first: int, writes: int) -> None:
+    """A caller that waits for each write before the next."""
+    for n in range(first, first + writes):
+        await conn.call(_add, n)
+
+
+async def _gathering(conn: Connection) -> None:
+    """Until the flusher waits for the next batch to gather."""
+    while conn._gathering.waiter is None:  # noqa: ASYNC110 (the engine has no event for it)
+        await asyncio.sleep(0.001)
+
+
+async def test_run_alone_and_close_get_in_while_others_keep_writing(tmp_path: Path) -> None:
+    conn = await _traced(tmp_path, LONG)
+    writers = [asyncio.create_task(_chain(conn, 1000 * k, 1000)) for k in range(2)]
+    try:
+        await asyncio.wait_for(_gathering(conn), HANG)  # the two wrote a batch together: the flusher waits
+        assert await asyncio.wait_for(conn.run_alone(_count), LONG / 2) >= 2
+        await asyncio.wait_for(_gathering(conn), HANG)  # and again
+        await asyncio.wait_for(conn.close(), LONG / 2)
+    finally:
+        for w in writers:
+            w.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+
+
+async def test_a_call_gathering_when_the_flusher_is_cancelled_is_told_so(tmp_path: Path) -> None:
+    conn = await _traced(tmp_path, LONG)
+    try:
+        first = [asyncio.create_task(conn.call(_add, n)) for n in range(2)]  # a batch of two: then it gathers
+        await asyncio.wait_for(asyncio.gather(*first), HANG)
+        late = asyncio.create_task(conn.call(_add, 2))
+        await asyncio.sleep(0)
+        flusher = conn._flusher  # the loop's end cancels it so; nothing else does
+        assert flusher is not None
+        flusher.cancel()
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(late, HANG)
+        assert await asyncio.wait_for(conn.call(_count), HANG) == 2  # the connection goes on
     finally:
         await conn.close()
 
@@ -90,3 +144,4 @@ async def test_the_window_is_set_in_config(tmp_path: Path, configured: float | N
     async with make_store(Settings.model_validate({"store": store_config}), tmp_path) as store:
         assert isinstance(store, SQLiteStore)
         assert store.group_commit == pytest.approx(seconds)
+        assert store._w._group_commit == pytest.approx(seconds)  # what the writer was given
