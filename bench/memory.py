@@ -11,6 +11,8 @@ before) / conversations. A step waits for every visitor's ack and the
 bot's or the rules' first answer, then for the server to settle.
 
     python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate] [--cold]
+        [--maps] [--tracemalloc [--frames N]] [--census] [--store-writer process|thread] [--cache-mb N]
+        [--env NAME=VALUE]
 
 The server is started once before the measured start, to fill its cache
 folder (the bot's tokenizer, graph and example vectors), as every start of
