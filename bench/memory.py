@@ -11,6 +11,8 @@ before) / conversations. A step waits for every visitor's ack and the
 bot's or the rules' first answer, then for the server to settle.
 
     python -m bench.memory [--conversations 10000] [--steps 4] [--via chat|telegram] [--no-deflate] [--cold]
+        [--maps] [--tracemalloc [--frames N]] [--census] [--store-writer process|thread] [--cache-mb N]
+        [--env NAME=VALUE]
 
 The server is started once before the measured start, to fill its cache
 folder (the bot's tokenizer, graph and example vectors), as every start of
@@ -31,6 +33,7 @@ import contextlib
 import gc
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -56,6 +59,9 @@ if os.environ.get("BENCH_MEMORY_SNAPSHOTS"):
         tracemalloc.take_snapshot().dump(os.path.join(folder, "partial"))
         os.replace(os.path.join(folder, "partial"), os.path.join(folder, f"{count}.snap"))
     signal.signal(signal.SIGUSR1, _dump)
+if os.environ.get("BENCH_MEMORY_CENSUS"):
+    import memory_census
+    memory_census.install(os.environ["BENCH_MEMORY_CENSUS"])
 """
 
 SETTLE = 2.0  # seconds for the server's tasks of the step to finish before a reading
@@ -162,6 +168,16 @@ async def by_telegram(base: str, first: int, count: int, concurrency: int = 32) 
     return ok
 
 
+async def answered(telegram: FakeTelegram, count: int, patience: float = 600.0) -> None:
+    """Until ``count`` Telegram users have each had an answer (the bot's or the rules'), or ``patience`` is out."""
+    started = time.perf_counter()
+    while len({call.params.get("chat_id") for call in telegram.sent("sendMessage")}) < count:
+        if time.perf_counter() - started > patience:
+            print(f"  (waited {patience:g} s: not every user answered)", flush=True)
+            return
+        await asyncio.sleep(0.5)
+
+
 def mappings(pid: int) -> dict[str, int]:
     """Resident kB of each mapping of the process, by its address range and name ([heap], a file, anonymous)."""
     found: dict[str, int] = {}
@@ -182,12 +198,18 @@ def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> None:
         print(f"    +{kb / 1024:7.1f} MB  {name}")
 
 
-def tracing(snapshots: Path) -> dict[str, str]:
-    """The server's environment to trace its Python heap, snapshots to ``snapshots``."""
+def tracing(snapshots: Path, args: argparse.Namespace) -> dict[str, str]:
+    """The server's environment to trace its Python heap (``--tracemalloc``) and count its
+    objects (``--census``), snapshots and censuses to ``snapshots``."""
     snapshots.mkdir()
     (snapshots / "sitecustomize.py").write_text(_TRACER, encoding="utf-8")
-    return {"BENCH_MEMORY_SNAPSHOTS": str(snapshots),
-            "PYTHONPATH": os.pathsep.join([str(snapshots), os.environ.get("PYTHONPATH", "")])}
+    shutil.copy(Path(__file__).with_name("memory_census.py"), snapshots / "memory_census.py")
+    env = {"PYTHONPATH": os.pathsep.join([str(snapshots), os.environ.get("PYTHONPATH", "")])}
+    if args.tracemalloc:
+        env |= {"BENCH_MEMORY_SNAPSHOTS": str(snapshots), "BENCH_MEMORY_FRAMES": str(args.frames)}
+    if args.census:
+        env["BENCH_MEMORY_CENSUS"] = str(snapshots)
+    return env
 
 
 async def snapshot(pid: int, folder: Path) -> Path:
@@ -201,7 +223,17 @@ async def snapshot(pid: int, folder: Path) -> Path:
     raise RuntimeError("the server wrote no tracemalloc snapshot")
 
 
-def traced_growth(first: Path, last: Path, opened: int, top: int = 15) -> None:
+def _own_frame(traceback: Any) -> str:
+    """The innermost frame of an allocation in the project's own code (router/, connectors/), else its
+    innermost frame (a tracemalloc traceback lists its frames oldest first)."""
+    frames = list(traceback)
+    for frame in reversed(frames):
+        if f"{os.sep}router{os.sep}" in frame.filename or f"{os.sep}connectors{os.sep}" in frame.filename:
+            return f"{frame.filename}:{frame.lineno}"
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+
+
+def traced_growth(first: Path, last: Path, opened: int, top: int = 15, frames: int = 1) -> None:
     """Where the Python heap grew, by line, per open conversation."""
     import tracemalloc  # noqa: PLC0415 - only for --tracemalloc
 
@@ -214,6 +246,53 @@ def traced_growth(first: Path, last: Path, opened: int, top: int = 15) -> None:
         frame = stat.traceback[0]
         print(f"    {stat.size_diff / opened:7.0f} B/conv  {stat.count_diff / opened:5.2f} blocks/conv  "
               f"{frame.filename}:{frame.lineno}")
+    if frames < 2:
+        return
+    grew: dict[str, list[int]] = {}
+    for sign, snap in ((-1, before), (1, after)):
+        for trace in snap.traces:
+            row = grew.setdefault(_own_frame(trace.traceback), [0, 0])
+            row[0] += sign * trace.size
+            row[1] += sign
+    print("  by the innermost line of router/ or connectors/ in each allocation's traceback:")
+    for key, (size, count) in sorted(grew.items(), key=lambda kv: -kv[1][0])[:top * 2]:
+        print(f"    {size / opened:7.0f} B/conv  {count / opened:5.2f} blocks/conv  {key}")
+
+
+async def take_census(pid: int, folder: Path) -> dict[str, Any]:
+    """The server's census now (bench/memory_census.py), once written whole."""
+    path = folder / f"{sum(name.endswith('.census') for name in os.listdir(folder))}.census"
+    os.kill(pid, signal.SIGUSR2)
+    for _ in range(600):
+        await asyncio.sleep(0.5)
+        if await asyncio.to_thread(path.exists):
+            found: dict[str, Any] = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+            return found
+    raise RuntimeError("the server wrote no census")
+
+
+def census_growth(first: dict[str, Any], last: dict[str, Any], opened: int, top: int = 30) -> None:
+    """Objects, tasks and heaps grown, per open conversation."""
+    rows = []
+    for key, (count, size) in last["types"].items():
+        was = first["types"].get(key, [0, 0])
+        rows.append((size - was[1], count - was[0], key))
+    rows.sort(reverse=True)
+    print(f"  census: objects the collector tracks, grown per conversation (getsizeof, shallow), top {top}:")
+    for size, count, key in rows[:top]:
+        print(f"    {size / opened:7.0f} B/conv  {count / opened:6.2f} objects/conv  {key}")
+    print("  asyncio tasks, by coroutine (before -> after):")
+    for name in sorted(set(first["tasks"]) | set(last["tasks"]),
+                       key=lambda n: -last["tasks"].get(n, 0))[:12]:
+        print(f"    {first['tasks'].get(name, 0):6d} -> {last['tasks'].get(name, 0):6d}  {name}")
+    for heap in ("mallinfo", "pymalloc"):
+        for key in last[heap]:
+            was, now = first[heap].get(key, 0), last[heap][key]
+            print(f"  {heap} {key:<32} {was / 1e6:8.1f} -> {now / 1e6:8.1f} MB  ({(now - was) / opened:7.0f} B/conv)"
+                  if heap == "mallinfo" or "bytes" in key or key == "Total"
+                  else f"  {heap} {key:<32} {was:8d} -> {now:8d}")
+    if last.get("traced") is not None:
+        print(f"  tracemalloc traced {first['traced'] / 1e6:.1f} -> {last['traced'] / 1e6:.1f} MB")
 
 
 def report(label: str, opened: int, now: tuple[float, float, float], before: tuple[float, float, float]) -> None:
@@ -224,7 +303,7 @@ def report(label: str, opened: int, now: tuple[float, float, float], before: tup
           + (f"  {per:7.0f} bytes per open conversation" if opened else ""), flush=True)
 
 
-async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, told in order
+async def main(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - one run, told in order
     telegram = FakeTelegram(TG_TOKEN)
     await telegram.start()
     try:
@@ -233,11 +312,24 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, to
             write_config(Path(tmp), port)
             if args.no_bot:
                 (Path(tmp) / "bot.yaml").unlink()  # the rules' bot conversations then wait for people
+            if args.cache_mb:
+                config_path = Path(tmp) / "omnirouter.yaml"
+                text = config_path.read_text(encoding="utf-8")
+                config_path.write_text(text.replace("store:\n", f"store:\n  cache_mb: {args.cache_mb}\n", 1),
+                                       encoding="utf-8")
+            if args.store_writer:
+                config_path = Path(tmp) / "omnirouter.yaml"
+                text = config_path.read_text(encoding="utf-8")
+                config_path.write_text(text.replace("store:\n", f"store:\n  writer: {args.store_writer}\n", 1),
+                                       encoding="utf-8")
             if args.via == "telegram":
                 with (Path(tmp) / "omnirouter.yaml").open("a", encoding="utf-8") as config:
-                    config.write(f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n")
+                    # Telegram's own limit of 30 messages a second would leave most answers queued in the outbox
+                    config.write(f"  telegram:\n    type: telegram\n    api_base: {telegram.base_url}\n"
+                                 "    per_bot_per_second: 100000\n")
             snapshots = Path(tmp) / "snapshots"
-            env = tracing(snapshots) if args.tracemalloc else {}
+            env = tracing(snapshots, args) if args.tracemalloc or args.census else {}
+            env |= dict(pair.split("=", 1) for pair in args.env)
             env |= {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
                    "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET}
             cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
@@ -255,6 +347,7 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, to
                       f"{os.cpu_count()} CPUs", flush=True)
                 report("before any", 0, before, before)
                 first = await snapshot(pid, snapshots) if args.tracemalloc else None
+                first_census = await take_census(pid, snapshots) if args.census else None
                 maps = {each: mappings(each) for each in [pid, *_descendants(pid)]}
                 step = args.conversations // args.steps
                 async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -267,13 +360,20 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, to
                             await visitors.settled()
                         else:
                             await by_telegram(base, opened, count)
+                            await answered(telegram, opened + count)
                         opened += count
                         gc.collect()  # the generator's garbage is not the server's, but keep this side calm
                         await asyncio.sleep(SETTLE)
                         stored = f" ({visitors.acked} acked)" if args.via == "chat" else ""
                         report(f"{opened} open{stored}", opened, reading(pid), before)
-                    if first is not None:
-                        traced_growth(first, await snapshot(pid, snapshots), opened)
+                        if k == 0 and args.steps > 1:
+                            # what the first step's one-time loads leave out: the steps after it
+                            one_step = (opened, await snapshot(pid, snapshots) if args.tracemalloc else None,
+                                        await take_census(pid, snapshots) if args.census else None)
+                    # read while the conversations are open, told after the visitors hang up (the telling
+                    # takes long: the generator's loop would miss the server's pings meanwhile)
+                    last = await snapshot(pid, snapshots) if first is not None else None
+                    last_census = await take_census(pid, snapshots) if first_census is not None else None
                     if args.maps:
                         for each, was in maps.items():
                             print(f"  the mappings of process {each} that grew most:")
@@ -282,6 +382,18 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one run, to
                         print(f"acks {visitors.acked}, answered {len(visitors.answered)}, "
                               f"refused as busy and sent again {visitors.busy}, errors {visitors.errors}", flush=True)
                         await visitors.close()
+                if first is not None and last is not None:
+                    print("from before any:")
+                    traced_growth(first, last, opened, frames=args.frames)
+                    if args.steps > 1 and one_step[1] is not None:
+                        print("from the first step's end (its one-time loads left out):")
+                        traced_growth(one_step[1], last, opened - one_step[0], frames=args.frames)
+                if first_census is not None and last_census is not None:
+                    print("from before any:")
+                    census_growth(first_census, last_census, opened)
+                    if args.steps > 1 and one_step[2] is not None:
+                        print("from the first step's end (its one-time loads left out):")
+                        census_growth(one_step[2], last_census, opened - one_step[0])
     finally:
         await telegram.close()
 
@@ -298,6 +410,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the server's first start: its cache folder empty (by default a start fills it first)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="where the server's Python heap grew per conversation (slows the server)")
+    parser.add_argument("--frames", type=int, default=1,
+                        help="--tracemalloc: frames kept per allocation; over 1, the growth is also told by the "
+                             "innermost frame in the project's own code")
+    parser.add_argument("--census", action="store_true",
+                        help="objects alive in the server by type, asyncio tasks, the C heap and pymalloc's arenas, "
+                             "compared per conversation")
+    parser.add_argument("--store-writer", choices=("process", "thread"),
+                        help="store.writer (default: the shipped config's)")
+    parser.add_argument("--cache-mb", type=int, help="store.cache_mb (default: the shipped config's)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="in the server's environment (e.g. MALLOC_ARENA_MAX=2); may be repeated")
     parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)
 

