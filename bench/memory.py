@@ -329,7 +329,10 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - on
                                  "    per_bot_per_second: 100000\n")
             snapshots = Path(tmp) / "snapshots"
             env = tracing(snapshots, args) if args.tracemalloc or args.census else {}
-            env |= dict(pair.split("=", 1) for pair in args.env)
+            given = dict(args.env)
+            if "PYTHONPATH" in given and "PYTHONPATH" in env:  # the tracer's sitecustomize stays first
+                given["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], given["PYTHONPATH"]])
+            env |= given
             env |= {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD, "OMNIROUTER_TELEGRAM_TOKEN": TG_TOKEN,
                    "OMNIROUTER_TELEGRAM_SECRET": TG_SECRET}
             cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", tmp]
@@ -398,6 +401,13 @@ async def main(args: argparse.Namespace) -> None:  # noqa: PLR0912, PLR0915 - on
         await telegram.close()
 
 
+def _env_pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is no NAME=VALUE")
+    return name, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=10_000)
@@ -419,7 +429,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store-writer", choices=("process", "thread"),
                         help="store.writer (default: the shipped config's)")
     parser.add_argument("--cache-mb", type=int, help="store.cache_mb (default: the shipped config's)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", type=_env_pair,
                         help="in the server's environment (e.g. MALLOC_ARENA_MAX=2); may be repeated")
     parser.add_argument("--maps", action="store_true", help="the memory mappings that grew most, per process")
     return parser.parse_args(argv)

@@ -20,6 +20,7 @@ j holding weight j in its low half and weight j+16 in its high half).
 from __future__ import annotations
 
 import hashlib
+import logging
 import mmap
 import re
 import struct
@@ -35,6 +36,8 @@ import sentencepiece
 
 from router.bot.cache import cached_use
 from router.bot.semantic import Vectors, bundled_model
+
+log = logging.getLogger(__name__)
 
 __all__ = ["E5Encoder", "ModelFile", "ModelFileError", "bundled_model"]
 
@@ -119,6 +122,7 @@ class ModelFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._releasing = True  # False once a release failed
         try:
             with path.open("rb") as file:
                 self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
@@ -128,16 +132,23 @@ class ModelFile:
             raise ModelFileError(f"{path}: not a complete e5 model file ({exc})") from exc
 
     def release(self) -> None:
-        """Unmaps the file's pages from this process; they stay in the OS's file
-        cache, and the next read of one maps it again (a minor fault, no disk).
+        """Unmaps the file's pages from this process's RSS; they stay in the
+        OS's file cache while memory allows (which a container's limit still
+        counts), and the next read of one maps it again from there.
 
         Each token's row of the word table is read from the mapping, and the
         kernel maps 64 kB around every page read: the process's RSS grew by
         the file's pages its customers' words had touched, ~2.5 kB a message
         of new words and up to the whole 72 MB file (25 MB at 10,000
-        conversations in bench.memory). A no-op where ``madvise`` is not."""
-        if hasattr(self._map, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-            self._map.madvise(mmap.MADV_DONTNEED)
+        conversations in bench.memory). A no-op where ``madvise`` is not, and
+        from the first time it fails (a locked page: EINVAL): it saves memory
+        and never costs an answer."""
+        if self._releasing and hasattr(self._map, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                self._map.madvise(mmap.MADV_DONTNEED)
+            except OSError as exc:
+                self._releasing = False
+                log.warning("the bot's model file: its pages cannot be released (%s); they stay mapped", exc)
 
     def _read(self, cursor: _Cursor) -> None:
         path = self.path

@@ -4,6 +4,9 @@ measured with one holds for the other."""
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +125,23 @@ def test_the_model_files_pages_are_given_back_and_read_again_alike(shipped: BotF
     encoder.encode(many[: e5.RELEASE_EVERY - len(every)])  # the RELEASE_EVERY-th text
     assert _resident_kb(encoder._model) == 0
     assert np.array_equal(encoder.encode(every), first)  # read again from the file
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_DONTNEED"), reason="no madvise here: release is a no-op")
+def test_a_release_that_fails_costs_no_answer(caplog: pytest.LogCaptureFixture) -> None:
+    """A page of the mapping locked (a deployment that locks its memory): madvise fails with
+    EINVAL. The encoding that released still answers, the failure is said once, and releasing stops."""
+    encoder = E5Encoder(bundled_model())
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = ctypes.c_void_p(encoder._model._data.ctypes.data)
+    if libc.mlock(page, ctypes.c_size_t(mmap.PAGESIZE)) != 0:
+        pytest.skip(f"mlock refused here (errno {ctypes.get_errno()})")
+    try:
+        encoder.encode([f"word{n}" for n in range(e5.RELEASE_EVERY - 1)])
+        with caplog.at_level(logging.WARNING, logger="router.bot.e5"):
+            vectors = encoder.encode(["where is my order?", "где мой заказ?"])  # the RELEASE_EVERY-th text
+            encoder.encode([f"again{n}" for n in range(e5.RELEASE_EVERY)])
+        assert vectors.shape[0] == 2
+        assert sum("cannot be released" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        libc.munlock(page, ctypes.c_size_t(mmap.PAGESIZE))
