@@ -9,7 +9,7 @@ What bounds the WAL under writes that never pause: SQLite starts a WAL over
 journal_size_limit) only in the writer's first write of a transaction begun
 while every frame had been copied into the database, and no reader was in the
 WAL. A checkpoint from the side, while the writer keeps appending, never
-catches up with it: 722 MB of WAL in 11 s at 2,700 msg/s. So once the WAL is
+catches up with it: 2.3 GB of WAL after 60 s at 1,000 msg/s. So once the WAL is
 past ``FOLD_PAGES``, the writer itself, right after its next batch's COMMIT,
 runs a PASSIVE checkpoint too: the side one has copied the bulk, the writer
 copies what came since, and its next transaction starts the WAL over. PASSIVE
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 # seconds between tries while checkpoints fail: a failed PASSIVE one is cheap, a WAL left to grow is not
 MAX_PAUSE = 5.0
 # WAL pages (4 KiB, SQLite's default and the store's) past which the writer finishes the
-# side checkpoint's work, 64 MiB: each time costs the writer two fsyncs (5-15 ms at 1,000
-# msg/s, up to 110 ms with the disk busy), so not every second (the WAL grows ~38 MB a
+# side checkpoint's work, 64 MiB: each time costs the writer two fsyncs (5-30 ms at 1,000
+# msg/s, up to 0.1 s with the disk busy), so not every second (the WAL grows ~38 MB a
 # second at 1,000 msg/s)
 FOLD_PAGES = 64 * 1024 * 1024 // 4096
 
