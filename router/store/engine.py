@@ -435,33 +435,32 @@ class Connection:
     async def _flush(self) -> None:
         try:
             while self._pending or self._after:
-                if self._pending:
-                    batch, self._pending = self._pending, []
-                    await self._run_batch(batch)
+                if not self._pending:  # only units to run after the batch: it is over
+                    await self._run_after()
+                    continue
+                batch, self._pending = self._pending, []
+                method = "run_transaction" if self._transactional else "run_each"
+                try:
+                    outcomes = await self._run(method, [work for work, _ in batch])
+                except StoreUnavailable as exc:  # the writer process died, or could not open the database
+                    outcomes = [(False, exc)] * len(batch)
+                except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
+                    log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
+                    outcomes = [(False, exc)] * len(batch)
+                self._note(outcomes)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.cancelled():
+                        if not ok:
+                            self._left_behind(value)
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
                 if self._after:
                     await self._run_after()
         finally:
             self._flusher = None
-
-    async def _run_batch(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
-        method = "run_transaction" if self._transactional else "run_each"
-        try:
-            outcomes = await self._run(method, [work for work, _ in batch])
-        except StoreUnavailable as exc:  # the writer process died, or could not open the database
-            outcomes = [(False, exc)] * len(batch)
-        except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
-            log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
-            outcomes = [(False, exc)] * len(batch)
-        self._note(outcomes)
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-            if future.cancelled():
-                if not ok:
-                    self._left_behind(value)
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
 
 
 
