@@ -20,8 +20,8 @@ from router.store.sqlite import SQLiteStore, WriterMode
 T0 = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 MiB = 1024 * 1024
 FOLD_PAGES = 256  # 1 MiB: the size past which the writer checkpoints, small so that a short test writes
-# many times it. The peak allowed: 4-6 MiB was measured; the code without the writer's checkpoint
-# reached 68 MiB with half the messages below (~135 MiB with them all)
+# many times it. The peak allowed, against 4-6 MiB measured; the code without the writer's
+# checkpoint reached 159 MiB with these messages (68 MiB with half of them)
 BOUND = 24 * MiB
 WRITERS, MESSAGES = 32, 400  # callers in flight at once, so that the writer always has a batch waiting
 
