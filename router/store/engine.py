@@ -372,6 +372,8 @@ class Connection:
         self._db = Db()
         self._transactional = True
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
+        # units of work to run alone right after the batch in progress (``after_batch``)
+        self._after: list[tuple[Work, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         # seconds from one batch's start to the next's, at the most, spent gathering (GROUP_COMMIT for the writer)
         self._group_commit = group_commit
@@ -441,6 +443,29 @@ class Connection:
         # shield's future and callbacks cost ~4 % of the server at a high message rate)
         return await future
 
+    async def after_batch(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on its own right after the batch in progress (at once if
+        none is), before the next one: unlike ``run_alone``, it never waits
+        for a pause in the writes, which under a load that never pauses
+        would not come. ``fn`` as for ``run_alone``."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._after.append((fn, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _run_after(self) -> None:
+        after, self._after = self._after, []
+        for fn, future in after:
+            try:
+                result = await self._run("run_one", fn)
+            except Exception as exc:  # the caller's to handle (a StoreError), or a fault of ours it logs
+                if not future.cancelled():
+                    future.set_exception(exc)
+                continue
+            if not future.cancelled():
+                future.set_result(result)
+
     def _note(self, outcomes: list[tuple[bool, Any]]) -> None:
         """A batch's outcome as part of an outage, or as the end of one."""
         if self._episode is None:
@@ -460,7 +485,10 @@ class Connection:
         loop = asyncio.get_running_loop()
         batch: list[tuple[Work, asyncio.Future[Any]]] = []
         try:
-            while self._pending:
+            while self._pending or self._after:
+                if not self._pending:  # only units to run after the batch: it is over
+                    await self._run_after()
+                    continue
                 started = loop.time()
                 batch, self._pending = self._pending, []
                 method = "run_transaction" if self._transactional else "run_each"
@@ -481,18 +509,20 @@ class Connection:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
+                if self._after:
+                    await self._run_after()
                 if len(batch) > 1 and (rest := started + self._group_commit - loop.time()) > 0:
                     await self._gathering.wait(rest)
         finally:
             self._flusher = None
             self._gathering.hurried = False
-            self._abandon([*batch, *self._pending])
+            self._abandon([*batch, *self._pending, *self._after])
 
     def _abandon(self, calls: list[tuple[Work, asyncio.Future[Any]]]) -> None:
         """Calls the flusher leaves unanswered when it is cancelled (a close that
         timed out, the loop's end): told so, never left to wait for ever. Not
         acknowledged, so nothing is lost: platforms re-deliver, the widget re-sends."""
-        self._pending = []
+        self._pending, self._after = [], []
         for _, future in calls:
             if not future.done():
                 future.set_exception(StoreUnavailable(f"the sqlite {self._name} stopped before this call was answered"))

@@ -107,7 +107,8 @@ class SQLiteStore(SQLiteAccounts, SQLiteOutbox, SQLiteIngest, SQLiteConversation
         self._checkpointer = _Connection(self.path, self.synchronous, "checkpoint", cache_mb=self.cache_mb)
         await self._checkpointer.open(read_only=True)
         self._checkpoints = asyncio.create_task(
-            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL), name="sqlite-checkpoint"
+            checkpoint_regularly(self._checkpointer.call, CHECKPOINT_INTERVAL, writer.after_batch),
+            name="sqlite-checkpoint",
         )
 
     async def ping(self) -> None:

@@ -13,6 +13,7 @@ from router.store.sqlite_faults import guard, needs_reopen, translated
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
 WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a reset WAL is truncated to
+BUSY_TIMEOUT_MS = 5000  # how long a statement waits for a lock another connection holds
 # MiB of pages each connection keeps (store.cache_mb): the writer's, the reader's, the
 # checkpointer's and the search index's each fill theirs as they read, up to the database's size
 CACHE_MB = 16
@@ -58,7 +59,7 @@ class Db:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # hot rows (open conversations, identities) stay in the page cache;
         # what it misses the OS's file cache still has (a read, not the disk).
         # No memory-mapped I/O (mmap_size): a mapped file made immutable or
