@@ -455,14 +455,18 @@ class Connection:
         return await future
 
     async def _run_after(self) -> None:
-        after, self._after = self._after, []
-        for fn, future in after:
+        # each unit stays in ``_after`` until it is answered: a flusher cancelled while one runs
+        # leaves it there for ``_abandon`` to tell its caller, with those after it
+        while self._after:
+            fn, future = self._after[0]
             try:
                 result = await self._run("run_one", fn)
             except Exception as exc:  # the caller's to handle (a StoreError), or a fault of ours it logs
+                self._after.pop(0)
                 if not future.cancelled():
                     future.set_exception(exc)
                 continue
+            self._after.pop(0)
             if not future.cancelled():
                 future.set_result(result)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,36 @@ async def test_the_window_is_set_in_config(tmp_path: Path, configured: float | N
         assert isinstance(store, SQLiteStore)
         assert store.group_commit == pytest.approx(seconds)
         assert store._w._group_commit == pytest.approx(seconds)  # what the writer was given
+
+
+_STARTED, _RELEASE = threading.Event(), threading.Event()
+
+
+def _held(conn: sqlite3.Connection) -> int:
+    _STARTED.set()
+    _RELEASE.wait(HANG)
+    return 1
+
+
+def _quick(conn: sqlite3.Connection) -> int:
+    return 2
+
+
+async def test_units_after_a_batch_are_told_when_the_flusher_is_cancelled_as_one_runs(tmp_path: Path) -> None:
+    _STARTED.clear()
+    _RELEASE.clear()
+    conn = await _traced(tmp_path, 0.0)
+    try:
+        running = asyncio.ensure_future(conn.after_batch(_held))
+        waiting = asyncio.ensure_future(conn.after_batch(_quick))
+        assert await asyncio.to_thread(_STARTED.wait, HANG)
+        flusher = conn._flusher  # the loop's end cancels it so; nothing else does
+        assert flusher is not None
+        flusher.cancel()
+        _RELEASE.set()
+        for unit in (running, waiting):
+            with pytest.raises(StoreUnavailable):
+                await asyncio.wait_for(unit, HANG)
+    finally:
+        _RELEASE.set()
+        await conn.close()
