@@ -51,8 +51,9 @@ class StoreConfig(Section):
     # writer's, the reader's, the checkpointer's, the search index's); a page not
     # kept is read again from the OS's file cache
     cache_mb: int = Field(16, ge=1, le=4096, strict=True)  # `true` is no size
-    # ms from one SQLite commit to the next, at the soonest, while several callers write at once:
-    # fewer, larger transactions (less CPU per message) for at most this much more latency
+    # ms the SQLite writer waits, at the most, after a transaction of several callers' writes for
+    # the next to gather: fewer, larger transactions (less CPU per message) for up to this much
+    # more latency per write; a caller writing alone is never held; 0: no wait
     group_commit_ms: float = Field(5.0, ge=0, le=100, strict=True)
     # what the service computes from its config and can compute again (the
     # bot's embeddings of its examples); default: "cache" beside the database

@@ -459,16 +459,13 @@ class Connection:
         # leaves it there for ``_abandon`` to tell its caller, with those after it
         while self._after:
             fn, future = self._after[0]
+            outcome: tuple[bool, Any]
             try:
-                result = await self._run("run_one", fn)
+                outcome = True, await self._run("run_one", fn)
             except Exception as exc:  # the caller's to handle (a StoreError), or a fault of ours it logs
-                self._after.pop(0)
-                if not future.cancelled():
-                    future.set_exception(exc)
-                continue
+                outcome = False, exc
             self._after.pop(0)
-            if not future.cancelled():
-                future.set_result(result)
+            self._answer([(fn, future)], [outcome])
 
     def _note(self, outcomes: list[tuple[bool, Any]]) -> None:
         """A batch's outcome as part of an outage, or as the end of one."""
@@ -484,6 +481,16 @@ class Connection:
         """The failure of a call whose caller went away: still worth a line in the log."""
         if not isinstance(value, StoreUnavailable):  # an outage is logged once, as such
             log.warning("sqlite %s: a call whose caller had gone failed: %s", self._name, value)
+
+    def _answer(self, calls: list[tuple[Work, asyncio.Future[Any]]], outcomes: list[tuple[bool, Any]]) -> None:
+        for (_, future), (ok, value) in zip(calls, outcomes, strict=True):
+            if future.cancelled():
+                if not ok:
+                    self._left_behind(value)
+            elif ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -504,23 +511,17 @@ class Connection:
                     log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
                     outcomes = [(False, exc)] * len(batch)
                 self._note(outcomes)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.cancelled():
-                        if not ok:
-                            self._left_behind(value)
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                self._answer(batch, outcomes)
                 if self._after:
                     await self._run_after()
                 if len(batch) > 1 and (rest := started + self._group_commit - loop.time()) > 0:
                     await self._gathering.wait(rest)
+        except BaseException:  # cancelled (a close that timed out, the loop's end): nobody left waiting
+            self._abandon([*batch, *self._pending, *self._after])
+            raise
         finally:
             self._flusher = None
             self._gathering.hurried = False
-            self._abandon([*batch, *self._pending, *self._after])
 
     def _abandon(self, calls: list[tuple[Work, asyncio.Future[Any]]]) -> None:
         """Calls the flusher leaves unanswered when it is cancelled (a close that
