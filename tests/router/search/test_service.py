@@ -4,6 +4,7 @@ label names and snooze times."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,16 @@ def test_words_keep_their_script_and_other_alphabets_stay_whole() -> None:
     assert text_terms("Київ") == ["киів"]  # ї's diaeresis off, as every accent
     assert text_terms("қала") == ["қала"]
     assert "ulasmadı" in text_terms("ulaşmadı")
+
+
+def test_a_text_folds_as_its_words_fold_one_by_one() -> None:
+    """Only words with both scripts' letters are looked at one by one (the rest of a Russian
+    text with one Latin word is left to the regex); what comes out is what folding each word
+    on its own gives, and ё is е as the accents' removal makes it."""
+    rng = random.Random(24)
+    letters = "aeopcxyk" + "аеорсхукзйё" + "АЕОРСХЁ" + "_1-. é\u0301\u0308"
+    for _ in range(5000):
+        text = "".join(rng.choice(letters) for _ in range(rng.randint(1, 24)))
+        plain = terms._strip_accents_slowly(text.replace("ё", "е").replace("Ё", "Е")).casefold()
+        assert terms.fold(text) == terms._WORD.sub(lambda m: terms._one_script(m.group(0)), plain)
+    assert terms.fold("зaкaз ЁЛКА оrder") == "заказ елка order"
