@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import logging
 import os
@@ -43,19 +42,18 @@ import re
 import time
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
-from multidict import MultiDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from connectors.twilio_form import Signatures, parse_form
 from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
 from connectors.webhook import read_body
 from router.connector import (
@@ -300,16 +298,6 @@ def _rest_message(exc: TwilioRestException) -> str:
     return str(exc.msg).split(": ", 1)[-1]
 
 
-def _form(request: web.Request, body: bytes) -> MultiDict[str] | None:
-    """The url-encoded form Twilio posts (flat: no nesting to bound), or None."""
-    if request.content_type != "application/x-www-form-urlencoded":
-        return None
-    try:
-        return MultiDict(parse_qsl(body.decode(request.charset or "utf-8"), keep_blank_values=True))
-    except (UnicodeDecodeError, LookupError, ValueError):
-        return None
-
-
 # the answer to every inbound message, rendered once (an ElementTree per message was ~9 µs of each webhook)
 _EMPTY_TWIML = str(MessagingResponse())
 
@@ -363,7 +351,7 @@ class TwilioConnector(Connector[TwilioOptions]):
     def __init__(self, name: str, options: TwilioOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
         self.account_sid = os.environ.get(options.account_sid_env, "")
-        self._validator = RequestValidator(os.environ.get(options.auth_token_env, ""))
+        self._signatures = Signatures(os.environ.get(options.auth_token_env, ""))
         self._http: _HttpClient | None = None
         self._client: Client | None = None
         self._waiting = 0
@@ -390,7 +378,7 @@ class TwilioConnector(Connector[TwilioOptions]):
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> TwilioConnector:
         self._http = _HttpClient(self.options.api_base)
-        self._client = Client(self.account_sid, self._validator.token.decode(), http_client=self._http)
+        self._client = Client(self.account_sid, self._signatures.validator.token.decode(), http_client=self._http)
         if self.base_url() is None:
             log.warning("twilio %s: no public_url or server.public_url: signatures are checked against the "
                         "address requests arrive at, which fails behind a proxy; no delivery receipts", self.name)
@@ -412,24 +400,17 @@ class TwilioConnector(Connector[TwilioOptions]):
         url = base + request.path_qs if base else str(request.url)
         signature = request.headers.get(SIGNATURE_HEADER, "")
         # without a signature, refused before a byte of the body is read
-        form = _form(request, await read_body(request)) if signature else None
-        if form is None or not self._signed(url, form, signature):
+        pairs = parse_form(request.content_type, request.charset, await read_body(request)) if signature else None
+        if pairs is None or not self._signatures.valid(url, pairs, signature):
             log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
                         self.name, SIGNATURE_HEADER, request.remote, url)
             raise web.HTTPForbidden(text="invalid signature")
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = dict(pairs)  # a repeated name: its last value, as a MultiDict's items made it before
         if fields.get("AccountSid") != self.account_sid:
             log.warning("twilio %s: signed request for another account %r refused", self.name,
                         fields.get("AccountSid"))
             raise web.HTTPForbidden(text="wrong account")
         return fields
-
-    def _signed(self, url: str, form: MultiDict[str], signature: str) -> bool:
-        """Twilio's check: its signature of the URL as we know it first, then
-        ``validate``'s variants (the URL with and without its port), which
-        compute two signatures every time: half the HMACs of a webhook."""
-        mine = self._validator.compute_signature(url, form)
-        return hmac.compare_digest(mine.encode(), signature.encode()) or self._validator.validate(url, form, signature)
 
     async def _inbound(self, request: web.Request) -> web.Response:
         form = await self._signed_form(request)
