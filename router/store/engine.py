@@ -202,6 +202,9 @@ class _WriterProcess:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(target=_process_main, args=(theirs, *self._args), name=f"sqlite-{self._name}")
+        # from its spawning: one that dies while starting (an interpreter that cannot start, killed
+        # meanwhile) died young, not as long after the start of the one before it
+        self._started_at = asyncio.get_running_loop().time()
         process.start()
         theirs.close()
         self._pipe, self._process = ours, process
@@ -216,7 +219,6 @@ class _WriterProcess:
         except BaseException:
             await self.stop()
             raise
-        self._started_at = asyncio.get_running_loop().time()
 
     async def _send(self, data: bytes) -> bytes:
         assert self._pipe is not None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing.spawn
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -233,6 +235,32 @@ async def test_a_writer_process_that_keeps_dying_young_is_restarted_after_a_paus
         await asyncio.sleep(engine._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m3"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
+
+
+async def test_a_writer_process_that_dies_while_starting_died_young(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An interpreter that cannot start (here one that exits at once) dies
+    before it answers: its death is told with its own short life, not the
+    time since the process before it started, and calls meanwhile are
+    refused until a pause has passed."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        await store.ingest(_inbound("m1"), T0)
+        writer_pid = store._w.pid
+        assert writer_pid is not None
+        await asyncio.sleep(engine._YOUNG / 2)  # the first lived a while
+        monkeypatch.setattr(multiprocessing.spawn, "get_executable", lambda: os.fsencode("/bin/false"))
+        os.kill(writer_pid, signal.SIGKILL)
+        failures = []
+        for _ in range(6):
+            with pytest.raises(StoreError) as failed:
+                await store.ingest(_inbound("m2"), T0)
+            failures.append(str(failed.value))
+        assert "next try in" in failures[-1], failures  # refused during a pause: no interpreter spawned per call
+        lives = [float(m.group(1)) for r in caplog.records
+                 if (m := re.search(r"process died \(exit code \S+\) after (\S+) s", r.getMessage()))]
+        assert len(lives) >= 2
+        # the ones that died starting lived milliseconds (/bin/false), not the first one's seconds
+        assert all(life < engine._YOUNG / 4 for life in lives[1:]), lives
 
 
 def test_the_writer_process_works_under_uvloop(tmp_path: Path) -> None:
