@@ -191,7 +191,9 @@ class _Session:
     address: str
     visitor_id: str | None = None
     sender_name: str | None = None
-    claims: dict[str, str] = field(default_factory=dict)
+    # InboundMessage's keywords every message of the tab carries (its sender; the name, phone and email of
+    # its hello, when given), made once at the hello: a keyword given costs validating it, most are None
+    given: dict[str, Any] = field(default_factory=dict)
     # frames that arrive for this tab while its welcome is being prepared;
     # None once the welcome is out and frames go straight to the socket
     backlog: list[dict[str, Any]] | None = None
@@ -333,7 +335,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             return
         session.visitor_id = visitor_id
         session.sender_name = frame.name
-        session.claims = {k: v for k, v in (("claimed_email", frame.email), ("claimed_phone", frame.phone)) if v}
+        session.given = {"sender": IdentityRef(kind=IDENTITY_KIND, value=visitor_id), **{k: v for k, v in (
+            ("sender_name", frame.name), ("claimed_email", frame.email), ("claimed_phone", frame.phone)) if v}}
         # registered before reading history, so a reply sent meanwhile is
         # held in the backlog instead of being missed
         session.backlog = []
@@ -435,12 +438,9 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
             external_id=f"{visitor_id}:{frame.client_id}",
-            sender=IdentityRef(kind=IDENTITY_KIND, value=visitor_id),
-            sender_name=session.sender_name,
             text=frame.text,
             rating=frame.rating,  # a rating button pressed: its score is the text
-            claimed_phone=session.claims.get("claimed_phone"),
-            claimed_email=session.claims.get("claimed_email"),
+            **session.given,
         )
         try:
             accepted = await self.host.on_message(inbound)
@@ -576,7 +576,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         if session.ws.closed:
             return
         try:
-            await session.ws.send_str(encode_frame(frame))
+            await session.ws.send_frame(encode_frame(frame), WSMsgType.TEXT)
         except ConnectionError:
             # the tab went away mid-send; its handler cleans up
             log.debug("webchat: visitor %s tab closed while sending", session.visitor_id)
