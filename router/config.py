@@ -43,9 +43,10 @@ class StoreConfig(Section):
     # "normal" survives a crash of the process; "full" also a power cut, slower
     synchronous: Literal["off", "normal", "full"] = "normal"
     # "process": SQL writes in a child process of their own, so they never
-    # wait for the event loop's GIL (keeps up at 2,000 msg/s on 2 cores,
-    # where a thread falls behind); "thread": in a thread of the server (no
-    # second process, ~0.1 ms less per write made alone)
+    # wait for the event loop's GIL (on a busy 2-core machine a thread
+    # saturated ~15 % sooner, with longer waits: bench/README.md); "thread": in
+    # a thread of the server (no second process, ~51 MB less; ~10 % less CPU
+    # per message at 1,000 msg/s on a quiet machine)
     writer: Literal["process", "thread"] = "process"
     # MiB of database pages each SQLite connection keeps in memory (4 of them: the
     # writer's, the reader's, the checkpointer's, the search index's); a page not
