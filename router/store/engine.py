@@ -147,6 +147,7 @@ class _WriterProcess:
         # deaths in a row of processes that died young, and when the last started
         self._young_deaths = 0
         self._started_at = 0.0
+        self._starting = False  # between spawning a process and its first answer
 
     @property
     def pid(self) -> int | None:
@@ -214,11 +215,14 @@ class _WriterProcess:
         # and a reply read half-way would read as a dead writer
         os.set_blocking(ours.fileno(), True)
         self._reply = asyncio.get_running_loop().create_future()
+        self._starting = True
         try:
             _outcome(await self._reply)  # the connection is open, or why not
         except BaseException:
             await self.stop()
             raise
+        finally:
+            self._starting = False
 
     async def _send(self, data: bytes) -> bytes:
         assert self._pipe is not None
@@ -226,12 +230,22 @@ class _WriterProcess:
         # before a large request's sending returns
         reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._reply = reply
-        if len(data) > _PIPE_BUFFER:
-            # a bulk load's rows, or a large batch: written from a thread, so the
-            # loop never waits for the child to read them
-            await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
-        else:
-            self._pipe.send_bytes(data)
+        try:
+            if len(data) > _PIPE_BUFFER:
+                # a bulk load's rows, or a large batch: written from a thread, so the
+                # loop never waits for the child to read them
+                await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
+            else:
+                self._pipe.send_bytes(data)
+        except OSError:
+            # the writer died before the loop read its pipe's end (EPIPE): the same
+            # death, told as ``_readable`` tells it, never a raw BrokenPipeError
+            if self._pipe is not None:
+                self._gone()
+            if self._reply is reply:
+                self._reply = None
+            if not reply.done():
+                reply.set_exception(WriterGone(f"the store's writer process died (exit code {self._exitcode()})"))
         return await reply
 
     def _readable(self) -> None:
@@ -259,7 +273,8 @@ class _WriterProcess:
         lived = asyncio.get_running_loop().time() - self._started_at
         self._young_deaths = self._young_deaths + 1 if lived < _YOUNG else 0
         log.error("sqlite %s process died (exit code %s) after %.0f s", self._name, self._exitcode(), lived)
-        if self._young_deaths >= 2:
+        # one that died starting is held off by ``_restart``, once
+        if self._young_deaths >= 2 and not self._starting:
             self._hold_off(f"keeps dying ({self._young_deaths} in a row within {_YOUNG:g} s of starting)")
         elif not self._young_deaths:
             self._troubles = 0

@@ -263,6 +263,40 @@ async def test_a_writer_process_that_dies_while_starting_died_young(
         assert all(life < engine._YOUNG / 4 for life in lives[1:]), lives
 
 
+async def test_a_start_that_dies_is_one_trouble_and_holds_off_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A process that dies while starting is told once, by the start that failed: not also
+    as a crash loop, which held off twice and made every pause after it four times as long."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        await store.ingest(_inbound("m1"), T0)
+        writer_pid = store._w.pid
+        assert writer_pid is not None
+        monkeypatch.setattr(multiprocessing.spawn, "get_executable", lambda: os.fsencode("/bin/false"))
+        monkeypatch.setattr(engine, "_RESTART_PAUSE", 3600.0)  # no second start within the test
+        os.kill(writer_pid, signal.SIGKILL)
+        for _ in range(3):  # the death, the start that dies, a call refused during the pause
+            with pytest.raises(StoreError):
+                await store.ingest(_inbound("m2"), T0)
+        holds = [r.getMessage() for r in caplog.records if "next try in" in r.getMessage()]
+        assert len(holds) == 1, holds
+        assert store._w._child is not None and store._w._child._troubles == 1
+
+
+async def test_a_call_to_a_writer_that_died_unseen_fails_as_the_writer_gone(tmp_path: Path) -> None:
+    """The writer died (killed, out of memory) and the event loop has not read its pipe's end yet:
+    the call that writes to the pipe meets EPIPE, and gets ``WriterGone`` (a ``StoreUnavailable``
+    the platforms' retries and the widget's re-send answer), not a raw BrokenPipeError."""
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        await store.ingest(_inbound("m1"), T0)
+        writer = store._w._child
+        assert writer is not None and writer._process is not None and writer.pid is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        writer._process.join()  # blocking on purpose: dead, and the loop has not run since
+        with pytest.raises(StoreUnavailable, match="writer process died"):
+            await writer.request("run_each", [])
+        assert not (await store.ingest(_inbound("m2"), T0)).duplicate  # the next call: a new process
+
+
 def test_the_writer_process_works_under_uvloop(tmp_path: Path) -> None:
     """An app run on uvloop (gunicorn's uvloop worker, say): libuv makes the
     pipe it watches non-blocking, and a reply read half-way read as a dead
