@@ -36,8 +36,12 @@ def parse_form(content_type: str, charset: str | None, body: bytes) -> Pairs | N
     if content_type != FORM_TYPE:
         return None
     try:
-        return query_to_pairs(body.decode(charset or "utf-8"))
-    except (UnicodeDecodeError, LookupError, ValueError):
+        text = body.decode(charset or "utf-8")
+        # what no UTF-8 holds (a lone surrogate, which a charset such as unicode_escape can make)
+        # is no form Twilio signed: refused here, not a 500 when the signature is computed
+        text.encode("utf-8")
+        return query_to_pairs(text)
+    except (UnicodeError, LookupError, ValueError):
         return None
 
 
@@ -59,6 +63,8 @@ class Signatures:
         """Twilio's check: its signature of the URL as we know it first, then
         ``validate``'s variants (the URL with and without its port), which
         compute two signatures every time."""
+        if not signature.isascii():  # base64 is ASCII: a header of other bytes is no signature
+            return False
         mine = signature_of(self._key, url, pairs)
         return (hmac.compare_digest(mine.encode(), signature.encode())
                 or bool(self.validator.validate(url, MultiDict(pairs), signature)))

@@ -5,6 +5,7 @@ and through the running service for what a sender sees."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from urllib.parse import parse_qsl, quote_plus
 
@@ -83,3 +84,27 @@ async def test_a_form_with_a_repeated_field_signed_by_twilio_is_stored_with_its_
     assert await sent(dict(fields)) == 403
     assert await sent(MultiDict(fields)) == 200
     assert [m.text for m in await inbound(tw)] == ["second"]
+
+
+async def test_a_form_no_utf8_holds_is_refused_not_a_500(tw: Client) -> None:
+    """A charset that decodes the body to a lone surrogate (unicode_escape): nothing Twilio signed."""
+    headers = {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl",
+               "Content-Type": FORM_TYPE + "; charset=unicode_escape"}
+    async with tw.post("/webhooks/twilio/whatsapp", data=b"Body=\\ud800", headers=headers) as resp:
+        assert resp.status == 403, await resp.text()
+    assert await inbound(tw) == []
+
+
+async def test_a_signature_header_of_other_bytes_than_ascii_is_refused_not_a_500(tw: Client) -> None:
+    body = b"Body=hi"
+    raw = (b"POST /webhooks/twilio/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM_TYPE.encode()
+           + b"\r\nX-Twilio-Signature: \xff\xfe\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    assert tw.server.host is not None and tw.server.port is not None
+    reader, writer = await asyncio.open_connection(tw.server.host, tw.server.port)
+    try:
+        writer.write(raw)
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"403", status_line
+    assert await inbound(tw) == []
