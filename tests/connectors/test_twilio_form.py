@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, quote_plus
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
-from connectors.twilio_form import FORM_TYPE, Signatures, parse_form, signature_of
+from connectors.twilio_form import FORM_TYPE, MAX_FORM_BYTES, Signatures, parse_form, signature_of
 from tests.connectors.twilio_helpers import PUBLIC_URL, TOKEN, Client, inbound, whatsapp_form
 from tests.fakes.twilio_api import signature
 
@@ -107,4 +107,27 @@ async def test_a_signature_header_of_other_bytes_than_ascii_is_refused_not_a_500
     finally:
         writer.close()
     assert status_line.split()[1] == b"403", status_line
+    assert await inbound(tw) == []
+
+
+def test_the_check_accepts_what_the_validator_accepts_and_nothing_else() -> None:
+    """Against RequestValidator.validate itself, on URLs with and without their port and forms
+    of any shape: signed for each URL variant, for another URL, with another token."""
+    validator, check = RequestValidator(TOKEN), Signatures(TOKEN)
+    urls = [URL, URL.replace("example.com", "example.com:443"), "http://example.com/webhooks/twilio/x",
+            "http://example.com:80/a?b=1", "https://example.com:8443/a", "https://other.example/a"]
+    for n, pairs in enumerate(forms(11, 300)):
+        url = urls[n % len(urls)]
+        for signer_url in urls:
+            for token in (TOKEN, "0" * 32):
+                sig = RequestValidator(token).compute_signature(signer_url, MultiDict(pairs))
+                assert check.valid(url, pairs, sig) == bool(validator.validate(url, MultiDict(pairs), sig)), (
+                    url, signer_url, token, pairs)
+
+
+async def test_a_form_larger_than_twilio_ever_sends_is_refused_unread(tw: Client) -> None:
+    headers = {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl", "Content-Type": FORM_TYPE}
+    body = b"Body=" + b"a" * MAX_FORM_BYTES
+    async with tw.post("/webhooks/twilio/whatsapp", data=body, headers=headers) as resp:
+        assert resp.status == 413, await resp.text()
     assert await inbound(tw) == []
