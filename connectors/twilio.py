@@ -378,7 +378,7 @@ class TwilioConnector(Connector[TwilioOptions]):
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> TwilioConnector:
         self._http = _HttpClient(self.options.api_base)
-        self._client = Client(self.account_sid, self._signatures.validator.token.decode(), http_client=self._http)
+        self._client = Client(self.account_sid, self._signatures.token, http_client=self._http)
         if self.base_url() is None:
             log.warning("twilio %s: no public_url or server.public_url: signatures are checked against the "
                         "address requests arrive at, which fails behind a proxy; no delivery receipts", self.name)

@@ -65,7 +65,7 @@ _CYRILLIC = re.compile(r"[а-я]")
 _LATIN = re.compile(r"[a-z]")
 # a whole word with a Latin and a Cyrillic letter in it: only such a word can change script; a
 # Russian text with one Latin word in it (a brand, a code) no longer calls back into Python for each
-# of its words (a text's terms cost ~4 times less, measured)
+# of its words (its fold 18 -> 6 µs, its terms 42 -> 30 µs, measured)
 _MIXED_WORD = re.compile(r"(?<![^\W_])(?=[^\W_]*[a-z])(?=[^\W_]*[а-я])[^\W_]+")
 _RUSSIAN_WORD = re.compile(r"[а-яё]+")  # stemmed as Russian; other alphabets' words are kept whole
 _ENGLISH_WORD = re.compile(r"[a-z]+")
