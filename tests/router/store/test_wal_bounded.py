@@ -57,3 +57,38 @@ async def test_the_wal_stays_bounded_while_writes_never_pause(tmp_path: Path, wr
     assert peak < BOUND, f"the WAL reached {peak / MiB:.0f} MiB"
     with sqlite3.connect(path) as conn:  # and every message written is there
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == WRITERS * MESSAGES
+
+
+def _log_pages(path: Path) -> int:
+    with sqlite3.connect(path) as conn:  # a PASSIVE checkpoint of our own: it waits for nothing
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+async def test_a_wal_grown_in_use_is_kept_at_its_size_when_it_starts_over(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WAL that a load grew (here: 20 MiB, while a reader held it) is written over from its start when
+    it starts over, its file kept: cut back at every start, the file's blocks were given back and
+    allocated again under the next load's writes, which the writer's checkpoints then waited for."""
+    monkeypatch.setattr(sqlite_backend, "CHECKPOINT_INTERVAL", 0.02)
+    path = tmp_path / "omnirouter.db"
+    wal = Path(f"{path}-wal")
+    async with SQLiteStore(path, writer="thread") as store:
+        await store.ingest(_message(0, 0), T0)
+        reader = sqlite3.connect(path)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM messages").fetchone()  # holds its snapshot: nothing can start over
+        n = 1
+        while _size(wal) < 20 * MiB:
+            await store.ingest(_message(0, n), T0)
+            n += 1
+        reader.close()
+        grown, grown_pages = _size(wal), _log_pages(path)
+        # the WAL starts over at the first write after a checkpoint copied it all: written at its start again
+        for _ in range(2000):
+            await store.ingest(_message(0, n), T0)
+            n += 1
+            if _log_pages(path) < grown_pages // 2:
+                break
+        else:
+            pytest.fail("the WAL never started over")
+        assert _size(wal) >= grown, f"the WAL was cut back from {grown / MiB:.0f} to {_size(wal) / MiB:.0f} MiB"
