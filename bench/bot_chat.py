@@ -47,6 +47,7 @@ from bench.serve import server
 # rules.yaml sends a chat message of at most this many characters to the bot
 BOT_TEXT_LIMIT = 200
 REPLY_PATIENCE = 30.0
+OPENING_PATIENCE = 60.0  # seconds for the others' opening messages to be acked before the windows
 
 
 def questions() -> list[str]:
@@ -121,9 +122,12 @@ class Cpu:
 class Acks:
     sent_at: dict[str, float] = field(default_factory=dict)
     # by window: "quiet" (no question in flight) and "bot" (while the bot answers)
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"quiet": [], "bot": [], "after": []})
+    latencies: dict[str, list[float]] = field(
+        default_factory=lambda: {"opening": [], "quiet": [], "bot": [], "after": []})
     window: str = "quiet"
     errors: int = 0
+    openings: int = 0  # opening messages not acked yet
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def other_reader(ws: aiohttp.ClientWebSocketResponse, acks: Acks) -> None:
@@ -134,6 +138,10 @@ async def other_reader(ws: aiohttp.ClientWebSocketResponse, acks: Acks) -> None:
         if frame["type"] == "ack" and (started := acks.sent_at.pop(frame["client_id"], None)) is not None:
             window, _, _ = frame["client_id"].partition(":")
             acks.latencies[window].append(time.perf_counter() - started)
+            if window == "opening":
+                acks.openings -= 1
+                if not acks.openings:
+                    acks.opened.set()
         elif frame["type"] == "error":
             acks.errors += 1
 
@@ -152,9 +160,14 @@ async def others(http: aiohttp.ClientSession, url: str, args: argparse.Namespace
     acks = Acks()
     sockets = [await hello(http, url, f"Other customer {i}") for i in range(args.others)]
     readers = [asyncio.create_task(other_reader(ws, acks)) for ws in sockets]
-    # their first messages open their conversations (the bot hands these words to people): before the windows
+    # their first messages open their conversations (the bot hands these words to people): acked before the
+    # windows, or the first messages of the quiet one would wait behind them
+    acks.openings = len(sockets)
     for i, ws in enumerate(sockets):
+        acks.sent_at[f"opening:{i}"] = time.perf_counter()
         await ws.send_json({"type": "message", "text": f"zq{i} xv{i}", "client_id": f"opening:{i}"})
+    if acks.openings:
+        await asyncio.wait_for(acks.opened.wait(), OPENING_PATIENCE)
 
     async def send() -> None:
         seq, started = 0, time.perf_counter()
