@@ -35,6 +35,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -128,6 +129,7 @@ class Acks:
     errors: int = 0
     openings: int = 0  # opening messages not acked yet
     opened: asyncio.Event = field(default_factory=asyncio.Event)
+    resends: set[asyncio.Task[None]] = field(default_factory=set)  # openings refused as busy, sent again
 
 
 async def other_reader(ws: aiohttp.ClientWebSocketResponse, acks: Acks) -> None:
@@ -142,8 +144,19 @@ async def other_reader(ws: aiohttp.ClientWebSocketResponse, acks: Acks) -> None:
                 acks.openings -= 1
                 if not acks.openings:
                     acks.opened.set()
+        elif frame["type"] == "error" and frame.get("code") == "busy" \
+                and str(frame.get("client_id", "")).startswith("opening:"):
+            # as the widget does: the same opening again once the server has room (its socket's next
+            # messages are refused until it is taken)
+            acks.resends.add(asyncio.create_task(_send_again(ws, frame)))
         elif frame["type"] == "error":
             acks.errors += 1
+
+
+async def _send_again(ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any]) -> None:
+    await asyncio.sleep(float(frame.get("retry_after", 1)))
+    i = str(frame["client_id"]).partition(":")[2]
+    await ws.send_json({"type": "message", "text": f"zq{i} xv{i}", "client_id": frame["client_id"]})
 
 
 async def hello(http: aiohttp.ClientSession, url: str, name: str) -> aiohttp.ClientWebSocketResponse:
@@ -160,18 +173,10 @@ async def others(http: aiohttp.ClientSession, url: str, args: argparse.Namespace
     acks = Acks()
     sockets = [await hello(http, url, f"Other customer {i}") for i in range(args.others)]
     readers = [asyncio.create_task(other_reader(ws, acks)) for ws in sockets]
-    # their first messages open their conversations (the bot hands these words to people): acked before the
-    # windows, or the first messages of the quiet one would wait behind them
-    acks.openings = len(sockets)
-    for i, ws in enumerate(sockets):
-        acks.sent_at[f"opening:{i}"] = time.perf_counter()
-        await ws.send_json({"type": "message", "text": f"zq{i} xv{i}", "client_id": f"opening:{i}"})
-    if acks.openings:
-        await asyncio.wait_for(acks.opened.wait(), OPENING_PATIENCE)
 
     async def send() -> None:
         seq, started = 0, time.perf_counter()
-        while True:
+        while sockets:
             due = int(args.other_rate * (time.perf_counter() - started))
             while seq < due:
                 token = f"{acks.window}:{seq}"
@@ -181,15 +186,29 @@ async def others(http: aiohttp.ClientSession, url: str, args: argparse.Namespace
                 seq += 1
             await asyncio.sleep(0.005)
 
-    sender = asyncio.create_task(send())
+    sender: asyncio.Task[None] | None = None
     try:
+        # their first messages open their conversations (the bot hands these words to people): acked before
+        # the windows, or the first messages of the quiet one would wait behind them
+        acks.openings = len(sockets)
+        for i, ws in enumerate(sockets):
+            acks.sent_at[f"opening:{i}"] = time.perf_counter()
+            await ws.send_json({"type": "message", "text": f"zq{i} xv{i}", "client_id": f"opening:{i}"})
+        if acks.openings:
+            try:
+                await asyncio.wait_for(acks.opened.wait(), OPENING_PATIENCE)
+            except TimeoutError:
+                print(f"  warning: {acks.openings} of the others' openings not acked after {OPENING_PATIENCE:.0f} s;"
+                      " the quiet window may wait behind them", flush=True)
+        sender = asyncio.create_task(send())
         yield acks
     finally:
-        sender.cancel()
+        if sender is not None:
+            sender.cancel()
+        for task in (*acks.resends, *readers):
+            task.cancel()
         for ws in sockets:
             await ws.close()
-        for task in readers:
-            task.cancel()
 
 
 async def ask(http: aiohttp.ClientSession, url: str, text: str, n: int) -> float | None:

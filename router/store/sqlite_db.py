@@ -18,7 +18,9 @@ Synchronous = Literal["off", "normal", "full"]
 # MiB every start cut ~120 MB off, and the next writes allocated and zeroed those blocks again (the
 # file system's block allocation: 12.6 % of the writer's CPU against 5.4 %, perf); p99 from send
 # to agent at 2,150 msg/s, side by side: 51-73 ms against 18-29 (bench.wal, bench.load). What it
-# still cuts back is a WAL grown past it while checkpoints failed (a full disk).
+# still cuts back is a WAL grown past it: while checkpoints failed (a full disk), or a read held it
+# long (a copy of a live store); one grown less by those is kept, and cut at a clean close. The
+# search index's file has it too; its WAL, checkpointed every 1,000 pages, stays a few MB.
 WAL_SIZE_LIMIT = 256 * 1024 * 1024
 BUSY_TIMEOUT_MS = 5000  # how long a statement waits for a lock another connection holds
 # MiB of pages each connection keeps (store.cache_mb): the writer's, the reader's, the
