@@ -11,6 +11,7 @@ the port answers; a message that comes meanwhile waits for the bot.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
 import socket
@@ -78,6 +79,22 @@ def _settings(args: argparse.Namespace, config_dir: Path) -> Settings:
     return settings
 
 
+def _event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """The server's event loop (``server.event_loop``): libuv's where chosen and installed, else asyncio's."""
+    if choice == "uvloop":
+        try:
+            import uvloop  # noqa: PLC0415 - none is built for Windows: asyncio's loop there
+        except ImportError:
+            log.warning("server.event_loop is uvloop, which is not installed here: running on asyncio's loop")
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
 def _announcer(app: web.Application, sock: socket.socket) -> Callable[[str], None]:
     """run_app calls its ``print`` once every site is started: the moment the
     port answers, which is when the listening line is true."""
@@ -86,8 +103,8 @@ def _announcer(app: web.Application, sock: socket.socket) -> Callable[[str], Non
 
     def listening(_banner: str) -> None:
         times.mark("other")
-        log.info("omnirouter on http://%s:%d (console /, site chat /chat/), node %s, started in %s",
-                 host, port, app[NODE], times.summary())
+        log.info("omnirouter on http://%s:%d (console /, site chat /chat/), node %s, started in %s, on %s",
+                 host, port, app[NODE], times.summary(), _loop_name(asyncio.get_running_loop()))
 
     return listening
 
@@ -119,7 +136,7 @@ def run(args: argparse.Namespace, started: float) -> int:
     # then cleanup_ctx stops components in reverse order
     try:
         web.run_app(app, sock=sock, shutdown_timeout=settings.server.shutdown_timeout,
-                    print=_announcer(app, sock), access_log=None)
+                    print=_announcer(app, sock), access_log=None, loop=_event_loop(settings.server.event_loop))
     except NodeIdTaken as exc:  # two nodes of one name would send each other's replies again
         print(f"omnirouter: {exc}", file=sys.stderr)
         return 1

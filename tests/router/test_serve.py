@@ -76,3 +76,28 @@ async def test_the_listening_line_comes_when_the_port_answers(tmp_path: Path) ->
         proc.terminate()
         await asyncio.wait_for(proc.communicate(), START_CEILING)
     assert proc.returncode == 0
+
+
+async def test_the_server_runs_on_the_event_loop_its_config_names(tmp_path: Path) -> None:
+    """libuv's loop (uvloop) by default, asyncio's own when ``server.event_loop: asyncio``: either serves."""
+    for choice, expected in ((None, "uvloop"), ("asyncio", "asyncio")):
+        (tmp_path / (choice or "default")).mkdir()
+        folder = config_folder(tmp_path / (choice or "default"))
+        if choice is not None:
+            config = folder / "omnirouter.yaml"
+            config.write_text(config.read_text(encoding="utf-8") + f"server:\n  event_loop: {choice}\n",
+                              encoding="utf-8")
+        port = free_port()
+        proc = await start(folder, port)
+        assert proc.stderr is not None
+        try:
+            async with asyncio.timeout(START_CEILING):
+                while b"omnirouter on http://" not in (line := await proc.stderr.readline()):
+                    assert line, "omnirouter exited before it said it was listening"
+            assert line.decode().rstrip().endswith(f", on {expected}"), line
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.communicate(), START_CEILING)
+        assert proc.returncode == 0
