@@ -85,7 +85,8 @@ def _event_loop(choice: str) -> asyncio.AbstractEventLoop:
         try:
             import uvloop  # noqa: PLC0415 - none is built for Windows: asyncio's loop there
         except ImportError:
-            log.warning("server.event_loop is uvloop, which is not installed here: running on asyncio's loop")
+            log.warning("server.event_loop is uvloop, which is not installed here: running on asyncio's loop"
+                        " (server.event_loop: asyncio says so without this line)")
         else:
             return uvloop.new_event_loop()
     return asyncio.new_event_loop()
