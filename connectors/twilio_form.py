@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import urlparse
 
 from twilio.request_validator import add_port, remove_port
@@ -58,14 +58,17 @@ def signature_of(key: bytes, url: str, pairs: Sequence[tuple[str, str]]) -> str:
     return _signed(key, url + _joined(pairs))
 
 
-def url_variants(url: str) -> list[str]:
+def url_variants(url: str) -> Iterator[str]:
     """The URL as we know it, then as ``RequestValidator.validate`` also tries it: with its
-    default port and without its port (twilio's own ``add_port`` and ``remove_port``)."""
+    default port and without its port (twilio's own ``add_port`` and ``remove_port``). Lazily:
+    a form signed for the URL as configured, every real one, never parses it (~4.5 µs)."""
+    yield url
     try:
         parsed = urlparse(url)
-        return list(dict.fromkeys((url, add_port(parsed), remove_port(parsed))))
+        others = (add_port(parsed), remove_port(parsed))
     except ValueError:  # a port that is no number: only the URL as it is
-        return [url]
+        return
+    yield from (variant for variant in dict.fromkeys(others) if variant != url)
 
 
 class Signatures:

@@ -32,6 +32,15 @@ async def start(folder: Path, port: int) -> asyncio.subprocess.Process:
         cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
+async def listening_line(proc: asyncio.subprocess.Process) -> bytes:
+    """The line that says the server listens, once it is written."""
+    assert proc.stderr is not None
+    async with asyncio.timeout(START_CEILING):
+        while b"omnirouter on http://" not in (line := await proc.stderr.readline()):
+            assert line, "omnirouter exited before it said it was listening"
+    return line
+
+
 async def test_a_port_in_use_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
     folder = config_folder(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as taken:
@@ -61,11 +70,8 @@ async def test_a_port_in_use_is_one_line_and_creates_nothing(tmp_path: Path) -> 
 async def test_the_listening_line_comes_when_the_port_answers(tmp_path: Path) -> None:
     port = free_port()
     proc = await start(config_folder(tmp_path), port)
-    assert proc.stderr is not None
     try:
-        async with asyncio.timeout(START_CEILING):
-            while b"omnirouter on http://" not in (line := await proc.stderr.readline()):
-                assert line, "omnirouter exited before it said it was listening"
+        line = await listening_line(proc)
         assert f"omnirouter on http://127.0.0.1:{port} ".encode() in line
         # no retry: the line is true when it is written
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
@@ -89,11 +95,8 @@ async def test_the_server_runs_on_the_event_loop_its_config_names(tmp_path: Path
                               encoding="utf-8")
         port = free_port()
         proc = await start(folder, port)
-        assert proc.stderr is not None
         try:
-            async with asyncio.timeout(START_CEILING):
-                while b"omnirouter on http://" not in (line := await proc.stderr.readline()):
-                    assert line, "omnirouter exited before it said it was listening"
+            line = await listening_line(proc)
             assert line.decode().rstrip().endswith(f", on {expected}"), line
             async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                 assert resp.status == 200
