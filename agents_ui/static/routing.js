@@ -47,17 +47,29 @@
   const post = (path, body) => api.call("POST", path, body);
 
   // presence: the select in the top bar shows and switches the agent's own
+  let presenceChoices = 0; // the agent's own picks, so a slower load never shows over a newer pick
+  let presenceLoads = 0;
   async function loadPresence() {
     const select = document.querySelector('[data-testid="presence"]');
-    const [me, list] = await Promise.all([api.me(), api.get("/api/presence")]);
-    if (!select || !me || !list) return;
-    const mine = list.presence.find((p) => p.agent_id === me.agent.id);
-    select.value = mine ? mine.presence : "offline";
+    if (!select) return;
+    const picksBefore = presenceChoices;
+    presenceLoads += 1;
+    select.setAttribute("aria-busy", "true");
+    try {
+      const [me, list] = await Promise.all([api.me(), api.get("/api/presence")]);
+      if (!me || !list || picksBefore !== presenceChoices) return;
+      const mine = list.presence.find((p) => p.agent_id === me.agent.id);
+      select.value = mine ? mine.presence : "offline";
+    } finally {
+      presenceLoads -= 1;
+      if (presenceLoads === 0) select.removeAttribute("aria-busy");
+    }
   }
 
   document.addEventListener("change", (event) => {
     const select = event.target;
     if (!select.matches || !select.matches('[data-testid="presence"]')) return;
+    presenceChoices += 1;
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
   });
 

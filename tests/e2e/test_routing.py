@@ -3,13 +3,14 @@ rules queued, and the console says why it is there."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
-from tests.conftest import eventually
+from tests.conftest import HANG, eventually
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 LONG_QUESTION = "My parcel 1234 arrived damaged and I would like a refund to my card, not store credit. " * 3
@@ -64,3 +65,35 @@ async def test_online_agent_gets_the_queued_conversation_and_sees_why(
 
     conv = await eventually(moved, "the conversation to move to billing")
     assert (conv["team"], conv["status"], conv["agent_id"]) == ("billing", "queued", None)
+
+
+async def test_a_presence_picked_while_the_console_still_reads_it_is_not_undone(service: str, browser: Browser) -> None:
+    """On a slow network the console's first read of presence can come back after the agent has
+    already picked one: the older answer must not put the select back to offline."""
+    agent = await (await browser.new_context()).new_page()
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_reads(route: Route) -> None:
+        if route.request.method != "GET":
+            await route.continue_()
+            return
+        answer = await route.fetch()  # read now, before the pick; handed to the page later
+        asked.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await agent.route("**/api/presence", hold_reads)
+    await agent_logs_in(agent, service)
+    await asyncio.wait_for(asked.wait(), HANG)
+    presence = agent.locator('[data-testid="presence"]')
+    await expect(presence).to_have_attribute("aria-busy", "true")
+    await presence.select_option("online")
+
+    async def online() -> bool:
+        resp = await agent.request.get(f"{service}/api/presence")
+        return "online" in await resp.text()
+
+    await eventually(online, "the agent's pick to reach the server")
+    release.set()  # the read made before the pick answers now, with "offline"
+    await expect(presence).not_to_have_attribute("aria-busy", "true")
+    await expect(presence).to_have_value("online")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.conftest import eventually
 from tests.e2e.test_conversation import agent_logs_in, customer_says
 
 PRECHAT = """connectors:
@@ -48,8 +49,13 @@ async def test_the_status_says_people_answer_when_an_agent_is_online(service: st
     agent = await (await browser.new_context()).new_page()
     await agent_logs_in(agent, service)
     await agent.locator('[data-testid="presence"]').select_option("online")
-    resp = await agent.request.get(f"{service}/api/presence")
-    assert "online" in await resp.text()
+
+    async def online() -> bool:
+        # the pick is posted as the select changes: read until it has landed, not at once
+        resp = await agent.request.get(f"{service}/api/presence")
+        return "online" in await resp.text()
+
+    await eventually(online, "the agent's pick of online to reach the server")
     page = await visitor(browser, service, "en-US", "en")
     await page.locator('[data-omr="launcher"]').click()
     status = page.locator('[data-omr="status"]')
