@@ -47,17 +47,19 @@
   const post = (path, body) => api.call("POST", path, body);
 
   // presence: the select in the top bar shows and switches the agent's own
-  let presenceChoices = 0; // the agent's own picks, so a slower load never shows over a newer pick
+  // bumped by each newer word on the agent's presence (their pick, the live event of a change made
+  // elsewhere): a read answered before it never shows over it
+  let presenceVersion = 0;
   let presenceLoads = 0;
   async function loadPresence() {
     const select = document.querySelector('[data-testid="presence"]');
     if (!select) return;
-    const picksBefore = presenceChoices;
+    const versionBefore = presenceVersion;
     presenceLoads += 1;
     select.setAttribute("aria-busy", "true");
     try {
       const [me, list] = await Promise.all([api.me(), api.get("/api/presence")]);
-      if (!me || !list || picksBefore !== presenceChoices) return;
+      if (!me || !list || versionBefore !== presenceVersion) return;
       const mine = list.presence.find((p) => p.agent_id === me.agent.id);
       select.value = mine ? mine.presence : "offline";
     } finally {
@@ -69,8 +71,20 @@
   document.addEventListener("change", (event) => {
     const select = event.target;
     if (!select.matches || !select.matches('[data-testid="presence"]')) return;
-    presenceChoices += 1;
+    presenceVersion += 1;
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
+  });
+
+  // the agent's presence changed elsewhere (another tab, a supervisor, the prompt at sign-in): shown at once
+  document.addEventListener("console:event", (event) => {
+    const e = event.detail || {};
+    if (e.type !== "agent.presence" || !e.data) return;
+    api.me().then((me) => {
+      const select = document.querySelector('[data-testid="presence"]');
+      if (!select || !me || e.data.agent_id !== me.agent.id) return; // a colleague's: not this select's
+      presenceVersion += 1;
+      select.value = e.data.presence; // events come in the order of the changes: the last one stands
+    }).catch(() => {});
   });
 
   // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads

@@ -97,3 +97,19 @@ async def test_a_presence_picked_while_the_console_still_reads_it_is_not_undone(
     release.set()  # the read made before the pick answers now, with "offline"
     await expect(presence).not_to_have_attribute("aria-busy", "true")
     await expect(presence).to_have_value("online")
+
+
+async def test_the_top_bar_shows_a_presence_changed_in_another_tab(service: str, browser: Browser) -> None:
+    """Set away in another tab (or by a supervisor): this console's select says so without a reload,
+    not "online" while no conversation will come."""
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    presence = agent.locator('[data-testid="presence"]')
+    await expect(presence).to_have_value("offline")
+    await expect(agent.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    other_tab = await (await browser.new_context()).new_page()
+    await agent_logs_in(other_tab, service)
+    for chosen in ("away", "online"):
+        resp = await other_tab.request.post(f"{service}/api/presence", data={"presence": chosen})
+        assert resp.ok, await resp.text()
+        await expect(presence).to_have_value(chosen)
