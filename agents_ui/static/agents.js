@@ -36,9 +36,9 @@
     const goOnline = button(tr("agents_admin.prompt.go_online"), "primary", "presence-prompt-online", async () => {
       goOnline.disabled = true;
       try {
+        const since = window.consolePresence.version();
         await call("POST", "/api/presence", { presence: "online" });
-        const select = document.querySelector('[data-testid="presence"]');
-        if (select) select.value = "online";
+        window.consolePresence.showPosted("online", since);
         hidePrompt();
       } catch (err) {
         error.textContent = errorText(err);

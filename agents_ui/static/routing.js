@@ -51,6 +51,7 @@
   // elsewhere): a read answered before it never shows over it
   let presenceVersion = 0;
   let presenceLoads = 0;
+  let presenceChangedAt = 0; // ms: when the change shown was made, as the server tells it
   async function loadPresence() {
     const select = document.querySelector('[data-testid="presence"]');
     if (!select) return;
@@ -62,6 +63,7 @@
       if (!me || !list || versionBefore !== presenceVersion) return;
       const mine = list.presence.find((p) => p.agent_id === me.agent.id);
       select.value = mine ? mine.presence : "offline";
+      presenceChangedAt = mine ? Date.parse(mine.changed_at) : 0;
     } finally {
       presenceLoads -= 1;
       if (presenceLoads === 0) select.removeAttribute("aria-busy");
@@ -75,6 +77,18 @@
     post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
   });
 
+  // the prompt's "Go online" (agents.js): its POST answered; shown unless a newer word came meanwhile
+  function showPosted(value, since) {
+    const select = document.querySelector('[data-testid="presence"]');
+    if (!select || since !== presenceVersion) return;
+    presenceVersion += 1;
+    select.value = value;
+  }
+  window.consolePresence = { version: () => presenceVersion, showPosted };
+
+  // the socket (re)opened: a change made while it was down came as no event
+  document.addEventListener("console:connected", () => loadPresence().catch(() => {}));
+
   // the agent's presence changed elsewhere (another tab, a supervisor, the prompt at sign-in): shown at once
   document.addEventListener("console:event", (event) => {
     const e = event.detail || {};
@@ -82,9 +96,13 @@
     api.me().then((me) => {
       const select = document.querySelector('[data-testid="presence"]');
       if (!select || !me || e.data.agent_id !== me.agent.id) return; // a colleague's: not this select's
+      // two changes at once may be told in the other order (a node, a wait between write and event)
+      const at = Date.parse(e.data.changed_at);
+      if (at < presenceChangedAt) return;
+      presenceChangedAt = at;
       presenceVersion += 1;
-      select.value = e.data.presence; // events come in the order of the changes: the last one stands
-    }).catch(() => {});
+      select.value = e.data.presence;
+    }).catch(() => loadPresence().catch(() => {}));
   });
 
   // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads
@@ -178,7 +196,11 @@
     if (!app) return;
     // the console shows #app after a login: that is when presence can be read
     new MutationObserver(() => {
-      if (app.hidden) return;
+      if (app.hidden) {
+        presenceVersion += 1; // signed out: a read still on its way is the last agent's
+        presenceChangedAt = 0;
+        return;
+      }
       loadPresence().catch(() => {});
       watchRules().catch(() => {});
       watchSla();

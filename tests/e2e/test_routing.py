@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import HANG, eventually
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
@@ -113,3 +113,74 @@ async def test_the_top_bar_shows_a_presence_changed_in_another_tab(service: str,
         resp = await other_tab.request.post(f"{service}/api/presence", data={"presence": chosen})
         assert resp.ok, await resp.text()
         await expect(presence).to_have_value(chosen)
+
+
+async def presence_on_the_server(page: Page, service: str) -> str:
+    rows = (await (await page.request.get(f"{service}/api/presence")).json())["presence"]
+    return str(rows[0]["presence"]) if rows else "offline"
+
+
+async def test_go_online_in_the_sign_in_prompt_is_not_undone_by_an_older_read(service: str, browser: Browser) -> None:
+    """The prompt's "Go online" answered before the console's first read of presence came back
+    (and before its live socket opened, so no event says it either): the select stays online."""
+    agent = await (await browser.new_context()).new_page()
+    reads, asked, release, socket_may_open = 0, asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def hold_the_first_read(route: Route) -> None:
+        nonlocal reads
+        if route.request.method != "GET" or (reads := reads + 1) != 1:  # the prompt's own read comes second
+            await route.continue_()
+            return
+        answer = await route.fetch()  # "offline", read now; handed to the page after the pick
+        asked.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    async def hold_agents(route: Route) -> None:  # the console opens its socket after reading them
+        await socket_may_open.wait()
+        await route.continue_()
+
+    await agent.route("**/api/presence", hold_the_first_read)
+    await agent.route("**/api/agents", hold_agents)
+    await agent_logs_in(agent, service)
+    await asyncio.wait_for(asked.wait(), HANG)
+    await agent.locator('[data-testid="presence-prompt-online"]').click()
+    await expect(agent.locator('[data-testid="presence-prompt"]')).to_have_count(0)
+    presence = agent.locator('[data-testid="presence"]')
+    await expect(presence).to_have_value("online")
+    assert await presence_on_the_server(agent, service) == "online"
+    release.set()
+    await expect(presence).not_to_have_attribute("aria-busy", "true")
+    # the older read has been handled: what it did is on screen now, before any socket could mend it
+    assert await presence.input_value() == "online"
+    socket_may_open.set()
+
+
+async def test_a_presence_changed_while_the_live_socket_was_down_shows_once_it_is_back(
+    service: str, browser: Browser
+) -> None:
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    presence = agent.locator('[data-testid="presence"]')
+    live = agent.locator('[data-testid="live"]')
+    await expect(live).to_have_attribute("data-state", "online")
+    await expect(presence).not_to_have_attribute("aria-busy", "true")
+    await expect(presence).to_have_value("offline")
+    asked, held = asyncio.Event(), asyncio.Event()
+
+    async def hold_me(route: Route) -> None:  # the console asks who it is before it opens the socket again
+        asked.set()
+        await held.wait()
+        await route.continue_()
+
+    await agent.route("**/api/me", hold_me)
+    await agent.evaluate("() => state.ws.close()")  # the network dropped it
+    await expect(live).to_have_attribute("data-state", "offline")
+    await asyncio.wait_for(asked.wait(), HANG)
+    other_tab = await (await browser.new_context()).new_page()
+    await agent_logs_in(other_tab, service)
+    resp = await other_tab.request.post(f"{service}/api/presence", data={"presence": "away"})
+    assert resp.ok, await resp.text()  # told while this console had no socket: no event reaches it
+    held.set()
+    await expect(live).to_have_attribute("data-state", "online")
+    await expect(presence).to_have_value("away")
