@@ -115,6 +115,23 @@ async def test_the_top_bar_shows_a_presence_changed_in_another_tab(service: str,
         await expect(presence).to_have_value(chosen)
 
 
+async def test_a_new_tab_shows_the_presence_the_agent_already_has(service: str, browser: Browser) -> None:
+    """An agent already away opens the console in a new tab: its top bar says away (read at load; the
+    change was made before that tab's live socket opened, so no event tells it), not the select's
+    default of offline, or "online" would be one click from a queue they did not mean to take."""
+    context = await browser.new_context()
+    first = await context.new_page()
+    await agent_logs_in(first, service)
+    resp = await first.request.post(f"{service}/api/presence", data={"presence": "away"})
+    assert resp.ok, await resp.text()
+    second = await context.new_page()
+    await second.goto(service + "/")
+    presence = second.locator('[data-testid="presence"]')
+    await expect(second.locator('[data-testid="live"]')).to_have_attribute("data-state", "online")
+    await expect(presence).not_to_have_attribute("aria-busy", "true")
+    await expect(presence).to_have_value("away")
+
+
 async def presence_on_the_server(page: Page, service: str) -> str:
     rows = (await (await page.request.get(f"{service}/api/presence")).json())["presence"]
     return str(rows[0]["presence"]) if rows else "offline"
