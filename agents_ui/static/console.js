@@ -488,7 +488,8 @@ function onOpen(ws) {
   const reconnected = state.retry > 0;
   state.retry = 0;
   setLive(true);
-  document.dispatchEvent(new CustomEvent("console:connected")); // notes.js catches up on its mentions
+  // notes.js catches up on its mentions; routing.js reads presence again after a reconnect
+  document.dispatchEvent(new CustomEvent("console:connected", { detail: { reconnected } }));
   ws.pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), 25000);
   // catch up on what happened before the socket was up (or while it was down)
   loadConversations().catch(() => {});

@@ -86,8 +86,11 @@
   }
   window.consolePresence = { version: () => presenceVersion, showPosted };
 
-  // the socket (re)opened: a change made while it was down came as no event
-  document.addEventListener("console:connected", () => loadPresence().catch(() => {}));
+  // the socket opened again: a change made while it was down came as no event (the first
+  // opening needs no read of its own: showing #app after the sign-in reads it, below)
+  document.addEventListener("console:connected", (event) => {
+    if (event.detail && event.detail.reconnected) loadPresence().catch(() => {});
+  });
 
   // the agent's presence changed elsewhere (another tab, a supervisor, the prompt at sign-in): shown at once
   document.addEventListener("console:event", (event) => {
