@@ -81,7 +81,7 @@ def _history(previous: int, last_7d: int, last_30d: int) -> CustomerHistory:
 
 
 def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
-    from router.models import Attachment, CoreMeta, Customer, Direction, Message, new_id, utcnow  # noqa: PLC0415
+    from router.models import Attachment, CoreMeta, Customer, Direction, Message, new_ordered_id, utcnow  # noqa: PLC0415
 
     try:
         attributes: Any = json.loads(args.customer_json)
@@ -91,7 +91,7 @@ def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
         raise ValueError("--customer-json must be a JSON object of customer attributes")
     now = utcnow()
     message = Message(
-        id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
+        id=new_ordered_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
         channel=args.channel, text=args.text, created_at=now,
         attachments=[Attachment(kind=k) for k in args.attachment], core=CoreMeta(language=args.language or None),
     )

@@ -25,7 +25,7 @@ from router.models import (
     Direction,
     Message,
     OutboundMessage,
-    new_id,
+    new_ordered_id,
 )
 
 
@@ -62,8 +62,8 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
     """The stored copy and the outbox payload of ``out``."""
     assert out.to.sender is not None
     message = Message(
-        id=new_id("msg"), conversation_id=out.conversation_id, customer_id=out.customer_id, direction=Direction.OUT,
-        author=out.author, agent_id=out.agent_id, channel=out.to.channel,
+        id=new_ordered_id("msg"), conversation_id=out.conversation_id, customer_id=out.customer_id,
+        direction=Direction.OUT, author=out.author, agent_id=out.agent_id, channel=out.to.channel,
         text=out.text if out.shown is None else out.shown, attachments=list(out.attachments), created_at=now,
         delivery=Delivery.PENDING, core=out.core.model_copy(),
     )

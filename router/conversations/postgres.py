@@ -26,7 +26,7 @@ from router.models import (
     OutboundMessage,
     RouteDecision,
     RouteTrace,
-    new_id,
+    new_ordered_id,
 )
 from router.store.errors import NotFound
 from router.store.pg_engine import RECEIPT, PgConn, PgConnections, advisory_lock
@@ -144,7 +144,7 @@ async def _enqueue(
     await conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
         " VALUES ($1, $2, $3, $4, 'pending', $5, $6)",
-        new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now,
+        new_ordered_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now,
     )
     if assign_to is not None:  # the agent who answers owns the conversation
         # updated_at now too: the event log (router/reports/schema.py) dates the change by it

@@ -22,7 +22,7 @@ from router.models import (
     OutboundMessage,
     RouteDecision,
     RouteTrace,
-    new_id,
+    new_ordered_id,
 )
 from router.store.engine import Connections
 from router.store.errors import NotFound
@@ -132,7 +132,7 @@ def _enqueue(
     conn.execute(
         "INSERT INTO outbox (id, message_id, conversation_id, payload, status, next_attempt_at, created_at)"
         " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        (new_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
+        (new_ordered_id("out"), message.id, conversation_id, payload.model_dump_json(), now, now),
     )
     if assign_to is not None:  # the agent who answers owns the conversation
         conn.execute(

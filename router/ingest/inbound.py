@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from router.identity.types import IdentityPlan
-from router.models import DESCRIPTION_EXTRA, CoreMeta, Direction, Given, InboundMessage, Message, new_id
+from router.models import DESCRIPTION_EXTRA, CoreMeta, Direction, Given, InboundMessage, Message, new_ordered_id
 
 _GIVEN = tuple(Given.model_fields)
 
@@ -29,7 +29,7 @@ def stored_form(message: InboundMessage, received_at: datetime, plan: IdentityPl
         identity=plan.identity.value if plan is not None and plan.identity.value != message.sender.value else None,
     )
     return Message(
-        id=new_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
+        id=new_ordered_id("msg"), conversation_id=None, customer_id=None, direction=Direction.IN, author="customer",
         channel=message.channel, external_id=message.external_id, sender=message.sender, text=message.text,
         attachments=message.attachments, extras=extras, core=core, created_at=received_at,
     )

@@ -1,14 +1,17 @@
-"""Ids: unguessable, never repeated, across threads and forked processes."""
+"""Ids: unguessable, never repeated, across threads and forked processes; a
+message's in the order they were made."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from router.models import new_id
+from router.models import new_id, new_ordered_id
 
 ID = re.compile(r"^msg_[0-9a-f]{20}$")
+ORDERED = re.compile(r"^msg_(?P<ms>[0-9a-f]{12})(?P<random>[0-9a-f]{20})$")
 
 
 def test_ids_are_80_random_bits_with_a_readable_prefix() -> None:
@@ -38,3 +41,15 @@ def test_a_forked_child_does_not_repeat_its_parents_next_ids() -> None:
     parent = {new_id("msg") for _ in range(50)}
     assert len(child) == 50
     assert not child & parent
+
+
+def test_ordered_ids_sort_by_when_they_were_made_and_keep_80_random_bits() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [new_ordered_id("msg") for _ in range(5000)]
+    after = time.time_ns() // 1_000_000
+    parts = [ORDERED.match(i) for i in ids]
+    assert all(parts)
+    stamps = [int(p["ms"], 16) for p in parts if p]
+    assert before <= stamps[0] and stamps[-1] <= after
+    assert stamps == sorted(stamps)  # so each insert lands on the index's last page
+    assert len({p["random"] for p in parts if p}) == len(ids)
