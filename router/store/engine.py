@@ -13,23 +13,20 @@ none crosses the ``Store`` contract.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import logging
-import multiprocessing
-import os
-import pickle
-import signal
 import sqlite3
 from abc import abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
-from router.heap import settle_heap
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.sqlite_db import CACHE_MB, Db, Synchronous, Work
+from router.store.writer_process import CLOSE_TIMEOUT, WriterGone, _received, _WriterProcess
+
+__all__ = ["CLOSE_TIMEOUT", "GROUP_COMMIT", "Connection", "Connections", "WriterGone", "WriterMode"]
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +36,6 @@ T = TypeVar("T")
 # for tools and tests), or a process of its own (the service's default,
 # store.writer: the GIL's sake at high message rates; see Connection)
 WriterMode = Literal["process", "thread"]
-CLOSE_TIMEOUT = 10.0  # seconds each step of closing the store may take, whatever the disk does
-_PIPE_BUFFER = 65_536  # bytes: a larger request to the writer process is written from a thread
-_RESTART_PAUSE, _RESTART_PAUSE_MAX = 1.0, 30.0  # seconds between failed starts of the writer process
-_YOUNG = 10.0  # a writer process that dies sooner than this after its start died young
 # seconds from one batch of the writer's to the next, at the most, that the writer waits for the
 # next batch to gather while several callers write at once (store.group_commit_ms). A
 # transaction costs ~0.3 ms of CPU however little it holds (BEGIN and COMMIT, each page it
@@ -51,264 +44,17 @@ _YOUNG = 10.0  # a writer process that dies sooner than this after its start die
 # caller that waits for each of its writes before the next (a long-poll connector's updates,
 # one at a time) waits up to the window for each.
 GROUP_COMMIT = 0.005
+# calls at most in one batch, and batches at most handed to the writer at once. A batch of
+# all that waited (a thousand at saturation) kept the two processes in turns, each idle while
+# the other worked (the writer while the event loop took a batch's answers and gathered the
+# next, the event loop while the writer ran it): 2,540-2,720 msg/s with both cores 55-65 %
+# busy. Two of at most 256: 3,420-3,750 (bench.load, 1,000 customers; 128 or 512 a batch,
+# or three at once, did less).
+MAX_BATCH, IN_FLIGHT = 256, 2
 
-
-# the writer process's one connection (unused in the server's own process)
-_PROCESS_DB = Db()
-
-
-def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous, cache_mb: int) -> None:
-    """The writer process: answers requests on its pipe until it is closed.
-    Ctrl-C and a SIGTERM sent to the whole process group are the server's to
-    handle: it finishes the messages in flight, which still need the writer,
-    then closes it (and if the server dies, the pipe's end stops this loop)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    settle_heap()  # as the server does: a call's objects die by reference counting
-    # the first reply says whether the connection opened (a bad path, a newer schema...)
-    conn.send_bytes(pickle.dumps(_attempt(_PROCESS_DB.open, path, synchronous, False, cache_mb)))
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except EOFError:
-            return
-        try:
-            method, arg = pickle.loads(data)  # only ever our own server's requests
-        except Exception as exc:  # a unit whose module fails to import here: its batch fails, the writer lives
-            conn.send_bytes(pickle.dumps(_sendable(False, StoreError(f"the writer could not read a call: {exc!r}"))))
-            continue
-        conn.send_bytes(pickle.dumps(_attempt(_process_run, method, arg), pickle.HIGHEST_PROTOCOL))
-        if method == "close":
-            return
-
-
-def _attempt(fn: Callable[..., Any], *args: Any) -> tuple[bool, bytes]:
-    """``fn(*args)``'s result, or the exception it raised for the caller to raise."""
-    try:
-        return _sendable(True, fn(*args))
-    except Exception as exc:  # handed to the caller in the server, who raises it
-        return _sendable(False, exc)
-
-
-def _process_run(method: str, arg: Any) -> Any:
-    """A call in the writer process. A batch's outcomes go back pickled each
-    on its own, so one that cannot be sent (a pydantic error, say) fails
-    alone instead of failing a whole batch that has already been committed."""
-    if method == "run_one":
-        return _PROCESS_DB.run_one(arg)
-    if method == "close":
-        return _PROCESS_DB.close()
-    outcomes = _PROCESS_DB.run_transaction(arg) if method == "run_transaction" else _PROCESS_DB.run_each(arg)
-    return [_sendable(ok, value) for ok, value in outcomes]
-
-
-def _sendable(ok: bool, value: Any) -> tuple[bool, bytes]:
-    try:
-        return ok, pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        problem = StoreError(f"{type(value).__name__}: {value}" if not ok else f"result could not be sent: {exc}")
-        return False, pickle.dumps(problem, pickle.HIGHEST_PROTOCOL)
-
-
-def _received(outcomes: list[tuple[bool, bytes]]) -> list[tuple[bool, Any]]:
-    return [(ok, pickle.loads(data)) for ok, data in outcomes]  # only ever bytes from our own writer process
-
-
-def _outcome(reply: bytes) -> Any:
-    """An ``_attempt``'s result from the writer process, or its exception raised here."""
-    ((ok, value),) = _received([pickle.loads(reply)])
-    if not ok:
-        raise value
-    return value
-
-
-class WriterGone(StoreUnavailable):
-    """The writer process died (killed, out of memory) with a call in flight."""
-
-
-class _WriterProcess:
-    """The writer's child process and the pipe to it, which the event loop
-    reads itself: a round trip costs ~60 µs, less than a worker thread's hop
-    (ProcessPoolExecutor's feeder and manager threads cost ~270 µs,
-    ``python -m bench.hop``). One request at a time."""
-
-    def __init__(self, path: str, synchronous: Synchronous, name: str, cache_mb: int) -> None:
-        self._args = (path, synchronous, cache_mb)
-        self._name = name
-        self._lock = asyncio.Lock()
-        self._pipe: PipeEnd | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._reply: asyncio.Future[bytes] | None = None
-        # why no process may start now ("could not start (...)"), and from when
-        # (loop time) one may; ``_troubles`` in a row double the pause
-        self._failed: str | None = None
-        self._retry_at = 0.0
-        self._troubles = 0
-        # deaths in a row of processes that died young, and when the last started
-        self._young_deaths = 0
-        self._started_at = 0.0
-        self._starting = False  # between spawning a process and its first answer
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    async def start(self) -> None:
-        async with self._lock:
-            if self._pipe is None:
-                await self._start()
-
-    async def request(self, method: str, arg: Any) -> Any:
-        # shielded: a cancelled caller must not leave a reply to be taken as the next request's
-        return await asyncio.shield(self._exchange(method, arg))
-
-    async def _exchange(self, method: str, arg: Any) -> Any:
-        async with self._lock:
-            if self._pipe is None:
-                await self._restart()
-            return _outcome(await self._send(pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL)))
-
-    async def _restart(self) -> None:
-        """A new process for one that died; after one that could not start
-        (its database gone, say) or a crash loop, not before a pause that
-        doubles each time up to a limit: calls in between fail at once
-        instead of each spawning an interpreter that fails the same way."""
-        loop = asyncio.get_running_loop()
-        if self._failed is not None and loop.time() < self._retry_at:
-            raise WriterGone(f"the store's writer process {self._failed}; "
-                             f"next try in {self._retry_at - loop.time():.1f} s")
-        try:
-            await self._start()
-        except Exception as exc:
-            self._hold_off(f"could not start ({exc})")
-            raise
-        self._failed = None
-        if not self._young_deaths:
-            self._troubles = 0
-
-    def _hold_off(self, why: str) -> None:
-        """No new process for a pause that doubles with each trouble in a
-        row, up to a limit."""
-        self._troubles += 1
-        pause = min(_RESTART_PAUSE_MAX, _RESTART_PAUSE * 2 ** (self._troubles - 1))
-        self._failed, self._retry_at = why, asyncio.get_running_loop().time() + pause
-        log.error("sqlite %s process %s; next try in %.0f s", self._name, why, pause)
-
-    async def _start(self) -> None:
-        if self._process is not None:  # the one that died: reaped before its successor starts
-            await self.stop()
-        # spawn: a fresh interpreter, never a fork of our threads, and a child
-        # of the server itself (a forkserver in between dies of a SIGTERM sent
-        # to the process group, and takes the writer's pipe with it)
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_process_main, args=(theirs, *self._args), name=f"sqlite-{self._name}")
-        # from its spawning: one that dies while starting (an interpreter that cannot start, killed
-        # meanwhile) died young, not as long after the start of the one before it
-        self._started_at = asyncio.get_running_loop().time()
-        process.start()
-        theirs.close()
-        self._pipe, self._process = ours, process
-        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
-        # the pipe is read whole and written from a thread, both blocking: an
-        # event loop on libuv (uvloop) makes a watched descriptor non-blocking
-        # and a reply read half-way would read as a dead writer
-        os.set_blocking(ours.fileno(), True)
-        self._reply = asyncio.get_running_loop().create_future()
-        self._starting = True
-        try:
-            _outcome(await self._reply)  # the connection is open, or why not
-        except BaseException:
-            await self.stop()
-            raise
-        finally:
-            self._starting = False
-
-    async def _send(self, data: bytes) -> bytes:
-        assert self._pipe is not None
-        # held here: the answer may come (and ``_readable`` clear ``_reply``)
-        # before a large request's sending returns
-        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._reply = reply
-        try:
-            if len(data) > _PIPE_BUFFER:
-                # a bulk load's rows, or a large batch: written from a thread, so the
-                # loop never waits for the child to read them
-                await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
-            else:
-                self._pipe.send_bytes(data)
-        except OSError:
-            # the writer died before the loop read its pipe's end (EPIPE): the same
-            # death, told as ``_readable`` tells it, never a raw BrokenPipeError
-            if self._pipe is not None:
-                self._gone()
-            if self._reply is reply:
-                self._reply = None
-            if not reply.done():
-                reply.set_exception(WriterGone(f"the store's writer process died (exit code {self._exitcode()})"))
-        return await reply
-
-    def _readable(self) -> None:
-        assert self._pipe is not None
-        reply, self._reply = self._reply, None
-        try:
-            data = self._pipe.recv_bytes()
-        except (EOFError, OSError):
-            self._gone()
-            if reply is not None and not reply.done():
-                reply.set_exception(WriterGone(f"the store's writer process died (exit code {self._exitcode()})"))
-            return
-        if reply is not None and not reply.done():
-            reply.set_result(data)
-
-    def _exitcode(self) -> int | None:
-        return self._process.exitcode if self._process is not None else None
-
-    def _gone(self) -> None:
-        """The pipe ended: the next request starts a new process, unless
-        processes keep dying young (a crash loop: each restart would cost an
-        interpreter, and die the same way)."""
-        assert self._pipe is not None
-        self.forget()
-        lived = asyncio.get_running_loop().time() - self._started_at
-        self._young_deaths = self._young_deaths + 1 if lived < _YOUNG else 0
-        log.error("sqlite %s process died (exit code %s) after %.0f s", self._name, self._exitcode(), lived)
-        # one that died starting is held off by ``_restart``, once
-        if self._young_deaths >= 2 and not self._starting:
-            self._hold_off(f"keeps dying ({self._young_deaths} in a row within {_YOUNG:g} s of starting)")
-        elif not self._young_deaths:
-            self._troubles = 0
-
-    def forget(self) -> None:
-        """Drop the pipe; the process has ended or is ending (its pipe closed)."""
-        if self._pipe is not None:
-            asyncio.get_running_loop().remove_reader(self._pipe.fileno())
-            self._pipe.close()
-        self._pipe = None
-
-    async def stop(self) -> None:
-        process = self._process
-        self.forget()
-        self._process = None
-        if process is None:
-            return
-        # reaped off the event loop: it exits as soon as its pipe is closed,
-        # unless it hangs (a stopped process, a disk that never answers); then
-        # it is killed, so a close never leaves a writer behind holding the file
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, process.join, CLOSE_TIMEOUT / 2)
-        if process.is_alive():
-            log.warning("sqlite store: the writer process %s did not exit; killed", process.pid)
-            process.kill()
-            await loop.run_in_executor(None, process.join, CLOSE_TIMEOUT / 2)
-
-    async def close(self) -> None:
-        try:
-            if self._pipe is not None:
-                with contextlib.suppress(WriterGone):
-                    await self.request("close", None)
-        finally:  # a close that timed out or failed still reaps the process
-            await self.stop()
+_Batch = list[tuple[Work, "asyncio.Future[Any]"]]
+# a batch handed over: its calls, its outcomes to come, and when it was handed over (loop time)
+_Sent = tuple[_Batch, "asyncio.Future[list[tuple[bool, Any]]]", float]
 
 
 class _Call:
@@ -509,32 +255,53 @@ class Connection:
             else:
                 future.set_exception(value)
 
+    async def _batch(self, method: str, batch: _Batch) -> list[tuple[bool, Any]]:
+        """The outcome of each call of ``batch``; a batch that failed whole fails each call."""
+        try:
+            outcomes: list[tuple[bool, Any]] = await self._run(method, [work for work, _ in batch])
+        except StoreUnavailable as exc:  # the writer process died, or could not open the database
+            return [(False, exc)] * len(batch)
+        except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
+            log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
+            return [(False, exc)] * len(batch)
+        return outcomes
+
+    def _send(self, sent: collections.deque[_Sent], method: str, now: float) -> None:
+        """Hand over the next batches: one when none is on its way; a second behind it only when
+        a whole batch more waits (the writer then starts it as it ends the first, while the event
+        loop takes the first's answers: at saturation the two processes took turns); none while
+        units wait to run after the batch (``after_batch``)."""
+        while self._pending and not self._after and (
+                not sent or (len(sent) < IN_FLIGHT and len(self._pending) >= MAX_BATCH)):
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            sent.append((batch, asyncio.ensure_future(self._batch(method, batch)), now))
+
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
-        batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        method = "run_transaction" if self._transactional else "run_each"
+        sent: collections.deque[_Sent] = collections.deque()
         try:
-            while self._pending or self._after:
-                if not self._pending:  # only units to run after the batch: it is over
+            while self._pending or self._after or sent:
+                self._send(sent, method, loop.time())
+                if not sent:  # only units to run after the batch: it is over
                     await self._run_after()
                     continue
-                started = loop.time()
-                batch, self._pending = self._pending, []
-                method = "run_transaction" if self._transactional else "run_each"
-                try:
-                    outcomes = await self._run(method, [work for work, _ in batch])
-                except StoreUnavailable as exc:  # the writer process died, or could not open the database
-                    outcomes = [(False, exc)] * len(batch)
-                except Exception as exc:  # a fault of ours: its callers get it, never a wait without end
-                    log.exception("sqlite %s: a batch of %d calls failed", self._name, len(batch))
-                    outcomes = [(False, exc)] * len(batch)
+                batch, outcome, started = sent[0]
+                outcomes = await outcome
+                sent.popleft()
                 self._note(outcomes)
                 self._answer(batch, outcomes)
+                if sent:  # the next batch is on its way already
+                    continue
                 if self._after:
                     await self._run_after()
-                if len(batch) > 1 and (rest := started + self._group_commit - loop.time()) > 0:
+                if (len(batch) > 1 and len(self._pending) < MAX_BATCH
+                        and (rest := started + self._group_commit - loop.time()) > 0):
                     await self._gathering.wait(rest)
         except BaseException:  # cancelled (a close that timed out, the loop's end): nobody left waiting
-            self._abandon([*batch, *self._pending, *self._after])
+            for _, outcome, _ in sent:
+                outcome.cancel()
+            self._abandon([*(call for batch, _, _ in sent for call in batch), *self._pending, *self._after])
             raise
         finally:
             self._flusher = None

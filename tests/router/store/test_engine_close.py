@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import router.store.sqlite as sqlite_backend
-from router.store import engine
+from router.store import engine, writer_process
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
 
@@ -29,6 +29,7 @@ async def test_a_hung_writer_process_is_killed_on_close(tmp_path: Path, monkeypa
     # short steps, so the test does not wait the production ceiling four times;
     # the writer is stopped, so every step times out whatever the machine's speed
     monkeypatch.setattr(engine, "CLOSE_TIMEOUT", 1.0)
+    monkeypatch.setattr(writer_process, "CLOSE_TIMEOUT", 1.0)
     monkeypatch.setattr(sqlite_backend, "CLOSE_TIMEOUT", 1.0)
     store = SQLiteStore(tmp_path / "omnirouter.db", writer="process")
     await store.open()

@@ -21,7 +21,8 @@ from router.config import Settings
 from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
 from router.server.app import make_store
-from router.store import engine
+from router.store import engine as store_engine
+from router.store import writer_process as engine
 from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.rows import fetch_one
@@ -165,7 +166,7 @@ async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(t
         ingest = asyncio.ensure_future(store.ingest(big, T0))
         child = store._w._child
         assert child is not None
-        while child._reply is None:  # noqa: ASYNC110 - until the batch is on its way (no event to wait on)
+        while not child._replies:  # noqa: ASYNC110 - until the batch is on its way (no event to wait on)
             await asyncio.sleep(0)
         time.sleep(0.5)  # noqa: ASYNC251 - on purpose: the loop is busy while the child reads, stores, answers
         stored = await asyncio.wait_for(ingest, HANG)
@@ -321,7 +322,7 @@ async def test_a_fault_in_handling_a_batch_reaches_its_callers(
         raise RuntimeError("unreadable answer")
 
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        monkeypatch.setattr(engine, "_received", broken)
+        monkeypatch.setattr(store_engine, "_received", broken)
         with pytest.raises(RuntimeError, match="unreadable answer"):
             await asyncio.wait_for(store.ingest(_inbound("m1"), T0), HANG)
         monkeypatch.undo()
