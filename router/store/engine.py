@@ -175,7 +175,7 @@ class Connection:
             # out): no goodbye through a pipe that is stuck, the process is
             # stopped, and killed if it will not go
             if self._child is not None:
-                await self._child.stop()
+                await self._child.stop(final=True)
             raise
         if self._child is not None:
             await self._child.close()
@@ -207,8 +207,8 @@ class Connection:
         return await future
 
     async def after_batch(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` on its own right after the batch in progress (at once if
-        none is), before the next one: unlike ``run_alone``, it never waits
+        """``fn`` on its own right after the batches on their way (at once if
+        none is), before the next is handed over: unlike ``run_alone``, it never waits
         for a pause in the writes, which under a load that never pauses
         would not come. ``fn`` as for ``run_alone``."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()

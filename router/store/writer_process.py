@@ -130,6 +130,9 @@ class _WriterProcess:
         self._young_deaths = 0
         self._started_at = 0.0
         self._starting = False  # between spawning a process and its first answer
+        # closed for good: a request still waiting to be sent (a second batch, shielded from its
+        # cancelled flusher) must fail, never start a process the closed store would leave behind
+        self._closed = False
 
     @property
     def pid(self) -> int | None:
@@ -146,6 +149,8 @@ class _WriterProcess:
 
     async def _exchange(self, method: str, arg: Any) -> Any:
         async with self._lock:  # the sending only: a request is sent whole before the next
+            if self._closed:
+                raise WriterGone("the store's writer process was stopped: the store is closed")
             if self._pipe is None:
                 await self._restart()
             reply = await self._send(pickle.dumps((method, arg), pickle.HIGHEST_PROTOCOL))
@@ -223,9 +228,13 @@ class _WriterProcess:
                 await asyncio.get_running_loop().run_in_executor(None, self._pipe.send_bytes, data)
             else:
                 self._pipe.send_bytes(data)
-        except OSError:
+        except Exception as exc:
             # the writer died before the loop read its pipe's end (EPIPE): the same
-            # death, told as ``_readable`` tells it, never a raw BrokenPipeError
+            # death, told as ``_readable`` tells it, never a raw BrokenPipeError. Anything
+            # else (the executor shut down) left the request unsent or sent in part: its
+            # reply must not answer the next request, so the pipe is given up all the same
+            if not isinstance(exc, OSError):
+                log.error("sqlite %s: a request could not be sent to the writer process: %r", self._name, exc)
             if self._pipe is not None:
                 self._gone()
             self._fail_all()
@@ -275,7 +284,9 @@ class _WriterProcess:
             self._pipe.close()
         self._pipe = None
 
-    async def stop(self) -> None:
+    async def stop(self, final: bool = False) -> None:
+        """End the process (killed if it will not go); ``final``: for good, no request starts another."""
+        self._closed = self._closed or final
         process = self._process
         self.forget()
         self._fail_all()
@@ -298,4 +309,4 @@ class _WriterProcess:
                 with contextlib.suppress(WriterGone):
                     await self.request("close", None)
         finally:  # a close that timed out or failed still reaps the process
-            await self.stop()
+            await self.stop(final=True)

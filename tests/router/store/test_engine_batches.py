@@ -13,6 +13,9 @@ import signal
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from router.store.engine import IN_FLIGHT, MAX_BATCH, Connection
 from router.store.errors import StoreUnavailable
@@ -94,3 +97,43 @@ async def test_two_batches_on_their_way_to_a_writer_that_dies_both_fail_and_the_
         stored = await asyncio.wait_for(store._w.call(count_notes), HANG)
         assert stored == len(outcomes) - len(failed)  # what failed was not kept; what succeeded was
         assert store._w.pid not in (None, pid)
+
+
+async def test_a_closed_writer_starts_no_process_for_a_request_still_on_its_way(tmp_path: Path) -> None:
+    """A second batch's sending is shielded from its cancelled flusher: when the close's time
+    ran out, it must fail, not start a writer process that the closed store leaves behind."""
+    store = SQLiteStore(tmp_path / "omnirouter.db", writer="process")
+    await store.open()
+    child = store._w._child
+    assert child is not None
+    await store.close()
+    with pytest.raises(StoreUnavailable, match="the store is closed"):
+        await asyncio.wait_for(child.request("run_each", []), HANG)
+    assert child.pid is None
+
+
+class _Unsendable:
+    """A pipe end whose next sending fails as no pipe does (an executor shut down, say)."""
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+
+    def send_bytes(self, data: bytes) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
+
+
+async def test_a_request_that_could_not_be_sent_leaves_no_reply_to_take_the_next_ones(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
+        await store._w.run_alone(make_notes)
+        child = store._w._child
+        assert child is not None and child._pipe is not None
+        pipe = child._pipe
+        child._pipe = _Unsendable(pipe)  # type: ignore[assignment]
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(child.request("run_one", count_notes), HANG)
+        # each next call gets its own answer: 1 for its insert, then the count
+        assert await asyncio.wait_for(store._w.call(add_note, 1), HANG) == 1
+        assert await asyncio.wait_for(store._w.call(count_notes), HANG) == 1

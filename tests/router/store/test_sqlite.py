@@ -22,7 +22,7 @@ from router.ingest.store import Ingested
 from router.models import IdentityRef, InboundMessage
 from router.server.app import make_store
 from router.store import engine as store_engine
-from router.store import writer_process as engine
+from router.store import writer_process
 from router.store.errors import BackendError, StoreError, StoreUnavailable
 from router.store.migrations import MIGRATIONS
 from router.store.rows import fetch_one
@@ -162,7 +162,7 @@ async def test_a_large_request_answered_before_its_sending_returns_is_not_lost(t
     the sending are seen in the same turn of the loop: the answer must still
     reach the caller (it once met ``None`` and left the batch hanging)."""
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        big = _inbound("m1").model_copy(update={"text": "x" * (2 * engine._PIPE_BUFFER)})
+        big = _inbound("m1").model_copy(update={"text": "x" * (2 * writer_process._PIPE_BUFFER)})
         ingest = asyncio.ensure_future(store.ingest(big, T0))
         child = store._w._child
         assert child is not None
@@ -201,7 +201,7 @@ async def test_a_writer_process_that_cannot_start_is_not_restarted_on_every_call
             assert store._w.pid is None  # nothing spawned
         database.rmdir()
         (tmp_path / "away.db").rename(database)
-        await asyncio.sleep(engine._RESTART_PAUSE)
+        await asyncio.sleep(writer_process._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m2"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
 
@@ -233,7 +233,7 @@ async def test_a_writer_process_that_keeps_dying_young_is_restarted_after_a_paus
             with pytest.raises(StoreError, match=r"keeps dying \(2 in a row within 10 s of starting\); next try in"):
                 await store.ingest(_inbound("m3"), T0)
         assert store._w.pid == pids[1]  # the dead one, not replaced yet
-        await asyncio.sleep(engine._RESTART_PAUSE)
+        await asyncio.sleep(writer_process._RESTART_PAUSE)
         assert not (await store.ingest(_inbound("m3"), T0)).duplicate
         assert (await store.ingest(_inbound("m1"), T0)).message.id == first.message.id
 
@@ -248,7 +248,7 @@ async def test_a_writer_process_that_dies_while_starting_died_young(
         await store.ingest(_inbound("m1"), T0)
         writer_pid = store._w.pid
         assert writer_pid is not None
-        await asyncio.sleep(engine._YOUNG / 2)  # the first lived a while
+        await asyncio.sleep(writer_process._YOUNG / 2)  # the first lived a while
         monkeypatch.setattr(multiprocessing.spawn, "get_executable", lambda: os.fsencode("/bin/false"))
         os.kill(writer_pid, signal.SIGKILL)
         failures = []
@@ -261,7 +261,7 @@ async def test_a_writer_process_that_dies_while_starting_died_young(
                  if (m := re.search(r"process died \(exit code \S+\) after (\S+) s", r.getMessage()))]
         assert len(lives) >= 2
         # the ones that died starting lived milliseconds (/bin/false), not the first one's seconds
-        assert all(life < engine._YOUNG / 4 for life in lives[1:]), lives
+        assert all(life < writer_process._YOUNG / 4 for life in lives[1:]), lives
 
 
 async def test_a_start_that_dies_is_one_trouble_and_holds_off_once(
@@ -273,7 +273,7 @@ async def test_a_start_that_dies_is_one_trouble_and_holds_off_once(
         writer_pid = store._w.pid
         assert writer_pid is not None
         monkeypatch.setattr(multiprocessing.spawn, "get_executable", lambda: os.fsencode("/bin/false"))
-        monkeypatch.setattr(engine, "_RESTART_PAUSE", 3600.0)  # no second start within the test
+        monkeypatch.setattr(writer_process, "_RESTART_PAUSE", 3600.0)  # no second start within the test
         os.kill(writer_pid, signal.SIGKILL)
         for _ in range(3):  # the death, the start that dies, a call refused during the pause
             with pytest.raises(StoreError):
