@@ -8,10 +8,12 @@ nothing of theirs is kept; the calls behind them go to a new process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +80,19 @@ async def _sent(child: _WriterProcess, requests: int) -> None:
         await asyncio.sleep(0.001)
 
 
-async def test_two_batches_on_their_way_to_a_writer_that_dies_both_fail_and_the_rest_go_on(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _noting(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, _WriterProcess]]:
+    """A store with its writer in a process of its own, and a table of notes to write."""
     async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
         await store._w.run_alone(make_notes)
         child = store._w._child
-        assert child is not None and child.pid is not None
+        assert child is not None and child._pipe is not None
+        yield store, child
+
+
+async def test_two_batches_on_their_way_to_a_writer_that_dies_both_fail_and_the_rest_go_on(tmp_path: Path) -> None:
+    async with _noting(tmp_path) as (store, child):
+        assert child.pid is not None
         pid = child.pid
         os.kill(pid, signal.SIGSTOP)  # it reads nothing now: what is sent waits in the pipe
         try:
@@ -126,10 +136,7 @@ class _Unsendable:
 
 
 async def test_a_request_that_could_not_be_sent_leaves_no_reply_to_take_the_next_ones(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "omnirouter.db", writer="process") as store:
-        await store._w.run_alone(make_notes)
-        child = store._w._child
-        assert child is not None and child._pipe is not None
+    async with _noting(tmp_path) as (store, child):
         pipe = child._pipe
         child._pipe = _Unsendable(pipe)  # type: ignore[assignment]
         with pytest.raises(StoreUnavailable):
