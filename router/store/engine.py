@@ -1,7 +1,8 @@
 """The store's engine: one sqlite3 connection and the thread, or child
-process, allowed to use it (``Connection``); the writer process, its pipe and
-its restarts (``_WriterProcess``); group commit (calls gathered while the
-connection is busy run as one batch). It knows no table: it runs the units of
+process, allowed to use it (``Connection``; the process, its pipe and its
+restarts are ``writer_process._WriterProcess``); group commit (calls gathered
+while the connection is busy run as batches of at most ``MAX_BATCH``, two handed
+over at once under a crowd). It knows no table: it runs the units of
 work (module-level functions of a connection) that the domain modules hand it.
 
 It is where a driver's error becomes the store's own: ``sqlite_db.Db`` runs
