@@ -8,6 +8,7 @@ name and by phone, a view by label. Prints p50/p99 per kind (the first page,
 
     python -m bench.search --messages 1000000 --samples 300
     python -m bench.search --stemmers   # PyStemmer's C stemmer against snowballstemmer's pure Python
+    python -m bench.search --terms      # a text's terms, µs a text, as the indexer makes them of each message
     OMNIROUTER_DATABASE_URL=postgresql://... python -m bench.search --store postgres  # an empty database
     OMNIROUTER_DATABASE_URL=postgresql://... python -m bench.search --store postgres --reuse  # loaded before
 """
@@ -248,6 +249,41 @@ def compare_stemmers(words: int = 200_000) -> None:
         print(f"  {name:<44} {took / len(sample) * 1e6:6.2f} µs a word")
 
 
+def _questions(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _questions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _questions(value)
+
+
+def time_terms(rounds: int = 5) -> None:
+    """``text_terms`` of customers' texts: the bench's own (RU and EN, order numbers in them) and the
+    bot's question sets (``bench/data/bot_*.yaml``: typos, translit, look-alike letters), each set in
+    CPU time per text, the best of ``rounds``. To compare another tree, copy this file into its
+    ``bench/`` and run it there."""
+    import yaml  # noqa: PLC0415 (only this mode)
+
+    from router.search.terms import text_terms  # noqa: PLC0415
+
+    bot = [q for f in sorted(Path(__file__).with_name("data").glob("bot_*.yaml"))
+           for q in _questions(yaml.safe_load(f.read_text(encoding="utf-8")))]
+    sets = {"bench's texts": [t.format(n=100_000 + n) for n in range(50) for t in RU + EN],
+            "bot's questions": bot,
+            "English only": [t.format(n=100_000 + n) for n in range(50) for t in EN]}
+    for name, texts in sets.items():
+        best = float("inf")
+        for _ in range(rounds):
+            started = time.process_time()
+            for text in texts:
+                text_terms(text)
+            best = min(best, time.process_time() - started)
+        print(f"  {name:<16} {len(texts):5,} texts  {best / len(texts) * 1e6:6.2f} µs a text")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -255,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--stemmers", action="store_true", help="compare the two stemmers and stop")
     parser.add_argument("--reuse", action="store_true", help="PostgreSQL: measure the database a run loaded before")
+    parser.add_argument("--terms", action="store_true", help="time a text's terms and stop")
     args = parser.parse_args(argv)
+    if args.terms:
+        time_terms()
+        return 0
     if args.stemmers:
         compare_stemmers()
         return 0

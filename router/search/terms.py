@@ -81,6 +81,12 @@ _DATE_DMY = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d.])")
 _DATE_YMD = re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])")
 # letters then digits, with a dash or nothing between: A-1234, AB1234, з-15
 _CODE = re.compile(r"(?<![^\W_])([^\W\d_]{1,4})[-‐‑–]?(\d+)(?![^\W_])")
+# what each scan of a text with digits needs, looked for first: a regex that starts with a
+# digit is scanned for in C, one with a lookbehind first is tried at every position (the date
+# scans 5-8 µs a message, this 0.7; tests/router/search/test_terms_hints.py holds each to its scan)
+_DATE_HINT = re.compile(r"\d[./-]\d")  # a date's first two parts, either order
+_CODE_HINT = re.compile(r"\d(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_][-‐‑–]\d))")  # a letter, a dash or not, a digit
+_PHONE_HINT = re.compile(rf"\d(?:\D*+\d){{{MIN_PHONE_DIGITS - 1}}}")  # a phone's fewest digits
 
 # lower-case letters of each script that look like the other's
 _LAT_TO_CYR = dict(zip("abekmhopctyxu", "авекмнорстухи", strict=True))
@@ -108,6 +114,8 @@ def _strip_accents(text: str) -> str:
     them Unicode's normalisations, which cost more than all the rest. ё is
     е here as the normalisations would make it, so a Russian text with ё
     (most of them) takes the quick way too."""
+    if text.isascii():  # no accent, nothing to normalise: most English texts
+        return text
     text = text.replace("ё", "е").replace("Ё", "Е")
     if unicodedata.is_normalized("NFC", text) and \
             unicodedata.is_normalized("NFKD", text.replace("й", "и").replace("Й", "И")):
@@ -135,7 +143,7 @@ def fold(text: str) -> str:
     """Lower case, without accents, compatibility forms as plain letters, each
     word in one script where its look-alike letters allow."""
     folded = _strip_accents(text).casefold()
-    if not (_LATIN.search(folded) and _CYRILLIC.search(folded)):
+    if folded.isascii() or not (_LATIN.search(folded) and _CYRILLIC.search(folded)):
         return folded
     return _MIXED_WORD.sub(lambda m: _one_script(m.group(0)), folded)
 
@@ -226,15 +234,21 @@ def text_terms(text: str) -> list[str]:
         else:
             found += _word_terms(word)
     if _DIGIT.search(folded):  # the rest are made of digits: most texts have none, and skip the scans
-        for run in _DIGIT_RUN.findall(folded):
-            found += _run_phone_terms(run)
-        found += _dates(folded)
-        found += [code_script(letters + digits) for letters, digits in _CODE.findall(folded)]
+        if _PHONE_HINT.search(folded):
+            for run in _DIGIT_RUN.findall(folded):
+                found += _run_phone_terms(run)
+        if _DATE_HINT.search(folded):
+            found += _dates(folded)
+        if _CODE_HINT.search(folded):
+            found += [code_script(letters + digits) for letters, digits in _CODE.findall(folded)]
     return _capped(found)
 
 
 def _capped(terms: list[str]) -> list[str]:
     """``terms`` without repeats, each cut to ``MAX_TERM_BYTES`` (at a whole character)."""
+    unique = list(dict.fromkeys(terms))
+    if max(map(len, unique), default=0) * 4 <= MAX_TERM_BYTES:  # none can be over (4 bytes a character at most)
+        return unique
     return list(dict.fromkeys(
         t if len(t) * 4 <= MAX_TERM_BYTES else t.encode()[:MAX_TERM_BYTES].decode("utf-8", "ignore") for t in terms))
 
