@@ -348,5 +348,7 @@ def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
     return InboundMessage(
         channel=channel, external_id=external_id, sender=IdentityRef(kind=IDENTITY_KIND, value=str(user_id)),
         sender_name=name[:256] or None, text=words, description=None if words else "[message]",
-        sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int else None, extras=extras,
+        # a date no clock can hold (10**30, negative) is no date: a 500 on every redelivery before
+        sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int and 0 <= date < _MAX_SECONDS else None,
+        extras=extras,
     )

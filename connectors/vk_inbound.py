@@ -207,7 +207,8 @@ def customer_message(event: dict[str, Any]) -> tuple[dict[str, Any], bool] | Non
     if not isinstance(message, dict) or message.get("out") == 1:
         return None
     peer, sender = message.get("peer_id"), message.get("from_id")
-    if not isinstance(peer, int) or not isinstance(sender, int) or not 0 < peer < FIRST_CHAT_PEER:
+    # ``type is int``: JSON's true is no id (isinstance takes it, a bool being an int: the sender "True")
+    if type(peer) is not int or type(sender) is not int or not 0 < peer < FIRST_CHAT_PEER:
         return None
     return message, kind == "message_edit"
 

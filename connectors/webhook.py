@@ -3,13 +3,18 @@
 A body over ``MAX_BODY_BYTES`` is refused with 413 before it is read whole;
 JSON nested deeper than ``MAX_DEPTH`` is refused with 400 before any model
 sees it (the parser and every model after it recurse once per level: a few
-thousand brackets were a ``RecursionError`` and a 500). Both answers are in
-our words.
+thousand brackets were a ``RecursionError`` and a 500). So is what Python's
+parser takes but JSON is not: ``NaN`` and ``Infinity`` (stored in a message's
+extras, they made a row SQLite's JSON functions refuse to read, which failed
+its routing and then every start's resume), and a lone UTF-16 surrogate
+(``"\ud800"``: no UTF-8 text can hold it, so storing it failed with a 500 on
+every redelivery). All these answers are in our words.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +24,8 @@ from aiohttp import web
 MAX_BODY_BYTES = 1024**2
 # VK nests forwarded messages, each level a few more: legitimate updates stay far below
 MAX_DEPTH = 128
+# the escape of a UTF-16 surrogate, which only a pair of them may be (an emoji VK escapes: \ud83d\ude00)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -64,15 +71,52 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     with a clean ``RecursionError`` (cheaply: it stops there); the walk after
     it holds what passes to ``max_depth``, for the models that recurse next."""
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_no_constant)
     except RecursionError:
         raise _too_deep(max_depth) from None
+    except _NotJSONNumber as exc:
+        raise web.HTTPBadRequest(text=f"the body is not JSON: {exc} is no JSON number") from None
     except ValueError:
         raise web.HTTPBadRequest(text="the body is not JSON") from None
     # no deeper than its brackets: most bodies have fewer than the limit, and skip the walk (~10 µs)
     if body.count(b"[") + body.count(b"{") > max_depth and nesting_depth(value, stop_at=max_depth) > max_depth:
         raise _too_deep(max_depth)
+    # only a body that escapes a surrogate can hold a lone one: most have none, and skip the walk
+    if _SURROGATE_ESCAPE.search(body) and not all(_utf8(text) for text in strings_in(value)):
+        raise web.HTTPBadRequest(text="the body is not JSON: it holds a lone UTF-16 surrogate, which is no text")
     return value
+
+
+class _NotJSONNumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSONNumber(name)
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string of a parsed JSON value, its objects' keys included, walked without recursion."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            found.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_deep(max_depth: int) -> web.HTTPBadRequest:
