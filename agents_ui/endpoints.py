@@ -142,15 +142,21 @@ async def _json_body(request: web.Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
         # JSON lets "\ud800" through, a lone half of a UTF-16 pair: no text any
         # store can keep, so refused here, once for every endpoint, not a 500 later
         json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
     except UnicodeEncodeError:
         raise ApiError(400, "bad_json", "the body holds text that is not Unicode (a lone surrogate escape)") from None
+    except RecursionError:  # a nesting bomb: the parser stops at the interpreter's recursion limit
+        raise ApiError(400, "bad_json", "the body nests too deeply") from None
+    except ValueError:  # not JSON, not UTF-8, NaN or Infinity, an integer of thousands of digits
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON number")
 
 
 async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:

@@ -78,7 +78,8 @@ async def _push(ws: web.WebSocketResponse, bus: EventBus, sub: Subscription, age
 async def _answer(request: web.Request, ws: web.WebSocketResponse, msg: WSMessage) -> None:
     frame = None
     if msg.type is WSMsgType.TEXT:
-        with contextlib.suppress(json.JSONDecodeError):
+        # not JSON, or a nesting bomb the parser stops at the recursion limit: answered as unknown
+        with contextlib.suppress(ValueError, RecursionError):
             frame = json.loads(msg.data)
     if isinstance(frame, dict) and frame.get("type") == "ping":
         await ws.send_json({"type": "pong"})

@@ -115,7 +115,7 @@ def refused_client_id(raw: str) -> str | None:
     one: said back with the error, so the widget stops re-sending what it kept."""
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's recursion limit
         return None
     client_id = frame.get("client_id") if isinstance(frame, dict) else None
     if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH and _encodable(client_id):

@@ -18,11 +18,23 @@ async def conv(client: Client) -> str:
     return await customer_writes(client, "hi")
 
 
-@pytest.mark.parametrize("data", [b"{not json", b'{"text": "\xff\xfe"}', b'{"text": "hi"',
-                                  b'{"text": "a \\ud800 b"}', b'{"text": "ok", "x": {"y": ["\\udc00"]}}'])
+# the last four were 500s: a nesting bomb (RecursionError), an integer of thousands of digits (Python's
+# limit on their conversion), NaN and Infinity (no JSON numbers)
+BAD_JSON = [b"{not json", b'{"text": "\xff\xfe"}', b'{"text": "hi"', b'{"text": "a \\ud800 b"}',
+            b'{"text": "ok", "x": {"y": ["\\udc00"]}}', b"[" * 50000 + b"]" * 50000,
+            b'{"text": ' + b"9" * 5000 + b"}", b'{"text": "hi", "x": NaN}', b'{"text": "hi", "x": -Infinity}']
+
+
+@pytest.mark.parametrize("data", BAD_JSON)
 async def test_malformed_json_is_400(client: Client, conv: str, data: bytes) -> None:
     resp = await client.post(f"/api/conversations/{conv}/messages", data=data,
                              headers={"Content-Type": "application/json"})
+    assert (await error_of(resp))[:2] == (400, "bad_json")
+
+
+@pytest.mark.parametrize("data", BAD_JSON[-4:])
+async def test_the_login_refuses_it_too_before_any_session(client: Client, data: bytes) -> None:
+    resp = await client.post("/api/login", data=data, headers={"Content-Type": "application/json"})
     assert (await error_of(resp))[:2] == (400, "bad_json")
 
 

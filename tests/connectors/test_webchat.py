@@ -207,6 +207,10 @@ LONG_TEXT = "я" * (MAX_TEXT_LENGTH + 1)
         ),
         # valid JSON that no UTF-8 frame can say back: the error goes out, without the id
         pytest.param('{"type": "message", "text": 5, "client_id": "\\ud800"}', "bad_json", id="lone-surrogate-id"),
+        # nesting bombs past the parser's recursion limit: a RecursionError closed the socket without a word
+        pytest.param("[" * 20000 + "]" * 20000, "bad_json", id="nesting-bomb"),
+        pytest.param('{"type": "message", "text": "x", "client_id": "d", "z": ' + "[" * 3000 + "]" * 3000 + "}",
+                     "bad_json", id="nesting-bomb-in-a-field"),
     ],
 )
 async def test_a_bad_frame_gets_an_error_and_the_socket_still_works(client: Client, raw: str, code: str) -> None:
