@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field
 
 from agents_ui.endpoints import ApiError, current_agent, endpoint
@@ -67,8 +68,9 @@ async def file_part(request: web.Request, field: str = FIELD) -> BodyPartReader:
         while (part := await reader.next()) is not None:
             if isinstance(part, BodyPartReader) and part.name == field:
                 return part
-    except (ValueError, AssertionError) as exc:  # aiohttp's words for a broken multipart body
-        raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {exc}") from None
+    except (ValueError, AssertionError, HttpProcessingError) as exc:  # aiohttp's words for a broken multipart body
+        said = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+        raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {said}") from None
     raise ApiError(422, "invalid", f"{field}: the body has no file in a field {field!r}")
 
 

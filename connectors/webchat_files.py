@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, MultipartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.chat_limits import ByteBudget, address_key
 from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, message_frame
@@ -124,7 +125,10 @@ class VisitorUploads:
             raise _Refused(403, "forbidden_origin", "this site may not use the chat")
         if request.content_type != "multipart/form-data":
             raise _Refused(415, "unsupported_media_type", "send multipart/form-data: visitor_id, client_id, file")
-        reader = await request.multipart()
+        try:
+            reader = await request.multipart()
+        except ValueError as exc:  # no boundary in its Content-Type
+            raise _Refused(400, "bad_multipart", f"the multipart body could not be read: {exc}") from None
         fields: dict[str, str] = {}
         part = await self._next(reader)
         while part is not None and part.name in ("visitor_id", "client_id"):
@@ -152,8 +156,8 @@ class VisitorUploads:
     async def _next(self, reader: MultipartReader) -> BodyPartReader | None:
         try:
             part = await reader.next()
-        except (ValueError, AssertionError) as exc:
-            raise _Refused(400, "bad_multipart", f"the multipart body could not be read: {exc}") from None
+        except (ValueError, AssertionError, HttpProcessingError) as exc:  # aiohttp's words for a broken body
+            raise _Refused(400, "bad_multipart", f"the multipart body could not be read: {_said(exc)}") from None
         if part is not None and not isinstance(part, BodyPartReader):
             raise _Refused(400, "bad_multipart", "nested multipart bodies are not read")
         return part
@@ -222,3 +226,8 @@ class VisitorUploads:
             chat.peers.broadcast(f"webchat:{chat.name}", {"visitor": visitor_id, "frame": frame})
         return web.json_response({"id": accepted.message_id, "message": frame}, status=201,
                                  headers=self._cors(request))
+
+
+def _said(exc: Exception) -> str:
+    """aiohttp's own words for a body it could not read (its HTTP errors' ``str`` holds a status line too)."""
+    return exc.message if isinstance(exc, HttpProcessingError) else str(exc)

@@ -5,7 +5,7 @@ claims to be gets a clear 4xx and nothing of it is stored."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from router.files.signing import SECRET_NAME, signed_path
 from router.models import Attachment, IdentityRef, InboundMessage
 from router.server.app import ROUTER
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+from tests.connectors.broken_multipart import BROKEN, HEADERS
 from tests.router.files.test_sniff import EXE, PDF, PNG
 
 pytestmark = pytest.mark.usefixtures("settings")
@@ -113,6 +114,15 @@ async def test_bad_upload_requests_get_clear_errors(client: Client) -> None:
     # a page of another site posting a form with the agent's browser
     assert (await error_of(await upload(client, PDF, "a.pdf", headers={"Origin": "https://evil.example"})))[
         :2] == (403, "forbidden")
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+async def test_a_body_aiohttp_cannot_read_is_400_and_nothing_is_kept(client: Client, tmp_path: Path,
+                                                                     broken: Callable[[str], bytes]) -> None:
+    await login(client)
+    resp = await client.post("/api/files", data=broken("file"), headers=HEADERS)
+    assert (await error_of(resp))[:2] == (400, "bad_multipart")
+    assert kept(tmp_path) == []
 
 
 async def test_a_reply_refers_to_the_file_and_its_outbox_entry_holds_no_bytes(client: Client) -> None:

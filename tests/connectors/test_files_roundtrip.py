@@ -7,6 +7,7 @@ the widget and the agent opens it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from router.server.app import ROUTER, STORE
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.connectors import test_telegram as tg_test
 from tests.connectors import test_vk as vk_test
+from tests.connectors.broken_multipart import BROKEN, HEADERS, body, disposition
 from tests.connectors.twilio_helpers import CUSTOMER, PUBLIC_URL, whatsapp_form
 from tests.connectors.twilio_helpers import post as twilio_post
 from tests.connectors.webchat_helpers import hello, receive, reload_history, say, tab
@@ -250,6 +252,21 @@ async def test_a_visitors_bad_upload_gets_a_clear_error_and_nothing_is_stored(
 def settings(settings: Settings) -> Settings:
     settings.connectors.setdefault("webchat", ConnectorConfig(type="webchat"))
     return settings
+
+
+@pytest.mark.parametrize("broken", [*BROKEN, pytest.param(None, id="no-boundary")])
+async def test_a_visitors_body_aiohttp_cannot_read_is_400_and_nothing_is_stored(
+        client: Client, tmp_path: Path, settings: Settings, broken: Callable[[str], bytes] | None) -> None:
+    async with tab(client) as ws:
+        visitor = (await hello(ws))["visitor_id"]
+    if broken is None:  # was a 500: the boundary is looked for before the body is read
+        data, headers = body(disposition("file")), {"Content-Type": "multipart/form-data"}
+    else:
+        data, headers = broken("visitor_id"), HEADERS
+    resp = await client.post("/chat/files", data=data, headers=headers)
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_multipart"
+    assert await reload_history(client, visitor) == []
+    assert [p.name for p in (tmp_path / settings.files.folder).rglob("*") if p.is_file()] == []
 
 
 async def test_a_file_gone_from_the_storage_is_dead_lettered_with_the_reason(

@@ -1,0 +1,30 @@
+"""Multipart bodies aiohttp cannot read, each as a browser would never send
+it and a client of ours might: shared by the tests of both upload routes
+(the site chat's ``/chat/files`` and the console's ``/api/files``)."""
+
+from __future__ import annotations
+
+import pytest
+
+BOUNDARY = "x-broken-boundary"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+
+
+def body(*headers: bytes) -> bytes:
+    """One part with these header lines, then its bytes and the closing boundary."""
+    mark = BOUNDARY.encode()
+    return b"--" + mark + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + PNG_BYTES + b"\r\n--" + mark + b"--\r\n"
+
+
+def disposition(name: str, filename: bytes = b"a.png") -> bytes:
+    return b'Content-Disposition: form-data; name="' + name.encode() + b'"; filename="' + filename + b'"'
+
+
+# each was a 500 (aiohttp's BadHttpMessage is no ValueError, which the routes caught)
+BROKEN = [
+    pytest.param(lambda field: body(disposition(field, b"a\0b.png")), id="nul-in-the-filename"),
+    pytest.param(lambda field: body(disposition(field), b"Content-Type image/png"), id="a-header-without-colon"),
+    pytest.param(lambda field: body(disposition(field), b"Content-Type: \x01/\x02"), id="a-control-character"),
+    pytest.param(lambda field: body(disposition(field, b"a" * 20_000 + b".png")), id="a-header-over-8-kib"),
+]
+HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
