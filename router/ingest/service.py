@@ -58,6 +58,7 @@ from router.store.errors import AlreadyRouted, ConflictError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+RESUME_BATCH = 500  # unrouted messages read at a time at start
 CONTACT_WINDOW = timedelta(days=30)
 
 
@@ -325,23 +326,44 @@ class Ingest:
         return view, handoff_notice(decision, stored, customer, self.handoff_texts)
 
     async def resume(self) -> int:
-        """Route messages that were stored but not routed before a crash."""
+        """Route messages that were stored but not routed before a crash. One
+        that cannot be routed (a fault of its own, or of ours) is logged and
+        left unrouted, never the end of the start: before, such a message
+        stopped every start of the service (the rest of the messages too). An
+        outage of the store still ends it, as any start's store call does."""
         resumed = 0
-        while batch := await self.store.unrouted_messages(500):
+        failed: set[str] = set()
+        # the ones that failed come back first in every read: each read takes that many more
+        while batch := [m for m in await self.store.unrouted_messages(RESUME_BATCH + len(failed))
+                        if m.id not in failed]:
             for stored in batch:
-                assert stored.sender is not None
-                customer = await self.store.resolve_identity(
-                    stored.sender, stored.core.sender_name, self.clock(), self._replan(stored)
-                )
-                # an answer to a satisfaction survey stored just before the crash is read as one still
-                if self.surveys is None or await self.surveys.on_unrouted(stored, customer) is None:
-                    await self._route(stored, customer, None)
-                resumed += 1
+                try:
+                    await self._resume_one(stored)
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:  # this message's, logged without its words; the others go on
+                    failed.add(stored.id)
+                    log.error("message %s (%s) could not be routed at start and stays unrouted\n%s",
+                              stored.id, stored.channel, textless_traceback(exc))
+                else:
+                    resumed += 1
         if resumed:
             log.warning("resumed routing of %d message(s) stored before a restart", resumed)
+        if failed:
+            log.error("%d message(s) stored before a restart could not be routed (see above); the next start "
+                      "tries them again", len(failed))
         if self.bot_desk is not None:
             await self.bot_desk.resume()
         return resumed
+
+    async def _resume_one(self, stored: Message) -> None:
+        assert stored.sender is not None
+        customer = await self.store.resolve_identity(
+            stored.sender, stored.core.sender_name, self.clock(), self._replan(stored)
+        )
+        # an answer to a satisfaction survey stored just before the crash is read as one still
+        if self.surveys is None or await self.surveys.on_unrouted(stored, customer) is None:
+            await self._route(stored, customer, None)
 
     def _replan(self, stored: Message) -> IdentityPlan:
         assert stored.sender is not None

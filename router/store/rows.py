@@ -89,7 +89,9 @@ def message_params(m: Message) -> dict[str, Any]:
         "text": m.text,
         # most messages have neither: json.dumps of nothing is these texts, at a tenth of a µs
         "attachments": json.dumps([a.model_dump(mode="json") for a in m.attachments]) if m.attachments else "[]",
-        "extras": json.dumps(m.extras, ensure_ascii=False) if m.extras else "{}",
+        # no NaN nor Infinity, which Python writes and SQLite's JSON functions then refuse to read (the
+        # row's routing failed, at every start too): refused here, before anything is written
+        "extras": json.dumps(m.extras, ensure_ascii=False, allow_nan=False) if m.extras else "{}",
         # only what is set: most messages carry none of it
         "core": m.core.model_dump_json(exclude_defaults=True),
         "created_at": ts(m.created_at),

@@ -11,6 +11,7 @@ import pytest
 
 from router.bus import Event, EventBus
 from router.config import RoutingConfig
+from router.connector import HostError
 from router.conversations.service import ReplyRefused
 from router.core import Router
 from router.metrics import Metrics
@@ -174,3 +175,34 @@ async def test_a_delivery_receipt_updates_the_reply_and_tells_the_consoles(route
         ("message.updated", reply.id, "delivered"),
         ("message.updated", reply.id, "read"),
     ]
+
+
+def _poison(path: Path, message_id: str) -> None:
+    """What a row written before the store refused NaN holds: extras that SQLite's JSON functions refuse."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE messages SET extras = '{\"a\": NaN}' WHERE id = ?", (message_id,))
+
+
+async def test_resume_goes_on_past_a_message_it_cannot_route(router: Router, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """One such message stopped every start of the service, the other messages unrouted with it."""
+    bad, _ = await router.store.insert_inbound(msg("bad", sender="v1"), router.clock())
+    good, _ = await router.store.insert_inbound(msg("good", sender="v2"), router.clock())
+    _poison(tmp_path / "core.db", bad.id)
+    assert await router.ingest.resume() == 1
+    [routed] = await router.history(IdentityRef(kind="webchat", value="v2"))
+    assert routed.id == good.id and routed.conversation_id is not None
+    assert [m.id for m in await router.store.unrouted_messages(10)] == [bad.id]  # kept, for the next start
+    said = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert said and bad.id in said[0].getMessage() and "could not be routed" in said[0].getMessage()
+    assert "заказ" not in caplog.text  # the customer's words never go to the log
+
+
+async def test_extras_json_cannot_hold_are_refused_before_anything_is_stored(router: Router) -> None:
+    """NaN in a message's extras (a connector's bug, a poller's platform) would be written as SQLite's
+    JSON functions cannot read it: the message is refused whole instead."""
+    poisoned = msg("nan").model_copy(update={"extras": {"lat": float("nan")}})
+    with pytest.raises(HostError):
+        await router.on_message(poisoned)
+    assert await router.store.unrouted_messages(10) == []
+    assert await router.history(IdentityRef(kind="webchat", value="v1")) == []
