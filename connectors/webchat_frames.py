@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from connectors.webhook import encodable
 from router.models import DESCRIPTION_EXTRA, MAX_TEXT_LENGTH, Author, Message, OutboundMessage, RatingAnswer
 
 MAX_FIELD_LENGTH = 256
@@ -118,18 +119,9 @@ def refused_client_id(raw: str) -> str | None:
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's recursion limit
         return None
     client_id = frame.get("client_id") if isinstance(frame, dict) else None
-    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH and _encodable(client_id):
+    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH and encodable(client_id):
         return client_id
     return None
-
-
-def _encodable(text: str) -> bool:
-    # json.loads takes a lone surrogate ("\ud800") that no frame can carry back as UTF-8
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def frame_error(exc: ValidationError) -> FrameError:

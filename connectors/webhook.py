@@ -82,7 +82,7 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     if body.count(b"[") + body.count(b"{") > max_depth and nesting_depth(value, stop_at=max_depth) > max_depth:
         raise _too_deep(max_depth)
     # only a body that escapes a surrogate can hold a lone one: most have none, and skip the walk
-    if _SURROGATE_ESCAPE.search(body) and not all(_utf8(text) for text in strings_in(value)):
+    if _SURROGATE_ESCAPE.search(body) and not all(encodable(text) for text in strings_in(value)):
         raise web.HTTPBadRequest(text="the body is not JSON: it holds a lone UTF-16 surrogate, which is no text")
     return value
 
@@ -111,7 +111,8 @@ def strings_in(value: Any) -> list[str]:
     return found
 
 
-def _utf8(text: str) -> bool:
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be UTF-8: ``json.loads`` takes a lone surrogate ("\\ud800") that no UTF-8 text holds."""
     try:
         text.encode()
     except UnicodeEncodeError:
