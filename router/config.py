@@ -91,7 +91,7 @@ class WebhooksConfig(Section):
 
 
 class ConsoleConfig(Section):
-    session_hours: float = Field(12.0, gt=0)
+    session_hours: float = Field(12.0, gt=0, le=876000)  # at most 100 years: more overflowed every login
     # failed logins per username+address before a lock-out, and its length
     login_attempts: int = Field(5, ge=1)
     login_lockout_seconds: float = Field(60.0, gt=0)

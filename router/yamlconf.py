@@ -63,6 +63,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
     try:
         # composed once; the data is constructed from the very nodes that give the lines
         node = loader.get_single_node()
+        if node is not None and (twice := _duplicate_keys(node, filename)):
+            raise ConfigError(twice)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -70,9 +72,65 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
         raise ConfigError([f"{filename}:{line}: {exc.problem or exc}"]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"{filename}:1: {exc}"]) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # a value YAML's own types cannot hold: 2026-02-30
+        raise ConfigError([f"{_where_unreadable(node, filename)}: {exc}"]) from exc
     finally:
         loader.dispose()
     return data, node
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def _nodes(node: yaml.Node) -> list[yaml.Node]:
+    """Every node of a document once, aliases' shared nodes too (an alias bomb stays linear)."""
+    found: list[yaml.Node] = []
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        found.append(item)
+        if isinstance(item, yaml.MappingNode):
+            stack.extend(part for pair in item.value for part in pair)
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+    return found
+
+
+def _duplicate_keys(node: yaml.Node, filename: str) -> list[str]:
+    """A key written twice in one mapping: PyYAML keeps the last and drops the first without a word
+    (a second ``server:`` section replaced the whole first one). A merge (``<<``) may still override."""
+    problems: list[tuple[int, str]] = []
+    for item in _nodes(node):
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        first: dict[tuple[str, str], int] = {}
+        for key, _ in item.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                continue
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in first:
+                problems.append((line, f"{filename}:{line}: the key {key.value!r} is written twice in one mapping "
+                                       f"(first on line {first[key.tag, key.value]}): keep one"))
+            else:
+                first[key.tag, key.value] = line
+    return [text for _, text in sorted(problems)]
+
+
+def _where_unreadable(node: yaml.Node | None, filename: str) -> str:
+    """``file:line`` of the first date YAML cannot make a date of, the likeliest value to fail its type."""
+    constructor = yaml.SafeLoader("")
+    for item in sorted(_nodes(node) if node is not None else [], key=lambda n: n.start_mark.index):
+        if isinstance(item, yaml.ScalarNode) and item.tag == _TIMESTAMP:
+            try:
+                constructor.construct_yaml_timestamp(item)
+            except (ValueError, OverflowError):
+                return f"{filename}:{item.start_mark.line + 1}: {item.value!r}"
+    return f"{filename}:1"
 
 
 def validate(model: type[M], data: Any, node: yaml.Node | None, filename: str) -> M:
@@ -87,12 +145,20 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, filename: str) -
         raise ConfigError(problems) from exc
 
 
-def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+def read_text(path: Path) -> str:
+    """A config file's text, or ``ConfigError`` saying why it cannot be read (missing, or not UTF-8)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-    return parse_yaml(text, str(path))
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"]
+                          ) from None
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    return parse_yaml(read_text(path), str(path))
 
 
 def load_model(model: type[M], path: Path) -> M:

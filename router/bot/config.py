@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from router.routing.rules.schema import Duration
 from router.texts import Language, Localized, LocalizedPiece, Text, ru_en
-from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
+from router.yamlconf import ConfigError, parse_yaml, problem_at, read_text, validate
 
 BOT_FILE = "bot.yaml"
 
@@ -234,11 +234,7 @@ def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[st
 
 
 def load_bot_config(path: Path) -> BotFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-    data, node = parse_yaml(text, str(path))
+    data, node = parse_yaml(read_text(path), str(path))
     config = validate(BotFile, data, node, str(path))
     problems = _problems(config, node, str(path))
     if problems:

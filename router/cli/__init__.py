@@ -27,11 +27,22 @@ def _run(args: argparse.Namespace) -> int:
     return run(args, STARTED)
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535: the system took 99999 as 34463 without a word."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is no port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is no port (0 to 65535)")
+    return port
+
+
 def add_run_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="start the service")
     run.add_argument("--config", default="config", help="configuration folder (default: config/)")
     run.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
-    run.add_argument("--port", type=int, help="listen port (default from config: 8080)")
+    run.add_argument("--port", type=_port, help="listen port (default from config: 8080)")
     run.set_defaults(func=_run)
 
 

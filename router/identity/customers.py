@@ -208,11 +208,30 @@ def _not_applied(given: tuple[tuple[str, str], ...]) -> str:
 def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) -> Iterator[_Row]:
     """The rows with a usable key; the others go to ``report`` with their line number."""
     reader = csv.DictReader(lines)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        report.rejected.append((reader.line_num or 1, f"the header is no CSV ({exc})"))
+        return
     if not any(_COLUMN_ALIASES.get(h, h) in KEY_COLUMNS for h in header):
         report.rejected.append((1, "the header names no external_id, phone or email column"))
         return
-    for raw in reader:
+    names = [_COLUMN_ALIASES.get(h, h) for h in header]
+    if twice := sorted({h for h, n in zip(header, names, strict=True) if n and names.count(n) > 1}):
+        # the row's last value of such a column silently won
+        report.rejected.append((1, f"the header names {', '.join(twice)} more than once: keep one of each"))
+        return
+    rows = iter(reader)
+    while True:
+        try:
+            raw = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field past the csv module's limit, a NUL in a quoted field
+            # the line it failed on is not counted yet
+            report.rejected.append((reader.line_num + 1, f"the file is no CSV from here ({exc}); nothing after it "
+                                                         "was read"))
+            return
         try:
             yield parse_row(rules, raw, len(header), reader.line_num, report)
         except RowError as exc:

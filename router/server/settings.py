@@ -14,6 +14,7 @@ from router.config import Settings
 from router.yamlconf import ConfigError, problem_at, read_yaml, validate
 
 MAIN_FILE = "omnirouter.yaml"
+DEFAULT_DIR = Path("config")  # the commands' --config when none is given
 
 
 def start_problems(settings: Settings) -> list[str]:
@@ -32,6 +33,12 @@ def start_problems(settings: Settings) -> list[str]:
 
 
 def load_settings(config_dir: Path) -> Settings:
+    """The service's settings from ``config_dir``; the embedded defaults where it holds no
+    ``omnirouter.yaml``, or where the default folder (``config``) is not there at all. A folder
+    named otherwise that is not there is refused: a mistyped ``--config`` started the service on
+    the defaults, with a new, empty store in the working folder and a new admin account."""
+    if not config_dir.is_dir() and config_dir != DEFAULT_DIR:
+        raise ConfigError([f"{config_dir}: no such configuration folder"])
     path = config_dir / MAIN_FILE
     if not path.exists():
         return Settings()

@@ -41,7 +41,7 @@ from router.routing.rules.facts import gather, printable
 from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
 from router.routing.rules.typecheck import check as check_expression
-from router.yamlconf import ConfigError, parse_yaml, problem_at, validate
+from router.yamlconf import ConfigError, parse_yaml, problem_at, read_text, validate
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def rules_version(text: str) -> str:
 def load_teams(path: Path) -> TeamsFile:
     if not path.exists():
         return TeamsFile()
-    text = _read(path)
+    text = read_text(path)
     data, node = parse_yaml(text, str(path))
     teams = validate(TeamsFile, data, node, str(path))
     problems = list(_team_problems(teams, node, str(path)))
@@ -377,19 +377,12 @@ def _team_problems(teams: TeamsFile, node: yaml.Node | None, filename: str) -> l
     return problems
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}:1: cannot read: {exc.strerror}"]) from exc
-
-
 def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
     """Load and check ``rules.yaml`` (and the ``teams.yaml`` beside it);
     ``ConfigError`` with every ``file:line: message`` problem found."""
     teams_path = teams_path or path.parent / TEAMS_FILE
     teams = load_teams(teams_path)
-    text = _read(path)
+    text = read_text(path)
     data, node = parse_yaml(text, str(path))
     config = validate(RulesFile, data, node, str(path))
     checker = _Checker(str(path), node, teams, teams_path)

@@ -45,13 +45,17 @@ def _seconds(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0, description="seconds, or 90s / 5m / 1h")]
+# at most 100 years: a time that far from now is past what a date holds (99999999999999d passed, then
+# failed every routing decision that counts back from now with an OverflowError)
+MAX_DURATION = 100 * 365 * 86400.0
+Duration = Annotated[float, BeforeValidator(_seconds),
+                     Field(ge=0, le=MAX_DURATION, description="seconds, or 90s / 5m / 1h (at most 100 years)")]
 
 
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):  # TypeError: a number (timezone: 5) is no name
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)") from None
     return value
 

@@ -232,3 +232,28 @@ def test_a_control_character_in_a_row_is_left_out_and_reported_by_line() -> None
     assert (row.attrs.tier, row.attrs.tags, row.attrs.attributes, row.attrs.display_name) == (None, None, {}, "Anna")
     assert sorted(name for _, name, _ in report.dropped) == ["seg\x7fment", "tags", "tier"]
     assert all(line == 7 and "control characters" in why for line, _, why in report.dropped)
+
+
+def test_a_column_named_twice_is_refused_before_any_row(tmp_path: Path, config_dir: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The row's last value of such a column silently won (crm-16 imported, crm-15 gone)."""
+    assert run_import(tmp_path, config_dir, "external_id,external_id,phone\ncrm-15,crm-16,\n") == 1
+    assert report_of(capsys.readouterr().err) == {"1": ["the header names external_id more than once: keep one "
+                                                        "of each"]}
+    assert asyncio.run(_found(tmp_path, "crm-16")) is None
+
+
+def test_a_field_past_the_csv_limit_ends_the_import_in_words(tmp_path: Path, config_dir: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Was a traceback (_csv.Error); the rows before it are imported."""
+    text = "external_id,name\ncrm-1,Анна\ncrm-2," + "x" * 300_000 + "\ncrm-3,Вера\n"
+    assert run_import(tmp_path, config_dir, text) == 1
+    said = report_of(capsys.readouterr().err)
+    assert list(said) == ["3"] and said["3"][0].startswith("the file is no CSV from here (field larger than")
+    assert asyncio.run(_found(tmp_path, "crm-1")) is not None
+    assert asyncio.run(_found(tmp_path, "crm-3")) is None
+
+
+async def _found(tmp_path: Path, external_id: str) -> object:
+    async with crm_store(tmp_path / "crm.db") as store:
+        return await store.find_identity(IdentityRef(kind="external", value=external_id))
