@@ -38,6 +38,7 @@ from router.models import (
 )
 from router.routing.rules.calendar import Hours
 from router.routing.rules.facts import gather, printable
+from router.routing.rules.patterns import bound
 from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
 from router.routing.rules.typecheck import check as check_expression
@@ -80,7 +81,7 @@ class Condition:
 
     @classmethod
     def compiled_from(cls, source: str, typed: rule_engine.Rule) -> Condition:
-        return cls(source, typed, rule_engine.Rule(source, context=_EVAL_CONTEXT))
+        return cls(source, typed, bound(rule_engine.Rule(source, context=_EVAL_CONTEXT)))
 
     def evaluate(self, facts: dict[str, Any]) -> ConditionTrace:
         try:
