@@ -57,6 +57,9 @@ class LinkQuery(BaseModel):
 async def part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(CHUNK):
         yield chunk
+    if not part.at_eof():  # aiohttp ends a part at the body's end as at its boundary: a cut upload
+        raise ApiError(400, "bad_multipart", "the body ended inside the file, before its closing boundary: "
+                       "the upload was cut short and nothing is kept")
 
 
 async def file_part(request: web.Request, field: str = FIELD) -> BodyPartReader:

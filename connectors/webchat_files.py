@@ -77,6 +77,9 @@ async def _field(part: BodyPartReader, name: str) -> str:
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(CHUNK):
         yield chunk
+    if not part.at_eof():  # aiohttp ends a part at the body's end as at its boundary: a cut upload
+        raise _Refused(400, "bad_multipart", "the body ended inside the file, before its closing boundary: "
+                       "the upload was cut short and nothing is kept")
 
 
 class VisitorUploads:

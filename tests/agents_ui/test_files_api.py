@@ -18,7 +18,8 @@ from router.files.signing import SECRET_NAME, signed_path
 from router.models import Attachment, IdentityRef, InboundMessage
 from router.server.app import ROUTER
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
-from tests.connectors.broken_multipart import BROKEN, HEADERS
+from tests.connectors.broken_multipart import BROKEN, HEADERS, TRUNCATED
+from tests.connectors.broken_multipart import form as broken_form
 from tests.router.files.test_sniff import EXE, PDF, PNG
 
 pytestmark = pytest.mark.usefixtures("settings")
@@ -114,6 +115,18 @@ async def test_bad_upload_requests_get_clear_errors(client: Client) -> None:
     # a page of another site posting a form with the agent's browser
     assert (await error_of(await upload(client, PDF, "a.pdf", headers={"Origin": "https://evil.example"})))[
         :2] == (403, "forbidden")
+
+
+@pytest.mark.parametrize("cut", TRUNCATED)
+async def test_an_upload_cut_short_is_400_and_nothing_is_kept(client: Client, tmp_path: Path,
+                                                              cut: Callable[[bytes], bytes]) -> None:
+    await login(client)
+    whole = broken_form(("note", b"ignored"))
+    resp = await client.post("/api/files", data=cut(whole), headers=HEADERS)
+    assert (await error_of(resp))[:2] == (400, "bad_multipart")
+    assert kept(tmp_path) == []
+    resp = await client.post("/api/files", data=whole, headers=HEADERS)  # the same body whole is taken
+    assert resp.status == 201 and (await resp.json())["file"]["content_type"] == "image/png"
 
 
 @pytest.mark.parametrize("broken", BROKEN)

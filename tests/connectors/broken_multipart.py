@@ -28,3 +28,22 @@ BROKEN = [
     pytest.param(lambda field: body(disposition(field, b"a" * 20_000 + b".png")), id="a-header-over-8-kib"),
 ]
 HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def form(*fields: tuple[str, bytes], file_field: str = "file") -> bytes:
+    """A whole body: these plain fields, then the file (``PNG_BYTES``), then the closing boundary."""
+    mark = b"--" + BOUNDARY.encode()
+    parts = [mark + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+             for name, value in fields]
+    return b"".join(parts) + b"\r\n".join((mark, disposition(file_field), b"Content-Type: image/png", b"",
+                                            PNG_BYTES)) + b"\r\n" + mark + b"--\r\n"
+
+
+# A body cut short (its Content-Length true to what was sent): aiohttp ends the
+# last part at the body's end as if at its boundary, and the cut file was kept
+# and answered 201.
+CLOSING = b"\r\n--" + BOUNDARY.encode() + b"--\r\n"
+TRUNCATED = [
+    pytest.param(lambda whole: whole[: -len(CLOSING)], id="without-the-closing-boundary"),
+    pytest.param(lambda whole: whole[: whole.index(PNG_BYTES) + 12], id="cut-inside-the-file"),
+]

@@ -23,7 +23,7 @@ from router.server.app import ROUTER, STORE
 from tests.conftest import ADMIN_PASSWORD, AppClient, eventually
 from tests.connectors import test_telegram as tg_test
 from tests.connectors import test_vk as vk_test
-from tests.connectors.broken_multipart import BROKEN, HEADERS, body, disposition
+from tests.connectors.broken_multipart import BROKEN, HEADERS, TRUNCATED, body, disposition, form
 from tests.connectors.twilio_helpers import CUSTOMER, PUBLIC_URL, whatsapp_form
 from tests.connectors.twilio_helpers import post as twilio_post
 from tests.connectors.webchat_helpers import hello, receive, reload_history, say, tab
@@ -267,6 +267,22 @@ async def test_a_visitors_body_aiohttp_cannot_read_is_400_and_nothing_is_stored(
     assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_multipart"
     assert await reload_history(client, visitor) == []
     assert [p.name for p in (tmp_path / settings.files.folder).rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("cut", TRUNCATED)
+async def test_a_visitors_upload_cut_short_is_400_and_nothing_is_stored(
+        client: Client, tmp_path: Path, settings: Settings, cut: Callable[[bytes], bytes]) -> None:
+    async with tab(client) as ws:
+        visitor = (await hello(ws))["visitor_id"]
+    whole = form(("visitor_id", visitor.encode()), ("client_id", b"c-cut"))
+    resp = await client.post("/chat/files", data=cut(whole), headers=HEADERS)
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_multipart"
+    assert await reload_history(client, visitor) == []
+    assert [p.name for p in (tmp_path / settings.files.folder).rglob("*") if p.is_file()] == []
+    resp = await client.post("/chat/files", data=whole, headers=HEADERS)  # sent again whole, it is taken
+    assert resp.status == 201
+    [stored] = await reload_history(client, visitor)
+    assert [(f["name"], f["image"]) for f in stored["files"]] == [("a.png", True)]
 
 
 async def test_a_file_gone_from_the_storage_is_dead_lettered_with_the_reason(
