@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 IDENTITY_FILE = "identity.yaml"
 KeyKind = Literal["phone", "email"]
 KEY_KINDS: tuple[KeyKind, ...] = ("phone", "email")
-# a loose net for addresses in free text; email-validator then decides
-_EMAIL_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# a loose net for addresses in free text; email-validator then decides. The
+# look-behind starts an address only where a run of address characters starts:
+# without it each character of a long run was a new start that scanned to the
+# run's end (10,000 letters and an @, the longest message, took 0.2 s of the
+# event loop).
+_EMAIL_IN_TEXT = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 # the phone matcher costs ~50 µs on any text with a number in it (an order
 # number, a date) and dominated ingest; text with fewer digits than the
@@ -56,6 +60,11 @@ def proven_values(message: InboundMessage | CoreMeta) -> Iterator[tuple[str, Key
         raw: str | None = getattr(message, name)
         if raw and raw.strip():
             yield name, key_kind, raw
+
+
+def emails_in(text: str) -> list[str]:
+    """What looks like an e-mail address in free text, in linear time."""
+    return [m.group(0) for m in _EMAIL_IN_TEXT.finditer(text)] if "@" in text else []
 
 
 class InvalidIdentifier(ValueError):
@@ -419,9 +428,8 @@ class IdentityRules:
         if len(_DIGIT.findall(message.text)) >= _MIN_PHONE_DIGITS:
             for phone in phonenumbers.PhoneNumberMatcher(message.text, self.config.default_region):
                 yield f"{message.channel}:text", "phone", phone.raw_string
-        if "@" in message.text:
-            for email in _EMAIL_IN_TEXT.finditer(message.text):
-                yield f"{message.channel}:text", "email", email.group(0)
+        for email in emails_in(message.text):
+            yield f"{message.channel}:text", "email", email
 
     def plan(self, message: InboundMessage) -> IdentityPlan:
         """What the store should do about identity in the same transaction as
