@@ -3,7 +3,7 @@ that is wrong (the AST keeps no source positions), and its children."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -113,3 +113,36 @@ def children(node: Any) -> list[Any]:
     if isinstance(node, re_ast.ArrayExpression | re_ast.SetExpression):
         return list(node.value)
     return []
+
+
+def _expressions(value: Any) -> Iterator[Any]:
+    if isinstance(value, re_ast.ExpressionBase):
+        yield value
+    elif isinstance(value, list | tuple):  # arrays, sets, a mapping's (key, value) pairs
+        for item in value:
+            yield from _expressions(item)
+
+
+def _all_children(node: Any) -> Iterator[Any]:
+    """The expressions right under ``node``, a comprehension's result and
+    condition included (``children`` leaves those out on purpose)."""
+    names: set[str] = set(getattr(node, "__dict__", ()))
+    for cls in type(node).__mro__:
+        names.update(getattr(cls, "__slots__", ()))
+    for name in sorted(names):
+        yield from _expressions(getattr(node, name, None))
+
+
+def every_node(node: Any) -> Iterator[Any]:
+    """``node`` and every expression under it, comprehensions' parts included."""
+    yield node
+    for child in _all_children(node):
+        yield from every_node(child)
+
+
+def calendars_named(expression: Any) -> Iterator[str]:
+    """The literal names in ``open['name']`` anywhere in ``expression``."""
+    for node in every_node(expression):
+        if (isinstance(node, re_ast.GetItemExpression) and isinstance(node.container, re_ast.SymbolExpression)
+                and node.container.name == "open" and isinstance(node.item, re_ast.StringExpression)):
+            yield node.item.value

@@ -36,6 +36,7 @@ from router.models import (
     RuleTrace,
     utcnow,
 )
+from router.routing.rules.ast_text import calendars_named
 from router.routing.rules.calendar import Hours
 from router.routing.rules.facts import gather, printable
 from router.routing.rules.patterns import bound
@@ -386,7 +387,7 @@ def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
     text = read_text(path)
     data, node = parse_yaml(text, str(path))
     config = validate(RulesFile, data, node, str(path))
-    checker = _Checker(str(path), node, teams, teams_path)
+    checker = _Checker(str(path), node, teams, teams_path, set(config.calendars))
     compiled = [checker.rule(i, rule) for i, rule in enumerate(config.rules)]
     default_handoff = checker.route(("default",), config.default)
     checker.queues(config)
@@ -399,8 +400,10 @@ def load_rules(path: Path, teams_path: Path | None = None) -> RuleSet:
 class _Checker:
     """The checks pydantic cannot make alone: expressions, teams, skills."""
 
-    def __init__(self, filename: str, node: yaml.Node | None, teams: TeamsFile, teams_path: Path) -> None:
+    def __init__(self, filename: str, node: yaml.Node | None, teams: TeamsFile, teams_path: Path,
+                 calendars: set[str]) -> None:
         self.filename = filename
+        self.calendars = calendars
         self.node = node
         self.teams = teams
         self.teams_path = teams_path
@@ -421,7 +424,19 @@ class _Checker:
     def condition(self, loc: tuple[int | str, ...], source: str) -> Condition | None:
         typed, findings = check_expression(source)
         self._findings(loc, findings)
-        return Condition.compiled_from(source, typed) if typed is not None else None
+        if typed is None:
+            return None
+        for name in calendars_named(typed.statement.expression):
+            if name not in self.calendars:
+                self._problem(loc, f"open[{name!r}]: unknown calendar {name!r} ({self._calendars_hint(name)}); "
+                              "it would never be open")
+        return Condition.compiled_from(source, typed)
+
+    def _calendars_hint(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.calendars), n=1)
+        if close:
+            return f"did you mean {close[0]!r}?"
+        return f"calendars: {', '.join(sorted(self.calendars))}" if self.calendars else "this file defines no calendars"
 
     def rule(self, index: int, rule: Rule) -> CompiledRule:
         loc: tuple[int | str, ...] = ("rules", index)

@@ -16,12 +16,13 @@ rule's own nodes, so no class of the library is patched."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import regex
 import rule_engine
 from rule_engine import ast as re_ast
+
+from router.routing.rules.ast_text import every_node
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +66,10 @@ class TimedPattern:
             ) from None
 
 
-def _expressions(value: Any) -> Iterator[Any]:
-    if isinstance(value, re_ast.ExpressionBase):
-        yield value
-    elif isinstance(value, list | tuple):  # arrays, sets, a mapping's (key, value) pairs
-        for item in value:
-            yield from _expressions(item)
-
-
-def _children(node: Any) -> Iterator[Any]:
-    """Every expression under ``node``, comprehensions' conditions included
-    (``ast_text.children`` leaves those out on purpose)."""
-    names: set[str] = set(getattr(node, "__dict__", ()))
-    for cls in type(node).__mro__:
-        names.update(getattr(cls, "__slots__", ()))
-    for name in sorted(names):
-        yield from _expressions(getattr(node, name, None))
-
-
-def _nodes(node: Any) -> Iterator[Any]:
-    yield node
-    for child in _children(node):
-        yield from _nodes(child)
-
-
 def bound(rule: rule_engine.Rule) -> rule_engine.Rule:
     """The same rule, its regular expressions matched by ``TimedPattern``."""
     flags = rule.context.regex_flags
-    for node in _nodes(rule.statement.expression):
+    for node in every_node(rule.statement.expression):
         if not isinstance(node, re_ast.FuzzyComparisonExpression):
             continue
         if hasattr(node, "_right"):  # a literal pattern, compiled with the rule

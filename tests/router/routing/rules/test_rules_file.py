@@ -46,6 +46,12 @@ BAD_RULES = [
     ("bad time zone", "timezone: Mars/Olympus\nrules: []\ndefault: {queue: {team: support}}\n", 1, "time zone"),
     ("after-hours text in no language", "queues:\n  support:\n    after_hours_message: {}\n"
      "rules: []\ndefault: {queue: {team: support}}\n", 3, "at least one language"),
+    ("a calendar no one defined", "calendars:\n  office: {timezone: UTC, hours: {mon-fri: ['09:00-18:00']}}\nrules:\n"
+     "  - {name: x, when: \"open['ofice'] and text != ''\", queue: {team: support}}\n"
+     "default: {queue: {team: support}}\n", 4, "unknown calendar 'ofice' (did you mean 'office'?)"),
+    ("open[] with no calendars", "rules:\n  - name: x\n    bot:\n      handoff: not open['office']\n"
+     "      then: {team: support}\n    when: text != ''\ndefault: {queue: {team: support}}\n", 4,
+     "unknown calendar 'office' (this file defines no calendars)"),
     ("after-hours language not a code", "queues:\n  support:\n    after_hours_message:\n      russian: Закрыто\n"
      "rules: []\ndefault: {queue: {team: support}}\n", 4, "pattern"),
 ]

@@ -39,6 +39,9 @@ def rules_with(when: str) -> str:
         "    queue: {team: senior, priority: 80}\n"
         "default:\n"
         "  bot: {then: {team: support, priority: 10}}\n"
+        # after the rules, so that the condition stays on line 3
+        "calendars:\n"
+        "  office: {timezone: Europe/Moscow, hours: {mon-fri: ['09:00-18:00']}}\n"
     )
 
 
