@@ -129,8 +129,7 @@ async def roster(request: web.Request, _: None) -> RosterOut:
         )
         rows.append(RosterRow(agent=agent, presence=states.get(agent.id, Presence.OFFLINE), routing=routing,
                               load=loads.get(agent.id, {})))
-    kinds = sorted({"chat", *teams.channel_kinds.values()})
-    return RosterOut(agents=rows, teams=list(teams.teams), skills=list(teams.skills), channel_kinds=kinds,
+    return RosterOut(agents=rows, teams=list(teams.teams), skills=list(teams.skills), channel_kinds=teams.kinds(),
                      roles=list(Role), settings=await store.agents_settings())
 
 

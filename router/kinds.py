@@ -10,3 +10,7 @@ AttachmentKind = Literal["image", "document", "audio", "video", "sticker", "loca
 
 RULES_FILE = "rules.yaml"
 TEAMS_FILE = "teams.yaml"
+
+# conversations at once per channel kind, for an agent whose teams.yaml entry or
+# console profile gives none (email: a mailbox's kind)
+DEFAULT_CAPACITY: dict[str, int] = {"chat": 3, "email": 5}

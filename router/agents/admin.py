@@ -15,7 +15,7 @@ from typing import Protocol
 from router import events
 from router.accounts.service import hash_password
 from router.accounts.store import AccountStore
-from router.agents.profiles import channel_kinds, unknown_kinds, unknown_names
+from router.agents.profiles import unknown_kinds, unknown_names
 from router.agents.service import RoutingProfile, SelfDeactivation, StoredProfile, WeakPassword, password_weakness
 from router.agents.store import AgentAdminStore, Deactivation
 from router.bus import EventBus
@@ -84,7 +84,7 @@ class AgentAdmin:
         if bad_teams or bad_skills:
             raise UnknownNames(bad_teams, bad_skills)
         if kinds := unknown_kinds(profile, teams):
-            raise UnknownKinds(kinds, channel_kinds(teams))
+            raise UnknownKinds(kinds, teams.kinds())
 
     async def create(self, actor: Agent, username: str, display_name: str, role: Role, password: str | None,
                      profile: RoutingProfile | None, teams: TeamsFile) -> tuple[Agent, str | None]:

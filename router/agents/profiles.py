@@ -40,15 +40,9 @@ def unknown_names(profile: RoutingProfile, teams: TeamsFile) -> tuple[list[str],
             [s for s in profile.skills if s not in known_skills])
 
 
-def channel_kinds(teams: TeamsFile) -> list[str]:
-    """The channel kinds a capacity may name: chat, every kind teams.yaml gives
-    a channel, and those a profile has by default (email: a mailbox's kind)."""
-    return sorted({"chat", *RoutingProfile().capacity, *teams.channel_kinds.values()})
-
-
 def unknown_kinds(profile: RoutingProfile, teams: TeamsFile) -> list[str]:
     """The channel kinds ``profile`` gives a capacity that no channel has (``{"fax": 3}``)."""
-    known = set(channel_kinds(teams))
+    known = set(teams.kinds())
     return [k for k in profile.capacity if k not in known]
 
 

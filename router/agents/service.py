@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from router.kinds import DEFAULT_CAPACITY
 from router.models import Role
 from router.store.errors import ConflictError
 
@@ -141,7 +142,7 @@ class RoutingProfile(BaseModel):
     teams: Annotated[list[Name], Field(max_length=64)] = Field(default_factory=list)
     skills: Annotated[dict[Name, Level], Field(max_length=64)] = Field(default_factory=dict)
     capacity: Annotated[dict[Name, Capacity], Field(max_length=16)] = Field(
-        default_factory=lambda: {"chat": 3, "email": 5})
+        default_factory=lambda: dict(DEFAULT_CAPACITY))
 
     @field_validator("teams")
     @classmethod

@@ -364,6 +364,7 @@ def load_teams(path: Path) -> TeamsFile:
 def _team_problems(teams: TeamsFile, node: yaml.Node | None, filename: str) -> list[str]:
     problems: list[str] = []
     known_skills = set(teams.skills)
+    kinds = set(teams.kinds())
     seen: set[str] = set()
     for i, agent in enumerate(teams.agents):
         if agent.username in seen:
@@ -376,6 +377,12 @@ def _team_problems(teams: TeamsFile, node: yaml.Node | None, filename: str) -> l
         for skill in agent.skills:
             if skill not in known_skills:
                 problems.append(problem_at(filename, node, ("agents", i, "skills", skill), f"unknown skill {skill!r}"))
+        for kind in agent.capacity:
+            if kind not in kinds:
+                # a typo (chats) would leave the agent's real capacity at its default, or at none
+                problems.append(problem_at(filename, node, ("agents", i, "capacity", kind),
+                                           f"unknown channel kind {kind!r} (kinds: {', '.join(sorted(kinds))}; "
+                                           "channel_kinds gives a channel another)"))
     return problems
 
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from router.kinds import DEFAULT_CAPACITY
+
 # the names live in router.kinds, for the command line; re-exported here
 from router.kinds import RULES_FILE as RULES_FILE  # noqa: PLC0414
 from router.kinds import TEAMS_FILE as TEAMS_FILE  # noqa: PLC0414
@@ -75,7 +77,7 @@ class AgentConfig(_Strict):
     teams: list[Name] = Field(default_factory=list)
     skills: dict[Name, SkillLevel] = Field(default_factory=dict)
     capacity: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: {"chat": 3, "email": 5},
+        default_factory=lambda: dict(DEFAULT_CAPACITY),
         description="conversations at once per channel kind",
     )
 
@@ -90,6 +92,11 @@ class TeamsFile(_Strict):
 
     def channel_kind(self, channel: str) -> str:
         return self.channel_kinds.get(channel, "chat")
+
+    def kinds(self) -> list[str]:
+        """The channel kinds a capacity may name: chat, every kind a channel is
+        given, and those an agent has by default (email: a mailbox's kind)."""
+        return sorted({"chat", *DEFAULT_CAPACITY, *self.channel_kinds.values()})
 
 
 # -- rules.yaml ----------------------------------------------------------------------

@@ -71,6 +71,8 @@ BAD_TEAMS = [
     ("unknown skill of an agent", TEAMS.replace("{billing: 3}", "{cooking: 3}"), 9, "cooking"),
     ("capacity not a number", TEAMS + "    capacity: {chat: many}\n", 10, "capacity"),
     ("agent twice", TEAMS + "  - username: anna\n", 10, "twice"),
+    ("a capacity of a kind no channel has", TEAMS + "    capacity: {chats: 2, email: 1}\n", 10,
+     "unknown channel kind 'chats' (kinds: chat, email;"),
 ]
 
 
