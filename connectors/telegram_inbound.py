@@ -31,6 +31,26 @@ if TYPE_CHECKING:  # imported when an update is read: aiogram costs a second of 
     from aiogram.types import Update
 
 IDENTITY_KIND = "telegram"
+# The Bot API's service messages ("Service message: ..." in its Message object):
+# something that happened in the chat (a pin, an auto-delete timer set, write
+# access granted, a payment made), not words or content a customer sent. They
+# are acknowledged and not stored: one would otherwise open a conversation for
+# an agent with nothing to answer. A kind not listed here is kept, so that
+# content Telegram adds later is never lost.
+SERVICE_KINDS = frozenset({
+    "new_chat_members", "left_chat_member", "chat_owner_left", "chat_owner_changed", "new_chat_title",
+    "new_chat_photo", "delete_chat_photo", "group_chat_created", "supergroup_chat_created", "channel_chat_created",
+    "message_auto_delete_timer_changed", "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message",
+    "successful_payment", "refunded_payment", "users_shared", "user_shared", "chat_shared", "gift", "unique_gift",
+    "gift_upgrade_sent", "connected_website", "write_access_allowed", "passport_data", "proximity_alert_triggered",
+    "boost_added", "chat_background_set", "checklist_tasks_done", "checklist_tasks_added",
+    "direct_message_price_changed", "paid_message_price_changed", "forum_topic_created", "forum_topic_edited",
+    "forum_topic_closed", "forum_topic_reopened", "general_forum_topic_hidden", "general_forum_topic_unhidden",
+    "giveaway_created", "giveaway_completed", "managed_bot_created", "poll_option_added", "poll_option_deleted",
+    "suggested_post_approved", "suggested_post_approval_failed", "suggested_post_declined", "suggested_post_paid",
+    "suggested_post_refunded", "video_chat_scheduled", "video_chat_started", "video_chat_ended",
+    "video_chat_participants_invited", "community_chat_added", "community_chat_removed", "community_chat_joined",
+})
 # each round sets aside at least one part; a real update has a few dozen
 MAX_ROUNDS = 50
 
@@ -244,9 +264,19 @@ def describe(msg: TgMessage) -> str:
     known = next((label for attr, label in kinds if getattr(msg, attr)), None)
     if known is not None:
         return known
-    # a kind aiogram knows and we do not map (a poll, a dice), or one it does not know yet
+    if msg.poll:
+        return f"[poll {msg.poll.question}]"
+    if msg.dice:
+        return f"[{msg.dice.emoji} {msg.dice.value}]"
+    # a kind aiogram knows and we do not map (a story, a game), or one it does not know yet;
+    # the kind's name, not its enum's (an f-string of aiogram's ContentType says "ContentType.STORY")
     unknown = sorted(msg.model_extra or {})
-    return f"[{unknown[0] if unknown else msg.content_type}]"
+    return f"[{unknown[0] if unknown else _kind(msg)}]"
+
+
+def _kind(msg: TgMessage) -> str:
+    kind = msg.content_type
+    return str(getattr(kind, "value", kind))
 
 
 def proven_phone(msg: TgMessage) -> str | None:
@@ -265,7 +295,7 @@ def proven_phone(msg: TgMessage) -> str | None:
 def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | None:
     """The customer's message, or None for one that is not a customer's."""
     user = msg.from_user
-    if msg.chat.type != "private" or user is None or user.is_bot:
+    if msg.chat.type != "private" or user is None or user.is_bot or _kind(msg) in SERVICE_KINDS:
         return None
     external_id = f"{msg.chat.id}:{msg.message_id}"
     extras: dict[str, Any] = {"chat_id": msg.chat.id, "message_id": msg.message_id}
@@ -305,6 +335,13 @@ def read_inbound(channel: str, read: ReadUpdate) -> InboundMessage | None:
     if inbound is None and read.unparsed:
         # what was set aside held the sender or the chat: the words are still in the JSON
         inbound = _from_json(channel, read.raw)
+    if inbound is not None and inbound.description == "[unknown]":
+        inbound.description = _set_aside_kind(read)
+    if inbound is not None and (quote := forwarded(read.raw, inbound.text)) is not None:
+        # the words are someone else's: shown as a quote, as VK's forwards are, and
+        # never the customer's own (the rules, the bot and claims read ``text``)
+        inbound.extras["quoted"] = [quote]
+        inbound.text, inbound.description = "", "[forwarded message]"
     if inbound is not None and (read.unparsed or unknown):
         inbound.extras["telegram_update"] = read.raw
         inbound.extras["unparsed"] = read.unparsed or unknown
@@ -333,6 +370,8 @@ def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
     chat, user = msg.get("chat"), msg.get("from")
     if not isinstance(chat, dict) or not isinstance(user, dict) or chat.get("type") != "private":
         return None
+    if not SERVICE_KINDS.isdisjoint(msg):
+        return None
     chat_id, user_id, message_id = chat.get("id"), user.get("id"), msg.get("message_id")
     if not all(type(v) is int for v in (chat_id, user_id, message_id)) or user.get("is_bot") is True:
         return None
@@ -352,3 +391,37 @@ def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
         sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int and 0 <= date < _MAX_SECONDS else None,
         extras=extras,
     )
+
+
+def _set_aside_kind(read: ReadUpdate) -> str:
+    """The words for a message whose content aiogram set aside (a poll of a
+    newer shape): its kind, from the part's path, and a poll's question."""
+    parts = [p.split(".") for p in read.unparsed]
+    kind = next((p[1] for p in parts if len(p) > 1 and p[0] in ("message", "edited_message")), "message")
+    msg = next((read.raw[k] for k in ("message", "edited_message") if isinstance(read.raw.get(k), dict)), {})
+    question = msg.get(kind, {}).get("question") if kind == "poll" and isinstance(msg.get(kind), dict) else None
+    return f"[poll {question}]" if isinstance(question, str) else f"[{kind}]"
+
+
+def forwarded(raw: dict[str, Any], words: str) -> dict[str, Any] | None:
+    """The quote a forwarded message is shown as (``extras["quoted"]``, the
+    shape VK's forwards have), from the update's JSON: an origin of a type
+    aiogram does not know yet is still a forward. None for a message the
+    customer wrote."""
+    msg = next((raw[k] for k in ("message", "edited_message") if isinstance(raw.get(k), dict)), None)
+    origin = msg.get("forward_origin") if msg is not None else None
+    if not isinstance(origin, dict):
+        return None
+    who = next((v for v in (origin.get("sender_user"), origin.get("sender_chat"), origin.get("chat"))
+                if isinstance(v, dict)), {})
+    name = " ".join(p for p in (who.get("first_name"), who.get("last_name")) if isinstance(p, str) and p)
+    name = name or next((v for v in (who.get("title"), origin.get("sender_user_name")) if isinstance(v, str)), "")
+    date = origin.get("date")
+    return {
+        "kind": "forward",
+        "from_id": who.get("id") if type(who.get("id")) is int else None,
+        "sender_name": name[:256] or None,
+        "date": date if type(date) is int and 0 <= date < _MAX_SECONDS else None,
+        "text": words,
+        "attachments": [],  # the forwarded files are the message's own (fetched by their file_id)
+    }

@@ -45,7 +45,8 @@ def _forwarded(message_id: int) -> dict[str, Any]:
 
 # each: a message as a future Bot API may send it, and the words stored from it
 FUTURE_MESSAGES: dict[str, tuple[dict[str, Any], str]] = {
-    "unknown forward_origin type": (_forwarded(1), SECRET_WORDS),
+    # forwarded: someone else's words, kept as the quote and never as the customer's text
+    "unknown forward_origin type": (_forwarded(1), ""),
     "unknown message entity type": (message(2, text=SECRET_WORDS, entities=[
         {"type": "hologram_link", "offset": 0, "length": 3}]), SECRET_WORDS),
     "unknown fields everywhere": (
@@ -82,7 +83,10 @@ async def test_a_message_of_a_newer_bot_api_is_stored_as_far_as_it_can_be_read(
         assert stored.attachments[0].extras["file_id"] == PHOTO[-1]["file_id"]
     if name.startswith("a reply"):
         assert stored.extras["reply_to"] == f"{USER}:4"
-    if not words:
+    if name.startswith("unknown forward_origin"):
+        assert stored.extras["description"] == "[forwarded message]"
+        assert [(q["kind"], q["text"]) for q in stored.extras["quoted"]] == [("forward", SECRET_WORDS)]
+    elif not words:
         assert stored.extras["description"] == "[hologram]"
     if name != "unknown message entity type":  # aiogram reads that one whole: nothing to keep
         assert stored.extras["telegram_update"] == payload
@@ -133,7 +137,8 @@ async def test_polling_moves_past_an_update_it_cannot_fully_read(
         return found if all(found) else None
 
     first, second, third = await eventually(stored, "the three customers' messages")
-    assert [first[0].text, second[0].text, third[0].text] == ["first customer", SECRET_WORDS, "third customer"]
+    assert [first[0].text, second[0].text, third[0].text] == ["first customer", "", "third customer"]
+    assert second[0].extras["quoted"][0]["text"] == SECRET_WORDS  # forwarded: a quote
     assert second[0].extras["unparsed"] == ["message.forward_origin"]
 
     async def confirmed() -> bool:
