@@ -235,9 +235,12 @@ _REPLY_HEADERS: list[Callable[[str], object]] = [re.compile(p, re.IGNORECASE).ma
     r"^.{0,300}\bнаписал(?:\(а\)|а)?\s*:\s*$",
     r"^.{0,300}\bпишет\s*:\s*$",
 )]
-_TIME = re.compile(r"\d{1,2}:\d{2}")
-_ADDRESS_END = re.compile(r"[^\s<>@]+>?\s*:\s*$")  # after the address's @: its domain, then the colon
-_LOCAL_PART = re.compile(r"[^\s<>@]+$")
+# every time in a line, overlapping ones included ("10:00" holds "0:00"): one can start at most at each place
+_TIMES = re.compile(r"(?=(\d{1,2}:\d{2}))")
+
+
+def _address_char(char: str) -> bool:
+    return not char.isspace() and char not in "<>@"
 
 
 def _dated_address_header(line: str) -> bool:
@@ -248,19 +251,27 @@ def _dated_address_header(line: str) -> bool:
     (a line without a newline), in linear time: that pattern tried every place
     of the time against every length of the gap and rescanned the address each
     time, and a 600-character line took 160 ms (a mail of such lines, minutes).
-    The address's @ is the line's last; its local part may start anywhere in
-    the run of address characters before the @ (or at a ``<`` just before
-    that run). So a time that starts within the first 200 characters fits when
-    it ends before the @ and at most 300 characters before the run (``lo``)."""
-    at = line.rfind("@")
-    if at < 1 or not _ADDRESS_END.match(line, at + 1):
+    The line must end in the address's domain, an optional ``>`` and a colon;
+    the @ before that domain is the line's last; its local part may start
+    anywhere in the run of address characters before the @ (or at a ``<`` just
+    before that run). So a time that starts within the first 200 characters
+    fits when it ends before the @ and at most 300 characters before the run."""
+    tail = line.rstrip()
+    if not tail.endswith(":"):
         return False
-    run = _LOCAL_PART.search(line, 0, at)
-    if run is None:
+    tail = tail[:-1].rstrip()
+    tail = tail[:-1] if tail.endswith(">") else tail
+    at = tail.rfind("@")
+    if at < 1 or at == len(tail) - 1 or not all(map(_address_char, tail[at + 1:])):
         return False
-    lo = run.start() - (line[run.start() - 1 : run.start()] == "<")
-    return any(lo - 300 <= end <= at - 1 and _TIME.fullmatch(line, start, end)
-               for start in range(min(200, len(line)) + 1) for end in (start + 4, start + 5))
+    run = at
+    while run > 0 and _address_char(line[run - 1]):
+        run -= 1
+    if run == at:
+        return False
+    lo = run - (line[run - 1 : run] == "<")
+    # a time starting by the 200th character ends by the 205th
+    return any(lo - 300 <= time.end(1) <= at - 1 for time in _TIMES.finditer(line, 0, min(len(line), 205)))
 
 
 _REPLY_HEADERS.append(_dated_address_header)

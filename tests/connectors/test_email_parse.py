@@ -137,6 +137,8 @@ def test_long_lines_of_times_and_addresses_are_read_in_time() -> None:
     line = "0:00" * 50 + "a" * 300 + "@" + "a" * 500 + "!"
     body = "Hello\n" + (line + "\n") * 1200
     assert finishes(strip_quotes, body).startswith(f"Hello\n{line}\n{line}")
+    long_run = "Hello\n" + "x" * 1_000_000 + " a@b:"  # a run of address characters read once, not from each start
+    assert finishes(strip_quotes, long_run) == long_run
     answer = "Ok\n\n" + "x" * 150 + " 10:00, " + "y" * 280 + " <support@shop.ru>:\n> old"
     assert finishes(strip_quotes, answer) == "Ok"
 
