@@ -479,9 +479,30 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
 
 def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
     """A mail we cannot read, stored as its raw text with the warning: an
-    agent can still read it, and it is never silently dropped."""
+    agent can still read it, and it is never silently dropped. Never raises:
+    the mailbox's reader stops at a mail that raises here, and every later
+    mail waits behind it."""
+    try:
+        return _raw(channel, raw, warning)
+    except Exception as exc:  # a header that defeats even this reading: the mail, kept by its bytes alone
+        log.warning("email %s: a mail's headers could not be read at all (%s): kept by its bytes",
+                    channel, type(exc).__name__)
+        text = raw[:MAX_RAW_KEPT].decode("utf-8", "replace")
+        warnings = [warning, f"headers unreadable: {type(exc).__name__}"]
+        return ParsedMail(InboundMessage(
+            channel=channel, external_id=fallback_id(raw),
+            sender=IdentityRef(kind=IDENTITY_KIND, value="unknown-sender@invalid"),
+            description="[unreadable mail] see the raw mail below",
+            extras={"parse_warnings": warnings, "raw": text}, thread={"references": []},
+        ), None, warnings)
+
+
+def _raw(channel: str, raw: bytes, warning: str) -> ParsedMail:
     text = raw.decode("utf-8", "replace")
-    _, addr = parseaddr(_raw_header(text, "from"))
+    try:
+        _, addr = parseaddr(_raw_header(text, "from"))
+    except (RecursionError, ValueError, IndexError):  # the stdlib's parser on 600 "(": the reason we are here
+        addr = ""
     sender = addr if "@" in addr else "unknown-sender@invalid"
     ids = message_ids(_raw_header(text, "message-id"))
     extras: dict[str, Any] = {
@@ -501,7 +522,14 @@ def raw_fallback(channel: str, raw: bytes, warning: str) -> ParsedMail:
     return ParsedMail(inbound, None, [warning])
 
 
+_HEADERS_END = re.compile(r"\r?\n\r?\n")
+
+
 def _raw_header(text: str, name: str) -> str:
-    match = re.search(rf"^{re.escape(name)}:[ \t]*(.*(?:\r?\n[ \t].*)*)", text.split("\n\n", 1)[0],
+    """A header of the mail's own header block: never of its body, where a
+    forwarded mail's From and Message-ID stand (mail ends its lines in CRLF:
+    the block ends at the first empty line of either kind)."""
+    end = _HEADERS_END.search(text)
+    match = re.search(rf"^{re.escape(name)}:[ \t]*(.*(?:\r?\n[ \t].*)*)", text[: end.start() if end else len(text)],
                       re.IGNORECASE | re.MULTILINE)
     return re.sub(r"\r?\n[ \t]+", " ", match.group(1)).strip()[:998] if match else ""

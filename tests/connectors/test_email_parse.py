@@ -180,6 +180,31 @@ def test_a_mail_without_message_id_is_identified_by_its_bytes() -> None:
     assert "no usable Message-ID: identified by a hash of the mail" in parsed.inbound.extras["parse_warnings"]
 
 
+def test_a_from_no_parser_can_read_is_kept_raw_not_raised() -> None:
+    """600 nested comments in a display name: the library's address parser
+    recurses past Python's limit, in the parse and again in the raw reading;
+    the mailbox's reader stopped there and every later mail waited."""
+    raw = (b"From: Anna " + b"(" * 600 + b" <anna@example.ru>\r\nMessage-ID: <paren@example.ru>\r\n"
+           b"Subject: hello\r\n\r\nbody\r\n")
+    inbound = parse_mail("mail", raw).inbound
+    assert inbound.description == "[unreadable mail] see the raw mail below"
+    assert inbound.external_id == "paren@example.ru" and inbound.sender.value == "unknown-sender@invalid"
+    assert inbound.extras["raw"].endswith("body\r\n")
+
+
+def test_a_raw_mail_is_read_by_its_own_headers_not_a_forward_in_its_body() -> None:
+    """No From and no Message-ID of its own, and a forwarded mail's headers in
+    the body (CRLF line ends, as mail has them): the raw reading took the
+    forward's Message-ID for the mail's, and the mail was dropped as a
+    duplicate of the forwarded one."""
+    raw = (b"To: support@shop.example\r\nSubject: fwd\r\n\r\nSee below\r\n\r\n"
+           b"From: boss@corp.example\r\nMessage-ID: <original@corp.example>\r\n\r\nold\r\n")
+    inbound = parse_mail("mail", raw).inbound
+    assert inbound.sender.value == "unknown-sender@invalid"
+    assert inbound.external_id == fallback_id(raw)
+    assert inbound.thread is not None and inbound.thread.get("subject") == "fwd"
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
