@@ -95,7 +95,14 @@ def message_ids(value: str | None) -> list[str]:
 
 
 def automated_reason(msg: Message, sender: str) -> str | None:
-    """Why this mail was written by a machine, or None for a person's mail."""
+    """Why this mail was written by a machine, or None for a person's mail:
+    at most 256 characters (a longer one made the mail unreadable, and an
+    auto-reply was then answered as a person's mail)."""
+    reason = _automated(msg, sender)
+    return None if reason is None else _text(reason)[:256]
+
+
+def _automated(msg: Message, sender: str) -> str | None:
     auto = str(msg.get("Auto-Submitted", "")).strip().lower()
     if auto and not auto.startswith("no"):
         return f"Auto-Submitted: {auto}"
@@ -352,20 +359,34 @@ def strip_quotes(text: str) -> str:
 # -- the whole mail -----------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_LAST_ANGLE_ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
+
+
+def _text(value: str) -> str:
+    """A header's words as people read them: raw UTF-8 (RFC 6532), which the
+    library keeps as surrogate escapes, decoded (a byte no UTF-8 has becomes
+    U+FFFD), and line breaks and other control characters a space."""
+    return _CONTROL.sub(" ", value.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
 def _sender(msg: EmailMessage, warnings: list[str]) -> tuple[str | None, str | None]:
-    header = msg.get("From")
     try:
+        header = msg.get("From")
         addresses: Iterable[Address] = getattr(header, "addresses", ()) if header is not None else ()
         first = next(iter(addresses), None)
-    except (ValueError, IndexError, TypeError) as exc:
-        warnings.append(f"From header unreadable: {exc}")
-        first = None
-    if first is not None and first.addr_spec and "@" in first.addr_spec:
-        return first.addr_spec, first.display_name or None
-    name, addr = parseaddr(str(header or ""))
+        if first is not None and first.addr_spec and "@" in first.addr_spec:
+            return _text(first.addr_spec), _text(first.display_name).strip() or None
+    except (ValueError, IndexError, TypeError) as exc:  # "address parts cannot contain CR or LF", and worse
+        warnings.append(f"From header unreadable: {type(exc).__name__}")
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "from"), "")
+    if (angle := _LAST_ANGLE_ADDRESS.search(raw)) is not None:  # the address as written, its name left unread
+        warnings.append("From header malformed, address taken as written")
+        return _text(angle.group(1)), None
+    name, addr = parseaddr(raw)
     if "@" in addr:
         warnings.append("From header malformed, address taken as written")
-        return addr, name or None
+        return _text(addr), _text(name).strip() or None
     return None, None
 
 
@@ -389,7 +410,7 @@ def fallback_id(raw: bytes) -> str:
 
 def _header(msg: EmailMessage, name: str) -> str:
     try:
-        return str(msg.get(name, "") or "")
+        return _text(str(msg.get(name, "") or ""))
     except (ValueError, IndexError, TypeError):
         return ""
 
@@ -429,13 +450,14 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
     if len(shown) > MAX_TEXT_LENGTH:
         warnings.append(f"text cut to {MAX_TEXT_LENGTH} characters; the whole is in full_text")
         shown = shown[: MAX_TEXT_LENGTH - 1] + "…"
-    replies_to = list(dict.fromkeys([*in_reply_to, *reversed(references)]))
-    if report is not None and report.message_id:
+    # an id past the store's 256 characters is no mail of ours: it threads nothing
+    replies_to = [i for i in dict.fromkeys([*in_reply_to, *reversed(references)]) if len(i) <= 256]
+    if report is not None and report.message_id and len(report.message_id) <= 256:
         replies_to.insert(0, report.message_id)
     extras: dict[str, Any] = {
         "subject": subject,
         "message_id": message_id,
-        "in_reply_to": in_reply_to,
+        "in_reply_to": in_reply_to[:MAX_REFERENCES],
         "references": references,
         "to": _header(msg, "To"),
     }

@@ -205,6 +205,30 @@ def test_a_raw_mail_is_read_by_its_own_headers_not_a_forward_in_its_body() -> No
     assert inbound.thread is not None and inbound.thread.get("subject") == "fwd"
 
 
+_HEADERS = b"To: support@shop.example\r\nSubject: hi\r\nMessage-ID: <m1@example.ru>\r\n"
+
+
+@pytest.mark.parametrize(("head", "sender", "name", "automated"), [
+    # RFC 6532: UTF-8 in the header itself, as SMTPUTF8 mail has it
+    ("From: Анна Петрова <anna@example.ru>\r\n".encode(), "anna@example.ru", "Анна Петрова", None),
+    (b"From: =?utf-8?B?/w==?= <anna@example.ru>\r\n", "anna@example.ru", "\ufffd", None),
+    # a line break encoded into the name: the address as written, the name left out
+    (b"From: =?utf-8?Q?Anna=0D=0ABcc:_x@evil.example?= <anna@example.ru>\r\n", "anna@example.ru", None, None),
+    (b"From: anna@example.ru\r\nIn-Reply-To: <" + b"x" * 300 + b"@example.ru>\r\n", "anna@example.ru", None, None),
+    (b"From: anna@example.ru\r\nAuto-Submitted: auto-replied; " + b"x" * 300 + b"\r\n", "anna@example.ru", None,
+     "Auto-Submitted: auto-replied; " + "x" * 226),
+])
+def test_a_small_fault_in_a_header_leaves_the_mail_readable(
+        head: bytes, sender: str, name: str | None, automated: str | None) -> None:
+    """Each made the whole mail "[unreadable mail]" (a model's check on a
+    name with the library's surrogate escapes, an id or a reason over 256
+    characters); an auto-reply then lost its mark and was answered."""
+    inbound = parse_mail("mail", head + _HEADERS + b"\r\nthe words\r\n").inbound
+    assert (inbound.text, inbound.description) == ("the words", None)
+    assert (inbound.sender.value, inbound.sender_name, inbound.automated) == (sender, name, automated)
+    assert inbound.extras["subject"] == "hi"
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
