@@ -58,7 +58,7 @@ from connectors.vk_inbound import (
     typing_user,
 )
 from connectors.vk_upload import one_piece, upload_document, upload_photo
-from connectors.webhook import parse_json, read_body
+from connectors.webhook import parse_json, read_body_with_secret
 from router.connector import (
     WEBHOOK_PATIENCE,
     ChannelLabel,
@@ -370,7 +370,7 @@ class VkConnector(Connector[VkOptions]):
         return web.Response(text="ok")
 
     async def _parse(self, request: web.Request) -> dict[str, Any]:
-        event = parse_json(await read_body(request))
+        event = parse_json(await read_body_with_secret(request, self._secret))
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             log.warning("vk %s: malformed callback refused", self.name)
             raise web.HTTPBadRequest(text="malformed event")

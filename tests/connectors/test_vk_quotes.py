@@ -6,6 +6,7 @@ text, attachments and, for forwards, nested fwd_messages."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -95,6 +96,29 @@ async def test_nested_forwards_are_bounded(vk: Client) -> None:  # noqa: F811
     while "quotes" in node:
         node, depth = node["quotes"][0], depth + 1
     assert (depth, node["text"], node["omitted"]) == (5, "level 5", 1)
+
+
+def _long_chain(forwards: int) -> dict[str, Any]:
+    """A message_new VK allows (100 forwards a level, 4,096 characters a text),
+    each forward with one of its own: past 1 MiB with 65."""
+    words = "Ж" * 4096
+    return message_new(44, "", fwd_messages=[
+        forwarded(MUM, words, fwd_messages=[forwarded(SHOP, words)]) for _ in range(forwards)])
+
+
+async def test_a_long_chain_of_forwards_is_taken_and_a_large_body_needs_the_secret(vk: Client) -> None:  # noqa: F811
+    """A legitimate message over 1 MiB was refused (413): VK retries an event
+    it is not answered "ok" to, and switches off a server that keeps refusing."""
+    body = _long_chain(65)
+    assert len(json.dumps(body, ensure_ascii=False).encode()) > 1024**2
+    assert await post(vk, {**body, "secret": "not it"}) == (403, "wrong secret")
+    assert await post(vk, {k: v for k, v in body.items() if k != "secret"}) == (403, "wrong secret")
+    assert await inbound(vk) == []
+    assert await post(vk, json.dumps(body, ensure_ascii=False)) == (200, "ok")
+    [stored] = await inbound(vk)
+    assert len(stored.extras["quoted"]) == 51  # 50 shown, the rest counted
+    huge = json.dumps(_long_chain(100)).encode() + b" " * (32 * 1024**2)
+    assert (await post(vk, huge))[0] == 413
 
 
 async def test_long_poll_moves_past_a_message_of_an_unexpected_shape(
