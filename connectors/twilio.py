@@ -138,6 +138,9 @@ def describe_error(code: int | str | None, message: str | None = None) -> str:
     except ValueError:
         number = None
     words = ERRORS.get(number) if number is not None else None
+    # a status callback may carry no ErrorCode (canceled; failed without one)
+    if code in (None, ""):
+        return f"twilio: {message or 'error'}"
     return f"twilio {code}: {words or message or 'error'}"
 
 

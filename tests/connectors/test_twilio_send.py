@@ -171,6 +171,18 @@ async def test_failure_receipts_carry_the_error_and_states_only_move_forward(
         "failed", "twilio 30003: unreachable handset (off or out of coverage)")
 
 
+async def test_a_failure_receipt_without_an_error_code_says_the_status(tw: Client, twilio_api: FakeTwilio) -> None:
+    http = await console(tw)
+    try:
+        conversation_id, first_id = await reply_to_new_message(tw, http, "one")
+        [first] = await sent_calls(twilio_api, 1)
+        assert await twilio_api.report(first, "canceled", deliver_to=str(tw.server.make_url(""))) == 204
+        one = await shown(http, conversation_id, first_id)
+    finally:
+        await http.close()
+    assert (one["delivery"], one["delivery_error"]) == ("failed", "twilio: canceled")  # was "twilio None: canceled"
+
+
 async def test_a_malformed_status_callback_is_a_400(tw: Client) -> None:
     form = {"MessageSid": sid("SM"), "AccountSid": ACCOUNT, "MessageStatus": "exploded"}
     assert await post(tw, "whatsapp", form, path="/status") == 400
