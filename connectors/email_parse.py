@@ -32,6 +32,7 @@ from typing import Any, Literal
 import quotequail
 from inscriptis import get_text
 
+from connectors.email_headers import bounded_headers
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -426,8 +427,8 @@ def parse_mail(channel: str, raw: bytes) -> ParsedMail:
 
 
 def _parse(channel: str, raw: bytes) -> ParsedMail:
-    warnings: list[str] = []
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    bounded, warnings = bounded_headers(raw)
+    msg = BytesParser(policy=policy.default).parsebytes(bounded)
     assert isinstance(msg, EmailMessage)
     warnings.extend(f"{type(d).__name__}: {d}" for d in msg.defects)
     sender, name = _sender(msg, warnings)

@@ -229,6 +229,27 @@ def test_a_small_fault_in_a_header_leaves_the_mail_readable(
     assert inbound.extras["subject"] == "hi"
 
 
+@pytest.mark.parametrize(("head", "cut"), [
+    (b"From: anna@example.ru\r\nSubject: " + b" ".join([b"=?utf-8?Q?a?="] * 10_000) + b"\r\n", "Subject"),
+    (b"From: anna@example.ru\r\nSubject: start" + b"\r\n word" * 20_000 + b"\r\n", "Subject"),
+    (b"From: anna@example.ru\r\nTo: " + b", ".join(b"u%d@example.ru" % i for i in range(50_000)) + b"\r\n", "To"),
+])
+def test_a_header_past_its_bound_is_cut_and_the_mail_read(head: bytes, cut: str) -> None:
+    """The library's header parser costs far more than a header's length (this
+    Subject: 683 MB; this To: 12 s), on the mailbox's thread: a header is cut
+    at 16 KiB before it is parsed, and the mail is read with a warning."""
+    inbound = parse_mail("mail", head + b"Message-ID: <big@example.ru>\r\n\r\nthe words\r\n").inbound
+    assert (inbound.sender.value, inbound.text) == ("anna@example.ru", "the words")
+    assert inbound.external_id == "big@example.ru"
+    assert f"header {cut} cut to 16384 bytes" in inbound.extras["parse_warnings"]
+
+
+def test_a_sender_past_its_bound_keeps_the_mail_raw_quickly() -> None:
+    raw = b'From: ' + b'"' * 100_000 + b"<anna@example.ru>\r\nMessage-ID: <q@example.ru>\r\n\r\nthe words\r\n"
+    inbound = finishes(parse_mail, "mail", raw).inbound
+    assert inbound.external_id == "q@example.ru" and inbound.extras["raw"] == raw.decode()
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
