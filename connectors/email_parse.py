@@ -213,7 +213,9 @@ _KINDS: dict[str, Literal["image", "audio", "video", "document"]] = {
 
 def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
     found: list[Attachment] = []
-    for index, part in enumerate(msg.iter_attachments()):
+    # a mail that is one file and no text (a scanner's PDF, a photo): the mail's body is the file
+    whole = not msg.is_multipart() and msg.get_content_maintype() != "text"
+    for index, part in enumerate([msg] if whole else msg.iter_attachments()):
         kind = part.get_content_type()
         if kind in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
             continue  # the report itself, read by delivery_report

@@ -250,6 +250,24 @@ def test_a_sender_past_its_bound_keeps_the_mail_raw_quickly() -> None:
     assert inbound.external_id == "q@example.ru" and inbound.extras["raw"] == raw.decode()
 
 
+@pytest.mark.parametrize(("maintype", "subtype", "filename", "kind", "shown"), [
+    ("application", "pdf", "scan.pdf", "document", "Скан договора"),  # a scanner sends the file as the mail
+    ("image", "png", None, "image", "Скан договора"),
+])
+def test_a_mail_that_is_one_file_lists_it(maintype: str, subtype: str, filename: str | None, kind: str,
+                                          shown: str) -> None:
+    """A mail whose only part is a file, not text: nothing was listed, and the
+    agent saw the subject alone with no word of the file."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = (
+        "scanner@office.example", "support@shop.example", "Скан договора", "<scan1@office.example>")
+    msg.set_content(b"%PDF-1.7\n%scan\n", maintype=maintype, subtype=subtype, filename=filename)
+    inbound = parse_mail("mail", msg.as_bytes()).inbound
+    assert inbound.text == shown
+    assert [(a.kind, a.name, a.mime_type, a.size) for a in inbound.attachments] == [
+        (kind, filename, f"{maintype}/{subtype}", 15)]
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
