@@ -169,7 +169,17 @@ def _original_id(part: Message | None) -> str | None:
 
 def _text_of(part: EmailMessage, warnings: list[str]) -> str:
     """A text part's content, decoded by its charset; a charset Python does
-    not know is read as UTF-8 with replacements, and said so."""
+    not know is read as UTF-8 with replacements, and said so. A part that
+    names no charset (so US-ASCII, by RFC 2045) but is valid UTF-8 is read as
+    UTF-8: scripts and some clients send Russian so, and every letter of it
+    was U+FFFD."""
+    if part.get_param("charset") is None:
+        raw = part.get_payload(decode=True)
+        if isinstance(raw, bytes) and not raw.isascii():
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                warnings.append("body has no charset and is not UTF-8: read as ASCII with replacements")
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError) as exc:

@@ -268,6 +268,16 @@ def test_a_mail_that_is_one_file_lists_it(maintype: str, subtype: str, filename:
         (kind, filename, f"{maintype}/{subtype}", 15)]
 
 
+def test_a_body_in_utf8_without_a_charset_is_read_as_utf8() -> None:
+    raw = ("From: anna@example.ru\r\nMessage-ID: <nocs@example.ru>\r\nContent-Type: text/plain\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\nЗдравствуйте, где мой заказ?\r\n").encode()
+    parsed = parse_mail("mail", raw)
+    assert parsed.inbound.text == "Здравствуйте, где мой заказ?" and parsed.warnings == []
+    cp1251 = raw.replace("Здравствуйте, где мой заказ?".encode(), "Здравствуйте".encode("cp1251"))
+    assert "body has no charset and is not UTF-8: read as ASCII with replacements" in parse_mail(
+        "mail", cp1251).inbound.extras["parse_warnings"]
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
