@@ -6,6 +6,7 @@ forwarded messages (``fwd_messages``) and the message answered
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
@@ -48,8 +49,33 @@ def attachment_of(raw: dict[str, Any]) -> Attachment:
         image = _largest(item.get("images") or [])
         return Attachment(kind="sticker", url=image.get("url"), extras={
             "sticker_id": item.get("sticker_id"), "product_id": item.get("product_id")})
-    # video, audio, wall posts, links, gifts...: kept whole for whoever needs them
-    return Attachment(kind="video" if kind == "video" else "other", extras={"vk_type": kind, "vk": item})
+    if kind in _PAGES:  # shared, not sent: the agent opens VK's page of it (or the link) in a browser
+        return Attachment(kind="video" if kind == "video" else "other", url=_PAGES[kind](item),
+                          name=_title(item), extras={"vk_type": kind, "vk": item})
+    # audio, gifts, polls...: kept whole for whoever needs them
+    return Attachment(kind="other", extras={"vk_type": kind, "vk": item})
+
+
+def _title(item: dict[str, Any]) -> str | None:
+    words = next((v for v in (item.get("title"), item.get("text")) if isinstance(v, str) and v.strip()), None)
+    return " ".join(words.split())[:120] if words else None
+
+
+def _web(url: Any) -> str | None:
+    return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
+
+
+def _page(path: str) -> Callable[[dict[str, Any]], str | None]:
+    def url(item: dict[str, Any]) -> str | None:
+        owner, number = item.get("owner_id", item.get("from_id")), item.get("id")
+        return f"https://vk.com/{path}{owner}_{number}" if type(owner) is int and type(number) is int else None
+    return url
+
+
+# a shared post, video or link has a page of its own, not a file VK lets us fetch
+_PAGES: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "link": lambda item: _web(item.get("url")), "video": _page("video"), "wall": _page("wall"),
+}
 
 
 def _attachment_or_raw(raw: dict[str, Any]) -> Attachment:
@@ -83,6 +109,9 @@ def describe(attachments: list[Attachment], shown: list[dict[str, Any]] | None =
             return "[forwarded message]" if forwarded == 1 else f"[{forwarded} forwarded messages]"
         return "[reply]" if shown else ""
     first = attachments[0]
+    shared = {"link": "link", "wall": "wall post", "video": "video"}.get(str(first.extras.get("vk_type")))
+    if shared is not None:
+        return f"[{shared} {first.name}]" if first.name else f"[{shared}]"
     if first.kind == "location":
         return f"[location {first.extras['latitude']}, {first.extras['longitude']}]"
     if first.kind == "document" and first.name:

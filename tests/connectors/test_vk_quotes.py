@@ -98,6 +98,29 @@ async def test_nested_forwards_are_bounded(vk: Client) -> None:  # noqa: F811
     assert (depth, node["text"], node["omitted"]) == (5, "level 5", 1)
 
 
+# shaped as the message object's attachments document them (https://dev.vk.com/ru/reference/objects/attachments-message)
+WALL = {"type": "wall", "wall": {"id": 5512, "owner_id": SHOP, "from_id": SHOP, "date": DATE - 86400,
+                                 "post_type": "post", "text": "Скидки на чайники!\nТолько до пятницы."}}
+LINK = {"type": "link", "link": {"url": "https://shop.example/sale", "title": "Распродажа", "caption": "shop.example",
+                                 "description": ""}}
+VIDEO = {"type": "video", "video": {"id": 456239017, "owner_id": SHOP, "title": "Как собрать шкаф", "duration": 95,
+                                    "date": DATE - 3600, "access_key": "9a8b7c"}}
+
+
+async def test_a_shared_post_link_or_video_opens_its_page(vk: Client) -> None:  # noqa: F811
+    """They were an opaque [attachment] whose console link answered 502: VK
+    lets nobody fetch them as files; each has a page of its own."""
+    for cmid, shared in enumerate((WALL, LINK, VIDEO), start=60):
+        assert await post(vk, message_new(cmid, "", attachments=[shared])) == (200, "ok")
+    wall, link, video = await inbound(vk)
+    assert [(m.extras["description"], m.attachments[0].url) for m in (wall, link, video)] == [
+        ("[wall post Скидки на чайники! Только до пятницы.]", f"https://vk.com/wall{SHOP}_5512"),
+        ("[link Распродажа]", "https://shop.example/sale"),
+        ("[video Как собрать шкаф]", f"https://vk.com/video{SHOP}_456239017"),
+    ]
+    assert [m.text for m in (wall, link, video)] == ["", "", ""]  # a post's words are not the customer's
+
+
 def _long_chain(forwards: int) -> dict[str, Any]:
     """A message_new VK allows (100 forwards a level, 4,096 characters a text),
     each forward with one of its own: past 1 MiB with 65."""
