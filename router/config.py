@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from router.files.config import FilesConfig
 from router.wallboard.config import WallboardConfig
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # .inf and .nan are floats to YAML: a backoff or a timeout of either is no setting
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class _Backoff(Section):
+    backoff_initial: float
+    backoff_max: float
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> Self:
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError(f"backoff_max ({self.backoff_max:g} s) is below backoff_initial "
+                             f"({self.backoff_initial:g} s): every retry would wait backoff_max")
+        return self
 
 
 class ServerConfig(Section):
@@ -69,14 +82,14 @@ class RoutingConfig(Section):
     default_priority: int = 0
 
 
-class OutboxConfig(Section):
+class OutboxConfig(_Backoff):
     max_attempts: int = Field(8, ge=1)
     backoff_initial: float = Field(1.0, gt=0)
     backoff_max: float = Field(300.0, gt=0)
     batch: int = Field(200, ge=1)
 
 
-class WebhooksConfig(Section):
+class WebhooksConfig(_Backoff):
     """Outbound webhooks (router/webhooks/): how deliveries are retried, and
     whether every subscription may reach private addresses (a lab, a LAN CRM)."""
 

@@ -85,6 +85,21 @@ def test_a_session_of_a_hundred_years_and_more_is_refused() -> None:
         Settings.model_validate({"console": {"session_hours": 1e12}})
 
 
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("outbox:\n  backoff_initial: 60\n  backoff_max: 5\n", 2, "backoff_max (5 s) is below backoff_initial (60 s)"),
+    ("webhooks:\n  backoff_max: 1\n", 2, "backoff_max (1 s) is below backoff_initial (5 s)"),
+    ("outbox:\n  backoff_max: .inf\n", 2, "finite number"),
+    ("server:\n  shutdown_timeout: .nan\n", 2, "finite number"),
+])
+def test_retries_that_contradict_themselves_or_never_end_are_refused(
+        tmp_path: Path, text: str, line: int, words: str) -> None:
+    (tmp_path / "omnirouter.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(tmp_path)
+    assert any(p.startswith(f"{tmp_path / 'omnirouter.yaml'}:{line}: ") and words in p
+               for p in refused.value.problems), refused.value.problems
+
+
 def test_a_config_folder_that_is_not_there_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A mistyped --config started the service on the defaults, with a new store and admin in the working folder."""
     with pytest.raises(ConfigError) as refused:

@@ -12,7 +12,7 @@ from datetime import date, time
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from router.kinds import DEFAULT_CAPACITY
 
@@ -130,7 +130,9 @@ class Route(_Strict):
 
 class Rule(Route):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    when: Expression | list[Expression] = Field(description="one condition, or a list that must all hold")
+    # an empty list would hold for every conversation: a rule that matches all says `when: "true"`
+    when: Expression | Annotated[list[Expression], Field(min_length=1)] = Field(
+        description="one condition, or a list that must all hold")
 
     @property
     def conditions(self) -> list[str]:
@@ -231,7 +233,15 @@ class Step(_Strict):
 
 # a language code as customers' texts are tagged: ru, en, de...
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
-AfterHoursText = Annotated[str, Field(min_length=1, max_length=1000)]
+def _only_opens(text: str) -> str:
+    """``{opens}`` is the one word filled in: any other would reach the customer as written."""
+    unknown = sorted({m for m in re.findall(r"\{([^{}]*)\}", text) if m != "opens"})
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}: only {{opens}} (the next opening) is filled in")
+    return text
+
+
+AfterHoursText = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_only_opens)]
 
 
 class QueuePolicy(_Strict):

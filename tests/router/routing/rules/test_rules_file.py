@@ -46,6 +46,11 @@ BAD_RULES = [
     ("bad time zone", "timezone: Mars/Olympus\nrules: []\ndefault: {queue: {team: support}}\n", 1, "time zone"),
     ("after-hours text in no language", "queues:\n  support:\n    after_hours_message: {}\n"
      "rules: []\ndefault: {queue: {team: support}}\n", 3, "at least one language"),
+    ("a placeholder never filled in", "queues:\n  support:\n    after_hours_message:\n"
+     "      ru: 'Откроемся {opens}, закроемся {closes}'\nrules: []\ndefault: {queue: {team: support}}\n", 4,
+     "unknown placeholder {closes}: only {opens}"),
+    ("an empty list of conditions", "rules:\n  - name: x\n    when: []\n    queue: {team: support}\n"
+     "default: {queue: {team: support}}\n", 3, "at least 1 item"),
     ("a calendar no one defined", "calendars:\n  office: {timezone: UTC, hours: {mon-fri: ['09:00-18:00']}}\nrules:\n"
      "  - {name: x, when: \"open['ofice'] and text != ''\", queue: {team: support}}\n"
      "default: {queue: {team: support}}\n", 4, "unknown calendar 'ofice' (did you mean 'office'?)"),
