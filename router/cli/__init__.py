@@ -27,6 +27,9 @@ def _run(args: argparse.Namespace) -> int:
     return run(args, STARTED)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _port(text: str) -> int:
     """A TCP port, 0 (any free one) to 65535: the system took 99999 as 34463 without a word."""
     try:
@@ -48,7 +51,9 @@ def add_run_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnirouter", description="Omnichannel contact-centre message router")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING… (default INFO)")
+    # a name logging does not know was taken as INFO without a word
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_command(sub)
     rules_cli.add_commands(sub)
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # on the handler just made: the app factory registers the secrets it reads

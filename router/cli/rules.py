@@ -225,8 +225,19 @@ def add_commands(sub: Any) -> None:
     rep.add_argument("file", help="the candidate rules.yaml (teams from the teams.yaml beside it)")
     rep.add_argument("--since", help="only conversations opened since this date (ISO 8601; UTC unless given)")
     rep.add_argument("--config", default="config", help="configuration folder of the store (default: config/)")
-    rep.add_argument("--limit", type=int, default=50, help="conversations that would move to list (default 50)")
+    rep.add_argument("--limit", type=_count, default=50, help="conversations that would move to list (default 50)")
     rep.set_defaults(func=_replay)
+
+
+def _count(text: str) -> int:
+    """0 or more: -1 listed all but the last one without a word."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
 
 
 def _add_explain(cmds: Any) -> None:

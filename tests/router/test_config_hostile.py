@@ -117,3 +117,18 @@ def test_a_port_past_65535_is_refused(port: str, capsys: pytest.CaptureFixture[s
         build_parser().parse_args(["run", "--port", port])
     assert "argument --port" in capsys.readouterr().err
     assert build_parser().parse_args(["run", "--port", "0"]).port == 0
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--log-level", "LOUD", "rules", "facts"], "argument --log-level: invalid choice: 'LOUD'"),  # was INFO, silently
+    (["rules", "replay", "rules.yaml", "--limit", "-1"], "argument --limit: -1 is below 0"),  # listed all but one
+])
+def test_a_command_line_value_that_means_nothing_is_refused(
+        argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert said in capsys.readouterr().err
+
+
+def test_log_levels_are_taken_in_any_case() -> None:
+    assert build_parser().parse_args(["--log-level", "debug", "rules", "facts"]).log_level == "DEBUG"
