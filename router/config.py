@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
@@ -29,7 +30,7 @@ class _Backoff(Section):
 
 class ServerConfig(Section):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(8080, ge=0, le=65535, strict=True)  # `true` is no port (it was 1)
     # the address customers and platforms reach us at, when behind a proxy
     public_url: str | None = None
     shutdown_timeout: float = Field(10.0, gt=0)
@@ -48,6 +49,19 @@ class ServerConfig(Section):
     # bench/README.md) or "asyncio" (Python's own, where uvloop is not: Windows)
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        # webhooks are registered at it, Twilio's signatures computed on it, file links made of it:
+        # "chat.example.com" without its scheme broke all three without a word
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is no web address: give it whole, as https://chat.example.com "
+                             "(a path is allowed, a query is not)")
+        return value
+
 
 class StoreConfig(Section):
     # "sqlite": embedded, one node (path below); "postgres": one database for one or
@@ -55,7 +69,7 @@ class StoreConfig(Section):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     # connections each node keeps to PostgreSQL (its max_connections, default 100, bounds the sum)
     pool_size: int = Field(10, ge=2, le=200)
-    path: str = "var/omnirouter.db"
+    path: str = Field("var/omnirouter.db", min_length=1)  # SQLite takes "" as a temporary database, gone at exit
     # "normal" survives a crash of the process; "full" also a power cut, slower
     synchronous: Literal["off", "normal", "full"] = "normal"
     # "process": SQL writes in a child process of their own, so they never

@@ -90,8 +90,12 @@ def test_a_session_of_a_hundred_years_and_more_is_refused() -> None:
     ("webhooks:\n  backoff_max: 1\n", 2, "backoff_max (1 s) is below backoff_initial (5 s)"),
     ("outbox:\n  backoff_max: .inf\n", 2, "finite number"),
     ("server:\n  shutdown_timeout: .nan\n", 2, "finite number"),
+    ("server:\n  port: true\n", 2, "valid integer"),
+    ("server:\n  public_url: chat.example.com\n", 2, "'chat.example.com' is no web address"),
+    ("server:\n  public_url: https://chat.example.com/?x=1\n", 2, "is no web address"),
+    ("store:\n  path: ''\n", 2, "at least 1 character"),
 ])
-def test_retries_that_contradict_themselves_or_never_end_are_refused(
+def test_settings_that_contradict_themselves_or_mean_nothing_are_refused(
         tmp_path: Path, text: str, line: int, words: str) -> None:
     (tmp_path / "omnirouter.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
