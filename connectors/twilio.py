@@ -55,6 +55,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.twilio_form import MAX_FORM_BYTES, Signatures, parse_form
 from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
+from connectors.twilio_media import fetch_media as fetch_twilio_media
 from connectors.webhook import read_body
 from router.connector import (
     ChannelLabel,
@@ -64,6 +65,8 @@ from router.connector import (
     DeliveryError,
     FileUnavailable,
     HostBusy,
+    MediaFile,
+    MediaUnavailable,
     PermanentError,
     RateLimited,
     ReplyWindow,
@@ -391,6 +394,12 @@ class TwilioConnector(Connector[TwilioOptions]):
         if self._http is not None:
             await self._http.close()
         self._http = self._client = None
+
+    async def fetch_media(self, attachment: Attachment) -> MediaFile:
+        url = attachment.extras.get("media_url")
+        if not isinstance(url, str):
+            raise MediaUnavailable("this attachment has no Twilio media URL")
+        return await fetch_twilio_media(url, self.account_sid, self._signatures.token, self.options.api_base)
 
     # -- webhooks ---------------------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:

@@ -33,9 +33,11 @@ def media_of(form: dict[str, str]) -> list[Attachment]:
         if not url:
             continue
         mime = form.get(f"MediaContentType{i}", "application/octet-stream")
-        # Twilio's media URL ends with the Media SID (ME...); the file needs the account's credentials
-        found.append(Attachment(kind=_attachment_kind(mime), url=url, mime_type=mime,
-                                extras={"media_sid": url.rstrip("/").rsplit("/", 1)[-1]}))
+        # Twilio's media URL ends with the Media SID (ME...); where the account enforces HTTP auth
+        # on media (as Twilio advises) it answers only the account's credentials, so it is no
+        # link for an agent's browser: the console relays it (TwilioConnector.fetch_media)
+        found.append(Attachment(kind=_attachment_kind(mime), mime_type=mime, extras={
+            "media_sid": url.rstrip("/").rsplit("/", 1)[-1], "media_url": url}))
     return found
 
 

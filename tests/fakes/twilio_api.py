@@ -73,12 +73,35 @@ class FakeTwilio(LocalServer):
         # (which calls, how they fail) until ``heal``: a message the API keeps refusing
         self.standing: list[tuple[Callable[[MultiDict[str]], bool], Failure]] = []
         self.delay = 0.0
+        # Media SID -> (content type, bytes); the headers of each request to the file store
+        self.media: dict[str, tuple[str, bytes]] = {}
+        self.file_requests: list[dict[str, str]] = []
         # while set to an unset event, every send waits for it: a slow API, with no guess of how slow
         self.hold: asyncio.Event | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def routes(self, app: web.Application) -> None:
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json", self._create)
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{account}}/Messages/{{message}}/Media/{{media}}", self._media)
+        app.router.add_get("/files/{media}", self._file)
+
+    # -- media, as an account that enforces HTTP auth on media URLs keeps them ----------
+    def add_media(self, media_sid: str, content_type: str, body: bytes) -> None:
+        self.media[media_sid] = (content_type, body)
+
+    async def _media(self, request: web.Request) -> web.Response:
+        """Twilio's media URL: the account's credentials, then a redirect to a signed link of its file store."""
+        if not self._authorized(request, request.match_info["account"]):
+            return _error(401, 20003, "Authenticate")
+        media = request.match_info["media"]
+        if media not in self.media:
+            return _error(404, 20404, "The requested resource was not found")
+        raise web.HTTPTemporaryRedirect(f"/files/{media}?Signature=signed-by-the-store")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.file_requests.append(dict(request.headers))
+        content_type, body = self.media[request.match_info["media"]]
+        return web.Response(body=body, content_type=content_type)
 
     # -- scripting -------------------------------------------------------------
     def fail_next(self, status: int, code: int, message: str, *, times: int = 1,
