@@ -30,7 +30,10 @@ from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any, Literal
 
 import quotequail
-from inscriptis import get_text
+from inscriptis import Inscriptis
+from inscriptis.model.config import ParserConfig
+from lxml.etree import ParserError
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from connectors.email_headers import bounded_headers
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
@@ -189,10 +192,27 @@ def _text_of(part: EmailMessage, warnings: list[str]) -> str:
     return content if isinstance(content, str) else content.decode("utf-8", "replace")
 
 
+def _html_tree(html: str) -> HtmlElement | None:
+    """inscriptis's own parse, with libxml2's depth limit lifted (``huge_tree``):
+    past 255 nested elements it stopped, and everything after was dropped
+    without a word. A parser a call, as lxml's parsers are not for threads."""
+    html = html.strip()
+    if html.startswith("<?xml "):
+        html = re.sub(r"^<\?xml[^>]*\?>", "", html, count=1)
+    if not html:
+        return None
+    parser = HTMLParser(huge_tree=True)
+    try:
+        return document_fromstring(html, parser=parser)
+    except ParserError:
+        return document_fromstring("<pre>" + html + "</pre>", parser=parser)
+
+
 def html_to_text(html: str) -> str:
     """Readable text of an HTML mail: paragraphs, lists and tables kept as
     lines, scripts and styles gone."""
-    text = str(get_text(html))
+    tree = _html_tree(html)
+    text = Inscriptis(tree, ParserConfig()).get_text() if tree is not None else ""
     # inscriptis indents nested blocks; in a mail that is noise, not structure
     lines = [line.strip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from connectors.email import EmailConnector, EmailOptions
-from connectors.email_parse import _dated_address_header, fallback_id, parse_mail, strip_quotes
+from connectors.email_parse import _dated_address_header, fallback_id, html_to_text, parse_mail, strip_quotes
 from router.models import MAX_TEXT_LENGTH, Author, OutboundMessage, utcnow
 from tests.liveness import finishes
 
@@ -276,6 +276,12 @@ def test_a_body_in_utf8_without_a_charset_is_read_as_utf8() -> None:
     cp1251 = raw.replace("Здравствуйте, где мой заказ?".encode(), "Здравствуйте".encode("cp1251"))
     assert "body has no charset and is not UTF-8: read as ASCII with replacements" in parse_mail(
         "mail", cp1251).inbound.extras["parse_warnings"]
+
+
+def test_html_nested_past_255_levels_is_read_to_its_end() -> None:
+    """libxml2 stops at 255 nested elements: everything after was dropped without a word."""
+    html = "<p>Здравствуйте</p>" + "<div>" * 300 + "глубоко" + "</div>" * 300 + "<p>Где заказ?</p>"
+    assert html_to_text(html).split() == ["Здравствуйте", "глубоко", "Где", "заказ?"]
 
 
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
