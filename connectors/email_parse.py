@@ -345,16 +345,22 @@ def _reply_header_at(lines: list[str]) -> int | None:
     return None
 
 
+# quotequail's own bound: it costs ~70 µs a line
+QUOTE_LINES = 1000
+
+
 def _first_quote_at(text: str) -> int | None:
-    """Line index where quotequail sees the first quoted block."""
+    """Line index where quotequail sees the first quoted block. It reads the
+    first ``QUOTE_LINES`` lines and calls the rest quoted: that is no quote,
+    and a longer mail's shown text had lost its end without a word."""
     try:
-        parts = quotequail.quote(text)
+        parts = quotequail.quote(text, limit=QUOTE_LINES)
     except (ValueError, IndexError, RecursionError):  # a library bug must not lose the mail
         return None
     lines = 0
     for visible, chunk in parts:
         if not visible:
-            return lines
+            return None if lines == QUOTE_LINES else lines
         lines += len(chunk.splitlines()) or 1
     return None
 

@@ -284,6 +284,12 @@ def test_html_nested_past_255_levels_is_read_to_its_end() -> None:
     assert html_to_text(html).split() == ["Здравствуйте", "глубоко", "Где", "заказ?"]
 
 
+def test_a_mail_of_many_short_lines_is_shown_to_its_end() -> None:
+    """quotequail reads 1,000 lines and calls the rest a quote: the last 500 were cut without a word."""
+    body = "\n".join(f"{i}" for i in range(1500))
+    assert strip_quotes(body) == body
+
+
 def test_an_unknown_charset_is_read_with_replacements_and_a_warning() -> None:
     raw = (b"From: a@example.com\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
            b"\r\nHello \xff world\r\n")
