@@ -313,6 +313,9 @@ class CoreMeta(Given):
     # an inbound message's, as the connector gave them (``InboundMessage``)
     sender_name: str | None = None
     automated: str | None = None
+    # an outbound message's addressee, as the message it answers gave it: a
+    # customer's history shows an answer only to the identity it went to
+    recipient: IdentityRef | None = None
 
 
 class Message(_Model):

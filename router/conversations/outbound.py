@@ -65,7 +65,7 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
         id=new_ordered_id("msg"), conversation_id=out.conversation_id, customer_id=out.customer_id,
         direction=Direction.OUT, author=out.author, agent_id=out.agent_id, channel=out.to.channel,
         text=out.text if out.shown is None else out.shown, attachments=list(out.attachments), created_at=now,
-        delivery=Delivery.PENDING, core=out.core.model_copy(),
+        delivery=Delivery.PENDING, core=out.core.model_copy(update={"recipient": out.to.sender}),
     )
     payload = OutboundMessage(
         message_id=message.id, channel=out.to.channel, recipient=out.to.sender.value, author=out.author,

@@ -163,13 +163,17 @@ class Ingest:
 
     def _visible(self, messages: list[Message], allowed: set[tuple[str, str]]) -> list[Message]:
         """Inbound messages from ``allowed`` identities, and the answers that
-        followed them (an answer goes to whoever wrote last)."""
+        went to them: by the addressee an answer names, else (one stored
+        before answers named it) by following an allowed one's message. An
+        agent's reply to an identity merged in without proof stays that
+        identity's, though it answers in the same conversation."""
         shown: list[Message] = []
         showing = False
         for m in messages:
             if m.direction is Direction.IN:
                 showing = m.sender is not None and _key(self.identity.identity_of(m.sender)) in allowed
-            if showing:
+            mine = showing if m.core.recipient is None else _key(self.identity.identity_of(m.core.recipient)) in allowed
+            if mine if m.direction is Direction.OUT else showing:
                 shown.append(m)
         return shown
 

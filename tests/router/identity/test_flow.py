@@ -131,6 +131,22 @@ async def test_a_claim_merged_by_config_still_shows_only_ones_own_messages(store
     assert [m.text for m in phone] == ["Мой диагноз — секрет"]
 
 
+async def test_a_reply_to_an_identity_merged_in_without_proof_stays_its_own(store: Store, agent: Agent) -> None:
+    """One conversation, two identities joined by config without proof: an
+    agent's reply to the WhatsApp one came after the site's message, and the
+    site's history showed it (an answer followed whoever wrote last)."""
+    router = make_router(store, phone={"kinds": ["whatsapp"], "merge_claims": True})
+    await router.on_message(msg("whatsapp", "+79123456789", "wa-1", "Мой баланс?"))
+    site = await router.on_message(msg("webchat", "visitor-1", "w-1", "Мой номер 8 912 345 67 89"))
+    assert site.conversation_id is not None
+    await router.conversations.reply(site.conversation_id, agent, "Ваш баланс 9000 ₽", channel="whatsapp")
+    await router.conversations.reply(site.conversation_id, agent, "Здравствуйте! Чем помочь?", channel="webchat")
+    shown = await router.history(IdentityRef(kind="webchat", value="visitor-1"))
+    assert [m.text for m in shown] == ["Мой номер 8 912 345 67 89", "Здравствуйте! Чем помочь?"]
+    phone = await router.history(IdentityRef(kind="whatsapp", value="whatsapp:+79123456789"))
+    assert [m.text for m in phone] == ["Мой баланс?", "Ваш баланс 9000 ₽"]
+
+
 async def test_after_a_proven_link_the_history_is_whole(router: Router, agent: Agent) -> None:
     a = await router.on_message(msg("webchat", "visitor-1", "w-1", "С сайта"))
     b = await router.on_message(msg("telegram", "555", "tg-1", "Из телеграма"))
