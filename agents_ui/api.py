@@ -258,10 +258,16 @@ async def resolve(request: web.Request, body: ResolveBody) -> ConversationOut:
 
 @endpoint("POST", "/api/conversations/{id}/reopen", "Reopen a resolved conversation: it is the caller's again",
           response=ConversationOut,
-          errors=((409, "not resolved, or the customer has another open conversation by now"),))
+          errors=((409, "not resolved, another agent's (without reassign), or the customer has another open "
+                         "conversation by now"),))
 async def reopen(request: web.Request, _: None) -> ConversationOut:
+    agent = current_agent(request)
+    conv = await _store(request.app).get_conversation(request.match_info["id"])
+    if conv.agent_id not in (None, agent.id) and not may(agent.role, Permission.REASSIGN):
+        # a reopen makes it the caller's: a colleague's, a take-over
+        raise ApiError(409, "conflict", "the conversation was another agent's")
     try:
-        view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], current_agent(request))
+        view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], agent)
     except CustomerOpenElsewhere as exc:
         raise ApiError(409, "customer_has_open_conversation", str(exc)) from None
     return ConversationOut(conversation=view)

@@ -113,13 +113,18 @@ class TransferOut(BaseModel):
 
 @endpoint("POST", "/api/conversations/{id}/transfer", "Transfer to a team's queue or to an agent (within capacity)",
           body=TransferBody, response=TransferOut,
-          errors=((409, "resolved, another agent's, or the agent is full"), (422, "unknown team or agent")))
+          errors=((403, "a conversation not your own given to a colleague, without reassign"),
+                  (409, "resolved, another agent's, or the agent is full"), (422, "unknown team or agent")))
 async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
     me = current_agent(request)
     store, assigner = _store(request.app), request.app[ASSIGNER]
     conv = await store.get_conversation(request.match_info["id"])
     if conv.status is ConversationStatus.ASSIGNED and conv.agent_id != me.id and not may(me.role, Permission.REASSIGN):
         raise ApiError(409, "conflict", "the conversation is assigned to another agent")
+    mine = conv.status is ConversationStatus.ASSIGNED and conv.agent_id == me.id
+    if body.agent_id not in (None, me.id) and not mine and not may(me.role, Permission.REASSIGN):
+        # giving a queued or the bot's conversation to a colleague is assigning it to them
+        raise ApiError(403, "forbidden", "your role may give a colleague only a conversation of your own (reassign)")
     try:
         if body.team is not None:
             return TransferOut(conversation=await assigner.transfer_to_team(conv.id, body.team, me))

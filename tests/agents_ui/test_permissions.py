@@ -226,6 +226,29 @@ async def test_a_supervisor_moves_a_colleagues_conversation_and_an_agent_may_not
     assert (await resp.json())["conversation"]["status"] == "resolved"
 
 
+async def test_an_agent_neither_reopens_a_colleagues_conversation_nor_gives_a_queued_one_away(
+        client: Client, open_session: OpenSession) -> None:
+    """Reopen made a colleague's resolved conversation the caller's, and
+    transfer gave a queued one to a named colleague: both without reassign."""
+    callers = await _callers(client, open_session)
+    agents = {a["username"]: a for a in (await (await client.get("/api/agents")).json())["agents"]}
+    sue, admin = agents["sue"], agents["admin"]
+    resolved = await _assigned_to(client, admin["id"], "Спасибо, всё", "visitor-1")
+    assert (await client.post(f"/api/conversations/{resolved}/resolve", json={})).status == 200
+    status, code, message = await error_of(await callers[AGENT].post(f"/api/conversations/{resolved}/reopen", json={}))
+    assert (status, code) == (409, "conflict") and "another agent" in message, message
+    queued = await customer_writes(client, "Где мой заказ?", sender="visitor-2", external_id="visitor-2")
+    resp = await callers[AGENT].post(f"/api/conversations/{queued}/transfer", json={"agent_id": sue["id"]})
+    assert (await error_of(resp))[:2] == (403, "forbidden")
+    for conv, status_now, owner in ((resolved, "resolved", admin["id"]), (queued, "queued", None)):
+        still = (await (await client.get(f"/api/conversations/{conv}")).json())["conversation"]
+        assert (still["status"], still["agent_id"]) == (status_now, owner)
+    # the supervisor may: the reopened one is theirs
+    resp = await callers[SUPERVISOR].post(f"/api/conversations/{resolved}/reopen", json={})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["conversation"]["agent_id"] == sue["id"]
+
+
 async def test_a_supervisor_switches_a_colleagues_presence_and_an_agent_may_not(
         client: Client, open_session: OpenSession) -> None:
     callers = await _callers(client, open_session)
