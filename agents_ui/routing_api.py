@@ -73,13 +73,18 @@ async def list_presence(request: web.Request, _: None) -> PresenceList:
 
 
 @endpoint("POST", "/api/presence", "Switch presence: online, away or offline (offline gives back unopened offers)",
-          body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs manage_presence"),))
+          body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs manage_presence"),
+                                                           (409, "a colleague set online: only away or offline")))
 async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
     me = current_agent(request)
     target = me
     if body.agent_id not in (None, me.id):
         if not may(me.role, Permission.MANAGE_PRESENCE):
             raise ApiError(403, "forbidden", "your role may not switch someone else's presence (manage_presence)")
+        if body.presence is Presence.ONLINE:
+            # online is "offer me conversations": a colleague set so would be offered them while away
+            raise ApiError(409, "conflict", "only an agent puts themselves online; a colleague may be set "
+                           "away or offline")
         target = await _store(request.app).get_agent(str(body.agent_id))
     return PresenceOut(presence=await request.app[ASSIGNER].set_presence(target, body.presence))
 

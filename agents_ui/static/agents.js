@@ -194,6 +194,7 @@
     for (const value of ["online", "away", "offline"]) {
       const option = el("option", "", tr(`presence.${value}`));
       option.value = value;
+      option.disabled = value === "online"; // shown when it is theirs; only they put themselves online
       select.append(option);
     }
     select.value = row.presence;

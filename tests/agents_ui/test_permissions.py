@@ -260,6 +260,12 @@ async def test_a_supervisor_switches_a_colleagues_presence_and_an_agent_may_not(
     presence = {p["agent_id"]: p["presence"] for p in (await (await client.get("/api/presence")).json())["presence"]}
     assert presence[agents["ann"]["id"]] == "away"
     assert presence.get(agents["sue"]["id"], "offline") == "offline"
+    # but never online: conversations would be offered to someone who is not there (README: away or offline)
+    for caller in (callers[SUPERVISOR], client):
+        resp = await caller.post("/api/presence", json={"presence": "online", "agent_id": agents["ann"]["id"]})
+        assert (await error_of(resp))[:2] == (409, "conflict")
+    presence = {p["agent_id"]: p["presence"] for p in (await (await client.get("/api/presence")).json())["presence"]}
+    assert presence[agents["ann"]["id"]] == "away"
 
 
 TEAMS = """
