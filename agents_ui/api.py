@@ -212,6 +212,13 @@ async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
     return conv
 
 
+def _not_others(agent: Agent) -> str | None:
+    """``agent``, whose role may not take over a colleague's conversation, for the
+    store to check with the change (``_open_for`` read it before: a colleague may
+    have taken it since); None for a role that may."""
+    return None if may(agent.role, Permission.REASSIGN) else agent.id
+
+
 async def _assignee(request: web.Request, body: AssignBody) -> Agent:
     me = current_agent(request)
     if body.agent_id in (None, me.id):
@@ -231,9 +238,10 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
                   (409, "resolved, or another agent's")))
 async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     assignee = await _assignee(request, body)
-    await _open_for(request, current_agent(request))
+    me = current_agent(request)
+    await _open_for(request, me)
     try:
-        view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee)
+        view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee, _not_others(me))
     except ReplyRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     except AgentDeactivated:  # deactivated while this was in flight: as if they had been before
@@ -250,7 +258,8 @@ async def resolve(request: web.Request, body: ResolveBody) -> ConversationOut:
     agent = current_agent(request)
     await _open_for(request, agent)
     try:
-        view = await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent, body.seen_message_id)
+        view = await request.app[CONVERSATIONS].resolve(request.match_info["id"], agent, body.seen_message_id,
+                                                        _not_others(agent))
     except UnansweredMessages as exc:  # the console asks the agent to confirm, then resolves without it
         raise ApiError(409, "unanswered_message", str(exc), details={"count": exc.count}) from None
     return ConversationOut(conversation=view)

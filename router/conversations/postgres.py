@@ -93,9 +93,10 @@ _UNSEEN = """
 
 async def _set_state(
     conn: PgConn, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: datetime,
-    expected: set[ConversationStatus] | None, seen: str | None = None,
+    expected: set[ConversationStatus] | None, seen: str | None = None, not_others: str | None = None,
 ) -> ConversationView:
     row = await _expected(conn, conversation_id, expected)
+    states.check_owner(conversation_id, ConversationStatus(row["status"]), row["agent_id"], not_others)
     if seen is not None:  # under the row's lock: a message joining now waits for the resolve, then finds it
         states.check_seen(status, await conn.fetchval(_UNSEEN, conversation_id, seen))
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
@@ -297,8 +298,9 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         *,
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
+        not_others: str | None = None,
     ) -> ConversationView:
-        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected, seen)
+        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected, seen, not_others)
 
     # -- messages ------------------------------------------------------------------
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:

@@ -160,11 +160,14 @@ class Conversations:
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
         return message
 
-    async def assign(self, conversation_id: str, agent: Agent) -> ConversationView:
+    async def assign(self, conversation_id: str, agent: Agent, not_others: str | None = None) -> ConversationView:
+        """``not_others``: the caller, when their role may not take over a
+        colleague's conversation (checked with the change)."""
         try:
             view = await self.store.set_conversation_state(
                 conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
                 expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
+                not_others=not_others,
             )
         except AgentDeactivated:
             raise  # deactivated in flight: the API names it (agent_deactivated)
@@ -218,13 +221,15 @@ class Conversations:
         self.bus.publish(events.conversation_updated(view))
         return view
 
-    async def resolve(self, conversation_id: str, agent: Agent, seen: str | None = None) -> ConversationView:
+    async def resolve(self, conversation_id: str, agent: Agent, seen: str | None = None,
+                      not_others: str | None = None) -> ConversationView:
         # checked in the same transaction as the change: two agents resolving at
         # once get one success and one conflict, never a double "resolved" event;
         # ``seen``: the last message the agent saw, a customer's later one refuses it
         view = await self.store.set_conversation_state(
             conversation_id, ConversationStatus.RESOLVED, agent.id, self.clock(),
             expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED}, seen=seen,
+            not_others=not_others,
         )
         log.info("conversation %s resolved by %s", conversation_id, agent.username)
         self.bus.publish(events.conversation_updated(view))

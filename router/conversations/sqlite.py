@@ -88,9 +88,10 @@ _UNSEEN = """
 
 def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
-    expected: set[ConversationStatus] | None, seen: str | None = None,
+    expected: set[ConversationStatus] | None, seen: str | None = None, not_others: str | None = None,
 ) -> ConversationView:
     row = _expected(conn, conversation_id, expected)
+    states.check_owner(conversation_id, ConversationStatus(row["status"]), row["agent_id"], not_others)
     if seen is not None:  # in the writer's transaction: a message that joins later finds it resolved
         states.check_seen(status, conn.execute(_UNSEEN, {"c": conversation_id, "seen": seen}).fetchone()[0])
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
@@ -245,8 +246,9 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         *,
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
+        not_others: str | None = None,
     ) -> ConversationView:
-        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected, seen)
+        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected, seen, not_others)
 
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))

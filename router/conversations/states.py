@@ -44,6 +44,16 @@ def check_expected(conversation_id: str, current: ConversationStatus,
         raise ConflictError(f"conversation {conversation_id} is {current.value}")
 
 
+def check_owner(conversation_id: str, current: ConversationStatus, agent_id: str | None, caller: str | None) -> None:
+    """A change by ``caller``, whose role may not take over a colleague's
+    conversation (None: one that may), is refused (``ConflictError``,
+    nothing changes) when the conversation is another agent's by now: read
+    with the change, so two agents taking or resolving one at once never
+    both succeed on a colleague's."""
+    if caller is not None and current is ConversationStatus.ASSIGNED and agent_id not in (None, caller):
+        raise ConflictError(f"conversation {conversation_id} is assigned to another agent")
+
+
 def check_unanswered(conversation_id: str, latest: str | None, after: AnswerMark | None) -> None:
     """A bot turn's answer or handoff made ``after`` the answer it read
     (None: no check) is refused (``AnsweredMeanwhile``, nothing changes) when

@@ -86,9 +86,12 @@ class ConversationStore(Protocol):
         *,
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
+        not_others: str | None = None,
     ) -> ConversationView:
         """Change status and owner; ``ConflictError`` unless the current status
-        is in ``expected`` (when given); ``AgentDeactivated`` when it would be
+        is in ``expected`` (when given), and when it is assigned to an agent
+        other than ``not_others`` (when given: a caller who may not take over
+        a colleague's, ``states.check_owner``); ``AgentDeactivated`` when it would be
         assigned to a deactivated agent. A resolve keeps the conversation's
         agent (who handled it: ``states.agent_after``); with ``seen`` (the
         last message the resolving agent saw) it is refused with

@@ -32,6 +32,28 @@ async def test_state_change_checks_expected_status(store: Store) -> None:
         await store.set_conversation_state("conv_missing", ConversationStatus.RESOLVED, None, T0)
 
 
+async def test_a_caller_who_may_not_take_over_is_refused_a_colleagues_conversation_with_the_change(
+        store: Store) -> None:
+    """``not_others``: checked with the change, so a colleague who took the
+    conversation since the caller looked (two agents at once) wins alone."""
+    _, conv_id = await ingest(store, inbound())
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "hash")
+    bob = await store.create_agent("bob", "Bob", Role.AGENT, "hash")
+    open_ = {ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED}
+    await store.set_conversation_state(conv_id, ConversationStatus.ASSIGNED, bob.id, T0, expected=open_,
+                                       not_others=bob.id)  # a queued one: anyone's to take
+    for status in (ConversationStatus.ASSIGNED, ConversationStatus.RESOLVED):
+        with pytest.raises(ConflictError):
+            await store.set_conversation_state(conv_id, status, ann.id, T0, expected=open_, not_others=ann.id)
+    kept = await store.get_conversation(conv_id)
+    assert (kept.status, kept.agent_id) == (ConversationStatus.ASSIGNED, bob.id)
+    # bob's own, and a role that may take over (None)
+    assert (await store.set_conversation_state(conv_id, ConversationStatus.ASSIGNED, bob.id, T0, expected=open_,
+                                               not_others=bob.id)).agent_id == bob.id
+    taken = await store.set_conversation_state(conv_id, ConversationStatus.ASSIGNED, ann.id, T0, expected=open_)
+    assert taken.agent_id == ann.id
+
+
 async def test_list_and_count_conversations(store: Store) -> None:
     _, c1 = await ingest(store, inbound("a", sender="u1"), T0)
     _, c2 = await ingest(store, inbound("b", sender="u2"), T0 + timedelta(seconds=1))
