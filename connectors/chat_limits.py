@@ -4,6 +4,7 @@ key a client's address is counted by."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -110,3 +111,16 @@ class ByteBudget:
             self._spent = {k: s for k, s in self._spent.items() if s and now - s[-1][0] < self.window}
             self._swept = now
         self._spent.setdefault(key, deque()).append((now, size))
+
+
+def rate(value: str) -> str:
+    """A rate ``limits`` reads, as an options field checks it: '20/minute', '5 per 10 seconds'.
+    A zero is refused: limits takes '0/minute' (nothing ever passes: every chat refused) and
+    '20 per 0 seconds' (read as per second) without a word."""
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate like '20/minute' or '5 per 10 seconds'") from None
+    if 0 in map(int, re.findall(r"\d+", value)):
+        raise ValueError(f"{value!r}: a rate lets at least 1 through in a time of at least 1 unit")
+    return value

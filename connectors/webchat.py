@@ -25,7 +25,7 @@ import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 from pydantic import AfterValidator, Field
 
-from connectors.chat_limits import MovingWindow, address_key
+from connectors.chat_limits import MovingWindow, address_key, rate
 from connectors.webchat_files import VisitorUploads, frame_files, history_files
 from connectors.webchat_frames import (
     ChatFrame,
@@ -99,14 +99,6 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _rate(value: str) -> str:
-    try:
-        limits.parse(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a rate like '20/minute' or '5 per 10 seconds'") from None
-    return value
-
-
 class WebChatOptions(ConnectorOptions):
     # empty: any site may embed the chat; otherwise only these origins
     allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
@@ -120,14 +112,14 @@ class WebChatOptions(ConnectorOptions):
     prechat: Prechat = Field(default_factory=Prechat)
     # per visitor, over a moving window: a person never types this fast, a
     # script flooding the store and the agents' screens does
-    rate_limit: Annotated[str, AfterValidator(_rate)] = "20/minute"
+    rate_limit: Annotated[str, AfterValidator(rate)] = "20/minute"
     # per client address too (behind a proxy, see server.trusted_proxies):
     # visitor tokens are free, so a script could mint one per socket. Sized
     # for an office or a campus behind one NAT: 30 people opening the chat
     # for the first time within a minute, or 5 messages a second between
     # them, is far beyond what one address sends a contact centre.
-    new_visitors_per_address: Annotated[str, AfterValidator(_rate)] = "30/minute"
-    rate_limit_per_address: Annotated[str, AfterValidator(_rate)] = "300/minute"
+    new_visitors_per_address: Annotated[str, AfterValidator(rate)] = "30/minute"
+    rate_limit_per_address: Annotated[str, AfterValidator(rate)] = "300/minute"
     # bytes of files a visitor (and an address) may send per hour: uploads cannot fill the disk
     file_bytes_per_hour: Annotated[int, Field(gt=0)] = 50 * 1024**2
     file_bytes_per_hour_per_address: Annotated[int, Field(gt=0)] = 200 * 1024**2

@@ -94,10 +94,15 @@ def test_the_moving_window_forgets_keys_idle_for_a_window() -> None:
     assert window.hit("anna") and window.hit("anna")  # a fresh window for anna, as her old hits had left it
 
 
-@pytest.mark.parametrize("rate", ["banana", "20 per fortnight", ""])
-def test_a_rate_limit_that_is_no_rate_is_a_config_error(rate: str) -> None:
-    with pytest.raises(ValidationError, match="is not a rate"):
+@pytest.mark.parametrize(("rate", "said"), [
+    ("banana", "is not a rate"), ("20 per fortnight", "is not a rate"), ("", "is not a rate"),
+    # limits reads these without a word: nothing ever passes, and "per second"
+    ("0/minute", "at least 1"), ("20 per 0 seconds", "at least 1"),
+])
+def test_a_rate_limit_that_is_no_rate_is_a_config_error(rate: str, said: str) -> None:
+    with pytest.raises(ValidationError, match=said):
         WebChatConnector.parse_options({"rate_limit": rate})
+    assert WebChatConnector.parse_options({"rate_limit": "5 per 10 seconds"}).rate_limit == "5 per 10 seconds"
 
 
 async def test_a_socket_that_never_says_hello_is_closed_and_one_that_does_stays(
