@@ -45,7 +45,7 @@ def _match(r: Record) -> ClaimMatch:
                       holder_name=r["holder_name"], holder_channels=sorted(r["holder_channels"]))
 
 
-async def _widely_shared(conn: PgConn, key: KeyRef, max_profiles: int) -> bool:
+async def key_widely_shared(conn: PgConn, key: KeyRef, max_profiles: int) -> bool:
     """A key of more than ``max_profiles`` customers (proven or claimed), or one
     the business's own data marks shared, says nothing about who is who."""
     sources = await conn.fetch("SELECT source FROM identity_claims WHERE kind = $1 AND value = $2",
@@ -70,7 +70,7 @@ async def claim_matches(conn: PgConn, customer_id: str, max_profiles: int) -> li
     for row in rows:
         key = KeyRef(row["kind"], row["value"])
         if key not in verdicts:
-            verdicts[key] = await _widely_shared(conn, key, max_profiles)
+            verdicts[key] = await key_widely_shared(conn, key, max_profiles)
         if not verdicts[key]:
             found.append(_match(row))
     return found

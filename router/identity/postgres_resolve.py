@@ -31,6 +31,7 @@ import logging
 from datetime import datetime
 
 from router.identity import postgres_proven, postgres_upsert
+from router.identity.postgres_claims import key_widely_shared
 from router.identity.postgres_live import live_end
 from router.identity.postgres_merge import _merge
 from router.identity.postgres_rows import _audit, _customer
@@ -43,7 +44,6 @@ from router.identity.rules import (
     new_claim,
     nothing_to_apply,
     one_owner,
-    widely_shared,
 )
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
 from router.models import Customer, IdentityRef, new_id
@@ -115,20 +115,11 @@ async def _resolve_identity(
     return _customer(row)
 
 
-async def _key_sharers(conn: PgConn, key: KeyRef, limit: int) -> list[str]:
-    """Profiles having ``key``, proven or claimed (at most ``limit``)."""
-    rows = await conn.fetch(
-        "SELECT customer_id FROM identities WHERE key_kind = $1 AND key_value = $2"
-        " UNION SELECT customer_id FROM identity_claims WHERE kind = $1 AND value = $2 LIMIT $3",
-        key.kind, key.value, limit,
-    )
-    return [r[0] for r in rows]
-
-
 async def _key_owner(conn: PgConn, key: KeyRef, max_profiles: int) -> str | None:
     """The one profile with a proven identity of ``key``, unless the key is
-    too widely shared (more than ``max_profiles``) or owned by several."""
-    if widely_shared(len(await _key_sharers(conn, key, max_profiles + 1)), max_profiles):
+    too widely shared (more than ``max_profiles``), marked shared by the
+    business's own data (an import's family phone), or owned by several."""
+    if await key_widely_shared(conn, key, max_profiles):
         log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
         return None
     owners = await conn.fetch(

@@ -43,7 +43,7 @@ def _match(r: sqlite3.Row) -> ClaimMatch:
                       holder_name=r["holder_name"], holder_channels=sorted(json.loads(r["holder_channels"])))
 
 
-def _widely_shared(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> bool:
+def key_widely_shared(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> bool:
     """A key of more than ``max_profiles`` customers (proven or claimed), or one
     the business's own data marks shared, says nothing about who is who."""
     sources = conn.execute("SELECT source FROM identity_claims WHERE kind = ? AND value = ?",
@@ -68,7 +68,7 @@ def claim_matches(conn: sqlite3.Connection, customer_id: str, max_profiles: int)
     for row in rows:
         key = KeyRef(row["kind"], row["value"])
         if key not in verdicts:
-            verdicts[key] = _widely_shared(conn, key, max_profiles)
+            verdicts[key] = key_widely_shared(conn, key, max_profiles)
         if not verdicts[key]:
             found.append(_match(row))
     return found

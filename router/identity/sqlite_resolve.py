@@ -15,8 +15,8 @@ from router.identity.rules import (
     new_claim,
     nothing_to_apply,
     one_owner,
-    widely_shared,
 )
+from router.identity.sqlite_claims import key_widely_shared
 from router.identity.sqlite_live import live_end
 from router.identity.sqlite_merge import _merge
 from router.identity.sqlite_rows import _BY_IDENTITY, _audit, _customer
@@ -70,21 +70,12 @@ def _live(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:
     return row
 
 
-def _key_sharers(conn: sqlite3.Connection, key: KeyRef, limit: int) -> list[str]:
-    """Profiles having ``key``, proven or claimed (at most ``limit``)."""
-    rows = _all(
-        conn,
-        "SELECT customer_id FROM identities WHERE key_kind = ? AND key_value = ?"
-        " UNION SELECT customer_id FROM identity_claims WHERE kind = ? AND value = ? LIMIT ?",
-        (key.kind, key.value, key.kind, key.value, limit),
-    )
-    return [r[0] for r in rows]
-
-
 def _key_owner(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> str | None:
     """The one profile with a proven identity of ``key``, unless the key is
-    too widely shared (more than ``max_profiles``) or owned by several."""
-    if widely_shared(len(_key_sharers(conn, key, max_profiles + 1)), max_profiles):
+    too widely shared (more than ``max_profiles``), marked shared by the
+    business's own data (an import's family phone: the son's WhatsApp joined
+    his mother's record), or owned by several."""
+    if key_widely_shared(conn, key, max_profiles):
         log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
         return None
     owners = _all(
