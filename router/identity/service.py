@@ -16,6 +16,7 @@ import fnmatch
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -256,12 +257,18 @@ def load_identity_config(config_dir: Path) -> IdentityConfig:
     return load_model(IdentityConfig, path)
 
 
+# a ";" that starts no RFC 3966 extension: a second number in the same field
+_SECOND_NUMBER = re.compile(r";(?!\s*ext=)", re.IGNORECASE)
+
+
 def normalise_phone(raw: str, region: str) -> str:
     """E.164 (``+79123456789``) or ``InvalidIdentifier``. An extension is
     kept, RFC 3966 style (``+74951234567;ext=104``): the person at extension
     104 is not the person at 101, nor whoever answers the main line."""
     # a channel prefix such as "whatsapp:" or "tel:" is transport, not number
     text = raw.rsplit(":", 1)[-1].strip()
+    if _SECOND_NUMBER.search(text):  # phonenumbers reads "8912…;8926…" as one number and an extension
+        raise InvalidIdentifier(f"{raw!r} holds more than one number")
     number = _parse_phone(text, region, raw)
     if not phonenumbers.is_valid_number(number) and text.isdigit():
         # platforms such as Telegram give international numbers without the "+"
@@ -269,6 +276,9 @@ def normalise_phone(raw: str, region: str) -> str:
             number = _parse_phone("+" + text, region, raw)
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier(f"{raw!r} is not a valid phone number")
+    if str(number.national_number) not in "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal()):
+        # phonenumbers reads letters as a keypad's (ABC: 222): "916 ABC 42 95" became someone's real number
+        raise InvalidIdentifier(f"{raw!r} has letters where a phone number has digits")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return f"{e164};ext={number.extension}" if number.extension else e164
 

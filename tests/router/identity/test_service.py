@@ -58,6 +58,27 @@ def test_what_is_not_a_phone_is_refused_with_the_value_named(raw: str) -> None:
         normalise_phone(raw, "RU")
 
 
+@pytest.mark.parametrize(("raw", "said"), [
+    # phonenumbers reads letters as a keypad's: this was +79162224295, someone's real number
+    ("+7 916 ABC 42 95", "has letters where a phone number has digits"),
+    ("8 912 CALL NOW", "has letters where a phone number has digits"),
+    # and a ";" as an extension: this was +79123456789;ext=89261112233
+    ("89123456789;89261112233", "holds more than one number"),
+])
+def test_a_phone_that_would_become_another_number_is_refused(raw: str, said: str) -> None:
+    with pytest.raises(InvalidIdentifier, match=said):
+        normalise_phone(raw, "RU")
+
+
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("тел. +7 912 345 67 89", "+79123456789"), ("+7 495 123-45-67 доб. 104", "+74951234567;ext=104"),
+    ("+74951234567;ext=104", "+74951234567;ext=104"), ("+44 (0) 20 7946 0958", "+442079460958"),
+    ("＋７ ９１２ ３４５ ６７ ８９", "+79123456789"),
+])
+def test_words_beside_a_phone_and_its_extension_still_read(raw: str, e164: str) -> None:
+    assert normalise_phone(raw, "RU") == e164
+
+
 def test_emails_are_one_key_whatever_the_case_and_wrapping() -> None:
     assert normalise_email("Anna.K@Example.COM") == "anna.k@example.com"
     assert normalise_email(" mailto:anna.k@example.com ") == "anna.k@example.com"
