@@ -45,6 +45,7 @@ from router.identity.rules import (
     nothing_to_apply,
     one_owner,
 )
+from router.identity.rules_upsert import NAME_META
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
 from router.models import Customer, IdentityRef, new_id
 from router.store.pg_engine import PgConn
@@ -107,8 +108,9 @@ async def _resolve_identity(
         customer_id = await postgres_proven.record_proven(conn, customer_id, plan, message_id, now, _merge)
     if name:
         await conn.execute(
+            # a channel's profile name, unless the business named the customer (an import, the CRM)
             "UPDATE customers SET display_name = $1, updated_at = $2 WHERE id = $3"
-            " AND display_name IS DISTINCT FROM $1", name, now, customer_id,
+            " AND display_name IS DISTINCT FROM $1 AND NOT attribute_meta ? $4", name, now, customer_id, NAME_META,
         )
     row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
     assert row is not None

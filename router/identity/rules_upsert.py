@@ -86,12 +86,18 @@ def check_named(usable: Sequence[KeyRef], aside: Aside) -> None:
                             + "; ".join(f"{k.kind} {k.value}: {why}" for k, why in aside))
 
 
+# where attribute_meta notes that the business named the customer (no attribute's name starts with "@")
+NAME_META = "@display_name"
+
+
 def written_profile(name: str | None, attributes: Mapping[str, Any], meta: Mapping[str, Any],
                     upsert: CustomerUpsert, now: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
     """``(display name, attributes, attribute meta)`` after the write: each
     attribute given is set (noting when and by which source, for a merge's
     conflicts) or, given as None, removed; the name is replaced when given."""
     attrs, notes = dict(attributes), dict(meta)
+    if upsert.display_name is not None:  # the business's name: a channel's profile name no longer replaces it
+        notes[NAME_META] = {"at": now, "source": upsert.source}
     for key, value in upsert.attributes:
         if value is None:
             attrs.pop(key, None)

@@ -16,6 +16,7 @@ from router.identity.rules import (
     nothing_to_apply,
     one_owner,
 )
+from router.identity.rules_upsert import NAME_META
 from router.identity.sqlite_claims import key_widely_shared
 from router.identity.sqlite_live import live_end
 from router.identity.sqlite_merge import _merge
@@ -56,8 +57,10 @@ def resolved_row(
         customer_id = sqlite_proven.record_proven(conn, customer_id, plan, message_id, now, _merge)
     if name:
         conn.execute(
-            "UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NOT ?",
-            (name, now, customer_id, name),
+            # a channel's profile name, unless the business named the customer (an import, the CRM)
+            "UPDATE customers SET display_name = ?, updated_at = ? WHERE id = ? AND display_name IS NOT ?"
+            " AND json_extract(attribute_meta, ?) IS NULL",
+            (name, now, customer_id, name, f'$."{NAME_META}"'),
         )
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert row is not None

@@ -298,6 +298,22 @@ async def test_upsert_finds_by_key_links_new_keys_and_refuses_collisions(store: 
     assert (await store.get_customer(other.id)).attributes == {}
 
 
+async def test_a_name_the_business_gave_is_not_replaced_by_a_channels_profile_name(store: Store) -> None:
+    """A customer's WhatsApp or Telegram profile name ("Sunny 🌞") replaced the
+    name the CRM or an import gave (151 of 241 customers in a run); a customer
+    the business never named still takes the channel's."""
+    named = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "crm-7"), PHONE),
+                                                        display_name="Анна Петрова"), T0)).customer
+    seen = await store.resolve_identity(IdentityRef(kind="whatsapp", value=PHONE.value), "Sunny 🌞", T0,
+                                        keyed("whatsapp", PHONE.value))
+    assert seen.id == named.id and (await store.get_customer(named.id)).display_name == "Анна Петрова"
+    unnamed = await store.resolve_identity(IdentityRef(kind="telegram", value="42"), "Ivan", T0,
+                                           keyed("telegram", "42", key=None, match=False))
+    renamed = await store.resolve_identity(IdentityRef(kind="telegram", value="42"), "Ivan P.", T0,
+                                           keyed("telegram", "42", key=None, match=False))
+    assert renamed.id == unnamed.id and (await store.get_customer(unnamed.id)).display_name == "Ivan P."
+
+
 async def test_a_key_of_another_customer_is_set_aside_and_then_names_nobody(store: Store) -> None:
     """A family: the CRM has mother and son, one phone. The import sets the
     phone aside for the son (it is the mother's) and from then on the phone is
