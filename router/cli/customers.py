@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,9 +13,36 @@ if TYPE_CHECKING:
     from router.identity.customers import ImportReport
 
 
+class NotUtf8(ValueError):
+    """The file is not UTF-8 text (from ``line`` on): refused before any row is imported."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def _count_lines(path: Path) -> int:
+    """The file's rows, once its every line reads as UTF-8: a file that did
+    not was imported up to the bad byte (Excel's Windows-1251 export, say),
+    the rows after it lost and the summary never printed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
     with path.open("rb") as f:
-        return max(0, sum(1 for _ in f) - 1)  # the header is no row
+        for lines, line in enumerate(f, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                hint = " (it reads as Windows-1251: Excel's «CSV», not «CSV UTF-8»)" if _cp1251(line) else ""
+                raise NotUtf8(lines, f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line){hint}; "
+                                     "save it as UTF-8: nothing was imported") from None
+    return max(0, lines - 1)  # the header is no row
+
+
+def _cp1251(line: bytes) -> bool:
+    try:
+        return any("\u0400" <= c <= "\u04ff" for c in line.decode("cp1251"))
+    except UnicodeDecodeError:
+        return False
 
 
 async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> ImportReport:
@@ -50,6 +78,9 @@ def _import_command(args: argparse.Namespace) -> int:
         total = _count_lines(path)
     except OSError as exc:
         print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    except NotUtf8 as exc:
+        print(f"{path}:{exc.line}: {exc}", file=sys.stderr)
         return 1
     try:
         with tqdm(total=total, unit="row", file=sys.stderr, disable=args.quiet or None) as bar:

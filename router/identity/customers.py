@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import logging
 import math
 from collections.abc import Iterable, Iterator
@@ -207,12 +208,17 @@ def _not_applied(given: tuple[tuple[str, str], ...]) -> str:
 
 def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) -> Iterator[_Row]:
     """The rows with a usable key; the others go to ``report`` with their line number."""
-    reader = csv.DictReader(lines)
+    lines = iter(lines)
+    first = next(lines, "")
+    reader = csv.DictReader(itertools.chain([first], lines), delimiter=_delimiter(first))
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
         report.rejected.append((reader.line_num or 1, f"the header is no CSV ({exc})"))
         return
+    # "Phone", " email": our columns whatever their case and spaces (they were custom attributes, and the
+    # customer got no key); a custom attribute's name is kept as written
+    header = reader.fieldnames = [_our_column(h) for h in header]
     if not any(_COLUMN_ALIASES.get(h, h) in KEY_COLUMNS for h in header):
         report.rejected.append((1, "the header names no external_id, phone or email column"))
         return
@@ -236,6 +242,22 @@ def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) 
             yield parse_row(rules, raw, len(header), reader.line_num, report)
         except RowError as exc:
             report.rejected.append((reader.line_num, str(exc)))
+
+
+_OUR_COLUMNS = frozenset({*_COLUMN_ALIASES, *KEY_COLUMNS, "display_name", *VALUE_FIELDS})
+
+
+def _our_column(name: str) -> str:
+    plain = name.strip().lower()
+    return plain if plain in _OUR_COLUMNS else name
+
+
+def _delimiter(header_line: str) -> str:
+    """',', or what a header without one separates its columns with: Excel writes
+    «CSV» with ';' where the decimal mark is a comma (a Russian locale), or tabs."""
+    if "," in header_line:
+        return ","
+    return next((d for d in (";", "\t") if d in header_line), ",")
 
 
 async def _apply(store: CustomerStore, rows: list[_Row], source: str, report: ImportReport) -> None:

@@ -257,3 +257,38 @@ def test_a_field_past_the_csv_limit_ends_the_import_in_words(tmp_path: Path, con
 async def _found(tmp_path: Path, external_id: str) -> object:
     async with crm_store(tmp_path / "crm.db") as store:
         return await store.find_identity(IdentityRef(kind="external", value=external_id))
+
+
+def test_a_file_in_windows_1251_is_refused_whole_with_its_line(tmp_path: Path, config_dir: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel's «CSV» in a Russian locale: the rows before the first bad byte
+    were imported, the rest lost, and no summary said which (the byte named
+    was the decoder's, not the file's)."""
+    rows = "".join(f"crm-{i},Клиент {i}\n" if i == 60 else f"crm-{i},Client {i}\n" for i in range(100))
+    path = tmp_path / "customers.csv"
+    path.write_bytes(("external_id,name\n" + rows).encode("cp1251"))
+    assert main(["customers", "import", str(path), "--config", str(config_dir), "--quiet"]) == 1
+    said = capsys.readouterr().err
+    assert f"{path}:62: not UTF-8 text" in said and "Windows-1251" in said and "nothing was imported" in said
+    assert asyncio.run(_found(tmp_path, "crm-0")) is None
+
+
+@pytest.mark.parametrize(("header", "row"), [
+    ("External_ID, Phone ,EMAIL,Name", "crm-21,+7 912 345 67 89,anna@mail.ru,Анна"),  # case and spaces
+    ("external_id;phone;email;name", "crm-21;+7 912 345 67 89;anna@mail.ru;Анна"),  # Excel's «CSV», ru locale
+    ("external_id\tphone\temail\tname", "crm-21\t+7 912 345 67 89\tanna@mail.ru\tАнна"),
+])
+def test_our_columns_are_read_whatever_their_case_spaces_or_separator(
+        tmp_path: Path, config_dir: Path, header: str, row: str) -> None:
+    """"Phone" and " email" were custom attributes (the customer got no key, and the
+    import said nothing); a file separated by ';' had no key column at all."""
+    assert run_import(tmp_path, config_dir, f"{header}\n{row}\n") == 0
+    assert asyncio.run(_found(tmp_path, "crm-21")) is not None
+
+    async def keys() -> set[tuple[str, str]]:
+        async with crm_store(tmp_path / "crm.db") as store:
+            found = await store.find_identity(IdentityRef(kind="external", value="crm-21"))
+            assert found is not None and found.display_name == "Анна" and "Phone" not in found.attributes
+            return {(i.ref.kind, i.ref.value) for i in await store.customer_identities(found.id)}
+
+    assert {("phone", "+79123456789"), ("email", "anna@mail.ru")} <= asyncio.run(keys())
