@@ -398,7 +398,8 @@ def _set_aside_kind(read: ReadUpdate) -> str:
     newer shape): its kind, from the part's path, and a poll's question."""
     parts = [p.split(".") for p in read.unparsed]
     kind = next((p[1] for p in parts if len(p) > 1 and p[0] in ("message", "edited_message")), "message")
-    msg = next((read.raw[k] for k in ("message", "edited_message") if isinstance(read.raw.get(k), dict)), {})
+    msg: dict[str, Any] = next(
+        (read.raw[k] for k in ("message", "edited_message") if isinstance(read.raw.get(k), dict)), {})
     question = msg.get(kind, {}).get("question") if kind == "poll" and isinstance(msg.get(kind), dict) else None
     return f"[poll {question}]" if isinstance(question, str) else f"[{kind}]"
 
