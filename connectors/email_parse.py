@@ -176,20 +176,21 @@ def _text_of(part: EmailMessage, warnings: list[str]) -> str:
     names no charset (so US-ASCII, by RFC 2045) but is valid UTF-8 is read as
     UTF-8: scripts and some clients send Russian so, and every letter of it
     was U+FFFD."""
-    if part.get_param("charset") is None:
-        raw = part.get_payload(decode=True)
-        if isinstance(raw, bytes) and not raw.isascii():
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                warnings.append("body has no charset and is not UTF-8: read as ASCII with replacements")
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError) as exc:
         warnings.append(f"body charset {part.get_content_charset()!r} could not be used: {exc}")
         raw = part.get_payload(decode=True)
         content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return content if isinstance(content, str) else content.decode("utf-8", "replace")
+    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
+    # only where the ASCII reading replaced something: a header's every reading parses it anew
+    if "\ufffd" in text and part.get_param("charset") is None:
+        raw = part.get_payload(decode=True)
+        try:
+            return raw.decode("utf-8") if isinstance(raw, bytes) else text
+        except UnicodeDecodeError:
+            warnings.append("body has no charset and is not UTF-8: read as ASCII with replacements")
+    return text
 
 
 def _html_tree(html: str) -> HtmlElement | None:
