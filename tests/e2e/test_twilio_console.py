@@ -25,6 +25,7 @@ from tests.connectors.twilio_helpers import (
 from tests.e2e.conftest import TWILIO_ENV, new_page, open_row, running_service, server_yaml, whatsapp_yaml
 from tests.e2e.test_conversation import agent_logs_in
 from tests.fakes.twilio_api import FakeTwilio, sid, signature
+from tests.router.files.test_sniff import JPEG
 
 TEMPLATE_TEXT = "Hello! We have an answer to your question. Reply to this message to see it."
 
@@ -73,14 +74,18 @@ async def test_the_agent_sees_the_reply_delivered_then_read(
     service: str, browser: Browser, twilio_api: FakeTwilio
 ) -> None:
     message_sid = sid("MM")
+    twilio_api.add_media(f"ME{0:032x}", "image/jpeg", JPEG)
     await twilio_posts(service, "whatsapp", whatsapp_form("Где мой заказ 1042?", message_sid,
                                                          **media_fields(message_sid, "image/jpeg")))
     agent = await new_page(browser)
     await open_conversation(agent, service, "Где мой заказ 1042?")
-    # the customer's photo is a link the agent can open
+    # the customer's photo is a link the agent can open: relayed by the console, as Twilio's
+    # media URL wants the account's credentials
     photo = agent.locator('[data-testid="message"][data-author="customer"] [data-testid="attachment"]')
     await expect(photo).to_have_text("image · image/jpeg")
-    await expect(photo).to_have_attribute("href", re.compile(rf"/Messages/{message_sid}/Media/ME0+$"))
+    await expect(photo).to_have_attribute("href", re.compile(r"^/api/messages/msg_\w+/attachments/0$"))
+    opened = await agent.request.get(service + str(await photo.get_attribute("href")))
+    assert (opened.status, opened.headers["content-type"], await opened.body()) == (200, "image/jpeg", JPEG)
     await agent.locator('[data-testid="reply"]').fill("Заказ 1042 уже в пути")
     await agent.locator('[data-testid="send"]').click()
     mine = agent.locator('[data-testid="message"][data-author="agent"]')
