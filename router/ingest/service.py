@@ -172,8 +172,8 @@ class Ingest:
         for m in messages:
             if m.direction is Direction.IN:
                 showing = m.sender is not None and _key(self.identity.identity_of(m.sender)) in allowed
-            mine = showing if m.core.recipient is None else _key(self.identity.identity_of(m.core.recipient)) in allowed
-            if mine if m.direction is Direction.OUT else showing:
+            to = m.core.recipient if m.direction is Direction.OUT else None
+            if showing if to is None else _key(self.identity.identity_of(to)) in allowed:
                 shown.append(m)
         return shown
 
