@@ -35,6 +35,7 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
+from connectors.email_charset import part_text
 from connectors.email_headers import bounded_headers
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
 
@@ -170,29 +171,6 @@ def _original_id(part: Message | None) -> str | None:
 # -- bodies -----------------------------------------------------------------------
 
 
-def _text_of(part: EmailMessage, warnings: list[str]) -> str:
-    """A text part's content, decoded by its charset; a charset Python does
-    not know is read as UTF-8 with replacements, and said so. A part that
-    names no charset (so US-ASCII, by RFC 2045) but is valid UTF-8 is read as
-    UTF-8: scripts and some clients send Russian so, and every letter of it
-    was U+FFFD."""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, ValueError) as exc:
-        warnings.append(f"body charset {part.get_content_charset()!r} could not be used: {exc}")
-        raw = part.get_payload(decode=True)
-        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    # only where the ASCII reading replaced something: a header's every reading parses it anew
-    if "\ufffd" in text and part.get_param("charset") is None:
-        raw = part.get_payload(decode=True)
-        try:
-            return raw.decode("utf-8") if isinstance(raw, bytes) else text
-        except UnicodeDecodeError:
-            warnings.append("body has no charset and is not UTF-8: read as ASCII with replacements")
-    return text
-
-
 def _html_tree(html: str) -> HtmlElement | None:
     """inscriptis's own parse, with libxml2's depth limit lifted (``huge_tree``):
     past 255 nested elements it stopped, and everything after was dropped
@@ -226,7 +204,7 @@ def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
         return "", False
     if not isinstance(part, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
         return str(part.get_payload()), False
-    text = _text_of(part, warnings)
+    text = part_text(part, warnings)
     if part.get_content_subtype() == "html":
         return html_to_text(text), True
     plain = text.replace("\r\n", "\n")
@@ -234,7 +212,7 @@ def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
         # some clients send an empty text part next to the real HTML one
         html = msg.get_body(preferencelist=("html",))
         if isinstance(html, EmailMessage):
-            return html_to_text(_text_of(html, warnings)), True
+            return html_to_text(part_text(html, warnings)), True
     return plain, False
 
 

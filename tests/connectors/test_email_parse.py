@@ -273,9 +273,31 @@ def test_a_body_in_utf8_without_a_charset_is_read_as_utf8() -> None:
            "Content-Transfer-Encoding: 8bit\r\n\r\nЗдравствуйте, где мой заказ?\r\n").encode()
     parsed = parse_mail("mail", raw)
     assert parsed.inbound.text == "Здравствуйте, где мой заказ?" and parsed.warnings == []
-    cp1251 = raw.replace("Здравствуйте, где мой заказ?".encode(), "Здравствуйте".encode("cp1251"))
-    assert "body has no charset and is not UTF-8: read as ASCII with replacements" in parse_mail(
-        "mail", cp1251).inbound.extras["parse_warnings"]
+
+
+_RUSSIAN_BODY = "Добрый день! Счёт оплатил вчера, а заказ всё ещё не отправлен. Подскажите, когда ждать?"
+
+
+@pytest.mark.parametrize("charset", ["cp1251", "koi8_r", "cp866"])
+@pytest.mark.parametrize("declared", ["", "; charset=us-ascii"])
+def test_a_russian_body_with_no_true_charset_is_read_in_its_own(charset: str, declared: str) -> None:
+    """Old clients and 1C/CRM scripts send Windows-1251 (or KOI8-R, 866) with no
+    charset or with US-ASCII: every Russian letter was U+FFFD, and the agent
+    saw a mail of question marks."""
+    raw = (f"From: anna@example.ru\r\nMessage-ID: <cs@example.ru>\r\nContent-Type: text/plain{declared}\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + _RUSSIAN_BODY.encode(charset) + b"\r\n"
+    inbound = parse_mail("mail", raw).inbound
+    assert inbound.text == _RUSSIAN_BODY
+    assert inbound.extras["parse_warnings"] == [
+        f"body has no charset and is not UTF-8: read as {charset}, a guess"]
+
+
+def test_a_body_of_bytes_no_charset_reads_is_read_with_replacements() -> None:
+    raw = (b"From: anna@example.ru\r\nMessage-ID: <bin@example.ru>\r\nContent-Type: text/plain\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\nok " + bytes(range(128, 256)) * 4 + b"\r\n")
+    inbound = parse_mail("mail", raw).inbound
+    assert inbound.text.startswith("ok ")
+    assert any(w.startswith("body has no charset and is not UTF-8") for w in inbound.extras["parse_warnings"])
 
 
 def test_html_nested_past_255_levels_is_read_to_its_end() -> None:
