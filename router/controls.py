@@ -47,6 +47,26 @@ def without_control_characters(value: str, allow: frozenset[str] = NAME) -> str:
     return "".join(ch for ch in value if not is_control(ch, allow))
 
 
+# a file's name: what every file system and header takes (NAME_MAX of ext4, NTFS)
+MAX_FILE_NAME_LENGTH = 255
+
+
+def file_name(name: str) -> str:
+    """A file's name as another side gave it, fit to show and to save: its last
+    path part (never ``../x``), without control and bidi characters (``U+202E``
+    turns ``exe.pdf`` round), cut to length keeping its extension; "" when
+    nothing is left."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = without_control_characters(base).strip()
+    if not base.strip("."):  # "." and "..": a folder's names, not a file's
+        return ""
+    if len(base) > MAX_FILE_NAME_LENGTH:
+        stem, dot, ext = base.rpartition(".")
+        keep = dot and len(ext) < 16
+        base = (stem[: MAX_FILE_NAME_LENGTH - len(ext) - 1] + dot + ext) if keep else base[:MAX_FILE_NAME_LENGTH]
+    return base
+
+
 def no_control_characters(value: str) -> str:
     """A pydantic ``AfterValidator`` for a one-line name: ``value``, or
     ``ValueError`` naming the character and where."""

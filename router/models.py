@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.controls import file_name
 from router.kinds import AttachmentKind
 
 MAX_TEXT_LENGTH = 10_000
@@ -139,10 +140,16 @@ class IdentityRef(_Model):
     value: Annotated[str, Field(min_length=1, max_length=512)]
 
 
+def _file_name(name: str | None) -> str | None:
+    return (file_name(name) or None) if name is not None else None
+
+
 class Attachment(_Model):
     kind: AttachmentKind
     url: str | None = None
-    name: str | None = None
+    # as the platform or the mail gave it, made safe to show and to save: no path, no bidi
+    # override, at most 255 characters (router.controls.file_name)
+    name: Annotated[str | None, AfterValidator(_file_name)] = None
     mime_type: str | None = None
     size: int | None = None
     extras: dict[str, Any] = Field(default_factory=dict)

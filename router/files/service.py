@@ -17,14 +17,14 @@ from typing import IO
 from urllib.parse import unquote
 
 from router.connector import FileAccess, FileRefused, FileUnavailable, MediaFile
-from router.controls import without_control_characters
+from router.controls import file_name
 from router.files.blobs import BlobMissing, BlobStorage, BlobUnavailable, read_all
 from router.files.config import FilesConfig
 from router.files.names import fit_name
 from router.files.signing import SECRET_NAME, signed_path, valid
 from router.files.sniff import HEAD_BYTES, forged, sniff
 from router.files.store import FileStore
-from router.files.types import MAX_NAME_LENGTH, StoredFile
+from router.files.types import StoredFile
 from router.models import Attachment, new_id
 from router.store.errors import NotFound, StoreError
 from router.store.secrets import SecretStore
@@ -43,12 +43,8 @@ def clean_name(name: str | None) -> str:
     if name and "%" in name:
         with contextlib.suppress(UnicodeDecodeError):
             name = unquote(name, errors="strict")
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = without_control_characters(base).strip().strip(".")
-    if len(base) > MAX_NAME_LENGTH:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else base[:MAX_NAME_LENGTH]
-    return base or "file"
+    # a dot to start hides a file, and Windows drops one at the end
+    return file_name(name or "").strip(".") or "file"
 
 
 class _Spool:

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from router.controls import MAX_FILE_NAME_LENGTH
 from router.files.config import INLINE_TYPES
 from router.kinds import AttachmentKind
 from router.models import Attachment, Timestamp
 
-MAX_NAME_LENGTH = 255
+MAX_NAME_LENGTH = MAX_FILE_NAME_LENGTH
 
 
 class StoredFile(BaseModel):

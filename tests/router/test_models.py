@@ -8,7 +8,9 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from router.models import new_id, new_ordered_id
+import pytest
+
+from router.models import Attachment, new_id, new_ordered_id
 
 ID = re.compile(r"^msg_[0-9a-f]{20}$")
 ORDERED = re.compile(r"^msg_(?P<ms>[0-9a-f]{12})(?P<random>[0-9a-f]{20})$")
@@ -53,3 +55,22 @@ def test_ordered_ids_sort_by_when_they_were_made_and_keep_80_random_bits() -> No
     assert before <= stamps[0] and stamps[-1] <= after
     assert stamps == sorted(stamps)  # so each insert lands on the index's last page
     assert len({p["random"] for p in parts if p}) == len(ids)
+
+
+@pytest.mark.parametrize(("given", "shown"), [
+    ("Договор №5.pdf", "Договор №5.pdf"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\anna\\Desktop\\скан.jpg", "скан.jpg"),
+    # U+202E (right-to-left override) shows "счёт\u202efdp.exe" as "счётexe.pdf"
+    ("счёт\u202efdp.exe", "счётfdp.exe"),
+    ("a\x00b\r\nc.txt", "abc.txt"),
+    ("x" * 10_000 + ".pdf", "x" * 251 + ".pdf"),
+    ("  ..  ", None),
+    (None, None),
+])
+def test_an_attachments_name_from_a_platform_or_a_mail_is_safe_to_show_and_save(
+        given: str | None, shown: str | None) -> None:
+    """Mail and platforms give a file's name as its sender wrote it: a path that
+    climbs out of a folder, a bidi override that turns an .exe into a .pdf on
+    the agent's screen, 10 KB of name. Every connector's attachments pass here."""
+    assert Attachment(kind="document", name=given).name == shown
