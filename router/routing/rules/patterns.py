@@ -76,3 +76,15 @@ def bound(rule: rule_engine.Rule) -> rule_engine.Rule:
             node._right = TimedPattern(node._right.pattern, node._right.flags)
         node._compile_regex = lambda source, _flags=flags: TimedPattern(source, _flags)
     return rule
+
+
+def prepared(rule: rule_engine.Rule) -> rule_engine.Rule:
+    """The rule as the service evaluates it: ``bound``, and a custom attribute
+    the customer has not got read as null (``attributes['segment'] != 'b2b'``
+    holds for everyone who is not b2b, those without a segment too; before,
+    the failed lookup made the whole condition false)."""
+    for node in every_node(rule.statement.expression):
+        if (isinstance(node, re_ast.GetItemExpression) and isinstance(node.container, re_ast.SymbolExpression)
+                and node.container.name == "attributes"):
+            node.safe = True
+    return bound(rule)

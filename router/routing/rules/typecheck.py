@@ -27,7 +27,7 @@ from rule_engine import ast as re_ast
 from router.routing.rules.always import contradiction, flatten, tautology
 from router.routing.rules.ast_text import OPERATORS, children, literal, unparse, wrapped
 from router.routing.rules.facts import FACTS
-from router.routing.rules.patterns import bound
+from router.routing.rules.patterns import prepared
 
 Severity = Literal["error", "warning"]
 
@@ -135,7 +135,7 @@ def check(source: str) -> tuple[rule_engine.Rule | None, list[Finding]]:
     if unknown:
         return None, [Finding("error", _name_message(name)) for name in unknown]
     try:
-        rule = bound(rule_engine.Rule(source, context=TYPED))
+        rule = prepared(rule_engine.Rule(source, context=TYPED))
     except rule_engine.errors.EngineError as exc:
         located = list(_innermost_failures(untyped))
         if not located:

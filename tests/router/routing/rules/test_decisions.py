@@ -102,7 +102,22 @@ def test_a_customer_without_the_attribute_is_simply_not_matched(tmp_path: Path) 
     assert decision.trace is not None
     assert decision.trace.matched_rule is None and decision.team == "support"
     plan = decision.trace.rules[1].conditions[0]
-    assert plan.value is False and plan.error  # the trace says why: no such attribute
+    assert plan.value is False and plan.error is None  # an attribute the customer lacks is null, no error
+
+
+NEGATED = """\
+rules:
+  - {name: not b2b, when: "attributes['segment'] != 'b2b'", queue: {team: senior}}
+default: {queue: {team: support}}
+"""
+
+
+@pytest.mark.parametrize(("attrs", "team"), [({}, "senior"), ({"segment": "retail"}, "senior"),
+                                             ({"segment": "b2b"}, "support")])
+def test_a_negated_attribute_holds_for_customers_without_it(tmp_path: Path, attrs: dict[str, Any], team: str) -> None:
+    """"Everyone who is not b2b": the failed lookup of a missing attribute made the condition false for them."""
+    routing = RulesRouting(load_rules(write_config(tmp_path, NEGATED)), clock=lambda: NOW)
+    assert routing.decide(message("x"), customer(**attrs)).team == team
 
 
 def test_trace_shows_every_condition_and_stops_at_the_first_false(tmp_path: Path) -> None:
