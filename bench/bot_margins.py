@@ -64,7 +64,7 @@ def _disjunction(distances: dict[str, float]) -> tuple[float, str]:
 def margin_of(bot: FaqBot, turn: BotTurn) -> tuple[float, str, float] | None:
     """The decision's distance to its nearest edge, or None where no score decides
     (a request for a person, an option picked by number)."""
-    if bot.person_requested(turn.text) is not None:
+    if bot.person_requested(turn) is not None:
         return None
     last = turn.last_bot_record()
     if bot._picked(turn.text, last) is not None:  # the decision's own rule

@@ -190,7 +190,14 @@ def plain_text(raw: dict[str, Any]) -> dict[str, Any] | None:
     return {"external_id": f"{chat['id']}:{msg['message_id']}",
             "sender": IdentityRef(kind=IDENTITY_KIND, value=str(user["id"])), "sender_name": name[:256],
             "text": msg["text"], "description": None, "attachments": [],
-            "sent_at": datetime.fromtimestamp(msg["date"], UTC), "extras": extras, "proven_phone": None}
+            "sent_at": datetime.fromtimestamp(msg["date"], UTC), "extras": extras, "proven_phone": None,
+            "language": _language_code(user.get("language_code"))}
+
+
+def _language_code(code: object) -> str | None:
+    """The customer's app language (``language_code``, IETF): what "/start" or a
+    sticker is answered in, having no words of its own."""
+    return code[:35] if isinstance(code, str) and code else None
 
 
 def update_kind(update: Update) -> str:
@@ -323,6 +330,7 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         sent_at=msg.date,
         extras=extras,
         proven_phone=proven,
+        language=_language_code(user.language_code),
     )
 
 
@@ -389,7 +397,7 @@ def _from_json(channel: str, raw: dict[str, Any]) -> InboundMessage | None:
         sender_name=name[:256] or None, text=words, description=None if words else "[message]",
         # a date no clock can hold (10**30, negative) is no date: a 500 on every redelivery before
         sent_at=datetime.fromtimestamp(date, UTC) if type(date) is int and 0 <= date < _MAX_SECONDS else None,
-        extras=extras,
+        extras=extras, language=_language_code(user.get("language_code")),
     )
 
 

@@ -218,6 +218,7 @@ def to_inbound(channel: str, message: dict[str, Any], edited: bool, name: str | 
         description=None if text else describe(attachments, shown),
         attachments=attachments,
         extras=extras,
+        language=_language(message),
     )
 
 
@@ -239,7 +240,20 @@ def customer_message(event: dict[str, Any]) -> tuple[dict[str, Any], bool] | Non
     # ``type is int``: JSON's true is no id (isinstance takes it, a bool being an int: the sender "True")
     if type(peer) is not int or type(sender) is not int or not 0 < peer < FIRST_CHAT_PEER:
         return None
+    client = obj.get("client_info") if message is not obj else None
+    if isinstance(client, dict):  # the customer's app's language: what a sticker alone is answered in
+        message = {**message, "client_info": client}
     return message, kind == "message_edit"
+
+
+# ``client_info.lang_id`` as VK documents it, as a language tag
+_LANG_IDS = {0: "ru", 1: "uk", 2: "be", 3: "en", 4: "es", 5: "fi", 6: "de", 7: "it"}
+
+
+def _language(message: dict[str, Any]) -> str | None:
+    client = message.get("client_info")
+    lang_id = client.get("lang_id") if isinstance(client, dict) else None
+    return _LANG_IDS.get(lang_id) if type(lang_id) is int else None
 
 
 def typing_user(event: dict[str, Any]) -> int | None:

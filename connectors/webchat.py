@@ -328,7 +328,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         session.visitor_id = visitor_id
         session.sender_name = frame.name
         session.given = {"sender": IdentityRef(kind=IDENTITY_KIND, value=visitor_id), **{k: v for k, v in (
-            ("sender_name", frame.name), ("claimed_email", frame.email), ("claimed_phone", frame.phone)) if v}}
+            ("sender_name", frame.name), ("claimed_email", frame.email), ("claimed_phone", frame.phone),
+            ("language", frame.lang)) if v}}
         # registered before reading history, so a reply sent meanwhile is
         # held in the backlog instead of being missed
         session.backlog = []

@@ -204,6 +204,7 @@ class VisitorUploads:
             channel=chat.name, external_id=f"{visitor_id}:{client_id}",
             sender=IdentityRef(kind="webchat", value=visitor_id),
             sender_name=tab.sender_name if tab is not None else None,
+            language=tab.given.get("language") if tab is not None else None,
             description=f"[{attachment.kind}: {attachment.name}]", attachments=[attachment],
         )
         try:  # over the lag bound: held as a typed message's ack is, then refused (the widget says when)

@@ -58,6 +58,9 @@ class HelloFrame(_Frame):
     name: OptionalField = None
     email: OptionalField = None
     phone: OptionalField = None
+    # the widget's language (its data-lang, else the page's, else the browser's): what a
+    # message without words ("5", "👍", a photo) is answered in
+    lang: Annotated[str | None, Field(max_length=35), AfterValidator(_blank_to_none)] = None
 
 
 class ChatFrame(_Frame):

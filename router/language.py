@@ -1,18 +1,105 @@
-"""The language a customer writes in, for texts sent in their language.
+"""The language a customer is answered in: Russian or English.
 
 Our texts come in Russian and English; telling them apart by script is
 enough and costs nothing (a language detector would guess wrong on the
-two-word messages customers send)."""
+two-word messages customers send). A message with no letters ("5", "👍",
+a phone number, a photo, "/start") says nothing of its language, so it is
+answered in the conversation's: the words before it, then what the channel
+knows (Telegram's app language, the site page's), then Russian, the
+market's first language. Before, such a message was answered in English.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Literal
 
+from router.models import Customer, Message
+
+Language = Literal["ru", "en"]
+# this market's first language: what a customer who has said nothing in words is answered in
+DEFAULT_LANGUAGE: Language = "ru"
+
+# a text's start shows its script: a 4,000-letter mail need not be counted whole on every message
+_SAMPLE = 400
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# a bot command (Telegram's "/start", "/help@shop_bot") is the platform's word, not the customer's
+_COMMANDS = re.compile(r"(?<!\S)/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
+# languages whose speakers here read Russian far more often than English (ISO 639-1)
+_READS_RUSSIAN = frozenset({"ru", "uk", "be", "kk", "ky", "uz", "tg", "tk", "hy", "az", "ka", "mo", "os", "tt", "ba",
+                            "cv", "ce", "sah"})
+_TAG = re.compile(r"[a-z]{2,3}")
+# what a CRM or an admin writes into a profile's ``language`` instead of a code
+_NAMES: dict[str, Language] = {"russian": "ru", "русский": "ru", "рус": "ru", "rus": "ru",
+                               "english": "en", "английский": "en", "англ": "en", "eng": "en"}
 
 
-def language_of(text: str) -> str:
-    """``ru`` when the text has more Cyrillic than Latin letters, else ``en``."""
+def written_language(text: str) -> Language | None:
+    """``ru`` when the text has more Cyrillic than Latin letters (at least one),
+    ``en`` when it has Latin ones only or more; None when it has no letters."""
+    text = text[:_SAMPLE]
+    if "/" in text:
+        text = _COMMANDS.sub(" ", text)
     cyrillic = len(_CYRILLIC.findall(text))
-    return "ru" if cyrillic and cyrillic >= len(_LATIN.findall(text)) else "en"
+    latin = len(_LATIN.findall(text))
+    if not cyrillic and not latin:
+        return None
+    return "ru" if cyrillic >= latin else "en"
+
+
+def language_named(value: object) -> Language | None:
+    """Ours of a language tag as platforms and browsers give it ("ru", "en-US",
+    "uk", "de") or a name a person wrote ("Русский", "English"): Russian for
+    the languages whose speakers here read it, English for any other; None
+    for what names no language."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().lower()
+    if word in _NAMES:
+        return _NAMES[word]
+    primary = word.replace("_", "-").split("-", 1)[0]
+    if not _TAG.fullmatch(primary):
+        return None
+    return "ru" if primary in _READS_RUSSIAN else "en"
+
+
+def answer_language(message: Message, customer: Customer | None, earlier: Iterable[Message] = ()) -> Language:
+    """The language to answer ``message`` in: the customer's profile
+    (``language``, a CRM's or an admin's), else the message's words, else the
+    conversation's words before it (``earlier``, newest first: the customer's,
+    the bot's or an agent's), else the channel's hint (``core.language``),
+    else Russian."""
+    return choose_language(message.text, customer, earlier, message.core.language)
+
+
+def choose_language(text: str, customer: Customer | None, earlier: Iterable[Message], hint: str | None) -> Language:
+    """``answer_language`` of words not yet a message (the bot's turn of several)."""
+    profile = language_named(customer.attributes.get("language")) if customer is not None else None
+    if profile is not None:
+        return profile
+    if (written := written_language(text)) is not None:
+        return written
+    for before in earlier:
+        if before.core.automatic or before.core.verification:
+            continue  # our own notices are in the language we chose, not a sign of theirs
+        if (written := written_language(before.text)) is not None:
+            return written
+    return language_named(hint) or DEFAULT_LANGUAGE
+
+
+def settled(message: Message, language: Language) -> Message:
+    """``message`` carrying ``language`` as its ``core.language`` where its own
+    words do not tell it: the steps after (a notice, a greeting) answer in it
+    without reading the conversation again."""
+    if written_language(message.text) is not None or message.core.language == language:
+        return message
+    return message.model_copy(update={"core": message.core.model_copy(update={"language": language})})
+
+
+def needs_history(message: Message, customer: Customer | None) -> bool:
+    """Whether ``answer_language`` of ``message`` would read the conversation
+    before it: neither the profile nor its words tell its language."""
+    profile = customer.attributes.get("language") if customer is not None else None
+    return language_named(profile) is None and written_language(message.text) is None

@@ -16,16 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from router.language import language_of
+from router.language import answer_language
 from router.models import ConversationStatus, Customer, Message, RouteDecision
 from router.texts import localized
-
-
-def customer_language(message: Message, customer: Customer | None) -> str:
-    """The language to answer in: the message's (a connector may know it),
-    the customer's, else the one the message is written in."""
-    attributes = customer.attributes if customer is not None else {}
-    return str(message.core.language or attributes.get("language") or language_of(message.text))
 
 
 def handoff_notice(
@@ -40,7 +33,7 @@ def handoff_notice(
         return decision.notice
     if not decision.handoff:
         return None
-    return localized(handoff_texts, customer_language(message, customer))
+    return localized(handoff_texts, answer_language(message, customer))
 
 
-__all__ = ["customer_language", "handoff_notice"]
+__all__ = ["handoff_notice"]

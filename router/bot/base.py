@@ -19,7 +19,7 @@ from typing import Any, Self
 from pydantic import BaseModel, Field
 
 from router.human_request import HumanRequest
-from router.language import language_of
+from router.language import Language, choose_language
 from router.models import Author, Customer, Message
 
 
@@ -82,6 +82,12 @@ class BotTurn:
     text: str
     # the conversation's earlier messages, oldest first (not including this one)
     history: list[Message] = field(default_factory=list)
+    # what the channel knows of the customer's language (``core.language``: Telegram's app's, the site page's)
+    hint: str | None = None
+
+    def language(self) -> Language:
+        """What to answer in: "1" after the bot's «Уточните…» is Russian (``router.language``)."""
+        return choose_language(self.text, self.customer, reversed(self.history), self.hint)
 
     def last_bot_record(self) -> dict[str, Any] | None:
         """What the bot made of the previous customer message, if it answered it."""
@@ -110,13 +116,13 @@ class Bot(ABC):
     # rules file reaches the bot too, and the two never disagree
     vocabulary: Callable[[], HumanRequest]
 
-    def person_requested(self, text: str) -> BotReply | None:
-        """A handoff when ``text`` asks for a person, else None."""
-        phrase = self.vocabulary().find(text)
+    def person_requested(self, turn: BotTurn) -> BotReply | None:
+        """A handoff when the turn's words ask for a person, else None."""
+        phrase = self.vocabulary().find(turn.text)
         if phrase is None:
             return None
         return BotReply.handoff(HandoffReason.ASKED_FOR_HUMAN, f"the customer asked for a person ({phrase!r})",
-                                language=language_of(text))
+                                language=turn.language())
 
     @property
     def readiness(self) -> str:

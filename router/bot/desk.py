@@ -36,6 +36,7 @@ from router.conversations.outbound import Outgoing, send
 from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
 from router.identity.phone_ask import proof_only
 from router.identity.store import CustomerStore
+from router.language import answer_language, settled
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -46,7 +47,7 @@ from router.models import (
     Message,
     RouteDecision,
 )
-from router.notices import customer_language, handoff_notice
+from router.notices import handoff_notice
 from router.redaction import textless_traceback
 from router.routing.decide import Routing
 from router.store.errors import AnsweredMeanwhile, ConflictError, StoreError, StoreUnavailable
@@ -175,7 +176,9 @@ class BotDesk:
         customer = await self.store.get_customer(view.customer_id)
         # several quick messages are one question: «привет» + «где мой заказ?»
         text = "\n".join(m.text for m in pending if m.text.strip())
-        reply = await self._ask(BotTurn(conversation_id, customer, text, earlier))
+        turn = BotTurn(conversation_id, customer, text, earlier, hint=current.core.language)
+        current = settled(current, turn.language())  # "5" after «Уточните…»: its notices in Russian too
+        reply = await self._ask(turn)
         recall = await self._recall(view, customer, pending, earlier)
         if recall is not None and any(m.core.aside for m in messages[len(earlier):]):
             # something was said aside this turn (a code offer): a "shall we continue?" beside it would
@@ -206,7 +209,7 @@ class BotDesk:
     def _hello(self, recall: Recall | None, customer: Customer, current: Message) -> str | None:
         if recall is None:
             return None
-        return greeting(recall, self.messages, customer_language(current, customer), self.clock())
+        return greeting(recall, self.messages, answer_language(current, customer), self.clock())
 
     async def _ask(self, turn: BotTurn) -> BotReply:
         if not turn.text.strip():

@@ -26,7 +26,6 @@ from router.bot.config import BotFile, Intent, render
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
-from router.language import language_of
 from router.models import Customer
 from router.texts import localized
 
@@ -207,7 +206,7 @@ class FaqBot(Bot):
             return self.decide(turn)
         # a person asked for is seen without the model: answered at once, not behind the
         # questions queued for the matcher thread nor the model's warm-up
-        if (asked := self.person_requested(turn.text)) is not None:
+        if (asked := self.person_requested(turn)) is not None:
             return asked
         if self._closed:
             raise BotError("the bot has stopped")
@@ -218,13 +217,13 @@ class FaqBot(Bot):
         return await asyncio.get_running_loop().run_in_executor(self._matcher, self._matched, turn)
 
     def decide(self, turn: BotTurn) -> BotReply:
-        if (asked := self.person_requested(turn.text)) is not None:
+        if (asked := self.person_requested(turn)) is not None:
             return asked
         return self._matched(turn)
 
     def _matched(self, turn: BotTurn) -> BotReply:
         """What the matcher makes of a turn that does not ask for a person."""
-        language = language_of(turn.text)
+        language = turn.language()
         ranked = self.index.rank(turn.text)
         last = turn.last_bot_record()
         after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value

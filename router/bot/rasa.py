@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from router.bot.base import Bot, BotReply, BotTurn, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.config import ExternalBot
-from router.language import language_of
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,8 @@ class RasaBot(Bot):
             self._session = None
 
     async def respond(self, turn: BotTurn) -> BotReply:
-        language = language_of(turn.text)
-        if (asked := self.person_requested(turn.text)) is not None:
+        language = turn.language()
+        if (asked := self.person_requested(turn)) is not None:
             return asked
         try:
             answer = await self._ask(turn)

@@ -32,8 +32,8 @@ from router.canned.store import CannedStore
 from router.canned.template import MissingValue, TemplateError, fill, values_for, variables
 from router.canned.types import CannedReply, Expanded, Listed, Offer, Scope, Source
 from router.controls import NAME, TEXT, control_character
+from router.language import answer_language, language_named
 from router.models import Agent, Conversation, Customer, Message, new_id
-from router.notices import customer_language
 from router.store.errors import ConflictError, NotFound
 from router.texts import Language
 
@@ -199,10 +199,8 @@ def language_of_customer(last_inbound: Message | None, customer: Customer) -> La
     """The customer's language as the bot and the handoff notices judge it
     (``router.notices``); None when they never wrote and no profile says."""
     if last_inbound is not None:
-        found = customer_language(last_inbound, customer)
-    else:
-        found = str(customer.attributes.get("language") or "")
-    return next((lang for lang in LANGUAGES if lang == found), None)
+        return answer_language(last_inbound, customer)
+    return language_named(customer.attributes.get("language"))
 
 
 def _lacking(text: str, values: Mapping[str, str]) -> list[str]:

@@ -45,6 +45,7 @@ from router.csat.config import CsatConfig
 from router.csat.store import SurveyStore
 from router.csat.types import MAX_COMMENT_LENGTH, Survey
 from router.identity.store import CustomerStore
+from router.language import answer_language, needs_history
 from router.models import (
     ConversationStatus,
     ConversationView,
@@ -55,9 +56,8 @@ from router.models import (
     RatingRequest,
     new_id,
 )
-from router.notices import customer_language
 from router.store.errors import StoreError
-from router.texts import Language, localized
+from router.texts import localized
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,9 @@ class Surveys:
         if last is None or last.sender is None or not self.window_open(last):
             return None
         customer = await self.store.get_customer(view.customer_id)
-        language = _language(customer_language(last, customer))
+        earlier = await self.store.list_messages(view.id, 30) if needs_history(last, customer) else []
+        # "👍" after «Хочу вернуть товар» and the agent's Russian answer: a Russian survey
+        language = answer_language(last, customer, reversed(earlier))
         survey = Survey(id=new_id("csat"), conversation_id=view.id, customer_id=view.customer_id,
                         agent_id=view.agent_id or agent_id, team=view.team, channel=last.channel,
                         language=language, asked_at=now)
@@ -241,8 +243,3 @@ class Surveys:
     async def _has_open(self, customer_id: str) -> bool:
         views = await self.store.customer_conversations(customer_id)
         return any(c.status is not ConversationStatus.RESOLVED for c in views)
-
-
-def _language(language: str) -> Language:
-    """The texts' languages are ru and en: any other reads English."""
-    return "ru" if language == "ru" else "en"

@@ -31,16 +31,15 @@ from router.conversations.store import ConversationStore, MessageStore, Outbound
 from router.identity.service import IdentityRules, InvalidIdentifier, proven_values
 from router.identity.store import ClaimStore, CustomerStore, MergeStore, VerificationStore
 from router.identity.types import PROOF_SOURCE, IdentityPlan
+from router.language import answer_language, needs_history
 from router.models import (
     ConversationView,
     CoreMeta,
     Customer,
-    Direction,
     MergeRecord,
     Message,
     PhoneButton,
 )
-from router.notices import customer_language
 from router.texts import localized
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ class PhoneAsker:
             return None
         if await self._phone_proven(customer.id) or await self.store.automatic_sent(customer.id, MARKER):
             return None
-        language = customer_language(inbound, customer)
+        language = answer_language(inbound, customer)
         texts = self.rules.config.phone_request
         text = localized(texts.text, language)
         # aside: the bot still answers the question that opened the conversation
@@ -145,13 +144,9 @@ class PhoneAsker:
         return keys
 
     async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
-        """A proof has no words: the language the platform gave, or the customer last wrote words in."""
-        if stored.core.language or customer.attributes.get("language"):
-            return customer_language(stored, customer)
-        for earlier in reversed(await self.store.list_messages(view.id, _LANGUAGE_LOOKBACK)):
-            if earlier.direction is Direction.IN and any(ch.isalpha() for ch in earlier.text):
-                return customer_language(earlier, customer)
-        return customer_language(stored, customer)
+        """A proof has no words: the language the customer last wrote words in, or the platform's."""
+        earlier = await self.store.list_messages(view.id, _LANGUAGE_LOOKBACK) if needs_history(stored, customer) else []
+        return answer_language(stored, customer, reversed(earlier))
 
     async def _phone_proven(self, customer_id: str) -> bool:
         """A phone the customer writes from, or one a platform or a code proved."""

@@ -25,15 +25,14 @@ from router.identity.service import IdentityRules
 from router.identity.store import ClaimStore, CustomerStore, VerificationStore
 from router.identity.types import ClaimPlan, KeyRef
 from router.identity.verification import Verifier, fill
+from router.language import answer_language, needs_history
 from router.models import (
     ConversationView,
     CoreMeta,
     Customer,
-    Direction,
     Message,
     Verification,
 )
-from router.notices import customer_language
 from router.store.errors import ConflictError
 from router.texts import localized
 
@@ -157,12 +156,8 @@ class SelfService:
 
     async def _language(self, stored: Message, customer: Customer, view: ConversationView) -> str:
         """A code has no words: the language the customer last wrote words in."""
-        if any(ch.isalpha() for ch in stored.text):
-            return customer_language(stored, customer)
-        for earlier in reversed(await self.store.list_messages(view.id, 30)):
-            if earlier.direction is Direction.IN and any(ch.isalpha() for ch in earlier.text):
-                return customer_language(earlier, customer)
-        return customer_language(stored, customer)
+        earlier = await self.store.list_messages(view.id, 30) if needs_history(stored, customer) else []
+        return answer_language(stored, customer, reversed(earlier))
 
     # -- "no thanks" -------------------------------------------------------------
     async def _decline(self, stored: Message, customer: Customer, view: ConversationView) -> bool:
@@ -172,7 +167,7 @@ class SelfService:
         if not pending or await self.store.decline_verification(pending[-1].id) is None:
             return False
         log.info("verification %s of %s declined", pending[-1].id, customer.id)
-        text = localized(self.rules.config.verification.declined, customer_language(stored, customer))
+        text = localized(self.rules.config.verification.declined, answer_language(stored, customer))
         await self._say(stored, view, text, CoreMeta(automatic="verification"))
         return True
 
@@ -184,7 +179,7 @@ class SelfService:
             return
         policy = self.rules.config.verification
         texts = policy.offer_phone if key.kind == "phone" else policy.offer_email
-        text = fill(localized(texts, customer_language(stored, customer)), value=key.value)
+        text = fill(localized(texts, answer_language(stored, customer)), value=key.value)
 
         async def announce() -> None:
             # the words before the code goes out: how soon they come says nothing of whether one does

@@ -29,6 +29,7 @@ from router.conversations.store import ConversationStore, OutboundStore
 from router.identity.service import IdentityRules
 from router.identity.store import ClaimStore, VerificationStore
 from router.identity.types import KeyRef, VerificationCheck, VerificationStart
+from router.language import answer_language
 from router.models import (
     Author,
     ConversationStatus,
@@ -37,7 +38,6 @@ from router.models import (
     Message,
     Verification,
 )
-from router.notices import customer_language
 from router.store.errors import ConflictError, NotFound
 from router.store.secrets import SecretStore
 from router.texts import localized
@@ -158,7 +158,7 @@ class Verifier:
             log.warning("verification %s of %s: no code sent, the daily limit of codes to that %s was reached",
                         verification.id, customer_id, key.kind)
             return verification
-        text = localized(policy.text, customer_language(contact, None))
+        text = localized(policy.text, answer_language(contact, None))
         await self._send(contact, fill(text, code=code, value=key.value), code, now)
         log.info("verification code for %s of %s sent via %s (%s)", key.kind, customer_id, contact.channel, origin)
         return verification

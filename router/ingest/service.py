@@ -35,6 +35,7 @@ from router.identity.types import IdentityPlan
 from router.ingest.pressure import Pressure
 from router.ingest.reopen import reopening
 from router.ingest.store import IngestStore
+from router.language import answer_language, needs_history, settled
 from router.metrics import Metrics
 from router.models import (
     ConversationStatus,
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
 RESUME_BATCH = 500  # unrouted messages read at a time at start
+# how far back a message without words looks for the conversation's language
+LANGUAGE_LOOKBACK = 30
 CONTACT_WINDOW = timedelta(days=30)
 
 
@@ -198,6 +201,7 @@ class Ingest:
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
+        stored = await self._settle_language(stored, step.customer, step.conversation)
         if self.surveys is not None and not (step.duplicate and stored.conversation_id is not None):
             # an answer to a satisfaction survey: kept in the survey's conversation, never routed or reopened
             answered = await self.surveys.on_inbound(stored, step.customer, step.conversation)
@@ -215,6 +219,17 @@ class Ingest:
         self._counter(message.channel).inc()
         self.metrics.ingest_latency.observe(time.perf_counter() - started)
         return Accepted(stored.id, conversation.id, step.duplicate, stored.created_at)
+
+    async def _settle_language(self, stored: Message, customer: Customer, view: ConversationView | None) -> Message:
+        """A message without words ("5", "👍", a photo, "/start") is answered in
+        the conversation's language, else in the customer's last one, else the
+        channel's (``router.language``): read here once for every step after."""
+        if not needs_history(stored, customer):
+            return stored
+        if view is None:
+            view = await self.store.last_resolved(customer.id)
+        earlier = await self.store.list_messages(view.id, LANGUAGE_LOOKBACK) if view is not None else []
+        return settled(stored, answer_language(stored, customer, reversed(earlier)))
 
     async def _ingest_automated(self, message: InboundMessage) -> Accepted:
         """A machine's message (auto-reply, delivery report): kept, and shown in

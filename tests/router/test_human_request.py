@@ -118,9 +118,9 @@ def test_a_phrase_added_to_the_running_rules_reaches_the_bot(tmp_path: Path) -> 
     app = create_app(settings, folder, base_dir=tmp_path)
     bot = app[ROUTER].bot_desk.bot if app[ROUTER].bot_desk is not None else None
     assert isinstance(bot, FaqBot)
-    assert bot.person_requested("а где дежурный по смене") is None
+    assert bot.person_requested(turn("а где дежурный по смене")) is None
     rules = (folder / "rules.yaml").read_text(encoding="utf-8")
     (folder / "rules.yaml").write_text("human_request: [дежурный по смене]\n" + rules, encoding="utf-8")
     assert app[RULES_RELOADER].check()
-    asked = bot.person_requested("а где дежурный по смене")
+    asked = bot.person_requested(turn("а где дежурный по смене"))
     assert asked is not None and asked.reason is HandoffReason.ASKED_FOR_HUMAN

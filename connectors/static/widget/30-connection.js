@@ -23,7 +23,8 @@ function connect() {
 
 function onOpen(sock) {
   state.lastFrameAt = Date.now();
-  var hello = { type: "hello" };
+  // the widget's language: what a message without words ("5", a photo) is answered in
+  var hello = { type: "hello", lang: lang };
   if (state.visitorId) {
     hello.visitor_id = state.visitorId;
   }

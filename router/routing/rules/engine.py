@@ -22,7 +22,6 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
 from router.human_request import HumanRequest
-from router.language import language_of
 from router.models import (
     BotOutcome,
     ConditionTrace,
@@ -39,7 +38,7 @@ from router.models import (
 from router.routing.rules.ast_text import calendars_named
 from router.routing.rules.calendar import Hours
 from router.routing.rules.facts import gather, printable
-from router.routing.rules.patterns import bound
+from router.routing.rules.patterns import prepared
 from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
 from router.routing.rules.typecheck import check as check_expression
@@ -82,7 +81,7 @@ class Condition:
 
     @classmethod
     def compiled_from(cls, source: str, typed: rule_engine.Rule) -> Condition:
-        return cls(source, typed, bound(rule_engine.Rule(source, context=_EVAL_CONTEXT)))
+        return cls(source, typed, prepared(rule_engine.Rule(source, context=_EVAL_CONTEXT)))
 
     def evaluate(self, facts: dict[str, Any]) -> ConditionTrace:
         try:
@@ -265,7 +264,7 @@ def _opening(opens: datetime | None, language: str) -> str:
 
 
 def _language(message: Message, facts: dict[str, Any]) -> str:
-    return str(facts.get("language") or language_of(message.text))
+    return str(facts["language"])
 
 
 class RulesRouting:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from rule_engine import DataType
 
 from router.human_request import HumanRequest
+from router.language import answer_language
 from router.models import Customer, CustomerHistory, Message
 
 RECENT_WINDOW = timedelta(days=30)
@@ -32,7 +33,8 @@ FACTS: dict[str, Fact] = {
     "channel": Fact(DataType.STRING, "the channel (connector name) the message came from"),
     "channel_kind": Fact(DataType.STRING, "the channel's kind from teams.yaml (chat, email…)"),
     "text": Fact(DataType.STRING, "the message text"),
-    "language": Fact(DataType.STRING, "the message's language if known (core.language or attributes.language)"),
+    "language": Fact(DataType.STRING, "the customer's language, ru or en: attributes.language, else the script "
+                     "they write in, else the channel's, else ru (router.language.answer_language)"),
     "has_attachments": Fact(DataType.BOOLEAN, "the message carries attachments"),
     "attachment_kinds": Fact(DataType.SET(DataType.STRING), "kinds of the attachments (image, document…)"),
     "customer_tier": Fact(DataType.STRING, "attributes.tier, '' when unset"),
@@ -87,7 +89,7 @@ def gather(
         "channel": message.channel,
         "channel_kind": channel_kind,
         "text": message.text,
-        "language": str(message.core.language or attrs.get("language") or ""),
+        "language": answer_language(message, customer),
         "has_attachments": bool(message.attachments),
         "attachment_kinds": {a.kind for a in message.attachments},
         "customer_tier": str(attrs.get("tier") or ""),
