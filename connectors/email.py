@@ -60,13 +60,17 @@ from router.connector import (
     FileUnavailable,
     HostFailed,
     HostUnavailable,
+    Language,
+    Localized,
     MediaFile,
     PermanentError,
     SendProgress,
     SendResult,
     TransientError,
 )
+from router.language import written_language
 from router.models import Attachment, Author, Delivery, OutboundMessage
+from router.texts import localized, ru_en
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +120,10 @@ class EmailOptions(ConnectorOptions):
 
     # raw mail (with its attachments) is kept here, one file per mail; None: not kept
     archive_dir: str | None = "var/mail"
-    # subject of a message that answers no mail (a verification code)
-    default_subject: str = "Message from support"
+    # subject of a message that answers no mail (a verification code): one text, or one per language,
+    # chosen by the script the message is written in
+    default_subject: str | Localized = Field(default_factory=lambda: ru_en("Сообщение от службы поддержки",
+                                                                         "Message from support"))
 
     @field_validator("api_base")
     @classmethod
@@ -152,6 +158,11 @@ class EmailOptions(ConnectorOptions):
 
     def smtp_port_or_default(self) -> int:
         return self.smtp_port or {"tls": 465, "starttls": 587, "none": 25}[self.smtp_security]
+
+
+def _subject(default: str | dict[Language, str], text: str) -> str:
+    """The default subject in the script the message is written in (a code alone: Russian, the market's)."""
+    return default if isinstance(default, str) else localized(default, written_language(text) or "ru")
 
 
 def _reply_subject(subject: str) -> str:
@@ -447,7 +458,7 @@ class EmailConnector(Connector[EmailOptions]):
         mail = EmailMessage()
         mail["From"] = formataddr((s.display_name or "", s.address or ""))
         mail["To"] = message.recipient
-        mail["Subject"] = _reply_subject(str(thread.get("subject") or "")) or s.default_subject
+        mail["Subject"] = _reply_subject(str(thread.get("subject") or "")) or _subject(s.default_subject, message.text)
         mail["Date"] = format_datetime(message.created_at)
         mail["Message-ID"] = f"<{self.message_id_for(message.message_id)}>"
         answered = thread.get("message_id")

@@ -349,7 +349,11 @@ def _outbound(author: Author = Author.AGENT, thread: dict[str, object] | None = 
 
 def test_a_reply_without_a_thread_gets_the_default_subject_and_no_reply_headers() -> None:
     mail = _connector().compose(_outbound())
-    assert mail["Subject"] == "Message from support"
+    assert mail["Subject"] == "Сообщение от службы поддержки"  # the message is Russian
+    english = _outbound().model_copy(update={"text": "Your code is 123456"})
+    assert _connector().compose(english)["Subject"] == "Message from support"
+    own = EmailOptions(address="support@shop.example", imap_host="x", smtp_host="y", default_subject="Чайная лавка")
+    assert EmailConnector("mail", own, host=None).compose(english)["Subject"] == "Чайная лавка"  # type: ignore[arg-type]
     assert mail["In-Reply-To"] is None and mail["References"] is None
     assert mail["Message-ID"] == "<msg_1@shop.example>"
     assert mail["Auto-Submitted"] is None
