@@ -70,12 +70,14 @@ async def test_a_new_visitor_gives_their_name_first_and_the_agent_sees_it(servic
     await page.locator('[data-omr="launcher"]').click()
     form = page.locator('[data-omr="prechat"]')
     await expect(form).to_be_visible()
+    # the chat waits for the form: its status says nothing, never its state's English name ("idle")
+    await expect(page.locator('[data-omr="status"]')).to_have_text("")
     await expect(page.locator('[data-omr="greeting"]')).to_have_text("Добрый день! Я помогу выбрать чай.")
     await expect(page.locator('[data-omr="input"]')).to_be_hidden()
     await expect(page.locator('[data-omr="prechat-skip"]')).to_have_count(0)  # the name is required
 
     await page.locator('[data-omr="prechat-start"]').click()
-    await expect(page.locator('[data-omr="prechat-error"]')).to_have_text("Заполните, пожалуйста: Ваше имя.")
+    await expect(page.locator('[data-omr="prechat-error"]')).to_have_text("Заполните, пожалуйста, поле «Ваше имя».")
     await page.locator('[data-omr="prechat-name"]').fill("Ольга")
     await page.locator('[data-omr="prechat-phone"]').fill("не телефон")
     await page.locator('[data-omr="prechat-start"]').click()

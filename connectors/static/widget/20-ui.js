@@ -142,7 +142,8 @@ function setStatus(kind) {
   // connected: whether people answer now, or when they will (availabilityText, 40-welcome.js)
   var labels = { idle: "", connecting: say("connecting"), online: availabilityText(), offline: say("offline") };
   ui.status.setAttribute("data-state", kind);
-  ui.status.textContent = labels[kind] || kind;
+  // a state without words of its own shows none: never the state's English name
+  ui.status.textContent = labels[kind] || "";
 }
 
 function showNote(text) {

@@ -171,8 +171,14 @@ function openingText(iso) {
   if (when.toDateString() === new Date().toDateString()) {
     return say("opens_today", { when: time });
   }
-  var day = when.toLocaleDateString(lang, { weekday: "long", day: "numeric", month: "long" });
-  return say("opens_at", { when: day + ", " + time });
+  var tomorrow = new Date();
+  tomorrow.setDate(tomorrow.getDate() + 1);
+  if (when.toDateString() === tomorrow.toDateString()) {
+    return say("opens_tomorrow", { time: time });
+  }
+  // «Ответим 7 декабря с 09:00»: a weekday would need its own case in Russian («в пятницу»)
+  var date = when.toLocaleDateString(lang, { day: "numeric", month: "long" });
+  return say("opens_at", { date: date, time: time });
 }
 
 // the status line of a connected chat: people answer now, or when they will
