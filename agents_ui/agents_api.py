@@ -119,7 +119,7 @@ async def roster(request: web.Request, _: None) -> RosterOut:
         stored = profiles.get(agent.id)
         effective = routing_of(agent, teams, stored)
         config = effective.config
-        entry = next((a for a in teams.agents if a.username == agent.username), None)
+        entry = next((a for a in teams.agents if a.username.lower() == agent.username.lower()), None)
         routing = RoutingOut(
             source=effective.source, teams=config.teams if config else [], skills=config.skills if config else {},
             capacity=config.capacity if config else {}, stale_teams=list(effective.stale_teams),

@@ -14,3 +14,8 @@ TEAMS_FILE = "teams.yaml"
 # conversations at once per channel kind, for an agent whose teams.yaml entry or
 # console profile gives none (email: a mailbox's kind)
 DEFAULT_CAPACITY: dict[str, int] = {"chat": 3, "email": 5}
+
+
+def default_capacity(kind: str) -> int:
+    """An agent's default for ``kind``: a kind of the admin's own (``site``, ``messengers``) is chat's."""
+    return DEFAULT_CAPACITY.get(kind, DEFAULT_CAPACITY["chat"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from router.agents.service import RoutingProfile, StoredProfile
+from router.kinds import default_capacity
 from router.models import Agent
 from router.routing.rules.schema import AgentConfig, TeamsFile
 
@@ -56,10 +57,11 @@ def routing_of(agent: Agent, teams: TeamsFile, stored: StoredProfile | None) -> 
             username=agent.username,
             teams=[t for t in profile.teams if t not in bad_teams],
             skills={s: level for s, level in profile.skills.items() if s not in bad_skills},
-            capacity=dict(profile.capacity),
+            # a kind the profile leaves out at its default, as in teams.yaml
+            capacity={**{k: default_capacity(k) for k in teams.kinds()}, **profile.capacity},
         )
         return EffectiveRouting(config, "console", tuple(bad_teams), tuple(bad_skills))
-    entry = next((a for a in teams.agents if a.username == agent.username), None)
+    entry = next((a for a in teams.agents if a.username.lower() == agent.username.lower()), None)
     return EffectiveRouting(entry, "file" if entry is not None else "none")
 
 
@@ -69,20 +71,25 @@ def effective_agents(teams: TeamsFile, accounts: Iterable[Agent], profiles: Mapp
     each replaced by its account's console profile where there is one, with
     the accounts the file does not name but a profile does; no inactive
     account. An entry of the file with no account is kept (assignment skips it)."""
-    by_name = {a.username: a for a in accounts}
+    # teams.yaml's ``Olga`` is the account ``olga``: an admin writes names as people do
+    by_name = {a.username.lower(): a for a in accounts}
     found: list[AgentConfig] = []
     named: set[str] = set()
     for entry in teams.agents:
-        named.add(entry.username)
-        agent = by_name.get(entry.username)
-        if agent is None or (agent.active and agent.id not in profiles):
+        named.add(entry.username.lower())
+        agent = by_name.get(entry.username.lower())
+        if agent is None:
             found.append(entry)
+        elif agent.active and agent.id not in profiles:
+            # by the account's own spelling, which everything after matches it by
+            found.append(entry if entry.username == agent.username
+                         else entry.model_copy(update={"username": agent.username}))
         elif agent.active:
             config = routing_of(agent, teams, profiles[agent.id]).config
             if config is not None:
                 found.append(config)
     for agent in by_name.values():
-        if agent.username not in named and agent.active and agent.id in profiles:
+        if agent.username.lower() not in named and agent.active and agent.id in profiles:
             config = routing_of(agent, teams, profiles[agent.id]).config
             if config is not None:
                 found.append(config)

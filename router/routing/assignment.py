@@ -223,7 +223,7 @@ class Assigner:
     async def candidates(self) -> list[Candidate]:
         """Online active agents of teams.yaml or the console's profiles, linked to console accounts by username."""
         listed = await self.store.list_agents()
-        accounts = {a.username: a for a in listed if a.active}
+        accounts = {a.username.lower(): a for a in listed if a.active}
         presence = {p.agent_id: p for p in await self.store.list_presence()}
         online = {p.agent_id for p in presence.values() if p.presence is Presence.ONLINE}
         if not any(a.id in online for a in accounts.values()):
@@ -231,7 +231,7 @@ class Assigner:
         loads = await self.store.agent_loads()
         found: list[Candidate] = []
         for config in await self.agent_configs(listed):
-            agent = accounts.get(config.username)
+            agent = accounts.get(config.username.lower())
             state = presence.get(agent.id) if agent is not None else None
             if agent is None or state is None or state.presence is not Presence.ONLINE:
                 continue
@@ -362,7 +362,7 @@ class Assigner:
         """Offer to one agent, within their capacity (checked in the store)."""
         if not agent.active:
             raise TransferRefused(f"agent {agent.username!r} is deactivated")
-        config = next((a for a in await self.agent_configs() if a.username == agent.username), None)
+        config = next((a for a in await self.agent_configs() if a.username.lower() == agent.username.lower()), None)
         if config is None:
             raise TransferRefused(f"agent {agent.username!r} is in no team (teams.yaml or the console)")
         current = await self.store.get_conversation(conversation_id)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from router.kinds import DEFAULT_CAPACITY
+from router.kinds import DEFAULT_CAPACITY, default_capacity
 
 # the names live in router.kinds, for the command line; re-exported here
 from router.kinds import RULES_FILE as RULES_FILE  # noqa: PLC0414
@@ -73,12 +73,14 @@ class TeamConfig(_Strict):
 
 
 class AgentConfig(_Strict):
-    username: Annotated[str, Field(min_length=1, max_length=64, description="the agent's console account")]
+    # an account's name, as the console's accounts have it (matched whatever its case)
+    username: Name = Field(description="the agent's console account")
     teams: list[Name] = Field(default_factory=list)
     skills: dict[Name, SkillLevel] = Field(default_factory=dict)
     capacity: dict[Name, Annotated[int, Field(ge=0, le=100)]] = Field(
         default_factory=lambda: dict(DEFAULT_CAPACITY),
-        description="conversations at once per channel kind",
+        description="conversations at once per channel kind; a kind left out has its default (chat 3, email 5, "
+                    "another kind chat's)",
     )
 
 
@@ -89,6 +91,16 @@ class TeamsFile(_Strict):
     )
     teams: dict[Name, TeamConfig] = Field(default_factory=dict)
     agents: list[AgentConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _default_capacities(self) -> Self:
+        """Every kind an agent's entry leaves out at its default: ``capacity: {chat: 2}``
+        took email to 0, and a kind of the admin's own (``channel_kinds: {webchat: site}``)
+        was 0 for every agent, so its conversations were offered to nobody."""
+        for agent in self.agents:
+            for kind in self.kinds():
+                agent.capacity.setdefault(kind, default_capacity(kind))
+        return self
 
     def channel_kind(self, channel: str) -> str:
         return self.channel_kinds.get(channel, "chat")
@@ -276,6 +288,10 @@ class QueuePolicy(_Strict):
                 step.after = self.first_response
         if any(float(b.after) < float(a.after) for a, b in itertools.pairwise(self.steps)):
             raise ValueError("steps must be in order of `after`")
+        if float(self.steps[0].after) > 0:
+            # "- {after: 2m, team: supervisors}" means the team until then: before, nobody was
+            # offered the conversation until the first step's time
+            self.steps.insert(0, Step())
         return self
 
     def step_after(self, step: Step) -> float:

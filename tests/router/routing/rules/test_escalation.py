@@ -373,3 +373,31 @@ def test_bad_escalation_targets_are_refused_with_their_line(
     with pytest.raises(ConfigError) as caught:
         load_rules(path)
     assert any(p.startswith(f"{path}:{line}: ") and words in p for p in caught.value.problems), caught.value.problems
+
+
+LATE_ONLY = """\
+queues:
+  support:
+    steps:
+      - {after: 2m, team: senior}
+rules: []
+default: {queue: {team: support}}
+"""
+
+
+async def test_a_queue_whose_first_step_comes_later_is_its_teams_until_then(tmp_path: Path, clock: Clock) -> None:
+    """The README's "if nobody takes it within 2 minutes, the supervisors" written
+    alone: nobody at all was offered the conversation for those 2 minutes."""
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", LATE_ONLY, TEAMS)), clock)
+    async with SQLiteStore(tmp_path / "late.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        assigner = Assigner(store, EventBus(), Policy(routing.ruleset.teams, routing.ruleset), clock)
+        ids = await online(router, clock, "carl", "bob")  # carl: support; bob: senior
+        first = await write(router, 1, "где мой заказ?")
+        await assigner.assign_round()
+        assert await owner(router, first) == ids["carl"]  # the team, at once
+        await router.store.set_presence(ids["carl"], Presence.AWAY, clock())
+        second = await write(router, 2, "и ещё вопрос", sender="v2")
+        clock.advance(minutes=2, seconds=1)
+        await assigner.assign_round()
+        assert await owner(router, second) == ids["bob"]  # then the step's team

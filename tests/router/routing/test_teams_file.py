@@ -1,0 +1,58 @@
+"""teams.yaml as an admin writes it: capacities for some kinds only, kinds of
+their own, usernames in another case. Each was accepted and then offered the
+agent nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from router.bus import EventBus
+from router.core import Router
+from router.metrics import Metrics
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules import RulesRouting, load_rules
+from router.routing.rules.schema import TeamsFile
+from router.store.sqlite import SQLiteStore
+from tests.router.routing.rules.conftest import write_config
+from tests.router.routing.rules.test_escalation import Clock, online, owner, write
+
+RULES = """\
+rules: []
+default: {queue: {team: support}}
+"""
+
+
+def test_a_kind_an_entry_leaves_out_has_its_default() -> None:
+    """``capacity: {chat: 2}`` took the agent's email to 0, and a kind of the admin's own was 0 for everyone."""
+    teams = TeamsFile.model_validate({
+        "channel_kinds": {"webchat": "site", "mail": "email"}, "teams": {"support": {}},
+        "agents": [{"username": "anna", "teams": ["support"], "capacity": {"chat": 2}},
+                   {"username": "boris", "teams": ["support"]},
+                   {"username": "vera", "teams": ["support"], "capacity": {"site": 0}}],
+    })
+    assert [a.capacity for a in teams.agents] == [{"chat": 2, "email": 5, "site": 3},
+                                                  {"chat": 3, "email": 5, "site": 3},
+                                                  {"site": 0, "chat": 3, "email": 5}]  # a 0 given stays 0
+
+
+async def _assigned(tmp_path: Path, teams: str, account: str) -> bool:
+    clock = Clock()
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", RULES, teams)), clock)
+    async with SQLiteStore(tmp_path / "teams.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        assigner = Assigner(store, EventBus(), Policy(routing.ruleset.teams, routing.ruleset), clock)
+        ids = await online(router, clock, account)
+        conversation = await write(router, 1, "где мой заказ?")
+        await assigner.assign_round()
+        return await owner(router, conversation) == ids[account]
+
+
+async def test_a_conversation_of_the_admins_own_kind_is_offered_with_the_default_capacity(tmp_path: Path) -> None:
+    teams = "channel_kinds: {webchat: site}\nteams: {support: {}}\nagents:\n  - {username: olga, teams: [support]}\n"
+    assert await _assigned(tmp_path, teams, "olga")
+
+
+async def test_teams_yaml_names_an_account_whatever_its_case(tmp_path: Path) -> None:
+    """``username: Olga`` for the account ``olga``: the roster said "source: none" and she got nothing."""
+    teams = "teams: {support: {}}\nagents:\n  - {username: Olga, teams: [support]}\n"
+    assert await _assigned(tmp_path, teams, "olga")
