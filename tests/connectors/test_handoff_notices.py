@@ -35,12 +35,12 @@ SHIPPED = Path(__file__).resolve().parents[2] / "config"
 WAIT = 60.0  # a hang detector, not a speed limit
 
 MONDAY_NOON = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 12:00 in Moscow: the office is open
-FRIDAY_NIGHT = datetime(2026, 3, 6, 19, 30, tzinfo=UTC)  # 22:30 in Moscow: closed until Saturday 10:00
+FRIDAY_NIGHT = datetime(2026, 3, 6, 19, 30, tzinfo=UTC)  # 22:30 in Moscow: closed until tomorrow 10:00
 
 SOON = {"ru": "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
         "en": "I am passing your question to a colleague, who will answer here soon."}
-CLOSED = {"ru": "Спасибо! Сейчас мы не работаем и ответим в рабочее время: суббота 10:00 (по Москве).",
-          "en": "Thank you! We are closed now and will answer from Saturday 10:00 (Moscow time)."}
+CLOSED = {"ru": "Спасибо! Сейчас мы не работаем и ответим в рабочее время: завтра 10:00 (по Москве).",
+          "en": "Thank you! We are closed now and will answer from tomorrow 10:00 (Moscow time)."}
 
 # rules.yaml variants: which step decides
 SHIPPED_RULES = "      handoff: bot_failed or asked_for_human"

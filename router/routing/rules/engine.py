@@ -181,7 +181,7 @@ class RuleSet:
         if isinstance(text, dict):
             language = language if language in text else next(iter(text))
             text = text[language]
-        return text.replace("{opens}", _opening(hours.next_opening(now), language))
+        return text.replace("{opens}", _opening(hours.next_opening(now), now, language))
 
     def evaluate(self, facts: dict[str, Any], now: datetime) -> RouteDecision:
         traces: list[RuleTrace] = []
@@ -252,15 +252,26 @@ DEFAULT_AFTER_HOURS = {
 }
 
 
-def _opening(opens: datetime | None, language: str) -> str:
-    """When a queue opens, as a customer reads it: "Saturday 10:00", «суббота 10:00»."""
+_TODAY = {"ru": ("сегодня", "завтра"), "en": ("today", "tomorrow")}
+
+
+def _opening(opens: datetime | None, now: datetime, language: str) -> str:
+    """When a queue opens, as a customer reads it, in the calendar's time:
+    «сегодня 09:00», «завтра 09:00», «суббота 10:00» within the week, and
+    with its date beyond («понедельник 11 января 09:00»: after the New Year
+    holidays "Monday" read as the coming one)."""
     try:
         locale = Locale.parse(language)
     except (UnknownLocaleError, ValueError):
         locale = Locale("en")
     if opens is None:
         return "позже" if locale.language == "ru" else "later"
-    return str(format_datetime(opens, "EEEE HH:mm", tzinfo=opens.tzinfo, locale=locale))
+    days = (opens.date() - now.astimezone(opens.tzinfo).date()).days
+    words = _TODAY.get(locale.language)  # another language (an admin's own text): its weekday's name
+    if words is not None and days in (0, 1):
+        return f"{words[days]} {format_datetime(opens, 'HH:mm', tzinfo=opens.tzinfo, locale=locale)}"
+    pattern = "EEEE HH:mm" if days < 6 else "EEEE d MMMM HH:mm"
+    return str(format_datetime(opens, pattern, tzinfo=opens.tzinfo, locale=locale))
 
 
 def _language(message: Message, facts: dict[str, Any]) -> str:

@@ -137,10 +137,10 @@ async def test_after_hours_a_message_then_the_queue_waits_for_the_opening(
     conv = await write(router, 1, "hello, my order is late")
     messages = await router.store.list_messages(conv, 10)
     auto = [m for m in messages if m.direction is Direction.OUT]
-    assert [(m.author, m.text) for m in auto] == [(Author.BOT, "We are closed; we answer from Saturday 10:00.")]
+    assert [(m.author, m.text) for m in auto] == [(Author.BOT, "We are closed; we answer from tomorrow 10:00.")]
     await assigner.assign_round()
     assert (await router.store.get_conversation(conv)).status is ConversationStatus.QUEUED
-    clock.now = datetime(2026, 3, 7, 7, 0, tzinfo=UTC)  # Saturday 10:00 in Moscow
+    clock.now = datetime(2026, 3, 7, 7, 0, tzinfo=UTC)  # tomorrow 10:00 in Moscow
     await assigner.assign_round()
     assert await owner(router, conv) == ids["carl"]
 
@@ -161,8 +161,8 @@ async def test_the_after_hours_message_speaks_the_customers_language(tmp_path: P
             conv = await write(router, n, text, sender)
             notices += [m.text for m in await router.store.list_messages(conv, 10) if m.direction is Direction.OUT]
     # by script: any text in Latin letters reads as English
-    assert notices == ["Мы закрыты, ответим: суббота 10:00.", "We are closed; we answer from Saturday 10:00.",
-                       "We are closed; we answer from Saturday 10:00."]
+    assert notices == ["Мы закрыты, ответим: завтра 10:00.", "We are closed; we answer from tomorrow 10:00.",
+                       "We are closed; we answer from tomorrow 10:00."]
 
 
 def test_a_language_without_its_own_after_hours_text_gets_the_first_one(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_a_language_without_its_own_after_hours_text_gets_the_first_one(tmp_path
     ruleset = load_rules(write_config(tmp_path / "config", rules, TEAMS))
     friday_night = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)
     assert ruleset.after_hours_notice("support", friday_night, "de") == "Geschlossen bis Samstag 10:00"
-    assert ruleset.after_hours_notice("support", friday_night, "en") == "Закрыто до суббота 10:00"
+    assert ruleset.after_hours_notice("support", friday_night, "en") == "Закрыто до завтра 10:00"
     assert ruleset.after_hours_notice("support", MONDAY_10, "ru") is None
 
 
@@ -401,3 +401,33 @@ async def test_a_queue_whose_first_step_comes_later_is_its_teams_until_then(tmp_
         clock.advance(minutes=2, seconds=1)
         await assigner.assign_round()
         assert await owner(router, second) == ids["bob"]  # then the step's team
+
+
+HOLIDAYS = """\
+timezone: Europe/Moscow
+calendars:
+  office:
+    timezone: Europe/Moscow
+    hours: {mon-fri: ["09:00-18:00"]}
+    holidays: [2026-12-31, 2027-01-01, 2027-01-04, 2027-01-05, 2027-01-06, 2027-01-07, 2027-01-08]
+queues:
+  support:
+    hours: office
+    after_hours_message: {ru: "Ответим: {opens}.", en: "We answer: {opens}."}
+rules: []
+default: {queue: {team: support}}
+"""
+
+
+@pytest.mark.parametrize(("now", "ru", "en"), [
+    (datetime(2026, 12, 28, 4, 0, tzinfo=UTC), "сегодня 09:00", "today 09:00"),  # Monday 07:00 in Moscow
+    (datetime(2026, 12, 28, 16, 0, tzinfo=UTC), "завтра 09:00", "tomorrow 09:00"),  # Monday 19:00
+    (datetime(2026, 12, 25, 16, 0, tzinfo=UTC), "понедельник 09:00", "Monday 09:00"),  # Friday 19:00
+    # the New Year holidays: "Monday" read as the coming one, a week early
+    (datetime(2026, 12, 30, 16, 0, tzinfo=UTC), "понедельник 11 января 09:00", "Monday 11 January 09:00"),
+])
+def test_the_opening_says_today_tomorrow_or_its_date_when_it_is_over_a_week_away(
+        tmp_path: Path, now: datetime, ru: str, en: str) -> None:
+    ruleset = load_rules(write_config(tmp_path / "config", HOLIDAYS, TEAMS))
+    assert ruleset.after_hours_notice("support", now, "ru") == f"Ответим: {ru}."
+    assert ruleset.after_hours_notice("support", now, "en") == f"We answer: {en}."
