@@ -117,7 +117,17 @@ def check_folder(folder: Path) -> CheckReport:
             report.run(folder / name, load)
         else:
             report.summary.append(f"{folder / name}: absent, {_ABSENT[name]}")
+    if not report.problems:  # the files alone are sound: what they say of each other
+        report.problems.extend(_across(folder))
     return report
+
+
+def _across(folder: Path) -> list[str]:
+    from router.routing.decide import default_team_problem  # noqa: PLC0415
+    from router.server.settings import load_settings  # noqa: PLC0415
+
+    problem = default_team_problem(load_settings(folder).routing, folder)
+    return [problem] if problem is not None else []
 
 
 _ABSENT = {

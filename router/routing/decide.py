@@ -25,6 +25,7 @@ from router.routing.assignment import Policy
 from router.routing.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
 from router.routing.rules.engine import load_teams
 from router.routing.rules.schema import Reopen
+from router.yamlconf import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,26 @@ class DefaultTeamRouting:
         )
 
 
+def default_team_problem(config: RoutingConfig, config_dir: Path | None) -> str | None:
+    """Without rules.yaml every conversation queues to ``routing.default_team``:
+    one teams.yaml does not have is a queue nobody is ever offered."""
+    if config_dir is None or (config_dir / RULES_FILE).exists() or not (config_dir / TEAMS_FILE).exists():
+        return None
+    teams = load_teams(config_dir / TEAMS_FILE).teams
+    if not teams or config.default_team in teams:
+        return None
+    return (f"{config_dir / 'omnirouter.yaml'}: routing.default_team: {config.default_team!r} is no team of "
+            f"{config_dir / TEAMS_FILE} ({', '.join(teams)}), and without {RULES_FILE} every conversation "
+            f"queues to it")
+
+
 def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
     """Rules from ``config_dir/rules.yaml`` when the service was given a config
     folder that has one; ``ConfigError`` (file:line) if that file is invalid."""
     path = config_dir / RULES_FILE if config_dir is not None else None
     if path is None or not path.exists():
+        if (problem := default_team_problem(config, config_dir)) is not None:
+            raise ConfigError([problem])
         return DefaultTeamRouting(config)
     ruleset = load_rules(path)
     for warning in ruleset.warnings:

@@ -160,3 +160,22 @@ def test_the_start_refuses_a_survey_team_that_teams_yaml_lacks(folder: Path) -> 
         create_app(Settings(), config_dir=folder, base_dir=folder.parent)
     assert refused.value.problems == [f"{path}:{line}: {message}"]
     assert files(folder.parent) == before
+
+
+def test_a_default_team_teams_yaml_lacks_is_refused_without_rules(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without rules.yaml every conversation queues to routing.default_team: one
+    teams.yaml does not have was a queue nobody was ever offered, and both the
+    check and the start said nothing."""
+    (folder / RULES_FILE).unlink()
+    (folder / CSAT_FILE).unlink()  # it names the rules' teams
+    service = folder / SERVICE_FILE
+    text = service.read_text(encoding="utf-8")
+    service.write_text(text.replace("  default_team: support\n", "  default_team: sales\n"), encoding="utf-8")
+    assert main(["config", "check", str(folder)]) == 1
+    assert "routing.default_team: 'sales' is no team of" in capsys.readouterr().err
+    before = files(folder.parent)
+    assert main(["run", "--config", str(folder), "--port", "0"]) == 1
+    assert "routing.default_team: 'sales' is no team of" in capsys.readouterr().err
+    assert files(folder.parent) == before
