@@ -252,6 +252,9 @@ DEFAULT_AFTER_HOURS = {
 }
 
 
+# the facts of a customer's earlier contacts: a handoff reads them from the routing's trace, which
+# read them when the conversation opened (empty here, a handoff condition on them never held)
+HISTORY_FACTS = ("customer_new", "customer_returning", "contacts_7d", "contacts_30d")
 _TODAY = {"ru": ("сегодня", "завтра"), "en": ("today", "tomorrow")}
 
 
@@ -329,6 +332,8 @@ class RulesRouting:
         now, or None while the bot keeps it. ``outcome``: the bot stepped aside."""
         ruleset, now = self.ruleset, self.clock()
         facts = ruleset.facts(message, customer, CustomerHistory(), now, self.human_request)
+        if trace is not None:  # the customer's earlier contacts as the conversation's routing read them
+            facts.update({k: trace.facts[k] for k in HISTORY_FACTS if k in trace.facts})
         facts["conversation_age"] = max(0.0, (now - conversation.created_at).total_seconds())
         if outcome is not None:
             facts["bot_failed"] = outcome.failed

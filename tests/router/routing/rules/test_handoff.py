@@ -12,7 +12,7 @@ from router.bot import NoBot
 from router.bus import EventBus
 from router.core import Router
 from router.metrics import Metrics
-from router.models import ConversationStatus, IdentityRef, InboundMessage
+from router.models import ConversationStatus, IdentityRef, InboundMessage, Role
 from router.routing.rules import RulesRouting, load_rules
 from router.store.sqlite import SQLiteStore
 from tests.router.routing.rules.conftest import RULES, write_config
@@ -103,3 +103,24 @@ async def test_a_handoff_is_announced(router: Router) -> None:
             assert event is not None
             kinds.append(event.type)
     assert kinds.count("conversation.updated") == 1
+
+
+async def test_a_handoff_on_the_customers_earlier_contacts_reads_them(tmp_path: Path, clock: Clock) -> None:
+    """``handoff: ... or contacts_7d >= 1``: the routing saw the customer's earlier
+    conversation, the handoff saw none, and the bot kept a returning customer."""
+    rules = RULES.replace("bot: {then: {team: support, priority: 20}}",
+                          "bot: {handoff: asked_for_human or contacts_7d >= 1, then: {team: senior, priority: 30}}")
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", rules)), clock)
+    async with SQLiteStore(tmp_path / "returning.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        first = await router.on_message(say(1, "hi"))
+        assert first.conversation_id is not None
+        # a new customer stays with the bot
+        assert (await store.get_conversation(first.conversation_id)).status is ConversationStatus.BOT
+        ann = await store.create_agent("ann", "Ann", Role.AGENT, "x")
+        await router.conversations.assign(first.conversation_id, ann)
+        await router.conversations.resolve(first.conversation_id, ann)
+        clock.now += timedelta(days=3)  # past the reopen window: a new conversation
+        second = await router.on_message(say(2, "hi again"))
+        assert second.conversation_id != first.conversation_id
+        assert await status_after(router, 3, "and the price?") == (ConversationStatus.QUEUED, "senior")
