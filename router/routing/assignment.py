@@ -75,6 +75,11 @@ class Policy:
         hours = self.ruleset.queue_hours(team) if self.ruleset is not None else None
         return hours is None or hours.is_open(now)
 
+    def open_seconds(self, team: str | None, since: datetime, until: datetime) -> float:
+        """Seconds the queue of ``team`` was open between the two (all of them without hours)."""
+        hours = self.ruleset.queue_hours(team) if self.ruleset is not None else None
+        return hours.open_seconds(since, until) if hours is not None else (until - since).total_seconds()
+
 
 def current_step(policy: QueuePolicy, age: float) -> Step | None:
     """The last step whose ``after`` the conversation's age has reached."""
@@ -316,7 +321,8 @@ class Assigner:
         # only those old enough to have missed the shortest target
         for conversation in await self.store.awaiting_first_response(self.batch, now - timedelta(seconds=shortest)):
             target = policy.queue(conversation.team).first_response
-            waited = (now - (conversation.reopened_at or conversation.created_at)).total_seconds()  # from a reopen
+            # from a reopen, and only while the queue was open: a night's conversations are not all late at 09:00
+            waited = policy.open_seconds(conversation.team, conversation.reopened_at or conversation.created_at, now)
             if target is not None and waited > target:
                 found.append(SlaBreach(conversation, target, waited))
         return found

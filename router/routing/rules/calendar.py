@@ -41,3 +41,21 @@ class Hours:
                 if opening > local:
                     return opening
         return None
+
+    def open_seconds(self, since: datetime, until: datetime) -> float:
+        """How long the calendar was open between ``since`` and ``until``: a
+        first-response target counts open time, not the night before."""
+        start, end = since.astimezone(self.zone), until.astimezone(self.zone)
+        total = 0.0
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        for _ in range(SEARCH_DAYS):
+            if day > end:
+                break
+            for opens, closes in self._ranges(day):
+                begin = datetime.combine(day.date(), opens, self.zone)
+                finish = (datetime.combine(day.date(), time(), self.zone) + timedelta(days=1) if closes == END_OF_DAY
+                          else datetime.combine(day.date(), closes, self.zone))
+                overlap = (min(finish, end) - max(begin, start)).total_seconds()
+                total += max(0.0, overlap)
+            day = datetime.combine(day.date() + timedelta(days=1), time(), self.zone)
+        return total

@@ -82,3 +82,34 @@ def test_a_sla_step_needs_a_target(tmp_path: Path) -> None:
         load_rules(write_config(tmp_path, RULES.replace("    first_response: 5m\n", ""), TEAMS))
     assert "needs first_response" in caught.value.problems[0]
     assert caught.value.problems[0].split(":")[1] == "3"
+
+
+OFFICE = """\
+calendars:
+  office:
+    timezone: Europe/Moscow
+    hours: {mon-fri: ["09:00-18:00"]}
+queues:
+  support:
+    first_response: 5m
+    hours: office
+default: {queue: {team: support}}
+rules: []
+"""
+
+
+async def test_the_first_response_clock_runs_only_while_the_queue_is_open(tmp_path: Path) -> None:
+    """A customer who wrote at 06:51 was "late" at 06:56, and every night's
+    conversation was red in the console before anybody could answer it."""
+    clock = Clock()
+    clock.now = clock.now.replace(hour=3, minute=51)  # Monday 06:51 in Moscow: closed until 09:00
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", OFFICE, TEAMS)), clock)
+    async with SQLiteStore(tmp_path / "night.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        assigner = Assigner(store, EventBus(), Policy(routing.ruleset.teams, routing.ruleset), clock)
+        conv = await write(router, 1, "где мой заказ?")
+        clock.advance(hours=2, minutes=12)  # 09:03: open for 3 minutes
+        assert await assigner.sla_breaches() == []
+        clock.advance(minutes=3)  # 09:06: open for 6
+        [breach] = await assigner.sla_breaches()
+        assert (breach.conversation.id, breach.waited) == (conv, 360)
