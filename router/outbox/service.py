@@ -56,6 +56,10 @@ SEND_TIMEOUT = 30.0
 # the margin (NTP does)
 LEASE = timedelta(seconds=2 * SEND_TIMEOUT)
 IDLE_POLL = 30.0
+# a message the platform keeps asking to wait for longer than this is dead-lettered
+RATE_LIMITED_FOR = timedelta(hours=24)
+# while sends are in flight, how often a pass claims again for retries falling due meanwhile
+IN_FLIGHT_POLL = 1.0
 OUTAGE_POLL = 30.0  # seconds at most between passes while the store is down
 
 
@@ -143,25 +147,71 @@ class OutboxWorker:
             outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max)))
 
     async def run_once(self) -> float:
-        """Send what is due; return seconds until something else may be due."""
+        """Send what is due, claiming again as each send ends or a new entry
+        comes; return, when nothing is left in flight or due, the seconds until
+        something else may be due.
+
+        A send never waits for another: a platform that does not answer holds
+        its own recipients' next messages (one in flight per recipient), not
+        every channel's until its timeout, as a pass that sent a batch and
+        waited for all of it did. A claim returns the entries still in flight
+        here too (leased to this node, each its recipient's first): they are
+        left to their send. Every send ends before the pass does, whatever
+        fails: a later pass's claim would take an entry still in flight again
+        and send it twice."""
         async with self._pass:
-            while True:
-                claim = await self.store.claim_outbox(self.node, self.config.batch, self.clock(), LEASE)
-                if not claim.entries:
-                    if claim.next_due is None:
-                        return IDLE_POLL
-                    return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
-                # one entry per recipient: each claim takes the next of every recipient's.
-                # Every send ends before the pass does, whatever fails: a pass that left
-                # on the first error with sends still in flight would let the next claim
-                # take those same entries again (they are leased to this node) and send
-                # them twice
-                outcomes = await asyncio.gather(
-                    *(self._deliver(e, e.id in claim.resumed) for e in claim.entries), return_exceptions=True
-                )
-                failed = [o for o in outcomes if isinstance(o, BaseException)]
-                if failed:
-                    raise failed[0]
+            sending: dict[str, asyncio.Task[None]] = {}
+            failures: list[BaseException] = []
+            try:
+                while True:
+                    if failures:  # a write the store refused: the sends in flight end, then the pass fails
+                        if sending:
+                            await self._next_change(sending, failures)
+                            continue
+                        raise failures[0]
+                    limit = self.config.batch + len(sending)
+                    claim = await self.store.claim_outbox(self.node, limit, self.clock(), LEASE)
+                    fresh = [e for e in claim.entries if e.id not in sending]
+                    for entry in fresh:
+                        sending[entry.id] = asyncio.create_task(self._deliver(entry, entry.id in claim.resumed))
+                    if not sending:
+                        if claim.next_due is None:
+                            return IDLE_POLL
+                        return min(IDLE_POLL, max(0.0, (claim.next_due - self.clock()).total_seconds()))
+                    if fresh and len(claim.entries) >= limit:
+                        continue  # more may be claimable at once
+                    await self._next_change(sending, failures)
+            except BaseException:
+                await self._finish(sending)
+                raise
+
+    async def _next_change(self, sending: dict[str, asyncio.Task[None]], failures: list[BaseException]) -> None:
+        """Until a send ends, a new entry is queued (``wakeup``) or a second
+        passes (a retry falls due), with the ended sends taken out."""
+        woken = asyncio.create_task(self.wakeup.wait())
+        try:
+            await asyncio.wait([*sending.values(), woken], timeout=IN_FLIGHT_POLL,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        self.wakeup.clear()
+        for entry_id, task in list(sending.items()):
+            if task.done():
+                del sending[entry_id]
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    failures.append(exc)
+
+    @staticmethod
+    async def _finish(sending: dict[str, asyncio.Task[None]]) -> None:
+        """The pass ends (its claim failed, or it was cancelled): every send
+        still in flight ends first, cancelled only when the pass was."""
+        if not sending:
+            return
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            for task in sending.values():
+                task.cancel()
+        await asyncio.gather(*sending.values(), return_exceptions=True)
 
     async def _deliver(self, entry: OutboxEntry, resumed: bool) -> None:
         channel = entry.payload.channel
@@ -217,16 +267,25 @@ class OutboxWorker:
         channel = entry.payload.channel
         # the agent reads it: never a credential from a library's error text
         error.reason = redact(error.reason)
-        if isinstance(error, TransientError) and attempts < self.config.max_attempts:
+        waited = self.clock() - entry.payload.created_at
+        if isinstance(error, RateLimited) and waited < RATE_LIMITED_FOR:
+            # the platform (or the connector's own pacing) said when: no failed attempt. Counted,
+            # 80 s of VK's flood control dead-lettered a reply the platform took a minute later
+            attempts -= 1
+            delay = max(error.retry_after, backoff_delay(1, self.config.backoff_initial, self.config.backoff_max))
+        elif isinstance(error, TransientError) and attempts < self.config.max_attempts:
             delay = backoff_delay(attempts, self.config.backoff_initial, self.config.backoff_max)
             if isinstance(error, RateLimited):
                 delay = max(delay, error.retry_after)
+        else:
+            delay = None
+        if delay is not None:
             next_at = self.clock() + timedelta(seconds=delay)
             await self.store.outbox_retry(entry.id, attempts, next_at, error.reason, self.node)
             self.metrics.messages_out.labels(channel, "retry").inc()
             log.warning(
-                "message %s on %s failed (attempt %d, retry in %.1fs): %s",
-                entry.message_id, channel, attempts, delay, error.reason,
+                "message %s on %s failed (%s, retry in %.1fs): %s", entry.message_id, channel,
+                f"attempt {attempts}" if attempts == entry.attempts + 1 else "asked to wait", delay, error.reason,
             )
             return
         reason = error.reason
