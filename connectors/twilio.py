@@ -73,6 +73,7 @@ from router.connector import (
     SendProgress,
     SendResult,
     TransientError,
+    retry_after,
     split_text,
 )
 from router.models import Attachment, Delivery, OutboundMessage, TemplateRequest
@@ -279,15 +280,8 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships 
             timeout=timeout or HTTP_TIMEOUT, allow_redirects=allow_redirects,
         )
         if response.status_code == 429:
-            raise RateLimited(_retry_after(response.headers), "twilio: too many requests")
+            raise RateLimited(retry_after(response.headers.get("Retry-After")), "twilio: too many requests")
         return response
-
-
-def _retry_after(headers: Any) -> float:
-    try:
-        return max(0.0, float(headers.get("Retry-After", 1)))
-    except (TypeError, ValueError):
-        return 1.0
 
 
 def delivery_error(exc: TwilioRestException) -> DeliveryError:

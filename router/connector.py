@@ -16,7 +16,8 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, get_args, get_origin
 
 from aiohttp import web
@@ -297,6 +298,24 @@ class RateLimited(TransientError):
     def __init__(self, retry_after: float, reason: str = "rate limited") -> None:
         super().__init__(f"{reason} (retry after {retry_after:g}s)")
         self.retry_after = retry_after
+
+
+def retry_after(value: str | None, default: float = 1.0) -> float:
+    """An HTTP ``Retry-After`` in seconds: a number of them, or an HTTP date
+    (RFC 9110 allows both; a date read as nothing retried while the limit held)."""
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return default
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class PermanentError(DeliveryError):

@@ -9,6 +9,7 @@ import itertools
 import json
 import time
 from datetime import timedelta
+from email.utils import formatdate
 
 import aiohttp
 import pytest
@@ -126,6 +127,20 @@ async def test_too_many_requests_waits_as_told(tw: Client, twilio_api: FakeTwili
         await http.close()
     first, second = twilio_api.calls
     assert second.at - first.at >= 1.0
+
+
+async def test_too_many_requests_until_a_date_waits_until_then(tw: Client, twilio_api: FakeTwilio) -> None:
+    """Retry-After may be an HTTP date (RFC 9110): it was read as 1 s, and the retry came while the limit held."""
+    until = int(time.time()) + 4
+    twilio_api.fail_next(429, 20429, "Too Many Requests", retry_after=formatdate(until, usegmt=True))
+    http = await console(tw)
+    try:
+        conversation_id, reply_id = await reply_to_new_message(tw, http)
+        await delivery_is(http, conversation_id, reply_id, "sent")
+    finally:
+        await http.close()
+    _, second = twilio_api.calls
+    assert second.wall >= until
 
 
 async def test_a_slow_twilio_holds_no_webhook(tw: Client, twilio_api: FakeTwilio) -> None:

@@ -47,6 +47,7 @@ class Call:
     account_sid: str
     params: MultiDict[str]
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)  # to hold against an HTTP date the fake gave
     sid: str | None = None
 
     def get(self, name: str) -> str | None:
@@ -105,7 +106,7 @@ class FakeTwilio(LocalServer):
 
     # -- scripting -------------------------------------------------------------
     def fail_next(self, status: int, code: int, message: str, *, times: int = 1,
-                  retry_after: int | None = None) -> None:
+                  retry_after: int | str | None = None) -> None:
         body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
                 "status": status}
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}

@@ -7,14 +7,16 @@ the write (tests/refusal.py)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
 
 from router.bus import EventBus
 from router.config import RoutingConfig
-from router.connector import HostError, HostFailed, HostUnavailable
+from router.connector import HostError, HostFailed, HostUnavailable, retry_after
 from router.core import Router, _for_connectors
 from router.metrics import Metrics
 from router.models import IdentityRef, InboundMessage
@@ -95,3 +97,15 @@ def test_a_textless_traceback_keeps_every_frame_and_type_of_the_chain() -> None:
         text = textless_traceback(exc)
     assert TEXT not in text
     assert text.index("in inner") < text.index("KeyError") < text.index("which led to") < text.index("RuntimeError")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("7", 7.0), ("1.5", 1.5), ("-3", 0.0), (None, 1.0), ("soon", 1.0),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date gone by: at once
+])
+def test_retry_after_reads_seconds_and_http_dates(value: str | None, seconds: float) -> None:
+    assert retry_after(value) == seconds
+
+
+def test_retry_after_of_a_date_to_come_is_the_seconds_until_it() -> None:
+    assert 55 <= retry_after(formatdate(time.time() + 60, usegmt=True)) <= 60
