@@ -36,6 +36,7 @@ import contextlib
 import functools
 import hmac
 import importlib
+import itertools
 import logging
 import mimetypes
 import os
@@ -113,6 +114,9 @@ MAX_PHOTO_BYTES = 10 * 1024**2
 # back to the outbox as RateLimited instead of holding its send timeout
 MAX_LIMIT_WAIT = 10.0
 POLL_RETRY_SECONDS = 5.0
+# how long the start waits for the Bot API's setWebhook / deleteWebhook; then it goes on without
+START_PATIENCE = 5.0
+REGISTER_RETRY_MAX = 300.0  # seconds at most between two tries of setting the webhook
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 # aiogram's names this module uses, by module (as the TYPE_CHECKING imports above)
@@ -248,6 +252,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         self.bot = Bot(os.environ.get(options.token_env, ""), session=AiohttpSession(api=api))
         self._limits = _Limits(self, options.per_chat_per_second, options.per_bot_per_second)
         self._poller: asyncio.Task[None] | None = None
+        self._registrar: asyncio.Task[None] | None = None  # the webhook, set again after a failed start
 
     @property
     def webhook_path(self) -> str:
@@ -292,11 +297,18 @@ class TelegramConnector(Connector[TelegramOptions]):
             # one getUpdates loop per bot in the whole cluster: a second one gets 409 Conflict
             self._poller = asyncio.create_task(self.leadership.run(f"telegram:{self.name}", self._poll),
                                                name=f"telegram-poll-{self.name}")
-        else:
-            await self._register_webhook()
+        elif not await self._register_webhook():
+            # the start waits for the Bot API a few seconds at most: a stalled one held every
+            # channel, the console and /healthz for aiogram's 60 s. It is tried again meanwhile
+            self._registrar = asyncio.create_task(self._register_until_done(), name=f"telegram-webhook-{self.name}")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._registrar is not None:
+            self._registrar.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._registrar
+            self._registrar = None
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,25 +316,35 @@ class TelegramConnector(Connector[TelegramOptions]):
             self._poller = None
         await self.bot.session.close()
 
-    async def _register_webhook(self) -> None:
+    async def _register_webhook(self) -> bool:
+        """Whether it is done (or not ours to do): False to try again later."""
         url = self.webhook_url()
         if url is None:
             log.warning("telegram %s: no server.public_url or webhook_url, so the webhook is not registered; "
                         "updates arrive only if it was set by hand", self.name)
-            return
+            return True
         try:
-            await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES)
-        except AiogramError as exc:
-            # the service still starts: the other channels work, and the
-            # webhook can be fixed without a restart of everything else
-            log.error("telegram %s: setting the webhook to %s failed: %s", self.name, url, exc)
-            return
+            async with asyncio.timeout(START_PATIENCE):
+                await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES)
+        except (AiogramError, TimeoutError) as exc:
+            # the service still starts: the other channels work, and this one is tried again
+            log.error("telegram %s: setting the webhook to %s failed (tried again meanwhile): %s", self.name, url,
+                      exc if str(exc) else f"no answer within {START_PATIENCE:g} s")
+            return False
         log.info("telegram %s: webhook set to %s", self.name, url)
+        return True
+
+    async def _register_until_done(self) -> None:
+        for attempt in itertools.count(1):
+            await asyncio.sleep(min(REGISTER_RETRY_MAX, 2.0**attempt))
+            if await self._register_webhook():
+                return
 
     async def _drop_webhook(self) -> None:
         try:
-            await self.bot.delete_webhook(drop_pending_updates=False)
-        except AiogramError as exc:
+            async with asyncio.timeout(START_PATIENCE):
+                await self.bot.delete_webhook(drop_pending_updates=False)
+        except (AiogramError, TimeoutError) as exc:
             log.error("telegram %s: deleting the webhook failed (polling will retry): %s", self.name, exc)
 
     # -- polling -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ them; the fake answers as the Bot API does, including its errors."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors import telegram as telegram_module
 from connectors.telegram import SECRET_HEADER, TelegramConnector
 from router.config import ConnectorConfig, Settings
 from router.connector import SendProgress, TransientError
@@ -502,6 +504,26 @@ async def test_without_a_public_url_the_webhook_is_left_alone_and_it_says_so(
     assert tg_api.sent("setWebhook") == []
     assert "no server.public_url or webhook_url" in caplog.text
     assert await post(client, text_update(70, "set by hand")) == 200  # a webhook set by hand still works
+
+
+async def test_a_stalled_bot_api_holds_the_start_seconds_at_most_and_the_webhook_is_set_later(
+    make_client: AppClient, tg_settings: Settings, tg_api: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setWebhook that never answers held every channel, the console and
+    /healthz for aiogram's 60 s at each start; the webhook was then never set."""
+    monkeypatch.setattr(telegram_module, "START_PATIENCE", 0.2)
+    monkeypatch.setattr(telegram_module, "REGISTER_RETRY_MAX", 0.2)
+    tg_api.hold["setWebhook"] = answer = asyncio.Event()
+    client = await make_client(tg_settings)
+    assert (await client.get("/healthz")).status == 200
+    assert await post(client, text_update(80, "still here")) == 200  # a webhook set before still delivers
+    assert tg_api.webhook == {}
+    answer.set()
+
+    async def set_again() -> bool:
+        return len(tg_api.sent("setWebhook")) >= 2 and tg_api.webhook.get("url") == PUBLIC_URL + PATH
+
+    await eventually(set_again, "the webhook set by a later try")
 
 
 async def test_an_explicit_webhook_url_wins(

@@ -75,6 +75,8 @@ class FakeTelegram(LocalServer):
         # (method, which calls, how they fail) until ``heal``: a message the API keeps refusing
         self.standing: list[tuple[str, Callable[[dict[str, Any]], bool], Failure]] = []
         self.delay = 0.0
+        # method -> until when its calls get no answer (a Bot API that accepts and then stalls)
+        self.hold: dict[str, asyncio.Event] = {}
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
         self._new_updates = asyncio.Event()
@@ -137,6 +139,8 @@ class FakeTelegram(LocalServer):
         self.calls.append(call)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if (held := self.hold.get(method)) is not None:
+            await held.wait()
         failure = self._take_failure(method, params)
         if failure is not None:
             if isinstance(failure.body, str):
