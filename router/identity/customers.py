@@ -9,6 +9,7 @@ import csv
 import itertools
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -248,8 +249,12 @@ _OUR_COLUMNS = frozenset({*_COLUMN_ALIASES, *KEY_COLUMNS, "display_name", *VALUE
 
 
 def _our_column(name: str) -> str:
+    """Ours whatever its case, spaces and hyphens: "External ID", "E-mail", " Phone"."""
     plain = name.strip().lower()
-    return plain if plain in _OUR_COLUMNS else name
+    for candidate in (plain, re.sub(r"[\s-]+", "_", plain), re.sub(r"[\s-]+", "", plain)):
+        if candidate in _OUR_COLUMNS:
+            return candidate
+    return name
 
 
 def _delimiter(header_line: str) -> str:
@@ -260,11 +265,31 @@ def _delimiter(header_line: str) -> str:
     return next((d for d in (";", "\t") if d in header_line), ",")
 
 
-async def _apply(store: CustomerStore, rows: list[_Row], source: str, report: ImportReport) -> None:
+def shared_in_file(rows: Iterable[_Row]) -> dict[KeyRef, str]:
+    """The phones and emails the file gives to several external ids (a family's
+    phone, an office's address), each with why it is set aside. The store
+    finds a key shared only once its second customer is written: the first
+    row alone landed on whoever held the key then (the father's WhatsApp
+    became the son's record), and was never undone."""
+    owners: dict[KeyRef, set[str]] = {}
+    for row in rows:
+        external = next((k.value for k in row.keys if k.kind == "external"), None)
+        if external is None:
+            continue
+        for key in row.keys:
+            if key.kind != "external":
+                owners.setdefault(key, set()).add(external)
+    return {key: f"the file gives it to {len(ids)} customers ({', '.join(sorted(ids)[:5])})"
+            for key, ids in owners.items() if len(ids) > 1}
+
+
+async def _apply(store: CustomerStore, rows: list[_Row], source: str, report: ImportReport,
+                 shared: dict[KeyRef, str]) -> None:
     now = utcnow()
     # a phone/email another customer holds too is set aside, not a reason to lose the row
     requests = [CustomerUpsert(source, keys=r.keys, display_name=r.attrs.display_name,
-                               attributes=r.attrs.changes(), shared_keys="set_aside") for r in rows]
+                               attributes=r.attrs.changes(), shared_keys="set_aside",
+                               shared={k: shared[k] for k in r.keys if k in shared}) for r in rows]
     # gathered: the store runs them as one transaction, each row its own savepoint
     outcomes = await asyncio.gather(*(store.upsert_customer(q, now) for q in requests), return_exceptions=True)
     for row, outcome in zip(rows, outcomes, strict=True):
@@ -284,6 +309,8 @@ async def import_csv(store: CustomerStore, rules: IdentityRules, path: Path, sou
     """Import ``path``; ``progress`` (a tqdm bar, say) is advanced per row read."""
     report = ImportReport()
     with path.open(encoding="utf-8-sig", newline="") as lines:
+        shared = shared_in_file(read_rows(rules, lines, ImportReport()))
+    with path.open(encoding="utf-8-sig", newline="") as lines:
         chunk: list[_Row] = []
         rejected = 0
         for row in read_rows(rules, lines, report):
@@ -292,10 +319,10 @@ async def import_csv(store: CustomerStore, rules: IdentityRules, path: Path, sou
                 progress.update(1 + len(report.rejected) - rejected)
                 rejected = len(report.rejected)
             if len(chunk) >= _IMPORT_CHUNK:
-                await _apply(store, chunk, source, report)
+                await _apply(store, chunk, source, report, shared)
                 chunk = []
         if chunk:
-            await _apply(store, chunk, source, report)
+            await _apply(store, chunk, source, report, shared)
     report.rejected.sort()
     report.dropped.sort()
     log.info("imported %d customers from %s (%d new), %d rows rejected, %d fields left out", report.imported, path,

@@ -67,14 +67,24 @@ def external_clash(upsert: CustomerUpsert, usable: Sequence[KeyRef], owners: Map
     the CRM collide: the keys naming them refuse the write
     (``ConflictError``) or are set aside, and the row is for nobody yet."""
     given = next((k.value for k in usable if k.kind == "external"), None)
-    if given is None or theirs in (None, given):
+    naming = [k for k in usable if customer_id in owners[k]]
+    if given is None or theirs == given:
         return customer_id, list(usable), []
-    reason = f"customer {customer_id} has external id {theirs!r} already, not {given!r}"
+    if theirs is None:
+        # a customer a channel made (no external id) holds it: theirs, unless the caller knows the
+        # key is several customers' (the file gives a family's phone to the son and the father)
+        if not naming or any(k not in upsert.shared for k in naming):
+            return customer_id, list(usable), []
+        why = {k: f"{upsert.shared[k]}, and customer {customer_id} (no external id) holds it: the row is "
+                  f"not theirs" for k in naming}
+    else:
+        reason = f"customer {customer_id} has external id {theirs!r} already, not {given!r}"
+        why = {k: f"{reason}: the {k.kind} is theirs" for k in naming}
     kept, aside = list(usable), []
-    for key in [k for k in usable if customer_id in owners[k]]:
+    for key in naming:
         if upsert.shared_keys == "refuse":
-            raise ConflictError(f"{reason}: the {key.kind} is theirs")
-        aside.append((key, f"{reason}: the {key.kind} is theirs"))
+            raise ConflictError(why[key])
+        aside.append((key, why[key]))
         kept.remove(key)
     return None, kept, aside
 

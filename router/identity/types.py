@@ -4,7 +4,8 @@ Plain data, importing no store, so the store's protocols can name them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -88,6 +89,9 @@ class CustomerUpsert:
     # changes: a CRM's write by key) or "set_aside" (the row is applied without
     # it, and the store notes the key as shared: an import keeps what is good)
     shared_keys: Literal["refuse", "set_aside"] = "refuse"
+    # keys the caller knows are several customers' (an import file gives one phone to two
+    # external ids), with why: never a reason to land on a customer without an external id
+    shared: Mapping[KeyRef, str] = field(default_factory=dict)
 
 
 # a claim with this source suffix is a key the business's own data (an import,

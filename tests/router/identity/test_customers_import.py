@@ -13,7 +13,7 @@ from router.core import Router
 from router.identity.customers import ImportReport, RowError, parse_row
 from router.identity.service import IdentityConfig, IdentityRules, load_identity_config
 from router.metrics import Metrics
-from router.models import IdentityRef, InboundMessage
+from router.models import Customer, IdentityRef, InboundMessage
 from router.routing.rules import RulesRouting, load_rules
 from router.server.app import DATABASE_URL, make_store
 from router.server.settings import load_settings
@@ -277,6 +277,9 @@ def test_a_file_in_windows_1251_is_refused_whole_with_its_line(tmp_path: Path, c
     ("External_ID, Phone ,EMAIL,Name", "crm-21,+7 912 345 67 89,anna@mail.ru,Анна"),  # case and spaces
     ("external_id;phone;email;name", "crm-21;+7 912 345 67 89;anna@mail.ru;Анна"),  # Excel's «CSV», ru locale
     ("external_id\tphone\temail\tname", "crm-21\t+7 912 345 67 89\tanna@mail.ru\tАнна"),
+    # inner spaces and hyphens, as CRMs name them: the external id was a custom attribute, and
+    # every row lost it (and with it the protection of families' phones)
+    ("External ID;Phone;E-mail;Name", "crm-21;+7 912 345 67 89;anna@mail.ru;Анна"),
 ])
 def test_our_columns_are_read_whatever_their_case_spaces_or_separator(
         tmp_path: Path, config_dir: Path, header: str, row: str) -> None:
@@ -292,3 +295,38 @@ def test_our_columns_are_read_whatever_their_case_spaces_or_separator(
             return {(i.ref.kind, i.ref.value) for i in await store.customer_identities(found.id)}
 
     assert {("phone", "+79123456789"), ("email", "anna@mail.ru")} <= asyncio.run(keys())
+
+
+def test_a_family_phone_a_channel_wrote_from_first_joins_none_of_the_family(
+        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The father wrote on WhatsApp, then the CRM file gave the phone to the son
+    and to him: the son's row landed on the father's WhatsApp customer (his
+    name and tier on the father's messages), because the store learnt the
+    phone was shared only at the second row."""
+    async def father_writes() -> str:
+        async with crm_store(tmp_path / "crm.db") as store:
+            router = Router(store, EventBus(), RulesRouting(load_rules(Path(__file__).parents[3] / "config"
+                                                                      / "rules.yaml")), Metrics(),
+                            identity=IdentityRules(IdentityConfig()))
+            await router.on_message(InboundMessage(channel="whatsapp", external_id="wa-1", text="Здравствуйте",
+                                                   sender=IdentityRef(kind="whatsapp", value="+79161234567")))
+            found = await store.find_identity(IdentityRef(kind="whatsapp", value="+79161234567"))
+            assert found is not None
+            return found.id
+
+    father = asyncio.run(father_writes())
+    text = "external_id,phone,name\nC-1,8 916 123-45-67,Сын Петров\nC-2,+7 916 123 45 67,Папа Петров\n"
+    run_import(tmp_path, config_dir, text)
+    said = capsys.readouterr().err
+    assert "the file gives it to 2 customers (C-1, C-2)" in said
+
+    async def after() -> tuple[Customer | None, Customer | None, Customer]:
+        async with crm_store(tmp_path / "crm.db") as store:
+            son = await store.find_identity(IdentityRef(kind="external", value="C-1"))
+            dad = await store.find_identity(IdentityRef(kind="external", value="C-2"))
+            return son, dad, await store.get_customer(father)
+
+    son, dad, whatsapp = asyncio.run(after())
+    assert son is not None and dad is not None
+    assert father not in (son.id, dad.id)
+    assert whatsapp.display_name != "Сын Петров"
