@@ -159,6 +159,8 @@ def _keys(rules: IdentityRules, cells: dict[str, str], dropped: list[tuple[str, 
 def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueAttributes:
     """The row's attributes; one that does not validate is left out (and reported), not the row."""
     data: dict[str, Any] = {k: cells.pop(k) for k in ("display_name", "tier", "lifetime_value") if k in cells}
+    if "lifetime_value" in data:
+        data["lifetime_value"] = _amount(data["lifetime_value"])
     if "tags" in cells:
         data["tags"] = [t for t in (t.strip() for t in cells.pop("tags").replace(",", ";").split(";")) if t]
     data["attributes"] = cells
@@ -182,6 +184,19 @@ def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueA
             if left == data:
                 raise RowError(f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
             data = left
+
+
+def _amount(text: str) -> str:
+    """An amount as a spreadsheet in a Russian locale writes it («1 200,50», with
+    a no-break space), or «1,200.50»: as ``1200.50``. Anything else is left to
+    the number's own check."""
+    plain = re.sub(r"[\s\u00a0\u202f']", "", text)
+    if "," in plain and "." in plain:  # the last one marks the decimals
+        decimal_comma = plain.rfind(",") > plain.rfind(".")
+        plain = plain.replace(".", "").replace(",", ".") if decimal_comma else plain.replace(",", "")
+    elif plain.count(",") == 1 and not re.fullmatch(r"\d{1,3},\d{3}", plain):  # «1,200»: 1.2 or 1200? said so
+        plain = plain.replace(",", ".")
+    return plain
 
 
 def parse_row(rules: IdentityRules, raw: dict[str | None, Any], header_len: int, line: int,

@@ -259,6 +259,11 @@ def load_identity_config(config_dir: Path) -> IdentityConfig:
 
 # a ";" that starts no RFC 3966 extension: a second number in the same field
 _SECOND_NUMBER = re.compile(r";(?!\s*ext=)", re.IGNORECASE)
+# what CRMs and people write after a number: a note of words ("(моб.)", "(WhatsApp)", " раб."); not
+# capitals alone, which may be a vanity number's letters ("8 912 CALL NOW": refused as letters)
+_NOTE_AFTER = re.compile(r"(?:\s*\([^\d()]*\)|\s+(?=[^\d()]*[a-zа-яё.])[^\W\d_][^\d()]*)\s*$")
+# the extension as Russian offices abbreviate it, which phonenumbers reads only as «доб.»
+_EXTENSION_WORD = re.compile(r"(?<!\w)(?:д|вн|внутр|доп)\.?\s*(?=\d)", re.IGNORECASE)
 
 
 def normalise_phone(raw: str, region: str) -> str:
@@ -267,6 +272,7 @@ def normalise_phone(raw: str, region: str) -> str:
     104 is not the person at 101, nor whoever answers the main line."""
     # a channel prefix such as "whatsapp:" or "tel:" is transport, not number
     text = raw.rsplit(":", 1)[-1].strip()
+    text = _EXTENSION_WORD.sub("доб. ", _NOTE_AFTER.sub("", text))
     if _SECOND_NUMBER.search(text):  # phonenumbers reads "8912…;8926…" as one number and an extension
         raise InvalidIdentifier(f"{raw!r} holds more than one number")
     number = _parse_phone(text, region, raw)

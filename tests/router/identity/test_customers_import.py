@@ -330,3 +330,19 @@ def test_a_family_phone_a_channel_wrote_from_first_joins_none_of_the_family(
     assert son is not None and dad is not None
     assert father not in (son.id, dad.id)
     assert whatsapp.display_name != "Сын Петров"
+
+
+@pytest.mark.parametrize(("written", "read"), [("1 200,50", 1200.5), ("1\u00a0200,50", 1200.5), ("1.200,50", 1200.5),
+                                               ("1,200.50", 1200.5), ("12500,5", 12500.5), ("990", 990.0)])
+def test_an_amount_as_a_russian_spreadsheet_writes_it_is_read(written: str, read: float) -> None:
+    """«1 200,50» is how Excel writes an amount in a Russian locale, in the very
+    ';'-separated files the import reads: the lifetime value was left out."""
+    report = ImportReport()
+    row = parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": written}, 2, 2, report)
+    assert row.attrs.lifetime_value == read and report.dropped == []
+
+
+def test_an_amount_that_reads_two_ways_is_left_out_and_said() -> None:
+    report = ImportReport()
+    row = parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": "1,200"}, 2, 2, report)
+    assert row.attrs.lifetime_value is None and [d[1] for d in report.dropped] == ["lifetime_value"]

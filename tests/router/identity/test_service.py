@@ -74,6 +74,10 @@ def test_a_phone_that_would_become_another_number_is_refused(raw: str, said: str
     ("тел. +7 912 345 67 89", "+79123456789"), ("+7 495 123-45-67 доб. 104", "+74951234567;ext=104"),
     ("+74951234567;ext=104", "+74951234567;ext=104"), ("+44 (0) 20 7946 0958", "+442079460958"),
     ("＋７ ９１２ ３４５ ６７ ８９", "+79123456789"),
+    # the extension as offices abbreviate it, and a note after the number (both were "not a phone")
+    ("8 495 235 26 83 д. 104", "+74952352683;ext=104"), ("8 495 235 26 83 вн. 103", "+74952352683;ext=103"),
+    ("8 495 235-26-83 внутр.103", "+74952352683;ext=103"), ("+7 912 345-67-89 (моб.)", "+79123456789"),
+    ("+7 912 345-67-89 (WhatsApp)", "+79123456789"), ("+7 912 345-67-89 моб.", "+79123456789"),
 ])
 def test_words_beside_a_phone_and_its_extension_still_read(raw: str, e164: str) -> None:
     assert normalise_phone(raw, "RU") == e164
