@@ -67,10 +67,11 @@ from router.connector import (
     SendProgress,
     SendResult,
     TransientError,
+    localized,
+    ru_en,
+    written_language,
 )
-from router.language import written_language
 from router.models import Attachment, Author, Delivery, OutboundMessage
-from router.texts import localized, ru_en
 
 log = logging.getLogger(__name__)
 

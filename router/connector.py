@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, g
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from router import texts
+from router import language, texts
 from router.cluster.contract import AlwaysLead, Leadership, LocalPace, SendPace
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 Language: TypeAlias = texts.Language
 Localized: TypeAlias = texts.Localized
 LabelText = dict[Language, str]
+# a text given in both languages, and which of them a text of the service's is in (the subject of
+# a mail that answers none: in the language of its words)
+localized = texts.localized
+ru_en = texts.ru_en
+written_language = language.written_language
 
 
 @dataclass(frozen=True, slots=True)
