@@ -75,6 +75,7 @@ from router.connector import (
     TransientError,
     retry_after,
     split_text,
+    written_language,
 )
 from router.models import Attachment, Delivery, OutboundMessage, TemplateRequest
 
@@ -322,9 +323,15 @@ def _media_url(a: Attachment) -> str | None:
     return a.url if a.url and a.url.startswith(("http://", "https://")) else None
 
 
+# a file without a name, in the words of the message it goes with (the customer reads it)
+_FILE_WORDS = {"image": ("фото", "image"), "video": ("видео", "video"), "audio": ("аудио", "audio"),
+               "sticker": ("стикер", "sticker")}
+
+
 def _fallback_text(message: OutboundMessage) -> str:
     """What the channel cannot show goes as words: a location, a file without a URL."""
     lines = [message.text] if message.text else []
+    russian = (written_language(message.text) or "ru") == "ru"
     for a in message.attachments:
         if _media_url(a) is not None:
             continue
@@ -333,7 +340,8 @@ def _fallback_text(message: OutboundMessage) -> str:
             lines.append(f"📍 {a.extras.get('label') or a.extras.get('address') or ''} "
                          f"https://maps.google.com/?q={lat},{lon}".replace("  ", " "))
         else:
-            lines.append(f"[{a.name or a.kind}]")
+            words = _FILE_WORDS.get(a.kind, ("файл", "file"))
+            lines.append(f"[{a.name or words[0 if russian else 1]}]")
     return "\n".join(lines)
 
 

@@ -197,7 +197,7 @@ function conversationRow(conv) {
     el("span", "conv-name", customerName(conv)),
     el("span", "conv-time", relativeTime(conv.last_message_at)),
     tags,
-    el("span", "conv-preview", conv.last_message_text || ""),
+    el("span", "conv-preview", window.i18n.described(conv.last_message_text)),
   );
   if (window.searchUI) window.searchUI.decorateRow(li, conv); // search.js: its labels
   return li;
@@ -314,7 +314,7 @@ function messageRow(msg) {
   li.classList.toggle("failed", msg.delivery === "failed");
   // the customer's words, or the connector's description of a message without any ("[photo]")
   const description = msg.extras && typeof msg.extras.description === "string" ? msg.extras.description : "";
-  const bubble = el("div", msg.text ? "bubble" : "bubble described", msg.text || description);
+  const bubble = el("div", msg.text ? "bubble" : "bubble described", msg.text || window.i18n.described(description));
   bubble.dataset.testid = "message-text";
   const meta = el("div", "msg-meta");
   meta.append(el("span", "", authorName(msg)), el("span", "", clockTime(msg.created_at)));

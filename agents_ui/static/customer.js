@@ -97,7 +97,7 @@
     row.append(node("span", "cp-value", label(c.label, c.channel)), node("span", "muted small", when(c.at)));
     const what = c.topic
       ? node("div", "small", t("customer.contact_about", { topic: label(c.topic, c.intent) }))
-      : node("div", "muted small cp-ellipsis", t("customer.contact_wrote", { preview: c.preview }));
+      : node("div", "muted small cp-ellipsis", t("customer.contact_wrote", { preview: window.i18n.described(c.preview) }));
     what.dataset.testid = "last-contact-about";
     row.append(what);
     return row;
@@ -108,7 +108,7 @@
     row.dataset.testid = "past-conversation";
     row.append(node("span", "cp-value", `${window.channelSwitch.label(c.channel)} · ${t(`status.${c.status}`)}`),
       node("span", "muted small", when(c.created_at)));
-    if (c.last_message_text) row.append(node("div", "muted small cp-ellipsis", c.last_message_text));
+    if (c.last_message_text) row.append(node("div", "muted small cp-ellipsis", window.i18n.described(c.last_message_text)));
     return row;
   }
 

@@ -110,7 +110,27 @@ window.i18n = (() => {
     number: (n, options) => formatter("number", options || {}).format(n),
   };
 
-  return { pick, browserLanguage, use, t, error, fmt, translate, get lang() { return lang; }, LANGUAGES };
+  // the words connectors write for a message without any ("[photo]", "[voice message 0:12]",
+  // "[3 forwarded messages]", "[unreadable mail] see the raw mail below"): stored in English,
+  // shown in the console's language; what follows the label (a file's name, a poll's question)
+  // stays as it came. Anything else, a customer's own "[photo]" included, is shown as it is
+  const DESCRIBED = new RegExp("^\\[(voice message|video message|forwarded message|wall post|unreadable mail|"
+    + "empty mail|photo|image|document|sticker|video|location|contact|audio|poll|story|reply|message|"
+    + "attachments|attachment|link|other|unknown|animation)([\\]: ][^\\n]*)$");
+  const FORWARDED = /^\[(\d+) forwarded messages\]$/;
+  const RAW_MAIL = "] see the raw mail below";
+  function described(text) {
+    const value = String(text || "");
+    const many = FORWARDED.exec(value);
+    if (many) return `[${t("described.forwarded_many", { count: Number(many[1]) })}]`;
+    const found = DESCRIBED.exec(value);
+    if (!found) return value;
+    let rest = found[2];
+    if (rest === RAW_MAIL) rest = `] ${t("described.see_raw_mail")}`;
+    return `[${t(`described.${found[1].replace(/ /g, "_")}`)}${rest}`;
+  }
+
+  return { pick, browserLanguage, use, t, error, described, fmt, translate, get lang() { return lang; }, LANGUAGES };
 })();
 
 window.t = window.i18n.t;

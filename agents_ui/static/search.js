@@ -242,7 +242,7 @@
         h.message.created_at));
     }
     if (data.kind === "conversations") {
-      return data.conversations.map((c) => resultRow(c, name(c), c.last_message_text, c.last_message_at));
+      return data.conversations.map((c) => resultRow(c, name(c), window.i18n.described(c.last_message_text), c.last_message_at));
     }
     return data.customers.map((c) => {
       const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => window.customerIdentityText(i.kind, i.value)).join(" · "),

@@ -260,7 +260,7 @@
     if (last && Date.now() - last < ALERT_AGAIN_MS) return;
     s.alerted.set(key, Date.now());
     const name = window.customerLabel(conv.customer_name, conv.customer_id);
-    const body = conv.last_message_text ? `${name}: ${conv.last_message_text}` : name;
+    const body = conv.last_message_text ? `${name}: ${window.i18n.described(conv.last_message_text)}` : name;
     notify(kind, title, body, conv.id);
   }
 

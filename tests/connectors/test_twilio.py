@@ -272,3 +272,17 @@ def test_a_held_message_is_answered_within_twilios_15_s_whatever_the_lag_bound()
     for bound in (0.5, 2.0, 4.0, 6.0, 7.0, 10.0, 600.0):
         assert hold_seconds(bound) + 2 * bound < 15 or hold_seconds(bound) == 0, bound
     assert hold_seconds(2.0) > 5  # the default bound still holds a good while
+
+
+@pytest.mark.parametrize(("text", "shown"), [("Ваш чек", "[фото]"), ("Your receipt", "[image]"), ("", "[фото]")])
+async def test_a_file_without_a_link_is_named_in_the_messages_language(
+    tw: Client, twilio_api: FakeTwilio, text: str, shown: str
+) -> None:
+    """An SMS carries no file without a link: its name goes instead, and a file
+    with none was "[image]" to a Russian customer."""
+    connector = tw.app[CONNECTORS]["sms"]
+    assert isinstance(connector, TwilioConnector)
+    await connector.send(OutboundMessage(message_id="msg_2", channel="sms", recipient=CUSTOMER, author=Author.AGENT,
+                                         text=text, attachments=[Attachment(kind="image")], created_at=utcnow()))
+    [call] = twilio_api.sent()
+    assert call.get("Body") == "\n".join(p for p in (text, shown) if p)

@@ -65,3 +65,21 @@ async def test_the_agent_sees_both_channels_history_after_the_customers_own_cont
     await expect(telegram).to_contain_text("platform")
     await expect(panel.locator('[data-testid="claim"]')).to_contain_text("verified")
     await expect(panel.locator('[data-testid="merge"]')).to_contain_text("platform")
+
+
+async def test_a_russian_agent_reads_what_a_message_without_words_was_in_russian(
+    both: str, browser: Browser
+) -> None:
+    """The words connectors write for a photo, a voice message or forwards were
+    English in a Russian console: «[photo]», «[3 forwarded messages]»."""
+    await telegram_posts(both, tg.update(message=tg.message(1, photo=tg.PHOTO)))
+    await telegram_posts(both, tg.update(message=tg.message(2, voice={**tg.VOICE, "duration": 12})))
+    await telegram_posts(both, tg.update(message=tg.message(3, sticker=tg.STICKER)))
+
+    agent = await (await browser.new_context(locale="ru-RU")).new_page()
+    await agent_logs_in(agent, both)
+    row = agent.locator('[data-testid="conversation"]')
+    await expect(row.locator(".conv-preview")).to_have_text("[стикер 😀]")
+    await row.click()
+    said = agent.locator('[data-testid="message"][data-author="customer"] [data-testid="message-text"]')
+    await expect(said).to_have_text(["[фото]", "[голосовое сообщение 0:12]", "[стикер 😀]"])
