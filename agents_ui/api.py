@@ -169,7 +169,8 @@ def _refused(exc: ReplyRefused) -> ApiError:
             "channel": exc.channel, "last_inbound_at": exc.last_inbound_at.isoformat(),
             "template": exc.template_text, "channels": exc.open_channels,
         })
-    return ApiError(409, "conflict", str(exc))
+    details = {k: v for k, v in (("reason", exc.reason), ("channel", exc.channel)) if v is not None}
+    return ApiError(409, "conflict", str(exc), details=details or None)
 
 
 @endpoint("POST", "/api/conversations/{id}/messages", "Reply to the customer", body=ReplyBody,
@@ -205,10 +206,11 @@ async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
     over a colleague's conversation (a role granted reassign may)."""
     conv = await _store(request.app).get_conversation(request.match_info["id"])
     if conv.status is ConversationStatus.RESOLVED:
-        raise ApiError(409, "conflict", "the conversation is resolved")
+        raise ApiError(409, "conflict", "the conversation is resolved", details={"reason": "resolved"})
     mine = conv.agent_id in (None, agent.id) or conv.status is not ConversationStatus.ASSIGNED
     if not mine and not may(agent.role, Permission.REASSIGN):
-        raise ApiError(409, "conflict", "the conversation is assigned to another agent")
+        raise ApiError(409, "conflict", "the conversation is assigned to another agent",
+                       details={"reason": "assigned_to_other"})
     return conv
 
 
@@ -243,7 +245,7 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     try:
         view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee, _not_others(me))
     except ReplyRefused as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise _refused(exc) from None
     except AgentDeactivated:  # deactivated while this was in flight: as if they had been before
         raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
                        details={"username": assignee.username}) from None
@@ -274,7 +276,7 @@ async def reopen(request: web.Request, _: None) -> ConversationOut:
     conv = await _store(request.app).get_conversation(request.match_info["id"])
     if conv.agent_id not in (None, agent.id) and not may(agent.role, Permission.REASSIGN):
         # a reopen makes it the caller's: a colleague's, a take-over
-        raise ApiError(409, "conflict", "the conversation was another agent's")
+        raise ApiError(409, "conflict", "the conversation was another agent's", details={"reason": "assigned_to_other"})
     try:
         view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], agent)
     except CustomerOpenElsewhere as exc:
@@ -291,7 +293,7 @@ async def hand_to_bot(request: web.Request, _: None) -> ConversationOut:
     try:
         view = await request.app[CONVERSATIONS].hand_to_bot(request.match_info["id"], agent)
     except ReplyRefused as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise _refused(exc) from None
     return ConversationOut(conversation=view)
 
 

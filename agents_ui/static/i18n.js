@@ -64,8 +64,14 @@ window.i18n = (() => {
     // a refused field: the kind of problem in the console's language (details: field, problem, limits)
     const problem = err && err.code === "invalid" && err.details ? `invalid.${err.details.problem}` : null;
     if (problem && window.i18next.exists(problem)) return t(problem, err.details);
+    const details = { ...((err && err.details) || {}) };
+    // a channel by the name agents know it by ("WhatsApp"), where the console has its names
+    if (details.channel && window.channelSwitch) details.channel = window.channelSwitch.label(details.channel);
+    // a code's reason ("conflict" because the conversation is resolved): its own words first
+    const reason = err && err.code && details.reason ? `errors.${err.code}_${details.reason}` : null;
+    if (reason && window.i18next.exists(reason)) return t(reason, details);
     const key = err && err.code ? `errors.${err.code}` : null;
-    if (key && window.i18next.exists(key)) return t(key, err.details || {});
+    if (key && window.i18next.exists(key)) return t(key, details);
     return (err && err.message) || t("errors.unknown");
   }
 

@@ -39,7 +39,13 @@ class ConversationsStore(ConversationStore, MessageStore, OutboundStore, Protoco
 
 
 class ReplyRefused(Exception):
-    """An agent action that the conversation's state does not allow."""
+    """An agent action that the conversation's state does not allow; ``reason``
+    says which in a word the console translates (``resolved``...)."""
+
+    def __init__(self, message: str, reason: str | None = None, channel: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.channel = channel
 
 
 class ReplyWindowClosed(ReplyRefused):
@@ -93,11 +99,12 @@ class Conversations:
         if channel is None:
             last = await self.store.last_inbound(conversation.id)
             if last is None or last.sender is None:
-                raise ReplyRefused("the customer has no channel to reply to")
+                raise ReplyRefused("the customer has no channel to reply to", "no_channel")
             return last
         last = await self.store.customer_last_inbound(conversation.customer_id, channel)
         if last is None or last.sender is None:
-            raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them")
+            raise ReplyRefused(f"the customer has not written from channel {channel!r}, so it cannot reach them",
+                                "channel_unused", channel)
         return last
 
     def window_open(self, last: Message) -> bool:
@@ -132,16 +139,16 @@ class Conversations:
         template instead of ``text``."""
         conversation = await self.store.get_conversation(conversation_id)
         if conversation.status is ConversationStatus.RESOLVED:
-            raise ReplyRefused("the conversation is resolved")
+            raise ReplyRefused("the conversation is resolved", "resolved")
         if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
-            raise ReplyRefused("the conversation is assigned to another agent")
+            raise ReplyRefused("the conversation is assigned to another agent", "assigned_to_other")
         last = await self._reply_target(conversation, channel)
         assert last.sender is not None
         core = CoreMeta(agent_name=agent.display_name)
         if template:
             window = self.reply_windows.get(last.channel)
             if window is None or window.template_text is None:
-                raise ReplyRefused(f"channel {last.channel!r} has no template configured")
+                raise ReplyRefused(f"channel {last.channel!r} has no template configured", "no_template", last.channel)
             text, attachments = window.template_text, []
             core.template = TemplateRequest(customer_name=conversation.customer_name or "",
                                             agent_name=agent.display_name)
@@ -156,7 +163,7 @@ class Conversations:
             message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign,
                                     expected={conversation.status})
         except ConflictError as exc:
-            raise ReplyRefused(f"the conversation changed meanwhile ({exc}); reload it") from exc
+            raise ReplyRefused(f"the conversation changed meanwhile ({exc}); reload it", "changed") from exc
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
         return message
 
@@ -171,8 +178,8 @@ class Conversations:
             )
         except AgentDeactivated:
             raise  # deactivated in flight: the API names it (agent_deactivated)
-        except ConflictError as exc:
-            raise ReplyRefused(str(exc)) from exc
+        except ConflictError as exc:  # resolved, or taken meanwhile
+            raise ReplyRefused(str(exc), "changed") from exc
         log.info("conversation %s assigned to %s", conversation_id, agent.username)
         self.bus.publish(events.conversation_assigned(view))
         return view
@@ -182,7 +189,7 @@ class Conversations:
         customer's next messages, and hands the conversation back to this
         team's queue when it steps aside."""
         if not self.has_bot:
-            raise ReplyRefused("no bot is configured (config/bot.yaml)")
+            raise ReplyRefused("no bot is configured (config/bot.yaml)", "no_bot")
         view = await self.store.get_conversation(conversation_id)
         trace = await self.store.conversation_route(conversation_id)
         now = self.clock()
@@ -200,7 +207,7 @@ class Conversations:
                 conversation_id, decision, now, expected={ConversationStatus.QUEUED, ConversationStatus.ASSIGNED}
             )
         except ConflictError as exc:
-            raise ReplyRefused(str(exc)) from exc
+            raise ReplyRefused(str(exc), "changed") from exc
         log.info("conversation %s %s", conversation_id, step)
         self.bus.publish(events.conversation_updated(view))
         return view

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Route, WebSocketRoute, expect
 
-from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.conftest import ADMIN_PASSWORD
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
 CATALOGUES = Path(__file__).parents[2] / "agents_ui" / "i18n"
 
@@ -41,3 +43,36 @@ async def test_a_proxys_page_and_a_network_failure_are_shown_in_the_consoles_lan
     await box.fill("доставка")
     await box.press("Enter")
     await expect(shown).to_have_text(errors["network"])
+
+
+@pytest.mark.parametrize("locale", ["ru-RU", "en-US"])
+async def test_a_reply_refused_by_the_conversations_state_says_why_in_the_consoles_language(
+        service: str, browser: Browser, locale: str) -> None:
+    """A reply to a conversation resolved meanwhile (another tab, a colleague)
+    showed the server's "the conversation is resolved" in a Russian console."""
+    visitor = await (await browser.new_context()).new_page()
+    await open_widget(visitor, service)
+    await customer_says(visitor, "Где мой заказ?")
+    page = await (await browser.new_context(locale=locale)).new_page()
+    live = {"on": True}  # the console's live events; off: they lag behind (a slow network, a busy server)
+
+    def relay(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda frame: ws.send(frame) if live["on"] else None)
+
+    await page.route_web_socket("**/api/ws", relay)
+    await agent_logs_in(page, service)
+    row = page.locator('[data-testid="conversation"]', has_text="Где мой заказ?")
+    await row.click()
+    await expect(page.locator('[data-testid="reply"]')).to_be_visible()
+    live["on"] = False
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # resolved elsewhere
+        async with http.post(f"{service}/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}) as resp:
+            assert resp.status == 200
+        async with http.get(f"{service}/api/conversations?status=all") as resp:
+            [conversation] = (await resp.json())["conversations"]
+        async with http.post(f"{service}/api/conversations/{conversation['id']}/resolve", json={}) as resp:
+            assert resp.status == 200
+    await page.locator('[data-testid="reply"]').fill("Сейчас проверю")
+    await page.locator('[data-testid="send"]').click()
+    await expect(page.locator("#reply-error")).to_have_text(catalogue(locale[:2])["errors"]["conflict_resolved"])

@@ -110,7 +110,8 @@ async def test_after_the_window_the_agent_is_told_and_offered_the_template_or_sm
     await agent.locator('[data-testid="send"]').click()
     notice = agent.locator('[data-testid="window-notice"]')
     await expect(notice).to_be_visible()
-    await expect(notice.locator('[data-testid="window-text"]')).to_contain_text("reply window on 'whatsapp' has closed")
+    window_text = notice.locator('[data-testid="window-text"]')
+    await expect(window_text).to_contain_text("The reply window on WhatsApp has closed")
     assert twilio_api.calls == []  # nothing went out blind
     await expect(agent.locator('[data-testid="reply"]')).to_have_value("Sorry for the wait")
 
