@@ -210,7 +210,7 @@ async def _open_for(request: web.Request, agent: Agent) -> ConversationView:
     mine = conv.agent_id in (None, agent.id) or conv.status is not ConversationStatus.ASSIGNED
     if not mine and not may(agent.role, Permission.REASSIGN):
         raise ApiError(409, "conflict", "the conversation is assigned to another agent",
-                       details={"reason": "assigned_to_other"})
+                       details={"reason": "colleagues"})
     return conv
 
 
@@ -276,7 +276,7 @@ async def reopen(request: web.Request, _: None) -> ConversationOut:
     conv = await _store(request.app).get_conversation(request.match_info["id"])
     if conv.agent_id not in (None, agent.id) and not may(agent.role, Permission.REASSIGN):
         # a reopen makes it the caller's: a colleague's, a take-over
-        raise ApiError(409, "conflict", "the conversation was another agent's", details={"reason": "assigned_to_other"})
+        raise ApiError(409, "conflict", "the conversation was another agent's", details={"reason": "colleagues"})
     try:
         view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], agent)
     except CustomerOpenElsewhere as exc:

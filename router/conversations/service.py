@@ -141,7 +141,7 @@ class Conversations:
         if conversation.status is ConversationStatus.RESOLVED:
             raise ReplyRefused("the conversation is resolved", "resolved")
         if conversation.status is ConversationStatus.ASSIGNED and conversation.agent_id not in (None, agent.id):
-            raise ReplyRefused("the conversation is assigned to another agent", "assigned_to_other")
+            raise ReplyRefused("the conversation is assigned to another agent", "colleagues")
         last = await self._reply_target(conversation, channel)
         assert last.sender is not None
         core = CoreMeta(agent_name=agent.display_name)
