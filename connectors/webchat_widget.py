@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from aiohttp import hdrs, web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from router.connector import Availability, Language, Localized
 
@@ -27,7 +27,8 @@ LANGUAGES: tuple[Language, ...] = ("ru", "en")
 DEFAULT_LANGUAGE: Language = "ru"
 _CONFIG_PLACEHOLDER = b"{/*omnirouter:config*/}"
 
-Ask = Literal["off", "optional", "required"]
+# ``email: off`` as written unquoted: YAML reads it as false, and the start was refused over it
+Ask = Annotated[Literal["off", "optional", "required"], BeforeValidator(lambda v: "off" if v is False else v)]
 Title = Annotated[str, Field(min_length=1, max_length=100)]
 
 

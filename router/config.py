@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from router.files.config import FilesConfig
 from router.wallboard.config import WallboardConfig
@@ -71,7 +71,9 @@ class StoreConfig(Section):
     pool_size: int = Field(10, ge=2, le=200)
     path: str = Field("var/omnirouter.db", min_length=1)  # SQLite takes "" as a temporary database, gone at exit
     # "normal" survives a crash of the process; "full" also a power cut, slower
-    synchronous: Literal["off", "normal", "full"] = "normal"
+    # ``off`` unquoted is YAML's false: the same
+    synchronous: Annotated[Literal["off", "normal", "full"], BeforeValidator(lambda v: "off" if v is False else v)] = (
+        "normal")
     # "process": SQL writes in a child process of their own, so they never
     # wait for the event loop's GIL (on a busy 2-core machine a thread
     # saturated ~15 % sooner, with longer waits: bench/README.md); "thread": in

@@ -74,3 +74,26 @@ def test_connector_options_are_checked_at_load_with_file_and_line(tmp_path: Path
     assert f"{path}:6: connectors.tg.mode: Input should be 'webhook' or 'polling'" in info.value.problems
     assert any(p.startswith(f"{path}:8: connectors.fax.type: unknown connector type 'fax'")
                for p in info.value.problems), info.value.problems
+
+
+def test_the_readmes_yaml_examples_load_as_written(tmp_path: Path) -> None:
+    """Every ```yaml block of the README that configures omnirouter.yaml loads:
+    ``email: off`` (YAML's false, unquoted) refused the start, though the README
+    itself wrote it so."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    examples = [b for b in blocks if b.startswith(("connectors:", "store:", "server:"))]
+    assert any("email: off" in b for b in examples)
+    for n, block in enumerate(examples):
+        folder = tmp_path / f"c{n}"
+        folder.mkdir()
+        (folder / "omnirouter.yaml").write_text(block, encoding="utf-8")
+        try:
+            load_settings(folder)
+        except ConfigError as exc:
+            raise AssertionError(f"the README's example {n} does not load:\n{block}\n{exc}") from None
+
+
+def test_off_unquoted_is_off(tmp_path: Path) -> None:
+    (tmp_path / "omnirouter.yaml").write_text("store:\n  synchronous: off\n", encoding="utf-8")
+    assert load_settings(tmp_path).store.synchronous == "off"
