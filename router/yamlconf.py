@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from router.config_messages import plain, where
+
 M = TypeVar("M", bound=BaseModel)
 
 # libyaml's parser where PyYAML was built with it: the same nodes and marks,
@@ -137,11 +139,8 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, filename: str) -
     try:
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            where = ".".join(str(p) for p in loc) or "(top)"
-            problems.append(f"{filename}:{_line(_node_at(node, loc))}: {where}: {err['msg']}")
+        problems = [f"{filename}:{_line(_node_at(node, place))}: {where(place)}: {message}"
+                    for place, message in plain(exc.errors())]
         raise ConfigError(problems) from exc
 
 

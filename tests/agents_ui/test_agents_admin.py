@@ -97,7 +97,7 @@ async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(clien
     row = rows["ann"]
     assert (row["agent"]["role"], row["agent"]["active"], row["presence"]) == ("agent", True, "offline")
     assert row["routing"] | {"updated_at": None, "updated_by": None} == {
-        "source": "console", "teams": ["support"], "skills": {"tech": 2}, "capacity": {"chat": 2},
+        "source": "console", "teams": ["support"], "skills": {"tech": 2}, "capacity": {"chat": 2, "email": 5},
         "stale_teams": [], "stale_skills": [], "file_teams": None, "updated_at": None, "updated_by": None}
     assert rows["admin"]["routing"]["source"] == "file" and rows["admin"]["routing"]["teams"] == ["senior"]
     # the password is never shown again: the roster has none

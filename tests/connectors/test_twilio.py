@@ -260,9 +260,9 @@ def test_a_bad_section_in_the_config_file_is_refused_with_file_and_line(tmp_path
         load_settings(tmp_path)
     path = tmp_path / "omnirouter.yaml"
     assert info.value.problems == [
-        f"{path}:7: connectors.whatsapp.window_template.content_sid: Value error, content_sid is a Content API "
+        f"{path}:7: connectors.whatsapp.window_template.content_sid: content_sid is a Content API "
         "SID: HX followed by 32 hex digits",
-        f"{path}:10: connectors.sms: Value error, give the sender: either from_number or messaging_service_sid",
+        f"{path}:10: connectors.sms: give the sender: either from_number or messaging_service_sid",
     ]
 
 

@@ -41,14 +41,14 @@ def test_missing_file_means_embedded_defaults(tmp_path: Path) -> None:
         ("outbox:\n  max_attempts: 0\n", ":2: outbox.max_attempts: Input should be greater than or equal to 1"),
         ("connectors:\n  web:\n    enabled: true\n", ":3: connectors.web.type: Field required"),
         ("server:\n  port: [1\n", ":3: "),
-        ("- just\n- a list\n", ":1: (top): Input should be a valid dictionary"),
+        ("- just\n- a list\n", ":1: (top): should be a mapping ({key: value}), not"),
         ("server:\n  trusted_proxies: [127.0.0.1, nginx]\n", ":2: server.trusted_proxies.1: value is not a valid"),
         ("server:\n  port: 80\n  lag_bound: 0\n", ":3: server.lag_bound: Input should be greater than or equal to 0.5"),
         ("server:\n  lag_bound: 0.1\n", ":2: server.lag_bound: Input should be greater than or equal to 0.5"),
         ("server:\n  lag_bound: true\n", ":2: server.lag_bound: Input should be a valid number"),
         ("server:\n  lag_bound: soon\n", ":2: server.lag_bound: Input should be a valid number"),
         ("connectors:\n  webchat:\n    type: webchat\n    rate_limit_per_address: lots\n",
-         ":4: connectors.webchat.rate_limit_per_address: Value error, 'lots' is not a rate"),
+         ":4: connectors.webchat.rate_limit_per_address: 'lots' is not a rate"),
     ],
 )
 def test_bad_values_are_reported_with_file_and_line(tmp_path: Path, text: str, expected: str) -> None:

@@ -33,7 +33,7 @@ BROKEN = [
      "unknown team 'billing'"),
     (BOT_FILE, "  method: hybrid", "  method: psychic", "matching.method: Input should be"),
     (BOT_FILE, "    title: {ru: \"сроки доставки\", en: \"delivery times\"}", "    title: {}",
-     "intents.0.title: Value error, give the text in at least one language"),
+     "intents.0.title: give the text in at least one language"),
     (IDENTITY_FILE, "default_region: RU", "default_region: 7", "default_region"),
     (IDENTITY_FILE, "  ttl_seconds: 600", "  ttl_seconds: soon", "verification.ttl_seconds"),
     (CSAT_FILE, "  senior:", "  seniors:", "teams.seniors: unknown team 'seniors' (did you mean 'senior'?)"),

@@ -81,7 +81,8 @@ def test_a_console_profile_replaces_the_files_entry_of_that_agent_only() -> None
     profiles = {ann.id: _stored(ann, teams=["senior"], skills={"billing": 4}, capacity={"chat": 1}),
                 cid.id: _stored(cid, teams=["support"])}
     found = {c.username: c for c in effective_agents(TEAMS, [ann, bob, cid], profiles)}
-    assert found["ann"] == AgentConfig(username="ann", teams=["senior"], skills={"billing": 4}, capacity={"chat": 1})
+    assert found["ann"] == AgentConfig(username="ann", teams=["senior"], skills={"billing": 4},
+                                   capacity={"chat": 1, "email": 5})  # a kind left out: its default
     assert found["cid"].teams == ["support"]  # in no teams.yaml entry: the console made them an agent
     assert "bob" not in found  # neither file nor console: offered nothing
     assert found["ghost"].teams == ["support"]  # the file's entry without an account is left to assignment

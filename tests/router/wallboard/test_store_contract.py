@@ -130,8 +130,8 @@ async def test_the_figures_are_exact_on_a_built_state(store: Store) -> None:
     await _build(store)
     teams = TeamsFile(teams={"support": TeamConfig(), "senior": TeamConfig()}, agents=[
         AgentConfig(username="ann", teams=["support"], capacity={"chat": 3, "email": 5}),
-        AgentConfig(username="bob", teams=["support", "senior"], capacity={"chat": 2}),
-        AgentConfig(username="cat", teams=["senior"], capacity={"chat": 4}),
+        AgentConfig(username="bob", teams=["support", "senior"], capacity={"chat": 2, "email": 0}),
+        AgentConfig(username="cat", teams=["senior"], capacity={"chat": 4, "email": 0}),
     ])
     board = Wallboard(store, lambda: _Targets(teams), ValuableConfig(tiers=["gold", "platinum"], min_ltv=5000),
                       lambda: NOW)
@@ -207,7 +207,7 @@ async def test_a_snoozed_assigned_conversation_counts_as_the_assigner_counts_it(
     await store.set_presence(ann, Presence.ONLINE, NOW)
     assert await store.agent_loads() == {ann: {"chat": 1}}
     teams = TeamsFile(teams={"support": TeamConfig()},
-                      agents=[AgentConfig(username="ann", teams=["support"], capacity={"chat": 3})])
+                      agents=[AgentConfig(username="ann", teams=["support"], capacity={"chat": 3, "email": 0})])
     board = Wallboard(store, lambda: _Targets(teams), ValuableConfig(), lambda: NOW)
     [support] = [t for t in (await board.snapshot()).teams if t.team == "support"]
     # the snoozed queued one waits for nobody; the snoozed assigned one is ann's

@@ -1,0 +1,100 @@
+"""pydantic's validation errors as an admin reads them.
+
+A value that may take several shapes (a condition or a list of them, a text
+or one per language, a duration or ``sla``) failed once per shape, each with
+the shape's internal name in its place: ``rules.0.when.list[constrained-str]:
+Input should be a valid list``, or ``after.function-after[functools.partial(
+<function less_than_or_equal_validator at 0x7f…>…``. Here each such value
+gets one line: the shape the value came closest to (it failed inside it),
+else what the value may be; and a few of pydantic's words get ours ("use
+Latin letters…" for a name's pattern, "YYYY-MM-DD" for a date)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+# pydantic's names for a shape in a place (a union's members), never a key of a file
+_SHAPES = frozenset({"str", "int", "float", "bool", "none", "list", "dict", "constrained-str", "constrained-int",
+                     "constrained-float", "lax-or-strict"})
+# what a value of the failed shapes may be, in an admin's words
+_EXPECTED = {"string_type": "a text", "list_type": "a list", "dict_type": "a mapping ({key: value})",
+             "model_type": "a mapping ({key: value})", "model_attributes_type": "a mapping ({key: value})",
+             "int_type": "a whole number", "int_parsing": "a whole number", "float_type": "a number",
+             "float_parsing": "a number", "bool_type": "true or false", "bool_parsing": "true or false"}
+_NAME_PATTERN = "^[A-Za-z0-9_.-]+$"
+_LANGUAGE_PATTERN = "^[a-z]{2}$"
+_YAML_WORDS = {True: "true", False: "false"}
+
+
+def _is_shape(part: Any) -> bool:
+    return isinstance(part, str) and (part in _SHAPES or "[" in part or "(" in part)
+
+
+def _place(loc: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """``(the value's place in the file, the place of the union it failed a shape of, if any)``."""
+    real = tuple(p for p in loc if not _is_shape(p))
+    first = next((i for i, p in enumerate(loc) if _is_shape(p)), None)
+    union = tuple(p for p in loc[:first] if not _is_shape(p)) if first is not None else None
+    return real, union
+
+
+def _words(err: ErrorDetails) -> str:
+    """One error's message, in ours where pydantic's say little."""
+    kind, msg = err["type"], str(err["msg"])
+    if kind == "value_error" and msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    pattern = (err.get("ctx") or {}).get("pattern")
+    if kind == "string_pattern_mismatch" and pattern == _NAME_PATTERN:
+        return (f"{err.get('input')!r}: a name here is Latin letters, digits, '_', '.' and '-' only "
+                "(no spaces, no Cyrillic)")
+    if kind == "string_pattern_mismatch" and pattern == _LANGUAGE_PATTERN:
+        return f"{err.get('input')!r}: a language is two lower-case letters, ru or en"
+    if kind.startswith(("date_", "datetime_")):
+        return f"{err.get('input')!r} is no date: write it YYYY-MM-DD (2026-01-01)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"should be {_EXPECTED[kind]}, not {err.get('input')!r}"
+    return msg
+
+
+def _one_of(errs: list[ErrorDetails]) -> str:
+    """The message for a value that fitted none of its shapes, failing each at its top."""
+    expected = list(dict.fromkeys(_EXPECTED.get(e["type"], _words(e)) for e in errs))
+    value = errs[0].get("input")
+    said = f"should be {' or '.join(expected)}"
+    if isinstance(value, bool) and "a text" in expected:
+        # ``when: true``: YAML reads true/false/yes/no/on/off unquoted as a boolean
+        return f"{said}: write {_YAML_WORDS[value]!r} in quotes, which YAML otherwise reads as a boolean"
+    return said
+
+
+def plain(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[Any, ...], str]]:
+    """``(place, message)`` for each value that failed, once."""
+    unions: dict[tuple[Any, ...], list[ErrorDetails]] = {}
+    found: list[tuple[tuple[Any, ...], str]] = []
+    for err in errors:
+        real, union = _place(err["loc"])
+        if union is None:
+            found.append((real, _words(err)))
+        else:
+            unions.setdefault(union, []).append(err)
+    for union, errs in unions.items():
+        deepest = max(len(_place(e["loc"])[0]) for e in errs)
+        inside = [e for e in errs if len(_place(e["loc"])[0]) == deepest]
+        own = [e for e in inside if e["type"] not in _EXPECTED and e["type"] != "literal_error"]
+        if deepest > len(union) or own:  # the value took one of the shapes and failed inside it
+            for err in own or inside:
+                found.append((_place(err["loc"])[0], _words(err)))
+        else:
+            found.append((union, _one_of(errs)))
+    return found
+
+
+def where(place: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in place) or "(top)"
+
+
+__all__ = ["plain", "where"]
+
