@@ -1,0 +1,45 @@
+"""A bad value in a config file is said once, in words: not once per shape
+the value might have taken, with pydantic's internal names in its place."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from router.cli import main
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
+
+CASES = [
+    ("rules:\n  - {name: a, when: true, queue: {team: support}}\ndefault: {queue: {team: support}}\n",
+     "rules.yaml:2: rules.0.when: should be a text or a list: write 'true' in quotes, which YAML otherwise reads "
+     "as a boolean"),
+    ("queues:\n  support:\n    steps:\n      - {after: 2 мин, team: senior}\nrules: []\n"
+     "default: {queue: {team: support}}\n",
+     "rules.yaml:4: queues.support.steps.0.after: '2 мин' is no duration (use 90s, 5m, 1h)"),
+    ("rules:\n  - {name: a, when: \"text != ''\", queue: support}\ndefault: {queue: {team: support}}\n",
+     "rules.yaml:2: rules.0.queue: should be a mapping ({key: value}), not 'support'"),
+    ("rules:\n  - {name: a, when: \"text != ''\", queue: {team: поддержка}}\ndefault: {queue: {team: support}}\n",
+     "rules.yaml:2: rules.0.queue.team: 'поддержка': a name here is Latin letters, digits, '_', '.' and '-' only "
+     "(no spaces, no Cyrillic)"),
+    ("calendars:\n  office:\n    timezone: Europe/Moscow\n    hours: {mon-fri: [\"09:00-18:00\"]}\n"
+     "    holidays: [01.01.2026]\nrules: []\ndefault: {queue: {team: support}}\n",
+     "rules.yaml:5: calendars.office.holidays.0: '01.01.2026' is no date: write it YYYY-MM-DD (2026-01-01)"),
+    ("queues:\n  support:\n    after_hours_message: {EN: closed}\nrules: []\ndefault: {queue: {team: support}}\n",
+     "rules.yaml:3: queues.support.after_hours_message.EN: 'EN': a language is two lower-case letters, ru or en"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), CASES, ids=["when true", "duration", "queue", "cyrillic", "date",
+                                                       "language"])
+def test_a_bad_value_is_said_once_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                           said: str) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(SHIPPED / "teams.yaml", folder / "teams.yaml")
+    (folder / "rules.yaml").write_text(text, encoding="utf-8")
+    assert main(["rules", "check", str(folder / "rules.yaml")]) == 1
+    lines = [ln.removeprefix(f"{folder}/") for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == [said]
