@@ -32,27 +32,36 @@ log = logging.getLogger(__name__)
 MATCH_SECONDS = 0.1
 
 
+_YO = str.maketrans("ёЁ", "еЕ")
+
+
+def _yo(text: str) -> str:
+    return text.translate(_YO) if "ё" in text or "Ё" in text else text
+
+
 class TimedPattern:
     """What rule-engine calls on a compiled pattern (``match``, ``search``), with
     a time limit."""
 
-    __slots__ = ("_compiled",)
+    __slots__ = ("_compiled", "_source")
 
     def __init__(self, source: str, flags: int) -> None:
+        self._source = source
         try:
-            self._compiled = regex.compile(source, flags | regex.VERSION0)
+            # «ё» is written «е» as often as not: a pattern and a text match whichever each has
+            self._compiled = regex.compile(_yo(source), flags | regex.VERSION0)
         except regex.error as exc:
             raise rule_engine.errors.RegexSyntaxError("invalid regular expression", error=exc, value=source) from None
 
     @property
     def pattern(self) -> str:
-        return str(self._compiled.pattern)
+        return self._source
 
     def match(self, text: str) -> Any:
-        return self._run(self._compiled.match, text)
+        return self._run(self._compiled.match, _yo(text))
 
     def search(self, text: str) -> Any:
-        return self._run(self._compiled.search, text)
+        return self._run(self._compiled.search, _yo(text))
 
     def _run(self, method: Any, text: str) -> Any:
         try:
