@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 import time
 
 from router.cli import accounts, config, customers, db
@@ -73,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     # on the handler just made: the app factory registers the secrets it reads
     install_log_filter()
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then still ours to say nothing of
+    except BrokenPipeError:
+        # the reader went away (``omnirouter rules explain … | head``): not our failure, and no
+        # traceback; Python's own flush at exit would report it again, so stdout is pointed at nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process a closed pipe ended (128 + SIGPIPE)
     return result
 

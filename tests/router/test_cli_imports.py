@@ -30,3 +30,15 @@ def test_a_telegram_connector_without_a_token_never_imports_aiogram() -> None:
             "from connectors import connector_class\ncls = connector_class('telegram')\n"
             "assert cls.parse_options({}).disabled_reason() is not None")
     assert "aiogram" not in imported_after(code)
+
+
+@pytest.mark.parametrize("command", [["rules", "schema", "rules"], ["rules", "facts"]])
+def test_a_reader_that_goes_away_ends_a_command_without_a_traceback(command: list[str]) -> None:
+    """``omnirouter rules explain … | head`` ended in a BrokenPipeError traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "router.cli", *command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the command writes
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
