@@ -18,12 +18,13 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import rule_engine
 from rule_engine import DataType
 from rule_engine import ast as re_ast
 
+from router.kinds import AttachmentKind
 from router.routing.rules.always import contradiction, flatten, tautology
 from router.routing.rules.ast_text import OPERATORS, children, literal, unparse, wrapped
 from router.routing.rules.facts import FACTS
@@ -211,6 +212,14 @@ def _bitwise_message(node: Any, types: list[Any] | None = None) -> str:
 # -- the walk over a typed expression ----------------------------------------------------
 
 
+# the values some facts can take, and nothing else: a rule comparing them with another never holds
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    "language": ("ru", "en"),
+    "now.weekday": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "attachment_kinds": get_args(AttachmentKind),
+}
+
+
 class _Walker:
     def __init__(self) -> None:
         self.findings: list[Finding] = []
@@ -273,8 +282,20 @@ class _Walker:
         if not isinstance(node.left, re_ast.LiteralExpressionBase) and unparse(node.left) == unparse(node.right):
             always = node.type in ("eq", "ge", "le")
             self.warning(f"`{unparse(node)}` compares a value with itself: always {literal(always)}")
+        elif node.type in ("eq", "ne"):
+            for fact, value in ((node.left, node.right), (node.right, node.left)):
+                self._outside(node, fact, value, always=node.type == "ne")
+
+    def _outside(self, node: Any, fact: Any, value: Any, always: bool) -> None:
+        """``language == 'RU'``, ``now.weekday == 'Суббота'``: a value the fact never takes."""
+        known = VOCABULARY.get(unparse(fact))
+        if known is not None and isinstance(value, re_ast.StringExpression) and value.value not in known:
+            what = "holds only" if isinstance(node, re_ast.ContainsExpression) else "is one of"
+            self.warning(f"`{unparse(node)}` is always {literal(always)}: {unparse(fact)} {what} "
+                         f"{', '.join(repr(k) for k in known)}")
 
     def _contains(self, node: Any) -> None:
+        self._outside(node, node.container, node.member, always=False)
         container, member = node.container.result_type, node.member.result_type
         inner = getattr(container, "value_type", None)
         if DataType.is_type(container, DataType.STRING) if _defined(container) else False:

@@ -58,7 +58,7 @@ BAD_RULES = [
      "      then: {team: support}\n    when: text != ''\ndefault: {queue: {team: support}}\n", 4,
      "unknown calendar 'office' (this file defines no calendars)"),
     ("after-hours language not a code", "queues:\n  support:\n    after_hours_message:\n      russian: Закрыто\n"
-     "rules: []\ndefault: {queue: {team: support}}\n", 4, "pattern"),
+     "rules: []\ndefault: {queue: {team: support}}\n", 4, "a language is two lower-case letters, ru or en"),
 ]
 
 

@@ -91,6 +91,11 @@ WARNINGS = [
      ["can never be true", "`customer_ltv > 5` and `customer_ltv < 3`"]),
     ("two different values", "customer_tier == 'gold' and customer_tier == 'silver'", ["can never be true"]),
     ("covering ranges", "customer_ltv >= 5000 or customer_ltv < 5000", ["is always true"]),
+    # a value the fact never takes: the rule loaded without a word and never matched
+    ("a language in capitals", "language == 'RU'", ["always false", "language is one of 'ru', 'en'"]),
+    ("a weekday in Russian", "now.weekday == 'Суббота'", ["always false", "'Saturday'"]),
+    ("a kind of attachment of another name", "'photo' in attachment_kinds", ["always false", "'image'"]),
+    ("not a language we speak", "language != 'english'", ["always true"]),
 ]
 
 
