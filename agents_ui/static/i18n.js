@@ -63,7 +63,12 @@ window.i18n = (() => {
   function error(err) {
     // a refused field: the kind of problem in the console's language (details: field, problem, limits)
     const problem = err && err.code === "invalid" && err.details ? `invalid.${err.details.problem}` : null;
-    if (problem && window.i18next.exists(problem)) return t(problem, err.details);
+    if (problem) {
+      // a limit is the count its words agree with: «не короче 1 символа», «5 символов»
+      const limit = err.details.min_length ?? err.details.max_length;
+      const vars = limit === undefined ? err.details : { ...err.details, count: limit };
+      if (window.i18next.exists(problem, vars)) return t(problem, vars);
+    }
     const details = { ...((err && err.details) || {}) };
     // a channel by the name agents know it by ("WhatsApp"), where the console has its names
     if (details.channel && window.channelSwitch) details.channel = window.channelSwitch.label(details.channel);

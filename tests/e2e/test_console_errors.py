@@ -76,3 +76,19 @@ async def test_a_reply_refused_by_the_conversations_state_says_why_in_the_consol
     await page.locator('[data-testid="reply"]').fill("Сейчас проверю")
     await page.locator('[data-testid="send"]').click()
     await expect(page.locator("#reply-error")).to_have_text(catalogue(locale[:2])["errors"]["conflict_resolved"])
+
+
+@pytest.mark.parametrize(("limit", "ru", "en"), [
+    (1, "Имя: не короче 1 символа.", "Имя: at least 1 character."),
+    (3, "Имя: не короче 3 символов.", "Имя: at least 3 characters."),
+    (21, "Имя: не короче 21 символа.", "Имя: at least 21 characters."),
+])
+async def test_a_length_limit_agrees_with_its_number(service: str, browser: Browser, limit: int, ru: str,
+                                                     en: str) -> None:
+    """«не короче 1 символов»: the limits' words had one form for every number."""
+    for locale, expected in (("ru-RU", ru), ("en-US", en)):
+        page = await (await browser.new_context(locale=locale)).new_page()
+        await agent_logs_in(page, service)
+        shown = await page.evaluate("(limit) => window.i18n.error({code: 'invalid', details: "
+                                    "{field: 'Имя', problem: 'string_too_short', min_length: limit}})", limit)
+        assert shown == expected
