@@ -5,8 +5,6 @@ and in ``router.reports.figures``."""
 
 from __future__ import annotations
 
-import csv
-import io
 import weakref
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
@@ -17,16 +15,14 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from agents_ui.endpoints import ApiError, endpoint
 from agents_ui.instants import Instant
+from agents_ui.reports_csv import Cell, csv_text
 from agents_ui.schemas import Query
 from router.agents.service import Permission
 from router.appkeys import ASSIGNER, ROUTER, STORE
 from router.reports.figures import COLUMNS, GroupBy, Report
 from router.reports.service import MAX_RANGE, RangeRefused, ReportBusy, Reports
 
-Cell = str | int | float | None
 RETRY_AFTER = 2  # seconds: a report of a month takes about that
-# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ReportQuery(Query):
@@ -65,6 +61,10 @@ class ReportQuery(Query):
 
 class CsvQuery(ReportQuery):
     table: Literal["figures", "handoff_reasons"] = Field("figures", description="which table of the report")
+    lang: Literal["ru", "en"] | None = Field(
+        None, description="for a spreadsheet in this language: its words for the header and reasons, a byte-order "
+                          "mark, and in Russian ';' between columns and decimal commas; none: for a program, the "
+                          "columns' codes, ',' and '.'")
 
 
 class ReportOut(BaseModel):
@@ -118,24 +118,6 @@ async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
                      rows=made.rows, handoff_reasons=made.handoff_reasons)
 
 
-def _cell(value: Cell) -> Cell:
-    if isinstance(value, str) and value.startswith(_FORMULA) and value != "-":
-        return "'" + value
-    return "" if value is None else value
-
-
-def csv_text(made: Report, table: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    if table == "handoff_reasons":
-        writer.writerow(["reason", "handoffs"])
-        writer.writerows([_cell(reason), count] for reason, count in made.handoff_reasons.items())
-    else:
-        writer.writerow([made.group_by.value if c == "group" else c for c in COLUMNS])
-        writer.writerows([_cell(row.get(c)) for c in COLUMNS] for row in made.rows)
-    return out.getvalue()
-
-
 @endpoint("GET", "/api/reports/figures.csv", "The same report as CSV (RFC 4180, UTF-8), for a spreadsheet "
           "(supervisors, admins)", query=CsvQuery, permission=Permission.SUPERVISE,
           response_description="text/csv: a header row, then one row per group (or per handoff reason)",
@@ -144,7 +126,7 @@ def csv_text(made: Report, table: str) -> str:
 async def report_csv(request: web.Request, query: CsvQuery) -> web.Response:
     made = await _report(request.app, query)
     name = f"omnirouter-{query.table}-{made.since:%Y%m%d}-{made.until:%Y%m%d}-{made.group_by.value}.csv"
-    return web.Response(text=csv_text(made, query.table), content_type="text/csv", charset="utf-8",
+    return web.Response(text=csv_text(made, query.table, query.lang), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

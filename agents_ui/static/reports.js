@@ -224,7 +224,8 @@
     const box = el("div", "report-downloads");
     for (const table of ["figures", "handoff_reasons"]) {
       const link = testid(el("a", "btn", tr(`reports.csv.${table}`)), `report-csv-${table}`);
-      link.href = `/api/reports/figures.csv?${state.query}&table=${table}`;
+      // in the console's language: a spreadsheet's words, separators and decimal mark
+      link.href = `/api/reports/figures.csv?${state.query}&table=${table}&lang=${window.i18n.lang}`;
       link.setAttribute("download", "");
       box.append(link);
     }

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from agents_ui.reports_api import csv_text, reports_of
+from agents_ui.reports_api import reports_of
+from agents_ui.reports_csv import csv_text
 from router.appkeys import ROUTER
 from router.csat.config import CsatConfig
 from router.reports.figures import GroupBy, Report
@@ -59,6 +60,20 @@ async def test_the_csv_is_the_same_report_for_a_spreadsheet(client: Client) -> N
     assert got == [("webchat", "2", "1", "4.0")]
     resp = await client.get("/api/reports/figures.csv", params={**_range(), "table": "handoff_reasons"})
     assert (await resp.text()).splitlines() == ["reason,handoffs"]
+
+
+async def test_the_csv_in_russian_opens_in_a_russian_spreadsheet(client: Client) -> None:
+    """Russian Excel opened the file as one column (commas), its Cyrillic garbled
+    (no byte-order mark), «4.0» as a date, under English snake_case headers."""
+    await _day(client)
+    resp = await client.get("/api/reports/figures.csv", params={**_range("channel"), "lang": "ru"})
+    body = (await resp.read()).decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(body[1:]), delimiter=";"))
+    got = [(r["Канал"], r["Открыто"], r["Решено"], r["Средняя оценка"]) for r in rows]
+    assert got == [("webchat", "2", "1", "4,0")]
+    resp = await client.get("/api/reports/figures.csv", params={**_range(), "table": "handoff_reasons", "lang": "en"})
+    assert (await resp.text()).lstrip("\ufeff").splitlines() == ["Reason,Handoffs"]
 
 
 async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(

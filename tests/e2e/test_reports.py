@@ -42,10 +42,11 @@ async def test_reports_count_todays_conversation_chart_it_and_export_it(service:
     await expect(table.locator("tbody tr th")).to_have_text(["webchat"])
     href = await screen.locator('[data-testid="report-csv-figures"]').get_attribute("href")
     assert href is not None and "group_by=channel" in href and "tz=Pacific%2FKiritimati" in href
+    assert "lang=en" in href  # a spreadsheet in the console's language: its header in the console's words
     resp = await admin.request.get(service + href)
     assert resp.ok and resp.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(await resp.text())))
-    assert [(r["channel"], r["opened"]) for r in rows] == [("webchat", "1")]
+    rows = list(csv.DictReader(io.StringIO((await resp.text()).removeprefix("\ufeff"))))
+    assert [(r["Channel"], r["Opened"]) for r in rows] == [("webchat", "1")]
 
     await admin.set_viewport_size({"width": 390, "height": 800})
     await expect(table).to_be_visible()
