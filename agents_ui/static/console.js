@@ -283,7 +283,7 @@ function renderSelectedHeader() {
 function deliveryNode(msg) {
   if (msg.direction !== "out") return null;
   if (msg.delivery === "failed") {
-    return el("span", "delivery failed", t("delivery.failed", { reason: msg.delivery_error || t("delivery.unknown_reason") }));
+    return el("span", "delivery failed", t("delivery.failed", { reason: msg.delivery_error ? i18n.deliveryReason(msg.delivery_error) : t("delivery.unknown_reason") }));
   }
   return el("span", `delivery ${msg.delivery}`, i18next.exists(`delivery.${msg.delivery}`) ? t(`delivery.${msg.delivery}`) : msg.delivery);
 }

@@ -141,7 +141,22 @@ window.i18n = (() => {
     return `[${t(`described.${found[1].replace(/ /g, "_")}`)}${rest}`;
   }
 
-  return { pick, browserLanguage, use, t, error, described, fmt, translate, get lang() { return lang; }, LANGUAGES };
+  // why a message was not delivered, as the outbox writes it: its own framing in the console's
+  // language ("gave up after 8 attempts: …", "… (after 2 part(s) of it had been delivered)"); the
+  // platform's words inside stay as the platform said them
+  const GAVE_UP = /^gave up after (\d+) attempts: ([\s\S]*)$/;
+  const PARTS = /^([\s\S]*) \(after (\d+) part\(s\) of it had been delivered\)$/;
+  function deliveryReason(text) {
+    let reason = String(text || "");
+    const parts = PARTS.exec(reason);
+    if (parts) reason = parts[1];
+    const gaveUp = GAVE_UP.exec(reason);
+    if (gaveUp) reason = t("delivery.gave_up", { count: Number(gaveUp[1]), reason: gaveUp[2] });
+    return parts ? t("delivery.after_parts", { count: Number(parts[2]), reason }) : reason;
+  }
+
+  return { pick, browserLanguage, use, t, error, described, deliveryReason, fmt, translate, get lang() { return lang; },
+    LANGUAGES };
 })();
 
 window.t = window.i18n.t;

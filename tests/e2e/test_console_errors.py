@@ -92,3 +92,21 @@ async def test_a_length_limit_agrees_with_its_number(service: str, browser: Brow
         shown = await page.evaluate("(limit) => window.i18n.error({code: 'invalid', details: "
                                     "{field: 'Имя', problem: 'string_too_short', min_length: limit}})", limit)
         assert shown == expected
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("ru-RU", "Не доставлено: попытки кончились (8): telegram: the Bot API could not be reached "
+              "(клиент уже получил 2 части сообщения)"),
+    ("en-US", "Not delivered: gave up after 8 attempts: telegram: the Bot API could not be reached "
+              "(the customer has 2 parts of it already)"),
+])
+async def test_why_a_message_was_not_delivered_is_framed_in_the_consoles_language(
+        service: str, browser: Browser, locale: str, expected: str) -> None:
+    """The outbox's own words around a platform's were English in a Russian console."""
+    page = await (await browser.new_context(locale=locale)).new_page()
+    await agent_logs_in(page, service)
+    reason = ("gave up after 8 attempts: telegram: the Bot API could not be reached"
+              " (after 2 part(s) of it had been delivered)")
+    shown = await page.evaluate("(reason) => t('delivery.failed', {reason: window.i18n.deliveryReason(reason)})",
+                                reason)
+    assert shown == expected
