@@ -129,5 +129,43 @@ def assignment_policy(routing: Routing, config_dir: Path | None) -> Callable[[],
     if isinstance(routing, RulesRouting):
         rules_routing = routing
         return lambda: Policy(rules_routing.ruleset.teams, rules_routing.ruleset)
-    fixed = Policy(load_teams(config_dir / TEAMS_FILE) if config_dir is not None else TeamsFile())
-    return lambda: fixed
+    if config_dir is None:
+        nobody = Policy(TeamsFile())
+        return lambda: nobody
+    return TeamsWatch(config_dir)
+
+
+class TeamsWatch:
+    """Without rules.yaml: teams.yaml as it is now, read again when it changes
+    (a round asks each time; a stat is all it costs while it does not). An
+    edit it refuses keeps the running teams and is logged with its lines; a
+    rules.yaml made while the service runs is said to be read at the next start."""
+
+    def __init__(self, config_dir: Path) -> None:
+        self.path, self.rules = config_dir / TEAMS_FILE, config_dir / RULES_FILE
+        self._stamp = self._now()
+        self._policy = Policy(load_teams(self.path))
+        self._told_of_rules = self.rules.exists()
+
+    def _now(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def __call__(self) -> Policy:
+        stamp = self._now()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._policy = Policy(load_teams(self.path))
+                log.info("teams reloaded from %s: %d team(s), %d agent(s)", self.path,
+                         len(self._policy.teams.teams), len(self._policy.teams.agents))
+            except ConfigError as exc:
+                log.error("%s was not reloaded; the running teams stay:\n%s", self.path, "\n".join(exc.problems))
+        if not self._told_of_rules and self.rules.exists():
+            self._told_of_rules = True
+            log.warning("%s appeared while the service runs without rules: it is read at the next start "
+                        "(restart omnirouter)", self.rules)
+        return self._policy

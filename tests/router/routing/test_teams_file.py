@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from router.bus import EventBus
+from router.config import RoutingConfig
 from router.core import Router
 from router.metrics import Metrics
 from router.routing.assignment import Assigner, Policy
+from router.routing.decide import assignment_policy, make_routing
 from router.routing.rules import RulesRouting, load_rules
 from router.routing.rules.schema import TeamsFile
 from router.store.sqlite import SQLiteStore
@@ -56,3 +60,31 @@ async def test_teams_yaml_names_an_account_whatever_its_case(tmp_path: Path) -> 
     """``username: Olga`` for the account ``olga``: the roster said "source: none" and she got nothing."""
     teams = "teams: {support: {}}\nagents:\n  - {username: Olga, teams: [support]}\n"
     assert await _assigned(tmp_path, teams, "olga")
+
+
+async def test_without_rules_an_edited_teams_yaml_applies_while_running(tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Started without rules.yaml, the service read teams.yaml once: an agent
+    added while it ran was never offered a conversation."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    teams = folder / "teams.yaml"
+    teams.write_text("teams: {support: {}}\nagents: []\n", encoding="utf-8")
+    clock = Clock()
+    routing = make_routing(RoutingConfig(), folder)
+    async with SQLiteStore(tmp_path / "teams.db") as store:
+        router = Router(store, EventBus(), routing, Metrics(), clock=clock)
+        assigner = Assigner(store, EventBus(), assignment_policy(routing, folder), clock)
+        ids = await online(router, clock, "olga")
+        first = await write(router, 1, "где мой заказ?")
+        await assigner.assign_round()
+        assert await owner(router, first) is None
+        teams.write_text("teams: {support: {}}\nagents:\n  - {username: olga, teams: [support]}\n", encoding="utf-8")
+        await assigner.assign_round()
+        assert await owner(router, first) == ids["olga"]
+        teams.write_text("teams: {support: {}\n", encoding="utf-8")  # a bad edit: the running teams stay
+        (folder / "rules.yaml").write_text("rules: []\ndefault: {queue: {team: support}}\n", encoding="utf-8")
+        second = await write(router, 2, "и ещё", sender="v2")
+        await assigner.assign_round()
+        assert await owner(router, second) == ids["olga"]
+        assert "was not reloaded" in caplog.text and "is read at the next start" in caplog.text
