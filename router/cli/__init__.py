@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# libraries that log each request at INFO: quiet below --log-level DEBUG
+CHATTY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -73,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if getattr(logging, args.log_level) > logging.DEBUG:
+        # twilio's client writes ten INFO lines of headers for every message sent
+        for chatty in CHATTY_LOGGERS:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     # on the handler just made: the app factory registers the secrets it reads
     install_log_filter()
     try:

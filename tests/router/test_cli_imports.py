@@ -4,6 +4,7 @@ that is off never loads its platform's library."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -42,3 +43,14 @@ def test_a_reader_that_goes_away_ends_a_command_without_a_traceback(command: lis
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_twilios_request_log_is_quiet_unless_debugging() -> None:
+    """Ten INFO lines of headers for every SMS sent buried the service's own log."""
+    code = ("import logging, sys; from router.cli import main; main(sys.argv[1:]); "
+            "print(logging.getLogger('twilio.async_http_client').getEffectiveLevel())")
+    quiet = subprocess.run([sys.executable, "-c", code, "rules", "facts"], capture_output=True, text=True, check=True)
+    assert quiet.stdout.splitlines()[-1] == str(logging.WARNING)
+    loud = subprocess.run([sys.executable, "-c", code, "--log-level", "DEBUG", "rules", "facts"], capture_output=True,
+                          text=True, check=True)
+    assert loud.stdout.splitlines()[-1] == str(logging.DEBUG)
