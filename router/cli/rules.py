@@ -33,10 +33,14 @@ def json_schema(kind: str) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-def _load(path: str | None) -> RuleSet:
+def _load(path: str | None, config: str | None = None) -> RuleSet:
+    """``path``, else the rules file of the ``config`` folder (``config/`` by default)."""
     from router.routing.rules.engine import load_rules  # noqa: PLC0415
+    from router.yamlconf import ConfigError  # noqa: PLC0415
 
-    return load_rules(Path(path or Path("config") / RULES_FILE))
+    if path is None and config is not None and not Path(config).is_dir():
+        raise ConfigError([f"{config}: no such configuration folder"])
+    return load_rules(Path(path or Path(config or "config") / RULES_FILE))
 
 
 def _print_problems(exc: ConfigError) -> int:
@@ -49,7 +53,7 @@ def _check(args: argparse.Namespace) -> int:
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     try:
-        ruleset = _load(args.file)
+        ruleset = _load(args.file, args.config)
     except ConfigError as exc:
         return _print_problems(exc)
     for warning in ruleset.warnings:  # likely mistakes that still load: the exit code stays 0
@@ -96,6 +100,23 @@ def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
         attachments=[Attachment(kind=k) for k in args.attachment], core=CoreMeta(language=args.language or None),
     )
     return message, Customer(id="cus_explain", attributes=attributes, created_at=now, updated_at=now)
+
+
+def _bot_phrases(folder: Path) -> tuple[str, ...]:
+    """bot.yaml's own ways of asking for a person, which the service adds to the rules' (``asked_for_human``)."""
+    from router.bot.config import BOT_FILE, load_bot_config  # noqa: PLC0415
+
+    path = folder / BOT_FILE
+    return tuple(load_bot_config(path).human_request) if path.exists() else ()
+
+
+def _instant(text: str) -> datetime:
+    """``--at``: ISO 8601, UTC unless it says otherwise."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is no time: write it 2026-12-31T19:00+03:00") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def format_trace(trace: RouteTrace) -> str:
@@ -146,19 +167,22 @@ def _explain(args: argparse.Namespace) -> int:
     if args.conversation:
         return _explain_stored(args)
     from router.models import utcnow  # noqa: PLC0415
+    from router.routing.rules.engine import RulesRouting  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     try:
-        ruleset = _load(args.rules)
+        ruleset = _load(args.rules, args.config)
         message, customer = _sample(args)
+        extra = _bot_phrases(Path(args.rules).parent if args.rules else Path(args.config))
     except ConfigError as exc:
         return _print_problems(exc)
     except ValueError as exc:
         print(f"omnirouter rules explain: {exc}", file=sys.stderr)
         return 2
-    now = utcnow()
+    now = args.at or utcnow()
     history = _history(args.previous, args.contacts_7d, args.contacts_30d)
-    decision = ruleset.evaluate(ruleset.facts(message, customer, history, now), now)
+    # decided as the running service decides: bot.yaml's phrases for a person too, at the time asked
+    decision = RulesRouting(ruleset, clock=lambda: now, extra_human_request=extra).decide(message, customer, history)
     assert decision.trace is not None
     if args.json:
         print(decision.model_dump_json(indent=2))
@@ -213,7 +237,8 @@ def add_commands(sub: Any) -> None:
     rules = sub.add_parser("rules", help="check, explain and replay the routing rules; print their schema and facts")
     cmds = rules.add_subparsers(dest="rules_command", required=True)
     check = cmds.add_parser("check", help="validate a rules file (and the teams.yaml beside it)")
-    check.add_argument("file", nargs="?", help=f"default config/{RULES_FILE}")
+    check.add_argument("file", nargs="?", help=f"default: {RULES_FILE} of --config")
+    check.add_argument("--config", help="configuration folder whose rules to check (default: config/)")
     check.set_defaults(func=_check)
     schema = cmds.add_parser("schema", help="print the JSON Schema of rules.yaml (or teams.yaml)")
     schema.add_argument("kind", nargs="?", choices=SCHEMA_KINDS, default="rules")
@@ -254,5 +279,8 @@ def _add_explain(cmds: Any) -> None:
     explain.add_argument("--contacts-30d", type=int, default=0)
     explain.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
     explain.add_argument("--conversation", help="show the stored trace of this conversation instead")
-    explain.add_argument("--config", default="config", help="configuration folder of the store (with --conversation)")
+    explain.add_argument("--config", default="config", help="configuration folder: its rules.yaml (unless --rules), "
+                                                             "bot.yaml's phrases and, with --conversation, its store")
+    explain.add_argument("--at", type=_instant, help="the time to decide at (ISO 8601, e.g. 2026-12-31T19:00+03:00): "
+                                                     "office hours, now.hour; default: now")
     explain.set_defaults(func=_explain)

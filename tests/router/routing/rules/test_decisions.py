@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,24 @@ def test_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "true     customer_tier in ['gold', 'platinum'] or customer_ltv >= 5000" in out
     assert main(["rules", "explain", "--rules", rules, "--customer-json", "[1]"]) == 2
     assert "JSON object" in capsys.readouterr().err
+
+
+def test_explain_decides_as_the_service_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """explain read ./config whatever --config said, left out bot.yaml's ways of
+    asking for a person (the service takes them), and could not be asked about
+    a time: office hours could not be tried."""
+    folder = tmp_path / "mine"
+    shutil.copytree(REPO / "config", folder)
+    bot = folder / "bot.yaml"
+    bot.write_text(bot.read_text(encoding="utf-8").replace("human_request: []", "human_request: [позовите старшего]"),
+                   encoding="utf-8")
+    assert main(["rules", "explain", "--config", str(folder), "--text", "позовите старшего"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{folder / 'rules.yaml'}: rule 'asked for a person'"), out
+    assert main(["rules", "explain", "--config", str(tmp_path / "nowhere"), "--text", "x"]) == 1
+    assert "no such configuration folder" in capsys.readouterr().err
+    at = "2026-03-07T23:00:00+03:00"  # a Saturday night
+    assert main(["rules", "explain", "--config", str(folder), "--text", "x", "--at", at, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trace"]["facts"]["now"].startswith("2026-03-07T23:00")
+    assert main(["rules", "check", "--config", str(folder)]) == 0
+    assert f"{folder / 'rules.yaml'}: ok" in capsys.readouterr().out
