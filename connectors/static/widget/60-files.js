@@ -86,7 +86,9 @@ function chooseFile(file) {
   limit(function (max) {
     if (max && file.size > max) {
       // said before a byte is sent: the server would refuse it all the same
-      uploadFailed(item, say("file_too_large", { limit_mb: Math.floor((max / 1048576) * 10) / 10 }));
+      // the visitor's own decimal mark: «19,5 МБ», "19.5 MB"
+      var limit = Math.floor((max / 1048576) * 10) / 10;
+      uploadFailed(item, say("file_too_large", { limit_mb: limit.toLocaleString(lang) }));
     } else if (state.visitorId && state.welcomed) {
       upload(item);
     } else {
