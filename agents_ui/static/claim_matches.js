@@ -10,7 +10,9 @@ window.ClaimMatches = (() => {
   // the texts of this part of the panel, from the console's catalogue
   const T = {
     section: () => t("claims.section"),
-    someoneClaims: (who, kind) => t("claims.someone_claims", { who, kind }),
+    // «этот номер», «этот адрес»: the kind's own word, not its code ("этот phone")
+    someoneClaims: (who, kind) => (i18next.exists(`claims.someone_claims_${kind}`)
+      ? t(`claims.someone_claims_${kind}`, { who }) : t("claims.someone_claims", { who, kind })),
     visitor: (channel) => t("claims.visitor", { channel }),
     matchesKnown: () => t("claims.matches_known"),
     knownOn: (channels) => t("claims.known_on", { channels }),
