@@ -23,8 +23,9 @@ DEFAULT_LANGUAGE: Language = "ru"
 
 # a text's start shows its script: a 4,000-letter mail need not be counted whole on every message
 _SAMPLE = 400
-_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# what is not a letter of the script, taken out: the length left is the count (twice findall's speed)
+_NOT_CYRILLIC = re.compile(r"[^а-яёА-ЯЁ]+")
+_NOT_LATIN = re.compile(r"[^a-zA-Z]+")
 # a bot command (Telegram's "/start", "/help@shop_bot") is the platform's word, not the customer's
 _COMMANDS = re.compile(r"(?<!\S)/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 # languages whose speakers here read Russian far more often than English (ISO 639-1)
@@ -42,8 +43,8 @@ def written_language(text: str) -> Language | None:
     text = text[:_SAMPLE]
     if "/" in text:
         text = _COMMANDS.sub(" ", text)
-    cyrillic = len(_CYRILLIC.findall(text))
-    latin = len(_LATIN.findall(text))
+    cyrillic = len(_NOT_CYRILLIC.sub("", text))
+    latin = len(_NOT_LATIN.sub("", text))
     if not cyrillic and not latin:
         return None
     return "ru" if cyrillic >= latin else "en"
