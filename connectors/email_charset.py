@@ -40,6 +40,11 @@ def part_text(part: EmailMessage, warnings: list[str]) -> str:
     return text
 
 
+def unknown_charset(raw: bytes) -> str:
+    """Bytes no part names a charset for: UTF-8 where they are that, else the best guess."""
+    return _not_ascii(raw, [])
+
+
 def _not_ascii(raw: bytes, warnings: list[str]) -> str:
     try:
         return raw.decode("utf-8")

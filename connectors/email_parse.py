@@ -35,7 +35,7 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
-from connectors.email_charset import part_text
+from connectors.email_charset import part_text, unknown_charset
 from connectors.email_headers import bounded_headers
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
 
@@ -201,7 +201,7 @@ def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
     """The mail's text and whether it came from HTML."""
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
-        return "", False
+        return _unsplit(msg), False
     if not isinstance(part, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
         return str(part.get_payload()), False
     text = part_text(part, warnings)
@@ -216,6 +216,16 @@ def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
     return plain, False
 
 
+def _unsplit(msg: EmailMessage) -> str:
+    """A multipart mail whose boundary is missing or never comes holds its
+    text as one unsplit payload: shown as it is (it showed nothing at all)."""
+    if msg.get_content_maintype() != "multipart" or not isinstance(msg.get_payload(), str):
+        return ""
+    raw = msg.get_payload(decode=True)
+    text = unknown_charset(raw) if isinstance(raw, bytes) else ""
+    return text.replace("\r\n", "\n").strip()
+
+
 _KINDS: dict[str, Literal["image", "audio", "video", "document"]] = {
     "image": "image", "audio": "audio", "video": "video"}
 
@@ -223,7 +233,7 @@ _KINDS: dict[str, Literal["image", "audio", "video", "document"]] = {
 def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
     found: list[Attachment] = []
     # a mail that is one file and no text (a scanner's PDF, a photo): the mail's body is the file
-    whole = not msg.is_multipart() and msg.get_content_maintype() != "text"
+    whole = not msg.is_multipart() and msg.get_content_maintype() not in ("text", "multipart")
     for index, part in enumerate([msg] if whole else msg.iter_attachments()):
         kind = part.get_content_type()
         if kind in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):

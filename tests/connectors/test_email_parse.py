@@ -367,3 +367,12 @@ def test_a_subject_is_not_prefixed_twice_and_the_bot_marks_its_mail_automatic() 
     assert mail["References"] == "<z@b> <a@b>"
     assert mail["Auto-Submitted"] == "auto-replied"
     assert _connector().compose(_outbound(Author.SYSTEM))["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.parametrize("content_type", ["multipart/mixed", 'multipart/alternative; boundary="XX"'])
+def test_a_multipart_mail_whose_boundary_is_missing_shows_its_text(content_type: str) -> None:
+    """No boundary, or one that never comes: the agent saw an empty message."""
+    raw = (f"From: anna@example.ru\r\nMessage-ID: <nb@example.ru>\r\nContent-Type: {content_type}\r\n\r\n"
+           "Где мой заказ?\r\n").encode()
+    inbound = parse_mail("mail", raw).inbound
+    assert inbound.text == "Где мой заказ?" and inbound.attachments == []
