@@ -180,7 +180,7 @@ def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueA
                         left["attributes"] = {}
                     else:
                         left.pop(name, None)
-                dropped.append((_COLUMN_NAMES.get(name, name), error["msg"]))
+                dropped.append((_COLUMN_NAMES.get(name, name), str(error["msg"]).removeprefix("Value error, ")))
             if left == data:
                 raise RowError(f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
             data = left

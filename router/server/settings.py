@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from connectors import UnknownConnectorType, connector_class
 from router.config import Settings
+from router.config_messages import plain
 from router.yamlconf import ConfigError, problem_at, read_yaml, validate
 
 MAIN_FILE = "omnirouter.yaml"
@@ -62,7 +63,6 @@ def _connector_problems(settings: Settings, node: yaml.Node | None, filename: st
         try:
             cls.parse_options(section.options())
         except ValidationError as exc:
-            problems.extend(
-                problem_at(filename, node, ("connectors", name, *err["loc"]), err["msg"]) for err in exc.errors()
-            )
+            problems.extend(problem_at(filename, node, ("connectors", name, *place), message)
+                            for place, message in plain(exc.errors()))
     return problems
