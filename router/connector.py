@@ -16,8 +16,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar, get_args, get_origin
 
 from aiohttp import web
@@ -25,6 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router import language, texts
 from router.cluster.contract import AlwaysLead, Leadership, LocalPace, SendPace
+
+# the delivery error tree a send raises, part of this contract: the outbox decides from the type
+from router.delivery_errors import DeliveryError as DeliveryError  # noqa: PLC0414
+from router.delivery_errors import PermanentError as PermanentError  # noqa: PLC0414
+from router.delivery_errors import RateLimited as RateLimited  # noqa: PLC0414
+from router.delivery_errors import RecipientAway as RecipientAway  # noqa: PLC0414
+from router.delivery_errors import TransientError as TransientError  # noqa: PLC0414
+from router.delivery_errors import retry_after as retry_after  # noqa: PLC0414
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 from router.redaction import textless_traceback
@@ -282,56 +289,6 @@ class LonePeers:
 
     def on(self, topic: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         return None
-
-
-# --- the delivery error tree: the outbox decides what to do from the type ---
-
-
-class DeliveryError(Exception):
-    """Sending failed. ``reason`` is what the agent is shown."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TransientError(DeliveryError):
-    """Worth retrying later (network, 5xx, timeouts)."""
-
-
-class RateLimited(TransientError):
-    def __init__(self, retry_after: float, reason: str = "rate limited") -> None:
-        super().__init__(f"{reason} (retry after {retry_after:g}s)")
-        self.retry_after = retry_after
-
-
-def retry_after(value: str | None, default: float = 1.0) -> float:
-    """An HTTP ``Retry-After`` in seconds: a number of them, or an HTTP date
-    (RFC 9110 allows both; a date read as nothing retried while the limit held)."""
-    if value is None:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return default
-    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-class PermanentError(DeliveryError):
-    """Retrying cannot help (blocked by user, bad recipient): dead-letter now."""
-
-
-class RecipientAway(DeliveryError):
-    """Nobody is there to take it now (a site-chat visitor with no open tab
-    on any node). Not a failure: the message waits for them, never retried
-    on a schedule and never dead-lettered for it, and is marked sent when the
-    connector says they have it (``ConnectorHost.reached``)."""
 
 
 @dataclass(frozen=True, slots=True)
