@@ -117,14 +117,19 @@ async def test_an_unsubscribed_customer_fails_at_once_with_the_reason(tw: Client
     assert len(twilio_api.calls) == 1
 
 
-async def test_too_many_requests_waits_as_told(tw: Client, twilio_api: FakeTwilio) -> None:
-    twilio_api.fail_next(429, 20429, "Too Many Requests", retry_after=1)
+async def _reply_sent_after_429(tw: Client, twilio_api: FakeTwilio, retry_after: int | str) -> None:
+    """A reply whose first send Twilio answers 429 with ``retry_after``, until it is sent."""
+    twilio_api.fail_next(429, 20429, "Too Many Requests", retry_after=retry_after)
     http = await console(tw)
     try:
         conversation_id, reply_id = await reply_to_new_message(tw, http)
         await delivery_is(http, conversation_id, reply_id, "sent")
     finally:
         await http.close()
+
+
+async def test_too_many_requests_waits_as_told(tw: Client, twilio_api: FakeTwilio) -> None:
+    await _reply_sent_after_429(tw, twilio_api, 1)
     first, second = twilio_api.calls
     assert second.at - first.at >= 1.0
 
@@ -132,13 +137,7 @@ async def test_too_many_requests_waits_as_told(tw: Client, twilio_api: FakeTwili
 async def test_too_many_requests_until_a_date_waits_until_then(tw: Client, twilio_api: FakeTwilio) -> None:
     """Retry-After may be an HTTP date (RFC 9110): it was read as 1 s, and the retry came while the limit held."""
     until = int(time.time()) + 4
-    twilio_api.fail_next(429, 20429, "Too Many Requests", retry_after=formatdate(until, usegmt=True))
-    http = await console(tw)
-    try:
-        conversation_id, reply_id = await reply_to_new_message(tw, http)
-        await delivery_is(http, conversation_id, reply_id, "sent")
-    finally:
-        await http.close()
+    await _reply_sent_after_429(tw, twilio_api, formatdate(until, usegmt=True))
     _, second = twilio_api.calls
     assert second.wall >= until
 
