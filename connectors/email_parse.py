@@ -2,8 +2,8 @@
 
 Parsed with the stdlib ``email`` package and ``policy.default``, which decodes
 RFC 2047 headers, RFC 2231 file names and any charset Python has a codec for
-(KOI8-R, windows-1251, ...). HTML-only mail is turned into readable text by
-inscriptis (Apache-2.0). Quoted earlier text and signatures are stripped from
+(KOI8-R, windows-1251, ...). HTML-only mail is turned into readable text
+(``connectors.email_html``). Quoted earlier text and signatures are stripped from
 what the agent sees (quotequail plus our patterns for Russian and common
 clients); the full body is kept in ``extras["full_text"]`` when anything was
 cut. A mail that cannot be read is still stored: its raw text with the parse
@@ -30,13 +30,10 @@ from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any, Literal
 
 import quotequail
-from inscriptis import Inscriptis
-from inscriptis.model.config import ParserConfig
-from lxml.etree import ParserError
-from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from connectors.email_charset import part_text, unknown_charset
 from connectors.email_headers import bounded_headers
+from connectors.email_html import html_to_text
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -47,6 +44,12 @@ IDENTITY_KIND = "email"
 MAX_FULL_TEXT = 1_000_000
 MAX_RAW_KEPT = 1_000_000
 MAX_REFERENCES = 30
+# a mail of more MIME parts is kept raw: the stdlib reads each part's headers
+# in Python (~1 ms a part), and 10,000 one-byte parts held the mailbox's
+# reader for 5-10 s. Real mail, even a scanner's batch, has tens of parts
+MAX_PARTS = 1_000
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.IGNORECASE)
+_DASH_LINE = re.compile(rb"^--([^\r\n]*)", re.MULTILINE)
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 # -- auto-replies and bounces (RFC 3834, RFC 2076, RFC 3464) ---------------------------
@@ -171,32 +174,6 @@ def _original_id(part: Message | None) -> str | None:
 # -- bodies -----------------------------------------------------------------------
 
 
-def _html_tree(html: str) -> HtmlElement | None:
-    """inscriptis's own parse, with libxml2's depth limit lifted (``huge_tree``):
-    past 255 nested elements it stopped, and everything after was dropped
-    without a word. A parser a call, as lxml's parsers are not for threads."""
-    html = html.strip()
-    if html.startswith("<?xml "):
-        html = re.sub(r"^<\?xml[^>]*\?>", "", html, count=1)
-    if not html:
-        return None
-    parser = HTMLParser(huge_tree=True)
-    try:
-        return document_fromstring(html, parser=parser)
-    except ParserError:
-        return document_fromstring("<pre>" + html + "</pre>", parser=parser)
-
-
-def html_to_text(html: str) -> str:
-    """Readable text of an HTML mail: paragraphs, lists and tables kept as
-    lines, scripts and styles gone."""
-    tree = _html_tree(html)
-    text = Inscriptis(tree, ParserConfig()).get_text() if tree is not None else ""
-    # inscriptis indents nested blocks; in a mail that is noise, not structure
-    lines = [line.strip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
 def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
     """The mail's text and whether it came from HTML."""
     part = msg.get_body(preferencelist=("plain", "html"))
@@ -206,13 +183,13 @@ def body_text(msg: EmailMessage, warnings: list[str]) -> tuple[str, bool]:
         return str(part.get_payload()), False
     text = part_text(part, warnings)
     if part.get_content_subtype() == "html":
-        return html_to_text(text), True
+        return html_to_text(text, warnings), True
     plain = text.replace("\r\n", "\n")
     if not plain.strip():
         # some clients send an empty text part next to the real HTML one
         html = msg.get_body(preferencelist=("html",))
         if isinstance(html, EmailMessage):
-            return html_to_text(part_text(html, warnings)), True
+            return html_to_text(part_text(html, warnings), warnings), True
     return plain, False
 
 
@@ -436,6 +413,20 @@ def fallback_id(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def _parts(raw: bytes) -> int:
+    """How many MIME parts the mail holds, read off its boundary lines
+    without parsing it (a line of "--" and a declared boundary starts a part)."""
+    if raw.count(b"\n--") <= MAX_PARTS:
+        return 0  # the common case: too few lines of "--" to hold that many parts
+    boundaries = {quoted or bare for quoted, bare in _BOUNDARY.findall(raw)}
+    parts = 0
+    for line in _DASH_LINE.finditer(raw):
+        token = line.group(1).rstrip()
+        if token in boundaries or (token.endswith(b"--") and token[:-2] in boundaries):
+            parts += 1
+    return parts
+
+
 def _header(msg: EmailMessage, name: str) -> str:
     try:
         return _text(str(msg.get(name, "") or ""))
@@ -454,6 +445,8 @@ def parse_mail(channel: str, raw: bytes) -> ParsedMail:
 
 
 def _parse(channel: str, raw: bytes) -> ParsedMail:
+    if _parts(raw) > MAX_PARTS:
+        return raw_fallback(channel, raw, f"mail of more than {MAX_PARTS:,} MIME parts: kept raw, not read")
     bounded, warnings = bounded_headers(raw)
     msg = BytesParser(policy=policy.default).parsebytes(bounded)
     assert isinstance(msg, EmailMessage)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from connectors.email import EmailConnector, EmailOptions
-from connectors.email_parse import _dated_address_header, fallback_id, html_to_text, parse_mail, strip_quotes
+from connectors.email_html import LAYOUT_LIMIT, html_to_text
+from connectors.email_parse import _dated_address_header, fallback_id, parse_mail, strip_quotes
 from router.models import MAX_TEXT_LENGTH, Author, OutboundMessage, utcnow
 from tests.liveness import finishes
 
@@ -376,3 +377,44 @@ def test_a_multipart_mail_whose_boundary_is_missing_shows_its_text(content_type:
            "Где мой заказ?\r\n").encode()
     inbound = parse_mail("mail", raw).inbound
     assert inbound.text == "Где мой заказ?" and inbound.attachments == []
+
+
+def _many_parts(count: int) -> bytes:
+    head = (b"From: Anna <anna@example.ru>\r\nMessage-ID: <parts@example.ru>\r\nSubject: files\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+            b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe files, as promised\r\n")
+    parts = b"".join(b"--B\r\nContent-Type: application/octet-stream\r\n"
+                     b"Content-Disposition: attachment; filename=f%d.bin\r\n\r\nx\r\n" % i for i in range(count))
+    return head + parts + b"--B--\r\n"
+
+
+def test_a_mail_of_thousands_of_parts_is_kept_raw_not_read_part_by_part() -> None:
+    """The stdlib reads each part's headers in Python: 10,000 one-byte parts
+    held the mailbox's reader for seconds, every later mail waiting."""
+    parsed = parse_mail("mail", _many_parts(5_000)).inbound
+    assert parsed.sender.value == "anna@example.ru" and parsed.external_id == "parts@example.ru"
+    assert parsed.attachments == [] and parsed.description == "[unreadable mail] see the raw mail below"
+    assert parsed.extras["parse_warnings"] == ["mail of more than 1,000 MIME parts: kept raw, not read"]
+    assert "The files, as promised" in parsed.extras["raw"]
+
+
+def test_a_mail_of_many_signature_lines_but_few_parts_is_read() -> None:
+    """Lines that start with "--" are counted first, cheaply; only boundaries make parts."""
+    raw = _many_parts(30).replace(b"The files, as promised", b"The files\r\n" + b"-- \r\n" * 1_500)
+    parsed = parse_mail("mail", raw).inbound
+    assert len(parsed.attachments) == 30 and parsed.text.startswith("The files")
+
+
+def test_html_past_the_layout_limit_keeps_every_word_a_block_a_line() -> None:
+    """inscriptis costs ~3.5 µs a byte of a table: a 3 MB one held the reader 10 s or more."""
+    rows = "".join(f"<tr><td>Заказ {i}</td><td>оплачен</td></tr>" for i in range(12_000))
+    html = (f"<html><head><style>p {{color: red}}</style><title>Отчёт</title></head><body>"
+            f"<p>Здравствуйте,</p><p>вот таблица:</p><table>{rows}</table><script>alert(1)</script>"
+            f"<div>Последняя строка</div></body></html>")
+    assert len(html) > LAYOUT_LIMIT
+    warnings: list[str] = []
+    lines = html_to_text(html, warnings).splitlines()
+    assert lines[:4] == ["Здравствуйте,", "вот таблица:", "Заказ 0 оплачен", "Заказ 1 оплачен"]
+    assert lines[-2:] == ["Заказ 11999 оплачен", "Последняя строка"]
+    assert not any("color" in line or "alert" in line or "Отчёт" in line for line in lines)
+    assert warnings == [f"HTML of {len(html):,} characters, over {LAYOUT_LIMIT:,}: its text read without layout"]
