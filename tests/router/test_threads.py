@@ -4,6 +4,7 @@ message never opens, routes or answers anything. Real SQLite store and bus."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -94,3 +95,13 @@ async def test_an_automated_answer_is_shown_in_its_thread_without_rerouting_it(r
     assert dsn.core.automated == "delivery report" and dsn.customer_id == before.customer_id
     # the mailer daemon became nobody's profile
     assert await router.store.find_identity(IdentityRef(kind="email", value="mailer-daemon@mx.example.com")) is None
+
+
+async def test_an_automated_message_is_logged_without_the_senders_words(
+    router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An auto-reply's reason may quote its sender ("X-Autoreply: ..."): INFO names the header only."""
+    caplog.set_level(logging.INFO, logger="router.ingest.service")
+    await router.on_message(mail("ooo@x", automated="X-Autoreply: в отпуске до 12 января, звоните Ивану"))
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("automated message")]
+    assert "(X-Autoreply)" in line and "отпуске" not in caplog.text
