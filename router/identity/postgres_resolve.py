@@ -39,11 +39,13 @@ from router.identity.postgres_upsert import lock_keys
 from router.identity.postgres_verification import key_contacts as _key_contacts
 from router.identity.rules import (
     claim_merges,
+    given_link,
     match_key,
     merges_into,
     new_claim,
     nothing_to_apply,
     one_owner,
+    sender_is_given_key,
 )
 from router.identity.rules_upsert import NAME_META
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -89,8 +91,13 @@ async def _resolve_identity(
     conn: PgConn, plan: IdentityPlan, name: str | None, now: datetime, message_id: str | None = None
 ) -> Customer:
     # advisory locks first (router.store.base): a proof's or a merging claim's key before any row
-    if keys := _plan_keys(plan):
-        await lock_keys(conn, keys)
+    keys = _plan_keys(plan)
+    # a sender that is itself a key (an e-mail) may hold an import's link: its key locked with the rest
+    given = {KeyRef(kind=plan.identity.kind, value=plan.identity.value)} if sender_is_given_key(plan) else set()
+    if keys | given:
+        await lock_keys(conn, keys | given)
+    if given:
+        await _undo_shared_given(conn, plan, now)
     found = await _held_customer(conn, plan.identity)
     if found is None and not keys and (match := match_key(plan)) is not None:
         # first sight, joining by key: no row is held yet; read again under the key's lock
@@ -115,6 +122,26 @@ async def _resolve_identity(
     row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
     assert row is not None
     return _customer(row)
+
+
+async def _undo_shared_given(conn: PgConn, plan: IdentityPlan, now: datetime) -> None:
+    """``sqlite_resolve._undo_shared_given``: the sender's identity, given by an
+    import or a CRM whose data marks it shared, is undone into a shared claim
+    on its customer. Under its key's lock (taken before any row, as an
+    upsert by that key takes it: the caller holds it), so no write by the
+    key interleaves."""
+    ref = plan.identity
+    key = KeyRef(kind=ref.kind, value=ref.value)
+    row = await conn.fetchrow("SELECT customer_id, source, link_reason FROM identities WHERE kind = $1 AND value = $2",
+                              ref.kind, ref.value)
+    if row is None or not given_link(row["link_reason"]) or not await key_widely_shared(conn, key, plan.max_profiles):
+        return
+    holder = str(row["customer_id"])
+    reason = (f"{ref.kind} {ref.value} is shared (its {row['source']} gave it to several customers): whoever "
+              "writes from it is nobody's by it")
+    await conn.execute("DELETE FROM identities WHERE kind = $1 AND value = $2", ref.kind, ref.value)
+    await postgres_upsert.note_shared(conn, holder, key, str(row["source"]), reason, now)
+    await _audit(conn, "unlink", holder, None, "rule", None, reason, {"identity": ref.model_dump()}, now)
 
 
 async def _key_owner(conn: PgConn, key: KeyRef, max_profiles: int) -> str | None:

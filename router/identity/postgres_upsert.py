@@ -18,7 +18,7 @@ from datetime import datetime
 
 from router.identity import rules_upsert
 from router.identity.postgres_live import live_end
-from router.identity.rules import MERGE_CHAIN_LIMIT, chain_unended, check_live, marks_shared
+from router.identity.rules import GIVEN_BY, MERGE_CHAIN_LIMIT, chain_unended, check_live, marks_shared
 from router.identity.rules_upsert import Aside
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
 from router.models import new_id
@@ -100,21 +100,25 @@ async def _link(conn: PgConn, customer_id: str, upsert: CustomerUpsert, usable: 
         await conn.execute(
             "INSERT INTO identities (kind, value, customer_id, verified, source, created_at, key_kind,"
             " key_value, link_reason) VALUES ($1, $2, $3, true, $4, $5, $1, $2, $6) ON CONFLICT DO NOTHING",
-            key.kind, key.value, customer_id, upsert.source, now, f"given by {upsert.source}",
+            key.kind, key.value, customer_id, upsert.source, now, f"{GIVEN_BY}{upsert.source}",
         )
     for key, reason in aside:
-        source, raw = upsert.source + SHARED_KEY_SOURCE, reason[:256]
-        claimed = await conn.fetchrow("SELECT id, source FROM identity_claims WHERE customer_id = $1 AND kind = $2"
-                                      " AND value = $3", customer_id, key.kind, key.value)
-        if claimed is None:
-            await conn.execute("INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                               new_id("clm"), customer_id, key.kind, key.value, source, raw, now)
-        elif not marks_shared(claimed[1]):
-            # a claim the customer typed for the same key becomes the marker: ignored, the
-            # key would not read as shared, and a later write by it could land here
-            await conn.execute("UPDATE identity_claims SET source = $1, raw = $2 WHERE id = $3",
-                               source, raw, claimed[0])
+        await note_shared(conn, customer_id, key, upsert.source, reason, now)
+
+
+async def note_shared(conn: PgConn, customer_id: str, key: KeyRef, source: str, reason: str, now: datetime) -> None:
+    """``key`` noted on the customer as shared (``source:shared``): a marker, never a lookup key."""
+    source, raw = source + SHARED_KEY_SOURCE, reason[:256]
+    claimed = await conn.fetchrow("SELECT id, source FROM identity_claims WHERE customer_id = $1 AND kind = $2"
+                                  " AND value = $3", customer_id, key.kind, key.value)
+    if claimed is None:
+        await conn.execute("INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
+                           " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                           new_id("clm"), customer_id, key.kind, key.value, source, raw, now)
+    elif not marks_shared(claimed[1]):
+        # a claim the customer typed for the same key becomes the marker: ignored, the
+        # key would not read as shared, and a later write by it could land here
+        await conn.execute("UPDATE identity_claims SET source = $1, raw = $2 WHERE id = $3", source, raw, claimed[0])
 
 
 async def _set_attributes(conn: PgConn, customer_id: str, upsert: CustomerUpsert, now: datetime) -> None:

@@ -248,6 +248,21 @@ def widely_shared(sharers: int, max_profiles: int, *, marked_shared: bool = Fals
     return marked_shared or sharers > max_profiles
 
 
+# an identity's link_reason when a write by keys (an import's row, a CRM) linked it
+GIVEN_BY = "given by "
+
+
+def given_link(link_reason: str | None) -> bool:
+    """An identity the business's data gave its customer, not a channel's own."""
+    return (link_reason or "").startswith(GIVEN_BY)
+
+
+def sender_is_given_key(plan: IdentityPlan) -> bool:
+    """The sender's identity is itself a key the business's data may have given
+    someone (a mail's sender is an email key): its row may be an import's."""
+    return plan.key is not None and plan.key.kind == plan.identity.kind and plan.key.value == plan.identity.value
+
+
 def one_owner(owners: Sequence[str]) -> str | None:
     """The owner of a key proven by exactly one customer; several owners name nobody."""
     return owners[0] if len(set(owners)) == 1 else None

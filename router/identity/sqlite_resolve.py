@@ -10,11 +10,13 @@ import sqlite3
 from router.identity import sqlite_proven, sqlite_upsert
 from router.identity.rules import (
     claim_merges,
+    given_link,
     match_key,
     merges_into,
     new_claim,
     nothing_to_apply,
     one_owner,
+    sender_is_given_key,
 )
 from router.identity.rules_upsert import NAME_META
 from router.identity.sqlite_claims import key_widely_shared
@@ -42,6 +44,8 @@ def resolved_row(
     """``_resolve_identity``'s customer as its row: the ingest sends it to the
     server as plain values (``customer_values``), no model built in the writer."""
     found = _one(conn, _BY_IDENTITY, (plan.identity.kind, plan.identity.value))
+    if found is not None and sender_is_given_key(plan) and _undo_shared_given(conn, plan, now):
+        found = None
     if found is not None and found["merged_into"] is not None:
         # linked to a merged customer (a store written before that was refused): its chain's live end
         found = _live(conn, found["merged_into"])
@@ -65,6 +69,30 @@ def resolved_row(
     row = _one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
     assert row is not None
     return row
+
+
+def _undo_shared_given(conn: sqlite3.Connection, plan: IdentityPlan, now: str) -> bool:
+    """The sender's identity, when an import or a CRM gave it and that data
+    marks its key shared (the file gave a family's e-mail to the son and the
+    father), is no match for a channel: its link is undone into a shared
+    claim on its customer, and True. A phone given so never collides with a
+    channel's sender (a WhatsApp identity is its own); an e-mail does, and the
+    family's mail came to the first row's record."""
+    ref = plan.identity
+    row = _one(conn, "SELECT customer_id, source, link_reason FROM identities WHERE kind = ? AND value = ?",
+               (ref.kind, ref.value))
+    if row is None or not given_link(row["link_reason"]):
+        return False
+    key = KeyRef(kind=ref.kind, value=ref.value)
+    if not key_widely_shared(conn, key, plan.max_profiles):
+        return False
+    holder = str(row["customer_id"])
+    reason = f"{ref.kind} {ref.value} is shared (its {row['source']} gave it to several customers): whoever " \
+             "writes from it is nobody's by it"
+    conn.execute("DELETE FROM identities WHERE kind = ? AND value = ?", (ref.kind, ref.value))
+    sqlite_upsert.note_shared(conn, holder, key, str(row["source"]), reason, now)
+    _audit(conn, "unlink", holder, None, "rule", None, reason, {"identity": ref.model_dump()}, now)
+    return True
 
 
 def _live(conn: sqlite3.Connection, customer_id: str) -> sqlite3.Row:

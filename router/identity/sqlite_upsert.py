@@ -9,7 +9,7 @@ import json
 import sqlite3
 
 from router.identity import rules_upsert
-from router.identity.rules import check_live, marks_shared
+from router.identity.rules import GIVEN_BY, check_live, marks_shared
 from router.identity.rules_upsert import Aside
 from router.identity.sqlite_live import live_end
 from router.identity.types import SHARED_KEY_SOURCE, CustomerUpsert, KeyRef
@@ -55,20 +55,25 @@ def _link(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, us
         conn.execute(
             "INSERT OR IGNORE INTO identities (kind, value, customer_id, verified, source, created_at, key_kind,"
             " key_value, link_reason) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
-            (key.kind, key.value, customer_id, upsert.source, now, key.kind, key.value, f"given by {upsert.source}"),
+            (key.kind, key.value, customer_id, upsert.source, now, key.kind, key.value, f"{GIVEN_BY}{upsert.source}"),
         )
     for key, reason in aside:
-        source, raw = upsert.source + SHARED_KEY_SOURCE, reason[:256]
-        claimed = conn.execute("SELECT id, source FROM identity_claims WHERE customer_id = ? AND kind = ?"
-                               " AND value = ?", (customer_id, key.kind, key.value)).fetchone()
-        if claimed is None:
-            conn.execute("INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (new_id("clm"), customer_id, key.kind, key.value, source,
-                                                           raw, now))
-        elif not marks_shared(claimed[1]):
-            # a claim the customer typed for the same key becomes the marker: ignored, the
-            # key would not read as shared, and a later write by it could land here
-            conn.execute("UPDATE identity_claims SET source = ?, raw = ? WHERE id = ?", (source, raw, claimed[0]))
+        note_shared(conn, customer_id, key, upsert.source, reason, now)
+
+
+def note_shared(conn: sqlite3.Connection, customer_id: str, key: KeyRef, source: str, reason: str, now: str) -> None:
+    """``key`` noted on the customer as shared (``source:shared``): a marker, never a lookup key."""
+    source, raw = source + SHARED_KEY_SOURCE, reason[:256]
+    claimed = conn.execute("SELECT id, source FROM identity_claims WHERE customer_id = ? AND kind = ?"
+                           " AND value = ?", (customer_id, key.kind, key.value)).fetchone()
+    if claimed is None:
+        conn.execute("INSERT INTO identity_claims (id, customer_id, kind, value, source, raw, created_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (new_id("clm"), customer_id, key.kind, key.value, source,
+                                                       raw, now))
+    elif not marks_shared(claimed[1]):
+        # a claim the customer typed for the same key becomes the marker: ignored, the
+        # key would not read as shared, and a later write by it could land here
+        conn.execute("UPDATE identity_claims SET source = ?, raw = ? WHERE id = ?", (source, raw, claimed[0]))
 
 
 def _set_attributes(conn: sqlite3.Connection, customer_id: str, upsert: CustomerUpsert, now: str) -> None:

@@ -346,3 +346,57 @@ def test_an_amount_that_reads_two_ways_is_left_out_and_said() -> None:
     report = ImportReport()
     row = parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": "1,200"}, 2, 2, report)
     assert row.attrs.lifetime_value is None and [d[1] for d in report.dropped] == ["lifetime_value"]
+
+
+FAMILY = """external_id,email,name,tier
+p-son,petrovy@mail.ru,Пётр Петров-младший,silver
+p-dad,petrovy@mail.ru,Пётр Петров,gold
+"""
+
+
+async def mail_from(path: Path, sender: str, external_id: str) -> tuple[str, dict[str, str]]:
+    """The customer a mail from ``sender`` lands on, and how each imported customer now holds the address."""
+    config = Path(__file__).parents[3] / "config"
+    async with crm_store(path) as store:
+        router = Router(store, EventBus(), RulesRouting(load_rules(config / "rules.yaml")), Metrics(),
+                        identity=IdentityRules(load_identity_config(config)))
+        accepted = await router.on_message(InboundMessage(
+            channel="mail", external_id=external_id, sender=IdentityRef(kind="email", value=sender),
+            text="Здравствуйте, где заказ?"))
+        assert accepted.conversation_id is not None
+        customer = (await store.get_conversation(accepted.conversation_id)).customer_id
+        held: dict[str, str] = {}
+        for external in ("p-son", "p-dad"):
+            found = await store.find_identity(IdentityRef(kind="external", value=external))
+            if found is None:
+                continue
+            linked = {i.key for i in await store.customer_identities(found.id)}
+            claims = {f"{c.kind}:{c.value}": c.source for c in await store.customer_claims(found.id)}
+            held[external] = "linked" if "email:petrovy@mail.ru" in linked else claims.get("email:petrovy@mail.ru", "")
+            held[f"{external} id"] = found.id
+        return customer, held
+
+
+def test_a_family_email_the_file_gives_twice_brings_its_mail_to_neither(
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The son's row came first and kept the address linked (for his profile): a
+    mail's sender is an email key, so the family's mail landed on his record,
+    his name and tier on the father's words."""
+    assert run_import(tmp_path, config_dir, FAMILY) == 0
+    assert "petrovy@mail.ru not linked: customer" in capsys.readouterr().err
+    db = tmp_path / "crm.db"
+    customer, held = asyncio.run(mail_from(db, "petrovy@mail.ru", "m1@mail.ru"))
+    assert customer not in (held["p-son id"], held["p-dad id"])
+    assert held["p-son"] == held["p-dad"] == "import:shared"
+    # the next mail from the address goes where the first went; another address is untouched
+    again, _ = asyncio.run(mail_from(db, "petrovy@mail.ru", "m2@mail.ru"))
+    assert again == customer
+
+
+def test_an_email_the_file_gives_once_still_brings_its_mail_to_its_customer(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    assert run_import(tmp_path, config_dir, FAMILY.splitlines()[0] + "\n" + FAMILY.splitlines()[1] + "\n") == 0
+    customer, held = asyncio.run(mail_from(tmp_path / "crm.db", "petrovy@mail.ru", "m1@mail.ru"))
+    assert customer == held["p-son id"] and held["p-son"] == "linked"

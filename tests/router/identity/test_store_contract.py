@@ -339,3 +339,31 @@ async def test_a_key_of_another_customer_is_set_aside_and_then_names_nobody(stor
     owner = await store.resolve_identity(IdentityRef(kind="whatsapp", value=PHONE.value), None, T0,
                                          keyed("whatsapp", PHONE.value))
     assert owner.id not in {mother.customer.id, son.customer.id}
+
+
+async def test_an_email_the_business_gave_two_customers_takes_the_mail_of_neither(store: Store) -> None:
+    """A mail's sender is an email key, the kind an import links: the son's row
+    came first, so his link was the address's identity, and the family's mail
+    joined his record directly, never asking whether the key was shared."""
+    email = KeyRef("email", "petrovy@mail.ru")
+    son = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "p-1"), email)), T0)).customer
+    dad = await store.upsert_customer(CustomerUpsert(
+        "import", keys=(KeyRef("external", "p-2"), email), shared_keys="set_aside"), T0)
+    assert dad.set_aside and dad.set_aside[0][0] == email
+    plan = keyed("email", email.value, key=email)
+    sender = await store.resolve_identity(plan.identity, "Петровы", T0, plan)
+    assert sender.id not in {son.id, dad.customer.id}
+    # the son's link became the shared marker both now hold, and the audit says so
+    assert email.value not in {i.ref.value for i in await store.customer_identities(son.id)}
+    marks = {c.customer_id: c.source for c in [*await store.customer_claims(son.id),
+                                                *await store.customer_claims(dad.customer.id)]}
+    assert marks == {son.id: "import:shared", dad.customer.id: "import:shared"}
+    [unlinked] = [a for a in await store.identity_audit(son.id, 10) if a.action == "unlink"]
+    assert "shared" in unlinked.reason
+    again = await store.resolve_identity(plan.identity, None, T0, plan)
+    assert again.id == sender.id
+    # an address given to one customer still brings its mail there
+    own = KeyRef("email", "anna@mail.ru")
+    anna = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "a-1"), own)), T0)).customer
+    mine = keyed("email", own.value, key=own)
+    assert (await store.resolve_identity(mine.identity, None, T0, mine)).id == anna.id
