@@ -9,6 +9,7 @@ Western letters. A guess is still a guess, so the caller warns."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 
 import charset_normalizer
@@ -19,6 +20,23 @@ CANDIDATES = ("cp1251", "koi8_r", "cp866", "iso8859_5", "cp1252")
 _SAMPLE_BYTES = 64 * 1024
 # a part that says it is US-ASCII and holds 8-bit bytes says nothing true of its charset
 _ASCII_NAMES = frozenset({"us-ascii", "ascii", "us_ascii", "ansi_x3.4-1968"})
+
+
+# codecs Python reads as text that no mail's charset is: punycode's decoder is quadratic (a
+# 800 KB part took 79 s, every later mail waiting), and idna's runs it. Named where a mail
+# names a charset (a part's charset=, an encoded word's =?…?, RFC 2231's *=…'), they are
+# renamed to one no codec has (x-refused-punycode), which the parser reads as an unknown
+# charset: UTF-8 with replacements, and a warning
+_NOT_CHARSETS = re.compile(rb"""(?i)(charset\s*=\s*"?|=\?|\*\s*=\s*"?)(punycode|idna)(?=["'?;\s*]|$)""")
+
+
+def disarmed(raw: bytes) -> tuple[bytes, list[str]]:
+    """``raw`` with every charset that is no charset renamed, and a warning when one was."""
+    found = _NOT_CHARSETS.findall(raw)
+    if not found:
+        return raw, []
+    names = sorted({name.decode("ascii").lower() for _, name in found})
+    return _NOT_CHARSETS.sub(rb"\1x-refused-\2", raw), [f"charset {', '.join(names)} is no mail charset: not used"]
 
 
 def part_text(part: EmailMessage, warnings: list[str]) -> str:

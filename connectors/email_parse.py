@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import quotequail
 
-from connectors.email_charset import part_text, unknown_charset
+from connectors.email_charset import disarmed, part_text, unknown_charset
 from connectors.email_headers import bounded_headers
 from connectors.email_html import html_to_text
 from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
@@ -448,6 +448,8 @@ def _parse(channel: str, raw: bytes) -> ParsedMail:
     if _parts(raw) > MAX_PARTS:
         return raw_fallback(channel, raw, f"mail of more than {MAX_PARTS:,} MIME parts: kept raw, not read")
     bounded, warnings = bounded_headers(raw)
+    bounded, renamed = disarmed(bounded)
+    warnings += renamed
     msg = BytesParser(policy=policy.default).parsebytes(bounded)
     assert isinstance(msg, EmailMessage)
     warnings.extend(f"{type(d).__name__}: {d}" for d in msg.defects)
