@@ -211,7 +211,7 @@ def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
     found: list[Attachment] = []
     # a mail that is one file and no text (a scanner's PDF, a photo): the mail's body is the file
     whole = not msg.is_multipart() and msg.get_content_maintype() not in ("text", "multipart")
-    for index, part in enumerate([msg] if whole else msg.iter_attachments()):
+    for index, part in enumerate([msg] if whole else _attached(msg)):
         kind = part.get_content_type()
         if kind in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
             continue  # the report itself, read by delivery_report
@@ -230,6 +230,22 @@ def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
             kind=_KINDS.get(part.get_content_maintype(), "document"),
             name=name, mime_type=kind, size=len(data), extras=extras,
         ))
+    return found
+
+
+def _attached(msg: EmailMessage) -> list[EmailMessage]:
+    """The mail's files: the parts that are no body, in the body's own
+    containers too. ``iter_attachments`` looks at one level: an image inside
+    the HTML's multipart/related, inside multipart/alternative (Thunderbird's
+    and Gmail's inline pictures) was never listed, and the agent never knew it."""
+    found: list[EmailMessage] = []
+    for part in msg.iter_attachments():
+        assert isinstance(part, EmailMessage)  # policy.default gives EmailMessage throughout
+        found.append(part)
+    for part in msg.iter_parts() if msg.get_content_maintype() == "multipart" else ():
+        if part.get_content_maintype() == "multipart" and not any(part is f for f in found):
+            assert isinstance(part, EmailMessage)
+            found += _attached(part)
     return found
 
 

@@ -437,3 +437,17 @@ def test_a_charset_that_is_no_charset_is_not_decoded_with() -> None:
     plain = parse_mail("mail", b"From: a@example.ru\r\nMessage-ID: <t@e>\r\nContent-Type: text/plain; charset=utf-8"
                                 b"\r\n\r\nIDN: punycode and idna=xn--80a\r\n").inbound
     assert plain.text == "IDN: punycode and idna=xn--80a" and "parse_warnings" not in plain.extras
+
+
+@pytest.mark.parametrize(("sample_name", "files"), [
+    ("inline_image_thunderbird.eml", [("skol.png", "image/png", "ii_skol01")]),
+    ("inline_image_gmail.eml", [("check.pdf", "application/pdf", None), ("skol.png", "image/png", "ii_abc")]),
+])
+def test_a_picture_inside_the_html_of_an_alternative_is_listed(sample_name: str, files: list[tuple[str, ...]]) -> None:
+    """Thunderbird and Gmail put an inline picture in the HTML's multipart/related,
+    inside multipart/alternative: one level deeper than the stdlib's iter_attachments
+    looks, so the agent saw "[image: skol.png]" in the text and no file."""
+    parsed = parse_mail("mail", sample(sample_name)).inbound
+    assert [(a.name, a.mime_type, a.extras.get("content_id")) for a in parsed.attachments] == files
+    assert all(a.kind == ("image" if a.mime_type == "image/png" else "document") for a in parsed.attachments)
+    assert parsed.text.startswith("Вот скол")
