@@ -27,14 +27,15 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 
 import quotequail
 
 from connectors.email_charset import disarmed, part_text, unknown_charset
+from connectors.email_files import attachments_of
 from connectors.email_headers import bounded_headers
 from connectors.email_html import html_to_text
-from router.models import MAX_TEXT_LENGTH, Attachment, IdentityRef, InboundMessage
+from router.models import MAX_TEXT_LENGTH, IdentityRef, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -201,52 +202,6 @@ def _unsplit(msg: EmailMessage) -> str:
     raw = msg.get_payload(decode=True)
     text = unknown_charset(raw) if isinstance(raw, bytes) else ""
     return text.replace("\r\n", "\n").strip()
-
-
-_KINDS: dict[str, Literal["image", "audio", "video", "document"]] = {
-    "image": "image", "audio": "audio", "video": "video"}
-
-
-def attachments_of(msg: EmailMessage, warnings: list[str]) -> list[Attachment]:
-    found: list[Attachment] = []
-    # a mail that is one file and no text (a scanner's PDF, a photo): the mail's body is the file
-    whole = not msg.is_multipart() and msg.get_content_maintype() not in ("text", "multipart")
-    for index, part in enumerate([msg] if whole else _attached(msg)):
-        kind = part.get_content_type()
-        if kind in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
-            continue  # the report itself, read by delivery_report
-        try:
-            data = part.get_payload(decode=True)
-        except (ValueError, TypeError) as exc:
-            warnings.append(f"attachment {index} could not be decoded: {exc}")
-            data = None
-        if not isinstance(data, bytes):
-            data = part.as_bytes() if part.is_multipart() or kind == "message/rfc822" else b""
-        name = part.get_filename()
-        extras: dict[str, Any] = {"part": index, "sha256": hashlib.sha256(data).hexdigest()}
-        if part.get("Content-ID"):
-            extras["content_id"] = str(part["Content-ID"]).strip("<>")
-        found.append(Attachment(
-            kind=_KINDS.get(part.get_content_maintype(), "document"),
-            name=name, mime_type=kind, size=len(data), extras=extras,
-        ))
-    return found
-
-
-def _attached(msg: EmailMessage) -> list[EmailMessage]:
-    """The mail's files: the parts that are no body, in the body's own
-    containers too. ``iter_attachments`` looks at one level: an image inside
-    the HTML's multipart/related, inside multipart/alternative (Thunderbird's
-    and Gmail's inline pictures) was never listed, and the agent never knew it."""
-    found: list[EmailMessage] = []
-    for part in msg.iter_attachments():
-        assert isinstance(part, EmailMessage)  # policy.default gives EmailMessage throughout
-        found.append(part)
-    for part in msg.iter_parts() if msg.get_content_maintype() == "multipart" else ():
-        if part.get_content_maintype() == "multipart" and not any(part is f for f in found):
-            assert isinstance(part, EmailMessage)
-            found += _attached(part)
-    return found
 
 
 # -- quoted text and signatures -------------------------------------------------------
