@@ -239,8 +239,9 @@ class Ingest:
             self.metrics.duplicates.labels(message.channel).inc()
         else:
             # the reason's kind only: its rest can be the sender's words ("X-Autoreply: в отпуске до 12.01")
-            log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id,
-                     (message.automated or "").partition(":")[0][:64], stored.id, view.id if view else "no conversation")
+            kind = (message.automated or "").partition(":")[0][:64]
+            log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id, kind,
+                     stored.id, view.id if view else "no conversation")
             self._counter(message.channel).inc()
             if view is not None:
                 self.bus.publish(events.message_created(stored, view))
