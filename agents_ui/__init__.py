@@ -27,7 +27,18 @@ from agents_ui import (
     webhooks_api,
 )
 from agents_ui.endpoints import mount
-from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, THROTTLE, LocalLoginAttempts, LoginThrottle, seed_admin
+from agents_ui.sessions import (
+    ADDRESS_ATTEMPTS,
+    ADDRESS_THROTTLE,
+    ADMIN_SEED,
+    LOGIN_ATTEMPTS,
+    PASSWORD_CHECKS,
+    THROTTLE,
+    LocalLoginAttempts,
+    LoginThrottle,
+    PasswordChecks,
+    seed_admin,
+)
 from router.accounts.service import AdminSeed
 from router.appkeys import SETTINGS
 
@@ -82,8 +93,11 @@ def setup_console(app: web.Application) -> None:
     console = app[SETTINGS].console
     app[ADMIN_SEED] = AdminSeed()
     app[THROTTLE] = LoginThrottle(console.login_attempts, console.login_lockout_seconds)
-    if LOGIN_ATTEMPTS not in app:  # a cluster's is counted in its database
+    app[ADDRESS_THROTTLE] = LoginThrottle(console.login_attempts_per_address, console.login_lockout_seconds)
+    app[PASSWORD_CHECKS] = PasswordChecks()
+    if LOGIN_ATTEMPTS not in app:  # a cluster's are counted in its database
         app[LOGIN_ATTEMPTS] = LocalLoginAttempts(app[THROTTLE])
+        app[ADDRESS_ATTEMPTS] = LocalLoginAttempts(app[ADDRESS_THROTTLE])
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
     app.on_response_prepare.append(_console_headers)
     app.router.add_get("/", index)

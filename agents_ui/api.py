@@ -39,7 +39,14 @@ from agents_ui.schemas import (
     UnmergeBody,
     VerificationOut,
 )
-from agents_ui.sessions import ADMIN_SEED, LOGIN_ATTEMPTS, end_session, start_session
+from agents_ui.sessions import (
+    ADDRESS_ATTEMPTS,
+    ADMIN_SEED,
+    LOGIN_ATTEMPTS,
+    PASSWORD_CHECKS,
+    end_session,
+    start_session,
+)
 from router import events
 from router.accounts.service import check_login
 from router.accounts.store import AccountStore
@@ -84,16 +91,21 @@ def _refuse_throttled(wait: float | None) -> None:
           errors=((401, "wrong username or password"), (403, "code account_deactivated"),
                   (429, "too many failures; see Retry-After")))
 async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
-    attempts = request.app[LOGIN_ATTEMPTS]
-    key = (body.username.lower(), request.remote or "")
-    # refused, or counted before the password is even looked at
-    _refuse_throttled(await attempts.attempt(key))
-    await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
-    agent = await check_login(_store(request.app), body.username, body.password)
+    attempts, address = request.app[LOGIN_ATTEMPTS], request.remote or ""
+    key, everyone = (body.username.lower(), address), ("", address)  # everyone: each name tried from there
+    with request.app[PASSWORD_CHECKS].checking(address) as placed:
+        if not placed:
+            _refuse_throttled(1.0)
+        # refused, or counted before the password is even looked at
+        _refuse_throttled(await request.app[ADDRESS_ATTEMPTS].attempt(everyone))
+        _refuse_throttled(await attempts.attempt(key))
+        await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
+        agent = await check_login(_store(request.app), body.username, body.password)
     if agent is None:
         log.warning("failed console login for %r from %s", body.username, request.remote)
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
     await attempts.succeeded(key)
+    await request.app[ADDRESS_ATTEMPTS].succeeded(everyone)
     await agents_api.admit(request.app, agent)  # a deactivated account is refused; presence at sign-in
     response = web.Response(text=AgentOut(agent=agent).model_dump_json(), content_type="application/json")
     await start_session(request, response, agent)

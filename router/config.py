@@ -124,6 +124,9 @@ class ConsoleConfig(Section):
     # failed logins per username+address before a lock-out, and its length
     login_attempts: int = Field(5, ge=1)
     login_lockout_seconds: float = Field(60.0, gt=0)
+    # failed logins from one address, whatever the usernames (a spray of one password over
+    # many names), before that address is locked out as long; a success there clears them
+    login_attempts_per_address: int = Field(30, ge=1)
 
 
 class FetchConfig(Section):

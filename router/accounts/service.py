@@ -12,7 +12,10 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ADMIN_ENV = "OMNIROUTER_ADMIN_PASSWORD"
 _hasher = PasswordHasher()
+T = TypeVar("T")
 
 
 @functools.cache
@@ -35,9 +39,19 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
+# argon2 is slow on purpose (0.1-0.5 s a check) and lets go of the interpreter's lock:
+# its own threads, as many as a small machine's cores. In asyncio's default pool, a
+# flood of logins with made-up names queued before every file read and store write
+# (a visitor's upload took 22 s); here it queues before other logins alone
+_ARGON2 = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+
+async def _in_argon2_pool(fn: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_ARGON2, fn)
+
+
 async def hash_password(password: str) -> str:
-    # argon2 is deliberately slow: keep it off the event loop
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_argon2_pool(lambda: _hasher.hash(password))
 
 
 def _verify(stored_hash: str, password: str) -> bool:
@@ -48,7 +62,7 @@ def _verify(stored_hash: str, password: str) -> bool:
 
 
 async def verify_password(stored_hash: str | None, password: str) -> bool:
-    ok = await asyncio.to_thread(lambda: _verify(stored_hash or _dummy_hash(), password))
+    ok = await _in_argon2_pool(lambda: _verify(stored_hash or _dummy_hash(), password))
     return ok and stored_hash is not None
 
 

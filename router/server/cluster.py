@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agents_ui.sessions import LOGIN_ATTEMPTS
+from agents_ui.sessions import ADDRESS_ATTEMPTS, LOGIN_ATTEMPTS
 from router.aio import cancel_and_wait
 from router.appkeys import BUS, CONNECTORS, STORE
 from router.cluster.contract import AlwaysLead, Leadership, SendPace
@@ -49,6 +49,8 @@ def share_state(app: web.Application, settings: Settings) -> None:
         connector.pace = pace
     app[LOGIN_ATTEMPTS] = PgLoginAttempts(store.engine, settings.console.login_attempts,
                                           settings.console.login_lockout_seconds)
+    app[ADDRESS_ATTEMPTS] = PgLoginAttempts(store.engine, settings.console.login_attempts_per_address,
+                                            settings.console.login_lockout_seconds)
 
 
 def leading(app: web.Application) -> list[str] | None:

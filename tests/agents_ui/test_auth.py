@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import sqlite3
@@ -11,7 +12,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from agents_ui.endpoints import ENDPOINTS, Endpoint
-from agents_ui.sessions import COOKIE, THROTTLE
+from agents_ui.sessions import ADDRESS_THROTTLE, COOKIE, THROTTLE, PasswordChecks
 from router.appkeys import SETTINGS, STORE
 from router.config import Settings
 from router.models import Role
@@ -119,6 +120,37 @@ async def test_failures_spread_beyond_the_window_do_not_lock(client: Client) -> 
     await fail_login(client, 4)  # the first four have left the 60 s window
     await fail_login(client, 1)  # the fifth inside it locks
     assert (await client.post("/api/login", json={"username": "admin", "password": "guess"})).status == 429
+
+
+@sqlite_only("a clock the test moves, which the database's is not: tests/router/cluster/test_shared_state.py")
+async def test_one_password_sprayed_over_many_names_locks_out_the_address(client: Client) -> None:
+    """The lock-out counts (username, address): a new name each try was never
+    counted twice, so one address could guess without end."""
+    now = [1000.0]
+    client.app[THROTTLE].clock = client.app[ADDRESS_THROTTLE].clock = lambda: now[0]
+    budget = client.app[SETTINGS].console.login_attempts_per_address
+    for n in range(budget - 1):
+        await fail_login(client, 1, f"user{n}")
+    await login(client)  # a success from the address: a person is there, its count starts again
+    for n in range(budget):
+        await fail_login(client, 1, f"other{n}")
+    resp = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert (await error_of(resp))[:2] == (429, "too_many_attempts") and resp.headers["Retry-After"] == "60"
+    now[0] += 60
+    await login(client)
+
+
+@pytest.mark.real_password_hashing
+async def test_logins_in_flight_from_one_address_are_few(client: Client) -> None:
+    """argon2's threads are few on purpose: 40 made-up names at once from one
+    address had every colleague's login wait 5-9 s behind them."""
+    tries = [client.post("/api/login", json={"username": f"u{n}", "password": "guess"}) for n in range(12)]
+    answers = await asyncio.gather(*tries)
+    refused = [r for r in answers if r.status == 429]
+    assert refused and all(r.headers["Retry-After"] == "1" for r in refused)
+    assert {r.status for r in answers} == {401, 429}
+    assert len(answers) - len(refused) >= PasswordChecks.MAX_IN_FLIGHT
+    await login(client)
 
 
 async def test_a_success_clears_the_failures(client: Client) -> None:
