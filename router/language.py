@@ -37,17 +37,28 @@ _NAMES: dict[str, Language] = {"russian": "ru", "русский": "ru", "рус"
                                "english": "en", "английский": "en", "англ": "en", "eng": "en"}
 
 
+# an address, a link, a domain: Latin whatever the language around it («моя почта anna.petrova@mail.ru»
+# was answered in English); only looked for where the text has an "@" or a "." before a Latin letter
+_MAY_HOLD_ADDRESS = re.compile(r"@|\.[a-zA-Z]")
+_ADDRESSES = re.compile(r"\S+@\S+|\b[a-z][a-z0-9+.-]*://\S+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b(?:/\S*)?",
+                        re.IGNORECASE)
+
+
 def written_language(text: str) -> Language | None:
-    """``ru`` when the text has more Cyrillic than Latin letters (at least one),
-    ``en`` when it has Latin ones only or more; None when it has no letters."""
+    """``ru`` when at least a third of the text's letters are Cyrillic, ``en``
+    when fewer are; None when it has no letters. Addresses, links and bot
+    commands are no words. Russian text carries Latin words (brands, models,
+    codes: «Хочу iPhone 15 Pro Max»); English text seldom carries Cyrillic."""
     text = text[:_SAMPLE]
     if "/" in text:
         text = _COMMANDS.sub(" ", text)
+    if _MAY_HOLD_ADDRESS.search(text):
+        text = _ADDRESSES.sub(" ", text)
     cyrillic = len(_NOT_CYRILLIC.sub("", text))
     latin = len(_NOT_LATIN.sub("", text))
     if not cyrillic and not latin:
         return None
-    return "ru" if cyrillic >= latin else "en"
+    return "ru" if 2 * cyrillic >= latin else "en"
 
 
 def language_named(value: object) -> Language | None:

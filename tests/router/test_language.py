@@ -27,7 +27,13 @@ def customer(**attributes: object) -> Customer:
 @pytest.mark.parametrize(("text", "language"), [
     ("Где мой заказ?", "ru"), ("where is my order?", "en"), ("Заказ 55 на iPhone 15", "ru"),
     ("5", None), ("👍", None), ("+7 916 123-45-67", None), ("", None), ("/start", None), ("/help@shop_bot", None),
-    ("/start привет", "ru"), ("http://x.ru/a/b", "en"),
+    ("/start привет", "ru"),
+    # an address or a link is no word, whatever its letters («моя почта …» was answered in English)
+    ("http://x.ru/a/b", None), ("моя почта family.kuznetsovy@example.ru", "ru"), ("anna@mail.ru", None),
+    ("вот ссылка https://shop.example.com/orders/AB-123456?utm_source=mail", "ru"), ("пишите на shop.ru", "ru"),
+    ("my email is anna.petrova@mail.ru", "en"), ("т.е. завтра", "ru"),
+    # Russian carries Latin brands and models; English seldom carries Cyrillic
+    ("Хочу купить iPhone 15 Pro Max", "ru"), ("Where is my order from Москва?", "en"),
 ])
 def test_the_words_tell_a_language_only_when_there_are_letters(text: str, language: str | None) -> None:
     assert written_language(text) == language
