@@ -53,10 +53,9 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from connectors.twilio_form import MAX_FORM_BYTES, Signatures, parse_form
+from connectors.twilio_form import Signatures, read_form
 from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
 from connectors.twilio_media import fetch_media as fetch_twilio_media
-from connectors.webhook import read_body
 from router.connector import (
     ChannelLabel,
     Connector,
@@ -413,9 +412,8 @@ class TwilioConnector(Connector[TwilioOptions]):
         base = self.base_url()
         url = base + request.path_qs if base else str(request.url)
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        # without a signature, refused before a byte of the body is read
-        pairs = (parse_form(request.content_type, request.charset, await read_body(request, MAX_FORM_BYTES))
-                 if signature else None)
+        # without a signature, refused before a byte of the body is read; a body not in UTF-8 (or ASCII), too
+        pairs = await read_form(request) if signature else None
         if pairs is None or not self._signatures.valid(url, pairs, signature):
             log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
                         self.name, SIGNATURE_HEADER, request.remote, url)
