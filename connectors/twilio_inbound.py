@@ -1,6 +1,7 @@
 """Twilio's inbound webhook form (WhatsApp and SMS) as an ``InboundMessage``,
 shaped as Twilio documents it (MessageSid, From, Body, NumMedia/MediaUrlN,
-Latitude/Longitude, ProfileName, OriginalRepliedMessageSid)."""
+Latitude/Longitude, ProfileName, OriginalRepliedMessageSid, the Referral*
+fields of a Click-to-WhatsApp ad, Forwarded/FrequentlyForwarded)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ WHATSAPP_PREFIX = "whatsapp:"
 # the most media one message carries (Twilio's limit)
 MAX_MEDIA = 10
 MESSAGE_SID = re.compile(r"^(SM|MM|IM)[0-9a-fA-F]{32}$")
+# kept in extras as Twilio names them: the agent reads what WhatsApp said of the message
+PLAIN_EXTRAS = ("To", "WaId", "MessageType", "ButtonPayload", "FromCountry", "NumSegments",
+                "Forwarded", "FrequentlyForwarded")
+# the ad (or post) a Click-to-WhatsApp customer tapped to write, as Twilio passes on Meta's referral:
+# kept together in extras["referral"], so the agent sees which ad the customer came from
+REFERRAL = ("ReferralBody", "ReferralHeadline", "ReferralSourceId", "ReferralSourceType", "ReferralSourceUrl",
+            "ReferralMediaId", "ReferralMediaContentType", "ReferralMediaUrl", "ReferralNumMedia",
+            "ReferralCtwaClid")
 
 
 def _attachment_kind(mime: str) -> Literal["image", "audio", "video", "document"]:
@@ -62,6 +71,13 @@ def describe(attachments: list[Attachment]) -> str:
     return " ".join(words)
 
 
+def referral_of(form: dict[str, str]) -> dict[str, str]:
+    """The ad's fields Twilio gave; none for a message no ad started (WhatsApp's
+    carry ReferralNumMedia=0 all the same)."""
+    found = {name: form[name] for name in REFERRAL if form.get(name)}
+    return {} if found.keys() <= {"ReferralNumMedia"} and found.get("ReferralNumMedia", "0") == "0" else found
+
+
 class BadPayload(ValueError):
     """A signed request that is no message Twilio documents."""
 
@@ -76,10 +92,11 @@ def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessa
     attachments = media_of(form)
     if (location := location_of(form)) is not None:
         attachments.append(location)
-    extras: dict[str, Any] = {k: form[k] for k in ("To", "WaId", "MessageType", "ButtonPayload",
-                                                   "FromCountry", "NumSegments") if form.get(k)}
+    extras: dict[str, Any] = {k: form[k] for k in PLAIN_EXTRAS if form.get(k)}
     if replied := form.get("OriginalRepliedMessageSid"):
         extras["reply_to"] = replied
+    if referral := referral_of(form):
+        extras["referral"] = referral
     text = form.get("Body", "") or form.get("ButtonText", "")
     return InboundMessage(
         channel=channel,

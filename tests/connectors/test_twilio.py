@@ -23,6 +23,7 @@ from router.yamlconf import ConfigError
 from tests.agents_ui.conftest import next_event
 from tests.conftest import AppClient
 from tests.connectors.twilio_helpers import (
+    ACCOUNT,
     CUSTOMER,
     PUBLIC_URL,
     SMS_NUMBER,
@@ -131,6 +132,41 @@ async def test_whatsapp_location_and_long_text(tw: Client, twilio_api: FakeTwili
     first, second = twilio_api.sent()
     assert [len(first.get("Body") or ""), len(second.get("Body") or "")] == [1001, 1001]
     assert result.external_id == second.sid
+
+
+# Twilio's fields for a message that a Click-to-WhatsApp ad started (Meta's referral, passed on)
+AD_REFERRAL = {
+    "ReferralBody": "Скидка 20% на все заказы до конца недели", "ReferralHeadline": "Весенняя распродажа",
+    "ReferralSourceId": "120208123456789012", "ReferralSourceType": "ad",
+    "ReferralSourceUrl": "https://fb.me/3Xyz1AbCd", "ReferralMediaId": "1234567890123456",
+    "ReferralMediaContentType": "image/jpeg",
+    "ReferralMediaUrl": (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'1' * 32}"
+                         f"/Media/ME{'2' * 32}"),
+    "ReferralNumMedia": "1",
+    "ReferralCtwaClid": ("ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-"
+                         "GABDLOPaOdRMv-_zfUQ2a"),
+}
+
+
+async def test_the_ad_a_whatsapp_customer_came_from_is_kept_for_the_agent(tw: Client) -> None:
+    form = whatsapp_form("Здравствуйте! Хочу узнать подробнее об этом предложении.", **AD_REFERRAL,
+                         Forwarded="true", FrequentlyForwarded="true")
+    assert await post(tw, "whatsapp", form) == 200
+    [stored] = await inbound(tw)
+    assert stored.conversation_id is not None
+    http = await console(tw)
+    try:
+        seen = await shown(http, stored.conversation_id, stored.id)
+    finally:
+        await http.close()
+    assert seen["extras"]["referral"] == AD_REFERRAL
+    assert (seen["extras"]["Forwarded"], seen["extras"]["FrequentlyForwarded"]) == ("true", "true")
+
+
+async def test_a_message_no_ad_started_has_no_referral(tw: Client) -> None:
+    assert await post(tw, "whatsapp", whatsapp_form("hello")) == 200  # ReferralNumMedia=0, as on every one
+    [stored] = await inbound(tw)
+    assert "referral" not in stored.extras and "Forwarded" not in stored.extras
 
 
 # -- authentication and bad input ----------------------------------------------------------------
