@@ -71,6 +71,13 @@ def describe(attachments: list[Attachment]) -> str:
     return " ".join(words)
 
 
+def opt_out_of(form: dict[str, str]) -> str | None:
+    """Twilio's ``OptOutType`` (STOP, START, HELP): set when a Messaging Service's
+    Advanced Opt-Out took the message as a keyword. Twilio has answered it
+    itself, and after STOP refuses any other message to the number (21610)."""
+    return form.get("OptOutType", "").strip().upper()[:32] or None
+
+
 def referral_of(form: dict[str, str]) -> dict[str, str]:
     """The ad's fields Twilio gave; none for a message no ad started (WhatsApp's
     carry ReferralNumMedia=0 all the same)."""
@@ -97,6 +104,9 @@ def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessa
         extras["reply_to"] = replied
     if referral := referral_of(form):
         extras["referral"] = referral
+    opt_out = opt_out_of(form)
+    if opt_out is not None:
+        extras["OptOutType"] = opt_out
     text = form.get("Body", "") or form.get("ButtonText", "")
     return InboundMessage(
         channel=channel,
@@ -107,4 +117,8 @@ def to_inbound(channel: str, flavour: str, form: dict[str, str]) -> InboundMessa
         description=None if text else describe(attachments) or None,
         attachments=attachments,
         extras=extras,
+        # a keyword Twilio answered: shown to the agents as the customer's, never routed nor answered
+        # (a bot's or a hand-off's reply to a STOP would fail, and to START or HELP comes after Twilio's)
+        automated=f"opt-out keyword: Twilio answered {opt_out}" if opt_out else None,
+        platform_answered=opt_out is not None,
     )

@@ -224,6 +224,9 @@ class InboundMessage(Given):
     # report): stored and shown in its thread, but it never opens a
     # conversation, is never routed and never answered, so no reply loops
     automated: Annotated[str | None, Field(max_length=256)] = None
+    # with ``automated``: the sender's own words, which their platform answered itself (an opt-out
+    # keyword): kept as theirs and shown in their open conversation, still never routed or answered
+    platform_answered: bool = False
 
     @field_validator("description", mode="before")
     @classmethod

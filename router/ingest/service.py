@@ -183,7 +183,8 @@ class Ingest:
     async def _ingest(self, message: InboundMessage) -> Accepted:
         started = time.perf_counter()
         if message.automated is not None:
-            return await self._ingest_automated(message)
+            return await (self._ingest_answered(message) if message.platform_answered
+                          else self._ingest_automated(message))
         if message.rating is not None and self.surveys is not None and not await self.surveys.press_counts(message):
             # a stale or forged rating button: acknowledged (no message: an empty id), never stored nor routed
             return Accepted("", None, True, self.clock())
@@ -238,14 +239,37 @@ class Ingest:
         if duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
         else:
-            # the reason's kind only: its rest can be the sender's words ("X-Autoreply: в отпуске до 12.01")
-            kind = (message.automated or "").partition(":")[0][:64]
-            log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id, kind,
-                     stored.id, view.id if view else "no conversation")
-            self._counter(message.channel).inc()
-            if view is not None:
-                self.bus.publish(events.message_created(stored, view))
+            self._stored_automated(message, stored, view)
         return Accepted(stored.id, view.id if view else None, duplicate, stored.created_at)
+
+    async def _ingest_answered(self, message: InboundMessage) -> Accepted:
+        """The customer's own message their platform answered itself (an opt-out
+        keyword, whose reply the platform sent and after which it may refuse any
+        other): kept as the customer's, shown in their open conversation, but it
+        opens none, and is never routed, handed off or answered (``automated``
+        keeps the bot and resume away from it)."""
+        plan = self.identity.plan(message)
+        received = self.clock()
+        step = await self.store.ingest(message, received, plan)
+        if plan.proven and not step.duplicate:
+            for merge in await merges_by_proof(self.store, step.customer.id, received):
+                self.bus.publish(events.customer_merged(merge))
+        if step.duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+        else:
+            self._stored_automated(message, step.message, step.conversation)
+        view = step.conversation
+        return Accepted(step.message.id, view.id if view else None, step.duplicate, step.message.created_at)
+
+    def _stored_automated(self, message: InboundMessage, stored: Message, view: ConversationView | None) -> None:
+        """Counted, logged and shown where it was filed."""
+        # the reason's kind only: its rest can be the sender's words ("X-Autoreply: в отпуске до 12.01")
+        kind = (message.automated or "").partition(":")[0][:64]
+        log.info("automated message %s/%s (%s) stored as %s in %s", message.channel, message.external_id, kind,
+                 stored.id, view.id if view else "no conversation")
+        self._counter(message.channel).inc()
+        if view is not None:
+            self.bus.publish(events.message_created(stored, view))
 
     async def _route(self, stored: Message, customer: Customer, view: ConversationView | None,
                      bot_turn: bool = True) -> ConversationView:
