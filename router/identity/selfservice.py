@@ -85,10 +85,18 @@ def _asked(claim: ClaimPlan, text: str, claims: tuple[ClaimPlan, ...]) -> bool:
         return True
     if (at := text.find(claim.raw)) > 0 and _MINE.search(text[max(0, at - 40):at]):
         return True
+    return only_contact(text, claims)
+
+
+def only_contact(text: str, claims: tuple[ClaimPlan, ...]) -> bool:
+    """The message gives its phone/email and asks nothing else («мой номер: +7…», "hi, my email is …");
+    a form's number beside «Здравствуйте» is no such message."""
+    typed = [given.raw for given in claims if given.source.endswith(":text") and given.raw in text]
+    if not typed:
+        return False
     rest = text
-    for given in claims:
-        if given.source.endswith(":text"):
-            rest = rest.replace(given.raw, " ")
+    for raw in typed:
+        rest = rest.replace(raw, " ")
     words = _WORDS.sub(" ", rest.lower().replace("ё", "е")).split()
     return len(words) <= _MAX_FILLER and all(w in _FILLER for w in words)
 
@@ -110,8 +118,9 @@ class SelfService:
 
     async def on_inbound(self, stored: Message, customer: Customer, view: ConversationView,
                          claims: tuple[ClaimPlan, ...]) -> bool:
-        """True when the message was a code attempt or a "no" to the offer,
-        answered here: nobody else is to answer it."""
+        """True when the message was a code attempt, a "no" to the offer, or
+        only a phone/email a code was offered for, answered here: nobody else
+        is to answer it."""
         code = self.verifier.code_in(stored.text)
         no = code is None and declines(stored.text)
         # only the customer's own (verified) identity acts on their code: one linked without proof
@@ -126,7 +135,10 @@ class SelfService:
                 return True
         asked = tuple(c for c in claims if _asked(c, stored.text, claims))
         if asked and self.rules.config.verification.self_service:
-            await self._offer(stored, customer, view, asked)
+            # a message that only gives the number is answered by the offer: the bot, finding no
+            # question in it, handed the customer to people beside the offer of the code
+            contact = only_contact(stored.text, claims)
+            return await self._offer(stored, customer, view, asked, answers=contact) and contact
         return False
 
     async def _proven_sender(self, stored: Message, customer_id: str) -> bool:
@@ -173,23 +185,27 @@ class SelfService:
 
     # -- the offer -----------------------------------------------------------------
     async def _offer(self, stored: Message, customer: Customer, view: ConversationView,
-                     claims: tuple[ClaimPlan, ...]) -> None:
+                     claims: tuple[ClaimPlan, ...], answers: bool) -> bool:
+        """Whether a code was offered (and is on its way). The offer ``answers``
+        a message that only gave the number; beside a question it is said aside,
+        and the question is still the bot's."""
         key = await self._offerable(customer, view, claims)
         if key is None:
-            return
+            return False
         policy = self.rules.config.verification
         texts = policy.offer_phone if key.kind == "phone" else policy.offer_email
         text = fill(localized(texts, answer_language(stored, customer)), value=key.value)
 
         async def announce() -> None:
             # the words before the code goes out: how soon they come says nothing of whether one does
-            await self._say(stored, view, text, CoreMeta(automatic="verification", aside=True))
+            await self._say(stored, view, text, CoreMeta(automatic="verification", aside=not answers))
 
         try:
             verification = await self.verifier.offer(customer.id, key, view.id, announce)
         except ConflictError:  # a code is pending already (an agent's, or one offered this very moment)
-            return
+            return False
         log.info("verification %s offered to %s in conversation %s", verification.id, customer.id, view.id)
+        return True
 
     async def _offerable(self, customer: Customer, view: ConversationView,
                          claims: tuple[ClaimPlan, ...]) -> KeyRef | None:

@@ -363,3 +363,28 @@ async def test_a_stranger_typing_a_number_in_chat_after_chat_cannot_flood_its_ow
     clock.advance(24 * 3600)
     await visitors[4].says("Здравствуйте")
     assert len(await codes_to(router, f"whatsapp:{KNOWN}")) == 4
+
+
+@pytest.mark.parametrize("says", ["мой номер +79123456789", "+7 912 345-67-89", "my phone is +79123456789"])
+async def test_a_message_that_only_gives_a_number_is_answered_by_the_offer_alone(
+    store: Store, clock: Clock, tmp_path: Path, says: str
+) -> None:
+    """The bot found no question in «мой номер +7…» and handed the customer to
+    people beside the offer: queued, "a colleague will answer", and the code
+    typed a minute later went to a conversation the bot no longer answered."""
+    bot = EchoBot()
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config")), clock)
+    router = make_router(store, clock, bot=bot, routing=routing)
+    await whatsapp_customer(router, "Привет")
+    assert router.bot_desk is not None
+    await router.bot_desk.drain()
+    anna = Visitor(router, "visitor-1")
+    await anna.says(says)
+    await router.bot_desk.drain()
+    assert bot.asked == ["Привет"] and len(await codes_to(router, f"whatsapp:{KNOWN}")) == 1
+    [offer] = await anna.received()
+    assert KNOWN in offer
+    # what they ask next is the bot's, without the number
+    await anna.says("где мой заказ?")
+    await router.bot_desk.drain()
+    assert bot.asked == ["Привет", "где мой заказ?"]
