@@ -70,10 +70,10 @@ async def lock_conversations(conn: PgConn, customer_ids: Sequence[str]) -> None:
 
 
 async def _fold_plan(conn: PgConn, survivor_id: str, merged_id: str, now: datetime) -> dict[str, Any]:
-    """Both customers have an open conversation: the newer one will be folded
-    into the older one (``_fold_messages``, ``_fold_conversations``), so the
-    merged customer keeps one open conversation (and the agent already on the
-    older keeps it). What is read here is the snapshot's; nothing is written yet."""
+    """Both customers have an open conversation: one will be folded into the
+    other (``rules.fold`` chooses; ``_fold_messages``, ``_fold_conversations``),
+    so the merged customer keeps one open conversation and the agent already
+    on it keeps it. What is read here is the snapshot's; nothing is written yet."""
     both = await _snapshot_rows(conn, "conversations", "customer_id IN ($1, $2) ORDER BY created_at, seq",
                                 (survivor_id, merged_id))
     # the rules order by time: compared as times, not as PostgreSQL's text of them

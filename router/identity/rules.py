@@ -92,13 +92,20 @@ def open_ones(conversations: Iterable[Row]) -> list[Row]:
     return [c for c in conversations if is_open(ConversationStatus(c["status"]))]
 
 
+# which of two open conversations a fold keeps: the one a person is on, then the one waiting for
+# people, then the bot's (a customer verifying in the chat an agent had taken lost the agent to
+# their older, queued WhatsApp conversation, and the agent's next reply was refused)
+_KEPT_FIRST = {ConversationStatus.ASSIGNED.value: 0, ConversationStatus.QUEUED.value: 1}
+
+
 def fold(opened: Sequence[Row]) -> tuple[Row, Row] | None:
     """Of both customers' open conversations (oldest stored first), the one
-    kept and the one folded into it: the older is kept, so the agent already
-    on it keeps it. None when there are not two to fold."""
+    kept and the one folded into it: the one with an agent on it, else the
+    one queued for people, else the older. None when there are not two to fold."""
     if len(opened) < 2:
         return None
-    ordered = sorted(opened, key=lambda c: c["created_at"])  # stable: equal times keep the stored order
+    # stable: equal ranks and times keep the stored order
+    ordered = sorted(opened, key=lambda c: (_KEPT_FIRST.get(str(c.get("status")), 2), c["created_at"]))
     return ordered[0], ordered[1]
 
 

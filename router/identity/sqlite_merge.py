@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 
 def _fold_open_conversations(conn: sqlite3.Connection, survivor_id: str, merged_id: str, now: str) -> dict[str, Any]:
-    """Both customers have an open conversation: the newer one's messages go
-    to the older one, and the newer one is closed, so the merged customer keeps
-    one open conversation (and the agent already on the older keeps it)."""
+    """Both customers have an open conversation: one's messages go to the
+    other (``rules.fold``: the one an agent is on, else the queued one, else
+    the older), which is closed, so the merged customer keeps one open
+    conversation and the agent already on it keeps it."""
     both = _rows(conn, "SELECT * FROM conversations WHERE customer_id IN (?, ?) ORDER BY created_at, rowid",
                  (survivor_id, merged_id))
     pair = fold(open_ones(both))

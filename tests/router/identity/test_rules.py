@@ -187,3 +187,15 @@ def test_only_a_code_the_bot_sent_counts_toward_the_daily_cap() -> None:
     assert offered("bot", "sms")
     assert not offered("bot", "")  # a decoy: stored, never sent
     assert not offered("agent", "sms")
+
+
+def test_the_conversation_a_person_is_on_survives_the_fold_whatever_its_age() -> None:
+    """A visitor verifying in the chat an agent had taken lost the agent to their
+    older WhatsApp conversation, still queued: the agent's next reply was refused."""
+    queued = {**conv("c_wa", "2026-03-01T09:00:00.000000Z", "2026-03-01T09:01:00.000000Z", "a"), "status": "queued"}
+    taken = {**conv("c_chat", "2026-03-02T10:00:00.000000Z", "2026-03-02T10:05:00.000000Z", "b"), "status": "assigned"}
+    bot = {**conv("c_bot", "2026-02-01T10:00:00.000000Z", "2026-02-01T10:05:00.000000Z", "c"), "status": "bot"}
+    assert fold([queued, taken]) == (taken, queued)
+    # people's queue over the bot's talk, older or not: the question waiting for people stays with them
+    assert fold([bot, queued]) == (queued, bot)
+    assert fold([bot, {**bot, "id": "c_bot2", "created_at": "2026-02-02T10:00:00.000000Z"}])[0] == bot
