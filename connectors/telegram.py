@@ -49,7 +49,8 @@ from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
 from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
-from connectors.telegram_rating import rating_keyboard, rating_of
+from connectors.telegram_outbound import markup, media_source
+from connectors.telegram_rating import rating_of
 from connectors.webhook import parse_json, read_body
 from router.connector import (
     MAX_MEDIA_BYTES,
@@ -71,7 +72,7 @@ from router.connector import (
     TransientError,
     split_text,
 )
-from router.models import Attachment, OutboundMessage, PhoneButton
+from router.models import Attachment, OutboundMessage
 
 if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     from aiogram import Bot
@@ -93,10 +94,7 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     from aiogram.methods import GetUpdates
     from aiogram.types import (
         CallbackQuery,
-        InlineKeyboardMarkup,
         InputFile,
-        KeyboardButton,
-        ReplyKeyboardMarkup,
     )
     from aiogram.types import Message as TgMessage
     from aiogram.utils.token import TokenValidationError, validate_token
@@ -130,7 +128,7 @@ _AIOGRAM = {
         "TelegramServerError", "TelegramUnauthorizedError",
     ),
     "aiogram.methods": ("GetUpdates",),
-    "aiogram.types": ("InputFile", "InlineKeyboardMarkup", "KeyboardButton", "ReplyKeyboardMarkup", "Update"),
+    "aiogram.types": ("InputFile", "Update"),
     "aiogram.utils.token": ("TokenValidationError", "validate_token"),
 }
 
@@ -495,7 +493,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         """The Bot API calls for one message, in order, each made only after
         the previous one succeeded."""
         text = message.text
-        media = [a for a in message.attachments if a.file is not None or _media_source(a) is not None]
+        media = [a for a in message.attachments if a.file is not None or media_source(a) is not None]
         # the phone button goes under a text of its own, its last part
         fits = (len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
                 and message.rating is None)
@@ -504,16 +502,16 @@ class TelegramConnector(Connector[TelegramOptions]):
         if caption is None:
             parts = split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []
             for i, part in enumerate(parts):
-                markup = _markup(message) if i == len(parts) - 1 else None
+                buttons = markup(message) if i == len(parts) - 1 else None
                 calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None,
-                                               reply_markup=markup))
+                                               reply_markup=buttons))
         for attachment in media:
             calls.append(functools.partial(self._send_media, chat_id, attachment, caption))
             caption = None
         return calls
 
     async def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> TgMessage:
-        source: str | InputFile | None = _media_source(attachment)
+        source: str | InputFile | None = media_source(attachment)
         photo = attachment.kind == "image"
         if attachment.file is not None:
             # a file of our own storage goes up as multipart (the Bot API's "photo"/"document" field)
@@ -528,22 +526,6 @@ class TelegramConnector(Connector[TelegramOptions]):
         if photo:
             return await self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
         return await self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
-
-
-def _markup(message: OutboundMessage) -> ReplyKeyboardMarkup | InlineKeyboardMarkup | None:
-    """The buttons under a message's last part: the phone request's, or a rating's."""
-    if message.ask_phone is not None:
-        return _phone_keyboard(message.ask_phone)
-    if message.rating is not None:
-        return rating_keyboard(message.rating)
-    return None
-
-
-def _phone_keyboard(button: PhoneButton) -> ReplyKeyboardMarkup:
-    """One button that shares the customer's own contact (Telegram fills in
-    their number and user_id); gone after one press."""
-    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=button.label, request_contact=True)]],
-                               resize_keyboard=True, one_time_keyboard=True)
 
 
 @functools.cache
@@ -587,13 +569,3 @@ def _reason(exc: AiogramError) -> str:
         # the HTTP client's text may carry the URL, and the URL the token
         return f"the Bot API could not be reached ({exc.message.split(':', 1)[0]})"
     return str(exc)
-
-
-def _media_source(attachment: Attachment) -> str | None:
-    """A Telegram file_id, or an http(s) URL Telegram fetches itself."""
-    file_id = attachment.extras.get("file_id")
-    if isinstance(file_id, str) and file_id:
-        return file_id
-    if attachment.url and attachment.url.startswith(("http://", "https://")):
-        return attachment.url
-    return None
