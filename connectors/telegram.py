@@ -14,7 +14,8 @@ How a Telegram message becomes an ``InboundMessage``:
 - ``external_id`` is ``<chat_id>:<message_id>`` so a redelivered update is
   stored once; an edit is ``<chat_id>:<message_id>:edit:<edit_date>``, a new
   message flagged ``extras["edit_of"]`` (the original's external id) and
-  ``extras["edited_at"]``, so it is neither deduped away nor a new conversation;
+  ``extras["edited_at"]``, so it is neither deduped away nor a new conversation
+  (a live location's moves are edits too: acknowledged, and not stored);
 - photos, documents, voice, audio, video, stickers and locations become
   ``Attachment``s with the Telegram ``file_id`` in ``extras`` (file URLs carry
   the bot token, so none is stored); a message without words gets a short
@@ -48,7 +49,15 @@ import aiohttp
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
-from connectors.telegram_inbound import IDENTITY_KIND, NotAnUpdate, ReadUpdate, read_inbound, read_update, update_kind
+from connectors.telegram_inbound import (
+    IDENTITY_KIND,
+    NotAnUpdate,
+    ReadUpdate,
+    moves_a_location,
+    read_inbound,
+    read_update,
+    update_kind,
+)
 from connectors.telegram_outbound import markup, media_source
 from connectors.telegram_rating import rating_of
 from connectors.webhook import parse_json, read_body
@@ -413,6 +422,9 @@ class TelegramConnector(Connector[TelegramOptions]):
     async def _accept(self, read: ReadUpdate) -> None:
         """Store the customer's message of an update, read as far as it could
         be; anything else is acknowledged. Logs name updates, never their text."""
+        if moves_a_location(read.raw):  # every few seconds while shared: DEBUG, not a line each at INFO
+            log.debug("telegram %s: update %d moves a live location, not stored", self.name, read.update_id)
+            return
         if read.unparsed:
             # the rest is stored with the raw update: a newer Bot API than aiogram's models
             log.warning("telegram %s: update %d read in part, kept raw; not understood: %s",

@@ -200,6 +200,18 @@ def _language_code(code: object) -> str | None:
     return code[:35] if isinstance(code, str) and code else None
 
 
+def moves_a_location(raw: dict[str, Any]) -> bool:
+    """Whether the update is an edit of a location message: a live location
+    moving. While a customer shares one, Telegram edits its message every few
+    seconds (for its ``live_period``, or until they stop at 0x7FFFFFFF), and
+    once more when it ends, without ``live_period``; only a live location can
+    be edited. None of these is something the customer said: stored as edits
+    they were new messages, each one opening the conversation again, routed
+    and answered. The first message, where they shared it, is the one kept."""
+    edited = raw.get("edited_message")
+    return isinstance(edited, dict) and isinstance(edited.get("location"), dict)
+
+
 def update_kind(update: Update) -> str:
     fields = update.model_dump(exclude_none=True, exclude={"update_id"})
     return next(iter(fields), "empty")

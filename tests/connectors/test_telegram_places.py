@@ -1,0 +1,70 @@
+"""Places and context a customer sends on Telegram, as the Bot API documents
+them (https://core.telegram.org/bots/api#message): a live location, whose
+every move Telegram sends as an ``edited_message``; a venue, with its title
+and address; and the quoted part of a message a reply answers.
+
+The whole service runs against the local fake of the Bot API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from router.models import ConversationStatus, Role
+from router.server.app import ROUTER, STORE
+from tests.connectors.test_telegram import (  # noqa: F401  (fixtures)
+    DATE,
+    Client,
+    customer_messages,
+    inbound,
+    message,
+    post,
+    tg,
+    tg_api,
+    tg_settings,
+    update,
+)
+
+# a live location as the Bot API sends it: live_period in seconds (0x7FFFFFFF: "until I stop")
+LIVE = {"latitude": 55.755826, "longitude": 37.617299, "horizontal_accuracy": 12.5, "live_period": 900,
+        "heading": 90}
+
+
+def moved(message_id: int, seconds: int, location: dict[str, Any]) -> dict[str, Any]:
+    """The edited_message Telegram sends as the customer's live location moves."""
+    return update(edited_message=message(message_id, location=location, edit_date=DATE + seconds))
+
+
+async def resolved(client: Client, conversation_id: str) -> None:
+    store = client.app[STORE]
+    agent = await store.create_agent("ann", "Ann", Role.AGENT, "x")
+    await client.app[ROUTER].conversations.resolve(conversation_id, agent)
+
+
+async def test_a_live_location_moving_is_no_new_message_and_reopens_nothing(
+        tg: Client, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    assert await post(tg, update(message=message(90, location=LIVE))) == 200
+    [shared] = await inbound(tg)
+    assert shared.extras["description"] == "[location 55.755826, 37.617299]"
+    assert shared.conversation_id is not None
+    await resolved(tg, shared.conversation_id)
+    before = await customer_messages(tg)
+    caplog.set_level(logging.INFO, logger="connectors.telegram")
+    caplog.clear()
+
+    # the position moves every few seconds for the live period, then sharing stops (no live_period)
+    for seconds, period in ((30, 900), (60, 900), (90, 0x7FFFFFFF)):
+        step = LIVE | {"latitude": LIVE["latitude"] + seconds / 1e5, "live_period": period}
+        assert await post(tg, moved(90, seconds, step)) == 200
+    stopped = {"latitude": 55.756826, "longitude": 37.617299}
+    assert await post(tg, moved(90, 120, stopped)) == 200
+
+    # nothing the agent or the customer would see: no message, no conversation opened again, nothing routed
+    assert await customer_messages(tg) == before
+    assert shared.customer_id is not None
+    [conversation] = await tg.app[STORE].customer_conversations(shared.customer_id)
+    assert (conversation.id, conversation.status) == (shared.conversation_id, ConversationStatus.RESOLVED)
+    # one every few seconds for hours: not a line each in the service's log
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
