@@ -270,6 +270,8 @@ def describe(msg: TgMessage) -> str:
     agents; never read as the customer's words)."""
     if msg.sticker:
         return f"[sticker {msg.sticker.emoji}]" if msg.sticker.emoji else "[sticker]"
+    if msg.venue:  # a place picked on the map: its name and address say more than its coordinates
+        return f"[place {msg.venue.title}, {msg.venue.address}]"
     if msg.location:
         return f"[location {msg.location.latitude:.6f}, {msg.location.longitude:.6f}]"
     if msg.contact:
@@ -324,6 +326,8 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         edit_date = msg.edit_date or 0
         extras.update(edit_of=external_id, edited_at=edit_date)
         external_id = f"{external_id}:edit:{edit_date}"
+    if msg.venue is not None:  # its location is the message's own too (an attachment, as any location's)
+        extras["venue"] = msg.venue.model_dump(exclude_none=True, exclude={"location"})
     if msg.reply_to_message is not None:
         extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
     proven = proven_phone(msg)

@@ -142,3 +142,27 @@ def test_the_console_writes_no_text_of_its_own_in_its_page() -> None:
     texts = [t.strip() for t in re.findall(r">([^<]+)<", body) if t.strip()]
     # the language menu names each language in itself, as such menus do; "?" opens the shortcuts
     assert set(texts) <= {"omnirouter", "RU · Русский", "EN · English", "?"}, texts
+
+
+# what connectors write for a message without words of their own, one of each shape
+DESCRIPTIONS = ["[photo]", "[voice message 1:07]", "[sticker 😀]", "[document invoice-1042.pdf]",
+                "[location 55.755826, 37.617299]", "[place ГУМ, Красная пл., 3]", "[contact Ivan Petrov 79123456789]",
+                "[poll Как вам доставка?]", "[forwarded message]", "[image: receipt.png]"]
+
+
+def described_pattern() -> re.Pattern[str]:
+    """i18n.js's DESCRIBED, the labels the console translates, as Python reads it."""
+    source = (CONSOLE / "i18n.js").read_text(encoding="utf-8")
+    block = source[source.index("const DESCRIBED = new RegExp("):]
+    block = block[: block.index(");")]
+    return re.compile("".join(s.replace("\\\\", "\\") for s in re.findall(r'"((?:[^"\\]|\\.)*)"', block)))
+
+
+@pytest.mark.parametrize("description", DESCRIPTIONS)
+def test_every_description_is_shown_in_both_languages(description: str) -> None:
+    """A label i18n.js does not know is shown to a Russian agent as it is stored, in English."""
+    found = described_pattern().match(description)
+    assert found is not None, f"i18n.js's DESCRIBED does not know {description!r}"
+    key = "described." + found.group(1).replace(" ", "_")
+    for lang in ("ru", "en"):
+        assert key in load(CONSOLE_CATALOGUES, lang), f"{lang}.json lacks {key}"

@@ -68,3 +68,17 @@ async def test_a_live_location_moving_is_no_new_message_and_reopens_nothing(
     assert (conversation.id, conversation.status) == (shared.conversation_id, ConversationStatus.RESOLVED)
     # one every few seconds for hours: not a line each in the service's log
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+# a venue as the Bot API sends it: the place, and its location again in ``location`` for older clients
+RED_SQUARE = {"latitude": 55.754693, "longitude": 37.621566}
+VENUE = {"location": RED_SQUARE, "title": "ГУМ", "address": "Красная пл., 3",
+         "foursquare_id": "4b5c7a4af964a520a6382ae3", "foursquare_type": "shops/mall"}
+
+
+async def test_a_venue_is_shown_by_its_title_and_address(tg: Client) -> None:  # noqa: F811
+    assert await post(tg, update(message=message(91, venue=VENUE, location=RED_SQUARE))) == 200
+    [place] = await inbound(tg)
+    assert (place.text, place.extras["description"]) == ("", "[place ГУМ, Красная пл., 3]")
+    assert place.extras["venue"] == {k: v for k, v in VENUE.items() if k != "location"}
+    assert [(a.kind, a.extras) for a in place.attachments] == [("location", RED_SQUARE)]
