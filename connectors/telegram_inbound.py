@@ -326,10 +326,7 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         edit_date = msg.edit_date or 0
         extras.update(edit_of=external_id, edited_at=edit_date)
         external_id = f"{external_id}:edit:{edit_date}"
-    if msg.venue is not None:  # its location is the message's own too (an attachment, as any location's)
-        extras["venue"] = msg.venue.model_dump(exclude_none=True, exclude={"location"})
-    if msg.reply_to_message is not None:
-        extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
+    extras.update(_context(msg))
     proven = proven_phone(msg)
     if msg.contact is not None and proven is None:  # someone else's card: shown, never a key of the sender's
         extras["shared_contact"] = msg.contact.model_dump(exclude_none=True)
@@ -350,6 +347,36 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
     )
 
 
+def _context(msg: TgMessage) -> dict[str, Any]:
+    """The extras a message has beside its content: the place it names, the
+    message it answers and the part of that the customer quoted."""
+    extras: dict[str, Any] = {}
+    if msg.venue is not None:  # its location is the message's own too (an attachment, as any location's)
+        extras["venue"] = msg.venue.model_dump(exclude_none=True, exclude={"location"})
+    if msg.reply_to_message is not None:
+        extras["reply_to"] = f"{msg.chat.id}:{msg.reply_to_message.message_id}"
+    if msg.quote is not None:
+        # the words the customer answers (Bot API 7.0's TextQuote): "до скольки он открыт?" means
+        # nothing without them. Shown above the message in the console, as VK's replies are
+        extras["quote"] = msg.quote.text
+        extras["quoted"] = [_reply_quote(msg.reply_to_message, msg.quote.text)]
+    return extras
+
+
+def _reply_quote(replied: TgMessage | None, words: str) -> dict[str, Any]:
+    """A quote of the message answered (``extras["quoted"]``'s shape); a
+    message of another chat (``external_reply``) has no sender here."""
+    who = replied.from_user if replied is not None else None
+    return {
+        "kind": "reply",
+        "from_id": who.id if who is not None else None,
+        "sender_name": who.full_name[:256] if who is not None else None,
+        "date": int(replied.date.timestamp()) if replied is not None else None,
+        "text": words,
+        "attachments": [],
+    }
+
+
 def read_inbound(channel: str, read: ReadUpdate) -> InboundMessage | None:
     """The customer's message in an update read (in part), with the raw
     update kept when anything of it was set aside or is unknown to aiogram."""
@@ -364,7 +391,7 @@ def read_inbound(channel: str, read: ReadUpdate) -> InboundMessage | None:
     if inbound is not None and (quote := forwarded(read.raw, inbound.text)) is not None:
         # the words are someone else's: shown as a quote, as VK's forwards are, and
         # never the customer's own (the rules, the bot and claims read ``text``)
-        inbound.extras["quoted"] = [quote]
+        inbound.extras["quoted"] = [*inbound.extras.get("quoted", []), quote]
         inbound.text, inbound.description = "", "[forwarded message]"
     if inbound is not None and (read.unparsed or unknown):
         inbound.extras["telegram_update"] = read.raw

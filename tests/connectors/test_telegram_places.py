@@ -82,3 +82,18 @@ async def test_a_venue_is_shown_by_its_title_and_address(tg: Client) -> None:  #
     assert (place.text, place.extras["description"]) == ("", "[place ГУМ, Красная пл., 3]")
     assert place.extras["venue"] == {k: v for k, v in VENUE.items() if k != "location"}
     assert [(a.kind, a.extras) for a in place.attachments] == [("location", RED_SQUARE)]
+
+
+async def test_the_quoted_part_of_the_message_answered_is_kept_and_shown(tg: Client) -> None:  # noqa: F811
+    bot = {"id": 123456789, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
+    ours = {"message_id": 92, "from": bot, "chat": message(92)["chat"], "date": DATE - 60,
+            "text": "Доставка: курьером до двери или в пункт выдачи на Тверской, 7."}
+    quote = {"text": "в пункт выдачи на Тверской, 7", "position": 32, "is_manual": True}
+    assert await post(tg, update(message=message(93, text="А до скольки он открыт?",
+                                                 reply_to_message=ours, quote=quote))) == 200
+    [asked] = await inbound(tg)
+    assert asked.text == "А до скольки он открыт?"
+    assert (asked.extras["reply_to"], asked.extras["quote"]) == (f"{ours['chat']['id']}:92", quote["text"])
+    # the console shows extras.quoted above the message: "In reply to Shop: в пункт выдачи на Тверской, 7"
+    assert asked.extras["quoted"] == [{"kind": "reply", "from_id": bot["id"], "sender_name": "Shop",
+                                       "date": DATE - 60, "text": quote["text"], "attachments": []}]
