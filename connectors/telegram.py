@@ -58,7 +58,7 @@ from connectors.telegram_inbound import (
     read_update,
     update_kind,
 )
-from connectors.telegram_outbound import markup, media_source
+from connectors.telegram_outbound import markup, media_source, topic_gone, topic_of
 from connectors.telegram_rating import rating_of
 from connectors.webhook import parse_json, read_body
 from router.connector import (
@@ -510,19 +510,33 @@ class TelegramConnector(Connector[TelegramOptions]):
         fits = (len(media) == 1 and len(text) <= MAX_CAPTION_LENGTH and message.ask_phone is None
                 and message.rating is None)
         caption = text if fits else None
-        calls: list[Callable[[], Awaitable[TgMessage]]] = []
+        sends: list[Callable[..., Awaitable[TgMessage]]] = []
         if caption is None:
             parts = split_text(text, MAX_MESSAGE_LENGTH) if text or not media else []
             for i, part in enumerate(parts):
                 buttons = markup(message) if i == len(parts) - 1 else None
-                calls.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None,
+                sends.append(functools.partial(self.bot.send_message, chat_id, part, parse_mode=None,
                                                reply_markup=buttons))
         for attachment in media:
-            calls.append(functools.partial(self._send_media, chat_id, attachment, caption))
+            sends.append(functools.partial(self._send_media, chat_id, attachment, caption))
             caption = None
-        return calls
+        return [functools.partial(self._in_topic, send, topic_of(message)) for send in sends]
 
-    async def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None) -> TgMessage:
+    async def _in_topic(self, send: Callable[..., Awaitable[TgMessage]], topic: int | None) -> TgMessage:
+        """``send`` into the customer's topic; into the chat itself when Telegram no
+        longer knows the topic: the answer reaches them all the same."""
+        if topic is None:
+            return await send()
+        try:
+            return await send(message_thread_id=topic)
+        except TelegramBadRequest as exc:
+            if not topic_gone(exc.message):
+                raise
+        log.info("telegram %s: a topic of a chat is gone, the reply goes to the chat itself", self.name)
+        return await send()
+
+    async def _send_media(self, chat_id: int, attachment: Attachment, caption: str | None,
+                          message_thread_id: int | None = None) -> TgMessage:
         source: str | InputFile | None = media_source(attachment)
         photo = attachment.kind == "image"
         if attachment.file is not None:
@@ -535,9 +549,9 @@ class TelegramConnector(Connector[TelegramOptions]):
             source = _streamed_file()(pieces, attachment.name or "file")
             photo = photo and size <= MAX_PHOTO_BYTES
         assert source is not None
-        if photo:
-            return await self.bot.send_photo(chat_id, source, caption=caption or None, parse_mode=None)
-        return await self.bot.send_document(chat_id, source, caption=caption or None, parse_mode=None)
+        send = self.bot.send_photo if photo else self.bot.send_document
+        return await send(chat_id, source, caption=caption or None, parse_mode=None,
+                          message_thread_id=message_thread_id)
 
 
 @functools.cache

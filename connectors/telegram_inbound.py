@@ -332,6 +332,7 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         extras["shared_contact"] = msg.contact.model_dump(exclude_none=True)
     # the customer's own words only: a contact card's number is not theirs to claim
     text = msg.text or msg.caption or ""
+    topic = topic_of(msg)
     return InboundMessage(
         channel=channel,
         external_id=external_id,
@@ -344,6 +345,8 @@ def to_inbound(channel: str, msg: TgMessage, edited: bool) -> InboundMessage | N
         extras=extras,
         proven_phone=proven,
         language=_language_code(user.language_code),
+        # given only when there is one: the fields set are those plain_text sets for a plain message
+        **({"thread": {"message_thread_id": topic}} if topic is not None else {}),
     )
 
 
@@ -360,7 +363,16 @@ def _context(msg: TgMessage) -> dict[str, Any]:
         # nothing without them. Shown above the message in the console, as VK's replies are
         extras["quote"] = msg.quote.text
         extras["quoted"] = [_reply_quote(msg.reply_to_message, msg.quote.text)]
+    if (topic := topic_of(msg)) is not None:
+        extras["message_thread_id"] = topic
     return extras
+
+
+def topic_of(msg: TgMessage) -> int | None:
+    """The topic of the private chat the message was written in (Bot API 9.x
+    lets a bot's private chats have topics): its answer goes back there, as
+    ``InboundMessage.thread``. A message outside topics has none."""
+    return msg.message_thread_id if msg.is_topic_message and msg.message_thread_id is not None else None
 
 
 def _reply_quote(replied: TgMessage | None, words: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """What a reply to Telegram carries beside its words: the buttons under its
-last part (the phone request's, or a rating's) and the source of a file
-Telegram already has or fetches itself.
+last part (the phone request's, or a rating's), the source of a file
+Telegram already has or fetches itself, and the topic of the customer's
+private chat it goes back into.
 
 Kept apart from ``connectors.telegram`` (the connector's lifecycle, the
 webhook, polling and sending), which has no room left under the 600 lines a
@@ -43,3 +44,16 @@ def media_source(attachment: Attachment) -> str | None:
     if attachment.url and attachment.url.startswith(("http://", "https://")):
         return attachment.url
     return None
+
+
+def topic_of(message: OutboundMessage) -> int | None:
+    """The topic of the private chat the message answered was written in
+    (``message_thread_id``, as ``telegram_inbound`` put it in its ``thread``)."""
+    topic = message.thread.get("message_thread_id")
+    return topic if type(topic) is int else None
+
+
+def topic_gone(description: str) -> bool:
+    """Whether the Bot API refused a message for its topic alone ("Bad Request:
+    message thread not found"): the customer deleted it, or turned topics off."""
+    return "thread not found" in description.lower()

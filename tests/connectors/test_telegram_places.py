@@ -3,6 +3,10 @@ them (https://core.telegram.org/bots/api#message): a live location, whose
 every move Telegram sends as an ``edited_message``; a venue, with its title
 and address; and the quoted part of a message a reply answers.
 
+A customer may also write in a topic of their private chat with the bot (Bot
+API 9.x: ``message_thread_id`` with ``is_topic_message``): the answer goes
+back into that topic.
+
 The whole service runs against the local fake of the Bot API."""
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from router.models import ConversationStatus, Role
+from router.models import ConversationStatus, Delivery, Role
 from router.server.app import ROUTER, STORE
 from tests.connectors.test_telegram import (  # noqa: F401  (fixtures)
     DATE,
@@ -21,11 +25,14 @@ from tests.connectors.test_telegram import (  # noqa: F401  (fixtures)
     inbound,
     message,
     post,
+    reply,
+    settled,
     tg,
     tg_api,
     tg_settings,
     update,
 )
+from tests.fakes.telegram_api import FakeTelegram
 
 # a live location as the Bot API sends it: live_period in seconds (0x7FFFFFFF: "until I stop")
 LIVE = {"latitude": 55.755826, "longitude": 37.617299, "horizontal_accuracy": 12.5, "live_period": 900,
@@ -97,3 +104,27 @@ async def test_the_quoted_part_of_the_message_answered_is_kept_and_shown(tg: Cli
     # the console shows extras.quoted above the message: "In reply to Shop: в пункт выдачи на Тверской, 7"
     assert asked.extras["quoted"] == [{"kind": "reply", "from_id": bot["id"], "sender_name": "Shop",
                                        "date": DATE - 60, "text": quote["text"], "attachments": []}]
+
+
+async def test_an_answer_goes_back_into_the_customers_topic(tg: Client, tg_api: FakeTelegram) -> None:  # noqa: F811
+    topic = {"message_thread_id": 17, "is_topic_message": True}
+    assert await post(tg, update(message=message(94, text="Где мой заказ 1042?", **topic))) == 200
+    [asked] = await inbound(tg)
+    assert asked.extras["message_thread_id"] == 17
+    sent = await settled(tg, await reply(tg, "Уже в пути"))
+    assert sent.delivery is Delivery.SENT
+    [answer] = tg_api.sent("sendMessage")
+    assert (answer.params["text"], answer.params["message_thread_id"]) == ("Уже в пути", "17")  # a form field
+
+
+async def test_an_answer_to_a_topic_gone_reaches_the_chat_itself(tg: Client, tg_api: FakeTelegram) -> None:  # noqa: F811
+    assert await post(tg, update(message=message(95, text="Где мой заказ?", message_thread_id=18,
+                                                 is_topic_message=True))) == 200
+    # the customer deleted the topic meanwhile: Telegram refuses the topic, not the chat
+    tg_api.fail_while("sendMessage", lambda params: "message_thread_id" in params, 400,
+                      "Bad Request: message thread not found")
+    sent = await settled(tg, await reply(tg, "Уже в пути"))
+    assert sent.delivery is Delivery.SENT
+    into_topic, into_chat = tg_api.sent("sendMessage")
+    assert into_topic.params["message_thread_id"] == "18" and "message_thread_id" not in into_chat.params
+    assert into_chat.params["text"] == "Уже в пути"
