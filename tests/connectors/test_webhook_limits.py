@@ -5,8 +5,10 @@ nesting before it is parsed. Deeply nested JSON was a RecursionError and a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +17,16 @@ from aiohttp.test_utils import TestClient
 
 from connectors.twilio import SIGNATURE_HEADER
 from connectors.twilio_form import MAX_FORM_BYTES
-from connectors.webhook import MAX_BODY_BYTES, MAX_DEPTH, MAX_SIGNED_BODY_BYTES, nesting_depth, parse_json
+from connectors.webhook import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_LARGE_AT_ONCE,
+    MAX_SIGNED_BODY_BYTES,
+    _large_reads,
+    nesting_depth,
+    parse_json,
+)
+from tests.conftest import HANG, eventually
 from tests.connectors.test_telegram import SECRET as TG_SECRET
 from tests.connectors.test_telegram import SECRET_HEADER, text_update, tg, tg_api, tg_settings  # noqa: F401
 from tests.connectors.test_telegram import inbound as tg_inbound
@@ -116,3 +127,41 @@ def test_too_deep_is_a_400_at_any_depth(levels: int) -> None:
         parse_json(b"[" * levels + b"]" * levels)
     assert info.value.text == f"the body nests deeper than {MAX_DEPTH} levels"
     assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+
+
+async def test_vk_reads_two_large_bodies_at_a_time_and_asks_a_third_to_come_again(
+    vk: Client, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A body past 1 MiB is held whole before its secret can be looked for:
+    16 strangers' 32 MiB bodies at once took the server from 0.8 to 1.8 GB."""
+    monkeypatch.setattr("connectors.webhook.LARGE_PATIENCE", 0.5)
+    path = "/webhooks/vk/vk"
+    held = asyncio.Event()
+    started = [asyncio.Event() for _ in range(MAX_LARGE_AT_ONCE)]
+
+    async def slow_body(started_sending: asyncio.Event) -> AsyncIterator[bytes]:
+        yield b'{"pad": "' + b"x" * (MAX_BODY_BYTES + 1)
+        started_sending.set()
+        await held.wait()  # the sender stalls mid-body: its turn is taken until it ends
+        yield b'"}'
+
+    async def large(started_sending: asyncio.Event) -> tuple[int, str]:
+        async with vk.post(path, data=slow_body(started_sending), headers={"Content-Type": "application/json"}) as r:
+            return r.status, await r.text()
+
+    holders = [asyncio.create_task(large(event)) for event in started]
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in started)), HANG)
+
+    async def both_turns_taken() -> bool | None:
+        turns = _large_reads.get(asyncio.get_running_loop())
+        return True if turns is not None and turns.locked() else None
+
+    await eventually(both_turns_taken, "the two stalled bodies to hold both turns")
+    status, text = await send(vk, path, TOO_LARGE)
+    assert (status, text) == (503, "too many large bodies at once: send it again later")
+    # a small body never waits for a turn
+    assert await send(vk, path, json.dumps(message_new(7, "hi")).encode()) == (200, "ok")
+    held.set()
+    assert await asyncio.wait_for(asyncio.gather(*holders), HANG) == [(403, "wrong secret")] * MAX_LARGE_AT_ONCE
+    # the turns are free again
+    assert await send(vk, path, TOO_LARGE) == (403, "wrong secret")
