@@ -205,9 +205,10 @@ class MergeStore(Protocol):
     async def merge_customers(self, request: MergeRequest, now: datetime) -> MergeRecord:
         """Fold ``merged_id`` into ``survivor_id`` in one transaction: identities,
         claims, conversations and messages move; attributes are settled per
-        attribute; when both have an open conversation the newer one is folded
-        into the older (its messages move, it is closed), so the customer keeps
-        one open conversation. ``ConflictError`` for a customer merged already,
+        attribute; when both have an open conversation one is folded into the
+        other (``rules.fold``: the one an agent is on, else the queued one, else
+        the older; its messages move, it is closed), so the customer keeps one
+        open conversation. ``ConflictError`` for a customer merged already,
         or a customer merged with itself.
 
         Lock: both customers' rows ``FOR UPDATE``, in id order (two merges of

@@ -296,6 +296,14 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
 
 
+def _merger(app: web.Application, identity: IdentityRules) -> Merger:
+    router = app[ROUTER]
+    desk = router.bot_desk
+    # the router's clock, read when used: tests and tools swap it later
+    return Merger(app[STORE], app[BUS], identity, lambda: router.clock(),  # noqa: PLW0108
+                  bot_turn=desk.schedule if desk is not None else None)
+
+
 def create_app(
     settings: Settings, config_dir: Path | None = None, base_dir: Path | None = None,
     startup: StartupTimes | None = None,
@@ -341,8 +349,7 @@ def create_app(
                          bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound)
     if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
-    # the router's clock, read when used: tests and tools swap it later
-    app[MERGER] = Merger(app[STORE], app[BUS], identity, lambda: app[ROUTER].clock())  # noqa: PLW0108
+    app[MERGER] = _merger(app, identity)
     app[CONVERSATIONS] = app[ROUTER].conversations
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
     app[SIGNALS] = Signals(app[STORE], app[BUS])

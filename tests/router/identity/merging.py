@@ -8,4 +8,6 @@ from router.identity.merging import Merger
 
 def merger(router: Router) -> Merger:
     # the router's clock, read when used: tests swap it after building the router
-    return Merger(router.store, router.bus, router.identity, lambda: router.clock())  # noqa: PLW0108
+    desk = router.bot_desk
+    return Merger(router.store, router.bus, router.identity, lambda: router.clock(),  # noqa: PLW0108
+                  bot_turn=desk.schedule if desk is not None else None)
