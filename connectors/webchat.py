@@ -18,14 +18,13 @@ import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
-from pydantic import AfterValidator, Field
 
-from connectors.chat_limits import MovingWindow, address_key, rate
+from connectors.chat_limits import MovingWindow, address_key
 from connectors.webchat_files import VisitorUploads, frame_files, history_files
 from connectors.webchat_frames import (
     ChatFrame,
@@ -41,20 +40,19 @@ from connectors.webchat_frames import (
     refused_client_id,
     survey_frame,
 )
+from connectors.webchat_options import WebChatOptions
 from connectors.webchat_signals import WebChatSignals
+from connectors.webchat_socket import HEARTBEAT_SECONDS, MAX_FRAME_BYTES, ChatSocket
 from connectors.webchat_tokens import VisitorTokens
-from connectors.webchat_widget import Prechat, Title, availability_frame, bundle, serve_demo, serve_demo_css
+from connectors.webchat_widget import availability_frame, bundle, serve_demo, serve_demo_css
 from router.connector import (
     ChannelLabel,
     Connector,
     ConnectorHost,
-    ConnectorOptions,
     HostBusy,
     HostError,
     HostFailed,
     HostUnavailable,
-    Language,
-    Localized,
     RecipientAway,
     SendProgress,
     SendResult,
@@ -72,113 +70,19 @@ log = logging.getLogger(__name__)
 IDENTITY_KIND = "webchat"
 SECRET_NAME = "webchat-visitor"
 HISTORY_LIMIT = 200
-# A longest valid message (MAX_TEXT_LENGTH chars, each JSON-escaped to at most
-# 6 bytes, "\uXXXX") still fits, so only abuse hits this limit.
-MAX_FRAME_BYTES = 64 * 1024
-HEARTBEAT_SECONDS = 30.0
-# how long an oversized frame's sender gets to read the close frame before the
-# connection is dropped (see _ChatSocket)
-LINGER_SECONDS = 5.0
-TOO_BIG_REASON = f"message too big: frames are limited to {MAX_FRAME_BYTES} bytes".encode()
 # seconds a message's ack may wait for room while the pipeline is over its lag bound: the
 # tab's other frames (its pings) wait behind it, and the widget gives a silent socket 60 s
 ACK_PATIENCE = 30.0
 
 
-# -- options -------------------------------------------------------------------
-
-
-def _origin(value: str) -> str:
-    """Normalise ``https://Shop.example/`` to ``https://shop.example``, the
-    form browsers send in the Origin header."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"{value!r} is not an origin like https://shop.example")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{value!r} is not an origin like https://shop.example")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-class WebChatOptions(ConnectorOptions):
-    # empty: any site may embed the chat; otherwise only these origins
-    allowed_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(default_factory=list)
-    # unset: the widget's own, in the customer's language («Напишите нам», "Chat with us");
-    # one text, or one per language ({ru: ..., en: ...})
-    title: Title | dict[Language, Title] | None = None
-    # the first words of an empty chat, per language; unset: the widget's own
-    # («Здравствуйте! Чем можем помочь?»); false: none
-    greeting: Localized | Literal[False] | None = None
-    # what a new visitor is asked before their first message (name, phone, email)
-    prechat: Prechat = Field(default_factory=Prechat)
-    # per visitor, over a moving window: a person never types this fast, a
-    # script flooding the store and the agents' screens does
-    rate_limit: Annotated[str, AfterValidator(rate)] = "20/minute"
-    # per client address too (behind a proxy, see server.trusted_proxies):
-    # visitor tokens are free, so a script could mint one per socket. Sized
-    # for an office or a campus behind one NAT: 30 people opening the chat
-    # for the first time within a minute, or 5 messages a second between
-    # them, is far beyond what one address sends a contact centre.
-    new_visitors_per_address: Annotated[str, AfterValidator(rate)] = "30/minute"
-    rate_limit_per_address: Annotated[str, AfterValidator(rate)] = "300/minute"
-    # bytes of files a visitor (and an address) may send per hour: uploads cannot fill the disk
-    file_bytes_per_hour: Annotated[int, Field(gt=0)] = 50 * 1024**2
-    file_bytes_per_hour_per_address: Annotated[int, Field(gt=0)] = 200 * 1024**2
-    # the widget says hello as soon as its socket opens; a socket that stays
-    # silent is no widget and only holds a connection
-    hello_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
-
-
 # -- the connector -------------------------------------------------------------
-
-
-class _ChatSocket(web.WebSocketResponse):
-    """aiohttp closes a socket with 1009 as soon as a frame is over the size
-    limit; this says why first, in a frame the widget understands and in the
-    close frame's reason.
-
-    aiohttp then drops the connection at once, while the rest of the huge
-    frame is still arriving: the kernel answers that with a TCP reset, and a
-    client still sending may never read the close frame. Here the connection
-    is left to the handler, which discards what still comes for a while
-    (``linger``) so that the client reads the close frame first."""
-
-    too_big = False
-
-    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
-        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed:
-            self.too_big = True
-            frame = {"type": "error", "code": "too_large", "message": f"frames are limited to {MAX_FRAME_BYTES} bytes"}
-            with contextlib.suppress(ConnectionError):
-                await self.send_json(frame)
-            message = message or TOO_BIG_REASON
-        return await super().close(code=code, message=message, drain=drain)
-
-    def _close_transport(self) -> None:
-        if not self.too_big:
-            super()._close_transport()
-
-    async def linger(self, request: web.Request) -> None:
-        """After the close frame of an oversized frame: say we are done
-        writing, let aiohttp discard what the client still sends, and wait
-        (boundedly) for the client to hang up, so it ends with a FIN."""
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.can_write_eof():
-            transport.write_eof()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + LINGER_SECONDS
-        # aiohttp offers nothing to await here: its reader has failed for good
-        while not transport.is_closing() and loop.time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        transport.close()
 
 
 @dataclass(eq=False)
 class _Session:
     """One open websocket: one browser tab."""
 
-    ws: _ChatSocket
+    ws: ChatSocket
     # whose limits it counts against: the client's address (an IPv6 /64)
     address: str
     visitor_id: str | None = None
@@ -264,7 +168,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             log.warning("webchat: refused a websocket from origin %r (code forbidden_origin)", origin)
             raise web.HTTPForbidden(text="origin not allowed")
         # no permessage-deflate: two zlib states, ~100 kB each open visitor, for tiny frames (bench.memory)
-        ws = _ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
+        ws = ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
         await ws.prepare(request)
         session = _Session(ws, address_key(request.remote))
         self._sessions.add(session)
