@@ -1,5 +1,5 @@
-"""Flood limits of the site chat: a moving window of hits per key, and the
-key a client's address is counted by."""
+"""Flood limits of the site chat: a moving window of hits per key, the
+sockets open per key, and the key a client's address is counted by."""
 
 from __future__ import annotations
 
@@ -59,6 +59,32 @@ class MovingWindow:
     def _sweep(self, now: float) -> None:
         self._hits = {k: hits for k, hits in self._hits.items() if now - hits[-1] < self.window}
         self._swept = now
+
+
+class OpenCount:
+    """At most ``limit`` at once per key: the sockets a client address holds open. Not a rate:
+    an open socket holds one of the process's file descriptors for as long as it lasts, so
+    what counts is how many are open now, however slowly they came."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def take(self, key: str) -> bool:
+        """Count one more open for ``key``, or refuse it (False) when ``key`` is at its limit."""
+        count = self._open.get(key, 0)
+        if count >= self.limit:
+            return False
+        self._open[key] = count + 1
+        return True
+
+    def release(self, key: str) -> None:
+        """One of ``key``'s has closed; a key with none open is forgotten."""
+        count = self._open.get(key, 0) - 1
+        if count > 0:
+            self._open[key] = count
+        else:
+            self._open.pop(key, None)
 
 
 def address_key(remote: str | None) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 
-from connectors.chat_limits import MovingWindow, address_key
+from connectors.chat_limits import MovingWindow, OpenCount, address_key
 from connectors.webchat_files import VisitorUploads, frame_files, history_files
 from connectors.webchat_frames import (
     ChatFrame,
@@ -119,6 +119,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         self._limiter = MovingWindow(limits.parse(self.options.rate_limit))
         self._address_limiter = MovingWindow(limits.parse(self.options.rate_limit_per_address))
         self._new_visitors = MovingWindow(limits.parse(self.options.new_visitors_per_address))
+        self._open = OpenCount(self.options.sockets_per_address)
         # one warning per flooding key a minute: a flood must not flood the log too
         self._warned = MovingWindow(limits.parse("1/minute"))
 
@@ -167,10 +168,27 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             origin = request.headers.get(hdrs.ORIGIN)
             log.warning("webchat: refused a websocket from origin %r (code forbidden_origin)", origin)
             raise web.HTTPForbidden(text="origin not allowed")
+        address = address_key(request.remote)
+        if not self._open.take(address):  # counted from before the upgrade: a socket that never says hello too
+            raise self._too_many_sockets(address)
+        try:
+            return await self._run_socket(request, address)
+        finally:
+            self._open.release(address)
+
+    def _too_many_sockets(self, address: str) -> web.HTTPTooManyRequests:
+        """Refused before the upgrade, so it costs no socket; the widget reconnects with its backoff."""
+        limit = self._open.limit
+        if self._warned.hit(f"sockets:{address}"):
+            log.warning("webchat: %s has %d chat sockets open, refusing more (code too_many_sockets; logged once a "
+                        "minute)", address, limit)
+        return web.HTTPTooManyRequests(text=f"too_many_sockets: {limit} chat sockets are open from this address")
+
+    async def _run_socket(self, request: web.Request, address: str) -> web.StreamResponse:
         # no permessage-deflate: two zlib states, ~100 kB each open visitor, for tiny frames (bench.memory)
         ws = ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
         await ws.prepare(request)
-        session = _Session(ws, address_key(request.remote))
+        session = _Session(ws, address)
         self._sessions.add(session)
         watchdog = asyncio.create_task(self._close_if_silent(session))
         try:
@@ -228,6 +246,10 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         visitor_id, new = await self._visitor_id(frame.visitor_id)
         if new and not self._new_visitors.hit(session.address):
             await self._refuse_visitor(session)
+            return
+        # checked and registered below with no await between: two hellos at once cannot both pass
+        if len(self._visitors.get(visitor_id, ())) >= self.options.sockets_per_visitor:
+            await self._refuse_tab(session, visitor_id)
             return
         session.visitor_id = visitor_id
         session.sender_name = frame.name
@@ -289,6 +311,18 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             "message": f"too many new visitors from this address ({rate}); try again in {retry_after} s",
         })
         await session.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"rate_limited")
+
+    async def _refuse_tab(self, session: _Session, visitor_id: str) -> None:
+        """One visitor token on more sockets than a person has tabs (a script may send it from many
+        addresses): closed, try again later; the widget reconnects with its backoff, and gets in
+        once another tab of theirs has closed."""
+        limit = self.options.sockets_per_visitor
+        if self._warned.hit(f"tabs:{visitor_id}"):
+            log.warning("webchat: visitor %s has %d sockets open, refusing more (code too_many_sockets; logged "
+                        "once a minute)", visitor_id, limit)
+        await self._push_now(session, {"type": "error", "code": "too_many_sockets",
+                                       "message": f"this visitor has {limit} chats open already; close one"})
+        await session.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too_many_sockets")
 
     async def _visitor_id(self, claimed: str | None) -> tuple[str, bool]:
         """The visitor's id, and whether it is a new one."""

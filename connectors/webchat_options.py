@@ -45,6 +45,12 @@ class WebChatOptions(ConnectorOptions):
     # them, is far beyond what one address sends a contact centre.
     new_visitors_per_address: Annotated[str, AfterValidator(rate)] = "30/minute"
     rate_limit_per_address: Annotated[str, AfterValidator(rate)] = "300/minute"
+    # sockets open at once: each holds one of the process's file descriptors, and one client
+    # holding them all shut out every other visitor and /healthz. Per address (as above), sized
+    # for an office behind one NAT with the shop open in a hundred tabs; per visitor token
+    # (which one client may send from many addresses), a person's tabs.
+    sockets_per_address: Annotated[int, Field(gt=0)] = 100
+    sockets_per_visitor: Annotated[int, Field(gt=0)] = 20
     # bytes of files a visitor (and an address) may send per hour: uploads cannot fill the disk
     file_bytes_per_hour: Annotated[int, Field(gt=0)] = 50 * 1024**2
     file_bytes_per_hour_per_address: Annotated[int, Field(gt=0)] = 200 * 1024**2
