@@ -69,7 +69,8 @@ def write_config(folder: Path, port: int) -> None:
     (folder / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\nstore:\n  path: {folder / 'bench.db'}\n"
         "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n"
-        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n",
+        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n"
+        "    sockets_per_address: 100000\n    frames_per_socket: 100000/second\n",
         encoding="utf-8",
     )
 

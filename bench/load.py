@@ -329,7 +329,8 @@ def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") 
         # each bench customer writes several messages a second: far over a person's limit,
         # and every one of them comes from this machine's address
         "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n"
-        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n",
+        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n"
+        "    sockets_per_address: 100000\n    frames_per_socket: 100000/second\n",
         encoding="utf-8",
     )
 

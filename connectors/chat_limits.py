@@ -61,6 +61,29 @@ class MovingWindow:
         self._swept = now
 
 
+class SocketRate:
+    """At most ``rate.amount`` frames in each ``rate`` window counted from its first frame: one
+    socket's frames. Two numbers, not a moving window's times: every open socket has one, and
+    the widget stays far below it, so a window a little loose at its edges costs nothing."""
+
+    __slots__ = ("_amount", "_clock", "_count", "_started", "_window")
+
+    def __init__(self, rate: limits.RateLimitItem, clock: Callable[[], float] = time.monotonic) -> None:
+        self._amount = rate.amount
+        self._window = float(rate.get_expiry())
+        self._clock = clock
+        self._started = clock()
+        self._count = 0
+
+    def hit(self) -> bool:
+        """Count a frame, or refuse it (False) when this window has had its share."""
+        now = self._clock()
+        if now - self._started >= self._window:
+            self._started, self._count = now, 0
+        self._count += 1
+        return self._count <= self._amount
+
+
 class OpenCount:
     """At most ``limit`` at once per key: the sockets a client address holds open. Not a rate:
     an open socket holds one of the process's file descriptors for as long as it lasts, so

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import limits
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, hdrs, web
 
-from connectors.chat_limits import MovingWindow, OpenCount, address_key
+from connectors.chat_limits import MovingWindow, OpenCount, SocketRate, address_key
 from connectors.webchat_files import VisitorUploads, frame_files, history_files
 from connectors.webchat_frames import (
     ChatFrame,
@@ -85,6 +85,8 @@ class _Session:
     ws: ChatSocket
     # whose limits it counts against: the client's address (an IPv6 /64)
     address: str
+    # its frames of any kind (WebChatOptions.frames_per_socket)
+    frames: SocketRate
     visitor_id: str | None = None
     sender_name: str | None = None
     # InboundMessage's keywords every message of the tab carries (its sender; the name, phone and email of
@@ -120,6 +122,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         self._address_limiter = MovingWindow(limits.parse(self.options.rate_limit_per_address))
         self._new_visitors = MovingWindow(limits.parse(self.options.new_visitors_per_address))
         self._open = OpenCount(self.options.sockets_per_address)
+        self._frame_rate = limits.parse(self.options.frames_per_socket)
         # one warning per flooding key a minute: a flood must not flood the log too
         self._warned = MovingWindow(limits.parse("1/minute"))
 
@@ -188,7 +191,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         # no permessage-deflate: two zlib states, ~100 kB each open visitor, for tiny frames (bench.memory)
         ws = ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
         await ws.prepare(request)
-        session = _Session(ws, address)
+        session = _Session(ws, address, SocketRate(self._frame_rate))
         self._sessions.add(session)
         watchdog = asyncio.create_task(self._close_if_silent(session))
         try:
@@ -213,7 +216,9 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             await session.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello_timeout")
 
     async def _on_ws_message(self, session: _Session, msg: WSMessage) -> None:
-        if msg.type is WSMsgType.TEXT:
+        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not session.frames.hit():
+            await self._close_flooding(session)
+        elif msg.type is WSMsgType.TEXT:
             try:
                 await self._on_frame(session, parse_frame(msg.data))
             except FrameError as exc:
@@ -226,6 +231,17 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             # aiohttp has already closed the socket (1009 for an oversized frame)
             code = "too_large" if session.ws.too_big else "socket_error"
             log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
+
+    async def _close_flooding(self, session: _Session) -> None:
+        """More frames than any widget sends: told and closed, rather than each frame answered
+        (and each bad one logged) for as long as the client keeps sending them."""
+        rate = self.options.frames_per_socket
+        if self._warned.hit(f"frames:{session.address}"):
+            log.warning("webchat: a socket from %s sent over %s frames, closed (code too_many_frames; logged once "
+                        "a minute)", session.address, rate)
+        await self._push_now(session, {"type": "error", "code": "too_many_frames",
+                                       "message": f"more than {rate} frames on one socket"})
+        await session.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too_many_frames")
 
     async def _on_frame(self, session: _Session,
                         frame: HelloFrame | ChatFrame | PingFrame | TypingFrame | RatingFrame) -> None:
@@ -401,7 +417,10 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
     async def _send_error(self, session: _Session, code: str, message: str, client_id: str | None = None) -> None:
-        log.warning("webchat: bad frame from visitor %s (code %s)", session.visitor_id, code)
+        # one line a minute per address: a script's flood of bad frames must not flood the log too
+        if self._warned.hit(f"bad:{session.address}"):
+            log.warning("webchat: bad frame from visitor %s (code %s; logged once a minute per address)",
+                        session.visitor_id, code)
         frame = {"type": "error", "code": code, "message": message}
         if client_id is not None:  # the widget drops what it kept to re-send: it is refused for good
             frame["client_id"] = client_id

@@ -51,6 +51,10 @@ class WebChatOptions(ConnectorOptions):
     # (which one client may send from many addresses), a person's tabs.
     sockets_per_address: Annotated[int, Field(gt=0)] = 100
     sockets_per_visitor: Annotated[int, Field(gt=0)] = 20
+    # frames of any kind one socket may send: the widget sends a ping every 25 s, a typing frame
+    # every 2.5 s while the visitor types, and their messages (again, those still pending, after
+    # a reconnect); a socket over it is no widget and is closed, not answered frame by frame
+    frames_per_socket: Annotated[str, AfterValidator(rate)] = "300/minute"
     # bytes of files a visitor (and an address) may send per hour: uploads cannot fill the disk
     file_bytes_per_hour: Annotated[int, Field(gt=0)] = 50 * 1024**2
     file_bytes_per_hour_per_address: Annotated[int, Field(gt=0)] = 200 * 1024**2

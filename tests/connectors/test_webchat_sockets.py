@@ -1,7 +1,8 @@
 """The site chat's sockets against the whole running service: how many one
-client address and one visitor token may hold open at once. Each holds a file
+client address and one visitor token may hold open at once (each holds a file
 descriptor, and one client that opened 20,000 of them shut every other visitor
-and /healthz out. A websocket client plays the widget."""
+and /healthz out), and how many frames one socket may send (one sent 22,000 bad
+frames a second, each answered and logged). A websocket client plays the widget."""
 
 from __future__ import annotations
 
@@ -109,8 +110,55 @@ async def test_a_visitor_token_holds_no_more_sockets_open_than_its_cap(
     await eventually(let_in, "the visitor's closed tabs to be forgotten")
 
 
+# -- frames ---------------------------------------------------------------------------------
+
+
+def warnings_with(caplog: pytest.LogCaptureFixture, words: str) -> int:
+    return len([r for r in caplog.records if r.levelname == "WARNING" and words in r.getMessage()])
+
+
+async def test_bad_frames_are_each_answered_and_logged_once_a_minute_per_address(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with tab(client) as one, tab(client) as other:
+        for ws in (one, other):
+            for _ in range(25):
+                await ws.send_str("{not json")
+            await ws.send_bytes(b"\x00")
+        for ws in (one, other):
+            for _ in range(25):
+                await expect_error(ws, "bad_json")
+            await expect_error(ws, "binary_not_supported")
+        await hello(one)  # the socket keeps working
+    assert warnings_with(caplog, "bad frame") == 1
+
+
+async def test_a_socket_flooding_frames_is_told_and_closed_and_the_others_of_its_address_are_not(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with tab(client) as flood, tab(client) as neighbour:
+        await hello(neighbour)
+        # far more than the default 300 a minute, sent without reading the answers, as the script did
+        sent = 3000
+        for _ in range(sent):
+            await flood.send_str("{not json")
+        answered = 0
+        while (frame := await receive(flood))["code"] == "bad_json":
+            answered += 1
+        assert frame["type"] == "error" and frame["code"] == "too_many_frames", frame
+        assert answered < sent
+        closing = await flood.receive(timeout=HANG)
+        assert (closing.type, closing.data, closing.extra) == (
+            WSMsgType.CLOSE, WSCloseCode.POLICY_VIOLATION, "too_many_frames")
+        await say(neighbour, "still chatting")  # the limit is the socket's, not its address's
+    assert warnings_with(caplog, "too_many_frames") == 1
+
+
 def test_socket_caps_are_options_with_generous_defaults() -> None:
     options = WebChatConnector.parse_options({})
-    assert (options.sockets_per_address, options.sockets_per_visitor) == (100, 20)
+    assert (options.sockets_per_address, options.sockets_per_visitor, options.frames_per_socket) == (
+        100, 20, "300/minute")
     with pytest.raises(ValueError, match="sockets_per_address"):
         WebChatConnector.parse_options({"sockets_per_address": 0})
+    with pytest.raises(ValueError, match="is not a rate"):
+        WebChatConnector.parse_options({"frames_per_socket": "lots"})
