@@ -13,7 +13,10 @@ reply) its line breaks and tab (``TEXT``), and the zero-width joiners that
 emoji sequences and some scripts are written with; a one-line name (an
 agent's display name, a label, a file name) nothing. One check, used by
 every slice that takes such text: agents' names, canned replies, labels
-(router/search), file names (router/files, which drops them instead)."""
+(router/search), file names (router/files, which drops them instead), and
+customers' names as every connector gives them (``InboundMessage``, which
+drops them too, keeping the joiners: a Telegram name is often an emoji
+sequence)."""
 
 from __future__ import annotations
 
@@ -22,9 +25,11 @@ import unicodedata
 CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 # a one-line name: none of them
 NAME: frozenset[str] = frozenset()
-# a multi-line text: its line breaks and tabs; ZWNJ/ZWJ, which emoji sequences (👩‍💻) and
-# scripts such as Persian and the Indic ones are written with
-TEXT = frozenset({"\t", "\n", "\r", "\u200c", "\u200d"})
+# ZWNJ/ZWJ, which emoji sequences (👩‍💻) and scripts such as Persian and the Indic ones are
+# written with: they join, they never turn text round
+JOINERS = frozenset({"\u200c", "\u200d"})
+# a multi-line text: its line breaks and tabs, and the joiners
+TEXT = frozenset({"\t", "\n", "\r"}) | JOINERS
 
 
 def is_control(ch: str, allow: frozenset[str] = NAME) -> bool:
@@ -45,6 +50,15 @@ def without_control_characters(value: str, allow: frozenset[str] = NAME) -> str:
     """``value`` with them dropped: for a name taken from elsewhere (a file's),
     kept rather than refused."""
     return "".join(ch for ch in value if not is_control(ch, allow))
+
+
+def customer_name(name: str | None) -> str | None:
+    """A customer's name as a platform, a mail or a form gave it, fit to show: without control
+    and format characters (after ``U+202E`` a name reads backwards, another name than the one
+    written), the joiners kept; None when nothing is left."""
+    if name is None:
+        return None
+    return without_control_characters(name, JOINERS).strip() or None
 
 
 # a file's name: what every file system and header takes (NAME_MAX of ext4, NTFS)

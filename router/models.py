@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from router.controls import file_name
+from router.controls import customer_name, file_name
 from router.kinds import AttachmentKind
 
 MAX_TEXT_LENGTH = 10_000
@@ -203,7 +203,8 @@ class InboundMessage(Given):
     channel: Annotated[str, Field(min_length=1, max_length=64)]
     external_id: Annotated[str, Field(min_length=1, max_length=256)]
     sender: IdentityRef
-    sender_name: Annotated[str | None, Field(max_length=256)] = None
+    # without bidi overrides and other controls, whichever connector took it (router.controls)
+    sender_name: Annotated[str | None, Field(max_length=256), AfterValidator(customer_name)] = None
     # the customer's own words, and only those: claims, codes, rules and the
     # bot read it. Over MAX_TEXT_LENGTH it is cut (with "…") and kept whole in
     # ``extras["full_text"]`` (see ``_keep_long_text_whole``)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from router.models import Attachment, new_id, new_ordered_id
+from router.models import Attachment, IdentityRef, InboundMessage, new_id, new_ordered_id
 
 ID = re.compile(r"^msg_[0-9a-f]{20}$")
 ORDERED = re.compile(r"^msg_(?P<ms>[0-9a-f]{12})(?P<random>[0-9a-f]{20})$")
@@ -74,3 +74,20 @@ def test_an_attachments_name_from_a_platform_or_a_mail_is_safe_to_show_and_save(
     climbs out of a folder, a bidi override that turns an .exe into a .pdf on
     the agent's screen, 10 KB of name. Every connector's attachments pass here."""
     assert Attachment(kind="document", name=given).name == shown
+
+
+@pytest.mark.parametrize(("given", "shown"), [
+    ("Анна", "Анна"),
+    # U+202E (right-to-left override) shows "\u202eevil" as "live"; LRM, isolates, NUL, a line break
+    ("\u202eevil", "evil"),
+    ("\u2067An\u200fna\u2069 \x00Smith\n", "Anna Smith"),
+    ("👩\u200d💻 Anna", "👩\u200d💻 Anna"),  # the joiner of an emoji sequence is kept
+    ("\u202e\u200e  ", None),
+    (None, None),
+])
+def test_a_customers_name_from_any_connector_is_shown_as_written(given: str | None, shown: str | None) -> None:
+    """A name is the customer's to choose, whatever they put in it: every connector's
+    ``sender_name`` passes here, as agents' names are checked (router.controls)."""
+    message = InboundMessage(channel="webchat", external_id="m1", sender=IdentityRef(kind="webchat", value="v"),
+                             sender_name=given)
+    assert message.sender_name == shown

@@ -30,7 +30,9 @@ async def test_an_email_with_nul_in_its_text_name_and_subject_is_stored(store: S
     assert message.text == stored(store, "body \x00 end")
     assert message.extras == {"subject": stored(store, "x\x00y"), "path": BACKSLASH,
                               "nested": {"list": [stored(store, "\x00")]}}
-    assert (await store.get_customer(ingested.customer.id)).display_name == stored(store, "An\x00na")
+    # a sender's name loses its controls before any store sees it (router.controls.customer_name);
+    # a name given the store straight, as below, is stored with its NUL
+    assert (await store.get_customer(ingested.customer.id)).display_name == "Anna"
     again = await store.ingest(mail, T0)  # the poller's next pass: the same mail, stored once
     assert again.duplicate and again.message.id == message.id
 
