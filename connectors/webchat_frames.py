@@ -37,6 +37,13 @@ def _not_blank(text: str) -> str:
     return stripped
 
 
+def _without_nul(text: str) -> str:
+    """A NUL dropped, the rest kept: no keyboard types one, so it is a script's or a paste's,
+    and the customer's words are worth more than a refusal of them. Stored, it was a NUL on
+    SQLite and U+FFFD on PostgreSQL, and a note refuses it (router.notes)."""
+    return text.replace("\x00", "")
+
+
 def _blank_to_none(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
 
@@ -65,7 +72,7 @@ class HelloFrame(_Frame):
 
 class ChatFrame(_Frame):
     type: Literal["message"]
-    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_not_blank)]
+    text: Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_without_nul), AfterValidator(_not_blank)]
     client_id: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_ID_LENGTH)]
 
     @property

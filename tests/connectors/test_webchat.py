@@ -83,6 +83,19 @@ async def test_text_is_stored_trimmed(client: Client) -> None:
     assert [m["text"] for m in await reload_history(client, visitor_id)] == ["hello there"]
 
 
+async def test_a_nul_in_a_message_is_dropped_and_its_words_kept(client: Client) -> None:
+    # no keyboard types a NUL; it was acked and stored (U+FFFD on PostgreSQL) while a note refuses it
+    async with tab(client) as ws, tab(client) as other:
+        visitor_id = (await hello(ws))["visitor_id"]
+        await hello(other, visitor_id)
+        await say(ws, "a\u0000b\u0000")
+        # the visitor's other tab shows what was stored (past any answer of the bot's meanwhile)
+        while (echo := await receive(other)).get("author") != "customer":
+            pass
+        assert (echo["type"], echo["text"]) == ("message", "ab"), echo
+    assert [m["text"] for m in await reload_history(client, visitor_id)] == ["ab"]
+
+
 async def test_resending_a_client_id_after_reconnect_gives_the_same_id_and_stores_once(client: Client) -> None:
     async with tab(client) as ws:
         visitor_id = (await hello(ws))["visitor_id"]
@@ -196,6 +209,7 @@ LONG_TEXT = "я" * (MAX_TEXT_LENGTH + 1)
         pytest.param('{"type": "message", "text": "hi"}', "invalid_frame", id="missing-client-id"),
         pytest.param('{"type": "message", "client_id": "1"}', "invalid_frame", id="missing-text"),
         pytest.param('{"type": "message", "text": "  \\n ", "client_id": "1"}', "invalid_frame", id="blank-text"),
+        pytest.param('{"type": "message", "text": "\\u0000 ", "client_id": "1"}', "invalid_frame", id="nul-text"),
         pytest.param('{"type": "message", "text": 42, "client_id": "1"}', "invalid_frame", id="text-not-a-string"),
         pytest.param('{"type": "message", "text": "hi", "client_id": 7}', "invalid_frame", id="client-id-number"),
         pytest.param('{"type": "message", "text": "hi", "client_id": ""}', "invalid_frame", id="empty-client-id"),
