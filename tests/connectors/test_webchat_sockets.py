@@ -63,7 +63,8 @@ async def test_an_address_holds_no_more_sockets_open_than_its_cap_and_the_refusa
             await hello(neighbour)
             await hello(local)
             await say(local, "still served")
-        assert (await client.get("/healthz")).status == 200
+        async with client.get("/healthz") as health:
+            assert health.status == 200
         await hello(held[0])  # the sockets let in still chat
         await say(held[0], "mine still work")
     assert refusals(caplog) == 1  # five refusals, one line: a flood does not flood the log
@@ -90,10 +91,10 @@ async def test_a_visitor_token_holds_no_more_sockets_open_than_its_cap(
         for _ in range(19):
             await hello(await stack.enter_async_context(tab(client)), visitor_id)
         for _ in range(3):
-            async with tab(client) as third:
-                await third.send_json({"type": "hello", "visitor_id": visitor_id})
-                await expect_error(third, "too_many_sockets")
-                closing = await third.receive(timeout=HANG)
+            async with tab(client) as one_too_many:
+                await one_too_many.send_json({"type": "hello", "visitor_id": visitor_id})
+                await expect_error(one_too_many, "too_many_sockets")
+                closing = await one_too_many.receive(timeout=HANG)
                 assert (closing.type, closing.data, closing.extra) == (
                     WSMsgType.CLOSE, WSCloseCode.TRY_AGAIN_LATER, "too_many_sockets")
         await say(first, "the tabs let in still chat")
