@@ -8,7 +8,7 @@ import hmac
 import logging
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, NamedTuple, TypeVar
 
@@ -357,24 +357,31 @@ def check_dismissable(claim_id: str, verified_at: Any, dismissed_at: Any, dismis
 # -- one-time codes ----------------------------------------------------------------
 
 
-def code_sends(pending: Verification | None, start: VerificationStart, now: datetime) -> int:
+# how long a key's codes count together toward max_sends: a chain of codes, dead or not
+SENDS_WINDOW = timedelta(days=1)
+
+
+def code_sends(last: Verification | None, start: VerificationStart, now: datetime) -> int:
     """How many codes to the key the new one makes (1 for a fresh key), or
     ``ConflictError`` when a start is refused: an exclusive start while a
-    code is live; a resend too soon or past ``max_sends``. A decoy (no
-    channel) neither throttles nor counts; an exclusive start (the bot's
-    offer) is never throttled: a refusal would say the phone is someone's."""
-    if pending is None:
+    code is live; a resend too soon or past ``max_sends``. ``last`` is the
+    customer's latest code, live or not: a code killed by wrong tries or
+    expired still counts, or five wrong guesses bought a new code at once
+    and the count began again. A decoy (no channel) neither throttles nor
+    counts; an exclusive start (the bot's offer) is never throttled: a
+    refusal would say the phone is someone's."""
+    if last is None or last.status not in ("pending", "failed", "expired") or last.created_at < now - SENDS_WINDOW:
         return 1
-    if start.exclusive and pending.expires_at > now:
-        raise ConflictError(f"a code for {pending.kind} {pending.value} is pending")
-    if start.exclusive or not pending.channel or (pending.kind, pending.value) != (start.key.kind, start.key.value):
+    if start.exclusive and last.status == "pending" and last.expires_at > now:
+        raise ConflictError(f"a code for {last.kind} {last.value} is pending")
+    if start.exclusive or not last.channel or (last.kind, last.value) != (start.key.kind, start.key.value):
         return 1
-    wait = pending.last_sent_at + start.resend_after - now
+    wait = last.last_sent_at + start.resend_after - now
     if wait.total_seconds() > 0:
         raise ConflictError(f"a code was sent moments ago: try again in {math.ceil(wait.total_seconds())} s")
-    if pending.sends >= start.max_sends:
-        raise ConflictError(f"{pending.sends} codes were sent already: verify another way (ask an agent)")
-    return pending.sends + 1
+    if last.sends >= start.max_sends:
+        raise ConflictError(f"{last.sends} codes were sent already: verify another way (ask an agent)")
+    return last.sends + 1
 
 
 def offered(origin: str, channel: str) -> bool:

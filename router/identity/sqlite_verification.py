@@ -25,10 +25,11 @@ def as_verification(r: sqlite3.Row) -> Verification:
 
 def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
     stamp = rows.ts(now)
-    row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ? AND status = 'pending'",
-                  (start.customer_id,))
+    # the latest code, live or dead: it throttles the next (rules.code_sends)
+    row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ?"
+                         " ORDER BY created_at DESC, rowid DESC LIMIT 1", (start.customer_id,))
     sends = code_sends(as_verification(row) if row is not None else None, start, now)
-    if row is not None:
+    if row is not None and row["status"] == "pending":
         # one code in flight per customer: a new one replaces the old
         conn.execute("UPDATE identity_verifications SET status = 'expired' WHERE id = ?", (row["id"],))
     since = rows.ts(now - timedelta(days=1))

@@ -199,3 +199,18 @@ def test_the_conversation_a_person_is_on_survives_the_fold_whatever_its_age() ->
     # people's queue over the bot's talk, older or not: the question waiting for people stays with them
     assert fold([bot, queued]) == (queued, bot)
     assert fold([bot, {**bot, "id": "c_bot2", "created_at": "2026-02-02T10:00:00.000000Z"}])[0] == bot
+
+
+def test_a_dead_code_still_counts_toward_the_next() -> None:
+    """Five wrong tries killed a code, and an agent's next one went out at once
+    with the count begun again: dead codes throttle and count as live ones do."""
+    failed = pending(sends=2).model_copy(update={"status": "failed"})
+    with pytest.raises(ConflictError, match="try again in 44 s"):
+        code_sends(failed, start(), T0 + timedelta(seconds=16))
+    assert code_sends(failed, start(), T0 + timedelta(seconds=61)) == 3
+    expired = pending(sends=3).model_copy(update={"status": "expired"})
+    with pytest.raises(ConflictError, match="3 codes were sent already"):
+        code_sends(expired, start(), T0 + timedelta(minutes=20))
+    # a day on, or once the key is proven, the count begins again
+    assert code_sends(expired, start(), T0 + timedelta(days=1, seconds=1)) == 1
+    assert code_sends(failed.model_copy(update={"status": "verified"}), start(), T0 + timedelta(seconds=16)) == 1

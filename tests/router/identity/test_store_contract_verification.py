@@ -114,3 +114,19 @@ async def test_a_code_past_its_time_is_no_attempt_outside_its_conversation(store
     outcome = await store.check_verification(here, T0 + TTL)
     assert outcome is not None and outcome[0].status == "expired"
     assert await store.check_verification(here, T0 + TTL) is None  # answered once
+
+
+async def test_a_code_killed_by_wrong_tries_still_throttles_the_next(store: Store) -> None:
+    """Five wrong guesses killed an agent's code, and the next went out at once,
+    its count begun again: the latest code throttles whether it is live or not."""
+    customer_id, conversation_id = await claimant(store)
+    agents = start(customer_id, conversation_id, exclusive=False, origin="agent")
+    first = await store.start_verification(agents, T0)
+    for n in range(2):
+        await store.check_verification(VerificationCheck(customer_id, "wrong-hash", 2), T0 + timedelta(seconds=n + 1))
+    statuses = {v.id: v.status for v in await store.conversation_verifications(conversation_id)}
+    assert statuses == {first.id: "failed"}
+    with pytest.raises(ConflictError, match="try again in 57 s"):
+        await store.start_verification(agents, T0 + timedelta(seconds=3))
+    again = await store.start_verification(agents, T0 + timedelta(seconds=61))
+    assert again.sends == 2
