@@ -236,15 +236,22 @@ async def test_offers_are_one_at_a_time_and_at_most_three_a_conversation(router:
     assert offers == [offer_ru(n) for n in numbers[:3]]
 
 
-async def test_the_bot_does_not_answer_a_code_or_a_no_but_answers_the_message_with_the_claim(
-    store: Store, clock: Clock, tmp_path: Path
-) -> None:
-    bot = EchoBot()
+async def with_bot(store: Store, clock: Clock, tmp_path: Path, bot: Bot) -> Router:
+    """The shipped rules with ``bot``, after a WhatsApp customer's "Привет" it answered."""
     routing = RulesRouting(load_rules(write_config(tmp_path / "config")), clock)
     router = make_router(store, clock, bot=bot, routing=routing)
     await whatsapp_customer(router, "Привет")
     assert router.bot_desk is not None
     await router.bot_desk.drain()
+    return router
+
+
+async def test_the_bot_does_not_answer_a_code_or_a_no_but_answers_the_message_with_the_claim(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    bot = EchoBot()
+    router = await with_bot(store, clock, tmp_path, bot)
+    assert router.bot_desk is not None
     anna = Visitor(router, "visitor-1", KNOWN)
     await anna.says("Здравствуйте")
     await router.bot_desk.drain()
@@ -373,11 +380,8 @@ async def test_a_message_that_only_gives_a_number_is_answered_by_the_offer_alone
     people beside the offer: queued, "a colleague will answer", and the code
     typed a minute later went to a conversation the bot no longer answered."""
     bot = EchoBot()
-    routing = RulesRouting(load_rules(write_config(tmp_path / "config")), clock)
-    router = make_router(store, clock, bot=bot, routing=routing)
-    await whatsapp_customer(router, "Привет")
+    router = await with_bot(store, clock, tmp_path, bot)
     assert router.bot_desk is not None
-    await router.bot_desk.drain()
     anna = Visitor(router, "visitor-1")
     await anna.says(says)
     await router.bot_desk.drain()
