@@ -323,14 +323,16 @@ def profile_file(args: argparse.Namespace, name: str, stage: str) -> Path | None
     return folder / f"{name.replace(' ', '-')}-{stage}.txt"
 
 
-def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite") -> None:
+def write_config(folder: Path, port: int, writer: str, backend: str = "sqlite", source: Path | None = None) -> None:
+    """The bench's config; for ``source``'s tree (``--before``), without the options it does not know yet."""
+    options = (source or Path(__file__).parents[1]) / "connectors" / "webchat_options.py"
+    caps = "    sockets_per_address: 100000\n    frames_per_socket: 100000/second\n" if options.exists() else ""
     (folder / "omnirouter.yaml").write_text(
         f"server:\n  port: {port}\nstore:\n  backend: {backend}\n  path: {folder / 'bench.db'}\n  writer: {writer}\n"
         # each bench customer writes several messages a second: far over a person's limit,
         # and every one of them comes from this machine's address
         "console:\n  login_attempts: 1000\nconnectors:\n  webchat:\n    type: webchat\n    rate_limit: 1000/second\n"
-        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n"
-        "    sockets_per_address: 100000\n    frames_per_socket: 100000/second\n",
+        "    new_visitors_per_address: 100000/second\n    rate_limit_per_address: 100000/second\n" + caps,
         encoding="utf-8",
     )
 

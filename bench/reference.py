@@ -57,7 +57,7 @@ async def omnirouter(args: argparse.Namespace, tmp: Path, name: str = "omniroute
     folder = tmp / name
     folder.mkdir()
     port = free_port()
-    write_config(folder, port, args.store_writer)
+    write_config(folder, port, args.store_writer, source=source)
     cmd = [sys.executable, "-m", "router.cli", "--log-level", "WARNING", "run", "--config", str(folder)]
     env = {"OMNIROUTER_ADMIN_PASSWORD": PASSWORD}
     if source is not None:
