@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from router.controls import customer_name
 from router.identity.service import IdentityRules, InvalidIdentifier
 from router.identity.store import CustomerStore
 from router.identity.types import CustomerUpsert, KeyRef, Upserted
@@ -56,6 +57,18 @@ class ValueAttributes(BaseModel):
     lifetime_value: Annotated[float, Field(ge=0)] | None = None
     tags: Annotated[list[Name], Field(max_length=50)] | None = None
     attributes: Annotated[dict[Name, Scalar], Field(max_length=100)] = Field(default_factory=dict)
+
+    @field_validator("display_name")
+    @classmethod
+    def _shown_name(cls, value: str | None) -> str | None:
+        """A name as agents read it: its line breaks and tabs one space each, without control and
+        bidi characters (a U+202E override reads it backwards), as every channel's names are."""
+        if value is None:
+            return None
+        shown = customer_name(" ".join(value.split()))
+        if shown is None:
+            raise ValueError("has nothing but control or format characters")
+        return shown
 
     @field_validator("lifetime_value")
     @classmethod

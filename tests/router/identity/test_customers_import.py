@@ -400,3 +400,20 @@ def test_an_email_the_file_gives_once_still_brings_its_mail_to_its_customer(
     assert run_import(tmp_path, config_dir, FAMILY.splitlines()[0] + "\n" + FAMILY.splitlines()[1] + "\n") == 0
     customer, held = asyncio.run(mail_from(tmp_path / "crm.db", "petrovy@mail.ru", "m1@mail.ru"))
     assert customer == held["p-son id"] and held["p-son"] == "linked"
+
+
+def test_names_are_imported_as_agents_read_them(tmp_path: Path, config_dir: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A CRM's cell with a line break, or a U+202E that turns a name round, went in as it was."""
+    text = 'external_id,name\nn-1,"Анна\nПетрова"\nn-2,\u202eвонаври\nn-3,\u202e\u200f\n'
+    assert run_import(tmp_path, config_dir, text) == 0
+    where = report_of(capsys.readouterr().err)
+    assert [w.split(": ", 1)[0] for w in where["5"]] == ["name"] and "control or format" in where["5"][0]
+    names = asyncio.run(names_of(tmp_path / "crm.db", ["n-1", "n-2", "n-3"]))
+    assert names == ["Анна Петрова", "вонаври", None]
+
+
+async def names_of(path: Path, externals: list[str]) -> list[str | None]:
+    async with crm_store(path) as store:
+        found = [await store.find_identity(IdentityRef(kind="external", value=e)) for e in externals]
+        return [c.display_name if c is not None else "missing" for c in found]
