@@ -60,7 +60,7 @@ from connectors.telegram_inbound import (
 )
 from connectors.telegram_outbound import markup, media_source, topic_gone, topic_of
 from connectors.telegram_rating import rating_of
-from connectors.webhook import parse_json, read_body
+from connectors.webhook import log_refusal, parse_json, read_body
 from router.connector import (
     MAX_MEDIA_BYTES,
     WEBHOOK_PATIENCE,
@@ -406,8 +406,8 @@ class TelegramConnector(Connector[TelegramOptions]):
         # the secret first: nothing of a stranger's body is read or parsed
         given = request.headers.get(SECRET_HEADER, "")
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
-            log.warning("telegram %s: webhook call with a missing or wrong secret token from %s",
-                        self.name, request.remote)
+            log_refusal(log, f"telegram {self.name}: secret", "telegram %s: webhook call with a missing or wrong "
+                        "secret token from %s", self.name, request.remote)
             raise web.HTTPUnauthorized(text="wrong secret token")
         try:
             read = read_update(parse_json(await read_body(request)), self.bot)

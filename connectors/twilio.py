@@ -56,6 +56,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from connectors.twilio_form import Signatures, read_form
 from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
 from connectors.twilio_media import fetch_media as fetch_twilio_media
+from connectors.webhook import log_refusal
 from router.connector import (
     ChannelLabel,
     Connector,
@@ -415,8 +416,8 @@ class TwilioConnector(Connector[TwilioOptions]):
         # without a signature, refused before a byte of the body is read; a body not in UTF-8 (or ASCII), too
         pairs = await read_form(request) if signature else None
         if pairs is None or not self._signatures.valid(url, pairs, signature):
-            log.warning("twilio %s: request with a missing or wrong %s from %s refused (signed for %s?)",
-                        self.name, SIGNATURE_HEADER, request.remote, url)
+            log_refusal(log, f"twilio {self.name}: signature", "twilio %s: request with a missing or wrong %s "
+                        "from %s refused (signed for %s?)", self.name, SIGNATURE_HEADER, request.remote, url)
             raise web.HTTPForbidden(text="invalid signature")
         fields = dict(pairs)  # a repeated name: its last value, as a MultiDict's items made it before
         if fields.get("AccountSid") != self.account_sid:

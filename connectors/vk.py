@@ -58,7 +58,7 @@ from connectors.vk_inbound import (
     typing_user,
 )
 from connectors.vk_upload import one_piece, upload_document, upload_photo
-from connectors.webhook import parse_json, read_body_with_secret
+from connectors.webhook import log_refusal, parse_json, read_body_with_secret
 from router.connector import (
     WEBHOOK_PATIENCE,
     ChannelLabel,
@@ -352,10 +352,10 @@ class VkConnector(Connector[VkOptions]):
         optional = event["type"] == "confirmation" and given is None
         if not optional and not (self._secret and isinstance(given, str)
                                  and hmac.compare_digest(given.encode(), self._secret.encode())):
-            log.warning("vk %s: callback with a missing or wrong secret from %s", self.name, request.remote)
+            log_refusal(log, f"vk {self.name}: secret", "vk %s: wrong secret from %s", self.name, request.remote)
             raise web.HTTPForbidden(text="wrong secret")
         if self.options.group_id is not None and event.get("group_id") != self.options.group_id:
-            log.warning("vk %s: event for community %r refused, this is %d",
+            log_refusal(log, f"vk {self.name}: community", "vk %s: event for community %r refused, this is %d",
                         self.name, event.get("group_id"), self.options.group_id)
             raise web.HTTPForbidden(text="wrong community")
         if event["type"] == "confirmation":  # never refused: VK would not confirm the server

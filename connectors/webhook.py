@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import time
 import weakref
 from typing import Any
 
@@ -42,6 +44,25 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_LARGE_AT_ONCE = 2
 LARGE_PATIENCE = 30.0
 _large_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+# a stranger's refused calls (a wrong secret or signature) logged at most this often per check:
+# anyone may call a webhook, and each refusal was a WARNING line of its own
+REFUSALS_EVERY = 60.0
+_refusals: dict[str, tuple[float, int]] = {}
+
+
+def log_refusal(logger: logging.Logger, check: str, message: str, *args: object) -> None:
+    """``message`` at WARNING, unless ``check`` (a connector's, as "vk main: secret") was logged
+    within ``REFUSALS_EVERY`` seconds: then counted, and said with the next line."""
+    now = time.monotonic()
+    last, quiet = _refusals.get(check, (None, 0))
+    if last is not None and now - last < REFUSALS_EVERY:
+        _refusals[check] = (last, quiet + 1)
+        return
+    _refusals[check] = (now, 0)
+    logger.warning(message + " (logged at most once a minute%s)", *args,
+                   f"; {quiet} more since the last line" if quiet else "")
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:

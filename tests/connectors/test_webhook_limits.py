@@ -165,3 +165,20 @@ async def test_vk_reads_two_large_bodies_at_a_time_and_asks_a_third_to_come_agai
     assert await asyncio.wait_for(asyncio.gather(*holders), HANG) == [(403, "wrong secret")] * MAX_LARGE_AT_ONCE
     # the turns are free again
     assert await send(vk, path, TOO_LARGE) == (403, "wrong secret")
+
+
+async def test_a_strangers_refused_calls_are_logged_once_a_minute(
+    tg: Client, vk: Client, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """Anyone may call a webhook: each refusal was a WARNING line of its own, a log flood for the asking."""
+    monkeypatch.setattr("connectors.webhook._refusals", {})
+    caplog.set_level(logging.WARNING)
+    for n in range(5):
+        assert (await send(tg, "/webhooks/telegram/telegram", b"{}", {SECRET_HEADER: f"guess-{n}"}))[0] == 401
+        forged = message_new(n, "hi") | {"secret": f"guess-{n}"}
+        assert (await send(vk, "/webhooks/vk/vk", json.dumps(forged).encode()))[0] == 403
+    lines = [r.getMessage() for r in caplog.records if "wrong secret" in r.getMessage()]
+    assert len(lines) == 2 and all(line.endswith("(logged at most once a minute)") for line in lines)
+    monkeypatch.setattr("connectors.webhook.REFUSALS_EVERY", 0.0)
+    assert (await send(vk, "/webhooks/vk/vk", json.dumps(message_new(9, "x") | {"secret": "g"}).encode()))[0] == 403
+    assert caplog.records[-1].getMessage().endswith("(logged at most once a minute; 4 more since the last line)")
