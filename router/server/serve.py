@@ -26,6 +26,7 @@ from router.cluster.postgres_leadership import NodeIdTaken
 from router.config import Settings
 from router.heap import settle_heap
 from router.server.app import STARTUP, STORE, StartupTimes, create_app
+from router.server.bad_requests import quiet_bad_requests
 from router.server.cluster import NODE
 from router.server.settings import load_settings
 from router.store.errors import StoreUnavailable
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace, started: float) -> int:
     imports of this module count in the start-up)."""
     times = StartupTimes(started)
     times.mark("imports")
+    quiet_bad_requests()
     config_dir = Path(args.config)
     try:
         settings = _settings(args, config_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import socket
@@ -14,8 +16,9 @@ from router.cluster.node import NODE_ENV
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
+from router.server.bad_requests import AIOHTTP_SERVER, quiet_bad_requests
 from router.store.sqlite import SQLiteStore
-from tests.conftest import AppClient, eventually, sqlite_only
+from tests.conftest import HANG, AppClient, eventually, sqlite_only
 
 
 def samples(text: str, node: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -103,3 +106,25 @@ async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, 
     assert got[("omnirouter_queue_length", ())] == 3
     assert got[("omnirouter_conversations", (("status", "queued"),))] == 3
     assert got[("omnirouter_ingest_latency_seconds_count", ())] == 3
+
+
+async def test_a_malformed_request_is_one_warning_line_a_minute_not_an_error_with_a_traceback(
+    make_client: AppClient, settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp logged each request line over 8 KB as an ERROR with its traceback: anyone could fill the log."""
+    monkeypatch.setattr(logging.getLogger(AIOHTTP_SERVER), "filters", [])
+    quiet_bad_requests()
+    quiet_bad_requests()  # once, however many times it is asked
+    assert len(logging.getLogger(AIOHTTP_SERVER).filters) == 1
+    client = await make_client(settings.model_copy(update={"connectors": {}}))
+    caplog.set_level(logging.DEBUG, logger=AIOHTTP_SERVER)
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(b"GET /chat/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readline(), HANG)).split()[1] == b"400"
+        writer.close()
+    logged = [r for r in caplog.records if r.name == AIOHTTP_SERVER]
+    assert [(r.levelname, r.exc_info) for r in logged] == [("WARNING", None)]
+    assert "malformed HTTP request from 127.0.0.1 refused with 400: LineTooLong" in logged[0].getMessage()
+    assert (await client.get("/healthz")).status == 200
