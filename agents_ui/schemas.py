@@ -75,6 +75,8 @@ class ReplyBody(Body):
     def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
         if not value and not info.data.get("attachments") and not info.data.get("files"):
             raise ValueError("a reply needs text or an attachment")
+        if "\x00" in value:  # as a note refuses it: stored as written on SQLite, as U+FFFD on PostgreSQL
+            raise ValueError("a reply cannot contain a NUL character")
         return value
 
 
