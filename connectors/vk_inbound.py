@@ -42,9 +42,14 @@ def attachment_of(raw: dict[str, Any]) -> Attachment:
         return Attachment(kind="document", url=item.get("url"), name=item.get("title"), size=item.get("size"),
                           extras={"vk_attachment": vk_ref("doc", item), "ext": item.get("ext")})
     if kind == "audio_message":
+        # VK's own transcript of the voice, when it made one: what the agent can read without listening
         return Attachment(kind="audio", url=item.get("link_ogg") or item.get("link_mp3"), mime_type="audio/ogg",
                           extras={"vk_attachment": vk_ref("doc", item), "duration": item.get("duration"),
-                                  "voice": True, "link_mp3": item.get("link_mp3")})
+                                  "voice": True, "link_mp3": item.get("link_mp3"),
+                                  **({"transcript": item["transcript"]} if isinstance(item.get("transcript"), str)
+                                     and item["transcript"].strip() else {})})
+    if kind == "graffiti":  # a drawing: an image VK links to
+        return Attachment(kind="image", url=_web(item.get("url")), extras={"vk_type": kind, "vk": item})
     if kind == "sticker":
         image = _largest(item.get("images") or [])
         return Attachment(kind="sticker", url=image.get("url"), extras={
@@ -75,6 +80,7 @@ def _page(path: str) -> Callable[[dict[str, Any]], str | None]:
 # a shared post, video or link has a page of its own, not a file VK lets us fetch
 _PAGES: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "link": lambda item: _web(item.get("url")), "video": _page("video"), "wall": _page("wall"),
+    "market": _page("product"),
 }
 
 
@@ -109,7 +115,8 @@ def describe(attachments: list[Attachment], shown: list[dict[str, Any]] | None =
             return "[forwarded message]" if forwarded == 1 else f"[{forwarded} forwarded messages]"
         return "[reply]" if shown else ""
     first = attachments[0]
-    shared = {"link": "link", "wall": "wall post", "video": "video"}.get(str(first.extras.get("vk_type")))
+    shared = {"link": "link", "wall": "wall post", "video": "video", "market": "product",
+              "graffiti": "graffiti"}.get(str(first.extras.get("vk_type")))
     if shared is not None:
         return f"[{shared} {first.name}]" if first.name else f"[{shared}]"
     if first.kind == "location":
@@ -208,6 +215,8 @@ def to_inbound(channel: str, message: dict[str, Any], edited: bool, name: str | 
         extras["reply_to"] = f"{message['peer_id']}:{replied['conversation_message_id']}"
     if shown := quotes(message, names or {}):
         extras["quoted"] = shown
+    if isinstance(message.get("payload"), str):  # a keyboard button's: what the button meant, not its label
+        extras["payload"] = message["payload"][:4096]
     text = str(message.get("text") or "")
     return InboundMessage(
         channel=channel,

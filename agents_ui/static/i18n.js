@@ -127,7 +127,7 @@ window.i18n = (() => {
   // stays as it came. Anything else, a customer's own "[photo]" included, is shown as it is
   const DESCRIBED = new RegExp("^\\[(voice message|video message|forwarded message|wall post|unreadable mail|"
     + "empty mail|photo|image|document|sticker|video|location|place|contact|audio|poll|story|reply|message|"
-    + "attachments|attachment|link|other|unknown|animation)([\\]: ][^\\n]*)$");
+    + "attachments|attachment|link|other|unknown|animation|product|graffiti)([\\]: ][^\\n]*)$");
   const FORWARDED = /^\[(\d+) forwarded messages\]$/;
   const RAW_MAIL = "] see the raw mail below";
   function described(text) {

@@ -147,7 +147,8 @@ def test_the_console_writes_no_text_of_its_own_in_its_page() -> None:
 # what connectors write for a message without words of their own, one of each shape
 DESCRIPTIONS = ["[photo]", "[voice message 1:07]", "[sticker 😀]", "[document invoice-1042.pdf]",
                 "[location 55.755826, 37.617299]", "[place ГУМ, Красная пл., 3]", "[contact Ivan Petrov 79123456789]",
-                "[poll Как вам доставка?]", "[forwarded message]", "[image: receipt.png]"]
+                "[poll Как вам доставка?]", "[forwarded message]", "[image: receipt.png]", "[product Кружка]",
+                "[graffiti]"]
 
 
 def described_pattern() -> re.Pattern[str]:

@@ -121,6 +121,35 @@ async def test_a_shared_post_link_or_video_opens_its_page(vk: Client) -> None:  
     assert [m.text for m in (wall, link, video)] == ["", "", ""]  # a post's words are not the customer's
 
 
+MARKET = {"type": "market", "market": {"id": 8801, "owner_id": SHOP, "title": "Чайник «Зефир» 1.7 л",
+                                       "description": "Стеклянный", "price": {"amount": "249000", "text": "2 490 ₽"},
+                                       "thumb_photo": "https://sun9-1.userapi.com/thumb.jpg", "availability": 0}}
+GRAFFITI = {"type": "graffiti", "graffiti": {"id": 660000003, "owner_id": USER, "width": 720, "height": 720,
+                                             "url": "https://sun9-1.userapi.com/graffiti.png", "access_key": "g4ff"}}
+VOICE = {"type": "audio_message", "audio_message": {
+    "id": 660000002, "owner_id": USER, "duration": 42, "waveform": [0, 5, 10], "access_key": "aa11",
+    "link_ogg": "https://psv4.userapi.com/v.ogg", "link_mp3": "https://psv4.userapi.com/v.mp3",
+    "transcript_state": "done", "transcript": "добрый день я по поводу заказа"}}
+
+
+async def test_a_product_a_graffiti_a_voice_transcript_and_a_buttons_payload_reach_the_agent(
+    vk: Client,  # noqa: F811
+) -> None:
+    """A product and a graffiti were a bare [attachment]; VK's transcript of a voice message
+    and the payload of the keyboard button pressed were dropped."""
+    for cmid, shared in enumerate((MARKET, GRAFFITI, VOICE), start=70):
+        assert await post(vk, message_new(cmid, "", attachments=[shared])) == (200, "ok")
+    assert await post(vk, message_new(73, "Начать", payload='{"command":"start"}')) == (200, "ok")
+    product, graffiti, voice, pressed = await inbound(vk)
+    assert [(m.extras["description"], m.attachments[0].url) for m in (product, graffiti)] == [
+        ("[product Чайник «Зефир» 1.7 л]", f"https://vk.com/product{SHOP}_8801"),
+        ("[graffiti]", "https://sun9-1.userapi.com/graffiti.png"),
+    ]
+    assert graffiti.attachments[0].kind == "image"
+    assert voice.attachments[0].extras["transcript"] == "добрый день я по поводу заказа"
+    assert (pressed.text, pressed.extras["payload"]) == ("Начать", '{"command":"start"}')
+
+
 def _long_chain(forwards: int) -> dict[str, Any]:
     """A message_new VK allows (100 forwards a level, 4,096 characters a text),
     each forward with one of its own: past 1 MiB with 65."""
