@@ -78,6 +78,11 @@ def unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
                             if m.direction is Direction.IN and not m.core.automated]
 
 
+def _from(messages: list[Message], first: Message) -> list[Message]:
+    """``messages`` from ``first`` (one of them) on."""
+    return messages[next(i for i, m in enumerate(messages) if m is first):]
+
+
 class BotDesk:
     def __init__(
         self, store: DeskStore, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
@@ -180,9 +185,10 @@ class BotDesk:
         current = settled(current, turn.language())  # "5" after «Уточните…»: its notices in Russian too
         reply = await self._ask(turn)
         recall = await self._recall(view, customer, pending, earlier)
-        if recall is not None and any(m.core.aside for m in messages[len(earlier):]):
+        if recall is not None and any(m.core.aside for m in _from(messages, pending[0])):
             # something was said aside this turn (a code offer): a "shall we continue?" beside it would
-            # make the customer's "no" ambiguous; their name alone is fine
+            # make the customer's "no" ambiguous; their name alone is fine. Only this turn's: an aside
+            # before the pause («Спасибо, номер сохранили») took "where you left off" from the greeting
             recall = Recall(recall.name)
         if reply.kind is ReplyKind.HANDOFF:
             # their name only: "shall we continue?" does not go with "a colleague will answer"

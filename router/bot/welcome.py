@@ -28,6 +28,7 @@ from babel.dates import format_timedelta
 from router.bot.config import Intent, Messages, render
 from router.connector import ChannelLabel
 from router.conversations.store import MessageStore
+from router.identity.phone_ask import proof_only
 from router.identity.store import CustomerStore
 from router.models import Author, Customer, Direction, IdentityRef, Message
 from router.texts import localized
@@ -171,8 +172,11 @@ class Greeter:
         return any(m.direction is Direction.IN and first.created_at - m.created_at < self.pause for m in earlier)
 
     def _from(self, message: Message, allowed: set[tuple[str, str]]) -> bool:
-        """A customer's message (not a machine's) from one of the ``allowed`` identities."""
+        """A customer's message (not a machine's, nor a platform's proof without words: a contact
+        shared after a question is no new topic) from one of the ``allowed`` identities."""
         if message.direction is not Direction.IN or message.sender is None or message.core.automated:
+            return False
+        if proof_only(message):
             return False
         ref = self.identity_of(message.sender)
         return (ref.kind, ref.value) in allowed

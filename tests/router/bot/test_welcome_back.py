@@ -193,3 +193,22 @@ async def test_a_turn_with_a_code_offer_beside_it_greets_by_name_but_asks_no_sha
     assert back.text.startswith(f"Здравствуйте, {NAME}!\n\n"), told
     assert "продолжим" not in back.text, told
     assert back.core.bot["kind"] == "answer"  # answered, not handed off
+
+
+async def test_an_aside_before_the_pause_leaves_the_greeting_whole(app: Client, clock: Clock) -> None:
+    """«Спасибо, номер сохранили» (said aside to a shared contact) before the pause
+    took "where you left off" from the next day's greeting: only this turn's asides count."""
+    router = app.app[ROUTER]
+    first = await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    # the platform's proof of the number, without words (Telegram's contact of one's own, say)
+    await router.on_message(InboundMessage(channel="whatsapp", external_id="proof-1", text="",
+                                           sender=IdentityRef(kind="whatsapp", value=CUSTOMER),
+                                           description="[contact]", proven_phone=CUSTOMER.removeprefix("whatsapp:")))
+    await settle(router)
+    said = [m for m in await app.app[STORE].customer_messages(first.customer_id or "", 100)
+            if m.author is not Author.CUSTOMER]
+    assert said[-1].core.aside, [m.text for m in said]
+    clock.now = T0 + timedelta(days=1)
+    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Можно оплатить картой?"))
+    assert back.text.startswith(
+        f"Здравствуйте, {NAME}! Вы писали нам 1 день назад в WhatsApp о сроках доставки — продолжим?\n\n"), back.text
