@@ -26,6 +26,9 @@ BROKEN = [
     pytest.param(lambda field: body(disposition(field), b"Content-Type image/png"), id="a-header-without-colon"),
     pytest.param(lambda field: body(disposition(field), b"Content-Type: \x01/\x02"), id="a-control-character"),
     pytest.param(lambda field: body(disposition(field, b"a" * 20_000 + b".png")), id="a-header-over-8-kib"),
+    # a name in a charset that cannot read it: a UnicodeError from part.name, a 500 on the site chat's route
+    pytest.param(lambda field: body(b'Content-Disposition: form-data; name="' + field.encode()
+                                    + b"\"; filename*=idna''xn--%00.png"), id="a-name-its-charset-cannot-read"),
 ]
 HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
