@@ -42,9 +42,10 @@ async def start_verification(conn: PgConn, start: VerificationStart, now: dateti
     # are a count: both are advisory locks, taken before either is read
     await advisory_lock(conn, CUSTOMER_CODES, start.customer_id)
     await advisory_lock(conn, KEY_DAILY_CAP, key_lock(start.key))
-    # the latest code, live or dead: it throttles the next (rules.code_sends)
+    # the latest code, live or dead: it throttles the next (rules.code_sends); the pending one
+    # first, which a code of the same instant must replace
     row = await conn.fetchrow("SELECT * FROM identity_verifications WHERE customer_id = $1"
-                              " ORDER BY created_at DESC, id DESC LIMIT 1", start.customer_id)
+                              " ORDER BY status = 'pending' DESC, created_at DESC, id DESC LIMIT 1", start.customer_id)
     sends = code_sends(as_verification(row) if row is not None else None, start, now)
     if row is not None and row["status"] == "pending":
         # one code in flight per customer: a new one replaces the old

@@ -25,9 +25,10 @@ def as_verification(r: sqlite3.Row) -> Verification:
 
 def start_verification(conn: sqlite3.Connection, start: VerificationStart, now: datetime) -> Verification:
     stamp = rows.ts(now)
-    # the latest code, live or dead: it throttles the next (rules.code_sends)
+    # the latest code, live or dead: it throttles the next (rules.code_sends); the pending one
+    # first, which a code of the same instant must replace
     row = rows.fetch_one(conn, "SELECT * FROM identity_verifications WHERE customer_id = ?"
-                         " ORDER BY created_at DESC, rowid DESC LIMIT 1", (start.customer_id,))
+                         " ORDER BY status = 'pending' DESC, created_at DESC, rowid DESC LIMIT 1", (start.customer_id,))
     sends = code_sends(as_verification(row) if row is not None else None, start, now)
     if row is not None and row["status"] == "pending":
         # one code in flight per customer: a new one replaces the old
