@@ -46,6 +46,7 @@ from router.identity.rules import (
     nothing_to_apply,
     one_owner,
     sender_is_given_key,
+    shared_given_reason,
 )
 from router.identity.rules_upsert import NAME_META
 from router.identity.types import ClaimPlan, CustomerUpsert, IdentityPlan, KeyRef, MergeRequest, Upserted
@@ -137,8 +138,7 @@ async def _undo_shared_given(conn: PgConn, plan: IdentityPlan, now: datetime) ->
     if row is None or not given_link(row["link_reason"]) or not await key_widely_shared(conn, key, plan.max_profiles):
         return
     holder = str(row["customer_id"])
-    reason = (f"{ref.kind} {ref.value} is shared (its {row['source']} gave it to several customers): whoever "
-              "writes from it is nobody's by it")
+    reason = shared_given_reason(ref, str(row["source"]))
     await conn.execute("DELETE FROM identities WHERE kind = $1 AND value = $2", ref.kind, ref.value)
     await postgres_upsert.note_shared(conn, holder, key, str(row["source"]), reason, now)
     await _audit(conn, "unlink", holder, None, "rule", None, reason, {"identity": ref.model_dump()}, now)

@@ -22,7 +22,7 @@ from router.identity.types import (
     VerificationCheck,
     VerificationStart,
 )
-from router.models import ConversationStatus, Verification
+from router.models import ConversationStatus, IdentityRef, Verification
 from router.store.errors import BackendError, ConflictError, NotFound
 
 Row = TypeVar("Row", bound=Mapping[str, Any])
@@ -262,6 +262,12 @@ GIVEN_BY = "given by "
 def given_link(link_reason: str | None) -> bool:
     """An identity the business's data gave its customer, not a channel's own."""
     return (link_reason or "").startswith(GIVEN_BY)
+
+
+def shared_given_reason(ref: IdentityRef, given_by: str) -> str:
+    """Why the link an import or a CRM gave is undone at a channel's first message from it."""
+    return (f"{ref.kind} {ref.value} is shared (its {given_by} gave it to several customers): whoever "
+            "writes from it is nobody's by it")
 
 
 def sender_is_given_key(plan: IdentityPlan) -> bool:

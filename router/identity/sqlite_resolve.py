@@ -17,6 +17,7 @@ from router.identity.rules import (
     nothing_to_apply,
     one_owner,
     sender_is_given_key,
+    shared_given_reason,
 )
 from router.identity.rules_upsert import NAME_META
 from router.identity.sqlite_claims import key_widely_shared
@@ -87,8 +88,7 @@ def _undo_shared_given(conn: sqlite3.Connection, plan: IdentityPlan, now: str) -
     if not key_widely_shared(conn, key, plan.max_profiles):
         return False
     holder = str(row["customer_id"])
-    reason = f"{ref.kind} {ref.value} is shared (its {row['source']} gave it to several customers): whoever " \
-             "writes from it is nobody's by it"
+    reason = shared_given_reason(ref, str(row["source"]))
     conn.execute("DELETE FROM identities WHERE kind = ? AND value = ?", (ref.kind, ref.value))
     sqlite_upsert.note_shared(conn, holder, key, str(row["source"]), reason, now)
     _audit(conn, "unlink", holder, None, "rule", None, reason, {"identity": ref.model_dump()}, now)

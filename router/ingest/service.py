@@ -34,7 +34,7 @@ from router.identity.store import CustomerStore, MergeStore
 from router.identity.types import IdentityPlan
 from router.ingest.pressure import Pressure
 from router.ingest.reopen import reopening
-from router.ingest.store import IngestStore
+from router.ingest.store import Ingested, IngestStore
 from router.language import answer_language, needs_history, settled
 from router.metrics import Metrics
 from router.models import (
@@ -188,17 +188,9 @@ class Ingest:
         if message.rating is not None and self.surveys is not None and not await self.surveys.press_counts(message):
             # a stale or forged rating button: acknowledged (no message: an empty id), never stored nor routed
             return Accepted("", None, True, self.clock())
-        plan = self.identity.plan(message)
-        received = self.clock()
-        step = await self.store.ingest(message, received, plan)
+        plan, step, merges = await self._store(message)
         stored = step.message
-        merges: list[MergeRecord] = []
-        if plan.proven and not step.duplicate:
-            merges = await merges_by_proof(self.store, step.customer.id, received)
-            for merge in merges:
-                self.bus.publish(events.customer_merged(merge))
         if step.duplicate:
-            self.metrics.duplicates.labels(message.channel).inc()
             log.info("duplicate delivery %s/%s is message %s", message.channel, message.external_id, stored.id)
             if step.conversation is not None:
                 return Accepted(stored.id, step.conversation.id, True, stored.created_at)
@@ -248,18 +240,26 @@ class Ingest:
         other): kept as the customer's, shown in their open conversation, but it
         opens none, and is never routed, handed off or answered (``automated``
         keeps the bot and resume away from it)."""
-        plan = self.identity.plan(message)
-        received = self.clock()
-        step = await self.store.ingest(message, received, plan)
-        if plan.proven and not step.duplicate:
-            for merge in await merges_by_proof(self.store, step.customer.id, received):
-                self.bus.publish(events.customer_merged(merge))
-        if step.duplicate:
-            self.metrics.duplicates.labels(message.channel).inc()
-        else:
+        _, step, _ = await self._store(message)
+        if not step.duplicate:
             self._stored_automated(message, step.message, step.conversation)
         view = step.conversation
         return Accepted(step.message.id, view.id if view else None, step.duplicate, step.message.created_at)
+
+    async def _store(self, message: InboundMessage) -> tuple[IdentityPlan, Ingested, list[MergeRecord]]:
+        """The message stored (or known as a redelivery) with its sender resolved, and
+        the merges a platform's proof in it made, announced."""
+        plan = self.identity.plan(message)
+        received = self.clock()
+        step = await self.store.ingest(message, received, plan)
+        merges: list[MergeRecord] = []
+        if plan.proven and not step.duplicate:
+            merges = await merges_by_proof(self.store, step.customer.id, received)
+            for merge in merges:
+                self.bus.publish(events.customer_merged(merge))
+        if step.duplicate:
+            self.metrics.duplicates.labels(message.channel).inc()
+        return plan, step, merges
 
     def _stored_automated(self, message: InboundMessage, stored: Message, view: ConversationView | None) -> None:
         """Counted, logged and shown where it was filed."""

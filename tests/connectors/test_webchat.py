@@ -17,16 +17,14 @@ from connectors.webchat import WebChatConnector, WebChatOptions
 from router.config import Settings
 from router.models import (
     MAX_TEXT_LENGTH,
-    Direction,
-    IdentityRef,
 )
-from router.server.app import STORE
 from tests.conftest import HANG, AppClient
 from tests.connectors.webchat_helpers import (
     WS,
     Client,
     barrier,
     expect_error,
+    first_words,
     hello,
     new_visitor,
     receive,
@@ -117,13 +115,8 @@ async def test_the_same_client_id_of_two_visitors_is_two_messages(client: Client
 
 
 async def test_name_and_claimed_contacts_reach_the_router(client: Client) -> None:
-    async with tab(client) as ws:
-        welcome = await hello(ws, name="Анна", email="anna@example.com", phone="+7 900 000-00-00")
-        await say(ws, "hello")
-    store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
-    assert customer is not None and customer.display_name == "Анна"
-    [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
+    customer, stored = await first_words(client, name="Анна", email="anna@example.com", phone="+7 900 000-00-00")
+    assert customer.display_name == "Анна"
     assert stored.core.claimed_email == "anna@example.com"
     assert stored.core.claimed_phone == "+7 900 000-00-00"
 

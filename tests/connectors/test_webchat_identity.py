@@ -3,9 +3,9 @@ in the hello is a claim, and a claim shows nothing of another profile."""
 
 from __future__ import annotations
 
-from router.models import Direction, IdentityRef, InboundMessage
+from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
-from tests.connectors.webchat_helpers import Client, hello, say, tab
+from tests.connectors.webchat_helpers import Client, first_words, hello, say, tab
 
 
 async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_history(client: Client) -> None:
@@ -39,11 +39,5 @@ async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_his
 
 async def test_a_name_given_in_the_hello_reaches_the_agents_without_bidi_controls(client: Client) -> None:
     # U+202E turns what follows round: an agent would read "live" and believe it
-    async with tab(client) as ws:
-        welcome = await hello(ws, name="\u202eevil")
-        await say(ws, "hello")
-    store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
-    assert customer is not None and customer.display_name == "evil"
-    [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
-    assert stored.core.sender_name == "evil"
+    customer, stored = await first_words(client, name="\u202eevil")
+    assert customer.display_name == "evil" and stored.core.sender_name == "evil"

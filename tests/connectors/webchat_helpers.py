@@ -16,6 +16,8 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from router.config import ConnectorConfig, Settings
+from router.models import Customer, Direction, IdentityRef, Message
+from router.server.app import STORE
 from tests.conftest import HANG
 
 Client = TestClient[web.Request, web.Application]
@@ -71,6 +73,19 @@ async def new_visitor(client: Client, text: str) -> tuple[str, Frame]:
     async with tab(client) as ws:
         visitor_id = (await hello(ws))["visitor_id"]
         return visitor_id, await say(ws, text)
+
+
+async def first_words(client: Client, **hello_fields: Any) -> tuple[Customer, Message]:
+    """A new visitor says hello with ``hello_fields`` and "hello": the customer the router
+    made of them, and that message as stored."""
+    async with tab(client) as ws:
+        welcome = await hello(ws, **hello_fields)
+        await say(ws, "hello")
+    store = client.app[STORE]
+    customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
+    assert customer is not None
+    [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
+    return customer, stored
 
 
 async def reload_history(client: Client, visitor_id: str) -> list[Frame]:
