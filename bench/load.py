@@ -177,7 +177,7 @@ DRAIN_PATIENCE = 60.0
 SETTLE = 1.0  # seconds after the last delivery before the server's CPU is read again
 # either JSON spelling: with spaces after the separators (json.dumps) or without (orjson)
 _TOKEN = re.compile(r'"text": ?"((?:open|bench) \d+)"')
-_CREATED = ('{"type": "message.created"', '{"type":"message.created"')
+CREATED = ('{"type": "message.created"', '{"type":"message.created"')
 
 
 async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
@@ -186,7 +186,7 @@ async def agent_listener(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
     async for msg in ws:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             break
-        if msg.data.startswith(_CREATED) and (match := _TOKEN.search(msg.data)):
+        if msg.data.startswith(CREATED) and (match := _TOKEN.search(msg.data)):
             run.received(match.group(1))
 
 

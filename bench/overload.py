@@ -39,8 +39,10 @@ from bench import load
 
 # nothing acknowledged for this long: the service is done with what it was sent
 DRAIN_PATIENCE = 30.0
-_TOKEN = re.compile(r'"text": "(over \d+)"')
-_CREATED = re.compile(r'"created_at": "([^"]+)"')
+_TOKEN = re.compile(r'"text": ?"(over \d+)"')
+_CREATED = re.compile(r'"created_at": ?"([^"]+)"')
+# either JSON spelling of a site-chat frame: the standard library's (a space after each colon) or orjson's
+_ACK, _ERROR = ('{"type": "ack"', '{"type":"ack"'), ('{"type": "error"', '{"type":"error"')
 _GAUGE = re.compile(r"^omnirouter_pipeline_lag_seconds\{[^}]*\} (\S+)$", re.MULTILINE)
 _IN_FLIGHT = re.compile(r"^omnirouter_pipeline_in_flight\{[^}]*\} (\S+)$", re.MULTILINE)
 _WAITING = re.compile(r"^omnirouter_admission_waiting\{[^}]*\} (\S+)$", re.MULTILINE)
@@ -77,7 +79,7 @@ async def _agent(ws: aiohttp.ClientWebSocketResponse, run: Overload) -> None:
     async for msg in ws:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             break
-        if (msg.data.startswith('{"type": "message.created"') and (token := _TOKEN.search(msg.data))
+        if (msg.data.startswith(load.CREATED) and (token := _TOKEN.search(msg.data))
                 and (created := _CREATED.search(msg.data))):
             run.delivered(token.group(1), created.group(1))
     run.cut += 1  # the bench closes its sockets only after cancelling this task
@@ -103,9 +105,9 @@ async def _customer(ws: aiohttp.ClientWebSocketResponse, run: Overload) -> None:
     async for msg in ws:
         if msg.type is not aiohttp.WSMsgType.TEXT:
             break
-        if msg.data.startswith('{"type": "ack"'):
+        if msg.data.startswith(_ACK):
             run.acked(msg.json()["client_id"])
-        elif msg.data.startswith('{"type": "error"'):
+        elif msg.data.startswith(_ERROR):
             run.refused += 1
 
 
