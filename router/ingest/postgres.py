@@ -60,11 +60,12 @@ _FIRST_COPY = "SELECT * FROM messages WHERE channel = $1 AND external_id = $2 AN
 # conversation back as every slice returns it: one statement, one round trip (a data-modifying
 # WITH runs whether or not the query reads it). $1 message, $2 the customer it is filed as,
 # $3 channel, $4 now, $5 preview, $6 the conversation (a thread's) or the customer (theirs), as
-# {which} says
+# {which} says; ``switched`` (Ingested.switched): its last message came on another channel
 _JOIN_OPEN = """
-    WITH joined AS (
-        UPDATE conversations SET channel = $3, updated_at = $4, last_message_at = $4, last_message_text = $5
-        WHERE {which} = $6 AND status <> 'resolved' RETURNING *),
+    WITH was AS (SELECT id, channel FROM conversations WHERE {which} = $6 AND status <> 'resolved' FOR UPDATE),
+    joined AS (
+        UPDATE conversations c SET channel = $3, updated_at = $4, last_message_at = $4, last_message_text = $5
+        FROM was WHERE c.id = was.id RETURNING c.*, was.channel <> $3 AS switched),
     filed AS (UPDATE messages m SET conversation_id = joined.id, customer_id = $2 FROM joined WHERE m.id = $1)
     SELECT joined.*, cu.display_name AS customer_name FROM joined JOIN customers cu ON cu.id = joined.customer_id
 """
@@ -90,17 +91,19 @@ async def _insert_inbound(conn: PgConn, stored: Message) -> tuple[Message, bool]
 
 async def _join_open(
     conn: PgConn, message_id: str, customer_id: str, thread: str | None, channel: str, now: datetime, preview: str
-) -> tuple[ConversationView | None, str | None]:
+) -> tuple[ConversationView | None, str | None, bool]:
     """File an unattached message in ``thread``'s conversation if it is still
-    open, else in the customer's open one: ``(conversation, None)``;
-    ``(None, None)`` when there is none; the second is the thread's
+    open, else in the customer's open one: ``(conversation, None, switched)``;
+    ``(None, None, False)`` when there is none; the second is the thread's
     conversation when it was resolved before its lock was granted."""
     if thread is not None:
         row = await conn.fetchrow(_JOIN_THREAD, message_id, customer_id, channel, now, preview, thread)
         if row is not None:
-            return _conversation(row), None
+            return _conversation(row), None, row["switched"]
     row = await conn.fetchrow(_JOIN_CUSTOMERS, message_id, customer_id, channel, now, preview, customer_id)
-    return (_conversation(row) if row is not None else None), thread
+    if row is None:
+        return None, thread, False
+    return _conversation(row), thread, row["switched"]
 
 
 async def _lock_customer(conn: PgConn, customer_id: str, *, opening: bool) -> None:
@@ -143,7 +146,7 @@ async def _attach(
             raise AlreadyRouted(msg["conversation_id"])
         return await _conv_view(conn, msg["conversation_id"]), False
     preview = _preview(msg["text"], msg["description"])
-    joined, _ = await _join_open(conn, message_id, customer_id, thread, channel, now, preview)
+    joined, _, _ = await _join_open(conn, message_id, customer_id, thread, channel, now, preview)
     if joined is not None:
         return joined, False
     if route is None:
@@ -283,8 +286,8 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     stored, duplicate = await _insert_inbound(conn, stored)
     if duplicate:  # another node stored this delivery since the look above: theirs stands
         return await _redelivered(conn, stored, customer, now, thread)
-    joined, resolved = await _join_open(conn, stored.id, customer.id, thread, stored.channel, now,
-                                        _preview(stored.text, stored.extras.get(DESCRIPTION)))
+    joined, resolved, switched = await _join_open(conn, stored.id, customer.id, thread, stored.channel, now,
+                                                  _preview(stored.text, stored.extras.get(DESCRIPTION)))
     if resolved is not None:  # the thread was resolved before its lock was granted: follow it, as above
         stored = _following(stored, resolved)
         await conn.execute("UPDATE messages SET core = $1 WHERE id = $2",
@@ -292,7 +295,7 @@ async def _ingest(conn: PgConn, stored: Message, name: str | None, now: datetime
     if joined is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
         return Ingested(stored, False, customer, None)
     filed = stored.model_copy(update={"conversation_id": joined.id, "customer_id": customer.id})
-    return Ingested(filed, False, customer, joined)
+    return Ingested(filed, False, customer, joined, switched)
 
 
 async def _stored_inbound(conn: PgConn, channel: str, external_id: str | None) -> Message | None:

@@ -201,7 +201,8 @@ class Ingest:
             if answered is not None:
                 self._counter(message.channel).inc()
                 return Accepted(stored.id, answered.conversation.id, step.duplicate, stored.created_at)
-        conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate)
+        conversation = await self._route(stored, step.customer, step.conversation, bot_turn=step.duplicate,
+                                         switched=step.switched)
         if not step.duplicate and proof_only(stored):
             # the phone button's answer (a proven key, no words) is answered here, never by the bot
             await self.phone_asker.answer_proof(stored, step.customer, merges)
@@ -272,9 +273,10 @@ class Ingest:
             self.bus.publish(events.message_created(stored, view))
 
     async def _route(self, stored: Message, customer: Customer, view: ConversationView | None,
-                     bot_turn: bool = True) -> ConversationView:
+                     bot_turn: bool = True, switched: bool = False) -> ConversationView:
         """Open a routed conversation when the customer has none, then tell
-        everyone; the bot's turn follows unless the caller gives it."""
+        everyone; the bot's turn follows unless the caller gives it. ``switched``:
+        the message came on another channel than the conversation's last one."""
         created = reopened = False
         notice: str | None = None
         if view is None:
@@ -309,6 +311,11 @@ class Ingest:
                                         self.handoff_texts)
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
+        elif switched and view.status is ConversationStatus.QUEUED:
+            # invariant 8 where they write now: what happens next was said on the channel before, and a
+            # customer who moved from the site chat to Telegram while waiting heard nothing there
+            notice = handoff_notice(self.routing.reopened(stored, customer, view), stored, customer,
+                                    self.handoff_texts)
         if view.snoozed_until is not None:  # the customer wrote: a snoozed conversation is back at once
             view = await self.store.wake(view.id) or view
         log.debug("message %s in conversation %s", stored.id, view.id)

@@ -212,21 +212,21 @@ def _thread(conn: sqlite3.Connection, channel: str, replies_to: list[str]) -> tu
 # bench.ingest_writer``). A bare tuple, not a dataclass: pickling and unpickling an instance of a
 # class cost twice a tuple's (~12 µs against ~6 there and back, measured), once per message.
 # (customer: sqlite_rows.customer_values, conversation: a row of rows.VIEW_VALUES or None,
-# follows: the resolved conversation whose thread it answered or None)
-_Filed = tuple[tuple[Any, ...], tuple[Any, ...] | None, str | None]
+# follows: the resolved conversation whose thread it answered or None, switched: Ingested.switched)
+_Filed = tuple[tuple[Any, ...], tuple[Any, ...] | None, str | None, bool]
 
 
 def _ingested(sent: Message, filed: _Filed) -> Ingested:
     """``sent`` as filed: set in place, it being ``ingest``'s own, made for this call and seen by
     nobody else yet (a copy cost ~4 µs per message, setting its fields ~0.4, measured)."""
-    customer_values, view_values, follows = filed
+    customer_values, view_values, follows, switched = filed
     customer = customer_of(customer_values)
     view = view_of(view_values) if view_values is not None else None
     if follows is not None:
         sent.core = sent.core.model_copy(update={"follows_conversation": follows})
     if view is not None:
         sent.conversation_id, sent.customer_id = view.id, customer.id
-    return Ingested(sent, False, customer, view)
+    return Ingested(sent, False, customer, view, switched)
 
 
 def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str | None, name: str | None, now: str,
@@ -247,13 +247,13 @@ def _ingest(conn: sqlite3.Connection, params: dict[str, Any], description: str |
         # a redelivery's claims were recorded the first time
         return _redelivered(conn, first, _plain(plan.identity if plan is not None else sender), name, now, thread)
     customer = resolved_row(conn, plan or _plain(sender), name, now, params["id"])
-    view = _touched(conn, thread, customer["id"], channel, now, _preview(params["text"], description))
+    view, switched = _touched(conn, thread, customer["id"], channel, now, _preview(params["text"], description))
     if view is None:  # routing opens one; the message waits unattached (and is resumed if we crash)
         conn.execute(_INSERT_MESSAGE, params)
-        return customer_values(customer), None, closed
+        return customer_values(customer), None, closed, False
     # inserted already attached: one write of the row and its indexes, not an insert and an update
     conn.execute(_INSERT_MESSAGE, {**params, "conversation_id": view[0], "customer_id": customer["id"]})
-    return customer_values(customer), view, closed
+    return customer_values(customer), view, closed, switched
 
 
 # the conversation a new message continues, by id (the thread it answers) or the customer's open one
@@ -269,16 +269,19 @@ _TOUCH_OTHER = {thread: f"{_TOUCH}, channel = ? WHERE {which} RETURNING {_VIEW_V
 
 
 def _touched(conn: sqlite3.Connection, thread: str | None, customer_id: str, channel: str, now: str,
-             preview: str) -> tuple[Any, ...] | None:
+             preview: str) -> tuple[tuple[Any, ...] | None, bool]:
     """The new message's conversation, ``thread`` or else the customer's open one, marked with it
     and read back (``VIEW_VALUES``) in one statement: finding, updating and reading it were three
-    (~30 % of the writer's time per message, profiled); None when there is none to continue."""
+    (~30 % of the writer's time per message, profiled); None when there is none to continue.
+    Then whether its last message came on another channel (``Ingested.switched``)."""
     on = thread is not None
     key = thread if thread is not None else customer_id
     row = conn.execute(_TOUCH_SAME[on], (now, now, preview, key, channel)).fetchone()
-    if row is None:  # another channel than the last message's, or no conversation to continue
-        row = conn.execute(_TOUCH_OTHER[on], (now, now, preview, channel, key)).fetchone()
-    return tuple(row) if row is not None else None
+    if row is not None:
+        return tuple(row), False
+    # another channel than the last message's, or no conversation to continue
+    row = conn.execute(_TOUCH_OTHER[on], (now, now, preview, channel, key)).fetchone()
+    return (tuple(row), True) if row is not None else (None, False)
 
 
 def _stored_inbound(conn: sqlite3.Connection, channel: str, external_id: str | None) -> Message | None:

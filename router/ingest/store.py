@@ -30,6 +30,9 @@ class Ingested:
     customer: Customer
     # None when the customer has no open conversation: routing decides next
     conversation: ConversationView | None
+    # the open conversation's last message came on another channel: one queued for people tells the
+    # customer again, on this channel, what happens next (they never heard it here)
+    switched: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,9 @@ class Routing(Protocol):
 
     def reopened(self, message: Message, customer: Customer, conversation: ConversationView) -> RouteDecision:
         """What the customer is told of ``conversation``, reopened by ``message``
-        (back to its own team's queue): its ``notice`` when that team is closed
-        now, its ``handoff`` when a new queued conversation would be told one."""
+        (back to its own team's queue), or waiting in that queue when ``message``
+        came on another channel: its ``notice`` when that team is closed now, its
+        ``handoff`` when a new queued conversation would be told one."""
         ...
 
     def handoff(

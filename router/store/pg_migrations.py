@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
+from router.ingest.pg_schema import INGEST_KNOWN_SWITCH
 from router.reports.cycles_schema import POSTGRES as CONVERSATION_CYCLES
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.search.pg_schema import SEARCH as _SEARCH
@@ -546,6 +547,7 @@ PG_MIGRATIONS: list[str] = [
     " CREATE INDEX conversations_status_agent_seq ON conversations(status, agent_id, seq);"
     " CREATE INDEX conversations_open_board ON conversations(team, channel, status)"
     " INCLUDE (snoozed_until, reopened_at, created_at) WHERE status IN ('bot', 'queued', 'assigned');",
+    INGEST_KNOWN_SWITCH,  # 25: a known sender's message on another channel takes the full transaction
 ]
 
 

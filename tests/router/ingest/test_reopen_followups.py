@@ -180,3 +180,34 @@ async def test_a_reopen_on_another_channel_takes_that_channels_kind(desk: Desk) 
     assert await _write(desk, 2, "calling about it", channel="voice") == conv
     view = await desk.router.store.get_conversation(conv)
     assert (view.channel, view.channel_kind) == ("voice", "voice")
+
+
+def _told_on(messages: list[Message]) -> list[tuple[str, str]]:
+    return [(m.channel, m.text) for m in messages if m.direction is Direction.OUT and m.core.automatic == "handoff"]
+
+
+async def test_a_queued_customer_who_switches_channel_is_told_there_what_happens_next(desk: Desk) -> None:
+    conv = await _write(desk, 1, "my parcel is late")
+    [(channel, text)] = _told_on(await desk.router.store.list_messages(conv, 50))
+    assert channel == "webchat"
+    # waiting in the queue, they write from another channel: the notice went only to the first
+    assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
+    assert _told_on(await desk.router.store.list_messages(conv, 50)) == [("webchat", text), ("telegram", text)]
+    # their next message there is told nothing again
+    assert await _write(desk, 3, "hello?", channel="telegram") == conv
+    assert len(_told_on(await desk.router.store.list_messages(conv, 50))) == 2
+
+
+async def test_a_queued_customer_switching_channel_after_hours_hears_when_the_team_opens(desk: Desk) -> None:
+    conv = await _write(desk, 1, "my parcel is late")
+    desk.clock.advance(hours=10)  # 20:00 in Moscow: support is closed
+    assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
+    told = _told_on(await desk.router.store.list_messages(conv, 50))
+    assert told[-1][0] == "telegram" and told[-1][1].startswith("We are closed; we answer from")
+
+
+async def test_a_customer_whose_conversation_an_agent_has_is_not_told_on_switching(desk: Desk) -> None:
+    conv = await _write(desk, 1, "my parcel is late")
+    await desk.router.conversations.assign(conv, desk.ann)
+    assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
+    assert [c for c, _ in _told_on(await desk.router.store.list_messages(conv, 50))] == ["webchat"]
