@@ -19,6 +19,15 @@ Two nodes never run a job at once:
 - the server frees the lock of a silent client only when TCP keepalive
   gives up on it (``tcp_keepalives_*`` asked for below: about 11 s), after
   the leader has stopped;
+- a frozen leader (SIGSTOP, a paused VM, a machine swapping) is no silent
+  client: its kernel still answers the keepalives, and its locks were held
+  for as long as it was frozen, every singleton of the cluster stopped
+  (45 s of no assignments, seen). The session also ends after ``idle_timeout``
+  (10 s) without a query (``idle_session_timeout``, PostgreSQL 14 and later),
+  which a live leader, querying every tick, never reaches. A leader that
+  thaws learns of the end from the server's message on its socket and stops
+  its jobs; whatever step a job was in when it froze may finish first, as a
+  step cut short by a crash would be taken again;
 - a node that wins a lock waits ``takeover_grace`` (2 s) before it starts
   the job, so a leader whose session the server ended has finished
   cancelling its own (a long poll's request is closed).
@@ -44,6 +53,7 @@ log = logging.getLogger(__name__)
 
 TICK = 1.0  # seconds between tries for a lock this node wants, and between heartbeats
 HEARTBEAT_TIMEOUT = 3.0
+IDLE_TIMEOUT = 10.0  # seconds without a query after which the server ends a (frozen) leader's session
 TAKEOVER_GRACE = 2.0
 STAND_BACK = 3  # ticks a node that lost a lead lets pass before trying for it again
 # the server gives up on a silent client after idle + interval * count seconds
@@ -52,6 +62,8 @@ def application_name(node: str) -> str:
     return f"omnirouter {node} leadership"
 
 
+# the major version of PostgreSQL that has idle_session_timeout (an older one refuses the name)
+IDLE_SESSION_TIMEOUT_SINCE = 14
 KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
 # a query cut short leaves asyncpg's connection unusable (InternalClientError): made again too
@@ -89,11 +101,13 @@ class PgLeadership:
     loss) by a task of its own until exit, which frees every lock."""
 
     def __init__(self, dsn: str, node: str, *, tick: float = TICK, heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
-                 takeover_grace: float = TAKEOVER_GRACE) -> None:
+                 takeover_grace: float = TAKEOVER_GRACE, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.dsn = dsn
         self.node = node
         self.tick = tick
         self.heartbeat_timeout = heartbeat_timeout
+        # a live keeper queries every tick: a few ticks of silence and more is no live one
+        self.idle_timeout = max(idle_timeout, 3 * tick)
         self.takeover_grace = takeover_grace
         self._claims: dict[str, _Claim] = {}
         # the connection is used by the keeper task only: a job's task, cancelled at any
@@ -189,6 +203,8 @@ class PgLeadership:
                 self.dsn, timeout=CONNECT_TIMEOUT,
                 server_settings={"application_name": application_name(self.node), **KEEPALIVE})
             self._conn.add_termination_listener(self._ended)
+            if self._conn.get_server_version().major >= IDLE_SESSION_TIMEOUT_SINCE:
+                await self._conn.execute(f"SET idle_session_timeout = {round(self.idle_timeout * 1000)}")
         # this session's: if it ends meanwhile (``_ended``), what it was granted ended with it
         conn = self._conn
         while self._unlocking:

@@ -86,7 +86,9 @@ async def test_a_leader_whose_link_goes_silent_stops_before_anyone_takes_over(pg
     link = Link(url.hostname or "127.0.0.1", url.port or 5432)
     through = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{await link.start()}"))
     try:
-        async with PgLeadership(through, "a", tick=0.1, takeover_grace=0.3, heartbeat_timeout=1.0) as a, \
+        # the server's idle timeout far off: this is the keepalive's case, the frozen leader's is below
+        async with PgLeadership(through, "a", tick=0.1, takeover_grace=0.3, heartbeat_timeout=1.0,
+                                idle_timeout=600) as a, \
                 fast(pg_database, "b") as b, running(a.run("vk:community", jobs.job("a"))):
             await eventually(lambda: _true(jobs.running == {"a"}), "a to lead")
             async with running(b.run("vk:community", jobs.job("b"))):
@@ -100,6 +102,28 @@ async def test_a_leader_whose_link_goes_silent_stops_before_anyone_takes_over(pg
     finally:
         await link.close()
     assert jobs.most_at_once == 1 and jobs.starts == ["a", "b"]
+
+
+async def test_a_frozen_leaders_singletons_are_taken_over_while_it_stays_frozen(pg_database: str) -> None:
+    """A leader that stops querying while its connection stays up (a node under
+    SIGSTOP, whose kernel still answers the server's keepalives; here a link
+    that holds its traffic and is never cut): the server ends its session after
+    ``idle_timeout`` without a query, and the standby leads."""
+    jobs = Jobs()
+    url = urlsplit(pg_database)
+    link = Link(url.hostname or "127.0.0.1", url.port or 5432)
+    through = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{await link.start()}"))
+    try:
+        async with PgLeadership(through, "a", tick=0.1, takeover_grace=0.3, idle_timeout=1.0) as a, \
+                fast(pg_database, "b") as b, running(a.run("assigner", jobs.job("a"))):
+            await eventually(lambda: _true(jobs.running == {"a"}), "a to lead")
+            async with running(b.run("assigner", jobs.job("b"))):
+                await refused_twice(pg_database, "b")
+                link.hold()
+                await eventually(lambda: _true(b.leading() == ["assigner"] and "b" in jobs.running),
+                                 "b to take over while a's link is held")
+    finally:
+        await link.close()
 
 
 async def test_the_other_node_leads_when_the_leader_closes(pg_database: str) -> None:
