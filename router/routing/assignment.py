@@ -170,7 +170,7 @@ class Assigner:
         self.batch = batch
         self.offer_timeout = offer_timeout
         self.wakeup = asyncio.Event()
-        # breaches already announced (forgotten once answered): one event each
+        # breaches seen since this node leads (forgotten once answered): the store is asked of new ones only
         self._breached: set[str] = set()
         # conversation → agents who let an offer of it lapse: offered to others first.
         # In memory (a restart forgets, which only costs one more lapse), the
@@ -329,9 +329,12 @@ class Assigner:
 
     async def _announce_breaches(self, now: datetime) -> None:
         breaches = await self.sla_breaches(now)
-        for breach in breaches:
+        unseen = [b for b in breaches if b.conversation.id not in self._breached]
+        # marked in the store: a node that starts leading (or starts again) knows what was announced
+        first = set(await self.store.announce_breaches([b.conversation.id for b in unseen], now))
+        for breach in unseen:
             conversation = breach.conversation
-            if conversation.id in self._breached:
+            if conversation.id not in first:
                 continue
             log.warning("conversation %s (team %s) missed its first-response target of %.0f s",
                         conversation.id, conversation.team, breach.target)

@@ -225,3 +225,14 @@ class PostgresRouting(AssignmentStore, PgConnections):
 
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
         await self._pg.write(_mark_opened, conversation_id, agent_id, now)
+
+    async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
+        return await self._pg.write(_announce_breaches, conversation_ids, now) if conversation_ids else []
+
+
+async def _announce_breaches(conn: PgConn, conversation_ids: list[str], now: datetime) -> list[str]:
+    rows = await conn.fetch(
+        "UPDATE conversations SET sla_announced_at = $2 WHERE id = ANY($1::text[]) AND (sla_announced_at IS NULL"
+        " OR sla_announced_at < coalesce(reopened_at, created_at)) RETURNING id",
+        conversation_ids, now)
+    return [str(r["id"]) for r in rows]

@@ -199,3 +199,16 @@ class SQLiteRouting(AssignmentStore, Connections):
             " AND opened_at IS NULL",
             (ts(now), conversation_id, agent_id),
         )
+
+    async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
+        return await self._w.call(_announce_breaches, conversation_ids, ts(now)) if conversation_ids else []
+
+
+def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], now: str) -> list[str]:
+    marks = ", ".join("?" * len(conversation_ids))
+    rows = conn.execute(
+        f"UPDATE conversations SET sla_announced_at = ? WHERE id IN ({marks}) AND (sla_announced_at IS NULL"
+        " OR sla_announced_at < coalesce(reopened_at, created_at)) RETURNING id",
+        (now, *conversation_ids),
+    ).fetchall()
+    return [str(r[0]) for r in rows]

@@ -96,3 +96,10 @@ class AssignmentStore(Protocol):
         first; only those created before ``created_before`` when given. A
         reopened conversation counts from its ``reopened_at``: only an agent
         reply since the reopen answers it."""
+
+    @abstractmethod
+    async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
+        """Mark each conversation's missed first-response target as announced
+        (``sla_announced_at``) and return those not announced before in its
+        cycle (since ``created_at``, or ``reopened_at`` after a reopen): each
+        breach is announced once across restarts and leaders. One statement."""

@@ -472,4 +472,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_open_board ON conversations(team, channel, status, snoozed_until, reopened_at,
         created_at) WHERE status IN ('bot', 'queued', 'assigned');
     """,
+    # 31: a missed first-response target announced once per conversation cycle, whichever node
+    # leads the assigner and across restarts (router.routing.assignment: a new leader announced
+    # every current breach again)
+    "ALTER TABLE conversations ADD COLUMN sla_announced_at TEXT;",
 ]

@@ -548,6 +548,8 @@ PG_MIGRATIONS: list[str] = [
     " CREATE INDEX conversations_open_board ON conversations(team, channel, status)"
     " INCLUDE (snoozed_until, reopened_at, created_at) WHERE status IN ('bot', 'queued', 'assigned');",
     INGEST_KNOWN_SWITCH,  # 25: a known sender's message on another channel takes the full transaction
+    # 26: a missed first-response target announced once per conversation cycle (SQLite's 31)
+    "ALTER TABLE conversations ADD COLUMN sla_announced_at timestamptz;",
 ]
 
 

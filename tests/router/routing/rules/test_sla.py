@@ -3,17 +3,19 @@ console, and can open an escalation step."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from router.bus import EventBus
+from router.bus import Event, EventBus
 from router.core import Router
 from router.metrics import Metrics
 from router.models import Presence, Role
 from router.routing.assignment import Assigner, Policy
 from router.routing.rules import RulesRouting, load_rules
+from router.store.base import Store
 from router.store.sqlite import SQLiteStore
 from router.yamlconf import ConfigError
 from tests.router.routing.rules.conftest import write_config
@@ -66,6 +68,34 @@ async def test_a_breach_is_announced_once_and_opens_the_sla_step(
     assert (breach.conversation.id, breach.target, breach.waited) == (conv, 300, 360)
     # the step after the SLA opens the queue to anyone
     assert (await router.store.get_conversation(conv)).agent_id == bob.id
+
+
+def _breaches_announced(events: asyncio.Queue[Event | None]) -> list[str]:
+    found = []
+    while not events.empty():
+        event = events.get_nowait()
+        if event is not None and event.type == "conversation.sla_breached":
+            found.append(event.data["conversation"]["id"])
+    return found
+
+
+async def test_a_breach_is_announced_once_whichever_node_leads_the_assigner(store: Store, tmp_path: Path) -> None:
+    """On every backend: a node that starts leading the assigner (another node died, or this one
+    restarted) remembers nothing, and announced every current breach again."""
+    clock, bus = Clock(), EventBus()
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", RULES, TEAMS)), clock)
+    router, policy = Router(store, bus, routing, Metrics(), clock=clock), Policy(routing.ruleset.teams, routing.ruleset)
+    first = await write(router, 1, "where is my money")
+    async with bus.subscribe() as events:
+        clock.advance(minutes=6)
+        await Assigner(store, bus, policy, clock).assign_round()
+        assert _breaches_announced(events.queue) == [first]
+        second = await write(router, 2, "and my parcel", sender="v2")
+        clock.advance(minutes=6)
+        leader = Assigner(store, bus, policy, clock)  # the next leader, with nothing in memory
+        await leader.assign_round()
+        await leader.assign_round()
+        assert _breaches_announced(events.queue) == [second]
 
 
 async def test_an_answered_conversation_is_no_breach(setup: tuple[Router, Assigner, Clock, EventBus]) -> None:
