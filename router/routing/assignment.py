@@ -151,6 +151,12 @@ class AssignerStore(AssignmentStore, AccountStore, AgentAdminStore, Conversation
     reroutes one)."""
 
 
+# how long an agent is offline before the conversations whose customers wait for them go back to
+# the queue (a page reloaded, a laptop's lid closed for a minute, keeps them), and how often it is looked at
+OFFLINE_RETURN = timedelta(minutes=2)
+OFFLINE_CHECK = timedelta(seconds=5)
+
+
 class Assigner:
     def __init__(
         self,
@@ -161,6 +167,7 @@ class Assigner:
         *,
         batch: int = 1000,
         offer_timeout: timedelta | None = timedelta(minutes=2),
+        offline_return: timedelta | None = OFFLINE_RETURN,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -169,6 +176,8 @@ class Assigner:
         self.clock = clock
         self.batch = batch
         self.offer_timeout = offer_timeout
+        self.offline_return = offline_return
+        self._offline_checked: datetime | None = None
         self.wakeup = asyncio.Event()
         # breaches seen since this node leads (forgotten once answered): the store is asked of new ones only
         self._breached: set[str] = set()
@@ -248,6 +257,7 @@ class Assigner:
         offers go to the store together (one transaction, each checked)."""
         now = self.clock()
         await self._expire_offers(now)
+        await self._return_from_offline(now)
         await self._announce_breaches(now)
         pool, policy = await self.candidates(), self.policy
         if not any(c.free(kind) for c in pool for kind in c.config.capacity):
@@ -292,6 +302,22 @@ class Assigner:
         if assigned:
             log.info("assigned %d conversation(s)", len(assigned))
         return assigned
+
+    async def _return_from_offline(self, now: datetime) -> None:
+        """A customer writing to an agent who went offline (logged out at the end of a shift, a
+        supervisor set them offline) waited for them with nobody told: back to the team's queue
+        once the agent has been offline ``offline_return``, that agent preferred when back."""
+        if self.offline_return is None:
+            return
+        if self._offline_checked is not None and now - self._offline_checked < OFFLINE_CHECK:
+            return  # a statement every few seconds, not on every round (a round runs per new conversation)
+        self._offline_checked = now
+        returned = await self.store.return_from_offline(now - self.offline_return, now)
+        names = {a.id: a.username for a in await self.store.list_agents()} if returned else {}
+        for back in returned:
+            log.info("conversation %s back to the queue: its customer wrote and agent %s is offline",
+                     back.conversation.id, names.get(back.agent_id, back.agent_id))
+            self.bus.publish(events.conversation_updated(back.conversation))
 
     async def _expire_offers(self, now: datetime) -> None:
         if self.offer_timeout is None:

@@ -22,6 +22,7 @@ import asyncpg
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
+from router.routing.sql import STRANDED
 from router.routing.store import AssignmentStore, ReleasedOffer
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -226,6 +227,9 @@ class PostgresRouting(AssignmentStore, PgConnections):
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
         await self._pg.write(_mark_opened, conversation_id, agent_id, now)
 
+    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
+        return await self._pg.write(_return_from_offline, offline_before, now)
+
     async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
         return await self._pg.write(_announce_breaches, conversation_ids, now) if conversation_ids else []
 
@@ -236,3 +240,9 @@ async def _announce_breaches(conn: PgConn, conversation_ids: list[str], now: dat
         " OR sla_announced_at < coalesce(reopened_at, created_at)) RETURNING id",
         conversation_ids, now)
     return [str(r["id"]) for r in rows]
+
+
+async def _return_from_offline(conn: PgConn, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
+    rows = await conn.fetch(STRANDED.format(now="$1", bound="$2", never="'-infinity'::timestamptz"), now,
+                            offline_before)
+    return [ReleasedOffer(await _conv_view(conn, r["id"]), r["preferred_agent_id"]) for r in rows]

@@ -13,6 +13,7 @@ from typing import Any
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
+from router.routing.sql import STRANDED
 from router.routing.store import AssignmentStore, ReleasedOffer
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
@@ -203,6 +204,9 @@ class SQLiteRouting(AssignmentStore, Connections):
     async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
         return await self._w.call(_announce_breaches, conversation_ids, ts(now)) if conversation_ids else []
 
+    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
+        return await self._w.call(_return_from_offline, ts(offline_before), ts(now))
+
 
 def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], now: str) -> list[str]:
     marks = ", ".join("?" * len(conversation_ids))
@@ -212,3 +216,8 @@ def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], no
         (now, *conversation_ids),
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def _return_from_offline(conn: sqlite3.Connection, offline_before: str, now: str) -> list[ReleasedOffer]:
+    rows = conn.execute(STRANDED.format(now="?", bound="?", never="''"), (now, offline_before)).fetchall()
+    return [ReleasedOffer(_conv_view(conn, r[0]), r[1]) for r in rows]

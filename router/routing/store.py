@@ -103,3 +103,12 @@ class AssignmentStore(Protocol):
         (``sla_announced_at``) and return those not announced before in its
         cycle (since ``created_at``, or ``reopened_at`` after a reopen): each
         breach is announced once across restarts and leaders. One statement."""
+
+    @abstractmethod
+    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
+        """Put back in their team's queue the conversations assigned to an agent
+        offline since before ``offline_before`` (or never seen online) whose
+        customer wrote after the agent's last reply: each with that agent, now
+        its ``preferred_agent_id`` (offered to them first when they are back,
+        if still queued). One statement; a conversation the agent answered, or
+        whose agent came back, meanwhile stays theirs."""

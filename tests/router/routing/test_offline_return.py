@@ -1,0 +1,119 @@
+"""A customer who writes to an agent gone offline (a shift ended with its
+conversations still assigned, a supervisor set the agent offline) is not left
+waiting for them: once the agent has been offline a while, the conversation
+goes back to its team's queue, that agent preferred when back. On every
+backend of tests/router/store/test_contract.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from router.bus import EventBus
+from router.core import Router
+from router.metrics import Metrics
+from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage, Presence, Role
+from router.routing.assignment import Assigner, Policy
+from router.routing.rules import RulesRouting, load_rules
+from router.store.base import Store
+from tests.router.routing.rules.conftest import write_config
+from tests.router.routing.rules.test_escalation import Clock
+
+TEAMS = """\
+teams: {support: {}}
+agents:
+  - {username: ann, teams: [support]}
+  - {username: max, teams: [support]}
+"""
+
+RULES = """\
+default: {queue: {team: support}}
+rules: []
+"""
+
+
+@dataclass
+class Desk:
+    router: Router
+    assigner: Assigner
+    clock: Clock
+    ann: Agent
+    max: Agent
+
+
+@pytest.fixture
+async def desk(store: Store, tmp_path: Path) -> AsyncIterator[Desk]:
+    clock, bus = Clock(), EventBus()
+    routing = RulesRouting(load_rules(write_config(tmp_path / "config", RULES, TEAMS)), clock)
+    router = Router(store, bus, routing, Metrics(), clock=clock)
+    assigner = Assigner(store, bus, Policy(routing.ruleset.teams, routing.ruleset), clock)
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "x")
+    max_ = await store.create_agent("max", "Max", Role.AGENT, "x")
+    yield Desk(router, assigner, clock, ann, max_)
+
+
+async def _write(desk: Desk, n: int, text: str) -> str:
+    msg = InboundMessage(channel="webchat", external_id=f"m{n}", sender=IdentityRef(kind="webchat", value="v1"),
+                         text=text)
+    conversation_id = (await desk.router.on_message(msg)).conversation_id
+    assert conversation_id is not None
+    return conversation_id
+
+
+async def _anns(desk: Desk) -> str:
+    """A conversation Ann took and answered, then Ann offline (her shift ended)."""
+    await desk.assigner.set_presence(desk.ann, Presence.ONLINE)
+    conv = await _write(desk, 1, "my parcel is late")
+    [offered] = await desk.assigner.assign_round()
+    assert (offered.id, offered.agent_id) == (conv, desk.ann.id)
+    await desk.router.store.mark_opened(conv, desk.ann.id, desk.clock())  # she opened it in her console
+    await desk.router.conversations.reply(conv, desk.ann, "Looking into it.")
+    await desk.assigner.set_presence(desk.ann, Presence.OFFLINE)
+    return conv
+
+
+async def test_a_customer_writing_to_an_agent_gone_offline_goes_back_to_the_queue(desk: Desk) -> None:
+    conv = await _anns(desk)
+    desk.clock.advance(minutes=5)
+    assert await _write(desk, 2, "any news?") == conv
+    await desk.assigner.set_presence(desk.max, Presence.ONLINE)
+    [offered] = await desk.assigner.assign_round()
+    # back in the queue and offered to the colleague who is there, in the same round
+    assert (offered.id, offered.agent_id) == (conv, desk.max.id)
+    assert offered.preferred_agent_id == desk.ann.id
+
+
+async def test_a_short_absence_keeps_the_conversation(desk: Desk) -> None:
+    conv = await _anns(desk)
+    desk.clock.advance(seconds=1)
+    assert await _write(desk, 2, "any news?") == conv
+    desk.clock.advance(seconds=60)  # a page reloaded, a laptop's lid closed for a minute
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
+    desk.clock.advance(seconds=90)
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.agent_id, view.preferred_agent_id) == (ConversationStatus.QUEUED, None, desk.ann.id)
+
+
+async def test_nobody_waiting_keeps_the_conversation_with_its_agent(desk: Desk) -> None:
+    conv = await _anns(desk)  # Ann answered last: the customer waits for nobody
+    desk.clock.advance(minutes=10)
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
+
+
+async def test_an_agent_away_keeps_the_conversation(desk: Desk) -> None:
+    conv = await _anns(desk)
+    await desk.assigner.set_presence(desk.ann, Presence.AWAY)  # a break, not the end of a shift
+    desk.clock.advance(seconds=1)
+    assert await _write(desk, 2, "any news?") == conv
+    desk.clock.advance(minutes=10)
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
