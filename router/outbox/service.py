@@ -10,7 +10,12 @@ dies mid-send leaves its lease to run out; another node then resumes the
 entry, which the platform may get twice: counted
 (``omnirouter_outbox_resends_total``), and harmless where the connector gives
 the platform an idempotency key derived from the message (VK's
-``random_id``). Telegram's Bot API, Twilio and SMTP take none."""
+``random_id``). Telegram's Bot API, Twilio and SMTP take none.
+
+A live node never sends an entry twice: a send the platform accepted whose
+record the store then refused (an outage) is recorded again, with backoff,
+while the node's lease lasts, and kept in memory after that, so that the
+node's next claim of the entry records it instead of sending it again."""
 
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ import os
 import random
 import secrets
 import socket
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +50,7 @@ from router.models import Message, OutboxEntry, utcnow
 from router.notes.guard import is_note_id
 from router.outbox.store import LeaseLost, OutboxStore
 from router.redaction import redact
-from router.store.errors import StoreError, StoreUnavailable
+from router.store.errors import NotFound, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,16 @@ RATE_LIMITED_FOR = timedelta(hours=24)
 # while sends are in flight, how often a pass claims again for retries falling due meanwhile
 IN_FLIGHT_POLL = 1.0
 OUTAGE_POLL = 30.0  # seconds at most between passes while the store is down
+# a delivered send whose record failed is recorded again this often at most, so that its
+# message shows as sent soon after the store is back (each try is one refused write)
+RECORD_RETRY_MAX = 5.0
+# the node stops retrying such a record this long before its lease runs out: past it another
+# node may claim the entry, and a pass holding it would keep this node's other sends waiting
+RECORD_MARGIN = timedelta(seconds=5)
+# delivered sends kept unrecorded at most (oldest dropped first): an entry whose record did
+# commit although its answer was lost, or that another node took over, is never claimed
+# here again, and would otherwise stay for ever
+UNRECORDED_KEPT = 10_000
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
@@ -109,6 +126,14 @@ async def run_passes(
         await wait_event(wakeup, delay)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What the platform answered to a send this node has not recorded yet."""
+
+    external_id: str | None
+    at: datetime
+
+
 def worker_id() -> str:
     """A name for a worker no other running worker has (host, process, and a
     random part for several workers in one process, as tests make)."""
@@ -139,10 +164,13 @@ class OutboxWorker:
         self.node = node or worker_id()
         # one pass at a time: a claim then finds none of this worker's sends in flight
         self._pass = asyncio.Lock()
+        # entry id -> a send the platform accepted that the store could not record within the
+        # lease: the next claim of the entry here records it rather than sending it again
+        self._unrecorded: OrderedDict[str, Delivered] = OrderedDict()
 
     async def run(self) -> None:
-        # the store's outage: passes ever less often (what was sent but not recorded as sent goes
-        # again: the connectors' ids make that harmless where the platform allows)
+        # the store's outage: passes ever less often (what was sent but not recorded as sent is
+        # recorded when the store is back, never sent again by this node: Delivered)
         await run_passes("outbox", self.run_once, self.wakeup, log, lambda outage: backoff_delay(
             outage, self.config.backoff_initial, min(OUTAGE_POLL, self.config.backoff_max)))
 
@@ -170,10 +198,12 @@ class OutboxWorker:
                             continue
                         raise failures[0]
                     limit = self.config.batch + len(sending)
-                    claim = await self.store.claim_outbox(self.node, limit, self.clock(), LEASE)
+                    now = self.clock()
+                    claim = await self.store.claim_outbox(self.node, limit, now, LEASE)
                     fresh = [e for e in claim.entries if e.id not in sending]
                     for entry in fresh:
-                        sending[entry.id] = asyncio.create_task(self._deliver(entry, entry.id in claim.resumed))
+                        sending[entry.id] = asyncio.create_task(
+                            self._deliver(entry, entry.id in claim.resumed, now + LEASE))
                     if not sending:
                         if claim.next_due is None:
                             return IDLE_POLL
@@ -213,21 +243,27 @@ class OutboxWorker:
                 task.cancel()
         await asyncio.gather(*sending.values(), return_exceptions=True)
 
-    async def _deliver(self, entry: OutboxEntry, resumed: bool) -> None:
+    async def _deliver(self, entry: OutboxEntry, resumed: bool, lease_until: datetime) -> None:
         channel = entry.payload.channel
-        if resumed:
-            # a node died or stalled mid-send: the platform may have it already
-            self.metrics.outbox_resends.labels(channel).inc()
-            log.warning("message %s on %s: resumed after the lease of an unfinished send ran out",
-                        entry.message_id, channel)
         try:
-            await self._send(entry)
+            if (delivered := self._unrecorded.get(entry.id)) is not None:
+                # this node sent it and the store was down when it tried to record that: no resend
+                log.info("message %s on %s: delivered before the store could record it; recorded now,"
+                         " not sent again", entry.message_id, channel)
+                await self._record_sent(entry, delivered, lease_until)
+                return
+            if resumed:
+                # a node died or stalled mid-send: the platform may have it already
+                self.metrics.outbox_resends.labels(channel).inc()
+                log.warning("message %s on %s: resumed after the lease of an unfinished send ran out",
+                            entry.message_id, channel)
+            await self._send(entry, lease_until)
         except LeaseLost:
             # this send outlived its lease and another node took the entry: it finishes it
             log.warning("message %s on %s: the lease ran out mid-send; the node that took it over sends it",
                         entry.message_id, channel)
 
-    async def _send(self, entry: OutboxEntry) -> None:
+    async def _send(self, entry: OutboxEntry, lease_until: datetime) -> None:
         channel = entry.payload.channel
         connector = self.connectors.get(channel)
         attempts = entry.attempts + 1
@@ -258,10 +294,61 @@ class OutboxWorker:
             log.exception("message %s on %s: the connector failed unexpectedly", entry.message_id, channel)
             error = TransientError(f"the connector failed ({type(exc).__name__})")
             return await self._failed(entry, attempts, error, progress.done)
-        message = await self.store.outbox_sent(entry.id, result.external_id, self.clock(), self.node)
-        self.metrics.messages_out.labels(channel, "sent").inc()
-        log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
-        self._publish(message)
+        await self._record_sent(entry, Delivered(result.external_id, self.clock()), lease_until)
+
+    async def _record_sent(self, entry: OutboxEntry, delivered: Delivered, lease_until: datetime) -> None:
+        """The platform has it: recorded as sent, with the platform's id of it
+        (a delivery receipt that came meanwhile is folded in by the store). A
+        record the store refuses is tried again with backoff while the lease
+        lasts, then kept for this node's next claim of the entry: sending it
+        again would give the customer a second copy, which a live node must
+        never do (only a node's death may, README "Delivery with several nodes")."""
+        channel = entry.payload.channel
+        failures = 0
+        while True:
+            try:
+                message = await self.store.outbox_sent(entry.id, delivered.external_id, delivered.at, self.node)
+            except LeaseLost:
+                known = self._unrecorded.pop(entry.id, None) is not None
+                if not failures and not known:
+                    raise  # the send outlived its lease: _deliver says so
+                # a failed try may have committed with its answer lost, or the lease ran out meanwhile
+                log.warning("message %s on %s: delivered; its record is there already, or another node took"
+                            " the entry over after this node's lease ran out", entry.message_id, channel)
+                return
+            except NotFound:
+                self._unrecorded.pop(entry.id, None)
+                raise
+            except StoreError as exc:
+                failures += 1
+                self._keep(entry.id, delivered)
+                delay = backoff_delay(failures, self.config.backoff_initial,
+                                      min(self.config.backoff_max, RECORD_RETRY_MAX))
+                if not isinstance(exc, StoreUnavailable) or (
+                        self.clock() + timedelta(seconds=delay) > lease_until - RECORD_MARGIN):
+                    # a refusal (logged by the pass) or the lease nearly out: the pass fails, and the
+                    # next claim of the entry here records it from what is kept
+                    log.warning("message %s on %s: delivered, but the store could not record it (%s); it is"
+                                " recorded, not sent again, when this node next claims it",
+                                entry.message_id, channel,
+                                exc.reason if isinstance(exc, StoreUnavailable) else type(exc).__name__)
+                    raise
+                if failures == 1:  # the store logs the outage itself, once
+                    log.info("message %s on %s: delivered; recording it again until the store takes it",
+                             entry.message_id, channel)
+                await asyncio.sleep(delay)
+                continue
+            self._unrecorded.pop(entry.id, None)
+            self.metrics.messages_out.labels(channel, "sent").inc()
+            log.info("message %s sent on %s (conversation %s)", entry.message_id, channel, entry.conversation_id)
+            self._publish(message)
+            return
+
+    def _keep(self, entry_id: str, delivered: Delivered) -> None:
+        self._unrecorded[entry_id] = delivered
+        self._unrecorded.move_to_end(entry_id)
+        while len(self._unrecorded) > UNRECORDED_KEPT:
+            self._unrecorded.popitem(last=False)
 
     async def _failed(self, entry: OutboxEntry, attempts: int, error: DeliveryError, parts_sent: int) -> None:
         channel = entry.payload.channel

@@ -72,11 +72,21 @@ class Link:
         self.flowing.set()
         self._server: asyncio.Server | None = None
         self._upstreams: list[asyncio.StreamWriter] = []
+        self._listen = 0  # the port the node connects to, once started
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self._listen)
+        self._listen = self._server.sockets[0].getsockname()[1]
+        return self._listen
+
+    def refuse(self) -> None:
+        """The database goes down as ``pg_ctl stop`` takes it: the node's
+        connections are ended and new ones refused, until ``start`` again
+        (on the same port)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.cut()
 
     async def close(self) -> None:
         self.cut()
