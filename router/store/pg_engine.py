@@ -30,6 +30,7 @@ from router.store import pg_text
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.faults import Episode
 from router.store.pg_faults import DRIVER_ERRORS, RETRIED, translated
+from router.store.pg_pool_log import quiet_pool_floor
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Pg:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
+        quiet_pool_floor()  # an outage is the store's to log, once, not asyncpg's at every retry
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn, min_size=self._min, max_size=self._max, timeout=CONNECT_TIMEOUT,
