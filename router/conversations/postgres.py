@@ -11,6 +11,7 @@ reads what the rule decides on under it. The units keep the names of
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 import asyncpg
@@ -44,7 +45,7 @@ async def _expected(conn: PgConn, conversation_id: str, expected: set[Conversati
     (``states.check_expected``). The status is the one read under the lock:
     a transaction that changed it first is waited for, and its change seen."""
     row = await conn.fetchrow(
-        "SELECT status, preferred_agent_id, agent_id, assigned_at, opened_at FROM conversations"
+        "SELECT status, preferred_agent_id, agent_id, assigned_at, opened_at, channel_kind FROM conversations"
         " WHERE id = $1 FOR UPDATE", conversation_id)
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
@@ -94,13 +95,14 @@ _UNSEEN = """
 async def _set_state(
     conn: PgConn, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: datetime,
     expected: set[ConversationStatus] | None, seen: str | None = None, not_others: str | None = None,
+    capacity: Mapping[str, int] | None = None,
 ) -> ConversationView:
     row = await _expected(conn, conversation_id, expected)
     states.check_owner(conversation_id, ConversationStatus(row["status"]), row["agent_id"], not_others)
     if seen is not None:  # under the row's lock: a message joining now waits for the resolve, then finds it
         states.check_seen(status, await conn.fetchval(_UNSEEN, conversation_id, seen))
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
-        await _assignable(conn, agent_id)
+        await _assignable(conn, row, agent_id, capacity)
     await conn.execute(
         "UPDATE conversations SET status = $1, agent_id = $2, updated_at = $3, resolved_at = $4,"
         " snoozed_until = CASE WHEN $4::timestamptz IS NULL THEN snoozed_until END WHERE id = $5",  # resolved: awake
@@ -112,13 +114,31 @@ async def _set_state(
     return await _conv_view(conn, conversation_id)
 
 
-async def _assignable(conn: PgConn, agent_id: str) -> None:
-    """The agent's row ``FOR SHARE`` to the commit, after the conversation's
+# an agent's load of one channel kind: the offer's count (router.routing.postgres), from the conversations_load index
+_LOAD = "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = $1 AND channel_kind = $2"
+
+
+async def _assignable(conn: PgConn, row: asyncpg.Record, agent_id: str, capacity: Mapping[str, int] | None) -> None:
+    """The agent's row locked to the commit, after the conversation's
     (``router.store.base``'s order): a deactivation (which locks it ``FOR
     UPDATE``) committed first is seen here and refused; one waiting for it
-    comes after, and finds this conversation theirs to requeue."""
-    active = await conn.fetchval("SELECT active FROM agents WHERE id = $1 FOR SHARE", agent_id)
+    comes after, and finds this conversation theirs to requeue.
+
+    ``FOR SHARE`` when the change adds nothing to the agent's load (or has no
+    capacity to keep). When it does, ``FOR UPDATE``, the lock of an offer
+    (``router.routing.postgres._offer``), and the load counted after it is
+    granted, in a statement of its own, so it sees every take, reply and
+    offer to this agent committed before: two nodes giving one agent a
+    conversation each at once go one after the other, and the second counts
+    the first (``states.check_room``). Under ``FOR SHARE`` both would count
+    the same load and both pass it."""
+    counted = capacity is not None and states.takes_room(ConversationStatus(row["status"]), row["agent_id"], agent_id)
+    lock = "UPDATE" if counted else "SHARE"
+    active = await conn.fetchval(f"SELECT active FROM agents WHERE id = $1 FOR {lock}", agent_id)
     states.check_assignable(agent_id, None if active is None else bool(active))
+    if counted and capacity is not None:
+        load = await conn.fetchval(_LOAD, agent_id, row["channel_kind"])
+        states.check_room(agent_id, row["channel_kind"], load or 0, capacity)
 
 
 async def _take(conn: PgConn, row: asyncpg.Record, conversation_id: str, agent_id: str, now: datetime) -> None:
@@ -130,6 +150,7 @@ async def _take(conn: PgConn, row: asyncpg.Record, conversation_id: str, agent_i
 async def _enqueue(
     conn: PgConn, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
     expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
+    capacity: Mapping[str, int] | None = None,
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
     if message.customer_id is not None:
@@ -138,8 +159,8 @@ async def _enqueue(
         # merge holding the customer and waiting for this conversation is never waited for in turn
         await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR KEY SHARE", message.customer_id)
     row = await _expected(conn, conversation_id, expected)
-    if assign_to is not None:  # a reply in flight while its agent was deactivated is refused
-        await _assignable(conn, assign_to)
+    if assign_to is not None:  # a reply in flight while its agent was deactivated, or filled up, is refused
+        await _assignable(conn, row, assign_to, capacity)
     await _unanswered(conn, conversation_id, after)
     await insert_message(conn, message)
     await conn.execute(
@@ -299,8 +320,10 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
         not_others: str | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> ConversationView:
-        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected, seen, not_others)
+        return await self._pg.write(_set_state, conversation_id, status, agent_id, now, expected, seen, not_others,
+                                    capacity)
 
     # -- messages ------------------------------------------------------------------
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
@@ -341,10 +364,11 @@ class PostgresConversations(ConversationStore, MessageStore, OutboundStore, PgCo
         *,
         expected: set[ConversationStatus] | None = None,
         after: AnswerMark | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._pg.write(_enqueue, message, payload, assign_to, now, expected, after)
+        return message, await self._pg.write(_enqueue, message, payload, assign_to, now, expected, after, capacity)
 
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime

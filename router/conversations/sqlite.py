@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,8 +42,8 @@ def _expected(conn: sqlite3.Connection, conversation_id: str, expected: set[Conv
               ) -> sqlite3.Row:
     """The conversation's row, once the rule says a change made for the
     ``expected`` statuses may apply to it (``states.check_expected``)."""
-    row = _one(conn, "SELECT status, preferred_agent_id, agent_id, assigned_at, opened_at FROM conversations"
-                     " WHERE id = ?", (conversation_id,))
+    row = _one(conn, "SELECT status, preferred_agent_id, agent_id, assigned_at, opened_at, channel_kind"
+                     " FROM conversations WHERE id = ?", (conversation_id,))
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     states.check_expected(conversation_id, ConversationStatus(row["status"]), expected)
@@ -89,6 +90,7 @@ _UNSEEN = """
 def _set_state(
     conn: sqlite3.Connection, conversation_id: str, status: ConversationStatus, agent_id: str | None, now: str,
     expected: set[ConversationStatus] | None, seen: str | None = None, not_others: str | None = None,
+    capacity: Mapping[str, int] | None = None,
 ) -> ConversationView:
     row = _expected(conn, conversation_id, expected)
     states.check_owner(conversation_id, ConversationStatus(row["status"]), row["agent_id"], not_others)
@@ -96,6 +98,7 @@ def _set_state(
         states.check_seen(status, conn.execute(_UNSEEN, {"c": conversation_id, "seen": seen}).fetchone()[0])
     if status is ConversationStatus.ASSIGNED and agent_id is not None:
         _assignable(conn, agent_id)
+        _room(conn, row, agent_id, capacity)
     conn.execute(
         "UPDATE conversations SET status = ?, agent_id = ?, updated_at = ?, resolved_at = ?,"
         " snoozed_until = CASE WHEN ? IS NULL THEN snoozed_until END WHERE id = ?",  # resolved: no longer snoozed
@@ -114,6 +117,22 @@ def _assignable(conn: sqlite3.Connection, agent_id: str) -> None:
     states.check_assignable(agent_id, None if agent is None else bool(agent["active"]))
 
 
+# an agent's load of one channel kind: the offer's count (router.routing.sqlite), from the conversations_load index
+_LOAD = "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = ? AND channel_kind = ?"
+
+
+def _room(conn: sqlite3.Connection, row: sqlite3.Row, agent_id: str, capacity: Mapping[str, int] | None) -> None:
+    """``states.check_room`` when the change adds the conversation to the
+    agent's load. SQLite's one writer holds every conversation until this
+    transaction ends (the agent's row ``FOR UPDATE`` elsewhere, the offer's
+    lock): no take, reply or offer on another connection can fill the agent
+    between this count and the assignment."""
+    if capacity is None or not states.takes_room(ConversationStatus(row["status"]), row["agent_id"], agent_id):
+        return
+    load = conn.execute(_LOAD, (agent_id, row["channel_kind"])).fetchone()[0]
+    states.check_room(agent_id, row["channel_kind"], load, capacity)
+
+
 def _take(conn: sqlite3.Connection, row: sqlite3.Row, conversation_id: str, agent_id: str, now: str) -> None:
     assigned_at, opened_at = states.taken(row["agent_id"], agent_id, row["assigned_at"], row["opened_at"], now)
     conn.execute("UPDATE conversations SET assigned_at = ?, opened_at = ? WHERE id = ?",
@@ -123,11 +142,13 @@ def _take(conn: sqlite3.Connection, row: sqlite3.Row, conversation_id: str, agen
 def _enqueue(
     conn: sqlite3.Connection, message: Message, payload: OutboundMessage, assign_to: str | None, now: str,
     expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
+    capacity: Mapping[str, int] | None = None,
 ) -> ConversationView:
     conversation_id = str(message.conversation_id)
     row = _expected(conn, conversation_id, expected)
-    if assign_to is not None:  # a reply in flight while its agent was deactivated is refused
+    if assign_to is not None:  # a reply in flight while its agent was deactivated, or filled up, is refused
         _assignable(conn, assign_to)
+        _room(conn, row, assign_to, capacity)
     _unanswered(conn, conversation_id, after)
     conn.execute(_INSERT_MESSAGE, _message_params(message))
     conn.execute(
@@ -247,8 +268,11 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
         not_others: str | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> ConversationView:
-        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected, seen, not_others)
+        # a plain dict: it crosses to the writer's process
+        return await self._w.call(_set_state, conversation_id, status, agent_id, ts(now), expected, seen, not_others,
+                                  None if capacity is None else dict(capacity))
 
     async def list_messages(self, conversation_id: str, limit: int) -> list[Message]:
         rows = await self._r.call(_all, _LATEST_MESSAGES.format(column="conversation_id"), (conversation_id, limit))
@@ -299,10 +323,12 @@ class SQLiteConversations(ConversationStore, MessageStore, OutboundStore, Connec
     async def enqueue_outbound(
         self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
         *, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> tuple[Message, ConversationView]:
         if message.conversation_id is None:
             raise ValueError("an outbound message belongs to a conversation")
-        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected, after)
+        return message, await self._w.call(_enqueue, message, payload, assign_to, ts(now), expected, after,
+                                           None if capacity is None else dict(capacity))
 
     async def record_delivery(
         self, channel: str, external_id: str, state: Delivery, error: str | None, now: datetime

@@ -7,10 +7,11 @@ a conversation list shows of its latest message."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.models import ConversationStatus
+from router.routing.service import has_room
 from router.store.errors import AnsweredMeanwhile, ConflictError, UnansweredMessages
 
 if TYPE_CHECKING:
@@ -33,6 +34,41 @@ def check_assignable(agent_id: str, active: bool | None) -> None:
     row's lock; an id with no account (None) is not refused, as an offer does not."""
     if active is False:
         raise AgentDeactivated(f"agent {agent_id} is deactivated: nothing is assigned to them")
+
+
+class AgentAtCapacity(ConflictError):
+    """A conversation given by hand (a take, a supervisor's assignment, a
+    reopen, a reply that takes it) to an agent who already holds their
+    capacity of its channel kind: refused, nothing changed, as an offer to
+    them would be. Its arguments are its fields: it pickles out of SQLite's
+    writer process as it is."""
+
+    def __init__(self, agent_id: str, kind: str, capacity: int) -> None:
+        super().__init__(agent_id, kind, capacity)
+        self.agent_id = agent_id
+        self.kind = kind
+        self.capacity = capacity
+
+    def __str__(self) -> str:
+        # the words of the assigner's refusal (routing.service.offer_refusal): one refusal, one sentence
+        return f"agent {self.agent_id} is at capacity for {self.kind} ({self.capacity})"
+
+
+def takes_room(current: ConversationStatus, assignee: str | None, agent_id: str) -> bool:
+    """Whether making the conversation (now ``current``, ``assignee``'s)
+    ``agent_id``'s adds to their load, which must then be counted under their
+    row's lock (``check_room``): not when it is assigned to them already (an
+    offer that Take opens is in their load already)."""
+    return not (current is ConversationStatus.ASSIGNED and assignee == agent_id)
+
+
+def check_room(agent_id: str, kind: str, load: int, capacity: Mapping[str, int]) -> None:
+    """``AgentAtCapacity`` unless ``agent_id``, holding ``load`` assigned
+    conversations of channel ``kind``, has room for one more of it by their
+    ``capacity`` (a kind it leaves out: none): the assigner's own rule
+    (``router.routing.service.has_room``), so an offer and a take never disagree."""
+    if not has_room(load, capacity.get(kind, 0)):
+        raise AgentAtCapacity(agent_id, kind, capacity.get(kind, 0))
 
 
 def check_expected(conversation_id: str, current: ConversationStatus,

@@ -14,6 +14,7 @@ Every method is one atomic step; errors are ``router.store``'s
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -87,12 +88,16 @@ class ConversationStore(Protocol):
         expected: set[ConversationStatus] | None = None,
         seen: str | None = None,
         not_others: str | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> ConversationView:
         """Change status and owner; ``ConflictError`` unless the current status
         is in ``expected`` (when given), and when it is assigned to an agent
         other than ``not_others`` (when given: a caller who may not take over
         a colleague's, ``states.check_owner``); ``AgentDeactivated`` when it would be
-        assigned to a deactivated agent. A resolve keeps the conversation's
+        assigned to a deactivated agent; ``AgentAtCapacity`` when it would be
+        assigned to an agent with ``capacity`` (per channel kind, when given)
+        who holds that many of its kind already (``states.check_room``; one
+        assigned to them already adds nothing). A resolve keeps the conversation's
         agent (who handled it: ``states.agent_after``); with ``seen`` (the
         last message the resolving agent saw) it is refused with
         ``UnansweredMessages`` when the customer wrote after it.
@@ -102,7 +107,12 @@ class ConversationStore(Protocol):
         resolving at once, one succeeds and one gets the conflict. For an
         assignment, then the agent's row ``FOR SHARE`` before its ``active``
         is read: a deactivation racing a take either comes first (the take is
-        refused) or after (it requeues the conversation)."""
+        refused) or after (it requeues the conversation). When the capacity
+        is counted, ``FOR UPDATE`` instead (an offer's lock,
+        ``router.routing.store.AssignmentStore.offer``), and the agent's load
+        counted after it is granted: two takes, replies or offers for one
+        agent on two nodes go one after the other, and never both fill the
+        last place."""
 
     @abstractmethod
     async def reroute_conversation(
@@ -156,11 +166,15 @@ class OutboundStore(Protocol):
     async def enqueue_outbound(
         self, message: Message, payload: OutboundMessage, assign_to: str | None, now: datetime,
         *, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
+        capacity: Mapping[str, int] | None = None,
     ) -> tuple[Message, ConversationView]:
         """Store an outbound message and its outbox entry in one transaction;
         when ``assign_to`` is given the conversation becomes assigned to it
         (``AgentDeactivated``, nothing stored, when that agent is deactivated:
-        their row ``FOR SHARE`` after the conversation's, as ``set_conversation_state``).
+        their row ``FOR SHARE`` after the conversation's, as ``set_conversation_state``;
+        ``AgentAtCapacity``, nothing stored, when ``capacity`` is given and
+        they hold that many of its channel kind already: their row ``FOR
+        UPDATE`` then, as ``set_conversation_state``).
         ``ConflictError`` (nothing stored) unless the conversation's status is
         in ``expected``, when given: the bot answers only what is still its own.
         ``AnsweredMeanwhile`` (nothing stored) when ``after`` is given and
