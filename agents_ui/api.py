@@ -54,7 +54,7 @@ from router.agents.service import Permission, may, permissions_of
 from router.appkeys import BUS, CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
-from router.conversations.states import AgentDeactivated
+from router.conversations.states import AgentAtCapacity, AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
@@ -185,31 +185,56 @@ def _refused(exc: ReplyRefused) -> ApiError:
     return ApiError(409, "conflict", str(exc), details=details or None)
 
 
+# whose capacity a refusal is about, as details.reason (the console's words: errors.at_capacity_<reason>)
+YOURS, THEIRS, REPLY = "yours", "theirs", "reply"
+AT_CAPACITY = (f"code at_capacity: the agent holds their capacity of the conversation's channel kind "
+               f"(details.reason {YOURS}, {THEIRS} or {REPLY}, name, username, kind, capacity)")
+
+
+def _at_capacity(exc: AgentAtCapacity, agent: Agent, reason: str) -> ApiError:
+    """409 ``at_capacity``: ``agent`` (the caller, or the colleague a
+    supervisor gave it to) holds their capacity of the conversation's kind."""
+    whose = {YOURS: "you hold", REPLY: "you hold", THEIRS: f"{agent.display_name} holds"}[reason]
+    then = {YOURS: "resolve or transfer one of yours first",
+            REPLY: "a reply would take this conversation; resolve or transfer one of yours first",
+            THEIRS: "choose someone else, or free one of theirs first"}[reason]
+    return ApiError(409, "at_capacity", f"{whose} {exc.capacity} {exc.kind} conversation(s) at once, the "
+                    f"capacity: {then}", details={"reason": reason, "name": agent.display_name,
+                                                  "username": agent.username, "kind": exc.kind,
+                                                  "capacity": exc.capacity})
+
+
 @endpoint("POST", "/api/conversations/{id}/messages", "Reply to the customer", body=ReplyBody,
           response=MessageOut, status=201, errors=(
               (409, "resolved, or assigned to another agent; or (code reply_window_closed) the channel's reply "
-                    "window has closed: the error carries the template text and the channels that can take it"),))
+                    "window has closed: the error carries the template text and the channels that can take it; or "
+                    f"(a reply to a queued or the bot's conversation takes it) {AT_CAPACITY}"),))
 async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
+    agent = current_agent(request)
     try:
         message = await request.app[CONVERSATIONS].reply(
-            request.match_info["id"], current_agent(request), body.text, body.channel,
+            request.match_info["id"], agent, body.text, body.channel,
             attachments=[a.attachment() for a in body.attachments] + await attachments_of(request, body.files),
         )
     except ReplyRefused as exc:
         raise _refused(exc) from None
+    except AgentAtCapacity as exc:  # refused, not sent without taking it (Conversations.reply)
+        raise _at_capacity(exc, agent, REPLY) from None
     return MessageOut(message=message)
 
 
 @endpoint("POST", "/api/conversations/{id}/template", "Send the channel's template (re-opens a closed reply window)",
           body=TemplateBody, response=MessageOut, status=201,
-          errors=((409, "resolved, assigned to another agent, or the channel has no template"),))
+          errors=((409, f"resolved, assigned to another agent, or the channel has no template; or {AT_CAPACITY}"),))
 async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
+    agent = current_agent(request)
     try:
-        message = await request.app[CONVERSATIONS].reply(
-            request.match_info["id"], current_agent(request), "", body.channel, template=True
-        )
+        message = await request.app[CONVERSATIONS].reply(request.match_info["id"], agent, "", body.channel,
+                                                         template=True)
     except ReplyRefused as exc:
         raise _refused(exc) from None
+    except AgentAtCapacity as exc:
+        raise _at_capacity(exc, agent, REPLY) from None
     return MessageOut(message=message)
 
 
@@ -249,7 +274,7 @@ async def _assignee(request: web.Request, body: AssignBody) -> Agent:
 @endpoint("POST", "/api/conversations/{id}/assign", "Take a conversation (roles granted reassign, admins and "
           "supervisors, may give anyone's to anyone)", body=AssignBody, response=ConversationOut,
           errors=((403, "assigning someone else needs the reassign permission"),
-                  (409, "resolved, or another agent's")))
+                  (409, f"resolved, or another agent's; or {AT_CAPACITY}: nobody may override it")))
 async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     assignee = await _assignee(request, body)
     me = current_agent(request)
@@ -258,6 +283,8 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
         view = await request.app[CONVERSATIONS].assign(request.match_info["id"], assignee, _not_others(me))
     except ReplyRefused as exc:
         raise _refused(exc) from None
+    except AgentAtCapacity as exc:
+        raise _at_capacity(exc, assignee, YOURS if assignee.id == me.id else THEIRS) from None
     except AgentDeactivated:  # deactivated while this was in flight: as if they had been before
         raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
                        details={"username": assignee.username}) from None
@@ -282,7 +309,7 @@ async def resolve(request: web.Request, body: ResolveBody) -> ConversationOut:
 @endpoint("POST", "/api/conversations/{id}/reopen", "Reopen a resolved conversation: it is the caller's again",
           response=ConversationOut,
           errors=((409, "not resolved, another agent's (without reassign), or the customer has another open "
-                         "conversation by now"),))
+                         f"conversation by now; or {AT_CAPACITY}"),))
 async def reopen(request: web.Request, _: None) -> ConversationOut:
     agent = current_agent(request)
     conv = await _store(request.app).get_conversation(request.match_info["id"])
@@ -293,6 +320,8 @@ async def reopen(request: web.Request, _: None) -> ConversationOut:
         view = await request.app[CONVERSATIONS].reopen(request.match_info["id"], agent)
     except CustomerOpenElsewhere as exc:
         raise ApiError(409, "customer_has_open_conversation", str(exc)) from None
+    except AgentAtCapacity as exc:
+        raise _at_capacity(exc, agent, YOURS) from None
     return ConversationOut(conversation=view)
 
 

@@ -31,7 +31,7 @@ from router.connector import (
     HostFailed,
     HostUnavailable,
 )
-from router.conversations.service import Conversations
+from router.conversations.service import CapacityOf, Conversations
 from router.csat.config import CsatConfig
 from router.csat.service import Surveys
 from router.identity.phone_ask import PhoneAsker
@@ -116,6 +116,7 @@ class Router:
         bot_config: BotFile | None = None,
         csat: CsatConfig | None = None,
         lag_bound: float = float("inf"),
+        capacity_of: CapacityOf | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -139,7 +140,9 @@ class Router:
             store, bus, lambda: self.routing, bot, bot_messages or Messages(), now,
             self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()),
         )
-        self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None)
+        # ``capacity_of``: the agents' capacities (``Assigner.capacity_of``), which their takes keep
+        self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None,
+                                           capacity_of=capacity_of)
         self.snoozes, self.labels = Snoozes(store, bus, now), Labels(store, bus, now)  # router/search/
         self.verifier.reachable = self.conversations.window_open  # a code never goes where a reply window has closed
         # how far behind the pipeline is, against server.lag_bound: the entry points' admission

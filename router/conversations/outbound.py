@@ -8,6 +8,7 @@ self-service texts, the phone request and one-time codes all leave through
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,16 +78,20 @@ def compose(out: Outgoing, now: datetime) -> tuple[Message, OutboundMessage]:
 async def send(
     store: OutboundStore, bus: EventBus, wakeup: asyncio.Event, out: Outgoing, now: datetime, *,
     assign_to: str | None = None, expected: set[ConversationStatus] | None = None, after: AnswerMark | None = None,
+    capacity: Mapping[str, int] | None = None,
 ) -> tuple[Message, ConversationView]:
     """Compose ``out``, enqueue it, publish it and wake the outbox; the
     message as stored and its conversation after it. ``assign_to``: the
     conversation becomes that agent's in the same transaction (published
-    too); ``expected``: ``ConflictError`` and nothing stored or published
-    unless the conversation's status is one of them; ``after``:
+    too); ``capacity``: their capacity per channel kind, ``AgentAtCapacity``
+    and nothing stored or published when taking it would put them past it;
+    ``expected``: ``ConflictError`` and nothing stored or published unless
+    the conversation's status is one of them; ``after``:
     ``AnsweredMeanwhile`` and nothing stored or published unless its answer
     is still the conversation's latest (a bot turn's answer)."""
     message, payload = compose(out, now)
-    message, view = await store.enqueue_outbound(message, payload, assign_to, now, expected=expected, after=after)
+    message, view = await store.enqueue_outbound(message, payload, assign_to, now, expected=expected, after=after,
+                                                 capacity=capacity)
     if assign_to is not None:
         bus.publish(events.conversation_assigned(view))
     bus.publish(events.message_created(message, view))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -14,7 +14,7 @@ from router import events
 from router.bus import EventBus
 from router.connector import ReplyWindow
 from router.conversations.outbound import Outgoing, send
-from router.conversations.states import AgentDeactivated
+from router.conversations.states import AgentAtCapacity, AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import (
     Agent,
@@ -77,9 +77,13 @@ class CustomerOpenElsewhere(ReplyRefused):
         super().__init__(f"the customer of {conversation_id} has another open conversation by now: answer there")
 
 
+# an agent's capacity per channel kind, None for an account routing does not know (``Assigner.capacity_of``)
+CapacityOf = Callable[[Agent], Awaitable[Mapping[str, int] | None]]
+
+
 class Conversations:
     def __init__(self, store: ConversationsStore, bus: EventBus, clock: Callable[[], datetime],
-                 outbox_wakeup: asyncio.Event, has_bot: bool) -> None:
+                 outbox_wakeup: asyncio.Event, has_bot: bool, capacity_of: CapacityOf | None = None) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock
@@ -91,6 +95,13 @@ class Conversations:
         self.reply_windows: dict[str, ReplyWindow] = {}
         # what follows a resolve by an agent (the satisfaction survey), given the conversation and the agent's id
         self.after_resolve: Callable[[ConversationView, str], Awaitable[None]] | None = None
+        # routing knows the agents' capacities (teams.yaml, the console's profiles); every way a
+        # conversation becomes an agent's here is held to them in the store's transaction, as the
+        # assigner's offers are (DESIGN.md, invariant 10). None: nothing to keep (a test's service)
+        self.capacity_of = capacity_of
+
+    async def _capacity(self, agent: Agent) -> Mapping[str, int] | None:
+        return None if self.capacity_of is None else await self.capacity_of(agent)
 
     async def _reply_target(self, conversation: ConversationView, channel: str | None) -> Message:
         """The inbound message whose channel and sender the reply goes back to:
@@ -157,27 +168,37 @@ class Conversations:
         out = Outgoing(last, conversation_id, conversation.customer_id, text, Author.AGENT, agent.id,
                        attachments or [], core, payload={"agent_name": core.agent_name, "template": core.template})
         assign = agent.id if conversation.status is not ConversationStatus.ASSIGNED else None
+        # a reply that takes the conversation is refused past the agent's capacity
+        # (AgentAtCapacity), not sent without taking it: the customer would be answered
+        # by one agent while the conversation waits in the queue for another
+        capacity = await self._capacity(agent) if assign is not None else None
         try:
             # checked again in the enqueue's transaction: resolved, handed off
             # or taken by someone meanwhile, the reply is refused, not sent
             message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock(), assign_to=assign,
-                                    expected={conversation.status})
+                                    expected={conversation.status}, capacity=capacity)
+        except AgentAtCapacity:
+            raise  # the API names it (at_capacity): the agent resolves or hands on one of theirs first
         except ConflictError as exc:
             raise ReplyRefused(f"the conversation changed meanwhile ({exc}); reload it", "changed") from exc
         log.info("agent %s replied in conversation %s: message %s", agent.username, conversation_id, message.id)
         return message
 
     async def assign(self, conversation_id: str, agent: Agent, not_others: str | None = None) -> ConversationView:
-        """``not_others``: the caller, when their role may not take over a
-        colleague's conversation (checked with the change)."""
+        """A take, or a supervisor's assignment to ``agent``; ``AgentAtCapacity``
+        when it would put them past their capacity: no one overrides it, not
+        even a supervisor (DESIGN.md, invariant 10). ``not_others``: the
+        caller, when their role may not take over a colleague's conversation
+        (checked with the change)."""
+        capacity = await self._capacity(agent)
         try:
             view = await self.store.set_conversation_state(
                 conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
                 expected={ConversationStatus.QUEUED, ConversationStatus.BOT, ConversationStatus.ASSIGNED},
-                not_others=not_others,
+                not_others=not_others, capacity=capacity,
             )
-        except AgentDeactivated:
-            raise  # deactivated in flight: the API names it (agent_deactivated)
+        except (AgentDeactivated, AgentAtCapacity):
+            raise  # deactivated in flight, or full: the API names it (agent_deactivated, at_capacity)
         except ConflictError as exc:  # resolved, or taken meanwhile
             raise ReplyRefused(str(exc), "changed") from exc
         log.info("conversation %s assigned to %s", conversation_id, agent.username)
@@ -214,13 +235,15 @@ class Conversations:
 
     async def reopen(self, conversation_id: str, agent: Agent) -> ConversationView:
         """An agent reopens a resolved conversation: it is theirs again, as a
-        take. ``CustomerOpenElsewhere`` when the customer has written since and
-        so has another open conversation (one per customer: answer there);
+        take, so within their capacity (``AgentAtCapacity``).
+        ``CustomerOpenElsewhere`` when the customer has written since and so
+        has another open conversation (one per customer: answer there);
         ``ConflictError`` when it is not resolved (anymore)."""
+        capacity = await self._capacity(agent)
         try:
             view = await self.store.set_conversation_state(
                 conversation_id, ConversationStatus.ASSIGNED, agent.id, self.clock(),
-                expected={ConversationStatus.RESOLVED},
+                expected={ConversationStatus.RESOLVED}, capacity=capacity,
             )
         except IntegrityViolation as exc:
             raise CustomerOpenElsewhere(conversation_id) from exc

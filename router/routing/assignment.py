@@ -8,7 +8,10 @@ the customer's last agent if eligible, else the one idle longest.
 Capacity is enforced by the store in the same transaction as the assignment
 (``AssignmentStore.offer``, which asks ``router.routing.service``'s capacity
 rule, the one the local picture here chooses by), so however many assigners
-or transfers run at once no agent ever holds more than their capacity.
+or transfers run at once no agent ever holds more than their capacity. What
+agents take by hand (a take, a supervisor's assignment, a reopen, a reply)
+is held to the same capacities (``Assigner.capacity_of``), counted the same
+way in the store (``router.conversations.store``).
 """
 
 from __future__ import annotations
@@ -393,11 +396,23 @@ class Assigner:
         self.bus.publish(events.conversation_updated(view))
         return view
 
+    async def _config_of(self, agent: Agent) -> AgentConfig | None:
+        return next((a for a in await self.agent_configs() if a.username.lower() == agent.username.lower()), None)
+
+    async def capacity_of(self, agent: Agent) -> dict[str, int] | None:
+        """The agent's capacity per channel kind, as offers hold them to it
+        (teams.yaml's entry or their console profile, every kind named), for
+        the conversations they get by hand (``router.conversations.service``);
+        None for an account neither names: routing offers them nothing, and
+        they have no capacity to keep."""
+        config = await self._config_of(agent)
+        return None if config is None else dict(config.capacity)
+
     async def transfer_to_agent(self, conversation_id: str, agent: Agent) -> ConversationView:
         """Offer to one agent, within their capacity (checked in the store)."""
         if not agent.active:
             raise TransferRefused(f"agent {agent.username!r} is deactivated")
-        config = next((a for a in await self.agent_configs() if a.username.lower() == agent.username.lower()), None)
+        config = await self._config_of(agent)
         if config is None:
             raise TransferRefused(f"agent {agent.username!r} is in no team (teams.yaml or the console)")
         current = await self.store.get_conversation(conversation_id)

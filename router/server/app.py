@@ -346,7 +346,9 @@ def create_app(
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
-                         bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound)
+                         bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound,
+                         # agents' takes, assignments, reopens and replies keep the capacity offers keep
+                         capacity_of=app[ASSIGNER].capacity_of)
     if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
         app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
     app[MERGER] = _merger(app, identity)
