@@ -72,6 +72,9 @@ window.i18n = (() => {
     const details = { ...((err && err.details) || {}) };
     // a channel by the name agents know it by ("WhatsApp"), where the console has its names
     if (details.channel && window.channelSwitch) details.channel = window.channelSwitch.label(details.channel);
+    // a channel kind (an agent's capacity is per kind) by the roster's words for it ("chats")
+    const kind = details.kind ? `agents_admin.kinds.${details.kind}` : null;
+    if (kind && window.i18next.exists(kind)) details.kind = t(kind);
     // a code's reason ("conflict" because the conversation is resolved): its own words first
     const reason = err && err.code && details.reason ? `errors.${err.code}_${details.reason}` : null;
     if (reason && window.i18next.exists(reason)) return t(reason, details);
