@@ -323,6 +323,17 @@ async def admit(app: web.Application, agent: Agent) -> None:
         await app[ASSIGNER].set_presence(agent, Presence.ONLINE)
 
 
+async def signed_out(app: web.Application, agent: Agent) -> None:
+    """The agent's last live session ended by a logout: they go offline as if
+    they had chosen it (unopened offers back to the queue, the presence event
+    every node's consoles and wallboards hear). Offline already: nothing, so
+    their "offline since" stays when they went."""
+    current = next((p.presence for p in await _store(app).list_presence() if p.agent_id == agent.id),
+                   Presence.OFFLINE)
+    if current is not Presence.OFFLINE:
+        await app[ASSIGNER].set_presence(agent, Presence.OFFLINE)
+
+
 # -- live sockets of ended sessions ------------------------------------------------------------
 
 

@@ -113,13 +113,18 @@ async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
     return response
 
 
-@endpoint("POST", "/api/logout", "End the session (and its live sockets)", status=204,
+@endpoint("POST", "/api/logout", "End the session (and its live sockets); the agent's last live session "
+          "ended takes them offline (unopened offers go back to the queue)", status=204,
           response_description="logged out")
 async def logout(request: web.Request, _: None) -> web.StreamResponse:
     response = web.Response(status=204)
-    session = await end_session(request, response)
-    if session is not None:
+    ended = await end_session(request, response)
+    if ended is not None:
+        session, end = ended
         await close_session_sockets(request.app, session)
+        if end is not None and end.sessions_left == 0:
+            # at no console any more: offered nothing, counted by no wallboard
+            await agents_api.signed_out(request.app, current_agent(request))
     return response
 
 

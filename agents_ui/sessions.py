@@ -13,7 +13,7 @@ from aiohttp import web
 
 from router.accounts import service
 from router.accounts.service import AdminSeed, token_hash
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.accounts.throttle import Failures, LoginAttempts, LoginKey, count_attempt
 from router.appkeys import SETTINGS, STORE
 from router.models import Agent, utcnow
@@ -145,12 +145,13 @@ async def session_agent(request: web.Request) -> Agent | None:
     return await service.session_agent(_store(request.app), token, utcnow()) if token else None
 
 
-async def end_session(request: web.Request, response: web.StreamResponse) -> str | None:
-    """Forget the session; returns its token hash (None if there was none)."""
+async def end_session(request: web.Request, response: web.StreamResponse) -> tuple[str, SessionEnd | None] | None:
+    """Forget the session: its token hash and what the store says of its end
+    (``service.end_session``); None when the request had no cookie."""
     token = request.cookies.get(COOKIE)
-    hashed = await service.end_session(_store(request.app), token) if token else None
+    ended = await service.end_session(_store(request.app), token, utcnow()) if token else None
     response.del_cookie(COOKIE, path="/")
-    return hashed
+    return ended
 
 
 ADMIN_SEED = web.AppKey("admin_seed", AdminSeed)

@@ -1,7 +1,7 @@
 """The accounts slice's SQL on PostgreSQL: agents and console sessions. Mixed into
 ``PostgresStore``, which gives it the pool (``router.store.pg_engine``); storage and
 atomicity only, the rules are in ``router.accounts.service``. Every write is a single
-statement (but ``replace_password``: two, in one transaction), as its method's
+statement (but ``replace_password`` and ``end_session``: a few, in one transaction), as its method's
 docstring says (``router.accounts.store``): the schema's keys are the checks,
 and a broken one is the store's ``IntegrityViolation``, a ``ConflictError``."""
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from router.accounts.sqlite import agent_row
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.models import Agent, Role, new_id
 from router.store.errors import ConflictError, IntegrityViolation, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -52,6 +52,20 @@ async def _replace_password(conn: PgConn, agent_id: str, password_hash: str, kee
         raise NotFound(f"agent {agent_id}")
     return rows_changed(await conn.execute(
         "DELETE FROM sessions WHERE agent_id = $1 AND token_hash IS DISTINCT FROM $2", agent_id, keep))
+
+
+async def _end_session(conn: PgConn, token_hash: str, now: datetime) -> SessionEnd | None:
+    agent_id = await conn.fetchval("SELECT agent_id FROM sessions WHERE token_hash = $1", token_hash)
+    if agent_id is None:
+        return None
+    # the agent's row, so another end of one of their sessions counts after this one commits
+    await conn.execute("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE", agent_id)
+    if not rows_changed(await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)):
+        return None  # ended by another call while this one waited: that one tells
+    # a statement after the lock was granted: it sees the sessions ended or opened before it
+    left = await conn.fetchval("SELECT COUNT(*) FROM sessions WHERE agent_id = $1 AND expires_at > $2",
+                               agent_id, now)
+    return SessionEnd(agent_id, int(left))
 
 
 class PostgresAccounts(AccountStore, PgConnections):
@@ -98,8 +112,8 @@ class PostgresAccounts(AccountStore, PgConnections):
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
         return await self._pg.read(_session_agent, token_hash, now)
 
-    async def delete_session(self, token_hash: str) -> None:
-        await self._pg.write(_execute, "DELETE FROM sessions WHERE token_hash = $1", token_hash)
+    async def end_session(self, token_hash: str, now: datetime) -> SessionEnd | None:
+        return await self._pg.write(_end_session, token_hash, now)
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         return await self._pg.write(_execute, "DELETE FROM sessions WHERE agent_id = $1", agent_id)

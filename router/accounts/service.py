@@ -20,7 +20,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.models import Agent, Role
 from router.store.errors import ConflictError, NotFound, StoreError
 
@@ -183,8 +183,9 @@ async def session_agent(store: AccountStore, token: str, now: datetime) -> Agent
     return await store.session_agent(token_hash(token), now)
 
 
-async def end_session(store: AccountStore, token: str) -> str:
-    """End the session of ``token``; its hash (what live connections know it by)."""
+async def end_session(store: AccountStore, token: str, now: datetime) -> tuple[str, SessionEnd | None]:
+    """End the session of ``token``: its hash (what live connections know it
+    by), and whose it was with how many of theirs are left (None: it had
+    ended already), so a logout knows whether it was the agent's last."""
     hashed = token_hash(token)
-    await store.delete_session(hashed)
-    return hashed
+    return hashed, await store.end_session(hashed, now)

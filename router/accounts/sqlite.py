@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.models import Agent, Role, new_id
 from router.store.engine import Connections
 from router.store.errors import ConflictError, IntegrityViolation, NotFound
@@ -36,6 +36,16 @@ def _replace_password(conn: sqlite3.Connection, agent_id: str, password_hash: st
         raise NotFound(f"agent {agent_id}")
     return int(conn.execute("DELETE FROM sessions WHERE agent_id = ? AND token_hash IS NOT ?",
                             (agent_id, keep)).rowcount)
+
+
+def _end_session(conn: sqlite3.Connection, token_hash: str, now: str) -> SessionEnd | None:
+    # one writer call: no other session of the agent is created or ended between the DELETE and the count
+    row = _one(conn, "SELECT agent_id FROM sessions WHERE token_hash = ?", (token_hash,))
+    if row is None:
+        return None
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+    left = _one(conn, "SELECT COUNT(*) FROM sessions WHERE agent_id = ? AND expires_at > ?", (row["agent_id"], now))
+    return SessionEnd(row["agent_id"], int(left[0]) if left is not None else 0)
 
 
 class SQLiteAccounts(AccountStore, Connections):
@@ -93,8 +103,8 @@ class SQLiteAccounts(AccountStore, Connections):
         )
         return None if row is None else agent_row(row)
 
-    async def delete_session(self, token_hash: str) -> None:
-        await self._w.call(_execute, "DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+    async def end_session(self, token_hash: str, now: datetime) -> SessionEnd | None:
+        return await self._w.call(_end_session, token_hash, ts(now))
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         return int(await self._w.call(_execute, "DELETE FROM sessions WHERE agent_id = ?", (agent_id,)))

@@ -9,10 +9,21 @@ Every method is one atomic step; errors are ``router.store``'s
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from router.models import Agent, Role
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnd:
+    """A console session ended: whose it was, and how many sessions of that
+    agent are still alive (not expired) after it; 0 when it was their last,
+    so they are at no console any more."""
+
+    agent_id: str
+    sessions_left: int
 
 
 class AccountStore(Protocol):
@@ -55,8 +66,17 @@ class AccountStore(Protocol):
         agent is active (``router.agents``), else None."""
 
     @abstractmethod
-    async def delete_session(self, token_hash: str) -> None:
-        """Single statement: a DELETE (no-op for an unknown token)."""
+    async def end_session(self, token_hash: str, now: datetime) -> SessionEnd | None:
+        """Delete the session; whose it was and how many of that agent's
+        sessions are alive at ``now`` without it. None when there was no such
+        session (unknown, or ended meanwhile by another call).
+
+        Lock: the agent's ``agents`` row ``FOR UPDATE`` (the lock
+        ``AssignmentStore.set_presence`` takes) before the DELETE and the
+        count: two of an agent's sessions ended at once, on two nodes, are
+        counted one after the other, so one of the two answers 0 (without it,
+        each count would still see the other's uncommitted session). A new
+        session's INSERT waits on the same row (its foreign key's share lock)."""
 
     @abstractmethod
     async def delete_agent_sessions(self, agent_id: str) -> int:

@@ -64,7 +64,7 @@ def test_identity_is_a_slice() -> None:
 # commit (router/store/base.py, "What a backend must hold"). Kept by hand: a
 # method's name does not say whether it writes.
 WRITES = {
-    "AccountStore": {"create_agent", "set_password_hash", "set_agent_language", "create_session", "delete_session",
+    "AccountStore": {"create_agent", "set_password_hash", "set_agent_language", "create_session", "end_session",
                      "delete_agent_sessions", "replace_password"},
     "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
                     "outbox_reached"},

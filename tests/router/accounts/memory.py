@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.models import Agent, Role, new_id
 from router.store.errors import ConflictError, NotFound
 
@@ -56,8 +56,12 @@ class MemoryAccounts(AccountStore):
             return None
         return self.agents[session[0]][0]
 
-    async def delete_session(self, token_hash: str) -> None:
-        self.sessions.pop(token_hash, None)
+    async def end_session(self, token_hash: str, now: datetime) -> SessionEnd | None:
+        ended = self.sessions.pop(token_hash, None)
+        if ended is None:
+            return None
+        left = sum(1 for owner, expires in self.sessions.values() if owner == ended[0] and expires > now)
+        return SessionEnd(ended[0], left)
 
     async def delete_agent_sessions(self, agent_id: str) -> int:
         ended = [t for t, (owner, _) in self.sessions.items() if owner == agent_id]

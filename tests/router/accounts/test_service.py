@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from router.accounts import service
+from router.accounts.store import SessionEnd
 from router.models import Role
 from tests.router.accounts.memory import MemoryAccounts
 from tests.router.store.test_contract import T0
@@ -46,7 +47,9 @@ async def test_only_the_hash_of_a_session_token_is_stored_and_it_lasts_its_lifet
     seen = await service.session_agent(store, token, T0 + timedelta(hours=7, minutes=59))
     assert seen is not None and seen.id == ann
     assert await service.session_agent(store, token, T0 + timedelta(hours=8)) is None
-    assert await service.end_session(store, token) == service.token_hash(token)
+    # ended after its expiry, it was her last: no session of hers is left alive
+    assert await service.end_session(store, token, T0 + timedelta(hours=9)) == (
+        service.token_hash(token), SessionEnd(ann, 0))
     assert await service.session_agent(store, token, T0) is None
 
 

@@ -4,15 +4,18 @@ one the service's tests use: a backend is proven by the same suite."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from router.accounts.store import AccountStore
+from router.accounts.store import AccountStore, SessionEnd
 from router.models import Role
 from router.store.errors import ConflictError, NotFound
+from router.store.postgres import PostgresStore
 from tests.router.accounts.memory import MemoryAccounts
 from tests.router.store.test_contract import BACKENDS, T0
 
@@ -54,7 +57,7 @@ async def test_agents_and_sessions(store: AccountStore) -> None:
     await store.create_session("tok", ann.id, T0 + timedelta(hours=1))
     assert await store.session_agent("tok", T0) == ann
     assert await store.session_agent("tok", T0 + timedelta(hours=2)) is None  # expired
-    await store.delete_session("tok")
+    await store.end_session("tok", T0)
     assert await store.session_agent("tok", T0) is None
     assert [a.username for a in await store.list_agents()] == ["ann"]
 
@@ -86,3 +89,37 @@ async def test_an_agents_language_is_kept_and_read_back_everywhere(store: Accoun
     assert (await store.get_agent(agent.id)).language is None
     with pytest.raises(NotFound):
         await store.set_agent_language("agt_missing", "en")
+
+
+async def test_ending_a_session_says_whose_it_was_and_how_many_of_theirs_are_still_alive(store: AccountStore) -> None:
+    """What a logout needs to know whether the agent is still at a console
+    somewhere: an expired session is no longer there, nor is a colleague's."""
+    ann = await store.create_agent("ann", "Ann", Role.AGENT, "h")
+    bob = await store.create_agent("bob", "Bob", Role.AGENT, "h")
+    for token, agent, expires in (("a1", ann, T0 + timedelta(hours=1)), ("a2", ann, T0 + timedelta(hours=1)),
+                                  ("a-old", ann, T0 - timedelta(minutes=1)), ("b1", bob, T0 + timedelta(hours=1))):
+        await store.create_session(token, agent.id, expires)
+    assert await store.end_session("a1", T0) == SessionEnd(ann.id, 1)
+    assert await store.session_agent("a1", T0) is None
+    assert await store.end_session("a1", T0) is None  # ended already: it tells of nobody
+    assert await store.end_session("nope", T0) is None
+    assert await store.end_session("a2", T0) == SessionEnd(ann.id, 0)
+    assert await store.session_agent("b1", T0) == bob
+
+
+async def test_an_agents_last_two_sessions_ended_at_once_from_two_nodes_leave_one_of_them_last(
+        store: AccountStore) -> None:
+    """Two browsers logged out in the same instant, through two nodes: one of
+    the two ends must see the other's, or neither logout takes the agent
+    offline (the lock of the agent's row, ``AccountStore.end_session``)."""
+    async with contextlib.AsyncExitStack() as stack:
+        # SQLite and the dicts are one node (one writer): there the race passes by construction
+        other: AccountStore = (await stack.enter_async_context(PostgresStore(store.dsn))
+                               if isinstance(store, PostgresStore) else store)
+        ann = await store.create_agent("ann", "Ann", Role.AGENT, "h")
+        for round_ in range(20):
+            first, second = f"r{round_}-desk", f"r{round_}-laptop"
+            for token in (first, second):
+                await store.create_session(token, ann.id, T0 + timedelta(hours=1))
+            ends = await asyncio.gather(store.end_session(first, T0), other.end_session(second, T0))
+            assert sorted(end.sessions_left for end in ends if end is not None) == [0, 1], round_
