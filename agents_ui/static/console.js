@@ -81,8 +81,23 @@ function initials(name) {
 
 // ---- login and start ---------------------------------------------------
 
-function showLogin() {
+// Someone was signed in here and no longer is: they logged out, or their session ended (a 401).
+// On a desk PC a shift shares, nothing of theirs may stay for the next person: the conversation
+// open, its notes, the customer panel, drafts, alerts, search, screens. A dozen scripts hold
+// those; a fresh load of the page forgets them all at once (as a change of language does) and,
+// its /api/me a 401, shows the sign-in. The fields are emptied first and the load is a new one,
+// not a reload, so no browser puts a typed draft back (Firefox restores fields on a reload).
+function signedOut() {
   state.me = null;
+  if (state.ws) state.ws.close();
+  state.ws = null;
+  $("#app").hidden = true; // out of sight at once, before the page is loaded again
+  document.querySelectorAll("#app textarea, #app input").forEach((field) => { field.value = ""; });
+  location.replace(location.pathname + location.search);
+}
+
+function showLogin() {
+  if (state.me) return signedOut();
   window.consoleApi.forget();
   if (state.ws) state.ws.close();
   state.ws = null;

@@ -27,6 +27,7 @@
     lastTyped: 0,
     readTimer: null,
     alerted: new Map(), // "kind:id" -> when
+    shown: new Set(), // desktop notifications on screen, which show customers' words
     sound: null,
   };
   const $ = (sel) => document.querySelector(sel);
@@ -242,6 +243,8 @@
     if (wanted.desktop && desktopAllowed()) {
       try {
         const note = new Notification(String(title), { body: body == null ? "" : String(body), tag: conversationId || kind });
+        s.shown.add(note);
+        note.onclose = () => s.shown.delete(note);
         note.onclick = () => {
           window.focus();
           if (conversationId) document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: conversationId } }));
@@ -397,6 +400,9 @@
     notify: (kind, title, body) => notify(String(kind), title, body),
   };
 
+  // the page goes (a sign-out loads it afresh, or the tab is closed): its notifications go with it,
+  // rather than stay on the desk's screen, customers' words in them, for whoever signs in next
+  window.addEventListener("pagehide", () => s.shown.forEach((note) => note.close()));
   document.addEventListener("console:event", onEvent);
   document.addEventListener("input", onReplyInput);
   document.addEventListener("conversation:selected", (event) => {
