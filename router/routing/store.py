@@ -102,7 +102,9 @@ class AssignmentStore(Protocol):
         """Mark each conversation's missed first-response target as announced
         (``sla_announced_at``) and return those not announced before in its
         cycle (since ``created_at``, or ``reopened_at`` after a reopen): each
-        breach is announced once across restarts and leaders. One statement."""
+        breach is announced once across restarts and leaders. A single
+        statement: two nodes marking at once, one row's lock orders them, and
+        the second finds it marked."""
 
     @abstractmethod
     async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
@@ -110,5 +112,6 @@ class AssignmentStore(Protocol):
         offline since before ``offline_before`` (or never seen online) whose
         customer wrote after the agent's last reply: each with that agent, now
         its ``preferred_agent_id`` (offered to them first when they are back,
-        if still queued). One statement; a conversation the agent answered, or
-        whose agent came back, meanwhile stays theirs."""
+        if still queued). A single statement, whose WHERE is checked again on
+        a row another writer changed meanwhile (taken, transferred, resolved):
+        that one is left as it is."""
