@@ -43,7 +43,7 @@ from connectors.webchat_frames import (
 from connectors.webchat_options import WebChatOptions
 from connectors.webchat_signals import WebChatSignals
 from connectors.webchat_socket import HEARTBEAT_SECONDS, MAX_FRAME_BYTES, ChatSocket
-from connectors.webchat_tokens import VisitorTokens
+from connectors.webchat_tokens import VisitorTokens, public_part, visitor_tag
 from connectors.webchat_widget import availability_frame, bundle, serve_demo, serve_demo_css
 from router.connector import (
     ChannelLabel,
@@ -230,7 +230,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         elif msg.type is WSMsgType.ERROR:
             # aiohttp has already closed the socket (1009 for an oversized frame)
             code = "too_large" if session.ws.too_big else "socket_error"
-            log.warning("webchat: visitor %s socket closed (code %s): %s", session.visitor_id, code, msg.data)
+            log.warning("webchat: visitor %s socket closed (code %s): %s", visitor_tag(session.visitor_id), code,
+                        msg.data)
 
     async def _close_flooding(self, session: _Session) -> None:
         """More frames than any widget sends: told and closed, rather than each frame answered
@@ -276,7 +277,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         # held in the backlog instead of being missed
         session.backlog = []
         self._visitors.setdefault(visitor_id, set()).add(session)
-        log.debug("webchat: visitor %s connected (%d tab(s))", visitor_id, len(self._visitors[visitor_id]))
+        log.debug("webchat: visitor %s connected (%d tab(s))", visitor_tag(visitor_id), len(self._visitors[visitor_id]))
         unsent: list[str] = []
         welcome = await self._welcome(visitor_id, unsent)
         await self._push_now(session, welcome)
@@ -335,7 +336,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         limit = self.options.sockets_per_visitor
         if self._warned.hit(f"tabs:{visitor_id}"):
             log.warning("webchat: visitor %s has %d sockets open, refusing more (code too_many_sockets; logged "
-                        "once a minute)", visitor_id, limit)
+                        "once a minute)", visitor_tag(visitor_id), limit)
         await self._push_now(session, {"type": "error", "code": "too_many_sockets",
                                        "message": f"this visitor has {limit} chats open already; close one"})
         await session.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too_many_sockets")
@@ -384,7 +385,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
-            external_id=f"{visitor_id}:{frame.client_id}",
+            external_id=f"{public_part(visitor_id)}:{frame.client_id}",
             text=frame.text,
             rating=frame.rating,  # a rating button pressed: its score is the text
             **session.given,
@@ -395,8 +396,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             await self._fail(session)
             return
         except HostFailed as exc:  # logged by the router with its traceback: not acknowledged
-            log.warning("webchat: storing a message of visitor %s failed (code unavailable): %s", visitor_id,
-                        exc.reason)
+            log.warning("webchat: storing a message of visitor %s failed (code unavailable): %s",
+                        visitor_tag(visitor_id), exc.reason)
             await self._fail(session)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
@@ -420,7 +421,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         # one line a minute per address: a script's flood of bad frames must not flood the log too
         if self._warned.hit(f"bad:{session.address}"):
             log.warning("webchat: bad frame from visitor %s (code %s; logged once a minute per address)",
-                        session.visitor_id, code)
+                        visitor_tag(session.visitor_id), code)
         frame = {"type": "error", "code": code, "message": message}
         if client_id is not None:  # the widget drops what it kept to re-send: it is refused for good
             frame["client_id"] = client_id
@@ -460,7 +461,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             if data.get("history_changed"):
                 await self._welcome_again(visitor_id)
         except HostError as exc:  # the frame still goes; the tab's next welcome shows the whole history
-            log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_id, exc.reason)
+            log.warning("webchat: a fresh welcome for visitor %s failed: %s", visitor_tag(visitor_id), exc.reason)
         if await self._deliver(visitor_id, frame) and frame["author"] != Author.CUSTOMER.value:
             await self._reached(visitor_id, [frame["id"]])
         if data.get("survey"):  # a rating's buttons, under the question
@@ -471,7 +472,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             await self.host.reached(self.name, visitor_id, message_ids)
         except HostError as exc:  # it stays unsent (not lost): the visitor's next welcome says so again
             log.warning("webchat: recording %d repl(ies) as reaching visitor %s failed: %s", len(message_ids),
-                        visitor_id, exc.reason)
+                        visitor_tag(visitor_id), exc.reason)
 
     async def _welcome_again(self, visitor_id: str) -> None:
         """A fresh welcome to each open tab, as the first one goes: frames for
@@ -529,7 +530,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             await session.ws.send_frame(encode_frame(frame), WSMsgType.TEXT)
         except ConnectionError:
             # the tab went away mid-send; its handler cleans up
-            log.debug("webchat: visitor %s tab closed while sending", session.visitor_id)
+            log.debug("webchat: visitor %s tab closed while sending", visitor_tag(session.visitor_id))
 
     def _forget(self, session: _Session) -> None:
         self._sessions.discard(session)
@@ -540,7 +541,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             tabs.discard(session)
             if not tabs:
                 del self._visitors[session.visitor_id]
-        log.debug("webchat: visitor %s disconnected (close code %s)", session.visitor_id, session.ws.close_code)
+        log.debug("webchat: visitor %s disconnected (close code %s)", visitor_tag(session.visitor_id),
+                  session.ws.close_code)
 
     async def close_clients(self) -> None:
         sessions = list(self._sessions)

@@ -23,6 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.chat_limits import ByteBudget, address_key
 from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, message_frame
+from connectors.webchat_tokens import public_part, visitor_tag
 from router.connector import FileAccess, FileRefused, FileUnavailable, HostBusy, HostError
 from router.models import Attachment, Author, IdentityRef, InboundMessage, Message
 
@@ -184,7 +185,7 @@ class VisitorUploads:
         except FileRefused as exc:
             raise _Refused(exc.status, exc.code, exc.message, **exc.details) from None
         except FileUnavailable as exc:
-            log.warning("webchat: a file of visitor %s could not be stored: %s", visitor_id, exc)
+            log.warning("webchat: a file of visitor %s could not be stored: %s", visitor_tag(visitor_id), exc)
             raise _Refused(503, "unavailable", "the file could not be stored; try again in a moment") from None
 
     async def _first_upload(self, visitor_id: str, message_id: str) -> list[Attachment]:
@@ -201,7 +202,7 @@ class VisitorUploads:
         chat = self.chat
         tab = next(iter(chat._visitors.get(visitor_id, ())), None)  # the name they gave, if a tab is open here
         inbound = InboundMessage(
-            channel=chat.name, external_id=f"{visitor_id}:{client_id}",
+            channel=chat.name, external_id=f"{public_part(visitor_id)}:{client_id}",
             sender=IdentityRef(kind="webchat", value=visitor_id),
             sender_name=tab.sender_name if tab is not None else None,
             language=tab.given.get("language") if tab is not None else None,
@@ -216,7 +217,8 @@ class VisitorUploads:
         try:
             accepted = await chat.host.on_message(inbound)
         except HostError as exc:
-            log.warning("webchat: storing a file message of visitor %s failed: %s", visitor_id, exc.reason)
+            log.warning("webchat: storing a file message of visitor %s failed: %s", visitor_tag(visitor_id),
+                        exc.reason)
             await chat.files.discard(attachment)  # no message refers to it: no orphan on the disk
             raise _Refused(503, "unavailable", "the message could not be stored; try again in a moment") from None
         shown = [attachment]

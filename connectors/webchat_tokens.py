@@ -46,3 +46,17 @@ class VisitorTokens:
         except (binascii.Error, ValueError):
             return False
         return hmac.compare_digest(signature, self._sign(random_part))
+
+
+def public_part(token: str) -> str:
+    """The token's random part: it names the visitor, and proves nothing without the signature,
+    which the installation's secret alone makes. What may be written where the token must not:
+    the log, a message's external id (logged by the core, sent to integrations)."""
+    return token.partition(".")[0]
+
+
+def visitor_tag(token: str | None) -> str:
+    """A visitor in a log line: the start of the token's public part, enough to follow one visitor
+    ("-" before their hello). The whole token is a credential (a hello with it reads the visitor's
+    history)."""
+    return public_part(token)[:10] if token else "-"

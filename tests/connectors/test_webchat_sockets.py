@@ -163,3 +163,29 @@ def test_socket_caps_are_options_with_generous_defaults() -> None:
         WebChatConnector.parse_options({"sockets_per_address": 0})
     with pytest.raises(ValueError, match="is not a rate"):
         WebChatConnector.parse_options({"frames_per_socket": "lots"})
+
+
+async def test_a_visitors_token_is_written_to_no_log_line(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """The token is a credential: a hello with it reads the visitor's whole history. A bad
+    frame's warning, a socket closed for a too-large frame, a message sent again (the core
+    logs the duplicate's external id) and the visitor's comings and goings name them by a tag."""
+    caplog.set_level("DEBUG")
+    async with tab(client) as ws:
+        token = (await hello(ws))["visitor_id"]
+        await say(ws, "first", client_id="c-1")
+        await say(ws, "first", client_id="c-1")  # the widget's resend of an unacked message
+        await ws.send_str("{not json")
+        await expect_error(ws, "bad_json")
+    async with tab(client) as ws:
+        await hello(ws, token)
+        await ws.send_str("x" * 200_000)  # over the frame limit: the socket is closed
+        await ws.receive(timeout=HANG)
+    await eventually(lambda: _true(any("disconnected" in r.getMessage() for r in caplog.records)),
+                     "the closed socket to be logged")
+    secret = token.partition(".")[2]
+    assert secret and not [r.getMessage() for r in caplog.records if secret in r.getMessage()]
+    assert any(token.partition(".")[0][:10] in r.getMessage() for r in caplog.records)  # the tag is there
+
+
+async def _true(value: bool) -> bool:
+    return value
