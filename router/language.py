@@ -46,9 +46,10 @@ _ADDRESSES = re.compile(r"\S+@\S+|\b[a-z][a-z0-9+.-]*://\S+|\b(?:[a-z0-9-]+\.)+[
 
 def written_language(text: str) -> Language | None:
     """``ru`` when at least a third of the text's letters are Cyrillic, ``en``
-    when fewer are; None when it has no letters. Addresses, links and bot
-    commands are no words. Russian text carries Latin words (brands, models,
-    codes: «Хочу iPhone 15 Pro Max»); English text seldom carries Cyrillic."""
+    when fewer are, unless its Latin words are Russian ones transliterated
+    («dostavka skolko stoit»); None when it has no letters. Addresses, links
+    and bot commands are no words. Russian text carries Latin words (brands,
+    models, codes: «Хочу iPhone 15 Pro Max»); English text seldom carries Cyrillic."""
     text = text[:_SAMPLE]
     if "/" in text:
         text = _COMMANDS.sub(" ", text)
@@ -58,7 +59,48 @@ def written_language(text: str) -> Language | None:
     latin = len(_NOT_LATIN.sub("", text))
     if not cyrillic and not latin:
         return None
-    return "ru" if 2 * cyrillic >= latin else "en"
+    if 2 * cyrillic >= latin:
+        return "ru"
+    return "ru" if transliterated(text) else "en"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Russian typed in Latin letters (a phone without the Cyrillic layout: «soedinite s operatorom»): words
+# that only Russian has, in the spellings people use, and letter groups English words hardly have
+_TRANSLIT_WORDS = _words("""
+privet zdravstvuyte zdravstvuite zdravstvujte zdrastvuyte zdrastvuite dobryy dobryi dobriy dobrij dobroe
+dobrogo vecher utro spasibo spasib pozhaluysta pozhaluista pozhalujsta pojaluysta pozhalsta plz
+skolko stoit stoimost tsena cena dostavka dostavku dostavki dostavkoy dostavlyaete zakaz zakaza zakazu
+zakazal zakazala zakazat vozvrat vozvrata vernut vernite tovar tovara tovary gde kogda pochemu zachem
+kak chto shto eto mne menya moy moi moya moyu moego nuzhno nado mozhno mogu khochu hochu kupit oplata oplatu
+oplatit oplatil kartoy dengi deneg rubley sdelat pozovite pozvat soedinite soedinit operatora operatorom
+operatoru chelovek cheloveka cheloveku menedzher menedzhera net da ne vy vas vam ya est byl bylo budet
+segodnya zavtra vchera rabotaete rabotayete adres magazin magazina nomer skidka skidku aktsiya akciya
+poluchit poluchil poluchila prishel prishlo prishla srok sroki dney dnya nedelyu pomogite pomoch podskazhite
+skazhite ponyatno khorosho horosho ladno ochen uzhe eshche eshe esche seychas sejchas zhdu zhdem otvet otveta
+otvette privezut privezete dobavit otmenit otmena
+""")
+# English words a transliteration never is: one of them and the text is English
+_ENGLISH_WORDS = _words("""
+the an is are am was were be been to of and or in on at for with from by my your you me we it its this
+that can could do does did have has how what where when why who which please hi hello hey thanks thank
+yes not will would there here get want need order delivery return price cost help
+""")
+_LATIN_WORD = re.compile(r"[a-zA-Z]{2,}")
+_RUSSIAN_LETTERS = re.compile(r"zh|kh|shch|ts[yia]|[^aeiou]yy|iye$|aya$|ogo$|yu$", re.IGNORECASE)
+
+
+def transliterated(text: str) -> bool:
+    """Whether ``text``'s Latin words are Russian ones in Latin letters: no English word
+    among them, and a Russian word or letter groups English words hardly have."""
+    words = [w.lower() for w in _LATIN_WORD.findall(text)]
+    if not words or any(w in _ENGLISH_WORDS for w in words):
+        return False
+    return any(w in _TRANSLIT_WORDS for w in words) or 2 * sum(
+        1 for w in words if _RUSSIAN_LETTERS.search(w)) > len(words)
 
 
 def language_named(value: object) -> Language | None:

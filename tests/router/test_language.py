@@ -34,6 +34,13 @@ def customer(**attributes: object) -> Customer:
     ("my email is anna.petrova@mail.ru", "en"), ("т.е. завтра", "ru"),
     # Russian carries Latin brands and models; English seldom carries Cyrillic
     ("Хочу купить iPhone 15 Pro Max", "ru"), ("Where is my order from Москва?", "en"),
+    # Russian typed in Latin letters (a phone without the Cyrillic layout) is Russian
+    ("dostavka skolko stoit", "ru"), ("vozvrat tovara kak sdelat", "ru"), ("soedinite s operatorom", "ru"),
+    ("pozovite operatora", "ru"), ("spasibo!", "ru"), ("Zdravstvuyte, gde moy zakaz?", "ru"), ("zhdu otveta", "ru"),
+    # and English stays English: one English word is enough, and names or models are no Russian words
+    ("Delivery?", "en"), ("Refund status", "en"), ("order 12345", "en"), ("operator please", "en"), ("Hi", "en"),
+    ("Moscow", "en"), ("Natalya", "en"), ("Kazakhstan shipping", "en"), ("iPhone 15 Pro", "en"),
+    ("where is the tovar I ordered", "en"), ("Zhukovsky street", "en"),
 ])
 def test_the_words_tell_a_language_only_when_there_are_letters(text: str, language: str | None) -> None:
     assert written_language(text) == language
