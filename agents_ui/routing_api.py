@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.accounts.store import AccountStore
 from router.agents.service import Permission, may
-from router.appkeys import ASSIGNER, RULES_RELOADER, STORE
+from router.appkeys import ASSIGNER, BOT_RELOADER, RULES_RELOADER, STORE
 from router.conversations.store import ConversationStore
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, RouteTrace
 from router.routing.assignment import TransferRefused
@@ -142,6 +142,14 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
 # -- rules status (hot reload) ------------------------------------------------------------
 
 
+class BotStatusOut(BaseModel):
+    path: str
+    loaded_at: datetime
+    # the last bot.yaml edit that was refused (the running bot stayed): file:line lines
+    problems: list[str] = []
+    refused_at: datetime | None = None
+
+
 class RulesStatusOut(BaseModel):
     # False: no rules.yaml, every conversation goes to the default team
     active: bool
@@ -153,17 +161,24 @@ class RulesStatusOut(BaseModel):
     refused_at: datetime | None = None
     # the running rules' likely mistakes (always-true conditions...): file:line: warning: lines
     warnings: list[str] = []
+    # bot.yaml's reload, as the rules' (None: no bot.yaml at start)
+    bot: BotStatusOut | None = None
 
 
-@endpoint("GET", "/api/rules/status", "The running rules version, and why the last edit was refused if it was",
-          response=RulesStatusOut, permission=Permission.MANAGE_RULES)
+@endpoint("GET", "/api/rules/status", "The running rules version and bot.yaml's, and why the last edit of either "
+          "was refused if it was", response=RulesStatusOut, permission=Permission.MANAGE_RULES)
 async def rules_status(request: web.Request, _: None) -> RulesStatusOut:
+    bot_reloader = request.app.get(BOT_RELOADER)
+    bot = None
+    if bot_reloader is not None:
+        b = bot_reloader.status
+        bot = BotStatusOut(path=b.path, loaded_at=b.loaded_at, problems=b.problems, refused_at=b.refused_at)
     reloader = request.app.get(RULES_RELOADER)
     if reloader is None:
-        return RulesStatusOut(active=False)
+        return RulesStatusOut(active=False, bot=bot)
     status = reloader.status
     return RulesStatusOut(active=True, path=status.path, version=status.version, loaded_at=status.loaded_at,
-                          problems=status.problems, refused_at=status.refused_at, warnings=status.warnings)
+                          problems=status.problems, refused_at=status.refused_at, warnings=status.warnings, bot=bot)
 
 
 # -- SLA --------------------------------------------------------------------------------

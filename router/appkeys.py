@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from router.bot.reload import BotReloader
 from router.bus import EventBus
 from router.config import Settings
 from router.connector import Connector
@@ -45,3 +46,5 @@ WEBHOOK_TAP = web.AppKey("webhook_tap", WebhookTap)
 WEBHOOK_WORKER = web.AppKey("webhook_worker", WebhookWorker)
 # set only when routing by rules.yaml
 RULES_RELOADER = web.AppKey("rules_reloader", RulesReloader)
+# set only when a bot.yaml was there at start
+BOT_RELOADER = web.AppKey("bot_reloader", BotReloader)

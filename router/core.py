@@ -171,6 +171,15 @@ class Router:
         hours = ruleset.queue_hours(team) if ruleset is not None else None
         return hours is None or hours.is_open(now)
 
+    def use_bot(self, bot: Bot, config: BotFile) -> None:
+        """A reloaded bot.yaml (``router.bot.reload``), all in one step: the
+        next turn answers with ``bot`` (entered already), and its messages,
+        greeting and intents' titles are the new file's."""
+        assert self.bot_desk is not None, "a bot is reloaded only where one started"
+        self.bot_intents = {i.name: i for i in config.intents}
+        self.bot_desk.replace(bot, config.messages, self._greeter(config, config.messages))
+        self.ingest.handoff_texts = config.messages.handoff
+
     def _greeter(self, config: BotFile | None, messages: Messages) -> Greeter | None:
         """Who greets a returning customer (bot.yaml's welcome_back)."""
         if config is not None and not config.welcome_back.enabled:

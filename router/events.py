@@ -32,6 +32,8 @@ CUSTOMER_UPDATED = "customer.updated"
 CLAIM_DISMISSED = "claim.dismissed"
 RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
+BOT_RELOADED = "bot.reloaded"
+BOT_REFUSED = "bot.refused"
 NOTE_CREATED = "note.created"
 NOTE_MENTIONED = "note.mentioned"
 MENTIONS_READ = "mentions.read"
@@ -49,7 +51,8 @@ TO_AGENT = "to_agent"
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ, AGENT_UPDATED,
+    RULES_RELOADED, RULES_REFUSED, BOT_RELOADED, BOT_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ,
+    AGENT_UPDATED,
     CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED, WEBHOOK_DELIVERIES, CUSTOMER_UPDATED,
 })
 # live signals that are never stored: a cluster carries them to the other nodes without the event log
@@ -150,6 +153,16 @@ def rules_reloaded(version: str) -> Event:
 def rules_refused(version: str) -> Event:
     """A changed rules file was refused: ``version`` (the running one) stays active."""
     return Event(RULES_REFUSED, {"version": version})
+
+
+def bot_reloaded(intents: int) -> Event:
+    """bot.yaml changed and its new bot answers the next turn."""
+    return Event(BOT_RELOADED, {"intents": intents})
+
+
+def bot_refused(problems: int) -> Event:
+    """A changed bot.yaml was refused: the running bot stays."""
+    return Event(BOT_REFUSED, {"problems": problems})
 
 
 # -- notes (router/notes/) ---------------------------------------------------------

@@ -9,6 +9,11 @@ meanwhile wins), or hands the conversation to the routing rules with the
 bot's reason. On start every conversation with the bot whose last word is
 the customer's gets its turn: a restart leaves no one silent.
 
+A reloaded bot.yaml replaces the bot, its messages and its greeter at once
+(``replace``): a turn reads them once, as it starts, so a turn in flight
+finishes with the knowledge it started with, and the bot it used is closed
+(its HTTP session, its matcher's thread) once those turns are over.
+
 One turn at a time per conversation holds only in this process; several
 nodes (a customer's two messages given to two nodes, a redelivery, a
 starting node's resume) may run turns on one conversation at once. So a
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -83,6 +89,16 @@ def _from(messages: list[Message], first: Message) -> list[Message]:
     return messages[next(i for i, m in enumerate(messages) if m is first):]
 
 
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What a turn answers with, from one bot.yaml: read once per turn."""
+
+    bot: Bot
+    messages: Messages
+    # a recognised customer back after a pause is greeted (None: never)
+    greeter: Greeter | None
+
+
 class BotDesk:
     def __init__(
         self, store: DeskStore, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
@@ -91,14 +107,54 @@ class BotDesk:
         self.store = store
         self.bus = bus
         self.routing = routing
-        self.bot = bot
-        self.messages = messages
+        self.knowledge = Knowledge(bot, messages, greeter)
         self.clock = clock
         self.outbox_wakeup = outbox_wakeup
-        # a recognised customer back after a pause is greeted (None: never)
-        self.greeter = greeter
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def bot(self) -> Bot:
+        return self.knowledge.bot
+
+    @property
+    def messages(self) -> Messages:
+        return self.knowledge.messages
+
+    @property
+    def greeter(self) -> Greeter | None:
+        return self.knowledge.greeter
+
+    # -- a reloaded bot.yaml --------------------------------------------------------
+    def replace(self, bot: Bot, messages: Messages, greeter: Greeter | None = None) -> None:
+        """The next turn answers with ``bot`` (entered already); the turns
+        under way finish with the one they began with, which is closed after them."""
+        old, self.knowledge = self.knowledge.bot, Knowledge(bot, messages, greeter)
+        if old is bot:
+            return
+        task = asyncio.create_task(self._retire(old, list(self._running.values())), name="bot-retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    async def _retire(bot: Bot, turns: list[asyncio.Task[None]]) -> None:
+        if turns:
+            await asyncio.wait(turns)
+        try:
+            await bot.__aexit__(None, None, None)
+        except Exception:  # closing a session that failed: nothing left to do with it
+            log.exception("closing the replaced bot %s failed", bot.name)
+
+    async def retired(self) -> None:
+        """Wait until every replaced bot is closed (their turns over)."""
+        while self._retiring:
+            await asyncio.wait(list(self._retiring))
+
+    async def close(self) -> None:
+        """After the turns drained (shutdown): the running bot and the replaced ones closed."""
+        await self.retired()
+        await self.bot.__aexit__(None, None, None)
 
     # -- scheduling ---------------------------------------------------------------
     def schedule(self, conversation_id: str) -> None:
@@ -178,13 +234,14 @@ class BotDesk:
         if not pending:
             return None
         current = pending[-1]
+        knowledge = self.knowledge  # one bot.yaml for the whole turn, whatever reloads meanwhile
         customer = await self.store.get_customer(view.customer_id)
         # several quick messages are one question: «привет» + «где мой заказ?»
         text = "\n".join(m.text for m in pending if m.text.strip())
         turn = BotTurn(conversation_id, customer, text, earlier, hint=current.core.language)
         current = settled(current, turn.language())  # "5" after «Уточните…»: its notices in Russian too
-        reply = await self._ask(turn)
-        recall = await self._recall(view, customer, pending, earlier)
+        reply = await self._ask(knowledge.bot, turn)
+        recall = await self._recall(knowledge.greeter, view, customer, pending, earlier)
         if recall is not None and any(m.core.aside for m in _from(messages, pending[0])):
             # something was said aside this turn (a code offer): a "shall we continue?" beside it would
             # make the customer's "no" ambiguous; their name alone is fine. Only this turn's: an aside
@@ -192,48 +249,49 @@ class BotDesk:
             recall = Recall(recall.name)
         if reply.kind is ReplyKind.HANDOFF:
             # their name only: "shall we continue?" does not go with "a colleague will answer"
-            hello = self._hello(Recall(recall.name) if recall is not None else None, customer, current)
-            await self._hand_off(view, current, customer, reply, after, hello)
+            hello = self._hello(knowledge.messages, Recall(recall.name) if recall is not None else None, customer,
+                                current)
+            await self._hand_off(view, current, customer, reply, after, hello, knowledge.messages)
         else:
             texts = reply.texts
-            if (hello := self._hello(recall, customer, current)) is not None and texts:
+            if (hello := self._hello(knowledge.messages, recall, customer, current)) is not None and texts:
                 texts = [f"{hello}\n\n{texts[0]}", *texts[1:]]
             await self._say(view, current, texts, CoreMeta(bot=reply.record()), ConversationStatus.BOT, after)
         return reply
 
-    async def _recall(self, view: ConversationView, customer: Customer, pending: list[Message],
-                      earlier: list[Message]) -> Recall | None:
+    async def _recall(self, greeter: Greeter | None, view: ConversationView, customer: Customer,
+                      pending: list[Message], earlier: list[Message]) -> Recall | None:
         """What this turn may say it knows of a returning customer (``router.bot.welcome``)."""
-        if self.greeter is None:
+        if greeter is None:
             return None
         # the answer goes to whoever wrote last: only when every message of the turn is theirs may it
         # say what it knows of them (invariant 9: another, unproven identity of the customer must not read it)
         if len({(m.sender.kind, m.sender.value) if m.sender else None for m in pending}) != 1:
             return None
-        return await self.greeter.recall(view.id, customer, pending[0], earlier)
+        return await greeter.recall(view.id, customer, pending[0], earlier)
 
-    def _hello(self, recall: Recall | None, customer: Customer, current: Message) -> str | None:
+    def _hello(self, messages: Messages, recall: Recall | None, customer: Customer, current: Message) -> str | None:
         if recall is None:
             return None
-        return greeting(recall, self.messages, answer_language(current, customer), self.clock())
+        return greeting(recall, messages, answer_language(current, customer), self.clock())
 
-    async def _ask(self, turn: BotTurn) -> BotReply:
+    async def _ask(self, bot: Bot, turn: BotTurn) -> BotReply:
         if not turn.text.strip():
             return BotReply.handoff(HandoffReason.BOT_FAILED, "a message without words (an attachment)")
         try:
             async with asyncio.timeout(BOT_PATIENCE):
-                return await self.bot.respond(turn)
+                return await bot.respond(turn)
         except TimeoutError:
             # a model that hangs must not silence every conversation with the bot: people answer
-            log.warning("bot %s took over %g s in conversation %s", self.bot.name, BOT_PATIENCE, turn.conversation_id)
+            log.warning("bot %s took over %g s in conversation %s", bot.name, BOT_PATIENCE, turn.conversation_id)
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot took over {BOT_PATIENCE:g} s")
         except BotError as exc:
-            log.warning("bot %s failed in conversation %s: %s", self.bot.name, turn.conversation_id, exc)
+            log.warning("bot %s failed in conversation %s: %s", bot.name, turn.conversation_id, exc)
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed: {exc}")
         except Exception as exc:
             # a bug in the bot or its model: people answer rather than nobody. Its words may quote
             # the customer, whose text the bot reads: the frames only
-            log.error("bot %s failed in conversation %s\n%s", self.bot.name, turn.conversation_id,
+            log.error("bot %s failed in conversation %s\n%s", bot.name, turn.conversation_id,
                       textless_traceback(exc))
             return BotReply.handoff(HandoffReason.BOT_FAILED, f"the bot failed ({type(exc).__name__})")
 
@@ -285,7 +343,7 @@ class BotDesk:
 
     async def _hand_off(
         self, view: ConversationView, inbound: Message, customer: Customer, reply: BotReply,
-        after: AnswerMark | None = None, hello: str | None = None,
+        after: AnswerMark | None = None, hello: str | None = None, messages: Messages | None = None,
     ) -> None:
         assert reply.reason is not None
         outcome = BotOutcome(reason=reply.reason.value, detail=reply.detail, intent=reply.intent,
@@ -305,7 +363,7 @@ class BotDesk:
             return
         log.info("conversation %s handed off by the bot: %s", view.id, decision.reason)
         self.bus.publish(events.conversation_updated(view))
-        notice = handoff_notice(decision, inbound, customer, self.messages.handoff)
+        notice = handoff_notice(decision, inbound, customer, (messages or self.messages).handoff)
         if notice is not None:
             if hello is not None:
                 notice = f"{hello}\n\n{notice}"

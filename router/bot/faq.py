@@ -108,6 +108,12 @@ class FaqBot(Bot):
             raise _how_to_do_without(exc) from exc
 
     @property
+    def encoder(self) -> Encoder | None:
+        """The embedding model, once loaded: a reloaded bot.yaml's bot uses
+        it too (one model in memory, no seconds to load it again)."""
+        return self._encoder
+
+    @property
     def needs_model(self) -> bool:
         return self.config.matching.method != "lexical"
 
@@ -122,6 +128,7 @@ class FaqBot(Bot):
                 from router.bot.e5 import E5Encoder  # noqa: PLC0415
 
                 encoder = self._encoder or E5Encoder(self._model, self._cache)
+                self._encoder = encoder  # a reloaded bot.yaml's bot shares it (``encoder``)
                 embed, kept = self._cached(encoder)
                 embedding = EmbeddingIndex(self._examples, self.lexical, encoder, embed)
             except Exception as exc:  # onnxruntime's errors are no RuntimeError: each said as the bot's own

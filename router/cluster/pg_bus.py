@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "omnirouter_events"
 EVENT = "event"  # the topic of the core's events (router.events), republished on each node's bus
-# each node reloads its own rules files: another node's reload says nothing about this one's
-NODE_LOCAL = frozenset({events.RULES_RELOADED, events.RULES_REFUSED})
+# each node reloads its own rules and bot files: another node's reload says nothing about this one's
+NODE_LOCAL = frozenset({events.RULES_RELOADED, events.RULES_REFUSED, events.BOT_RELOADED, events.BOT_REFUSED})
 SAFETY_POLL = 5.0  # seconds between reads when no notification came (one lost with a dying connection)
 BATCH = 500  # rows per append and per read
 # how long a row is kept for a node whose LISTEN connection was down: long enough for a

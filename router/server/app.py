@@ -20,6 +20,7 @@ from router.accounts.service import ADMIN_ENV
 from router.aio import cancel_and_wait
 from router.appkeys import (
     ASSIGNER,
+    BOT_RELOADER,
     BUS,
     CONFIG_DIR,
     CONNECTORS,
@@ -34,6 +35,7 @@ from router.appkeys import (
     STORE,
 )
 from router.bot import BOT_FILE, Bot, BotFile, load_bot_config, make_bot
+from router.bot.reload import BotReloader, Install
 from router.bus import EventBus
 from router.client_address import trusted_proxy_middleware
 from router.cluster.node import node_id
@@ -42,6 +44,7 @@ from router.connector import Connector, HostBusy, HostFailed, HostUnavailable
 from router.core import Router
 from router.csat.config import load_csat_config
 from router.fetch import FetchLimits, GuardedFetcher, allow_list
+from router.hotreload import Reloader, watch
 from router.identity.merging import Merger
 from router.identity.service import IdentityRules, load_identity_config
 from router.metrics import Metrics
@@ -50,7 +53,7 @@ from router.outbox.service import OutboxWorker
 from router.redaction import MIN_SECRET_LENGTH, install_log_filter, register
 from router.reports.prometheus import report_metrics
 from router.routing.assignment import Assigner
-from router.routing.decide import assignment_policy, make_routing
+from router.routing.decide import Routing, assignment_policy, make_routing
 from router.routing.rules import RulesRouting
 from router.routing.rules.reload import RulesReloader
 from router.server.cluster import (
@@ -172,13 +175,30 @@ def load_bot(config_dir: Path | None, cache: Path | None = None) -> tuple[Bot, B
     return bot, config
 
 
+def _share_vocabulary(routing: Routing, bot: Bot, config: BotFile) -> None:
+    """One vocabulary of asking for a person: the current rules file's with bot.yaml's."""
+    if isinstance(routing, RulesRouting):
+        routing.extra_human_request = tuple(config.human_request)
+        bot.vocabulary = lambda: routing.human_request
+
+
+def _install_bot(app: web.Application, routing: Routing) -> Install:
+    """How a reloaded bot.yaml's bot is swapped in: with its phrases, in one step."""
+    def install(bot: Bot, config: BotFile) -> None:
+        _share_vocabulary(routing, bot, config)
+        app[ROUTER].use_bot(bot, config)
+
+    return install
+
+
 async def _bot_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = app[ROUTER].bot_desk
     if desk is None:
         yield
         return
-    async with desk.bot:  # an external bot's HTTP session; closed after the router drained its turns
-        yield
+    await desk.bot.__aenter__()  # an external bot's HTTP session, the builtin one's warm-up
+    yield
+    await desk.close()  # after the router drained its turns: the running bot, and those a reload replaced
 
 
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -195,9 +215,10 @@ async def _connectors_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _rules_reload_ctx(app: web.Application) -> AsyncIterator[None]:
-    reloader = app.get(RULES_RELOADER)
-    task = asyncio.create_task(reloader.run(), name="rules-reload") if reloader is not None else None
+async def _reload_ctx(app: web.Application) -> AsyncIterator[None]:
+    # one watcher of the hot config files: rules.yaml with teams.yaml and csat.yaml, bot.yaml
+    reloaders: list[Reloader] = [r for r in (app.get(RULES_RELOADER), app.get(BOT_RELOADER)) if r is not None]
+    task = asyncio.create_task(watch(reloaders), name="config-reload") if reloaders else None
     yield
     if task is not None:
         await cancel_and_wait(task)
@@ -296,6 +317,16 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8")
 
 
+def _reloaders(app: web.Application, routing: Routing, bot: BotFile | None, cache: Path | None) -> None:
+    """Who reloads the hot config files (``_reload_ctx`` watches them)."""
+    if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
+        app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
+    desk = app[ROUTER].bot_desk
+    if bot is not None and desk is not None:
+        app[BOT_RELOADER] = BotReloader(app[CONFIG_DIR] / BOT_FILE, bot, lambda: desk.bot,
+                                        _install_bot(app, routing), app[BUS], cache)
+
+
 def _merger(app: web.Application, identity: IdentityRules) -> Merger:
     router = app[ROUTER]
     desk = router.bot_desk
@@ -332,10 +363,8 @@ def create_app(
     policy = assignment_policy(routing, config_dir)
     bot = load_bot(config_dir, cache_dir(settings, base_dir))
     csat = load_csat_config(config_dir)
-    if bot is not None and isinstance(routing, RulesRouting):
-        # one vocabulary of asking for a person: the current rules file's with bot.yaml's
-        routing.extra_human_request = tuple(bot[1].human_request)
-        bot[0].vocabulary = lambda: routing.human_request
+    if bot is not None:
+        _share_vocabulary(routing, *bot)
     app[STORE] = make_store(settings, base_dir)
     app[NODE] = node_id()
     app[LEADERSHIP] = make_leadership(app[STORE], app[NODE])
@@ -349,8 +378,7 @@ def create_app(
                          bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound,
                          # agents' takes, assignments, reopens and replies keep the capacity offers keep
                          capacity_of=app[ASSIGNER].capacity_of)
-    if isinstance(routing, RulesRouting):  # reloads csat.yaml with the rules: it names their teams
-        app[RULES_RELOADER] = RulesReloader(routing, app[BUS], surveys=app[ROUTER].surveys)
+    _reloaders(app, routing, bot[1] if bot else None, cache_dir(settings, base_dir))
     app[MERGER] = _merger(app, identity)
     app[CONVERSATIONS] = app[ROUTER].conversations
     app[CONNECTORS] = build_connectors(settings, app[ROUTER])
@@ -378,7 +406,7 @@ def create_app(
     app.cleanup_ctx.extend([
         _store_ctx, cluster_ctx, events_ctx, webhooks_ctx, _bot_ctx, _signals_ctx, _router_ctx, files_ctx,
         _connectors_ctx,
-        _outbox_ctx, _assigner_ctx, _rules_reload_ctx, sweeper_ctx, search_ctx,
+        _outbox_ctx, _assigner_ctx, _reload_ctx, sweeper_ctx, search_ctx,
         wallboard_ctx,
     ])
     app.on_shutdown.append(_close_clients)

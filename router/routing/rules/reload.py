@@ -1,4 +1,5 @@
-"""Hot reload of rules.yaml, teams.yaml and csat.yaml: a simple mtime poll.
+"""Hot reload of rules.yaml, teams.yaml and csat.yaml: a simple mtime poll
+(``router.hotreload`` watches them with bot.yaml).
 
 A changed file is loaded and checked completely before it replaces the
 running rules in one assignment (decisions in flight finish with the rules they
@@ -21,6 +22,7 @@ from typing import Protocol
 from router import events
 from router.bus import EventBus
 from router.csat.config import CSAT_FILE, CsatConfig, load_csat_config
+from router.hotreload import INTERVAL, stamp, watch
 from router.models import utcnow
 from router.routing.rules.engine import RuleSet, RulesRouting, load_rules
 from router.routing.rules.schema import TEAMS_FILE
@@ -41,18 +43,6 @@ class RulesStatus:
     warnings: list[str] = field(default_factory=list)
 
 
-def _stamp(paths: list[Path]) -> tuple[tuple[int, int] | None, ...]:
-    stamps: list[tuple[int, int] | None] = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            stamps.append(None)
-            continue
-        stamps.append((st.st_mtime_ns, st.st_size))
-    return tuple(stamps)
-
-
 class SurveyConfigured(Protocol):
     """What runs the surveys (``router.csat.service.Surveys``): its config is swapped on a reload."""
 
@@ -67,7 +57,7 @@ class _Loaded:
 
 class RulesReloader:
     def __init__(
-        self, routing: RulesRouting, bus: EventBus, clock: Callable[[], datetime] = utcnow, interval: float = 1.0,
+        self, routing: RulesRouting, bus: EventBus, clock: Callable[[], datetime] = utcnow, interval: float = INTERVAL,
         surveys: SurveyConfigured | None = None,
     ) -> None:
         self.routing = routing
@@ -77,16 +67,16 @@ class RulesReloader:
         self.surveys = surveys
         self.path = Path(routing.ruleset.path)
         self.files = [self.path, self.path.parent / TEAMS_FILE, self.path.parent / CSAT_FILE]
-        self._seen = _stamp(self.files)
+        self._seen = stamp(self.files)
         self.status = RulesStatus(str(self.path), routing.ruleset.version, clock(),
                                   warnings=list(routing.ruleset.warnings))
 
     def _load_if_changed(self) -> _Loaded | ConfigError | None:
         """Blocking (file reads): run off the event loop. None when nothing changed."""
-        stamp = _stamp(self.files)
-        if stamp == self._seen:
+        seen = stamp(self.files)
+        if seen == self._seen:
             return None
-        self._seen = stamp
+        self._seen = seen
         try:
             ruleset = load_rules(self.path)
             return _Loaded(ruleset, load_csat_config(self.path.parent, ruleset.teams.teams.keys()))
@@ -123,7 +113,9 @@ class RulesReloader:
         """Reload now if a file changed since the last look; True when new rules are active."""
         return self._apply(self._load_if_changed())
 
+    async def reload(self) -> bool:
+        """``check`` with the files read off the event loop."""
+        return self._apply(await asyncio.to_thread(self._load_if_changed))
+
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self._apply(await asyncio.to_thread(self._load_if_changed))
+        await watch([self], self.interval)
