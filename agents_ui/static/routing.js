@@ -108,16 +108,22 @@
     }).catch(() => loadPresence().catch(() => {}));
   });
 
-  // roles granted manage_rules (admins): a refused rules edit shows as a banner until a good one loads
+  // roles granted manage_rules (admins): a refused rules or bot.yaml edit shows as a banner until a good one loads
   async function loadRulesStatus() {
     const banner = document.getElementById("rules-error");
     if (!banner) return false;
     const status = await api.get("/api/rules/status");
-    banner.hidden = status.problems.length === 0;
-    banner.replaceChildren(
-      line("rules-error-title", t("rules.refused", { version: status.version })),
-      ...status.problems.map((p) => line("rules-error-line", p)),
-    );
+    const bot = (status.bot && status.bot.problems) || [];
+    const shown = [];
+    if (status.problems.length) {
+      shown.push(line("rules-error-title", t("rules.refused", { version: status.version })),
+        ...status.problems.map((p) => line("rules-error-line", p)));
+    }
+    if (bot.length) {
+      shown.push(line("rules-error-title", t("rules.bot_refused")), ...bot.map((p) => line("rules-error-line", p)));
+    }
+    banner.hidden = shown.length === 0;
+    banner.replaceChildren(...shown);
     return true;
   }
 
