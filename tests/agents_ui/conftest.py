@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,9 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from agents_ui.sessions import ADMIN_SEED
 from router.appkeys import ROUTER
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
+from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD, HANG
 
 Client = TestClient[web.Request, web.Application]
@@ -103,3 +106,17 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str
         if frame["type"] == kind:
             data: dict[str, Any] = frame["data"]
             return data
+
+
+async def admin_with_teams(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           aiohttp_client: Callable[..., Awaitable[Client]], teams_yaml: str) -> Client:
+    """The service on a config folder holding ``teams_yaml`` as its teams.yaml, the admin logged in."""
+    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "teams.yaml").write_text(teams_yaml, encoding="utf-8")
+    app = create_app(settings, config_dir=config, base_dir=tmp_path)
+    client = await aiohttp_client(app)
+    await app[ADMIN_SEED].wait()
+    await login(client)
+    return client

@@ -26,6 +26,7 @@ from tests.agents_ui.conftest import (
     AGENT_PASSWORD,
     Client,
     OpenSession,
+    admin_with_teams,
     customer_writes,
     error_of,
     login,
@@ -46,14 +47,7 @@ agents:
 async def client(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
     """The service on a config folder whose teams.yaml has teams support and senior."""
-    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "teams.yaml").write_text(TEAMS_YAML, encoding="utf-8")
-    app = create_app(settings, config_dir=config, base_dir=tmp_path)
-    client = await aiohttp_client(app)
-    await app[ADMIN_SEED].wait()
-    await login(client)
+    client = await admin_with_teams(settings, tmp_path, monkeypatch, aiohttp_client, TEAMS_YAML)
     return client
 
 

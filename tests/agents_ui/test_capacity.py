@@ -14,13 +14,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agents_ui.sessions import ADMIN_SEED
 from router.appkeys import STORE
 from router.config import Settings
 from router.models import ConversationStatus
-from router.server.app import create_app
-from tests.agents_ui.conftest import Client, OpenSession, create_agent, customer_writes, login, signed_in
-from tests.conftest import ADMIN_PASSWORD
+from tests.agents_ui.conftest import (
+    Client,
+    OpenSession,
+    admin_with_teams,
+    create_agent,
+    customer_writes,
+    signed_in,
+)
 
 TEAMS_YAML = """\
 teams: {support: {}}
@@ -35,14 +39,7 @@ async def client(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyP
     """The service with a teams.yaml giving boris two chats at once; the admin
     (who may give anyone a conversation) logged in. boris stays offline, so
     the assigner offers him nothing: every conversation he gets is by hand."""
-    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "teams.yaml").write_text(TEAMS_YAML, encoding="utf-8")
-    app = create_app(settings, config_dir=config, base_dir=tmp_path)
-    client = await aiohttp_client(app)
-    await app[ADMIN_SEED].wait()
-    await login(client)
+    client = await admin_with_teams(settings, tmp_path, monkeypatch, aiohttp_client, TEAMS_YAML)
     return client
 
 

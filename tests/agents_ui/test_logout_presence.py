@@ -12,11 +12,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agents_ui.sessions import ADMIN_SEED
 from router.config import Settings
-from router.server.app import create_app
-from tests.agents_ui.conftest import AGENT_PASSWORD, Client, OpenSession, customer_writes, login, next_event, signed_in
-from tests.conftest import ADMIN_PASSWORD, eventually
+from tests.agents_ui.conftest import (
+    AGENT_PASSWORD,
+    Client,
+    OpenSession,
+    admin_with_teams,
+    customer_writes,
+    next_event,
+    signed_in,
+)
+from tests.conftest import eventually
 
 TEAMS_YAML = """\
 teams: {support: {}}
@@ -29,14 +35,7 @@ agents:
 async def client(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
     """The service with a support team, and ann in it (who may take chats), the admin logged in."""
-    monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "teams.yaml").write_text(TEAMS_YAML, encoding="utf-8")
-    app = create_app(settings, config_dir=config, base_dir=tmp_path)
-    client = await aiohttp_client(app)
-    await app[ADMIN_SEED].wait()
-    await login(client)
+    client = await admin_with_teams(settings, tmp_path, monkeypatch, aiohttp_client, TEAMS_YAML)
     resp = await client.post("/api/agents", json={
         "username": "ann", "display_name": "Ann", "password": AGENT_PASSWORD,
         "routing": {"teams": ["support"], "capacity": {"chat": 2}}})
