@@ -60,6 +60,7 @@ from router.server.cluster import (
     LEADERSHIP,
     NODE,
     cluster_ctx,
+    config_differs,
     events_ctx,
     join_events,
     leading,
@@ -303,6 +304,8 @@ async def healthz(request: web.Request) -> web.Response:
     answer: dict[str, object] = {"status": "ok", "node": request.app[NODE]}
     if (leads := leading(request.app)) is not None:  # in a cluster: the singletons this node runs
         answer["leads"] = leads
+    if differs := config_differs(request.app):  # nodes whose rules.yaml, teams.yaml... are not this one's
+        answer["config_differs"] = differs
     return web.json_response(answer if desk is None else {**answer, "bot": desk.bot.readiness})
 
 

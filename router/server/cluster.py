@@ -14,7 +14,8 @@ from aiohttp import web
 
 from agents_ui.sessions import ADDRESS_ATTEMPTS, LOGIN_ATTEMPTS
 from router.aio import cancel_and_wait
-from router.appkeys import BUS, CONNECTORS, STORE
+from router.appkeys import BUS, CONFIG_DIR, CONNECTORS, STORE
+from router.cluster.config_check import ConfigCheck
 from router.cluster.contract import AlwaysLead, Leadership, SendPace
 from router.cluster.pg_bus import PgCluster
 from router.cluster.postgres_leadership import PgLeadership, refuse_a_taken_id
@@ -51,6 +52,12 @@ def share_state(app: web.Application, settings: Settings) -> None:
                                           settings.console.login_lockout_seconds)
     app[ADDRESS_ATTEMPTS] = PgLoginAttempts(store.engine, settings.console.login_attempts_per_address,
                                             settings.console.login_lockout_seconds)
+
+
+def config_differs(app: web.Application) -> list[str]:
+    """The other nodes whose routing files differ from this node's (none on one node)."""
+    check = app.get(CONFIG_CHECK)
+    return check.differing() if check is not None else []
 
 
 def leading(app: web.Application) -> list[str] | None:
@@ -98,6 +105,7 @@ async def _sweep(app: web.Application) -> None:
 # -- events across nodes (router.cluster.pg_bus) -------------------------------------
 
 EVENTS = web.AppKey("cluster_events", PgCluster)
+CONFIG_CHECK = web.AppKey("config_check", ConfigCheck)
 
 
 def join_events(app: web.Application) -> None:
@@ -111,6 +119,7 @@ def join_events(app: web.Application) -> None:
     app[EVENTS] = events = PgCluster(store.dsn, app[NODE], app[BUS], leadership=app[LEADERSHIP])
     for connector in app[CONNECTORS].values():
         connector.peers = events
+    app[CONFIG_CHECK] = ConfigCheck(events, app[NODE], app[CONFIG_DIR])
 
 
 async def events_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -121,4 +130,6 @@ async def events_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     async with events:
+        checking = asyncio.create_task(app[CONFIG_CHECK].run(), name="config-check")
         yield
+        await cancel_and_wait(checking)
