@@ -60,6 +60,11 @@ def problem_at(
     return f"{filename}:{_line(_node_at(node, loc))}: {'warning: ' if warning else ''}{where}: {message}"
 
 
+def place_at(filename: str, node: yaml.Node | None, loc: tuple[int | str, ...]) -> str:
+    """``file:line: where`` of ``loc``: the other place a problem names (the first of two duplicates)."""
+    return f"{filename}:{_line(_node_at(node, loc))}: {'.'.join(str(p) for p in loc) or '(top)'}"
+
+
 def parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
     loader = _Loader(text)
     try:

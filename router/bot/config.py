@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from router.routing.rules.schema import Duration
 from router.texts import Language, Localized, LocalizedPiece, Text, ru_en
-from router.yamlconf import ConfigError, parse_yaml, problem_at, read_text, validate
+from router.words import words
+from router.yamlconf import ConfigError, parse_yaml, place_at, problem_at, read_text, validate
 
 BOT_FILE = "bot.yaml"
 
@@ -200,12 +201,25 @@ def _latin_russian(lang: str, text: str) -> str | None:
             "is read as Russian anyway)")
 
 
+def phrasing(text: str) -> str:
+    """What two examples written alike share: their words as the bot reads
+    them (``router.words``: case, ``ё`` as ``е``, look-alike letters), without
+    the spaces and punctuation around them."""
+    return " ".join(words(text)) or text.strip()
+
+
 def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[str]:
-    """What pydantic cannot see alone: duplicates across intents and off_topic,
-    and Russian examples typed in Latin letters."""
+    """What pydantic cannot see alone: duplicates across intents and off_topic
+    (written alike: ``phrasing``), and Russian examples typed in Latin letters."""
     problems: list[str] = []
     names: dict[str, int] = {}
-    phrasings: dict[str, str] = {}
+    # each phrasing: the intent it is first an example of, where, and as written there
+    phrasings: dict[str, tuple[str, tuple[int | str, ...], str]] = {}
+
+    def also(first: tuple[str, tuple[int | str, ...], str]) -> str:
+        intent, loc, written = first
+        return f"is also an example of intent {intent!r} ({place_at(filename, node, loc)}: {written!r})"
+
     for i, intent in enumerate(config.intents):
         if intent.name in names:
             first = f"intents.{names[intent.name]}"
@@ -214,22 +228,21 @@ def _problems(config: BotFile, node: yaml.Node | None, filename: str) -> list[st
         names.setdefault(intent.name, i)
         for lang, texts in intent.examples.items():
             for j, text in enumerate(texts):
+                loc: tuple[int | str, ...] = ("intents", i, "examples", lang, j)
                 if (latin := _latin_russian(lang, text)) is not None:
-                    problems.append(problem_at(filename, node, ("intents", i, "examples", lang, j), latin))
-                key = " ".join(text.lower().split())
+                    problems.append(problem_at(filename, node, loc, latin))
+                key = phrasing(text)
                 other = phrasings.get(key)
-                if other is not None and other != intent.name:
-                    problems.append(problem_at(filename, node, ("intents", i, "examples", lang, j),
-                                               f"example {text!r} is also an example of intent {other!r}"))
-                phrasings.setdefault(key, intent.name)
+                if other is not None and other[0] != intent.name:
+                    problems.append(problem_at(filename, node, loc, f"example {text!r} {also(other)}"))
+                phrasings.setdefault(key, (intent.name, loc, text))
     for lang, texts in config.off_topic.items():
         for j, text in enumerate(texts):
             if (latin := _latin_russian(lang, text)) is not None:
                 problems.append(problem_at(filename, node, ("off_topic", lang, j), latin))
-            other = phrasings.get(" ".join(text.lower().split()))
+            other = phrasings.get(phrasing(text))
             if other is not None:
-                problems.append(problem_at(filename, node, ("off_topic", lang, j),
-                                           f"{text!r} is also an example of intent {other!r}"))
+                problems.append(problem_at(filename, node, ("off_topic", lang, j), f"{text!r} {also(other)}"))
     return problems
 
 

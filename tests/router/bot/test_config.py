@@ -66,9 +66,27 @@ def test_a_bad_threshold_is_refused_with_its_line(tmp_path: Path, value: str, me
     assert problems(tmp_path, GOOD.replace("threshold: 0.4", f"threshold: {value}"))[0].startswith(f"1: {message}")
 
 
-def test_one_example_for_two_intents_is_refused(tmp_path: Path) -> None:
-    found = problems(tmp_path, GOOD.replace("How can I pay?", "when are you  open?"))
-    assert found == ["12: intents.1.examples.en.0: example 'when are you  open?' is also an example of intent 'hours'"]
+@pytest.mark.parametrize("twin", [
+    "when are you  open?", "When are you open", "WHEN ARE YOU OPEN!", "when are  you open ?", "When are you open?"])
+def test_one_example_for_two_intents_is_refused(tmp_path: Path, twin: str) -> None:
+    """Case, spaces, ё/е and the punctuation around the words make no other
+    question: it passed the check, and the bot then asked «1) сроки доставки
+    или 2) сроки доставки?». Both places are named, file:line (``problems``
+    leaves the file's name out)."""
+    found = problems(tmp_path, GOOD.replace("How can I pay?", twin))
+    assert found == [f"12: intents.1.examples.en.0: example {twin!r} is also an example of intent 'hours' "
+                     "(7: intents.0.examples.en.0: 'When are you open?')"]
+
+
+def test_e_and_yo_are_one_letter_to_the_duplicate_check(tmp_path: Path) -> None:
+    text = GOOD.replace('ru: ["Когда вы работаете?"]', 'ru: ["сколько идёт  доставка"]').replace(
+        'en: ["How can I pay?"]', 'ru: ["Сколько идет доставка?"]')
+    found = problems(tmp_path, text)
+    assert found == ["12: intents.1.examples.ru.0: example 'Сколько идет доставка?' is also an example of intent "
+                     "'hours' (6: intents.0.examples.ru.0: 'сколько идёт  доставка')"]
+    off_topic = problems(tmp_path, GOOD + 'off_topic: {en: ["when are you open"]}\n')
+    assert off_topic == ["14: off_topic.en.0: 'when are you open' is also an example of intent 'hours' "
+                         "(7: intents.0.examples.en.0: 'When are you open?')"]
 
 
 def test_a_russian_example_in_latin_letters_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -187,7 +187,8 @@ def test_a_bot_file_with_off_topic_loads_and_refuses_an_intents_example(tmp_path
     with pytest.raises(ConfigError) as caught:
         load_bot_config(path)
     assert caught.value.problems == [
-        f"{path}:9: off_topic.en.1: 'when are you open?' is also an example of intent 'hours'"]
+        f"{path}:9: off_topic.en.1: 'when are you open?' is also an example of intent 'hours' "
+        f"({path}:4: intents.0.examples.en.0: 'When are you open?')"]
 
 
 
