@@ -22,7 +22,7 @@ from typing import Any, Self
 from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
-from router.bot.config import BotFile, Intent, render
+from router.bot.config import BotFile, Intent, phrasing, render
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
@@ -243,7 +243,6 @@ class FaqBot(Bot):
         if picked is not None:
             return self._answer(turn, picked, 1.0, candidates, language)
         top = ranked[0]
-        second = ranked[1] if len(ranked) > 1 else Match("", 0.0)
         common: dict[str, Any] = {"intent": top.intent, "confidence": top.score, "candidates": candidates,
                                   "language": language}
         threshold, margin = self.thresholds.threshold, self.thresholds.clarify_margin
@@ -256,12 +255,21 @@ class FaqBot(Bot):
         if self._repeated(turn, top, last):
             return BotReply.handoff(HandoffReason.REPEATED, f"asked about {top.intent!r} again after the bot's "
                                     "answer", **common)
+        # two intents of one title are no choice to offer: the best of another title is
+        second = self._other_title(top, ranked, language)
         if second.score >= threshold and top.score - second.score < margin:
             if after_clarify:
                 return BotReply.handoff(HandoffReason.UNCLEAR, f"still between {top.intent!r} and "
                                         f"{second.intent!r} after a clarifying question", **common)
             return self._clarify(top, second, candidates, language)
         return self._answer(turn, top.intent, top.score, candidates, language)
+
+    def _other_title(self, top: Match, ranked: list[Match], language: str) -> Match:
+        """The best intent after ``top`` whose title in ``language`` reads
+        otherwise (``phrasing``), or an empty match."""
+        title = phrasing(localized(self.intents[top.intent].title, language))
+        return next((m for m in ranked[1:] if phrasing(localized(self.intents[m.intent].title, language)) != title),
+                    Match("", 0.0))
 
     def _near_off_topic(self, top: Match, off_topic: float) -> str | None:
         """Why the message goes to people for resembling the off_topic

@@ -5,10 +5,11 @@ look-alike letters; knowing when to step aside."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from router.bot import FaqBot, HandoffReason, ReplyKind
+from router.bot import FaqBot, HandoffReason, ReplyKind, load_bot_config
 from router.bot.config import BotFile
 from router.models import Author, CoreMeta, Customer, Direction, Message
 from tests.router.bot.conftest import SHIPPED, T0, turn
@@ -136,3 +137,37 @@ def test_asking_the_same_again_after_an_answer_hands_off(faq: FaqBot) -> None:
 
 def test_the_shipped_file_is_the_one_tested() -> None:
     assert SHIPPED.exists()
+
+
+TWINS = """\
+matching: {method: lexical}
+intents:
+  - name: delivery_time
+    title: {ru: "сроки доставки", en: delivery times}
+    examples:
+      ru: ["Сколько дней идет доставка?"]
+    answer: {ru: "3-5 дней."}
+  - name: delivery_days
+    title: {ru: "Сроки  доставки", en: delivery times}
+    examples:
+      ru: ["Доставка сколько идет дней"]
+    answer: {ru: "От 3 до 5 дней."}
+  - name: delivery_cost
+    title: {ru: "стоимость доставки"}
+    examples:
+      ru: ["Сколько стоит доставка?"]
+    answer: {ru: "300 рублей."}
+"""
+
+
+def test_a_clarifying_question_never_offers_two_options_with_the_same_title(tmp_path: Path) -> None:
+    """«1) сроки доставки или 2) сроки доставки?» is no question a customer can
+    answer: the intent of another title is offered, or the best one answered."""
+    path = tmp_path / "bot.yaml"
+    path.write_text(TWINS, encoding="utf-8")
+    bot = FaqBot(load_bot_config(path))
+    twins = bot.decide(turn("сколько идёт доставка"))
+    assert (twins.kind, twins.intent, twins.texts) == (ReplyKind.ANSWER, "delivery_time", ["3-5 дней."]), twins
+    vague = bot.decide(turn("доставка"))
+    assert vague.texts == ["Уточните, пожалуйста, что вас интересует: 1) стоимость доставки или 2) сроки доставки?"]
+    assert [c.intent for c in vague.candidates[:2]] == ["delivery_cost", "delivery_time"]
