@@ -26,8 +26,10 @@ _SAMPLE = 400
 # what is not a letter of the script, taken out: the length left is the count (twice findall's speed)
 _NOT_CYRILLIC = re.compile(r"[^а-яёА-ЯЁ]+")
 _NOT_LATIN = re.compile(r"[^a-zA-Z]+")
-# a bot command (Telegram's "/start", "/help@shop_bot") is the platform's word, not the customer's
-_COMMANDS = re.compile(r"(?<!\S)/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
+# a bot command (Telegram's "/start", "/help@shop_bot") is the platform's word, not the customer's, and
+# so is the deep link's parameter after /start, alone at the end ("/start ref_42": A-Z, a-z, 0-9, _ and -)
+_COMMANDS = re.compile(r"(?<!\S)/(?:start(?:@[A-Za-z0-9_]+)?[ \t]+[A-Za-z0-9_-]{1,64}(?=\s*$)"
+                       r"|[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?)")
 # languages whose speakers here read Russian far more often than English (ISO 639-1)
 _READS_RUSSIAN = frozenset({"ru", "uk", "be", "kk", "ky", "uz", "tg", "tk", "hy", "az", "ka", "mo", "os", "tt", "ba",
                             "cv", "ce", "sah"})

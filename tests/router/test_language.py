@@ -27,6 +27,7 @@ def customer(**attributes: object) -> Customer:
 @pytest.mark.parametrize(("text", "language"), [
     ("Где мой заказ?", "ru"), ("where is my order?", "en"), ("Заказ 55 на iPhone 15", "ru"),
     ("5", None), ("👍", None), ("+7 916 123-45-67", None), ("", None), ("/start", None), ("/help@shop_bot", None),
+    ("/start ref_12345", None), ("/start@shop_bot promo-2026", None),
     ("/start привет", "ru"),
     # an address or a link is no word, whatever its letters («моя почта …» was answered in English)
     ("http://x.ru/a/b", None), ("моя почта family.kuznetsovy@example.ru", "ru"), ("anna@mail.ru", None),
