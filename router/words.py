@@ -54,10 +54,16 @@ def stem(word: str) -> str:
         return str(STEMMERS[script_of(word)].stemWord(word))
 
 
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """``words`` with where each stands in ``text``: (word, start, end)."""
+    found: list[tuple[str, int, int]] = []
+    for match in _WORD.finditer(text):
+        raw = match.group()
+        word = raw.translate(_LOOKALIKES) if _CYRILLIC.search(raw) and _LATIN.search(raw) else raw
+        found.append((word.lower().replace("ё", "е"), match.start(), match.end()))
+    return found
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words with look-alike letters fixed and ``ё`` read as ``е``."""
-    found: list[str] = []
-    for raw in _WORD.findall(text):
-        word = raw.translate(_LOOKALIKES) if _CYRILLIC.search(raw) and _LATIN.search(raw) else raw
-        found.append(word.lower().replace("ё", "е"))
-    return found
+    return [word for word, _, _ in word_spans(text)]

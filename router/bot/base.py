@@ -31,6 +31,8 @@ class ReplyKind(StrEnum):
     ANSWER = "answer"
     CLARIFY = "clarify"
     HANDOFF = "handoff"
+    # a greeting or a bot command (/start) greeted back: it asked nothing yet, and is no topic
+    GREETING = "greeting"
 
 
 class HandoffReason(StrEnum):

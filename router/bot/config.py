@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from router.bot.greetings import is_command
 from router.routing.rules.schema import Duration
 from router.texts import Language, Localized, LocalizedPiece, Text, ru_en
 from router.words import words
@@ -53,6 +54,11 @@ class Messages(_Strict):
     handoff: LocalizedPiece = Field(default_factory=lambda: ru_en(
         "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
         "I am passing your question to a colleague, who will answer here soon.",
+    ))
+    # a greeting or a bot command (/start) with no question: the bot greets back and invites one
+    greeting: LocalizedPiece = Field(default_factory=lambda: ru_en(
+        "Здравствуйте! Чем могу помочь? Напишите ваш вопрос.",
+        "Hello! How can I help? Please type your question.",
     ))
     # a recognised customer back after a pause (welcome_back); {name} is their name
     welcome_back: LocalizedPiece = Field(default_factory=lambda: ru_en("Здравствуйте, {name}!", "Hello, {name}!"))
@@ -195,7 +201,7 @@ def _latin_russian(lang: str, text: str) -> str | None:
     would join the known *English* words, and a customer's translit made of
     them would no longer be read as Russian (measured: «gde moi zakaz» lost
     its intent once «zakaz» was a known word)."""
-    if lang != "ru" or _CYRILLIC.search(text):
+    if lang != "ru" or _CYRILLIC.search(text) or is_command(text):  # /start: no language's words
         return None
     return (f"Russian example {text!r} is in Latin letters: write it in Cyrillic (a customer's translit "
             "is read as Russian anyway)")

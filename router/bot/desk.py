@@ -255,7 +255,8 @@ class BotDesk:
         else:
             texts = reply.texts
             if (hello := self._hello(knowledge.messages, recall, customer, current)) is not None and texts:
-                texts = [f"{hello}\n\n{texts[0]}", *texts[1:]]
+                texts = self._greeted(reply, recall, hello) if reply.kind is ReplyKind.GREETING \
+                    else [f"{hello}\n\n{texts[0]}", *texts[1:]]
             await self._say(view, current, texts, CoreMeta(bot=reply.record()), ConversationStatus.BOT, after)
         return reply
 
@@ -269,6 +270,14 @@ class BotDesk:
         if len({(m.sender.kind, m.sender.value) if m.sender else None for m in pending}) != 1:
             return None
         return await greeter.recall(view.id, customer, pending[0], earlier)
+
+    @staticmethod
+    def _greeted(reply: BotReply, recall: Recall | None, hello: str) -> list[str]:
+        """One greeting for a greeting, not two («Здравствуйте, Анна!» then
+        «Здравствуйте! Чем могу помочь?»): the returning customer's when it
+        asks them to go on where they left off, else the bot's, which asks
+        for the question."""
+        return [hello] if recall is not None and recall.left_off is not None else reply.texts
 
     def _hello(self, messages: Messages, recall: Recall | None, customer: Customer, current: Message) -> str | None:
         if recall is None:

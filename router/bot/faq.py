@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -23,11 +23,12 @@ from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.config import BotFile, Intent, phrasing, render
+from router.bot.greetings import Opening, opening
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
 from router.models import Customer
-from router.texts import localized
+from router.texts import Language, localized
 
 log = logging.getLogger(__name__)
 # seconds before a warm-up that failed is tried again (at the next turn after them)
@@ -83,6 +84,9 @@ class FaqBot(Bot):
             self._examples[OFF_TOPIC] = off_topic
         self.lexical = IntentIndex(self._examples)
         self.vocabulary = fixed_vocabulary(config.human_request)
+        # the admin's own greeting intents (an example that is a greeting or a command alone): theirs
+        # answer a greeting, with what each greets by («Привет», "/start")
+        self._greeting_intents = {i.name: said for i in config.intents if (said := _greetings_of(i))}
         self._encoder = encoder
         self._cache = cache
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
@@ -211,10 +215,12 @@ class FaqBot(Bot):
         if not self.needs_model:
             # pure CPU, well under a millisecond per message (bench/bot.py): no thread needed
             return self.decide(turn)
-        # a person asked for is seen without the model: answered at once, not behind the
-        # questions queued for the matcher thread nor the model's warm-up
+        # a person asked for, or a greeting, is seen without the model: answered at once, not behind
+        # the questions queued for the matcher thread nor the model's warm-up
         if (asked := self.person_requested(turn)) is not None:
             return asked
+        if (greeted := self.greeted(turn)) is not None:
+            return greeted
         if self._closed:
             raise BotError("the bot has stopped")
         await self.ready()
@@ -226,12 +232,45 @@ class FaqBot(Bot):
     def decide(self, turn: BotTurn) -> BotReply:
         if (asked := self.person_requested(turn)) is not None:
             return asked
+        if (greeted := self.greeted(turn)) is not None:
+            return greeted
         return self._matched(turn)
 
-    def _matched(self, turn: BotTurn) -> BotReply:
-        """What the matcher makes of a turn that does not ask for a person."""
+    def greeted(self, turn: BotTurn) -> BotReply | None:
+        """A greeting back when the turn is a greeting or a bot command
+        (/start) that asks nothing yet, else None: the admin's greeting
+        intent when bot.yaml has one, else ``messages.greeting``."""
+        opened = opening(turn.text)
+        if not (opened.asks_nothing or (opened.name is not None and not self._knows(opened.name))):
+            return None
         language = turn.language()
-        ranked = self.index.rank(turn.text)
+        common: dict[str, Any] = {"kind": ReplyKind.GREETING, "confidence": 1.0, "language": language}
+        if (intent := self._greeting_intent(opened)) is not None:
+            return BotReply(texts=[self._rendered(turn, self.intents[intent].answer, language)], intent=intent,
+                            detail=f"a greeting ({', '.join(opened.said)}): greeted back with {intent!r}", **common)
+        return BotReply(texts=[self._rendered(turn, self.config.messages.greeting, language)],
+                        detail=f"a greeting ({', '.join(opened.said)}): greeted back", **common)
+
+    def _knows(self, word: str) -> bool:
+        """``word`` is one the examples use (so no name: "Hi, Refund")."""
+        return any(t in self.lexical.vocabulary for t in self.lexical.terms(word))
+
+    def _greeting_intent(self, opened: Opening) -> str | None:
+        """The admin's greeting intent that greets by the most of the same
+        words or commands, the first of them on a tie; None without one."""
+        said = set(opened.said)
+        return max(self._greeting_intents, key=lambda name: len(said & self._greeting_intents[name]), default=None)
+
+    @staticmethod
+    def _rendered(turn: BotTurn, texts: Mapping[Language, str], language: str) -> str:
+        return render(localized(texts, language), customer_values(turn.customer))
+
+    def _matched(self, turn: BotTurn) -> BotReply:
+        """What the matcher makes of a turn that does not ask for a person
+        nor only greets: a greeting before the question is left out of it
+        («Здравствуйте, сколько стоит доставка?»), as words that would blur it."""
+        language = turn.language()
+        ranked = self.index.rank(opening(turn.text).rest or turn.text)
         last = turn.last_bot_record()
         after_clarify = last is not None and last.get("kind") == ReplyKind.CLARIFY.value
         # how close the message is to the topics left to people; an answer to the bot's own
@@ -306,8 +345,7 @@ class FaqBot(Bot):
 
     def _answer(self, turn: BotTurn, intent: str, score: float, candidates: list[Candidate], language: str
                 ) -> BotReply:
-        template = localized(self.intents[intent].answer, language)
-        text = render(template, customer_values(turn.customer))
+        text = self._rendered(turn, self.intents[intent].answer, language)
         return BotReply(kind=ReplyKind.ANSWER, texts=[text], intent=intent, confidence=score,
                         candidates=candidates, language=language, detail=f"answered {intent!r}")
 
@@ -324,3 +362,8 @@ class FaqBot(Bot):
                         candidates=offered, language=language,
                         detail=f"asked whether {top.intent!r} or {second.intent!r}")
 
+
+def _greetings_of(intent: Intent) -> set[str]:
+    """What an intent's examples greet by, those that greet alone («Привет!», "/start")."""
+    return {said for texts in intent.examples.values() for text in texts
+            if (opened := opening(text)).asks_nothing for said in opened.said}

@@ -2,7 +2,8 @@
 customer's language, not in English: the conversation's words before it,
 else what the channel knows (Telegram's app language, the widget's), else
 Russian. The whole service on the shipped config, over a real websocket and
-Telegram's webhook; after hours, so the answer is the rules' notice."""
+Telegram's webhook; after hours, so the answer is the rules' notice (to
+"/start", the bot's greeting)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from connectors.vk_inbound import customer_message, to_inbound
+from router.bot.config import Messages
 from router.config import ConnectorConfig, Settings
 from router.routing.rules import RulesRouting
 from router.server.app import ROUTER, create_app
@@ -35,6 +37,8 @@ from tests.connectors.test_handoff_notices import (  # noqa: F401  (start: the f
 from tests.connectors.test_telegram import SECRET, TOKEN, message, post, update
 from tests.connectors.test_vk import CLIENT_INFO, event, vk_message
 from tests.fakes.telegram_api import FakeTelegram
+
+GREETED = Messages().greeting
 
 
 @pytest.mark.parametrize(("before", "wordless", "expected"), [
@@ -69,12 +73,14 @@ async def _service(aiohttp_client: Callable[..., Awaitable[Client]], settings: S
     return await aiohttp_client(app)
 
 
-@pytest.mark.parametrize(("code", "expected"), [("en", CLOSED["en"]), ("ru", CLOSED["ru"]), ("uk", CLOSED["ru"])],
+@pytest.mark.parametrize(("code", "expected"), [("en", GREETED["en"]), ("ru", GREETED["ru"]), ("uk", GREETED["ru"])],
                          ids=["en", "ru", "uk"])
 async def test_telegrams_start_is_answered_in_the_apps_language(
         aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, tg_api: FakeTelegram, code: str, expected: str) -> None:
-    """"/start", every Telegram customer's first message, has no words of its own."""
+    """"/start", every Telegram customer's first message, has no words of its own.
+    The bot greets back (tests/connectors/test_greeting_first.py), after hours
+    too: the bot answers at any hour, and nobody is waited for."""
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
     monkeypatch.setenv("OMNIROUTER_TELEGRAM_TOKEN", TOKEN)
     monkeypatch.setenv("OMNIROUTER_TELEGRAM_SECRET", SECRET)

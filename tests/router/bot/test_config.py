@@ -89,6 +89,14 @@ def test_e_and_yo_are_one_letter_to_the_duplicate_check(tmp_path: Path) -> None:
                          "(7: intents.0.examples.en.0: 'When are you open?')"]
 
 
+def test_a_bot_command_is_an_example_in_either_language(tmp_path: Path) -> None:
+    """/start is no language's words: under ``ru:`` it was refused as Russian in Latin letters."""
+    path = tmp_path / "bot.yaml"
+    commands = 'ru: ["Когда вы работаете?", "/hours", "/start hours"]'
+    path.write_text(GOOD.replace('ru: ["Когда вы работаете?"]', commands), encoding="utf-8")
+    assert load_bot_config(path).intents[0].examples["ru"][1:] == ["/hours", "/start hours"]
+
+
 def test_a_russian_example_in_latin_letters_is_refused_with_its_line(tmp_path: Path) -> None:
     """Its words would become known English words, and the customers' own
     translit made of them would no longer be read as Russian."""

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from agents_ui import contacts_api
 from router.appkeys import ROUTER, STORE
+from router.bot.config import Messages
 from router.config import Settings
 from router.core import Router
 from router.models import Author, IdentityRef, InboundMessage, Message, Role
@@ -98,6 +99,20 @@ async def test_a_customer_back_after_the_pause_is_greeted_by_name_with_where_the
         ("sms", "SMS", "payment", {"ru": "способы оплаты", "en": "payment methods"}),
     ]
     assert contacts[1].preview == "Как можно оплатить?"
+
+
+async def test_a_customer_back_who_only_says_hello_is_greeted_once(app: Client, clock: Clock) -> None:
+    """A greeting is greeted back: with where they left off when there is
+    something to go on with, never with two hellos one under the other."""
+    first = await bot_answer(app, clock, "whatsapp", whatsapp_form("Сколько идет доставка?"))
+    assert first.core.bot["intent"] == "delivery_time"
+    clock.now = T0 + timedelta(days=1)
+    back = await bot_answer(app, clock, "whatsapp", whatsapp_form("Здравствуйте!"))
+    assert back.text == f"Здравствуйте, {NAME}! Вы писали нам 1 день назад в WhatsApp о сроках доставки — продолжим?"
+    assert back.core.bot["kind"] == "greeting"
+    clock.now += timedelta(minutes=1)  # within the pause: the bot's own greeting, the conversation still its own
+    again = await bot_answer(app, clock, "whatsapp", whatsapp_form("Привет"))
+    assert again.text == Messages().greeting["ru"]
 
 
 async def test_an_identity_linked_without_proof_is_not_greeted_nor_told_the_other_sides_past(

@@ -1,0 +1,151 @@
+"""Greetings and bot commands, which ask nothing yet.
+
+Telegram opens every conversation with ``/start`` (the Start button, with a
+deep link's parameter after it, ``/start ref_42``), and many customers open
+with «Здравствуйте!» or "Hi" alone: the bot greets back and invites the
+question (``router.bot.faq``). A greeting before a question («Здравствуйте,
+сколько стоит доставка?») is cut off, so the question is matched as if
+asked alone: the greeting's words would only blur it.
+
+Words are read as ``router.words`` reads them (lower case, ``ё`` as ``е``,
+look-alike letters fixed); a phrase's words must follow one another, with
+any punctuation, emoji or spaces between them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from router.words import word_spans, words
+
+# the opening of a message that asks nothing yet
+GREETINGS: tuple[str, ...] = (
+    # Russian
+    "здравствуйте", "здравствуй", "здраствуйте", "здрасте", "здрасьте", "привет", "приветик", "приветствую",
+    "добрый день", "добрый вечер", "доброе утро", "доброй ночи", "день добрый", "вечер добрый", "утро доброе",
+    "доброго дня", "доброго вечера", "доброго утра", "доброго времени суток", "доброго времени", "хай", "салют",
+    "алло",
+    # Russian typed in Latin letters
+    "privet", "zdravstvuyte", "zdravstvuite", "dobryi den", "dobryy den", "dobriy den",
+    # English
+    "hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon", "good evening",
+    "good day",
+)
+# after a greeting: whom it is addressed to («Привет, бот!», "Hi there"); cut off with it
+ADDRESSED: tuple[str, ...] = (
+    "бот", "ботик", "робот", "всем", "всех", "все", "ребята", "друзья", "коллеги", "поддержка", "снова", "еще раз",
+    "bot", "there", "all", "everyone", "everybody", "guys", "folks", "team", "support", "again",
+)
+# after a greeting, what still asks nothing: small talk, a question announced but not asked
+ASKS_NOTHING: tuple[str, ...] = (
+    "как дела", "как вы", "как ты", "как поживаете", "у меня вопрос", "у меня есть вопрос", "есть вопрос",
+    "можно вопрос", "вопрос", "подскажите пожалуйста", "подскажите", "помогите пожалуйста", "помогите",
+    "пожалуйста",
+    "вы тут", "вы здесь", "есть кто", "есть кто нибудь", "кто нибудь",
+    "how are you", "how are you doing", "how is it going", "are you there", "anyone there", "anybody there",
+    "i have a question", "i have a quick question",
+    "quick question", "a question", "question", "can you help me", "can you help", "help me", "please",
+)
+
+# a bot command, "/start" or "/help@shop_bot" (Telegram's syntax: Latin letters, digits and "_")
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?![\w/@])")
+# /start's deep-link parameter, alone after it (Telegram: up to 64 of A-Z, a-z, 0-9, "_" and "-")
+_PAYLOAD = re.compile(r"[ \t]+[A-Za-z0-9_-]{1,64}(?=\s*$)")
+# a lone word that may be a name («Здравствуйте, Анна!», "Hi Anna"): capitalised, letters only
+_NAME = re.compile(r"^\W*([^\W\d_]+)\W*$")
+
+
+def _phrases(texts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Each phrase's words, longest first: «добрый день» is tried before a shorter one."""
+    return sorted((tuple(words(t)) for t in texts), key=len, reverse=True)
+
+
+_GREETINGS = _phrases(GREETINGS)
+_ADDRESSED = _phrases(ADDRESSED)
+_ASKS_NOTHING = _phrases(ASKS_NOTHING + ADDRESSED + GREETINGS)
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """How a message opens: ``said`` the greetings and commands it opens
+    with (none: it opens with something else), ``rest`` what follows them
+    as written, and whether that asks nothing (``asks_nothing``) or is a
+    lone word that may be a name (``name``)."""
+
+    said: tuple[str, ...]
+    rest: str
+    asks_nothing: bool
+    name: str | None = None
+
+    @property
+    def greeted(self) -> bool:
+        return bool(self.said)
+
+
+def _phrase_at(found: list[tuple[str, int, int]], i: int, phrases: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The longest of ``phrases`` whose words are ``found``'s from ``i`` on, else ()."""
+    for phrase in phrases:
+        if tuple(w for w, _, _ in found[i:i + len(phrase)]) == phrase:
+            return phrase
+    return ()
+
+
+def _gap(text: str, at: int) -> int:
+    """Past what may stand between the parts of an opening: spaces, punctuation,
+    emoji (not a word's letters, digits or "_", nor "/", which starts a command)."""
+    while at < len(text) and not (text[at].isalnum() or text[at] in "_/"):
+        at += 1
+    return at
+
+
+def opening(text: str) -> Opening:
+    """The greetings and commands ``text`` opens with, and what follows them."""
+    found = word_spans(text)
+    starts = {start: i for i, (_, start, _) in enumerate(found)}
+    said: list[str] = []
+    at = 0
+    while True:
+        at = _gap(text, at)
+        if (command := _COMMAND.match(text, at)) is not None:
+            said.append(f"/{command.group(1).lower()}")
+            at = command.end()
+            if said[-1] == "/start" and (payload := _PAYLOAD.match(text, at)) is not None:
+                at = payload.end()
+            continue
+        i = starts.get(at)
+        if i is None:
+            break
+        phrase = _phrase_at(found, i, _GREETINGS) or (_phrase_at(found, i, _ADDRESSED) if said else ())
+        if not phrase:
+            break
+        if phrase in _GREETINGS:
+            said.append(" ".join(phrase))
+        at = found[i + len(phrase) - 1][2]
+    rest = text[at:].strip() if said else text
+    return Opening(tuple(said), rest, bool(said) and _asks_nothing(rest), _name(rest) if said else None)
+
+
+def _asks_nothing(rest: str) -> bool:
+    """``rest`` is small talk, an announced question or nothing at all."""
+    found = word_spans(rest)
+    i = 0
+    while i < len(found):
+        phrase = _phrase_at(found, i, _ASKS_NOTHING)
+        if not phrase:
+            return False
+        i += len(phrase)
+    return True
+
+
+def _name(rest: str) -> str | None:
+    match = _NAME.match(rest)
+    return match.group(1) if match is not None and match.group(1)[0].isupper() else None
+
+
+def is_command(text: str) -> bool:
+    """``text`` opens with a bot command ("/start", "/start ref_42"): no language's words."""
+    return _COMMAND.match(text.strip()) is not None
+
+
+__all__ = ["ADDRESSED", "ASKS_NOTHING", "GREETINGS", "Opening", "is_command", "opening"]
