@@ -33,6 +33,8 @@ class ReplyKind(StrEnum):
     HANDOFF = "handoff"
     # a greeting or a bot command (/start) greeted back: it asked nothing yet, and is no topic
     GREETING = "greeting"
+    # a thanks that asks nothing more, answered with a "you're welcome": no topic either
+    THANKS = "thanks"
 
 
 class HandoffReason(StrEnum):

@@ -60,6 +60,11 @@ class Messages(_Strict):
         "Здравствуйте! Чем могу помочь? Напишите ваш вопрос.",
         "Hello! How can I help? Please type your question.",
     ))
+    # a thanks that asks nothing more («Спасибо!», "thanks a lot"): the bot answers it and keeps the conversation
+    thanks: LocalizedPiece = Field(default_factory=lambda: ru_en(
+        "Пожалуйста! Если появятся вопросы, пишите.",
+        "You're welcome! Write if you have any other questions.",
+    ))
     # a recognised customer back after a pause (welcome_back); {name} is their name
     welcome_back: LocalizedPiece = Field(default_factory=lambda: ru_en("Здравствуйте, {name}!", "Hello, {name}!"))
     # the same without a real name on the profile

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.config import BotFile, Intent, phrasing, render
-from router.bot.greetings import Opening, opening
+from router.bot.greetings import Opening, only_thanks, opening
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
@@ -87,6 +87,8 @@ class FaqBot(Bot):
         # the admin's own greeting intents (an example that is a greeting or a command alone): theirs
         # answer a greeting, with what each greets by («Привет», "/start")
         self._greeting_intents = {i.name: said for i in config.intents if (said := _greetings_of(i))}
+        # the admin's own thanks intent (its examples only thank): theirs answers a thanks
+        self._thanks_intent = next((i.name for i in config.intents if _only_thanks(i)), None)
         self._encoder = encoder
         self._cache = cache
         self._index: Matcher | None = self.lexical if config.matching.method == "lexical" else None
@@ -219,7 +221,7 @@ class FaqBot(Bot):
         # the questions queued for the matcher thread nor the model's warm-up
         if (asked := self.person_requested(turn)) is not None:
             return asked
-        if (greeted := self.greeted(turn)) is not None:
+        if (greeted := self.greeted(turn) or self.thanked(turn)) is not None:
             return greeted
         if self._closed:
             raise BotError("the bot has stopped")
@@ -232,7 +234,7 @@ class FaqBot(Bot):
     def decide(self, turn: BotTurn) -> BotReply:
         if (asked := self.person_requested(turn)) is not None:
             return asked
-        if (greeted := self.greeted(turn)) is not None:
+        if (greeted := self.greeted(turn) or self.thanked(turn)) is not None:
             return greeted
         return self._matched(turn)
 
@@ -250,6 +252,20 @@ class FaqBot(Bot):
                             detail=f"a greeting ({', '.join(opened.said)}): greeted back with {intent!r}", **common)
         return BotReply(texts=[self._rendered(turn, self.config.messages.greeting, language)],
                         detail=f"a greeting ({', '.join(opened.said)}): greeted back", **common)
+
+    def thanked(self, turn: BotTurn) -> BotReply | None:
+        """A "you're welcome" when the turn thanks and asks nothing more, else
+        None: the admin's thanks intent when bot.yaml has one, else
+        ``messages.thanks``. Before, «Спасибо!» after an answer went to people."""
+        if not only_thanks(turn.text):
+            return None
+        language = turn.language()
+        common: dict[str, Any] = {"kind": ReplyKind.THANKS, "confidence": 1.0, "language": language}
+        if (intent := self._thanks_intent) is not None:
+            return BotReply(texts=[self._rendered(turn, self.intents[intent].answer, language)], intent=intent,
+                            detail=f"a thanks: answered with {intent!r}", **common)
+        return BotReply(texts=[self._rendered(turn, self.config.messages.thanks, language)],
+                        detail="a thanks: answered", **common)
 
     def _knows(self, word: str) -> bool:
         """``word`` is one the examples use (so no name: "Hi, Refund")."""
@@ -367,3 +383,9 @@ def _greetings_of(intent: Intent) -> set[str]:
     """What an intent's examples greet by, those that greet alone («Привет!», "/start")."""
     return {said for texts in intent.examples.values() for text in texts
             if (opened := opening(text)).asks_nothing for said in opened.said}
+
+
+def _only_thanks(intent: Intent) -> bool:
+    """Whether every example of ``intent`` only thanks («Спасибо!», "thanks a lot")."""
+    examples = [text for texts in intent.examples.values() for text in texts]
+    return bool(examples) and all(only_thanks(text) for text in examples)

@@ -1,4 +1,4 @@
-"""Greetings and bot commands, which ask nothing yet.
+"""Greetings and bot commands, which ask nothing yet, and thanks, which ask nothing more.
 
 Telegram opens every conversation with ``/start`` (the Start button, with a
 deep link's parameter after it, ``/start ref_42``), and many customers open
@@ -48,6 +48,22 @@ ASKS_NOTHING: tuple[str, ...] = (
     "quick question", "a question", "question", "can you help me", "can you help", "help me", "please",
 )
 
+# a thanks that asks nothing more («Спасибо!», "thanks a lot"): the bot says "you're welcome"
+THANKS: tuple[str, ...] = (
+    "спасибо", "спасибо большое", "большое спасибо", "огромное спасибо", "спасибочки", "спасибки", "спс", "сяп",
+    "благодарю", "благодарю вас", "благодарствую", "мерси",
+    "spasibo", "spasibo bolshoe", "blagodaryu",
+    "thanks", "thank you", "thank you very much", "thanks a lot", "many thanks", "thx", "ty", "cheers",
+)
+# what may stand beside a thanks without asking anything («Спасибо, понятно!», "ok thanks")
+CONTENT: tuple[str, ...] = (
+    "ок", "окей", "ok", "okay", "хорошо", "понятно", "ясно", "отлично", "супер", "класс", "все понятно",
+    "все ясно", "вопросов нет", "больше вопросов нет", "вы мне помогли", "вы очень помогли", "помогли",
+    "great", "got it", "perfect", "cool", "all good", "that helps", "that helped", "you helped", "very helpful",
+    "nice", "awesome", "bye", "до свидания", "всего доброго", "хорошего дня", "have a nice day", "good bye",
+    "goodbye",
+)
+
 # a bot command, "/start" or "/help@shop_bot" (Telegram's syntax: Latin letters, digits and "_")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?![\w/@])")
 # /start's deep-link parameter, alone after it (Telegram: up to 64 of A-Z, a-z, 0-9, "_" and "-")
@@ -64,6 +80,8 @@ def _phrases(texts: tuple[str, ...]) -> list[tuple[str, ...]]:
 _GREETINGS = _phrases(GREETINGS)
 _ADDRESSED = _phrases(ADDRESSED)
 _ASKS_NOTHING = _phrases(ASKS_NOTHING + ADDRESSED + GREETINGS)
+_THANKS = _phrases(THANKS)
+_CLOSING = _phrases(THANKS + CONTENT + ADDRESSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +161,24 @@ def _name(rest: str) -> str | None:
     return match.group(1) if match is not None and match.group(1)[0].isupper() else None
 
 
+def only_thanks(text: str) -> bool:
+    """``text`` thanks and asks nothing more («Спасибо!», «Ок, спасибо, понятно», "thanks a lot"):
+    at least one thanks, and beside it only contentment or whom it is addressed to."""
+    found = word_spans(text)
+    thanked, i = False, 0
+    while i < len(found):
+        phrase = _phrase_at(found, i, _CLOSING)
+        if not phrase:
+            return False
+        thanked = thanked or phrase in _THANKS
+        i += len(phrase)
+    return thanked
+
+
 def is_command(text: str) -> bool:
     """``text`` opens with a bot command ("/start", "/start ref_42"): no language's words."""
     return _COMMAND.match(text.strip()) is not None
 
 
-__all__ = ["ADDRESSED", "ASKS_NOTHING", "GREETINGS", "Opening", "is_command", "opening"]
+__all__ = ["ADDRESSED", "ASKS_NOTHING", "CONTENT", "GREETINGS", "THANKS", "Opening", "is_command", "only_thanks",
+           "opening"]

@@ -61,3 +61,18 @@ async def test_a_greeting_and_a_question_in_one_message_is_answered(start: Start
     await customer.write("Здравствуйте, сколько стоит доставка?")
     assert await reached(customer, 1, "the answer") == [answer("delivery_cost", "ru")]
 
+
+
+@pytest.mark.parametrize(("language", "question", "thanks"), [("ru", "Сколько стоит доставка?", "Спасибо!"),
+                                                              ("en", "How much is delivery?", "Thanks a lot!")])
+async def test_a_thanks_after_an_answer_is_answered_and_nobody_is_called(
+        start: Start, language: str, question: str, thanks: str) -> None:  # noqa: F811
+    client, customer = await start(Case("thanks after an answer", language, "", ""))
+    await customer.write(question)
+    assert await reached(customer, 1, "the answer") == [answer("delivery_cost", language)]
+    await customer.write(thanks)
+    texts = await reached(customer, 2, "the you're welcome")
+    assert texts[-1] == Messages().thanks[language]
+    await settle(client.app[ROUTER])
+    [conversation] = await client.app[STORE].list_conversations(None, 10)
+    assert conversation.status.value == "bot"  # no colleague was asked to read a thank-you
