@@ -18,6 +18,7 @@ import pytest
 
 import connectors.telegram
 import connectors.vk
+from connectors.webchat_tokens import public_part
 from router.config import ConnectorConfig, Settings
 from tests.conftest import AppClient, eventually, sqlite_only
 from tests.connectors import email_helpers as email
@@ -95,7 +96,7 @@ async def test_webchat_a_refused_message_gets_an_error_frame_and_no_ack_then_is_
         frame = await _say(ws, "refused")
         assert frame["type"] == "error" and frame["code"] == "unavailable", frame
         assert (await ws.receive(timeout=CEILING)).type is aiohttp.WSMsgType.CLOSE  # the widget reconnects
-    assert stored(settings.store.path, f"{visitor}:refused") == 0
+    assert stored(settings.store.path, f"{public_part(visitor)}:refused") == 0
 
     refusal.off()
     async with client.ws_connect("/chat/ws") as ws:  # the widget re-sends what was not acknowledged
@@ -103,7 +104,7 @@ async def test_webchat_a_refused_message_gets_an_error_frame_and_no_ack_then_is_
         assert (await ws.receive_json(timeout=CEILING))["type"] == "welcome"
         first, again = await _say(ws, "refused"), await _say(ws, "refused")
         assert first["type"] == again["type"] == "ack" and first["id"] == again["id"]
-    assert stored(settings.store.path, f"{visitor}:refused") == 1
+    assert stored(settings.store.path, f"{public_part(visitor)}:refused") == 1
     assert_logged_well(caplog)
 
 

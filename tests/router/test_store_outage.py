@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.webchat_tokens import public_part
 from router.config import Settings
 from router.server.app import STORE
 from router.store.sqlite import SQLiteStore
@@ -106,7 +107,7 @@ async def test_a_store_fault_is_an_outage_that_ends_by_itself(
             await _hello(ws, visitor)
             frame = await _say(ws, "during")
             assert frame["type"] == "error" and frame["code"] == "unavailable", frame
-    assert _stored(Path(settings.store.path), f"{visitor}:during") == 0
+    assert _stored(Path(settings.store.path), f"{public_part(visitor)}:during") == 0
 
     async def checkpoints_fail() -> bool:
         return any("WAL checkpoints are failing" in r.getMessage() for r in caplog.records)
@@ -125,7 +126,7 @@ async def test_a_store_fault_is_an_outage_that_ends_by_itself(
         first = await _say(ws, "during")
         again = await _say(ws, "during")
         assert first["type"] == again["type"] == "ack" and first["id"] == again["id"]
-    assert _stored(Path(settings.store.path), f"{visitor}:during") == 1
+    assert _stored(Path(settings.store.path), f"{public_part(visitor)}:during") == 1
     reply = await client.post(f"/api/conversations/{conversation}/messages", json={"text": "an answer"})
     assert reply.status == 201, await reply.text()
 

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.webchat_tokens import public_part
 from tests.e2e.conftest import ADMIN_PASSWORD, free_port, wait_healthy
 
 CEILING = 120.0  # seconds: a hang detector, never a measurement
@@ -49,7 +50,7 @@ class Server:
             while True:
                 frame = await ws.receive_json(timeout=CEILING)
                 if frame["type"] == "ack":
-                    return f"{welcome['visitor_id']}:{client_id}"
+                    return f"{public_part(welcome['visitor_id'])}:{client_id}"  # the token's public part
                 if frame["type"] == "error":
                     assert frame["code"] == "unavailable", frame
                     return None
