@@ -8,7 +8,10 @@ HTTP surface (mounted by ``setup_routes``):
 
 A visitor is identified by a token we issue and sign, so nobody can read
 another visitor's history by guessing or editing an id. The widget keeps the
-token in localStorage; a reload continues the same conversation.
+token in localStorage; a reload continues the same conversation. The token is
+a credential and stays between the widget and this module: past the hello the
+visitor is their token's public part (``webchat_tokens.public_part``), their
+identity's value, which agents and integrators see.
 """
 
 from __future__ import annotations
@@ -342,13 +345,13 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         await session.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too_many_sockets")
 
     async def _visitor_id(self, claimed: str | None) -> tuple[str, bool]:
-        """The visitor's id, and whether it is a new one."""
+        """The visitor's id (their token's public part), and whether it is a new one."""
         tokens = await self._visitor_tokens()
         if claimed is not None and tokens.verify(claimed):
-            return claimed, False
+            return public_part(claimed), False
         if claimed is not None:
             log.debug("webchat: unknown or forged visitor id, issuing a new one")
-        return tokens.issue(), True
+        return public_part(tokens.issue()), True
 
     def _over_limit(self, session: _Session, visitor_id: str) -> tuple[MovingWindow, str] | None:
         """The limit a message now would break, or None (and it is counted in each)."""
@@ -385,7 +388,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         inbound = InboundMessage(
             channel=self.name,
             # the router dedupes on it: a re-sent client_id is stored once
-            external_id=f"{public_part(visitor_id)}:{frame.client_id}",
+            external_id=f"{visitor_id}:{frame.client_id}",
             text=frame.text,
             rating=frame.rating,  # a rating button pressed: its score is the text
             **session.given,
@@ -440,12 +443,14 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         text = "\n".join([message.text, *links]) if message.text else "\n".join(links)
         frame = message_frame(message.message_id, author.value, text, message.created_at,
                               await frame_files(self.files, message.attachments))
+        # the visitor's identity value; an entry written before it was the token's public part has the token
+        visitor_id = public_part(message.recipient)
         if message.history_changed:  # the visitor proved more of their history: the tabs show it whole
-            await self._welcome_again(message.recipient)
-        here = await self._deliver(message.recipient, frame)
+            await self._welcome_again(visitor_id)
+        here = await self._deliver(visitor_id, frame)
         if (survey := survey_frame(message)) is not None:  # the rating's buttons, under the question just shown
-            await self._deliver(message.recipient, survey)
-        self.peers.broadcast(f"webchat:{self.name}", {"visitor": message.recipient, "frame": frame,
+            await self._deliver(visitor_id, survey)
+        self.peers.broadcast(f"webchat:{self.name}", {"visitor": visitor_id, "frame": frame,
                                                        "history_changed": message.history_changed,
                                                        "survey": survey})
         if not here:
@@ -454,7 +459,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
 
     async def _relayed(self, data: dict[str, Any]) -> None:
         """Another node's reply: to this node's tabs of the visitor, if any, and said to have reached them."""
-        visitor_id, frame = data["visitor"], data["frame"]
+        visitor_id, frame = public_part(data["visitor"]), data["frame"]  # a node not yet upgraded names the token
         if visitor_id not in self._visitors:
             return
         try:
@@ -501,7 +506,9 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         stored = await self.host.history(IdentityRef(kind=IDENTITY_KIND, value=visitor_id), HISTORY_LIMIT)
         if unsent is not None:
             unsent.extend(m.id for m in stored if m.delivery is Delivery.PENDING)
-        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": visitor_id, "history": history_frames(
+        # the widget's credential, given back to the tab that proved it (all the visitor's tabs did)
+        token = (await self._visitor_tokens()).token_of(visitor_id)
+        welcome: dict[str, Any] = {"type": "welcome", "visitor_id": token, "history": history_frames(
             stored, await history_files(self.files, stored))}
         try:
             welcome["availability"] = availability_frame(await self.host.availability())

@@ -3,7 +3,7 @@ from agents reach the widget as links it shows (an image inline).
 
 ``POST /chat/files`` takes ``multipart/form-data`` with, in this order, the
 fields ``visitor_id`` (the visitor's signed token: only its owner can send as
-them), ``client_id`` (the widget's id for the message: a retried upload is one
+them; the message's sender is its public part), ``client_id`` (the widget's id for the message: a retried upload is one
 message) and ``file``. The file is streamed to the router's storage
 (``Connector.files``), checked there (size, type sniffed from the bytes), and
 becomes the visitor's message. Answers ``201 {"id", "message"}`` or
@@ -138,9 +138,10 @@ class VisitorUploads:
         while part is not None and part.name in ("visitor_id", "client_id"):
             fields[str(part.name)] = await _field(part, str(part.name))
             part = await self._next(reader)
-        visitor_id, client_id = fields.get("visitor_id", ""), fields.get("client_id", "")
-        if not (await chat._visitor_tokens()).verify(visitor_id):
+        token, client_id = fields.get("visitor_id", ""), fields.get("client_id", "")
+        if not (await chat._visitor_tokens()).verify(token):
             raise _Refused(403, "unknown_visitor", "say hello on the chat's socket first: the visitor id is unknown")
+        visitor_id = public_part(token)  # the token proved them; they are named by its public part from here
         if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
             raise _Refused(422, "invalid", f"client_id: 1 to {MAX_CLIENT_ID_LENGTH} characters")
         if part is None or part.name != "file":
@@ -202,7 +203,7 @@ class VisitorUploads:
         chat = self.chat
         tab = next(iter(chat._visitors.get(visitor_id, ())), None)  # the name they gave, if a tab is open here
         inbound = InboundMessage(
-            channel=chat.name, external_id=f"{public_part(visitor_id)}:{client_id}",
+            channel=chat.name, external_id=f"{visitor_id}:{client_id}",
             sender=IdentityRef(kind="webchat", value=visitor_id),
             sender_name=tab.sender_name if tab is not None else None,
             language=tab.given.get("language") if tab is not None else None,

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import limits
 
 from connectors.chat_limits import MovingWindow
+from connectors.webchat_tokens import public_part
 from router.connector import CustomerSignals, Peers
 from router.models import IdentityRef
 
@@ -63,7 +64,8 @@ class WebChatSignals:
     async def show_seen(self, recipient: str, message_id: str) -> None:
         await self._signal(recipient, {"type": "seen", "id": message_id})
 
-    async def _signal(self, visitor_id: str, frame: dict[str, Any]) -> None:
+    async def _signal(self, recipient: str, frame: dict[str, Any]) -> None:
+        visitor_id = public_part(recipient)  # the identity's value (a token in data from before it was not)
         await self._deliver(visitor_id, frame)
         self.peers.signal(self._signal_topic, {"visitor": visitor_id, "frame": frame})
 
@@ -71,4 +73,4 @@ class WebChatSignals:
         """Another node's signal: to this node's tabs of the visitor, if any."""
         visitor_id, frame = data.get("visitor"), data.get("frame")
         if isinstance(visitor_id, str) and isinstance(frame, dict):
-            await self._deliver(visitor_id, frame)
+            await self._deliver(public_part(visitor_id), frame)

@@ -1,6 +1,11 @@
 """The site chat's visitor tokens: ``<random>.<signature>``, issued and checked
 with the installation's secret, so nobody reads another visitor's history by
-guessing or editing an id, and issuing one costs no storage."""
+guessing or editing an id, and issuing one costs no storage.
+
+The token is a credential: it goes between the widget and the chat only (the
+hello, the welcome, the upload form). Past the hello a visitor is named by the
+token's public part (``public_part``), which proves nothing: their identity's
+value, what agents, the API, events and webhooks see, the key of their tabs."""
 
 from __future__ import annotations
 
@@ -33,8 +38,12 @@ class VisitorTokens:
         return _b64(digest[:_SIGNATURE_BYTES])
 
     def issue(self) -> str:
-        random_part = _b64(secrets.token_bytes(_RANDOM_BYTES))
-        return f"{random_part}.{self._sign(random_part)}"
+        return self.token_of(_b64(secrets.token_bytes(_RANDOM_BYTES)))
+
+    def token_of(self, visitor_id: str) -> str:
+        """The token whose public part is ``visitor_id`` (one this installation issued): what the
+        welcome gives the widget back, as the signature is the same every time."""
+        return f"{visitor_id}.{self._sign(visitor_id)}"
 
     def verify(self, token: str) -> bool:
         random_part, dot, signature = token.partition(".")
@@ -51,7 +60,8 @@ class VisitorTokens:
 def public_part(token: str) -> str:
     """The token's random part: it names the visitor, and proves nothing without the signature,
     which the installation's secret alone makes. What may be written where the token must not:
-    the log, a message's external id (logged by the core, sent to integrations)."""
+    the visitor's identity value (stored, shown to agents, sent to integrations), a message's
+    external id, the log. A public part is its own public part (it holds no ".")."""
     return token.partition(".")[0]
 
 

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from router.csat.config import CsatConfig
-from router.models import Author, ConversationStatus, IdentityRef, Role
+from router.models import Author, ConversationStatus, Role
 from router.server.app import ROUTER, STORE
-from tests.connectors.webchat_helpers import Client, Frame, barrier, hello, receive, say, tab
+from tests.connectors.webchat_helpers import Client, Frame, barrier, hello, receive, say, tab, visitor_ref
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def asking(client: Client) -> Client:
 
 async def _resolve(client: Client, visitor_id: str) -> str:
     store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    customer = await store.find_identity(visitor_ref(visitor_id))
     assert customer is not None
     [view] = await store.customer_conversations(customer.id)
     agent = await store.create_agent(f"ann-{uuid.uuid4().hex[:6]}", "Ann", Role.AGENT, "x")
@@ -107,7 +107,7 @@ async def test_a_rating_frame_for_another_visitors_survey_rates_nothing(asking: 
     # the survey is the victim's, and stays unrated; the press is neither stored nor routed
     stored = await asking.app[STORE].conversation_survey(theirs)
     assert stored is not None and stored.rating is None
-    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=attacker))
+    customer = await asking.app[STORE].find_identity(visitor_ref(attacker))
     if customer is not None:
         assert await asking.app[STORE].customer_conversations(customer.id) == []
         assert await asking.app[STORE].customer_messages(customer.id, 100) == []
@@ -119,7 +119,7 @@ async def test_a_rating_frame_for_an_unknown_survey_is_dropped(asking: Client) -
         ack = await _rate(ws, "csat_00000000000000000000", 5)
         assert ack["id"] == ""
         await barrier(ws)
-    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor))
+    customer = await asking.app[STORE].find_identity(visitor_ref(visitor))
     if customer is not None:
         assert await asking.app[STORE].customer_conversations(customer.id) == []
 
@@ -145,7 +145,7 @@ async def test_a_rating_sent_again_after_a_reconnect_rates_and_is_answered_once(
     assert len(answers) == 2 and answers[1].startswith("Thank you for your rating"), answers
     stored = await asking.app[STORE].conversation_survey(conversation_id)
     assert stored is not None and stored.rating == 4
-    customer = await asking.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    customer = await asking.app[STORE].find_identity(visitor_ref(visitor_id))
     assert customer is not None
     said = [m.text for m in await asking.app[STORE].customer_messages(customer.id, 100) if m.author is Author.CUSTOMER]
     assert said == ["Where is my order?", "4"]

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from connectors.webchat_tokens import public_part
 from router.appkeys import FILES
 from router.config import ConnectorConfig, Settings
 from router.models import Delivery, IdentityRef, InboundMessage, Message
@@ -178,7 +179,7 @@ async def test_the_site_chat_shows_an_agents_file_as_a_link_the_visitor_opens(cl
     async with tab(client) as ws:
         visitor = (await hello(ws))["visitor_id"]
         await say(ws, "пришлите фото")
-        conv = await conversation_of(client, "webchat", visitor)
+        conv = await conversation_of(client, "webchat", public_part(visitor))
         await reply_with(client, conv, "Вот фото", (PNG, "box.png", "image/png"))
         frame = await receive(ws)
         while frame.get("author") != "agent":

@@ -12,14 +12,24 @@ import pytest
 
 from router.bus import Event
 from router.config import Settings
-from router.models import IdentityRef, Role
+from router.models import Role
 from router.notes.service import Notes
 from router.server.app import STORE
 from tests.conftest import HANG, AppClient, eventually
 from tests.connectors import test_webchat_cluster
 from tests.connectors.test_webchat_cluster import Cluster
 from tests.connectors.twilio_helpers import console
-from tests.connectors.webchat_helpers import Client, Frame, barrier, hello, receive, reload_history, say, tab
+from tests.connectors.webchat_helpers import (
+    Client,
+    Frame,
+    barrier,
+    hello,
+    receive,
+    reload_history,
+    say,
+    tab,
+    visitor_ref,
+)
 from tests.connectors.webchat_helpers import webchat_settings as with_chat
 
 NOTE = "PRIVATE-NOTE-5c1e: the courier lost it, offer a refund"
@@ -35,7 +45,7 @@ async def chat(make_client: AppClient, settings: Settings) -> Client:
 
 
 async def conversation_of(store: Any, visitor_id: str) -> str:
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    customer = await store.find_identity(visitor_ref(visitor_id))
     assert customer is not None
     return str((await store.customer_conversations(customer.id))[0].id)
 

@@ -23,13 +23,13 @@ from router.cluster.pg_bus import PgCluster
 from router.config import OutboxConfig, RoutingConfig
 from router.core import Router
 from router.metrics import Metrics
-from router.models import Agent, Delivery, IdentityRef, Message, Role
+from router.models import Agent, Delivery, Message, Role
 from router.outbox.service import OutboxWorker
 from router.routing.decide import DefaultTeamRouting
 from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG, eventually
-from tests.connectors.webchat_helpers import barrier, hello, new_visitor, receive, reload_history, say, tab
+from tests.connectors.webchat_helpers import barrier, hello, new_visitor, receive, reload_history, say, tab, visitor_ref
 
 Client = TestClient[web.Request, web.Application]
 
@@ -52,7 +52,7 @@ class Cluster:
 
     async def reply(self, visitor_id: str, text: str) -> Message:
         """An agent's reply to the visitor's conversation, queued in the outbox."""
-        customer = await self.store.find_identity(IdentityRef(kind="webchat", value=visitor_id))
+        customer = await self.store.find_identity(visitor_ref(visitor_id))
         assert customer is not None
         conversation_id = (await self.store.customer_messages(customer.id, 10))[-1].conversation_id
         assert conversation_id is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from router.models import IdentityRef, InboundMessage
 from router.server.app import ROUTER, STORE
-from tests.connectors.webchat_helpers import Client, first_words, hello, say, tab
+from tests.connectors.webchat_helpers import Client, first_words, hello, say, tab, visitor_ref
 
 
 async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_history(client: Client) -> None:
@@ -20,7 +20,7 @@ async def test_hello_contacts_are_claims_and_the_welcome_shows_only_ones_own_his
     visitor = welcome["visitor_id"]
 
     store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor))
+    customer = await store.find_identity(visitor_ref(visitor))
     assert customer is not None
     claims = {(c.kind, c.value): c.source for c in await store.customer_claims(customer.id)}
     assert claims == {("phone", "+79123456789"): "webchat:claimed_phone",

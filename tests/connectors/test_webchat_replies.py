@@ -35,6 +35,7 @@ from tests.connectors.webchat_helpers import (
     reload_history,
     say,
     tab,
+    visitor_ref,
 )
 
 # -- helpers: what the agent does ---------------------------------------------
@@ -42,7 +43,7 @@ from tests.connectors.webchat_helpers import (
 
 async def conversation_of(client: Client, visitor_id: str) -> str:
     store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    customer = await store.find_identity(visitor_ref(visitor_id))
     assert customer is not None
     messages = await store.customer_messages(customer.id, 10)
     assert messages[-1].conversation_id is not None
@@ -173,7 +174,7 @@ async def test_a_message_that_changes_the_history_brings_the_history_first(clien
     async with tab(client) as ws:
         visitor_id = (await hello(ws))["visitor_id"]
         ack = await say(ws, "from the site")
-        site = await client.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+        site = await client.app[STORE].find_identity(visitor_ref(visitor_id))
         owner = (await client.app[STORE].get_conversation(phone.conversation_id or "")).customer_id
         assert site is not None
         await client.app[STORE].merge_customers(
@@ -224,7 +225,7 @@ class _SlowHistory:
 
 
 async def _stored(client: Client, visitor_id: str, text: str) -> bool:
-    customer = await client.app[STORE].find_identity(IdentityRef(kind="webchat", value=visitor_id))
+    customer = await client.app[STORE].find_identity(visitor_ref(visitor_id))
     return customer is not None and any(m.text == text for m in await client.app[STORE].customer_messages(
         customer.id, 10))
 

@@ -23,13 +23,13 @@ from router.cluster.pg_bus import PgCluster
 from router.config import RoutingConfig
 from router.core import Router
 from router.metrics import Metrics
-from router.models import Agent, IdentityRef, Role
+from router.models import Agent, Role
 from router.routing.decide import DefaultTeamRouting
 from router.signals.service import Signals
 from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
 from tests.conftest import HANG
-from tests.connectors.webchat_helpers import hello, receive, say, tab
+from tests.connectors.webchat_helpers import hello, receive, say, tab, visitor_ref
 
 Client = TestClient[web.Request, web.Application]
 
@@ -50,7 +50,7 @@ class TwoNodes:
     dsn: str
 
     async def conversation_of(self, visitor_id: str) -> str:
-        found = await self.store.open_conversation_of(IdentityRef(kind="webchat", value=visitor_id))
+        found = await self.store.open_conversation_of(visitor_ref(visitor_id))
         assert found is not None
         return found
 

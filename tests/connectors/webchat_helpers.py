@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
+from connectors.webchat_tokens import public_part
 from router.config import ConnectorConfig, Settings
 from router.models import Customer, Direction, IdentityRef, Message
 from router.server.app import STORE
@@ -75,6 +76,12 @@ async def new_visitor(client: Client, text: str) -> tuple[str, Frame]:
         return visitor_id, await say(ws, text)
 
 
+def visitor_ref(visitor_id: str) -> IdentityRef:
+    """The visitor's identity as the router keeps it: the public part of the token the
+    welcome gave (the token itself is a credential, kept by the widget alone)."""
+    return IdentityRef(kind="webchat", value=public_part(visitor_id))
+
+
 async def first_words(client: Client, **hello_fields: Any) -> tuple[Customer, Message]:
     """A new visitor says hello with ``hello_fields`` and "hello": the customer the router
     made of them, and that message as stored."""
@@ -82,7 +89,7 @@ async def first_words(client: Client, **hello_fields: Any) -> tuple[Customer, Me
         welcome = await hello(ws, **hello_fields)
         await say(ws, "hello")
     store = client.app[STORE]
-    customer = await store.find_identity(IdentityRef(kind="webchat", value=welcome["visitor_id"]))
+    customer = await store.find_identity(visitor_ref(welcome["visitor_id"]))
     assert customer is not None
     [stored] = [m for m in await store.customer_messages(customer.id, 10) if m.direction is Direction.IN]
     return customer, stored
