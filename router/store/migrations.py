@@ -3,6 +3,7 @@
 from router.csat.schema import SQLITE as CSAT_SURVEYS
 from router.reports.cycles_schema import SQLITE as CONVERSATION_CYCLES
 from router.reports.schema import SQLITE as CONVERSATION_EVENTS
+from router.store.visitor_ids import SQLITE as VISITOR_IDS
 from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import SQLITE as WEBHOOKS
 
@@ -476,4 +477,9 @@ MIGRATIONS: list[str] = [
     # leads the assigner and across restarts (router.routing.assignment: a new leader announced
     # every current breach again)
     "ALTER TABLE conversations ADD COLUMN sla_announced_at TEXT;",
+    # 32: a site-chat visitor's token is a credential (a hello with it reads their history), and it was
+    # their identity's value: stored, shown to agents, sent to integrations. The value is now its public
+    # part; identities, their messages (sender, external id), outbox entries, merge snapshots and the
+    # audit log are rewritten to it (router/store/visitor_ids.py)
+    VISITOR_IDS,
 ]

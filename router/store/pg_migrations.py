@@ -22,6 +22,7 @@ from router.search.pg_schema import SEARCH as _SEARCH
 from router.search.pg_schema import SEARCH_TERMS as _SEARCH_TERMS
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.store.visitor_ids import POSTGRES as VISITOR_IDS
 from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import POSTGRES as WEBHOOKS
 
@@ -550,6 +551,9 @@ PG_MIGRATIONS: list[str] = [
     INGEST_KNOWN_SWITCH,  # 25: a known sender's message on another channel takes the full transaction
     # 26: a missed first-response target announced once per conversation cycle (SQLite's 31)
     "ALTER TABLE conversations ADD COLUMN sla_announced_at timestamptz;",
+    # 27: a site-chat visitor's identity is their token's public part, not the token, a credential
+    # shown to agents and integrations (SQLite's 32; router/store/visitor_ids.py)
+    VISITOR_IDS,
 ]
 
 
