@@ -29,7 +29,7 @@ from router.server.app import STARTUP, STORE, StartupTimes, create_app
 from router.server.bad_requests import quiet_bad_requests
 from router.server.cluster import NODE
 from router.server.settings import load_settings
-from router.store.errors import StoreUnavailable
+from router.store.errors import SchemaTooNew, StoreUnavailable
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")
@@ -142,6 +142,9 @@ def run(args: argparse.Namespace, started: float) -> int:
                     print=_announcer(app, sock), access_log=None, loop=_event_loop(settings.server.event_loop))
     except NodeIdTaken as exc:  # two nodes of one name would send each other's replies again
         print(f"omnirouter: {exc}", file=sys.stderr)
+        return 1
+    except SchemaTooNew as exc:  # a rollback: a newer omnirouter migrated the database; nothing was changed
+        print(exc, file=sys.stderr)
         return 1
     except StoreUnavailable as exc:  # a full disk, read-only files, the database away: no start that would say healthy
         # where the store is: the file, or the database's DSN without its password

@@ -67,6 +67,22 @@ class IntegrityViolation(ConflictError):
     backend's own words (which rule) are in the message."""
 
 
+class SchemaTooNew(StoreError, RuntimeError):
+    """The database's schema is newer than this omnirouter's: a newer release
+    migrated it, and an older one was started again (a rollback). Nothing was
+    changed; the message, one line naming the database and both versions, is
+    for the terminal. A RuntimeError too, as it was before it had a type."""
+
+    def __init__(self, where: str, version: int, latest: int) -> None:
+        super().__init__(f"{where} has schema version {version}, newer than this omnirouter ({latest}); "
+                         "upgrade omnirouter")
+        self.where, self.version, self.latest = where, version, latest
+
+    def __reduce__(self) -> tuple[type[SchemaTooNew], tuple[str, int, int]]:
+        # it crosses the SQLite writer's process: rebuilt from its three arguments, not from its message
+        return type(self), (self.where, self.version, self.latest)
+
+
 class BackendError(StoreError):
     """The backend refused a call for a reason that is neither an outage nor
     a conflict (a statement that does not fit the schema, a driver misused):

@@ -20,6 +20,7 @@ from router.reports.cycles_schema import POSTGRES as CONVERSATION_CYCLES
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.search.pg_schema import SEARCH as _SEARCH
 from router.search.pg_schema import SEARCH_TERMS as _SEARCH_TERMS
+from router.store.errors import SchemaTooNew
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
 from router.store.visitor_ids import POSTGRES as VISITOR_IDS
@@ -557,10 +558,6 @@ PG_MIGRATIONS: list[str] = [
 ]
 
 
-class SchemaTooNew(RuntimeError):
-    pass
-
-
 async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
     """Apply what is pending, each migration in a transaction of its own,
     under the cluster-wide migration lock; the versions before and after,
@@ -570,8 +567,7 @@ async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
         if version > len(PG_MIGRATIONS):
-            raise SchemaTooNew(f"{where} has schema version {version}, newer than this omnirouter"
-                               f" ({len(PG_MIGRATIONS)}); upgrade omnirouter")
+            raise SchemaTooNew(where, version, len(PG_MIGRATIONS))
         for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
             log.info("applying schema migration %d to %s", number, where)
             async with conn.transaction():

@@ -14,6 +14,8 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 
+from router.store.errors import SchemaTooNew
+
 log = logging.getLogger("router.store.sqlite")
 
 
@@ -21,9 +23,7 @@ def migrate(conn: sqlite3.Connection, path: str, scripts: Sequence[str]) -> None
     """Applies the scripts not yet applied; ``scripts``: ``router.store.migrations.MIGRATIONS``."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > len(scripts):
-        raise RuntimeError(
-            f"{path} has schema version {version}, newer than this omnirouter ({len(scripts)}); upgrade omnirouter"
-        )
+        raise SchemaTooNew(path, version, len(scripts))
     for number, script in enumerate(scripts[version:], start=version + 1):
         log.info("applying schema migration %d to %s", number, path)
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")

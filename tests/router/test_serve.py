@@ -4,13 +4,17 @@ changes nothing, and the listening line is logged when the port answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from router.store.migrations import MIGRATIONS
 from tests.e2e.conftest import START_CEILING, free_port, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,3 +108,24 @@ async def test_the_server_runs_on_the_event_loop_its_config_names(tmp_path: Path
             proc.terminate()
             await asyncio.wait_for(proc.communicate(), START_CEILING)
         assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_a_database_newer_than_this_omnirouter_is_one_line(tmp_path: Path, writer: str) -> None:
+    """After a rollback (a newer release migrated the database, this one started
+    again) the start died with a RuntimeError's 60-line traceback; ``db migrate``
+    said it in one line, and so does ``run`` now, changing nothing."""
+    database = tmp_path / "var" / "omnirouter.db"
+    database.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("PRAGMA user_version=99")
+    folder = config_folder(tmp_path)
+    (folder / "omnirouter.yaml").write_text(f"store:\n  path: {database}\n  writer: {writer}\n", encoding="utf-8")
+    proc = await start(folder, free_port())
+    _, err = await asyncio.wait_for(proc.communicate(), START_CEILING)
+    assert proc.returncode == 1, err.decode()
+    assert "Traceback" not in err.decode(), err.decode()
+    assert err.decode().strip().splitlines()[-1] == (
+        f"{database} has schema version 99, newer than this omnirouter ({len(MIGRATIONS)}); upgrade omnirouter")
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 99

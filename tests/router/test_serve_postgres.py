@@ -11,6 +11,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import asyncpg
+
+from router.store.pg_migrations import PG_MIGRATIONS
+from router.store.postgres import PostgresStore, redacted
 from tests.e2e.conftest import START_CEILING, free_port
 from tests.postgres_server import Server
 from tests.router.test_serve import REPO
@@ -66,3 +70,21 @@ async def test_a_database_gone_before_the_node_joins_the_cluster_is_one_line(
     line = said(err, limited)
     assert "no connection left" in line
     assert "the node could not join the cluster's event log" in line or "the store cannot be written" in line
+
+
+async def test_a_database_newer_than_this_omnirouter_is_one_line(tmp_path: Path, pg_database: str) -> None:
+    """A rollback on PostgreSQL: SchemaTooNew, the type SQLite's refusal shares, is one line, no traceback."""
+    async with PostgresStore(pg_database):
+        pass
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", len(PG_MIGRATIONS) + 1)
+    finally:
+        await conn.close()
+    status, err = await run(tmp_path, pg_database)
+    assert status == 1
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        f"{redacted(pg_database)} has schema version {len(PG_MIGRATIONS) + 1}, newer than this omnirouter "
+        f"({len(PG_MIGRATIONS)}); upgrade omnirouter")
+
