@@ -25,11 +25,11 @@ from router.bot import BOT_FILE, BotError
 from router.cluster.postgres_leadership import NodeIdTaken
 from router.config import Settings
 from router.heap import settle_heap
-from router.server.app import STARTUP, STORE, StartupTimes, create_app
+from router.server.app import DATABASE_URL, STARTUP, STORE, StartupTimes, create_app
 from router.server.bad_requests import quiet_bad_requests
 from router.server.cluster import NODE
 from router.server.settings import load_settings
-from router.store.errors import SchemaTooNew, StoreUnavailable
+from router.store.errors import SchemaTooNew, StoreMisconfigured, StoreUnavailable
 from router.yamlconf import ConfigError
 
 log = logging.getLogger("omnirouter")
@@ -142,6 +142,10 @@ def run(args: argparse.Namespace, started: float) -> int:
                     print=_announcer(app, sock), access_log=None, loop=_event_loop(settings.server.event_loop))
     except NodeIdTaken as exc:  # two nodes of one name would send each other's replies again
         print(f"omnirouter: {exc}", file=sys.stderr)
+        return 1
+    except StoreMisconfigured as exc:  # only PostgreSQL's URL can be malformed: nothing was tried
+        print(f"{DATABASE_URL}: {exc}; set it to the database's libpq URL "
+              "(postgresql://user:password@host:5432/database)", file=sys.stderr)
         return 1
     except SchemaTooNew as exc:  # a rollback: a newer omnirouter migrated the database; nothing was changed
         print(exc, file=sys.stderr)

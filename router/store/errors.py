@@ -67,6 +67,12 @@ class IntegrityViolation(ConflictError):
     backend's own words (which rule) are in the message."""
 
 
+class StoreMisconfigured(StoreError):
+    """The store's address cannot be used as it is written (a malformed
+    PostgreSQL URL): no connection was tried, and none will work until the
+    configuration changes. The driver's words are in the message."""
+
+
 class SchemaTooNew(StoreError, RuntimeError):
     """The database's schema is newer than this omnirouter's: a newer release
     migrated it, and an older one was started again (a rollback). Nothing was

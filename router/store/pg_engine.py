@@ -27,7 +27,7 @@ import asyncpg
 import asyncpg.pool
 
 from router.store import pg_text
-from router.store.errors import StoreError, StoreUnavailable
+from router.store.errors import StoreError, StoreMisconfigured, StoreUnavailable
 from router.store.faults import Episode
 from router.store.pg_faults import DRIVER_ERRORS, RETRIED, translated
 from router.store.pg_pool_log import quiet_pool_floor
@@ -82,6 +82,8 @@ class Pg:
                 reset=_keep_session,
                 init=pg_text.register,  # U+0000, which PostgreSQL refuses, as U+FFFD in every statement
             )
+        except ValueError as exc:  # asyncpg's ClientConfigurationError is one too: the DSN is malformed
+            raise StoreMisconfigured(str(exc)) from None
         except DRIVER_ERRORS as exc:
             raise translated(exc) from exc
 

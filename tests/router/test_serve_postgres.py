@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from router.store.pg_migrations import PG_MIGRATIONS
 from router.store.postgres import PostgresStore, redacted
@@ -88,3 +89,18 @@ async def test_a_database_newer_than_this_omnirouter_is_one_line(tmp_path: Path,
         f"{redacted(pg_database)} has schema version {len(PG_MIGRATIONS) + 1}, newer than this omnirouter "
         f"({len(PG_MIGRATIONS)}); upgrade omnirouter")
 
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("notaurl", 'invalid DSN: scheme is expected to be either "postgresql" or "postgres"'),
+    ("postgresql://omni@127.0.0.1:abc/omnirouter", "invalid literal for int()"),
+    ("postgresql://omni@127.0.0.1:5432/omnirouter?sslmode=bogus", "`sslmode` parameter must be one of"),
+])
+async def test_a_malformed_database_url_is_one_line_naming_the_variable(tmp_path: Path, url: str, words: str) -> None:
+    """OMNIROUTER_DATABASE_URL=notaurl gave two chained tracebacks (76 lines) ending in BackendError."""
+    status, err = await run(tmp_path, url)
+    assert status == 1
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("OMNIROUTER_DATABASE_URL: ") and words in lines[0], err
+    assert not (tmp_path / "var").exists()
