@@ -5,12 +5,14 @@ team."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from router.config import RoutingConfig
+from router.hotreload import INTERVAL, file_stamp
 from router.models import (
     BotOutcome,
     ConversationStatus,
@@ -137,36 +139,46 @@ def assignment_policy(routing: Routing, config_dir: Path | None) -> Callable[[],
 
 
 class TeamsWatch:
-    """Without rules.yaml: teams.yaml as it is now, read again when it changes
-    (a round asks each time; a stat is all it costs while it does not). An
+    """Without rules.yaml: teams.yaml as it is now, read again when it changes.
+    A round asks each time, on the event loop: a stat each time (an edit
+    that changes it applies at the next round), the file's bytes at most once
+    per ``INTERVAL`` (an edit that kept the stat: ``router.hotreload``). An
     edit it refuses keeps the running teams and is logged with its lines; a
     rules.yaml made while the service runs is said to be read at the next start."""
 
-    def __init__(self, config_dir: Path) -> None:
+    def __init__(self, config_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.path, self.rules = config_dir / TEAMS_FILE, config_dir / RULES_FILE
-        self._stamp = self._now()
+        self._clock = clock
+        self._stat, self._stamp, self._looked = file_stamp(self.path, content=False), file_stamp(self.path), clock()
         self._policy = Policy(load_teams(self.path))
-        self._told_of_rules = self.rules.exists()
+        self._told_of_rules = _there(self.rules)
 
-    def _now(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return st.st_mtime_ns, st.st_size
+    def _changed(self) -> bool:
+        stat, now = file_stamp(self.path, content=False), self._clock()
+        if stat == self._stat and now - self._looked < INTERVAL:
+            return False
+        self._stat, self._looked = stat, now
+        stamp = file_stamp(self.path)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        return True
 
     def __call__(self) -> Policy:
-        stamp = self._now()
-        if stamp != self._stamp:
-            self._stamp = stamp
+        if self._changed():
             try:
                 self._policy = Policy(load_teams(self.path))
                 log.info("teams reloaded from %s: %d team(s), %d agent(s)", self.path,
                          len(self._policy.teams.teams), len(self._policy.teams.agents))
             except ConfigError as exc:
                 log.error("%s was not reloaded; the running teams stay:\n%s", self.path, "\n".join(exc.problems))
-        if not self._told_of_rules and self.rules.exists():
+        if not self._told_of_rules and _there(self.rules):
             self._told_of_rules = True
             log.warning("%s appeared while the service runs without rules: it is read at the next start "
                         "(restart omnirouter)", self.rules)
         return self._policy
+
+
+def _there(path: Path) -> bool:
+    """Whether ``path`` exists; False when that cannot be told (a folder that may not be searched)."""
+    return isinstance(file_stamp(path, content=False), tuple)

@@ -1,4 +1,4 @@
-"""Hot reload of rules.yaml, teams.yaml and csat.yaml: a simple mtime poll
+"""Hot reload of rules.yaml, teams.yaml and csat.yaml: a simple poll of their stat and bytes
 (``router.hotreload`` watches them with bot.yaml).
 
 A changed file is loaded and checked completely before it replaces the

@@ -4,6 +4,7 @@ agent nothing."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from router.bus import EventBus
 from router.config import RoutingConfig
 from router.core import Router
+from router.hotreload import INTERVAL
 from router.metrics import Metrics
 from router.routing.assignment import Assigner, Policy
-from router.routing.decide import assignment_policy, make_routing
+from router.routing.decide import TeamsWatch, assignment_policy, make_routing
 from router.routing.rules import RulesRouting, load_rules
 from router.routing.rules.schema import TeamsFile
 from router.store.sqlite import SQLiteStore
@@ -88,3 +90,22 @@ async def test_without_rules_an_edited_teams_yaml_applies_while_running(tmp_path
         await assigner.assign_round()
         assert await owner(router, second) == ids["olga"]
         assert "was not reloaded" in caplog.text and "is read at the next start" in caplog.text
+
+
+def test_without_rules_a_same_size_teams_edit_that_keeps_the_mtime_applies(tmp_path: Path) -> None:
+    """``rsync -t``, ``cp -p`` or two edits within a coarse file system's tick:
+    the watch compared the mtime and size only, and the old teams stayed."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    teams = folder / "teams.yaml"
+    teams.write_text("teams: {support: {}}\nagents:\n  - {username: olga, teams: [support]}\n", encoding="utf-8")
+    now = [0.0]
+    watch = TeamsWatch(folder, clock=lambda: now[0])
+    assert [a.username for a in watch().teams.agents] == ["olga"]
+    before = teams.stat()
+    with teams.open("r+", encoding="utf-8") as file:  # in place, the same size: "olga" becomes "oleg"
+        file.write("teams: {support: {}}\nagents:\n  - {username: oleg, teams: [support]}\n")
+    os.utime(teams, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (teams.stat().st_mtime_ns, teams.stat().st_size) == (before.st_mtime_ns, before.st_size)
+    now[0] += INTERVAL  # the bytes are looked at once a second at most, the stat at every round
+    assert [a.username for a in watch().teams.agents] == ["oleg"]

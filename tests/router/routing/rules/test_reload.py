@@ -3,6 +3,7 @@ and the running rules stay; admins see why in the console API."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from router.appkeys import BUS, ROUTER, RULES_RELOADER, STORE
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
+from router.routing.rules.engine import rules_version
 from router.server.app import create_app
 from tests.conftest import ADMIN_PASSWORD
 from tests.router.routing.rules.conftest import RULES, TEAMS, edit, write_config
@@ -114,3 +116,28 @@ async def test_a_survey_config_naming_an_unknown_team_is_refused_and_the_running
     assert surveys.config == running and reloader.status.version == version
     status = await (await client.get("/api/rules/status")).json()
     assert status["problems"] == [f"{csat}:3: teams.sales: unknown team 'sales' (teams: senior, support)"]
+
+
+@pytest.mark.parametrize("same", ["mtime", "mtime_and_inode"])
+async def test_a_same_size_edit_that_keeps_the_mtime_applies(client: Client, tmp_path: Path, same: str) -> None:
+    """``rsync -t``, ``cp -p``, ``touch -r`` or two edits within a coarse file
+    system's tick: the watch compared the mtime and size only, and the old
+    rules silently stayed, /api/rules/status saying nothing was wrong."""
+    reloader = client.app[RULES_RELOADER]
+    path = tmp_path / "config" / "rules.yaml"
+    edit(path, RULES.replace("priority: 10}", "priority: 15}"))
+    assert reloader.check() is True
+    before = path.stat()
+    text = RULES.replace("priority: 10}", "priority: 16}")
+    if same == "mtime_and_inode":  # written in place, as an editor that keeps the file's inode does
+        with path.open("r+", encoding="utf-8") as file:
+            file.write(text)
+    else:  # written to a new file and renamed over the old one, as rsync does
+        (tmp_path / "config" / "rules.yaml.new").write_text(text, encoding="utf-8")
+        (tmp_path / "config" / "rules.yaml.new").replace(path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+    assert reloader.check() is True
+    assert reloader.status.version == rules_version(text)
+    assert (await team_of_new(client, "c", "x" * 80))[1] == rules_version(text)
