@@ -6,6 +6,7 @@ pydantic error's ``loc`` to point at the offending line.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -159,6 +160,36 @@ def read_text(path: Path) -> str:
         line = exc.object[:exc.start].count(b"\n") + 1
         raise ConfigError([f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"]
                           ) from None
+
+
+def unreadable(path: Path, exc: OSError) -> ConfigError:
+    """``path: cannot read: reason``: a stat refused on the way to a config
+    file (EACCES: a folder on the way may not be searched, named instead of
+    the file), a name too long, a loop of links."""
+    where = path.parent if exc.errno == errno.EACCES and path.parent != path else path
+    return ConfigError([f"{where}: cannot read: {exc.strerror or exc}"])
+
+
+def is_folder(path: Path) -> bool:
+    """``path.is_dir()``, or ``ConfigError`` when that cannot be told (in
+    Python 3.11 ``is_dir`` and ``exists`` raise on a folder that may not be
+    searched: a traceback where the config was expected)."""
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+
+
+def present(path: Path) -> bool:
+    """Whether the config file ``path`` is there (absent: its defaults apply),
+    or ``ConfigError`` (``unreadable``) when that cannot be told."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+    return True
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:

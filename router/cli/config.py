@@ -83,10 +83,11 @@ def _bot(folder: Path) -> str:
 
 def _rules(folder: Path, report: CheckReport) -> str:
     from router.routing.rules.engine import load_rules  # noqa: PLC0415
+    from router.yamlconf import present  # noqa: PLC0415
 
     ruleset = load_rules(folder / RULES_FILE)
     report.warnings.extend(ruleset.warnings)
-    if ruleset.sends_to_bot() and not (folder / BOT_FILE).exists():
+    if ruleset.sends_to_bot() and not present(folder / BOT_FILE):
         report.warnings.append(f"{folder / RULES_FILE}: rules send conversations to the bot, but there is no "
                                f"{BOT_FILE}: they wait for an agent")
     return f"{len(ruleset.rules)} rule(s), version {ruleset.version}"
@@ -95,13 +96,19 @@ def _rules(folder: Path, report: CheckReport) -> str:
 def check_folder(folder: Path) -> CheckReport:
     """Check each file of ``folder`` that exists; a missing folder, or one
     holding none of the files, is a problem of its own."""
+    from router.yamlconf import ConfigError, is_folder, present  # noqa: PLC0415
+
     report = CheckReport()
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "no such folder"
-        report.problems.append(f"{folder}: {what}")
+    try:  # a folder that may not be searched: one line, as an unreadable file is, never a traceback
+        if not is_folder(folder):
+            what = "is not a folder" if present(folder) else "no such folder"
+            report.problems.append(f"{folder}: {what}")
+            return report
+        found = [name for name in FILES if present(folder / name)]
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
         return report
-    present = [name for name in FILES if (folder / name).exists()]
-    if not present:
+    if not found:
         report.problems.append(f"{folder}: no config file here (expected {', '.join(FILES)})")
         return report
     checks: dict[str, Callable[[], str]] = {
@@ -113,7 +120,7 @@ def check_folder(folder: Path) -> CheckReport:
         CSAT_FILE: lambda: _csat(folder),
     }
     for name, load in checks.items():
-        if name in present:
+        if name in found:
             report.run(folder / name, load)
         else:
             report.summary.append(f"{folder / name}: absent, {_ABSENT[name]}")

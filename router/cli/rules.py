@@ -36,9 +36,9 @@ def json_schema(kind: str) -> str:
 def _load(path: str | None, config: str | None = None) -> RuleSet:
     """``path``, else the rules file of the ``config`` folder (``config/`` by default)."""
     from router.routing.rules.engine import load_rules  # noqa: PLC0415
-    from router.yamlconf import ConfigError  # noqa: PLC0415
+    from router.yamlconf import ConfigError, is_folder  # noqa: PLC0415
 
-    if path is None and config is not None and not Path(config).is_dir():
+    if path is None and config is not None and not is_folder(Path(config)):
         raise ConfigError([f"{config}: no such configuration folder"])
     return load_rules(Path(path or Path(config or "config") / RULES_FILE))
 
@@ -105,9 +105,10 @@ def _sample(args: argparse.Namespace) -> tuple[Message, Customer]:
 def _bot_phrases(folder: Path) -> tuple[str, ...]:
     """bot.yaml's own ways of asking for a person, which the service adds to the rules' (``asked_for_human``)."""
     from router.bot.config import BOT_FILE, load_bot_config  # noqa: PLC0415
+    from router.yamlconf import present  # noqa: PLC0415
 
     path = folder / BOT_FILE
-    return tuple(load_bot_config(path).human_request) if path.exists() else ()
+    return tuple(load_bot_config(path).human_request) if present(path) else ()
 
 
 def _instant(text: str) -> datetime:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from router.routing.rules.engine import load_teams
 from router.routing.rules.schema import TEAMS_FILE, Duration
 from router.texts import Language, Localized, ru_en
-from router.yamlconf import ConfigError, read_yaml, validate
+from router.yamlconf import ConfigError, present, read_yaml, validate
 
 CSAT_FILE = "csat.yaml"
 
@@ -135,7 +135,7 @@ def load_csat_config(config_dir: Path | None, teams: Collection[str] | None = No
     asked. ``teams``: the names of teams.yaml (read from ``config_dir`` when
     not given); a team of the file's that is not one of them is a problem."""
     path = config_dir / CSAT_FILE if config_dir is not None else None
-    if path is None or not path.exists():
+    if path is None or not present(path):
         return CsatConfig()
     data, node = read_yaml(path)
     config = validate(CsatConfig, data, node, str(path))

@@ -28,7 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from router.identity.types import AttributeMergePolicy, ClaimPlan, IdentityPlan, KeyRef
 from router.models import CoreMeta, IdentityRef, InboundMessage
 from router.texts import LocalizedPiece, ru_en
-from router.yamlconf import load_model
+from router.yamlconf import load_model, present
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class IdentityConfig(_Section):
 def load_identity_config(config_dir: Path) -> IdentityConfig:
     """``config_dir/identity.yaml``, or the defaults when there is none."""
     path = config_dir / IDENTITY_FILE
-    if not path.exists():
+    if not present(path):
         return IdentityConfig()
     return load_model(IdentityConfig, path)
 

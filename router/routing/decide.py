@@ -27,7 +27,7 @@ from router.routing.assignment import Policy
 from router.routing.rules import RULES_FILE, TEAMS_FILE, RulesRouting, TeamsFile, load_rules
 from router.routing.rules.engine import load_teams
 from router.routing.rules.schema import Reopen
-from router.yamlconf import ConfigError
+from router.yamlconf import ConfigError, present
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class DefaultTeamRouting:
 def default_team_problem(config: RoutingConfig, config_dir: Path | None) -> str | None:
     """Without rules.yaml every conversation queues to ``routing.default_team``:
     one teams.yaml does not have is a queue nobody is ever offered."""
-    if config_dir is None or (config_dir / RULES_FILE).exists() or not (config_dir / TEAMS_FILE).exists():
+    if config_dir is None or present(config_dir / RULES_FILE) or not present(config_dir / TEAMS_FILE):
         return None
     teams = load_teams(config_dir / TEAMS_FILE).teams
     if not teams or config.default_team in teams:
@@ -114,7 +114,7 @@ def make_routing(config: RoutingConfig, config_dir: Path | None) -> Routing:
     """Rules from ``config_dir/rules.yaml`` when the service was given a config
     folder that has one; ``ConfigError`` (file:line) if that file is invalid."""
     path = config_dir / RULES_FILE if config_dir is not None else None
-    if path is None or not path.exists():
+    if path is None or not present(path):
         if (problem := default_team_problem(config, config_dir)) is not None:
             raise ConfigError([problem])
         return DefaultTeamRouting(config)

@@ -79,7 +79,7 @@ from router.store.base import Store
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
-from router.yamlconf import ConfigError
+from router.yamlconf import ConfigError, present
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def load_bot(config_dir: Path | None, cache: Path | None = None) -> tuple[Bot, B
     without one: conversations sent to the bot then wait for an agent.
     ``cache``: a folder for what the bot computes from its examples."""
     path = config_dir / BOT_FILE if config_dir is not None else None
-    if path is None or not path.exists():
+    if path is None or not present(path):
         return None
     config = load_bot_config(path)
     bot = make_bot(config, cache)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from connectors import UnknownConnectorType, connector_class
 from router.config import Settings
 from router.config_messages import plain
-from router.yamlconf import ConfigError, problem_at, read_yaml, validate
+from router.yamlconf import ConfigError, is_folder, present, problem_at, read_yaml, validate
 
 MAIN_FILE = "omnirouter.yaml"
 DEFAULT_DIR = Path("config")  # the commands' --config when none is given
@@ -38,10 +38,10 @@ def load_settings(config_dir: Path) -> Settings:
     ``omnirouter.yaml``, or where the default folder (``config``) is not there at all. A folder
     named otherwise that is not there is refused: a mistyped ``--config`` started the service on
     the defaults, with a new, empty store in the working folder and a new admin account."""
-    if not config_dir.is_dir() and config_dir != DEFAULT_DIR:
+    if not is_folder(config_dir) and config_dir != DEFAULT_DIR:
         raise ConfigError([f"{config_dir}: no such configuration folder"])
     path = config_dir / MAIN_FILE
-    if not path.exists():
+    if not present(path):
         return Settings()
     data, node = read_yaml(path)
     settings = validate(Settings, data, node, str(path))

@@ -21,6 +21,7 @@ import yaml
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 
+from router.hotreload import file_stamp
 from router.human_request import HumanRequest
 from router.models import (
     BotOutcome,
@@ -42,7 +43,7 @@ from router.routing.rules.patterns import prepared
 from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
 from router.routing.rules.typecheck import check as check_expression
-from router.yamlconf import ConfigError, parse_yaml, problem_at, read_text, validate
+from router.yamlconf import ConfigError, parse_yaml, present, problem_at, read_text, validate
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +366,7 @@ def rules_version(text: str) -> str:
 
 
 def load_teams(path: Path) -> TeamsFile:
-    if not path.exists():
+    if not present(path):
         return TeamsFile()
     text = read_text(path)
     data, node = parse_yaml(text, str(path))
@@ -510,7 +511,8 @@ class _Checker:
 
     def queue(self, loc: tuple[int | str, ...], queue: QueueTarget) -> None:
         if queue.team not in self.teams.teams:
-            where = "" if self.teams_path.exists() else f" ({self.teams_path} does not exist)"
+            where = "" if isinstance(file_stamp(self.teams_path, content=False), tuple) else (
+                f" ({self.teams_path} does not exist)")
             self._problem((*loc, "team"), f"unknown team {queue.team!r}{where}")
         for skill in queue.skills:
             if skill not in self.teams.skills:
