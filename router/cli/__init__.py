@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+from router import logformat
 from router.cli import accounts, config, customers, db
 from router.cli import rules as rules_cli
 from router.redaction import install_log_filter
@@ -73,10 +74,7 @@ CHATTY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logformat.configure(getattr(logging, args.log_level))  # the store's writer process logs as set here
     if getattr(logging, args.log_level) > logging.DEBUG:
         # twilio's client writes ten INFO lines of headers for every message sent
         for chatty in CHATTY_LOGGERS:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any
 
+from router import logformat
 from router.heap import settle_heap
 from router.store.errors import StoreError, StoreUnavailable
 from router.store.sqlite_db import Db, Synchronous
@@ -35,11 +36,16 @@ _YOUNG = 10.0  # a writer process that dies sooner than this after its start die
 _PROCESS_DB = Db()
 
 
-def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous, cache_mb: int) -> None:
+def _process_main(conn: PipeEnd, path: str, synchronous: Synchronous, cache_mb: int, log_level: int | None) -> None:
     """The writer process: answers requests on its pipe until it is closed.
     Ctrl-C and a SIGTERM sent to the whole process group are the server's to
     handle: it finishes the messages in flight, which still need the writer,
-    then closes it (and if the server dies, the pipe's end stops this loop)."""
+    then closes it (and if the server dies, the pipe's end stops this loop).
+    ``log_level``: the server's, when it set logging up: this process's lines
+    (a migration, the search index's) then look like the server's, not
+    Python's bare last resort (no time, no level, nothing below WARNING)."""
+    if log_level is not None:
+        logformat.configure(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settle_heap()  # as the server does: a call's objects die by reference counting
@@ -191,7 +197,8 @@ class _WriterProcess:
         # to the process group, and takes the writer's pipe with it)
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_process_main, args=(theirs, *self._args), name=f"sqlite-{self._name}")
+        process = context.Process(target=_process_main, args=(theirs, *self._args, logformat.configured_level()),
+                                  name=f"sqlite-{self._name}")
         # from its spawning: one that dies while starting (an interpreter that cannot start, killed
         # meanwhile) died young, not as long after the start of the one before it
         self._started_at = asyncio.get_running_loop().time()

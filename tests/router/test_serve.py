@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -129,3 +130,27 @@ async def test_a_database_newer_than_this_omnirouter_is_one_line(tmp_path: Path,
         f"{database} has schema version 99, newer than this omnirouter ({len(MIGRATIONS)}); upgrade omnirouter")
     with contextlib.closing(sqlite3.connect(database)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+async def test_the_writer_process_logs_as_the_server_does(tmp_path: Path) -> None:
+    """The store's writer process had no logging of its own: its lines (the
+    migrations, the search index's) came out bare, without time or level,
+    through Python's last resort, and nothing below WARNING at all."""
+    folder = config_folder(tmp_path)
+    (folder / "omnirouter.yaml").write_text(
+        f"store:\n  path: {tmp_path / 'var' / 'omnirouter.db'}\n  writer: process\n", encoding="utf-8")
+    proc = await start(folder, free_port())  # a new database: the writer process applies every migration
+    assert proc.stderr is not None
+    said: list[str] = []
+    try:
+        async with asyncio.timeout(START_CEILING):
+            while "omnirouter on http://" not in (line := (await proc.stderr.readline()).decode()):
+                assert line, f"omnirouter exited before it said it was listening: {''.join(said)}"
+                said.append(line)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), START_CEILING)
+    migrations = [line.rstrip("\n") for line in said if "applying schema migration 1 to" in line]
+    assert len(migrations) == 1, "".join(said)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO router\.store\.sqlite: applying schema "
+                        r"migration 1 to .*omnirouter\.db", migrations[0]), migrations[0]
