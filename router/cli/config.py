@@ -111,6 +111,11 @@ def check_folder(folder: Path) -> CheckReport:
     if not found:
         report.problems.append(f"{folder}: no config file here (expected {', '.join(FILES)})")
         return report
+    from router.server.settings import missing_main_file  # noqa: PLC0415
+
+    if (problem := missing_main_file(folder)) is not None:  # the check never passes a folder run refuses
+        report.problems.append(problem)
+        return report
     checks: dict[str, Callable[[], str]] = {
         SERVICE_FILE: lambda: _service(folder),
         TEAMS_FILE: lambda: _teams(folder),

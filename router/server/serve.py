@@ -28,7 +28,7 @@ from router.heap import settle_heap
 from router.server.app import DATABASE_URL, STARTUP, STORE, StartupTimes, create_app
 from router.server.bad_requests import quiet_bad_requests
 from router.server.cluster import NODE
-from router.server.settings import load_settings
+from router.server.settings import load_settings, missing_main_file
 from router.store.errors import SchemaTooNew, StoreMisconfigured, StoreUnavailable
 from router.yamlconf import ConfigError
 
@@ -73,6 +73,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _settings(args: argparse.Namespace, config_dir: Path) -> Settings:
     settings = load_settings(config_dir)
+    if (problem := missing_main_file(config_dir)) is not None:
+        raise ConfigError([problem])
     if args.host:
         settings.server.host = args.host
     if args.port is not None:

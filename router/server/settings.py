@@ -33,6 +33,19 @@ def start_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def missing_main_file(config_dir: Path) -> str | None:
+    """Why ``omnirouter run`` refuses ``config_dir``: a folder named with
+    ``--config`` that holds no ``omnirouter.yaml`` (a mistyped or wrong folder
+    started a fresh service on the defaults, a new store and admin account in
+    the working folder). The default folder (``config``) may lack it: the
+    README's first start runs on the embedded defaults. ``ConfigError`` when
+    the folder cannot be read."""
+    if config_dir == DEFAULT_DIR or present(config_dir / MAIN_FILE):
+        return None
+    return (f"{config_dir}: no {MAIN_FILE} here: omnirouter run starts on the embedded defaults only in the "
+            f"default folder (config/); name the folder that holds {MAIN_FILE}, or write one")
+
+
 def load_settings(config_dir: Path) -> Settings:
     """The service's settings from ``config_dir``; the embedded defaults where it holds no
     ``omnirouter.yaml``, or where the default folder (``config``) is not there at all. A folder

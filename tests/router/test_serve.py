@@ -154,3 +154,43 @@ async def test_the_writer_process_logs_as_the_server_does(tmp_path: Path) -> Non
     assert len(migrations) == 1, "".join(said)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO router\.store\.sqlite: applying schema "
                         r"migration 1 to .*omnirouter\.db", migrations[0]), migrations[0]
+
+
+async def test_a_named_folder_without_omnirouter_yaml_is_refused_and_the_default_one_is_not(tmp_path: Path) -> None:
+    """``run --config DIR`` on an existing, empty folder (a typo, the wrong
+    folder) started on the built-in defaults, with a new store and admin in
+    the working folder, while ``config check`` refused it."""
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    (empty / "rules.yaml").write_text("rules: []\n", encoding="utf-8")  # not the service's file
+    work = tmp_path / "work"
+    (work / "config").mkdir(parents=True)  # the default folder, empty: a first start on the defaults
+    env = {k: v for k, v in os.environ.items() if k != "OMNIROUTER_ADMIN_PASSWORD"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    port = free_port()
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "run", "--config", str(empty), "--port", str(port),
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(refused.communicate(), START_CEILING)
+    assert refused.returncode == 1
+    assert err.decode().splitlines() == [
+        f"{empty}: no omnirouter.yaml here: omnirouter run starts on the embedded defaults only in the default "
+        "folder (config/); name the folder that holds omnirouter.yaml, or write one"], err.decode()
+    assert sorted(p.name for p in work.iterdir()) == ["config"]  # no var/, no admin account
+    checked = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "config", "check", str(empty),
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(checked.communicate(), START_CEILING)
+    assert checked.returncode == 1 and f"{empty}: no omnirouter.yaml here" in err.decode()
+
+    # no --config: the default config/, without omnirouter.yaml, starts on the embedded defaults as ever
+    started = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "run", "--port", str(port),
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", started)
+    finally:
+        started.terminate()
+        _, err = await asyncio.wait_for(started.communicate(), START_CEILING)
+    assert started.returncode == 0, err.decode()
+    assert (work / "var" / "omnirouter.db").exists()

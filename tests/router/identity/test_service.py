@@ -232,6 +232,7 @@ def test_an_unknown_region_is_refused(tmp_path: Path) -> None:
 def test_the_service_does_not_start_on_a_bad_identity_config(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "identity.yaml").write_text("phone:\n  kinds: sms\n", encoding="utf-8")
+    (tmp_path / "omnirouter.yaml").write_text("server:\n  port: 8080\n", encoding="utf-8")  # run needs it here
     assert main(["run", "--config", str(tmp_path), "--port", "0"]) == 1
     assert "identity.yaml:2: phone.kinds: Input should be a valid list" in capsys.readouterr().err
 
