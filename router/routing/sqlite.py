@@ -219,5 +219,6 @@ def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], no
 
 
 def _return_from_offline(conn: sqlite3.Connection, offline_before: str, now: str) -> list[ReleasedOffer]:
-    rows = conn.execute(STRANDED.format(now="?", bound="?", never="''"), (now, offline_before)).fetchall()
+    rows = conn.execute(STRANDED.format(now=":now", bound=":bound", never="''"),
+                        {"now": now, "bound": offline_before}).fetchall()
     return [ReleasedOffer(_conv_view(conn, r[0]), r[1]) for r in rows]

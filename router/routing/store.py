@@ -109,7 +109,8 @@ class AssignmentStore(Protocol):
     @abstractmethod
     async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
         """Put back in their team's queue the conversations assigned to an agent
-        offline since before ``offline_before`` (or never seen online) whose
+        offline since before ``offline_before`` (or never seen online), and
+        signed in nowhere (no session alive: logged out, or expired), whose
         customer wrote after the agent's last reply: each with that agent, now
         its ``preferred_agent_id`` (offered to them first when they are back,
         if still queued). A single statement, whose WHERE is checked again on

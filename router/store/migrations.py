@@ -482,4 +482,7 @@ MIGRATIONS: list[str] = [
     # part; identities, their messages (sender, external id), outbox entries, merge snapshots and the
     # audit log are rewritten to it (router/store/visitor_ids.py)
     VISITOR_IDS,
+    # 33: an agent's sessions by agent: the assigner asks every few seconds whether an offline agent
+    # is signed in anywhere (router.routing.sql.STRANDED), and a logout counts the agent's others
+    "CREATE INDEX sessions_agent ON sessions(agent_id);",
 ]

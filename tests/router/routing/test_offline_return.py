@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,21 @@ async def test_an_agent_away_keeps_the_conversation(desk: Desk) -> None:
     await desk.assigner.assign_round()
     view = await desk.router.store.get_conversation(conv)
     assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
+
+
+async def test_an_agent_signed_in_while_offline_keeps_the_conversation(desk: Desk) -> None:
+    """Offline is "offer me nothing new": an agent signed in (choosing "Not now" at sign-in, working
+    by hand) still answers what they took. Only one signed in nowhere (logged out, or their
+    session expired) is waited for by nobody."""
+    conv = await _anns(desk)
+    await desk.router.store.create_session("ann-browser", desk.ann.id, desk.clock() + timedelta(hours=12))
+    desk.clock.advance(seconds=1)
+    assert await _write(desk, 2, "any news?") == conv
+    desk.clock.advance(minutes=10)
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
+    desk.clock.advance(hours=12)  # the session expired: nobody is there
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.preferred_agent_id) == (ConversationStatus.QUEUED, desk.ann.id)
