@@ -555,7 +555,7 @@ PG_MIGRATIONS: list[str] = [
     # 27: a site-chat visitor's identity is their token's public part, not the token, a credential
     # shown to agents and integrations (SQLite's 32; router/store/visitor_ids.py)
     VISITOR_IDS,
-    "CREATE INDEX sessions_agent ON sessions(agent_id);",  # 28: SQLite's 33
+    "CREATE INDEX IF NOT EXISTS sessions_agent ON sessions(agent_id);",  # 28: SQLite's 33
 ]
 
 

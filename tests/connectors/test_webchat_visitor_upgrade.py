@@ -24,6 +24,8 @@ from router.store.migrations import MIGRATIONS
 from router.store.pg_migrations import PG_MIGRATIONS
 from router.store.postgres import PostgresStore
 from router.store.sqlite import SQLiteStore
+from router.store.visitor_ids import POSTGRES as PG_VISITOR_IDS
+from router.store.visitor_ids import SQLITE as VISITOR_IDS
 from tests.conftest import AppClient, eventually
 from tests.connectors.webchat_helpers import Client, Frame, hello, say, tab
 
@@ -44,7 +46,7 @@ def _sqlite_age(path: str, public: str, token: str) -> None:
         for table, column in _COLUMNS:
             conn.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (public, token))
         conn.execute("DELETE FROM search_dirty_customers")  # queued by the above: the upgrade must queue them
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(VISITOR_IDS)}")  # the migration's before it
     conn.close()
 
 
@@ -65,7 +67,7 @@ async def _pg_age(dsn: str, public: str, token: str) -> None:
             value = f"replace({column}::text, $1, $2)" + ("::jsonb" if kind == "jsonb" else "")
             await conn.execute(f"UPDATE {table} SET {column} = {value}", public, token)
         await conn.execute("DELETE FROM search_dirty_customers")
-        await conn.execute("DELETE FROM schema_version WHERE version = $1", len(PG_MIGRATIONS))
+        await conn.execute("DELETE FROM schema_version WHERE version > $1", PG_MIGRATIONS.index(PG_VISITOR_IDS))
     finally:
         await conn.close()
 
