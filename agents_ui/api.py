@@ -54,7 +54,7 @@ from router.agents.service import Permission, may, permissions_of
 from router.appkeys import BUS, CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
 from router.connector import MediaUnavailable
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
-from router.conversations.states import AgentAtCapacity, AgentDeactivated
+from router.conversations.states import AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore
 from router.identity.customers import LookupKind, ValueAttributes, upsert
 from router.identity.errors import KeyShared
@@ -64,6 +64,7 @@ from router.identity.types import KeyRef
 from router.identity.verification import VerificationRefused
 from router.models import Agent, ConversationStatus, ConversationView
 from router.redaction import redact
+from router.routing.service import AgentAtCapacity
 from router.store.errors import UnansweredMessages
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ AT_CAPACITY = (f"code at_capacity: the agent holds their capacity of the convers
                f"(details.reason {YOURS}, {THEIRS} or {REPLY}, name, username, kind, capacity)")
 
 
-def _at_capacity(exc: AgentAtCapacity, agent: Agent, reason: str) -> ApiError:
+def at_capacity(exc: AgentAtCapacity, agent: Agent, reason: str) -> ApiError:
     """409 ``at_capacity``: ``agent`` (the caller, or the colleague a
     supervisor gave it to) holds their capacity of the conversation's kind."""
     whose = {YOURS: "you hold", REPLY: "you hold", THEIRS: f"{agent.display_name} holds"}[reason]
@@ -224,7 +225,7 @@ async def reply(request: web.Request, body: ReplyBody) -> MessageOut:
     except ReplyRefused as exc:
         raise _refused(exc) from None
     except AgentAtCapacity as exc:  # refused, not sent without taking it (Conversations.reply)
-        raise _at_capacity(exc, agent, REPLY) from None
+        raise at_capacity(exc, agent, REPLY) from None
     return MessageOut(message=message)
 
 
@@ -239,7 +240,7 @@ async def send_template(request: web.Request, body: TemplateBody) -> MessageOut:
     except ReplyRefused as exc:
         raise _refused(exc) from None
     except AgentAtCapacity as exc:
-        raise _at_capacity(exc, agent, REPLY) from None
+        raise at_capacity(exc, agent, REPLY) from None
     return MessageOut(message=message)
 
 
@@ -289,7 +290,7 @@ async def assign(request: web.Request, body: AssignBody) -> ConversationOut:
     except ReplyRefused as exc:
         raise _refused(exc) from None
     except AgentAtCapacity as exc:
-        raise _at_capacity(exc, assignee, YOURS if assignee.id == me.id else THEIRS) from None
+        raise at_capacity(exc, assignee, YOURS if assignee.id == me.id else THEIRS) from None
     except AgentDeactivated:  # deactivated while this was in flight: as if they had been before
         raise ApiError(409, "agent_deactivated", f"{assignee.username} is deactivated",
                        details={"username": assignee.username}) from None
@@ -326,7 +327,7 @@ async def reopen(request: web.Request, _: None) -> ConversationOut:
     except CustomerOpenElsewhere as exc:
         raise ApiError(409, "customer_has_open_conversation", str(exc)) from None
     except AgentAtCapacity as exc:
-        raise _at_capacity(exc, agent, YOURS) from None
+        raise at_capacity(exc, agent, YOURS) from None
     return ConversationOut(conversation=view)
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from agents_ui.api import AT_CAPACITY, THEIRS, YOURS, at_capacity
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.accounts.store import AccountStore
 from router.agents.service import Permission, may
@@ -16,6 +17,7 @@ from router.appkeys import ASSIGNER, BOT_RELOADER, RULES_RELOADER, STORE
 from router.conversations.store import ConversationStore
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, RouteTrace
 from router.routing.assignment import TransferRefused
+from router.routing.service import AgentAtCapacity
 from router.routing.store import AssignmentStore
 
 
@@ -119,7 +121,8 @@ class TransferOut(BaseModel):
 @endpoint("POST", "/api/conversations/{id}/transfer", "Transfer to a team's queue or to an agent (within capacity)",
           body=TransferBody, response=TransferOut,
           errors=((403, "a conversation not your own given to a colleague, without reassign"),
-                  (409, "resolved, another agent's, or the agent is full"), (422, "unknown team or agent")))
+                  (409, f"resolved, or another agent's; or, given to an agent, {AT_CAPACITY}"),
+                  (422, "unknown team or agent")))
 async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
     me = current_agent(request)
     store, assigner = _store(request.app), request.app[ASSIGNER]
@@ -134,7 +137,10 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
         if body.team is not None:
             return TransferOut(conversation=await assigner.transfer_to_team(conv.id, body.team, me))
         target = await store.get_agent(str(body.agent_id))
-        return TransferOut(conversation=await assigner.transfer_to_agent(conv.id, target))
+        try:
+            return TransferOut(conversation=await assigner.transfer_to_agent(conv.id, target))
+        except AgentAtCapacity as exc:  # the console names who is full and what to do, in its language
+            raise at_capacity(exc, target, YOURS if target.id == me.id else THEIRS) from None
     except TransferRefused as exc:
         raise ApiError(422, "invalid", str(exc)) from None
 

@@ -14,7 +14,7 @@ from router import events
 from router.bus import EventBus
 from router.connector import ReplyWindow
 from router.conversations.outbound import Outgoing, send
-from router.conversations.states import AgentAtCapacity, AgentDeactivated
+from router.conversations.states import AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore, OutboundStore
 from router.models import (
     Agent,
@@ -28,6 +28,7 @@ from router.models import (
     RouteTrace,
     TemplateRequest,
 )
+from router.routing.service import AgentAtCapacity
 from router.store.errors import ConflictError, IntegrityViolation
 
 log = logging.getLogger(__name__)

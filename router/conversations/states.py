@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.models import ConversationStatus
-from router.routing.service import has_room
+from router.routing.service import AgentAtCapacity, has_room
 from router.store.errors import AnsweredMeanwhile, ConflictError, UnansweredMessages
 
 if TYPE_CHECKING:
@@ -34,24 +34,6 @@ def check_assignable(agent_id: str, active: bool | None) -> None:
     row's lock; an id with no account (None) is not refused, as an offer does not."""
     if active is False:
         raise AgentDeactivated(f"agent {agent_id} is deactivated: nothing is assigned to them")
-
-
-class AgentAtCapacity(ConflictError):
-    """A conversation given by hand (a take, a supervisor's assignment, a
-    reopen, a reply that takes it) to an agent who already holds their
-    capacity of its channel kind: refused, nothing changed, as an offer to
-    them would be. Its arguments are its fields: it pickles out of SQLite's
-    writer process as it is."""
-
-    def __init__(self, agent_id: str, kind: str, capacity: int) -> None:
-        super().__init__(agent_id, kind, capacity)
-        self.agent_id = agent_id
-        self.kind = kind
-        self.capacity = capacity
-
-    def __str__(self) -> str:
-        # the words of the assigner's refusal (routing.service.offer_refusal): one refusal, one sentence
-        return f"agent {self.agent_id} is at capacity for {self.kind} ({self.capacity})"
 
 
 def takes_room(current: ConversationStatus, assignee: str | None, agent_id: str) -> bool:

@@ -85,7 +85,7 @@ async def _offer(
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"], load or 0,
                        active is not False, row["snoozed_until"] is not None)
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
-        raise ConflictError(refusal)
+        raise refusal
     await conn.execute(
         "UPDATE conversations SET status = 'assigned', agent_id = $1, assigned_at = $2, opened_at = NULL,"
         " updated_at = $2 WHERE id = $3",

@@ -6,8 +6,8 @@ A backend does storage and atomicity only: inside one transaction it reads
 (and, where it can, locks) the rows a step depends on, asks the rule here,
 and writes what the rule allows. So a second backend implements SQL, not
 rules, and the assigner's own picture of who has room asks the same rule.
-Nothing here imports more than the models: the SQLite writer process loads
-this module."""
+Nothing here imports more than the models and the store's errors: the SQLite
+writer process loads this module."""
 
 from __future__ import annotations
 
@@ -17,6 +17,26 @@ from datetime import datetime
 from operator import attrgetter
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
+from router.store.errors import ConflictError
+
+
+class AgentAtCapacity(ConflictError):
+    """A conversation given to an agent who already holds their capacity of
+    its channel kind, by an offer or by hand (a take, a supervisor's
+    assignment, a transfer, a reopen, a reply that takes it): refused,
+    nothing changed. Its arguments are its fields: it pickles out of SQLite's
+    writer process as it is."""
+
+    def __init__(self, agent_id: str, kind: str, capacity: int) -> None:
+        super().__init__(agent_id, kind, capacity)
+        self.agent_id = agent_id
+        self.kind = kind
+        self.capacity = capacity
+
+    def __str__(self) -> str:
+        # the words of the assigner's refusal (offer_refusal): one refusal, one sentence
+        return f"agent {self.agent_id} is at capacity for {self.kind} ({self.capacity})"
+
 
 # the order queued conversations are offered in: highest priority first, then
 # the oldest, then by id; (field of ConversationView, descending). A backend
@@ -60,19 +80,19 @@ class OfferState:
 
 
 def offer_refusal(conversation_id: str, agent_id: str, capacity: int, expected: Collection[ConversationStatus],
-                  state: OfferState) -> str | None:
+                  state: OfferState) -> ConflictError | None:
     """Why ``conversation_id`` may not be offered to ``agent_id`` now (the
     backend's ``ConflictError``), or None when it may: its status must be one
     of ``expected`` (a queued one not taken meanwhile), not snoozed, it must not be the
     agent's already, and the agent must have room (``has_room``)."""
     if state.status not in expected or state.assignee == agent_id:
-        return f"conversation {conversation_id} is {state.status.value}"
+        return ConflictError(f"conversation {conversation_id} is {state.status.value}")
     if state.snoozed:  # read by the assigner before an agent snoozed it: it waits until it wakes
-        return f"conversation {conversation_id} is snoozed"
+        return ConflictError(f"conversation {conversation_id} is snoozed")
     if not state.agent_active:
-        return f"agent {agent_id} is deactivated"
-    if not has_room(state.load, capacity):
-        return f"agent {agent_id} is at capacity for {state.channel_kind} ({capacity})"
+        return ConflictError(f"agent {agent_id} is deactivated")
+    if not has_room(state.load, capacity):  # typed: a transfer to a full agent says so (409 at_capacity)
+        return AgentAtCapacity(agent_id, state.channel_kind, capacity)
     return None
 
 

@@ -75,7 +75,7 @@ def _offer(
                        load[0] if load is not None else 0, agent is None or bool(agent["active"]),
                        row["snoozed_until"] is not None)
     if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
-        raise ConflictError(refusal)
+        raise refusal
     conn.execute(
         "UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?, opened_at = NULL,"
         " updated_at = ? WHERE id = ?",

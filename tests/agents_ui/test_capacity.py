@@ -91,9 +91,21 @@ async def test_a_supervisor_cannot_assign_a_conversation_to_a_full_agent(client:
                                        "username": "boris", "kind": "chat", "capacity": 2}
     assert "Boris" in error["message"] and "chat" in error["message"]
     await assert_untouched(client, waiting, ConversationStatus.QUEUED)
-    # as a transfer to him is (the assigner's offer)
-    resp = await client.post(f"/api/conversations/{waiting}/transfer", json={"agent_id": boris_id})
-    assert resp.status == 409
+    # as a transfer to him is (the assigner's offer), with the same words: the console names who is full
+    error = await refusal(await client.post(f"/api/conversations/{waiting}/transfer", json={"agent_id": boris_id}))
+    assert error | {"message": ""} == {"code": "at_capacity", "message": "", "reason": "theirs", "name": "Boris",
+                                       "username": "boris", "kind": "chat", "capacity": 2}
+    await assert_untouched(client, waiting, ConversationStatus.QUEUED)
+
+
+async def test_a_full_agent_transferring_to_themselves_is_told_it_is_their_limit(
+        client: Client, boris: aiohttp.ClientSession) -> None:
+    await full(boris, client)
+    [waiting] = await conversations(client, 1)
+    boris_id = (await (await boris.get("/api/me")).json())["agent"]["id"]
+    error = await refusal(await boris.post(f"/api/conversations/{waiting}/transfer", json={"agent_id": boris_id}))
+    assert error["reason"] == "yours", error
+    await assert_untouched(client, waiting, ConversationStatus.QUEUED)
 
 
 async def test_a_full_agent_cannot_take_a_queued_conversation(client: Client, boris: aiohttp.ClientSession) -> None:

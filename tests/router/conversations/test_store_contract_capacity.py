@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from router.conversations.states import AgentAtCapacity
 from router.models import ConversationStatus, ConversationView
+from router.routing.service import AgentAtCapacity
 from router.store.base import Store
 from router.store.errors import ConflictError, NotFound
 from tests.router.routing.test_store_contract import online, queue

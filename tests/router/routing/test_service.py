@@ -10,6 +10,7 @@ import pytest
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import (
+    AgentAtCapacity,
     OfferState,
     has_room,
     idle_since,
@@ -39,7 +40,11 @@ def test_a_queued_conversation_is_offered_to_an_agent_with_room() -> None:
 
 
 def test_an_agent_at_capacity_is_refused_with_the_kind_and_the_capacity() -> None:
-    assert offer_refusal("cnv_1", "agt_ann", 3, QUEUED, queued(load=3)) == "agent agt_ann is at capacity for chat (3)"
+    refusal = offer_refusal("cnv_1", "agt_ann", 3, QUEUED, queued(load=3))
+    assert str(refusal) == "agent agt_ann is at capacity for chat (3)"
+    # typed, so a transfer to a full agent answers at_capacity as a take does
+    assert isinstance(refusal, AgentAtCapacity) and (refusal.agent_id, refusal.kind, refusal.capacity) == (
+        "agt_ann", "chat", 3)
 
 
 def test_an_agent_whose_kind_has_no_capacity_takes_none() -> None:
@@ -48,15 +53,15 @@ def test_an_agent_whose_kind_has_no_capacity_takes_none() -> None:
 
 def test_a_conversation_taken_meanwhile_is_refused_whatever_the_room() -> None:
     taken = queued(load=0, status=ConversationStatus.ASSIGNED, assignee="agt_bob")
-    assert offer_refusal("cnv_1", "agt_ann", 3, QUEUED, taken) == "conversation cnv_1 is assigned"
+    assert str(offer_refusal("cnv_1", "agt_ann", 3, QUEUED, taken)) == "conversation cnv_1 is assigned"
 
 
 def test_a_transfer_takes_another_agents_conversation_but_not_the_agents_own() -> None:
     bobs = queued(load=0, status=ConversationStatus.ASSIGNED, assignee="agt_bob")
     assert offer_refusal("cnv_1", "agt_ann", 3, OPEN, bobs) is None
-    assert offer_refusal("cnv_1", "agt_bob", 3, OPEN, bobs) == "conversation cnv_1 is assigned"
+    assert str(offer_refusal("cnv_1", "agt_bob", 3, OPEN, bobs)) == "conversation cnv_1 is assigned"
     resolved = queued(load=0, status=ConversationStatus.RESOLVED)
-    assert offer_refusal("cnv_1", "agt_ann", 3, OPEN, resolved) == "conversation cnv_1 is resolved"
+    assert str(offer_refusal("cnv_1", "agt_ann", 3, OPEN, resolved)) == "conversation cnv_1 is resolved"
 
 
 def conversation(name: str, priority: int, minutes: int) -> ConversationView:
