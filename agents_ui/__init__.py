@@ -26,6 +26,7 @@ from agents_ui import (
     wallboard_api,
     webhooks_api,
 )
+from agents_ui.attendance import ATTENDANCE, Attendance
 from agents_ui.endpoints import mount
 from agents_ui.sessions import (
     ADDRESS_ATTEMPTS,
@@ -99,6 +100,7 @@ def setup_console(app: web.Application) -> None:
         app[LOGIN_ATTEMPTS] = LocalLoginAttempts(app[THROTTLE])
         app[ADDRESS_ATTEMPTS] = LocalLoginAttempts(app[ADDRESS_THROTTLE])
     app[live.SOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
+    app[ATTENDANCE] = Attendance()
     app.on_response_prepare.append(_console_headers)
     app.router.add_get("/", index)
     # before the static files, whose /console/ prefix would take the path

@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from agents_ui import live
+from agents_ui.attendance import SEEN_EVERY, mark_seen
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from agents_ui.schemas import Body
 from agents_ui.sessions import request_token_hash
@@ -367,8 +368,9 @@ async def _close_on_events(app: web.Application, pause: float = 1.0) -> None:
 
 
 # seconds between two looks at every socket's session: what no event announces (a
-# password set from the terminal, a session that expired) closes within this
-SWEEP_EVERY = 60.0
+# password set from the terminal, a session that expired) closes within this; the
+# sessions of the sockets left open are marked seen at a console (attendance)
+SWEEP_EVERY = SEEN_EVERY
 
 
 async def _sweep(app: web.Application) -> None:
@@ -378,6 +380,13 @@ async def _sweep(app: web.Application) -> None:
             await close_ended_sockets(app)
         except StoreError as exc:
             log.debug("console sockets not swept: %s", exc)
+        await mark_consoles_seen(app)
+
+
+async def mark_consoles_seen(app: web.Application) -> None:
+    """The sessions of this node's open console sockets are at work (``attendance``)."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[live.SOCKETS]
+    await mark_seen(app, {s for ws in list(sockets) if not ws.closed and (s := ws.get(live.SESSION, ""))})
 
 
 async def socket_closer(app: web.Application) -> AsyncIterator[None]:

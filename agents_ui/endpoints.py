@@ -13,7 +13,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agents_ui.sessions import AGENT, session_agent
+from agents_ui.attendance import seen_at_request
+from agents_ui.sessions import AGENT, request_token_hash, session_agent
 from router.agents.service import Permission, may
 from router.models import Agent, Role
 from router.redaction import textless_traceback
@@ -119,6 +120,7 @@ async def _authorise(request: web.Request, ep: Endpoint) -> None:
     if ep.permission is not None and not may(agent.role, ep.permission):
         raise ApiError(403, "forbidden", f"your role may not do this ({ep.permission.value})")
     request[AGENT] = agent
+    await seen_at_request(request.app, request_token_hash(request))  # somebody is at work there
 
 
 def _validate(model: type[BaseModel], raw: Any) -> BaseModel:

@@ -121,6 +121,16 @@ class WebhooksConfig(_Backoff):
 
 class ConsoleConfig(Section):
     session_hours: float = Field(12.0, gt=0, le=876000)  # at most 100 years: more overflowed every login
+    # an agent online or away with no console open anywhere (closed without a logout) this long
+    # goes offline, as a logout makes them; 0: never (they stay as they are until the session expires)
+    absent_minutes: float = Field(5.0, ge=0, le=1440)
+
+    @field_validator("absent_minutes")
+    @classmethod
+    def _absent_at_least_two_minutes(cls, value: float) -> float:
+        if 0 < value < 2:  # agents_ui.attendance marks an open console once a minute
+            raise ValueError("0 (never) or at least 2: an open console is marked seen once a minute")
+        return value
     # failed logins per username+address before a lock-out, and its length
     login_attempts: int = Field(5, ge=1)
     login_lockout_seconds: float = Field(60.0, gt=0)

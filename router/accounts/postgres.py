@@ -7,6 +7,7 @@ and a broken one is the store's ``IntegrityViolation``, a ``ConflictError``."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from router.accounts.sqlite import agent_row
@@ -103,11 +104,19 @@ class PostgresAccounts(AccountStore, PgConnections):
     async def list_agents(self) -> list[Agent]:
         return await self._pg.read(_agents)
 
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime,
+                             seen_at: datetime | None = None) -> None:
         await self._pg.write(
-            _execute, "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)",
-            token_hash, agent_id, expires_at,
+            _execute, "INSERT INTO sessions (token_hash, agent_id, expires_at, seen_at) VALUES ($1, $2, $3, $4)",
+            token_hash, agent_id, expires_at, seen_at or datetime.now(UTC),
         )
+
+    async def seen_sessions(self, token_hashes: Collection[str], now: datetime) -> None:
+        if token_hashes:
+            await self._pg.write(
+                _execute, "UPDATE sessions SET seen_at = $2 WHERE token_hash = ANY($1::text[]) AND seen_at < $2",
+                sorted(token_hashes), now,
+            )
 
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
         return await self._pg.read(_session_agent, token_hash, now)

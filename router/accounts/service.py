@@ -174,7 +174,7 @@ async def open_session(store: AccountStore, agent_id: str, lifetime: timedelta, 
     """A new console session of ``agent_id`` lasting ``lifetime``: its token,
     for the cookie; the store keeps only the token's hash."""
     token = secrets.token_urlsafe(32)
-    await store.create_session(token_hash(token), agent_id, now + lifetime)
+    await store.create_session(token_hash(token), agent_id, now + lifetime, seen_at=now)
     return token
 
 

@@ -5,6 +5,7 @@ atomicity only, the rules are in ``router.accounts.service``."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore, SessionEnd
@@ -87,12 +88,23 @@ class SQLiteAccounts(AccountStore, Connections):
     async def list_agents(self) -> list[Agent]:
         return [agent_row(r) for r in await self._r.call(_all, "SELECT * FROM agents ORDER BY username")]
 
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime,
+                             seen_at: datetime | None = None) -> None:
         await self._w.call(
             _execute,
-            "INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES (?, ?, ?)",
-            (token_hash, agent_id, ts(expires_at)),
+            "INSERT INTO sessions (token_hash, agent_id, expires_at, seen_at) VALUES (?, ?, ?, ?)",
+            (token_hash, agent_id, ts(expires_at), ts(seen_at or datetime.now(UTC))),
         )
+
+    async def seen_sessions(self, token_hashes: Collection[str], now: datetime) -> None:
+        if token_hashes:
+            hashes = sorted(token_hashes)
+            await self._w.call(
+                _execute,
+                f"UPDATE sessions SET seen_at = ? WHERE token_hash IN ({', '.join('?' * len(hashes))})"
+                " AND (seen_at IS NULL OR seen_at < ?)",
+                (ts(now), *hashes, ts(now)),
+            )
 
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
         row = await self._r.call(

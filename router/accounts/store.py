@@ -9,6 +9,7 @@ Every method is one atomic step; errors are ``router.store``'s
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -55,10 +56,20 @@ class AccountStore(Protocol):
         """Every agent, by username."""
 
     @abstractmethod
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime,
+                             seen_at: datetime | None = None) -> None:
         """``ConflictError`` for a token hash in use or an unknown agent.
+        ``seen_at``: the sign-in (None: the store's clock now).
 
         Single statement: the INSERT, whose key and foreign key are the checks."""
+
+    @abstractmethod
+    async def seen_sessions(self, token_hashes: Collection[str], now: datetime) -> None:
+        """These sessions were seen at a console at ``now`` (a socket open, a
+        request): their ``seen_at``, which only moves forward. An unknown or
+        ended session is no error.
+
+        Single statement: an UPDATE."""
 
     @abstractmethod
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:

@@ -171,6 +171,7 @@ class Assigner:
         batch: int = 1000,
         offer_timeout: timedelta | None = timedelta(minutes=2),
         offline_return: timedelta | None = OFFLINE_RETURN,
+        absent_after: timedelta | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -180,6 +181,9 @@ class Assigner:
         self.batch = batch
         self.offer_timeout = offer_timeout
         self.offline_return = offline_return
+        # an agent at no console this long (closed without a logout) goes offline; None: never
+        # (console.absent_minutes; None here for stores without consoles, a test's desk)
+        self.absent_after = absent_after
         self._offline_checked: datetime | None = None
         self.wakeup = asyncio.Event()
         # breaches seen since this node leads (forgotten once answered): the store is asked of new ones only
@@ -288,7 +292,8 @@ class Assigner:
             chosen.load[conversation.channel_kind] = chosen.load.get(conversation.channel_kind, 0) + 1
             chosen.idle_since = now
             planned.append((conversation, chosen))
-        offers = [self.store.offer(c.id, who.agent.id, who.config.capacity.get(c.channel_kind, 0), now)
+        # online: checked again under the agent's lock (gone offline since the candidates were read: none)
+        offers = [self.store.offer(c.id, who.agent.id, who.config.capacity.get(c.channel_kind, 0), now, online=True)
                   for c, who in planned]
         results = await asyncio.gather(*offers, return_exceptions=True)
         return self._announce(results)
@@ -315,12 +320,30 @@ class Assigner:
         if self._offline_checked is not None and now - self._offline_checked < OFFLINE_CHECK:
             return  # a statement every few seconds, not on every round (a round runs per new conversation)
         self._offline_checked = now
-        returned = await self.store.return_from_offline(now - self.offline_return, now)
+        await self._mark_absent(now)
+        seen_before = now - self.absent_after if self.absent_after is not None else None
+        returned = await self.store.return_from_offline(now - self.offline_return, now, seen_before)
         names = {a.id: a.username for a in await self.store.list_agents()} if returned else {}
         for back in returned:
             log.info("conversation %s back to the queue: its customer wrote and agent %s is offline",
                      back.conversation.id, names.get(back.agent_id, back.agent_id))
             self.bus.publish(events.conversation_updated(back.conversation))
+
+    async def _mark_absent(self, now: datetime) -> None:
+        """An agent who closed the console (the browser, the laptop's lid) without logging out
+        was online until the session expired, 12 hours later: offered conversations, counted on
+        the wallboard, and their customers waited. At no console for ``absent_after``, they go
+        offline as a logout makes them, offers not yet opened back to the queue."""
+        if self.absent_after is None:
+            return
+        gone = await self.store.mark_absent(now - self.absent_after, now)
+        names = {a.id: a.username for a in await self.store.list_agents()} if gone else {}
+        for state in gone:
+            log.info("agent %s is offline: no console of theirs open for %g min",
+                     names.get(state.agent_id, state.agent_id), self.absent_after.total_seconds() / 60)
+            for offer in await self.store.release_offers(state.agent_id, now):
+                self.bus.publish(events.conversation_updated(offer.conversation))
+            self.bus.publish(events.agent_presence(state))
 
     async def _expire_offers(self, now: datetime) -> None:
         if self.offer_timeout is None:

@@ -22,7 +22,7 @@ import asyncpg
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
-from router.routing.sql import STRANDED
+from router.routing.sql import ABSENT, STRANDED
 from router.routing.store import AssignmentStore, ReleasedOffer
 from router.store.errors import ConflictError, NotFound
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -65,7 +65,7 @@ async def _set_presence(conn: PgConn, agent_id: str, presence: Presence, now: da
 
 async def _offer(
     conn: PgConn, conversation_id: str, agent_id: str, capacity: int, now: datetime,
-    expected: frozenset[ConversationStatus],
+    expected: frozenset[ConversationStatus], online: bool,
 ) -> ConversationView:
     # the conversation's row, then the agent's (router.store.base's order), both FOR UPDATE to the
     # commit: no other offer of this conversation reads "queued" until this one is written, and no
@@ -82,9 +82,13 @@ async def _offer(
         "SELECT COUNT(*) FROM conversations WHERE status = 'assigned' AND agent_id = $1 AND channel_kind = $2",
         agent_id, row["channel_kind"],
     )
+    # read under the agent's lock, which set_presence takes: an agent gone offline meanwhile is seen so
+    presence = (await conn.fetchval("SELECT presence FROM agent_presence WHERE agent_id = $1", agent_id)
+                if online else None)
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"], load or 0,
-                       active is not False, row["snoozed_until"] is not None)
-    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
+                       active is not False, row["snoozed_until"] is not None,
+                       Presence(presence) if presence is not None else None)
+    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state, online=online)) is not None:
         raise refusal
     await conn.execute(
         "UPDATE conversations SET status = 'assigned', agent_id = $1, assigned_at = $2, opened_at = NULL,"
@@ -203,8 +207,9 @@ class PostgresRouting(AssignmentStore, PgConnections):
         now: datetime,
         *,
         expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+        online: bool = False,
     ) -> ConversationView:
-        return await self._pg.write(_offer, conversation_id, agent_id, capacity, now, expected)
+        return await self._pg.write(_offer, conversation_id, agent_id, capacity, now, expected, online)
 
     async def release_offers(
         self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
@@ -227,8 +232,12 @@ class PostgresRouting(AssignmentStore, PgConnections):
     async def mark_opened(self, conversation_id: str, agent_id: str, now: datetime) -> None:
         await self._pg.write(_mark_opened, conversation_id, agent_id, now)
 
-    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
-        return await self._pg.write(_return_from_offline, offline_before, now)
+    async def return_from_offline(self, offline_before: datetime, now: datetime,
+                                  seen_before: datetime | None = None) -> list[ReleasedOffer]:
+        return await self._pg.write(_return_from_offline, offline_before, now, seen_before)
+
+    async def mark_absent(self, seen_before: datetime, now: datetime) -> list[AgentPresence]:
+        return await self._pg.write(_mark_absent, seen_before, now)
 
     async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
         return await self._pg.write(_announce_breaches, conversation_ids, now) if conversation_ids else []
@@ -242,7 +251,14 @@ async def _announce_breaches(conn: PgConn, conversation_ids: list[str], now: dat
     return [str(r["id"]) for r in rows]
 
 
-async def _return_from_offline(conn: PgConn, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
-    rows = await conn.fetch(STRANDED.format(now="$1", bound="$2", never="'-infinity'::timestamptz"), now,
-                            offline_before)
+async def _return_from_offline(conn: PgConn, offline_before: datetime, now: datetime,
+                               seen_before: datetime | None) -> list[ReleasedOffer]:
+    # without a bound, any session alive counts
+    rows = await conn.fetch(STRANDED.format(now="$1", bound="$2", never="'-infinity'::timestamptz",
+                                            seen="coalesce($3, '-infinity'::timestamptz)"), now,
+                            offline_before, seen_before)
     return [ReleasedOffer(await _conv_view(conn, r["id"]), r["preferred_agent_id"]) for r in rows]
+
+
+async def _mark_absent(conn: PgConn, seen_before: datetime, now: datetime) -> list[AgentPresence]:
+    return [_presence(r) for r in await conn.fetch(ABSENT.format(now="$1", seen="$2"), now, seen_before)]

@@ -77,20 +77,25 @@ class OfferState:
     agent_active: bool = True
     # snoozed (router.search): out of the agents' views until it wakes, so offered to nobody
     snoozed: bool = False
+    # the agent's presence under the same lock (None: not read, or never set: offline), when the
+    # offer asks for an agent online (the assigner's: one who went offline meanwhile gets none)
+    presence: Presence | None = None
 
 
 def offer_refusal(conversation_id: str, agent_id: str, capacity: int, expected: Collection[ConversationStatus],
-                  state: OfferState) -> ConflictError | None:
+                  state: OfferState, *, online: bool = False) -> ConflictError | None:
     """Why ``conversation_id`` may not be offered to ``agent_id`` now (the
     backend's ``ConflictError``), or None when it may: its status must be one
     of ``expected`` (a queued one not taken meanwhile), not snoozed, it must not be the
-    agent's already, and the agent must have room (``has_room``)."""
+    agent's already, and the agent must have room (``has_room``); with ``online``, be online now."""
     if state.status not in expected or state.assignee == agent_id:
         return ConflictError(f"conversation {conversation_id} is {state.status.value}")
     if state.snoozed:  # read by the assigner before an agent snoozed it: it waits until it wakes
         return ConflictError(f"conversation {conversation_id} is snoozed")
     if not state.agent_active:
         return ConflictError(f"agent {agent_id} is deactivated")
+    if online and state.presence is not Presence.ONLINE:  # chosen online, gone offline or away since
+        return ConflictError(f"agent {agent_id} is {(state.presence or Presence.OFFLINE).value}")
     if not has_room(state.load, capacity):  # typed: a transfer to a full agent says so (409 at_capacity)
         return AgentAtCapacity(agent_id, state.channel_kind, capacity)
     return None

@@ -13,7 +13,7 @@ from typing import Any
 
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence
 from router.routing.service import SERVING_ORDER, OfferState, idle_since, offer_lapsed, offer_refusal
-from router.routing.sql import STRANDED
+from router.routing.sql import ABSENT, STRANDED
 from router.routing.store import AssignmentStore, ReleasedOffer
 from router.store.engine import Connections
 from router.store.errors import ConflictError, NotFound
@@ -55,7 +55,7 @@ def _set_presence(conn: sqlite3.Connection, agent_id: str, presence: Presence, n
 
 def _offer(
     conn: sqlite3.Connection, conversation_id: str, agent_id: str, capacity: int, now: str,
-    expected: frozenset[ConversationStatus],
+    expected: frozenset[ConversationStatus], online: bool,
 ) -> ConversationView:
     # SQLite's one writer holds the conversation and the agent until this returns
     # (elsewhere: the conversation's row, then the agent's, FOR UPDATE): no other
@@ -71,10 +71,11 @@ def _offer(
     )
     # an id with no account is not refused (as on PostgreSQL): the assigner offers to accounts only
     agent = _one(conn, "SELECT active FROM agents WHERE id = ?", (agent_id,))
+    presence = _one(conn, "SELECT presence FROM agent_presence WHERE agent_id = ?", (agent_id,)) if online else None
     state = OfferState(ConversationStatus(row["status"]), row["agent_id"], row["channel_kind"],
                        load[0] if load is not None else 0, agent is None or bool(agent["active"]),
-                       row["snoozed_until"] is not None)
-    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state)) is not None:
+                       row["snoozed_until"] is not None, Presence(presence[0]) if presence is not None else None)
+    if (refusal := offer_refusal(conversation_id, agent_id, capacity, expected, state, online=online)) is not None:
         raise refusal
     conn.execute(
         "UPDATE conversations SET status = 'assigned', agent_id = ?, assigned_at = ?, opened_at = NULL,"
@@ -169,9 +170,9 @@ class SQLiteRouting(AssignmentStore, Connections):
 
     async def offer(
         self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
-        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}), online: bool = False,
     ) -> ConversationView:
-        return await self._w.call(_offer, conversation_id, agent_id, capacity, ts(now), expected)
+        return await self._w.call(_offer, conversation_id, agent_id, capacity, ts(now), expected, online)
 
     async def release_offers(self, agent_id: str | None, now: datetime, offered_before: datetime | None = None
                              ) -> list[ReleasedOffer]:
@@ -204,8 +205,14 @@ class SQLiteRouting(AssignmentStore, Connections):
     async def announce_breaches(self, conversation_ids: list[str], now: datetime) -> list[str]:
         return await self._w.call(_announce_breaches, conversation_ids, ts(now)) if conversation_ids else []
 
-    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
-        return await self._w.call(_return_from_offline, ts(offline_before), ts(now))
+    async def return_from_offline(self, offline_before: datetime, now: datetime,
+                                  seen_before: datetime | None = None) -> list[ReleasedOffer]:
+        # every stored time sorts after "": without a bound, any session alive counts
+        seen = ts(seen_before) if seen_before is not None else ""
+        return await self._w.call(_return_from_offline, ts(offline_before), ts(now), seen)
+
+    async def mark_absent(self, seen_before: datetime, now: datetime) -> list[AgentPresence]:
+        return await self._w.call(_mark_absent, ts(seen_before), ts(now))
 
 
 def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], now: str) -> list[str]:
@@ -218,7 +225,12 @@ def _announce_breaches(conn: sqlite3.Connection, conversation_ids: list[str], no
     return [str(r[0]) for r in rows]
 
 
-def _return_from_offline(conn: sqlite3.Connection, offline_before: str, now: str) -> list[ReleasedOffer]:
-    rows = conn.execute(STRANDED.format(now=":now", bound=":bound", never="''"),
-                        {"now": now, "bound": offline_before}).fetchall()
+def _return_from_offline(conn: sqlite3.Connection, offline_before: str, now: str, seen: str) -> list[ReleasedOffer]:
+    rows = conn.execute(STRANDED.format(now=":now", bound=":bound", never="''", seen=":seen"),
+                        {"now": now, "bound": offline_before, "seen": seen}).fetchall()
     return [ReleasedOffer(_conv_view(conn, r[0]), r[1]) for r in rows]
+
+
+def _mark_absent(conn: sqlite3.Connection, seen_before: str, now: str) -> list[AgentPresence]:
+    rows = conn.execute(ABSENT.format(now=":now", seen=":seen"), {"now": now, "seen": seen_before}).fetchall()
+    return [_presence(r) for r in rows]

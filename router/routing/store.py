@@ -55,12 +55,15 @@ class AssignmentStore(Protocol):
     @abstractmethod
     async def offer(
         self, conversation_id: str, agent_id: str, capacity: int, now: datetime,
-        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}),
+        *, expected: frozenset[ConversationStatus] = frozenset({ConversationStatus.QUEUED}), online: bool = False,
     ) -> ConversationView:
         """Assign a conversation to an agent, in one step with the check that
         the agent holds fewer than ``capacity`` conversations of its channel
         kind: ``ConflictError`` when its status is not in ``expected`` (queued:
-        not taken meanwhile) or the agent is full. The agent's idle time restarts.
+        not taken meanwhile), the agent is full (``AgentAtCapacity``) or, with
+        ``online`` (the assigner's offers), not online: one who went offline
+        since the assigner read who is online is offered nothing. The agent's
+        idle time restarts.
 
         Lock: the conversation's row ``FOR UPDATE``, then the agent's
         ``agents`` row ``FOR UPDATE`` (the lock ``set_presence`` takes), both
@@ -107,12 +110,23 @@ class AssignmentStore(Protocol):
         the second finds it marked."""
 
     @abstractmethod
-    async def return_from_offline(self, offline_before: datetime, now: datetime) -> list[ReleasedOffer]:
+    async def return_from_offline(self, offline_before: datetime, now: datetime,
+                                  seen_before: datetime | None = None) -> list[ReleasedOffer]:
         """Put back in their team's queue the conversations assigned to an agent
         offline since before ``offline_before`` (or never seen online), and
-        signed in nowhere (no session alive: logged out, or expired), whose
+        at no console (no session alive and seen at a console since
+        ``seen_before``, when given: logged out, expired, or closed), whose
         customer wrote after the agent's last reply: each with that agent, now
         its ``preferred_agent_id`` (offered to them first when they are back,
         if still queued). A single statement, whose WHERE is checked again on
         a row another writer changed meanwhile (taken, transferred, resolved):
         that one is left as it is."""
+
+    @abstractmethod
+    async def mark_absent(self, seen_before: datetime, now: datetime) -> list[AgentPresence]:
+        """Set offline, at ``now``, every agent online or away whose presence
+        has not changed since ``seen_before`` and who has no session alive
+        and seen at a console since then (the console closed without a
+        logout); their new presence. A single statement, whose WHERE is
+        checked again on a row another writer changed meanwhile (the agent
+        came back and chose online): that one is left as it is."""

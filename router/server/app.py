@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +374,9 @@ def create_app(
     app[LEADERSHIP] = make_leadership(app[STORE], app[NODE])
     app[BUS] = EventBus()
     app[METRICS] = Metrics(app[NODE])
-    app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy)
+    absent = settings.console.absent_minutes
+    app[ASSIGNER] = Assigner(app[STORE], app[BUS], policy,
+                             absent_after=timedelta(minutes=absent) if absent else None)
     if bot is None and isinstance(routing, RulesRouting) and routing.ruleset.sends_to_bot():
         log.warning("rules send conversations to the bot, but there is no %s: they wait for an agent", BOT_FILE)
     app[ROUTER] = Router(app[STORE], app[BUS], routing, app[METRICS], identity=identity,

@@ -486,4 +486,11 @@ MIGRATIONS: list[str] = [
     # is signed in anywhere (router.routing.sql.STRANDED), and a logout counts the agent's others
     # (IF NOT EXISTS: a test ages a store to before 32, which runs again with what follows it)
     "CREATE INDEX IF NOT EXISTS sessions_agent ON sessions(agent_id);",
+    # 34: when each session was last seen at a console (an open console socket, a request): an agent
+    # whose consoles have all been closed a while without a logout (the browser, the laptop) is
+    # nobody at work (router.routing.sql: ABSENT, STRANDED); the sessions alive now count as seen now
+    """
+    ALTER TABLE sessions ADD COLUMN seen_at TEXT;
+    UPDATE sessions SET seen_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now');
+    """,
 ]

@@ -556,6 +556,8 @@ PG_MIGRATIONS: list[str] = [
     # shown to agents and integrations (SQLite's 32; router/store/visitor_ids.py)
     VISITOR_IDS,
     "CREATE INDEX IF NOT EXISTS sessions_agent ON sessions(agent_id);",  # 28: SQLite's 33
+    # 29: when each session was last seen at a console (SQLite's 34; router.routing.sql: ABSENT)
+    "ALTER TABLE sessions ADD COLUMN seen_at timestamptz NOT NULL DEFAULT now();",
 ]
 
 

@@ -46,7 +46,6 @@ def _sqlite_age(path: str, public: str, token: str) -> None:
         for table, column in _COLUMNS:
             conn.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (public, token))
         conn.execute("DELETE FROM search_dirty_customers")  # queued by the above: the upgrade must queue them
-        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(VISITOR_IDS)}")  # the migration's before it
     conn.close()
 
 
@@ -67,7 +66,6 @@ async def _pg_age(dsn: str, public: str, token: str) -> None:
             value = f"replace({column}::text, $1, $2)" + ("::jsonb" if kind == "jsonb" else "")
             await conn.execute(f"UPDATE {table} SET {column} = {value}", public, token)
         await conn.execute("DELETE FROM search_dirty_customers")
-        await conn.execute("DELETE FROM schema_version WHERE version > $1", PG_MIGRATIONS.index(PG_VISITOR_IDS))
     finally:
         await conn.close()
 
@@ -123,23 +121,30 @@ async def _before(client: Client) -> _Before:
 
 
 async def _age_and_upgrade(settings: Settings, dsn: str, token: str) -> tuple[list[str], set[str]]:
-    """The rows aged to what versions before wrote, then opened by this one: the rows still holding the
-    token's signature, and the customers queued for the search indexer."""
+    """The rows aged to what versions before wrote, then the upgrade's migration run on them as the
+    store runs it (in a transaction of its own; not by rolling the schema's version back, which would
+    run every later migration again on a schema that has them, and an added column cannot be added
+    twice): the rows still holding the token's signature, and the customers queued for the search indexer."""
     public, signature = token.split(".")
     path = settings.store.path
     if settings.store.backend == "postgres":
         await _pg_age(dsn, public, token)
         assert await _pg_holding(dsn, signature)
-        async with PostgresStore(dsn):
-            pass  # opened: migrated
         conn = await asyncpg.connect(dsn)
         try:
+            async with conn.transaction():
+                await conn.execute(PG_MIGRATIONS[PG_MIGRATIONS.index(PG_VISITOR_IDS)])
             queued = {r[0] for r in await conn.fetch("SELECT customer_id FROM search_dirty_customers")}
         finally:
             await conn.close()
+        async with PostgresStore(dsn):
+            pass  # opened: the schema is current
         return await _pg_holding(dsn, signature), queued
     _sqlite_age(path, public, token)
     assert _sqlite_holding(path, signature)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(f"BEGIN;\n{MIGRATIONS[MIGRATIONS.index(VISITOR_IDS)]}\nCOMMIT;")
+    conn.close()
     async with SQLiteStore(Path(path)):
         pass
     queued = {str(r[0]) for r in _sqlite_rows(path, "SELECT customer_id FROM search_dirty_customers")}

@@ -64,8 +64,8 @@ def test_identity_is_a_slice() -> None:
 # commit (router/store/base.py, "What a backend must hold"). Kept by hand: a
 # method's name does not say whether it writes.
 WRITES = {
-    "AccountStore": {"create_agent", "set_password_hash", "set_agent_language", "create_session", "end_session",
-                     "delete_agent_sessions", "replace_password"},
+    "AccountStore": {"create_agent", "set_password_hash", "set_agent_language", "create_session", "seen_sessions",
+                     "end_session", "delete_agent_sessions", "replace_password"},
     "OutboxStore": {"claim_outbox", "outbox_sent", "outbox_part_sent", "outbox_retry", "outbox_dead", "outbox_wait",
                     "outbox_reached"},
     "IngestStore": {"insert_inbound", "ingest", "ingest_automated", "attach_to_conversation", "reopen_with"},
@@ -77,7 +77,7 @@ WRITES = {
     "ClaimStore": {"dismiss_claim"},
     "MergeStore": {"merge_customers", "unmerge_customers"},
     "AssignmentStore": {"set_presence", "offer", "release_offers", "mark_opened", "announce_breaches",
-                        "return_from_offline"},
+                        "return_from_offline", "mark_absent"},
     "NoteStore": {"add_note", "mark_mentions_read"},
     "AgentAdminStore": {"update_agent", "create_managed_agent", "deactivate_agent", "reactivate_agent",
                         "set_agent_profile", "clear_agent_profile", "set_agents_settings"},

@@ -4,6 +4,7 @@ rules are tested against it without a database."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from router.accounts.store import AccountStore, SessionEnd
@@ -45,10 +46,14 @@ class MemoryAccounts(AccountStore):
     async def list_agents(self) -> list[Agent]:
         return sorted((a for a, _ in self.agents.values()), key=lambda a: a.username)
 
-    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+    async def create_session(self, token_hash: str, agent_id: str, expires_at: datetime,
+                             seen_at: datetime | None = None) -> None:
         if token_hash in self.sessions or agent_id not in self.agents:
             raise ConflictError("the session's token is in use or its agent is unknown")
         self.sessions[token_hash] = (agent_id, expires_at)
+
+    async def seen_sessions(self, token_hashes: Collection[str], now: datetime) -> None:
+        pass  # the routing that reads it is not in this store
 
     async def session_agent(self, token_hash: str, now: datetime) -> Agent | None:
         session = self.sessions.get(token_hash)

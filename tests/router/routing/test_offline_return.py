@@ -20,6 +20,7 @@ from router.models import Agent, ConversationStatus, IdentityRef, InboundMessage
 from router.routing.assignment import Assigner, Policy
 from router.routing.rules import RulesRouting, load_rules
 from router.store.base import Store
+from router.store.errors import ConflictError
 from tests.router.routing.rules.conftest import write_config
 from tests.router.routing.rules.test_escalation import Clock
 
@@ -136,3 +137,70 @@ async def test_an_agent_signed_in_while_offline_keeps_the_conversation(desk: Des
     await desk.assigner.assign_round()
     view = await desk.router.store.get_conversation(conv)
     assert (view.status, view.preferred_agent_id) == (ConversationStatus.QUEUED, desk.ann.id)
+
+
+# -- a console closed without a logout (console.absent_minutes) -------------------------------
+
+
+async def _at_a_console(desk: Desk) -> None:
+    """Ann signed in (her session seen now), absence judged after 5 minutes at no console."""
+    desk.assigner.absent_after = timedelta(minutes=5)
+    await desk.router.store.create_session("ann-browser", desk.ann.id, desk.clock() + timedelta(hours=12),
+                                           seen_at=desk.clock())
+
+
+async def _presence(desk: Desk) -> Presence:
+    return next((p.presence for p in await desk.router.store.list_presence() if p.agent_id == desk.ann.id),
+                Presence.OFFLINE)
+
+
+async def test_an_agent_whose_console_closed_goes_offline_once_the_bound_has_passed(desk: Desk) -> None:
+    await _at_a_console(desk)
+    await desk.assigner.set_presence(desk.ann, Presence.ONLINE)
+    desk.clock.advance(minutes=4, seconds=59)
+    await desk.assigner.assign_round()
+    assert await _presence(desk) is Presence.ONLINE
+    desk.clock.advance(seconds=6)  # the next look, 5 s on (OFFLINE_CHECK)
+    await desk.assigner.assign_round()
+    assert await _presence(desk) is Presence.OFFLINE
+
+
+async def test_an_open_console_keeps_the_agent_online(desk: Desk) -> None:
+    await _at_a_console(desk)
+    await desk.assigner.set_presence(desk.ann, Presence.AWAY)
+    for _ in range(10):  # the console's socket marks its session every minute
+        desk.clock.advance(minutes=1)
+        await desk.router.store.seen_sessions(["ann-browser"], desk.clock())
+        await desk.assigner.assign_round()
+    assert await _presence(desk) is Presence.AWAY
+
+
+async def test_a_customer_writing_to_an_agent_whose_console_closed_goes_back_to_the_queue(desk: Desk) -> None:
+    """Her session is alive (12 hours), but nobody is at it: the conversation does not wait for it to expire."""
+    await _at_a_console(desk)
+    await desk.assigner.set_presence(desk.ann, Presence.ONLINE)
+    conv = await _write(desk, 1, "my parcel is late")
+    [offered] = await desk.assigner.assign_round()
+    assert offered.agent_id == desk.ann.id
+    await desk.router.store.mark_opened(conv, desk.ann.id, desk.clock())
+    await desk.router.conversations.reply(conv, desk.ann, "Looking into it.")
+    desk.clock.advance(minutes=6)  # her laptop closed: offline at the next look
+    await desk.assigner.assign_round()
+    assert await _presence(desk) is Presence.OFFLINE
+    assert await _write(desk, 2, "any news?") == conv
+    desk.clock.advance(minutes=3)
+    await desk.assigner.assign_round()
+    view = await desk.router.store.get_conversation(conv)
+    assert (view.status, view.preferred_agent_id) == (ConversationStatus.QUEUED, desk.ann.id)
+
+
+async def test_the_assigners_offer_to_an_agent_gone_offline_meanwhile_is_refused(desk: Desk) -> None:
+    """The assigner reads who is online, then offers: one who went offline between the two (a logout,
+    the absence above) is offered nothing, read under the lock the presence's change takes. A
+    supervisor's transfer to them (no ``online``) still goes."""
+    await desk.assigner.set_presence(desk.ann, Presence.OFFLINE)
+    conv = await _write(desk, 1, "hello?")
+    with pytest.raises(ConflictError, match="offline"):
+        await desk.router.store.offer(conv, desk.ann.id, 5, desk.clock(), online=True)
+    view = await desk.router.store.offer(conv, desk.ann.id, 5, desk.clock())
+    assert (view.status, view.agent_id) == (ConversationStatus.ASSIGNED, desk.ann.id)
