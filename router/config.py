@@ -99,7 +99,10 @@ class RoutingConfig(Section):
 
 
 class OutboxConfig(_Backoff):
-    max_attempts: int = Field(8, ge=1)
+    # with the backoff below, 15 tries span 17-33 minutes (full jitter): a platform down for
+    # minutes loses nothing, where 8 (64-127 s) dead-lettered each recipient's first reply and
+    # then sent the ones after it
+    max_attempts: int = Field(15, ge=1)
     backoff_initial: float = Field(1.0, gt=0)
     backoff_max: float = Field(300.0, gt=0)
     batch: int = Field(200, ge=1)
