@@ -53,6 +53,7 @@ from pydantic import Field, field_validator
 
 from connectors.email_parse import ParsedMail, parse_mail
 from router.connector import (
+    Cause,
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -485,7 +486,7 @@ class EmailConnector(Connector[EmailOptions]):
 
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:
         if "@" not in message.recipient:
-            raise PermanentError(f"email: {message.recipient!r} is not an email address")
+            raise PermanentError(f"email: {message.recipient!r} is not an email address", Cause.NO_RECIPIENT)
         s = self.options
         mail = self.compose(message, await self._stored_files(message))
         try:
@@ -566,8 +567,13 @@ def _reason(exc: BaseException) -> str:
     return text[2:-1] if text[:2] in ("b'", 'b"') and text[-1:] == text[1] else text
 
 
+# RFC 5321's and RFC 3463's final replies, in an agent's terms
+_CAUSES = {530: Cause.ACCOUNT, 534: Cause.ACCOUNT, 535: Cause.ACCOUNT, 550: Cause.NO_RECIPIENT,
+           551: Cause.NO_RECIPIENT, 552: Cause.TOO_LARGE, 553: Cause.NO_RECIPIENT, 554: Cause.REJECTED}
+
+
 def _by_code(code: int, detail: str) -> TransientError | PermanentError:
     """SMTP replies: 4xx is worth another try later, 5xx is final."""
     if 500 <= code < 600:
-        return PermanentError(f"email: refused by the SMTP server: {detail}")
+        return PermanentError(f"email: refused by the SMTP server: {detail}", _CAUSES.get(code, Cause.REJECTED))
     return TransientError(f"email: SMTP server asked to try later: {detail}")

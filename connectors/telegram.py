@@ -49,6 +49,8 @@ import aiohttp
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
+from connectors.telegram_errors import delivery_error
+from connectors.telegram_errors import reason as _reason
 from connectors.telegram_inbound import (
     IDENTITY_KIND,
     NotAnUpdate,
@@ -64,11 +66,11 @@ from connectors.webhook import log_refusal, parse_json, read_body
 from router.connector import (
     MAX_MEDIA_BYTES,
     WEBHOOK_PATIENCE,
+    Cause,
     ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
-    DeliveryError,
     FileUnavailable,
     HostFailed,
     HostUnavailable,
@@ -89,16 +91,10 @@ if TYPE_CHECKING:  # at run time, _import_aiogram() imports them
     from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
     from aiogram.exceptions import (
         AiogramError,
-        ClientDecodeError,
         TelegramBadRequest,
         TelegramConflictError,
         TelegramForbiddenError,
-        TelegramMigrateToChat,
-        TelegramNetworkError,
         TelegramNotFound,
-        TelegramRetryAfter,
-        TelegramServerError,
-        TelegramUnauthorizedError,
     )
     from aiogram.methods import GetUpdates
     from aiogram.types import (
@@ -193,24 +189,6 @@ class TelegramOptions(ConnectorOptions):
 
     def secret_envs(self) -> list[str]:
         return [self.token_env, self.secret_token_env]
-
-
-# -- errors ------------------------------------------------------------------------
-
-
-def delivery_error(exc: AiogramError) -> DeliveryError:
-    """aiogram's exception tree, mapped to what the outbox should do."""
-    _import_aiogram()
-    reason = f"telegram: {_reason(exc)}"
-    if isinstance(exc, TelegramRetryAfter):
-        return RateLimited(float(exc.retry_after), "telegram: too many requests")
-    if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramConflictError, ClientDecodeError)):
-        return TransientError(reason)
-    if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound,
-                        TelegramUnauthorizedError, TelegramMigrateToChat)):
-        # blocked by the user, chat not found, bad token: retrying cannot help
-        return PermanentError(reason)
-    return TransientError(reason)
 
 
 # -- outbound ------------------------------------------------------------------------------
@@ -474,7 +452,7 @@ class TelegramConnector(Connector[TelegramOptions]):
         try:
             chat_id = int(message.recipient)
         except ValueError:
-            raise PermanentError(f"telegram: {message.recipient!r} is not a chat id") from None
+            raise PermanentError(f"telegram: {message.recipient!r} is not a chat id", Cause.NO_RECIPIENT) from None
         # the Bot API has no idempotency key: a message sent in parts (long
         # text, text + files) resumes after the parts the outbox knows went out
         progress = progress or SendProgress()
@@ -584,14 +562,3 @@ def _raw_get_updates() -> type[GetUpdates]:
         __returning__ = list[dict[str, Any]]
 
     return RawGetUpdates
-
-
-def _reason(exc: AiogramError) -> str:
-    """An error in our words where aiogram's would quote a payload: a
-    ClientDecodeError carries the whole answer, customers' messages with it."""
-    if isinstance(exc, ClientDecodeError):
-        return "the Bot API's answer could not be read"
-    if isinstance(exc, TelegramNetworkError):
-        # the HTTP client's text may carry the URL, and the URL the token
-        return f"the Bot API could not be reached ({exc.message.split(':', 1)[0]})"
-    return str(exc)

@@ -53,11 +53,13 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from connectors.twilio_errors import delivery_error, failure_reason
 from connectors.twilio_form import Signatures, read_form
 from connectors.twilio_inbound import MAX_MEDIA, MESSAGE_SID, WHATSAPP_PREFIX, BadPayload, to_inbound
 from connectors.twilio_media import fetch_media as fetch_twilio_media
 from connectors.webhook import log_refusal
 from router.connector import (
+    Cause,
     ChannelLabel,
     Connector,
     ConnectorHost,
@@ -113,41 +115,6 @@ STATUSES: dict[str, Delivery | None] = {
     "undelivered": Delivery.FAILED, "failed": Delivery.FAILED, "canceled": Delivery.FAILED,
     "receiving": None, "received": None, "partially_delivered": Delivery.DELIVERED,
 }
-
-# Twilio error codes agents meet most, in words they can act on
-# (https://www.twilio.com/docs/api/errors)
-ERRORS: dict[int, str] = {
-    20003: "authentication failed: check the account SID and auth token",
-    21211: "the 'To' number is not a valid phone number",
-    21408: "sending to this region is not enabled on the Twilio account",
-    21610: "the customer has unsubscribed (replied STOP) from this sender",
-    21612: "this sender cannot reach the 'To' number",
-    21614: "the 'To' number is not a mobile number",
-    30003: "unreachable handset (off or out of coverage)",
-    30004: "message blocked by the recipient or their carrier",
-    30005: "unknown handset: the number does not exist",
-    30006: "landline or unreachable carrier",
-    30007: "filtered by the carrier as spam",
-    30008: "unknown error from the carrier",
-    63003: "the number is not on WhatsApp",
-    63016: "outside WhatsApp's 24-hour window: only an approved template can be sent",
-    63018: "the WhatsApp sender's rate limit was exceeded",
-    63024: "the recipient is not a valid WhatsApp user",
-}
-
-
-def describe_error(code: int | str | None, message: str | None = None) -> str:
-    """``twilio 21211: the 'To' number is not a valid phone number``."""
-    try:
-        number = int(code) if code is not None else None
-    except ValueError:
-        number = None
-    words = ERRORS.get(number) if number is not None else None
-    # a status callback may carry no ErrorCode (canceled; failed without one)
-    if code in (None, ""):
-        return f"twilio: {message or 'error'}"
-    return f"twilio {code}: {words or message or 'error'}"
-
 
 class WindowTemplate(BaseModel):
     """A Content API template approved by WhatsApp, sent to re-open the window."""
@@ -283,20 +250,6 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships 
         if response.status_code == 429:
             raise RateLimited(retry_after(response.headers.get("Retry-After")), "twilio: too many requests")
         return response
-
-
-def delivery_error(exc: TwilioRestException) -> DeliveryError:
-    reason = describe_error(exc.code, _rest_message(exc))
-    if exc.code in {20429, 63018}:
-        return RateLimited(1.0, reason)
-    if exc.status >= 500:
-        return TransientError(f"{reason} (HTTP {exc.status})")
-    return PermanentError(reason)
-
-
-def _rest_message(exc: TwilioRestException) -> str:
-    # twilio prefixes its own "Unable to create record: "
-    return str(exc.msg).split(": ", 1)[-1]
 
 
 # the answer to every inbound message, rendered once (an ElementTree per message was ~9 µs of each webhook)
@@ -460,7 +413,7 @@ class TwilioConnector(Connector[TwilioOptions]):
         if state is not None:
             error = None
             if state is Delivery.FAILED:
-                error = describe_error(form.get("ErrorCode") or None, form.get("ErrorMessage") or status)
+                error = failure_reason(form.get("ErrorCode") or None, form.get("ErrorMessage") or status)
             await self.host.on_delivery_status(self.name, sid, state, error)
         return web.Response(status=204)
 
@@ -515,7 +468,8 @@ class TwilioConnector(Connector[TwilioOptions]):
             raise TransientError(f"twilio: connector {self.name} is not running")
         recipient = message.recipient.removeprefix(WHATSAPP_PREFIX)
         if not _E164.match(recipient):
-            raise PermanentError(f"twilio: {message.recipient!r} is not a phone number in E.164 form")
+            raise PermanentError(f"twilio: {message.recipient!r} is not a phone number in E.164 form",
+                                 Cause.NO_RECIPIENT)
         # a long text goes in parts; a retry resumes after those the outbox knows went out
         progress = progress or SendProgress()
         requests = self._requests(await self._linked(message))

@@ -49,6 +49,7 @@ from aiohttp import web
 from jconfig.memory import MemoryConfig
 from pydantic import Field
 
+from connectors.vk_errors import RATE_CODES, delivery_error
 from connectors.vk_inbound import (
     IDENTITY_KIND,
     MAX_QUOTES,
@@ -61,11 +62,11 @@ from connectors.vk_upload import one_piece, upload_document, upload_photo
 from connectors.webhook import log_refusal, parse_json, read_body_with_secret
 from router.connector import (
     WEBHOOK_PATIENCE,
+    Cause,
     ChannelLabel,
     Connector,
     ConnectorHost,
     ConnectorOptions,
-    DeliveryError,
     FileUnavailable,
     HostBusy,
     HostFailed,
@@ -98,10 +99,6 @@ MAX_LIMIT_WAIT = 10.0  # a send that would wait longer for the cluster's pace go
 # vk-api paces calls under one lock, so more threads would only wait there;
 # our own pool keeps them from taking the loop's default executor
 WORKER_THREADS = 4
-
-# error codes (https://dev.vk.com/ru/reference/errors) retrying cannot help with
-PERMANENT_CODES = frozenset({5, 7, 15, 27, 100, 113, 900, 901, 902, 914, 917, 936, 945, 946, 950, 962, 966})
-RATE_CODES = {6: 1.0, 9: 10.0, 29: 60.0}
 
 T = TypeVar("T")
 
@@ -175,22 +172,6 @@ class _VkApi(vk_api.VkApi):  # type: ignore[misc]  # vk-api has no type informat
 
     def too_many_rps_handler(self, error: vk_api.ApiError) -> None:
         raise error
-
-
-def delivery_error(exc: Exception) -> DeliveryError:
-    if isinstance(exc, vk_api.ApiError):
-        reason = f"vk: [{exc.code}] {exc.error.get('error_msg', '')}"
-        if exc.code in RATE_CODES:
-            return RateLimited(RATE_CODES[exc.code], reason)
-        if exc.code in PERMANENT_CODES:
-            return PermanentError(reason)
-        return TransientError(reason)
-    if isinstance(exc, vk_api.ApiHttpError):
-        return TransientError(f"vk: HTTP {exc.response.status_code}")
-    if isinstance(exc, requests.RequestException):
-        # our words: the HTTP client's text carries the URL it called
-        return TransientError(f"vk: the API could not be reached ({type(exc).__name__})")
-    return TransientError(f"vk: {type(exc).__name__}: {exc}")
 
 
 VK_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
@@ -519,7 +500,7 @@ class VkConnector(Connector[VkOptions]):
         try:
             peer_id = int(message.recipient)
         except ValueError:
-            raise PermanentError(f"vk: {message.recipient!r} is not a peer id") from None
+            raise PermanentError(f"vk: {message.recipient!r} is not a peer id", Cause.NO_RECIPIENT) from None
         # VK drops a repeated random_id only for a while: a retry resumes
         # after the parts the outbox knows went out
         progress = progress or SendProgress()

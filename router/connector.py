@@ -26,12 +26,14 @@ from router import language, texts
 from router.cluster.contract import AlwaysLead, Leadership, LocalPace, SendPace
 
 # the delivery error tree a send raises, part of this contract: the outbox decides from the type
+from router.delivery_errors import Cause as Cause  # noqa: PLC0414
 from router.delivery_errors import DeliveryError as DeliveryError  # noqa: PLC0414
 from router.delivery_errors import PermanentError as PermanentError  # noqa: PLC0414
 from router.delivery_errors import RateLimited as RateLimited  # noqa: PLC0414
 from router.delivery_errors import RecipientAway as RecipientAway  # noqa: PLC0414
 from router.delivery_errors import TransientError as TransientError  # noqa: PLC0414
 from router.delivery_errors import retry_after as retry_after  # noqa: PLC0414
+from router.delivery_errors import with_cause as with_cause  # noqa: PLC0414
 from router.fetch import GuardedFetcher
 from router.models import Attachment, Delivery, IdentityRef, InboundMessage, Message, OutboundMessage
 from router.redaction import textless_traceback

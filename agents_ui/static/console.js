@@ -298,7 +298,9 @@ function renderSelectedHeader() {
 function deliveryNode(msg) {
   if (msg.direction !== "out") return null;
   if (msg.delivery === "failed") {
-    return el("span", "delivery failed", t("delivery.failed", { reason: msg.delivery_error ? i18n.deliveryReason(msg.delivery_error) : t("delivery.unknown_reason") }));
+    const node = el("span", "delivery failed", t("delivery.failed", { reason: msg.delivery_error ? i18n.deliveryReason(msg.delivery_error) : t("delivery.unknown_reason") }));
+    if (msg.delivery_error) node.title = i18n.deliveryDetail(msg.delivery_error); // the platform's own words
+    return node;
   }
   return el("span", `delivery ${msg.delivery}`, i18next.exists(`delivery.${msg.delivery}`) ? t(`delivery.${msg.delivery}`) : msg.delivery);
 }

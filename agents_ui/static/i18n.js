@@ -145,20 +145,32 @@ window.i18n = (() => {
   }
 
   // why a message was not delivered, as the outbox writes it: its own framing in the console's
-  // language ("gave up after 8 attempts: …", "… (after 2 part(s) of it had been delivered)"); the
-  // platform's words inside stay as the platform said them
+  // language ("gave up after 8 attempts: …", "… (after 2 part(s) of it had been delivered)"), and
+  // the cause a connector gave ("[blocked] telegram: Forbidden: bot was blocked by the user") as a
+  // sentence of the catalogue instead of the platform's words and codes (those are the node's title,
+  // deliveryDetail); a reason without a known cause stays as the platform said it
   const GAVE_UP = /^gave up after (\d+) attempts: ([\s\S]*)$/;
   const PARTS = /^([\s\S]*) \(after (\d+) part\(s\) of it had been delivered\)$/;
+  const CAUSE = /^\[([a-z_]+)\] ([\s\S]*)$/;
+  function causeSaid(text) {
+    const cause = CAUSE.exec(text);
+    return cause && i18next.exists(`delivery.cause.${cause[1]}`) ? t(`delivery.cause.${cause[1]}`) : text;
+  }
   function deliveryReason(text) {
     let reason = String(text || "");
     const parts = PARTS.exec(reason);
     if (parts) reason = parts[1];
     const gaveUp = GAVE_UP.exec(reason);
-    if (gaveUp) reason = t("delivery.gave_up", { count: Number(gaveUp[1]), reason: gaveUp[2] });
+    if (gaveUp) reason = t("delivery.gave_up", { count: Number(gaveUp[1]), reason: causeSaid(gaveUp[2]) });
+    else reason = causeSaid(reason);
     return parts ? t("delivery.after_parts", { count: Number(parts[2]), reason }) : reason;
   }
+  // the platform's own words of a stored reason, without the cause's mark: for the one who digs
+  function deliveryDetail(text) {
+    return String(text || "").replace(/\[[a-z_]+\] /, "");
+  }
 
-  return { pick, browserLanguage, use, t, error, described, deliveryReason, fmt, translate, get lang() { return lang; },
+  return { pick, browserLanguage, use, t, error, described, deliveryReason, deliveryDetail, fmt, translate, get lang() { return lang; },
     LANGUAGES };
 })();
 

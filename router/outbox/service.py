@@ -37,6 +37,7 @@ from router.aio import wait_event
 from router.bus import EventBus
 from router.config import OutboxConfig
 from router.connector import (
+    Cause,
     Connector,
     DeliveryError,
     PermanentError,
@@ -44,6 +45,7 @@ from router.connector import (
     RecipientAway,
     SendProgress,
     TransientError,
+    with_cause,
 )
 from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
@@ -273,13 +275,13 @@ class OutboxWorker:
                                 functools.partial(self.store.outbox_part_sent, entry.id, node=self.node))
         try:
             if connector is None:
-                raise PermanentError(f"no enabled connector named {channel!r}")
+                raise PermanentError(f"no enabled connector named {channel!r}", Cause.ACCOUNT)
             if is_note_id(entry.message_id):  # invariant 8's last line: a note never reaches a connector
                 raise PermanentError(f"{entry.message_id} is a private note: notes are never sent to a customer")
             async with asyncio.timeout(SEND_TIMEOUT):
                 result = await connector.send(entry.payload, progress)
         except TimeoutError:
-            error = TransientError(f"no answer within {SEND_TIMEOUT:g}s")
+            error = TransientError(f"no answer within {SEND_TIMEOUT:g}s", Cause.UNAVAILABLE)
             return await self._failed(entry, attempts, error, progress.done)
         except RecipientAway:
             # not a failure: it waits, out of the queue, until the connector says they have it
@@ -375,7 +377,9 @@ class OutboxWorker:
                 f"attempt {attempts}" if attempts == entry.attempts + 1 else "asked to wait", delay, error.reason,
             )
             return
-        reason = error.reason
+        # the cause first (the console says it in the agent's language), the platform's words after it
+        reason = with_cause(error.reason, error.cause or (
+            None if isinstance(error, PermanentError) else Cause.UNAVAILABLE))
         if not isinstance(error, PermanentError):
             reason = f"gave up after {attempts} attempts: {reason}"
         if parts_sent:

@@ -309,7 +309,7 @@ async def test_an_outage_is_retried_then_dead_lettered_and_the_agent_sees_why(
             return shown[reply_id] if shown[reply_id]["delivery"] == "failed" else None
 
         shown = await eventually(failed, "the reply to show as failed")
-    assert shown["delivery_error"].startswith("gave up after 3 attempts: telegram:")
+    assert shown["delivery_error"].startswith("gave up after 3 attempts: [unavailable] telegram:")
     assert len(tg_api.sent("sendMessage")) == 3
 
 
@@ -319,7 +319,7 @@ async def test_a_blocked_bot_fails_at_once(tg: Client, tg_api: FakeTelegram) -> 
     failed = await settled(tg, await reply(tg, "sorry to see you go"))
     assert failed.delivery is Delivery.FAILED
     assert failed.delivery_error == (
-        "telegram: Telegram server says - Forbidden: bot was blocked by the user")
+        "[blocked] telegram: Telegram server says - Forbidden: bot was blocked by the user")
     assert len(tg_api.sent("sendMessage")) == 1
 
 
@@ -493,7 +493,8 @@ async def test_a_reply_cut_short_tells_the_agent_how_much_of_it_went(tg: Client,
     failed = await settled(tg, await reply(tg, "A" * 4096 + "B" * 10))
     assert failed.delivery is Delivery.FAILED
     assert failed.delivery_error == (
-        "telegram: Telegram server says - Bad Request: chat not found (after 1 part(s) of it had been delivered)")
+        "[no_recipient] telegram: Telegram server says - Bad Request: chat not found"
+        " (after 1 part(s) of it had been delivered)")
 
 
 async def test_without_a_public_url_the_webhook_is_left_alone_and_it_says_so(

@@ -64,7 +64,8 @@ async def test_an_outage_is_retried_then_dead_lettered_and_the_agent_sees_why(
         failed = await delivery_is(http, conversation_id, reply_id, "failed")
     finally:
         await http.close()
-    assert failed["delivery_error"] == "gave up after 3 attempts: twilio 503: Unable to create record (HTTP 503)"
+    assert failed["delivery_error"] == (
+        "gave up after 3 attempts: [unavailable] twilio 503: Unable to create record (HTTP 503)")
     assert len(twilio_api.calls) == 3
 
 
@@ -113,7 +114,8 @@ async def test_an_unsubscribed_customer_fails_at_once_with_the_reason(tw: Client
         failed = await delivery_is(http, conversation_id, reply_id, "failed")
     finally:
         await http.close()
-    assert failed["delivery_error"] == "twilio 21610: the customer has unsubscribed (replied STOP) from this sender"
+    assert failed["delivery_error"] == (
+        "[unsubscribed] twilio 21610: the customer has unsubscribed (replied STOP) from this sender")
     assert len(twilio_api.calls) == 1
 
 
@@ -348,3 +350,36 @@ async def test_an_agent_sends_a_picture_by_url_through_the_api(tw: Client, twili
         await http.close()
     [call] = twilio_api.sent()
     assert (call.all("MediaUrl"), call.get("Body")) == (["https://shop.example/p/1042.jpg"], None)
+
+
+@pytest.mark.parametrize(("code", "status", "words", "cause"), [
+    (63016, 400, "Failed to send freeform message because you are outside the allowed window.", "window_closed"),
+    (21211, 400, "The 'To' number +7916 is not a valid phone number.", "no_recipient"),
+])
+async def test_a_final_refusal_says_why_in_the_agents_terms_and_is_sent_once(
+        tw: Client, twilio_api: FakeTwilio, code: int, status: int, words: str, cause: str) -> None:
+    """The console showed Twilio's code and English words («Не доставлено: twilio 63016: outside
+    WhatsApp's …»): the cause before them is what the console says in the agent's language."""
+    twilio_api.fail_next(status, code, words)
+    http = await console(tw)
+    try:
+        conversation_id, reply_id = await reply_to_new_message(tw, http)
+        failed = await delivery_is(http, conversation_id, reply_id, "failed")
+    finally:
+        await http.close()
+    assert failed["delivery_error"].startswith(f"[{cause}] twilio {code}: ")
+    assert len(twilio_api.calls) == 1
+
+
+async def test_a_receipt_of_a_carrier_filter_says_why_in_the_agents_terms(tw: Client, twilio_api: FakeTwilio) -> None:
+    http = await console(tw)
+    try:
+        conversation_id, reply_id = await reply_to_new_message(tw, http, "one")
+        [call] = await sent_calls(twilio_api, 1)
+        await delivery_is(http, conversation_id, reply_id, "sent")
+        assert await twilio_api.report(call, "undelivered", error_code=30007,
+                                       deliver_to=str(tw.server.make_url(""))) == 204
+        failed = await delivery_is(http, conversation_id, reply_id, "failed")
+    finally:
+        await http.close()
+    assert failed["delivery_error"] == "[rejected] twilio 30007: filtered by the carrier as spam"

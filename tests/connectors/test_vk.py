@@ -271,7 +271,7 @@ async def test_an_outage_is_retried_then_dead_lettered_with_the_reason(vk: Clien
     vk_api.outage(times=50)
     failed = await settled(vk, await reply(vk, "we are here"))
     assert failed.delivery is Delivery.FAILED
-    assert failed.delivery_error == "gave up after 3 attempts: vk: HTTP 502"
+    assert failed.delivery_error == "gave up after 3 attempts: [unavailable] vk: HTTP 502"
     assert len(vk_api.sent("messages.send")) == 3
 
 
@@ -298,7 +298,7 @@ async def test_a_user_who_forbade_messages_fails_at_once(vk: Client, vk_api: Fak
     vk_api.fail_next(901, "Can't send messages for users without permission", method="messages.send")
     failed = await settled(vk, await reply(vk, "hello?"))
     assert failed.delivery is Delivery.FAILED
-    assert failed.delivery_error == "vk: [901] Can't send messages for users without permission"
+    assert failed.delivery_error == "[blocked] vk: [901] Can't send messages for users without permission"
     assert len(vk_api.sent("messages.send")) == 1
 
 

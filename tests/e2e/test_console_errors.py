@@ -110,3 +110,30 @@ async def test_why_a_message_was_not_delivered_is_framed_in_the_consoles_languag
     shown = await page.evaluate("(reason) => t('delivery.failed', {reason: window.i18n.deliveryReason(reason)})",
                                 reason)
     assert shown == expected
+
+
+@pytest.mark.parametrize(("locale", "blocked", "unavailable"), [
+    ("ru-RU", "Не доставлено: клиент заблокировал нас или не принимает наши сообщения в этом канале: "
+              "напишите ему в другом",
+     "Не доставлено: попытки кончились (15): сервис канала не отвечал или возвращал ошибки "
+     "(клиент уже получил 1 часть сообщения)"),
+    ("en-US", "Not delivered: the customer has blocked us or does not accept our messages on this channel: "
+              "write to them on another one",
+     "Not delivered: gave up after 15 attempts: the channel's service did not answer or kept failing "
+     "(the customer has 1 part of it already)"),
+])
+async def test_why_a_message_was_not_delivered_is_said_in_the_agents_words_not_the_platforms(
+        service: str, browser: Browser, locale: str, blocked: str, unavailable: str) -> None:
+    """«Не доставлено: telegram: Telegram server says - Forbidden: bot was blocked by the user»: the
+    platform's English and codes in a Russian console. The cause a connector gives is said in the
+    console's language; the platform's words stay in the stored reason for whoever digs."""
+    page = await (await browser.new_context(locale=locale)).new_page()
+    await agent_logs_in(page, service)
+    said = "(reason) => t('delivery.failed', {reason: window.i18n.deliveryReason(reason)})"
+    reason = "[blocked] telegram: Telegram server says - Forbidden: bot was blocked by the user"
+    assert await page.evaluate(said, reason) == blocked
+    assert await page.evaluate("(reason) => window.i18n.deliveryDetail(reason)", reason) == (
+        "telegram: Telegram server says - Forbidden: bot was blocked by the user")
+    reason = ("gave up after 15 attempts: [unavailable] telegram: the Bot API's answer could not be read"
+              " (after 1 part(s) of it had been delivered)")
+    assert await page.evaluate(said, reason) == unavailable

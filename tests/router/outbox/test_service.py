@@ -114,7 +114,7 @@ async def test_last_failure_dead_letters_with_the_reason_and_tells_the_console(r
         rig.clock.advance(120)
     await asyncio.wait_for(watcher, HANG)
     [(_, delivery, error)] = await rig.deliveries(conv)
-    assert delivery is Delivery.FAILED and error == "gave up after 3 attempts: connection refused"
+    assert delivery is Delivery.FAILED and error == "gave up after 3 attempts: [unavailable] connection refused"
     assert events == [error]
     assert await rig.router.store.pending_outbox(10) == []
 
@@ -164,7 +164,7 @@ async def test_unknown_channel_is_dead_lettered_not_dropped(rig: Rig) -> None:
     conv = accepted.conversation_id or ""
     await rig.router.conversations.reply(conv, await rig.agent(), "hello")
     await rig.worker.run_once()
-    assert await rig.deliveries(conv) == [("hello", Delivery.FAILED, "no enabled connector named 'gone'")]
+    assert await rig.deliveries(conv) == [("hello", Delivery.FAILED, "[account] no enabled connector named 'gone'")]
 
 
 def test_backoff_grows_and_is_capped() -> None:
