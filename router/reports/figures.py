@@ -20,9 +20,10 @@ the next ``resolved``; a reopened conversation is a new cycle, counted again.
 - bot: a cycle opened to the bot (or handed to it) is contained when it is
   resolved with no ``handoff`` anywhere in it;
 - a ``merged`` event (the conversation folded into another by a merge) ends a
-  cycle without resolving it: no resolution, containment nor SLA is counted of
-  it; an ``unmerged`` one starts nothing: the conversation is back as it was,
-  its cycle goes on and is judged as any other;
+  cycle without resolving it: no resolution, containment (it is not among the
+  bot's cycles either) nor SLA is counted of it, its handoffs are; an
+  ``unmerged`` one starts nothing: the conversation is back as it was, its
+  cycle goes on and is judged as any other;
 - percentiles are nearest-rank (the smallest value with at least p% of the
   values at or below it), so each one is a value that happened.
 First response and wait count business time: a queue with opening ``hours``
@@ -313,10 +314,12 @@ class Counting:
             row.sla_missed += 1
 
     def _bot(self, cycle: CycleFacts, row: Row) -> None:
-        row.bot += 1
         handoffs = cycle.handoffs
         row.handoffs += len(handoffs)
         self.reasons.update(reason or NONE for reason in handoffs)
+        if cycle.merged:  # folded into another, never resolved: the bot could not contain it, nor fail to
+            return
+        row.bot += 1
         # contained: resolved by the bot, with no handoff anywhere in the cycle (a person had it before)
         if cycle.resolved_at is not None and cycle.resolved_prev_status == "bot" and not handoffs:
             row.bot_contained += 1

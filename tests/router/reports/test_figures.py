@@ -72,3 +72,28 @@ def test_a_range_to_24_00_is_open_to_midnight() -> None:
     assert open_seconds(evening, MON, MON + timedelta(days=1)) == 6 * 3600
     assert evening.is_open(MON + timedelta(hours=23, minutes=59, seconds=30))
     assert not evening.is_open(MON + timedelta(days=5, minutes=0, seconds=30))  # Saturday 00:00:30
+
+
+def test_a_bot_conversation_merged_into_another_is_not_a_failure_of_the_bot() -> None:
+    """A customer asked the bot on the site chat (answered, resolved by the bot), then wrote on Telegram and
+    shared their contact: that second conversation, still with the bot, was folded into their WhatsApp one.
+    Bot containment read 1 of 2 (50 %), though the merge, not the bot, ended it: now 1 of 1."""
+    at = MON + timedelta(hours=10)
+
+    def bot_event(seq: int, conversation: str, kind: Kind, seconds: int, status: str, prev: str | None,
+                  reason: str | None = None) -> ConversationEvent:
+        return ConversationEvent(seq, conversation, "cus_1", kind, at + timedelta(seconds=seconds), status, prev,
+                                 "support", "webchat", "chat", None, None, None, 0, reason, None)
+
+    events = [bot_event(1, "conv_answered", Kind.OPENED, 0, "bot", None),
+              bot_event(2, "conv_answered", Kind.RESOLVED, 30, "resolved", "bot"),
+              bot_event(3, "conv_folded", Kind.OPENED, 40, "bot", None),
+              bot_event(4, "conv_folded", Kind.HANDOFF, 41, "queued", "bot", "low_confidence"),
+              bot_event(5, "conv_folded", Kind.QUEUED, 41, "queued", "bot"),
+              bot_event(6, "conv_folded", Kind.MERGED, 42, "resolved", "queued")]
+    made = report(events, [], MON, MON + timedelta(days=1), GroupBy.TEAM, Queues(targets={"support": 60.0}))
+    [row] = made.rows
+    assert (row["opened"], row["resolved"]) == (2, 1)
+    assert (row["bot"], row["bot_contained"], row["bot_containment"]) == (1, 1, 1.0)
+    assert row["handoffs"] == 1 and made.handoff_reasons == {"low_confidence": 1}  # the handoff did happen
+    assert (row["sla_met"], row["sla_missed"]) == (0, 0)
