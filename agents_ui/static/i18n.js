@@ -103,6 +103,9 @@ window.i18n = (() => {
     dateTime: (ts) => date(ts, { dateStyle: "medium", timeStyle: "short" }),
     // 5 дек.
     date: (ts) => date(ts, { day: "numeric", month: "short" }),
+    // a calendar day named by the server ("2026-12-05", already cut in some zone): 5 дек. in any browser's zone
+    // (read as noon UTC, as it was, it became the 6th east of UTC+12: New Zealand in summer, Kiribati)
+    calendarDay: (isoDay) => date(`${isoDay}T00:00:00Z`, { day: "numeric", month: "short", timeZone: "UTC" }),
     // "Сегодня", "Вчера", or "суббота, 5 декабря"
     day: (ts) => {
       const when = new Date(ts);

@@ -42,9 +42,10 @@
     const by = state.report ? state.report.group_by : "day";
     if (group === "-") return tr("reports.none");
     if (by === "agent") return state.agents.get(group) || group;
-    if (by === "day") return window.fmt.date(`${group}T12:00:00Z`);
-    // the server cuts days and hours in the zone the console sends (tz): the group is that zone's wall time
-    if (by === "hour") return `${window.fmt.date(`${group.slice(0, 10)}T12:00:00Z`)} ${group.slice(11, 16)}`;
+    // the server cuts days and hours in the zone the console sends (tz): the group is that zone's wall time,
+    // a calendar day and an hour, never an instant to convert again
+    if (by === "day") return window.fmt.calendarDay(group.slice(0, 10));
+    if (by === "hour") return `${window.fmt.calendarDay(group.slice(0, 10))} ${group.slice(11, 16)}`;
     return group;
   }
 
@@ -138,7 +139,8 @@
     const node = testid(el("table", "report-table"), "report-table");
     const head = el("tr");
     for (const column of report.columns) {
-      head.append(el("th", "", column === "group" ? tr(`reports.group.${report.group_by}`) : tr(`reports.columns.${column}`)));
+      // the group's column is named as the CSV's («День», not the menu's «Дням»: "by days")
+      head.append(el("th", "", column === "group" ? tr(`reports.group_column.${report.group_by}`) : tr(`reports.columns.${column}`)));
     }
     const body = el("tbody");
     for (const row of report.rows) {

@@ -54,3 +54,35 @@ async def test_reports_count_todays_conversation_chart_it_and_export_it(service:
     await screen.locator('[data-testid="reports-close"]').click()
     await expect(screen).to_be_hidden()
     await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
+
+
+async def test_a_supervisor_in_new_zealand_reads_todays_date_in_russian(service: str, browser: Browser) -> None:
+    """A browser in Auckland (UTC+13 in December) saw each day of a report named as the next day (the server's
+    day read as noon UTC, then shown in the browser's zone), the table's first column headed «Дням» ("by days",
+    the menu's word) and the volumes chart titled «Диалогы»."""
+    customer = await (await browser.new_context()).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "Где мой заказ?")
+    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800}, locale="ru-RU",
+                                             timezone_id="Pacific/Auckland")).new_page()
+    await agent_logs_in(admin, service)
+    await expect(admin.locator('[data-testid="conversation"]', has_text="Где мой заказ?")).to_be_visible()
+
+    await (await from_more(admin, "reports-open")).click()
+    screen = admin.locator('[data-testid="reports-screen"]')
+    table = screen.locator('[data-testid="report-table"]')
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    # the day the server counted it on, in Auckland: the one the console asked for
+    href = await screen.locator('[data-testid="report-csv-figures"]').get_attribute("href")
+    assert href is not None and "tz=Pacific%2FAuckland" in href
+    asked = await admin.request.get(service + href.replace("figures.csv", "figures"))
+    [row] = (await asked.json())["rows"]
+    day = row["group"]
+    # that calendar day as Russian names it, whatever the zone: e.g. «8 дек.»
+    named = await admin.evaluate(
+        "(day) => new Intl.DateTimeFormat('ru', {day: 'numeric', month: 'short', timeZone: 'UTC'})"
+        ".format(new Date(day + 'T00:00:00Z'))", day)
+    await expect(table.locator("tbody tr th")).to_have_text([named])
+    await expect(table.locator("thead th").first).to_have_text("День")
+    await expect(screen.locator('[data-testid="chart-volumes"] figcaption')).to_have_text("Диалоги")
+    await expect(screen.locator('[data-testid="chart-volumes"] svg text.report-label').first).to_contain_text(named)
