@@ -125,8 +125,11 @@ async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
                   (400, "a range longer than 366 days"), (429, "another report is being counted on the node")))
 async def report_csv(request: web.Request, query: CsvQuery) -> web.Response:
     made = await _report(request.app, query)
+    names: dict[str, str] = {}
+    if query.lang is not None and made.group_by is GroupBy.AGENT:  # people read names, programs keep the ids
+        names = {a.id: a.display_name for a in await request.app[STORE].list_agents()}
     name = f"omnirouter-{query.table}-{made.since:%Y%m%d}-{made.until:%Y%m%d}-{made.group_by.value}.csv"
-    return web.Response(text=csv_text(made, query.table, query.lang), content_type="text/csv", charset="utf-8",
+    return web.Response(text=csv_text(made, query.table, query.lang, names), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

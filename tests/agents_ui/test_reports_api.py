@@ -76,6 +76,23 @@ async def test_the_csv_in_russian_opens_in_a_russian_spreadsheet(client: Client)
     assert (await resp.text()).lstrip("\ufeff").splitlines() == ["Reason,Handoffs"]
 
 
+
+async def test_the_csv_by_agent_names_the_agents_as_the_screen_does(client: Client) -> None:
+    """The console's table by agent showed names; its CSV download showed account ids (agt_…) and "-" for the
+    conversations nobody answered, which a supervisor's spreadsheet could not tell apart."""
+    await _day(client)
+    resp = await client.get("/api/agents")
+    admin = next(a for a in (await resp.json())["agents"] if a["username"] == "admin")
+    resp = await client.get("/api/reports/figures.csv", params={**_range("agent"), "lang": "ru"})
+    rows = list(csv.DictReader(io.StringIO((await resp.read()).decode("utf-8")[1:]), delimiter=";"))
+    assert sorted((r["Оператор"], r["Открыто"]) for r in rows) == sorted([(admin["display_name"], "1"), ("нет", "1")])
+    resp = await client.get("/api/reports/figures.csv", params={**_range("agent"), "lang": "en"})
+    rows = list(csv.DictReader(io.StringIO((await resp.text()).lstrip("\ufeff"))))
+    assert sorted(r["Agent"] for r in rows) == sorted([admin["display_name"], "none"])
+    # for a program, the ids it can join on, as the JSON has them
+    resp = await client.get("/api/reports/figures.csv", params=_range("agent"))
+    assert sorted(r["agent"] for r in csv.DictReader(io.StringIO(await resp.text()))) == sorted([admin["id"], "-"])
+
 async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(
         client: Client, agent_http: aiohttp.ClientSession) -> None:
     async with agent_http.get("/api/reports/figures", params=_range()) as resp:
