@@ -4,10 +4,11 @@ queues' first-response targets). Every figure is defined in README.md,
 "Live wallboard"; the definitions in short:
 
 - queued: conversations waiting for an agent now (status queued, not snoozed);
-- oldest_queued_at: the opening (``created_at``) of the longest waiting one;
+- oldest_queued_at: the opening (``created_at``, or the reopening) of the longest waiting one;
   the longest wait is the snapshot's ``at`` minus it (the clock the
   first-response target counts on);
-- assigned / bot: conversations with an agent / with the bot now (not snoozed);
+- assigned / bot: conversations with an agent / with the bot now (not snoozed); one with
+  the bot counts in the team it would be handed to (the bot rule's ``then``);
 - sla_breached: queued or assigned, not snoozed, no agent's reply yet, and
   open longer than their team's ``first_response`` (what the SLA sweep flags);
 - valuable_waiting: queued, whose customer's tier or lifetime value makes them
