@@ -34,6 +34,19 @@ def _words(lang: Lang) -> dict[str, Any]:
     return catalogue
 
 
+# the figures in seconds: a spreadsheet's header names the unit, and its cells keep a tenth of a second
+DURATIONS = frozenset({"first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90",
+                       "wait_p50", "wait_p90"})
+
+
+def _header(column: str, group: str, words: dict[str, Any]) -> str:
+    if column == "group":
+        named: str = words["group_column"][group]
+        return named
+    name: str = words["columns"][column]
+    return str(words["csv_header"]["seconds"]).replace("{{column}}", name) if column in DURATIONS else name
+
+
 def _cell(value: Cell, lang: Lang | None) -> Cell:
     if isinstance(value, str) and value.startswith(_FORMULA) and value != "-":
         return "'" + value
@@ -52,6 +65,15 @@ def _group(value: Cell, words: dict[str, Any] | None, names: Mapping[str, str]) 
     return names.get(value, value)
 
 
+def _value(column: str, value: Cell, words: dict[str, Any] | None, names: Mapping[str, str]) -> Cell:
+    """A cell as a spreadsheet's reader wants it (``words``: in their language), else as the JSON has it."""
+    if column == "group":
+        return _group(value, words, names)
+    if words is not None and column in DURATIONS and isinstance(value, float):
+        return round(value, 1)  # 22.692047 s read as 22.7 s: microseconds are no figure to a person
+    return value
+
+
 def csv_text(made: Report, table: str, lang: Lang | None = None, names: Mapping[str, str] | None = None) -> str:
     """``names``: agents' names by id, for a spreadsheet's agent column (a program gets the ids)."""
     out = io.StringIO()
@@ -66,10 +88,10 @@ def csv_text(made: Report, table: str, lang: Lang | None = None, names: Mapping[
     else:
         group = made.group_by.value
         if words:
-            writer.writerow([words["group_column"][group] if c == "group" else words["columns"][c] for c in COLUMNS])
+            writer.writerow([_header(c, group, words) for c in COLUMNS])
         else:
             writer.writerow([group if c == "group" else c for c in COLUMNS])
-        writer.writerows([_cell(_group(row.get(c), words, names or {}) if c == "group" else row.get(c), lang)
-                          for c in COLUMNS] for row in made.rows)
+        writer.writerows([_cell(_value(c, row.get(c), words, names or {}), lang) for c in COLUMNS]
+                         for row in made.rows)
     # the mark tells Excel the file is UTF-8 (without it, Cyrillic names came out garbled)
     return ("\ufeff" if lang else "") + out.getvalue()

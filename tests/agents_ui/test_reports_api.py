@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -92,6 +93,25 @@ async def test_the_csv_by_agent_names_the_agents_as_the_screen_does(client: Clie
     # for a program, the ids it can join on, as the JSON has them
     resp = await client.get("/api/reports/figures.csv", params=_range("agent"))
     assert sorted(r["agent"] for r in csv.DictReader(io.StringIO(await resp.text()))) == sorted([admin["id"], "-"])
+
+
+async def test_the_csv_for_a_spreadsheet_says_its_times_are_seconds(client: Client) -> None:
+    """A Russian supervisor's spreadsheet read «Первый ответ p50» = «0,093417»: no unit, and microseconds. The
+    header now names the unit and a time keeps a tenth of a second; a program's CSV keeps the JSON's values."""
+    await _day(client)
+    resp = await client.get("/api/reports/figures.csv", params={**_range("channel"), "lang": "ru"})
+    [row] = list(csv.DictReader(io.StringIO((await resp.read()).decode("utf-8")[1:]), delimiter=";"))
+    assert "Первый ответ p50" not in row
+    assert re.fullmatch(r"\d+(,\d)?", row["Первый ответ p50, с"]), row
+    assert re.fullmatch(r"\d+(,\d)?", row["Ожидание в очереди p50, с"]) and row["Решение p90, с"] != ""
+    resp = await client.get("/api/reports/figures.csv", params={**_range("channel"), "lang": "en"})
+    [row] = list(csv.DictReader(io.StringIO((await resp.text()).lstrip("\ufeff"))))
+    assert re.fullmatch(r"\d+(\.\d)?", row["First response p50, s"]), row
+    resp = await client.get("/api/reports/figures", params=_range("channel"))
+    exact = (await resp.json())["rows"][0]["first_response_p50"]
+    resp = await client.get("/api/reports/figures.csv", params=_range("channel"))
+    [row] = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert float(row["first_response_p50"]) == exact
 
 async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(
         client: Client, agent_http: aiohttp.ClientSession) -> None:
