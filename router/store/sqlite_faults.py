@@ -8,18 +8,25 @@ Files made immutable (``chattr +i``) under a running server: ext4 refuses a
 write fault on a page of a shared mapping of such a file with SIGBUS, and
 SQLite maps its WAL index (``-shm``) into memory, so the next commit after the
 kernel wrote that page back killed the whole process instead of answering 503.
-``guard`` looks at the files' flags before each batch (one ``ioctl`` a file,
+``guard`` looks at the files' flags before each batch (one ``statx`` a file,
 microseconds) and refuses the batch instead. The database file itself is no
-longer memory-mapped (``PRAGMA mmap_size``), which died the same way."""
+longer memory-mapped (``PRAGMA mmap_size``), which died the same way.
+
+The flags are read by the files' names, never through a descriptor of our own:
+closing any descriptor of a file drops every POSIX lock the process holds on
+it, SQLite's included, and the next program to close its last connection to
+the database (``omnirouter agents set-password`` beside a running service)
+then took the WAL and its index for its own and deleted them, leaving the
+service writing to a WAL nobody else could see."""
 
 from __future__ import annotations
 
-import array
-import contextlib
+import ctypes
 import errno
-import fcntl
 import os
 import sqlite3
+import sys
+from collections.abc import Callable
 
 from router.store.errors import BackendError, IntegrityViolation, StoreError, StoreUnavailable
 
@@ -56,8 +63,35 @@ _MESSAGES = {
 # read-only, a failed write's half state): it is opened afresh before its next use
 _REOPEN = {_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_CORRUPT, _SQLITE_NOTADB}
 
-_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h: _IOR('f', 1, long)
-_FS_IMMUTABLE_FL = 0x00000010
+# linux/stat.h: statx(2), which reads a file's attributes by its name
+_AT_FDCWD, _AT_SYMLINK_NOFOLLOW = -100, 0x100
+_STATX_ATTR_IMMUTABLE = 0x10
+
+
+class _Statx(ctypes.Structure):
+    # struct statx up to stx_attributes_mask, then the rest of its 256 bytes
+    _fields_ = (("stx_mask", ctypes.c_uint32), ("stx_blksize", ctypes.c_uint32),
+                ("stx_attributes", ctypes.c_uint64), ("stx_nlink", ctypes.c_uint32),
+                ("stx_uid", ctypes.c_uint32), ("stx_gid", ctypes.c_uint32), ("stx_mode", ctypes.c_uint16),
+                ("spare0", ctypes.c_uint16), ("stx_ino", ctypes.c_uint64), ("stx_size", ctypes.c_uint64),
+                ("stx_blocks", ctypes.c_uint64), ("stx_attributes_mask", ctypes.c_uint64),
+                ("rest", ctypes.c_uint8 * 192))
+
+
+def _statx() -> Callable[..., int] | None:
+    """libc's statx (glibc 2.28+, Linux 4.11+), or None: elsewhere no check is made."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).statx
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_Statx))
+    function.restype = ctypes.c_int
+    return function
+
+
+_STATX = _statx()
 
 
 def _code(exc: sqlite3.Error) -> int | None:
@@ -101,18 +135,12 @@ def needs_reopen(exc: BaseException) -> bool:
 
 
 def _immutable(path: str) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
-        return False  # no such file (yet): SQLite reports what it finds
-    try:
-        flags = array.array("i", [0])  # the kernel reads and writes an int
-        with contextlib.suppress(OSError):  # a file system without these flags
-            fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
-            return bool(flags[0] & _FS_IMMUTABLE_FL)
+    if _STATX is None:
         return False
-    finally:
-        os.close(fd)
+    found = _Statx()
+    if _STATX(_AT_FDCWD, os.fsencode(path), _AT_SYMLINK_NOFOLLOW, 0, ctypes.byref(found)) != 0:
+        return False  # no such file (yet): SQLite reports what it finds
+    return bool(found.stx_attributes & found.stx_attributes_mask & _STATX_ATTR_IMMUTABLE)
 
 
 def guard(path: str) -> None:

@@ -116,6 +116,19 @@ def test_without_a_store_it_says_so_and_creates_none(
     assert not db.parent.exists()
 
 
+async def set_password_elsewhere(folder: Path, password: str) -> str:
+    """``omnirouter agents set-password admin`` in another process, as from a
+    second terminal, while the service holds the store open; what it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "router.cli", "agents", "set-password", "admin", "--config", str(folder),
+        "--password-env", "NEW_PW", env={**os.environ, "NEW_PW": password}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)  # a hang detector, not a speed limit
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
 @sqlite_only("test_on_postgresql_the_password_is_set_in_the_database, below")
 async def test_while_the_service_runs_the_new_password_works_at_once_and_old_sessions_end(
     make_client: AppClient, settings: Settings, tmp_path: Path
@@ -124,19 +137,28 @@ async def test_while_the_service_runs_the_new_password_works_at_once_and_old_ses
     await login(client)
     assert (await client.get("/api/me")).status == 200
     folder = config_for(tmp_path / "config", Path(settings.store.path))
-    # another process, as from a second terminal, while the service holds the store open
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "router.cli", "agents", "set-password", "admin", "--config", str(folder),
-        "--password-env", "NEW_PW", env={**os.environ, "NEW_PW": NEW}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)  # a hang detector, not a speed limit
-    assert proc.returncode == 0, err.decode()
-    assert "1 console session(s) of it ended" in out.decode()
+    assert "1 console session(s) of it ended" in await set_password_elsewhere(folder, NEW)
     assert (await client.get("/api/me")).status == 401
     bad = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert bad.status == 401
     await login(client, "admin", NEW)
+
+
+@sqlite_only("the SQLite store's files alone are shared between processes")
+async def test_while_the_service_runs_every_later_password_works_too(
+    make_client: AppClient, settings: Settings, tmp_path: Path
+) -> None:
+    """The first command's close once took the running service's WAL with it (the
+    service's check of the files' flags had dropped its locks on them), so the
+    service went on in a WAL of its own nobody else saw: the second password set
+    while it ran never reached its logins, nor its writes the database file."""
+    client = await make_client()
+    await login(client)
+    folder = config_for(tmp_path / "config", Path(settings.store.path))
+    for password in (NEW, NEW + " again", NEW + " and again"):
+        await set_password_elsewhere(folder, password)
+        assert await asyncio.to_thread(os.path.exists, f"{settings.store.path}-wal")
+        await login(client, "admin", password)
 
 
 async def test_on_postgresql_the_password_is_set_in_the_database(
