@@ -123,12 +123,14 @@ async def _authorise(request: web.Request, ep: Endpoint) -> None:
     await seen_at_request(request.app, request_token_hash(request))  # somebody is at work there
 
 
-def _validate(model: type[BaseModel], raw: Any) -> BaseModel:
+def _validate(model: type[BaseModel], raw: Any, part: str = "body") -> BaseModel:
+    """``raw`` as ``model``; a 422 naming the field, or ``part`` (the body, the query) when the
+    problem is of the whole (a range whose end is before its start)."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
+        where = ".".join(str(p) for p in first["loc"]) or part
         # the kind of problem and its limits, for a client to say it in its own language
         limits = {k: str(v) for k, v in (first.get("ctx") or {}).items() if isinstance(v, str | int | float)}
         raise ApiError(422, "invalid", f"{where}: {first['msg']}",
@@ -172,7 +174,7 @@ async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:
             _validate(_NoBody, raw)
         return None
     if ep.query is not None:
-        return _validate(ep.query, dict(request.query))
+        return _validate(ep.query, dict(request.query), "query")
     return None
 
 

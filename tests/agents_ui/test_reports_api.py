@@ -122,6 +122,10 @@ async def test_reports_are_for_supervisors_and_bad_ranges_are_refused(
     resp = await client.get("/api/reports/figures", params={"since": "2020-01-01T00:00:00Z",
                                                            "until": "2022-01-01T00:00:00Z"})
     assert await error_of(resp) == (400, "report_range_too_long", "a report covers at most 366 days")
+    backwards = await client.get("/api/reports/figures", params={"since": "2020-02-01T00:00:00Z",
+                                                                 "until": "2020-01-01T00:00:00Z"})
+    # a problem of the whole query is said to be the query's, not a body's (a GET has none)
+    assert (await backwards.json())["error"]["field"] == "query"
     for bad in ({"since": "2020-02-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
                 {"since": "2020-01-01T00:00:00", "until": "2020-02-01T00:00:00Z"},
                 {**_range(), "group_by": "planet"}, {},
