@@ -125,3 +125,13 @@ def textless_traceback(exc: BaseException) -> str:
                      + f"{name} (its words are left out of the log: they may quote a customer)\n")
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return "\nwhich led to\n\n".join(reversed(parts)).rstrip("\n")
+
+
+# a customer's address or number as a platform's error may quote it ("550 5.1.1 <ivan@mail.ru>: no such
+# user", "The 'To' number +79161234567 is not valid"): the agent is shown it, a log line is not
+_ADDRESS = re.compile(r"[^\s<>()\[\]'\"@,;:]+@[^\s<>()\[\]'\"@,;:]+|\+\d[\d\s().-]{5,}\d")
+
+
+def without_addresses(text: str) -> str:
+    """``text`` for a log line: e-mail addresses and international phone numbers in it as ``<address>``."""
+    return _ADDRESS.sub("<address>", text)

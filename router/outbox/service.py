@@ -51,7 +51,7 @@ from router.metrics import Metrics
 from router.models import Message, OutboxEntry, utcnow
 from router.notes.guard import is_note_id
 from router.outbox.store import LeaseLost, OutboxStore
-from router.redaction import redact
+from router.redaction import redact, without_addresses
 from router.store.errors import NotFound, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -374,7 +374,8 @@ class OutboxWorker:
             self.metrics.messages_out.labels(channel, "retry").inc()
             log.warning(
                 "message %s on %s failed (%s, retry in %.1fs): %s", entry.message_id, channel,
-                f"attempt {attempts}" if attempts == entry.attempts + 1 else "asked to wait", delay, error.reason,
+                f"attempt {attempts}" if attempts == entry.attempts + 1 else "asked to wait", delay,
+                without_addresses(error.reason),
             )
             return
         # the cause first (the console says it in the agent's language), the platform's words after it
@@ -388,7 +389,7 @@ class OutboxWorker:
         message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock(), self.node)
         self.metrics.messages_out.labels(channel, "failed").inc()
         log.error("message %s on %s dead-lettered (conversation %s): %s",
-                  entry.message_id, channel, entry.conversation_id, reason)
+                  entry.message_id, channel, entry.conversation_id, without_addresses(reason))
         # a dead entry no longer blocks the recipient's later messages (the next claim takes them)
         self._publish(message)
 

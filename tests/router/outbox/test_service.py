@@ -5,6 +5,7 @@ test sleeps."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,6 +127,24 @@ async def test_permanent_error_dead_letters_at_once(rig: Rig) -> None:
     await rig.worker.run_once()
     assert await rig.deliveries(conv) == [("hello", Delivery.FAILED, "Forbidden: bot was blocked by the user")]
     assert len(rig.platform.attempts) == 1
+
+
+async def test_a_refusal_quoting_the_customers_address_keeps_it_out_of_the_log(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    """The agent is shown the platform's words whole; the log line is not given the customer's address."""
+    conv = await rig.conversation()
+    await rig.router.conversations.reply(conv, await rig.agent(), "hello")
+    rig.platform.fail_next(TransientError("451 try later for <ivan.petrov@mail.ru>"),
+                           PermanentError("550 5.1.1 <ivan.petrov@mail.ru>: no such user; +7 916 123-45-67"))
+    with caplog.at_level(logging.INFO):
+        await rig.worker.run_once()
+        rig.clock.advance(120)
+        await rig.worker.run_once()
+    [(_, delivery, error)] = await rig.deliveries(conv)
+    assert delivery is Delivery.FAILED and "ivan.petrov@mail.ru" in error and "+7 916 123-45-67" in error
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "no such user" in logged and "try later" in logged
+    assert "ivan.petrov" not in logged and "916" not in logged
 
 
 async def test_one_recipients_messages_keep_their_order(rig: Rig) -> None:
