@@ -21,14 +21,12 @@ service writing to a WAL nobody else could see."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import sqlite3
-import sys
-from collections.abc import Callable
 
 from router.store.errors import BackendError, IntegrityViolation, StoreError, StoreUnavailable
+from router.store.file_attributes import IMMUTABLE, attributes
 
 # primary result codes (https://sqlite.org/rescode.html) of faults of the
 # platform, not of our SQL: the disk, the files, the locks, the memory
@@ -63,35 +61,6 @@ _MESSAGES = {
 # read-only, a failed write's half state): it is opened afresh before its next use
 _REOPEN = {_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_CORRUPT, _SQLITE_NOTADB}
 
-# linux/stat.h: statx(2), which reads a file's attributes by its name
-_AT_FDCWD, _AT_SYMLINK_NOFOLLOW = -100, 0x100
-_STATX_ATTR_IMMUTABLE = 0x10
-
-
-class _Statx(ctypes.Structure):
-    # struct statx up to stx_attributes_mask, then the rest of its 256 bytes
-    _fields_ = (("stx_mask", ctypes.c_uint32), ("stx_blksize", ctypes.c_uint32),
-                ("stx_attributes", ctypes.c_uint64), ("stx_nlink", ctypes.c_uint32),
-                ("stx_uid", ctypes.c_uint32), ("stx_gid", ctypes.c_uint32), ("stx_mode", ctypes.c_uint16),
-                ("spare0", ctypes.c_uint16), ("stx_ino", ctypes.c_uint64), ("stx_size", ctypes.c_uint64),
-                ("stx_blocks", ctypes.c_uint64), ("stx_attributes_mask", ctypes.c_uint64),
-                ("rest", ctypes.c_uint8 * 192))
-
-
-def _statx() -> Callable[..., int] | None:
-    """libc's statx (glibc 2.28+, Linux 4.11+), or None: elsewhere no check is made."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).statx
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_Statx))
-    function.restype = ctypes.c_int
-    return function
-
-
-_STATX = _statx()
 
 
 def _code(exc: sqlite3.Error) -> int | None:
@@ -135,12 +104,8 @@ def needs_reopen(exc: BaseException) -> bool:
 
 
 def _immutable(path: str) -> bool:
-    if _STATX is None:
-        return False
-    found = _Statx()
-    if _STATX(_AT_FDCWD, os.fsencode(path), _AT_SYMLINK_NOFOLLOW, 0, ctypes.byref(found)) != 0:
-        return False  # no such file (yet): SQLite reports what it finds
-    return bool(found.stx_attributes & found.stx_attributes_mask & _STATX_ATTR_IMMUTABLE)
+    # unknown (no such file yet, another system): SQLite reports what it finds
+    return bool((attributes(path) or 0) & IMMUTABLE)
 
 
 def guard(path: str) -> None:
