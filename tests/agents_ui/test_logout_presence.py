@@ -63,18 +63,25 @@ async def go_online(http: aiohttp.ClientSession) -> None:
     assert (await http.post("/api/presence", json={"presence": "online"})).status == 200
 
 
-async def test_logging_out_takes_the_agent_offline_and_gives_back_the_offers_not_opened(
-        client: Client, open_session: OpenSession) -> None:
+async def offered_to_ann(client: Client, open_session: OpenSession) -> tuple[aiohttp.ClientSession, str, str]:
+    """Ann signed in and online, and a customer's conversation offered to her: her browser, her id, the
+    conversation's id."""
     ann = await signed_in(client, open_session, "ann")
     ann_id = (await (await ann.get("/api/me")).json())["agent"]["id"]
     await go_online(ann)
     offered = await customer_writes(client, "I need a person, please")
 
-    async def offered_to_ann() -> bool | None:
+    async def hers() -> bool | None:
         c = await conversation(client, offered)
         return True if (c["status"], c["agent_id"]) == ("assigned", ann_id) else None
 
-    await eventually(offered_to_ann, "the conversation offered to ann")
+    await eventually(hers, "the conversation offered to ann")
+    return ann, ann_id, offered
+
+
+async def test_logging_out_takes_the_agent_offline_and_gives_back_the_offers_not_opened(
+        client: Client, open_session: OpenSession) -> None:
+    ann, ann_id, offered = await offered_to_ann(client, open_session)
     admin_ws = await client.ws_connect("/api/ws")
     assert (await ann.post("/api/logout", json={})).status == 204
 
@@ -132,16 +139,7 @@ async def sweep(client: Client) -> None:
 
 async def test_an_agent_whose_console_was_closed_goes_offline_and_their_offer_back_to_the_queue(
         client: Client, open_session: OpenSession) -> None:
-    ann = await signed_in(client, open_session, "ann")
-    ann_id = (await (await ann.get("/api/me")).json())["agent"]["id"]
-    await go_online(ann)
-    offered = await customer_writes(client, "I need a person, please")
-
-    async def offered_to_ann() -> bool | None:
-        c = await conversation(client, offered)
-        return True if (c["status"], c["agent_id"]) == ("assigned", ann_id) else None
-
-    await eventually(offered_to_ann, "the conversation offered to ann")
+    _, ann_id, offered = await offered_to_ann(client, open_session)
     admin_ws = await client.ws_connect("/api/ws")
     # ann closes the laptop: no console socket of hers, no request, for 4 minutes: still online
     later(client, 4)
