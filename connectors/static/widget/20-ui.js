@@ -15,7 +15,9 @@ var CSS = [
   "  background: #fff; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.25); overflow: hidden;",
   "  display: flex; flex-direction: column; }",
   ".omr-header { background: #2b6cb0; color: #fff; padding: 10px 14px; display: flex; align-items: center; gap: 8px; }",
-  ".omr-title { flex: 1; font-weight: 600; font-size: 15px; }",
+  // the title above the status line, both the panel's width: a long status never squeezes the title
+  ".omr-heading { flex: 1; min-width: 0; display: flex; flex-direction: column; }",
+  ".omr-title { font-weight: 600; font-size: 15px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
   ".omr-status { font-size: 11px; opacity: .85; }",
   ".omr-close { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; line-height: 1; }",
   ".omr-messages { flex: 1; overflow-y: auto; padding: 12px; background: #f5f7fa;",
@@ -61,19 +63,21 @@ function buildUi() {
 
   var panel = el("div", "omr-panel", { id: "omnirouter-chat", role: "dialog", "aria-label": title, hidden: "" });
   var header = el("div", "omr-header");
-  var heading = el("div", "omr-title");
-  heading.textContent = title;
+  var heading = el("div", "omr-heading");
+  var titleEl = el("div", "omr-title", { title: title });
+  titleEl.textContent = title;
   var status = el("span", "omr-status", { "data-omr": "status", "aria-live": "polite" });
+  heading.append(titleEl, status);
   var closeBtn = el("button", "omr-close", { type: "button", "data-omr": "close", "aria-label": say("close") });
   closeBtn.textContent = "\u00D7";
-  header.append(heading, status, closeBtn);
+  header.append(heading, closeBtn);
 
   var messages = el("div", "omr-messages", { "data-omr": "messages", role: "log", "aria-live": "polite" });
   var note = el("div", "omr-note", { "data-omr": "note", role: "alert" });
   var form = el("form", "omr-form");
   var input = el("textarea", "omr-input", {
     "data-omr": "input", rows: "1", maxlength: String(MAX_TEXT), placeholder: say("placeholder"),
-    "aria-label": say("message"),
+    "aria-label": say("message"), dir: "auto", // Hebrew or Arabic typed right to left
   });
   var sendBtn = el("button", "omr-send", { type: "submit", "data-omr": "send" });
   sendBtn.textContent = say("send");
@@ -111,6 +115,12 @@ function icon(path, size) {
 function wireUi() {
   ui.launcher.addEventListener("click", function () { isOpen() ? close() : open(); });
   ui.panel.querySelector("[data-omr=close]").addEventListener("click", close);
+  // a dialog closes with Escape, and the focus goes back to the launcher (close())
+  ui.panel.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && !ev.isComposing) {
+      close();
+    }
+  });
   ui.form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     submitInput();
@@ -166,6 +176,7 @@ function messageEl(author, text, ts) {
   // exactly the message text (copy and paste, screen readers, tests)
   var node = el("div", "omr-msg omr-msg--" + kind, {
     "data-omr": "message", "data-author": kind, "data-time": formatTime(ts), title: String(ts || ""),
+    dir: "auto", // each message in its own script's direction: Hebrew and Arabic right to left
   });
   node.textContent = text;
   return node;

@@ -1,0 +1,72 @@
+"""The widget's panel as a customer meets it, in Chromium: the header's title
+stays readable beside a long status line, a message in a right-to-left script
+reads right to left, and the keyboard alone opens and closes the chat."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.page_wait import until_true
+from tests.e2e.test_conversation import customer_says
+
+# the title's box is one line high: no word of it pushed onto a line of its own
+ONE_LINE = """() => {
+  const title = document.querySelector('.omr-title');
+  return title.getBoundingClientRect().height < 1.5 * parseFloat(getComputedStyle(title).lineHeight);
+}"""
+
+
+async def visitor(browser: Browser, base: str, lang: str, width: int = 1280, height: int = 720) -> Page:
+    context = await browser.new_context(locale=f"{lang}-{lang.upper()}", viewport={"width": width, "height": height})
+    page = await context.new_page()
+    await page.goto(f"{base}/chat/?lang={lang}")
+    return page
+
+
+async def test_the_title_keeps_one_line_beside_a_long_status(service: str, browser: Browser) -> None:
+    for lang, title, status in (("en", "Chat with us", "Leave a message: we'll answer as soon as we can"),
+                                ("ru", "Напишите нам", "Оставьте сообщение — ответим, как только сможем")):
+        for width, height in ((1280, 720), (375, 667)):
+            page = await visitor(browser, service, lang, width, height)
+            await page.locator('[data-omr="launcher"]').click()
+            # nobody online: the longest status the chat has
+            await expect(page.locator('[data-omr="status"]')).to_have_text(status)
+            await expect(page.locator(".omr-title")).to_have_text(title)
+            await until_true(page, ONE_LINE)
+            await page.context.close()
+
+
+async def test_a_right_to_left_message_reads_right_to_left(service: str, browser: Browser) -> None:
+    page = await visitor(browser, service, "en")
+    await page.locator('[data-omr="launcher"]').click()
+    hebrew = "שלום, מתי המשלוח מגיע?"
+    field = page.locator('[data-omr="input"]')
+    await field.fill(hebrew)
+    # typed right to left already, the question mark at the end of the sentence (its left)
+    assert await field.evaluate("(e) => getComputedStyle(e).direction") == "rtl"
+    await page.locator('[data-omr="send"]').click()
+    mine = page.locator('[data-omr="message"][data-author="customer"]', has_text="שלום")
+    await expect(mine).not_to_have_attribute("data-pending", "true")
+    assert await mine.evaluate("(e) => getComputedStyle(e).direction") == "rtl"
+    # a Latin message beside it stays left to right
+    await customer_says(page, "And in English, please")
+    latin = page.locator('[data-omr="message"][data-author="customer"]', has_text="English")
+    await expect(latin).to_have_count(1)
+    assert await latin.evaluate("(e) => getComputedStyle(e).direction") == "ltr"
+
+
+async def test_the_keyboard_opens_and_escape_closes_the_chat(service: str, browser: Browser) -> None:
+    page = await visitor(browser, service, "ru")
+    launcher = page.locator('[data-omr="launcher"]')
+    await launcher.focus()
+    await page.keyboard.press("Enter")
+    field = page.locator('[data-omr="input"]')
+    await expect(field).to_be_focused()
+    await page.keyboard.type("Есть ли зелёный чай?")
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-omr="message"][data-author="customer"]')).to_have_text("Есть ли зелёный чай?")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#omnirouter-chat")).to_be_hidden()
+    await expect(launcher).to_be_focused()  # back where the customer started, not lost on the page
+    await page.keyboard.press("Enter")
+    await expect(field).to_be_focused()
