@@ -149,6 +149,20 @@ async def test_a_rating_from_the_widget_reaches_the_agent_live(service: str, bro
         assert past == [], past
 
 
+async def test_the_stars_come_into_view_under_a_long_thread(service: str, browser: Browser) -> None:
+    """The question and its buttons arrive at the bottom of a thread taller than the panel:
+    the customer, reading at the bottom, sees the five stars without scrolling."""
+    customer = await shop_page(browser, service, "ru")
+    for n in range(3):  # more than the panel holds
+        await customer.locator('[data-omr="input"]').fill(f"Уточнение {n}: " + "подробности заказа " * 12)
+        await customer.locator('[data-omr="send"]').click()
+    await asked_to_rate(browser, service, customer, "ru")
+    survey = customer.get_by_role("group", name=TEXTS["ru"]["group"])
+    await expect(survey.get_by_role("button")).to_have_count(5)
+    for star in await survey.get_by_role("button").all():
+        await expect(star).to_be_in_viewport(ratio=1)
+
+
 async def pressed_offline(browser: Browser, service: str) -> tuple[Page, Page, Line, Locator]:
     """Asked to rate, the customer presses 4 while the service is unreachable:
     (the customer's page, the agent's, the line, the survey's buttons)."""

@@ -151,7 +151,12 @@ function drawSurvey(messageId) {
   if (survey.chosen) {
     markChosen(group, survey.chosen, pendingFor(survey.frame.survey_id) !== null);
   }
+  var list = ui.messages;
+  var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   question.parentNode.insertBefore(group, question.nextSibling);
+  if (atBottom) {
+    list.scrollTop = list.scrollHeight; // the customer reading the end sees the stars, not half of them
+  }
 }
 
 // one press a survey: kept until acknowledged, sent now if the chat is connected, else on the next welcome
