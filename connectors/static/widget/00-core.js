@@ -171,6 +171,7 @@ var state = {
   lastFrameAt: 0,
   started: false,
   unread: 0,
+  slowNote: false, // the note says a message has not gone through yet (30-connection.js)
 };
 var renderedById = {}; // server id -> element: one element per message
 var pendingEls = {}; // client_id -> element

@@ -116,6 +116,7 @@ function onAck(frame) {
   }
   state.pending.splice(index, 1);
   storeRemovePending(frame.client_id);
+  endSlowNote();
   var node = pendingEls[frame.client_id];
   delete pendingEls[frame.client_id];
   if (!node) {
@@ -162,6 +163,8 @@ function retryLater(frame) {
     return false;
   }
   var wait = Math.min(3600, Math.max(1, Number(frame.retry_after) || 5));
+  item.held = true; // the server said when: that note stands, not the one of a message unanswered
+  state.slowNote = false;
   showNote(say(frame.code === "busy" ? "busy" : "too_fast", { n: wait }));
   setTimeout(function () {
     if (state.pending.indexOf(item) >= 0) {
@@ -174,6 +177,31 @@ function retryLater(frame) {
 
 function transmit(item) {
   if (state.ws && state.welcomed && state.ws.readyState === WebSocket.OPEN) {
+    item.held = false;
     state.ws.send(JSON.stringify({ type: "message", text: item.text, client_id: item.client_id }));
+    watchAck(item, state.ws);
+  }
+}
+
+// A message the server has not acknowledged a while after it went: the line
+// may be dead without a word (a network that drops packets closes nothing for
+// a minute or more) or the service slow. The customer is told that it has not
+// gone through yet and will go by itself, instead of a faded bubble under a
+// status that still says all is well; the note goes when it is acknowledged.
+var UNACKED_NOTE_MS = 8000;
+
+function watchAck(item, sock) {
+  setTimeout(function () {
+    if (state.pending.indexOf(item) >= 0 && !item.held && (state.ws === sock || !state.welcomed)) {
+      state.slowNote = true;
+      showNote(say("not_delivered"));
+    }
+  }, UNACKED_NOTE_MS);
+}
+
+function endSlowNote() {
+  if (state.slowNote && !state.pending.length) {
+    state.slowNote = false;
+    showNote("");
   }
 }
