@@ -89,3 +89,17 @@ async def test_files_both_ways(service: str, browser: Browser, tmp_path: Path) -
     failed = agent.locator('[data-testid="composer-file"][data-state="failed"]')
     await expect(failed).to_have_count(1)
     await expect(failed.locator('[data-testid="composer-file-status"]')).to_contain_text("20")
+
+
+@pytest.mark.parametrize(("lang", "said"), [("ru", "Файл пустой"), ("en", "The file is empty")])
+async def test_an_empty_file_is_said_to_be_empty(service: str, browser: Browser, lang: str, said: str) -> None:
+    """A file of no bytes (a download that failed, a file not yet saved) is told for what it is,
+    not as a type that is not allowed, and nothing reaches the agent."""
+    customer = await (await browser.new_context(locale=f"{lang}-{lang.upper()}")).new_page()
+    await customer.goto(f"{service}/chat/?lang={lang}")
+    await customer.locator('[data-omr="launcher"]').click()
+    await customer.locator('[data-omr="attach-input"]').set_input_files(
+        {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b""})
+    failed = customer.locator('[data-omr="upload"].omr-msg--failed')
+    await expect(failed.locator('[data-omr="upload-state"]')).to_contain_text(said)
+    await expect(failed).to_contain_text("invoice.pdf")

@@ -84,7 +84,10 @@ function chooseFile(file) {
   var item = { file: file, clientId: newClientId(), bubble: fileBubble(file.name) };
   whenReady(start);
   limit(function (max) {
-    if (max && file.size > max) {
+    if (!file.size) {
+      // no bytes (a download that failed): said so, not as a type we refuse
+      uploadFailed(item, say("file_empty"));
+    } else if (max && file.size > max) {
       // said before a byte is sent: the server would refuse it all the same
       // the visitor's own decimal mark: «19,5 МБ», "19.5 MB"
       var limit = Math.floor((max / 1048576) * 10) / 10;
