@@ -50,9 +50,7 @@ function el(tag, className, attrs) {
 }
 
 function buildUi() {
-  var style = el("style", "", { "data-omr": "style" });
-  style.textContent = [CSS].concat(hooks.css).join("\n");
-  document.head.appendChild(style);
+  addStyles([CSS].concat(hooks.css).join("\n"));
 
   var root = el("div", "omr-root");
   var launcher = el("button", "omr-launcher", { type: "button", "data-omr": "launcher", "aria-label": say("open") });
@@ -91,6 +89,24 @@ function buildUi() {
   wireUi();
   setStatus("idle");
   hooks.ui.forEach(function (fn) { fn(ui); });
+}
+
+// The widget's styles as a constructed style sheet: a site whose Content-Security-Policy
+// allows no inline styles (no 'unsafe-inline' in style-src) refuses a <style> element, and the
+// chat was drawn as bare text across the page; a sheet built through the CSSOM is not inline
+// style, so it applies under any policy. A <style> element where the browser has no such sheets.
+function addStyles(text) {
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(text);
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+    return;
+  } catch (e) {
+    // an older browser: below
+  }
+  var style = el("style", "", { "data-omr": "style" });
+  style.textContent = text;
+  document.head.appendChild(style);
 }
 
 // an inline SVG icon of one path (24×24 viewBox), drawn in the text colour
