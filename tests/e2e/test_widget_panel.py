@@ -4,6 +4,8 @@ reads right to left, and the keyboard alone opens and closes the chat."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.page_wait import until_true
@@ -70,3 +72,25 @@ async def test_the_keyboard_opens_and_escape_closes_the_chat(service: str, brows
     await expect(launcher).to_be_focused()  # back where the customer started, not lost on the page
     await page.keyboard.press("Enter")
     await expect(field).to_be_focused()
+
+
+async def test_a_message_tells_its_whole_date_on_hover_in_the_customers_language(
+    service: str, browser: Browser,
+) -> None:
+    """The time under a message is the time alone; its tooltip gives the date as well, in the
+    widget's language, never the raw timestamp the server sent."""
+    for lang in ("ru", "en"):
+        page = await visitor(browser, service, lang)
+        await page.locator('[data-omr="launcher"]').click()
+        await customer_says(page, "hello")
+        mine = page.locator('[data-omr="message"][data-author="customer"]')
+        await expect(mine).not_to_have_attribute("data-pending", "true")
+        await page.reload()  # drawn from the history, with the service's own stamp
+        await expect(mine).to_have_text("hello")
+        tooltip = await mine.get_attribute("title") or ""
+        assert not re.search(r"\d{4}-\d\d-\d\dT", tooltip), tooltip
+        # today's day and month as the customer's language writes them: «7 декабря», "December 7"
+        today = await page.evaluate("(lang) => new Date().toLocaleDateString(lang, {day: 'numeric', month: 'long'})",
+                                    lang)
+        assert today in tooltip, (tooltip, today)
+        await page.context.close()

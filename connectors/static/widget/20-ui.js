@@ -186,12 +186,18 @@ function formatTime(ts) {
   return isNaN(date.getTime()) ? "" : date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
 }
 
+// the whole date and time, for the tooltip: a thread read the next day shows only times
+function formatDateTime(ts) {
+  var date = new Date(ts);
+  return isNaN(date.getTime()) ? "" : date.toLocaleString(lang, { dateStyle: "long", timeStyle: "short" });
+}
+
 function messageEl(author, text, ts) {
   var kind = author === "customer" || author === "bot" ? author : "agent";
   // the time is drawn by CSS from data-time, so the element's text is
   // exactly the message text (copy and paste, screen readers, tests)
   var node = el("div", "omr-msg omr-msg--" + kind, {
-    "data-omr": "message", "data-author": kind, "data-time": formatTime(ts), title: String(ts || ""),
+    "data-omr": "message", "data-author": kind, "data-time": formatTime(ts), title: formatDateTime(ts),
     dir: "auto", // each message in its own script's direction: Hebrew and Arabic right to left
   });
   node.textContent = text;
