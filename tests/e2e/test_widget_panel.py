@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.e2e.page_wait import until_true
-from tests.e2e.test_conversation import customer_says
+from tests.e2e.test_conversation import agent_logs_in, customer_says
 
 # the title's box is one line high: no word of it pushed onto a line of its own
 ONE_LINE = """() => {
@@ -94,3 +94,38 @@ async def test_a_message_tells_its_whole_date_on_hover_in_the_customers_language
                                     lang)
         assert today in tooltip, (tooltip, today)
         await page.context.close()
+
+
+async def test_a_web_address_in_a_reply_is_a_link_and_nothing_else_is(service: str, browser: Browser) -> None:
+    """An agent sends the order's tracking page: the customer clicks it (a new tab), the
+    sentence's full stop left out of it; markup and a script address stay text."""
+    page = await visitor(browser, service, "ru")
+    await page.locator('[data-omr="launcher"]').click()
+    await customer_says(page, "Где мой заказ 1234?")
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    listing = await (await agent.request.get(f"{service}/api/conversations")).json()
+    conversation = listing["conversations"][0]["id"]
+    reply = ("Отследить можно здесь: https://track.example.com/o/1234?lang=ru. "
+             'А это не ссылки: javascript:alert(1) <a href="https://evil.example">жмите</a>')
+    sent = await agent.request.post(f"{service}/api/conversations/{conversation}/messages", data={"text": reply})
+    assert sent.status == 201, await sent.text()
+    answer = page.locator('[data-omr="message"][data-author="agent"]')
+    await expect(answer).to_have_text(reply)  # the text is the agent's, to the letter
+    link = answer.get_by_role("link")
+    await expect(link).to_have_count(2)  # the tracking page, and the address inside the quoted markup
+    await expect(link.first).to_have_text("https://track.example.com/o/1234?lang=ru")
+    await expect(link.first).to_have_attribute("href", "https://track.example.com/o/1234?lang=ru")
+    await expect(link.first).to_have_attribute("target", "_blank")
+    await expect(link.nth(1)).to_have_attribute("href", "https://evil.example/")
+    await expect(answer.locator("a[href^='javascript']")).to_have_count(0)
+    await page.context.route("https://track.example.com/**", tracking_page)
+    async with page.context.expect_page() as opened:
+        await link.first.click()
+    tab = await opened.value
+    await expect(tab.locator("h1")).to_have_text("Заказ 1234 в пути")
+
+
+async def tracking_page(route: Route) -> None:
+    """The shop's tracking page (no network here)."""
+    await route.fulfill(body="<!doctype html><h1>Заказ 1234 в пути</h1>", content_type="text/html; charset=utf-8")

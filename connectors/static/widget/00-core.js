@@ -9,8 +9,8 @@
  * identities).
  * API:    window.OmnirouterChat.open() / .close() / .send(text)
  *
- * Every text is rendered with textContent: neither customer nor agent text
- * is ever interpreted as HTML.
+ * Every text is rendered with textContent (its web addresses as links built
+ * as elements): neither customer nor agent text is ever interpreted as HTML.
  *
  * Source: the parts in connectors/static/widget/, joined in name order inside
  * one function by the server (connectors/webchat.py). Each part sees the

@@ -27,6 +27,8 @@ var CSS = [
   ".omr-msg--customer { align-self: flex-end; background: #2b6cb0; border-color: #2b6cb0; color: #fff; }",
   ".omr-msg--bot { background: #edf2f7; }",
   ".omr-msg--pending { opacity: .6; }",
+  ".omr-link { color: inherit; text-decoration: underline; overflow-wrap: anywhere; }",
+  ".omr-link:focus-visible { outline: 2px solid #90cdf4; }",
   ".omr-msg::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px;",
   "  text-align: right; }",
   ".omr-form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e2e8f0; background: #fff; }",
@@ -200,8 +202,54 @@ function messageEl(author, text, ts) {
     "data-omr": "message", "data-author": kind, "data-time": formatTime(ts), title: formatDateTime(ts),
     dir: "auto", // each message in its own script's direction: Hebrew and Arabic right to left
   });
-  node.textContent = text;
+  appendLinked(node, text);
   return node;
+}
+
+// The text as text nodes, its web addresses as links that open in a new tab (an order's tracking
+// page, a payment link): built as elements, so nothing in the text is ever read as HTML, and the
+// element's text stays exactly the message's. Only http and https; a sentence's closing
+// punctuation after an address is not part of it.
+var URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'«»]+/gi;
+
+function appendLinked(node, text) {
+  var at = 0;
+  text.replace(URL_IN_TEXT, function (found, offset) {
+    var address = trimAddress(found);
+    var href = safeHref(address);
+    if (!href) {
+      return found;
+    }
+    node.appendChild(document.createTextNode(text.slice(at, offset)));
+    var link = el("a", "omr-link", { href: href, target: "_blank", rel: "noopener noreferrer nofollow",
+      "data-omr": "link" });
+    link.textContent = address;
+    node.appendChild(link);
+    at = offset + address.length;
+    return found;
+  });
+  node.appendChild(document.createTextNode(text.slice(at)));
+}
+
+function trimAddress(found) {
+  var address = found;
+  while (/[.,;:!?)\]}]$/.test(address)) {
+    var last = address.charAt(address.length - 1);
+    if (last === ")" && (address.match(/\(/g) || []).length >= (address.match(/\)/g) || []).length) {
+      break; // its own bracket: wikipedia.org/wiki/Tea_(drink)
+    }
+    address = address.slice(0, -1);
+  }
+  return address;
+}
+
+function safeHref(address) {
+  try {
+    var url = new URL(address);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : "";
+  } catch (e) {
+    return "";
+  }
 }
 
 function appendEl(node) {
