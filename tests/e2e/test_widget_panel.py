@@ -129,3 +129,18 @@ async def test_a_web_address_in_a_reply_is_a_link_and_nothing_else_is(service: s
 async def tracking_page(route: Route) -> None:
     """The shop's tracking page (no network here)."""
     await route.fulfill(body="<!doctype html><h1>Заказ 1234 в пути</h1>", content_type="text/html; charset=utf-8")
+
+
+async def test_on_a_phone_the_panel_fills_the_screen_evenly(service: str, browser: Browser) -> None:
+    """At 375×667 the open chat leaves the same margin on every side, the field and its
+    button inside the screen."""
+    page = await visitor(browser, service, "ru", 375, 667)
+    await page.locator('[data-omr="launcher"]').click()
+    field = page.locator('[data-omr="input"]')
+    await expect(field).to_be_in_viewport(ratio=1)
+    await expect(page.locator('[data-omr="send"]')).to_be_in_viewport(ratio=1)
+    box = await page.locator("#omnirouter-chat").bounding_box()
+    assert box is not None
+    left, right = box["x"], 375 - box["x"] - box["width"]
+    top, bottom = box["y"], 667 - box["y"] - box["height"]
+    assert abs(left - right) <= 1 and abs(top - bottom) <= 1 and 0 < left <= 16, (left, right, top, bottom)

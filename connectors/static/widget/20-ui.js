@@ -39,7 +39,10 @@ var CSS = [
   ".omr-note { font-size: 12px; color: #c53030; padding: 0 10px 6px; background: #fff; }",
   ".omr-note:empty { display: none; }",
   "@media (max-width: 480px) { .omr-root { right: 8px; bottom: 8px; }",
-  "  .omr-panel { width: calc(100vw - 16px); height: calc(100vh - 16px); } }",
+  // a phone: the panel fills the screen but 8px all round (the desktop's caps would leave 16px
+  // on the left and 32px on top); dvh where known, so a browser's toolbar never hides the field
+  "  .omr-panel { width: calc(100vw - 16px); max-width: none; height: calc(100vh - 16px); max-height: none; }",
+  "  @supports (height: 100dvh) { .omr-panel { height: calc(100dvh - 16px); } } }",
 ].join("\n");
 
 function el(tag, className, attrs) {
