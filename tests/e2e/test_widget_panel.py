@@ -144,3 +144,38 @@ async def test_on_a_phone_the_panel_fills_the_screen_evenly(service: str, browse
     left, right = box["x"], 375 - box["x"] - box["width"]
     top, bottom = box["y"], 667 - box["y"] - box["height"]
     assert abs(left - right) <= 1 and abs(top - bottom) <= 1 and 0 < left <= 16, (left, right, top, bottom)
+
+
+async def test_an_answer_that_came_while_the_customer_was_away_shows_on_the_launcher(
+    service: str, browser: Browser,
+) -> None:
+    """The customer asks and leaves the site; the agent answers; back on the site later, the
+    folded chat's launcher says an answer is waiting, and no longer once they have read it."""
+    context = await browser.new_context(locale="ru-RU")
+    page = await context.new_page()
+    await page.goto(f"{service}/chat/?lang=ru")
+    await page.locator('[data-omr="launcher"]').click()
+    await customer_says(page, "Когда привезут заказ 777?")
+    await expect(page.locator('[data-omr="message"][data-author="customer"]')).not_to_have_attribute(
+        "data-pending", "true")
+    await page.close()
+
+    agent = await (await browser.new_context()).new_page()
+    await agent_logs_in(agent, service)
+    listing = await (await agent.request.get(f"{service}/api/conversations")).json()
+    conversation = listing["conversations"][0]["id"]
+    sent = await agent.request.post(f"{service}/api/conversations/{conversation}/messages",
+                                    data={"text": "Завтра до обеда."})
+    assert sent.status == 201, await sent.text()
+
+    page = await context.new_page()
+    await page.goto(f"{service}/chat/?lang=ru")
+    badge = page.locator('[data-omr="unread"]')
+    await expect(badge).to_have_text("1")
+    await expect(badge).to_be_visible()
+    await page.locator('[data-omr="launcher"]').click()
+    await expect(page.locator('[data-omr="message"][data-author="agent"]')).to_have_text("Завтра до обеда.")
+    await page.locator('[data-omr="close"]').click()
+    await page.reload()
+    await expect(page.locator('[data-omr="launcher"]')).to_be_visible()
+    await until_true(page, "() => window.OmnirouterChat && document.querySelector('[data-omr=unread]').hidden")

@@ -189,6 +189,7 @@ var hooks = {
   hello: [], // function (hello): before a hello frame is sent (add fields)
   css: [], // strings of CSS, joined after the core's
   start: [], // function (): false holds the first connection back (a form to fill in first)
+  open: [], // function (): the panel was opened (the thread is in front of the visitor)
 };
 
 // a frame to the server now, when the chat is connected and welcomed; false otherwise

@@ -9,6 +9,7 @@ function open() {
     start();
     ui.messages.scrollTop = ui.messages.scrollHeight;
     ui.input.focus();
+    hooks.open.forEach(function (fn) { fn(); });
   });
 }
 
