@@ -103,3 +103,21 @@ async def test_an_empty_file_is_said_to_be_empty(service: str, browser: Browser,
     failed = customer.locator('[data-omr="upload"].omr-msg--failed')
     await expect(failed.locator('[data-omr="upload-state"]')).to_contain_text(said)
     await expect(failed).to_contain_text("invoice.pdf")
+
+
+async def test_a_picture_dropped_on_the_chat_is_sent(service: str, browser: Browser) -> None:
+    """The customer drags a screenshot onto the open chat: it is sent as with the paperclip
+    (shown in the thread), and the shop's page stays where it was."""
+    customer = await (await browser.new_context(locale="ru-RU")).new_page()
+    await open_widget(customer, service)
+    address = customer.url
+    transfer = await customer.evaluate_handle("""(bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "screenshot.png", {type: "image/png"}));
+        return transfer;
+    }""", list(png()))
+    thread = customer.locator('[data-omr="messages"]')
+    for kind in ("dragenter", "dragover", "drop"):
+        await thread.dispatch_event(kind, {"dataTransfer": transfer})
+    await decoded(customer, '[data-omr="message"][data-author="customer"] img')
+    assert customer.url == address

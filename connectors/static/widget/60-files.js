@@ -34,7 +34,25 @@ hooks.ui.push(function (ui) {
   });
   ui.form.insertBefore(button, ui.form.firstChild);
   ui.form.appendChild(input);
+  // a file dragged onto the chat is sent as if chosen with the paperclip: left to the browser,
+  // the drop opened the file in the tab in place of the shop, and the conversation with it
+  ui.panel.addEventListener("dragover", function (ev) {
+    if (carriesFiles(ev)) {
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "copy";
+    }
+  });
+  ui.panel.addEventListener("drop", function (ev) {
+    if (carriesFiles(ev)) {
+      ev.preventDefault();
+      Array.prototype.forEach.call(ev.dataTransfer.files, chooseFile);
+    }
+  });
 });
+
+function carriesFiles(ev) {
+  return !!ev.dataTransfer && Array.prototype.indexOf.call(ev.dataTransfer.types || [], "Files") >= 0;
+}
 
 // a message's files: images inline, everything else a link that downloads
 hooks.message.push(function (node, frame) {
