@@ -179,3 +179,18 @@ async def test_an_answer_that_came_while_the_customer_was_away_shows_on_the_laun
     await page.reload()
     await expect(page.locator('[data-omr="launcher"]')).to_be_visible()
     await until_true(page, "() => window.OmnirouterChat && document.querySelector('[data-omr=unread]').hidden")
+
+
+async def test_a_paste_over_the_limit_is_said_to_be_too_long_and_kept_whole(service: str, browser: Browser) -> None:
+    """A customer pastes a text longer than a message may be: nothing is cut off unseen and
+    sent; they are told, and the whole text stays in the field for them to shorten."""
+    page = await visitor(browser, service, "ru")
+    await page.locator('[data-omr="launcher"]').click()
+    field = page.locator('[data-omr="input"]')
+    await field.focus()
+    text = "Описание проблемы. " * 526 + "Самое важное в конце."  # 10,015 characters
+    await page.keyboard.insert_text(text)
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-omr="note"]')).to_contain_text("Сообщение слишком длинное")
+    await expect(field).to_have_value(text)
+    await expect(page.locator('[data-omr="message"][data-author="customer"]')).to_have_count(0)

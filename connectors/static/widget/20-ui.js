@@ -79,7 +79,9 @@ function buildUi() {
   var note = el("div", "omr-note", { "data-omr": "note", role: "alert" });
   var form = el("form", "omr-form");
   var input = el("textarea", "omr-input", {
-    "data-omr": "input", rows: "1", maxlength: String(MAX_TEXT), placeholder: say("placeholder"),
+    // no maxlength: it cut a longer paste short without a word, and the end went missing from the
+    // message; send() says it is too long instead, and the text stays in the field
+    "data-omr": "input", rows: "1", placeholder: say("placeholder"),
     "aria-label": say("message"), dir: "auto", // Hebrew or Arabic typed right to left
   });
   var sendBtn = el("button", "omr-send", { type: "submit", "data-omr": "send" });
