@@ -99,6 +99,11 @@ MAX_LIMIT_WAIT = 10.0  # a send that would wait longer for the cluster's pace go
 # vk-api paces calls under one lock, so more threads would only wait there;
 # our own pool keeps them from taking the loop's default executor
 WORKER_THREADS = 4
+# users.get goes through a client and a thread of its own, paced to at most this share of
+# requests_per_second (taken off the sends'): behind the sends' queue (the outbox hands over
+# up to outbox.batch at once, 20 a second) a sender's name took longer than NAME_WAIT, and a
+# burst of replies left every VK customer writing meanwhile nameless in the console
+NAMES_PER_SECOND = 1.0
 
 T = TypeVar("T")
 
@@ -165,10 +170,10 @@ class _VkApi(vk_api.VkApi):  # type: ignore[misc]  # vk-api has no type informat
     """vk-api with community-token pacing, and 'too many requests' handed
     back to the outbox instead of vk-api's sleep-and-retry in our thread."""
 
-    def __init__(self, token: str, options: VkOptions) -> None:
+    def __init__(self, token: str, options: VkOptions, per_second: float) -> None:
         super().__init__(token=token, api_version=options.api_version,
                          session=_ApiSession(options.api_base), config=MemoryConfig)
-        self.RPS_DELAY = 1.0 / options.requests_per_second
+        self.RPS_DELAY = 1.0 / per_second
 
     def too_many_rps_handler(self, error: vk_api.ApiError) -> None:
         raise error
@@ -288,8 +293,13 @@ class VkConnector(Connector[VkOptions]):
     def __init__(self, name: str, options: VkOptions, host: ConnectorHost) -> None:
         super().__init__(name, options, host)
         self._secret = os.environ.get(options.secret_env, "")
-        self.vk = _VkApi(os.environ.get(options.token_env, ""), options)
-        self._names = _Names(self._call)
+        token = os.environ.get(options.token_env, "")
+        names_rate = min(NAMES_PER_SECOND, options.requests_per_second / 4)
+        self._rate = options.requests_per_second - names_rate  # the sends' and the other calls'
+        self.vk = _VkApi(token, options, self._rate)
+        self._names_vk = _VkApi(token, options, names_rate)
+        self._names_thread = ThreadPoolExecutor(1, thread_name_prefix=f"vk-{name}-names")
+        self._names = _Names(self._names_call)
         self._poller: asyncio.Task[None] | None = None
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix=f"vk-{name}")
 
@@ -299,6 +309,10 @@ class VkConnector(Connector[VkOptions]):
 
     async def _call(self, method: str, values: dict[str, Any]) -> Any:
         return await self._in_thread(self.vk.method, method, values)
+
+    async def _names_call(self, method: str, values: dict[str, Any]) -> Any:
+        call = functools.partial(self._names_vk.method, method, values)
+        return await asyncio.get_running_loop().run_in_executor(self._names_thread, call)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> VkConnector:
@@ -315,7 +329,9 @@ class VkConnector(Connector[VkOptions]):
                 await self._poller
             self._poller = None
         await self._in_thread(self.vk.http.close)
+        await asyncio.get_running_loop().run_in_executor(self._names_thread, self._names_vk.http.close)
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._names_thread.shutdown(wait=False, cancel_futures=True)
 
     # -- Callback API ------------------------------------------------------------------
     def setup_routes(self, app: web.Application) -> None:
@@ -526,7 +542,7 @@ class VkConnector(Connector[VkOptions]):
         cluster the community's sends are counted for every node as well."""
         if not self.pace.shared:
             return
-        rate = self.options.requests_per_second
+        rate = self._rate
         try:
             await self.pace.slot(f"vk:{self.name}", rate, 1, MAX_LIMIT_WAIT)
         except TimeoutError:

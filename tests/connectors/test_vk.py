@@ -257,6 +257,27 @@ async def test_names_are_looked_up_once_per_sender(vk: Client, vk_api: FakeVk) -
     assert (await vk.app[STORE].get_conversation(first.conversation_id)).customer_name == "Мария Иванова"
 
 
+async def test_a_sender_is_named_while_a_reply_hangs_on_vk(vk: Client, vk_api: FakeVk) -> None:
+    """Replies waiting on a slow VK API (a burst of them, or one that hangs) do not
+    hold the lookup of a new sender's name: the agent sees who wrote, not a nameless
+    customer (users.get waited behind the sends, and every sender meanwhile lost their name)."""
+    assert await post(vk, message_new(33, "first")) == (200, "ok")
+    vk_api.held["messages.send"] = asyncio.Event()
+    pending = await reply(vk, "slow to leave")
+
+    async def sending() -> bool:
+        return bool(vk_api.sent("messages.send"))
+
+    await eventually(sending, "the reply to reach VK")
+    vk_api.names[USER + 2] = ("Мария", "Иванова")
+    assert await post(vk, message_new(34, "hello", user_id=USER + 2, peer_id=USER + 2)) == (200, "ok")
+    [stored] = await inbound(vk, USER + 2)
+    assert stored.conversation_id is not None
+    assert (await vk.app[STORE].get_conversation(stored.conversation_id)).customer_name == "Мария Иванова"
+    vk_api.held["messages.send"].set()
+    assert (await settled(vk, pending)).delivery is Delivery.SENT
+
+
 async def test_a_failing_users_get_does_not_hold_the_message(vk: Client, vk_api: FakeVk) -> None:
     vk_api.fail_next(10, "Internal server error", method="users.get")
     assert await post(vk, message_new(32, "still here")) == (200, "ok")

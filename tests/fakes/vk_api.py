@@ -53,6 +53,8 @@ class FakeVk(LocalServer):
         self.delay = 0.0
         # while set to an unset event, every call waits for it: a slow API, with no guess of how slow
         self.hold: asyncio.Event | None = None
+        # method -> until when its calls get no answer (one method slow, the others not)
+        self.held: dict[str, asyncio.Event] = {}
         self.files: dict[str, bytes] = {}
         self.names: dict[int, tuple[str, str]] = {}
         self._events: list[dict[str, Any]] = []
@@ -113,6 +115,8 @@ class FakeVk(LocalServer):
             await asyncio.sleep(self.delay)
         if self.hold is not None:
             await self.hold.wait()
+        if method in self.held:
+            await self.held[method].wait()
         if params.get("access_token") != self.token or "v" not in params:
             return _error(5, "User authorization failed: invalid access_token (4).", params)
         if self.failures and self.failures[0][0] in (None, method):
