@@ -242,8 +242,12 @@ async def test_a_rating_from_telegrams_buttons_reaches_the_agent_live(on_telegra
     await agent.locator('[data-testid="conversation"]', has_text="where is my order").click()
     await agent.locator('[data-testid="reply"]').fill("It is on its way.")
     await agent.locator('[data-testid="send"]').click()
+    # the reply in the thread before Resolve: clicked earlier (a loaded machine), the console asks
+    # "no answer: resolve anyway?", which the browser dismisses, and nothing is resolved
+    await expect(agent.locator('[data-testid="message"][data-author="agent"]')).to_contain_text("It is on its way.")
     await expect(agent.locator('[data-testid="resolve"]')).to_be_enabled()
     await agent.locator('[data-testid="resolve"]').click()
+    await expect(agent.locator("#conv-meta")).to_contain_text("resolved")
 
     asked = await eventually(lambda: _keyboard(telegram_api), "the question with its inline keyboard")
     buttons = [b for row in asked.params["reply_markup"]["inline_keyboard"] for b in row]
