@@ -359,10 +359,9 @@ class VkConnector(Connector[VkOptions]):
             log.info("vk %s: answering the Callback API confirmation", self.name)
             return web.Response(text=self.options.confirmation_code or "")
         try:
-            await self.host.admission(self.name, WEBHOOK_PATIENCE)
+            await self._accept(event, WEBHOOK_PATIENCE)
         except HostBusy as exc:
             return busy_response(exc)
-        await self._accept(event)
         # anything but "ok" makes VK deliver the event again
         return web.Response(text="ok")
 
@@ -373,7 +372,7 @@ class VkConnector(Connector[VkOptions]):
             raise web.HTTPBadRequest(text="malformed event")
         return event
 
-    async def _accept(self, event: dict[str, Any]) -> None:
+    async def _accept(self, event: dict[str, Any], patience: float | None) -> None:
         if (user := typing_user(event)) is not None:  # nothing stored: agents see it for a few seconds
             await self.signals.customer_typing(self.name, IdentityRef(kind=IDENTITY_KIND, value=str(user)))
             return
@@ -396,6 +395,9 @@ class VkConnector(Connector[VkOptions]):
             log.warning("vk %s: event %s has a malformed message, ignored (%s)", self.name, event.get("event_id"),
                         type(exc).__name__)
             return
+        # admitted after the names, right before it is taken in: a burst admitted while the pipeline
+        # was empty then waited for its names and came in all at once, far over the bound
+        await self.host.admission(self.name, patience)
         accepted = await self.host.on_message(inbound)
         log.debug("vk %s: event %s is message %s%s", self.name, event.get("event_id"), accepted.message_id,
                   " (duplicate)" if accepted.duplicate else "")
@@ -483,8 +485,7 @@ class VkConnector(Connector[VkOptions]):
             return
         for event in updates:
             if isinstance(event, dict):  # over the lag bound: each event waits for room, as one polled alone
-                await self.host.admission(self.name, None)
-                await self._accept(event)
+                await self._accept(event, None)
             else:
                 log.warning("vk %s: a long poll item that is not an event skipped", self.name)
         at.ts = str(answer["ts"])

@@ -26,6 +26,7 @@ import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 
+import connectors.vk
 from connectors import webchat, webchat_files
 from connectors.webchat_tokens import public_part
 from router.appkeys import BUS, ROUTER
@@ -39,6 +40,7 @@ from tests.connectors import twilio_helpers as twilio
 from tests.connectors.test_files_roundtrip import visitor_upload
 from tests.connectors.test_telegram import tg_api, tg_settings  # noqa: F401  (fixtures)
 from tests.connectors.test_vk import vk_api, vk_settings  # noqa: F401  (fixtures)
+from tests.fakes.vk_api import FakeVk
 from tests.refusal import stored
 from tests.router.files.test_sniff import PDF
 
@@ -252,6 +254,42 @@ async def test_over_the_bound_vk_gets_503_with_a_retry_date_and_its_confirmation
     await delivered_again(lambda: vk.post(client, first), lambda r: r == (200, "ok"))
     await delivered_again(lambda: vk.post(client, second), lambda r: r == (200, "ok"))
     await agent.shown("первое", "второе")
+    await agent.close()
+
+
+async def test_a_vk_message_whose_sender_s_name_was_slow_is_refused_when_the_bound_went_over_meanwhile(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """VK's callback is admitted once its sender's name is known, right before it is taken in:
+    it was admitted before the lookup, so a burst let in while the pipeline was still empty
+    waited for its names and then came in all at once, over the bound, and each answer
+    waited for the whole backlog (12 s measured on a busy machine, past VK's few seconds)."""
+    monkeypatch.setattr(connectors.vk, "NAME_WAIT", HANG)  # the name comes when the test says
+    vk_settings.server.lag_bound = BOUND
+    client = await make_client(vk_settings)
+    agent = await console(client)
+    known = vk.message_new(1, "первое")
+    assert await vk.post(client, known) == (200, "ok")  # this sender's name is now known
+    stranger = vk.message_new(2, "от нового", user_id=vk.USER + 5, peer_id=vk.USER + 5)
+    names = vk_api.held["users.get"] = asyncio.Event()
+    with writes_held(vk_settings.store.path):
+        waiting_for_name = asyncio.create_task(vk.post(client, stranger))
+
+        async def asked() -> bool:
+            return len(vk_api.sent("users.get")) == 2  # the first sender's, then the stranger's
+
+        await eventually(asked, "the stranger's name asked of VK")
+        second = vk.message_new(3, "второе")
+        taken = asyncio.create_task(vk.post(client, second))
+        await over_the_bound(client)
+        names.set()
+        # pushed back (VK delivers it again), not taken in to wait for the backlog
+        assert await asyncio.wait_for(waiting_for_name, HANG) == (503, "overloaded")
+    await asyncio.wait_for(taken, HANG)
+    await delivered_again(lambda: vk.post(client, second), lambda r: r == (200, "ok"))
+    await delivered_again(lambda: vk.post(client, stranger), lambda r: r == (200, "ok"))
+    await agent.shown("первое", "второе", "от нового")
     await agent.close()
 
 
