@@ -15,12 +15,13 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from agents_ui.endpoints import ApiError, endpoint
 from agents_ui.instants import Instant
-from agents_ui.reports_csv import Cell, csv_text
+from agents_ui.reports_csv import Cell, Lang, csv_text
 from agents_ui.schemas import Query
 from router.agents.service import Permission
 from router.appkeys import ASSIGNER, ROUTER, STORE
 from router.reports.figures import COLUMNS, GroupBy, Report
 from router.reports.service import MAX_RANGE, RangeRefused, ReportBusy, Reports
+from router.texts import localized
 
 RETRY_AFTER = 2  # seconds: a report of a month takes about that
 
@@ -118,6 +119,18 @@ async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
                      rows=made.rows, handoff_reasons=made.handoff_reasons)
 
 
+async def _group_names(app: web.Application, group_by: GroupBy, lang: Lang) -> dict[str, str]:
+    """The groups' names as people read them in ``lang``, for a spreadsheet (a program keeps the ids): an
+    agent's name, a team's title, a channel's name."""
+    if group_by is GroupBy.AGENT:
+        return {a.id: a.display_name for a in await app[STORE].list_agents()}
+    if group_by is GroupBy.TEAM:
+        return {name: team.titles(name)[lang] for name, team in app[ASSIGNER].teams.teams.items()}
+    if group_by is GroupBy.CHANNEL:
+        return {name: localized(label.name, lang) for name, label in app[ROUTER].channel_labels.items()}
+    return {}
+
+
 @endpoint("GET", "/api/reports/figures.csv", "The same report as CSV (RFC 4180, UTF-8), for a spreadsheet "
           "(supervisors, admins)", query=CsvQuery, permission=Permission.SUPERVISE,
           response_description="text/csv: a header row, then one row per group (or per handoff reason)",
@@ -125,9 +138,7 @@ async def report_figures(request: web.Request, query: ReportQuery) -> ReportOut:
                   (400, "a range longer than 366 days"), (429, "another report is being counted on the node")))
 async def report_csv(request: web.Request, query: CsvQuery) -> web.Response:
     made = await _report(request.app, query)
-    names: dict[str, str] = {}
-    if query.lang is not None and made.group_by is GroupBy.AGENT:  # people read names, programs keep the ids
-        names = {a.id: a.display_name for a in await request.app[STORE].list_agents()}
+    names = await _group_names(request.app, made.group_by, query.lang) if query.lang is not None else {}
     name = f"omnirouter-{query.table}-{made.since:%Y%m%d}-{made.until:%Y%m%d}-{made.group_by.value}.csv"
     return web.Response(text=csv_text(made, query.table, query.lang, names), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

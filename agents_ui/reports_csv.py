@@ -6,7 +6,8 @@ reads UTF-8 without a byte-order mark as Windows-1251 (garbled names) and
 takes «0.75» for a date: so in Russian the file is ';'-separated, starts with
 the mark, writes decimal commas, and its header and reasons are the console's
 own words (agents_ui/i18n); its groups are named as the console names them
-(an agent by name, not the id; no team or tier as «нет»/"none")."""
+(an agent, a team or a channel by its name, not the id; no team or tier as
+«нет»/"none")."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def _cell(value: Cell, lang: Lang | None) -> Cell:
 
 
 def _group(value: Cell, words: dict[str, Any] | None, names: Mapping[str, str]) -> Cell:
-    """A group as the console shows it, for a spreadsheet: an agent by name, none in words."""
+    """A group as the console shows it, for a spreadsheet: an agent, a team or a channel by its name, none in
+    words."""
     if words is None or not isinstance(value, str):
         return value
     if value == NONE:
@@ -75,7 +77,8 @@ def _value(column: str, value: Cell, words: dict[str, Any] | None, names: Mappin
 
 
 def csv_text(made: Report, table: str, lang: Lang | None = None, names: Mapping[str, str] | None = None) -> str:
-    """``names``: agents' names by id, for a spreadsheet's agent column (a program gets the ids)."""
+    """``names``: the groups' names for people by id (agents, teams, channels), for a spreadsheet (a program
+    gets the ids)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n", delimiter=_DELIMITER[lang] if lang else ",")
     words = _words(lang) if lang else None

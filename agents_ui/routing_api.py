@@ -215,7 +215,8 @@ async def sla(request: web.Request, _: None) -> SlaList:
 
 
 class TeamOut(BaseModel):
-    name: str
+    name: str  # the id rules, files and the API use
+    title: dict[str, str]  # what people read, per language (ru, en): teams.yaml's ``title``, else the id
     description: str
     members: list[str]  # usernames
 
@@ -229,7 +230,7 @@ async def teams(request: web.Request, _: None) -> TeamList:
     assigner = request.app[ASSIGNER]
     config, agents = assigner.teams, await assigner.agent_configs()  # with the console's profiles
     return TeamList(teams=[
-        TeamOut(name=name, description=team.description,
+        TeamOut(name=name, title=dict(team.titles(name)), description=team.description,
                 members=[a.username for a in agents if name in a.teams])
         for name, team in config.teams.items()
     ])

@@ -127,6 +127,8 @@
     return row;
   }
 
+  const teamName = (team) => window.teamNames.label(team);
+
   function chips(values, className) {
     const box = el("span", "agent-chips");
     box.append(...values.map((v) => el("span", `chip ${className || ""}`, v)));
@@ -169,12 +171,12 @@
     const source = testid(el("span", `source source-${r.source}`, tr(`agents_admin.source.${r.source}`)), "agent-source");
     const fields = el("div", "agent-fields");
     fields.append(
-      fieldRow(tr("agents_admin.teams"), orNone(chips(r.teams))),
+      fieldRow(tr("agents_admin.teams"), orNone(chips(r.teams.map(teamName)))),
       fieldRow(tr("agents_admin.skills"), orNone(chips(describeSkills(r.skills)))),
       fieldRow(tr("agents_admin.capacity"), orNone(chips(describeCapacity(r.capacity, row.load)))),
       fieldRow(tr("agents_admin.routing_from"), source),
     );
-    if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams, "file")));
+    if (r.file_teams) fields.append(fieldRow(tr("agents_admin.file_teams"), chips(r.file_teams.map(teamName), "file")));
     if (may("manage_presence") && a.active && (!screen.me || a.id !== screen.me.id)) {
       fields.append(fieldRow(tr("presence.label"), presenceSelect(row)));
     }
@@ -284,7 +286,7 @@
       const box2 = input(`team:${team}`, "", { type: "checkbox" });
       box2.value = team;
       box2.checked = routing.teams.includes(team);
-      label.append(box2, el("span", "", team));
+      label.append(box2, el("span", "", teamName(team)));
       teams.append(label);
     }
     box.append(labelled(tr("agents_admin.teams"), teams));

@@ -44,7 +44,7 @@
 
   function sourceLabel(item) {
     if (item.source === "bot") return t("canned.source.bot");
-    if (item.source === "team") return t("canned.source.team", { team: item.team });
+    if (item.source === "team") return t("canned.source.team", { team: window.teamNames.label(item.team) });
     return t("canned.source.personal");
   }
 
@@ -398,7 +398,7 @@
     mine.value = "personal";
     options.push(mine);
     for (const team of (manage.data && manage.data.writable_teams) || []) {
-      const o = node("option", "", t("canned.source.team", { team }));
+      const o = node("option", "", t("canned.source.team", { team: window.teamNames.label(team) }));
       o.value = `team:${team}`;
       options.push(o);
     }
@@ -414,7 +414,7 @@
     const personal = input(form, "scope").value === "personal";
     const hidden = personal && shortcut && (manage.data ? manage.data.replies : [])
       .find((r) => r.reply.scope === "team" && r.reply.shortcut === shortcut);
-    note.textContent = hidden ? t("canned.will_shadow", { shortcut, team: hidden.reply.owner }) : "";
+    note.textContent = hidden ? t("canned.will_shadow", { shortcut, team: window.teamNames.label(hidden.reply.owner) }) : "";
   }
 
   function edit(reply) {

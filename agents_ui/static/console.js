@@ -140,6 +140,7 @@ async function start(agent) {
   $("#app").hidden = false;
   await loadAgents().catch(() => {});
   await window.channelSwitch.load().catch(() => {}); // channels.js: the channels' names
+  await window.teamNames.load().catch(() => {}); // teams.js: the teams' titles
   connect();
   await loadConversations();
 }
@@ -275,7 +276,7 @@ function renderHeader(conv) {
   meta.replaceChildren(
     el("span", `badge ${conv.status}`, statusText(conv.status)),
     chip(channelText(conv.channel)),
-    chip(t("conversation.team", { team: conv.team || "—" })),
+    chip(t("conversation.team", { team: conv.team ? window.teamNames.label(conv.team) : "—" })),
     chip(t("conversation.assignee", { name: agentName(conv.agent_id) })),
   );
   const resolved = conv.status === "resolved";
@@ -564,6 +565,7 @@ function wire() {
   });
   document.querySelectorAll(".tabs button").forEach((tab) => tab.addEventListener("click", () => setFilter(tab)));
   setInterval(renderList, 30000); // keeps the relative times true
+  document.addEventListener("console:teams", () => renderList()); // teams.js: their titles came or changed
 }
 
 document.addEventListener("DOMContentLoaded", async () => {

@@ -42,6 +42,8 @@
     const by = state.report ? state.report.group_by : "day";
     if (group === "-") return tr("reports.none");
     if (by === "agent") return state.agents.get(group) || group;
+    if (by === "team") return window.teamNames.label(group);
+    if (by === "channel") return window.channelSwitch.label(group);
     // the server cuts days and hours in the zone the console sends (tz): the group is that zone's wall time,
     // a calendar day and an hour, never an instant to convert again
     if (by === "day") return window.fmt.calendarDay(group.slice(0, 10));

@@ -182,7 +182,7 @@
     const options = data.teams.map((t) => {
       const option = document.createElement("option");
       option.value = t.name;
-      option.textContent = window.t("actions.transfer_team", { team: t.name });
+      option.textContent = window.t("actions.transfer_team", { team: window.teamNames.label(t.name) });
       return option;
     });
     select.replaceChildren(select.options[0], ...options);
@@ -216,6 +216,9 @@
       loadTeams().catch(() => {});
     }).observe(app, { attributes: true, attributeFilter: ["hidden"] });
   });
+
+  // the teams' titles came (after the sign-in's first paint) or changed (rules reloaded): named again
+  document.addEventListener("console:teams", () => loadTeams().catch(() => {}));
 
   document.addEventListener("conversation:selected", (event) => {
     // opening a conversation offered to me takes the offer (no-op otherwise)

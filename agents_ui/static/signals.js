@@ -273,7 +273,7 @@
       alertOnce("assigned", conv, t("signals.alert_assigned"));
     } else if (conv.status === "queued" && s.teams.has(conv.team)
                && (type === 'conversation.created' || type === 'conversation.updated')) {
-      alertOnce("queued", conv, t("signals.alert_queued", { team: conv.team }));
+      alertOnce("queued", conv, t("signals.alert_queued", { team: window.teamNames.label(conv.team) }));
     }
   }
 

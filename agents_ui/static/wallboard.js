@@ -136,7 +136,7 @@
   }
 
   function teamCard(team) {
-    const name = team.team === null ? tr("wallboard.no_team") : team.team;
+    const name = team.team === null ? tr("wallboard.no_team") : window.teamNames.label(team.team);
     const card = testid(el("section", "wb-team"), `wb-team-${team.team === null ? "none" : team.team}`);
     card.append(el("h3", "", name), figureTiles(team.figures, team.team === null ? null : team.agents, "wb-team"));
     if (team.loads.length) card.append(loads(team));

@@ -109,12 +109,16 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str
 
 
 async def admin_with_teams(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           aiohttp_client: Callable[..., Awaitable[Client]], teams_yaml: str) -> Client:
-    """The service on a config folder holding ``teams_yaml`` as its teams.yaml, the admin logged in."""
+                           aiohttp_client: Callable[..., Awaitable[Client]], teams_yaml: str,
+                           rules_yaml: str | None = None) -> Client:
+    """The service on a config folder holding ``teams_yaml`` as its teams.yaml (and ``rules_yaml`` as its
+    rules.yaml), the admin logged in."""
     monkeypatch.setenv("OMNIROUTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
     config = tmp_path / "config"
     config.mkdir()
     (config / "teams.yaml").write_text(teams_yaml, encoding="utf-8")
+    if rules_yaml is not None:
+        (config / "rules.yaml").write_text(rules_yaml, encoding="utf-8")
     app = create_app(settings, config_dir=config, base_dir=tmp_path)
     client = await aiohttp_client(app)
     await app[ADMIN_SEED].wait()

@@ -6,16 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
+import pytest
 
 from agents_ui.reports_api import reports_of
 from agents_ui.reports_csv import csv_text
 from router.appkeys import ROUTER
+from router.config import Settings
 from router.csat.config import CsatConfig
 from router.reports.figures import GroupBy, Report
-from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+from tests.agents_ui.conftest import Client, admin_with_teams, customer_writes, error_of, login
 
 
 def _range(group_by: str = "day") -> dict[str, str]:
@@ -93,6 +97,31 @@ async def test_the_csv_by_agent_names_the_agents_as_the_screen_does(client: Clie
     # for a program, the ids it can join on, as the JSON has them
     resp = await client.get("/api/reports/figures.csv", params=_range("agent"))
     assert sorted(r["agent"] for r in csv.DictReader(io.StringIO(await resp.text()))) == sorted([admin["id"], "-"])
+
+
+TITLED_TEAMS = ("teams:\n  support: {title: {ru: Поддержка, en: Support}}\n  senior: {}\n"
+                "agents:\n  - {username: admin, teams: [support]}\n")
+ROUTE_TO_SUPPORT = "rules: []\ndefault: {queue: {team: support}}\n"
+
+
+async def test_the_csv_names_teams_as_people_read_them(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
+    """By team, a Russian supervisor's spreadsheet read "support": the id of the files, where the console names a
+    team by its title in teams.yaml, in their language. (A channel is named the same way, by its connector's
+    name for people; none runs here, so its id stands, as on the screen.)"""
+    client = await admin_with_teams(settings, tmp_path, monkeypatch, aiohttp_client, TITLED_TEAMS, ROUTE_TO_SUPPORT)
+    await _day(client)
+    teams = {t["name"]: t["title"] for t in (await (await client.get("/api/teams")).json())["teams"]}
+    assert teams == {"support": {"ru": "Поддержка", "en": "Support"}, "senior": {"ru": "senior", "en": "senior"}}
+    resp = await client.get("/api/reports/figures.csv", params={**_range("team"), "lang": "ru"})
+    rows = list(csv.DictReader(io.StringIO((await resp.read()).decode("utf-8")[1:]), delimiter=";"))
+    assert [(r["Команда"], r["Открыто"]) for r in rows] == [("Поддержка", "2")]
+    resp = await client.get("/api/reports/figures.csv", params={**_range("team"), "lang": "en"})
+    assert [r["Team"] for r in csv.DictReader(io.StringIO((await resp.text()).lstrip("\ufeff")))] == ["Support"]
+    # for a program, the ids it can join on
+    resp = await client.get("/api/reports/figures.csv", params=_range("team"))
+    assert [r["team"] for r in csv.DictReader(io.StringIO(await resp.text()))] == ["support"]
 
 
 async def test_the_csv_for_a_spreadsheet_says_its_times_are_seconds(client: Client) -> None:

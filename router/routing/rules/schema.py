@@ -19,6 +19,7 @@ from router.kinds import DEFAULT_CAPACITY, default_capacity
 # the names live in router.kinds, for the command line; re-exported here
 from router.kinds import RULES_FILE as RULES_FILE  # noqa: PLC0414
 from router.kinds import TEAMS_FILE as TEAMS_FILE  # noqa: PLC0414
+from router.texts import Language
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 SkillLevel = Annotated[int, Field(ge=1, le=5, description="1 (basic) … 5 (expert)")]
@@ -68,8 +69,36 @@ Zone = Annotated[str, BeforeValidator(_zone), Field(description="IANA time zone,
 # -- teams.yaml ----------------------------------------------------------------------
 
 
+def _title(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+# a team's name as people read it: one text, or one per language (the id is what files and the API use)
+Title = Annotated[str, AfterValidator(_title), Field(max_length=64)]
+
+
 class TeamConfig(_Strict):
+    title: Title | dict[Language, Title] | None = Field(
+        None, description="the team's name in the console, one text or {ru: …, en: …}; the id when left out")
     description: str = ""
+
+    @field_validator("title")
+    @classmethod
+    def _some_title(cls, value: str | dict[Language, str] | None) -> str | dict[Language, str] | None:
+        if isinstance(value, dict) and not value:
+            raise ValueError("give the title in at least one language (ru, en)")
+        return value
+
+    def titles(self, name: str) -> dict[Language, str]:
+        """The title in both languages: one given in a single language stands for the other, none is the id."""
+        given = self.title
+        if given is None:
+            return {"ru": name, "en": name}
+        if isinstance(given, str):
+            return {"ru": given, "en": given}
+        return {"ru": given.get("ru") or given["en"], "en": given.get("en") or given["ru"]}
 
 
 class AgentConfig(_Strict):

@@ -78,6 +78,11 @@ BAD_TEAMS = [
     ("agent twice", TEAMS + "  - username: anna\n", 10, "twice"),
     ("a capacity of a kind no channel has", TEAMS + "    capacity: {chats: 2, email: 1}\n", 10,
      "unknown channel kind 'chats' (kinds: chat, email;"),
+    ("a title in no language", TEAMS.replace("senior: {}", "senior: {title: {}}"), 5, "at least one language"),
+    ("a blank title", TEAMS.replace("senior: {}", "senior: {title: {ru: '  '}}"), 5, "must not be empty"),
+    ("a title's language not a code", TEAMS.replace("senior: {}", "senior: {title: {russian: Старшие}}"), 5,
+     "russian"),
+    ("a title too long", TEAMS.replace("senior: {}", f"senior: {{title: {'Я' * 65}}}"), 5, "64"),
 ]
 
 
@@ -89,6 +94,19 @@ def test_bad_teams_are_refused_with_their_line(tmp_path: Path, case: str, teams:
     first = caught.value.problems[0]
     assert first.startswith(f"{tmp_path / 'teams.yaml'}:{line}: "), first
     assert words in first
+
+
+def test_a_team_is_titled_for_people_in_either_language(tmp_path: Path) -> None:
+    """An id is what rules and files use (latin letters); people read the title, given once or per language: one
+    language given stands for the other, and a team with none is read by its id."""
+    teams = TEAMS.replace("support: {}", "support: {title: {ru: Поддержка, en: Support}}\n"
+                          "  night: {title: Ночная смена}\n  vip: {}").replace(
+        "senior: {}", "senior: {title: {ru: Старшие специалисты}}")
+    loaded = load_rules(write_config(tmp_path, RULES, teams)).teams.teams
+    titles = {name: team.titles(name) for name, team in loaded.items()}
+    assert titles == {"night": {"ru": "Ночная смена", "en": "Ночная смена"}, "vip": {"ru": "vip", "en": "vip"},
+                      "support": {"ru": "Поддержка", "en": "Support"},
+                      "senior": {"ru": "Старшие специалисты", "en": "Старшие специалисты"}}
 
 
 def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
