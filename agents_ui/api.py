@@ -414,8 +414,9 @@ async def verify_claim(request: web.Request, _: None) -> VerificationOut:
         verification = await request.app[ROUTER].verifier.start(request.match_info["id"], request.match_info["claim"])
     except VerificationRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from None
-    log.info("%s sent a verification code for %s %s", current_agent(request).username, verification.kind,
-             verification.value)
+    # the claim's kind, never its value (a customer's phone or address) nor the code
+    log.info("%s sent verification %s of customer %s (%s)", current_agent(request).username, verification.id,
+             verification.customer_id, verification.kind)
     return VerificationOut(verification=verification)
 
 

@@ -149,7 +149,8 @@ async def _key_owner(conn: PgConn, key: KeyRef, max_profiles: int) -> str | None
     too widely shared (more than ``max_profiles``), marked shared by the
     business's own data (an import's family phone), or owned by several."""
     if await key_widely_shared(conn, key, max_profiles):
-        log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
+        # the kind only: a phone or an address is a customer's, and never goes to the log
+        log.info("a %s key is shared by more than %d profiles: not used for matching", key.kind, max_profiles)
         return None
     owners = await conn.fetch(
         "SELECT DISTINCT customer_id FROM identities WHERE key_kind = $1 AND key_value = $2 LIMIT 2",

@@ -391,7 +391,9 @@ class IdentityRules:
             value, blocked = self._sender_key(key_kind, ref.value)
         except InvalidIdentifier as exc:
             # a short code or an alias: still a channel identity, just not a key
-            log.info("identity %s kept as given: %s", ref.kind, exc)
+            # not its words: they quote the value, a customer's address or number
+            log.info("identity %s kept as given: its value is no usable %s key (%s)", ref.kind, key_kind,
+                     type(exc).__name__)
             return ref, None
         stored = IdentityRef(kind=ref.kind, value=value)
         if blocked:

@@ -107,7 +107,8 @@ def _key_owner(conn: sqlite3.Connection, key: KeyRef, max_profiles: int) -> str 
     business's own data (an import's family phone: the son's WhatsApp joined
     his mother's record), or owned by several."""
     if key_widely_shared(conn, key, max_profiles):
-        log.info("%s %s is shared by more than %d profiles: not used for matching", key.kind, key.value, max_profiles)
+        # the kind only: a phone or an address is a customer's, and never goes to the log
+        log.info("a %s key is shared by more than %d profiles: not used for matching", key.kind, max_profiles)
         return None
     owners = _all(
         conn, "SELECT DISTINCT customer_id FROM identities WHERE key_kind = ? AND key_value = ? LIMIT 2",

@@ -5,9 +5,11 @@ hint, a code goes to WhatsApp, and an agent can dismiss the hint."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
+import pytest
 
 from router.appkeys import ROUTER
 from router.identity.service import IdentityConfig, IdentityRules
@@ -156,3 +158,21 @@ async def test_the_match_script_never_writes_html(client: Client) -> None:
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in js, sink
     assert "/console/claim_matches.js" in await (await client.get("/")).text()
+
+
+async def test_a_code_sent_is_logged_by_ids_never_the_customers_number(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log said `admin sent a verification code for phone +79123456789`: a customer's number
+    in every log line of a code an agent sent. It names the verification and the customer."""
+    await login(client)
+    _, visitor = await holder_and_visitor(client)
+    [claim] = visitor["claims"]
+    client.app[ROUTER].verifier.channels = frozenset({"whatsapp", "webchat"})
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.post(f"/api/customers/{visitor['customer']['id']}/claims/{claim['id']}/verify", json={})
+        assert resp.status == 201, await resp.text()
+    verification = (await resp.json())["verification"]
+    [line] = [r.getMessage() for r in caplog.records if "sent verification" in r.getMessage()]
+    assert verification["id"] in line and visitor["customer"]["id"] in line and "(phone)" in line
+    assert PHONE not in caplog.text and "345-67-89" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import phonenumbers
@@ -249,3 +250,14 @@ def test_senders_that_are_no_value_are_not_kept_by_the_sender_cache() -> None:
     valid = IdentityRef(kind="email", value="Anna@Shop.ru")
     assert r.channel_identity(valid) == r.channel_identity(valid)
     assert r._sender_key.cache_info().currsize == 1
+
+
+def test_an_identity_that_is_no_key_is_logged_without_its_value(caplog: pytest.LogCaptureFixture) -> None:
+    """`identity email kept as given: 'ivan.petrov@mailru' is not an email address` put a
+    customer's address in the log at INFO (the error's words quote the value)."""
+    with caplog.at_level(logging.DEBUG):
+        stored, key = rules(email={"kinds": ["email"]}).channel_identity(
+            IdentityRef(kind="email", value="ivan.petrov@mailru"))
+    assert (stored.value, key) == ("ivan.petrov@mailru", None)
+    assert "identity email kept as given" in caplog.text
+    assert "ivan.petrov" not in caplog.text and "mailru" not in caplog.text

@@ -5,6 +5,7 @@ backend of tests/router/store/test_contract.py."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -367,3 +368,17 @@ async def test_an_email_the_business_gave_two_customers_takes_the_mail_of_neithe
     anna = (await store.upsert_customer(CustomerUpsert("import", keys=(KeyRef("external", "a-1"), own)), T0)).customer
     mine = keyed("email", own.value, key=own)
     assert (await store.resolve_identity(mine.identity, None, T0, mine)).id == anna.id
+
+
+async def test_a_widely_shared_key_is_logged_by_its_kind_never_its_value(
+    store: Store, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`phone +79123456789 is shared by more than 2 profiles` put a customer's number in the log."""
+    for n in (1, 2, 3):
+        plan = keyed("webchat", f"v{n}", key=None, claims=(ClaimPlan(PHONE, "webchat:text", "8912"),))
+        await store.resolve_identity(plan.identity, None, T0, plan)
+    with caplog.at_level(logging.DEBUG):
+        await store.resolve_identity(IdentityRef(kind="whatsapp", value="x"), None, T0, keyed("whatsapp", "+7", cap=2))
+    if request.node.callspec.params["store_factory"] != "sqlite-process":  # whose lines another process writes
+        assert "a phone key is shared by more than 2 profiles" in caplog.text
+    assert PHONE.value not in caplog.text
