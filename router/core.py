@@ -42,7 +42,7 @@ from router.ingest.pressure import Pressure
 from router.ingest.service import HISTORY_LIMIT, Ingest
 from router.metrics import Metrics
 from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
-from router.redaction import redact, textless_traceback
+from router.redaction import redact, textless_traceback, without_addresses, without_quotes
 from router.routing.availability import availability, office_hours
 from router.routing.decide import Routing
 from router.routing.rules import RulesRouting
@@ -279,5 +279,10 @@ class Router:
         if message is None:
             log.debug("receipt %s for %s/%s changes nothing (yet)", state.value, channel, external_id)
             return
+        if error:
+            # a bounce or a carrier's words may quote the recipient and the message: the agent reads
+            # them, the log does not
+            sent = [message.text, *(part for a in message.attachments for part in (a.name, a.url))]
+            error = without_addresses(without_quotes(error, sent))
         log.info("message %s on %s is %s%s", message.id, channel, state.value, f": {error}" if error else "")
         self.bus.publish(events.message_updated(message))

@@ -135,3 +135,39 @@ _ADDRESS = re.compile(r"[^\s<>()\[\]'\"@,;:]+@[^\s<>()\[\]'\"@,;:]+|\+\d[\d\s().
 def without_addresses(text: str) -> str:
     """``text`` for a log line: e-mail addresses and international phone numbers in it as ``<address>``."""
     return _ADDRESS.sub("<address>", text)
+
+
+# a platform's error may quote what it was sent ("Bad Request: message text is ...", a mail
+# server's "550 content rejected: <the first lines>", "the file passport-ivanov.pdf was not
+# fetched"): any run of the reason this long that what was sent holds goes out of a log line
+QUOTE_MIN = 10
+QUOTED = "<what was sent>"
+
+
+def without_quotes(text: str, sent: Iterable[str | None]) -> str:
+    """``text`` for a log line: every run of at least ``QUOTE_MIN`` characters of it that one of
+    ``sent`` (the message's text, its files' names and URLs) holds, and every one of those
+    written whole, as ``<what was sent>``. The agent is shown the reason as it came."""
+    for source in sorted({s for s in sent if s and len(s.strip()) >= 4}, key=len, reverse=True):
+        text = text.replace(source, QUOTED)
+        if len(source) < QUOTE_MIN:
+            continue
+        kept: list[str] = []
+        start = i = 0
+        while i <= len(text) - QUOTE_MIN:
+            if text[i : i + QUOTE_MIN] not in source:
+                i += 1
+                continue
+            end = i + QUOTE_MIN
+            while end < len(text) and text[i : end + 1] in source:
+                end += 1
+            # the spaces around a quote stay, so that the words beside it stay apart
+            inner = text[i:end]
+            if not inner.strip():
+                i = end
+                continue
+            lead, tail = len(inner) - len(inner.lstrip()), len(inner) - len(inner.rstrip())
+            kept += [text[start : i + lead], QUOTED]
+            start, i = end - tail, end
+        text = "".join(kept) + text[start:]
+    return text

@@ -48,10 +48,10 @@ from router.connector import (
     with_cause,
 )
 from router.metrics import Metrics
-from router.models import Message, OutboxEntry, utcnow
+from router.models import Message, OutboundMessage, OutboxEntry, utcnow
 from router.notes.guard import is_note_id
 from router.outbox.store import LeaseLost, OutboxStore
-from router.redaction import redact, without_addresses
+from router.redaction import redact, without_addresses, without_quotes
 from router.store.errors import NotFound, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,7 @@ class OutboxWorker:
             log.warning(
                 "message %s on %s failed (%s, retry in %.1fs): %s", entry.message_id, channel,
                 f"attempt {attempts}" if attempts == entry.attempts + 1 else "asked to wait", delay,
-                without_addresses(error.reason),
+                _for_log(error.reason, entry.payload),
             )
             return
         # the cause first (the console says it in the agent's language), the platform's words after it
@@ -389,9 +389,16 @@ class OutboxWorker:
         message = await self.store.outbox_dead(entry.id, attempts, reason, self.clock(), self.node)
         self.metrics.messages_out.labels(channel, "failed").inc()
         log.error("message %s on %s dead-lettered (conversation %s): %s",
-                  entry.message_id, channel, entry.conversation_id, without_addresses(reason))
+                  entry.message_id, channel, entry.conversation_id, _for_log(reason, entry.payload))
         # a dead entry no longer blocks the recipient's later messages (the next claim takes them)
         self._publish(message)
 
     def _publish(self, message: Message) -> None:
         self.bus.publish(events.message_updated(message))
+
+
+def _for_log(reason: str, payload: OutboundMessage) -> str:
+    """A platform's words about a failed send, for the log: without the customer's address or
+    number and without what it quotes of the message (its text, a one-time code, its files)."""
+    sent = [payload.text, *(part for a in payload.attachments for part in (a.name, a.url))]
+    return without_addresses(without_quotes(reason, sent))

@@ -4,6 +4,8 @@ console says in the agent's language before the Bot API's own words."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -64,3 +66,28 @@ async def test_a_file_over_the_bot_apis_limit_fails_at_once(tg: Client, tg_api: 
     assert failed.delivery is Delivery.FAILED
     assert failed.delivery_error.startswith("[too_large] telegram: HTTP Client says - Request Entity Too Large")
     assert len(tg_api.sent("sendDocument")) == 1
+
+
+SECRET_REPLY = "Ваш паспорт 4510 123456 принят, Иван Петрович; договор вышлем на ivan@mail.ru"
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(400, 1), (502, 2)])
+async def test_what_the_bot_api_quotes_of_a_reply_stays_out_of_the_log(
+        tg: Client, tg_api: FakeTelegram, caplog: pytest.LogCaptureFixture, status: int, attempts: int) -> None:
+    """A refusal that quotes the message («Bad Request: can't parse entities in '…'», a proxy's
+    error page with the request in it) was logged as the platform said it, at WARNING for each
+    retry and ERROR when dead-lettered: the agent's words to the customer, or a one-time code,
+    in the log. The log keeps the ids and the platform's own words; the agent still sees all."""
+    assert await post(tg, text_update(63, "hello")) == 200
+    echo = f"Bad Request: can't parse entities in {SECRET_REPLY[:40]!r} and {SECRET_REPLY[-30:]}"
+    tg_api.fail_next(status, echo, method="sendMessage", times=attempts)
+    with caplog.at_level(logging.INFO):
+        failed = await settled(tg, await reply(tg, SECRET_REPLY))
+    if status == 400:
+        assert failed.delivery is Delivery.FAILED and echo in (failed.delivery_error or "")
+        [line] = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    else:
+        assert failed.delivery is Delivery.SENT
+        line = next(r.getMessage() for r in caplog.records if "retry in" in r.getMessage())
+    assert failed.id in line and "can't parse entities in '<what was sent>' and <what was sent>" in line
+    assert "паспорт" not in caplog.text and "4510" not in caplog.text and "ivan@" not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -206,3 +207,23 @@ async def test_extras_json_cannot_hold_are_refused_before_anything_is_stored(rou
         await router.on_message(poisoned)
     assert await router.store.unrouted_messages(10) == []
     assert await router.history(IdentityRef(kind="webchat", value="v1")) == []
+
+
+async def test_a_failure_receipt_is_logged_without_the_recipient_or_the_reply_it_quotes(
+    router: Router, agent: Agent, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bounce's diagnostic («550 5.7.1 <ivan@mail.ru>: content rejected: …») was logged at INFO
+    as it came, with the customer's address and the reply's words; the agent still reads it all."""
+    conv_id = (await router.on_message(msg())).conversation_id or ""
+    text = "Договор № 77-1042 на имя Ивана Петрова во вложении"
+    reply = await router.conversations.reply(conv_id, agent, text)
+    [entry] = await router.store.pending_outbox(10)
+    await router.store.outbox_sent(entry.id, "ext-9", router.clock())
+    diagnostic = f"550 5.7.1 <ivan.petrov@mail.ru>: content rejected: {text[:30]}"
+    with caplog.at_level(logging.INFO):
+        await router.on_delivery_status("webchat", "ext-9", Delivery.FAILED, diagnostic)
+    [stored] = [m for m in await router.store.list_messages(conv_id, 10) if m.id == reply.id]
+    assert stored.delivery_error == diagnostic
+    [line] = [r.getMessage() for r in caplog.records if reply.id in r.getMessage() and "failed" in r.getMessage()]
+    assert line.endswith("failed: 550 5.7.1 <<address>>: content rejected: <what was sent>")
+    assert "ivan.petrov" not in caplog.text and "Договор" not in caplog.text

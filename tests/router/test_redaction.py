@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from router.redaction import install_log_filter, redact, register
+from router.redaction import install_log_filter, redact, register, without_quotes
 
 SECRET = "tok:3n/with+signs&more"
 
@@ -33,3 +33,21 @@ def test_every_form_of_a_secret_is_redacted_wherever_it_is_logged(caplog: pytest
 def test_a_too_short_secret_is_reported_not_redacted() -> None:
     assert register(["abc"]) == ["abc"]
     assert redact("abc abd") == "abc abd"
+
+
+def test_what_a_platform_quotes_of_a_sent_message_is_taken_out_of_a_log_line() -> None:
+    text = "Ваш код подтверждения: 954816. Введите его в чате"
+    # the whole text, a part of it (a truncated echo), a file's name: each goes; the rest stays
+    assert (without_quotes(f"Bad Request: message {text!r} rejected", [text, None])
+            == "Bad Request: message '<what was sent>' rejected")
+    assert (without_quotes("can't parse entities in 'код подтверждения: 95' at byte 12", [text])
+            == "can't parse entities in '<what was sent>' at byte 12")
+    assert (without_quotes("vk: the file passport.pdf was not fetched: 127.0.0.1 is not public",
+                           [text, "passport.pdf", "https://files.lan/x"])
+            == "vk: the file <what was sent> was not fetched: 127.0.0.1 is not public")
+    # a text under 4 characters, or a few words in common, is no quote: the platform's words stay
+    assert without_quotes("Bad Request: chat not found", ["ok", "Bad"]) == "Bad Request: chat not found"
+    assert without_quotes("Forbidden: bot was blocked by the user", ["was it blocked?"]) == (
+        "Forbidden: bot was blocked by the user")
+    # only the spaces of a text in common: nothing is quoted
+    assert without_quotes("a" + " " * 12 + "b", ["x" + " " * 20 + "y"]) == "a" + " " * 12 + "b"
