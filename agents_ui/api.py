@@ -426,7 +426,8 @@ async def verify_claim(request: web.Request, _: None) -> VerificationOut:
 async def merge_customers(request: web.Request, body: MergeBody) -> MergeOut:
     agent = current_agent(request)
     record = await request.app[MERGER].merge_customers(request.match_info["id"], body.other_id, agent, body.reason)
-    log.info("%s merged customer %s into %s: %s", agent.username, body.other_id, record.survivor_id, body.reason)
+    # not the reason: an agent's words about a customer, kept in the audit
+    log.info("%s merged customer %s into %s (merge %s)", agent.username, body.other_id, record.survivor_id, record.id)
     return MergeOut(merge=record)
 
 
@@ -436,7 +437,7 @@ async def merge_customers(request: web.Request, body: MergeBody) -> MergeOut:
 async def unmerge_customers(request: web.Request, body: UnmergeBody) -> MergeOut:
     agent = current_agent(request)
     record = await request.app[MERGER].unmerge_customers(request.match_info["id"], agent, body.reason)
-    log.info("%s undid merge %s: %s", agent.username, record.id, body.reason)
+    log.info("%s undid merge %s", agent.username, record.id)
     return MergeOut(merge=record)
 
 

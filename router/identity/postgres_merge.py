@@ -158,7 +158,8 @@ async def _merge(conn: PgConn, req: MergeRequest, now: datetime) -> MergeRecord:
     details = {"merge_id": record.id, "conversations": len(snapshot["conversations"]),
                "messages": len(snapshot["messages"]), "folded": snapshot["fold"].get("folded", {}).get("id")}
     await _audit(conn, "merge", survivor["id"], merged["id"], req.source, req.actor, req.reason, details, now)
-    log.info("customer %s merged into %s (%s): %s", merged["id"], survivor["id"], req.source, req.reason)
+    # the reason is an agent's free words about a customer: in the audit, not the log
+    log.info("customer %s merged into %s (%s)", merged["id"], survivor["id"], req.source)
     return record
 
 
@@ -212,7 +213,7 @@ async def _unmerge(conn: PgConn, merge_id: str, actor: str | None, reason: str, 
     await conn.execute("UPDATE customer_merges SET undone_at = $1 WHERE id = $2", now, merge_id)
     await _audit(conn, "unmerge", row["survivor_id"], row["merged_id"], "agent" if actor else "rule", actor, reason,
                  {"merge_id": merge_id}, now)
-    log.info("merge %s undone (%s and %s apart again): %s", merge_id, row["survivor_id"], row["merged_id"], reason)
+    log.info("merge %s undone (%s and %s apart again)", merge_id, row["survivor_id"], row["merged_id"])
     found = await conn.fetchrow("SELECT * FROM customer_merges WHERE id = $1", merge_id)
     assert found is not None
     return _merge_record(found)

@@ -103,7 +103,8 @@ def _merge(conn: sqlite3.Connection, req: MergeRequest, now: str) -> MergeRecord
     details = {"merge_id": record.id, "conversations": len(snapshot["conversations"]),
                "messages": len(snapshot["messages"]), "folded": snapshot["fold"].get("folded", {}).get("id")}
     _audit(conn, "merge", survivor["id"], merged["id"], req.source, req.actor, req.reason, details, now)
-    log.info("customer %s merged into %s (%s): %s", merged["id"], survivor["id"], req.source, req.reason)
+    # the reason is an agent's free words about a customer: in the audit, not the log
+    log.info("customer %s merged into %s (%s)", merged["id"], survivor["id"], req.source)
     return record
 
 
@@ -150,7 +151,7 @@ def _unmerge(conn: sqlite3.Connection, merge_id: str, actor: str | None, reason:
     conn.execute("UPDATE customer_merges SET undone_at = ? WHERE id = ?", (now, merge_id))
     _audit(conn, "unmerge", row["survivor_id"], row["merged_id"], "agent" if actor else "rule", actor, reason,
            {"merge_id": merge_id}, now)
-    log.info("merge %s undone (%s and %s apart again): %s", merge_id, row["survivor_id"], row["merged_id"], reason)
+    log.info("merge %s undone (%s and %s apart again)", merge_id, row["survivor_id"], row["merged_id"])
     found = _one(conn, "SELECT * FROM customer_merges WHERE id = ?", (merge_id,))
     assert found is not None
     return _merge_record(found)

@@ -176,3 +176,21 @@ async def test_a_code_sent_is_logged_by_ids_never_the_customers_number(
     [line] = [r.getMessage() for r in caplog.records if "sent verification" in r.getMessage()]
     assert verification["id"] in line and visitor["customer"]["id"] in line and "(phone)" in line
     assert PHONE not in caplog.text and "345-67-89" not in caplog.text
+
+
+async def test_an_agents_merge_is_logged_by_ids_never_its_reason(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    await login(client)
+    anna, visitor = await holder_and_visitor(client)
+    survivor, other = anna["customer"]["id"], visitor["customer"]["id"]
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.post(f"/api/customers/{survivor}/merge",
+                                 json={"other_id": other, "reason": "сказала по телефону 8 912 345-67-89"})
+        assert resp.status == 201, await resp.text()
+        merge_id = (await resp.json())["merge"]["id"]
+        undo = await client.post(f"/api/merges/{merge_id}/undo", json={"reason": "муж Анны, не она"})
+        assert undo.status == 200, await undo.text()
+    assert f"admin merged customer {other} into {survivor} (merge {merge_id})" in caplog.text
+    assert f"admin undid merge {merge_id}" in caplog.text
+    assert "по телефону" not in caplog.text and "345-67-89" not in caplog.text and "Анны" not in caplog.text

@@ -382,3 +382,21 @@ async def test_a_widely_shared_key_is_logged_by_its_kind_never_its_value(
     if request.node.callspec.params["store_factory"] != "sqlite-process":  # whose lines another process writes
         assert "a phone key is shared by more than 2 profiles" in caplog.text
     assert PHONE.value not in caplog.text
+
+
+async def test_a_merge_and_its_undo_are_logged_by_ids_never_their_reasons(
+    store: Store, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A merge's reason names the key that proved it («phone +79123456789 proven by a one-time
+    code sent to it») or is an agent's words about the customer; both went to the log at INFO."""
+    a = await store.resolve_identity(IdentityRef(kind="whatsapp", value="a"), None, T0)
+    b = await store.resolve_identity(IdentityRef(kind="telegram", value="b"), None, T0)
+    with caplog.at_level(logging.DEBUG):
+        record = await store.merge_customers(MergeRequest(a.id, b.id, "code", None, f"phone {PHONE.value} proven by "
+                                                          "a one-time code sent to it"), T0 + timedelta(minutes=1))
+        await store.unmerge_customers(record.id, "agt_1", "Анна Петрова сказала, что это её муж",
+                                      T0 + timedelta(minutes=2))
+    if request.node.callspec.params["store_factory"] != "sqlite-process":  # whose lines another process writes
+        assert f"customer {b.id} merged into {a.id} (code)" in caplog.text
+        assert f"merge {record.id} undone" in caplog.text
+    assert PHONE.value not in caplog.text and "Анна" not in caplog.text
