@@ -282,7 +282,7 @@ class Router:
         if error:
             # a bounce or a carrier's words may quote the recipient and the message: the agent reads
             # them, the log does not
-            sent = [message.text, *(part for a in message.attachments for part in (a.name, a.url))]
-            error = without_addresses(without_quotes(error, sent))
+            files = [part for a in message.attachments for part in (a.name, a.url)]
+            error = without_addresses(without_quotes(error, [message.text], files))
         log.info("message %s on %s is %s%s", message.id, channel, state.value, f": {error}" if error else "")
         self.bus.publish(events.message_updated(message))

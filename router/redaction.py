@@ -144,13 +144,15 @@ QUOTE_MIN = 10
 QUOTED = "<what was sent>"
 
 
-def without_quotes(text: str, sent: Iterable[str | None]) -> str:
+def without_quotes(text: str, sent: Iterable[str | None], whole: Iterable[str | None] = ()) -> str:
     """``text`` for a log line: every run of at least ``QUOTE_MIN`` characters of it that one of
-    ``sent`` (the message's text, its files' names and URLs) holds, and every one of those
-    written whole, as ``<what was sent>``. The agent is shown the reason as it came."""
-    for source in sorted({s for s in sent if s and len(s.strip()) >= 4}, key=len, reverse=True):
+    ``sent`` (a message's words) holds, and each of ``sent`` and ``whole`` (its files' names and
+    URLs, whose parts, a host, are no quote) written whole, as ``<what was sent>``. The agent is
+    shown the reason as it came."""
+    words = {s for s in sent if s and len(s.strip()) >= 4}
+    for source in sorted(words | {s for s in whole if s and len(s.strip()) >= 4}, key=len, reverse=True):
         text = text.replace(source, QUOTED)
-        if len(source) < QUOTE_MIN:
+        if len(source) < QUOTE_MIN or source not in words:
             continue
         kept: list[str] = []
         start = i = 0

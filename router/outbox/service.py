@@ -400,5 +400,5 @@ class OutboxWorker:
 def _for_log(reason: str, payload: OutboundMessage) -> str:
     """A platform's words about a failed send, for the log: without the customer's address or
     number and without what it quotes of the message (its text, a one-time code, its files)."""
-    sent = [payload.text, *(part for a in payload.attachments for part in (a.name, a.url))]
-    return without_addresses(without_quotes(reason, sent))
+    files = [part for a in payload.attachments for part in (a.name, a.url)]
+    return without_addresses(without_quotes(reason, [payload.text], files))
