@@ -18,8 +18,6 @@ from zoneinfo import ZoneInfo
 
 import rule_engine
 import yaml
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
 
 from router.hotreload import file_stamp
 from router.human_request import HumanRequest
@@ -39,6 +37,7 @@ from router.models import (
 from router.routing.rules.ast_text import calendars_named
 from router.routing.rules.calendar import Hours
 from router.routing.rules.facts import gather, printable
+from router.routing.rules.opening import after_hours_text
 from router.routing.rules.patterns import prepared
 from router.routing.rules.schema import TEAMS_FILE, QueuePolicy, QueueTarget, Route, Rule, RulesFile, Step, TeamsFile
 from router.routing.rules.typecheck import UNTYPED, Finding, conjunction_warnings
@@ -178,11 +177,7 @@ class RuleSet:
         hours, policy = self.queue_hours(team), self.queue(team)
         if hours is None or hours.is_open(now):
             return None
-        text = policy.after_hours_message or DEFAULT_AFTER_HOURS
-        if isinstance(text, dict):
-            language = language if language in text else next(iter(text))
-            text = text[language]
-        return text.replace("{opens}", _opening(hours.next_opening(now), now, language))
+        return after_hours_text(policy.after_hours_message, hours.next_opening(now), hours.zone.key, now, language)
 
     def evaluate(self, facts: dict[str, Any], now: datetime) -> RouteDecision:
         traces: list[RuleTrace] = []
@@ -246,36 +241,9 @@ class RuleSet:
         return self._decision(Route(queue=queue), name, [], facts, now, prefix="bot route gone, ")
 
 
-# a closed queue whose rules.yaml says nothing still tells the customer when it opens
-DEFAULT_AFTER_HOURS = {
-    "ru": "Спасибо! Сейчас мы не работаем, коллега ответит здесь же в рабочее время: {opens}.",
-    "en": "Thank you! We are closed now; a colleague will answer here when we open: {opens}.",
-}
-
-
 # the facts of a customer's earlier contacts: a handoff reads them from the routing's trace, which
 # read them when the conversation opened (empty here, a handoff condition on them never held)
 HISTORY_FACTS = ("customer_new", "customer_returning", "contacts_7d", "contacts_30d")
-_TODAY = {"ru": ("сегодня", "завтра"), "en": ("today", "tomorrow")}
-
-
-def _opening(opens: datetime | None, now: datetime, language: str) -> str:
-    """When a queue opens, as a customer reads it, in the calendar's time:
-    «сегодня 09:00», «завтра 09:00», «суббота 10:00» within the week, and
-    with its date beyond («понедельник 11 января 09:00»: after the New Year
-    holidays "Monday" read as the coming one)."""
-    try:
-        locale = Locale.parse(language)
-    except (UnknownLocaleError, ValueError):
-        locale = Locale("en")
-    if opens is None:
-        return "позже" if locale.language == "ru" else "later"
-    days = (opens.date() - now.astimezone(opens.tzinfo).date()).days
-    words = _TODAY.get(locale.language)  # another language (an admin's own text): its weekday's name
-    if words is not None and days in (0, 1):
-        return f"{words[days]} {format_datetime(opens, 'HH:mm', tzinfo=opens.tzinfo, locale=locale)}"
-    pattern = "EEEE HH:mm" if days < 6 else "EEEE d MMMM HH:mm"
-    return str(format_datetime(opens, pattern, tzinfo=opens.tzinfo, locale=locale))
 
 
 def _language(message: Message, facts: dict[str, Any]) -> str:
