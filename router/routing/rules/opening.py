@@ -16,6 +16,7 @@ from datetime import datetime
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, get_timezone_location
 
+from router.language import written_language
 from router.texts import Language, ru_en
 
 # a closed queue whose rules.yaml says nothing still tells the customer when it opens, and in whose time
@@ -72,7 +73,10 @@ def after_hours_text(
     message: str | Mapping[str, str] | None, opens: datetime | None, zone: str, now: datetime, language: str
 ) -> str:
     """The after-hours ``message`` of a queue (one text, one per language, or
-    None: the default) for a customer who reads ``language``."""
+    None: the default) for a customer who reads ``language``, ``{opens}``
+    filled in the language of the text chosen: one text written in Russian
+    says «завтра» to an English reader too, never "tomorrow" inside a
+    Russian sentence."""
     if message is None:
         ours: Language = "en" if language == "en" else "ru"  # another one: the first, as localized() does
         when = opening(opens, now, ours)
@@ -80,9 +84,11 @@ def after_hours_text(
             when = _IN_ZONE[ours].replace("{zone}", zone_name(opens, zone, ours)).replace("{opens}", when)
         return DEFAULT_AFTER_HOURS[ours].replace("{opens}", when)
     if isinstance(message, str):
-        return message.replace("{opens}", opening(opens, now, language))
-    language = language if language in message else next(iter(message))
-    return message[language].replace("{opens}", opening(opens, now, language))
+        text, language = message, written_language(message.replace("{opens}", " ")) or language
+    else:
+        language = language if language in message else next(iter(message))
+        text = message[language]
+    return text.replace("{opens}", opening(opens, now, language))
 
 
 __all__ = ["DEFAULT_AFTER_HOURS", "after_hours_text", "opening", "zone_name"]

@@ -1,6 +1,6 @@
 """What a customer who writes while a queue is closed reads about its next
 opening: in the calendar's time, with that time's zone named where the
-service words the text itself."""
+service words the text itself, and in the language of the text around it."""
 
 from __future__ import annotations
 
@@ -64,3 +64,31 @@ def test_an_opening_over_a_week_away_names_its_date_and_zone(tmp_path: Path) -> 
     assert ruleset.after_hours_notice("support", MONDAY, "en") == (
         "Thank you! We are closed now; a colleague will answer here when we open: "
         "Monday 14 December 09:00 (Moscow time).")
+
+
+ONE_TEXT = """\
+calendars:
+  office:
+    timezone: Europe/Moscow
+    hours: {{mon-fri: ["09:00-18:00"]}}
+queues:
+  support:
+    hours: office
+    after_hours_message: "{text}"
+rules: []
+default: {{queue: {{team: support}}}}
+"""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Мы закрыты, ответим {opens} по Москве.", "Мы закрыты, ответим завтра 09:00 по Москве."),
+    ("We are closed; we answer {opens} Moscow time.", "We are closed; we answer tomorrow 09:00 Moscow time."),
+])
+@pytest.mark.parametrize("reader", ["ru", "en"])
+def test_one_text_gets_its_opening_in_its_own_language(tmp_path: Path, text: str, expected: str,
+                                                       reader: str) -> None:
+    """One text for everybody (no per-language texts): an English reader got «Мы
+    закрыты, ответим tomorrow 09:00», a Russian one "we answer завтра 09:00"."""
+    ruleset = load_rules(write_config(tmp_path / "config", ONE_TEXT.format(text=text), TEAMS))
+    evening = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # Monday 19:00 in Moscow
+    assert ruleset.after_hours_notice("support", evening, reader) == expected
