@@ -13,7 +13,7 @@ from agents_ui.api import AT_CAPACITY, THEIRS, YOURS, at_capacity
 from agents_ui.endpoints import ApiError, current_agent, endpoint
 from router.accounts.store import AccountStore
 from router.agents.service import Permission, may
-from router.appkeys import ASSIGNER, BOT_RELOADER, RULES_RELOADER, STORE
+from router.appkeys import ASSIGNER, BOT_RELOADER, ROUTER, RULES_RELOADER, STORE
 from router.conversations.store import ConversationStore
 from router.models import AgentPresence, ConversationStatus, ConversationView, Presence, RouteTrace
 from router.routing.assignment import TransferRefused
@@ -135,7 +135,9 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
         raise ApiError(403, "forbidden", "your role may give a colleague only a conversation of your own (reassign)")
     try:
         if body.team is not None:
-            return TransferOut(conversation=await assigner.transfer_to_team(conv.id, body.team, me))
+            moved = await assigner.transfer_to_team(conv.id, body.team, me)
+            await request.app[ROUTER].transferred(moved)  # a team closed now: the customer hears when it opens
+            return TransferOut(conversation=moved)
         target = await store.get_agent(str(body.agent_id))
         try:
             return TransferOut(conversation=await assigner.transfer_to_agent(conv.id, target))

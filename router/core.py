@@ -31,6 +31,7 @@ from router.connector import (
     HostFailed,
     HostUnavailable,
 )
+from router.conversations.outbound import Outgoing, send
 from router.conversations.service import CapacityOf, Conversations
 from router.csat.config import CsatConfig
 from router.csat.service import Surveys
@@ -39,9 +40,10 @@ from router.identity.selfservice import SelfService
 from router.identity.service import IdentityRules
 from router.identity.verification import Verifier
 from router.ingest.pressure import Pressure
-from router.ingest.service import HISTORY_LIMIT, Ingest
+from router.ingest.service import HISTORY_LIMIT, LANGUAGE_LOOKBACK, Ingest
+from router.language import answer_language, needs_history
 from router.metrics import Metrics
-from router.models import Delivery, IdentityRef, InboundMessage, Message, utcnow
+from router.models import ConversationView, CoreMeta, Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact, textless_traceback, without_addresses, without_quotes
 from router.routing.availability import availability, office_hours
 from router.routing.decide import Routing
@@ -170,6 +172,28 @@ class Router:
         ruleset = self.routing.ruleset if isinstance(self.routing, RulesRouting) else None
         hours = ruleset.queue_hours(team) if ruleset is not None else None
         return hours is None or hours.is_open(now)
+
+    async def transferred(self, view: ConversationView) -> Message | None:
+        """Invariant 8 on an agent's transfer to a team: one whose queue is
+        closed now tells the customer when it opens (its after-hours message,
+        in their language, where they last wrote); before, they waited until
+        the opening hearing nothing. An open team says nothing: the agent who
+        transfers speaks for it. The message, or None when none is due."""
+        routing = self.routing
+        if not isinstance(routing, RulesRouting):
+            return None
+        last = await self.store.last_inbound(view.id)
+        if last is None or last.sender is None or not self.conversations.window_open(last):
+            return None
+        customer = await self.store.get_customer(view.customer_id)
+        earlier = await self.store.list_messages(view.id, LANGUAGE_LOOKBACK) if needs_history(last, customer) else []
+        language = answer_language(last, customer, reversed(earlier))
+        text = routing.ruleset.after_hours_notice(view.team, routing.clock(), language)
+        if text is None:
+            return None
+        out = Outgoing.automatic(last, view, text, CoreMeta(automatic="handoff"))
+        message, _ = await send(self.store, self.bus, self.outbox_wakeup, out, self.clock())
+        return message
 
     def use_bot(self, bot: Bot, config: BotFile) -> None:
         """A reloaded bot.yaml (``router.bot.reload``), all in one step: the
