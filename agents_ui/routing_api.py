@@ -3,6 +3,7 @@ offers and transfers."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +20,9 @@ from router.models import AgentPresence, ConversationStatus, ConversationView, P
 from router.routing.assignment import TransferRefused
 from router.routing.service import AgentAtCapacity
 from router.routing.store import AssignmentStore
+from router.store.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 
 class RoutingApiStore(AssignmentStore, ConversationStore, AccountStore, Protocol):
@@ -136,7 +140,10 @@ async def transfer(request: web.Request, body: TransferBody) -> TransferOut:
     try:
         if body.team is not None:
             moved = await assigner.transfer_to_team(conv.id, body.team, me)
-            await request.app[ROUTER].transferred(moved)  # a team closed now: the customer hears when it opens
+            try:
+                await request.app[ROUTER].transferred(moved)  # a team closed now: the customer hears when it opens
+            except StoreError as exc:  # the transfer is made: the agent is not told it failed
+                log.warning("conversation %s transferred, but its after-hours notice was not sent: %s", conv.id, exc)
             return TransferOut(conversation=moved)
         target = await store.get_agent(str(body.agent_id))
         try:
