@@ -111,7 +111,10 @@ def index_messages(conn: sqlite3.Connection, store_path: str, limit: int) -> int
             conn.execute("DELETE FROM meta WHERE key = 'backlog'")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # a COMMIT that met a full disk or a failed write was rolled back by SQLite itself: a
+        # ROLLBACK then fails ("no transaction is active") and would hide the outage behind it
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return len(rows)
 
