@@ -44,6 +44,15 @@ class MovingWindow:
         hits.append(now)
         return True
 
+    def give_back(self, key: str) -> None:
+        """Uncount ``key``'s latest hit: what it let in, the service refused (its store
+        down, its pipeline full). The widget sends such a message again and again until it
+        is taken, and each try counting got a visitor who had sent one message refused
+        as too fast once the outage ended."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+
     def full(self, key: str) -> bool:
         """Whether a hit now would be refused (nothing is counted)."""
         hits = self._hits.get(key)
@@ -153,6 +162,14 @@ class ByteBudget:
         now = self._clock()
         spent = self._recent(key, now)
         return max(0.0, self.window - (now - spent[0][0])) if spent else 0.0
+
+    def refund(self, key: str, size: int) -> None:
+        """Uncharge the latest charge of ``size`` to ``key``: a file the service did not keep after all."""
+        spent = self._spent.get(key)
+        for index in range(len(spent) - 1, -1, -1) if spent else ():
+            if spent is not None and spent[index][1] == size:
+                del spent[index]
+                return
 
     def charge(self, key: str, size: int) -> None:
         now = self._clock()

@@ -363,6 +363,11 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             limiter.hit(key)
         return None
 
+    def _give_back(self, session: _Session, visitor_id: str) -> None:
+        """A message the service refused (not stored, the widget sends it again) counts against no limit."""
+        self._limiter.give_back(visitor_id)
+        self._address_limiter.give_back(session.address)
+
     async def _visitor_tokens(self) -> VisitorTokens:
         if self._tokens is None:
             self._tokens = VisitorTokens(await self.host.secret(SECRET_NAME))
@@ -381,6 +386,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         try:  # over the lag bound: the ack waits for room (the widget keeps the message pending meanwhile)
             await self.host.admission(self.name, ACK_PATIENCE)
         except HostBusy as exc:  # still none: the widget sends it again when told, as after a rate limit
+            self._give_back(session, visitor_id)
             session.refused = (frame.client_id, exc.retry_after)
             await self._refuse_busy(session, frame.client_id, exc.retry_after)
             return
@@ -396,11 +402,13 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         try:
             accepted = await self.host.on_message(inbound)
         except HostUnavailable:  # an outage, logged once by the router's store: not acknowledged
+            self._give_back(session, visitor_id)
             await self._fail(session)
             return
         except HostFailed as exc:  # logged by the router with its traceback: not acknowledged
             log.warning("webchat: storing a message of visitor %s failed (code unavailable): %s",
                         visitor_tag(visitor_id), exc.reason)
+            self._give_back(session, visitor_id)
             await self._fail(session)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it

@@ -148,15 +148,32 @@ class VisitorUploads:
             raise _Refused(422, "invalid", "file: the body has no field 'file' after visitor_id and client_id")
         self._count(request, visitor_id)
         budgets = ((self._visitor_bytes, visitor_id), (self._address_bytes, address_key(request.remote)))
-        for budget, key in budgets:
-            if budget.full(key):
-                retry = max(1, math.ceil(budget.retry_after(key)))
-                raise _Refused(429, "files_over_budget", f"too many files sent this hour; send it again in {retry} s",
-                               retry_after=retry, minutes=math.ceil(retry / 60))
-        attachment = await self._save(part, visitor_id)
-        for budget, key in budgets:
-            budget.charge(key, attachment.size or 0)
-        return await self._post(request, visitor_id, client_id, attachment)
+        charged: int | None = None
+        try:
+            for budget, key in budgets:
+                if budget.full(key):
+                    retry = max(1, math.ceil(budget.retry_after(key)))
+                    raise _Refused(429, "files_over_budget",
+                                   f"too many files sent this hour; send it again in {retry} s",
+                                   retry_after=retry, minutes=math.ceil(retry / 60))
+            attachment = await self._save(part, visitor_id)
+            charged = attachment.size or 0
+            for budget, key in budgets:
+                budget.charge(key, charged)
+            return await self._post(request, visitor_id, client_id, attachment)
+        except _Refused as exc:
+            if exc.status == 503:  # the service's refusal (busy, an outage): the widget sends it again
+                self._uncount(request, visitor_id, charged)
+            raise
+
+    def _uncount(self, request: web.Request, visitor_id: str, charged: int | None) -> None:
+        """A file the service refused (not kept) counts against no limit and no budget."""
+        address = address_key(request.remote)
+        self.chat._limiter.give_back(visitor_id)
+        self.chat._address_limiter.give_back(address)
+        if charged is not None:
+            self._visitor_bytes.refund(visitor_id, charged)
+            self._address_bytes.refund(address, charged)
 
     async def _next(self, reader: MultipartReader) -> BodyPartReader | None:
         try:
