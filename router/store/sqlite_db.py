@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from router.store.sqlite_faults import guard, needs_reopen, translated
+from router.store.sqlite_faults import FileId, file_id, guard, needs_reopen, same_file, translated
 
 T = TypeVar("T")
 Synchronous = Literal["off", "normal", "full"]
@@ -44,6 +44,9 @@ class Db:
         self.conn: sqlite3.Connection | None = None
         self._args: tuple[str, Synchronous, bool, int] | None = None
         self._stale = False
+        # the database file a writing connection opened first: writes stop if its name comes to
+        # name another file, or none (``same_file``), and it is never opened afresh in its place
+        self._file: FileId | None = None
 
     def open(self, path: str, synchronous: Synchronous, read_only: bool, cache_mb: int = CACHE_MB) -> None:
         self._args = (path, synchronous, read_only, cache_mb)
@@ -61,6 +64,8 @@ class Db:
             conn.close()
             raise
         self.conn, self._stale = conn, False
+        if not read_only and self._file is None:
+            self._file = file_id(path)
 
     @staticmethod
     def _configure(conn: sqlite3.Connection, synchronous: Synchronous, read_only: bool, cache_mb: int) -> None:
@@ -97,6 +102,8 @@ class Db:
         if self._args is None:
             raise RuntimeError("store is not open")
         guard(self._args[0])
+        if self._file is not None:
+            same_file(self._args[0], self._file)
         if self._stale or self.conn is None:
             self.close()
             self.open(*self._args)

@@ -108,6 +108,33 @@ def _immutable(path: str) -> bool:
     return bool((attributes(path) or 0) & IMMUTABLE)
 
 
+FileId = tuple[int, int]  # a file's device and inode: which file a name names
+
+
+def file_id(path: str) -> FileId | None:
+    """Which file ``path`` names now (read by its name: nothing is opened), or None for a database
+    with no file of its own (``:memory:``, a URI) or none there."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_file(path: str, opened: FileId) -> None:
+    """``StoreUnavailable`` when ``path`` no longer names the database file the store opened:
+    deleted, or another put in its place (a backup restored under a running service). SQLite
+    goes on writing to the file it has open, which nobody will open again: every message
+    acknowledged from then on would be gone at the next start."""
+    now = file_id(path)
+    if now != opened:
+        what = "deleted" if now is None else "replaced by another file"
+        raise StoreUnavailable(f"the database file {path} was {what} while the service ran: nothing more "
+                               f"is stored until the service is restarted on a database file in place")
+
+
 def guard(path: str) -> None:
     """``StoreUnavailable`` when a file of the database is immutable: SQLite
     would die of SIGBUS touching its mapped WAL index (see the module)."""
