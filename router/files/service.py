@@ -67,18 +67,37 @@ class _Spool:
         if len(self.head) < HEAD_BYTES:
             self.head += chunk[: HEAD_BYTES - len(self.head)]
         self.sha.update(chunk)
-        if self._handle is None:
-            self._handle = await asyncio.to_thread(self.path.open, "wb")
-        await asyncio.to_thread(self._handle.write, chunk)
+        await self._on_disk(self._write, chunk)
 
     async def finish(self) -> None:
+        await self._on_disk(self._close)
+
+    def _write(self, chunk: bytes) -> None:
         if self._handle is None:
-            self._handle = await asyncio.to_thread(self.path.open, "wb")
-        await asyncio.to_thread(self._handle.close)
+            self._handle = self.path.open("wb")
+        self._handle.write(chunk)
+
+    def _close(self) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("wb")
+        self._handle.close()
+
+    @staticmethod
+    async def _on_disk(step: Callable[..., None], *args: bytes) -> None:
+        """A step of writing the spool, off the event loop; its disk full, read-only or failing is
+        ``FileUnavailable`` (503, try again), not a fault of ours (500 with a traceback each time)."""
+        try:
+            await asyncio.to_thread(step, *args)
+        except OSError as exc:
+            log.warning("files: an upload was not kept: %s", exc.strerror or exc)
+            raise FileUnavailable(f"the file could not be written ({exc.strerror or exc}); try again in a moment",
+                                  transient=True) from None
 
     async def discard(self) -> None:
-        if self._handle is not None:
-            await asyncio.to_thread(self._handle.close)
+        # closing flushes what is buffered: on a full disk that fails as the write did
+        with contextlib.suppress(OSError):
+            if self._handle is not None:
+                await asyncio.to_thread(self._handle.close)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(self.path.unlink)
 
