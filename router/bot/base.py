@@ -16,8 +16,9 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from router.bot.choices import Choice
 from router.human_request import HumanRequest
 from router.language import Language, choose_language
 from router.models import Author, Customer, Message
@@ -47,6 +48,9 @@ class HandoffReason(StrEnum):
     BOT_FAILED = "bot_failed"  # an error, a timeout, a malformed or empty answer
 
 
+_CHOICES = TypeAdapter(list[Choice])
+
+
 class Candidate(BaseModel):
     intent: str
     score: float
@@ -64,17 +68,24 @@ class BotReply(BaseModel):
     # for people: what the bot understood, shown with the handoff
     detail: str = ""
     language: str | None = None
+    # the options its texts offered as a numbered list (an external bot's buttons): a typed pick of
+    # one is read as that option in the next turn, the record kept with the message says which
+    choices: list[Choice] = Field(default_factory=list)
 
     @classmethod
     def handoff(cls, reason: HandoffReason, detail: str, **more: Any) -> BotReply:
         return cls(kind=ReplyKind.HANDOFF, reason=reason, detail=detail, **more)
 
     def record(self) -> dict[str, Any]:
-        """Kept with the bot's message (``Message.core.bot``): what it understood."""
-        return {
+        """Kept with the bot's message (``Message.core.bot``): what it understood,
+        and the choices it offered, if any (read back by ``BotTurn.offered``)."""
+        record: dict[str, Any] = {
             "kind": self.kind.value, "intent": self.intent, "confidence": round(self.confidence, 3),
             "candidates": [c.model_dump() for c in self.candidates[:3]], "language": self.language,
         }
+        if self.choices:
+            record["choices"] = [c.model_dump() for c in self.choices]
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,17 @@ class BotTurn:
             if message.author is Author.AGENT:
                 return None  # a person spoke since: the bot starts afresh
         return None
+
+    def offered(self) -> list[Choice]:
+        """The choices the bot's last answer offered, until its next answer
+        (none once a person spoke since, or when what is kept is unreadable)."""
+        last = self.last_bot_record()
+        if last is None or not last.get("choices"):
+            return []
+        try:
+            return _CHOICES.validate_python(last["choices"])
+        except ValidationError:
+            return []
 
     def previous_customer_text(self) -> str | None:
         for message in reversed(self.history):

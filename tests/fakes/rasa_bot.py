@@ -4,9 +4,15 @@
     POST /webhooks/rest/webhook  {"sender": "...", "message": "..."}
     → 200 [{"recipient_id": "...", "text": "..."}, {"recipient_id": "...", "image": "..."}]
 
-It echoes ``You said: <message>``. A test can make it stall until released,
-fail with an HTTP status, or answer a body that is no such list. Records
-every request.
+A message of the answer may also carry ``buttons`` (``[{"title": "...",
+"payload": "/intent"}]``), ``attachment`` or ``custom``, as Rasa's
+``CollectingOutputChannel`` puts them; a pressed button comes back as its
+payload in ``message``.
+
+It echoes ``You said: <message>`` (text alone: what the customer is sent of
+an image is the image tests' own). A test can make it stall until released,
+fail with an HTTP status, answer given messages (a list: each gets the
+sender's ``recipient_id``) or a body that is no such list. Records every request.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ class FakeRasa(LocalServer):
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[dict[str, Any]] = []
-        # what the next answers are: None → the echo; an int → that HTTP status; str/bytes → that raw body
-        self.script: list[int | str | bytes | None] = []
+        # what the next answers are: None → the echo; an int → that HTTP status; str/bytes → that raw body;
+        # a list → those messages (without their recipient_id: the sender's is added)
+        self.script: list[int | str | bytes | list[dict[str, Any]] | None] = []
         self.stall = False
         self.release = asyncio.Event()
         self.started = asyncio.Event()  # set when a request arrives
@@ -60,7 +67,6 @@ class FakeRasa(LocalServer):
         if isinstance(step, str | bytes):
             return web.Response(body=step.encode() if isinstance(step, str) else step, content_type="application/json")
         sender = str(body.get("sender", "default"))
-        return web.json_response([
-            {"recipient_id": sender, "text": f"You said: {body['message']}"},
-            {"recipient_id": sender, "image": "https://example.com/cat.png"},
-        ])
+        if isinstance(step, list):
+            return web.json_response([{"recipient_id": sender, **message} for message in step])
+        return web.json_response([{"recipient_id": sender, "text": f"You said: {body['message']}"}])

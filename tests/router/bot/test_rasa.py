@@ -22,7 +22,7 @@ def adapter(rasa: FakeRasa, timeout: float = HANG) -> RasaBot:
 async def test_the_bots_text_replies_are_passed_on(rasa: FakeRasa) -> None:
     async with adapter(rasa) as bot:
         reply = await bot.respond(turn("где мой заказ?"))
-    assert (reply.kind, reply.texts) == (ReplyKind.ANSWER, ["You said: где мой заказ?"])  # the image is skipped
+    assert (reply.kind, reply.texts) == (ReplyKind.ANSWER, ["You said: где мой заказ?"])
     assert rasa.requests == [{"sender": "conv_test", "message": "где мой заказ?"}]
 
 
@@ -41,7 +41,9 @@ async def test_a_bot_that_does_not_answer_in_time_hands_off(rasa: FakeRasa) -> N
     ('{"text": "not a list"}', "malformed answer"),
     ('[{"recipient_id": "x", "text": 42}]', "malformed answer (0.text"),
     ("[]", "had no answer"),
-    ('[{"recipient_id": "x", "image": "https://example.com/a.png"}]', "had no answer"),
+    ('[{"recipient_id": "x", "image": "/srv/rasa/a.png"}]', "had no answer"),  # a path on Rasa's machine
+    ('[{"recipient_id": "x", "custom": {"blocks": []}}]', "had no answer"),
+    ('[{"recipient_id": "x", "buttons": [{"title": "no payload"}]}]', "had no answer"),
 ])
 async def test_a_failing_or_malformed_bot_hands_off_with_the_reason(
     rasa: FakeRasa, answer: int | str, detail: str
