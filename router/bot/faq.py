@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, Self
 from rapidfuzz import fuzz
 
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
+from router.bot.choices import ordinal
 from router.bot.config import BotFile, Intent, phrasing, render
 from router.bot.greetings import Opening, only_thanks, opening
 from router.bot.matching import IntentIndex, Match, Matcher
@@ -34,11 +34,6 @@ log = logging.getLogger(__name__)
 # seconds before a warm-up that failed is tried again (at the next turn after them)
 WARM_UP_RETRY = 60.0
 
-# a pick among the options of a clarifying question: "1", "the second", «первое»
-_PICKS: dict[int, re.Pattern[str]] = {
-    0: re.compile(r"^\W*(1|перв\w*|first|the first)\W*$", re.IGNORECASE),
-    1: re.compile(r"^\W*(2|втор\w*|second|the second)\W*$", re.IGNORECASE),
-}
 # the same words again (rapidfuzz ratio, 0-100) counts as a repeat
 REPEAT_SIMILARITY = 90.0
 # bot.yaml's off_topic examples, matched like an intent (not a valid intent name: no clash)
@@ -346,10 +341,9 @@ class FaqBot(Bot):
         if last is None or last.get("kind") != ReplyKind.CLARIFY.value:
             return None
         options = [c["intent"] for c in last.get("candidates", [])[:2] if c.get("intent") in self.intents]
-        for index, pattern in _PICKS.items():
-            if index < len(options) and pattern.match(text):
-                return str(options[index])
-        return None
+        # "1", "the second", «первое», «вариант 2»: read as an external bot's buttons are (router.bot.choices)
+        index = ordinal(text, len(options))
+        return str(options[index]) if index is not None else None
 
     def _repeated(self, turn: BotTurn, top: Match, last: dict[str, Any] | None) -> bool:
         if last is None or last.get("kind") != ReplyKind.ANSWER.value:

@@ -126,6 +126,20 @@ def test_a_clarifying_question_is_answered_by_number_or_in_words(faq: FaqBot) ->
     assert (worded.kind, worded.intent) == (ReplyKind.ANSWER, "delivery_cost")
 
 
+@pytest.mark.parametrize(("pick", "index"), [
+    ("1", 0), ("первое", 0), ("the first", 0), ("2.", 1), ("вариант 2", 1), ("второй вариант", 1), ("2-й", 1),
+    ("the second one", 1), ("option 2", 1),
+])
+def test_a_clarifying_question_is_answered_by_any_way_of_saying_the_number(faq: FaqBot, pick: str, index: int
+                                                                           ) -> None:
+    """Read as an external bot's numbered buttons are (router.bot.choices): «вариант 2» went to people."""
+    first = faq.decide(turn("info about delivery"))
+    assert first.kind is ReplyKind.CLARIFY, first
+    offered = [c.intent for c in first.candidates[:2]]
+    answer = faq.decide(turn(pick, bot_said(first.record())))
+    assert (answer.kind, answer.intent) == (ReplyKind.ANSWER, offered[index])
+
+
 def test_asking_the_same_again_after_an_answer_hands_off(faq: FaqBot) -> None:
     first = faq.decide(turn("как вернуть товар?"))
     assert (first.kind, first.intent) == (ReplyKind.ANSWER, "returns")
