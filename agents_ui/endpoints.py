@@ -46,10 +46,10 @@ def error_response(err: ApiError) -> web.Response:
     return web.json_response(body, status=err.status, headers=err.headers)
 
 
-class _NoBody(BaseModel):
-    """What a write without a body model accepts: nothing, or ``{}``."""
+class NoBody(BaseModel):
+    """No fields: send {} (every write is sent as application/json, also one without fields)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", title="NoBody")
 
 
 # the second argument is the parsed input: the body model of a write, the
@@ -83,6 +83,15 @@ class Endpoint:
     @property
     def path_params(self) -> list[str]:
         return re.findall(r"{(\w+)}", self.path)
+
+    @property
+    def request_body(self) -> type[BaseModel] | None:
+        """The JSON body the route takes, as checked and as documented: a write without a model of
+        its own takes ``NoBody`` (``{}``, or nothing), since it must be JSON all the same; an upload
+        and a read take none."""
+        if self.upload is not None or self.method not in _WRITES:
+            return None
+        return self.body or NoBody
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -166,13 +175,11 @@ def _no_constant(name: str) -> Any:
 async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:
     if ep.upload is not None:
         return None  # the handler streams the multipart body itself (router.files)
-    if request.method in _WRITES:
-        raw = await _json_body(request)
-        if ep.body is not None:
-            return _validate(ep.body, raw)
-        if raw:  # a write without a body model refuses fields it would ignore
-            _validate(_NoBody, raw)
-        return None
+    if (model := ep.request_body) is not None:
+        # NoBody too is checked: a write without a model of its own refuses fields it would ignore,
+        # and any JSON that is no object (null, [], 0), as its documented body says
+        parsed = _validate(model, await _json_body(request))
+        return None if model is NoBody else parsed
     if ep.query is not None:
         return _validate(ep.query, dict(request.query), "query")
     return None

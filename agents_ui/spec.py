@@ -48,7 +48,7 @@ def _errors(ep: Endpoint) -> dict[str, Any]:
         codes["404"] = "no such object"
     if ep.method != "GET":
         codes.update({"400": "malformed JSON", "415": "the body is not application/json"})
-    if ep.body is not None or ep.query is not None:
+    if ep.request_body is not None or ep.query is not None:
         codes["422"] = "a field is invalid; the message names it"
     codes.update({str(status): why for status, why in ep.errors})
     responses = {code: _json(_ERROR_REF, why) for code, why in sorted(codes.items())}
@@ -79,9 +79,9 @@ def _operation(ep: Endpoint, refs: Refs) -> dict[str, Any]:
         schema = {"type": "object", "required": [ep.upload],
                   "properties": {ep.upload: {"type": "string", "format": "binary"}}}
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
-    if ep.body is not None:
+    if (body := ep.request_body) is not None:
         op["requestBody"] = {"required": True,
-                             "content": {"application/json": {"schema": refs[(ep.body, "validation")]}}}
+                             "content": {"application/json": {"schema": refs[(body, "validation")]}}}
     if params := _parameters(ep):
         op["parameters"] = params
     op["security"] = [] if ep.public else [{"session": []}]
@@ -91,7 +91,7 @@ def _operation(ep: Endpoint, refs: Refs) -> dict[str, Any]:
 def _schemas() -> tuple[Refs, dict[str, Any]]:
     wanted: list[tuple[type[BaseModel], Mode]] = []
     for ep in ENDPOINTS:
-        wanted += [(ep.body, "validation")] if ep.body else []
+        wanted += [(ep.request_body, "validation")] if ep.request_body else []
         wanted += [(ep.response, "serialization")] if ep.response else []
     wanted = sorted(set(wanted), key=lambda pair: (pair[0].__name__, pair[1]))
     refs, top = models_json_schema(wanted, ref_template=_REF)

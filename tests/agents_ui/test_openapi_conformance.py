@@ -1,0 +1,94 @@
+"""The server answers what ``/api/openapi.json`` says (DESIGN.md: public contract): every
+status it gives is one the operation documents, as the Error schema; the body the
+document asks a write for is the body the server takes; every query the document
+allows reaches the handler. Found by running schemathesis against a real server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+import pytest
+
+from agents_ui.endpoints import ENDPOINTS, Endpoint
+from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+
+
+@pytest.fixture
+async def doc(client: Client) -> dict[str, Any]:
+    resp = await client.get("/api/openapi.json")
+    assert resp.status == 200
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+def _operation(doc: dict[str, Any], ep: Endpoint) -> dict[str, Any]:
+    op: dict[str, Any] = doc["paths"][ep.path][ep.method.lower()]
+    return op
+
+
+def _url(ep: Endpoint) -> str:
+    return re.sub(r"{\w+}", "nope", ep.path)
+
+
+async def answered_as_documented(doc: dict[str, Any], ep: Endpoint, resp: aiohttp.ClientResponse) -> None:
+    """``resp`` is an answer ``ep``'s operation lists (not only the catch-all), and an error is
+    the documented Error object with the documented headers."""
+    responses = _operation(doc, ep)["responses"]
+    assert str(resp.status) in responses, f"{ep.method} {ep.path} answered {resp.status}: not documented"
+    if resp.status >= 400:
+        assert resp.content_type == "application/json", await resp.text()
+        body = await resp.json()  # the Error schema: {"error": {"code": str, "message": str, ...}}
+        assert list(body) == ["error"] and isinstance(body["error"], dict), body
+        assert isinstance(body["error"].get("code"), str) and isinstance(body["error"].get("message"), str), body
+    for header in responses[str(resp.status)].get("headers", {}):
+        assert header in resp.headers, f"{ep.method} {ep.path} {resp.status} lacks its documented {header}"
+
+
+WRITES_WITHOUT_FIELDS = [ep for ep in ENDPOINTS if ep.method != "GET" and ep.body is None and ep.upload is None]
+
+
+def _name(ep: Endpoint) -> str:
+    return f"{ep.method} {ep.path}"
+
+
+async def test_every_write_documents_the_json_body_the_server_requires(doc: dict[str, Any]) -> None:
+    """A write without fields must be sent as JSON all the same (CSRF): it was documented with no
+    request body at all, so a client generated from the document sent none, without a content type,
+    and every such call (resolve's siblings: open, reopen, bot, deactivate, ...) was refused 415."""
+    schemas = doc["components"]["schemas"]
+    for ep in ENDPOINTS:
+        if ep.method == "GET" or ep.upload is not None:
+            continue
+        body = _operation(doc, ep).get("requestBody")
+        assert body is not None and body["required"] is True, _name(ep)
+        assert list(body["content"]) == ["application/json"], _name(ep)
+        schema = schemas[body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+        assert schema["type"] == "object" and schema["additionalProperties"] is False, _name(ep)
+        if ep.body is None:
+            assert schema["properties"] == {}, _name(ep)
+
+
+@pytest.mark.parametrize("ep", WRITES_WITHOUT_FIELDS, ids=_name)
+async def test_a_write_without_fields_takes_an_empty_object_only(client: Client, doc: dict[str, Any],
+                                                                 ep: Endpoint) -> None:
+    """null, [], 0 and false were taken as if {} had been sent; anything but an object is 422 now,
+    before anything is looked up or changed."""
+    await login(client)
+    for data in (b"null", b"[]", b"0", b"false", b'"x"', b'{"force": true}'):
+        resp = await client.request(ep.method, _url(ep), data=data, headers={"Content-Type": "application/json"})
+        status, code, _ = await error_of(resp)
+        assert (status, code) == (422, "invalid"), (_name(ep), data)
+        await answered_as_documented(doc, ep, resp)
+    assert (await client.get("/api/me")).status == 200  # the logout too refused it, and ended nothing
+
+
+async def test_a_write_without_fields_works_as_documented(client: Client, doc: dict[str, Any]) -> None:
+    conv = await customer_writes(client, "hi")
+    await login(client)
+    ep = next(e for e in WRITES_WITHOUT_FIELDS if e.path == "/api/conversations/{id}/reopen")
+    await (await client.post(f"/api/conversations/{conv}/resolve", json={})).read()
+    resp = await client.post(f"/api/conversations/{conv}/reopen", json={})
+    assert resp.status == 200, await resp.text()
+    await answered_as_documented(doc, ep, resp)
