@@ -79,6 +79,8 @@ class Endpoint:
     upload: str | None = None
     # a right the caller's role must hold (router.agents.service.GRANTS); admins hold every one
     permission: Permission | None = None
+    # False for a route that reads no store (the document itself): it can give no 503 store_unavailable
+    store: bool = True
 
     @property
     def path_params(self) -> list[str]:
@@ -102,13 +104,14 @@ def endpoint(
     query: type[BaseModel] | None = None, response: type[BaseModel] | None = None, status: int = 200,
     public: bool = False, admin: bool = False, response_description: str = "ok",
     errors: tuple[tuple[int, str], ...] = (), upload: str | None = None, permission: Permission | None = None,
+    store: bool = True,
 ) -> Callable[[Handler], Handler]:
     if body is not None and query is not None:
         raise ValueError(f"{method} {path}: a handler takes a body model or a query model, not both")
 
     def register(handler: Handler) -> Handler:
         ENDPOINTS.append(Endpoint(method, path, summary, handler, body, query, response, status, public, admin,
-                                  response_description, errors, upload, permission))
+                                  response_description, errors, upload, permission, store))
         return handler
 
     return register

@@ -94,6 +94,7 @@ def _sending_own_origin(request: web.Request) -> None:
           response=FileOut, status=201, upload=FIELD, errors=(
               (400, "the multipart body is broken"), (403, "posted from another site's page"),
               (413, "(code file_too_large) over the size limit: nothing is stored"),
+              (422, "the body has no part named \"file\""),
               (415, "(code file_type_not_allowed / file_type_forged) a type that is not allowed, or contents "
                     "that are not what the name or type says (an .exe named photo.jpg); or not multipart"),
               (503, "the file storage is unavailable")))
@@ -205,7 +206,8 @@ async def _may_see(request: web.Request, stored: StoredFile, message_id: str | N
 
 @endpoint("GET", "/api/files/{id}/signed", "A stored file by a signed link (no login: platforms, visitors)",
           query=LinkQuery, public=True, response_description="the file's bytes",
-          errors=((403, "the link is forged or expired"),))
+          errors=((403, "the link is forged or expired"), (410, "the file's bytes are gone from the storage"),
+                  (503, "the file storage is unavailable")))
 async def signed_download(request: web.Request, query: LinkQuery) -> web.StreamResponse:
     files = request.app[FILES]
     file_id = request.match_info["id"]

@@ -80,6 +80,7 @@ async def list_presence(request: web.Request, _: None) -> PresenceList:
 
 @endpoint("POST", "/api/presence", "Switch presence: online, away or offline (offline gives back unopened offers)",
           body=PresenceBody, response=PresenceOut, errors=((403, "someone else's presence needs manage_presence"),
+                                                           (404, "no such agent (agent_id)"),
                                                            (409, "a colleague set online: only away or offline")))
 async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
     me = current_agent(request)

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaValue, models_json_schema
 
-from agents_ui.endpoints import ENDPOINTS, Endpoint, endpoint
+from agents_ui.endpoints import ENDPOINTS, RETRY_AFTER, Endpoint, endpoint
 from agents_ui.sessions import COOKIE
 from router import __version__
 
@@ -29,6 +29,11 @@ _ERROR_SCHEMA = {
 }
 Mode = Literal["validation", "serialization"]
 Refs = dict[tuple[Any, Mode], JsonSchemaValue]
+
+
+# the answers that ask a client to come back later, and say when
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                                "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _json(schema: JsonSchemaValue, description: str) -> dict[str, Any]:
@@ -50,8 +55,14 @@ def _errors(ep: Endpoint) -> dict[str, Any]:
         codes.update({"400": "malformed JSON", "415": "the body is not application/json"})
     if ep.request_body is not None or ep.query is not None:
         codes["422"] = "a field is invalid; the message names it"
+    if ep.store:  # an outage of the store, on any route that reads it (the session's check does)
+        codes["503"] = (f"code store_unavailable: nothing was stored; try again in a moment (Retry-After, "
+                        f"{RETRY_AFTER} s)")
     codes.update({str(status): why for status, why in ep.errors})
     responses = {code: _json(_ERROR_REF, why) for code, why in sorted(codes.items())}
+    for code in ("429", "503"):
+        if code in responses:
+            responses[code]["headers"] = _RETRY_AFTER
     responses["default"] = _json(_ERROR_REF, "any other error")
     return responses
 
@@ -120,6 +131,7 @@ def build() -> dict[str, Any]:
     }
 
 
-@endpoint("GET", "/api/openapi.json", "This document", public=True, response_description="an OpenAPI 3.1 document")
+@endpoint("GET", "/api/openapi.json", "This document", public=True, response_description="an OpenAPI 3.1 document",
+          store=False)
 async def openapi(request: web.Request, _: None) -> web.Response:
     return web.json_response(build())

@@ -12,6 +12,8 @@ import aiohttp
 import pytest
 
 from agents_ui.endpoints import ENDPOINTS, Endpoint
+from router.appkeys import STORE
+from router.store.errors import StoreUnavailable
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
 
 
@@ -92,3 +94,42 @@ async def test_a_write_without_fields_works_as_documented(client: Client, doc: d
     resp = await client.post(f"/api/conversations/{conv}/reopen", json={})
     assert resp.status == 200, await resp.text()
     await answered_as_documented(doc, ep, resp)
+
+
+def _endpoint(method: str, path: str) -> Endpoint:
+    return next(ep for ep in ENDPOINTS if (ep.method, ep.path) == (method, path))
+
+
+async def test_an_unknown_agent_given_to_presence_is_a_documented_404(client: Client, doc: dict[str, Any]) -> None:
+    await login(client)
+    resp = await client.post("/api/presence", json={"agent_id": "agt_nobody", "presence": "away"})
+    assert (await error_of(resp))[:2] == (404, "not_found")
+    await answered_as_documented(doc, _endpoint("POST", "/api/presence"), resp)
+
+
+async def test_an_upload_without_its_file_is_a_documented_422(client: Client, doc: dict[str, Any]) -> None:
+    await login(client)
+    no_file = aiohttp.FormData()
+    no_file.add_field("other", b"x", filename="x.txt")
+    resp = await client.post("/api/files", data=no_file)
+    assert (await error_of(resp))[:2] == (422, "invalid")
+    await answered_as_documented(doc, _endpoint("POST", "/api/files"), resp)
+
+
+async def test_a_store_outage_is_a_documented_503_on_every_route_that_reads_the_store(
+        client: Client, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for ep in ENDPOINTS:
+        responses = _operation(doc, ep)["responses"]
+        if ep.path == "/api/openapi.json":
+            assert "503" not in responses  # it reads nothing
+            continue
+        assert "503" in responses and "Retry-After" in responses["503"]["headers"], _name(ep)
+    await login(client)
+
+    async def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("the disk is full")
+
+    monkeypatch.setattr(client.app[STORE], "list_conversations", down)
+    resp = await client.get("/api/conversations")
+    assert (await error_of(resp))[:2] == (503, "store_unavailable")
+    await answered_as_documented(doc, _endpoint("GET", "/api/conversations"), resp)
