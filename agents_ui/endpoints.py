@@ -23,6 +23,10 @@ from router.store.errors import ConflictError, NotFound, StoreUnavailable
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 5  # seconds a client is asked to wait while the store is down
+# the longest request line (method, path and query) the server reads: every query the document allows, each
+# character percent-encoded (GET /api/unread's 500 ids, as the console sends them), and room to spare.
+# aiohttp's own default, 8190 bytes, refused such a request before any handler, in plain text
+REQUEST_LINE_BYTES = 128 * 1024
 
 # requests that change something; they must be JSON (see _require_json)
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
