@@ -60,8 +60,10 @@ async def mark_read(request: web.Request, body: ReadBody) -> ReadOut:
 
 
 class UnreadQuery(Query):
-    ids: Annotated[str, Field(max_length=MAX_IDS * 65, description=f"conversation ids, comma-separated (at most "
-                                                                    f"{MAX_IDS})")] = ""
+    # ASCII, as every id is: the longest list this allows, percent-encoded, fits the server's request line
+    # (agents_ui.endpoints.REQUEST_LINE_BYTES); other characters would have tripled it and more
+    ids: Annotated[str, Field(max_length=MAX_IDS * 65, pattern=r"^[A-Za-z0-9_, -]*$",
+                              description=f"conversation ids, comma-separated (at most {MAX_IDS})")] = ""
 
 
 class UnreadOut(BaseModel):
