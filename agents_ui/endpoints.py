@@ -114,6 +114,9 @@ def endpoint(
         raise ValueError(f"{method} {path}: a handler takes a body model or a query model, not both")
 
     def register(handler: Handler) -> Handler:
+        # a handler that answers nothing is answered 204 No Content (_render): so the document must say
+        if handler.__annotations__.get("return") in ("None", None) and status != 204:
+            raise ValueError(f"{method} {path}: its handler returns nothing, which is answered 204: say status=204")
         ENDPOINTS.append(Endpoint(method, path, summary, handler, body, query, response, status, public, admin,
                                   response_description, errors, upload, permission, store))
         return handler

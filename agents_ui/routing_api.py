@@ -99,7 +99,8 @@ async def set_presence(request: web.Request, body: PresenceBody) -> PresenceOut:
 # -- offers and transfers -------------------------------------------------------------------
 
 
-@endpoint("POST", "/api/conversations/{id}/open", "The assignee opened the conversation: the offer is taken")
+@endpoint("POST", "/api/conversations/{id}/open", "The assignee opened the conversation: the offer is taken",
+          status=204, response_description="taken")
 async def open_conversation(request: web.Request, _: None) -> None:
     store = _store(request.app)
     conv = await store.get_conversation(request.match_info["id"])

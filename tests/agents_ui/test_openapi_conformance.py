@@ -11,8 +11,9 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from agents_ui.endpoints import ENDPOINTS, Endpoint
+from agents_ui.endpoints import ENDPOINTS, Endpoint, endpoint
 from router.appkeys import STORE
 from router.store.errors import StoreUnavailable
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
@@ -95,6 +96,22 @@ async def test_a_write_without_fields_works_as_documented(client: Client, doc: d
     resp = await client.post(f"/api/conversations/{conv}/reopen", json={})
     assert resp.status == 200, await resp.text()
     await answered_as_documented(doc, ep, resp)
+
+
+async def test_a_route_that_answers_nothing_is_documented_204(client: Client, doc: dict[str, Any]) -> None:
+    """POST /api/conversations/{id}/open answered 204 No Content, documented as 200 (with nothing in it)."""
+    conv = await customer_writes(client, "hi")
+    await login(client)
+    await (await client.post(f"/api/conversations/{conv}/assign", json={})).read()
+    resp = await client.post(f"/api/conversations/{conv}/open", json={})
+    assert resp.status == 204
+    await answered_as_documented(doc, _endpoint("POST", "/api/conversations/{id}/open"), resp)
+    with pytest.raises(ValueError, match="status=204"):
+        endpoint("POST", "/api/nothing", "answers nothing")(_answers_nothing)
+
+
+async def _answers_nothing(request: web.Request, _: None) -> None:
+    """A handler of no route: endpoint() refuses to register it without status=204."""
 
 
 def _endpoint(method: str, path: str) -> Endpoint:
