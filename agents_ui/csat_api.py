@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
-from agents_ui.instants import Instant
+from agents_ui.instants import Instant, a_period
 from agents_ui.schemas import Query
 from router.agents.service import Permission
 from router.appkeys import STORE
@@ -47,8 +47,7 @@ class SurveysQuery(Query):
 
     @model_validator(mode="after")
     def _a_period(self) -> SurveysQuery:
-        if self.until <= self.since:
-            raise ValueError("until must be after since")
+        a_period(self.since, self.until)
         return self
 
 

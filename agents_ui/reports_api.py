@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from agents_ui.endpoints import ApiError, endpoint
-from agents_ui.instants import Instant
+from agents_ui.instants import Instant, a_period
 from agents_ui.reports_csv import Cell, Lang, csv_text
 from agents_ui.schemas import Query
 from router.agents.service import Permission
@@ -55,8 +55,7 @@ class ReportQuery(Query):
 
     @model_validator(mode="after")
     def _a_range(self) -> ReportQuery:
-        if self.until <= self.since:
-            raise ValueError("until must be after since")
+        a_period(self.since, self.until)
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -195,3 +196,26 @@ async def test_a_report_asked_while_another_is_counted_is_told_when_to_come_back
         assert resp.headers["Retry-After"] == "2"
     resp = await client.get("/api/reports/figures", params=_range())
     assert resp.status == 200, await resp.text()
+
+
+CATALOGUES = Path(__file__).parents[2] / "agents_ui" / "i18n"
+
+
+@pytest.mark.parametrize("path", ["/api/reports/figures", "/api/reports/figures.csv", "/api/surveys"])
+@pytest.mark.parametrize(("params", "problem", "field"), [
+    # the Reports screen with its "to" day before its "from" day: the console showed "query: not a valid value."
+    ({"since": "2020-02-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}, "period_backwards", "query"),
+    ({"since": "1899-12-31T00:00:00Z", "until": "2020-01-01T00:00:00Z"}, "time_out_of_range", "since"),
+    ({"since": "2020-01-01T00:00:00Z", "until": "9999-12-31T23:00:00-05:00"}, "time_out_of_range", "until"),
+])
+async def test_a_period_refused_names_its_problem_which_the_console_says_in_both_languages(
+        client: Client, path: str, params: dict[str, str], problem: str, field: str) -> None:
+    await login(client)
+    resp = await client.get(path, params=params)
+    assert (resp.status, resp.content_type) == (422, "application/json")
+    error = (await resp.json())["error"]
+    assert (error["code"], error["problem"], error["field"]) == ("invalid", problem, field)
+    for lang in ("ru", "en"):
+        text = json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))["invalid"][problem]
+        named = set(re.findall(r"{{(\w+)}}", text))
+        assert named <= set(error), f"{lang}: invalid.{problem} names {named - set(error)}, which the error lacks"

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.e2e.test_agents_admin import no_sideways_scroll
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 from tests.e2e.topbar import from_more
+
+CATALOGUES = Path(__file__).parents[2] / "agents_ui" / "i18n"
 
 
 async def test_reports_count_todays_conversation_chart_it_and_export_it(service: str, browser: Browser) -> None:
@@ -86,3 +91,19 @@ async def test_a_supervisor_in_new_zealand_reads_todays_date_in_russian(service:
     await expect(table.locator("thead th").first).to_have_text("День")
     await expect(screen.locator('[data-testid="chart-volumes"] figcaption')).to_have_text("Диалоги")
     await expect(screen.locator('[data-testid="chart-volumes"] svg text.report-label').first).to_contain_text(named)
+
+
+@pytest.mark.parametrize("locale", ["ru-RU", "en-US"])
+async def test_a_period_that_ends_before_it_starts_is_refused_in_the_consoles_language(
+        service: str, browser: Browser, locale: str) -> None:
+    """The server's 422 for it named no problem of its own, so the console showed "query: not a
+    valid value." in either language; now the catalogue's words for a backwards period."""
+    words = json.loads((CATALOGUES / f"{locale[:2]}.json").read_text(encoding="utf-8"))["invalid"]
+    admin = await (await browser.new_context(locale=locale)).new_page()
+    await agent_logs_in(admin, service)
+    await (await from_more(admin, "reports-open")).click()
+    screen = admin.locator('[data-testid="reports-screen"]')
+    await screen.locator('[data-testid="report-from"]').fill("2026-03-10")
+    await screen.locator('[data-testid="report-to"]').fill("2026-03-01")
+    await screen.locator('[data-testid="report-show"]').click()
+    await expect(screen.locator('[data-testid="report-error"]')).to_have_text(words["period_backwards"])
