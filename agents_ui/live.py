@@ -126,12 +126,17 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, sub: Subscript
           "note.mentioned and mentions.read only to the agent they name); "
           'send {"type":"ping"} for {"type":"pong"}; supervisors and admins send {"type":"wallboard.subscribe"} '
           'for wallboard.updated frames (the GET /api/wallboard snapshot) until {"type":"wallboard.unsubscribe"}',
-          status=101, response_description="switching to websocket")
+          status=101, response_description="switching to websocket",
+          errors=((400, "code not_websocket: a plain request, not a websocket upgrade"),
+                  (403, "the Origin is another site's (cross-origin websocket)")))
 async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError(403, "forbidden", "cross-origin websocket refused")
     # no permessage-deflate (browsers offer it): two zlib states a tab, and every frame compressed per socket
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=4096, compress=False)
+    if not ws.can_prepare(request).ok:  # aiohttp's own refusal said only "Bad Request"
+        raise ApiError(400, "not_websocket", "this address is a websocket: open it with an Upgrade: websocket "
+                       "request (new WebSocket(...) in a browser)")
     # subscribed before the upgrade completes, so no event after it is missed
     async with request.app[BUS].subscribe() as sub:
         await ws.prepare(request)

@@ -114,6 +114,20 @@ async def _answers_nothing(request: web.Request, _: None) -> None:
     """A handler of no route: endpoint() refuses to register it without status=204."""
 
 
+async def test_the_live_socket_refuses_a_plain_request_and_another_site_as_documented(
+        client: Client, doc: dict[str, Any]) -> None:
+    """GET /api/ws documented 101 only: a plain GET got aiohttp's 400 "Bad Request", another site's
+    Origin a 403, neither in the document."""
+    await login(client)
+    ep = _endpoint("GET", "/api/ws")
+    plain = await client.get("/api/ws")
+    assert (await error_of(plain))[:2] == (400, "not_websocket")
+    await answered_as_documented(doc, ep, plain)
+    elsewhere = await client.get("/api/ws", headers={"Origin": "https://evil.example"})
+    assert (await error_of(elsewhere))[:2] == (403, "forbidden")
+    await answered_as_documented(doc, ep, elsewhere)
+
+
 def _endpoint(method: str, path: str) -> Endpoint:
     return next(ep for ep in ENDPOINTS if (ep.method, ep.path) == (method, path))
 
