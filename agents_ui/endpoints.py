@@ -191,8 +191,18 @@ async def _parse(request: web.Request, ep: Endpoint) -> BaseModel | None:
         parsed = _validate(model, await _json_body(request))
         return None if model is NoBody else parsed
     if ep.query is not None:
+        _once_each(ep.query, request)
         return _validate(ep.query, dict(request.query), "query")
     return None
+
+
+def _once_each(model: type[BaseModel], request: web.Request) -> None:
+    """A parameter of the query given twice (?status=queued&status=assigned) is refused: each takes
+    one value, and the first alone was used, silently, as if the others had not been asked for."""
+    for name in model.model_fields:
+        if (times := len(request.query.getall(name, []))) > 1:
+            raise ApiError(422, "invalid", f"{name}: given {times} times; give it once",
+                           details={"field": name, "problem": "repeated", "times": times})
 
 
 def _render(ep: Endpoint, result: BaseModel | web.StreamResponse | None) -> web.StreamResponse:

@@ -128,6 +128,24 @@ async def test_the_live_socket_refuses_a_plain_request_and_another_site_as_docum
     await answered_as_documented(doc, ep, elsewhere)
 
 
+@pytest.mark.parametrize("query", ["status=all&limit=1&limit=3", "status=queued&status=assigned",
+                                   "status=all&status=bogus"])
+async def test_a_query_parameter_given_twice_is_refused_not_half_read(client: Client, doc: dict[str, Any],
+                                                                      query: str) -> None:
+    """The first value alone was used, silently: ?status=queued&status=assigned listed the queued ones
+    as if that were all that was asked, and a second, invalid value passed unseen."""
+    await login(client)
+    await customer_writes(client, "hi")
+    resp = await client.get(f"/api/conversations?{query}")
+    status, code, message = await error_of(resp)
+    field = "limit" if "limit=3" in query else "status"
+    assert (status, code) == (422, "invalid") and message.startswith(f"{field}: given 2 times"), message
+    error = (await resp.json())["error"]
+    assert (error["field"], error["problem"]) == (field, "repeated")
+    await answered_as_documented(doc, _endpoint("GET", "/api/conversations"), resp)
+    assert (await client.get("/api/conversations?status=all&utm_source=a&utm_source=b")).status == 200  # not ours
+
+
 def _endpoint(method: str, path: str) -> Endpoint:
     return next(ep for ep in ENDPOINTS if (ep.method, ep.path) == (method, path))
 
