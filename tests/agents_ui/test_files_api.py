@@ -184,6 +184,18 @@ async def test_a_signed_link_needs_no_login_but_cannot_be_forged_or_outlive_it(
     assert (await error_of(await anonymous.get(old)))[:2] == (403, "link_invalid")
 
 
+async def test_a_signed_link_to_bytes_gone_is_a_documented_410(client: Client, make_client: Any) -> None:
+    """GET /api/files/{id}/signed documented 403 only; bytes gone from the storage answered 410."""
+    await login(client)
+    file = (await (await upload(client, PNG, "a.png")).json())["file"]
+    path = await client.app[FILES].link(Attachment(kind="image", file=file["id"]))
+    await client.app[FILES].blobs.delete(file["id"])
+    resp = await (await make_client()).get(path)
+    assert (await error_of(resp))[:2] == (410, "file_gone")
+    doc = await (await client.get("/api/openapi.json")).json()
+    assert {"410", "503"} <= set(doc["paths"]["/api/files/{id}/signed"]["get"]["responses"])
+
+
 async def test_the_openapi_document_lists_the_upload(client: Client) -> None:
     doc = await (await client.get("/api/openapi.json")).json()
     body = doc["paths"]["/api/files"]["post"]["requestBody"]["content"]
