@@ -52,7 +52,7 @@ from router.accounts.service import check_login
 from router.accounts.store import AccountStore
 from router.agents.service import Permission, may, permissions_of
 from router.appkeys import BUS, CONNECTORS, CONVERSATIONS, MERGER, ROUTER, STORE
-from router.connector import MediaUnavailable
+from router.connector import MediaUnavailable, NothingToFetch
 from router.conversations.service import CustomerOpenElsewhere, ReplyRefused, ReplyWindowClosed
 from router.conversations.states import AgentDeactivated
 from router.conversations.store import ConversationStore, MessageStore
@@ -464,18 +464,26 @@ _INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp",
     "GET", "/api/messages/{id}/attachments/{index}",
     "A customer's file relayed from its platform (for channels whose file links carry the bot's credentials)",
     response_description="the file's bytes, with its content type",
-    errors=((404, "no such message, attachment or running channel"), (502, "the platform did not give the file")),
+    errors=((404, "no such message, attachment or running channel; or (code not_relayed) no platform keeps this "
+                  "file: a stored file (GET /api/files/{id}), or a channel that keeps none"),
+            (502, "the platform did not give the file")),
 )
 async def attachment_file(request: web.Request, _: None) -> web.StreamResponse:
     message = await _store(request.app).get_message(request.match_info["id"])
     index = request.match_info["index"]
     if not index.isdigit() or int(index) >= len(message.attachments):
         raise ApiError(404, "not_found", f"message {message.id} has no attachment {index}")
+    attachment = message.attachments[int(index)]
+    if attachment.file is not None:  # ours, not a platform's: no platform is asked (nor blamed, 502)
+        raise ApiError(404, "not_relayed", f"attachment {index} of message {message.id} is a stored file: "
+                       f"GET /api/files/{attachment.file}", details={"file": attachment.file})
     connector = request.app[CONNECTORS].get(message.channel)
     if connector is None:
         raise ApiError(404, "not_found", f"channel {message.channel!r} is not running")
     try:
-        media = await connector.fetch_media(message.attachments[int(index)])
+        media = await connector.fetch_media(attachment)
+    except NothingToFetch as exc:
+        raise ApiError(404, "not_relayed", f"attachment {index} of message {message.id}: {exc}") from None
     except MediaUnavailable as exc:
         # the connector's words; redacted all the same, a last line before a browser
         reason = redact(str(exc))

@@ -357,6 +357,11 @@ class MediaFile:
     content_type: str
 
 
+class NothingToFetch(MediaUnavailable):
+    """The channel keeps no customer's files behind its credentials: there is nothing of it to relay
+    (no platform failed; the console's relay answers 404, not 502)."""
+
+
 class FileUnavailable(MediaUnavailable):
     """A file of the router's own storage (``Attachment.file``) that cannot be
     read: gone (``transient`` False: dead-letter), or the storage is down
@@ -568,8 +573,8 @@ class Connector(ABC, Generic[OptionsT]):
     async def fetch_media(self, attachment: Attachment) -> MediaFile:
         """A customer's file that has no public URL (the platform keeps it
         behind the bot's credentials), for the console to relay to an agent.
-        ``MediaUnavailable`` when this channel cannot."""
-        raise MediaUnavailable(f"{self.type_name} keeps no files to fetch")
+        ``MediaUnavailable`` when this channel cannot (``NothingToFetch``: it keeps none)."""
+        raise NothingToFetch(f"{self.type_name} keeps no files to fetch")
 
     @abstractmethod
     async def send(self, message: OutboundMessage, progress: SendProgress | None = None) -> SendResult:

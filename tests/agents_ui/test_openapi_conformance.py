@@ -14,9 +14,12 @@ import pytest
 from aiohttp import web
 
 from agents_ui.endpoints import ENDPOINTS, Endpoint, endpoint
-from router.appkeys import STORE
+from router.appkeys import ROUTER, STORE
+from router.config import Settings
+from router.models import Attachment, IdentityRef, InboundMessage
 from router.store.errors import StoreUnavailable
 from tests.agents_ui.conftest import Client, customer_writes, error_of, login
+from tests.conftest import AppClient
 
 
 @pytest.fixture
@@ -144,6 +147,30 @@ async def test_a_query_parameter_given_twice_is_refused_not_half_read(client: Cl
     assert (error["field"], error["problem"]) == (field, "repeated")
     await answered_as_documented(doc, _endpoint("GET", "/api/conversations"), resp)
     assert (await client.get("/api/conversations?status=all&utm_source=a&utm_source=b")).status == 200  # not ours
+
+
+async def test_an_attachment_no_platform_keeps_is_a_404_not_a_platforms_502(
+        settings: Settings, make_client: AppClient) -> None:
+    """The relay asked the site chat's connector, which keeps no files, for a visitor's file or an
+    agent's link, and answered 502 media_unavailable: a failure of a platform that never failed.
+    Schemathesis's not_a_server_error flagged it."""
+    settings.connectors = Settings().connectors  # the site chat running, as on a default install
+    client = await make_client()
+    await login(client)
+    files = [Attachment(kind="other"), Attachment(kind="document", file="file_0123456789abcdef0123")]
+    accepted = await client.app[ROUTER].on_message(InboundMessage(
+        channel="webchat", external_id="1", sender=IdentityRef(kind="webchat", value="visitor-1"), text="see",
+        attachments=files))
+    assert accepted.conversation_id is not None
+    [message] = (await (await client.get(f"/api/conversations/{accepted.conversation_id}/messages")).json())[
+        "messages"]
+    doc = await (await client.get("/api/openapi.json")).json()
+    ep = _endpoint("GET", "/api/messages/{id}/attachments/{index}")
+    for index in (0, 1):
+        resp = await client.get(f"/api/messages/{message['id']}/attachments/{index}")
+        assert (await error_of(resp))[:2] == (404, "not_relayed")
+        await answered_as_documented(doc, ep, resp)
+    assert "/api/files/file_0123456789abcdef0123" in (await error_of(resp))[2]
 
 
 def _endpoint(method: str, path: str) -> Endpoint:
