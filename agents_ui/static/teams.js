@@ -20,7 +20,7 @@ window.teamNames = (() => {
   }
 
   document.addEventListener("console:event", (event) => {
-    if (event.detail.type === "rules.reloaded") load().catch(() => {});
+    if (event.detail.type === 'rules.reloaded') load().catch(() => {});
   });
 
   return { load, label };
