@@ -42,6 +42,7 @@ from connectors.webchat_frames import (
     parse_frame,
     refused_client_id,
     survey_frame,
+    unavailable_frame,
 )
 from connectors.webchat_options import WebChatOptions
 from connectors.webchat_signals import WebChatSignals
@@ -101,6 +102,8 @@ class _Session:
     # the message refused as busy (client_id, retry_after), until it comes again: the tab's
     # later messages are refused meanwhile, or they would be stored before it
     refused: tuple[str, int] | None = None
+    # the language its hello named: what the service's own refusals are worded in
+    lang: str | None = None
 
 
 class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
@@ -263,6 +266,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
     async def _on_hello(self, session: _Session, frame: HelloFrame) -> None:
         if session.visitor_id is not None:
             raise FrameError("invalid_frame", "hello was already sent on this connection")
+        session.lang = frame.lang
         visitor_id, new = await self._visitor_id(frame.visitor_id)
         if new and not self._new_visitors.hit(session.address):
             await self._refuse_visitor(session)
@@ -403,13 +407,13 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             accepted = await self.host.on_message(inbound)
         except HostUnavailable:  # an outage, logged once by the router's store: not acknowledged
             self._give_back(session, visitor_id)
-            await self._fail(session)
+            await self._fail(session, frame.client_id)
             return
         except HostFailed as exc:  # logged by the router with its traceback: not acknowledged
             log.warning("webchat: storing a message of visitor %s failed (code unavailable): %s",
                         visitor_tag(visitor_id), exc.reason)
             self._give_back(session, visitor_id)
-            await self._fail(session)
+            await self._fail(session, frame.client_id)
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
         await self._push(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
@@ -421,11 +425,11 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             await self._deliver(visitor_id, echo, skip=session)
             self.peers.broadcast(f"webchat:{self.name}", {"visitor": visitor_id, "frame": echo})
 
-    async def _fail(self, session: _Session) -> None:
-        """The message could not be stored: say so and drop the socket, so the
-        widget reconnects and re-sends it (the message stays pending there)."""
-        await self._push_now(session, {"type": "error", "code": "unavailable",
-                                       "message": "the message could not be stored, retrying"})
+    async def _fail(self, session: _Session, client_id: str | None = None) -> None:
+        """The message (``client_id``; None: the hello) could not be stored: say so, when to try again
+        and in the visitor's words, and drop the socket, so the widget reconnects and re-sends it (the
+        message stays pending there) when told, waiting longer each time in a row."""
+        await self._push_now(session, unavailable_frame(session.lang, client_id))
         await session.ws.close(code=WSCloseCode.INTERNAL_ERROR)
 
     async def _send_error(self, session: _Session, code: str, message: str, client_id: str | None = None) -> None:

@@ -180,6 +180,31 @@ def history_frames(history: list[Message], files: dict[str, list[dict[str, Any]]
             for m in history if m.author is not Author.SYSTEM]
 
 
+# seconds a client is asked to wait before it sends again what the service could not store (its store
+# down): as webhooks' Retry-After; the widget waits longer each time in a row, and adds jitter
+UNAVAILABLE_RETRY_AFTER = 5
+# what the frame says, in the visitor's language (the hello's ``lang``; English for a client that gave none)
+_UNAVAILABLE = {
+    "message": {"ru": "Сообщение не удалось сохранить: сервис ненадолго недоступен. Отправьте его снова через {n} с.",
+                "en": "The message could not be stored: the service is unavailable for a moment. "
+                      "Send it again in {n} s."},
+    "hello": {"ru": "Чат ненадолго недоступен: подключитесь снова через {n} с.",
+              "en": "The chat is unavailable for a moment: connect again in {n} s."},
+}
+
+
+def unavailable_frame(lang: str | None, client_id: str | None = None) -> dict[str, Any]:
+    """The service could not store a message (``client_id``) or open the chat (a hello's history
+    or secret unread): the error frame, with when to try again, in the visitor's language."""
+    texts = _UNAVAILABLE["message" if client_id is not None else "hello"]
+    language = "ru" if (lang or "").lower()[:2] == "ru" else "en"
+    frame: dict[str, Any] = {"type": "error", "code": "unavailable", "retry_after": UNAVAILABLE_RETRY_AFTER,
+                             "message": texts[language].format(n=UNAVAILABLE_RETRY_AFTER)}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
 def encode_frame(frame: dict[str, Any]) -> bytes:
     """A frame pushed to the widget, in UTF-8, by orjson (the ack of every message, and the welcome's
     whole history, in a tenth of json.dumps's time). Bytes: the socket sends them as they are, where a
@@ -191,7 +216,22 @@ def encode_frame(frame: dict[str, Any]) -> bytes:
 
 
 __all__ = [
-    "MAX_CLIENT_ID_LENGTH", "MAX_FIELD_LENGTH", "AnyClientFrame", "ChatFrame", "ClientFrame", "FrameError",
-    "HelloFrame", "PingFrame", "RatingFrame", "TypingFrame",
-    "encode_frame", "frame_error", "history_frames", "message_frame", "parse_frame", "survey_frame",
+    "MAX_CLIENT_ID_LENGTH",
+    "MAX_FIELD_LENGTH",
+    "UNAVAILABLE_RETRY_AFTER",
+    "AnyClientFrame",
+    "ChatFrame",
+    "ClientFrame",
+    "FrameError",
+    "HelloFrame",
+    "PingFrame",
+    "RatingFrame",
+    "TypingFrame",
+    "encode_frame",
+    "frame_error",
+    "history_frames",
+    "message_frame",
+    "parse_frame",
+    "survey_frame",
+    "unavailable_frame",
 ]
