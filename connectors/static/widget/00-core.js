@@ -30,6 +30,11 @@ var KEY_PENDING = "omnirouter.pending";
 var MAX_TEXT = 10000; // router.models.MAX_TEXT_LENGTH
 var BACKOFF_FIRST_MS = 500;
 var BACKOFF_MAX_MS = 10000;
+// a message the service refused for now (busy, or its store down): sent again after what it said
+// and at least this, doubled with each refusal in a row up to RETRY_MAX_MS, plus up to half again
+// of jitter, so the tabs refused in an outage neither hammer it nor all come back at once
+var RETRY_FIRST_MS = 1000;
+var RETRY_MAX_MS = 20000;
 var PING_EVERY_MS = 25000;
 // no frame (not even our pong) for this long: the network died silently
 var SILENCE_LIMIT_MS = 60000;
@@ -165,13 +170,18 @@ var state = {
   pending: storedPending(), // [{client_id, text, ts}] not yet acknowledged
   ws: null,
   welcomed: false,
-  attempt: 0,
+  attempt: 0, // reconnections since the service last proved it works (30-connection.js)
   reconnectTimer: null,
+  sockets: 0, // sockets opened: each pending message notes the one it went on
+  retryStep: 0, // the service's refusals (busy, unavailable) in a row
+  retryAt: 0, // nothing pending goes before this time (ms): the service said when
+  retryTimer: null,
   pingTimer: null,
   lastFrameAt: 0,
   started: false,
   unread: 0,
   slowNote: false, // the note says a message has not gone through yet (30-connection.js)
+  whenNote: false, // the note says when a refused message goes again (30-connection.js)
 };
 var renderedById = {}; // server id -> element: one element per message
 var pendingEls = {}; // client_id -> element
@@ -184,6 +194,7 @@ var hooks = {
   message: [], // function (node, frame): after a server message is drawn
   welcome: [], // function (frame): after a welcome frame
   ack: [], // function (frame): an ack the core's own pending messages do not know (a part's frame)
+  pending: [], // function (): true while a part has frames the server has not acknowledged
   error: [], // function (frame): an error frame; true when the part handled it (a part's frame refused)
   rendered: [], // function (history): after the whole thread is drawn (a welcome, the first open)
   hello: [], // function (hello): before a hello frame is sent (add fields)

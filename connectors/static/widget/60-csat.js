@@ -41,6 +41,11 @@ hooks.welcome.push(function () {
   pendingRatings.forEach(sendRating);
 });
 
+// a rating not yet acknowledged: a welcome does not prove the service takes what waits
+hooks.pending.push(function () {
+  return pendingRatings.length > 0;
+});
+
 hooks.ack.push(function (frame) {
   var item = pendingRatings.filter(function (r) { return r.client_id === frame.client_id; })[0];
   if (!item) {

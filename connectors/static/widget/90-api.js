@@ -31,7 +31,9 @@ function send(text) {
     showNote(say("too_long", { n: MAX_TEXT }));
     return null;
   }
-  showNote("");
+  if (!state.slowNote && !state.whenNote) {
+    showNote(""); // what it says of messages waiting stands
+  }
   var item = { client_id: newClientId(), text: body, ts: new Date().toISOString() };
   state.pending.push(item);
   storeAddPending(item); // survives a reload before the server acknowledged it
