@@ -22,7 +22,7 @@ from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from connectors.chat_limits import ByteBudget, address_key
-from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, message_frame
+from connectors.webchat_frames import MAX_CLIENT_ID_LENGTH, UNAVAILABLE_RETRY_AFTER, message_frame
 from connectors.webchat_tokens import public_part, visitor_tag
 from router.connector import FileAccess, FileRefused, FileUnavailable, HostBusy, HostError
 from router.models import Attachment, Author, IdentityRef, InboundMessage, Message
@@ -100,7 +100,9 @@ class VisitorUploads:
     def _cors(self, request: web.Request) -> dict[str, str]:
         """A page of the site the widget is embedded in reads the answer."""
         origin = request.headers.get(hdrs.ORIGIN)
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+        # and its Retry-After, which a page of another origin reads only when told it may
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Retry-After",
+                "Vary": "Origin"} if origin else {}
 
     async def preflight(self, request: web.Request) -> web.Response:
         if not self.chat._origin_allowed(request):
@@ -204,7 +206,8 @@ class VisitorUploads:
             raise _Refused(exc.status, exc.code, exc.message, **exc.details) from None
         except FileUnavailable as exc:
             log.warning("webchat: a file of visitor %s could not be stored: %s", visitor_tag(visitor_id), exc)
-            raise _Refused(503, "unavailable", "the file could not be stored; try again in a moment") from None
+            raise _Refused(503, "unavailable", f"the file could not be stored; send it again in "
+                           f"{UNAVAILABLE_RETRY_AFTER} s", retry_after=UNAVAILABLE_RETRY_AFTER) from None
 
     async def _first_upload(self, visitor_id: str, message_id: str) -> list[Attachment]:
         """The files of the message a retried upload duplicates (none when it is out of reach)."""
@@ -238,7 +241,8 @@ class VisitorUploads:
             log.warning("webchat: storing a file message of visitor %s failed: %s", visitor_tag(visitor_id),
                         exc.reason)
             await chat.files.discard(attachment)  # no message refers to it: no orphan on the disk
-            raise _Refused(503, "unavailable", "the message could not be stored; try again in a moment") from None
+            raise _Refused(503, "unavailable", f"the message could not be stored; send it again in "
+                           f"{UNAVAILABLE_RETRY_AFTER} s", retry_after=UNAVAILABLE_RETRY_AFTER) from None
         shown = [attachment]
         if accepted.duplicate:  # a retry: the first upload's message keeps its file, this copy goes
             await chat.files.discard(attachment)

@@ -26,7 +26,7 @@ from router.files.sniff import HEAD_BYTES, forged, sniff
 from router.files.store import FileStore
 from router.files.types import StoredFile
 from router.models import Attachment, new_id
-from router.store.errors import NotFound, StoreError
+from router.store.errors import NotFound, StoreError, StoreUnavailable
 from router.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,12 @@ class Files(FileAccess):
             raise FileUnavailable("the file storage is unavailable; try again in a moment", transient=True) from exc
         try:
             await self.store.add_file(stored)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(BlobUnavailable):
                 await self.blobs.delete(file_id)
+            if isinstance(exc, StoreUnavailable):  # an outage of the store: try again, as for the disk's
+                raise FileUnavailable(f"the file could not be recorded ({exc.reason}); try again in a moment",
+                                      transient=True) from exc
             raise
         log.info("files: %s stored (%s, %d bytes) for %s", file_id, content_type, stored.size, uploaded_by)
         return stored

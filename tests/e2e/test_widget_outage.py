@@ -22,6 +22,7 @@ from playwright.async_api import Browser, Page, Route, WebSocket, expect
 
 from tests.conftest import HANG
 from tests.e2e.test_conversation import customer_says
+from tests.e2e.test_files import decoded, png
 
 PAGE = '<!doctype html><html lang="{lang}"><head><meta charset="utf-8"></head><body>' \
        '<script src="/chat/widget.js"></script></body></html>'
@@ -30,6 +31,11 @@ WAITING = {"ru": "Мы ненадолго не можем принимать с�
 # makes that fewer); now a handful: AT_MOST is far from both
 WATCH = 20.0
 AT_MOST = 10
+
+
+@pytest.fixture
+def service_config(tmp_path: Path) -> str:
+    return f"files:\n  folder: {tmp_path / 'files'}\n"
 
 
 class StoreOutage:
@@ -119,3 +125,24 @@ async def test_a_store_outage_is_waited_out_without_a_storm_of_reconnections_and
     await page.locator('[data-omr="launcher"]').click()
     await expect(mine).to_have_text(["before", "first", "second"])
 
+
+async def test_a_file_sent_while_the_store_is_down_goes_by_itself_once_it_is_back(
+    service: str, browser: Browser, tmp_path: Path,
+) -> None:
+    """The upload's 503 says when to send it again (Retry-After): the widget, which still has the
+    file, says so and sends it then, not leaving the customer a failed file to choose again."""
+    page, _ = await shop_page(browser, service, "en")
+    await customer_says(page, "before")
+    await expect(page.locator('[data-omr="message"][data-pending="true"]')).to_have_count(0)
+    outage = StoreOutage(tmp_path / "e2e.db")
+    outage.start()
+    await page.locator('[data-omr="attach-input"]').set_input_files(
+        {"name": "photo.png", "mimeType": "image/png", "buffer": png()})
+    upload = page.locator('[data-omr="upload"]')
+    await expect(upload.locator('[data-omr="upload-state"]')).to_contain_text("We cannot take files for a moment")
+    outage.end()
+    await decoded(page, '[data-omr="message"][data-author="customer"] img')
+    await expect(upload).to_have_count(0)
+    await page.reload()
+    await page.locator('[data-omr="launcher"]').click()
+    await expect(page.locator('[data-omr="message"][data-author="customer"] img')).to_have_count(1)

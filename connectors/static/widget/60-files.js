@@ -158,6 +158,10 @@ function upload(item) {
       return;
     }
     var error = body.error || {};
+    if (xhr.status === 503 && error.code === "unavailable") {
+      uploadLater(item, Number(error.retry_after) || Number(xhr.getResponseHeader("Retry-After")) || 5);
+      return;
+    }
     var key = UPLOAD_ERRORS[error.code] || "file_failed";
     uploadFailed(item, say(key, { limit_mb: Math.floor(((error.limit || 0) / 1048576) * 10) / 10,
       type: error.type || "", n: error.retry_after || "", minutes: error.minutes || "" }));
@@ -168,4 +172,16 @@ function upload(item) {
   data.append("client_id", item.clientId);
   data.append("file", item.file, item.file.name);
   xhr.send(data);
+}
+
+// The service could not store the file (its store or disk down, 503 with Retry-After): it is still in
+// the page, so it goes again by itself (the same client_id: stored once) after what the server said,
+// longer each time in a row and with jitter, as a refused message does (30-connection.js, holdBack).
+function uploadLater(item, saidSeconds) {
+  item.tries = (item.tries || 0) + 1;
+  var said = Math.min(3600, Math.max(1, saidSeconds)) * 1000;
+  var base = Math.max(said, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, item.tries - 1)));
+  var wait = base + Math.random() * (base / 2);
+  item.bubble.line.textContent = say("file_unavailable", { n: Math.ceil(wait / 1000) });
+  setTimeout(function () { upload(item); }, wait);
 }
