@@ -85,6 +85,31 @@ window.consolePopover = (() => {
     return node;
   }
 
+  // where the keyboard goes back when a window over the console shuts (a screen, a dialog): to
+  // what opened it; one in a menu that shut meanwhile (the "More" menu closes on a choice) gives
+  // it to that menu's button. Never left on <body>, from where a Tab runs through the whole console
+  function refocus(opener) {
+    if (!opener || !opener.isConnected) return;
+    let target = opener;
+    for (let menu = opener.closest("details:not([open])"); menu; menu = menu.parentElement.closest("details:not([open])")) {
+      target = menu.querySelector(":scope > summary") || target;
+    }
+    if (target.checkVisibility()) target.focus();
+  }
+
+  // a dialog (the canned replies, the shortcuts' help) gives the keyboard back to what had it before
+  // it opened: the browser does so itself, but not when that was an item of a menu shut since
+  let lastOutside = null;
+  document.addEventListener("focusin", (event) => {
+    if (!event.target.closest("dialog")) lastOutside = event.target;
+  }, true);
+  document.addEventListener("close", (event) => {
+    if (event.target.tagName !== "DIALOG") return;
+    // the browser's own return failed: the keyboard is still inside the shut dialog, or on <body>
+    const active = document.activeElement;
+    if (!active || active === document.body || event.target.contains(active)) refocus(lastOutside);
+  }, true);
+
   function anyOpen() {
     return open.some((panel) => panel.isConnected);
   }
@@ -129,5 +154,5 @@ window.consolePopover = (() => {
     });
   });
 
-  return { details, attach, opened, closed, anyOpen, place };
+  return { details, attach, opened, closed, anyOpen, place, refocus };
 })();

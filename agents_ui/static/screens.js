@@ -54,6 +54,7 @@ window.consoleScreens = (() => {
       section.id = id;
       section.hidden = true;
       section.setAttribute("aria-label", tr(spec.title));
+      section.tabIndex = -1; // the keyboard is put on the screen itself as it opens: its first Tab is its first control
       if (spec.build) spec.build(section);
       document.getElementById("app").append(section);
       return section;
@@ -64,18 +65,39 @@ window.consoleScreens = (() => {
       return Boolean(section && !section.hidden);
     }
 
+    // the screen covers the console: while it is open the keyboard is on it, and what lies behind
+    // is inert (a Tab never reaches a control nobody sees); shut, the keyboard goes back to what
+    // opened it (the "More" menu's button when that was an item of the menu)
+    let opener = null;
+
+    // the last screen shown is the one that has the keyboard; with none, nothing is inert
+    function settleInert() {
+      const app = document.getElementById("app");
+      const shown = [...app.children].filter((c) => c.id.endsWith("-screen") && !c.hidden).at(-1);
+      for (const other of app.children) other.inert = Boolean(shown) && other !== shown;
+    }
+
     async function open() {
       const section = node();
+      const wasOpen = !section.hidden;
+      if (!wasOpen) opener = document.activeElement;
       section.hidden = false;
       document.body.classList.add(bodyClass);
+      settleInert();
+      if (!wasOpen) section.focus({ preventScroll: true });
       await spec.opened(section);
     }
 
     function close() {
       const section = document.getElementById(id);
+      const wasOpen = Boolean(section && !section.hidden);
       if (section) section.hidden = true;
       document.body.classList.remove(bodyClass);
+      if (wasOpen) settleInert();
       if (spec.closed) spec.closed();
+      const back = opener;
+      opener = null;
+      if (wasOpen && !document.getElementById("app").hidden) window.consolePopover.refocus(back);
     }
 
     function openButton() {

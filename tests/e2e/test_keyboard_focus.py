@@ -1,0 +1,71 @@
+"""The console with the keyboard alone, in Chromium: whatever opens, shuts or hides
+itself, the keyboard's focus goes somewhere sensible and visible, never back to
+<body> (from where the next Tab runs through the whole console from its top), and
+never onto controls hidden behind a screen that covers them."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.conftest import ADMIN_PASSWORD, new_page, sign_in
+from tests.e2e.topbar import SIGNED_IN
+
+MORE = '[data-testid="more-open"]'
+# where the keyboard is: the focused element's test id, else its tag ("BODY" when lost)
+FOCUSED = "() => { const n = document.activeElement; return n ? (n.dataset.testid || n.id || n.tagName) : null; }"
+
+
+async def signed_in(browser: Browser, base: str) -> Page:
+    page = await new_page(browser)
+    await sign_in(page, base, "admin", ADMIN_PASSWORD)
+    await expect(page.locator(SIGNED_IN)).to_be_visible()
+    # "Go online now?" asked after a sign-in takes the keyboard as it shows: answered first
+    later = page.locator('[data-testid="presence-prompt-later"]')
+    await later.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="presence-prompt"]')).to_have_count(0)
+    return page
+
+
+async def press_in_more(page: Page, testid: str) -> None:
+    """The "More" menu opened and its item ``testid`` pressed, by the keyboard only."""
+    await page.locator(MORE).focus()
+    await page.keyboard.press("Enter")
+    item = page.locator(f'[data-testid="{testid}"]')
+    await expect(item).to_be_visible()
+    await item.focus()
+    await page.keyboard.press("Enter")
+    # the menu has shut (its toggle handled): an Escape now is the opened window's, not the menu's
+    await expect(page.locator(MORE)).to_have_attribute("aria-expanded", "false")
+
+
+async def test_a_screen_takes_the_keyboard_and_gives_it_back_to_the_menu(service: str, browser: Browser) -> None:
+    page = await signed_in(browser, service)
+    for name in ("agents", "wallboard", "reports", "webhooks"):
+        screen = page.locator(f"#{name}-screen")
+        await press_in_more(page, f"{name}-open")
+        await expect(screen).to_be_visible()
+        # the keyboard is on the screen, not left on <body> behind it
+        await expect(screen).to_be_focused()
+        # a Tab reaches the screen's own controls, never the console's hidden under it
+        await page.keyboard.press("Tab")
+        assert await page.evaluate(
+            "(id) => document.getElementById(id).contains(document.activeElement)", f"{name}-screen"
+        ), (name, await page.evaluate(FOCUSED))
+        # Escape shuts it, and the keyboard is back on the menu's button it was opened from
+        await page.keyboard.press("Escape")
+        await expect(screen).to_be_hidden()
+        await expect(page.locator(MORE)).to_be_focused()
+
+
+async def test_a_dialog_opened_from_the_menu_gives_the_keyboard_back_to_the_menu(
+    service: str, browser: Browser
+) -> None:
+    page = await signed_in(browser, service)
+    for opener, dialog in (("canned-manage", "canned-dialog"), ("help", "shortcuts-help")):
+        await press_in_more(page, opener)
+        await expect(page.locator(f'[data-testid="{dialog}"]')).to_be_visible()
+        await page.keyboard.press("Escape")
+        await expect(page.locator(f'[data-testid="{dialog}"]')).to_be_hidden()
+        # the menu shut as its item was chosen: the keyboard goes to its button, not to <body>
+        await expect(page.locator(MORE)).to_be_focused()
