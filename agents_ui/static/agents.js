@@ -19,9 +19,18 @@
 
   let justSignedIn = false;
 
+  // answered, the prompt goes: the keyboard it had goes on to the conversations (the first row, else
+  // the list's tab shown), not to <body>, from where a Tab runs through the whole console again
   function hidePrompt() {
     const prompt = document.getElementById("presence-prompt");
-    if (prompt) prompt.remove();
+    if (!prompt) return;
+    // (Go online is disabled while it is sent, which already dropped the keyboard to <body>)
+    const active = document.activeElement;
+    const hadFocus = !active || active === document.body || prompt.contains(active);
+    prompt.remove();
+    const next = document.querySelector('#conversations [data-testid="conversation"]')
+      || document.querySelector('.tabs [aria-selected="true"]');
+    if (hadFocus && next) next.focus();
   }
 
   function showPrompt() {

@@ -269,7 +269,19 @@ function chip(text) {
   return el("span", "chip", text);
 }
 
+// an action pressed hides itself (Resolve gives way to Reopen, Take to the composer): the keyboard
+// goes on to what follows it, never to <body>, from where a Tab runs through the whole console
+const FOCUS_AFTER = { take: '[data-testid="reply"]', resolve: '[data-testid="reopen"]', reopen: '[data-testid="reply"]' };
+function keepHeaderFocus(focused) {
+  if (!focused || !focused.closest(".conv-header") || focused.checkVisibility()) return;
+  const shown = (selector) => [...document.querySelectorAll(selector)].find((node) => node.checkVisibility());
+  const next = (FOCUS_AFTER[focused.dataset.testid] && shown(FOCUS_AFTER[focused.dataset.testid]))
+    || shown(".conv-header .actions button");
+  if (next) next.focus();
+}
+
 function renderHeader(conv) {
+  const focused = document.activeElement;
   $("#conv-name").textContent = customerName(conv);
   $("#conv-avatar").replaceWith(Object.assign(avatar(customerName(conv), conv.customer_id), { id: "conv-avatar" }));
   const meta = $("#conv-meta");
@@ -289,6 +301,7 @@ function renderHeader(conv) {
   if (window.searchUI) window.searchUI.decorateHeader(conv); // search.js: labels and snooze
   if (window.supervisorUI) window.supervisorUI.decorateHeader(conv); // supervisor.js: reassign
   if (window.reopenUI) window.reopenUI.decorateHeader(conv); // reopen.js: the customer reopened it
+  keepHeaderFocus(focused);
 }
 
 function renderSelectedHeader() {

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, new_page, sign_in
+from tests.e2e.conftest import ADMIN_PASSWORD, new_page, open_row, sign_in
+from tests.e2e.test_conversation import customer_says, open_widget
 from tests.e2e.topbar import SIGNED_IN
 
 MORE = '[data-testid="more-open"]'
@@ -20,11 +21,17 @@ async def signed_in(browser: Browser, base: str) -> Page:
     await sign_in(page, base, "admin", ADMIN_PASSWORD)
     await expect(page.locator(SIGNED_IN)).to_be_visible()
     # "Go online now?" asked after a sign-in takes the keyboard as it shows: answered first
-    later = page.locator('[data-testid="presence-prompt-later"]')
-    await later.focus()
+    await answer_the_prompt(page, "presence-prompt-later")
+    return page
+
+
+async def answer_the_prompt(page: Page, testid: str) -> None:
+    """The "Go online now?" question after a sign-in answered with the keyboard."""
+    # it takes the keyboard as it shows (on "Go online"): waited for, then the answer chosen
+    await expect(page.locator('[data-testid="presence-prompt-online"]')).to_be_focused()
+    await page.locator(f'[data-testid="{testid}"]').focus()
     await page.keyboard.press("Enter")
     await expect(page.locator('[data-testid="presence-prompt"]')).to_have_count(0)
-    return page
 
 
 async def press_in_more(page: Page, testid: str) -> None:
@@ -69,3 +76,41 @@ async def test_a_dialog_opened_from_the_menu_gives_the_keyboard_back_to_the_menu
         await expect(page.locator(f'[data-testid="{dialog}"]')).to_be_hidden()
         # the menu shut as its item was chosen: the keyboard goes to its button, not to <body>
         await expect(page.locator(MORE)).to_be_focused()
+
+
+async def test_answering_the_sign_in_question_leaves_the_keyboard_on_the_conversations(
+    service: str, browser: Browser
+) -> None:
+    customer = await new_page(browser)
+    await open_widget(customer, service)
+    await customer_says(customer, "Позовите оператора, пожалуйста")
+    for answer in ("presence-prompt-later", "presence-prompt-online"):
+        page = await new_page(browser)
+        await sign_in(page, service, "admin", ADMIN_PASSWORD)
+        await expect(page.locator('[data-testid="conversation"]')).to_have_count(1)
+        await answer_the_prompt(page, answer)
+        # the question is gone, the keyboard is on the list, not dropped on <body>
+        await expect(page.locator('[data-testid="conversation"]')).to_be_focused()
+        await page.context.close()
+
+
+async def test_an_action_that_hides_itself_hands_the_keyboard_on(service: str, browser: Browser) -> None:
+    customer = await new_page(browser)
+    await open_widget(customer, service)
+    await customer_says(customer, "Позовите оператора, пожалуйста")
+    page = await signed_in(browser, service)
+    await open_row(page, "Позовите оператора")
+    # Take: the conversation is the agent's, the keyboard goes to the reply box
+    await page.locator('[data-testid="take"]').focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="take"]')).to_be_hidden()
+    await expect(page.locator('[data-testid="reply"]')).to_be_focused()
+    await page.keyboard.type("Здравствуйте! Уже смотрю.")
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="message"][data-author="agent"]')).to_have_count(1)
+    # Resolve gives way to Reopen, which gets the keyboard; Reopen gives it back to the reply box
+    await page.locator('[data-testid="resolve"]').focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="reopen"]')).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="reply"]')).to_be_focused()
