@@ -1,0 +1,42 @@
+"""What a screen reader says in the console is in the console's language, in
+Chromium: every accessible name, description and hint written into the page's
+attributes (aria-label, title, placeholder) of the Russian console is Russian,
+with nothing left in English; the page's lang says the language it is in."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Browser, expect
+
+from tests.e2e.conftest import open_row
+from tests.e2e.test_console_languages import person, sign_in
+from tests.e2e.test_conversation import customer_says, open_widget
+
+# every attribute a screen reader reads out, with its element's test id (else its id, else its tag)
+SPOKEN = """() => [...document.querySelectorAll('[aria-label], [title], [placeholder], [aria-description]')]
+  .flatMap((n) => ['aria-label', 'title', 'placeholder', 'aria-description']
+    .filter((a) => n.hasAttribute(a))
+    .map((a) => [n.dataset.testid || n.id || n.tagName, a, n.getAttribute(a)]))"""
+# words that are the same in both languages: the product's name, a language's own name
+SAME_IN_BOTH = re.compile(r"omnirouter|English|RU|EN")
+
+
+async def test_every_spoken_label_of_the_russian_console_is_russian(service: str, browser: Browser) -> None:
+    customer = await person(browser, "ru-RU")
+    await open_widget(customer, service)
+    await customer_says(customer, "Здравствуйте, где мой заказ?")
+    agent = await person(browser, "ru-RU")
+    await sign_in(agent, service, "Войти")
+    await open_row(agent, "где мой заказ")
+    await expect(agent.locator('[data-testid="message"]')).not_to_have_count(0)
+    assert await agent.evaluate("document.documentElement.lang") == "ru"
+
+    english = [
+        (who, attr, text)
+        for who, attr, text in await agent.evaluate(SPOKEN)
+        if re.search("[A-Za-z]{3}", SAME_IN_BOTH.sub("", text)) and not re.search("[А-Яа-яЁё]", text)
+    ]
+    assert english == [], f"English read out in the Russian console: {english}"
+    # the customer's panel is named as the catalogue says, in each language
+    await expect(agent.get_by_role("complementary", name="Профиль клиента", include_hidden=True)).to_have_count(1)
