@@ -173,7 +173,13 @@ function rate(survey, group, score) {
   var item = { client_id: newClientId(), survey_id: survey.frame.survey_id, score: score };
   pendingRatings.push(item);
   keepRatings(item, null);
+  // the pressed star is disabled with the others, which drops the keyboard to the page's <body>:
+  // it goes to the message box instead, where a comment is typed next
+  var hadFocus = group.contains(document.activeElement);
   markChosen(group, score, !sendRating(item));
+  if (hadFocus) {
+    ui.input.focus();
+  }
 }
 
 function markChosen(group, score, offline) {
