@@ -114,7 +114,9 @@ async function onLogin(event) {
   const form = event.target;
   const error = $('[data-testid="login-error"]');
   const button = form.querySelector('button[type="submit"]');
+  const invalid = (yes) => [form.username, form.password].forEach((f) => f.setAttribute("aria-invalid", String(yes)));
   error.textContent = "";
+  invalid(false);
   button.disabled = true;
   try {
     const data = await api("POST", "/api/login", { username: form.username.value.trim(), password: form.password.value });
@@ -122,6 +124,7 @@ async function onLogin(event) {
     await start(data.agent);
   } catch (err) {
     error.textContent = i18n.error(err); // also the lock-out's "try again in N s"
+    invalid(true);
     form.password.select();
   } finally {
     button.disabled = false;

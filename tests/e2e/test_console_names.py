@@ -40,3 +40,20 @@ async def test_every_spoken_label_of_the_russian_console_is_russian(service: str
     assert english == [], f"English read out in the Russian console: {english}"
     # the customer's panel is named as the catalogue says, in each language
     await expect(agent.get_by_role("complementary", name="Профиль клиента", include_hidden=True)).to_have_count(1)
+
+
+async def test_a_refused_sign_in_is_said_on_the_fields_to_correct(service: str, browser: Browser) -> None:
+    for locale, said in (("ru-RU", "Неверное имя пользователя или пароль."), ("en-US", "Wrong username or password.")):
+        page = await person(browser, locale)
+        await page.goto(service + "/")
+        form = page.locator('[data-testid="login-form"]')
+        await form.locator('input[name="username"]').fill("admin")
+        await form.locator('input[name="password"]').fill("not the password")
+        await form.locator('input[name="password"]').press("Enter")
+        await expect(page.locator('[data-testid="login-error"]')).to_have_text(said)
+        # the error is the fields' description, and they are marked invalid: a screen reader on the
+        # field the agent goes back to says what was wrong, not only the alert that passed
+        for name in ("username", "password"):
+            field = form.locator(f'input[name="{name}"]')
+            await expect(field).to_have_accessible_description(said)
+            await expect(field).to_have_attribute("aria-invalid", "true")
