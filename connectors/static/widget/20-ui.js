@@ -18,7 +18,8 @@ var CSS = [
   // the title above the status line, both the panel's width: a long status never squeezes the title
   ".omr-heading { flex: 1; min-width: 0; display: flex; flex-direction: column; }",
   ".omr-title { font-weight: 600; font-size: 15px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
-  ".omr-status { font-size: 11px; opacity: .85; }",
+  // lighter than the title, yet 4.5:1 on the header's blue (an opacity of .85 made it 4.4:1)
+  ".omr-status { font-size: 11px; color: #eef4fa; }",
   ".omr-close { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; line-height: 1; }",
   ".omr-messages { flex: 1; overflow-y: auto; padding: 12px; background: #f5f7fa;",
   "  display: flex; flex-direction: column; gap: 6px; }",
@@ -31,6 +32,8 @@ var CSS = [
   ".omr-link:focus-visible { outline: 2px solid #90cdf4; }",
   ".omr-msg::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px;",
   "  text-align: right; }",
+  // the time under the customer's own text: faded to .7 on the blue it was 3.5:1, under 4.5:1
+  ".omr-msg--customer::after { opacity: 1; color: #eef4fa; }",
   ".omr-form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e2e8f0; background: #fff; }",
   ".omr-input { flex: 1; resize: none; height: 40px; max-height: 120px; padding: 8px; font: inherit; color: inherit;",
   "  border: 1px solid #cbd5e0; border-radius: 8px; background: #fff; }",
