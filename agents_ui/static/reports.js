@@ -138,6 +138,10 @@
 
   function table(report) {
     const wrap = el("div", "report-table-wrap");
+    // a table wider than the screen scrolls sideways: focusable, so the keyboard's arrows scroll it too
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", tr("reports.title"));
     const node = testid(el("table", "report-table"), "report-table");
     const head = el("tr");
     for (const column of report.columns) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, new_page, open_row, sign_in
+from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import customer_says, open_widget
 from tests.e2e.topbar import SIGNED_IN
 
@@ -114,3 +115,47 @@ async def test_an_action_that_hides_itself_hands_the_keyboard_on(service: str, b
     await expect(page.locator('[data-testid="reopen"]')).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator('[data-testid="reply"]')).to_be_focused()
+
+
+async def shift_tab_to(page: Page, selector: str, presses: int = 12) -> None:
+    """Shift+Tab from where the keyboard is until ``selector`` has it (fails if it is not in the tab order)."""
+    for _ in range(presses):
+        await page.keyboard.press("Shift+Tab")
+        if await page.locator(selector).evaluate("(n) => n === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} is not reached by the keyboard: {await page.evaluate(FOCUSED)}")
+
+
+async def scrolled_to_the_top_by_home(page: Page, selector: str) -> None:
+    """A history longer than its box, the keyboard on it: Home scrolls it to its first message."""
+    log = page.locator(selector)
+    await expect(log).to_be_focused()
+    await page.keyboard.press("End")
+    await until_true(page, "(s) => document.querySelector(s).scrollTop > 0", selector)
+    await page.keyboard.press("Home")
+    await until_true(page, "(s) => document.querySelector(s).scrollTop === 0", selector)
+
+
+async def test_the_keyboard_scrolls_a_long_history(service: str, browser: Browser) -> None:
+    customer = await (await browser.new_context(locale="ru-RU", viewport={"width": 800, "height": 420})).new_page()
+    await open_widget(customer, service)
+    for n in range(1, 7):
+        await customer_says(customer, f"Вопрос номер {n}: позовите оператора")
+        await expect(
+            customer.locator('[data-omr="message"][data-author="customer"]:not([data-pending])')
+        ).to_have_count(n)
+    overflows = "(s) => document.querySelector(s).scrollHeight > document.querySelector(s).clientHeight"
+    await until_true(customer, overflows, '[data-omr="messages"]')
+    await customer.locator('[data-omr="input"]').focus()
+    await shift_tab_to(customer, '[data-omr="messages"]')
+    await expect(customer.locator('[data-omr="messages"]')).to_have_accessible_name("Переписка")  # the page's lang
+    await scrolled_to_the_top_by_home(customer, '[data-omr="messages"]')
+
+    page = await signed_in(browser, service)
+    await page.set_viewport_size({"width": 900, "height": 480})
+    await open_row(page, "Вопрос номер 6")
+    await expect(page.locator('[data-testid="message"]')).to_have_count(6)
+    await page.locator('[data-testid="reply"]').focus()
+    await shift_tab_to(page, "#messages")
+    await expect(page.locator("#messages")).to_have_accessible_name("Messages of the conversation")
+    await scrolled_to_the_top_by_home(page, "#messages")

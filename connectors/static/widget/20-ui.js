@@ -23,6 +23,7 @@ var CSS = [
   ".omr-close { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; line-height: 1; }",
   ".omr-messages { flex: 1; overflow-y: auto; padding: 12px; background: #f5f7fa;",
   "  display: flex; flex-direction: column; gap: 6px; }",
+  ".omr-messages:focus-visible { outline: 3px solid #90cdf4; outline-offset: -3px; }",
   ".omr-msg { max-width: 80%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap;",
   "  overflow-wrap: anywhere; background: #fff; border: 1px solid #e2e8f0; align-self: flex-start; }",
   ".omr-msg--customer { align-self: flex-end; background: #2b6cb0; border-color: #2b6cb0; color: #fff; }",
@@ -78,7 +79,9 @@ function buildUi() {
   closeBtn.textContent = "\u00D7";
   header.append(heading, closeBtn);
 
-  var messages = el("div", "omr-messages", { "data-omr": "messages", role: "log", "aria-live": "polite" });
+  // focusable: the keyboard scrolls the history (arrows, PageUp, Home) as a mouse wheel does
+  var messages = el("div", "omr-messages", { "data-omr": "messages", role: "log", "aria-live": "polite",
+    tabindex: "0", "aria-label": say("history") });
   var note = el("div", "omr-note", { "data-omr": "note", role: "alert" });
   var form = el("form", "omr-form");
   var input = el("textarea", "omr-input", {
