@@ -57,3 +57,26 @@ async def test_a_refused_sign_in_is_said_on_the_fields_to_correct(service: str, 
             field = form.locator(f'input[name="{name}"]')
             await expect(field).to_have_accessible_description(said)
             await expect(field).to_have_attribute("aria-invalid", "true")
+
+
+async def test_a_screen_reader_hears_each_new_message_once_and_no_history(service: str, browser: Browser) -> None:
+    customer = await person(browser, "ru-RU")
+    await open_widget(customer, service)
+    await customer_says(customer, "Первый вопрос: где мой заказ?")
+    agent = await person(browser, "ru-RU")
+    await sign_in(agent, service, "Войти")
+    await open_row(agent, "где мой заказ")
+    await expect(agent.locator('[data-testid="message"]')).to_have_count(1)
+    # the thread is no live region: opening a conversation does not read its whole history out,
+    # nor a delivery receipt the agent's reply again
+    assert await agent.locator("#messages").get_attribute("aria-live") is None
+    live = agent.get_by_role("log", name="Новые сообщения")
+    await expect(live).to_have_text("")
+    await agent.locator('[data-testid="reply"]').fill("Сейчас посмотрю")
+    await agent.locator('[data-testid="reply"]').press("Enter")
+    await expect(agent.locator('[data-testid="message"]')).to_have_count(2)
+    # the customer's next message is said once, with who wrote it, in the console's language
+    await customer_says(customer, "Спасибо, жду")
+    await expect(agent.locator('[data-testid="message"]')).to_have_count(3)
+    name = await agent.locator('[data-testid="conversation-title"]').text_content()
+    await expect(live.locator("p")).to_have_text([f"{name}: Спасибо, жду"])
