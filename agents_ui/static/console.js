@@ -142,8 +142,8 @@ async function start(agent) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   await loadAgents().catch(() => {});
-  await window.channelSwitch.load().catch(() => {}); // channels.js: the channels' names
-  await window.teamNames.load().catch(() => {}); // teams.js: the teams' titles
+  // channels.js and teams.js: the channels' names and the teams' titles
+  await Promise.all([window.channelSwitch.load().catch(() => {}), window.teamNames.load().catch(() => {})]);
   connect();
   await loadConversations();
 }
@@ -272,17 +272,6 @@ function chip(text) {
   return el("span", "chip", text);
 }
 
-// an action pressed hides itself (Resolve gives way to Reopen, Take to the composer): the keyboard
-// goes on to what follows it, never to <body>, from where a Tab runs through the whole console
-const FOCUS_AFTER = { take: '[data-testid="reply"]', resolve: '[data-testid="reopen"]', reopen: '[data-testid="reply"]' };
-function keepHeaderFocus(focused) {
-  if (!focused || !focused.closest(".conv-header") || focused.checkVisibility()) return;
-  const shown = (selector) => [...document.querySelectorAll(selector)].find((node) => node.checkVisibility());
-  const next = (FOCUS_AFTER[focused.dataset.testid] && shown(FOCUS_AFTER[focused.dataset.testid]))
-    || shown(".conv-header .actions button");
-  if (next) next.focus();
-}
-
 function renderHeader(conv) {
   const focused = document.activeElement;
   $("#conv-name").textContent = customerName(conv);
@@ -304,7 +293,7 @@ function renderHeader(conv) {
   if (window.searchUI) window.searchUI.decorateHeader(conv); // search.js: labels and snooze
   if (window.supervisorUI) window.supervisorUI.decorateHeader(conv); // supervisor.js: reassign
   if (window.reopenUI) window.reopenUI.decorateHeader(conv); // reopen.js: the customer reopened it
-  keepHeaderFocus(focused);
+  window.keepHeaderFocus(focused); // focus.js: the keyboard never falls to <body>
 }
 
 function renderSelectedHeader() {
@@ -581,7 +570,6 @@ function wire() {
   });
   document.querySelectorAll(".tabs button").forEach((tab) => tab.addEventListener("click", () => setFilter(tab)));
   setInterval(renderList, 30000); // keeps the relative times true
-  document.addEventListener("console:teams", () => renderList()); // teams.js: their titles came or changed
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
