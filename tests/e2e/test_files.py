@@ -10,8 +10,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
+from tests.conftest import eventually
 from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
 
@@ -102,6 +103,44 @@ async def test_an_empty_file_is_said_to_be_empty(service: str, browser: Browser,
         {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b""})
     failed = customer.locator('[data-omr="upload"].omr-msg--failed')
     await expect(failed.locator('[data-omr="upload-state"]')).to_contain_text(said)
+    await expect(failed).to_contain_text("invoice.pdf")
+
+
+async def test_a_file_chosen_before_the_chat_is_welcomed_keeps_its_bubble(service: str, browser: Browser) -> None:
+    """A file chosen as the chat opens, before the service's welcome: the welcome redraws the thread
+    with its history, and that wiped the file's bubble, and with it why the file failed (a busy CI run
+    caught it as the empty-file test choosing its file a moment too soon)."""
+    customer = await (await browser.new_context(locale="en-US")).new_page()
+    held: list[str | bytes] = []
+    line: dict[str, WebSocketRoute | None] = {"page": None}
+
+    def relay(ws: WebSocketRoute) -> None:  # the service's frames wait until the test lets them pass
+        server = ws.connect_to_server()
+        line["page"] = ws
+
+        def hold(frame: str | bytes) -> None:  # a function: Playwright reads a handler's signature, a
+            held.append(frame)                 # builtin's (list.append) has none, and was never called
+
+        ws.on_message(server.send)
+        server.on_message(hold)
+
+    await customer.route_web_socket("**/chat/ws", relay)
+    await customer.goto(f"{service}/chat/?lang=en")
+    await customer.locator('[data-omr="launcher"]').click()
+    async def welcomed() -> bool | None:
+        return True if held else None
+
+    await eventually(welcomed, "the welcome to reach the test's relay")
+    await customer.locator('[data-omr="attach-input"]').set_input_files(
+        {"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b""})
+    failed = customer.locator('[data-omr="upload"].omr-msg--failed')
+    await expect(failed.locator('[data-omr="upload-state"]')).to_contain_text("The file is empty")
+    page = line["page"]
+    assert page is not None
+    for frame in held:  # the welcome, after the file was chosen
+        page.send(frame)
+    await expect(customer.locator('[data-omr="status"]')).to_have_attribute("data-state", "online")
+    await expect(failed.locator('[data-omr="upload-state"]')).to_contain_text("The file is empty")
     await expect(failed).to_contain_text("invoice.pdf")
 
 

@@ -82,6 +82,15 @@ hooks.welcome.push(function () {
   waitingFiles.splice(0).forEach(function (item) { upload(item); });
 });
 
+// The bubbles of the files chosen in this page that are no stored message (yet): uploading, waiting
+// or refused. A redraw of the thread (a welcome, which may come just after a file was chosen as the
+// chat opened) draws them again after the history: it wiped them, and with them why a file failed.
+var fileBubbles = [];
+hooks.rendered.push(function () {
+  fileBubbles = fileBubbles.filter(function (bubble) { return !bubble.done; });
+  fileBubbles.forEach(function (bubble) { appendEl(bubble.node); });
+});
+
 function fileBubble(name) {
   var node = messageEl("customer", name, new Date().toISOString());
   node.classList.add("omr-msg--pending");
@@ -89,7 +98,9 @@ function fileBubble(name) {
   var line = el("span", "omr-upload-state", { "data-omr": "upload-state" });
   node.appendChild(line);
   appendEl(node);
-  return { node: node, line: line };
+  var bubble = { node: node, line: line, done: false };
+  fileBubbles.push(bubble);
+  return bubble;
 }
 
 function uploadFailed(item, text) {
@@ -153,6 +164,7 @@ function upload(item) {
   xhr.onload = function () {
     var body = xhr.response || {};
     if (xhr.status === 201 && body.message) {
+      item.bubble.done = true; // the stored message stands for it now
       item.bubble.node.remove();
       renderMessage(body.message); // unless its echo over the socket came first
       return;
