@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from agents_ui.endpoints import REQUEST_LINE_BYTES
 from router.cluster.node import NODE_ENV
 from router.config import Settings
 from router.models import IdentityRef, InboundMessage
@@ -111,7 +112,8 @@ async def test_metrics_count_messages_queue_and_latency(make_client: AppClient, 
 async def test_a_malformed_request_is_one_warning_line_a_minute_not_an_error_with_a_traceback(
     make_client: AppClient, settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """aiohttp logged each request line over 8 KB as an ERROR with its traceback: anyone could fill the log."""
+    """aiohttp logged each request line over its limit (8 KB then, ``REQUEST_LINE_BYTES`` now) as an ERROR
+    with its traceback: anyone could fill the log."""
     monkeypatch.setattr(logging.getLogger(AIOHTTP_SERVER), "filters", [])
     quiet_bad_requests()
     quiet_bad_requests()  # once, however many times it is asked
@@ -120,7 +122,7 @@ async def test_a_malformed_request_is_one_warning_line_a_minute_not_an_error_wit
     caplog.set_level(logging.DEBUG, logger=AIOHTTP_SERVER)
     for _ in range(3):
         reader, writer = await asyncio.open_connection(client.host, client.port)
-        writer.write(b"GET /chat/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        writer.write(b"GET /chat/" + b"x" * (REQUEST_LINE_BYTES + 1000) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         await writer.drain()
         assert (await asyncio.wait_for(reader.readline(), HANG)).split()[1] == b"400"
         writer.close()
