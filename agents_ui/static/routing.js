@@ -175,11 +175,11 @@
 
   // transfer: a select of teams beside Take/Resolve
   let selected = null;
-  async function loadTeams() {
+  // teams: GET /api/teams's list, when teams.js has just read it (not asked for again)
+  async function loadTeams(teams) {
     const select = document.querySelector('[data-testid="transfer"]');
     if (!select) return;
-    const data = await api.get("/api/teams");
-    const options = data.teams.map((t) => {
+    const options = (teams || (await api.get("/api/teams")).teams).map((t) => {
       const option = document.createElement("option");
       option.value = t.name;
       option.textContent = window.t("actions.transfer_team", { team: window.teamNames.label(t.name) });
@@ -218,7 +218,7 @@
   });
 
   // the teams' titles came (after the sign-in's first paint) or changed (rules reloaded): named again
-  document.addEventListener("console:teams", () => loadTeams().catch(() => {}));
+  document.addEventListener("console:teams", (event) => loadTeams(event.detail).catch(() => {}));
 
   document.addEventListener("conversation:selected", (event) => {
     // opening a conversation offered to me takes the offer (no-op otherwise)

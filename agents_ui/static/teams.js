@@ -12,7 +12,7 @@ window.teamNames = (() => {
   async function load() {
     const data = await window.consoleApi.get("/api/teams");
     labels = new Map(data.teams.map((team) => [team.name, (team.title && team.title[i18n.lang]) || team.name]));
-    document.dispatchEvent(new CustomEvent("console:teams"));
+    document.dispatchEvent(new CustomEvent("console:teams", { detail: data.teams })); // routing.js: the transfer list
   }
 
   function label(team) {
