@@ -33,7 +33,6 @@ import hashlib
 import hmac
 import logging
 import os
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from connectors.vk_inbound import (
     to_inbound,
     typing_user,
 )
+from connectors.vk_names import Names
 from connectors.vk_upload import one_piece, upload_document, upload_photo
 from connectors.webhook import log_refusal, parse_json, read_body_with_secret
 from router.connector import (
@@ -90,9 +90,6 @@ COMMUNITY_RPS = 20
 REQUEST_TIMEOUT = 20.0
 # an upload: as requests' timeout, to connect and between two reads (a large file may take longer in all)
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=REQUEST_TIMEOUT, sock_read=REQUEST_TIMEOUT)
-NAME_WAIT = 2.0  # a message is stored without a name rather than held longer
-MAX_NAMES = 50_000
-MAX_USERS_PER_CALL = 1000
 MAX_MESSAGE_LENGTH = 4096
 POLL_RETRY_SECONDS = 5.0
 MAX_LIMIT_WAIT = 10.0  # a send that would wait longer for the cluster's pace goes back to the outbox
@@ -214,66 +211,6 @@ def _long_poll_server(answer: Any) -> dict[str, Any]:
     return answer
 
 
-# -- names ---------------------------------------------------------------------------------
-
-
-class _Names:
-    """Senders' names from ``users.get``: cached, and the lookups of many
-    senders at once folded into one call (VK takes up to 1000 ids)."""
-
-    def __init__(self, call: Callable[[str, dict[str, Any]], Any]) -> None:
-        self._call = call
-        self._known: OrderedDict[int, str | None] = OrderedDict()
-        self._waiting: dict[int, list[asyncio.Future[str | None]]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def get(self, user_id: int) -> str | None:
-        if user_id in self._known:
-            self._known.move_to_end(user_id)
-            return self._known[user_id]
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(user_id, []).append(future)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._fetch(), name="vk-users-get")
-        try:
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (gh-86296)
-            async with asyncio.timeout(NAME_WAIT):
-                return await asyncio.shield(future)
-        except TimeoutError:
-            log.info("vk: no name for user %d within %gs, storing the message without it", user_id, NAME_WAIT)
-            return None
-
-    async def _fetch(self) -> None:
-        while self._waiting:
-            ids = list(self._waiting)[:MAX_USERS_PER_CALL]
-            batch = {i: self._waiting.pop(i) for i in ids}
-            names = await self._lookup(ids)
-            for user_id, futures in batch.items():
-                name = names.get(user_id)
-                if user_id in names:
-                    self._remember(user_id, name)
-                for future in futures:
-                    if not future.done():
-                        future.set_result(name)
-
-    async def _lookup(self, ids: list[int]) -> dict[int, str | None]:
-        try:
-            users = await self._call("users.get", {"user_ids": ",".join(map(str, ids))})
-        except (vk_api.VkApiError, requests.RequestException) as exc:
-            log.warning("vk: users.get for %d user(s) failed: %s", len(ids), exc)
-            return {}
-        names: dict[int, str | None] = {i: None for i in ids}
-        for user in users if isinstance(users, list) else []:
-            full = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
-            names[int(user["id"])] = full[:256] or None
-        return names
-
-    def _remember(self, user_id: int, name: str | None) -> None:
-        self._known[user_id] = name
-        while len(self._known) > MAX_NAMES:
-            self._known.popitem(last=False)
-
-
 # -- the connector ---------------------------------------------------------------------------
 
 
@@ -299,7 +236,7 @@ class VkConnector(Connector[VkOptions]):
         self.vk = _VkApi(token, options, self._rate)
         self._names_vk = _VkApi(token, options, names_rate)
         self._names_thread = ThreadPoolExecutor(1, thread_name_prefix=f"vk-{name}-names")
-        self._names = _Names(self._names_call)
+        self._names = Names(self._names_call, names_rate)
         self._poller: asyncio.Task[None] | None = None
         self._threads = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix=f"vk-{name}")
 
@@ -328,6 +265,7 @@ class VkConnector(Connector[VkOptions]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        await self._names.close()
         await self._in_thread(self.vk.http.close)
         await asyncio.get_running_loop().run_in_executor(self._names_thread, self._names_vk.http.close)
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -26,7 +26,7 @@ import pytest
 from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 
-import connectors.vk
+import connectors.vk_names
 from connectors import webchat, webchat_files
 from connectors.webchat_tokens import public_part
 from router.appkeys import BUS, ROUTER
@@ -265,7 +265,7 @@ async def test_a_vk_message_whose_sender_s_name_was_slow_is_refused_when_the_bou
     it was admitted before the lookup, so a burst let in while the pipeline was still empty
     waited for its names and then came in all at once, over the bound, and each answer
     waited for the whole backlog (12 s measured on a busy machine, past VK's few seconds)."""
-    monkeypatch.setattr(connectors.vk, "NAME_WAIT", HANG)  # the name comes when the test says
+    monkeypatch.setattr(connectors.vk_names, "NAME_WAIT", HANG)  # the name comes when the test says
     vk_settings.server.lag_bound = BOUND
     client = await make_client(vk_settings)
     agent = await console(client)

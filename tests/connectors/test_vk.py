@@ -17,12 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 import connectors.vk
+import connectors.vk_names
 from connectors.vk import VkConnector, random_id
 from router.config import ConnectorConfig, Settings
 from router.models import Attachment, Author, Delivery, IdentityRef, Message, OutboundMessage, Role, utcnow
 from router.server.app import CONNECTORS, ROUTER, STORE
 from router.yamlconf import ConfigError
-from tests.conftest import AppClient, eventually
+from tests.conftest import HANG, AppClient, eventually
 from tests.fakes.vk_api import GROUP_ID, FakeVk
 
 Client = TestClient[web.Request, web.Application]
@@ -255,6 +256,36 @@ async def test_names_are_looked_up_once_per_sender(vk: Client, vk_api: FakeVk) -
     [first, _] = await inbound(vk, USER + 1)
     assert first.conversation_id is not None
     assert (await vk.app[STORE].get_conversation(first.conversation_id)).customer_name == "Мария Иванова"
+
+
+async def test_new_senders_who_write_while_a_lookup_waits_its_turn_are_named_in_it(
+    make_client: AppClient, vk_settings: Settings, vk_api: FakeVk, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """users.get is paced; the senders who write while a lookup waits for its turn are asked
+    for in that lookup. The ids were taken before vk-api's pacing sleep, so a sender who wrote
+    during it waited a whole interval more (1-2 s in all), and past NAME_WAIT lost their name."""
+    monkeypatch.setattr(connectors.vk_names, "NAME_WAIT", HANG)  # each name is waited for, whenever it comes
+    # 0.8 requests a second leave users.get one call in 5 s: the second sender writes well within it
+    vk_settings.connectors["vk"] = ConnectorConfig(**vk_settings.connectors["vk"].model_dump(), requests_per_second=0.8)
+    caplog.set_level(logging.DEBUG, logger="connectors.vk_names")
+    client = await make_client(vk_settings)
+    assert await post(client, message_new(50, "first")) == (200, "ok")
+    vk_api.names[USER + 3] = ("Мария", "Иванова")
+    vk_api.names[USER + 4] = ("Пётр", "Сидоров")
+    maria = asyncio.create_task(post(client, message_new(51, "hi", user_id=USER + 3, peer_id=USER + 3)))
+
+    async def waiting_its_turn() -> bool:
+        return any("waits" in r.getMessage() for r in caplog.records if r.name == "connectors.vk_names")
+
+    await eventually(waiting_its_turn, "the second lookup to wait for its turn")
+    assert await post(client, message_new(52, "hi", user_id=USER + 4, peer_id=USER + 4)) == (200, "ok")
+    assert await maria == (200, "ok")
+    assert len(vk_api.sent("users.get")) == 2  # the first sender's, then both new ones' in one call
+    for user, name in ((USER + 3, "Мария Иванова"), (USER + 4, "Пётр Сидоров")):
+        [stored] = await inbound(client, user)
+        assert stored.conversation_id is not None
+        assert (await client.app[STORE].get_conversation(stored.conversation_id)).customer_name == name
 
 
 async def test_a_sender_is_named_while_a_reply_hangs_on_vk(vk: Client, vk_api: FakeVk) -> None:
