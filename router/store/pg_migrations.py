@@ -23,6 +23,7 @@ from router.search.pg_schema import SEARCH_TERMS as _SEARCH_TERMS
 from router.store.errors import SchemaTooNew
 from router.store.pg_engine import MIGRATIONS as MIGRATIONS_LOCK
 from router.store.pg_engine import PgConn
+from router.store.schema_log import log_migration
 from router.store.visitor_ids import POSTGRES as VISITOR_IDS
 from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
 from router.webhooks.schema import POSTGRES as WEBHOOKS
@@ -571,8 +572,9 @@ async def migrate(conn: PgConn, where: str) -> tuple[int, int]:
         version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
         if version > len(PG_MIGRATIONS):
             raise SchemaTooNew(where, version, len(PG_MIGRATIONS))
+        log_migration(log, where, version, len(PG_MIGRATIONS))
         for number, script in enumerate(PG_MIGRATIONS[version:], start=version + 1):
-            log.info("applying schema migration %d to %s", number, where)
+            log.debug("applying schema migration %d to %s", number, where)
             async with conn.transaction():
                 await conn.execute(script, timeout=MIGRATION_TIMEOUT)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)

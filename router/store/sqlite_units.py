@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from router.store.errors import SchemaTooNew
+from router.store.schema_log import log_migration
 
 log = logging.getLogger("router.store.sqlite")
 
@@ -24,8 +25,9 @@ def migrate(conn: sqlite3.Connection, path: str, scripts: Sequence[str]) -> None
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > len(scripts):
         raise SchemaTooNew(path, version, len(scripts))
+    log_migration(log, path, version, len(scripts))
     for number, script in enumerate(scripts[version:], start=version + 1):
-        log.info("applying schema migration %d to %s", number, path)
+        log.debug("applying schema migration %d to %s", number, path)
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
 
 
