@@ -248,6 +248,10 @@ def read_rows(rules: IdentityRules, lines: Iterable[str], report: ImportReport) 
     # "Phone", " email": our columns whatever their case and spaces (they were custom attributes, and the
     # customer got no key); a custom attribute's name is kept as written
     header = reader.fieldnames = [_our_column(h) for h in header]
+    if not header:  # an empty file, or a blank first line, was said to have a header without keys
+        report.rejected.append((1, "the file is empty or its first line is blank: the first line must be the "
+                                   "header, naming an external_id, phone or email column"))
+        return
     if not any(_COLUMN_ALIASES.get(h, h) in KEY_COLUMNS for h in header):
         report.rejected.append((1, "the header names no external_id, phone or email column"))
         return

@@ -194,6 +194,14 @@ def test_a_file_without_a_key_column_imports_nothing(
     assert "customers.csv:1: the header names no external_id, phone or email column" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["", "\n", "\nphone,name\n+79120000001,Анна\n"])
+def test_an_empty_file_or_a_blank_first_line_is_said_to_be_so(
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    assert run_import(tmp_path, config_dir, text) == 1
+    assert "customers.csv:1: the file is empty or its first line is blank" in capsys.readouterr().err
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["customers", "import", str(tmp_path / "nope.csv"), "--config", str(config_dir)]) == 1
     assert "nope.csv: cannot read" in capsys.readouterr().err
