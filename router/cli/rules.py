@@ -174,12 +174,16 @@ def _explain(args: argparse.Namespace) -> int:
     try:
         ruleset = _load(args.rules, args.config)
         message, customer = _sample(args)
-        extra = _bot_phrases(Path(args.rules).parent if args.rules else Path(args.config))
+        folder = Path(args.rules).parent if args.rules else Path(args.config)
+        extra = _bot_phrases(folder)
+        warning = _unknown_channel(folder, args.channel)
     except ConfigError as exc:
         return _print_problems(exc)
     except ValueError as exc:
         print(f"omnirouter rules explain: {exc}", file=sys.stderr)
         return 2
+    if warning is not None:
+        print(warning, file=sys.stderr)
     now = args.at or utcnow()
     history = _history(args.previous, args.contacts_7d, args.contacts_30d)
     # decided as the running service decides: bot.yaml's phrases for a person too, at the time asked
@@ -266,18 +270,39 @@ def _count(text: str) -> int:
     return value
 
 
+def _language(text: str) -> str:
+    from router.language import language_named  # noqa: PLC0415
+
+    if language_named(text) is None:
+        raise argparse.ArgumentTypeError(f"{text!r} names no language: write it as ru, en or a tag such as en-US")
+    return text
+
+
+def _unknown_channel(folder: Path, channel: str) -> str | None:
+    """A warning when ``channel`` is not one of the folder's connectors: a typo was decided
+    as a chat channel nobody has, and explained rules that never see such a message."""
+    from router.server.settings import load_settings  # noqa: PLC0415
+
+    names = sorted(load_settings(folder).connectors)
+    if channel in names:
+        return None
+    return (f"omnirouter rules explain: warning: no connector is named {channel!r} in {folder} (its connectors: "
+            f"{', '.join(names) or 'none'}); decided as such a channel's message would be")
+
+
 def _add_explain(cmds: Any) -> None:
     explain = cmds.add_parser("explain", help="which rule a message and customer would hit, and why")
     explain.add_argument("--rules", help=f"rules file (default config/{RULES_FILE}; teams from {TEAMS_FILE} beside it)")
     explain.add_argument("--channel", default="webchat")
     explain.add_argument("--text", default="")
-    explain.add_argument("--language")
+    explain.add_argument("--language", type=_language, help="the channel's hint (ru, en, en-US…); the words "
+                                                             "and the customer's profile come first, as in the service")
     kinds = get_args(AttachmentKind)
     explain.add_argument("--attachment", action="append", default=[], choices=kinds, help="repeat for several")
     explain.add_argument("--customer-json", default="{}", help="""customer attributes: '{"tier": "gold"}'""")
-    explain.add_argument("--previous", type=int, default=0, help="earlier conversations of this customer")
-    explain.add_argument("--contacts-7d", type=int, default=0)
-    explain.add_argument("--contacts-30d", type=int, default=0)
+    explain.add_argument("--previous", type=_count, default=0, help="earlier conversations of this customer")
+    explain.add_argument("--contacts-7d", type=_count, default=0)
+    explain.add_argument("--contacts-30d", type=_count, default=0)
     explain.add_argument("--json", action="store_true", help="print the decision and trace as JSON")
     explain.add_argument("--conversation", help="show the stored trace of this conversation instead")
     explain.add_argument("--config", default="config", help="configuration folder: its rules.yaml (unless --rules), "

@@ -143,6 +143,32 @@ def test_explain_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "JSON object" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["--previous", "-3"], "argument --previous: -3 is below 0"),
+    (["--contacts-7d", "-1"], "argument --contacts-7d: -1 is below 0"),
+    (["--contacts-30d", "many"], "argument --contacts-30d: 'many' is no number"),
+    (["--language", "12"], "argument --language: '12' names no language"),
+])
+def test_explain_refuses_what_no_message_or_customer_could_be(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A negative count of earlier conversations was taken (a 'new' customer), and so
+    was a language no message could carry."""
+    with pytest.raises(SystemExit) as exited:
+        main(["rules", "explain", "--config", str(REPO / "config"), "--text", "x", *args])
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_explain_warns_of_a_channel_the_folder_has_no_connector_for(capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped --channel was explained silently, as a chat channel nobody has."""
+    assert main(["rules", "explain", "--config", str(REPO / "config"), "--channel", "telegarm", "--text", "x"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no connector is named 'telegarm'" in err and "telegram" in err
+    assert main(["rules", "explain", "--config", str(REPO / "config"), "--channel", "telegram", "--text", "x"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_explain_decides_as_the_service_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """explain read ./config whatever --config said, left out bot.yaml's ways of
     asking for a person (the service takes them), and could not be asked about
