@@ -11,9 +11,12 @@ Latin letters…" for a name's pattern, "YYYY-MM-DD" for a date)."""
 
 from __future__ import annotations
 
+import difflib
+import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
+from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 # pydantic's names for a shape in a place (a union's members), never a key of a file
@@ -70,13 +73,61 @@ def _one_of(errs: list[ErrorDetails]) -> str:
     return said
 
 
-def plain(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[Any, ...], str]]:
-    """``(place, message)`` for each value that failed, once."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type holds: itself, or inside ``X | None``, ``list[X]``, ``dict[str, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _models_in(arg)]
+    if origin in (list, tuple, set, frozenset):
+        return [m for arg in get_args(annotation) for m in _models_in(arg)]
+    if origin is dict and len(args := get_args(annotation)) == 2:
+        return [m for m in _models_in(args[1])]
+    return []
+
+
+def _keys_at(model: type[BaseModel], place: tuple[Any, ...]) -> list[str] | None:
+    """The keys the section at ``place`` takes, where its model can be told (else None)."""
+    current: type[BaseModel] | None = model
+    parts = list(place)
+    while parts and current is not None:
+        part = parts.pop(0)
+        fields = {f.alias or name: f for name, f in current.model_fields.items()}
+        if not isinstance(part, str) or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        inner = _models_in(annotation)
+        if len(inner) != 1:
+            return None
+        current = inner[0]
+        if get_origin(annotation) in (list, tuple, dict) and parts:
+            parts.pop(0)  # the item's index or the mapping's key
+    if current is None or current.model_config.get("extra") != "forbid":
+        return None
+    return [f.alias or name for name, f in current.model_fields.items()]
+
+
+def _unknown_key(model: type[BaseModel] | None, place: tuple[Any, ...]) -> str:
+    """A key no setting has: the nearest known one (a typo), and the keys that place takes."""
+    known = _keys_at(model, place[:-1]) if model is not None else None
+    if not known:
+        return "unknown key: no setting of that name here"
+    close = difflib.get_close_matches(str(place[-1]), known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key: {hint}the keys here are {', '.join(known)}"
+
+
+def plain(errors: Sequence[ErrorDetails], model: type[BaseModel] | None = None) -> list[tuple[tuple[Any, ...], str]]:
+    """``(place, message)`` for each value that failed, once; ``model``, the one validated,
+    names the keys a place takes when a key is unknown."""
     unions: dict[tuple[Any, ...], list[ErrorDetails]] = {}
     found: list[tuple[tuple[Any, ...], str]] = []
     for err in errors:
         real, union = _place(err["loc"])
-        if union is None:
+        if err["type"] == "extra_forbidden" and union is None:
+            found.append((real, _unknown_key(model, real)))
+        elif union is None:
             found.append((real, _words(err)))
         else:
             unions.setdefault(union, []).append(err)

@@ -146,7 +146,7 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, filename: str) -
         return model.model_validate({} if data is None else data)
     except ValidationError as exc:
         problems = [f"{filename}:{_line(_node_at(node, place))}: {where(place)}: {message}"
-                    for place, message in plain(exc.errors())]
+                    for place, message in plain(exc.errors(), model)]
         raise ConfigError(problems) from exc
 
 

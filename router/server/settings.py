@@ -77,5 +77,5 @@ def _connector_problems(settings: Settings, node: yaml.Node | None, filename: st
             cls.parse_options(section.options())
         except ValidationError as exc:
             problems.extend(problem_at(filename, node, ("connectors", name, *place), message)
-                            for place, message in plain(exc.errors()))
+                            for place, message in plain(exc.errors(), cls.options_model))
     return problems

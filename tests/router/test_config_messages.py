@@ -43,3 +43,43 @@ def test_a_bad_value_is_said_once_in_words(tmp_path: Path, capsys: pytest.Captur
     assert main(["rules", "check", str(folder / "rules.yaml")]) == 1
     lines = [ln.removeprefix(f"{folder}/") for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert lines == [said]
+
+
+TYPOS = [
+    ("omnirouter.yaml", "  path: var/omnirouter.db", "  pth: var/omnirouter.db",
+     "omnirouter.yaml:13: store.pth: unknown key: did you mean 'path'? the keys here are backend, pool_size, path,"),
+    ("rules.yaml", "    queue: {team: support, priority: 40}", "    queu: {team: support, priority: 40}",
+     "rules.yaml:44: rules.1.queu: unknown key: did you mean 'queue'? the keys here are queue, bot, name, when"),
+    ("teams.yaml", "  support:\n", "  support:\n    titel: Поддержка\n",
+     ": teams.support.titel: unknown key: did you mean 'title'? the keys here are title,"),
+    ("bot.yaml", "lexical:   {threshold:", "lexical:   {treshold:",
+     "bot.yaml:30: matching.lexical.treshold: unknown key: did you mean 'threshold'? the keys here are threshold,"),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "said"), TYPOS, ids=[t[0] for t in TYPOS])
+def test_a_mistyped_key_is_named_with_the_key_meant_and_the_keys_its_place_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, old: str, new: str, said: str
+) -> None:
+    """An unknown key was refused in pydantic's words, 'Extra inputs are not permitted',
+    which say neither that the key is unknown nor which one was meant."""
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED, folder)
+    text = (folder / name).read_text(encoding="utf-8")
+    assert old in text
+    (folder / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert main(["config", "check", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert said in err, err
+
+
+def test_a_mistyped_key_of_a_connector_is_named_with_the_options_of_its_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED, folder)
+    (folder / "omnirouter.yaml").write_text(
+        "connectors:\n  tg:\n    type: telegram\n    tokn_env: BOT_TOKEN\n", encoding="utf-8")
+    assert main(["config", "check", str(folder)]) == 1
+    assert ("omnirouter.yaml:4: connectors.tg.tokn_env: unknown key: did you mean 'token_env'? the keys here are "
+            "api_base, label, token_env,") in capsys.readouterr().err

@@ -112,7 +112,7 @@ def test_a_russian_example_in_latin_letters_is_refused_with_its_line(tmp_path: P
 
 def test_unknown_keys_languages_and_an_external_bot_without_url_are_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, GOOD.replace("threshold: 0.4", "treshold: 0.4"))[0].startswith(
-        "1: matching.lexical.treshold: Extra inputs are not permitted")
+        "1: matching.lexical.treshold: unknown key: did you mean 'threshold'? the keys here are threshold,")
     assert problems(tmp_path, GOOD.replace('ru: ["Когда вы работаете?"]', "de: [Wann]"))[0].startswith(
         "6: intents.0.examples.de")
     assert problems(tmp_path, "engine: external\n")[0].startswith(

@@ -43,7 +43,7 @@ BAD = [
     ("not a duration", "reopen:\n  within: soon\n", 4, "no duration"),
     ("negative", "reopen:\n  within: -1h\n", 4, "no duration"),
     ("unknown team", "reopen:\n  teams:\n    vip-desk: 2h\n", 5, "unknown team 'vip-desk'"),
-    ("unknown key", "reopen:\n  window: 2h\n", 4, "Extra inputs"),
+    ("unknown key", "reopen:\n  window: 2h\n", 4, "reopen.window: unknown key: "),
     ("team's bad value", "reopen:\n  teams:\n    senior: tomorrow\n", 5, "no duration"),
 ]
 

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[4]
 BAD_RULES = [
     # (case, rules.yaml, expected line, words in the message)
     ("yaml syntax", "rules:\n  - name: x\n    when: [unclosed\ndefault: {queue: {team: support}}\n", 4, "expected"),
-    ("unknown field", "rules: []\ndefault: {queue: {team: support}}\nescalate: yes\n", 3, "Extra inputs"),
+    ("unknown field", "rules: []\ndefault: {queue: {team: support}}\nescalate: yes\n", 3,
+     "escalate: unknown key: the keys here are "),
     ("misspelt rule key", "rules:\n  - name: x\n    wen: channel == 'sms'\n    queue: {team: support}\n"
      "default: {queue: {team: support}}\n", 3, "wen"),
     ("wrong type", "rules:\n  - name: x\n    when: text == ''\n    queue: {team: support, priority: high}\n"
