@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from router.accounts.store import AccountStore, SessionEnd
+from router.agents.service import WeakPassword, password_weakness
 from router.models import Agent, Role
 from router.store.errors import ConflictError, NotFound, StoreError
 
@@ -100,11 +101,14 @@ async def set_password(store: AccountStore, username: str, password: str) -> int
     if creds is None:
         raise UnknownAccount(username, [a.username for a in await store.list_agents()])
     agent = creds[0]
+    # the console's own rule: the command line set what the console refuses ('11111111', the username)
+    if (why := password_weakness(password, agent.username, agent.display_name)) is not None:
+        raise WeakPassword(why)
     # one transaction: never the new password with the old sessions alive
     return await store.replace_password(agent.id, await hash_password(password))
 
 
-def _announce(password: str) -> None:
+def _announce(password: str, refused: str | None = None) -> None:
     """The one place the generated password ever appears: the terminal of
     whoever started the service (never the log, which may be shipped away)."""
     lines = [
@@ -113,6 +117,8 @@ def _announce(password: str) -> None:
         "It is shown only this once: sign in and keep it somewhere safe.",
         f"(Set {ADMIN_ENV} before the first start to choose it yourself.)",
     ]
+    if refused is not None:
+        lines[1:1] = [f"{ADMIN_ENV} was not used: {refused}."]
     width = max(len(line) for line in lines)
     rule = "+" + "-" * (width + 2) + "+"
     boxed = [rule, *(f"| {line.ljust(width)} |" for line in lines), rule]
@@ -120,15 +126,19 @@ def _announce(password: str) -> None:
 
 
 async def _create_admin(store: AccountStore) -> None:
-    password = os.environ.get(ADMIN_ENV)
-    generated = not password
-    password = password or secrets.token_urlsafe(12)
+    chosen = os.environ.get(ADMIN_ENV)
+    refused = password_weakness(chosen, "admin", "Administrator") if chosen else None
+    generated = not chosen or refused is not None
+    password = chosen if chosen and refused is None else secrets.token_urlsafe(12)
     try:
         await store.create_agent("admin", "Administrator", Role.ADMIN, await hash_password(password))
     except ConflictError:
         return  # another process sharing the store seeded it first
     if generated:
-        _announce(password)
+        _announce(password, refused)
+        if refused is not None:  # the reason, never the password
+            log.warning("%s was not used for the admin account (%s): a generated password was, shown once on "
+                        "stderr", ADMIN_ENV, refused)
         log.warning("created the admin account with a generated password, shown once on stderr")
     else:
         log.info("created the admin account with the password from %s", ADMIN_ENV)

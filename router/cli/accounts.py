@@ -71,6 +71,7 @@ def _store_path(config_dir: Path) -> tuple[Any, Path | None]:
 async def _set_password(config_dir: Path, username: str, password: str) -> int:
     """Sessions ended; ``AccountsError`` for an unknown username."""
     from router.accounts.service import UnknownAccount, set_password  # noqa: PLC0415
+    from router.agents.service import WeakPassword  # noqa: PLC0415
     from router.server.app import make_store  # noqa: PLC0415
 
     settings, _ = _store_path(config_dir)
@@ -80,6 +81,8 @@ async def _set_password(config_dir: Path, username: str, password: str) -> int:
         except UnknownAccount as exc:
             known = ", ".join(exc.known) or "none"
             raise AccountsError(f"no console account {username!r} (accounts: {known}); nothing was changed") from exc
+        except WeakPassword as exc:
+            raise AccountsError(f"{exc}; nothing was changed") from exc
 
 
 def _set_password_command(args: argparse.Namespace) -> int:

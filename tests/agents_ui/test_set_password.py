@@ -94,6 +94,10 @@ async def test_from_an_environment_variable_for_scripts(
     ("root", NEW, "no console account 'root' (accounts: admin); nothing was changed"),
     ("admin", "short", "the password is shorter than 8 characters; nothing was changed"),
     ("admin", "", "the password is shorter than 8 characters"),
+    # the console's own rule, which the command line did not apply
+    ("admin", "11111111", "the password repeats too few characters: use at least 4 different ones; nothing was "
+                          "changed"),
+    ("admin", "Administrator", "the password must not be the username or the name; nothing was changed"),
 ])
 async def test_bad_input_is_refused_and_changes_nothing(
     tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

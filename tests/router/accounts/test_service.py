@@ -85,3 +85,22 @@ async def test_the_admin_seed_creates_admin_once_with_the_password_from_the_envi
     assert [a.username for a in await store.list_agents()] == ["admin"]
     admin = await service.check_login(store, "admin", "chosen admin password")
     assert admin is not None and admin.role is Role.ADMIN
+
+
+async def test_a_weak_password_in_the_environment_is_not_used_and_one_is_generated_instead(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """OMNIROUTER_ADMIN_PASSWORD=admin seeded an admin account with a password the console refuses
+    anyone else; the console's rule applies, and the reason is said (never the password)."""
+    weak = "aaaaaaaa"
+    monkeypatch.setenv(service.ADMIN_ENV, weak)
+    store = MemoryAccounts()
+    seed = service.AdminSeed()
+    seed.start(store)
+    await seed.wait()
+    assert await service.check_login(store, "admin", weak) is None
+    shown = capsys.readouterr().err
+    assert f"{service.ADMIN_ENV} was not used: the password repeats too few characters" in shown
+    generated = next(line.split("Its password: ")[1].split()[0] for line in shown.splitlines()
+                     if "Its password" in line)
+    assert await service.check_login(store, "admin", generated) is not None
+    assert weak not in caplog.text and "repeats too few characters" in caplog.text
