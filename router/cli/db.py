@@ -17,6 +17,9 @@ from typing import Any
 # registered without importing what the commands need: their handlers import it
 
 
+URL_EXAMPLE = "postgresql://user:password@host:5432/database"
+
+
 class DbError(Exception):
     """A reason the command did nothing, for the terminal."""
 
@@ -58,7 +61,7 @@ async def _migrate(config_dir: Path) -> tuple[str, int, int]:
 
 
 def _migrate_command(args: argparse.Namespace) -> int:
-    from router.store.errors import StoreError, StoreUnavailable  # noqa: PLC0415
+    from router.store.errors import StoreError, StoreMisconfigured, StoreUnavailable  # noqa: PLC0415
     from router.yamlconf import ConfigError  # noqa: PLC0415
 
     try:
@@ -67,9 +70,8 @@ def _migrate_command(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    except StoreUnavailable as exc:
-        print(f"omnirouter db migrate: the store cannot be reached: {exc.reason}; nothing was changed",
-              file=sys.stderr)
+    except (StoreMisconfigured, StoreUnavailable) as exc:
+        print(f"omnirouter db migrate: {_store_problem(exc)}; nothing was changed", file=sys.stderr)
         return 1
     except (DbError, StoreError, RuntimeError) as exc:
         print(f"omnirouter db migrate: {exc}", file=sys.stderr)
@@ -79,19 +81,32 @@ def _migrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_problem(exc: Exception) -> str:
+    """What stopped a command before it changed anything, as ``omnirouter run`` says it."""
+    from router.server.app import DATABASE_URL  # noqa: PLC0415
+    from router.store.errors import StoreUnavailable  # noqa: PLC0415
+
+    if isinstance(exc, StoreUnavailable):  # its reason says what cannot be reached: said once
+        return exc.reason
+    return f"the database's URL ({DATABASE_URL} or --to): {exc}; give its libpq URL ({URL_EXAMPLE})"
+
+
 def _endpoints(source: str, target: str) -> tuple[Path, str]:
     kind, _, path = source.partition(":")
     if kind != "sqlite" or not path:
         raise DbError(f"--from {source!r}: give the SQLite store as sqlite:PATH")
     kind, _, dsn = target.partition(":")
     if kind != "postgres":
-        raise DbError(f"--to {target!r}: give the database as postgres:URL (postgresql://user@host:5432/name)")
+        raise DbError(f"--to {target!r}: give the database as postgres:URL ({URL_EXAMPLE})")
     from router.server.app import DATABASE_URL  # noqa: PLC0415
 
     # from the environment, the URL (and its password) stays out of the shell's history
     dsn = dsn or os.environ.get(DATABASE_URL, "").strip()
     if not dsn:
         raise DbError(f"--to postgres: names no database, and {DATABASE_URL} is not set")
+    if not dsn.startswith(("postgresql://", "postgres://")):  # the driver's own words named its class
+        given = "--to's URL" if target != "postgres:" else DATABASE_URL
+        raise DbError(f"{given} is no PostgreSQL URL: give it as {URL_EXAMPLE}")
     return Path(path), dsn
 
 
@@ -100,15 +115,15 @@ def _progress(table: str, done: int, total: int) -> None:
 
 
 def _copy_command(args: argparse.Namespace) -> int:
-    from router.store.errors import StoreError, StoreUnavailable  # noqa: PLC0415
+    from router.store.errors import StoreError, StoreMisconfigured, StoreUnavailable  # noqa: PLC0415
     from router.store.pg_copy import CopyError, copy_store  # noqa: PLC0415
     from router.store.postgres import redacted  # noqa: PLC0415
 
     try:
         path, dsn = _endpoints(args.source, args.target)
         copied = asyncio.run(copy_store(path, dsn, redacted(dsn), _progress))
-    except StoreUnavailable as exc:
-        print(f"omnirouter db copy: the database cannot be reached: {exc.reason}; nothing was copied", file=sys.stderr)
+    except (StoreMisconfigured, StoreUnavailable) as exc:
+        print(f"omnirouter db copy: {_store_problem(exc)}; nothing was copied", file=sys.stderr)
         return 1
     except (DbError, CopyError, StoreError) as exc:
         print(f"omnirouter db copy: {exc}", file=sys.stderr)

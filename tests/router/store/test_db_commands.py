@@ -7,6 +7,7 @@ that the store cannot be reached."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -198,8 +199,30 @@ async def test_migrate_says_when_the_store_cannot_be_reached(
     monkeypatch.setenv(DATABASE_URL, f"postgresql://omnirouter:secret-pw@127.0.0.1:{port}/omnirouter")
     assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(pg_config)]) == 1
     err = capsys.readouterr().err
-    assert "omnirouter db migrate: the store cannot be reached: the database cannot be reached" in err
+    # said once: "the store cannot be reached: the database cannot be reached"
+    assert "omnirouter db migrate: the database cannot be reached (" in err and err.count("cannot be reached") == 1
     assert "secret-pw" not in err
     monkeypatch.delenv(DATABASE_URL)
     assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(pg_config)]) == 1
     assert f"set {DATABASE_URL}" in capsys.readouterr().err
+
+
+async def test_a_malformed_database_url_is_said_so_with_the_form_it_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """db copy printed the driver's class name ('ClientConfigurationError: invalid DSN…'), db migrate
+    its words alone, where ``omnirouter run`` names the variable and the URL's form."""
+    pg_config = config_for(tmp_path / "pg", "{backend: postgres}")
+    monkeypatch.setenv(DATABASE_URL, "omnirouter@db.internal/omnirouter")
+    assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(pg_config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"omnirouter db migrate: the database's URL ({DATABASE_URL} or --to): ")
+    assert "give its libpq URL (postgresql://user:password@host:5432/database); nothing was changed" in err
+    source = tmp_path / "var" / "omnirouter.db"
+    async with SQLiteStore(source):
+        pass
+    for target, named in ((f"postgres:{os.environ[DATABASE_URL]}", "--to's URL"), ("postgres:", DATABASE_URL)):
+        assert await asyncio.to_thread(main, ["db", "copy", "--from", f"sqlite:{source}", "--to", target]) == 1
+        err = capsys.readouterr().err
+        assert f"omnirouter db copy: {named} is no PostgreSQL URL: give it as postgresql://" in err, err
+        assert "Error" not in err
