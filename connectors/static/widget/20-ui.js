@@ -272,7 +272,8 @@ function appendEl(node) {
   }
 }
 
-function renderMessage(frame) {
+// after: the element to put it after (a redraw keeps what is shown in place); else at the end
+function renderMessage(frame, after) {
   if (typeof frame.id !== "string" || renderedById[frame.id]) {
     return false; // already shown (history, echo or our own acknowledged message)
   }
@@ -280,7 +281,11 @@ function renderMessage(frame) {
   node.setAttribute("data-id", frame.id);
   renderedById[frame.id] = node;
   hooks.message.forEach(function (fn) { fn(node, frame); });
-  appendEl(node);
+  if (after === undefined) {
+    appendEl(node);
+  } else {
+    ui.messages.insertBefore(node, after ? after.nextSibling : ui.messages.firstChild);
+  }
   return true;
 }
 
@@ -293,11 +298,38 @@ function renderPending(item) {
   appendEl(node);
 }
 
+// A welcome's history, on every (re)connection: the messages already shown stay the same elements,
+// in place, and only what is new is added. Drawing the whole thread again made the log's aria-live
+// read every message out again at each reconnection, and lost the reader's place in it.
 function renderAll(history) {
-  ui.messages.textContent = "";
-  renderedById = {};
+  var list = ui.messages;
+  var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  var kept = {};
+  history.forEach(function (frame) {
+    if (frame && typeof frame.id === "string" && renderedById[frame.id]) {
+      kept[frame.id] = renderedById[frame.id];
+    }
+  });
+  var greeting = history.length ? null : ui.messages.querySelector("[data-omr=greeting]");
+  Array.prototype.slice.call(ui.messages.children).forEach(function (node) {
+    var id = node.getAttribute("data-id");
+    if (!(id && kept[id] === node) && node !== greeting) {
+      node.remove(); // pending bubbles, surveys and files are drawn again below, after the history
+    }
+  });
+  renderedById = kept;
   pendingEls = {};
-  history.forEach(renderMessage);
+  var cursor = greeting;
+  history.forEach(function (frame) {
+    if (frame && kept[frame.id]) {
+      cursor = kept[frame.id];
+    } else if (frame && renderMessage(frame, cursor)) {
+      cursor = renderedById[frame.id];
+    }
+  });
+  if (atBottom) {
+    list.scrollTop = list.scrollHeight;
+  }
   state.pending.forEach(renderPending);
   hooks.rendered.forEach(function (fn) { fn(history); });
 }
