@@ -31,18 +31,41 @@ REQUEST_LINE_BYTES = 128 * 1024
 # requests that change something; they must be JSON (see _require_json)
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+# an error quotes what was asked (an id, a label, a username) and what a service said of it: a value past
+# these many characters is cut (and says so with "…"), so a 5,000-character id is not sent back whole
+QUOTED_CHARS = 100  # one word (a run without spaces: an id, a URL) of a message, one text of the details
+MESSAGE_CHARS = 500  # a message whole
+_LONG_WORD = re.compile(rf"\S{{{QUOTED_CHARS + 1},}}")
 
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
                  details: dict[str, Any] | None = None) -> None:
+        message = capped(message, MESSAGE_CHARS)
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
         # what a client needs to offer a way out (e.g. the channels a reply can take instead)
-        self.details = details or {}
+        self.details = {k: _capped_value(v) for k, v in (details or {}).items()}
+
+
+def capped(text: str, most: int = QUOTED_CHARS) -> str:
+    """``text`` with each word over ``QUOTED_CHARS`` characters cut, and cut whole at ``most``: what an
+    error quotes of a request stays readable, and a request cannot make its answer as long as itself."""
+    text = _LONG_WORD.sub(lambda m: m.group()[:QUOTED_CHARS] + "…", text)
+    return text if len(text) <= most else text[:most] + "…"
+
+
+def _capped_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return capped(value, MESSAGE_CHARS)
+    if isinstance(value, list | tuple):
+        return [_capped_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _capped_value(v) for k, v in value.items()}
+    return value
 
 
 def error_response(err: ApiError) -> web.Response:

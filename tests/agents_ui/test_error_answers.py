@@ -1,0 +1,42 @@
+"""The console API's error answers as a client meets them: what they quote of
+the request, what they say of a limit, when to try again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.agents_ui.conftest import Client, customer_writes, login
+
+LONG = "x" * 5000
+
+
+@pytest.fixture
+async def conv(client: Client) -> str:
+    await login(client)
+    return await customer_writes(client, "hi")
+
+
+# each answer quotes what was asked for: an id in the path, a label, an agent, a file, a query
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/conversations/{LONG}", None),
+        ("GET", "/api/customers/{LONG}", None),
+        ("GET", "/api/files/{LONG}", None),
+        ("POST", "/api/conversations/{conv}/assign", {"agent_id": LONG}),
+        ("GET", "/api/search?q=hi&label={LONG}", None),
+        ("DELETE", "/api/conversations/{conv}/labels/{LONG}", None),
+        ("POST", "/api/conversations/{conv}/messages", {"text": "hi", "files": [LONG]}),
+    ],
+)
+async def test_an_error_never_sends_a_long_value_back_whole(client: Client, conv: str, method: str, path: str,
+                                                            body: object) -> None:
+    resp = await client.request(method, path.format(LONG=LONG, conv=conv), json=body)
+    assert 400 <= resp.status < 500
+    error = (await resp.json())["error"]
+    answer = json.dumps(error, ensure_ascii=False)
+    assert "x" * 101 not in answer, answer[:300]
+    assert len(answer) < 1500
+    assert "x" * 100 + "…" in answer or "xx" not in answer  # cut where it says so, still recognisable
