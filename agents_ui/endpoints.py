@@ -27,6 +27,8 @@ RETRY_AFTER = 5  # seconds a client is asked to wait while the store is down
 # character percent-encoded (GET /api/unread's 500 ids, as the console sends them), and room to spare.
 # aiohttp's own default, 8190 bytes, refused such a request before any handler, in plain text
 REQUEST_LINE_BYTES = 128 * 1024
+# the largest body the server reads whole (a JSON body, a webhook's): an upload streams under its own limit
+JSON_BODY_BYTES = 1024**2
 
 # requests that change something; they must be JSON (see _require_json)
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -258,6 +260,14 @@ def _outage(exc: StoreUnavailable) -> ApiError:
                     {"Retry-After": str(RETRY_AFTER)})
 
 
+def _too_large() -> ApiError:
+    """A body over the limit, saying the limit (aiohttp's own words were "Request Entity Too Large")."""
+    mib = JSON_BODY_BYTES / 1024**2
+    return ApiError(413, "too_large", f"the body is larger than {mib:g} MiB ({JSON_BODY_BYTES} bytes), the most a "
+                    "request may send; a file goes by POST /api/files, under its own limit (GET /api/file-limits)",
+                    details={"limit": JSON_BODY_BYTES, "limit_mb": f"{mib:g}"})
+
+
 @web.middleware
 def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                 ) -> Awaitable[web.StreamResponse]:
@@ -279,6 +289,8 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
         if exc.status < 400:
             raise
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        if exc.status == 413:
+            return error_response(_too_large())
         code = _HTTP_CODES.get(exc.status, "http_error")
         return error_response(ApiError(exc.status, code, exc.reason, headers))
     except StoreUnavailable as exc:

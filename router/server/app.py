@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from agents_ui import setup_console
-from agents_ui.endpoints import REQUEST_LINE_BYTES
+from agents_ui.endpoints import JSON_BODY_BYTES, REQUEST_LINE_BYTES
 from connectors import connector_class
 from router.accounts.service import ADMIN_ENV
 from router.aio import cancel_and_wait
@@ -353,7 +353,7 @@ def create_app(
     if settings.server.trusted_proxies:
         middlewares.append(trusted_proxy_middleware(settings.server.trusted_proxies, settings.server.forwarded_header))
     middlewares.append(store_outage)
-    app = web.Application(client_max_size=1024**2, middlewares=middlewares,
+    app = web.Application(client_max_size=JSON_BODY_BYTES, middlewares=middlewares,
                           handler_args={"max_line_size": REQUEST_LINE_BYTES})
     # secrets are redacted from every log line from here on, whoever writes it
     install_log_filter()

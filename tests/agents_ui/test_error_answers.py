@@ -4,9 +4,11 @@ the request, what they say of a limit, when to try again."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+import agents_ui
 from tests.agents_ui.conftest import Client, customer_writes, login
 
 LONG = "x" * 5000
@@ -40,3 +42,20 @@ async def test_an_error_never_sends_a_long_value_back_whole(client: Client, conv
     assert "x" * 101 not in answer, answer[:300]
     assert len(answer) < 1500
     assert "x" * 100 + "…" in answer or "xx" not in answer  # cut where it says so, still recognisable
+
+
+@pytest.mark.parametrize("path", ["/api/conversations/{conv}/messages", "/api/login", "/api/agents"])
+async def test_a_body_over_the_limit_is_told_the_limit(client: Client, conv: str, path: str) -> None:
+    resp = await client.post(path.format(conv=conv), data=b'{"text": "' + b"x" * (1024**2 + 1) + b'"}',
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 413
+    error = (await resp.json())["error"]
+    assert error["code"] == "too_large"
+    assert "1 MiB" in error["message"] and "1048576 bytes" in error["message"]
+    assert (error["limit"], error["limit_mb"]) == (1024**2, "1")
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "larger than 1 MB"), ("ru", "больше 1 МБ")])
+def test_the_console_says_the_limit_in_both_languages(lang: str, said: str) -> None:
+    catalogue = json.loads((Path(agents_ui.__file__).parent / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    assert said in catalogue["errors"]["too_large"].replace("{{limit_mb}}", "1")
