@@ -72,7 +72,10 @@ def _capped_value(value: Any) -> Any:
 
 def error_response(err: ApiError) -> web.Response:
     body = {"error": {"code": err.code, "message": err.message, **err.details}}
-    return web.json_response(body, status=err.status, headers=err.headers)
+    headers = dict(err.headers)
+    if err.status == 503:  # unavailable for now: every such answer says when to try again
+        headers.setdefault("Retry-After", str(RETRY_AFTER))
+    return web.json_response(body, status=err.status, headers=headers)
 
 
 class NoBody(BaseModel):

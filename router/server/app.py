@@ -268,6 +268,14 @@ def unavailable_response(reason: str, error: str = "store_unavailable", retry_af
                              status=503, headers={"Retry-After": str(retry_after)})
 
 
+async def retry_after(_: web.Request, response: web.StreamResponse) -> None:
+    """Every 503 the server sends says when to try again (a client, a load balancer, a platform
+    redelivering): the ones that name no time of their own (``/healthz``, a file storage down, a
+    connector's) are given ``RETRY_AFTER``."""
+    if response.status == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+
+
 @web.middleware
 async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A store outage met by any handler (a webhook's message, a page) is a
@@ -418,5 +426,6 @@ def create_app(
         wallboard_ctx,
     ])
     app.on_shutdown.append(_close_clients)
+    app.on_response_prepare.append(retry_after)
     setup_console(app)
     return app

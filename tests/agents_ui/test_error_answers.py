@@ -4,12 +4,19 @@ the request, what they say of a limit, when to try again."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 import agents_ui
+from router.appkeys import FILES, STORE
+from router.files.blobs import BlobUnavailable
+from router.models import Attachment
+from router.store.errors import StoreUnavailable
 from tests.agents_ui.conftest import Client, customer_writes, login
+from tests.router.files.test_sniff import PNG
 
 LONG = "x" * 5000
 
@@ -59,3 +66,28 @@ async def test_a_body_over_the_limit_is_told_the_limit(client: Client, conv: str
 def test_the_console_says_the_limit_in_both_languages(lang: str, said: str) -> None:
     catalogue = json.loads((Path(agents_ui.__file__).parent / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
     assert said in catalogue["errors"]["too_large"].replace("{{limit_mb}}", "1")
+
+
+async def _blobs_down(key: str) -> AsyncIterator[bytes]:
+    raise BlobUnavailable("the bucket does not answer")
+    yield b""  # an async generator, as a storage's chunks are
+
+
+async def _store_down() -> None:
+    raise StoreUnavailable("the disk is full")
+
+
+async def test_every_503_says_when_to_try_again(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file storage down (a file, its signed link) and a store down (the health check) each
+    answered 503 without Retry-After, unlike a store outage met by the API."""
+    await login(client)
+    form = aiohttp.FormData()
+    form.add_field("file", PNG, filename="a.png", content_type="image/png")
+    file = (await (await client.post("/api/files", data=form)).json())["file"]
+    signed = await client.app[FILES].link(Attachment(kind="image", file=file["id"]))
+    monkeypatch.setattr(client.app[FILES].blobs, "chunks", _blobs_down)
+    monkeypatch.setattr(client.app[STORE], "ping", _store_down)
+    for path in (f"/api/files/{file['id']}", signed, "/healthz"):
+        resp = await client.get(path)
+        assert resp.status == 503, (path, await resp.text())
+        assert int(resp.headers["Retry-After"]) > 0, path
