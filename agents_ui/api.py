@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 from typing import Protocol
@@ -68,6 +70,8 @@ from router.routing.service import AgentAtCapacity
 from router.store.errors import UnansweredMessages
 
 log = logging.getLogger(__name__)
+# the key of the tags a refused login's name is logged as (_who_tried)
+LOGIN_LOG_SECRET = "login-log"
 
 
 class ApiStore(AccountStore, ConversationStore, MessageStore, CustomerStore, ClaimStore, MergeStore, Protocol):
@@ -88,6 +92,18 @@ def _refuse_throttled(wait: float | None) -> None:
                        {"Retry-After": str(seconds)}, details={"retry_after": seconds})
 
 
+async def _who_tried(app: web.Application, username: str) -> str:
+    """A refused login's name as the log may keep it: an account's own name, else no name at all (people
+    type their password there): its length and a tag, the same tag for the same name on every node and
+    across restarts (a keyed hash: no dictionary of passwords finds what was typed from it), so an admin
+    still sees one name tried again and again, and from where."""
+    if (creds := await _store(app).agent_credentials(username)) is not None:
+        return f"account {creds[0].username!r}"
+    key = await app[STORE].secret(LOGIN_LOG_SECRET)
+    tag = hmac.new(key, username.casefold().encode(), hashlib.sha256).hexdigest()[:10]
+    return f"a name that is no account ({len(username)} characters, tag {tag})"
+
+
 @endpoint("POST", "/api/login", "Log in; sets the session cookie", body=LoginBody, response=AgentOut, public=True,
           errors=((401, "wrong username or password"), (403, "code account_deactivated"),
                   (429, "too many failures; see Retry-After")))
@@ -103,7 +119,8 @@ async def login(request: web.Request, body: LoginBody) -> web.StreamResponse:
         await request.app[ADMIN_SEED].wait()  # a first start's admin account may still be in the making
         agent = await check_login(_store(request.app), body.username, body.password)
     if agent is None:
-        log.warning("failed console login for %r from %s", body.username, request.remote)
+        log.warning("failed console login for %s from %s", await _who_tried(request.app, body.username),
+                    request.remote)
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
     await attempts.succeeded(key)
     await request.app[ADDRESS_ATTEMPTS].succeeded(everyone)

@@ -4,6 +4,7 @@ the request, what they say of a limit, when to try again."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -91,3 +92,18 @@ async def test_every_503_says_when_to_try_again(client: Client, monkeypatch: pyt
         resp = await client.get(path)
         assert resp.status == 503, (path, await resp.text())
         assert int(resp.headers["Retry-After"]) > 0, path
+
+
+async def test_a_refused_login_logs_no_name_typed_but_enough_to_see_it_tried_again(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """People type their password in the username field: it was logged as typed."""
+    caplog.set_level(logging.WARNING, "agents_ui")
+    typed = "Hunter2-my-password"
+    for username in (typed, typed, "someone-else", "admin"):
+        resp = await client.post("/api/login", json={"username": username, "password": "wrong-password"})
+        assert resp.status == 401
+    lines = [r.getMessage() for r in caplog.records if "failed console login" in r.getMessage()]
+    assert len(lines) == 4 and not any(typed in line for line in lines), lines
+    assert lines[0] == lines[1] != lines[2]  # the same name tried again: the same line, the same tag
+    assert f"({len(typed)} characters" in lines[0] and "127.0.0.1" in lines[0]
+    assert "'admin'" in lines[3]  # an account's own name is no secret to its admins
