@@ -58,18 +58,36 @@ window.i18n = (() => {
     return window.i18next.t(key, vars);
   }
 
+  // a field the API names by its path ("display_name", "texts.ru", "files.0") as the form calls it
+  // (fields.<name>: "Имя"); what follows the named part stays, in brackets ("Текст (ru)"); a field
+  // the catalogue has no name for (or one already in words, canned.js's) stays as it is
+  function fieldLabel(path) {
+    const parts = String(path).split(".");
+    for (let i = parts.length - 1; i >= 0; i -= 1) {
+      const key = `fields.${parts[i]}`;
+      if (/^\d+$/.test(parts[i]) || !window.i18next.exists(key)) continue;
+      const rest = parts.slice(i + 1).filter((p) => !/^\d+$/.test(p));
+      return rest.length ? `${t(key)} (${rest.join(".")})` : t(key);
+    }
+    return String(path);
+  }
+
   // an API error in the console's language: its code's text when the catalogue
   // has one (with the error's details as variables), else the server's message
   function error(err) {
+    const given = (err && err.details) || {};
+    // the API names a field for programs (display_name): a person reads the form's name for it
+    const named = typeof given.field === "string" ? { ...given, field: fieldLabel(given.field) } : given;
     // a refused field: the kind of problem in the console's language (details: field, problem, limits)
     const problem = err && err.code === "invalid" && err.details ? `invalid.${err.details.problem}` : null;
     if (problem) {
-      // a limit is the count its words agree with: «не короче 1 символа», «5 символов»
-      const limit = err.details.min_length ?? err.details.max_length;
-      const vars = limit === undefined ? err.details : { ...err.details, count: limit };
+      // a limit is the count its words agree with: «не короче 1 символа», «5 символов» (a number: the
+      // API sends its limits as text, "1", and a count in text picks no plural form)
+      const limit = named.min_length ?? named.max_length;
+      const vars = limit === undefined ? named : { ...named, count: Number(limit) };
       if (window.i18next.exists(problem, vars)) return t(problem, vars);
     }
-    const details = { ...((err && err.details) || {}) };
+    const details = { ...named };
     // a channel by the name agents know it by ("WhatsApp"), where the console has its names
     if (details.channel && window.channelSwitch) details.channel = window.channelSwitch.label(details.channel);
     // a channel kind (an agent's capacity is per kind) by the roster's words for it ("chats")

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 import pytest
 
+from agents_ui.endpoints import ENDPOINTS
 from router.kinds import AttachmentKind
 from router.models import ConversationStatus, Delivery, Role
 
@@ -167,3 +168,16 @@ def test_every_description_is_shown_in_both_languages(description: str) -> None:
     key = "described." + found.group(1).replace(" ", "_")
     for lang in ("ru", "en"):
         assert key in load(CONSOLE_CATALOGUES, lang), f"{lang}.json lacks {key}"
+
+
+def test_every_field_the_api_can_refuse_has_a_name_for_people_in_both_languages() -> None:
+    """A 422 names the field as the API does (display_name); the console shows it as
+    fields.<name> says ("Имя"), so each field of each body and query has one."""
+    fields = {"body", "query"}  # a problem of the whole, named by its part
+    for ep in ENDPOINTS:
+        for model in (ep.request_body, ep.query):
+            fields |= set(model.model_fields) if model is not None else set()
+    for lang in ("ru", "en"):
+        catalogue = keys_asked(load(CONSOLE_CATALOGUES, lang))
+        missing = {f for f in fields if f"fields.{f}" not in catalogue}
+        assert missing == set(), f"{lang}.json lacks fields.{sorted(missing)}"
