@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents_ui.attendance import seen_at_request
+from agents_ui.error_pages import error_page, wants_page
 from agents_ui.sessions import AGENT, request_token_hash, session_agent
 from router.agents.service import Permission, may
 from router.models import Agent, Role
@@ -70,12 +71,24 @@ def _capped_value(value: Any) -> Any:
     return value
 
 
-def error_response(err: ApiError) -> web.Response:
-    body = {"error": {"code": err.code, "message": err.message, **err.details}}
+def _error_headers(err: ApiError) -> dict[str, str]:
     headers = dict(err.headers)
     if err.status == 503:  # unavailable for now: every such answer says when to try again
         headers.setdefault("Retry-After", str(RETRY_AFTER))
-    return web.json_response(body, status=err.status, headers=headers)
+    return headers
+
+
+def error_response(err: ApiError) -> web.Response:
+    body = {"error": {"code": err.code, "message": err.message, **err.details}}
+    return web.json_response(body, status=err.status, headers=_error_headers(err))
+
+
+def error_answer(request: web.Request, err: ApiError) -> web.Response:
+    """The error as JSON, or as a page in the console's language for a browser that opened the
+    address itself (a file, a relayed attachment in a new tab): raw JSON is no answer for a person."""
+    if wants_page(request):
+        return error_page(request, err.status, err.code, err.details, _error_headers(err))
+    return error_response(err)
 
 
 class NoBody(BaseModel):
@@ -247,13 +260,13 @@ def _bind(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             await _authorise(request, ep)
             return _render(ep, await ep.handler(request, await _parse(request, ep)))
         except ApiError as err:
-            return error_response(err)
+            return error_answer(request, err)
         except NotFound as exc:
-            return error_response(ApiError(404, "not_found", f"no such {exc}"))
+            return error_answer(request, ApiError(404, "not_found", f"no such {exc}"))
         except ConflictError as exc:
-            return error_response(ApiError(409, "conflict", str(exc)))
+            return error_answer(request, ApiError(409, "conflict", str(exc)))
         except StoreUnavailable as exc:  # an outage, logged once by the store: nothing was stored, try again
-            return error_response(_outage(exc))
+            return error_answer(request, _outage(exc))
 
     return handle
 
@@ -293,11 +306,11 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
             raise
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         if exc.status == 413:
-            return error_response(_too_large())
+            return error_answer(request, _too_large())
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(ApiError(exc.status, code, exc.reason, headers))
+        return error_answer(request, ApiError(exc.status, code, exc.reason, headers))
     except StoreUnavailable as exc:
-        return error_response(_outage(exc))
+        return error_answer(request, _outage(exc))
     except Exception as exc:
         # the last resort of every /api/ request, kept on purpose: a bug in a
         # handler still answers the one JSON shape, and is logged once, here.
@@ -305,7 +318,7 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
         # The words of a bug's error may quote a customer or an agent's
         # reply: the frames only
         log.error("console API %s %s failed\n%s", request.method, request.path, textless_traceback(exc))
-        return error_response(ApiError(500, "internal", "internal error; see the server log"))
+        return error_answer(request, ApiError(500, "internal", "internal error; see the server log"))
 
 
 def mount(app: web.Application) -> None:

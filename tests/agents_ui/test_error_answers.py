@@ -107,3 +107,40 @@ async def test_a_refused_login_logs_no_name_typed_but_enough_to_see_it_tried_aga
     assert lines[0] == lines[1] != lines[2]  # the same name tried again: the same line, the same tag
     assert f"({len(typed)} characters" in lines[0] and "127.0.0.1" in lines[0]
     assert "'admin'" in lines[3]  # an account's own name is no secret to its admins
+
+
+# what Chromium sends when a link opens in a new tab
+NAVIGATION = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+              "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+RELAY = "/api/messages/msg_missing/attachments/0"
+
+
+@pytest.mark.parametrize(("own", "browser", "said"), [
+    (None, "ru-RU,ru;q=0.9,en;q=0.8", "Не найдено: возможно, уже удалено."),
+    (None, "en-GB,en;q=0.9", "Not found: it may have been removed."),
+    ("en", "ru-RU,ru;q=0.9", "Not found: it may have been removed."),  # the agent's own choice first
+    ("ru", "en-US", "Не найдено: возможно, уже удалено."),
+])
+async def test_an_error_opened_in_a_tab_is_a_page_in_the_consoles_language(
+        client: Client, own: str | None, browser: str, said: str) -> None:
+    """A relayed attachment (or a file) that cannot be given opened as raw JSON in a new tab."""
+    await login(client)
+    assert (await client.patch("/api/me", json={"language": own})).status == 200
+    resp = await client.get(RELAY, headers={**NAVIGATION, "Accept-Language": browser})
+    assert resp.status == 404 and resp.content_type == "text/html"
+    page = await resp.text()
+    assert said in page and "404 · not_found" in page and '"error"' not in page
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_a_program_and_the_consoles_fetch_still_get_json(client: Client) -> None:
+    await login(client)
+    for accept in ("application/json", "*/*", None):
+        resp = await client.get(RELAY, headers={"Accept": accept} if accept else {})
+        assert resp.status == 404 and resp.content_type == "application/json", accept
+    resp = await client.get(RELAY, headers={**NAVIGATION, "Accept-Language": "ru"})
+    assert resp.content_type == "text/html"
+    # a session gone is a page too, whose link leads to the sign-in
+    await client.post("/api/logout", json={})
+    resp = await client.get(RELAY, headers={**NAVIGATION, "Accept-Language": "ru"})
+    assert resp.status == 401 and "Сеанс завершён. Войдите снова." in await resp.text()

@@ -4,6 +4,9 @@ for it (display_name)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -39,3 +42,19 @@ async def test_a_refused_field_is_named_as_the_form_names_it(
     ] if ru else [
         "Text (ru): required.", "Files: required.", "no_such_field: not a valid value.",
     ])
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("ru-RU", "ru"), ("en-US", "en")])
+async def test_a_file_or_attachment_that_cannot_be_opened_is_a_page_not_json(
+        service: str, browser: Browser, locale: str, lang: str) -> None:
+    """The console opens files and relayed attachments in a new tab: an error there was raw JSON."""
+    catalogue = json.loads((Path(__file__).parents[2] / "agents_ui" / "i18n" / f"{lang}.json").read_text("utf-8"))
+    context = await browser.new_context(locale=locale)
+    await agent_logs_in(await context.new_page(), service)
+    tab = await context.new_page()
+    for path, said in (("/api/messages/msg_missing/attachments/0", catalogue["errors"]["not_found"]),
+                       ("/api/files/fil_missing", catalogue["error_page"]["file_not_found"])):
+        await tab.goto(service + path)
+        await expect(tab.locator('[data-testid="error-text"]')).to_have_text(said)
+        await expect(tab.locator("h1")).to_have_text(catalogue["error_page"]["title"])
+        assert '"error"' not in await tab.content()
