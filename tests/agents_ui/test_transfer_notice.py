@@ -58,7 +58,7 @@ async def told(client: Client, conversation_id: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("text", "closed"), [
-    ("Где мой заказ?" + LONG, "Старшие специалисты ответят в рабочее время: понедельник 09:00 (по Москве)."),
+    ("Где мой заказ?" + LONG, "Старшие специалисты ответят в рабочее время: в понедельник в 09:00 (по Москве)."),
     ("Where is my order? " + "Some details of it. " * 4,
      "Our senior team will answer from Monday 09:00 (Moscow time)."),
 ])

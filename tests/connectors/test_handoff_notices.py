@@ -39,8 +39,8 @@ FRIDAY_NIGHT = datetime(2026, 3, 6, 19, 30, tzinfo=UTC)  # 22:30 in Moscow: clos
 
 SOON = {"ru": "Передаю ваш вопрос коллеге — он скоро ответит здесь же.",
         "en": "I am passing your question to a colleague, who will answer here soon."}
-CLOSED = {"ru": "Спасибо! Сейчас мы не работаем и ответим в рабочее время: завтра 10:00 (по Москве).",
-          "en": "Thank you! We are closed now and will answer from tomorrow 10:00 (Moscow time)."}
+CLOSED = {"ru": "Спасибо! Сейчас мы не работаем и ответим завтра в 10:00 (по Москве).",
+          "en": "Thank you! We are closed now and will answer tomorrow at 10:00 (Moscow time)."}
 
 # rules.yaml variants: which step decides
 SHIPPED_RULES = "      handoff: bot_failed or asked_for_human"

@@ -296,7 +296,8 @@ class QueuePolicy(_Strict):
     after_hours_message: AfterHoursText | dict[LanguageCode, AfterHoursText] | None = Field(
         None,
         description="sent to a customer who writes while closed; {opens} is the next opening, in the customer's"
-        " language. One text, or one per language ({ru: ..., en: ...}): the customer's language, else the first",
+        " language, with its preposition («в среду в 09:00», 'on Wednesday at 09:00': write «ответим {opens}»)."
+        " One text, or one per language ({ru: ..., en: ...}): the customer's language, else the first",
     )
 
     @field_validator("after_hours_message")

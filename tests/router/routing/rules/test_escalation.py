@@ -161,7 +161,7 @@ async def test_the_after_hours_message_speaks_the_customers_language(tmp_path: P
             conv = await write(router, n, text, sender)
             notices += [m.text for m in await router.store.list_messages(conv, 10) if m.direction is Direction.OUT]
     # by script: any text in Latin letters reads as English
-    assert notices == ["Мы закрыты, ответим: завтра 10:00.", "We are closed; we answer from tomorrow 10:00.",
+    assert notices == ["Мы закрыты, ответим: завтра в 10:00.", "We are closed; we answer from tomorrow 10:00.",
                        "We are closed; we answer from tomorrow 10:00."]
 
 
@@ -420,11 +420,12 @@ default: {queue: {team: support}}
 
 
 @pytest.mark.parametrize(("now", "ru", "en"), [
-    (datetime(2026, 12, 28, 4, 0, tzinfo=UTC), "сегодня 09:00", "today 09:00"),  # Monday 07:00 in Moscow
-    (datetime(2026, 12, 28, 16, 0, tzinfo=UTC), "завтра 09:00", "tomorrow 09:00"),  # Monday 19:00
-    (datetime(2026, 12, 25, 16, 0, tzinfo=UTC), "понедельник 09:00", "Monday 09:00"),  # Friday 19:00
+    (datetime(2026, 12, 28, 4, 0, tzinfo=UTC), "сегодня в 09:00", "today at 09:00"),  # Monday 07:00 in Moscow
+    (datetime(2026, 12, 28, 16, 0, tzinfo=UTC), "завтра в 09:00", "tomorrow at 09:00"),  # Monday 19:00
+    (datetime(2026, 12, 25, 16, 0, tzinfo=UTC), "в понедельник в 09:00", "on Monday at 09:00"),  # Friday 19:00
     # the New Year holidays: "Monday" read as the coming one, a week early
-    (datetime(2026, 12, 30, 16, 0, tzinfo=UTC), "понедельник 11 января 09:00", "Monday 11 January 09:00"),
+    (datetime(2026, 12, 30, 16, 0, tzinfo=UTC), "в понедельник, 11 января, в 09:00",
+     "on Monday 11 January at 09:00"),
 ])
 def test_the_opening_says_today_tomorrow_or_its_date_when_it_is_over_a_week_away(
         tmp_path: Path, now: datetime, ru: str, en: str) -> None:
