@@ -72,6 +72,8 @@ from router.models import (
 log = logging.getLogger(__name__)
 
 IDENTITY_KIND = "webchat"
+# the frames whose "availability" the widget's status line shows
+_STATUS_FRAMES = frozenset({"welcome", "availability"})
 SECRET_NAME = "webchat-visitor"
 HISTORY_LIMIT = 200
 # seconds a message's ack may wait for room while the pipeline is over its lag bound: the
@@ -104,6 +106,9 @@ class _Session:
     refused: tuple[str, int] | None = None
     # the language its hello named: what the service's own refusals are worded in
     lang: str | None = None
+    # the conversation whose team its status line speaks for, and what that line shows (WebChatSignals._routed)
+    conversation_id: str | None = None
+    told: dict[str, Any] | None = None
 
 
 class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
@@ -417,6 +422,7 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
             return
         # held with other frames while a fresh welcome is prepared: an ack before it would be wiped by it
         await self._push(session, {"type": "ack", "client_id": frame.client_id, "id": accepted.message_id})
+        await self._routed(visitor_id, accepted.conversation_id, self._visitors.get(visitor_id, ()))
         # the visitor's other tabs, here and on other nodes, show it too; the frame is made only when
         # there is one to show it (most visitors have one tab: ~4 % of the event loop's time per message)
         others = any(s is not session for s in self._visitors.get(visitor_id, ()))
@@ -523,7 +529,9 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
         welcome: dict[str, Any] = {"type": "welcome", "visitor_id": token, "history": history_frames(
             stored, await history_files(self.files, stored))}
         try:
-            welcome["availability"] = availability_frame(await self.host.availability())
+            # the hours of the team that will answer them: their conversation's once it is routed
+            welcome["availability"] = availability_frame(await self.host.availability(
+                IdentityRef(kind=IDENTITY_KIND, value=visitor_id)))
         except HostError:  # logged by the host: the widget says only whether it is connected
             log.debug("webchat: a welcome without who answers now")
         if (seen := await self._visitor_seen(visitor_id)) is not None:  # an agent has read their last message
@@ -545,6 +553,8 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
     async def _push_now(self, session: _Session, frame: dict[str, Any]) -> None:
         if session.ws.closed:
             return
+        if frame["type"] in _STATUS_FRAMES:  # what its status line shows now
+            session.told = frame.get("availability")
         try:
             await session.ws.send_frame(encode_frame(frame), WSMsgType.TEXT)
         except ConnectionError:

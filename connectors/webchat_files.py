@@ -252,6 +252,7 @@ class VisitorUploads:
         if not accepted.duplicate:  # the visitor's other tabs show it too
             await chat._deliver(visitor_id, frame)
             chat.peers.broadcast(f"webchat:{chat.name}", {"visitor": visitor_id, "frame": frame})
+        await chat._routed(visitor_id, accepted.conversation_id, chat._visitors.get(visitor_id, ()))
         return web.json_response({"id": accepted.message_id, "message": frame}, status=201,
                                  headers=self._cors(request))
 

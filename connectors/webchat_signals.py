@@ -1,22 +1,26 @@
 """The site chat's live signals (router.signals): the visitor typing, told to
 the core; an agent typing and an agent having seen the visitor's last
-message, pushed to the visitor's tabs, on whichever node holds them.
+message, pushed to the visitor's tabs, on whichever node holds them; and
+whether people answer now once the visitor's conversation is routed.
 
 Frames (DESIGN.md, ``WS /chat/ws``): client ``{"type": "typing"}``; server
-``{"type": "typing", "author": "agent"}`` and ``{"type": "seen", "id": ...}``.
+``{"type": "typing", "author": "agent"}``, ``{"type": "seen", "id": ...}``
+and ``{"type": "availability", "availability": {...}}`` (as the welcome's).
 Nothing of it is stored; between nodes it goes as a signal (``Peers.signal``),
 never through the event log."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from collections.abc import Collection
+from typing import Any, ClassVar, Protocol
 
 import limits
 
 from connectors.chat_limits import MovingWindow
 from connectors.webchat_tokens import public_part
-from router.connector import CustomerSignals, Peers
+from connectors.webchat_widget import availability_frame
+from router.connector import ConnectorHost, CustomerSignals, HostError, Peers
 from router.models import IdentityRef
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,13 @@ log = logging.getLogger(__name__)
 TYPING_RATE = "5 per 10 seconds"
 
 
+class _Tab(Protocol):
+    # the conversation whose team its status line speaks for (None: as its welcome found it)
+    conversation_id: str | None
+    # the availability its status line shows (its welcome's, or the last "availability" frame's)
+    told: dict[str, Any] | None
+
+
 class WebChatSignals:
     """Mixed into ``WebChatConnector``, which gives it its name, its visitors'
     tabs (``_deliver``) and the node's peers and signals."""
@@ -34,12 +45,36 @@ class WebChatSignals:
     shows_typing: ClassVar[bool] = True
     shows_seen: ClassVar[bool] = True
     name: str
+    host: ConnectorHost
     peers: Peers
     signals: CustomerSignals
     identity_kind: ClassVar[str]
 
     async def _deliver(self, visitor_id: str, frame: dict[str, Any]) -> int:
         raise NotImplementedError
+
+    async def _push(self, session: Any, frame: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def _routed(self, visitor_id: str, conversation_id: str | None, tabs: Collection[_Tab]) -> None:
+        """The visitor's message went to ``conversation_id``: a tab whose
+        status line spoke for another (its welcome's: the default route's team,
+        before the conversation was routed) is told who answers now for the
+        team it went to, whose hours may be others."""
+        stale = [tab for tab in tabs if conversation_id is not None and tab.conversation_id != conversation_id]
+        if not stale:
+            return
+        for tab in stale:
+            tab.conversation_id = conversation_id
+        try:
+            answer = await self.host.availability(IdentityRef(kind=self.identity_kind, value=visitor_id))
+        except HostError:  # logged by the host: the status line keeps what the welcome said
+            log.debug("webchat: who answers visitor's conversation %s now is unknown", conversation_id)
+            return
+        frame = {"type": "availability", "availability": availability_frame(answer)}
+        for tab in stale:
+            if tab.told != frame["availability"]:  # the same words again would change nothing
+                await self._push(tab, frame)
 
     def _setup_signals(self) -> None:
         """In ``setup_routes``, once the node's peers are given."""

@@ -222,9 +222,12 @@ class ConnectorHost(Protocol):
         Raises only ``HostError``; the position is saved again later."""
         ...
 
-    async def availability(self) -> Availability:
-        """Whether people answer the customers now, else when they will.
-        Raises only ``HostError``."""
+    async def availability(self, customer: IdentityRef | None = None) -> Availability:
+        """Whether people answer the customers now, else when they will: for
+        ``customer`` (who writes as this identity), the team their open
+        conversation is routed to, the one that will answer them; before it
+        is routed (or without ``customer``), the default route's. Raises only
+        ``HostError``."""
         ...
 
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:

@@ -50,7 +50,7 @@ from router.routing.decide import Routing
 from router.routing.rules import RulesRouting
 from router.search.actions import Labels, Snoozes
 from router.store.base import Store
-from router.store.errors import StoreError, StoreUnavailable
+from router.store.errors import NotFound, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ class Router:
         self.verifier = Verifier(store, bus, self.identity, now, self.outbox_wakeup)
         self.phone_asker = PhoneAsker(store, bus, self.identity, now, self.outbox_wakeup)
         self.selfservice = SelfService(store, bus, self.identity, self.verifier, now, self.outbox_wakeup)
-        # the last answer of ``availability`` and until when it stands
-        self._availability: tuple[datetime, Availability] | None = None
+        # the last answer of ``availability`` per team (None: the default route's) and until when it stands
+        self._availability: dict[str | None, tuple[datetime, Availability]] = {}
         # how each channel (connector name) is named to people (``connect``)
         self.channel_labels: dict[str, ChannelLabel] = {}
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
@@ -276,16 +276,31 @@ class Router:
         with _for_connectors("the position %s", key):
             await self.store.save_cursor(key, value)
 
-    async def availability(self) -> Availability:
+    async def availability(self, customer: IdentityRef | None = None) -> Availability:
+        # the team that will answer ``customer``: their open conversation's (None before it is routed)
+        team = await self._answering_team(customer) if customer is not None else None
         # read at most every few seconds: every visitor's (re)connection asks
         now = self.clock()
-        if self._availability is not None and now < self._availability[0]:
-            return self._availability[1]
+        known = self._availability.get(team)
+        if known is not None and now < known[0]:
+            return known[1]
         with _for_connectors("who answers now"):
             presence = await self.store.list_presence()
-        answer = availability(office_hours(self.routing), presence, now)
-        self._availability = (now + AVAILABILITY_FRESH, answer)
+        answer = availability(office_hours(self.routing, team), presence, now)
+        self._availability[team] = (now + AVAILABILITY_FRESH, answer)
         return answer
+
+    async def _answering_team(self, customer: IdentityRef) -> str | None:
+        """The team of the open conversation of the customer who writes as
+        ``customer``; None when they have none (or it is in no team's queue)."""
+        with _for_connectors("the open conversation of a %s customer", customer.kind):
+            found = await self.store.open_conversation_of(self.identity.identity_of(customer))
+            if found is None:
+                return None
+            try:
+                return (await self.store.get_conversation(found)).team
+            except NotFound:  # resolved and gone meanwhile (a merge): as before it was routed
+                return None
 
     async def reached(self, channel: str, recipient: str, message_ids: list[str]) -> None:
         with _for_connectors("the replies %s has now", channel):

@@ -1,8 +1,9 @@
 """Whether people answer customers now, else when they will: what a chat's
 status line says, so "online" is never read as "someone is there" after
-hours. The office is the default route's queue (the team a new customer
-reaches, or the bot's handoff team): its opening hours when rules.yaml gives
-some, and any agent online."""
+hours. The office is the queue of the team that will answer the customer:
+their open conversation's team once it is routed, before that the default
+route's queue (the team a new customer reaches, or the bot's handoff team);
+its opening hours when rules.yaml gives some, and any agent online."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ from router.routing.rules.calendar import Hours
 from router.routing.rules.engine import RulesRouting
 
 
-def office_hours(routing: Routing) -> Hours | None:
-    """The default route's queue's opening hours; None: always open."""
+def office_hours(routing: Routing, team: str | None = None) -> Hours | None:
+    """The opening hours of ``team``'s queue (the customer's conversation is
+    routed to it), else of the default route's queue; None: always open."""
     if not isinstance(routing, RulesRouting):
         return None
     ruleset = routing.ruleset
-    route = ruleset.config.default
-    queue = route.queue if route.queue is not None else route.bot.then if route.bot is not None else None
-    return ruleset.queue_hours(queue.team if queue is not None else None)
+    if team is None:
+        route = ruleset.config.default
+        queue = route.queue if route.queue is not None else route.bot.then if route.bot is not None else None
+        team = queue.team if queue is not None else None
+    return ruleset.queue_hours(team)
 
 
 def availability(hours: Hours | None, presence: Iterable[AgentPresence], now: datetime) -> Availability:

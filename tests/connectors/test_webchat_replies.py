@@ -220,8 +220,8 @@ class _SlowHistory:
         secret: bytes = await self.router.secret(name)
         return secret
 
-    async def availability(self) -> Any:
-        return await self.router.availability()
+    async def availability(self, customer: IdentityRef | None = None) -> Any:
+        return await self.router.availability(customer)
 
 
 async def _stored(client: Client, visitor_id: str, text: str) -> bool:

@@ -7,7 +7,8 @@
 // connection, and sent in the hello as what the visitor told us (claims, not
 // proven identities).
 // The welcome frame's "availability": {"people_now": bool, "opens_at": iso or
-// null}: the status line says so instead of a bare "online".
+// null}: the status line says so instead of a bare "online"; an "availability"
+// frame (the visitor's conversation routed to a team) says it anew.
 
 var KEY_PRECHAT = "omnirouter.prechat";
 var PRECHAT_FIELDS = ["name", "phone", "email"];
@@ -161,6 +162,17 @@ hooks.rendered.push(function (history) {
 hooks.welcome.push(function (frame) {
   availability = frame.availability && typeof frame.availability === "object" ? frame.availability : null;
 });
+
+// the visitor's conversation was routed: who answers now for the team it went to (its hours may be others)
+hooks.frame.availability = function (frame) {
+  if (!frame.availability || typeof frame.availability !== "object") {
+    return;
+  }
+  availability = frame.availability;
+  if (ui && ui.status.getAttribute("data-state") === "online") {
+    setStatus("online");
+  }
+};
 
 function openingText(iso) {
   var when = new Date(iso);
