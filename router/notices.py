@@ -13,12 +13,16 @@ deciding at once say it once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from router.language import answer_language
-from router.models import ConversationStatus, Customer, Message, RouteDecision
+from router.models import Author, ConversationStatus, Customer, Direction, Message, RouteDecision
 from router.texts import localized
+
+# the automatic answer's kind (``CoreMeta.automatic``) of what happens next
+HANDOFF = "handoff"
 
 
 def handoff_notice(
@@ -36,4 +40,22 @@ def handoff_notice(
     return localized(handoff_texts, answer_language(message, customer))
 
 
-__all__ = ["handoff_notice"]
+def told_while_waiting(messages: Iterable[Message], channel: str, text: str, since: datetime | None) -> bool:
+    """Whether ``text`` (what happens next) went to the customer on
+    ``channel`` already while they wait: after the latest answer of an agent
+    (their wait before it is over) and after ``since`` (the conversation's
+    reopen). ``messages`` oldest first. A customer moving between channels
+    while queued heard it on each channel once, not at every switch back;
+    a notice that says something else (the queue has closed since) is new."""
+    for message in reversed(list(messages)):
+        if since is not None and message.created_at < since:
+            return False
+        if message.direction is Direction.OUT and message.author is Author.AGENT:
+            return False
+        if (message.direction is Direction.OUT and message.core.automatic == HANDOFF
+                and message.channel == channel and message.text == text):
+            return True
+    return False
+
+
+__all__ = ["HANDOFF", "handoff_notice", "told_while_waiting"]

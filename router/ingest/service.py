@@ -50,7 +50,7 @@ from router.models import (
     Message,
     RouteDecision,
 )
-from router.notices import handoff_notice
+from router.notices import HANDOFF, handoff_notice, told_while_waiting
 from router.redaction import textless_traceback
 from router.routing.decide import Routing
 from router.search.store import SearchStore
@@ -62,6 +62,8 @@ HISTORY_LIMIT = 200
 RESUME_BATCH = 500  # unrouted messages read at a time at start
 # how far back a message without words looks for the conversation's language
 LANGUAGE_LOOKBACK = 30
+# how far back a customer switching channel while queued looks for what happens next told there already
+NOTICE_LOOKBACK = 100
 CONTACT_WINDOW = timedelta(days=30)
 
 
@@ -312,10 +314,7 @@ class Ingest:
         elif view.status is ConversationStatus.BOT:
             view, notice = await self._handoff(stored, customer, view)
         elif switched and view.status is ConversationStatus.QUEUED:
-            # invariant 8 where they write now: what happens next was said on the channel before, and a
-            # customer who moved from the site chat to Telegram while waiting heard nothing there
-            notice = handoff_notice(self.routing.reopened(stored, customer, view), stored, customer,
-                                    self.handoff_texts)
+            notice = await self._switched_notice(stored, customer, view)
         if view.snoozed_until is not None:  # the customer wrote: a snoozed conversation is back at once
             view = await self.store.wake(view.id) or view
         log.debug("message %s in conversation %s", stored.id, view.id)
@@ -350,11 +349,22 @@ class Ingest:
     async def _ask_phone(self, inbound: Message, customer: Customer, view: ConversationView) -> None:
         await self.phone_asker.on_bot_conversation(inbound, customer, view, self._replan(inbound))
 
+    async def _switched_notice(self, stored: Message, customer: Customer, view: ConversationView) -> str | None:
+        """Invariant 8 where a queued customer writes now: what happens next was
+        said on the channel before, and one who moved from the site chat to
+        Telegram while waiting heard nothing there. Once per channel while they
+        wait, not at each switch back (unless it says something else now)."""
+        notice = handoff_notice(self.routing.reopened(stored, customer, view), stored, customer, self.handoff_texts)
+        if notice and told_while_waiting(await self.store.list_messages(view.id, NOTICE_LOOKBACK), stored.channel,
+                                         notice, view.reopened_at):
+            return None
+        return notice
+
     async def _notify(self, inbound: Message, view: ConversationView, text: str) -> None:
         """An automatic answer (what happens next) back to where the customer
         wrote, through the outbox like every outbound message."""
         await send(self.store, self.bus, self.outbox_wakeup,
-                   Outgoing.automatic(inbound, view, text, CoreMeta(automatic="handoff")), self.clock())
+                   Outgoing.automatic(inbound, view, text, CoreMeta(automatic=HANDOFF)), self.clock())
 
     async def _handoff(
         self, stored: Message, customer: Customer, view: ConversationView

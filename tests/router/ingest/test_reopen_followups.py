@@ -211,3 +211,40 @@ async def test_a_customer_whose_conversation_an_agent_has_is_not_told_on_switchi
     await desk.router.conversations.assign(conv, desk.ann)
     assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
     assert [c for c, _ in _told_on(await desk.router.store.list_messages(conv, 50))] == ["webchat"]
+
+
+async def test_a_queued_customer_switching_back_and_forth_hears_it_once_on_each_channel(desk: Desk) -> None:
+    """Telegram, the site chat, Telegram again while waiting: the same "a colleague
+    will answer" came back at every switch, a reminder of the wait each time."""
+    conv = await _write(desk, 1, "my parcel is late")
+    for n, channel in enumerate(["telegram", "webchat", "telegram", "webchat", "telegram"], start=2):
+        assert await _write(desk, n, f"still waiting {n}", channel=channel) == conv
+    [(_, text), _] = told = _told_on(await desk.router.store.list_messages(conv, 50))
+    assert told == [("webchat", text), ("telegram", text)]
+
+
+async def test_a_queued_customer_switching_after_the_team_closed_hears_when_it_opens(desk: Desk) -> None:
+    """What happens next changed (the team closed while they waited): told once more on each channel."""
+    conv = await _write(desk, 1, "my parcel is late")
+    assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
+    [(_, soon), _] = _told_on(await desk.router.store.list_messages(conv, 50))
+    desk.clock.advance(hours=10)  # 20:00 in Moscow: support is closed
+    for n, channel in enumerate(["webchat", "telegram", "webchat", "telegram"], start=3):
+        assert await _write(desk, n, f"hello? {n}", channel=channel) == conv
+    told = _told_on(await desk.router.store.list_messages(conv, 50))
+    closed = told[2][1]
+    assert closed.startswith("We are closed; we answer from")
+    assert told == [("webchat", soon), ("telegram", soon), ("webchat", closed), ("telegram", closed)]
+
+
+async def test_a_customer_waiting_again_after_an_agents_answer_is_told_again(desk: Desk) -> None:
+    """An agent answered, then handed it to another team: a new wait, told anew where they write."""
+    conv = await _write(desk, 1, "my parcel is late")
+    assert await _write(desk, 2, "still no parcel", channel="telegram") == conv
+    await desk.router.conversations.assign(conv, desk.ann)
+    await desk.router.conversations.reply(conv, desk.ann, "Passing you to a colleague.")
+    await desk.assigner.transfer_to_team(conv, "support", desk.sam)
+    assert (await desk.router.store.get_conversation(conv)).status is ConversationStatus.QUEUED
+    assert await _write(desk, 3, "ok, waiting", channel="webchat") == conv
+    assert [c for c, _ in _told_on(await desk.router.store.list_messages(conv, 50))] == [
+        "webchat", "telegram", "webchat"]
