@@ -31,6 +31,7 @@ from router.agents.profiles import effective_agents
 from router.agents.store import AgentAdminStore
 from router.models import ConversationStatus, Presence
 from router.routing.assignment import Policy
+from router.routing.rules.facts import tier_of
 from router.routing.rules.schema import AgentConfig
 from router.routing.store import AssignmentStore
 from router.wallboard.config import ValuableConfig
@@ -112,7 +113,7 @@ def _number(value: Any) -> float:
 
 def is_valuable(tier: Any, lifetime_value: Any, valuable: ValuableConfig) -> bool:
     """The rules' ``customer_tier in tiers or customer_ltv >= min_ltv``, with their coercions."""
-    if str(tier or "") in valuable.tiers:
+    if tier_of(tier) in {t.lower() for t in valuable.tiers}:
         return True
     return valuable.min_ltv is not None and _number(lifetime_value) >= valuable.min_ltv
 

@@ -37,9 +37,9 @@ FACTS: dict[str, Fact] = {
                      "they write in, else the channel's, else ru (router.language.answer_language)"),
     "has_attachments": Fact(DataType.BOOLEAN, "the message carries attachments"),
     "attachment_kinds": Fact(DataType.SET(DataType.STRING), "kinds of the attachments (image, document…)"),
-    "customer_tier": Fact(DataType.STRING, "attributes.tier, '' when unset"),
+    "customer_tier": Fact(DataType.STRING, "attributes.tier in lower case, '' when unset"),
     "customer_ltv": Fact(DataType.FLOAT, "attributes.lifetime_value, 0 when unset"),
-    "customer_tags": Fact(DataType.SET(DataType.STRING), "attributes.tags"),
+    "customer_tags": Fact(DataType.SET(DataType.STRING), "attributes.tags, each in lower case"),
     "attributes": Fact(DataType.MAPPING(DataType.STRING), "every custom attribute: attributes['plan'] == 'pro'"),
     "customer_new": Fact(DataType.BOOLEAN, "no earlier conversation with this customer"),
     "customer_returning": Fact(DataType.BOOLEAN, "the customer had an earlier conversation"),
@@ -57,11 +57,19 @@ FACTS: dict[str, Fact] = {
 
 
 def _tags(value: Any) -> set[str]:
+    """In lower case, as the tier: a CRM's 'VIP' is the rules' 'vip'."""
     if isinstance(value, str):
-        return {value}
+        return {value.lower()}
     if isinstance(value, list | tuple | set):
-        return {str(v) for v in value}
+        return {str(v).lower() for v in value}
     return set()
+
+
+def tier_of(value: Any) -> str:
+    """The rules' ``customer_tier``: in lower case, so a CRM's or a spreadsheet's 'Gold' is
+    the 'gold' the rules and the wallboard name (it was 'Gold', and such a customer went by
+    the bot and counted as nobody valuable)."""
+    return str(value or "").lower()
 
 
 def _number(value: Any) -> float:
@@ -92,7 +100,7 @@ def gather(
         "language": answer_language(message, customer),
         "has_attachments": bool(message.attachments),
         "attachment_kinds": {a.kind for a in message.attachments},
-        "customer_tier": str(attrs.get("tier") or ""),
+        "customer_tier": tier_of(attrs.get("tier")),
         "customer_ltv": _number(attrs.get("lifetime_value")),
         "customer_tags": _tags(attrs.get("tags")),
         "attributes": dict(attrs),

@@ -220,6 +220,19 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
 }
 
 
+# facts whose values are in lower case: a literal with a capital letter is never one of them
+LOWER_CASE = frozenset({"customer_tier", "customer_tags"})
+
+
+def _strings(node: Any) -> list[str]:
+    """The string literals of ``node``: itself, or an array's (``customer_tier in ['Gold', 'vip']``)."""
+    if isinstance(node, re_ast.StringExpression):
+        return [node.value]
+    if isinstance(node, re_ast.ArrayExpression):
+        return [item.value for item in node.value if isinstance(item, re_ast.StringExpression)]
+    return []
+
+
 class _Walker:
     def __init__(self) -> None:
         self.findings: list[Finding] = []
@@ -288,6 +301,10 @@ class _Walker:
 
     def _outside(self, node: Any, fact: Any, value: Any, always: bool) -> None:
         """``language == 'RU'``, ``now.weekday == 'Суббота'``: a value the fact never takes."""
+        if unparse(fact) in LOWER_CASE and (cased := [v for v in _strings(value) if v != v.lower()]):
+            self.warning(f"`{unparse(node)}`: {unparse(fact)} is in lower case, so {', '.join(map(repr, cased))} "
+                         f"never matches: write {', '.join(repr(v.lower()) for v in cased)}")
+            return
         known = VOCABULARY.get(unparse(fact))
         if known is not None and isinstance(value, re_ast.StringExpression) and value.value not in known:
             what = "holds only" if isinstance(node, re_ast.ContainsExpression) else "is one of"
@@ -296,6 +313,8 @@ class _Walker:
 
     def _contains(self, node: Any) -> None:
         self._outside(node, node.container, node.member, always=False)
+        if unparse(node.member) in LOWER_CASE:  # customer_tier in ['Gold', 'platinum']
+            self._outside(node, node.member, node.container, always=False)
         container, member = node.container.result_type, node.member.result_type
         inner = getattr(container, "value_type", None)
         if DataType.is_type(container, DataType.STRING) if _defined(container) else False:

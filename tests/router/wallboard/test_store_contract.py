@@ -171,6 +171,7 @@ async def test_nothing_is_valuable_without_the_setting(store: Store) -> None:
 @pytest.mark.parametrize(("tier", "ltv", "valuable"), [
     ("gold", None, True), ("silver", 4999.99, False), (None, 5000, True), (None, "5000", True),
     (None, "lots", False), ("", None, False), (5, None, False),
+    ("Gold", None, True), ("PLATINUM", None, False),  # as the rules read it: in lower case
 ])
 def test_valuable_reads_the_attributes_as_the_rules_do(tier: object, ltv: object, valuable: bool) -> None:
     assert is_valuable(tier, ltv, ValuableConfig(tiers=["gold"], min_ltv=5000)) is valuable

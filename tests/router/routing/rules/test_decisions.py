@@ -107,6 +107,18 @@ def test_a_customer_without_the_attribute_is_simply_not_matched(tmp_path: Path) 
     assert plan.value is False and plan.error is None  # an attribute the customer lacks is null, no error
 
 
+@pytest.mark.parametrize(("attrs", "team"), [
+    ({"tier": "Gold"}, "senior"), ({"tier": "PLATINUM"}, "senior"), ({"tags": ["VIP"]}, "senior"),
+    ({"tags": "Vip"}, "senior"), ({"tier": "silver", "tags": ["b2b"]}, "support"),
+])
+def test_a_tier_or_tag_is_matched_whatever_its_case(tmp_path: Path, attrs: dict[str, Any], team: str) -> None:
+    """A CRM's or a spreadsheet's 'Gold' is the rules' 'gold': such a customer went by the bot."""
+    rules = ("rules:\n  - {name: valuable, when: \"customer_tier in ['gold', 'platinum'] or 'vip' in customer_tags\","
+             " queue: {team: senior}}\ndefault: {queue: {team: support}}\n")
+    routing = RulesRouting(load_rules(write_config(tmp_path, rules)), clock=lambda: NOW)
+    assert routing.decide(message("x"), customer(**attrs)).team == team
+
+
 NEGATED = """\
 rules:
   - {name: not b2b, when: "attributes['segment'] != 'b2b'", queue: {team: senior}}

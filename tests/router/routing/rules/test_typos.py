@@ -96,6 +96,10 @@ WARNINGS = [
     ("a weekday in Russian", "now.weekday == 'Суббота'", ["always false", "'Saturday'"]),
     ("a kind of attachment of another name", "'photo' in attachment_kinds", ["always false", "'image'"]),
     ("not a language we speak", "language != 'english'", ["always true"]),
+    # tiers and tags are compared in lower case: a capital letter never matched
+    ("a tier with a capital", "customer_tier == 'Gold'", ["customer_tier is in lower case", "write 'gold'"]),
+    ("tiers with a capital", "customer_tier in ['Gold', 'platinum']", ["'Gold' never matches: write 'gold'"]),
+    ("a tag with capitals", "'VIP' in customer_tags", ["customer_tags is in lower case", "write 'vip'"]),
 ]
 
 
