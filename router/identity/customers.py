@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from router.controls import customer_name
 from router.identity.service import IdentityRules, InvalidIdentifier
@@ -172,6 +173,7 @@ def _keys(rules: IdentityRules, cells: dict[str, str], dropped: list[tuple[str, 
 def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueAttributes:
     """The row's attributes; one that does not validate is left out (and reported), not the row."""
     data: dict[str, Any] = {k: cells.pop(k) for k in ("display_name", "tier", "lifetime_value") if k in cells}
+    written = data.get("lifetime_value")  # as the file has it, for a problem to quote
     if "lifetime_value" in data:
         data["lifetime_value"] = _amount(data["lifetime_value"])
     if "tags" in cells:
@@ -193,17 +195,31 @@ def _attributes(cells: dict[str, str], dropped: list[tuple[str, str]]) -> ValueA
                         left["attributes"] = {}
                     else:
                         left.pop(name, None)
-                dropped.append((_COLUMN_NAMES.get(name, name), str(error["msg"]).removeprefix("Value error, ")))
+                dropped.append((_COLUMN_NAMES.get(name, name), _said(error, written)))
             if left == data:
                 raise RowError(f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
             data = left
 
 
+# a currency before or after an amount: its sign or its code, as CRMs and spreadsheets export it
+_SIGN = r"(?:[₽$€£¥]|(?:RUB|USD|EUR|руб(?:лей|ля|ль)?|р)\.?)"
+_CURRENCY = re.compile(rf"^{_SIGN}\s*|\s*{_SIGN}$", re.IGNORECASE)
+
+
+def _said(error: ErrorDetails, amount: str | None) -> str:
+    """A field's problem in an admin's words, not pydantic's ("unable to parse string as a number")."""
+    if error["type"] == "float_parsing":
+        return f"{(amount or '')[:64]!r} is no amount: write it as 12500.50 or «12 500,50»"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _amount(text: str) -> str:
     """An amount as a spreadsheet in a Russian locale writes it («1 200,50», with
-    a no-break space), or «1,200.50»: as ``1200.50``. Anything else is left to
-    the number's own check."""
-    plain = re.sub(r"[\s\u00a0\u202f']", "", text)
+    a no-break space), or «1,200.50», with or without its currency («5 000 ₽»,
+    «$1,200», «1200 руб.»): as ``1200.50``. Anything else is left to the number's
+    own check."""
+    plain = _CURRENCY.sub("", text.strip())
+    plain = re.sub(r"[\s\u00a0\u202f']", "", plain)
     if "," in plain and "." in plain:  # the last one marks the decimals
         decimal_comma = plain.rfind(",") > plain.rfind(".")
         plain = plain.replace(".", "").replace(",", ".") if decimal_comma else plain.replace(",", "")

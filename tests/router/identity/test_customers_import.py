@@ -74,7 +74,7 @@ def test_import_creates_and_updates_and_reports_each_bad_field_by_line(
     where = report_of(err)
     assert where["3"] == ["phone: 'not a phone' is not a phone number: (1) The string supplied did not seem to "
                           "be a phone number."]
-    assert where["4"] == ["lifetime_value: Input should be a valid number, unable to parse string as a number"]
+    assert where["4"] == ["lifetime_value: 'abc' is no amount: write it as 12500.50 or «12 500,50»"]
     assert where["5"] == ["no usable external_id, phone or email to find the customer by; not applied: tier='gold'"]
     assert "9 fields where the header has 8" in where["6"][0]
     # row 7's email is Анна's: set aside (and noted as shared), the rest of the row is Дина's
@@ -348,6 +348,25 @@ def test_an_amount_as_a_russian_spreadsheet_writes_it_is_read(written: str, read
     report = ImportReport()
     row = parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": written}, 2, 2, report)
     assert row.attrs.lifetime_value == read and report.dropped == []
+
+
+@pytest.mark.parametrize(("written", "read"), [("5 000 ₽", 5000.0), ("$1,200.50", 1200.5), ("1200 руб.", 1200.0),
+                                               ("1 200,50 руб", 1200.5), ("RUB 300", 300.0), ("€15", 15.0),
+                                               ("5000р.", 5000.0), ("100 рублей", 100.0)])
+def test_an_amount_with_its_currency_is_read(written: str, read: float) -> None:
+    """CRMs export an amount with its currency («5 000 ₽», "$1,200.50"): it was left out as no number."""
+    report = ImportReport()
+    row = parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": written}, 2, 2, report)
+    assert row.attrs.lifetime_value == read and report.dropped == []
+
+
+@pytest.mark.parametrize("written", ["lots", "₽", "5 000 ₽ и ещё"])
+def test_an_amount_that_is_none_is_said_in_words_with_what_the_file_has(written: str) -> None:
+    """pydantic's 'Input should be a valid number, unable to parse string as a number' was the reason."""
+    report = ImportReport()
+    parse_row(IdentityRules(IdentityConfig()), {"external_id": "crm-1", "lifetime_value": written}, 2, 2, report)
+    assert [d[1:] for d in report.dropped] == [
+        ("lifetime_value", f"{written!r} is no amount: write it as 12500.50 or «12 500,50»")]
 
 
 def test_an_amount_that_reads_two_ways_is_left_out_and_said() -> None:
