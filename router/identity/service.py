@@ -289,11 +289,23 @@ def normalise_phone(raw: str, region: str) -> str:
     return f"{e164};ext={number.extension}" if number.extension else e164
 
 
+# phonenumbers' reasons (NumberParseException.error_type) in an admin's words, not "(1) The string
+# supplied did not seem to be a phone number."
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "no known country code (write it as +7 912 …)",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "no phone number in it",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+
 def _parse_phone(text: str, region: str, raw: str) -> phonenumbers.PhoneNumber:
     try:
         return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentifier(f"{raw!r} is not a phone number: {exc}") from None
+        reason = _PARSE_REASONS.get(exc.error_type, "unreadable")
+        raise InvalidIdentifier(f"{raw!r} is not a phone number: {reason}") from None
 
 
 def normalise_email(raw: str) -> str:

@@ -60,6 +60,18 @@ def test_what_is_not_a_phone_is_refused_with_the_value_named(raw: str) -> None:
 
 
 @pytest.mark.parametrize(("raw", "said"), [
+    ("not a phone", "'not a phone' is not a phone number: no phone number in it"),
+    ("+999 123 456 789", "'+999 123 456 789' is not a phone number: no known country code (write it as +7 912 …)"),
+    ("+7 912 345 67 89 12 34 56 78 90", "is not a phone number: too long"),
+])
+def test_what_is_not_a_phone_is_said_in_words_not_the_librarys(raw: str, said: str) -> None:
+    """phonenumbers' own words were the reason: "(1) The string supplied did not seem to be a phone number." """
+    with pytest.raises(InvalidIdentifier) as refused:
+        normalise_phone(raw, "RU")
+    assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(("raw", "said"), [
     # phonenumbers reads letters as a keypad's: this was +79162224295, someone's real number
     ("+7 916 ABC 42 95", "has letters where a phone number has digits"),
     ("8 912 CALL NOW", "has letters where a phone number has digits"),
