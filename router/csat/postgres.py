@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from router.csat.schema import AWAITING, COLUMNS, FROM
-from router.csat.sqlite import PLACE, survey_row
+from router.csat.sqlite import AGENT_ANSWERED, PLACE, survey_row
 from router.csat.store import SurveyStore
 from router.csat.types import Survey
 from router.store.pg_engine import PgConn, PgConnections, rows_changed
@@ -37,6 +37,10 @@ async def _claim(conn: PgConn, s: Survey) -> bool:
     return rows_changed(status) == 1
 
 
+async def _agent_answered(conn: PgConn, conversation_id: str) -> bool:
+    return bool(await conn.fetchval(AGENT_ANSWERED.format(conversation="$1"), conversation_id))
+
+
 async def _execute(conn: PgConn, sql: str, *args: object) -> None:
     await conn.execute(sql, *args)
 
@@ -55,6 +59,9 @@ class PostgresSurveys(SurveyStore, PgConnections):
 
     async def claim_survey(self, survey: Survey) -> bool:
         return await self._pg.write_statement(_claim, survey)
+
+    async def agent_answered(self, conversation_id: str) -> bool:
+        return await self._pg.read(_agent_answered, conversation_id)
 
     async def survey_asked(self, survey_id: str, message_id: str) -> None:
         await self._pg.write_statement(_execute, "UPDATE csat_surveys SET question_message_id = $1 WHERE id = $2",

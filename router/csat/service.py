@@ -1,6 +1,9 @@
 """Asking for a rating after a resolve, and reading the answers.
 
-Asked: when an agent resolves a conversation whose team asks (csat.yaml),
+Asked: when an agent resolves a conversation whose team asks (csat.yaml)
+and in which an agent replied to the customer since it (re)opened (the
+survey rates the agents' help: a conversation left unanswered, or only the
+bot's, has nobody to rate; ``SurveyStore.agent_answered``),
 in the customer's language, on the channel they last wrote from, through
 the outbox like every reply; with buttons where the connector has them
 (``Connector.rates_with_buttons``: the site chat, Telegram), else with
@@ -107,6 +110,10 @@ class Surveys:
         policy = self.config.policy(view.team)
         now = self.clock()
         if not policy.enabled or (not policy.after_hours and not self.queue_open(view.team, now)):
+            return None
+        if not await self.store.agent_answered(view.id):
+            # nobody to rate: left unanswered, or only the bot (or automatic messages) wrote to the customer
+            log.info("conversation %s: not asked for a rating, no agent answered in it", view.id)
             return None
         last = await self.store.last_inbound(view.id)
         if last is None or last.sender is None or not self.window_open(last):

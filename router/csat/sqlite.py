@@ -78,6 +78,18 @@ def _reask(conn: sqlite3.Connection, survey_id: str, message_id: str) -> Survey 
                          " AND closed_at IS NULL", (survey_id,), survey_id, message_id)
 
 
+# an agent's reply to the customer since the cycle began (its reopening, if any): the bot's and the
+# automatic messages (author 'bot') are not one, nor a note (not a message)
+AGENT_ANSWERED = ("SELECT EXISTS (SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id"
+                  " WHERE c.id = {conversation} AND m.direction = 'out' AND m.author = 'agent'"
+                  " AND (c.reopened_at IS NULL OR m.created_at >= c.reopened_at)) AS answered")
+
+
+def _agent_answered(conn: sqlite3.Connection, conversation_id: str) -> bool:
+    row = _one(conn, AGENT_ANSWERED.format(conversation="?"), (conversation_id,))
+    return row is not None and bool(row["answered"])
+
+
 def _update(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> None:
     conn.execute(sql, params)
 
@@ -87,6 +99,9 @@ class SQLiteSurveys(SurveyStore, Connections):
 
     async def claim_survey(self, survey: Survey) -> bool:
         return await self._w.call(_claim, survey)
+
+    async def agent_answered(self, conversation_id: str) -> bool:
+        return await self._r.call(_agent_answered, conversation_id)
 
     async def survey_asked(self, survey_id: str, message_id: str) -> None:
         await self._w.call(_update, "UPDATE csat_surveys SET question_message_id = ? WHERE id = ?",

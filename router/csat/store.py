@@ -28,6 +28,13 @@ class SurveyStore(Protocol):
         Single statement: ``INSERT ... ON CONFLICT (conversation_id) DO NOTHING``."""
 
     @abstractmethod
+    async def agent_answered(self, conversation_id: str) -> bool:
+        """Has an agent replied to the customer in the conversation's current
+        cycle (since its reopening, if it was reopened): an outbound message
+        of an agent, not the bot's nor an automatic one, not a private note?
+        False for an unknown conversation. What the survey asks about."""
+
+    @abstractmethod
     async def survey_asked(self, survey_id: str, message_id: str) -> None:
         """The question's stored message (once it is in the outbox).
 

@@ -7,6 +7,7 @@ answers."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,7 @@ queues:
   support: {hours: office}
 default: {queue: {team: support}}
 """
+NO_REOPEN = "\nreopen: {within: 'off'}\n"
 WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 SUNDAY_NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -55,14 +57,18 @@ Maker = Callable[..., Awaitable[Client]]
 
 @pytest.fixture
 def start(both: Settings, aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path) -> Maker:
-    async def make(csat: str = CSAT, rules: str | None = None) -> Client:
+    async def make(csat: str = CSAT, rules: str | None = None, bot: bool = False) -> Client:
         config = tmp_path / "config"
         config.mkdir(exist_ok=True)
+        if bot:  # the shipped bot
+            shutil.copy(Path(__file__).parents[2] / "config" / "bot.yaml", config / "bot.yaml")
         (config / "csat.yaml").write_text(csat, encoding="utf-8")
         # csat.yaml names teams.yaml's teams
         (config / "teams.yaml").write_text("teams:\n  support: {}\n  senior: {}\n", encoding="utf-8")
-        if rules is not None:
-            (config / "rules.yaml").write_text(rules, encoding="utf-8")
+        # a message after the resolve opens a new conversation (README: reopen or a new conversation): the
+        # answers are told from new questions, and an answered conversation would otherwise come back
+        (config / "rules.yaml").write_text((rules or "default: {queue: {team: support}}\n") + NO_REOPEN,
+                                          encoding="utf-8")
         return await serve(aiohttp_client, both, config, tmp_path)
 
     return make
@@ -92,9 +98,15 @@ async def open_conversation(client: Client, customer: Customer) -> str:
     return view.id
 
 
-async def resolve(client: Client, conversation_id: str) -> None:
+async def resolve(client: Client, conversation_id: str, answered: bool = True) -> None:
+    """An agent resolves the conversation; ``answered``: after replying to the customer in it (a survey
+    rates an agent's help: one nobody answered is not asked)."""
     http = await console(client)
     try:
+        if answered:
+            async with http.post(f"/api/conversations/{conversation_id}/messages",
+                                 json={"text": "Посмотрел: всё в порядке / All sorted"}) as resp:
+                assert resp.status in (200, 201), await resp.text()
         async with http.post(f"/api/conversations/{conversation_id}/resolve", json={}) as resp:
             assert resp.status == 200, await resp.text()
     finally:
@@ -316,6 +328,53 @@ async def test_a_second_resolve_asks_nothing_more(svc: Client, tg_api: FakeTeleg
     await router.surveys.on_resolved(view, "agt_other")  # a redelivered resolve, another node's
     await eventually(lambda: _some(keyboards(tg_api)), "the question")
     assert len(keyboards(tg_api)) == 1
+
+
+async def test_a_conversation_no_agent_answered_is_not_asked(svc: Client, tg_api: FakeTelegram) -> None:
+    """Resolved unanswered from the queue, or after only a private note: nobody helped to be rated."""
+    await telegram(svc, 1, "Hello")
+    customer = await customer_of(svc, "telegram", str(tg.USER))
+    unanswered = await open_conversation(svc, customer)
+    await resolve(svc, unanswered, answered=False)
+    await telegram(svc, 2, "Hello again")
+    noted = await open_conversation(svc, customer)
+    assert noted != unanswered
+    http = await console(svc)
+    try:
+        async with http.post(f"/api/conversations/{noted}/assign", json={}) as resp:
+            assert resp.status == 200, await resp.text()
+        async with http.post(f"/api/conversations/{noted}/notes", json={"text": "spam, closing"}) as resp:
+            assert resp.status == 201, await resp.text()
+    finally:
+        await http.close()
+    await resolve(svc, noted, answered=False)
+    # an answered one is asked: the survey's sign that the resolves above were seen through
+    await telegram(svc, 3, "And where is my order?")
+    answered = await open_conversation(svc, customer)
+    await resolve(svc, answered)
+    await eventually(lambda: _some(keyboards(tg_api)), "the question of the answered conversation")
+    assert await survey_of(svc, unanswered) is None
+    assert await survey_of(svc, noted) is None
+    assert len(keyboards(tg_api)) == 1
+
+
+async def test_a_conversation_only_the_bot_answered_is_not_asked(start: Maker, tg_api: FakeTelegram) -> None:
+    """The survey rates an agent's help: the bot's answers, and its handoff notice, are nobody's to rate."""
+    svc = await start(rules="default:\n  bot: {then: {team: support}}\n", bot=True)
+    await telegram(svc, 1, "Hello")
+    customer = await customer_of(svc, "telegram", str(tg.USER))
+    conversation_id = await open_conversation(svc, customer)
+    bot_said = await eventually(lambda: _bot_messages(svc, conversation_id), "the bot's answer")
+    assert bot_said
+    await resolve(svc, conversation_id, answered=False)
+    assert (await svc.app[STORE].get_conversation(conversation_id)).status is ConversationStatus.RESOLVED
+    assert await survey_of(svc, conversation_id) is None
+    assert keyboards(tg_api) == []
+
+
+async def _bot_messages(client: Client, conversation_id: str) -> list[str] | None:
+    said = [m.text for m in await client.app[STORE].list_messages(conversation_id, 50) if m.author is Author.BOT]
+    return said or None
 
 
 # -- probes -------------------------------------------------------------------------------------

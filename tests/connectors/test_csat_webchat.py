@@ -28,6 +28,8 @@ async def _resolve(client: Client, visitor_id: str) -> str:
     assert customer is not None
     [view] = await store.customer_conversations(customer.id)
     agent = await store.create_agent(f"ann-{uuid.uuid4().hex[:6]}", "Ann", Role.AGENT, "x")
+    # the agent answers first: a survey rates an agent's help, so one nobody answered is not asked
+    await client.app[ROUTER].conversations.reply(view.id, agent, "It is on its way.")
     await client.app[ROUTER].conversations.resolve(view.id, agent)
     return view.id
 
@@ -44,6 +46,7 @@ async def _asked(client: Client, ws: aiohttp.ClientWebSocketResponse) -> tuple[s
     visitor_id = (await hello(ws))["visitor_id"]
     await say(ws, "Where is my order?")
     conversation_id = await _resolve(client, visitor_id)
+    await _next(ws, "message")  # the agent's answer
     question = await _next(ws, "message")
     return visitor_id, conversation_id, question, await receive(ws)
 
@@ -97,7 +100,8 @@ async def test_a_rating_frame_for_another_visitors_survey_rates_nothing(asking: 
         victim = (await hello(first))["visitor_id"]
         await say(first, "Where is my order?")
         theirs = await _resolve(asking, victim)
-        await _next(first, "message")
+        await _next(first, "message")  # the agent's answer
+        await _next(first, "message")  # the question
         survey = await receive(first)
     async with tab(asking) as ws:
         attacker = (await hello(ws))["visitor_id"]

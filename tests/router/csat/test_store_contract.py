@@ -10,9 +10,9 @@ import asyncio
 from datetime import timedelta
 
 from router.csat.types import Survey
-from router.models import ConversationStatus, new_id
+from router.models import Author, ConversationStatus, new_id
 from router.store.base import Store
-from tests.router.store.test_contract import T0, StoreFactory, inbound, ingest
+from tests.router.store.test_contract import T0, StoreFactory, inbound, ingest, outbound
 
 
 async def _resolved(store: Store, sender: str = "u1") -> tuple[str, str]:
@@ -178,3 +178,19 @@ async def test_a_button_pressed_in_a_newer_conversation_joins_its_survey(store: 
     assert await store.rate_survey(survey.id, 4, again.id, T0) is None  # a second press: beside the first
     assert (await store.get_message(again.id)).conversation_id == conversation_id
     assert press.id in [m.id for m in await store.customer_messages(customer_id, 100)]
+
+
+async def test_only_an_agents_reply_answers_a_conversation(store: Store) -> None:
+    """What the survey asks about: an agent replied to the customer in the conversation's current
+    cycle. The bot's and automatic messages are no agent's; an unknown conversation is unanswered."""
+    _, conversation_id = await ingest(store, inbound(external_id="q-a", sender="ua"))
+    customer_id = (await store.get_conversation(conversation_id)).customer_id
+    assert not await store.agent_answered(conversation_id)
+    said, payload = outbound(conversation_id, customer_id, "ua", "the bot's answer")
+    said = said.model_copy(update={"author": Author.BOT})
+    await store.enqueue_outbound(said, payload.model_copy(update={"author": Author.BOT}), None, T0)
+    assert not await store.agent_answered(conversation_id)
+    reply, payload = outbound(conversation_id, customer_id, "ua", "an agent's answer")
+    await store.enqueue_outbound(reply, payload, "agt_1", T0 + timedelta(minutes=1))
+    assert await store.agent_answered(conversation_id)
+    assert not await store.agent_answered("conv_missing")
