@@ -19,6 +19,7 @@ from router import events
 from router.bot.base import Bot
 from router.bot.config import BotFile, Intent, Messages
 from router.bot.desk import BotDesk
+from router.bot.health import BotHealth
 from router.bot.welcome import Greeter
 from router.bus import EventBus
 from router.connector import (
@@ -138,9 +139,11 @@ class Router:
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
         self.bot_intents: dict[str, Intent] = {i.name: i for i in bot_config.intents} if bot_config else {}
         # None: no bot configured; conversations rules send to the bot wait for an agent
+        # whether the bot's answers fail: the supervisors' alert (router.bot.health; the wallboard reads it)
+        self.bot_health = BotHealth(bus)
         self.bot_desk = None if bot is None else BotDesk(
             store, bus, lambda: self.routing, bot, bot_messages or Messages(), now,
-            self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()),
+            self.outbox_wakeup, self._greeter(bot_config, bot_messages or Messages()), self.bot_health,
         )
         # ``capacity_of``: the agents' capacities (``Assigner.capacity_of``), which their takes keep
         self.conversations = Conversations(store, bus, now, self.outbox_wakeup, has_bot=self.bot_desk is not None,

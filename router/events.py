@@ -34,6 +34,8 @@ RULES_RELOADED = "rules.reloaded"
 RULES_REFUSED = "rules.refused"
 BOT_RELOADED = "bot.reloaded"
 BOT_REFUSED = "bot.refused"
+BOT_FAILING = "bot.failing"
+BOT_RECOVERED = "bot.recovered"
 NOTE_CREATED = "note.created"
 NOTE_MENTIONED = "note.mentioned"
 MENTIONS_READ = "mentions.read"
@@ -51,7 +53,8 @@ TO_AGENT = "to_agent"
 TYPES = frozenset({
     MESSAGE_CREATED, MESSAGE_UPDATED, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED,
     CONVERSATION_SLA_BREACHED, AGENT_PRESENCE, CUSTOMER_MERGED, CUSTOMER_UNMERGED, CLAIM_DISMISSED,
-    RULES_RELOADED, RULES_REFUSED, BOT_RELOADED, BOT_REFUSED, NOTE_CREATED, NOTE_MENTIONED, MENTIONS_READ,
+    RULES_RELOADED, RULES_REFUSED, BOT_RELOADED, BOT_REFUSED, BOT_FAILING, BOT_RECOVERED, NOTE_CREATED,
+    NOTE_MENTIONED, MENTIONS_READ,
     AGENT_UPDATED,
     CONVERSATION_TYPING, CONVERSATION_READ, CSAT_RATED, WEBHOOKS_CHANGED, WEBHOOK_DELIVERIES, CUSTOMER_UPDATED,
 })
@@ -163,6 +166,18 @@ def bot_reloaded(intents: int) -> Event:
 def bot_refused(problems: int) -> Event:
     """A changed bot.yaml was refused: the running bot stays."""
     return Event(BOT_REFUSED, {"problems": problems})
+
+
+def bot_failing(node: str, failed: int, answered: int, window: float, since: datetime) -> Event:
+    """The bot's answers fail (router.bot.health): ``failed`` of the ``answered`` turns of the last
+    ``window`` seconds on ``node``; customers go to people meanwhile. Once per outage, not per message."""
+    return Event(BOT_FAILING, {"node": node, "failed": failed, "answered": answered, "window": window,
+                               "since": since.isoformat()})
+
+
+def bot_recovered(node: str, since: datetime | None) -> Event:
+    """The bot answers again on ``node`` (it was failing ``since``)."""
+    return Event(BOT_RECOVERED, {"node": node, "since": since.isoformat() if since else None})
 
 
 # -- notes (router/notes/) ---------------------------------------------------------

@@ -354,6 +354,34 @@
     showPrefs();
   }
 
+  // ---- the bot's health, for supervisors ------------------------------------
+  // bot.failing (once per outage, router/bot/health.py): a banner until bot.recovered, and one alert
+
+  const supervises = (me) => (me.permissions || []).includes("supervise");
+
+  function botBanner(failing, data) {
+    let banner = $('[data-testid="bot-failing"]');
+    if (!failing) {
+      if (banner) banner.remove();
+      return;
+    }
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.className = "bot-failing";
+      banner.dataset.testid = "bot-failing";
+      banner.setAttribute("role", "alert");
+      document.body.prepend(banner);
+    }
+    banner.textContent = t("signals.bot_failing_body", { failed: data.failed, answered: data.answered });
+  }
+
+  async function onBotHealth(type, data) {
+    if (!supervises(await window.consoleApi.me())) return;
+    const failing = type === 'bot.failing';
+    botBanner(failing, data);
+    if (failing) notify("bot", t("signals.bot_failing"), t("signals.bot_failing_body", data));
+  }
+
   // ---- wiring ----------------------------------------------------------------
 
   // event types in single quotes: the catalogues' check reads "section.key" literals as keys to translate
@@ -369,6 +397,10 @@
         break;
       case 'message.created':
         onMessage(data.message);
+        break;
+      case 'bot.failing':
+      case 'bot.recovered':
+        onBotHealth(type, data).catch(() => {});
         break;
       case 'agent.updated': // an admin may have changed my teams: the queues that alert me
         if (s.me && data.agent && data.agent.id === s.me.id) loadTeams().catch(() => {});

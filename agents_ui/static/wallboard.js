@@ -153,7 +153,16 @@
       tr("wallboard.updated", { time: window.fmt.time(snap.at) });
     const teams = el("div", "wb-teams");
     snap.teams.forEach((team) => teams.append(teamCard(team)));
-    body.replaceChildren(testid(figureTiles(snap.totals, snap.agents, "wb-total"), "wb-totals"), teams);
+    const parts = [testid(figureTiles(snap.totals, snap.agents, "wb-total"), "wb-totals"), teams];
+    if (snap.bot && snap.bot.failing) {
+      // the bot's answers fail (router/bot/health.py): its customers all go to the queues meanwhile
+      const alarm = testid(el("p", "wb-alarm wb-bot-failing",
+        tr("wallboard.bot_failing", { failed: num(snap.bot.failed), answered: num(snap.bot.answered) })),
+      "wb-bot-failing");
+      alarm.setAttribute("role", "alert");
+      parts.unshift(alarm);
+    }
+    body.replaceChildren(...parts);
   }
 
   // no board for three of the server's heartbeats: the socket is stuck or gone (the console reconnects and

@@ -36,6 +36,7 @@ from router import events
 from router.aio import finish
 from router.bot.base import Bot, BotError, BotReply, BotTurn, HandoffReason, ReplyKind
 from router.bot.config import Messages
+from router.bot.health import BotHealth
 from router.bot.welcome import Greeter, Recall, greeting
 from router.bus import EventBus
 from router.conversations.outbound import Outgoing, send
@@ -103,6 +104,7 @@ class BotDesk:
     def __init__(
         self, store: DeskStore, bus: EventBus, routing: Callable[[], Routing], bot: Bot, messages: Messages,
         clock: Callable[[], datetime], outbox_wakeup: asyncio.Event, greeter: Greeter | None = None,
+        health: BotHealth | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -110,6 +112,8 @@ class BotDesk:
         self.knowledge = Knowledge(bot, messages, greeter)
         self.clock = clock
         self.outbox_wakeup = outbox_wakeup
+        # the supervisors' alert when its answers fail (router.bot.health)
+        self.health = health if health is not None else BotHealth(bus)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._retiring: set[asyncio.Task[None]] = set()
@@ -285,8 +289,17 @@ class BotDesk:
         return greeting(recall, messages, answer_language(current, customer), self.clock())
 
     async def _ask(self, bot: Bot, turn: BotTurn) -> BotReply:
-        if not turn.text.strip():
+        if not turn.text.strip():  # nothing asked of the bot: no sign of its health
             return BotReply.handoff(HandoffReason.BOT_FAILED, "a message without words (an attachment)")
+        reply = await self._respond(bot, turn)
+        # every answer of the backend counts, its failures whether raised or returned (Rasa's, a missing bot)
+        if reply.kind is ReplyKind.HANDOFF and reply.reason is HandoffReason.BOT_FAILED:
+            self.health.failed()
+        else:
+            self.health.answered()
+        return reply
+
+    async def _respond(self, bot: Bot, turn: BotTurn) -> BotReply:
         try:
             async with asyncio.timeout(BOT_PATIENCE):
                 return await bot.respond(turn)

@@ -14,7 +14,7 @@ from router.aio import cancel_and_wait
 from router.appkeys import ASSIGNER, BUS, ROUTER, SETTINGS, STORE, WALLBOARD
 from router.models import Role
 from router.wallboard.live import LiveWallboard
-from router.wallboard.service import Wallboard
+from router.wallboard.service import BotAlert, Wallboard
 
 
 def _still_may(agent: dict[str, object]) -> bool:
@@ -26,10 +26,19 @@ def _still_may(agent: dict[str, object]) -> bool:
     return bool(agent.get("active", True)) and may(role, Permission.SUPERVISE)
 
 
+def _bot_alert(app: web.Application) -> BotAlert:
+    """Whether this node's bot is failing its answers now."""
+    health = app[ROUTER].bot_health
+    health.check()  # a window passed with no failure in it recovers, even with no turn since
+    state = health.state
+    return BotAlert(failing=state.failing, since=state.since, failed=state.failed, answered=state.answered)
+
+
 def make_wallboard(app: web.Application) -> LiveWallboard:
     config = app[SETTINGS].wallboard
     # the router's clock and the assigner's policy, read when used: tests swap the one, a reload the other
-    board = Wallboard(app[STORE], lambda: app[ASSIGNER].policy, config.valuable, lambda: app[ROUTER].clock())  # noqa: PLW0108
+    board = Wallboard(app[STORE], lambda: app[ASSIGNER].policy, config.valuable, lambda: app[ROUTER].clock(),  # noqa: PLW0108
+                      lambda: _bot_alert(app))
     return LiveWallboard(board, app[BUS], config, _still_may)
 
 

@@ -85,11 +85,19 @@ class TeamFigures(BaseModel):
     channels: list[ChannelFigures]
 
 
+class BotAlert(BaseModel):
+    failing: bool = Field(False, description="the bot's answers fail on this node (router.bot.health): an outage")
+    since: datetime | None = Field(None, description="when they began to fail")
+    failed: int = Field(0, description="its failed answers in the judged window")
+    answered: int = Field(0, description="its answers (failed or not) in the judged window")
+
+
 class Snapshot(BaseModel):
     at: datetime = Field(description="when the figures were read")
     totals: Figures
     agents: AgentCounts = Field(description="every agent once, whatever their teams")
     teams: list[TeamFigures]
+    bot: BotAlert = Field(default_factory=BotAlert, description="whether the bot's answers are failing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +202,9 @@ class Wallboard:
     reloaded rules file counts at once."""
 
     def __init__(self, store: BoardStore, policy: Callable[[], Policy], valuable: ValuableConfig,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], bot: Callable[[], BotAlert] = BotAlert) -> None:
         self.store = store
+        self.bot = bot  # the bot's health now (router.bot.health), read at each computation
         self.policy = policy
         self.valuable = valuable
         self.clock = clock
@@ -221,7 +230,7 @@ class Wallboard:
         for team in teams:
             totals.add(team.figures)
         every, _ = agent_figures(*state, None)
-        return Computed(Snapshot(at=now, totals=totals, agents=every, teams=teams), next_breach)
+        return Computed(Snapshot(at=now, totals=totals, agents=every, teams=teams, bot=self.bot()), next_breach)
 
     @staticmethod
     def _add_sla(board: _Board, rows: list[SlaCount], targets: dict[str | None, timedelta]) -> datetime | None:

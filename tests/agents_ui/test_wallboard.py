@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from router.appkeys import WALLBOARD
+from router.appkeys import ROUTER, WALLBOARD
 from tests.agents_ui.conftest import (
     Client,
     OpenSession,
@@ -154,4 +154,38 @@ async def test_a_crm_write_is_announced_to_the_wallboard(client: Client, open_se
     resp = await client.put(f"/api/customers/by/id/{customer}", json={"tier": "gold"})
     assert resp.status == 200, await resp.text()
     assert (await next_event(ws, "customer.updated"))["customer_id"] == customer
+    await ws.close()
+
+
+async def _bot_until(ws: aiohttp.ClientWebSocketResponse, failing: bool) -> dict[str, Any]:
+    while True:
+        board = await next_event(ws, "wallboard.updated")
+        if board["bot"]["failing"] is failing:
+            return board
+
+
+async def test_a_failing_bot_is_shown_on_the_board_and_to_consoles_until_it_recovers(
+    client: Client, open_session: OpenSession
+) -> None:
+    http, _ = await _as(client, open_session, "sue", "supervisor")
+    desk = client.app[ROUTER]  # its bot_health: what the bot's turns report (tests/router/bot/test_health.py)
+    assert (await (await http.get("/api/wallboard")).json())["bot"]["failing"] is False
+    ws = await http.ws_connect("/api/ws")
+    await ws.send_json({"type": "wallboard.subscribe"})
+    await _bot_until(ws, False)
+    for _ in range(5):  # the bot's backend fails its answers (router/bot/health.py counts each)
+        desk.bot_health.failed()
+    board = await _bot_until(ws, True)
+    assert board["bot"]["failed"] == 5 and board["bot"]["since"] is not None
+    snapshot = await (await http.get("/api/wallboard")).json()
+    assert snapshot["bot"]["failing"] is True  # a screen opened during the outage shows it too
+    for _ in range(3):
+        desk.bot_health.answered()
+    await _bot_until(ws, False)
+    await ws.close()
+    # the console's socket carried the edges themselves, once each
+    ws = await http.ws_connect("/api/ws")
+    for _ in range(3):
+        desk.bot_health.failed()
+    assert (await next_event(ws, "bot.failing"))["failed"] >= 3
     await ws.close()
