@@ -10,8 +10,12 @@ any opening belongs to none):
 - ``opened``/``reopened`` starts a cycle; a reopening not to the bot asks for
   a person at once;
 - the first ``queued``/``assigned`` asks for a person (if none was yet);
-- ``queued`` starts a stay in a queue (a later one replaces it); the next
-  ``assigned`` ends it;
+- ``queued`` starts a stay in a queue (a later one replaces it); an
+  ``assigned`` that takes it ends it; an offer (``assigned``, how ``offer``)
+  ends it only once the next event shows it stuck: a ``requeued`` to the
+  same team straight after the offer is the offer given back unopened
+  (lapsed, its agent went offline), and the customer's wait goes on from the
+  stay's start;
 - the first ``first_reply`` and the first ``resolved`` are kept; ``merged``,
   ``to_bot``, each ``handoff`` and each ``transferred`` are noted; an
   ``unmerged`` undoes the ``merged`` (the cycle goes on)."""
@@ -51,6 +55,7 @@ class _Cycle:
     merged: bool = False
     with_bot: bool = False
     queued: ConversationEvent | None = None  # a stay not yet ended
+    offered: ConversationEvent | None = None  # the stay's pending offer: it sticks, or lapses back to the queue
     handoffs: list[str | None] = field(default_factory=list)
     stays: list[Stay] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
@@ -59,14 +64,8 @@ class _Cycle:
         kind = e.kind
         if kind in (Kind.QUEUED, Kind.ASSIGNED) and self.asked is None:
             self.asked = e
-        if kind is Kind.QUEUED:
-            self.queued = e
-        elif kind is Kind.ASSIGNED and self.queued is not None:
-            q = self.queued
-            self.stays.append(Stay(q.at, _packed(q.team), _packed(q.channel) or "", _packed(q.tier), e.at,
-                                   _packed(e.agent_id)))
-            self.queued = None
-        elif kind is Kind.TRANSFERRED:
+        self._stay(e)
+        if kind is Kind.TRANSFERRED:
             self.transfers.append(Transfer(e.at, _packed(e.team), _packed(e.channel) or "", _packed(e.tier),
                                            _packed(e.how), _packed(e.agent_id)))
         elif kind is Kind.HANDOFF:
@@ -81,6 +80,30 @@ class _Cycle:
             self.merged = True
         elif kind is Kind.UNMERGED:  # the open conversation is back: its cycle goes on, judged as any other
             self.merged = False
+
+    def _stay(self, e: ConversationEvent) -> None:
+        """The stays in a queue: ``e`` may start one, end one, or show a pending offer stuck or lapsed."""
+        offered, self.offered = self.offered, None
+        # given back unopened to the same queue (a move to another team is a transfer, not a lapse)
+        lapsed = (offered is not None and e.kind is Kind.QUEUED and e.how == "requeued"
+                  and self.queued is not None and (e.team or "") == (self.queued.team or ""))
+        if offered is not None and not lapsed:  # the offer stuck: the stay ended when it was made
+            self._end_stay(offered)
+        if e.kind is Kind.QUEUED:
+            if not lapsed:  # given back unopened, the customer still waits since the stay began
+                self.queued = e
+        elif e.kind is Kind.ASSIGNED and self.queued is not None:
+            if e.how == "offer":
+                self.offered = e
+            else:
+                self._end_stay(e)
+
+    def _end_stay(self, assigned: ConversationEvent) -> None:
+        q = self.queued
+        assert q is not None
+        self.stays.append(Stay(q.at, _packed(q.team), _packed(q.channel) or "", _packed(q.tier), assigned.at,
+                               _packed(assigned.agent_id)))
+        self.queued = None
 
     def facts(self) -> CycleFacts:
         s, asked, replied, resolved = self.start, self.asked, self.replied, self.resolved

@@ -59,12 +59,45 @@ def _start(asks: str, is_bot: str, char: str) -> str:
             f" CASE WHEN {asks} THEN NEW.at END, CASE WHEN {asks} THEN NEW.team END, {is_bot});")
 
 
+# the fold since SQLite migration 35 / PostgreSQL 30: a stay in a queue is not ended by an offer
+# alone. An offer (``assigned``, how ``offer``) is pending (``offered_*``) until the next event of the
+# conversation: an offer given back unopened to the same queue (it lapsed, its agent went offline;
+# ``queued``, how ``requeued``, straight after it, same team) leaves the stay running from when the
+# customer began to wait; any other event (a reply, a transfer to another team, a resolve...) ends the
+# stay at the offer. A take ends it at once.
+_LAPSE = ("(NEW.kind = 'queued' AND NEW.how = 'requeued' AND offered_at IS NOT NULL"
+          " AND COALESCE(NEW.team, '') = COALESCE(queued_team, ''))")
+_CONFIRMS = f"(offered_at IS NOT NULL AND NOT {_LAPSE})"
+_TAKE_ENDS = "(NEW.kind = 'assigned' AND NEW.how <> 'offer' AND queued_at IS NOT NULL AND offered_at IS NULL)"
+_OFFER = "(NEW.kind = 'assigned' AND NEW.how = 'offer' AND queued_at IS NOT NULL AND offered_at IS NULL)"
+
+
+def _fold_lapses(add: str, stay: str, offered_stay: str, transfer: str, true: str, reason: str) -> str:
+    """``_fold`` with lapsed offers kept in their stay (migration 35 / 30); every SET reads the row as
+    it was before the statement."""
+    fold = _fold(add, stay, transfer, true, reason)
+    head, _, _ = fold.partition("    queued_at = CASE")
+    _, _, tail = fold.partition("    transfers = CASE")
+    starts = f"NEW.kind = 'queued' AND NOT {_LAPSE}"
+    return f"""{head}    queued_at = CASE WHEN {_LAPSE} THEN queued_at WHEN NEW.kind = 'queued' THEN NEW.at
+        WHEN {_CONFIRMS} OR {_TAKE_ENDS} THEN NULL ELSE queued_at END,
+    queued_team = CASE WHEN {starts} THEN NEW.team ELSE queued_team END,
+    queued_channel = CASE WHEN {starts} THEN NEW.channel ELSE queued_channel END,
+    queued_tier = CASE WHEN {starts} THEN NEW.tier ELSE queued_tier END,
+    offered_at = CASE WHEN {_OFFER} THEN NEW.at END,
+    offered_agent = CASE WHEN {_OFFER} THEN NEW.agent_id END,
+    stays = CASE WHEN {_CONFIRMS} THEN {add.format(list="stays", value=offered_stay)}
+        WHEN {_TAKE_ENDS} THEN {add.format(list="stays", value=stay)} ELSE stays END,
+    transfers = CASE{tail}"""
+
+
 _REOPEN_ASKS = "NEW.kind = 'reopened' AND NEW.status <> 'bot'"
 _LATEST = ("start_seq = (SELECT max(l.start_seq) FROM conversation_cycles l"
            " WHERE l.conversation_id = NEW.conversation_id)")
 _STAY = ("queued_at", "queued_team", "queued_channel", "queued_tier", "NEW.at", "NEW.agent_id")
 _TRANSFER = ("NEW.at", "NEW.team", "NEW.channel", "NEW.tier", "NEW.how", "NEW.agent_id")
-_TIMES = {"queued_at", "NEW.at"}
+_OFFERED_STAY = ("queued_at", "queued_team", "queued_channel", "queued_tier", "offered_at", "offered_agent")
+_TIMES = {"queued_at", "NEW.at", "offered_at"}
 
 
 def _clean(value: str, char: str) -> str:
@@ -199,4 +232,43 @@ BEGIN
     END LOOP;
 END
 $refold$;
+"""
+
+
+# 35: reports — a lapsed offer no longer cuts a customer's wait in a queue in two (the fold above,
+# ``_fold_lapses``): the pending offer's columns, and the fold's trigger made again with them
+SQLITE_LAPSES = f"""
+ALTER TABLE conversation_cycles ADD COLUMN offered_at TEXT;
+ALTER TABLE conversation_cycles ADD COLUMN offered_agent TEXT;
+DROP TRIGGER conversation_cycles_folded;
+CREATE TRIGGER conversation_cycles_folded AFTER INSERT ON conversation_events
+    WHEN NEW.kind NOT IN ('opened', 'reopened') BEGIN
+        UPDATE conversation_cycles SET {_fold_lapses(_SQLITE_ADD, _record(_STAY, "char", "{}"),
+                                                     _record(_OFFERED_STAY, "char", "{}"),
+                                                     _record(_TRANSFER, "char", "{}"), "1",
+                                                     _record(("NEW.reason",), "char", "{}"))}
+        WHERE {_LATEST};
+    END;
+"""
+
+# 30: PostgreSQL's (SQLite's 35)
+POSTGRES_LAPSES = f"""
+ALTER TABLE conversation_cycles ADD COLUMN offered_at timestamptz, ADD COLUMN offered_agent text;
+CREATE OR REPLACE FUNCTION omnirouter_conversation_cycles() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF current_setting('omnirouter.copying', true) = 'on' THEN
+        RETURN NULL;  -- omnirouter db copy: the cycles are copied as they were folded, not folded again
+    END IF;
+    IF NEW.kind IN ('opened', 'reopened') THEN
+        {_start(_REOPEN_ASKS, "NEW.status = 'bot'", "chr")}
+    ELSE
+        UPDATE conversation_cycles SET {_fold_lapses(_PG_ADD, _record(_STAY, "chr", _PG_TIME),
+                                                     _record(_OFFERED_STAY, "chr", _PG_TIME),
+                                                     _record(_TRANSFER, "chr", _PG_TIME), "true",
+                                                     _record(("NEW.reason",), "chr", "{}"))}
+        WHERE {_LATEST};
+    END IF;
+    RETURN NULL;
+END
+$fn$;
 """

@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from router.appkeys import ASSIGNER, METRICS, STORE
+from router.reports.cycles import fold
 from router.reports.events import ConversationEvent, Kind
 from router.reports.figures import NONE, Cycle, Queues, cycles
 from router.reports.schema import HANDOFF_CODES
@@ -57,8 +58,9 @@ class ReportMetrics:
             "(business time in a queue with opening hours)", ["team", "channel"], buckets=BUCKETS, registry=registry)
         self.resolution = Histogram("omnirouter_resolution_seconds", "From (re)opening to resolving, wall-clock",
                                     ["team", "channel"], buckets=BUCKETS, registry=registry)
-        self.wait = Histogram("omnirouter_queue_wait_seconds", "Each stay in a queue until an agent was assigned, "
-                              "by the customer's tier", ["team", "tier"], buckets=BUCKETS, registry=registry)
+        self.wait = Histogram("omnirouter_queue_wait_seconds", "Each wait in a queue until an agent took it or an "
+                              "offer stuck (a lapsed one does not end it), by the customer's tier", ["team", "tier"],
+                              buckets=BUCKETS, registry=registry)
 
     async def catch_up(self) -> None:
         """Count what the log gained since the last call (the first call only marks where it is)."""
@@ -101,8 +103,7 @@ class ReportMetrics:
                 self.transfers.labels(team, event.how or NONE).inc()
             case Kind.FIRST_REPLY:
                 self._first_reply(cycle, event, queues)
-            case Kind.ASSIGNED:
-                self._assigned(cycle, event, queues)
+        self._stays(cycle, event, queues)
 
     def _first_reply(self, cycle: Cycle, event: ConversationEvent, queues: Queues) -> None:
         reopened = cycle.start.kind is Kind.REOPENED and cycle.start.status != "bot"
@@ -115,12 +116,19 @@ class ReportMetrics:
         if target is not None:
             self.sla.labels(asked.team or NONE, "met" if taken <= target else "missed").inc()
 
-    def _assigned(self, cycle: Cycle, event: ConversationEvent, queues: Queues) -> None:
-        before = [e for e in cycle.events if e.seq < event.seq and e.kind in (Kind.QUEUED, Kind.ASSIGNED)]
-        if before and before[-1].kind is Kind.QUEUED:
-            queued = before[-1]
-            self.wait.labels(queued.team or NONE, queued.tier or NONE).observe(
-                queues.business(queued.team, queued.at, event.at))
+    def _stays(self, cycle: Cycle, event: ConversationEvent, queues: Queues) -> None:
+        """Each stay in a queue that ``event`` ended, by the reports' fold (``router.reports.cycles``): a
+        take ends its stay at once, an offer only when the next event shows it stuck (not given back
+        unopened), so a lapsed offer never cuts a customer's wait in two."""
+        if event.kind not in (Kind.QUEUED, Kind.ASSIGNED) and not any(
+                e.kind is Kind.ASSIGNED for e in cycle.events if e.seq < event.seq):
+            return  # no offer nor assignment before it: it ends no stay (most events, few reads)
+        before = fold([e for e in cycle.events if e.seq < event.seq])
+        after = fold([e for e in cycle.events if e.seq <= event.seq])
+        ended = after[0].stays[len(before[0].stays) if before else 0:] if after else ()
+        for stay in ended:
+            self.wait.labels(stay.team or NONE, stay.tier or NONE).observe(
+                queues.business(stay.team, stay.queued_at, stay.assigned_at))
 
 
 # one per app, made at its first scrape (the store is open by then): kept beside the app rather than in its

@@ -2,6 +2,7 @@
 
 from router.csat.schema import SQLITE as CSAT_SURVEYS
 from router.reports.cycles_schema import SQLITE as CONVERSATION_CYCLES
+from router.reports.cycles_schema import SQLITE_LAPSES as OFFER_LAPSES
 from router.reports.schema import SQLITE as CONVERSATION_EVENTS
 from router.store.visitor_ids import SQLITE as VISITOR_IDS
 from router.webhooks.schema import INDEXES as WEBHOOK_INDEXES
@@ -493,4 +494,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN seen_at TEXT;
     UPDATE sessions SET seen_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now');
     """,
+    # 35: reports — an offer that lapsed back to the queue no longer cuts the customer's wait in two: the
+    # stay runs from when they began to wait until an offer that stuck or a take
+    # (router/reports/cycles_schema.py, _fold_lapses)
+    OFFER_LAPSES,
 ]

@@ -17,6 +17,7 @@ import logging
 from router.csat.schema import POSTGRES as CSAT_SURVEYS
 from router.ingest.pg_schema import INGEST_KNOWN_SWITCH
 from router.reports.cycles_schema import POSTGRES as CONVERSATION_CYCLES
+from router.reports.cycles_schema import POSTGRES_LAPSES as OFFER_LAPSES
 from router.reports.schema import POSTGRES as CONVERSATION_EVENTS
 from router.search.pg_schema import SEARCH as _SEARCH
 from router.search.pg_schema import SEARCH_TERMS as _SEARCH_TERMS
@@ -559,6 +560,7 @@ PG_MIGRATIONS: list[str] = [
     "CREATE INDEX IF NOT EXISTS sessions_agent ON sessions(agent_id);",  # 28: SQLite's 33
     # 29: when each session was last seen at a console (SQLite's 34; router.routing.sql: ABSENT)
     "ALTER TABLE sessions ADD COLUMN seen_at timestamptz NOT NULL DEFAULT now();",
+    OFFER_LAPSES,  # 30: a lapsed offer no longer cuts a customer's wait in two (SQLite's 35)
 ]
 
 

@@ -125,3 +125,34 @@ async def test_a_range_counts_the_cycles_that_started_in_it(store: Store) -> Non
     made = report(await store.conversation_events(since, until), [], since, until, GroupBy.DAY, QUEUES)
     [row] = made.rows
     assert (row["opened"], row["reopened"], row["resolved"], row["bot"]) == (2, 0, 2, 2)
+
+
+async def lapses(store: Store) -> None:
+    """Queued at 9:00, offered to Ann at 9:01 who never opens it: the offer lapses back to the queue at
+    9:05; Bob's offer at 9:10 sticks (he answers at 9:11). The customer waited 10 minutes for an agent,
+    one stay, not 1 and 5 minutes with the lapsed offer's 4 in none. Another, answered at 12:02, is sent
+    to senior at 12:03, where an offer lapses and the next sticks at 12:09: a wait of 6 minutes."""
+    ann = (await store.create_agent("ann", "Ann", Role.AGENT, "hash")).id
+    bob = (await store.create_agent("bob", "Bob", Role.AGENT, "hash")).id
+    waiting = await _open(store, "u1", at(9, 0), SUPPORT)
+    await store.offer(waiting, ann, 5, at(9, 1))
+    assert len(await store.release_offers(None, at(9, 5), at(9, 2))) == 1  # lapsed: back in the queue
+    await store.offer(waiting, bob, 5, at(9, 10))
+    await _reply(store, waiting, bob, at(9, 11), take=True)
+    # and a transfer back to a queue after an answer is a new wait, from the transfer
+    moved = await _open(store, "u2", at(12, 0), SUPPORT)
+    await _reply(store, moved, ann, at(12, 2), take=True)
+    senior = RouteDecision(status=ConversationStatus.QUEUED, team="senior", reason="transferred to senior by ann")
+    await store.reroute_conversation(moved, senior, at(12, 3), expected={ConversationStatus.ASSIGNED})
+    await store.offer(moved, bob, 5, at(12, 4))
+    assert len(await store.release_offers(None, at(12, 6), at(12, 5))) == 1
+    await store.offer(moved, ann, 5, at(12, 9))
+    await _resolve(store, moved, ann, at(12, 30))
+
+
+async def test_an_offer_that_lapsed_does_not_cut_the_customers_wait(store: Store) -> None:
+    await lapses(store)
+    made = await _report(store, GroupBy.TEAM)
+    teams = {r["group"]: r for r in made.rows}
+    assert (teams["support"]["wait_p50"], teams["support"]["wait_p90"]) == (120.0, 600.0)  # 600, and moved's 120
+    assert (teams["senior"]["wait_p50"], teams["senior"]["wait_p90"]) == (360.0, 360.0)  # 12:03 to 12:09

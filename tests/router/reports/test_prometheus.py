@@ -11,7 +11,7 @@ from router.config import Settings
 from router.models import IdentityRef, InboundMessage
 from router.reports.prometheus import ReportMetrics
 from router.store.base import Store
-from tests.router.reports.test_figures_contract import _day
+from tests.router.reports.test_figures_contract import _day, lapses
 from tests.router.test_app import AppClient
 
 
@@ -51,6 +51,18 @@ async def test_the_day_as_counters_and_histograms(store: Store) -> None:
     assert _value(registry, "omnirouter_transfers_total", team="senior", to="team") == 1
     await metrics.catch_up()  # nothing new: nothing counted twice
     assert _value(registry, "omnirouter_conversations_reopened_total", team="support", channel="webchat") == 1
+
+
+async def test_a_lapsed_offer_does_not_cut_the_wait_in_the_histogram(store: Store) -> None:
+    registry = CollectorRegistry()
+    metrics = ReportMetrics(registry, store, lambda: None)
+    await metrics.catch_up()
+    await lapses(store)
+    await metrics.catch_up()
+    # as the report: one wait of 600 s and one of 120 s in support, one of 360 s in senior
+    assert _value(registry, "omnirouter_queue_wait_seconds_count", team="support", tier="-") == 2
+    assert _value(registry, "omnirouter_queue_wait_seconds_sum", team="support", tier="-") == 600 + 120
+    assert _value(registry, "omnirouter_queue_wait_seconds_sum", team="senior", tier="-") == 360
 
 
 async def test_metrics_show_the_report_figures(make_client: AppClient, settings: Settings) -> None:
