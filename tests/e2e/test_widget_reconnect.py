@@ -6,38 +6,16 @@ again to a screen reader's user, and a reader lost their place."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.test_conversation import agent_logs_in, customer_says
+from tests.e2e.test_csat import Line
 
 MARK = "document.querySelectorAll('[data-omr=message]').forEach(function (n) { n.dataset.shownBefore = 'yes'; })"
 # a message's element's text is exactly its text (the time is drawn by CSS)
 THREAD = ("Array.from(document.querySelectorAll('[data-omr=message]'))"
           ".map(function (n) {"
           " return [n.getAttribute('data-author'), n.textContent, n.dataset.shownBefore || 'no']; })")
-
-
-class Line:
-    """The chat's socket through a switch: cut, the page's connections close and new ones are refused."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
-        self.connections = 0
-
-    async def connect(self, ws: WebSocketRoute) -> None:
-        if not self.up:
-            await ws.close()
-            return
-        self.connections += 1
-        self.open.append((ws, ws.connect_to_server()))
-
-    async def cut(self) -> None:
-        self.up = False
-        for page_side, server_side in self.open:
-            await server_side.close()
-            await page_side.close()
-        self.open.clear()
 
 
 async def thread(page: Page) -> list[tuple[str, str, str]]:
@@ -74,7 +52,6 @@ async def test_a_reconnection_keeps_the_thread_in_place_and_adds_what_came_meanw
 
     # welcomed again: the reply written meanwhile comes in the history, after what was shown
     await expect(shown.filter(has_text="два дня")).to_have_count(1)
-    assert line.connections >= 2
     after = await thread(customer)
     assert [row[2] for row in after] == ["yes"] * before + ["no"], after  # the same elements, one new
     assert after[-1][:2] == ("agent", "Доставка в Казань — два дня."), after
