@@ -189,8 +189,8 @@ def _keys(group_by: GroupBy, zone: tzinfo) -> Key:
             return lambda at, team, channel, tier, agent: channel
         case GroupBy.AGENT:
             return lambda at, team, channel, tier, agent: agent or NONE
-        case GroupBy.TIER:
-            return lambda at, team, channel, tier, agent: tier or NONE
+        case GroupBy.TIER:  # in lower case, as the rules and the wallboard read it: a CRM's 'Gold' is 'gold'
+            return lambda at, team, channel, tier, agent: (tier or "").lower() or NONE
 
 
 def _seconds(start: datetime, end: datetime) -> float:

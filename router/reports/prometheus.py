@@ -127,7 +127,7 @@ class ReportMetrics:
         after = fold([e for e in cycle.events if e.seq <= event.seq])
         ended = after[0].stays[len(before[0].stays) if before else 0:] if after else ()
         for stay in ended:
-            self.wait.labels(stay.team or NONE, stay.tier or NONE).observe(
+            self.wait.labels(stay.team or NONE, (stay.tier or "").lower() or NONE).observe(
                 queues.business(stay.team, stay.queued_at, stay.assigned_at))
 
 

@@ -156,3 +156,11 @@ async def test_an_offer_that_lapsed_does_not_cut_the_customers_wait(store: Store
     teams = {r["group"]: r for r in made.rows}
     assert (teams["support"]["wait_p50"], teams["support"]["wait_p90"]) == (120.0, 600.0)  # 600, and moved's 120
     assert (teams["senior"]["wait_p50"], teams["senior"]["wait_p90"]) == (360.0, 360.0)  # 12:03 to 12:09
+
+
+async def test_a_tier_is_one_group_whatever_its_case(store: Store) -> None:
+    """A CRM's 'Gold' and an import's 'gold' are one tier, as the rules and the wallboard read it."""
+    for n, tier in enumerate(("Gold", "gold", "GOLD")):
+        await _open(store, f"+7912000000{n}", at(9, n), SUPPORT, tier)
+    tiers = {r["group"]: r["opened"] for r in (await _report(store, GroupBy.TIER)).rows}
+    assert tiers == {"gold": 3}
