@@ -202,23 +202,28 @@ function moreRow() {
   return li;
 }
 
+// a list item holding a real button: a screen reader hears a list of n items (a role on the
+// <li> itself would hide the list), and the button takes Enter and Space as any button does
 function conversationRow(conv) {
-  const li = el("li", "conv");
-  li.dataset.testid = "conversation";
-  li.dataset.id = conv.id;
-  li.tabIndex = 0;
-  li.setAttribute("role", "button");
-  li.classList.toggle("selected", conv.id === state.selected);
+  const li = el("li", "conv-item");
+  const row = el("button", "conv");
+  row.type = "button";
+  row.dataset.testid = "conversation";
+  row.dataset.id = conv.id;
+  const selected = conv.id === state.selected;
+  row.classList.toggle("selected", selected);
+  if (selected) row.setAttribute("aria-current", "true");
   const tags = el("span", "conv-tags");
   tags.append(el("span", `badge ${conv.status}`, statusText(conv.status)), el("span", "channel", channelText(conv.channel)));
-  li.append(
+  row.append(
     avatar(customerName(conv), conv.customer_id),
     el("span", "conv-name", customerName(conv)),
     el("span", "conv-time", relativeTime(conv.last_message_at)),
     tags,
     el("span", "conv-preview", window.i18n.described(conv.last_message_text)),
   );
-  if (window.searchUI) window.searchUI.decorateRow(li, conv); // search.js: its labels
+  if (window.searchUI) window.searchUI.decorateRow(row, conv); // search.js: its labels
+  li.append(row);
   return li;
 }
 
@@ -252,11 +257,10 @@ function upsertConversation(conv) {
   if (conv.id === state.selected) renderHeader(conv);
 }
 
+// a click, or Enter or Space on the row's button (which the browser turns into a click)
 function onListActivate(event) {
   const row = event.target.closest('[data-testid="conversation"]');
   if (!row) return;
-  if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
-  event.preventDefault();
   select(row.dataset.id).catch(showActionError);
 }
 
@@ -555,7 +559,6 @@ function wire() {
   });
   box.addEventListener("input", autoGrow);
   $("#conversations").addEventListener("click", onListActivate);
-  $("#conversations").addEventListener("keydown", onListActivate);
   $('[data-testid="take"]').addEventListener("click", () => act("assign", {}).catch(showActionError));
   $('[data-testid="resolve"]').addEventListener("click", () => resolveSelected().catch(showActionError));
   $('[data-testid="reopen"]').addEventListener("click", () => act("reopen").catch(showActionError));

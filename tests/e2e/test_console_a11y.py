@@ -1,0 +1,43 @@
+"""The console for keyboard and screen-reader users, in Chromium: the conversation list
+and the search hits are lists of buttons (not list items playing buttons, which hides
+the list), a focused hit shows where the keyboard is, the status tabs move with the
+arrow keys (the WAI-ARIA tabs pattern), and the reply box names the list it offers
+without aria-expanded (which a textarea does not take)."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+
+from tests.e2e.test_conversation import customer_says, open_widget
+from tests.e2e.test_keyboard_focus import signed_in
+
+QUESTION = "Позовите оператора, пожалуйста"
+ROW = '[data-testid="conversation"]'
+# what a screen reader is told an element is: its role attribute, else its tag
+ROLE = "(n) => n.getAttribute('role') || n.tagName"
+RING = "(n) => { const s = getComputedStyle(n); return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+
+
+async def a_customer_asks(browser: Browser, base: str) -> None:
+    customer = await (await browser.new_context(locale="ru-RU")).new_page()
+    await open_widget(customer, base)
+    await customer_says(customer, QUESTION)
+
+
+async def test_the_conversations_are_a_list_of_buttons(service: str, browser: Browser) -> None:
+    await a_customer_asks(browser, service)
+    page = await signed_in(browser, service)
+    row = page.locator(ROW, has_text=QUESTION)
+    await expect(row).to_have_count(1)
+    # a list of one item, whose item holds a button: what a screen reader counts and presses
+    await expect(page.locator("#conversations").get_by_role("listitem")).to_have_count(1)
+    await expect(page.locator("#conversations").get_by_role("listitem").get_by_role("button")).to_have_count(1)
+    assert await row.evaluate(ROLE) == "BUTTON"
+    assert await row.evaluate("(n) => n.parentElement.tagName") == "LI"
+    items = page.locator("#conversations > li")
+    assert await items.evaluate_all("(items) => items.every((li) => !li.hasAttribute('role'))")
+    # the keyboard opens it (Space, as Enter does) and the row says it is the one open
+    await row.focus()
+    await page.keyboard.press("Space")
+    await expect(page.locator('[data-testid="conversation-title"]')).to_be_visible()
+    await expect(row).to_have_attribute("aria-current", "true")
