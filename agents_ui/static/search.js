@@ -197,7 +197,7 @@
 
   // a hit's status and labels, as the lists show them
   function hitTags(conv) {
-    const tags = node("div", "search-hit-tags");
+    const tags = node("span", "search-hit-tags");
     const status = node("span", `badge ${conv.status}`, tr(`status.${conv.status}`));
     status.dataset.testid = "search-hit-status";
     tags.append(status, ...labelChips(conv.labels));
@@ -206,32 +206,31 @@
 
   // a conversation changed (a take, a resolve, a label...): its hits follow, as the lists' rows do
   function followHits(conv) {
-    document.querySelectorAll('#search-results [data-testid="search-hit"]').forEach((li) => {
-      const tags = li.querySelector(".search-hit-tags");
-      if (li.dataset.conversation === conv.id && tags && conv.status) tags.replaceWith(hitTags({ ...conv, labels: labelsOf(conv) }));
+    document.querySelectorAll('#search-results [data-testid="search-hit"]').forEach((hit) => {
+      const tags = hit.querySelector(".search-hit-tags");
+      if (hit.dataset.conversation === conv.id && tags && conv.status) tags.replaceWith(hitTags({ ...conv, labels: labelsOf(conv) }));
     });
   }
 
-  function resultRow(conv, title, text, ts) {
-    const li = node("li", "search-hit");
-    li.dataset.testid = "search-hit";
-    li.tabIndex = 0;
-    li.setAttribute("role", "button");
-    const head = node("div", "search-hit-head");
+  // a list item holding a real button when the hit opens a conversation (a role on the <li>
+  // would hide the list from a screen reader); a customer with none is read, not pressed
+  function resultRow(conv, title, text, ts, opens = conv ? conv.id : null) {
+    const li = node("li", "search-hit-item");
+    const hit = node(opens ? "button" : "div", "search-hit");
+    hit.dataset.testid = "search-hit";
+    const head = node("span", "search-hit-head");
     head.append(node("span", "search-hit-name", title), node("span", "search-hit-time", ts ? when(ts) : ""));
-    li.append(head, node("div", "search-hit-text", text || ""));
-    if (conv) {
-      li.dataset.conversation = conv.id;
-      li.append(hitTags(conv));
+    hit.append(head, node("span", "search-hit-text", text || ""));
+    if (conv) hit.append(hitTags(conv));
+    if (opens) {
+      hit.type = "button";
+      hit.dataset.conversation = opens;
+      // a click, or Enter or Space (which the browser turns into a click)
+      hit.addEventListener("click", () => {
+        document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: opens } }));
+      });
     }
-    const open = (e) => {
-      if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") return;
-      e.preventDefault();
-      if (!li.dataset.conversation) return;
-      document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: li.dataset.conversation } }));
-    };
-    li.addEventListener("click", open);
-    li.addEventListener("keydown", open);
+    li.append(hit);
     return li;
   }
 
@@ -245,10 +244,8 @@
       return data.conversations.map((c) => resultRow(c, name(c), window.i18n.described(c.last_message_text), c.last_message_at));
     }
     return data.customers.map((c) => {
-      const row = resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => window.customerIdentityText(i.kind, i.value)).join(" · "),
-        null);
-      if (c.conversation_id) row.dataset.conversation = c.conversation_id;
-      return row;
+      return resultRow(null, customerLabel(c.display_name, c.id), c.identities.map((i) => window.customerIdentityText(i.kind, i.value)).join(" · "),
+        null, c.conversation_id || null);
     });
   }
 

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.test_conversation import customer_says, open_widget
 from tests.e2e.test_keyboard_focus import signed_in
+from tests.e2e.test_search import search_until_found
 
 QUESTION = "Позовите оператора, пожалуйста"
 ROW = '[data-testid="conversation"]'
@@ -41,3 +42,24 @@ async def test_the_conversations_are_a_list_of_buttons(service: str, browser: Br
     await page.keyboard.press("Space")
     await expect(page.locator('[data-testid="conversation-title"]')).to_be_visible()
     await expect(row).to_have_attribute("aria-current", "true")
+
+
+async def test_a_search_hit_is_a_button_the_keyboard_reaches_and_shows(service: str, browser: Browser) -> None:
+    await a_customer_asks(browser, service)
+    page = await signed_in(browser, service)
+    await expect(page.locator(ROW, has_text=QUESTION)).to_have_count(1)
+    # the hits are list items holding buttons, reached by Tab, with a ring that shows
+    await search_until_found(page, "оператора", QUESTION)
+    hit = page.locator('[data-testid="search-hit"]', has_text=QUESTION)
+    assert await hit.evaluate(ROLE) == "BUTTON"
+    assert await hit.evaluate("(n) => n.parentElement.tagName") == "LI"
+    await expect(page.locator('[data-testid="search-results"]').get_by_role("listitem")).to_have_count(1)
+    for _ in range(30):
+        if await hit.evaluate("(n) => n === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await expect(hit).to_be_focused()
+    ring = await hit.evaluate(RING)
+    assert ring[0] != "none" and ring[1] >= 2, ring
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-testid="conversation-title"]')).to_be_visible()
