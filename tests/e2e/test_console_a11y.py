@@ -63,3 +63,23 @@ async def test_a_search_hit_is_a_button_the_keyboard_reaches_and_shows(service: 
     assert ring[0] != "none" and ring[1] >= 2, ring
     await page.keyboard.press("Enter")
     await expect(page.locator('[data-testid="conversation-title"]')).to_be_visible()
+
+
+async def test_the_status_tabs_move_with_the_arrow_keys(service: str, browser: Browser) -> None:
+    page = await signed_in(browser, service)
+    tabs = page.locator('[role="tablist"] [role="tab"]')
+    await expect(tabs).to_have_count(4)
+    tab = lambda name: page.locator(f'[role="tab"][data-filter="{name}"]')  # noqa: E731
+    # one tab in the Tab order: the selected one
+    await expect(tab("open")).to_have_attribute("tabindex", "0")
+    for other in ("queued", "mine", "resolved"):
+        await expect(tab(other)).to_have_attribute("tabindex", "-1")
+    await tab("open").focus()
+    for key, name in (("ArrowRight", "queued"), ("ArrowRight", "mine"), ("End", "resolved"), ("ArrowRight", "open"),
+                      ("ArrowLeft", "resolved"), ("Home", "open")):
+        await page.keyboard.press(key)
+        # the keyboard is on the tab reached, which is chosen and is now the one in the Tab order
+        await expect(tab(name)).to_be_focused()
+        await expect(tab(name)).to_have_attribute("aria-selected", "true")
+        await expect(tab(name)).to_have_attribute("tabindex", "0")
+        await expect(page.locator('[role="tab"][aria-selected="true"]')).to_have_count(1)
