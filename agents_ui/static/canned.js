@@ -189,7 +189,8 @@
       picker.offers = null; // fetched afresh: the profile or the replies may have changed
       showError("");
       root.hidden = false;
-      box().setAttribute("aria-expanded", "true");
+      // a textarea takes no aria-expanded (nor the combobox role): the list it shows is
+      // named by aria-controls and its active option by aria-activedescendant, while open
       box().setAttribute("aria-controls", "canned-options");
       load();
     }
@@ -203,8 +204,9 @@
     if (root) root.hidden = true;
     const b = box();
     if (b) {
-      b.setAttribute("aria-expanded", "false");
-      b.removeAttribute("aria-activedescendant");
+      // notes.js's @-list may hold the box's links now: only this list's are taken away
+      if (b.getAttribute("aria-controls") === "canned-options") b.removeAttribute("aria-controls");
+      if ((b.getAttribute("aria-activedescendant") || "").startsWith("canned-option-")) b.removeAttribute("aria-activedescendant");
     }
   }
 

@@ -236,6 +236,21 @@
     notes.suggest = { items: [], index: 0, start: -1 };
     const box = $("#mention-suggestions");
     if (box) box.hidden = true;
+    linkSuggestions(false);
+  }
+
+  // the reply box names the @-list while it shows (aria-controls) and its active colleague
+  // (aria-activedescendant): a screen reader reads the option the arrows reach
+  function linkSuggestions(shown) {
+    const reply = $('[data-testid="reply"]');
+    if (!reply) return;
+    if (shown) {
+      reply.setAttribute("aria-controls", "mention-suggestions");
+      reply.setAttribute("aria-activedescendant", `mention-suggestion-${notes.suggest.index}`);
+    } else if (reply.getAttribute("aria-controls") === "mention-suggestions") {
+      reply.removeAttribute("aria-controls");
+      reply.removeAttribute("aria-activedescendant");
+    }
   }
 
   function renderSuggestions() {
@@ -244,12 +259,14 @@
       const li = el("li", i === notes.suggest.index ? "active" : "");
       li.dataset.testid = "mention-suggestion";
       li.dataset.username = agent.username;
+      li.id = `mention-suggestion-${i}`;
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", String(i === notes.suggest.index));
       li.append(el("span", "mention-user", `@${agent.username}`), el("span", "muted", agent.display_name));
       return li;
     }));
     box.hidden = notes.suggest.items.length === 0;
+    linkSuggestions(!box.hidden);
   }
 
   async function refreshAgents() {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
+from tests.e2e.test_canned_composer import saves_ref
 from tests.e2e.test_conversation import customer_says, open_widget
 from tests.e2e.test_keyboard_focus import signed_in
 from tests.e2e.test_search import search_until_found
@@ -83,3 +84,27 @@ async def test_the_status_tabs_move_with_the_arrow_keys(service: str, browser: B
         await expect(tab(name)).to_have_attribute("aria-selected", "true")
         await expect(tab(name)).to_have_attribute("tabindex", "0")
         await expect(page.locator('[role="tab"][aria-selected="true"]')).to_have_count(1)
+
+
+async def test_the_reply_box_names_the_list_it_offers_without_aria_expanded(service: str, browser: Browser) -> None:
+    await a_customer_asks(browser, service)
+    page = await signed_in(browser, service)
+    await saves_ref(page)
+    await page.locator(ROW, has_text=QUESTION).click()
+    reply = page.locator('[data-testid="reply"]')
+    await reply.fill("/re")
+    await expect(page.locator('[data-testid="canned-picker"]')).to_be_visible()
+    await expect(page.locator('[data-testid="canned-option"]')).to_have_count(1)
+    # a textarea takes no aria-expanded: the list is named by aria-controls, its active option by
+    # aria-activedescendant, both pointing at what is in the page
+    assert await reply.get_attribute("aria-expanded") is None
+    await expect(reply).to_have_attribute("aria-controls", "canned-options")
+    assert await page.locator("#canned-options").get_attribute("role") == "listbox"
+    active = await reply.get_attribute("aria-activedescendant")
+    assert active and await page.locator(f"#{active}").get_attribute("role") == "option"
+    # the list shut: the box names nothing any more
+    await reply.fill("")
+    await expect(page.locator('[data-testid="canned-picker"]')).to_be_hidden()
+    await expect(reply).not_to_have_attribute("aria-controls", "canned-options")
+    assert await reply.get_attribute("aria-expanded") is None
+    assert await reply.get_attribute("aria-activedescendant") is None
