@@ -189,20 +189,21 @@
     select.hidden = options.length === 0;
   }
 
-  document.addEventListener("change", (event) => {
-    const select = event.target;
-    if (!select.matches || !select.matches('[data-testid="transfer"]') || !select.value || !selected) return;
-    const team = select.value;
+  // on a committed choice only (choice.js): an agent walking the list with the arrows transfers nothing
+  function transfer(team) {
+    const select = document.querySelector('[data-testid="transfer"]');
     select.value = "";
+    if (!selected) return;
     post(`/api/conversations/${encodeURIComponent(selected)}/transfer`, { team })
       .catch((err) => { document.getElementById("reply-error").textContent = i18n.error(err); });
-  });
+  }
 
   document.addEventListener("conversation:selected", (event) => { selected = event.detail.id; });
 
   document.addEventListener("DOMContentLoaded", () => {
     const app = document.getElementById("app");
     if (!app) return;
+    window.onCommittedChoice(document.querySelector('[data-testid="transfer"]'), transfer);
     // the console shows #app after a login: that is when presence can be read
     new MutationObserver(() => {
       if (app.hidden) {

@@ -20,7 +20,8 @@
     node.className = "transfer reassign";
     node.setAttribute("aria-label", tr("supervisor.reassign_aria"));
     node.hidden = true;
-    node.addEventListener("change", () => reassign(node).catch(showError));
+    // on a committed choice only (choice.js): walking the list with the arrows reassigns nobody
+    window.onCommittedChoice(node, () => reassign(node).catch(showError));
     const transfer = document.querySelector('[data-testid="transfer"]');
     transfer.parentNode.insertBefore(node, transfer.nextSibling);
     return node;
