@@ -28,6 +28,7 @@ from tests.connectors.twilio_helpers import (
 from tests.fakes.telegram_api import FakeTelegram
 
 ADMIN_PASSWORD = "e2e admin password"
+REPO = Path(__file__).resolve().parents[2]
 # Playwright's assertions retry for 5 s by default: a busy machine can take longer
 # to render what the test waits for. The ceiling is a hang detector.
 expect.set_options(timeout=HANG * 1000)
@@ -102,9 +103,13 @@ async def running_service(
     SIGTERM must end the process cleanly."""
     port = free_port()
     (folder / "omnirouter.yaml").write_text(config_for_port(port), encoding="utf-8")
+    # run in ``folder``: what the service keeps at paths relative to where it runs (files.folder's
+    # var/files, the bot's var/cache...) lands there, never in the checkout the tests run from;
+    # this checkout's code still the one imported (PYTHONPATH)
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "router.cli", "run", "--config", str(folder),
-        env={**os.environ, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})},
+        sys.executable, "-m", "router.cli", "run", "--config", str(folder), cwd=folder,
+        env={**os.environ, "PYTHONPATH": python_path, "OMNIROUTER_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
