@@ -84,8 +84,13 @@ window.consoleScreens = (() => {
       section.hidden = false;
       document.body.classList.add(bodyClass);
       settleInert();
-      if (!wasOpen) section.focus({ preventScroll: true });
-      await spec.opened(section);
+      try {
+        await spec.opened(section);
+      } finally {
+        // the keyboard goes to the screen once it holds what it shows: put there before the
+        // screen's controls came, a Tab would find none and drop the keyboard to <body>
+        if (!wasOpen && !section.hidden && !section.contains(document.activeElement)) section.focus({ preventScroll: true });
+      }
     }
 
     function close() {

@@ -5,8 +5,11 @@ never onto controls hidden behind a screen that covers them."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page, expect
+import asyncio
 
+from playwright.async_api import Browser, Page, Route, expect
+
+from tests.conftest import HANG
 from tests.e2e.conftest import ADMIN_PASSWORD, new_page, open_row, sign_in
 from tests.e2e.page_wait import until_true
 from tests.e2e.test_conversation import customer_says, open_widget
@@ -64,6 +67,34 @@ async def test_a_screen_takes_the_keyboard_and_gives_it_back_to_the_menu(service
         await page.keyboard.press("Escape")
         await expect(screen).to_be_hidden()
         await expect(page.locator(MORE)).to_be_focused()
+
+
+async def test_a_screen_whose_contents_are_late_still_takes_the_first_tab(service: str, browser: Browser) -> None:
+    """On a slow network a screen's contents come after it opens: a Tab pressed meanwhile must not
+    drop the keyboard to <body> (from where it is lost), it is on the screen once its controls came."""
+    page = await signed_in(browser, service)
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        answer = await route.fetch()
+        asked.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await page.route("**/api/webhooks", hold)
+    await press_in_more(page, "webhooks-open")
+    screen = page.locator("#webhooks-screen")
+    await expect(screen).to_be_visible()
+    await asyncio.wait_for(asked.wait(), HANG)
+    await page.keyboard.press("Tab")  # before the screen has a control
+    release.set()
+    await expect(screen.locator('[data-testid="webhooks-close"]')).to_be_visible()
+    await until_true(page, "(id) => document.getElementById(id).contains(document.activeElement)", "webhooks-screen")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(
+        "(id) => { const n = document.activeElement; return n !== document.getElementById(id) && "
+        "document.getElementById(id).contains(n); }", "webhooks-screen"
+    ), await page.evaluate(FOCUSED)
 
 
 async def test_a_dialog_opened_from_the_menu_gives_the_keyboard_back_to_the_menu(
