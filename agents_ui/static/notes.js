@@ -340,24 +340,27 @@
     button.title = tr("notes.unread", { count: notes.unread });
   }
 
+  // a list item holding a real button (a role on the <li> would hide the list from a screen
+  // reader); Enter and Space press it as any button
   function mentionRow(mention) {
-    const li = el("li", mention.read_at ? "mention-item" : "mention-item unread");
-    li.dataset.testid = "mention";
-    li.dataset.conversation = mention.note.conversation_id;
-    li.tabIndex = 0;
-    li.setAttribute("role", "button");
-    const head = el("div", "mention-head");
+    const li = el("li", "mention-entry");
+    const row = el("button", mention.read_at ? "mention-item" : "mention-item unread");
+    row.type = "button";
+    row.dataset.testid = "mention";
+    row.dataset.conversation = mention.note.conversation_id;
+    const head = el("span", "mention-head");
     const where = window.customerLabel ? window.customerLabel(mention.customer_name, mention.customer_id)
       : mention.customer_name || tr("notes.customer");
     head.append(
       el("span", "mention-where", where),
       el("span", "muted", when(mention.note.created_at)),
     );
-    li.append(
+    row.append(
       head,
-      el("div", "mention-by", tr("notes.mentioned_by", { name: mention.note.agent_name })),
-      el("div", "mention-text", mention.note.text),
+      el("span", "mention-by", tr("notes.mentioned_by", { name: mention.note.agent_name })),
+      el("span", "mention-text", mention.note.text),
     );
+    li.append(row);
     return li;
   }
 
@@ -399,8 +402,6 @@
   function openMention(event) {
     const row = event.target.closest('[data-testid="mention"]');
     if (!row) return;
-    if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
-    event.preventDefault();
     toggleView(false);
     document.dispatchEvent(new CustomEvent("conversation:open", { detail: { id: row.dataset.conversation } }));
   }
@@ -479,8 +480,7 @@
     head.append(said(el("h2"), "notes.mentions"), close);
     const list = el("ul", "mentions-list");
     list.id = "mentions-list";
-    list.addEventListener("click", openMention);
-    list.addEventListener("keydown", openMention);
+    list.addEventListener("click", openMention); // a click, or Enter or Space on a mention's button
     const empty = said(el("p", "muted mentions-empty"), "notes.no_mentions");
     empty.id = "mentions-empty";
     view.append(head, list, empty);

@@ -50,6 +50,9 @@ async def bob_opens_it_from_his_mentions(b: Page) -> None:
     mention = b.locator('[data-testid="mention"]')
     await expect(mention).to_have_count(1)
     await expect(mention).to_contain_text(NOTE_REST)
+    # a list of mentions, each a button in its item: what a screen reader counts and presses
+    what = "(n) => [n.tagName, n.parentElement.tagName, n.parentElement.getAttribute('role')]"
+    assert await mention.evaluate(what) == ["BUTTON", "LI", None]
     await expect(b.locator('[data-testid="mentions-view"] h2')).to_have_text("Упоминания")  # Bob reads Russian
     await mention.click()
     await expect(b.locator('[data-testid="conversation-title"]')).to_be_visible()
