@@ -396,8 +396,11 @@ async function select(id, { focus = true } = {}) {
     api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`),
   ]);
   if (state.selected !== id) return; // another row was clicked meanwhile
-  state.conversations.set(id, detail.conversation);
-  renderHeader(detail.conversation);
+  // a Take (or a pushed change) while it was read is newer than the read: kept, not undone
+  const known = state.conversations.get(id);
+  const conv = known && known.updated_at > detail.conversation.updated_at ? known : detail.conversation;
+  state.conversations.set(id, conv);
+  renderHeader(conv);
   history.messages.forEach(showMessage);
   state.loaded = id;
   document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js

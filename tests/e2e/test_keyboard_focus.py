@@ -6,6 +6,7 @@ never onto controls hidden behind a screen that covers them."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from playwright.async_api import Browser, Page, Route, expect
 
@@ -146,6 +147,34 @@ async def test_an_action_that_hides_itself_hands_the_keyboard_on(service: str, b
     await expect(page.locator('[data-testid="reopen"]')).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator('[data-testid="reply"]')).to_be_focused()
+
+
+async def test_a_take_pressed_while_the_conversation_opens_is_not_undone(service: str, browser: Browser) -> None:
+    """Opening a conversation reads it; a Take pressed before that read comes back is newer than
+    it: the header keeps the taken conversation (no Take button back, as if nothing happened)."""
+    customer = await new_page(browser)
+    await open_widget(customer, service)
+    await customer_says(customer, "Позовите оператора, пожалуйста")
+    page = await signed_in(browser, service)
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        answer = await route.fetch()  # read now, before the Take; handed to the page after it
+        asked.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await page.route(re.compile(r".*/api/conversations/[^/?]+$"), hold)
+    await open_row(page, "Позовите оператора")
+    await asyncio.wait_for(asked.wait(), HANG)
+    take = page.locator('[data-testid="take"]')
+    await take.click()
+    await expect(take).to_be_hidden()
+    release.set()
+    # the history is drawn after the header, from the same read: both done
+    await expect(page.locator('[data-testid="message"][data-author="customer"]')).to_have_count(1)
+    await expect(take).to_be_hidden()
+    await expect(page.locator('[data-testid="resolve"]')).to_be_visible()
 
 
 async def shift_tab_to(page: Page, selector: str, presses: int = 12) -> None:
