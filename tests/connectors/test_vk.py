@@ -266,8 +266,8 @@ async def test_new_senders_who_write_while_a_lookup_waits_its_turn_are_named_in_
     for in that lookup. The ids were taken before vk-api's pacing sleep, so a sender who wrote
     during it waited a whole interval more (1-2 s in all), and past NAME_WAIT lost their name."""
     monkeypatch.setattr(connectors.vk_names, "NAME_WAIT", HANG)  # each name is waited for, whenever it comes
-    # 0.8 requests a second leave users.get one call in 5 s: the second sender writes well within it
-    vk_settings.connectors["vk"] = ConnectorConfig(**vk_settings.connectors["vk"].model_dump(), requests_per_second=0.8)
+    # 0.4 requests a second leave users.get one call in 10 s: the second sender writes well within it, busy or not
+    vk_settings.connectors["vk"] = ConnectorConfig(**vk_settings.connectors["vk"].model_dump(), requests_per_second=0.4)
     caplog.set_level(logging.DEBUG, logger="connectors.vk_names")
     client = await make_client(vk_settings)
     assert await post(client, message_new(50, "first")) == (200, "ok")
