@@ -114,6 +114,8 @@ async def test_a_survey_answer_does_not_reopen_but_the_next_message_does(client:
     await login(client)
     conv = await customer_writes(client, "Where is my order?")
     assert (await client.post(f"/api/conversations/{conv}/assign", json={})).status == 200
+    # an agent's answer: a survey is asked only of a conversation an agent answered (router.csat)
+    assert (await client.post(f"/api/conversations/{conv}/messages", json={"text": "On its way"})).status == 201
     await _resolve(client, conv)
     assert await customer_writes(client, "5", external_id="2") == conv  # the rating, kept with the survey
     rated = await _conversation(client, conv)
