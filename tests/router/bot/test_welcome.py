@@ -90,6 +90,7 @@ def test_welcome_back_and_topics_in_bot_yaml_are_checked_with_their_lines(tmp_pa
     assert topic is not None and topic["en"] == "about paying"
     assert problems(tmp_path, GOOD + "welcome_back: {pause: 0}\n") == [
         "14: welcome_back: pause must be more than 0 seconds"]
-    assert problems(tmp_path, GOOD + "welcome_back: {after: 4h}\n")[0].startswith("14: welcome_back.after: Extra")
+    assert problems(tmp_path, GOOD + "welcome_back: {after: 4h}\n")[0].startswith(
+        "14: welcome_back.after: unknown key: the keys here are enabled, pause")
     assert problems(tmp_path, with_topic.replace("topic: {en: about paying}", "topic: {en: '  '}"))[0].startswith(
         "11: intents.1.topic.en: must not be empty")
