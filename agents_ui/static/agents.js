@@ -123,7 +123,7 @@
       select.append(option);
     }
     select.value = screen.roster.settings.presence_at_login;
-    select.addEventListener("change", async () => {
+    window.onCommittedChoice(select, async () => { // a committed choice, not each arrow key (choice.js)
       try {
         await call("PUT", "/api/agents/settings", { presence_at_login: select.value });
         screen.roster.settings.presence_at_login = select.value;
@@ -209,7 +209,7 @@
       select.append(option);
     }
     select.value = row.presence;
-    select.addEventListener("change", () => {
+    window.onCommittedChoice(select, () => { // a committed choice, not each arrow key (choice.js)
       act("/api/presence", { presence: select.value, agent_id: row.agent.id });
     });
     return select;

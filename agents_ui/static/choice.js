@@ -4,7 +4,8 @@
 // would transfer the conversation to the first team an agent walks past. Here:
 // - the mouse (or a list opened with Space or Alt+Down, then picked) acts at once;
 // - the arrows only show the choice; Enter commits it; Escape or leaving the select
-//   drops it, and nothing happened.
+//   drops it: the select shows again what it showed before the keys moved it (the
+//   placeholder of Transfer, the agent's presence), and nothing happened.
 // window.onCommittedChoice(select, act): act(value) runs once per committed choice.
 "use strict";
 
@@ -13,6 +14,7 @@ window.onCommittedChoice = (() => {
 
   return (select, act) => {
     let browsing = false; // the value shown was reached by keys, not chosen
+    let before = ""; // what the select showed when the keys began to move it
 
     function commit() {
       browsing = false;
@@ -21,7 +23,7 @@ window.onCommittedChoice = (() => {
 
     function drop() {
       browsing = false;
-      select.value = "";
+      select.value = before;
     }
 
     select.addEventListener("keydown", (event) => {
@@ -31,11 +33,13 @@ window.onCommittedChoice = (() => {
         commit();
       } else if (event.key === "Escape") {
         if (browsing) drop();
-      } else {
-        // a key that moves the closed list's value: a look, not a choice (Alt+Down opens the list)
-        const moves = MOVES.has(event.key) || (event.key.length === 1 && event.key !== " ");
-        browsing = moves && !event.altKey;
-      }
+      } else if (event.key === " " || event.altKey) {
+        browsing = false; // the list opens (Space, Alt+Down): its pick is a choice
+      } else if (MOVES.has(event.key) || event.key.length === 1) {
+        // a key that moves the closed list's value: a look, not a choice
+        if (!browsing) before = select.value;
+        browsing = true;
+      } // Tab, Shift…: the look stays a look, dropped when the select is left
     });
     select.addEventListener("change", () => {
       if (!browsing) commit();

@@ -70,11 +70,11 @@
     }
   }
 
-  document.addEventListener("change", (event) => {
-    const select = event.target;
-    if (!select.matches || !select.matches('[data-testid="presence"]')) return;
+  // a committed choice only (choice.js): arrowing through the list put the agent online on the way
+  // to "offline", and an agent put online is offered conversations at once
+  window.onCommittedChoice(document.querySelector('[data-testid="presence"]'), (value) => {
     presenceVersion += 1;
-    post("/api/presence", { presence: select.value }).catch(() => loadPresence().catch(() => {}));
+    post("/api/presence", { presence: value }).catch(() => loadPresence().catch(() => {}));
   });
 
   // the prompt's "Go online" (agents.js): its POST answered; shown unless a newer word came meanwhile

@@ -61,3 +61,44 @@ async def test_walking_the_transfer_list_with_the_arrows_transfers_nothing_until
     await page.keyboard.press("Escape")
     await expect(transfer).to_have_value("")
     assert await moved() is not None
+
+
+async def test_walking_the_presence_list_with_the_arrows_changes_nothing_until_enter(
+    service: str, browser: Browser
+) -> None:
+    """The top bar's presence acted on each arrow key: walking from "offline" to "away" passed
+    "online", and an agent put online is offered conversations at once."""
+    page = await signed_in(browser, service)
+    presence = page.locator('[data-testid="presence"]')
+    await expect(presence).to_be_visible()
+
+    async def on_the_server() -> str:
+        me = await (await page.request.get(f"{service}/api/me")).json()
+        listed = await (await page.request.get(f"{service}/api/presence")).json()
+        return str(next((p["presence"] for p in listed["presence"] if p["agent_id"] == me["agent"]["id"]),
+                        "offline"))
+
+    start = await on_the_server()
+    await expect(presence).to_have_value(start)
+    values: list[str] = await presence.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+    shown = values[(values.index(start) + 1) % len(values)]
+    await presence.focus()
+    await page.keyboard.press("ArrowDown" if values.index(start) + 1 < len(values) else "Home")
+    await expect(presence).to_have_value(shown)
+    # a look, and leaving the select drops it: the select shows the presence again, the server kept it
+    await page.keyboard.press("Tab")
+    await expect(presence).to_have_value(start)
+    await presence.focus()
+    await page.keyboard.press("ArrowDown" if values.index(start) + 1 < len(values) else "Home")
+    await page.keyboard.press("Escape")
+    await expect(presence).to_have_value(start)
+    assert await on_the_server() == start
+    # Enter commits what is shown (the console's Escape took the focus back to the page: given again)
+    await presence.focus()
+    await page.keyboard.press("ArrowDown" if values.index(start) + 1 < len(values) else "Home")
+    await page.keyboard.press("Enter")
+
+    async def changed() -> bool:
+        return await on_the_server() == shown
+
+    await eventually(changed, f"the presence to become {shown}")
