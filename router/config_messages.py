@@ -78,12 +78,10 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return [m for arg in get_args(annotation) for m in _models_in(arg)]
-    if origin in (list, tuple, set, frozenset):
+    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
         return [m for arg in get_args(annotation) for m in _models_in(arg)]
     if origin is dict and len(args := get_args(annotation)) == 2:
-        return [m for m in _models_in(args[1])]
+        return _models_in(args[1])  # a mapping's values; its keys are names
     return []
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class ValuableConfig(BaseModel):
@@ -12,7 +14,9 @@ class ValuableConfig(BaseModel):
     of the rule that sends valuable customers ahead; empty: nobody."""
 
     model_config = ConfigDict(extra="forbid")
-    tiers: list[str] = Field(default_factory=list, description="a customer whose tier is one of these")
+    # in lower case, as the rules' customer_tier reads a customer's tier: 'Gold' here is 'gold'
+    tiers: Annotated[list[str], AfterValidator(lambda tiers: [t.lower() for t in tiers])] = Field(
+        default_factory=list, description="a customer whose tier is one of these")
     min_ltv: float | None = Field(None, ge=0, description="or whose lifetime value is at least this")
 
 

@@ -121,7 +121,7 @@ def _number(value: Any) -> float:
 
 def is_valuable(tier: Any, lifetime_value: Any, valuable: ValuableConfig) -> bool:
     """The rules' ``customer_tier in tiers or customer_ltv >= min_ltv``, with their coercions."""
-    if tier_of(tier) in {t.lower() for t in valuable.tiers}:
+    if tier_of(tier) in valuable.tiers:  # both in lower case (ValuableConfig)
         return True
     return valuable.min_ltv is not None and _number(lifetime_value) >= valuable.min_ltv
 

@@ -215,3 +215,7 @@ async def test_a_snoozed_assigned_conversation_counts_as_the_assigner_counts_it(
     assert (support.figures.queued, support.figures.assigned) == (1, 1)
     assert support.agents.busy == 1
     assert support.loads == [Load(kind="chat", load=1, capacity=3)]
+
+
+def test_a_tier_the_setting_writes_with_capitals_is_the_customers_in_lower_case() -> None:
+    assert is_valuable("gold", None, ValuableConfig(tiers=["Gold"]))
