@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,7 +46,7 @@ from router.language import answer_language, needs_history
 from router.metrics import Metrics
 from router.models import ConversationView, CoreMeta, Delivery, IdentityRef, InboundMessage, Message, utcnow
 from router.redaction import redact, textless_traceback, without_addresses, without_quotes
-from router.routing.availability import availability, office_hours
+from router.routing.availability import answering_team, availability, office_hours
 from router.routing.decide import Routing
 from router.routing.rules import RulesRouting
 from router.search.actions import Labels, Snoozes
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 # how long "who answers now" is read from memory before the store is asked again
 AVAILABILITY_FRESH = timedelta(seconds=5)
+# the ids of the agents who take a team's new conversations (None: any agent; ``Assigner.answerers``)
+Answerers = Callable[[str | None], Awaitable[set[str] | None]]
 # seconds between two warnings that the entry points push back
 PUSHBACK_LOG_EVERY = 60.0
 
@@ -120,6 +122,7 @@ class Router:
         csat: CsatConfig | None = None,
         lag_bound: float = float("inf"),
         capacity_of: CapacityOf | None = None,
+        answerers: Answerers | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -134,6 +137,7 @@ class Router:
         self.selfservice = SelfService(store, bus, self.identity, self.verifier, now, self.outbox_wakeup)
         # the last answer of ``availability`` per team (None: the default route's) and until when it stands
         self._availability: dict[str | None, tuple[datetime, Availability]] = {}
+        self._answerers = answerers
         # how each channel (connector name) is named to people (``connect``)
         self.channel_labels: dict[str, ChannelLabel] = {}
         # the bot's intents by name: what a conversation was about (the greeting, the agent's panel)
@@ -280,8 +284,9 @@ class Router:
             await self.store.save_cursor(key, value)
 
     async def availability(self, customer: IdentityRef | None = None) -> Availability:
-        # the team that will answer ``customer``: their open conversation's (None before it is routed)
-        team = await self._answering_team(customer) if customer is not None else None
+        # the team that will answer ``customer``: their open conversation's, else the default route's
+        routed = await self._answering_team(customer) if customer is not None else None
+        team = answering_team(self.routing, routed)
         # read at most every few seconds: every visitor's (re)connection asks
         now = self.clock()
         known = self._availability.get(team)
@@ -289,6 +294,9 @@ class Router:
             return known[1]
         with _for_connectors("who answers now"):
             presence = await self.store.list_presence()
+            ids = await self._answerers(team) if self._answerers is not None else None
+        if ids is not None:  # an agent of another team online is nobody to answer this customer
+            presence = [p for p in presence if p.agent_id in ids]
         answer = availability(office_hours(self.routing, team), presence, now)
         self._availability[team] = (now + AVAILABILITY_FRESH, answer)
         return answer

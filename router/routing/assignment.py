@@ -241,6 +241,19 @@ class Assigner:
         accounts = await self.store.list_agents() if accounts is None else accounts
         return effective_agents(self.teams, accounts, await self.store.agent_profiles())
 
+    async def answerers(self, team: str | None) -> set[str] | None:
+        """The ids of the active agents offered ``team``'s new conversations (its
+        queue's first step: the team's own, or the one that step names); None when
+        that step offers them to any agent, or there is no team."""
+        step = current_step(self.policy.queue(team), 0.0) if team is not None else None
+        if step is None or step.agents != "team":
+            return None
+        target = step.team_for(team)
+        listed = await self.store.list_agents()
+        accounts = {a.username.lower(): a.id for a in listed if a.active}
+        return {accounts[c.username.lower()] for c in await self.agent_configs(listed)
+                if target in c.teams and c.username.lower() in accounts}
+
     async def candidates(self) -> list[Candidate]:
         """Online active agents of teams.yaml or the console's profiles, linked to console accounts by username."""
         listed = await self.store.list_agents()

@@ -3,7 +3,9 @@ status line says, so "online" is never read as "someone is there" after
 hours. The office is the queue of the team that will answer the customer:
 their open conversation's team once it is routed, before that the default
 route's queue (the team a new customer reaches, or the bot's handoff team);
-its opening hours when rules.yaml gives some, and any agent online."""
+its opening hours when rules.yaml gives some, and whether one of the agents
+who take that queue's new conversations is online (``Assigner.answerers``):
+an agent of another team online is no one to answer this customer."""
 
 from __future__ import annotations
 
@@ -17,17 +19,22 @@ from router.routing.rules.calendar import Hours
 from router.routing.rules.engine import RulesRouting
 
 
+def answering_team(routing: Routing, team: str | None = None) -> str | None:
+    """``team`` (the customer's conversation is routed to it), else the
+    default route's queue's (the bot's handoff's when the bot answers first);
+    None: no team's queue."""
+    if team is not None or not isinstance(routing, RulesRouting):
+        return team
+    route = routing.ruleset.config.default
+    queue = route.queue if route.queue is not None else route.bot.then if route.bot is not None else None
+    return queue.team if queue is not None else None
+
+
 def office_hours(routing: Routing, team: str | None = None) -> Hours | None:
-    """The opening hours of ``team``'s queue (the customer's conversation is
-    routed to it), else of the default route's queue; None: always open."""
+    """The opening hours of ``answering_team``'s queue; None: always open."""
     if not isinstance(routing, RulesRouting):
         return None
-    ruleset = routing.ruleset
-    if team is None:
-        route = ruleset.config.default
-        queue = route.queue if route.queue is not None else route.bot.then if route.bot is not None else None
-        team = queue.team if queue is not None else None
-    return ruleset.queue_hours(team)
+    return routing.ruleset.queue_hours(answering_team(routing, team))
 
 
 def availability(hours: Hours | None, presence: Iterable[AgentPresence], now: datetime) -> Availability:

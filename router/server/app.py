@@ -393,7 +393,9 @@ def create_app(
                          bot=bot[0] if bot else None, bot_messages=bot[1].messages if bot else None,
                          bot_config=bot[1] if bot else None, csat=csat, lag_bound=settings.server.lag_bound,
                          # agents' takes, assignments, reopens and replies keep the capacity offers keep
-                         capacity_of=app[ASSIGNER].capacity_of)
+                         capacity_of=app[ASSIGNER].capacity_of,
+                         # who may answer a team's customers now: the site chat's status line
+                         answerers=app[ASSIGNER].answerers)
     _reloaders(app, routing, bot[1] if bot else None, cache_dir(settings, base_dir))
     app[MERGER] = _merger(app, identity)
     app[CONVERSATIONS] = app[ROUTER].conversations

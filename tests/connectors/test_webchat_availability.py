@@ -5,15 +5,16 @@ team it went to after (another team keeps other hours)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
-from router.appkeys import ROUTER
+from router.appkeys import ROUTER, STORE
 from router.config import Settings
+from router.models import Presence, Role
 from router.server.app import create_app
 from tests.connectors.webchat_helpers import Client, Frame, hello, receive, say, tab, webchat_settings
 from tests.router.routing.rules.conftest import TEAMS, write_config
@@ -84,3 +85,34 @@ async def test_a_visitor_of_the_default_team_gets_no_second_word(client: Client)
         assert (await hello(ws))["availability"] == SUPPORT
         await say(ws, "Where is my order?")
         assert availabilities(await until_pong(ws)) == []
+
+
+MONDAY_NOON = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 12:00 in Moscow: both teams open
+
+
+async def test_only_an_agent_of_the_answering_team_online_means_people_answer_now(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Path,
+) -> None:
+    """anna (senior) online is nobody for support's visitors: their status line
+    says people answer now only when someone of support is online; a visitor
+    routed to the seniors is told anna answers."""
+    teams = TEAMS.replace("agents:\n", "agents:\n  - {username: zed, teams: [support]}\n", 1)
+    folder = write_config(tmp_path / "config", RULES, teams).parent
+    client = await aiohttp_client(create_app(webchat_settings(settings), folder, base_dir=tmp_path))
+    now = [MONDAY_NOON]
+    client.app[ROUTER].routing.clock = lambda: now[0]  # type: ignore[attr-defined]
+    client.app[ROUTER].clock = lambda: now[0]
+    store = client.app[STORE]
+    anna = await store.create_agent("anna", "Anna", Role.AGENT, "x")
+    zed = await store.create_agent("zed", "Zed", Role.AGENT, "x")
+    await store.set_presence(anna.id, Presence.ONLINE, now[0])
+    async with tab(client) as ws:
+        assert (await hello(ws))["availability"] == {"people_now": False, "opens_at": None}
+    async with tab(client) as ws:
+        await hello(ws)
+        await say(ws, "I want a refund for my order")  # to the seniors: anna answers
+        assert availabilities(await until_pong(ws)) == [{"people_now": True, "opens_at": None}]
+    await store.set_presence(zed.id, Presence.ONLINE, now[0])
+    now[0] += timedelta(minutes=1)  # past the few seconds an answer is kept
+    async with tab(client) as ws:
+        assert (await hello(ws))["availability"] == {"people_now": True, "opens_at": None}
