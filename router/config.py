@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
@@ -164,6 +164,8 @@ class FetchConfig(Section):
 
 class ConnectorConfig(Section):
     model_config = ConfigDict(extra="allow")
+    # the keys of every connector's section, besides its type's own options
+    SHARED_KEYS: ClassVar[tuple[str, ...]] = ("type", "enabled")
 
     type: str
     enabled: bool = True

@@ -106,9 +106,11 @@ def _keys_at(model: type[BaseModel], place: tuple[Any, ...]) -> list[str] | None
     return [f.alias or name for name, f in current.model_fields.items()]
 
 
-def _unknown_key(model: type[BaseModel] | None, place: tuple[Any, ...]) -> str:
+def _unknown_key(model: type[BaseModel] | None, place: tuple[Any, ...], shared: Sequence[str] = ()) -> str:
     """A key no setting has: the nearest known one (a typo), and the keys that place takes."""
     known = _keys_at(model, place[:-1]) if model is not None else None
+    if known is not None and len(place) == 1:
+        known = [*shared, *known]
     if not known:
         return "unknown key: no setting of that name here"
     close = difflib.get_close_matches(str(place[-1]), known, n=1, cutoff=0.6)
@@ -116,15 +118,17 @@ def _unknown_key(model: type[BaseModel] | None, place: tuple[Any, ...]) -> str:
     return f"unknown key: {hint}the keys here are {', '.join(known)}"
 
 
-def plain(errors: Sequence[ErrorDetails], model: type[BaseModel] | None = None) -> list[tuple[tuple[Any, ...], str]]:
+def plain(errors: Sequence[ErrorDetails], model: type[BaseModel] | None = None, shared: Sequence[str] = ()
+          ) -> list[tuple[tuple[Any, ...], str]]:
     """``(place, message)`` for each value that failed, once; ``model``, the one validated,
-    names the keys a place takes when a key is unknown."""
+    names the keys a place takes when a key is unknown; ``shared``, the keys its top level
+    takes besides its own (a connector's section: ``type`` and ``enabled``, read before it)."""
     unions: dict[tuple[Any, ...], list[ErrorDetails]] = {}
     found: list[tuple[tuple[Any, ...], str]] = []
     for err in errors:
         real, union = _place(err["loc"])
         if err["type"] == "extra_forbidden" and union is None:
-            found.append((real, _unknown_key(model, real)))
+            found.append((real, _unknown_key(model, real, shared)))
         elif union is None:
             found.append((real, _words(err)))
         else:

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from connectors import UnknownConnectorType, connector_class
-from router.config import Settings
+from router.config import ConnectorConfig, Settings
 from router.config_messages import plain
 from router.yamlconf import ConfigError, is_folder, present, problem_at, read_yaml, validate
 
@@ -77,5 +77,5 @@ def _connector_problems(settings: Settings, node: yaml.Node | None, filename: st
             cls.parse_options(section.options())
         except ValidationError as exc:
             problems.extend(problem_at(filename, node, ("connectors", name, *place), message)
-                            for place, message in plain(exc.errors(), cls.options_model))
+                            for place, message in plain(exc.errors(), cls.options_model, ConnectorConfig.SHARED_KEYS))
     return problems

@@ -73,13 +73,16 @@ def test_a_mistyped_key_is_named_with_the_key_meant_and_the_keys_its_place_takes
     assert said in err, err
 
 
+@pytest.mark.parametrize(("typo", "meant"), [("tokn_env: BOT_TOKEN", "token_env"), ("enabeld: false", "enabled")])
 def test_a_mistyped_key_of_a_connector_is_named_with_the_options_of_its_type(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], typo: str, meant: str,
 ) -> None:
+    """Every key of the section is offered: its type's options, and ``type`` and ``enabled``, every section's."""
     folder = tmp_path / "config"
     shutil.copytree(SHIPPED, folder)
     (folder / "omnirouter.yaml").write_text(
-        "connectors:\n  tg:\n    type: telegram\n    tokn_env: BOT_TOKEN\n", encoding="utf-8")
+        f"connectors:\n  tg:\n    type: telegram\n    {typo}\n", encoding="utf-8")
     assert main(["config", "check", str(folder)]) == 1
-    assert ("omnirouter.yaml:4: connectors.tg.tokn_env: unknown key: did you mean 'token_env'? the keys here are "
-            "api_base, label, token_env,") in capsys.readouterr().err
+    key = typo.split(":", maxsplit=1)[0]
+    assert (f"omnirouter.yaml:4: connectors.tg.{key}: unknown key: did you mean {meant!r}? the keys here are "
+            "type, enabled, api_base, label, token_env,") in capsys.readouterr().err
