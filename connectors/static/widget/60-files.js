@@ -148,8 +148,11 @@ function limit(then) {
 
 var UPLOAD_ERRORS = {
   file_too_large: "file_too_large", file_type_forged: "file_forged", file_type_not_allowed: "file_not_allowed",
-  rate_limited: "file_busy", files_over_budget: "file_budget", busy: "file_overloaded",
+  files_over_budget: "file_budget",
 };
+// refused for now, as a typed message is (30-connection.js, REFUSED_FOR_NOW): the file is still in the
+// page, so it goes again by itself after what the server said, and the note says so
+var UPLOAD_LATER = { unavailable: "file_unavailable", busy: "file_overloaded", rate_limited: "file_busy" };
 
 function upload(item) {
   var xhr = new XMLHttpRequest();
@@ -170,8 +173,9 @@ function upload(item) {
       return;
     }
     var error = body.error || {};
-    if (xhr.status === 503 && error.code === "unavailable") {
-      uploadLater(item, Number(error.retry_after) || Number(xhr.getResponseHeader("Retry-After")) || 5);
+    if ((xhr.status === 503 || xhr.status === 429) && UPLOAD_LATER[error.code]) {
+      uploadLater(item, Number(error.retry_after) || Number(xhr.getResponseHeader("Retry-After")) || 5,
+        UPLOAD_LATER[error.code]);
       return;
     }
     var key = UPLOAD_ERRORS[error.code] || "file_failed";
@@ -186,14 +190,15 @@ function upload(item) {
   xhr.send(data);
 }
 
-// The service could not store the file (its store or disk down, 503 with Retry-After): it is still in
-// the page, so it goes again by itself (the same client_id: stored once) after what the server said,
-// longer each time in a row and with jitter, as a refused message does (30-connection.js, holdBack).
-function uploadLater(item, saidSeconds) {
+// The service did not take the file for now (its store or disk down, busy, or too many messages at once;
+// with Retry-After): it is still in the page, so it goes again by itself (the same client_id: stored once)
+// after what the server said, longer each time in a row and with jitter, as a refused message does
+// (30-connection.js, holdBack). ``note``: the catalogue's words for why.
+function uploadLater(item, saidSeconds, note) {
   item.tries = (item.tries || 0) + 1;
   var said = Math.min(3600, Math.max(1, saidSeconds)) * 1000;
   var base = Math.max(said, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, item.tries - 1)));
   var wait = base + Math.random() * (base / 2);
-  item.bubble.line.textContent = say("file_unavailable", { n: Math.ceil(wait / 1000) });
+  item.bubble.line.textContent = say(note, { n: Math.ceil(wait / 1000) });
   setTimeout(function () { upload(item); }, wait);
 }
