@@ -5,14 +5,15 @@ failed file to choose again. Here the refusal is the visitor's own rate limit
 429 ``rate_limited`` with Retry-After, as it answers 503 ``busy`` when the
 pipeline is over its lag bound; the widget treats both alike.
 
-Before, both said "send the file again in N s" and the file was dropped."""
+Before, both said "send the file again in N s" and the file was dropped; so
+was a file whose upload the network broke ("The file was not sent")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.e2e.test_conversation import customer_says
 from tests.e2e.test_files import decoded, png
@@ -42,6 +43,31 @@ async def test_a_file_refused_as_too_many_at_once_goes_by_itself_when_the_limit_
     await expect(upload.locator('[data-omr="upload-state"]')).to_contain_text(LATER[lang])
     await decoded(page, '[data-omr="message"][data-author="customer"] img')  # sent once the window allows
     await expect(upload).to_have_count(0)
+    await page.reload()
+    await page.locator('[data-omr="launcher"]').click()
+    await expect(page.locator('[data-omr="message"][data-author="customer"] img')).to_have_count(1)
+
+
+async def test_a_file_whose_upload_the_network_broke_goes_again_by_itself(service: str, browser: Browser) -> None:
+    """The connection breaks mid-upload (the request is reset, as in a train's tunnel): the file is
+    sent again, once stored, rather than said to have failed at the first break."""
+    page, _ = await shop_page(browser, service, "en")
+    broken: list[str] = []
+
+    async def reset_once(route: Route) -> None:
+        if route.request.method == "POST" and not broken:
+            broken.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route(f"{service}/chat/files", reset_once)
+    await customer_says(page, "hello")
+    await expect(page.locator('[data-omr="message"][data-pending="true"]')).to_have_count(0)
+    await page.locator('[data-omr="attach-input"]').set_input_files(
+        {"name": "photo.png", "mimeType": "image/png", "buffer": png()})
+    await decoded(page, '[data-omr="message"][data-author="customer"] img')
+    assert len(broken) == 1
     await page.reload()
     await page.locator('[data-omr="launcher"]').click()
     await expect(page.locator('[data-omr="message"][data-author="customer"] img')).to_have_count(1)

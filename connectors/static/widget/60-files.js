@@ -152,6 +152,8 @@ var UPLOAD_ERRORS = {
 };
 // refused for now, as a typed message is (30-connection.js, REFUSED_FOR_NOW): the file is still in the
 // page, so it goes again by itself after what the server said, and the note says so
+// uploads whose connection broke, in a row, before the file is said to have failed (~1.5 min with the waits)
+var BROKEN_TRIES = 8;
 var UPLOAD_LATER = { unavailable: "file_unavailable", busy: "file_overloaded", rate_limited: "file_busy" };
 
 function upload(item) {
@@ -182,7 +184,16 @@ function upload(item) {
     uploadFailed(item, say(key, { limit_mb: Math.floor(((error.limit || 0) / 1048576) * 10) / 10,
       type: error.type || "", n: error.retry_after || "", minutes: error.minutes || "" }));
   };
-  xhr.onerror = function () { uploadFailed(item, say("file_failed")); };
+  xhr.onerror = function () {
+    // the connection broke mid-upload (a train's tunnel): the file goes again (the same client_id: stored
+    // once), a few times, before it is said to have failed
+    item.broken = (item.broken || 0) + 1;
+    if (item.broken > BROKEN_TRIES) {
+      uploadFailed(item, say("file_failed"));
+      return;
+    }
+    uploadLater(item, 1, "file_offline");
+  };
   var data = new FormData();
   data.append("visitor_id", state.visitorId);
   data.append("client_id", item.clientId);
