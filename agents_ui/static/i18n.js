@@ -113,23 +113,29 @@ window.i18n = (() => {
 
   const date = (ts, options) => formatter("date", options).format(new Date(ts));
   const sameDay = (a, b) => a.toDateString() === b.toDateString();
+  // a day of another year says its year («5 дек. 2025 г.»): "5 Dec" alone reads as this year's
+  const yearIfOther = (year) => (year === new Date().getFullYear() ? {} : { year: "numeric" });
+  // the calendar's day before today (not 24 hours ago: a day of a clock change has 23 or 25 hours)
+  const dayBefore = (when) => new Date(when.getFullYear(), when.getMonth(), when.getDate() - 1);
 
   const fmt = {
     // 14:05
     time: (ts) => date(ts, { hour: "2-digit", minute: "2-digit" }),
     // 5 декабря 2026 г., 14:05
     dateTime: (ts) => date(ts, { dateStyle: "medium", timeStyle: "short" }),
-    // 5 дек.
-    date: (ts) => date(ts, { day: "numeric", month: "short" }),
+    // 5 дек. (this year), 5 дек. 2025 г.
+    date: (ts) => date(ts, { day: "numeric", month: "short", ...yearIfOther(new Date(ts).getFullYear()) }),
     // a calendar day named by the server ("2026-12-05", already cut in some zone): 5 дек. in any browser's zone
     // (read as noon UTC, as it was, it became the 6th east of UTC+12: New Zealand in summer, Kiribati)
-    calendarDay: (isoDay) => date(`${isoDay}T00:00:00Z`, { day: "numeric", month: "short", timeZone: "UTC" }),
-    // "Сегодня", "Вчера", or "суббота, 5 декабря"
+    calendarDay: (isoDay) => date(`${isoDay}T00:00:00Z`, { day: "numeric", month: "short", timeZone: "UTC",
+      ...yearIfOther(Number(String(isoDay).slice(0, 4))) }),
+    // "Сегодня", "Вчера", "суббота, 5 декабря", or "пятница, 5 декабря 2025 г."
     day: (ts) => {
       const when = new Date(ts);
-      if (sameDay(when, new Date())) return t("time.today");
-      if (sameDay(when, new Date(Date.now() - 86400000))) return t("time.yesterday");
-      return date(ts, { weekday: "long", day: "numeric", month: "long" });
+      const now = new Date();
+      if (sameDay(when, now)) return t("time.today");
+      if (sameDay(when, dayBefore(now))) return t("time.yesterday");
+      return date(ts, { weekday: "long", day: "numeric", month: "long", ...yearIfOther(when.getFullYear()) });
     },
     // "сейчас", "5 мин", "3 ч", "сб", "5 дек."
     relative: (ts) => {

@@ -1,0 +1,62 @@
+"""Dates as the console writes them, in Chromium, on a clock the test sets:
+a day of another year says its year, and "yesterday" is the calendar's day
+before today, also across a clock change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from playwright.async_api import Browser, Page, expect
+
+
+async def console_at(browser: Browser, service: str, locale: str, zone: str, now: datetime) -> Page:
+    """The console's sign-in page (its language and fmt loaded) in ``zone`` with the clock fixed at ``now``."""
+    page = await (await browser.new_context(locale=locale, timezone_id=zone)).new_page()
+    await page.clock.set_fixed_time(now)
+    await page.goto(service + "/")
+    await expect(page.locator('[data-testid="login-form"] button[type="submit"]')).to_be_visible()
+    return page
+
+
+async def said(page: Page, call: str, when: datetime | str) -> str:
+    value = when if isinstance(when, str) else when.isoformat()
+    text: str = await page.evaluate(f"(when) => fmt.{call}(when)", value)
+    return text.replace("\u00a0", " ")
+
+
+async def test_a_day_of_another_year_says_its_year(service: str, browser: Browser) -> None:
+    moscow = ZoneInfo("Europe/Moscow")
+    page = await console_at(browser, service, "ru-RU", "Europe/Moscow", datetime(2026, 12, 8, 12, 0, tzinfo=moscow))
+    last_year = datetime(2025, 12, 5, 10, 0, tzinfo=moscow)
+    this_year = datetime(2026, 11, 5, 10, 0, tzinfo=moscow)
+    # the list's time of a conversation of last December, and the thread's day line over its messages
+    assert await said(page, "relative", last_year) == "5 дек. 2025 г."
+    assert await said(page, "date", last_year) == "5 дек. 2025 г."
+    assert await said(page, "day", last_year) == "пятница, 5 декабря 2025 г."
+    # a report's days across the New Year
+    assert await said(page, "calendarDay", "2025-12-31") == "31 дек. 2025 г."
+    # this year's days stay short
+    assert await said(page, "relative", this_year) == "5 нояб."
+    assert await said(page, "day", this_year) == "четверг, 5 ноября"
+    assert await said(page, "calendarDay", "2026-01-01") == "1 янв."
+
+    english = await console_at(browser, service, "en-GB", "Europe/Moscow", datetime(2026, 12, 8, 12, 0, tzinfo=moscow))
+    assert await said(english, "date", last_year) == "Dec 5, 2025"
+    assert await said(english, "day", this_year) == "Thursday, November 5"
+
+
+async def test_yesterday_is_the_calendars_day_before_also_after_a_clock_change(service: str,
+                                                                              browser: Browser) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 29 March 2026 had 23 hours in Berlin: half past midnight after it, 24 hours ago was the 28th
+    page = await console_at(browser, service, "ru-RU", "Europe/Berlin", datetime(2026, 3, 30, 0, 30, tzinfo=berlin))
+    assert await said(page, "day", datetime(2026, 3, 29, 10, 0, tzinfo=berlin)) == "Вчера"
+    assert await said(page, "day", datetime(2026, 3, 28, 23, 50, tzinfo=berlin)) == "суббота, 28 марта"
+    assert await said(page, "day", datetime(2026, 3, 30, 0, 5, tzinfo=berlin)) == "Сегодня"
+    # and in autumn, the day of 25 hours: at 23:30 after it, 24 hours ago was the same day
+    autumn = await console_at(browser, service, "ru-RU", "Europe/Berlin", datetime(2026, 10, 25, 23, 30, tzinfo=berlin))
+    assert await said(autumn, "day", datetime(2026, 10, 24, 23, 40, tzinfo=berlin)) == "Вчера"
+    assert await said(autumn, "day", datetime(2026, 10, 25, 0, 10, tzinfo=berlin)) == "Сегодня"
+
+
