@@ -2,7 +2,9 @@
 // a catalogue (agents_ui/i18n/<lang>.json, i18next's JSON format) through t();
 // dates, times and numbers go through fmt, which formats them with Intl in the
 // console's language, never the browser's locale (a Russian browser showing an
-// English console would otherwise mix the two).
+// English console would otherwise mix the two). A number inside a catalogue's
+// text is marked there ({{count, number}}): i18next writes it with Intl too
+// («10 000», «19,5»; "10,000"), where String() wrote "10000" and "19.5".
 // The language is the agent's own setting, else the browser's first language
 // we speak, else Russian. Loaded before every other script of the console.
 "use strict";

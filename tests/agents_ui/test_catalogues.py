@@ -59,7 +59,8 @@ def plural_forms(catalogue: dict[str, str]) -> dict[str, set[str]]:
 
 
 def placeholders(text: str) -> set[str]:
-    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", text))
+    """The variables of a text, with or without a format ({{count, number}})."""
+    return set(re.findall(r"\{\{\s*(\w+)\s*(?:,[^}]*)?\}\}", text))
 
 
 @pytest.mark.parametrize("folder", [CONSOLE_CATALOGUES, WIDGET_CATALOGUES], ids=["console", "widget"])
@@ -75,6 +76,18 @@ def test_both_languages_have_the_same_keys_and_variables(folder: Path) -> None:
         ru_vars = set().union(*(placeholders(v) for k, v in ru.items() if k == key or k.startswith(f"{key}_")))
         en_vars = set().union(*(placeholders(v) for k, v in en.items() if k == key or k.startswith(f"{key}_")))
         assert ru_vars == en_vars, f"{key}: variables {sorted(ru_vars)} in Russian, {sorted(en_vars)} in English"
+
+
+# the console's variables that carry a number: each written with its format, so i18next writes it as the
+# language does («10 000 символов», «19,5 МБ»); bare, String() wrote "10000" and "19.5" in Russian too
+NUMBERS = {"count", "max", "days", "limit_mb", "failed", "answered", "seconds", "retry_after", "attempts"}
+
+
+def test_every_number_of_the_consoles_texts_is_formatted() -> None:
+    for lang in ("ru", "en"):
+        for key, text in load(CONSOLE_CATALOGUES, lang).items():
+            bare = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", text)) & NUMBERS
+            assert not bare, f"{lang}: {key} writes {sorted(bare)} without its format: {{{{name, number}}}}"
 
 
 def console_sources() -> dict[str, str]:

@@ -66,7 +66,7 @@ async def test_a_body_over_the_limit_is_told_the_limit(client: Client, conv: str
 @pytest.mark.parametrize(("lang", "said"), [("en", "larger than 1 MB"), ("ru", "больше 1 МБ")])
 def test_the_console_says_the_limit_in_both_languages(lang: str, said: str) -> None:
     catalogue = json.loads((Path(agents_ui.__file__).parent / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
-    assert said in catalogue["errors"]["too_large"].replace("{{limit_mb}}", "1")
+    assert said in catalogue["errors"]["too_large"].replace("{{limit_mb, number}}", "1")
 
 
 async def _blobs_down(key: str) -> AsyncIterator[bytes]:

@@ -1,6 +1,7 @@
-"""Dates as the console writes them, in Chromium, on a clock the test sets:
-a day of another year says its year, and "yesterday" is the calendar's day
-before today, also across a clock change."""
+"""Dates and numbers as the console writes them, in Chromium, on a clock the
+test sets: a day of another year says its year, "yesterday" is the
+calendar's day before today, also across a clock change, and a number in a
+text is grouped and has the decimal mark of the console's language."""
 
 from __future__ import annotations
 
@@ -60,3 +61,21 @@ async def test_yesterday_is_the_calendars_day_before_also_after_a_clock_change(s
     assert await said(autumn, "day", datetime(2026, 10, 25, 0, 10, tzinfo=berlin)) == "Сегодня"
 
 
+
+async def test_numbers_in_the_consoles_texts_are_written_as_its_language_writes_them(service: str,
+                                                                                      browser: Browser) -> None:
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+    for locale, expected in (
+        ("ru-RU", ("Передан по правилам: 12 345", "Файл больше 19,5 МБ: он не отправлен.",
+                   "Заметка может быть не длиннее 10 000 символов.", "1 021 пересланное сообщение")),
+        ("en-GB", ("Handed over by the rules: 12,345", "The file is larger than 19.5 MB: it was not sent.",
+                   "A note can be at most 10,000 characters long.", "1,021 forwarded messages")),
+    ):
+        page = await console_at(browser, service, locale, "Europe/Moscow", now)
+        shown = await page.evaluate("""() => [
+            t("reports.reason_count", { reason: t("reports.reasons.rules"), count: 12345 }),
+            i18n.error({ code: "file_too_large", details: { limit: 20447232, limit_mb: 19.5 } }),
+            i18n.error({ code: "note_too_long", details: { max: 10000 } }),
+            t("described.forwarded_many", { count: 1021 }),
+        ]""")
+        assert [s.replace("\u00a0", " ").replace("\u202f", " ") for s in shown] == list(expected)

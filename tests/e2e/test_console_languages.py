@@ -30,7 +30,7 @@ def english_only_fragments() -> set[str]:
     """Pieces of the English catalogue's texts (between variables) long
     enough to be words of a sentence, that no Russian text also has."""
     russian = " ".join(catalogue_texts("ru"))
-    pieces = {p.strip(" .:…“”()·") for text in catalogue_texts("en") for p in re.split(r"\{\{\s*\w+\s*\}\}", text)}
+    pieces = {p.strip(" .:…“”()·") for text in catalogue_texts("en") for p in re.split(r"\{\{[^}]*\}\}", text)}
     return {p for p in pieces if len(p) >= 5 and re.search(r"[A-Za-z]{3}", p) and p not in russian}
 
 
