@@ -24,9 +24,11 @@ async def shop_page(browser: Browser, base: str, lang: str, script: str = "") ->
 
 
 @pytest.mark.parametrize(("lang", "script", "placeholder", "send", "title", "too_long"), [
-    ("ru", "", "Напишите сообщение…", "Отправить", "Напишите нам", "Сообщение слишком длинное"),
+    # the limit written as the language writes a number
+    ("ru", "", "Напишите сообщение…", "Отправить", "Напишите нам",
+     "Сообщение слишком длинное (не больше 10 000 символов)"),
     ("ru-RU", "", "Напишите сообщение…", "Отправить", "Напишите нам", "Сообщение слишком длинное"),
-    ("en", "", "Type a message…", "Send", "Chat with us", "The message is too long"),
+    ("en", "", "Type a message…", "Send", "Chat with us", "The message is too long (at most 10,000 characters)"),
     # the site's choice wins over the page's language; a language we do not speak falls back to Russian
     ("en", '<script src="/chat/widget.js" data-lang="ru"></script>', "Напишите сообщение…", "Отправить",
      "Напишите нам", "Сообщение слишком длинное"),

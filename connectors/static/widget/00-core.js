@@ -56,11 +56,15 @@ function pickLanguage(candidates) { // the first of them we speak; Russian when 
   return codes.filter(function (code) { return STRINGS[code]; })[0] || "ru";
 }
 
-// a text of the catalogue, its {{name}}s filled from vars
+// a text of the catalogue, its {{name}}s filled from vars; a number as the visitor's language writes
+// it («не больше 10 000 символов», «19,5 МБ»; "10,000 characters")
 function say(key, vars) {
   var text = Object.prototype.hasOwnProperty.call(words, key) ? words[key] : key;
   return text.replace(/\{\{(\w+)\}\}/g, function (whole, name) {
-    return vars && vars[name] !== undefined ? String(vars[name]) : whole;
+    if (!vars || vars[name] === undefined) {
+      return whole;
+    }
+    return typeof vars[name] === "number" ? vars[name].toLocaleString(lang) : String(vars[name]);
   });
 }
 

@@ -120,7 +120,7 @@ function chooseFile(file) {
       // said before a byte is sent: the server would refuse it all the same
       // the visitor's own decimal mark: «19,5 МБ», "19.5 MB"
       var limit = Math.floor((max / 1048576) * 10) / 10;
-      uploadFailed(item, say("file_too_large", { limit_mb: limit.toLocaleString(lang) }));
+      uploadFailed(item, say("file_too_large", { limit_mb: limit }));
     } else if (state.visitorId && state.welcomed) {
       upload(item);
     } else {
