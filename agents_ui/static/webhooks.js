@@ -248,7 +248,7 @@
     const key = r && `webhooks.reasons.${r.code}`;
     if (!key || !window.i18next.exists(key)) return d.last_error;
     const own = tr(key, r.values);
-    return r.values.gave_up ? tr("webhooks.reasons.gave_up", { attempts: r.values.attempts, reason: own }) : own;
+    return r.values.gave_up ? tr("webhooks.reasons.gave_up", { count: Number(r.values.attempts), reason: own }) : own;
   }
 
   // ---- wiring -------------------------------------------------------------

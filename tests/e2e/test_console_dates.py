@@ -79,3 +79,19 @@ async def test_numbers_in_the_consoles_texts_are_written_as_its_language_writes_
             t("described.forwarded_many", { count: 1021 }),
         ]""")
         assert [s.replace("\u00a0", " ").replace("\u202f", " ") for s in shown] == list(expected)
+
+
+async def test_a_webhook_given_up_after_one_attempt_says_attempt(service: str, browser: Browser) -> None:
+    """webhooks.max_attempts may be 1: the dead letter's reason agrees with its count (webhooks.js
+    passes the attempts as the count; tests/e2e/test_webhooks.py sees it on the screen with 2)."""
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+    for locale, one, five in (
+        ("en-GB", "gave up after 1 attempt: x", "gave up after 5 attempts: x"),
+        ("ru-RU", "доставка прекращена, попыток: 1: x", "доставка прекращена, попыток: 5: x"),
+    ):
+        page = await console_at(browser, service, locale, "Europe/Moscow", now)
+        said_one, said_five = await page.evaluate("""() => [
+            t("webhooks.reasons.gave_up", { count: 1, reason: "x" }),
+            t("webhooks.reasons.gave_up", { count: 5, reason: "x" }),
+        ]""")
+        assert (said_one, said_five) == (one, five)
