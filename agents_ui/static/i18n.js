@@ -121,8 +121,8 @@ window.i18n = (() => {
   const dayBefore = (when) => new Date(when.getFullYear(), when.getMonth(), when.getDate() - 1);
 
   const fmt = {
-    // 14:05
-    time: (ts) => date(ts, { hour: "2-digit", minute: "2-digit" }),
+    // 14:05, 2:05 PM: the language's own short time ("02:05 PM" with a two-digit hour is no English)
+    time: (ts) => date(ts, { timeStyle: "short" }),
     // 5 декабря 2026 г., 14:05
     dateTime: (ts) => date(ts, { dateStyle: "medium", timeStyle: "short" }),
     // 5 дек. (this year), 5 дек. 2025 г.

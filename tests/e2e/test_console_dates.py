@@ -23,7 +23,7 @@ async def console_at(browser: Browser, service: str, locale: str, zone: str, now
 async def said(page: Page, call: str, when: datetime | str) -> str:
     value = when if isinstance(when, str) else when.isoformat()
     text: str = await page.evaluate(f"(when) => fmt.{call}(when)", value)
-    return text.replace("\u00a0", " ")
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
 async def test_a_day_of_another_year_says_its_year(service: str, browser: Browser) -> None:
@@ -95,3 +95,15 @@ async def test_a_webhook_given_up_after_one_attempt_says_attempt(service: str, b
             t("webhooks.reasons.gave_up", { count: 5, reason: "x" }),
         ]""")
         assert (said_one, said_five) == (one, five)
+
+
+async def test_a_time_is_the_languages_own_short_time(service: str, browser: Browser) -> None:
+    """«17:05» and «01:53» in Russian; "5:05 PM" in English, not "05:05 PM" (the list, the thread, the
+    wallboard's "Updated", a survey's "asked at")."""
+    moscow = ZoneInfo("Europe/Moscow")
+    now = datetime(2026, 12, 8, 18, 0, tzinfo=moscow)
+    evening, night = datetime(2026, 12, 8, 17, 5, tzinfo=moscow), datetime(2026, 12, 8, 1, 53, tzinfo=moscow)
+    russian = await console_at(browser, service, "ru-RU", "Europe/Moscow", now)
+    assert (await said(russian, "time", evening), await said(russian, "time", night)) == ("17:05", "01:53")
+    english = await console_at(browser, service, "en-GB", "Europe/Moscow", now)
+    assert (await said(english, "time", evening), await said(english, "time", night)) == ("5:05 PM", "1:53 AM")

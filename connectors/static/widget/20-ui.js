@@ -195,8 +195,9 @@ function showNote(text) {
 
 function formatTime(ts) {
   var date = new Date(ts);
-  // in the widget's language, never the browser's locale (one screen, one language)
-  return isNaN(date.getTime()) ? "" : date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  // in the widget's language, never the browser's locale (one screen, one language), as it writes a time:
+  // «14:05», "2:05 PM" (not "02:05 PM")
+  return isNaN(date.getTime()) ? "" : date.toLocaleTimeString(lang, { timeStyle: "short" });
 }
 
 // the whole date and time, for the tooltip: a thread read the next day shows only times

@@ -179,7 +179,7 @@ function openingText(iso) {
   if (isNaN(when.getTime())) {
     return say("soon");
   }
-  var time = when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  var time = when.toLocaleTimeString(lang, { timeStyle: "short" }); // «09:00», "9:00 AM"
   if (when.toDateString() === new Date().toDateString()) {
     return say("opens_today", { when: time });
   }
