@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from router.plurals import counted
+
 # the console's own bounds (agents_ui.schemas.NewAgentBody)
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
@@ -107,7 +109,8 @@ def _set_password_command(args: argparse.Namespace) -> int:
     except StoreError as exc:  # unreachable, refusing writes
         print(f"omnirouter agents set-password: the store failed: {exc}; nothing was changed", file=sys.stderr)
         return 1
-    print(f"the password of {args.username!r} is set; {ended} console session(s) of it ended")
+    sessions = counted(ended, "console session", "console sessions")
+    print(f"the password of {args.username!r} is set; {sessions} of it ended")
     return 0
 
 

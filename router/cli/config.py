@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from router.plurals import counted
+
 # the files of a config folder, in the order they are checked (names kept here, not
 # imported: ``omnirouter --help`` must not pay for the loaders' imports)
 SERVICE_FILE = "omnirouter.yaml"
@@ -50,14 +52,14 @@ def _service(folder: Path) -> str:
     settings = load_settings(folder)
     if problems := start_problems(settings):
         raise ConfigError([f"{folder / SERVICE_FILE}: {p}" for p in problems])
-    return f"{len(settings.connectors)} connector(s), port {settings.server.port}"
+    return f"{counted(len(settings.connectors), 'connector', 'connectors')}, port {settings.server.port}"
 
 
 def _teams(folder: Path) -> str:
     from router.routing.rules.engine import load_teams  # noqa: PLC0415
 
     teams = load_teams(folder / TEAMS_FILE)
-    return f"{len(teams.teams)} team(s), {len(teams.agents)} agent(s)"
+    return f"{counted(len(teams.teams), 'team', 'teams')}, {counted(len(teams.agents), 'agent', 'agents')}"
 
 
 def _identity(folder: Path) -> str:
@@ -71,14 +73,15 @@ def _csat(folder: Path) -> str:
     from router.csat.config import load_csat_config  # noqa: PLC0415
 
     config = load_csat_config(folder)
-    return "satisfaction surveys " + ("on" if config.enabled else "off") + f", {len(config.teams)} team(s) of their own"
+    teams = counted(len(config.teams), "team", "teams")
+    return "satisfaction surveys " + ("on" if config.enabled else "off") + f", {teams} of their own"
 
 
 def _bot(folder: Path) -> str:
     from router.bot.config import load_bot_config  # noqa: PLC0415
 
     config = load_bot_config(folder / BOT_FILE)
-    return f"{config.engine} bot, {len(config.intents)} intent(s)"
+    return f"{config.engine} bot, {counted(len(config.intents), 'intent', 'intents')}"
 
 
 def _rules(folder: Path, report: CheckReport) -> str:
@@ -90,7 +93,7 @@ def _rules(folder: Path, report: CheckReport) -> str:
     if ruleset.sends_to_bot() and not present(folder / BOT_FILE):
         report.warnings.append(f"{folder / RULES_FILE}: rules send conversations to the bot, but there is no "
                                f"{BOT_FILE}: they wait for an agent")
-    return f"{len(ruleset.rules)} rule(s), version {ruleset.version}"
+    return f"{counted(len(ruleset.rules), 'rule', 'rules')}, version {ruleset.version}"
 
 
 def check_folder(folder: Path) -> CheckReport:
@@ -157,7 +160,7 @@ def _check(args: argparse.Namespace) -> int:
     for line in report.problems + report.warnings:
         print(line, file=sys.stderr)
     if report.problems:
-        print(f"{args.folder}: {len(report.problems)} problem(s)", file=sys.stderr)
+        print(f"{args.folder}: {counted(len(report.problems), 'problem', 'problems')}", file=sys.stderr)
         return 1
     print("\n".join(report.summary))
     print(f"{args.folder}: ok")

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from router.plurals import counted
+
 # registered without importing what the command needs: its handler imports it
 if TYPE_CHECKING:
     from router.identity.customers import ImportReport
@@ -58,8 +60,9 @@ async def _import(path: Path, config_dir: Path, source: str, bar: Any) -> Import
 
 
 def _print_report(path: Path, report: ImportReport) -> None:
-    print(f"{path}: {report.imported} row(s) imported ({report.created} new customer(s)), "
-          f"{len(report.rejected)} rejected, {len(report.dropped)} field(s) left out")
+    print(f"{path}: {counted(report.imported, 'row', 'rows')} imported "
+          f"({counted(report.created, 'new customer', 'new customers')}), "
+          f"{len(report.rejected)} rejected, {counted(len(report.dropped), 'field', 'fields')} left out")
     problems = [(line, f"{name}: {reason}") for line, name, reason in report.dropped] + report.rejected
     for line, text in sorted(problems, key=lambda p: p[0]):
         print(f"{path}:{line}: {text}", file=sys.stderr)
@@ -94,7 +97,8 @@ def _import_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     except (StoreError, OSError) as exc:  # the store's folder or disk, not the file (read above)
-        print(f"{path}: the store failed after {bar.n} of {total} row(s): {exc}. The rows before it are "
+        rows = counted(total, "row", "rows")
+        print(f"{path}: the store failed after {bar.n} of {rows}: {exc}. The rows before it are "
               "imported; run the same import again when the store is back (rows are matched by their keys, "
               "so nothing is imported twice)", file=sys.stderr)
         return 1

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from router.plurals import counted
+
 # registered without importing what the commands need: their handlers import it
 
 
@@ -76,7 +78,7 @@ def _migrate_command(args: argparse.Namespace) -> int:
     except (DbError, StoreError, RuntimeError) as exc:
         print(f"omnirouter db migrate: {exc}", file=sys.stderr)
         return 1
-    done = f"{now - before} migration(s) applied" if now > before else "nothing to apply"
+    done = f"{counted(now - before, 'migration', 'migrations')} applied" if now > before else "nothing to apply"
     print(f"{where}: schema version {now} ({done})")
     return 0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from router.kinds import RULES_FILE, TEAMS_FILE, AttachmentKind
+from router.plurals import counted
 
 # the command line is registered without importing what its commands need
 # (pydantic models, rule-engine, the store): each handler imports its own
@@ -58,8 +59,8 @@ def _check(args: argparse.Namespace) -> int:
         return _print_problems(exc)
     for warning in ruleset.warnings:  # likely mistakes that still load: the exit code stays 0
         print(warning, file=sys.stderr)
-    warned = f", {len(ruleset.warnings)} warning(s)" if ruleset.warnings else ""
-    print(f"{ruleset.path}: ok, {len(ruleset.rules)} rule(s){warned}, version {ruleset.version}")
+    warned = f", {counted(len(ruleset.warnings), 'warning', 'warnings')}" if ruleset.warnings else ""
+    print(f"{ruleset.path}: ok, {counted(len(ruleset.rules), 'rule', 'rules')}{warned}, version {ruleset.version}")
     return 0
 
 

@@ -141,7 +141,7 @@ async def test_while_the_service_runs_the_new_password_works_at_once_and_old_ses
     await login(client)
     assert (await client.get("/api/me")).status == 200
     folder = config_for(tmp_path / "config", Path(settings.store.path))
-    assert "1 console session(s) of it ended" in await set_password_elsewhere(folder, NEW)
+    assert "1 console session of it ended" in await set_password_elsewhere(folder, NEW)
     assert (await client.get("/api/me")).status == 401
     bad = await client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert bad.status == 401

@@ -72,7 +72,7 @@ async def test_config_check_says_the_folder_cannot_be_read(unreadable: tuple[Pat
     status, err = await omnirouter("config", "check", str(folder), **demote)
     assert status == 1
     assert "Traceback" not in err, err
-    assert err.splitlines() == [f"{folder}: cannot read: {reason}", f"{folder}: 1 problem(s)"], err
+    assert err.splitlines() == [f"{folder}: cannot read: {reason}", f"{folder}: 1 problem"], err
 
 
 async def test_run_says_the_folder_cannot_be_read(

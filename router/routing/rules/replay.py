@@ -15,6 +15,7 @@ from typing import Protocol
 from router.identity.store import CustomerStore
 from router.ingest.store import IngestStore
 from router.models import ConversationView, Message, RouteDecision
+from router.plurals import counted
 from router.routing.rules.engine import RuleSet
 from router.routing.rules.facts import RECENT_WINDOW
 from router.store.errors import NotFound
@@ -63,7 +64,7 @@ class ReplayReport:
     moves: list[Move] = field(default_factory=list)
 
     def lines(self, limit: int = 50) -> list[str]:
-        out = [f"replayed {self.replayed} conversation(s), {len(self.moves)} would move"
+        out = [f"replayed {counted(self.replayed, 'conversation', 'conversations')}, {len(self.moves)} would move"
                + (f", {self.skipped} skipped (no opening message)" if self.skipped else "")]
         out.append(f"{'queue':32} {'now':>7} {'candidate':>9} {'change':>7}")
         for queue in sorted(set(self.now) | set(self.candidate)):

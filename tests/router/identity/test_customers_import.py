@@ -70,7 +70,7 @@ def test_import_creates_and_updates_and_reports_each_bad_field_by_line(
 ) -> None:
     assert run_import(tmp_path, config_dir, CSV) == 1
     out, err = capsys.readouterr()
-    assert "5 row(s) imported (4 new customer(s)), 2 rejected, 3 field(s) left out" in out
+    assert "5 rows imported (4 new customers), 2 rejected, 3 fields left out" in out
     where = report_of(err)
     assert where["3"] == ["phone: 'not a phone' is not a phone number: no phone number in it"]
     assert where["4"] == ["lifetime_value: 'abc' is no amount: write it as 12500.50 or «12 500,50»"]
@@ -139,7 +139,7 @@ def test_a_messy_file_keeps_every_good_field_and_says_what_it_left_out(
 ) -> None:
     assert run_import(tmp_path, config_dir, MESSY) == 1
     out, err = capsys.readouterr()
-    assert "9 row(s) imported (9 new customer(s)), 1 rejected" in out
+    assert "9 rows imported (9 new customers), 1 rejected" in out
     where = report_of(err)
     assert [w.split(": ", 1)[0] for w in where["2"]] == ["email"] and "role or placeholder" in where["2"][0]
     assert [w.split(": ", 1)[0] for w in where["3"] + where["4"]] == ["email", "email"]
@@ -219,7 +219,7 @@ def test_a_store_that_cannot_be_opened_is_named_not_the_file(
     (config / "omnirouter.yaml").write_text(f"store:\n  path: {store}\n", encoding="utf-8")
     assert run_import(tmp_path, config, "phone,name\n+79123456789,Анна\n") == 1
     err = capsys.readouterr().err
-    assert "customers.csv: the store failed after 0 of 1 row(s)" in err
+    assert "customers.csv: the store failed after 0 of 1 row:" in err
     assert "cannot read" not in err and "Traceback" not in err
 
 

@@ -173,7 +173,7 @@ async def test_migrate_applies_what_is_pending_and_says_the_version(
 ) -> None:
     sqlite_config = config_for(tmp_path / "sqlite", f"{{path: '{tmp_path / 'var' / 'omnirouter.db'}'}}")
     assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(sqlite_config)]) == 0
-    assert f"schema version {len(MIGRATIONS)} ({len(MIGRATIONS)} migration(s) applied)" in capsys.readouterr().out
+    assert f"schema version {len(MIGRATIONS)} ({len(MIGRATIONS)} migrations applied)" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(sqlite_config)]) == 0
     assert f"schema version {len(MIGRATIONS)} (nothing to apply)" in capsys.readouterr().out
 
@@ -181,7 +181,7 @@ async def test_migrate_applies_what_is_pending_and_says_the_version(
     monkeypatch.setenv(DATABASE_URL, pg_database)
     assert await asyncio.to_thread(main, ["db", "migrate", "--config", str(pg_config)]) == 0
     out = capsys.readouterr().out
-    assert f"schema version {len(PG_MIGRATIONS)} ({len(PG_MIGRATIONS)} migration(s) applied)" in out
+    assert f"schema version {len(PG_MIGRATIONS)} ({len(PG_MIGRATIONS)} migrations applied)" in out
     assert "postgres@" in out  # where, without a password
     async with PostgresStore(pg_database) as pg_store:  # a store that opens with nothing left to apply
         await pg_store.ping()

@@ -52,7 +52,7 @@ async def test_db_migrate_run_by_several_processes_at_once_migrates_once(tmp_pat
     assert [p.returncode for p in procs] == [0] * NODES, [err.decode() for _, err in outs]
     said = [out.decode() for out, _ in outs]
     # one of them applied everything; the others found nothing left (or the rest of what the first had not)
-    assert sum(f"({len(PG_MIGRATIONS)} migration(s) applied)" in s for s in said) <= 1
+    assert sum(f"({len(PG_MIGRATIONS)} migrations applied)" in s for s in said) <= 1
     assert all(f"schema version {len(PG_MIGRATIONS)}" in s for s in said), said
     assert await versions(pg_database) == list(range(1, len(PG_MIGRATIONS) + 1))
 

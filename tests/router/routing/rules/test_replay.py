@@ -44,14 +44,14 @@ def test_replay_prints_per_queue_counts_and_moves_and_changes_nothing(
                                                                   "queue: {team: senior, priority: 10}"))
     assert main(["rules", "replay", str(candidate), "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "replayed 4 conversation(s), 2 would move" in out
+    assert "replayed 4 conversations, 2 would move" in out
     assert "queued/senior                          0         2      +2" in out
     assert "queued/support                         2         0      -2" in out
     assert "bot/support                            2         2      +0" in out
     assert out.count("queued/support p10 → queued/senior p10  (default)") == 2
 
     assert main(["rules", "replay", str(candidate), "--config", str(config), "--since", "2026-03-04"]) == 0
-    assert "replayed 2 conversation(s), 1 would move" in capsys.readouterr().out
+    assert "replayed 2 conversations, 1 would move" in capsys.readouterr().out
     assert asyncio.run(history_unchanged(db)) == before
 
 

@@ -136,7 +136,7 @@ def test_check_command_exit_codes_and_lines(
     tmp_path: Path, rules_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["rules", "check", str(rules_path)]) == 0
-    assert "ok, 2 rule(s)" in capsys.readouterr().out
+    assert "ok, 2 rules," in capsys.readouterr().out
     bad = write_config(tmp_path / "bad", RULES.replace("customer_tier", "customer_tear"))
     assert main(["rules", "check", str(bad)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
