@@ -151,6 +151,14 @@ window.i18n = (() => {
       return fmt.date(ts);
     },
     number: (n, options) => formatter("number", options || {}).format(n),
+    // how long, to the second under an hour: "45 с", "12 мин 5 с", "2 ч 10 мин"; "45s", "12m 5s", "2h 10m"
+    duration: (seconds) => {
+      const s = Math.max(0, Math.floor(seconds));
+      const unit = (n, name) => formatter("number", { style: "unit", unit: name, unitDisplay: "narrow" }).format(n);
+      if (s < 60) return unit(s, "second");
+      if (s < 3600) return `${unit(Math.floor(s / 60), "minute")} ${unit(s % 60, "second")}`;
+      return `${unit(Math.floor(s / 3600), "hour")} ${unit(Math.floor((s % 3600) / 60), "minute")}`;
+    },
   };
 
   // the words connectors write for a message without any ("[photo]", "[voice message 0:12]",

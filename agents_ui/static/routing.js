@@ -148,19 +148,21 @@
   });
 
   // SLA: rows of conversations past their first-response target get a mark
-  let breached = new Map(); // conversation id -> minutes waited
+  // conversation id -> seconds waited, said as a duration ("12 мин 5 с"): a target of seconds said
+  // "0 минут" in whole minutes, and a wait over a weekend "3 600 минут"
+  let breached = new Map();
   function markBreaches() {
     document.querySelectorAll('#conversations [data-testid="conversation"]').forEach((row) => {
       const late = breached.get(row.dataset.id);
       row.classList.toggle("sla-breached", late !== undefined);
       row.dataset.sla = late !== undefined ? "breached" : "";
-      if (late !== undefined) row.title = t("sla.breached", { count: late });
+      if (late !== undefined) row.title = t("sla.breached", { waited: fmt.duration(late) });
     });
   }
 
   async function loadSla() {
     const data = await api.get("/api/sla");
-    breached = new Map(data.breached.map((b) => [b.conversation_id, Math.floor(b.waiting_seconds / 60)]));
+    breached = new Map(data.breached.map((b) => [b.conversation_id, b.waiting_seconds]));
     markBreaches();
   }
 

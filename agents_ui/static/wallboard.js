@@ -31,17 +31,8 @@
 
   // ---- durations -----------------------------------------------------------
 
-  function unit(n, name) {
-    return window.fmt.number(n, { style: "unit", unit: name, unitDisplay: "narrow" });
-  }
-
-  // "45s", "12m 05s", "2h 10m" in the console's language
-  function duration(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    if (s < 60) return unit(s, "second");
-    if (s < 3600) return `${unit(Math.floor(s / 60), "minute")} ${unit(s % 60, "second")}`;
-    return `${unit(Math.floor(s / 3600), "hour")} ${unit(Math.floor((s % 3600) / 60), "minute")}`;
-  }
+  // "45s", "12m 5s", "2h 10m" in the console's language (i18n.js: the SLA's marks say it alike)
+  const duration = (seconds) => window.fmt.duration(seconds);
 
   // the wait now, on the server's clock: the snapshot's `at` plus what passed here since it came
   function waitOf(oldest) {
