@@ -21,13 +21,13 @@
 
   // ---- values as people read them --------------------------------------------
 
+  // the unit chosen by the value as shown: 59.7 s is "1 мин", not "60 с"; 119.97 min is "2 ч", not "120 мин"
   function duration(seconds) {
-    if (seconds < 60) return window.fmt.number(seconds, { style: "unit", unit: "second", unitDisplay: "short",
-      maximumFractionDigits: 0 });
-    if (seconds < 7200) return window.fmt.number(seconds / 60, { style: "unit", unit: "minute", unitDisplay: "short",
-      maximumFractionDigits: 1 });
-    return window.fmt.number(seconds / 3600, { style: "unit", unit: "hour", unitDisplay: "short",
-      maximumFractionDigits: 1 });
+    const unit = (value, name, digits) => window.fmt.number(value, { style: "unit", unit: name, unitDisplay: "short",
+      maximumFractionDigits: digits });
+    if (Math.round(seconds) < 60) return unit(seconds, "second", 0);
+    if (Math.round(seconds / 6) < 1200) return unit(seconds / 60, "minute", 1);
+    return unit(seconds / 3600, "hour", 1);
   }
 
   function shown(column, value) {

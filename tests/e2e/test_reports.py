@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.e2e.test_agents_admin import no_sideways_scroll
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
@@ -108,3 +108,34 @@ async def test_a_period_that_ends_before_it_starts_is_refused_in_the_consoles_la
     await screen.locator('[data-testid="report-to"]').fill("2026-03-01")
     await screen.locator('[data-testid="report-show"]').click()
     await expect(screen.locator('[data-testid="report-error"]')).to_have_text(words["period_backwards"])
+
+
+async def test_figures_are_written_in_the_unit_they_are_shown_in_and_grouped(service: str, browser: Browser) -> None:
+    """The screen draws figures the test chooses (the server's answer rewritten on its way): 59.7 s is
+    «1 мин», not «60 с»; 7 199 s «2 ч», not «120 мин»; a count in thousands grouped, in the table and the
+    handoff reasons alike."""
+    async def rewritten(route: Route) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        body["rows"] = [{**row, "opened": 12345, "first_response_p50": 59.7, "first_response_p90": 7199.0}
+                        for row in body["rows"]]
+        body["handoff_reasons"] = {"rules": 12345}
+        await route.fulfill(response=response, json=body)
+
+    customer = await (await browser.new_context()).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "Where is my order?")
+    admin = await (await browser.new_context(locale="ru-RU", viewport={"width": 1200, "height": 800})).new_page()
+    await admin.route("**/api/reports/figures?*", rewritten)
+    await agent_logs_in(admin, service)
+    await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
+    await (await from_more(admin, "reports-open")).click()
+    screen = admin.locator('[data-testid="reports-screen"]')
+    table = screen.locator('[data-testid="report-table"]')
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    headers = await table.locator("thead th").all_text_contents()
+    cells = [(c or "").replace("\u00a0", " ").replace("\u202f", " ")
+             for c in await table.locator("tbody tr").first.locator("th, td").all_text_contents()]
+    shown = dict(zip(headers, cells, strict=True))
+    assert (shown["Открыто"], shown["Первый ответ p50"], shown["Первый ответ p90"]) == ("12 345", "1 мин", "2 ч")
+    await expect(screen.locator('[data-testid="report-reasons"] li')).to_have_text(["Передан по правилам: 12 345"])
