@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,8 @@ Lang = Literal["ru", "en"]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _CATALOGUES = Path(__file__).resolve().parent / "i18n"
 _DELIMITER: dict[Lang, str] = {"ru": ";", "en": ","}
+# a group of an hour, as the report names it: 2026-12-08T14:00
+_HOUR = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
 
 
 @functools.cache
@@ -58,12 +61,15 @@ def _cell(value: Cell, lang: Lang | None) -> Cell:
 
 def _group(value: Cell, words: dict[str, Any] | None, names: Mapping[str, str]) -> Cell:
     """A group as the console shows it, for a spreadsheet: an agent, a team or a channel by its name, none in
-    words."""
+    words, an hour as a spreadsheet reads a date and time («2026-12-08 14:00»: with ISO's T between them it
+    stayed text, which no filter or chart takes for a time)."""
     if words is None or not isinstance(value, str):
         return value
     if value == NONE:
         none: str = words["none"]
         return none
+    if _HOUR.match(value):
+        return value.replace("T", " ")
     return names.get(value, value)
 
 

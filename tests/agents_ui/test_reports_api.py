@@ -219,3 +219,17 @@ async def test_a_period_refused_names_its_problem_which_the_console_says_in_both
         text = json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))["invalid"][problem]
         named = set(re.findall(r"{{(\w+)}}", text))
         assert named <= set(error), f"{lang}: invalid.{problem} names {named - set(error)}, which the error lacks"
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_the_csv_by_hour_names_each_hour_as_a_spreadsheet_reads_a_time(client: Client, lang: str) -> None:
+    """«2026-12-08 14:00», which a spreadsheet takes for a date and time; ISO's «2026-12-08T14:00» stayed text.
+    For a program the group stays ISO."""
+    await _day(client)
+    resp = await client.get("/api/reports/figures.csv", params={**_range("hour"), "lang": lang})
+    body = (await resp.read()).decode("utf-8").lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(body), delimiter=";" if lang == "ru" else ","))
+    assert rows[1:] and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:00", row[0]) for row in rows[1:]), rows
+    resp = await client.get("/api/reports/figures.csv", params=_range("hour"))
+    rows = list(csv.reader(io.StringIO(await resp.text())))
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:00", row[0]) for row in rows[1:]), rows
