@@ -61,7 +61,7 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
     on_holder = holder_side.locator('[data-testid="cp-claimed-by"] [data-testid="claim-match"]')
     await expect(on_holder).to_have_count(1)
     # the channel named as /api/channels names it (the connector's label), like the channel-switch divider
-    await expect(on_holder).to_contain_text("A site chat visitor claims this phone number (unverified)")
+    await expect(on_holder).to_contain_text("A visitor (site chat) claims this phone number (unverified)")
     await expect(on_holder).to_contain_text(f"phone: {CUSTOMER}")
     # unnamed: a label of their id's end, never a token
     named = re.compile(r"Visitor · [0-9a-f]{4} \(cus_")
@@ -75,7 +75,7 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
     await expect(on_claimant).to_contain_text("known on WhatsApp")
     # its link opens the holder's conversation, and with it the holder's panel
     await on_claimant.locator('[data-testid="match-customer"]').click()
-    await expect(claimant_side.locator('[data-testid="cp-claimed-by"]')).to_contain_text("site chat visitor")
+    await expect(claimant_side.locator('[data-testid="cp-claimed-by"]')).to_contain_text("A visitor (site chat)")
     await open_row(claimant_side, VISITOR_SAYS)
     await expect(on_claimant).to_have_count(1)
 

@@ -1,11 +1,12 @@
 """Dates and numbers as the console writes them, in Chromium, on a clock the
 test sets: a day of another year says its year, "yesterday" is the
-calendar's day before today, also across a clock change, and a number in a
-text is grouped and has the decimal mark of the console's language."""
+calendar's day before today, also across a clock change, a number in a
+text is grouped and has the decimal mark of the console's language, and
+a text glued from pieces reads right whatever the pieces."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, Page, expect
@@ -107,3 +108,12 @@ async def test_a_time_is_the_languages_own_short_time(service: str, browser: Bro
     assert (await said(russian, "time", evening), await said(russian, "time", night)) == ("17:05", "01:53")
     english = await console_at(browser, service, "en-GB", "Europe/Moscow", now)
     assert (await said(english, "time", evening), await said(english, "time", night)) == ("5:05 PM", "1:53 AM")
+
+
+async def test_a_claims_visitor_is_said_right_whatever_the_channels_name(service: str, browser: Browser) -> None:
+    """"A {{channel}} visitor" glued an article to a channel's name: "A email visitor", "A SMS visitor"."""
+    page = await console_at(browser, service, "en-US", "Europe/Moscow", datetime(2026, 12, 8, 12, 0, tzinfo=UTC))
+    said = await page.evaluate("""() => ["email", "SMS", "site chat"].map((channel) =>
+        t("claims.someone_claims_phone", { who: t("claims.visitor", { channel }) }))""")
+    assert said == [f"A visitor ({channel}) claims this phone number (unverified)"
+                    for channel in ("email", "SMS", "site chat")]
