@@ -6,16 +6,24 @@
 "use strict";
 
 window.channelSwitch = (() => {
-  // channel -> its name for people, in the console's language
+  // channel -> its name for people, in the console's language; and where a sentence sends something
+  // («по почте», «в чате на сайте»; "by email", "in the site chat"), which Russian declines
   let labels = new Map();
+  let wheres = new Map();
 
   async function load() {
     const data = await window.consoleApi.get("/api/channels");
-    labels = new Map(data.channels.map((c) => [c.name, c.label[i18n.lang] || Object.values(c.label)[0] || c.name]));
+    const own = (texts, name) => (texts && (texts[i18n.lang] || Object.values(texts)[0])) || name;
+    labels = new Map(data.channels.map((c) => [c.name, own(c.label, c.name)]));
+    wheres = new Map(data.channels.map((c) => [c.name, own(c.where, c.name)]));
   }
 
   function label(channel) {
     return labels.get(channel) || channel;
+  }
+
+  function where(channel) {
+    return wheres.get(channel) || label(channel);
   }
 
   function fromCustomer(msg) {
@@ -37,5 +45,5 @@ window.channelSwitch = (() => {
   }
 
   // label: a channel's name for people, for every panel that names channels
-  return { load, node, label };
+  return { load, node, label, where };
 })();

@@ -58,7 +58,8 @@ window.ClaimMatches = (() => {
     send.type = "button";
     send.dataset.testid = "match-send-code";
     send.addEventListener("click", () => kit.act(() => kit.call("POST", `${path}/verify`),
-      T.codeSent(match.holder_channels.map(channelName).join(", "))));
+      T.codeSent(match.holder_channels.map((c) => (window.channelSwitch ? window.channelSwitch.where(c) : c))
+        .join(", "))));
     const dismiss = kit.node("button", "btn small", T.dismiss());
     dismiss.type = "button";
     dismiss.dataset.testid = "match-dismiss";

@@ -199,12 +199,12 @@
   function channels(list) {
     const select = document.getElementById("reply-channel");
     const keep = select.value;
-    const name = (ch) => window.channelSwitch.label(ch);
+    const where = (ch) => window.channelSwitch.where(ch);
     const options = [node("option", null, list.length
-      ? t("composer.reply_by_last_used", { channel: name(list[0]) }) : t("composer.reply_by_last"))];
+      ? t("composer.reply_by_last_used", { where: where(list[0]) }) : t("composer.reply_by_last"))];
     options[0].value = "";
     for (const ch of list.slice(1)) {
-      const opt = node("option", null, t("composer.reply_by", { channel: name(ch) }));
+      const opt = node("option", null, t("composer.reply_by", { where: where(ch) }));
       opt.value = ch;
       options.push(opt);
     }

@@ -13,7 +13,7 @@ function hideWindowNotice() {
 function pickChannel(channel) {
   const select = $("#reply-channel");
   if (![...select.options].some((o) => o.value === channel)) {
-    const opt = el("option", null, t("composer.reply_by", { channel: channelText(channel) }));
+    const opt = el("option", null, t("composer.reply_by", { where: window.channelSwitch.where(channel) }));
     opt.value = channel;
     select.append(opt);
   }
@@ -44,7 +44,7 @@ function showWindowNotice(err) {
     actions.append(button, el("span", "muted window-template", `“${d.template}”`));
   }
   for (const channel of d.channels || []) {
-    const button = el("button", "btn", t("window.send_by", { channel: channelText(channel) }));
+    const button = el("button", "btn", t("window.send_by", { where: window.channelSwitch.where(channel) }));
     button.type = "button";
     button.dataset.testid = "reply-by";
     button.dataset.channel = channel;

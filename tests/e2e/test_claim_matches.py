@@ -81,7 +81,7 @@ async def test_both_panels_show_the_match_a_code_goes_to_whatsapp_and_dismiss_cl
 
     # "Send code" on the holder's panel: the code goes to the holder's WhatsApp
     await on_holder.locator('[data-testid="match-send-code"]').click()
-    await expect(holder_side.locator("#cp-note")).to_contain_text("Code sent via WhatsApp")
+    await expect(holder_side.locator("#cp-note")).to_contain_text("Code sent on WhatsApp")
 
     async def code_sent() -> Call | None:
         return next((c for c in twilio_api.sent() if c.get("To") == f"whatsapp:{CUSTOMER}"), None)

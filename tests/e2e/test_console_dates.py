@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
+
 
 async def console_at(browser: Browser, service: str, locale: str, zone: str, now: datetime) -> Page:
     """The console's sign-in page (its language and fmt loaded) in ``zone`` with the clock fixed at ``now``."""
@@ -117,3 +119,19 @@ async def test_a_claims_visitor_is_said_right_whatever_the_channels_name(service
         t("claims.someone_claims_phone", { who: t("claims.visitor", { channel }) }))""")
     assert said == [f"A visitor ({channel}) claims this phone number (unverified)"
                     for channel in ("email", "SMS", "site chat")]
+
+
+async def test_the_reply_channel_is_said_where_russian_declines_it(service: str, browser: Browser) -> None:
+    """«Ответить через почта» glued a channel's name after a preposition that declines it: the reply's
+    channel is now said by the channel's own `where` («по почте», «в чате на сайте»)."""
+    customer = await (await browser.new_context(locale="ru-RU")).new_page()
+    await open_widget(customer, service)
+    await customer_says(customer, "Где мой заказ?")
+    agent = await (await browser.new_context(locale="ru-RU")).new_page()
+    await agent_logs_in(agent, service)
+    await agent.locator('[data-testid="conversation"]', has_text="Где мой заказ?").click()
+    reply_by = agent.locator('[data-testid="reply-channel"]')
+    await expect(reply_by).to_have_text("Ответить в чате на сайте (последний канал)")
+    where = await agent.evaluate("""async () => (await (await fetch('/api/channels')).json()).channels
+        .map((c) => [c.name, c.where.ru, c.where.en])""")
+    assert ["webchat", "в чате на сайте", "in the site chat"] in where

@@ -24,7 +24,7 @@ async def test_agent_sees_channels_claims_and_merges_and_unmerges(service: str, 
     await expect(panel.locator('[data-testid="identity"]')).not_to_contain_text("webchat:")
     await expect(panel.locator('[data-testid="identity"]')).to_contain_text("verified")
     # one channel so far: replies go where they wrote last
-    await expect(agent.locator('[data-testid="reply-channel"]')).to_have_text("Reply by site chat (used last)")
+    await expect(agent.locator('[data-testid="reply-channel"]')).to_have_text("Reply in the site chat (used last)")
     claim = panel.locator('[data-testid="claim"]')
     await expect(claim).to_contain_text("phone: +79123456789")
     await expect(claim).to_contain_text("claimed")
