@@ -90,8 +90,12 @@ window.i18n = (() => {
       if (window.i18next.exists(problem, vars)) return t(problem, vars);
     }
     const details = { ...named };
-    // a channel by the name agents know it by ("WhatsApp"), where the console has its names
-    if (details.channel && window.channelSwitch) details.channel = window.channelSwitch.label(details.channel);
+    // a channel by the name agents know it by ("WhatsApp"), where the console has its names, and as a sentence
+    // says where («в чате на сайте», "in the site chat"): «не писал в {{channel}}» read «в чат на сайте»
+    if (details.channel && window.channelSwitch) {
+      details.where = window.channelSwitch.where(details.channel);
+      details.channel = window.channelSwitch.label(details.channel);
+    }
     // a channel kind (an agent's capacity is per kind) by the roster's words for it ("chats")
     const kind = details.kind ? `agents_admin.kinds.${details.kind}` : null;
     if (kind && window.i18next.exists(kind)) details.kind = t(kind);

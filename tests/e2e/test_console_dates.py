@@ -135,3 +135,13 @@ async def test_the_reply_channel_is_said_where_russian_declines_it(service: str,
     where = await agent.evaluate("""async () => (await (await fetch('/api/channels')).json()).channels
         .map((c) => [c.name, c.where.ru, c.where.en])""")
     assert ["webchat", "в чате на сайте", "in the site chat"] in where
+
+
+async def test_a_refusal_names_the_channel_where_russian_declines_it(service: str, browser: Browser) -> None:
+    """«Клиент не писал в {{channel}}» read «не писал в чат на сайте»: the refusal says the channel's where."""
+    agent = await (await browser.new_context(locale="ru-RU")).new_page()
+    await agent_logs_in(agent, service)
+    await agent.wait_for_function("() => window.channelSwitch.where('webchat') !== 'webchat'")
+    said = await agent.evaluate("""() => i18n.error({ code: "conflict", message: "refused",
+        details: { reason: "channel_unused", channel: "webchat" } })""")
+    assert said == "Клиент не писал в чате на сайте: туда ему не ответить."
