@@ -6,8 +6,8 @@ for a person is understood the same way whoever reads the message first.
 
 A phrase is found when each of its words is in the message in any form
 (Snowball stems: «позовите человека» ~ «позовите, пожалуйста, человека»,
-«менеджера», «сотрудником»), in any order, with a typo in a longer word, or
-typed in translit. A word that asks on its own («оператор», "agent") is
+«менеджера», «сотрудником»), in any order, with a typo in a longer word, typed in
+translit or on the wrong keyboard layout. A word that asks on its own («оператор», "agent") is
 matched strictly, since it also stands in ordinary questions' words. Admins
 add phrases in ``bot.yaml`` or ``rules.yaml`` (``human_request``): the service adds both lists to this one.
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from rapidfuzz import fuzz
 
+from router.keyboard import retyped
 from router.words import script_of, stem, transliterate, words
 
 # single words that ask for a person on their own, and phrases whose words
@@ -71,7 +72,14 @@ class HumanRequest:
             len(w) == len(wanted) >= 5 and fuzz.ratio(w, wanted) >= _FUZZY_RATIO) for w in found)
 
     def find(self, text: str) -> str | None:
-        """The phrase (as stems) the message asks for a person with, or None."""
+        """The phrase (as stems) the message asks for a person with, or None;
+        typed on the wrong layout («jgthfnjh» for «оператор») too."""
+        if (asked := self._find(text)) is not None:
+            return asked
+        meant = retyped(text)
+        return self._find(meant) if meant is not None else None
+
+    def _find(self, text: str) -> str | None:
         found = words(text)
         # translit («pozovite operatora») is read as the Russian it spells, exactly: a
         # fuzzy match of a transliterated English word finds Russian words by accident

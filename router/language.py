@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
+from router.keyboard import retyped
 from router.models import Customer, Message
 
 Language = Literal["ru", "en"]
@@ -49,7 +50,8 @@ _ADDRESSES = re.compile(r"\S+@\S+|\b[a-z][a-z0-9+.-]*://\S+|\b(?:[a-z0-9-]+\.)+[
 def written_language(text: str) -> Language | None:
     """``ru`` when at least a third of the text's letters are Cyrillic, ``en``
     when fewer are, unless its Latin words are Russian ones transliterated
-    («dostavka skolko stoit»); None when it has no letters. Addresses, links
+    («dostavka skolko stoit») or typed on the wrong layout («ghbdtn»: the
+    other way round too, router.keyboard); None when it has no letters. Addresses, links
     and bot commands are no words. Russian text carries Latin words (brands,
     models, codes: «Хочу iPhone 15 Pro Max»); English text seldom carries Cyrillic."""
     text = text[:_SAMPLE]
@@ -61,6 +63,9 @@ def written_language(text: str) -> Language | None:
     latin = len(_NOT_LATIN.sub("", text))
     if not cyrillic and not latin:
         return None
+    if not (cyrillic and latin) and retyped(text) is not None:
+        # typed on the other layout («ghbdtn» is «привет», «руддщ» "hello"): the language meant
+        return "en" if cyrillic else "ru"
     if 2 * cyrillic >= latin:
         return "ru"
     return "ru" if transliterated(text) else "en"

@@ -43,6 +43,7 @@ from router.conversations.outbound import Outgoing, send
 from router.conversations.store import AnswerMark, ConversationStore, MessageStore, OutboundStore
 from router.identity.phone_ask import proof_only
 from router.identity.store import CustomerStore
+from router.keyboard import as_meant
 from router.language import answer_language, settled
 from router.models import (
     BotOutcome,
@@ -240,8 +241,9 @@ class BotDesk:
         current = pending[-1]
         knowledge = self.knowledge  # one bot.yaml for the whole turn, whatever reloads meanwhile
         customer = await self.store.get_customer(view.customer_id)
-        # several quick messages are one question: «привет» + «где мой заказ?»
-        text = "\n".join(m.text for m in pending if m.text.strip())
+        # several quick messages are one question: «привет» + «где мой заказ?»; each read as meant when
+        # typed on the wrong keyboard layout («ghbdtn» is «привет»: router.keyboard)
+        text = "\n".join(as_meant(m.text) for m in pending if m.text.strip())
         turn = BotTurn(conversation_id, customer, text, earlier, hint=current.core.language)
         current = settled(current, turn.language())  # "5" after «Уточните…»: its notices in Russian too
         reply = await self._ask(knowledge.bot, turn)
