@@ -1,7 +1,8 @@
 """Words of Russian and English text as the bot and the rules read them:
 lower case, ``ё`` as ``е``, Latin look-alike letters inside Cyrillic words
-fixed, Snowball stems (so «доставки», «доставкой» are one term), and
-Russian typed in Latin letters ("translit") read back as Cyrillic.
+fixed, a letter stretched for emphasis read once («приииивет»), Snowball
+stems (so «доставки», «доставкой» are one term), and Russian typed in Latin
+letters ("translit") read back as Cyrillic.
 
 Shared by the bot's matching (router.bot.matching) and the vocabulary of
 "ask for a person" (router.human_request), which the rules use too: it
@@ -18,6 +19,10 @@ import snowballstemmer
 _WORD = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+
+# a letter held down or typed again and again for emphasis («приииивет», «спасибооо», "pleeease"):
+# no word of either language has one letter three times in a row
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
 
 # Latin letters that look like Cyrillic ones, in words that mix both scripts
 _LOOKALIKES = str.maketrans("AaBEeKkMHOoPpCcTyXxu", "АаВЕеКкМНОоРрСсТуХхи")
@@ -57,13 +62,18 @@ def stem(word: str) -> str:
 def word_spans(text: str) -> list[tuple[str, int, int]]:
     """``words`` with where each stands in ``text``: (word, start, end)."""
     found: list[tuple[str, int, int]] = []
+    stretched = _STRETCHED.search(text) is not None  # seldom: the words need no look then
     for match in _WORD.finditer(text):
         raw = match.group()
         word = raw.translate(_LOOKALIKES) if _CYRILLIC.search(raw) and _LATIN.search(raw) else raw
-        found.append((word.lower().replace("ё", "е"), match.start(), match.end()))
+        word = word.lower().replace("ё", "е")
+        if stretched:
+            word = _STRETCHED.sub(r"\1", word)
+        found.append((word, match.start(), match.end()))
     return found
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words with look-alike letters fixed and ``ё`` read as ``е``."""
+    """Lower-cased words with look-alike letters fixed, ``ё`` read as ``е`` and a
+    letter stretched for emphasis read once («приииивет» is «привет»)."""
     return [word for word, _, _ in word_spans(text)]
