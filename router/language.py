@@ -78,7 +78,7 @@ def _words(text: str) -> frozenset[str]:
 # Russian typed in Latin letters (a phone without the Cyrillic layout: «soedinite s operatorom»): words
 # that only Russian has, in the spellings people use, and letter groups English words hardly have
 _TRANSLIT_WORDS = _words("""
-privet zdravstvuyte zdravstvuite zdravstvujte zdrastvuyte zdrastvuite dobryy dobryi dobriy dobrij dobroe
+privet poka svidaniya zdravstvuyte zdravstvuite zdravstvujte zdrastvuyte zdrastvuite dobryy dobryi dobriy dobrij dobroe
 dobrogo vecher utro spasibo spasib pozhaluysta pozhaluista pozhalujsta pojaluysta pozhalsta plz
 skolko stoit stoimost tsena cena dostavka dostavku dostavki dostavkoy dostavlyaete zakaz zakaza zakazu
 zakazal zakazala zakazat vozvrat vozvrata vernut vernite tovar tovara tovary gde kogda pochemu zachem

@@ -36,6 +36,8 @@ class ReplyKind(StrEnum):
     GREETING = "greeting"
     # a thanks that asks nothing more, answered with a "you're welcome": no topic either
     THANKS = "thanks"
+    # a goodbye with no thanks («Всё, пока»), said back: no topic either
+    GOODBYE = "goodbye"
 
 
 class HandoffReason(StrEnum):

@@ -65,6 +65,11 @@ class Messages(_Strict):
         "Пожалуйста! Если появятся вопросы, пишите.",
         "You're welcome! Write if you have any other questions.",
     ))
+    # a goodbye with no thanks («Всё, пока», «До свидания», "bye"): the bot says goodbye and keeps the conversation
+    goodbye: LocalizedPiece = Field(default_factory=lambda: ru_en(
+        "Всего доброго! Если появятся вопросы, пишите.",
+        "Goodbye! Write if you have any other questions.",
+    ))
     # a recognised customer back after a pause (welcome_back); {name} is their name
     welcome_back: LocalizedPiece = Field(default_factory=lambda: ru_en("Здравствуйте, {name}!", "Hello, {name}!"))
     # the same without a real name on the profile

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.choices import ordinal
 from router.bot.config import BotFile, Intent, phrasing, render
-from router.bot.greetings import Opening, only_thanks, opening
+from router.bot.greetings import Opening, only_goodbye, only_thanks, opening
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
@@ -251,9 +251,10 @@ class FaqBot(Bot):
     def thanked(self, turn: BotTurn) -> BotReply | None:
         """A "you're welcome" when the turn thanks and asks nothing more, else
         None: the admin's thanks intent when bot.yaml has one, else
-        ``messages.thanks``. Before, «Спасибо!» after an answer went to people."""
+        ``messages.thanks``. Before, «Спасибо!» after an answer went to people.
+        A goodbye with no thanks («Всё, пока», «До свидания») gets ``messages.goodbye``."""
         if not only_thanks(turn.text):
-            return None
+            return self._parted(turn)
         language = turn.language()
         common: dict[str, Any] = {"kind": ReplyKind.THANKS, "confidence": 1.0, "language": language}
         if (intent := self._thanks_intent) is not None:
@@ -261,6 +262,15 @@ class FaqBot(Bot):
                             detail=f"a thanks: answered with {intent!r}", **common)
         return BotReply(texts=[self._rendered(turn, self.config.messages.thanks, language)],
                         detail="a thanks: answered", **common)
+
+    def _parted(self, turn: BotTurn) -> BotReply | None:
+        """A goodbye back when the turn says goodbye with no thanks, else None:
+        it asks nothing, and went to people as low_confidence."""
+        if not only_goodbye(turn.text):
+            return None
+        language = turn.language()
+        return BotReply(kind=ReplyKind.GOODBYE, texts=[self._rendered(turn, self.config.messages.goodbye, language)],
+                        confidence=1.0, language=language, detail="a goodbye: said goodbye")
 
     def _knows(self, word: str) -> bool:
         """``word`` is one the examples use (so no name: "Hi, Refund")."""

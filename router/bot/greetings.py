@@ -1,4 +1,4 @@
-"""Greetings and bot commands, which ask nothing yet, and thanks, which ask nothing more.
+"""Greetings and bot commands, which ask nothing yet, and thanks and goodbyes, which ask nothing more.
 
 Telegram opens every conversation with ``/start`` (the Start button, with a
 deep link's parameter after it, ``/start ref_42``), and many customers open
@@ -60,8 +60,14 @@ CONTENT: tuple[str, ...] = (
     "ок", "окей", "ok", "okay", "хорошо", "понятно", "ясно", "отлично", "супер", "класс", "все понятно",
     "все ясно", "вопросов нет", "больше вопросов нет", "вы мне помогли", "вы очень помогли", "помогли",
     "great", "got it", "perfect", "cool", "all good", "that helps", "that helped", "you helped", "very helpful",
-    "nice", "awesome", "bye", "до свидания", "всего доброго", "хорошего дня", "have a nice day", "good bye",
-    "goodbye",
+    "nice", "awesome",
+)
+# a goodbye («Всё, пока», «До свидания», "bye"): with no thanks the bot says goodbye back, not "you're welcome"
+GOODBYES: tuple[str, ...] = (
+    "пока", "пока пока", "до свидания", "досвидания", "до свиданья", "всего доброго", "всего хорошего",
+    "хорошего дня", "хорошего вечера", "до встречи", "до связи",
+    "poka", "do svidaniya",
+    "bye", "bye bye", "goodbye", "good bye", "see you", "see ya", "have a nice day", "have a good day",
 )
 
 # a bot command, "/start" or "/help@shop_bot" (Telegram's syntax: Latin letters, digits and "_")
@@ -81,7 +87,8 @@ _GREETINGS = _phrases(GREETINGS)
 _ADDRESSED = _phrases(ADDRESSED)
 _ASKS_NOTHING = _phrases(ASKS_NOTHING + ADDRESSED + GREETINGS)
 _THANKS = _phrases(THANKS)
-_CLOSING = _phrases(THANKS + CONTENT + ADDRESSED)
+_GOODBYES = _phrases(GOODBYES)
+_CLOSING = _phrases(THANKS + GOODBYES + CONTENT + ADDRESSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,18 +168,33 @@ def _name(rest: str) -> str | None:
     return match.group(1) if match is not None and match.group(1)[0].isupper() else None
 
 
-def only_thanks(text: str) -> bool:
-    """``text`` thanks and asks nothing more («Спасибо!», «Ок, спасибо, понятно», "thanks a lot"):
-    at least one thanks, and beside it only contentment or whom it is addressed to."""
+def _closing(text: str) -> tuple[bool, bool] | None:
+    """Whether ``text`` (nothing but thanks, goodbyes, contentment and whom it
+    is addressed to) thanks and says goodbye; None when it says anything else."""
     found = word_spans(text)
-    thanked, i = False, 0
+    thanked = parted = False
+    i = 0
     while i < len(found):
         phrase = _phrase_at(found, i, _CLOSING)
         if not phrase:
-            return False
+            return None
         thanked = thanked or phrase in _THANKS
+        parted = parted or phrase in _GOODBYES
         i += len(phrase)
-    return thanked
+    return thanked, parted
+
+
+def only_thanks(text: str) -> bool:
+    """``text`` thanks and asks nothing more («Спасибо!», «Ок, спасибо, понятно», «Спасибо, до свидания»,
+    "thanks a lot"): at least one thanks, and beside it only contentment, a goodbye or whom it is addressed to."""
+    said = _closing(text)
+    return said is not None and said[0]
+
+
+def only_goodbye(text: str) -> bool:
+    """``text`` says goodbye with no thanks and asks nothing more («Всё, пока», «Понятно, до свидания», "bye")."""
+    said = _closing(text)
+    return said is not None and said[1] and not said[0]
 
 
 def is_command(text: str) -> bool:
@@ -180,5 +202,5 @@ def is_command(text: str) -> bool:
     return _COMMAND.match(text.strip()) is not None
 
 
-__all__ = ["ADDRESSED", "ASKS_NOTHING", "CONTENT", "GREETINGS", "THANKS", "Opening", "is_command", "only_thanks",
-           "opening"]
+__all__ = ["ADDRESSED", "ASKS_NOTHING", "CONTENT", "GOODBYES", "GREETINGS", "THANKS", "Opening", "is_command",
+           "only_goodbye", "only_thanks", "opening"]
