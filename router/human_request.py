@@ -8,7 +8,8 @@ A phrase is found when each of its words is in the message in any form
 (Snowball stems: «позовите человека» ~ «позовите, пожалуйста, человека»,
 «менеджера», «сотрудником»), in any order, with a typo in a longer word, typed in
 translit or on the wrong keyboard layout. A word that asks on its own («оператор», "agent") is
-matched strictly, since it also stands in ordinary questions' words. Admins
+matched strictly, since it also stands in ordinary questions' words. Swearing
+(router.swearing) asks for a person too: an angry customer wants one. Admins
 add phrases in ``bot.yaml`` or ``rules.yaml`` (``human_request``): the service adds both lists to this one.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from rapidfuzz import fuzz
 
 from router.keyboard import retyped
+from router.swearing import sworn
 from router.words import script_of, stem, transliterate, words
 
 # single words that ask for a person on their own, and phrases whose words
@@ -81,6 +83,9 @@ class HumanRequest:
 
     def _find(self, text: str) -> str | None:
         found = words(text)
+        # swearing is an angry customer's request for a person: a canned answer reads as mockery
+        if (word := sworn(found)) is not None:
+            return f"swearing: {word}"
         # translit («pozovite operatora») is read as the Russian it spells, exactly: a
         # fuzzy match of a transliterated English word finds Russian words by accident
         spelt = [transliterate(w) for w in found if script_of(w) == "en"]
