@@ -30,6 +30,9 @@ ASKS = [
     "I want to talk to a real person", "talk to someone please", "human", "let me talk to an agent", "operator",
     "real persn please", "get me a humon", "can I speak to a person", "I need a person", "нужен человек",
     "переключите на человека", "чат с человеком", "can I chat with a person",
+    # the shop's support: was answered with the opening hours
+    "свяжите с поддержкой", "как связаться с поддержкой?", "соедините с поддержкой", "служба поддержки, ответьте",
+    "connect me to support", "how do I contact support",
 ]
 DOES_NOT_ASK = [
     "где мой заказ", "нас пять человек, есть столик?", "сколько стоит доставка", "нужна консультация по доставке",
@@ -39,6 +42,8 @@ DOES_NOT_ASK = [
     # words that share a stem or most letters with a word that asks on its own
     "I need to manage my subscription", "which travel agency do you work with", "how to operate the app",
     "specialty coffee", "сотрудничаете ли вы с DHL", "is the operation complete",
+    "do you support Apple Pay", "есть ли поддержка Apple Pay", "служба доставки работает в субботу?",
+    "When can I reach someone from customer service?", "до скольки работает поддержка",  # the opening hours
 ]
 
 
