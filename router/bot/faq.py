@@ -23,7 +23,7 @@ from rapidfuzz import fuzz
 from router.bot.base import Bot, BotError, BotReply, BotTurn, Candidate, HandoffReason, ReplyKind, fixed_vocabulary
 from router.bot.choices import ordinal
 from router.bot.config import BotFile, Intent, phrasing, render
-from router.bot.greetings import Opening, only_goodbye, only_thanks, opening
+from router.bot.greetings import Opening, only_content, only_goodbye, only_thanks, opening
 from router.bot.matching import IntentIndex, Match, Matcher
 from router.bot.semantic import Embedder, EmbeddingIndex, Encoder, HybridIndex, Vectors, bundled_model
 from router.heap import release_free_memory
@@ -264,13 +264,21 @@ class FaqBot(Bot):
                         detail="a thanks: answered", **common)
 
     def _parted(self, turn: BotTurn) -> BotReply | None:
-        """A goodbye back when the turn says goodbye with no thanks, else None:
-        it asks nothing, and went to people as low_confidence."""
-        if not only_goodbye(turn.text):
+        """A goodbye back when the turn says goodbye with no thanks, or, right
+        after the bot's answer, only that the customer got it («Ок», «Понятно»,
+        «👍»), else None: it asks nothing, and went to people as low_confidence.
+        «Ок» with nothing answered before it (or after a clarifying question) is no such thing."""
+        if not only_goodbye(turn.text) and not (self._after_answer(turn) and only_content(turn.text)):
             return None
         language = turn.language()
         return BotReply(kind=ReplyKind.GOODBYE, texts=[self._rendered(turn, self.config.messages.goodbye, language)],
                         confidence=1.0, language=language, detail="a goodbye: said goodbye")
+
+    @staticmethod
+    def _after_answer(turn: BotTurn) -> bool:
+        last = turn.last_bot_record()
+        return last is not None and last.get("kind") in (ReplyKind.ANSWER.value, ReplyKind.THANKS.value,
+                                                         ReplyKind.GOODBYE.value)
 
     def _knows(self, word: str) -> bool:
         """``word`` is one the examples use (so no name: "Hi, Refund")."""

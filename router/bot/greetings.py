@@ -88,6 +88,7 @@ _ADDRESSED = _phrases(ADDRESSED)
 _ASKS_NOTHING = _phrases(ASKS_NOTHING + ADDRESSED + GREETINGS)
 _THANKS = _phrases(THANKS)
 _GOODBYES = _phrases(GOODBYES)
+_CONTENT = _phrases(CONTENT)
 _CLOSING = _phrases(THANKS + GOODBYES + CONTENT + ADDRESSED)
 
 
@@ -168,11 +169,24 @@ def _name(rest: str) -> str | None:
     return match.group(1) if match is not None and match.group(1)[0].isupper() else None
 
 
-def _closing(text: str) -> tuple[bool, bool] | None:
+# what a pleased customer sends alone (a thumbs up, a smile), and what joins an emoji's parts
+# (skin tones, the emoji presentation selector, the zero-width joiner)
+_PLEASED = frozenset("👍👌🙏🤝👏🙌💪✅☺😊🙂😀😃😄😁😉🥰😍🤗❤♥💖💗💙💚🧡💛💜🖤🤍👋🔥💯⭐🌟")
+_JOINERS = frozenset("\ufe0f\u200d🏻🏼🏽🏾🏿")
+
+
+def _only_pleased(text: str) -> bool:
+    """``text`` is emoji of a pleased customer and nothing else but spaces and punctuation («👍», "🙏🙂")."""
+    shown = [c for c in text if not (c.isspace() or c in _JOINERS or (c.isascii() and not c.isalnum()))]
+    return bool(shown) and all(c in _PLEASED for c in shown)
+
+
+def _closing(text: str) -> tuple[bool, bool, bool] | None:
     """Whether ``text`` (nothing but thanks, goodbyes, contentment and whom it
-    is addressed to) thanks and says goodbye; None when it says anything else."""
+    is addressed to) thanks, says goodbye and says it got it; None when it
+    says anything else."""
     found = word_spans(text)
-    thanked = parted = False
+    thanked = parted = content = False
     i = 0
     while i < len(found):
         phrase = _phrase_at(found, i, _CLOSING)
@@ -180,8 +194,9 @@ def _closing(text: str) -> tuple[bool, bool] | None:
             return None
         thanked = thanked or phrase in _THANKS
         parted = parted or phrase in _GOODBYES
+        content = content or phrase in _CONTENT
         i += len(phrase)
-    return thanked, parted
+    return thanked, parted, content
 
 
 def only_thanks(text: str) -> bool:
@@ -189,6 +204,14 @@ def only_thanks(text: str) -> bool:
     "thanks a lot"): at least one thanks, and beside it only contentment, a goodbye or whom it is addressed to."""
     said = _closing(text)
     return said is not None and said[0]
+
+
+def only_content(text: str) -> bool:
+    """``text`` says only that the customer got it, with no thanks nor goodbye
+    («Ок», «Понятно», «Ясно, хорошо», "got it", «👍»)."""
+    if _only_pleased(text):
+        return True
+    return _closing(text) == (False, False, True)
 
 
 def only_goodbye(text: str) -> bool:
@@ -203,4 +226,4 @@ def is_command(text: str) -> bool:
 
 
 __all__ = ["ADDRESSED", "ASKS_NOTHING", "CONTENT", "GOODBYES", "GREETINGS", "THANKS", "Opening", "is_command",
-           "only_goodbye", "only_thanks", "opening"]
+           "only_content", "only_goodbye", "only_thanks", "opening"]

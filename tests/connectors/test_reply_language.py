@@ -43,7 +43,8 @@ GREETED = Messages().greeting
 
 @pytest.mark.parametrize(("before", "wordless", "expected"), [
     ([], "5", CLOSED["ru"]),
-    (["где мой заказ?"], "👍", CLOSED["ru"]),
+    # a thumbs up right after an answer is a customer who got it (said goodbye to: tests/router/bot/test_goodbye.py)
+    (["где мой заказ?"], "5", CLOSED["ru"]),
     (["where is my order?"], "5", CLOSED["en"]),
 ], ids=["first message", "after Russian", "after English"])
 async def test_a_message_without_words_is_answered_in_the_customers_language(

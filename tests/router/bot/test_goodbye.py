@@ -53,3 +53,40 @@ async def test_a_goodbye_after_an_answer_keeps_the_conversation_with_the_bot(rou
     messages = await router.store.list_messages(conv.id, 10)
     assert [m.author for m in messages] == [Author.CUSTOMER, Author.BOT, Author.CUSTOMER, Author.BOT]
     assert messages[-1].text == GOODBYE["ru"]
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("ок", "ru"), ("Понятно!", "ru"), ("ясно, хорошо", "ru"), ("👍", "ru"), ("🙏🙂", "ru"), ("ок))", "ru"),
+    ("got it", "en"), ("ok", "en"),
+])
+async def test_a_customer_who_got_the_answer_is_not_handed_to_people(router: Router, text: str, language: str
+                                                                       ) -> None:
+    """«Ок», «Понятно» or a thumbs up after the bot's answer: the customer got it, nothing more to do.
+    Before, each went to people as low_confidence (an agent called to read «ок»)."""
+    question = "Как вернуть товар?" if language == "ru" else "How do I return an item?"
+    await router.on_message(say(1, question))
+    assert router.bot_desk is not None
+    await router.bot_desk.drain()
+    accepted = await router.on_message(say(2, text))
+    await router.bot_desk.drain()
+    conv = await router.store.get_conversation(accepted.conversation_id)
+    assert conv.status is ConversationStatus.BOT
+    messages = await router.store.list_messages(conv.id, 10)
+    assert messages[-1].author is Author.BOT and messages[-1].text == GOODBYE[language]
+
+
+@pytest.mark.parametrize("text", ["ок", "понятно", "👍"])
+def test_an_ok_with_no_answer_before_it_is_not_taken_for_one(faq: FaqBot, text: str) -> None:
+    """With nothing answered («ок» first, or after a clarifying question) it says nothing the bot can use."""
+    assert faq.decide(turn(text)).kind is not ReplyKind.GOODBYE
+
+
+@pytest.mark.parametrize("text", ["😡", "ок, а сколько стоит доставка?", "понятно, но заказ так и не пришёл"])
+async def test_more_than_an_ok_after_an_answer_is_read_as_usual(router: Router, text: str) -> None:
+    await router.on_message(say(1, "Как вернуть товар?"))
+    assert router.bot_desk is not None
+    await router.bot_desk.drain()
+    accepted = await router.on_message(say(2, text))
+    await router.bot_desk.drain()
+    messages = await router.store.list_messages(accepted.conversation_id, 10)
+    assert messages[-1].author is Author.BOT and messages[-1].text != GOODBYE["ru"]
