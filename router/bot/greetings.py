@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
+
 from router.words import word_spans, words
 
 # the opening of a message that asks nothing yet
@@ -90,6 +92,11 @@ _THANKS = _phrases(THANKS)
 _GOODBYES = _phrases(GOODBYES)
 _CONTENT = _phrases(CONTENT)
 _CLOSING = _phrases(THANKS + GOODBYES + CONTENT + ADDRESSED)
+# a closing word misspelt («спасиб», «спосибо», «благодорю», «досвидание»): one of this length or more,
+# this close (rapidfuzz ratio, 0-100) to a one-word closing; a message of nothing else asks nothing
+_FUZZY_LENGTH = 5
+_FUZZY_RATIO = 85
+_CLOSING_WORDS = sorted({word for phrase in _CLOSING for word in phrase if len(word) >= _FUZZY_LENGTH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +197,9 @@ def _closing(text: str) -> tuple[bool, bool, bool] | None:
     i = 0
     while i < len(found):
         phrase = _phrase_at(found, i, _CLOSING)
+        if not phrase and (fixed := _misspelt(found[i][0])) is not None:
+            found[i] = (fixed, *found[i][1:])
+            phrase = _phrase_at(found, i, _CLOSING)
         if not phrase:
             return None
         thanked = thanked or phrase in _THANKS
@@ -197,6 +207,14 @@ def _closing(text: str) -> tuple[bool, bool, bool] | None:
         content = content or phrase in _CONTENT
         i += len(phrase)
     return thanked, parted, content
+
+
+def _misspelt(word: str) -> str | None:
+    """The word of a closing that ``word`` is a typo of, else None."""
+    if len(word) < _FUZZY_LENGTH:
+        return None
+    found = process.extractOne(word, _CLOSING_WORDS, scorer=fuzz.ratio, score_cutoff=_FUZZY_RATIO)
+    return str(found[0]) if found is not None else None
 
 
 def only_thanks(text: str) -> bool:

@@ -59,3 +59,17 @@ def test_an_admins_own_thanks_intent_wins(tmp_path: Path) -> None:
     bot = own_bot(tmp_path, OWN + THANKS_INTENT)
     reply = bot.decide(turn("Большое спасибо!"))
     assert (reply.kind, reply.intent, reply.texts) == (ReplyKind.THANKS, "thanks", ["Рады помочь! Ваша «Ромашка»."])
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("спасиб большое", ReplyKind.THANKS), ("Спосибо!", ReplyKind.THANKS), ("благодорю", ReplyKind.THANKS),
+    ("сапсибо", ReplyKind.THANKS), ("Спасиба!", ReplyKind.THANKS), ("досвидание", ReplyKind.GOODBYE),
+])
+def test_a_misspelt_thanks_or_goodbye_is_one(faq: FaqBot, text: str, kind: ReplyKind) -> None:
+    """A typo in the closing word («спасиб», «спосибо», «благодорю»): was handed to people as low_confidence."""
+    assert faq.decide(turn(text)).kind is kind
+
+
+@pytest.mark.parametrize("text", ["спасибо, оплачено", "хорошо, привезите завтра", "оплачено"])
+def test_a_word_near_a_closing_one_is_not_taken_for_it(faq: FaqBot, text: str) -> None:
+    assert faq.decide(turn(text)).kind not in (ReplyKind.THANKS, ReplyKind.GOODBYE)
