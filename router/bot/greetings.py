@@ -27,7 +27,7 @@ GREETINGS: tuple[str, ...] = (
     "здравствуйте", "здравствуй", "здраствуйте", "здрасте", "здрасьте", "привет", "приветик", "приветствую",
     "добрый день", "добрый вечер", "доброе утро", "доброй ночи", "день добрый", "вечер добрый", "утро доброе",
     "доброго дня", "доброго вечера", "доброго утра", "доброго времени суток", "доброго времени", "хай", "салют",
-    "алло",
+    "алло", "прив", "приветики", "приветос", "здарова", "здорова", "хелло", "хеллоу", "добрый вечерок",
     # Russian typed in Latin letters
     "privet", "zdravstvuyte", "zdravstvuite", "dobryi den", "dobryy den", "dobriy den",
     # English
@@ -93,10 +93,14 @@ _GOODBYES = _phrases(GOODBYES)
 _CONTENT = _phrases(CONTENT)
 _CLOSING = _phrases(THANKS + GOODBYES + CONTENT + ADDRESSED)
 # a closing word misspelt («спасиб», «спосибо», «благодорю», «досвидание»): one of this length or more,
-# this close (rapidfuzz ratio, 0-100) to a one-word closing; a message of nothing else asks nothing
+# this close (rapidfuzz ratio, 0-100) to a closing's word; a message of nothing else asks nothing
 _FUZZY_LENGTH = 5
 _FUZZY_RATIO = 85
 _CLOSING_WORDS = sorted({word for phrase in _CLOSING for word in phrase if len(word) >= _FUZZY_LENGTH})
+# a long greeting misspelt («Здрасвуйте», «Здравсвтуйте»): only the long ones, since a short word
+# near a greeting is often another word («привез» is one letter from «привет»)
+_GREETING_FUZZY_LENGTH = 8
+_GREETING_WORDS = sorted({word for phrase in _GREETINGS for word in phrase if len(word) >= _GREETING_FUZZY_LENGTH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,9 @@ def opening(text: str) -> Opening:
         if i is None:
             break
         phrase = _phrase_at(found, i, _GREETINGS) or (_phrase_at(found, i, _ADDRESSED) if said else ())
+        if not phrase and (fixed := _misspelt(found[i][0], _GREETING_WORDS, _GREETING_FUZZY_LENGTH)) is not None:
+            found[i] = (fixed, *found[i][1:])
+            phrase = _phrase_at(found, i, _GREETINGS)
         if not phrase:
             break
         if phrase in _GREETINGS:
@@ -197,7 +204,7 @@ def _closing(text: str) -> tuple[bool, bool, bool] | None:
     i = 0
     while i < len(found):
         phrase = _phrase_at(found, i, _CLOSING)
-        if not phrase and (fixed := _misspelt(found[i][0])) is not None:
+        if not phrase and (fixed := _misspelt(found[i][0], _CLOSING_WORDS, _FUZZY_LENGTH)) is not None:
             found[i] = (fixed, *found[i][1:])
             phrase = _phrase_at(found, i, _CLOSING)
         if not phrase:
@@ -209,11 +216,11 @@ def _closing(text: str) -> tuple[bool, bool, bool] | None:
     return thanked, parted, content
 
 
-def _misspelt(word: str) -> str | None:
-    """The word of a closing that ``word`` is a typo of, else None."""
-    if len(word) < _FUZZY_LENGTH:
+def _misspelt(word: str, vocabulary: list[str], shortest: int) -> str | None:
+    """The word of ``vocabulary`` that ``word`` (``shortest`` letters or more) is a typo of, else None."""
+    if len(word) < shortest:
         return None
-    found = process.extractOne(word, _CLOSING_WORDS, scorer=fuzz.ratio, score_cutoff=_FUZZY_RATIO)
+    found = process.extractOne(word, vocabulary, scorer=fuzz.ratio, score_cutoff=_FUZZY_RATIO)
     return str(found[0]) if found is not None else None
 
 

@@ -125,3 +125,18 @@ def test_an_admins_own_greeting_intent_wins(tmp_path: Path, text: str, answer: s
     assert (reply.kind, reply.intent, reply.texts) == (ReplyKind.GREETING, "hello", [answer]), reply
     question = bot.decide(turn("Привет, сколько стоит доставка?"))
     assert (question.kind, question.intent) == (ReplyKind.ANSWER, "delivery"), question
+
+
+@pytest.mark.parametrize("text", [
+    "Здрасвуйте", "Здравсвтуйте!", "здраствуйте", "Приветствуюю", "прив", "приветики", "добрый вечерок",
+    "Хелло", "ДОБРЫЙ ДЕНЬ",
+])
+def test_a_misspelt_or_familiar_greeting_is_greeted_back(faq: FaqBot, text: str) -> None:
+    """A typo in a long greeting or a familiar one: was handed to people as low_confidence."""
+    reply = faq.decide(turn(text))
+    assert (reply.kind, reply.texts) == (ReplyKind.GREETING, [GREETED["ru"]]), reply
+
+
+def test_a_word_one_letter_from_a_short_greeting_is_no_greeting(faq: FaqBot) -> None:
+    """«привез» is one letter from «привет»: only long greetings are read through a typo."""
+    assert faq.decide(turn("привез не тот товар")).kind is not ReplyKind.GREETING
