@@ -31,11 +31,14 @@ BUILT_IN: tuple[str, ...] = (
     "позовите человека", "живой человек", "живые люди", "с человеком", "переключите на человека", "нужен человек",
     "хочу человека", "дайте человека",
     "свяжите с поддержкой", "связаться с поддержкой", "соедините с поддержкой", "служба поддержки",
+    # «ты бот?»: whoever asks it wants to know whether a person reads them, and would rather one did
+    "ты бот", "вы бот", "это бот", "ты робот", "вы робот",
     # English
     "agent", "human", "operator", "representative", "manager",
     "real person", "live person", "real people", "talk to someone", "speak to someone", "talk to somebody",
     "talk with someone", "speak with someone", "talk to a person", "speak to a person", "chat with a person",
     "need a person", "want a person", "contact support", "connect support",
+    "are you a bot", "is this a bot", "are you a robot",
 )
 
 # a stem of this length or more may differ by a typo (rapidfuzz ratio, 0-100)

@@ -33,6 +33,8 @@ ASKS = [
     # the shop's support: was answered with the opening hours
     "свяжите с поддержкой", "как связаться с поддержкой?", "соедините с поддержкой", "служба поддержки, ответьте",
     "connect me to support", "how do I contact support",
+    # asking whether a person reads them: was handed over only as low_confidence, and not by the rules
+    "ты бот?", "Вы робот или человек?", "это бот отвечает?", "are you a bot?", "is this a bot",
 ]
 DOES_NOT_ASK = [
     "где мой заказ", "нас пять человек, есть столик?", "сколько стоит доставка", "нужна консультация по доставке",
@@ -44,6 +46,7 @@ DOES_NOT_ASK = [
     "specialty coffee", "сотрудничаете ли вы с DHL", "is the operation complete",
     "do you support Apple Pay", "есть ли поддержка Apple Pay", "служба доставки работает в субботу?",
     "When can I reach someone from customer service?", "до скольки работает поддержка",  # the opening hours
+    "Привет, бот!", "спасибо, бот", "thank you bot", "робот-пылесос есть в наличии?",
 ]
 
 
