@@ -22,6 +22,7 @@ others drive a desktop's layout, not text): the two layouts are a table.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from wordfreq import available_languages, read_cBpack
 
@@ -60,6 +61,7 @@ def _known(word: str, language: frozenset[str]) -> bool:
     return bool(bare) and (bare in language or bare.replace("ё", "е") in language)
 
 
+@lru_cache(maxsize=1024)  # one message is asked of by the rules, the bot and each notice's language
 def retyped(text: str) -> str | None:
     """``text`` as meant when it was typed on the other layout (Russian on
     the US keys, or English on the Russian ones), else None."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -195,6 +196,7 @@ def _only_pleased(text: str) -> bool:
     return bool(shown) and all(c in _PLEASED for c in shown)
 
 
+@lru_cache(maxsize=1024)  # a turn asks it of one text up to three times (thanks, goodbye, got it)
 def _closing(text: str) -> tuple[bool, bool, bool] | None:
     """Whether ``text`` (nothing but thanks, goodbyes, contentment and whom it
     is addressed to) thanks, says goodbye and says it got it; None when it
