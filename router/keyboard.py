@@ -21,10 +21,13 @@ others drive a desktop's layout, not text): the two layouts are a table.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import re
 from functools import lru_cache
+from pathlib import Path
 
-from wordfreq import available_languages, read_cBpack
+import msgpack
 
 # the Russian letter on each key of the US layout: unshifted, then with Shift; the keys of the
 # punctuation that are Russian letters («б» on ",", «ж» on ";»…) count as letters in a word
@@ -46,8 +49,18 @@ _NOT_A_LETTER = re.compile(r"[^a-zа-яё]+")
 
 def _common_words(language: str) -> frozenset[str]:
     """wordfreq's "small" list of ``language``: the words used at least once in a
-    million. Read from its file (get_frequency_list would keep the lists too)."""
-    return frozenset(word for band in read_cBpack(available_languages("small")[language]) for word in band)
+    million. Read from its data file as wordfreq documents its cBpack format (a
+    gzipped msgpack list: a header, then the words band by band), without importing
+    wordfreq: its package loads ftfy, regex and langcodes (~14 MB) the lists need not."""
+    spec = importlib.util.find_spec("wordfreq")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("wordfreq is not installed: pip install 'wordfreq>=3.1'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"small_{language}.msgpack.gz"
+    with gzip.open(path) as packed:
+        header, *bands = msgpack.load(packed, raw=False)
+    if not isinstance(header, dict) or header.get("format") != "cB":
+        raise ImportError(f"{path} is not a word list of the format this release of wordfreq wrote")
+    return frozenset(word for band in bands for word in band)
 
 
 # loaded once as the module is (before the service serves: never on the event loop)

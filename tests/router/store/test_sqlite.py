@@ -140,7 +140,7 @@ async def test_the_writer_process_imports_the_store_not_the_whole_router(tmp_pat
         await store.ping()
         modules = set(await store._w.call(loaded))
     assert "router.store.sqlite_db" in modules  # it is the writer's list
-    heavy = {"numpy", "aiohttp", "onnxruntime", "router.bot", "router.server", "router.store.sqlite"}
+    heavy = {"numpy", "aiohttp", "onnxruntime", "router.bot", "router.server", "router.store.sqlite", "router.keyboard"}
     assert not heavy & modules
 
 
