@@ -446,6 +446,11 @@
     renderCounts();
     readNow(s.selected);
   });
+  // the socket opened again: messages that came while it was down bumped no count, so every count
+  // shown is asked again (the rows loaded afresh by console.js are counted as they are drawn)
+  document.addEventListener("console:connected", (event) => {
+    if (event.detail && event.detail.reconnected && s.me) refreshAll();
+  });
   document.addEventListener("visibilitychange", () => {
     if (!visible() || !s.me) return;
     if (s.selected) readNow(s.selected);

@@ -1,0 +1,98 @@
+"""An agent's shift in the console, in Chromium, against the real service with
+Telegram customers (the local fake): the console's live socket drops while
+customers keep writing, and what the agent sees once it is back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Locator, Page, WebSocketRoute, expect
+
+from connectors.telegram import SECRET_HEADER
+from tests.connectors import test_telegram as tg
+from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
+from tests.e2e.test_conversation import agent_logs_in
+from tests.fakes.telegram_api import FakeTelegram
+
+ANNA, BORIS = 7001, 7002
+LIVE = '[data-testid="live"]'
+SAID = '[data-testid="message"][data-author="customer"] [data-testid="message-text"]'
+
+
+@pytest.fixture
+async def shift(tmp_path: Path, telegram_api: FakeTelegram) -> AsyncIterator[str]:
+    def config(port: int) -> str:
+        return server_yaml(port, tmp_path) + (
+            f"connectors:\n  telegram:\n    type: telegram\n    api_base: {telegram_api.base_url}\n")
+
+    async with running_service(tmp_path, config, TELEGRAM_ENV) as base:
+        yield base
+
+
+async def writes(base: str, user: int, message_id: int, text: str) -> None:
+    """A Telegram customer's message, as Telegram delivers it to the webhook."""
+    async with aiohttp.ClientSession() as http, http.post(
+        base + tg.PATH, json=tg.text_update(message_id, text, user), headers={SECRET_HEADER: tg.SECRET}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+class ConsoleLine:
+    """The console's live socket, passed through to the service while the line is
+    up; ``cut`` drops it and refuses new ones (the network or the service gone)."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    async def connect(self, ws: WebSocketRoute) -> None:
+        if not self.up:
+            await ws.close()
+            return
+        self.open.append((ws, ws.connect_to_server()))
+
+    async def cut(self) -> None:
+        self.up = False
+        for page_side, server_side in self.open:
+            await server_side.close()
+            await page_side.close()
+        self.open.clear()
+
+
+async def row_of(page: Page, text: str) -> Locator:
+    """The list's row of the conversation whose row shows ``text`` now, by its id
+    (its preview changes with each message)."""
+    found = page.locator('[data-testid="conversation"]', has_text=text)
+    await expect(found).to_have_count(1)
+    return page.locator(f'[data-testid="conversation"][data-id="{await found.get_attribute("data-id")}"]')
+
+
+async def test_unread_counts_take_in_what_came_while_the_live_socket_was_down(shift: str, browser: Browser) -> None:
+    line = ConsoleLine()
+    agent = await new_page(browser)
+    await agent.route_web_socket("**/api/ws", line.connect)
+    await agent_logs_in(agent, shift)
+    await writes(shift, ANNA, 1, "Анна: где мой заказ?")
+    await writes(shift, BORIS, 1, "Борис: здравствуйте")
+    anna = await row_of(agent, "Анна: где мой заказ?")
+    await expect(anna.locator('[data-testid="unread"]')).to_have_text("1")
+    await (await row_of(agent, "Борис")).click()
+    await expect(agent.locator(SAID)).to_have_text(["Борис: здравствуйте"])
+
+    await line.cut()
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "offline")
+    await writes(shift, ANNA, 2, "Анна: алло?")
+    await writes(shift, ANNA, 3, "Анна: вы здесь?")
+    line.up = True
+
+    # back: the row shows her last word, and counts the three she wrote, not the one seen before the drop
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "online")
+    await expect(anna).to_contain_text("Анна: вы здесь?")
+    await expect(anna.locator('[data-testid="unread"]')).to_have_text("3")
+    # and it goes on counting live
+    await writes(shift, ANNA, 4, "Анна: ответьте, пожалуйста")
+    await expect(anna.locator('[data-testid="unread"]')).to_have_text("4")
+
