@@ -22,6 +22,7 @@ const state = {
   retry: 0,
   sending: false,
   loaded: null,             // the conversation whose history is drawn (null: still loading)
+  early: new Map(),         // id -> Message of the selected conversation pushed while its history loads
   next: null,               // the cursor of the tab's next page (null: no more)
 };
 
@@ -361,7 +362,15 @@ function newer(current, incoming) {
   return !current || (DELIVERY_RANK[incoming.delivery] || 0) >= (DELIVERY_RANK[current.delivery] || 0);
 }
 
+// a message of the open conversation (pushed, or a reply's answer); one that comes while its history
+// is still loading is drawn after that history, not above it as the first of the thread
 function showMessage(msg) {
+  if (msg.conversation_id !== state.selected) return;
+  if (state.loaded === state.selected) drawMessage(msg);
+  else if (newer(state.early.get(msg.id), msg)) state.early.set(msg.id, msg);
+}
+
+function drawMessage(msg) {
   if (msg.conversation_id !== state.selected || !newer(state.messages.get(msg.id), msg)) return;
   const list = $("#messages");
   const existing = list.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`);
@@ -384,6 +393,7 @@ async function select(id, { focus = true } = {}) {
   state.selected = id;
   state.loaded = null;
   state.messages = new Map();
+  state.early = new Map();
   renderList();
   $("#placeholder").hidden = true;
   $("#conversation").hidden = false;
@@ -401,7 +411,10 @@ async function select(id, { focus = true } = {}) {
   const conv = known && known.updated_at > detail.conversation.updated_at ? known : detail.conversation;
   state.conversations.set(id, conv);
   renderHeader(conv);
-  history.messages.forEach(showMessage);
+  history.messages.forEach(drawMessage);
+  // what came meanwhile: a message the history already had is drawn again in its place, not twice
+  state.early.forEach(drawMessage);
+  state.early = new Map();
   state.loaded = id;
   document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js
   $("#messages").scrollTop = $("#messages").scrollHeight;

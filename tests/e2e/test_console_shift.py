@@ -1,6 +1,7 @@
 """An agent's shift in the console, in Chromium, against the real service with
 Telegram customers (the local fake): the console's live socket drops while
-customers keep writing, and what the agent sees once it is back."""
+customers keep writing, and what the agent sees once it is back; a message
+that arrives while a conversation's history is still loading."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Locator, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, Locator, Page, Route, WebSocketRoute, expect
 
 from connectors.telegram import SECRET_HEADER
+from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
@@ -96,3 +98,33 @@ async def test_unread_counts_take_in_what_came_while_the_live_socket_was_down(sh
     await writes(shift, ANNA, 4, "Анна: ответьте, пожалуйста")
     await expect(anna.locator('[data-testid="unread"]')).to_have_text("4")
 
+
+async def test_a_message_that_comes_while_the_history_loads_is_drawn_after_it(shift: str, browser: Browser) -> None:
+    agent = await new_page(browser)
+    await agent_logs_in(agent, shift)
+    for n in range(1, 4):
+        await writes(shift, ANNA, n, f"Анна, сообщение {n}")
+    row = await row_of(agent, "Анна, сообщение 3")
+
+    # the history's answer held back until the customer's next message has reached the console
+    held: list[Route] = []
+
+    async def hold(route: Route) -> None:
+        if held:
+            await route.continue_()
+        else:
+            held.append(route)
+
+    await agent.route("**/api/conversations/*/messages", hold)
+    await row.click()
+
+    async def asked() -> bool:
+        return bool(held)
+
+    await eventually(asked, "the console asking for the history")
+    await writes(shift, ANNA, 4, "Анна, сообщение 4")
+    await expect(row).to_contain_text("Анна, сообщение 4")  # the live event is in the page
+    await held[0].continue_()
+
+    # the thread in the order she wrote it, each once
+    await expect(agent.locator(SAID)).to_have_text([f"Анна, сообщение {n}" for n in range(1, 5)])
