@@ -44,17 +44,35 @@ async def writes(base: str, user: int, message_id: int, text: str) -> None:
 
 class ConsoleLine:
     """The console's live socket, passed through to the service while the line is
-    up; ``cut`` drops it and refuses new ones (the network or the service gone)."""
+    up; ``cut`` drops it and refuses new ones (the network or the service gone);
+    ``go_silent`` stops the sockets open now both ways without closing them (a
+    connection that died without a word: Wi-Fi gone, a laptop's lid shut)."""
 
     def __init__(self) -> None:
         self.up = True
         self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.silent: set[int] = set()
 
     async def connect(self, ws: WebSocketRoute) -> None:
         if not self.up:
             await ws.close()
             return
-        self.open.append((ws, ws.connect_to_server()))
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if id(ws) not in self.silent:
+                server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if id(ws) not in self.silent:
+                ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+        self.open.append((ws, server))
+
+    def go_silent(self) -> None:
+        self.silent.update(id(page_side) for page_side, _ in self.open)
 
     async def cut(self) -> None:
         self.up = False
@@ -128,3 +146,50 @@ async def test_a_message_that_comes_while_the_history_loads_is_drawn_after_it(sh
 
     # the thread in the order she wrote it, each once
     await expect(agent.locator(SAID)).to_have_text([f"Анна, сообщение {n}" for n in range(1, 5)])
+
+
+async def test_a_connection_that_died_without_a_close_is_noticed_and_replaced(shift: str, browser: Browser) -> None:
+    line = ConsoleLine()
+    agent = await new_page(browser)
+    await agent.clock.install()  # the console's pings run on this clock: the test moves it on
+    await agent.route_web_socket("**/api/ws", line.connect)
+    await agent_logs_in(agent, shift)
+    await writes(shift, ANNA, 1, "Анна: где мой заказ?")
+    await (await row_of(agent, "Анна: где мой заказ?")).click()
+    await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?"])
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "online")
+
+    line.go_silent()
+    await writes(shift, ANNA, 2, "Анна: алло?")
+    await agent.clock.run_for(2 * 60_000)  # pings unanswered: two minutes of them
+
+    # a new connection, and what she wrote meanwhile, once
+    await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?", "Анна: алло?"])
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "online")
+    await writes(shift, ANNA, 3, "Анна: вы здесь?")
+    await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?", "Анна: алло?", "Анна: вы здесь?"])
+
+
+@pytest.mark.parametrize(("locale", "offline"), [("en-US", "Reconnecting…"), ("ru-RU", "Переподключаемся…")])
+async def test_the_console_says_so_while_the_computer_is_offline(
+        shift: str, browser: Browser, locale: str, offline: str) -> None:
+    context = await browser.new_context(locale=locale)
+    agent = await context.new_page()
+    await agent_logs_in(agent, shift)
+    await writes(shift, ANNA, 1, "Анна: где мой заказ?")
+    await (await row_of(agent, "Анна: где мой заказ?")).click()
+    await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?"])
+    await agent.locator('[data-testid="reply"]').fill("Сейчас посмотрю")
+    live = agent.locator(LIVE)
+    online = await live.inner_text()
+
+    await context.set_offline(True)  # a laptop's Wi-Fi gone
+    await expect(live).to_have_attribute("data-state", "offline")
+    await expect(live).to_have_text(offline)
+    await writes(shift, ANNA, 2, "Анна: алло?")
+    await context.set_offline(False)
+
+    await expect(live).to_have_attribute("data-state", "online")
+    await expect(live).to_have_text(online)
+    await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?", "Анна: алло?"])
+    await expect(agent.locator('[data-testid="reply"]')).to_have_value("Сейчас посмотрю")  # the draft kept
