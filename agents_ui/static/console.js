@@ -391,9 +391,7 @@ function drawMessage(msg) {
 // focus: the reply box takes the keyboard (not when moving through the list by keys)
 async function select(id, { focus = true } = {}) {
   state.selected = id;
-  state.loaded = null;
   state.messages = new Map();
-  state.early = new Map();
   renderList();
   $("#placeholder").hidden = true;
   $("#conversation").hidden = false;
@@ -401,24 +399,52 @@ async function select(id, { focus = true } = {}) {
   $("#reply-error").textContent = "";
   hideWindowNotice();
   document.dispatchEvent(new CustomEvent("conversation:selected", { detail: { id } })); // routing.js
+  if (!(await loadThread(id))) return; // another row was clicked meanwhile
+  $("#messages").scrollTop = $("#messages").scrollHeight;
+  if (focus) $('[data-testid="reply"]').focus();
+}
+
+// The open conversation read again in place (the live socket is back): what came meanwhile joins
+// the thread, while the agent's place in it, the focus, the reply's files and the panels stay as
+// they were (opening it anew dropped the files picked for the reply, took the keyboard, and on a
+// phone put the conversation over the list the agent was looking at).
+async function refreshSelected() {
+  const id = state.selected;
+  if (!id || state.loaded !== id) return; // still loading: that read is recent enough
+  try {
+    await loadThread(id);
+  } finally {
+    // unread (the network went again): the thread stays usable, with what was pushed meanwhile
+    if (state.selected === id && state.loaded === null) drawEarly(id);
+  }
+}
+
+// the conversation and its history read and drawn (into a thread already shown, in place); a
+// message pushed meanwhile waits in state.early until then. False when another was selected.
+async function loadThread(id) {
+  state.loaded = null;
+  state.early = new Map();
   const [detail, history] = await Promise.all([
     api("GET", `/api/conversations/${encodeURIComponent(id)}`),
     api("GET", `/api/conversations/${encodeURIComponent(id)}/messages`),
   ]);
-  if (state.selected !== id) return; // another row was clicked meanwhile
+  if (state.selected !== id) return false;
   // a Take (or a pushed change) while it was read is newer than the read: kept, not undone
   const known = state.conversations.get(id);
   const conv = known && known.updated_at > detail.conversation.updated_at ? known : detail.conversation;
   state.conversations.set(id, conv);
   renderHeader(conv);
   history.messages.forEach(drawMessage);
-  // what came meanwhile: a message the history already had is drawn again in its place, not twice
+  drawEarly(id);
+  document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js
+  return true;
+}
+
+// what came while the history loaded: a message the history already had is drawn again in its place
+function drawEarly(id) {
   state.early.forEach(drawMessage);
   state.early = new Map();
   state.loaded = id;
-  document.dispatchEvent(new CustomEvent("conversation:loaded", { detail: { id } })); // notes.js
-  $("#messages").scrollTop = $("#messages").scrollHeight;
-  if (focus) $('[data-testid="reply"]').focus();
 }
 
 // ---- actions -----------------------------------------------------------

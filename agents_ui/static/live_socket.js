@@ -1,6 +1,6 @@
 // omnirouter agent console: the live socket (WS /api/ws) that pushes every event to
 // console.js's onEvent, with its "Live" / "Reconnecting…" mark and its reconnection.
-// It shares console.js's globals (state, api, onEvent, loadConversations, select).
+// It shares console.js's globals (state, api, onEvent, loadConversations, refreshSelected).
 // A connection can die without a close (Wi-Fi gone, a laptop's lid shut): the browser may not
 // notice for many minutes, while the mark would say "Live" and nothing came. So every ping
 // must be answered before the next, the mark follows the browser's own online/offline, and a
@@ -50,7 +50,7 @@ function onOpen(ws) {
   ws.pingTimer = setInterval(() => watch(ws), PING_EVERY_MS);
   // catch up on what happened before the socket was up (or while it was down)
   loadConversations().catch(() => {});
-  if (reconnected && state.selected) select(state.selected).catch(() => {});
+  if (reconnected) refreshSelected().catch(() => {});
 }
 
 // each tick: the last ping was answered (a pong, or any frame), else the connection is dead

@@ -447,9 +447,12 @@
     readNow(s.selected);
   });
   // the socket opened again: messages that came while it was down bumped no count, so every count
-  // shown is asked again (the rows loaded afresh by console.js are counted as they are drawn)
+  // shown is asked again (the rows loaded afresh by console.js are counted as they are drawn), and
+  // what came meanwhile in the open conversation, which console.js draws into it, is read
   document.addEventListener("console:connected", (event) => {
-    if (event.detail && event.detail.reconnected && s.me) refreshAll();
+    if (!event.detail || !event.detail.reconnected || !s.me) return;
+    if (s.selected && visible()) readNow(s.selected);
+    refreshAll();
   });
   document.addEventListener("visibilitychange", () => {
     if (!visible() || !s.me) return;

@@ -117,6 +117,46 @@ async def test_unread_counts_take_in_what_came_while_the_live_socket_was_down(sh
     await expect(anna.locator('[data-testid="unread"]')).to_have_text("4")
 
 
+async def test_a_reconnection_leaves_the_agents_work_in_the_open_conversation_as_it_was(
+        shift: str, browser: Browser, tmp_path: Path) -> None:
+    line = ConsoleLine()
+    agent = await new_page(browser)
+    await agent.route_web_socket("**/api/ws", line.connect)
+    await agent_logs_in(agent, shift)
+    await writes(shift, ANNA, 1, "Анна: пришлите счёт")
+    row = await row_of(agent, "Анна: пришлите счёт")
+    await row.click()
+    await expect(agent.locator(SAID)).to_have_text(["Анна: пришлите счёт"])
+    # a reply being written: a file picked for it, its words, and the agent gone to look something up
+    invoice = tmp_path / "счёт.pdf"
+    invoice.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    await agent.locator('[data-testid="attach-input"]').set_input_files(str(invoice))
+    ready = agent.locator('[data-testid="composer-file"][data-state="ready"]')
+    await expect(ready).to_have_count(1)
+    await agent.locator('[data-testid="reply"]').fill("Вот ваш счёт")
+    search = agent.locator('[data-testid="search-input"]')
+    await search.focus()
+
+    await line.cut()
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "offline")
+    await writes(shift, ANNA, 2, "Анна: жду")
+    line.up = True
+
+    await expect(agent.locator(SAID)).to_have_text(["Анна: пришлите счёт", "Анна: жду"])
+    await expect(agent.locator(LIVE)).to_have_attribute("data-state", "online")
+    await expect(ready).to_have_count(1)
+    await expect(agent.locator('[data-testid="reply"]')).to_have_value("Вот ваш счёт")
+    await expect(search).to_be_focused()
+    # what came meanwhile is read, as it is on screen: none of it unread after a reload
+    conversation = await row.get_attribute("data-id")
+
+    async def read() -> bool:
+        resp = await agent.request.get(f"{shift}/api/unread?ids={conversation}")
+        return bool((await resp.json())["unread"].get(conversation) == 0)
+
+    await eventually(read, "the messages that came while the socket was down marked read")
+
+
 async def test_a_message_that_comes_while_the_history_loads_is_drawn_after_it(shift: str, browser: Browser) -> None:
     agent = await new_page(browser)
     await agent_logs_in(agent, shift)
