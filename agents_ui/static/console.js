@@ -21,6 +21,7 @@ const state = {
   ws: null,
   retry: 0,
   sending: false,
+  leaving: false,           // the agent pressed Log out
   loaded: null,             // the conversation whose history is drawn (null: still loading)
   early: new Map(),         // id -> Message of the selected conversation pushed while its history loads
   next: null,               // the cursor of the tab's next page (null: no more)
@@ -88,17 +89,20 @@ function initials(name) {
 // those; a fresh load of the page forgets them all at once (as a change of language does) and,
 // its /api/me a 401, shows the sign-in. The fields are emptied first and the load is a new one,
 // not a reload, so no browser puts a typed draft back (Firefox restores fields on a reload).
-function signedOut() {
+// ended: the session ended without the agent's Log out (it expired, was ended elsewhere): the
+// sign-in the fresh load shows says so, else the agent finds the sign-in with no word of why.
+function signedOut(ended) {
   state.me = null;
   if (state.ws) state.ws.close();
   state.ws = null;
   $("#app").hidden = true; // out of sight at once, before the page is loaded again
   document.querySelectorAll("#app textarea, #app input").forEach((field) => { field.value = ""; });
+  if (ended && !state.leaving) window.sessionEnd.mark();
   location.replace(location.pathname + location.search);
 }
 
-function showLogin() {
-  if (state.me) return signedOut();
+function showLogin(ended = true) {
+  if (state.me) return signedOut(ended);
   window.consoleApi.forget();
   if (state.ws) state.ws.close();
   state.ws = null;
@@ -107,6 +111,7 @@ function showLogin() {
   $("#login").hidden = false;
   document.title = "omnirouter";
   i18n.translate(document);
+  window.sessionEnd.show($('[data-testid="login-notice"]'));
   $('[data-testid="login-form"] input[name="username"]').focus();
 }
 
@@ -560,8 +565,9 @@ function wire() {
   document.addEventListener("conversation:open",
     (event) => select(event.detail.id, { focus: event.detail.focus !== false }).catch(showActionError));
   $('[data-testid="logout"]').addEventListener("click", async () => {
+    state.leaving = true; // the socket the logout closes may find the session gone first: no "ended" word
     await api("POST", "/api/logout").catch(() => {});
-    showLogin();
+    showLogin(false);
   });
   document.querySelectorAll(".tabs button").forEach((tab) => tab.addEventListener("click", () => setFilter(tab)));
   setInterval(renderList, 30000); // keeps the relative times true

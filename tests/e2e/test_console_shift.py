@@ -17,6 +17,7 @@ from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
 from tests.e2e.test_conversation import agent_logs_in
+from tests.e2e.topbar import from_more
 from tests.fakes.telegram_api import FakeTelegram
 
 ANNA, BORIS = 7001, 7002
@@ -233,3 +234,27 @@ async def test_the_console_says_so_while_the_computer_is_offline(
     await expect(live).to_have_text(online)
     await expect(agent.locator(SAID)).to_have_text(["Анна: где мой заказ?", "Анна: алло?"])
     await expect(agent.locator('[data-testid="reply"]')).to_have_value("Сейчас посмотрю")  # the draft kept
+
+
+@pytest.mark.parametrize(("locale", "said"), [("en-US", "Your session has ended"), ("ru-RU", "Ваш сеанс завершился")])
+async def test_a_session_that_ended_mid_shift_is_said_on_the_sign_in(
+        shift: str, browser: Browser, locale: str, said: str) -> None:
+    agent = await (await browser.new_context(locale=locale)).new_page()
+    await agent_logs_in(agent, shift)
+    await writes(shift, ANNA, 1, "Анна: где мой заказ?")
+    await (await row_of(agent, "Анна: где мой заказ?")).click()
+    await agent.locator('[data-testid="reply"]').fill("Сейчас посмотрю")
+    notice = agent.locator('[data-testid="login-notice"]')
+
+    # the session ends elsewhere (a logout with the same cookie): the sign-in says why it is there
+    assert (await agent.request.post(f"{shift}/api/logout", data={})).status == 204
+    await expect(agent.locator('[data-testid="login-form"]')).to_be_visible()
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text(said)
+    await expect(agent.locator('[data-testid="reply"]')).to_have_value("")  # a shared desk keeps nothing
+
+    # signed in again, then the agent's own Log out: no word of an ended session
+    await agent_logs_in(agent, shift)
+    await (await from_more(agent, "logout")).click()
+    await expect(agent.locator('[data-testid="login-form"]')).to_be_visible()
+    await expect(notice).to_be_hidden()
