@@ -139,7 +139,13 @@ async def console_ws(request: web.Request, _: None) -> web.StreamResponse:
                        "request (new WebSocket(...) in a browser)")
     # subscribed before the upgrade completes, so no event after it is missed
     async with request.app[BUS].subscribe() as sub:
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:
+            # the console left during the handshake (a tab closed, a reconnect given up, a network gone):
+            # nothing to serve, and no fault of ours (it was an ERROR with a traceback for each)
+            log.debug("console socket gone before its handshake ended")
+            return web.Response()  # never sent: the socket's own answer could not be
         ws[SESSION] = request_token_hash(request) or ""
         request.app[SOCKETS].add(ws)
         log.debug("console socket opened for %s", current_agent(request).username)

@@ -201,7 +201,13 @@ class WebChatConnector(WebChatSignals, Connector[WebChatOptions]):
     async def _run_socket(self, request: web.Request, address: str) -> web.StreamResponse:
         # no permessage-deflate: two zlib states, ~100 kB each open visitor, for tiny frames (bench.memory)
         ws = ChatSocket(max_msg_size=MAX_FRAME_BYTES, heartbeat=HEARTBEAT_SECONDS, compress=False)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:
+            # the visitor left during the handshake (a tab closed, a phone out of signal): nothing to
+            # serve, and no fault of ours (it was an ERROR with a traceback for each)
+            log.debug("webchat: a socket gone before its handshake ended")
+            return web.Response()  # never sent: the socket's own answer could not be
         session = _Session(ws, address, SocketRate(self._frame_rate))
         self._sessions.add(session)
         watchdog = asyncio.create_task(self._close_if_silent(session))

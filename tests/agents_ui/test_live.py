@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from typing import NoReturn
 
 import aiohttp
-from aiohttp import WSCloseCode, WSMsgType
+import pytest
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from agents_ui.sessions import COOKIE
 from router.config import Settings
@@ -124,4 +128,38 @@ async def test_a_browsers_offer_of_compression_is_declined_and_events_still_arri
     assert ws.compress == 0  # what the handshake agreed: none
     conv = await customer_writes(client, "Где мой заказ?")
     assert (await next_event(ws, "conversation.created"))["conversation"]["id"] == conv
+    await ws.close()
+
+
+
+def handshake_lost(monkeypatch: pytest.MonkeyPatch, socket_class: type[web.WebSocketResponse]) -> None:
+    """``socket_class``'s handshake meets a client gone meanwhile, as aiohttp says it (a tab closed,
+    a phone out of signal, between the upgrade's request and its answer)."""
+    async def gone(self: web.WebSocketResponse, request: web.BaseRequest) -> NoReturn:
+        raise ConnectionResetError("Connection lost")
+
+    monkeypatch.setattr(socket_class, "prepare", gone)
+
+
+async def meet_lost_handshake(client: Client, path: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An upgrade of ``path`` whose client left: no answer, and nothing logged as an error."""
+    with contextlib.suppress(aiohttp.ClientError):
+        async with client.get(path, headers=UPGRADE) as resp:
+            await resp.read()
+    assert "gone before its handshake ended" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_console_that_leaves_during_the_handshake_is_no_error(
+        client: Client, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console gone while its socket was being opened (a tab closed as it reconnected) is
+    nothing to serve: it was an ERROR "console API GET /api/ws failed" with a traceback, each."""
+    caplog.set_level(logging.DEBUG, logger="agents_ui.live")
+    await login(client)
+    with monkeypatch.context() as patch:
+        handshake_lost(patch, web.WebSocketResponse)
+        await meet_lost_handshake(client, "/api/ws", caplog)
+    ws = await client.ws_connect("/api/ws")  # and the next console is served
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json() == {"type": "pong"}
     await ws.close()

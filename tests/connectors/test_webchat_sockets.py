@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 
 import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
 
-from connectors.webchat import WebChatConnector
+from connectors.webchat import ChatSocket, WebChatConnector
 from router.config import Settings
+from tests.agents_ui.test_live import handshake_lost, meet_lost_handshake
 from tests.conftest import HANG, AppClient, eventually
 from tests.connectors.webchat_helpers import (
     WS,
@@ -189,3 +191,19 @@ async def test_a_visitors_token_is_written_to_no_log_line(client: Client, caplog
 
 async def _true(value: bool) -> bool:
     return value
+
+
+
+async def test_a_visitor_that_leaves_during_the_handshake_is_no_error(
+        make_client: AppClient, settings: Settings, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A visitor gone while the chat's socket was being opened (a tab closed, a phone out of
+    signal) is nothing to serve: it was an ERROR "Error handling request" with a traceback, each."""
+    caplog.set_level(logging.DEBUG, logger="connectors.webchat")
+    client = await make_client(webchat_settings(settings))
+    with monkeypatch.context() as patch:
+        handshake_lost(patch, ChatSocket)
+        await meet_lost_handshake(client, WS, caplog)
+    async with tab(client) as ws:  # and the next visitor is served
+        await hello(ws)
+        await say(ws, "still served")
