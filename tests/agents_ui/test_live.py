@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from typing import NoReturn
 
 import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from agents_ui.agents_api import close_ended_sockets
 from agents_ui.sessions import COOKIE
+from router.appkeys import STORE
 from router.config import Settings
 from tests.agents_ui.conftest import Client, OpenSession, customer_writes, error_of, login, next_event
 from tests.conftest import ADMIN_PASSWORD, HANG, AppClient
@@ -163,3 +166,20 @@ async def test_a_console_that_leaves_during_the_handshake_is_no_error(
     await ws.send_json({"type": "ping"})
     assert await ws.receive_json() == {"type": "pong"}
     await ws.close()
+
+
+def _expire_sessions(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000000Z'")
+
+
+async def test_a_session_that_expires_has_its_sockets_closed_by_the_sweep(client: Client) -> None:
+    """No event announces an expiry: the sockets' sweep (every minute, run here at once) finds
+    it, so a console left open past its session's end stops receiving customers' messages."""
+    await login(client)
+    ws = await client.ws_connect("/api/ws")
+    await customer_writes(client, "before the end")
+    assert (await next_event(ws, "message.created"))["message"]["text"] == "before the end"
+    await client.app[STORE]._w.call(_expire_sessions)  # type: ignore[attr-defined]
+    assert await close_ended_sockets(client.app) == 1
+    closing = await asyncio.wait_for(ws.receive(), HANG)
+    assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
