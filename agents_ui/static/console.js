@@ -259,7 +259,7 @@ function upsertConversation(conv) {
   state.conversations.set(conv.id, conv);
   if (state.arrived) state.arrived.set(conv.id, conv);
   if (conv.agent_id && !state.agents.has(conv.agent_id)) loadAgents().then(renderSelectedHeader, () => {});
-  renderList();
+  drawListSoon(); // rowpress.js: a burst of events is one draw
   if (conv.id === state.selected) renderHeader(conv);
 }
 
