@@ -406,7 +406,9 @@ async function select(id, { focus = true } = {}) {
   document.dispatchEvent(new CustomEvent("conversation:selected", { detail: { id } })); // routing.js
   if (!(await loadThread(id))) return; // another row was clicked meanwhile
   $("#messages").scrollTop = $("#messages").scrollHeight;
-  if (focus) $('[data-testid="reply"]').focus();
+  // an agent who took the keyboard elsewhere while it loaded (the transfer list, the search) keeps it
+  const at = document.activeElement;
+  if (focus && (!at || at === document.body || $("#conversations").contains(at))) $('[data-testid="reply"]').focus();
 }
 
 // The open conversation read again in place (the live socket is back): what came meanwhile joins

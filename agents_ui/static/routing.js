@@ -187,7 +187,11 @@
       option.textContent = window.t("actions.transfer_team", { team: window.teamNames.label(t.name) });
       return option;
     });
+    const shown = select.value;
     select.replaceChildren(select.options[0], ...options);
+    // an agent walking the list with the arrows when the teams come again (their titles after the
+    // sign-in, a rules reload) keeps the team they were on: it fell back to the placeholder
+    if (document.activeElement === select && options.some((o) => o.value === shown)) select.value = shown;
     select.hidden = options.length === 0;
   }
 

@@ -40,8 +40,11 @@
         option.textContent = tr("supervisor.reassign_to", { name: a.display_name });
         return option;
       });
+    // drawn again at each change of the conversation: a supervisor walking the list with the arrows
+    // keeps the agent they were on (it fell back to the placeholder whenever the customer wrote)
+    const shown = document.activeElement === node ? node.value : "";
     node.replaceChildren(first, ...options);
-    node.value = "";
+    node.value = options.some((o) => o.value === shown) ? shown : "";
   }
 
   function decorateHeader(conv) {
