@@ -404,11 +404,13 @@ async function select(id, { focus = true } = {}) {
   $("#reply-error").textContent = "";
   hideWindowNotice();
   document.dispatchEvent(new CustomEvent("conversation:selected", { detail: { id } })); // routing.js
+  const from = document.activeElement; // what opened it: a row, a search hit, a mention
   if (!(await loadThread(id))) return; // another row was clicked meanwhile
   $("#messages").scrollTop = $("#messages").scrollHeight;
-  // an agent who took the keyboard elsewhere while it loaded (the transfer list, the search) keeps it
+  // an agent who took the keyboard elsewhere while it loaded (the transfer list) keeps it there
   const at = document.activeElement;
-  if (focus && (!at || at === document.body || $("#conversations").contains(at))) $('[data-testid="reply"]').focus();
+  const stayed = !at || at === from || at === document.body || $("#conversations").contains(at);
+  if (focus && stayed) $('[data-testid="reply"]').focus();
 }
 
 // The open conversation read again in place (the live socket is back): what came meanwhile joins
