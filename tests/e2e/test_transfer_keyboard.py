@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from tests.conftest import eventually
 from tests.e2e.test_console_a11y import QUESTION, ROW, a_customer_asks
@@ -28,19 +28,27 @@ def service_config(tmp_path: Path) -> str:
     return ""
 
 
-async def test_walking_the_transfer_list_with_the_arrows_transfers_nothing_until_enter(
-    service: str, browser: Browser
-) -> None:
+async def transfer_list(service: str, browser: Browser) -> tuple[Page, Locator, list[str], str]:
+    """A customer's conversation opened by the agent: the page, its transfer list with the
+    keyboard on it, the list's values (the placeholder's "" first) and the conversation's id."""
     await a_customer_asks(browser, service)
     page = await signed_in(browser, service)
     row = page.locator(ROW, has_text=QUESTION)
     await row.click()
     conversation = await row.get_attribute("data-id")
+    assert conversation is not None
     transfer = page.locator('[data-testid="transfer"]')
     await expect(transfer).to_be_visible()
     teams: list[str] = await transfer.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
     assert teams[0] == "" and len(teams) >= 3, teams
     await transfer.focus()
+    return page, transfer, teams, conversation
+
+
+async def test_walking_the_transfer_list_with_the_arrows_transfers_nothing_until_enter(
+    service: str, browser: Browser
+) -> None:
+    page, transfer, teams, conversation = await transfer_list(service, browser)
     # each arrow only shows a team: the select keeps it (nothing sent, the select not put back)
     await page.keyboard.press("ArrowDown")
     await expect(transfer).to_have_value(teams[1])
@@ -110,15 +118,7 @@ async def test_a_team_walked_to_stays_shown_when_the_teams_come_again(service: s
     """The teams come twice after a sign-in (their titles after the first paint) and again at a
     rules reload; each time the list was rebuilt and the team an agent had walked to with the
     arrows fell back to the placeholder (a busy CI run met it): Enter then transferred nothing."""
-    await a_customer_asks(browser, service)
-    page = await signed_in(browser, service)
-    row = page.locator(ROW, has_text=QUESTION)
-    await row.click()
-    conversation = await row.get_attribute("data-id")
-    transfer = page.locator('[data-testid="transfer"]')
-    await expect(transfer).to_be_visible()
-    teams: list[str] = await transfer.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
-    await transfer.focus()
+    page, transfer, teams, conversation = await transfer_list(service, browser)
     await page.keyboard.press("ArrowDown")
     await expect(transfer).to_have_value(teams[1])
     # what teams.js does when the teams come (GET /api/teams, then "console:teams")
