@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from tests.e2e.test_agents_admin import no_sideways_scroll
 from tests.e2e.test_conversation import agent_logs_in, customer_says, open_widget
@@ -20,20 +22,29 @@ from tests.e2e.topbar import from_more
 CATALOGUES = Path(__file__).parents[2] / "agents_ui" / "i18n"
 
 
-async def test_reports_count_todays_conversation_chart_it_and_export_it(service: str, browser: Browser) -> None:
+async def reports_screen(browser: Browser, service: str, rewrite: Callable[[Route], Awaitable[None]] | None = None,
+                         **context: Any) -> tuple[Page, Locator, Locator]:
+    """A customer asks, then an admin (a browser context made with ``context``; ``rewrite``: the
+    figures' answer rewritten on its way) opens the reports: the admin's page, the screen and its
+    table, once the table has today's one row."""
     customer = await (await browser.new_context()).new_page()
     await open_widget(customer, service)
     await customer_says(customer, "Where is my order?")
-    # a browser far from UTC: its own days are asked for, cut in its zone
-    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800},
-                                             timezone_id="Pacific/Kiritimati")).new_page()
+    admin = await (await browser.new_context(viewport={"width": 1200, "height": 800}, **context)).new_page()
+    if rewrite is not None:
+        await admin.route("**/api/reports/figures?*", rewrite)
     await agent_logs_in(admin, service)
     await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
-
     await (await from_more(admin, "reports-open")).click()
     screen = admin.locator('[data-testid="reports-screen"]')
     table = screen.locator('[data-testid="report-table"]')
     await expect(table.locator("tbody tr")).to_have_count(1)
+    return admin, screen, table
+
+
+async def test_reports_count_todays_conversation_chart_it_and_export_it(service: str, browser: Browser) -> None:
+    # a browser far from UTC: its own days are asked for, cut in its zone
+    admin, screen, table = await reports_screen(browser, service, timezone_id="Pacific/Kiritimati")
     headers = await table.locator("thead th").all_text_contents()
     opened = headers.index("Opened")
     assert (await table.locator("tbody tr").first.locator("th, td").nth(opened).text_content()) == "1"
@@ -122,17 +133,7 @@ async def test_figures_are_written_in_the_unit_they_are_shown_in_and_grouped(ser
         body["handoff_reasons"] = {"rules": 12345}
         await route.fulfill(response=response, json=body)
 
-    customer = await (await browser.new_context()).new_page()
-    await open_widget(customer, service)
-    await customer_says(customer, "Where is my order?")
-    admin = await (await browser.new_context(locale="ru-RU", viewport={"width": 1200, "height": 800})).new_page()
-    await admin.route("**/api/reports/figures?*", rewritten)
-    await agent_logs_in(admin, service)
-    await expect(admin.locator('[data-testid="conversation"]', has_text="Where is my order?")).to_be_visible()
-    await (await from_more(admin, "reports-open")).click()
-    screen = admin.locator('[data-testid="reports-screen"]')
-    table = screen.locator('[data-testid="report-table"]')
-    await expect(table.locator("tbody tr")).to_have_count(1)
+    _, screen, table = await reports_screen(browser, service, rewritten, locale="ru-RU")
     headers = await table.locator("thead th").all_text_contents()
     cells = [(c or "").replace("\u00a0", " ").replace("\u202f", " ")
              for c in await table.locator("tbody tr").first.locator("th, td").all_text_contents()]
