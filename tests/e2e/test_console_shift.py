@@ -10,12 +10,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Locator, Page, Route, WebSocketRoute, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from connectors.telegram import SECRET_HEADER
 from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
+from tests.e2e.socket_line import SocketLine
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.topbar import from_more
 from tests.fakes.telegram_api import FakeTelegram
@@ -43,44 +44,8 @@ async def writes(base: str, user: int, message_id: int, text: str) -> None:
         assert resp.status == 200, await resp.text()
 
 
-class ConsoleLine:
-    """The console's live socket, passed through to the service while the line is
-    up; ``cut`` drops it and refuses new ones (the network or the service gone);
-    ``go_silent`` stops the sockets open now both ways without closing them (a
-    connection that died without a word: Wi-Fi gone, a laptop's lid shut)."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
-        self.silent: set[int] = set()
-
-    async def connect(self, ws: WebSocketRoute) -> None:
-        if not self.up:
-            await ws.close()
-            return
-        server = ws.connect_to_server()
-
-        def to_server(message: str | bytes) -> None:
-            if id(ws) not in self.silent:
-                server.send(message)
-
-        def to_page(message: str | bytes) -> None:
-            if id(ws) not in self.silent:
-                ws.send(message)
-
-        ws.on_message(to_server)
-        server.on_message(to_page)
-        self.open.append((ws, server))
-
-    def go_silent(self) -> None:
-        self.silent.update(id(page_side) for page_side, _ in self.open)
-
-    async def cut(self) -> None:
-        self.up = False
-        for page_side, server_side in self.open:
-            await server_side.close()
-            await page_side.close()
-        self.open.clear()
+class ConsoleLine(SocketLine):
+    """The console's live socket (tests/e2e/socket_line.py)."""
 
 
 async def row_of(page: Page, text: str) -> Locator:

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, Route, WebSocketRoute, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from tests.conftest import eventually
 from tests.connectors import test_telegram as tg
 from tests.connectors.test_csat import pressed
 from tests.e2e.conftest import TELEGRAM_ENV, new_page, running_service, server_yaml
+from tests.e2e.socket_line import SocketLine
 from tests.e2e.test_conversation import agent_logs_in
 from tests.e2e.test_telegram_contact import telegram_posts
 from tests.e2e.topbar import from_more
@@ -47,36 +48,16 @@ def service_config(tmp_path: Path) -> str:
     return ""
 
 
-class Line:
-    """The widget's socket, passed through to the service while the line is up;
-    ``cut`` drops it and refuses every new one at once (the service unreachable).
-    Counts the rating frames the service was sent."""
+class Line(SocketLine):
+    """The widget's socket (tests/e2e/socket_line.py), counting the rating frames the service was sent."""
 
     def __init__(self) -> None:
-        self.up = True
-        self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        super().__init__()
         self.ratings = 0
 
-    async def connect(self, ws: WebSocketRoute) -> None:
-        if not self.up:
-            await ws.close()
-            return
-        server = ws.connect_to_server()
-
-        def to_server(message: str | bytes) -> None:
-            if isinstance(message, str) and '"type":"rating"' in message.replace(" ", ""):
-                self.ratings += 1
-            server.send(message)
-
-        ws.on_message(to_server)
-        self.open.append((ws, server))
-
-    async def cut(self) -> None:
-        self.up = False
-        for page_side, server_side in self.open:
-            await server_side.close()
-            await page_side.close()
-        self.open.clear()
+    def sent(self, message: str | bytes) -> None:
+        if isinstance(message, str) and '"type":"rating"' in message.replace(" ", ""):
+            self.ratings += 1
 
 
 async def shop_page(browser: Browser, base: str, lang: str, line: Line | None = None) -> Page:
